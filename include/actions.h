@@ -1,0 +1,39 @@
+/* actions: the business-logic side effects a flow's transitions name
+ * (confirm, cancel, request_callback, ...), registered by name.
+ *
+ * An action runs inside the engine's transaction for the webhook, so its
+ * changes commit together with the transition or not at all.  It may set
+ * *event to the name of an event the engine then applies from the
+ * transition's destination state (for example "valid" / "invalid"). */
+#ifndef RF_ACTIONS_H
+#define RF_ACTIONS_H
+
+struct db;
+struct arena;
+
+struct action_ctx {
+	struct db *db;
+	struct arena *arena;
+	const char *call_id;        /* calls.id */
+	const char *business_id;
+	const char *appointment_id; /* NULL for calls with no appointment */
+	const char *digits;         /* what was pressed, may be "" */
+};
+
+/* Returns 0 (with *event NULL or an event name with static storage) or -1
+ * when the action could not be done (the engine rolls back and
+ * apologises). */
+typedef int (*action_fn)(struct action_ctx *ctx, const char **event);
+
+struct action_def {
+	const char *name;
+	action_fn fn;
+	const char *doc; /* one line, for `ringfence check --list-actions` */
+};
+
+/* The registered action called name, or NULL. */
+const struct action_def *actions_find(const char *name);
+/* All of them, NULL-name terminated. */
+extern const struct action_def actions_table[];
+
+#endif

@@ -1,0 +1,35 @@
+/* check: `ringfence check` and `ringfence diagram`.
+ *
+ * check_flow enforces every rule of DESIGN.md section 3 on one flow:
+ * transitions naming a missing state or action; a state without its
+ * .xml; a template that is not valid TwiML; a Play of a missing audio
+ * file; a state unreachable from the start; a non-terminal state without
+ * a `timeout` exit; a terminal state that does not hang up; a placeholder
+ * outside the allow-list; a state reachable through `machine` or
+ * `timeout` that asks for a keypress; and, with production set, a fixed
+ * prompt spoken with Say rather than recorded audio. */
+#ifndef RF_CHECK_H
+#define RF_CHECK_H
+
+#include <stdio.h>
+
+struct flow;
+struct flow_diag;
+
+/* Checks a loaded flow (audio looked up under root).  Returns the number
+ * of problems added to d. */
+int check_flow(const struct flow *f, const char *root, int production, struct flow_diag *d);
+
+/* Loads and checks every flow under root/state_tables; prints each
+ * problem as one line on out.  Returns the number of problems (0: all
+ * good), or -1 when there is no state_tables directory. */
+int check_all(const char *root, int production, FILE *out);
+
+/* Prints flow f as a Graphviz dot digraph. */
+void check_diagram(const struct flow *f, FILE *out);
+
+/* The subcommands; argv[0] is the subcommand name.  Exit statuses. */
+int check_main(int argc, char **argv);
+int diagram_main(int argc, char **argv);
+
+#endif

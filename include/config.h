@@ -1,0 +1,45 @@
+/* config: the environment, read and validated once at start.
+ *
+ * A missing or malformed required value stops the process with a one-line
+ * reason (config_load fills err).  The struct owns nothing: its strings
+ * point into the environment, which lives as long as the process. */
+#ifndef RF_CONFIG_H
+#define RF_CONFIG_H
+
+#include <stddef.h>
+
+enum rf_env { RF_ENV_DEVELOPMENT, RF_ENV_TEST, RF_ENV_STAGING, RF_ENV_PRODUCTION };
+
+/* What a subcommand needs; config_load fails when one of these is absent. */
+enum config_need {
+	CFG_NEED_DB = 1 << 0,         /* RINGFENCE_DATABASE_URL */
+	CFG_NEED_REDIS = 1 << 1,      /* RINGFENCE_REDIS_URL */
+	CFG_NEED_PUBLIC_URL = 1 << 2, /* RINGFENCE_PUBLIC_URL */
+	CFG_NEED_TWILIO = 1 << 3,     /* TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN */
+};
+
+struct config {
+	enum rf_env env;              /* RINGFENCE_ENV; unset = development */
+	const char *env_name;         /* as given, or "development" */
+	const char *database_url;     /* RINGFENCE_DATABASE_URL (libpq conninfo) */
+	const char *redis_url;        /* RINGFENCE_REDIS_URL redis://host:port[/db] or unix:///path */
+	const char *public_url;       /* RINGFENCE_PUBLIC_URL scheme://host[:port], no trailing slash */
+	const char *account_sid;      /* TWILIO_ACCOUNT_SID, AC + 32 hex */
+	const char *auth_token;       /* TWILIO_AUTH_TOKEN */
+	const char *api_url;          /* TWILIO_API_URL, default https://api.twilio.com */
+	const char *allowed_contacts; /* RINGFENCE_ALLOWED_CONTACTS, comma/space separated */
+	const char *smtp_url;         /* RINGFENCE_SMTP_URL */
+	const char *root;             /* RINGFENCE_ROOT: state_tables/, audio/, sql/ live here; default "." */
+	const char *audit_fallback;   /* RINGFENCE_AUDIT_FALLBACK: log file used when Redis is down;
+	                                 default "var/log/audit-fallback.log" under root */
+	int fcgi_workers;             /* RINGFENCE_FCGI_WORKERS, default 4, 1..256 */
+};
+
+/* Reads the environment into cfg.  Returns 0, or -1 with a one-line reason
+ * in err ("RINGFENCE_PUBLIC_URL is not set", ...). */
+int config_load(struct config *cfg, unsigned need, char *err, size_t errlen);
+
+/* Whether this is production (an unset RINGFENCE_ENV is not). */
+int config_is_production(const struct config *cfg);
+
+#endif

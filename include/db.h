@@ -1,0 +1,54 @@
+/* db: one PostgreSQL connection per process, opened lazily (after fork)
+ * and re-opened after a failure.
+ *
+ * Every statement goes through db_exec (parameters only, never pasted
+ * SQL).  Statements named with db_exec_prepared are prepared once per
+ * connection and re-prepared after a reconnect.  A connection timeout and
+ * a statement timeout are set on every connection so that a request never
+ * waits on the database for long. */
+#ifndef RF_DB_H
+#define RF_DB_H
+
+#include <libpq-fe.h>
+
+struct db;
+
+/* A handle for conninfo (copied).  Does not connect yet.  Owner: the
+ * caller, released with db_close. */
+struct db *db_open(const char *conninfo);
+void db_close(struct db *db);
+
+/* Connects if needed (or reconnects when the connection is bad).  Returns
+ * 0, or -1 with the reason logged. */
+int db_connect(struct db *db);
+
+/* Runs sql with n text parameters (NULL entries are SQL NULL).  Returns a
+ * result whose status is PGRES_COMMAND_OK or PGRES_TUPLES_OK, which the
+ * caller PQclear()s, or NULL on any error (logged; the message is kept for
+ * db_last_error).  A broken connection is reset so the next call
+ * reconnects. */
+PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *params);
+
+/* Like db_exec, but the statement is prepared under name on first use on
+ * each connection.  name must be a string literal (it is not copied). */
+PGresult *db_exec_prepared(struct db *db, const char *name, const char *sql,
+	int n, const char *const *params);
+
+/* Transactions; each returns 0 or -1.  db_rollback is safe to call when no
+ * transaction is open or the connection is gone. */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+void db_rollback(struct db *db);
+
+/* The SQLSTATE of the last failed statement ("" if none or unknown), and a
+ * one-line message.  Valid until the next call on db. */
+const char *db_last_sqlstate(const struct db *db);
+const char *db_last_error(const struct db *db);
+
+/* Runs a whole script (several statements, no parameters) with PQexec. */
+int db_exec_script(struct db *db, const char *sql);
+
+/* The raw connection for tools that need it (NULL when not connected). */
+PGconn *db_pgconn(struct db *db);
+
+#endif

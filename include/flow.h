@@ -1,0 +1,88 @@
+/* flow: a call flow loaded from state_tables/<flow>/ (DESIGN.md section 3).
+ *
+ *   state_tables/<flow>/transitions   lines "from on to [action]"
+ *   state_tables/<flow>/<state>.xml   the TwiML template of <state>
+ *   audio/<flow>/<state>/<name>.mp3   audio that <state> plays
+ *
+ * In the transitions file, '#' starts a comment and blank lines are
+ * ignored; fields are separated by spaces or tabs.  `on` is a keypad key
+ * (0-9, *, #), "timeout", "machine", "other", or an event name an action
+ * returns ([a-z][a-z0-9_]*).  The start state is the `from` of the first
+ * line.  A state with no outgoing line is terminal.  State and action
+ * names match [a-z][a-z0-9_]{0,63}.  A (from, on) pair may appear once.
+ *
+ * A loaded flow is immutable; a FastCGI worker loads its flows once at
+ * start and keeps them for its lifetime (owner: the worker). */
+#ifndef RF_FLOW_H
+#define RF_FLOW_H
+
+#include <stddef.h>
+#include <libxml/tree.h>
+
+#define FLOW_MAX_STATES 256
+#define FLOW_MAX_TRANSITIONS 1024
+#define FLOW_MAX_NAME 64
+
+/* One-line problems ("state_tables/x/transitions:3: unknown action 'foo'"). */
+struct flow_diag {
+	char **msgs;
+	size_t n;
+};
+void flow_diag_add(struct flow_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void flow_diag_free(struct flow_diag *d);
+
+struct flow_state {
+	char *name;
+	int terminal;     /* no outgoing transition */
+	char *tmpl_path;  /* root/state_tables/<flow>/<name>.xml */
+	xmlDocPtr tmpl;   /* parsed template, NULL when missing or not XML */
+};
+
+struct flow_transition {
+	int from;         /* index into states */
+	int to;
+	char *on;         /* key, "timeout", "machine", "other" or event */
+	char *action;     /* NULL when none */
+	int line;         /* line number in the transitions file */
+};
+
+struct flow {
+	char *name;
+	char *dir;        /* root/state_tables/<name> */
+	char *audio_dir;  /* root/audio/<name> */
+	struct flow_state *states;
+	size_t nstates;
+	struct flow_transition *trans;
+	size_t ntrans;
+	int start;        /* index of the start state */
+};
+
+/* Parses a transitions text (len bytes, need not be NUL-terminated) into
+ * a new flow with no templates; file names diagnostics.  Returns NULL and
+ * adds to d on a syntax error (bad field count, bad name, duplicate
+ * (from, on), too many states or lines, no lines at all). */
+struct flow *flow_parse(const char *name, const char *text, size_t len,
+	const char *file, struct flow_diag *d);
+
+/* Loads root/state_tables/<name>/transitions and every state's template
+ * (a missing or unparsable template is left NULL and noted in d; check
+ * turns that into an error).  Returns NULL on a missing or malformed
+ * transitions file. */
+struct flow *flow_load(const char *root, const char *name, struct flow_diag *d);
+
+void flow_free(struct flow *f);
+
+/* The index of state name, or -1. */
+int flow_state_index(const struct flow *f, const char *name);
+
+/* The transition taken from state on input: an exact match on `on`
+ * first; for a keypad key with no exact match, the "other" line; NULL
+ * when there is none (the caller stays in the state). */
+const struct flow_transition *flow_next(const struct flow *f, int state, const char *input);
+
+/* Whether on is a keypad key, or one of the built-in inputs. */
+int flow_is_key(const char *on);
+int flow_is_builtin_input(const char *on); /* key, timeout, machine, other */
+
+#endif

@@ -1,0 +1,65 @@
+/* form: bounded parsing of application/x-www-form-urlencoded data (query
+ * strings and POST bodies) and of Cookie headers.
+ *
+ * Everything parsed is copied into the caller's arena.  Sizes are capped
+ * by struct form_limits; malformed encodings are rejected, never guessed
+ * at: a '%' not followed by two hex digits, an encoded NUL, invalid UTF-8,
+ * an empty or over-long name, too many pairs.  On error nothing is
+ * returned in out. */
+#ifndef RF_FORM_H
+#define RF_FORM_H
+
+#include <stddef.h>
+
+struct arena;
+
+struct param {
+	const char *name;  /* decoded, NUL-terminated, never empty */
+	const char *value; /* decoded, NUL-terminated, may be "" */
+	size_t value_len;
+};
+
+/* Pairs in input order; repeated names stay repeated. */
+struct params {
+	struct param *v;
+	size_t n;
+};
+
+struct form_limits {
+	size_t max_input;  /* bytes of encoded input */
+	size_t max_pairs;
+	size_t max_name;   /* decoded bytes */
+	size_t max_value;  /* decoded bytes */
+};
+
+/* Twilio webhooks and dashboard forms: 64 KiB, 128 pairs, 64-byte names,
+ * 16 KiB values. */
+extern const struct form_limits form_default_limits;
+
+enum form_err {
+	FORM_OK = 0,
+	FORM_TOO_LARGE,    /* input, a name or a value over its limit */
+	FORM_TOO_MANY,     /* more pairs than max_pairs */
+	FORM_BAD_ENCODING, /* bad %-escape, encoded NUL, invalid UTF-8 */
+	FORM_BAD_NAME,     /* empty name or a control character in it */
+};
+
+/* Parses len bytes of data ("a=1&b=%20x+y"; '+' is a space; a pair with
+ * no '=' has the value ""; empty pairs from "&&" are skipped).  lim NULL
+ * means form_default_limits. */
+enum form_err form_parse(struct arena *a, const char *data, size_t len,
+	const struct form_limits *lim, struct params *out);
+
+/* Parses a Cookie header ("a=1; b=2"), values not %-decoded, same limits. */
+enum form_err form_parse_cookies(struct arena *a, const char *header,
+	const struct form_limits *lim, struct params *out);
+
+/* The first value of name, or NULL. */
+const char *form_get(const struct params *p, const char *name);
+/* How many times name occurs. */
+size_t form_count(const struct params *p, const char *name);
+
+/* A short English description of err ("malformed percent-encoding"). */
+const char *form_strerror(enum form_err err);
+
+#endif

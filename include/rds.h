@@ -1,0 +1,36 @@
+/* rds: one Redis connection per process, opened lazily (after fork) with
+ * timeouts, re-opened after a failure.
+ *
+ * hiredis 0.14: after any NULL reply the context is dead; rds frees it and
+ * reconnects on the next command (at most once per rds_retry_ms, so a
+ * Redis outage costs a request one failed connect, not a stall). */
+#ifndef RF_RDS_H
+#define RF_RDS_H
+
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+
+struct rds;
+
+/* url: redis://host:port[/db] or unix:///path/to/socket[?db=N].  Owner:
+ * the caller, released with rds_close.  Returns NULL only when the URL is
+ * malformed. */
+struct rds *rds_open(const char *url);
+void rds_close(struct rds *r);
+
+/* Connects if needed; 0 or -1 (logged, rate-limited). */
+int rds_connect(struct rds *r);
+
+/* Runs one command argv-style.  Returns the reply (caller frees with
+ * freeReplyObject) or NULL when Redis cannot be reached or answered with
+ * an error reply (the error is logged and kept for rds_last_error). */
+redisReply *rds_command(struct rds *r, int argc, const char **argv, const size_t *argvlen);
+
+/* Pipelines ncmds commands and waits for every reply.  Returns 0 when all
+ * succeeded, -1 otherwise (replies are discarded). */
+int rds_pipeline(struct rds *r, int ncmds, const int *argcs, const char ***argvs,
+	const size_t **argvlens);
+
+const char *rds_last_error(const struct rds *r);
+
+#endif

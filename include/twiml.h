@@ -1,0 +1,72 @@
+/* twiml: TwiML templates, validated and rendered with libxml2.
+ *
+ * A template is a TwiML document whose Say text may hold placeholders
+ * {{field}}, where field is on the allow-list (business_name,
+ * appointment_date, appointment_time, callback_number): nothing
+ * confidential can reach a caller, a voicemail or a speakerphone.  Values
+ * are inserted as text nodes, so libxml2 escapes them on output; markup is
+ * never assembled from strings.  Play holds a bare file name
+ * ("intro.mp3") resolved against the state's audio URL. */
+#ifndef RF_TWIML_H
+#define RF_TWIML_H
+
+#include <stddef.h>
+#include <libxml/tree.h>
+
+struct buf;
+struct flow_diag;
+
+/* NULL-terminated allow-list of placeholder names. */
+extern const char *const twiml_fields[];
+int twiml_field_allowed(const char *name);
+
+struct twiml_var {
+	const char *name;
+	const char *value; /* plain text; escaped by the writer */
+};
+
+struct twiml_render_opts {
+	const struct twiml_var *vars;
+	size_t nvars;
+	/* Set as action= (with method="POST" and actionOnEmptyResult="true")
+	 * on every Gather; NULL leaves Gathers as they are. */
+	const char *gather_action;
+	/* Prefix for Play file names, e.g.
+	 * "https://host/audio/reminder_call/announce" (no trailing slash). */
+	const char *audio_base;
+};
+
+/* Renders tmpl (not modified) into out as a complete XML document with
+ * an XML declaration.  A placeholder with no value in vars renders as ""
+ * and makes the call return -1 (nothing is appended to out then).
+ * Returns 0 or -1. */
+int twiml_render(xmlDocPtr tmpl, const struct twiml_render_opts *opts, struct buf *out);
+
+/* Appends valid TwiML that apologises and hangs up.  Never fails; used
+ * whenever anything goes wrong so the caller never hears Twilio's
+ * application-error recording. */
+void twiml_apology(struct buf *out);
+
+/* Parses a template file.  NULL (reason in d, naming path) when it is not
+ * well-formed XML. */
+xmlDocPtr twiml_load(const char *path, struct flow_diag *d);
+
+/* Checks a template is valid TwiML for ringfence: root Response, only
+ * known verbs, only Say/Play/Pause inside Gather, placeholders only in
+ * Say text and only allow-listed ones, Play names bare file names.  Each
+ * problem goes to d naming path.  Returns the number of problems. */
+int twiml_validate(xmlDocPtr doc, const char *path, struct flow_diag *d);
+
+/* Facts about a template that check's flow rules need. */
+struct twiml_facts {
+	int has_gather;
+	int ends_with_hangup;  /* last top-level verb is Hangup or Reject */
+	int asks_keypress;     /* has a Gather, or Say text mentions "press" */
+	int has_fixed_say;     /* a Say with no placeholder (a fixed prompt) */
+	char **play_files;     /* Play file names, malloc'd; free with twiml_facts_free */
+	size_t nplay;
+};
+void twiml_inspect(xmlDocPtr doc, struct twiml_facts *facts);
+void twiml_facts_free(struct twiml_facts *facts);
+
+#endif

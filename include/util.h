@@ -1,0 +1,33 @@
+/* util: allocation that never returns NULL, and small string helpers.
+ *
+ * Out of memory aborts the process: a worker dying is cheap, the master
+ * respawns it, and no caller has to handle a NULL it cannot recover from. */
+#ifndef RF_UTIL_H
+#define RF_UTIL_H
+
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Formats into a new malloc'd string (caller frees). */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Constant-time comparison of two byte strings; 1 when equal. */
+int util_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+/* Reads a whole file into a new malloc'd, NUL-terminated buffer (caller
+ * frees); *len gets the length.  Returns NULL with errno set on failure or
+ * when the file is larger than max bytes. */
+char *util_read_file(const char *path, size_t max, size_t *len);
+/* Fills buf with n cryptographically random bytes; 0 or -1. */
+int util_random(void *buf, size_t n);
+/* Writes 2n lowercase hex digits of src and a NUL into dst. */
+void util_hex(const unsigned char *src, size_t n, char *dst);
+/* Milliseconds from a monotonic clock. */
+long long util_now_ms(void);
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif
