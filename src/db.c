@@ -1,0 +1,213 @@
+/* db: one PostgreSQL connection per process, reconnecting after failure. */
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DB_MAX_PREPARED 64
+/* A request must never wait long on the database: Twilio gives a webhook
+ * 15 s in all, and a stuck statement would hold a FastCGI worker. */
+#define DB_CONNECT_TIMEOUT "3"
+#define DB_STATEMENT_TIMEOUT "SET statement_timeout = '5s'; SET lock_timeout = '3s'; SET idle_in_transaction_session_timeout = '30s'"
+
+struct db {
+	char *conninfo;         /* owned */
+	PGconn *conn;           /* NULL when not connected */
+	const char *prepared[DB_MAX_PREPARED]; /* names prepared on conn (literals) */
+	int nprepared;
+	char sqlstate[6];
+	char error[512];
+	int down_logged;        /* log an outage once, not per statement */
+};
+
+struct db *db_open(const char *conninfo)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+	db->conninfo = xstrdup(conninfo);
+	return db;
+}
+
+void db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn)
+		PQfinish(db->conn);
+	free(db->conninfo);
+	free(db);
+}
+
+static void db_set_error(struct db *db, const char *sqlstate, const char *msg)
+{
+	size_t n;
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", sqlstate ? sqlstate : "");
+	snprintf(db->error, sizeof(db->error), "%s", msg ? msg : "unknown error");
+	/* libpq messages end in newlines; keep the log to one line */
+	n = strlen(db->error);
+	while (n > 0 && (db->error[n - 1] == '\n' || db->error[n - 1] == ' '))
+		db->error[--n] = '\0';
+	for (char *p = db->error; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+}
+
+static void db_drop(struct db *db)
+{
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->nprepared = 0;
+}
+
+int db_connect(struct db *db)
+{
+	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+	const char *vals[] = { db->conninfo, DB_CONNECT_TIMEOUT, "ringfence", NULL };
+	PGresult *res;
+
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+		return 0;
+	db_drop(db);
+	/* expand_dbname=1: the conninfo string's own settings win over ours
+	 * except where it leaves them out. */
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		db_set_error(db, "08006", db->conn ? PQerrorMessage(db->conn) : "out of memory");
+		if (!db->down_logged)
+			log_error("db: cannot connect: %s", db->error);
+		db->down_logged = 1;
+		db_drop(db);
+		return -1;
+	}
+	res = PQexec(db->conn, DB_STATEMENT_TIMEOUT);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_set_error(db, PQresultErrorField(res, PG_DIAG_SQLSTATE), PQerrorMessage(db->conn));
+		log_error("db: cannot set timeouts: %s", db->error);
+		PQclear(res);
+		db_drop(db);
+		return -1;
+	}
+	PQclear(res);
+	if (db->down_logged)
+		log_info("db: connected again");
+	db->down_logged = 0;
+	return 0;
+}
+
+/* Checks res; on failure records the error, resets a broken connection,
+ * and returns NULL. */
+static PGresult *db_result(struct db *db, PGresult *res, const char *what)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		db->sqlstate[0] = '\0';
+		db->error[0] = '\0';
+		return res;
+	}
+	db_set_error(db, res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "08006",
+		db->conn ? PQerrorMessage(db->conn) : "no connection");
+	if (res)
+		PQclear(res);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		log_error("db: connection lost during %s: %s", what, db->error);
+		db_drop(db);
+	} else {
+		log_warn("db: %s failed: [%s] %s", what, db->sqlstate, db->error);
+	}
+	return NULL;
+}
+
+PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *params)
+{
+	if (db_connect(db) < 0)
+		return NULL;
+	return db_result(db, PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0), "statement");
+}
+
+PGresult *db_exec_prepared(struct db *db, const char *name, const char *sql,
+	int n, const char *const *params)
+{
+	int i;
+	if (db_connect(db) < 0)
+		return NULL;
+	for (i = 0; i < db->nprepared; i++)
+		if (db->prepared[i] == name || strcmp(db->prepared[i], name) == 0)
+			break;
+	if (i == db->nprepared) {
+		PGresult *res = db_result(db, PQprepare(db->conn, name, sql, n, NULL), name);
+		if (res == NULL)
+			return NULL;
+		PQclear(res);
+		if (db->nprepared < DB_MAX_PREPARED)
+			db->prepared[db->nprepared++] = name;
+		else
+			/* Never silently run the wrong statement: an unrecorded
+			 * name would be prepared again and fail. */
+			log_warn("db: more than %d prepared statements", DB_MAX_PREPARED);
+	}
+	return db_result(db, PQexecPrepared(db->conn, name, n, params, NULL, NULL, 0), name);
+}
+
+static int db_simple(struct db *db, const char *sql)
+{
+	PGresult *res = db_exec(db, sql, 0, NULL);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int db_begin(struct db *db)
+{
+	return db_simple(db, "BEGIN");
+}
+
+int db_commit(struct db *db)
+{
+	return db_simple(db, "COMMIT");
+}
+
+void db_rollback(struct db *db)
+{
+	PGresult *res;
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return;
+	if (PQtransactionStatus(db->conn) == PQTRANS_IDLE)
+		return;
+	res = PQexec(db->conn, "ROLLBACK");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* A connection that cannot roll back cannot be trusted. */
+		log_error("db: rollback failed, dropping connection");
+		db_drop(db);
+	}
+	PQclear(res);
+}
+
+const char *db_last_sqlstate(const struct db *db)
+{
+	return db->sqlstate;
+}
+
+const char *db_last_error(const struct db *db)
+{
+	return db->error;
+}
+
+int db_exec_script(struct db *db, const char *sql)
+{
+	if (db_connect(db) < 0)
+		return -1;
+	PGresult *res = db_result(db, PQexec(db->conn, sql), "script");
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+PGconn *db_pgconn(struct db *db)
+{
+	return db->conn;
+}
