@@ -1,0 +1,28 @@
+/* app: what one FastCGI worker process owns for its whole life, handed to
+ * every request handler: the configuration, its own PostgreSQL and Redis
+ * connections (opened after fork, re-opened after failure), the audit
+ * writer and the loaded call flows. */
+#ifndef RF_APP_H
+#define RF_APP_H
+
+#include "config.h"
+
+struct db;
+struct rds;
+struct audit;
+struct engine;
+
+struct app {
+	struct config cfg;
+	struct db *db;
+	struct rds *rds;
+	struct audit *audit;
+	struct engine *engine;
+};
+
+/* Opens the connections handles (lazily connected) and loads the flows.
+ * Returns 0, or -1 with a one-line reason in err. */
+int app_init(struct app *app, char *err, size_t errlen);
+void app_free(struct app *app);
+
+#endif

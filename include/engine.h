@@ -1,0 +1,64 @@
+/* engine: advances a call through its flow, one input per webhook.
+ *
+ * The call's current state lives in PostgreSQL (calls.state, calls.seq),
+ * so any FastCGI worker can serve any webhook of any call.  One webhook is
+ * one transaction: lock the call row, decide the input, take the
+ * transition, run its action, record the event, commit; then render the
+ * state's TwiML.  Gather action URLs carry the state and sequence number
+ * they were rendered for; a replayed or retried webhook whose state or
+ * sequence is not the call's current one gets the current state's TwiML
+ * again and changes nothing.  The engine never switches on digits: the
+ * state table decides. */
+#ifndef RF_ENGINE_H
+#define RF_ENGINE_H
+
+#include <stddef.h>
+
+struct arena;
+struct buf;
+struct db;
+struct flow;
+
+struct engine;
+
+/* Loads every flow under root/state_tables and checks each (a flow with
+ * any problem makes this fail: a worker never serves a broken flow).
+ * public_url is copied.  NULL with a reason in err. */
+struct engine *engine_new(const char *root, const char *public_url, char *err, size_t errlen);
+void engine_free(struct engine *e);
+
+/* The loaded flow called name, or NULL. */
+const struct flow *engine_flow(const struct engine *e, const char *name);
+
+/* One voice webhook, already signature-checked and validated. */
+struct engine_input {
+	const char *flow;         /* from the URL path */
+	const char *call_sid;     /* CallSid */
+	const char *token;        /* query c=, or NULL */
+	const char *state;        /* query s=, or NULL on the first request */
+	const char *seq;          /* query n=, or NULL */
+	const char *digits;       /* Digits, or NULL when absent */
+	const char *answered_by;  /* AnsweredBy, or NULL */
+	const char *call_status;  /* CallStatus, or NULL */
+};
+
+/* What happened, for the audit record; strings live in the arena. */
+struct engine_outcome {
+	const char *call_id;
+	const char *business_id;
+	const char *state_before;
+	const char *state_after;
+	const char *input;        /* NULL when no transition was taken */
+	const char *action;       /* NULL when none ran */
+	int replay;               /* the webhook was not for the current state */
+	const char *error;        /* why the apology was rendered, or NULL */
+};
+
+/* Handles in and appends the TwiML to answer with to out.  Always appends
+ * valid TwiML: on any failure (unknown call, database down, action
+ * failed) it is the apology, outcome->error says why, and -1 is returned.
+ * Returns 0 otherwise. */
+int engine_handle(struct engine *e, struct db *db, struct arena *a,
+	const struct engine_input *in, struct buf *out, struct engine_outcome *outcome);
+
+#endif

@@ -1,0 +1,67 @@
+/* http: one FastCGI request as the handlers see it, and its response.
+ *
+ * http_request_read copies everything a handler may need out of the
+ * FastCGI parameters (whose pointers die at the next accept) into the
+ * request arena, reads the body up to a cap, and parses the query string.
+ * Handlers fill struct http_response; http_response_send writes it. */
+#ifndef RF_HTTP_H
+#define RF_HTTP_H
+
+#include <stddef.h>
+#include <fcgiapp.h>
+
+#include "buf.h"
+#include "form.h"
+
+struct arena;
+
+/* Bodies larger than this are refused with 413 before being read. */
+#define HTTP_MAX_BODY (64 * 1024)
+
+struct http_request {
+	struct arena *arena;        /* owner of every pointer below */
+	const char *method;         /* "GET", "POST", ... */
+	const char *request_uri;    /* raw, as sent: path and query */
+	const char *path;           /* request_uri up to '?' (not decoded) */
+	const char *query;          /* after '?', "" when none */
+	const char *content_type;   /* "" when none */
+	const char *remote_addr;
+	const char *twilio_signature; /* X-Twilio-Signature or NULL */
+	const char *cookie;         /* Cookie header or NULL */
+	const char *authorization;  /* Authorization header or NULL */
+	const char *user_agent;     /* or "" */
+	char request_id[17];        /* random, for correlating logs and audit */
+	const char *body;           /* NUL-terminated copy, "" when none */
+	size_t body_len;
+	long long content_length;   /* as announced, -1 when absent or malformed */
+	int body_too_large;         /* announced length over HTTP_MAX_BODY: body not read */
+	int query_ok;               /* query parsed without error */
+	struct params query_params; /* valid when query_ok */
+	long long start_ms;
+};
+
+struct http_response {
+	int status;                 /* 200 unless set */
+	const char *content_type;   /* NULL: "text/plain; charset=utf-8" */
+	struct buf body;            /* owned by the response */
+	struct buf headers;         /* extra "Name: value\r\n" lines */
+};
+
+/* Fills req from fcgx; 0, or -1 when the request is unusable (no method
+ * or URI, or a read error), in which case the caller answers 400. */
+int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *req);
+
+void http_response_init(struct http_response *res);
+void http_response_free(struct http_response *res);
+/* Sets status, content type and a plain body in one go. */
+void http_response_text(struct http_response *res, int status, const char *text);
+/* {"error": {"code": code, "message": message}} with status. */
+void http_response_json_error(struct http_response *res, int status, const char *code,
+	const char *message);
+void http_response_header(struct http_response *res, const char *name, const char *value);
+/* Writes status line, headers and body to fcgx's output stream. */
+int http_response_send(FCGX_Request *fcgx, const struct http_response *res);
+
+const char *http_status_text(int status);
+
+#endif

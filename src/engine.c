@@ -1,0 +1,365 @@
+/* engine: one webhook, one transition, one transaction. */
+#include "engine.h"
+#include "actions.h"
+#include "arena.h"
+#include "buf.h"
+#include "check.h"
+#include "db.h"
+#include "flow.h"
+#include "log.h"
+#include "twiml.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENGINE_MAX_FLOWS 32
+/* An action may answer with an event that leads to another action; a
+ * table can never make the engine loop for ever. */
+#define ENGINE_MAX_CHAIN 8
+
+struct engine {
+	char *public_url;                       /* owned */
+	struct flow *flows[ENGINE_MAX_FLOWS];   /* owned, loaded once */
+	size_t nflows;
+};
+
+static int flow_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= FLOW_MAX_NAME || s[0] < 'a' || s[0] > 'z')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+struct engine *engine_new(const char *root, const char *public_url, char *err, size_t errlen)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+	char *dir = xasprintf("%s/state_tables", root);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int ok = 0;
+
+	e->public_url = xstrdup(public_url);
+	if (d == NULL) {
+		snprintf(err, errlen, "cannot open %s (set RINGFENCE_ROOT to the directory holding state_tables/)", dir);
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct flow_diag diag = { NULL, 0 };
+		struct flow *f;
+		if (!flow_name_ok(de->d_name))
+			continue;
+		if (e->nflows == ENGINE_MAX_FLOWS) {
+			snprintf(err, errlen, "more than %d flows in %s", ENGINE_MAX_FLOWS, dir);
+			goto out;
+		}
+		f = flow_load(root, de->d_name, &diag);
+		if (f != NULL)
+			check_flow(f, root, 0, &diag);
+		if (f == NULL || diag.n > 0) {
+			snprintf(err, errlen, "flow %s does not pass ringfence check: %s", de->d_name,
+				diag.n ? diag.msgs[0] : "cannot load");
+			flow_diag_free(&diag);
+			flow_free(f);
+			goto out;
+		}
+		flow_diag_free(&diag);
+		e->flows[e->nflows++] = f;
+	}
+	if (e->nflows == 0) {
+		snprintf(err, errlen, "no flows in %s", dir);
+		goto out;
+	}
+	ok = 1;
+out:
+	if (d)
+		closedir(d);
+	free(dir);
+	if (!ok) {
+		engine_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < e->nflows; i++)
+		flow_free(e->flows[i]);
+	free(e->public_url);
+	free(e);
+}
+
+const struct flow *engine_flow(const struct engine *e, const char *name)
+{
+	for (size_t i = 0; i < e->nflows; i++)
+		if (strcmp(e->flows[i]->name, name) == 0)
+			return e->flows[i];
+	return NULL;
+}
+
+/* The call row and the allow-listed fields its templates may speak.  The
+ * date and time are formatted in the client's time zone (else the
+ * business's) by PostgreSQL, which has the tz database. */
+#define CALL_COLUMNS \
+	"SELECT c.id, c.token, c.call_sid, c.business_id, c.appointment_id, c.flow," \
+	" c.state, c.seq, b.name, b.callback_phone," \
+	" to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD')," \
+	" to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM')" \
+	" FROM calls c JOIN businesses b ON b.id = c.business_id" \
+	" LEFT JOIN appointments a ON a.id = c.appointment_id AND a.business_id = c.business_id" \
+	" LEFT JOIN clients cl ON cl.id = a.client_id"
+
+enum { C_ID, C_TOKEN, C_SID, C_BUSINESS, C_APPT, C_FLOW, C_STATE, C_SEQ, C_BNAME,
+	C_CALLBACK, C_DATE, C_TIME, C_NCOLS };
+
+struct call_row {
+	const char *v[C_NCOLS]; /* copied into the request arena; NULL for SQL NULL */
+};
+
+/* Locks and reads the call: by token when the URL carries one (the first
+ * webhook of a call arrives before ringfence can know its CallSid), else
+ * by CallSid.  Returns 1 found, 0 not found, -1 database error. */
+static int call_lock(struct db *db, struct arena *a, const char *token, const char *call_sid,
+	struct call_row *row)
+{
+	PGresult *res;
+	const char *param[1];
+	int found = 0;
+
+	if (token) {
+		param[0] = token;
+		res = db_exec_prepared(db, "engine_call_by_token",
+			CALL_COLUMNS " WHERE c.token = $1 FOR UPDATE OF c", 1, param);
+	} else {
+		param[0] = call_sid;
+		res = db_exec_prepared(db, "engine_call_by_sid",
+			CALL_COLUMNS " WHERE c.call_sid = $1 FOR UPDATE OF c", 1, param);
+	}
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1 && PQnfields(res) == C_NCOLS) {
+		for (int i = 0; i < C_NCOLS; i++)
+			row->v[i] = PQgetisnull(res, 0, i) ? NULL
+				: arena_strdup(a, PQgetvalue(res, 0, i));
+		found = 1;
+	}
+	PQclear(res);
+	return found;
+}
+
+/* Runs a statement that returns no rows we need; 0 or -1. */
+static int exec_cmd(struct db *db, const char *name, const char *sql, int n, const char *const *p)
+{
+	PGresult *res = db_exec_prepared(db, name, sql, n, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static int record_event(struct db *db, struct arena *a, const char *call_id, int seq,
+	const char *from, const char *input, const char *to, const char *action, const char *digits)
+{
+	const char *p[7] = { call_id, arena_printf(a, "%d", seq), from, input, to, action, digits };
+	return exec_cmd(db, "engine_event",
+		"INSERT INTO call_events (call_id, seq, from_state, input, to_state, action, digits)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p);
+}
+
+/* What input this webhook brings: a key, "timeout", "machine", or NULL
+ * when it brings none (the first request of a call answered by a
+ * person, or a replay). */
+static const char *decide_input(const struct engine_input *in, const struct flow *f,
+	const struct call_row *row, int seq, int *replay)
+{
+	*replay = 0;
+	if (in->state == NULL) {
+		/* The call's first request.  Twilio's answering-machine
+		 * detection may say it is a machine; the flow never depends
+		 * on it, but uses it when given. */
+		if (seq != 0 || strcmp(row->v[C_STATE], f->states[f->start].name) != 0) {
+			*replay = 1;
+			return NULL;
+		}
+		if (in->answered_by && (strncmp(in->answered_by, "machine", 7) == 0 ||
+					  strcmp(in->answered_by, "fax") == 0))
+			return "machine";
+		return NULL;
+	}
+	if (in->seq == NULL || strcmp(in->state, row->v[C_STATE]) != 0 ||
+		atoi(in->seq) != seq) {
+		*replay = 1;
+		return NULL;
+	}
+	if (in->digits == NULL || in->digits[0] == '\0')
+		return "timeout";
+	if (in->digits[1] == '\0' && flow_is_key(in->digits))
+		return in->digits;
+	return "other";
+}
+
+/* Renders state of flow f for the call in row into out; 0 or -1. */
+static int render_state(struct engine *e, struct arena *a, const struct flow *f, int state,
+	const struct call_row *row, int seq, struct buf *out)
+{
+	const struct flow_state *st = &f->states[state];
+	struct twiml_var vars[] = {
+		{ "business_name", row->v[C_BNAME] },
+		{ "appointment_date", row->v[C_DATE] },
+		{ "appointment_time", row->v[C_TIME] },
+		{ "callback_number", row->v[C_CALLBACK] },
+	};
+	struct twiml_render_opts opts;
+	size_t nvars = 0;
+	struct twiml_var present[ARRAY_LEN(vars)];
+
+	/* A field the call does not have (no appointment) is left out, so a
+	 * template that needs it fails to render rather than saying "". */
+	for (size_t i = 0; i < ARRAY_LEN(vars); i++)
+		if (vars[i].value)
+			present[nvars++] = vars[i];
+	opts.vars = present;
+	opts.nvars = nvars;
+	opts.gather_action = arena_printf(a, "%s/twilio/voice/%s?c=%s&s=%s&n=%d",
+		e->public_url, f->name, row->v[C_TOKEN], st->name, seq);
+	opts.audio_base = arena_printf(a, "%s/audio/%s/%s", e->public_url, f->name, st->name);
+	return twiml_render(st->tmpl, &opts, out);
+}
+
+int engine_handle(struct engine *e, struct db *db, struct arena *a,
+	const struct engine_input *in, struct buf *out, struct engine_outcome *oc)
+{
+	const struct flow *f;
+	struct call_row row;
+	int state, seq, found, replay, rc = -1;
+	const char *input;
+	size_t mark = out->len;
+
+	memset(oc, 0, sizeof(*oc));
+	f = engine_flow(e, in->flow);
+	if (f == NULL) {
+		oc->error = "no such flow";
+		goto fail;
+	}
+	if (db_begin(db) < 0) {
+		oc->error = arena_printf(a, "database unavailable: %s", db_last_error(db));
+		goto fail;
+	}
+	found = call_lock(db, a, in->token, in->call_sid, &row);
+	if (found < 0) {
+		oc->error = arena_printf(a, "database error reading the call: %s", db_last_error(db));
+		goto rollback;
+	}
+	if (found == 0) {
+		oc->error = in->token ? "unknown call token" : "unknown CallSid";
+		goto rollback;
+	}
+	oc->call_id = row.v[C_ID];
+	oc->business_id = row.v[C_BUSINESS];
+	oc->state_before = row.v[C_STATE];
+	oc->state_after = row.v[C_STATE];
+	if (strcmp(row.v[C_FLOW], f->name) != 0) {
+		oc->error = "webhook flow does not match the call's flow";
+		goto rollback;
+	}
+	if (row.v[C_SID] == NULL) {
+		const char *p[2] = { row.v[C_ID], in->call_sid };
+		if (exec_cmd(db, "engine_bind_sid",
+			    "UPDATE calls SET call_sid = $2, updated_at = now() WHERE id = $1", 2, p) < 0) {
+			oc->error = arena_printf(a, "cannot bind CallSid: %s", db_last_error(db));
+			goto rollback;
+		}
+	} else if (strcmp(row.v[C_SID], in->call_sid) != 0) {
+		/* A signed request for someone else's call token. */
+		oc->error = "CallSid does not match the call";
+		goto rollback;
+	}
+	state = flow_state_index(f, row.v[C_STATE]);
+	seq = atoi(row.v[C_SEQ]);
+	if (state < 0) {
+		oc->error = "call is in a state its flow does not have";
+		goto rollback;
+	}
+	input = decide_input(in, f, &row, seq, &replay);
+	oc->replay = replay;
+	if (input) {
+		const struct flow_transition *t = flow_next(f, state, input);
+		const char *on = input;
+		for (int hops = 0; t != NULL; hops++) {
+			const char *event = NULL;
+			const char *from = f->states[state].name;
+			if (hops == ENGINE_MAX_CHAIN) {
+				oc->error = "action events chain too long";
+				goto rollback;
+			}
+			if (t->action) {
+				const struct action_def *ad = actions_find(t->action);
+				struct action_ctx ctx = { db, a, row.v[C_ID], row.v[C_BUSINESS],
+					row.v[C_APPT], in->digits ? in->digits : "" };
+				if (ad == NULL || ad->fn(&ctx, &event) < 0) {
+					oc->error = arena_printf(a, "action %s failed", t->action);
+					goto rollback;
+				}
+				oc->action = t->action;
+			}
+			seq++;
+			if (record_event(db, a, row.v[C_ID], seq, from, on, f->states[t->to].name,
+				    t->action, hops == 0 ? in->digits : NULL) < 0) {
+				oc->error = arena_printf(a, "cannot record the transition: %s", db_last_error(db));
+				goto rollback;
+			}
+			if (oc->input == NULL)
+				oc->input = input;
+			state = t->to;
+			if (event == NULL)
+				break;
+			on = event;
+			t = flow_next(f, state, event);
+			if (t == NULL) {
+				oc->error = arena_printf(a, "no transition from %s on event %s",
+					f->states[state].name, event);
+				goto rollback;
+			}
+		}
+		if (oc->input) {
+			const char *p[5] = { row.v[C_ID], f->states[state].name,
+				arena_printf(a, "%d", seq), in->call_status, in->answered_by };
+			if (exec_cmd(db, "engine_advance",
+				    "UPDATE calls SET state = $2, seq = $3, updated_at = now(),"
+				    " call_status = COALESCE($4, call_status),"
+				    " answered_by = COALESCE($5, answered_by) WHERE id = $1", 5, p) < 0) {
+				oc->error = arena_printf(a, "cannot save the call state: %s", db_last_error(db));
+				goto rollback;
+			}
+		}
+	}
+	if (db_commit(db) < 0) {
+		oc->error = arena_printf(a, "commit failed: %s", db_last_error(db));
+		goto fail;
+	}
+	oc->state_after = f->states[state].name;
+	if (render_state(e, a, f, state, &row, seq, out) < 0) {
+		oc->error = arena_printf(a, "cannot render state %s", f->states[state].name);
+		goto fail;
+	}
+	rc = 0;
+	goto done;
+rollback:
+	db_rollback(db);
+fail:
+	out->len = mark;
+	if (out->data)
+		out->data[mark] = '\0';
+	twiml_apology(out);
+done:
+	return rc;
+}

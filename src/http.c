@@ -1,0 +1,194 @@
+/* http: copying a FastCGI request into the arena, and writing responses. */
+#include "http.h"
+#include "arena.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies FastCGI parameter name into the arena ("" when absent, or NULL
+ * when null_if_absent), since FCGX_GetParam's pointer dies at the next
+ * accept. */
+static const char *param_copy(FCGX_Request *fcgx, struct arena *a, const char *name,
+	int null_if_absent)
+{
+	const char *v = FCGX_GetParam(name, fcgx->envp);
+	if (v == NULL)
+		return null_if_absent ? NULL : "";
+	return arena_strdup(a, v);
+}
+
+static long long parse_length(const char *s)
+{
+	char *end;
+	long long n;
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (const char *p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	return n;
+}
+
+int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *req)
+{
+	const char *q;
+	unsigned char rnd[8];
+
+	memset(req, 0, sizeof(*req));
+	req->arena = a;
+	req->start_ms = util_now_ms();
+	if (util_random(rnd, sizeof(rnd)) < 0)
+		memset(rnd, 0, sizeof(rnd));
+	util_hex(rnd, sizeof(rnd), req->request_id);
+
+	req->method = param_copy(fcgx, a, "REQUEST_METHOD", 1);
+	req->request_uri = param_copy(fcgx, a, "REQUEST_URI", 1);
+	if (req->method == NULL || req->request_uri == NULL || req->request_uri[0] != '/')
+		return -1;
+	q = strchr(req->request_uri, '?');
+	if (q) {
+		req->path = arena_strndup(a, req->request_uri, (size_t)(q - req->request_uri));
+		req->query = q + 1;
+	} else {
+		req->path = req->request_uri;
+		req->query = "";
+	}
+	req->content_type = param_copy(fcgx, a, "CONTENT_TYPE", 0);
+	req->remote_addr = param_copy(fcgx, a, "REMOTE_ADDR", 0);
+	req->twilio_signature = param_copy(fcgx, a, "HTTP_X_TWILIO_SIGNATURE", 1);
+	req->cookie = param_copy(fcgx, a, "HTTP_COOKIE", 1);
+	req->authorization = param_copy(fcgx, a, "HTTP_AUTHORIZATION", 1);
+	req->user_agent = param_copy(fcgx, a, "HTTP_USER_AGENT", 0);
+
+	req->query_ok = form_parse(a, req->query, strlen(req->query), NULL,
+		&req->query_params) == FORM_OK;
+
+	req->body = "";
+	req->content_length = parse_length(FCGX_GetParam("CONTENT_LENGTH", fcgx->envp));
+	if (req->content_length > HTTP_MAX_BODY) {
+		req->body_too_large = 1;
+	} else if (req->content_length > 0) {
+		char *body = arena_alloc(a, (size_t)req->content_length + 1);
+		int got = FCGX_GetStr(body, (int)req->content_length, fcgx->in);
+		if (got < 0)
+			return -1;
+		body[got] = '\0';
+		req->body = body;
+		req->body_len = (size_t)got;
+	}
+	return 0;
+}
+
+void http_response_init(struct http_response *res)
+{
+	res->status = 200;
+	res->content_type = NULL;
+	buf_init(&res->body);
+	buf_init(&res->headers);
+}
+
+void http_response_free(struct http_response *res)
+{
+	buf_free(&res->body);
+	buf_free(&res->headers);
+}
+
+void http_response_text(struct http_response *res, int status, const char *text)
+{
+	res->status = status;
+	res->content_type = "text/plain; charset=utf-8";
+	buf_reset(&res->body);
+	buf_puts(&res->body, text);
+	buf_putc(&res->body, '\n');
+}
+
+/* Appends s as a JSON string body (quotes included). */
+static void json_quote(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			buf_printf(b, "\\u%04x", c);
+		else
+			buf_putc(b, (char)c);
+	}
+	buf_putc(b, '"');
+}
+
+void http_response_json_error(struct http_response *res, int status, const char *code,
+	const char *message)
+{
+	res->status = status;
+	res->content_type = "application/json";
+	buf_reset(&res->body);
+	buf_puts(&res->body, "{\"error\": {\"code\": ");
+	json_quote(&res->body, code);
+	buf_puts(&res->body, ", \"message\": ");
+	json_quote(&res->body, message);
+	buf_puts(&res->body, "}}\n");
+}
+
+void http_response_header(struct http_response *res, const char *name, const char *value)
+{
+	/* Header values come from ringfence itself; refuse to emit a split
+	 * header even so. */
+	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) {
+		log_error("http: refusing header %s with a line break", name);
+		return;
+	}
+	buf_printf(&res->headers, "%s: %s\r\n", name, value);
+}
+
+const char *http_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+int http_response_send(FCGX_Request *fcgx, const struct http_response *res)
+{
+	int rc = 0;
+	if (FCGX_FPrintF(fcgx->out,
+		    "Status: %d %s\r\n"
+		    "Content-Type: %s\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Cache-Control: no-store\r\n"
+		    "X-Content-Type-Options: nosniff\r\n"
+		    "%s\r\n",
+		    res->status, http_status_text(res->status),
+		    res->content_type ? res->content_type : "text/plain; charset=utf-8",
+		    res->body.len, buf_str(&res->headers)) < 0)
+		rc = -1;
+	if (rc == 0 && res->body.len > 0 &&
+		FCGX_PutStr(res->body.data, (int)res->body.len, fcgx->out) < 0)
+		rc = -1;
+	return rc;
+}

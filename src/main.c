@@ -1,0 +1,179 @@
+/* ringfence: one binary, one subcommand per role. */
+#include "audit.h"
+#include "check.h"
+#include "config.h"
+#include "db.h"
+#include "fcgi.h"
+#include "log.h"
+#include "migrate.h"
+#include "rds.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int migrate_main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[512];
+	int status_only = 0, rc;
+	char *dir;
+	struct db *db;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: ringfence migrate [--status]\n\n"
+			       "Applies the pending sql/NNN_*.sql files under RINGFENCE_ROOT in order,\n"
+			       "each in its own transaction, and records them in schema_migrations.\n"
+			       "Re-running applies nothing new.  --status lists applied and pending files.\n"
+			       "Needs RINGFENCE_DATABASE_URL.\n");
+			return 0;
+		} else if (strcmp(argv[i], "--status") == 0) {
+			status_only = 1;
+		} else {
+			fprintf(stderr, "ringfence migrate: unknown argument '%s' (see --help)\n", argv[i]);
+			return 2;
+		}
+	}
+	if (config_load(&cfg, CFG_NEED_DB, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence migrate: %s\n", err);
+		return 1;
+	}
+	dir = xasprintf("%s/sql", cfg.root);
+	db = db_open(cfg.database_url);
+	if (db_connect(db) < 0) {
+		fprintf(stderr, "ringfence migrate: cannot connect to the database: %s\n", db_last_error(db));
+		rc = 1;
+	} else if (status_only) {
+		rc = migrate_status(db, dir) < 0 ? 1 : 0;
+	} else {
+		int n = migrate_apply(db, dir);
+		if (n < 0) {
+			fprintf(stderr, "ringfence migrate: failed, see the message above; nothing of the failing file was applied\n");
+			rc = 1;
+		} else {
+			printf("migrate: %d applied\n", n);
+			rc = 0;
+		}
+	}
+	db_close(db);
+	free(dir);
+	return rc;
+}
+
+static int audit_main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[512];
+	struct rds *r;
+	json_t *recs;
+	int max = 100, rc = 1;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("usage: ringfence audit call CALLSID | business ID | all | errors [--max N]\n\n"
+		       "Prints the audit records of one call, one business, everything or the\n"
+		       "errors, oldest first, one JSON object per line.  Needs RINGFENCE_REDIS_URL.\n");
+		return 0;
+	}
+	if (argc < 2) {
+		fprintf(stderr, "ringfence audit: say which records (see --help)\n");
+		return 2;
+	}
+	const char *scope = argv[1];
+	const char *id = NULL;
+	int next = 2;
+	if (strcmp(scope, "call") == 0 || strcmp(scope, "business") == 0) {
+		if (argc < 3) {
+			fprintf(stderr, "ringfence audit: %s needs an id\n", scope);
+			return 2;
+		}
+		id = argv[2];
+		next = 3;
+	} else if (strcmp(scope, "all") != 0 && strcmp(scope, "errors") != 0) {
+		fprintf(stderr, "ringfence audit: unknown scope '%s' (see --help)\n", scope);
+		return 2;
+	}
+	for (int i = next; i < argc; i++) {
+		if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) {
+			max = atoi(argv[++i]);
+			if (max < 1 || max > 100000) {
+				fprintf(stderr, "ringfence audit: --max must be 1 to 100000\n");
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "ringfence audit: unknown argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (config_load(&cfg, CFG_NEED_REDIS, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence audit: %s\n", err);
+		return 1;
+	}
+	r = rds_open(cfg.redis_url);
+	if (r == NULL) {
+		fprintf(stderr, "ringfence audit: RINGFENCE_REDIS_URL is malformed\n");
+		return 1;
+	}
+	recs = audit_read(r, scope, id, max);
+	if (recs == NULL) {
+		fprintf(stderr, "ringfence audit: cannot read from Redis: %s\n", rds_last_error(r));
+	} else {
+		size_t i;
+		json_t *rec;
+		json_array_foreach(recs, i, rec) {
+			char *s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+			if (s) {
+				puts(s);
+				free(s);
+			}
+		}
+		json_decref(recs);
+		rc = 0;
+	}
+	rds_close(r);
+	return rc;
+}
+
+struct command {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
+	{ "migrate", migrate_main, "apply pending database migrations" },
+	{ "check", check_main, "check every call flow's state table, templates and audio" },
+	{ "diagram", diagram_main, "print a call flow as a Graphviz dot graph" },
+	{ "audit", audit_main, "print audit records of a call, a business, or all" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ringfence COMMAND [ARGS]   (ringfence COMMAND --help for more)\n\n");
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nConfiguration is read from environment variables; see README.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *level = getenv("RINGFENCE_LOG");
+	if (level && strcmp(level, "debug") == 0)
+		log_set_level(LOG_DEBUG);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+		strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].main(argc - 1, argv + 1);
+	fprintf(stderr, "ringfence: unknown command '%s' (see ringfence --help)\n", argv[1]);
+	return 2;
+}

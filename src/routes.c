@@ -1,0 +1,67 @@
+/* routes: the route table and the small handlers that need no module of
+ * their own (health). */
+#include "routes.h"
+#include "app.h"
+#include "db.h"
+#include "http.h"
+#include "rds.h"
+#include "webhook.h"
+
+#include <string.h>
+
+struct route {
+	const char *method; /* NULL: any (the handler checks) */
+	const char *path;   /* exact, or a prefix when it ends in '/' */
+	route_handler handler;
+};
+
+/* GET /healthz: 200 when PostgreSQL and Redis both answer, else 503 with
+ * the reason, for load balancers and the operator at 3 AM. */
+static void health_handle(struct app *app, struct http_request *req, struct http_response *res)
+{
+	PGresult *pg = db_exec(app->db, "SELECT 1", 0, NULL);
+	const char *argv[] = { "PING" };
+	redisReply *r = rds_command(app->rds, 1, argv, NULL);
+	int db_ok = pg != NULL, redis_ok = r != NULL;
+
+	if (pg)
+		PQclear(pg);
+	if (r)
+		freeReplyObject(r);
+	res->status = (db_ok && redis_ok) ? 200 : 503;
+	res->content_type = "application/json";
+	buf_printf(&res->body, "{\"status\": \"%s\", \"database\": \"%s\", \"redis\": \"%s\"}\n",
+		res->status == 200 ? "ok" : "degraded", db_ok ? "ok" : "unavailable",
+		redis_ok ? "ok" : "unavailable");
+}
+
+static const struct route routes[] = {
+	{ "GET", "/healthz", health_handle },
+	{ NULL, "/twilio/", webhook_handle },
+};
+
+static int path_matches(const char *pattern, const char *path)
+{
+	size_t n = strlen(pattern);
+	if (n > 0 && pattern[n - 1] == '/')
+		return strncmp(pattern, path, n) == 0;
+	return strcmp(pattern, path) == 0;
+}
+
+void routes_dispatch(struct app *app, struct http_request *req, struct http_response *res)
+{
+	int path_seen = 0;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!path_matches(routes[i].path, req->path))
+			continue;
+		path_seen = 1;
+		if (routes[i].method && strcmp(routes[i].method, req->method) != 0)
+			continue;
+		routes[i].handler(app, req, res);
+		return;
+	}
+	if (path_seen)
+		http_response_text(res, 405, "method not allowed");
+	else
+		http_response_text(res, 404, "not found");
+}

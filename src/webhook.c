@@ -1,0 +1,228 @@
+/* webhook: POST /twilio/... — signature check, validation, the engine,
+ * and one audit record per request. */
+#include "webhook.h"
+#include "app.h"
+#include "arena.h"
+#include "audit.h"
+#include "engine.h"
+#include "form.h"
+#include "http.h"
+#include "log.h"
+#include "signature.h"
+#include "twiml.h"
+#include "util.h"
+#include "valid.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define VOICE_PREFIX "/twilio/voice/"
+
+/* Fields a voice webhook may carry that ringfence reads; everything else
+ * is ignored (but was signed over). */
+enum { F_CALL_SID, F_ACCOUNT_SID, F_FROM, F_TO, F_CALL_STATUS, F_DIRECTION,
+	F_DIGITS, F_ANSWERED_BY, F_NFIELDS };
+static const struct valid_field voice_fields[F_NFIELDS] = {
+	[F_CALL_SID] = { "CallSid", valid_call_sid, 1 },
+	[F_ACCOUNT_SID] = { "AccountSid", valid_account_sid, 1 },
+	[F_FROM] = { "From", valid_phone_or_client, 0 },
+	[F_TO] = { "To", valid_phone_or_client, 0 },
+	[F_CALL_STATUS] = { "CallStatus", valid_call_status, 0 },
+	[F_DIRECTION] = { "Direction", valid_direction, 0 },
+	[F_DIGITS] = { "Digits", valid_digits, 0 },
+	[F_ANSWERED_BY] = { "AnsweredBy", valid_answered_by, 0 },
+};
+
+/* The engine's own query parameters on the URLs it gives Twilio. */
+enum { Q_TOKEN, Q_STATE, Q_SEQ, Q_NFIELDS };
+static const struct valid_field query_fields[Q_NFIELDS] = {
+	[Q_TOKEN] = { "c", valid_token, 0 },
+	[Q_STATE] = { "s", valid_state_name, 0 },
+	[Q_SEQ] = { "n", valid_uint, 0 },
+};
+
+/* What one webhook request did, gathered for its audit record. */
+struct webhook_log {
+	const char *verdict;       /* signature verdict name */
+	const char *call_sid;
+	const char *error;         /* NULL when all went well */
+	const struct params *form; /* parsed body, or NULL */
+	struct engine_outcome outcome;
+	int have_outcome;
+};
+
+static int is_form(const char *content_type)
+{
+	static const char form_type[] = "application/x-www-form-urlencoded";
+	size_t n = sizeof(form_type) - 1;
+	return strncasecmp(content_type, form_type, n) == 0 &&
+		(content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+static void json_set_str(json_t *obj, const char *key, const char *value)
+{
+	if (value)
+		json_object_set_new(obj, key, json_string(value));
+}
+
+/* Writes the audit record of this request (and an error record when it
+ * went wrong).  Records are never dropped: audit_record falls back to a
+ * file when Redis is down. */
+static void webhook_audit(struct app *app, const struct http_request *req,
+	const struct http_response *res, const struct webhook_log *wl)
+{
+	json_t *rec = json_object();
+	const char *business = wl->have_outcome ? wl->outcome.business_id : NULL;
+	char *response;
+
+	json_set_str(rec, "request_id", req->request_id);
+	json_set_str(rec, "method", req->method);
+	json_set_str(rec, "path", req->path);
+	json_set_str(rec, "query", req->query);
+	json_set_str(rec, "remote_addr", req->remote_addr);
+	json_set_str(rec, "signature", wl->verdict);
+	if (wl->form)
+		json_object_set_new(rec, "params", audit_params_json(wl->form));
+	json_object_set_new(rec, "status", json_integer(res->status));
+	response = audit_redact(buf_str(&res->body));
+	json_object_set_new(rec, "response", json_string(response));
+	free(response);
+	json_object_set_new(rec, "latency_ms", json_integer(util_now_ms() - req->start_ms));
+	if (wl->have_outcome) {
+		json_set_str(rec, "call_id", wl->outcome.call_id);
+		json_set_str(rec, "state_before", wl->outcome.state_before);
+		json_set_str(rec, "state_after", wl->outcome.state_after);
+		json_set_str(rec, "input", wl->outcome.input);
+		json_set_str(rec, "action", wl->outcome.action);
+		if (wl->outcome.replay)
+			json_object_set_new(rec, "replay", json_true());
+	}
+	json_set_str(rec, "error", wl->error);
+	audit_record(app->audit, "webhook", wl->call_sid, business, rec);
+
+	if (wl->error) {
+		json_t *err = json_object();
+		json_set_str(err, "request_id", req->request_id);
+		json_set_str(err, "path", req->path);
+		json_set_str(err, "error", wl->error);
+		json_object_set_new(err, "status", json_integer(res->status));
+		audit_record(app->audit, "error", wl->call_sid, business, err);
+		log_warn("webhook %s %s: %s", req->request_id, req->path, wl->error);
+	}
+}
+
+static void answer_twiml(struct http_response *res)
+{
+	res->status = 200;
+	res->content_type = "text/xml; charset=utf-8";
+}
+
+static void answer_apology(struct http_response *res)
+{
+	answer_twiml(res);
+	buf_reset(&res->body);
+	twiml_apology(&res->body);
+}
+
+/* A signed voice webhook: validate, run the engine, answer TwiML. */
+static void voice_handle(struct app *app, struct http_request *req, struct http_response *res,
+	const struct params *form, struct webhook_log *wl)
+{
+	struct valid_result vf, vq;
+	struct engine_input in;
+	char err[160];
+	const char *flow = req->path + strlen(VOICE_PREFIX);
+
+	if (valid_params(req->arena, voice_fields, F_NFIELDS, form, &vf, err, sizeof(err)) < 0) {
+		wl->error = arena_strdup(req->arena, err);
+		answer_apology(res);
+		return;
+	}
+	wl->call_sid = vf.values[F_CALL_SID];
+	if (!req->query_ok ||
+		valid_params(req->arena, query_fields, Q_NFIELDS, &req->query_params, &vq, err,
+			sizeof(err)) < 0) {
+		wl->error = req->query_ok ? arena_printf(req->arena, "query: %s", err)
+					  : "malformed query string";
+		answer_apology(res);
+		return;
+	}
+	if (strcmp(vf.values[F_ACCOUNT_SID], app->cfg.account_sid) != 0) {
+		wl->error = "AccountSid is not this deployment's account";
+		answer_apology(res);
+		return;
+	}
+	memset(&in, 0, sizeof(in));
+	in.flow = flow;
+	in.call_sid = vf.values[F_CALL_SID];
+	in.token = vq.values[Q_TOKEN];
+	in.state = vq.values[Q_STATE];
+	in.seq = vq.values[Q_SEQ];
+	in.digits = vf.values[F_DIGITS];
+	in.answered_by = vf.values[F_ANSWERED_BY];
+	in.call_status = vf.values[F_CALL_STATUS];
+
+	answer_twiml(res);
+	wl->have_outcome = 1;
+	if (engine_handle(app->engine, app->db, req->arena, &in, &res->body, &wl->outcome) < 0)
+		wl->error = wl->outcome.error ? wl->outcome.error : "engine failed";
+}
+
+void webhook_handle(struct app *app, struct http_request *req, struct http_response *res)
+{
+	struct webhook_log wl;
+	struct params form = { NULL, 0 };
+	int form_body;
+	enum signature_verdict verdict;
+	const char *url;
+
+	memset(&wl, 0, sizeof(wl));
+	wl.verdict = "not checked";
+	if (req->body_too_large) {
+		wl.error = "request body too large";
+		http_response_text(res, 413, "request body too large");
+		goto out;
+	}
+	if (strcmp(req->method, "POST") != 0) {
+		wl.error = "method not allowed";
+		http_response_text(res, 405, "method not allowed");
+		goto out;
+	}
+	form_body = is_form(req->content_type);
+	if (form_body) {
+		enum form_err fe = form_parse(req->arena, req->body, req->body_len, NULL, &form);
+		if (fe != FORM_OK) {
+			wl.error = arena_printf(req->arena, "form body: %s", form_strerror(fe));
+			http_response_text(res, 400, "malformed form body");
+			goto out;
+		}
+		wl.form = &form;
+		wl.call_sid = form_get(&form, "CallSid");
+		if (wl.call_sid && !valid_call_sid(wl.call_sid, strlen(wl.call_sid)))
+			wl.call_sid = NULL; /* never key the audit by an unvalidated id */
+	}
+	/* The URL Twilio signed is the public base URL plus the request URI,
+	 * never anything taken from the Host header. */
+	url = arena_printf(req->arena, "%s%s", app->cfg.public_url, req->request_uri);
+	verdict = signature_validate(app->cfg.auth_token, url, &form, form_body, req->body,
+		req->body_len, req->twilio_signature);
+	wl.verdict = signature_verdict_name(verdict);
+	if (verdict != SIGNATURE_VALID) {
+		wl.error = arena_printf(req->arena, "signature %s", wl.verdict);
+		http_response_text(res, 403, "forbidden: invalid Twilio signature");
+		goto out;
+	}
+	if (strncmp(req->path, VOICE_PREFIX, strlen(VOICE_PREFIX)) == 0 && form_body) {
+		voice_handle(app, req, res, &form, &wl);
+	} else if (strncmp(req->path, VOICE_PREFIX, strlen(VOICE_PREFIX)) == 0) {
+		wl.error = "voice webhook is not form-encoded";
+		answer_apology(res);
+	} else {
+		wl.error = "no such webhook";
+		http_response_text(res, 404, "no such webhook");
+	}
+out:
+	webhook_audit(app, req, res, &wl);
+}
