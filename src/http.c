@@ -8,16 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* No header or URI ringfence reads may be longer than this; nginx caps
+ * them too, but the application does not rely on it. */
+#define HTTP_MAX_PARAM 8192
+
 /* Copies FastCGI parameter name into the arena ("" when absent, or NULL
  * when null_if_absent), since FCGX_GetParam's pointer dies at the next
- * accept. */
+ * accept.  An over-long value marks the request bad. */
 static const char *param_copy(FCGX_Request *fcgx, struct arena *a, const char *name,
-	int null_if_absent)
+	int null_if_absent, int *bad)
 {
 	const char *v = FCGX_GetParam(name, fcgx->envp);
+	size_t n;
 	if (v == NULL)
 		return null_if_absent ? NULL : "";
-	return arena_strdup(a, v);
+	n = strnlen(v, HTTP_MAX_PARAM + 1);
+	if (n > HTTP_MAX_PARAM) {
+		*bad = 1;
+		return null_if_absent ? NULL : "";
+	}
+	return arena_strndup(a, v, n);
 }
 
 static long long parse_length(const char *s)
@@ -40,6 +50,7 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
 {
 	const char *q;
 	unsigned char rnd[8];
+	int bad = 0;
 
 	memset(req, 0, sizeof(*req));
 	req->arena = a;
@@ -48,9 +59,9 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
 		memset(rnd, 0, sizeof(rnd));
 	util_hex(rnd, sizeof(rnd), req->request_id);
 
-	req->method = param_copy(fcgx, a, "REQUEST_METHOD", 1);
-	req->request_uri = param_copy(fcgx, a, "REQUEST_URI", 1);
-	if (req->method == NULL || req->request_uri == NULL || req->request_uri[0] != '/')
+	req->method = param_copy(fcgx, a, "REQUEST_METHOD", 1, &bad);
+	req->request_uri = param_copy(fcgx, a, "REQUEST_URI", 1, &bad);
+	if (bad || req->method == NULL || req->request_uri == NULL || req->request_uri[0] != '/')
 		return -1;
 	q = strchr(req->request_uri, '?');
 	if (q) {
@@ -60,12 +71,14 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
 		req->path = req->request_uri;
 		req->query = "";
 	}
-	req->content_type = param_copy(fcgx, a, "CONTENT_TYPE", 0);
-	req->remote_addr = param_copy(fcgx, a, "REMOTE_ADDR", 0);
-	req->twilio_signature = param_copy(fcgx, a, "HTTP_X_TWILIO_SIGNATURE", 1);
-	req->cookie = param_copy(fcgx, a, "HTTP_COOKIE", 1);
-	req->authorization = param_copy(fcgx, a, "HTTP_AUTHORIZATION", 1);
-	req->user_agent = param_copy(fcgx, a, "HTTP_USER_AGENT", 0);
+	req->content_type = param_copy(fcgx, a, "CONTENT_TYPE", 0, &bad);
+	req->remote_addr = param_copy(fcgx, a, "REMOTE_ADDR", 0, &bad);
+	req->twilio_signature = param_copy(fcgx, a, "HTTP_X_TWILIO_SIGNATURE", 1, &bad);
+	req->cookie = param_copy(fcgx, a, "HTTP_COOKIE", 1, &bad);
+	req->authorization = param_copy(fcgx, a, "HTTP_AUTHORIZATION", 1, &bad);
+	req->user_agent = param_copy(fcgx, a, "HTTP_USER_AGENT", 0, &bad);
+	if (bad)
+		return -1;
 
 	req->query_ok = form_parse(a, req->query, strlen(req->query), NULL,
 		&req->query_params) == FORM_OK;
