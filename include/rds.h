@@ -33,4 +33,12 @@ int rds_pipeline(struct rds *r, int ncmds, const int *argcs, const char ***argvs
 
 const char *rds_last_error(const struct rds *r);
 
+/* 1 when the last failure was an error reply (Redis is reachable and
+ * answered, for example NOSCRIPT or WRONGTYPE), 0 when Redis could not be
+ * reached. */
+int rds_last_was_reply_error(const struct rds *r);
+
+/* Where r connects, for messages: "host:port db N" or "/path db N". */
+const char *rds_endpoint(const struct rds *r);
+
 #endif

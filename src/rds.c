@@ -1,0 +1,387 @@
+/* rds: one Redis connection per process, reconnecting after failure. */
+#include "rds.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define RDS_DEFAULT_PORT 6379
+/* A request must not wait on Redis for long: a short connect timeout, a
+ * slightly longer one for each command. */
+#define RDS_CONNECT_TIMEOUT_MS 500
+#define RDS_COMMAND_TIMEOUT_MS 1000
+/* After a failed connect, further attempts wait this long, so that during
+ * an outage each request fails at once instead of paying a connect. */
+#define RDS_RETRY_MS 1000
+#define RDS_MAX_DB 1000000
+
+struct rds {
+	char *host;             /* owned; NULL for a Unix socket */
+	int port;
+	char *path;             /* owned; Unix socket path, or NULL */
+	int db;
+	char endpoint[160];
+	redisContext *ctx;      /* NULL when not connected */
+	pid_t pid;              /* process that opened ctx */
+	long long failed_at;    /* monotonic ms of the last failed connect, or 0 */
+	int down;               /* an outage is in progress and was logged */
+	int reply_error;        /* the last failure was an error reply */
+	char error[256];
+};
+
+/* Parses a decimal number of 1 to 9 digits in [s, end) within [min, max];
+ * 0 or -1. */
+static int rds_parse_num(const char *s, const char *end, long min, long max, int *out)
+{
+	long v = 0;
+	if (end <= s || end - s > 9)
+		return -1;
+	for (const char *p = s; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	if (v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int rds_host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+}
+
+/* redis://host[:port][/db]; host may be a bracketed IPv6 address.
+ * Credentials and query options are refused rather than ignored, so a
+ * URL that means more than rds understands fails at start. */
+static int rds_parse_tcp(struct rds *r, const char *s)
+{
+	const char *host, *host_end, *p;
+
+	if (strchr(s, '@')) {
+		log_error("redis: credentials in the URL are not supported");
+		return -1;
+	}
+	if (*s == '[') {
+		host = s + 1;
+		host_end = strchr(host, ']');
+		if (host_end == NULL || host_end == host)
+			return -1;
+		for (p = host; p < host_end; p++)
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+					(*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+				return -1;
+		p = host_end + 1;
+	} else {
+		host = s;
+		for (p = s; rds_host_char(*p); p++)
+			;
+		host_end = p;
+		if (host_end == host)
+			return -1;
+	}
+	if (host_end - host > 253)
+		return -1;
+	r->port = RDS_DEFAULT_PORT;
+	if (*p == ':') {
+		const char *q = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (rds_parse_num(q, p, 1, 65535, &r->port) < 0)
+			return -1;
+	}
+	if (*p == '/') {
+		const char *q = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p > q && rds_parse_num(q, p, 0, RDS_MAX_DB, &r->db) < 0)
+			return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	r->host = xstrndup(host, (size_t)(host_end - host));
+	return 0;
+}
+
+/* unix:///absolute/path[?db=N] */
+static int rds_parse_unix(struct rds *r, const char *s)
+{
+	const char *q = strchr(s, '?');
+	const char *end = q ? q : s + strlen(s);
+	size_t len = (size_t)(end - s);
+
+	if (len < 2 || s[0] != '/' || len >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -1;
+	for (const char *p = s; p < end; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '#')
+			return -1;
+	if (q) {
+		if (strncmp(q, "?db=", 4) != 0)
+			return -1;
+		if (rds_parse_num(q + 4, q + strlen(q), 0, RDS_MAX_DB, &r->db) < 0)
+			return -1;
+	}
+	r->path = xstrndup(s, len);
+	return 0;
+}
+
+struct rds *rds_open(const char *url)
+{
+	struct rds *r = xcalloc(1, sizeof(*r));
+	int rc = -1;
+
+	if (url == NULL)
+		goto out;
+	if (strncmp(url, "redis://", 8) == 0)
+		rc = rds_parse_tcp(r, url + 8);
+	else if (strncmp(url, "unix://", 7) == 0)
+		rc = rds_parse_unix(r, url + 7);
+	if (rc < 0)
+		goto out;
+	if (r->path)
+		snprintf(r->endpoint, sizeof(r->endpoint), "%s db %d", r->path, r->db);
+	else if (strchr(r->host, ':'))
+		snprintf(r->endpoint, sizeof(r->endpoint), "[%s]:%d db %d", r->host, r->port, r->db);
+	else
+		snprintf(r->endpoint, sizeof(r->endpoint), "%s:%d db %d", r->host, r->port, r->db);
+out:
+	if (rc < 0) {
+		rds_close(r);
+		r = NULL;
+	}
+	return r;
+}
+
+/* Forgets the connection.  A context inherited across fork() is closed
+ * in this process only; the parent's socket is untouched. */
+static void rds_drop(struct rds *r)
+{
+	if (r->ctx)
+		redisFree(r->ctx);
+	r->ctx = NULL;
+}
+
+void rds_close(struct rds *r)
+{
+	if (r == NULL)
+		return;
+	rds_drop(r);
+	free(r->host);
+	free(r->path);
+	free(r);
+}
+
+static void rds_set_error(struct rds *r, const char *what, const char *msg, size_t len)
+{
+	if (len > sizeof(r->error) - 1)
+		len = sizeof(r->error) - 1;
+	snprintf(r->error, sizeof(r->error), "%s%.*s", what, (int)len, msg ? msg : "");
+	for (char *p = r->error; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+}
+
+/* Enters the outage state, logging only its start. */
+static void rds_outage(struct rds *r)
+{
+	r->reply_error = 0;
+	if (!r->down)
+		log_error("redis: %s unavailable: %s", r->endpoint, r->error);
+	r->down = 1;
+}
+
+/* Leaves the outage state once Redis has answered a command. */
+static void rds_recovered(struct rds *r)
+{
+	if (r->down)
+		log_info("redis: %s available again", r->endpoint);
+	r->down = 0;
+	r->reply_error = 0;
+	r->error[0] = '\0';
+}
+
+/* A connection the server has closed (idle timeout, restart, CLIENT
+ * KILL) shows up as end-of-file on the socket before anything is sent.
+ * Detecting it here means the command can go to a fresh connection
+ * instead of failing, and nothing is ever sent twice. */
+static int rds_alive(struct rds *r)
+{
+	char c;
+	ssize_t n;
+
+	if (r->pid != getpid())
+		return 0;
+	if (r->ctx->err)
+		return 0;
+	n = recv(r->ctx->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 1;
+	/* EOF, a socket error, or bytes nobody asked for: all mean the
+	 * connection can no longer be trusted to pair replies with commands. */
+	return 0;
+}
+
+int rds_connect(struct rds *r)
+{
+	struct timeval cto = { RDS_CONNECT_TIMEOUT_MS / 1000, (RDS_CONNECT_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval tto = { RDS_COMMAND_TIMEOUT_MS / 1000, (RDS_COMMAND_TIMEOUT_MS % 1000) * 1000 };
+	redisReply *reply = NULL;
+	long long now;
+	int rc = -1;
+
+	if (r->ctx && rds_alive(r))
+		return 0;
+	rds_drop(r);
+	now = util_now_ms();
+	if (r->failed_at && now - r->failed_at < RDS_RETRY_MS) {
+		/* Keep the error of the failed attempt: it is the real reason. */
+		r->reply_error = 0;
+		return -1;
+	}
+	if (r->path)
+		r->ctx = redisConnectUnixWithTimeout(r->path, cto);
+	else
+		r->ctx = redisConnectWithTimeout(r->host, r->port, cto);
+	if (r->ctx == NULL) {
+		rds_set_error(r, "connect: ", "out of memory", 13);
+		goto out;
+	}
+	if (r->ctx->err) {
+		rds_set_error(r, "connect: ", r->ctx->errstr, strlen(r->ctx->errstr));
+		goto out;
+	}
+	if (redisSetTimeout(r->ctx, tto) != REDIS_OK) {
+		rds_set_error(r, "set timeout: ", strerror(errno), strlen(strerror(errno)));
+		goto out;
+	}
+	if (r->path == NULL)
+		redisEnableKeepAlive(r->ctx);
+	if (r->db != 0) {
+		char dbs[16];
+		const char *argv[] = { "SELECT", dbs };
+		snprintf(dbs, sizeof(dbs), "%d", r->db);
+		reply = redisCommandArgv(r->ctx, 2, argv, NULL);
+		if (reply == NULL) {
+			rds_set_error(r, "select: ", r->ctx->errstr, strlen(r->ctx->errstr));
+			goto out;
+		}
+		if (reply->type == REDIS_REPLY_ERROR) {
+			rds_set_error(r, "select: ", reply->str, reply->len);
+			goto out;
+		}
+	}
+	r->pid = getpid();
+	r->failed_at = 0;
+	rc = 0;
+out:
+	if (reply)
+		freeReplyObject(reply);
+	if (rc < 0) {
+		rds_drop(r);
+		r->failed_at = now ? now : 1;
+		rds_outage(r);
+	}
+	return rc;
+}
+
+/* Takes over reply (which may be NULL) from a command on the current
+ * connection: the reply when it is usable, else NULL with the error kept
+ * and a dead connection dropped. */
+static redisReply *rds_check(struct rds *r, redisReply *reply)
+{
+	if (reply == NULL) {
+		rds_set_error(r, "", r->ctx->errstr, strlen(r->ctx->errstr));
+		rds_drop(r);
+		rds_outage(r);
+		return NULL;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		rds_set_error(r, "", reply->str, reply->len);
+		r->reply_error = 1;
+		/* NOSCRIPT is the normal first answer to EVALSHA on a fresh
+		 * connection; callers load the script and go on. */
+		if (strncmp(r->error, "NOSCRIPT", 8) == 0)
+			log_debug("redis: %s", r->error);
+		else
+			log_warn("redis: error reply: %s", r->error);
+		freeReplyObject(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+redisReply *rds_command(struct rds *r, int argc, const char **argv, const size_t *argvlen)
+{
+	redisReply *reply;
+
+	if (rds_connect(r) < 0)
+		return NULL;
+	reply = rds_check(r, redisCommandArgv(r->ctx, argc, argv, argvlen));
+	if (reply)
+		rds_recovered(r);
+	return reply;
+}
+
+int rds_pipeline(struct rds *r, int ncmds, const int *argcs, const char ***argvs,
+	const size_t **argvlens)
+{
+	int i, rc = 0;
+
+	if (rds_connect(r) < 0)
+		return -1;
+	for (i = 0; i < ncmds; i++) {
+		if (redisAppendCommandArgv(r->ctx, argcs[i], argvs[i],
+				argvlens ? argvlens[i] : NULL) != REDIS_OK) {
+			/* Earlier commands are buffered without their replies
+			 * read; only a new connection is in a known state. */
+			rds_set_error(r, "append: ", r->ctx->errstr, strlen(r->ctx->errstr));
+			rds_drop(r);
+			rds_outage(r);
+			return -1;
+		}
+	}
+	/* Every reply is read, even after an error reply, so the
+	 * connection stays in step for the next command. */
+	for (i = 0; i < ncmds; i++) {
+		void *raw = NULL;
+		redisReply *reply;
+		if (redisGetReply(r->ctx, &raw) != REDIS_OK)
+			raw = NULL;
+		reply = rds_check(r, raw);
+		if (reply == NULL) {
+			rc = -1;
+			if (r->ctx == NULL)
+				break;
+			continue;
+		}
+		freeReplyObject(reply);
+	}
+	if (rc == 0)
+		rds_recovered(r);
+	return rc;
+}
+
+const char *rds_last_error(const struct rds *r)
+{
+	return r->error;
+}
+
+int rds_last_was_reply_error(const struct rds *r)
+{
+	return r->reply_error;
+}
+
+const char *rds_endpoint(const struct rds *r)
+{
+	return r->endpoint;
+}
