@@ -12,7 +12,13 @@
  * each entry has one field, "json", holding the record.  Records are
  * never silently dropped: when Redis is unavailable the record is appended
  * as one JSON line to the fallback log file, and if even that fails it is
- * written to stderr. */
+ * written to stderr.
+ *
+ * Registered secrets are replaced in every string of every record
+ * (keys included) before it is stored anywhere.  A call_sid or
+ * business_id that is not 1-64 characters of [A-Za-z0-9_-] is kept in the
+ * record but names no stream, so hostile input cannot create keys.  A
+ * call's stream expires 30 days after its last record. */
 #ifndef RF_AUDIT_H
 #define RF_AUDIT_H
 
@@ -37,8 +43,9 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 
 /* A JSON object of params with secrets redacted: any parameter whose name
  * looks secret (AuthToken, Password, Token, Secret, ApiKey, Authorization,
- * case-insensitive substring) and any value equal to one of the secrets
- * registered with audit_add_secret becomes "[redacted]". */
+ * case-insensitive substring, '_' and '-' ignored) and any value
+ * containing one of the secrets registered with audit_add_secret becomes
+ * "[redacted]".  A repeated name maps to an array of its values. */
 json_t *audit_params_json(const struct params *p);
 
 /* Registers a secret value (for example TWILIO_AUTH_TOKEN) that must never
@@ -51,7 +58,11 @@ char *audit_redact(const char *s);
 
 /* Reads back up to max records of a stream ("call", sid) or ("business",
  * id), oldest first, as a JSON array (caller decrefs), or NULL when Redis
- * cannot be read. */
+ * cannot be read.  Scopes "all" and "errors" (id ignored) read those
+ * streams.  When a stream holds more than max records, the newest max are
+ * returned.  An entry that is not valid JSON is returned as
+ * {"kind":"unparsable","raw":...}.  NULL also for an unknown scope or
+ * max < 1. */
 json_t *audit_read(struct rds *r, const char *scope, const char *id, int max);
 
 #endif

@@ -1,0 +1,693 @@
+/* Unit tests for audit against a real Redis (RINGFENCE_REDIS_URL): which
+ * streams a record lands in, the fields it gets, MAXLEN and expiry,
+ * redaction (a registered token never appears in Redis, the fallback file
+ * or stderr), the fallback file and stderr when Redis is unreachable, and
+ * reading records back. */
+#include "unit.h"
+
+#include "audit.h"
+#include "buf.h"
+#include "form.h"
+#include "rds.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TOKEN "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+#define OTHER_SECRET "hunter2-hunter2"
+
+static const char *redis_url(void)
+{
+	const char *url = getenv("RINGFENCE_REDIS_URL");
+	if (url == NULL || *url == '\0')
+		fail_msg("RINGFENCE_REDIS_URL is not set; these tests need a running Redis");
+	return url;
+}
+
+static char *tmpdir(void)
+{
+	char *d = xasprintf("/tmp/rf-test-audit-%d-XXXXXX", (int)getpid());
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void rm_rf(const char *path)
+{
+	char *cmd = xasprintf("rm -rf '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static redisReply *cmd(struct rds *r, int argc, ...)
+{
+	const char *argv[16];
+	va_list ap;
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++)
+		argv[i] = va_arg(ap, const char *);
+	va_end(ap);
+	return rds_command(r, argc, argv, NULL);
+}
+
+static void del(struct rds *r, const char *key)
+{
+	redisReply *rep = cmd(r, 2, "DEL", key);
+	assert_non_null(rep);
+	freeReplyObject(rep);
+}
+
+/* Every stored "json" value of the newest count entries of key,
+ * concatenated with newlines (caller frees). */
+static char *stream_raw(struct rds *r, const char *key, int count)
+{
+	char n[16];
+	struct buf b = BUF_INIT;
+	redisReply *rep;
+	snprintf(n, sizeof(n), "%d", count);
+	rep = cmd(r, 6, "XREVRANGE", key, "+", "-", "COUNT", n);
+	assert_non_null(rep);
+	assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
+	for (size_t i = 0; i < rep->elements; i++) {
+		redisReply *fields = rep->element[i]->element[1];
+		assert_int_equal(fields->elements, 2);
+		assert_string_equal(fields->element[0]->str, "json");
+		buf_append(&b, fields->element[1]->str, fields->element[1]->len);
+		buf_putc(&b, '\n');
+	}
+	freeReplyObject(rep);
+	char *s = xstrdup(buf_str(&b));
+	buf_free(&b);
+	return s;
+}
+
+static long long xlen(struct rds *r, const char *key)
+{
+	redisReply *rep = cmd(r, 2, "XLEN", key);
+	long long n;
+	assert_non_null(rep);
+	n = rep->integer;
+	freeReplyObject(rep);
+	return n;
+}
+
+static long long ttl(struct rds *r, const char *key)
+{
+	redisReply *rep = cmd(r, 2, "TTL", key);
+	long long n;
+	assert_non_null(rep);
+	n = rep->integer;
+	freeReplyObject(rep);
+	return n;
+}
+
+/* A port on which nothing listens (a bound socket that never listens
+ * refuses connections); the socket is returned to keep the port taken. */
+static int closed_port(int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return s;
+}
+
+/* Runs fn with stderr going to a file; returns what it wrote. */
+static char *capture_stderr(void (*fn)(void *), void *arg)
+{
+	char path[] = "/tmp/rf-test-audit-stderr-XXXXXX";
+	int fd = mkstemp(path), saved;
+	size_t len;
+	char *out;
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	fn(arg);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(fd);
+	out = util_read_file(path, 1 << 20, &len);
+	assert_non_null(out);
+	unlink(path);
+	return out;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	audit_add_secret(TOKEN);
+	audit_add_secret(OTHER_SECRET);
+	audit_add_secret("");   /* ignored: would match everywhere */
+	audit_add_secret(NULL); /* ignored */
+	audit_add_secret(TOKEN); /* a second registration changes nothing */
+	return 0;
+}
+
+struct redact_case {
+	const char *in;
+	const char *out;
+};
+
+static void test_redact(void **state)
+{
+	static const struct redact_case cases[] = {
+		{ "", "" },
+		{ "nothing secret here", "nothing secret here" },
+		{ TOKEN, "[redacted]" },
+		{ "token=" TOKEN, "token=[redacted]" },
+		{ TOKEN " at start", "[redacted] at start" },
+		{ "twice " TOKEN TOKEN " and " TOKEN, "twice [redacted][redacted] and [redacted]" },
+		{ "both " OTHER_SECRET "/" TOKEN, "both [redacted]/[redacted]" },
+		{ "almost tok_9f8e7d6c5b4a39281706f5e4d3c2b1a", "almost tok_9f8e7d6c5b4a39281706f5e4d3c2b1a" },
+		{ "hunter2 alone", "hunter2 alone" },
+		{ "<Say>" TOKEN "</Say>", "<Say>[redacted]</Say>" },
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *got = audit_redact(cases[i].in);
+		if (strcmp(got, cases[i].out) != 0)
+			fail_msg("redact('%s') = '%s', want '%s'", cases[i].in, got, cases[i].out);
+		free(got);
+	}
+	char *got = audit_redact(NULL);
+	assert_string_equal(got, "");
+	free(got);
+}
+
+/* A secret that contains another registered secret is replaced whole. */
+static void test_redact_nested_secrets(void **state)
+{
+	char *got;
+	(void)state;
+	audit_add_secret("inner-secret-value");
+	audit_add_secret("xx-inner-secret-value-xx");
+	got = audit_redact("1 xx-inner-secret-value-xx 2 inner-secret-value 3");
+	assert_string_equal(got, "1 [redacted] 2 [redacted] 3");
+	free(got);
+}
+
+struct param_case {
+	const char *name;
+	const char *value;
+	int redacted;
+};
+
+static void test_params_json(void **state)
+{
+	static const struct param_case cases[] = {
+		{ "CallSid", "CA0123456789abcdef0123456789abcdef", 0 },
+		{ "Digits", "1", 0 },
+		{ "From", "+15551234567", 0 },
+		{ "ToCity", "SPRINGFIELD", 0 },
+		{ "AuthToken", "abc", 1 },
+		{ "authtoken", "abc", 1 },
+		{ "Password", "pw", 1 },
+		{ "new_password", "pw", 1 },
+		{ "Token", "t", 1 },
+		{ "CallToken", "%7B%22parentCallInfo", 1 },
+		{ "client_secret", "s", 1 },
+		{ "ApiKey", "k", 1 },
+		{ "X-Api-Key", "k", 1 },
+		{ "api_key", "k", 1 },
+		{ "Authorization", "Basic QUM6dG9r", 1 },
+		{ "Body", "my code is " TOKEN, 1 },
+		{ "Note", TOKEN, 1 },
+		{ "Empty", "", 0 },
+	};
+	struct param v[ARRAY_LEN(cases) + 3];
+	struct params p = { v, 0 };
+	json_t *obj;
+	char *dump;
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		v[p.n].name = cases[i].name;
+		v[p.n].value = cases[i].value;
+		v[p.n].value_len = strlen(cases[i].value);
+		p.n++;
+	}
+	/* A repeated name, and a value that is not UTF-8. */
+	v[p.n++] = (struct param){ "StatusCallbackEvent", "ringing", 7 };
+	v[p.n++] = (struct param){ "StatusCallbackEvent", "answered", 8 };
+	v[p.n++] = (struct param){ "Raw", "\xff\xfe", 2 };
+
+	obj = audit_params_json(&p);
+	assert_non_null(obj);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *got = json_string_value(json_object_get(obj, cases[i].name));
+		const char *want = cases[i].redacted ? "[redacted]" : cases[i].value;
+		if (got == NULL || strcmp(got, want) != 0)
+			fail_msg("%s: got '%s', want '%s'", cases[i].name, got ? got : "(none)", want);
+	}
+	json_t *events = json_object_get(obj, "StatusCallbackEvent");
+	assert_true(json_is_array(events));
+	assert_int_equal(json_array_size(events), 2);
+	assert_string_equal(json_string_value(json_array_get(events, 0)), "ringing");
+	assert_string_equal(json_string_value(json_array_get(events, 1)), "answered");
+	assert_non_null(strstr(json_string_value(json_object_get(obj, "Raw")), "not UTF-8"));
+	dump = json_dumps(obj, JSON_COMPACT);
+	assert_null(strstr(dump, TOKEN));
+	free(dump);
+	json_decref(obj);
+
+	obj = audit_params_json(NULL);
+	assert_true(json_is_object(obj));
+	assert_int_equal(json_object_size(obj), 0);
+	json_decref(obj);
+}
+
+/* Finds the record with the given marker among the newest entries of
+ * key; returns a new reference or NULL. */
+static json_t *find_marker(struct rds *r, const char *key, const char *marker)
+{
+	json_t *recs = audit_read(r, strncmp(key, "audit:call:", 11) == 0 ? "call" :
+		strncmp(key, "audit:business:", 15) == 0 ? "business" :
+		strcmp(key, "audit:errors") == 0 ? "errors" : "all",
+		strchr(key + 6, ':') ? strchr(key + 6, ':') + 1 : NULL, 2000);
+	json_t *found = NULL, *rec;
+	size_t i;
+	assert_non_null(recs);
+	json_array_foreach(recs, i, rec) {
+		const char *m = json_string_value(json_object_get(rec, "marker"));
+		if (m && strcmp(m, marker) == 0) {
+			found = json_incref(rec);
+			break;
+		}
+	}
+	json_decref(recs);
+	return found;
+}
+
+struct route_case {
+	const char *name;
+	const char *kind;
+	int with_call;      /* 1: a valid CallSid, 2: one that cannot be a key */
+	int with_business;
+	int in_errors;
+};
+
+static void test_streams(void **state)
+{
+	static const struct route_case cases[] = {
+		{ "webhook of a call", "webhook", 1, 1, 0 },
+		{ "error of a call", "error", 1, 1, 1 },
+		{ "error without ids", "error", 0, 0, 1 },
+		{ "outbound for a business", "outbound", 0, 1, 0 },
+		{ "call only", "webhook", 1, 0, 0 },
+		{ "hostile call sid", "webhook", 2, 0, 0 },
+	};
+	struct rds *r = rds_open(redis_url());
+	struct audit *au = audit_open(r, "/nonexistent/never-used.log");
+	char sid[40], biz[32];
+	(void)state;
+
+	snprintf(sid, sizeof(sid), "CA%08x0123456789abcdef0123456789", (unsigned)getpid());
+	snprintf(biz, sizeof(biz), "test%d", (int)getpid());
+	char *call_key = xasprintf("audit:call:%s", sid);
+	char *biz_key = xasprintf("audit:business:%s", biz);
+	del(r, call_key);
+	del(r, biz_key);
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const struct route_case *c = &cases[i];
+		char *marker = xasprintf("m-%d-%zu", (int)getpid(), i);
+		const char *call = c->with_call == 1 ? sid : c->with_call == 2 ?
+			"CA:x y\n{evil}" : NULL;
+		json_t *rec = json_pack("{s:s,s:i}", "marker", marker, "n", (int)i);
+		json_t *got;
+
+		if (audit_record(au, c->kind, call, c->with_business ? biz : NULL, rec) != 0)
+			fail_msg("%s: not stored in Redis", c->name);
+		struct { const char *key; int want; } where[] = {
+			{ "audit:all", 1 },
+			{ "audit:errors", c->in_errors },
+			{ call_key, c->with_call == 1 },
+			{ biz_key, c->with_business },
+		};
+		for (size_t w = 0; w < ARRAY_LEN(where); w++) {
+			got = find_marker(r, where[w].key, marker);
+			if ((got != NULL) != where[w].want)
+				fail_msg("%s: %s in %s", c->name, got ? "found" : "missing", where[w].key);
+			if (got == NULL)
+				continue;
+			assert_string_equal(json_string_value(json_object_get(got, "kind")), c->kind);
+			assert_int_equal(json_integer_value(json_object_get(got, "pid")), getpid());
+			assert_int_equal(json_integer_value(json_object_get(got, "n")), (int)i);
+			/* RFC 3339 UTC with milliseconds: 2024-05-01T12:34:56.789Z */
+			const char *ts = json_string_value(json_object_get(got, "ts"));
+			assert_non_null(ts);
+			assert_int_equal(strlen(ts), 24);
+			assert_true(ts[4] == '-' && ts[7] == '-' && ts[10] == 'T' && ts[13] == ':' &&
+				ts[16] == ':' && ts[19] == '.' && ts[23] == 'Z');
+			const char *gsid = json_string_value(json_object_get(got, "call_sid"));
+			if (call)
+				assert_string_equal(gsid, call);
+			else
+				assert_null(gsid);
+			const char *gbiz = json_string_value(json_object_get(got, "business_id"));
+			if (c->with_business)
+				assert_string_equal(gbiz, biz);
+			else
+				assert_null(gbiz);
+			json_decref(got);
+		}
+		free(marker);
+	}
+	/* Only the per-call stream expires, after 30 days. */
+	long long t = ttl(r, call_key);
+	assert_true(t > 2592000 - 60 && t <= 2592000);
+	assert_int_equal(ttl(r, biz_key), -1);
+	assert_int_equal(ttl(r, "audit:all"), -1);
+
+	/* A record that is not an object is wrapped; NULL is an empty record. */
+	assert_int_equal(audit_record(au, "note", sid, NULL, json_integer(42)), 0);
+	assert_int_equal(audit_record(au, NULL, sid, NULL, NULL), 0);
+	json_t *recs = audit_read(r, "call", sid, 2);
+	assert_int_equal(json_array_size(recs), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(recs, 0), "data")), 42);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 1), "kind")), "unknown");
+	json_decref(recs);
+
+	del(r, call_key);
+	del(r, biz_key);
+	free(call_key);
+	free(biz_key);
+	audit_close(au);
+	rds_close(r);
+}
+
+/* A stream never grows much past its MAXLEN (trimming with "~" works in
+ * whole nodes of 100 entries). */
+static void test_maxlen(void **state)
+{
+	struct rds *r = rds_open(redis_url());
+	struct audit *au = audit_open(r, NULL);
+	char sid[40];
+	char *key;
+	(void)state;
+
+	snprintf(sid, sizeof(sid), "CA%08xfedcba9876543210fedcba98", (unsigned)getpid());
+	key = xasprintf("audit:call:%s", sid);
+	del(r, key);
+	for (int i = 0; i < 1350; i++)
+		assert_int_equal(audit_record(au, "webhook", sid, NULL, json_pack("{s:i}", "seq", i)), 0);
+	long long n = xlen(r, key);
+	if (n < 1000 || n > 1100)
+		fail_msg("call stream holds %lld records after 1350, want 1000..1100", n);
+	/* The newest survive. */
+	json_t *recs = audit_read(r, "call", sid, 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(recs, 0), "seq")), 1349);
+	json_decref(recs);
+	del(r, key);
+	free(key);
+	audit_close(au);
+	rds_close(r);
+}
+
+/* The token never appears anywhere a record goes, wherever the caller
+ * put it: parameter names and values, nested arrays, object keys. */
+static json_t *secret_record(const char *marker)
+{
+	struct param v[] = {
+		{ "AuthToken", TOKEN, strlen(TOKEN) },
+		{ "Body", "reply " TOKEN, strlen("reply " TOKEN) },
+		{ "Digits", "1", 1 },
+	};
+	struct params p = { v, ARRAY_LEN(v) };
+	json_t *rec = json_object();
+	json_object_set_new(rec, "marker", json_string(marker));
+	json_object_set_new(rec, "params", audit_params_json(&p));
+	json_object_set_new(rec, "error", json_string("twilio said 401 for " TOKEN));
+	json_object_set_new(rec, "nested", json_pack("[s,{s:s},[s]]", "a " TOKEN,
+		"inner", OTHER_SECRET, TOKEN));
+	json_object_set_new(rec, "key-" TOKEN, json_string("value"));
+	return rec;
+}
+
+static void check_redacted_record(const json_t *rec)
+{
+	char *s = json_dumps(rec, JSON_COMPACT);
+	assert_null(strstr(s, TOKEN));
+	assert_null(strstr(s, OTHER_SECRET));
+	assert_non_null(strstr(s, "twilio said 401 for [redacted]"));
+	assert_non_null(strstr(s, "\"key-[redacted]\""));
+	assert_non_null(strstr(s, "\"Digits\":\"1\""));
+	free(s);
+}
+
+static void test_redaction_in_redis(void **state)
+{
+	struct rds *r = rds_open(redis_url());
+	struct audit *au = audit_open(r, NULL);
+	char sid[40];
+	char *key, *raw, *marker = xasprintf("secret-%d", (int)getpid());
+	(void)state;
+
+	snprintf(sid, sizeof(sid), "CA%08xaaaaaaaaaaaaaaaaaaaaaaaa", (unsigned)getpid());
+	key = xasprintf("audit:call:%s", sid);
+	del(r, key);
+	assert_int_equal(audit_record(au, "error", sid, NULL, secret_record(marker)), 0);
+	raw = stream_raw(r, key, 10);
+	assert_non_null(strstr(raw, marker));
+	assert_null(strstr(raw, TOKEN));
+	assert_null(strstr(raw, OTHER_SECRET));
+	free(raw);
+	raw = stream_raw(r, "audit:errors", 50);
+	assert_non_null(strstr(raw, marker));
+	assert_null(strstr(raw, TOKEN));
+	free(raw);
+	json_t *recs = audit_read(r, "call", sid, 10);
+	assert_int_equal(json_array_size(recs), 1);
+	check_redacted_record(json_array_get(recs, 0));
+	json_decref(recs);
+	del(r, key);
+	free(key);
+	free(marker);
+	audit_close(au);
+	rds_close(r);
+}
+
+/* Redis unreachable: each record is one JSON line in the fallback file,
+ * whose directory is created, mode 0640. */
+static void test_fallback_file(void **state)
+{
+	int port, sock = closed_port(&port);
+	char *url = xasprintf("redis://127.0.0.1:%d", port);
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/var/log/audit.log", dir);
+	struct rds *r = rds_open(url);
+	struct audit *au = audit_open(r, path);
+	struct stat st;
+	char *data, *line, *save = NULL;
+	size_t len;
+	int lines = 0;
+	(void)state;
+
+	assert_int_equal(audit_record(au, "webhook", "CA0123456789abcdef0123456789abcdef", "7",
+		secret_record("fb-1")), 1);
+	assert_int_equal(audit_record(au, "error", NULL, NULL, json_pack("{s:s}", "marker", "fb-2")), 1);
+	/* No Redis handle at all: straight to the file. */
+	struct audit *au2 = audit_open(NULL, path);
+	assert_int_equal(audit_record(au2, "outbound", NULL, NULL, json_pack("{s:s}", "marker", "fb-3")), 1);
+	audit_close(au2);
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	data = util_read_file(path, 1 << 20, &len);
+	assert_non_null(data);
+	assert_true(len > 0 && data[len - 1] == '\n');
+	assert_null(strstr(data, TOKEN));
+	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_error_t err;
+		json_t *rec = json_loads(line, 0, &err);
+		char want[16];
+		if (rec == NULL)
+			fail_msg("line %d is not JSON: %s", lines + 1, err.text);
+		snprintf(want, sizeof(want), "fb-%d", lines + 1);
+		assert_string_equal(json_string_value(json_object_get(rec, "marker")), want);
+		assert_non_null(json_object_get(rec, "ts"));
+		assert_non_null(json_object_get(rec, "kind"));
+		if (lines == 0) {
+			check_redacted_record(rec);
+			assert_string_equal(json_string_value(json_object_get(rec, "business_id")), "7");
+		}
+		json_decref(rec);
+		lines++;
+	}
+	assert_int_equal(lines, 3);
+	free(data);
+	audit_close(au);
+	rds_close(r);
+	close(sock);
+	rm_rf(dir);
+	free(dir);
+	free(path);
+	free(url);
+}
+
+struct stderr_args {
+	struct audit *au;
+	int rc;
+};
+
+static void record_to_stderr(void *arg)
+{
+	struct stderr_args *a = arg;
+	a->rc = audit_record(a->au, "error", NULL, NULL, secret_record("to-stderr"));
+}
+
+/* Neither Redis nor the fallback file: the line still reaches stderr. */
+static void test_fallback_stderr(void **state)
+{
+	int port, sock = closed_port(&port);
+	char *url = xasprintf("redis://127.0.0.1:%d", port);
+	char *dir = tmpdir();
+	char *blocker = xasprintf("%s/file", dir);
+	char *path = xasprintf("%s/file/audit.log", dir); /* under a regular file */
+	struct rds *r = rds_open(url);
+	struct stderr_args a;
+	char *out;
+	int fd;
+	(void)state;
+
+	fd = open(blocker, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	a.au = audit_open(r, path);
+	out = capture_stderr(record_to_stderr, &a);
+	assert_int_equal(a.rc, -1);
+	const char *line = strstr(out, "{\"marker\":\"to-stderr\"");
+	if (line == NULL)
+		fail_msg("record not on stderr: %s", out);
+	json_t *rec = json_loadb(line, strcspn(line, "\n"), 0, NULL);
+	assert_non_null(rec);
+	check_redacted_record(rec);
+	json_decref(rec);
+	assert_null(strstr(out, TOKEN));
+	free(out);
+	audit_close(a.au);
+
+	/* No fallback file configured at all. */
+	a.au = audit_open(r, NULL);
+	out = capture_stderr(record_to_stderr, &a);
+	assert_int_equal(a.rc, -1);
+	assert_non_null(strstr(out, "\"marker\":\"to-stderr\""));
+	free(out);
+	audit_close(a.au);
+
+	rds_close(r);
+	close(sock);
+	rm_rf(dir);
+	free(dir);
+	free(blocker);
+	free(path);
+	free(url);
+}
+
+static void test_read_back(void **state)
+{
+	struct rds *r = rds_open(redis_url());
+	struct audit *au = audit_open(r, NULL);
+	char biz[32];
+	char *key;
+	json_t *recs;
+	(void)state;
+
+	snprintf(biz, sizeof(biz), "rb%d", (int)getpid());
+	key = xasprintf("audit:business:%s", biz);
+	del(r, key);
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(audit_record(au, "outbound", NULL, biz, json_pack("{s:i}", "seq", i)), 0);
+
+	struct { int max; int first; int n; } cases[] = {
+		{ 10, 1, 5 }, { 5, 1, 5 }, { 3, 3, 3 }, { 1, 5, 1 },
+	};
+	for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
+		recs = audit_read(r, "business", biz, cases[c].max);
+		assert_non_null(recs);
+		assert_int_equal(json_array_size(recs), cases[c].n);
+		for (int i = 0; i < cases[c].n; i++) {
+			json_t *rec = json_array_get(recs, (size_t)i);
+			assert_int_equal(json_integer_value(json_object_get(rec, "seq")), cases[c].first + i);
+			assert_string_equal(json_string_value(json_object_get(rec, "business_id")), biz);
+		}
+		json_decref(recs);
+	}
+
+	/* An entry some other writer left that is not JSON is still shown. */
+	redisReply *rep = cmd(r, 5, "XADD", key, "*", "json", "{not json");
+	assert_non_null(rep);
+	freeReplyObject(rep);
+	recs = audit_read(r, "business", biz, 10);
+	assert_int_equal(json_array_size(recs), 6);
+	json_t *last = json_array_get(recs, 5);
+	assert_string_equal(json_string_value(json_object_get(last, "kind")), "unparsable");
+	assert_string_equal(json_string_value(json_object_get(last, "raw")), "{not json");
+	json_decref(recs);
+
+	/* Nothing recorded yet, or an id no stream can have: empty. */
+	recs = audit_read(r, "call", "CA00000000000000000000000000000000", 10);
+	assert_int_equal(json_array_size(recs), 0);
+	json_decref(recs);
+	recs = audit_read(r, "call", "../../etc", 10);
+	assert_non_null(recs);
+	assert_int_equal(json_array_size(recs), 0);
+	json_decref(recs);
+	/* Misuse. */
+	assert_null(audit_read(r, "everything", NULL, 10));
+	assert_null(audit_read(r, "business", biz, 0));
+	/* "all" and "errors" need no id. */
+	recs = audit_read(r, "all", NULL, 3);
+	assert_non_null(recs);
+	assert_true(json_array_size(recs) <= 3);
+	json_decref(recs);
+
+	/* A stream key holding something else: Redis answers with an error. */
+	rep = cmd(r, 3, "SET", key, "x");
+	freeReplyObject(rep);
+	assert_null(audit_read(r, "business", biz, 10));
+	del(r, key);
+
+	/* Redis unreachable. */
+	int port, sock = closed_port(&port);
+	char *url = xasprintf("redis://127.0.0.1:%d", port);
+	struct rds *down = rds_open(url);
+	assert_null(audit_read(down, "business", biz, 10));
+	rds_close(down);
+	close(sock);
+	free(url);
+
+	free(key);
+	audit_close(au);
+	rds_close(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_redact_nested_secrets),
+		cmocka_unit_test(test_params_json),
+		cmocka_unit_test(test_streams),
+		cmocka_unit_test(test_maxlen),
+		cmocka_unit_test(test_redaction_in_redis),
+		cmocka_unit_test(test_fallback_file),
+		cmocka_unit_test(test_fallback_stderr),
+		cmocka_unit_test(test_read_back),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
