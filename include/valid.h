@@ -53,4 +53,12 @@ int valid_uint(const char *v, size_t len);        /* 1..9 decimal digits, no sig
 int valid_printable(const char *v, size_t len);   /* <= 1600 bytes of UTF-8 without control characters except \n \t */
 int valid_any(const char *v, size_t len);         /* always 1 (still length-capped by form limits) */
 
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF) without NUL bytes.  form.c rejects input that fails it. */
+int valid_utf8(const char *v, size_t len);
+/* 1 when v has no control character (C0, DEL, or C1 U+0080..U+009F
+ * encoded as UTF-8) other than the ASCII ones listed in allowed (NULL or
+ * "": none).  Says nothing about UTF-8 well-formedness: check that too. */
+int valid_no_controls(const char *v, size_t len, const char *allowed);
+
 #endif

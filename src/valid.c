@@ -1,0 +1,328 @@
+/* valid: validators for untrusted fields, and valid_params, which applies
+ * a route's declared fields to parsed input.
+ *
+ * Every validator takes the value and its length and trusts neither: a
+ * NUL inside the length, a missing terminator or a length that disagrees
+ * with the string can only make a validator reject, never read past len. */
+#include "valid.h"
+#include "arena.h"
+#include "form.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define VALID_PHONE_MAX 128
+#define VALID_DIGITS_MAX 64
+#define VALID_STATE_MAX 64
+#define VALID_UINT_MAX 9
+#define VALID_PRINTABLE_MAX 1600
+
+static int is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_hex(unsigned char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int is_lower_hex(unsigned char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+/* 1 when v is exactly the NUL-free string s. */
+static int is_exactly(const char *v, size_t len, const char *s)
+{
+	return strlen(s) == len && memcmp(v, s, len) == 0;
+}
+
+/* 1 when v equals one of the strings in the NULL-terminated list. */
+static int is_one_of(const char *v, size_t len, const char *const *list)
+{
+	for (; *list; list++)
+		if (is_exactly(v, len, *list))
+			return 1;
+	return 0;
+}
+
+/* A Twilio SID: one of the two-letter prefixes, then 32 hex digits in
+ * either case (Twilio's OpenAPI patterns are [0-9a-fA-F]{32}). */
+static int is_sid(const char *v, size_t len, const char *const *prefixes)
+{
+	const unsigned char *u = (const unsigned char *)v;
+	int prefix_ok = 0;
+	if (v == NULL || len != 34)
+		return 0;
+	for (; *prefixes; prefixes++)
+		if (memcmp(v, *prefixes, 2) == 0)
+			prefix_ok = 1;
+	if (!prefix_ok)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (!is_hex(u[i]))
+			return 0;
+	return 1;
+}
+
+int valid_call_sid(const char *v, size_t len)
+{
+	static const char *const p[] = { "CA", NULL };
+	return is_sid(v, len, p);
+}
+
+int valid_account_sid(const char *v, size_t len)
+{
+	static const char *const p[] = { "AC", NULL };
+	return is_sid(v, len, p);
+}
+
+int valid_message_sid(const char *v, size_t len)
+{
+	static const char *const p[] = { "SM", "MM", NULL };
+	return is_sid(v, len, p);
+}
+
+int valid_e164(const char *v, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)v;
+	if (v == NULL || len < 8 || len > 16 || u[0] != '+' || u[1] < '1' || u[1] > '9')
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (!is_digit(u[i]))
+			return 0;
+	return 1;
+}
+
+/* 1 when v[0..len) is non-empty printable ASCII without spaces: what a
+ * client identity or SIP URI may hold here.  Anything wider is not needed
+ * to route a call and would only reach the audit log and the dashboard. */
+static int is_graph_ascii(const char *v, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)v;
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (u[i] <= 0x20 || u[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int valid_phone_or_client(const char *v, size_t len)
+{
+	static const char client[] = "client:";
+	static const char sip[] = "sip:";
+	if (v == NULL || len == 0 || len > VALID_PHONE_MAX)
+		return 0;
+	if (valid_e164(v, len))
+		return 1;
+	/* Twilio spells a withheld caller ID "Anonymous"; some carriers
+	 * pass it through in lower case. */
+	if (len == 9 && memchr(v, '\0', len) == NULL && strncasecmp(v, "anonymous", 9) == 0)
+		return 1;
+	if (len > sizeof(client) - 1 && memcmp(v, client, sizeof(client) - 1) == 0)
+		return is_graph_ascii(v + sizeof(client) - 1, len - (sizeof(client) - 1));
+	if (len > sizeof(sip) - 1 && memcmp(v, sip, sizeof(sip) - 1) == 0)
+		return is_graph_ascii(v + sizeof(sip) - 1, len - (sizeof(sip) - 1));
+	return 0;
+}
+
+int valid_digits(const char *v, size_t len)
+{
+	if (v == NULL || len > VALID_DIGITS_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!is_digit(c) && c != '*' && c != '#')
+			return 0;
+	}
+	return 1;
+}
+
+int valid_call_status(const char *v, size_t len)
+{
+	static const char *const ok[] = { "queued", "ringing", "in-progress", "completed",
+		"busy", "failed", "no-answer", "canceled", NULL };
+	return v != NULL && is_one_of(v, len, ok);
+}
+
+int valid_answered_by(const char *v, size_t len)
+{
+	static const char *const ok[] = { "human", "machine_start", "machine_end_beep",
+		"machine_end_silence", "machine_end_other", "fax", "unknown", NULL };
+	return v != NULL && is_one_of(v, len, ok);
+}
+
+int valid_direction(const char *v, size_t len)
+{
+	static const char *const ok[] = { "inbound", "outbound-api", "outbound-dial", NULL };
+	return v != NULL && is_one_of(v, len, ok);
+}
+
+int valid_token(const char *v, size_t len)
+{
+	if (v == NULL || len != 32)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!is_lower_hex((unsigned char)v[i]))
+			return 0;
+	return 1;
+}
+
+int valid_state_name(const char *v, size_t len)
+{
+	if (v == NULL || len == 0 || len > VALID_STATE_MAX || v[0] < 'a' || v[0] > 'z')
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!((c >= 'a' && c <= 'z') || is_digit(c) || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+int valid_uint(const char *v, size_t len)
+{
+	if (v == NULL || len == 0 || len > VALID_UINT_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!is_digit((unsigned char)v[i]))
+			return 0;
+	return 1;
+}
+
+int valid_printable(const char *v, size_t len)
+{
+	return v != NULL && len <= VALID_PRINTABLE_MAX && valid_utf8(v, len) &&
+		valid_no_controls(v, len, "\n\t");
+}
+
+int valid_any(const char *v, size_t len)
+{
+	(void)v;
+	(void)len;
+	return 1;
+}
+
+/* The table of RFC 3629, section 4: the second byte's range depends on
+ * the first so that overlong forms, surrogates (U+D800..U+DFFF) and code
+ * points above U+10FFFF have no encoding that passes. */
+int valid_utf8(const char *v, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)v;
+	size_t i = 0;
+	if (v == NULL)
+		return 0;
+	while (i < len) {
+		unsigned char c = u[i];
+		size_t n;
+		unsigned char lo = 0x80, hi = 0xbf;
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else {
+			return 0; /* 0x80..0xc1 (continuation, overlong lead), 0xf5.. */
+		}
+		if (len - i - 1 < n)
+			return 0;
+		if (u[i + 1] < lo || u[i + 1] > hi)
+			return 0;
+		for (size_t k = 2; k <= n; k++)
+			if (u[i + k] < 0x80 || u[i + k] > 0xbf)
+				return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+int valid_no_controls(const char *v, size_t len, const char *allowed)
+{
+	const unsigned char *u = (const unsigned char *)v;
+	if (v == NULL)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = u[i];
+		if (c < 0x20 || c == 0x7f) {
+			if (c == 0 || allowed == NULL || strchr(allowed, c) == NULL)
+				return 0;
+		} else if (c == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f) {
+			return 0; /* C1 controls (U+0080..U+009F), e.g. U+0085 NEL */
+		}
+	}
+	return 1;
+}
+
+/* The first occurrence of name in in, or NULL. */
+static const struct param *first_param(const struct params *in, const char *name)
+{
+	if (in == NULL)
+		return NULL;
+	for (size_t i = 0; i < in->n; i++)
+		if (strcmp(in->v[i].name, name) == 0)
+			return &in->v[i];
+	return NULL;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *field)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, fmt, field);
+}
+
+/* See valid.h.  A field declared without a validator fails: a route that
+ * forgot to say what it accepts must not accept everything.  The values
+ * are copied into a so that they outlive in if in came from elsewhere; on
+ * failure out is {NULL, 0}. */
+int valid_params(struct arena *a, const struct valid_field *fields, size_t nfields,
+	const struct params *in, struct valid_result *out, char *err, size_t errlen)
+{
+	const char **values = NULL;
+	int rc = -1;
+
+	out->values = NULL;
+	out->n = 0;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (nfields > 0)
+		values = arena_calloc(a, nfields * sizeof(*values));
+	for (size_t i = 0; i < nfields; i++) {
+		const struct valid_field *f = &fields[i];
+		const struct param *p = first_param(in, f->name);
+		if (p == NULL) {
+			if (f->required) {
+				set_err(err, errlen, "field '%s' is required", f->name);
+				goto out;
+			}
+			continue;
+		}
+		if (f->check == NULL || !f->check(p->value, p->value_len)) {
+			set_err(err, errlen, "field '%s' is not valid", f->name);
+			goto out;
+		}
+		values[i] = arena_strndup(a, p->value, p->value_len);
+	}
+	out->values = values;
+	out->n = nfields;
+	rc = 0;
+out:
+	return rc;
+}
