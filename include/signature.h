@@ -5,12 +5,14 @@
  * from RINGFENCE_PUBLIC_URL plus the request URI, never from the Host
  * header) followed, for form-encoded POSTs, by each parameter's name and
  * value, sorted by name in byte order (a repeated name contributes each of
- * its values, values sorted).  The signature is base64(HMAC-SHA1(auth
- * token, that string)), compared in constant time.  Both the URL with its
+ * its values, values sorted; an identical name and value pair is signed
+ * once, as Twilio's own validators do).  The signature is
+ * base64(HMAC-SHA1(auth token, that string)), compared in constant time.  Both the URL with its
  * default port and without any port are accepted (the official
  * validators' port quirk).  For JSON bodies the URL carries
  * bodySHA256=<hex sha256 of the body>, which is checked against the body
- * and the URL alone is signed. */
+ * and the URL alone is signed; a non-empty non-form body without
+ * bodySHA256 is covered by nothing and gives SIGNATURE_BODY_MISMATCH. */
 #ifndef RF_SIGNATURE_H
 #define RF_SIGNATURE_H
 
@@ -42,6 +44,6 @@ enum signature_verdict signature_validate(const char *auth_token, const char *ur
 	const struct params *form, int is_form, const char *body, size_t body_len,
 	const char *header);
 
-const char *signature_verdict_name(enum signature_verdict v); /* "valid", "missing", ... */
+const char *signature_verdict_name(enum signature_verdict v); /* "valid", "missing", "invalid", "body_mismatch" */
 
 #endif

@@ -1,0 +1,244 @@
+/* signature: computing and checking X-Twilio-Signature.
+ *
+ * The rules are Twilio's, as its official validators implement them (see
+ * ../shared/twilio/TWILIO.md); anything ringfence added is a stricter
+ * refusal, never a looser acceptance. */
+#include "signature.h"
+#include "buf.h"
+#include "form.h"
+#include "util.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SHA256_HEX_LEN 64
+
+/* Byte order of two parameters: name first (NUL-terminated, so strcmp is
+ * memcmp order on unsigned chars), then value including its length. */
+static int param_cmp(const void *x, const void *y)
+{
+	const struct param *a = *(const struct param *const *)x;
+	const struct param *b = *(const struct param *const *)y;
+	int c = strcmp(a->name, b->name);
+	size_t n;
+	if (c != 0)
+		return c;
+	n = a->value_len < b->value_len ? a->value_len : b->value_len;
+	c = memcmp(a->value, b->value, n);
+	if (c != 0)
+		return c;
+	return (a->value_len > b->value_len) - (a->value_len < b->value_len);
+}
+
+/* Appends the sorted parameters to s.  An identical (name, value) pair is
+ * signed once, as the official validators do (they sort a set of values;
+ * TWILIO.md's repeated-Digits vector depends on it). */
+static void append_params(struct buf *s, const struct params *params)
+{
+	const struct param **sorted;
+	if (params == NULL || params->n == 0)
+		return;
+	sorted = xcalloc(params->n, sizeof(*sorted));
+	for (size_t i = 0; i < params->n; i++)
+		sorted[i] = &params->v[i];
+	qsort(sorted, params->n, sizeof(*sorted), param_cmp);
+	for (size_t i = 0; i < params->n; i++) {
+		if (i > 0 && param_cmp(&sorted[i - 1], &sorted[i]) == 0)
+			continue;
+		buf_puts(s, sorted[i]->name);
+		buf_append(s, sorted[i]->value, sorted[i]->value_len);
+	}
+	free(sorted);
+}
+
+/* See signature.h.  An empty or NULL token is refused: HMAC with an empty
+ * key is computable by anyone. */
+int signature_compute(const char *auth_token, const char *url,
+	const struct params *params, char out[SIGNATURE_LEN + 1])
+{
+	struct buf s = BUF_INIT;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	int rc = -1;
+
+	out[0] = '\0';
+	if (auth_token == NULL || auth_token[0] == '\0' || url == NULL)
+		goto out;
+	buf_puts(&s, url);
+	append_params(&s, params);
+	if (HMAC(EVP_sha1(), auth_token, (int)strlen(auth_token),
+		    (const unsigned char *)buf_str(&s), s.len, mac, &mac_len) == NULL ||
+		mac_len != 20)
+		goto out;
+	if (EVP_EncodeBlock((unsigned char *)out, mac, (int)mac_len) != SIGNATURE_LEN)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		out[0] = '\0';
+	OPENSSL_cleanse(mac, sizeof(mac));
+	buf_free(&s);
+	return rc;
+}
+
+/* The URL's other accepted form (the port quirk), as a new malloc'd string
+ * (caller frees), or NULL when it has none: with an explicit port, the URL
+ * without it; without one, the URL with :443 (https) or :80 (http).  Only
+ * the authority is touched; userinfo and IPv6 literals are respected. */
+static char *port_variant(const char *url)
+{
+	const char *sep = strstr(url, "://");
+	const char *auth, *end, *host, *colon = NULL;
+	size_t scheme_len;
+
+	if (sep == NULL)
+		return NULL;
+	scheme_len = (size_t)(sep - url);
+	auth = sep + 3;
+	end = auth + strcspn(auth, "/?#");
+	host = auth;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			host = p + 1;
+	if (host < end && *host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+		if (close == NULL)
+			return NULL;
+		if (close + 1 < end && close[1] == ':')
+			colon = close + 1;
+		else if (close + 1 != end)
+			return NULL;
+	} else {
+		colon = memchr(host, ':', (size_t)(end - host));
+	}
+	if (colon != NULL)
+		return xasprintf("%.*s%s", (int)(colon - url), url, end);
+	if (host == end)
+		return NULL;
+	if (scheme_len == 5 && strncasecmp(url, "https", 5) == 0)
+		return xasprintf("%.*s:443%s", (int)(end - url), url, end);
+	if (scheme_len == 4 && strncasecmp(url, "http", 4) == 0)
+		return xasprintf("%.*s:80%s", (int)(end - url), url, end);
+	return NULL;
+}
+
+/* Finds the first bodySHA256 in url's query string; sets *val and *len
+ * and returns 1, or returns 0 when there is none. */
+static int find_body_hash(const char *url, const char **val, size_t *len)
+{
+	static const char key[] = "bodySHA256=";
+	const char *q = strchr(url, '?');
+	const char *end;
+	if (q == NULL)
+		return 0;
+	q++;
+	end = q + strcspn(q, "#");
+	while (q < end) {
+		const char *amp = memchr(q, '&', (size_t)(end - q));
+		const char *piece_end = amp ? amp : end;
+		size_t n = (size_t)(piece_end - q);
+		if (n >= sizeof(key) - 1 && memcmp(q, key, sizeof(key) - 1) == 0) {
+			*val = q + sizeof(key) - 1;
+			*len = n - (sizeof(key) - 1);
+			return 1;
+		}
+		q = amp ? amp + 1 : end;
+	}
+	return 0;
+}
+
+/* 1 when hex (len bytes, either case) is the SHA-256 of body.  The
+ * comparison is constant-time over the digest. */
+static int body_hash_matches(const char *hex, size_t len, const char *body, size_t body_len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	char want[SHA256_HEX_LEN + 1];
+	char got[SHA256_HEX_LEN];
+
+	if (len != SHA256_HEX_LEN || (body == NULL && body_len > 0))
+		return 0;
+	if (EVP_Digest(body_len ? body : "", body_len, md, &md_len, EVP_sha256(), NULL) != 1 ||
+		md_len != 32)
+		return 0;
+	util_hex(md, md_len, want);
+	for (size_t i = 0; i < SHA256_HEX_LEN; i++) {
+		unsigned char c = (unsigned char)hex[i];
+		got[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+	}
+	return CRYPTO_memcmp(got, want, SHA256_HEX_LEN) == 0;
+}
+
+/* 1 when header is the signature of url and params; a failure to compute
+ * counts as a mismatch. */
+static int signature_matches(const char *auth_token, const char *url,
+	const struct params *params, const char *header, size_t header_len)
+{
+	char want[SIGNATURE_LEN + 1];
+	if (signature_compute(auth_token, url, params, want) != 0)
+		return 0;
+	return util_ct_equal(want, SIGNATURE_LEN, header, header_len);
+}
+
+/* See signature.h.  Two refusals beyond the official validators: an
+ * empty auth token never validates, and a non-form body that the URL
+ * does not cover with bodySHA256 is SIGNATURE_BODY_MISMATCH, since
+ * nothing would authenticate it.  The body hash is judged only once the
+ * URL's signature is good, so a forged request is always "invalid". */
+enum signature_verdict signature_validate(const char *auth_token, const char *url,
+	const struct params *form, int is_form, const char *body, size_t body_len,
+	const char *header)
+{
+	enum signature_verdict v = SIGNATURE_INVALID;
+	const struct params *signed_params = is_form ? form : NULL;
+	const char *hash = NULL;
+	size_t hash_len = 0;
+	int have_hash = 0, ok;
+	char *variant = NULL;
+
+	if (header == NULL || header[0] == '\0') {
+		v = SIGNATURE_MISSING;
+		goto out;
+	}
+	if (auth_token == NULL || auth_token[0] == '\0' || url == NULL)
+		goto out;
+	if (!is_form)
+		have_hash = find_body_hash(url, &hash, &hash_len);
+	variant = port_variant(url);
+	/* Both forms are always computed so timing does not say which one
+	 * matched. */
+	ok = signature_matches(auth_token, url, signed_params, header, strlen(header));
+	if (variant != NULL)
+		ok |= signature_matches(auth_token, variant, signed_params, header,
+			strlen(header));
+	if (!ok)
+		goto out;
+	if (!is_form && (have_hash ? !body_hash_matches(hash, hash_len, body, body_len)
+				   : body_len > 0)) {
+		v = SIGNATURE_BODY_MISMATCH;
+		goto out;
+	}
+	v = SIGNATURE_VALID;
+out:
+	free(variant);
+	return v;
+}
+
+const char *signature_verdict_name(enum signature_verdict v)
+{
+	switch (v) {
+	case SIGNATURE_VALID:
+		return "valid";
+	case SIGNATURE_MISSING:
+		return "missing";
+	case SIGNATURE_INVALID:
+		return "invalid";
+	case SIGNATURE_BODY_MISMATCH:
+		return "body_mismatch";
+	}
+	return "unknown";
+}
