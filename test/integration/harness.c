@@ -1,0 +1,1094 @@
+/* harness: HTTP, signing, TwiML, database, Redis and stack helpers for
+ * the integration tests.  See harness.h. */
+#include "harness.h"
+#include "arena.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <poll.h>
+#include <signal.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct hx_env hx_env;
+
+/* The harness's own connections, used only from the test thread. */
+static PGconn *pg;
+static redisContext *redis;
+
+/* Where the stack's Redis listens, parsed from RINGFENCE_REDIS_URL. */
+static struct {
+	char host[256];
+	int port;
+	char socket[512];
+	int db;
+} redis_addr;
+
+long long hx_now_ms(void)
+{
+	return util_now_ms();
+}
+
+void hx_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- environment ---------------------------------------------------- */
+
+static const char *env_required(const char *name, int *missing, char *err, size_t errlen)
+{
+	const char *v = getenv(name);
+	if (v == NULL || *v == '\0') {
+		if (!*missing)
+			snprintf(err, errlen, "%s is not set: run against a running stack "
+				"(deploy/stack start, then source its ringfence.env)", name);
+		*missing = 1;
+		return NULL;
+	}
+	return v;
+}
+
+/* Accepts redis://host[:port][/db] and unix:///path[?db=N]; 0 or -1. */
+static int parse_redis_url(const char *url)
+{
+	memset(&redis_addr, 0, sizeof(redis_addr));
+	redis_addr.port = 6379;
+	if (strncmp(url, "redis://", 8) == 0) {
+		const char *h = url + 8, *end = h + strcspn(h, ":/");
+		size_t n = (size_t)(end - h);
+		if (n == 0 || n >= sizeof(redis_addr.host))
+			return -1;
+		memcpy(redis_addr.host, h, n);
+		if (*end == ':') {
+			char *e;
+			long port = strtol(end + 1, &e, 10);
+			if (port < 1 || port > 65535)
+				return -1;
+			redis_addr.port = (int)port;
+			end = e;
+		}
+		if (*end == '/' && end[1] != '\0')
+			redis_addr.db = atoi(end + 1);
+		return 0;
+	}
+	if (strncmp(url, "unix://", 7) == 0) {
+		const char *path = url + 7;
+		size_t n = strcspn(path, "?");
+		const char *q = path + n;
+		if (n == 0 || n >= sizeof(redis_addr.socket))
+			return -1;
+		memcpy(redis_addr.socket, path, n);
+		if (strncmp(q, "?db=", 4) == 0)
+			redis_addr.db = atoi(q + 4);
+		return 0;
+	}
+	return -1;
+}
+
+static void redis_drop(void)
+{
+	if (redis)
+		redisFree(redis);
+	redis = NULL;
+}
+
+static int redis_connect(char *err, size_t errlen)
+{
+	struct timeval tv = { 2, 0 };
+	redisReply *r;
+
+	if (redis)
+		return 0;
+	if (redis_addr.socket[0])
+		redis = redisConnectUnixWithTimeout(redis_addr.socket, tv);
+	else
+		redis = redisConnectWithTimeout(redis_addr.host, redis_addr.port, tv);
+	if (redis == NULL || redis->err) {
+		snprintf(err, errlen, "cannot connect to Redis at %s: %s", hx_env.redis_url,
+			redis ? redis->errstr : "out of memory");
+		redis_drop();
+		return -1;
+	}
+	redisSetTimeout(redis, tv);
+	if (redis_addr.db != 0) {
+		r = redisCommand(redis, "SELECT %d", redis_addr.db);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "Redis SELECT %d failed", redis_addr.db);
+			if (r)
+				freeReplyObject(r);
+			redis_drop();
+			return -1;
+		}
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+/* Runs one Redis command argv-style, reconnecting once when the
+ * connection died (hiredis contexts are unusable after a NULL reply). */
+static redisReply *redis_command(int argc, const char **argv, char *err, size_t errlen)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		redisReply *r;
+		if (redis_connect(err, errlen) < 0)
+			continue;
+		r = redisCommandArgv(redis, argc, argv, NULL);
+		if (r == NULL) {
+			snprintf(err, errlen, "Redis: %s", redis->errstr);
+			redis_drop();
+			continue;
+		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "Redis: %s", r->str);
+			freeReplyObject(r);
+			return NULL;
+		}
+		return r;
+	}
+	return NULL;
+}
+
+static int pg_connect(char *err, size_t errlen)
+{
+	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+	const char *vals[] = { hx_env.database_url, "3", "ringfence-integration", NULL };
+
+	if (pg && PQstatus(pg) == CONNECTION_OK)
+		return 0;
+	if (pg)
+		PQfinish(pg);
+	pg = PQconnectdbParams(keys, vals, 1);
+	if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+		snprintf(err, errlen, "cannot connect to PostgreSQL (%s): %s", hx_env.database_url,
+			pg ? PQerrorMessage(pg) : "out of memory");
+		if (pg)
+			PQfinish(pg);
+		pg = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* deploy/stack, found next to the tree the tests run from: RINGFENCE_ROOT
+ * when set, else the current directory (test/run runs from the root). */
+static char *find_stack_script(void)
+{
+	const char *root = getenv("RINGFENCE_ROOT");
+	char *path = xasprintf("%s/deploy/stack", root && *root ? root : ".");
+	if (access(path, X_OK) != 0) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+int hx_init(char *err, size_t errlen)
+{
+	int missing = 0;
+	size_t n;
+
+	memset(&hx_env, 0, sizeof(hx_env));
+	hx_env.public_url = env_required("RINGFENCE_PUBLIC_URL", &missing, err, errlen);
+	hx_env.database_url = env_required("RINGFENCE_DATABASE_URL", &missing, err, errlen);
+	hx_env.redis_url = env_required("RINGFENCE_REDIS_URL", &missing, err, errlen);
+	hx_env.account_sid = env_required("TWILIO_ACCOUNT_SID", &missing, err, errlen);
+	hx_env.auth_token = env_required("TWILIO_AUTH_TOKEN", &missing, err, errlen);
+	hx_env.audit_fallback = env_required("RINGFENCE_AUDIT_FALLBACK", &missing, err, errlen);
+	hx_env.stack_dir = env_required("RINGFENCE_STACK_DIR", &missing, err, errlen);
+	if (missing)
+		return -1;
+	n = strlen(hx_env.public_url);
+	if (strncmp(hx_env.public_url, "http", 4) != 0 || hx_env.public_url[n - 1] == '/') {
+		snprintf(err, errlen, "RINGFENCE_PUBLIC_URL must be scheme://host[:port] with no "
+			"trailing slash, not '%s'", hx_env.public_url);
+		return -1;
+	}
+	if (parse_redis_url(hx_env.redis_url) < 0) {
+		snprintf(err, errlen, "RINGFENCE_REDIS_URL is malformed: '%s'", hx_env.redis_url);
+		return -1;
+	}
+	hx_env.stack_script = find_stack_script();
+	if (hx_env.stack_script == NULL) {
+		snprintf(err, errlen, "deploy/stack not found or not executable (run from the "
+			"source tree or set RINGFENCE_ROOT)");
+		return -1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "curl_global_init failed");
+		return -1;
+	}
+	xmlInitParser();
+	if (pg_connect(err, errlen) < 0 || redis_connect(err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+void hx_fini(void)
+{
+	if (pg)
+		PQfinish(pg);
+	pg = NULL;
+	redis_drop();
+	free(hx_env.stack_script);
+	hx_env.stack_script = NULL;
+	curl_global_cleanup();
+	xmlCleanupParser();
+}
+
+/* ---- random identifiers --------------------------------------------- */
+
+void hx_random_hex(char *out, size_t n)
+{
+	unsigned char raw[64];
+	if (n > sizeof(raw) || util_random(raw, n) < 0)
+		abort();
+	util_hex(raw, n, out);
+}
+
+void hx_random_call_sid(char out[35])
+{
+	out[0] = 'C';
+	out[1] = 'A';
+	hx_random_hex(out + 2, 16);
+}
+
+void hx_random_phone(char out[13])
+{
+	unsigned char raw[10];
+	if (util_random(raw, sizeof(raw)) < 0)
+		abort();
+	/* +1 NXX NXX XXXX: area code and exchange must not start with 0 or 1 */
+	out[0] = '+';
+	out[1] = '1';
+	for (int i = 0; i < 10; i++) {
+		int d = raw[i] % 10;
+		if ((i == 0 || i == 3) && d < 2)
+			d += 2;
+		out[2 + i] = (char)('0' + d);
+	}
+	out[12] = '\0';
+}
+
+/* ---- HTTP ------------------------------------------------------------ */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+	buf_append(user, data, size * nmemb);
+	return size * nmemb;
+}
+
+/* Feeds the request body to a chunked upload. */
+struct upload {
+	const char *data;
+	size_t len, off;
+};
+
+static size_t on_read(char *dst, size_t size, size_t nmemb, void *user)
+{
+	struct upload *u = user;
+	size_t n = size * nmemb;
+	if (n > u->len - u->off)
+		n = u->len - u->off;
+	memcpy(dst, u->data + u->off, n);
+	u->off += n;
+	return n;
+}
+
+int hx_http(void *handle, const struct hx_request *rq, struct hx_response *rs)
+{
+	CURL *curl = handle ? handle : curl_easy_init();
+	struct curl_slist *headers = NULL;
+	struct upload up = { rq->body, rq->body_len, 0 };
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char *line = NULL;
+	char *ct = NULL;
+	CURLcode cc;
+	int rc = -1;
+
+	memset(rs, 0, sizeof(*rs));
+	buf_init(&rs->body);
+	if (curl == NULL) {
+		snprintf(rs->error, sizeof(rs->error), "curl_easy_init failed");
+		return -1;
+	}
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, rq->url);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 15000L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &rs->body);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "TwilioProxy/1.1 ringfence-integration");
+	if (strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		if (rq->chunked) {
+			curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+			curl_easy_setopt(curl, CURLOPT_READDATA, &up);
+			headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+		} else {
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				(curl_off_t)(rq->body ? rq->body_len : 0));
+		}
+		line = xasprintf("Content-Type: %s", rq->content_type ? rq->content_type
+			: "application/x-www-form-urlencoded");
+		headers = curl_slist_append(headers, line);
+		free(line);
+		/* curl decides on its own when to wait for 100 Continue; the
+		 * tests decide instead. */
+		headers = curl_slist_append(headers, rq->expect_continue ? "Expect: 100-continue"
+			: "Expect:");
+	} else if (strcmp(rq->method, "GET") != 0) {
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, rq->method);
+	}
+	if (rq->signature) {
+		/* "Name;" is how curl sends a header with an empty value. */
+		line = rq->signature[0] ? xasprintf("X-Twilio-Signature: %s", rq->signature)
+					: xstrdup("X-Twilio-Signature;");
+		headers = curl_slist_append(headers, line);
+		free(line);
+	}
+	if (rq->host) {
+		line = xasprintf("Host: %s", rq->host);
+		headers = curl_slist_append(headers, line);
+		free(line);
+	}
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+	cc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &rs->status);
+	if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+		snprintf(rs->content_type, sizeof(rs->content_type), "%s", ct);
+	if (cc != CURLE_OK) {
+		snprintf(rs->error, sizeof(rs->error), "%.60s: %.190s", curl_easy_strerror(cc), errbuf);
+		/* A server may answer (413) and close while the body is still
+		 * going out; the answer is what the tests look at. */
+		if (rs->status > 0 && (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR))
+			rc = 0;
+		goto out;
+	}
+	rc = 0;
+out:
+	/* The handle keeps a pointer to the list and to errbuf. */
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(headers);
+	if (handle == NULL)
+		curl_easy_cleanup(curl);
+	return rc;
+}
+
+void hx_response_free(struct hx_response *rs)
+{
+	buf_free(&rs->body);
+}
+
+int hx_get(const char *url, struct hx_response *rs)
+{
+	struct hx_request rq = { .method = "GET" };
+	char *full = url[0] == '/' ? xasprintf("%s%s", hx_env.public_url, url) : xstrdup(url);
+	int rc;
+	rq.url = full;
+	rc = hx_http(NULL, &rq, rs);
+	free(full);
+	return rc;
+}
+
+/* ---- forms and signatures ------------------------------------------- */
+
+void hx_form_init(struct hx_form *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->arena = arena_new(0);
+}
+
+void hx_form_free(struct hx_form *f)
+{
+	free(f->p.v);
+	arena_free(f->arena);
+	memset(f, 0, sizeof(*f));
+}
+
+void hx_form_add(struct hx_form *f, const char *name, const char *value)
+{
+	struct param *p;
+	if (f->p.n == f->cap) {
+		f->cap = f->cap ? 2 * f->cap : 16;
+		f->p.v = xrealloc(f->p.v, f->cap * sizeof(*f->p.v));
+	}
+	p = &f->p.v[f->p.n++];
+	p->name = arena_strdup(f->arena, name);
+	p->value = arena_strdup(f->arena, value);
+	p->value_len = strlen(value);
+}
+
+void hx_form_del(struct hx_form *f, const char *name)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < f->p.n; i++)
+		if (strcmp(f->p.v[i].name, name) != 0)
+			f->p.v[j++] = f->p.v[i];
+	f->p.n = j;
+}
+
+void hx_form_set(struct hx_form *f, const char *name, const char *value)
+{
+	hx_form_del(f, name);
+	hx_form_add(f, name, value);
+}
+
+static void url_encode(struct buf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+			buf_putc(b, (char)*p);
+		else
+			buf_printf(b, "%%%02X", *p);
+	}
+}
+
+char *hx_form_encode(const struct hx_form *f)
+{
+	struct buf b = BUF_INIT;
+	char *s;
+	for (size_t i = 0; i < f->p.n; i++) {
+		if (i)
+			buf_putc(&b, '&');
+		url_encode(&b, f->p.v[i].name);
+		buf_putc(&b, '=');
+		url_encode(&b, f->p.v[i].value);
+	}
+	s = xstrdup(buf_str(&b));
+	buf_free(&b);
+	return s;
+}
+
+void hx_form_voice(struct hx_form *f, const char *call_sid, const char *from, const char *to)
+{
+	hx_form_add(f, "AccountSid", hx_env.account_sid);
+	hx_form_add(f, "ApiVersion", "2010-04-01");
+	hx_form_add(f, "CallSid", call_sid);
+	hx_form_add(f, "CallStatus", "in-progress");
+	hx_form_add(f, "Called", to);
+	hx_form_add(f, "Caller", from);
+	hx_form_add(f, "Direction", "outbound-api");
+	hx_form_add(f, "From", from);
+	hx_form_add(f, "To", to);
+	hx_form_add(f, "ToCountry", "US");
+}
+
+int hx_sign(const char *key, const char *url, const struct hx_form *f,
+	char out[SIGNATURE_LEN + 1])
+{
+	return signature_compute(key ? key : hx_env.auth_token, url, f ? &f->p : NULL, out);
+}
+
+int hx_post_form(const char *url, const struct hx_form *f, enum hx_sign_mode mode,
+	struct hx_response *rs)
+{
+	struct hx_request rq = { .method = "POST", .url = url };
+	char sig[SIGNATURE_LEN + 1];
+	char *body = hx_form_encode(f);
+	int rc = -1;
+
+	rq.body = body;
+	rq.body_len = strlen(body);
+	if (mode == HX_SIGNED || mode == HX_BAD_SIG) {
+		/* A wrong key gives a signature of the right shape that
+		 * cannot match. */
+		if (hx_sign(mode == HX_SIGNED ? NULL : "not-the-auth-token", url, f, sig) < 0) {
+			memset(rs, 0, sizeof(*rs));
+			buf_init(&rs->body);
+			snprintf(rs->error, sizeof(rs->error), "signature_compute failed");
+			goto out;
+		}
+		rq.signature = sig;
+	}
+	rc = hx_http(NULL, &rq, rs);
+out:
+	free(body);
+	return rc;
+}
+
+/* ---- TwiML ------------------------------------------------------------ */
+
+static char *attr_dup(xmlNodePtr n, const char *name)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	char *s = v ? xstrdup((const char *)v) : NULL;
+	xmlFree(v);
+	return s;
+}
+
+static char *text_dup(xmlNodePtr n)
+{
+	xmlChar *v = xmlNodeGetContent(n);
+	char *s = xstrdup(v ? (const char *)v : "");
+	xmlFree(v);
+	return s;
+}
+
+static void push(char ***arr, size_t *n, char *s)
+{
+	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
+	(*arr)[(*n)++] = s;
+}
+
+static int is_elem(xmlNodePtr n, const char *name)
+{
+	return n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, (const xmlChar *)name) == 0;
+}
+
+/* Collects Say and Play below n (Gather nests them). */
+static void collect(struct hx_twiml *t, xmlNodePtr n)
+{
+	for (xmlNodePtr c = n->children; c; c = c->next) {
+		if (is_elem(c, "Say")) {
+			char *s = text_dup(c);
+			if (t->say_text.len)
+				buf_putc(&t->say_text, '\n');
+			buf_puts(&t->say_text, s);
+			push(&t->says, &t->nsay, s);
+		} else if (is_elem(c, "Play")) {
+			push(&t->plays, &t->nplay, text_dup(c));
+		} else if (is_elem(c, "Gather")) {
+			t->has_gather = 1;
+			if (t->gather_count++ == 0) {
+				t->gather_action = attr_dup(c, "action");
+				t->gather_method = attr_dup(c, "method");
+				t->gather_on_empty = attr_dup(c, "actionOnEmptyResult");
+			}
+			collect(t, c);
+		}
+	}
+}
+
+void hx_twiml_parse(const char *body, size_t len, struct hx_twiml *t)
+{
+	xmlDocPtr doc;
+	xmlNodePtr root, last = NULL;
+
+	memset(t, 0, sizeof(*t));
+	buf_init(&t->say_text);
+	doc = xmlReadMemory(body, (int)len, "twiml.xml", NULL,
+		XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc == NULL)
+		return;
+	t->well_formed = 1;
+	root = xmlDocGetRootElement(doc);
+	if (root && is_elem(root, "Response")) {
+		t->root_response = 1;
+		for (xmlNodePtr c = root->children; c; c = c->next) {
+			if (c->type != XML_ELEMENT_NODE)
+				continue;
+			push(&t->verbs, &t->nverbs, xstrdup((const char *)c->name));
+			last = c;
+		}
+		collect(t, root);
+		t->ends_with_hangup = last && (is_elem(last, "Hangup") || is_elem(last, "Reject"));
+	}
+	xmlFreeDoc(doc);
+}
+
+void hx_twiml_free(struct hx_twiml *t)
+{
+	for (size_t i = 0; i < t->nsay; i++)
+		free(t->says[i]);
+	for (size_t i = 0; i < t->nplay; i++)
+		free(t->plays[i]);
+	for (size_t i = 0; i < t->nverbs; i++)
+		free(t->verbs[i]);
+	free(t->says);
+	free(t->plays);
+	free(t->verbs);
+	free(t->gather_action);
+	free(t->gather_method);
+	free(t->gather_on_empty);
+	buf_free(&t->say_text);
+	memset(t, 0, sizeof(*t));
+}
+
+int hx_twiml_says(const struct hx_twiml *t, const char *needle)
+{
+	for (size_t i = 0; i < t->nsay; i++)
+		if (strcasestr(t->says[i], needle))
+			return 1;
+	return 0;
+}
+
+/* ---- PostgreSQL --------------------------------------------------------- */
+
+PGresult *hx_db_exec(const char *sql, int n, const char *const *params, char *err, size_t errlen)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		PGresult *res;
+		ExecStatusType st;
+		if (pg_connect(err, errlen) < 0)
+			return NULL;
+		res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+		st = PQresultStatus(res);
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+			return res;
+		snprintf(err, errlen, "%s", PQerrorMessage(pg));
+		PQclear(res);
+		/* The server restarted under us (the outage tests do that):
+		 * one fresh connection, then give up. */
+		if (PQstatus(pg) == CONNECTION_OK)
+			return NULL;
+	}
+	return NULL;
+}
+
+char *hx_db_value_or_fail(const char *sql, int n, const char *const *params)
+{
+	char err[512];
+	char *v = NULL;
+	PGresult *res = hx_db_exec(sql, n, params, err, sizeof(err));
+	if (res == NULL)
+		fail_msg("database: %s\n  in: %s", err, sql);
+	if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+		v = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+long long hx_db_int_or_fail(const char *sql, int n, const char *const *params)
+{
+	char *v = hx_db_value_or_fail(sql, n, params);
+	long long x;
+	if (v == NULL)
+		fail_msg("database: no value from: %s", sql);
+	x = strtoll(v, NULL, 10);
+	free(v);
+	return x;
+}
+
+/* Runs an INSERT ... RETURNING id and copies the id into out. */
+static void insert_id_or_fail(const char *sql, int n, const char *const *params, char out[24])
+{
+	char *v = hx_db_value_or_fail(sql, n, params);
+	if (v == NULL)
+		fail_msg("database: no id returned by: %s", sql);
+	snprintf(out, 24, "%s", v);
+	free(v);
+}
+
+/* The appointment every fixture books: Friday 14 March 2031, 3:30 PM in
+ * the business's zone (the client has no zone of its own).  The tests
+ * expect the engine to speak exactly this date and time. */
+#define FIXTURE_TZ "America/Chicago"
+#define FIXTURE_LOCAL_START "2031-03-14 15:30:00"
+
+void hx_fixture_call_or_fail(struct hx_call *c)
+{
+	char tag[9];
+
+	memset(c, 0, sizeof(*c));
+	hx_random_hex(tag, 4);
+	/* An ampersand and an apostrophe: the name must come back as text,
+	 * escaped by the writer and unescaped by the parser. */
+	snprintf(c->business_name, sizeof(c->business_name), "Smith & O'Hara Dental %s", tag);
+	hx_random_phone(c->callback_phone);
+	hx_random_phone(c->client_phone);
+	hx_random_phone(c->from_number);
+	hx_random_hex(c->token, 16);
+	hx_random_call_sid(c->call_sid);
+
+	{
+		const char *p[3] = { c->business_name, FIXTURE_TZ, c->callback_phone };
+		insert_id_or_fail("INSERT INTO businesses (name, time_zone, callback_phone, status, verified)"
+			" VALUES ($1, $2, $3, 'active', true) RETURNING id", 3, p, c->business_id);
+	}
+	{
+		const char *p[2] = { c->business_id, c->client_phone };
+		insert_id_or_fail("INSERT INTO clients (business_id, name, phone)"
+			" VALUES ($1, 'Integration Client', $2) RETURNING id", 2, p, c->client_id);
+	}
+	{
+		const char *p[4] = { c->business_id, c->client_id, FIXTURE_LOCAL_START, FIXTURE_TZ };
+		insert_id_or_fail("INSERT INTO appointments (business_id, client_id, starts_at, notes)"
+			" VALUES ($1, $2, ($3::timestamp AT TIME ZONE $4),"
+			" 'CONFIDENTIAL: allergic to latex') RETURNING id", 4, p, c->appointment_id);
+	}
+	{
+		/* Two reminders still to send and one already sent: cancelling
+		 * must stop the first two and leave the history alone. */
+		const char *p[2] = { c->appointment_id, c->business_id };
+		char *v = hx_db_value_or_fail(
+			"WITH a AS (SELECT starts_at FROM appointments WHERE id = $1)"
+			" INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, due_at, status)"
+			" SELECT $2, $1, ch, off, a.starts_at - make_interval(mins => off), st"
+			" FROM a, (VALUES ('voice', 1440, 'pending'), ('sms', 120, 'pending'),"
+			"              ('email', 4320, 'completed')) AS r(ch, off, st)"
+			" RETURNING id", 2, p);
+		free(v);
+		c->nreminders_pending = 2;
+	}
+	{
+		const char *p[4] = { c->token, c->business_id, c->appointment_id, NULL };
+		insert_id_or_fail("INSERT INTO calls (token, business_id, appointment_id, flow, state, seq)"
+			" VALUES ($1, $2, $3, 'reminder_call', 'announce', 0) RETURNING id", 3, p, c->call_id);
+	}
+	snprintf(c->first_url, sizeof(c->first_url), "%s/twilio/voice/reminder_call?c=%s",
+		hx_env.public_url, c->token);
+}
+
+static void copy_col(PGresult *res, int col, char *dst, size_t n)
+{
+	snprintf(dst, n, "%s", PQgetisnull(res, 0, col) ? "" : PQgetvalue(res, 0, col));
+}
+
+void hx_snapshot_or_fail(const struct hx_call *c, struct hx_snapshot *s)
+{
+	const char *p[1] = { c->call_id };
+	char err[512];
+	PGresult *res = hx_db_exec(
+		"SELECT c.state, c.seq, (SELECT count(*) FROM call_events e WHERE e.call_id = c.id),"
+		" c.call_sid, a.status, a.confirmed_at, a.cancelled_at, a.callback_requested_at,"
+		" (SELECT count(*) FROM reminders r WHERE r.appointment_id = a.id AND r.status = 'pending'),"
+		" (SELECT count(*) FROM reminders r WHERE r.appointment_id = a.id AND r.status = 'cancelled'),"
+		" a.updated_at"
+		" FROM calls c JOIN appointments a ON a.id = c.appointment_id WHERE c.id = $1",
+		1, p, err, sizeof(err));
+
+	memset(s, 0, sizeof(*s));
+	if (res == NULL)
+		fail_msg("database: snapshot of call %s: %s", c->call_id, err);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		fail_msg("database: call %s is gone", c->call_id);
+	}
+	copy_col(res, 0, s->state, sizeof(s->state));
+	s->seq = atoll(PQgetvalue(res, 0, 1));
+	s->events = atoll(PQgetvalue(res, 0, 2));
+	copy_col(res, 3, s->call_sid, sizeof(s->call_sid));
+	copy_col(res, 4, s->appointment_status, sizeof(s->appointment_status));
+	copy_col(res, 5, s->confirmed_at, sizeof(s->confirmed_at));
+	copy_col(res, 6, s->cancelled_at, sizeof(s->cancelled_at));
+	copy_col(res, 7, s->callback_requested_at, sizeof(s->callback_requested_at));
+	s->reminders_pending = atoll(PQgetvalue(res, 0, 8));
+	s->reminders_cancelled = atoll(PQgetvalue(res, 0, 9));
+	copy_col(res, 10, s->updated_at, sizeof(s->updated_at));
+	PQclear(res);
+}
+
+void hx_snapshot_same_or_fail(const struct hx_snapshot *a, const struct hx_snapshot *b,
+	const char *what)
+{
+	const struct {
+		const char *name, *x, *y;
+	} str[] = {
+		{ "calls.state", a->state, b->state },
+		{ "calls.call_sid", a->call_sid, b->call_sid },
+		{ "appointments.status", a->appointment_status, b->appointment_status },
+		{ "appointments.confirmed_at", a->confirmed_at, b->confirmed_at },
+		{ "appointments.cancelled_at", a->cancelled_at, b->cancelled_at },
+		{ "appointments.callback_requested_at", a->callback_requested_at, b->callback_requested_at },
+		{ "appointments.updated_at", a->updated_at, b->updated_at },
+	};
+	const struct {
+		const char *name;
+		long long x, y;
+	} num[] = {
+		{ "calls.seq", a->seq, b->seq },
+		{ "call_events rows", a->events, b->events },
+		{ "pending reminders", a->reminders_pending, b->reminders_pending },
+		{ "cancelled reminders", a->reminders_cancelled, b->reminders_cancelled },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(str); i++)
+		if (strcmp(str[i].x, str[i].y) != 0)
+			fail_msg("%s changed %s: was '%s', now '%s'", str[i].name, what, str[i].x, str[i].y);
+	for (size_t i = 0; i < ARRAY_LEN(num); i++)
+		if (num[i].x != num[i].y)
+			fail_msg("%s changed %s: was %lld, now %lld", num[i].name, what, num[i].x, num[i].y);
+}
+
+/* ---- Redis audit trail --------------------------------------------------- */
+
+/* Decodes an XRANGE/XREVRANGE reply into an array of the entries' "json"
+ * records; an entry without a parsable "json" field becomes a string
+ * holding its problem, so a test that looks for a record sees it. */
+static json_t *stream_records(redisReply *r)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		redisReply *entry = r->element[i], *fields;
+		json_t *rec = NULL;
+		if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2)
+			continue;
+		fields = entry->element[1];
+		for (size_t j = 0; fields->type == REDIS_REPLY_ARRAY && j + 1 < fields->elements; j += 2) {
+			redisReply *k = fields->element[j], *v = fields->element[j + 1];
+			if (k->type == REDIS_REPLY_STRING && strcmp(k->str, "json") == 0 &&
+				v->type == REDIS_REPLY_STRING) {
+				rec = json_loadb(v->str, v->len, 0, NULL);
+				break;
+			}
+		}
+		json_array_append_new(arr, rec ? rec : json_string("entry without a JSON record"));
+	}
+	return arr;
+}
+
+static json_t *audit_range(const char *cmd, const char *a, const char *b, const char *key,
+	size_t max, char *err, size_t errlen)
+{
+	char count[24];
+	const char *argv[6] = { cmd, key, a, b, "COUNT", count };
+	redisReply *r;
+	json_t *arr;
+
+	snprintf(count, sizeof(count), "%zu", max);
+	r = redis_command(max ? 6 : 4, argv, err, errlen);
+	if (r == NULL)
+		return NULL;
+	arr = stream_records(r);
+	freeReplyObject(r);
+	return arr;
+}
+
+json_t *hx_audit_read(const char *key, size_t max, char *err, size_t errlen)
+{
+	return audit_range("XRANGE", "-", "+", key, max, err, errlen);
+}
+
+json_t *hx_audit_read_newest(const char *key, size_t max, char *err, size_t errlen)
+{
+	return audit_range("XREVRANGE", "+", "-", key, max, err, errlen);
+}
+
+size_t hx_audit_vcount(json_t *arr, va_list ap)
+{
+	const char *want[32];
+	size_t nwant = 0, count = 0, i;
+	json_t *rec;
+
+	for (const char *s; nwant < ARRAY_LEN(want) && (s = va_arg(ap, const char *)) != NULL;)
+		want[nwant++] = s;
+	json_array_foreach(arr, i, rec) {
+		size_t k;
+		if (!json_is_object(rec))
+			continue;
+		for (k = 0; k + 1 < nwant; k += 2) {
+			const char *v = json_string_value(json_object_get(rec, want[k]));
+			if (v == NULL || strcmp(v, want[k + 1]) != 0)
+				break;
+		}
+		if (k + 1 >= nwant)
+			count++;
+	}
+	return count;
+}
+
+size_t hx_audit_count(json_t *arr, ...)
+{
+	va_list ap;
+	size_t n;
+	va_start(ap, arr);
+	n = hx_audit_vcount(arr, ap);
+	va_end(ap);
+	return n;
+}
+
+long hx_audit_wait(const char *key, size_t min, long timeout_ms, ...)
+{
+	long long deadline = hx_now_ms() + timeout_ms;
+	long found = -1;
+	char err[256];
+
+	for (;;) {
+		json_t *arr = hx_audit_read(key, 0, err, sizeof(err));
+		if (arr) {
+			va_list ap;
+			va_start(ap, timeout_ms);
+			found = (long)hx_audit_vcount(arr, ap);
+			va_end(ap);
+			json_decref(arr);
+		}
+		if ((found >= 0 && (size_t)found >= min) || hx_now_ms() >= deadline)
+			break;
+		hx_sleep_ms(50);
+	}
+	return found;
+}
+
+static int json_mentions(json_t *v, const char *needle)
+{
+	const char *key;
+	size_t i;
+	json_t *x;
+
+	if (json_is_string(v))
+		return strstr(json_string_value(v), needle) != NULL;
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, x)
+			if (json_mentions(x, needle))
+				return 1;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			if (json_mentions(x, needle))
+				return 1;
+	}
+	return 0;
+}
+
+json_t *hx_fallback_read(const char *needle)
+{
+	FILE *fp = fopen(hx_env.audit_fallback, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	json_t *arr;
+
+	if (fp == NULL)
+		return errno == ENOENT ? json_array() : NULL;
+	arr = json_array();
+	while (getline(&line, &cap, fp) > 0) {
+		json_t *rec;
+		if (strstr(line, needle) == NULL)
+			continue;
+		rec = json_loads(line, 0, NULL);
+		if (json_is_object(rec) && json_mentions(rec, needle))
+			json_array_append(arr, rec);
+		json_decref(rec);
+	}
+	free(line);
+	fclose(fp);
+	return arr;
+}
+
+int hx_redis_up(void)
+{
+	const char *argv[1] = { "PING" };
+	char err[256];
+	redisReply *r = redis_command(1, argv, err, sizeof(err));
+	if (r == NULL)
+		return 0;
+	freeReplyObject(r);
+	return 1;
+}
+
+/* ---- the stack ------------------------------------------------------------ */
+
+int hx_stack(const char *sub, char **out, int timeout_s)
+{
+	int pipefd[2];
+	pid_t pid;
+	struct buf b = BUF_INIT;
+	long long deadline = hx_now_ms() + (long long)timeout_s * 1000;
+	int status = 0, rc = -1, open_fd;
+
+	if (out)
+		*out = NULL;
+	if (pipe(pipefd) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Its own process group, so a timeout can stop everything it
+		 * started. */
+		setpgid(0, 0);
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execl(hx_env.stack_script, hx_env.stack_script, sub, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	open_fd = 1;
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	for (;;) {
+		pid_t w;
+		if (open_fd) {
+			struct pollfd pfd = { pipefd[0], POLLIN, 0 };
+			char chunk[4096];
+			ssize_t got;
+			if (poll(&pfd, 1, 100) > 0) {
+				got = read(pipefd[0], chunk, sizeof(chunk));
+				if (got > 0)
+					buf_append(&b, chunk, (size_t)got);
+				else if (got == 0)
+					open_fd = 0;
+			}
+		} else {
+			hx_sleep_ms(50);
+		}
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid) {
+			/* drain what is left */
+			ssize_t got;
+			char chunk[4096];
+			while (open_fd && (got = read(pipefd[0], chunk, sizeof(chunk))) > 0)
+				buf_append(&b, chunk, (size_t)got);
+			rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+			break;
+		}
+		if (hx_now_ms() > deadline) {
+			fprintf(stderr, "# deploy/stack %s did not finish in %d s; killing it\n",
+				sub, timeout_s);
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			rc = -1;
+			break;
+		}
+	}
+	close(pipefd[0]);
+	if (out)
+		*out = xstrdup(buf_str(&b));
+	buf_free(&b);
+	return rc;
+}
+
+/* Parses fcgi-pids output.  Accepted shapes: "master PID" and "worker
+ * PID" lines (or "workers PID PID ..."), or plain numbers, the first being
+ * the master's. */
+int hx_fcgi_pids(struct hx_pids *p)
+{
+	char *out = NULL;
+	int rc = hx_stack("fcgi-pids", &out, 20);
+	char *save = NULL;
+
+	memset(p, 0, sizeof(*p));
+	if (rc != 0 || out == NULL) {
+		free(out);
+		return -1;
+	}
+	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int is_master = strstr(line, "master") != NULL;
+		int labelled = is_master || strstr(line, "worker") != NULL;
+		for (char *s = line; *s;) {
+			char *end;
+			long v;
+			if (!isdigit((unsigned char)*s)) {
+				s++;
+				continue;
+			}
+			v = strtol(s, &end, 10);
+			s = end;
+			if (v <= 1)
+				continue;
+			if ((is_master || (!labelled && p->master == 0)) && p->master == 0)
+				p->master = v;
+			else if (p->nworkers < (int)ARRAY_LEN(p->workers))
+				p->workers[p->nworkers++] = v;
+		}
+	}
+	free(out);
+	return p->master > 0 ? 0 : -1;
+}

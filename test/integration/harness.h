@@ -1,0 +1,265 @@
+/* harness: black-box helpers for the integration tests.
+ *
+ * The tests talk to a running stack only through its public surfaces:
+ * HTTP through nginx (libcurl), the database (libpq), Redis (hiredis), the
+ * audit fallback file, and deploy/stack for stopping and starting
+ * services.  The stack is named entirely by the environment
+ * (RINGFENCE_PUBLIC_URL, RINGFENCE_DATABASE_URL, RINGFENCE_REDIS_URL,
+ * TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, RINGFENCE_AUDIT_FALLBACK,
+ * RINGFENCE_STACK_DIR), so the same binary runs against any deployment.
+ *
+ * Helpers whose names end in _or_fail report problems with cmocka's
+ * fail_msg and must only be called from a test's own thread; every other
+ * helper returns an error code and is safe from any thread that owns the
+ * objects it is given. */
+#ifndef RF_HARNESS_H
+#define RF_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "form.h"
+#include "signature.h"
+
+/* ---- environment ---------------------------------------------------- */
+
+struct hx_env {
+	const char *public_url;     /* no trailing slash */
+	const char *database_url;
+	const char *redis_url;
+	const char *account_sid;
+	const char *auth_token;
+	const char *audit_fallback;
+	const char *stack_dir;
+	char *stack_script;         /* owned: path of deploy/stack */
+};
+
+/* Filled by hx_init; read-only afterwards. */
+extern struct hx_env hx_env;
+
+/* Reads and checks the environment, initialises libcurl and connects to
+ * PostgreSQL and Redis.  Returns 0, or -1 with a one-line reason naming
+ * the missing or unusable variable in err. */
+int hx_init(char *err, size_t errlen);
+void hx_fini(void);
+
+/* ---- random identifiers --------------------------------------------- */
+
+/* 2n lowercase hex digits of fresh randomness into out (2n+1 bytes). */
+void hx_random_hex(char *out, size_t n);
+/* "CA" + 32 hex; out needs 35 bytes. */
+void hx_random_call_sid(char out[35]);
+/* A random North American E.164 number, "+1" + 10 digits; out needs 13. */
+void hx_random_phone(char out[13]);
+
+/* ---- HTTP ------------------------------------------------------------ */
+
+struct hx_request {
+	const char *method;        /* "GET" or "POST" */
+	const char *url;
+	const char *body;          /* NULL: no body */
+	size_t body_len;
+	const char *content_type;  /* NULL with a body: form-encoded */
+	const char *signature;     /* X-Twilio-Signature, NULL: none */
+	const char *host;          /* Host header override, NULL: from url */
+	int chunked;               /* send the body chunked, no Content-Length */
+	int expect_continue;       /* send Expect: 100-continue */
+	long timeout_ms;           /* 0: 15 s, Twilio's own limit */
+};
+
+struct hx_response {
+	long status;               /* 0 when no HTTP answer came back */
+	char content_type[128];    /* "" when none */
+	struct buf body;           /* owned */
+	char error[256];           /* transport error, "" when none */
+};
+
+/* Performs rq on a fresh or reused handle (curl may be NULL: a temporary
+ * handle).  Returns 0 when an HTTP answer came back (any status), -1 on
+ * a transport error (reason in rs->error).  rs must be freed with
+ * hx_response_free either way. */
+int hx_http(void *curl, const struct hx_request *rq, struct hx_response *rs);
+void hx_response_free(struct hx_response *rs);
+
+/* GET url (absolute, or a path joined to the public URL). */
+int hx_get(const char *url, struct hx_response *rs);
+
+/* ---- forms and signatures ------------------------------------------- */
+
+/* A form being built, in insertion order; owns its strings. */
+struct arena;
+struct hx_form {
+	struct params p;
+	size_t cap;
+	struct arena *arena;  /* owns every name and value */
+};
+
+void hx_form_init(struct hx_form *f);
+void hx_form_free(struct hx_form *f);
+void hx_form_add(struct hx_form *f, const char *name, const char *value);
+/* Replaces every value of name with value (adds it when absent). */
+void hx_form_set(struct hx_form *f, const char *name, const char *value);
+/* Removes every occurrence of name. */
+void hx_form_del(struct hx_form *f, const char *name);
+/* application/x-www-form-urlencoded text of f (caller frees). */
+char *hx_form_encode(const struct hx_form *f);
+
+/* The fields Twilio sends on an outbound call's voice webhook. */
+void hx_form_voice(struct hx_form *f, const char *call_sid, const char *from,
+	const char *to);
+
+/* X-Twilio-Signature for url and f (f NULL: URL alone) with the stack's
+ * auth token (or key when not NULL).  0 or -1. */
+int hx_sign(const char *key, const char *url, const struct hx_form *f,
+	char out[SIGNATURE_LEN + 1]);
+
+enum hx_sign_mode {
+	HX_SIGNED,      /* correct signature */
+	HX_BAD_SIG,     /* a well-formed signature that does not match */
+	HX_NO_SIG,      /* no header */
+};
+
+/* POSTs f form-encoded to url, signed according to mode.  Returns like
+ * hx_http. */
+int hx_post_form(const char *url, const struct hx_form *f, enum hx_sign_mode mode,
+	struct hx_response *rs);
+
+/* ---- TwiML ------------------------------------------------------------ */
+
+struct hx_twiml {
+	int well_formed;        /* parsed as XML */
+	int root_response;      /* root element is <Response> */
+	int has_gather;
+	int gather_count;
+	int ends_with_hangup;   /* last top-level element is Hangup or Reject */
+	char *gather_action;    /* first Gather's action, entities decoded; malloc'd */
+	char *gather_method;
+	char *gather_on_empty;  /* actionOnEmptyResult */
+	char **says;            /* text of every Say, document order */
+	size_t nsay;
+	char **plays;           /* URL of every Play, document order */
+	size_t nplay;
+	struct buf say_text;    /* every Say joined by "\n" */
+	char **verbs;           /* top-level element names, in order */
+	size_t nverbs;
+};
+
+/* Parses body into t (always initialised; free with hx_twiml_free). */
+void hx_twiml_parse(const char *body, size_t len, struct hx_twiml *t);
+void hx_twiml_free(struct hx_twiml *t);
+/* Whether any Say mentions needle, ASCII case-insensitively. */
+int hx_twiml_says(const struct hx_twiml *t, const char *needle);
+
+/* ---- PostgreSQL --------------------------------------------------------- */
+
+/* Runs sql with text parameters on the harness's own connection
+ * (reconnecting once if the connection went bad).  Returns the result
+ * (caller PQclear()s) or NULL with the reason in err. */
+PGresult *hx_db_exec(const char *sql, int n, const char *const *params, char *err, size_t errlen);
+
+/* The first column of the first row as a new string, or NULL for no row
+ * or SQL NULL.  Fails the test on a database error. */
+char *hx_db_value_or_fail(const char *sql, int n, const char *const *params);
+/* The first column of the first row as an integer (fails the test when
+ * there is no row). */
+long long hx_db_int_or_fail(const char *sql, int n, const char *const *params);
+
+/* One reminder call's fixture rows: a business, a client, an appointment
+ * with pending reminders, and a call in the flow's start state. */
+struct hx_call {
+	char business_id[24];
+	char client_id[24];
+	char appointment_id[24];
+	char call_id[24];
+	char token[33];
+	char call_sid[35];          /* the CallSid the tests will send */
+	char business_name[96];
+	char callback_phone[16];
+	char client_phone[16];
+	char from_number[16];       /* the business's Twilio number */
+	char first_url[512];        /* the first webhook's URL */
+	int nreminders_pending;     /* pending reminders created */
+};
+
+/* Creates the rows for a new call; fails the test on a database error. */
+void hx_fixture_call_or_fail(struct hx_call *c);
+
+/* What the database says about a call and its appointment. */
+struct hx_snapshot {
+	char state[72];
+	long long seq;
+	long long events;
+	char call_sid[40];          /* "" while unbound */
+	char appointment_status[24];
+	char confirmed_at[48];      /* "" when NULL */
+	char cancelled_at[48];
+	char callback_requested_at[48];
+	long long reminders_pending;
+	long long reminders_cancelled;
+	char updated_at[48];        /* the appointment's */
+};
+
+void hx_snapshot_or_fail(const struct hx_call *c, struct hx_snapshot *s);
+/* Fails the test, naming the field, when a and b differ. */
+void hx_snapshot_same_or_fail(const struct hx_snapshot *a, const struct hx_snapshot *b,
+	const char *what);
+
+/* ---- Redis audit trail --------------------------------------------------- */
+
+/* Every record of audit stream key ("audit:call:CA..."), oldest first, as
+ * a JSON array (caller decrefs), or NULL with the reason in err when Redis
+ * cannot be read.  max 0: all. */
+json_t *hx_audit_read(const char *key, size_t max, char *err, size_t errlen);
+/* The newest max records of key, newest first. */
+json_t *hx_audit_read_newest(const char *key, size_t max, char *err, size_t errlen);
+
+/* How many records of arr have every string field given as
+ * name, value pairs (NULL-terminated list) equal to value. */
+size_t hx_audit_count(json_t *arr, ...);
+size_t hx_audit_vcount(json_t *arr, va_list ap);
+
+/* Polls stream key until at least min records match the name, value
+ * pairs (NULL-terminated), for at most timeout_ms.  Returns the number
+ * that matched at the end (may be below min), or -1 when Redis could not
+ * be read the whole time. */
+long hx_audit_wait(const char *key, size_t min, long timeout_ms, ...);
+
+/* The records of the fallback log (one JSON object a line) that mention
+ * needle in a string value, oldest first, as a JSON array (caller
+ * decrefs); an absent file is an empty array; NULL when it cannot be
+ * read. */
+json_t *hx_fallback_read(const char *needle);
+
+/* Whether the harness's own Redis connection answers PING. */
+int hx_redis_up(void);
+
+/* ---- the stack ------------------------------------------------------------ */
+
+/* Runs deploy/stack sub (pg-stop, pg-start, ...) with a timeout.  Returns
+ * its exit status (-1 when it could not run or timed out); *out, when not
+ * NULL, gets its standard output (caller frees). */
+int hx_stack(const char *sub, char **out, int timeout_s);
+
+/* The FastCGI master and workers as deploy/stack fcgi-pids reports them. */
+struct hx_pids {
+	long master;
+	long workers[256];
+	int nworkers;
+};
+int hx_fcgi_pids(struct hx_pids *p);
+
+/* Milliseconds on a monotonic clock, and a short sleep. */
+long long hx_now_ms(void);
+void hx_sleep_ms(long ms);
+
+#endif

@@ -1,0 +1,1492 @@
+/* Integration tests of the Twilio webhook path: nginx, the FastCGI pool,
+ * the state engine, PostgreSQL and Redis, all real, all running as the
+ * stack named by the environment (see harness.h).
+ *
+ * Every test makes its own business, client, appointment and call with
+ * random tokens and CallSids, so tests neither see nor disturb each
+ * other's rows.  Tests that stop a service restart it in their teardown,
+ * which cmocka runs even when the test failed. */
+#include "harness.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <strings.h>
+
+#define FLOW "reminder_call"
+/* How long a record may take to show up in Redis after its response. */
+#define AUDIT_WAIT_MS 3000
+
+/* What the fixture's appointment must sound like (see harness.c). */
+#define EXPECT_DATE "Friday, March 14"
+#define EXPECT_TIME "3:30 PM"
+/* The fixture appointment's confidential note: must never be spoken. */
+#define SECRET_NOTE "latex"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* The action URL the engine must put on a Gather for state at seq. */
+static char *action_url(const struct hx_call *c, const char *state, int seq)
+{
+	return xasprintf("%s/twilio/voice/%s?c=%s&s=%s&n=%d", hx_env.public_url, FLOW, c->token,
+		state, seq);
+}
+
+/* Checks rs is a 200 TwiML answer and parses it into t. */
+static void twiml_or_fail(const struct hx_response *rs, struct hx_twiml *t, const char *what)
+{
+	if (rs->status != 200)
+		fail_msg("%s: HTTP %ld (want 200), transport '%s', body:\n%s", what, rs->status,
+			rs->error, buf_str(&rs->body));
+	if (strncasecmp(rs->content_type, "text/xml", 8) != 0)
+		fail_msg("%s: Content-Type '%s' (want text/xml)", what, rs->content_type);
+	hx_twiml_parse(rs->body.data, rs->body.len, t);
+	if (!t->well_formed || !t->root_response)
+		fail_msg("%s: not TwiML with a <Response> root:\n%s", what, buf_str(&rs->body));
+	if (strcasestr(buf_str(&rs->body), SECRET_NOTE))
+		fail_msg("%s: the appointment's confidential note reached the TwiML:\n%s", what,
+			buf_str(&rs->body));
+}
+
+/* Signed webhook to url with f; must answer TwiML. */
+static void post_twiml(const char *url, const struct hx_form *f, struct hx_response *rs,
+	struct hx_twiml *t, const char *what)
+{
+	if (hx_post_form(url, f, HX_SIGNED, rs) < 0)
+		fail_msg("%s: POST %s failed: %s", what, url, rs->error);
+	twiml_or_fail(rs, t, what);
+}
+
+/* The first webhook of call c (answered_by NULL: no AMD result). */
+static void call_start(const struct hx_call *c, const char *answered_by, struct hx_response *rs,
+	struct hx_twiml *t)
+{
+	struct hx_form f;
+	hx_form_init(&f);
+	hx_form_voice(&f, c->call_sid, c->from_number, c->client_phone);
+	if (answered_by)
+		hx_form_add(&f, "AnsweredBy", answered_by);
+	post_twiml(c->first_url, &f, rs, t, "first webhook");
+	hx_form_free(&f);
+}
+
+/* A Gather action webhook: digits NULL leaves Digits out (a timeout with
+ * actionOnEmptyResult). */
+static void call_press(const struct hx_call *c, const char *url, const char *digits,
+	struct hx_response *rs, struct hx_twiml *t)
+{
+	struct hx_form f;
+	char what[64];
+	hx_form_init(&f);
+	hx_form_voice(&f, c->call_sid, c->from_number, c->client_phone);
+	if (digits)
+		hx_form_add(&f, "Digits", digits);
+	snprintf(what, sizeof(what), "Digits=%s", digits ? digits : "(absent)");
+	post_twiml(url, &f, rs, t, what);
+	hx_form_free(&f);
+}
+
+/* Checks t gathers keys for state at seq of call c, the way the engine
+ * must render it. */
+static void expect_gather(const struct hx_call *c, const struct hx_twiml *t, const char *state,
+	int seq)
+{
+	char *want = action_url(c, state, seq);
+	if (!t->has_gather || t->gather_action == NULL)
+		fail_msg("state %s: no <Gather action=...>", state);
+	if (strcmp(t->gather_action, want) != 0)
+		fail_msg("state %s: Gather action '%s', want '%s'", state, t->gather_action, want);
+	free(want);
+	assert_non_null(t->gather_method);
+	assert_string_equal(t->gather_method, "POST");
+	assert_non_null(t->gather_on_empty);
+	assert_string_equal(t->gather_on_empty, "true");
+}
+
+/* Checks t ends the call: no Gather, last verb Hangup. */
+static void expect_goodbye(const struct hx_twiml *t, const struct hx_response *rs)
+{
+	if (t->has_gather || !t->ends_with_hangup)
+		fail_msg("want TwiML that hangs up without a Gather, got:\n%s", buf_str(&rs->body));
+}
+
+/* The apology: valid TwiML, something said, no Gather, ends with Hangup. */
+static void expect_apology(const struct hx_response *rs, const char *what)
+{
+	struct hx_twiml t;
+	twiml_or_fail(rs, &t, what);
+	if (t.has_gather || !t.ends_with_hangup || t.nsay + t.nplay == 0)
+		fail_msg("%s: want an apology that hangs up, got:\n%s", what, buf_str(&rs->body));
+	hx_twiml_free(&t);
+}
+
+static void expect_state(const struct hx_call *c, const char *state, long long seq)
+{
+	struct hx_snapshot s;
+	hx_snapshot_or_fail(c, &s);
+	if (strcmp(s.state, state) != 0 || s.seq != seq)
+		fail_msg("call %s: state %s seq %lld, want %s seq %lld", c->call_id, s.state, s.seq,
+			state, seq);
+}
+
+/* Checks the call's events, given as from, input, to, action ("" none),
+ * digits ("" none) per row, in seq order. */
+static void expect_events(const struct hx_call *c, size_t nrows, const char *const rows[][5])
+{
+	const char *p[1] = { c->call_id };
+	char err[512];
+	PGresult *res = hx_db_exec("SELECT seq, from_state, input, to_state, COALESCE(action, ''),"
+		" COALESCE(digits, '') FROM call_events WHERE call_id = $1 ORDER BY seq", 1, p,
+		err, sizeof(err));
+	if (res == NULL)
+		fail_msg("call_events: %s", err);
+	if ((size_t)PQntuples(res) != nrows) {
+		int n = PQntuples(res);
+		PQclear(res);
+		fail_msg("call %s has %d call_events rows, want %zu", c->call_id, n, nrows);
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		if (atoi(PQgetvalue(res, (int)i, 0)) != (int)i + 1)
+			fail_msg("call_events row %zu has seq %s", i, PQgetvalue(res, (int)i, 0));
+		for (int k = 0; k < 5; k++) {
+			if (strcmp(PQgetvalue(res, (int)i, k + 1), rows[i][k]) != 0) {
+				static const char *const col[5] = { "from_state", "input", "to_state",
+					"action", "digits" };
+				fail_msg("call_events seq %zu: %s is '%s', want '%s'", i + 1, col[k],
+					PQgetvalue(res, (int)i, k + 1), rows[i][k]);
+			}
+		}
+	}
+	PQclear(res);
+}
+
+static char *audit_key(const char *call_sid)
+{
+	return xasprintf("audit:call:%s", call_sid);
+}
+
+/* Waits for at least min records of call_sid's stream matching the
+ * NULL-terminated name, value pairs; returns how many matched. */
+#define audit_wait_call(sid, min, ...) audit_wait_call_((sid), (min), __VA_ARGS__, NULL)
+static long audit_wait_call_(const char *sid, size_t min, ...)
+{
+	char *key = audit_key(sid);
+	json_t *arr;
+	char err[256];
+	va_list ap;
+	long n = -1;
+	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
+
+	do {
+		arr = hx_audit_read(key, 0, err, sizeof(err));
+		if (arr == NULL)
+			fail_msg("cannot read %s: %s", key, err);
+		va_start(ap, min);
+		n = (long)hx_audit_vcount(arr, ap);
+		va_end(ap);
+		json_decref(arr);
+		if ((size_t)n >= min)
+			break;
+		hx_sleep_ms(50);
+	} while (hx_now_ms() < deadline);
+	free(key);
+	return n;
+}
+
+/* The digits of s, in order. */
+static void digits_of(const char *s, char *out, size_t n)
+{
+	size_t j = 0;
+	for (; *s && j + 1 < n; s++)
+		if (isdigit((unsigned char)*s))
+			out[j++] = *s;
+	out[j] = '\0';
+}
+
+/* Whether the Say texts speak the phone number: its ten national digits
+ * in order, however the template punctuates or spaces them. */
+static int speaks_number(const struct hx_twiml *t, const char *e164)
+{
+	char said[4096], want[20];
+	digits_of(buf_str(&t->say_text), said, sizeof(said));
+	digits_of(e164, want, sizeof(want));
+	return strstr(said, want + strlen(want) - 10) != NULL;
+}
+
+/* Every Play URL lies under the flow's audio and nginx serves it. */
+static void expect_audio(const struct hx_twiml *t)
+{
+	char *prefix = xasprintf("%s/audio/%s/", hx_env.public_url, FLOW);
+	for (size_t i = 0; i < t->nplay; i++) {
+		struct hx_response rs;
+		if (strncmp(t->plays[i], prefix, strlen(prefix)) != 0)
+			fail_msg("Play URL '%s' is not under %s", t->plays[i], prefix);
+		if (hx_get(t->plays[i], &rs) < 0 || rs.status != 200)
+			fail_msg("Play URL %s: HTTP %ld %s", t->plays[i], rs.status, rs.error);
+		if (rs.body.len < 100)
+			fail_msg("Play URL %s: only %zu bytes", t->plays[i], rs.body.len);
+		hx_response_free(&rs);
+	}
+	free(prefix);
+}
+
+/* Answers, presses 1 and returns the details TwiML (state details, seq 1). */
+static void reach_details(const struct hx_call *c, struct hx_response *rs, struct hx_twiml *t)
+{
+	struct hx_response r0;
+	struct hx_twiml t0;
+	char *url = action_url(c, "announce", 0);
+
+	call_start(c, NULL, &r0, &t0);
+	expect_gather(c, &t0, "announce", 0);
+	hx_twiml_free(&t0);
+	hx_response_free(&r0);
+	call_press(c, url, "1", rs, t);
+	expect_gather(c, t, "details", 1);
+	free(url);
+}
+
+/* ---- 1. a whole call ------------------------------------------------- */
+
+static void test_full_call_confirm(void **state)
+{
+	struct hx_call c;
+	struct hx_response rs;
+	struct hx_twiml t;
+	struct hx_snapshot s;
+	char *url;
+	size_t nplay = 0;
+	long n;
+	static const char *const events[][5] = {
+		{ "announce", "1", "details", "", "1" },
+		{ "details", "1", "confirmed", "confirm", "1" },
+	};
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+
+	call_start(&c, NULL, &rs, &t);
+	expect_gather(&c, &t, "announce", 0);
+	if (!hx_twiml_says(&t, c.business_name))
+		fail_msg("announce does not name the business '%s':\n%s", c.business_name,
+			buf_str(&rs.body));
+	nplay += t.nplay;
+	expect_audio(&t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.call_sid, c.call_sid);
+	assert_string_equal(s.state, "announce");
+	assert_int_equal(s.seq, 0);
+
+	url = action_url(&c, "announce", 0);
+	call_press(&c, url, "1", &rs, &t);
+	free(url);
+	expect_gather(&c, &t, "details", 1);
+	if (!hx_twiml_says(&t, c.business_name) || !hx_twiml_says(&t, EXPECT_DATE) ||
+		!hx_twiml_says(&t, EXPECT_TIME))
+		fail_msg("details must say '%s', '%s' and '%s':\n%s", c.business_name, EXPECT_DATE,
+			EXPECT_TIME, buf_str(&rs.body));
+	nplay += t.nplay;
+	expect_audio(&t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+	expect_state(&c, "details", 1);
+
+	url = action_url(&c, "details", 1);
+	call_press(&c, url, "1", &rs, &t);
+	free(url);
+	expect_goodbye(&t, &rs);
+	nplay += t.nplay;
+	expect_audio(&t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+	/* Fixed prompts are recorded audio (ringfence check --production). */
+	if (nplay == 0)
+		fail_msg("no <Play> anywhere in the call: fixed prompts should be recorded audio");
+
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "confirmed");
+	assert_int_equal(s.seq, 2);
+	assert_string_equal(s.appointment_status, "confirmed");
+	assert_true(s.confirmed_at[0] != '\0');
+	assert_string_equal(s.cancelled_at, "");
+	assert_int_equal(s.reminders_pending, c.nreminders_pending);
+	expect_events(&c, 2, events);
+
+	n = audit_wait_call(c.call_sid, 3, "kind", "webhook", "signature", "valid");
+	if (n != 3)
+		fail_msg("audit:call:%s has %ld valid webhook records, want 3", c.call_sid, n);
+	{
+		char err[256], *key = audit_key(c.call_sid);
+		json_t *arr = hx_audit_read(key, 0, err, sizeof(err));
+		char *dump;
+		assert_non_null(arr);
+		dump = json_dumps(arr, 0);
+		/* Records keep the parameters but never the auth token. */
+		if (strstr(dump, hx_env.auth_token))
+			fail_msg("the auth token appears in %s", key);
+		if (!strstr(dump, c.call_sid))
+			fail_msg("%s does not mention its CallSid", key);
+		assert_int_equal(hx_audit_count(arr, "state_before", "details", "state_after",
+					 "confirmed", "action", "confirm", NULL), 1);
+		free(dump);
+		free(key);
+		json_decref(arr);
+	}
+}
+
+/* ---- 2. cancel ------------------------------------------------------- */
+
+static void test_cancel(void **state)
+{
+	struct hx_call c;
+	struct hx_response rs;
+	struct hx_twiml t;
+	struct hx_snapshot s;
+	char *url;
+	static const char *const events[][5] = {
+		{ "announce", "1", "details", "", "1" },
+		{ "details", "2", "cancelled", "cancel", "2" },
+	};
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	reach_details(&c, &rs, &t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	url = action_url(&c, "details", 1);
+	call_press(&c, url, "2", &rs, &t);
+	free(url);
+	expect_goodbye(&t, &rs);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "cancelled");
+	assert_string_equal(s.appointment_status, "cancelled");
+	assert_true(s.cancelled_at[0] != '\0');
+	assert_string_equal(s.confirmed_at, "");
+	assert_int_equal(s.reminders_pending, 0);
+	assert_int_equal(s.reminders_cancelled, c.nreminders_pending);
+	/* The reminder already sent keeps its history. */
+	{
+		const char *p[1] = { c.appointment_id };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE"
+			" appointment_id = $1 AND status = 'completed'", 1, p), 1);
+	}
+	expect_events(&c, 2, events);
+}
+
+/* ---- 3. callback ----------------------------------------------------- */
+
+static void test_callback(void **state)
+{
+	struct hx_call c;
+	struct hx_response rs;
+	struct hx_twiml t;
+	struct hx_snapshot s;
+	char *url;
+	static const char *const events[][5] = {
+		{ "announce", "1", "details", "", "1" },
+		{ "details", "3", "callback", "request_callback", "3" },
+	};
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	reach_details(&c, &rs, &t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	url = action_url(&c, "details", 1);
+	call_press(&c, url, "3", &rs, &t);
+	free(url);
+	expect_goodbye(&t, &rs);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "callback");
+	assert_true(s.callback_requested_at[0] != '\0');
+	assert_string_equal(s.appointment_status, "booked");
+	assert_string_equal(s.confirmed_at, "");
+	assert_string_equal(s.cancelled_at, "");
+	assert_int_equal(s.reminders_pending, c.nreminders_pending);
+	expect_events(&c, 2, events);
+}
+
+/* ---- 4. answering machines --------------------------------------------- */
+
+/* The message left on a machine: no keypress asked for (a voicemail would
+ * swallow it), the appointment and the number to call back. */
+static void expect_machine_message(const struct hx_call *c, const struct hx_twiml *t,
+	const struct hx_response *rs)
+{
+	expect_goodbye(t, rs);
+	if (hx_twiml_says(t, "press"))
+		fail_msg("the machine message asks for a keypress:\n%s", buf_str(&rs->body));
+	if (!speaks_number(t, c->callback_phone))
+		fail_msg("the machine message does not give the callback number %s:\n%s",
+			c->callback_phone, buf_str(&rs->body));
+	if (!hx_twiml_says(t, EXPECT_DATE) || !hx_twiml_says(t, EXPECT_TIME))
+		fail_msg("the machine message does not give the appointment:\n%s", buf_str(&rs->body));
+	expect_audio(t);
+}
+
+static void test_timeout_at_announce(void **state)
+{
+	/* Twilio leaves Digits out or sends it empty; both are a timeout. */
+	static const char *const digits[] = { NULL, "" };
+	static const char *const events[][5] = {
+		{ "announce", "timeout", "machine_message", "", "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(digits); i++) {
+		struct hx_call c;
+		struct hx_response rs;
+		struct hx_twiml t;
+		struct hx_snapshot s;
+		char *url;
+
+		hx_fixture_call_or_fail(&c);
+		call_start(&c, NULL, &rs, &t);
+		hx_twiml_free(&t);
+		hx_response_free(&rs);
+		url = action_url(&c, "announce", 0);
+		call_press(&c, url, digits[i], &rs, &t);
+		free(url);
+		expect_machine_message(&c, &t, &rs);
+		hx_twiml_free(&t);
+		hx_response_free(&rs);
+		hx_snapshot_or_fail(&c, &s);
+		assert_string_equal(s.state, "machine_message");
+		assert_string_equal(s.appointment_status, "booked");
+		expect_events(&c, 1, events);
+	}
+}
+
+static void test_answered_by_machine(void **state)
+{
+	struct hx_call c;
+	struct hx_response rs;
+	struct hx_twiml t;
+	static const char *const events[][5] = {
+		{ "announce", "machine", "machine_message", "", "" },
+	};
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	call_start(&c, "machine_start", &rs, &t);
+	expect_machine_message(&c, &t, &rs);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+	expect_state(&c, "machine_message", 1);
+	expect_events(&c, 1, events);
+	{
+		const char *p[1] = { c.call_id };
+		char *v = hx_db_value_or_fail("SELECT answered_by FROM calls WHERE id = $1", 1, p);
+		assert_non_null(v);
+		assert_string_equal(v, "machine_start");
+		free(v);
+	}
+
+	/* A person (as AMD sees it) hears the announcement. */
+	hx_fixture_call_or_fail(&c);
+	call_start(&c, "human", &rs, &t);
+	expect_gather(&c, &t, "announce", 0);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+	expect_state(&c, "announce", 0);
+}
+
+/* ---- 5. replays ------------------------------------------------------ */
+
+static void test_replay(void **state)
+{
+	struct hx_call c;
+	struct hx_response rs, details, again;
+	struct hx_twiml t;
+	struct hx_snapshot before, after;
+	char *announce_url, *details_url;
+	struct hx_form f;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	announce_url = action_url(&c, "announce", 0);
+	details_url = action_url(&c, "details", 1);
+	reach_details(&c, &details, &t);
+	hx_twiml_free(&t);
+	hx_snapshot_or_fail(&c, &before);
+
+	/* The very same signed request again (Twilio retries). */
+	call_press(&c, announce_url, "1", &again, &t);
+	hx_twiml_free(&t);
+	if (strcmp(buf_str(&again.body), buf_str(&details.body)) != 0)
+		fail_msg("a replayed press of 1 must answer the current state again;\nfirst:\n%s\n"
+			"replay:\n%s", buf_str(&details.body), buf_str(&again.body));
+	hx_response_free(&again);
+	hx_snapshot_or_fail(&c, &after);
+	hx_snapshot_same_or_fail(&before, &after, "by a replayed webhook");
+
+	/* The old announce URL with another key changes nothing either. */
+	call_press(&c, announce_url, "3", &again, &t);
+	hx_twiml_free(&t);
+	assert_string_equal(buf_str(&again.body), buf_str(&details.body));
+	hx_response_free(&again);
+	hx_snapshot_or_fail(&c, &after);
+	hx_snapshot_same_or_fail(&before, &after, "by an old action URL");
+
+	/* The first webhook again (no state in the URL). */
+	call_start(&c, NULL, &again, &t);
+	hx_twiml_free(&t);
+	assert_string_equal(buf_str(&again.body), buf_str(&details.body));
+	hx_response_free(&again);
+	hx_snapshot_or_fail(&c, &after);
+	hx_snapshot_same_or_fail(&before, &after, "by a replayed first webhook");
+
+	/* A sequence number from the future is not the current state. */
+	{
+		char *url = action_url(&c, "details", 7);
+		call_press(&c, url, "2", &again, &t);
+		free(url);
+		hx_twiml_free(&t);
+		assert_string_equal(buf_str(&again.body), buf_str(&details.body));
+		hx_response_free(&again);
+		hx_snapshot_or_fail(&c, &after);
+		hx_snapshot_same_or_fail(&before, &after, "by a wrong sequence number");
+	}
+
+	/* Confirm, then replay the confirmation: the action runs once. */
+	call_press(&c, details_url, "1", &rs, &t);
+	expect_goodbye(&t, &rs);
+	hx_twiml_free(&t);
+	hx_snapshot_or_fail(&c, &before);
+	assert_string_equal(before.appointment_status, "confirmed");
+	hx_sleep_ms(20); /* a second run would move confirmed_at/updated_at */
+	hx_form_init(&f);
+	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+	hx_form_add(&f, "Digits", "1");
+	post_twiml(details_url, &f, &again, &t, "replayed confirmation");
+	hx_form_free(&f);
+	hx_twiml_free(&t);
+	assert_string_equal(buf_str(&again.body), buf_str(&rs.body));
+	hx_snapshot_or_fail(&c, &after);
+	hx_snapshot_same_or_fail(&before, &after, "by a replayed confirmation");
+	assert_int_equal(after.events, 2);
+	assert_int_equal(after.seq, 2);
+	/* Eight webhooks: the first, 1, five replays, the confirmation. */
+	if (audit_wait_call(c.call_sid, 8, "kind", "webhook", "signature", "valid") != 8)
+		fail_msg("audit:call:%s does not have the 8 webhook records", c.call_sid);
+	{
+		char err[256], *key = audit_key(c.call_sid);
+		json_t *arr = hx_audit_read(key, 0, err, sizeof(err)), *rec;
+		size_t i, replays = 0;
+		assert_non_null(arr);
+		json_array_foreach(arr, i, rec)
+			replays += json_is_true(json_object_get(rec, "replay"));
+		if (replays != 5)
+			fail_msg("%s marks %zu records as replays, want 5", key, replays);
+		json_decref(arr);
+		free(key);
+	}
+	hx_response_free(&again);
+	hx_response_free(&rs);
+	hx_response_free(&details);
+	free(announce_url);
+	free(details_url);
+}
+
+/* ---- 6. invalid keys ------------------------------------------------- */
+
+static void test_invalid_key(void **state)
+{
+	struct hx_call c;
+	struct hx_response rs;
+	struct hx_twiml t;
+	struct hx_snapshot s;
+	char *url;
+	static const char *const events[][5] = {
+		{ "announce", "1", "details", "", "1" },
+		{ "details", "other", "details_retry", "", "9" },
+		{ "details_retry", "other", "goodbye_invalid", "", "9" },
+	};
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	reach_details(&c, &rs, &t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	url = action_url(&c, "details", 1);
+	call_press(&c, url, "9", &rs, &t);
+	free(url);
+	expect_gather(&c, &t, "details_retry", 2);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	url = action_url(&c, "details_retry", 2);
+	call_press(&c, url, "9", &rs, &t);
+	free(url);
+	expect_goodbye(&t, &rs);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "goodbye_invalid");
+	assert_string_equal(s.appointment_status, "booked");
+	assert_string_equal(s.callback_requested_at, "");
+	expect_events(&c, 3, events);
+}
+
+/* ---- 7. signatures --------------------------------------------------- */
+
+/* Sends a request that must be refused with 403 and change nothing, and
+ * checks it was audited with verdict. */
+static void expect_refused(const struct hx_call *c, const struct hx_request *rq,
+	const char *verdict, const char *what)
+{
+	struct hx_snapshot before, after;
+	struct hx_response rs;
+	long n0, n;
+
+	hx_snapshot_or_fail(c, &before);
+	n0 = audit_wait_call(c->call_sid, 0, "kind", "webhook", "signature", verdict);
+	if (hx_http(NULL, rq, &rs) < 0)
+		fail_msg("%s: %s", what, rs.error);
+	if (rs.status != 403)
+		fail_msg("%s: HTTP %ld, want 403:\n%s", what, rs.status, buf_str(&rs.body));
+	hx_response_free(&rs);
+	hx_snapshot_or_fail(c, &after);
+	hx_snapshot_same_or_fail(&before, &after, what);
+	n = audit_wait_call(c->call_sid, (size_t)n0 + 1, "kind", "webhook", "signature", verdict);
+	if (n != n0 + 1)
+		fail_msg("%s: want one more webhook record with signature '%s' in audit:call:%s "
+			"(had %ld, now %ld)", what, verdict, c->call_sid, n0, n);
+}
+
+static void test_signatures(void **state)
+{
+	struct hx_call c;
+	struct hx_form f;
+	struct hx_request rq = { .method = "POST" };
+	char sig[SIGNATURE_LEN + 1], *body, *evil_url, *path;
+	struct hx_response rs;
+	struct hx_twiml t;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	hx_form_init(&f);
+	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+	body = hx_form_encode(&f);
+	rq.url = c.first_url;
+	rq.body = body;
+	rq.body_len = strlen(body);
+
+	/* Signed with the wrong key. */
+	assert_int_equal(hx_sign("wrong-token", c.first_url, &f, sig), 0);
+	rq.signature = sig;
+	expect_refused(&c, &rq, "invalid", "wrong key");
+
+	/* No header at all, and an empty one. */
+	rq.signature = NULL;
+	expect_refused(&c, &rq, "missing", "no signature");
+	rq.signature = "";
+	expect_refused(&c, &rq, "missing", "empty signature");
+
+	/* Garbage in the header. */
+	rq.signature = "not base64 at all!";
+	expect_refused(&c, &rq, "invalid", "garbage signature");
+
+	/* The right key over other parameters: the body was tampered with. */
+	{
+		struct hx_form g;
+		hx_form_init(&g);
+		hx_form_voice(&g, c.call_sid, c.from_number, c.client_phone);
+		hx_form_set(&g, "To", "+15005550006");
+		assert_int_equal(hx_sign(NULL, c.first_url, &g, sig), 0);
+		hx_form_free(&g);
+		rq.signature = sig;
+		expect_refused(&c, &rq, "invalid", "tampered body");
+	}
+
+	/* The right key over another token's URL. */
+	{
+		char *other = xasprintf("%s/twilio/voice/%s?c=%032d", hx_env.public_url, FLOW, 0);
+		assert_int_equal(hx_sign(NULL, other, &f, sig), 0);
+		free(other);
+		rq.signature = sig;
+		expect_refused(&c, &rq, "invalid", "signature for another URL");
+	}
+
+	/* Host header spoofing: the attacker signs the URL as it would be
+	 * with its own host name and sends that Host.  ringfence must build
+	 * the URL from its configured public URL, not from Host. */
+	path = strstr(c.first_url + strlen("https://"), "/");
+	evil_url = xasprintf("http://evil.example%s", path);
+	assert_int_equal(hx_sign(NULL, evil_url, &f, sig), 0);
+	rq.signature = sig;
+	rq.host = "evil.example";
+	expect_refused(&c, &rq, "invalid", "signature over a spoofed Host");
+
+	/* The real signature is accepted whatever Host says. */
+	assert_int_equal(hx_sign(NULL, c.first_url, &f, sig), 0);
+	if (hx_http(NULL, &rq, &rs) < 0)
+		fail_msg("%s", rs.error);
+	twiml_or_fail(&rs, &t, "correct signature with a spoofed Host");
+	expect_gather(&c, &t, "announce", 0);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	free(evil_url);
+	free(body);
+	hx_form_free(&f);
+}
+
+/* ---- 8. oversized bodies -------------------------------------------------- */
+
+static void test_oversized_body(void **state)
+{
+	struct hx_call c;
+	struct hx_form f;
+	struct hx_snapshot before, after;
+	char *filler, *body, sig[SIGNATURE_LEN + 1];
+	const size_t size = 200 * 1024;
+	static const struct {
+		const char *name;
+		int chunked, expect;
+	} ways[] = {
+		{ "Content-Length with Expect: 100-continue", 0, 1 },
+		{ "Content-Length, body sent at once", 0, 0 },
+		{ "chunked", 1, 0 },
+	};
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	hx_form_init(&f);
+	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+	hx_form_add(&f, "Digits", "1");
+	filler = xmalloc(size + 1);
+	memset(filler, 'x', size);
+	filler[size] = '\0';
+	hx_form_add(&f, "Padding", filler);
+	free(filler);
+	body = hx_form_encode(&f);
+	assert_int_equal(hx_sign(NULL, c.first_url, &f, sig), 0);
+
+	hx_snapshot_or_fail(&c, &before);
+	for (size_t i = 0; i < ARRAY_LEN(ways); i++) {
+		struct hx_request rq = { .method = "POST", .url = c.first_url, .body = body,
+			.body_len = strlen(body), .signature = sig, .chunked = ways[i].chunked,
+			.expect_continue = ways[i].expect };
+		struct hx_response rs;
+		hx_http(NULL, &rq, &rs);
+		if (rs.status != 413)
+			fail_msg("%zu KiB body, %s: HTTP %ld (%s), want 413", size / 1024, ways[i].name,
+				rs.status, rs.error);
+		hx_response_free(&rs);
+	}
+	hx_snapshot_or_fail(&c, &after);
+	hx_snapshot_same_or_fail(&before, &after, "by an oversized request");
+	free(body);
+	hx_form_free(&f);
+}
+
+/* ---- 9. unknown calls ---------------------------------------------------- */
+
+/* Posts f signed to url, expects the apology and an error record in the
+ * stream of f's CallSid. */
+static void expect_signed_apology(const char *url, const struct hx_form *f, const char *what)
+{
+	struct hx_response rs;
+	const char *sid = form_get(&f->p, "CallSid");
+	long n0 = audit_wait_call(sid, 0, "kind", "error"), n;
+
+	if (hx_post_form(url, f, HX_SIGNED, &rs) < 0)
+		fail_msg("%s: %s", what, rs.error);
+	expect_apology(&rs, what);
+	hx_response_free(&rs);
+	n = audit_wait_call(sid, (size_t)n0 + 1, "kind", "error");
+	if (n < n0 + 1)
+		fail_msg("%s: no error record in audit:call:%s", what, sid);
+	n = audit_wait_call(sid, 1, "kind", "webhook", "signature", "valid");
+	if (n < 1)
+		fail_msg("%s: no webhook record in audit:call:%s", what, sid);
+}
+
+static void test_unknown_call(void **state)
+{
+	struct hx_call c, other;
+	struct hx_form f;
+	struct hx_snapshot before, after;
+	char token[33], sid[35], *url;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	hx_snapshot_or_fail(&c, &before);
+
+	/* A token no call has. */
+	hx_random_hex(token, 16);
+	hx_random_call_sid(sid);
+	url = xasprintf("%s/twilio/voice/%s?c=%s", hx_env.public_url, FLOW, token);
+	hx_form_init(&f);
+	hx_form_voice(&f, sid, c.from_number, c.client_phone);
+	expect_signed_apology(url, &f, "unknown token");
+	free(url);
+
+	/* No token, and a CallSid no call has. */
+	hx_random_call_sid(sid);
+	hx_form_set(&f, "CallSid", sid);
+	url = xasprintf("%s/twilio/voice/%s", hx_env.public_url, FLOW);
+	expect_signed_apology(url, &f, "unknown CallSid");
+	free(url);
+
+	/* A state-carrying URL of an unknown token. */
+	hx_random_hex(token, 16);
+	url = xasprintf("%s/twilio/voice/%s?c=%s&s=details&n=1", hx_env.public_url, FLOW, token);
+	hx_form_add(&f, "Digits", "2");
+	expect_signed_apology(url, &f, "unknown token with a state");
+	free(url);
+	hx_form_free(&f);
+
+	/* A flow that does not exist, for a real call. */
+	hx_form_init(&f);
+	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+	url = xasprintf("%s/twilio/voice/no_such_flow?c=%s", hx_env.public_url, c.token);
+	expect_signed_apology(url, &f, "unknown flow");
+	free(url);
+	hx_form_free(&f);
+	hx_snapshot_or_fail(&c, &after);
+	hx_snapshot_same_or_fail(&before, &after, "by a webhook for an unknown flow");
+
+	/* Another call's token with this CallSid: the other call is bound to
+	 * its own CallSid, so this is someone else's call. */
+	hx_fixture_call_or_fail(&other);
+	{
+		struct hx_response rs;
+		struct hx_twiml t;
+		call_start(&other, NULL, &rs, &t);
+		hx_twiml_free(&t);
+		hx_response_free(&rs);
+	}
+	hx_snapshot_or_fail(&other, &before);
+	hx_form_init(&f);
+	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+	hx_form_add(&f, "Digits", "1");
+	url = action_url(&other, "announce", 0);
+	expect_signed_apology(url, &f, "another call's token");
+	free(url);
+	hx_form_free(&f);
+	hx_snapshot_or_fail(&other, &after);
+	hx_snapshot_same_or_fail(&before, &after, "by a webhook with another call's CallSid");
+}
+
+/* ---- 10. malformed input ---------------------------------------------- */
+
+enum body_kind { BODY_FORM, BODY_RAW, BODY_TEXT };
+
+struct malformed_case {
+	const char *name;
+	enum body_kind kind;
+	const char *query;   /* appended to the call's URL path; NULL: ?c=TOKEN&s=announce&n=0 */
+	const char *field;   /* BODY_FORM: field to set (value "" deletes via del) */
+	const char *value;
+	int del;             /* BODY_FORM: delete field instead */
+	const char *raw;     /* BODY_RAW: appended pair; BODY_TEXT: the body ("%S": CallSid) */
+	int want_status;     /* what webhook.c answers: 200 apology or 400 */
+	const char *decoded; /* BODY_RAW that decodes: the Digits value it decodes to,
+	                        which a genuine sender would have signed */
+};
+
+static const struct malformed_case malformed[] = {
+	{ "Digits with letters", BODY_FORM, NULL, "Digits", "12ab", 0, NULL, 200, NULL },
+	{ "Digits too long", BODY_FORM, NULL, "Digits",
+		"11111111111111111111111111111111111111111111111111111111111111111", 0, NULL, 200, NULL },
+	{ "Digits with a space", BODY_FORM, NULL, "Digits", "1 ", 0, NULL, 200, NULL },
+	{ "CallSid too short", BODY_FORM, NULL, "CallSid", "CA123", 0, NULL, 200, NULL },
+	{ "CallSid with the wrong prefix", BODY_FORM, NULL, "CallSid",
+		"SM0123456789abcdef0123456789abcdef", 0, NULL, 200, NULL },
+	{ "CallSid with markup", BODY_FORM, NULL, "CallSid",
+		"CA<script>0123456789abcdef01234567", 0, NULL, 200, NULL },
+	{ "CallSid missing", BODY_FORM, NULL, "CallSid", NULL, 1, NULL, 200, NULL },
+	{ "another AccountSid", BODY_FORM, NULL, "AccountSid",
+		"AC00000000000000000000000000000000", 0, NULL, 200, NULL },
+	{ "AccountSid missing", BODY_FORM, NULL, "AccountSid", NULL, 1, NULL, 200, NULL },
+	{ "unknown CallStatus", BODY_FORM, NULL, "CallStatus", "exploded", 0, NULL, 200, NULL },
+	{ "unknown AnsweredBy", BODY_FORM, NULL, "AnsweredBy", "robot", 0, NULL, 200, NULL },
+	{ "From with a newline", BODY_FORM, NULL, "From", "+15551234567\nX-Injected: 1", 0, NULL, 200, NULL },
+	{ "state name with a path", BODY_FORM, "?c=%T&s=../../etc&n=0", "Digits", "1", 0, NULL, 200, NULL },
+	{ "sequence number too long", BODY_FORM, "?c=%T&s=announce&n=99999999999", "Digits", "1", 0,
+		NULL, 200, NULL },
+	{ "negative sequence number", BODY_FORM, "?c=%T&s=announce&n=-1", "Digits", "1", 0, NULL, 200, NULL },
+	{ "token in capitals", BODY_FORM, "?c=%U&s=announce&n=0", "Digits", "1", 0, NULL, 200, NULL },
+	{ "bad escape in the query", BODY_FORM, "?c=%T&s=announce%zz&n=0", "Digits", "1", 0, NULL, 200, NULL },
+	{ "double-encoded digit", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%2531", 200, "%31" },
+	{ "escape that is not hex", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%zz", 400, NULL },
+	{ "truncated escape", BODY_RAW, NULL, NULL, NULL, 0, "Digits=1%%", 400, NULL },
+	{ "encoded NUL", BODY_RAW, NULL, NULL, NULL, 0, "Digits=1%%00", 400, NULL },
+	{ "invalid UTF-8", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%FF%%FE", 400, NULL },
+	{ "overlong UTF-8", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%C0%%AE", 400, NULL },
+	{ "encoded surrogate", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%ED%%A0%%80", 400, NULL },
+	{ "empty field name", BODY_RAW, NULL, NULL, NULL, 0, "=1", 400, NULL },
+	{ "not form-encoded", BODY_TEXT, NULL, NULL, NULL, 0, "{\"CallSid\": \"%S\"}", 200, NULL },
+};
+
+/* Expands %T (token), %U (token in capitals), %S (CallSid) and %% in
+ * fmt. */
+static char *expand(const char *fmt, const struct hx_call *c)
+{
+	struct buf b = BUF_INIT;
+	char *s;
+	for (const char *p = fmt; *p; p++) {
+		if (p[0] == '%' && p[1] == 'T') {
+			buf_puts(&b, c->token);
+			p++;
+		} else if (p[0] == '%' && p[1] == 'U') {
+			for (const char *q = c->token; *q; q++)
+				buf_putc(&b, (char)toupper((unsigned char)*q));
+			p++;
+		} else if (p[0] == '%' && p[1] == 'S') {
+			buf_puts(&b, c->call_sid);
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			buf_putc(&b, '%');
+			p++;
+		} else {
+			buf_putc(&b, *p);
+		}
+	}
+	s = xstrdup(buf_str(&b));
+	buf_free(&b);
+	return s;
+}
+
+static void test_malformed_input(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(malformed); i++) {
+		const struct malformed_case *m = &malformed[i];
+		struct hx_call c;
+		struct hx_snapshot before, after;
+		struct hx_response rs;
+		struct hx_form f;
+		char *query, *url, *body = NULL, sig[SIGNATURE_LEN + 1];
+		struct hx_request rq = { .method = "POST" };
+		char what[128];
+
+		snprintf(what, sizeof(what), "malformed input '%s'", m->name);
+		hx_fixture_call_or_fail(&c);
+		hx_snapshot_or_fail(&c, &before);
+		query = expand(m->query ? m->query : "?c=%T&s=announce&n=0", &c);
+		url = xasprintf("%s/twilio/voice/%s%s", hx_env.public_url, FLOW, query);
+		hx_form_init(&f);
+		hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+		if (m->kind == BODY_FORM) {
+			if (m->del)
+				hx_form_del(&f, m->field);
+			else
+				hx_form_set(&f, m->field, m->value);
+			body = hx_form_encode(&f);
+			assert_int_equal(hx_sign(NULL, url, &f, sig), 0);
+		} else {
+			/* Signed over what the body decodes to when it decodes
+			 * at all, so the validators, not the signature, must
+			 * refuse it; a body that cannot be decoded must be
+			 * refused before anything in it is trusted. */
+			char *raw = expand(m->raw, &c);
+			if (m->kind == BODY_RAW) {
+				char *rest = hx_form_encode(&f);
+				body = xasprintf("%s&%s", rest, raw);
+				free(rest);
+				if (m->decoded)
+					hx_form_add(&f, "Digits", m->decoded);
+			} else {
+				body = xstrdup(raw);
+				rq.content_type = "application/json";
+			}
+			free(raw);
+			assert_int_equal(hx_sign(NULL, url, m->kind == BODY_TEXT ? NULL : &f, sig), 0);
+		}
+		rq.url = url;
+		rq.body = body;
+		rq.body_len = strlen(body);
+		rq.signature = sig;
+		if (hx_http(NULL, &rq, &rs) < 0)
+			fail_msg("%s: %s", what, rs.error);
+		if (rs.status >= 500)
+			fail_msg("%s: HTTP %ld:\n%s", what, rs.status, buf_str(&rs.body));
+		if (rs.status != m->want_status)
+			fail_msg("%s: HTTP %ld, want %d:\n%s", what, rs.status, m->want_status,
+				buf_str(&rs.body));
+		if (m->want_status == 200)
+			expect_apology(&rs, what);
+		hx_response_free(&rs);
+		hx_snapshot_or_fail(&c, &after);
+		hx_snapshot_same_or_fail(&before, &after, what);
+		free(body);
+		free(url);
+		free(query);
+		hx_form_free(&f);
+	}
+}
+
+/* ---- 11. PostgreSQL down ------------------------------------------------ */
+
+/* Services a test stopped; the teardown starts them again. */
+static int pg_stopped, redis_stopped;
+
+static int restore_services(void **state)
+{
+	int rc = 0;
+	(void)state;
+	if (pg_stopped) {
+		if (hx_stack("pg-start", NULL, 90) != 0) {
+			fprintf(stderr, "# deploy/stack pg-start failed\n");
+			rc = -1;
+		} else {
+			pg_stopped = 0;
+		}
+	}
+	if (redis_stopped) {
+		if (hx_stack("redis-start", NULL, 60) != 0) {
+			fprintf(stderr, "# deploy/stack redis-start failed\n");
+			rc = -1;
+		} else {
+			redis_stopped = 0;
+		}
+	}
+	return rc;
+}
+
+static void stack_or_fail(const char *sub, int *flag_stopped, int stopping)
+{
+	/* Mark first: a stop that fails half-way must still be undone. */
+	if (stopping)
+		*flag_stopped = 1;
+	if (hx_stack(sub, NULL, 90) != 0)
+		fail_msg("deploy/stack %s failed", sub);
+	if (!stopping)
+		*flag_stopped = 0;
+}
+
+static void expect_healthz(long want_status, const char *what)
+{
+	struct hx_response rs;
+	if (hx_get("/healthz", &rs) < 0)
+		fail_msg("/healthz %s: %s", what, rs.error);
+	if (rs.status != want_status)
+		fail_msg("/healthz %s: HTTP %ld, want %ld:\n%s", what, rs.status, want_status,
+			buf_str(&rs.body));
+	hx_response_free(&rs);
+}
+
+/* How many FastCGI workers serve, per deploy/stack. */
+static int worker_count_or_fail(void)
+{
+	struct hx_pids p;
+	if (hx_fcgi_pids(&p) < 0 || p.nworkers < 1)
+		fail_msg("deploy/stack fcgi-pids gave no workers");
+	return p.nworkers;
+}
+
+static void test_postgres_down(void **state)
+{
+	struct hx_call c;
+	struct hx_response rs;
+	struct hx_twiml t;
+	long n;
+	int workers;
+
+	(void)state;
+	workers = worker_count_or_fail();
+	hx_fixture_call_or_fail(&c);
+	stack_or_fail("pg-stop", &pg_stopped, 1);
+
+	{
+		struct hx_form f;
+		hx_form_init(&f);
+		hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+		if (hx_post_form(c.first_url, &f, HX_SIGNED, &rs) < 0)
+			fail_msg("webhook with the database down: %s", rs.error);
+		hx_form_free(&f);
+	}
+	expect_apology(&rs, "webhook with the database down");
+	hx_response_free(&rs);
+	n = audit_wait_call(c.call_sid, 1, "kind", "error");
+	if (n < 1)
+		fail_msg("no error record in audit:call:%s for the database outage", c.call_sid);
+	expect_healthz(503, "with the database down");
+
+	stack_or_fail("pg-start", &pg_stopped, 0);
+	{
+		/* Wait (bounded) until the server takes connections again. */
+		long long deadline = hx_now_ms() + 30000;
+		char err[256];
+		PGresult *res;
+		while ((res = hx_db_exec("SELECT 1", 0, NULL, err, sizeof(err))) == NULL &&
+			hx_now_ms() < deadline)
+			hx_sleep_ms(100);
+		if (res == NULL)
+			fail_msg("PostgreSQL did not come back: %s", err);
+		PQclear(res);
+	}
+
+	/* Every worker must be back: as many new calls as there are
+	 * workers, and more, each answered properly on the first try. */
+	for (int i = 0; i < 2 * workers + 1; i++) {
+		struct hx_call d;
+		hx_fixture_call_or_fail(&d);
+		call_start(&d, NULL, &rs, &t);
+		if (!t.has_gather)
+			fail_msg("call %d after the database came back got:\n%s", i, buf_str(&rs.body));
+		expect_gather(&d, &t, "announce", 0);
+		hx_twiml_free(&t);
+		hx_response_free(&rs);
+	}
+	/* The call that met the outage goes on normally. */
+	reach_details(&c, &rs, &t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+	expect_state(&c, "details", 1);
+	expect_healthz(200, "after the database came back");
+}
+
+/* ---- 12. Redis down ------------------------------------------------------ */
+
+static void test_redis_down(void **state)
+{
+	struct hx_call c, d;
+	struct hx_response rs;
+	struct hx_twiml t;
+	struct hx_snapshot s;
+	char *url, err[256], *key;
+	long in_file, in_redis = 0;
+	int sent = 0;
+	long long deadline;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	stack_or_fail("redis-stop", &redis_stopped, 1);
+
+	/* The whole confirm flow still works. */
+	reach_details(&c, &rs, &t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+	url = action_url(&c, "details", 1);
+	call_press(&c, url, "1", &rs, &t);
+	free(url);
+	expect_goodbye(&t, &rs);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "confirmed");
+	assert_string_equal(s.appointment_status, "confirmed");
+
+	/* Its three webhook records went to the fallback log. */
+	{
+		json_t *recs = hx_fallback_read(c.call_sid);
+		if (recs == NULL)
+			fail_msg("cannot read the fallback log %s", hx_env.audit_fallback);
+		in_file = (long)hx_audit_count(recs, "kind", "webhook", "signature", "valid", NULL);
+		json_decref(recs);
+		if (in_file != 3)
+			fail_msg("%s has %ld webhook records of %s, want 3", hx_env.audit_fallback,
+				in_file, c.call_sid);
+	}
+	expect_healthz(503, "with Redis down");
+
+	stack_or_fail("redis-start", &redis_stopped, 0);
+
+	/* Records reach Redis again (each worker retries its connection
+	 * after a short pause); meanwhile none is lost: every request's
+	 * record is in Redis or in the file. */
+	hx_fixture_call_or_fail(&d);
+	key = audit_key(d.call_sid);
+	deadline = hx_now_ms() + 15000;
+	while (hx_now_ms() < deadline) {
+		json_t *arr;
+		call_start(&d, NULL, &rs, &t);
+		expect_gather(&d, &t, "announce", 0);
+		hx_twiml_free(&t);
+		hx_response_free(&rs);
+		sent++;
+		arr = hx_audit_read(key, 0, err, sizeof(err));
+		if (arr) {
+			in_redis = (long)hx_audit_count(arr, "kind", "webhook", NULL);
+			json_decref(arr);
+		}
+		if (in_redis > 0)
+			break;
+		hx_sleep_ms(200);
+	}
+	if (in_redis == 0)
+		fail_msg("no audit record reached Redis within 15 s of redis-start (%d requests)", sent);
+	{
+		json_t *recs = hx_fallback_read(d.call_sid);
+		assert_non_null(recs);
+		in_file = (long)hx_audit_count(recs, "kind", "webhook", NULL);
+		json_decref(recs);
+		/* A record half-stored in Redis is also written to the file
+		 * (a duplicate is better than a gap), hence "at least". */
+		if (in_file + in_redis < sent)
+			fail_msg("%d requests but only %ld records in Redis and %ld in the fallback log",
+				sent, in_redis, in_file);
+	}
+	free(key);
+	expect_healthz(200, "after Redis came back");
+}
+
+/* ---- 13. a worker killed under load ----------------------------------- */
+
+#define LOAD_THREADS 4
+#define LOAD_REQUESTS 300
+
+struct load {
+	const struct hx_call *call;
+	char *replay_url;           /* an old action URL: a replay, no change */
+	char *body;                 /* its signed body */
+	char sig[SIGNATURE_LEN + 1];
+	atomic_long done;
+	atomic_long failed;
+	atomic_long transport_errors;
+	char first_failure[256];
+	pthread_mutex_t lock;
+};
+
+struct load_thread {
+	struct load *load;
+	int index;
+	pthread_t tid;
+};
+
+static void *load_run(void *arg)
+{
+	struct load_thread *lt = arg;
+	struct load *ld = lt->load;
+	CURL *curl = curl_easy_init();
+	char *health = xasprintf("%s/healthz", hx_env.public_url);
+
+	for (int i = 0; curl && i < LOAD_REQUESTS; i++) {
+		struct hx_request rq = { .timeout_ms = 15000 };
+		struct hx_response rs;
+		int ok;
+		/* Half the threads replay a webhook (a database transaction and
+		 * an audit record each), half ask /healthz. */
+		if (lt->index % 2 == 0) {
+			rq.method = "POST";
+			rq.url = ld->replay_url;
+			rq.body = ld->body;
+			rq.body_len = strlen(ld->body);
+			rq.signature = ld->sig;
+		} else {
+			rq.method = "GET";
+			rq.url = health;
+		}
+		ok = hx_http(curl, &rq, &rs) == 0 && rs.status == 200;
+		if (ok && rq.body)
+			ok = strstr(buf_str(&rs.body), "<Gather") != NULL;
+		if (!ok) {
+			atomic_fetch_add(&ld->failed, 1);
+			if (rs.status == 0)
+				atomic_fetch_add(&ld->transport_errors, 1);
+			pthread_mutex_lock(&ld->lock);
+			if (ld->first_failure[0] == '\0')
+				snprintf(ld->first_failure, sizeof(ld->first_failure),
+					"%s %.60s: HTTP %ld %.60s %.80s", rq.method, rq.url, rs.status,
+					rs.error, buf_str(&rs.body));
+			pthread_mutex_unlock(&ld->lock);
+		}
+		hx_response_free(&rs);
+		atomic_fetch_add(&ld->done, 1);
+	}
+	if (curl)
+		curl_easy_cleanup(curl);
+	free(health);
+	return NULL;
+}
+
+static void test_worker_killed_under_load(void **state)
+{
+	struct hx_call c;
+	struct hx_response rs;
+	struct hx_twiml t;
+	struct hx_pids before, after;
+	struct load ld;
+	struct load_thread th[LOAD_THREADS];
+	struct hx_form f;
+	long victim;
+	long long deadline;
+	int respawned = 0;
+	const long total = (long)LOAD_THREADS * LOAD_REQUESTS;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	reach_details(&c, &rs, &t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	memset(&ld, 0, sizeof(ld));
+	pthread_mutex_init(&ld.lock, NULL);
+	ld.call = &c;
+	ld.replay_url = action_url(&c, "announce", 0);
+	hx_form_init(&f);
+	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+	hx_form_add(&f, "Digits", "1");
+	ld.body = hx_form_encode(&f);
+	assert_int_equal(hx_sign(NULL, ld.replay_url, &f, ld.sig), 0);
+	hx_form_free(&f);
+
+	if (hx_fcgi_pids(&before) < 0 || before.nworkers < 2)
+		fail_msg("deploy/stack fcgi-pids: need a master and at least 2 workers");
+
+	for (int i = 0; i < LOAD_THREADS; i++) {
+		th[i].load = &ld;
+		th[i].index = i;
+		if (pthread_create(&th[i].tid, NULL, load_run, &th[i]) != 0)
+			fail_msg("pthread_create failed");
+	}
+	/* Kill once a third of the load is through: the pool is busy. */
+	deadline = hx_now_ms() + 60000;
+	while (atomic_load(&ld.done) < total / 3 && hx_now_ms() < deadline)
+		hx_sleep_ms(2);
+	victim = before.workers[before.nworkers / 2];
+	if (kill((pid_t)victim, SIGKILL) != 0)
+		fail_msg("cannot kill worker %ld", victim);
+	for (int i = 0; i < LOAD_THREADS; i++)
+		pthread_join(th[i].tid, NULL);
+
+	/* The master replaces the worker: same count, the victim gone. */
+	deadline = hx_now_ms() + 10000;
+	while (!respawned && hx_now_ms() < deadline) {
+		int victim_seen = 0, fresh = 0;
+		if (hx_fcgi_pids(&after) == 0) {
+			for (int i = 0; i < after.nworkers; i++) {
+				int known = 0;
+				victim_seen |= after.workers[i] == victim;
+				for (int j = 0; j < before.nworkers; j++)
+					known |= after.workers[i] == before.workers[j];
+				fresh += !known;
+			}
+			respawned = after.master == before.master && !victim_seen &&
+				after.nworkers == before.nworkers && fresh == 1;
+		}
+		if (!respawned)
+			hx_sleep_ms(100);
+	}
+	if (!respawned)
+		fail_msg("worker %ld was not replaced: before %d workers (master %ld), after %d "
+			"(master %ld)", victim, before.nworkers, before.master, after.nworkers,
+			after.master);
+	if (atomic_load(&ld.done) != total)
+		fail_msg("only %ld of %ld requests finished", atomic_load(&ld.done), total);
+	if (atomic_load(&ld.failed) > 1)
+		fail_msg("%ld of %ld requests failed (at most the one in flight on the killed "
+			"worker may); first: %s", atomic_load(&ld.failed), total, ld.first_failure);
+	fprintf(stderr, "# %ld requests, %ld failed, worker %ld killed and replaced\n", total,
+		atomic_load(&ld.failed), victim);
+	/* Nothing moved under the replays. */
+	expect_state(&c, "details", 1);
+	expect_healthz(200, "after the worker was replaced");
+	free(ld.replay_url);
+	free(ld.body);
+	pthread_mutex_destroy(&ld.lock);
+}
+
+/* ---- 14. health and routing ------------------------------------------- */
+
+static void test_health_and_routes(void **state)
+{
+	struct hx_response rs;
+	json_t *doc;
+	char marker[33], *url;
+	long long deadline;
+	int found = 0;
+
+	(void)state;
+	if (hx_get("/healthz", &rs) < 0)
+		fail_msg("/healthz: %s", rs.error);
+	assert_int_equal(rs.status, 200);
+	if (strncmp(rs.content_type, "application/json", 16) != 0)
+		fail_msg("/healthz Content-Type '%s'", rs.content_type);
+	doc = json_loadb(rs.body.data, rs.body.len, 0, NULL);
+	if (!json_is_object(doc))
+		fail_msg("/healthz is not a JSON object: %s", buf_str(&rs.body));
+	assert_string_equal(json_string_value(json_object_get(doc, "status")), "ok");
+	assert_string_equal(json_string_value(json_object_get(doc, "database")), "ok");
+	assert_string_equal(json_string_value(json_object_get(doc, "redis")), "ok");
+	json_decref(doc);
+	hx_response_free(&rs);
+
+	hx_get("/no/such/page-for-integration", &rs);
+	assert_int_equal(rs.status, 404);
+	hx_response_free(&rs);
+
+	/* GET on a webhook path: 405, and audited (findable by its query). */
+	hx_random_hex(marker, 16);
+	url = xasprintf("/twilio/voice/%s?c=%s", FLOW, marker);
+	hx_get(url, &rs);
+	assert_int_equal(rs.status, 405);
+	hx_response_free(&rs);
+	deadline = hx_now_ms() + AUDIT_WAIT_MS;
+	while (!found && hx_now_ms() < deadline) {
+		char err[256], *q = xasprintf("c=%s", marker);
+		json_t *arr = hx_audit_read_newest("audit:all", 500, err, sizeof(err));
+		if (arr == NULL)
+			fail_msg("cannot read audit:all: %s", err);
+		found = hx_audit_count(arr, "kind", "webhook", "method", "GET", "query", q, NULL) == 1;
+		json_decref(arr);
+		free(q);
+		if (!found)
+			hx_sleep_ms(50);
+	}
+	if (!found)
+		fail_msg("the GET on %s is not in audit:all", url);
+	free(url);
+}
+
+/* ---- the group ----------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+	char err[512];
+	(void)state;
+	if (hx_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "# run_integration: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	int rc = restore_services(state);
+	hx_fini();
+	return rc;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_call_confirm),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_callback),
+		cmocka_unit_test(test_timeout_at_announce),
+		cmocka_unit_test(test_answered_by_machine),
+		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_invalid_key),
+		cmocka_unit_test(test_signatures),
+		cmocka_unit_test(test_oversized_body),
+		cmocka_unit_test(test_unknown_call),
+		cmocka_unit_test(test_malformed_input),
+		cmocka_unit_test(test_health_and_routes),
+		cmocka_unit_test_teardown(test_postgres_down, restore_services),
+		cmocka_unit_test_teardown(test_redis_down, restore_services),
+		cmocka_unit_test(test_worker_killed_under_load),
+	};
+	return cmocka_run_group_tests_name("integration: webhook path", tests, group_setup,
+		group_teardown);
+}
