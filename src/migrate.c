@@ -11,12 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MIGRATE_MAX_FILE (16u << 20)
 /* A migration may rebuild an index on a big table, so the per-statement
  * limit of request code does not fit; lock_timeout stays short so that a
  * migration never queues the application behind a lock it waits for. */
 #define MIGRATE_STATEMENT_TIMEOUT "SET LOCAL statement_timeout = '30min'"
+#define MIGRATE_LOCK_WAIT_MS (30 * 60 * 1000)
+#define MIGRATE_LOCK_POLL_MS 200
 
 struct migrate_list {
 	char **v;
@@ -301,6 +304,40 @@ out:
 	return rc;
 }
 
+/* Takes the migration lock, serialising concurrent runs (deploys on
+ * several hosts): a second run waits here, then finds the work done.  It
+ * polls with pg_try_advisory_lock because a blocking pg_advisory_lock
+ * would be cut off by the connection's short lock_timeout while the
+ * other run is still busy.  0, or -1 (logged). */
+static int migrate_lock(struct db *db)
+{
+	const char *key[1] = { MIGRATE_LOCK_KEY };
+	long long start = util_now_ms();
+	int waiting = 0;
+
+	for (;;) {
+		PGresult *res = db_exec(db, "SELECT pg_try_advisory_lock($1::bigint)", 1, key);
+		int got;
+		if (res == NULL) {
+			log_error("migrate: cannot take the migration lock: %s", db_last_error(db));
+			return -1;
+		}
+		got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+		if (got)
+			return 0;
+		if (util_now_ms() - start > MIGRATE_LOCK_WAIT_MS) {
+			log_error("migrate: another migration run has held the lock for %d minutes; giving up",
+				MIGRATE_LOCK_WAIT_MS / 60000);
+			return -1;
+		}
+		if (!waiting)
+			log_info("migrate: waiting for another migration run to finish");
+		waiting = 1;
+		usleep(MIGRATE_LOCK_POLL_MS * 1000);
+	}
+}
+
 int migrate_apply(struct db *db, const char *sql_dir)
 {
 	const char *lock[1] = { MIGRATE_LOCK_KEY };
@@ -314,14 +351,8 @@ int migrate_apply(struct db *db, const char *sql_dir)
 		log_warn("migrate: no NNN_name.sql files in %s", sql_dir);
 	if (db_connect(db) < 0)
 		goto out;
-	/* Serialises concurrent runs (deploys on several hosts); a second
-	 * run waits here, then finds the work done. */
-	res = db_exec(db, "SELECT pg_advisory_lock($1::bigint)", 1, lock);
-	if (res == NULL) {
-		log_error("migrate: cannot take the migration lock: %s", db_last_error(db));
+	if (migrate_lock(db) < 0)
 		goto out;
-	}
-	PQclear(res);
 	locked = 1;
 	backend = PQbackendPID(db_pgconn(db));
 	/* Checked first (under the lock) rather than IF NOT EXISTS, which
