@@ -25,6 +25,18 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
  * good), or -1 when there is no state_tables directory. */
 int check_all(const char *root, int production, FILE *out);
 
+struct check_stats {
+	int flows;
+	int states;
+	int problems;
+};
+
+/* check_all for the flows named in flows (all of them when nflows is 0):
+ * a named flow that does not exist is a problem.  Fills st.  Returns the
+ * number of problems, or -1 when there is no state_tables directory. */
+int check_run(const char *root, int production, char *const *flows, int nflows,
+	FILE *out, struct check_stats *st);
+
 /* Prints flow f as a Graphviz dot digraph. */
 void check_diagram(const struct flow *f, FILE *out);
 

@@ -5,7 +5,10 @@
  *   audio/<flow>/<state>/<name>.mp3   audio that <state> plays
  *
  * In the transitions file, '#' starts a comment and blank lines are
- * ignored; fields are separated by spaces or tabs.  `on` is a keypad key
+ * ignored; fields are separated by spaces or tabs.  Because '#' is also
+ * a keypad key, a field that is exactly "#" in the `on` position is the
+ * key; any other field that begins with '#' starts the comment.  A
+ * trailing '\r' on a line is ignored.  `on` is a keypad key
  * (0-9, *, #), "timeout", "machine", "other", or an event name an action
  * returns ([a-z][a-z0-9_]*).  The start state is the `from` of the first
  * line.  A state with no outgoing line is terminal.  State and action
@@ -28,6 +31,8 @@ struct flow_diag {
 	char **msgs;
 	size_t n;
 };
+/* Adds one message, unless d already holds the same one (a problem is
+ * reported once even when the loader and check both notice it). */
 void flow_diag_add(struct flow_diag *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void flow_diag_free(struct flow_diag *d);
@@ -51,6 +56,7 @@ struct flow {
 	char *name;
 	char *dir;        /* root/state_tables/<name> */
 	char *audio_dir;  /* root/audio/<name> */
+	char *trans_path; /* the transitions file as diagnostics name it */
 	struct flow_state *states;
 	size_t nstates;
 	struct flow_transition *trans;
@@ -68,7 +74,8 @@ struct flow *flow_parse(const char *name, const char *text, size_t len,
 /* Loads root/state_tables/<name>/transitions and every state's template
  * (a missing or unparsable template is left NULL and noted in d; check
  * turns that into an error).  Returns NULL on a missing or malformed
- * transitions file. */
+ * transitions file.  Paths in the flow and in d are root-relative
+ * ("state_tables/x/a.xml") when root is "." or "". */
 struct flow *flow_load(const char *root, const char *name, struct flow_diag *d);
 
 void flow_free(struct flow *f);
@@ -81,8 +88,22 @@ int flow_state_index(const struct flow *f, const char *name);
  * when there is none (the caller stays in the state). */
 const struct flow_transition *flow_next(const struct flow *f, int state, const char *input);
 
+/* Whether s is a valid flow, state, action or event name
+ * ([a-z][a-z0-9_]{0,63}). */
+int flow_name_valid(const char *s);
+
 /* Whether on is a keypad key, or one of the built-in inputs. */
 int flow_is_key(const char *on);
 int flow_is_builtin_input(const char *on); /* key, timeout, machine, other */
+
+/* root/rel as a new string (caller frees), or rel alone when root is
+ * "." or empty, so that messages read "state_tables/x/a.xml" when run
+ * from the repository. */
+char *flow_path(const char *root, const char *rel);
+
+/* Notes in d why state i has no template, path (tmpl == NULL): the file
+ * is missing, or it is not well-formed XML.  flow_load and check_flow
+ * both call it; flow_diag_add keeps one copy of each message. */
+void flow_note_template(const struct flow *f, int i, const char *path, struct flow_diag *d);
 
 #endif

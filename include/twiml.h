@@ -39,7 +39,14 @@ struct twiml_render_opts {
 /* Renders tmpl (not modified) into out as a complete XML document with
  * an XML declaration.  A placeholder with no value in vars renders as ""
  * and makes the call return -1 (nothing is appended to out then).
- * Returns 0 or -1. */
+ * Returns 0 or -1.
+ *
+ * The output is indented (two spaces per level, one verb per line, text
+ * kept inline as <Say>text</Say>) so that golden files stay readable;
+ * comments in the template are dropped.  An empty or all-blank value
+ * counts as no value (Twilio reports an empty Say as invalid), and a
+ * value's control characters and invalid UTF-8 become spaces and
+ * U+FFFD, which XML cannot carry or libxml2 would refuse to write. */
 int twiml_render(xmlDocPtr tmpl, const struct twiml_render_opts *opts, struct buf *out);
 
 /* Appends valid TwiML that apologises and hangs up.  Never fails; used
@@ -48,8 +55,18 @@ int twiml_render(xmlDocPtr tmpl, const struct twiml_render_opts *opts, struct bu
 void twiml_apology(struct buf *out);
 
 /* Parses a template file.  NULL (reason in d, naming path) when it is not
- * well-formed XML. */
+ * well-formed XML.  Whitespace-only text outside Say is dropped, so that
+ * rendering can indent the output; the caller owns the document
+ * (xmlFreeDoc). */
 xmlDocPtr twiml_load(const char *path, struct flow_diag *d);
+/* The same for a template held in memory (len bytes); path names it in
+ * diagnostics. */
+xmlDocPtr twiml_parse(const char *text, size_t len, const char *path, struct flow_diag *d);
+
+/* Whether text asks the listener to press a key: a word beginning with
+ * "press" (press, pressing), in any case.  Used on Say text and on the
+ * .txt source of recorded prompts. */
+int twiml_text_asks_keypress(const char *text);
 
 /* Checks a template is valid TwiML for ringfence: root Response, only
  * known verbs, only Say/Play/Pause inside Gather, placeholders only in
@@ -65,6 +82,8 @@ struct twiml_facts {
 	int has_fixed_say;     /* a Say with no placeholder (a fixed prompt) */
 	char **play_files;     /* Play file names, malloc'd; free with twiml_facts_free */
 	size_t nplay;
+	long fixed_say_line;   /* line of the first fixed Say, 0 when none */
+	long *play_lines;      /* line of each Play, parallel to play_files */
 };
 void twiml_inspect(xmlDocPtr doc, struct twiml_facts *facts);
 void twiml_facts_free(struct twiml_facts *facts);
