@@ -31,18 +31,20 @@ static const char *database_url(void)
 	return url;
 }
 
-/* conninfo with its database replaced by name, as key='value' pairs
- * (works for both URI and key=value input). */
-static char *with_dbname(const char *conninfo, const char *name)
+/* conninfo with its database (and user, when not NULL) replaced, as
+ * key='value' pairs (works for both URI and key=value input). */
+static char *with_db_user(const char *conninfo, const char *name, const char *user)
 {
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
-	char *out = xstrdup("");
+	char *out = xstrdup(""), *next;
 	if (opts == NULL)
 		fail_msg("cannot parse RINGFENCE_DATABASE_URL: %s", err ? err : "?");
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		const char *val = strcmp(o->keyword, "dbname") == 0 ? name : o->val;
-		char *q, *p, *next;
+		const char *val = o->val;
+		char *q, *p;
+		if (strcmp(o->keyword, "dbname") == 0 || (user && strcmp(o->keyword, "user") == 0))
+			continue;
 		if (val == NULL)
 			continue;
 		q = xmalloc(2 * strlen(val) + 1);
@@ -53,19 +55,16 @@ static char *with_dbname(const char *conninfo, const char *name)
 			*p++ = *s;
 		}
 		*p = '\0';
-		next = xasprintf("%s%s%s='%s'", out, *out ? " " : "", o->keyword, q);
+		next = xasprintf("%s%s='%s' ", out, o->keyword, q);
 		free(q);
 		free(out);
 		out = next;
 	}
 	PQconninfoFree(opts);
-	/* dbname may not have been among the parsed options with a value */
-	if (strstr(out, "dbname=") == NULL) {
-		char *next = xasprintf("%s dbname='%s'", out, name);
-		free(out);
-		out = next;
-	}
-	return out;
+	next = user ? xasprintf("%sdbname='%s' user='%s'", out, name, user) :
+		xasprintf("%sdbname='%s'", out, name);
+	free(out);
+	return next;
 }
 
 static void admin_exec(const char *sql)
@@ -76,21 +75,44 @@ static void admin_exec(const char *sql)
 	PQclear(res);
 }
 
+/* Creates the scratch database.  The test stack's role may lack
+ * CREATEDB (it runs migrations without superuser rights, as in
+ * production); then the local superuser "postgres" creates the database
+ * on its behalf, owned by that role, so the migrations still run with the
+ * role's own rights. */
 static int setup(void **state)
 {
-	char *sql;
+	char *sql, *conninfo;
+	PGresult *res;
 	(void)state;
 	admin = PQconnectdb(database_url());
 	if (PQstatus(admin) != CONNECTION_OK)
 		fail_msg("cannot connect to RINGFENCE_DATABASE_URL: %s", PQerrorMessage(admin));
+	char *role = PQescapeIdentifier(admin, PQuser(admin), strlen(PQuser(admin)));
+	char *user = xstrdup(PQuser(admin));
 	snprintf(dbname, sizeof(dbname), "rf_migrate_test_%d", (int)getpid());
-	sql = xasprintf("DROP DATABASE IF EXISTS %s", dbname);
-	admin_exec(sql);
-	free(sql);
 	sql = xasprintf("CREATE DATABASE %s", dbname);
-	admin_exec(sql);
+	res = PQexec(admin, sql);
 	free(sql);
-	scratch_conninfo = with_dbname(database_url(), dbname);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (sqlstate == NULL || strcmp(sqlstate, "42501") != 0)
+			fail_msg("CREATE DATABASE %s: %s", dbname, PQerrorMessage(admin));
+		PQfinish(admin);
+		conninfo = with_db_user(database_url(), "postgres", "postgres");
+		admin = PQconnectdb(conninfo);
+		free(conninfo);
+		if (PQstatus(admin) != CONNECTION_OK)
+			fail_msg("role %s may not create databases, and the superuser postgres cannot "
+				"connect: %s", user, PQerrorMessage(admin));
+		sql = xasprintf("CREATE DATABASE %s OWNER %s", dbname, role);
+		admin_exec(sql);
+		free(sql);
+	}
+	PQclear(res);
+	PQfreemem(role);
+	scratch_conninfo = with_db_user(database_url(), dbname, user);
+	free(user);
 	db = db_open(scratch_conninfo);
 	if (db_connect(db) < 0)
 		fail_msg("cannot connect to the scratch database: %s", db_last_error(db));
