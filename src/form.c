@@ -223,7 +223,9 @@ enum form_err form_parse_cookies(struct arena *a, const char *header,
 		lim = &form_default_limits;
 	if (header == NULL)
 		goto out;
-	len = strnlen(header, lim->max_input + 1);
+	/* strnlen stops a header far over the cap from being walked to its
+	 * end (the + 1 must not wrap for a limit of SIZE_MAX). */
+	len = lim->max_input < (size_t)-1 ? strnlen(header, lim->max_input + 1) : strlen(header);
 	if (len > lim->max_input) {
 		err = FORM_TOO_LARGE;
 		goto out;

@@ -285,6 +285,21 @@ static void test_cookie_cases(void **state)
 	}
 }
 
+/* Limits at SIZE_MAX mean "no limit", not an overflow into zero. */
+static void test_form_unlimited(void **state)
+{
+	static const struct form_limits none = { (size_t)-1, (size_t)-1, (size_t)-1, (size_t)-1 };
+	struct arena *a = arena_new(0);
+	struct params out;
+	(void)state;
+	assert_int_equal(form_parse_cookies(a, "a=1; b=2", &none, &out), FORM_OK);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(form_parse(a, "a=%31&b=2", 9, &none, &out), FORM_OK);
+	assert_int_equal(out.n, 2);
+	assert_string_equal(form_get(&out, "a"), "1");
+	arena_free(a);
+}
+
 static void test_form_strerror(void **state)
 {
 	(void)state;
@@ -304,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_form_default_limits),
 		cmocka_unit_test(test_form_twilio_body),
 		cmocka_unit_test(test_cookie_cases),
+		cmocka_unit_test(test_form_unlimited),
 		cmocka_unit_test(test_form_strerror),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
