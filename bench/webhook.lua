@@ -3,10 +3,12 @@
 --   wrk -t T -c C -d D --latency -s bench/webhook.lua URL -- REQUESTS T [PATH]
 --
 -- REQUESTS is the file bench/gen_requests wrote: one request a line,
--- "URI<TAB>X-Twilio-Signature<TAB>form body".  Thread k of T takes lines
--- k, k+T, k+2T, ... so no two threads send the same call's requests, and
--- cycles through its share for the whole run (after its first pass every
--- request is a replay of a webhook ringfence has already answered).
+-- "URI<TAB>X-Twilio-Signature<TAB>form body".  Each thread of T takes the
+-- calls whose token (c=) is its own modulo T, keeping the file's order, so
+-- a call's requests all go through one thread in order and never wait for
+-- each other's row lock; it cycles through its share for the whole run
+-- (after its first pass every request is a replay of a webhook ringfence
+-- has already answered).
 -- PATH, when given, replaces the path of every URI (the query string and
 -- body stay), so the baselines get exactly the same requests as
 -- ringfence.
@@ -27,8 +29,11 @@ local pos = 0
 
 local function split_tabs(line)
 	local a, b = line:find("\t", 1, true)
+	if not a then
+		return nil
+	end
 	local c, d = line:find("\t", b + 1, true)
-	if not a or not c then
+	if not c then
 		return nil
 	end
 	return line:sub(1, a - 1), line:sub(b + 1, c - 1), line:sub(d + 1)
@@ -43,9 +48,10 @@ function init(args)
 	local n = 0
 
 	for line in f:lines() do
-		if n % nthreads == index then
-			local uri, sig, body = split_tabs(line)
-			assert(uri, "malformed request line " .. (n + 1) .. " in " .. file)
+		local uri, sig, body = split_tabs(line)
+		assert(uri, "malformed request line " .. (n + 1) .. " in " .. file)
+		local token = assert(uri:match("[?&]c=(%x+)"), "no call token in line " .. (n + 1))
+		if tonumber(token:sub(-6), 16) % nthreads == index then
 			if path then
 				local q = uri:find("?", 1, true)
 				uri = path .. (q and uri:sub(q) or "")
