@@ -36,6 +36,11 @@ struct flow_diag {
 void flow_diag_add(struct flow_diag *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void flow_diag_free(struct flow_diag *d);
+/* Adds each message of from to d; a message about file path
+ * ("path: ..." or "path:N: ...") gets "state 'state': " after its
+ * location, so that problems found in a template name their state. */
+void flow_diag_merge_state(struct flow_diag *d, const struct flow_diag *from,
+	const char *path, const char *state);
 
 struct flow_state {
 	char *name;

@@ -140,15 +140,22 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 		const struct flow_state *st = &f->states[i];
 		xmlDocPtr doc = st->tmpl;
 		paths[i] = st->tmpl_path ? xstrdup(st->tmpl_path) : xasprintf("%s/%s.xml", dir, st->name);
-		if (doc == NULL) {
-			if (file_exists(paths[i]))
-				doc = owned[i] = twiml_load(paths[i], d);
-			if (doc == NULL) {
-				flow_note_template(f, (int)i, paths[i], d);
-				continue;
-			}
+		if (doc == NULL && file_exists(paths[i])) {
+			struct flow_diag tmp = { NULL, 0 };
+			doc = owned[i] = twiml_load(paths[i], &tmp);
+			flow_diag_merge_state(d, &tmp, paths[i], st->name);
+			flow_diag_free(&tmp);
 		}
-		twiml_validate(doc, paths[i], d);
+		if (doc == NULL) {
+			flow_note_template(f, (int)i, paths[i], d);
+			continue;
+		}
+		{
+			struct flow_diag tmp = { NULL, 0 };
+			twiml_validate(doc, paths[i], &tmp);
+			flow_diag_merge_state(d, &tmp, paths[i], st->name);
+			flow_diag_free(&tmp);
+		}
 		twiml_inspect(doc, &fx[i]);
 		have[i] = 1;
 	}

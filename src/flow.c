@@ -17,6 +17,10 @@
 /* Fields a transitions line may have, plus one to notice a fifth. */
 #define FLOW_MAX_FIELDS 5
 
+/* After this many bad lines a file is not a transitions file at all;
+ * listing every line would only bury the first, useful message. */
+#define FLOW_MAX_ERRORS 50
+
 void flow_diag_add(struct flow_diag *d, const char *fmt, ...)
 {
 	va_list ap;
@@ -47,6 +51,40 @@ void flow_diag_free(struct flow_diag *d)
 	free(d->msgs);
 	d->msgs = NULL;
 	d->n = 0;
+}
+
+void flow_diag_merge_state(struct flow_diag *d, const struct flow_diag *from,
+	const char *path, const char *state)
+{
+	size_t plen = strlen(path);
+
+	for (size_t i = 0; i < from->n; i++) {
+		const char *m = from->msgs[i];
+		const char *loc = m + plen;
+		if (strncmp(m, path, plen) != 0 || *loc != ':') {
+			flow_diag_add(d, "%s", m);
+			continue;
+		}
+		loc++;
+		while (*loc >= '0' && *loc <= '9')
+			loc++;
+		if (*loc == ':')
+			loc++;
+		if (*loc == ' ')
+			loc++;
+		flow_diag_add(d, "%.*sstate '%s': %s", (int)(loc - m), m, state, loc);
+	}
+}
+
+/* Loads the template of state at path, its problems naming the state. */
+static xmlDocPtr load_template(const char *path, const char *state, struct flow_diag *d)
+{
+	struct flow_diag tmp = { NULL, 0 };
+	xmlDocPtr doc = twiml_load(path, &tmp);
+
+	flow_diag_merge_state(d, &tmp, path, state);
+	flow_diag_free(&tmp);
+	return doc;
 }
 
 /* Whether the n bytes at s are a name: [a-z][a-z0-9_]{0,63}. */
@@ -222,6 +260,10 @@ struct flow *flow_parse(const char *name, const char *text, size_t len,
 			/* Past the limit every further line would fail too. */
 			if (f->ntrans == FLOW_MAX_TRANSITIONS || f->nstates == FLOW_MAX_STATES)
 				break;
+			if (errors == FLOW_MAX_ERRORS) {
+				flow_diag_add(d, "%s:%d: too many errors, stopping", file, lineno);
+				break;
+			}
 		}
 	}
 	if (errors == 0 && f->ntrans == 0) {
@@ -257,7 +299,7 @@ void flow_note_template(const struct flow *f, int i, const char *path, struct fl
 
 	if (stat(path, &sb) == 0) {
 		/* It exists, so it did not parse: twiml_load says why. */
-		xmlDocPtr doc = twiml_load(path, d);
+		xmlDocPtr doc = load_template(path, st->name, d);
 		xmlFreeDoc(doc);
 		return;
 	}
@@ -315,7 +357,7 @@ struct flow *flow_load(const char *root, const char *name, struct flow_diag *d)
 		struct stat sb;
 		st->tmpl_path = xasprintf("%s/%s.xml", f->dir, st->name);
 		if (stat(st->tmpl_path, &sb) == 0)
-			st->tmpl = twiml_load(st->tmpl_path, d);
+			st->tmpl = load_template(st->tmpl_path, st->name, d);
 		else
 			flow_note_template(f, (int)i, st->tmpl_path, d);
 	}

@@ -278,9 +278,14 @@ static int play_name_ok(const char *s)
 
 /* ---- validation ------------------------------------------------------ */
 
+/* Problems reported per template; a file that is not TwiML at all would
+ * otherwise give one per line. */
+#define TWIML_MAX_PROBLEMS 50
+
 struct vctx {
 	const char *path;
 	struct flow_diag *d;
+	int count;
 };
 
 /* Adds "path:line: message" (or "path: message" when line is unknown). */
@@ -292,6 +297,12 @@ static void problem(struct vctx *v, const xmlNode *node, const char *fmt, ...)
 	char *msg = NULL;
 	long line = node ? xmlGetLineNo(node) : -1;
 
+	if (v->count > TWIML_MAX_PROBLEMS)
+		return;
+	if (++v->count > TWIML_MAX_PROBLEMS) {
+		flow_diag_add(v->d, "%s: too many problems, stopping", v->path);
+		return;
+	}
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
@@ -480,7 +491,7 @@ static void check_children(struct vctx *v, const xmlNode *el, const struct elem_
 
 int twiml_validate(xmlDocPtr doc, const char *path, struct flow_diag *d)
 {
-	struct vctx v = { path, d };
+	struct vctx v = { path, d, 0 };
 	size_t before = d->n;
 	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
 
@@ -520,10 +531,31 @@ static void strip_blanks(xmlNodePtr el)
 	}
 }
 
+/* The first error of a parse: libxml2 keeps only the last one, which
+ * after a missing end tag is a less helpful "premature end of data". */
+struct first_error {
+	int set;
+	int line;
+	char *msg;
+};
+
+static void keep_first_error(void *data, xmlErrorPtr err)
+{
+	xmlParserCtxtPtr ctxt = data;
+	struct first_error *fe = ctxt->_private;
+
+	if (fe->set || err == NULL || err->level < XML_ERR_ERROR)
+		return;
+	fe->set = 1;
+	fe->line = err->line;
+	fe->msg = xstrdup(err->message ? err->message : "unknown error");
+}
+
 xmlDocPtr twiml_parse(const char *text, size_t len, const char *path, struct flow_diag *d)
 {
 	xmlParserCtxtPtr ctxt = NULL;
 	xmlDocPtr doc = NULL;
+	struct first_error fe = { 0, 0, NULL };
 
 	if (len > TWIML_MAX_FILE) {
 		flow_diag_add(d, "%s: template larger than %d bytes", path, TWIML_MAX_FILE);
@@ -534,21 +566,22 @@ xmlDocPtr twiml_parse(const char *text, size_t len, const char *path, struct flo
 		fprintf(stderr, "ringfence: out of memory\n");
 		abort();
 	}
-	/* No network, no external entities (no NOENT, no DTDLOAD), no
-	 * messages on stderr: the reason goes to d instead. */
+	/* Errors go to keep_first_error (userData is the context), not to
+	 * stderr.  No network, no external entities (no NOENT, no DTDLOAD). */
+	ctxt->_private = &fe;
+	ctxt->sax->serror = keep_first_error;
 	doc = xmlCtxtReadMemory(ctxt, text, (int)len, path, NULL,
 		XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (doc == NULL || xmlDocGetRootElement(doc) == NULL) {
-		const xmlError *err = xmlCtxtGetLastError(ctxt);
-		char *msg = xstrdup(err && err->message ? err->message : "no root element");
+		char *msg = fe.msg ? fe.msg : xstrdup("no root element");
 		size_t n = strlen(msg);
 		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 			msg[--n] = '\0';
-		if (err && err->line > 0)
-			flow_diag_add(d, "%s:%d: not well-formed XML: %s", path, err->line, msg);
+		if (fe.line > 0)
+			flow_diag_add(d, "%s:%d: not well-formed XML: %s", path, fe.line, msg);
 		else
 			flow_diag_add(d, "%s: not well-formed XML: %s", path, msg);
-		free(msg);
+		fe.msg = msg;
 		xmlFreeDoc(doc);
 		doc = NULL;
 		goto out;
@@ -557,6 +590,7 @@ xmlDocPtr twiml_parse(const char *text, size_t len, const char *path, struct flo
 out:
 	if (ctxt)
 		xmlFreeParserCtxt(ctxt);
+	free(fe.msg);
 	return doc;
 }
 
