@@ -11,6 +11,7 @@
 #include <hiredis/hiredis.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <strings.h>
@@ -496,6 +497,15 @@ int hx_sign(const char *key, const char *url, const struct hx_form *f,
 	return signature_compute(key ? key : hx_env.auth_token, url, f ? &f->p : NULL, out);
 }
 
+void hx_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != sizeof(md))
+		abort();
+	util_hex(md, sizeof(md), out);
+}
+
 int hx_post_form(const char *url, const struct hx_form *f, enum hx_sign_mode mode,
 	struct hx_response *rs)
 {
@@ -728,9 +738,9 @@ void hx_fixture_call_or_fail(struct hx_call *c)
 		 * must stop the first two and leave the history alone. */
 		const char *p[2] = { c->appointment_id, c->business_id };
 		char *v = hx_db_value_or_fail(
-			"WITH a AS (SELECT starts_at FROM appointments WHERE id = $1)"
+			"WITH a AS (SELECT starts_at FROM appointments WHERE id = $1::bigint)"
 			" INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, due_at, status)"
-			" SELECT $2, $1, ch, off, a.starts_at - make_interval(mins => off), st"
+			" SELECT $2::bigint, $1::bigint, ch, off, a.starts_at - make_interval(mins => off), st"
 			" FROM a, (VALUES ('voice', 1440, 'pending'), ('sms', 120, 'pending'),"
 			"              ('email', 4320, 'completed')) AS r(ch, off, st)"
 			" RETURNING id", 2, p);

@@ -123,6 +123,9 @@ void hx_form_voice(struct hx_form *f, const char *call_sid, const char *from,
 int hx_sign(const char *key, const char *url, const struct hx_form *f,
 	char out[SIGNATURE_LEN + 1]);
 
+/* Lowercase hex SHA-256 of data (what Twilio puts in bodySHA256). */
+void hx_sha256_hex(const void *data, size_t len, char out[65]);
+
 enum hx_sign_mode {
 	HX_SIGNED,      /* correct signature */
 	HX_BAD_SIG,     /* a well-formed signature that does not match */

@@ -612,8 +612,8 @@ static void test_invalid_key(void **state)
 	char *url;
 	static const char *const events[][5] = {
 		{ "announce", "1", "details", "", "1" },
-		{ "details", "other", "details_retry", "", "9" },
-		{ "details_retry", "other", "goodbye_invalid", "", "9" },
+		{ "details", "9", "details_retry", "", "9" },
+		{ "details_retry", "9", "goodbye_invalid", "", "9" },
 	};
 
 	(void)state;
@@ -887,7 +887,10 @@ static void test_unknown_call(void **state)
 
 /* ---- 10. malformed input ---------------------------------------------- */
 
-enum body_kind { BODY_FORM, BODY_RAW, BODY_TEXT };
+/* BODY_JSON is signed the way Twilio signs JSON bodies: the URL carries
+ * bodySHA256 of the body; BODY_JSON_UNHASHED leaves that out, so nothing
+ * covers the body. */
+enum body_kind { BODY_FORM, BODY_RAW, BODY_JSON, BODY_JSON_UNHASHED };
 
 struct malformed_case {
 	const char *name;
@@ -896,8 +899,9 @@ struct malformed_case {
 	const char *field;   /* BODY_FORM: field to set (value "" deletes via del) */
 	const char *value;
 	int del;             /* BODY_FORM: delete field instead */
-	const char *raw;     /* BODY_RAW: appended pair; BODY_TEXT: the body ("%S": CallSid) */
-	int want_status;     /* what webhook.c answers: 200 apology or 400 */
+	const char *raw;     /* BODY_RAW: appended pair; BODY_JSON*: the body ("%S": CallSid) */
+	int want_status;     /* what webhook.c answers: 200 apology, 400, or 403 when
+	                        the signature cannot cover the body */
 	const char *decoded; /* BODY_RAW that decodes: the Digits value it decodes to,
 	                        which a genuine sender would have signed */
 };
@@ -933,7 +937,9 @@ static const struct malformed_case malformed[] = {
 	{ "overlong UTF-8", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%C0%%AE", 400, NULL },
 	{ "encoded surrogate", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%ED%%A0%%80", 400, NULL },
 	{ "empty field name", BODY_RAW, NULL, NULL, NULL, 0, "=1", 400, NULL },
-	{ "not form-encoded", BODY_TEXT, NULL, NULL, NULL, 0, "{\"CallSid\": \"%S\"}", 200, NULL },
+	{ "JSON body", BODY_JSON, NULL, NULL, NULL, 0, "{\"CallSid\": \"%S\"}", 200, NULL },
+	{ "JSON body no hash covers", BODY_JSON_UNHASHED, NULL, NULL, NULL, 0,
+		"{\"CallSid\": \"%S\"}", 403, NULL },
 };
 
 /* Expands %T (token), %U (token in capitals), %S (CallSid) and %% in
@@ -992,24 +998,29 @@ static void test_malformed_input(void **state)
 				hx_form_set(&f, m->field, m->value);
 			body = hx_form_encode(&f);
 			assert_int_equal(hx_sign(NULL, url, &f, sig), 0);
-		} else {
+		} else if (m->kind == BODY_RAW) {
 			/* Signed over what the body decodes to when it decodes
 			 * at all, so the validators, not the signature, must
 			 * refuse it; a body that cannot be decoded must be
 			 * refused before anything in it is trusted. */
-			char *raw = expand(m->raw, &c);
-			if (m->kind == BODY_RAW) {
-				char *rest = hx_form_encode(&f);
-				body = xasprintf("%s&%s", rest, raw);
-				free(rest);
-				if (m->decoded)
-					hx_form_add(&f, "Digits", m->decoded);
-			} else {
-				body = xstrdup(raw);
-				rq.content_type = "application/json";
-			}
+			char *raw = expand(m->raw, &c), *rest = hx_form_encode(&f);
+			body = xasprintf("%s&%s", rest, raw);
+			free(rest);
 			free(raw);
-			assert_int_equal(hx_sign(NULL, url, m->kind == BODY_TEXT ? NULL : &f, sig), 0);
+			if (m->decoded)
+				hx_form_add(&f, "Digits", m->decoded);
+			assert_int_equal(hx_sign(NULL, url, &f, sig), 0);
+		} else {
+			body = expand(m->raw, &c);
+			rq.content_type = "application/json";
+			if (m->kind == BODY_JSON) {
+				char hash[65], *hashed;
+				hx_sha256_hex(body, strlen(body), hash);
+				hashed = xasprintf("%s&bodySHA256=%s", url, hash);
+				free(url);
+				url = hashed;
+			}
+			assert_int_equal(hx_sign(NULL, url, NULL, sig), 0);
 		}
 		rq.url = url;
 		rq.body = body;
@@ -1039,6 +1050,34 @@ static void test_malformed_input(void **state)
 /* Services a test stopped; the teardown starts them again. */
 static int pg_stopped, redis_stopped;
 
+/* Waits (bounded) until the pool answers /healthz 200 several times in a
+ * row, so that every worker has found its connections again before the
+ * next test: a service that came back is only restored when the workers
+ * use it.  0, or -1 when the pool did not recover in time. */
+static int wait_pool_healthy(void)
+{
+	struct hx_pids p;
+	int need = 3 * (hx_fcgi_pids(&p) == 0 && p.nworkers > 0 ? p.nworkers : 4);
+	int streak = 0;
+	long last = 0;
+	long long deadline = hx_now_ms() + 30000;
+
+	while (streak < need && hx_now_ms() < deadline) {
+		struct hx_response rs;
+		hx_get("/healthz", &rs);
+		last = rs.status;
+		streak = rs.status == 200 ? streak + 1 : 0;
+		hx_response_free(&rs);
+		if (streak == 0)
+			hx_sleep_ms(100);
+	}
+	if (streak < need) {
+		fprintf(stderr, "# the pool did not recover: /healthz still %ld after 30 s\n", last);
+		return -1;
+	}
+	return 0;
+}
+
 static int restore_services(void **state)
 {
 	int rc = 0;
@@ -1059,6 +1098,8 @@ static int restore_services(void **state)
 			redis_stopped = 0;
 		}
 	}
+	if (rc == 0)
+		rc = wait_pool_healthy();
 	return rc;
 }
 
