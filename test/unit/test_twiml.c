@@ -435,6 +435,13 @@ static void test_validate(void **state)
 		  "t.xml:1: malformed placeholder near '{{business_name' in <Say> (write {{field}})" },
 		{ "<Response><Say>{{}}</Say></Response>", "t.xml:1: malformed placeholder near '{{}}' in <Say> (write {{field}})" },
 		{ "<Response><Say>{single} braces are fine}</Say></Response>", "" },
+		{ "<Response><Say>{<!-- split -->{notes}}</Say></Response>",
+		  "t.xml:1: placeholder {{notes}} is not an allowed field (business_name, appointment_date, "
+		  "appointment_time, callback_number)" },
+		{ "<Response><Say>{<![CDATA[{notes}}]]></Say></Response>",
+		  "t.xml:1: placeholder {{notes}} is not an allowed field (business_name, appointment_date, "
+		  "appointment_time, callback_number)" },
+		{ "<Response><Say>Hi <![CDATA[{{business_name}}]]> <!-- c --></Say></Response>", "" },
 		{ "<Response><Say>{{business_name}}{{callback_number}}</Say></Response>", "" },
 		{ "<Response><Redirect>https://x/{{business_name}}</Redirect></Response>",
 		  "t.xml:1: placeholder in <Redirect> text (only Say text may hold placeholders)" },
