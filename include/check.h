@@ -7,7 +7,18 @@
  * a `timeout` exit; a terminal state that does not hang up; a placeholder
  * outside the allow-list; a state reachable through `machine` or
  * `timeout` that asks for a keypress; and, with production set, a fixed
- * prompt spoken with Say rather than recorded audio. */
+ * prompt spoken with Say rather than recorded audio.
+ *
+ * Also: a state with exits whose template has no Gather (it could never
+ * receive input), a terminal state with a Gather, a state_tables/<flow>
+ * .xml file that no transition mentions, and (check_run) a flow
+ * directory whose name the engine would skip.  "Asks for a keypress"
+ * means a Gather, or a Say text or the .txt source of a played prompt
+ * with a word beginning "press".  The timeout and Gather rules apply to
+ * states that wait for the caller (an exit on a key, timeout, machine or
+ * other); a state left only by action events is passed through by the
+ * engine within one webhook.  Each problem is one line,
+ * "path[:line]: message" naming the state. */
 #ifndef RF_CHECK_H
 #define RF_CHECK_H
 

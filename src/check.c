@@ -138,26 +138,22 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 	 * works on a flow that only went through flow_parse. */
 	for (size_t i = 0; i < f->nstates; i++) {
 		const struct flow_state *st = &f->states[i];
+		struct flow_diag tmp = { NULL, 0 };
 		xmlDocPtr doc = st->tmpl;
+
 		paths[i] = st->tmpl_path ? xstrdup(st->tmpl_path) : xasprintf("%s/%s.xml", dir, st->name);
-		if (doc == NULL && file_exists(paths[i])) {
-			struct flow_diag tmp = { NULL, 0 };
+		if (doc == NULL && file_exists(paths[i]))
 			doc = owned[i] = twiml_load(paths[i], &tmp);
-			flow_diag_merge_state(d, &tmp, paths[i], st->name);
-			flow_diag_free(&tmp);
-		}
-		if (doc == NULL) {
+		else if (doc == NULL)
 			flow_note_template(f, (int)i, paths[i], d);
-			continue;
-		}
-		{
-			struct flow_diag tmp = { NULL, 0 };
+		if (doc != NULL) {
 			twiml_validate(doc, paths[i], &tmp);
-			flow_diag_merge_state(d, &tmp, paths[i], st->name);
-			flow_diag_free(&tmp);
+			twiml_inspect(doc, &fx[i]);
+			have[i] = 1;
 		}
-		twiml_inspect(doc, &fx[i]);
-		have[i] = 1;
+		/* Template problems name the state, like every other rule's. */
+		flow_diag_merge_state(d, &tmp, paths[i], st->name);
+		flow_diag_free(&tmp);
 	}
 
 	/* Reachability from the start over every transition. */

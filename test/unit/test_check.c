@@ -51,6 +51,7 @@ static const struct {
 	const char *want; /* the whole output: one line per problem */
 } rule_cases[] = {
 	{ "fixed_say", 0, "" },
+	{ "event_state", 0, "" },
 	{ "fixed_say", 1,
 	  FX("fixed_say") "ask.xml:4: state 'ask' speaks a fixed prompt with <Say>; production needs "
 	  "recorded audio (<Play>)\n"
