@@ -1278,7 +1278,10 @@ static void test_redis_down(void **state)
 				sent, in_redis, in_file);
 	}
 	free(key);
-	expect_healthz(200, "after Redis came back");
+	/* Each worker retries Redis at most once a second, so /healthz may
+	 * lag a moment behind the records. */
+	if (wait_pool_healthy() < 0)
+		fail_msg("/healthz does not answer 200 again after Redis came back");
 }
 
 /* ---- 13. a worker killed under load ----------------------------------- */
@@ -1491,6 +1494,9 @@ static void test_health_and_routes(void **state)
 
 /* ---- the group ----------------------------------------------------------- */
 
+/* Set once the environment checked out; nothing to restore before. */
+static int initialised;
+
 static int group_setup(void **state)
 {
 	char err[512];
@@ -1499,12 +1505,15 @@ static int group_setup(void **state)
 		fprintf(stderr, "# run_integration: %s\n", err);
 		return -1;
 	}
+	initialised = 1;
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	int rc = restore_services(state);
+	int rc = 0;
+	if (initialised && (pg_stopped || redis_stopped))
+		rc = restore_services(state);
 	hx_fini();
 	return rc;
 }
