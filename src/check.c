@@ -20,6 +20,7 @@
 /* A prompt's text source is a sentence or two. */
 #define CHECK_MAX_TXT (64 * 1024)
 
+/* Whether path is a regular file. */
 static int file_exists(const char *path)
 {
 	struct stat sb;
@@ -47,6 +48,7 @@ static int waits_for_input(const struct flow *f, int i)
 	return 0;
 }
 
+/* Whether state i has a transition on on. */
 static int has_exit(const struct flow *f, int i, const char *on)
 {
 	for (size_t k = 0; k < f->ntrans; k++)
@@ -251,6 +253,7 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 	return (int)(d->n - before);
 }
 
+/* Whether path is a directory. */
 static int is_dir(const char *path)
 {
 	struct stat sb;
@@ -389,6 +392,7 @@ void check_diagram(const struct flow *f, FILE *out)
 	fprintf(out, "}\n");
 }
 
+/* RINGFENCE_ROOT, else the current directory, as the engine uses. */
 static const char *default_root(void)
 {
 	const char *r = getenv("RINGFENCE_ROOT");

@@ -41,6 +41,7 @@ int twiml_field_allowed(const char *name)
 
 enum { PH_END, PH_TEXT, PH_FIELD, PH_BAD };
 
+/* Characters of a placeholder name. */
 static int is_name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
@@ -80,6 +81,7 @@ static int ph_next(const char **pp, const char **start, size_t *len)
 	return PH_TEXT;
 }
 
+/* Whether text holds at least one well-formed {{field}}. */
 static int has_placeholder(const char *text)
 {
 	const char *p = text, *s;
@@ -232,6 +234,7 @@ static const struct elem_rule elem_rules[] = {
 	{ "Media", no_kids, 1, NULL },
 };
 
+/* The rule for element name, or NULL for a name TwiML does not have. */
 static const struct elem_rule *elem_rule_find(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_LEN(elem_rules); i++)
@@ -240,6 +243,7 @@ static const struct elem_rule *elem_rule_find(const char *name)
 	return NULL;
 }
 
+/* Whether s is in the NULL-terminated list. */
 static int in_list(const char *const *list, const char *s)
 {
 	for (size_t i = 0; list[i]; i++)
@@ -248,11 +252,13 @@ static int in_list(const char *const *list, const char *s)
 	return 0;
 }
 
+/* Whether n is the element called name. */
 static int is_name(const xmlNode *n, const char *name)
 {
 	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
 }
 
+/* Whether s is empty or only XML whitespace. */
 static int is_blank(const char *s)
 {
 	for (; *s; s++)
@@ -337,6 +343,7 @@ static void check_say_text(struct vctx *v, const xmlNode *node, const char *text
 	}
 }
 
+/* Whether s is a plain decimal number (no sign, no spaces) from lo to hi. */
 static int int_in_range(const char *s, long lo, long hi)
 {
 	long val = 0;
@@ -351,6 +358,7 @@ static int int_in_range(const char *s, long lo, long hi)
 	return val >= lo && val <= hi;
 }
 
+/* Checks attribute name=val of el against its rule r. */
 static void check_attr(struct vctx *v, const xmlNode *el, const struct attr_rule *r,
 	const char *name, const char *val)
 {
@@ -389,6 +397,8 @@ static void check_attr(struct vctx *v, const xmlNode *el, const struct attr_rule
 	}
 }
 
+/* Checks every attribute of el: no placeholders anywhere, and, for the
+ * verbs whose attributes are listed, only known names and values. */
 static void check_attrs(struct vctx *v, const xmlNode *el, const struct elem_rule *rule)
 {
 	for (const xmlAttr *a = el->properties; a; a = a->next) {
@@ -418,6 +428,7 @@ next:
 	}
 }
 
+/* Checks that a Play holds a bare file name. */
 static void check_play(struct vctx *v, const xmlNode *el)
 {
 	xmlChar *raw = xmlNodeGetContent(el);
@@ -728,6 +739,7 @@ static void append_clean(struct buf *b, const char *value)
 	}
 }
 
+/* The value given for field name (n bytes), or NULL. */
 static const char *var_value(const struct twiml_render_opts *opts, const char *name, size_t n)
 {
 	for (size_t i = 0; opts && i < opts->nvars; i++) {
@@ -785,6 +797,7 @@ static void set_text(xmlNodePtr el, const char *s)
 	xmlAddChild(el, t);
 }
 
+/* Sets an attribute (the writer escapes value); aborts when out of memory. */
 static void set_prop(xmlNodePtr el, const char *name, const char *value)
 {
 	if (xmlSetProp(el, (const xmlChar *)name, (const xmlChar *)value) == NULL) {
