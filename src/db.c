@@ -3,9 +3,12 @@
 #include "log.h"
 #include "util.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define DB_MAX_PREPARED 64
 /* A request must never wait long on the database: Twilio gives a webhook
@@ -62,14 +65,70 @@ static void db_drop(struct db *db)
 	db->nprepared = 0;
 }
 
+/* libpq notices (RAISE NOTICE, "relation already exists, skipping")
+ * belong in our log, on one line, not on stderr. */
+static void db_notice(void *arg, const char *message)
+{
+	char line[512];
+	size_t n;
+	(void)arg;
+	snprintf(line, sizeof(line), "%s", message ? message : "");
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		line[--n] = '\0';
+	for (char *p = line; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	log_info("db: %s", line);
+}
+
+/* An idle connection that the server has closed (restart, administrator
+ * command, idle timeout) still says CONNECTION_OK until libpq reads from
+ * it. Nothing is expected from the server between statements, so any
+ * readable byte there is either a notice or the server's goodbye: an
+ * ErrorResponse ('E') followed by end of file. Either of those means the
+ * connection is gone and the next statement would fail for no reason. */
+static int db_idle_conn_alive(struct db *db)
+{
+	struct pollfd pfd;
+	char first;
+	ssize_t n;
+
+	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		return 1; /* inside a transaction: a reconnect would lose it */
+	pfd.fd = PQsocket(db->conn);
+	if (pfd.fd < 0)
+		return 0;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) <= 0)
+		return 1;
+	if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))
+		return 0;
+	n = recv(pfd.fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		return 0;
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+	if (first == 'E')
+		return 0;
+	/* A notice or parameter status: let libpq take it. */
+	if (!PQconsumeInput(db->conn))
+		return 0;
+	return PQstatus(db->conn) == CONNECTION_OK;
+}
+
 int db_connect(struct db *db)
 {
 	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
 	const char *vals[] = { db->conninfo, DB_CONNECT_TIMEOUT, "ringfence", NULL };
 	PGresult *res;
 
-	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
-		return 0;
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
+		if (db_idle_conn_alive(db))
+			return 0;
+		log_warn("db: the server closed the idle connection; reconnecting");
+	}
 	db_drop(db);
 	/* expand_dbname=1: the conninfo string's own settings win over ours
 	 * except where it leaves them out. */
@@ -82,6 +141,7 @@ int db_connect(struct db *db)
 		db_drop(db);
 		return -1;
 	}
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
 	res = PQexec(db->conn, DB_STATEMENT_TIMEOUT);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		db_set_error(db, PQresultErrorField(res, PG_DIAG_SQLSTATE), PQerrorMessage(db->conn));

@@ -192,13 +192,13 @@ int http_response_send(FCGX_Request *fcgx, const struct http_response *res)
 	if (FCGX_FPrintF(fcgx->out,
 		    "Status: %d %s\r\n"
 		    "Content-Type: %s\r\n"
-		    "Content-Length: %zu\r\n"
+		    "Content-Length: %lu\r\n"
 		    "Cache-Control: no-store\r\n"
 		    "X-Content-Type-Options: nosniff\r\n"
 		    "%s\r\n",
 		    res->status, http_status_text(res->status),
 		    res->content_type ? res->content_type : "text/plain; charset=utf-8",
-		    res->body.len, buf_str(&res->headers)) < 0)
+		    (unsigned long)res->body.len, buf_str(&res->headers)) < 0)
 		rc = -1;
 	if (rc == 0 && res->body.len > 0 &&
 		FCGX_PutStr(res->body.data, (int)res->body.len, fcgx->out) < 0)
