@@ -14,7 +14,7 @@
 #   make run        local stack in the foreground (see deploy/stack)
 #   make stop       stop what `make run` started
 #   make test       every test, ending with "N passed, N failed"
-#   make bench      the benchmarks (see bench/)
+#   make bench      the benchmarks (see test/bench/)
 
 CC ?= cc
 PKGS := fcgi libpq hiredis libcurl jansson libxml-2.0 libcrypto libcrypt
@@ -114,7 +114,7 @@ test:
 	test/run
 
 bench:
-	bench/run
+	test/bench/run
 
 clean:
 	rm -rf build bin
