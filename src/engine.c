@@ -26,17 +26,6 @@ struct engine {
 	size_t nflows;
 };
 
-static int flow_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n >= FLOW_MAX_NAME || s[0] < 'a' || s[0] > 'z')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
 struct engine *engine_new(const char *root, const char *public_url, char *err, size_t errlen)
 {
 	struct engine *e = xcalloc(1, sizeof(*e));
@@ -53,7 +42,7 @@ struct engine *engine_new(const char *root, const char *public_url, char *err, s
 	while ((de = readdir(d)) != NULL) {
 		struct flow_diag diag = { NULL, 0 };
 		struct flow *f;
-		if (!flow_name_ok(de->d_name))
+		if (!flow_name_valid(de->d_name))
 			continue;
 		if (e->nflows == ENGINE_MAX_FLOWS) {
 			snprintf(err, errlen, "more than %d flows in %s", ENGINE_MAX_FLOWS, dir);
