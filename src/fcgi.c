@@ -67,7 +67,8 @@ static void usage(FILE *out)
 
 /* Serves one request: read, dispatch, answer.  Everything it allocates is
  * in arena, reset by the caller after FCGX_Finish_r. */
-static void serve_one(struct app *app, FCGX_Request *fcgx, struct arena *arena)
+static void serve_one(const struct fcgi_service *svc, void *state, FCGX_Request *fcgx,
+	struct arena *arena)
 {
 	struct http_request req;
 	struct http_response res;
@@ -76,17 +77,17 @@ static void serve_one(struct app *app, FCGX_Request *fcgx, struct arena *arena)
 	if (http_request_read(fcgx, arena, &req) < 0) {
 		http_response_text(&res, 400, "bad request");
 	} else {
-		routes_dispatch(app, &req, &res);
+		svc->handle(state, &req, &res);
 	}
 	if (http_response_send(fcgx, &res) < 0)
-		log_warn("fcgi: client went away before the response was written");
+		log_warn("%s: client went away before the response was written", svc->name);
 	http_response_free(&res);
 }
 
 /* The worker loop; never returns. */
-static void worker_run(int listen_fd)
+static void worker_run(const struct fcgi_service *svc, int listen_fd)
 {
-	struct app app;
+	void *state = NULL;
 	FCGX_Request fcgx;
 	struct arena *arena;
 	char err[256];
@@ -100,13 +101,13 @@ static void worker_run(int listen_fd)
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 
-	if (app_init(&app, err, sizeof(err)) < 0) {
-		log_error("fcgi worker: %s", err);
+	if (svc->init(&state, err, sizeof(err)) < 0) {
+		log_error("%s worker: %s", svc->name, err);
 		_exit(3);
 	}
 	arena = arena_new(16384);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_error("fcgi worker: cannot initialise libfcgi");
+		log_error("%s worker: cannot initialise libfcgi", svc->name);
 		_exit(3);
 	}
 	while (!stop_requested && served < FCGI_MAX_REQUESTS) {
@@ -116,14 +117,14 @@ static void worker_run(int listen_fd)
 				break;
 			if (errno == EINTR || rc == -EINTR)
 				continue;
-			log_error("fcgi worker: accept failed (%d)", rc);
+			log_error("%s worker: accept failed (%d)", svc->name, rc);
 			break;
 		}
 		/* A SIGTERM arriving mid-request waits until the answer is out:
 		 * interrupted system calls inside libpq or libfcgi would
 		 * otherwise cut the request short. */
 		sigprocmask(SIG_BLOCK, &term, &old);
-		serve_one(&app, &fcgx, arena);
+		serve_one(svc, state, &fcgx, arena);
 		FCGX_Finish_r(&fcgx);
 		arena_reset(arena);
 		served++;
@@ -131,24 +132,62 @@ static void worker_run(int listen_fd)
 	}
 	FCGX_Free(&fcgx, 1);
 	arena_free(arena);
-	app_free(&app);
+	svc->free(state);
 	_exit(0);
 }
 
+/* The extra child: closes the listening socket (it serves no request),
+ * restores the signals the master changed (SIGTERM kills it unless the
+ * function installs its own handler) and runs the service's function;
+ * never returns. */
+static void extra_run(const struct fcgi_service *svc, int listen_fd)
+{
+	sigset_t none;
+	int rc;
+
+	close(listen_fd);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	rc = svc->extra_run(svc->extra_ctx);
+	_exit(rc);
+}
+
+/* Slots 0..n-1 are workers; slot n, when the service has one, is the
+ * extra child. */
 struct pool {
-	pid_t pids[FCGI_MAX_WORKERS];
-	time_t started[FCGI_MAX_WORKERS];
-	int n;
+	const struct fcgi_service *svc;
+	pid_t pids[FCGI_MAX_WORKERS + 1];
+	time_t started[FCGI_MAX_WORKERS + 1];
+	int n;        /* workers */
+	int nslots;   /* n, plus one for the extra child */
 	int listen_fd;
 };
 
-static pid_t spawn_worker(struct pool *pool, int slot)
+static const char *slot_what(const struct pool *pool, int slot)
+{
+	if (slot == pool->n)
+		return pool->svc->extra_name ? pool->svc->extra_name : "extra child";
+	return "worker";
+}
+
+/* Forks slot's process; in the child, never returns. */
+static pid_t spawn_slot(struct pool *pool, int slot, const sigset_t *unblock)
 {
 	pid_t pid = fork();
-	if (pid == 0)
-		worker_run(pool->listen_fd);
+	if (pid == 0) {
+		if (unblock)
+			sigprocmask(SIG_UNBLOCK, unblock, NULL);
+		if (slot == pool->n)
+			extra_run(pool->svc, pool->listen_fd);
+		worker_run(pool->svc, pool->listen_fd);
+	}
 	if (pid < 0) {
-		log_error("fcgi: fork failed: %s", strerror(errno));
+		log_error("%s: fork failed: %s", pool->svc->name, strerror(errno));
 		return -1;
 	}
 	pool->pids[slot] = pid;
@@ -156,53 +195,56 @@ static pid_t spawn_worker(struct pool *pool, int slot)
 	return pid;
 }
 
-/* Reaps dead workers and respawns them.  A worker that died within a
- * second of starting delays its replacement so a crash loop (say, a bad
+/* Reaps dead children and respawns them.  One that died within a second
+ * of starting delays its replacement so a crash loop (say, a bad
  * configuration) does not spin the CPU. */
 static void reap_and_respawn(struct pool *pool)
 {
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (int i = 0; i < pool->n; i++) {
+		for (int i = 0; i < pool->nslots; i++) {
 			if (pool->pids[i] != pid)
 				continue;
 			if (WIFSIGNALED(status))
-				log_warn("fcgi: worker %d killed by signal %d", (int)pid, WTERMSIG(status));
+				log_warn("%s: %s %d killed by signal %d", pool->svc->name,
+					slot_what(pool, i), (int)pid, WTERMSIG(status));
 			else if (WEXITSTATUS(status) != 0)
-				log_warn("fcgi: worker %d exited with status %d", (int)pid, WEXITSTATUS(status));
+				log_warn("%s: %s %d exited with status %d", pool->svc->name,
+					slot_what(pool, i), (int)pid, WEXITSTATUS(status));
 			pool->pids[i] = 0;
 			if (stop_requested)
 				break;
 			if (time(NULL) - pool->started[i] < 1)
 				sleep(1);
-			if (!stop_requested && spawn_worker(pool, i) > 0)
-				log_info("fcgi: respawned worker slot %d as %d", i, (int)pool->pids[i]);
+			if (!stop_requested && spawn_slot(pool, i, NULL) > 0)
+				log_info("%s: respawned %s slot %d as %d", pool->svc->name,
+					slot_what(pool, i), i, (int)pool->pids[i]);
 		}
 	}
 }
 
-static int live_workers(const struct pool *pool)
+static int live_children(const struct pool *pool)
 {
 	int n = 0;
-	for (int i = 0; i < pool->n; i++)
+	for (int i = 0; i < pool->nslots; i++)
 		if (pool->pids[i] > 0)
 			n++;
 	return n;
 }
 
-/* Tells every worker to stop, waits for them, kills stragglers. */
+/* Tells every child to stop, waits for them, kills stragglers. */
 static void stop_pool(struct pool *pool)
 {
 	time_t deadline = time(NULL) + FCGI_STOP_GRACE_S;
-	for (int i = 0; i < pool->n; i++)
+	for (int i = 0; i < pool->nslots; i++)
 		if (pool->pids[i] > 0)
 			kill(pool->pids[i], SIGTERM);
-	while (live_workers(pool) > 0 && time(NULL) < deadline) {
+	while (live_children(pool) > 0 && time(NULL) < deadline) {
 		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid > 0) {
-			for (int i = 0; i < pool->n; i++)
+			for (int i = 0; i < pool->nslots; i++)
 				if (pool->pids[i] == pid)
 					pool->pids[i] = 0;
 			continue;
@@ -210,10 +252,10 @@ static void stop_pool(struct pool *pool)
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	for (int i = 0; i < pool->n; i++) {
+	for (int i = 0; i < pool->nslots; i++) {
 		if (pool->pids[i] > 0) {
-			log_warn("fcgi: worker %d did not stop in %d s, killing it",
-				(int)pool->pids[i], FCGI_STOP_GRACE_S);
+			log_warn("%s: %s %d did not stop in %d s, killing it", pool->svc->name,
+				slot_what(pool, i), (int)pool->pids[i], FCGI_STOP_GRACE_S);
 			kill(pool->pids[i], SIGKILL);
 			waitpid(pool->pids[i], NULL, 0);
 			pool->pids[i] = 0;
@@ -221,15 +263,112 @@ static void stop_pool(struct pool *pool)
 	}
 }
 
-int fcgi_main(int argc, char **argv)
+int fcgi_serve(const struct fcgi_service *svc, int nworkers)
 {
 	struct pool pool;
-	struct config cfg;
-	struct app probe;
+	void *probe = NULL;
 	char err[512];
 	struct stat st;
-	int workers = -1;
 	sigset_t block, empty;
+
+	if (nworkers < 1 || nworkers > FCGI_MAX_WORKERS) {
+		fprintf(stderr, "ringfence %s: the pool needs 1 to %d workers\n", svc->name,
+			FCGI_MAX_WORKERS);
+		return 1;
+	}
+	if (fstat(0, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "ringfence %s: fd 0 is not a listening socket; run under spawn-fcgi -n\n",
+			svc->name);
+		return 1;
+	}
+	/* Build the state once in the master so that a broken deployment
+	 * fails at start with a reason, not in every worker. */
+	if (svc->init(&probe, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence %s: %s\n", svc->name, err);
+		return 1;
+	}
+	svc->free(probe);
+
+	memset(&pool, 0, sizeof(pool));
+	pool.svc = svc;
+	pool.n = nworkers;
+	pool.nslots = nworkers + (svc->extra_run ? 1 : 0);
+	pool.listen_fd = 0;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	set_handler(SIGCHLD, on_child);
+	set_handler(SIGTERM, on_stop);
+	set_handler(SIGINT, on_stop);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+
+	for (int i = 0; i < pool.nslots; i++) {
+		if (spawn_slot(&pool, i, &block) < 0) {
+			stop_requested = 1;
+			break;
+		}
+	}
+	log_info("%s: master %d serving with %d workers%s%s", svc->name, (int)getpid(), pool.n,
+		svc->extra_run ? " and a " : "", svc->extra_run ? slot_what(&pool, pool.n) : "");
+
+	sigemptyset(&empty);
+	while (!stop_requested) {
+		sigsuspend(&empty); /* signals are only delivered here */
+		if (child_exited) {
+			child_exited = 0;
+			sigprocmask(SIG_UNBLOCK, &block, NULL);
+			reap_and_respawn(&pool);
+			sigprocmask(SIG_BLOCK, &block, NULL);
+		}
+	}
+	log_info("%s: stopping %d children", svc->name, live_children(&pool));
+	signal(SIGCHLD, SIG_DFL);
+	stop_pool(&pool);
+	log_info("%s: stopped", svc->name);
+	return 0;
+}
+
+/* The web application as a pool service: one struct app per worker. */
+static int app_service_init(void **state, char *err, size_t errlen)
+{
+	struct app *app = xmalloc(sizeof(*app));
+	if (app_init(app, err, errlen) < 0) {
+		free(app);
+		return -1;
+	}
+	*state = app;
+	return 0;
+}
+
+static void app_service_handle(void *state, struct http_request *req, struct http_response *res)
+{
+	routes_dispatch(state, req, res);
+}
+
+static void app_service_free(void *state)
+{
+	if (state == NULL)
+		return;
+	app_free(state);
+	free(state);
+}
+
+static const struct fcgi_service app_service = {
+	.name = "fcgi",
+	.init = app_service_init,
+	.handle = app_service_handle,
+	.free = app_service_free,
+};
+
+int fcgi_main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[512];
+	int workers = -1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -253,62 +392,5 @@ int fcgi_main(int argc, char **argv)
 		fprintf(stderr, "ringfence fcgi: %s\n", err);
 		return 1;
 	}
-	if (fstat(0, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		fprintf(stderr, "ringfence fcgi: fd 0 is not a listening socket; run under spawn-fcgi -n\n");
-		return 1;
-	}
-	/* Load and check the flows once in the master so that a broken
-	 * deployment fails at start with a reason, not in every worker. */
-	if (app_init(&probe, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence fcgi: %s\n", err);
-		return 1;
-	}
-	app_free(&probe);
-
-	memset(&pool, 0, sizeof(pool));
-	pool.n = workers > 0 ? workers : cfg.fcgi_workers;
-	pool.listen_fd = 0;
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGCHLD);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	set_handler(SIGCHLD, on_child);
-	set_handler(SIGTERM, on_stop);
-	set_handler(SIGINT, on_stop);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-
-	for (int i = 0; i < pool.n; i++) {
-		pid_t pid = fork();
-		if (pid == 0) {
-			sigprocmask(SIG_UNBLOCK, &block, NULL);
-			worker_run(pool.listen_fd);
-		}
-		if (pid < 0) {
-			log_error("fcgi: fork failed: %s", strerror(errno));
-			stop_requested = 1;
-			break;
-		}
-		pool.pids[i] = pid;
-		pool.started[i] = time(NULL);
-	}
-	log_info("fcgi: master %d serving with %d workers (%s)", (int)getpid(), pool.n, cfg.env_name);
-
-	sigemptyset(&empty);
-	while (!stop_requested) {
-		sigsuspend(&empty); /* signals are only delivered here */
-		if (child_exited) {
-			child_exited = 0;
-			sigprocmask(SIG_UNBLOCK, &block, NULL);
-			reap_and_respawn(&pool);
-			sigprocmask(SIG_BLOCK, &block, NULL);
-		}
-	}
-	log_info("fcgi: stopping %d workers", live_workers(&pool));
-	signal(SIGCHLD, SIG_DFL);
-	stop_pool(&pool);
-	log_info("fcgi: stopped");
-	return 0;
+	return fcgi_serve(&app_service, workers > 0 ? workers : cfg.fcgi_workers);
 }
