@@ -1,0 +1,128 @@
+/* sim_store: the local Twilio simulator's storage in PostgreSQL (schema
+ * twilio_sim, sql/002_twilio_sim.sql): calls, messages, their transcripts,
+ * scripted callees and opt-outs.
+ *
+ * The JSON of a call or a message is built by the database
+ * (twilio_sim.call_json / message_json) so that every answer has the same
+ * fields and RFC 2822 dates.  Every function returns -1 on a database
+ * error (logged by db.c); lookups return 1 when found and 0 when not. */
+#ifndef RF_SIM_STORE_H
+#define RF_SIM_STORE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct db;
+struct sim_call_result;
+
+/* A call to create; every string is copied by the database.  NULL means
+ * absent (SQL NULL or the column's default). */
+struct sim_store_call_new {
+	const char *sid, *account_sid, *to, *from;
+	const char *url, *method, *twiml;
+	const char *status_callback, *status_callback_method;
+	unsigned status_events;
+	const char *machine_detection;
+	int timeout_s, time_limit_s;
+};
+
+/* Inserts c (status queued) and puts its JSON into json.  0 or -1. */
+int sim_store_call_insert(struct db *db, const struct sim_store_call_new *c, struct buf *json);
+
+struct sim_store_message_new {
+	const char *sid, *account_sid, *to, *from, *body;
+	const char *direction;        /* NULL: outbound-api */
+	const char *status;           /* NULL: queued */
+	const char *status_callback;
+	int num_segments;
+};
+
+int sim_store_message_insert(struct db *db, const struct sim_store_message_new *m,
+	struct buf *json);
+
+/* The JSON of one call (kind "calls") or message ("messages") of account
+ * into json: 1, 0 when there is none, -1. */
+int sim_store_get_json(struct db *db, const char *kind, const char *account_sid,
+	const char *sid, struct buf *json);
+
+/* List filters, already validated; NULL means no filter.  Dates are
+ * "YYYY-MM-DD" (a whole UTC day) or an RFC 3339 date-time. */
+struct sim_store_filter {
+	const char *to, *from, *status;
+	const char *after, *before, *on;          /* StartTime>= <= = / DateSent */
+	const char *end_after, *end_before, *end_on; /* EndTime (calls only) */
+};
+
+/* One page of calls or messages, newest first, as a JSON array of
+ * objects appended to json; *count gets the items on the page and
+ * *more 1 when another page follows.  0 or -1. */
+int sim_store_list_json(struct db *db, const char *kind, const char *account_sid,
+	const struct sim_store_filter *f, long page, long page_size, struct buf *json,
+	int *count, int *more);
+
+/* Appends one transcript line to sid's transcript.  0 or -1. */
+int sim_store_event_add(struct db *db, const char *sid, const char *kind, const char *text,
+	const char *detail, int code, long long at_ms);
+
+/* sid's transcript as text lines ("   1.250s press 1") or, with as_json,
+ * a JSON array of {"at_ms","kind","text","detail","code","time"}; 1 when
+ * the call or message exists, 0 when not, -1. */
+int sim_store_transcript(struct db *db, const char *sid, int as_json, struct buf *out);
+
+/* Callees: sets (insert or replace) the behaviour of number; reads it
+ * (*behaviour malloc'd, caller frees); lists all as a JSON array. */
+int sim_store_callee_set(struct db *db, const char *number, const char *behaviour);
+int sim_store_callee_get(struct db *db, const char *number, char **behaviour);
+int sim_store_callees_json(struct db *db, struct buf *json);
+
+/* Opt-outs, per recipient number and sender: 1 when number opted out of
+ * sender's messages, 0 when not, -1. */
+int sim_store_opted_out(struct db *db, const char *number, const char *sender);
+/* Records number opting out of (out 1, keyword kept) or back in to (out
+ * 0) sender's messages.  0 or -1. */
+int sim_store_opt(struct db *db, const char *number, const char *sender, const char *keyword,
+	int out);
+
+/* ---- the driver ---- */
+
+/* A claimed call, every string malloc'd (sim_store_call_free). */
+struct sim_store_call {
+	char *sid, *account_sid, *to, *from, *url, *method, *twiml;
+	char *status_callback, *status_callback_method, *machine_detection;
+	unsigned status_events;
+	int timeout_s, time_limit_s;
+};
+void sim_store_call_free(struct sim_store_call *c);
+
+/* Claims the oldest queued call nobody plays (FOR UPDATE SKIP LOCKED) for
+ * driver_pid: 1 with *out filled, 0 when there is none, -1. */
+int sim_store_call_claim(struct db *db, int driver_pid, struct sim_store_call *out);
+/* Sets a call's live status (ringing, in-progress); 0 or -1. */
+int sim_store_call_status(struct db *db, const char *sid, const char *status);
+/* Writes the outcome of a played call; 0 or -1. */
+int sim_store_call_finish(struct db *db, const char *sid, const struct sim_call_result *r);
+/* Ends as failed, with note in its transcript, every call that was being
+ * played (sid NULL) or the one call sid if it still is; returns how many,
+ * or -1. */
+int sim_store_call_fail_inflight(struct db *db, const char *sid, const char *note);
+
+struct sim_store_message {
+	char *sid, *account_sid, *to, *from, *body, *status_callback;
+};
+void sim_store_message_free(struct sim_store_message *m);
+
+/* Claims the oldest queued outbound message (status becomes sending). */
+int sim_store_message_claim(struct db *db, int driver_pid, struct sim_store_message *out);
+/* Sets a message's status (and error code when not 0; date_sent when it
+ * becomes sent).  0 or -1. */
+int sim_store_message_status(struct db *db, const char *sid, const char *status,
+	int error_code, const char *error_message);
+/* Ends as failed every message left sending by a dead driver (sid NULL)
+ * or message sid; returns how many, or -1. */
+int sim_store_message_fail_inflight(struct db *db, const char *sid, const char *note);
+
+/* A new random "CA"/"SM" + 32 lowercase hex sid into out (35 bytes). */
+int sim_store_new_sid(const char *prefix, char out[35]);
+
+#endif

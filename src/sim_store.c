@@ -1,0 +1,478 @@
+/* sim_store: the Twilio simulator's rows in PostgreSQL. */
+#include "sim_store.h"
+#include "db.h"
+#include "log.h"
+#include "sim_call.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies a possibly NULL column into a new string (NULL stays NULL). */
+static char *col_dup(PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return xstrdup(PQgetvalue(res, row, col));
+}
+
+static int is_calls(const char *kind)
+{
+	return strcmp(kind, "calls") == 0;
+}
+
+int sim_store_new_sid(const char *prefix, char out[35])
+{
+	unsigned char rnd[16];
+	if (strlen(prefix) != 2 || util_random(rnd, sizeof(rnd)) < 0)
+		return -1;
+	out[0] = prefix[0];
+	out[1] = prefix[1];
+	util_hex(rnd, sizeof(rnd), out + 2);
+	return 0;
+}
+
+/* Appends the one text value of a one-row result to json. */
+static int one_text(PGresult *res, struct buf *json)
+{
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	buf_puts(json, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 1;
+}
+
+int sim_store_call_insert(struct db *db, const struct sim_store_call_new *c, struct buf *json)
+{
+	char events[8], timeout[12], limit[12];
+	snprintf(events, sizeof(events), "%u", c->status_events & 15u);
+	snprintf(timeout, sizeof(timeout), "%d", c->timeout_s);
+	snprintf(limit, sizeof(limit), "%d", c->time_limit_s);
+	const char *p[] = { c->sid, c->account_sid, c->to, c->from, c->url,
+		c->method ? c->method : "POST", c->twiml, c->status_callback,
+		c->status_callback_method ? c->status_callback_method : "POST", events,
+		c->machine_detection, timeout, limit };
+	PGresult *res = db_exec_prepared(db, "sim_call_insert",
+		"INSERT INTO twilio_sim.calls AS c (sid, account_sid, to_number, from_number, url,"
+		" method, twiml, status_callback, status_callback_method, status_events,"
+		" machine_detection, timeout_s, time_limit_s)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::int, $11, $12::int, $13::int)"
+		" RETURNING twilio_sim.call_json(c)::text",
+		(int)ARRAY_LEN(p), p);
+	return one_text(res, json) == 1 ? 0 : -1;
+}
+
+int sim_store_message_insert(struct db *db, const struct sim_store_message_new *m,
+	struct buf *json)
+{
+	char segs[12];
+	snprintf(segs, sizeof(segs), "%d", m->num_segments > 0 ? m->num_segments : 1);
+	const char *p[] = { m->sid, m->account_sid, m->to, m->from, m->body,
+		m->direction ? m->direction : "outbound-api", m->status ? m->status : "queued",
+		m->status_callback, segs };
+	PGresult *res = db_exec_prepared(db, "sim_message_insert",
+		"INSERT INTO twilio_sim.messages AS m (sid, account_sid, to_number, from_number, body,"
+		" direction, status, status_callback, num_segments, date_sent)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int,"
+		"  CASE WHEN $7 = 'received' THEN now() END)"
+		" RETURNING twilio_sim.message_json(m)::text",
+		(int)ARRAY_LEN(p), p);
+	return one_text(res, json) == 1 ? 0 : -1;
+}
+
+int sim_store_get_json(struct db *db, const char *kind, const char *account_sid,
+	const char *sid, struct buf *json)
+{
+	const char *p[] = { account_sid, sid };
+	PGresult *res;
+	if (is_calls(kind))
+		res = db_exec_prepared(db, "sim_call_get",
+			"SELECT twilio_sim.call_json(c)::text FROM twilio_sim.calls c"
+			" WHERE account_sid = $1 AND sid = $2", 2, p);
+	else
+		res = db_exec_prepared(db, "sim_message_get",
+			"SELECT twilio_sim.message_json(m)::text FROM twilio_sim.messages m"
+			" WHERE account_sid = $1 AND sid = $2", 2, p);
+	return one_text(res, json);
+}
+
+/* The bounds of a date filter, in SQL: a date is a whole UTC day, a
+ * date-time an instant.  $n::text holds the value. */
+#define SQL_LOWER(n) "(CASE WHEN length($" n ") = 10 THEN ($" n ")::date::timestamp AT TIME ZONE 'UTC'" \
+	" ELSE ($" n ")::timestamptz END)"
+#define SQL_UPPER(n) "(CASE WHEN length($" n ") = 10 THEN (($" n ")::date + 1)::timestamp AT TIME ZONE 'UTC'" \
+	" ELSE ($" n ")::timestamptz + interval '1 microsecond' END)"
+/* t within [lower(a), upper(b)) and, for "on", within that day or instant. */
+#define SQL_RANGE(t, a, b, on) \
+	" AND ($" a "::text IS NULL OR " t " >= " SQL_LOWER(a) ")" \
+	" AND ($" b "::text IS NULL OR " t " < " SQL_UPPER(b) ")" \
+	" AND ($" on "::text IS NULL OR (" t " >= " SQL_LOWER(on) " AND " t " < " SQL_UPPER(on) "))"
+
+int sim_store_list_json(struct db *db, const char *kind, const char *account_sid,
+	const struct sim_store_filter *f, long page, long page_size, struct buf *json,
+	int *count, int *more)
+{
+	char limit[24], offset[24];
+	PGresult *res;
+	int n;
+
+	snprintf(limit, sizeof(limit), "%ld", page_size + 1);
+	snprintf(offset, sizeof(offset), "%ld", page * page_size);
+	const char *p[] = { account_sid, f->to, f->from, f->status, f->after, f->before, f->on,
+		f->end_after, f->end_before, f->end_on, limit, offset };
+	/* Not yet dialled calls and not yet sent messages count from their
+	 * creation, so a reconciliation listing "since the attempt started"
+	 * also finds what is still queued. */
+	if (is_calls(kind))
+		res = db_exec_prepared(db, "sim_call_list",
+			"SELECT twilio_sim.call_json(c)::text FROM twilio_sim.calls c"
+			" WHERE account_sid = $1"
+			" AND ($2::text IS NULL OR to_number = $2)"
+			" AND ($3::text IS NULL OR from_number = $3)"
+			" AND ($4::text IS NULL OR status = $4)"
+			SQL_RANGE("COALESCE(start_time, date_created)", "5", "6", "7")
+			SQL_RANGE("end_time", "8", "9", "10")
+			" ORDER BY date_created DESC, sid DESC LIMIT $11::bigint OFFSET $12::bigint",
+			(int)ARRAY_LEN(p), p);
+	else
+		res = db_exec_prepared(db, "sim_message_list",
+			"SELECT twilio_sim.message_json(m)::text FROM twilio_sim.messages m"
+			" WHERE account_sid = $1"
+			" AND ($2::text IS NULL OR to_number = $2)"
+			" AND ($3::text IS NULL OR from_number = $3)"
+			" AND ($4::text IS NULL OR status = $4)"
+			SQL_RANGE("COALESCE(date_sent, date_created)", "5", "6", "7")
+			" AND ($8::text IS NULL) AND ($9::text IS NULL) AND ($10::text IS NULL)"
+			" ORDER BY date_created DESC, sid DESC LIMIT $11::bigint OFFSET $12::bigint",
+			(int)ARRAY_LEN(p), p);
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	*more = n > page_size;
+	if (*more)
+		n = (int)page_size;
+	buf_putc(json, '[');
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			buf_puts(json, ", ");
+		buf_puts(json, PQgetvalue(res, i, 0));
+	}
+	buf_putc(json, ']');
+	*count = n;
+	PQclear(res);
+	return 0;
+}
+
+int sim_store_event_add(struct db *db, const char *sid, const char *kind, const char *text,
+	const char *detail, int code, long long at_ms)
+{
+	char c[16], at[24];
+	snprintf(c, sizeof(c), "%d", code);
+	snprintf(at, sizeof(at), "%lld", at_ms);
+	const char *p[] = { sid, kind, text ? text : "", detail ? detail : "", c, at };
+	PGresult *res = db_exec_prepared(db, "sim_event_add",
+		"INSERT INTO twilio_sim.events (sid, kind, text, detail, code, at_ms)"
+		" VALUES ($1, $2, $3, $4, $5::int, $6::bigint)", 6, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int sim_store_transcript(struct db *db, const char *sid, int as_json, struct buf *out)
+{
+	const char *p[] = { sid };
+	PGresult *res;
+	int rc = -1;
+
+	res = db_exec_prepared(db, "sim_exists",
+		"SELECT 1 FROM twilio_sim.calls WHERE sid = $1"
+		" UNION ALL SELECT 1 FROM twilio_sim.messages WHERE sid = $1", 1, p);
+	if (res == NULL)
+		goto out;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		rc = 0;
+		goto out;
+	}
+	PQclear(res);
+	if (as_json)
+		res = db_exec_prepared(db, "sim_events_json",
+			"SELECT COALESCE(jsonb_agg(jsonb_build_object('at_ms', at_ms, 'kind', kind,"
+			" 'text', text, 'detail', detail, 'code', code,"
+			" 'time', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
+			" ORDER BY id), '[]'::jsonb)::text FROM twilio_sim.events WHERE sid = $1", 1, p);
+	else
+		res = db_exec_prepared(db, "sim_events_text",
+			"SELECT to_char(at_ms / 1000.0, 'FM99990.000') || 's ' || kind"
+			" || CASE WHEN code <> 0 THEN ' ' || code ELSE '' END"
+			" || CASE WHEN text <> '' THEN ' ' || text ELSE '' END"
+			" FROM twilio_sim.events WHERE sid = $1 ORDER BY id", 1, p);
+	if (res == NULL)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		buf_puts(out, PQgetvalue(res, i, 0));
+		if (!as_json)
+			buf_putc(out, '\n');
+	}
+	PQclear(res);
+	rc = 1;
+out:
+	return rc;
+}
+
+int sim_store_callee_set(struct db *db, const char *number, const char *behaviour)
+{
+	const char *p[] = { number, behaviour };
+	PGresult *res = db_exec_prepared(db, "sim_callee_set",
+		"INSERT INTO twilio_sim.callees (number, behaviour) VALUES ($1, $2)"
+		" ON CONFLICT (number) DO UPDATE SET behaviour = EXCLUDED.behaviour, updated_at = now()",
+		2, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int sim_store_callee_get(struct db *db, const char *number, char **behaviour)
+{
+	const char *p[] = { number };
+	PGresult *res = db_exec_prepared(db, "sim_callee_get",
+		"SELECT behaviour FROM twilio_sim.callees WHERE number = $1", 1, p);
+	*behaviour = NULL;
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		*behaviour = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return *behaviour ? 1 : 0;
+}
+
+int sim_store_callees_json(struct db *db, struct buf *json)
+{
+	PGresult *res = db_exec_prepared(db, "sim_callees_json",
+		"SELECT COALESCE(jsonb_agg(jsonb_build_object('number', number, 'behaviour', behaviour,"
+		" 'updated_at', twilio_sim.rfc2822(updated_at)) ORDER BY number), '[]'::jsonb)::text"
+		" FROM twilio_sim.callees", 0, NULL);
+	return one_text(res, json) == 1 ? 0 : -1;
+}
+
+int sim_store_opted_out(struct db *db, const char *number, const char *sender)
+{
+	const char *p[] = { number, sender };
+	PGresult *res = db_exec_prepared(db, "sim_opted_out",
+		"SELECT 1 FROM twilio_sim.opt_outs WHERE number = $1 AND sender = $2", 2, p);
+	int n;
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n > 0;
+}
+
+int sim_store_opt(struct db *db, const char *number, const char *sender, const char *keyword,
+	int out)
+{
+	const char *p[] = { number, sender, keyword };
+	PGresult *res;
+	if (out)
+		res = db_exec_prepared(db, "sim_opt_out",
+			"INSERT INTO twilio_sim.opt_outs (number, sender, keyword) VALUES ($1, $2, $3)"
+			" ON CONFLICT (number, sender) DO UPDATE SET keyword = EXCLUDED.keyword,"
+			" created_at = now()", 3, p);
+	else
+		res = db_exec_prepared(db, "sim_opt_in",
+			"DELETE FROM twilio_sim.opt_outs WHERE number = $1 AND sender = $2"
+			" AND $3::text IS NOT NULL", 3, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+void sim_store_call_free(struct sim_store_call *c)
+{
+	free(c->sid);
+	free(c->account_sid);
+	free(c->to);
+	free(c->from);
+	free(c->url);
+	free(c->method);
+	free(c->twiml);
+	free(c->status_callback);
+	free(c->status_callback_method);
+	free(c->machine_detection);
+	memset(c, 0, sizeof(*c));
+}
+
+int sim_store_call_claim(struct db *db, int driver_pid, struct sim_store_call *out)
+{
+	char pid[16];
+	PGresult *res;
+	snprintf(pid, sizeof(pid), "%d", driver_pid);
+	const char *p[] = { pid };
+	memset(out, 0, sizeof(*out));
+	res = db_exec_prepared(db, "sim_call_claim",
+		"UPDATE twilio_sim.calls SET driver_pid = $1::int, date_updated = now()"
+		" WHERE sid = (SELECT sid FROM twilio_sim.calls WHERE status = 'queued'"
+		"  AND driver_pid IS NULL ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		" RETURNING sid, account_sid, to_number, from_number, url, method, twiml,"
+		" status_callback, status_callback_method, machine_detection, status_events,"
+		" timeout_s, time_limit_s", 1, p);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	out->sid = col_dup(res, 0, 0);
+	out->account_sid = col_dup(res, 0, 1);
+	out->to = col_dup(res, 0, 2);
+	out->from = col_dup(res, 0, 3);
+	out->url = col_dup(res, 0, 4);
+	out->method = col_dup(res, 0, 5);
+	out->twiml = col_dup(res, 0, 6);
+	out->status_callback = col_dup(res, 0, 7);
+	out->status_callback_method = col_dup(res, 0, 8);
+	out->machine_detection = col_dup(res, 0, 9);
+	out->status_events = (unsigned)atoi(PQgetvalue(res, 0, 10));
+	out->timeout_s = atoi(PQgetvalue(res, 0, 11));
+	out->time_limit_s = atoi(PQgetvalue(res, 0, 12));
+	PQclear(res);
+	return 1;
+}
+
+int sim_store_call_status(struct db *db, const char *sid, const char *status)
+{
+	const char *p[] = { sid, status };
+	/* Dialling starts the call's clock (Twilio's start_time); a final
+	 * status is written by sim_store_call_finish, never here. */
+	PGresult *res = db_exec_prepared(db, "sim_call_status",
+		"UPDATE twilio_sim.calls SET status = $2, date_updated = now(),"
+		" start_time = COALESCE(start_time, now())"
+		" WHERE sid = $1 AND status IN ('queued', 'ringing', 'in-progress')"
+		" AND $2 IN ('ringing', 'in-progress')", 2, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int sim_store_call_finish(struct db *db, const char *sid, const struct sim_call_result *r)
+{
+	char duration[16], code[16];
+	snprintf(duration, sizeof(duration), "%d", r->duration_s > 0 ? r->duration_s : 0);
+	snprintf(code, sizeof(code), "%d", r->error_code);
+	const char *p[] = { sid, r->status, r->answered_by[0] ? r->answered_by : NULL, duration,
+		r->error_code ? code : NULL, r->error_code ? r->error_message : NULL };
+	PGresult *res = db_exec_prepared(db, "sim_call_finish",
+		"UPDATE twilio_sim.calls SET status = $2, answered_by = $3, duration = $4::int,"
+		" error_code = $5::int, error_message = $6, date_updated = now(),"
+		" start_time = COALESCE(start_time, now()), end_time = now()"
+		" WHERE sid = $1", 6, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int sim_store_call_fail_inflight(struct db *db, const char *sid, const char *note)
+{
+	const char *p[] = { sid, note };
+	PGresult *res = db_exec_prepared(db, "sim_call_fail_inflight",
+		"WITH f AS (UPDATE twilio_sim.calls SET status = 'failed', date_updated = now(),"
+		"  end_time = now(), duration = COALESCE(duration, 0),"
+		"  error_message = $2"
+		"  WHERE driver_pid IS NOT NULL AND status IN ('queued', 'ringing', 'in-progress')"
+		"  AND ($1::text IS NULL OR sid = $1) RETURNING sid)"
+		" INSERT INTO twilio_sim.events (sid, kind, text) SELECT sid, 'note', $2 FROM f"
+		" RETURNING sid", 2, p);
+	int n;
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n;
+}
+
+void sim_store_message_free(struct sim_store_message *m)
+{
+	free(m->sid);
+	free(m->account_sid);
+	free(m->to);
+	free(m->from);
+	free(m->body);
+	free(m->status_callback);
+	memset(m, 0, sizeof(*m));
+}
+
+int sim_store_message_claim(struct db *db, int driver_pid, struct sim_store_message *out)
+{
+	char pid[16];
+	PGresult *res;
+	snprintf(pid, sizeof(pid), "%d", driver_pid);
+	const char *p[] = { pid };
+	memset(out, 0, sizeof(*out));
+	res = db_exec_prepared(db, "sim_message_claim",
+		"UPDATE twilio_sim.messages SET driver_pid = $1::int, status = 'sending',"
+		" date_updated = now()"
+		" WHERE sid = (SELECT sid FROM twilio_sim.messages WHERE status = 'queued'"
+		"  AND direction <> 'inbound' ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		" RETURNING sid, account_sid, to_number, from_number, body, status_callback", 1, p);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	out->sid = col_dup(res, 0, 0);
+	out->account_sid = col_dup(res, 0, 1);
+	out->to = col_dup(res, 0, 2);
+	out->from = col_dup(res, 0, 3);
+	out->body = col_dup(res, 0, 4);
+	out->status_callback = col_dup(res, 0, 5);
+	PQclear(res);
+	return 1;
+}
+
+int sim_store_message_status(struct db *db, const char *sid, const char *status,
+	int error_code, const char *error_message)
+{
+	char code[16];
+	snprintf(code, sizeof(code), "%d", error_code);
+	const char *p[] = { sid, status, error_code ? code : NULL,
+		error_code ? error_message : NULL };
+	PGresult *res = db_exec_prepared(db, "sim_message_status",
+		"UPDATE twilio_sim.messages SET status = $2, date_updated = now(),"
+		" date_sent = CASE WHEN $2 = 'sent' THEN now() ELSE date_sent END,"
+		" error_code = COALESCE($3::int, error_code),"
+		" error_message = COALESCE($4, error_message)"
+		" WHERE sid = $1", 4, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int sim_store_message_fail_inflight(struct db *db, const char *sid, const char *note)
+{
+	const char *p[] = { sid, note };
+	PGresult *res = db_exec_prepared(db, "sim_message_fail_inflight",
+		"WITH f AS (UPDATE twilio_sim.messages SET status = 'failed', date_updated = now(),"
+		"  error_code = 30008, error_message = $2"
+		"  WHERE driver_pid IS NOT NULL AND status = 'sending'"
+		"  AND ($1::text IS NULL OR sid = $1) RETURNING sid)"
+		" INSERT INTO twilio_sim.events (sid, kind, text) SELECT sid, 'note', $2 FROM f"
+		" RETURNING sid", 2, p);
+	int n;
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n;
+}
