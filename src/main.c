@@ -3,10 +3,12 @@
 #include "check.h"
 #include "config.h"
 #include "db.h"
+#include "demo.h"
 #include "fcgi.h"
 #include "log.h"
 #include "migrate.h"
 #include "rds.h"
+#include "users.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -147,6 +149,8 @@ static const struct command commands[] = {
 	{ "check", check_main, "check every call flow's state table, templates and audio" },
 	{ "diagram", diagram_main, "print a call flow as a Graphviz dot graph" },
 	{ "audit", audit_main, "print audit records of a call, a business, or all" },
+	{ "user", users_main, "add a dashboard login for a business" },
+	{ "demo", demo_main, "create the demo business, clients and appointments (not in production)" },
 };
 
 static void usage(FILE *out)

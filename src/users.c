@@ -1,0 +1,240 @@
+/* users: dashboard logins and their yescrypt password hashes. */
+#include "users.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* yescrypt's default cost in libxcrypt ("j9T"): about 10 ms a hash. */
+#define USERS_COST 0
+
+int users_hash_password(const char *password, char out[USERS_HASH_MAX])
+{
+	char salt_rnd[16];
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd = NULL;
+	size_t n = password ? strlen(password) : 0;
+	int rc = -1;
+
+	if (n == 0 || n > USERS_MAX_PASSWORD)
+		goto out;
+	if (util_random(salt_rnd, sizeof(salt_rnd)) < 0)
+		goto out;
+	if (crypt_gensalt_rn("$y$", USERS_COST, salt_rnd, sizeof(salt_rnd), setting,
+		    sizeof(setting)) == NULL)
+		goto out;
+	cd = xcalloc(1, sizeof(*cd));
+	if (crypt_rn(password, setting, cd, sizeof(*cd)) == NULL || cd->output[0] == '*')
+		goto out;
+	if (strlen(cd->output) >= USERS_HASH_MAX)
+		goto out;
+	memcpy(out, cd->output, strlen(cd->output) + 1);
+	rc = 0;
+out:
+	if (cd)
+		explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return rc;
+}
+
+int users_verify_password(const char *password, const char *hash)
+{
+	struct crypt_data *cd;
+	int ok = 0;
+	size_t n;
+
+	if (password == NULL || hash == NULL || strncmp(hash, "$y$", 3) != 0)
+		return 0;
+	n = strlen(password);
+	if (n == 0 || n > USERS_MAX_PASSWORD)
+		return 0;
+	cd = xcalloc(1, sizeof(*cd));
+	if (crypt_rn(password, hash, cd, sizeof(*cd)) != NULL && cd->output[0] != '*')
+		ok = util_ct_equal(cd->output, strlen(cd->output), hash, strlen(hash));
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return ok;
+}
+
+int users_random_password(char *out, size_t len)
+{
+	static const char alphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	const size_t na = sizeof(alphabet) - 1;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char b;
+		if (util_random(&b, 1) < 0)
+			return -1;
+		/* Rejection sampling keeps every character equally likely. */
+		if (b >= 256 - (256 % na))
+			continue;
+		out[i++] = alphabet[b % na];
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+long long users_upsert(struct db *db, long long business_id, const char *email,
+	const char *password, char *err, size_t errlen)
+{
+	char hash[USERS_HASH_MAX];
+	char bid[24];
+	const char *params[3];
+	PGresult *res = NULL;
+	long long id = -1;
+
+	if (password == NULL || strlen(password) < USERS_MIN_PASSWORD) {
+		snprintf(err, errlen, "the password must have at least %d characters", USERS_MIN_PASSWORD);
+		goto out;
+	}
+	if (strlen(password) > USERS_MAX_PASSWORD) {
+		snprintf(err, errlen, "the password must have at most %d characters", USERS_MAX_PASSWORD);
+		goto out;
+	}
+	if (users_hash_password(password, hash) < 0) {
+		snprintf(err, errlen, "cannot hash the password (libcrypt failed)");
+		goto out;
+	}
+	snprintf(bid, sizeof(bid), "%lld", business_id);
+	params[0] = bid;
+	params[1] = email;
+	params[2] = hash;
+	res = db_exec(db,
+		"INSERT INTO users (business_id, email, password_hash) "
+		"SELECT b.id, $2, $3 FROM businesses b WHERE b.id = $1::bigint "
+		"ON CONFLICT (lower(email)) DO UPDATE SET business_id = EXCLUDED.business_id, "
+		"  password_hash = EXCLUDED.password_hash, updated_at = now() "
+		"RETURNING id",
+		3, params);
+	if (res == NULL) {
+		if (strcmp(db_last_sqlstate(db), "23514") == 0)
+			snprintf(err, errlen, "'%s' is not a valid e-mail address", email);
+		else
+			snprintf(err, errlen, "database error: %s", db_last_error(db));
+		goto out;
+	}
+	if (PQntuples(res) != 1) {
+		snprintf(err, errlen, "no business with id %lld", business_id);
+		goto out;
+	}
+	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+out:
+	if (res)
+		PQclear(res);
+	explicit_bzero(hash, sizeof(hash));
+	return id;
+}
+
+static void users_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ringfence user add --business ID --email EMAIL [--password-stdin]\n"
+		"\n"
+		"Creates a dashboard login for the business (or resets the password of\n"
+		"the login with that e-mail).  The password is read from the first line\n"
+		"of standard input with --password-stdin (at least %d characters);\n"
+		"otherwise a random one is made and printed once.  Needs\n"
+		"RINGFENCE_DATABASE_URL.\n",
+		USERS_MIN_PASSWORD);
+}
+
+/* Reads one line (without its newline) into out; 0, or -1 when the line
+ * is empty or longer than the limit. */
+static int read_password_line(char *out, size_t size)
+{
+	size_t n;
+	if (fgets(out, (int)size, stdin) == NULL)
+		return -1;
+	n = strlen(out);
+	if (n > 0 && out[n - 1] == '\n')
+		out[--n] = '\0';
+	else if (!feof(stdin))
+		return -1; /* longer than the buffer */
+	if (n > 0 && out[n - 1] == '\r')
+		out[--n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+int users_main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[512];
+	char password[USERS_MAX_PASSWORD + 2];
+	const char *email = NULL;
+	long long business = -1, id;
+	int from_stdin = 0, generated = 0, rc = 1;
+	struct db *db = NULL;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		users_usage(stdout);
+		return 0;
+	}
+	if (argc < 2 || strcmp(argv[1], "add") != 0) {
+		fprintf(stderr, "ringfence user: expected 'add' (see --help)\n");
+		return 2;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--business") == 0 && i + 1 < argc) {
+			char *end;
+			errno = 0;
+			business = strtoll(argv[++i], &end, 10);
+			if (errno || *end || end == argv[i] || business < 1) {
+				fprintf(stderr, "ringfence user: --business must be a business id\n");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--email") == 0 && i + 1 < argc) {
+			email = argv[++i];
+		} else if (strcmp(argv[i], "--password-stdin") == 0) {
+			from_stdin = 1;
+		} else {
+			fprintf(stderr, "ringfence user: unknown argument '%s' (see --help)\n", argv[i]);
+			return 2;
+		}
+	}
+	if (business < 1 || email == NULL) {
+		fprintf(stderr, "ringfence user add: --business and --email are required\n");
+		return 2;
+	}
+	if (config_load(&cfg, CFG_NEED_DB, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence user: %s\n", err);
+		return 1;
+	}
+	if (from_stdin) {
+		if (read_password_line(password, sizeof(password)) < 0) {
+			fprintf(stderr, "ringfence user: no password on standard input, or longer than %d characters\n",
+				USERS_MAX_PASSWORD);
+			goto out;
+		}
+	} else {
+		if (users_random_password(password, 16) < 0) {
+			fprintf(stderr, "ringfence user: no random bytes for a password\n");
+			goto out;
+		}
+		generated = 1;
+	}
+	db = db_open(cfg.database_url);
+	if (db_connect(db) < 0) {
+		fprintf(stderr, "ringfence user: cannot connect to the database: %s\n", db_last_error(db));
+		goto out;
+	}
+	id = users_upsert(db, business, email, password, err, sizeof(err));
+	if (id < 0) {
+		fprintf(stderr, "ringfence user: %s\n", err);
+		goto out;
+	}
+	printf("user %lld: %s (business %lld)\n", id, email, business);
+	if (generated)
+		printf("password: %s\n", password);
+	rc = 0;
+out:
+	explicit_bzero(password, sizeof(password));
+	db_close(db);
+	return rc;
+}

@@ -1,0 +1,134 @@
+/* Unit tests: password hashing, random passwords, and users_upsert against
+ * the test stack's PostgreSQL (RINGFENCE_DATABASE_URL). */
+#include "unit.h"
+
+#include "db.h"
+#include "users.h"
+
+#include <ctype.h>
+
+static void test_hash_and_verify(void **state)
+{
+	char h1[USERS_HASH_MAX], h2[USERS_HASH_MAX];
+	(void)state;
+	assert_int_equal(users_hash_password("correct horse battery", h1), 0);
+	assert_int_equal(users_hash_password("correct horse battery", h2), 0);
+	assert_true(strncmp(h1, "$y$", 3) == 0);
+	/* A fresh salt each time. */
+	assert_string_not_equal(h1, h2);
+	assert_int_equal(users_verify_password("correct horse battery", h1), 1);
+	assert_int_equal(users_verify_password("correct horse battery", h2), 1);
+	assert_int_equal(users_verify_password("correct horse batterY", h1), 0);
+	assert_int_equal(users_verify_password("correct horse battery ", h1), 0);
+	assert_int_equal(users_verify_password("", h1), 0);
+	assert_int_equal(users_verify_password(NULL, h1), 0);
+}
+
+static void test_bad_hashes(void **state)
+{
+	static const char *const bad[] = {
+		"", "*", "*0", "$1$abc$def", "plaintext", "$y$", "$y$j9T$", "$2b$10$abcdefghijklmnopqrstuv",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(users_verify_password("whatever12345", bad[i]), 0);
+	assert_int_equal(users_verify_password("whatever12345", NULL), 0);
+}
+
+static void test_hash_limits(void **state)
+{
+	char h[USERS_HASH_MAX];
+	char longpw[USERS_MAX_PASSWORD + 2];
+	(void)state;
+	assert_int_equal(users_hash_password("", h), -1);
+	assert_int_equal(users_hash_password(NULL, h), -1);
+	memset(longpw, 'a', sizeof(longpw) - 1);
+	longpw[sizeof(longpw) - 1] = '\0';
+	assert_int_equal(users_hash_password(longpw, h), -1);
+	longpw[USERS_MAX_PASSWORD] = '\0';
+	assert_int_equal(users_hash_password(longpw, h), 0);
+}
+
+static void test_random_password(void **state)
+{
+	char a[17], b[17];
+	(void)state;
+	assert_int_equal(users_random_password(a, 16), 0);
+	assert_int_equal(users_random_password(b, 16), 0);
+	assert_int_equal(strlen(a), 16);
+	assert_string_not_equal(a, b);
+	for (int i = 0; i < 16; i++) {
+		assert_true(isalnum((unsigned char)a[i]));
+		/* No look-alikes. */
+		assert_null(strchr("0O1lI", a[i]));
+	}
+}
+
+static struct db *test_db(void)
+{
+	const char *url = getenv("RINGFENCE_DATABASE_URL");
+	struct db *db;
+	if (url == NULL || *url == '\0')
+		fail_msg("RINGFENCE_DATABASE_URL is not set; this test needs a running PostgreSQL");
+	db = db_open(url);
+	if (db_connect(db) < 0)
+		fail_msg("cannot connect: %s", db_last_error(db));
+	return db;
+}
+
+static void test_upsert(void **state)
+{
+	struct db *db = test_db();
+	char err[256], email[64], upper[64], rnd[9];
+	PGresult *res;
+	long long bid, id, id2;
+	(void)state;
+
+	res = db_exec(db, "INSERT INTO businesses (name, time_zone, callback_phone) "
+			  "VALUES ('users unit test', 'Europe/Paris', '+33123456789') RETURNING id", 0, NULL);
+	assert_non_null(res);
+	bid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	assert_int_equal(users_random_password(rnd, 8), 0);
+	snprintf(email, sizeof(email), "user-%s@example.test", rnd);
+	snprintf(upper, sizeof(upper), "USER-%s@Example.TEST", rnd);
+
+	/* Too short: refused before the database is touched. */
+	assert_int_equal(users_upsert(db, bid, email, "short", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "at least"));
+	/* No such business. */
+	assert_int_equal(users_upsert(db, 999999999, email, "long enough pw", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no business"));
+	/* Malformed e-mail. */
+	assert_int_equal(users_upsert(db, bid, "not-an-address", "long enough pw", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "e-mail"));
+
+	id = users_upsert(db, bid, email, "first password", err, sizeof(err));
+	assert_true(id > 0);
+	/* The same address in other case is the same login: the password changes. */
+	id2 = users_upsert(db, bid, upper, "second password", err, sizeof(err));
+	assert_int_equal(id, id2);
+	{
+		char idbuf[24];
+		const char *p[] = { idbuf };
+		snprintf(idbuf, sizeof(idbuf), "%lld", id);
+		res = db_exec(db, "SELECT password_hash FROM users WHERE id = $1::bigint", 1, p);
+		assert_non_null(res);
+		assert_int_equal(users_verify_password("second password", PQgetvalue(res, 0, 0)), 1);
+		assert_int_equal(users_verify_password("first password", PQgetvalue(res, 0, 0)), 0);
+		PQclear(res);
+	}
+	db_close(db);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hash_and_verify),
+		cmocka_unit_test(test_bad_hashes),
+		cmocka_unit_test(test_hash_limits),
+		cmocka_unit_test(test_random_password),
+		cmocka_unit_test(test_upsert),
+	};
+	return cmocka_run_group_tests_name("users", tests, NULL, NULL);
+}
