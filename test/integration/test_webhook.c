@@ -7,6 +7,7 @@
  * other's rows.  Tests that stop a service restart it in their teardown,
  * which cmocka runs even when the test failed. */
 #include "harness.h"
+#include "oas.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -1565,6 +1566,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_redis_down, restore_services),
 		cmocka_unit_test(test_worker_killed_under_load),
 	};
-	return cmocka_run_group_tests_name("integration: webhook path", tests, group_setup,
+	int oas_failed = oas_tests();
+	return oas_failed | cmocka_run_group_tests_name("integration: webhook path", tests, group_setup,
 		group_teardown);
 }
