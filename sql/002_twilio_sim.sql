@@ -94,7 +94,7 @@ CREATE INDEX events_sid ON twilio_sim.events (sid, id);
 -- Who answers a number, as a sim_callee behaviour line.
 CREATE TABLE twilio_sim.callees (
     number              text PRIMARY KEY CHECK (number ~ '^\+[1-9][0-9]{6,14}$'),
-    behaviour           text NOT NULL CHECK (length(behaviour) BETWEEN 1 AND 4096),
+    behaviour           text NOT NULL CHECK (length(behaviour) BETWEEN 1 AND 24576),
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
 

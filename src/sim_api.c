@@ -1,0 +1,883 @@
+/* sim_api: Twilio's REST subset and the simulator's own API. */
+#include "sim_api.h"
+#include "arena.h"
+#include "db.h"
+#include "form.h"
+#include "http.h"
+#include "log.h"
+#include "sim_call.h"
+#include "sim_callee.h"
+#include "sim_store.h"
+#include "util.h"
+#include "valid.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define API_PREFIX "/2010-04-01/Accounts/"
+#define SID_LEN 34
+#define URL_MAX 4000
+#define TWIML_MAX 4000
+#define BODY_MAX_CHARS 1600
+#define PAGE_SIZE_DEFAULT 50
+#define PAGE_SIZE_MAX 1000
+
+/* Form bodies of API calls: a Twiml document or a behaviour line is
+ * longer than a webhook's values. */
+static const struct form_limits api_limits = {
+	.max_input = HTTP_MAX_BODY,
+	.max_pairs = 128,
+	.max_name = 64,
+	.max_value = 32768,
+};
+
+int sim_api_init(struct sim_api *api, char *err, size_t errlen)
+{
+	memset(api, 0, sizeof(*api));
+	if (config_load(&api->cfg, CFG_NEED_DB | CFG_NEED_TWILIO, err, errlen) < 0)
+		return -1;
+	api->db = db_open(api->cfg.database_url);
+	return 0;
+}
+
+void sim_api_free(struct sim_api *api)
+{
+	db_close(api->db);
+	api->db = NULL;
+}
+
+/* Twilio's error document with HTTP status. */
+static void api_error(struct http_response *res, int status, int code, const char *message)
+{
+	struct buf *b = &res->body;
+	res->status = status;
+	res->content_type = "application/json; charset=utf-8";
+	buf_reset(b);
+	buf_printf(b, "{\"code\": %d, \"message\": \"", code);
+	for (const char *s = message; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			buf_printf(b, "\\u%04x", c);
+		else
+			buf_putc(b, (char)c);
+	}
+	buf_printf(b, "\", \"more_info\": \"https://www.twilio.com/docs/errors/%d\", \"status\": %d}\n",
+		code, status);
+}
+
+static void api_db_error(struct http_response *res)
+{
+	api_error(res, 500, 20500, "Internal Server Error: the simulator's database failed");
+}
+
+static void api_json(struct http_response *res, int status, const char *json)
+{
+	res->status = status;
+	res->content_type = "application/json; charset=utf-8";
+	buf_reset(&res->body);
+	buf_puts(&res->body, json);
+	buf_putc(&res->body, '\n');
+}
+
+/* HTTP Basic with the account's sid and token, compared in constant time. */
+static int api_authorised(const struct sim_api *api, const char *header)
+{
+	unsigned char decoded[512];
+	char want[512];
+	const char *b64;
+	size_t n, pad = 0;
+	int len;
+
+	if (header == NULL || strncasecmp(header, "Basic ", 6) != 0)
+		return 0;
+	b64 = header + 6;
+	while (*b64 == ' ')
+		b64++;
+	n = strlen(b64);
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 >= sizeof(decoded))
+		return 0;
+	len = EVP_DecodeBlock(decoded, (const unsigned char *)b64, (int)n);
+	if (len < 0)
+		return 0;
+	if (b64[n - 1] == '=')
+		pad++;
+	if (n > 1 && b64[n - 2] == '=')
+		pad++;
+	len -= (int)pad;
+	snprintf(want, sizeof(want), "%s:%s", api->cfg.account_sid, api->cfg.auth_token);
+	return util_ct_equal(decoded, (size_t)len, want, strlen(want));
+}
+
+/* An absolute http(s) URL with a host, no spaces or control characters. */
+static int valid_abs_url(const char *u)
+{
+	const char *host;
+	size_t n = strlen(u);
+	if (n == 0 || n > URL_MAX)
+		return 0;
+	if (strncmp(u, "https://", 8) == 0)
+		host = u + 8;
+	else if (strncmp(u, "http://", 7) == 0)
+		host = u + 7;
+	else
+		return 0;
+	if (*host == '\0' || *host == '/' || *host == ':' || *host == '?')
+		return 0;
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int is_e164(const char *v)
+{
+	return v && valid_e164(v, strlen(v));
+}
+
+/* YYYY-MM-DD, or an RFC 3339 date-time with Z or an offset. */
+static int valid_date_filter(const char *v)
+{
+	size_t n = strlen(v);
+	const char *p;
+	for (int i = 0; i < 10; i++) {
+		char c = v[i];
+		if (c == '\0')
+			return 0;
+		if ((i == 4 || i == 7) ? c != '-' : !isdigit((unsigned char)c))
+			return 0;
+	}
+	if (n == 10)
+		return 1;
+	if (v[10] != 'T' && v[10] != ' ')
+		return 0;
+	p = v + 11;
+	for (int i = 0; i < 8; i++) {
+		if ((i == 2 || i == 5) ? p[i] != ':' : !isdigit((unsigned char)p[i]))
+			return 0;
+	}
+	p += 8;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (strcmp(p, "Z") == 0)
+		return 1;
+	return (p[0] == '+' || p[0] == '-') && isdigit((unsigned char)p[1]) &&
+		isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
+		isdigit((unsigned char)p[5]) && p[6] == '\0';
+}
+
+static int one_of(const char *v, const char *const *set)
+{
+	for (; *set; set++)
+		if (strcmp(v, *set) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *const call_statuses[] = { "queued", "ringing", "in-progress", "completed",
+	"busy", "failed", "no-answer", "canceled", NULL };
+static const char *const message_statuses[] = { "queued", "sending", "sent", "failed",
+	"delivered", "undelivered", "receiving", "received", "accepted", "scheduled", "read",
+	"partially_delivered", "canceled", NULL };
+
+/* Parses an integer parameter within [lo, hi]; 0 or -1. */
+static int int_param(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	long n;
+	if (v == NULL || *v == '\0' || !(isdigit((unsigned char)*v) || *v == '-'))
+		return -1;
+	n = strtol(v, &end, 10);
+	if (*end || n < lo || n > hi)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Parses a form-encoded POST body into p; answers 400 itself on failure. */
+static int api_form(struct http_request *req, struct http_response *res, struct params *p)
+{
+	enum form_err e;
+	memset(p, 0, sizeof(*p));
+	if (req->body_too_large) {
+		api_error(res, 413, 20001, "Request body too large");
+		return -1;
+	}
+	if (req->body_len > 0 && strncasecmp(req->content_type,
+		"application/x-www-form-urlencoded", 33) != 0) {
+		api_error(res, 400, 20001,
+			"Request body must be application/x-www-form-urlencoded");
+		return -1;
+	}
+	e = form_parse(req->arena, req->body, req->body_len, &api_limits, p);
+	if (e != FORM_OK) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "Malformed form body: %s", form_strerror(e));
+		api_error(res, 400, 20001, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* A parameter's value, NULL when absent or empty (Twilio treats an empty
+ * parameter as not given). */
+static const char *param(const struct params *p, const char *name)
+{
+	const char *v = form_get(p, name);
+	return (v && *v) ? v : NULL;
+}
+
+/* The test-credential magic numbers for calls (Twilio's "Make calls"
+ * table): 0 when the number is an ordinary one. */
+static int call_magic_to(const char *to, const char **msg)
+{
+	static const struct { const char *n; int code; const char *msg; } m[] = {
+		{ "+15005550001", 21217, "Phone number does not appear to be valid" },
+		{ "+15005550002", 21214, "'To' phone number cannot be reached" },
+		{ "+15005550003", 21215, "Account not authorized to call this number (international permissions)" },
+		{ "+15005550004", 21216, "Call blocked by Twilio blocklist" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(m); i++)
+		if (strcmp(to, m[i].n) == 0) {
+			*msg = m[i].msg;
+			return m[i].code;
+		}
+	return 0;
+}
+
+/* The magic numbers for messages (Twilio's "Send SMS" table). */
+static int message_magic_to(const char *to, const char **msg)
+{
+	static const struct { const char *n; int code; const char *msg; } m[] = {
+		{ "+15005550001", 21211, "Invalid 'To' Phone Number" },
+		{ "+15005550002", 21612, "The 'To' phone number is not currently reachable via SMS" },
+		{ "+15005550003", 21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number" },
+		{ "+15005550004", 21610, "Attempt to send to unsubscribed recipient" },
+		{ "+15005550009", 21614, "'To' number is not a valid mobile number" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(m); i++)
+		if (strcmp(to, m[i].n) == 0) {
+			*msg = m[i].msg;
+			return m[i].code;
+		}
+	return 0;
+}
+
+/* The magic From numbers, for calls (sms 0) and messages (sms 1). */
+static int magic_from(const char *from, int sms, const char **msg)
+{
+	if (strcmp(from, "+15005550001") == 0) {
+		*msg = "Invalid 'From' Phone Number";
+		return 21212;
+	}
+	if (strcmp(from, "+15005550007") == 0) {
+		*msg = sms ? "The 'From' phone number is not a valid, SMS-capable inbound phone number or short code for your account"
+			   : "'From' phone number not verified";
+		return sms ? 21606 : 21210;
+	}
+	if (sms && strcmp(from, "+15005550008") == 0) {
+		*msg = "This 'From' number has exceeded the maximum number of queued messages";
+		return 21611;
+	}
+	return 0;
+}
+
+static void calls_create(struct sim_api *api, struct http_request *req, struct http_response *res)
+{
+	struct params p;
+	struct sim_store_call_new c;
+	struct buf json = BUF_INIT;
+	const char *to, *from, *url, *twiml, *v, *msg;
+	char sid[35];
+	long n;
+	int code;
+
+	if (api_form(req, res, &p) < 0)
+		goto out;
+	memset(&c, 0, sizeof(c));
+	to = param(&p, "To");
+	from = param(&p, "From");
+	url = param(&p, "Url");
+	twiml = param(&p, "Twiml");
+	if (to == NULL) {
+		api_error(res, 400, 21201, "No 'To' number is specified");
+		goto out;
+	}
+	if (from == NULL) {
+		api_error(res, 400, 21213, "No 'From' number is specified");
+		goto out;
+	}
+	if (url == NULL && twiml == NULL) {
+		api_error(res, 400, 21205, param(&p, "ApplicationSid")
+			? "Url parameter is required: the simulator has no applications (ApplicationSid)"
+			: "Url parameter is required");
+		goto out;
+	}
+	if (url && twiml) {
+		api_error(res, 400, 21205, "Give either Url or Twiml, not both");
+		goto out;
+	}
+	if (url && !valid_abs_url(url)) {
+		api_error(res, 400, 21205, "Url is not a valid absolute http(s) URL");
+		goto out;
+	}
+	if (twiml && strlen(twiml) > TWIML_MAX) {
+		api_error(res, 400, 21205, "Twiml is longer than 4000 characters");
+		goto out;
+	}
+	if (!is_e164(to)) {
+		api_error(res, 400, 21211, "Invalid 'To' Phone Number");
+		goto out;
+	}
+	if (!is_e164(from)) {
+		api_error(res, 400, 21212, "Invalid 'From' Phone Number");
+		goto out;
+	}
+	if ((code = magic_from(from, 0, &msg)) != 0 || (code = call_magic_to(to, &msg)) != 0) {
+		api_error(res, 400, code, msg);
+		goto out;
+	}
+	c.method = param(&p, "Method");
+	if (c.method && strcmp(c.method, "GET") != 0 && strcmp(c.method, "POST") != 0) {
+		api_error(res, 400, 20001, "Method must be GET or POST");
+		goto out;
+	}
+	c.status_callback = param(&p, "StatusCallback");
+	if (c.status_callback && !valid_abs_url(c.status_callback)) {
+		api_error(res, 400, 21205, "StatusCallback is not a valid absolute http(s) URL");
+		goto out;
+	}
+	c.status_callback_method = param(&p, "StatusCallbackMethod");
+	if (c.status_callback_method && strcmp(c.status_callback_method, "GET") != 0 &&
+		strcmp(c.status_callback_method, "POST") != 0) {
+		api_error(res, 400, 20001, "StatusCallbackMethod must be GET or POST");
+		goto out;
+	}
+	/* Repeated parameters, or several values in one separated by spaces
+	 * (as some helper libraries send them). */
+	for (size_t i = 0; i < p.n; i++) {
+		char *copy, *tok, *save = NULL;
+		if (strcmp(p.v[i].name, "StatusCallbackEvent") != 0)
+			continue;
+		copy = arena_strdup(req->arena, p.v[i].value);
+		for (tok = strtok_r(copy, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
+			if (strcmp(tok, "initiated") == 0)
+				c.status_events |= SIM_STATUS_INITIATED;
+			else if (strcmp(tok, "ringing") == 0)
+				c.status_events |= SIM_STATUS_RINGING;
+			else if (strcmp(tok, "answered") == 0)
+				c.status_events |= SIM_STATUS_ANSWERED;
+			else if (strcmp(tok, "completed") == 0)
+				c.status_events |= SIM_STATUS_COMPLETED;
+			else {
+				api_error(res, 400, 20001,
+					"StatusCallbackEvent must be initiated, ringing, answered or completed");
+				goto out;
+			}
+		}
+	}
+	c.machine_detection = param(&p, "MachineDetection");
+	if (c.machine_detection && strcmp(c.machine_detection, "Enable") != 0 &&
+		strcmp(c.machine_detection, "DetectMessageEnd") != 0) {
+		api_error(res, 400, 20001, "MachineDetection must be Enable or DetectMessageEnd");
+		goto out;
+	}
+	v = param(&p, "AsyncAmd");
+	if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+		api_error(res, 400, 20001, "AsyncAmd must be true or false");
+		goto out;
+	}
+	/* Answering machine detection is ignored when SendDigits is set. */
+	if (param(&p, "SendDigits"))
+		c.machine_detection = NULL;
+	c.timeout_s = 60;
+	v = param(&p, "Timeout");
+	if (v) {
+		if (int_param(v, 1, 600, &n) < 0) {
+			api_error(res, 400, 20001, "Timeout must be a whole number of seconds from 1 to 600");
+			goto out;
+		}
+		c.timeout_s = (int)n;
+	}
+	c.time_limit_s = 14400;
+	v = param(&p, "TimeLimit");
+	if (v) {
+		if (int_param(v, 1, 14400, &n) < 0) {
+			api_error(res, 400, 20001, "TimeLimit must be a whole number of seconds from 1 to 14400");
+			goto out;
+		}
+		c.time_limit_s = (int)n;
+	}
+	if (sim_store_new_sid("CA", sid) < 0) {
+		api_error(res, 500, 20500, "Internal Server Error: no random bytes for a sid");
+		goto out;
+	}
+	c.sid = sid;
+	c.account_sid = api->cfg.account_sid;
+	c.to = to;
+	c.from = from;
+	c.url = url;
+	c.twiml = twiml;
+	if (sim_store_call_insert(api->db, &c, &json) < 0) {
+		api_db_error(res);
+		goto out;
+	}
+	api_json(res, 201, buf_str(&json));
+out:
+	buf_free(&json);
+}
+
+/* Characters (code points) of valid UTF-8 text. */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+int sim_api_segments(const char *body)
+{
+	size_t n = utf8_chars(body);
+	int gsm = 1;
+	for (const char *s = body; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x80 || (c < 0x20 && c != '\n' && c != '\r') || strchr("`^{}[]~|\\", c)) {
+			/* Outside the GSM-7 basic set (its extension characters
+			 * take two septets; counting them as UCS-2 errs on the side
+			 * of more segments). */
+			gsm = 0;
+			break;
+		}
+	}
+	if (gsm)
+		return n <= 160 ? 1 : (int)((n + 152) / 153);
+	return n <= 70 ? 1 : (int)((n + 66) / 67);
+}
+
+static void messages_create(struct sim_api *api, struct http_request *req,
+	struct http_response *res)
+{
+	struct params p;
+	struct sim_store_message_new m;
+	struct buf json = BUF_INIT;
+	const char *to, *from, *body, *msg;
+	char sid[35];
+	int code, r;
+
+	if (api_form(req, res, &p) < 0)
+		goto out;
+	memset(&m, 0, sizeof(m));
+	to = param(&p, "To");
+	from = param(&p, "From");
+	body = param(&p, "Body");
+	if (to == NULL) {
+		api_error(res, 400, 21604, "A 'To' phone number is required");
+		goto out;
+	}
+	if (from == NULL) {
+		api_error(res, 400, 21603, param(&p, "MessagingServiceSid")
+			? "A 'From' phone number is required: the simulator has no Messaging Services"
+			: "A 'From' phone number is required");
+		goto out;
+	}
+	if (!is_e164(to)) {
+		api_error(res, 400, 21211, "Invalid 'To' Phone Number");
+		goto out;
+	}
+	if (!is_e164(from)) {
+		api_error(res, 400, 21212, "Invalid 'From' Phone Number");
+		goto out;
+	}
+	if (body == NULL) {
+		api_error(res, 400, 21602, "Message body is required");
+		goto out;
+	}
+	if (utf8_chars(body) > BODY_MAX_CHARS) {
+		api_error(res, 400, 21617, "The concatenated message body exceeds the 1600 character limit");
+		goto out;
+	}
+	m.status_callback = param(&p, "StatusCallback");
+	if (m.status_callback && !valid_abs_url(m.status_callback)) {
+		api_error(res, 400, 21609, "Invalid StatusCallback url");
+		goto out;
+	}
+	if ((code = magic_from(from, 1, &msg)) != 0 || (code = message_magic_to(to, &msg)) != 0) {
+		api_error(res, 400, code, msg);
+		goto out;
+	}
+	r = sim_store_opted_out(api->db, to, from);
+	if (r < 0) {
+		api_db_error(res);
+		goto out;
+	}
+	if (r > 0) {
+		api_error(res, 400, 21610, "Attempt to send to unsubscribed recipient");
+		goto out;
+	}
+	if (sim_store_new_sid("SM", sid) < 0) {
+		api_error(res, 500, 20500, "Internal Server Error: no random bytes for a sid");
+		goto out;
+	}
+	m.sid = sid;
+	m.account_sid = api->cfg.account_sid;
+	m.to = to;
+	m.from = from;
+	m.body = body;
+	m.num_segments = sim_api_segments(body);
+	if (sim_store_message_insert(api->db, &m, &json) < 0) {
+		api_db_error(res);
+		goto out;
+	}
+	api_json(res, 201, buf_str(&json));
+out:
+	buf_free(&json);
+}
+
+/* Appends s percent-encoded (everything but unreserved characters). */
+static void url_encode(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+			buf_putc(b, (char)c);
+		else
+			buf_printf(b, "%%%02X", c);
+	}
+}
+
+struct list_filter_param {
+	const char *name;            /* as Twilio spells it in the query */
+	const char **slot;
+};
+
+/* A page URI of the listing: the filters given, then PageSize and Page. */
+static void page_uri(struct buf *b, const char *path, const struct list_filter_param *fp,
+	size_t nfp, long page_size, long page)
+{
+	buf_puts(b, path);
+	buf_putc(b, '?');
+	for (size_t i = 0; i < nfp; i++) {
+		if (*fp[i].slot == NULL)
+			continue;
+		url_encode(b, fp[i].name);
+		buf_putc(b, '=');
+		url_encode(b, *fp[i].slot);
+		buf_putc(b, '&');
+	}
+	buf_printf(b, "PageSize=%ld&Page=%ld", page_size, page);
+}
+
+static void json_uri_field(struct buf *b, const char *name, const char *uri)
+{
+	if (uri == NULL) {
+		buf_printf(b, ", \"%s\": null", name);
+		return;
+	}
+	/* URIs are percent-encoded ASCII: nothing to escape in JSON. */
+	buf_printf(b, ", \"%s\": \"%s\"", name, uri);
+}
+
+static void list(struct sim_api *api, struct http_request *req, struct http_response *res,
+	const char *kind, const char *path)
+{
+	struct sim_store_filter f;
+	struct buf items = BUF_INIT, out = BUF_INIT, uri = BUF_INIT, first = BUF_INIT,
+		   next = BUF_INIT, prev = BUF_INIT;
+	int calls = strcmp(kind, "calls") == 0, count = 0, more = 0;
+	long page = 0, page_size = PAGE_SIZE_DEFAULT, start;
+	const char *v;
+	char msg[160];
+
+	memset(&f, 0, sizeof(f));
+	const struct list_filter_param call_fp[] = {
+		{ "To", &f.to }, { "From", &f.from }, { "Status", &f.status },
+		{ "StartTime", &f.on }, { "StartTime>", &f.after }, { "StartTime<", &f.before },
+		{ "EndTime", &f.end_on }, { "EndTime>", &f.end_after }, { "EndTime<", &f.end_before },
+	};
+	const struct list_filter_param msg_fp[] = {
+		{ "To", &f.to }, { "From", &f.from }, { "Status", &f.status },
+		{ "DateSent", &f.on }, { "DateSent>", &f.after }, { "DateSent<", &f.before },
+	};
+	const struct list_filter_param *fp = calls ? call_fp : msg_fp;
+	size_t nfp = calls ? ARRAY_LEN(call_fp) : ARRAY_LEN(msg_fp);
+
+	if (!req->query_ok) {
+		api_error(res, 400, 20001, "Malformed query string");
+		goto out;
+	}
+	for (size_t i = 0; i < nfp; i++) {
+		v = param(&req->query_params, fp[i].name);
+		*fp[i].slot = v;
+		if (v == NULL)
+			continue;
+		if (i < 2 ? !is_e164(v) : i == 2 ? !one_of(v, calls ? call_statuses : message_statuses)
+			  : !valid_date_filter(v)) {
+			snprintf(msg, sizeof(msg), "Invalid value for %s: %s", fp[i].name,
+				i < 2 ? "an E.164 phone number is expected"
+				: i == 2 ? "not a status of this resource"
+				: "expected YYYY-MM-DD or an RFC 3339 date-time");
+			api_error(res, 400, 20001, msg);
+			goto out;
+		}
+	}
+	v = param(&req->query_params, "PageSize");
+	if (v && int_param(v, 1, PAGE_SIZE_MAX, &page_size) < 0) {
+		api_error(res, 400, 20001, "PageSize must be from 1 to 1000");
+		goto out;
+	}
+	v = param(&req->query_params, "Page");
+	if (v && int_param(v, 0, 1000000, &page) < 0) {
+		api_error(res, 400, 20001, "Page must be a whole number from 0");
+		goto out;
+	}
+	if (sim_store_list_json(api->db, kind, api->cfg.account_sid, &f, page, page_size, &items,
+		    &count, &more) < 0) {
+		api_db_error(res);
+		goto out;
+	}
+	start = page * page_size;
+	page_uri(&uri, path, fp, nfp, page_size, page);
+	page_uri(&first, path, fp, nfp, page_size, 0);
+	if (more)
+		page_uri(&next, path, fp, nfp, page_size, page + 1);
+	if (page > 0)
+		page_uri(&prev, path, fp, nfp, page_size, page - 1);
+	buf_printf(&out, "{\"%s\": %s", kind, buf_str(&items));
+	buf_printf(&out, ", \"end\": %ld", count > 0 ? start + count - 1 : start);
+	json_uri_field(&out, "first_page_uri", buf_str(&first));
+	json_uri_field(&out, "next_page_uri", more ? buf_str(&next) : NULL);
+	buf_printf(&out, ", \"page\": %ld, \"page_size\": %ld", page, page_size);
+	json_uri_field(&out, "previous_page_uri", page > 0 ? buf_str(&prev) : NULL);
+	buf_printf(&out, ", \"start\": %ld", start);
+	json_uri_field(&out, "uri", buf_str(&uri));
+	buf_putc(&out, '}');
+	api_json(res, 200, buf_str(&out));
+out:
+	buf_free(&items);
+	buf_free(&out);
+	buf_free(&uri);
+	buf_free(&first);
+	buf_free(&next);
+	buf_free(&prev);
+}
+
+static void fetch(struct sim_api *api, struct http_response *res, const char *kind,
+	const char *sid)
+{
+	struct buf json = BUF_INIT;
+	int r = sim_store_get_json(api->db, kind, api->cfg.account_sid, sid, &json);
+	if (r < 0)
+		api_db_error(res);
+	else if (r == 0)
+		api_error(res, 404, 20404, "The requested resource was not found");
+	else
+		api_json(res, 200, buf_str(&json));
+	buf_free(&json);
+}
+
+/* /2010-04-01/Accounts/{AccountSid}/... */
+static void twilio_routes(struct sim_api *api, struct http_request *req, struct http_response *res)
+{
+	const char *rest = req->path + strlen(API_PREFIX);
+	const char *tail;
+	int get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+	const char *kind = NULL, *list_path = NULL;
+
+	if (strlen(rest) < SID_LEN || rest[SID_LEN] != '/' ||
+		strncmp(rest, api->cfg.account_sid, SID_LEN) != 0) {
+		api_error(res, 401, 20003, "Authenticate: the URL names another account");
+		return;
+	}
+	tail = rest + SID_LEN;
+	if (strcmp(tail, "/Calls.json") == 0)
+		kind = "calls";
+	else if (strcmp(tail, "/Messages.json") == 0)
+		kind = "messages";
+	if (kind) {
+		list_path = arena_strdup(req->arena, req->path);
+		if (post && strcmp(kind, "calls") == 0)
+			calls_create(api, req, res);
+		else if (post)
+			messages_create(api, req, res);
+		else if (get)
+			list(api, req, res, kind, list_path);
+		else
+			api_error(res, 405, 20004, "Method not allowed");
+		return;
+	}
+	/* /Calls/{CallSid}.json, /Messages/{MessageSid}.json */
+	const char *sidp = NULL, *prefix = NULL;
+	if (strncmp(tail, "/Calls/", 7) == 0) {
+		kind = "calls";
+		sidp = tail + 7;
+		prefix = "CA";
+	} else if (strncmp(tail, "/Messages/", 10) == 0) {
+		kind = "messages";
+		sidp = tail + 10;
+		prefix = "SM";
+	}
+	if (sidp && strlen(sidp) == SID_LEN + 5 && strcmp(sidp + SID_LEN, ".json") == 0 &&
+		strncmp(sidp, prefix, 2) == 0) {
+		if (!get) {
+			api_error(res, 405, 20004, "Method not allowed");
+			return;
+		}
+		fetch(api, res, kind, arena_strndup(req->arena, sidp, SID_LEN));
+		return;
+	}
+	api_error(res, 404, 20404, "The requested resource was not found");
+}
+
+static void callees(struct sim_api *api, struct http_request *req, struct http_response *res)
+{
+	struct params p;
+	struct buf json = BUF_INIT;
+	struct sim_callee *c = NULL;
+	const char *number, *behaviour;
+	char err[256], msg[320];
+
+	if (strcmp(req->method, "GET") == 0) {
+		buf_puts(&json, "{\"callees\": ");
+		if (sim_store_callees_json(api->db, &json) < 0) {
+			api_db_error(res);
+			goto out;
+		}
+		buf_putc(&json, '}');
+		api_json(res, 200, buf_str(&json));
+		goto out;
+	}
+	if (strcmp(req->method, "POST") != 0) {
+		api_error(res, 405, 20004, "Method not allowed");
+		goto out;
+	}
+	if (api_form(req, res, &p) < 0)
+		goto out;
+	number = param(&p, "Number");
+	behaviour = param(&p, "Behaviour");
+	if (!is_e164(number)) {
+		api_error(res, 400, 21211, "Number must be an E.164 phone number");
+		goto out;
+	}
+	if (behaviour == NULL) {
+		api_error(res, 400, 20001, "Behaviour is required");
+		goto out;
+	}
+	c = xmalloc(sizeof(*c));
+	if (sim_callee_parse(behaviour, c, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "Behaviour is not valid: %s", err);
+		api_error(res, 400, 20001, msg);
+		goto out;
+	}
+	if (sim_store_callee_set(api->db, number, behaviour) < 0) {
+		api_db_error(res);
+		goto out;
+	}
+	json_t *doc = json_pack("{s:s, s:s}", "number", number, "behaviour", behaviour);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	if (text == NULL)
+		abort(); /* out of memory, as xmalloc would */
+	api_json(res, 201, text);
+	free(text);
+	json_decref(doc);
+out:
+	free(c);
+	buf_free(&json);
+}
+
+/* /sim/calls/{Sid}/transcript|events.json, /sim/messages/{Sid}/... */
+static void transcript(struct sim_api *api, struct http_request *req, struct http_response *res)
+{
+	const char *rest, *prefix, *what;
+	struct buf body = BUF_INIT;
+	int r, as_json;
+	char sid[SID_LEN + 1];
+
+	if (strncmp(req->path, "/sim/calls/", 11) == 0) {
+		rest = req->path + 11;
+		prefix = "CA";
+	} else {
+		rest = req->path + 14;
+		prefix = "SM";
+	}
+	if (strlen(rest) <= SID_LEN || rest[SID_LEN] != '/' || strncmp(rest, prefix, 2) != 0) {
+		api_error(res, 404, 20404, "The requested resource was not found");
+		goto out;
+	}
+	what = rest + SID_LEN + 1;
+	if (strcmp(what, "transcript") == 0)
+		as_json = 0;
+	else if (strcmp(what, "events.json") == 0)
+		as_json = 1;
+	else {
+		api_error(res, 404, 20404, "The requested resource was not found");
+		goto out;
+	}
+	if (strcmp(req->method, "GET") != 0) {
+		api_error(res, 405, 20004, "Method not allowed");
+		goto out;
+	}
+	memcpy(sid, rest, SID_LEN);
+	sid[SID_LEN] = '\0';
+	if (as_json)
+		buf_printf(&body, "{\"sid\": \"%s\", \"events\": ", sid);
+	r = sim_store_transcript(api->db, sid, as_json, &body);
+	if (r < 0) {
+		api_db_error(res);
+	} else if (r == 0) {
+		api_error(res, 404, 20404, "The requested resource was not found");
+	} else if (as_json) {
+		buf_putc(&body, '}');
+		api_json(res, 200, buf_str(&body));
+	} else {
+		res->status = 200;
+		res->content_type = "text/plain; charset=utf-8";
+		buf_reset(&res->body);
+		buf_puts(&res->body, buf_str(&body));
+	}
+out:
+	buf_free(&body);
+}
+
+static void health(struct sim_api *api, struct http_response *res)
+{
+	PGresult *pg = db_exec(api->db, "SELECT 1", 0, NULL);
+	if (pg)
+		PQclear(pg);
+	api_json(res, pg ? 200 : 503, pg ? "{\"status\": \"ok\", \"database\": \"ok\"}"
+					 : "{\"status\": \"degraded\", \"database\": \"unavailable\"}");
+}
+
+void sim_api_handle(struct sim_api *api, struct http_request *req, struct http_response *res)
+{
+	if (strcmp(req->path, "/healthz") == 0) {
+		health(api, res);
+		return;
+	}
+	if (!api_authorised(api, req->authorization)) {
+		api_error(res, 401, 20003, "Authenticate");
+		http_response_header(res, "WWW-Authenticate", "Basic realm=\"Twilio API\"");
+		return;
+	}
+	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) == 0)
+		twilio_routes(api, req, res);
+	else if (strcmp(req->path, "/sim/callees") == 0)
+		callees(api, req, res);
+	else if (strncmp(req->path, "/sim/calls/", 11) == 0 ||
+		strncmp(req->path, "/sim/messages/", 14) == 0)
+		transcript(api, req, res);
+	else
+		api_error(res, 404, 20404, "The requested resource was not found");
+}
