@@ -1,0 +1,191 @@
+/* twilio_sim: `ringfence twilio-sim`, the local Twilio stand-in. */
+#include "twilio_sim.h"
+#include "config.h"
+#include "db.h"
+#include "fcgi.h"
+#include "log.h"
+#include "sim_api.h"
+#include "sim_callee.h"
+#include "sim_store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIM_DEFAULT_WORKERS 2
+#define SIM_MAX_WORKERS 64
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ringfence twilio-sim [--workers N] [--script FILE]\n"
+		"\n"
+		"The local Twilio stand-in, served on the FastCGI socket passed as fd 0\n"
+		"(spawn-fcgi -n -s SOCKET -- ringfence twilio-sim).  It answers Twilio's\n"
+		"REST API (Calls.json, Messages.json) as the account TWILIO_ACCOUNT_SID with\n"
+		"the token TWILIO_AUTH_TOKEN, and a driver process plays the queued calls\n"
+		"and messages against the application: signed webhooks, TwiML, scripted\n"
+		"callees, status callbacks, SMS replies.  State lives in PostgreSQL (schema\n"
+		"twilio_sim, created by ringfence migrate) and survives restarts.\n"
+		"\n"
+		"  --workers N     FastCGI workers (1 to %d, default RINGFENCE_SIM_WORKERS or %d)\n"
+		"  --script FILE   callees to load at start, one \"NUMBER BEHAVIOUR\" a line\n"
+		"                  (default RINGFENCE_SIM_SCRIPT); see include/sim_callee.h\n"
+		"\n"
+		"Its own API, with the same credentials: POST /sim/callees (Number,\n"
+		"Behaviour), GET /sim/callees, GET /sim/calls/SID/transcript and\n"
+		"/sim/calls/SID/events.json (and the same under /sim/messages/).\n"
+		"\n"
+		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_PUBLIC_URL (where SMS replies go),\n"
+		"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.  RINGFENCE_SIM_TIME_SCALE (default\n"
+		"1) multiplies every wait: 0.1 plays a call ten times faster.\n",
+		SIM_MAX_WORKERS, SIM_DEFAULT_WORKERS);
+}
+
+/* One worker's state: the API and its database handle. */
+static int service_init(void **state, char *err, size_t errlen)
+{
+	struct sim_api *api = xmalloc(sizeof(*api));
+	if (sim_api_init(api, err, errlen) < 0) {
+		free(api);
+		return -1;
+	}
+	*state = api;
+	return 0;
+}
+
+static void service_handle(void *state, struct http_request *req, struct http_response *res)
+{
+	sim_api_handle(state, req, res);
+}
+
+static void service_free(void *state)
+{
+	if (state == NULL)
+		return;
+	sim_api_free(state);
+	free(state);
+}
+
+/* Parses a positive scale factor ("1", "0.05"); 0 or -1. */
+static int parse_scale(const char *v, double *out)
+{
+	char *end;
+	double d;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(d) || d <= 0 || d > 100)
+		return -1;
+	*out = d;
+	return 0;
+}
+
+static int parse_workers(const char *v, int *out)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (*v == '\0' || *end || n < 1 || n > SIM_MAX_WORKERS)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+struct load_ctx {
+	struct db *db;
+	int n;
+};
+
+static int load_one(void *ctx, const char *number, const char *spec, const struct sim_callee *c)
+{
+	struct load_ctx *l = ctx;
+	(void)c;
+	if (sim_store_callee_set(l->db, number, spec) < 0)
+		return -1;
+	l->n++;
+	return 0;
+}
+
+/* Loads the callees of a script file into the database.  0, or -1 with
+ * the reason on stderr. */
+static int load_script(const struct config *cfg, const char *path)
+{
+	struct load_ctx l = { db_open(cfg->database_url), 0 };
+	char err[512];
+	int rc = -1;
+
+	if (db_connect(l.db) < 0) {
+		fprintf(stderr, "ringfence twilio-sim: cannot connect to the database: %s\n",
+			db_last_error(l.db));
+		goto out;
+	}
+	if (sim_callee_load_file(path, load_one, &l, err, sizeof(err)) < 0) {
+		if (err[0])
+			fprintf(stderr, "ringfence twilio-sim: %s\n", err);
+		else
+			fprintf(stderr, "ringfence twilio-sim: %s: cannot store the callees: %s\n", path,
+				db_last_error(l.db));
+		goto out;
+	}
+	log_info("twilio-sim: %d callees loaded from %s", l.n, path);
+	rc = 0;
+out:
+	db_close(l.db);
+	return rc;
+}
+
+int twilio_sim_main(int argc, char **argv)
+{
+	double time_scale;
+	struct fcgi_service svc;
+	struct config cfg;
+	const char *script = getenv("RINGFENCE_SIM_SCRIPT"), *v;
+	char err[512];
+	int workers = SIM_DEFAULT_WORKERS;
+
+	v = getenv("RINGFENCE_SIM_WORKERS");
+	if (v && *v && parse_workers(v, &workers) < 0) {
+		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_WORKERS must be 1 to %d, not '%s'\n",
+			SIM_MAX_WORKERS, v);
+		return 1;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+			if (parse_workers(argv[++i], &workers) < 0) {
+				fprintf(stderr, "ringfence twilio-sim: --workers must be 1 to %d\n",
+					SIM_MAX_WORKERS);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--script") == 0 && i + 1 < argc) {
+			script = argv[++i];
+		} else {
+			fprintf(stderr, "ringfence twilio-sim: unknown argument '%s' (see --help)\n", argv[i]);
+			return 2;
+		}
+	}
+	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_TWILIO | CFG_NEED_PUBLIC_URL, err,
+		    sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence twilio-sim: %s\n", err);
+		return 1;
+	}
+	time_scale = 1.0;
+	v = getenv("RINGFENCE_SIM_TIME_SCALE");
+	if (v && *v && parse_scale(v, &time_scale) < 0) {
+		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_TIME_SCALE must be a number above 0 and at most 100, not '%s'\n", v);
+		return 1;
+	}
+	if (script && *script && load_script(&cfg, script) < 0)
+		return 1;
+
+	memset(&svc, 0, sizeof(svc));
+	svc.name = "twilio-sim";
+	svc.init = service_init;
+	svc.handle = service_handle;
+	svc.free = service_free;
+	return fcgi_serve(&svc, workers);
+}
