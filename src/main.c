@@ -8,6 +8,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "rds.h"
+#include "simulate.h"
 #include "twilio_sim.h"
 #include "users.h"
 #include "util.h"
@@ -146,6 +147,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
+	{ "simulate", simulate_main, "play one call from the phone side against a deployment" },
 	{ "twilio-sim", twilio_sim_main, "the local Twilio stand-in: REST API and call driver (under spawn-fcgi -n)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },
 	{ "check", check_main, "check every call flow's state table, templates and audio" },
