@@ -64,6 +64,7 @@ struct call {
 	int step;                 /* the callee's next step */
 	double wait_left;         /* seconds left of a wait step begun */
 	struct buf heard;         /* heard since the callee's previous action */
+	struct buf heard_urls;    /* the audio URLs among it, matched too */
 	int documents;
 	int ended;                /* nobody is on the line any more */
 	int app_hung_up;          /* the application ended the call */
@@ -191,21 +192,38 @@ static int heard_has(const struct call *c, const char *text)
 {
 	struct buf h = BUF_INIT, t = BUF_INIT;
 	int found;
-	fold(buf_str(&c->heard), &h);
 	fold(text, &t);
+	fold(buf_str(&c->heard), &h);
 	found = t.len > 0 && strstr(buf_str(&h), buf_str(&t)) != NULL;
+	if (!found) {
+		fold(buf_str(&c->heard_urls), &h);
+		found = t.len > 0 && strstr(buf_str(&h), buf_str(&t)) != NULL;
+	}
 	buf_free(&h);
 	buf_free(&t);
 	return found;
 }
 
+static void hear_into(struct buf *b, const char *text)
+{
+	if (b->len > 0)
+		buf_puts(b, " / ");
+	/* Bounded: a long call's transcript is in the events, not here. */
+	if (b->len < 64 * 1024)
+		buf_puts(b, text);
+}
+
 static void hear(struct call *c, const char *text)
 {
-	if (c->heard.len > 0)
-		buf_puts(&c->heard, " / ");
-	/* Bounded: a long call's transcript is in the events, not here. */
-	if (c->heard.len < 64 * 1024)
-		buf_puts(&c->heard, text);
+	hear_into(&c->heard, text);
+}
+
+/* A Play is heard as its prompt's text when there is one, else as its
+ * URL; the URL is matched either way. */
+static void hear_play(struct call *c, const char *url, const char *said)
+{
+	hear_into(&c->heard, said ? said : url);
+	hear_into(&c->heard_urls, url);
 }
 
 /* The text of the recorded prompt behind an audio URL, or NULL. */
@@ -416,6 +434,7 @@ static int is_machine(const struct call *c)
 static void acted(struct call *c)
 {
 	buf_reset(&c->heard);
+	buf_reset(&c->heard_urls);
 }
 
 static void expectation_failed(struct call *c, const char *text)
@@ -615,11 +634,9 @@ static int prompt(struct call *c, const struct sim_verb *v)
 			said = prompt_text(v->text);
 			for (int i = 0; i < loops; i++) {
 				emit(c, SIM_EV_PLAY, 0, v->text, r.content_type);
-				hear(c, v->text);
-				if (said) {
+				if (said)
 					emitf(c, SIM_EV_NOTE, 0, "prompt: %s", said);
-					hear(c, said);
-				}
+				hear_play(c, v->text, said);
 			}
 			free(said);
 			sim_http_response_free(&r);
@@ -848,6 +865,7 @@ int sim_call_run(const struct sim_call_params *p_in, const struct sim_callee *ca
 	c.http_timeout_ms = p.http_timeout_s * 1000;
 	c.answered_ms = -1;
 	buf_init(&c.heard);
+	buf_init(&c.heard_urls);
 
 	set_status(&c, "initiated");
 	status_callback(&c, SIM_STATUS_INITIATED);
@@ -909,6 +927,7 @@ done:
 	status_callback(&c, SIM_STATUS_COMPLETED);
 	sim_twiml_free(&doc);
 	buf_free(&c.heard);
+	buf_free(&c.heard_urls);
 	return 0;
 }
 
