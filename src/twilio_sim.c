@@ -6,6 +6,7 @@
 #include "log.h"
 #include "sim_api.h"
 #include "sim_callee.h"
+#include "sim_driver.h"
 #include "sim_store.h"
 #include "util.h"
 
@@ -138,7 +139,7 @@ out:
 
 int twilio_sim_main(int argc, char **argv)
 {
-	double time_scale;
+	static struct sim_driver_opts opts; /* read by the driver child for its whole life */
 	struct fcgi_service svc;
 	struct config cfg;
 	const char *script = getenv("RINGFENCE_SIM_SCRIPT"), *v;
@@ -173,9 +174,9 @@ int twilio_sim_main(int argc, char **argv)
 		fprintf(stderr, "ringfence twilio-sim: %s\n", err);
 		return 1;
 	}
-	time_scale = 1.0;
+	opts.time_scale = 1.0;
 	v = getenv("RINGFENCE_SIM_TIME_SCALE");
-	if (v && *v && parse_scale(v, &time_scale) < 0) {
+	if (v && *v && parse_scale(v, &opts.time_scale) < 0) {
 		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_TIME_SCALE must be a number above 0 and at most 100, not '%s'\n", v);
 		return 1;
 	}
@@ -187,5 +188,8 @@ int twilio_sim_main(int argc, char **argv)
 	svc.init = service_init;
 	svc.handle = service_handle;
 	svc.free = service_free;
+	svc.extra_run = sim_driver_run;
+	svc.extra_ctx = &opts;
+	svc.extra_name = "driver";
 	return fcgi_serve(&svc, workers);
 }

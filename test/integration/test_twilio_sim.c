@@ -382,6 +382,85 @@ static void test_messages_and_opt_out(void **state)
 	sim_res_free(&r);
 }
 
+/* A reminder call created through the API is played by the driver
+ * against the application: the scripted person listens, presses 1 to
+ * hear the appointment and 1 to confirm; the call ends completed with
+ * its transcript, and the appointment is confirmed. */
+static void test_call_driven_to_completion(void **state)
+{
+	struct hx_call c;
+	struct hx_snapshot snap;
+	struct hx_form f;
+	struct sim_res r;
+	char url[700], *sid;
+	const char *status = "";
+	long long deadline;
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+
+	hx_form_init(&f);
+	hx_form_add(&f, "Number", c.client_phone);
+	hx_form_add(&f, "Behaviour", "person; ring 1; wait 1; press 1; wait 1; press 1");
+	snprintf(url, sizeof(url), "%s/sim/callees", api_url);
+	sim_call_or_fail(url, NULL, NULL, &f, &r);
+	assert_int_equal(r.status, 201);
+	sim_res_free(&r);
+	hx_form_free(&f);
+
+	hx_form_init(&f);
+	hx_form_add(&f, "To", c.client_phone);
+	hx_form_add(&f, "From", c.from_number);
+	hx_form_add(&f, "Url", c.first_url);
+	hx_form_add(&f, "StatusCallbackEvent", "initiated");
+	hx_form_add(&f, "StatusCallbackEvent", "completed");
+	snprintf(url, sizeof(url), "%s/Calls.json", base);
+	sim_call_or_fail(url, NULL, NULL, &f, &r);
+	if (r.status != 201)
+		fail_msg("create call: %ld %s", r.status, buf_str(&r.body));
+	sid = strdup(jstr(r.json, "sid"));
+	sim_res_free(&r);
+	hx_form_free(&f);
+
+	snprintf(url, sizeof(url), "%s/Calls/%s.json", base, sid);
+	deadline = hx_now_ms() + 90000;
+	for (;;) {
+		sim_call_or_fail(url, NULL, NULL, NULL, &r);
+		assert_int_equal(r.status, 200);
+		status = jstr(r.json, "status");
+		if (strcmp(status, "queued") != 0 && strcmp(status, "ringing") != 0 &&
+			strcmp(status, "in-progress") != 0)
+			break;
+		sim_res_free(&r);
+		if (hx_now_ms() > deadline)
+			fail_msg("call %s still not ended after 90 s", sid);
+		hx_sleep_ms(200);
+	}
+	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json", &r);
+	if (strcmp(status, "completed") != 0)
+		fail_msg("call %s ended %s: %s", sid, status, buf_str(&r.body));
+	assert_non_null(jstr(r.json, "end_time"));
+	assert_non_null(jstr(r.json, "duration"));
+	sim_res_free(&r);
+
+	snprintf(url, sizeof(url), "%s/sim/calls/%s/transcript", api_url, sid);
+	sim_call_or_fail(url, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	if (strstr(buf_str(&r.body), "press 1") == NULL)
+		fail_msg("transcript of %s has no keypress:\n%s", sid, buf_str(&r.body));
+	sim_res_free(&r);
+	snprintf(url, sizeof(url), "%s/sim/calls/%s/events.json", api_url, sid);
+	sim_call_or_fail(url, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_true(json_array_size(json_object_get(r.json, "events")) > 3);
+	sim_res_free(&r);
+
+	hx_snapshot_or_fail(&c, &snap);
+	if (snap.confirmed_at[0] == '\0')
+		fail_msg("call %s completed but the appointment is not confirmed (state %s)", sid,
+			snap.state);
+	free(sid);
+}
+
 static void test_state_kept_across_restart(void **state)
 {
 	char to[13], url[300], *sid;
@@ -435,6 +514,7 @@ int twilio_sim_tests(void)
 		cmocka_unit_test(test_message_validation),
 		cmocka_unit_test(test_create_get_list),
 		cmocka_unit_test(test_messages_and_opt_out),
+		cmocka_unit_test(test_call_driven_to_completion),
 		cmocka_unit_test(test_state_kept_across_restart),
 	};
 	return cmocka_run_group_tests_name("integration: twilio-sim", tests, ts_setup, ts_teardown);

@@ -1567,6 +1567,7 @@ int main(void)
 		cmocka_unit_test(test_worker_killed_under_load),
 	};
 	int oas_failed = oas_tests();
+	int twilio_sim_tests(void); oas_failed |= twilio_sim_tests();
 	int simulate_tests(void), simulate_failed = simulate_tests();
 	return oas_failed | simulate_failed | cmocka_run_group_tests_name("integration: webhook path", tests, group_setup,
 		group_teardown);
