@@ -21,13 +21,13 @@ struct demo_client {
 	char name[128];
 };
 
-/* Reads the callee script: "NUMBER BEHAVIOUR  # Name, what they do".  The
- * comment's part before the first comma names the client.  Returns the
+/* Reads the callee script: "+NUMBER BEHAVIOUR" lines, each named by the
+ * comment line just above it ("# Name: what they do").  Returns the
  * number of clients, or -1 with a reason in err. */
 static int demo_read_callees(const char *path, struct demo_client *out, int max, char *err,
 	size_t errlen)
 {
-	char line[1024];
+	char line[1024], name[128] = "";
 	int n = 0, lineno = 0;
 	FILE *f = fopen(path, "r");
 
@@ -36,13 +36,28 @@ static int demo_read_callees(const char *path, struct demo_client *out, int max,
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char *p = line, *hash, *name;
+		char *p = line;
 		size_t k = 0;
 		lineno++;
 		while (isspace((unsigned char)*p))
 			p++;
-		if (*p == '\0' || *p == '#')
+		if (*p == '\0') {
+			name[0] = '\0'; /* a blank line ends a comment's claim */
 			continue;
+		}
+		if (*p == '#') {
+			p++;
+			while (isspace((unsigned char)*p))
+				p++;
+			k = strcspn(p, ":\n");
+			while (k > 0 && isspace((unsigned char)p[k - 1]))
+				k--;
+			if (k >= sizeof(name))
+				k = 0;
+			memcpy(name, p, k);
+			name[k] = '\0';
+			continue;
+		}
 		if (n == max) {
 			snprintf(err, errlen, "%s: more than %d numbers", path, max);
 			n = -1;
@@ -52,26 +67,15 @@ static int demo_read_callees(const char *path, struct demo_client *out, int max,
 			k++;
 		memcpy(out[n].phone, p, k);
 		out[n].phone[k] = '\0';
-		hash = strchr(p + k, '#');
-		if (out[n].phone[0] != '+' || hash == NULL) {
-			snprintf(err, errlen, "%s:%d: expected '+NUMBER BEHAVIOUR  # Name, description'",
+		if (out[n].phone[0] != '+' || name[0] == '\0') {
+			snprintf(err, errlen,
+				"%s:%d: expected '+NUMBER BEHAVIOUR' just below a '# Name: description' line",
 				path, lineno);
 			n = -1;
 			break;
 		}
-		name = hash + 1;
-		while (isspace((unsigned char)*name))
-			name++;
-		k = strcspn(name, ",\n");
-		while (k > 0 && isspace((unsigned char)name[k - 1]))
-			k--;
-		if (k == 0 || k >= sizeof(out[n].name)) {
-			snprintf(err, errlen, "%s:%d: the comment must start with the client's name", path, lineno);
-			n = -1;
-			break;
-		}
-		memcpy(out[n].name, name, k);
-		out[n].name[k] = '\0';
+		snprintf(out[n].name, sizeof(out[n].name), "%s", name);
+		name[0] = '\0';
 		n++;
 	}
 	fclose(f);
