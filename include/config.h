@@ -33,6 +33,24 @@ struct config {
 	const char *audit_fallback;   /* RINGFENCE_AUDIT_FALLBACK: log file used when Redis is down;
 	                                 default "var/log/audit-fallback.log" under root */
 	int fcgi_workers;             /* RINGFENCE_FCGI_WORKERS, default 4, 1..256 */
+
+	/* The outbound pipeline (scheduler, worker). */
+	const char *from_number;      /* TWILIO_FROM_NUMBER: E.164 caller id for calls and texts
+	                                 of businesses that have none of their own */
+	const char *mail_from;        /* RINGFENCE_MAIL_FROM: the From address of reminder emails;
+	                                 default reminders@<host of RINGFENCE_PUBLIC_URL> */
+	const char *now;              /* RINGFENCE_NOW: a fixed "current time" (RFC 3339) for
+	                                 tests; refused in production.  NULL: the real clock */
+	double cps;                   /* RINGFENCE_CPS: calls/messages per second per Twilio
+	                                 account, default 1, 0.01..100 */
+	int limit_recipient_day;      /* RINGFENCE_LIMIT_RECIPIENT_DAY: contacts per recipient
+	                                 address per 24 h, all businesses together, default 3 */
+	int limit_business_hour;      /* RINGFENCE_LIMIT_BUSINESS_HOUR: contacts per business per
+	                                 hour unless the business overrides it, default 60 */
+	int failsafe_floor;           /* RINGFENCE_FAILSAFE_FLOOR: never trip below this many
+	                                 contacts in a window, default 50 */
+	double failsafe_factor;       /* RINGFENCE_FAILSAFE_FACTOR: trip above factor x the
+	                                 historical maximum of the window, default 3 */
 };
 
 /* Reads the environment into cfg.  Returns 0, or -1 with a one-line reason

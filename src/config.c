@@ -42,6 +42,55 @@ static int valid_origin(const char *url)
 	return 1;
 }
 
+/* "+" then 7 to 15 digits, the first not 0. */
+static int valid_e164(const char *s)
+{
+	size_t n = 0;
+	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return 0;
+	for (const char *p = s + 1; *p; p++, n++)
+		if (!isdigit((unsigned char)*p))
+			return 0;
+	return n >= 7 && n <= 15;
+}
+
+/* An integer variable in [min, max], def when unset; 0 or -1 with err. */
+static int env_int(int *out, const char *name, int def, int min, int max, char *err, size_t errlen)
+{
+	const char *v = env_str(name);
+	char *end;
+	long n;
+	*out = def;
+	if (v == NULL)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*end || end == v || n < min || n > max) {
+		snprintf(err, errlen, "%s must be a whole number from %d to %d, not '%s'", name, min, max, v);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+/* A decimal variable in [min, max], def when unset; 0 or -1 with err. */
+static int env_double(double *out, const char *name, double def, double min, double max,
+	char *err, size_t errlen)
+{
+	const char *v = env_str(name);
+	char *end;
+	double d;
+	*out = def;
+	if (v == NULL)
+		return 0;
+	d = strtod(v, &end);
+	if (*end || end == v || !(d >= min && d <= max)) {
+		snprintf(err, errlen, "%s must be a number from %g to %g, not '%s'", name, min, max, v);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
 int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
 {
 	const char *v;
@@ -88,6 +137,32 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
 		}
 		cfg->fcgi_workers = (int)n;
 	}
+
+	cfg->from_number = env_str("TWILIO_FROM_NUMBER");
+	if (cfg->from_number && !valid_e164(cfg->from_number)) {
+		snprintf(err, errlen, "TWILIO_FROM_NUMBER must be an E.164 number such as +15005550006, not '%s'",
+			cfg->from_number);
+		return -1;
+	}
+	cfg->mail_from = env_str("RINGFENCE_MAIL_FROM");
+	if (cfg->mail_from && (strchr(cfg->mail_from, '@') == NULL ||
+		    strpbrk(cfg->mail_from, " <>\r\n\"") != NULL || strlen(cfg->mail_from) > 254)) {
+		/* Not echoed: it may hold line breaks. */
+		snprintf(err, errlen, "RINGFENCE_MAIL_FROM must be a plain address such as reminders@example.com "
+			"(no display name, spaces, quotes or line breaks)");
+		return -1;
+	}
+	cfg->now = env_str("RINGFENCE_NOW");
+	if (cfg->now && cfg->env == RF_ENV_PRODUCTION) {
+		snprintf(err, errlen, "RINGFENCE_NOW is for tests and is refused in production");
+		return -1;
+	}
+	if (env_double(&cfg->cps, "RINGFENCE_CPS", 1.0, 0.01, 100, err, errlen) < 0 ||
+		env_int(&cfg->limit_recipient_day, "RINGFENCE_LIMIT_RECIPIENT_DAY", 3, 0, 1000, err, errlen) < 0 ||
+		env_int(&cfg->limit_business_hour, "RINGFENCE_LIMIT_BUSINESS_HOUR", 60, 0, 100000, err, errlen) < 0 ||
+		env_int(&cfg->failsafe_floor, "RINGFENCE_FAILSAFE_FLOOR", 50, 1, 1000000, err, errlen) < 0 ||
+		env_double(&cfg->failsafe_factor, "RINGFENCE_FAILSAFE_FACTOR", 3.0, 1.0, 1000, err, errlen) < 0)
+		return -1;
 
 	if ((need & CFG_NEED_DB) && cfg->database_url == NULL) {
 		snprintf(err, errlen, "RINGFENCE_DATABASE_URL is not set (a libpq conninfo, e.g. 'host=/run/postgresql dbname=ringfence')");

@@ -8,7 +8,9 @@
 static const char *const vars[] = {
 	"RINGFENCE_ENV", "RINGFENCE_DATABASE_URL", "RINGFENCE_REDIS_URL", "RINGFENCE_PUBLIC_URL",
 	"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_URL", "RINGFENCE_FCGI_WORKERS",
-	"RINGFENCE_ROOT", "RINGFENCE_AUDIT_FALLBACK", NULL,
+	"RINGFENCE_ROOT", "RINGFENCE_AUDIT_FALLBACK", "TWILIO_FROM_NUMBER", "RINGFENCE_MAIL_FROM",
+	"RINGFENCE_NOW", "RINGFENCE_CPS", "RINGFENCE_LIMIT_RECIPIENT_DAY", "RINGFENCE_LIMIT_BUSINESS_HOUR",
+	"RINGFENCE_FAILSAFE_FLOOR", "RINGFENCE_FAILSAFE_FACTOR", NULL,
 };
 
 #define SID "AC0123456789abcdef0123456789abcdef"
@@ -37,6 +39,25 @@ static const struct config_case cases[] = {
 	{ "short account sid", { { "TWILIO_ACCOUNT_SID", "AC123" } }, ALL, "TWILIO_ACCOUNT_SID" },
 	{ "account sid not AC", { { "TWILIO_ACCOUNT_SID", "XX0123456789abcdef0123456789abcdef" } }, ALL, "TWILIO_ACCOUNT_SID" },
 	{ "bad env", { { "RINGFENCE_ENV", "prod" } }, ALL, "RINGFENCE_ENV" },
+	{ "from number", { { "TWILIO_FROM_NUMBER", "+15005550006" } }, ALL, NULL },
+	{ "from number not e164", { { "TWILIO_FROM_NUMBER", "5005550006" } }, ALL, "TWILIO_FROM_NUMBER" },
+	{ "from number letters", { { "TWILIO_FROM_NUMBER", "+1500555000x" } }, ALL, "TWILIO_FROM_NUMBER" },
+	{ "from number too short", { { "TWILIO_FROM_NUMBER", "+123456" } }, ALL, "TWILIO_FROM_NUMBER" },
+	{ "mail from", { { "RINGFENCE_MAIL_FROM", "reminders@example.com" } }, ALL, NULL },
+	{ "mail from with name", { { "RINGFENCE_MAIL_FROM", "Reminders <r@example.com>" } }, ALL, "RINGFENCE_MAIL_FROM" },
+	{ "mail from no at", { { "RINGFENCE_MAIL_FROM", "reminders" } }, ALL, "RINGFENCE_MAIL_FROM" },
+	{ "mail from header injection", { { "RINGFENCE_MAIL_FROM", "a@b.c\r\nBcc: x@y.z" } }, ALL, "RINGFENCE_MAIL_FROM" },
+	{ "now in test", { { "RINGFENCE_ENV", "test" }, { "RINGFENCE_NOW", "2026-11-25T10:00:00Z" } }, ALL, NULL },
+	{ "now refused in production", { { "RINGFENCE_ENV", "production" }, { "RINGFENCE_PUBLIC_URL", "https://x.example" }, { "RINGFENCE_NOW", "2026-11-25T10:00:00Z" } }, ALL, "RINGFENCE_NOW" },
+	{ "cps decimal", { { "RINGFENCE_CPS", "0.5" } }, ALL, NULL },
+	{ "cps zero", { { "RINGFENCE_CPS", "0" } }, ALL, "RINGFENCE_CPS" },
+	{ "cps junk", { { "RINGFENCE_CPS", "1x" } }, ALL, "RINGFENCE_CPS" },
+	{ "cps nan", { { "RINGFENCE_CPS", "nan" } }, ALL, "RINGFENCE_CPS" },
+	{ "recipient limit", { { "RINGFENCE_LIMIT_RECIPIENT_DAY", "5" } }, ALL, NULL },
+	{ "recipient limit negative", { { "RINGFENCE_LIMIT_RECIPIENT_DAY", "-1" } }, ALL, "RINGFENCE_LIMIT_RECIPIENT_DAY" },
+	{ "business limit junk", { { "RINGFENCE_LIMIT_BUSINESS_HOUR", "ten" } }, ALL, "RINGFENCE_LIMIT_BUSINESS_HOUR" },
+	{ "failsafe floor zero", { { "RINGFENCE_FAILSAFE_FLOOR", "0" } }, ALL, "RINGFENCE_FAILSAFE_FLOOR" },
+	{ "failsafe factor below 1", { { "RINGFENCE_FAILSAFE_FACTOR", "0.5" } }, ALL, "RINGFENCE_FAILSAFE_FACTOR" },
 	{ "production needs https", { { "RINGFENCE_ENV", "production" }, { "RINGFENCE_PUBLIC_URL", "http://x.example" } }, ALL, "https" },
 	{ "production https", { { "RINGFENCE_ENV", "production" }, { "RINGFENCE_PUBLIC_URL", "https://x.example" } }, ALL, NULL },
 	{ "workers zero", { { "RINGFENCE_FCGI_WORKERS", "0" } }, ALL, "RINGFENCE_FCGI_WORKERS" },
@@ -95,6 +116,13 @@ static void test_config_defaults(void **state)
 	assert_string_equal(cfg.api_url, "https://api.twilio.com");
 	assert_string_equal(cfg.root, ".");
 	assert_int_equal(cfg.fcgi_workers, 4);
+	assert_null(cfg.now);
+	assert_null(cfg.from_number);
+	assert_true(cfg.cps == 1.0);
+	assert_int_equal(cfg.limit_recipient_day, 3);
+	assert_int_equal(cfg.limit_business_hour, 60);
+	assert_int_equal(cfg.failsafe_floor, 50);
+	assert_true(cfg.failsafe_factor == 3.0);
 	setenv("RINGFENCE_ENV", "staging", 1);
 	assert_int_equal(config_load(&cfg, ALL, err, sizeof(err)), 0);
 	assert_false(config_is_production(&cfg));
