@@ -1,0 +1,47 @@
+/* failsafe: the global brake on outbound volume (DESIGN.md rule 7).
+ *
+ * Contacts are counted in Redis per fixed window (300 s and 3600 s, keys
+ * rf:fs:<window>:<bucket>).  Before every contact, count + 1 is compared
+ * with max(cfg->failsafe_floor, cfg->failsafe_factor x the largest count
+ * ever seen in a window of that length, failsafe_maxima in PostgreSQL).
+ * Over it, the failsafe trips: failsafe_state says so with the reason,
+ * time and actor, a failsafe_events row records it, and nothing is sent
+ * by anyone until an operator resumes.  The tripped state lives in
+ * PostgreSQL only, so it survives restarts of every process. */
+#ifndef RF_FAILSAFE_H
+#define RF_FAILSAFE_H
+
+#include <stddef.h>
+
+struct db;
+struct rds;
+struct config;
+
+/* The windows counted, in seconds. */
+#define FAILSAFE_WINDOWS { 300, 3600 }
+
+/* The threshold for one window: max(floor, ceil(factor x max_count)). */
+long long failsafe_threshold(int floor, double factor, long long max_count);
+
+/* Before one contact at now_s: 0 may send (counted, maxima raised),
+ * 1 tripped (by this call, with reason filled, or before), -1 cannot
+ * tell (database or Redis error): do not send. */
+int failsafe_check_and_count(struct db *db, struct rds *r, const struct config *cfg, long long now_s,
+	char *reason, size_t reasonlen);
+
+/* Trips by hand or automatically (actor "automatic"); a trip while
+ * already tripped keeps the first reason but is recorded as an event.
+ * 0 or -1. */
+int failsafe_trip(struct db *db, const char *reason, const char *actor);
+
+/* Re-arms; reason and actor are required and recorded.  0 or -1. */
+int failsafe_resume(struct db *db, const char *reason, const char *actor);
+
+/* 1 tripped (reason filled when reason != NULL), 0 armed, -1 error. */
+int failsafe_tripped(struct db *db, char *reason, size_t reasonlen);
+
+/* `ringfence failsafe status|trip|resume`: exit 0, 3 when status finds
+ * it tripped, 1 on errors, 2 on usage errors. */
+int failsafe_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,73 @@
+/* twilio: the REST client that places calls and sends texts (libcurl,
+ * HTTP Basic with the account SID and auth token, form-encoded POSTs,
+ * JSON answers read with jansson).
+ *
+ * Every request has a 5 s connect timeout and a 15 s total timeout.  The
+ * outcome says what is known, never more: a timeout, a transport error, a
+ * 5xx or a body that cannot be read is TWILIO_UNKNOWN, because Twilio may
+ * have accepted the request; only a 4xx carrying Twilio's error JSON is a
+ * definite TWILIO_REJECTED.  These functions do not check the allow-list,
+ * the rate limits or the failsafe: the one send function of the worker
+ * does, before it calls them. */
+#ifndef RF_TWILIO_H
+#define RF_TWILIO_H
+
+#include <stddef.h>
+
+struct config;
+
+enum twilio_outcome {
+	TWILIO_OK,       /* 2xx with a sid */
+	TWILIO_REJECTED, /* 4xx with a code (429 is code 20429) */
+	TWILIO_UNKNOWN,  /* timeout, transport error, 5xx, unparsable */
+};
+
+struct twilio_result {
+	int outcome;              /* enum twilio_outcome */
+	int http_status;          /* 0 when no answer arrived */
+	char sid[40];             /* CA.../SM...; "" unless TWILIO_OK */
+	char status[32];          /* Twilio's status of the new resource */
+	int error_code;           /* Twilio's code for TWILIO_REJECTED, else 0 */
+	char error_message[256];  /* Twilio's message, or why the outcome is unknown */
+	long long elapsed_ms;
+	char *request_redacted;   /* owned: the request without secrets, for the audit */
+	char *response_body;      /* owned: the answer as received (capped), or NULL */
+};
+
+/* Frees the owned strings of r and clears it; safe on a zeroed result. */
+void twilio_result_free(struct twilio_result *r);
+
+struct twilio_call_request {
+	const char *to, *from, *url, *status_callback; /* status_callback may be NULL */
+	int timeout_s;          /* ring time; 0 leaves Twilio's default */
+	int machine_detection;  /* non-zero: MachineDetection=Enable */
+};
+
+/* POST Calls.json.  out is filled in every case (free it with
+ * twilio_result_free).  Returns 0 when the request was attempted (look at
+ * out->outcome), -1 on bad arguments or configuration: nothing was sent,
+ * out->outcome is TWILIO_REJECTED with error_code 0 and the reason in
+ * error_message. */
+int twilio_call_create(const struct config *cfg, const struct twilio_call_request *rq,
+	struct twilio_result *out);
+
+/* POST Messages.json with To, From, Body and StatusCallback (may be
+ * NULL).  Returns as twilio_call_create. */
+int twilio_message_create(const struct config *cfg, const char *to, const char *from,
+	const char *body, const char *status_callback, struct twilio_result *out);
+
+struct twilio_found {
+	char sid[40];
+	char status[32];
+	long long created_s;    /* date_created as Unix seconds */
+};
+
+/* Lists the account's calls ("calls") or messages ("messages") to `to`
+ * created since since_s (StartTime>= / DateSent>=, a date: Twilio filters
+ * by day, so the rows are also filtered here by date_created >= since_s).
+ * Up to max rows go to found, *n gets their number.  Returns 0, or -1
+ * when the list could not be read (nothing can be concluded then). */
+int twilio_find(const struct config *cfg, const char *kind, const char *to,
+	long long since_s, struct twilio_found *found, size_t max, size_t *n);
+
+#endif
