@@ -1,4 +1,5 @@
 /* ringfence: one binary, one subcommand per role. */
+#include "apikey.h"
 #include "audit.h"
 #include "check.h"
 #include "config.h"
@@ -154,6 +155,7 @@ static const struct command commands[] = {
 	{ "diagram", diagram_main, "print a call flow as a Graphviz dot graph" },
 	{ "audit", audit_main, "print audit records of a call, a business, or all" },
 	{ "user", users_main, "add a dashboard login for a business" },
+	{ "apikey", apikey_main, "create or revoke a business's key for the JSON API" },
 	{ "demo", demo_main, "create the demo business, clients and appointments (not in production)" },
 };
 
