@@ -16,7 +16,7 @@ struct twilio_result;
 
 struct mail_message {
 	const char *to, *from, *subject, *text, *html, *list_unsubscribe;
-	char message_id[128];   /* filled by mail_build: "<random@host>" */
+	char message_id[128];   /* filled by mail_build: "<EM + 32 hex@domain of from>" */
 };
 
 /* Builds the whole message (headers and body, CRLF line ends) into a new
@@ -26,7 +26,8 @@ struct mail_message {
 char *mail_build(struct mail_message *m, long long date_s, char *err, size_t errlen);
 
 /* Sends m to cfg->smtp_url (connect timeout 5 s, total 30 s).  out uses
- * twilio.h's outcomes: TWILIO_OK (sid = the Message-ID), TWILIO_REJECTED
+ * twilio.h's outcomes: TWILIO_OK (sid = "EM" + 32 hex, the
+ * Message-ID's local part), TWILIO_REJECTED
  * (the server refused with a 5xx reply: error_code is the SMTP code, or
  * the message could not be built: nothing was sent), TWILIO_UNKNOWN
  * (timeout, transport error, 4xx: it may or may not have been taken).

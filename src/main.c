@@ -5,6 +5,7 @@
 #include "config.h"
 #include "db.h"
 #include "demo.h"
+#include "failsafe.h"
 #include "fcgi.h"
 #include "log.h"
 #include "migrate.h"
@@ -151,6 +152,7 @@ static const struct command commands[] = {
 	{ "simulate", simulate_main, "play one call from the phone side against a deployment" },
 	{ "twilio-sim", twilio_sim_main, "the local Twilio stand-in: REST API and call driver (under spawn-fcgi -n)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },
+	{ "failsafe", failsafe_main, "show, trip or resume the global outbound failsafe" },
 	{ "check", check_main, "check every call flow's state table, templates and audio" },
 	{ "diagram", diagram_main, "print a call flow as a Graphviz dot graph" },
 	{ "audit", audit_main, "print audit records of a call, a business, or all" },

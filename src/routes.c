@@ -3,10 +3,14 @@
 #include "routes.h"
 #include "app.h"
 #include "db.h"
+#include "failsafe.h"
 #include "http.h"
 #include "rds.h"
+#include "util.h"
 #include "webhook.h"
 
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct route {
@@ -15,24 +19,37 @@ struct route {
 	route_handler handler;
 };
 
-/* GET /healthz: 200 when PostgreSQL and Redis both answer, else 503 with
- * the reason, for load balancers and the operator at 3 AM. */
+/* GET /healthz: 200 when PostgreSQL and Redis both answer and the
+ * failsafe is armed, else 503 with the reason ("failsafe": "tripped:
+ * <reason>"), for load balancers and the operator at 3 AM. */
 static void health_handle(struct app *app, struct http_request *req, struct http_response *res)
 {
 	PGresult *pg = db_exec(app->db, "SELECT 1", 0, NULL);
 	const char *argv[] = { "PING" };
 	redisReply *r = rds_command(app->rds, 1, argv, NULL);
-	int db_ok = pg != NULL, redis_ok = r != NULL;
+	int db_ok = pg != NULL, redis_ok = r != NULL, tripped = -1;
+	char reason[512] = "", *failsafe, *body;
+	json_t *j;
 
 	if (pg)
 		PQclear(pg);
 	if (r)
 		freeReplyObject(r);
-	res->status = (db_ok && redis_ok) ? 200 : 503;
+	/* A tripped failsafe is an outage of everything outbound. */
+	if (db_ok)
+		tripped = failsafe_tripped(app->db, reason, sizeof(reason));
+	failsafe = tripped == 1 ? xasprintf("tripped: %s", reason)
+		: xstrdup(tripped == 0 ? "armed" : "unknown");
+	res->status = (db_ok && redis_ok && tripped == 0) ? 200 : 503;
 	res->content_type = "application/json";
-	buf_printf(&res->body, "{\"status\": \"%s\", \"database\": \"%s\", \"redis\": \"%s\"}\n",
-		res->status == 200 ? "ok" : "degraded", db_ok ? "ok" : "unavailable",
-		redis_ok ? "ok" : "unavailable");
+	j = json_pack("{s:s, s:s, s:s, s:s}", "status", res->status == 200 ? "ok" : "degraded",
+		"database", db_ok ? "ok" : "unavailable", "redis", redis_ok ? "ok" : "unavailable",
+		"failsafe", failsafe);
+	body = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
+	buf_printf(&res->body, "%s\n", body ? body : "{\"status\": \"degraded\"}");
+	free(body);
+	json_decref(j);
+	free(failsafe);
 }
 
 static const struct route routes[] = {

@@ -1,0 +1,506 @@
+/* failsafe: the global brake on outbound volume.
+ *
+ * Why the historical maximum comes from completed windows only: if the
+ * window being counted raised the maximum as it grew, the threshold
+ * (factor x maximum) would always stay ahead of the count and a flood
+ * would never trip it.  So a window's count becomes history when the
+ * next window of that length begins, and a window in which the failsafe
+ * tripped never becomes history (a flood must not loosen the brake). */
+#include "failsafe.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "rds.h"
+#include "util.h"
+
+#include <math.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const long long failsafe_windows[] = FAILSAFE_WINDOWS;
+#define FS_NWIN ((int)ARRAY_LEN(failsafe_windows))
+
+/* KEYS: for each window i (1-based, n windows): cur_i, prev_i, cur_i..":tripped",
+ * prev_i..":tripped" at 4(i-1)+1..4i.  ARGV: n, then per window its
+ * threshold and its key lifetime in seconds.
+ * Over a threshold in any window: marks every current window tripped,
+ * counts nothing, returns {1, i, count}.  Otherwise counts one in every
+ * window and returns {0, 0, 0, prev_1, ..., prev_n} with each previous
+ * window's final count (0 when that window tripped). */
+static const char fs_lua[] =
+	"local n = tonumber(ARGV[1])\n"
+	"for i = 1, n do\n"
+	"  local c = tonumber(redis.call('GET', KEYS[4*(i-1)+1]) or '0')\n"
+	"  local t = tonumber(ARGV[2*i])\n"
+	"  if c + 1 > t then\n"
+	"    for j = 1, n do\n"
+	"      redis.call('SET', KEYS[4*(j-1)+3], '1', 'EX', tonumber(ARGV[2*j+1]))\n"
+	"    end\n"
+	"    return {1, i, c}\n"
+	"  end\n"
+	"end\n"
+	"local out = {0, 0, 0}\n"
+	"for i = 1, n do\n"
+	"  redis.call('INCR', KEYS[4*(i-1)+1])\n"
+	"  redis.call('EXPIRE', KEYS[4*(i-1)+1], tonumber(ARGV[2*i+1]))\n"
+	"  local p = tonumber(redis.call('GET', KEYS[4*(i-1)+2]) or '0')\n"
+	"  if redis.call('EXISTS', KEYS[4*(i-1)+4]) == 1 then p = 0 end\n"
+	"  out[3+i] = p\n"
+	"end\n"
+	"return out\n";
+
+/* See failsafe.h. */
+long long failsafe_threshold(int floor, double factor, long long max_count)
+{
+	double scaled;
+	long long t;
+	if (max_count < 0)
+		max_count = 0;
+	if (!(factor >= 0) || !isfinite(factor))
+		factor = 0;
+	scaled = factor * (double)max_count;
+	if (scaled > 1e15)
+		scaled = 1e15;
+	t = (long long)scaled;
+	if ((double)t < scaled)
+		t++; /* rounded up: the threshold is never below factor x maximum */
+	return t > floor ? t : floor;
+}
+
+/* See failsafe.h. */
+int failsafe_tripped(struct db *db, char *reason, size_t reasonlen)
+{
+	PGresult *res = db_exec_prepared(db, "failsafe_state",
+		"SELECT tripped, coalesce(reason, '') FROM failsafe_state WHERE id = 1", 0, NULL);
+	int ret = -1;
+
+	if (res == NULL) {
+		log_error("failsafe: cannot read the failsafe state: %s", db_last_error(db));
+		goto out;
+	}
+	if (PQntuples(res) != 1) {
+		log_error("failsafe: the failsafe_state row is missing: treating as tripped");
+		goto out;
+	}
+	ret = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (ret == 1 && reason && reasonlen > 0)
+		snprintf(reason, reasonlen, "%s", PQgetvalue(res, 0, 1));
+out:
+	if (res)
+		PQclear(res);
+	return ret;
+}
+
+/* See failsafe.h.  One statement: the state and the event are written
+ * together or not at all. */
+int failsafe_trip(struct db *db, const char *reason, const char *actor)
+{
+	const char *p[2] = { reason, actor };
+	PGresult *res;
+
+	if (reason == NULL || reason[0] == '\0' || actor == NULL || actor[0] == '\0') {
+		log_error("failsafe: a trip needs a reason and an actor");
+		return -1;
+	}
+	res = db_exec_prepared(db, "failsafe_trip",
+		"WITH s AS (INSERT INTO failsafe_state (id, tripped, reason, tripped_at, tripped_by)"
+		"  VALUES (1, true, $1, now(), $2)"
+		"  ON CONFLICT (id) DO UPDATE SET tripped = true,"
+		"   reason = CASE WHEN failsafe_state.tripped THEN failsafe_state.reason ELSE $1 END,"
+		"   tripped_at = CASE WHEN failsafe_state.tripped THEN failsafe_state.tripped_at ELSE now() END,"
+		"   tripped_by = CASE WHEN failsafe_state.tripped THEN failsafe_state.tripped_by ELSE $2 END"
+		"  RETURNING 1)"
+		" INSERT INTO failsafe_events (event, reason, actor) SELECT 'trip', $1, $2 FROM s",
+		2, p);
+	if (res == NULL) {
+		log_error("failsafe: could not record the trip (%s): %s", reason, db_last_error(db));
+		return -1;
+	}
+	PQclear(res);
+	log_error("FAILSAFE TRIPPED by %s: %s. All outbound contact is stopped until "
+		  "`ringfence failsafe resume --reason TEXT --by NAME`.", actor, reason);
+	return 0;
+}
+
+/* See failsafe.h. */
+int failsafe_resume(struct db *db, const char *reason, const char *actor)
+{
+	const char *p[2] = { reason, actor };
+	PGresult *res;
+
+	if (reason == NULL || reason[0] == '\0' || actor == NULL || actor[0] == '\0') {
+		log_error("failsafe: a resume needs a reason and who resumes");
+		return -1;
+	}
+	res = db_exec_prepared(db, "failsafe_resume",
+		"WITH s AS (UPDATE failsafe_state SET tripped = false, resumed_at = now(),"
+		"   resumed_by = $2, resume_reason = $1 WHERE id = 1 RETURNING 1)"
+		" INSERT INTO failsafe_events (event, reason, actor) SELECT 'resume', $1, $2 FROM s"
+		" RETURNING id",
+		2, p);
+	if (res == NULL) {
+		log_error("failsafe: could not record the resume: %s", db_last_error(db));
+		return -1;
+	}
+	if (PQntuples(res) != 1) {
+		log_error("failsafe: the failsafe_state row is missing");
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	log_warn("failsafe: resumed by %s: %s", actor, reason);
+	return 0;
+}
+
+/* The stored maxima for each window into max[] (0 when absent); 0/-1. */
+static int failsafe_maxima(struct db *db, long long max[FS_NWIN])
+{
+	PGresult *res = db_exec_prepared(db, "failsafe_maxima",
+		"SELECT window_seconds, max_count FROM failsafe_maxima", 0, NULL);
+	if (res == NULL) {
+		log_error("failsafe: cannot read the historical maxima: %s", db_last_error(db));
+		return -1;
+	}
+	for (int i = 0; i < FS_NWIN; i++)
+		max[i] = 0;
+	for (int r = 0; r < PQntuples(res); r++) {
+		long long w = atoll(PQgetvalue(res, r, 0));
+		for (int i = 0; i < FS_NWIN; i++)
+			if (w == failsafe_windows[i])
+				max[i] = atoll(PQgetvalue(res, r, 1));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Raises the stored maximum of window w to count when it is larger. */
+static int failsafe_raise(struct db *db, long long w, long long count)
+{
+	char ws[24], cs[24];
+	const char *p[2] = { ws, cs };
+	PGresult *res;
+	snprintf(ws, sizeof(ws), "%lld", w);
+	snprintf(cs, sizeof(cs), "%lld", count);
+	res = db_exec_prepared(db, "failsafe_raise",
+		"INSERT INTO failsafe_maxima (window_seconds, max_count) VALUES ($1::integer, $2::integer)"
+		" ON CONFLICT (window_seconds) DO UPDATE"
+		"  SET max_count = GREATEST(failsafe_maxima.max_count, EXCLUDED.max_count), updated_at = now()"
+		"  WHERE failsafe_maxima.max_count < EXCLUDED.max_count",
+		2, p);
+	if (res == NULL) {
+		log_error("failsafe: cannot raise the %llds maximum: %s", w, db_last_error(db));
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Runs the counting script; the reply (caller frees) or NULL. */
+static redisReply *failsafe_eval(struct rds *r, long long now_s, const long long thr[FS_NWIN])
+{
+	unsigned char digest[SHA_DIGEST_LENGTH];
+	char sha[2 * SHA_DIGEST_LENGTH + 1], nk[8], n[8];
+	char keys[FS_NWIN * 4][64], args[FS_NWIN * 2][24];
+	const char *argv[3 + FS_NWIN * 4 + 1 + FS_NWIN * 2];
+	size_t argvlen[ARRAY_LEN(argv)];
+	int argc = 0;
+	redisReply *reply;
+
+	for (int i = 0; i < FS_NWIN; i++) {
+		long long w = failsafe_windows[i], b = now_s / w;
+		snprintf(keys[4 * i], sizeof(keys[0]), "rf:fs:%lld:%lld", w, b);
+		snprintf(keys[4 * i + 1], sizeof(keys[0]), "rf:fs:%lld:%lld", w, b - 1);
+		snprintf(keys[4 * i + 2], sizeof(keys[0]), "rf:fs:%lld:%lld:tripped", w, b);
+		snprintf(keys[4 * i + 3], sizeof(keys[0]), "rf:fs:%lld:%lld:tripped", w, b - 1);
+		snprintf(args[2 * i], sizeof(args[0]), "%lld", thr[i]);
+		/* Two windows and a margin: the previous one must still be
+		 * readable during the whole of the current one. */
+		snprintf(args[2 * i + 1], sizeof(args[0]), "%lld", 2 * w + 60);
+	}
+	SHA1((const unsigned char *)fs_lua, strlen(fs_lua), digest);
+	util_hex(digest, sizeof(digest), sha);
+	snprintf(nk, sizeof(nk), "%d", FS_NWIN * 4);
+	snprintf(n, sizeof(n), "%d", FS_NWIN);
+	argv[argc++] = "EVALSHA";
+	argv[argc++] = sha;
+	argv[argc++] = nk;
+	for (int i = 0; i < FS_NWIN * 4; i++)
+		argv[argc++] = keys[i];
+	argv[argc++] = n;
+	for (int i = 0; i < FS_NWIN * 2; i++)
+		argv[argc++] = args[i];
+	for (int i = 0; i < argc; i++)
+		argvlen[i] = strlen(argv[i]);
+	reply = rds_command(r, argc, argv, argvlen);
+	if (reply == NULL && rds_last_was_reply_error(r) &&
+		strncmp(rds_last_error(r), "NOSCRIPT", 8) == 0) {
+		argv[0] = "EVAL";
+		argvlen[0] = 4;
+		argv[1] = fs_lua;
+		argvlen[1] = strlen(fs_lua);
+		reply = rds_command(r, argc, argv, argvlen);
+	}
+	return reply;
+}
+
+/* See failsafe.h. */
+int failsafe_check_and_count(struct db *db, struct rds *r, const struct config *cfg, long long now_s,
+	char *reason, size_t reasonlen)
+{
+	long long max[FS_NWIN], thr[FS_NWIN];
+	redisReply *reply = NULL;
+	char why[400];
+	int ret = -1, t;
+
+	if (reason && reasonlen > 0)
+		reason[0] = '\0';
+	if (db == NULL || r == NULL || cfg == NULL || now_s <= 0) {
+		log_error("failsafe: bad arguments");
+		goto out;
+	}
+	t = failsafe_tripped(db, reason, reasonlen);
+	if (t != 0) {
+		ret = t;
+		goto out;
+	}
+	if (failsafe_maxima(db, max) < 0)
+		goto out;
+	for (int i = 0; i < FS_NWIN; i++)
+		thr[i] = failsafe_threshold(cfg->failsafe_floor, cfg->failsafe_factor, max[i]);
+	reply = failsafe_eval(r, now_s, thr);
+	if (reply == NULL) {
+		log_error("failsafe: cannot count in Redis (%s): not sending", rds_last_error(r));
+		goto out;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
+		reply->element[0]->type != REDIS_REPLY_INTEGER) {
+		log_error("failsafe: unexpected answer from the counting script");
+		goto out;
+	}
+	if (reply->element[0]->integer == 1) {
+		long long i = reply->element[1]->integer - 1, c = reply->element[2]->integer;
+		if (i < 0 || i >= FS_NWIN) {
+			log_error("failsafe: unexpected window from the counting script");
+			goto out;
+		}
+		snprintf(why, sizeof(why),
+			"outbound volume: contact %lld in the current %llds window is over the threshold %lld"
+			" = max(floor %d, %g x historical maximum %lld)",
+			c + 1, failsafe_windows[i], thr[i], cfg->failsafe_floor, cfg->failsafe_factor, max[i]);
+		if (reason && reasonlen > 0)
+			snprintf(reason, reasonlen, "%s", why);
+		if (failsafe_trip(db, why, "automatic") < 0)
+			log_error("FAILSAFE: over the threshold but the trip could not be recorded: %s", why);
+		ret = 1;
+		goto out;
+	}
+	if (reply->elements != (size_t)(3 + FS_NWIN)) {
+		log_error("failsafe: unexpected answer from the counting script");
+		goto out;
+	}
+	/* The contact is counted; a failure below still refuses it, which
+	 * only over-counts. */
+	for (int i = 0; i < FS_NWIN; i++) {
+		const redisReply *e = reply->element[3 + i];
+		if (e->type != REDIS_REPLY_INTEGER)
+			goto out;
+		if (e->integer > max[i] && failsafe_raise(db, failsafe_windows[i], e->integer) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (reply)
+		freeReplyObject(reply);
+	return ret;
+}
+
+/* `ringfence failsafe` usage on out. */
+static void failsafe_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ringfence failsafe status\n"
+		"       ringfence failsafe trip --reason TEXT [--by NAME]\n"
+		"       ringfence failsafe resume --reason TEXT --by NAME\n\n"
+		"The global brake on outbound calls, texts and emails.  It trips by itself when\n"
+		"the contacts of a 5-minute or 1-hour window exceed max(RINGFENCE_FAILSAFE_FLOOR,\n"
+		"RINGFENCE_FAILSAFE_FACTOR x the largest such window so far), or by hand with\n"
+		"`trip`; while tripped nothing is sent and /healthz answers 503.  Only `resume`\n"
+		"re-arms it, recording who and why.\n\n"
+		"status exits 0 when armed, 3 when tripped (printing the reason, time and who).\n"
+		"trip --by defaults to $USER.  Needs RINGFENCE_DATABASE_URL; resume also clears\n"
+		"the current windows' counters in RINGFENCE_REDIS_URL when it is set.\n");
+}
+
+/* Prints the state; 0 armed, 3 tripped, 1 error. */
+static int failsafe_print_status(struct db *db)
+{
+	PGresult *res = db_exec(db,
+		"SELECT tripped, coalesce(reason, ''), coalesce(to_char(tripped_at AT TIME ZONE 'UTC',"
+		" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), coalesce(tripped_by, ''),"
+		" coalesce(to_char(resumed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
+		" coalesce(resumed_by, ''), coalesce(resume_reason, '')"
+		" FROM failsafe_state WHERE id = 1", 0, NULL);
+	int rc = 1;
+
+	if (res == NULL || PQntuples(res) != 1) {
+		fprintf(stderr, "ringfence failsafe: cannot read the failsafe state: %s\n",
+			res ? "the failsafe_state row is missing" : db_last_error(db));
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		printf("failsafe: TRIPPED\nreason: %s\nsince: %s\nby: %s\n", PQgetvalue(res, 0, 1),
+			PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+		rc = 3;
+	} else {
+		printf("failsafe: armed\n");
+		if (PQgetvalue(res, 0, 4)[0])
+			printf("last resumed: %s by %s: %s\n", PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5),
+				PQgetvalue(res, 0, 6));
+		rc = 0;
+	}
+out:
+	if (res)
+		PQclear(res);
+	return rc;
+}
+
+/* Deletes the current windows' counters so that a resume starts afresh
+ * instead of tripping again on the next contact; best effort. */
+static void failsafe_clear_counters(const struct config *cfg)
+{
+	struct rds *r;
+	long long now_s;
+	char err[200];
+	if (cfg->redis_url == NULL || cfg->redis_url[0] == '\0')
+		return;
+	/* The workers' clock, so that the same windows are cleared. */
+	if (clock_init(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence failsafe: note: counters not cleared: %s\n", err);
+		return;
+	}
+	now_s = clock_now_s();
+	r = rds_open(cfg->redis_url);
+	if (r == NULL)
+		return;
+	for (int i = 0; i < FS_NWIN; i++) {
+		char key[64];
+		const char *argv[2] = { "DEL", key };
+		size_t lens[2];
+		redisReply *reply;
+		snprintf(key, sizeof(key), "rf:fs:%lld:%lld", failsafe_windows[i], now_s / failsafe_windows[i]);
+		lens[0] = 3;
+		lens[1] = strlen(key);
+		reply = rds_command(r, 2, argv, lens);
+		if (reply)
+			freeReplyObject(reply);
+		else
+			fprintf(stderr, "ringfence failsafe: note: could not clear %s in Redis: %s\n", key,
+				rds_last_error(r));
+	}
+	rds_close(r);
+}
+
+/* See failsafe.h. */
+int failsafe_main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[512];
+	const char *cmd, *why = NULL, *by = NULL;
+	struct db *db = NULL;
+	int rc = 2;
+
+	if (argc < 2) {
+		failsafe_usage(stderr);
+		goto out;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		failsafe_usage(stdout);
+		rc = 0;
+		goto out;
+	}
+	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "trip") != 0 && strcmp(cmd, "resume") != 0) {
+		fprintf(stderr, "ringfence failsafe: unknown command '%s' (see --help)\n", cmd);
+		goto out;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			failsafe_usage(stdout);
+			rc = 0;
+			goto out;
+		} else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc) {
+			why = argv[++i];
+		} else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
+			by = argv[++i];
+		} else {
+			fprintf(stderr, "ringfence failsafe: unknown or incomplete argument '%s' (see --help)\n",
+				argv[i]);
+			goto out;
+		}
+	}
+	if (strcmp(cmd, "status") == 0 && (why || by)) {
+		fprintf(stderr, "ringfence failsafe: status takes no arguments\n");
+		goto out;
+	}
+	if (strcmp(cmd, "trip") == 0 && (by == NULL || by[0] == '\0'))
+		by = getenv("USER");
+	if (strcmp(cmd, "status") != 0) {
+		if (why == NULL || why[0] == '\0') {
+			fprintf(stderr, "ringfence failsafe: %s needs --reason TEXT\n", cmd);
+			goto out;
+		}
+		if (by == NULL || by[0] == '\0') {
+			fprintf(stderr, "ringfence failsafe: %s needs --by NAME\n", cmd);
+			goto out;
+		}
+		if (strlen(why) > 1000 || strlen(by) > 200) {
+			fprintf(stderr, "ringfence failsafe: --reason is limited to 1000 bytes, --by to 200\n");
+			goto out;
+		}
+	}
+	rc = 1;
+	if (config_load(&cfg, CFG_NEED_DB, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence failsafe: %s\n", err);
+		goto out;
+	}
+	db = db_open(cfg.database_url);
+	if (db_connect(db) < 0) {
+		fprintf(stderr, "ringfence failsafe: cannot connect to the database: %s\n", db_last_error(db));
+		goto out;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		rc = failsafe_print_status(db);
+	} else if (strcmp(cmd, "trip") == 0) {
+		if (failsafe_trip(db, why, by) < 0) {
+			fprintf(stderr, "ringfence failsafe: the trip was not recorded: %s\n", db_last_error(db));
+			goto out;
+		}
+		printf("failsafe: tripped by %s: %s\n", by, why);
+		rc = 0;
+	} else {
+		int t = failsafe_tripped(db, NULL, 0);
+		if (t < 0) {
+			fprintf(stderr, "ringfence failsafe: cannot read the failsafe state: %s\n", db_last_error(db));
+			goto out;
+		}
+		if (t == 0) {
+			printf("failsafe: not tripped; nothing to resume\n");
+			rc = 0;
+			goto out;
+		}
+		if (failsafe_resume(db, why, by) < 0) {
+			fprintf(stderr, "ringfence failsafe: the resume was not recorded: %s\n", db_last_error(db));
+			goto out;
+		}
+		failsafe_clear_counters(&cfg);
+		printf("failsafe: resumed by %s: %s\n", by, why);
+		rc = 0;
+	}
+out:
+	if (db)
+		db_close(db);
+	return rc;
+}
