@@ -55,7 +55,7 @@ AUDIO_TXT := $(shell find audio -name '*.txt' 2>/dev/null)
 AUDIO_MP3 := $(AUDIO_TXT:.txt=.mp3)
 
 .PHONY: all audio check unit integration fuzz run stop test bench clean
-all: $(BIN)/ringfence
+all: $(BIN)/ringfence bin/smtp-sink
 
 $(BUILD)/%.o: src/%.c $(HDR)
 	@mkdir -p $(dir $@)
@@ -71,6 +71,11 @@ $(BIN)/unit/%: test/unit/%.c test/unit/unit.h $(LIB_OBJ)
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
 unit: $(UNIT_BIN)
+
+# The local SMTP server of tests and `make run` (test/tools/smtp_sink.c).
+bin/smtp-sink: test/tools/smtp_sink.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(INTEG_BIN): $(INTEG_SRC) $(wildcard test/integration/*.h) $(LIB_OBJ)
 	@mkdir -p $(dir $@)

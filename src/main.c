@@ -14,6 +14,7 @@
 #include "twilio_sim.h"
 #include "users.h"
 #include "util.h"
+#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,7 @@ static const struct command commands[] = {
 	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
 	{ "simulate", simulate_main, "play one call from the phone side against a deployment" },
 	{ "twilio-sim", twilio_sim_main, "the local Twilio stand-in: REST API and call driver (under spawn-fcgi -n)" },
+	{ "worker", worker_main, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },
 	{ "failsafe", failsafe_main, "show, trip or resume the global outbound failsafe" },
 	{ "check", check_main, "check every call flow's state table, templates and audio" },

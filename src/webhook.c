@@ -9,6 +9,7 @@
 #include "http.h"
 #include "log.h"
 #include "signature.h"
+#include "status.h"
 #include "twiml.h"
 #include "util.h"
 #include "valid.h"
@@ -19,6 +20,7 @@
 #include <strings.h>
 
 #define VOICE_PREFIX "/twilio/voice/"
+#define STATUS_PREFIX "/twilio/status/"
 
 /* Fields a voice webhook may carry that ringfence reads; everything else
  * is ignored (but was signed over). */
@@ -219,6 +221,17 @@ void webhook_handle(struct app *app, struct http_request *req, struct http_respo
 	} else if (strncmp(req->path, VOICE_PREFIX, strlen(VOICE_PREFIX)) == 0) {
 		wl.error = "voice webhook is not form-encoded";
 		answer_apology(res);
+	} else if ((strcmp(req->path, STATUS_PREFIX "call") == 0 ||
+			   strcmp(req->path, STATUS_PREFIX "sms") == 0) && form_body) {
+		struct status_outcome so;
+		status_handle(app, req, res, req->path + strlen(STATUS_PREFIX), &form, &so);
+		wl.have_outcome = 1;
+		wl.outcome.business_id = so.business_id;
+		wl.outcome.call_id = so.attempt_id ? arena_printf(req->arena, "attempt-%s", so.attempt_id) : NULL;
+		wl.outcome.state_before = so.before;
+		wl.outcome.state_after = so.after;
+		wl.outcome.action = so.change;
+		wl.error = so.error;
 	} else {
 		wl.error = "no such webhook";
 		http_response_text(res, 404, "no such webhook");

@@ -1,0 +1,122 @@
+/* outbound: THE single function that contacts anyone (DESIGN.md 1.5-1.8).
+ *
+ * outbound_send takes an attempt the worker has just claimed (the reminder
+ * moved to 'dialing' and its contact_attempts row written as 'dialing' by
+ * one statement) and, in this order:
+ *
+ *   1. allow-list (allowlist_permits): refused -> attempt and reminder
+ *      'blocked_not_allowed'; Twilio and SMTP never see the address;
+ *   2. rate limits (ratelimit_take, the business's hourly_limit overriding
+ *      the configured default): over a limit and the slot frees before the
+ *      reminder goes stale -> deferred; otherwise -> attempt
+ *      'skipped_rate_limited', reminder 'skipped' with the reason;
+ *   3. failsafe (failsafe_check_and_count): tripped (1) or cannot tell
+ *      (-1) -> held;
+ *   4. pacer (ratelimit_pace) for calls and texts: wait for this send's
+ *      slot (a wait over OUTBOUND_MAX_PACE_MS defers instead);
+ *   5. the request: Calls.json (after writing the `calls` row the engine
+ *      serves the call's webhooks from), Messages.json, or SMTP;
+ *   6. the record: 'placed' with the provider's id, 'failed' with the
+ *      error (21610 opts the number out, 21211 marks it invalid), or
+ *      'unknown' when the answer was lost (timeout, transport error, 5xx):
+ *      never retried, only the reconciler settles it, by looking, not by
+ *      sending.  20429 backs the account's pacer off and defers.
+ *
+ * "Deferred" and "held" both mean nothing was sent and the attempt never
+ * happened: the attempt row is deleted and the reminder is back to
+ * 'pending' in one statement, so "one attempt row per reminder" still
+ * holds and the next claim re-checks everything.  Deferred sets
+ * reminders.not_before to when the limit frees; held leaves the reminder
+ * untouched apart from status_reason (a tripped failsafe keeps every
+ * reminder pending for a person to decide after resume, and the claim
+ * refuses them while it is tripped; a stale one becomes skipped_stale by
+ * the scheduler, never sent late).  Redis unreachable at any guard holds.
+ *
+ * Every request and response (redacted by twilio.c/mail.c, and by the
+ * audit's registered secrets) goes to the audit trail as kind "outbound",
+ * keyed per attempt ("attempt-<id>") and per business. */
+#ifndef RF_OUTBOUND_H
+#define RF_OUTBOUND_H
+
+#include <stddef.h>
+
+struct config;
+struct db;
+struct rds;
+struct audit;
+
+/* A pacer wait longer than this defers the reminder instead of holding a
+ * worker (and the attempt's lease) that long. */
+#define OUTBOUND_MAX_PACE_MS 30000
+/* How long a 20429 backs the account's pacer off, seconds. */
+#define OUTBOUND_BACKOFF_S 60
+/* Twilio's ring time for reminder calls, seconds. */
+#define OUTBOUND_RING_S 30
+
+/* What the worker hands over; every string is owned by the caller. */
+struct outbound_ctx {
+	const struct config *cfg;
+	struct db *db;
+	struct rds *rds;
+	struct audit *audit;
+	const char *call_flow;        /* "reminder_call" */
+	const char *call_start_state; /* that flow's start state */
+	/* Fault injection (tests, never production): called at
+	 * "during_request" (just before the request) and "before_record";
+	 * NULL: none. */
+	void (*crash_hook)(const char *point);
+};
+
+/* One claimed attempt, as the claim statement returned it. */
+struct outbound_attempt {
+	long long attempt_id;
+	long long reminder_id;
+	long long business_id;
+	long long appointment_id;
+	int attempt;                 /* reminders.attempt, 1 for the first */
+	char channel[8];             /* "voice", "sms", "email" */
+	char to[256];                /* E.164 or email address */
+	char from[32];               /* caller id: businesses.twilio_from or TWILIO_FROM_NUMBER; "" none */
+	int machine_detection;       /* businesses.machine_detection */
+	int hourly_limit;            /* businesses.hourly_limit, -1: the configured default */
+	long long stale_s;           /* reminders.stale_at, Unix seconds */
+	char business_name[256];
+	char callback_phone[32];
+	char when_date[64];          /* "Tuesday, November 25" in the recipient's zone */
+	char when_time[32];          /* "10:00 AM" */
+};
+
+enum outbound_status {
+	OUTBOUND_PLACED,        /* the provider accepted it (sid recorded) */
+	OUTBOUND_FAILED,        /* definitely refused (error recorded) */
+	OUTBOUND_UNKNOWN,       /* the answer was lost: for the reconciler */
+	OUTBOUND_BLOCKED,       /* not on the allow-list */
+	OUTBOUND_SKIPPED_RATE,  /* over a rate limit until it goes stale */
+	OUTBOUND_DEFERRED,      /* over a limit or backed off: pending again, not_before set */
+	OUTBOUND_HELD,          /* failsafe tripped or a guard could not tell: pending again */
+	OUTBOUND_ERROR,         /* the outcome could not be recorded (database): the
+	                           attempt stays 'dialing' until its lease expires */
+};
+
+/* Sends (or refuses to send) at, and records the outcome in PostgreSQL and
+ * the audit trail, as described above.  now_s is clock_now_s().  Returns
+ * what happened. */
+enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	long long now_s);
+
+/* "placed", "failed", ... for logs. */
+const char *outbound_status_name(enum outbound_status s);
+
+/* Moves an attempt and its reminder on in one statement: the attempt (when
+ * its status is one of from, a comma-separated list such as
+ * "dialing,unknown") to attempt_status with provider_sid / error_code /
+ * error_message (NULL / 0 / NULL keep what is there), and its reminder,
+ * when 'dialing', 'unknown' or 'not_placed', to reminder_status with
+ * error_message as status_reason.  Returns 1 when the attempt moved, 0
+ * when it was not in one of from, -1 on a database error.  Shared with
+ * the reconciler. */
+int outbound_settle(struct db *db, long long attempt_id, const char *from,
+	const char *attempt_status, const char *provider_sid, int error_code,
+	const char *error_message, const char *reminder_status);
+
+#endif

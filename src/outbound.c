@@ -1,0 +1,480 @@
+/* outbound: the single send function; see include/outbound.h. */
+#include "outbound.h"
+#include "allowlist.h"
+#include "audit.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "failsafe.h"
+#include "log.h"
+#include "mail.h"
+#include "ratelimit.h"
+#include "twilio.h"
+#include "util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *outbound_status_name(enum outbound_status s)
+{
+	static const char *const names[] = {
+		[OUTBOUND_PLACED] = "placed", [OUTBOUND_FAILED] = "failed",
+		[OUTBOUND_UNKNOWN] = "unknown", [OUTBOUND_BLOCKED] = "blocked_not_allowed",
+		[OUTBOUND_SKIPPED_RATE] = "skipped_rate_limited", [OUTBOUND_DEFERRED] = "deferred",
+		[OUTBOUND_HELD] = "held", [OUTBOUND_ERROR] = "error",
+	};
+	return (unsigned)s < ARRAY_LEN(names) ? names[s] : "?";
+}
+
+int outbound_settle(struct db *db, long long attempt_id, const char *from,
+	const char *attempt_status, const char *provider_sid, int error_code,
+	const char *error_message, const char *reminder_status)
+{
+	char id[24], code[16], *msg = NULL, *froms;
+	const char *p[7];
+	PGresult *res;
+	int rc = -1;
+
+	snprintf(id, sizeof(id), "%lld", attempt_id);
+	snprintf(code, sizeof(code), "%d", error_code);
+	if (error_message)
+		msg = xstrndup(error_message, 1000); /* the column's bound */
+	froms = xasprintf("{%s}", from);
+	p[0] = id;
+	p[1] = attempt_status;
+	p[2] = provider_sid && provider_sid[0] ? provider_sid : NULL;
+	p[3] = error_code ? code : NULL;
+	p[4] = msg;
+	p[5] = reminder_status;
+	p[6] = froms;
+	/* One statement: the attempt and its reminder move together or not
+	 * at all.  The reminder moves only out of the in-flight states, so a
+	 * status callback that already completed it is never undone. */
+	res = db_exec_prepared(db, "outbound_settle",
+		"WITH a AS (UPDATE contact_attempts SET status = $2,"
+		" provider_sid = COALESCE($3, provider_sid),"
+		" error_code = COALESCE($4::int, error_code),"
+		" error_message = COALESCE($5, error_message),"
+		" placed_at = CASE WHEN $2 = 'placed' THEN COALESCE(placed_at, now()) ELSE placed_at END,"
+		" settled_at = CASE WHEN $2 IN ('dialing', 'unknown') THEN NULL ELSE now() END,"
+		" updated_at = now()"
+		" WHERE id = $1::bigint AND status = ANY ($7::text[]) RETURNING reminder_id),"
+		" r AS (UPDATE reminders SET status = $6, status_reason = COALESCE($5, status_reason),"
+		" updated_at = now() FROM a WHERE reminders.id = a.reminder_id"
+		" AND reminders.status IN ('dialing', 'unknown', 'not_placed') RETURNING 1)"
+		" SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM r)",
+		7, p);
+	if (res == NULL)
+		goto out;
+	rc = atoi(PQgetvalue(res, 0, 0)) > 0 ? 1 : 0;
+	PQclear(res);
+out:
+	free(msg);
+	free(froms);
+	return rc;
+}
+
+/* Deletes the attempt (still 'dialing': nothing was sent) and puts its
+ * reminder back to 'pending' in one statement, with not_before_s (0:
+ * unchanged) and reason.  Returns 1 done, 0 not found in that state, -1
+ * on a database error (the attempt then stays 'dialing' and its lease
+ * expiry makes it 'unknown' for the reconciler: still nothing is sent). */
+static int release_attempt(struct db *db, long long attempt_id, long long not_before_s,
+	const char *reason)
+{
+	char id[24], nb[32];
+	const char *p[3] = { id, NULL, reason };
+	PGresult *res;
+	int rc = -1;
+
+	snprintf(id, sizeof(id), "%lld", attempt_id);
+	if (not_before_s > 0) {
+		clock_sql(not_before_s, nb);
+		p[1] = nb;
+	}
+	res = db_exec_prepared(db, "outbound_release",
+		"WITH d AS (DELETE FROM contact_attempts WHERE id = $1::bigint AND status = 'dialing'"
+		" RETURNING reminder_id),"
+		" c AS (DELETE FROM calls USING d WHERE calls.reminder_id = d.reminder_id"
+		" AND calls.call_sid IS NULL AND calls.seq = 0 RETURNING 1)"
+		" UPDATE reminders SET status = 'pending',"
+		" not_before = COALESCE($2::timestamptz, not_before), status_reason = $3,"
+		" updated_at = now() FROM d WHERE reminders.id = d.reminder_id"
+		" AND reminders.status = 'dialing' RETURNING reminders.id",
+		3, p);
+	if (res == NULL)
+		goto out;
+	rc = PQntuples(res) > 0 ? 1 : 0;
+	PQclear(res);
+out:
+	return rc;
+}
+
+/* Writes the audit record of one decision or request about at. */
+static void audit_attempt(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	const char *decision, const char *reason, const struct twilio_result *tr)
+{
+	json_t *rec = json_object();
+	char key[40], biz[24];
+
+	snprintf(key, sizeof(key), "attempt-%lld", at->attempt_id);
+	snprintf(biz, sizeof(biz), "%lld", at->business_id);
+	json_object_set_new(rec, "attempt_id", json_integer(at->attempt_id));
+	json_object_set_new(rec, "reminder_id", json_integer(at->reminder_id));
+	json_object_set_new(rec, "channel", json_string(at->channel));
+	json_object_set_new(rec, "to", json_string(at->to));
+	json_object_set_new(rec, "decision", json_string(decision));
+	if (reason)
+		json_object_set_new(rec, "reason", json_string(reason));
+	if (tr) {
+		static const char *const outcomes[] = { "ok", "rejected", "unknown" };
+		json_object_set_new(rec, "outcome",
+			json_string((unsigned)tr->outcome < 3 ? outcomes[tr->outcome] : "?"));
+		json_object_set_new(rec, "http_status", json_integer(tr->http_status));
+		if (tr->sid[0])
+			json_object_set_new(rec, "sid", json_string(tr->sid));
+		if (tr->error_code)
+			json_object_set_new(rec, "error_code", json_integer(tr->error_code));
+		if (tr->error_message[0])
+			json_object_set_new(rec, "error_message", json_string(tr->error_message));
+		json_object_set_new(rec, "elapsed_ms", json_integer(tr->elapsed_ms));
+		if (tr->request_redacted)
+			json_object_set_new(rec, "request", json_string(tr->request_redacted));
+		if (tr->response_body)
+			json_object_set_new(rec, "response", json_string(tr->response_body));
+	}
+	audit_record(ctx->audit, "outbound", key, biz, rec);
+}
+
+/* Sleeps ms milliseconds, resuming after signals: the attempt in hand is
+ * finished even when SIGTERM arrives. */
+static void sleep_ms(long long ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Appends s to b with HTML's five special characters escaped. */
+static void html_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': buf_puts(b, "&amp;"); break;
+		case '<': buf_puts(b, "&lt;"); break;
+		case '>': buf_puts(b, "&gt;"); break;
+		case '"': buf_puts(b, "&quot;"); break;
+		case '\'': buf_puts(b, "&#39;"); break;
+		default: buf_putc(b, *s);
+		}
+	}
+}
+
+/* The reminder text: only allow-listed fields (DESIGN.md rule 10), never
+ * the appointment's notes.  No reply instructions: ringfence has no SMS
+ * reply path yet.  Caller frees. */
+static char *reminder_text(const struct outbound_attempt *at)
+{
+	return xasprintf("Reminder from %s: you have an appointment on %s at %s. "
+			 "To change it, call %s.",
+		at->business_name, at->when_date, at->when_time, at->callback_phone);
+}
+
+/* Writes the calls row the engine serves this reminder call's webhooks
+ * from; token gets its 32 hex digits.  0 or -1. */
+static int create_call_row(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	char token[33])
+{
+	unsigned char raw[16];
+	char biz[24], appt[24], rem[24];
+	const char *p[6] = { token, biz, appt, rem, ctx->call_flow, ctx->call_start_state };
+	PGresult *res;
+
+	if (util_random(raw, sizeof(raw)) < 0)
+		return -1;
+	util_hex(raw, sizeof(raw), token);
+	snprintf(biz, sizeof(biz), "%lld", at->business_id);
+	snprintf(appt, sizeof(appt), "%lld", at->appointment_id);
+	snprintf(rem, sizeof(rem), "%lld", at->reminder_id);
+	res = db_exec_prepared(ctx->db, "outbound_call_row",
+		"INSERT INTO calls (token, business_id, appointment_id, reminder_id, flow, state, seq)"
+		" VALUES ($1, $2::bigint, $3::bigint, $4::bigint, $5, $6, 0)", 6, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* Marks every client with this phone number after a definite refusal:
+ * 21610 (the number sent STOP) opts them out, 21211 marks the number
+ * invalid.  Twilio's opt-out is per number, not per business, so every
+ * client row with the number is marked: fewer contacts, never more. */
+static void flag_number(struct db *db, const char *phone, int code, const char *message)
+{
+	const char *p[2] = { phone, message };
+	PGresult *res = NULL;
+
+	if (code == 21610)
+		res = db_exec_prepared(db, "outbound_opt_out",
+			"UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
+			" WHERE phone = $1", 1, p);
+	else if (code == 21211)
+		res = db_exec_prepared(db, "outbound_invalid",
+			"UPDATE clients SET phone_invalid_at = COALESCE(phone_invalid_at, now()),"
+			" phone_invalid_reason = left($2, 500) WHERE phone = $1", 2, p);
+	else
+		return;
+	if (res == NULL)
+		log_error("outbound: cannot flag %s after Twilio error %d: %s", phone, code,
+			db_last_error(db));
+	else
+		PQclear(res);
+}
+
+/* Defers at until retry_s when that is before it goes stale, else skips
+ * it for the rate limit; reason says which limit. */
+static enum outbound_status defer_or_skip(const struct outbound_ctx *ctx,
+	const struct outbound_attempt *at, long long retry_s, const char *reason)
+{
+	enum outbound_status st;
+	char *why;
+	int rc;
+
+	if (retry_s > 0 && retry_s < at->stale_s) {
+		why = xasprintf("deferred: %s", reason);
+		rc = release_attempt(ctx->db, at->attempt_id, retry_s, why);
+		st = OUTBOUND_DEFERRED;
+	} else {
+		why = xasprintf("skipped: %s until after the reminder goes stale", reason);
+		rc = outbound_settle(ctx->db, at->attempt_id, "dialing", "skipped_rate_limited",
+			NULL, 0, why, "skipped");
+		st = OUTBOUND_SKIPPED_RATE;
+	}
+	audit_attempt(ctx, at, outbound_status_name(st), why, NULL);
+	if (rc < 0) {
+		log_error("outbound: attempt %lld (%s): cannot record '%s': %s", at->attempt_id,
+			at->to, why, db_last_error(ctx->db));
+		st = OUTBOUND_ERROR;
+	} else {
+		log_info("outbound: attempt %lld reminder %lld %s", at->attempt_id,
+			at->reminder_id, why);
+	}
+	free(why);
+	return st;
+}
+
+/* Nothing was sent: back to pending untouched but for the reason. */
+static enum outbound_status hold(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	const char *reason)
+{
+	int rc = release_attempt(ctx->db, at->attempt_id, 0, reason);
+
+	audit_attempt(ctx, at, "held", reason, NULL);
+	if (rc < 0) {
+		log_error("outbound: attempt %lld reminder %lld not sent (%s); cannot put it back"
+			  " (%s): its lease will expire and the reconciler settle it",
+			at->attempt_id, at->reminder_id, reason, db_last_error(ctx->db));
+		return OUTBOUND_ERROR;
+	}
+	log_warn("outbound: attempt %lld reminder %lld not sent: %s", at->attempt_id,
+		at->reminder_id, reason);
+	return OUTBOUND_HELD;
+}
+
+/* The request itself, after every guard said yes.  tr is filled. */
+static void do_request(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	const char *token, struct twilio_result *tr)
+{
+	const struct config *cfg = ctx->cfg;
+	char *url = NULL, *cb = NULL, *text = NULL, *subject = NULL, *unsub = NULL;
+	struct buf html;
+
+	buf_init(&html);
+	if (ctx->crash_hook)
+		ctx->crash_hook("during_request");
+	if (strcmp(at->channel, "voice") == 0) {
+		struct twilio_call_request rq;
+		url = xasprintf("%s/twilio/voice/%s?c=%s", cfg->public_url, ctx->call_flow, token);
+		cb = xasprintf("%s/twilio/status/call?a=%lld", cfg->public_url, at->attempt_id);
+		memset(&rq, 0, sizeof(rq));
+		rq.to = at->to;
+		rq.from = at->from;
+		rq.url = url;
+		rq.status_callback = cb;
+		rq.timeout_s = OUTBOUND_RING_S;
+		rq.machine_detection = at->machine_detection;
+		twilio_call_create(cfg, &rq, tr);
+	} else if (strcmp(at->channel, "sms") == 0) {
+		cb = xasprintf("%s/twilio/status/sms?a=%lld", cfg->public_url, at->attempt_id);
+		text = reminder_text(at);
+		twilio_message_create(cfg, at->to, at->from, text, cb, tr);
+	} else {
+		struct mail_message m;
+		text = reminder_text(at);
+		subject = xasprintf("Appointment reminder from %s", at->business_name);
+		unsub = xasprintf("<mailto:%s?subject=unsubscribe>", cfg->mail_from);
+		buf_puts(&html, "<!DOCTYPE html><html><body><p>Reminder from ");
+		html_escape(&html, at->business_name);
+		buf_puts(&html, ": you have an appointment on ");
+		html_escape(&html, at->when_date);
+		buf_puts(&html, " at ");
+		html_escape(&html, at->when_time);
+		buf_puts(&html, ".</p><p>To change it, call ");
+		html_escape(&html, at->callback_phone);
+		buf_puts(&html, ".</p></body></html>");
+		memset(&m, 0, sizeof(m));
+		m.to = at->to;
+		m.from = cfg->mail_from;
+		m.subject = subject;
+		m.text = text;
+		m.html = buf_str(&html);
+		m.list_unsubscribe = unsub;
+		mail_send(cfg, &m, tr);
+	}
+	free(url);
+	free(cb);
+	free(text);
+	free(subject);
+	free(unsub);
+	buf_free(&html);
+}
+
+enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	long long now_s)
+{
+	const struct config *cfg = ctx->cfg;
+	struct twilio_result tr;
+	enum outbound_status st;
+	enum ratelimit_verdict v;
+	char reason[512], token[33] = "";
+	long long retry_s = 0, wait_ms;
+	int hourly, fs, phone = strcmp(at->channel, "email") != 0, rc;
+
+	memset(&tr, 0, sizeof(tr));
+	/* 1. The allow-list, first, so a refused address reaches nothing,
+	 * not even the rate-limit counters. */
+	if (!allowlist_permits(cfg, at->to)) {
+		snprintf(reason, sizeof(reason), "%s is not on RINGFENCE_ALLOWED_CONTACTS (%s)",
+			at->to, cfg->env_name);
+		rc = outbound_settle(ctx->db, at->attempt_id, "dialing", "blocked_not_allowed",
+			NULL, 0, reason, "blocked_not_allowed");
+		audit_attempt(ctx, at, "blocked_not_allowed", reason, NULL);
+		log_warn("outbound: attempt %lld reminder %lld refused: %s", at->attempt_id,
+			at->reminder_id, reason);
+		st = rc < 0 ? OUTBOUND_ERROR : OUTBOUND_BLOCKED;
+		goto out;
+	}
+	if (phone && at->from[0] == '\0') {
+		st = hold(ctx, at, "no caller id: the business has no twilio_from and"
+				   " TWILIO_FROM_NUMBER is not set");
+		goto out;
+	}
+	/* 2. Rate limits (counted only when within both). */
+	hourly = at->hourly_limit >= 0 ? at->hourly_limit : cfg->limit_business_hour;
+	v = ratelimit_take(ctx->rds, at->to, at->business_id, cfg->limit_recipient_day, hourly,
+		now_s, &retry_s);
+	if (v == RATELIMIT_ERROR) {
+		st = hold(ctx, at, "Redis unavailable: the rate limits cannot be checked");
+		goto out;
+	}
+	if (v != RATELIMIT_OK) {
+		snprintf(reason, sizeof(reason), v == RATELIMIT_RECIPIENT
+				? "recipient limit (%d contacts per 24 h) reached"
+				: "business limit (%d contacts per hour) reached",
+			v == RATELIMIT_RECIPIENT ? cfg->limit_recipient_day : hourly);
+		st = defer_or_skip(ctx, at, retry_s, reason);
+		goto out;
+	}
+	/* 3. The failsafe: tripped or unknown, nobody is contacted. */
+	fs = failsafe_check_and_count(ctx->db, ctx->rds, cfg, now_s, reason, sizeof(reason));
+	if (fs != 0) {
+		char why[600];
+		snprintf(why, sizeof(why), fs > 0 ? "failsafe tripped: %s"
+			: "failsafe state cannot be read: %s", reason[0] ? reason : "(no reason)");
+		st = hold(ctx, at, why);
+		goto out;
+	}
+	/* 4. The pacer, per Twilio account (email has no Twilio account). */
+	if (phone) {
+		wait_ms = ratelimit_pace(ctx->rds, cfg->account_sid, cfg->cps);
+		if (wait_ms < 0) {
+			st = hold(ctx, at, "Redis unavailable: the pacer cannot be read");
+			goto out;
+		}
+		if (wait_ms > OUTBOUND_MAX_PACE_MS) {
+			st = defer_or_skip(ctx, at, now_s + wait_ms / 1000 + 1, "pacer queue too long");
+			goto out;
+		}
+		if (wait_ms > 0)
+			sleep_ms(wait_ms);
+	}
+	/* 5. The engine's call row first: the call's first webhook may come
+	 * before Twilio's answer to us does. */
+	if (strcmp(at->channel, "voice") == 0 && create_call_row(ctx, at, token) < 0) {
+		snprintf(reason, sizeof(reason), "cannot write the call row: %s",
+			db_last_error(ctx->db));
+		st = hold(ctx, at, reason);
+		goto out;
+	}
+	do_request(ctx, at, token, &tr);
+	audit_attempt(ctx, at, "request", NULL, &tr);
+	if (ctx->crash_hook)
+		ctx->crash_hook("before_record");
+
+	/* 6. The record. */
+	if (tr.outcome == TWILIO_OK) {
+		rc = outbound_settle(ctx->db, at->attempt_id, "dialing,unknown,not_placed", "placed",
+			tr.sid, 0, NULL, "placed");
+		if (rc >= 0 && token[0]) {
+			const char *p[2] = { token, tr.sid };
+			PGresult *res = db_exec_prepared(ctx->db, "outbound_bind_sid",
+				"UPDATE calls SET call_sid = $2 WHERE token = $1 AND call_sid IS NULL"
+				" AND $2 ~ '^CA[0-9a-f]{32}$'", 2, p);
+			if (res)
+				PQclear(res);
+		}
+		st = OUTBOUND_PLACED;
+	} else if (tr.outcome == TWILIO_REJECTED && tr.error_code == 20429) {
+		if (ratelimit_backoff(ctx->rds, cfg->account_sid, OUTBOUND_BACKOFF_S) < 0)
+			log_error("outbound: cannot back the pacer off after 20429 (Redis)");
+		st = defer_or_skip(ctx, at, now_s + OUTBOUND_BACKOFF_S,
+			"Twilio answered 20429 (too many requests)");
+		goto out;
+	} else if (tr.outcome == TWILIO_REJECTED) {
+		snprintf(reason, sizeof(reason), "%s refused (%d): %s",
+			phone ? "Twilio" : "the SMTP server", tr.error_code, tr.error_message);
+		rc = outbound_settle(ctx->db, at->attempt_id, "dialing,unknown,not_placed", "failed",
+			NULL, tr.error_code, reason, "failed");
+		if (phone && rc >= 0)
+			flag_number(ctx->db, at->to, tr.error_code, tr.error_message);
+		st = OUTBOUND_FAILED;
+	} else {
+		snprintf(reason, sizeof(reason), "outcome unknown (HTTP %d): %s", tr.http_status,
+			tr.error_message[0] ? tr.error_message : "no answer");
+		rc = outbound_settle(ctx->db, at->attempt_id, "dialing", "unknown", NULL, 0, reason,
+			"unknown");
+		st = OUTBOUND_UNKNOWN;
+	}
+	if (rc < 0) {
+		log_error("outbound: attempt %lld reminder %lld was %s (%s) but cannot be recorded: %s;"
+			  " it stays 'dialing' until its lease expires and the reconciler settles it",
+			at->attempt_id, at->reminder_id, outbound_status_name(st),
+			tr.sid[0] ? tr.sid : "no sid", db_last_error(ctx->db));
+		st = OUTBOUND_ERROR;
+	} else if (rc == 0) {
+		log_warn("outbound: attempt %lld was no longer in flight when its outcome (%s) came",
+			at->attempt_id, outbound_status_name(st));
+	} else {
+		log_info("outbound: attempt %lld reminder %lld %s to %s: %s%s%s", at->attempt_id,
+			at->reminder_id, at->channel, at->to, outbound_status_name(st),
+			tr.sid[0] ? " " : "", tr.sid[0] ? tr.sid : tr.error_message);
+	}
+out:
+	twilio_result_free(&tr);
+	return st;
+}

@@ -1,0 +1,165 @@
+/* reconcile: unknown outcomes settled by looking; see include/reconcile.h. */
+#include "reconcile.h"
+#include "audit.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "outbound.h"
+#include "twilio.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Twilio's date_created has one-second resolution and our created_at is
+ * taken just before the request: a small slack, not more (a call from an
+ * earlier attempt must not be mistaken for this one). */
+#define RECONCILE_SLACK_S 2
+/* Attempts looked up per pass, and calls listed per attempt. */
+#define RECONCILE_BATCH 200
+#define RECONCILE_FOUND_MAX 50
+
+static void audit_settle(struct audit *au, const char *attempt_id, const char *business,
+	const char *to, const char *verdict, const char *sid, const char *why)
+{
+	json_t *rec = json_object();
+	char key[40];
+
+	snprintf(key, sizeof(key), "attempt-%s", attempt_id);
+	json_object_set_new(rec, "attempt_id", json_integer(atoll(attempt_id)));
+	json_object_set_new(rec, "to", json_string(to));
+	json_object_set_new(rec, "decision", json_string(verdict));
+	if (sid)
+		json_object_set_new(rec, "sid", json_string(sid));
+	if (why)
+		json_object_set_new(rec, "reason", json_string(why));
+	audit_record(au, "reconcile", key, business, rec);
+}
+
+/* 1 when some attempt other than attempt_id owns sid, 0 not, -1 error. */
+static int sid_taken(struct db *db, const char *sid, const char *attempt_id)
+{
+	const char *p[2] = { sid, attempt_id };
+	PGresult *res = db_exec_prepared(db, "reconcile_sid_taken",
+		"SELECT 1 FROM contact_attempts WHERE provider_sid = $1 AND id <> $2::bigint", 2, p);
+	int rc;
+
+	if (res == NULL)
+		return -1;
+	rc = PQntuples(res) > 0;
+	PQclear(res);
+	return rc;
+}
+
+/* Settles one unknown call or text; updates st. */
+static void settle_one(const struct config *cfg, struct db *db, struct audit *au,
+	PGresult *rows, int i, struct reconcile_stats *st)
+{
+	const char *id = PQgetvalue(rows, i, 0), *channel = PQgetvalue(rows, i, 1);
+	const char *to = PQgetvalue(rows, i, 2), *business = PQgetvalue(rows, i, 5);
+	long long created_s = atoll(PQgetvalue(rows, i, 3));
+	const char *bound = PQgetisnull(rows, i, 4) ? NULL : PQgetvalue(rows, i, 4);
+	struct twilio_found found[RECONCILE_FOUND_MAX];
+	const struct twilio_found *match = NULL;
+	size_t n = 0;
+	char why[200];
+	int rc;
+
+	if (bound) {
+		rc = outbound_settle(db, atoll(id), "unknown", "placed", bound, 0,
+			"reconciled: a status callback named the call", "placed");
+		if (rc > 0) {
+			st->placed++;
+			audit_settle(au, id, business, to, "placed", bound, "bound by a status callback");
+		}
+		return;
+	}
+	if (twilio_find(cfg, strcmp(channel, "voice") == 0 ? "calls" : "messages", to,
+		    created_s - RECONCILE_SLACK_S, found, RECONCILE_FOUND_MAX, &n) < 0) {
+		st->still_unknown++;
+		log_warn("reconcile: attempt %s to %s stays unknown: Twilio's list could not be read",
+			id, to);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (found[k].created_s < created_s - RECONCILE_SLACK_S)
+			continue;
+		rc = sid_taken(db, found[k].sid, id);
+		if (rc < 0)
+			return;
+		if (rc == 0 && (match == NULL || found[k].created_s < match->created_s))
+			match = &found[k];
+	}
+	if (match) {
+		snprintf(why, sizeof(why), "reconciled: Twilio has %s (%s) to this number",
+			match->sid, match->status);
+		rc = outbound_settle(db, atoll(id), "unknown", "placed", match->sid, 0, why, "placed");
+		if (rc > 0)
+			st->placed++;
+	} else {
+		snprintf(why, sizeof(why), "reconciled: Twilio has no %s to this number since the attempt",
+			strcmp(channel, "voice") == 0 ? "call" : "message");
+		rc = outbound_settle(db, atoll(id), "unknown", "not_placed", NULL, 0, why, "not_placed");
+		if (rc > 0)
+			st->not_placed++;
+	}
+	if (rc < 0) {
+		log_error("reconcile: attempt %s: cannot record: %s", id, db_last_error(db));
+		return;
+	}
+	if (rc > 0) {
+		audit_settle(au, id, business, to, match ? "placed" : "not_placed",
+			match ? match->sid : NULL, why);
+		log_info("reconcile: attempt %s to %s %s", id, to, why);
+	}
+}
+
+int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, long long now_s,
+	struct reconcile_stats *st)
+{
+	char now[32];
+	const char *p[1] = { now };
+	PGresult *res;
+	int rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	clock_sql(now_s, now);
+	res = db_exec_prepared(db, "reconcile_expire",
+		"WITH a AS (UPDATE contact_attempts SET status = 'unknown',"
+		" error_message = 'the worker''s lease expired before it recorded an outcome',"
+		" updated_at = now() WHERE status = 'dialing' AND lease_until < $1::timestamptz"
+		" RETURNING id, reminder_id),"
+		" r AS (UPDATE reminders SET status = 'unknown',"
+		" status_reason = 'the worker''s lease expired: outcome unknown', updated_at = now()"
+		" FROM a WHERE reminders.id = a.reminder_id AND reminders.status = 'dialing' RETURNING 1)"
+		" SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM r)", 1, p);
+	if (res == NULL)
+		goto out;
+	st->expired = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (st->expired > 0)
+		log_warn("reconcile: %d attempt(s) past their lease are now unknown", st->expired);
+
+	res = db_exec_prepared(db, "reconcile_unknown",
+		"SELECT id, channel, to_address, floor(extract(epoch FROM created_at))::bigint,"
+		" provider_sid, business_id FROM contact_attempts WHERE status = 'unknown'"
+		" ORDER BY created_at LIMIT " "200", 0, NULL);
+	if (res == NULL)
+		goto out;
+	for (int i = 0; i < PQntuples(res) && i < RECONCILE_BATCH; i++) {
+		if (strcmp(PQgetvalue(res, i, 1), "email") == 0) {
+			st->still_unknown++; /* no list to ask: a person decides */
+			continue;
+		}
+		settle_one(cfg, db, au, res, i, st);
+	}
+	PQclear(res);
+	rc = 0;
+out:
+	if (rc < 0)
+		log_error("reconcile: database unavailable: %s", db_last_error(db));
+	return rc;
+}

@@ -1,0 +1,292 @@
+/* status: Twilio's status callbacks; see include/status.h. */
+#include "status.h"
+#include "app.h"
+#include "arena.h"
+#include "clock.h"
+#include "db.h"
+#include "form.h"
+#include "http.h"
+#include "log.h"
+#include "valid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int status_call_rank(const char *s)
+{
+	static const struct { const char *name; int rank; } ranks[] = {
+		{ "queued", 1 }, { "initiated", 1 }, { "ringing", 2 }, { "in-progress", 3 },
+		{ "completed", STATUS_FINAL_RANK }, { "busy", STATUS_FINAL_RANK },
+		{ "no-answer", STATUS_FINAL_RANK }, { "failed", STATUS_FINAL_RANK },
+		{ "canceled", STATUS_FINAL_RANK },
+	};
+	for (size_t i = 0; s && i < sizeof(ranks) / sizeof(ranks[0]); i++)
+		if (strcmp(s, ranks[i].name) == 0)
+			return ranks[i].rank;
+	return -1;
+}
+
+int status_sms_rank(const char *s)
+{
+	static const struct { const char *name; int rank; } ranks[] = {
+		{ "accepted", 1 }, { "scheduled", 1 }, { "queued", 2 }, { "sending", 3 },
+		{ "sent", 4 }, { "partially_delivered", 5 },
+		{ "delivered", STATUS_FINAL_RANK }, { "undelivered", STATUS_FINAL_RANK },
+		{ "failed", STATUS_FINAL_RANK }, { "canceled", STATUS_FINAL_RANK },
+		{ "read", STATUS_FINAL_RANK },
+	};
+	for (size_t i = 0; s && i < sizeof(ranks) / sizeof(ranks[0]); i++)
+		if (strcmp(s, ranks[i].name) == 0)
+			return ranks[i].rank;
+	return -1;
+}
+
+static int valid_sms_status(const char *v, size_t len)
+{
+	(void)len;
+	return status_sms_rank(v) > 0;
+}
+
+static int valid_error_code(const char *v, size_t len)
+{
+	return len <= 6 && valid_uint(v, len);
+}
+
+enum { S_SID, S_ACCOUNT, S_STATUS, S_SEQ, S_ERROR, S_NFIELDS };
+static const struct valid_field call_fields[S_NFIELDS] = {
+	[S_SID] = { "CallSid", valid_call_sid, 1 },
+	[S_ACCOUNT] = { "AccountSid", valid_account_sid, 1 },
+	[S_STATUS] = { "CallStatus", valid_call_status, 1 },
+	[S_SEQ] = { "SequenceNumber", valid_uint, 0 },
+	[S_ERROR] = { "ErrorCode", valid_error_code, 0 },
+};
+static const struct valid_field sms_fields[S_NFIELDS] = {
+	[S_SID] = { "MessageSid", valid_message_sid, 1 },
+	[S_ACCOUNT] = { "AccountSid", valid_account_sid, 1 },
+	[S_STATUS] = { "MessageStatus", valid_sms_status, 1 },
+	[S_SEQ] = { "SequenceNumber", valid_uint, 0 }, /* messages carry none */
+	[S_ERROR] = { "ErrorCode", valid_error_code, 0 },
+};
+static const struct valid_field query_fields[1] = { { "a", valid_uint, 0 } };
+
+/* The attempt row, locked. */
+enum { A_ID, A_REMINDER, A_BUSINESS, A_CHANNEL, A_STATUS, A_SID, A_DELIVERY, A_SEQ, A_TO,
+	A_NCOLS };
+#define ATTEMPT_COLUMNS \
+	"SELECT id, reminder_id, business_id, channel, status, provider_sid, delivery_status," \
+	" delivery_seq, to_address FROM contact_attempts"
+
+static int find_attempt(struct db *db, struct arena *a, const char *attempt_id, const char *sid,
+	const char *v[A_NCOLS])
+{
+	PGresult *res;
+	const char *p[1];
+	int found = 0;
+
+	if (attempt_id) {
+		p[0] = attempt_id;
+		res = db_exec_prepared(db, "status_by_id",
+			ATTEMPT_COLUMNS " WHERE id = $1::bigint FOR UPDATE", 1, p);
+	} else {
+		p[0] = sid;
+		res = db_exec_prepared(db, "status_by_sid",
+			ATTEMPT_COLUMNS " WHERE provider_sid = $1 FOR UPDATE", 1, p);
+	}
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1) {
+		for (int i = 0; i < A_NCOLS; i++)
+			v[i] = PQgetisnull(res, 0, i) ? NULL : arena_strdup(a, PQgetvalue(res, 0, i));
+		found = 1;
+	}
+	PQclear(res);
+	return found;
+}
+
+static int exec(struct db *db, const char *name, const char *sql, int n, const char *const *p,
+	int *rows)
+{
+	PGresult *res = db_exec_prepared(db, name, sql, n, p);
+	if (res == NULL)
+		return -1;
+	if (rows)
+		*rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res)
+							       : atoi(PQcmdTuples(res));
+	PQclear(res);
+	return 0;
+}
+
+/* The final status's effects on the reminder, the client and the retry
+ * policy.  0 or -1. */
+static int apply_final(struct db *db, struct arena *a, const char *kind, const char *v[A_NCOLS],
+	const char *status, const char *error_code, struct status_outcome *out)
+{
+	int ok = strcmp(status, kind[0] == 'c' ? "completed" : "delivered") == 0;
+	int retry = kind[0] == 'c' && (strcmp(status, "busy") == 0 || strcmp(status, "no-answer") == 0);
+	const char *reason = arena_printf(a, "%s %s%s%s", kind[0] == 'c' ? "call" : "message", status,
+		error_code ? ", error " : "", error_code ? error_code : "");
+	int rows = 0;
+
+	{
+		const char *p[3] = { v[A_REMINDER], ok ? "completed" : "failed", reason };
+		if (exec(db, "status_reminder",
+			    "UPDATE reminders SET status = $2, status_reason = $3, updated_at = now()"
+			    " WHERE id = $1::bigint AND status IN ('dialing', 'placed', 'unknown', 'not_placed')",
+			    3, p, NULL) < 0)
+			return -1;
+	}
+	/* The provider has it: an attempt we could not account for was placed. */
+	{
+		const char *p[1] = { v[A_ID] };
+		if (exec(db, "status_attempt_placed",
+			    "UPDATE contact_attempts SET status = 'placed', placed_at = COALESCE(placed_at, now()),"
+			    " settled_at = now(), error_message = 'settled by a status callback', updated_at = now()"
+			    " WHERE id = $1::bigint AND status IN ('unknown', 'not_placed')", 1, p, NULL) < 0)
+			return -1;
+	}
+	if (error_code && (strcmp(error_code, "21610") == 0 || strcmp(error_code, "21211") == 0)) {
+		const char *p[2] = { v[A_TO], reason };
+		int rc = strcmp(error_code, "21610") == 0 ?
+			exec(db, "status_opt_out",
+				"UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
+				" WHERE phone = $1", 1, p, NULL) :
+			exec(db, "status_invalid",
+				"UPDATE clients SET phone_invalid_at = COALESCE(phone_invalid_at, now()),"
+				" phone_invalid_reason = $2 WHERE phone = $1", 2, p, NULL);
+		if (rc < 0)
+			return -1;
+		out->change = arena_printf(a, "%s; number flagged (%s)", reason, error_code);
+	}
+	if (retry) {
+		char now[32];
+		const char *p[2] = { v[A_REMINDER], now };
+		clock_sql(clock_now_s(), now);
+		if (exec(db, "status_retry",
+			    "INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
+			    " attempt, due_at, stale_at, to_address)"
+			    " SELECT r.business_id, r.appointment_id, r.channel, r.offset_minutes, r.attempt + 1,"
+			    " $2::timestamptz + make_interval(mins => b.retry_delay_minutes), r.stale_at, r.to_address"
+			    " FROM reminders r JOIN businesses b ON b.id = r.business_id"
+			    " JOIN appointments ap ON ap.id = r.appointment_id"
+			    " WHERE r.id = $1::bigint AND r.attempt <= b.retry_count AND r.attempt < 5"
+			    " AND ap.status IN ('booked', 'confirmed')"
+			    " AND $2::timestamptz + make_interval(mins => b.retry_delay_minutes) < r.stale_at"
+			    " ON CONFLICT DO NOTHING RETURNING id", 2, p, &rows) < 0)
+			return -1;
+		out->change = arena_printf(a, "%s; %s", reason,
+			rows ? "retry reminder created" : "no retry (policy, staleness or already there)");
+	}
+	if (out->change == NULL)
+		out->change = reason;
+	return 0;
+}
+
+void status_handle(struct app *app, struct http_request *req, struct http_response *res,
+	const char *kind, const struct params *form, struct status_outcome *out)
+{
+	struct arena *a = req->arena;
+	struct db *db = app->db;
+	struct valid_result vf, vq;
+	const char *v[A_NCOLS], *status, *seq, *attempt_id;
+	char err[160];
+	int in_tx = 0, found, rank, cur_rank, newer;
+	int is_call = strcmp(kind, "call") == 0;
+
+	memset(out, 0, sizeof(*out));
+	res->status = 200;
+	res->content_type = "text/xml; charset=utf-8";
+	buf_puts(&res->body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response/>\n");
+
+	if (valid_params(a, is_call ? call_fields : sms_fields, S_NFIELDS, form, &vf, err,
+		    sizeof(err)) < 0) {
+		out->error = arena_strdup(a, err);
+		goto out;
+	}
+	if (!req->query_ok || valid_params(a, query_fields, 1, &req->query_params, &vq, err,
+				      sizeof(err)) < 0) {
+		out->error = "malformed query string";
+		goto out;
+	}
+	if (strcmp(vf.values[S_ACCOUNT], app->cfg.account_sid) != 0) {
+		out->error = "AccountSid is not this deployment's account";
+		goto out;
+	}
+	status = vf.values[S_STATUS];
+	seq = is_call ? vf.values[S_SEQ] : NULL;
+	attempt_id = vq.values[0];
+	if (db_begin(db) < 0) {
+		out->error = arena_printf(a, "database unavailable: %s", db_last_error(db));
+		goto out;
+	}
+	in_tx = 1;
+	found = find_attempt(db, a, attempt_id, vf.values[S_SID], v);
+	if (found < 0)
+		goto dberr;
+	if (found == 0) {
+		out->error = "no contact attempt for this callback";
+		goto out;
+	}
+	out->attempt_id = v[A_ID];
+	out->business_id = v[A_BUSINESS];
+	out->before = v[A_DELIVERY] ? v[A_DELIVERY] : "";
+	if (strcmp(v[A_CHANNEL], is_call ? "voice" : "sms") != 0) {
+		out->error = "callback kind does not match the attempt's channel";
+		goto out;
+	}
+	if (v[A_SID] && strcmp(v[A_SID], vf.values[S_SID]) != 0) {
+		out->error = "sid does not match the attempt";
+		goto out;
+	}
+	if (v[A_SID] == NULL) {
+		/* The callback beat the worker's record: bind the sid now. */
+		const char *p[2] = { v[A_ID], vf.values[S_SID] };
+		if (exec(db, "status_bind",
+			    "UPDATE contact_attempts SET provider_sid = $2, updated_at = now()"
+			    " WHERE id = $1::bigint AND provider_sid IS NULL", 2, p, NULL) < 0)
+			goto dberr;
+	}
+	rank = is_call ? status_call_rank(status) : status_sms_rank(status);
+	cur_rank = is_call ? status_call_rank(v[A_DELIVERY]) : status_sms_rank(v[A_DELIVERY]);
+	if (cur_rank == STATUS_FINAL_RANK)
+		newer = 0; /* a final status never moves */
+	else if (seq && v[A_SEQ] && is_call)
+		newer = atol(seq) > atol(v[A_SEQ]);
+	else
+		newer = rank > cur_rank;
+	if (!newer) {
+		out->after = "";
+		out->change = "duplicate or out of order: no change";
+		goto commit;
+	}
+	{
+		const char *p[4] = { v[A_ID], status,
+			is_call ? seq : arena_printf(a, "%d", rank), vf.values[S_ERROR] };
+		if (exec(db, "status_delivery",
+			    "UPDATE contact_attempts SET delivery_status = $2,"
+			    " delivery_seq = COALESCE($3::int, delivery_seq),"
+			    " error_code = COALESCE($4::int, error_code), updated_at = now()"
+			    " WHERE id = $1::bigint", 4, p, NULL) < 0)
+			goto dberr;
+	}
+	out->after = status;
+	if (is_call) {
+		const char *p[2] = { vf.values[S_SID], status };
+		if (exec(db, "status_call_row",
+			    "UPDATE calls SET call_status = $2, updated_at = now() WHERE call_sid = $1",
+			    2, p, NULL) < 0)
+			goto dberr;
+	}
+	if (rank == STATUS_FINAL_RANK &&
+		apply_final(db, a, kind, v, status, vf.values[S_ERROR], out) < 0)
+		goto dberr;
+commit:
+	if (db_commit(db) < 0)
+		goto dberr;
+	in_tx = 0;
+	goto out;
+dberr:
+	out->error = arena_printf(a, "database error: %s", db_last_error(db));
+out:
+	if (in_tx)
+		db_rollback(db);
+}

@@ -1,0 +1,462 @@
+/* worker: `ringfence worker`; see include/worker.h. */
+#include "worker.h"
+#include "audit.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "flow.h"
+#include "log.h"
+#include "outbound.h"
+#include "queue.h"
+#include "rds.h"
+#include "reconcile.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKER_MAX_CONCURRENCY 64
+#define WORKER_FLOW "reminder_call"
+
+/* The claim: one statement that re-validates everything and writes the
+ * attempt row (see worker.h).  $1 reminder id, $2 now, $3 worker name,
+ * $4 lease seconds, $5 TWILIO_FROM_NUMBER. */
+static const char claim_sql[] =
+	"WITH c AS ("
+	" UPDATE reminders r SET status = 'dialing', status_reason = NULL, updated_at = now()"
+	" FROM appointments a, businesses b, clients cl"
+	" WHERE r.id = $1::bigint AND r.status = 'pending'"
+	" AND r.due_at <= $2::timestamptz AND r.stale_at > $2::timestamptz"
+	" AND (r.not_before IS NULL OR r.not_before <= $2::timestamptz)"
+	" AND r.to_address IS NOT NULL"
+	" AND a.id = r.appointment_id AND a.business_id = r.business_id"
+	" AND a.status IN ('booked', 'confirmed') AND a.starts_at > $2::timestamptz"
+	" AND b.id = r.business_id AND b.status IN ('active', 'trial')"
+	" AND cl.id = a.client_id AND cl.opted_out_at IS NULL"
+	" AND (r.channel = 'email' OR cl.phone_invalid_at IS NULL)"
+	" AND (r.channel = 'email' OR ("
+	"  ($2::timestamptz AT TIME ZONE COALESCE(cl.time_zone, b.time_zone))::time >= b.window_start"
+	"  AND ($2::timestamptz AT TIME ZONE COALESCE(cl.time_zone, b.time_zone))::time < b.window_end))"
+	" AND NOT EXISTS (SELECT 1 FROM failsafe_state f WHERE f.tripped)"
+	" AND NOT EXISTS (SELECT 1 FROM contact_attempts x WHERE x.reminder_id = r.id)"
+	" RETURNING r.id, r.business_id, r.appointment_id, r.attempt, r.channel, r.to_address,"
+	"  COALESCE(b.twilio_from::text, $5, '') AS from_number, b.machine_detection,"
+	"  COALESCE(b.hourly_limit, -1) AS hourly_limit,"
+	"  floor(extract(epoch FROM r.stale_at))::bigint AS stale_s, b.name, b.callback_phone::text,"
+	"  to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD') AS d,"
+	"  to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM') AS t"
+	"),"
+	" ins AS (INSERT INTO contact_attempts (reminder_id, business_id, channel, to_address,"
+	"  status, worker, lease_until)"
+	" SELECT id, business_id, channel, to_address, 'dialing', $3,"
+	"  $2::timestamptz + make_interval(secs => $4::int) FROM c RETURNING id, reminder_id)"
+	" SELECT ins.id, c.id, c.business_id, c.appointment_id, c.attempt, c.channel, c.to_address,"
+	"  c.from_number, c.machine_detection, c.hourly_limit, c.stale_s, c.name, c.callback_phone,"
+	"  c.d, c.t FROM ins JOIN c ON c.id = ins.reminder_id";
+
+static void copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+/* Why a reminder could not be claimed, for the log line; best effort. */
+static void explain(struct db *db, const char *id, const char *now, char *reason, size_t len)
+{
+	const char *p[2] = { id, now };
+	PGresult *res = db_exec_prepared(db, "worker_explain",
+		"SELECT r.status, r.due_at > $2::timestamptz, r.stale_at <= $2::timestamptz,"
+		" COALESCE(r.not_before > $2::timestamptz, false), a.status, a.starts_at <= $2::timestamptz,"
+		" b.status, cl.opted_out_at IS NOT NULL, cl.phone_invalid_at IS NOT NULL,"
+		" (SELECT tripped FROM failsafe_state WHERE id = 1)"
+		" FROM reminders r JOIN appointments a ON a.id = r.appointment_id"
+		" JOIN businesses b ON b.id = r.business_id JOIN clients cl ON cl.id = a.client_id"
+		" WHERE r.id = $1::bigint", 2, p);
+
+	if (res == NULL || PQntuples(res) != 1) {
+		copy(reason, len, res ? "no such reminder" : "cannot tell (database)");
+	} else if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0) {
+		snprintf(reason, len, "status is %s", PQgetvalue(res, 0, 0));
+	} else if (PQgetvalue(res, 0, 9)[0] == 't') {
+		copy(reason, len, "the failsafe is tripped");
+	} else if (PQgetvalue(res, 0, 1)[0] == 't') {
+		copy(reason, len, "not due yet");
+	} else if (PQgetvalue(res, 0, 2)[0] == 't') {
+		copy(reason, len, "stale");
+	} else if (PQgetvalue(res, 0, 3)[0] == 't') {
+		copy(reason, len, "deferred (not_before in the future)");
+	} else if (strcmp(PQgetvalue(res, 0, 4), "booked") != 0 &&
+		   strcmp(PQgetvalue(res, 0, 4), "confirmed") != 0) {
+		snprintf(reason, len, "appointment is %s", PQgetvalue(res, 0, 4));
+	} else if (PQgetvalue(res, 0, 5)[0] == 't') {
+		copy(reason, len, "appointment is in the past");
+	} else if (strcmp(PQgetvalue(res, 0, 6), "suspended") == 0) {
+		copy(reason, len, "business suspended");
+	} else if (PQgetvalue(res, 0, 7)[0] == 't') {
+		copy(reason, len, "recipient opted out");
+	} else if (PQgetvalue(res, 0, 8)[0] == 't') {
+		copy(reason, len, "recipient's number is invalid");
+	} else {
+		copy(reason, len, "outside the calling window, or already attempted");
+	}
+	if (res)
+		PQclear(res);
+}
+
+int worker_claim(struct db *db, long long reminder_id, long long now_s, const char *worker,
+	int lease_s, const char *from_default, struct outbound_attempt *at, char *reason,
+	size_t reasonlen)
+{
+	char id[24], now[32], lease[16];
+	const char *p[5] = { id, now, worker, lease, from_default && from_default[0] ? from_default : NULL };
+	PGresult *res;
+	int rc = -1;
+
+	snprintf(id, sizeof(id), "%lld", reminder_id);
+	snprintf(lease, sizeof(lease), "%d", lease_s);
+	clock_sql(now_s, now);
+	res = db_exec_prepared(db, "worker_claim", claim_sql, 5, p);
+	if (res == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		if (reason)
+			explain(db, id, now, reason, reasonlen);
+		rc = 0;
+		goto out;
+	}
+	memset(at, 0, sizeof(*at));
+	at->attempt_id = atoll(PQgetvalue(res, 0, 0));
+	at->reminder_id = atoll(PQgetvalue(res, 0, 1));
+	at->business_id = atoll(PQgetvalue(res, 0, 2));
+	at->appointment_id = atoll(PQgetvalue(res, 0, 3));
+	at->attempt = atoi(PQgetvalue(res, 0, 4));
+	copy(at->channel, sizeof(at->channel), PQgetvalue(res, 0, 5));
+	copy(at->to, sizeof(at->to), PQgetvalue(res, 0, 6));
+	copy(at->from, sizeof(at->from), PQgetvalue(res, 0, 7));
+	at->machine_detection = PQgetvalue(res, 0, 8)[0] == 't';
+	at->hourly_limit = atoi(PQgetvalue(res, 0, 9));
+	at->stale_s = atoll(PQgetvalue(res, 0, 10));
+	copy(at->business_name, sizeof(at->business_name), PQgetvalue(res, 0, 11));
+	copy(at->callback_phone, sizeof(at->callback_phone), PQgetvalue(res, 0, 12));
+	copy(at->when_date, sizeof(at->when_date), PQgetvalue(res, 0, 13));
+	copy(at->when_time, sizeof(at->when_time), PQgetvalue(res, 0, 14));
+	PQclear(res);
+	rc = 1;
+out:
+	return rc;
+}
+
+/* ---- the processes ---------------------------------------------------------- */
+
+static volatile sig_atomic_t worker_stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	worker_stopping = 1;
+}
+
+static void on_crash_timer(int sig)
+{
+	(void)sig;
+	_exit(137);
+}
+
+struct worker_opts {
+	int concurrency;
+	int once;
+	int reconcile_once;
+	int lease_s;
+	int reconcile_s;
+};
+
+static const char *crash_at; /* RINGFENCE_TEST_CRASH_AT outside production, else NULL */
+
+/* Fault injection: dies at point when RINGFENCE_TEST_CRASH_AT names it. */
+static void crash_point(const char *point)
+{
+	if (crash_at == NULL || strcmp(crash_at, point) != 0)
+		return;
+	if (strcmp(point, "during_request") == 0) {
+		const char *d = getenv("RINGFENCE_TEST_CRASH_DELAY_MS");
+		long ms = d ? atol(d) : 5;
+		struct itimerval it;
+		if (ms < 1 || ms > 60000)
+			ms = 5;
+		memset(&it, 0, sizeof(it));
+		it.it_value.tv_sec = ms / 1000;
+		it.it_value.tv_usec = (ms % 1000) * 1000;
+		signal(SIGALRM, on_crash_timer);
+		setitimer(ITIMER_REAL, &it, NULL);
+		return;
+	}
+	log_warn("worker: RINGFENCE_TEST_CRASH_AT=%s: killing myself", point);
+	raise(SIGKILL);
+	_exit(137);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL); /* a signal cuts it short: the loop checks */
+}
+
+static void run_reconcile(const struct config *cfg, struct db *db, struct audit *au)
+{
+	struct reconcile_stats st;
+	if (reconcile_run(cfg, db, au, clock_now_s(), &st) == 0 &&
+		(st.expired || st.placed || st.not_placed))
+		log_info("reconcile: %d expired, %d placed, %d not placed, %d still unknown",
+			st.expired, st.placed, st.not_placed, st.still_unknown);
+}
+
+/* One worker process: pop, claim, send, until stopped (or, with --once,
+ * until the set is empty).  Returns the exit status. */
+static int worker_child(const struct config *cfg, const struct worker_opts *o, int index,
+	const char *start_state)
+{
+	struct db *db = db_open(cfg->database_url);
+	struct rds *r = rds_open(cfg->redis_url);
+	struct audit *au = audit_open(r, cfg->audit_fallback);
+	struct outbound_ctx ctx = { cfg, db, r, au, WORKER_FLOW, start_state,
+		crash_at ? crash_point : NULL };
+	char name[64], host[48] = "", reason[256];
+	long long last_reconcile = 0;
+	int rc = 0, redis_down = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(name, sizeof(name), "%s:%d", host, (int)getpid());
+	while (!worker_stopping) {
+		struct outbound_attempt at;
+		long long id, now_ms = util_now_ms();
+		int got, claimed;
+
+		if (index == 0 && !o->once && now_ms - last_reconcile >= o->reconcile_s * 1000LL) {
+			run_reconcile(cfg, db, au);
+			last_reconcile = now_ms;
+		}
+		got = queue_pop(r, &id);
+		if (got < 0) {
+			if (!redis_down)
+				log_error("worker: cannot take from the ready set (Redis %s: %s);"
+					  " nothing is sent until it answers", rds_endpoint(r),
+					rds_last_error(r));
+			redis_down = 1;
+			if (o->once) {
+				rc = 1;
+				break;
+			}
+			sleep_ms(1000);
+			continue;
+		}
+		if (redis_down)
+			log_info("worker: Redis answers again");
+		redis_down = 0;
+		if (got == 0) {
+			if (o->once)
+				break;
+			sleep_ms(500);
+			continue;
+		}
+		crash_point("after_pop");
+		claimed = worker_claim(db, id, clock_now_s(), name, o->lease_s, cfg->from_number, &at,
+			reason, sizeof(reason));
+		if (claimed < 0) {
+			log_error("worker: cannot claim reminder %lld (database: %s); dropped, the"
+				  " scheduler offers it again", id, db_last_error(db));
+			if (o->once)
+				rc = 1;
+			else
+				sleep_ms(1000);
+			continue;
+		}
+		if (claimed == 0) {
+			log_info("worker: reminder %lld dropped: %s", id, reason);
+			continue;
+		}
+		crash_point("after_claim");
+		outbound_send(&ctx, &at, clock_now_s());
+	}
+	audit_close(au);
+	rds_close(r);
+	db_close(db);
+	return rc;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ringfence worker [--concurrency N] [--once] [--reconcile-once]\n"
+		"                        [--lease SECONDS] [--reconcile-interval SECONDS]\n\n"
+		"Takes reminder ids from the Redis ready set, claims each in PostgreSQL with one\n"
+		"conditional statement, then places the call, sends the text or the email\n"
+		"through the single send function (allow-list, rate limits, failsafe, pacer).\n"
+		"  --concurrency N        worker processes (1..%d, default 1)\n"
+		"  --once                 drain the ready set, then exit\n"
+		"  --reconcile-once       settle unknown outcomes once (never sends), then exit\n"
+		"  --lease S              seconds a claimed attempt may stay 'dialing' (1..3600,\n"
+		"                         default %d); after it the reconciler calls it unknown\n"
+		"  --reconcile-interval S seconds between reconciler passes (default %d)\n"
+		"SIGTERM: each process finishes the attempt in hand, then exits.\n"
+		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_REDIS_URL, RINGFENCE_PUBLIC_URL,\n"
+		"TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (TWILIO_API_URL, TWILIO_FROM_NUMBER,\n"
+		"RINGFENCE_SMTP_URL, RINGFENCE_ALLOWED_CONTACTS as configured).\n",
+		WORKER_MAX_CONCURRENCY, WORKER_LEASE_S, WORKER_RECONCILE_S);
+}
+
+static int int_arg(const char *name, const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = v ? strtol(v, &end, 10) : 0;
+	if (v == NULL || errno || *end || end == v || n < lo || n > hi) {
+		fprintf(stderr, "ringfence worker: %s needs a whole number from %d to %d\n", name, lo, hi);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+int worker_main(int argc, char **argv)
+{
+	struct worker_opts o = { 1, 0, 0, WORKER_LEASE_S, WORKER_RECONCILE_S };
+	struct config cfg;
+	struct flow_diag d;
+	struct flow *f = NULL;
+	struct sigaction sa;
+	pid_t pids[WORKER_MAX_CONCURRENCY];
+	char err[512], start[72];
+	int rc = 1, alive = 0;
+
+	memset(&d, 0, sizeof(d));
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--once") == 0) {
+			o.once = 1;
+		} else if (strcmp(argv[i], "--reconcile-once") == 0) {
+			o.reconcile_once = 1;
+		} else if (strcmp(argv[i], "--concurrency") == 0) {
+			if (i + 1 >= argc || int_arg("--concurrency", argv[++i], 1,
+						     WORKER_MAX_CONCURRENCY, &o.concurrency) < 0)
+				return 2;
+		} else if (strcmp(argv[i], "--lease") == 0) {
+			if (i + 1 >= argc || int_arg("--lease", argv[++i], 1, 3600, &o.lease_s) < 0)
+				return 2;
+		} else if (strcmp(argv[i], "--reconcile-interval") == 0) {
+			if (i + 1 >= argc ||
+				int_arg("--reconcile-interval", argv[++i], 1, 86400, &o.reconcile_s) < 0)
+				return 2;
+		} else {
+			fprintf(stderr, "ringfence worker: unknown argument '%s' (see --help)\n", argv[i]);
+			return 2;
+		}
+	}
+	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL | CFG_NEED_TWILIO,
+		    err, sizeof(err)) < 0 || clock_init(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence worker: %s\n", err);
+		return 1;
+	}
+	audit_add_secret(cfg.auth_token);
+	crash_at = getenv("RINGFENCE_TEST_CRASH_AT");
+	if (crash_at && (crash_at[0] == '\0' || config_is_production(&cfg))) {
+		if (crash_at[0])
+			log_warn("worker: RINGFENCE_TEST_CRASH_AT ignored in production");
+		crash_at = NULL;
+	}
+	if (o.reconcile_once) {
+		struct db *db = db_open(cfg.database_url);
+		struct rds *r = rds_open(cfg.redis_url);
+		struct audit *au = audit_open(r, cfg.audit_fallback);
+		struct reconcile_stats st;
+		rc = reconcile_run(&cfg, db, au, clock_now_s(), &st) < 0 ? 1 : 0;
+		if (rc == 0)
+			printf("reconcile: %d expired, %d placed, %d not placed, %d still unknown\n",
+				st.expired, st.placed, st.not_placed, st.still_unknown);
+		audit_close(au);
+		rds_close(r);
+		db_close(db);
+		return rc;
+	}
+	f = flow_load(cfg.root, WORKER_FLOW, &d);
+	if (f == NULL) {
+		fprintf(stderr, "ringfence worker: cannot load the %s flow under %s/state_tables\n",
+			WORKER_FLOW, cfg.root);
+		goto out;
+	}
+	snprintf(start, sizeof(start), "%s", f->states[f->start].name);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	log_info("worker: %d process(es)%s, lease %d s, env %s", o.concurrency,
+		o.once ? ", draining once" : "", o.lease_s, cfg.env_name);
+	for (int i = 0; i < o.concurrency; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0)
+			_exit(worker_child(&cfg, &o, i, start));
+		if (pids[i] < 0)
+			log_error("worker: fork: %s", strerror(errno));
+		else
+			alive++;
+	}
+	rc = 0;
+	/* The master waits; with SIGTERM it passes the signal on and waits
+	 * for each child to finish the attempt in hand.  A child that died
+	 * (not --once) is started again after a second. */
+	while (alive > 0) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == EINTR) {
+				if (worker_stopping)
+					for (int i = 0; i < o.concurrency; i++)
+						if (pids[i] > 0)
+							kill(pids[i], SIGTERM);
+				continue;
+			}
+			break;
+		}
+		for (int i = 0; i < o.concurrency; i++) {
+			if (pids[i] != pid)
+				continue;
+			pids[i] = 0;
+			alive--;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+				log_error("worker: process %d %s %d", (int)pid,
+					WIFSIGNALED(status) ? "killed by signal" : "exited with",
+					WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+				rc = 1;
+			}
+			if (!o.once && !worker_stopping) {
+				sleep_ms(1000);
+				pids[i] = fork();
+				if (pids[i] == 0)
+					_exit(worker_child(&cfg, &o, i, start));
+				if (pids[i] > 0)
+					alive++;
+				else
+					pids[i] = 0;
+			}
+		}
+	}
+	if (worker_stopping)
+		rc = 0;
+out:
+	if (f)
+		flow_free(f);
+	flow_diag_free(&d);
+	return rc;
+}

@@ -1,0 +1,913 @@
+/* Integration tests of `ringfence worker` against the real stack and the
+ * local Twilio simulator: a due reminder is contacted exactly once (the
+ * simulator's Calls.json agrees with contact_attempts), the allow-list
+ * refuses before Twilio, a worker killed at each step never contacts
+ * twice and its attempt is reconciled, many workers racing on the same
+ * ids attempt each reminder once, Redis / PostgreSQL / Twilio down mean
+ * zero contacts and recovery without a burst, status callbacks are
+ * idempotent and ordered and drive the retry policy, rate limits defer or
+ * skip, and a tripped failsafe means zero contacts across restarts until
+ * resume.
+ *
+ * The worker runs as its own process (bin/ringfence, or RINGFENCE_BIN)
+ * with the stack's environment plus the allow-list and limits each test
+ * sets.  Each test uses fresh random phone numbers, so the simulator's
+ * list filtered by To counts only its own contacts. */
+#include "harness.h"
+
+#include "queue.h"
+#include "rds.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define W_FROM "+15005550006"
+#define W_TIMEOUT_S 90
+
+static const char *api_url;
+static char api_base[300];
+static const char *bin_path;
+static struct rds *w_rds;
+static int w_initialised;
+
+/* ---- fixtures ------------------------------------------------------------------ */
+
+struct wfix {
+	char business[24], client[24], appt[24], reminder[24];
+	char phone[13];
+	char email[64];
+};
+
+static PGresult *exec_or_fail(const char *sql, int n, const char *const *p)
+{
+	char err[512];
+	PGresult *r = hx_db_exec(sql, n, p, err, sizeof(err));
+	if (r == NULL)
+		fail_msg("SQL failed: %s\n%s", err, sql);
+	return r;
+}
+
+static void exec_cmd_or_fail(const char *sql, int n, const char *const *p)
+{
+	PQclear(exec_or_fail(sql, n, p));
+}
+
+/* A business (calling window all day in UTC), a client with a fresh phone
+ * and email, an appointment tomorrow and one reminder on channel due a
+ * minute ago, stale in stale_min minutes. */
+static void fixture_or_fail(struct wfix *f, const char *channel, int stale_min)
+{
+	char stale[16], hex[9];
+	PGresult *r;
+
+	memset(f, 0, sizeof(*f));
+	hx_random_phone(f->phone);
+	hx_random_hex(hex, 4);
+	snprintf(f->email, sizeof(f->email), "w%s@example.com", hex);
+	snprintf(stale, sizeof(stale), "%d", stale_min);
+	const char *p[5] = { f->phone, f->email, channel,
+		strcmp(channel, "email") == 0 ? f->email : f->phone, stale };
+	r = exec_or_fail(
+		"WITH b AS (INSERT INTO businesses (name, time_zone, callback_phone, status, verified,"
+		" window_start, window_end, twilio_from, retry_count, retry_delay_minutes)"
+		" VALUES ('Worker Test Clinic', 'UTC', '+15005550006', 'active', true, '00:00',"
+		" '23:59:59', '+15005550006', 1, 5) RETURNING id),"
+		" c AS (INSERT INTO clients (business_id, name, phone, email, time_zone)"
+		" SELECT id, 'Worker Test Client', $1, $2, 'UTC' FROM b RETURNING id, business_id),"
+		" a AS (INSERT INTO appointments (business_id, client_id, starts_at, notes)"
+		" SELECT business_id, id, now() + interval '1 day', 'CONFIDENTIAL-NOTE' FROM c"
+		" RETURNING id, business_id),"
+		" r AS (INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
+		" due_at, stale_at, to_address) SELECT business_id, id, $3, 1440,"
+		" now() - interval '1 minute', now() + make_interval(mins => $5::int), $4 FROM a RETURNING id)"
+		" SELECT b.id, c.id, a.id, r.id FROM b, c, a, r", 5, p);
+	assert_int_equal(PQntuples(r), 1);
+	snprintf(f->business, sizeof(f->business), "%s", PQgetvalue(r, 0, 0));
+	snprintf(f->client, sizeof(f->client), "%s", PQgetvalue(r, 0, 1));
+	snprintf(f->appt, sizeof(f->appt), "%s", PQgetvalue(r, 0, 2));
+	snprintf(f->reminder, sizeof(f->reminder), "%s", PQgetvalue(r, 0, 3));
+	PQclear(r);
+}
+
+static void enqueue_or_fail(const char *reminder_id, int times)
+{
+	long long id = atoll(reminder_id);
+	for (int i = 0; i < times; i++)
+		assert_int_equal(queue_push(w_rds, &id, 1), 0);
+}
+
+/* The reminder's status, its attempt count and the attempt's status ("" none). */
+struct wstate {
+	char reminder[32];
+	char reason[256];
+	long long attempts;
+	char attempt[32];
+	char sid[64];
+	int not_before_set;
+};
+
+static void state_or_fail(const struct wfix *f, struct wstate *s)
+{
+	const char *p[1] = { f->reminder };
+	PGresult *r = exec_or_fail(
+		"SELECT r.status, COALESCE(r.status_reason, ''), r.not_before IS NOT NULL,"
+		" (SELECT count(*) FROM contact_attempts WHERE reminder_id = r.id),"
+		" COALESCE((SELECT status FROM contact_attempts WHERE reminder_id = r.id), ''),"
+		" COALESCE((SELECT provider_sid FROM contact_attempts WHERE reminder_id = r.id), '')"
+		" FROM reminders r WHERE r.id = $1::bigint", 1, p);
+	assert_int_equal(PQntuples(r), 1);
+	memset(s, 0, sizeof(*s));
+	snprintf(s->reminder, sizeof(s->reminder), "%s", PQgetvalue(r, 0, 0));
+	snprintf(s->reason, sizeof(s->reason), "%s", PQgetvalue(r, 0, 1));
+	s->not_before_set = PQgetvalue(r, 0, 2)[0] == 't';
+	s->attempts = atoll(PQgetvalue(r, 0, 3));
+	snprintf(s->attempt, sizeof(s->attempt), "%s", PQgetvalue(r, 0, 4));
+	snprintf(s->sid, sizeof(s->sid), "%s", PQgetvalue(r, 0, 5));
+	PQclear(r);
+}
+
+/* ---- the simulator --------------------------------------------------------------- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+	buf_append(ud, data, size * nmemb);
+	return size * nmemb;
+}
+
+/* GET or POST (form) on the simulator with the stack's credentials; the
+ * JSON answer (caller decrefs).  Fails the test without one. */
+static json_t *sim_or_fail(const char *url, const char *form)
+{
+	CURL *c = curl_easy_init();
+	struct buf body;
+	char userpwd[256];
+	long status = 0;
+	json_error_t jerr;
+	json_t *j;
+	CURLcode rc;
+
+	assert_non_null(c);
+	buf_init(&body);
+	snprintf(userpwd, sizeof(userpwd), "%s:%s", hx_env.account_sid, hx_env.auth_token);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	if (form)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK || status >= 400)
+		fail_msg("simulator %s: %s (HTTP %ld) %s", url, curl_easy_strerror(rc), status,
+			buf_str(&body));
+	j = json_loads(buf_str(&body), 0, &jerr);
+	buf_free(&body);
+	if (j == NULL)
+		fail_msg("simulator %s: not JSON", url);
+	return j;
+}
+
+/* How many calls ("calls") or messages ("messages") the simulator has to
+ * phone; the first one's sid into sid when not NULL. */
+static size_t sim_count_or_fail(const char *kind, const char *phone, char sid[64])
+{
+	char *esc = curl_easy_escape(NULL, phone, 0);
+	char *url = xasprintf("%s/%s.json?To=%s&PageSize=100", api_base,
+		strcmp(kind, "calls") == 0 ? "Calls" : "Messages", esc);
+	json_t *j = sim_or_fail(url, NULL);
+	json_t *arr = json_object_get(j, kind);
+	size_t n;
+
+	assert_true(json_is_array(arr));
+	n = json_array_size(arr);
+	if (sid) {
+		sid[0] = '\0';
+		if (n > 0)
+			snprintf(sid, 64, "%s",
+				json_string_value(json_object_get(json_array_get(arr, 0), "sid")));
+	}
+	json_decref(j);
+	curl_free(esc);
+	free(url);
+	return n;
+}
+
+static void sim_callee_or_fail(const char *phone, const char *behaviour)
+{
+	char *a = curl_easy_escape(NULL, phone, 0), *b = curl_easy_escape(NULL, behaviour, 0);
+	char *form = xasprintf("Number=%s&Behaviour=%s", a, b);
+	char *url = xasprintf("%s/sim/callees", api_url);
+	json_decref(sim_or_fail(url, form));
+	curl_free(a);
+	curl_free(b);
+	free(form);
+	free(url);
+}
+
+/* ---- running the worker ---------------------------------------------------------------- */
+
+struct wenv {
+	const char *allowed;      /* RINGFENCE_ALLOWED_CONTACTS */
+	const char *crash_at;     /* RINGFENCE_TEST_CRASH_AT or NULL */
+	const char *api_url;      /* TWILIO_API_URL override or NULL */
+	const char *limit_day;    /* RINGFENCE_LIMIT_RECIPIENT_DAY or NULL */
+	const char *floor;        /* RINGFENCE_FAILSAFE_FLOOR, NULL: 100000 */
+};
+
+/* Starts bin/ringfence worker ARGS... with e's environment; the pid. */
+static pid_t worker_start(const struct wenv *e, const char *const *args)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		const char *argv[16] = { bin_path, "worker" };
+		int n = 2;
+		setenv("RINGFENCE_ALLOWED_CONTACTS", e->allowed ? e->allowed : "", 1);
+		if (e->crash_at)
+			setenv("RINGFENCE_TEST_CRASH_AT", e->crash_at, 1);
+		else
+			unsetenv("RINGFENCE_TEST_CRASH_AT");
+		if (e->api_url)
+			setenv("TWILIO_API_URL", e->api_url, 1);
+		if (e->limit_day)
+			setenv("RINGFENCE_LIMIT_RECIPIENT_DAY", e->limit_day, 1);
+		setenv("RINGFENCE_FAILSAFE_FLOOR", e->floor ? e->floor : "100000", 1);
+		setenv("RINGFENCE_CPS", "50", 1);
+		unsetenv("RINGFENCE_NOW");
+		for (int i = 0; args[i] && n < 15; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		execv(bin_path, (char *const *)argv);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	return pid;
+}
+
+/* Waits for pid; its exit status, 128+signal when killed, -1 on timeout
+ * (it is killed then). */
+static int worker_wait(pid_t pid)
+{
+	long long deadline = hx_now_ms() + W_TIMEOUT_S * 1000LL;
+	int status;
+
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (hx_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		hx_sleep_ms(50);
+	}
+}
+
+static int worker_run(const struct wenv *e, const char *const *args)
+{
+	return worker_wait(worker_start(e, args));
+}
+
+static const char *const ONCE[] = { "--once", NULL };
+static const char *const RECONCILE[] = { "--reconcile-once", NULL };
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+/* A due reminder enqueued many times is called exactly once; running the
+ * worker again contacts nobody. */
+static void test_called_exactly_once(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+	char sid[64];
+
+	fixture_or_fail(&f, "voice", 120);
+	e.allowed = f.phone;
+	enqueue_or_fail(f.reminder, 5);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(s.attempts, 1);
+	assert_true(strcmp(s.reminder, "placed") == 0 || strcmp(s.reminder, "completed") == 0 ||
+		strcmp(s.reminder, "failed") == 0);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, sid), 1);
+	assert_string_equal(sid, s.sid);
+
+	/* The engine's call row exists for the call's webhooks. */
+	{
+		const char *p[1] = { f.reminder };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM calls WHERE reminder_id = $1::bigint",
+			1, p), 1);
+	}
+	enqueue_or_fail(f.reminder, 3);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_int_equal(s.attempts, 1);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+}
+
+/* A text goes out once with the business's name and no notes. */
+static void test_sms_once_without_notes(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+	char sid[64];
+
+	fixture_or_fail(&f, "sms", 120);
+	e.allowed = f.phone;
+	enqueue_or_fail(f.reminder, 2);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("messages", f.phone, sid), 1);
+	assert_string_equal(sid, s.sid);
+	{
+		char *url = xasprintf("%s/Messages/%s.json", api_base, sid);
+		json_t *j = sim_or_fail(url, NULL);
+		const char *body = json_string_value(json_object_get(j, "body"));
+		assert_non_null(body);
+		assert_non_null(strstr(body, "Worker Test Clinic"));
+		assert_null(strstr(body, "CONFIDENTIAL"));
+		json_decref(j);
+		free(url);
+	}
+}
+
+/* A number not on the allow-list is refused inside the send function and
+ * never reaches the simulator, even with the database saying go. */
+static void test_allowlist_refused(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+	char other[13];
+
+	fixture_or_fail(&f, "voice", 120);
+	hx_random_phone(other);
+	e.allowed = other;
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "blocked_not_allowed");
+	assert_string_equal(s.reminder, "blocked_not_allowed");
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
+}
+
+/* SIGKILL at each step: never contacted twice; the attempt ends unknown
+ * and is reconciled (placed when the simulator has the call, else
+ * not_placed); a reminder killed right after the pop is still pending
+ * and goes out once later. */
+static void crash_at_or_fail(const char *point)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+	const char *const once_lease[] = { "--once", "--lease", "1", NULL };
+	char sid[64];
+	size_t calls;
+	int rc;
+
+	fixture_or_fail(&f, "voice", 120);
+	e.allowed = f.phone;
+	e.crash_at = point;
+	enqueue_or_fail(f.reminder, 1);
+	rc = worker_run(&e, once_lease);
+	if (rc == 0)
+		fail_msg("%s: the worker did not die", point);
+	e.crash_at = NULL;
+	state_or_fail(&f, &s);
+	if (strcmp(point, "after_pop") == 0) {
+		assert_string_equal(s.reminder, "pending");
+		assert_int_equal(s.attempts, 0);
+		assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
+		enqueue_or_fail(f.reminder, 1);
+		assert_int_equal(worker_run(&e, ONCE), 0);
+		state_or_fail(&f, &s);
+		assert_string_equal(s.attempt, "placed");
+		assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+		return;
+	}
+	if (strcmp(s.attempt, "dialing") != 0)
+		fail_msg("%s: attempt is '%s', want dialing", point, s.attempt);
+	hx_sleep_ms(1500); /* the 1 s lease expires */
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	calls = sim_count_or_fail("calls", f.phone, sid);
+	assert_true(calls <= 1);
+	state_or_fail(&f, &s);
+	if (calls == 1) {
+		if (strcmp(s.attempt, "placed") != 0)
+			fail_msg("%s: the simulator has %s, attempt is '%s'", point, sid, s.attempt);
+		assert_string_equal(s.sid, sid);
+	} else if (strcmp(s.attempt, "not_placed") != 0) {
+		fail_msg("%s: the simulator has no call, attempt is '%s'", point, s.attempt);
+	}
+	if (strcmp(point, "after_claim") == 0)
+		assert_int_equal(calls, 0);
+	if (strcmp(point, "before_record") == 0)
+		assert_int_equal(calls, 1);
+	/* Nothing ever re-sends it. */
+	enqueue_or_fail(f.reminder, 2);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), calls);
+	state_or_fail(&f, &s);
+	assert_int_equal(s.attempts, 1);
+}
+
+static void test_crash_after_pop(void **state) { crash_at_or_fail("after_pop"); }
+static void test_crash_after_claim(void **state) { crash_at_or_fail("after_claim"); }
+static void test_crash_during_request(void **state) { crash_at_or_fail("during_request"); }
+static void test_crash_before_record(void **state) { crash_at_or_fail("before_record"); }
+
+/* Many workers racing for the same ids, re-enqueued while they run:
+ * each reminder attempted once, each number called once. */
+static void test_racing_workers(void **state)
+{
+	enum { N = 12, W = 4 };
+	struct wfix f[N];
+	struct wenv e = { 0 };
+	struct buf allowed;
+	const char *const args[] = { "--once", "--concurrency", "3", NULL };
+	pid_t pids[W];
+
+	buf_init(&allowed);
+	for (int i = 0; i < N; i++) {
+		fixture_or_fail(&f[i], i % 2 ? "sms" : "voice", 120);
+		buf_printf(&allowed, "%s%s", i ? "," : "", f[i].phone);
+	}
+	e.allowed = buf_str(&allowed);
+	for (int i = 0; i < N; i++)
+		enqueue_or_fail(f[i].reminder, 1);
+	for (int w = 0; w < W; w++)
+		pids[w] = worker_start(&e, args);
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < N; i++)
+			enqueue_or_fail(f[i].reminder, 1);
+		hx_sleep_ms(20);
+	}
+	for (int w = 0; w < W; w++)
+		assert_int_equal(worker_wait(pids[w]), 0);
+	/* What the last re-enqueue left behind. */
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	for (int i = 0; i < N; i++) {
+		struct wstate s;
+		state_or_fail(&f[i], &s);
+		assert_int_equal(s.attempts, 1);
+		assert_string_equal(s.attempt, "placed");
+		assert_int_equal(sim_count_or_fail(i % 2 ? "messages" : "calls", f[i].phone, NULL), 1);
+	}
+	buf_free(&allowed);
+}
+
+/* Twilio unreachable: the outcome is unknown, nothing is retried, and
+ * the reconciler (with Twilio back) finds no call: not_placed. */
+static void test_twilio_unreachable(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+
+	fixture_or_fail(&f, "voice", 120);
+	e.allowed = f.phone;
+	e.api_url = "http://127.0.0.1:9"; /* discard port: connection refused */
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "unknown");
+	assert_string_equal(s.reminder, "unknown");
+	e.api_url = NULL;
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0); /* never re-sent */
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "not_placed");
+	assert_string_equal(s.reminder, "not_placed");
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
+}
+
+/* Redis down: the worker cannot take ids and sends nothing; after the
+ * restore the reminder goes out once. */
+static void test_redis_down(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+
+	fixture_or_fail(&f, "voice", 120);
+	e.allowed = f.phone;
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(hx_stack("redis-stop", NULL, 60), 0);
+	int rc = worker_run(&e, ONCE);
+	assert_int_equal(hx_stack("redis-start", NULL, 60), 0);
+	assert_int_equal(rc, 1);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.reminder, "pending");
+	assert_int_equal(s.attempts, 0);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
+	for (int i = 0; i < 50 && !hx_redis_up(); i++)
+		hx_sleep_ms(100);
+	enqueue_or_fail(f.reminder, 1); /* the scheduler's next tick */
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+}
+
+/* PostgreSQL down: the claim fails, the id is dropped, nobody is
+ * contacted; after the restore it goes out once. */
+static void test_postgres_down(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+
+	fixture_or_fail(&f, "voice", 120);
+	e.allowed = f.phone;
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(hx_stack("pg-stop", NULL, 60), 0);
+	int rc = worker_run(&e, ONCE);
+	assert_int_equal(hx_stack("pg-start", NULL, 60), 0);
+	assert_int_not_equal(rc, 0);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.reminder, "pending");
+	assert_int_equal(s.attempts, 0);
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+}
+
+/* The per-recipient limit: with 1 a day, the second reminder to the same
+ * number is deferred (its stale time is days away) or skipped (it goes
+ * stale first); never sent. */
+static void test_rate_limit_defer_and_skip(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+	char r2[24], r3[24];
+	PGresult *res;
+
+	fixture_or_fail(&f, "voice", 120);
+	e.allowed = f.phone;
+	e.limit_day = "1";
+	{
+		const char *p[2] = { f.reminder, f.phone };
+		res = exec_or_fail(
+			"INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, due_at,"
+			" stale_at, to_address) SELECT business_id, appointment_id, 'sms', o, due_at,"
+			" due_at + make_interval(mins => s), $2 FROM reminders,"
+			" (VALUES (120, 4320), (60, 60)) v(o, s) WHERE id = $1::bigint ORDER BY o DESC RETURNING id",
+			2, p);
+		assert_int_equal(PQntuples(res), 2);
+		snprintf(r2, sizeof(r2), "%s", PQgetvalue(res, 0, 0)); /* stale in 3 days */
+		snprintf(r3, sizeof(r3), "%s", PQgetvalue(res, 1, 0)); /* stale in 1 hour */
+		PQclear(res);
+	}
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	enqueue_or_fail(r2, 1);
+	enqueue_or_fail(r3, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+	assert_int_equal(sim_count_or_fail("messages", f.phone, NULL), 0);
+	{
+		const char *p[1] = { r2 };
+		res = exec_or_fail("SELECT status, not_before > now() + interval '20 hours',"
+			" (SELECT count(*) FROM contact_attempts WHERE reminder_id = $1::bigint)"
+			" FROM reminders WHERE id = $1::bigint", 1, p);
+		assert_string_equal(PQgetvalue(res, 0, 0), "pending");
+		assert_string_equal(PQgetvalue(res, 0, 1), "t");
+		assert_string_equal(PQgetvalue(res, 0, 2), "0");
+		PQclear(res);
+	}
+	{
+		const char *p[1] = { r3 };
+		res = exec_or_fail("SELECT r.status, a.status FROM reminders r"
+			" JOIN contact_attempts a ON a.reminder_id = r.id WHERE r.id = $1::bigint", 1, p);
+		assert_int_equal(PQntuples(res), 1);
+		assert_string_equal(PQgetvalue(res, 0, 0), "skipped");
+		assert_string_equal(PQgetvalue(res, 0, 1), "skipped_rate_limited");
+		PQclear(res);
+	}
+	/* The deferred one is not claimable before its not_before. */
+	enqueue_or_fail(r2, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	assert_int_equal(sim_count_or_fail("messages", f.phone, NULL), 0);
+	state_or_fail(&f, &s);
+	assert_int_equal(s.attempts, 1);
+}
+
+/* Posts a signed status callback; the HTTP status. */
+static long callback(const char *kind, const char *attempt_id, const char *sid,
+	const char *status, const char *seq, const char *error_code, enum hx_sign_mode mode)
+{
+	struct hx_form form;
+	struct hx_response rs;
+	char *url = attempt_id
+		? xasprintf("%s/twilio/status/%s?a=%s", hx_env.public_url, kind, attempt_id)
+		: xasprintf("%s/twilio/status/%s", hx_env.public_url, kind);
+	long st;
+
+	hx_form_init(&form);
+	hx_form_add(&form, "AccountSid", hx_env.account_sid);
+	hx_form_add(&form, "ApiVersion", "2010-04-01");
+	if (strcmp(kind, "call") == 0) {
+		hx_form_add(&form, "CallSid", sid);
+		hx_form_add(&form, "CallStatus", status);
+		if (seq)
+			hx_form_add(&form, "SequenceNumber", seq);
+	} else {
+		hx_form_add(&form, "MessageSid", sid);
+		hx_form_add(&form, "MessageStatus", status);
+	}
+	if (error_code)
+		hx_form_add(&form, "ErrorCode", error_code);
+	assert_int_equal(hx_post_form(url, &form, mode, &rs), 0);
+	st = rs.status;
+	if (st == 200)
+		assert_non_null(strstr(buf_str(&rs.body), "<Response/>"));
+	hx_response_free(&rs);
+	hx_form_free(&form);
+	free(url);
+	return st;
+}
+
+static char *attempt_field(const struct wfix *f, const char *col)
+{
+	char *sql = xasprintf("SELECT COALESCE(%s::text, '') FROM contact_attempts"
+			      " WHERE reminder_id = $1::bigint", col);
+	const char *p[1] = { f->reminder };
+	char *v = hx_db_value_or_fail(sql, 1, p);
+	free(sql);
+	return v;
+}
+
+/* Status callbacks: unsigned 403; ordered by SequenceNumber; duplicates
+ * and late ones change nothing; completed completes the reminder; a
+ * final status never moves back. */
+static void test_status_callbacks_ordered(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	char sid[35], *aid, *v;
+	const char *p[2];
+
+	fixture_or_fail(&f, "voice", 120);
+	hx_random_call_sid(sid);
+	p[0] = f.reminder;
+	p[1] = sid;
+	exec_cmd_or_fail("WITH a AS (INSERT INTO contact_attempts (reminder_id, business_id, channel,"
+		" to_address, status, provider_sid, lease_until)"
+		" SELECT id, business_id, channel, to_address, 'placed', $2, now() FROM reminders"
+		" WHERE id = $1::bigint RETURNING reminder_id)"
+		" UPDATE reminders SET status = 'placed' FROM a WHERE reminders.id = a.reminder_id", 2, p);
+	aid = attempt_field(&f, "id");
+
+	assert_int_equal(callback("call", aid, sid, "completed", "9", NULL, HX_BAD_SIG), 403);
+	assert_int_equal(callback("call", aid, sid, "completed", "9", NULL, HX_NO_SIG), 403);
+	v = attempt_field(&f, "delivery_status");
+	assert_string_equal(v, "");
+	free(v);
+
+	assert_int_equal(callback("call", aid, sid, "in-progress", "2", NULL, HX_SIGNED), 200);
+	assert_int_equal(callback("call", aid, sid, "ringing", "1", NULL, HX_SIGNED), 200);
+	v = attempt_field(&f, "delivery_status");
+	assert_string_equal(v, "in-progress");
+	free(v);
+	assert_int_equal(callback("call", NULL, sid, "completed", "3", NULL, HX_SIGNED), 200);
+	assert_int_equal(callback("call", aid, sid, "completed", "3", NULL, HX_SIGNED), 200);
+	assert_int_equal(callback("call", aid, sid, "in-progress", "4", NULL, HX_SIGNED), 200);
+	v = attempt_field(&f, "delivery_status");
+	assert_string_equal(v, "completed");
+	free(v);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.reminder, "completed");
+	/* A callback naming another call's sid for this attempt changes nothing. */
+	{
+		char other[35];
+		hx_random_call_sid(other);
+		assert_int_equal(callback("call", aid, other, "busy", "5", NULL, HX_SIGNED), 200);
+		v = attempt_field(&f, "provider_sid");
+		assert_string_equal(v, sid);
+		free(v);
+	}
+	free(aid);
+}
+
+/* A busy call through the simulator: the callback marks it busy and
+ * creates the retry reminder once, even when repeated. */
+static void test_busy_retry(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+	char *v = NULL, *aid;
+	const char *p[1];
+	long long deadline;
+
+	fixture_or_fail(&f, "voice", 120);
+	sim_callee_or_fail(f.phone, "busy");
+	e.allowed = f.phone;
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "placed");
+	deadline = hx_now_ms() + 60000;
+	do {
+		free(v);
+		hx_sleep_ms(200);
+		v = attempt_field(&f, "delivery_status");
+	} while (strcmp(v, "busy") != 0 && hx_now_ms() < deadline);
+	assert_string_equal(v, "busy");
+	free(v);
+	aid = attempt_field(&f, "id");
+	assert_int_equal(callback("call", aid, s.sid, "busy", "99", NULL, HX_SIGNED), 200);
+	assert_int_equal(callback("call", NULL, s.sid, "busy", NULL, NULL, HX_SIGNED), 200);
+	free(aid);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.reminder, "failed");
+	p[0] = f.reminder;
+	assert_int_equal(hx_db_int_or_fail(
+		"SELECT count(*) FROM reminders r JOIN reminders o ON o.appointment_id = r.appointment_id"
+		" AND o.channel = r.channel AND o.offset_minutes = r.offset_minutes"
+		" WHERE o.id = $1::bigint AND r.attempt = 2 AND r.status = 'pending'"
+		" AND r.due_at > now() + interval '4 minutes' AND r.stale_at = o.stale_at", 1, p), 1);
+	/* The retry is not due yet: a worker leaves it alone. */
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+}
+
+/* An SMS undelivered with 21610 opts the number out; later reminders to
+ * it are not claimed. */
+static void test_sms_opt_out_callback(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+	char *aid;
+	const char *p[1];
+
+	fixture_or_fail(&f, "sms", 120);
+	e.allowed = f.phone;
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "placed");
+	aid = attempt_field(&f, "id");
+	assert_int_equal(callback("sms", aid, s.sid, "sent", NULL, NULL, HX_SIGNED), 200);
+	assert_int_equal(callback("sms", aid, s.sid, "undelivered", NULL, "21610", HX_SIGNED), 200);
+	assert_int_equal(callback("sms", aid, s.sid, "sent", NULL, NULL, HX_SIGNED), 200);
+	free(aid);
+	p[0] = f.client;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
+		" AND opted_out_at IS NOT NULL", 1, p), 1);
+	aid = attempt_field(&f, "delivery_status");
+	if (strcmp(aid, "undelivered") != 0 && strcmp(aid, "delivered") != 0)
+		fail_msg("delivery_status '%s' after a final status", aid);
+	free(aid);
+}
+
+/* A tripped failsafe: zero contacts across worker restarts, the reminder
+ * stays pending; after resume it goes out once. */
+static void test_failsafe_tripped(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+
+	fixture_or_fail(&f, "voice", 120);
+	e.allowed = f.phone;
+	exec_cmd_or_fail("UPDATE failsafe_state SET tripped = true, reason = 'test_worker',"
+		" tripped_at = now(), tripped_by = 'test_worker' WHERE id = 1", 0, NULL);
+	for (int i = 0; i < 3; i++) {
+		enqueue_or_fail(f.reminder, 1);
+		assert_int_equal(worker_run(&e, ONCE), 0);
+	}
+	exec_cmd_or_fail("UPDATE failsafe_state SET tripped = false, resumed_at = now(),"
+		" resumed_by = 'test_worker', resume_reason = 'test over' WHERE id = 1", 0, NULL);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.reminder, "pending");
+	assert_int_equal(s.attempts, 0);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+}
+
+/* Cancelled appointments, opted-out clients and closed windows are not
+ * claimed. */
+static void test_claim_refusals(void **state)
+{
+	struct wfix f[3];
+	struct wenv e = { 0 };
+	char allowed[64];
+	const char *p[1];
+
+	for (int i = 0; i < 3; i++)
+		fixture_or_fail(&f[i], "voice", 120);
+	snprintf(allowed, sizeof(allowed), "%s,%s,%s", f[0].phone, f[1].phone, f[2].phone);
+	e.allowed = allowed;
+	p[0] = f[0].appt;
+	exec_cmd_or_fail("UPDATE appointments SET status = 'cancelled', cancelled_at = now()"
+		" WHERE id = $1::bigint", 1, p);
+	p[0] = f[1].client;
+	exec_cmd_or_fail("UPDATE clients SET opted_out_at = now() WHERE id = $1::bigint", 1, p);
+	p[0] = f[2].business;
+	/* A window that is closed now in UTC. */
+	exec_cmd_or_fail("UPDATE businesses SET window_start = (now() AT TIME ZONE 'UTC' + interval '2 hours')::time,"
+		" window_end = (now() AT TIME ZONE 'UTC' + interval '3 hours')::time WHERE id = $1::bigint"
+		" AND (now() AT TIME ZONE 'UTC' + interval '2 hours')::time"
+		"  < (now() AT TIME ZONE 'UTC' + interval '3 hours')::time", 1, p);
+	for (int i = 0; i < 3; i++)
+		enqueue_or_fail(f[i].reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	for (int i = 0; i < 3; i++) {
+		struct wstate s;
+		state_or_fail(&f[i], &s);
+		if (i == 2 && strcmp(s.attempt, "placed") == 0)
+			continue; /* between 21:00 and 22:00 UTC the window cannot be moved */
+		assert_string_equal(s.reminder, "pending");
+		assert_int_equal(s.attempts, 0);
+		assert_int_equal(sim_count_or_fail("calls", f[i].phone, NULL), 0);
+	}
+}
+
+static int group_setup(void **state)
+{
+	char err[256];
+	if (hx_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "worker tests: %s\n", err);
+		return -1;
+	}
+	api_url = getenv("TWILIO_API_URL");
+	if (api_url == NULL || api_url[0] == '\0') {
+		fprintf(stderr, "worker tests: TWILIO_API_URL is not set (the stack's simulator)\n");
+		return -1;
+	}
+	snprintf(api_base, sizeof(api_base), "%s/2010-04-01/Accounts/%s", api_url,
+		hx_env.account_sid);
+	bin_path = getenv("RINGFENCE_BIN");
+	if (bin_path == NULL || bin_path[0] == '\0')
+		bin_path = "bin/ringfence";
+	if (access(bin_path, X_OK) != 0) {
+		fprintf(stderr, "worker tests: %s is not executable\n", bin_path);
+		return -1;
+	}
+	w_rds = rds_open(hx_env.redis_url);
+	if (w_rds == NULL)
+		return -1;
+	w_initialised = 1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char err[256];
+	PGresult *r;
+	if (w_initialised) {
+		/* Never leave the stack's failsafe tripped for the next group. */
+		r = hx_db_exec("UPDATE failsafe_state SET tripped = false WHERE reason = 'test_worker'",
+			0, NULL, err, sizeof(err));
+		if (r)
+			PQclear(r);
+		rds_close(w_rds);
+	}
+	hx_fini();
+	return 0;
+}
+
+int worker_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_called_exactly_once),
+		cmocka_unit_test(test_sms_once_without_notes),
+		cmocka_unit_test(test_allowlist_refused),
+		cmocka_unit_test(test_crash_after_pop),
+		cmocka_unit_test(test_crash_after_claim),
+		cmocka_unit_test(test_crash_during_request),
+		cmocka_unit_test(test_crash_before_record),
+		cmocka_unit_test(test_racing_workers),
+		cmocka_unit_test(test_twilio_unreachable),
+		cmocka_unit_test(test_rate_limit_defer_and_skip),
+		cmocka_unit_test(test_status_callbacks_ordered),
+		cmocka_unit_test(test_busy_retry),
+		cmocka_unit_test(test_sms_opt_out_callback),
+		cmocka_unit_test(test_failsafe_tripped),
+		cmocka_unit_test(test_claim_refusals),
+		cmocka_unit_test(test_redis_down),
+		cmocka_unit_test(test_postgres_down),
+	};
+	return cmocka_run_group_tests_name("integration: worker", tests, group_setup,
+		group_teardown);
+}
