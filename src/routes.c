@@ -1,6 +1,7 @@
 /* routes: the route table and the small handlers that need no module of
  * their own (health). */
 #include "routes.h"
+#include "api.h"
 #include "app.h"
 #include "db.h"
 #include "failsafe.h"
@@ -55,6 +56,7 @@ static void health_handle(struct app *app, struct http_request *req, struct http
 static const struct route routes[] = {
 	{ "GET", "/healthz", health_handle },
 	{ NULL, "/twilio/", webhook_handle },
+	{ NULL, "/api/v1/", api_handle },
 };
 
 static int path_matches(const char *pattern, const char *path)

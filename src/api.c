@@ -1,0 +1,764 @@
+/* api: the JSON API (see include/api.h). */
+#include "api.h"
+#include "apikey.h"
+#include "app.h"
+#include "arena.h"
+#include "audit.h"
+#include "clock.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "reminders.h"
+#include "util.h"
+#include "valid.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define API_PREFIX "/api/v1/"
+#define API_NAME_MAX 200
+#define API_NOTES_MAX 4000
+
+/* A timestamptz column as RFC 3339 UTC, whole seconds (NULL stays NULL). */
+#define API_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* One request as the handlers see it.  Strings live in the request arena
+ * or are literals. */
+struct api_ctx {
+	struct app *app;
+	struct http_request *req;
+	struct http_response *res;
+	long long business_id;      /* 0 until authenticated */
+	char business[24];          /* the same as text, "" until authenticated */
+	char key_prefix[APIKEY_PREFIX_LEN + 1];
+	const char *action;         /* for the audit: "create_client", ... */
+	long long client_id;
+	long long appointment_id;
+	int planned;                /* reminder rows created, -1: none planned */
+	int cancelled;              /* reminder rows cancelled, -1: none */
+	const char *error_code;     /* NULL on success */
+	const char *error_field;
+};
+
+/* ---- responses ------------------------------------------------------------ */
+
+/* Answers status with obj (consumed) as the JSON body. */
+static void api_send_json(struct api_ctx *c, int status, json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (s == NULL)
+		abort(); /* only out of memory */
+	c->res->status = status;
+	c->res->content_type = "application/json";
+	buf_reset(&c->res->body);
+	buf_puts(&c->res->body, s);
+	buf_putc(&c->res->body, '\n');
+	free(s);
+}
+
+/* Answers an error; field (may be NULL) is the input field to blame. */
+static void api_error(struct api_ctx *c, int status, const char *code, const char *field,
+	const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void api_error(struct api_ctx *c, int status, const char *code, const char *field,
+	const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	json_t *e = json_object();
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_set_new(e, "code", json_string(code));
+	json_object_set_new(e, "message", json_string(msg));
+	if (field)
+		json_object_set_new(e, "field", json_string(field));
+	c->error_code = code;
+	c->error_field = field;
+	api_send_json(c, status, json_pack("{s:o}", "error", e));
+}
+
+/* The database failed: nothing was changed (the caller rolled back). */
+static void api_unavailable(struct api_ctx *c)
+{
+	log_error("api: request %s %s %s: database error: %s", c->req->request_id, c->req->method,
+		c->req->path, db_last_error(c->app->db));
+	api_error(c, 503, "unavailable", NULL,
+		"the database is unavailable; nothing was changed, try again later");
+}
+
+/* ---- input ------------------------------------------------------------------ */
+
+int api_valid_email(const char *s)
+{
+	const char *at, *dot;
+	size_t len;
+
+	if (s == NULL)
+		return 0;
+	len = strlen(s);
+	if (len < 5 || len > 254 || !valid_utf8(s, len) || !valid_no_controls(s, len, NULL))
+		return 0;
+	if (strpbrk(s, " <>\"") != NULL)
+		return 0;
+	at = strchr(s, '@');
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL)
+		return 0;
+	/* A dot with something on both sides, somewhere in the domain. */
+	for (dot = strchr(at + 1, '.'); dot; dot = strchr(dot + 1, '.'))
+		if (dot > at + 1 && dot[1] != '\0')
+			return 1;
+	return 0;
+}
+
+/* Characters (code points) in UTF-8 s. */
+static size_t api_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Refuses any member of body not named in allowed (NULL-terminated). */
+static int api_only_fields(struct api_ctx *c, json_t *body, const char *const *allowed)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(body, name, v) {
+		size_t i;
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(name, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			/* The name is the client's own input: name it, but
+			 * only when it is short and plain. */
+			size_t len = strlen(name);
+			int plain = len <= 64 && valid_no_controls(name, len, NULL);
+			api_error(c, 422, "unknown_field", plain ? arena_strdup(c->req->arena, name) : NULL,
+				"unknown field '%s'", plain ? name : "(unprintable)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A string member: *out is NULL when absent or null (refused when
+ * required).  0, or -1 after answering 422. */
+static int api_string(struct api_ctx *c, json_t *body, const char *name, int required,
+	const char **out)
+{
+	json_t *v = json_object_get(body, name);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (required) {
+			api_error(c, 422, "missing_field", name, "field '%s' is required", name);
+			return -1;
+		}
+		return 0;
+	}
+	if (!json_is_string(v)) {
+		api_error(c, 422, "invalid_field", name, "field '%s' must be a string", name);
+		return -1;
+	}
+	*out = arena_strdup(c->req->arena, json_string_value(v));
+	return 0;
+}
+
+/* A required positive integer member (a JSON integer, not a string). */
+static int api_id(struct api_ctx *c, json_t *body, const char *name, long long *out)
+{
+	json_t *v = json_object_get(body, name);
+
+	if (v == NULL || json_is_null(v)) {
+		api_error(c, 422, "missing_field", name, "field '%s' is required", name);
+		return -1;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 1) {
+		api_error(c, 422, "invalid_field", name, "field '%s' must be a positive integer id",
+			name);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* starts_at: RFC 3339 with an offset, in the future.  0 or -1 (answered). */
+static int api_starts_at(struct api_ctx *c, const char *s, long long now_s, long long *out)
+{
+	if (clock_parse(s, out) < 0) {
+		api_error(c, 422, "invalid_field", "starts_at",
+			"field 'starts_at' must be an RFC 3339 date-time with an offset, "
+			"such as 2026-11-25T15:30:00-05:00 or 2026-11-25T20:30:00Z");
+		return -1;
+	}
+	if (*out <= now_s) {
+		api_error(c, 422, "invalid_field", "starts_at", "field 'starts_at' is in the past");
+		return -1;
+	}
+	return 0;
+}
+
+/* The body as a JSON object after the content type and size checks.
+ * NULL after answering 413, 415 or 400. */
+static json_t *api_body(struct api_ctx *c)
+{
+	const char *ct = c->req->content_type;
+	size_t n = strlen("application/json");
+	json_error_t jerr;
+	json_t *body;
+
+	if (strncasecmp(ct, "application/json", n) != 0 || (ct[n] != '\0' && ct[n] != ';' &&
+		ct[n] != ' ')) {
+		api_error(c, 415, "unsupported_media_type", NULL,
+			"the body must be JSON with Content-Type: application/json");
+		return NULL;
+	}
+	if (c->req->body_too_large || c->req->body_len > API_MAX_BODY) {
+		api_error(c, 413, "body_too_large", NULL, "the body must be at most %d bytes",
+			API_MAX_BODY);
+		return NULL;
+	}
+	body = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (body == NULL) {
+		api_error(c, 400, "invalid_json", NULL, "the body is not valid JSON: %s (line %d)",
+			jerr.text, jerr.line);
+		return NULL;
+	}
+	if (!json_is_object(body)) {
+		json_decref(body);
+		api_error(c, 400, "invalid_json", NULL, "the body must be a JSON object");
+		return NULL;
+	}
+	return body;
+}
+
+/* ---- authentication -------------------------------------------------------- */
+
+/* 0 when the request carries a valid key of a business; otherwise -1
+ * after answering 401 (or 503 when the database cannot tell). */
+static int api_authenticate(struct api_ctx *c)
+{
+	const char *h = c->req->authorization, *key;
+	long long bid;
+
+	if (h == NULL || *h == '\0') {
+		http_response_header(c->res, "WWW-Authenticate", "Bearer realm=\"ringfence\"");
+		api_error(c, 401, "unauthorized", NULL,
+			"an API key is required: Authorization: Bearer <key>");
+		return -1;
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0) {
+		http_response_header(c->res, "WWW-Authenticate",
+			"Bearer realm=\"ringfence\", error=\"invalid_request\"");
+		api_error(c, 401, "unauthorized", NULL,
+			"the Authorization header must be 'Bearer <key>'");
+		return -1;
+	}
+	key = h + 7;
+	while (*key == ' ')
+		key++;
+	bid = apikey_verify(c->app->db, key, NULL);
+	if (bid < 0) {
+		api_unavailable(c);
+		return -1;
+	}
+	if (bid == 0) {
+		http_response_header(c->res, "WWW-Authenticate",
+			"Bearer realm=\"ringfence\", error=\"invalid_token\"");
+		api_error(c, 401, "unauthorized", NULL, "the API key is not valid or was revoked");
+		return -1;
+	}
+	(void)apikey_parse(key, c->key_prefix);
+	c->business_id = bid;
+	snprintf(c->business, sizeof(c->business), "%lld", bid);
+	return 0;
+}
+
+/* ---- resources ----------------------------------------------------------------- */
+
+/* The appointment (of the authenticated business) with its reminders and
+ * their attempts, as JSON; NULL with *found 0 when there is none, NULL
+ * with *found 1 on a database error. */
+static json_t *api_appointment_json(struct api_ctx *c, long long id, int *found)
+{
+	char ids[24];
+	const char *p[] = { ids, c->business };
+	PGresult *res;
+	json_t *obj = NULL;
+
+	snprintf(ids, sizeof(ids), "%lld", id);
+	*found = 1;
+	res = db_exec_prepared(c->app->db, "api_appointment",
+		"SELECT json_build_object("
+		"  'id', a.id, 'client_id', a.client_id, 'starts_at', " API_TS("a.starts_at") ", "
+		"  'status', a.status, 'notes', a.notes, "
+		"  'confirmed_at', " API_TS("a.confirmed_at") ", "
+		"  'cancelled_at', " API_TS("a.cancelled_at") ", "
+		"  'callback_requested_at', " API_TS("a.callback_requested_at") ", "
+		"  'created_at', " API_TS("a.created_at") ", "
+		"  'updated_at', " API_TS("a.updated_at") ", "
+		"  'reminders', coalesce((SELECT json_agg(json_build_object("
+		"      'id', r.id, 'channel', r.channel, 'offset_minutes', r.offset_minutes, "
+		"      'attempt', r.attempt, 'status', r.status, 'status_reason', r.status_reason, "
+		"      'to_address', r.to_address, 'due_at', " API_TS("r.due_at") ", "
+		"      'stale_at', " API_TS("r.stale_at") ", "
+		"      'not_before', " API_TS("r.not_before") ", "
+		"      'superseded_at', " API_TS("r.superseded_at") ", "
+		"      'contact_attempts', coalesce((SELECT json_agg(json_build_object("
+		"          'id', ca.id, 'status', ca.status, 'provider_sid', ca.provider_sid, "
+		"          'delivery_status', ca.delivery_status, 'error_code', ca.error_code, "
+		"          'created_at', " API_TS("ca.created_at") ") ORDER BY ca.id) "
+		"        FROM contact_attempts ca WHERE ca.reminder_id = r.id), '[]'::json)"
+		"    ) ORDER BY r.id) FROM reminders r WHERE r.appointment_id = a.id), '[]'::json)"
+		")::text FROM appointments a WHERE a.id = $1::bigint AND a.business_id = $2::bigint",
+		2, p);
+	if (res == NULL)
+		goto out;
+	if (PQntuples(res) != 1) {
+		*found = 0;
+		goto out;
+	}
+	obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	if (obj == NULL)
+		log_error("api: the database's appointment JSON does not parse");
+out:
+	if (res)
+		PQclear(res);
+	return obj;
+}
+
+/* Answers status with the appointment's JSON. */
+static void api_answer_appointment(struct api_ctx *c, int status, long long id)
+{
+	int found;
+	json_t *obj = api_appointment_json(c, id, &found);
+
+	if (obj)
+		api_send_json(c, status, obj);
+	else if (!found)
+		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
+	else
+		api_unavailable(c);
+}
+
+/* POST /api/v1/clients */
+static void api_create_client(struct api_ctx *c)
+{
+	static const char *const fields[] = { "name", "phone", "email", "time_zone", NULL };
+	const char *name, *phone, *email, *tz;
+	json_t *body = api_body(c), *obj;
+	PGresult *res = NULL;
+
+	c->action = "create_client";
+	if (body == NULL || api_only_fields(c, body, fields) < 0)
+		goto out;
+	if (api_string(c, body, "name", 1, &name) < 0 || api_string(c, body, "phone", 0, &phone) < 0 ||
+		api_string(c, body, "email", 0, &email) < 0 ||
+		api_string(c, body, "time_zone", 0, &tz) < 0)
+		goto out;
+	if (*name == '\0' || strspn(name, " ") == strlen(name) || api_chars(name) > API_NAME_MAX ||
+		!valid_no_controls(name, strlen(name), NULL)) {
+		api_error(c, 422, "invalid_field", "name",
+			"field 'name' must be 1 to %d printable characters", API_NAME_MAX);
+		goto out;
+	}
+	if (phone && !valid_e164(phone, strlen(phone))) {
+		api_error(c, 422, "invalid_field", "phone",
+			"field 'phone' must be an E.164 number such as +15555550123");
+		goto out;
+	}
+	if (email && !api_valid_email(email)) {
+		api_error(c, 422, "invalid_field", "email",
+			"field 'email' must be an e-mail address such as client@example.com");
+		goto out;
+	}
+	if (phone == NULL && email == NULL) {
+		api_error(c, 422, "missing_field", "phone",
+			"a client needs a 'phone' or an 'email' (or both)");
+		goto out;
+	}
+	if (tz) {
+		const char *p[] = { tz };
+		int ok;
+		if (strlen(tz) > 64 || !valid_no_controls(tz, strlen(tz), NULL)) {
+			ok = 0;
+		} else {
+			res = db_exec(c->app->db, "SELECT rf_valid_time_zone($1)", 1, p);
+			if (res == NULL) {
+				api_unavailable(c);
+				goto out;
+			}
+			ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+			PQclear(res);
+			res = NULL;
+		}
+		if (!ok) {
+			api_error(c, 422, "invalid_field", "time_zone",
+				"field 'time_zone' must be an IANA time zone such as America/New_York");
+			goto out;
+		}
+	}
+	{
+		const char *p[] = { c->business, name, phone, email, tz };
+		res = db_exec(c->app->db,
+			"INSERT INTO clients (business_id, name, phone, email, time_zone) "
+			"VALUES ($1::bigint, $2, $3, $4, $5) "
+			"RETURNING json_build_object('id', id, 'name', name, 'phone', phone, "
+			"  'email', email, 'time_zone', time_zone, "
+			"  'created_at', " API_TS("created_at") ")::text, id",
+			5, p);
+	}
+	if (res == NULL) {
+		api_unavailable(c);
+		goto out;
+	}
+	obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	c->client_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	if (obj == NULL) {
+		api_error(c, 500, "internal", NULL, "the client was created but cannot be shown");
+		goto out;
+	}
+	api_send_json(c, 201, obj);
+out:
+	if (res)
+		PQclear(res);
+	json_decref(body);
+}
+
+/* POST /api/v1/appointments: the appointment and its reminders in one
+ * transaction. */
+static void api_create_appointment(struct api_ctx *c)
+{
+	static const char *const fields[] = { "client_id", "starts_at", "notes", NULL };
+	const char *starts, *notes;
+	long long client_id, starts_s, now_s = clock_now_s();
+	char cid[24], st[32], err[256];
+	json_t *body = api_body(c);
+	PGresult *res = NULL;
+	int in_tx = 0, n;
+
+	c->action = "create_appointment";
+	if (body == NULL || api_only_fields(c, body, fields) < 0)
+		goto out;
+	if (api_id(c, body, "client_id", &client_id) < 0 ||
+		api_string(c, body, "starts_at", 1, &starts) < 0 ||
+		api_string(c, body, "notes", 0, &notes) < 0)
+		goto out;
+	if (api_starts_at(c, starts, now_s, &starts_s) < 0)
+		goto out;
+	if (notes == NULL)
+		notes = "";
+	if (api_chars(notes) > API_NOTES_MAX || !valid_no_controls(notes, strlen(notes), "\n\r\t")) {
+		api_error(c, 422, "invalid_field", "notes",
+			"field 'notes' must be at most %d characters of text", API_NOTES_MAX);
+		goto out;
+	}
+	c->client_id = client_id;
+	snprintf(cid, sizeof(cid), "%lld", client_id);
+	clock_sql(starts_s, st);
+
+	if (db_begin(c->app->db) < 0) {
+		api_unavailable(c);
+		goto out;
+	}
+	in_tx = 1;
+	{
+		const char *p[] = { cid, c->business };
+		res = db_exec(c->app->db,
+			"SELECT 1 FROM clients WHERE id = $1::bigint AND business_id = $2::bigint "
+			"FOR SHARE", 2, p);
+	}
+	if (res == NULL)
+		goto db_failed;
+	if (PQntuples(res) != 1) {
+		api_error(c, 404, "not_found", "client_id", "no client %lld", client_id);
+		goto out;
+	}
+	PQclear(res);
+	{
+		const char *p[] = { c->business, cid, st, notes };
+		res = db_exec(c->app->db,
+			"INSERT INTO appointments (business_id, client_id, starts_at, notes) "
+			"VALUES ($1::bigint, $2::bigint, $3::timestamptz, $4) RETURNING id",
+			4, p);
+	}
+	if (res == NULL)
+		goto db_failed;
+	c->appointment_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	res = NULL;
+	n = reminders_plan(c->app->db, c->appointment_id, now_s, err, sizeof(err));
+	if (n < 0) {
+		log_error("api: request %s: planning reminders for appointment %lld: %s",
+			c->req->request_id, c->appointment_id, err);
+		goto db_failed;
+	}
+	c->planned = n;
+	if (db_commit(c->app->db) < 0)
+		goto db_failed;
+	in_tx = 0;
+	{
+		char loc[64];
+		snprintf(loc, sizeof(loc), API_PREFIX "appointments/%lld", c->appointment_id);
+		http_response_header(c->res, "Location", loc);
+	}
+	api_answer_appointment(c, 201, c->appointment_id);
+	goto out;
+db_failed:
+	db_rollback(c->app->db);
+	in_tx = 0;
+	c->planned = -1;
+	api_unavailable(c);
+out:
+	if (in_tx)
+		db_rollback(c->app->db);
+	if (res)
+		PQclear(res);
+	json_decref(body);
+}
+
+/* PATCH /api/v1/appointments/{id}: reschedule or cancel, with the
+ * reminders, in one transaction. */
+static void api_patch_appointment(struct api_ctx *c, long long id)
+{
+	static const char *const fields[] = { "starts_at", "status", NULL };
+	const char *starts = NULL, *status = NULL;
+	long long starts_s = 0, now_s = clock_now_s(), old_s;
+	char ids[24], st[32], err[256], cur[16];
+	json_t *body = api_body(c);
+	PGresult *res = NULL;
+	int in_tx = 0, n;
+
+	c->appointment_id = id;
+	c->action = "update_appointment";
+	if (body == NULL || api_only_fields(c, body, fields) < 0)
+		goto out;
+	if (api_string(c, body, "starts_at", 0, &starts) < 0 ||
+		api_string(c, body, "status", 0, &status) < 0)
+		goto out;
+	if (starts && status) {
+		api_error(c, 422, "invalid_field", "status",
+			"give either 'starts_at' (reschedule) or 'status' (cancel), not both");
+		goto out;
+	}
+	if (starts == NULL && status == NULL) {
+		api_error(c, 422, "missing_field", "starts_at",
+			"nothing to change: give 'starts_at' to reschedule or "
+			"'status': 'cancelled' to cancel");
+		goto out;
+	}
+	if (status && strcmp(status, "cancelled") != 0) {
+		api_error(c, 422, "invalid_field", "status",
+			"field 'status' can only be set to 'cancelled'");
+		goto out;
+	}
+	if (starts && api_starts_at(c, starts, now_s, &starts_s) < 0)
+		goto out;
+	c->action = starts ? "reschedule_appointment" : "cancel_appointment";
+	snprintf(ids, sizeof(ids), "%lld", id);
+
+	if (db_begin(c->app->db) < 0) {
+		api_unavailable(c);
+		goto out;
+	}
+	in_tx = 1;
+	{
+		const char *p[] = { ids, c->business };
+		res = db_exec(c->app->db,
+			"SELECT status, extract(epoch FROM starts_at)::bigint FROM appointments "
+			"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
+			2, p);
+	}
+	if (res == NULL)
+		goto db_failed;
+	if (PQntuples(res) != 1) {
+		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
+		goto out;
+	}
+	snprintf(cur, sizeof(cur), "%s", PQgetvalue(res, 0, 0));
+	old_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	res = NULL;
+
+	if (starts) {
+		if (strcmp(cur, "cancelled") == 0 || strcmp(cur, "completed") == 0) {
+			api_error(c, 409, "conflict", "starts_at",
+				"appointment %lld is %s and cannot be rescheduled; book a new one", id, cur);
+			goto out;
+		}
+		if (starts_s != old_s) {
+			const char *p[] = { ids, st };
+			clock_sql(starts_s, st);
+			/* A confirmation was for the old time. */
+			res = db_exec(c->app->db,
+				"UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
+				"confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
+				2, p);
+			if (res == NULL)
+				goto db_failed;
+			PQclear(res);
+			res = NULL;
+			n = reminders_cancel_unsent(c->app->db, id, "rescheduled");
+			if (n < 0)
+				goto db_failed;
+			c->cancelled = n;
+			n = reminders_plan(c->app->db, id, now_s, err, sizeof(err));
+			if (n < 0) {
+				log_error("api: request %s: planning reminders for appointment %lld: %s",
+					c->req->request_id, id, err);
+				goto db_failed;
+			}
+			c->planned = n;
+		}
+	} else if (strcmp(cur, "completed") == 0) {
+		api_error(c, 409, "conflict", "status",
+			"appointment %lld is completed and cannot be cancelled", id);
+		goto out;
+	} else if (strcmp(cur, "cancelled") != 0) {
+		const char *p[] = { ids };
+		res = db_exec(c->app->db,
+			"UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
+			"updated_at = now() WHERE id = $1::bigint",
+			1, p);
+		if (res == NULL)
+			goto db_failed;
+		PQclear(res);
+		res = NULL;
+		n = reminders_cancel_unsent(c->app->db, id, "appointment cancelled");
+		if (n < 0)
+			goto db_failed;
+		c->cancelled = n;
+	}
+	if (db_commit(c->app->db) < 0)
+		goto db_failed;
+	in_tx = 0;
+	api_answer_appointment(c, 200, id);
+	goto out;
+db_failed:
+	db_rollback(c->app->db);
+	in_tx = 0;
+	c->planned = c->cancelled = -1;
+	api_unavailable(c);
+out:
+	if (in_tx)
+		db_rollback(c->app->db);
+	if (res)
+		PQclear(res);
+	json_decref(body);
+}
+
+/* ---- routing and the audit -------------------------------------------------- */
+
+/* Writes the request's audit record: what was asked and answered, never
+ * the body (an appointment's notes are confidential) nor the key. */
+static void api_audit(struct api_ctx *c)
+{
+	json_t *rec = json_object();
+
+	json_object_set_new(rec, "request_id", json_string(c->req->request_id));
+	json_object_set_new(rec, "method", json_string(c->req->method));
+	json_object_set_new(rec, "path", json_string(c->req->path));
+	json_object_set_new(rec, "remote_addr", json_string(c->req->remote_addr));
+	json_object_set_new(rec, "status", json_integer(c->res->status));
+	json_object_set_new(rec, "latency_ms", json_integer(util_now_ms() - c->req->start_ms));
+	if (c->key_prefix[0])
+		json_object_set_new(rec, "key_prefix", json_string(c->key_prefix));
+	if (c->action)
+		json_object_set_new(rec, "action", json_string(c->action));
+	if (c->client_id > 0)
+		json_object_set_new(rec, "client_id", json_integer(c->client_id));
+	if (c->appointment_id > 0)
+		json_object_set_new(rec, "appointment_id", json_integer(c->appointment_id));
+	if (c->planned >= 0)
+		json_object_set_new(rec, "reminders_planned", json_integer(c->planned));
+	if (c->cancelled >= 0)
+		json_object_set_new(rec, "reminders_cancelled", json_integer(c->cancelled));
+	if (c->error_code)
+		json_object_set_new(rec, "error", json_string(c->error_code));
+	if (c->error_field)
+		json_object_set_new(rec, "error_field", json_string(c->error_field));
+	audit_record(c->app->audit, "api", NULL, c->business[0] ? c->business : NULL, rec);
+}
+
+/* 405 with the methods the resource has. */
+static void api_method_not_allowed(struct api_ctx *c, const char *allow)
+{
+	http_response_header(c->res, "Allow", allow);
+	api_error(c, 405, "method_not_allowed", NULL, "%s is not allowed here; use %s",
+		c->req->method, allow);
+}
+
+/* 1..18 decimal digits, no sign, no leading zero, and nothing else. */
+static long long api_path_id(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+	if (n == 0 || n > 18 || s[n] != '\0' || s[0] == '0')
+		return -1;
+	return strtoll(s, NULL, 10);
+}
+
+void api_handle(struct app *app, struct http_request *req, struct http_response *res)
+{
+	static int clock_ready;
+	struct api_ctx c;
+	const char *rest = req->path + strlen(API_PREFIX);
+	const char *m = req->method;
+	char err[256];
+
+	memset(&c, 0, sizeof(c));
+	c.app = app;
+	c.req = req;
+	c.res = res;
+	c.planned = c.cancelled = -1;
+	if (!clock_ready) {
+		if (clock_init(&app->cfg, err, sizeof(err)) < 0) {
+			log_error("api: %s", err);
+			api_error(&c, 500, "internal", NULL, "the server's clock is misconfigured");
+			goto out;
+		}
+		clock_ready = 1;
+	}
+	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) != 0) {
+		api_error(&c, 404, "not_found", NULL, "no such resource");
+		goto out;
+	}
+	if (api_authenticate(&c) < 0)
+		goto out;
+	if (strcmp(rest, "clients") == 0) {
+		if (strcmp(m, "POST") == 0)
+			api_create_client(&c);
+		else
+			api_method_not_allowed(&c, "POST");
+	} else if (strcmp(rest, "appointments") == 0) {
+		if (strcmp(m, "POST") == 0)
+			api_create_appointment(&c);
+		else
+			api_method_not_allowed(&c, "POST");
+	} else if (strncmp(rest, "appointments/", 13) == 0) {
+		long long id = api_path_id(rest + 13);
+		if (id < 0) {
+			api_error(&c, 404, "not_found", NULL, "no such resource");
+		} else if (strcmp(m, "GET") == 0) {
+			c.action = "get_appointment";
+			c.appointment_id = id;
+			api_answer_appointment(&c, 200, id);
+		} else if (strcmp(m, "PATCH") == 0) {
+			api_patch_appointment(&c, id);
+		} else {
+			api_method_not_allowed(&c, "GET, PATCH");
+		}
+	} else {
+		api_error(&c, 404, "not_found", NULL, "no such resource");
+	}
+out:
+	api_audit(&c);
+}
