@@ -232,11 +232,10 @@ static void read_transcript_or_fail(struct scenario *s, const char *sid)
 	free(s->transcript);
 	s->transcript = xstrdup(buf_str(&r.body));
 	api_res_free(&r);
-	/* The text is the events, one line each. */
-	if (json_array_size(s->events) == 0 ||
-		strlen(s->transcript) == 0 ||
-		count_lines(s->transcript) != json_array_size(s->events))
-		sc_fail(s, "the text transcript has not one line per event (%zu events)",
+	/* The text is the events, one line each (read second, it may have
+	 * more while the message's player is still at work). */
+	if (json_array_size(s->events) == 0 || count_lines(s->transcript) < json_array_size(s->events))
+		sc_fail(s, "the text transcript has fewer lines than the %zu events",
 			json_array_size(s->events));
 }
 
@@ -639,15 +638,14 @@ static void flow_machine_detected(struct scenario *s)
 {
 	struct hx_snapshot snap;
 	json_t *rq;
-	char want[64];
 
 	flow_answered(s, 0);
 	SC_CHECK(s, jstr(s->resource, "answered_by") &&
 		strcmp(jstr(s->resource, "answered_by"), "machine_start") == 0,
 		"answered_by %s", jstr(s->resource, "answered_by") ? jstr(s->resource, "answered_by") : "null");
 	rq = ev_nth(s, "request", 0);
-	snprintf(want, sizeof(want), "AnsweredBy=machine_start");
-	SC_CHECK(s, rq && strstr(ev_detail(rq), want), "the first request has no %s", want);
+	SC_CHECK(s, rq && strstr(ev_detail(rq), "AnsweredBy=machine_start"),
+		"the first request has no AnsweredBy=machine_start");
 	/* Straight to the machine's message: nothing asked, nothing awaited. */
 	SC_CHECK(s, ev_count(s, "gather") == 0, "a Gather for a machine");
 	SC_CHECK(s, ev_count(s, "silence") == 0, "a silence for a machine");
