@@ -374,6 +374,10 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 				   " TWILIO_FROM_NUMBER is not set");
 		goto out;
 	}
+	if (!phone && (cfg->mail_from == NULL || cfg->mail_from[0] == '\0')) {
+		st = hold(ctx, at, "no sender address: RINGFENCE_MAIL_FROM is not set");
+		goto out;
+	}
 	/* 2. Rate limits (counted only when within both). */
 	hourly = at->hourly_limit >= 0 ? at->hourly_limit : cfg->limit_business_hour;
 	v = ratelimit_take(ctx->rds, at->to, at->business_id, cfg->limit_recipient_day, hourly,
@@ -470,9 +474,9 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		log_warn("outbound: attempt %lld was no longer in flight when its outcome (%s) came",
 			at->attempt_id, outbound_status_name(st));
 	} else {
-		log_info("outbound: attempt %lld reminder %lld %s to %s: %s%s%s", at->attempt_id,
+		log_info("outbound: attempt %lld reminder %lld %s to %s: %s: %s", at->attempt_id,
 			at->reminder_id, at->channel, at->to, outbound_status_name(st),
-			tr.sid[0] ? " " : "", tr.sid[0] ? tr.sid : tr.error_message);
+			tr.sid[0] ? tr.sid : tr.error_message);
 	}
 out:
 	twilio_result_free(&tr);

@@ -238,6 +238,8 @@ static pid_t worker_start(const struct wenv *e, const char *const *args)
 			setenv("RINGFENCE_LIMIT_RECIPIENT_DAY", e->limit_day, 1);
 		setenv("RINGFENCE_FAILSAFE_FLOOR", e->floor ? e->floor : "100000", 1);
 		setenv("RINGFENCE_CPS", "50", 1);
+		if (getenv("RINGFENCE_MAIL_FROM") == NULL)
+			setenv("RINGFENCE_MAIL_FROM", "reminders@example.com", 1);
 		unsetenv("RINGFENCE_NOW");
 		for (int i = 0; args[i] && n < 15; i++)
 			argv[n++] = args[i];
@@ -341,6 +343,57 @@ static void test_sms_once_without_notes(void **state)
 	}
 }
 
+/* An email reminder goes out once through SMTP, to the stack's sink, with
+ * the business's name and without the appointment's notes; its
+ * Message-ID is the attempt's provider id. */
+static void test_email_once_without_notes(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+	char *dir = xasprintf("%s/mail", hx_env.stack_dir ? hx_env.stack_dir : "");
+	char *cmd, line[512];
+	FILE *pipe;
+	int found = 0, notes = 0, rc;
+
+	if (hx_env.stack_dir == NULL || access(dir, R_OK) != 0) {
+		free(dir);
+		skip(); /* RINGFENCE_SMTP_URL names a server outside the stack */
+	}
+	fixture_or_fail(&f, "email", 120);
+	e.allowed = f.email;
+	enqueue_or_fail(f.reminder, 3);
+	rc = worker_run(&e, ONCE);
+	assert_int_equal(rc, 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(s.attempts, 1);
+	assert_int_equal(strncmp(s.sid, "EM", 2), 0); /* from the Message-ID */
+	/* The sink keeps one file per message: exactly one names our address. */
+	cmd = xasprintf("grep -l -F -- '%s' '%s'/*.eml 2>/dev/null", f.email, dir);
+	pipe = popen(cmd, "r");
+	assert_non_null(pipe);
+	while (fgets(line, sizeof(line), pipe)) {
+		char *nl = strchr(line, '\n'), *text;
+		size_t len;
+		if (nl)
+			*nl = '\0';
+		found++;
+		text = util_read_file(line, 1 << 20, &len);
+		assert_non_null(text);
+		assert_non_null(strstr(text, "Worker Test Clinic"));
+		assert_non_null(strstr(text, s.sid));
+		if (strstr(text, "CONFIDENTIAL"))
+			notes++;
+		free(text);
+	}
+	pclose(pipe);
+	free(cmd);
+	free(dir);
+	assert_int_equal(found, 1);
+	assert_int_equal(notes, 0);
+}
+
 /* A number not on the allow-list is refused inside the send function and
  * never reaches the simulator, even with the database saying go. */
 static void test_allowlist_refused(void **state)
@@ -397,7 +450,7 @@ static void crash_at_or_fail(const char *point)
 	}
 	if (strcmp(s.attempt, "dialing") != 0)
 		fail_msg("%s: attempt is '%s', want dialing", point, s.attempt);
-	hx_sleep_ms(1500); /* the 1 s lease expires */
+	hx_sleep_ms(2500); /* the 1 s lease expires (leases have whole seconds) */
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
 	calls = sim_count_or_fail("calls", f.phone, sid);
 	assert_true(calls <= 1);
@@ -892,6 +945,7 @@ int worker_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_called_exactly_once),
 		cmocka_unit_test(test_sms_once_without_notes),
+		cmocka_unit_test(test_email_once_without_notes),
 		cmocka_unit_test(test_allowlist_refused),
 		cmocka_unit_test(test_crash_after_pop),
 		cmocka_unit_test(test_crash_after_claim),
