@@ -51,6 +51,7 @@ struct config {
 	                                 contacts in a window, default 50 */
 	double failsafe_factor;       /* RINGFENCE_FAILSAFE_FACTOR: trip above factor x the
 	                                 historical maximum of the window, default 3 */
+	char mail_from_default[300];  /* storage for the default of mail_from */
 };
 
 /* Reads the environment into cfg.  Returns 0, or -1 with a one-line reason

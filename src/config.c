@@ -152,6 +152,18 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
 			"(no display name, spaces, quotes or line breaks)");
 		return -1;
 	}
+	if (cfg->mail_from == NULL && cfg->public_url && valid_origin(cfg->public_url)) {
+		/* reminders@<host of the public URL>, without its port. */
+		const char *h = strstr(cfg->public_url, "://") + 3;
+		size_t n = strcspn(h, ":/");
+		if (h[0] == '[')
+			n = strcspn(h, "]") + 1; /* an IPv6 literal keeps its brackets */
+		if (n > 0 && n < sizeof(cfg->mail_from_default) - 16) {
+			snprintf(cfg->mail_from_default, sizeof(cfg->mail_from_default), "reminders@%.*s",
+				(int)n, h);
+			cfg->mail_from = cfg->mail_from_default;
+		}
+	}
 	cfg->now = env_str("RINGFENCE_NOW");
 	if (cfg->now && cfg->env == RF_ENV_PRODUCTION) {
 		snprintf(err, errlen, "RINGFENCE_NOW is for tests and is refused in production");

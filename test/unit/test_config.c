@@ -118,6 +118,16 @@ static void test_config_defaults(void **state)
 	assert_int_equal(cfg.fcgi_workers, 4);
 	assert_null(cfg.now);
 	assert_null(cfg.from_number);
+	/* The base environment's public URL is https://reminders.example.com. */
+	assert_string_equal(cfg.mail_from, "reminders@reminders.example.com");
+	setenv("RINGFENCE_PUBLIC_URL", "http://127.0.0.1:8080", 1);
+	assert_int_equal(config_load(&cfg, ALL, err, sizeof(err)), 0);
+	assert_string_equal(cfg.mail_from, "reminders@127.0.0.1");
+	setenv("RINGFENCE_MAIL_FROM", "desk@example.org", 1);
+	assert_int_equal(config_load(&cfg, ALL, err, sizeof(err)), 0);
+	assert_string_equal(cfg.mail_from, "desk@example.org");
+	unsetenv("RINGFENCE_MAIL_FROM");
+	setenv("RINGFENCE_PUBLIC_URL", "https://reminders.example.com", 1);
 	assert_true(cfg.cps == 1.0);
 	assert_int_equal(cfg.limit_recipient_day, 3);
 	assert_int_equal(cfg.limit_business_hour, 60);
