@@ -480,7 +480,8 @@ static void api_create_appointment(struct api_ctx *c)
 	if (res == NULL)
 		goto db_failed;
 	if (PQntuples(res) != 1) {
-		api_error(c, 404, "not_found", "client_id", "no client %lld", client_id);
+		api_error(c, 404, "not_found", "client_id", "field 'client_id': no client %lld",
+			client_id);
 		goto out;
 	}
 	PQclear(res);
@@ -592,7 +593,8 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 	if (starts) {
 		if (strcmp(cur, "cancelled") == 0 || strcmp(cur, "completed") == 0) {
 			api_error(c, 409, "conflict", "starts_at",
-				"appointment %lld is %s and cannot be rescheduled; book a new one", id, cur);
+				"field 'starts_at': appointment %lld is %s and cannot be rescheduled; "
+				"book a new one", id, cur);
 			goto out;
 		}
 		if (starts_s != old_s) {
@@ -621,7 +623,7 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 		}
 	} else if (strcmp(cur, "completed") == 0) {
 		api_error(c, 409, "conflict", "status",
-			"appointment %lld is completed and cannot be cancelled", id);
+			"field 'status': appointment %lld is completed and cannot be cancelled", id);
 		goto out;
 	} else if (strcmp(cur, "cancelled") != 0) {
 		const char *p[] = { ids };

@@ -1570,8 +1570,8 @@ int main(void)
 	int twilio_sim_tests(void); oas_failed |= twilio_sim_tests();
 	int sim_calls_tests(void); oas_failed |= sim_calls_tests();
 	int simulate_tests(void), simulate_failed = simulate_tests();
+	int api_tests(void); simulate_failed |= api_tests();
 	int worker_tests(void); simulate_failed |= worker_tests();
-	int guards_tests(void); simulate_failed |= guards_tests();
 	return oas_failed | simulate_failed | cmocka_run_group_tests_name("integration: webhook path", tests, group_setup,
 		group_teardown);
 }
