@@ -10,6 +10,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "rds.h"
+#include "scheduler.h"
 #include "simulate.h"
 #include "twilio_sim.h"
 #include "users.h"
@@ -152,6 +153,7 @@ static const struct command commands[] = {
 	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
 	{ "simulate", simulate_main, "play one call from the phone side against a deployment" },
 	{ "twilio-sim", twilio_sim_main, "the local Twilio stand-in: REST API and call driver (under spawn-fcgi -n)" },
+	{ "scheduler", scheduler_main, "queue the reminders due now (advisory-locked ticks, never backfills)" },
 	{ "worker", worker_main, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },
 	{ "failsafe", failsafe_main, "show, trip or resume the global outbound failsafe" },

@@ -1,0 +1,278 @@
+/* scheduler: the tick that turns due reminders into ready ids. */
+#include "scheduler.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "queue.h"
+#include "rds.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SCHEDULER_DEFAULT_INTERVAL 60
+#define SCHEDULER_MAX_INTERVAL 86400
+/* Stale reminders are marked in batches so that, after a long outage, no
+ * single statement runs into the connection's statement timeout. */
+#define SCHEDULER_STALE_BATCH "5000"
+
+/* Set by the signal handler, read between ticks. */
+static volatile sig_atomic_t scheduler_stop;
+
+static void scheduler_on_signal(int sig)
+{
+	(void)sig;
+	scheduler_stop = 1;
+}
+
+/* Marks one batch of pending reminders whose stale_at has passed.  Returns
+ * how many, or -1 (reason in t->error). */
+static long long scheduler_mark_stale(struct db *db, const char *now, struct scheduler_tick *t)
+{
+	const char *p[2] = { now, SCHEDULER_STALE_BATCH };
+	PGresult *res;
+	long long n = -1;
+
+	res = db_exec_prepared(db, "scheduler_stale",
+		"UPDATE reminders SET status = 'skipped_stale',"
+		" status_reason = 'stale: not sent before '"
+		"   || to_char(stale_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+		"   || ', its latest useful time (scheduler at ' || $1 || ')',"
+		" updated_at = $1::timestamptz"
+		" WHERE id IN (SELECT id FROM reminders WHERE status = 'pending' AND stale_at <= $1::timestamptz"
+		"              ORDER BY due_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"
+		" AND status = 'pending'", 2, p);
+	if (res == NULL) {
+		snprintf(t->error, sizeof(t->error), "marking stale reminders: %s", db_last_error(db));
+		goto out;
+	}
+	n = atoll(PQcmdTuples(res));
+	PQclear(res);
+out:
+	return n;
+}
+
+/* The pending reminders with due_at <= now < stale_at, each with whether
+ * it may go now.  The recipient's local time decides the window: the
+ * client's zone, else the business's.  Eligibility mirrors what the
+ * worker's claim re-checks, so that the ready set holds only ids a worker
+ * would accept now. */
+static const char scheduler_due_sql[] =
+	"SELECT r.id,"
+	" (a.status IN ('booked', 'confirmed') AND a.starts_at > $1::timestamptz"
+	"  AND b.status IN ('active', 'trial')"
+	"  AND c.opted_out_at IS NULL"
+	"  AND (r.channel = 'email' OR c.phone_invalid_at IS NULL)"
+	"  AND COALESCE(r.to_address, CASE WHEN r.channel = 'email' THEN c.email ELSE c.phone END)"
+	"      IS NOT NULL) AS eligible,"
+	" (lt.t >= b.window_start AND lt.t < b.window_end) AS in_window,"
+	" (r.not_before IS NULL OR r.not_before <= $1::timestamptz) AS not_before_passed"
+	" FROM reminders r"
+	" JOIN appointments a ON a.id = r.appointment_id AND a.business_id = r.business_id"
+	" JOIN businesses b ON b.id = r.business_id"
+	" JOIN clients c ON c.id = a.client_id"
+	" CROSS JOIN LATERAL (SELECT ($1::timestamptz AT TIME ZONE COALESCE(c.time_zone, b.time_zone))::time AS t) lt"
+	" WHERE r.status = 'pending' AND r.due_at <= $1::timestamptz AND r.stale_at > $1::timestamptz";
+
+/* Queues what is due and sendable now; fills the counts.  0 or -1. */
+static int scheduler_queue_due(struct db *db, struct rds *r, const char *now, struct scheduler_tick *t)
+{
+	const char *p[1] = { now };
+	PGresult *res;
+	long long *ids = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	res = db_exec_prepared(db, "scheduler_due", scheduler_due_sql, 1, p);
+	if (res == NULL) {
+		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
+		goto out;
+	}
+	ids = xmalloc(((size_t)PQntuples(res) + 1) * sizeof(*ids));
+	for (int i = 0; i < PQntuples(res); i++) {
+		int eligible = PQgetvalue(res, i, 1)[0] == 't';
+		int in_window = PQgetvalue(res, i, 2)[0] == 't';
+		int after = PQgetvalue(res, i, 3)[0] == 't';
+		if (!eligible)
+			t->ineligible++;
+		else if (!after)
+			t->deferred++;
+		else if (!in_window)
+			t->waiting++;
+		else
+			ids[n++] = atoll(PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+	if (queue_push(r, ids, n) < 0) {
+		snprintf(t->error, sizeof(t->error), "adding %zu ids to the ready set: %s", n,
+			rds_last_error(r));
+		goto out;
+	}
+	t->queued = (long long)n;
+	rc = 0;
+out:
+	free(ids);
+	return rc;
+}
+
+int scheduler_run_tick(struct db *db, struct rds *r, long long now_s, struct scheduler_tick *t)
+{
+	const char *key[1] = { SCHEDULER_LOCK_KEY };
+	char now[32];
+	PGresult *res;
+	int locked = 0, rc = -1;
+
+	memset(t, 0, sizeof(*t));
+	t->now_s = now_s;
+	clock_sql(now_s, now);
+	res = db_exec(db, "SELECT pg_try_advisory_lock($1::bigint)", 1, key);
+	if (res == NULL) {
+		snprintf(t->error, sizeof(t->error), "taking the scheduler lock: %s", db_last_error(db));
+		goto out;
+	}
+	locked = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!locked) {
+		rc = 0;
+		goto out;
+	}
+	for (;;) {
+		long long n = scheduler_mark_stale(db, now, t);
+		if (n < 0)
+			goto out;
+		t->stale += n;
+		if (n < atoll(SCHEDULER_STALE_BATCH))
+			break;
+	}
+	if (scheduler_queue_due(db, r, now, t) < 0)
+		goto out;
+	rc = 1;
+out:
+	if (locked) {
+		/* A connection lost mid-tick took its session lock with it;
+		 * unlocking then fails harmlessly. */
+		res = db_exec(db, "SELECT pg_advisory_unlock($1::bigint)", 1, key);
+		if (res)
+			PQclear(res);
+	}
+	return rc;
+}
+
+/* Logs the one line of a tick. */
+static void scheduler_log_tick(int rc, const struct scheduler_tick *t)
+{
+	char now[32];
+
+	clock_sql(t->now_s, now);
+	if (rc == 0)
+		log_info("scheduler: tick at %s skipped: another scheduler holds the lock", now);
+	else if (rc < 0)
+		log_error("scheduler: tick at %s failed, nothing queued; retrying next tick: %s",
+			now, t->error);
+	else
+		log_info("scheduler: tick at %s: %lld queued, %lld marked skipped_stale, %lld waiting for"
+			" the calling window, %lld deferred (not_before), %lld not eligible",
+			now, t->queued, t->stale, t->waiting, t->deferred, t->ineligible);
+}
+
+/* Sleeps seconds unless a stop signal arrives first. */
+static void scheduler_sleep(int seconds)
+{
+	struct timespec ts = { seconds, 0 };
+
+	while (!scheduler_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void scheduler_usage(FILE *out)
+{
+	fprintf(out, "usage: ringfence scheduler [--once] [--interval SECONDS]\n\n"
+		"Each tick (every --interval seconds, default %d; --once: one tick and exit)\n"
+		"marks pending reminders past their stale time skipped_stale and adds the ids\n"
+		"of reminders due now, inside the recipient's calling window, to the Redis\n"
+		"ready set for the workers.  Missed ticks are never replayed.  Several\n"
+		"schedulers may run: a PostgreSQL advisory lock elects one per tick.\n"
+		"SIGTERM or SIGINT stops the loop between ticks.  RINGFENCE_NOW (not in\n"
+		"production) fixes the clock.  Needs RINGFENCE_DATABASE_URL and\n"
+		"RINGFENCE_REDIS_URL.  Exit status: 0, 1 when --once's tick failed, 2 on usage.\n",
+		SCHEDULER_DEFAULT_INTERVAL);
+}
+
+int scheduler_main(int argc, char **argv)
+{
+	struct config cfg;
+	struct sigaction sa;
+	struct db *db = NULL;
+	struct rds *r = NULL;
+	char err[512];
+	int once = 0, interval = SCHEDULER_DEFAULT_INTERVAL, rc = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			scheduler_usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--once") == 0) {
+			once = 1;
+		} else if (strcmp(argv[i], "--interval") == 0) {
+			char *end;
+			long v;
+			if (i + 1 >= argc) {
+				fprintf(stderr, "ringfence scheduler: --interval needs a number of seconds\n");
+				return 2;
+			}
+			errno = 0;
+			v = strtol(argv[++i], &end, 10);
+			if (errno || end == argv[i] || *end != '\0' || v < 1 || v > SCHEDULER_MAX_INTERVAL) {
+				fprintf(stderr, "ringfence scheduler: --interval must be 1 to %d seconds, not '%s'\n",
+					SCHEDULER_MAX_INTERVAL, argv[i]);
+				return 2;
+			}
+			interval = (int)v;
+		} else {
+			fprintf(stderr, "ringfence scheduler: unknown argument '%s' (see --help)\n", argv[i]);
+			return 2;
+		}
+	}
+	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS, err, sizeof(err)) < 0 ||
+		clock_init(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence scheduler: %s\n", err);
+		return 1;
+	}
+	r = rds_open(cfg.redis_url);
+	if (r == NULL) {
+		fprintf(stderr, "ringfence scheduler: RINGFENCE_REDIS_URL is malformed\n");
+		goto out;
+	}
+	db = db_open(cfg.database_url);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = scheduler_on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the sleep between ticks must end at once. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (!once)
+		log_info("scheduler: started, a tick every %d s%s", interval,
+			cfg.now ? " (clock fixed by RINGFENCE_NOW)" : "");
+	rc = 0;
+	while (!scheduler_stop) {
+		struct scheduler_tick t;
+		int trc = scheduler_run_tick(db, r, clock_now_s(), &t);
+		scheduler_log_tick(trc, &t);
+		if (once) {
+			rc = trc < 0 ? 1 : 0;
+			break;
+		}
+		scheduler_sleep(interval);
+	}
+	if (!once)
+		log_info("scheduler: stopped");
+out:
+	db_close(db);
+	rds_close(r);
+	return rc;
+}
