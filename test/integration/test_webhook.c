@@ -1572,6 +1572,7 @@ int main(void)
 	int simulate_tests(void), simulate_failed = simulate_tests();
 	int api_tests(void); simulate_failed |= api_tests();
 	int worker_tests(void); simulate_failed |= worker_tests();
+	int scheduler_tests(void); simulate_failed |= scheduler_tests();
 	int guards_tests(void); simulate_failed |= guards_tests();
 	return oas_failed | simulate_failed | cmocka_run_group_tests_name("integration: webhook path", tests, group_setup,
 		group_teardown);
