@@ -1,7 +1,10 @@
 /* demo: seeds the demo business for `make run`. */
 #include "demo.h"
+#include "apikey.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "reminders.h"
 #include "users.h"
 #include "util.h"
 
@@ -103,9 +106,11 @@ static void demo_usage(FILE *out)
 		"Creates (or finds) the demo business \"%s\", gives its owner\n"
 		"%s a new random password, adds one client per number in the\n"
 		"callee script (default deploy/demo-callees under RINGFENCE_ROOT), and\n"
-		"books each client without a future appointment one for tomorrow.\n"
-		"Prints RINGFENCE_DEMO_USER, RINGFENCE_DEMO_PASSWORD and\n"
-		"RINGFENCE_DEMO_BUSINESS_ID as NAME=value lines.  Refused in production.\n"
+		"books each client without a future appointment one for tomorrow (with its\n"
+		"reminders, planned from the default policy), and replaces the demo API\n"
+		"key.  Prints RINGFENCE_DEMO_USER, RINGFENCE_DEMO_PASSWORD,\n"
+		"RINGFENCE_DEMO_BUSINESS_ID and RINGFENCE_DEMO_API_KEY as NAME=value lines.\n"
+		"Refused in production.\n"
 		"Needs RINGFENCE_DATABASE_URL.\n",
 		DEMO_BUSINESS, DEMO_USER);
 }
@@ -114,7 +119,7 @@ int demo_main(int argc, char **argv)
 {
 	struct config cfg;
 	struct demo_client clients[DEMO_MAX_CLIENTS];
-	char err[512], password[17];
+	char err[512], password[17], key[APIKEY_LEN + 1] = "";
 	char *path = NULL, *bid = NULL;
 	const char *callees = NULL;
 	struct db *db = NULL;
@@ -137,6 +142,10 @@ int demo_main(int argc, char **argv)
 	}
 	if (config_is_production(&cfg)) {
 		fprintf(stderr, "ringfence demo: refused: RINGFENCE_ENV is production\n");
+		return 1;
+	}
+	if (clock_init(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence demo: %s\n", err);
 		return 1;
 	}
 	path = callees ? xstrdup(callees) : xasprintf("%s/deploy/demo-callees", cfg.root);
@@ -193,12 +202,36 @@ int demo_main(int argc, char **argv)
 			"    + $3::int * interval '30 minutes') AT TIME ZONE b.time_zone) "
 			"FROM businesses b WHERE b.id = $1::bigint AND NOT EXISTS ("
 			"  SELECT 1 FROM appointments a WHERE a.client_id = $2::bigint "
-			"  AND a.status = 'booked' AND a.starts_at > now())",
+			"  AND a.status = 'booked' AND a.starts_at > now()) RETURNING id",
 			3, (const char *const[]){ bid, cid, slot });
 		free(cid);
 		if (res == NULL)
 			goto db_failed;
+		/* A new booking gets its reminders, as one made through the API. */
+		if (PQntuples(res) == 1 &&
+			reminders_plan(db, strtoll(PQgetvalue(res, 0, 0), NULL, 10), clock_now_s(), err,
+				sizeof(err)) < 0) {
+			PQclear(res);
+			fprintf(stderr, "ringfence demo: %s\n", err);
+			db_rollback(db);
+			goto out;
+		}
 		PQclear(res);
+	}
+	{
+		/* One demo key at a time: the previous one stops working. */
+		PGresult *res = db_exec(db,
+			"UPDATE api_keys SET revoked_at = now() WHERE business_id = $1::bigint "
+			"AND label = 'demo' AND revoked_at IS NULL",
+			1, (const char *const[]){ bid });
+		if (res == NULL)
+			goto db_failed;
+		PQclear(res);
+		if (apikey_create(db, strtoll(bid, NULL, 10), "demo", key, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ringfence demo: %s\n", err);
+			db_rollback(db);
+			goto out;
+		}
 	}
 	if (users_random_password(password, 16) < 0) {
 		fprintf(stderr, "ringfence demo: no random bytes for a password\n");
@@ -212,8 +245,9 @@ int demo_main(int argc, char **argv)
 	}
 	if (db_commit(db) < 0)
 		goto db_failed;
-	printf("RINGFENCE_DEMO_USER=%s\nRINGFENCE_DEMO_PASSWORD=%s\nRINGFENCE_DEMO_BUSINESS_ID=%s\n",
-		DEMO_USER, password, bid);
+	printf("RINGFENCE_DEMO_USER=%s\nRINGFENCE_DEMO_PASSWORD=%s\nRINGFENCE_DEMO_BUSINESS_ID=%s\n"
+	       "RINGFENCE_DEMO_API_KEY=%s\n",
+		DEMO_USER, password, bid, key);
 	rc = 0;
 	goto out;
 db_failed:
@@ -221,6 +255,7 @@ db_failed:
 	db_rollback(db);
 out:
 	explicit_bzero(password, sizeof(password));
+	explicit_bzero(key, sizeof(key));
 	free(bid);
 	free(path);
 	db_close(db);
