@@ -142,6 +142,11 @@ int db_connect(struct db *db)
 		return -1;
 	}
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	/* Errors are logged: their DETAIL ("Failing row contains ...") and
+	 * CONTEXT (parameter values) could carry confidential fields such as
+	 * appointment notes, so only the primary message is kept. */
+	PQsetErrorVerbosity(db->conn, PQERRORS_TERSE);
+	PQsetErrorContextVisibility(db->conn, PQSHOW_CONTEXT_NEVER);
 	res = PQexec(db->conn, DB_STATEMENT_TIMEOUT);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		db_set_error(db, PQresultErrorField(res, PG_DIAG_SQLSTATE), PQerrorMessage(db->conn));
