@@ -44,7 +44,10 @@ static long long scheduler_mark_stale(struct db *db, const char *now, struct sch
 		"   || to_char(stale_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 		"   || ', its latest useful time (scheduler at ' || $1 || ')',"
 		" updated_at = $1::timestamptz"
-		" WHERE id IN (SELECT id FROM reminders WHERE status = 'pending' AND stale_at <= $1::timestamptz"
+		/* due_at <= stale_at (a table constraint) bounds the scan of
+		 * the pending-by-due_at index at now. */
+		" WHERE id IN (SELECT id FROM reminders WHERE status = 'pending' AND due_at <= $1::timestamptz"
+		"              AND stale_at <= $1::timestamptz"
 		"              ORDER BY due_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"
 		" AND status = 'pending'", 2, p);
 	if (res == NULL) {
