@@ -416,12 +416,12 @@ int mail_send(const struct config *cfg, struct mail_message *m, struct twilio_re
 		/* A permanent refusal: the server said no and kept nothing. */
 		out->outcome = TWILIO_REJECTED;
 		out->error_code = (int)code;
-		snprintf(out->error_message, sizeof(out->error_message), "SMTP %ld: %s", code,
+		snprintf(out->error_message, sizeof(out->error_message), "SMTP %ld: %.200s", code,
 			errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		log_warn("mail: refused by the server: %s", out->error_message);
 	} else {
 		out->outcome = TWILIO_UNKNOWN;
-		snprintf(out->error_message, sizeof(out->error_message), "%s%s",
+		snprintf(out->error_message, sizeof(out->error_message), "%s%.200s",
 			rc == CURLE_OPERATION_TIMEDOUT ? "timed out: " : "",
 			errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		log_warn("mail: outcome unknown: %s", out->error_message);
