@@ -739,8 +739,10 @@ void hx_fixture_call_or_fail(struct hx_call *c)
 		const char *p[2] = { c->appointment_id, c->business_id };
 		char *v = hx_db_value_or_fail(
 			"WITH a AS (SELECT starts_at FROM appointments WHERE id = $1::bigint)"
-			" INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, due_at, status)"
-			" SELECT $2::bigint, $1::bigint, ch, off, a.starts_at - make_interval(mins => off), st"
+			" INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, due_at,"
+			"  stale_at, status)"
+			" SELECT $2::bigint, $1::bigint, ch, off, a.starts_at - make_interval(mins => off),"
+			"  LEAST(a.starts_at - make_interval(mins => off) + interval '2 hours', a.starts_at), st"
 			" FROM a, (VALUES ('voice', 1440, 'pending'), ('sms', 120, 'pending'),"
 			"              ('email', 4320, 'completed')) AS r(ch, off, st)"
 			" RETURNING id", 2, p);
