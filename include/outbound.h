@@ -107,6 +107,15 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 /* "placed", "failed", ... for logs. */
 const char *outbound_status_name(enum outbound_status s);
 
+/* After a definite refusal by Twilio, marks every client with this phone
+ * number: opted out for 21610 (the number sent STOP; Twilio's opt-out is
+ * per number, not per business), invalid for 21211 / 21217.  Fewer
+ * contacts, never more.  Returns 1 when flagged, 0 for another code, -1
+ * on a database error (logged). */
+int outbound_flag_number(struct db *db, const char *phone, int code, const char *message);
+int outbound_code_opts_out(int code);  /* 21610 */
+int outbound_code_invalid(int code);   /* 21211, 21217 */
+
 /* Moves an attempt and its reminder on in one statement: the attempt (when
  * its status is one of from, a comma-separated list such as
  * "dialing,unknown") to attempt_status with provider_sid / error_code /

@@ -11,6 +11,7 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* At most n bytes of s, stopping at its NUL, as strndup. */
 char *xstrndup(const char *s, size_t n);
 /* Formats into a new malloc'd string (caller frees). */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

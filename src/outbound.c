@@ -210,30 +210,40 @@ static int create_call_row(const struct outbound_ctx *ctx, const struct outbound
 	return 0;
 }
 
-/* Marks every client with this phone number after a definite refusal:
- * 21610 (the number sent STOP) opts them out, 21211 marks the number
- * invalid.  Twilio's opt-out is per number, not per business, so every
- * client row with the number is marked: fewer contacts, never more. */
-static void flag_number(struct db *db, const char *phone, int code, const char *message)
+int outbound_flag_number(struct db *db, const char *phone, int code, const char *message)
 {
-	const char *p[2] = { phone, message };
+	const char *p[2] = { phone, message ? message : "" };
 	PGresult *res = NULL;
 
-	if (code == 21610)
+	if (!outbound_code_opts_out(code) && !outbound_code_invalid(code))
+		return 0;
+	if (outbound_code_opts_out(code))
 		res = db_exec_prepared(db, "outbound_opt_out",
 			"UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
 			" WHERE phone = $1", 1, p);
-	else if (code == 21211)
+	else
 		res = db_exec_prepared(db, "outbound_invalid",
 			"UPDATE clients SET phone_invalid_at = COALESCE(phone_invalid_at, now()),"
 			" phone_invalid_reason = left($2, 500) WHERE phone = $1", 2, p);
-	else
-		return;
-	if (res == NULL)
+	if (res == NULL) {
 		log_error("outbound: cannot flag %s after Twilio error %d: %s", phone, code,
 			db_last_error(db));
-	else
-		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 1;
+}
+
+int outbound_code_opts_out(int code)
+{
+	return code == 21610;
+}
+
+int outbound_code_invalid(int code)
+{
+	/* 21211 "Invalid 'To' Phone Number" (messages), 21217 "Phone number
+	 * does not appear to be valid" (calls). */
+	return code == 21211 || code == 21217;
 }
 
 /* Defers at until retry_s when that is before it goes stale, else skips
@@ -455,7 +465,7 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		rc = outbound_settle(ctx->db, at->attempt_id, "dialing,unknown,not_placed", "failed",
 			NULL, tr.error_code, reason, "failed");
 		if (phone && rc >= 0)
-			flag_number(ctx->db, at->to, tr.error_code, tr.error_message);
+			outbound_flag_number(ctx->db, at->to, tr.error_code, tr.error_message);
 		st = OUTBOUND_FAILED;
 	} else {
 		snprintf(reason, sizeof(reason), "outcome unknown (HTTP %d): %s", tr.http_status,

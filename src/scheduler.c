@@ -69,6 +69,7 @@ static const char scheduler_due_sql[] =
 	"SELECT r.id,"
 	" (a.status IN ('booked', 'confirmed') AND a.starts_at > $1::timestamptz"
 	"  AND b.status IN ('active', 'trial')"
+	"  AND (b.verified OR r.to_address = b.callback_phone::text)"
 	"  AND c.opted_out_at IS NULL"
 	"  AND (r.channel = 'email' OR c.phone_invalid_at IS NULL)"
 	"  AND COALESCE(r.to_address, CASE WHEN r.channel = 'email' THEN c.email ELSE c.phone END)"

@@ -1,5 +1,6 @@
 /* status: Twilio's status callbacks; see include/status.h. */
 #include "status.h"
+#include "outbound.h"
 #include "app.h"
 #include "arena.h"
 #include "clock.h"
@@ -144,18 +145,12 @@ static int apply_final(struct db *db, struct arena *a, const char *kind, const c
 			    " WHERE id = $1::bigint AND status IN ('unknown', 'not_placed')", 1, p, NULL) < 0)
 			return -1;
 	}
-	if (error_code && (strcmp(error_code, "21610") == 0 || strcmp(error_code, "21211") == 0)) {
-		const char *p[2] = { v[A_TO], reason };
-		int rc = strcmp(error_code, "21610") == 0 ?
-			exec(db, "status_opt_out",
-				"UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
-				" WHERE phone = $1", 1, p, NULL) :
-			exec(db, "status_invalid",
-				"UPDATE clients SET phone_invalid_at = COALESCE(phone_invalid_at, now()),"
-				" phone_invalid_reason = $2 WHERE phone = $1", 2, p, NULL);
+	if (error_code) {
+		int rc = outbound_flag_number(db, v[A_TO], atoi(error_code), reason);
 		if (rc < 0)
 			return -1;
-		out->change = arena_printf(a, "%s; number flagged (%s)", reason, error_code);
+		if (rc > 0)
+			out->change = arena_printf(a, "%s; number flagged (%s)", reason, error_code);
 	}
 	if (retry) {
 		char now[32];
@@ -169,6 +164,8 @@ static int apply_final(struct db *db, struct arena *a, const char *kind, const c
 			    " FROM reminders r JOIN businesses b ON b.id = r.business_id"
 			    " JOIN appointments ap ON ap.id = r.appointment_id"
 			    " WHERE r.id = $1::bigint AND r.attempt <= b.retry_count AND r.attempt < 5"
+			    /* An earlier plan's reminder (the appointment moved) retries nothing. */
+			    " AND r.superseded_at IS NULL"
 			    " AND ap.status IN ('booked', 'confirmed')"
 			    " AND $2::timestamptz + make_interval(mins => b.retry_delay_minutes) < r.stale_at"
 			    " ON CONFLICT DO NOTHING RETURNING id", 2, p, &rows) < 0)

@@ -39,6 +39,8 @@ static const char claim_sql[] =
 	" AND a.id = r.appointment_id AND a.business_id = r.business_id"
 	" AND a.status IN ('booked', 'confirmed') AND a.starts_at > $2::timestamptz"
 	" AND b.id = r.business_id AND b.status IN ('active', 'trial')"
+	/* DESIGN rule 13: an unverified business reaches only its own number. */
+	" AND (b.verified OR r.to_address = b.callback_phone::text)"
 	" AND cl.id = a.client_id AND cl.opted_out_at IS NULL"
 	" AND (r.channel = 'email' OR cl.phone_invalid_at IS NULL)"
 	" AND (r.channel = 'email' OR ("

@@ -7,7 +7,7 @@
  * other's rows.  Tests that stop a service restart it in their teardown,
  * which cmocka runs even when the test failed. */
 #include "harness.h"
-#include "oas.h"
+#include "groups.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -1547,7 +1547,7 @@ static int group_teardown(void **state)
 	return rc;
 }
 
-int main(void)
+int webhook_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_call_confirm),
@@ -1566,14 +1566,6 @@ int main(void)
 		cmocka_unit_test_teardown(test_redis_down, restore_services),
 		cmocka_unit_test(test_worker_killed_under_load),
 	};
-	int oas_failed = oas_tests();
-	int twilio_sim_tests(void); oas_failed |= twilio_sim_tests();
-	int sim_calls_tests(void); oas_failed |= sim_calls_tests();
-	int simulate_tests(void), simulate_failed = simulate_tests();
-	int api_tests(void); simulate_failed |= api_tests();
-	int worker_tests(void); simulate_failed |= worker_tests();
-	int scheduler_tests(void); simulate_failed |= scheduler_tests();
-	int guards_tests(void); simulate_failed |= guards_tests();
-	return oas_failed | simulate_failed | cmocka_run_group_tests_name("integration: webhook path", tests, group_setup,
+	return cmocka_run_group_tests_name("integration: webhook path", tests, group_setup,
 		group_teardown);
 }

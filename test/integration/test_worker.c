@@ -896,6 +896,48 @@ static void test_claim_refusals(void **state)
 	}
 }
 
+/* DESIGN rule 13: an unverified trial business reaches nobody but its own
+ * number; once verified it reaches its clients. */
+static void test_trial_gate(void **state)
+{
+	struct wfix f[2];
+	struct wenv e = { 0 };
+	char allowed[64];
+	const char *p[2];
+	struct wstate s;
+	(void)state;
+
+	for (int i = 0; i < 2; i++)
+		fixture_or_fail(&f[i], "voice", 120);
+	snprintf(allowed, sizeof(allowed), "%s,%s", f[0].phone, f[1].phone);
+	e.allowed = allowed;
+	/* f[0]: a client's number; f[1]: the business's own number. */
+	for (int i = 0; i < 2; i++) {
+		p[0] = f[i].business;
+		p[1] = i == 1 ? f[1].phone : "+15005550006";
+		exec_cmd_or_fail("UPDATE businesses SET status = 'trial', verified = false,"
+			" callback_phone = $2 WHERE id = $1::bigint", 2, p);
+		enqueue_or_fail(f[i].reminder, 1);
+	}
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f[0], &s);
+	assert_string_equal(s.reminder, "pending");
+	assert_int_equal(s.attempts, 0);
+	assert_int_equal(sim_count_or_fail("calls", f[0].phone, NULL), 0);
+	state_or_fail(&f[1], &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("calls", f[1].phone, NULL), 1);
+
+	/* Verified, the same trial business reaches its client. */
+	p[0] = f[0].business;
+	exec_cmd_or_fail("UPDATE businesses SET verified = true WHERE id = $1::bigint", 1, p);
+	enqueue_or_fail(f[0].reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f[0], &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("calls", f[0].phone, NULL), 1);
+}
+
 static int group_setup(void **state)
 {
 	char err[256];
@@ -959,6 +1001,7 @@ int worker_tests(void)
 		cmocka_unit_test(test_sms_opt_out_callback),
 		cmocka_unit_test(test_failsafe_tripped),
 		cmocka_unit_test(test_claim_refusals),
+		cmocka_unit_test(test_trial_gate),
 		cmocka_unit_test(test_redis_down),
 		cmocka_unit_test(test_postgres_down),
 	};

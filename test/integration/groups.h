@@ -1,0 +1,18 @@
+/* groups: the integration test groups, each a cmocka group in its own
+ * file, run in order by main.c against one live stack.  Each returns the
+ * number of its failed tests (cmocka_run_group_tests). */
+#ifndef RF_GROUPS_H
+#define RF_GROUPS_H
+
+int oas_tests(void);          /* test_oas.c: the OpenAPI response checker itself */
+int twilio_sim_tests(void);   /* test_twilio_sim.c: the simulator's REST API */
+int sim_calls_tests(void);    /* test_sim_calls.c: simulated calls through the REST API */
+int simulate_tests(void);     /* test_simulate.c: ringfence simulate and sim_call */
+int api_tests(void);          /* test_api.c: the JSON API */
+int worker_tests(void);       /* test_worker.c: workers, the send path, status callbacks */
+int scheduler_tests(void);    /* test_scheduler.c: the scheduler, the outage's scheduler half */
+int outage_tests(void);       /* test_outage.c: the outage replay with workers */
+int guards_tests(void);       /* test_guards.c: Twilio client, mail, rate limits, failsafe */
+int webhook_tests(void);      /* test_webhook.c: the webhook path */
+
+#endif
