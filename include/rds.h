@@ -41,4 +41,13 @@ int rds_last_was_reply_error(const struct rds *r);
 /* Where r connects, for messages: "host:port db N" or "/path db N". */
 const char *rds_endpoint(const struct rds *r);
 
+/* Runs a Lua script with EVALSHA (its SHA-1 computed here), falling back
+ * to EVAL when Redis does not have it cached (NOSCRIPT).  args holds the
+ * nkeys keys first, then the script's ARGV: nargs in all, at most
+ * RDS_EVAL_MAX_ARGS; arglens may be NULL for NUL-terminated strings.
+ * Returns the reply (caller frees) or NULL as rds_command. */
+#define RDS_EVAL_MAX_ARGS 32
+redisReply *rds_eval(struct rds *r, const char *script, int nkeys, int nargs,
+	const char **args, const size_t *arglens);
+
 #endif

@@ -15,7 +15,6 @@
 #include "util.h"
 
 #include <math.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,13 +200,9 @@ static int failsafe_raise(struct db *db, long long w, long long count)
 /* Runs the counting script; the reply (caller frees) or NULL. */
 static redisReply *failsafe_eval(struct rds *r, long long now_s, const long long thr[FS_NWIN])
 {
-	unsigned char digest[SHA_DIGEST_LENGTH];
-	char sha[2 * SHA_DIGEST_LENGTH + 1], nk[8], n[8];
-	char keys[FS_NWIN * 4][64], args[FS_NWIN * 2][24];
-	const char *argv[3 + FS_NWIN * 4 + 1 + FS_NWIN * 2];
-	size_t argvlen[ARRAY_LEN(argv)];
+	char keys[FS_NWIN * 4][64], args[FS_NWIN * 2][24], n[8];
+	const char *argv[FS_NWIN * 4 + 1 + FS_NWIN * 2];
 	int argc = 0;
-	redisReply *reply;
 
 	for (int i = 0; i < FS_NWIN; i++) {
 		long long w = failsafe_windows[i], b = now_s / w;
@@ -220,30 +215,13 @@ static redisReply *failsafe_eval(struct rds *r, long long now_s, const long long
 		 * readable during the whole of the current one. */
 		snprintf(args[2 * i + 1], sizeof(args[0]), "%lld", 2 * w + 60);
 	}
-	SHA1((const unsigned char *)fs_lua, strlen(fs_lua), digest);
-	util_hex(digest, sizeof(digest), sha);
-	snprintf(nk, sizeof(nk), "%d", FS_NWIN * 4);
 	snprintf(n, sizeof(n), "%d", FS_NWIN);
-	argv[argc++] = "EVALSHA";
-	argv[argc++] = sha;
-	argv[argc++] = nk;
 	for (int i = 0; i < FS_NWIN * 4; i++)
 		argv[argc++] = keys[i];
 	argv[argc++] = n;
 	for (int i = 0; i < FS_NWIN * 2; i++)
 		argv[argc++] = args[i];
-	for (int i = 0; i < argc; i++)
-		argvlen[i] = strlen(argv[i]);
-	reply = rds_command(r, argc, argv, argvlen);
-	if (reply == NULL && rds_last_was_reply_error(r) &&
-		strncmp(rds_last_error(r), "NOSCRIPT", 8) == 0) {
-		argv[0] = "EVAL";
-		argvlen[0] = 4;
-		argv[1] = fs_lua;
-		argvlen[1] = strlen(fs_lua);
-		reply = rds_command(r, argc, argv, argvlen);
-	}
-	return reply;
+	return rds_eval(r, fs_lua, FS_NWIN * 4, argc, argv, NULL);
 }
 
 /* See failsafe.h. */

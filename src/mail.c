@@ -5,15 +5,14 @@
  * cleaned: a CR or LF anywhere in one refuses the message, because a
  * "fixed" header is a guess about what the caller meant. */
 #include "mail.h"
+#include "curl_easy.h"
 #include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "twilio.h"
 #include "util.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +24,6 @@
 #define MAIL_MAX_HEADER 900      /* a header value; lines stay under 998 */
 #define MAIL_MAX_PART (256 * 1024)
 #define MAIL_QP_LINE 76
-
-static pthread_once_t mail_once = PTHREAD_ONCE_INIT;
-static CURLcode mail_global_rc = CURLE_FAILED_INIT;
-
-static void mail_global_init(void)
-{
-	mail_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* 1 when s holds only valid UTF-8 with no NUL. */
 static int mail_utf8_ok(const unsigned char *s)
@@ -374,8 +365,7 @@ int mail_send(const struct config *cfg, struct mail_message *m, struct twilio_re
 	src.len = strlen(msg);
 	from = xasprintf("<%s>", m->from);
 	to = xasprintf("<%s>", m->to);
-	pthread_once(&mail_once, mail_global_init);
-	if (mail_global_rc != CURLE_OK || (c = curl_easy_init()) == NULL ||
+	if ((c = curl_easy_new()) == NULL ||
 		(rcpt = curl_slist_append(NULL, to)) == NULL) {
 		out->outcome = TWILIO_REJECTED;
 		snprintf(out->error_message, sizeof(out->error_message), "curl could not be initialised");

@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <math.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,45 +69,6 @@ static const char rl_backoff_lua[] =
 	"local ttl = math.floor((until_us - now) / 1000) + 60000\n"
 	"redis.call('SET', KEYS[1], string.format('%.0f', until_us), 'PX', ttl)\n"
 	"return string.format('%.0f', until_us - now)\n";
-
-/* Runs script with nkeys keys and the rest as arguments: EVALSHA first,
- * EVAL on NOSCRIPT.  Returns the reply (caller frees) or NULL. */
-static redisReply *rl_eval(struct rds *r, const char *script, int nkeys, int nargs,
-	const char **args, const size_t *arglens)
-{
-	unsigned char digest[SHA_DIGEST_LENGTH];
-	char sha[2 * SHA_DIGEST_LENGTH + 1], nk[16];
-	const char *argv[16];
-	size_t argvlen[16];
-	redisReply *reply;
-	int argc = 0;
-
-	if (nargs > 12)
-		return NULL;
-	SHA1((const unsigned char *)script, strlen(script), digest);
-	util_hex(digest, sizeof(digest), sha);
-	snprintf(nk, sizeof(nk), "%d", nkeys);
-	argv[argc] = "EVALSHA";
-	argvlen[argc++] = 7;
-	argv[argc] = sha;
-	argvlen[argc++] = strlen(sha);
-	argv[argc] = nk;
-	argvlen[argc++] = strlen(nk);
-	for (int i = 0; i < nargs; i++) {
-		argv[argc] = args[i];
-		argvlen[argc++] = arglens[i];
-	}
-	reply = rds_command(r, argc, argv, argvlen);
-	if (reply == NULL && rds_last_was_reply_error(r) &&
-		strncmp(rds_last_error(r), "NOSCRIPT", 8) == 0) {
-		argv[0] = "EVAL";
-		argvlen[0] = 4;
-		argv[1] = script;
-		argvlen[1] = strlen(script);
-		reply = rds_command(r, argc, argv, argvlen);
-	}
-	return reply;
-}
 
 /* A reply that is a decimal integer (as integer or string) into *v. */
 static int rl_reply_ll(const redisReply *e, long long *v)
@@ -176,7 +136,7 @@ enum ratelimit_verdict ratelimit_take(struct rds *r, const char *recipient, long
 	args[5] = member;
 	for (int i = 0; i < 6; i++)
 		lens[i] = strlen(args[i]);
-	reply = rl_eval(r, rl_take_lua, 2, 6, args, lens);
+	reply = rds_eval(r, rl_take_lua, 2, 6, args, lens);
 	if (reply == NULL) {
 		log_error("ratelimit: Redis could not check the limits: %s", rds_last_error(r));
 		goto out;
@@ -220,7 +180,7 @@ static long long rl_pace_script(struct rds *r, const char *script, const char *a
 	args[1] = arg;
 	lens[0] = strlen(key);
 	lens[1] = strlen(arg);
-	reply = rl_eval(r, script, 1, 2, args, lens);
+	reply = rds_eval(r, script, 1, 2, args, lens);
 	if (reply == NULL) {
 		log_error("ratelimit: pacer: Redis unavailable: %s", rds_last_error(r));
 		return -1;

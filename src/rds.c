@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,4 +385,42 @@ int rds_last_was_reply_error(const struct rds *r)
 const char *rds_endpoint(const struct rds *r)
 {
 	return r->endpoint;
+}
+
+/* See rds.h. */
+redisReply *rds_eval(struct rds *r, const char *script, int nkeys, int nargs,
+	const char **args, const size_t *arglens)
+{
+	unsigned char digest[SHA_DIGEST_LENGTH];
+	char sha[2 * SHA_DIGEST_LENGTH + 1], nk[16];
+	const char *argv[RDS_EVAL_MAX_ARGS + 3];
+	size_t argvlen[RDS_EVAL_MAX_ARGS + 3];
+	redisReply *reply;
+	int argc = 0;
+
+	if (nargs > RDS_EVAL_MAX_ARGS || nkeys > nargs)
+		return NULL;
+	SHA1((const unsigned char *)script, strlen(script), digest);
+	util_hex(digest, sizeof(digest), sha);
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	argv[argc] = "EVALSHA";
+	argvlen[argc++] = 7;
+	argv[argc] = sha;
+	argvlen[argc++] = strlen(sha);
+	argv[argc] = nk;
+	argvlen[argc++] = strlen(nk);
+	for (int i = 0; i < nargs; i++) {
+		argv[argc] = args[i];
+		argvlen[argc++] = arglens ? arglens[i] : strlen(args[i]);
+	}
+	reply = rds_command(r, argc, argv, argvlen);
+	if (reply == NULL && rds_last_was_reply_error(r) &&
+		strncmp(rds_last_error(r), "NOSCRIPT", 8) == 0) {
+		argv[0] = "EVAL";
+		argvlen[0] = 4;
+		argv[1] = script;
+		argvlen[1] = strlen(script);
+		reply = rds_command(r, argc, argv, argvlen);
+	}
+	return reply;
 }

@@ -7,25 +7,16 @@
  * answer like any other), speaks only http and https, and keeps at most
  * SIM_HTTP_MAX_RESPONSE bytes of the answer. */
 #include "sim_http.h"
+#include "curl_easy.h"
 #include "form.h"
 #include "signature.h"
 #include "util.h"
 
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #define USER_AGENT "TwilioProxy/1.1"
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_FAILED_INIT;
-
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 void sim_http_response_init(struct sim_http_response *r)
 {
@@ -122,8 +113,7 @@ static int perform(const char *url, const char *body, const char *signature, int
 		snprintf(r->error, sizeof(r->error), "timeout must be positive");
 		goto out;
 	}
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK || (c = curl_easy_init()) == NULL) {
+	if ((c = curl_easy_new()) == NULL) {
 		snprintf(r->error, sizeof(r->error), "curl could not be initialised");
 		goto out;
 	}

@@ -4,15 +4,14 @@
  * second at most, and a fresh handle carries no state between them.
  * Nothing here decides whether a contact may happen; see twilio.h. */
 #include "twilio.h"
+#include "curl_easy.h"
 #include "audit.h"
 #include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +25,6 @@
 #define TWILIO_FIND_PAGE_SIZE_STR "50"
 #define TWILIO_FIND_MAX_PAGES 20
 #define TWILIO_USER_AGENT "ringfence/1 (libcurl)"
-
-static pthread_once_t twilio_once = PTHREAD_ONCE_INIT;
-static CURLcode twilio_global_rc = CURLE_FAILED_INIT;
-
-static void twilio_global_init(void)
-{
-	twilio_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* See twilio.h. */
 void twilio_result_free(struct twilio_result *r)
@@ -178,8 +169,7 @@ static int twilio_http(const struct config *cfg, const char *url, const char *fo
 
 	*status = 0;
 	*timed_out = 0;
-	pthread_once(&twilio_once, twilio_global_init);
-	if (twilio_global_rc != CURLE_OK || (c = curl_easy_init()) == NULL) {
+	if ((c = curl_easy_new()) == NULL) {
 		snprintf(why, whylen, "curl could not be initialised");
 		goto out;
 	}

@@ -196,10 +196,15 @@ static void test_outage_replay_with_workers(void **state)
 	free(cmd);
 	{
 		const char *p[] = { PQgetvalue(maxima, 0, 0) };
-		PGresult *x = hx_db_exec("WITH d AS (DELETE FROM failsafe_maxima)"
-					 " INSERT INTO failsafe_maxima (window_seconds, max_count, updated_at)"
-					 " SELECT window_seconds, max_count, updated_at"
-					 " FROM json_populate_recordset(NULL::failsafe_maxima, $1::json)",
+		/* Two statements: a data-modifying CTE would not let the
+		 * INSERT see the DELETE. */
+		PGresult *x = hx_db_exec("DELETE FROM failsafe_maxima", 0, NULL, err, sizeof(err));
+		if (x == NULL)
+			fail_msg("cannot put failsafe_maxima back: %s", err);
+		PQclear(x);
+		x = hx_db_exec("INSERT INTO failsafe_maxima (window_seconds, max_count, updated_at)"
+			       " SELECT window_seconds, max_count, updated_at"
+			       " FROM json_populate_recordset(NULL::failsafe_maxima, $1::json)",
 			1, p, err, sizeof(err));
 		if (x == NULL)
 			fail_msg("cannot put failsafe_maxima back: %s", err);

@@ -14,6 +14,7 @@
  * sets.  Each test uses fresh random phone numbers, so the simulator's
  * list filtered by To counts only its own contacts. */
 #include "harness.h"
+#include "fakeapp.h"
 
 #include "queue.h"
 #include "rds.h"
@@ -545,6 +546,59 @@ static void test_twilio_unreachable(void **state)
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
 }
 
+/* Twilio answering 500, then hanging past the 15-s limit: each outcome is
+ * unknown (Twilio may have accepted the request), nothing is retried, a
+ * second worker run with Twilio back contacts nobody (no burst), and the
+ * reconciler settles both as not_placed from the real list. */
+static void test_twilio_500_and_hanging(void **state)
+{
+	struct fakeapp *fa = NULL;
+	struct wfix f[2];
+	struct wstate s;
+	struct wenv e = { 0 };
+	char err[256], allowed[64], path[128], *api;
+	(void)state;
+
+	if (fakeapp_start(&fa, err, sizeof(err)) < 0)
+		fail_msg("fakeapp: %s", err);
+	snprintf(path, sizeof(path), "/2010-04-01/Accounts/%s/Calls.json", hx_env.account_sid);
+	for (int i = 0; i < 2; i++)
+		fixture_or_fail(&f[i], "voice", 120);
+	snprintf(allowed, sizeof(allowed), "%s,%s", f[0].phone, f[1].phone);
+	e.allowed = allowed;
+	api = xstrdup(fakeapp_url(fa));
+	e.api_url = api;
+	for (int i = 0; i < 2; i++) {
+		/* f[0]: a 500 with Twilio's error body; f[1]: no answer for 17 s. */
+		if (i == 0)
+			fakeapp_serve(fa, path, 500, "application/json",
+				"{\"code\": 20500, \"message\": \"Internal Server Error\", \"status\": 500}", 0);
+		else
+			fakeapp_serve(fa, path, 201, "application/json", "{}", 17000);
+		enqueue_or_fail(f[i].reminder, 1);
+		assert_int_equal(worker_run(&e, ONCE), 0);
+		state_or_fail(&f[i], &s);
+		assert_string_equal(s.attempt, "unknown");
+		assert_string_equal(s.reminder, "unknown");
+	}
+	assert_int_equal(fakeapp_count(fa, path), 2);
+	/* Twilio is back: the ids come again, nobody is called. */
+	e.api_url = NULL;
+	for (int i = 0; i < 2; i++)
+		enqueue_or_fail(f[i].reminder, 3);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	for (int i = 0; i < 2; i++) {
+		state_or_fail(&f[i], &s);
+		assert_string_equal(s.attempt, "not_placed");
+		assert_int_equal(s.attempts, 1);
+		assert_int_equal(sim_count_or_fail("calls", f[i].phone, NULL), 0);
+	}
+	assert_int_equal(fakeapp_count(fa, path), 2);
+	fakeapp_stop(fa);
+	free(api);
+}
+
 /* Redis down: the worker cannot take ids and sends nothing; after the
  * restore the reminder goes out once. */
 static void test_redis_down(void **state)
@@ -995,6 +1049,7 @@ int worker_tests(void)
 		cmocka_unit_test(test_crash_before_record),
 		cmocka_unit_test(test_racing_workers),
 		cmocka_unit_test(test_twilio_unreachable),
+		cmocka_unit_test(test_twilio_500_and_hanging),
 		cmocka_unit_test(test_rate_limit_defer_and_skip),
 		cmocka_unit_test(test_status_callbacks_ordered),
 		cmocka_unit_test(test_busy_retry),

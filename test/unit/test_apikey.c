@@ -85,18 +85,6 @@ static void test_hash(void **state)
 	assert_int_equal(apikey_hash(NULL, h), -1);
 }
 
-static struct db *test_db(void)
-{
-	const char *url = getenv("RINGFENCE_DATABASE_URL");
-	struct db *db;
-	if (url == NULL || *url == '\0')
-		fail_msg("RINGFENCE_DATABASE_URL is not set; this test needs a running PostgreSQL");
-	db = db_open(url);
-	if (db_connect(db) < 0)
-		fail_msg("cannot connect: %s", db_last_error(db));
-	return db;
-}
-
 static long long new_business(struct db *db)
 {
 	PGresult *res = db_exec(db, "INSERT INTO businesses (name, time_zone, callback_phone) "
@@ -110,7 +98,7 @@ static long long new_business(struct db *db)
 
 static void test_create_verify_revoke(void **state)
 {
-	struct db *db = test_db();
+	struct db *db = unit_db();
 	char key[APIKEY_LEN + 1], key2[APIKEY_LEN + 1], prefix[APIKEY_PREFIX_LEN + 1];
 	char err[256], h[65], wrong[APIKEY_LEN + 1];
 	long long bid = new_business(db), id, id2, kid = 0;
@@ -172,7 +160,7 @@ static void test_create_verify_revoke(void **state)
 
 static void test_create_refusals(void **state)
 {
-	struct db *db = test_db();
+	struct db *db = unit_db();
 	char key[APIKEY_LEN + 1], err[256], label[APIKEY_LABEL_MAX + 2];
 	long long bid = new_business(db);
 	(void)state;

@@ -156,18 +156,6 @@ static void test_bad_lines(void **state)
 
 /* ---- against PostgreSQL -------------------------------------------------- */
 
-static struct db *test_db(void)
-{
-	const char *url = getenv("RINGFENCE_DATABASE_URL");
-	struct db *db;
-	if (url == NULL || *url == '\0')
-		fail_msg("RINGFENCE_DATABASE_URL is not set; this test needs a running PostgreSQL");
-	db = db_open(url);
-	if (db_connect(db) < 0)
-		fail_msg("cannot connect: %s", db_last_error(db));
-	return db;
-}
-
 static char *one(struct db *db, const char *sql, int n, const char *const *p)
 {
 	PGresult *res = db_exec(db, sql, n, p);
@@ -238,7 +226,7 @@ static char *rows(struct db *db, long long aid, long long now)
 
 static void test_plan_default(void **state)
 {
-	struct db *db = test_db();
+	struct db *db = unit_db();
 	long long now = clock_now_s();
 	char err[256], *s;
 	long long aid = fixture(db, NULL, "+15555550111", "x@example.test", 0, now + 48 * H);
@@ -259,7 +247,7 @@ static void test_plan_default(void **state)
 
 static void test_plan_policy_and_reschedule(void **state)
 {
-	struct db *db = test_db();
+	struct db *db = unit_db();
 	long long now = clock_now_s();
 	char err[256], *s, a[24], st[32];
 	long long aid = fixture(db, "email 2880 720;sms 60 30", "+15555550112", "y@example.test", 0,
@@ -313,7 +301,7 @@ static void test_plan_policy_and_reschedule(void **state)
 
 static void test_plan_refusals(void **state)
 {
-	struct db *db = test_db();
+	struct db *db = unit_db();
 	long long now = clock_now_s();
 	char err[256], *s, a[24];
 	long long aid;

@@ -64,21 +64,9 @@ static void test_random_password(void **state)
 	}
 }
 
-static struct db *test_db(void)
-{
-	const char *url = getenv("RINGFENCE_DATABASE_URL");
-	struct db *db;
-	if (url == NULL || *url == '\0')
-		fail_msg("RINGFENCE_DATABASE_URL is not set; this test needs a running PostgreSQL");
-	db = db_open(url);
-	if (db_connect(db) < 0)
-		fail_msg("cannot connect: %s", db_last_error(db));
-	return db;
-}
-
 static void test_upsert(void **state)
 {
-	struct db *db = test_db();
+	struct db *db = unit_db();
 	char err[256], email[64], upper[64], rnd[9];
 	PGresult *res;
 	long long bid, id, id2;
