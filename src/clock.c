@@ -49,8 +49,12 @@ static int clock_digits(const char **s, int n, int *v)
  * full-time is HH:MM:SS[.frac] followed by Z or +HH:MM / -HH:MM.  Leap
  * seconds (:60) are refused: nothing here needs them and PostgreSQL would
  * read them as the next minute. */
+/* 9999-12-31T23:59:59Z. */
+#define CLOCK_MAX_S 253402300799LL
+
 int clock_parse(const char *s, long long *unix_s)
 {
+	long long t;
 	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0, rc = -1;
 	const char *p = s;
@@ -89,8 +93,13 @@ int clock_parse(const char *s, long long *unix_s)
 		goto out;
 	if (d > mdays[mo - 1] + (mo == 2 && clock_leap(y)))
 		goto out;
-	*unix_s = clock_days(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + sec -
+	t = clock_days(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + sec -
 		sign * (oh * 3600LL + om * 60LL);
+	/* The instant itself must lie in 1970-9999 UTC, not just its local
+	 * reading: "9999-12-31T23:59:59-01:00" is in the year 10000. */
+	if (t < 0 || t > CLOCK_MAX_S)
+		goto out;
+	*unix_s = t;
 	rc = 0;
 out:
 	return rc;
