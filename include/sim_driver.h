@@ -28,8 +28,4 @@ struct sim_driver_opts {
  * exit status when SIGTERM stopped it (0) or it could not work (1). */
 int sim_driver_run(void *ctx);
 
-/* Whether body is an opt-out (1), opt-in (-1) keyword or neither (0):
- * the whole message, case-insensitive, surrounding spaces ignored. */
-int sim_driver_opt_keyword(const char *body);
-
 #endif

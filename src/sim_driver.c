@@ -1,5 +1,6 @@
 /* sim_driver: plays the simulator's queued calls and messages. */
 #include "sim_driver.h"
+#include "sms.h"
 #include "config.h"
 #include "db.h"
 #include "form.h"
@@ -51,32 +52,6 @@ struct driver {
 	struct child kids[DRIVER_MAX_CHILDREN];
 	int nkids;
 };
-
-int sim_driver_opt_keyword(const char *body)
-{
-	static const char *const out[] = { "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
-		"QUIT", NULL };
-	static const char *const in[] = { "START", "YES", "UNSTOP", NULL };
-	char word[16];
-	size_t n = 0;
-
-	while (*body == ' ' || *body == '\t' || *body == '\n' || *body == '\r')
-		body++;
-	while (*body && n + 1 < sizeof(word) && !isspace((unsigned char)*body))
-		word[n++] = *body++;
-	word[n] = '\0';
-	while (*body == ' ' || *body == '\t' || *body == '\n' || *body == '\r')
-		body++;
-	if (*body || n == 0)
-		return 0;
-	for (int i = 0; out[i]; i++)
-		if (strcasecmp(word, out[i]) == 0)
-			return 1;
-	for (int i = 0; in[i]; i++)
-		if (strcasecmp(word, in[i]) == 0)
-			return -1;
-	return 0;
-}
 
 /* Sleeps seconds x the time scale. */
 static void scaled_sleep(const struct sim_driver_opts *o, double seconds)
@@ -253,7 +228,7 @@ static void message_reply(const struct driver *d, struct db *db, const struct si
 	struct buf json = BUF_INIT;
 	struct form_out f = { .n = 0 };
 	char sid[35], segs[12], *url = NULL, *note;
-	int kw = sim_driver_opt_keyword(body);
+	int kw = sms_opt_keyword(body);
 
 	if (sim_store_new_sid("SM", sid) < 0)
 		goto out;

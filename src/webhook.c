@@ -9,6 +9,7 @@
 #include "http.h"
 #include "log.h"
 #include "signature.h"
+#include "sms.h"
 #include "status.h"
 #include "twiml.h"
 #include "util.h"
@@ -21,6 +22,7 @@
 
 #define VOICE_PREFIX "/twilio/voice/"
 #define STATUS_PREFIX "/twilio/status/"
+#define SMS_INBOUND "/twilio/sms/inbound"
 
 /* Fields a voice webhook may carry that ringfence reads; everything else
  * is ignored (but was signed over). */
@@ -232,6 +234,12 @@ void webhook_handle(struct app *app, struct http_request *req, struct http_respo
 		wl.outcome.state_after = so.after;
 		wl.outcome.action = so.change;
 		wl.error = so.error;
+	} else if (strcmp(req->path, SMS_INBOUND) == 0 && form_body) {
+		const char *note = NULL;
+		wl.have_outcome = 1;
+		if (sms_inbound_handle(app, req, res, &form, &note) < 0)
+			wl.error = note;
+		wl.outcome.action = note;
 	} else {
 		wl.error = "no such webhook";
 		http_response_text(res, 404, "no such webhook");
