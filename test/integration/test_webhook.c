@@ -1573,6 +1573,13 @@ static void sms_inbound(const struct hx_call *c, const char *body, enum hx_sign_
 	hx_form_free(&f);
 }
 
+/* 1 when the client (p[0]) is opted out, else 0. */
+static long long opted_out(const char *const *p)
+{
+	return hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
+		" AND opted_out_at IS NOT NULL", 1, p);
+}
+
 static void test_sms_inbound(void **state)
 {
 	struct hx_call a, b;
@@ -1587,8 +1594,7 @@ static void test_sms_inbound(void **state)
 	assert_int_equal(rs.status, 403);
 	hx_response_free(&rs);
 	p[0] = a.client_id;
-	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
-		" AND opted_out_at IS NOT NULL", 1, p), 0);
+	assert_int_equal(opted_out(p), 0);
 	/* Any other text: an empty answer, no change. */
 	sms_inbound(&b, "Thanks, see you then!", HX_SIGNED, &rs);
 	assert_int_equal(rs.status, 200);
@@ -1596,22 +1602,19 @@ static void test_sms_inbound(void **state)
 	assert_non_null(strstr(buf_str(&rs.body), "<Response/>"));
 	hx_response_free(&rs);
 	p[0] = b.client_id;
-	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
-		" AND opted_out_at IS NOT NULL", 1, p), 0);
+	assert_int_equal(opted_out(p), 0);
 	/* STOP, in any case and with spaces: opted out at once. */
 	sms_inbound(&a, "  stop \n", HX_SIGNED, &rs);
 	assert_int_equal(rs.status, 200);
 	assert_non_null(strstr(buf_str(&rs.body), "<Response/>"));
 	hx_response_free(&rs);
 	p[0] = a.client_id;
-	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
-		" AND opted_out_at IS NOT NULL", 1, p), 1);
+	assert_int_equal(opted_out(p), 1);
 	/* START does not opt back in: that is for the business to decide. */
 	sms_inbound(&a, "START", HX_SIGNED, &rs);
 	assert_int_equal(rs.status, 200);
 	hx_response_free(&rs);
-	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
-		" AND opted_out_at IS NOT NULL", 1, p), 1);
+	assert_int_equal(opted_out(p), 1);
 }
 
 int webhook_tests(void)
