@@ -176,12 +176,13 @@ static void html_escape(struct buf *b, const char *s)
 }
 
 /* The reminder text: only allow-listed fields (DESIGN.md rule 10), never
- * the appointment's notes.  No reply instructions: ringfence has no SMS
- * reply path yet.  Caller frees. */
+ * the appointment's notes.  The only reply it offers is STOP, which
+ * src/sms.c (and Twilio itself) honours; confirming or cancelling by text
+ * is not handled yet.  Caller frees. */
 static char *reminder_text(const struct outbound_attempt *at)
 {
 	return xasprintf("Reminder from %s: you have an appointment on %s at %s. "
-			 "To change it, call %s.",
+			 "To change it, call %s. Reply STOP to stop these texts.",
 		at->business_name, at->when_date, at->when_time, at->callback_phone);
 }
 

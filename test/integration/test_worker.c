@@ -338,6 +338,7 @@ static void test_sms_once_without_notes(void **state)
 		const char *body = json_string_value(json_object_get(j, "body"));
 		assert_non_null(body);
 		assert_non_null(strstr(body, "Worker Test Clinic"));
+		assert_non_null(strstr(body, "Reply STOP"));
 		assert_null(strstr(body, "CONFIDENTIAL"));
 		json_decref(j);
 		free(url);
