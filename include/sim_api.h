@@ -45,8 +45,10 @@ void sim_api_free(struct sim_api *api);
 /* Answers one request; allocations live in req->arena or res. */
 void sim_api_handle(struct sim_api *api, struct http_request *req, struct http_response *res);
 
-/* Twilio's segment count for body: GSM-7 text in 160 (153 when split)
- * characters, anything else in 70 (67).  Exposed for tests. */
+/* Twilio's segment count for body: text in the GSM-7 alphabet in 160
+ * septets (153 when split; ^ { } \ [ ] ~ | and the euro sign take two),
+ * anything else as UCS-2 in 70 UTF-16 units (67 when split; an emoji
+ * takes two).  Exposed for tests. */
 int sim_api_segments(const char *body);
 
 #endif

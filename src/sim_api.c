@@ -448,23 +448,76 @@ static size_t utf8_chars(const char *s)
 	return n;
 }
 
+/* Decodes the UTF-8 code point at *s (text already validated by the form
+ * parser) and advances *s past it. */
+static unsigned utf8_next(const char **s)
+{
+	const unsigned char *p = (const unsigned char *)*s;
+	unsigned cp;
+	int more;
+
+	if (p[0] < 0x80) {
+		cp = p[0];
+		more = 0;
+	} else if ((p[0] & 0xE0) == 0xC0) {
+		cp = p[0] & 0x1F;
+		more = 1;
+	} else if ((p[0] & 0xF0) == 0xE0) {
+		cp = p[0] & 0x0F;
+		more = 2;
+	} else {
+		cp = p[0] & 0x07;
+		more = 3;
+	}
+	p++;
+	while (more-- > 0 && (*p & 0xC0) == 0x80)
+		cp = (cp << 6) | (*p++ & 0x3F);
+	*s = (const char *)p;
+	return cp;
+}
+
+/* Septets cp takes in the GSM 03.38 alphabet: 1 (basic set), 2 (an
+ * extension reached by an escape), 0 (not GSM-7: the message goes UCS-2). */
+static int gsm7_septets(unsigned cp)
+{
+	static const unsigned basic[] = {
+		0xA3, 0xA5, 0xE8, 0xE9, 0xF9, 0xEC, 0xF2, 0xC7, 0xD8, 0xF8, 0xC5, 0xE5, 0x394, 0x3A6,
+		0x393, 0x39B, 0x3A9, 0x3A0, 0x3A8, 0x3A3, 0x398, 0x39E, 0xC6, 0xE6, 0xDF, 0xC9, 0xA4,
+		0xA1, 0xC4, 0xD6, 0xD1, 0xDC, 0xA7, 0xBF, 0xE4, 0xF6, 0xF1, 0xFC, 0xE0,
+	};
+	if (cp == '\n' || cp == '\r')
+		return 1;
+	if (cp < 0x80) {
+		if (cp < 0x20 || cp == 0x7F || cp == '`')
+			return cp == '\f' ? 2 : 0;
+		return strchr("^{}\\[]~|", (int)cp) ? 2 : 1;
+	}
+	if (cp == 0x20AC) /* the euro sign, an extension */
+		return 2;
+	for (size_t i = 0; i < sizeof(basic) / sizeof(basic[0]); i++)
+		if (basic[i] == cp)
+			return 1;
+	return 0;
+}
+
 int sim_api_segments(const char *body)
 {
-	size_t n = utf8_chars(body);
+	size_t septets = 0, units = 0;
 	int gsm = 1;
-	for (const char *s = body; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c >= 0x80 || (c < 0x20 && c != '\n' && c != '\r') || strchr("`^{}[]~|\\", c)) {
-			/* Outside the GSM-7 basic set (its extension characters
-			 * take two septets; counting them as UCS-2 errs on the side
-			 * of more segments). */
+
+	for (const char *s = body; *s;) {
+		unsigned cp = utf8_next(&s);
+		int n = gsm7_septets(cp);
+		if (n == 0)
 			gsm = 0;
-			break;
-		}
+		septets += (size_t)n;
+		/* UCS-2 counts UTF-16 code units: a character beyond the
+		 * Basic Multilingual Plane (an emoji) takes two. */
+		units += cp > 0xFFFF ? 2 : 1;
 	}
 	if (gsm)
-		return n <= 160 ? 1 : (int)((n + 152) / 153);
-	return n <= 70 ? 1 : (int)((n + 66) / 67);
+		return septets <= 160 ? 1 : (int)((septets + 152) / 153);
+	return units <= 70 ? 1 : (int)((units + 66) / 67);
 }
 
 static void messages_create(struct sim_api *api, struct http_request *req,
