@@ -408,6 +408,77 @@ int hx_get(const char *url, struct hx_response *rs)
 	return rc;
 }
 
+/* ---- the Twilio simulator's API ---------------------------------------- */
+
+int hx_sim_request(const char *url, const char *user, const char *pass, const char *body,
+	struct hx_sim_res *r)
+{
+	const char *api = getenv("TWILIO_API_URL");
+	CURL *c = curl_easy_init();
+	char *full = NULL, *userpwd;
+	json_error_t jerr;
+	CURLcode rc = CURLE_FAILED_INIT;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->body);
+	if (url[0] == '/')
+		full = xasprintf("%s%s", api ? api : "", url);
+	userpwd = xasprintf("%s:%s", user ? user : hx_env.account_sid, pass ? pass : hx_env.auth_token);
+	if (c != NULL && (url[0] != '/' || api != NULL)) {
+		curl_easy_setopt(c, CURLOPT_URL, full ? full : url);
+		curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+		if (body)
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		rc = curl_easy_perform(c);
+		if (rc == CURLE_OK)
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		else
+			snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(rc));
+	} else {
+		snprintf(r->error, sizeof(r->error), "%s", c ? "TWILIO_API_URL is not set" : "no curl handle");
+	}
+	if (c)
+		curl_easy_cleanup(c);
+	free(full);
+	free(userpwd);
+	if (rc != CURLE_OK)
+		return -1;
+	r->json = json_loads(buf_str(&r->body), 0, &jerr);
+	return 0;
+}
+
+void hx_sim_res_free(struct hx_sim_res *r)
+{
+	buf_free(&r->body);
+	json_decref(r->json);
+	r->json = NULL;
+}
+
+void hx_sim_callee_or_fail(const char *number, const char *behaviour)
+{
+	struct hx_form f;
+	struct hx_sim_res r;
+	char *body;
+
+	hx_form_init(&f);
+	hx_form_add(&f, "Number", number);
+	hx_form_add(&f, "Behaviour", behaviour);
+	body = hx_form_encode(&f);
+	hx_form_free(&f);
+	if (hx_sim_request("/sim/callees", NULL, NULL, body, &r) < 0)
+		fail_msg("POST /sim/callees %s: %s", number, r.error);
+	if (r.status != 201 && r.status != 200)
+		fail_msg("POST /sim/callees %s '%s': HTTP %ld %s", number, behaviour, r.status,
+			buf_str(&r.body));
+	hx_sim_res_free(&r);
+	free(body);
+}
+
 /* ---- forms and signatures ------------------------------------------- */
 
 void hx_form_init(struct hx_form *f)

@@ -94,6 +94,29 @@ void hx_response_free(struct hx_response *rs);
 /* GET url (absolute, or a path joined to the public URL). */
 int hx_get(const char *url, struct hx_response *rs);
 
+/* ---- the Twilio simulator's API ---------------------------------------- */
+
+/* An answer of the simulator (TWILIO_API_URL). */
+struct hx_sim_res {
+	long status;               /* 0 when no HTTP answer came back */
+	struct buf body;           /* owned */
+	json_t *json;              /* the body parsed, NULL when not JSON */
+	char error[256];           /* transport error, "" when none */
+};
+
+/* GET url (body NULL) or POST the form-encoded body to it, with HTTP Basic
+ * credentials user:pass (NULL: the stack's account and token).  url is
+ * absolute, or a path joined to TWILIO_API_URL.  Returns 0 when an HTTP
+ * answer came back (any status), -1 otherwise (reason in r->error); r
+ * must be freed with hx_sim_res_free either way. */
+int hx_sim_request(const char *url, const char *user, const char *pass, const char *body,
+	struct hx_sim_res *r);
+void hx_sim_res_free(struct hx_sim_res *r);
+
+/* Sets how the simulator's callee at number behaves (POST /sim/callees;
+ * grammar in include/sim_callee.h); fails the test unless it is taken. */
+void hx_sim_callee_or_fail(const char *number, const char *behaviour);
+
 /* ---- forms and signatures ------------------------------------------- */
 
 /* A form being built, in insertion order; owns its strings. */

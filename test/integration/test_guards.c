@@ -30,47 +30,6 @@ static char groot[1024];            /* the repository: bin/ringfence lives there
 static int g_redis_stopped;
 static PGresult *g_maxima;          /* failsafe_maxima before the failsafe tests */
 
-static size_t g_on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-	buf_append(ud, data, size * nmemb);
-	return size * nmemb;
-}
-
-/* Sets the simulator's behaviour for number (so the calls placed here are
- * not played against the application). */
-static void callee_or_fail(const char *number, const char *behaviour)
-{
-	CURL *c = curl_easy_init();
-	char url[512], userpwd[256];
-	struct hx_form f;
-	struct buf body = BUF_INIT;
-	char *form;
-	long status = 0;
-
-	assert_non_null(c);
-	hx_form_init(&f);
-	hx_form_add(&f, "Number", number);
-	hx_form_add(&f, "Behaviour", behaviour);
-	form = hx_form_encode(&f);
-	snprintf(url, sizeof(url), "%s/sim/callees", gcfg.api_url);
-	snprintf(userpwd, sizeof(userpwd), "%s:%s", gcfg.account_sid, gcfg.auth_token);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, g_on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	if (curl_easy_perform(c) != CURLE_OK)
-		fail_msg("POST /sim/callees: no answer");
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 201 && status != 200)
-		fail_msg("POST /sim/callees %s: HTTP %ld %s", number, status, buf_str(&body));
-	curl_easy_cleanup(c);
-	buf_free(&body);
-	free(form);
-	hx_form_free(&f);
-}
-
 /* A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
 static int closed_port(void)
 {
@@ -100,7 +59,7 @@ static void test_twilio_call_and_find(void **state)
 	(void)state;
 
 	hx_random_phone(to);
-	callee_or_fail(to, "busy");
+	hx_sim_callee_or_fail(to, "busy");
 	snprintf(url, sizeof(url), "%s/twilio/voice/reminder_call", gcfg.public_url);
 	snprintf(cb, sizeof(cb), "%s/twilio/status/call", gcfg.public_url);
 	memset(&rq, 0, sizeof(rq));
@@ -155,7 +114,7 @@ static void test_twilio_message_and_find(void **state)
 	(void)state;
 
 	hx_random_phone(to);
-	callee_or_fail(to, "person");
+	hx_sim_callee_or_fail(to, "person");
 	assert_int_equal(twilio_message_create(&gcfg, to, "+15005550006",
 				 "Reminder: Friday 3:30 PM. Reply 1 to confirm.", NULL, &r), 0);
 	if (r.outcome != TWILIO_OK)

@@ -40,48 +40,12 @@ static int outage_run(const char *cmd, struct buf *out)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static size_t outage_write(char *p, size_t size, size_t n, void *ctx)
-{
-	buf_append(ctx, p, size * n);
-	return size * n;
-}
-
-/* One request to the simulator's API with the account's credentials.
- * Returns the HTTP status (0 for none); the body goes to out. */
-static long outage_sim(const char *path, const char *form, struct buf *out)
-{
-	const char *api = getenv("TWILIO_API_URL");
-	char *url, *userpwd;
-	long status = 0;
-	CURL *c = curl_easy_init();
-
-	if (c == NULL || api == NULL)
-		fail_msg("no curl handle or no TWILIO_API_URL");
-	url = xasprintf("%s%s", api, path);
-	userpwd = xasprintf("%s:%s", hx_env.account_sid, hx_env.auth_token);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, outage_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	if (form)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	free(url);
-	free(userpwd);
-	return status;
-}
-
 /* How many calls (or messages) the simulator has to number, each sid
  * listed in sids (appended, one per line). */
 static size_t outage_sim_count(const char *kind, const char *number, struct buf *sids)
 {
-	struct buf body = BUF_INIT;
+	struct hx_sim_res r;
 	char *esc, *path;
-	json_error_t jerr;
 	json_t *doc, *list;
 	size_t n;
 	CURL *c = curl_easy_init();
@@ -91,19 +55,18 @@ static size_t outage_sim_count(const char *kind, const char *number, struct buf 
 		kind, esc);
 	curl_free(esc);
 	curl_easy_cleanup(c);
-	if (outage_sim(path, NULL, &body) != 200)
-		fail_msg("GET %s: %s", path, buf_str(&body));
-	doc = json_loads(buf_str(&body), 0, &jerr);
+	if (hx_sim_request(path, NULL, NULL, NULL, &r) < 0 || r.status != 200)
+		fail_msg("GET %s: %s %s", path, r.error, buf_str(&r.body));
+	doc = r.json;
 	list = doc ? json_object_get(doc, strcmp(kind, "Calls") == 0 ? "calls" : "messages") : NULL;
 	if (!json_is_array(list))
-		fail_msg("GET %s: no list in %s", path, buf_str(&body));
+		fail_msg("GET %s: no list in %s", path, buf_str(&r.body));
 	n = json_array_size(list);
 	for (size_t i = 0; i < n; i++) {
 		const char *sid = json_string_value(json_object_get(json_array_get(list, i), "sid"));
 		buf_printf(sids, "%s\n", sid ? sid : "?");
 	}
-	json_decref(doc);
-	buf_free(&body);
+	hx_sim_res_free(&r);
 	free(path);
 	return n;
 }
@@ -165,14 +128,8 @@ static void test_outage_replay_with_workers(void **state)
 		if (i > 0 && strcmp(addrs[i], addrs[i - 1]) == 0)
 			continue;
 		buf_printf(&allowed, "%s%s", allowed.len ? "," : "", addrs[i]);
-		if (addrs[i][0] == '+') {
-			struct buf body = BUF_INIT;
-			char *form = xasprintf("Number=%%2B%s&Behaviour=fail", addrs[i] + 1);
-			if (outage_sim("/sim/callees", form, &body) != 201)
-				fail_msg("POST /sim/callees %s: %s", addrs[i], buf_str(&body));
-			free(form);
-			buf_free(&body);
-		}
+		if (addrs[i][0] == '+')
+			hx_sim_callee_or_fail(addrs[i], "fail");
 	}
 
 	/* The workers come back, at the end of the outage. */

@@ -44,61 +44,18 @@ static const char *const MSGS_TMPL = "/2010-04-01/Accounts/{AccountSid}/Messages
 
 /* ---- the REST API ---------------------------------------------------------- */
 
-struct api_res {
-	long status;
-	struct buf body;
-	json_t *json;               /* NULL when the body is not JSON */
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-	buf_append(ud, data, size * nmemb);
-	return size * nmemb;
-}
-
 /* GET url (form NULL) or POST form to it with the stack's credentials.
  * Fails the test when no HTTP answer comes. */
-static void api_or_fail(const char *url, const struct hx_form *form, struct api_res *r)
+static void api_or_fail(const char *url, const struct hx_form *form, struct hx_sim_res *r)
 {
-	CURL *c = curl_easy_init();
-	char *body = NULL, userpwd[256];
-	json_error_t jerr;
-	CURLcode rc;
-
-	assert_non_null(c);
-	memset(r, 0, sizeof(*r));
-	buf_init(&r->body);
-	snprintf(userpwd, sizeof(userpwd), "%s:%s", hx_env.account_sid, hx_env.auth_token);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-	if (form) {
-		body = hx_form_encode(form);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	}
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(c);
+	char *body = form ? hx_form_encode(form) : NULL;
+	if (hx_sim_request(url, NULL, NULL, body, r) < 0)
+		fail_msg("%s: %s", url, r->error);
 	free(body);
-	if (rc != CURLE_OK)
-		fail_msg("%s: %s", url, curl_easy_strerror(rc));
-	r->json = json_loads(buf_str(&r->body), 0, &jerr);
-}
-
-static void api_res_free(struct api_res *r)
-{
-	buf_free(&r->body);
-	json_decref(r->json);
-	r->json = NULL;
 }
 
 /* A Twilio REST answer must be what Twilio would send (oas.h). */
-static void schema_or_fail(const char *method, const char *tmpl, const struct api_res *r)
+static void schema_or_fail(const char *method, const char *tmpl, const struct hx_sim_res *r)
 {
 	char err[512];
 	if (oas_check(method, tmpl, (int)r->status, buf_str(&r->body), err, sizeof(err)) != 0)
@@ -213,7 +170,7 @@ static void read_transcript_or_fail(struct scenario *s, const char *sid)
 {
 	const char *what = strncmp(sid, "CA", 2) == 0 ? "calls" : "messages";
 	char url[512];
-	struct api_res r;
+	struct hx_sim_res r;
 
 	snprintf(url, sizeof(url), "%s/sim/%s/%s/events.json", api_url, what, sid);
 	api_or_fail(url, NULL, &r);
@@ -223,7 +180,7 @@ static void read_transcript_or_fail(struct scenario *s, const char *sid)
 		fail_msg("%s names another sid: %s", url, buf_str(&r.body));
 	json_decref(s->events);
 	s->events = json_incref(json_object_get(r.json, "events"));
-	api_res_free(&r);
+	hx_sim_res_free(&r);
 
 	snprintf(url, sizeof(url), "%s/sim/%s/%s/transcript", api_url, what, sid);
 	api_or_fail(url, NULL, &r);
@@ -231,7 +188,7 @@ static void read_transcript_or_fail(struct scenario *s, const char *sid)
 		fail_msg("%s: HTTP %ld %s", url, r.status, buf_str(&r.body));
 	free(s->transcript);
 	s->transcript = xstrdup(buf_str(&r.body));
-	api_res_free(&r);
+	hx_sim_res_free(&r);
 	/* The text is the events, one line each (read second, it may have
 	 * more while the message's player is still at work). */
 	if (json_array_size(s->events) == 0 || count_lines(s->transcript) < json_array_size(s->events))
@@ -338,7 +295,7 @@ static int call_final(const char *status)
 static void wait_call_or_fail(struct scenario *s, long deadline_s)
 {
 	char url[512];
-	struct api_res r;
+	struct hx_sim_res r;
 	long long deadline = s->launched_ms + deadline_s * 1000;
 
 	if (!s->launched)
@@ -351,7 +308,7 @@ static void wait_call_or_fail(struct scenario *s, long deadline_s)
 			fail_msg("%s: GET %s: HTTP %ld %s", s->name, url, r.status, buf_str(&r.body));
 		if (call_final(jstr(r.json, "status")))
 			break;
-		api_res_free(&r);
+		hx_sim_res_free(&r);
 		if (hx_now_ms() > deadline) {
 			read_transcript_or_fail(s, s->sid);
 			sc_fail(s, "no final status %ld s after the launch", deadline_s);
@@ -360,7 +317,7 @@ static void wait_call_or_fail(struct scenario *s, long deadline_s)
 	}
 	json_decref(s->resource);
 	s->resource = json_incref(r.json);
-	api_res_free(&r);
+	hx_sim_res_free(&r);
 	read_transcript_or_fail(s, s->sid);
 	SC_CHECK(s, eq(jstr(s->resource, "sid"), s->sid), "GET answered another call");
 	SC_CHECK(s, jstr(s->resource, "end_time") != NULL, "an ended call has no end_time");
@@ -377,7 +334,7 @@ static int message_final(const char *status)
 static void wait_message_or_fail(struct scenario *s)
 {
 	char url[512];
-	struct api_res r;
+	struct hx_sim_res r;
 	long long deadline = s->launched_ms + SC_DEADLINE_S * 1000;
 
 	if (!s->launched)
@@ -390,7 +347,7 @@ static void wait_message_or_fail(struct scenario *s)
 			fail_msg("%s: GET %s: HTTP %ld %s", s->name, url, r.status, buf_str(&r.body));
 		if (message_final(jstr(r.json, "status")))
 			break;
-		api_res_free(&r);
+		hx_sim_res_free(&r);
 		if (hx_now_ms() > deadline) {
 			read_transcript_or_fail(s, s->sid);
 			sc_fail(s, "no final status %d s after the launch", SC_DEADLINE_S);
@@ -399,7 +356,7 @@ static void wait_message_or_fail(struct scenario *s)
 	}
 	json_decref(s->resource);
 	s->resource = json_incref(r.json);
-	api_res_free(&r);
+	hx_sim_res_free(&r);
 	read_transcript_or_fail(s, s->sid);
 }
 
@@ -1276,7 +1233,7 @@ static void msg_undelivered(struct scenario *s)
 static json_t *reply_or_fail(struct scenario *s)
 {
 	char url[512];
-	struct api_res r;
+	struct hx_sim_res r;
 	long long deadline = s->launched_ms + SC_DEADLINE_S * 1000;
 	json_t *m = NULL;
 
@@ -1293,10 +1250,10 @@ static json_t *reply_or_fail(struct scenario *s)
 			m = json_incref(m);
 			SC_CHECK(s, json_array_size(json_object_get(r.json, "messages")) == 1,
 				"%zu replies listed", json_array_size(json_object_get(r.json, "messages")));
-			api_res_free(&r);
+			hx_sim_res_free(&r);
 			return m;
 		}
-		api_res_free(&r);
+		hx_sim_res_free(&r);
 		if (hx_now_ms() > deadline)
 			sc_fail(s, "no reply from %s was listed within %d s", s->to, SC_DEADLINE_S);
 		hx_sleep_ms(SC_POLL_MS);
@@ -1432,28 +1389,10 @@ static struct scenario scenarios[] = {
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
 
-static void set_callee_or_fail(const char *number, const char *behaviour)
-{
-	struct hx_form f;
-	struct api_res r;
-	char url[300];
-
-	hx_form_init(&f);
-	hx_form_add(&f, "Number", number);
-	hx_form_add(&f, "Behaviour", behaviour);
-	snprintf(url, sizeof(url), "%s/sim/callees", api_url);
-	api_or_fail(url, &f, &r);
-	if (r.status != 201)
-		fail_msg("POST /sim/callees %s '%s': HTTP %ld %s", number, behaviour, r.status,
-			buf_str(&r.body));
-	hx_form_free(&f);
-	api_res_free(&r);
-}
-
 static void launch_or_fail(struct scenario *s)
 {
 	struct hx_form f;
-	struct api_res r;
+	struct hx_sim_res r;
 	char url[400], *start = NULL;
 	const char *from = SC_FROM, *sid;
 	int message = s->kind == SC_MESSAGE;
@@ -1467,7 +1406,7 @@ static void launch_or_fail(struct scenario *s)
 	}
 	snprintf(s->from, sizeof(s->from), "%s", from);
 	if (s->behaviour)
-		set_callee_or_fail(s->to, s->behaviour);
+		hx_sim_callee_or_fail(s->to, s->behaviour);
 	hx_form_init(&f);
 	hx_form_add(&f, "To", s->to);
 	hx_form_add(&f, "From", from);
@@ -1494,7 +1433,7 @@ static void launch_or_fail(struct scenario *s)
 		fail_msg("%s: a new resource is %s, not queued", s->name, or_none(jstr(r.json, "status")));
 	snprintf(s->sid, sizeof(s->sid), "%s", sid);
 	s->launched = 1;
-	api_res_free(&r);
+	hx_sim_res_free(&r);
 	hx_form_free(&f);
 	free(start);
 }

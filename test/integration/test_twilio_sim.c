@@ -11,56 +11,15 @@ static const char *api_url;     /* TWILIO_API_URL, no trailing slash */
 static char base[256];          /* api_url + /2010-04-01/Accounts/AC... */
 static int ts_initialised;
 
-struct sim_res {
-	long status;
-	struct buf body;
-	json_t *json;               /* parsed body, NULL when not JSON */
-};
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-	buf_append(ud, data, size * nmemb);
-	return size * nmemb;
-}
-
 /* One request with Basic credentials user:pass (NULL: the stack's); a
  * NULL form means GET.  Fails the test when no HTTP answer comes. */
 static void sim_call_or_fail(const char *url, const char *user, const char *pass,
-	const struct hx_form *form, struct sim_res *r)
+	const struct hx_form *form, struct hx_sim_res *r)
 {
-	CURL *c = curl_easy_init();
-	char *body = NULL, userpwd[256];
-	json_error_t jerr;
-	CURLcode rc;
-
-	assert_non_null(c);
-	memset(r, 0, sizeof(*r));
-	buf_init(&r->body);
-	snprintf(userpwd, sizeof(userpwd), "%s:%s", user ? user : hx_env.account_sid,
-		pass ? pass : hx_env.auth_token);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-	if (form) {
-		body = hx_form_encode(form);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	}
-	rc = curl_easy_perform(c);
-	if (rc != CURLE_OK)
-		fail_msg("%s: %s", url, curl_easy_strerror(rc));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_easy_cleanup(c);
+	char *body = form ? hx_form_encode(form) : NULL;
+	if (hx_sim_request(url, user, pass, body, r) < 0)
+		fail_msg("%s: %s", url, r->error);
 	free(body);
-	r->json = json_loads(buf_str(&r->body), 0, &jerr);
-}
-
-static void sim_res_free(struct sim_res *r)
-{
-	buf_free(&r->body);
-	json_decref(r->json);
-	r->json = NULL;
 }
 
 static const char *jstr(json_t *o, const char *key)
@@ -70,7 +29,7 @@ static const char *jstr(json_t *o, const char *key)
 }
 
 /* Twilio's error document with code and HTTP status. */
-static void expect_error(struct sim_res *r, long status, int code)
+static void expect_error(struct hx_sim_res *r, long status, int code)
 {
 	if (r->status != status || r->json == NULL ||
 		json_integer_value(json_object_get(r->json, "code")) != code)
@@ -81,7 +40,7 @@ static void expect_error(struct sim_res *r, long status, int code)
 	assert_non_null(jstr(r->json, "more_info"));
 }
 
-static void expect_schema(const char *method, const char *tmpl, struct sim_res *r)
+static void expect_schema(const char *method, const char *tmpl, struct hx_sim_res *r)
 {
 	char err[512];
 	if (oas_check(method, tmpl, (int)r->status, buf_str(&r->body), err, sizeof(err)) != 0)
@@ -101,34 +60,34 @@ static void form_call(struct hx_form *f, const char *to)
 static void post_expect(const char *what, struct hx_form *f, long status, int code)
 {
 	char url[300];
-	struct sim_res r;
+	struct hx_sim_res r;
 	snprintf(url, sizeof(url), "%s/%s", base, what);
 	sim_call_or_fail(url, NULL, NULL, f, &r);
 	expect_error(&r, status, code);
 	expect_schema("POST", strcmp(what, "Calls.json") == 0
 		? "/2010-04-01/Accounts/{AccountSid}/Calls.json"
 		: "/2010-04-01/Accounts/{AccountSid}/Messages.json", &r);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 }
 
 static void test_auth(void **state)
 {
 	char url[300];
-	struct sim_res r;
+	struct hx_sim_res r;
 	(void)state;
 	snprintf(url, sizeof(url), "%s/Calls.json", base);
 	sim_call_or_fail(url, NULL, "wrong-token", NULL, &r);
 	expect_error(&r, 401, 20003);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	sim_call_or_fail(url, "AC00000000000000000000000000000000", NULL, NULL, &r);
 	expect_error(&r, 401, 20003);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	/* Right credentials, another account in the path. */
 	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/AC00000000000000000000000000000000/Calls.json",
 		api_url);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	expect_error(&r, 401, 20003);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 }
 
 static void test_call_validation(void **state)
@@ -207,7 +166,7 @@ static void test_message_validation(void **state)
 static char *create_call_or_fail(const char *to)
 {
 	struct hx_form f;
-	struct sim_res r;
+	struct hx_sim_res r;
 	char url[300], *sid;
 	form_call(&f, to);
 	snprintf(url, sizeof(url), "%s/Calls.json", base);
@@ -227,7 +186,7 @@ static char *create_call_or_fail(const char *to)
 	assert_non_null(d);
 	assert_int_equal(strlen(d), 31);
 	assert_string_equal(d + 25, " +0000");
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	hx_form_free(&f);
 	return sid;
 }
@@ -235,7 +194,7 @@ static char *create_call_or_fail(const char *to)
 static void test_create_get_list(void **state)
 {
 	char to[13], url[600], *sids[3];
-	struct sim_res r;
+	struct hx_sim_res r;
 	json_t *calls;
 	(void)state;
 	hx_random_phone(to);
@@ -247,12 +206,12 @@ static void test_create_get_list(void **state)
 	assert_int_equal(r.status, 200);
 	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json", &r);
 	assert_string_equal(jstr(r.json, "sid"), sids[0]);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 
 	snprintf(url, sizeof(url), "%s/Calls/CA00000000000000000000000000000000.json", base);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	expect_error(&r, 404, 20404);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 
 	/* Filter by To, two a page: newest first, then the last one. */
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&PageSize=2", base, to + 1);
@@ -270,7 +229,7 @@ static void test_create_get_list(void **state)
 	const char *next = jstr(r.json, "next_page_uri");
 	assert_non_null(next);
 	snprintf(url, sizeof(url), "%s%s", api_url, next);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	calls = json_object_get(r.json, "calls");
@@ -279,27 +238,27 @@ static void test_create_get_list(void **state)
 	assert_int_equal(json_integer_value(json_object_get(r.json, "start")), 2);
 	assert_true(json_is_null(json_object_get(r.json, "next_page_uri")));
 	assert_non_null(jstr(r.json, "previous_page_uri"));
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 
 	/* StartTime>= today finds them; StartTime<= a past day does not. */
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&StartTime%%3E=2000-01-01", base, to + 1);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	assert_int_equal(json_array_size(json_object_get(r.json, "calls")), 3);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&StartTime%%3C=2000-01-01", base, to + 1);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "calls")), 0);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	snprintf(url, sizeof(url), "%s/Calls.json?StartTime%%3E=yesterday", base);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	expect_error(&r, 400, 20001);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&Status=busy", base, to + 1);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "calls")), 0);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	for (int i = 0; i < 3; i++)
 		free(sids[i]);
 }
@@ -308,7 +267,7 @@ static void test_messages_and_opt_out(void **state)
 {
 	char to[13], url[600], sid[40], *val;
 	struct hx_form f;
-	struct sim_res r;
+	struct hx_sim_res r;
 	long long deadline;
 	(void)state;
 	hx_random_phone(to);
@@ -320,11 +279,11 @@ static void test_messages_and_opt_out(void **state)
 	snprintf(url, sizeof(url), "%s/sim/callees", api_url);
 	sim_call_or_fail(url, NULL, NULL, &f, &r);
 	assert_int_equal(r.status, 201);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	hx_form_set(&f, "Behaviour", "person; dance");
 	sim_call_or_fail(url, NULL, NULL, &f, &r);
 	expect_error(&r, 400, 20001);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	hx_form_free(&f);
 
 	hx_form_init(&f);
@@ -337,7 +296,7 @@ static void test_messages_and_opt_out(void **state)
 		fail_msg("create message: %ld %s", r.status, buf_str(&r.body));
 	expect_schema("POST", "/2010-04-01/Accounts/{AccountSid}/Messages.json", &r);
 	snprintf(sid, sizeof(sid), "%s", jstr(r.json, "sid"));
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 
 	/* Delivered, then the reply opts the number out. */
 	deadline = hx_now_ms() + 20000;
@@ -357,17 +316,17 @@ static void test_messages_and_opt_out(void **state)
 	assert_int_equal(r.status, 200);
 	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json", &r);
 	assert_string_equal(jstr(r.json, "status"), "delivered");
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	snprintf(url, sizeof(url), "%s/sim/messages/%s/transcript", api_url, sid);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(buf_str(&r.body), "status delivered"));
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 
 	snprintf(url, sizeof(url), "%s/Messages.json", base);
 	sim_call_or_fail(url, NULL, NULL, &f, &r);
 	expect_error(&r, 400, 21610);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	hx_form_free(&f);
 
 	/* The reply is listed as an inbound message from the callee. */
@@ -379,7 +338,7 @@ static void test_messages_and_opt_out(void **state)
 	assert_non_null(m);
 	assert_string_equal(jstr(m, "direction"), "inbound");
 	assert_string_equal(jstr(m, "body"), "STOP");
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 }
 
 /* A reminder call created through the API is played by the driver
@@ -391,7 +350,7 @@ static void test_call_driven_to_completion(void **state)
 	struct hx_call c;
 	struct hx_snapshot snap;
 	struct hx_form f;
-	struct sim_res r;
+	struct hx_sim_res r;
 	char url[700], *sid;
 	const char *status = "";
 	long long deadline;
@@ -404,7 +363,7 @@ static void test_call_driven_to_completion(void **state)
 	snprintf(url, sizeof(url), "%s/sim/callees", api_url);
 	sim_call_or_fail(url, NULL, NULL, &f, &r);
 	assert_int_equal(r.status, 201);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	hx_form_free(&f);
 
 	hx_form_init(&f);
@@ -418,7 +377,7 @@ static void test_call_driven_to_completion(void **state)
 	if (r.status != 201)
 		fail_msg("create call: %ld %s", r.status, buf_str(&r.body));
 	sid = strdup(jstr(r.json, "sid"));
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	hx_form_free(&f);
 
 	snprintf(url, sizeof(url), "%s/Calls/%s.json", base, sid);
@@ -430,7 +389,7 @@ static void test_call_driven_to_completion(void **state)
 		if (strcmp(status, "queued") != 0 && strcmp(status, "ringing") != 0 &&
 			strcmp(status, "in-progress") != 0)
 			break;
-		sim_res_free(&r);
+		hx_sim_res_free(&r);
 		if (hx_now_ms() > deadline)
 			fail_msg("call %s still not ended after 90 s", sid);
 		hx_sleep_ms(200);
@@ -440,19 +399,19 @@ static void test_call_driven_to_completion(void **state)
 		fail_msg("call %s ended %s: %s", sid, status, buf_str(&r.body));
 	assert_non_null(jstr(r.json, "end_time"));
 	assert_non_null(jstr(r.json, "duration"));
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 
 	snprintf(url, sizeof(url), "%s/sim/calls/%s/transcript", api_url, sid);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	if (strstr(buf_str(&r.body), "press 1") == NULL)
 		fail_msg("transcript of %s has no keypress:\n%s", sid, buf_str(&r.body));
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	snprintf(url, sizeof(url), "%s/sim/calls/%s/events.json", api_url, sid);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_true(json_array_size(json_object_get(r.json, "events")) > 3);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 
 	hx_snapshot_or_fail(&c, &snap);
 	if (snap.confirmed_at[0] == '\0')
@@ -464,7 +423,7 @@ static void test_call_driven_to_completion(void **state)
 static void test_state_kept_across_restart(void **state)
 {
 	char to[13], url[300], *sid;
-	struct sim_res r;
+	struct hx_sim_res r;
 	(void)state;
 	hx_random_phone(to);
 	sid = create_call_or_fail(to);
@@ -475,7 +434,7 @@ static void test_state_kept_across_restart(void **state)
 	assert_int_equal(r.status, 200);
 	assert_string_equal(jstr(r.json, "sid"), sid);
 	assert_string_equal(jstr(r.json, "to"), to);
-	sim_res_free(&r);
+	hx_sim_res_free(&r);
 	free(sid);
 }
 

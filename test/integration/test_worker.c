@@ -132,45 +132,19 @@ static void state_or_fail(const struct wfix *f, struct wstate *s)
 
 /* ---- the simulator --------------------------------------------------------------- */
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-	buf_append(ud, data, size * nmemb);
-	return size * nmemb;
-}
-
 /* GET or POST (form) on the simulator with the stack's credentials; the
  * JSON answer (caller decrefs).  Fails the test without one. */
 static json_t *sim_or_fail(const char *url, const char *form)
 {
-	CURL *c = curl_easy_init();
-	struct buf body;
-	char userpwd[256];
-	long status = 0;
-	json_error_t jerr;
+	struct hx_sim_res r;
 	json_t *j;
-	CURLcode rc;
 
-	assert_non_null(c);
-	buf_init(&body);
-	snprintf(userpwd, sizeof(userpwd), "%s:%s", hx_env.account_sid, hx_env.auth_token);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	if (form)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	if (rc != CURLE_OK || status >= 400)
-		fail_msg("simulator %s: %s (HTTP %ld) %s", url, curl_easy_strerror(rc), status,
-			buf_str(&body));
-	j = json_loads(buf_str(&body), 0, &jerr);
-	buf_free(&body);
-	if (j == NULL)
+	if (hx_sim_request(url, NULL, NULL, form, &r) < 0 || r.status >= 400)
+		fail_msg("simulator %s: %s (HTTP %ld) %s", url, r.error, r.status, buf_str(&r.body));
+	if (r.json == NULL)
 		fail_msg("simulator %s: not JSON", url);
+	j = json_incref(r.json);
+	hx_sim_res_free(&r);
 	return j;
 }
 
@@ -197,18 +171,6 @@ static size_t sim_count_or_fail(const char *kind, const char *phone, char sid[64
 	curl_free(esc);
 	free(url);
 	return n;
-}
-
-static void sim_callee_or_fail(const char *phone, const char *behaviour)
-{
-	char *a = curl_easy_escape(NULL, phone, 0), *b = curl_easy_escape(NULL, behaviour, 0);
-	char *form = xasprintf("Number=%s&Behaviour=%s", a, b);
-	char *url = xasprintf("%s/sim/callees", api_url);
-	json_decref(sim_or_fail(url, form));
-	curl_free(a);
-	curl_free(b);
-	free(form);
-	free(url);
 }
 
 /* ---- running the worker ---------------------------------------------------------------- */
@@ -824,7 +786,7 @@ static void test_busy_retry(void **state)
 	long long deadline;
 
 	fixture_or_fail(&f, "voice", 120);
-	sim_callee_or_fail(f.phone, "busy");
+	hx_sim_callee_or_fail(f.phone, "busy");
 	e.allowed = f.phone;
 	enqueue_or_fail(f.reminder, 1);
 	assert_int_equal(worker_run(&e, ONCE), 0);
