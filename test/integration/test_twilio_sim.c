@@ -191,6 +191,28 @@ static char *create_call_or_fail(const char *to)
 	return sid;
 }
 
+/* Waits (up to 30 s) until the call has a start_time: the driver dialled it. */
+static void wait_dialled_or_fail(const char *sid)
+{
+	char url[600];
+	struct hx_sim_res r;
+	long long deadline = hx_now_ms() + 30000;
+
+	snprintf(url, sizeof(url), "%s/Calls/%s.json", base, sid);
+	for (;;) {
+		sim_call_or_fail(url, NULL, NULL, NULL, &r);
+		assert_int_equal(r.status, 200);
+		if (jstr(r.json, "start_time")) {
+			hx_sim_res_free(&r);
+			return;
+		}
+		hx_sim_res_free(&r);
+		if (hx_now_ms() > deadline)
+			fail_msg("call %s was never dialled", sid);
+		hx_sleep_ms(50);
+	}
+}
+
 static void test_create_get_list(void **state)
 {
 	char to[13], url[600], *sids[3];
@@ -240,7 +262,10 @@ static void test_create_get_list(void **state)
 	assert_non_null(jstr(r.json, "previous_page_uri"));
 	hx_sim_res_free(&r);
 
-	/* StartTime>= today finds them; StartTime<= a past day does not. */
+	/* Once dialled, StartTime>= a past day finds them; StartTime<= a past
+	 * day does not. */
+	for (int i = 0; i < 3; i++)
+		wait_dialled_or_fail(sids[i]);
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&StartTime%%3E=2000-01-01", base, to + 1);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	assert_int_equal(json_array_size(json_object_get(r.json, "calls")), 3);
