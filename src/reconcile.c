@@ -18,9 +18,10 @@
  * taken just before the request: a small slack, not more (a call from an
  * earlier attempt must not be mistaken for this one). */
 #define RECONCILE_SLACK_S 2
-/* Attempts looked up per pass, and calls listed per attempt. */
+/* Attempts looked up per pass, and calls or messages to one number since
+ * one attempt that a pass can weigh (more is doubt: it stays unknown). */
 #define RECONCILE_BATCH 200
-#define RECONCILE_FOUND_MAX 50
+#define RECONCILE_FOUND_MAX 1000
 
 static void audit_settle(struct audit *au, const char *attempt_id, const char *business,
 	const char *to, const char *verdict, const char *sid, const char *why)
@@ -108,7 +109,7 @@ static void settle_one(const struct config *cfg, struct db *db, struct audit *au
 	const char *kind = strcmp(channel, "voice") == 0 ? "calls" : "messages";
 	long long created_s = atoll(PQgetvalue(rows, i, 3));
 	const char *sid = PQgetisnull(rows, i, 4) ? NULL : PQgetvalue(rows, i, 4);
-	struct twilio_found found[RECONCILE_FOUND_MAX];
+	struct twilio_found *found = NULL;
 	const struct twilio_found *match = NULL;
 	size_t n = 0;
 	char why[200];
@@ -116,8 +117,9 @@ static void settle_one(const struct config *cfg, struct db *db, struct audit *au
 
 	if (sid) {
 		settle_by_sid(cfg, db, au, id, kind, to, business, sid, st);
-		return;
+		goto out;
 	}
+	found = xcalloc(RECONCILE_FOUND_MAX, sizeof(*found));
 	/* No sid: every call or message to the number, whatever its status
 	 * (queued, ringing, accepted, scheduled, ...), created since the
 	 * attempt; only a list read to its end can say "none". */
@@ -126,13 +128,13 @@ static void settle_one(const struct config *cfg, struct db *db, struct audit *au
 		st->still_unknown++;
 		log_warn("reconcile: attempt %s to %s stays unknown: Twilio's list could not be read"
 			 " to its end", id, to);
-		return;
+		goto out;
 	}
 	for (size_t k = 0; k < n; k++) {
 		rc = sid_taken(db, found[k].sid, id);
 		if (rc < 0) {
 			st->still_unknown++;
-			return;
+			goto out;
 		}
 		if (rc == 0 && (match == NULL || found[k].created_s < match->created_s))
 			match = &found[k];
@@ -146,6 +148,8 @@ static void settle_one(const struct config *cfg, struct db *db, struct audit *au
 			strcmp(kind, "calls") == 0 ? "call" : "message");
 		settle_as(db, au, id, business, to, "not_placed", NULL, why, st);
 	}
+out:
+	free(found);
 }
 
 int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, long long now_s,
