@@ -6,7 +6,10 @@
  * transcript note, every call and message a dead driver left in flight.
  * Then it loops: it claims queued calls and messages (FOR UPDATE SKIP
  * LOCKED), forks one child per call or message (at most 64 at once) and
- * reaps them.  A call's child opens its own database connection, plays
+ * reaps them.  Like Twilio, it keeps a call queued (status queued, no
+ * start_time) until its turn under the calls-per-second limit, and every
+ * call and message queued for at least the queue hold; claiming a call
+ * starts its start_time.  A call's child opens its own database connection, plays
  * the call with sim_call_run (the callee from twilio_sim.callees, or
  * sim_callee_default), writes every event to the transcript and the
  * outcome to the call row.  A message's child marks it sent, then
@@ -22,6 +25,10 @@
 
 struct sim_driver_opts {
 	double time_scale;   /* RINGFENCE_SIM_TIME_SCALE: 1.0 is real time */
+	int cps;             /* RINGFENCE_SIM_CPS / --cps: calls dialled per second,
+	                      * one every 1/cps s; 0 means no limit */
+	long queue_delay_ms; /* RINGFENCE_SIM_QUEUE_DELAY_MS: a call or message stays
+	                      * queued at least this long after its creation */
 };
 
 /* The driver's main loop; ctx is a struct sim_driver_opts.  Returns the

@@ -54,12 +54,29 @@ struct sim_store_filter {
 	const char *end_after, *end_before, *end_on; /* EndTime (calls only) */
 };
 
-/* One page of calls or messages, newest first, as a JSON array of
- * objects appended to json; *count gets the items on the page and
- * *more 1 when another page follows.  0 or -1. */
+/* Which page: page_size entries, and token NULL (the first page) or
+ * "PA" + sid (the entries after that one in the list's order, as in
+ * Twilio's next_page_uri) or "PB" + sid (those before it, for
+ * previous_page_uri), already checked to be PA/PB and a sid. */
+struct sim_store_page {
+	long page_size;
+	const char *token;
+};
+
+struct sim_store_page_out {
+	int count;               /* entries on the page */
+	int older, newer;        /* 1 when entries follow / precede this page */
+	char first_sid[35], last_sid[35]; /* "" on an empty page */
+};
+
+/* One page of calls or messages, newest first (date_created, then sid),
+ * as a JSON array of objects appended to json; po describes it.  Date
+ * filters match start_time (calls) and date_sent (messages) only: a call
+ * not yet dialled or a message not yet sent matches none.  0, -2 when
+ * the token names no call or message of the account, -1. */
 int sim_store_list_json(struct db *db, const char *kind, const char *account_sid,
-	const struct sim_store_filter *f, long page, long page_size, struct buf *json,
-	int *count, int *more);
+	const struct sim_store_filter *f, const struct sim_store_page *pg, struct buf *json,
+	struct sim_store_page_out *po);
 
 /* Appends one transcript line to sid's transcript.  0 or -1. */
 int sim_store_event_add(struct db *db, const char *sid, const char *kind, const char *text,
@@ -95,9 +112,11 @@ struct sim_store_call {
 };
 void sim_store_call_free(struct sim_store_call *c);
 
-/* Claims the oldest queued call nobody plays (FOR UPDATE SKIP LOCKED) for
- * driver_pid: 1 with *out filled, 0 when there is none, -1. */
-int sim_store_call_claim(struct db *db, int driver_pid, struct sim_store_call *out);
+/* Claims the oldest queued call nobody plays (FOR UPDATE SKIP LOCKED),
+ * created at least hold_ms ago, for driver_pid, and starts its
+ * start_time (dialling begins): 1 with *out filled, 0 when there is none,
+ * -1. */
+int sim_store_call_claim(struct db *db, int driver_pid, long hold_ms, struct sim_store_call *out);
 /* Sets a call's live status (ringing, in-progress); 0 or -1. */
 int sim_store_call_status(struct db *db, const char *sid, const char *status);
 /* Writes the outcome of a played call; 0 or -1. */
@@ -112,8 +131,10 @@ struct sim_store_message {
 };
 void sim_store_message_free(struct sim_store_message *m);
 
-/* Claims the oldest queued outbound message (status becomes sending). */
-int sim_store_message_claim(struct db *db, int driver_pid, struct sim_store_message *out);
+/* Claims the oldest queued outbound message created at least hold_ms
+ * ago (status becomes sending). */
+int sim_store_message_claim(struct db *db, int driver_pid, long hold_ms,
+	struct sim_store_message *out);
 /* Sets a message's status (and error code when not 0; date_sent when it
  * becomes sent).  0 or -1. */
 int sim_store_message_status(struct db *db, const char *sid, const char *status,

@@ -25,7 +25,10 @@ enum twilio_outcome {
 struct twilio_result {
 	int outcome;              /* enum twilio_outcome */
 	int http_status;          /* 0 when no answer arrived */
-	char sid[40];             /* CA.../SM...; "" unless TWILIO_OK */
+	char sid[40];             /* CA.../SM...: always with TWILIO_OK; with
+	                           * TWILIO_UNKNOWN when the answer (a 5xx, say)
+	                           * still carried a well-formed sid of the
+	                           * resource, so it can be fetched later; else "" */
 	char status[32];          /* Twilio's status of the new resource */
 	int error_code;           /* Twilio's code for TWILIO_REJECTED, else 0 */
 	char error_message[256];  /* Twilio's message, or why the outcome is unknown */
@@ -63,11 +66,36 @@ struct twilio_found {
 };
 
 /* Lists the account's calls ("calls") or messages ("messages") to `to`
- * created since since_s (StartTime>= / DateSent>=, a date: Twilio filters
- * by day, so the rows are also filtered here by date_created >= since_s).
- * Up to max rows go to found, *n gets their number.  Returns 0, or -1
- * when the list could not be read (nothing can be concluded then). */
+ * and keeps those created at or after since_s.  No date filter is sent:
+ * Twilio applies StartTime to start_time and DateSent to date_sent, both
+ * empty while a call waits in the calls-per-second queue or a message is
+ * queued, accepted or scheduled, and those must be found.  So the whole
+ * list to that number is read, following next_page_uri (PageSize 100, at
+ * most 50 pages), and date_created is compared here; the list's order is
+ * not relied on.  Up to max rows go to found, *n gets their number.
+ * Returns 0 only when every page was read; -1 when anything is in doubt
+ * (transport error, an HTTP status other than 200, an unreadable page or
+ * entry, the page cap reached with more pages left, more than max rows
+ * since since_s), *n is then 0 and nothing can be concluded. */
 int twilio_find(const struct config *cfg, const char *kind, const char *to,
 	long long since_s, struct twilio_found *found, size_t max, size_t *n);
+
+enum twilio_lookup {
+	TWILIO_LOOKUP_FOUND = 1,      /* Twilio has it, in any status */
+	TWILIO_LOOKUP_NOT_FOUND = 0,  /* HTTP 404 with Twilio's code 20404 */
+	TWILIO_LOOKUP_DOUBT = -1,     /* anything else: nothing can be concluded */
+};
+
+/* GET Calls/{sid}.json ("calls") or Messages/{sid}.json ("messages").
+ * Returns an enum twilio_lookup; with TWILIO_LOOKUP_FOUND, out has the
+ * sid, status and date_created.  A 404 without Twilio's 20404 error body
+ * (a proxy's page, say), a 5xx, a timeout, a body that cannot be read or
+ * that names another sid are all TWILIO_LOOKUP_DOUBT. */
+int twilio_fetch(const struct config *cfg, const char *kind, const char *sid,
+	struct twilio_found *out);
+
+/* 1 when s is a sid of kind ("calls": CA, "messages": SM or MM, then 32
+ * hex digits), else 0. */
+int twilio_sid_valid(const char *kind, const char *s);
 
 #endif

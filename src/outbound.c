@@ -471,8 +471,10 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	} else {
 		snprintf(reason, sizeof(reason), "outcome unknown (HTTP %d): %s", tr.http_status,
 			tr.error_message[0] ? tr.error_message : "no answer");
-		rc = outbound_settle(ctx->db, at->attempt_id, "dialing", "unknown", NULL, 0, reason,
-			"unknown");
+		/* A sid in an answer we cannot trust otherwise (a 5xx that
+		 * still names the call) is kept: the reconciler fetches it. */
+		rc = outbound_settle(ctx->db, at->attempt_id, "dialing", "unknown",
+			tr.sid[0] ? tr.sid : NULL, 0, reason, "unknown");
 		st = OUTBOUND_UNKNOWN;
 	}
 	if (rc < 0) {

@@ -18,9 +18,10 @@
  * taken just before the request: a small slack, not more (a call from an
  * earlier attempt must not be mistaken for this one). */
 #define RECONCILE_SLACK_S 2
-/* Attempts looked up per pass, and calls listed per attempt. */
+/* Attempts looked up per pass, and calls or messages to one number since
+ * one attempt that a pass can weigh (more is doubt: it stays unknown). */
 #define RECONCILE_BATCH 200
-#define RECONCILE_FOUND_MAX 50
+#define RECONCILE_FOUND_MAX 1000
 
 static void audit_settle(struct audit *au, const char *attempt_id, const char *business,
 	const char *to, const char *verdict, const char *sid, const char *why)
@@ -54,67 +55,101 @@ static int sid_taken(struct db *db, const char *sid, const char *attempt_id)
 	return rc;
 }
 
+/* Records one verdict on attempt id (from 'unknown' only); updates st. */
+static void settle_as(struct db *db, struct audit *au, const char *id, const char *business,
+	const char *to, const char *verdict, const char *sid, const char *why,
+	struct reconcile_stats *st)
+{
+	int rc = outbound_settle(db, atoll(id), "unknown", verdict, sid, 0, why, verdict);
+
+	if (rc < 0) {
+		log_error("reconcile: attempt %s: cannot record: %s", id, db_last_error(db));
+		return;
+	}
+	if (rc == 0)
+		return; /* settled meanwhile (a status callback, another pass) */
+	if (strcmp(verdict, "placed") == 0)
+		st->placed++;
+	else
+		st->not_placed++;
+	audit_settle(au, id, business, to, verdict, sid, why);
+	log_info("reconcile: attempt %s to %s %s", id, to, why);
+}
+
+/* An attempt that knows its sid (Twilio's answer named it, or a status
+ * callback did): Twilio's word on that sid decides. */
+static void settle_by_sid(const struct config *cfg, struct db *db, struct audit *au,
+	const char *id, const char *kind, const char *to, const char *business, const char *sid,
+	struct reconcile_stats *st)
+{
+	struct twilio_found f;
+	char why[200];
+
+	switch (twilio_fetch(cfg, kind, sid, &f)) {
+	case TWILIO_LOOKUP_FOUND:
+		snprintf(why, sizeof(why), "reconciled: Twilio has %s (%s)", sid, f.status);
+		settle_as(db, au, id, business, to, "placed", sid, why, st);
+		break;
+	case TWILIO_LOOKUP_NOT_FOUND:
+		snprintf(why, sizeof(why), "reconciled: Twilio does not know %s (20404)", sid);
+		settle_as(db, au, id, business, to, "not_placed", NULL, why, st);
+		break;
+	default:
+		st->still_unknown++;
+		log_warn("reconcile: attempt %s to %s stays unknown: %s could not be fetched", id, to, sid);
+	}
+}
+
 /* Settles one unknown call or text; updates st. */
 static void settle_one(const struct config *cfg, struct db *db, struct audit *au,
 	PGresult *rows, int i, struct reconcile_stats *st)
 {
 	const char *id = PQgetvalue(rows, i, 0), *channel = PQgetvalue(rows, i, 1);
 	const char *to = PQgetvalue(rows, i, 2), *business = PQgetvalue(rows, i, 5);
+	const char *kind = strcmp(channel, "voice") == 0 ? "calls" : "messages";
 	long long created_s = atoll(PQgetvalue(rows, i, 3));
-	const char *bound = PQgetisnull(rows, i, 4) ? NULL : PQgetvalue(rows, i, 4);
-	struct twilio_found found[RECONCILE_FOUND_MAX];
+	const char *sid = PQgetisnull(rows, i, 4) ? NULL : PQgetvalue(rows, i, 4);
+	struct twilio_found *found = NULL;
 	const struct twilio_found *match = NULL;
 	size_t n = 0;
 	char why[200];
 	int rc;
 
-	if (bound) {
-		rc = outbound_settle(db, atoll(id), "unknown", "placed", bound, 0,
-			"reconciled: a status callback named the call", "placed");
-		if (rc > 0) {
-			st->placed++;
-			audit_settle(au, id, business, to, "placed", bound, "bound by a status callback");
-		}
-		return;
+	if (sid) {
+		settle_by_sid(cfg, db, au, id, kind, to, business, sid, st);
+		goto out;
 	}
-	if (twilio_find(cfg, strcmp(channel, "voice") == 0 ? "calls" : "messages", to,
-		    created_s - RECONCILE_SLACK_S, found, RECONCILE_FOUND_MAX, &n) < 0) {
+	found = xcalloc(RECONCILE_FOUND_MAX, sizeof(*found));
+	/* No sid: every call or message to the number, whatever its status
+	 * (queued, ringing, accepted, scheduled, ...), created since the
+	 * attempt; only a list read to its end can say "none". */
+	if (twilio_find(cfg, kind, to, created_s - RECONCILE_SLACK_S, found, RECONCILE_FOUND_MAX,
+		    &n) < 0) {
 		st->still_unknown++;
-		log_warn("reconcile: attempt %s to %s stays unknown: Twilio's list could not be read",
-			id, to);
-		return;
+		log_warn("reconcile: attempt %s to %s stays unknown: Twilio's list could not be read"
+			 " to its end", id, to);
+		goto out;
 	}
 	for (size_t k = 0; k < n; k++) {
-		if (found[k].created_s < created_s - RECONCILE_SLACK_S)
-			continue;
 		rc = sid_taken(db, found[k].sid, id);
-		if (rc < 0)
-			return;
+		if (rc < 0) {
+			st->still_unknown++;
+			goto out;
+		}
 		if (rc == 0 && (match == NULL || found[k].created_s < match->created_s))
 			match = &found[k];
 	}
 	if (match) {
 		snprintf(why, sizeof(why), "reconciled: Twilio has %s (%s) to this number",
 			match->sid, match->status);
-		rc = outbound_settle(db, atoll(id), "unknown", "placed", match->sid, 0, why, "placed");
-		if (rc > 0)
-			st->placed++;
+		settle_as(db, au, id, business, to, "placed", match->sid, why, st);
 	} else {
 		snprintf(why, sizeof(why), "reconciled: Twilio has no %s to this number since the attempt",
-			strcmp(channel, "voice") == 0 ? "call" : "message");
-		rc = outbound_settle(db, atoll(id), "unknown", "not_placed", NULL, 0, why, "not_placed");
-		if (rc > 0)
-			st->not_placed++;
+			strcmp(kind, "calls") == 0 ? "call" : "message");
+		settle_as(db, au, id, business, to, "not_placed", NULL, why, st);
 	}
-	if (rc < 0) {
-		log_error("reconcile: attempt %s: cannot record: %s", id, db_last_error(db));
-		return;
-	}
-	if (rc > 0) {
-		audit_settle(au, id, business, to, match ? "placed" : "not_placed",
-			match ? match->sid : NULL, why);
-		log_info("reconcile: attempt %s to %s %s", id, to, why);
-	}
+out:
+	free(found);
 }
 
 int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, long long now_s,

@@ -616,9 +616,10 @@ struct list_filter_param {
 	const char **slot;
 };
 
-/* A page URI of the listing: the filters given, then PageSize and Page. */
+/* A page URI of the listing as Twilio writes it: the filters given, then
+ * PageSize, Page and, past the first page, PageToken. */
 static void page_uri(struct buf *b, const char *path, const struct list_filter_param *fp,
-	size_t nfp, long page_size, long page)
+	size_t nfp, long page_size, long page, const char *token_dir, const char *token_sid)
 {
 	buf_puts(b, path);
 	buf_putc(b, '?');
@@ -631,6 +632,22 @@ static void page_uri(struct buf *b, const char *path, const struct list_filter_p
 		buf_putc(b, '&');
 	}
 	buf_printf(b, "PageSize=%ld&Page=%ld", page_size, page);
+	if (token_dir)
+		buf_printf(b, "&PageToken=%s%s", token_dir, token_sid);
+}
+
+/* A PageToken this simulator can have written: PA or PB, then a sid of
+ * the listed resource. */
+static int valid_page_token(const char *v, int calls)
+{
+	if (strlen(v) != 2 + SID_LEN || (strncmp(v, "PA", 2) != 0 && strncmp(v, "PB", 2) != 0))
+		return 0;
+	if (calls ? strncmp(v + 2, "CA", 2) != 0 : strncmp(v + 2, "SM", 2) != 0)
+		return 0;
+	for (int i = 4; i < 2 + SID_LEN; i++)
+		if (!isxdigit((unsigned char)v[i]))
+			return 0;
+	return 1;
 }
 
 static void json_uri_field(struct buf *b, const char *name, const char *uri)
@@ -647,9 +664,11 @@ static void list(struct sim_api *api, struct http_request *req, struct http_resp
 	const char *kind, const char *path)
 {
 	struct sim_store_filter f;
+	struct sim_store_page pg = { 0, NULL };
+	struct sim_store_page_out po;
 	struct buf items = BUF_INIT, out = BUF_INIT, uri = BUF_INIT, first = BUF_INIT,
 		   next = BUF_INIT, prev = BUF_INIT;
-	int calls = strcmp(kind, "calls") == 0, count = 0, more = 0;
+	int calls = strcmp(kind, "calls") == 0, count = 0, r;
 	long page = 0, page_size = PAGE_SIZE_DEFAULT, start;
 	const char *v;
 	char msg[160];
@@ -696,24 +715,41 @@ static void list(struct sim_api *api, struct http_request *req, struct http_resp
 		api_error(res, 400, 20001, "Page must be a whole number from 0");
 		goto out;
 	}
-	if (sim_store_list_json(api->db, kind, api->cfg.account_sid, &f, page, page_size, &items,
-		    &count, &more) < 0) {
+	pg.token = param(&req->query_params, "PageToken");
+	if (pg.token && !valid_page_token(pg.token, calls)) {
+		api_error(res, 400, 20001, "Invalid PageToken");
+		goto out;
+	}
+	/* Twilio dropped absolute paging: a page past the first is reached
+	 * only through the PageToken of next_page_uri. */
+	if (page > 0 && pg.token == NULL) {
+		api_error(res, 400, 20001, "PageToken is required for paging.");
+		goto out;
+	}
+	pg.page_size = page_size;
+	r = sim_store_list_json(api->db, kind, api->cfg.account_sid, &f, &pg, &items, &po);
+	if (r == -2) {
+		api_error(res, 400, 20001, "Invalid PageToken");
+		goto out;
+	}
+	if (r < 0) {
 		api_db_error(res);
 		goto out;
 	}
+	count = po.count;
 	start = page * page_size;
-	page_uri(&uri, path, fp, nfp, page_size, page);
-	page_uri(&first, path, fp, nfp, page_size, 0);
-	if (more)
-		page_uri(&next, path, fp, nfp, page_size, page + 1);
-	if (page > 0)
-		page_uri(&prev, path, fp, nfp, page_size, page - 1);
+	page_uri(&uri, path, fp, nfp, page_size, page, pg.token ? "" : NULL, pg.token ? pg.token : "");
+	page_uri(&first, path, fp, nfp, page_size, 0, NULL, NULL);
+	if (po.older && count > 0)
+		page_uri(&next, path, fp, nfp, page_size, page + 1, "PA", po.last_sid);
+	if (po.newer && count > 0 && page > 0)
+		page_uri(&prev, path, fp, nfp, page_size, page - 1, "PB", po.first_sid);
 	buf_printf(&out, "{\"%s\": %s", kind, buf_str(&items));
 	buf_printf(&out, ", \"end\": %ld", count > 0 ? start + count - 1 : start);
 	json_uri_field(&out, "first_page_uri", buf_str(&first));
-	json_uri_field(&out, "next_page_uri", more ? buf_str(&next) : NULL);
+	json_uri_field(&out, "next_page_uri", next.len ? buf_str(&next) : NULL);
 	buf_printf(&out, ", \"page\": %ld, \"page_size\": %ld", page, page_size);
-	json_uri_field(&out, "previous_page_uri", page > 0 ? buf_str(&prev) : NULL);
+	json_uri_field(&out, "previous_page_uri", prev.len ? buf_str(&prev) : NULL);
 	buf_printf(&out, ", \"start\": %ld", start);
 	json_uri_field(&out, "uri", buf_str(&uri));
 	buf_putc(&out, '}');

@@ -51,6 +51,7 @@ struct driver {
 	PGconn *listening;      /* the connection LISTEN and the lock were taken on */
 	struct child kids[DRIVER_MAX_CHILDREN];
 	int nkids;
+	long long next_dial_ms; /* with a CPS limit: no call is dialled before this */
 };
 
 /* Sleeps seconds x the time scale. */
@@ -406,21 +407,26 @@ static int ensure_session(struct driver *d)
 	return 1;
 }
 
-/* Waits up to DRIVER_POLL_MS for a notification, draining them. */
+/* Waits up to DRIVER_POLL_MS (less when the next call's turn under the
+ * CPS limit comes sooner) for a notification, draining them. */
 static void wait_for_work(struct driver *d)
 {
 	PGconn *conn = db_pgconn(d->db);
 	struct pollfd pfd;
 	PGnotify *n;
+	long long turn = d->next_dial_ms - util_now_ms();
+	int ms = DRIVER_POLL_MS;
 
+	if (d->opts->cps > 0 && turn > 0 && turn < ms)
+		ms = (int)turn;
 	if (conn == NULL || PQsocket(conn) < 0) {
-		poll(NULL, 0, DRIVER_POLL_MS);
+		poll(NULL, 0, ms);
 		return;
 	}
 	pfd.fd = PQsocket(conn);
 	pfd.events = POLLIN;
 	pfd.revents = 0;
-	if (poll(&pfd, 1, DRIVER_POLL_MS) > 0) {
+	if (poll(&pfd, 1, ms) > 0) {
 		PQconsumeInput(conn);
 		while ((n = PQnotifies(conn)) != NULL)
 			PQfreemem(n);
@@ -434,10 +440,19 @@ static int start_work(struct driver *d)
 	while (!driver_stop && d->nkids < DRIVER_MAX_CHILDREN) {
 		struct sim_store_call call;
 		struct sim_store_message m;
-		int r = sim_store_call_claim(d->db, (int)getpid(), &call);
+		int r = 0;
+		/* Under a calls-per-second limit a call waits in the queue
+		 * (status queued, no start_time) until its turn, as at Twilio. */
+		if (d->opts->cps <= 0 || util_now_ms() >= d->next_dial_ms)
+			r = sim_store_call_claim(d->db, (int)getpid(), d->opts->queue_delay_ms, &call);
 		if (r < 0)
 			return -1;
 		if (r == 1) {
+			if (d->opts->cps > 0) {
+				long long now = util_now_ms();
+				d->next_dial_ms = (d->next_dial_ms > now ? d->next_dial_ms : now) +
+					(1000 + d->opts->cps - 1) / d->opts->cps;
+			}
 			if (spawn(d, call.sid, run_call, &call) < 0) {
 				sim_store_call_fail_inflight(d->db, call.sid, "the simulator could not start a player (fork failed)");
 				sim_store_call_free(&call);
@@ -446,7 +461,7 @@ static int start_work(struct driver *d)
 			sim_store_call_free(&call);
 			continue;
 		}
-		r = sim_store_message_claim(d->db, (int)getpid(), &m);
+		r = sim_store_message_claim(d->db, (int)getpid(), d->opts->queue_delay_ms, &m);
 		if (r <= 0)
 			return r;
 		if (spawn(d, m.sid, run_message, &m) < 0) {
@@ -496,7 +511,9 @@ int sim_driver_run(void *ctx)
 		goto out;
 	}
 	d->db = db_open(d->cfg.database_url);
-	log_info("driver: started (time scale %g)", d->opts->time_scale);
+	log_info("driver: started (time scale %g, %d calls per second%s, queue hold %ld ms)",
+		d->opts->time_scale, d->opts->cps, d->opts->cps > 0 ? "" : " (no limit)",
+		d->opts->queue_delay_ms);
 	while (!driver_stop) {
 		int s = ensure_session(d);
 		reap(d, 0);

@@ -113,59 +113,119 @@ int sim_store_get_json(struct db *db, const char *kind, const char *account_sid,
 	" AND ($" b "::text IS NULL OR " t " < " SQL_UPPER(b) ")" \
 	" AND ($" on "::text IS NULL OR (" t " >= " SQL_LOWER(on) " AND " t " < " SQL_UPPER(on) "))"
 
-int sim_store_list_json(struct db *db, const char *kind, const char *account_sid,
-	const struct sim_store_filter *f, long page, long page_size, struct buf *json,
-	int *count, int *more)
-{
-	char limit[24], offset[24];
-	PGresult *res;
-	int n;
+/* The list's WHERE clause after the account ($1): filters $2..$10, then
+ * the page token: $11 'PA' (entries after that sid in the list's order)
+ * or 'PB' (entries before it), $12 the sid.  Twilio's date filters apply
+ * to start_time (calls) and date_sent (messages) as it documents them: a
+ * call not yet dialled has no start_time and a message not yet sent no
+ * date_sent, so neither matches any date filter. */
+#define SQL_LIST_WHERE(tbl, t, e) \
+	" WHERE account_sid = $1" \
+	" AND ($2::text IS NULL OR to_number = $2)" \
+	" AND ($3::text IS NULL OR from_number = $3)" \
+	" AND ($4::text IS NULL OR status = $4)" \
+	SQL_RANGE(t, "5", "6", "7") e \
+	" AND ($11::text IS NULL OR ($11 = 'PA' AND (date_created, sid) <" \
+	"   (SELECT date_created, sid FROM " tbl " WHERE sid = $12 AND account_sid = $1))" \
+	"  OR ($11 = 'PB' AND (date_created, sid) >" \
+	"   (SELECT date_created, sid FROM " tbl " WHERE sid = $12 AND account_sid = $1)))"
 
-	snprintf(limit, sizeof(limit), "%ld", page_size + 1);
-	snprintf(offset, sizeof(offset), "%ld", page * page_size);
+int sim_store_list_json(struct db *db, const char *kind, const char *account_sid,
+	const struct sim_store_filter *f, const struct sim_store_page *pg, struct buf *json,
+	struct sim_store_page_out *po)
+{
+	char limit[24], dir[3] = "", tsid[40] = "";
+	PGresult *res = NULL;
+	int n, before = 0, rc = -1;
+
+	memset(po, 0, sizeof(*po));
+	snprintf(limit, sizeof(limit), "%ld", pg->page_size + 1);
+	if (pg->token) {
+		/* PA or PB, then the sid of the row the page starts after or ends before. */
+		snprintf(dir, sizeof(dir), "%.2s", pg->token);
+		snprintf(tsid, sizeof(tsid), "%s", pg->token + 2);
+		before = strcmp(dir, "PB") == 0;
+	}
 	const char *p[] = { account_sid, f->to, f->from, f->status, f->after, f->before, f->on,
-		f->end_after, f->end_before, f->end_on, limit, offset };
-	/* Not yet dialled calls and not yet sent messages count from their
-	 * creation, so a reconciliation listing "since the attempt started"
-	 * also finds what is still queued. */
+		f->end_after, f->end_before, f->end_on, pg->token ? dir : NULL,
+		pg->token ? tsid : NULL, limit };
+	if (pg->token) {
+		/* A token must name an entry of this account: a page that starts
+		 * after nothing is an error, never the whole list again. */
+		const char *q[] = { tsid, account_sid };
+		PGresult *t = db_exec_prepared(db, is_calls(kind) ? "sim_call_token" : "sim_message_token",
+			is_calls(kind) ? "SELECT 1 FROM twilio_sim.calls WHERE sid = $1 AND account_sid = $2"
+				       : "SELECT 1 FROM twilio_sim.messages WHERE sid = $1 AND account_sid = $2",
+			2, q);
+		if (t == NULL)
+			return -1;
+		n = PQntuples(t);
+		PQclear(t);
+		if (n == 0)
+			return -2;
+	}
+	/* Newest first; a PB page is read oldest first and turned round. */
 	if (is_calls(kind))
-		res = db_exec_prepared(db, "sim_call_list",
-			"SELECT twilio_sim.call_json(c)::text FROM twilio_sim.calls c"
-			" WHERE account_sid = $1"
-			" AND ($2::text IS NULL OR to_number = $2)"
-			" AND ($3::text IS NULL OR from_number = $3)"
-			" AND ($4::text IS NULL OR status = $4)"
-			SQL_RANGE("COALESCE(start_time, date_created)", "5", "6", "7")
-			SQL_RANGE("end_time", "8", "9", "10")
-			" ORDER BY date_created DESC, sid DESC LIMIT $11::bigint OFFSET $12::bigint",
+		res = db_exec_prepared(db, before ? "sim_call_list_b" : "sim_call_list",
+			before ? "SELECT j, sid FROM (SELECT twilio_sim.call_json(c)::text AS j, sid, date_created"
+				 " FROM twilio_sim.calls c"
+				 SQL_LIST_WHERE("twilio_sim.calls", "start_time", SQL_RANGE("end_time", "8", "9", "10"))
+				 " ORDER BY date_created, sid LIMIT $13::bigint) x"
+				 " ORDER BY date_created DESC, sid DESC"
+			       : "SELECT twilio_sim.call_json(c)::text, sid FROM twilio_sim.calls c"
+				 SQL_LIST_WHERE("twilio_sim.calls", "start_time", SQL_RANGE("end_time", "8", "9", "10"))
+				 " ORDER BY date_created DESC, sid DESC LIMIT $13::bigint",
 			(int)ARRAY_LEN(p), p);
 	else
-		res = db_exec_prepared(db, "sim_message_list",
-			"SELECT twilio_sim.message_json(m)::text FROM twilio_sim.messages m"
-			" WHERE account_sid = $1"
-			" AND ($2::text IS NULL OR to_number = $2)"
-			" AND ($3::text IS NULL OR from_number = $3)"
-			" AND ($4::text IS NULL OR status = $4)"
-			SQL_RANGE("COALESCE(date_sent, date_created)", "5", "6", "7")
-			" AND ($8::text IS NULL) AND ($9::text IS NULL) AND ($10::text IS NULL)"
-			" ORDER BY date_created DESC, sid DESC LIMIT $11::bigint OFFSET $12::bigint",
+		res = db_exec_prepared(db, before ? "sim_message_list_b" : "sim_message_list",
+			before ? "SELECT j, sid FROM (SELECT twilio_sim.message_json(m)::text AS j, sid, date_created"
+				 " FROM twilio_sim.messages m"
+				 SQL_LIST_WHERE("twilio_sim.messages", "date_sent",
+					 " AND ($8::text IS NULL) AND ($9::text IS NULL) AND ($10::text IS NULL)")
+				 " ORDER BY date_created, sid LIMIT $13::bigint) x"
+				 " ORDER BY date_created DESC, sid DESC"
+			       : "SELECT twilio_sim.message_json(m)::text, sid FROM twilio_sim.messages m"
+				 SQL_LIST_WHERE("twilio_sim.messages", "date_sent",
+					 " AND ($8::text IS NULL) AND ($9::text IS NULL) AND ($10::text IS NULL)")
+				 " ORDER BY date_created DESC, sid DESC LIMIT $13::bigint",
 			(int)ARRAY_LEN(p), p);
 	if (res == NULL)
-		return -1;
+		goto out;
 	n = PQntuples(res);
-	*more = n > page_size;
-	if (*more)
-		n = (int)page_size;
-	buf_putc(json, '[');
-	for (int i = 0; i < n; i++) {
-		if (i > 0)
-			buf_puts(json, ", ");
-		buf_puts(json, PQgetvalue(res, i, 0));
+	{
+		/* One row more than the page says whether more follow in the
+		 * direction read; a PB page read its rows oldest first, so
+		 * its extra row is the newest, first once turned round. */
+		int first = 0, extra = n > pg->page_size;
+		if (extra) {
+			n = (int)pg->page_size;
+			if (before)
+				first = 1; /* the newest row is the extra one */
+		}
+		if (before) {
+			po->newer = extra;
+			po->older = 1; /* the token's own row lies after this page */
+		} else {
+			po->older = extra;
+			po->newer = pg->token != NULL;
+		}
+		buf_putc(json, '[');
+		for (int i = 0; i < n; i++) {
+			if (i > 0)
+				buf_puts(json, ", ");
+			buf_puts(json, PQgetvalue(res, first + i, 0));
+		}
+		buf_putc(json, ']');
+		po->count = n;
+		if (n > 0) {
+			snprintf(po->first_sid, sizeof(po->first_sid), "%s", PQgetvalue(res, first, 1));
+			snprintf(po->last_sid, sizeof(po->last_sid), "%s", PQgetvalue(res, first + n - 1, 1));
+		}
 	}
-	buf_putc(json, ']');
-	*count = n;
+	rc = 0;
+out:
 	PQclear(res);
-	return 0;
+	return rc;
 }
 
 int sim_store_event_add(struct db *db, const char *sid, const char *kind, const char *text,
@@ -310,20 +370,26 @@ void sim_store_call_free(struct sim_store_call *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int sim_store_call_claim(struct db *db, int driver_pid, struct sim_store_call *out)
+int sim_store_call_claim(struct db *db, int driver_pid, long hold_ms, struct sim_store_call *out)
 {
-	char pid[16];
+	char pid[16], hold[24];
 	PGresult *res;
 	snprintf(pid, sizeof(pid), "%d", driver_pid);
-	const char *p[] = { pid };
+	snprintf(hold, sizeof(hold), "%ld", hold_ms > 0 ? hold_ms : 0);
+	const char *p[] = { pid, hold };
 	memset(out, 0, sizeof(*out));
+	/* Claiming is dialling: the call leaves Twilio's queue and its
+	 * start_time begins, though its status stays queued until it rings. */
 	res = db_exec_prepared(db, "sim_call_claim",
-		"UPDATE twilio_sim.calls SET driver_pid = $1::int, date_updated = now()"
+		"UPDATE twilio_sim.calls SET driver_pid = $1::int, date_updated = now(),"
+		" start_time = COALESCE(start_time, now())"
 		" WHERE sid = (SELECT sid FROM twilio_sim.calls WHERE status = 'queued'"
-		"  AND driver_pid IS NULL ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		"  AND driver_pid IS NULL"
+		"  AND date_created <= now() - make_interval(secs => $2::bigint / 1000.0)"
+		"  ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
 		" RETURNING sid, account_sid, to_number, from_number, url, method, twiml,"
 		" status_callback, status_callback_method, machine_detection, status_events,"
-		" timeout_s, time_limit_s", 1, p);
+		" timeout_s, time_limit_s", 2, p);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -411,19 +477,23 @@ void sim_store_message_free(struct sim_store_message *m)
 	memset(m, 0, sizeof(*m));
 }
 
-int sim_store_message_claim(struct db *db, int driver_pid, struct sim_store_message *out)
+int sim_store_message_claim(struct db *db, int driver_pid, long hold_ms,
+	struct sim_store_message *out)
 {
-	char pid[16];
+	char pid[16], hold[24];
 	PGresult *res;
 	snprintf(pid, sizeof(pid), "%d", driver_pid);
-	const char *p[] = { pid };
+	snprintf(hold, sizeof(hold), "%ld", hold_ms > 0 ? hold_ms : 0);
+	const char *p[] = { pid, hold };
 	memset(out, 0, sizeof(*out));
 	res = db_exec_prepared(db, "sim_message_claim",
 		"UPDATE twilio_sim.messages SET driver_pid = $1::int, status = 'sending',"
 		" date_updated = now()"
 		" WHERE sid = (SELECT sid FROM twilio_sim.messages WHERE status = 'queued'"
-		"  AND direction <> 'inbound' ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
-		" RETURNING sid, account_sid, to_number, from_number, body, status_callback", 1, p);
+		"  AND direction <> 'inbound'"
+		"  AND date_created <= now() - make_interval(secs => $2::bigint / 1000.0)"
+		"  ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
+		" RETURNING sid, account_sid, to_number, from_number, body, status_callback", 2, p);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {

@@ -22,8 +22,8 @@
 #define TWILIO_TOTAL_TIMEOUT_MS 15000L
 #define TWILIO_MAX_RESPONSE (1024 * 1024)
 #define TWILIO_MAX_BODY 1600        /* characters Twilio accepts in a message Body */
-#define TWILIO_FIND_PAGE_SIZE_STR "50"
-#define TWILIO_FIND_MAX_PAGES 20
+#define TWILIO_FIND_PAGE_SIZE_STR "100"
+#define TWILIO_FIND_MAX_PAGES 50
 #define TWILIO_USER_AGENT "ringfence/1 (libcurl)"
 
 /* See twilio.h. */
@@ -279,6 +279,36 @@ out:
 	json_decref(j);
 }
 
+/* See twilio.h. */
+int twilio_sid_valid(const char *kind, const char *s)
+{
+	if (kind == NULL || s == NULL || strlen(s) != 34)
+		return 0;
+	if (strcmp(kind, "calls") == 0 ? strncmp(s, "CA", 2) != 0
+		: strcmp(kind, "messages") == 0 ? strncmp(s, "SM", 2) != 0 && strncmp(s, "MM", 2) != 0
+		: 1)
+		return 0;
+	for (size_t i = 2; i < 34; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+			    (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+/* An unknown outcome whose answer still names the new resource (a 5xx
+ * that carries its JSON, a 2xx whose body is cut short but parses): the
+ * sid goes to out->sid so the reconciler can fetch it.  Only a whole,
+ * well-formed sid of the right kind is kept. */
+static void twilio_keep_sid(const char *kind, const char *body, struct twilio_result *out)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	json_t *v = json_is_object(j) ? json_object_get(j, "sid") : NULL;
+
+	if (json_is_string(v) && twilio_sid_valid(kind, json_string_value(v)))
+		snprintf(out->sid, sizeof(out->sid), "%s", json_string_value(v));
+	json_decref(j);
+}
+
 /* POSTs form to {api_url}/2010-04-01/Accounts/{sid}/{resource} and fills
  * out.  Always returns 0 (the request was attempted). */
 static int twilio_post(const struct config *cfg, const char *resource, const char *form,
@@ -299,8 +329,12 @@ static int twilio_post(const struct config *cfg, const char *resource, const cha
 		log_warn("twilio: POST %s: outcome unknown (%s)", resource, out->error_message);
 	} else {
 		twilio_classify(status, buf_str(&body), out);
-		if (out->outcome == TWILIO_UNKNOWN)
-			log_warn("twilio: POST %s: outcome unknown (%s)", resource, out->error_message);
+		if (out->outcome == TWILIO_UNKNOWN) {
+			twilio_keep_sid(strcmp(resource, "Calls.json") == 0 ? "calls" : "messages",
+				buf_str(&body), out);
+			log_warn("twilio: POST %s: outcome unknown (%s)%s%s", resource,
+				out->error_message, out->sid[0] ? ", the answer names " : "", out->sid);
+		}
 	}
 	if (body.len > 0)
 		out->response_body = twilio_redact(buf_str(&body), cfg->auth_token);
@@ -443,18 +477,47 @@ static int twilio_parse_date(const char *s, long long *out)
 	return 0;
 }
 
+/* One entry of a list or a fetch into f; 0, or -1 when its sid or
+ * date_created cannot be read. */
+static int twilio_entry(json_t *item, struct twilio_found *f)
+{
+	json_t *sid = json_object_get(item, "sid"), *st = json_object_get(item, "status"),
+	       *dc = json_object_get(item, "date_created");
+
+	if (!json_is_string(sid) || json_string_length(sid) >= sizeof(f->sid) ||
+		!json_is_string(dc) || twilio_parse_date(json_string_value(dc), &f->created_s) < 0)
+		return -1;
+	snprintf(f->sid, sizeof(f->sid), "%s", json_string_value(sid));
+	snprintf(f->status, sizeof(f->status), "%s", json_is_string(st) ? json_string_value(st) : "");
+	return 0;
+}
+
+/* GETs url; 0 with the HTTP status and body, -1 (logged) without an answer. */
+static int twilio_get(const struct config *cfg, const char *url, const char *what, long *status,
+	struct buf *body)
+{
+	char why[200];
+	long long elapsed;
+	int timed_out;
+
+	buf_reset(body);
+	if (twilio_http(cfg, url, NULL, status, body, &elapsed, &timed_out, why, sizeof(why)) < 0) {
+		log_error("twilio: %s: %s%s", what, timed_out ? "timed out: " : "", why);
+		return -1;
+	}
+	return 0;
+}
+
 /* See twilio.h.  Follows next_page_uri up to TWILIO_FIND_MAX_PAGES pages;
- * more than that is an error rather than a guess. */
+ * more than that is doubt rather than a guess. */
 int twilio_find(const struct config *cfg, const char *kind, const char *to, long long since_s,
 	struct twilio_found *found, size_t max, size_t *n)
 {
 	struct buf q = BUF_INIT, body = BUF_INIT;
-	char why[200], day[16];
+	char why[200];
 	char *url = NULL;
 	json_t *j = NULL;
 	int calls, ret = -1, pages = 0;
-	time_t t = (time_t)since_s;
-	struct tm tm;
 
 	if (n)
 		*n = 0;
@@ -475,29 +538,22 @@ int twilio_find(const struct config *cfg, const char *kind, const char *to, long
 		log_error("twilio: find: To must be an E.164 number");
 		goto out;
 	}
-	gmtime_r(&t, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 	twilio_param(&q, "To", to);
-	twilio_param(&q, calls ? "StartTime>" : "DateSent>", day);
 	twilio_param(&q, "PageSize", TWILIO_FIND_PAGE_SIZE_STR);
 	url = xasprintf("%s/2010-04-01/Accounts/%s/%s?%s", cfg->api_url, cfg->account_sid,
 		calls ? "Calls.json" : "Messages.json", buf_str(&q));
 	for (;;) {
 		long status;
-		long long elapsed;
-		int timed_out;
 		json_t *items, *item, *next;
 		size_t i;
 
 		if (++pages > TWILIO_FIND_MAX_PAGES) {
-			log_error("twilio: find: more than %d pages of %s to %s", TWILIO_FIND_MAX_PAGES, kind, to);
+			log_error("twilio: find: more than %d pages of %s to %s: cannot tell",
+				TWILIO_FIND_MAX_PAGES, kind, to);
 			goto out;
 		}
-		buf_reset(&body);
-		if (twilio_http(cfg, url, NULL, &status, &body, &elapsed, &timed_out, why, sizeof(why)) < 0) {
-			log_error("twilio: find %s: %s", kind, why);
+		if (twilio_get(cfg, url, calls ? "list calls" : "list messages", &status, &body) < 0)
 			goto out;
-		}
 		if (status != 200) {
 			log_error("twilio: find %s: HTTP %ld", kind, status);
 			goto out;
@@ -510,29 +566,25 @@ int twilio_find(const struct config *cfg, const char *kind, const char *to, long
 			goto out;
 		}
 		json_array_foreach(items, i, item) {
-			json_t *sid = json_object_get(item, "sid"), *st = json_object_get(item, "status"),
-			       *dc = json_object_get(item, "date_created"), *tov = json_object_get(item, "to");
-			long long created;
-			if (!json_is_string(sid) || !json_is_string(dc) ||
-				twilio_parse_date(json_string_value(dc), &created) < 0) {
+			json_t *tov = json_object_get(item, "to");
+			struct twilio_found f;
+			if (!json_is_object(item) || twilio_entry(item, &f) < 0) {
 				log_error("twilio: find %s: an entry without a readable sid or date_created", kind);
 				goto out;
 			}
-			/* Twilio filters by day; the time and the number are checked here. */
-			if (created < since_s || (json_is_string(tov) && strcmp(json_string_value(tov), to) != 0))
+			if (f.created_s < since_s || (json_is_string(tov) && strcmp(json_string_value(tov), to) != 0))
 				continue;
-			if (*n < max) {
-				snprintf(found[*n].sid, sizeof(found[*n].sid), "%s", json_string_value(sid));
-				snprintf(found[*n].status, sizeof(found[*n].status), "%s",
-					json_is_string(st) ? json_string_value(st) : "");
-				found[*n].created_s = created;
-				(*n)++;
+			if (*n >= max) {
+				log_error("twilio: find %s: more than %zu to %s since the attempt: cannot tell",
+					kind, max, to);
+				goto out;
 			}
+			found[(*n)++] = f;
 		}
 		next = json_object_get(j, "next_page_uri");
-		if (!json_is_string(next) || json_string_length(next) == 0)
+		if (json_is_null(next) || next == NULL)
 			break;
-		if (json_string_value(next)[0] != '/') {
+		if (!json_is_string(next) || json_string_value(next)[0] != '/') {
 			log_error("twilio: find %s: next_page_uri is not a path", kind);
 			goto out;
 		}
@@ -546,6 +598,57 @@ out:
 	json_decref(j);
 	free(url);
 	buf_free(&q);
+	buf_free(&body);
+	return ret;
+}
+
+/* See twilio.h. */
+int twilio_fetch(const struct config *cfg, const char *kind, const char *sid,
+	struct twilio_found *out)
+{
+	struct buf body = BUF_INIT;
+	char why[200];
+	char *url = NULL;
+	json_t *j = NULL, *code;
+	long status;
+	int ret = TWILIO_LOOKUP_DOUBT;
+
+	memset(out, 0, sizeof(*out));
+	if (twilio_check_cfg(cfg, why, sizeof(why)) < 0) {
+		log_error("twilio: fetch: %s", why);
+		goto out;
+	}
+	if (!twilio_sid_valid(kind, sid)) {
+		log_error("twilio: fetch: '%s' is not a sid of %s", sid ? sid : "", kind ? kind : "?");
+		goto out;
+	}
+	url = xasprintf("%s/2010-04-01/Accounts/%s/%s/%s.json", cfg->api_url, cfg->account_sid,
+		strcmp(kind, "calls") == 0 ? "Calls" : "Messages", sid);
+	if (twilio_get(cfg, url, "fetch", &status, &body) < 0)
+		goto out;
+	j = json_loads(buf_str(&body), 0, NULL);
+	if (status == 404) {
+		/* Only Twilio's own answer says the sid does not exist. */
+		code = json_is_object(j) ? json_object_get(j, "code") : NULL;
+		if (json_is_integer(code) && json_integer_value(code) == 20404)
+			ret = TWILIO_LOOKUP_NOT_FOUND;
+		else
+			log_error("twilio: fetch %s: HTTP 404 without Twilio's 20404", sid);
+		goto out;
+	}
+	if (status != 200) {
+		log_error("twilio: fetch %s: HTTP %ld", sid, status);
+		goto out;
+	}
+	if (!json_is_object(j) || twilio_entry(j, out) < 0 || strcmp(out->sid, sid) != 0) {
+		log_error("twilio: fetch %s: the answer does not describe it", sid);
+		memset(out, 0, sizeof(*out));
+		goto out;
+	}
+	ret = TWILIO_LOOKUP_FOUND;
+out:
+	json_decref(j);
+	free(url);
 	buf_free(&body);
 	return ret;
 }

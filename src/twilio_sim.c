@@ -18,11 +18,14 @@
 
 #define SIM_DEFAULT_WORKERS 2
 #define SIM_MAX_WORKERS 64
+#define SIM_MAX_CPS 1000
+#define SIM_MAX_QUEUE_DELAY_MS 3600000L
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ringfence twilio-sim [--workers N] [--script FILE]\n"
+		"usage: ringfence twilio-sim [--workers N] [--script FILE] [--cps N]\n"
+		"                            [--queue-delay-ms MS]\n"
 		"\n"
 		"The local Twilio stand-in, served on the FastCGI socket passed as fd 0\n"
 		"(spawn-fcgi -n -s SOCKET -- ringfence twilio-sim).  It answers Twilio's\n"
@@ -35,6 +38,15 @@ static void usage(FILE *out)
 		"  --workers N     FastCGI workers (1 to %d, default RINGFENCE_SIM_WORKERS or %d)\n"
 		"  --script FILE   callees to load at start, one \"NUMBER BEHAVIOUR\" a line\n"
 		"                  (default RINGFENCE_SIM_SCRIPT); see include/sim_callee.h\n"
+		"  --cps N         calls dialled per second (0 to %d, default RINGFENCE_SIM_CPS\n"
+		"                  or 0: no limit; Twilio's default is 1): a call waits queued,\n"
+		"                  without a start_time, until its turn\n"
+		"  --queue-delay-ms MS\n"
+		"                  every call and message stays queued at least MS\n"
+		"                  milliseconds after its creation (0 to %ld, default\n"
+		"                  RINGFENCE_SIM_QUEUE_DELAY_MS or 0), to catch one queued\n"
+		"\n"
+		"It refuses to run with RINGFENCE_ENV=production.\n"
 		"\n"
 		"Its own API, with the same credentials: POST /sim/callees (Number,\n"
 		"Behaviour), GET /sim/callees, GET /sim/calls/SID/transcript and\n"
@@ -43,7 +55,7 @@ static void usage(FILE *out)
 		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_PUBLIC_URL (where SMS replies go),\n"
 		"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.  RINGFENCE_SIM_TIME_SCALE (default\n"
 		"1) multiplies every wait: 0.1 plays a call ten times faster.\n",
-		SIM_MAX_WORKERS, SIM_DEFAULT_WORKERS);
+		SIM_MAX_WORKERS, SIM_DEFAULT_WORKERS, SIM_MAX_CPS, SIM_MAX_QUEUE_DELAY_MS);
 }
 
 /* One worker's state: the API and its database handle. */
@@ -91,6 +103,19 @@ static int parse_workers(const char *v, int *out)
 	if (*v == '\0' || *end || n < 1 || n > SIM_MAX_WORKERS)
 		return -1;
 	*out = (int)n;
+	return 0;
+}
+
+/* A whole number from lo to hi; 0 or -1. */
+static int parse_long(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	long n;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end || errno || n < lo || n > hi)
+		return -1;
+	*out = n;
 	return 0;
 }
 
@@ -145,7 +170,20 @@ int twilio_sim_main(int argc, char **argv)
 	const char *script = getenv("RINGFENCE_SIM_SCRIPT"), *v;
 	char err[512];
 	int workers = SIM_DEFAULT_WORKERS;
+	long cps = 0, delay = 0;
 
+	v = getenv("RINGFENCE_SIM_CPS");
+	if (v && *v && parse_long(v, 0, SIM_MAX_CPS, &cps) < 0) {
+		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_CPS must be 0 to %d, not '%s'\n",
+			SIM_MAX_CPS, v);
+		return 1;
+	}
+	v = getenv("RINGFENCE_SIM_QUEUE_DELAY_MS");
+	if (v && *v && parse_long(v, 0, SIM_MAX_QUEUE_DELAY_MS, &delay) < 0) {
+		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_QUEUE_DELAY_MS must be 0 to %ld, not '%s'\n",
+			SIM_MAX_QUEUE_DELAY_MS, v);
+		return 1;
+	}
 	v = getenv("RINGFENCE_SIM_WORKERS");
 	if (v && *v && parse_workers(v, &workers) < 0) {
 		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_WORKERS must be 1 to %d, not '%s'\n",
@@ -164,10 +202,29 @@ int twilio_sim_main(int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--script") == 0 && i + 1 < argc) {
 			script = argv[++i];
+		} else if (strcmp(argv[i], "--cps") == 0 && i + 1 < argc) {
+			if (parse_long(argv[++i], 0, SIM_MAX_CPS, &cps) < 0) {
+				fprintf(stderr, "ringfence twilio-sim: --cps must be 0 to %d\n", SIM_MAX_CPS);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--queue-delay-ms") == 0 && i + 1 < argc) {
+			if (parse_long(argv[++i], 0, SIM_MAX_QUEUE_DELAY_MS, &delay) < 0) {
+				fprintf(stderr, "ringfence twilio-sim: --queue-delay-ms must be 0 to %ld\n",
+					SIM_MAX_QUEUE_DELAY_MS);
+				return 2;
+			}
 		} else {
 			fprintf(stderr, "ringfence twilio-sim: unknown argument '%s' (see --help)\n", argv[i]);
 			return 2;
 		}
+	}
+	/* A stand-in for Twilio has no business in production, whatever
+	 * starts it (the systemd unit refuses too). */
+	v = getenv("RINGFENCE_ENV");
+	if (v && strcmp(v, "production") == 0) {
+		fprintf(stderr, "ringfence twilio-sim: refusing to run with RINGFENCE_ENV=production:"
+				" the simulator is for development and tests only\n");
+		return 1;
 	}
 	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_TWILIO | CFG_NEED_PUBLIC_URL, err,
 		    sizeof(err)) < 0) {
@@ -175,6 +232,8 @@ int twilio_sim_main(int argc, char **argv)
 		return 1;
 	}
 	opts.time_scale = 1.0;
+	opts.cps = (int)cps;
+	opts.queue_delay_ms = delay;
 	v = getenv("RINGFENCE_SIM_TIME_SCALE");
 	if (v && *v && parse_scale(v, &opts.time_scale) < 0) {
 		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_TIME_SCALE must be a number above 0 and at most 100, not '%s'\n", v);

@@ -10,6 +10,7 @@ int sim_calls_tests(void);    /* test_sim_calls.c: simulated calls through the R
 int simulate_tests(void);     /* test_simulate.c: ringfence simulate and sim_call */
 int api_tests(void);          /* test_api.c: the JSON API */
 int worker_tests(void);       /* test_worker.c: workers, the send path, status callbacks */
+int reconcile_tests(void);    /* test_reconcile.c: unknown outcomes against a strict simulator */
 int scheduler_tests(void);    /* test_scheduler.c: the scheduler, the outage's scheduler half */
 int outage_tests(void);       /* test_outage.c: the outage replay with workers */
 int guards_tests(void);       /* test_guards.c: Twilio client, mail, rate limits, failsafe */

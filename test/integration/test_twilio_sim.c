@@ -1,15 +1,23 @@
 /* Integration tests of `ringfence twilio-sim` against a live stack: its
  * REST API through nginx (TWILIO_API_URL) with the stack's credentials,
  * checked field by field against Twilio's OpenAPI description (oas.h),
- * and its state across deploy/stack sim-restart. */
+ * its state across deploy/stack sim-restart, and, restarted with a queue
+ * delay or a CPS limit, Twilio's strictness: date filters on start_time
+ * and date_sent only, fetch by sid, PageToken paging, calls dialled at
+ * the CPS rate; and its refusal of production. */
 #include "harness.h"
 #include "oas.h"
 
+#include "util.h"
+
 #include <curl/curl.h>
+#include <sys/wait.h>
+#include <time.h>
 
 static const char *api_url;     /* TWILIO_API_URL, no trailing slash */
 static char base[256];          /* api_url + /2010-04-01/Accounts/AC... */
 static int ts_initialised;
+static int ts_sim_altered;      /* restarted with a queue delay or a CPS limit */
 
 /* One request with Basic credentials user:pass (NULL: the stack's); a
  * NULL form means GET.  Fails the test when no HTTP answer comes. */
@@ -191,6 +199,28 @@ static char *create_call_or_fail(const char *to)
 	return sid;
 }
 
+/* Waits (up to 30 s) until the call has a start_time: the driver dialled it. */
+static void wait_dialled_or_fail(const char *sid)
+{
+	char url[600];
+	struct hx_sim_res r;
+	long long deadline = hx_now_ms() + 30000;
+
+	snprintf(url, sizeof(url), "%s/Calls/%s.json", base, sid);
+	for (;;) {
+		sim_call_or_fail(url, NULL, NULL, NULL, &r);
+		assert_int_equal(r.status, 200);
+		if (jstr(r.json, "start_time")) {
+			hx_sim_res_free(&r);
+			return;
+		}
+		hx_sim_res_free(&r);
+		if (hx_now_ms() > deadline)
+			fail_msg("call %s was never dialled", sid);
+		hx_sleep_ms(50);
+	}
+}
+
 static void test_create_get_list(void **state)
 {
 	char to[13], url[600], *sids[3];
@@ -240,7 +270,10 @@ static void test_create_get_list(void **state)
 	assert_non_null(jstr(r.json, "previous_page_uri"));
 	hx_sim_res_free(&r);
 
-	/* StartTime>= today finds them; StartTime<= a past day does not. */
+	/* Once dialled, StartTime>= a past day finds them; StartTime<= a past
+	 * day does not. */
+	for (int i = 0; i < 3; i++)
+		wait_dialled_or_fail(sids[i]);
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&StartTime%%3E=2000-01-01", base, to + 1);
 	sim_call_or_fail(url, NULL, NULL, NULL, &r);
 	assert_int_equal(json_array_size(json_object_get(r.json, "calls")), 3);
@@ -438,6 +471,258 @@ static void test_state_kept_across_restart(void **state)
 	free(sid);
 }
 
+/* Restarts the simulator with RINGFENCE_SIM_QUEUE_DELAY_MS and
+ * RINGFENCE_SIM_CPS set to delay / cps (NULL: unset); the restart at the
+ * end of a test passes NULL, NULL.  Fails the test when it does not come
+ * back. */
+static void sim_restart_or_fail(const char *delay, const char *cps)
+{
+	if (delay)
+		setenv("RINGFENCE_SIM_QUEUE_DELAY_MS", delay, 1);
+	else
+		unsetenv("RINGFENCE_SIM_QUEUE_DELAY_MS");
+	if (cps)
+		setenv("RINGFENCE_SIM_CPS", cps, 1);
+	else
+		unsetenv("RINGFENCE_SIM_CPS");
+	ts_sim_altered = delay || cps;
+	if (hx_stack("sim-restart", NULL, 120) != 0)
+		fail_msg("deploy/stack sim-restart failed");
+}
+
+/* GET url: the JSON answer's list under key, with the answer in r (the
+ * caller frees r). */
+static json_t *list_or_fail(const char *url, const char *key, struct hx_sim_res *r)
+{
+	json_t *arr;
+	sim_call_or_fail(url, NULL, NULL, NULL, r);
+	if (r->status != 200)
+		fail_msg("%s: %ld %s", url, r->status, buf_str(&r->body));
+	arr = json_object_get(r->json, key);
+	assert_true(json_is_array(arr));
+	return arr;
+}
+
+/* Held in the queue (as behind Twilio's calls-per-second limit), a call
+ * has no start_time and a message no date_sent: no date filter matches
+ * them, an unfiltered list and a fetch by sid do.  Paging goes by
+ * Twilio's PageToken; a page past the first without one is refused. */
+static void test_queued_filters_fetch_paging(void **state)
+{
+	char to[13], url[800], today[16], msg_sid[40], *sids[3];
+	struct hx_sim_res r;
+	struct hx_form f;
+	json_t *arr;
+	time_t now = time(NULL);
+	struct tm tm;
+	(void)state;
+
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	sim_restart_or_fail("600000", NULL);
+	hx_random_phone(to);
+	for (int i = 0; i < 3; i++)
+		sids[i] = create_call_or_fail(to);
+
+	/* Fetch by sid: queued, no start_time, Twilio's shape. */
+	snprintf(url, sizeof(url), "%s/Calls/%s.json", base, sids[0]);
+	sim_call_or_fail(url, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json", &r);
+	assert_string_equal(jstr(r.json, "status"), "queued");
+	assert_true(json_is_null(json_object_get(r.json, "start_time")));
+	hx_sim_res_free(&r);
+	snprintf(url, sizeof(url), "%s/Messages/SM00000000000000000000000000000000.json", base);
+	sim_call_or_fail(url, NULL, NULL, NULL, &r);
+	expect_error(&r, 404, 20404);
+	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json", &r);
+	hx_sim_res_free(&r);
+
+	/* Date filters apply to start_time: none matches a queued call. */
+	static const char *const call_filters[] = { "StartTime%3E", "StartTime", "StartTime%3C" };
+	for (size_t i = 0; i < ARRAY_LEN(call_filters); i++) {
+		snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&%s=%s", base, to + 1,
+			call_filters[i], i == 2 ? "2999-01-01" : today);
+		arr = list_or_fail(url, "calls", &r);
+		expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Calls.json", &r);
+		if (json_array_size(arr) != 0)
+			fail_msg("%s matched %zu queued calls", call_filters[i], json_array_size(arr));
+		hx_sim_res_free(&r);
+	}
+	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s", base, to + 1);
+	arr = list_or_fail(url, "calls", &r);
+	assert_int_equal(json_array_size(arr), 3);
+	hx_sim_res_free(&r);
+
+	/* A queued message has no date_sent: DateSent filters skip it. */
+	hx_form_init(&f);
+	hx_form_add(&f, "To", to);
+	hx_form_add(&f, "From", "+15005550006");
+	hx_form_add(&f, "Body", "Held in the queue.");
+	snprintf(url, sizeof(url), "%s/Messages.json", base);
+	sim_call_or_fail(url, NULL, NULL, &f, &r);
+	assert_int_equal(r.status, 201);
+	snprintf(msg_sid, sizeof(msg_sid), "%s", jstr(r.json, "sid"));
+	hx_sim_res_free(&r);
+	hx_form_free(&f);
+	snprintf(url, sizeof(url), "%s/Messages.json?To=%%2B%s&DateSent%%3E=%s", base, to + 1, today);
+	arr = list_or_fail(url, "messages", &r);
+	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Messages.json", &r);
+	assert_int_equal(json_array_size(arr), 0);
+	hx_sim_res_free(&r);
+	snprintf(url, sizeof(url), "%s/Messages.json?To=%%2B%s", base, to + 1);
+	arr = list_or_fail(url, "messages", &r);
+	assert_int_equal(json_array_size(arr), 1);
+	assert_string_equal(jstr(json_array_get(arr, 0), "status"), "queued");
+	assert_true(json_is_null(json_object_get(json_array_get(arr, 0), "date_sent")));
+	hx_sim_res_free(&r);
+	snprintf(url, sizeof(url), "%s/Messages/%s.json", base, msg_sid);
+	sim_call_or_fail(url, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json", &r);
+	assert_string_equal(jstr(r.json, "status"), "queued");
+	hx_sim_res_free(&r);
+
+	/* Paging: next_page_uri carries PageToken=PA<last sid>, the previous
+	 * page PB<first sid>; Page=1 alone is refused, as by Twilio. */
+	{
+		char next[600], prev[600];
+		snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&PageSize=2", base, to + 1);
+		arr = list_or_fail(url, "calls", &r);
+		assert_int_equal(json_array_size(arr), 2);
+		assert_string_equal(jstr(json_array_get(arr, 1), "sid"), sids[1]);
+		snprintf(next, sizeof(next), "%s", jstr(r.json, "next_page_uri"));
+		assert_non_null(strstr(next, "&Page=1&PageToken=PA"));
+		assert_non_null(strstr(next, sids[1]));
+		hx_sim_res_free(&r);
+
+		snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&PageSize=2&Page=1", base, to + 1);
+		sim_call_or_fail(url, NULL, NULL, NULL, &r);
+		expect_error(&r, 400, 20001);
+		expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Calls.json", &r);
+		hx_sim_res_free(&r);
+		snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&PageSize=2&Page=1&PageToken=PAnot-a-sid",
+			base, to + 1);
+		sim_call_or_fail(url, NULL, NULL, NULL, &r);
+		expect_error(&r, 400, 20001);
+		hx_sim_res_free(&r);
+		snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&PageSize=2&Page=1"
+			"&PageToken=PACA00000000000000000000000000000000", base, to + 1);
+		sim_call_or_fail(url, NULL, NULL, NULL, &r);
+		expect_error(&r, 400, 20001);
+		hx_sim_res_free(&r);
+
+		snprintf(url, sizeof(url), "%s%s", api_url, next);
+		arr = list_or_fail(url, "calls", &r);
+		expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Calls.json", &r);
+		assert_int_equal(json_array_size(arr), 1);
+		assert_string_equal(jstr(json_array_get(arr, 0), "sid"), sids[0]);
+		assert_int_equal(json_integer_value(json_object_get(r.json, "page")), 1);
+		assert_int_equal(json_integer_value(json_object_get(r.json, "start")), 2);
+		assert_true(json_is_null(json_object_get(r.json, "next_page_uri")));
+		snprintf(prev, sizeof(prev), "%s", jstr(r.json, "previous_page_uri"));
+		assert_non_null(strstr(prev, "&Page=0&PageToken=PB"));
+		assert_non_null(strstr(prev, sids[0]));
+		hx_sim_res_free(&r);
+
+		snprintf(url, sizeof(url), "%s%s", api_url, prev);
+		arr = list_or_fail(url, "calls", &r);
+		assert_int_equal(json_array_size(arr), 2);
+		assert_string_equal(jstr(json_array_get(arr, 0), "sid"), sids[2]);
+		assert_string_equal(jstr(json_array_get(arr, 1), "sid"), sids[1]);
+		hx_sim_res_free(&r);
+	}
+	/* Twilio lets a queued call be canceled; nobody is dialled later. */
+	{
+		const char *p[1] = { to };
+		char *n = hx_db_value_or_fail("WITH c AS (UPDATE twilio_sim.calls SET status = 'canceled',"
+			" end_time = now() WHERE to_number = $1 AND status = 'queued' RETURNING 1),"
+			" m AS (UPDATE twilio_sim.messages SET status = 'canceled' WHERE to_number = $1"
+			" AND status = 'queued' RETURNING 1)"
+			" SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM m)", 1, p);
+		assert_string_equal(n, "4");
+		free(n);
+	}
+	for (int i = 0; i < 3; i++)
+		free(sids[i]);
+	sim_restart_or_fail(NULL, NULL);
+}
+
+/* Under --cps 2 calls are dialled one every half second, whatever how
+ * many were created at once: each waits queued, without a start_time,
+ * for its turn. */
+static void test_calls_per_second(void **state)
+{
+	enum { N = 4 };
+	char to[13], url[800];
+	struct hx_sim_res r;
+	struct hx_form f;
+	long long deadline;
+	(void)state;
+
+	sim_restart_or_fail(NULL, "2");
+	hx_random_phone(to);
+	hx_form_init(&f);
+	hx_form_add(&f, "To", to);
+	hx_form_add(&f, "From", "+15005550006");
+	hx_form_add(&f, "Twiml", "<Response><Hangup/></Response>");
+	snprintf(url, sizeof(url), "%s/Calls.json", base);
+	for (int i = 0; i < N; i++) {
+		sim_call_or_fail(url, NULL, NULL, &f, &r);
+		assert_int_equal(r.status, 201);
+		hx_sim_res_free(&r);
+	}
+	hx_form_free(&f);
+	deadline = hx_now_ms() + 30000;
+	for (;;) {
+		const char *p[1] = { to };
+		if (hx_db_int_or_fail("SELECT count(*) FROM twilio_sim.calls WHERE to_number = $1"
+				      " AND start_time IS NOT NULL", 1, p) == N)
+			break;
+		if (hx_now_ms() > deadline)
+			fail_msg("the calls were not all dialled within 30 s");
+		hx_sleep_ms(100);
+	}
+	{
+		/* The smallest gap between two dials, in milliseconds (the
+		 * database's clock; a little under 500 for the time a claim
+		 * takes to reach it). */
+		const char *p[1] = { to };
+		long long gap = hx_db_int_or_fail("SELECT floor(min(d) * 1000)::bigint FROM"
+			" (SELECT extract(epoch FROM start_time - lag(start_time) OVER (ORDER BY start_time)) AS d"
+			"  FROM twilio_sim.calls WHERE to_number = $1) x", 1, p);
+		if (gap < 450)
+			fail_msg("two calls were dialled %lld ms apart under --cps 2", gap);
+	}
+	sim_restart_or_fail(NULL, NULL);
+}
+
+/* The simulator refuses production by itself, not only through its unit. */
+static void test_refuses_production(void **state)
+{
+	const char *bin = getenv("RINGFENCE_BIN");
+	char *cmd, line[512] = "", more[512];
+	FILE *p;
+	int status, lines = 0;
+	(void)state;
+
+	if (bin == NULL || bin[0] == '\0')
+		bin = "bin/ringfence";
+	cmd = xasprintf("RINGFENCE_ENV=production '%s' twilio-sim 2>&1 </dev/null", bin);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (fgets(line, sizeof(line), p))
+		lines++;
+	while (fgets(more, sizeof(more), p))
+		lines++;
+	status = pclose(p);
+	free(cmd);
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(lines, 1);
+	assert_non_null(strstr(line, "RINGFENCE_ENV=production"));
+}
+
 static int ts_setup(void **state)
 {
 	char err[512];
@@ -459,6 +744,14 @@ static int ts_setup(void **state)
 static int ts_teardown(void **state)
 {
 	(void)state;
+	/* A test that failed half-way leaves the simulator as it is for the
+	 * next groups: as it was started. */
+	if (ts_sim_altered) {
+		unsetenv("RINGFENCE_SIM_QUEUE_DELAY_MS");
+		unsetenv("RINGFENCE_SIM_CPS");
+		if (hx_stack("sim-restart", NULL, 120) != 0)
+			fprintf(stderr, "# twilio-sim tests: the simulator could not be restarted\n");
+	}
 	if (ts_initialised)
 		hx_fini();
 	ts_initialised = 0;
@@ -475,6 +768,9 @@ int twilio_sim_tests(void)
 		cmocka_unit_test(test_messages_and_opt_out),
 		cmocka_unit_test(test_call_driven_to_completion),
 		cmocka_unit_test(test_state_kept_across_restart),
+		cmocka_unit_test(test_queued_filters_fetch_paging),
+		cmocka_unit_test(test_calls_per_second),
+		cmocka_unit_test(test_refuses_production),
 	};
 	return cmocka_run_group_tests_name("integration: twilio-sim", tests, ts_setup, ts_teardown);
 }

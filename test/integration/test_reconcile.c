@@ -1,0 +1,557 @@
+/* Integration tests of the reconciler (`ringfence worker --reconcile-once`)
+ * against the live stack and a simulator as strict as Twilio: its date
+ * filters apply to start_time / date_sent, so a call still in Twilio's
+ * queue or a text still queued is found only by a list without them.
+ *
+ * The group restarts the simulator with RINGFENCE_SIM_QUEUE_DELAY_MS, so
+ * that every call and message created during it stays queued (no
+ * start_time, no date_sent), and restarts it as it was at the end.  A
+ * worker killed while its request is in flight (RINGFENCE_TEST_CRASH_AT=
+ * during_request) loses the answer of a create that Twilio accepted: the
+ * attempt must be reconciled as placed with that sid, never not_placed,
+ * and nothing is sent twice.  An answer that names a sid is settled by
+ * fetching it (placed, or not_placed on 20404); a list that cannot be
+ * read to its end leaves the attempt unknown.  Each test uses fresh
+ * random numbers. */
+#include "harness.h"
+#include "fakeapp.h"
+
+#include "queue.h"
+#include "rds.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define R_TIMEOUT_S 90
+#define R_QUEUE_DELAY_MS "600000"   /* longer than the group runs */
+
+static const char *api_url;
+static char api_base[300];
+static const char *bin_path;
+static struct rds *r_rds;
+static int r_initialised, r_sim_held;
+static char *saved_delay, *saved_cps;   /* the environment's values, restored */
+
+/* ---- fixtures ------------------------------------------------------- */
+
+struct rfix {
+	char business[24], reminder[24];
+	char phone[13];
+};
+
+static PGresult *exec_or_fail(const char *sql, int n, const char *const *p)
+{
+	char err[512];
+	PGresult *r = hx_db_exec(sql, n, p, err, sizeof(err));
+	if (r == NULL)
+		fail_msg("SQL failed: %s\n%s", err, sql);
+	return r;
+}
+
+/* A business open all day in UTC, a client with a fresh phone, an
+ * appointment tomorrow and one reminder on channel (voice or sms) due a
+ * minute ago. */
+static void fixture_or_fail(struct rfix *f, const char *channel)
+{
+	PGresult *r;
+
+	memset(f, 0, sizeof(*f));
+	hx_random_phone(f->phone);
+	const char *p[2] = { f->phone, channel };
+	r = exec_or_fail(
+		"WITH b AS (INSERT INTO businesses (name, time_zone, callback_phone, status, verified,"
+		" window_start, window_end, twilio_from, retry_count, retry_delay_minutes)"
+		" VALUES ('Reconcile Test Clinic', 'UTC', '+15005550006', 'active', true, '00:00',"
+		" '23:59:59', '+15005550006', 0, 5) RETURNING id),"
+		" c AS (INSERT INTO clients (business_id, name, phone, time_zone)"
+		" SELECT id, 'Reconcile Test Client', $1, 'UTC' FROM b RETURNING id, business_id),"
+		" a AS (INSERT INTO appointments (business_id, client_id, starts_at)"
+		" SELECT business_id, id, now() + interval '1 day' FROM c RETURNING id, business_id),"
+		" r AS (INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
+		" due_at, stale_at, to_address) SELECT business_id, id, $2, 1440,"
+		" now() - interval '1 minute', now() + interval '2 hours', $1 FROM a RETURNING id)"
+		" SELECT b.id, r.id FROM b, r", 2, p);
+	assert_int_equal(PQntuples(r), 1);
+	snprintf(f->business, sizeof(f->business), "%s", PQgetvalue(r, 0, 0));
+	snprintf(f->reminder, sizeof(f->reminder), "%s", PQgetvalue(r, 0, 1));
+	PQclear(r);
+}
+
+static void enqueue_or_fail(const char *reminder_id)
+{
+	long long id = atoll(reminder_id);
+	assert_int_equal(queue_push(r_rds, &id, 1), 0);
+}
+
+struct rstate {
+	long long attempts;
+	char attempt[32];
+	char sid[64];
+	char reason[400];
+};
+
+static void state_or_fail(const struct rfix *f, struct rstate *s)
+{
+	const char *p[1] = { f->reminder };
+	PGresult *r = exec_or_fail(
+		"SELECT (SELECT count(*) FROM contact_attempts WHERE reminder_id = r.id),"
+		" COALESCE((SELECT status FROM contact_attempts WHERE reminder_id = r.id), ''),"
+		" COALESCE((SELECT provider_sid FROM contact_attempts WHERE reminder_id = r.id), ''),"
+		" COALESCE(r.status_reason, '')"
+		" FROM reminders r WHERE r.id = $1::bigint", 1, p);
+	assert_int_equal(PQntuples(r), 1);
+	memset(s, 0, sizeof(*s));
+	s->attempts = atoll(PQgetvalue(r, 0, 0));
+	snprintf(s->attempt, sizeof(s->attempt), "%s", PQgetvalue(r, 0, 1));
+	snprintf(s->sid, sizeof(s->sid), "%s", PQgetvalue(r, 0, 2));
+	snprintf(s->reason, sizeof(s->reason), "%s", PQgetvalue(r, 0, 3));
+	PQclear(r);
+}
+
+/* Waits until the reminder's attempt lease has passed (by the database's
+ * clock, a whole second past it, as leases are compared in seconds). */
+static void wait_lease_over_or_fail(const struct rfix *f)
+{
+	const char *p[1] = { f->reminder };
+	long long deadline = hx_now_ms() + 30000;
+	while (hx_db_int_or_fail("SELECT count(*) FROM contact_attempts WHERE reminder_id = $1::bigint"
+				 " AND lease_until < now() - interval '1 second'", 1, p) == 0) {
+		if (hx_now_ms() > deadline)
+			fail_msg("the lease of reminder %s never expired", f->reminder);
+		hx_sleep_ms(100);
+	}
+}
+
+/* ---- the simulator -------------------------------------------------- */
+
+static json_t *sim_or_fail(const char *url, const char *form)
+{
+	struct hx_sim_res r;
+	json_t *j;
+
+	if (hx_sim_request(url, NULL, NULL, form, &r) < 0 || r.status >= 400)
+		fail_msg("simulator %s: %s (HTTP %ld) %s", url, r.error, r.status, buf_str(&r.body));
+	if (r.json == NULL)
+		fail_msg("simulator %s: not JSON", url);
+	j = json_incref(r.json);
+	hx_sim_res_free(&r);
+	return j;
+}
+
+/* Every call ("calls") or message ("messages") the simulator has to
+ * phone, reading every page; the oldest one's sid and status into sid /
+ * status when not NULL. */
+static size_t sim_count_or_fail(const char *kind, const char *phone, char sid[64], char status[32])
+{
+	char *esc = curl_easy_escape(NULL, phone, 0);
+	char *url = xasprintf("%s/%s.json?To=%s&PageSize=1000", api_base,
+		strcmp(kind, "calls") == 0 ? "Calls" : "Messages", esc);
+	json_t *j = sim_or_fail(url, NULL);
+	json_t *arr = json_object_get(j, kind), *last;
+	size_t n;
+
+	assert_true(json_is_array(arr));
+	assert_true(json_is_null(json_object_get(j, "next_page_uri")));
+	n = json_array_size(arr);
+	last = n > 0 ? json_array_get(arr, n - 1) : NULL;
+	if (sid)
+		snprintf(sid, 64, "%s", last ? json_string_value(json_object_get(last, "sid")) : "");
+	if (status)
+		snprintf(status, 32, "%s", last ? json_string_value(json_object_get(last, "status")) : "");
+	json_decref(j);
+	curl_free(esc);
+	free(url);
+	return n;
+}
+
+/* Creates a call to phone in the simulator (held queued in this group);
+ * its sid into sid. */
+static void sim_call_or_fail(const char *phone, char sid[64])
+{
+	char *url = xasprintf("%s/Calls.json", api_base);
+	struct hx_form f;
+	char *body;
+	json_t *j;
+
+	hx_form_init(&f);
+	hx_form_add(&f, "To", phone);
+	hx_form_add(&f, "From", "+15005550006");
+	hx_form_add(&f, "Twiml", "<Response><Hangup/></Response>");
+	body = hx_form_encode(&f);
+	j = sim_or_fail(url, body);
+	snprintf(sid, 64, "%s", json_string_value(json_object_get(j, "sid")));
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "queued");
+	json_decref(j);
+	free(body);
+	hx_form_free(&f);
+	free(url);
+}
+
+/* Restarts the simulator with RINGFENCE_SIM_QUEUE_DELAY_MS = delay (NULL:
+ * the value the environment had). */
+static int sim_restart(const char *delay)
+{
+	if (delay)
+		setenv("RINGFENCE_SIM_QUEUE_DELAY_MS", delay, 1);
+	else if (saved_delay)
+		setenv("RINGFENCE_SIM_QUEUE_DELAY_MS", saved_delay, 1);
+	else
+		unsetenv("RINGFENCE_SIM_QUEUE_DELAY_MS");
+	if (saved_cps == NULL)
+		unsetenv("RINGFENCE_SIM_CPS");
+	return hx_stack("sim-restart", NULL, 120);
+}
+
+/* ---- running the worker --------------------------------------------- */
+
+struct renv {
+	const char *allowed;
+	const char *crash_at;
+	const char *api_url;      /* TWILIO_API_URL override or NULL */
+};
+
+static pid_t worker_start(const struct renv *e, const char *const *args)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		const char *argv[16] = { bin_path, "worker" };
+		int n = 2;
+		setenv("RINGFENCE_ALLOWED_CONTACTS", e->allowed ? e->allowed : "", 1);
+		if (e->crash_at) {
+			setenv("RINGFENCE_TEST_CRASH_AT", e->crash_at, 1);
+			/* Long enough for the simulator to answer: the worker
+			 * dies with Twilio's answer in hand, unrecorded. */
+			setenv("RINGFENCE_TEST_CRASH_DELAY_MS", "1500", 1);
+		} else {
+			unsetenv("RINGFENCE_TEST_CRASH_AT");
+		}
+		if (e->api_url)
+			setenv("TWILIO_API_URL", e->api_url, 1);
+		setenv("RINGFENCE_FAILSAFE_FLOOR", "100000", 1);
+		setenv("RINGFENCE_CPS", "50", 1);
+		unsetenv("RINGFENCE_NOW");
+		for (int i = 0; args[i] && n < 15; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		execv(bin_path, (char *const *)argv);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	return pid;
+}
+
+static int worker_run(const struct renv *e, const char *const *args)
+{
+	pid_t pid = worker_start(e, args);
+	long long deadline = hx_now_ms() + R_TIMEOUT_S * 1000LL;
+	int status;
+
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (hx_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		hx_sleep_ms(50);
+	}
+}
+
+static const char *const ONCE[] = { "--once", NULL };
+static const char *const ONCE_LEASE_1[] = { "--once", "--lease", "1", NULL };
+static const char *const RECONCILE[] = { "--reconcile-once", NULL };
+
+/* The reminder's create request reaches the simulator, which accepts it
+ * (and holds it queued), and the worker dies before it records the
+ * answer: the attempt is left 'dialing' with no sid, then its lease
+ * passes. */
+static void lost_answer_or_fail(const struct rfix *f, const struct renv *base)
+{
+	struct renv e = *base;
+	struct rstate s;
+
+	e.crash_at = "during_request";
+	enqueue_or_fail(f->reminder);
+	if (worker_run(&e, ONCE_LEASE_1) == 0)
+		fail_msg("the worker did not die during its request");
+	state_or_fail(f, &s);
+	assert_string_equal(s.attempt, "dialing");
+	assert_string_equal(s.sid, "");
+	wait_lease_over_or_fail(f);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+/* A call still in Twilio's queue, its create answer lost: placed with its
+ * sid, never not_placed, and never dialled twice. */
+static void test_queued_call_answer_lost(void **state)
+{
+	struct rfix f;
+	struct rstate s;
+	struct renv e = { 0 };
+	char sid[64], status[32];
+	(void)state;
+
+	fixture_or_fail(&f, "voice");
+	e.allowed = f.phone;
+	lost_answer_or_fail(&f, &e);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, sid, status), 1);
+	assert_string_equal(status, "queued");
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	state_or_fail(&f, &s);
+	if (strcmp(s.attempt, "placed") != 0)
+		fail_msg("a queued call was reconciled as '%s' (%s)", s.attempt, s.reason);
+	assert_string_equal(s.sid, sid);
+	/* The ids come again: nobody is called a second time. */
+	enqueue_or_fail(f.reminder);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	state_or_fail(&f, &s);
+	assert_int_equal(s.attempts, 1);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL, NULL), 1);
+}
+
+/* The same for a text still queued (no date_sent). */
+static void test_queued_text_answer_lost(void **state)
+{
+	struct rfix f;
+	struct rstate s;
+	struct renv e = { 0 };
+	char sid[64], status[32];
+	(void)state;
+
+	fixture_or_fail(&f, "sms");
+	e.allowed = f.phone;
+	lost_answer_or_fail(&f, &e);
+	assert_int_equal(sim_count_or_fail("messages", f.phone, sid, status), 1);
+	assert_string_equal(status, "queued");
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	state_or_fail(&f, &s);
+	if (strcmp(s.attempt, "placed") != 0)
+		fail_msg("a queued text was reconciled as '%s' (%s)", s.attempt, s.reason);
+	assert_string_equal(s.sid, sid);
+	enqueue_or_fail(f.reminder);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_int_equal(s.attempts, 1);
+	assert_int_equal(sim_count_or_fail("messages", f.phone, NULL, NULL), 1);
+}
+
+/* Twilio answers the create with a 500 that still names the call: the
+ * attempt keeps the sid and is settled by fetching it, placed when Twilio
+ * has it (queued), not_placed when Twilio answers 20404. */
+static void test_sid_fetched(void **state)
+{
+	struct fakeapp *fa = NULL;
+	struct rfix f[2];
+	struct rstate s;
+	struct renv e = { 0 };
+	char err[256], path[128], allowed[40], known[64], unknown[35], body[200], *api;
+	(void)state;
+
+	if (fakeapp_start(&fa, err, sizeof(err)) < 0)
+		fail_msg("fakeapp: %s", err);
+	api = xstrdup(fakeapp_url(fa));
+	snprintf(path, sizeof(path), "/2010-04-01/Accounts/%s/Calls.json", hx_env.account_sid);
+	for (int i = 0; i < 2; i++)
+		fixture_or_fail(&f[i], "voice");
+	snprintf(allowed, sizeof(allowed), "%s,%s", f[0].phone, f[1].phone);
+	e.allowed = allowed;
+	e.api_url = api;
+	/* f[0]: Twilio did create the call (it is in the simulator, queued). */
+	sim_call_or_fail(f[0].phone, known);
+	hx_random_call_sid(unknown);
+	for (int i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body), "{\"sid\": \"%s\", \"status\": \"queued\", \"code\": 20500}",
+			i == 0 ? known : unknown);
+		fakeapp_serve(fa, path, 500, "application/json", body, 0);
+		enqueue_or_fail(f[i].reminder);
+		assert_int_equal(worker_run(&e, ONCE), 0);
+		state_or_fail(&f[i], &s);
+		assert_string_equal(s.attempt, "unknown");
+		assert_string_equal(s.sid, i == 0 ? known : unknown);
+	}
+	/* Twilio is back for the reconciler. */
+	e.api_url = NULL;
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	state_or_fail(&f[0], &s);
+	if (strcmp(s.attempt, "placed") != 0)
+		fail_msg("a sid Twilio has was reconciled as '%s' (%s)", s.attempt, s.reason);
+	assert_string_equal(s.sid, known);
+	state_or_fail(&f[1], &s);
+	if (strcmp(s.attempt, "not_placed") != 0)
+		fail_msg("a sid Twilio does not know was reconciled as '%s' (%s)", s.attempt, s.reason);
+	assert_non_null(strstr(s.reason, "20404"));
+	assert_int_equal(sim_count_or_fail("calls", f[0].phone, NULL, NULL), 1);
+	assert_int_equal(sim_count_or_fail("calls", f[1].phone, NULL, NULL), 0);
+	fakeapp_stop(fa);
+	free(api);
+}
+
+/* More calls to the number than one page of the list: the reconciler
+ * follows next_page_uri to the last page, where the attempt's own call
+ * (the oldest since the attempt) is. */
+static void test_list_across_pages(void **state)
+{
+	enum { MORE = 130 };   /* above the client's page of 100 */
+	struct rfix f;
+	struct rstate s;
+	struct renv e = { 0 };
+	char sid[64], other[64];
+	int rc;
+	(void)state;
+
+	fixture_or_fail(&f, "voice");
+	e.allowed = f.phone;
+	lost_answer_or_fail(&f, &e);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, sid, NULL), 1);
+	for (int i = 0; i < MORE; i++)
+		sim_call_or_fail(f.phone, other);
+	rc = worker_run(&e, RECONCILE);
+	/* Those calls were never ringfence's: cancel them rather than let
+	 * the simulator dial them when it is restarted. */
+	{
+		const char *p[2] = { f.phone, sid };
+		PQclear(exec_or_fail("UPDATE twilio_sim.calls SET status = 'canceled', end_time = now(),"
+				     " date_updated = now() WHERE to_number = $1 AND sid <> $2"
+				     " AND status = 'queued' AND driver_pid IS NULL", 2, p));
+	}
+	assert_int_equal(rc, 0);
+	state_or_fail(&f, &s);
+	if (strcmp(s.attempt, "placed") != 0)
+		fail_msg("reconciled as '%s' (%s)", s.attempt, s.reason);
+	assert_string_equal(s.sid, sid);
+}
+
+/* A list that cannot be read to its end (a 500, a page that is not
+ * Twilio's JSON, a next page that fails) says nothing: the attempt stays
+ * unknown; with Twilio readable again it is settled. */
+static void test_list_unreadable(void **state)
+{
+	struct fakeapp *fa = NULL;
+	struct rfix f;
+	struct rstate s;
+	struct renv e = { 0 };
+	char err[256], path[128], page2[200], body[600], *api;
+	(void)state;
+
+	if (fakeapp_start(&fa, err, sizeof(err)) < 0)
+		fail_msg("fakeapp: %s", err);
+	api = xstrdup(fakeapp_url(fa));
+	snprintf(path, sizeof(path), "/2010-04-01/Accounts/%s/Calls.json", hx_env.account_sid);
+	snprintf(page2, sizeof(page2), "/2010-04-01/Accounts/%s/Calls/Page2.json", hx_env.account_sid);
+	fixture_or_fail(&f, "voice");
+	e.allowed = f.phone;
+	e.api_url = api;
+	/* The create: a 500 without a sid. */
+	fakeapp_serve(fa, path, 500, "application/json", "{\"code\": 20500, \"status\": 500}", 0);
+	enqueue_or_fail(f.reminder);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "unknown");
+	assert_string_equal(s.sid, "");
+
+	/* 1: the list answers 500. */
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "unknown");
+	/* 2: a 200 that is not a list. */
+	fakeapp_serve(fa, path, 200, "application/json", "<html>maintenance</html>", 0);
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "unknown");
+	/* 3: an empty first page whose next page fails. */
+	snprintf(body, sizeof(body), "{\"calls\": [], \"next_page_uri\": \"%s?PageSize=100&Page=1"
+		"&PageToken=PACA00000000000000000000000000000000\", \"page\": 0, \"page_size\": 100}",
+		page2);
+	fakeapp_serve(fa, path, 200, "application/json", body, 0);
+	fakeapp_serve(fa, page2, 503, "application/json", "{\"code\": 20503}", 0);
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	assert_true(fakeapp_count(fa, page2) >= 1);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "unknown");
+	/* Twilio readable again, and it has no call: not_placed. */
+	e.api_url = NULL;
+	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "not_placed");
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL, NULL), 0);
+	fakeapp_stop(fa);
+	free(api);
+}
+
+/* ---- group ------------------------------------------------------------ */
+
+static int group_setup(void **state)
+{
+	char err[256];
+	const char *v;
+	(void)state;
+	if (hx_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "reconcile tests: %s\n", err);
+		return -1;
+	}
+	api_url = getenv("TWILIO_API_URL");
+	if (api_url == NULL || api_url[0] == '\0') {
+		fprintf(stderr, "reconcile tests: TWILIO_API_URL is not set (the stack's simulator)\n");
+		return -1;
+	}
+	snprintf(api_base, sizeof(api_base), "%s/2010-04-01/Accounts/%s", api_url,
+		hx_env.account_sid);
+	bin_path = getenv("RINGFENCE_BIN");
+	if (bin_path == NULL || bin_path[0] == '\0')
+		bin_path = "bin/ringfence";
+	if (access(bin_path, X_OK) != 0) {
+		fprintf(stderr, "reconcile tests: %s is not executable\n", bin_path);
+		return -1;
+	}
+	r_rds = rds_open(hx_env.redis_url);
+	if (r_rds == NULL)
+		return -1;
+	v = getenv("RINGFENCE_SIM_QUEUE_DELAY_MS");
+	saved_delay = v ? xstrdup(v) : NULL;
+	v = getenv("RINGFENCE_SIM_CPS");
+	saved_cps = v ? xstrdup(v) : NULL;
+	r_initialised = 1;
+	if (sim_restart(R_QUEUE_DELAY_MS) != 0) {
+		fprintf(stderr, "reconcile tests: deploy/stack sim-restart failed\n");
+		return -1;
+	}
+	r_sim_held = 1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	int rc = 0;
+	(void)state;
+	if (r_sim_held && sim_restart(NULL) != 0) {
+		fprintf(stderr, "reconcile tests: the simulator could not be restarted as it was\n");
+		rc = -1;
+	}
+	if (r_initialised)
+		rds_close(r_rds);
+	free(saved_delay);
+	free(saved_cps);
+	hx_fini();
+	return rc;
+}
+
+int reconcile_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_queued_call_answer_lost),
+		cmocka_unit_test(test_queued_text_answer_lost),
+		cmocka_unit_test(test_sid_fetched),
+		cmocka_unit_test(test_list_across_pages),
+		cmocka_unit_test(test_list_unreadable),
+	};
+	return cmocka_run_group_tests_name("integration: reconcile", tests, group_setup,
+		group_teardown);
+}
