@@ -38,13 +38,13 @@ int valid_params(struct arena *a, const struct valid_field *fields, size_t nfiel
 	const struct params *in, struct valid_result *out, char *err, size_t errlen);
 
 /* Validators. */
-int valid_call_sid(const char *v, size_t len);    /* CA + 32 hex */
-int valid_account_sid(const char *v, size_t len); /* AC + 32 hex */
-int valid_message_sid(const char *v, size_t len); /* SM or MM + 32 hex */
+int valid_call_sid(const char *v, size_t len);    /* CA + 32 lower-case hex */
+int valid_account_sid(const char *v, size_t len); /* AC + 32 lower-case hex */
+int valid_message_sid(const char *v, size_t len); /* SM or MM + 32 lower-case hex */
 int valid_e164(const char *v, size_t len);        /* +[1-9] then 6..14 digits */
 int valid_phone_or_client(const char *v, size_t len); /* E.164, "client:name", "sip:..", "Anonymous", <= 128 printable */
 int valid_digits(const char *v, size_t len);      /* 0..64 of 0-9 * # (may be empty) */
-int valid_call_status(const char *v, size_t len); /* queued ringing in-progress completed busy failed no-answer canceled */
+int valid_call_status(const char *v, size_t len); /* queued initiated ringing in-progress completed busy failed no-answer canceled */
 int valid_answered_by(const char *v, size_t len); /* human machine_start machine_end_beep machine_end_silence machine_end_other fax unknown */
 int valid_direction(const char *v, size_t len);   /* inbound outbound-api outbound-dial */
 int valid_token(const char *v, size_t len);       /* 32 lowercase hex */
