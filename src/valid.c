@@ -17,6 +17,7 @@
 #define VALID_STATE_MAX 64
 #define VALID_UINT_MAX 9
 #define VALID_PRINTABLE_MAX 1600
+#define VALID_SMS_CHARS_MAX 1600
 
 static int is_digit(unsigned char c)
 {
@@ -198,6 +199,21 @@ int valid_printable(const char *v, size_t len)
 {
 	return v != NULL && len <= VALID_PRINTABLE_MAX && valid_utf8(v, len) &&
 		valid_no_controls(v, len, "\n\t");
+}
+
+/* Twilio's limit for a text is 1600 characters; counted here as code
+ * points of well-formed UTF-8 (so at most 6400 bytes).  CR is allowed
+ * beside LF and tab: it is in the GSM alphabet and phones send it. */
+int valid_sms_body(const char *v, size_t len)
+{
+	size_t chars = 0;
+	if (v == NULL || len > 4 * VALID_SMS_CHARS_MAX || !valid_utf8(v, len) ||
+		!valid_no_controls(v, len, "\n\r\t"))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)v[i] & 0xc0) != 0x80)
+			chars++;
+	return chars <= VALID_SMS_CHARS_MAX;
 }
 
 int valid_any(const char *v, size_t len)

@@ -112,7 +112,28 @@ static const struct validator_case cases[] = {
 		{ V("a\rb"), V("a\x01"), V("\x1b[31mred"), V("a\x7f"), V("\xc2\x85next line"),
 			V("\xc2\x9f"), VL("a\0b", 3), V("\xff"), V("\xc0\xaf"), V("\xed\xa0\x80"),
 			V("\xf4\x90\x80\x80"), V("\xe2\x82"), V("caf\xe9"), END } },
+	{ "valid_sms_body", valid_sms_body,
+		{ V(""), V("STOP"), V("  stop \n"), V("Line one\r\nline two"), V("tab\there"),
+			V("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), V("<b>&amp;</b>"), END },
+		{ V("a\x01"), V("\x1b[31mred"), V("a\x7f"), V("\xc2\x85next line"), VL("STOP\0", 5),
+			V("\xff"), V("\xc0\xaf"), V("\xed\xa0\x80"), V("\xe2\x82"), V("caf\xe9"),
+			VL("STOP", 5), END } },
 };
+
+/* The SMS body limit is 1600 characters, not bytes. */
+static void test_sms_body_length(void **state)
+{
+	char *s = malloc(4 * 1601 + 1);
+	(void)state;
+	memset(s, 'a', 1601);
+	assert_true(valid_sms_body(s, 1600));
+	assert_false(valid_sms_body(s, 1601));
+	for (size_t i = 0; i < 1601; i++)
+		memcpy(s + 4 * i, "\xf0\x9f\x98\x80", 4);
+	assert_true(valid_sms_body(s, 4 * 1600));
+	assert_false(valid_sms_body(s, 4 * 1601));
+	free(s);
+}
 
 static void test_validator_tables(void **state)
 {
@@ -359,6 +380,7 @@ static void test_valid_params_edges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sms_body_length),
 		cmocka_unit_test(test_validator_tables),
 		cmocka_unit_test(test_validator_lengths),
 		cmocka_unit_test(test_utf8_exhaustive),
