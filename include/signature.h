@@ -4,15 +4,18 @@
  * The string signed is the public URL as Twilio was given it (rebuilt
  * from RINGFENCE_PUBLIC_URL plus the request URI, never from the Host
  * header) followed, for form-encoded POSTs, by each parameter's name and
- * value, sorted by name in byte order (a repeated name contributes each of
- * its values, values sorted; an identical name and value pair is signed
- * once, as Twilio's own validators do).  The signature is
- * base64(HMAC-SHA1(auth token, that string)), compared in constant time.  Both the URL with its
- * default port and without any port are accepted (the official
- * validators' port quirk).  For JSON bodies the URL carries
- * bodySHA256=<hex sha256 of the body>, which is checked against the body
- * and the URL alone is signed; a non-empty non-form body without
- * bodySHA256 is covered by nothing and gives SIGNATURE_BODY_MISMATCH. */
+ * value, sorted by name (a repeated name contributes each of its distinct
+ * values once, values sorted), both sorts in UTF-16 code-unit order as
+ * twilio-node's (JavaScript's default sort) does: that is byte order
+ * except that a character above U+FFFF sorts before one in
+ * U+E000-U+FFFF.  The signature is base64(HMAC-SHA1(auth token, that
+ * string)), compared in constant time.  Both the URL with its default
+ * port and without any port are accepted (the official validators' port
+ * quirk).  For JSON bodies the URL carries bodySHA256=<lower-case hex
+ * sha256 of the body> (an upper-case hex is refused, as twilio-node
+ * refuses it), which is checked against the body and the URL alone is
+ * signed; a non-empty non-form body without bodySHA256 is covered by
+ * nothing and gives SIGNATURE_BODY_MISMATCH. */
 #ifndef RF_SIGNATURE_H
 #define RF_SIGNATURE_H
 

@@ -25,14 +25,30 @@ int users_verify_password(const char *password, const char *hash);
  * look-alikes such as 0/O, 1/l) and a NUL into out; len + 1 bytes.  0 or -1. */
 int users_random_password(char *out, size_t len);
 
-/* Creates the user, or resets the password and business of an existing
- * one with the same e-mail (case-insensitive).  Returns the user's id, or
- * -1 with a one-line reason in err (unknown business, malformed e-mail,
- * password too short, database error). */
+/* Creates a login for the business.  Returns the user's id, or -1 with a
+ * one-line reason in err: unknown business, malformed e-mail, password
+ * too short, database error, or an e-mail address (case-insensitive)
+ * that is already a login, of this business (the reason points at
+ * `ringfence user passwd`) or of another (a login is never moved). */
+long long users_add(struct db *db, long long business_id, const char *email,
+	const char *password, char *err, size_t errlen);
+
+/* Creates the business's login, or resets the password of that
+ * business's existing login with the same e-mail (case-insensitive): what
+ * the demo's refresh needs.  A login of another business is refused
+ * (-1, reason in err), never moved.  Returns the user's id or -1. */
 long long users_upsert(struct db *db, long long business_id, const char *email,
 	const char *password, char *err, size_t errlen);
 
-/* `ringfence user add --business ID --email EMAIL [--password-stdin]`. */
+/* Sets a new password for the existing login email (case-insensitive);
+ * its business is unchanged and stored in *business_id when not NULL.
+ * Returns the user's id, or -1 with a reason in err (no such login,
+ * password too short, database error). */
+long long users_set_password(struct db *db, const char *email, const char *password,
+	long long *business_id, char *err, size_t errlen);
+
+/* `ringfence user add --business ID --email EMAIL [--password-stdin]`
+ * and `ringfence user passwd --email EMAIL [--password-stdin]`. */
 int users_main(int argc, char **argv);
 
 #endif

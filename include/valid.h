@@ -38,19 +38,20 @@ int valid_params(struct arena *a, const struct valid_field *fields, size_t nfiel
 	const struct params *in, struct valid_result *out, char *err, size_t errlen);
 
 /* Validators. */
-int valid_call_sid(const char *v, size_t len);    /* CA + 32 hex */
-int valid_account_sid(const char *v, size_t len); /* AC + 32 hex */
-int valid_message_sid(const char *v, size_t len); /* SM or MM + 32 hex */
+int valid_call_sid(const char *v, size_t len);    /* CA + 32 lower-case hex */
+int valid_account_sid(const char *v, size_t len); /* AC + 32 lower-case hex */
+int valid_message_sid(const char *v, size_t len); /* SM or MM + 32 lower-case hex */
 int valid_e164(const char *v, size_t len);        /* +[1-9] then 6..14 digits */
 int valid_phone_or_client(const char *v, size_t len); /* E.164, "client:name", "sip:..", "Anonymous", <= 128 printable */
 int valid_digits(const char *v, size_t len);      /* 0..64 of 0-9 * # (may be empty) */
-int valid_call_status(const char *v, size_t len); /* queued ringing in-progress completed busy failed no-answer canceled */
+int valid_call_status(const char *v, size_t len); /* queued initiated ringing in-progress completed busy failed no-answer canceled */
 int valid_answered_by(const char *v, size_t len); /* human machine_start machine_end_beep machine_end_silence machine_end_other fax unknown */
 int valid_direction(const char *v, size_t len);   /* inbound outbound-api outbound-dial */
 int valid_token(const char *v, size_t len);       /* 32 lowercase hex */
 int valid_state_name(const char *v, size_t len);  /* [a-z][a-z0-9_]{0,63} */
 int valid_uint(const char *v, size_t len);        /* 1..9 decimal digits, no sign */
 int valid_printable(const char *v, size_t len);   /* <= 1600 bytes of UTF-8 without control characters except \n \t */
+int valid_sms_body(const char *v, size_t len);    /* <= 1600 characters of UTF-8 (may be empty) without control characters except \n \r \t */
 int valid_any(const char *v, size_t len);         /* always 1 (still length-capped by form limits) */
 
 /* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing

@@ -17,21 +17,70 @@
 
 #define SHA256_HEX_LEN 64
 
-/* Byte order of two parameters: name first (NUL-terminated, so strcmp is
- * memcmp order on unsigned chars), then value including its length. */
+/* Decodes the code point at s[*i..len) and advances *i.  The input is
+ * well-formed UTF-8 (form.c refuses anything else); a stray byte is taken
+ * as itself so that the order stays total. */
+static unsigned long next_code_point(const unsigned char *s, size_t len, size_t *i)
+{
+	unsigned char c = s[*i];
+	size_t n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+	unsigned long cp = n == 3 ? c & 0x07u : n == 2 ? c & 0x0fu : n == 1 ? c & 0x1fu : c;
+	if (c < 0x80 || *i + n >= len) {
+		(*i)++;
+		return c;
+	}
+	for (size_t k = 1; k <= n; k++)
+		cp = (cp << 6) | (s[*i + k] & 0x3fu);
+	*i += n + 1;
+	return cp;
+}
+
+/* The position of code point cp in UTF-16 code-unit order: a code point
+ * above U+FFFF is written with a leading surrogate (0xD800-0xDBFF), so it
+ * sorts after U+D7FF and before U+E000, where byte (and code point) order
+ * puts it after U+FFFF.  Within each group the order is the code point's. */
+static unsigned long utf16_rank(unsigned long cp)
+{
+	if (cp >= 0x10000)
+		return 0xd800 + (cp - 0x10000);
+	if (cp >= 0xe000)
+		return cp + 0x100000;
+	return cp;
+}
+
+/* JavaScript's default sort order (Array.prototype.sort without a
+ * comparator, which twilio-node uses for names and for repeated values):
+ * by UTF-16 code units, a proper prefix first. */
+static int utf16_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+	size_t i = 0, j = 0;
+	while (i < alen && j < blen) {
+		unsigned long ra = utf16_rank(next_code_point(x, alen, &i));
+		unsigned long rb = utf16_rank(next_code_point(y, blen, &j));
+		if (ra != rb)
+			return ra < rb ? -1 : 1;
+	}
+	if (i < alen || j < blen)
+		return (i < alen) - (j < blen);
+	/* Only malformed input decodes alike from different bytes; keep
+	 * such strings apart so that neither is dropped as a duplicate. */
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	return memcmp(a, b, alen);
+}
+
+/* twilio-node's order of two parameters: by name, then (for a repeated
+ * name) by value, both in UTF-16 code-unit order.  Two parameters compare
+ * equal only when their names and values are the same bytes. */
 static int param_cmp(const void *x, const void *y)
 {
 	const struct param *a = *(const struct param *const *)x;
 	const struct param *b = *(const struct param *const *)y;
-	int c = strcmp(a->name, b->name);
-	size_t n;
+	int c = utf16_cmp(a->name, strlen(a->name), b->name, strlen(b->name));
 	if (c != 0)
 		return c;
-	n = a->value_len < b->value_len ? a->value_len : b->value_len;
-	c = memcmp(a->value, b->value, n);
-	if (c != 0)
-		return c;
-	return (a->value_len > b->value_len) - (a->value_len < b->value_len);
+	return utf16_cmp(a->value, a->value_len, b->value, b->value_len);
 }
 
 /* Appends the sorted parameters to s.  An identical (name, value) pair is
@@ -151,14 +200,15 @@ static int find_body_hash(const char *url, const char **val, size_t *len)
 	return 0;
 }
 
-/* 1 when hex (len bytes, either case) is the SHA-256 of body.  The
- * comparison is constant-time over the digest. */
+/* 1 when hex (len bytes) is the SHA-256 of body in lower-case hex, the
+ * only form twilio-node accepts (it compares the value with Node's
+ * lower-case hex digest; an upper-case one is refused).  The comparison
+ * is constant-time over the digest. */
 static int body_hash_matches(const char *hex, size_t len, const char *body, size_t body_len)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
 	char want[SHA256_HEX_LEN + 1];
-	char got[SHA256_HEX_LEN];
 
 	if (len != SHA256_HEX_LEN || (body == NULL && body_len > 0))
 		return 0;
@@ -166,11 +216,7 @@ static int body_hash_matches(const char *hex, size_t len, const char *body, size
 		md_len != 32)
 		return 0;
 	util_hex(md, md_len, want);
-	for (size_t i = 0; i < SHA256_HEX_LEN; i++) {
-		unsigned char c = (unsigned char)hex[i];
-		got[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
-	}
-	return CRYPTO_memcmp(got, want, SHA256_HEX_LEN) == 0;
+	return CRYPTO_memcmp(hex, want, SHA256_HEX_LEN) == 0;
 }
 
 /* 1 when header is the signature of url and params; a failure to compute

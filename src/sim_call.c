@@ -702,6 +702,15 @@ static void play(struct call *c, const struct sim_twiml *doc, struct sim_twiml *
 				emit(c, SIM_EV_SILENCE, 0, "", NULL);
 				if (!v->action_on_empty_result)
 					break;
+			} else if (digits.len == 0) {
+				/* The finishOnKey came before any digit: an empty
+				 * result, as with a timeout.  Twilio submits it (empty
+				 * Digits) only with actionOnEmptyResult; otherwise the
+				 * verb after the Gather runs. */
+				emitf(c, SIM_EV_NOTE, 0, "the finishOnKey %s ended the Gather before any digit",
+					v->finish_on_key);
+				if (!v->action_on_empty_result)
+					break;
 			}
 			if (fetch(c, v->method, v->action, next, "Digits", buf_str(&digits), (char *)NULL) == 0)
 				*has_next = 1;

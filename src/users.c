@@ -81,50 +81,169 @@ int users_random_password(char *out, size_t len)
 	return 0;
 }
 
-long long users_upsert(struct db *db, long long business_id, const char *email,
-	const char *password, char *err, size_t errlen)
+/* Checks the password's length and hashes it into hash; 0, or -1 with a
+ * reason in err. */
+static int hash_checked(const char *password, char hash[USERS_HASH_MAX], char *err,
+	size_t errlen)
 {
-	char hash[USERS_HASH_MAX];
-	char bid[24];
-	const char *params[3];
-	PGresult *res = NULL;
-	long long id = -1;
-
 	if (password == NULL || strlen(password) < USERS_MIN_PASSWORD) {
 		snprintf(err, errlen, "the password must have at least %d characters", USERS_MIN_PASSWORD);
-		goto out;
+		return -1;
 	}
 	if (strlen(password) > USERS_MAX_PASSWORD) {
 		snprintf(err, errlen, "the password must have at most %d characters", USERS_MAX_PASSWORD);
-		goto out;
+		return -1;
 	}
 	if (users_hash_password(password, hash) < 0) {
 		snprintf(err, errlen, "cannot hash the password (libcrypt failed)");
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* The reason a login could not be written for business_id: the e-mail
+ * is another business's login (or, when same_business_too, this
+ * business's), or there is no such business.  Into err. */
+static void explain_refusal(struct db *db, long long business_id, const char *email,
+	int same_business_too, char *err, size_t errlen)
+{
+	char bid[24];
+	const char *p[2] = { email, bid };
+	PGresult *res;
+	long long owner;
+
 	snprintf(bid, sizeof(bid), "%lld", business_id);
-	params[0] = bid;
-	params[1] = email;
-	params[2] = hash;
 	res = db_exec(db,
-		"INSERT INTO users (business_id, email, password_hash) "
-		"SELECT b.id, $2, $3 FROM businesses b WHERE b.id = $1::bigint "
-		"ON CONFLICT (lower(email)) DO UPDATE SET business_id = EXCLUDED.business_id, "
-		"  password_hash = EXCLUDED.password_hash, updated_at = now() "
-		"RETURNING id",
-		3, params);
+		"SELECT EXISTS (SELECT 1 FROM businesses WHERE id = $2::bigint),"
+		" (SELECT business_id FROM users WHERE lower(email) = lower($1))", 2, p);
+	if (res == NULL) {
+		snprintf(err, errlen, "database error: %s", db_last_error(db));
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0 || PQgetisnull(res, 0, 1)) {
+		if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+			snprintf(err, errlen, "no business with id %lld", business_id);
+		else
+			snprintf(err, errlen, "cannot write the login '%s'", email);
+		PQclear(res);
+		return;
+	}
+	owner = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	if (owner != business_id)
+		snprintf(err, errlen,
+			"'%s' is already the login of business %lld; a login belongs to one business"
+			" and is not moved (pick another e-mail address)", email, owner);
+	else if (same_business_too)
+		snprintf(err, errlen,
+			"'%s' is already a login of business %lld; to set a new password use"
+			" 'ringfence user passwd --email %s'", email, owner, email);
+	else
+		snprintf(err, errlen, "cannot write the login '%s'", email);
+}
+
+/* Runs the INSERT (or upsert) sql with ($1 business, $2 e-mail, $3 hash)
+ * and returns the id it returned, 0 when it returned no row, or -1 on an
+ * error (reason in err). */
+static long long write_login(struct db *db, const char *sql, long long business_id,
+	const char *email, const char *hash, char *err, size_t errlen)
+{
+	char bid[24];
+	const char *params[3] = { bid, email, hash };
+	PGresult *res;
+	long long id = 0;
+
+	snprintf(bid, sizeof(bid), "%lld", business_id);
+	res = db_exec(db, sql, 3, params);
 	if (res == NULL) {
 		if (strcmp(db_last_sqlstate(db), "23514") == 0)
 			snprintf(err, errlen, "'%s' is not a valid e-mail address", email);
 		else
 			snprintf(err, errlen, "database error: %s", db_last_error(db));
+		return -1;
+	}
+	if (PQntuples(res) == 1)
+		id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return id;
+}
+
+/* See users.h.  ON CONFLICT DO NOTHING: an existing login is left
+ * exactly as it was, and the refusal says whose it is. */
+long long users_add(struct db *db, long long business_id, const char *email,
+	const char *password, char *err, size_t errlen)
+{
+	char hash[USERS_HASH_MAX];
+	long long id = -1;
+
+	if (hash_checked(password, hash, err, errlen) < 0)
+		goto out;
+	id = write_login(db,
+		"INSERT INTO users (business_id, email, password_hash) "
+		"SELECT b.id, $2, $3 FROM businesses b WHERE b.id = $1::bigint "
+		"ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
+		business_id, email, hash, err, errlen);
+	if (id == 0) {
+		explain_refusal(db, business_id, email, 1, err, errlen);
+		id = -1;
+	}
+out:
+	explicit_bzero(hash, sizeof(hash));
+	return id;
+}
+
+/* See users.h.  The conflict update applies only within the same
+ * business, so another business's login is left alone. */
+long long users_upsert(struct db *db, long long business_id, const char *email,
+	const char *password, char *err, size_t errlen)
+{
+	char hash[USERS_HASH_MAX];
+	long long id = -1;
+
+	if (hash_checked(password, hash, err, errlen) < 0)
+		goto out;
+	id = write_login(db,
+		"INSERT INTO users (business_id, email, password_hash) "
+		"SELECT b.id, $2, $3 FROM businesses b WHERE b.id = $1::bigint "
+		"ON CONFLICT (lower(email)) DO UPDATE SET password_hash = EXCLUDED.password_hash,"
+		"  updated_at = now() WHERE users.business_id = EXCLUDED.business_id "
+		"RETURNING id",
+		business_id, email, hash, err, errlen);
+	if (id == 0) {
+		explain_refusal(db, business_id, email, 0, err, errlen);
+		id = -1;
+	}
+out:
+	explicit_bzero(hash, sizeof(hash));
+	return id;
+}
+
+/* See users.h. */
+long long users_set_password(struct db *db, const char *email, const char *password,
+	long long *business_id, char *err, size_t errlen)
+{
+	char hash[USERS_HASH_MAX];
+	const char *params[2] = { email, hash };
+	PGresult *res = NULL;
+	long long id = -1;
+
+	if (hash_checked(password, hash, err, errlen) < 0)
+		goto out;
+	res = db_exec(db,
+		"UPDATE users SET password_hash = $2, updated_at = now() "
+		"WHERE lower(email) = lower($1) RETURNING id, business_id",
+		2, params);
+	if (res == NULL) {
+		snprintf(err, errlen, "database error: %s", db_last_error(db));
 		goto out;
 	}
 	if (PQntuples(res) != 1) {
-		snprintf(err, errlen, "no business with id %lld", business_id);
+		snprintf(err, errlen, "no login '%s' (create one with 'ringfence user add')", email);
 		goto out;
 	}
 	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (business_id)
+		*business_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 out:
 	if (res)
 		PQclear(res);
@@ -136,12 +255,15 @@ static void users_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ringfence user add --business ID --email EMAIL [--password-stdin]\n"
+		"       ringfence user passwd --email EMAIL [--password-stdin]\n"
 		"\n"
-		"Creates a dashboard login for the business (or resets the password of\n"
-		"the login with that e-mail).  The password is read from the first line\n"
-		"of standard input with --password-stdin (at least %d characters);\n"
-		"otherwise a random one is made and printed once.  Needs\n"
-		"RINGFENCE_DATABASE_URL.\n",
+		"add creates a dashboard login for the business.  An e-mail address that\n"
+		"is already a login (of any business, in any case) is refused: a login is\n"
+		"never moved to another business, and its password is changed only by\n"
+		"passwd, which sets a new password for an existing login and leaves its\n"
+		"business alone.  The password is read from the first line of standard\n"
+		"input with --password-stdin (at least %d characters); otherwise a random\n"
+		"one is made and printed once.  Needs RINGFENCE_DATABASE_URL.\n",
 		USERS_MIN_PASSWORD);
 }
 
@@ -167,21 +289,23 @@ int users_main(int argc, char **argv)
 	struct config cfg;
 	char err[512];
 	char password[USERS_MAX_PASSWORD + 2];
-	const char *email = NULL;
+	const char *email = NULL, *cmd;
 	long long business = -1, id;
-	int from_stdin = 0, generated = 0, rc = 1;
+	int from_stdin = 0, generated = 0, rc = 1, is_add;
 	struct db *db = NULL;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		users_usage(stdout);
 		return 0;
 	}
-	if (argc < 2 || strcmp(argv[1], "add") != 0) {
-		fprintf(stderr, "ringfence user: expected 'add' (see --help)\n");
+	if (argc < 2 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "passwd") != 0)) {
+		fprintf(stderr, "ringfence user: expected 'add' or 'passwd' (see --help)\n");
 		return 2;
 	}
+	cmd = argv[1];
+	is_add = strcmp(cmd, "add") == 0;
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--business") == 0 && i + 1 < argc) {
+		if (is_add && strcmp(argv[i], "--business") == 0 && i + 1 < argc) {
 			char *end;
 			errno = 0;
 			business = strtoll(argv[++i], &end, 10);
@@ -194,12 +318,17 @@ int users_main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--password-stdin") == 0) {
 			from_stdin = 1;
 		} else {
-			fprintf(stderr, "ringfence user: unknown argument '%s' (see --help)\n", argv[i]);
+			fprintf(stderr, "ringfence user %s: unknown argument '%s' (see --help)\n", cmd,
+				argv[i]);
 			return 2;
 		}
 	}
-	if (business < 1 || email == NULL) {
+	if (is_add && (business < 1 || email == NULL)) {
 		fprintf(stderr, "ringfence user add: --business and --email are required\n");
+		return 2;
+	}
+	if (!is_add && email == NULL) {
+		fprintf(stderr, "ringfence user passwd: --email is required\n");
 		return 2;
 	}
 	if (config_load(&cfg, CFG_NEED_DB, err, sizeof(err)) < 0) {
@@ -224,12 +353,16 @@ int users_main(int argc, char **argv)
 		fprintf(stderr, "ringfence user: cannot connect to the database: %s\n", db_last_error(db));
 		goto out;
 	}
-	id = users_upsert(db, business, email, password, err, sizeof(err));
+	if (is_add)
+		id = users_add(db, business, email, password, err, sizeof(err));
+	else
+		id = users_set_password(db, email, password, &business, err, sizeof(err));
 	if (id < 0) {
-		fprintf(stderr, "ringfence user: %s\n", err);
+		fprintf(stderr, "ringfence user %s: %s\n", cmd, err);
 		goto out;
 	}
-	printf("user %lld: %s (business %lld)\n", id, email, business);
+	printf("user %lld: %s (business %lld)%s\n", id, email, business,
+		is_add ? "" : ": new password set");
 	if (generated)
 		printf("password: %s\n", password);
 	rc = 0;

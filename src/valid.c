@@ -17,15 +17,11 @@
 #define VALID_STATE_MAX 64
 #define VALID_UINT_MAX 9
 #define VALID_PRINTABLE_MAX 1600
+#define VALID_SMS_CHARS_MAX 1600
 
 static int is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int is_hex(unsigned char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 static int is_lower_hex(unsigned char c)
@@ -48,8 +44,12 @@ static int is_one_of(const char *v, size_t len, const char *const *list)
 	return 0;
 }
 
-/* A Twilio SID: one of the two-letter prefixes, then 32 hex digits in
- * either case (Twilio's OpenAPI patterns are [0-9a-fA-F]{32}). */
+/* A Twilio SID: one of the two-letter upper-case prefixes, then 32
+ * lower-case hex digits, the only form Twilio issues.  Twilio's OpenAPI
+ * patterns allow [0-9a-fA-F]{32}, but an upper-case SID is not one Twilio
+ * sent: it would pass here and then break the database's CHECK
+ * (^CA[0-9a-f]{32}$) or fail to match the stored SID, so it is refused
+ * with a clear reason instead of being normalised. */
 static int is_sid(const char *v, size_t len, const char *const *prefixes)
 {
 	const unsigned char *u = (const unsigned char *)v;
@@ -62,7 +62,7 @@ static int is_sid(const char *v, size_t len, const char *const *prefixes)
 	if (!prefix_ok)
 		return 0;
 	for (size_t i = 2; i < len; i++)
-		if (!is_hex(u[i]))
+		if (!is_lower_hex(u[i]))
 			return 0;
 	return 1;
 }
@@ -143,8 +143,10 @@ int valid_digits(const char *v, size_t len)
 
 int valid_call_status(const char *v, size_t len)
 {
-	static const char *const ok[] = { "queued", "ringing", "in-progress", "completed",
-		"busy", "failed", "no-answer", "canceled", NULL };
+	/* "initiated" is the CallStatus of the status callback for the
+	 * initiated event, which ringfence requests in StatusCallbackEvent. */
+	static const char *const ok[] = { "queued", "initiated", "ringing", "in-progress",
+		"completed", "busy", "failed", "no-answer", "canceled", NULL };
 	return v != NULL && is_one_of(v, len, ok);
 }
 
@@ -197,6 +199,21 @@ int valid_printable(const char *v, size_t len)
 {
 	return v != NULL && len <= VALID_PRINTABLE_MAX && valid_utf8(v, len) &&
 		valid_no_controls(v, len, "\n\t");
+}
+
+/* Twilio's limit for a text is 1600 characters; counted here as code
+ * points of well-formed UTF-8 (so at most 6400 bytes).  CR is allowed
+ * beside LF and tab: it is in the GSM alphabet and phones send it. */
+int valid_sms_body(const char *v, size_t len)
+{
+	size_t chars = 0;
+	if (v == NULL || len > 4 * VALID_SMS_CHARS_MAX || !valid_utf8(v, len) ||
+		!valid_no_controls(v, len, "\n\r\t"))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)v[i] & 0xc0) != 0x80)
+			chars++;
+	return chars <= VALID_SMS_CHARS_MAX;
 }
 
 int valid_any(const char *v, size_t len)

@@ -37,6 +37,7 @@ int main(void)
 		{ "reconcile", reconcile_tests },
 		{ "scheduler", scheduler_tests }, { "outage", outage_tests },
 		{ "guards", guards_tests }, { "webhook", webhook_tests },
+		{ "sms", sms_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");
 	int failed = 0;

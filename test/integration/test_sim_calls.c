@@ -648,6 +648,45 @@ static void flow_invalid(struct scenario *s)
 		"invalid keys changed the appointment");
 }
 
+/* Whether any Play of the call came from state's audio. */
+static int played_state(const struct scenario *s, const char *state)
+{
+	char *needle = xasprintf("/reminder_call/%s/", state);
+	int found = ev_find(s, "play", needle) >= 0;
+	free(needle);
+	return found;
+}
+
+/* '#' at the first prompt is a wrong key, not silence: the Gathers take
+ * one key with finishOnKey="", so the person hears "not a valid choice",
+ * can still press 1, and never hears the answering machine's message. */
+static void flow_hash_at_announce(struct scenario *s)
+{
+	struct hx_snapshot snap;
+	flow_answered(s, 3);
+	SC_CHECK(s, ev_count(s, "silence") == 0, "%zu silences", ev_count(s, "silence"));
+	SC_CHECK(s, played_state(s, "announce_retry"), "'#' did not lead to the wrong-key prompt");
+	SC_CHECK(s, !played_state(s, "machine_message"),
+		"'#' at the first prompt got the answering machine's message");
+	flow_snapshot(s, &snap, "confirmed", "confirmed");
+}
+
+/* '#' at the menu, twice: the wrong-key path (the menu once more, then a
+ * polite goodbye), never "no choice"; the appointment is unchanged. */
+static void flow_hash_at_menu(struct scenario *s)
+{
+	struct hx_snapshot snap;
+	flow_answered(s, 3);
+	SC_CHECK(s, ev_count(s, "silence") == 0, "%zu silences", ev_count(s, "silence"));
+	SC_CHECK(s, played_state(s, "details_retry") && played_state(s, "goodbye_invalid"),
+		"'#' at the menu did not take the wrong-key path");
+	SC_CHECK(s, !played_state(s, "no_choice") && !played_state(s, "machine_message"),
+		"'#' at the menu was taken for silence");
+	flow_snapshot(s, &snap, "goodbye_invalid", "booked");
+	SC_CHECK(s, snap.confirmed_at[0] == '\0' && snap.cancelled_at[0] == '\0' &&
+		snap.callback_requested_at[0] == '\0', "'#' changed the appointment");
+}
+
 static void flow_hangup(struct scenario *s)
 {
 	struct hx_snapshot snap;
@@ -1098,6 +1137,70 @@ static void app_gather_empty(struct scenario *s)
 	fakeapp_requests_free(rq, 1);
 }
 
+/* '#' with the default finishOnKey ends the Gather before any digit:
+ * an empty result, so without actionOnEmptyResult the action is not
+ * requested and the verb after the Gather runs (no silence: a key was
+ * pressed). */
+static void app_gather_hash_falls(struct scenario *s)
+{
+	char *gathered = app_path(s, "gathered");
+	size_t n = fakeapp_count(fa, gathered);
+	free(gathered);
+	status_is(s, "completed");
+	no_error(s);
+	SC_CHECK(s, n == 0, "the action was requested for an empty result without actionOnEmptyResult");
+	SC_CHECK(s, ev_count(s, "silence") == 0, "%zu silences", ev_count(s, "silence"));
+	SC_CHECK(s, ev_find(s, "say", "did not get") > ev_find(s, "press", NULL),
+		"the verb after the Gather did not run after '#'");
+}
+
+/* The same with actionOnEmptyResult: the action gets empty Digits. */
+static void app_gather_hash_empty(struct scenario *s)
+{
+	struct fakeapp_request *rq = NULL;
+	struct rq_params q;
+	const char *digits;
+
+	status_is(s, "completed");
+	no_error(s);
+	requests_or_fail(s, "gathered", 1, &rq);
+	rq_params_or_fail(&rq[0], &q);
+	digits = rq_get(&q, "Digits");
+	SC_CHECK(s, digits != NULL && digits[0] == '\0', "Digits '%s' after '#' alone, not empty",
+		or_none(digits));
+	SC_CHECK(s, ev_find(s, "say", "did not get") < 0, "fell through despite actionOnEmptyResult");
+	rq_params_free(&q);
+	fakeapp_requests_free(rq, 1);
+}
+
+/* finishOnKey="": '#' is a key like any other, and with numDigits="1"
+ * the action gets Digits=#. */
+static void app_gather_hash_key_prepare(struct scenario *s, struct hx_form *f)
+{
+	char *twiml = xasprintf(GATHER_FMT, " finishOnKey=\"\"");
+	(void)f;
+	serve_twiml_or_fail(s, "start", twiml);
+	serve_twiml_or_fail(s, "gathered", HELLO_TWIML);
+	free(twiml);
+}
+
+static void app_gather_hash_key(struct scenario *s)
+{
+	struct fakeapp_request *rq = NULL;
+	struct rq_params q;
+	const char *digits;
+
+	status_is(s, "completed");
+	no_error(s);
+	requests_or_fail(s, "gathered", 1, &rq);
+	rq_params_or_fail(&rq[0], &q);
+	digits = rq_get(&q, "Digits");
+	SC_CHECK(s, eq(digits, "#"), "Digits '%s', not '#'", or_none(digits));
+	SC_CHECK(s, ev_find(s, "say", "fake application") >= 0, "the action's document was not played");
+	rq_params_free(&q);
+	fakeapp_requests_free(rq, 1);
+}
+
 static void app_get_prepare(struct scenario *s, struct hx_form *f)
 {
 	char *url = app_url(s, "start");
@@ -1361,6 +1464,9 @@ static struct scenario scenarios[] = {
 	SC("flow-silence-after-press", SC_FLOW, "person; press 1; silence", NULL, flow_silence),
 	SC("flow-invalid-keys", SC_FLOW, "person; press 7; press 8", NULL, flow_invalid),
 	SC("flow-callee-hangs-up", SC_FLOW, "person; press 1; hangup", NULL, flow_hangup),
+	SC("flow-hash-at-announce", SC_FLOW, "person; press #; press 1; press 1", NULL,
+		flow_hash_at_announce),
+	SC("flow-hash-at-menu", SC_FLOW, "person; press 1; press #; press #", NULL, flow_hash_at_menu),
 	SC("flow-busy", SC_FLOW, "busy", cb_prepare_common, flow_busy),
 	SC("flow-no-answer", SC_FLOW, "no-answer", NULL, flow_no_answer),
 	SC("flow-fail", SC_FLOW, "fail", NULL, flow_fail),
@@ -1378,6 +1484,12 @@ static struct scenario scenarios[] = {
 	SC("app-record", SC_APP, "person; wait 2; press #", app_record_prepare, app_record),
 	SC("app-gather-fall", SC_APP, "person; silence", app_gather_fall_prepare, app_gather_fall),
 	SC("app-gather-empty", SC_APP, "person; silence", app_gather_empty_prepare, app_gather_empty),
+	SC("app-gather-hash-falls", SC_APP, "person; press #", app_gather_fall_prepare,
+		app_gather_hash_falls),
+	SC("app-gather-hash-empty", SC_APP, "person; press #", app_gather_empty_prepare,
+		app_gather_hash_empty),
+	SC("app-gather-hash-key", SC_APP, "person; press #", app_gather_hash_key_prepare,
+		app_gather_hash_key),
 	SC("app-get", SC_APP, "person; press 5", app_get_prepare, app_get),
 	/* d. messages */
 	SC("msg-delivered", SC_MESSAGE, NULL, msg_callback_prepare, msg_delivered),

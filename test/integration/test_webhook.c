@@ -1547,76 +1547,6 @@ static int group_teardown(void **state)
 	return rc;
 }
 
-/* An inbound text: signed, answered with an empty TwiML document; an
- * opt-out keyword opts the sender out at once, anything else changes
- * nothing; unsigned, 403. */
-static void sms_inbound(const struct hx_call *c, const char *body, enum hx_sign_mode mode,
-	struct hx_response *rs)
-{
-	struct hx_form f;
-	char sid[35], url[512];
-	hx_random_hex(sid + 2, 16);
-	sid[0] = 'S';
-	sid[1] = 'M';
-	hx_form_init(&f);
-	hx_form_add(&f, "MessageSid", sid);
-	hx_form_add(&f, "AccountSid", hx_env.account_sid);
-	hx_form_add(&f, "From", c->client_phone);
-	hx_form_add(&f, "To", c->from_number);
-	hx_form_add(&f, "Body", body);
-	hx_form_add(&f, "NumMedia", "0");
-	hx_form_add(&f, "NumSegments", "1");
-	hx_form_add(&f, "ApiVersion", "2010-04-01");
-	snprintf(url, sizeof(url), "%s/twilio/sms/inbound", hx_env.public_url);
-	if (hx_post_form(url, &f, mode, rs) < 0)
-		fail_msg("POST %s: %s", url, rs->error);
-	hx_form_free(&f);
-}
-
-/* 1 when the client (p[0]) is opted out, else 0. */
-static long long opted_out(const char *const *p)
-{
-	return hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
-		" AND opted_out_at IS NOT NULL", 1, p);
-}
-
-static void test_sms_inbound(void **state)
-{
-	struct hx_call a, b;
-	struct hx_response rs;
-	const char *p[1];
-	(void)state;
-
-	hx_fixture_call_or_fail(&a);
-	hx_fixture_call_or_fail(&b);
-	/* Unsigned: refused, nothing changes. */
-	sms_inbound(&a, "STOP", HX_NO_SIG, &rs);
-	assert_int_equal(rs.status, 403);
-	hx_response_free(&rs);
-	p[0] = a.client_id;
-	assert_int_equal(opted_out(p), 0);
-	/* Any other text: an empty answer, no change. */
-	sms_inbound(&b, "Thanks, see you then!", HX_SIGNED, &rs);
-	assert_int_equal(rs.status, 200);
-	assert_non_null(strstr(rs.content_type, "xml"));
-	assert_non_null(strstr(buf_str(&rs.body), "<Response/>"));
-	hx_response_free(&rs);
-	p[0] = b.client_id;
-	assert_int_equal(opted_out(p), 0);
-	/* STOP, in any case and with spaces: opted out at once. */
-	sms_inbound(&a, "  stop \n", HX_SIGNED, &rs);
-	assert_int_equal(rs.status, 200);
-	assert_non_null(strstr(buf_str(&rs.body), "<Response/>"));
-	hx_response_free(&rs);
-	p[0] = a.client_id;
-	assert_int_equal(opted_out(p), 1);
-	/* START does not opt back in: that is for the business to decide. */
-	sms_inbound(&a, "START", HX_SIGNED, &rs);
-	assert_int_equal(rs.status, 200);
-	hx_response_free(&rs);
-	assert_int_equal(opted_out(p), 1);
-}
-
 int webhook_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1632,7 +1562,6 @@ int webhook_tests(void)
 		cmocka_unit_test(test_unknown_call),
 		cmocka_unit_test(test_malformed_input),
 		cmocka_unit_test(test_health_and_routes),
-		cmocka_unit_test(test_sms_inbound),
 		cmocka_unit_test_teardown(test_postgres_down, restore_services),
 		cmocka_unit_test_teardown(test_redis_down, restore_services),
 		cmocka_unit_test(test_worker_killed_under_load),

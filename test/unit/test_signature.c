@@ -46,6 +46,19 @@ static const struct vector vectors[] = {
 	{ U, "To=%2B18005551212&From=%2B12349013030&Digits=1234&Caller=%2B12349013030"
 		"&CallSid=CA1234567890ABCDE", "0/KCTR6DLpKmkAf8muzZqo1nDgQ=" },
 	{ U "&bodySHA256=" JSON_HASH, NULL, "a9nBmqA0ju/hNViExpshrM61xv4=" },
+	/* Names and repeated values in JavaScript's sort order (UTF-16 code
+	 * units), as twilio-node sorts them: U+1F600 (a surrogate pair,
+	 * 0xD83D 0xDE00) before U+E000 and U+FF01, where byte order puts it
+	 * last; the repeated U+1F600 value is signed once.  The signed string
+	 * is U "Body\u00e9Body\ud7ffBody\U0001f600Body\ue000Body\uff01"
+	 * "\u00e9k3\U0001f600k1\ue000k2"; computed independently with
+	 *   python3 -c 'import hmac,hashlib,base64; print(base64.b64encode(
+	 *     hmac.new(b"12345", S.encode(), hashlib.sha1).digest()))'
+	 * for that S (the names and values ordered by
+	 * sorted(..., key=lambda x: x.encode("utf-16-be"))). */
+	{ U, "Body=%EF%BC%81&Body=%F0%9F%98%80&Body=%C3%A9&Body=%F0%9F%98%80&Body=%ED%9F%BF"
+		"&Body=%EE%80%80&%F0%9F%98%80=k1&%EE%80%80=k2&%C3%A9=k3",
+		"nCeAbzKLBrmLMCrUq32MFK55Bq0=" },
 };
 
 static void test_vectors_compute(void **state)
@@ -232,6 +245,20 @@ static const struct string_case string_cases[] = {
 	{ "high bytes last", "%C3%A9=1&z=2&Z=3", "Z3z2\xc3\xa9" "1" },
 	/* a repeated name: values sorted, each once */
 	{ "repeated values sorted", "d=b&d=a&d=c", "dadbdc" },
+	/* UTF-16 code-unit order (twilio-node sorts with JavaScript's
+	 * default comparison): a character above U+FFFF (UTF-8 F0..F4, a
+	 * surrogate pair in UTF-16) sorts before U+E000-U+FFFF (UTF-8
+	 * EE..EF) although its bytes are greater; below U+D800 the order is
+	 * the bytes' */
+	{ "UTF-16 order of values", "d=%EF%BC%81&d=%F0%9F%98%80&d=%EE%80%80&d=%ED%9F%BF",
+		"d\xed\x9f\xbf" "d\xf0\x9f\x98\x80" "d\xee\x80\x80" "d\xef\xbc\x81" },
+	{ "UTF-16 order of names", "%EF%BC%81=1&%F0%9F%98%80=2&%ED%9F%BF=3",
+		"\xed\x9f\xbf" "3" "\xf0\x9f\x98\x80" "2" "\xef\xbc\x81" "1" },
+	{ "UTF-16 order, common prefix", "d=a%EF%BC%81&d=a%F0%9F%98%80&d=a",
+		"da" "da\xf0\x9f\x98\x80" "da\xef\xbc\x81" },
+	{ "two characters above U+FFFF by code point", "d=%F0%9F%98%81&d=%F0%90%80%80&d=%F4%8F%BF%BF",
+		"d\xf0\x90\x80\x80" "d\xf0\x9f\x98\x81" "d\xf4\x8f\xbf\xbf" },
+	{ "repeated value above U+FFFF signed once", "d=%F0%9F%98%80&d=%F0%9F%98%80", "d\xf0\x9f\x98\x80" },
 	{ "repeated identical value", "d=1&d=1&e=2", "d1e2" },
 	{ "repeated empty values", "d&d=&d=0", "dd0" },
 	{ "value prefix of another", "d=12&d=1", "d1d12" },
@@ -288,8 +315,13 @@ struct body_case {
 
 static const struct body_case body_cases[] = {
 	{ "matching", U "&bodySHA256=" JSON_HASH, JSON_BODY, 0, SIGNATURE_VALID },
+	/* twilio-node compares the value with a lower-case hex digest, so
+	 * any upper-case letter is a mismatch */
 	{ "upper-case hash", U "&bodySHA256=0A1FF7634D9AB3B95DB5C9A2DFE9416E41502B283A80C7CF19632632F96E6620",
-		JSON_BODY, 0, SIGNATURE_VALID },
+		JSON_BODY, 0, SIGNATURE_BODY_MISMATCH },
+	{ "one upper-case letter in the hash",
+		U "&bodySHA256=0A1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620",
+		JSON_BODY, 0, SIGNATURE_BODY_MISMATCH },
 	{ "first in query", "https://mycompany.com/myapp.php?bodySHA256=" JSON_HASH "&foo=1",
 		JSON_BODY, 0, SIGNATURE_VALID },
 	{ "tampered body", U "&bodySHA256=" JSON_HASH, "{\"property\": \"value\", \"boolean\": false}",

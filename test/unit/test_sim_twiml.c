@@ -107,7 +107,7 @@ static void describe(const struct sim_verb *v, size_t n, struct buf *b)
 static void test_golden(void **state)
 {
 	static const struct { const char *name; const char *want; } cases[] = {
-		{ "announce", "Gather(https://rf.example.com/twilio/voice/reminder_call?c=0123456789abcdef0123456789abcdef&s=announce&n=3 POST t=5 n=1 f=# e=1)["
+		{ "announce", "Gather(https://rf.example.com/twilio/voice/reminder_call?c=0123456789abcdef0123456789abcdef&s=announce&n=3 POST t=5 n=1 f= e=1)["
 			"Play(https://rf.example.com/audio/reminder_call/announce/automated_message_from.mp3) "
 			"Say(Bright Smile Dental) "
 			"Play(https://rf.example.com/audio/reminder_call/announce/to_hear_it_press_1.mp3)]" },
@@ -138,13 +138,17 @@ static void test_golden(void **state)
 		describe(t.verbs, t.n, &b);
 		if (strncmp(buf_str(&b), cases[i].want, strlen(cases[i].want)) != 0)
 			fail_msg("%s: got %s", path, buf_str(&b));
-		/* Every golden Gather posts back with actionOnEmptyResult, and
-		 * every document without one ends in Hangup. */
+		/* Every golden Gather posts back with actionOnEmptyResult and
+		 * takes one key with no finishing key, so that '#' is a key
+		 * (a wrong one) and not the end of an empty input that the
+		 * engine would take for silence; every document without one
+		 * ends in Hangup. */
 		for (size_t k = 0; k < t.n; k++)
 			if (t.verbs[k].kind == SIM_VERB_GATHER) {
 				gathers++;
 				assert_int_equal(t.verbs[k].action_on_empty_result, 1);
 				assert_int_equal(t.verbs[k].num_digits, 1);
+				assert_string_equal(t.verbs[k].finish_on_key, "");
 				assert_true(t.verbs[k].nchildren > 0);
 			}
 		if (gathers == 0)
@@ -173,6 +177,10 @@ static const struct good_case good_cases[] = {
 		"Gather(https://rf.example.com/next?x=1 GET t=3 n=4 f=* e=1)[Pause(2) Play(https://rf.example.com/twilio/voice/a.mp3)]" },
 	{ "gather no finish key", "<Response><Gather finishOnKey=\"\"/></Response>",
 		"Gather(" DOC " POST t=5 n=0 f= e=0)[]" },
+	{ "gather finish key # given", "<Response><Gather numDigits=\"1\" finishOnKey=\"#\"/></Response>",
+		"Gather(" DOC " POST t=5 n=1 f=# e=0)[]" },
+	{ "gather finish key 0", "<Response><Gather finishOnKey=\"0\"/></Response>",
+		"Gather(" DOC " POST t=5 n=0 f=0 e=0)[]" },
 	{ "record defaults", "<Response><Record/></Response>",
 		"Record(" DOC " POST t=5 m=3600 f=1234567890*# b=1)" },
 	{ "record attributes", "<Response><Record action=\"rec\" timeout=\"0\" maxLength=\"30\" finishOnKey=\"#\" playBeep=\"false\"/></Response>",
@@ -259,6 +267,8 @@ static const struct bad_case bad_cases[] = {
 	{ "<Response><Gather numDigits=\"0\"/></Response>", "numDigits=\"0\"" },
 	{ "<Response><Gather finishOnKey=\"##\"/></Response>", "finishOnKey=\"##\"" },
 	{ "<Response><Gather finishOnKey=\"a\"/></Response>", "finishOnKey=\"a\"" },
+	{ "<Response><Gather finishOnKey=\" \"/></Response>", "finishOnKey=\" \"" },
+	{ "<Response><Gather finishOnKey=\"#*\"/></Response>", "finishOnKey=\"#*\"" },
 	{ "<Response><Gather method=\"PUT\"/></Response>", "method=\"PUT\" is not GET or POST" },
 	{ "<Response><Gather actionOnEmptyResult=\"yes\"/></Response>", "is not true or false" },
 	{ "<Response><Gather input=\"speech\"/></Response>", "speech input is not supported" },

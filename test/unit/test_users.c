@@ -109,6 +109,92 @@ static void test_upsert(void **state)
 	db_close(db);
 }
 
+/* The id of a new business. */
+static long long new_business(struct db *db, const char *name)
+{
+	const char *p[1] = { name };
+	PGresult *res = db_exec(db, "INSERT INTO businesses (name, time_zone, callback_phone) "
+				    "VALUES ($1, 'Europe/Paris', '+33123456789') RETURNING id", 1, p);
+	long long id;
+	assert_non_null(res);
+	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return id;
+}
+
+/* The login's business id and whether password is its password. */
+static void login_state(struct db *db, long long id, long long *business, const char *password,
+	int *matches)
+{
+	char idbuf[24];
+	const char *p[] = { idbuf };
+	PGresult *res;
+	snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	res = db_exec(db, "SELECT business_id, password_hash FROM users WHERE id = $1::bigint", 1, p);
+	assert_non_null(res);
+	assert_int_equal(PQntuples(res), 1);
+	*business = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*matches = users_verify_password(password, PQgetvalue(res, 0, 1));
+	PQclear(res);
+}
+
+/* `user add` never moves a login to another business nor resets its
+ * password; `user passwd` does the reset and keeps the business. */
+static void test_add_refuses_existing(void **state)
+{
+	struct db *db = unit_db();
+	char err[256], email[64], upper[64], rnd[9];
+	long long a, b, id, business, got;
+	int matches;
+	(void)state;
+
+	a = new_business(db, "users unit test A");
+	b = new_business(db, "users unit test B");
+	assert_int_equal(users_random_password(rnd, 8), 0);
+	snprintf(email, sizeof(email), "login-%s@example.test", rnd);
+	snprintf(upper, sizeof(upper), "LOGIN-%s@Example.TEST", rnd);
+
+	id = users_add(db, a, email, "first password", err, sizeof(err));
+	assert_true(id > 0);
+	/* Another business, in any case: refused, the login untouched. */
+	err[0] = '\0';
+	assert_int_equal(users_add(db, b, upper, "stolen password", err, sizeof(err)), -1);
+	if (strstr(err, "already the login of business") == NULL)
+		fail_msg("reason: '%s'", err);
+	login_state(db, id, &business, "first password", &matches);
+	assert_int_equal(business, a);
+	assert_int_equal(matches, 1);
+	/* The same business: refused too, pointing at user passwd. */
+	err[0] = '\0';
+	assert_int_equal(users_add(db, a, email, "second password", err, sizeof(err)), -1);
+	if (strstr(err, "user passwd") == NULL)
+		fail_msg("reason: '%s'", err);
+	login_state(db, id, &business, "first password", &matches);
+	assert_int_equal(matches, 1);
+	/* No such business is said as such, even for a taken address. */
+	assert_int_equal(users_add(db, 999999999, email, "long enough pw", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no business"));
+	/* The upsert (the demo's refresh) does not move it either. */
+	assert_int_equal(users_upsert(db, b, email, "stolen password", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "already the login of business"));
+	login_state(db, id, &business, "first password", &matches);
+	assert_int_equal(business, a);
+	assert_int_equal(matches, 1);
+	/* passwd: a new password, the same business. */
+	got = -1;
+	assert_int_equal(users_set_password(db, upper, "second password", &got, err, sizeof(err)), id);
+	assert_int_equal(got, a);
+	login_state(db, id, &business, "second password", &matches);
+	assert_int_equal(business, a);
+	assert_int_equal(matches, 1);
+	assert_int_equal(users_set_password(db, email, "short", NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "at least"));
+	snprintf(email, sizeof(email), "nobody-%s@example.test", rnd);
+	assert_int_equal(users_set_password(db, email, "long enough pw", NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no login"));
+	db_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_hash_limits),
 		cmocka_unit_test(test_random_password),
 		cmocka_unit_test(test_upsert),
+		cmocka_unit_test(test_add_refuses_existing),
 	};
 	return cmocka_run_group_tests_name("users", tests, NULL, NULL);
 }

@@ -30,8 +30,12 @@ struct validator_case {
 
 static const struct validator_case cases[] = {
 	{ "valid_call_sid", valid_call_sid,
-		{ V("CA" SID32), V("CA" SID32U), V("CAffffffffffffffffffffffffffffffff"), END },
-		{ V(""), V("CA"), V("CA1234567890ABCDE"), V("CA" SID32 "0"), V("CA0123456789abcdef0123456789abcde"),
+		{ V("CA" SID32), V("CAffffffffffffffffffffffffffffffff"), END },
+		/* Twilio issues lower-case hex only; sql/001_init.sql's CHECK
+		 * on call_sid says the same, so an upper-case SID is refused
+		 * here rather than by the database */
+		{ V(""), V("CA"), V("CA" SID32U), V("CA0123456789abcdef0123456789abcdeF"),
+			V("CAFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"), V("CA1234567890ABCDE"), V("CA" SID32 "0"), V("CA0123456789abcdef0123456789abcde"),
 			V("AC" SID32), V("ca" SID32), V("SM" SID32), V("CA0123456789abcdef0123456789abcdeg"),
 			V(" CA0123456789abcdef0123456789abcde"), V("CA0123456789abcdef0123456789abcde "),
 			V("CA0123456789abcdef0123456789abcd\n"), VL("CA0123456789abcdef0123456789abcde\0", 34),
@@ -39,13 +43,13 @@ static const struct validator_case cases[] = {
 			V("CA\xc3\xa9" "0123456789abcdef0123456789abc"), V("CA-123456789abcdef0123456789abcdef"),
 			VL("CA" SID32, 33), END } },
 	{ "valid_account_sid", valid_account_sid,
-		{ V("AC" SID32), V("AC" SID32U), END },
-		{ V(""), V("AC"), V("AC123"), V("CA" SID32), V("ac" SID32), V("AC" SID32 "f"),
+		{ V("AC" SID32), END },
+		{ V(""), V("AC"), V("AC" SID32U), V("AC0123456789Abcdef0123456789abcdef"), V("AC123"), V("CA" SID32), V("ac" SID32), V("AC" SID32 "f"),
 			V("AC0123456789abcdef0123456789abcdez"), V("AC0123456789abcdef 0123456789abcde"),
 			VL("AC" SID32, 35), END } },
 	{ "valid_message_sid", valid_message_sid,
-		{ V("SM" SID32), V("MM" SID32), V("SM" SID32U), END },
-		{ V(""), V("SM"), V("MS" SID32), V("CA" SID32), V("sm" SID32), V("SM" SID32 "0"),
+		{ V("SM" SID32), V("MM" SID32), END },
+		{ V(""), V("SM"), V("SM" SID32U), V("MM" SID32U), V("SM0123456789abcdEf0123456789abcdef"), V("MS" SID32), V("CA" SID32), V("sm" SID32), V("SM" SID32 "0"),
 			V("MMx123456789abcdef0123456789abcdef"), V("SMM0123456789abcdef0123456789abcd"), END } },
 	{ "valid_e164", valid_e164,
 		{ V("+14158675309"), V("+18005551212"), V("+442071838750"), V("+1234567"),
@@ -72,11 +76,11 @@ static const struct validator_case cases[] = {
 			V("01234567890123456789012345678901234567890123456789012345678901234"),
 			V("hangup"), V("%31"), V("\xd9\xa1"), V("1;2"), V("1,2"), V("1e3"), END } },
 	{ "valid_call_status", valid_call_status,
-		{ V("queued"), V("ringing"), V("in-progress"), V("completed"), V("busy"), V("failed"),
-			V("no-answer"), V("canceled"), END },
+		{ V("queued"), V("initiated"), V("ringing"), V("in-progress"), V("completed"), V("busy"),
+			V("failed"), V("no-answer"), V("canceled"), END },
 		{ V(""), V("Completed"), V("COMPLETED"), V("complete"), V("completed "), V(" completed"),
-			V("cancelled"), V("in progress"), V("in_progress"), V("no_answer"), V("initiated"),
-			V("answered"), VL("busy\0", 5), VL("completed", 8), V("busy\n"), END } },
+			V("cancelled"), V("in progress"), V("in_progress"), V("no_answer"), V("Initiated"),
+			V("initiate"), V("answered"), VL("busy\0", 5), VL("completed", 8), V("busy\n"), END } },
 	{ "valid_answered_by", valid_answered_by,
 		{ V("human"), V("machine_start"), V("machine_end_beep"), V("machine_end_silence"),
 			V("machine_end_other"), V("fax"), V("unknown"), END },
@@ -108,7 +112,28 @@ static const struct validator_case cases[] = {
 		{ V("a\rb"), V("a\x01"), V("\x1b[31mred"), V("a\x7f"), V("\xc2\x85next line"),
 			V("\xc2\x9f"), VL("a\0b", 3), V("\xff"), V("\xc0\xaf"), V("\xed\xa0\x80"),
 			V("\xf4\x90\x80\x80"), V("\xe2\x82"), V("caf\xe9"), END } },
+	{ "valid_sms_body", valid_sms_body,
+		{ V(""), V("STOP"), V("  stop \n"), V("Line one\r\nline two"), V("tab\there"),
+			V("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), V("<b>&amp;</b>"), END },
+		{ V("a\x01"), V("\x1b[31mred"), V("a\x7f"), V("\xc2\x85next line"), VL("STOP\0", 5),
+			V("\xff"), V("\xc0\xaf"), V("\xed\xa0\x80"), V("\xe2\x82"), V("caf\xe9"),
+			VL("STOP", 5), END } },
 };
+
+/* The SMS body limit is 1600 characters, not bytes. */
+static void test_sms_body_length(void **state)
+{
+	char *s = malloc(4 * 1601 + 1);
+	(void)state;
+	memset(s, 'a', 1601);
+	assert_true(valid_sms_body(s, 1600));
+	assert_false(valid_sms_body(s, 1601));
+	for (size_t i = 0; i < 1601; i++)
+		memcpy(s + 4 * i, "\xf0\x9f\x98\x80", 4);
+	assert_true(valid_sms_body(s, 4 * 1600));
+	assert_false(valid_sms_body(s, 4 * 1601));
+	free(s);
+}
 
 static void test_validator_tables(void **state)
 {
@@ -274,6 +299,10 @@ static const struct params_case params_cases[] = {
 	{ "optional invalid", "CallSid=" CSID "&CallStatus=done", "field 'CallStatus' is not valid",
 		{ NULL, NULL, NULL } },
 	{ "name is case-sensitive", "callsid=" CSID, "field 'CallSid' is required", { NULL, NULL, NULL } },
+	{ "initiated status callback", "CallSid=" CSID "&CallStatus=initiated", NULL,
+		{ CSID, NULL, "initiated" } },
+	{ "upper-case SID refused", "CallSid=CA0123456789ABCDEF0123456789ABCDEF",
+		"field 'CallSid' is not valid", { NULL, NULL, NULL } },
 };
 
 static void test_valid_params_cases(void **state)
@@ -351,6 +380,7 @@ static void test_valid_params_edges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sms_body_length),
 		cmocka_unit_test(test_validator_tables),
 		cmocka_unit_test(test_validator_lengths),
 		cmocka_unit_test(test_utf8_exhaustive),

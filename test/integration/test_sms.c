@@ -1,0 +1,529 @@
+/* Integration tests of inbound texts and of the smaller input checks of
+ * the webhook path: a text's fields are validated and its AccountSid
+ * checked; an opt-out keyword opts the sender out only with the
+ * business(es) that text from the number it was sent to; a status
+ * callback for the 'initiated' event is recorded in order without an
+ * error; an upper-case CallSid is refused at validation, never by the
+ * database.
+ *
+ * Every test makes its own businesses and clients with random numbers, so
+ * tests neither see nor disturb each other's rows. */
+#include "harness.h"
+#include "groups.h"
+#include "util.h"
+
+#include <strings.h>
+
+/* How long a record may take to show up in Redis after its response. */
+#define AUDIT_WAIT_MS 3000
+#define EMPTY_TWIML "<Response/>"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* A business texting from twilio_from (NULL: none of its own, so
+ * TWILIO_FROM_NUMBER) and one client of it with phone; their ids. */
+static void business_with_client_or_fail(const char *twilio_from, const char *phone,
+	char business_id[24], char client_id[24])
+{
+	char callback[13], *v;
+	hx_random_phone(callback);
+	{
+		const char *p[2] = { callback, twilio_from };
+		v = hx_db_value_or_fail("INSERT INTO businesses (name, time_zone, callback_phone,"
+			" status, verified, twilio_from)"
+			" VALUES ('SMS Test Salon', 'America/New_York', $1, 'active', true, $2)"
+			" RETURNING id", 2, p);
+		assert_non_null(v);
+		snprintf(business_id, 24, "%s", v);
+		free(v);
+	}
+	{
+		const char *p[2] = { business_id, phone };
+		v = hx_db_value_or_fail("INSERT INTO clients (business_id, name, phone)"
+			" VALUES ($1::bigint, 'SMS Test Client', $2) RETURNING id", 2, p);
+		assert_non_null(v);
+		snprintf(client_id, 24, "%s", v);
+		free(v);
+	}
+}
+
+/* 1 when the client is opted out, else 0. */
+static long long opted_out(const char *client_id)
+{
+	const char *p[1] = { client_id };
+	return hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
+		" AND opted_out_at IS NOT NULL", 1, p);
+}
+
+/* A fresh "SM" + 32 lower-case hex. */
+static void random_message_sid(char sid[35])
+{
+	hx_random_hex(sid + 2, 16);
+	sid[0] = 'S';
+	sid[1] = 'M';
+}
+
+/* The fields Twilio posts for an inbound text; sid is the MessageSid. */
+static void sms_form(struct hx_form *f, const char *sid, const char *from, const char *to,
+	const char *body)
+{
+	hx_form_init(f);
+	hx_form_add(f, "MessageSid", sid);
+	hx_form_add(f, "SmsSid", sid);
+	hx_form_add(f, "AccountSid", hx_env.account_sid);
+	hx_form_add(f, "From", from);
+	hx_form_add(f, "To", to);
+	hx_form_add(f, "Body", body);
+	hx_form_add(f, "NumMedia", "0");
+	hx_form_add(f, "NumSegments", "1");
+	hx_form_add(f, "ApiVersion", "2010-04-01");
+}
+
+/* POSTs f to the inbound SMS webhook; a signed one must be answered 200
+ * with an empty TwiML document whatever it carried. */
+static long post_sms(const struct hx_form *f, enum hx_sign_mode mode)
+{
+	struct hx_response rs;
+	char *url = xasprintf("%s/twilio/sms/inbound", hx_env.public_url);
+	long st;
+	if (hx_post_form(url, f, mode, &rs) < 0)
+		fail_msg("POST %s: %s", url, rs.error);
+	st = rs.status;
+	if (mode == HX_SIGNED) {
+		if (st != 200 || strncasecmp(rs.content_type, "text/xml", 8) != 0 ||
+			strstr(buf_str(&rs.body), EMPTY_TWIML) == NULL)
+			fail_msg("signed text: HTTP %ld '%s', not an empty TwiML answer:\n%s", st,
+				rs.content_type, buf_str(&rs.body));
+	}
+	hx_response_free(&rs);
+	free(url);
+	return st;
+}
+
+/* Posts one signed text; sid gets its MessageSid. */
+static void text_or_fail(const char *from, const char *to, const char *body, char sid[35])
+{
+	struct hx_form f;
+	random_message_sid(sid);
+	sms_form(&f, sid, from, to, body);
+	post_sms(&f, HX_SIGNED);
+	hx_form_free(&f);
+}
+
+/* The webhook record of audit:all whose params carry name = value (the
+ * newest one), waiting for it to appear; a new reference, or a failed
+ * test. */
+static json_t *webhook_record_or_fail(const char *name, const char *value)
+{
+	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
+	json_t *found = NULL;
+	do {
+		char err[256];
+		size_t i;
+		json_t *rec, *arr = hx_audit_read_newest("audit:all", 500, err, sizeof(err));
+		if (arr == NULL)
+			fail_msg("cannot read audit:all: %s", err);
+		json_array_foreach(arr, i, rec) {
+			json_t *params = json_object_get(rec, "params");
+			const char *kind = json_string_value(json_object_get(rec, "kind"));
+			const char *v = json_string_value(json_object_get(params, name));
+			if (kind && strcmp(kind, "webhook") == 0 && v && strcmp(v, value) == 0) {
+				found = json_incref(rec);
+				break;
+			}
+		}
+		json_decref(arr);
+		if (found == NULL)
+			hx_sleep_ms(50);
+	} while (found == NULL && hx_now_ms() < deadline);
+	if (found == NULL)
+		fail_msg("no webhook record with %s=%s in audit:all", name, value);
+	return found;
+}
+
+/* The "error" of the webhook record with params name = value ("" when
+ * it has none), malloc'd; and whether audit:errors holds an error record
+ * of the same request (*in_errors). */
+static char *webhook_error_or_fail(const char *name, const char *value, int *in_errors)
+{
+	json_t *rec = webhook_record_or_fail(name, value);
+	const char *e = json_string_value(json_object_get(rec, "error"));
+	const char *rid = json_string_value(json_object_get(rec, "request_id"));
+	char *out = xstrdup(e ? e : "");
+	*in_errors = 0;
+	if (rid) {
+		char err[256];
+		json_t *arr = hx_audit_read_newest("audit:errors", 500, err, sizeof(err));
+		if (arr == NULL)
+			fail_msg("cannot read audit:errors: %s", err);
+		*in_errors = hx_audit_count(arr, "request_id", rid, NULL) > 0;
+		json_decref(arr);
+	}
+	json_decref(rec);
+	return out;
+}
+
+/* Fails unless the text with MessageSid sid was recorded with an error
+ * containing want, in audit:errors too. */
+static void text_refused_or_fail(const char *sid, const char *want)
+{
+	int in_errors;
+	char *e = webhook_error_or_fail("MessageSid", sid, &in_errors);
+	if (strstr(e, want) == NULL)
+		fail_msg("text %s: error '%s', expected one mentioning '%s'", sid, e, want);
+	if (!in_errors)
+		fail_msg("text %s: refused ('%s') but not in audit:errors", sid, e);
+	free(e);
+}
+
+/* ---- inbound texts ----------------------------------------------------- */
+
+/* Signed: answered with an empty TwiML document; an opt-out keyword opts
+ * the sender out at once, anything else changes nothing; unsigned, 403. */
+static void test_sms_inbound(void **state)
+{
+	char from_a[13], from_b[13], phone_a[13], phone_b[13];
+	char biz_a[24], client_a[24], biz_b[24], client_b[24], sid[35];
+	struct hx_form f;
+	(void)state;
+
+	hx_random_phone(from_a);
+	hx_random_phone(from_b);
+	hx_random_phone(phone_a);
+	hx_random_phone(phone_b);
+	business_with_client_or_fail(from_a, phone_a, biz_a, client_a);
+	business_with_client_or_fail(from_b, phone_b, biz_b, client_b);
+	/* Unsigned: refused, nothing changes. */
+	random_message_sid(sid);
+	sms_form(&f, sid, phone_a, from_a, "STOP");
+	assert_int_equal(post_sms(&f, HX_NO_SIG), 403);
+	assert_int_equal(post_sms(&f, HX_BAD_SIG), 403);
+	hx_form_free(&f);
+	assert_int_equal(opted_out(client_a), 0);
+	/* Any other text: an empty answer, no change. */
+	text_or_fail(phone_b, from_b, "Thanks, see you then!", sid);
+	assert_int_equal(opted_out(client_b), 0);
+	/* STOP, in any case and with spaces: opted out at once. */
+	text_or_fail(phone_a, from_a, "  stop \n", sid);
+	assert_int_equal(opted_out(client_a), 1);
+	/* START does not opt back in: that is for the business to decide. */
+	text_or_fail(phone_a, from_a, "START", sid);
+	assert_int_equal(opted_out(client_a), 1);
+	/* Twilio's Advanced Opt-Out says STOP in OptOutType whatever the
+	 * keyword was. */
+	random_message_sid(sid);
+	sms_form(&f, sid, phone_b, from_b, "arret");
+	hx_form_add(&f, "OptOutType", "STOP");
+	post_sms(&f, HX_SIGNED);
+	hx_form_free(&f);
+	assert_int_equal(opted_out(client_b), 1);
+}
+
+/* One person, a client of four businesses: A and B text from their own
+ * numbers, C and D from TWILIO_FROM_NUMBER.  A STOP to A's number opts
+ * them out with A only; a STOP to the shared number with C and D only
+ * (never with B, whose texts come from elsewhere); a STOP to a number no
+ * business texts from changes nothing and is recorded as an error. */
+static void test_sms_stop_only_that_sender(void **state)
+{
+	const char *shared = getenv("TWILIO_FROM_NUMBER");
+	char person[13], from_a[13], from_b[13], nobody[13], sid[35];
+	char biz[4][24], client[4][24];
+	(void)state;
+
+	if (shared == NULL || shared[0] == '\0')
+		fail_msg("TWILIO_FROM_NUMBER is not set in the test environment");
+	hx_random_phone(person);
+	hx_random_phone(from_a);
+	hx_random_phone(from_b);
+	hx_random_phone(nobody);
+	business_with_client_or_fail(from_a, person, biz[0], client[0]);
+	business_with_client_or_fail(from_b, person, biz[1], client[1]);
+	business_with_client_or_fail(NULL, person, biz[2], client[2]);
+	business_with_client_or_fail(NULL, person, biz[3], client[3]);
+
+	text_or_fail(person, from_a, "STOP", sid);
+	assert_int_equal(opted_out(client[0]), 1);
+	assert_int_equal(opted_out(client[1]), 0);
+	assert_int_equal(opted_out(client[2]), 0);
+	assert_int_equal(opted_out(client[3]), 0);
+
+	text_or_fail(person, nobody, "STOP", sid);
+	text_refused_or_fail(sid, "no business texts from");
+	assert_int_equal(opted_out(client[1]), 0);
+	assert_int_equal(opted_out(client[2]), 0);
+	assert_int_equal(opted_out(client[3]), 0);
+
+	text_or_fail(person, shared, "unsubscribe", sid);
+	assert_int_equal(opted_out(client[1]), 0);
+	assert_int_equal(opted_out(client[2]), 1);
+	assert_int_equal(opted_out(client[3]), 1);
+}
+
+/* A signed text from another Twilio account: no action, an empty answer,
+ * an error recorded. */
+static void test_sms_wrong_account(void **state)
+{
+	char from[13], phone[13], biz[24], client[24], sid[35];
+	struct hx_form f;
+	(void)state;
+
+	hx_random_phone(from);
+	hx_random_phone(phone);
+	business_with_client_or_fail(from, phone, biz, client);
+	random_message_sid(sid);
+	sms_form(&f, sid, phone, from, "STOP");
+	hx_form_set(&f, "AccountSid", "AC0123456789abcdef0123456789abcdef");
+	post_sms(&f, HX_SIGNED);
+	hx_form_free(&f);
+	text_refused_or_fail(sid, "AccountSid is not this deployment's account");
+	assert_int_equal(opted_out(client), 0);
+}
+
+/* Each field of a text is validated: a STOP carrying one bad field is
+ * refused whole, with the field named, and opts nobody out. */
+static void test_sms_invalid_fields(void **state)
+{
+	static const struct {
+		const char *name;   /* the field replaced (or removed: value NULL) */
+		const char *value;
+		const char *error;
+	} cases[] = {
+		{ "MessageSid", "SM0123456789ABCDEF0123456789ABCDEF", "field 'MessageSid' is not valid" },
+		{ "MessageSid", "XX0123456789abcdef0123456789abcdef", "field 'MessageSid' is not valid" },
+		{ "From", "4155551212", "field 'From' is not valid" },
+		{ "From", "+1 415 555 1212", "field 'From' is not valid" },
+		{ "From", NULL, "field 'From' is required" },
+		{ "To", "client:alice", "field 'To' is not valid" },
+		{ "To", NULL, "field 'To' is required" },
+		{ "AccountSid", "AC0123456789ABCDEF0123456789ABCDEF", "field 'AccountSid' is not valid" },
+		{ "AccountSid", NULL, "field 'AccountSid' is required" },
+		{ "Body", "STOP\x1b[2J", "field 'Body' is not valid" },
+		{ "OptOutType", "stop", "field 'OptOutType' is not valid" },
+	};
+	char from[13], phone[13], biz[24], client[24];
+	(void)state;
+
+	hx_random_phone(from);
+	hx_random_phone(phone);
+	business_with_client_or_fail(from, phone, biz, client);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hx_form f;
+		char sid[35], marker[35];
+		/* The record is found by a MessageSid; when that is the field
+		 * under test, by the SmsSid Twilio sends beside it. */
+		random_message_sid(sid);
+		sms_form(&f, sid, phone, from, "STOP");
+		if (cases[i].value)
+			hx_form_set(&f, cases[i].name, cases[i].value);
+		else
+			hx_form_del(&f, cases[i].name);
+		post_sms(&f, HX_SIGNED);
+		hx_form_free(&f);
+		snprintf(marker, sizeof(marker), "%s", sid);
+		{
+			int in_errors;
+			char *e = webhook_error_or_fail("SmsSid", marker, &in_errors);
+			if (strstr(e, cases[i].error) == NULL || !in_errors)
+				fail_msg("%s=%s: error '%s' (in audit:errors: %d), expected '%s'",
+					cases[i].name, cases[i].value ? cases[i].value : "(absent)", e,
+					in_errors, cases[i].error);
+			free(e);
+		}
+		if (opted_out(client) != 0)
+			fail_msg("%s=%s: the client was opted out", cases[i].name,
+				cases[i].value ? cases[i].value : "(absent)");
+	}
+	/* The same STOP with every field good does opt out. */
+	{
+		char sid[35];
+		text_or_fail(phone, from, "STOP", sid);
+		assert_int_equal(opted_out(client), 1);
+	}
+}
+
+/* ---- the webhook path's validators ------------------------------------- */
+
+/* Posts a signed call status callback for attempt aid; must be 200 with
+ * an empty TwiML document. */
+static void call_status_or_fail(const char *aid, const char *sid, const char *status,
+	const char *seq)
+{
+	struct hx_form f;
+	struct hx_response rs;
+	char *url = xasprintf("%s/twilio/status/call?a=%s", hx_env.public_url, aid);
+	hx_form_init(&f);
+	hx_form_add(&f, "AccountSid", hx_env.account_sid);
+	hx_form_add(&f, "ApiVersion", "2010-04-01");
+	hx_form_add(&f, "CallSid", sid);
+	hx_form_add(&f, "CallStatus", status);
+	hx_form_add(&f, "SequenceNumber", seq);
+	hx_form_add(&f, "Timestamp", "Mon, 07 Dec 2026 02:00:00 +0000");
+	if (hx_post_form(url, &f, HX_SIGNED, &rs) < 0)
+		fail_msg("POST %s: %s", url, rs.error);
+	if (rs.status != 200 || strstr(buf_str(&rs.body), EMPTY_TWIML) == NULL)
+		fail_msg("%s callback: HTTP %ld\n%s", status, rs.status, buf_str(&rs.body));
+	hx_response_free(&rs);
+	hx_form_free(&f);
+	free(url);
+}
+
+static char *delivery_status(const char *aid)
+{
+	const char *p[1] = { aid };
+	return hx_db_value_or_fail("SELECT COALESCE(delivery_status, '') FROM contact_attempts"
+		" WHERE id = $1::bigint", 1, p);
+}
+
+/* The records of call sid's audit stream, waiting for at least min
+ * webhook records; a new reference. */
+static json_t *call_stream_or_fail(const char *sid, size_t min)
+{
+	char *key = xasprintf("audit:call:%s", sid);
+	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
+	json_t *arr = NULL;
+	do {
+		char err[256];
+		json_decref(arr);
+		arr = hx_audit_read(key, 0, err, sizeof(err));
+		if (arr == NULL)
+			fail_msg("cannot read %s: %s", key, err);
+		if (hx_audit_count(arr, "kind", "webhook", NULL) >= min)
+			break;
+		hx_sleep_ms(50);
+	} while (hx_now_ms() < deadline);
+	free(key);
+	return arr;
+}
+
+/* Twilio sends CallStatus=initiated for the initiated event ringfence
+ * asks for: recorded, in order (a late one after ringing changes
+ * nothing), and never an error record. */
+static void test_status_initiated(void **state)
+{
+	struct hx_call c;
+	char sid[35], *aid, *v;
+	json_t *arr, *rec;
+	size_t i;
+	(void)state;
+
+	hx_fixture_call_or_fail(&c);
+	hx_random_call_sid(sid);
+	{
+		const char *p[3] = { c.appointment_id, sid, c.client_phone };
+		aid = hx_db_value_or_fail(
+			"WITH a AS (INSERT INTO contact_attempts (reminder_id, business_id, channel,"
+			"  to_address, status, provider_sid, lease_until)"
+			" SELECT id, business_id, channel, COALESCE(to_address, $3), 'placed', $2, now()"
+			" FROM reminders"
+			" WHERE appointment_id = $1::bigint AND channel = 'voice' AND status = 'pending'"
+			" RETURNING id, reminder_id),"
+			" r AS (UPDATE reminders SET status = 'placed' FROM a"
+			"  WHERE reminders.id = a.reminder_id)"
+			" SELECT id FROM a", 3, p);
+	}
+	assert_non_null(aid);
+
+	call_status_or_fail(aid, sid, "initiated", "0");
+	v = delivery_status(aid);
+	assert_string_equal(v, "initiated");
+	free(v);
+	call_status_or_fail(aid, sid, "ringing", "1");
+	call_status_or_fail(aid, sid, "initiated", "0"); /* late, out of order */
+	v = delivery_status(aid);
+	assert_string_equal(v, "ringing");
+	free(v);
+
+	arr = call_stream_or_fail(sid, 3);
+	if (hx_audit_count(arr, "kind", "webhook", NULL) != 3)
+		fail_msg("%zu webhook records for %s, expected 3",
+			hx_audit_count(arr, "kind", "webhook", NULL), sid);
+	json_array_foreach(arr, i, rec) {
+		const char *kind = json_string_value(json_object_get(rec, "kind"));
+		const char *e = json_string_value(json_object_get(rec, "error"));
+		if ((kind && strcmp(kind, "error") == 0) || e)
+			fail_msg("call %s: an error was recorded: %s", sid, e ? e : "(error record)");
+	}
+	json_decref(arr);
+	free(aid);
+}
+
+/* A signed first webhook with an upper-case CallSid: refused at
+ * validation (the apology, a clear error), the call not bound, never a
+ * database error. */
+static void test_upper_case_call_sid(void **state)
+{
+	struct hx_call c;
+	struct hx_form f;
+	struct hx_response rs;
+	struct hx_twiml t;
+	struct hx_snapshot s;
+	char upper[35];
+	int in_errors;
+	char *e;
+	(void)state;
+
+	hx_fixture_call_or_fail(&c);
+	memcpy(upper, c.call_sid, sizeof(upper) - 1);
+	upper[sizeof(upper) - 1] = '\0';
+	for (char *p = upper + 2; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	if (strcmp(upper, c.call_sid) == 0) /* all digits: make one a letter */
+		upper[2] = 'A';
+	hx_form_init(&f);
+	hx_form_voice(&f, upper, c.from_number, c.client_phone);
+	if (hx_post_form(c.first_url, &f, HX_SIGNED, &rs) < 0)
+		fail_msg("POST %s: %s", c.first_url, rs.error);
+	hx_form_free(&f);
+	assert_int_equal(rs.status, 200);
+	hx_twiml_parse(rs.body.data, rs.body.len, &t);
+	assert_true(t.well_formed && t.root_response);
+	assert_true(t.ends_with_hangup);
+	assert_false(t.has_gather);
+	assert_true(hx_twiml_says(&t, "sorry"));
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+
+	e = webhook_error_or_fail("CallSid", upper, &in_errors);
+	if (strcmp(e, "field 'CallSid' is not valid") != 0 || !in_errors)
+		fail_msg("upper-case CallSid: error '%s' (in audit:errors: %d)", e, in_errors);
+	free(e);
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.call_sid, "");
+	assert_int_equal(s.events, 0);
+}
+
+/* ---- the group ----------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+	char err[512];
+	(void)state;
+	if (hx_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "# run_integration: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	hx_fini();
+	return 0;
+}
+
+int sms_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sms_inbound),
+		cmocka_unit_test(test_sms_stop_only_that_sender),
+		cmocka_unit_test(test_sms_wrong_account),
+		cmocka_unit_test(test_sms_invalid_fields),
+		cmocka_unit_test(test_status_initiated),
+		cmocka_unit_test(test_upper_case_call_sid),
+	};
+	return cmocka_run_group_tests_name("integration: inbound texts and input checks", tests,
+		group_setup, group_teardown);
+}
