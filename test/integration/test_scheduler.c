@@ -187,9 +187,13 @@ static long long reminder_or_fail(const char *business, const char *appointment,
 	clock_sql(not_before_s, nb);
 	snprintf(off, sizeof(off), "%d", offset);
 	const char *p[7] = { business, appointment, channel, off, due, stale, not_before_s ? nb : NULL };
+	/* The recipient's address, as src/reminders.c fixes it at creation:
+	 * without one the claim (and so the scheduler) refuses the reminder. */
 	insert_or_fail(id, "INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
-		" due_at, stale_at, not_before) VALUES ($1, $2, $3, $4::int, $5::timestamptz, $6::timestamptz,"
-		" $7::timestamptz) RETURNING id", 7, p);
+		" due_at, stale_at, not_before, to_address) SELECT $1, $2, $3, $4::int, $5::timestamptz,"
+		" $6::timestamptz, $7::timestamptz, CASE WHEN $3 = 'email' THEN c.email ELSE c.phone END"
+		" FROM appointments a JOIN clients c ON c.id = a.client_id WHERE a.id = $2::bigint"
+		" RETURNING id", 7, p);
 	created = xrealloc(created, (ncreated + 1) * sizeof(*created));
 	created[ncreated++] = atoll(id);
 	return atoll(id);
