@@ -65,6 +65,7 @@ int worker_claim(struct db *db, long long reminder_id, long long now_s, const ch
 		goto out;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		PQclear(res);
+		log_error("worker: unexpected answer from reminder_claim for reminder %lld", reminder_id);
 		copy(reason, reasonlen, "unexpected answer from reminder_claim");
 		goto out;
 	}
@@ -101,6 +102,8 @@ int worker_claim(struct db *db, long long reminder_id, long long now_s, const ch
 			copy(reason, reasonlen, PQgetvalue(res, 0, 1));
 		rc = outcome[0] == 'd' ? WORKER_DEFERRED : WORKER_SKIPPED;
 	} else {
+		log_error("worker: unexpected outcome '%s' from reminder_claim for reminder %lld",
+			outcome, reminder_id);
 		copy(reason, reasonlen, "unexpected outcome from reminder_claim");
 	}
 	PQclear(res);
