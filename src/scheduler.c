@@ -81,9 +81,25 @@ static int scheduler_queue_due(struct db *db, struct rds *r, const char *now, st
 	size_t n = 0;
 	int rc = -1;
 
+	/* Without JIT: the planner prices the per-row eligibility lookups
+	 * high, so as soon as a few thousand reminders are due it compiles
+	 * the query, which took longer than running it (1.1 s against 0.3 s
+	 * for 20,000 due rows). */
+	if (db_begin(db) < 0 || (res = db_exec(db, "SET LOCAL jit = off", 0, NULL)) == NULL) {
+		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
+		db_rollback(db);
+		goto out;
+	}
+	PQclear(res);
 	res = db_exec_prepared(db, "scheduler_due", scheduler_due_sql, 1, p);
 	if (res == NULL) {
 		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
+		db_rollback(db);
+		goto out;
+	}
+	if (db_commit(db) < 0) {
+		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
+		PQclear(res);
 		goto out;
 	}
 	ids = xmalloc(((size_t)PQntuples(res) + 1) * sizeof(*ids));
