@@ -44,7 +44,9 @@ struct config {
 	double cps;                   /* RINGFENCE_CPS: calls/messages per second per Twilio
 	                                 account, default 1, 0.01..100 */
 	int limit_recipient_day;      /* RINGFENCE_LIMIT_RECIPIENT_DAY: contacts per recipient
-	                                 address per 24 h, all businesses together, default 3 */
+	                                 address per 24 h from one business, default 3 */
+	int limit_recipient_all_day;  /* RINGFENCE_LIMIT_RECIPIENT_ALL_DAY: contacts per recipient
+	                                 address per 24 h from all businesses together, default 6 */
 	int limit_business_hour;      /* RINGFENCE_LIMIT_BUSINESS_HOUR: contacts per business per
 	                                 hour unless the business overrides it, default 60 */
 	int failsafe_floor;           /* RINGFENCE_FAILSAFE_FLOOR: never trip below this many

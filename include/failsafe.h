@@ -1,12 +1,16 @@
 /* failsafe: the global brake on outbound volume (DESIGN.md rule 7).
  *
- * Contacts are counted in Redis per fixed window (300 s and 3600 s, keys
- * rf:fs:<window>:<bucket>).  Before every contact, count + 1 is compared
- * with max(cfg->failsafe_floor, cfg->failsafe_factor x the largest count
- * ever seen in a window of that length, failsafe_maxima in PostgreSQL).
+ * Contacts are counted per fixed window (300 s and 3600 s on the workers'
+ * clock) in PostgreSQL, from contact_attempts (claimed_at in the window;
+ * an attempt 'dialing', 'placed' or 'unknown'), so that a Redis restart
+ * or flush changes nothing.  Before every contact (its attempt already
+ * written by the claim), the count is compared with
+ * max(cfg->failsafe_floor, cfg->failsafe_factor x the largest count ever
+ * seen in a completed, untripped window of that length, failsafe_maxima).
  * Over it, the failsafe trips: failsafe_state says so with the reason,
- * time and actor, a failsafe_events row records it, and nothing is sent
- * by anyone until an operator resumes.  The tripped state lives in
+ * time and actor, a failsafe_events row records it (with the workers'
+ * clock), and nothing is sent by anyone until an operator resumes; the
+ * windows then count afresh from the resume.  The tripped state lives in
  * PostgreSQL only, so it survives restarts of every process. */
 #ifndef RF_FAILSAFE_H
 #define RF_FAILSAFE_H
@@ -14,7 +18,6 @@
 #include <stddef.h>
 
 struct db;
-struct rds;
 struct config;
 
 /* The windows counted, in seconds. */
@@ -23,10 +26,11 @@ struct config;
 /* The threshold for one window: max(floor, ceil(factor x max_count)). */
 long long failsafe_threshold(int floor, double factor, long long max_count);
 
-/* Before one contact at now_s: 0 may send (counted, maxima raised),
- * 1 tripped (by this call, with reason filled, or before), -1 cannot
- * tell (database or Redis error): do not send. */
-int failsafe_check_and_count(struct db *db, struct rds *r, const struct config *cfg, long long now_s,
+/* Before one contact at now_s, whose attempt row the claim has written:
+ * 0 may send (maxima raised from the previous windows), 1 tripped (by
+ * this call, with reason filled, or before), -1 cannot tell (database
+ * error): do not send. */
+int failsafe_check_and_count(struct db *db, const struct config *cfg, long long now_s,
 	char *reason, size_t reasonlen);
 
 /* Trips by hand or automatically (actor "automatic"); a trip while

@@ -6,12 +6,14 @@
  *
  *   1. allow-list (allowlist_permits): refused -> attempt and reminder
  *      'blocked_not_allowed'; Twilio and SMTP never see the address;
- *   2. rate limits (ratelimit_take, the business's hourly_limit overriding
- *      the configured default): over a limit and the slot frees before the
- *      reminder goes stale -> deferred; otherwise -> attempt
- *      'skipped_rate_limited', reminder 'skipped' with the reason;
- *   3. failsafe (failsafe_check_and_count): tripped (1) or cannot tell
- *      (-1) -> held;
+ *   2. rate limits' fast pre-check in Redis (ratelimit_take, the
+ *      business's hourly_limit overriding the configured default; the
+ *      claim already decided the limits in PostgreSQL, the authority):
+ *      over a limit and the slot frees before the reminder goes stale ->
+ *      deferred; otherwise -> attempt 'skipped_rate_limited', reminder
+ *      'skipped' with the reason;
+ *   3. failsafe (failsafe_check_and_count, counting contact_attempts, this
+ *      attempt included): tripped (1) or cannot tell (-1) -> held;
  *   4. pacer (ratelimit_pace) for calls and texts: wait for this send's
  *      slot (a wait over OUTBOUND_MAX_PACE_MS defers instead);
  *   5. the request: Calls.json (after writing the `calls` row the engine
@@ -103,6 +105,15 @@ enum outbound_status {
  * what happened. */
 enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
 	long long now_s);
+
+/* After the claim itself deferred at (skipped 0: no attempt row,
+ * at->attempt_id 0) or skipped it (skipped 1: attempt
+ * 'skipped_rate_limited') for a contact limit: writes the audit record
+ * ("deferred" / "skipped_rate_limited" with reason, keyed per attempt, or
+ * per reminder when there is no attempt) and the log line, as step 2
+ * does for its own deferrals. */
+void outbound_over_limit(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	int skipped, const char *reason);
 
 /* "placed", "failed", ... for logs. */
 const char *outbound_status_name(enum outbound_status s);

@@ -10,7 +10,8 @@
  * time zone, else the business's); outside it the reminder stays pending
  * and goes once the window opens, unless it goes stale first.  Queueing is
  * idempotent (a Redis SET): a worker re-validates everything when it
- * claims the reminder, so queueing decides nothing by itself. */
+ * claims the reminder, so queueing decides nothing by itself.  Both use
+ * one eligibility rule, the SQL function reminder_block. */
 #ifndef RF_SCHEDULER_H
 #define RF_SCHEDULER_H
 
@@ -27,7 +28,8 @@ struct scheduler_tick {
 	long long queued;      /* ids added to the ready set (new or already there) */
 	long long waiting;     /* due, eligible, but outside the calling window */
 	long long deferred;    /* due, eligible, but not_before is later */
-	long long ineligible;  /* due but not sendable now (appointment, business, recipient) */
+	long long ineligible;  /* due but not sendable now (appointment, business, recipient,
+	                          no address, already attempted, failsafe tripped) */
 	char error[256];       /* why the tick failed ("" when it did not) */
 };
 

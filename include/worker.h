@@ -1,15 +1,20 @@
 /* worker: `ringfence worker`, the processes that take reminder ids from
  * the ready set, claim them in PostgreSQL and hand them to outbound_send.
  *
- * The claim is ONE statement (DESIGN.md 1.3): it moves the reminder from
- * 'pending' to 'dialing' only while it is still due, not stale, not
- * deferred, its appointment booked or confirmed and in the future, its
- * business active or trial, its recipient neither opted out nor (for
- * calls and texts) invalid, the failsafe armed, no attempt exists, and
- * (for calls and texts) the current time is inside the business's calling
- * window in the recipient's time zone (else the business's); and in the
- * same statement it writes the contact_attempts row as 'dialing' with a
- * lease.  Zero rows: the id is dropped and the reason logged.
+ * The claim is ONE statement calling the server-side function
+ * reminder_claim (sql/006_limits.sql) in one transaction: it locks the
+ * reminder, checks the eligibility rule reminder_block (pending, due, not
+ * stale, not deferred, appointment booked or confirmed and in the future,
+ * business active or trial, a trial business unverified only calling its
+ * own number, recipient neither opted out nor (for calls and texts)
+ * invalid, an address, no attempt yet, the failsafe armed, inside the
+ * business's calling window in the recipient's time zone, else the
+ * business's), takes a transaction-scoped advisory lock on the normalised
+ * recipient address, counts the contact limits in contact_attempts (the
+ * authority: a Redis restart or flush opens no window), and then writes
+ * the contact_attempts row as 'dialing' with a lease, or defers the
+ * reminder (not_before) or skips it (attempt 'skipped_rate_limited')
+ * when over a limit.
  *
  * Fault injection for the tests, honoured only outside production:
  * RINGFENCE_TEST_CRASH_AT=after_pop|after_claim|during_request|before_record
@@ -31,14 +36,30 @@ struct outbound_attempt;
 /* Default seconds between the reconciler's passes in a running worker. */
 #define WORKER_RECONCILE_S 60
 
+/* What worker_claim returns. */
+#define WORKER_DROPPED 0  /* not eligible now: reason says why; nothing changed */
+#define WORKER_CLAIMED 1  /* the attempt row is 'dialing': hand at to outbound_send */
+#define WORKER_DEFERRED 2 /* over a contact limit: pending, not_before set, no attempt */
+#define WORKER_SKIPPED 3  /* over a limit until stale: attempt 'skipped_rate_limited' */
+
+/* The contact limits the claim enforces (config: RINGFENCE_LIMIT_*). */
+struct worker_limits {
+	int recipient_day;     /* one recipient, one business, 24 h */
+	int recipient_all_day; /* one recipient, all businesses, 24 h */
+	int business_hour;     /* one business, 1 h, unless businesses.hourly_limit */
+};
+
 /* Claims reminder_id at now_s for worker (a name for the attempt row) with
  * a lease of lease_s seconds; from_default is TWILIO_FROM_NUMBER (may be
- * NULL).  Returns 1 and fills at when claimed, 0 when the reminder may not
- * be sent now (reason, when not NULL, gets why as far as a second look
- * can tell), -1 on a database error. */
+ * NULL); lim the limits.  Returns WORKER_CLAIMED and fills at;
+ * WORKER_DEFERRED or WORKER_SKIPPED over a limit, with at filled
+ * (attempt_id 0 when deferred) and reason naming the limit (already
+ * recorded in PostgreSQL; the caller audits and logs it); WORKER_DROPPED
+ * when the reminder may not be sent now (reason, when not NULL, gets
+ * reminder_block's reason); -1 on a database error. */
 int worker_claim(struct db *db, long long reminder_id, long long now_s, const char *worker,
-	int lease_s, const char *from_default, struct outbound_attempt *at, char *reason,
-	size_t reasonlen);
+	int lease_s, const char *from_default, const struct worker_limits *lim,
+	struct outbound_attempt *at, char *reason, size_t reasonlen);
 
 /* `ringfence worker [--concurrency N] [--once] [--reconcile-once] [--lease S]
  * [--reconcile-interval S]`. */

@@ -171,6 +171,8 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
 	}
 	if (env_double(&cfg->cps, "RINGFENCE_CPS", 1.0, 0.01, 100, err, errlen) < 0 ||
 		env_int(&cfg->limit_recipient_day, "RINGFENCE_LIMIT_RECIPIENT_DAY", 3, 0, 1000, err, errlen) < 0 ||
+		env_int(&cfg->limit_recipient_all_day, "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY", 6, 0, 1000, err,
+			errlen) < 0 ||
 		env_int(&cfg->limit_business_hour, "RINGFENCE_LIMIT_BUSINESS_HOUR", 60, 0, 100000, err, errlen) < 0 ||
 		env_int(&cfg->failsafe_floor, "RINGFENCE_FAILSAFE_FLOOR", 50, 1, 1000000, err, errlen) < 0 ||
 		env_double(&cfg->failsafe_factor, "RINGFENCE_FAILSAFE_FACTOR", 3.0, 1.0, 1000, err, errlen) < 0)

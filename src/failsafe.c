@@ -5,13 +5,16 @@
  * (factor x maximum) would always stay ahead of the count and a flood
  * would never trip it.  So a window's count becomes history when the
  * next window of that length begins, and a window in which the failsafe
- * tripped never becomes history (a flood must not loosen the brake). */
+ * tripped never becomes history (a flood must not loosen the brake).
+ *
+ * The counts are read from contact_attempts in PostgreSQL (claimed_at in
+ * the window), not kept anywhere else, so that a Redis restart, flush or
+ * failover changes nothing (DESIGN.md rule 7). */
 #include "failsafe.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
-#include "rds.h"
 #include "util.h"
 
 #include <math.h>
@@ -21,35 +24,6 @@
 
 static const long long failsafe_windows[] = FAILSAFE_WINDOWS;
 #define FS_NWIN ((int)ARRAY_LEN(failsafe_windows))
-
-/* KEYS: for each window i (1-based, n windows): cur_i, prev_i, cur_i..":tripped",
- * prev_i..":tripped" at 4(i-1)+1..4i.  ARGV: n, then per window its
- * threshold and its key lifetime in seconds.
- * Over a threshold in any window: marks every current window tripped,
- * counts nothing, returns {1, i, count}.  Otherwise counts one in every
- * window and returns {0, 0, 0, prev_1, ..., prev_n} with each previous
- * window's final count (0 when that window tripped). */
-static const char fs_lua[] =
-	"local n = tonumber(ARGV[1])\n"
-	"for i = 1, n do\n"
-	"  local c = tonumber(redis.call('GET', KEYS[4*(i-1)+1]) or '0')\n"
-	"  local t = tonumber(ARGV[2*i])\n"
-	"  if c + 1 > t then\n"
-	"    for j = 1, n do\n"
-	"      redis.call('SET', KEYS[4*(j-1)+3], '1', 'EX', tonumber(ARGV[2*j+1]))\n"
-	"    end\n"
-	"    return {1, i, c}\n"
-	"  end\n"
-	"end\n"
-	"local out = {0, 0, 0}\n"
-	"for i = 1, n do\n"
-	"  redis.call('INCR', KEYS[4*(i-1)+1])\n"
-	"  redis.call('EXPIRE', KEYS[4*(i-1)+1], tonumber(ARGV[2*i+1]))\n"
-	"  local p = tonumber(redis.call('GET', KEYS[4*(i-1)+2]) or '0')\n"
-	"  if redis.call('EXISTS', KEYS[4*(i-1)+4]) == 1 then p = 0 end\n"
-	"  out[3+i] = p\n"
-	"end\n"
-	"return out\n";
 
 /* See failsafe.h. */
 long long failsafe_threshold(int floor, double factor, long long max_count)
@@ -93,11 +67,13 @@ out:
 	return ret;
 }
 
-/* See failsafe.h.  One statement: the state and the event are written
- * together or not at all. */
-int failsafe_trip(struct db *db, const char *reason, const char *actor)
+/* Trips with the event's clock at clock (a timestamp for SQL, NULL: the
+ * database's now()): the windows are measured on the workers' clock.
+ * One statement: the state and the event are written together or not at
+ * all. */
+static int failsafe_trip_at(struct db *db, const char *reason, const char *actor, const char *clock)
 {
-	const char *p[2] = { reason, actor };
+	const char *p[3] = { reason, actor, clock };
 	PGresult *res;
 
 	if (reason == NULL || reason[0] == '\0' || actor == NULL || actor[0] == '\0') {
@@ -112,8 +88,9 @@ int failsafe_trip(struct db *db, const char *reason, const char *actor)
 		"   tripped_at = CASE WHEN failsafe_state.tripped THEN failsafe_state.tripped_at ELSE now() END,"
 		"   tripped_by = CASE WHEN failsafe_state.tripped THEN failsafe_state.tripped_by ELSE $2 END"
 		"  RETURNING 1)"
-		" INSERT INTO failsafe_events (event, reason, actor) SELECT 'trip', $1, $2 FROM s",
-		2, p);
+		" INSERT INTO failsafe_events (event, reason, actor, clock_at)"
+		" SELECT 'trip', $1, $2, COALESCE($3::timestamptz, now()) FROM s",
+		3, p);
 	if (res == NULL) {
 		log_error("failsafe: could not record the trip (%s): %s", reason, db_last_error(db));
 		return -1;
@@ -122,6 +99,12 @@ int failsafe_trip(struct db *db, const char *reason, const char *actor)
 	log_error("FAILSAFE TRIPPED by %s: %s. All outbound contact is stopped until "
 		  "`ringfence failsafe resume --reason TEXT --by NAME`.", actor, reason);
 	return 0;
+}
+
+/* See failsafe.h. */
+int failsafe_trip(struct db *db, const char *reason, const char *actor)
+{
+	return failsafe_trip_at(db, reason, actor, NULL);
 }
 
 /* See failsafe.h. */
@@ -197,45 +180,44 @@ static int failsafe_raise(struct db *db, long long w, long long count)
 	return 0;
 }
 
-/* Runs the counting script; the reply (caller frees) or NULL. */
-static redisReply *failsafe_eval(struct rds *r, long long now_s, const long long thr[FS_NWIN])
-{
-	char keys[FS_NWIN * 4][64], args[FS_NWIN * 2][24], n[8];
-	const char *argv[FS_NWIN * 4 + 1 + FS_NWIN * 2];
-	int argc = 0;
-
-	for (int i = 0; i < FS_NWIN; i++) {
-		long long w = failsafe_windows[i], b = now_s / w;
-		snprintf(keys[4 * i], sizeof(keys[0]), "rf:fs:%lld:%lld", w, b);
-		snprintf(keys[4 * i + 1], sizeof(keys[0]), "rf:fs:%lld:%lld", w, b - 1);
-		snprintf(keys[4 * i + 2], sizeof(keys[0]), "rf:fs:%lld:%lld:tripped", w, b);
-		snprintf(keys[4 * i + 3], sizeof(keys[0]), "rf:fs:%lld:%lld:tripped", w, b - 1);
-		snprintf(args[2 * i], sizeof(args[0]), "%lld", thr[i]);
-		/* Two windows and a margin: the previous one must still be
-		 * readable during the whole of the current one. */
-		snprintf(args[2 * i + 1], sizeof(args[0]), "%lld", 2 * w + 60);
-	}
-	snprintf(n, sizeof(n), "%d", FS_NWIN);
-	for (int i = 0; i < FS_NWIN * 4; i++)
-		argv[argc++] = keys[i];
-	argv[argc++] = n;
-	for (int i = 0; i < FS_NWIN * 2; i++)
-		argv[argc++] = args[i];
-	return rds_eval(r, fs_lua, FS_NWIN * 4, argc, argv, NULL);
-}
+/* For each window length (ascending, as FAILSAFE_WINDOWS): the contacts
+ * claimed in the current fixed window and in the previous one, and
+ * whether the failsafe tripped during the previous one.  A contact is an
+ * attempt 'dialing', 'placed' or 'unknown' (as for the limits).  Only
+ * attempts written after the last resume count: a resume starts the
+ * current windows afresh instead of tripping again on the next contact.
+ * $1 now, $2 the window lengths. */
+static const char failsafe_count_sql[] =
+	"WITH w AS (SELECT s AS secs, to_timestamp(floor(extract(epoch FROM $1::timestamptz) / s) * s) AS cur"
+	"   FROM unnest($2::int[]) s),"
+	" rs AS (SELECT COALESCE(max(created_at), '-infinity'::timestamptz) AS at FROM failsafe_events"
+	"   WHERE event = 'resume')"
+	" SELECT w.secs,"
+	"  (SELECT count(*) FROM contact_attempts x WHERE x.claimed_at >= w.cur"
+	"    AND x.claimed_at < w.cur + make_interval(secs => w.secs)"
+	"    AND x.status IN ('dialing', 'placed', 'unknown') AND x.created_at > rs.at),"
+	"  (SELECT count(*) FROM contact_attempts x WHERE x.claimed_at >= w.cur - make_interval(secs => w.secs)"
+	"    AND x.claimed_at < w.cur"
+	"    AND x.status IN ('dialing', 'placed', 'unknown') AND x.created_at > rs.at),"
+	"  EXISTS (SELECT 1 FROM failsafe_events e WHERE e.event = 'trip'"
+	"    AND e.clock_at >= w.cur - make_interval(secs => w.secs) AND e.clock_at < w.cur)"
+	" FROM w, rs ORDER BY w.secs";
 
 /* See failsafe.h. */
-int failsafe_check_and_count(struct db *db, struct rds *r, const struct config *cfg, long long now_s,
+int failsafe_check_and_count(struct db *db, const struct config *cfg, long long now_s,
 	char *reason, size_t reasonlen)
 {
-	long long max[FS_NWIN], thr[FS_NWIN];
-	redisReply *reply = NULL;
-	char why[400];
+	long long max[FS_NWIN], thr[FS_NWIN], cur[FS_NWIN], prev[FS_NWIN];
+	int prev_tripped[FS_NWIN];
+	PGresult *res = NULL;
+	char now[32], wins[16 * FS_NWIN + 2], why[400];
+	const char *p[2] = { now, wins };
+	size_t off = 0;
 	int ret = -1, t;
 
 	if (reason && reasonlen > 0)
 		reason[0] = '\0';
-	if (db == NULL || r == NULL || cfg == NULL || now_s <= 0) {
+	if (db == NULL || cfg == NULL || now_s <= 0) {
 		log_error("failsafe: bad arguments");
 		goto out;
 	}
@@ -246,52 +228,56 @@ int failsafe_check_and_count(struct db *db, struct rds *r, const struct config *
 	}
 	if (failsafe_maxima(db, max) < 0)
 		goto out;
+	clock_sql(now_s, now);
+	wins[off++] = '{';
 	for (int i = 0; i < FS_NWIN; i++)
-		thr[i] = failsafe_threshold(cfg->failsafe_floor, cfg->failsafe_factor, max[i]);
-	reply = failsafe_eval(r, now_s, thr);
-	if (reply == NULL) {
-		log_error("failsafe: cannot count in Redis (%s): not sending", rds_last_error(r));
+		off += (size_t)snprintf(wins + off, sizeof(wins) - off, "%s%lld", i ? "," : "",
+			failsafe_windows[i]);
+	snprintf(wins + off, sizeof(wins) - off, "}");
+	res = db_exec_prepared(db, "failsafe_count", failsafe_count_sql, 2, p);
+	if (res == NULL) {
+		log_error("failsafe: cannot count the windows: %s: not sending", db_last_error(db));
 		goto out;
 	}
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
-		reply->element[0]->type != REDIS_REPLY_INTEGER) {
-		log_error("failsafe: unexpected answer from the counting script");
+	if (PQntuples(res) != FS_NWIN) {
+		log_error("failsafe: unexpected answer counting the windows");
 		goto out;
 	}
-	if (reply->element[0]->integer == 1) {
-		long long i = reply->element[1]->integer - 1, c = reply->element[2]->integer;
-		if (i < 0 || i >= FS_NWIN) {
-			log_error("failsafe: unexpected window from the counting script");
+	for (int i = 0; i < FS_NWIN; i++) {
+		if (atoll(PQgetvalue(res, i, 0)) != failsafe_windows[i]) {
+			log_error("failsafe: unexpected answer counting the windows");
 			goto out;
 		}
+		cur[i] = atoll(PQgetvalue(res, i, 1));
+		prev[i] = atoll(PQgetvalue(res, i, 2));
+		prev_tripped[i] = PQgetvalue(res, i, 3)[0] == 't';
+		thr[i] = failsafe_threshold(cfg->failsafe_floor, cfg->failsafe_factor, max[i]);
+	}
+	/* The attempt in hand is already written by the claim: the count
+	 * includes it. */
+	for (int i = 0; i < FS_NWIN; i++) {
+		if (cur[i] <= thr[i])
+			continue;
 		snprintf(why, sizeof(why),
 			"outbound volume: contact %lld in the current %llds window is over the threshold %lld"
 			" = max(floor %d, %g x historical maximum %lld)",
-			c + 1, failsafe_windows[i], thr[i], cfg->failsafe_floor, cfg->failsafe_factor, max[i]);
+			cur[i], failsafe_windows[i], thr[i], cfg->failsafe_floor, cfg->failsafe_factor, max[i]);
 		if (reason && reasonlen > 0)
 			snprintf(reason, reasonlen, "%s", why);
-		if (failsafe_trip(db, why, "automatic") < 0)
+		if (failsafe_trip_at(db, why, "automatic", now) < 0)
 			log_error("FAILSAFE: over the threshold but the trip could not be recorded: %s", why);
 		ret = 1;
 		goto out;
 	}
-	if (reply->elements != (size_t)(3 + FS_NWIN)) {
-		log_error("failsafe: unexpected answer from the counting script");
-		goto out;
-	}
-	/* The contact is counted; a failure below still refuses it, which
-	 * only over-counts. */
-	for (int i = 0; i < FS_NWIN; i++) {
-		const redisReply *e = reply->element[3 + i];
-		if (e->type != REDIS_REPLY_INTEGER)
+	/* A failure below still refuses the contact. */
+	for (int i = 0; i < FS_NWIN; i++)
+		if (!prev_tripped[i] && prev[i] > max[i] &&
+			failsafe_raise(db, failsafe_windows[i], prev[i]) < 0)
 			goto out;
-		if (e->integer > max[i] && failsafe_raise(db, failsafe_windows[i], e->integer) < 0)
-			goto out;
-	}
 	ret = 0;
 out:
-	if (reply)
-		freeReplyObject(reply);
+	if (res)
+		PQclear(res);
 	return ret;
 }
 
@@ -308,8 +294,9 @@ static void failsafe_usage(FILE *out)
 		"`trip`; while tripped nothing is sent and /healthz answers 503.  Only `resume`\n"
 		"re-arms it, recording who and why.\n\n"
 		"status exits 0 when armed, 3 when tripped (printing the reason, time and who).\n"
-		"trip --by defaults to $USER.  Needs RINGFENCE_DATABASE_URL; resume also clears\n"
-		"the current windows' counters in RINGFENCE_REDIS_URL when it is set.\n");
+		"trip --by defaults to $USER.  Needs RINGFENCE_DATABASE_URL.  The windows are\n"
+		"counted in PostgreSQL from the contact attempts; after a resume the current\n"
+		"windows count afresh from the resume on.\n");
 }
 
 /* Prints the state; 0 armed, 3 tripped, 1 error. */
@@ -343,42 +330,6 @@ out:
 	if (res)
 		PQclear(res);
 	return rc;
-}
-
-/* Deletes the current windows' counters so that a resume starts afresh
- * instead of tripping again on the next contact; best effort. */
-static void failsafe_clear_counters(const struct config *cfg)
-{
-	struct rds *r;
-	long long now_s;
-	char err[200];
-	if (cfg->redis_url == NULL || cfg->redis_url[0] == '\0')
-		return;
-	/* The workers' clock, so that the same windows are cleared. */
-	if (clock_init(cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence failsafe: note: counters not cleared: %s\n", err);
-		return;
-	}
-	now_s = clock_now_s();
-	r = rds_open(cfg->redis_url);
-	if (r == NULL)
-		return;
-	for (int i = 0; i < FS_NWIN; i++) {
-		char key[64];
-		const char *argv[2] = { "DEL", key };
-		size_t lens[2];
-		redisReply *reply;
-		snprintf(key, sizeof(key), "rf:fs:%lld:%lld", failsafe_windows[i], now_s / failsafe_windows[i]);
-		lens[0] = 3;
-		lens[1] = strlen(key);
-		reply = rds_command(r, 2, argv, lens);
-		if (reply)
-			freeReplyObject(reply);
-		else
-			fprintf(stderr, "ringfence failsafe: note: could not clear %s in Redis: %s\n", key,
-				rds_last_error(r));
-	}
-	rds_close(r);
 }
 
 /* See failsafe.h. */
@@ -473,7 +424,6 @@ int failsafe_main(int argc, char **argv)
 			fprintf(stderr, "ringfence failsafe: the resume was not recorded: %s\n", db_last_error(db));
 			goto out;
 		}
-		failsafe_clear_counters(&cfg);
 		printf("failsafe: resumed by %s: %s\n", by, why);
 		rc = 0;
 	}

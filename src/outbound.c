@@ -122,7 +122,11 @@ static void audit_attempt(const struct outbound_ctx *ctx, const struct outbound_
 	json_t *rec = json_object();
 	char key[40], biz[24];
 
-	snprintf(key, sizeof(key), "attempt-%lld", at->attempt_id);
+	/* A reminder the claim deferred has no attempt row: keyed by itself. */
+	if (at->attempt_id > 0)
+		snprintf(key, sizeof(key), "attempt-%lld", at->attempt_id);
+	else
+		snprintf(key, sizeof(key), "reminder-%lld", at->reminder_id);
 	snprintf(biz, sizeof(biz), "%lld", at->business_id);
 	json_object_set_new(rec, "attempt_id", json_integer(at->attempt_id));
 	json_object_set_new(rec, "reminder_id", json_integer(at->reminder_id));
@@ -279,6 +283,20 @@ static enum outbound_status defer_or_skip(const struct outbound_ctx *ctx,
 	return st;
 }
 
+/* See outbound.h: the claim already recorded it; audit and log alike. */
+void outbound_over_limit(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	int skipped, const char *reason)
+{
+	enum outbound_status st = skipped ? OUTBOUND_SKIPPED_RATE : OUTBOUND_DEFERRED;
+
+	audit_attempt(ctx, at, outbound_status_name(st), reason, NULL);
+	if (skipped)
+		log_info("outbound: attempt %lld reminder %lld %s", at->attempt_id, at->reminder_id,
+			reason);
+	else
+		log_info("outbound: reminder %lld %s", at->reminder_id, reason);
+}
+
 /* Nothing was sent: back to pending untouched but for the reason. */
 static enum outbound_status hold(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
 	const char *reason)
@@ -389,24 +407,33 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		st = hold(ctx, at, "no sender address: RINGFENCE_MAIL_FROM is not set");
 		goto out;
 	}
-	/* 2. Rate limits (counted only when within both). */
+	/* 2. The rate limits' fast pre-check in Redis (counted only when
+	 * within all three).  The claim already decided them in PostgreSQL,
+	 * the authority; Redis may only refuse more. */
 	hourly = at->hourly_limit >= 0 ? at->hourly_limit : cfg->limit_business_hour;
-	v = ratelimit_take(ctx->rds, at->to, at->business_id, cfg->limit_recipient_day, hourly,
-		now_s, &retry_s);
+	v = ratelimit_take(ctx->rds, at->to, at->business_id, cfg->limit_recipient_day,
+		cfg->limit_recipient_all_day, hourly, now_s, &retry_s);
 	if (v == RATELIMIT_ERROR) {
 		st = hold(ctx, at, "Redis unavailable: the rate limits cannot be checked");
 		goto out;
 	}
 	if (v != RATELIMIT_OK) {
-		snprintf(reason, sizeof(reason), v == RATELIMIT_RECIPIENT
-				? "recipient limit (%d contacts per 24 h) reached"
-				: "business limit (%d contacts per hour) reached",
-			v == RATELIMIT_RECIPIENT ? cfg->limit_recipient_day : hourly);
+		if (v == RATELIMIT_RECIPIENT)
+			snprintf(reason, sizeof(reason),
+				"recipient limit (%d contacts per 24 h from one business) reached",
+				cfg->limit_recipient_day);
+		else if (v == RATELIMIT_RECIPIENT_ALL)
+			snprintf(reason, sizeof(reason),
+				"recipient limit across businesses (%d contacts per 24 h) reached",
+				cfg->limit_recipient_all_day);
+		else
+			snprintf(reason, sizeof(reason), "business limit (%d contacts per hour) reached",
+				hourly);
 		st = defer_or_skip(ctx, at, retry_s, reason);
 		goto out;
 	}
 	/* 3. The failsafe: tripped or unknown, nobody is contacted. */
-	fs = failsafe_check_and_count(ctx->db, ctx->rds, cfg, now_s, reason, sizeof(reason));
+	fs = failsafe_check_and_count(ctx->db, cfg, now_s, reason, sizeof(reason));
 	if (fs != 0) {
 		char why[600];
 		snprintf(why, sizeof(why), fs > 0 ? "failsafe tripped: %s"

@@ -1,6 +1,6 @@
-/* ratelimit: contact limits and the per-account pacer, each one Lua
- * script so that checking and counting cannot be interleaved by another
- * worker.  Scripts are called by EVALSHA and sent whole (EVAL, which also
+/* ratelimit: the fast pre-check of the contact limits and the
+ * per-account pacer, each one Lua script so that checking and counting
+ * cannot be interleaved by another worker.  Scripts are called by EVALSHA and sent whole (EVAL, which also
  * caches them) only when Redis answers NOSCRIPT. */
 #include "ratelimit.h"
 #include "log.h"
@@ -17,32 +17,33 @@
 #define RL_HOUR_MS 3600000LL
 #define RL_MAX_ADDRESS 320
 
-/* KEYS: recipient zset, business zset.  ARGV: now_ms, recipient limit,
- * business limit, a unique member.  Entries older than their window are
- * dropped first; over a limit, the answer carries when the oldest entry
- * that keeps the count at the limit leaves the window.
- * Returns {0, 0} counted, {1, free_ms} recipient, {2, free_ms} business. */
+/* KEYS: recipient-from-this-business zset, recipient zset, business zset.
+ * ARGV: now_ms, the three limits in that order, a unique member.  Entries
+ * older than their window are dropped first; over a limit, the answer
+ * carries when the oldest entry that keeps the count at the limit leaves
+ * the window.  Returns {0, 0} counted, {1, free_ms} recipient from this
+ * business, {3, free_ms} recipient from all businesses, {2, free_ms}
+ * business. */
 static const char rl_take_lua[] =
 	"local now = tonumber(ARGV[1])\n"
-	"local rl = tonumber(ARGV[2])\n"
-	"local bl = tonumber(ARGV[3])\n"
 	"local day, hour = 86400000, 3600000\n"
-	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - day))\n"
-	"redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - hour))\n"
-	"local rc = redis.call('ZCARD', KEYS[1])\n"
-	"if rc >= rl then\n"
-	"  local e = redis.call('ZRANGE', KEYS[1], rc - rl, rc - rl, 'WITHSCORES')\n"
-	"  return {1, string.format('%.0f', tonumber(e[2]) + day)}\n"
+	"local win = {day, day, hour}\n"
+	"local kinds = {1, 3, 2}\n"
+	"for i = 1, 3 do\n"
+	"  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('%.0f', now - win[i]))\n"
 	"end\n"
-	"local bc = redis.call('ZCARD', KEYS[2])\n"
-	"if bc >= bl then\n"
-	"  local e = redis.call('ZRANGE', KEYS[2], bc - bl, bc - bl, 'WITHSCORES')\n"
-	"  return {2, string.format('%.0f', tonumber(e[2]) + hour)}\n"
+	"for i = 1, 3 do\n"
+	"  local lim = tonumber(ARGV[1 + i])\n"
+	"  local c = redis.call('ZCARD', KEYS[i])\n"
+	"  if c >= lim then\n"
+	"    local e = redis.call('ZRANGE', KEYS[i], c - lim, c - lim, 'WITHSCORES')\n"
+	"    return {kinds[i], string.format('%.0f', tonumber(e[2]) + win[i])}\n"
+	"  end\n"
 	"end\n"
-	"redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[4])\n"
-	"redis.call('PEXPIRE', KEYS[1], day + 60000)\n"
-	"redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[4])\n"
-	"redis.call('PEXPIRE', KEYS[2], hour + 60000)\n"
+	"for i = 1, 3 do\n"
+	"  redis.call('ZADD', KEYS[i], string.format('%.0f', now), ARGV[5])\n"
+	"  redis.call('PEXPIRE', KEYS[i], win[i] + 60000)\n"
+	"end\n"
 	"return {0, '0'}\n";
 
 /* KEYS: the pace key.  ARGV: interval in microseconds.  The slot is the
@@ -88,14 +89,16 @@ static int rl_reply_ll(const redisReply *e, long long *v)
 
 /* See ratelimit.h. */
 enum ratelimit_verdict ratelimit_take(struct rds *r, const char *recipient, long long business_id,
-	int recipient_per_day, int business_per_hour, long long now_s, long long *retry_at_s)
+	int recipient_per_day, int recipient_all_day, int business_per_hour, long long now_s,
+	long long *retry_at_s)
 {
 	enum ratelimit_verdict v = RATELIMIT_ERROR;
-	char rkey[RL_MAX_ADDRESS + 16], bkey[48], now_ms[24], rl[16], bl[16], member[64];
+	char akey[RL_MAX_ADDRESS + 16], rkey[RL_MAX_ADDRESS + 48], bkey[48], now_ms[24];
+	char rl[16], al[16], bl[16], member[64];
 	unsigned char rnd[12];
 	char hex[25];
-	const char *args[6];
-	size_t lens[6];
+	const char *args[8];
+	size_t lens[8];
 	redisReply *reply = NULL;
 	long long kind, free_ms;
 	size_t n;
@@ -108,19 +111,22 @@ enum ratelimit_verdict ratelimit_take(struct rds *r, const char *recipient, long
 		goto out;
 	}
 	/* A limit of zero or less refuses everything, without asking Redis. */
-	if (recipient_per_day <= 0 || business_per_hour <= 0) {
-		v = recipient_per_day <= 0 ? RATELIMIT_RECIPIENT : RATELIMIT_BUSINESS;
+	if (recipient_per_day <= 0 || recipient_all_day <= 0 || business_per_hour <= 0) {
+		v = recipient_per_day <= 0 ? RATELIMIT_RECIPIENT
+			: recipient_all_day <= 0 ? RATELIMIT_RECIPIENT_ALL : RATELIMIT_BUSINESS;
 		if (retry_at_s)
-			*retry_at_s = now_s + (recipient_per_day <= 0 ? 86400 : 3600);
+			*retry_at_s = now_s + (v == RATELIMIT_BUSINESS ? 3600 : 86400);
 		goto out;
 	}
 	/* Emails differ only in case count as one recipient. */
-	memcpy(rkey, "rf:rl:to:", 9);
+	memcpy(akey, "rf:rl:to:", 9);
 	for (size_t i = 0; i <= n; i++)
-		rkey[9 + i] = (char)tolower((unsigned char)recipient[i]);
+		akey[9 + i] = (char)tolower((unsigned char)recipient[i]);
+	snprintf(rkey, sizeof(rkey), "rf:rl:to:%lld:%s", business_id, akey + 9);
 	snprintf(bkey, sizeof(bkey), "rf:rl:biz:%lld", business_id);
 	snprintf(now_ms, sizeof(now_ms), "%lld", now_s * 1000);
 	snprintf(rl, sizeof(rl), "%d", recipient_per_day);
+	snprintf(al, sizeof(al), "%d", recipient_all_day);
 	snprintf(bl, sizeof(bl), "%d", business_per_hour);
 	if (util_random(rnd, sizeof(rnd)) < 0) {
 		log_error("ratelimit: no random bytes");
@@ -129,28 +135,31 @@ enum ratelimit_verdict ratelimit_take(struct rds *r, const char *recipient, long
 	util_hex(rnd, sizeof(rnd), hex);
 	snprintf(member, sizeof(member), "%s:%s", now_ms, hex);
 	args[0] = rkey;
-	args[1] = bkey;
-	args[2] = now_ms;
-	args[3] = rl;
-	args[4] = bl;
-	args[5] = member;
-	for (int i = 0; i < 6; i++)
+	args[1] = akey;
+	args[2] = bkey;
+	args[3] = now_ms;
+	args[4] = rl;
+	args[5] = al;
+	args[6] = bl;
+	args[7] = member;
+	for (int i = 0; i < 8; i++)
 		lens[i] = strlen(args[i]);
-	reply = rds_eval(r, rl_take_lua, 2, 6, args, lens);
+	reply = rds_eval(r, rl_take_lua, 3, 8, args, lens);
 	if (reply == NULL) {
 		log_error("ratelimit: Redis could not check the limits: %s", rds_last_error(r));
 		goto out;
 	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
 		rl_reply_ll(reply->element[0], &kind) < 0 || rl_reply_ll(reply->element[1], &free_ms) < 0 ||
-		kind < 0 || kind > 2) {
+		kind < 0 || kind > 3) {
 		log_error("ratelimit: unexpected answer from the limit script");
 		goto out;
 	}
 	if (kind == 0) {
 		v = RATELIMIT_OK;
 	} else {
-		v = kind == 1 ? RATELIMIT_RECIPIENT : RATELIMIT_BUSINESS;
+		v = kind == 1 ? RATELIMIT_RECIPIENT : kind == 3 ? RATELIMIT_RECIPIENT_ALL
+			: RATELIMIT_BUSINESS;
 		if (retry_at_s)
 			*retry_at_s = (free_ms + 999) / 1000;
 	}

@@ -25,132 +25,88 @@
 #define WORKER_MAX_CONCURRENCY 64
 #define WORKER_FLOW "reminder_call"
 
-/* The claim: one statement that re-validates everything and writes the
- * attempt row (see worker.h).  $1 reminder id, $2 now, $3 worker name,
- * $4 lease seconds, $5 TWILIO_FROM_NUMBER. */
+/* The claim: one statement calling reminder_claim (sql/006_limits.sql),
+ * which re-validates with reminder_block, counts the contact limits under
+ * a lock on the recipient and writes the attempt row (see worker.h).
+ * $1 reminder id, $2 now, $3 worker name, $4 lease seconds,
+ * $5 TWILIO_FROM_NUMBER, $6..$8 the limits. */
 static const char claim_sql[] =
-	"WITH c AS ("
-	" UPDATE reminders r SET status = 'dialing', status_reason = NULL, updated_at = now()"
-	" FROM appointments a, businesses b, clients cl"
-	" WHERE r.id = $1::bigint AND r.status = 'pending'"
-	" AND r.due_at <= $2::timestamptz AND r.stale_at > $2::timestamptz"
-	" AND (r.not_before IS NULL OR r.not_before <= $2::timestamptz)"
-	" AND r.to_address IS NOT NULL"
-	" AND a.id = r.appointment_id AND a.business_id = r.business_id"
-	" AND a.status IN ('booked', 'confirmed') AND a.starts_at > $2::timestamptz"
-	" AND b.id = r.business_id AND b.status IN ('active', 'trial')"
-	/* DESIGN rule 13: an unverified business reaches only its own number. */
-	" AND (b.verified OR r.to_address = b.callback_phone::text)"
-	" AND cl.id = a.client_id AND cl.opted_out_at IS NULL"
-	" AND (r.channel = 'email' OR cl.phone_invalid_at IS NULL)"
-	" AND (r.channel = 'email' OR ("
-	"  ($2::timestamptz AT TIME ZONE COALESCE(cl.time_zone, b.time_zone))::time >= b.window_start"
-	"  AND ($2::timestamptz AT TIME ZONE COALESCE(cl.time_zone, b.time_zone))::time < b.window_end))"
-	" AND NOT EXISTS (SELECT 1 FROM failsafe_state f WHERE f.tripped)"
-	" AND NOT EXISTS (SELECT 1 FROM contact_attempts x WHERE x.reminder_id = r.id)"
-	" RETURNING r.id, r.business_id, r.appointment_id, r.attempt, r.channel, r.to_address,"
-	"  COALESCE(b.twilio_from::text, $5, '') AS from_number, b.machine_detection,"
-	"  COALESCE(b.hourly_limit, -1) AS hourly_limit,"
-	"  floor(extract(epoch FROM r.stale_at))::bigint AS stale_s, b.name, b.callback_phone::text,"
-	"  to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD') AS d,"
-	"  to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM') AS t"
-	"),"
-	" ins AS (INSERT INTO contact_attempts (reminder_id, business_id, channel, to_address,"
-	"  status, worker, lease_until)"
-	" SELECT id, business_id, channel, to_address, 'dialing', $3,"
-	"  $2::timestamptz + make_interval(secs => $4::int) FROM c RETURNING id, reminder_id)"
-	" SELECT ins.id, c.id, c.business_id, c.appointment_id, c.attempt, c.channel, c.to_address,"
-	"  c.from_number, c.machine_detection, c.hourly_limit, c.stale_s, c.name, c.callback_phone,"
-	"  c.d, c.t FROM ins JOIN c ON c.id = ins.reminder_id";
+	"SELECT outcome, reason, attempt_id, reminder_id, business_id, appointment_id, attempt,"
+	" channel, to_address, from_number, machine_detection, hourly_limit, stale_s,"
+	" business_name, callback_phone, when_date, when_time, not_before_s"
+	" FROM reminder_claim($1::bigint, $2::timestamptz, $3, $4::int, $5, $6::int, $7::int, $8::int)";
 
 static void copy(char *dst, size_t n, const char *src)
 {
 	snprintf(dst, n, "%s", src ? src : "");
 }
 
-/* Why a reminder could not be claimed, for the log line; best effort. */
-static void explain(struct db *db, const char *id, const char *now, char *reason, size_t len)
-{
-	const char *p[2] = { id, now };
-	PGresult *res = db_exec_prepared(db, "worker_explain",
-		"SELECT r.status, r.due_at > $2::timestamptz, r.stale_at <= $2::timestamptz,"
-		" COALESCE(r.not_before > $2::timestamptz, false), a.status, a.starts_at <= $2::timestamptz,"
-		" b.status, cl.opted_out_at IS NOT NULL, cl.phone_invalid_at IS NOT NULL,"
-		" (SELECT tripped FROM failsafe_state WHERE id = 1)"
-		" FROM reminders r JOIN appointments a ON a.id = r.appointment_id"
-		" JOIN businesses b ON b.id = r.business_id JOIN clients cl ON cl.id = a.client_id"
-		" WHERE r.id = $1::bigint", 2, p);
-
-	if (res == NULL || PQntuples(res) != 1) {
-		copy(reason, len, res ? "no such reminder" : "cannot tell (database)");
-	} else if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0) {
-		snprintf(reason, len, "status is %s", PQgetvalue(res, 0, 0));
-	} else if (PQgetvalue(res, 0, 9)[0] == 't') {
-		copy(reason, len, "the failsafe is tripped");
-	} else if (PQgetvalue(res, 0, 1)[0] == 't') {
-		copy(reason, len, "not due yet");
-	} else if (PQgetvalue(res, 0, 2)[0] == 't') {
-		copy(reason, len, "stale");
-	} else if (PQgetvalue(res, 0, 3)[0] == 't') {
-		copy(reason, len, "deferred (not_before in the future)");
-	} else if (strcmp(PQgetvalue(res, 0, 4), "booked") != 0 &&
-		   strcmp(PQgetvalue(res, 0, 4), "confirmed") != 0) {
-		snprintf(reason, len, "appointment is %s", PQgetvalue(res, 0, 4));
-	} else if (PQgetvalue(res, 0, 5)[0] == 't') {
-		copy(reason, len, "appointment is in the past");
-	} else if (strcmp(PQgetvalue(res, 0, 6), "suspended") == 0) {
-		copy(reason, len, "business suspended");
-	} else if (PQgetvalue(res, 0, 7)[0] == 't') {
-		copy(reason, len, "recipient opted out");
-	} else if (PQgetvalue(res, 0, 8)[0] == 't') {
-		copy(reason, len, "recipient's number is invalid");
-	} else {
-		copy(reason, len, "outside the calling window, or already attempted");
-	}
-	if (res)
-		PQclear(res);
-}
-
 int worker_claim(struct db *db, long long reminder_id, long long now_s, const char *worker,
-	int lease_s, const char *from_default, struct outbound_attempt *at, char *reason,
-	size_t reasonlen)
+	int lease_s, const char *from_default, const struct worker_limits *lim,
+	struct outbound_attempt *at, char *reason, size_t reasonlen)
 {
-	char id[24], now[32], lease[16];
-	const char *p[5] = { id, now, worker, lease, from_default && from_default[0] ? from_default : NULL };
+	char id[24], now[32], lease[16], day[16], all[16], hour[16];
+	const char *p[8] = { id, now, worker, lease, from_default && from_default[0] ? from_default : NULL,
+		day, all, hour };
+	const char *outcome;
 	PGresult *res;
 	int rc = -1;
 
 	snprintf(id, sizeof(id), "%lld", reminder_id);
 	snprintf(lease, sizeof(lease), "%d", lease_s);
+	snprintf(day, sizeof(day), "%d", lim->recipient_day);
+	snprintf(all, sizeof(all), "%d", lim->recipient_all_day);
+	snprintf(hour, sizeof(hour), "%d", lim->business_hour);
 	clock_sql(now_s, now);
-	res = db_exec_prepared(db, "worker_claim", claim_sql, 5, p);
+	if (reason && reasonlen > 0)
+		reason[0] = '\0';
+	res = db_exec_prepared(db, "worker_claim", claim_sql, 8, p);
 	if (res == NULL)
 		goto out;
-	if (PQntuples(res) != 1) {
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		PQclear(res);
+		log_error("worker: unexpected answer from reminder_claim for reminder %lld", reminder_id);
+		copy(reason, reasonlen, "unexpected answer from reminder_claim");
+		goto out;
+	}
+	outcome = PQgetvalue(res, 0, 0);
+	if (strcmp(outcome, "dropped") == 0) {
+		/* The explanation is the eligibility rule's own reason
+		 * (reminder_block), read in the same transaction. */
 		if (reason)
-			explain(db, id, now, reason, reasonlen);
-		rc = 0;
+			copy(reason, reasonlen, PQgetvalue(res, 0, 1));
+		PQclear(res);
+		rc = WORKER_DROPPED;
 		goto out;
 	}
 	memset(at, 0, sizeof(*at));
-	at->attempt_id = atoll(PQgetvalue(res, 0, 0));
-	at->reminder_id = atoll(PQgetvalue(res, 0, 1));
-	at->business_id = atoll(PQgetvalue(res, 0, 2));
-	at->appointment_id = atoll(PQgetvalue(res, 0, 3));
-	at->attempt = atoi(PQgetvalue(res, 0, 4));
-	copy(at->channel, sizeof(at->channel), PQgetvalue(res, 0, 5));
-	copy(at->to, sizeof(at->to), PQgetvalue(res, 0, 6));
-	copy(at->from, sizeof(at->from), PQgetvalue(res, 0, 7));
-	at->machine_detection = PQgetvalue(res, 0, 8)[0] == 't';
-	at->hourly_limit = atoi(PQgetvalue(res, 0, 9));
-	at->stale_s = atoll(PQgetvalue(res, 0, 10));
-	copy(at->business_name, sizeof(at->business_name), PQgetvalue(res, 0, 11));
-	copy(at->callback_phone, sizeof(at->callback_phone), PQgetvalue(res, 0, 12));
-	copy(at->when_date, sizeof(at->when_date), PQgetvalue(res, 0, 13));
-	copy(at->when_time, sizeof(at->when_time), PQgetvalue(res, 0, 14));
+	at->attempt_id = atoll(PQgetvalue(res, 0, 2));
+	at->reminder_id = atoll(PQgetvalue(res, 0, 3));
+	at->business_id = atoll(PQgetvalue(res, 0, 4));
+	at->appointment_id = atoll(PQgetvalue(res, 0, 5));
+	at->attempt = atoi(PQgetvalue(res, 0, 6));
+	copy(at->channel, sizeof(at->channel), PQgetvalue(res, 0, 7));
+	copy(at->to, sizeof(at->to), PQgetvalue(res, 0, 8));
+	copy(at->from, sizeof(at->from), PQgetvalue(res, 0, 9));
+	at->machine_detection = PQgetvalue(res, 0, 10)[0] == 't';
+	at->hourly_limit = atoi(PQgetvalue(res, 0, 11));
+	at->stale_s = atoll(PQgetvalue(res, 0, 12));
+	copy(at->business_name, sizeof(at->business_name), PQgetvalue(res, 0, 13));
+	copy(at->callback_phone, sizeof(at->callback_phone), PQgetvalue(res, 0, 14));
+	copy(at->when_date, sizeof(at->when_date), PQgetvalue(res, 0, 15));
+	copy(at->when_time, sizeof(at->when_time), PQgetvalue(res, 0, 16));
+	if (strcmp(outcome, "claimed") == 0) {
+		rc = WORKER_CLAIMED;
+	} else if (strcmp(outcome, "deferred") == 0 || strcmp(outcome, "skipped") == 0) {
+		if (reason)
+			copy(reason, reasonlen, PQgetvalue(res, 0, 1));
+		rc = outcome[0] == 'd' ? WORKER_DEFERRED : WORKER_SKIPPED;
+	} else {
+		log_error("worker: unexpected outcome '%s' from reminder_claim for reminder %lld",
+			outcome, reminder_id);
+		copy(reason, reasonlen, "unexpected outcome from reminder_claim");
+	}
 	PQclear(res);
-	rc = 1;
 out:
 	return rc;
 }
@@ -236,6 +192,8 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 	struct audit *au = audit_open(r, cfg->audit_fallback);
 	struct outbound_ctx ctx = { cfg, db, r, au, WORKER_FLOW, start_state,
 		crash_at ? crash_point : NULL };
+	struct worker_limits lim = { cfg->limit_recipient_day, cfg->limit_recipient_all_day,
+		cfg->limit_business_hour };
 	char name[64], host[48] = "", reason[256];
 	long long last_reconcile = 0;
 	int rc = 0, redis_down = 0;
@@ -275,8 +233,8 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 			continue;
 		}
 		crash_point("after_pop");
-		claimed = worker_claim(db, id, clock_now_s(), name, o->lease_s, cfg->from_number, &at,
-			reason, sizeof(reason));
+		claimed = worker_claim(db, id, clock_now_s(), name, o->lease_s, cfg->from_number, &lim,
+			&at, reason, sizeof(reason));
 		if (claimed < 0) {
 			log_error("worker: cannot claim reminder %lld (database: %s); dropped, the"
 				  " scheduler offers it again", id, db_last_error(db));
@@ -286,8 +244,12 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 				sleep_ms(1000);
 			continue;
 		}
-		if (claimed == 0) {
+		if (claimed == WORKER_DROPPED) {
 			log_info("worker: reminder %lld dropped: %s", id, reason);
+			continue;
+		}
+		if (claimed == WORKER_DEFERRED || claimed == WORKER_SKIPPED) {
+			outbound_over_limit(&ctx, &at, claimed == WORKER_SKIPPED, reason);
 			continue;
 		}
 		crash_point("after_claim");

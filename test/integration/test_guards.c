@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "fakeapp.h"
 
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "failsafe.h"
@@ -411,14 +412,16 @@ static void test_ratelimit_recipient_and_business(void **state)
 
 	hx_random_phone(to);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(ratelimit_take(grds, to, biz, 3, 100, now + i, &at), RATELIMIT_OK);
-	assert_int_equal(ratelimit_take(grds, to, biz, 3, 100, now + 10, &at), RATELIMIT_RECIPIENT);
+		assert_int_equal(ratelimit_take(grds, to, biz, 3, 4, 100, now + i, &at), RATELIMIT_OK);
+	assert_int_equal(ratelimit_take(grds, to, biz, 3, 4, 100, now + 10, &at), RATELIMIT_RECIPIENT);
 	assert_int_equal(at, now + 86400);  /* the first of the three leaves the window */
-	/* across businesses too */
-	assert_int_equal(ratelimit_take(grds, to, biz + 1, 3, 100, now + 10, &at), RATELIMIT_RECIPIENT);
+	/* another business has its own three, under the ceiling across businesses (4) */
+	assert_int_equal(ratelimit_take(grds, to, biz + 1, 3, 4, 100, now + 10, &at), RATELIMIT_OK);
+	assert_int_equal(ratelimit_take(grds, to, biz + 2, 3, 4, 100, now + 11, &at), RATELIMIT_RECIPIENT_ALL);
+	assert_int_equal(at, now + 86400);
 	/* sliding: a day after the first, one slot is free again, then full */
-	assert_int_equal(ratelimit_take(grds, to, biz, 3, 100, now + 86400, NULL), RATELIMIT_OK);
-	assert_int_equal(ratelimit_take(grds, to, biz, 3, 100, now + 86400, &at), RATELIMIT_RECIPIENT);
+	assert_int_equal(ratelimit_take(grds, to, biz, 3, 4, 100, now + 86400, NULL), RATELIMIT_OK);
+	assert_int_equal(ratelimit_take(grds, to, biz, 3, 4, 100, now + 86400, &at), RATELIMIT_RECIPIENT);
 	assert_int_equal(at, now + 1 + 86400);
 
 	/* emails differing only in case are one recipient */
@@ -427,25 +430,26 @@ static void test_ratelimit_recipient_and_business(void **state)
 		hx_random_hex(hex, 4);
 		snprintf(e1, sizeof(e1), "ann.%s@example.com", hex);
 		snprintf(e2, sizeof(e2), "ANN.%s@Example.COM", hex);
-		assert_int_equal(ratelimit_take(grds, e1, biz + 2, 1, 100, now, NULL), RATELIMIT_OK);
-		assert_int_equal(ratelimit_take(grds, e2, biz + 2, 1, 100, now, NULL), RATELIMIT_RECIPIENT);
+		assert_int_equal(ratelimit_take(grds, e1, biz + 2, 1, 6, 100, now, NULL), RATELIMIT_OK);
+		assert_int_equal(ratelimit_take(grds, e2, biz + 2, 1, 6, 100, now, NULL), RATELIMIT_RECIPIENT);
 	}
 
 	/* business per hour: 2, the third recipient is refused, an hour later fine */
 	biz = random_business();
 	for (int i = 0; i < 2; i++) {
 		hx_random_phone(other);
-		assert_int_equal(ratelimit_take(grds, other, biz, 3, 2, now + i, NULL), RATELIMIT_OK);
+		assert_int_equal(ratelimit_take(grds, other, biz, 3, 6, 2, now + i, NULL), RATELIMIT_OK);
 	}
 	hx_random_phone(other);
-	assert_int_equal(ratelimit_take(grds, other, biz, 3, 2, now + 5, &at), RATELIMIT_BUSINESS);
+	assert_int_equal(ratelimit_take(grds, other, biz, 3, 6, 2, now + 5, &at), RATELIMIT_BUSINESS);
 	assert_int_equal(at, now + 3600);
 	/* refused contacts were not counted for the recipient */
-	assert_int_equal(ratelimit_take(grds, other, biz, 3, 2, now + 3600, NULL), RATELIMIT_OK);
+	assert_int_equal(ratelimit_take(grds, other, biz, 3, 6, 2, now + 3600, NULL), RATELIMIT_OK);
 	/* a zero limit refuses everything */
-	assert_int_equal(ratelimit_take(grds, other, biz, 0, 2, now, NULL), RATELIMIT_RECIPIENT);
-	assert_int_equal(ratelimit_take(grds, other, biz, 3, 0, now, NULL), RATELIMIT_BUSINESS);
-	assert_int_equal(ratelimit_take(grds, "", biz, 3, 2, now, NULL), RATELIMIT_ERROR);
+	assert_int_equal(ratelimit_take(grds, other, biz, 0, 6, 2, now, NULL), RATELIMIT_RECIPIENT);
+	assert_int_equal(ratelimit_take(grds, other, biz, 3, 0, 2, now, NULL), RATELIMIT_RECIPIENT_ALL);
+	assert_int_equal(ratelimit_take(grds, other, biz, 3, 6, 0, now, NULL), RATELIMIT_BUSINESS);
+	assert_int_equal(ratelimit_take(grds, "", biz, 3, 6, 2, now, NULL), RATELIMIT_ERROR);
 }
 
 /* Eight processes race for one recipient's three slots (each with its own
@@ -467,7 +471,7 @@ static void test_ratelimit_concurrent(void **state)
 			struct rds *r = rds_open(gcfg.redis_url);
 			int ok = 0;
 			for (int i = 0; i < TRIES; i++) {
-				enum ratelimit_verdict v = ratelimit_take(r, to, biz, 3, 1000, now, NULL);
+				enum ratelimit_verdict v = ratelimit_take(r, to, biz, 3, 6, 1000, now, NULL);
 				if (v == RATELIMIT_OK)
 					ok++;
 				else if (v != RATELIMIT_RECIPIENT)
@@ -564,6 +568,45 @@ static long long future_bucket(void)
 	return (4000000000LL / 3600 + ((long long)b[0] << 16 | b[1] << 8 | b[2])) * 3600;
 }
 
+/* n contacts (attempts 'placed') claimed at at_s, as the claim writes
+ * them: what the failsafe counts. */
+static void fs_contacts_or_fail(long long at_s, int n)
+{
+	char at[32], ns[16], phone[13];
+	const char *p[3] = { at, ns, phone };
+
+	clock_sql(at_s, at);
+	snprintf(ns, sizeof(ns), "%d", n);
+	hx_random_phone(phone);
+	assert_int_equal(hx_db_int_or_fail(
+		"WITH b AS (INSERT INTO businesses (name, time_zone, callback_phone, status, verified)"
+		"  VALUES ('failsafe test', 'UTC', $3, 'active', true) RETURNING id),"
+		" c AS (INSERT INTO clients (business_id, name, phone) SELECT id, 'failsafe test', $3 FROM b"
+		"  RETURNING id, business_id),"
+		" a AS (INSERT INTO appointments (business_id, client_id, starts_at)"
+		"  SELECT business_id, id, $1::timestamptz + interval '1 day' FROM c RETURNING id, business_id),"
+		" r AS (INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, due_at,"
+		"  stale_at, to_address, status) SELECT a.business_id, a.id, 'voice', g, $1::timestamptz,"
+		"  $1::timestamptz + interval '1 hour', $3, 'placed' FROM a, generate_series(1, $2::int) g"
+		"  RETURNING id, business_id),"
+		" x AS (INSERT INTO contact_attempts (reminder_id, business_id, channel, to_address, status,"
+		"  lease_until, claimed_at) SELECT id, business_id, 'voice', $3, 'placed', $1::timestamptz,"
+		"  $1::timestamptz FROM r RETURNING 1)"
+		" SELECT count(*) FROM x", 3, p), n);
+}
+
+/* FLUSHALL: whatever Redis held is gone, as after a restart without
+ * persistence. */
+static void redis_flush_or_fail(void)
+{
+	const char *argv[1] = { "FLUSHALL" };
+	size_t lens[1] = { 8 };
+	redisReply *reply = rds_command(grds, 1, argv, lens);
+	if (reply == NULL)
+		fail_msg("FLUSHALL: %s", rds_last_error(grds));
+	freeReplyObject(reply);
+}
+
 static int failsafe_setup(void **state)
 {
 	char err[256];
@@ -614,10 +657,16 @@ static void test_failsafe_spike(void **state)
 	c.failsafe_factor = 3;
 	assert_int_equal(failsafe_tripped(gdb, NULL, 0), 0);
 	assert_int_equal(healthz(NULL), 200);
-	for (int i = 0; i < 5; i++)
-		assert_int_equal(failsafe_check_and_count(gdb, grds, &c, t + i, reason, sizeof(reason)), 0);
+	/* Redis flushed between contacts: the count lives in PostgreSQL. */
+	for (int i = 0; i < 5; i++) {
+		fs_contacts_or_fail(t + i, 1);
+		redis_flush_or_fail();
+		assert_int_equal(failsafe_check_and_count(gdb, &c, t + i, reason, sizeof(reason)), 0);
+	}
 	/* the sixth contact of the window is over max(5, 3 x 0) */
-	assert_int_equal(failsafe_check_and_count(gdb, grds, &c, t + 10, reason, sizeof(reason)), 1);
+	fs_contacts_or_fail(t + 10, 1);
+	redis_flush_or_fail();
+	assert_int_equal(failsafe_check_and_count(gdb, &c, t + 10, reason, sizeof(reason)), 1);
 	assert_non_null(strstr(reason, "contact 6"));
 	assert_non_null(strstr(reason, "threshold 5"));
 	assert_int_equal(failsafe_tripped(gdb, reason, sizeof(reason)), 1);
@@ -630,7 +679,7 @@ static void test_failsafe_spike(void **state)
 	assert_true(hx_db_int_or_fail("SELECT count(*) FROM failsafe_events WHERE event = 'trip'"
 				      " AND actor = 'automatic' AND created_at > now() - interval '1 minute'", 0, NULL) >= 1);
 	/* everyone is refused now, in any window */
-	assert_int_equal(failsafe_check_and_count(gdb, grds, &c, t + 7200, reason, sizeof(reason)), 1);
+	assert_int_equal(failsafe_check_and_count(gdb, &c, t + 7200, reason, sizeof(reason)), 1);
 
 	assert_int_equal(healthz(&body), 503);
 	assert_non_null(strstr(body, "\"failsafe\": \"tripped: outbound volume"));
@@ -662,7 +711,7 @@ static void test_failsafe_spike(void **state)
 
 	/* by hand */
 	assert_int_equal(ringfence("failsafe trip --reason 'maintenance' --by tester", NULL), 0);
-	assert_int_equal(failsafe_check_and_count(gdb, grds, &c, t + 20000, reason, sizeof(reason)), 1);
+	assert_int_equal(failsafe_check_and_count(gdb, &c, t + 20000, reason, sizeof(reason)), 1);
 	assert_string_equal(reason, "maintenance");
 	assert_int_equal(healthz(NULL), 503);
 	assert_int_equal(failsafe_resume(gdb, "done", "tester"), 0);
@@ -682,21 +731,29 @@ static void test_failsafe_history(void **state)
 	c.failsafe_floor = 4;
 	c.failsafe_factor = 2;
 	/* window A: 4 contacts, the floor of both windows */
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(failsafe_check_and_count(gdb, grds, &c, t - 300 + i, reason, sizeof(reason)), 0);
+	for (int i = 0; i < 4; i++) {
+		fs_contacts_or_fail(t - 300 + i, 1);
+		assert_int_equal(failsafe_check_and_count(gdb, &c, t - 300 + i, reason, sizeof(reason)), 0);
+	}
 	/* still the current windows: no history yet */
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM failsafe_maxima WHERE max_count > 0", 0, NULL), 0);
 	/* window B: A becomes history for both lengths, threshold 2 x 4 = 8 */
-	for (int i = 0; i < 8; i++)
-		if (failsafe_check_and_count(gdb, grds, &c, t + i, reason, sizeof(reason)) != 0)
+	for (int i = 0; i < 8; i++) {
+		fs_contacts_or_fail(t + i, 1);
+		if (i == 4)
+			redis_flush_or_fail();
+		if (failsafe_check_and_count(gdb, &c, t + i, reason, sizeof(reason)) != 0)
 			fail_msg("contact %d of window B refused: %s", i + 1, reason);
+	}
 	assert_int_equal(hx_db_int_or_fail("SELECT max_count FROM failsafe_maxima WHERE window_seconds = 300", 0, NULL), 4);
 	assert_int_equal(hx_db_int_or_fail("SELECT max_count FROM failsafe_maxima WHERE window_seconds = 3600", 0, NULL), 4);
-	assert_int_equal(failsafe_check_and_count(gdb, grds, &c, t + 9, reason, sizeof(reason)), 1);
+	fs_contacts_or_fail(t + 9, 1);
+	assert_int_equal(failsafe_check_and_count(gdb, &c, t + 9, reason, sizeof(reason)), 1);
 	assert_non_null(strstr(reason, "threshold 8"));
 	assert_int_equal(failsafe_resume(gdb, "history test", "test_guards"), 0);
 	/* the next hour: B tripped, so its 8 contacts are not history */
-	assert_int_equal(failsafe_check_and_count(gdb, grds, &c, t + 3600, reason, sizeof(reason)), 0);
+	fs_contacts_or_fail(t + 3600, 1);
+	assert_int_equal(failsafe_check_and_count(gdb, &c, t + 3600, reason, sizeof(reason)), 0);
 	assert_int_equal(hx_db_int_or_fail("SELECT max_count FROM failsafe_maxima WHERE window_seconds = 300", 0, NULL), 4);
 	assert_int_equal(hx_db_int_or_fail("SELECT max_count FROM failsafe_maxima WHERE window_seconds = 3600", 0, NULL), 4);
 }
@@ -723,16 +780,18 @@ static void test_redis_down(void **state)
 	if (hx_stack("redis-stop", NULL, 60) != 0)
 		fail_msg("deploy/stack redis-stop failed");
 	g_redis_stopped = 1;
-	assert_int_equal(ratelimit_take(grds, to, 1, 3, 60, (long long)time(NULL), &at), RATELIMIT_ERROR);
+	assert_int_equal(ratelimit_take(grds, to, 1, 3, 6, 60, (long long)time(NULL), &at), RATELIMIT_ERROR);
 	assert_int_equal(ratelimit_pace(grds, "ACdown", 1.0), -1);
 	assert_int_equal(ratelimit_backoff(grds, "ACdown", 5), -1);
-	assert_int_equal(failsafe_check_and_count(gdb, grds, &c, future_bucket(), reason, sizeof(reason)), -1);
+	/* The failsafe counts in PostgreSQL: Redis down changes nothing. */
+	assert_int_equal(failsafe_check_and_count(gdb, &c, future_bucket(), reason, sizeof(reason)), 0);
 	if (hx_stack("redis-start", NULL, 60) != 0)
 		fail_msg("deploy/stack redis-start failed");
 	g_redis_stopped = 0;
 	/* back: works again (after rds's reconnect pause) */
 	hx_sleep_ms(1200);
-	assert_int_equal(ratelimit_take(grds, to, random_business(), 3, 60, (long long)time(NULL), NULL), RATELIMIT_OK);
+	assert_int_equal(ratelimit_take(grds, to, random_business(), 3, 6, 60, (long long)time(NULL), NULL),
+		RATELIMIT_OK);
 }
 
 /* ---- group -------------------------------------------------------------------- */

@@ -187,9 +187,13 @@ static long long reminder_or_fail(const char *business, const char *appointment,
 	clock_sql(not_before_s, nb);
 	snprintf(off, sizeof(off), "%d", offset);
 	const char *p[7] = { business, appointment, channel, off, due, stale, not_before_s ? nb : NULL };
+	/* The recipient's address, as src/reminders.c fixes it at creation:
+	 * without one the claim (and so the scheduler) refuses the reminder. */
 	insert_or_fail(id, "INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
-		" due_at, stale_at, not_before) VALUES ($1, $2, $3, $4::int, $5::timestamptz, $6::timestamptz,"
-		" $7::timestamptz) RETURNING id", 7, p);
+		" due_at, stale_at, not_before, to_address) SELECT $1, $2, $3, $4::int, $5::timestamptz,"
+		" $6::timestamptz, $7::timestamptz, CASE WHEN $3 = 'email' THEN c.email ELSE c.phone END"
+		" FROM appointments a JOIN clients c ON c.id = a.client_id WHERE a.id = $2::bigint"
+		" RETURNING id", 7, p);
 	created = xrealloc(created, (ncreated + 1) * sizeof(*created));
 	created[ncreated++] = atoll(id);
 	return atoll(id);
@@ -575,6 +579,116 @@ static void test_not_eligible(void **state)
 	if (strstr(buf_str(&out), " not eligible") == NULL)
 		fail_msg("no count of ineligible reminders in: %s", buf_str(&out));
 	buf_free(&out);
+}
+
+/* Runs sql with its parameters; fails the test with the error. */
+static void sql_or_fail(const char *sql, int n, const char *const *p)
+{
+	char err[256];
+	PGresult *res = hx_db_exec(sql, n, p, err, sizeof(err));
+	if (res == NULL)
+		fail_msg("%s\n%s", err, sql);
+	PQclear(res);
+}
+
+/* The scheduler and the claim apply one rule (reminder_block): at the same
+ * instant every reminder the tick queues is claimable, and every one it
+ * leaves out is refused by the claim with the reason the rule gives.  The
+ * claims run in a transaction that is rolled back. */
+static void test_scheduler_claim_agree(void **state)
+{
+	enum { N = 12 };
+	long long t = T_NOV + 3 * 86400; /* 15:00 UTC */
+	struct fx x[N];
+	static const struct {
+		const char *channel, *want; /* want: NULL claimable, else the reason's start */
+	} c[N] = {
+		{ "voice", NULL },
+		{ "email", NULL },
+		{ "voice", "appointment is cancelled" },
+		{ "sms", "recipient opted out" },
+		{ "voice", "business suspended" },
+		{ "sms", "recipient number invalid" },
+		{ "voice", "unverified business: only its own number" },
+		{ "voice", "deferred until " },
+		{ "voice", "outside the calling window" },
+		{ "email", "outside the calling window" },
+		{ "voice", "no address" },
+		{ "voice", "appointment is in the past" },
+	};
+	long long id[N];
+	char ids[N][24], now[32], outcome[N][16], reason[N][128], rule[N][128];
+	int claim_failed = 0;
+	(void)state;
+
+	for (int i = 0; i < N; i++) {
+		if (i == 8 || i == 9)
+			business_or_fail(x[i].business, "UTC", "active", "16:00", "20:00");
+		else
+			business_or_fail(x[i].business, "UTC", i == 6 ? "trial" : "active", "09:00", "20:00");
+		client_or_fail(x[i].client, x[i].business, NULL);
+		appointment_or_fail(x[i].appointment, x[i].business, x[i].client,
+			i == 11 ? t - MIN : t + 6 * HOUR);
+		id[i] = reminder_or_fail(x[i].business, x[i].appointment, c[i].channel, 300,
+			i == 11 ? t - 30 * MIN : t - MIN, t + HOUR, i == 7 ? t + 20 * MIN : 0);
+		snprintf(ids[i], sizeof(ids[i]), "%lld", id[i]);
+	}
+	{
+		const char *p[1];
+		p[0] = x[2].appointment;
+		sql_or_fail("UPDATE appointments SET status = 'cancelled', cancelled_at = now()"
+			" WHERE id = $1::bigint", 1, p);
+		p[0] = x[3].client;
+		sql_or_fail("UPDATE clients SET opted_out_at = now() WHERE id = $1::bigint", 1, p);
+		p[0] = x[4].business;
+		sql_or_fail("UPDATE businesses SET status = 'suspended' WHERE id = $1::bigint", 1, p);
+		p[0] = x[5].client;
+		sql_or_fail("UPDATE clients SET phone_invalid_at = now() WHERE id = $1::bigint", 1, p);
+		p[0] = x[6].business;
+		sql_or_fail("UPDATE businesses SET verified = false WHERE id = $1::bigint", 1, p);
+		p[0] = ids[10];
+		sql_or_fail("UPDATE reminders SET to_address = NULL WHERE id = $1::bigint", 1, p);
+	}
+	tick_or_fail(t);
+	clock_sql(t, now);
+	/* Collected first, asserted after the rollback. */
+	sql_or_fail("BEGIN", 0, NULL);
+	for (int i = 0; i < N; i++) {
+		const char *p[2] = { ids[i], now };
+		char err[256];
+		PGresult *res = hx_db_exec("SELECT k.reason,"
+			" (SELECT outcome || '|' || COALESCE(reason, '') FROM reminder_claim($1::bigint,"
+			"  $2::timestamptz, 'scheduler test', 60, NULL, 1000, 1000, 100000))"
+			" FROM reminder_block($1::bigint, $2::timestamptz) k", 2, p, err, sizeof(err));
+		if (res == NULL || PQntuples(res) != 1) {
+			claim_failed = 1;
+			if (res)
+				PQclear(res);
+			break;
+		}
+		snprintf(rule[i], sizeof(rule[i]), "%s", PQgetvalue(res, 0, 0));
+		snprintf(outcome[i], sizeof(outcome[i]), "%.*s", (int)strcspn(PQgetvalue(res, 0, 1), "|"),
+			PQgetvalue(res, 0, 1));
+		snprintf(reason[i], sizeof(reason[i]), "%s", strchr(PQgetvalue(res, 0, 1), '|') + 1);
+		PQclear(res);
+	}
+	sql_or_fail("ROLLBACK", 0, NULL);
+	assert_false(claim_failed);
+	for (int i = 0; i < N; i++) {
+		if (c[i].want == NULL) {
+			queued_or_fail(id[i], 1, "eligible");
+			if (strcmp(outcome[i], "claimed") != 0)
+				fail_msg("case %d: queued but the claim says %s: %s", i, outcome[i], reason[i]);
+			assert_string_equal(rule[i], "");
+		} else {
+			queued_or_fail(id[i], 0, c[i].want);
+			if (strcmp(outcome[i], "dropped") != 0)
+				fail_msg("case %d (%s): not queued but the claim says %s", i, c[i].want, outcome[i]);
+			if (strncmp(reason[i], c[i].want, strlen(c[i].want)) != 0)
+				fail_msg("case %d: the claim says '%s', expected '%s'", i, reason[i], c[i].want);
+			assert_string_equal(reason[i], rule[i]);
+		}
+	}
 }
 
 /* ---- several schedulers -------------------------------------------------- */
@@ -1296,6 +1410,7 @@ int scheduler_tests(void)
 		cmocka_unit_test_teardown(test_window_client_zone, cleanup),
 		cmocka_unit_test_teardown(test_window_dst, cleanup),
 		cmocka_unit_test_teardown(test_not_eligible, cleanup),
+		cmocka_unit_test_teardown(test_scheduler_claim_agree, cleanup),
 		cmocka_unit_test_teardown(test_lock, cleanup),
 		cmocka_unit_test_teardown(test_loop_signals, cleanup),
 		cmocka_unit_test_teardown(test_redis_down, restore_services),

@@ -677,6 +677,231 @@ static void test_rate_limit_defer_and_skip(void **state)
 	assert_int_equal(s.attempts, 1);
 }
 
+/* ---- the limits decided in PostgreSQL ---------------------------------------------------- */
+
+/* FLUSHALL: Redis forgets its rate-limit windows (and the ready set), as
+ * after a restart without persistence or a failover. */
+static void redis_flush_or_fail(void)
+{
+	const char *argv[1] = { "FLUSHALL" };
+	size_t lens[1] = { 8 };
+	redisReply *reply = rds_command(w_rds, 1, argv, lens);
+	if (reply == NULL)
+		fail_msg("FLUSHALL: %s", rds_last_error(w_rds));
+	freeReplyObject(reply);
+}
+
+/* Another reminder of f's appointment on channel (offset minutes, due a
+ * minute ago, stale in stale_min minutes) to to; its id into out. */
+static void extra_reminder_or_fail(const struct wfix *f, const char *channel, int offset,
+	int stale_min, const char *to, char out[24])
+{
+	char off[16], stale[16];
+	const char *p[5] = { f->reminder, channel, off, stale, to };
+	char *v;
+
+	snprintf(off, sizeof(off), "%d", offset);
+	snprintf(stale, sizeof(stale), "%d", stale_min);
+	v = hx_db_value_or_fail("INSERT INTO reminders (business_id, appointment_id, channel,"
+		" offset_minutes, due_at, stale_at, to_address) SELECT business_id, appointment_id, $2,"
+		" $3::int, now() - interval '1 minute', now() + make_interval(mins => $4::int), $5"
+		" FROM reminders WHERE id = $1::bigint RETURNING id", 5, p);
+	snprintf(out, 24, "%s", v);
+	free(v);
+}
+
+/* How many attempts to phone count as contacts (dialing, placed, unknown). */
+static long long contacts_to(const char *phone)
+{
+	const char *p[1] = { phone };
+	return hx_db_int_or_fail("SELECT count(*) FROM contact_attempts WHERE to_address = $1"
+		" AND status IN ('dialing', 'placed', 'unknown')", 1, p);
+}
+
+/* Sends reminder id with one worker run; asserts the run succeeded. */
+static void send_one_or_fail(const struct wenv *e, const char *id)
+{
+	enqueue_or_fail(id, 1);
+	assert_int_equal(worker_run(e, ONCE), 0);
+}
+
+static void redis_restart_or_fail(void)
+{
+	assert_int_equal(hx_stack("redis-stop", NULL, 60), 0);
+	assert_int_equal(hx_stack("redis-start", NULL, 60), 0);
+	for (int i = 0; i < 100 && !hx_redis_up(); i++)
+		hx_sleep_ms(100);
+	assert_true(hx_redis_up());
+}
+
+/* The recipient limit (3 per 24 h from one business) holds across a Redis
+ * FLUSHALL and a Redis restart between contacts: the 4th reminder to the
+ * number is deferred (it stays useful past the day), the 5th skipped (it
+ * goes stale first), neither placed; the simulator agrees. */
+static void test_limit_survives_redis_loss(void **state)
+{
+	struct wfix f;
+	struct wenv e = { 0 };
+	char r[5][24];
+	const char *p[1];
+	(void)state;
+
+	fixture_or_fail(&f, "voice", 120);
+	e.allowed = f.phone;
+	e.limit_day = "3";
+	snprintf(r[0], sizeof(r[0]), "%s", f.reminder);
+	extra_reminder_or_fail(&f, "sms", 1000, 120, f.phone, r[1]);
+	extra_reminder_or_fail(&f, "voice", 900, 120, f.phone, r[2]);
+	extra_reminder_or_fail(&f, "sms", 800, 4320, f.phone, r[3]);
+	extra_reminder_or_fail(&f, "voice", 700, 60, f.phone, r[4]);
+
+	send_one_or_fail(&e, r[0]);
+	redis_flush_or_fail();
+	send_one_or_fail(&e, r[1]);
+	redis_restart_or_fail();
+	send_one_or_fail(&e, r[2]);
+	assert_int_equal(contacts_to(f.phone), 3);
+	redis_flush_or_fail();
+	send_one_or_fail(&e, r[3]);
+	redis_restart_or_fail();
+	send_one_or_fail(&e, r[4]);
+
+	assert_int_equal(contacts_to(f.phone), 3);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL) +
+		sim_count_or_fail("messages", f.phone, NULL), 3);
+	p[0] = r[3];
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE id = $1::bigint"
+		" AND status = 'pending' AND not_before > now() + interval '20 hours'"
+		" AND status_reason LIKE 'deferred: recipient limit (3 contacts per 24 h from one business)%'"
+		" AND NOT EXISTS (SELECT 1 FROM contact_attempts WHERE reminder_id = reminders.id)", 1, p), 1);
+	p[0] = r[4];
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders r JOIN contact_attempts a"
+		" ON a.reminder_id = r.id WHERE r.id = $1::bigint AND r.status = 'skipped'"
+		" AND a.status = 'skipped_rate_limited' AND r.status_reason LIKE 'skipped: recipient limit%'",
+		1, p), 1);
+	/* Offered again after yet another flush, the deferred one stays put. */
+	redis_flush_or_fail();
+	send_one_or_fail(&e, r[3]);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL) +
+		sim_count_or_fail("messages", f.phone, NULL), 3);
+}
+
+/* The ceiling across businesses: 7 businesses with one reminder each to
+ * one number (Redis flushed between contacts): 6 placed, never 7. */
+static void test_limit_across_businesses(void **state)
+{
+	enum { N = 7 };
+	struct wfix f[N];
+	struct wenv e = { 0 };
+	long long placed = 0;
+	(void)state;
+
+	for (int i = 0; i < N; i++) {
+		const char *p[2];
+		fixture_or_fail(&f[i], i % 2 ? "sms" : "voice", 120);
+		p[0] = f[i].reminder;
+		p[1] = f[0].phone;
+		exec_cmd_or_fail("WITH r AS (UPDATE reminders SET to_address = $2 WHERE id = $1::bigint"
+			" RETURNING appointment_id)"
+			" UPDATE clients SET phone = $2 FROM appointments a, r"
+			" WHERE a.id = r.appointment_id AND clients.id = a.client_id", 2, p);
+	}
+	e.allowed = f[0].phone;
+	for (int i = 0; i < N; i++) {
+		redis_flush_or_fail();
+		send_one_or_fail(&e, f[i].reminder);
+	}
+	for (int i = 0; i < N; i++) {
+		struct wstate s;
+		state_or_fail(&f[i], &s);
+		placed += strcmp(s.attempt, "placed") == 0;
+		if (i == N - 1) {
+			assert_string_not_equal(s.attempt, "placed");
+			assert_non_null(strstr(s.reason, "recipient limit across businesses (6 contacts"));
+		}
+	}
+	assert_int_equal(placed, 6);
+	assert_int_equal(contacts_to(f[0].phone), 6);
+	assert_int_equal(sim_count_or_fail("calls", f[0].phone, NULL) +
+		sim_count_or_fail("messages", f[0].phone, NULL), 6);
+}
+
+/* The business's hourly limit (hourly_limit 2) survives a flush: the
+ * third recipient of the hour is deferred by an hour, not called. */
+static void test_business_hour_survives_flush(void **state)
+{
+	struct wfix f;
+	struct wenv e = { 0 };
+	char r[3][24], phones[3][13], allowed[64];
+	const char *p[1];
+	(void)state;
+
+	fixture_or_fail(&f, "voice", 240);
+	p[0] = f.business;
+	exec_cmd_or_fail("UPDATE businesses SET hourly_limit = 2 WHERE id = $1::bigint", 1, p);
+	snprintf(r[0], sizeof(r[0]), "%s", f.reminder);
+	snprintf(phones[0], sizeof(phones[0]), "%s", f.phone);
+	for (int i = 1; i < 3; i++) {
+		hx_random_phone(phones[i]);
+		extra_reminder_or_fail(&f, "voice", 1000 + i, 240, phones[i], r[i]);
+	}
+	snprintf(allowed, sizeof(allowed), "%s,%s,%s", phones[0], phones[1], phones[2]);
+	e.allowed = allowed;
+	for (int i = 0; i < 3; i++) {
+		redis_flush_or_fail();
+		send_one_or_fail(&e, r[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sim_count_or_fail("calls", phones[i], NULL), i < 2 ? 1 : 0);
+	p[0] = r[2];
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE id = $1::bigint"
+		" AND status = 'pending' AND not_before > now() + interval '50 minutes'"
+		" AND status_reason = 'deferred: business limit (2 contacts per hour) reached'", 1, p), 1);
+}
+
+/* Eight worker processes race for a number's last slot (two of three
+ * taken), Redis flushed so that its pre-check cannot be what stops them:
+ * PostgreSQL lets exactly one through. */
+static void test_racing_for_last_slot(void **state)
+{
+	enum { RACERS = 8 };
+	struct wfix f;
+	struct wenv e = { 0 };
+	char r[2 + RACERS][24];
+	pid_t pids[RACERS];
+	long long placed = 0, skipped = 0;
+	(void)state;
+
+	fixture_or_fail(&f, "voice", 120);
+	e.allowed = f.phone;
+	e.limit_day = "3";
+	snprintf(r[0], sizeof(r[0]), "%s", f.reminder);
+	for (int i = 1; i < 2 + RACERS; i++)
+		extra_reminder_or_fail(&f, i % 2 ? "sms" : "voice", 1000 + i, 120, f.phone, r[i]);
+	send_one_or_fail(&e, r[0]);
+	send_one_or_fail(&e, r[1]);
+	redis_flush_or_fail();
+	for (int i = 2; i < 2 + RACERS; i++)
+		enqueue_or_fail(r[i], 1);
+	for (int w = 0; w < RACERS; w++)
+		pids[w] = worker_start(&e, ONCE);
+	for (int w = 0; w < RACERS; w++)
+		assert_int_equal(worker_wait(pids[w]), 0);
+	for (int i = 2; i < 2 + RACERS; i++) {
+		const char *p[1] = { r[i] };
+		char *st = hx_db_value_or_fail("SELECT COALESCE((SELECT status FROM contact_attempts"
+			" WHERE reminder_id = $1::bigint), 'none')", 1, p);
+		placed += strcmp(st, "placed") == 0;
+		skipped += strcmp(st, "skipped_rate_limited") == 0;
+		free(st);
+	}
+	assert_int_equal(placed, 1);
+	assert_int_equal(skipped, RACERS - 1);
+	assert_int_equal(contacts_to(f.phone), 3);
+	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL) +
+		sim_count_or_fail("messages", f.phone, NULL), 3);
+}
+
 /* Posts a signed status callback; the HTTP status. */
 static long callback(const char *kind, const char *attempt_id, const char *sid,
 	const char *status, const char *seq, const char *error_code, enum hx_sign_mode mode)
@@ -1014,6 +1239,10 @@ int worker_tests(void)
 		cmocka_unit_test(test_twilio_unreachable),
 		cmocka_unit_test(test_twilio_500_and_hanging),
 		cmocka_unit_test(test_rate_limit_defer_and_skip),
+		cmocka_unit_test(test_limit_survives_redis_loss),
+		cmocka_unit_test(test_limit_across_businesses),
+		cmocka_unit_test(test_business_hour_survives_flush),
+		cmocka_unit_test(test_racing_for_last_slot),
 		cmocka_unit_test(test_status_callbacks_ordered),
 		cmocka_unit_test(test_busy_retry),
 		cmocka_unit_test(test_sms_opt_out_callback),

@@ -10,6 +10,7 @@ static const char *const vars[] = {
 	"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_URL", "RINGFENCE_FCGI_WORKERS",
 	"RINGFENCE_ROOT", "RINGFENCE_AUDIT_FALLBACK", "TWILIO_FROM_NUMBER", "RINGFENCE_MAIL_FROM",
 	"RINGFENCE_NOW", "RINGFENCE_CPS", "RINGFENCE_LIMIT_RECIPIENT_DAY", "RINGFENCE_LIMIT_BUSINESS_HOUR",
+	"RINGFENCE_LIMIT_RECIPIENT_ALL_DAY",
 	"RINGFENCE_FAILSAFE_FLOOR", "RINGFENCE_FAILSAFE_FACTOR", NULL,
 };
 
@@ -55,6 +56,11 @@ static const struct config_case cases[] = {
 	{ "cps nan", { { "RINGFENCE_CPS", "nan" } }, ALL, "RINGFENCE_CPS" },
 	{ "recipient limit", { { "RINGFENCE_LIMIT_RECIPIENT_DAY", "5" } }, ALL, NULL },
 	{ "recipient limit negative", { { "RINGFENCE_LIMIT_RECIPIENT_DAY", "-1" } }, ALL, "RINGFENCE_LIMIT_RECIPIENT_DAY" },
+	{ "recipient ceiling", { { "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY", "9" } }, ALL, NULL },
+	{ "recipient ceiling zero", { { "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY", "0" } }, ALL, NULL },
+	{ "recipient ceiling negative", { { "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY", "-1" } }, ALL, "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY" },
+	{ "recipient ceiling junk", { { "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY", "6x" } }, ALL, "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY" },
+	{ "recipient ceiling too big", { { "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY", "1001" } }, ALL, "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY" },
 	{ "business limit junk", { { "RINGFENCE_LIMIT_BUSINESS_HOUR", "ten" } }, ALL, "RINGFENCE_LIMIT_BUSINESS_HOUR" },
 	{ "failsafe floor zero", { { "RINGFENCE_FAILSAFE_FLOOR", "0" } }, ALL, "RINGFENCE_FAILSAFE_FLOOR" },
 	{ "failsafe factor below 1", { { "RINGFENCE_FAILSAFE_FACTOR", "0.5" } }, ALL, "RINGFENCE_FAILSAFE_FACTOR" },
@@ -130,6 +136,7 @@ static void test_config_defaults(void **state)
 	setenv("RINGFENCE_PUBLIC_URL", "https://reminders.example.com", 1);
 	assert_true(cfg.cps == 1.0);
 	assert_int_equal(cfg.limit_recipient_day, 3);
+	assert_int_equal(cfg.limit_recipient_all_day, 6);
 	assert_int_equal(cfg.limit_business_hour, 60);
 	assert_int_equal(cfg.failsafe_floor, 50);
 	assert_true(cfg.failsafe_factor == 3.0);
