@@ -1116,6 +1116,12 @@ int hx_stack(const char *sub, char **out, int timeout_s)
 		dup2(pipefd[1], 1);
 		close(pipefd[0]);
 		close(pipefd[1]);
+		/* The stack's own URLs, as its ringfence.env exports them, would
+		 * be taken (and remembered) as given from outside: a later start
+		 * would then leave the local SMTP sink out.  deploy/stack knows
+		 * what the stack was started with. */
+		unsetenv("RINGFENCE_SMTP_URL");
+		unsetenv("TWILIO_API_URL");
 		execl(hx_env.stack_script, hx_env.stack_script, sub, (char *)NULL);
 		_exit(127);
 	}
