@@ -224,15 +224,36 @@ static void rs_stack_or_fail(const char *sub)
 	free(out);
 }
 
-/* After the servers were restarted: fresh harness connections, and the
- * whole stack answering. */
-static void rs_healthy_or_fail(void)
+/* The program the FastCGI pool's master runs ("" when it cannot be
+ * told). */
+static void rs_pool_binary(char out[512])
 {
-	char err[400];
+	struct hx_pids pids;
+	char path[64];
+	ssize_t n = -1;
+
+	out[0] = '\0';
+	if (hx_fcgi_pids(&pids) == 0) {
+		snprintf(path, sizeof(path), "/proc/%ld/exe", pids.master);
+		n = readlink(path, out, 511);
+	}
+	out[n > 0 ? n : 0] = '\0';
+}
+
+/* After the servers were restarted: fresh harness connections, the whole
+ * stack answering, and the pool serving the program it served before
+ * (pool, when not ""). */
+static void rs_healthy_or_fail(const char *pool)
+{
+	char err[400], now[512];
 
 	hx_disconnect();
 	if (hx_wait_healthy(RS_SETTLE_MS, err, sizeof(err)) < 0)
 		fail_msg("the stack is not healthy after a restart: %s", err);
+	rs_pool_binary(now);
+	if (pool[0] && strcmp(pool, now) != 0)
+		fail_msg("the pool served %s before the restart and %s after it", pool,
+			now[0] ? now : "(unknown)");
 }
 
 static void rs_redis_or_fail(const char *cmd, const char *arg)
@@ -597,6 +618,17 @@ static void rs_verdict_or_fail(const struct rs_sc *sc)
 		buf_free(&sim);
 	}
 	PQclear(res);
+	/* Independently of the schema's unique key: one contact a reminder. */
+	res = hx_db_exec("SELECT reminder_id, count(*) FROM contact_attempts"
+			 " WHERE business_id = ANY($1::bigint[])"
+			 " AND (status = 'placed' OR provider_sid IS NOT NULL)"
+			 " GROUP BY reminder_id HAVING count(*) > 1", 1, p, err, sizeof(err));
+	if (res == NULL)
+		fail_msg("%s: %s", sc->what, err);
+	if (PQntuples(res) > 0)
+		fail_msg("%s: reminder %s was contacted %s times", sc->what, PQgetvalue(res, 0, 0),
+			PQgetvalue(res, 0, 1));
+	PQclear(res);
 	fprintf(stderr, "# restarts: %s: %d reminders due, %d contacts; per number:%s\n", sc->what,
 		sc->booked, contacts, buf_str(&summary));
 	buf_free(&summary);
@@ -655,10 +687,12 @@ static void test_redis_flush_between_ticks(void **state)
 static void test_stack_restarted_three_times(void **state)
 {
 	struct rs_sc sc;
+	char pool[512];
 	pid_t w[1];
 	(void)state;
 
 	rs_scenario_or_fail(&sc, "the stack restarted three times", 1);
+	rs_pool_binary(pool);
 	rs_book_or_fail(&sc, 3);
 	w[0] = rs_workers(&sc, NULL);
 	rs_tick_or_fail(&sc, 1);
@@ -668,7 +702,7 @@ static void test_stack_restarted_three_times(void **state)
 			rs_workers_stop_or_fail(w[0]);
 		rs_stack_or_fail("stop");
 		rs_stack_or_fail("start");
-		rs_healthy_or_fail();
+		rs_healthy_or_fail(pool);
 		if (round > 0)
 			w[0] = rs_workers(&sc, NULL);
 		rs_book_or_fail(&sc, 1);
