@@ -362,6 +362,11 @@ int hx_http(void *handle, const struct hx_request *rq, struct hx_response *rs)
 		headers = curl_slist_append(headers, line);
 		free(line);
 	}
+	if (rq->authorization) {
+		line = xasprintf("Authorization: %s", rq->authorization);
+		headers = curl_slist_append(headers, line);
+		free(line);
+	}
 	if (rq->host) {
 		line = xasprintf("Host: %s", rq->host);
 		headers = curl_slist_append(headers, line);
@@ -1063,6 +1068,27 @@ int hx_redis_up(void)
 	return 1;
 }
 
+int hx_redis(int argc, const char **argv, long long *integer, char *err, size_t errlen)
+{
+	redisReply *r = redis_command(argc, argv, err, errlen);
+	if (integer)
+		*integer = 0;
+	if (r == NULL)
+		return -1;
+	if (integer && r->type == REDIS_REPLY_INTEGER)
+		*integer = r->integer;
+	freeReplyObject(r);
+	return 0;
+}
+
+void hx_disconnect(void)
+{
+	if (pg)
+		PQfinish(pg);
+	pg = NULL;
+	redis_drop();
+}
+
 /* ---- the stack ------------------------------------------------------------ */
 
 int hx_stack(const char *sub, char **out, int timeout_s)
@@ -1090,6 +1116,12 @@ int hx_stack(const char *sub, char **out, int timeout_s)
 		dup2(pipefd[1], 1);
 		close(pipefd[0]);
 		close(pipefd[1]);
+		/* The stack's own URLs, as its ringfence.env exports them, would
+		 * be taken (and remembered) as given from outside: a later start
+		 * would then leave the local SMTP sink out.  deploy/stack knows
+		 * what the stack was started with. */
+		unsetenv("RINGFENCE_SMTP_URL");
+		unsetenv("TWILIO_API_URL");
 		execl(hx_env.stack_script, hx_env.stack_script, sub, (char *)NULL);
 		_exit(127);
 	}
@@ -1174,4 +1206,25 @@ int hx_fcgi_pids(struct hx_pids *p)
 	}
 	free(out);
 	return p->master > 0 ? 0 : -1;
+}
+
+int hx_wait_healthy(long timeout_ms, char *err, size_t errlen)
+{
+	long long deadline = hx_now_ms() + timeout_ms;
+
+	for (;;) {
+		struct hx_response rs;
+		int rc = hx_get("/healthz", &rs);
+		long status = rs.status;
+		if (rc < 0)
+			snprintf(err, errlen, "GET /healthz: %s", rs.error);
+		else
+			snprintf(err, errlen, "GET /healthz: HTTP %ld %.200s", status, buf_str(&rs.body));
+		hx_response_free(&rs);
+		if (rc == 0 && status == 200)
+			return 0;
+		if (hx_now_ms() >= deadline)
+			return -1;
+		hx_sleep_ms(100);
+	}
 }

@@ -72,6 +72,7 @@ struct hx_request {
 	const char *content_type;  /* NULL with a body: form-encoded */
 	const char *signature;     /* X-Twilio-Signature, NULL: none */
 	const char *host;          /* Host header override, NULL: from url */
+	const char *authorization; /* Authorization header value, NULL: none */
 	int chunked;               /* send the body chunked, no Content-Length */
 	int expect_continue;       /* send Expect: 100-continue */
 	long timeout_ms;           /* 0: 15 s, Twilio's own limit */
@@ -269,6 +270,16 @@ json_t *hx_fallback_read(const char *needle);
 /* Whether the harness's own Redis connection answers PING. */
 int hx_redis_up(void);
 
+/* Runs one Redis command argv-style on the harness's own connection
+ * (reconnecting once if the connection went bad).  Returns 0 for any
+ * answer that is not an error (*integer, when not NULL, gets an integer
+ * answer, else 0), -1 with the reason in err. */
+int hx_redis(int argc, const char **argv, long long *integer, char *err, size_t errlen);
+
+/* Drops the harness's own PostgreSQL and Redis connections, so that the
+ * next use connects afresh (after the servers were restarted). */
+void hx_disconnect(void);
+
 /* ---- the stack ------------------------------------------------------------ */
 
 /* Runs deploy/stack sub (pg-stop, pg-start, ...) with a timeout.  Returns
@@ -283,6 +294,10 @@ struct hx_pids {
 	int nworkers;
 };
 int hx_fcgi_pids(struct hx_pids *p);
+
+/* Polls GET /healthz until it answers 200, for at most timeout_ms.
+ * Returns 0 once it did, -1 otherwise (the last status and body in err). */
+int hx_wait_healthy(long timeout_ms, char *err, size_t errlen);
 
 /* Milliseconds on a monotonic clock, and a short sleep. */
 long long hx_now_ms(void);
