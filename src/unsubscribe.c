@@ -204,9 +204,9 @@ void unsubscribe_handle(struct app *app, struct http_request *req, struct http_r
 	PGresult *r = NULL;
 	int post = strcmp(req->method, "POST") == 0;
 
-	/* The link carries a secret: keep it out of caches, referrers and
-	 * frames, and let no script or foreign form near the page. */
-	http_response_header(res, "Cache-Control", "no-store");
+	/* The link carries a secret: keep it out of referrers, indexes and
+	 * frames (http.c already forbids caching), and let no script or
+	 * foreign form near the page. */
 	http_response_header(res, "Referrer-Policy", "no-referrer");
 	http_response_header(res, "X-Robots-Tag", "noindex");
 	http_response_header(res, "Content-Security-Policy",
