@@ -54,7 +54,7 @@ FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=bin/fuzz/%)
 AUDIO_TXT := $(shell find audio -name '*.txt' 2>/dev/null)
 AUDIO_MP3 := $(AUDIO_TXT:.txt=.mp3)
 
-.PHONY: all audio check unit integration fuzz run stop test bench clean
+.PHONY: all audio check unit integration fuzz run stop demo-reset test bench clean
 all: $(BIN)/ringfence bin/smtp-sink
 
 $(BUILD)/%.o: src/%.c $(HDR)
@@ -114,6 +114,11 @@ run:
 
 stop:
 	deploy/stack stop
+
+# The demo is seeded once (a restart of `make run` adds nothing); this
+# starts it over in the running stack.
+demo-reset:
+	deploy/stack demo-reset
 
 test:
 	test/run

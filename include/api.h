@@ -30,9 +30,4 @@ struct http_response;
 /* The route handler for the prefix /api/v1/. */
 void api_handle(struct app *app, struct http_request *req, struct http_response *res);
 
-/* Whether s is an e-mail address the database's email_address domain
- * accepts (at most 254 bytes, one '@', no spaces, quotes or angle
- * brackets, a dot inside the domain). */
-int api_valid_email(const char *s);
-
 #endif

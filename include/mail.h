@@ -2,8 +2,8 @@
  *
  * A multipart/alternative message (text/plain and text/html, UTF-8,
  * quoted-printable) with Date, a fresh Message-ID, From, To, Subject
- * (RFC 2047 encoded-word when not ASCII), List-Unsubscribe and
- * MIME-Version.  A header value containing CR or LF is refused, so no
+ * (RFC 2047 encoded-word when not ASCII), List-Unsubscribe (with
+ * List-Unsubscribe-Post for RFC 8058 one-click) and MIME-Version.  A header value containing CR or LF is refused, so no
  * header can be injected.  Like twilio.h, this module does not check the
  * allow-list: the worker's single send function does. */
 #ifndef RF_MAIL_H
@@ -16,8 +16,22 @@ struct twilio_result;
 
 struct mail_message {
 	const char *to, *from, *subject, *text, *html, *list_unsubscribe;
+	/* RFC 8058: list_unsubscribe is one <http(s)://...> URI that
+	 * unsubscribes on a POST of "List-Unsubscribe=One-Click"; adds
+	 * "List-Unsubscribe-Post: List-Unsubscribe=One-Click". */
+	int one_click;
 	char message_id[128];   /* filled by mail_build: "<EM + 32 hex@domain of from>" */
 };
+
+/* 1 when addr is an address ringfence accepts and can mail: at most 254
+ * bytes; a local part of at most 64 bytes in RFC 5322 dot-atom form
+ * (letters, digits and !#$%&'*+-/=?^_`{|}~, single dots between them, no
+ * quotes, spaces, commas, parentheses or anything outside ASCII); a
+ * domain of at least two dot-separated labels of letters, digits and
+ * inner hyphens, each 1-63 characters.  The API validates clients'
+ * addresses with it and mail_build refuses To and From without it, so an
+ * address the API took is one the mailer sends to.  NULL: 0. */
+int mail_address_valid(const char *addr);
 
 /* Builds the whole message (headers and body, CRLF line ends) into a new
  * malloc'd string (caller frees) and fills m->message_id; date_s is the

@@ -8,6 +8,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "mail.h"
 #include "reminders.h"
 #include "util.h"
 #include "valid.h"
@@ -93,28 +94,6 @@ static void api_unavailable(struct api_ctx *c)
 }
 
 /* ---- input ------------------------------------------------------------------ */
-
-int api_valid_email(const char *s)
-{
-	const char *at, *dot;
-	size_t len;
-
-	if (s == NULL)
-		return 0;
-	len = strlen(s);
-	if (len < 5 || len > 254 || !valid_utf8(s, len) || !valid_no_controls(s, len, NULL))
-		return 0;
-	if (strpbrk(s, " <>\"") != NULL)
-		return 0;
-	at = strchr(s, '@');
-	if (at == NULL || at == s || strchr(at + 1, '@') != NULL)
-		return 0;
-	/* A dot with something on both sides, somewhere in the domain. */
-	for (dot = strchr(at + 1, '.'); dot; dot = strchr(dot + 1, '.'))
-		if (dot > at + 1 && dot[1] != '\0')
-			return 1;
-	return 0;
-}
 
 /* Characters (code points) in UTF-8 s. */
 static size_t api_chars(const char *s)
@@ -376,9 +355,11 @@ static void api_create_client(struct api_ctx *c)
 			"field 'phone' must be an E.164 number such as +15555550123");
 		goto out;
 	}
-	if (email && !api_valid_email(email)) {
+	/* The mailer's own rule: an address taken here is one it sends to. */
+	if (email && !mail_address_valid(email)) {
 		api_error(c, 422, "invalid_field", "email",
-			"field 'email' must be an e-mail address such as client@example.com");
+			"field 'email' must be a plain e-mail address such as client@example.com"
+			" (no display name, spaces, commas, quotes or parentheses)");
 		goto out;
 	}
 	if (phone == NULL && email == NULL) {

@@ -1,4 +1,8 @@
-/* demo: seeds the demo business for `make run`. */
+/* demo: seeds the demo business for `make run`, once.
+ *
+ * The demo's clients are called, texted and mailed by the running stack,
+ * so seeding is the one thing a restart must not repeat: a start that
+ * finds the demo business adds nothing, and only --reset starts over. */
 #include "demo.h"
 #include "apikey.h"
 #include "clock.h"
@@ -101,29 +105,186 @@ static char *demo_one(struct db *db, const char *sql, int n, const char *const *
 static void demo_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ringfence demo [--callees FILE]\n"
+		"usage: ringfence demo [--callees FILE] [--reset]\n"
 		"\n"
-		"Creates (or finds) the demo business \"%s\", gives its owner\n"
-		"%s a new random password, adds one client per number in the\n"
-		"callee script (default deploy/demo-callees under RINGFENCE_ROOT), and\n"
-		"books each client without a future appointment one for tomorrow (with its\n"
-		"reminders, planned from the default policy), and replaces the demo API\n"
-		"key.  Prints RINGFENCE_DEMO_USER, RINGFENCE_DEMO_PASSWORD,\n"
-		"RINGFENCE_DEMO_BUSINESS_ID and RINGFENCE_DEMO_API_KEY as NAME=value lines.\n"
-		"Refused in production.\n"
-		"Needs RINGFENCE_DATABASE_URL.\n",
+		"Seeds the demo business \"%s\" once: the first run creates it,\n"
+		"one client per number in the callee script (default deploy/demo-callees\n"
+		"under RINGFENCE_ROOT) and an appointment tomorrow for each, with its\n"
+		"reminders.  A later run finds the business and adds nothing, so\n"
+		"restarting the demo contacts nobody again.\n"
+		"\n"
+		"Every run prints the login as NAME=value lines: RINGFENCE_DEMO_USER\n"
+		"(%s), RINGFENCE_DEMO_PASSWORD, RINGFENCE_DEMO_BUSINESS_ID and\n"
+		"RINGFENCE_DEMO_API_KEY.  The password and API key given in those\n"
+		"environment variables (as the stack's ringfence.env holds them) are kept\n"
+		"when they are still the demo's; otherwise a new password and a new key\n"
+		"(the old demo key revoked) are made.\n"
+		"\n"
+		"--reset  starts over: the demo business is retired (its name freed, its\n"
+		"         status 'suspended', its booked appointments and pending\n"
+		"         reminders cancelled, its logins deleted, its API keys revoked;\n"
+		"         its contact history stays, so the contact limits still count\n"
+		"         it) and a new one is seeded.  A client who had opted out stays\n"
+		"         opted out.\n"
+		"\n"
+		"Refused in production.  Needs RINGFENCE_DATABASE_URL.\n",
 		DEMO_BUSINESS, DEMO_USER);
+}
+
+/* Runs a statement whose result is not needed; 0 or -1. */
+static int demo_do(struct db *db, const char *sql, int n, const char *const *params)
+{
+	PGresult *res = db_exec(db, sql, n, params);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* Retires demo business bid (see the usage): nothing of it can be sent
+ * any more, its name is free for the new one, and what it did stays. */
+static int demo_retire(struct db *db, const char *bid)
+{
+	const char *p[] = { bid };
+	return demo_do(db,
+		       "UPDATE reminders SET status = 'cancelled', status_reason = 'demo reset',"
+		       " updated_at = now() WHERE business_id = $1::bigint AND status = 'pending'",
+		       1, p) < 0 ||
+			demo_do(db,
+				"UPDATE appointments SET status = 'cancelled', cancelled_at = now(),"
+				" updated_at = now() WHERE business_id = $1::bigint"
+				" AND status IN ('booked', 'confirmed')",
+				1, p) < 0 ||
+			demo_do(db,
+				"UPDATE api_keys SET revoked_at = now() WHERE business_id = $1::bigint"
+				" AND revoked_at IS NULL",
+				1, p) < 0 ||
+			demo_do(db, "DELETE FROM users WHERE business_id = $1::bigint", 1, p) < 0 ||
+			demo_do(db,
+				"UPDATE businesses SET status = 'suspended', name = left(name || ' reset '"
+				" || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC #'"
+				" || id, 200) WHERE id = $1::bigint",
+				1, p) < 0
+		? -1
+		: 0;
+}
+
+/* Creates the demo business with its clients, appointments and
+ * reminders.  retired (NULL: none) is the business a reset just retired:
+ * its clients' opt-outs carry over by phone number.  The new business's
+ * id into *bid (caller frees).  0, -1 on a database error, -2 with a
+ * reason printed. */
+static int demo_create(struct db *db, const struct demo_client *clients, int n,
+	const char *retired, char **bid)
+{
+	char err[512];
+	const char *p[] = { DEMO_BUSINESS, DEMO_TIME_ZONE, DEMO_CALLBACK };
+
+	*bid = demo_one(db,
+		"INSERT INTO businesses (name, time_zone, callback_phone, status, verified) "
+		"VALUES ($1, $2, $3, 'active', true) RETURNING id",
+		3, p);
+	if (*bid == NULL)
+		return -1;
+	/* The demo must show reminders going out whatever the hour `make
+	 * run` starts at, so its calling window is the whole day; a real
+	 * business keeps the default 09:00-20:00. */
+	if (demo_do(db, "UPDATE businesses SET window_start = '00:00', window_end = '23:59:59'"
+			" WHERE id = $1::bigint", 1, (const char *const[]){ *bid }) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		char slot[16];
+		const char *cp[] = { *bid, clients[i].name, clients[i].phone, retired };
+		char *cid;
+		PGresult *res;
+		snprintf(slot, sizeof(slot), "%d", i);
+		cid = demo_one(db,
+			"INSERT INTO clients (business_id, name, phone, opted_out_at) VALUES ($1::bigint,"
+			" $2, $3::text, (SELECT max(opted_out_at) FROM clients WHERE business_id = $4::bigint"
+			" AND phone = $3::text)) RETURNING id",
+			4, cp);
+		if (cid == NULL)
+			return -1;
+		/* Tomorrow at 10:00 in the business's time zone, half an hour
+		 * apart. */
+		res = db_exec(db,
+			"INSERT INTO appointments (business_id, client_id, starts_at) "
+			"SELECT $1::bigint, $2::bigint, "
+			"  ((date_trunc('day', now() AT TIME ZONE b.time_zone) + interval '1 day 10 hours' "
+			"    + $3::int * interval '30 minutes') AT TIME ZONE b.time_zone) "
+			"FROM businesses b WHERE b.id = $1::bigint RETURNING id",
+			3, (const char *const[]){ *bid, cid, slot });
+		free(cid);
+		if (res == NULL)
+			return -1;
+		/* A new booking gets its reminders, as one made through the API. */
+		if (PQntuples(res) == 1 &&
+			reminders_plan(db, strtoll(PQgetvalue(res, 0, 0), NULL, 10), clock_now_s(), err,
+				sizeof(err)) < 0) {
+			PQclear(res);
+			fprintf(stderr, "ringfence demo: %s\n", err);
+			return -2;
+		}
+		PQclear(res);
+	}
+	return 0;
+}
+
+/* 1 when password (may be NULL) is the current password of the demo
+ * owner of business bid, 0 otherwise, -1 on a database error. */
+static int demo_password_kept(struct db *db, const char *bid, const char *password)
+{
+	const char *p[] = { bid, DEMO_USER };
+	PGresult *res;
+	int ok = 0;
+
+	if (password == NULL || password[0] == '\0' || strlen(password) > USERS_MAX_PASSWORD)
+		return 0;
+	res = db_exec(db, "SELECT password_hash FROM users WHERE business_id = $1::bigint"
+			  " AND lower(email) = lower($2)", 2, p);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		ok = users_verify_password(password, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return ok;
+}
+
+/* 1 when key (may be NULL) is an unrevoked demo API key of business bid,
+ * 0 otherwise, -1 on a database error. */
+static int demo_key_kept(struct db *db, const char *bid, const char *key)
+{
+	long long key_id = 0, b;
+	char id[24];
+	char *label;
+	int ok;
+
+	if (key == NULL || strlen(key) != APIKEY_LEN)
+		return 0;
+	b = apikey_verify(db, key, &key_id);
+	if (b < 0)
+		return -1;
+	if (b != strtoll(bid, NULL, 10))
+		return 0;
+	snprintf(id, sizeof(id), "%lld", key_id);
+	label = demo_one(db, "SELECT label FROM api_keys WHERE id = $1::bigint", 1,
+		(const char *const[]){ id });
+	if (label == NULL)
+		return -1;
+	ok = strcmp(label, "demo") == 0;
+	free(label);
+	return ok;
 }
 
 int demo_main(int argc, char **argv)
 {
 	struct config cfg;
 	struct demo_client clients[DEMO_MAX_CLIENTS];
-	char err[512], password[17], key[APIKEY_LEN + 1] = "";
-	char *path = NULL, *bid = NULL;
-	const char *callees = NULL;
+	char err[512], password[USERS_MAX_PASSWORD + 1] = "", key[APIKEY_LEN + 1] = "";
+	char *path = NULL, *bid = NULL, *retired = NULL;
+	const char *callees = NULL, *env_password, *env_key;
 	struct db *db = NULL;
-	int n, rc = 1;
+	int n, rc = 1, reset = 0, kept, found = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -131,6 +292,8 @@ int demo_main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--callees") == 0 && i + 1 < argc) {
 			callees = argv[++i];
+		} else if (strcmp(argv[i], "--reset") == 0) {
+			reset = 1;
 		} else {
 			fprintf(stderr, "ringfence demo: unknown argument '%s' (see --help)\n", argv[i]);
 			return 2;
@@ -161,98 +324,84 @@ int demo_main(int argc, char **argv)
 	}
 	if (db_begin(db) < 0)
 		goto db_failed;
+	/* The advisory lock keeps two concurrent runs from making two demo
+	 * businesses. */
+	if (demo_do(db, "SELECT pg_advisory_xact_lock(8243396467422814581)", 0, NULL) < 0)
+		goto db_failed;
 	{
-		const char *p[] = { DEMO_BUSINESS, DEMO_TIME_ZONE, DEMO_CALLBACK };
-		/* The advisory lock keeps two concurrent runs from making two
-		 * demo businesses. */
-		PGresult *res = db_exec(db, "SELECT pg_advisory_xact_lock(8243396467422814581)", 0, NULL);
+		PGresult *res = db_exec(db,
+			"SELECT id FROM businesses WHERE name = $1 ORDER BY id LIMIT 1", 1,
+			(const char *const[]){ DEMO_BUSINESS });
 		if (res == NULL)
 			goto db_failed;
-		PQclear(res);
-		bid = demo_one(db, "SELECT id FROM businesses WHERE name = $1 ORDER BY id LIMIT 1", 1, p);
-		if (bid == NULL)
-			bid = demo_one(db,
-				"INSERT INTO businesses (name, time_zone, callback_phone, status, verified) "
-				"VALUES ($1, $2, $3, 'active', true) RETURNING id",
-				3, p);
-		if (bid == NULL)
-			goto db_failed;
-		/* The demo must show reminders going out whatever the hour
-		 * `make run` starts at, so its calling window is the whole day;
-		 * a real business keeps the default 09:00-20:00. */
-		res = db_exec(db, "UPDATE businesses SET window_start = '00:00', window_end = '23:59:59'"
-			" WHERE id = $1::bigint", 1, (const char *const[]){ bid });
-		if (res == NULL)
-			goto db_failed;
+		if (PQntuples(res) == 1)
+			bid = xstrdup(PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
-	for (int i = 0; i < n; i++) {
-		char slot[16];
-		const char *p[] = { bid, clients[i].name, clients[i].phone, slot };
-		char *cid;
-		PGresult *res;
-		snprintf(slot, sizeof(slot), "%d", i);
-		cid = demo_one(db, "SELECT id FROM clients WHERE business_id = $1::bigint AND phone = $2",
-			2, (const char *const[]){ bid, clients[i].phone });
-		if (cid == NULL)
-			cid = demo_one(db,
-				"INSERT INTO clients (business_id, name, phone) VALUES ($1::bigint, $2, $3) "
-				"RETURNING id",
-				3, p);
-		if (cid == NULL)
+	if (bid != NULL && reset) {
+		if (demo_retire(db, bid) < 0)
 			goto db_failed;
-		/* Tomorrow at 10:00 in the business's time zone, half an hour
-		 * apart, unless the client already has a future booking. */
-		res = db_exec(db,
-			"INSERT INTO appointments (business_id, client_id, starts_at) "
-			"SELECT $1::bigint, $2::bigint, "
-			"  ((date_trunc('day', now() AT TIME ZONE b.time_zone) + interval '1 day 10 hours' "
-			"    + $3::int * interval '30 minutes') AT TIME ZONE b.time_zone) "
-			"FROM businesses b WHERE b.id = $1::bigint AND NOT EXISTS ("
-			"  SELECT 1 FROM appointments a WHERE a.client_id = $2::bigint "
-			"  AND a.status = 'booked' AND a.starts_at > now()) RETURNING id",
-			3, (const char *const[]){ bid, cid, slot });
-		free(cid);
-		if (res == NULL)
+		retired = bid;
+		bid = NULL;
+	}
+	if (bid == NULL) {
+		int r = demo_create(db, clients, n, retired, &bid);
+		if (r == -1)
 			goto db_failed;
-		/* A new booking gets its reminders, as one made through the API. */
-		if (PQntuples(res) == 1 &&
-			reminders_plan(db, strtoll(PQgetvalue(res, 0, 0), NULL, 10), clock_now_s(), err,
-				sizeof(err)) < 0) {
-			PQclear(res);
+		if (r < 0) {
+			db_rollback(db);
+			goto out;
+		}
+	} else {
+		found = 1;
+	}
+	/* The login: the one the caller has, while it is still the demo's. */
+	env_password = getenv("RINGFENCE_DEMO_PASSWORD");
+	kept = demo_password_kept(db, bid, env_password);
+	if (kept < 0)
+		goto db_failed;
+	if (kept) {
+		snprintf(password, sizeof(password), "%s", env_password);
+	} else {
+		if (users_random_password(password, 16) < 0) {
+			fprintf(stderr, "ringfence demo: no random bytes for a password\n");
+			db_rollback(db);
+			goto out;
+		}
+		if (users_upsert(db, strtoll(bid, NULL, 10), DEMO_USER, password, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ringfence demo: %s\n", err);
 			db_rollback(db);
 			goto out;
 		}
-		PQclear(res);
 	}
-	{
+	env_key = getenv("RINGFENCE_DEMO_API_KEY");
+	kept = demo_key_kept(db, bid, env_key);
+	if (kept < 0)
+		goto db_failed;
+	if (kept) {
+		snprintf(key, sizeof(key), "%s", env_key);
+	} else {
 		/* One demo key at a time: the previous one stops working. */
-		PGresult *res = db_exec(db,
-			"UPDATE api_keys SET revoked_at = now() WHERE business_id = $1::bigint "
-			"AND label = 'demo' AND revoked_at IS NULL",
-			1, (const char *const[]){ bid });
-		if (res == NULL)
+		if (demo_do(db, "UPDATE api_keys SET revoked_at = now() WHERE business_id = $1::bigint "
+				"AND label = 'demo' AND revoked_at IS NULL", 1,
+			    (const char *const[]){ bid }) < 0)
 			goto db_failed;
-		PQclear(res);
 		if (apikey_create(db, strtoll(bid, NULL, 10), "demo", key, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ringfence demo: %s\n", err);
 			db_rollback(db);
 			goto out;
 		}
 	}
-	if (users_random_password(password, 16) < 0) {
-		fprintf(stderr, "ringfence demo: no random bytes for a password\n");
-		db_rollback(db);
-		goto out;
-	}
-	if (users_upsert(db, strtoll(bid, NULL, 10), DEMO_USER, password, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence demo: %s\n", err);
-		db_rollback(db);
-		goto out;
-	}
 	if (db_commit(db) < 0)
 		goto db_failed;
+	if (found)
+		fprintf(stderr, "ringfence demo: the demo business (#%s) is already seeded: nothing added,"
+				" nobody new to contact (ringfence demo --reset starts over)\n", bid);
+	else if (retired)
+		fprintf(stderr, "ringfence demo: retired the demo business #%s and seeded #%s\n",
+			retired, bid);
+	else
+		fprintf(stderr, "ringfence demo: seeded the demo business #%s\n", bid);
 	printf("RINGFENCE_DEMO_USER=%s\nRINGFENCE_DEMO_PASSWORD=%s\nRINGFENCE_DEMO_BUSINESS_ID=%s\n"
 	       "RINGFENCE_DEMO_API_KEY=%s\n",
 		DEMO_USER, password, bid, key);
@@ -265,6 +414,7 @@ out:
 	explicit_bzero(password, sizeof(password));
 	explicit_bzero(key, sizeof(key));
 	free(bid);
+	free(retired);
 	free(path);
 	db_close(db);
 	return rc;

@@ -90,31 +90,68 @@ static int mail_header_ok(const char *v, const char *name, char *err, size_t err
 	return 1;
 }
 
-/* A bare address "local@domain": printable ASCII, no spaces, quotes,
- * angle brackets, commas or parentheses, one '@', a dotted-or-not domain
- * of letters, digits, '-' and '.'. */
+/* 1 when c may appear in an atom of the local part (RFC 5322 atext). */
+static int mail_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		(c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* See mail.h. */
+int mail_address_valid(const char *a)
+{
+	const char *at, *label;
+	size_t len, local_len;
+	int labels = 0;
+
+	if (a == NULL)
+		return 0;
+	len = strlen(a);
+	at = strchr(a, '@');
+	if (len > MAIL_MAX_ADDRESS || at == NULL)
+		return 0;
+	local_len = (size_t)(at - a);
+	if (local_len == 0 || local_len > 64 || len - local_len - 1 > 253)
+		return 0;
+	/* Local part: dot-atom, atoms of atext joined by single dots. */
+	for (const char *p = a; p < at; p++) {
+		if (*p == '.') {
+			if (p == a || p + 1 == at || p[1] == '.')
+				return 0;
+		} else if (!mail_atext((unsigned char)*p)) {
+			return 0;
+		}
+	}
+	/* Domain: at least two labels of letters, digits and inner hyphens,
+	 * each 1-63 characters. */
+	label = at + 1;
+	for (const char *p = at + 1;; p++) {
+		if (*p == '.' || *p == '\0') {
+			size_t n = (size_t)(p - label);
+			if (n == 0 || n > 63 || label[0] == '-' || p[-1] == '-')
+				return 0;
+			labels++;
+			if (*p == '\0')
+				break;
+			label = p + 1;
+		} else if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				   (*p >= '0' && *p <= '9') || *p == '-')) {
+			return 0;
+		}
+	}
+	return labels >= 2;
+}
+
+/* A header's address: present, one line, and mail_address_valid. */
 static int mail_address_ok(const char *a, const char *name, char *err, size_t errlen)
 {
-	const char *at;
 	if (!mail_header_ok(a, name, err, errlen))
 		return 0;
-	at = strchr(a, '@');
-	if (strlen(a) > MAIL_MAX_ADDRESS || at == NULL || at == a || at[1] == '\0' ||
-		strchr(at + 1, '@') != NULL)
-		goto bad;
-	for (const char *p = a; p < at; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("<>()[]\\,;:\"", *p))
-			goto bad;
-	for (const char *p = at + 1; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			    *p == '-' || *p == '.'))
-			goto bad;
-	if (at[1] == '.' || a[strlen(a) - 1] == '.')
-		goto bad;
+	if (!mail_address_valid(a)) {
+		snprintf(err, errlen, "mail: %s is not a plain email address", name);
+		return 0;
+	}
 	return 1;
-bad:
-	snprintf(err, errlen, "mail: %s is not a plain email address", name);
-	return 0;
 }
 
 /* Appends Subject's value: as is when printable ASCII, else as RFC 2047
@@ -240,6 +277,16 @@ char *mail_build(struct mail_message *m, long long date_s, char *err, size_t err
 		snprintf(err, errlen, "mail: List-Unsubscribe must be <URI>[, <URI>]");
 		goto out;
 	}
+	/* RFC 8058: one-click needs an HTTP(S) URI the receiver can POST to,
+	 * and only one, so that the POST reaches the right place. */
+	if (m->one_click && ((strncmp(m->list_unsubscribe, "<https://", 9) != 0 &&
+				     strncmp(m->list_unsubscribe, "<http://", 8) != 0) ||
+				    strchr(m->list_unsubscribe + 1, '<') != NULL ||
+				    strchr(m->list_unsubscribe, '>') !=
+					    m->list_unsubscribe + strlen(m->list_unsubscribe) - 1)) {
+		snprintf(err, errlen, "mail: a one-click List-Unsubscribe must be one <http(s)://...> URI");
+		goto out;
+	}
 	if (m->text == NULL || m->text[0] == '\0' || m->html == NULL || m->html[0] == '\0') {
 		snprintf(err, errlen, "mail: both the text and the HTML part are required");
 		goto out;
@@ -286,6 +333,8 @@ char *mail_build(struct mail_message *m, long long date_s, char *err, size_t err
 	mail_put_subject(&b, m->subject);
 	buf_puts(&b, "\r\n");
 	buf_printf(&b, "List-Unsubscribe: %s\r\n", m->list_unsubscribe);
+	if (m->one_click)
+		buf_puts(&b, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
 	buf_puts(&b, "MIME-Version: 1.0\r\n");
 	buf_printf(&b, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n", boundary);
 	buf_puts(&b, "\r\n");

@@ -162,7 +162,7 @@ static const struct command commands[] = {
 	{ "audit", audit_main, "print audit records of a call, a business, or all" },
 	{ "user", users_main, "add a dashboard login for a business" },
 	{ "apikey", apikey_main, "create or revoke a business's key for the JSON API" },
-	{ "demo", demo_main, "create the demo business, clients and appointments (not in production)" },
+	{ "demo", demo_main, "seed the demo business, clients and appointments once; --reset starts over (not in production)" },
 };
 
 static void usage(FILE *out)

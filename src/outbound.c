@@ -7,10 +7,12 @@
 #include "config.h"
 #include "db.h"
 #include "failsafe.h"
+#include "html.h"
 #include "log.h"
 #include "mail.h"
 #include "ratelimit.h"
 #include "twilio.h"
+#include "unsubscribe.h"
 #include "util.h"
 
 #include <errno.h>
@@ -164,30 +166,65 @@ static void sleep_ms(long long ms)
 		;
 }
 
-/* Appends s to b with HTML's five special characters escaped. */
-static void html_escape(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': buf_puts(b, "&amp;"); break;
-		case '<': buf_puts(b, "&lt;"); break;
-		case '>': buf_puts(b, "&gt;"); break;
-		case '"': buf_puts(b, "&quot;"); break;
-		case '\'': buf_puts(b, "&#39;"); break;
-		default: buf_putc(b, *s);
-		}
-	}
-}
-
-/* The reminder text: only allow-listed fields (DESIGN.md rule 10), never
- * the appointment's notes.  The only reply it offers is STOP, which
- * src/sms.c (and Twilio itself) honours; confirming or cancelling by text
- * is not handled yet.  Caller frees. */
+/* The text message reminder: only allow-listed fields (DESIGN.md rule
+ * 10), never the appointment's notes.  The only reply it offers is STOP,
+ * which src/sms.c (and Twilio itself) honours; confirming or cancelling by
+ * text is not handled yet.  Email has its own wording (email_text, which
+ * offers its unsubscribe link instead).  Caller frees. */
 static char *reminder_text(const struct outbound_attempt *at)
 {
 	return xasprintf("Reminder from %s: you have an appointment on %s at %s. "
 			 "To change it, call %s. Reply STOP to stop these texts.",
 		at->business_name, at->when_date, at->when_time, at->callback_phone);
+}
+
+/* The email reminder's plain-text part: the same allow-listed fields, and
+ * the unsubscribe link in place of STOP (an email cannot be answered
+ * STOP).  Unsubscribing stops every channel, and the text says so.
+ * Caller frees. */
+static char *email_text(const struct outbound_attempt *at, const char *unsubscribe_url)
+{
+	return xasprintf("Hello,\n\n"
+			 "This is a reminder from %s: you have an appointment on %s at %s.\n\n"
+			 "To change it, call %s.\n\n"
+			 "To stop all appointment reminders from %s (calls, texts and emails),"
+			 " unsubscribe here:\n%s\n",
+		at->business_name, at->when_date, at->when_time, at->callback_phone,
+		at->business_name, unsubscribe_url);
+}
+
+/* The HTML part, through the escaping template writer. */
+static const char email_html_tmpl[] =
+	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	"<title>Appointment reminder</title></head><body>\n"
+	"<p>Hello,</p>\n"
+	"<p>This is a reminder from {{business}}: you have an appointment on {{date}} at "
+	"{{time}}.</p>\n"
+	"<p>To change it, call {{phone}}.</p>\n"
+	"<p style=\"font-size:smaller\">To stop all appointment reminders from {{business}} "
+	"(calls, texts and emails), <a href=\"{{unsubscribe}}\">unsubscribe</a>.</p>\n"
+	"</body></html>\n";
+
+/* The client the reminder's appointment is for, or -1 (database error or
+ * no such appointment). */
+static long long email_client_id(struct db *db, const struct outbound_attempt *at)
+{
+	char appt[24], biz[24];
+	const char *p[2] = { appt, biz };
+	long long id = -1;
+	PGresult *res;
+
+	snprintf(appt, sizeof(appt), "%lld", at->appointment_id);
+	snprintf(biz, sizeof(biz), "%lld", at->business_id);
+	res = db_exec_prepared(db, "outbound_email_client",
+		"SELECT client_id FROM appointments WHERE id = $1::bigint AND business_id = $2::bigint",
+		2, p);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return id;
 }
 
 /* Writes the calls row the engine serves this reminder call's webhooks
@@ -343,27 +380,45 @@ static void do_request(const struct outbound_ctx *ctx, const struct outbound_att
 		text = reminder_text(at);
 		twilio_message_create(cfg, at->to, at->from, text, cb, tr);
 	} else {
+		/* Email: its own wording and a signed one-click unsubscribe
+		 * link (RFC 8058).  Without a link nothing is sent. */
 		struct mail_message m;
-		text = reminder_text(at);
-		subject = xasprintf("Appointment reminder from %s", at->business_name);
-		unsub = xasprintf("<mailto:%s?subject=unsubscribe>", cfg->mail_from);
-		buf_puts(&html, "<!DOCTYPE html><html><body><p>Reminder from ");
-		html_escape(&html, at->business_name);
-		buf_puts(&html, ": you have an appointment on ");
-		html_escape(&html, at->when_date);
-		buf_puts(&html, " at ");
-		html_escape(&html, at->when_time);
-		buf_puts(&html, ".</p><p>To change it, call ");
-		html_escape(&html, at->callback_phone);
-		buf_puts(&html, ".</p></body></html>");
-		memset(&m, 0, sizeof(m));
-		m.to = at->to;
-		m.from = cfg->mail_from;
-		m.subject = subject;
-		m.text = text;
-		m.html = buf_str(&html);
-		m.list_unsubscribe = unsub;
-		mail_send(cfg, &m, tr);
+		long long client_id = email_client_id(ctx->db, at);
+		char *link = client_id > 0 ? unsubscribe_url(cfg, client_id, at->business_id) : NULL;
+		if (link == NULL) {
+			memset(tr, 0, sizeof(*tr));
+			tr->outcome = TWILIO_REJECTED;
+			snprintf(tr->error_message, sizeof(tr->error_message), "%s",
+				client_id > 0 ? "no unsubscribe link: RINGFENCE_PUBLIC_URL or"
+						" TWILIO_AUTH_TOKEN is not set"
+					      : "no unsubscribe link: the appointment's client cannot be read");
+			log_error("outbound: attempt %lld email not sent: %s", at->attempt_id,
+				tr->error_message);
+		} else {
+			const char *const fields[] = { "business", at->business_name,
+				"date", at->when_date, "time", at->when_time,
+				"phone", at->callback_phone, "unsubscribe", link, NULL };
+			text = email_text(at, link);
+			subject = xasprintf("Appointment reminder from %s", at->business_name);
+			unsub = xasprintf("<%s>", link);
+			memset(&m, 0, sizeof(m));
+			m.to = at->to;
+			m.from = cfg->mail_from;
+			m.subject = subject;
+			m.text = text;
+			m.list_unsubscribe = unsub;
+			m.one_click = 1;
+			if (html_render(&html, email_html_tmpl, fields) < 0) {
+				memset(tr, 0, sizeof(*tr));
+				tr->outcome = TWILIO_REJECTED;
+				snprintf(tr->error_message, sizeof(tr->error_message),
+					"the email template does not render");
+			} else {
+				m.html = buf_str(&html);
+				mail_send(cfg, &m, tr);
+			}
+			free(link);
+		}
 	}
 	free(url);
 	free(cb);

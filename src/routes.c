@@ -7,6 +7,7 @@
 #include "failsafe.h"
 #include "http.h"
 #include "rds.h"
+#include "unsubscribe.h"
 #include "util.h"
 #include "webhook.h"
 
@@ -57,6 +58,7 @@ static const struct route routes[] = {
 	{ "GET", "/healthz", health_handle },
 	{ NULL, "/twilio/", webhook_handle },
 	{ NULL, "/api/v1/", api_handle },
+	{ NULL, "/unsubscribe", unsubscribe_handle },
 };
 
 static int path_matches(const char *pattern, const char *path)

@@ -16,6 +16,7 @@ int outage_tests(void);       /* test_outage.c: the outage replay with workers *
 int guards_tests(void);       /* test_guards.c: Twilio client, mail, rate limits, failsafe */
 int webhook_tests(void);      /* test_webhook.c: the webhook path */
 int sms_tests(void);          /* test_sms.c: inbound texts, initiated callbacks, SID checks */
+int email_tests(void);        /* test_email.c: email reminders and their unsubscribe link */
 int restarts_tests(void);     /* test_restarts.c: the contact limits across restarts (last: it restarts the stack) */
 
 #endif

@@ -38,6 +38,7 @@ int main(void)
 		{ "scheduler", scheduler_tests }, { "outage", outage_tests },
 		{ "guards", guards_tests }, { "webhook", webhook_tests },
 		{ "sms", sms_tests },
+		{ "email", email_tests },
 		{ "restarts", restarts_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");

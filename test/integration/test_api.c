@@ -392,6 +392,11 @@ static void test_client_validation(void **state)
 		{ "{\"name\": \"Ann\", \"email\": \"ann-at-example.com\"}", 422, "invalid_field", "email" },
 		{ "{\"name\": \"Ann\", \"email\": \"ann@example\"}", 422, "invalid_field", "email" },
 		{ "{\"name\": \"Ann\", \"email\": \"a b@example.com\"}", 422, "invalid_field", "email" },
+		/* what the mailer refuses, the API refuses (one validator) */
+		{ "{\"name\": \"Ann\", \"email\": \"a,b@example.com\"}", 422, "invalid_field", "email" },
+		{ "{\"name\": \"Ann\", \"email\": \"(x)@example.com\"}", 422, "invalid_field", "email" },
+		{ "{\"name\": \"Ann\", \"email\": \"ann\\u00a0lee@example.com\"}", 422, "invalid_field",
+			"email" },
 		{ "{\"name\": \"Ann\"}", 422, "missing_field", "phone" },
 		{ "{\"name\": \"Ann\", \"phone\": null, \"email\": null}", 422, "missing_field", "phone" },
 		{ "{\"name\": \"Ann\", \"phone\": \"+15555550111\", \"time_zone\": \"Mars/Olympus\"}", 422,

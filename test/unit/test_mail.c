@@ -221,12 +221,147 @@ static void test_refusals(void **state)
 	}
 }
 
+/* One validator for the API and the mailer: every address it takes, the
+ * mailer builds a message to; every address it refuses, the mailer
+ * refuses too. */
+struct addr_case {
+	const char *addr;
+	int valid;
+};
+
+static const struct addr_case addrs[] = {
+	{ "ann@example.com", 1 },
+	{ "Ann.Lee+reminders@mail.example.co.uk", 1 },
+	{ "o'brien@example.ie", 1 },
+	{ "x_y-z!#$%&*/=?^`{|}~@example.com", 1 },
+	{ "a@b.c", 1 },
+	{ "reminders@127.0.0.1", 1 },
+	{ "ann@xn--bcher-kva.example", 1 },
+	{ "a,b@example.com", 0 },           /* a comma: two recipients to a mailer */
+	{ "(x)@example.com", 0 },           /* an RFC 5322 comment */
+	{ "ann\xc2\xa0lee@example.com", 0 }, /* a no-break space */
+	{ "ann lee@example.com", 0 },
+	{ "\"ann lee\"@example.com", 0 },   /* quoted local parts are not taken */
+	{ "ann@example.com ", 0 },
+	{ "Ann <ann@example.com>", 0 },
+	{ "ann;bob@example.com", 0 },
+	{ "ann:bob@example.com", 0 },
+	{ "ann[1]@example.com", 0 },
+	{ "ann\\@example.com", 0 },
+	{ "\xc3\xa9mile@example.com", 0 },   /* non-ASCII local part (SMTPUTF8) */
+	{ "ann@b\xc3\xbc" "cher.example", 0 },  /* non-ASCII domain: IDNA form only */
+	{ ".ann@example.com", 0 },
+	{ "ann.@example.com", 0 },
+	{ "an..n@example.com", 0 },
+	{ "ann@example", 0 },               /* no dot in the domain */
+	{ "ann@.example.com", 0 },
+	{ "ann@example.com.", 0 },
+	{ "ann@example..com", 0 },
+	{ "ann@-example.com", 0 },
+	{ "ann@example-.com", 0 },
+	{ "ann@exa_mple.com", 0 },
+	{ "ann@[127.0.0.1]", 0 },
+	{ "a@b@example.com", 0 },
+	{ "@example.com", 0 },
+	{ "ann@", 0 },
+	{ "annexample.com", 0 },
+	{ "", 0 },
+	{ "ann@example.com\r\nBcc: x@example.com", 0 },
+	{ "ann\t@example.com", 0 },
+};
+
+static void test_address_valid(void **state)
+{
+	char local65[80], label64[80], *big;
+	(void)state;
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		struct mail_message m;
+		char err[256] = "";
+		char *msg;
+		if (mail_address_valid(addrs[i].addr) != addrs[i].valid)
+			fail_msg("'%s': mail_address_valid says %d, expected %d", addrs[i].addr,
+				!addrs[i].valid, addrs[i].valid);
+		base_message(&m);
+		m.to = addrs[i].addr;
+		msg = mail_build(&m, DATE_S, err, sizeof(err));
+		if ((msg != NULL) != addrs[i].valid)
+			fail_msg("'%s': mail_build %s it (%s)", addrs[i].addr,
+				msg ? "took" : "refused", err);
+		free(msg);
+	}
+	assert_int_equal(mail_address_valid(NULL), 0);
+	/* Lengths: a 64-byte local part and a 63-byte label are the limits. */
+	memset(local65, 'a', 65);
+	strcpy(local65 + 65, "@example.com");
+	assert_int_equal(mail_address_valid(local65), 0);
+	assert_int_equal(mail_address_valid(local65 + 1), 1);
+	strcpy(label64, "a@");
+	memset(label64 + 2, 'b', 64);
+	strcpy(label64 + 66, ".com");
+	assert_int_equal(mail_address_valid(label64), 0);
+	label64[2] = 'a';
+	assert_int_equal(mail_address_valid(label64), 0);
+	memmove(label64 + 2, label64 + 3, strlen(label64 + 3) + 1);
+	assert_int_equal(mail_address_valid(label64), 1);
+	/* 255 bytes in all is over the limit even with valid parts. */
+	big = malloc(300);
+	assert_non_null(big);
+	strcpy(big, "a@");
+	for (int i = 0; i < 4; i++)
+		strcat(big, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.");
+	strcat(big, "cc"); /* 2 + 4 * 63 + 2 = 256 */
+	assert_int_equal(mail_address_valid(big), 0);
+	big[strlen(big) - 3] = '\0'; /* "a@" + 3 labels + "bbb...b" = 253 */
+	assert_true(strlen(big) <= 254);
+	assert_int_equal(mail_address_valid(big), 1);
+	free(big);
+}
+
+/* RFC 8058: one-click adds List-Unsubscribe-Post and needs one HTTP(S) URI. */
+static void test_one_click(void **state)
+{
+	struct mail_message m;
+	char err[256] = "";
+	char *msg;
+	static const char *const bad_uris[] = {
+		"<mailto:reminders@clinic.example?subject=unsubscribe>",
+		"<https://clinic.example/u?t=1>, <mailto:x@clinic.example>",
+		"<https://clinic.example/u?t=1> <https://evil.example/>",
+	};
+	(void)state;
+	base_message(&m);
+	msg = mail_build(&m, DATE_S, err, sizeof(err));
+	assert_non_null(msg);
+	assert_null(strstr(msg, "List-Unsubscribe-Post"));
+	free(msg);
+	base_message(&m);
+	m.one_click = 1;
+	m.list_unsubscribe = "<https://clinic.example/unsubscribe?c=1&b=2&t=ab>";
+	msg = mail_build(&m, DATE_S, err, sizeof(err));
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "\r\nList-Unsubscribe: <https://clinic.example/unsubscribe?c=1&b=2&t=ab>\r\n"
+				    "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+	free(msg);
+	for (size_t i = 0; i < sizeof(bad_uris) / sizeof(bad_uris[0]); i++) {
+		base_message(&m);
+		m.one_click = 1;
+		m.list_unsubscribe = bad_uris[i];
+		err[0] = '\0';
+		msg = mail_build(&m, DATE_S, err, sizeof(err));
+		if (msg != NULL)
+			fail_msg("'%s': built a one-click message", bad_uris[i]);
+		assert_non_null(strstr(err, "one-click"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_headers_and_parts),
 		cmocka_unit_test(test_encodings),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_address_valid),
+		cmocka_unit_test(test_one_click),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

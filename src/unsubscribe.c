@@ -1,0 +1,302 @@
+/* unsubscribe: the one-click unsubscribe link and its page; see
+ * include/unsubscribe.h.
+ *
+ * The token is checked before anything else is read or looked up, and
+ * nothing from a request whose token does not verify names an audit key
+ * or reaches the database. */
+#include "unsubscribe.h"
+#include "app.h"
+#include "audit.h"
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "form.h"
+#include "html.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* What the derived key is for; a new purpose or format gets a new label,
+ * so no other HMAC ringfence makes under the same secret can collide. */
+#define UNSUB_KEY_LABEL "ringfence unsubscribe v1"
+/* The form field and value of RFC 8058's one-click POST. */
+#define UNSUB_FIELD "List-Unsubscribe"
+#define UNSUB_VALUE "One-Click"
+
+/* See unsubscribe.h. */
+int unsubscribe_token(const char *secret, long long client_id, long long business_id,
+	char out[UNSUBSCRIBE_TOKEN_LEN + 1])
+{
+	unsigned char key[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
+	unsigned int key_len = 0, mac_len = 0;
+	char msg[64];
+	int n, rc = -1;
+
+	out[0] = '\0';
+	if (secret == NULL || secret[0] == '\0' || client_id <= 0 || business_id <= 0)
+		goto out;
+	if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)UNSUB_KEY_LABEL,
+		    strlen(UNSUB_KEY_LABEL), key, &key_len) == NULL || key_len != 32)
+		goto out;
+	n = snprintf(msg, sizeof(msg), "%lld:%lld", client_id, business_id);
+	if (HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)msg, (size_t)n, mac,
+		    &mac_len) == NULL || mac_len != 32)
+		goto out;
+	util_hex(mac, mac_len, out);
+	rc = 0;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
+}
+
+/* See unsubscribe.h. */
+int unsubscribe_verify(const char *secret, long long client_id, long long business_id,
+	const char *token)
+{
+	char want[UNSUBSCRIBE_TOKEN_LEN + 1];
+	int ok;
+
+	if (token == NULL || strlen(token) != UNSUBSCRIBE_TOKEN_LEN ||
+		unsubscribe_token(secret, client_id, business_id, want) < 0)
+		return 0;
+	ok = CRYPTO_memcmp(want, token, UNSUBSCRIBE_TOKEN_LEN) == 0;
+	OPENSSL_cleanse(want, sizeof(want));
+	return ok;
+}
+
+/* See unsubscribe.h. */
+char *unsubscribe_url(const struct config *cfg, long long client_id, long long business_id)
+{
+	char token[UNSUBSCRIBE_TOKEN_LEN + 1];
+
+	if (cfg == NULL || cfg->public_url == NULL || cfg->public_url[0] == '\0' ||
+		unsubscribe_token(cfg->auth_token, client_id, business_id, token) < 0)
+		return NULL;
+	return xasprintf("%s/unsubscribe?c=%lld&b=%lld&t=%s", cfg->public_url, client_id,
+		business_id, token);
+}
+
+/* ---- the page -------------------------------------------------------------------- */
+
+static const char page_head[] =
+	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	"<meta name=\"robots\" content=\"noindex\"><title>{{title}}</title></head>\n<body>\n";
+static const char page_tail[] = "</body></html>\n";
+
+static const char tmpl_confirm[] =
+	"<h1>Stop appointment reminders?</h1>\n"
+	"<p>{{business}} sends you reminders of your appointments by phone call, text message "
+	"and email. Press the button to stop all of them.</p>\n"
+	"<form method=\"post\" action=\"{{action}}\">"
+	"<input type=\"hidden\" name=\"" UNSUB_FIELD "\" value=\"" UNSUB_VALUE "\">"
+	"<button type=\"submit\">Unsubscribe</button></form>\n"
+	"<p>Nothing changes until you press it.</p>\n";
+static const char tmpl_already[] =
+	"<h1>You are unsubscribed</h1>\n"
+	"<p>{{business}} no longer sends you appointment reminders. To have them again, "
+	"ask {{business}}.</p>\n";
+static const char tmpl_done[] =
+	"<h1>You are unsubscribed</h1>\n"
+	"<p>{{business}} will send you no more appointment reminders by call, text or email. "
+	"To have them again, ask {{business}}.</p>\n";
+static const char tmpl_error[] = "<h1>{{title}}</h1>\n<p>{{message}}</p>\n";
+
+/* Fills res with status and a whole page: title, then body rendered from
+ * tmpl with fields.  A template that does not render is a bug; the
+ * answer is then a plain 500 and nothing else. */
+static void page(struct http_response *res, int status, const char *title, const char *tmpl,
+	const char *const *fields)
+{
+	const char *const head[] = { "title", title, NULL };
+
+	buf_reset(&res->body);
+	if (html_render(&res->body, page_head, head) < 0 ||
+		html_render(&res->body, tmpl, fields) < 0 ||
+		html_render(&res->body, page_tail, NULL) < 0) {
+		log_error("unsubscribe: a page template does not render");
+		http_response_text(res, 500, "internal error");
+		return;
+	}
+	res->status = status;
+	res->content_type = "text/html; charset=utf-8";
+}
+
+/* An error page: status, a title and one sentence. */
+static void error_page(struct http_response *res, int status, const char *title,
+	const char *message)
+{
+	const char *const f[] = { "title", title, "message", message, NULL };
+	page(res, status, title, tmpl_error, f);
+}
+
+/* ---- the request ----------------------------------------------------------------- */
+
+/* A positive decimal id without sign or leading zero, at most 18 digits. */
+static int parse_id(const char *s, long long *out)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 18 || s[0] == '0' || strspn(s, "0123456789") != n)
+		return 0;
+	*out = strtoll(s, NULL, 10);
+	return 1;
+}
+
+/* 1 when the body is RFC 8058's "List-Unsubscribe=One-Click": form-
+ * urlencoded, or multipart/form-data with that one field. */
+static int one_click_body(const struct http_request *req)
+{
+	const char *ct = req->content_type ? req->content_type : "";
+
+	if (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+		struct params p;
+		const char *v;
+		if (form_parse(req->arena, req->body, req->body_len, NULL, &p) != FORM_OK ||
+			form_count(&p, UNSUB_FIELD) != 1)
+			return 0;
+		v = form_get(&p, UNSUB_FIELD);
+		return v != NULL && strcmp(v, UNSUB_VALUE) == 0;
+	}
+	if (strncasecmp(ct, "multipart/form-data", 19) == 0) {
+		/* The part's headers name the field; its content follows the
+		 * blank line and ends at the CRLF before the next boundary. */
+		const char *name = strstr(req->body, "name=\"" UNSUB_FIELD "\"");
+		const char *v = name ? strstr(name, "\r\n\r\n") : NULL;
+		return v != NULL && strncmp(v + 4, UNSUB_VALUE "\r\n", strlen(UNSUB_VALUE) + 2) == 0;
+	}
+	return 0;
+}
+
+/* The audit record of a refused request: a small summary, no business or
+ * client named (nothing unverified names a key). */
+static void audit_refused(struct app *app, const struct http_request *req, int status,
+	const char *reason)
+{
+	json_t *rec = json_object();
+	json_object_set_new(rec, "verdict", json_string("refused"));
+	json_object_set_new(rec, "status", json_integer(status));
+	json_object_set_new(rec, "reason", json_string(reason));
+	json_object_set_new(rec, "method", json_stringn(req->method, strnlen(req->method, 16)));
+	json_object_set_new(rec, "remote_addr", json_string(req->remote_addr ? req->remote_addr : ""));
+	json_object_set_new(rec, "request_id", json_string(req->request_id));
+	json_object_set_new(rec, "body_bytes", json_integer((json_int_t)req->body_len));
+	audit_record(app->audit, "unsubscribe", NULL, NULL, rec);
+	log_warn("unsubscribe: request %s refused (%d): %s", req->request_id, status, reason);
+}
+
+/* See unsubscribe.h. */
+void unsubscribe_handle(struct app *app, struct http_request *req, struct http_response *res)
+{
+	const struct params *q = &req->query_params;
+	const char *t = NULL;
+	long long cid = 0, bid = 0;
+	char ids[2][24], *action = NULL;
+	const char *p[2] = { ids[0], ids[1] };
+	PGresult *r = NULL;
+	int post = strcmp(req->method, "POST") == 0;
+
+	/* The link carries a secret: keep it out of referrers, indexes and
+	 * frames (http.c already forbids caching), and let no script or
+	 * foreign form near the page. */
+	http_response_header(res, "Referrer-Policy", "no-referrer");
+	http_response_header(res, "X-Robots-Tag", "noindex");
+	http_response_header(res, "Content-Security-Policy",
+		"default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+	if (!post && strcmp(req->method, "GET") != 0) {
+		http_response_header(res, "Allow", "GET, POST");
+		error_page(res, 405, "Method not allowed", "Open the link from the email.");
+		goto out;
+	}
+	if (!req->query_ok || q->n != 3 || form_count(q, "c") != 1 || form_count(q, "b") != 1 ||
+		form_count(q, "t") != 1 || !parse_id(form_get(q, "c"), &cid) ||
+		!parse_id(form_get(q, "b"), &bid) || (t = form_get(q, "t")) == NULL ||
+		strlen(t) != UNSUBSCRIBE_TOKEN_LEN) {
+		audit_refused(app, req, 400, "malformed link");
+		error_page(res, 400, "This link is not complete",
+			"Open the whole link from the email; nothing was changed.");
+		goto out;
+	}
+	if (!unsubscribe_verify(app->cfg.auth_token, cid, bid, t)) {
+		audit_refused(app, req, 403, "token does not verify");
+		error_page(res, 403, "This link is not valid",
+			"It may have been changed or be out of date; nothing was changed. "
+			"Ask the business that sent it to stop your reminders.");
+		goto out;
+	}
+	if (post && !one_click_body(req)) {
+		audit_refused(app, req, 400, "POST without List-Unsubscribe=One-Click");
+		error_page(res, 400, "Nothing was changed",
+			"This request did not ask to unsubscribe. Open the link from the email.");
+		goto out;
+	}
+	snprintf(ids[0], sizeof(ids[0]), "%lld", cid);
+	snprintf(ids[1], sizeof(ids[1]), "%lld", bid);
+	if (post)
+		/* One statement: the client is opted out (kept as it was if it
+		 * already was) and we learn whether it already was. */
+		r = db_exec_prepared(app->db, "unsubscribe_opt_out",
+			"WITH old AS (SELECT id, opted_out_at FROM clients"
+			" WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE)"
+			" UPDATE clients c SET opted_out_at = COALESCE(c.opted_out_at, now())"
+			" FROM old, businesses b WHERE c.id = old.id AND b.id = c.business_id"
+			" RETURNING b.name, old.opted_out_at IS NOT NULL",
+			2, p);
+	else
+		r = db_exec_prepared(app->db, "unsubscribe_look",
+			"SELECT b.name, c.opted_out_at IS NOT NULL FROM clients c"
+			" JOIN businesses b ON b.id = c.business_id"
+			" WHERE c.id = $1::bigint AND c.business_id = $2::bigint",
+			2, p);
+	if (r == NULL) {
+		log_error("unsubscribe: request %s client %lld business %lld: database error: %s",
+			req->request_id, cid, bid, db_last_error(app->db));
+		error_page(res, 503, "Please try again later",
+			"We could not record this just now; nothing was changed.");
+		goto out;
+	}
+	if (PQntuples(r) != 1) {
+		error_page(res, 404, "Nothing to unsubscribe",
+			"The business no longer has this client; nothing was changed.");
+		goto out;
+	}
+	{
+		const char *name = PQgetvalue(r, 0, 0);
+		int already = PQgetvalue(r, 0, 1)[0] == 't';
+		if (post) {
+			json_t *rec = json_object();
+			const char *const f[] = { "business", name, NULL };
+			json_object_set_new(rec, "verdict", json_string("unsubscribed"));
+			json_object_set_new(rec, "client_id", json_integer(cid));
+			json_object_set_new(rec, "business_id", json_integer(bid));
+			json_object_set_new(rec, "already_opted_out", json_boolean(already));
+			json_object_set_new(rec, "remote_addr",
+				json_string(req->remote_addr ? req->remote_addr : ""));
+			json_object_set_new(rec, "request_id", json_string(req->request_id));
+			audit_record(app->audit, "unsubscribe", NULL, ids[1], rec);
+			log_info("unsubscribe: client %lld of business %lld opted out%s (request %s)",
+				cid, bid, already ? " (already was)" : "", req->request_id);
+			page(res, 200, "Unsubscribed", tmpl_done, f);
+		} else if (already) {
+			const char *const f[] = { "business", name, NULL };
+			page(res, 200, "Unsubscribed", tmpl_already, f);
+		} else {
+			/* The form posts the one-click body to this same link. */
+			action = xasprintf("/unsubscribe?c=%lld&b=%lld&t=%s", cid, bid, t);
+			const char *const f[] = { "business", name, "action", action, NULL };
+			page(res, 200, "Stop appointment reminders?", tmpl_confirm, f);
+		}
+	}
+out:
+	if (r)
+		PQclear(r);
+	free(action);
+}
