@@ -118,12 +118,15 @@ void outbound_over_limit(const struct outbound_ctx *ctx, const struct outbound_a
 /* "placed", "failed", ... for logs. */
 const char *outbound_status_name(enum outbound_status s);
 
-/* After a definite refusal by Twilio, marks every client with this phone
- * number: opted out for 21610 (the number sent STOP; Twilio's opt-out is
- * per number, not per business), invalid for 21211 / 21217.  Fewer
- * contacts, never more.  Returns 1 when flagged, 0 for another code, -1
- * on a database error (logged). */
-int outbound_flag_number(struct db *db, const char *phone, int code, const char *message);
+/* After a definite refusal by Twilio of a contact for business_id:
+ * 21610 (the number sent STOP to the sender number) opts the phone out
+ * with every business sending from that business's number (its
+ * twilio_from, else default_from, TWILIO_FROM_NUMBER), as an inbound STOP
+ * does; 21211 / 21217 mark every client with the number invalid (the
+ * number itself is wrong).  Fewer contacts, never more.  Returns 1 when
+ * flagged, 0 for another code, -1 on a database error (logged). */
+int outbound_flag_number(struct db *db, const char *phone, long long business_id,
+	const char *default_from, int code, const char *message);
 int outbound_code_opts_out(int code);  /* 21610 */
 int outbound_code_invalid(int code);   /* 21211, 21217 */
 

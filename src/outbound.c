@@ -252,21 +252,31 @@ static int create_call_row(const struct outbound_ctx *ctx, const struct outbound
 	return 0;
 }
 
-int outbound_flag_number(struct db *db, const char *phone, int code, const char *message)
+int outbound_flag_number(struct db *db, const char *phone, long long business_id,
+	const char *default_from, int code, const char *message)
 {
-	const char *p[2] = { phone, message ? message : "" };
+	char biz[24];
+	const char *p[3] = { phone, biz, default_from && default_from[0] ? default_from : NULL };
+	const char *q[2] = { phone, message ? message : "" };
 	PGresult *res = NULL;
 
 	if (!outbound_code_opts_out(code) && !outbound_code_invalid(code))
 		return 0;
+	snprintf(biz, sizeof(biz), "%lld", business_id);
+	/* Twilio keeps an opt-out per recipient and sender number, as an
+	 * inbound STOP does (src/sms.c): every business sending from the
+	 * number this business sends from loses the client, no other. */
 	if (outbound_code_opts_out(code))
 		res = db_exec_prepared(db, "outbound_opt_out",
-			"UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
-			" WHERE phone = $1", 1, p);
+			"WITH s AS (SELECT COALESCE(twilio_from::text, $3) AS n FROM businesses"
+			"  WHERE id = $2::bigint)"
+			" UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
+			" WHERE phone = $1 AND business_id IN (SELECT b.id FROM businesses b, s"
+			"  WHERE b.id = $2::bigint OR COALESCE(b.twilio_from::text, $3) = s.n)", 3, p);
 	else
 		res = db_exec_prepared(db, "outbound_invalid",
 			"UPDATE clients SET phone_invalid_at = COALESCE(phone_invalid_at, now()),"
-			" phone_invalid_reason = left($2, 500) WHERE phone = $1", 2, p);
+			" phone_invalid_reason = left($2, 500) WHERE phone = $1", 2, q);
 	if (res == NULL) {
 		log_error("outbound: cannot flag %s after Twilio error %d: %s", phone, code,
 			db_last_error(db));
@@ -548,7 +558,8 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		rc = outbound_settle(ctx->db, at->attempt_id, "dialing,unknown,not_placed", "failed",
 			NULL, tr.error_code, reason, "failed");
 		if (phone && rc >= 0)
-			outbound_flag_number(ctx->db, at->to, tr.error_code, tr.error_message);
+			outbound_flag_number(ctx->db, at->to, at->business_id,
+				cfg->from_number, tr.error_code, tr.error_message);
 		st = OUTBOUND_FAILED;
 	} else {
 		snprintf(reason, sizeof(reason), "outcome unknown (HTTP %d): %s", tr.http_status,

@@ -120,7 +120,8 @@ static int exec(struct db *db, const char *name, const char *sql, int n, const c
 /* The final status's effects on the reminder, the client and the retry
  * policy.  0 or -1. */
 static int apply_final(struct db *db, struct arena *a, const char *kind, const char *v[A_NCOLS],
-	const char *status, const char *error_code, struct status_outcome *out)
+	const char *status, const char *error_code, const char *default_from,
+	struct status_outcome *out)
 {
 	int ok = strcmp(status, kind[0] == 'c' ? "completed" : "delivered") == 0;
 	int retry = kind[0] == 'c' && (strcmp(status, "busy") == 0 || strcmp(status, "no-answer") == 0);
@@ -146,7 +147,8 @@ static int apply_final(struct db *db, struct arena *a, const char *kind, const c
 			return -1;
 	}
 	if (error_code) {
-		int rc = outbound_flag_number(db, v[A_TO], atoi(error_code), reason);
+		int rc = outbound_flag_number(db, v[A_TO], atoll(v[A_BUSINESS]), default_from,
+			atoi(error_code), reason);
 		if (rc < 0)
 			return -1;
 		if (rc > 0)
@@ -274,7 +276,7 @@ void status_handle(struct app *app, struct http_request *req, struct http_respon
 			goto dberr;
 	}
 	if (rank == STATUS_FINAL_RANK &&
-		apply_final(db, a, kind, v, status, vf.values[S_ERROR], out) < 0)
+		apply_final(db, a, kind, v, status, vf.values[S_ERROR], app->cfg.from_number, out) < 0)
 		goto dberr;
 commit:
 	if (db_commit(db) < 0)

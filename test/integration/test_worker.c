@@ -1041,8 +1041,10 @@ static void test_busy_retry(void **state)
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
 }
 
-/* An SMS undelivered with 21610 opts the number out; later reminders to
- * it are not claimed. */
+/* An SMS undelivered with 21610 opts the number out with the businesses
+ * sending from the same number (Twilio keeps an opt-out per recipient and
+ * sender), not with a business texting from another number; later
+ * reminders to it are not claimed. */
 static void test_sms_opt_out_callback(void **state)
 {
 	struct wfix f;
@@ -1050,8 +1052,23 @@ static void test_sms_opt_out_callback(void **state)
 	struct wenv e = { 0 };
 	char *aid;
 	const char *p[1];
+	PGresult *r;
+	char same[24], other[24];
 
 	fixture_or_fail(&f, "sms", 120);
+	p[0] = f.phone;
+	r = exec_or_fail(
+		"WITH b AS (INSERT INTO businesses (name, time_zone, callback_phone, status, verified,"
+		" twilio_from) VALUES ('Same Sender', 'UTC', '+15005550006', 'active', true,"
+		" '+15005550006'), ('Other Sender', 'UTC', '+15005550006', 'active', true,"
+		" '+15017122661') RETURNING id, name),"
+		" c AS (INSERT INTO clients (business_id, name, phone, time_zone)"
+		" SELECT id, name, $1, 'UTC' FROM b RETURNING id, name)"
+		" SELECT (SELECT id FROM c WHERE name = 'Same Sender'),"
+		" (SELECT id FROM c WHERE name = 'Other Sender')", 1, p);
+	snprintf(same, sizeof(same), "%s", PQgetvalue(r, 0, 0));
+	snprintf(other, sizeof(other), "%s", PQgetvalue(r, 0, 1));
+	PQclear(r);
 	e.allowed = f.phone;
 	enqueue_or_fail(f.reminder, 1);
 	assert_int_equal(worker_run(&e, ONCE), 0);
@@ -1065,6 +1082,12 @@ static void test_sms_opt_out_callback(void **state)
 	p[0] = f.client;
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
 		" AND opted_out_at IS NOT NULL", 1, p), 1);
+	p[0] = same;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
+		" AND opted_out_at IS NOT NULL", 1, p), 1);
+	p[0] = other;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
+		" AND opted_out_at IS NOT NULL", 1, p), 0);
 	aid = attempt_field(&f, "delivery_status");
 	if (strcmp(aid, "undelivered") != 0 && strcmp(aid, "delivered") != 0)
 		fail_msg("delivery_status '%s' after a final status", aid);
