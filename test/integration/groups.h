@@ -14,5 +14,6 @@ int scheduler_tests(void);    /* test_scheduler.c: the scheduler, the outage's s
 int outage_tests(void);       /* test_outage.c: the outage replay with workers */
 int guards_tests(void);       /* test_guards.c: Twilio client, mail, rate limits, failsafe */
 int webhook_tests(void);      /* test_webhook.c: the webhook path */
+int flood_tests(void);        /* test_flood.c: the audit under a flood of unsigned webhooks */
 
 #endif

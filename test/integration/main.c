@@ -36,6 +36,7 @@ int main(void)
 		{ "api", api_tests }, { "worker", worker_tests },
 		{ "scheduler", scheduler_tests }, { "outage", outage_tests },
 		{ "guards", guards_tests }, { "webhook", webhook_tests },
+		{ "flood", flood_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");
 	int failed = 0;
