@@ -427,10 +427,10 @@ static json_t *audit_cut_utf8(const char *s, size_t len, size_t max)
 /* The fields that say what a record is about; a truncated record keeps
  * these and nothing else. */
 static const char *const audit_identifying[] = {
-	"kind", "ts", "pid", "call_sid", "business_id", "request_id", "method", "path",
-	"status", "signature", "verdict", "error", "error_field", "call_id", "attempt_id",
-	"reminder_id", "channel", "sid", "decision", "action", "state_before", "state_after",
-	"input", "key_prefix", "latency_ms", "http_status", "outcome",
+	"kind", "ts", "pid", "call_sid", "business_id", "request_id", "method", "path", "query",
+	"remote_addr", "status", "signature", "verdict", "error", "error_field", "call_id",
+	"attempt_id", "reminder_id", "channel", "sid", "decision", "action", "state_before",
+	"state_after", "input", "key_prefix", "latency_ms", "http_status", "outcome",
 };
 
 /* The record rec (of json_len bytes serialised) reduced to its
