@@ -8,6 +8,7 @@
  * which cmocka runs even when the test failed. */
 #include "harness.h"
 #include "groups.h"
+#include "rds.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -1600,6 +1601,78 @@ static void test_health_and_routes(void **state)
 	assert_string_equal(json_string_value(json_object_get(doc, "redis")), "ok");
 	json_decref(doc);
 	hx_response_free(&rs);
+
+	/* Redis's memory pressure, against maxmemory when one is set (the
+	 * test stack has none: a bound is set for a moment, just above the
+	 * usage and far above it, and restored before anything is asserted,
+	 * so that a failure cannot leave Redis nearly full). */
+	{
+		struct rds *r = rds_open(hx_env.redis_url);
+		const char *get[] = { "CONFIG", "GET", "maxmemory" };
+		redisReply *rep = rds_command(r, 3, get, NULL);
+		static const char *const wants[] = { "high", "ok", "unbounded" };
+		char *was, bound[3][32], *bodies[3] = { NULL, NULL, NULL };
+		long long used;
+		json_t *mem;
+
+		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
+			fail_msg("CONFIG GET maxmemory: %s", rds_last_error(r));
+		was = xstrdup(rep->element[1]->str);
+		freeReplyObject(rep);
+		hx_get("/healthz", &rs);
+		doc = json_loadb(rs.body.data, rs.body.len, 0, NULL);
+		used = (long long)json_integer_value(json_object_get(json_object_get(doc,
+			"redis_memory"), "used_bytes"));
+		json_decref(doc);
+		hx_response_free(&rs);
+		if (used <= 0)
+			fail_msg("/healthz has no redis_memory.used_bytes");
+		snprintf(bound[0], sizeof(bound[0]), "%lld", used + used / 10 + 65536);
+		snprintf(bound[1], sizeof(bound[1]), "%lld", used * 100);
+		snprintf(bound[2], sizeof(bound[2]), "%s", was);
+		for (int i = 0; i < 3; i++) {
+			const char *set[] = { "CONFIG", "SET", "maxmemory", bound[i] };
+			rep = rds_command(r, 4, set, NULL);
+			if (rep)
+				freeReplyObject(rep);
+			if (i < 2 && rep && hx_get("/healthz", &rs) == 0)
+				bodies[i] = xstrdup(buf_str(&rs.body));
+			if (i < 2 && rep)
+				hx_response_free(&rs);
+		}
+		if (rep == NULL)
+			fail_msg("cannot restore maxmemory %s: %s", was, rds_last_error(r));
+		for (int i = 0; i < 2; i++) {
+			if (bodies[i] == NULL)
+				fail_msg("maxmemory %s: no answer from /healthz", bound[i]);
+			doc = json_loads(bodies[i], 0, NULL);
+			mem = json_object_get(doc, "redis_memory");
+			if (!json_is_object(mem) ||
+					strcmp(json_string_value(json_object_get(mem, "pressure")) ?
+						json_string_value(json_object_get(mem, "pressure")) : "",
+						wants[i]) != 0 ||
+					json_integer_value(json_object_get(mem, "max_bytes")) != atoll(bound[i]))
+				fail_msg("maxmemory %s: %s, want pressure '%s'", bound[i], bodies[i],
+					wants[i]);
+			json_decref(doc);
+			free(bodies[i]);
+		}
+		/* The stack's own Redis has no bound. */
+		if (strcmp(was, "0") == 0) {
+			hx_get("/healthz", &rs);
+			doc = json_loadb(rs.body.data, rs.body.len, 0, NULL);
+			mem = json_object_get(doc, "redis_memory");
+			if (!json_is_object(mem) || json_object_get(mem, "max_bytes") != NULL ||
+					strcmp(json_string_value(json_object_get(mem, "pressure")) ?
+						json_string_value(json_object_get(mem, "pressure")) : "",
+						wants[2]) != 0)
+				fail_msg("no maxmemory: %s, want pressure 'unbounded'", buf_str(&rs.body));
+			json_decref(doc);
+			hx_response_free(&rs);
+		}
+		free(was);
+		rds_close(r);
+	}
 
 	hx_get("/no/such/page-for-integration", &rs);
 	assert_int_equal(rs.status, 404);
