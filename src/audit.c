@@ -796,7 +796,8 @@ json_t *audit_sources(struct rds *r)
 			if (rep)
 				freeReplyObject(rep);
 			json_decref(out);
-			return NULL;
+			out = NULL;
+			goto out;
 		}
 		if (rep->elements > 0) {
 			counts = json_object();
@@ -809,5 +810,6 @@ json_t *audit_sources(struct rds *r)
 		}
 		freeReplyObject(rep);
 	}
+out:
 	return out;
 }

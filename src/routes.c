@@ -24,10 +24,17 @@ struct route {
 static long long info_field(const char *info, const char *name)
 {
 	size_t n = strlen(name);
-	for (const char *p = info; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+	long long v = -1;
+	const char *p = info;
+
+	while (p && *p && v < 0) {
 		if (strncmp(p, name, n) == 0 && p[n] == ':')
-			return strtoll(p + n + 1, NULL, 10);
-	return -1;
+			v = strtoll(p + n + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return v;
 }
 
 /* Redis's memory as /healthz shows it: used and max bytes and

@@ -209,15 +209,16 @@ void webhook_handle(struct app *app, struct http_request *req, struct http_respo
 	struct params form = { NULL, 0 };
 	int form_body, is_voice, is_status, is_sms;
 	enum signature_verdict verdict;
-	const char *url;
+	const char *url, *refused = NULL; /* the verdict of an unverified request */
+	long long nfields = -1;
 
 	memset(&wl, 0, sizeof(wl));
 	/* Nothing is answered before the signature is known, and without a
 	 * body there is no signature to know: refused, summarised. */
 	if (req->body_too_large) {
 		http_response_text(res, 413, "request body too large");
-		webhook_reject(app, req, res, "body too large", -1);
-		return;
+		refused = "body too large";
+		goto out;
 	}
 	/* Twilio signs a form POST over its parameters, anything else over
 	 * the URL (and bodySHA256); a form that cannot be parsed cannot be
@@ -226,8 +227,8 @@ void webhook_handle(struct app *app, struct http_request *req, struct http_respo
 	if (form_body &&
 		form_parse(req->arena, req->body, req->body_len, NULL, &form) != FORM_OK) {
 		http_response_text(res, 403, "forbidden: the body cannot be parsed, so it is not signed");
-		webhook_reject(app, req, res, "body unparsable", -1);
-		return;
+		refused = "body unparsable";
+		goto out;
 	}
 	/* The URL Twilio signed is the public base URL plus the request URI,
 	 * never anything taken from the Host header. */
@@ -236,10 +237,9 @@ void webhook_handle(struct app *app, struct http_request *req, struct http_respo
 		req->body_len, req->twilio_signature);
 	if (verdict != SIGNATURE_VALID) {
 		http_response_text(res, 403, "forbidden: invalid Twilio signature");
-		webhook_reject(app, req, res,
-			arena_printf(req->arena, "signature %s", signature_verdict_name(verdict)),
-			form_body ? (long long)form.n : -1);
-		return;
+		refused = arena_printf(req->arena, "signature %s", signature_verdict_name(verdict));
+		nfields = form_body ? (long long)form.n : -1;
+		goto out;
 	}
 
 	/* Signed: from here on the answer is TwiML, whatever is wrong, and the
@@ -289,5 +289,9 @@ void webhook_handle(struct app *app, struct http_request *req, struct http_respo
 		wl.error = "no such webhook";
 		answer_apology(res);
 	}
-	webhook_audit(app, req, res, &wl);
+out:
+	if (refused)
+		webhook_reject(app, req, res, refused, nfields);
+	else
+		webhook_audit(app, req, res, &wl);
 }
