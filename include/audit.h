@@ -1,18 +1,40 @@
 /* audit: the record of everything that happened (DESIGN.md rule 12).
  *
- * Every webhook request (parameters, signature verdict), the TwiML or
- * error returned, its latency, and every error is written to Redis in
- * bounded streams:
+ * Verified traffic (signed webhooks, authenticated API calls, the
+ * worker's and reconciler's own records) is written to Redis in bounded
+ * streams, each entry one field, "json", holding the record:
  *
- *   audit:call:<CallSid>     one call's history       (MAXLEN ~ 1000)
- *   audit:business:<id>      one business's history   (MAXLEN ~ 100000)
- *   audit:all                everything, newest kept  (MAXLEN ~ 1000000)
- *   audit:errors             errors only              (MAXLEN ~ 100000)
+ *   stream                   records (MAXLEN ~)  x record cap = budget
+ *   audit:call:<CallSid>     512                  x 8 KiB     =   4 MiB
+ *   audit:business:<id>      8192                 x 8 KiB     =  64 MiB
+ *   audit:all                32768                x 8 KiB     = 256 MiB
+ *   audit:errors             8192                 x 8 KiB     =  64 MiB
  *
- * each entry has one field, "json", holding the record.  Records are
- * never silently dropped: when Redis is unavailable the record is appended
- * as one JSON line to the fallback log file, and if even that fails it is
- * written to stderr.
+ * ("~" trims in whole stream nodes of up to 100 entries, so a stream may
+ * hold up to 100 more.)  A record whose JSON is longer than
+ * AUDIT_RECORD_MAX keeps only its identifying fields, each cut to 256
+ * bytes, with "truncated": true and "original_bytes": its size.
+ *
+ * What an unverified request sends (no or a bad signature, no valid API
+ * key, a body too large or that cannot be parsed) is never stored: it is
+ * summarised by audit_rejected (method, path cut to 128 bytes, source
+ * address, verdict, status, sizes, 16 hex digits of the body's SHA-256,
+ * request id, time; at most AUDIT_SUMMARY_MAX bytes) in
+ *
+ *   audit:rejected                 5000 x 1 KiB = 5 MiB
+ *   audit:rejected:sources:<hour>  a hash, source address -> count, at
+ *                                  most 1000 addresses an hour (the rest
+ *                                  count under "other"), kept 48 hours
+ *
+ * and no key is ever named by anything in it.
+ *
+ * Records are never silently dropped: when Redis is unavailable the
+ * record is appended as one JSON line to the fallback log file, and if
+ * even that fails it is written to stderr.  The fallback log rotates at
+ * 64 MiB and keeps 4 files (path, path.1 .. path.3: 256 MiB at most,
+ * give or take the lines in flight).  Summaries of rejected requests go
+ * to it at most 20 a second per process (a burst of 100); the number
+ * left out is carried by the next summary written ("suppressed").
  *
  * Registered secrets are replaced in every string of every record
  * (keys included) before it is stored anywhere.  A call_sid or
@@ -29,6 +51,25 @@ struct params;
 
 struct audit;
 
+/* The most bytes one stored record's JSON takes. */
+#define AUDIT_RECORD_MAX (8 * 1024)
+/* The most bytes one summary of a rejected request takes. */
+#define AUDIT_SUMMARY_MAX 1024
+
+/* What may be recorded about a request that was not verified.  Every
+ * string is cut and cleaned by audit_rejected; NULL strings are left out. */
+struct audit_rejection {
+	const char *request_id;
+	const char *method;
+	const char *path;        /* without the query */
+	const char *remote_addr; /* REMOTE_ADDR from nginx */
+	const char *verdict;     /* why it was refused: "signature missing", ... */
+	int status;              /* the HTTP status answered */
+	long long body_len;      /* bytes of body received (or announced), -1: unknown */
+	long long nfields;       /* form fields parsed, -1: not parsed */
+	const char *body_sha256; /* hex SHA-256 of the body (16 digits kept), NULL: none */
+};
+
 /* r may be shared with the caller (not owned).  fallback_path is copied. */
 struct audit *audit_open(struct rds *r, const char *fallback_path);
 void audit_close(struct audit *au);
@@ -40,6 +81,25 @@ void audit_close(struct audit *au);
  * stderr took it. */
 int audit_record(struct audit *au, const char *kind, const char *call_sid,
 	const char *business_id, json_t *rec);
+
+/* Records the summary of a rejected request in audit:rejected and counts
+ * it under its source address in this hour's hash, or appends the summary
+ * to the fallback log (rate-capped) when Redis is unavailable.  Returns
+ * like audit_record; 2 when the summary was left out by the rate cap
+ * (and counted for the next one). */
+int audit_rejected(struct audit *au, const struct audit_rejection *rj);
+
+/* The summary audit_rejected stores (without ts and pid), for tests;
+ * caller decrefs. */
+json_t *audit_rejection_json(const struct audit_rejection *rj);
+
+/* Sets the fallback log's rotation size and number of files kept (the
+ * log itself included); for tests.  Defaults 64 MiB and 4. */
+void audit_set_fallback_limits(struct audit *au, long long max_bytes, int max_files);
+
+/* Sets the per-process rate cap of summaries written to the fallback log
+ * (per second, and burst); for tests.  Defaults 20 and 100. */
+void audit_set_summary_rate(struct audit *au, double per_second, double burst);
 
 /* A JSON object of params with secrets redacted: any parameter whose name
  * looks secret (AuthToken, Password, Token, Secret, ApiKey, Authorization,
@@ -58,11 +118,17 @@ char *audit_redact(const char *s);
 
 /* Reads back up to max records of a stream ("call", sid) or ("business",
  * id), oldest first, as a JSON array (caller decrefs), or NULL when Redis
- * cannot be read.  Scopes "all" and "errors" (id ignored) read those
- * streams.  When a stream holds more than max records, the newest max are
+ * cannot be read.  Scopes "all", "errors" and "rejected" (id ignored) read
+ * those streams.  When a stream holds more than max records, the newest max are
  * returned.  An entry that is not valid JSON is returned as
  * {"kind":"unparsable","raw":...}.  NULL also for an unknown scope or
  * max < 1. */
 json_t *audit_read(struct rds *r, const char *scope, const char *id, int max);
+
+/* The per-source counts of rejected requests of the hours still kept,
+ * oldest hour first, as a JSON array of {"hour": "YYYYMMDDHH", "counts":
+ * {address: n, ...}} (caller decrefs), or NULL when Redis cannot be
+ * read. */
+json_t *audit_sources(struct rds *r);
 
 #endif

@@ -3,6 +3,9 @@
  * http_request_read copies everything a handler may need out of the
  * FastCGI parameters (whose pointers die at the next accept) into the
  * request arena, reads the body up to a cap, and parses the query string.
+ * A body over the cap is read and thrown away (only its SHA-256 is kept,
+ * for the audit's summary): the application never holds more than
+ * HTTP_MAX_BODY bytes of it, and nginx gets its whole request taken.
  * Handlers fill struct http_response; http_response_send writes it. */
 #ifndef RF_HTTP_H
 #define RF_HTTP_H
@@ -15,8 +18,11 @@
 
 struct arena;
 
-/* Bodies larger than this are refused with 413 before being read. */
+/* Bodies larger than this are refused (413 or 403) and not kept. */
 #define HTTP_MAX_BODY (64 * 1024)
+/* A refused body is drained at most this far (nginx lets 1 MiB through);
+ * past it the connection is simply closed. */
+#define HTTP_MAX_DRAIN (4 * 1024 * 1024)
 
 struct http_request {
 	struct arena *arena;        /* owner of every pointer below */
@@ -34,7 +40,10 @@ struct http_request {
 	const char *body;           /* NUL-terminated copy, "" when none */
 	size_t body_len;
 	long long content_length;   /* as announced, -1 when absent or malformed */
-	int body_too_large;         /* announced length over HTTP_MAX_BODY: body not read */
+	int body_too_large;         /* announced length over HTTP_MAX_BODY: body not kept */
+	long long body_received;    /* bytes of body read, kept or drained */
+	char body_sha256[65];       /* hex SHA-256 of what was read; "" until
+	                               http_request_digest (set for a drained body) */
 	int query_ok;               /* query parsed without error */
 	struct params query_params; /* valid when query_ok */
 	long long start_ms;
@@ -50,6 +59,10 @@ struct http_response {
 /* Fills req from fcgx; 0, or -1 when the request is unusable (no method
  * or URI, or a read error), in which case the caller answers 400. */
 int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *req);
+
+/* The hex SHA-256 of the body as read (a drained body's too), computed
+ * once; "" only if the crypto library fails. */
+const char *http_request_digest(struct http_request *req);
 
 void http_response_init(struct http_response *res);
 void http_response_free(struct http_response *res);

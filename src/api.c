@@ -672,6 +672,25 @@ static void api_audit(struct api_ctx *c)
 	audit_record(c->app->audit, "api", NULL, c->business[0] ? c->business : NULL, rec);
 }
 
+/* Records a request that was never authenticated as a bounded summary
+ * (audit_rejected): nothing from its body, no key named by it. */
+static void api_reject(struct api_ctx *c, const char *verdict)
+{
+	struct audit_rejection rj;
+
+	memset(&rj, 0, sizeof(rj));
+	rj.request_id = c->req->request_id;
+	rj.method = c->req->method;
+	rj.path = c->req->path;
+	rj.remote_addr = c->req->remote_addr;
+	rj.verdict = verdict;
+	rj.status = c->res->status;
+	rj.body_len = c->req->body_too_large ? c->req->body_received : (long long)c->req->body_len;
+	rj.nfields = -1;
+	rj.body_sha256 = http_request_digest(c->req);
+	audit_rejected(c->app->audit, &rj);
+}
+
 /* 405 with the methods the resource has. */
 static void api_method_not_allowed(struct api_ctx *c, const char *allow)
 {
@@ -710,6 +729,13 @@ void api_handle(struct app *app, struct http_request *req, struct http_response 
 		}
 		clock_ready = 1;
 	}
+	/* Refused before the key is looked at: a body over the limit is
+	 * never kept, and an unknown path has nothing to authenticate. */
+	if (req->body_too_large) {
+		api_error(&c, 413, "body_too_large", NULL, "the body must be at most %d bytes",
+			API_MAX_BODY);
+		goto out;
+	}
 	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) != 0) {
 		api_error(&c, 404, "not_found", NULL, "no such resource");
 		goto out;
@@ -743,5 +769,12 @@ void api_handle(struct app *app, struct http_request *req, struct http_response 
 		api_error(&c, 404, "not_found", NULL, "no such resource");
 	}
 out:
-	api_audit(&c);
+	/* Only an authenticated request is recorded in full, under its
+	 * business; anything else is a summary. */
+	if (c.business[0])
+		api_audit(&c);
+	else
+		api_reject(&c, c.res->status == 413 ? "body too large" :
+			c.res->status == 404 ? "no such resource" :
+			c.res->status == 401 ? "unauthenticated" : "not authenticated");
 }

@@ -8,28 +8,48 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define AUDIT_REDACTED "[redacted]"
-#define AUDIT_CALL_MAXLEN "1000"
-#define AUDIT_BUSINESS_MAXLEN "100000"
-#define AUDIT_ALL_MAXLEN "1000000"
-#define AUDIT_ERRORS_MAXLEN "100000"
+/* Stream lengths: MAXLEN x AUDIT_RECORD_MAX is each stream's byte budget
+ * (the table in audit.h). */
+#define AUDIT_CALL_MAXLEN "512"
+#define AUDIT_BUSINESS_MAXLEN "8192"
+#define AUDIT_ALL_MAXLEN "32768"
+#define AUDIT_ERRORS_MAXLEN "8192"
+#define AUDIT_REJECTED_KEY "audit:rejected"
+#define AUDIT_REJECTED_MAXLEN "5000"
+#define AUDIT_SOURCES_PREFIX "audit:rejected:sources:"
+#define AUDIT_SOURCES_MAX_FIELDS "1000"
+#define AUDIT_SOURCES_TTL "172800" /* 48 hours */
 /* One call's history is only needed while somebody may ask about it. */
 #define AUDIT_CALL_TTL "2592000" /* 30 days */
 #define AUDIT_MAX_ID 64
 #define AUDIT_MAX_STREAMS 4
+/* What a truncated record keeps of each identifying string. */
+#define AUDIT_KEEP_STRING 256
+#define AUDIT_SUMMARY_PATH 128
+#define AUDIT_SUMMARY_WORD 48
+#define AUDIT_DIGEST_HEX 16
 
 struct audit {
 	struct rds *r;          /* shared, not owned */
 	char *fallback_path;    /* owned; NULL: stderr only */
 	int fallback_failing;   /* the fallback file's failure was logged */
+	long long fallback_max_bytes;
+	int fallback_max_files;
+	/* The token bucket of summaries to the fallback log. */
+	double rate, burst, tokens;
+	long long tokens_ms;
+	long long suppressed;   /* summaries not written since the last one */
 };
 
 /* The registered secrets, longest first so that a secret containing
@@ -43,7 +63,27 @@ struct audit *audit_open(struct rds *r, const char *fallback_path)
 	struct audit *au = xcalloc(1, sizeof(*au));
 	au->r = r;
 	au->fallback_path = fallback_path ? xstrdup(fallback_path) : NULL;
+	au->fallback_max_bytes = 64LL * 1024 * 1024;
+	au->fallback_max_files = 4;
+	au->rate = 20;
+	au->burst = au->tokens = 100;
+	au->tokens_ms = util_now_ms();
 	return au;
+}
+
+void audit_set_fallback_limits(struct audit *au, long long max_bytes, int max_files)
+{
+	if (max_bytes > 0)
+		au->fallback_max_bytes = max_bytes;
+	if (max_files >= 1 && max_files <= 100)
+		au->fallback_max_files = max_files;
+}
+
+void audit_set_summary_rate(struct audit *au, double per_second, double burst)
+{
+	au->rate = per_second;
+	au->burst = au->tokens = burst;
+	au->tokens_ms = util_now_ms();
 }
 
 void audit_close(struct audit *au)
@@ -236,18 +276,71 @@ static int audit_mkdirs(const char *path)
 	return rc;
 }
 
+/* Rotates the fallback log when len more bytes would take it over its
+ * size: path.N-1 is
+ * dropped, path.K becomes path.K+1, path becomes path.1.  Processes share
+ * the log, so the rotation happens under an exclusive lock on path.lock
+ * and only if the log is still that full once the lock is held
+ * (another process may have rotated it meanwhile). */
+static void audit_fallback_rotate(struct audit *au, size_t len)
+{
+	char *lock = xasprintf("%s.lock", au->fallback_path);
+	struct stat st;
+	int fd = open(lock, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	/* Without the lock, rotating anyway keeps the size bounded; the worst
+	 * case is one rotation too many. */
+	if (stat(au->fallback_path, &st) == 0 && st.st_size > 0 &&
+			st.st_size + (long long)len > au->fallback_max_bytes) {
+		for (int i = au->fallback_max_files - 1; i >= 1; i--) {
+			char *from = i == 1 ? xstrdup(au->fallback_path)
+				: xasprintf("%s.%d", au->fallback_path, i - 1);
+			char *to = xasprintf("%s.%d", au->fallback_path, i);
+			if (rename(from, to) < 0 && errno != ENOENT)
+				log_warn("audit: cannot rotate %s: %s", from, strerror(errno));
+			free(from);
+			free(to);
+		}
+		if (au->fallback_max_files == 1 && truncate(au->fallback_path, 0) < 0)
+			log_warn("audit: cannot truncate %s: %s", au->fallback_path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd); /* releases the lock */
+	free(lock);
+}
+
+/* Opens the fallback log for appending, creating its folders; -1 with
+ * errno on failure. */
+static int audit_fallback_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 && errno == ENOENT && audit_mkdirs(path) == 0)
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	return fd;
+}
+
 /* Appends line to the fallback file with one write(), so that lines from
- * concurrent processes never interleave; 0 or -1. */
+ * concurrent processes never interleave, rotating the file first when
+ * this line would take it over its size; 0 or -1. */
 static int audit_fallback(struct audit *au, const char *line, size_t len)
 {
 	int fd, rc = -1, err = 0;
+	struct stat st;
 	ssize_t w;
 
 	if (au->fallback_path == NULL)
 		return -1;
-	fd = open(au->fallback_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0 && errno == ENOENT && audit_mkdirs(au->fallback_path) == 0)
-		fd = open(au->fallback_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	fd = audit_fallback_open(au->fallback_path);
+	if (fd >= 0 && fstat(fd, &st) == 0 &&
+			st.st_size + (long long)len > au->fallback_max_bytes && st.st_size > 0) {
+		close(fd);
+		audit_fallback_rotate(au, len);
+		fd = audit_fallback_open(au->fallback_path);
+	}
 	if (fd < 0) {
 		err = errno;
 		goto out;
@@ -319,6 +412,50 @@ static int audit_store(struct audit *au, char *const *keys, int nkeys,
 	return rds_pipeline(au->r, n, argcs, argvs, NULL);
 }
 
+/* s cut to at most max bytes without splitting a UTF-8 sequence; a new
+ * JSON string (s is valid UTF-8: it came out of a JSON string). */
+static json_t *audit_cut_utf8(const char *s, size_t len, size_t max)
+{
+	if (len > max) {
+		len = max;
+		while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+			len--;
+	}
+	return json_stringn(s, len);
+}
+
+/* The fields that say what a record is about; a truncated record keeps
+ * these and nothing else. */
+static const char *const audit_identifying[] = {
+	"kind", "ts", "pid", "call_sid", "business_id", "request_id", "method", "path", "query",
+	"remote_addr", "status", "signature", "verdict", "error", "error_field", "call_id",
+	"attempt_id", "reminder_id", "channel", "sid", "decision", "action", "state_before",
+	"state_after", "input", "key_prefix", "latency_ms", "http_status", "outcome",
+};
+
+/* The record rec (of json_len bytes serialised) reduced to its
+ * identifying fields, each string cut to AUDIT_KEEP_STRING bytes, marked
+ * truncated with its original size; a new object. */
+static json_t *audit_truncate(json_t *rec, size_t json_len)
+{
+	json_t *small = json_object();
+
+	for (size_t i = 0; i < ARRAY_LEN(audit_identifying); i++) {
+		json_t *v = json_object_get(rec, audit_identifying[i]);
+		if (v == NULL)
+			continue;
+		if (json_is_string(v))
+			json_object_set_new(small, audit_identifying[i],
+				audit_cut_utf8(json_string_value(v), json_string_length(v),
+					AUDIT_KEEP_STRING));
+		else if (json_is_integer(v) || json_is_boolean(v) || json_is_real(v))
+			json_object_set(small, audit_identifying[i], v);
+	}
+	json_object_set_new(small, "truncated", json_true());
+	json_object_set_new(small, "original_bytes", json_integer((json_int_t)json_len));
+	return small;
+}
+
 int audit_record(struct audit *au, const char *kind, const char *call_sid,
 	const char *business_id, json_t *rec)
 {
@@ -355,6 +492,15 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 	json = json_dumps(rec, JSON_COMPACT);
 	if (json == NULL)
 		abort(); /* an object of valid strings only fails to encode without memory */
+	if (strlen(json) > AUDIT_RECORD_MAX) {
+		json_t *small = audit_truncate(rec, strlen(json));
+		free(json);
+		json_decref(rec);
+		rec = small;
+		json = json_dumps(rec, JSON_COMPACT);
+		if (json == NULL)
+			abort();
+	}
 
 	keys[nkeys++] = xstrdup("audit:all");
 	if (strcmp(kind, "error") == 0)
@@ -390,7 +536,158 @@ out:
 	return rc;
 }
 
-/* The stream key for a scope ("call", "business", "all", "errors"); NULL
+/* s with every byte that is not printable ASCII replaced by '?', cut to
+ * max bytes; a new JSON string.  A summary holds nothing it did not
+ * clean. */
+static json_t *audit_clean(const char *s, size_t max)
+{
+	char out[AUDIT_SUMMARY_PATH + 1];
+	size_t n = 0;
+
+	if (max > AUDIT_SUMMARY_PATH)
+		max = AUDIT_SUMMARY_PATH;
+	for (; s[n] && n < max; n++)
+		out[n] = (s[n] >= 0x20 && s[n] < 0x7f) ? s[n] : '?';
+	out[n] = '\0';
+	return json_string(out);
+}
+
+/* Whether s looks like an IPv4 or IPv6 address (it names a hash field). */
+static int audit_addr_ok(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdefABCDEF:.");
+	return n > 0 && n <= 45 && s[n] == '\0';
+}
+
+json_t *audit_rejection_json(const struct audit_rejection *rj)
+{
+	json_t *rec = json_object();
+	char digest[AUDIT_DIGEST_HEX + 1];
+	size_t n;
+
+	if (rj->request_id)
+		json_object_set_new(rec, "request_id", audit_clean(rj->request_id, AUDIT_SUMMARY_WORD));
+	if (rj->method)
+		json_object_set_new(rec, "method", audit_clean(rj->method, 16));
+	if (rj->path)
+		json_object_set_new(rec, "path", audit_clean(rj->path, AUDIT_SUMMARY_PATH));
+	if (rj->remote_addr)
+		json_object_set_new(rec, "remote_addr",
+			audit_addr_ok(rj->remote_addr) ? json_string(rj->remote_addr)
+						       : json_string("invalid"));
+	if (rj->verdict)
+		json_object_set_new(rec, "verdict", audit_clean(rj->verdict, AUDIT_SUMMARY_WORD));
+	json_object_set_new(rec, "status", json_integer(rj->status));
+	if (rj->body_len >= 0)
+		json_object_set_new(rec, "body_len", json_integer(rj->body_len));
+	if (rj->nfields >= 0)
+		json_object_set_new(rec, "fields", json_integer(rj->nfields));
+	if (rj->body_sha256) {
+		n = strspn(rj->body_sha256, "0123456789abcdef");
+		if (n >= AUDIT_DIGEST_HEX) {
+			memcpy(digest, rj->body_sha256, AUDIT_DIGEST_HEX);
+			digest[AUDIT_DIGEST_HEX] = '\0';
+			json_object_set_new(rec, "body_sha256", json_string(digest));
+		}
+	}
+	return rec;
+}
+
+/* Stores one summary and counts its source in one round trip: the
+ * stream is capped, the hour's hash holds at most max_fields addresses
+ * (the rest count under "other") and expires. */
+static const char audit_rejected_lua[] =
+	"redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'json', ARGV[2])\n"
+	"local f = ARGV[3]\n"
+	"if redis.call('HEXISTS', KEYS[2], f) == 0 and\n"
+	"   redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then\n"
+	"  f = 'other'\n"
+	"end\n"
+	"redis.call('HINCRBY', KEYS[2], f, 1)\n"
+	"redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
+	"return 1\n";
+
+/* Whether the token bucket of summaries to the fallback log has one. */
+static int audit_summary_token(struct audit *au)
+{
+	long long now = util_now_ms();
+	au->tokens += (double)(now - au->tokens_ms) * au->rate / 1000.0;
+	au->tokens_ms = now;
+	if (au->tokens > au->burst)
+		au->tokens = au->burst;
+	if (au->tokens < 1.0)
+		return 0;
+	au->tokens -= 1.0;
+	return 1;
+}
+
+int audit_rejected(struct audit *au, const struct audit_rejection *rj)
+{
+	json_t *rec = audit_rejection_json(rj);
+	char ts[40], hour[16], *json, *line, *sources;
+	const char *args[7];
+	redisReply *rep = NULL;
+	struct tm tm;
+	time_t now = time(NULL);
+	int rc;
+
+	audit_timestamp(ts);
+	json_object_set_new(rec, "kind", json_string("rejected"));
+	json_object_set_new(rec, "ts", json_string(ts));
+	json_object_set_new(rec, "pid", json_integer(getpid()));
+	if (au->suppressed > 0)
+		json_object_set_new(rec, "suppressed", json_integer(au->suppressed));
+	json = json_dumps(rec, JSON_COMPACT);
+	if (json == NULL)
+		abort();
+	gmtime_r(&now, &tm);
+	strftime(hour, sizeof(hour), "%Y%m%d%H", &tm);
+	sources = xasprintf(AUDIT_SOURCES_PREFIX "%s", hour);
+
+	if (au->r) {
+		args[0] = AUDIT_REJECTED_KEY;
+		args[1] = sources;
+		args[2] = AUDIT_REJECTED_MAXLEN;
+		args[3] = json;
+		args[4] = rj->remote_addr && audit_addr_ok(rj->remote_addr) ? rj->remote_addr
+									    : "invalid";
+		args[5] = AUDIT_SOURCES_MAX_FIELDS;
+		args[6] = AUDIT_SOURCES_TTL;
+		rep = rds_eval(au->r, audit_rejected_lua, 2, 7, args, NULL);
+	}
+	if (rep) {
+		freeReplyObject(rep);
+		au->suppressed = 0;
+		rc = 0;
+		goto out;
+	}
+	/* Redis is down or full: a flood must not fill the disk either. */
+	if (!audit_summary_token(au)) {
+		au->suppressed++;
+		rc = 2;
+		goto out;
+	}
+	line = xasprintf("%s\n", json);
+	if (audit_fallback(au, line, strlen(line)) == 0) {
+		rc = 1;
+	} else {
+		ssize_t w;
+		do
+			w = write(2, line, strlen(line));
+		while (w < 0 && errno == EINTR);
+		rc = -1;
+	}
+	au->suppressed = 0;
+	free(line);
+out:
+	free(sources);
+	free(json);
+	json_decref(rec);
+	return rc;
+}
+
+/* The stream key for a scope ("call", "business", "all", "errors",
+ * "rejected"); NULL
  * for an unknown scope, "" for an id no stream can have been written
  * under. */
 static char *audit_scope_key(const char *scope, const char *id)
@@ -401,6 +698,8 @@ static char *audit_scope_key(const char *scope, const char *id)
 		return xstrdup("audit:all");
 	if (strcmp(scope, "errors") == 0)
 		return xstrdup("audit:errors");
+	if (strcmp(scope, "rejected") == 0)
+		return xstrdup(AUDIT_REJECTED_KEY);
 	if (strcmp(scope, "call") != 0 && strcmp(scope, "business") != 0)
 		return NULL;
 	if (id == NULL || !audit_key_id_ok(id))
@@ -468,5 +767,49 @@ out:
 	if (rep)
 		freeReplyObject(rep);
 	free(key);
+	return out;
+}
+
+json_t *audit_sources(struct rds *r)
+{
+	json_t *out = json_array();
+	time_t now = time(NULL);
+	long hours = atol(AUDIT_SOURCES_TTL) / 3600;
+
+	/* The hours are named by the clock, never listed with KEYS/SCAN. */
+	for (long h = hours; h >= 0; h--) {
+		time_t t = now - h * 3600;
+		struct tm tm;
+		char hour[16], *key;
+		const char *argv[2];
+		redisReply *rep;
+		json_t *counts;
+
+		gmtime_r(&t, &tm);
+		strftime(hour, sizeof(hour), "%Y%m%d%H", &tm);
+		key = xasprintf(AUDIT_SOURCES_PREFIX "%s", hour);
+		argv[0] = "HGETALL";
+		argv[1] = key;
+		rep = rds_command(r, 2, argv, NULL);
+		free(key);
+		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+			if (rep)
+				freeReplyObject(rep);
+			json_decref(out);
+			out = NULL;
+			goto out;
+		}
+		if (rep->elements > 0) {
+			counts = json_object();
+			for (size_t i = 0; i + 1 < rep->elements; i += 2)
+				if (rep->element[i]->type == REDIS_REPLY_STRING &&
+						rep->element[i + 1]->type == REDIS_REPLY_STRING)
+					json_object_set_new(counts, rep->element[i]->str,
+						json_integer(atoll(rep->element[i + 1]->str)));
+			json_array_append_new(out, json_pack("{s:s,s:o}", "hour", hour, "counts", counts));
+		}
+		freeReplyObject(rep);
+	}
+out:
 	return out;
 }

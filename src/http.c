@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,45 @@ static long long parse_length(const char *s)
 	if (errno || *end)
 		return -1;
 	return n;
+}
+
+/* Reads and discards up to HTTP_MAX_DRAIN bytes of a refused body,
+ * hashing them, so that nginx's request is taken whole and the summary
+ * can name the body without keeping it. */
+static void drain_body(FCGX_Request *fcgx, struct http_request *req)
+{
+	char chunk[16384];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	long long want = req->content_length < HTTP_MAX_DRAIN ? req->content_length : HTTP_MAX_DRAIN;
+
+	while (req->body_received < want) {
+		long long left = want - req->body_received;
+		int got = FCGX_GetStr(chunk, left < (long long)sizeof(chunk) ? (int)left
+									 : (int)sizeof(chunk), fcgx->in);
+		if (got <= 0)
+			break;
+		if (ok)
+			ok = EVP_DigestUpdate(ctx, chunk, (size_t)got) == 1;
+		req->body_received += got;
+	}
+	if (ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 32)
+		util_hex(md, mdlen, req->body_sha256);
+	EVP_MD_CTX_free(ctx);
+}
+
+const char *http_request_digest(struct http_request *req)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (req->body_sha256[0] == '\0' && !req->body_too_large &&
+			EVP_Digest(req->body, req->body_len, md, &mdlen, EVP_sha256(), NULL) == 1 &&
+			mdlen == 32)
+		util_hex(md, mdlen, req->body_sha256);
+	return req->body_sha256;
 }
 
 int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *req)
@@ -87,6 +127,7 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
 	req->content_length = parse_length(FCGX_GetParam("CONTENT_LENGTH", fcgx->envp));
 	if (req->content_length > HTTP_MAX_BODY) {
 		req->body_too_large = 1;
+		drain_body(fcgx, req);
 	} else if (req->content_length > 0) {
 		char *body = arena_alloc(a, (size_t)req->content_length + 1);
 		int got = FCGX_GetStr(body, (int)req->content_length, fcgx->in);
@@ -95,6 +136,7 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
 		body[got] = '\0';
 		req->body = body;
 		req->body_len = (size_t)got;
+		req->body_received = got;
 	}
 	return 0;
 }

@@ -79,9 +79,14 @@ static int audit_main(int argc, char **argv)
 	int max = 100, rc = 1;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: ringfence audit call CALLSID | business ID | all | errors [--max N]\n\n"
-		       "Prints the audit records of one call, one business, everything or the\n"
-		       "errors, oldest first, one JSON object per line.  Needs RINGFENCE_REDIS_URL.\n");
+		printf("usage: ringfence audit call CALLSID | business ID | all | errors | rejected\n"
+		       "                       [--max N]\n"
+		       "       ringfence audit sources\n\n"
+		       "Prints the audit records of one call, one business, everything, the\n"
+		       "errors, or the summaries of rejected (unsigned, unauthenticated, too large)\n"
+		       "requests, oldest first, one JSON object per line.  `sources` prints the\n"
+		       "rejected requests counted per source address and hour (48 hours kept).\n"
+		       "Needs RINGFENCE_REDIS_URL.\n");
 		return 0;
 	}
 	if (argc < 2) {
@@ -98,7 +103,8 @@ static int audit_main(int argc, char **argv)
 		}
 		id = argv[2];
 		next = 3;
-	} else if (strcmp(scope, "all") != 0 && strcmp(scope, "errors") != 0) {
+	} else if (strcmp(scope, "all") != 0 && strcmp(scope, "errors") != 0 &&
+		strcmp(scope, "rejected") != 0 && strcmp(scope, "sources") != 0) {
 		fprintf(stderr, "ringfence audit: unknown scope '%s' (see --help)\n", scope);
 		return 2;
 	}
@@ -123,7 +129,7 @@ static int audit_main(int argc, char **argv)
 		fprintf(stderr, "ringfence audit: RINGFENCE_REDIS_URL is malformed\n");
 		return 1;
 	}
-	recs = audit_read(r, scope, id, max);
+	recs = strcmp(scope, "sources") == 0 ? audit_sources(r) : audit_read(r, scope, id, max);
 	if (recs == NULL) {
 		fprintf(stderr, "ringfence audit: cannot read from Redis: %s\n", rds_last_error(r));
 	} else {

@@ -21,9 +21,61 @@ struct route {
 	route_handler handler;
 };
 
+/* A number field of an INFO reply ("name:123\r\n"), or -1. */
+static long long info_field(const char *info, const char *name)
+{
+	size_t n = strlen(name);
+	long long v = -1;
+	const char *p = info;
+
+	while (p && *p && v < 0) {
+		if (strncmp(p, name, n) == 0 && p[n] == ':')
+			v = strtoll(p + n + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return v;
+}
+
+/* Redis's memory as /healthz shows it: used and max bytes and
+ * "pressure": "ok" (under 80% of maxmemory), "high" (80% or more: audit
+ * writes soon fail over to the fallback log and the ready queue with
+ * them), or "unbounded" (no maxmemory: Redis grows until the host runs
+ * out, see the README's deploy notes); NULL when INFO cannot be read. */
+static json_t *health_redis_memory(struct app *app)
+{
+	const char *argv[] = { "INFO", "memory" };
+	redisReply *r = rds_command(app->rds, 2, argv, NULL);
+	long long used, max;
+	json_t *j = NULL;
+
+	if (r == NULL)
+		return NULL;
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
+		used = info_field(r->str, "used_memory");
+		max = info_field(r->str, "maxmemory");
+		if (used >= 0) {
+			j = json_pack("{s:I}", "used_bytes", (json_int_t)used);
+			if (max > 0) {
+				json_object_set_new(j, "max_bytes", json_integer(max));
+				json_object_set_new(j, "used_fraction", json_real((double)used / (double)max));
+				json_object_set_new(j, "pressure",
+					json_string(used * 5 >= max * 4 ? "high" : "ok"));
+			} else {
+				json_object_set_new(j, "pressure", json_string("unbounded"));
+			}
+		}
+	}
+	freeReplyObject(r);
+	return j;
+}
+
 /* GET /healthz: 200 when PostgreSQL and Redis both answer and the
  * failsafe is armed, else 503 with the reason ("failsafe": "tripped:
- * <reason>"), for load balancers and the operator at 3 AM. */
+ * <reason>"), for load balancers and the operator at 3 AM.  It also
+ * shows Redis's memory ("redis_memory", health_redis_memory), which does
+ * not change the status. */
 static void health_handle(struct app *app, struct http_request *req, struct http_response *res)
 {
 	PGresult *pg = db_exec(app->db, "SELECT 1", 0, NULL);
@@ -47,6 +99,11 @@ static void health_handle(struct app *app, struct http_request *req, struct http
 	j = json_pack("{s:s, s:s, s:s, s:s}", "status", res->status == 200 ? "ok" : "degraded",
 		"database", db_ok ? "ok" : "unavailable", "redis", redis_ok ? "ok" : "unavailable",
 		"failsafe", failsafe);
+	if (j && redis_ok) {
+		json_t *mem = health_redis_memory(app);
+		if (mem)
+			json_object_set_new(j, "redis_memory", mem);
+	}
 	body = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
 	buf_printf(&res->body, "%s\n", body ? body : "{\"status\": \"degraded\"}");
 	free(body);
@@ -58,6 +115,7 @@ static const struct route routes[] = {
 	{ "GET", "/healthz", health_handle },
 	{ NULL, "/twilio/", webhook_handle },
 	{ NULL, "/api/v1/", api_handle },
+	{ NULL, "/api/v1", api_handle }, /* answers a JSON 404 */
 	{ NULL, "/unsubscribe", unsubscribe_handle },
 };
 

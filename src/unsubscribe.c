@@ -176,20 +176,25 @@ static int one_click_body(const struct http_request *req)
 	return 0;
 }
 
-/* The audit record of a refused request: a small summary, no business or
- * client named (nothing unverified names a key). */
+/* A refused request is recorded like every unverified one: a bounded
+ * summary in audit:rejected (audit_rejected), nothing from the link or
+ * the body, no business or client named, so forged links can neither
+ * flood audit:all nor push real records out of it. */
 static void audit_refused(struct app *app, const struct http_request *req, int status,
 	const char *reason)
 {
-	json_t *rec = json_object();
-	json_object_set_new(rec, "verdict", json_string("refused"));
-	json_object_set_new(rec, "status", json_integer(status));
-	json_object_set_new(rec, "reason", json_string(reason));
-	json_object_set_new(rec, "method", json_stringn(req->method, strnlen(req->method, 16)));
-	json_object_set_new(rec, "remote_addr", json_string(req->remote_addr ? req->remote_addr : ""));
-	json_object_set_new(rec, "request_id", json_string(req->request_id));
-	json_object_set_new(rec, "body_bytes", json_integer((json_int_t)req->body_len));
-	audit_record(app->audit, "unsubscribe", NULL, NULL, rec);
+	struct audit_rejection rj;
+
+	memset(&rj, 0, sizeof(rj));
+	rj.request_id = req->request_id;
+	rj.method = req->method;
+	rj.path = req->path;
+	rj.remote_addr = req->remote_addr;
+	rj.verdict = reason;
+	rj.status = status;
+	rj.body_len = (long long)req->body_len;
+	rj.nfields = -1;
+	audit_rejected(app->audit, &rj);
 	log_warn("unsubscribe: request %s refused (%d): %s", req->request_id, status, reason);
 }
 

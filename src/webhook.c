@@ -1,5 +1,6 @@
-/* webhook: POST /twilio/... — signature check, validation, the engine,
- * and one audit record per request. */
+/* webhook: /twilio/... — the signature first, then method, type,
+ * validation and the engine; one audit record per signed request, one
+ * bounded summary per refused one. */
 #include "webhook.h"
 #include "app.h"
 #include "arena.h"
@@ -174,57 +175,101 @@ static void voice_handle(struct app *app, struct http_request *req, struct http_
 		wl->error = wl->outcome.error ? wl->outcome.error : "engine failed";
 }
 
+/* Records a refused, unverified request as a bounded summary: nothing
+ * from its body but sizes and a digest, and no key named by it. */
+static void webhook_reject(struct app *app, struct http_request *req,
+	const struct http_response *res, const char *verdict, long long nfields)
+{
+	struct audit_rejection rj;
+
+	memset(&rj, 0, sizeof(rj));
+	rj.request_id = req->request_id;
+	rj.method = req->method;
+	rj.path = req->path;
+	rj.remote_addr = req->remote_addr;
+	rj.verdict = verdict;
+	rj.status = res->status;
+	rj.body_len = req->body_too_large ? req->body_received : (long long)req->body_len;
+	rj.nfields = nfields;
+	rj.body_sha256 = http_request_digest(req);
+	audit_rejected(app->audit, &rj);
+}
+
+/* The empty TwiML answer of a messaging or status webhook. */
+static void answer_empty(struct http_response *res)
+{
+	answer_twiml(res);
+	buf_reset(&res->body);
+	buf_puts(&res->body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response/>\n");
+}
+
 void webhook_handle(struct app *app, struct http_request *req, struct http_response *res)
 {
 	struct webhook_log wl;
 	struct params form = { NULL, 0 };
-	int form_body;
+	int form_body, is_voice, is_status, is_sms;
 	enum signature_verdict verdict;
-	const char *url;
+	const char *url, *refused = NULL; /* the verdict of an unverified request */
+	long long nfields = -1;
 
 	memset(&wl, 0, sizeof(wl));
-	wl.verdict = "not checked";
+	/* Nothing is answered before the signature is known, and without a
+	 * body there is no signature to know: refused, summarised. */
 	if (req->body_too_large) {
-		wl.error = "request body too large";
 		http_response_text(res, 413, "request body too large");
+		refused = "body too large";
 		goto out;
 	}
-	if (strcmp(req->method, "POST") != 0) {
-		wl.error = "method not allowed";
-		http_response_text(res, 405, "method not allowed");
+	/* Twilio signs a form POST over its parameters, anything else over
+	 * the URL (and bodySHA256); a form that cannot be parsed cannot be
+	 * signed. */
+	form_body = strcmp(req->method, "POST") == 0 && is_form(req->content_type);
+	if (form_body &&
+		form_parse(req->arena, req->body, req->body_len, NULL, &form) != FORM_OK) {
+		http_response_text(res, 403, "forbidden: the body cannot be parsed, so it is not signed");
+		refused = "body unparsable";
 		goto out;
-	}
-	form_body = is_form(req->content_type);
-	if (form_body) {
-		enum form_err fe = form_parse(req->arena, req->body, req->body_len, NULL, &form);
-		if (fe != FORM_OK) {
-			wl.error = arena_printf(req->arena, "form body: %s", form_strerror(fe));
-			http_response_text(res, 400, "malformed form body");
-			goto out;
-		}
-		wl.form = &form;
-		wl.call_sid = form_get(&form, "CallSid");
-		if (wl.call_sid && !valid_call_sid(wl.call_sid, strlen(wl.call_sid)))
-			wl.call_sid = NULL; /* never key the audit by an unvalidated id */
 	}
 	/* The URL Twilio signed is the public base URL plus the request URI,
 	 * never anything taken from the Host header. */
 	url = arena_printf(req->arena, "%s%s", app->cfg.public_url, req->request_uri);
 	verdict = signature_validate(app->cfg.auth_token, url, &form, form_body, req->body,
 		req->body_len, req->twilio_signature);
-	wl.verdict = signature_verdict_name(verdict);
 	if (verdict != SIGNATURE_VALID) {
-		wl.error = arena_printf(req->arena, "signature %s", wl.verdict);
 		http_response_text(res, 403, "forbidden: invalid Twilio signature");
+		refused = arena_printf(req->arena, "signature %s", signature_verdict_name(verdict));
+		nfields = form_body ? (long long)form.n : -1;
 		goto out;
 	}
-	if (strncmp(req->path, VOICE_PREFIX, strlen(VOICE_PREFIX)) == 0 && form_body) {
+
+	/* Signed: from here on the answer is TwiML, whatever is wrong, and the
+	 * request is recorded in full under its (now verified) CallSid. */
+	wl.verdict = signature_verdict_name(verdict);
+	if (form_body) {
+		wl.form = &form;
+		wl.call_sid = form_get(&form, "CallSid");
+		if (wl.call_sid && !valid_call_sid(wl.call_sid, strlen(wl.call_sid)))
+			wl.call_sid = NULL; /* never key the audit by an unvalidated id */
+	}
+	is_voice = strncmp(req->path, VOICE_PREFIX, strlen(VOICE_PREFIX)) == 0;
+	is_status = strcmp(req->path, STATUS_PREFIX "call") == 0 ||
+		strcmp(req->path, STATUS_PREFIX "sms") == 0;
+	is_sms = strcmp(req->path, SMS_INBOUND) == 0;
+	if (strcmp(req->method, "POST") != 0) {
+		wl.error = arena_printf(req->arena, "method %.16s is not POST", req->method);
+		if (is_status || is_sms)
+			answer_empty(res);
+		else
+			answer_apology(res);
+	} else if (!form_body) {
+		wl.error = "webhook body is not form-encoded";
+		if (is_status || is_sms)
+			answer_empty(res);
+		else
+			answer_apology(res);
+	} else if (is_voice) {
 		voice_handle(app, req, res, &form, &wl);
-	} else if (strncmp(req->path, VOICE_PREFIX, strlen(VOICE_PREFIX)) == 0) {
-		wl.error = "voice webhook is not form-encoded";
-		answer_apology(res);
-	} else if ((strcmp(req->path, STATUS_PREFIX "call") == 0 ||
-			   strcmp(req->path, STATUS_PREFIX "sms") == 0) && form_body) {
+	} else if (is_status) {
 		struct status_outcome so;
 		status_handle(app, req, res, req->path + strlen(STATUS_PREFIX), &form, &so);
 		wl.have_outcome = 1;
@@ -234,7 +279,7 @@ void webhook_handle(struct app *app, struct http_request *req, struct http_respo
 		wl.outcome.state_after = so.after;
 		wl.outcome.action = so.change;
 		wl.error = so.error;
-	} else if (strcmp(req->path, SMS_INBOUND) == 0 && form_body) {
+	} else if (is_sms) {
 		const char *note = NULL;
 		wl.have_outcome = 1;
 		if (sms_inbound_handle(app, req, res, &form, &note) < 0)
@@ -242,8 +287,11 @@ void webhook_handle(struct app *app, struct http_request *req, struct http_respo
 		wl.outcome.action = note;
 	} else {
 		wl.error = "no such webhook";
-		http_response_text(res, 404, "no such webhook");
+		answer_apology(res);
 	}
 out:
-	webhook_audit(app, req, res, &wl);
+	if (refused)
+		webhook_reject(app, req, res, refused, nfields);
+	else
+		webhook_audit(app, req, res, &wl);
 }

@@ -39,6 +39,7 @@ int main(void)
 		{ "guards", guards_tests }, { "webhook", webhook_tests },
 		{ "sms", sms_tests },
 		{ "email", email_tests },
+		{ "flood", flood_tests },
 		{ "restarts", restarts_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");

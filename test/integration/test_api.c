@@ -914,6 +914,70 @@ static void test_body_and_routes(void **state)
 	api_json("GET", "/api/v1/appointments/0012", b.key, NULL, &rs);
 	api_expect_error(&rs, 404, "not_found", NULL, "id with leading zeros");
 	api_rs_free(&rs);
+	/* Without the slash, still the API's JSON. */
+	api_json("GET", "/api/v1", b.key, NULL, &rs);
+	api_expect_error(&rs, 404, "not_found", NULL, "/api/v1 without the slash");
+	api_rs_free(&rs);
+
+	/* Over 64 KiB (ringfence refuses it, never keeping it) and over
+	 * nginx's 1 MiB (nginx refuses it): JSON 413 both, never nginx's HTML. */
+	{
+		static const size_t sizes[] = { 200 * 1024, 2 * 1024 * 1024 };
+		for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+			char what[64];
+			snprintf(what, sizeof(what), "%zu KiB body", sizes[i] / 1024);
+			big = xmalloc(sizes[i] + 1);
+			memset(big, ' ', sizes[i]);
+			big[0] = '{';
+			big[sizes[i] - 1] = '}';
+			big[sizes[i]] = '\0';
+			api_call("POST", "/api/v1/clients", auth, "application/json", big, sizes[i], &rs);
+			api_expect_error(&rs, 413, "body_too_large", NULL, what);
+			api_rs_free(&rs);
+			free(big);
+		}
+	}
+
+	/* An unauthenticated request leaves only a summary: nothing from its
+	 * body, nothing in any business's stream. */
+	{
+		char marker[33], *body, hex[65], digest[17], err[256];
+		long long deadline = hx_now_ms() + 3000;
+		size_t found = 0;
+		hx_random_hex(marker, 16);
+		body = xasprintf("{\"name\": \"%s\", \"phone\": \"+15555550112\"}", marker);
+		hx_sha256_hex(body, strlen(body), hex);
+		memcpy(digest, hex, 16);
+		digest[16] = '\0';
+		api_call("POST", "/api/v1/clients", "Bearer not-a-key", "application/json", body,
+			strlen(body), &rs);
+		api_expect_error(&rs, 401, "unauthorized", NULL, "a bad key");
+		api_rs_free(&rs);
+		while (found == 0 && hx_now_ms() < deadline) {
+			json_t *arr = hx_audit_read_newest("audit:rejected", 500, err, sizeof(err));
+			if (arr == NULL)
+				fail_msg("cannot read audit:rejected: %s", err);
+			found = hx_audit_count(arr, "path", "/api/v1/clients", "verdict",
+				"unauthenticated", "body_sha256", digest, NULL);
+			json_decref(arr);
+			if (found == 0)
+				hx_sleep_ms(50);
+		}
+		if (found != 1)
+			fail_msg("the unauthenticated request is not summarised in audit:rejected");
+		{
+			json_t *arr = hx_audit_read_newest("audit:all", 200, err, sizeof(err));
+			char *dump;
+			if (arr == NULL)
+				fail_msg("cannot read audit:all: %s", err);
+			dump = json_dumps(arr, 0);
+			if (strstr(dump, marker) || strstr(dump, digest))
+				fail_msg("audit:all holds the unauthenticated request");
+			free(dump);
+			json_decref(arr);
+		}
+		free(body);
+	}
 	free(auth);
 }
 

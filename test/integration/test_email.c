@@ -439,6 +439,24 @@ static void test_tampered_refused(void **state)
 	assert_int_equal(status, 405);
 	assert_false(opted_out(&f));
 	assert_false(opted_out(&other));
+	/* Refusals are unverified requests: summaries in audit:rejected only,
+	 * nothing in audit:all, where a flood of forged links would push real
+	 * records out. */
+	{
+		char err[256];
+		json_t *rej = hx_audit_read_newest("audit:rejected", 200, err, sizeof(err));
+		json_t *all = hx_audit_read_newest("audit:all", 200, err, sizeof(err));
+		assert_non_null(rej);
+		assert_non_null(all);
+		if (hx_audit_count(rej, "path", "/unsubscribe", "verdict", "token does not verify",
+			    NULL) < 8)
+			fail_msg("refused unsubscribe links are not summarised in audit:rejected");
+		assert_int_equal(hx_audit_count(all, "kind", "unsubscribe", "verdict", "refused",
+					 NULL), 0);
+		assert_int_equal(hx_audit_count(all, "reason", "token does not verify", NULL), 0);
+		json_decref(rej);
+		json_decref(all);
+	}
 
 	/* multipart/form-data, as some mail providers post it. */
 	body = xstrdup("--XyZ\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"

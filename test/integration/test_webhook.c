@@ -8,6 +8,7 @@
  * which cmocka runs even when the test failed. */
 #include "harness.h"
 #include "groups.h"
+#include "rds.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -193,6 +194,57 @@ static long audit_wait_call_(const char *sid, size_t min, ...)
 			break;
 		hx_sleep_ms(50);
 	} while (hx_now_ms() < deadline);
+	free(key);
+	return n;
+}
+
+/* The first 16 hex digits of the SHA-256 of body, as a rejected
+ * request's summary names it; out needs 17 bytes. */
+static void digest16(const char *body, size_t len, char out[17])
+{
+	char hex[65];
+	hx_sha256_hex(body, len, hex);
+	memcpy(out, hex, 16);
+	out[16] = '\0';
+}
+
+/* Waits for at least min summaries among the newest 1000 of
+ * audit:rejected matching the NULL-terminated name, value pairs; returns
+ * how many matched. */
+#define rejected_wait(min, ...) rejected_wait_((min), __VA_ARGS__, NULL)
+static long rejected_wait_(size_t min, ...)
+{
+	json_t *arr;
+	char err[256];
+	va_list ap;
+	long n = -1;
+	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
+
+	do {
+		arr = hx_audit_read_newest("audit:rejected", 1000, err, sizeof(err));
+		if (arr == NULL)
+			fail_msg("cannot read audit:rejected: %s", err);
+		va_start(ap, min);
+		n = (long)hx_audit_vcount(arr, ap);
+		va_end(ap);
+		json_decref(arr);
+		if ((size_t)n >= min)
+			break;
+		hx_sleep_ms(50);
+	} while (hx_now_ms() < deadline);
+	return n;
+}
+
+/* How many records call_sid's stream holds (0 when it has none). */
+static long call_records(const char *sid)
+{
+	char err[256], *key = audit_key(sid);
+	json_t *arr = hx_audit_read(key, 0, err, sizeof(err));
+	long n;
+	if (arr == NULL)
+		fail_msg("cannot read %s: %s", key, err);
+	n = (long)json_array_size(arr);
+	json_decref(arr);
 	free(key);
 	return n;
 }
@@ -647,27 +699,42 @@ static void test_invalid_key(void **state)
 /* ---- 7. signatures --------------------------------------------------- */
 
 /* Sends a request that must be refused with 403 and change nothing, and
- * checks it was audited with verdict. */
+ * checks it was recorded only as a summary with verdict ("signature
+ * <verdict>"): one more in audit:rejected, none in the call's stream. */
 static void expect_refused(const struct hx_call *c, const struct hx_request *rq,
 	const char *verdict, const char *what)
 {
 	struct hx_snapshot before, after;
 	struct hx_response rs;
-	long n0, n;
+	char digest[17], *path, *full_verdict;
+	long n0, n, in_call;
 
+	digest16(rq->body ? rq->body : "", rq->body ? rq->body_len : 0, digest);
+	path = xstrndup(c->first_url + strlen(hx_env.public_url),
+		strcspn(c->first_url + strlen(hx_env.public_url), "?"));
+	full_verdict = xasprintf("signature %s", verdict);
 	hx_snapshot_or_fail(c, &before);
-	n0 = audit_wait_call(c->call_sid, 0, "kind", "webhook", "signature", verdict);
+	n0 = rejected_wait(0, "path", path, "verdict", full_verdict, "body_sha256", digest);
+	in_call = call_records(c->call_sid);
 	if (hx_http(NULL, rq, &rs) < 0)
 		fail_msg("%s: %s", what, rs.error);
 	if (rs.status != 403)
 		fail_msg("%s: HTTP %ld, want 403:\n%s", what, rs.status, buf_str(&rs.body));
+	if (strncmp(rs.content_type, "text/plain", 10) != 0)
+		fail_msg("%s: Content-Type '%s', want text/plain", what, rs.content_type);
 	hx_response_free(&rs);
 	hx_snapshot_or_fail(c, &after);
 	hx_snapshot_same_or_fail(&before, &after, what);
-	n = audit_wait_call(c->call_sid, (size_t)n0 + 1, "kind", "webhook", "signature", verdict);
+	n = rejected_wait((size_t)n0 + 1, "path", path, "verdict", full_verdict, "body_sha256",
+		digest);
 	if (n != n0 + 1)
-		fail_msg("%s: want one more webhook record with signature '%s' in audit:call:%s "
-			"(had %ld, now %ld)", what, verdict, c->call_sid, n0, n);
+		fail_msg("%s: want one more summary with verdict '%s' in audit:rejected "
+			"(had %ld, now %ld)", what, full_verdict, n0, n);
+	/* The record was written before the answer: nothing can come later. */
+	if (call_records(c->call_sid) != in_call)
+		fail_msg("%s: a refused request added to audit:call:%s", what, c->call_sid);
+	free(full_verdict);
+	free(path);
 }
 
 /* url with its port removed, or with the scheme's default port added
@@ -778,51 +845,79 @@ static void test_signatures(void **state)
 
 /* ---- 8. oversized bodies -------------------------------------------------- */
 
+/* Bodies over ringfence's 64 KiB (but within nginx's 1 MiB) are refused
+ * by ringfence itself, 413 text/plain, and summarised; bodies over 1 MiB
+ * by nginx, 413 text/plain too, not its HTML page.  A signature cannot
+ * help either: the body is not read. */
 static void test_oversized_body(void **state)
 {
 	struct hx_call c;
 	struct hx_form f;
 	struct hx_snapshot before, after;
-	char *filler, *body, sig[SIGNATURE_LEN + 1];
-	const size_t size = 200 * 1024;
+	char *filler, *body, sig[SIGNATURE_LEN + 1], digest[17], *path;
 	static const struct {
 		const char *name;
-		int chunked, expect;
+		size_t size;
+		int chunked, expect, by_ringfence;
 	} ways[] = {
-		{ "Content-Length with Expect: 100-continue", 0, 1 },
-		{ "Content-Length, body sent at once", 0, 0 },
-		{ "chunked", 1, 0 },
+		{ "Content-Length with Expect: 100-continue", 200 * 1024, 0, 1, 1 },
+		{ "Content-Length, body sent at once", 200 * 1024, 0, 0, 1 },
+		{ "chunked", 200 * 1024, 1, 0, 1 },
+		{ "just over 64 KiB", 64 * 1024 + 200, 0, 0, 1 },
+		{ "over nginx's 1 MiB", 2 * 1024 * 1024, 0, 0, 0 },
+		{ "over nginx's 1 MiB, chunked", 2 * 1024 * 1024, 1, 0, 0 },
 	};
 
 	(void)state;
 	hx_fixture_call_or_fail(&c);
-	hx_form_init(&f);
-	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
-	hx_form_add(&f, "Digits", "1");
-	filler = xmalloc(size + 1);
-	memset(filler, 'x', size);
-	filler[size] = '\0';
-	hx_form_add(&f, "Padding", filler);
-	free(filler);
-	body = hx_form_encode(&f);
-	assert_int_equal(hx_sign(NULL, c.first_url, &f, sig), 0);
-
+	path = xstrndup(c.first_url + strlen(hx_env.public_url),
+		strcspn(c.first_url + strlen(hx_env.public_url), "?"));
 	hx_snapshot_or_fail(&c, &before);
 	for (size_t i = 0; i < ARRAY_LEN(ways); i++) {
+		struct hx_response rs;
+		long n0 = 0, n;
+		hx_form_init(&f);
+		hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+		hx_form_add(&f, "Digits", "1");
+		filler = xmalloc(ways[i].size + 1);
+		memset(filler, 'x', ways[i].size);
+		filler[ways[i].size] = '\0';
+		hx_form_add(&f, "Padding", filler);
+		free(filler);
+		body = hx_form_encode(&f);
+		assert_int_equal(hx_sign(NULL, c.first_url, &f, sig), 0);
+		digest16(body, strlen(body), digest);
+		if (ways[i].by_ringfence)
+			n0 = rejected_wait(0, "path", path, "verdict", "body too large",
+				"body_sha256", digest);
 		struct hx_request rq = { .method = "POST", .url = c.first_url, .body = body,
 			.body_len = strlen(body), .signature = sig, .chunked = ways[i].chunked,
 			.expect_continue = ways[i].expect };
-		struct hx_response rs;
 		hx_http(NULL, &rq, &rs);
 		if (rs.status != 413)
-			fail_msg("%zu KiB body, %s: HTTP %ld (%s), want 413", size / 1024, ways[i].name,
-				rs.status, rs.error);
+			fail_msg("%zu KiB body, %s: HTTP %ld (%s), want 413", ways[i].size / 1024,
+				ways[i].name, rs.status, rs.error);
+		if (strncmp(rs.content_type, "text/plain", 10) != 0)
+			fail_msg("%s: Content-Type '%s', want text/plain:\n%s", ways[i].name,
+				rs.content_type, buf_str(&rs.body));
+		if (strstr(buf_str(&rs.body), "<html"))
+			fail_msg("%s: nginx's HTML page:\n%s", ways[i].name, buf_str(&rs.body));
 		hx_response_free(&rs);
+		/* ringfence hashed the whole body without keeping it. */
+		if (ways[i].by_ringfence) {
+			n = rejected_wait((size_t)n0 + 1, "path", path, "verdict", "body too large",
+				"body_sha256", digest);
+			if (n != n0 + 1)
+				fail_msg("%s: no summary of the refused body in audit:rejected", ways[i].name);
+		}
+		free(body);
+		hx_form_free(&f);
 	}
 	hx_snapshot_or_fail(&c, &after);
 	hx_snapshot_same_or_fail(&before, &after, "by an oversized request");
-	free(body);
-	hx_form_free(&f);
+	if (call_records(c.call_sid) != 0)
+		fail_msg("an oversized request wrote to audit:call:%s", c.call_sid);
+	free(path);
 }
 
 /* ---- 9. unknown calls ---------------------------------------------------- */
@@ -929,8 +1024,9 @@ struct malformed_case {
 	const char *value;
 	int del;             /* BODY_FORM: delete field instead */
 	const char *raw;     /* BODY_RAW: appended pair; BODY_JSON*: the body ("%S": CallSid) */
-	int want_status;     /* what webhook.c answers: 200 apology, 400, or 403 when
-	                        the signature cannot cover the body */
+	int want_status;     /* what webhook.c answers: 200 apology, or 403 when the
+	                        signature cannot cover the body (a form that cannot
+	                        be parsed cannot be signed) */
 	const char *decoded; /* BODY_RAW that decodes: the Digits value it decodes to,
 	                        which a genuine sender would have signed */
 };
@@ -959,13 +1055,13 @@ static const struct malformed_case malformed[] = {
 	{ "token in capitals", BODY_FORM, "?c=%U&s=announce&n=0", "Digits", "1", 0, NULL, 200, NULL },
 	{ "bad escape in the query", BODY_FORM, "?c=%T&s=announce%zz&n=0", "Digits", "1", 0, NULL, 200, NULL },
 	{ "double-encoded digit", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%2531", 200, "%31" },
-	{ "escape that is not hex", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%zz", 400, NULL },
-	{ "truncated escape", BODY_RAW, NULL, NULL, NULL, 0, "Digits=1%%", 400, NULL },
-	{ "encoded NUL", BODY_RAW, NULL, NULL, NULL, 0, "Digits=1%%00", 400, NULL },
-	{ "invalid UTF-8", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%FF%%FE", 400, NULL },
-	{ "overlong UTF-8", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%C0%%AE", 400, NULL },
-	{ "encoded surrogate", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%ED%%A0%%80", 400, NULL },
-	{ "empty field name", BODY_RAW, NULL, NULL, NULL, 0, "=1", 400, NULL },
+	{ "escape that is not hex", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%zz", 403, NULL },
+	{ "truncated escape", BODY_RAW, NULL, NULL, NULL, 0, "Digits=1%%", 403, NULL },
+	{ "encoded NUL", BODY_RAW, NULL, NULL, NULL, 0, "Digits=1%%00", 403, NULL },
+	{ "invalid UTF-8", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%FF%%FE", 403, NULL },
+	{ "overlong UTF-8", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%C0%%AE", 403, NULL },
+	{ "encoded surrogate", BODY_RAW, NULL, NULL, NULL, 0, "Digits=%%ED%%A0%%80", 403, NULL },
+	{ "empty field name", BODY_RAW, NULL, NULL, NULL, 0, "=1", 403, NULL },
 	{ "JSON body", BODY_JSON, NULL, NULL, NULL, 0, "{\"CallSid\": \"%S\"}", 200, NULL },
 	{ "JSON body no hash covers", BODY_JSON_UNHASHED, NULL, NULL, NULL, 0,
 		"{\"CallSid\": \"%S\"}", 403, NULL },
@@ -1065,6 +1161,18 @@ static void test_malformed_input(void **state)
 		if (m->want_status == 200)
 			expect_apology(&rs, what);
 		hx_response_free(&rs);
+		/* What cannot be signed is refused the same way unsigned. */
+		if (m->want_status == 403) {
+			rq.signature = NULL;
+			if (hx_http(NULL, &rq, &rs) < 0)
+				fail_msg("%s unsigned: %s", what, rs.error);
+			if (rs.status != 403)
+				fail_msg("%s unsigned: HTTP %ld, want 403", what, rs.status);
+			hx_response_free(&rs);
+			if (call_records(c.call_sid) != 0)
+				fail_msg("%s: audit:call:%s has records of a refused request", what,
+					c.call_sid);
+		}
 		hx_snapshot_or_fail(&c, &after);
 		hx_snapshot_same_or_fail(&before, &after, what);
 		free(body);
@@ -1494,31 +1602,175 @@ static void test_health_and_routes(void **state)
 	json_decref(doc);
 	hx_response_free(&rs);
 
+	/* Redis's memory pressure, against maxmemory when one is set (the
+	 * test stack has none: a bound is set for a moment, just above the
+	 * usage and far above it, and restored before anything is asserted,
+	 * so that a failure cannot leave Redis nearly full). */
+	{
+		struct rds *r = rds_open(hx_env.redis_url);
+		const char *get[] = { "CONFIG", "GET", "maxmemory" };
+		redisReply *rep = rds_command(r, 3, get, NULL);
+		static const char *const wants[] = { "high", "ok", "unbounded" };
+		char *was, bound[3][32], *bodies[3] = { NULL, NULL, NULL };
+		long long used;
+		json_t *mem;
+
+		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
+			fail_msg("CONFIG GET maxmemory: %s", rds_last_error(r));
+		was = xstrdup(rep->element[1]->str);
+		freeReplyObject(rep);
+		hx_get("/healthz", &rs);
+		doc = json_loadb(rs.body.data, rs.body.len, 0, NULL);
+		used = (long long)json_integer_value(json_object_get(json_object_get(doc,
+			"redis_memory"), "used_bytes"));
+		json_decref(doc);
+		hx_response_free(&rs);
+		if (used <= 0)
+			fail_msg("/healthz has no redis_memory.used_bytes");
+		snprintf(bound[0], sizeof(bound[0]), "%lld", used + used / 10 + 65536);
+		snprintf(bound[1], sizeof(bound[1]), "%lld", used * 100);
+		snprintf(bound[2], sizeof(bound[2]), "%s", was);
+		for (int i = 0; i < 3; i++) {
+			const char *set[] = { "CONFIG", "SET", "maxmemory", bound[i] };
+			rep = rds_command(r, 4, set, NULL);
+			if (rep)
+				freeReplyObject(rep);
+			if (i < 2 && rep && hx_get("/healthz", &rs) == 0)
+				bodies[i] = xstrdup(buf_str(&rs.body));
+			if (i < 2 && rep)
+				hx_response_free(&rs);
+		}
+		if (rep == NULL)
+			fail_msg("cannot restore maxmemory %s: %s", was, rds_last_error(r));
+		for (int i = 0; i < 2; i++) {
+			if (bodies[i] == NULL)
+				fail_msg("maxmemory %s: no answer from /healthz", bound[i]);
+			doc = json_loads(bodies[i], 0, NULL);
+			mem = json_object_get(doc, "redis_memory");
+			if (!json_is_object(mem) ||
+					strcmp(json_string_value(json_object_get(mem, "pressure")) ?
+						json_string_value(json_object_get(mem, "pressure")) : "",
+						wants[i]) != 0 ||
+					json_integer_value(json_object_get(mem, "max_bytes")) != atoll(bound[i]))
+				fail_msg("maxmemory %s: %s, want pressure '%s'", bound[i], bodies[i],
+					wants[i]);
+			json_decref(doc);
+			free(bodies[i]);
+		}
+		/* The stack's own Redis has no bound. */
+		if (strcmp(was, "0") == 0) {
+			hx_get("/healthz", &rs);
+			doc = json_loadb(rs.body.data, rs.body.len, 0, NULL);
+			mem = json_object_get(doc, "redis_memory");
+			if (!json_is_object(mem) || json_object_get(mem, "max_bytes") != NULL ||
+					strcmp(json_string_value(json_object_get(mem, "pressure")) ?
+						json_string_value(json_object_get(mem, "pressure")) : "",
+						wants[2]) != 0)
+				fail_msg("no maxmemory: %s, want pressure 'unbounded'", buf_str(&rs.body));
+			json_decref(doc);
+			hx_response_free(&rs);
+		}
+		free(was);
+		rds_close(r);
+	}
+
 	hx_get("/no/such/page-for-integration", &rs);
 	assert_int_equal(rs.status, 404);
 	hx_response_free(&rs);
 
-	/* GET on a webhook path: 405, and audited (findable by its query). */
+	/* GET on a webhook path, unsigned: 403, and only a summary. */
 	hx_random_hex(marker, 16);
-	url = xasprintf("/twilio/voice/%s?c=%s", FLOW, marker);
+	url = xasprintf("/twilio/voice/%s-%s", FLOW, marker);
 	hx_get(url, &rs);
-	assert_int_equal(rs.status, 405);
+	assert_int_equal(rs.status, 403);
 	hx_response_free(&rs);
+	if (rejected_wait(1, "method", "GET", "path", url, "verdict", "signature missing") != 1)
+		fail_msg("the unsigned GET on %s is not in audit:rejected", url);
+	free(url);
+
+	/* Signed, the same GET (Twilio signs a GET's URL alone) gets TwiML,
+	 * the apology, and is recorded in full (findable by its query). */
+	hx_random_hex(marker, 16);
+	url = xasprintf("%s/twilio/voice/%s?c=%s", hx_env.public_url, FLOW, marker);
+	{
+		char sig[SIGNATURE_LEN + 1];
+		struct hx_request rq = { .method = "GET", .url = url, .signature = sig };
+		assert_int_equal(hx_sign(NULL, url, NULL, sig), 0);
+		if (hx_http(NULL, &rq, &rs) < 0)
+			fail_msg("signed GET: %s", rs.error);
+		expect_apology(&rs, "signed GET on a voice webhook");
+		hx_response_free(&rs);
+	}
 	deadline = hx_now_ms() + AUDIT_WAIT_MS;
 	while (!found && hx_now_ms() < deadline) {
 		char err[256], *q = xasprintf("c=%s", marker);
 		json_t *arr = hx_audit_read_newest("audit:all", 500, err, sizeof(err));
 		if (arr == NULL)
 			fail_msg("cannot read audit:all: %s", err);
-		found = hx_audit_count(arr, "kind", "webhook", "method", "GET", "query", q, NULL) == 1;
+		found = hx_audit_count(arr, "kind", "webhook", "method", "GET", "query", q,
+			"signature", "valid", NULL) == 1;
 		json_decref(arr);
 		free(q);
 		if (!found)
 			hx_sleep_ms(50);
 	}
 	if (!found)
-		fail_msg("the GET on %s is not in audit:all", url);
+		fail_msg("the signed GET on %s is not in audit:all", url);
 	free(url);
+}
+
+/* Signed requests get TwiML whatever is wrong with them; the same
+ * requests unsigned get 403 and leave only a summary. */
+static void test_signed_always_twiml(void **state)
+{
+	struct hx_call c;
+	struct hx_form f;
+	struct hx_response rs;
+	static const char *const paths[] = {
+		"/twilio/no-such-webhook", "/twilio/voice/", "/twilio/status/nothing",
+	};
+	(void)state;
+
+	hx_fixture_call_or_fail(&c);
+	hx_form_init(&f);
+	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+		char *url = xasprintf("%s%s", hx_env.public_url, paths[i]), what[128];
+		snprintf(what, sizeof(what), "signed POST to %s", paths[i]);
+		if (hx_post_form(url, &f, HX_SIGNED, &rs) < 0)
+			fail_msg("%s: %s", what, rs.error);
+		expect_apology(&rs, what);
+		hx_response_free(&rs);
+		snprintf(what, sizeof(what), "unsigned POST to %s", paths[i]);
+		if (hx_post_form(url, &f, HX_NO_SIG, &rs) < 0)
+			fail_msg("%s: %s", what, rs.error);
+		if (rs.status != 403)
+			fail_msg("%s: HTTP %ld, want 403", what, rs.status);
+		hx_response_free(&rs);
+		free(url);
+	}
+	/* Signed with a body that is not a form and no bodySHA256 covers:
+	 * nothing was signed over it, 403. */
+	{
+		char sig[SIGNATURE_LEN + 1];
+		struct hx_request rq = { .method = "POST", .url = c.first_url, .body = "hello",
+			.body_len = 5, .content_type = "text/plain", .signature = sig };
+		assert_int_equal(hx_sign(NULL, c.first_url, NULL, sig), 0);
+		if (hx_http(NULL, &rq, &rs) < 0)
+			fail_msg("text body: %s", rs.error);
+		assert_int_equal(rs.status, 403);
+		hx_response_free(&rs);
+	}
+	/* The signed ones were recorded in full under the (verified) CallSid,
+	 * the unsigned ones not at all. */
+	if (audit_wait_call(c.call_sid, ARRAY_LEN(paths), "kind", "webhook", "signature", "valid") !=
+			(long)ARRAY_LEN(paths))
+		fail_msg("audit:call:%s lacks the signed requests' records", c.call_sid);
+	if (call_records(c.call_sid) != (long)(2 * ARRAY_LEN(paths)))
+		fail_msg("audit:call:%s has %ld records, want %zu (a webhook and an error record "
+			"for each signed request)", c.call_sid, call_records(c.call_sid),
+			2 * ARRAY_LEN(paths));
+	hx_form_free(&f);
 }
 
 /* ---- the group ----------------------------------------------------------- */
@@ -1562,6 +1814,7 @@ int webhook_tests(void)
 		cmocka_unit_test(test_unknown_call),
 		cmocka_unit_test(test_malformed_input),
 		cmocka_unit_test(test_health_and_routes),
+		cmocka_unit_test(test_signed_always_twiml),
 		cmocka_unit_test_teardown(test_postgres_down, restore_services),
 		cmocka_unit_test_teardown(test_redis_down, restore_services),
 		cmocka_unit_test(test_worker_killed_under_load),

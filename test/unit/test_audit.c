@@ -2,7 +2,9 @@
  * streams a record lands in, the fields it gets, MAXLEN and expiry,
  * redaction (a registered token never appears in Redis, the fallback file
  * or stderr), the fallback file and stderr when Redis is unreachable, and
- * reading records back. */
+ * reading records back; the record cap, the bounded summaries of rejected
+ * requests and their per-source counts, the fallback log's rotation and
+ * its rate cap on summaries. */
 #include "unit.h"
 
 #include "audit.h"
@@ -17,6 +19,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOKEN "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -403,19 +406,395 @@ static void test_maxlen(void **state)
 	snprintf(sid, sizeof(sid), "CA%08xfedcba9876543210fedcba98", (unsigned)getpid());
 	key = xasprintf("audit:call:%s", sid);
 	del(r, key);
-	for (int i = 0; i < 1350; i++)
+	for (int i = 0; i < 750; i++)
 		assert_int_equal(audit_record(au, "webhook", sid, NULL, json_pack("{s:i}", "seq", i)), 0);
 	long long n = xlen(r, key);
-	if (n < 1000 || n > 1100)
-		fail_msg("call stream holds %lld records after 1350, want 1000..1100", n);
+	if (n < 512 || n > 612)
+		fail_msg("call stream holds %lld records after 750, want 512..612", n);
 	/* The newest survive. */
 	json_t *recs = audit_read(r, "call", sid, 1);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(recs, 0), "seq")), 1349);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(recs, 0), "seq")), 749);
 	json_decref(recs);
 	del(r, key);
 	free(key);
 	audit_close(au);
 	rds_close(r);
+}
+
+/* A string of n copies of c (caller frees). */
+static char *filler(size_t n, char c)
+{
+	char *s = xmalloc(n + 1);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* A record over AUDIT_RECORD_MAX keeps its identifying fields (long ones
+ * cut), says it was truncated and how big it was, and fits the cap, in
+ * Redis and in the fallback log alike; one under the cap is kept whole. */
+static void test_record_cap(void **state)
+{
+	struct rds *r = rds_open(redis_url());
+	struct audit *au = audit_open(r, NULL);
+	int port, sock = closed_port(&port);
+	char *url = xasprintf("redis://127.0.0.1:%d", port);
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/audit.log", dir);
+	struct rds *down = rds_open(url);
+	struct audit *au_down = audit_open(down, path);
+	char sid[40], *big = filler(100000, 'p'), *long_error = filler(5000, 'e'), *raw, *data;
+	char *key;
+	json_t *recs, *got;
+	size_t len;
+	(void)state;
+
+	snprintf(sid, sizeof(sid), "CA%08x00000000111111112222222233", (unsigned)getpid());
+	key = xasprintf("audit:call:%s", sid);
+	del(r, key);
+
+	/* Just under the cap: kept whole. */
+	char *fits = filler(AUDIT_RECORD_MAX - 300, 'f');
+	assert_int_equal(audit_record(au, "webhook", sid, NULL,
+		json_pack("{s:s,s:s}", "marker", "whole", "response", fits)), 0);
+	/* Far over it. */
+	json_t *rec = json_pack("{s:s,s:s,s:s,s:i,s:s,s:{s:s},s:s}", "request_id", "r-cap",
+		"method", "POST", "path", "/twilio/voice/reminder_call", "status", 200,
+		"signature", "valid", "params", "Padding", big, "error", long_error);
+	assert_int_equal(audit_record(au, "webhook", sid, "42", json_incref(rec)), 0);
+
+	raw = stream_raw(r, key, 2);
+	for (char *line = raw, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+		if ((size_t)(nl - line) > AUDIT_RECORD_MAX)
+			fail_msg("a stored record is %zu bytes, over %d", (size_t)(nl - line),
+				AUDIT_RECORD_MAX);
+	free(raw);
+	recs = audit_read(r, "call", sid, 2);
+	assert_int_equal(json_array_size(recs), 2);
+	got = json_array_get(recs, 0);
+	assert_string_equal(json_string_value(json_object_get(got, "marker")), "whole");
+	assert_int_equal(json_string_length(json_object_get(got, "response")), AUDIT_RECORD_MAX - 300);
+	assert_null(json_object_get(got, "truncated"));
+	got = json_array_get(recs, 1);
+	assert_true(json_is_true(json_object_get(got, "truncated")));
+	assert_true(json_integer_value(json_object_get(got, "original_bytes")) > 100000);
+	assert_string_equal(json_string_value(json_object_get(got, "kind")), "webhook");
+	assert_string_equal(json_string_value(json_object_get(got, "call_sid")), sid);
+	assert_string_equal(json_string_value(json_object_get(got, "business_id")), "42");
+	assert_string_equal(json_string_value(json_object_get(got, "request_id")), "r-cap");
+	assert_string_equal(json_string_value(json_object_get(got, "path")), "/twilio/voice/reminder_call");
+	assert_string_equal(json_string_value(json_object_get(got, "signature")), "valid");
+	assert_int_equal(json_integer_value(json_object_get(got, "status")), 200);
+	assert_non_null(json_object_get(got, "ts"));
+	assert_null(json_object_get(got, "params"));
+	assert_int_equal(json_string_length(json_object_get(got, "error")), 256);
+	json_decref(recs);
+
+	/* The same record when Redis is down: the fallback line is capped too. */
+	assert_int_equal(audit_record(au_down, "webhook", sid, "42", rec), 1);
+	data = util_read_file(path, 1 << 20, &len);
+	assert_non_null(data);
+	assert_true(len <= AUDIT_RECORD_MAX + 1);
+	assert_non_null(strstr(data, "\"truncated\":true"));
+	assert_non_null(strstr(data, sid));
+	free(data);
+
+	del(r, key);
+	free(key);
+	free(fits);
+	free(big);
+	free(long_error);
+	audit_close(au_down);
+	rds_close(down);
+	close(sock);
+	rm_rf(dir);
+	free(dir);
+	free(path);
+	free(url);
+	audit_close(au);
+	rds_close(r);
+}
+
+/* Whether key exists. */
+static int exists(struct rds *r, const char *key)
+{
+	redisReply *rep = cmd(r, 2, "EXISTS", key);
+	int n;
+	assert_non_null(rep);
+	n = (int)rep->integer;
+	freeReplyObject(rep);
+	return n;
+}
+
+/* This hour's per-source hash (the key audit_rejected counts in). */
+static char *sources_key(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char hour[16];
+	gmtime_r(&now, &tm);
+	strftime(hour, sizeof(hour), "%Y%m%d%H", &tm);
+	return xasprintf("audit:rejected:sources:%s", hour);
+}
+
+/* The summary of a rejected request holds only cleaned, bounded fields,
+ * whatever the request carried. */
+static void test_rejection_summary(void **state)
+{
+	char *long_path = filler(10000, 'a');
+	struct audit_rejection rj = {
+		.request_id = "0123456789abcdef", .method = "POST\r\nX-Evil: 1",
+		.path = long_path, .remote_addr = "10.0.0.1\nkey", .verdict = "signature missing",
+		.status = 403, .body_len = 61440, .nfields = 7,
+		.body_sha256 = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+	};
+	json_t *j;
+	char *s;
+	(void)state;
+
+	long_path[0] = '/';
+	long_path[5] = '\x01';
+	long_path[6] = '\xff';
+	j = audit_rejection_json(&rj);
+	s = json_dumps(j, JSON_COMPACT);
+	assert_true(strlen(s) <= AUDIT_SUMMARY_MAX);
+	assert_int_equal(json_object_size(j), 9);
+	assert_int_equal(json_string_length(json_object_get(j, "path")), 128);
+	assert_int_equal(strncmp(json_string_value(json_object_get(j, "path")), "/aaaa??a", 8), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "method")), "POST??X-Evil: 1");
+	assert_string_equal(json_string_value(json_object_get(j, "remote_addr")), "invalid");
+	assert_string_equal(json_string_value(json_object_get(j, "body_sha256")), "0011223344556677");
+	assert_string_equal(json_string_value(json_object_get(j, "verdict")), "signature missing");
+	assert_int_equal(json_integer_value(json_object_get(j, "status")), 403);
+	assert_int_equal(json_integer_value(json_object_get(j, "body_len")), 61440);
+	assert_int_equal(json_integer_value(json_object_get(j, "fields")), 7);
+	free(s);
+	json_decref(j);
+
+	/* A digest that is not hex is left out, and so are unknown sizes. */
+	rj.body_sha256 = "not-a-digest-at-all-not-a-digest";
+	rj.body_len = -1;
+	rj.nfields = -1;
+	rj.remote_addr = "::1";
+	j = audit_rejection_json(&rj);
+	assert_null(json_object_get(j, "body_sha256"));
+	assert_null(json_object_get(j, "body_len"));
+	assert_null(json_object_get(j, "fields"));
+	assert_string_equal(json_string_value(json_object_get(j, "remote_addr")), "::1");
+	json_decref(j);
+	free(long_path);
+}
+
+/* audit_rejected writes the summary to audit:rejected and counts its
+ * source; nothing it was given names a key, and nothing goes to the
+ * streams of verified records. */
+static void test_rejected_in_redis(void **state)
+{
+	struct rds *r = rds_open(redis_url());
+	struct audit *au = audit_open(r, NULL);
+	char sid[40], path[128], addr[32], *skey = sources_key(), *call_key, *raw;
+	json_t *recs, *got;
+	redisReply *rep;
+	(void)state;
+
+	snprintf(sid, sizeof(sid), "CA%08x99999999888888887777777766", (unsigned)getpid());
+	snprintf(path, sizeof(path), "/twilio/voice/reminder_call/%s", sid);
+	snprintf(addr, sizeof(addr), "10.%d.%d.7", (getpid() >> 8) & 255, getpid() & 255);
+	call_key = xasprintf("audit:call:%s", sid);
+	struct audit_rejection rj = {
+		.request_id = "feedfacefeedface", .method = "POST", .path = path,
+		.remote_addr = addr, .verdict = "signature invalid", .status = 403,
+		.body_len = 100, .nfields = 3, .body_sha256 = "abcdefabcdefabcdefabcdef",
+	};
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(audit_rejected(au, &rj), 0);
+
+	recs = audit_read(r, "rejected", NULL, 3);
+	assert_int_equal(json_array_size(recs), 3);
+	got = json_array_get(recs, 2);
+	assert_string_equal(json_string_value(json_object_get(got, "kind")), "rejected");
+	assert_string_equal(json_string_value(json_object_get(got, "path")), path);
+	assert_string_equal(json_string_value(json_object_get(got, "remote_addr")), addr);
+	assert_string_equal(json_string_value(json_object_get(got, "body_sha256")), "abcdefabcdefabcd");
+	assert_non_null(json_object_get(got, "ts"));
+	assert_null(json_object_get(got, "call_sid"));
+	json_decref(recs);
+	raw = stream_raw(r, "audit:rejected", 3);
+	assert_true(strlen(raw) < 3 * (AUDIT_SUMMARY_MAX + 1));
+	free(raw);
+
+	rep = cmd(r, 3, "HGET", skey, addr);
+	assert_non_null(rep);
+	assert_int_equal(rep->type, REDIS_REPLY_STRING);
+	assert_string_equal(rep->str, "3");
+	freeReplyObject(rep);
+	long long t = ttl(r, skey);
+	assert_true(t > 172800 - 60 && t <= 172800);
+	assert_int_equal(exists(r, call_key), 0);
+	raw = stream_raw(r, "audit:all", 20);
+	assert_null(strstr(raw, sid));
+	free(raw);
+
+	/* `ringfence audit sources` sees the count. */
+	recs = audit_sources(r);
+	assert_non_null(recs);
+	got = json_array_get(recs, json_array_size(recs) - 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(got, "counts"), addr)), 3);
+	json_decref(recs);
+
+	rep = cmd(r, 3, "HDEL", skey, addr);
+	assert_non_null(rep);
+	freeReplyObject(rep);
+	free(call_key);
+	free(skey);
+	audit_close(au);
+	rds_close(r);
+}
+
+/* However many addresses send, an hour's hash holds at most 1000 of them
+ * plus "other", which counts the rest. */
+static void test_sources_capped(void **state)
+{
+	struct rds *r = rds_open(redis_url());
+	struct audit *au = audit_open(r, NULL);
+	char *skey = sources_key(), addr[32];
+	struct audit_rejection rj = { .method = "POST", .path = "/twilio/x", .verdict = "v",
+		.status = 403, .body_len = 0, .nfields = -1 };
+	redisReply *rep;
+	(void)state;
+
+	del(r, skey);
+	for (int i = 0; i < 1100; i++) {
+		snprintf(addr, sizeof(addr), "10.200.%d.%d", i / 256, i % 256);
+		rj.remote_addr = addr;
+		assert_int_equal(audit_rejected(au, &rj), 0);
+	}
+	rep = cmd(r, 2, "HLEN", skey);
+	assert_non_null(rep);
+	assert_int_equal(rep->integer, 1001);
+	freeReplyObject(rep);
+	rep = cmd(r, 3, "HGET", skey, "other");
+	assert_non_null(rep);
+	assert_string_equal(rep->str, "100");
+	freeReplyObject(rep);
+	/* A known address still counts under its own name. */
+	rj.remote_addr = "10.200.0.0";
+	assert_int_equal(audit_rejected(au, &rj), 0);
+	rep = cmd(r, 3, "HGET", skey, "10.200.0.0");
+	assert_non_null(rep);
+	assert_string_equal(rep->str, "2");
+	freeReplyObject(rep);
+	/* The stack sharing this Redis must not find its hour full. */
+	del(r, skey);
+	free(skey);
+	audit_close(au);
+	rds_close(r);
+}
+
+/* Size of path, or -1 when it does not exist. */
+static long long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* The fallback log rotates at its size and keeps only its number of
+ * files, the newest record in the live one. */
+static void test_fallback_rotation(void **state)
+{
+	int port, sock = closed_port(&port);
+	char *url = xasprintf("redis://127.0.0.1:%d", port);
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/audit.log", dir);
+	struct rds *r = rds_open(url);
+	struct audit *au = audit_open(r, path);
+	char *data, *name;
+	size_t len;
+	(void)state;
+
+	audit_set_fallback_limits(au, 4096, 3);
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(audit_record(au, "outbound", NULL, NULL,
+			json_pack("{s:i,s:s}", "seq", i, "pad", "0123456789012345678901234567890123456789")), 1);
+	for (int i = 0; i < 3; i++) {
+		name = i == 0 ? xstrdup(path) : xasprintf("%s.%d", path, i);
+		long long n = file_size(name);
+		if (n < 0 || n > 4096)
+			fail_msg("%s is %lld bytes, want 1..4096", name, n);
+		free(name);
+	}
+	name = xasprintf("%s.3", path);
+	assert_int_equal(file_size(name), -1);
+	free(name);
+	data = util_read_file(path, 1 << 20, &len);
+	assert_non_null(strstr(data, "\"seq\":299"));
+	free(data);
+
+	audit_close(au);
+	rds_close(r);
+	close(sock);
+	rm_rf(dir);
+	free(dir);
+	free(path);
+	free(url);
+}
+
+/* While Redis is down, summaries go to the fallback log at most at the
+ * per-process rate; the ones left out are counted in the next one. */
+static void test_summary_rate(void **state)
+{
+	int port, sock = closed_port(&port);
+	char *url = xasprintf("redis://127.0.0.1:%d", port);
+	char *dir = tmpdir();
+	char *path = xasprintf("%s/audit.log", dir);
+	struct rds *r = rds_open(url);
+	struct audit *au = audit_open(r, path);
+	struct audit_rejection rj = { .method = "POST", .path = "/twilio/voice/x",
+		.remote_addr = "127.0.0.1", .verdict = "signature missing", .status = 403,
+		.body_len = 60000, .nfields = 8 };
+	char *data, *line, *save = NULL;
+	size_t len;
+	int written = 0, left_out = 0, lines = 0;
+	json_t *last = NULL;
+	(void)state;
+
+	audit_set_summary_rate(au, 0, 5);
+	for (int i = 0; i < 50; i++) {
+		int rc = audit_rejected(au, &rj);
+		if (rc == 1)
+			written++;
+		else if (rc == 2)
+			left_out++;
+		else
+			fail_msg("summary %d: audit_rejected returned %d", i, rc);
+	}
+	assert_int_equal(written, 5);
+	assert_int_equal(left_out, 45);
+	audit_set_summary_rate(au, 0, 1);
+	assert_int_equal(audit_rejected(au, &rj), 1);
+
+	data = util_read_file(path, 1 << 20, &len);
+	assert_non_null(data);
+	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		assert_true(strlen(line) <= AUDIT_SUMMARY_MAX);
+		json_decref(last);
+		last = json_loads(line, 0, NULL);
+		assert_non_null(last);
+		assert_string_equal(json_string_value(json_object_get(last, "kind")), "rejected");
+		lines++;
+	}
+	assert_int_equal(lines, 6);
+	assert_int_equal(json_integer_value(json_object_get(last, "suppressed")), 45);
+	json_decref(last);
+	free(data);
+
+	audit_close(au);
+	rds_close(r);
+	close(sock);
+	rm_rf(dir);
+	free(dir);
+	free(path);
+	free(url);
 }
 
 /* The token never appears anywhere a record goes, wherever the caller
@@ -684,6 +1063,12 @@ int main(void)
 		cmocka_unit_test(test_params_json),
 		cmocka_unit_test(test_streams),
 		cmocka_unit_test(test_maxlen),
+		cmocka_unit_test(test_record_cap),
+		cmocka_unit_test(test_rejection_summary),
+		cmocka_unit_test(test_rejected_in_redis),
+		cmocka_unit_test(test_sources_capped),
+		cmocka_unit_test(test_fallback_rotation),
+		cmocka_unit_test(test_summary_rate),
 		cmocka_unit_test(test_redaction_in_redis),
 		cmocka_unit_test(test_fallback_file),
 		cmocka_unit_test(test_fallback_stderr),
