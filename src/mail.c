@@ -420,22 +420,15 @@ int mail_send(const struct config *cfg, struct mail_message *m, struct twilio_re
 		snprintf(out->error_message, sizeof(out->error_message), "curl could not be initialised");
 		goto out;
 	}
-	if (curl_easy_setopt(c, CURLOPT_URL, cfg->smtp_url) != CURLE_OK ||
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps") != CURLE_OK ||
-#else
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS)) != CURLE_OK ||
-#endif
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, MAIL_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, MAIL_TOTAL_TIMEOUT_MS) != CURLE_OK ||
+	if (curl_easy_defaults(c, CURL_EASY_SMTP, MAIL_CONNECT_TIMEOUT_MS, MAIL_TOTAL_TIMEOUT_MS,
+		    errbuf) < 0 ||
+		curl_easy_setopt(c, CURLOPT_URL, cfg->smtp_url) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_MAIL_FROM, from) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, mail_read) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_READDATA, &src) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)src.len) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) {
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)src.len) != CURLE_OK) {
 		out->outcome = TWILIO_REJECTED;
 		snprintf(out->error_message, sizeof(out->error_message), "curl refused an SMTP option");
 		goto out;

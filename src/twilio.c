@@ -181,22 +181,14 @@ static int twilio_http(const struct config *cfg, const char *url, const char *fo
 		snprintf(why, whylen, "curl could not build the headers");
 		goto out;
 	}
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-#else
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
-#endif
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, TWILIO_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, TWILIO_TOTAL_TIMEOUT_MS) != CURLE_OK ||
+	if (curl_easy_defaults(c, CURL_EASY_HTTP, TWILIO_CONNECT_TIMEOUT_MS, TWILIO_TOTAL_TIMEOUT_MS,
+		    errbuf) < 0 ||
+		curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_USERNAME, cfg->account_sid) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_PASSWORD, cfg->auth_token) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_USERAGENT, TWILIO_USER_AGENT) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, twilio_on_body) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) != CURLE_OK) {
 		snprintf(why, whylen, "curl refused an option");
