@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "outbound_grant.h"
 #include "twilio.h"
 #include "util.h"
 
@@ -378,7 +379,8 @@ static long long mail_now(void)
 }
 
 /* See mail.h. */
-int mail_send(const struct config *cfg, struct mail_message *m, struct twilio_result *out)
+int mail_send(const struct outbound_grant *grant, const struct config *cfg,
+	struct mail_message *m, struct twilio_result *out)
 {
 	CURL *c = NULL;
 	struct curl_slist *rcpt = NULL;
@@ -391,6 +393,14 @@ int mail_send(const struct config *cfg, struct mail_message *m, struct twilio_re
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (m == NULL || !outbound_grant_covers(grant, m->to)) {
+		out->outcome = TWILIO_REJECTED;
+		snprintf(out->error_message, sizeof(out->error_message), "no grant from outbound_send"
+			" for this address: only the send function, past its guards, may contact anyone");
+		log_error("mail: not sent: %s", out->error_message);
+		ret = -1;
+		goto out;
+	}
 	if (cfg == NULL || cfg->smtp_url == NULL || cfg->smtp_url[0] == '\0') {
 		out->outcome = TWILIO_REJECTED;
 		snprintf(out->error_message, sizeof(out->error_message), "RINGFENCE_SMTP_URL is not set");
