@@ -307,6 +307,46 @@ static void test_sms_once_without_notes(void **state)
 	}
 }
 
+/* A business name of 200 characters (the column's bound) that takes 390
+ * bytes in UTF-8 reaches the text whole: the worker copies the claim's
+ * values at their full length, nothing is cut to fit a fixed buffer (and
+ * no UTF-8 sequence is split). */
+static void test_long_name_whole(void **state)
+{
+	struct wfix f;
+	struct wstate s;
+	struct wenv e = { 0 };
+	struct buf name = BUF_INIT;
+	char sid[64];
+
+	buf_puts(&name, "Clinique ");
+	for (int i = 0; i < 190; i++)
+		buf_puts(&name, "\xc3\xa9"); /* é */
+	buf_puts(&name, "Z");
+	fixture_or_fail(&f, "sms", 120);
+	{
+		const char *p[2] = { f.business, buf_str(&name) };
+		exec_cmd_or_fail("UPDATE businesses SET name = $2 WHERE id = $1::bigint", 2, p);
+	}
+	e.allowed = f.phone;
+	enqueue_or_fail(f.reminder, 1);
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("messages", f.phone, sid), 1);
+	{
+		char *url = xasprintf("%s/Messages/%s.json", api_base, sid);
+		json_t *j = sim_or_fail(url, NULL);
+		const char *body = json_string_value(json_object_get(j, "body"));
+		assert_non_null(body);
+		if (strstr(body, buf_str(&name)) == NULL)
+			fail_msg("the text does not carry the whole business name:\n%s", body);
+		json_decref(j);
+		free(url);
+	}
+	buf_free(&name);
+}
+
 /* An email reminder goes out once through SMTP, to the stack's sink, with
  * the business's name and without the appointment's notes; its
  * Message-ID is the attempt's provider id. */
@@ -1252,6 +1292,7 @@ int worker_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_called_exactly_once),
 		cmocka_unit_test(test_sms_once_without_notes),
+		cmocka_unit_test(test_long_name_whole),
 		cmocka_unit_test(test_email_once_without_notes),
 		cmocka_unit_test(test_allowlist_refused),
 		cmocka_unit_test(test_crash_after_pop),
