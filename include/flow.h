@@ -22,25 +22,11 @@
 #include <stddef.h>
 #include <libxml/tree.h>
 
+#include "diag.h"
+
 #define FLOW_MAX_STATES 256
 #define FLOW_MAX_TRANSITIONS 1024
 #define FLOW_MAX_NAME 64
-
-/* One-line problems ("state_tables/x/transitions:3: unknown action 'foo'"). */
-struct flow_diag {
-	char **msgs;
-	size_t n;
-};
-/* Adds one message, unless d already holds the same one (a problem is
- * reported once even when the loader and check both notice it). */
-void flow_diag_add(struct flow_diag *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void flow_diag_free(struct flow_diag *d);
-/* Adds each message of from to d; a message about file path
- * ("path: ..." or "path:N: ...") gets "state 'state': " after its
- * location, so that problems found in a template name their state. */
-void flow_diag_merge_state(struct flow_diag *d, const struct flow_diag *from,
-	const char *path, const char *state);
 
 struct flow_state {
 	char *name;

@@ -69,23 +69,28 @@ struct outbound_ctx {
 	void (*crash_hook)(const char *point);
 };
 
-/* One claimed attempt, as the claim statement returned it. */
+/* One claimed attempt, as the claim statement returned it.  The strings
+ * are copied at their full length into the worker's per-job arena (see
+ * arena.h), never cut to fit a fixed array: what reaches a person or a
+ * provider is what the database holds.  None is NULL ("" when the column
+ * is NULL); they live until the worker resets the arena for the next
+ * job. */
 struct outbound_attempt {
 	long long attempt_id;
 	long long reminder_id;
 	long long business_id;
 	long long appointment_id;
 	int attempt;                 /* reminders.attempt, 1 for the first */
-	char channel[8];             /* "voice", "sms", "email" */
-	char to[256];                /* E.164 or email address */
-	char from[32];               /* caller id: businesses.twilio_from or TWILIO_FROM_NUMBER; "" none */
+	const char *channel;         /* "voice", "sms", "email" */
+	const char *to;              /* E.164 or email address */
+	const char *from;            /* caller id: businesses.twilio_from or TWILIO_FROM_NUMBER; "" none */
 	int machine_detection;       /* businesses.machine_detection */
 	int hourly_limit;            /* businesses.hourly_limit, -1: the configured default */
 	long long stale_s;           /* reminders.stale_at, Unix seconds */
-	char business_name[256];
-	char callback_phone[32];
-	char when_date[64];          /* "Tuesday, November 25" in the recipient's zone */
-	char when_time[32];          /* "10:00 AM" */
+	const char *business_name;
+	const char *callback_phone;
+	const char *when_date;       /* "Tuesday, November 25" in the recipient's zone */
+	const char *when_time;       /* "10:00 AM" */
 };
 
 enum outbound_status {

@@ -8,13 +8,17 @@
  * have accepted the request; only a 4xx carrying Twilio's error JSON is a
  * definite TWILIO_REJECTED.  These functions do not check the allow-list,
  * the rate limits or the failsafe: the one send function of the worker
- * does, before it calls them. */
+ * does, before it calls them, and the two that contact someone
+ * (twilio_call_create, twilio_message_create) take the grant it makes
+ * (outbound_grant.h), so nothing else can call them.  Listing and
+ * fetching (twilio_find, twilio_fetch) only read, and need none. */
 #ifndef RF_TWILIO_H
 #define RF_TWILIO_H
 
 #include <stddef.h>
 
 struct config;
+struct outbound_grant;
 
 enum twilio_outcome {
 	TWILIO_OK,       /* 2xx with a sid */
@@ -46,18 +50,20 @@ struct twilio_call_request {
 	int machine_detection;  /* non-zero: MachineDetection=Enable */
 };
 
-/* POST Calls.json.  out is filled in every case (free it with
- * twilio_result_free).  Returns 0 when the request was attempted (look at
- * out->outcome), -1 on bad arguments or configuration: nothing was sent,
+/* POST Calls.json.  grant: outbound_send's, for rq->to.  out is filled in
+ * every case (free it with twilio_result_free).  Returns 0 when the
+ * request was attempted (look at out->outcome), -1 without a grant for
+ * rq->to or on bad arguments or configuration: nothing was sent,
  * out->outcome is TWILIO_REJECTED with error_code 0 and the reason in
  * error_message. */
-int twilio_call_create(const struct config *cfg, const struct twilio_call_request *rq,
-	struct twilio_result *out);
+int twilio_call_create(const struct outbound_grant *grant, const struct config *cfg,
+	const struct twilio_call_request *rq, struct twilio_result *out);
 
 /* POST Messages.json with To, From, Body and StatusCallback (may be
- * NULL).  Returns as twilio_call_create. */
-int twilio_message_create(const struct config *cfg, const char *to, const char *from,
-	const char *body, const char *status_callback, struct twilio_result *out);
+ * NULL).  grant: outbound_send's, for to.  Returns as twilio_call_create. */
+int twilio_message_create(const struct outbound_grant *grant, const struct config *cfg,
+	const char *to, const char *from, const char *body, const char *status_callback,
+	struct twilio_result *out);
 
 struct twilio_found {
 	char sid[40];

@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 
+struct arena;
 struct db;
 struct outbound_attempt;
 
@@ -51,15 +52,18 @@ struct worker_limits {
 
 /* Claims reminder_id at now_s for worker (a name for the attempt row) with
  * a lease of lease_s seconds; from_default is TWILIO_FROM_NUMBER (may be
- * NULL); lim the limits.  Returns WORKER_CLAIMED and fills at;
- * WORKER_DEFERRED or WORKER_SKIPPED over a limit, with at filled
- * (attempt_id 0 when deferred) and reason naming the limit (already
+ * NULL); lim the limits.  The strings of at and *reason are copied whole
+ * into job, the job's arena (they live until it is reset); *reason is
+ * never NULL ("" when there is none).  Returns WORKER_CLAIMED and fills
+ * at; WORKER_DEFERRED or WORKER_SKIPPED over a limit, with at filled
+ * (attempt_id 0 when deferred) and *reason naming the limit (already
  * recorded in PostgreSQL; the caller audits and logs it); WORKER_DROPPED
- * when the reminder may not be sent now (reason, when not NULL, gets
- * reminder_block's reason); -1 on a database error. */
-int worker_claim(struct db *db, long long reminder_id, long long now_s, const char *worker,
-	int lease_s, const char *from_default, const struct worker_limits *lim,
-	struct outbound_attempt *at, char *reason, size_t reasonlen);
+ * when the reminder may not be sent now (*reason: reminder_block's
+ * reason); -1 on a database error or an answer that cannot be read
+ * (*reason says which). */
+int worker_claim(struct db *db, struct arena *job, long long reminder_id, long long now_s,
+	const char *worker, int lease_s, const char *from_default, const struct worker_limits *lim,
+	struct outbound_attempt *at, const char **reason);
 
 /* `ringfence worker [--concurrency N] [--once] [--reconcile-once] [--lease S]
  * [--reconcile-interval S]`. */

@@ -6,6 +6,7 @@
  * that fails it. */
 #include "check.h"
 #include "actions.h"
+#include "diag.h"
 #include "flow.h"
 #include "twiml.h"
 #include "util.h"

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "outbound_grant.h"
 #include "twilio.h"
 #include "util.h"
 
@@ -378,7 +379,8 @@ static long long mail_now(void)
 }
 
 /* See mail.h. */
-int mail_send(const struct config *cfg, struct mail_message *m, struct twilio_result *out)
+int mail_send(const struct outbound_grant *grant, const struct config *cfg,
+	struct mail_message *m, struct twilio_result *out)
 {
 	CURL *c = NULL;
 	struct curl_slist *rcpt = NULL;
@@ -391,6 +393,14 @@ int mail_send(const struct config *cfg, struct mail_message *m, struct twilio_re
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (m == NULL || !outbound_grant_covers(grant, m->to)) {
+		out->outcome = TWILIO_REJECTED;
+		snprintf(out->error_message, sizeof(out->error_message), "no grant from outbound_send"
+			" for this address: only the send function, past its guards, may contact anyone");
+		log_error("mail: not sent: %s", out->error_message);
+		ret = -1;
+		goto out;
+	}
 	if (cfg == NULL || cfg->smtp_url == NULL || cfg->smtp_url[0] == '\0') {
 		out->outcome = TWILIO_REJECTED;
 		snprintf(out->error_message, sizeof(out->error_message), "RINGFENCE_SMTP_URL is not set");
@@ -420,22 +430,15 @@ int mail_send(const struct config *cfg, struct mail_message *m, struct twilio_re
 		snprintf(out->error_message, sizeof(out->error_message), "curl could not be initialised");
 		goto out;
 	}
-	if (curl_easy_setopt(c, CURLOPT_URL, cfg->smtp_url) != CURLE_OK ||
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps") != CURLE_OK ||
-#else
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS)) != CURLE_OK ||
-#endif
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, MAIL_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, MAIL_TOTAL_TIMEOUT_MS) != CURLE_OK ||
+	if (curl_easy_defaults(c, CURL_EASY_SMTP, MAIL_CONNECT_TIMEOUT_MS, MAIL_TOTAL_TIMEOUT_MS,
+		    errbuf) < 0 ||
+		curl_easy_setopt(c, CURLOPT_URL, cfg->smtp_url) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_MAIL_FROM, from) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, mail_read) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_READDATA, &src) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)src.len) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) {
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)src.len) != CURLE_OK) {
 		out->outcome = TWILIO_REJECTED;
 		snprintf(out->error_message, sizeof(out->error_message), "curl refused an SMTP option");
 		goto out;

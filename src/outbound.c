@@ -10,6 +10,7 @@
 #include "html.h"
 #include "log.h"
 #include "mail.h"
+#include "outbound_grant.h"
 #include "ratelimit.h"
 #include "twilio.h"
 #include "unsubscribe.h"
@@ -362,9 +363,10 @@ static enum outbound_status hold(const struct outbound_ctx *ctx, const struct ou
 	return OUTBOUND_HELD;
 }
 
-/* The request itself, after every guard said yes.  tr is filled. */
+/* The request itself, after every guard said yes (grant: for at->to).
+ * tr is filled. */
 static void do_request(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
-	const char *token, struct twilio_result *tr)
+	const struct outbound_grant *grant, const char *token, struct twilio_result *tr)
 {
 	const struct config *cfg = ctx->cfg;
 	char *url = NULL, *cb = NULL, *text = NULL, *subject = NULL, *unsub = NULL;
@@ -384,11 +386,11 @@ static void do_request(const struct outbound_ctx *ctx, const struct outbound_att
 		rq.status_callback = cb;
 		rq.timeout_s = OUTBOUND_RING_S;
 		rq.machine_detection = at->machine_detection;
-		twilio_call_create(cfg, &rq, tr);
+		twilio_call_create(grant, cfg, &rq, tr);
 	} else if (strcmp(at->channel, "sms") == 0) {
 		cb = xasprintf("%s/twilio/status/sms?a=%lld", cfg->public_url, at->attempt_id);
 		text = reminder_text(at);
-		twilio_message_create(cfg, at->to, at->from, text, cb, tr);
+		twilio_message_create(grant, cfg, at->to, at->from, text, cb, tr);
 	} else {
 		/* Email: its own wording and a signed one-click unsubscribe
 		 * link (RFC 8058).  Without a link nothing is sent. */
@@ -425,7 +427,7 @@ static void do_request(const struct outbound_ctx *ctx, const struct outbound_att
 					"the email template does not render");
 			} else {
 				m.html = buf_str(&html);
-				mail_send(cfg, &m, tr);
+				mail_send(grant, cfg, &m, tr);
 			}
 			free(link);
 		}
@@ -442,6 +444,7 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	long long now_s)
 {
 	const struct config *cfg = ctx->cfg;
+	struct outbound_grant grant = { 0, NULL };
 	struct twilio_result tr;
 	enum outbound_status st;
 	enum ratelimit_verdict v;
@@ -463,6 +466,9 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		st = rc < 0 ? OUTBOUND_ERROR : OUTBOUND_BLOCKED;
 		goto out;
 	}
+	/* The transport contacts only the address the allow-list passed. */
+	grant.magic = OUTBOUND_GRANT_MAGIC;
+	grant.to = at->to;
 	if (phone && at->from[0] == '\0') {
 		st = hold(ctx, at, "no caller id: the business has no twilio_from and"
 				   " TWILIO_FROM_NUMBER is not set");
@@ -528,7 +534,7 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		st = hold(ctx, at, reason);
 		goto out;
 	}
-	do_request(ctx, at, token, &tr);
+	do_request(ctx, at, &grant, token, &tr);
 	audit_attempt(ctx, at, "request", NULL, &tr);
 	if (ctx->crash_hook)
 		ctx->crash_hook("before_record");

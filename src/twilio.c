@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "outbound_grant.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -25,6 +26,8 @@
 #define TWILIO_FIND_PAGE_SIZE_STR "100"
 #define TWILIO_FIND_MAX_PAGES 50
 #define TWILIO_USER_AGENT "ringfence/1 (libcurl)"
+#define TWILIO_NO_GRANT "no grant from outbound_send for this number: only the send function," \
+	" past its guards, may contact anyone"
 
 /* See twilio.h. */
 void twilio_result_free(struct twilio_result *r)
@@ -181,22 +184,14 @@ static int twilio_http(const struct config *cfg, const char *url, const char *fo
 		snprintf(why, whylen, "curl could not build the headers");
 		goto out;
 	}
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-#else
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
-#endif
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, TWILIO_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, TWILIO_TOTAL_TIMEOUT_MS) != CURLE_OK ||
+	if (curl_easy_defaults(c, CURL_EASY_HTTP, TWILIO_CONNECT_TIMEOUT_MS, TWILIO_TOTAL_TIMEOUT_MS,
+		    errbuf) < 0 ||
+		curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_USERNAME, cfg->account_sid) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_PASSWORD, cfg->auth_token) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_USERAGENT, TWILIO_USER_AGENT) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, twilio_on_body) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) != CURLE_OK) {
 		snprintf(why, whylen, "curl refused an option");
@@ -354,8 +349,8 @@ static int twilio_refuse(struct twilio_result *out, const char *why)
 }
 
 /* See twilio.h. */
-int twilio_call_create(const struct config *cfg, const struct twilio_call_request *rq,
-	struct twilio_result *out)
+int twilio_call_create(const struct outbound_grant *grant, const struct config *cfg,
+	const struct twilio_call_request *rq, struct twilio_result *out)
 {
 	static const char *const events[] = { "initiated", "ringing", "answered", "completed" };
 	struct buf form = BUF_INIT;
@@ -363,11 +358,15 @@ int twilio_call_create(const struct config *cfg, const struct twilio_call_reques
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	if (rq == NULL || !outbound_grant_covers(grant, rq->to)) {
+		ret = twilio_refuse(out, TWILIO_NO_GRANT);
+		goto out;
+	}
 	if (twilio_check_cfg(cfg, why, sizeof(why)) < 0) {
 		ret = twilio_refuse(out, why);
 		goto out;
 	}
-	if (rq == NULL || !twilio_is_e164(rq->to) || !twilio_is_e164(rq->from)) {
+	if (!twilio_is_e164(rq->to) || !twilio_is_e164(rq->from)) {
 		ret = twilio_refuse(out, "To and From must be E.164 numbers");
 		goto out;
 	}
@@ -403,14 +402,19 @@ out:
 }
 
 /* See twilio.h. */
-int twilio_message_create(const struct config *cfg, const char *to, const char *from,
-	const char *body, const char *status_callback, struct twilio_result *out)
+int twilio_message_create(const struct outbound_grant *grant, const struct config *cfg,
+	const char *to, const char *from, const char *body, const char *status_callback,
+	struct twilio_result *out)
 {
 	struct buf form = BUF_INIT;
 	char why[200];
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	if (!outbound_grant_covers(grant, to)) {
+		ret = twilio_refuse(out, TWILIO_NO_GRANT);
+		goto out;
+	}
 	if (twilio_check_cfg(cfg, why, sizeof(why)) < 0) {
 		ret = twilio_refuse(out, why);
 		goto out;

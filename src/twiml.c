@@ -7,7 +7,7 @@
  * parsed template and only ever inserts text nodes. */
 #include "twiml.h"
 #include "buf.h"
-#include "flow.h"
+#include "diag.h"
 #include "util.h"
 
 #include <errno.h>

@@ -1,5 +1,6 @@
 /* worker: `ringfence worker`; see include/worker.h. */
 #include "worker.h"
+#include "arena.h"
 #include "audit.h"
 #include "clock.h"
 #include "config.h"
@@ -36,14 +37,16 @@ static const char claim_sql[] =
 	" business_name, callback_phone, when_date, when_time, not_before_s"
 	" FROM reminder_claim($1::bigint, $2::timestamptz, $3, $4::int, $5, $6::int, $7::int, $8::int)";
 
-static void copy(char *dst, size_t n, const char *src)
+/* Column col of the claim's one row, copied whole into the job's arena. */
+static const char *claim_str(struct arena *job, const PGresult *res, int col)
 {
-	snprintf(dst, n, "%s", src ? src : "");
+	return arena_strdup(job, PQgetvalue(res, 0, col));
 }
 
-int worker_claim(struct db *db, long long reminder_id, long long now_s, const char *worker,
-	int lease_s, const char *from_default, const struct worker_limits *lim,
-	struct outbound_attempt *at, char *reason, size_t reasonlen)
+/* See worker.h. */
+int worker_claim(struct db *db, struct arena *job, long long reminder_id, long long now_s,
+	const char *worker, int lease_s, const char *from_default, const struct worker_limits *lim,
+	struct outbound_attempt *at, const char **reason)
 {
 	char id[24], now[32], lease[16], day[16], all[16], hour[16];
 	const char *p[8] = { id, now, worker, lease, from_default && from_default[0] ? from_default : NULL,
@@ -58,23 +61,21 @@ int worker_claim(struct db *db, long long reminder_id, long long now_s, const ch
 	snprintf(all, sizeof(all), "%d", lim->recipient_all_day);
 	snprintf(hour, sizeof(hour), "%d", lim->business_hour);
 	clock_sql(now_s, now);
-	if (reason && reasonlen > 0)
-		reason[0] = '\0';
+	*reason = "";
 	res = db_exec_prepared(db, "worker_claim", claim_sql, 8, p);
 	if (res == NULL)
 		goto out;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		PQclear(res);
 		log_error("worker: unexpected answer from reminder_claim for reminder %lld", reminder_id);
-		copy(reason, reasonlen, "unexpected answer from reminder_claim");
+		*reason = "unexpected answer from reminder_claim";
 		goto out;
 	}
 	outcome = PQgetvalue(res, 0, 0);
 	if (strcmp(outcome, "dropped") == 0) {
 		/* The explanation is the eligibility rule's own reason
 		 * (reminder_block), read in the same transaction. */
-		if (reason)
-			copy(reason, reasonlen, PQgetvalue(res, 0, 1));
+		*reason = claim_str(job, res, 1);
 		PQclear(res);
 		rc = WORKER_DROPPED;
 		goto out;
@@ -85,26 +86,25 @@ int worker_claim(struct db *db, long long reminder_id, long long now_s, const ch
 	at->business_id = atoll(PQgetvalue(res, 0, 4));
 	at->appointment_id = atoll(PQgetvalue(res, 0, 5));
 	at->attempt = atoi(PQgetvalue(res, 0, 6));
-	copy(at->channel, sizeof(at->channel), PQgetvalue(res, 0, 7));
-	copy(at->to, sizeof(at->to), PQgetvalue(res, 0, 8));
-	copy(at->from, sizeof(at->from), PQgetvalue(res, 0, 9));
+	at->channel = claim_str(job, res, 7);
+	at->to = claim_str(job, res, 8);
+	at->from = claim_str(job, res, 9);
 	at->machine_detection = PQgetvalue(res, 0, 10)[0] == 't';
 	at->hourly_limit = atoi(PQgetvalue(res, 0, 11));
 	at->stale_s = atoll(PQgetvalue(res, 0, 12));
-	copy(at->business_name, sizeof(at->business_name), PQgetvalue(res, 0, 13));
-	copy(at->callback_phone, sizeof(at->callback_phone), PQgetvalue(res, 0, 14));
-	copy(at->when_date, sizeof(at->when_date), PQgetvalue(res, 0, 15));
-	copy(at->when_time, sizeof(at->when_time), PQgetvalue(res, 0, 16));
+	at->business_name = claim_str(job, res, 13);
+	at->callback_phone = claim_str(job, res, 14);
+	at->when_date = claim_str(job, res, 15);
+	at->when_time = claim_str(job, res, 16);
 	if (strcmp(outcome, "claimed") == 0) {
 		rc = WORKER_CLAIMED;
 	} else if (strcmp(outcome, "deferred") == 0 || strcmp(outcome, "skipped") == 0) {
-		if (reason)
-			copy(reason, reasonlen, PQgetvalue(res, 0, 1));
+		*reason = claim_str(job, res, 1);
 		rc = outcome[0] == 'd' ? WORKER_DEFERRED : WORKER_SKIPPED;
 	} else {
 		log_error("worker: unexpected outcome '%s' from reminder_claim for reminder %lld",
 			outcome, reminder_id);
-		copy(reason, reasonlen, "unexpected outcome from reminder_claim");
+		*reason = "unexpected outcome from reminder_claim";
 	}
 	PQclear(res);
 out:
@@ -194,7 +194,9 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		crash_at ? crash_point : NULL };
 	struct worker_limits lim = { cfg->limit_recipient_day, cfg->limit_recipient_all_day,
 		cfg->limit_business_hour };
-	char name[64], host[48] = "", reason[256];
+	/* Each job's strings (the claim's values) live here until the next. */
+	struct arena *job = arena_new(0);
+	char name[64], host[48] = "";
 	long long last_reconcile = 0;
 	int rc = 0, redis_down = 0;
 
@@ -202,9 +204,11 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 	snprintf(name, sizeof(name), "%s:%d", host, (int)getpid());
 	while (!worker_stopping) {
 		struct outbound_attempt at;
+		const char *reason = "";
 		long long id, now_ms = util_now_ms();
 		int got, claimed;
 
+		arena_reset(job);
 		if (index == 0 && !o->once && now_ms - last_reconcile >= o->reconcile_s * 1000LL) {
 			run_reconcile(cfg, db, au);
 			last_reconcile = now_ms;
@@ -233,8 +237,8 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 			continue;
 		}
 		crash_point("after_pop");
-		claimed = worker_claim(db, id, clock_now_s(), name, o->lease_s, cfg->from_number, &lim,
-			&at, reason, sizeof(reason));
+		claimed = worker_claim(db, job, id, clock_now_s(), name, o->lease_s, cfg->from_number,
+			&lim, &at, &reason);
 		if (claimed < 0) {
 			log_error("worker: cannot claim reminder %lld (database: %s); dropped, the"
 				  " scheduler offers it again", id, db_last_error(db));
@@ -255,6 +259,7 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		crash_point("after_claim");
 		outbound_send(&ctx, &at, clock_now_s());
 	}
+	arena_free(job);
 	audit_close(au);
 	rds_close(r);
 	db_close(db);

@@ -5,21 +5,14 @@
  * read lies between 1970 and 9999 UTC, and formatting it with
  * clock_sql and reading that back gives the same second.  Any broken
  * promise aborts. */
+#include "fuzz.h"
+
 #include "clock.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__,  \
-				__LINE__, #cond);                          \
-			abort();                                           \
-		}                                                          \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

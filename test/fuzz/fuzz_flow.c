@@ -5,6 +5,8 @@
  * written back out as a table and parsed again, which must give the same
  * flow: what the parser accepts means one thing.  It is also drawn with
  * check_diagram and walked with flow_next.  Any broken promise aborts. */
+#include "fuzz.h"
+
 #include "check.h"
 #include "flow.h"
 
@@ -12,15 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__,  \
-				__LINE__, #cond);                          \
-			abort();                                           \
-		}                                                          \
-	} while (0)
 
 static const char *const probes[] = {
 	"0", "1", "9", "*", "#", "timeout", "machine", "other", "valid", "x", "", "12",

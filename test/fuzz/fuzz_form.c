@@ -5,6 +5,8 @@
  * against what form.h promises.  A successful parse is re-encoded and
  * parsed again, which must give the same pairs: the parser may reject,
  * but what it accepts must mean one thing.  Any broken promise aborts. */
+#include "fuzz.h"
+
 #include "arena.h"
 #include "form.h"
 #include "valid.h"
@@ -13,15 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__,  \
-				__LINE__, #cond);                          \
-			abort();                                           \
-		}                                                          \
-	} while (0)
 
 static const struct form_limits tight = { 96, 4, 6, 12 };
 static const struct form_limits roomy = { 1 << 22, 1 << 16, 1 << 16, 1 << 20 };

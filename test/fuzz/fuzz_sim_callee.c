@@ -7,6 +7,8 @@
  * field, pressed keys only 0-9 * #, waits and rings finite and not
  * negative; reading the same bytes twice gives the same answer.  Any
  * broken promise aborts. */
+#include "fuzz.h"
+
 #include "sim_callee.h"
 
 #include <math.h>
@@ -14,15 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__,  \
-				__LINE__, #cond);                          \
-			abort();                                           \
-		}                                                          \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -9,6 +9,8 @@
  * answer.  The input is also resolved as a reference against a fixed
  * base: the result is NULL or an absolute http(s) URL without a fragment
  * or a dot segment.  Any broken promise aborts. */
+#include "fuzz.h"
+
 #include "sim_twiml.h"
 
 #include <stdint.h>
@@ -16,15 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__,  \
-				__LINE__, #cond);                          \
-			abort();                                           \
-		}                                                          \
-	} while (0)
 
 #define DOC "https://rf.example.com/twilio/voice/f?c=t&s=a&n=1"
 

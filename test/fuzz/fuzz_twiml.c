@@ -6,6 +6,8 @@
  * given, into one XML document with root Response, no placeholder left
  * and the engine's attributes on every Gather; rendering never changes
  * the template.  Any broken promise aborts. */
+#include "fuzz.h"
+
 #include "buf.h"
 #include "flow.h"
 #include "twiml.h"
@@ -15,15 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libxml/parser.h>
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__,  \
-				__LINE__, #cond);                          \
-			abort();                                           \
-		}                                                          \
-	} while (0)
 
 static const struct twiml_var vars[] = {
 	{ "business_name", "Smith & <Sons> {{callback_number}}" },

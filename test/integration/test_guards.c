@@ -1,8 +1,10 @@
 /* Integration tests of the outbound guards and senders against a live
  * stack: the Twilio REST client against the local simulator
  * (TWILIO_API_URL), mail to the stack's SMTP sink (RINGFENCE_SMTP_URL,
- * messages in RINGFENCE_STACK_DIR/mail/), the Redis rate limits and
- * pacer, and the failsafe with /healthz and `ringfence failsafe`.
+ * messages in RINGFENCE_STACK_DIR/mail/), both through the test-only
+ * seam of outbound_test.h, and refusing to send without outbound_send's
+ * grant; the Redis rate limits and pacer, and the failsafe with /healthz
+ * and `ringfence failsafe`.
  *
  * Failsafe tests use time buckets far in the future, so counters of other
  * tests never mix with theirs; failsafe_maxima is saved and restored. */
@@ -14,6 +16,8 @@
 #include "db.h"
 #include "failsafe.h"
 #include "mail.h"
+#include "outbound_grant.h"
+#include "outbound_test.h"
 #include "ratelimit.h"
 #include "rds.h"
 #include "twilio.h"
@@ -70,7 +74,7 @@ static void test_twilio_call_and_find(void **state)
 	rq.status_callback = cb;
 	rq.timeout_s = 20;
 	rq.machine_detection = 1;
-	assert_int_equal(twilio_call_create(&gcfg, &rq, &r), 0);
+	assert_int_equal(outbound_test_call_create(&gcfg, &rq, &r), 0);
 	if (r.outcome != TWILIO_OK)
 		fail_msg("call: outcome %d HTTP %d %d %s", r.outcome, r.http_status, r.error_code,
 			r.error_message);
@@ -116,7 +120,7 @@ static void test_twilio_message_and_find(void **state)
 
 	hx_random_phone(to);
 	hx_sim_callee_or_fail(to, "person");
-	assert_int_equal(twilio_message_create(&gcfg, to, "+15005550006",
+	assert_int_equal(outbound_test_message_create(&gcfg, to, "+15005550006",
 				 "Reminder: Friday 3:30 PM. Reply 1 to confirm.", NULL, &r), 0);
 	if (r.outcome != TWILIO_OK)
 		fail_msg("message: outcome %d HTTP %d %d %s", r.outcome, r.http_status, r.error_code,
@@ -152,7 +156,7 @@ static void test_twilio_magic_numbers(void **state)
 	for (size_t i = 0; i < ARRAY_LEN(calls); i++) {
 		struct twilio_call_request rq = { calls[i].to, "+15005550006", url, NULL, 0, 0 };
 		struct twilio_result r;
-		assert_int_equal(twilio_call_create(&gcfg, &rq, &r), 0);
+		assert_int_equal(outbound_test_call_create(&gcfg, &rq, &r), 0);
 		if (r.outcome != TWILIO_REJECTED || r.error_code != calls[i].code)
 			fail_msg("call to %s: outcome %d code %d (want REJECTED %d): %s", calls[i].to,
 				r.outcome, r.error_code, calls[i].code, r.error_message);
@@ -163,7 +167,7 @@ static void test_twilio_magic_numbers(void **state)
 	}
 	for (size_t i = 0; i < ARRAY_LEN(messages); i++) {
 		struct twilio_result r;
-		assert_int_equal(twilio_message_create(&gcfg, messages[i].to, "+15005550006", "hi", NULL, &r), 0);
+		assert_int_equal(outbound_test_message_create(&gcfg, messages[i].to, "+15005550006", "hi", NULL, &r), 0);
 		if (r.outcome != TWILIO_REJECTED || r.error_code != messages[i].code)
 			fail_msg("message to %s: outcome %d code %d (want REJECTED %d): %s", messages[i].to,
 				r.outcome, r.error_code, messages[i].code, r.error_message);
@@ -174,7 +178,7 @@ static void test_twilio_magic_numbers(void **state)
 		struct config bad = gcfg;
 		struct twilio_result r;
 		bad.auth_token = "0123456789abcdef0123456789abcdef";
-		assert_int_equal(twilio_message_create(&bad, "+15551230000", "+15005550006", "hi", NULL, &r), 0);
+		assert_int_equal(outbound_test_message_create(&bad, "+15551230000", "+15005550006", "hi", NULL, &r), 0);
 		assert_int_equal(r.outcome, TWILIO_REJECTED);
 		assert_int_equal(r.error_code, 20003);
 		assert_null(strstr(r.request_redacted, bad.auth_token));
@@ -196,7 +200,7 @@ static void test_twilio_unknown_outcomes(void **state)
 	 * not something the client may conclude. */
 	snprintf(api, sizeof(api), "http://127.0.0.1:%d", closed_port());
 	c.api_url = api;
-	assert_int_equal(twilio_message_create(&c, "+15551230000", "+15005550006", "hi", NULL, &r), 0);
+	assert_int_equal(outbound_test_message_create(&c, "+15551230000", "+15005550006", "hi", NULL, &r), 0);
 	assert_int_equal(r.outcome, TWILIO_UNKNOWN);
 	assert_int_equal(r.http_status, 0);
 	assert_string_equal(r.sid, "");
@@ -224,7 +228,7 @@ static void test_twilio_unknown_outcomes(void **state)
 		};
 		for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 			assert_int_equal(fakeapp_serve(fa, path, cases[i].status, "application/json", cases[i].body, 0), 0);
-			assert_int_equal(twilio_message_create(&c, "+15551230000", "+15005550006", "hi", NULL, &r), 0);
+			assert_int_equal(outbound_test_message_create(&c, "+15551230000", "+15005550006", "hi", NULL, &r), 0);
 			if (r.outcome != cases[i].outcome || r.error_code != cases[i].code)
 				fail_msg("case %zu (HTTP %d): outcome %d code %d, want %d %d", i, cases[i].status,
 					r.outcome, r.error_code, cases[i].outcome, cases[i].code);
@@ -249,15 +253,15 @@ static void test_twilio_unknown_outcomes(void **state)
 	/* Refused before sending: bad numbers, bad URLs. */
 	{
 		struct twilio_call_request rq = { "5551230000", "+15005550006", "http://x/y", NULL, 0, 0 };
-		assert_int_equal(twilio_call_create(&gcfg, &rq, &r), -1);
+		assert_int_equal(outbound_test_call_create(&gcfg, &rq, &r), -1);
 		assert_int_equal(r.outcome, TWILIO_REJECTED);
 		assert_int_equal(r.error_code, 0);
 		twilio_result_free(&r);
 		rq.to = "+15551230000";
 		rq.url = "ftp://x/y";
-		assert_int_equal(twilio_call_create(&gcfg, &rq, &r), -1);
+		assert_int_equal(outbound_test_call_create(&gcfg, &rq, &r), -1);
 		twilio_result_free(&r);
-		assert_int_equal(twilio_message_create(&gcfg, "+15551230000", "+15005550006", "", NULL, &r), -1);
+		assert_int_equal(outbound_test_message_create(&gcfg, "+15551230000", "+15005550006", "", NULL, &r), -1);
 		twilio_result_free(&r);
 	}
 }
@@ -308,7 +312,7 @@ static void test_mail_to_sink(void **state)
 	m.text = "Your appointment is on Friday at 3:30 PM.\n.\nCall us: +15551234567";
 	m.html = "<p>Your appointment is on <b>Friday</b> at 3:30&nbsp;PM. Zoë</p>";
 	m.list_unsubscribe = "<mailto:reminders@clinic.example?subject=unsubscribe>";
-	assert_int_equal(mail_send(&gcfg, &m, &r), 0);
+	assert_int_equal(outbound_test_mail_send(&gcfg, &m, &r), 0);
 	if (r.outcome != TWILIO_OK)
 		fail_msg("mail_send: outcome %d %s", r.outcome, r.error_message);
 	assert_true(strncmp(r.sid, "EM", 2) == 0 && strlen(r.sid) == 34);
@@ -362,7 +366,7 @@ static void test_mail_refusals(void **state)
 	m.html = "<p>x</p>";
 	m.list_unsubscribe = "<mailto:reminders@clinic.example>";
 	/* Header injection: refused, nothing reaches the server. */
-	assert_int_equal(mail_send(&gcfg, &m, &r), 0);
+	assert_int_equal(outbound_test_mail_send(&gcfg, &m, &r), 0);
 	assert_int_equal(r.outcome, TWILIO_REJECTED);
 	assert_non_null(strstr(r.error_message, "line break"));
 	twilio_result_free(&r);
@@ -372,13 +376,13 @@ static void test_mail_refusals(void **state)
 	/* The server refuses the recipient for good: 550. */
 	m.subject = "refused";
 	m.to = "reject-me@example.com";
-	assert_int_equal(mail_send(&gcfg, &m, &r), 0);
+	assert_int_equal(outbound_test_mail_send(&gcfg, &m, &r), 0);
 	assert_int_equal(r.outcome, TWILIO_REJECTED);
 	assert_int_equal(r.error_code, 550);
 	twilio_result_free(&r);
 	/* A temporary refusal is not a definite answer. */
 	m.to = "tempfail@example.com";
-	assert_int_equal(mail_send(&gcfg, &m, &r), 0);
+	assert_int_equal(outbound_test_mail_send(&gcfg, &m, &r), 0);
 	assert_int_equal(r.outcome, TWILIO_UNKNOWN);
 	twilio_result_free(&r);
 
@@ -386,13 +390,99 @@ static void test_mail_refusals(void **state)
 	m.to = "ann@example.com";
 	snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", closed_port());
 	c.smtp_url = url;
-	assert_int_equal(mail_send(&c, &m, &r), 0);
+	assert_int_equal(outbound_test_mail_send(&c, &m, &r), 0);
 	assert_int_equal(r.outcome, TWILIO_UNKNOWN);
 	twilio_result_free(&r);
 	c.smtp_url = NULL;
-	assert_int_equal(mail_send(&c, &m, &r), -1);
+	assert_int_equal(outbound_test_mail_send(&c, &m, &r), -1);
 	assert_int_equal(r.outcome, TWILIO_REJECTED);
 	twilio_result_free(&r);
+}
+
+/* ---- the grant ---------------------------------------------------------- */
+
+/* Without outbound_send's grant for the address, or with one for another
+ * address, the transport refuses before any byte leaves: the fake Twilio
+ * sees no request and the sink no mail, while the same requests with the
+ * grant do arrive. */
+static void test_transport_needs_grant(void **state)
+{
+	struct config c = gcfg;
+	struct fakeapp *fa = NULL;
+	struct twilio_result r;
+	struct mail_message m;
+	struct outbound_grant other = { OUTBOUND_GRANT_MAGIC, "+15551230001" };
+	struct outbound_grant forged = { 0, "+15551230000" };
+	struct twilio_call_request rq = { "+15551230000", "+15005550006", "http://x/y", NULL, 0, 0 };
+	char err[128], calls[256], messages[256], hex[17], refused[64], granted[64], *file = NULL;
+	(void)state;
+
+	if (fakeapp_start(&fa, err, sizeof(err)) < 0)
+		fail_msg("fakeapp: %s", err);
+	c.api_url = fakeapp_url(fa);
+	snprintf(calls, sizeof(calls), "/2010-04-01/Accounts/%s/Calls.json", gcfg.account_sid);
+	snprintf(messages, sizeof(messages), "/2010-04-01/Accounts/%s/Messages.json", gcfg.account_sid);
+	assert_int_equal(fakeapp_serve(fa, calls, 503, "application/json", "", 0), 0);
+	assert_int_equal(fakeapp_serve(fa, messages, 503, "application/json", "", 0), 0);
+
+	assert_int_equal(twilio_call_create(NULL, &c, &rq, &r), -1);
+	assert_int_equal(r.outcome, TWILIO_REJECTED);
+	assert_non_null(strstr(r.error_message, "grant"));
+	twilio_result_free(&r);
+	assert_int_equal(twilio_call_create(&other, &c, &rq, &r), -1);
+	twilio_result_free(&r);
+	assert_int_equal(twilio_call_create(&forged, &c, &rq, &r), -1);
+	twilio_result_free(&r);
+	assert_int_equal(twilio_message_create(NULL, &c, "+15551230000", "+15005550006", "hi", NULL, &r), -1);
+	assert_int_equal(r.outcome, TWILIO_REJECTED);
+	twilio_result_free(&r);
+	assert_int_equal(twilio_message_create(&other, &c, "+15551230000", "+15005550006", "hi", NULL, &r), -1);
+	twilio_result_free(&r);
+	assert_int_equal(fakeapp_count(fa, NULL), 0);
+	/* The same requests with the grant reach the fake Twilio. */
+	assert_int_equal(outbound_test_call_create(&c, &rq, &r), 0);
+	assert_int_equal(r.outcome, TWILIO_UNKNOWN);
+	twilio_result_free(&r);
+	assert_int_equal(outbound_test_message_create(&c, "+15551230000", "+15005550006", "hi", NULL, &r), 0);
+	twilio_result_free(&r);
+	assert_int_equal(fakeapp_count(fa, calls), 1);
+	assert_int_equal(fakeapp_count(fa, messages), 1);
+	fakeapp_stop(fa);
+
+	/* Mail: refused without a grant or with one for another address;
+	 * then one with the grant, and once the sink has that one, the
+	 * refused one (sent first, had it been sent) is not there. */
+	hx_random_hex(hex, 8);
+	snprintf(refused, sizeof(refused), "no grant %s", hex);
+	snprintf(granted, sizeof(granted), "granted %s", hex);
+	memset(&m, 0, sizeof(m));
+	m.to = "ann@example.com";
+	m.from = "reminders@clinic.example";
+	m.subject = refused;
+	m.text = refused;
+	m.html = "<p>x</p>";
+	m.list_unsubscribe = "<mailto:reminders@clinic.example>";
+	assert_int_equal(mail_send(NULL, &gcfg, &m, &r), -1);
+	assert_int_equal(r.outcome, TWILIO_REJECTED);
+	assert_non_null(strstr(r.error_message, "grant"));
+	twilio_result_free(&r);
+	other.to = "bob@example.com";
+	assert_int_equal(mail_send(&other, &gcfg, &m, &r), -1);
+	twilio_result_free(&r);
+	m.subject = granted;
+	m.text = granted;
+	assert_int_equal(outbound_test_mail_send(&gcfg, &m, &r), 0);
+	assert_int_equal(r.outcome, TWILIO_OK);
+	twilio_result_free(&r);
+	for (int i = 0; i < 50 && file == NULL; i++) {
+		file = sink_find(granted);
+		if (file == NULL)
+			hx_sleep_ms(100);
+	}
+	if (file == NULL)
+		fail_msg("no message with %s in the sink", granted);
+	free(file);
+	assert_null(sink_find(refused));
 }
 
 /* ---- rate limits ---------------------------------------------------------- */
@@ -841,6 +931,7 @@ int guards_tests(void)
 		cmocka_unit_test(test_twilio_unknown_outcomes),
 		cmocka_unit_test(test_mail_to_sink),
 		cmocka_unit_test(test_mail_refusals),
+		cmocka_unit_test(test_transport_needs_grant),
 		cmocka_unit_test(test_ratelimit_recipient_and_business),
 		cmocka_unit_test(test_ratelimit_concurrent),
 		cmocka_unit_test(test_pacer),

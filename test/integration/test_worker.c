@@ -278,33 +278,72 @@ static void test_called_exactly_once(void **state)
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
 }
 
+/* Runs the worker once for f's enqueued text reminder, which must be
+ * placed as one message; the text Twilio got (caller frees). */
+static char *text_sent_or_fail(const struct wfix *f)
+{
+	struct wstate s;
+	struct wenv e = { 0 };
+	char sid[64], *url, *text;
+	const char *body;
+	json_t *j;
+
+	e.allowed = f->phone;
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	state_or_fail(f, &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("messages", f->phone, sid), 1);
+	assert_string_equal(sid, s.sid);
+	url = xasprintf("%s/Messages/%s.json", api_base, sid);
+	j = sim_or_fail(url, NULL);
+	body = json_string_value(json_object_get(j, "body"));
+	assert_non_null(body);
+	text = xstrdup(body);
+	json_decref(j);
+	free(url);
+	return text;
+}
+
 /* A text goes out once with the business's name and no notes. */
 static void test_sms_once_without_notes(void **state)
 {
 	struct wfix f;
-	struct wstate s;
-	struct wenv e = { 0 };
-	char sid[64];
+	char *body;
 
 	fixture_or_fail(&f, "sms", 120);
-	e.allowed = f.phone;
 	enqueue_or_fail(f.reminder, 2);
-	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
-	assert_string_equal(s.attempt, "placed");
-	assert_int_equal(sim_count_or_fail("messages", f.phone, sid), 1);
-	assert_string_equal(sid, s.sid);
+	body = text_sent_or_fail(&f);
+	assert_non_null(strstr(body, "Worker Test Clinic"));
+	assert_non_null(strstr(body, "Reply STOP"));
+	assert_null(strstr(body, "CONFIDENTIAL"));
+	free(body);
+}
+
+/* A business name of 200 characters (the column's bound) that takes 390
+ * bytes in UTF-8 reaches the text whole: the worker copies the claim's
+ * values at their full length, nothing is cut to fit a fixed buffer (and
+ * no UTF-8 sequence is split). */
+static void test_long_name_whole(void **state)
+{
+	struct wfix f;
+	struct buf name = BUF_INIT;
+	char *body;
+
+	buf_puts(&name, "Clinique ");
+	for (int i = 0; i < 190; i++)
+		buf_puts(&name, "\xc3\xa9"); /* é */
+	buf_puts(&name, "Z");
+	fixture_or_fail(&f, "sms", 120);
 	{
-		char *url = xasprintf("%s/Messages/%s.json", api_base, sid);
-		json_t *j = sim_or_fail(url, NULL);
-		const char *body = json_string_value(json_object_get(j, "body"));
-		assert_non_null(body);
-		assert_non_null(strstr(body, "Worker Test Clinic"));
-		assert_non_null(strstr(body, "Reply STOP"));
-		assert_null(strstr(body, "CONFIDENTIAL"));
-		json_decref(j);
-		free(url);
+		const char *p[2] = { f.business, buf_str(&name) };
+		exec_cmd_or_fail("UPDATE businesses SET name = $2 WHERE id = $1::bigint", 2, p);
 	}
+	enqueue_or_fail(f.reminder, 1);
+	body = text_sent_or_fail(&f);
+	if (strstr(body, buf_str(&name)) == NULL)
+		fail_msg("the text does not carry the whole business name:\n%s", body);
+	free(body);
+	buf_free(&name);
 }
 
 /* An email reminder goes out once through SMTP, to the stack's sink, with
@@ -1252,6 +1291,7 @@ int worker_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_called_exactly_once),
 		cmocka_unit_test(test_sms_once_without_notes),
+		cmocka_unit_test(test_long_name_whole),
 		cmocka_unit_test(test_email_once_without_notes),
 		cmocka_unit_test(test_allowlist_refused),
 		cmocka_unit_test(test_crash_after_pop),

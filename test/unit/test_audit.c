@@ -13,11 +13,8 @@
 #include "rds.h"
 #include "util.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,23 +104,6 @@ static long long ttl(struct rds *r, const char *key)
 	n = rep->integer;
 	freeReplyObject(rep);
 	return n;
-}
-
-/* A port on which nothing listens (a bound socket that never listens
- * refuses connections); the socket is returned to keep the port taken. */
-static int closed_port(int *port)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-	*port = ntohs(sa.sin_port);
-	return s;
 }
 
 /* Runs fn with stderr going to a file; returns what it wrote. */
@@ -437,7 +417,7 @@ static void test_record_cap(void **state)
 {
 	struct rds *r = rds_open(redis_url());
 	struct audit *au = audit_open(r, NULL);
-	int port, sock = closed_port(&port);
+	int port, sock = unit_bound_socket(&port);
 	char *url = xasprintf("redis://127.0.0.1:%d", port);
 	char *dir = tmpdir();
 	char *path = xasprintf("%s/audit.log", dir);
@@ -702,7 +682,7 @@ static long long file_size(const char *path)
  * files, the newest record in the live one. */
 static void test_fallback_rotation(void **state)
 {
-	int port, sock = closed_port(&port);
+	int port, sock = unit_bound_socket(&port);
 	char *url = xasprintf("redis://127.0.0.1:%d", port);
 	char *dir = tmpdir();
 	char *path = xasprintf("%s/audit.log", dir);
@@ -743,7 +723,7 @@ static void test_fallback_rotation(void **state)
  * per-process rate; the ones left out are counted in the next one. */
 static void test_summary_rate(void **state)
 {
-	int port, sock = closed_port(&port);
+	int port, sock = unit_bound_socket(&port);
 	char *url = xasprintf("redis://127.0.0.1:%d", port);
 	char *dir = tmpdir();
 	char *path = xasprintf("%s/audit.log", dir);
@@ -864,7 +844,7 @@ static void test_redaction_in_redis(void **state)
  * whose directory is created, mode 0640. */
 static void test_fallback_file(void **state)
 {
-	int port, sock = closed_port(&port);
+	int port, sock = unit_bound_socket(&port);
 	char *url = xasprintf("redis://127.0.0.1:%d", port);
 	char *dir = tmpdir();
 	char *path = xasprintf("%s/var/log/audit.log", dir);
@@ -932,7 +912,7 @@ static void record_to_stderr(void *arg)
 /* Neither Redis nor the fallback file: the line still reaches stderr. */
 static void test_fallback_stderr(void **state)
 {
-	int port, sock = closed_port(&port);
+	int port, sock = unit_bound_socket(&port);
 	char *url = xasprintf("redis://127.0.0.1:%d", port);
 	char *dir = tmpdir();
 	char *blocker = xasprintf("%s/file", dir);
@@ -1042,7 +1022,7 @@ static void test_read_back(void **state)
 	del(r, key);
 
 	/* Redis unreachable. */
-	int port, sock = closed_port(&port);
+	int port, sock = unit_bound_socket(&port);
 	char *url = xasprintf("redis://127.0.0.1:%d", port);
 	struct rds *down = rds_open(url);
 	assert_null(audit_read(down, "business", biz, 10));

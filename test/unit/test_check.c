@@ -17,19 +17,6 @@
 #define FIX "test/fixtures/flows/"
 #define FX(rule) FIX rule "/state_tables/x/"
 
-static int go_to_repo_root(void **state)
-{
-	(void)state;
-	for (int up = 0; up < 4; up++) {
-		if (access("state_tables/reminder_call/transitions", R_OK) == 0)
-			return 0;
-		if (chdir("..") < 0)
-			break;
-	}
-	fprintf(stderr, "test_check: cannot find the repository root (state_tables/)\n");
-	return -1;
-}
-
 /* Runs check_run on root into a string (caller frees); *rc gets its
  * return value. */
 static char *run_check(const char *root, int production, char *const *flows, int nflows,
@@ -424,5 +411,5 @@ int main(void)
 	};
 	/* The subcommands read RINGFENCE_ROOT; the tests name their roots. */
 	unsetenv("RINGFENCE_ROOT");
-	return cmocka_run_group_tests(tests, go_to_repo_root, NULL);
+	return cmocka_run_group_tests(tests, unit_go_to_repo_root, NULL);
 }

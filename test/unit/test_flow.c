@@ -4,22 +4,6 @@
 #include "flow.h"
 #include "util.h"
 
-#include <unistd.h>
-
-/* The tests read the repository's files; run them from its root (test/run
- * does), or from anywhere below it. */
-static int go_to_repo_root(void **state)
-{
-	(void)state;
-	for (int up = 0; up < 4; up++) {
-		if (access("state_tables/reminder_call/transitions", R_OK) == 0)
-			return 0;
-		if (chdir("..") < 0)
-			break;
-	}
-	fprintf(stderr, "test_flow: cannot find the repository root (state_tables/)\n");
-	return -1;
-}
 
 static struct flow *parse(const char *text, struct flow_diag *d)
 {
@@ -513,5 +497,5 @@ int main(void)
 		cmocka_unit_test(test_load_failures),
 		cmocka_unit_test(test_load_notes_templates),
 	};
-	return cmocka_run_group_tests(tests, go_to_repo_root, NULL);
+	return cmocka_run_group_tests(tests, unit_go_to_repo_root, NULL);
 }

@@ -7,11 +7,8 @@
 #include "rds.h"
 #include "util.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -291,23 +288,6 @@ static void test_command_timeout(void **state)
 	rds_close(r);
 }
 
-/* A bound socket that is not listening refuses connections; once it
- * listens, every connect attempt shows up in its accept queue. */
-static int local_socket(int *port)
-{
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(s >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
-	*port = ntohs(sa.sin_port);
-	return s;
-}
-
 static int pending_connections(int s)
 {
 	int n = 0, c;
@@ -324,7 +304,7 @@ static int pending_connections(int s)
  * request fails at once instead of paying for a connect each time. */
 static void test_outage_retry_limit(void **state)
 {
-	int port, s = local_socket(&port);
+	int port, s = unit_bound_socket(&port);
 	char *url = xasprintf("redis://127.0.0.1:%d", port);
 	struct rds *r = rds_open(url);
 	char first[256];
@@ -364,7 +344,7 @@ static void test_outage_retry_limit(void **state)
  * full) costs a connect no more than about 500 ms. */
 static void test_connect_timeout(void **state)
 {
-	int port, s = local_socket(&port), fill[4], nfill = 0;
+	int port, s = unit_bound_socket(&port), fill[4], nfill = 0;
 	char *url = xasprintf("redis://127.0.0.1:%d", port);
 	struct rds *r = rds_open(url);
 	struct sockaddr_in sa;
@@ -519,7 +499,7 @@ static void test_pipeline(void **state)
 
 	/* Unreachable: -1 with the reason. */
 	{
-		int port, sock = local_socket(&port);
+		int port, sock = unit_bound_socket(&port);
 		char *url = xasprintf("redis://127.0.0.1:%d", port);
 		struct rds *down = rds_open(url);
 		const char *p[] = { "PING" };

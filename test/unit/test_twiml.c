@@ -13,21 +13,7 @@
 #include "util.h"
 
 #include <errno.h>
-#include <unistd.h>
 #include <libxml/parser.h>
-
-static int go_to_repo_root(void **state)
-{
-	(void)state;
-	for (int up = 0; up < 4; up++) {
-		if (access("state_tables/reminder_call/transitions", R_OK) == 0)
-			return 0;
-		if (chdir("..") < 0)
-			break;
-	}
-	fprintf(stderr, "test_twiml: cannot find the repository root (state_tables/)\n");
-	return -1;
-}
 
 static xmlDocPtr parse(const char *text, struct flow_diag *d)
 {
@@ -685,5 +671,5 @@ int main(void)
 		cmocka_unit_test(test_keypress_words),
 		cmocka_unit_test(test_fields),
 	};
-	return cmocka_run_group_tests(tests, go_to_repo_root, NULL);
+	return cmocka_run_group_tests(tests, unit_go_to_repo_root, NULL);
 }

@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "db.h"
 
@@ -28,6 +33,44 @@ static inline struct db *unit_db(void)
 	if (db_connect(db) < 0)
 		fail_msg("cannot connect: %s", db_last_error(db));
 	return db;
+}
+
+/* A cmocka group setup for the tests that read the repository's files:
+ * moves to the repository root (the folder with
+ * state_tables/reminder_call/transitions), from there (test/run starts
+ * there) or from up to three folders below it.  Returns 0, or -1 with a
+ * line on stderr when the root is not found, which fails the group. */
+static inline int unit_go_to_repo_root(void **state)
+{
+	(void)state;
+	for (int up = 0; up < 4; up++) {
+		if (access("state_tables/reminder_call/transitions", R_OK) == 0)
+			return 0;
+		if (chdir("..") < 0)
+			break;
+	}
+	fprintf(stderr, "%s: cannot find the repository root (state_tables/)\n",
+		program_invocation_short_name);
+	return -1;
+}
+
+/* A TCP socket bound to a free loopback port (*port gets it) that is not
+ * listening: connections to it are refused until the caller listen()s,
+ * and then every connect attempt shows up in its accept queue.  The
+ * caller closes it (keeping it open keeps the port taken). */
+static inline int unit_bound_socket(int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return s;
 }
 
 #endif
