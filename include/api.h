@@ -21,13 +21,23 @@
 #ifndef RF_API_H
 #define RF_API_H
 
-struct app;
-struct http_request;
-struct http_response;
+#include "dispatch.h"
 
 #define API_MAX_BODY (16 * 1024)
 
-/* The route handler for the prefix /api/v1/. */
-void api_handle(struct app *app, struct http_request *req, struct http_response *res);
+/* The handlers of the /api/v1 routes (src/routes.c), run after the
+ * dispatcher authenticated the key and parsed the JSON body. */
+void api_create_client_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* POST clients */
+void api_create_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* POST appointments */
+void api_get_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* GET appointments/{id} */
+void api_patch_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* PATCH appointments/{id} */
+/* Any other path under /api/v1/, authenticated: 404 not_found. */
+void api_not_found_handle(struct app *app, const struct route_input *in, struct outcome *out);
+/* /api/v1 itself: 404 not_found before any key is looked at (a summary). */
+void api_root_handle(struct app *app, const struct route_input *in, struct outcome *out);
 
 #endif
