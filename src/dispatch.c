@@ -263,6 +263,13 @@ static void json_set_str(json_t *obj, const char *key, const char *value)
 		json_object_set_new(obj, key, json_string(value));
 }
 
+/* json_set_str for each name, value pair of kv (NULL-terminated). */
+static void json_set_strs(json_t *obj, const char *const *kv)
+{
+	for (; kv[0]; kv += 2)
+		json_set_str(obj, kv[0], kv[1]);
+}
+
 /* A refused, unverified request as a bounded summary: nothing from its
  * body but sizes and a digest, and no key named by it. */
 static void audit_summary(struct app *app, struct http_request *req, int status,
@@ -289,15 +296,16 @@ static void audit_summary(struct app *app, struct http_request *req, int status,
 static void audit_webhook(struct app *app, struct http_request *req,
 	const struct http_response *res, const struct dispatch_state *st, struct outcome *out)
 {
+	const char *const head[] = { "request_id", req->request_id, "method", req->method,
+		"path", req->path, "query", req->query, "remote_addr", req->remote_addr,
+		"signature", st->verdict, NULL };
+	const char *const outcome[] = { "call_id", out->call_id, "attempt_id", out->attempt_id,
+		"state_before", out->state_before, "state_after", out->state_after,
+		"input", out->input, "action", out->action, NULL };
 	json_t *rec = json_object();
 	char *response;
 
-	json_set_str(rec, "request_id", req->request_id);
-	json_set_str(rec, "method", req->method);
-	json_set_str(rec, "path", req->path);
-	json_set_str(rec, "query", req->query);
-	json_set_str(rec, "remote_addr", req->remote_addr);
-	json_set_str(rec, "signature", st->verdict);
+	json_set_strs(rec, head);
 	if (st->form)
 		json_object_set_new(rec, "params", audit_params_json(st->form));
 	json_object_set_new(rec, "status", json_integer(res->status));
@@ -305,12 +313,7 @@ static void audit_webhook(struct app *app, struct http_request *req,
 	json_object_set_new(rec, "response", json_string(response));
 	free(response);
 	json_object_set_new(rec, "latency_ms", json_integer(util_now_ms() - req->start_ms));
-	json_set_str(rec, "call_id", out->call_id);
-	json_set_str(rec, "attempt_id", out->attempt_id);
-	json_set_str(rec, "state_before", out->state_before);
-	json_set_str(rec, "state_after", out->state_after);
-	json_set_str(rec, "input", out->input);
-	json_set_str(rec, "action", out->action);
+	json_set_strs(rec, outcome);
 	if (out->replay)
 		json_object_set_new(rec, "replay", json_true());
 	json_set_str(rec, "error", out->error);
