@@ -24,6 +24,16 @@
 #include "dispatch.h"
 
 #define API_MAX_BODY (16 * 1024)
+#define API_TIME_ZONE_INVALID \
+	"field 'time_zone' must be an IANA time zone such as America/New_York"
+
+/* The members of each body, validated by the dispatcher (routes.c). */
+enum { AC_NAME, AC_PHONE, AC_EMAIL, AC_TIME_ZONE, AC_NFIELDS };
+extern const struct json_field api_client_fields[AC_NFIELDS];
+enum { AA_CLIENT, AA_STARTS_AT, AA_NOTES, AA_NFIELDS };
+extern const struct json_field api_appointment_fields[AA_NFIELDS];
+enum { AP_STARTS_AT, AP_STATUS, AP_NFIELDS };
+extern const struct json_field api_patch_fields[AP_NFIELDS];
 
 /* The handlers of the /api/v1 routes (src/routes.c), run after the
  * dispatcher authenticated the key and parsed the JSON body. */

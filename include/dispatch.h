@@ -21,7 +21,9 @@
  *     AccountSid or an unknown /twilio/ path; recorded in full.
  *   ROUTE_AUTH_API_KEY: a body over the cap 413 before the key is looked
  *     at; then Authorization: Bearer <key> (401 / 503 JSON), then 405, the
- *     JSON body (415, 413, 400) and the handler.  Authenticated requests
+ *     JSON body (415, 413, 400), its members against the row's json_fields
+ *     (422 unknown_field / missing_field / invalid_field, naming the
+ *     field) and the handler.  Authenticated requests
  *     are recorded in full under their business, others as summaries.
  *   ROUTE_AUTH_SESSION: a dashboard session and its CSRF token; no route
  *     uses it yet, and a row that names it is refused (500) until the
@@ -60,8 +62,26 @@ enum route_render {
 enum route_body {
 	ROUTE_BODY_NONE,  /* no body is read */
 	ROUTE_BODY_FORM,  /* application/x-www-form-urlencoded, validated by form_fields */
-	ROUTE_BODY_JSON,  /* application/json holding an object, up to body_max bytes */
+	ROUTE_BODY_JSON,  /* application/json holding an object, up to body_max bytes,
+	                     its members validated by json_fields */
 	ROUTE_BODY_RAW,   /* the handler reads req->body (it knows the format) */
+};
+
+/* One member of a JSON object body, declared like a form field: its
+ * JSON type, whether it is required (null counts as absent), and for a
+ * string its validator, conversion and the message naming what is
+ * accepted.  Members not declared are refused (422 unknown_field). */
+enum json_member {
+	JSON_MEMBER_STRING, /* a JSON string (a number is refused) */
+	JSON_MEMBER_ID,     /* a positive JSON integer (a string is refused) */
+};
+struct json_field {
+	const char *name;
+	enum json_member type;
+	int required;
+	valid_fn check;             /* strings: NULL accepts any */
+	enum valid_type conv;       /* strings: VALID_TEXT or VALID_TIME */
+	const char *invalid;        /* the 422 message when check refuses */
 };
 
 /* What a handler gets: the request (for its id, method and raw body),
@@ -75,6 +95,7 @@ struct route_input {
 	int query_valid;            /* outside a webhook: the query passed (else query is empty) */
 	const struct params *form_all; /* every parsed form pair (signed), or NULL */
 	void *json;                 /* ROUTE_BODY_JSON: the body, a json_t object (borrowed) */
+	struct valid_result members; /* ROUTE_BODY_JSON: the row's json_fields (an id in .i) */
 	long long business_id;      /* ROUTE_AUTH_API_KEY: the key's business */
 	const char *business;       /* the same as text */
 };
@@ -140,6 +161,8 @@ struct route {
 	size_t nquery;
 	int query_strict;           /* 1: the query holds exactly query_fields, each once */
 	route_handler handler;
+	const struct json_field *json_fields; /* ROUTE_BODY_JSON: its members */
+	size_t njson;
 };
 
 /* The table (src/routes.c). */

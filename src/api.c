@@ -23,6 +23,8 @@
 #define API_PREFIX "/api/v1/"
 #define API_NAME_MAX 200
 #define API_NOTES_MAX 4000
+#define API_STR_(x) #x
+#define API_STR(x) API_STR_(x)
 
 /* A timestamptz column as RFC 3339 UTC, whole seconds (NULL stays NULL). */
 #define API_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -33,7 +35,7 @@ struct api_ctx {
 	struct app *app;
 	struct http_request *req;
 	struct outcome *out;
-	json_t *body;               /* the JSON object body (borrowed), or NULL */
+	const struct valid_value *members; /* the route's JSON members, validated */
 	const char *business;       /* the authenticated business's id as text */
 };
 
@@ -83,86 +85,77 @@ static size_t api_chars(const char *s)
 	return n;
 }
 
-/* Refuses any member of body not named in allowed (NULL-terminated). */
-static int api_only_fields(struct api_ctx *c, json_t *body, const char *const *allowed)
+/* starts_at (already an RFC 3339 date-time) must be in the future.  0,
+ * or -1 after answering 422. */
+static int api_future(struct api_ctx *c, long long starts_s, long long now_s)
 {
-	const char *name;
-	json_t *v;
-
-	json_object_foreach(body, name, v) {
-		size_t i;
-		for (i = 0; allowed[i]; i++)
-			if (strcmp(name, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			/* The name is the client's own input: name it, but
-			 * only when it is short and plain. */
-			size_t len = strlen(name);
-			int plain = len <= 64 && valid_no_controls(name, len, NULL);
-			api_error(c, 422, "unknown_field", plain ? arena_strdup(c->req->arena, name) : NULL,
-				"unknown field '%s'", plain ? name : "(unprintable)");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* A string member: *out is NULL when absent or null (refused when
- * required).  0, or -1 after answering 422. */
-static int api_string(struct api_ctx *c, json_t *body, const char *name, int required,
-	const char **out)
-{
-	json_t *v = json_object_get(body, name);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (required) {
-			api_error(c, 422, "missing_field", name, "field '%s' is required", name);
-			return -1;
-		}
-		return 0;
-	}
-	if (!json_is_string(v)) {
-		api_error(c, 422, "invalid_field", name, "field '%s' must be a string", name);
-		return -1;
-	}
-	*out = arena_strdup(c->req->arena, json_string_value(v));
-	return 0;
-}
-
-/* A required positive integer member (a JSON integer, not a string). */
-static int api_id(struct api_ctx *c, json_t *body, const char *name, long long *out)
-{
-	json_t *v = json_object_get(body, name);
-
-	if (v == NULL || json_is_null(v)) {
-		api_error(c, 422, "missing_field", name, "field '%s' is required", name);
-		return -1;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < 1) {
-		api_error(c, 422, "invalid_field", name, "field '%s' must be a positive integer id",
-			name);
-		return -1;
-	}
-	*out = json_integer_value(v);
-	return 0;
-}
-
-/* starts_at: RFC 3339 with an offset, in the future.  0 or -1 (answered). */
-static int api_starts_at(struct api_ctx *c, const char *s, long long now_s, long long *out)
-{
-	if (clock_parse(s, out) < 0) {
-		api_error(c, 422, "invalid_field", "starts_at",
-			"field 'starts_at' must be an RFC 3339 date-time with an offset, "
-			"such as 2026-11-25T15:30:00-05:00 or 2026-11-25T20:30:00Z");
-		return -1;
-	}
-	if (*out <= now_s) {
+	if (starts_s <= now_s) {
 		api_error(c, 422, "invalid_field", "starts_at", "field 'starts_at' is in the past");
 		return -1;
 	}
 	return 0;
 }
+
+/* The validators of the JSON members (struct json_field, checked by the
+ * dispatcher before the handler runs). */
+static int api_valid_name(const char *v, size_t len)
+{
+	return len > 0 && strspn(v, " ") < len && api_chars(v) <= API_NAME_MAX &&
+		valid_no_controls(v, len, NULL);
+}
+
+static int api_valid_email(const char *v, size_t len)
+{
+	/* The mailer's own rule: an address taken here is one it sends to. */
+	return memchr(v, '\0', len) == NULL && mail_address_valid(v);
+}
+
+/* The shape of a time zone name; whether PostgreSQL knows it is the
+ * handler's question. */
+static int api_valid_time_zone(const char *v, size_t len)
+{
+	return len <= 64 && valid_no_controls(v, len, NULL);
+}
+
+static int api_valid_notes(const char *v, size_t len)
+{
+	return api_chars(v) <= API_NOTES_MAX && valid_no_controls(v, len, "\n\r\t");
+}
+
+static int api_valid_status(const char *v, size_t len)
+{
+	return len == 9 && memcmp(v, "cancelled", 9) == 0;
+}
+
+#define API_STARTS_AT_INVALID "field 'starts_at' must be an RFC 3339 date-time with an offset, " \
+	"such as 2026-11-25T15:30:00-05:00 or 2026-11-25T20:30:00Z"
+
+const struct json_field api_client_fields[AC_NFIELDS] = {
+	[AC_NAME] = { "name", JSON_MEMBER_STRING, 1, api_valid_name, VALID_TEXT,
+		"field 'name' must be 1 to " API_STR(API_NAME_MAX) " printable characters" },
+	[AC_PHONE] = { "phone", JSON_MEMBER_STRING, 0, valid_e164, VALID_TEXT,
+		"field 'phone' must be an E.164 number such as +15555550123" },
+	[AC_EMAIL] = { "email", JSON_MEMBER_STRING, 0, api_valid_email, VALID_TEXT,
+		"field 'email' must be a plain e-mail address such as client@example.com"
+		" (no display name, spaces, commas, quotes or parentheses)" },
+	[AC_TIME_ZONE] = { "time_zone", JSON_MEMBER_STRING, 0, api_valid_time_zone, VALID_TEXT,
+		API_TIME_ZONE_INVALID },
+};
+
+const struct json_field api_appointment_fields[AA_NFIELDS] = {
+	[AA_CLIENT] = { "client_id", JSON_MEMBER_ID, 1, NULL, VALID_TEXT, NULL },
+	[AA_STARTS_AT] = { "starts_at", JSON_MEMBER_STRING, 1, valid_timestamp, VALID_TIME,
+		API_STARTS_AT_INVALID },
+	[AA_NOTES] = { "notes", JSON_MEMBER_STRING, 0, api_valid_notes, VALID_TEXT,
+		"field 'notes' must be at most " API_STR(API_NOTES_MAX) " characters of text" },
+};
+
+const struct json_field api_patch_fields[AP_NFIELDS] = {
+	[AP_STARTS_AT] = { "starts_at", JSON_MEMBER_STRING, 0, valid_timestamp, VALID_TIME,
+		API_STARTS_AT_INVALID },
+	[AP_STATUS] = { "status", JSON_MEMBER_STRING, 0, api_valid_status, VALID_TEXT,
+		"field 'status' can only be set to 'cancelled'" },
+};
 
 /* ---- resources ----------------------------------------------------------------- */
 
@@ -234,36 +227,13 @@ static void api_answer_appointment(struct api_ctx *c, int status, long long id)
 /* POST /api/v1/clients */
 static void api_create_client(struct api_ctx *c)
 {
-	static const char *const fields[] = { "name", "phone", "email", "time_zone", NULL };
-	const char *name, *phone, *email, *tz;
-	json_t *body = c->body, *obj;
+	const struct valid_value *f = c->members;
+	const char *name = f[AC_NAME].s, *phone = f[AC_PHONE].s, *email = f[AC_EMAIL].s;
+	const char *tz = f[AC_TIME_ZONE].s;
+	json_t *obj;
 	PGresult *res = NULL;
 
 	c->out->action = "create_client";
-	if (api_only_fields(c, body, fields) < 0)
-		goto out;
-	if (api_string(c, body, "name", 1, &name) < 0 || api_string(c, body, "phone", 0, &phone) < 0 ||
-		api_string(c, body, "email", 0, &email) < 0 ||
-		api_string(c, body, "time_zone", 0, &tz) < 0)
-		goto out;
-	if (*name == '\0' || strspn(name, " ") == strlen(name) || api_chars(name) > API_NAME_MAX ||
-		!valid_no_controls(name, strlen(name), NULL)) {
-		api_error(c, 422, "invalid_field", "name",
-			"field 'name' must be 1 to %d printable characters", API_NAME_MAX);
-		goto out;
-	}
-	if (phone && !valid_e164(phone, strlen(phone))) {
-		api_error(c, 422, "invalid_field", "phone",
-			"field 'phone' must be an E.164 number such as +15555550123");
-		goto out;
-	}
-	/* The mailer's own rule: an address taken here is one it sends to. */
-	if (email && !mail_address_valid(email)) {
-		api_error(c, 422, "invalid_field", "email",
-			"field 'email' must be a plain e-mail address such as client@example.com"
-			" (no display name, spaces, commas, quotes or parentheses)");
-		goto out;
-	}
 	if (phone == NULL && email == NULL) {
 		api_error(c, 422, "missing_field", "phone",
 			"a client needs a 'phone' or an 'email' (or both)");
@@ -272,21 +242,16 @@ static void api_create_client(struct api_ctx *c)
 	if (tz) {
 		const char *p[] = { tz };
 		int ok;
-		if (strlen(tz) > 64 || !valid_no_controls(tz, strlen(tz), NULL)) {
-			ok = 0;
-		} else {
-			res = db_exec(c->app->db, "SELECT rf_valid_time_zone($1)", 1, p);
-			if (res == NULL) {
-				api_unavailable(c);
-				goto out;
-			}
-			ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-			PQclear(res);
-			res = NULL;
+		res = db_exec(c->app->db, "SELECT rf_valid_time_zone($1)", 1, p);
+		if (res == NULL) {
+			api_unavailable(c);
+			goto out;
 		}
+		ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+		res = NULL;
 		if (!ok) {
-			api_error(c, 422, "invalid_field", "time_zone",
-				"field 'time_zone' must be an IANA time zone such as America/New_York");
+			api_error(c, 422, "invalid_field", "time_zone", API_TIME_ZONE_INVALID);
 			goto out;
 		}
 	}
@@ -320,30 +285,16 @@ out:
  * transaction. */
 static void api_create_appointment(struct api_ctx *c)
 {
-	static const char *const fields[] = { "client_id", "starts_at", "notes", NULL };
-	const char *starts, *notes;
-	long long client_id, starts_s, now_s = clock_now_s();
+	const struct valid_value *f = c->members;
+	const char *notes = f[AA_NOTES].s ? f[AA_NOTES].s : "";
+	long long client_id = f[AA_CLIENT].i, starts_s = f[AA_STARTS_AT].i, now_s = clock_now_s();
 	char cid[24], st[32], err[256];
-	json_t *body = c->body;
 	PGresult *res = NULL;
 	int in_tx = 0, n;
 
 	c->out->action = "create_appointment";
-	if (api_only_fields(c, body, fields) < 0)
+	if (api_future(c, starts_s, now_s) < 0)
 		goto out;
-	if (api_id(c, body, "client_id", &client_id) < 0 ||
-		api_string(c, body, "starts_at", 1, &starts) < 0 ||
-		api_string(c, body, "notes", 0, &notes) < 0)
-		goto out;
-	if (api_starts_at(c, starts, now_s, &starts_s) < 0)
-		goto out;
-	if (notes == NULL)
-		notes = "";
-	if (api_chars(notes) > API_NOTES_MAX || !valid_no_controls(notes, strlen(notes), "\n\r\t")) {
-		api_error(c, 422, "invalid_field", "notes",
-			"field 'notes' must be at most %d characters of text", API_NOTES_MAX);
-		goto out;
-	}
 	c->out->client_id = client_id;
 	snprintf(cid, sizeof(cid), "%lld", client_id);
 	clock_sql(starts_s, st);
@@ -411,21 +362,15 @@ out:
  * reminders, in one transaction. */
 static void api_patch_appointment(struct api_ctx *c, long long id)
 {
-	static const char *const fields[] = { "starts_at", "status", NULL };
-	const char *starts = NULL, *status = NULL;
-	long long starts_s = 0, now_s = clock_now_s(), old_s;
+	const struct valid_value *f = c->members;
+	const char *starts = f[AP_STARTS_AT].s, *status = f[AP_STATUS].s;
+	long long starts_s = f[AP_STARTS_AT].i, now_s = clock_now_s(), old_s;
 	char ids[24], st[32], err[256], cur[16];
-	json_t *body = c->body;
 	PGresult *res = NULL;
 	int in_tx = 0, n;
 
 	c->out->appointment_id = id;
 	c->out->action = "update_appointment";
-	if (api_only_fields(c, body, fields) < 0)
-		goto out;
-	if (api_string(c, body, "starts_at", 0, &starts) < 0 ||
-		api_string(c, body, "status", 0, &status) < 0)
-		goto out;
 	if (starts && status) {
 		api_error(c, 422, "invalid_field", "status",
 			"give either 'starts_at' (reschedule) or 'status' (cancel), not both");
@@ -437,12 +382,7 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 			"'status': 'cancelled' to cancel");
 		goto out;
 	}
-	if (status && strcmp(status, "cancelled") != 0) {
-		api_error(c, 422, "invalid_field", "status",
-			"field 'status' can only be set to 'cancelled'");
-		goto out;
-	}
-	if (starts && api_starts_at(c, starts, now_s, &starts_s) < 0)
+	if (starts && api_future(c, starts_s, now_s) < 0)
 		goto out;
 	c->out->action = starts ? "reschedule_appointment" : "cancel_appointment";
 	snprintf(ids, sizeof(ids), "%lld", id);
@@ -547,7 +487,7 @@ static void api_ctx_init(struct api_ctx *c, struct app *app, const struct route_
 	c->app = app;
 	c->req = in->req;
 	c->out = out;
-	c->body = in->json;
+	c->members = in->members.v;
 	c->business = in->business;
 }
 

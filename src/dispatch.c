@@ -491,6 +491,76 @@ static json_t *json_body(const struct route *r, struct http_request *req, struct
 	return body;
 }
 
+/* The declared members of a JSON body, checked and converted into
+ * in->members as valid_params does for a form: undeclared members,
+ * then presence and JSON type in declaration order, then the string
+ * validators.  0, or -1 with a 422 naming the field. */
+static int json_members(const struct route *r, struct http_request *req, json_t *body,
+	struct route_input *in, struct outcome *out)
+{
+	struct arena *a = req->arena;
+	struct valid_value *v = arena_calloc(a, (r->njson + 1) * sizeof(*v));
+	const char *name;
+	json_t *m;
+
+	json_object_foreach(body, name, m) {
+		size_t i, len = strlen(name);
+		int plain;
+		for (i = 0; i < r->njson && strcmp(name, r->json_fields[i].name) != 0; i++)
+			;
+		if (i < r->njson)
+			continue;
+		/* The name is the client's own input: name it, but only when
+		 * it is short and plain. */
+		plain = len <= 64 && valid_no_controls(name, len, NULL);
+		outcome_error(out, 422, "unknown_field", plain ? arena_strdup(a, name) : NULL,
+			arena_printf(a, "unknown field '%s'", plain ? name : "(unprintable)"));
+		return -1;
+	}
+	for (size_t i = 0; i < r->njson; i++) {
+		const struct json_field *f = &r->json_fields[i];
+		m = json_object_get(body, f->name);
+		if (m == NULL || json_is_null(m)) {
+			if (!f->required)
+				continue;
+			outcome_error(out, 422, "missing_field", f->name,
+				arena_printf(a, "field '%s' is required", f->name));
+			return -1;
+		}
+		if (f->type == JSON_MEMBER_ID) {
+			if (!json_is_integer(m) || json_integer_value(m) < 1) {
+				outcome_error(out, 422, "invalid_field", f->name, arena_printf(a,
+					"field '%s' must be a positive integer id", f->name));
+				return -1;
+			}
+			v[i].i = json_integer_value(m);
+			v[i].s = arena_printf(a, "%lld", v[i].i);
+			v[i].len = strlen(v[i].s);
+			continue;
+		}
+		if (!json_is_string(m)) {
+			outcome_error(out, 422, "invalid_field", f->name,
+				arena_printf(a, "field '%s' must be a string", f->name));
+			return -1;
+		}
+		v[i].len = json_string_length(m);
+		v[i].s = arena_strndup(a, json_string_value(m), v[i].len);
+	}
+	for (size_t i = 0; i < r->njson; i++) {
+		const struct json_field *f = &r->json_fields[i];
+		if (v[i].s == NULL || f->type != JSON_MEMBER_STRING)
+			continue;
+		if ((f->check && !f->check(v[i].s, v[i].len)) ||
+			(f->conv == VALID_TIME && !valid_to_time(v[i].s, v[i].len, &v[i].i))) {
+			outcome_error(out, 422, "invalid_field", f->name, f->invalid);
+			return -1;
+		}
+	}
+	in->members.v = v;
+	in->members.n = r->njson;
+	return 0;
+}
+
 /* The validated form and query of a signed webhook.  0, or -1 with
  * out->error set. */
 static int twilio_fields(struct app *app, const struct route *r, struct http_request *req,
@@ -637,12 +707,6 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 			method_not_allowed(r, req, allowed_methods(table, n, req->arena, req->path), &out);
 			goto answer;
 		}
-		if (r->body == ROUTE_BODY_JSON) {
-			body = json_body(r, req, &out);
-			if (body == NULL)
-				goto answer;
-			in.json = body;
-		}
 		break;
 	case ROUTE_AUTH_SESSION:
 		/* No session module yet: a row naming it never runs. */
@@ -656,6 +720,12 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 			goto answer;
 		}
 		break;
+	}
+	if (r->body == ROUTE_BODY_JSON) {
+		body = json_body(r, req, &out);
+		if (body == NULL || json_members(r, req, body, &in, &out) < 0)
+			goto answer;
+		in.json = body;
 	}
 	if (r->body != ROUTE_BODY_FORM && r->nquery > 0)
 		in.query_valid = query_fields(r, req, &in.query);

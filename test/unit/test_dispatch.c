@@ -166,23 +166,43 @@ static void missing_handle(struct app *app, const struct route_input *in, struct
 	outcome_error(out, 404, "not_found", NULL, "no such thing");
 }
 
-static const struct route test_table[] = {
-	{ "GET", "/things/{id}", valid_id, VALID_INT64, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
-		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, thing_handle },
-	{ "POST", "/things/{id}", valid_id, VALID_INT64, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
-		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, thing_handle },
-	{ NULL, "/things/*", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
-		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, missing_handle },
-	{ "GET", "/query", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
-		ROUTE_BODY_NONE, 0, NULL, 0, thing_query, TQ_N, 1, query_handle },
-	{ "GET", "/page", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_HTML,
-		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, page_handle },
-	{ "GET", "/dashboard", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_HTML,
-		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, page_handle },
+enum { TJ_ID, TJ_AT, TJ_NAME, TJ_N };
+static const struct json_field echo_fields[TJ_N] = {
+	[TJ_ID] = { "id", JSON_MEMBER_ID, 1, NULL, VALID_TEXT, NULL },
+	[TJ_AT] = { "at", JSON_MEMBER_STRING, 0, valid_timestamp, VALID_TIME, "at: a timestamp" },
+	[TJ_NAME] = { "name", JSON_MEMBER_STRING, 0, valid_state_name, VALID_TEXT, "name: a name" },
 };
 
-/* Dispatches method uri through test_table into res (initialised). */
-static void run(struct arena *a, const char *method, const char *uri, struct http_response *res)
+static void echo_handle(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	const struct valid_value *m = in->members.v;
+	(void)app;
+	handler_calls++;
+	out->json = json_pack("{s:I, s:I, s:s}", "id", (json_int_t)m[TJ_ID].i, "at",
+		(json_int_t)m[TJ_AT].i, "name", m[TJ_NAME].s ? m[TJ_NAME].s : "-");
+}
+
+static const struct route test_table[] = {
+	{ "GET", "/things/{id}", valid_id, VALID_INT64, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, thing_handle, NULL, 0 },
+	{ "POST", "/things/{id}", valid_id, VALID_INT64, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, thing_handle, NULL, 0 },
+	{ NULL, "/things/*", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, missing_handle, NULL, 0 },
+	{ "GET", "/query", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NULL, 0, thing_query, TQ_N, 1, query_handle, NULL, 0 },
+	{ "GET", "/page", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_HTML,
+		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, page_handle, NULL, 0 },
+	{ "GET", "/dashboard", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_HTML,
+		ROUTE_BODY_NONE, 0, NULL, 0, NULL, 0, 0, page_handle, NULL, 0 },
+	{ "POST", "/echo", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_JSON, 64, NULL, 0, NULL, 0, 0, echo_handle, echo_fields, TJ_N },
+};
+
+/* Dispatches method uri (with a JSON body, or NULL) through test_table
+ * into res (initialised). */
+static void run(struct arena *a, const char *method, const char *uri, const char *json,
+	struct http_response *res)
 {
 	static struct app app; /* the test routes touch none of it */
 	struct http_request req;
@@ -194,10 +214,11 @@ static void run(struct arena *a, const char *method, const char *uri, struct htt
 	req.request_uri = uri;
 	req.path = q ? arena_strndup(a, uri, (size_t)(q - uri)) : uri;
 	req.query = q ? q + 1 : "";
-	req.content_type = "";
+	req.content_type = json ? "application/json" : "";
 	req.remote_addr = "127.0.0.1";
 	req.user_agent = "";
-	req.body = "";
+	req.body = json ? json : "";
+	req.body_len = strlen(req.body);
 	req.content_length = -1;
 	memcpy(req.request_id, "0123456789abcdef", 17);
 	req.query_ok = form_parse(a, req.query, strlen(req.query), NULL, &req.query_params) == FORM_OK;
@@ -208,27 +229,50 @@ static void run(struct arena *a, const char *method, const char *uri, struct htt
 static void test_dispatch_own_table(void **state)
 {
 	static const struct {
-		const char *method, *uri;
+		const char *method, *uri, *json;
 		int status, called;
 		const char *type, *body, *header; /* body and header: substrings, or NULL */
 	} cases[] = {
-		{ "GET", "/things/42", 200, 1, "application/json", "{\"id\":42,\"method\":\"GET\"}", NULL },
-		{ "POST", "/things/7", 200, 1, "application/json", "\"id\":7", NULL },
-		{ "DELETE", "/things/7", 405, 0, "application/json", "method_not_allowed",
+		{ "GET", "/things/42", NULL, 200, 1, "application/json", "{\"id\":42,\"method\":\"GET\"}", NULL },
+		{ "POST", "/things/7", NULL, 200, 1, "application/json", "\"id\":7", NULL },
+		{ "DELETE", "/things/7", NULL, 405, 0, "application/json", "method_not_allowed",
 			"Allow: GET, POST\r\n" },
-		{ "GET", "/things/0", 404, 1, "application/json", "no such thing", NULL },
-		{ "GET", "/things/x/y", 404, 1, "application/json", "no such thing", NULL },
-		{ "GET", "/nowhere", 404, 0, "text/plain; charset=utf-8", "not found", NULL },
-		{ "GET", "/query?c=5", 200, 1, "application/json", "{\"c\":5}", NULL },
-		{ "GET", "/query?c=5&c=6", 400, 1, "application/json", "\"field\":\"c\"", NULL },
-		{ "GET", "/query?c=5&d=1", 400, 1, "application/json", "bad_query", NULL },
-		{ "GET", "/query?c=x", 400, 1, "application/json", "bad_query", NULL },
-		{ "GET", "/query?c=%", 400, 1, "application/json", "bad_query", NULL },
-		{ "GET", "/page", 200, 1, "text/html; charset=utf-8",
+		{ "GET", "/things/0", NULL, 404, 1, "application/json", "no such thing", NULL },
+		{ "GET", "/things/x/y", NULL, 404, 1, "application/json", "no such thing", NULL },
+		{ "GET", "/nowhere", NULL, 404, 0, "text/plain; charset=utf-8", "not found", NULL },
+		{ "GET", "/query?c=5", NULL, 200, 1, "application/json", "{\"c\":5}", NULL },
+		{ "GET", "/query?c=5&c=6", NULL, 400, 1, "application/json", "\"field\":\"c\"", NULL },
+		{ "GET", "/query?c=5&d=1", NULL, 400, 1, "application/json", "bad_query", NULL },
+		{ "GET", "/query?c=x", NULL, 400, 1, "application/json", "bad_query", NULL },
+		{ "GET", "/query?c=%", NULL, 400, 1, "application/json", "bad_query", NULL },
+		{ "GET", "/page", NULL, 200, 1, "text/html; charset=utf-8",
 			"<h1>A &amp; B</h1>\n<p>&lt;hello&gt;</p>", "Content-Security-Policy: " },
-		{ "POST", "/page", 405, 0, "text/html; charset=utf-8", "Method not allowed",
+		{ "POST", "/page", NULL, 405, 0, "text/html; charset=utf-8", "Method not allowed",
 			"Allow: GET\r\n" },
-		{ "GET", "/dashboard", 500, 0, "text/plain; charset=utf-8", "internal error", NULL },
+		{ "GET", "/dashboard", NULL, 500, 0, "text/plain; charset=utf-8", "internal error", NULL },
+		{ "POST", "/echo", "{\"id\": 3, \"at\": \"1970-01-01T00:01:00Z\", \"name\": \"ab\"}",
+			200, 1, "application/json", "{\"id\":3,\"at\":60,\"name\":\"ab\"}", NULL },
+		{ "POST", "/echo", "{\"id\": 3}", 200, 1, "application/json", "\"name\":\"-\"", NULL },
+		{ "POST", "/echo", "{\"id\": 3, \"x\": 1}", 422, 0, "application/json",
+			"\"code\":\"unknown_field\",\"message\":\"unknown field 'x'\",\"field\":\"x\"", NULL },
+		{ "POST", "/echo", "{\"at\": \"1970-01-01T00:01:00Z\"}", 422, 0, "application/json",
+			"missing_field", NULL },
+		{ "POST", "/echo", "{\"id\": null}", 422, 0, "application/json", "missing_field", NULL },
+		{ "POST", "/echo", "{\"id\": \"3\"}", 422, 0, "application/json",
+			"field 'id' must be a positive integer id", NULL },
+		{ "POST", "/echo", "{\"id\": 0}", 422, 0, "application/json", "positive integer", NULL },
+		{ "POST", "/echo", "{\"id\": 1, \"name\": 7}", 422, 0, "application/json",
+			"field 'name' must be a string", NULL },
+		{ "POST", "/echo", "{\"id\": 1, \"name\": \"A\"}", 422, 0, "application/json",
+			"\"message\":\"name: a name\",\"field\":\"name\"", NULL },
+		/* jansson refuses an encoded NUL (no JSON_ALLOW_NUL) */
+		{ "POST", "/echo", "{\"id\": 1, \"name\": \"a\\u0000b\"}", 400, 0, "application/json",
+			"invalid_json", NULL },
+		{ "POST", "/echo", "{\"id\": 1, \"at\": \"soon\"}", 422, 0, "application/json",
+			"at: a timestamp", NULL },
+		{ "POST", "/echo", "[1]", 400, 0, "application/json", "invalid_json", NULL },
+		{ "POST", "/echo", "{\"id\": 1, \"name\": \"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij\"}",
+			413, 0, "application/json", "at most 64 bytes", NULL },
 	};
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -236,7 +280,7 @@ static void test_dispatch_own_table(void **state)
 		struct http_response res;
 		const char *type;
 		handler_calls = 0;
-		run(a, cases[i].method, cases[i].uri, &res);
+		run(a, cases[i].method, cases[i].uri, cases[i].json, &res);
 		type = res.content_type ? res.content_type : "text/plain; charset=utf-8";
 		if (res.status != cases[i].status || strcmp(type, cases[i].type) != 0)
 			fail_msg("%s %s: %d %s, want %d %s", cases[i].method, cases[i].uri, res.status,
