@@ -54,6 +54,7 @@ static int pattern_matches(const char *pattern, valid_fn check, struct arena *a,
 	return 1;
 }
 
+/* 1 when r's pattern ends in "*". */
 static int is_catch_all(const struct route *r)
 {
 	size_t n = strlen(r->pattern);
@@ -104,6 +105,7 @@ static const char *allowed_methods(const struct route *table, size_t n, struct a
 
 /* ---- outcomes ------------------------------------------------------------ */
 
+/* See dispatch.h. */
 void outcome_error(struct outcome *out, int status, const char *code, const char *field,
 	const char *message)
 {
@@ -113,6 +115,7 @@ void outcome_error(struct outcome *out, int status, const char *code, const char
 	out->error_message = message;
 }
 
+/* An empty outcome: status 0 (200), nothing planned or cancelled. */
 static void outcome_init(struct outcome *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -120,6 +123,7 @@ static void outcome_init(struct outcome *out)
 	out->planned = out->cancelled = -1;
 }
 
+/* Releases what the outcome still owns (its TwiML, JSON and record). */
 static void outcome_free(struct outcome *out)
 {
 	buf_free(&out->twiml);
@@ -129,6 +133,8 @@ static void outcome_free(struct outcome *out)
 
 /* ---- renderers ----------------------------------------------------------- */
 
+/* 200 TwiML, always: the empty document for an ROUTE_RENDER_TWIML_EMPTY
+ * route, else the handler's document, else the apology. */
 static void render_twiml(const struct route *r, struct outcome *out, struct http_response *res)
 {
 	res->status = 200;
@@ -142,6 +148,8 @@ static void render_twiml(const struct route *r, struct outcome *out, struct http
 		twiml_apology(&res->body);
 }
 
+/* out->json (consumed), or {"error": {"code", "message", "field"}} when
+ * out->error_code is set; a handler that set neither is a 500. */
 static void render_json(struct outcome *out, struct http_response *res)
 {
 	json_t *body = out->json;
@@ -206,6 +214,7 @@ static void render_html(const struct outcome *out, struct http_response *res)
 	res->content_type = "text/html; charset=utf-8";
 }
 
+/* Writes out into res with r's renderer, and the headers out asks for. */
 static void render(const struct route *r, struct outcome *out, struct http_response *res)
 {
 	switch (r->render) {
@@ -257,6 +266,7 @@ static void method_not_allowed(const struct route *r, struct http_request *req, 
 
 /* ---- audit ----------------------------------------------------------------- */
 
+/* Sets obj[key] to the string value, unless value is NULL. */
 static void json_set_str(json_t *obj, const char *key, const char *value)
 {
 	if (value)
@@ -374,6 +384,7 @@ static void audit_own(struct app *app, struct http_request *req, struct outcome 
 
 /* ---- authentication and input ----------------------------------------------- */
 
+/* 1 when the Content-Type ct is type, parameters (";charset=...") aside. */
 static int content_type_is(const char *ct, const char *type)
 {
 	size_t n = strlen(type);
@@ -614,6 +625,8 @@ static int query_fields(const struct route *r, struct http_request *req, struct 
 
 /* ---- the request ------------------------------------------------------------ */
 
+/* See dispatch.h: match, refuse an oversized body, authenticate, validate,
+ * run the handler, render, audit. */
 void dispatch(struct app *app, const struct route *table, size_t n, struct http_request *req,
 	struct http_response *res)
 {
