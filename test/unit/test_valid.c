@@ -280,9 +280,9 @@ static void parse(struct arena *a, const char *body, struct params *p)
 
 enum { F_SID, F_DIGITS, F_STATUS, F_N };
 static const struct valid_field fields[F_N] = {
-	[F_SID] = { "CallSid", valid_call_sid, 1 },
-	[F_DIGITS] = { "Digits", valid_digits, 0 },
-	[F_STATUS] = { "CallStatus", valid_call_status, 0 },
+	[F_SID] = { "CallSid", valid_call_sid, 1, VALID_TEXT },
+	[F_DIGITS] = { "Digits", valid_digits, 0, VALID_TEXT },
+	[F_STATUS] = { "CallStatus", valid_call_status, 0, VALID_TEXT },
 };
 
 struct params_case {
