@@ -25,7 +25,8 @@ struct dispatch_state {
 	const struct route *row;       /* the route that serves it, or NULL (405) */
 	const char *verdict;           /* the signature verdict of a signed webhook */
 	const struct params *form;     /* the signed, parsed form, or NULL */
-	char business[24];             /* the API key's business, "" until known */
+	long long business_id;         /* the API key's business, 0 until known */
+	char business[24];             /* the same as text, "" until known */
 	char key_prefix[APIKEY_PREFIX_LEN + 1];
 	long long nfields;             /* of an unverified form, -1 when none */
 };
@@ -465,6 +466,7 @@ static int api_key_verify(struct app *app, struct http_request *req, struct disp
 		return -1;
 	}
 	(void)apikey_parse(key, st->key_prefix);
+	st->business_id = bid;
 	snprintf(st->business, sizeof(st->business), "%lld", bid);
 	return 0;
 }
@@ -713,7 +715,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	case ROUTE_AUTH_API_KEY:
 		if (api_key_verify(app, req, &st, &out) < 0)
 			goto answer;
-		in.business_id = strtoll(st.business, NULL, 10);
+		in.business_id = st.business_id;
 		in.business = st.business;
 		out.business_id = st.business;
 		if (st.row == NULL) {
