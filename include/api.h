@@ -21,13 +21,33 @@
 #ifndef RF_API_H
 #define RF_API_H
 
-struct app;
-struct http_request;
-struct http_response;
+#include "dispatch.h"
 
 #define API_MAX_BODY (16 * 1024)
+#define API_TIME_ZONE_INVALID \
+	"field 'time_zone' must be an IANA time zone such as America/New_York"
 
-/* The route handler for the prefix /api/v1/. */
-void api_handle(struct app *app, struct http_request *req, struct http_response *res);
+/* The members of each body, validated by the dispatcher (routes.c). */
+enum { AC_NAME, AC_PHONE, AC_EMAIL, AC_TIME_ZONE, AC_NFIELDS };
+extern const struct json_field api_client_fields[AC_NFIELDS];
+enum { AA_CLIENT, AA_STARTS_AT, AA_NOTES, AA_NFIELDS };
+extern const struct json_field api_appointment_fields[AA_NFIELDS];
+enum { AP_STARTS_AT, AP_STATUS, AP_NFIELDS };
+extern const struct json_field api_patch_fields[AP_NFIELDS];
+
+/* The handlers of the /api/v1 routes (src/routes.c), run after the
+ * dispatcher authenticated the key and parsed the JSON body. */
+void api_create_client_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* POST clients */
+void api_create_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* POST appointments */
+void api_get_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* GET appointments/{id} */
+void api_patch_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* PATCH appointments/{id} */
+/* Any other path under /api/v1/, authenticated: 404 not_found. */
+void api_not_found_handle(struct app *app, const struct route_input *in, struct outcome *out);
+/* /api/v1 itself: 404 not_found before any key is looked at (a summary). */
+void api_root_handle(struct app *app, const struct route_input *in, struct outcome *out);
 
 #endif

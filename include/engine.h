@@ -36,7 +36,7 @@ struct engine_input {
 	const char *call_sid;     /* CallSid */
 	const char *token;        /* query c=, or NULL */
 	const char *state;        /* query s=, or NULL on the first request */
-	const char *seq;          /* query n=, or NULL */
+	long long seq;            /* query n= (0..999999999), or -1 when absent */
 	const char *digits;       /* Digits, or NULL when absent */
 	const char *answered_by;  /* AnsweredBy, or NULL */
 	const char *call_status;  /* CallStatus, or NULL */

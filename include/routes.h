@@ -1,5 +1,6 @@
-/* routes: the route table of the FastCGI application.  Each route names a
- * method, a path (exact, or a prefix ending in '/') and its handler. */
+/* routes: the one route table of the FastCGI application (routes_table,
+ * declared in dispatch.h): every route with its method, path pattern,
+ * authentication kind, body limit, field validators and handler. */
 #ifndef RF_ROUTES_H
 #define RF_ROUTES_H
 
@@ -7,10 +8,7 @@ struct app;
 struct http_request;
 struct http_response;
 
-typedef void (*route_handler)(struct app *app, struct http_request *req,
-	struct http_response *res);
-
-/* Dispatches req to its handler; answers 404 / 405 itself. */
+/* Answers req through the table (dispatch()). */
 void routes_dispatch(struct app *app, struct http_request *req, struct http_response *res);
 
 #endif

@@ -14,10 +14,7 @@
 #ifndef RF_SMS_H
 #define RF_SMS_H
 
-struct app;
-struct http_request;
-struct http_response;
-struct params;
+#include "dispatch.h"
 
 /* Whether body is an opt-out keyword (1: STOP, STOPALL, UNSUBSCRIBE,
  * CANCEL, END, QUIT), an opt-in keyword (-1: START, YES, UNSTOP) or
@@ -25,16 +22,17 @@ struct params;
  * space ignored. */
 int sms_opt_keyword(const char *body);
 
-/* POST /twilio/sms/inbound, already signature-checked.  Validates the
- * fields (MessageSid SM/MM + 32 lower-case hex, AccountSid, From and To
- * E.164, Body at most 1600 characters, OptOutType STOP/START/HELP),
- * checks that AccountSid is this deployment's, applies an opt-out and
- * always answers 200 with an empty <Response/>.  *note gets what was done
- * or why nothing was, for the audit (arena-owned or static); returns 0,
- * or -1 when the text was refused (invalid field, another account), sent
- * to a number no business texts from, or the opt-out could not be
- * recorded: nothing was changed then, and the note is the error. */
-int sms_inbound_handle(struct app *app, struct http_request *req, struct http_response *res,
-	const struct params *form, const char **note);
+/* The fields of an inbound text: MessageSid SM/MM + 32 lower-case hex,
+ * AccountSid, From and To E.164, Body at most 1600 characters,
+ * OptOutType STOP/START/HELP. */
+enum { SMS_SID, SMS_ACCOUNT, SMS_FROM, SMS_TO, SMS_BODY, SMS_OPT, SMS_NFIELDS };
+extern const struct valid_field sms_inbound_fields[SMS_NFIELDS];
+
+/* POST /twilio/sms/inbound, its signature, fields and AccountSid checked
+ * by the dispatcher (which answers an empty <Response/> whatever
+ * happens).  Applies an opt-out; out->action says what was done, and
+ * out->error (the same text) why nothing was when the text was sent to a
+ * number no business texts from or the opt-out could not be recorded. */
+void sms_inbound_handle(struct app *app, const struct route_input *in, struct outcome *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* status: Twilio's status callbacks, POST /twilio/status/call and
- * /twilio/status/sms, after webhook.c checked the signature (an unsigned
- * request never gets here: 403 and an audit record there).
+ * /twilio/status/sms, after the dispatcher checked the signature, the
+ * fields and the AccountSid (an unsigned request never gets here: 403 and
+ * a summary there).
  *
  * The attempt is found by the a=<attempt id> query parameter ringfence put
  * on the StatusCallback URL (signed, so a callback that beats the worker's
@@ -21,29 +22,29 @@
  * An attempt still 'unknown' or 'not_placed' becomes 'placed': Twilio's
  * callback proves the call or message exists.
  *
- * The answer is always 200 with an empty <Response/> (Twilio ignores the
- * body of a status callback and must not see errors for our problems);
- * what went wrong goes to the audit record through outcome. */
+ * The answer is always 200 with an empty <Response/> (the routes render
+ * ROUTE_RENDER_TWIML_EMPTY: Twilio ignores the body of a status callback
+ * and must not see errors for our problems); what went wrong goes to the
+ * audit record through the outcome. */
 #ifndef RF_STATUS_H
 #define RF_STATUS_H
 
-struct app;
-struct http_request;
-struct http_response;
-struct params;
+#include "dispatch.h"
 
-struct status_outcome {
-	const char *business_id;   /* arena strings; NULL when unknown */
-	const char *attempt_id;
-	const char *before;        /* delivery_status before */
-	const char *after;         /* after ("" unchanged: duplicate or out of order) */
-	const char *change;        /* what was done, for the audit: "retry 1234", ... */
-	const char *error;         /* why nothing could be done, or NULL */
-};
+/* The fields of a status callback (SequenceNumber: calls only). */
+enum { ST_SID, ST_ACCOUNT, ST_STATUS, ST_SEQ, ST_ERROR, ST_NFIELDS };
+extern const struct valid_field status_call_fields[ST_NFIELDS];
+extern const struct valid_field status_sms_fields[ST_NFIELDS];
+/* a=<attempt id>, put on the StatusCallback URL by the worker. */
+enum { STQ_ATTEMPT, STQ_NFIELDS };
+extern const struct valid_field status_query[STQ_NFIELDS];
 
-/* kind: "call" or "sms".  form is the signed, parsed body. */
-void status_handle(struct app *app, struct http_request *req, struct http_response *res,
-	const char *kind, const struct params *form, struct status_outcome *out);
+/* The handlers of the two routes.  The outcome carries the attempt and
+ * business ids, delivery_status before and after ("" unchanged: duplicate
+ * or out of order) in state_before / state_after, what was done in action
+ * ("retry reminder created", ...) and why nothing could be, in error. */
+void status_call_handle(struct app *app, const struct route_input *in, struct outcome *out);
+void status_sms_handle(struct app *app, const struct route_input *in, struct outcome *out);
 
 /* Order of delivery statuses: a larger rank is later; final statuses
  * have STATUS_FINAL_RANK.  -1 for a status of the wrong kind. */

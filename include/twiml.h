@@ -54,6 +54,10 @@ int twiml_render(xmlDocPtr tmpl, const struct twiml_render_opts *opts, struct bu
  * application-error recording. */
 void twiml_apology(struct buf *out);
 
+/* Appends the empty TwiML document, <Response/>: the answer to a status
+ * callback or a text that needs no reply. */
+void twiml_empty(struct buf *out);
+
 /* Parses a template file.  NULL (reason in d, naming path) when it is not
  * well-formed XML.  Whitespace-only text outside Say is dropped, so that
  * rendering can indent the output; the caller owns the document

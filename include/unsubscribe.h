@@ -23,10 +23,9 @@
 #ifndef RF_UNSUBSCRIBE_H
 #define RF_UNSUBSCRIBE_H
 
-struct app;
+#include "dispatch.h"
+
 struct config;
-struct http_request;
-struct http_response;
 
 /* 64 lowercase hex digits. */
 #define UNSUBSCRIBE_TOKEN_LEN 64
@@ -47,7 +46,12 @@ int unsubscribe_verify(const char *secret, long long client_id, long long busine
  * NULL when cfg has no public URL or no auth token. */
 char *unsubscribe_url(const struct config *cfg, long long client_id, long long business_id);
 
-/* The route handler for /unsubscribe (GET and POST; other methods 405). */
-void unsubscribe_handle(struct app *app, struct http_request *req, struct http_response *res);
+/* The link's query: c, b and t exactly once each (a query_strict route). */
+enum { UQ_CLIENT, UQ_BUSINESS, UQ_TOKEN, UQ_NFIELDS };
+extern const struct valid_field unsubscribe_query[UQ_NFIELDS];
+
+/* The handler of GET and POST /unsubscribe (the dispatcher answers any
+ * other method 405, and renders the page the handler chooses). */
+void unsubscribe_handle(struct app *app, const struct route_input *in, struct outcome *out);
 
 #endif

@@ -1,24 +1,32 @@
-/* webhook: the Twilio webhook path, /twilio/...
+/* webhook: the Twilio voice webhook, POST /twilio/voice/{flow}, and the
+ * answer to an unknown /twilio/ path.
  *
- * The signature is checked before anything else is answered: over the URL
- * and the parsed form of a form POST, over the URL (and bodySHA256) of
- * anything else.  A form body that cannot be parsed cannot be signed.
- * Unsigned or badly signed: 403 text/plain, recorded only as a bounded
- * summary (audit_rejected), nothing from the body trusted or stored.  A
- * body over HTTP_MAX_BODY: 413 text/plain (no signature can be checked),
- * summarised the same way.  Signed: always 200 with valid TwiML, even for
- * a wrong method or content type, invalid fields, an unknown webhook path,
- * a database outage or an unknown call (the apology, or an empty
- * <Response/> for messaging and status webhooks), and audited in full
- * with its parameters (secrets redacted), verdict, response and latency:
- * the caller must never hear Twilio's application-error recording. */
+ * The dispatcher (dispatch.h) has checked the signature, the method, the
+ * form and its fields, the query and the AccountSid before the handler
+ * runs; an unsigned request never gets here (403 and a summary there).
+ * Signed: always 200 with valid TwiML, even for a database outage or an
+ * unknown call (the apology): the caller must never hear Twilio's
+ * application-error recording. */
 #ifndef RF_WEBHOOK_H
 #define RF_WEBHOOK_H
 
-struct app;
-struct http_request;
-struct http_response;
+#include "dispatch.h"
 
-void webhook_handle(struct app *app, struct http_request *req, struct http_response *res);
+/* The fields of a voice webhook ringfence reads; everything else is
+ * ignored (but was signed over). */
+enum { WV_CALL_SID, WV_ACCOUNT_SID, WV_FROM, WV_TO, WV_CALL_STATUS, WV_DIRECTION,
+	WV_DIGITS, WV_ANSWERED_BY, WV_NFIELDS };
+extern const struct valid_field webhook_voice_fields[WV_NFIELDS];
+
+/* The engine's own query parameters on the URLs it gives Twilio. */
+enum { WQ_TOKEN, WQ_STATE, WQ_SEQ, WQ_NFIELDS };
+extern const struct valid_field webhook_voice_query[WQ_NFIELDS];
+
+/* POST /twilio/voice/{flow}: runs the engine; its TwiML (or the apology)
+ * is the answer. */
+void webhook_voice_handle(struct app *app, const struct route_input *in, struct outcome *out);
+
+/* Any other signed POST under /twilio/: the apology, "no such webhook". */
+void webhook_unknown_handle(struct app *app, const struct route_input *in, struct outcome *out);
 
 #endif

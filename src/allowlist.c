@@ -1,6 +1,7 @@
 /* allowlist: who may be contacted outside production. */
 #include "allowlist.h"
 #include "config.h"
+#include "valid.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -13,15 +14,10 @@ static int allowlist_sep(char c)
 	return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* 1 when s[0..n) is E.164: '+', a non-zero digit, 1 to 14 more digits. */
+/* 1 when s[0..n) is a phone number: the product's one E.164 check. */
 static int allowlist_is_phone(const char *s, size_t n)
 {
-	if (n < 3 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
+	return valid_e164(s, n);
 }
 
 /* 1 when s[0..n) looks like an email address: one '@' with something on

@@ -23,6 +23,8 @@
 #define API_PREFIX "/api/v1/"
 #define API_NAME_MAX 200
 #define API_NOTES_MAX 4000
+#define API_STR_(x) #x
+#define API_STR(x) API_STR_(x)
 
 /* A timestamptz column as RFC 3339 UTC, whole seconds (NULL stays NULL). */
 #define API_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -32,17 +34,9 @@
 struct api_ctx {
 	struct app *app;
 	struct http_request *req;
-	struct http_response *res;
-	long long business_id;      /* 0 until authenticated */
-	char business[24];          /* the same as text, "" until authenticated */
-	char key_prefix[APIKEY_PREFIX_LEN + 1];
-	const char *action;         /* for the audit: "create_client", ... */
-	long long client_id;
-	long long appointment_id;
-	int planned;                /* reminder rows created, -1: none planned */
-	int cancelled;              /* reminder rows cancelled, -1: none */
-	const char *error_code;     /* NULL on success */
-	const char *error_field;
+	struct outcome *out;
+	const struct valid_value *members; /* the route's JSON members, validated */
+	const char *business;       /* the authenticated business's id as text */
 };
 
 /* ---- responses ------------------------------------------------------------ */
@@ -50,16 +44,9 @@ struct api_ctx {
 /* Answers status with obj (consumed) as the JSON body. */
 static void api_send_json(struct api_ctx *c, int status, json_t *obj)
 {
-	char *s = json_dumps(obj, JSON_COMPACT);
-	json_decref(obj);
-	if (s == NULL)
-		abort(); /* only out of memory */
-	c->res->status = status;
-	c->res->content_type = "application/json";
-	buf_reset(&c->res->body);
-	buf_puts(&c->res->body, s);
-	buf_putc(&c->res->body, '\n');
-	free(s);
+	json_decref(c->out->json);
+	c->out->json = obj;
+	c->out->status = status;
 }
 
 /* Answers an error; field (may be NULL) is the input field to blame. */
@@ -70,18 +57,11 @@ static void api_error(struct api_ctx *c, int status, const char *code, const cha
 {
 	char msg[512];
 	va_list ap;
-	json_t *e = json_object();
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_object_set_new(e, "code", json_string(code));
-	json_object_set_new(e, "message", json_string(msg));
-	if (field)
-		json_object_set_new(e, "field", json_string(field));
-	c->error_code = code;
-	c->error_field = field;
-	api_send_json(c, status, json_pack("{s:o}", "error", e));
+	outcome_error(c->out, status, code, field, arena_strdup(c->req->arena, msg));
 }
 
 /* The database failed: nothing was changed (the caller rolled back). */
@@ -105,162 +85,77 @@ static size_t api_chars(const char *s)
 	return n;
 }
 
-/* Refuses any member of body not named in allowed (NULL-terminated). */
-static int api_only_fields(struct api_ctx *c, json_t *body, const char *const *allowed)
+/* starts_at (already an RFC 3339 date-time) must be in the future.  0,
+ * or -1 after answering 422. */
+static int api_future(struct api_ctx *c, long long starts_s, long long now_s)
 {
-	const char *name;
-	json_t *v;
-
-	json_object_foreach(body, name, v) {
-		size_t i;
-		for (i = 0; allowed[i]; i++)
-			if (strcmp(name, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			/* The name is the client's own input: name it, but
-			 * only when it is short and plain. */
-			size_t len = strlen(name);
-			int plain = len <= 64 && valid_no_controls(name, len, NULL);
-			api_error(c, 422, "unknown_field", plain ? arena_strdup(c->req->arena, name) : NULL,
-				"unknown field '%s'", plain ? name : "(unprintable)");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* A string member: *out is NULL when absent or null (refused when
- * required).  0, or -1 after answering 422. */
-static int api_string(struct api_ctx *c, json_t *body, const char *name, int required,
-	const char **out)
-{
-	json_t *v = json_object_get(body, name);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (required) {
-			api_error(c, 422, "missing_field", name, "field '%s' is required", name);
-			return -1;
-		}
-		return 0;
-	}
-	if (!json_is_string(v)) {
-		api_error(c, 422, "invalid_field", name, "field '%s' must be a string", name);
-		return -1;
-	}
-	*out = arena_strdup(c->req->arena, json_string_value(v));
-	return 0;
-}
-
-/* A required positive integer member (a JSON integer, not a string). */
-static int api_id(struct api_ctx *c, json_t *body, const char *name, long long *out)
-{
-	json_t *v = json_object_get(body, name);
-
-	if (v == NULL || json_is_null(v)) {
-		api_error(c, 422, "missing_field", name, "field '%s' is required", name);
-		return -1;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < 1) {
-		api_error(c, 422, "invalid_field", name, "field '%s' must be a positive integer id",
-			name);
-		return -1;
-	}
-	*out = json_integer_value(v);
-	return 0;
-}
-
-/* starts_at: RFC 3339 with an offset, in the future.  0 or -1 (answered). */
-static int api_starts_at(struct api_ctx *c, const char *s, long long now_s, long long *out)
-{
-	if (clock_parse(s, out) < 0) {
-		api_error(c, 422, "invalid_field", "starts_at",
-			"field 'starts_at' must be an RFC 3339 date-time with an offset, "
-			"such as 2026-11-25T15:30:00-05:00 or 2026-11-25T20:30:00Z");
-		return -1;
-	}
-	if (*out <= now_s) {
+	if (starts_s <= now_s) {
 		api_error(c, 422, "invalid_field", "starts_at", "field 'starts_at' is in the past");
 		return -1;
 	}
 	return 0;
 }
 
-/* The body as a JSON object after the content type and size checks.
- * NULL after answering 413, 415 or 400. */
-static json_t *api_body(struct api_ctx *c)
+/* The validators of the JSON members (struct json_field, checked by the
+ * dispatcher before the handler runs). */
+static int api_valid_name(const char *v, size_t len)
 {
-	const char *ct = c->req->content_type;
-	size_t n = strlen("application/json");
-	json_error_t jerr;
-	json_t *body;
-
-	if (strncasecmp(ct, "application/json", n) != 0 || (ct[n] != '\0' && ct[n] != ';' &&
-		ct[n] != ' ')) {
-		api_error(c, 415, "unsupported_media_type", NULL,
-			"the body must be JSON with Content-Type: application/json");
-		return NULL;
-	}
-	if (c->req->body_too_large || c->req->body_len > API_MAX_BODY) {
-		api_error(c, 413, "body_too_large", NULL, "the body must be at most %d bytes",
-			API_MAX_BODY);
-		return NULL;
-	}
-	body = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (body == NULL) {
-		api_error(c, 400, "invalid_json", NULL, "the body is not valid JSON: %s (line %d)",
-			jerr.text, jerr.line);
-		return NULL;
-	}
-	if (!json_is_object(body)) {
-		json_decref(body);
-		api_error(c, 400, "invalid_json", NULL, "the body must be a JSON object");
-		return NULL;
-	}
-	return body;
+	return len > 0 && strspn(v, " ") < len && api_chars(v) <= API_NAME_MAX &&
+		valid_no_controls(v, len, NULL);
 }
 
-/* ---- authentication -------------------------------------------------------- */
-
-/* 0 when the request carries a valid key of a business; otherwise -1
- * after answering 401 (or 503 when the database cannot tell). */
-static int api_authenticate(struct api_ctx *c)
+static int api_valid_email(const char *v, size_t len)
 {
-	const char *h = c->req->authorization, *key;
-	long long bid;
-
-	if (h == NULL || *h == '\0') {
-		http_response_header(c->res, "WWW-Authenticate", "Bearer realm=\"ringfence\"");
-		api_error(c, 401, "unauthorized", NULL,
-			"an API key is required: Authorization: Bearer <key>");
-		return -1;
-	}
-	if (strncasecmp(h, "Bearer ", 7) != 0) {
-		http_response_header(c->res, "WWW-Authenticate",
-			"Bearer realm=\"ringfence\", error=\"invalid_request\"");
-		api_error(c, 401, "unauthorized", NULL,
-			"the Authorization header must be 'Bearer <key>'");
-		return -1;
-	}
-	key = h + 7;
-	while (*key == ' ')
-		key++;
-	bid = apikey_verify(c->app->db, key, NULL);
-	if (bid < 0) {
-		api_unavailable(c);
-		return -1;
-	}
-	if (bid == 0) {
-		http_response_header(c->res, "WWW-Authenticate",
-			"Bearer realm=\"ringfence\", error=\"invalid_token\"");
-		api_error(c, 401, "unauthorized", NULL, "the API key is not valid or was revoked");
-		return -1;
-	}
-	(void)apikey_parse(key, c->key_prefix);
-	c->business_id = bid;
-	snprintf(c->business, sizeof(c->business), "%lld", bid);
-	return 0;
+	/* The mailer's own rule: an address taken here is one it sends to. */
+	return memchr(v, '\0', len) == NULL && mail_address_valid(v);
 }
+
+/* The shape of a time zone name; whether PostgreSQL knows it is the
+ * handler's question. */
+static int api_valid_time_zone(const char *v, size_t len)
+{
+	return len <= 64 && valid_no_controls(v, len, NULL);
+}
+
+static int api_valid_notes(const char *v, size_t len)
+{
+	return api_chars(v) <= API_NOTES_MAX && valid_no_controls(v, len, "\n\r\t");
+}
+
+static int api_valid_status(const char *v, size_t len)
+{
+	return len == 9 && memcmp(v, "cancelled", 9) == 0;
+}
+
+#define API_STARTS_AT_INVALID "field 'starts_at' must be an RFC 3339 date-time with an offset, " \
+	"such as 2026-11-25T15:30:00-05:00 or 2026-11-25T20:30:00Z"
+
+const struct json_field api_client_fields[AC_NFIELDS] = {
+	[AC_NAME] = { "name", JSON_MEMBER_STRING, 1, api_valid_name, VALID_TEXT,
+		"field 'name' must be 1 to " API_STR(API_NAME_MAX) " printable characters" },
+	[AC_PHONE] = { "phone", JSON_MEMBER_STRING, 0, valid_e164, VALID_TEXT,
+		"field 'phone' must be an E.164 number such as +15555550123" },
+	[AC_EMAIL] = { "email", JSON_MEMBER_STRING, 0, api_valid_email, VALID_TEXT,
+		"field 'email' must be a plain e-mail address such as client@example.com"
+		" (no display name, spaces, commas, quotes or parentheses)" },
+	[AC_TIME_ZONE] = { "time_zone", JSON_MEMBER_STRING, 0, api_valid_time_zone, VALID_TEXT,
+		API_TIME_ZONE_INVALID },
+};
+
+const struct json_field api_appointment_fields[AA_NFIELDS] = {
+	[AA_CLIENT] = { "client_id", JSON_MEMBER_ID, 1, NULL, VALID_TEXT, NULL },
+	[AA_STARTS_AT] = { "starts_at", JSON_MEMBER_STRING, 1, valid_timestamp, VALID_TIME,
+		API_STARTS_AT_INVALID },
+	[AA_NOTES] = { "notes", JSON_MEMBER_STRING, 0, api_valid_notes, VALID_TEXT,
+		"field 'notes' must be at most " API_STR(API_NOTES_MAX) " characters of text" },
+};
+
+const struct json_field api_patch_fields[AP_NFIELDS] = {
+	[AP_STARTS_AT] = { "starts_at", JSON_MEMBER_STRING, 0, valid_timestamp, VALID_TIME,
+		API_STARTS_AT_INVALID },
+	[AP_STATUS] = { "status", JSON_MEMBER_STRING, 0, api_valid_status, VALID_TEXT,
+		"field 'status' can only be set to 'cancelled'" },
+};
 
 /* ---- resources ----------------------------------------------------------------- */
 
@@ -332,36 +227,13 @@ static void api_answer_appointment(struct api_ctx *c, int status, long long id)
 /* POST /api/v1/clients */
 static void api_create_client(struct api_ctx *c)
 {
-	static const char *const fields[] = { "name", "phone", "email", "time_zone", NULL };
-	const char *name, *phone, *email, *tz;
-	json_t *body = api_body(c), *obj;
+	const struct valid_value *f = c->members;
+	const char *name = f[AC_NAME].s, *phone = f[AC_PHONE].s, *email = f[AC_EMAIL].s;
+	const char *tz = f[AC_TIME_ZONE].s;
+	json_t *obj;
 	PGresult *res = NULL;
 
-	c->action = "create_client";
-	if (body == NULL || api_only_fields(c, body, fields) < 0)
-		goto out;
-	if (api_string(c, body, "name", 1, &name) < 0 || api_string(c, body, "phone", 0, &phone) < 0 ||
-		api_string(c, body, "email", 0, &email) < 0 ||
-		api_string(c, body, "time_zone", 0, &tz) < 0)
-		goto out;
-	if (*name == '\0' || strspn(name, " ") == strlen(name) || api_chars(name) > API_NAME_MAX ||
-		!valid_no_controls(name, strlen(name), NULL)) {
-		api_error(c, 422, "invalid_field", "name",
-			"field 'name' must be 1 to %d printable characters", API_NAME_MAX);
-		goto out;
-	}
-	if (phone && !valid_e164(phone, strlen(phone))) {
-		api_error(c, 422, "invalid_field", "phone",
-			"field 'phone' must be an E.164 number such as +15555550123");
-		goto out;
-	}
-	/* The mailer's own rule: an address taken here is one it sends to. */
-	if (email && !mail_address_valid(email)) {
-		api_error(c, 422, "invalid_field", "email",
-			"field 'email' must be a plain e-mail address such as client@example.com"
-			" (no display name, spaces, commas, quotes or parentheses)");
-		goto out;
-	}
+	c->out->action = "create_client";
 	if (phone == NULL && email == NULL) {
 		api_error(c, 422, "missing_field", "phone",
 			"a client needs a 'phone' or an 'email' (or both)");
@@ -370,21 +242,16 @@ static void api_create_client(struct api_ctx *c)
 	if (tz) {
 		const char *p[] = { tz };
 		int ok;
-		if (strlen(tz) > 64 || !valid_no_controls(tz, strlen(tz), NULL)) {
-			ok = 0;
-		} else {
-			res = db_exec(c->app->db, "SELECT rf_valid_time_zone($1)", 1, p);
-			if (res == NULL) {
-				api_unavailable(c);
-				goto out;
-			}
-			ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-			PQclear(res);
-			res = NULL;
+		res = db_exec(c->app->db, "SELECT rf_valid_time_zone($1)", 1, p);
+		if (res == NULL) {
+			api_unavailable(c);
+			goto out;
 		}
+		ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+		res = NULL;
 		if (!ok) {
-			api_error(c, 422, "invalid_field", "time_zone",
-				"field 'time_zone' must be an IANA time zone such as America/New_York");
+			api_error(c, 422, "invalid_field", "time_zone", API_TIME_ZONE_INVALID);
 			goto out;
 		}
 	}
@@ -403,7 +270,7 @@ static void api_create_client(struct api_ctx *c)
 		goto out;
 	}
 	obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-	c->client_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	c->out->client_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	if (obj == NULL) {
 		api_error(c, 500, "internal", NULL, "the client was created but cannot be shown");
 		goto out;
@@ -412,38 +279,23 @@ static void api_create_client(struct api_ctx *c)
 out:
 	if (res)
 		PQclear(res);
-	json_decref(body);
 }
 
 /* POST /api/v1/appointments: the appointment and its reminders in one
  * transaction. */
 static void api_create_appointment(struct api_ctx *c)
 {
-	static const char *const fields[] = { "client_id", "starts_at", "notes", NULL };
-	const char *starts, *notes;
-	long long client_id, starts_s, now_s = clock_now_s();
+	const struct valid_value *f = c->members;
+	const char *notes = f[AA_NOTES].s ? f[AA_NOTES].s : "";
+	long long client_id = f[AA_CLIENT].i, starts_s = f[AA_STARTS_AT].i, now_s = clock_now_s();
 	char cid[24], st[32], err[256];
-	json_t *body = api_body(c);
 	PGresult *res = NULL;
 	int in_tx = 0, n;
 
-	c->action = "create_appointment";
-	if (body == NULL || api_only_fields(c, body, fields) < 0)
+	c->out->action = "create_appointment";
+	if (api_future(c, starts_s, now_s) < 0)
 		goto out;
-	if (api_id(c, body, "client_id", &client_id) < 0 ||
-		api_string(c, body, "starts_at", 1, &starts) < 0 ||
-		api_string(c, body, "notes", 0, &notes) < 0)
-		goto out;
-	if (api_starts_at(c, starts, now_s, &starts_s) < 0)
-		goto out;
-	if (notes == NULL)
-		notes = "";
-	if (api_chars(notes) > API_NOTES_MAX || !valid_no_controls(notes, strlen(notes), "\n\r\t")) {
-		api_error(c, 422, "invalid_field", "notes",
-			"field 'notes' must be at most %d characters of text", API_NOTES_MAX);
-		goto out;
-	}
-	c->client_id = client_id;
+	c->out->client_id = client_id;
 	snprintf(cid, sizeof(cid), "%lld", client_id);
 	clock_sql(starts_s, st);
 
@@ -475,58 +327,50 @@ static void api_create_appointment(struct api_ctx *c)
 	}
 	if (res == NULL)
 		goto db_failed;
-	c->appointment_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	c->out->appointment_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	res = NULL;
-	n = reminders_plan(c->app->db, c->appointment_id, now_s, err, sizeof(err));
+	n = reminders_plan(c->app->db, c->out->appointment_id, now_s, err, sizeof(err));
 	if (n < 0) {
 		log_error("api: request %s: planning reminders for appointment %lld: %s",
-			c->req->request_id, c->appointment_id, err);
+			c->req->request_id, c->out->appointment_id, err);
 		goto db_failed;
 	}
-	c->planned = n;
+	c->out->planned = n;
 	if (db_commit(c->app->db) < 0)
 		goto db_failed;
 	in_tx = 0;
 	{
-		char loc[64];
-		snprintf(loc, sizeof(loc), API_PREFIX "appointments/%lld", c->appointment_id);
-		http_response_header(c->res, "Location", loc);
+		c->out->location = arena_printf(c->req->arena, API_PREFIX "appointments/%lld",
+			c->out->appointment_id);
 	}
-	api_answer_appointment(c, 201, c->appointment_id);
+	api_answer_appointment(c, 201, c->out->appointment_id);
 	goto out;
 db_failed:
 	db_rollback(c->app->db);
 	in_tx = 0;
-	c->planned = -1;
+	c->out->planned = -1;
 	api_unavailable(c);
 out:
 	if (in_tx)
 		db_rollback(c->app->db);
 	if (res)
 		PQclear(res);
-	json_decref(body);
 }
 
 /* PATCH /api/v1/appointments/{id}: reschedule or cancel, with the
  * reminders, in one transaction. */
 static void api_patch_appointment(struct api_ctx *c, long long id)
 {
-	static const char *const fields[] = { "starts_at", "status", NULL };
-	const char *starts = NULL, *status = NULL;
-	long long starts_s = 0, now_s = clock_now_s(), old_s;
+	const struct valid_value *f = c->members;
+	const char *starts = f[AP_STARTS_AT].s, *status = f[AP_STATUS].s;
+	long long starts_s = f[AP_STARTS_AT].i, now_s = clock_now_s(), old_s;
 	char ids[24], st[32], err[256], cur[16];
-	json_t *body = api_body(c);
 	PGresult *res = NULL;
 	int in_tx = 0, n;
 
-	c->appointment_id = id;
-	c->action = "update_appointment";
-	if (body == NULL || api_only_fields(c, body, fields) < 0)
-		goto out;
-	if (api_string(c, body, "starts_at", 0, &starts) < 0 ||
-		api_string(c, body, "status", 0, &status) < 0)
-		goto out;
+	c->out->appointment_id = id;
+	c->out->action = "update_appointment";
 	if (starts && status) {
 		api_error(c, 422, "invalid_field", "status",
 			"give either 'starts_at' (reschedule) or 'status' (cancel), not both");
@@ -538,14 +382,9 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 			"'status': 'cancelled' to cancel");
 		goto out;
 	}
-	if (status && strcmp(status, "cancelled") != 0) {
-		api_error(c, 422, "invalid_field", "status",
-			"field 'status' can only be set to 'cancelled'");
+	if (starts && api_future(c, starts_s, now_s) < 0)
 		goto out;
-	}
-	if (starts && api_starts_at(c, starts, now_s, &starts_s) < 0)
-		goto out;
-	c->action = starts ? "reschedule_appointment" : "cancel_appointment";
+	c->out->action = starts ? "reschedule_appointment" : "cancel_appointment";
 	snprintf(ids, sizeof(ids), "%lld", id);
 
 	if (db_begin(c->app->db) < 0) {
@@ -593,14 +432,14 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 			n = reminders_cancel_unsent(c->app->db, id, "rescheduled");
 			if (n < 0)
 				goto db_failed;
-			c->cancelled = n;
+			c->out->cancelled = n;
 			n = reminders_plan(c->app->db, id, now_s, err, sizeof(err));
 			if (n < 0) {
 				log_error("api: request %s: planning reminders for appointment %lld: %s",
 					c->req->request_id, id, err);
 				goto db_failed;
 			}
-			c->planned = n;
+			c->out->planned = n;
 		}
 	} else if (strcmp(cur, "completed") == 0) {
 		api_error(c, 409, "conflict", "status",
@@ -619,7 +458,7 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 		n = reminders_cancel_unsent(c->app->db, id, "appointment cancelled");
 		if (n < 0)
 			goto db_failed;
-		c->cancelled = n;
+		c->out->cancelled = n;
 	}
 	if (db_commit(c->app->db) < 0)
 		goto db_failed;
@@ -629,152 +468,71 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 db_failed:
 	db_rollback(c->app->db);
 	in_tx = 0;
-	c->planned = c->cancelled = -1;
+	c->out->planned = c->out->cancelled = -1;
 	api_unavailable(c);
 out:
 	if (in_tx)
 		db_rollback(c->app->db);
 	if (res)
 		PQclear(res);
-	json_decref(body);
 }
 
-/* ---- routing and the audit -------------------------------------------------- */
+/* ---- the routes' handlers ------------------------------------------------------ */
 
-/* Writes the request's audit record: what was asked and answered, never
- * the body (an appointment's notes are confidential) nor the key. */
-static void api_audit(struct api_ctx *c)
+/* The context of one authenticated request. */
+static void api_ctx_init(struct api_ctx *c, struct app *app, const struct route_input *in,
+	struct outcome *out)
 {
-	json_t *rec = json_object();
-
-	json_object_set_new(rec, "request_id", json_string(c->req->request_id));
-	json_object_set_new(rec, "method", json_string(c->req->method));
-	json_object_set_new(rec, "path", json_string(c->req->path));
-	json_object_set_new(rec, "remote_addr", json_string(c->req->remote_addr));
-	json_object_set_new(rec, "status", json_integer(c->res->status));
-	json_object_set_new(rec, "latency_ms", json_integer(util_now_ms() - c->req->start_ms));
-	if (c->key_prefix[0])
-		json_object_set_new(rec, "key_prefix", json_string(c->key_prefix));
-	if (c->action)
-		json_object_set_new(rec, "action", json_string(c->action));
-	if (c->client_id > 0)
-		json_object_set_new(rec, "client_id", json_integer(c->client_id));
-	if (c->appointment_id > 0)
-		json_object_set_new(rec, "appointment_id", json_integer(c->appointment_id));
-	if (c->planned >= 0)
-		json_object_set_new(rec, "reminders_planned", json_integer(c->planned));
-	if (c->cancelled >= 0)
-		json_object_set_new(rec, "reminders_cancelled", json_integer(c->cancelled));
-	if (c->error_code)
-		json_object_set_new(rec, "error", json_string(c->error_code));
-	if (c->error_field)
-		json_object_set_new(rec, "error_field", json_string(c->error_field));
-	audit_record(c->app->audit, "api", NULL, c->business[0] ? c->business : NULL, rec);
+	memset(c, 0, sizeof(*c));
+	c->app = app;
+	c->req = in->req;
+	c->out = out;
+	c->members = in->members.v;
+	c->business = in->business;
 }
 
-/* Records a request that was never authenticated as a bounded summary
- * (audit_rejected): nothing from its body, no key named by it. */
-static void api_reject(struct api_ctx *c, const char *verdict)
+void api_create_client_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
-	struct audit_rejection rj;
-
-	memset(&rj, 0, sizeof(rj));
-	rj.request_id = c->req->request_id;
-	rj.method = c->req->method;
-	rj.path = c->req->path;
-	rj.remote_addr = c->req->remote_addr;
-	rj.verdict = verdict;
-	rj.status = c->res->status;
-	rj.body_len = c->req->body_too_large ? c->req->body_received : (long long)c->req->body_len;
-	rj.nfields = -1;
-	rj.body_sha256 = http_request_digest(c->req);
-	audit_rejected(c->app->audit, &rj);
-}
-
-/* 405 with the methods the resource has. */
-static void api_method_not_allowed(struct api_ctx *c, const char *allow)
-{
-	http_response_header(c->res, "Allow", allow);
-	api_error(c, 405, "method_not_allowed", NULL, "%s is not allowed here; use %s",
-		c->req->method, allow);
-}
-
-/* 1..18 decimal digits, no sign, no leading zero, and nothing else. */
-static long long api_path_id(const char *s)
-{
-	size_t n = strspn(s, "0123456789");
-	if (n == 0 || n > 18 || s[n] != '\0' || s[0] == '0')
-		return -1;
-	return strtoll(s, NULL, 10);
-}
-
-void api_handle(struct app *app, struct http_request *req, struct http_response *res)
-{
-	static int clock_ready;
 	struct api_ctx c;
-	const char *rest = req->path + strlen(API_PREFIX);
-	const char *m = req->method;
-	char err[256];
+	api_ctx_init(&c, app, in, out);
+	api_create_client(&c);
+}
 
-	memset(&c, 0, sizeof(c));
-	c.app = app;
-	c.req = req;
-	c.res = res;
-	c.planned = c.cancelled = -1;
-	if (!clock_ready) {
-		if (clock_init(&app->cfg, err, sizeof(err)) < 0) {
-			log_error("api: %s", err);
-			api_error(&c, 500, "internal", NULL, "the server's clock is misconfigured");
-			goto out;
-		}
-		clock_ready = 1;
-	}
-	/* Refused before the key is looked at: a body over the limit is
-	 * never kept, and an unknown path has nothing to authenticate. */
-	if (req->body_too_large) {
-		api_error(&c, 413, "body_too_large", NULL, "the body must be at most %d bytes",
-			API_MAX_BODY);
-		goto out;
-	}
-	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) != 0) {
-		api_error(&c, 404, "not_found", NULL, "no such resource");
-		goto out;
-	}
-	if (api_authenticate(&c) < 0)
-		goto out;
-	if (strcmp(rest, "clients") == 0) {
-		if (strcmp(m, "POST") == 0)
-			api_create_client(&c);
-		else
-			api_method_not_allowed(&c, "POST");
-	} else if (strcmp(rest, "appointments") == 0) {
-		if (strcmp(m, "POST") == 0)
-			api_create_appointment(&c);
-		else
-			api_method_not_allowed(&c, "POST");
-	} else if (strncmp(rest, "appointments/", 13) == 0) {
-		long long id = api_path_id(rest + 13);
-		if (id < 0) {
-			api_error(&c, 404, "not_found", NULL, "no such resource");
-		} else if (strcmp(m, "GET") == 0) {
-			c.action = "get_appointment";
-			c.appointment_id = id;
-			api_answer_appointment(&c, 200, id);
-		} else if (strcmp(m, "PATCH") == 0) {
-			api_patch_appointment(&c, id);
-		} else {
-			api_method_not_allowed(&c, "GET, PATCH");
-		}
-	} else {
-		api_error(&c, 404, "not_found", NULL, "no such resource");
-	}
-out:
-	/* Only an authenticated request is recorded in full, under its
-	 * business; anything else is a summary. */
-	if (c.business[0])
-		api_audit(&c);
-	else
-		api_reject(&c, c.res->status == 413 ? "body too large" :
-			c.res->status == 404 ? "no such resource" :
-			c.res->status == 401 ? "unauthenticated" : "not authenticated");
+void api_create_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out)
+{
+	struct api_ctx c;
+	api_ctx_init(&c, app, in, out);
+	api_create_appointment(&c);
+}
+
+void api_get_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out)
+{
+	struct api_ctx c;
+	api_ctx_init(&c, app, in, out);
+	out->action = "get_appointment";
+	out->appointment_id = in->param_id;
+	api_answer_appointment(&c, 200, in->param_id);
+}
+
+void api_patch_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out)
+{
+	struct api_ctx c;
+	api_ctx_init(&c, app, in, out);
+	api_patch_appointment(&c, in->param_id);
+}
+
+void api_not_found_handle(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	(void)app;
+	(void)in;
+	outcome_error(out, 404, "not_found", NULL, "no such resource");
+}
+
+void api_root_handle(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	api_not_found_handle(app, in, out);
+	out->rejected = "no such resource";
 }

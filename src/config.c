@@ -1,5 +1,6 @@
 /* config: environment variables, validated once at start. */
 #include "config.h"
+#include "valid.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -40,18 +41,6 @@ static int valid_origin(const char *url)
 			return 0;
 	}
 	return 1;
-}
-
-/* "+" then 7 to 15 digits, the first not 0. */
-static int valid_e164(const char *s)
-{
-	size_t n = 0;
-	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	for (const char *p = s + 1; *p; p++, n++)
-		if (!isdigit((unsigned char)*p))
-			return 0;
-	return n >= 7 && n <= 15;
 }
 
 /* An integer variable in [min, max], def when unset; 0 or -1 with err. */
@@ -139,7 +128,7 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
 	}
 
 	cfg->from_number = env_str("TWILIO_FROM_NUMBER");
-	if (cfg->from_number && !valid_e164(cfg->from_number)) {
+	if (cfg->from_number && !valid_e164(cfg->from_number, strlen(cfg->from_number))) {
 		snprintf(err, errlen, "TWILIO_FROM_NUMBER must be an E.164 number such as +15005550006, not '%s'",
 			cfg->from_number);
 		return -1;

@@ -184,8 +184,7 @@ static const char *decide_input(const struct engine_input *in, const struct flow
 			return "machine";
 		return NULL;
 	}
-	if (in->seq == NULL || strcmp(in->state, row->v[C_STATE]) != 0 ||
-		atoi(in->seq) != seq) {
+	if (in->seq < 0 || strcmp(in->state, row->v[C_STATE]) != 0 || in->seq != seq) {
 		*replay = 1;
 		return NULL;
 	}

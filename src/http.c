@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,33 +165,21 @@ void http_response_text(struct http_response *res, int status, const char *text)
 	buf_putc(&res->body, '\n');
 }
 
-/* Appends s as a JSON string body (quotes included). */
-static void json_quote(struct buf *b, const char *s)
-{
-	buf_putc(b, '"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c < 0x20)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_putc(b, (char)c);
-	}
-	buf_putc(b, '"');
-}
-
 void http_response_json_error(struct http_response *res, int status, const char *code,
 	const char *message)
 {
+	json_t *j = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+	char *s = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(j);
+	if (s == NULL)
+		abort(); /* only out of memory, or a code or message that is not UTF-8: a bug */
 	res->status = status;
 	res->content_type = "application/json";
 	buf_reset(&res->body);
-	buf_puts(&res->body, "{\"error\": {\"code\": ");
-	json_quote(&res->body, code);
-	buf_puts(&res->body, ", \"message\": ");
-	json_quote(&res->body, message);
-	buf_puts(&res->body, "}}\n");
+	buf_puts(&res->body, s);
+	buf_putc(&res->body, '\n');
+	free(s);
 }
 
 void http_response_header(struct http_response *res, const char *name, const char *value)

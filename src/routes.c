@@ -1,12 +1,21 @@
-/* routes: the route table and the small handlers that need no module of
- * their own (health). */
+/* routes: the one route table of the FastCGI application, and the
+ * handler that needs no module of its own (health).
+ *
+ * Every request is matched against this table, top to bottom, by
+ * dispatch() (src/dispatch.c), which does the authentication,
+ * validation, rendering and auditing the row declares.  Catch-alls ("*")
+ * come after the rows they back up.  Adding a route is adding a row here
+ * and a handler in its module (README "Source layout"). */
 #include "routes.h"
 #include "api.h"
 #include "app.h"
 #include "db.h"
+#include "dispatch.h"
 #include "failsafe.h"
 #include "http.h"
 #include "rds.h"
+#include "sms.h"
+#include "status.h"
 #include "unsubscribe.h"
 #include "util.h"
 #include "webhook.h"
@@ -14,12 +23,6 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct route {
-	const char *method; /* NULL: any (the handler checks) */
-	const char *path;   /* exact, or a prefix when it ends in '/' */
-	route_handler handler;
-};
 
 /* A number field of an INFO reply ("name:123\r\n"), or -1. */
 static long long info_field(const char *info, const char *name)
@@ -76,15 +79,16 @@ static json_t *health_redis_memory(struct app *app)
  * <reason>"), for load balancers and the operator at 3 AM.  It also
  * shows Redis's memory ("redis_memory", health_redis_memory), which does
  * not change the status. */
-static void health_handle(struct app *app, struct http_request *req, struct http_response *res)
+static void health_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
 	PGresult *pg = db_exec(app->db, "SELECT 1", 0, NULL);
 	const char *argv[] = { "PING" };
 	redisReply *r = rds_command(app->rds, 1, argv, NULL);
 	int db_ok = pg != NULL, redis_ok = r != NULL, tripped = -1;
-	char reason[512] = "", *failsafe, *body;
+	char reason[512] = "", *failsafe;
 	json_t *j;
 
+	(void)in;
 	if (pg)
 		PQclear(pg);
 	if (r)
@@ -94,9 +98,8 @@ static void health_handle(struct app *app, struct http_request *req, struct http
 		tripped = failsafe_tripped(app->db, reason, sizeof(reason));
 	failsafe = tripped == 1 ? xasprintf("tripped: %s", reason)
 		: xstrdup(tripped == 0 ? "armed" : "unknown");
-	res->status = (db_ok && redis_ok && tripped == 0) ? 200 : 503;
-	res->content_type = "application/json";
-	j = json_pack("{s:s, s:s, s:s, s:s}", "status", res->status == 200 ? "ok" : "degraded",
+	out->status = (db_ok && redis_ok && tripped == 0) ? 200 : 503;
+	j = json_pack("{s:s, s:s, s:s, s:s}", "status", out->status == 200 ? "ok" : "degraded",
 		"database", db_ok ? "ok" : "unavailable", "redis", redis_ok ? "ok" : "unavailable",
 		"failsafe", failsafe);
 	if (j && redis_ok) {
@@ -104,43 +107,66 @@ static void health_handle(struct app *app, struct http_request *req, struct http
 		if (mem)
 			json_object_set_new(j, "redis_memory", mem);
 	}
-	body = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
-	buf_printf(&res->body, "%s\n", body ? body : "{\"status\": \"degraded\"}");
-	free(body);
-	json_decref(j);
+	out->json = j;
+	out->json_spaced = 1;
 	free(failsafe);
 }
 
-static const struct route routes[] = {
-	{ "GET", "/healthz", health_handle },
-	{ NULL, "/twilio/", webhook_handle },
-	{ NULL, "/api/v1/", api_handle },
-	{ NULL, "/api/v1", api_handle }, /* answers a JSON 404 */
-	{ NULL, "/unsubscribe", unsubscribe_handle },
-};
+#define FIELDS(t) t, ARRAY_LEN(t)
+#define NO_FIELDS NULL, 0
 
-static int path_matches(const char *pattern, const char *path)
-{
-	size_t n = strlen(pattern);
-	if (n > 0 && pattern[n - 1] == '/')
-		return strncmp(pattern, path, n) == 0;
-	return strcmp(pattern, path) == 0;
-}
+const struct route routes_table[] = {
+	{ "GET", "/healthz", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, health_handle, NO_FIELDS },
+
+	/* Twilio's webhooks: signed, always answered with TwiML. */
+	{ "POST", "/twilio/voice/{flow}", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO, ROUTE_RENDER_TWIML,
+		ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(webhook_voice_fields),
+		FIELDS(webhook_voice_query), 0, webhook_voice_handle, NO_FIELDS },
+	{ "POST", "/twilio/status/call", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
+		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(status_call_fields),
+		FIELDS(status_query), 0, status_call_handle, NO_FIELDS },
+	{ "POST", "/twilio/status/sms", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
+		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(status_sms_fields),
+		FIELDS(status_query), 0, status_sms_handle, NO_FIELDS },
+	{ "POST", "/twilio/sms/inbound", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
+		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(sms_inbound_fields),
+		NO_FIELDS, 0, sms_inbound_handle, NO_FIELDS },
+	{ "POST", "/twilio/*", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO, ROUTE_RENDER_TWIML,
+		ROUTE_BODY_FORM, HTTP_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, webhook_unknown_handle,
+		NO_FIELDS },
+
+	/* The JSON API: a business's key, JSON in and out. */
+	{ "POST", "/api/v1/clients", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
+		ROUTE_BODY_JSON, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_create_client_handle,
+		FIELDS(api_client_fields) },
+	{ "POST", "/api/v1/appointments", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
+		ROUTE_BODY_JSON, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
+		api_create_appointment_handle, FIELDS(api_appointment_fields) },
+	{ "GET", "/api/v1/appointments/{id}", valid_id, VALID_INT64, ROUTE_AUTH_API_KEY,
+		ROUTE_RENDER_JSON, ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
+		api_get_appointment_handle, NO_FIELDS },
+	{ "PATCH", "/api/v1/appointments/{id}", valid_id, VALID_INT64, ROUTE_AUTH_API_KEY,
+		ROUTE_RENDER_JSON, ROUTE_BODY_JSON, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
+		api_patch_appointment_handle, FIELDS(api_patch_fields) },
+	{ NULL, "/api/v1/*", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_not_found_handle,
+		NO_FIELDS },
+	{ NULL, "/api/v1", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_root_handle,
+		NO_FIELDS },
+
+	/* The unsubscribe link of reminder emails: its own HMAC token. */
+	{ "GET", "/unsubscribe", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_HTML,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(unsubscribe_query), 1, unsubscribe_handle,
+		NO_FIELDS },
+	{ "POST", "/unsubscribe", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_HTML,
+		ROUTE_BODY_RAW, HTTP_MAX_BODY, NO_FIELDS, FIELDS(unsubscribe_query), 1,
+		unsubscribe_handle, NO_FIELDS },
+};
+const size_t routes_count = ARRAY_LEN(routes_table);
 
 void routes_dispatch(struct app *app, struct http_request *req, struct http_response *res)
 {
-	int path_seen = 0;
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!path_matches(routes[i].path, req->path))
-			continue;
-		path_seen = 1;
-		if (routes[i].method && strcmp(routes[i].method, req->method) != 0)
-			continue;
-		routes[i].handler(app, req, res);
-		return;
-	}
-	if (path_seen)
-		http_response_text(res, 405, "method not allowed");
-	else
-		http_response_text(res, 404, "not found");
+	dispatch(app, routes_table, routes_count, req, res);
 }

@@ -46,14 +46,13 @@ static int valid_opt_out_type(const char *v, size_t len)
 		(len == 4 && strcmp(v, "HELP") == 0);
 }
 
-enum { M_SID, M_ACCOUNT, M_FROM, M_TO, M_BODY, M_OPT, M_NFIELDS };
-static const struct valid_field inbound_fields[M_NFIELDS] = {
-	[M_SID] = { "MessageSid", valid_message_sid, 1 },
-	[M_ACCOUNT] = { "AccountSid", valid_account_sid, 1 },
-	[M_FROM] = { "From", valid_e164, 1 },
-	[M_TO] = { "To", valid_e164, 1 },
-	[M_BODY] = { "Body", valid_sms_body, 0 },
-	[M_OPT] = { "OptOutType", valid_opt_out_type, 0 },
+const struct valid_field sms_inbound_fields[SMS_NFIELDS] = {
+	[SMS_SID] = { "MessageSid", valid_message_sid, 1, VALID_TEXT },
+	[SMS_ACCOUNT] = { "AccountSid", valid_account_sid, 1, VALID_TEXT },
+	[SMS_FROM] = { "From", valid_e164, 1, VALID_TEXT },
+	[SMS_TO] = { "To", valid_e164, 1, VALID_TEXT },
+	[SMS_BODY] = { "Body", valid_sms_body, 0, VALID_TEXT },
+	[SMS_OPT] = { "OptOutType", valid_opt_out_type, 0, VALID_TEXT },
 };
 
 /* Opts from out with every business that texts from to: its own
@@ -80,51 +79,34 @@ static int opt_out_for_sender(struct db *db, const char *from, const char *to,
 }
 
 /* See sms.h. */
-int sms_inbound_handle(struct app *app, struct http_request *req, struct http_response *res,
-	const struct params *form, const char **note)
+void sms_inbound_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
-	struct valid_result vf;
-	const char *from, *to, *body, *opt;
-	char err[160];
+	const struct valid_value *f = in->form.v;
+	struct arena *a = in->req->arena;
+	const char *from = f[SMS_FROM].s, *to = f[SMS_TO].s, *opt = f[SMS_OPT].s;
+	const char *body = f[SMS_BODY].s ? f[SMS_BODY].s : "";
 	long businesses = 0, clients = 0;
 
-	res->status = 200;
-	res->content_type = "text/xml; charset=utf-8";
-	buf_reset(&res->body);
-	buf_puts(&res->body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response/>\n");
-	*note = "inbound text recorded; no action";
-	if (valid_params(req->arena, inbound_fields, M_NFIELDS, form, &vf, err, sizeof(err)) < 0) {
-		*note = arena_printf(req->arena, "inbound text refused, no action: %s", err);
-		return -1;
-	}
-	if (strcmp(vf.values[M_ACCOUNT], app->cfg.account_sid) != 0) {
-		*note = "inbound text refused, no action: AccountSid is not this deployment's account";
-		return -1;
-	}
-	from = vf.values[M_FROM];
-	to = vf.values[M_TO];
-	body = vf.values[M_BODY] ? vf.values[M_BODY] : "";
-	opt = vf.values[M_OPT];
+	out->action = "inbound text recorded; no action";
 	if (!((opt && strcmp(opt, "STOP") == 0) || sms_opt_keyword(body) > 0))
-		return 0;
+		return;
 	if (opt_out_for_sender(app->db, from, to, app->cfg.from_number, &businesses,
 		    &clients) < 0) {
-		*note = arena_printf(req->arena,
+		out->error = out->action = arena_printf(a,
 			"opt-out keyword from %s to %s received but the opt-out could not be"
 			" recorded: %s", from, to, db_last_error(app->db));
-		log_error("sms: %s", *note);
-		return -1;
+		log_error("sms: %s", out->error);
+		return;
 	}
 	if (businesses == 0) {
-		*note = arena_printf(req->arena,
+		out->error = out->action = arena_printf(a,
 			"opt-out keyword from %s to %s, a number no business texts from: nobody"
 			" opted out", from, to);
-		log_warn("sms: %s", *note);
-		return -1;
+		log_warn("sms: %s", out->error);
+		return;
 	}
-	*note = arena_printf(req->arena,
+	out->action = arena_printf(a,
 		"opt-out keyword from %s to %s: opted out of %ld business(es) texting from it"
 		" (%ld client record(s))", from, to, businesses, clients);
-	log_info("sms: %s", *note);
-	return 0;
+	log_info("sms: %s", out->action);
 }

@@ -53,22 +53,23 @@ static int valid_error_code(const char *v, size_t len)
 	return len <= 6 && valid_uint(v, len);
 }
 
-enum { S_SID, S_ACCOUNT, S_STATUS, S_SEQ, S_ERROR, S_NFIELDS };
-static const struct valid_field call_fields[S_NFIELDS] = {
-	[S_SID] = { "CallSid", valid_call_sid, 1 },
-	[S_ACCOUNT] = { "AccountSid", valid_account_sid, 1 },
-	[S_STATUS] = { "CallStatus", valid_call_status, 1 },
-	[S_SEQ] = { "SequenceNumber", valid_uint, 0 },
-	[S_ERROR] = { "ErrorCode", valid_error_code, 0 },
+const struct valid_field status_call_fields[ST_NFIELDS] = {
+	[ST_SID] = { "CallSid", valid_call_sid, 1, VALID_TEXT },
+	[ST_ACCOUNT] = { "AccountSid", valid_account_sid, 1, VALID_TEXT },
+	[ST_STATUS] = { "CallStatus", valid_call_status, 1, VALID_TEXT },
+	[ST_SEQ] = { "SequenceNumber", valid_uint, 0, VALID_INT64 },
+	[ST_ERROR] = { "ErrorCode", valid_error_code, 0, VALID_INT64 },
 };
-static const struct valid_field sms_fields[S_NFIELDS] = {
-	[S_SID] = { "MessageSid", valid_message_sid, 1 },
-	[S_ACCOUNT] = { "AccountSid", valid_account_sid, 1 },
-	[S_STATUS] = { "MessageStatus", valid_sms_status, 1 },
-	[S_SEQ] = { "SequenceNumber", valid_uint, 0 }, /* messages carry none */
-	[S_ERROR] = { "ErrorCode", valid_error_code, 0 },
+const struct valid_field status_sms_fields[ST_NFIELDS] = {
+	[ST_SID] = { "MessageSid", valid_message_sid, 1, VALID_TEXT },
+	[ST_ACCOUNT] = { "AccountSid", valid_account_sid, 1, VALID_TEXT },
+	[ST_STATUS] = { "MessageStatus", valid_sms_status, 1, VALID_TEXT },
+	[ST_SEQ] = { "SequenceNumber", valid_uint, 0, VALID_INT64 }, /* messages carry none */
+	[ST_ERROR] = { "ErrorCode", valid_error_code, 0, VALID_INT64 },
 };
-static const struct valid_field query_fields[1] = { { "a", valid_uint, 0 } };
+const struct valid_field status_query[STQ_NFIELDS] = {
+	[STQ_ATTEMPT] = { "a", valid_uint, 0, VALID_TEXT },
+};
 
 /* The attempt row, locked. */
 enum { A_ID, A_REMINDER, A_BUSINESS, A_CHANNEL, A_STATUS, A_SID, A_DELIVERY, A_SEQ, A_TO,
@@ -120,13 +121,13 @@ static int exec(struct db *db, const char *name, const char *sql, int n, const c
 /* The final status's effects on the reminder, the client and the retry
  * policy.  0 or -1. */
 static int apply_final(struct db *db, struct arena *a, const char *kind, const char *v[A_NCOLS],
-	const char *status, const char *error_code, const char *default_from,
-	struct status_outcome *out)
+	const char *status, const struct valid_value *error_code, const char *default_from,
+	struct outcome *out)
 {
 	int ok = strcmp(status, kind[0] == 'c' ? "completed" : "delivered") == 0;
 	int retry = kind[0] == 'c' && (strcmp(status, "busy") == 0 || strcmp(status, "no-answer") == 0);
 	const char *reason = arena_printf(a, "%s %s%s%s", kind[0] == 'c' ? "call" : "message", status,
-		error_code ? ", error " : "", error_code ? error_code : "");
+		error_code->s ? ", error " : "", error_code->s ? error_code->s : "");
 	int rows = 0;
 
 	{
@@ -146,13 +147,13 @@ static int apply_final(struct db *db, struct arena *a, const char *kind, const c
 			    " WHERE id = $1::bigint AND status IN ('unknown', 'not_placed')", 1, p, NULL) < 0)
 			return -1;
 	}
-	if (error_code) {
+	if (error_code->s) {
 		int rc = outbound_flag_number(db, v[A_TO], atoll(v[A_BUSINESS]), default_from,
-			atoi(error_code), reason);
+			(int)error_code->i, reason);
 		if (rc < 0)
 			return -1;
 		if (rc > 0)
-			out->change = arena_printf(a, "%s; number flagged (%s)", reason, error_code);
+			out->action = arena_printf(a, "%s; number flagged (%s)", reason, error_code->s);
 	}
 	if (retry) {
 		char now[32];
@@ -172,53 +173,33 @@ static int apply_final(struct db *db, struct arena *a, const char *kind, const c
 			    " AND $2::timestamptz + make_interval(mins => b.retry_delay_minutes) < r.stale_at"
 			    " ON CONFLICT DO NOTHING RETURNING id", 2, p, &rows) < 0)
 			return -1;
-		out->change = arena_printf(a, "%s; %s", reason,
+		out->action = arena_printf(a, "%s; %s", reason,
 			rows ? "retry reminder created" : "no retry (policy, staleness or already there)");
 	}
-	if (out->change == NULL)
-		out->change = reason;
+	if (out->action == NULL)
+		out->action = reason;
 	return 0;
 }
 
-void status_handle(struct app *app, struct http_request *req, struct http_response *res,
-	const char *kind, const struct params *form, struct status_outcome *out)
+/* One status callback of kind "call" or "sms", its fields validated. */
+static void status_handle(struct app *app, const struct route_input *in, const char *kind,
+	struct outcome *out)
 {
-	struct arena *a = req->arena;
+	struct arena *a = in->req->arena;
 	struct db *db = app->db;
-	struct valid_result vf, vq;
-	const char *v[A_NCOLS], *status, *seq, *attempt_id;
-	char err[160];
+	const struct valid_value *f = in->form.v;
+	const char *v[A_NCOLS], *status, *attempt_id;
 	int in_tx = 0, found, rank, cur_rank, newer;
 	int is_call = strcmp(kind, "call") == 0;
 
-	memset(out, 0, sizeof(*out));
-	res->status = 200;
-	res->content_type = "text/xml; charset=utf-8";
-	buf_puts(&res->body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response/>\n");
-
-	if (valid_params(a, is_call ? call_fields : sms_fields, S_NFIELDS, form, &vf, err,
-		    sizeof(err)) < 0) {
-		out->error = arena_strdup(a, err);
-		goto out;
-	}
-	if (!req->query_ok || valid_params(a, query_fields, 1, &req->query_params, &vq, err,
-				      sizeof(err)) < 0) {
-		out->error = "malformed query string";
-		goto out;
-	}
-	if (strcmp(vf.values[S_ACCOUNT], app->cfg.account_sid) != 0) {
-		out->error = "AccountSid is not this deployment's account";
-		goto out;
-	}
-	status = vf.values[S_STATUS];
-	seq = is_call ? vf.values[S_SEQ] : NULL;
-	attempt_id = vq.values[0];
+	status = f[ST_STATUS].s;
+	attempt_id = in->query.v[STQ_ATTEMPT].s;
 	if (db_begin(db) < 0) {
 		out->error = arena_printf(a, "database unavailable: %s", db_last_error(db));
 		goto out;
 	}
 	in_tx = 1;
-	found = find_attempt(db, a, attempt_id, vf.values[S_SID], v);
+	found = find_attempt(db, a, attempt_id, f[ST_SID].s, v);
 	if (found < 0)
 		goto dberr;
 	if (found == 0) {
@@ -227,18 +208,18 @@ void status_handle(struct app *app, struct http_request *req, struct http_respon
 	}
 	out->attempt_id = v[A_ID];
 	out->business_id = v[A_BUSINESS];
-	out->before = v[A_DELIVERY] ? v[A_DELIVERY] : "";
+	out->state_before = v[A_DELIVERY] ? v[A_DELIVERY] : "";
 	if (strcmp(v[A_CHANNEL], is_call ? "voice" : "sms") != 0) {
 		out->error = "callback kind does not match the attempt's channel";
 		goto out;
 	}
-	if (v[A_SID] && strcmp(v[A_SID], vf.values[S_SID]) != 0) {
+	if (v[A_SID] && strcmp(v[A_SID], f[ST_SID].s) != 0) {
 		out->error = "sid does not match the attempt";
 		goto out;
 	}
 	if (v[A_SID] == NULL) {
 		/* The callback beat the worker's record: bind the sid now. */
-		const char *p[2] = { v[A_ID], vf.values[S_SID] };
+		const char *p[2] = { v[A_ID], f[ST_SID].s };
 		if (exec(db, "status_bind",
 			    "UPDATE contact_attempts SET provider_sid = $2, updated_at = now()"
 			    " WHERE id = $1::bigint AND provider_sid IS NULL", 2, p, NULL) < 0)
@@ -248,18 +229,18 @@ void status_handle(struct app *app, struct http_request *req, struct http_respon
 	cur_rank = is_call ? status_call_rank(v[A_DELIVERY]) : status_sms_rank(v[A_DELIVERY]);
 	if (cur_rank == STATUS_FINAL_RANK)
 		newer = 0; /* a final status never moves */
-	else if (seq && v[A_SEQ] && is_call)
-		newer = atol(seq) > atol(v[A_SEQ]);
+	else if (is_call && f[ST_SEQ].s && v[A_SEQ])
+		newer = f[ST_SEQ].i > atoll(v[A_SEQ]);
 	else
 		newer = rank > cur_rank;
 	if (!newer) {
-		out->after = "";
-		out->change = "duplicate or out of order: no change";
+		out->state_after = "";
+		out->action = "duplicate or out of order: no change";
 		goto commit;
 	}
 	{
 		const char *p[4] = { v[A_ID], status,
-			is_call ? seq : arena_printf(a, "%d", rank), vf.values[S_ERROR] };
+			is_call ? f[ST_SEQ].s : arena_printf(a, "%d", rank), f[ST_ERROR].s };
 		if (exec(db, "status_delivery",
 			    "UPDATE contact_attempts SET delivery_status = $2,"
 			    " delivery_seq = COALESCE($3::int, delivery_seq),"
@@ -267,16 +248,16 @@ void status_handle(struct app *app, struct http_request *req, struct http_respon
 			    " WHERE id = $1::bigint", 4, p, NULL) < 0)
 			goto dberr;
 	}
-	out->after = status;
+	out->state_after = status;
 	if (is_call) {
-		const char *p[2] = { vf.values[S_SID], status };
+		const char *p[2] = { f[ST_SID].s, status };
 		if (exec(db, "status_call_row",
 			    "UPDATE calls SET call_status = $2, updated_at = now() WHERE call_sid = $1",
 			    2, p, NULL) < 0)
 			goto dberr;
 	}
 	if (rank == STATUS_FINAL_RANK &&
-		apply_final(db, a, kind, v, status, vf.values[S_ERROR], app->cfg.from_number, out) < 0)
+		apply_final(db, a, kind, v, status, &f[ST_ERROR], app->cfg.from_number, out) < 0)
 		goto dberr;
 commit:
 	if (db_commit(db) < 0)
@@ -288,4 +269,14 @@ dberr:
 out:
 	if (in_tx)
 		db_rollback(db);
+}
+
+void status_call_handle(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	status_handle(app, in, "call", out);
+}
+
+void status_sms_handle(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	status_handle(app, in, "sms", out);
 }

@@ -902,3 +902,8 @@ void twiml_apology(struct buf *out)
 		"  <Hangup/>\n"
 		"</Response>\n");
 }
+
+void twiml_empty(struct buf *out)
+{
+	buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response/>\n");
+}

@@ -6,6 +6,7 @@
  * or reaches the database. */
 #include "unsubscribe.h"
 #include "app.h"
+#include "arena.h"
 #include "audit.h"
 #include "buf.h"
 #include "config.h"
@@ -87,12 +88,6 @@ char *unsubscribe_url(const struct config *cfg, long long client_id, long long b
 
 /* ---- the page -------------------------------------------------------------------- */
 
-static const char page_head[] =
-	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	"<meta name=\"robots\" content=\"noindex\"><title>{{title}}</title></head>\n<body>\n";
-static const char page_tail[] = "</body></html>\n";
-
 static const char tmpl_confirm[] =
 	"<h1>Stop appointment reminders?</h1>\n"
 	"<p>{{business}} sends you reminders of your appointments by phone call, text message "
@@ -109,47 +104,49 @@ static const char tmpl_done[] =
 	"<h1>You are unsubscribed</h1>\n"
 	"<p>{{business}} will send you no more appointment reminders by call, text or email. "
 	"To have them again, ask {{business}}.</p>\n";
-static const char tmpl_error[] = "<h1>{{title}}</h1>\n<p>{{message}}</p>\n";
 
-/* Fills res with status and a whole page: title, then body rendered from
- * tmpl with fields.  A template that does not render is a bug; the
- * answer is then a plain 500 and nothing else. */
-static void page(struct http_response *res, int status, const char *title, const char *tmpl,
-	const char *const *fields)
+/* The page to answer: status, title, and tmpl with fields (a
+ * NULL-terminated list of name, value pairs, copied into the arena). */
+static void page(struct outcome *out, struct arena *a, int status, const char *title,
+	const char *tmpl, const char *const *fields)
 {
-	const char *const head[] = { "title", title, NULL };
+	size_t n = 0;
+	const char **f;
 
-	buf_reset(&res->body);
-	if (html_render(&res->body, page_head, head) < 0 ||
-		html_render(&res->body, tmpl, fields) < 0 ||
-		html_render(&res->body, page_tail, NULL) < 0) {
-		log_error("unsubscribe: a page template does not render");
-		http_response_text(res, 500, "internal error");
-		return;
-	}
-	res->status = status;
-	res->content_type = "text/html; charset=utf-8";
+	while (fields[n])
+		n++;
+	f = arena_alloc(a, (n + 1) * sizeof(*f));
+	for (size_t i = 0; i < n; i++)
+		f[i] = arena_strdup(a, fields[i]);
+	f[n] = NULL;
+	out->status = status;
+	out->page_title = arena_strdup(a, title);
+	out->page_tmpl = tmpl;
+	out->page_fields = f;
 }
 
 /* An error page: status, a title and one sentence. */
-static void error_page(struct http_response *res, int status, const char *title,
+static void error_page(struct outcome *out, struct arena *a, int status, const char *title,
 	const char *message)
 {
 	const char *const f[] = { "title", title, "message", message, NULL };
-	page(res, status, title, tmpl_error, f);
+	page(out, a, status, title, dispatch_page_message, f);
 }
 
 /* ---- the request ----------------------------------------------------------------- */
 
-/* A positive decimal id without sign or leading zero, at most 18 digits. */
-static int parse_id(const char *s, long long *out)
+/* The link's token: the length is all that is checked before the HMAC
+ * (unsubscribe_verify, in constant time) says whether it is ours. */
+static int valid_link_token(const char *v, size_t len)
 {
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > 18 || s[0] == '0' || strspn(s, "0123456789") != n)
-		return 0;
-	*out = strtoll(s, NULL, 10);
-	return 1;
+	return v != NULL && len == UNSUBSCRIBE_TOKEN_LEN && memchr(v, '\0', len) == NULL;
 }
+
+const struct valid_field unsubscribe_query[UQ_NFIELDS] = {
+	[UQ_CLIENT] = { "c", valid_id, 1, VALID_INT64 },
+	[UQ_BUSINESS] = { "b", valid_id, 1, VALID_INT64 },
+	[UQ_TOKEN] = { "t", valid_link_token, 1, VALID_TEXT },
+};
 
 /* 1 when the body is RFC 8058's "List-Unsubscribe=One-Click": form-
  * urlencoded, or multipart/form-data with that one field. */
@@ -177,69 +174,48 @@ static int one_click_body(const struct http_request *req)
 }
 
 /* A refused request is recorded like every unverified one: a bounded
- * summary in audit:rejected (audit_rejected), nothing from the link or
- * the body, no business or client named, so forged links can neither
- * flood audit:all nor push real records out of it. */
-static void audit_refused(struct app *app, const struct http_request *req, int status,
+ * summary in audit:rejected (the dispatcher's audit_rejected), nothing
+ * from the link or the body, no business or client named, so forged
+ * links can neither flood audit:all nor push real records out of it. */
+static void refuse(struct outcome *out, const struct http_request *req, int status,
 	const char *reason)
 {
-	struct audit_rejection rj;
-
-	memset(&rj, 0, sizeof(rj));
-	rj.request_id = req->request_id;
-	rj.method = req->method;
-	rj.path = req->path;
-	rj.remote_addr = req->remote_addr;
-	rj.verdict = reason;
-	rj.status = status;
-	rj.body_len = (long long)req->body_len;
-	rj.nfields = -1;
-	audit_rejected(app->audit, &rj);
+	out->rejected = reason;
 	log_warn("unsubscribe: request %s refused (%d): %s", req->request_id, status, reason);
 }
 
 /* See unsubscribe.h. */
-void unsubscribe_handle(struct app *app, struct http_request *req, struct http_response *res)
+void unsubscribe_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
-	const struct params *q = &req->query_params;
-	const char *t = NULL;
-	long long cid = 0, bid = 0;
-	char ids[2][24], *action = NULL;
+	struct http_request *req = in->req;
+	struct arena *a = req->arena;
+	const struct valid_value *q = in->query.v;
+	const char *t;
+	long long cid, bid;
+	char ids[2][24];
 	const char *p[2] = { ids[0], ids[1] };
 	PGresult *r = NULL;
 	int post = strcmp(req->method, "POST") == 0;
 
-	/* The link carries a secret: keep it out of referrers, indexes and
-	 * frames (http.c already forbids caching), and let no script or
-	 * foreign form near the page. */
-	http_response_header(res, "Referrer-Policy", "no-referrer");
-	http_response_header(res, "X-Robots-Tag", "noindex");
-	http_response_header(res, "Content-Security-Policy",
-		"default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
-	if (!post && strcmp(req->method, "GET") != 0) {
-		http_response_header(res, "Allow", "GET, POST");
-		error_page(res, 405, "Method not allowed", "Open the link from the email.");
-		goto out;
-	}
-	if (!req->query_ok || q->n != 3 || form_count(q, "c") != 1 || form_count(q, "b") != 1 ||
-		form_count(q, "t") != 1 || !parse_id(form_get(q, "c"), &cid) ||
-		!parse_id(form_get(q, "b"), &bid) || (t = form_get(q, "t")) == NULL ||
-		strlen(t) != UNSUBSCRIBE_TOKEN_LEN) {
-		audit_refused(app, req, 400, "malformed link");
-		error_page(res, 400, "This link is not complete",
+	if (!in->query_valid) {
+		refuse(out, req, 400, "malformed link");
+		error_page(out, a, 400, "This link is not complete",
 			"Open the whole link from the email; nothing was changed.");
 		goto out;
 	}
+	cid = q[UQ_CLIENT].i;
+	bid = q[UQ_BUSINESS].i;
+	t = q[UQ_TOKEN].s;
 	if (!unsubscribe_verify(app->cfg.auth_token, cid, bid, t)) {
-		audit_refused(app, req, 403, "token does not verify");
-		error_page(res, 403, "This link is not valid",
+		refuse(out, req, 403, "token does not verify");
+		error_page(out, a, 403, "This link is not valid",
 			"It may have been changed or be out of date; nothing was changed. "
 			"Ask the business that sent it to stop your reminders.");
 		goto out;
 	}
 	if (post && !one_click_body(req)) {
-		audit_refused(app, req, 400, "POST without List-Unsubscribe=One-Click");
-		error_page(res, 400, "Nothing was changed",
+		refuse(out, req, 400, "POST without List-Unsubscribe=One-Click");
+		error_page(out, a, 400, "Nothing was changed",
 			"This request did not ask to unsubscribe. Open the link from the email.");
 		goto out;
 	}
@@ -264,12 +240,12 @@ void unsubscribe_handle(struct app *app, struct http_request *req, struct http_r
 	if (r == NULL) {
 		log_error("unsubscribe: request %s client %lld business %lld: database error: %s",
 			req->request_id, cid, bid, db_last_error(app->db));
-		error_page(res, 503, "Please try again later",
+		error_page(out, a, 503, "Please try again later",
 			"We could not record this just now; nothing was changed.");
 		goto out;
 	}
 	if (PQntuples(r) != 1) {
-		error_page(res, 404, "Nothing to unsubscribe",
+		error_page(out, a, 404, "Nothing to unsubscribe",
 			"The business no longer has this client; nothing was changed.");
 		goto out;
 	}
@@ -277,31 +253,27 @@ void unsubscribe_handle(struct app *app, struct http_request *req, struct http_r
 		const char *name = PQgetvalue(r, 0, 0);
 		int already = PQgetvalue(r, 0, 1)[0] == 't';
 		if (post) {
-			json_t *rec = json_object();
 			const char *const f[] = { "business", name, NULL };
-			json_object_set_new(rec, "verdict", json_string("unsubscribed"));
-			json_object_set_new(rec, "client_id", json_integer(cid));
-			json_object_set_new(rec, "business_id", json_integer(bid));
-			json_object_set_new(rec, "already_opted_out", json_boolean(already));
-			json_object_set_new(rec, "remote_addr",
-				json_string(req->remote_addr ? req->remote_addr : ""));
-			json_object_set_new(rec, "request_id", json_string(req->request_id));
-			audit_record(app->audit, "unsubscribe", NULL, ids[1], rec);
+			out->audit_kind = "unsubscribe";
+			out->business_id = arena_strdup(a, ids[1]);
+			out->audit = json_pack("{s:s, s:I, s:I, s:b}", "verdict", "unsubscribed",
+				"client_id", (json_int_t)cid, "business_id", (json_int_t)bid,
+				"already_opted_out", already);
 			log_info("unsubscribe: client %lld of business %lld opted out%s (request %s)",
 				cid, bid, already ? " (already was)" : "", req->request_id);
-			page(res, 200, "Unsubscribed", tmpl_done, f);
+			page(out, a, 200, "Unsubscribed", tmpl_done, f);
 		} else if (already) {
 			const char *const f[] = { "business", name, NULL };
-			page(res, 200, "Unsubscribed", tmpl_already, f);
+			page(out, a, 200, "Unsubscribed", tmpl_already, f);
 		} else {
 			/* The form posts the one-click body to this same link. */
-			action = xasprintf("/unsubscribe?c=%lld&b=%lld&t=%s", cid, bid, t);
+			const char *action = arena_printf(a, "/unsubscribe?c=%lld&b=%lld&t=%s", cid,
+				bid, t);
 			const char *const f[] = { "business", name, "action", action, NULL };
-			page(res, 200, "Stop appointment reminders?", tmpl_confirm, f);
+			page(out, a, 200, "Stop appointment reminders?", tmpl_confirm, f);
 		}
 	}
 out:
 	if (r)
 		PQclear(r);
-	free(action);
 }

@@ -6,6 +6,7 @@
  * with the string can only make a validator reject, never read past len. */
 #include "valid.h"
 #include "arena.h"
+#include "clock.h"
 #include "form.h"
 
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #define VALID_DIGITS_MAX 64
 #define VALID_STATE_MAX 64
 #define VALID_UINT_MAX 9
+#define VALID_ID_MAX 18
+#define VALID_TIMESTAMP_MAX 64
 #define VALID_PRINTABLE_MAX 1600
 #define VALID_SMS_CHARS_MAX 1600
 
@@ -27,6 +30,17 @@ static int is_digit(unsigned char c)
 static int is_lower_hex(unsigned char c)
 {
 	return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+/* 1 when v[0..len) is 1 to max decimal digits. */
+static int all_digits(const char *v, size_t len, size_t max)
+{
+	if (v == NULL || len == 0 || len > max)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!is_digit((unsigned char)v[i]))
+			return 0;
+	return 1;
 }
 
 /* 1 when v is exactly the NUL-free string s. */
@@ -88,7 +102,8 @@ int valid_message_sid(const char *v, size_t len)
 int valid_e164(const char *v, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)v;
-	if (v == NULL || len < 8 || len > 16 || u[0] != '+' || u[1] < '1' || u[1] > '9')
+	if (v == NULL || len < 1 + VALID_E164_MIN_DIGITS || len > 1 + VALID_E164_MAX_DIGITS ||
+		u[0] != '+' || u[1] < '1' || u[1] > '9')
 		return 0;
 	for (size_t i = 2; i < len; i++)
 		if (!is_digit(u[i]))
@@ -187,11 +202,60 @@ int valid_state_name(const char *v, size_t len)
 
 int valid_uint(const char *v, size_t len)
 {
-	if (v == NULL || len == 0 || len > VALID_UINT_MAX)
-		return 0;
+	return all_digits(v, len, VALID_UINT_MAX);
+}
+
+int valid_id(const char *v, size_t len)
+{
+	return all_digits(v, len, VALID_ID_MAX) && v[0] != '0';
+}
+
+int valid_timestamp(const char *v, size_t len)
+{
+	long long t;
+	return valid_to_time(v, len, &t);
+}
+
+/* The digits of v[0..len) as a number; the caller checked they are 1 to
+ * 18 decimal digits, so it cannot overflow. */
+static long long digits_value(const char *v, size_t len)
+{
+	long long n = 0;
 	for (size_t i = 0; i < len; i++)
-		if (!is_digit((unsigned char)v[i]))
-			return 0;
+		n = n * 10 + (v[i] - '0');
+	return n;
+}
+
+int valid_to_uint(const char *v, size_t len, long long *out)
+{
+	if (!valid_uint(v, len))
+		return 0;
+	*out = digits_value(v, len);
+	return 1;
+}
+
+int valid_to_id(const char *v, size_t len, long long *out)
+{
+	if (!valid_id(v, len))
+		return 0;
+	*out = digits_value(v, len);
+	return 1;
+}
+
+/* clock_parse reads a NUL-terminated string: v is copied (bounded) so
+ * that a NUL inside len or a missing terminator cannot pass. */
+int valid_to_time(const char *v, size_t len, long long *out)
+{
+	char copy[VALID_TIMESTAMP_MAX + 1];
+	long long t;
+
+	if (v == NULL || len == 0 || len > VALID_TIMESTAMP_MAX || memchr(v, '\0', len) != NULL)
+		return 0;
+	memcpy(copy, v, len);
+	copy[len] = '\0';
+	if (clock_parse(copy, &t) < 0)
+		return 0;
+	*out = t;
 	return 1;
 }
 
@@ -305,6 +369,25 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *field
 		snprintf(err, errlen, fmt, field);
 }
 
+/* Converts a value its validator passed to f's type; 0 when the type
+ * does not take it (a VALID_INT64 field whose validator admits more than
+ * decimal digits is a declaration bug, refused rather than guessed). */
+static int convert(const struct valid_field *f, const struct param *p, struct valid_value *v)
+{
+	switch (f->type) {
+	case VALID_TEXT:
+		return 1;
+	case VALID_INT64:
+		if (!all_digits(p->value, p->value_len, VALID_ID_MAX))
+			return 0;
+		v->i = digits_value(p->value, p->value_len);
+		return 1;
+	case VALID_TIME:
+		return valid_to_time(p->value, p->value_len, &v->i);
+	}
+	return 0;
+}
+
 /* See valid.h.  A field declared without a validator fails: a route that
  * forgot to say what it accepts must not accept everything.  The values
  * are copied into a so that they outlive in if in came from elsewhere; on
@@ -312,10 +395,10 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *field
 int valid_params(struct arena *a, const struct valid_field *fields, size_t nfields,
 	const struct params *in, struct valid_result *out, char *err, size_t errlen)
 {
-	const char **values = NULL;
+	struct valid_value *values = NULL;
 	int rc = -1;
 
-	out->values = NULL;
+	out->v = NULL;
 	out->n = 0;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -331,13 +414,15 @@ int valid_params(struct arena *a, const struct valid_field *fields, size_t nfiel
 			}
 			continue;
 		}
-		if (f->check == NULL || !f->check(p->value, p->value_len)) {
+		if (f->check == NULL || !f->check(p->value, p->value_len) ||
+			!convert(f, p, &values[i])) {
 			set_err(err, errlen, "field '%s' is not valid", f->name);
 			goto out;
 		}
-		values[i] = arena_strndup(a, p->value, p->value_len);
+		values[i].s = arena_strndup(a, p->value, p->value_len);
+		values[i].len = p->value_len;
 	}
-	out->values = values;
+	out->v = values;
 	out->n = nfields;
 	rc = 0;
 out:

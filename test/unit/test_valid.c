@@ -106,6 +106,17 @@ static const struct validator_case cases[] = {
 		{ V("0"), V("1"), V("42"), V("007"), V("999999999"), END },
 		{ V(""), V("-1"), V("+1"), V("1000000000"), V("4294967296"), V(" 1"), V("1 "), V("1.5"),
 			V("0x10"), V("1e3"), V("١"), VL("1\0", 2), V("12a"), END } },
+	{ "valid_id", valid_id,
+		{ V("1"), V("42"), V("999999999999999999"), V("100"), END },
+		{ V(""), V("0"), V("007"), V("-1"), V("+1"), V("1000000000000000000"), V(" 1"), V("1 "),
+			V("1.0"), V("0x1"), V("1e3"), VL("1\0", 2), V("12a"), V("\xd9\xa1"), V("1/2"),
+			END } },
+	{ "valid_timestamp", valid_timestamp,
+		{ V("2026-11-25T15:30:00-05:00"), V("2026-11-25T20:30:00Z"), V("1970-01-01T00:00:00Z"),
+			V("2026-11-25T20:30:00+00:00"), END },
+		{ V(""), V("2026-11-25"), V("2026-11-25T20:30:00"), V("tomorrow"), V("2026-13-01T00:00:00Z"),
+			V("2026-11-25 20:30:00Z"), VL("2026-11-25T20:30:00Z\0", 21), V("1969-12-31T23:59:59Z"),
+			V("2026-11-25T20:30:00Zjunk"), END } },
 	{ "valid_printable", valid_printable,
 		{ V(""), V("Hello"), V("Line one\nline two"), V("tab\there"), V("It's amazing"),
 			V("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), V("<b>&amp;</b>"), END },
@@ -269,9 +280,9 @@ static void parse(struct arena *a, const char *body, struct params *p)
 
 enum { F_SID, F_DIGITS, F_STATUS, F_N };
 static const struct valid_field fields[F_N] = {
-	[F_SID] = { "CallSid", valid_call_sid, 1 },
-	[F_DIGITS] = { "Digits", valid_digits, 0 },
-	[F_STATUS] = { "CallStatus", valid_call_status, 0 },
+	[F_SID] = { "CallSid", valid_call_sid, 1, VALID_TEXT },
+	[F_DIGITS] = { "Digits", valid_digits, 0, VALID_TEXT },
+	[F_STATUS] = { "CallStatus", valid_call_status, 0, VALID_TEXT },
 };
 
 struct params_case {
@@ -312,7 +323,7 @@ static void test_valid_params_cases(void **state)
 		const struct params_case *c = &params_cases[i];
 		struct arena *a = arena_new(0);
 		struct params in;
-		struct valid_result out = { (const char **)1, 99 };
+		struct valid_result out = { (struct valid_value *)1, 99 };
 		char err[128] = "untouched";
 		int rc;
 		parse(a, c->body, &in);
@@ -322,7 +333,7 @@ static void test_valid_params_cases(void **state)
 				fail_msg("case '%s': expected failure", c->what);
 			if (strcmp(err, c->err) != 0)
 				fail_msg("case '%s': error '%s', expected '%s'", c->what, err, c->err);
-			if (out.values != NULL || out.n != 0)
+			if (out.v != NULL || out.n != 0)
 				fail_msg("case '%s': failure left output", c->what);
 		} else {
 			if (rc != 0)
@@ -330,12 +341,12 @@ static void test_valid_params_cases(void **state)
 			if (out.n != F_N)
 				fail_msg("case '%s': n = %zu", c->what, out.n);
 			for (size_t k = 0; k < F_N; k++) {
-				if (c->want[k] == NULL && out.values[k] != NULL)
+				if (c->want[k] == NULL && out.v[k].s != NULL)
 					fail_msg("case '%s': field %zu should be absent", c->what, k);
 				if (c->want[k] != NULL &&
-					(out.values[k] == NULL || strcmp(out.values[k], c->want[k]) != 0))
+					(out.v[k].s == NULL || strcmp(out.v[k].s, c->want[k]) != 0))
 					fail_msg("case '%s': field %zu is '%s', expected '%s'", c->what, k,
-						out.values[k] ? out.values[k] : "(null)", c->want[k]);
+						out.v[k].s ? out.v[k].s : "(null)", c->want[k]);
 			}
 		}
 		arena_free(a);
@@ -350,13 +361,13 @@ static void test_valid_params_edges(void **state)
 	struct valid_result out;
 	struct params in;
 	char err[16];
-	static const struct valid_field optional[] = { { "x", valid_any, 0 } };
-	static const struct valid_field unchecked[] = { { "x", NULL, 0 } };
+	static const struct valid_field optional[] = { { "x", valid_any, 0, VALID_TEXT } };
+	static const struct valid_field unchecked[] = { { "x", NULL, 0, VALID_TEXT } };
 	(void)state;
 
 	assert_int_equal(valid_params(a, optional, 1, NULL, &out, err, sizeof(err)), 0);
 	assert_int_equal(out.n, 1);
-	assert_null(out.values[0]);
+	assert_null(out.v[0].s);
 
 	parse(a, "x=1", &in);
 	assert_int_equal(valid_params(a, unchecked, 1, &in, &out, err, sizeof(err)), -1);
@@ -372,9 +383,103 @@ static void test_valid_params_edges(void **state)
 	/* The validated value is a copy in the arena, not the input's pointer. */
 	parse(a, "x=abc", &in);
 	assert_int_equal(valid_params(a, optional, 1, &in, &out, err, sizeof(err)), 0);
-	assert_string_equal(out.values[0], "abc");
-	assert_ptr_not_equal(out.values[0], in.v[0].value);
+	assert_string_equal(out.v[0].s, "abc");
+	assert_ptr_not_equal(out.v[0].s, in.v[0].value);
 	arena_free(a);
+}
+
+/* The converters: the number of what passes, nothing touched otherwise. */
+struct conv_case {
+	int (*fn)(const char *, size_t, long long *);
+	const char *v;
+	int ok;
+	long long want;
+};
+
+static void test_converters(void **state)
+{
+	static const struct conv_case convs[] = {
+		{ valid_to_uint, "0", 1, 0 }, { valid_to_uint, "007", 1, 7 },
+		{ valid_to_uint, "999999999", 1, 999999999 }, { valid_to_uint, "1000000000", 0, 0 },
+		{ valid_to_uint, "-1", 0, 0 }, { valid_to_uint, "", 0, 0 },
+		{ valid_to_id, "1", 1, 1 }, { valid_to_id, "999999999999999999", 1, 999999999999999999LL },
+		{ valid_to_id, "0", 0, 0 }, { valid_to_id, "01", 0, 0 },
+		{ valid_to_id, "9223372036854775808", 0, 0 },
+		{ valid_to_time, "1970-01-01T00:00:00Z", 1, 0 },
+		{ valid_to_time, "2026-11-25T15:30:00-05:00", 1, 1795638600LL },
+		{ valid_to_time, "2026-11-25T20:30:00Z", 1, 1795638600LL },
+		{ valid_to_time, "2026-11-25", 0, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(convs); i++) {
+		long long out = -42;
+		int ok = convs[i].fn(convs[i].v, strlen(convs[i].v), &out);
+		if (ok != convs[i].ok)
+			fail_msg("'%s': %d, want %d", convs[i].v, ok, convs[i].ok);
+		if (ok && out != convs[i].want)
+			fail_msg("'%s': %lld, want %lld", convs[i].v, out, convs[i].want);
+		if (!ok && out != -42)
+			fail_msg("'%s' refused but out changed", convs[i].v);
+	}
+}
+
+/* valid_params converts: an int64 field gives its number, a timestamp
+ * its Unix seconds, a text field its text only; a VALID_INT64 field whose
+ * validator lets through more than digits is refused, not guessed at. */
+static void test_valid_params_types(void **state)
+{
+	enum { T_N, T_AT, T_NAME, T_NT };
+	static const struct valid_field typed[T_NT] = {
+		[T_N] = { "n", valid_uint, 1, VALID_INT64 },
+		[T_AT] = { "at", valid_timestamp, 0, VALID_TIME },
+		[T_NAME] = { "name", valid_state_name, 0, VALID_TEXT },
+	};
+	static const struct valid_field wrong[] = { { "n", valid_any, 1, VALID_INT64 } };
+	struct arena *a = arena_new(0);
+	struct valid_result out;
+	struct params in;
+	char err[64];
+	(void)state;
+
+	parse(a, "n=0042&at=2026-11-25T20:30:00Z&name=start", &in);
+	assert_int_equal(valid_params(a, typed, T_NT, &in, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.v[T_N].i, 42);
+	assert_string_equal(out.v[T_N].s, "0042");
+	assert_int_equal(out.v[T_N].len, 4);
+	assert_int_equal(out.v[T_AT].i, 1795638600LL);
+	assert_string_equal(out.v[T_NAME].s, "start");
+	assert_int_equal(out.v[T_NAME].i, 0);
+
+	parse(a, "n=7", &in);
+	assert_int_equal(valid_params(a, typed, T_NT, &in, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.v[T_N].i, 7);
+	assert_null(out.v[T_AT].s);
+	assert_int_equal(out.v[T_AT].i, 0);
+
+	parse(a, "n=7&at=yesterday", &in);
+	assert_int_equal(valid_params(a, typed, T_NT, &in, &out, err, sizeof(err)), -1);
+	assert_string_equal(err, "field 'at' is not valid");
+
+	parse(a, "n=seven", &in);
+	assert_int_equal(valid_params(a, wrong, 1, &in, &out, err, sizeof(err)), -1);
+	assert_string_equal(err, "field 'n' is not valid");
+	arena_free(a);
+}
+
+/* The one E.164 rule: 7 to 15 digits after '+', the first not 0. */
+static void test_e164_bounds(void **state)
+{
+	char s[20] = "+1";
+	(void)state;
+	for (size_t digits = 1; digits <= 17; digits++) {
+		s[digits] = (char)('0' + digits % 10);
+		s[digits + 1] = '\0';
+		s[1] = '1';
+		assert_int_equal(valid_e164(s, digits + 1),
+			digits >= VALID_E164_MIN_DIGITS && digits <= VALID_E164_MAX_DIGITS);
+	}
+	assert_int_equal(VALID_E164_MIN_DIGITS, 7);
+	assert_int_equal(VALID_E164_MAX_DIGITS, 15);
 }
 
 int main(void)
@@ -387,6 +492,9 @@ int main(void)
 		cmocka_unit_test(test_no_controls),
 		cmocka_unit_test(test_valid_params_cases),
 		cmocka_unit_test(test_valid_params_edges),
+		cmocka_unit_test(test_converters),
+		cmocka_unit_test(test_valid_params_types),
+		cmocka_unit_test(test_e164_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
