@@ -68,9 +68,6 @@ void http_response_init(struct http_response *res);
 void http_response_free(struct http_response *res);
 /* Sets status, content type and a plain body in one go. */
 void http_response_text(struct http_response *res, int status, const char *text);
-/* {"error": {"code": code, "message": message}} with status. */
-void http_response_json_error(struct http_response *res, int status, const char *code,
-	const char *message);
 void http_response_header(struct http_response *res, const char *name, const char *value);
 /* Writes status line, headers and body to fcgx's output stream. */
 int http_response_send(FCGX_Request *fcgx, const struct http_response *res);

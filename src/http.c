@@ -165,23 +165,6 @@ void http_response_text(struct http_response *res, int status, const char *text)
 	buf_putc(&res->body, '\n');
 }
 
-void http_response_json_error(struct http_response *res, int status, const char *code,
-	const char *message)
-{
-	json_t *j = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
-	char *s = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
-
-	json_decref(j);
-	if (s == NULL)
-		abort(); /* only out of memory, or a code or message that is not UTF-8: a bug */
-	res->status = status;
-	res->content_type = "application/json";
-	buf_reset(&res->body);
-	buf_puts(&res->body, s);
-	buf_putc(&res->body, '\n');
-	free(s);
-}
-
 void http_response_header(struct http_response *res, const char *name, const char *value)
 {
 	/* Header values come from ringfence itself; refuse to emit a split

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "outbound_grant.h"
 #include "util.h"
+#include "valid.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -18,6 +19,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+/* The product's one E.164 rule (valid_e164) for a C string; NULL is not. */
+static int e164(const char *s)
+{
+	return s != NULL && valid_e164(s, strlen(s));
+}
 
 #define TWILIO_CONNECT_TIMEOUT_MS 5000L
 #define TWILIO_TOTAL_TIMEOUT_MS 15000L
@@ -86,21 +93,6 @@ static char *twilio_redact(const char *s, const char *secret)
 	out = audit_redact(buf_str(&b));
 	buf_free(&b);
 	return out;
-}
-
-/* 1 when s is E.164 ('+', a non-zero digit, 1 to 14 more digits). */
-static int twilio_is_e164(const char *s)
-{
-	size_t n;
-	if (s == NULL || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	n = strlen(s);
-	if (n < 3 || n > 16)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
 }
 
 /* Characters (UTF-8 code points) in s. */
@@ -366,7 +358,7 @@ int twilio_call_create(const struct outbound_grant *grant, const struct config *
 		ret = twilio_refuse(out, why);
 		goto out;
 	}
-	if (!twilio_is_e164(rq->to) || !twilio_is_e164(rq->from)) {
+	if (!e164(rq->to) || !e164(rq->from)) {
 		ret = twilio_refuse(out, "To and From must be E.164 numbers");
 		goto out;
 	}
@@ -419,7 +411,7 @@ int twilio_message_create(const struct outbound_grant *grant, const struct confi
 		ret = twilio_refuse(out, why);
 		goto out;
 	}
-	if (!twilio_is_e164(to) || !twilio_is_e164(from)) {
+	if (!e164(to) || !e164(from)) {
 		ret = twilio_refuse(out, "To and From must be E.164 numbers");
 		goto out;
 	}
@@ -538,7 +530,7 @@ int twilio_find(const struct config *cfg, const char *kind, const char *to, long
 		log_error("twilio: find: kind must be calls or messages");
 		goto out;
 	}
-	if (!twilio_is_e164(to)) {
+	if (!e164(to)) {
 		log_error("twilio: find: To must be an E.164 number");
 		goto out;
 	}
