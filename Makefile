@@ -24,7 +24,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-	-Wno-unused-parameter -Iinclude $(PKG_CFLAGS)
+	-Wno-unused-parameter -Iinclude -Iinclude/sim $(PKG_CFLAGS)
 LDLIBS += $(PKG_LIBS)
 
 ifeq ($(SAN),1)
@@ -38,11 +38,11 @@ BUILD := build/$(notdir $(CC))
 BIN := bin
 endif
 
-SRC := $(wildcard src/*.c)
+SRC := $(wildcard src/*.c src/sim/*.c)
 LIB_SRC := $(filter-out src/main.c,$(SRC))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/main.o
-HDR := $(wildcard include/*.h)
+HDR := $(wildcard include/*.h include/sim/*.h)
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BIN)/unit/%)
@@ -86,7 +86,7 @@ integration: $(INTEG_BIN)
 
 # libFuzzer harnesses always build with clang and their own objects.
 FUZZ_BUILD := build/fuzz
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Iinclude/sim $(PKG_CFLAGS) \
 	-fsanitize=fuzzer-no-link,address,undefined
 FUZZ_OBJ := $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/%.o)
 $(FUZZ_BUILD)/%.o: src/%.c $(HDR)
