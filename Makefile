@@ -24,7 +24,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-	-Wno-unused-parameter -Iinclude -Iinclude/sim $(PKG_CFLAGS)
+	-Wno-unused-parameter -Iinclude $(PKG_CFLAGS)
 LDLIBS += $(PKG_LIBS)
 
 ifeq ($(SAN),1)
@@ -38,10 +38,15 @@ BUILD := build/$(notdir $(CC))
 BIN := bin
 endif
 
-SRC := $(wildcard src/*.c src/sim/*.c)
+SRC := $(wildcard src/*.c)
 LIB_SRC := $(filter-out src/main.c,$(SRC))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/main.o
+# The local Twilio (src/sim/, include/sim/): bin/ringfence-sim only.
+SIM_SRC := $(filter-out src/sim/main.c,$(wildcard src/sim/*.c))
+SIM_OBJ := $(SIM_SRC:src/%.c=$(BUILD)/%.o)
+SIM_MAIN_OBJ := $(BUILD)/sim/main.o
+TEST_OBJ := $(LIB_OBJ) $(SIM_OBJ)
 HDR := $(wildcard include/*.h include/sim/*.h)
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
@@ -54,8 +59,8 @@ FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=bin/fuzz/%)
 AUDIO_TXT := $(shell find audio -name '*.txt' 2>/dev/null)
 AUDIO_MP3 := $(AUDIO_TXT:.txt=.mp3)
 
-.PHONY: all audio check unit integration fuzz run stop demo-reset test bench clean
-all: $(BIN)/ringfence bin/smtp-sink
+.PHONY: all wall audio check unit integration fuzz run stop demo-reset test bench clean
+all: wall $(BIN)/ringfence $(BIN)/ringfence-sim bin/smtp-sink
 
 $(BUILD)/%.o: src/%.c $(HDR)
 	@mkdir -p $(dir $@)
@@ -65,9 +70,23 @@ $(BIN)/ringfence: $(LIB_OBJ) $(MAIN_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/unit/%: test/unit/%.c test/unit/unit.h $(LIB_OBJ)
+$(BIN)/ringfence-sim: $(SIM_OBJ) $(SIM_MAIN_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) \
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The wall between the product and the local Twilio: no product file
+# (src/*.c, include/*.h) may include a header of include/sim/.
+SIM_HDR_RE := $(subst $(eval) ,|,$(subst .,\.,$(notdir $(wildcard include/sim/*.h))))
+wall:
+	@bad=$$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]([^">]*/)?($(SIM_HDR_RE))[">]' \
+		src/*.c include/*.h); \
+	if [ -n "$$bad" ]; then \
+		echo "make wall: a product file includes a simulator header (include/sim/):" >&2; \
+		echo "$$bad" >&2; exit 1; fi
+
+$(BIN)/unit/%: test/unit/%.c test/unit/unit.h $(TEST_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itest/unit $(LDFLAGS) -o $@ $< $(TEST_OBJ) \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
 unit: $(UNIT_BIN)
@@ -77,18 +96,18 @@ bin/smtp-sink: test/tools/smtp_sink.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-$(INTEG_BIN): $(INTEG_SRC) $(wildcard test/integration/*.h) $(LIB_OBJ)
+$(INTEG_BIN): $(INTEG_SRC) $(wildcard test/integration/*.h) $(TEST_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itest/integration $(LDFLAGS) -o $@ $(INTEG_SRC) \
-		$(LIB_OBJ) $(LDLIBS) $(shell pkg-config --libs cmocka)
+		$(TEST_OBJ) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 integration: $(INTEG_BIN)
 
 # libFuzzer harnesses always build with clang and their own objects.
 FUZZ_BUILD := build/fuzz
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Iinclude/sim $(PKG_CFLAGS) \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) \
 	-fsanitize=fuzzer-no-link,address,undefined
-FUZZ_OBJ := $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_OBJ := $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/%.o) $(SIM_SRC:src/%.c=$(FUZZ_BUILD)/%.o)
 $(FUZZ_BUILD)/%.o: src/%.c $(HDR)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<

@@ -11,8 +11,6 @@
 #include "migrate.h"
 #include "rds.h"
 #include "scheduler.h"
-#include "simulate.h"
-#include "twilio_sim.h"
 #include "users.h"
 #include "util.h"
 #include "worker.h"
@@ -23,51 +21,7 @@
 
 static int migrate_main(int argc, char **argv)
 {
-	struct config cfg;
-	char err[512];
-	int status_only = 0, rc;
-	char *dir;
-	struct db *db;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: ringfence migrate [--status]\n\n"
-			       "Applies the pending sql/NNN_*.sql files under RINGFENCE_ROOT in order,\n"
-			       "each in its own transaction, and records them in schema_migrations.\n"
-			       "Re-running applies nothing new.  --status lists applied and pending files.\n"
-			       "Needs RINGFENCE_DATABASE_URL.\n");
-			return 0;
-		} else if (strcmp(argv[i], "--status") == 0) {
-			status_only = 1;
-		} else {
-			fprintf(stderr, "ringfence migrate: unknown argument '%s' (see --help)\n", argv[i]);
-			return 2;
-		}
-	}
-	if (config_load(&cfg, CFG_NEED_DB, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence migrate: %s\n", err);
-		return 1;
-	}
-	dir = xasprintf("%s/sql", cfg.root);
-	db = db_open(cfg.database_url);
-	if (db_connect(db) < 0) {
-		fprintf(stderr, "ringfence migrate: cannot connect to the database: %s\n", db_last_error(db));
-		rc = 1;
-	} else if (status_only) {
-		rc = migrate_status(db, dir) < 0 ? 1 : 0;
-	} else {
-		int n = migrate_apply(db, dir);
-		if (n < 0) {
-			fprintf(stderr, "ringfence migrate: failed, see the message above; nothing of the failing file was applied\n");
-			rc = 1;
-		} else {
-			printf("migrate: %d applied\n", n);
-			rc = 0;
-		}
-	}
-	db_close(db);
-	free(dir);
-	return rc;
+	return migrate_command(argc, argv, "ringfence migrate", "sql", NULL);
 }
 
 static int audit_main(int argc, char **argv)
@@ -157,8 +111,6 @@ struct command {
 
 static const struct command commands[] = {
 	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
-	{ "simulate", simulate_main, "play one call from the phone side against a deployment" },
-	{ "twilio-sim", twilio_sim_main, "the local Twilio stand-in: REST API and call driver (under spawn-fcgi -n)" },
 	{ "scheduler", scheduler_main, "queue the reminders due now (advisory-locked ticks, never backfills)" },
 	{ "worker", worker_main, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },

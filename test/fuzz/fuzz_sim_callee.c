@@ -7,7 +7,7 @@
  * field, pressed keys only 0-9 * #, waits and rings finite and not
  * negative; reading the same bytes twice gives the same answer.  Any
  * broken promise aborts. */
-#include "sim_callee.h"
+#include "sim/sim_callee.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -9,7 +9,7 @@
  * answer.  The input is also resolved as a reference against a fixed
  * base: the result is NULL or an absolute http(s) URL without a fragment
  * or a dot segment.  Any broken promise aborts. */
-#include "sim_twiml.h"
+#include "sim/sim_twiml.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Integration tests of `ringfence twilio-sim` against a live stack: its
+/* Integration tests of `ringfence-sim twilio-sim` against a live stack: its
  * REST API through nginx (TWILIO_API_URL) with the stack's credentials,
  * checked field by field against Twilio's OpenAPI description (oas.h),
  * its state across deploy/stack sim-restart, and, restarted with a queue
@@ -701,14 +701,18 @@ static void test_calls_per_second(void **state)
 static void test_refuses_production(void **state)
 {
 	const char *bin = getenv("RINGFENCE_BIN");
+	const char *slash;
 	char *cmd, line[512] = "", more[512];
 	FILE *p;
 	int status, lines = 0;
 	(void)state;
 
+	/* The simulator is the ringfence-sim beside RINGFENCE_BIN. */
 	if (bin == NULL || bin[0] == '\0')
 		bin = "bin/ringfence";
-	cmd = xasprintf("RINGFENCE_ENV=production '%s' twilio-sim 2>&1 </dev/null", bin);
+	slash = strrchr(bin, '/');
+	cmd = xasprintf("RINGFENCE_ENV=production '%.*sringfence-sim' twilio-sim 2>&1 </dev/null",
+		slash ? (int)(slash - bin + 1) : 0, bin);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	if (fgets(line, sizeof(line), p))
