@@ -2,6 +2,7 @@
 #include "apikey.h"
 #include "audit.h"
 #include "check.h"
+#include "command.h"
 #include "config.h"
 #include "db.h"
 #include "demo.h"
@@ -103,12 +104,6 @@ static int audit_main(int argc, char **argv)
 	return rc;
 }
 
-struct command {
-	const char *name;
-	int (*main)(int argc, char **argv);
-	const char *summary;
-};
-
 static const struct command commands[] = {
 	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
 	{ "scheduler", scheduler_main, "queue the reminders due now (advisory-locked ticks, never backfills)" },
@@ -123,31 +118,7 @@ static const struct command commands[] = {
 	{ "demo", demo_main, "seed the demo business, clients and appointments once; --reset starts over (not in production)" },
 };
 
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: ringfence COMMAND [ARGS]   (ringfence COMMAND --help for more)\n\n");
-	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nConfiguration is read from environment variables; see README.md.\n");
-}
-
 int main(int argc, char **argv)
 {
-	const char *level = getenv("RINGFENCE_LOG");
-	if (level && strcmp(level, "debug") == 0)
-		log_set_level(LOG_DEBUG);
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-		strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].main(argc - 1, argv + 1);
-	fprintf(stderr, "ringfence: unknown command '%s' (see ringfence --help)\n", argv[1]);
-	return 2;
+	return command_dispatch("ringfence", commands, ARRAY_LEN(commands), NULL, argc, argv);
 }
