@@ -152,15 +152,21 @@ static char *query1(const char *sql)
 	return v;
 }
 
-static int exists(const char *relation)
+/* Whether the one-parameter yes/no query sql is true for arg. */
+static int is_true(const char *sql, const char *arg)
 {
-	const char *p[] = { relation };
-	PGresult *res = db_exec(db, "SELECT to_regclass($1) IS NOT NULL", 1, p);
+	const char *p[] = { arg };
+	PGresult *res = db_exec(db, sql, 1, p);
 	int yes;
 	assert_non_null(res);
 	yes = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return yes;
+}
+
+static int exists(const char *relation)
+{
+	return is_true("SELECT to_regclass($1) IS NOT NULL", relation);
 }
 
 /* The recorded versions, comma-separated in order ("" when none or no
@@ -553,13 +559,7 @@ static void test_waits_for_lock(void **state)
 
 static int schema_exists(const char *name)
 {
-	const char *p[] = { name };
-	PGresult *res = db_exec(db, "SELECT to_regnamespace($1) IS NOT NULL", 1, p);
-	int yes;
-	assert_non_null(res);
-	yes = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	return yes;
+	return is_true("SELECT to_regnamespace($1) IS NOT NULL", name);
 }
 
 /* The product's sql/ never creates the simulator's schema; sql/sim/ is
