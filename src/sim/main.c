@@ -7,8 +7,21 @@
 #include "migrate.h"
 #include "util.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* `ringfence-sim migrate`: the simulator's schema never enters a
+ * production database, whatever runs this. */
 static int sim_migrate_main(int argc, char **argv)
 {
+	const char *env = getenv("RINGFENCE_ENV");
+
+	if (env && strcmp(env, "production") == 0) {
+		fprintf(stderr, "ringfence-sim migrate: refusing to run with RINGFENCE_ENV=production:"
+				" the simulator's schema does not belong in a production database\n");
+		return 1;
+	}
 	return migrate_command(argc, argv, "ringfence-sim migrate", SIM_SQL_DIR, SIM_SCHEMA);
 }
 
