@@ -151,7 +151,10 @@ bin/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@) $(DEPDIR)
 	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
 		$(FUZZ_OBJ) $(PKG_LIBS)
-fuzz: $(FUZZ_BIN)
+# The objects are named here so that make keeps them (as prerequisites
+# of the pattern rule alone they would be intermediate files, deleted after
+# the build, and `make -q` would then find the harnesses out of date).
+fuzz: $(FUZZ_OBJ) $(FUZZ_BIN)
 
 -include $(wildcard $(DEPDIR)/*.d)
 
