@@ -1,16 +1,25 @@
-# ringfence build.  `make` builds bin/ringfence; see README.md for the rest.
+# ringfence build.  `make` builds bin/ringfence and bin/ringfence-sim; see
+# README.md for the rest.
 #
-# Layout: every src/*.c except src/main.c is library code linked into the
-# binary, every unit test (test/unit/test_*.c) and every fuzz harness
-# (test/fuzz/fuzz_*.c).  Adding a module needs no change here.
+# Layout: every src/*.c except src/main.c is product library code, linked
+# into bin/ringfence; every src/sim/*.c except src/sim/main.c is the local
+# Twilio, linked with the product's library into bin/ringfence-sim (never
+# the reverse: see `wall` below).  Unit tests (test/unit/test_*.c), the
+# integration program and the fuzz harnesses (test/fuzz/fuzz_*.c) link
+# both.  Adding a module needs no change here.
 #
-#   make            bin/ringfence (gcc by default, CC=clang works too)
+#   make            bin/ringfence, bin/ringfence-sim (gcc by default,
+#                   CC=clang works too; CFLAGS=-O0 etc. replace only the
+#                   optimisation and debug flags)
 #   make SAN=1      AddressSanitizer + UndefinedBehaviorSanitizer build
-#                   (objects go to build/san, binary to bin/san/ringfence)
+#                   (objects go to build/san, binaries to bin/san/)
 #   make audio      MP3 prompts from audio/**/*.txt (espeak-ng + lame)
 #   make check      ringfence check on the shipped state tables
-#   make unit       build the cmocka unit tests
+#   make unit       build the cmocka unit tests (and the audio they check)
+#   make integration  build the integration test program
 #   make fuzz       build the libFuzzer harnesses (clang)
+#   make bin/smtp-sink  the local SMTP server of tests and `make run`
+#                   (deploy/stack and test/run build it; plain make does not)
 #   make run        local stack in the foreground (see deploy/stack)
 #   make stop       stop what `make run` started
 #   make test       every test, ending with "N passed, N failed"
@@ -19,30 +28,54 @@
 CC ?= cc
 PKGS := fcgi libpq hiredis libcurl jansson libxml-2.0 libcrypto libcrypt
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Goals that compile nothing need no library; `make test` and `make run`
+# install the packages themselves before they build.
+NOBUILD_GOALS := clean audio run stop demo-reset test bench wall
+ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
+PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists "$$p" || printf '%s ' "$$p"; done)
+ifneq ($(strip $(PKG_MISSING)),)
+$(error pkg-config finds no $(strip $(PKG_MISSING)) (install the -dev packages: deploy/stack install))
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+endif
 
+# The project's own flags live in private variables, so that CFLAGS,
+# CPPFLAGS and LDFLAGS given on the command line add to them (make
+# CFLAGS=-O0) instead of dropping the include paths and warnings.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-	-Wno-unused-parameter -Iinclude $(PKG_CFLAGS)
+RF_CPPFLAGS := -Iinclude -D_GNU_SOURCE $(PKG_CFLAGS)
+RF_WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+RF_CFLAGS := -std=c11 $(RF_WARN)
+# Header dependencies come from the compiler (-MMD -MP), one file per
+# target under build/dep/ (bin/san/unit/test_x -> bin~san~unit~test_x.d).
+DEPDIR := build/dep
+DEPFLAGS = -MMD -MP -MF $(DEPDIR)/$(subst /,~,$@).d
 LDLIBS += $(PKG_LIBS)
 
 ifeq ($(SAN),1)
 BUILD := build/san
 BIN := bin/san
-CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+SAN_CFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+SAN_LDFLAGS := -fsanitize=address,undefined
 else
 BUILD := build/$(notdir $(CC))
 BIN := bin
 endif
 
+COMPILE = $(CC) $(RF_CPPFLAGS) $(CPPFLAGS) $(RF_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
+LINK = $(CC) $(LDFLAGS) $(SAN_LDFLAGS)
+
 SRC := $(wildcard src/*.c)
 LIB_SRC := $(filter-out src/main.c,$(SRC))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/main.o
-HDR := $(wildcard include/*.h)
+# The local Twilio (src/sim/, include/sim/): bin/ringfence-sim only.
+SIM_SRC := $(filter-out src/sim/main.c,$(wildcard src/sim/*.c))
+SIM_OBJ := $(SIM_SRC:src/%.c=$(BUILD)/%.o)
+SIM_MAIN_OBJ := $(BUILD)/sim/main.o
+TEST_OBJ := $(LIB_OBJ) $(SIM_OBJ)
 
 UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BIN)/unit/%)
@@ -54,49 +87,76 @@ FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=bin/fuzz/%)
 AUDIO_TXT := $(shell find audio -name '*.txt' 2>/dev/null)
 AUDIO_MP3 := $(AUDIO_TXT:.txt=.mp3)
 
-.PHONY: all audio check unit integration fuzz run stop demo-reset test bench clean
-all: $(BIN)/ringfence bin/smtp-sink
+.PHONY: all wall audio check unit integration fuzz run stop demo-reset test bench clean
+all: wall $(BIN)/ringfence $(BIN)/ringfence-sim
 
-$(BUILD)/%.o: src/%.c $(HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(dir $@) $(DEPDIR)
+	$(COMPILE) $(DEPFLAGS) -c -o $@ $<
 
 $(BIN)/ringfence: $(LIB_OBJ) $(MAIN_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LDLIBS)
 
-$(BIN)/unit/%: test/unit/%.c test/unit/unit.h $(LIB_OBJ)
+$(BIN)/ringfence-sim: $(SIM_OBJ) $(SIM_MAIN_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) \
-		$(LDLIBS) $(shell pkg-config --libs cmocka)
+	$(LINK) -o $@ $^ $(LDLIBS)
 
-unit: $(UNIT_BIN)
+# The wall between the product and the local Twilio: no product file
+# (src/*.c, include/*.h) may include a header of include/sim/, by any
+# path.  test/nm_wall checks the linked bin/ringfence the same way.
+SIM_HDR_RE := $(subst $(eval) ,|,$(subst .,\.,$(notdir $(wildcard include/sim/*.h))))
+wall:
+	@bad=$$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]([^">]*/)?($(SIM_HDR_RE))[">]' \
+		src/*.c include/*.h); \
+	if [ -n "$$bad" ]; then \
+		echo "make wall: a product file includes a simulator header (include/sim/):" >&2; \
+		echo "$$bad" >&2; exit 1; fi
+
+# cmocka is needed only by the tests; a missing one stops them by name.
+$(BIN)/unit/%: test/unit/%.c $(TEST_OBJ)
+	@mkdir -p $(dir $@) $(DEPDIR)
+	@pkg-config --exists cmocka || { echo "pkg-config finds no cmocka (deploy/stack install)" >&2; exit 1; }
+	$(COMPILE) $(DEPFLAGS) -Itest/unit $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $< $(TEST_OBJ) \
+		$(LDLIBS) $$(pkg-config --libs cmocka)
+
+# test_check checks the shipped flows, whose prompts are built MP3s.
+unit: audio $(UNIT_BIN)
 
 # The local SMTP server of tests and `make run` (test/tools/smtp_sink.c).
 bin/smtp-sink: test/tools/smtp_sink.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	@mkdir -p $(dir $@) $(DEPDIR)
+	$(COMPILE) $(DEPFLAGS) $(LDFLAGS) -o $@ $<
 
-$(INTEG_BIN): $(INTEG_SRC) $(wildcard test/integration/*.h) $(LIB_OBJ)
+# One compiler run for every source of the program, so its header
+# dependencies are listed here rather than generated.
+$(INTEG_BIN): $(INTEG_SRC) $(wildcard test/integration/*.h include/*.h include/sim/*.h) $(TEST_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest/integration $(LDFLAGS) -o $@ $(INTEG_SRC) \
-		$(LIB_OBJ) $(LDLIBS) $(shell pkg-config --libs cmocka)
+	@pkg-config --exists cmocka || { echo "pkg-config finds no cmocka (deploy/stack install)" >&2; exit 1; }
+	$(COMPILE) -Itest/integration $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $(INTEG_SRC) \
+		$(TEST_OBJ) $(LDLIBS) $$(pkg-config --libs cmocka)
 
 integration: $(INTEG_BIN)
 
-# libFuzzer harnesses always build with clang and their own objects.
+# libFuzzer harnesses always build with clang and their own objects, with
+# the same warnings as every other build.
 FUZZ_BUILD := build/fuzz
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $(PKG_CFLAGS) \
+FUZZ_CFLAGS := $(RF_CPPFLAGS) -std=c11 $(RF_WARN) -g -O1 \
 	-fsanitize=fuzzer-no-link,address,undefined
-FUZZ_OBJ := $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/%.o)
-$(FUZZ_BUILD)/%.o: src/%.c $(HDR)
-	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c -o $@ $<
+FUZZ_OBJ := $(LIB_SRC:src/%.c=$(FUZZ_BUILD)/%.o) $(SIM_SRC:src/%.c=$(FUZZ_BUILD)/%.o)
+$(FUZZ_BUILD)/%.o: src/%.c
+	@mkdir -p $(dir $@) $(DEPDIR)
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 bin/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
-	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	@mkdir -p $(dir $@) $(DEPDIR)
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
 		$(FUZZ_OBJ) $(PKG_LIBS)
-fuzz: $(FUZZ_BIN)
+# The objects are named here so that make keeps them (as prerequisites
+# of the pattern rule alone they would be intermediate files, deleted after
+# the build, and `make -q` would then find the harnesses out of date).
+fuzz: $(FUZZ_OBJ) $(FUZZ_BIN)
+
+-include $(wildcard $(DEPDIR)/*.d)
 
 # Fixed prompts are spoken text turned into MP3 at build time, so that the
 # templates can <Play> them and `ringfence check --production` passes.

@@ -1,6 +1,12 @@
-/* migrate: applies sql/NNN_name.sql files in order, each in its own
- * transaction, recording each in schema_migrations.  Re-running applies
- * nothing new.  Concurrent runs are serialised by an advisory lock. */
+/* migrate: applies the NNN_name.sql files of one directory in order, each
+ * in its own transaction, recording each in that set's version table.
+ * Re-running applies nothing new.  Concurrent runs are serialised by an
+ * advisory lock.
+ *
+ * Two sets use it: the product's sql/ recorded in schema_migrations
+ * (schema NULL), and the local Twilio's sql/sim/ recorded in
+ * twilio_sim.schema_migrations (bin/ringfence-sim), so that a production
+ * database never holds the simulator's schema. */
 #ifndef RF_MIGRATE_H
 #define RF_MIGRATE_H
 
@@ -10,16 +16,25 @@ struct db;
  * other advisory locks in ringfence must use different keys. */
 #define MIGRATE_LOCK_KEY "8243396467422814580"
 
-/* Applies every pending file in sql_dir.  Returns the number applied, or
+/* Applies every pending file in sql_dir, recorded in
+ * SCHEMA.schema_migrations (the schema created first when missing), or in
+ * schema_migrations when schema is NULL.  Returns the number applied, or
  * -1 (reason logged; the failing file's transaction is rolled back).
  * Files are named NNN_name.sql and must not contain BEGIN/COMMIT/ROLLBACK
  * of their own.  Refused without applying anything: two files with one
  * number, and a pending file that sorts before an applied one. */
-int migrate_apply(struct db *db, const char *sql_dir);
+int migrate_apply(struct db *db, const char *sql_dir, const char *schema);
 
 /* Prints each known migration and whether it is applied ("applied
  * 001_init.sql", "pending 002_x.sql", "applied 000_old.sql (no file)") on
  * stdout; changes nothing in the database.  0 or -1. */
-int migrate_status(struct db *db, const char *sql_dir);
+int migrate_status(struct db *db, const char *sql_dir, const char *schema);
+
+/* The `migrate [--status]` command of a binary: prog names it in
+ * messages ("ringfence migrate"), subdir is the set's directory under
+ * RINGFENCE_ROOT ("sql"), schema as for migrate_apply.  Its exit status:
+ * 0, 1 (failed, reason on stderr), 2 (bad arguments). */
+int migrate_command(int argc, char **argv, const char *prog, const char *subdir,
+	const char *schema);
 
 #endif

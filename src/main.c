@@ -2,6 +2,7 @@
 #include "apikey.h"
 #include "audit.h"
 #include "check.h"
+#include "command.h"
 #include "config.h"
 #include "db.h"
 #include "demo.h"
@@ -11,8 +12,6 @@
 #include "migrate.h"
 #include "rds.h"
 #include "scheduler.h"
-#include "simulate.h"
-#include "twilio_sim.h"
 #include "users.h"
 #include "util.h"
 #include "worker.h"
@@ -23,51 +22,7 @@
 
 static int migrate_main(int argc, char **argv)
 {
-	struct config cfg;
-	char err[512];
-	int status_only = 0, rc;
-	char *dir;
-	struct db *db;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: ringfence migrate [--status]\n\n"
-			       "Applies the pending sql/NNN_*.sql files under RINGFENCE_ROOT in order,\n"
-			       "each in its own transaction, and records them in schema_migrations.\n"
-			       "Re-running applies nothing new.  --status lists applied and pending files.\n"
-			       "Needs RINGFENCE_DATABASE_URL.\n");
-			return 0;
-		} else if (strcmp(argv[i], "--status") == 0) {
-			status_only = 1;
-		} else {
-			fprintf(stderr, "ringfence migrate: unknown argument '%s' (see --help)\n", argv[i]);
-			return 2;
-		}
-	}
-	if (config_load(&cfg, CFG_NEED_DB, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence migrate: %s\n", err);
-		return 1;
-	}
-	dir = xasprintf("%s/sql", cfg.root);
-	db = db_open(cfg.database_url);
-	if (db_connect(db) < 0) {
-		fprintf(stderr, "ringfence migrate: cannot connect to the database: %s\n", db_last_error(db));
-		rc = 1;
-	} else if (status_only) {
-		rc = migrate_status(db, dir) < 0 ? 1 : 0;
-	} else {
-		int n = migrate_apply(db, dir);
-		if (n < 0) {
-			fprintf(stderr, "ringfence migrate: failed, see the message above; nothing of the failing file was applied\n");
-			rc = 1;
-		} else {
-			printf("migrate: %d applied\n", n);
-			rc = 0;
-		}
-	}
-	db_close(db);
-	free(dir);
-	return rc;
+	return migrate_command(argc, argv, "ringfence migrate", "sql", NULL);
 }
 
 static int audit_main(int argc, char **argv)
@@ -149,16 +104,8 @@ static int audit_main(int argc, char **argv)
 	return rc;
 }
 
-struct command {
-	const char *name;
-	int (*main)(int argc, char **argv);
-	const char *summary;
-};
-
 static const struct command commands[] = {
 	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
-	{ "simulate", simulate_main, "play one call from the phone side against a deployment" },
-	{ "twilio-sim", twilio_sim_main, "the local Twilio stand-in: REST API and call driver (under spawn-fcgi -n)" },
 	{ "scheduler", scheduler_main, "queue the reminders due now (advisory-locked ticks, never backfills)" },
 	{ "worker", worker_main, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },
@@ -171,31 +118,7 @@ static const struct command commands[] = {
 	{ "demo", demo_main, "seed the demo business, clients and appointments once; --reset starts over (not in production)" },
 };
 
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: ringfence COMMAND [ARGS]   (ringfence COMMAND --help for more)\n\n");
-	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\nConfiguration is read from environment variables; see README.md.\n");
-}
-
 int main(int argc, char **argv)
 {
-	const char *level = getenv("RINGFENCE_LOG");
-	if (level && strcmp(level, "debug") == 0)
-		log_set_level(LOG_DEBUG);
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-		strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].main(argc - 1, argv + 1);
-	fprintf(stderr, "ringfence: unknown command '%s' (see ringfence --help)\n", argv[1]);
-	return 2;
+	return command_dispatch("ringfence", commands, ARRAY_LEN(commands), NULL, argc, argv);
 }

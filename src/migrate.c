@@ -1,5 +1,6 @@
 /* migrate: ordered, transactional, recorded schema migrations. */
 #include "migrate.h"
+#include "config.h"
 #include "db.h"
 #include "log.h"
 #include "util.h"
@@ -69,6 +70,26 @@ static int migrate_name_ok(const char *name)
 	return 1;
 }
 
+/* The version table of a set: schema_migrations (found through the
+ * search_path, the product's) when schema is NULL, else
+ * SCHEMA.schema_migrations.  A schema name cannot be a query parameter,
+ * so only [a-z_][a-z0-9_]* (at most 63 bytes) is accepted.  The name
+ * (free it), or NULL (logged). */
+static char *migrate_table(const char *schema)
+{
+	size_t len;
+
+	if (schema == NULL)
+		return xstrdup("schema_migrations");
+	len = strlen(schema);
+	if (len == 0 || len > 63 || !(islower((unsigned char)schema[0]) || schema[0] == '_') ||
+		strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != len) {
+		log_error("migrate: '%s' is not a schema name ([a-z_][a-z0-9_]*)", schema);
+		return NULL;
+	}
+	return xasprintf("%s.schema_migrations", schema);
+}
+
 /* The migration files of dir, sorted by name.  Two files with one number
  * are refused: they come from branches merged without renumbering, and
  * their order would be an accident.  0 or -1 (logged). */
@@ -109,16 +130,18 @@ out:
 	return rc;
 }
 
-/* The versions recorded in schema_migrations, sorted; an absent table
+/* The versions recorded in the version table, sorted; an absent table
  * means none.  0 or -1. */
-static int migrate_applied(struct db *db, struct migrate_list *out)
+static int migrate_applied(struct db *db, const char *table, struct migrate_list *out)
 {
+	const char *params[1] = { table };
+	char *sql = NULL;
 	PGresult *res;
 	int rc = -1;
 
 	out->v = NULL;
 	out->n = 0;
-	res = db_exec(db, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL);
+	res = db_exec(db, "SELECT to_regclass($1) IS NOT NULL", 1, params);
 	if (res == NULL)
 		return -1;
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -126,7 +149,8 @@ static int migrate_applied(struct db *db, struct migrate_list *out)
 		return 0;
 	}
 	PQclear(res);
-	res = db_exec(db, "SELECT version FROM schema_migrations", 0, NULL);
+	sql = xasprintf("SELECT version FROM %s", table);
+	res = db_exec(db, sql, 0, NULL);
 	if (res == NULL)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++)
@@ -137,6 +161,7 @@ static int migrate_applied(struct db *db, struct migrate_list *out)
 		qsort(out->v, out->n, sizeof(*out->v), migrate_cmp);
 	rc = 0;
 out:
+	free(sql);
 	return rc;
 }
 
@@ -240,11 +265,12 @@ static const char *migrate_txn_word(const char *sql)
 
 /* Applies one file in its own transaction and records it.  0, or -1 with
  * everything of the file rolled back (logged, naming the file). */
-static int migrate_one(struct db *db, const char *dir, const char *name, int backend)
+static int migrate_one(struct db *db, const char *dir, const char *table, const char *name,
+	int backend)
 {
 	const char *params[1] = { name };
 	char *path = xasprintf("%s/%s", dir, name);
-	char *sql = NULL;
+	char *sql = NULL, *record = NULL;
 	const char *word;
 	PGresult *res;
 	size_t len;
@@ -279,10 +305,11 @@ static int migrate_one(struct db *db, const char *dir, const char *name, int bac
 		goto fail;
 	if (db_pgconn(db) == NULL || PQtransactionStatus(db_pgconn(db)) != PQTRANS_INTRANS) {
 		log_error("migrate: %s ended the transaction itself: its changes are committed "
-			"but not recorded in schema_migrations", name);
+			"but not recorded in %s", name, table);
 		goto out;
 	}
-	res = db_exec(db, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, params);
+	record = xasprintf("INSERT INTO %s (version) VALUES ($1)", table);
+	res = db_exec(db, record, 1, params);
 	if (res == NULL)
 		goto fail;
 	PQclear(res);
@@ -299,6 +326,7 @@ fail:
 out:
 	if (rc < 0)
 		db_rollback(db);
+	free(record);
 	free(sql);
 	free(path);
 	return rc;
@@ -338,13 +366,17 @@ static int migrate_lock(struct db *db)
 	}
 }
 
-int migrate_apply(struct db *db, const char *sql_dir)
+int migrate_apply(struct db *db, const char *sql_dir, const char *schema)
 {
 	const char *lock[1] = { MIGRATE_LOCK_KEY };
 	struct migrate_list files = { NULL, 0 }, applied = { NULL, 0 };
+	char *table = migrate_table(schema), *sql = NULL;
+	const char *params[1] = { table };
 	PGresult *res;
 	int locked = 0, backend = 0, count = 0, rc = -1;
 
+	if (table == NULL)
+		goto out;
 	if (migrate_files(sql_dir, &files) < 0)
 		goto out;
 	if (files.n == 0)
@@ -357,20 +389,37 @@ int migrate_apply(struct db *db, const char *sql_dir)
 	backend = PQbackendPID(db_pgconn(db));
 	/* Checked first (under the lock) rather than IF NOT EXISTS, which
 	 * sends a NOTICE on every run. */
-	res = db_exec(db, "SELECT to_regclass('schema_migrations') IS NULL", 0, NULL);
+	if (schema) {
+		const char *sp[1] = { schema };
+		res = db_exec(db, "SELECT to_regnamespace($1) IS NULL", 1, sp);
+		if (res && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+			PQclear(res);
+			sql = xasprintf("CREATE SCHEMA %s", schema);
+			res = db_exec(db, sql, 0, NULL);
+		}
+		if (res == NULL) {
+			log_error("migrate: cannot create the schema %s: %s", schema, db_last_error(db));
+			goto out;
+		}
+		PQclear(res);
+		free(sql);
+		sql = NULL;
+	}
+	res = db_exec(db, "SELECT to_regclass($1) IS NULL", 1, params);
 	if (res && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
 		PQclear(res);
-		res = db_exec(db, "CREATE TABLE schema_migrations ("
+		sql = xasprintf("CREATE TABLE %s ("
 			"version text PRIMARY KEY, "
-			"applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL);
+			"applied_at timestamptz NOT NULL DEFAULT now())", table);
+		res = db_exec(db, sql, 0, NULL);
 	}
 	if (res == NULL) {
-		log_error("migrate: cannot create schema_migrations: %s", db_last_error(db));
+		log_error("migrate: cannot create %s: %s", table, db_last_error(db));
 		goto out;
 	}
 	PQclear(res);
-	if (migrate_applied(db, &applied) < 0) {
-		log_error("migrate: cannot read schema_migrations: %s", db_last_error(db));
+	if (migrate_applied(db, table, &applied) < 0) {
+		log_error("migrate: cannot read %s: %s", table, db_last_error(db));
 		goto out;
 	}
 	/* A pending file that sorts before an applied one was written
@@ -388,7 +437,7 @@ int migrate_apply(struct db *db, const char *sql_dir)
 	for (size_t i = 0; i < files.n; i++) {
 		if (migrate_has(&applied, files.v[i]))
 			continue;
-		if (migrate_one(db, sql_dir, files.v[i], backend) < 0)
+		if (migrate_one(db, sql_dir, table, files.v[i], backend) < 0)
 			goto out;
 		count++;
 	}
@@ -401,18 +450,23 @@ out:
 	}
 	migrate_list_free(&files);
 	migrate_list_free(&applied);
+	free(sql);
+	free(table);
 	return rc;
 }
 
-int migrate_status(struct db *db, const char *sql_dir)
+int migrate_status(struct db *db, const char *sql_dir, const char *schema)
 {
 	struct migrate_list files = { NULL, 0 }, applied = { NULL, 0 };
+	char *table = migrate_table(schema);
 	int rc = -1;
 
+	if (table == NULL)
+		goto out;
 	if (migrate_files(sql_dir, &files) < 0)
 		goto out;
-	if (migrate_applied(db, &applied) < 0) {
-		log_error("migrate: cannot read schema_migrations: %s", db_last_error(db));
+	if (migrate_applied(db, table, &applied) < 0) {
+		log_error("migrate: cannot read %s: %s", table, db_last_error(db));
 		goto out;
 	}
 	for (size_t i = 0; i < files.n; i++)
@@ -426,5 +480,58 @@ int migrate_status(struct db *db, const char *sql_dir)
 out:
 	migrate_list_free(&files);
 	migrate_list_free(&applied);
+	free(table);
+	return rc;
+}
+
+int migrate_command(int argc, char **argv, const char *prog, const char *subdir,
+	const char *schema)
+{
+	struct config cfg;
+	char err[512];
+	int status_only = 0, rc;
+	char *dir;
+	struct db *db;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: %s [--status]\n\n"
+			       "Applies the pending %s/NNN_*.sql files under RINGFENCE_ROOT in order,\n"
+			       "each in its own transaction, and records them in %s%sschema_migrations.\n"
+			       "Re-running applies nothing new.  --status lists applied and pending files.\n"
+			       "Needs RINGFENCE_DATABASE_URL.\n",
+			       prog, subdir, schema ? schema : "", schema ? "." : "");
+			return 0;
+		} else if (strcmp(argv[i], "--status") == 0) {
+			status_only = 1;
+		} else {
+			fprintf(stderr, "%s: unknown argument '%s' (see --help)\n", prog, argv[i]);
+			return 2;
+		}
+	}
+	if (config_load(&cfg, CFG_NEED_DB, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return 1;
+	}
+	dir = xasprintf("%s/%s", cfg.root, subdir);
+	db = db_open(cfg.database_url);
+	if (db_connect(db) < 0) {
+		fprintf(stderr, "%s: cannot connect to the database: %s\n", prog, db_last_error(db));
+		rc = 1;
+	} else if (status_only) {
+		rc = migrate_status(db, dir, schema) < 0 ? 1 : 0;
+	} else {
+		int n = migrate_apply(db, dir, schema);
+		if (n < 0) {
+			fprintf(stderr, "%s: failed, see the message above; nothing of the failing file was applied\n",
+				prog);
+			rc = 1;
+		} else {
+			printf("migrate: %d applied\n", n);
+			rc = 0;
+		}
+	}
+	db_close(db);
+	free(dir);
 	return rc;
 }

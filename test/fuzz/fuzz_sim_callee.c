@@ -9,7 +9,7 @@
  * broken promise aborts. */
 #include "fuzz.h"
 
-#include "sim_callee.h"
+#include "sim/sim_callee.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -11,7 +11,7 @@
  * or a dot segment.  Any broken promise aborts. */
 #include "fuzz.h"
 
-#include "sim_twiml.h"
+#include "sim/sim_twiml.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* Integration tests: whole reminder calls played by the simulator's call
  * player (sim_call_run) through nginx against the live stack, as Twilio
- * would play them, with the callee scripted; and `ringfence simulate`
+ * would play them, with the callee scripted; and `ringfence-sim simulate`
  * itself.  Each test checks what PostgreSQL holds afterwards.
  *
  * The calls run with time_scale 0.05, so a 5-second Gather timeout takes
@@ -8,8 +8,8 @@
 #include "harness.h"
 
 #include "buf.h"
-#include "sim_call.h"
-#include "sim_callee.h"
+#include "sim/sim_call.h"
+#include "sim/sim_callee.h"
 #include "util.h"
 
 #include <strings.h>
@@ -330,18 +330,18 @@ static void test_bad_signature_is_11200(void **state)
 	transcript_free(&t);
 }
 
-/* Runs bin/ringfence simulate with args (a shell-quoted string), after
+/* Runs bin/ringfence-sim simulate with args (a shell-quoted string), after
  * the environment assignments env ("" for none), and returns its exit
  * status; its output goes to *out. */
 static int run_simulate_env(const char *env, const char *args, struct buf *out)
 {
-	char *cmd = xasprintf("%s bin/ringfence simulate %s 2>&1", env, args);
+	char *cmd = xasprintf("%s bin/ringfence-sim simulate %s 2>&1", env, args);
 	char line[512];
 	FILE *f = popen(cmd, "r");
 	int st;
 	free(cmd);
 	if (f == NULL)
-		fail_msg("cannot run bin/ringfence simulate");
+		fail_msg("cannot run bin/ringfence-sim simulate");
 	while (fgets(line, sizeof(line), f))
 		buf_puts(out, line);
 	st = pclose(f);

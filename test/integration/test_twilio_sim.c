@@ -1,4 +1,4 @@
-/* Integration tests of `ringfence twilio-sim` against a live stack: its
+/* Integration tests of `ringfence-sim twilio-sim` against a live stack: its
  * REST API through nginx (TWILIO_API_URL) with the stack's credentials,
  * checked field by field against Twilio's OpenAPI description (oas.h),
  * its state across deploy/stack sim-restart, and, restarted with a queue
@@ -697,30 +697,41 @@ static void test_calls_per_second(void **state)
 	sim_restart_or_fail(NULL, NULL);
 }
 
-/* The simulator refuses production by itself, not only through its unit. */
+/* The simulator refuses production by itself, not only through its unit:
+ * neither the stand-in nor its migrations (its schema never belongs in a
+ * production database). */
 static void test_refuses_production(void **state)
 {
+	static const char *const commands[] = { "twilio-sim", "migrate" };
 	const char *bin = getenv("RINGFENCE_BIN");
-	char *cmd, line[512] = "", more[512];
-	FILE *p;
-	int status, lines = 0;
+	const char *slash;
 	(void)state;
 
+	/* The simulator is the ringfence-sim beside RINGFENCE_BIN. */
 	if (bin == NULL || bin[0] == '\0')
 		bin = "bin/ringfence";
-	cmd = xasprintf("RINGFENCE_ENV=production '%s' twilio-sim 2>&1 </dev/null", bin);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	if (fgets(line, sizeof(line), p))
-		lines++;
-	while (fgets(more, sizeof(more), p))
-		lines++;
-	status = pclose(p);
-	free(cmd);
-	assert_true(WIFEXITED(status));
-	assert_int_not_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(lines, 1);
-	assert_non_null(strstr(line, "RINGFENCE_ENV=production"));
+	slash = strrchr(bin, '/');
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+		char *cmd, line[512] = "", more[512];
+		FILE *p;
+		int status, lines = 0;
+
+		cmd = xasprintf("RINGFENCE_ENV=production '%.*sringfence-sim' %s 2>&1 </dev/null",
+			slash ? (int)(slash - bin + 1) : 0, bin, commands[i]);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		if (fgets(line, sizeof(line), p))
+			lines++;
+		while (fgets(more, sizeof(more), p))
+			lines++;
+		status = pclose(p);
+		free(cmd);
+		assert_true(WIFEXITED(status));
+		assert_int_not_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(lines, 1);
+		if (strstr(line, "RINGFENCE_ENV=production") == NULL)
+			fail_msg("ringfence-sim %s in production said: %s", commands[i], line);
+	}
 }
 
 static int ts_setup(void **state)

@@ -4,8 +4,9 @@
  * shared database is never touched: the shipped sql/ directory applied
  * fresh and re-run, broken files rolled back whole (table-driven), files
  * that look like transaction control but are not, refusals (duplicate
- * numbers, out of order), status output, and concurrent runs serialised
- * by the advisory lock. */
+ * numbers, out of order), status output, concurrent runs serialised by
+ * the advisory lock, and the simulator's own set (sql/sim/ recorded in
+ * twilio_sim.schema_migrations, never applied by the product's run). */
 #include "unit.h"
 
 #include "db.h"
@@ -151,15 +152,21 @@ static char *query1(const char *sql)
 	return v;
 }
 
-static int exists(const char *relation)
+/* Whether the one-parameter yes/no query sql is true for arg. */
+static int is_true(const char *sql, const char *arg)
 {
-	const char *p[] = { relation };
-	PGresult *res = db_exec(db, "SELECT to_regclass($1) IS NOT NULL", 1, p);
+	const char *p[] = { arg };
+	PGresult *res = db_exec(db, sql, 1, p);
 	int yes;
 	assert_non_null(res);
 	yes = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return yes;
+}
+
+static int exists(const char *relation)
+{
+	return is_true("SELECT to_regclass($1) IS NOT NULL", relation);
 }
 
 /* The recorded versions, comma-separated in order ("" when none or no
@@ -207,7 +214,7 @@ static int capture(int fd, int status, const char *dir, char **out)
 	fflush(stderr);
 	saved = dup(fd);
 	assert_int_equal(dup2(tmp, fd), fd);
-	rc = status ? migrate_status(db, dir) : migrate_apply(db, dir);
+	rc = status ? migrate_status(db, dir, NULL) : migrate_apply(db, dir, NULL);
 	fflush(stdout);
 	fflush(stderr);
 	assert_int_equal(dup2(saved, fd), fd);
@@ -254,7 +261,7 @@ static void test_shipped_sql(void **state)
 	free(out);
 	assert_false(exists("schema_migrations")); /* status changes nothing */
 
-	assert_int_equal(migrate_apply(db, dir), nfiles);
+	assert_int_equal(migrate_apply(db, dir, NULL), nfiles);
 	assert_true(exists("businesses"));
 	assert_true(exists("call_events"));
 	n = query1("SELECT count(*) FROM schema_migrations WHERE applied_at <= now()");
@@ -263,8 +270,8 @@ static void test_shipped_sql(void **state)
 	rec = recorded();
 	assert_non_null(strstr(rec, "001_init.sql"));
 
-	assert_int_equal(migrate_apply(db, dir), 0);
-	assert_int_equal(migrate_apply(db, dir), 0);
+	assert_int_equal(migrate_apply(db, dir, NULL), 0);
+	assert_int_equal(migrate_apply(db, dir, NULL), 0);
 	char *rec2 = recorded();
 	assert_string_equal(rec, rec2);
 	free(rec);
@@ -328,10 +335,10 @@ static void test_broken_rolled_back(void **state)
 
 		/* Fixed, the rest applies. */
 		write_file(dir, "002_bad.sql", "CREATE TABLE bad_t (id int);\n");
-		assert_int_equal(migrate_apply(db, dir), 2);
+		assert_int_equal(migrate_apply(db, dir, NULL), 2);
 		assert_true(exists("bad_t"));
 		assert_true(exists("after_t"));
-		assert_int_equal(migrate_apply(db, dir), 0);
+		assert_int_equal(migrate_apply(db, dir, NULL), 0);
 		rm_rf(dir);
 		free(dir);
 	}
@@ -371,7 +378,7 @@ static void test_tricky_but_valid(void **state)
 		char *dir = tmpdir(), *ok;
 		reset_schema();
 		write_file(dir, "001_case.sql", cases[i].sql);
-		if (migrate_apply(db, dir) != 1)
+		if (migrate_apply(db, dir, NULL) != 1)
 			fail_msg("%s: not applied: %s", cases[i].name, db_last_error(db));
 		ok = query1(cases[i].check);
 		if (strcmp(ok, "t") != 0)
@@ -405,7 +412,7 @@ static void test_refusals(void **state)
 	reset_schema();
 	write_file(dir, "001_a.sql", "CREATE TABLE a (id int);\n");
 	write_file(dir, "003_c.sql", "CREATE TABLE c (id int);\n");
-	assert_int_equal(migrate_apply(db, dir), 2);
+	assert_int_equal(migrate_apply(db, dir, NULL), 2);
 	write_file(dir, "002_b.sql", "CREATE TABLE b (id int);\n");
 	write_file(dir, "004_d.sql", "CREATE TABLE d (id int);\n");
 	assert_int_equal(capture(2, 0, dir, &log), -1);
@@ -439,10 +446,10 @@ static void test_refusals(void **state)
 	write_file(dir, "001_x.sql.bak", "CREATE TABLE x3 (id int);\n");
 	write_file(dir, "001_bad name.sql", "CREATE TABLE x4 (id int);\n");
 	write_file(dir, ".001_hidden.sql", "CREATE TABLE x5 (id int);\n");
-	assert_int_equal(migrate_apply(db, dir), 0);
+	assert_int_equal(migrate_apply(db, dir, NULL), 0);
 	assert_false(exists("x1") || exists("x2") || exists("x3") || exists("x4") || exists("x5"));
 	write_file(dir, "001_real.sql", "CREATE TABLE x6 (id int);\n");
-	assert_int_equal(migrate_apply(db, dir), 1);
+	assert_int_equal(migrate_apply(db, dir, NULL), 1);
 	assert_true(exists("x6"));
 	rm_rf(dir);
 
@@ -450,7 +457,7 @@ static void test_refusals(void **state)
 	assert_int_equal(capture(2, 0, dir, &log), -1);
 	assert_non_null(strstr(log, dir));
 	free(log);
-	assert_int_equal(migrate_status(db, dir), -1);
+	assert_int_equal(migrate_status(db, dir, NULL), -1);
 	free(dir);
 }
 
@@ -477,14 +484,14 @@ static void test_concurrent_runs(void **state)
 		close(pipefd[0]);
 		if (write(pipefd[1], "x", 1) != 1)
 			_exit(100);
-		int rc = migrate_apply(own, dir);
+		int rc = migrate_apply(own, dir, NULL);
 		db_close(own);
 		_exit(rc < 0 ? 100 : rc);
 	}
 	close(pipefd[1]);
 	assert_int_equal(read(pipefd[0], &c, 1), 1);
 	close(pipefd[0]);
-	mine = migrate_apply(db, dir);
+	mine = migrate_apply(db, dir, NULL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	if (mine < 0 || WEXITSTATUS(status) == 100)
@@ -540,7 +547,7 @@ static void test_waits_for_lock(void **state)
 	assert_int_equal(read(pipefd[0], &c, 1), 1);
 	close(pipefd[0]);
 	t0 = util_now_ms();
-	assert_int_equal(migrate_apply(db, dir), 1);
+	assert_int_equal(migrate_apply(db, dir, NULL), 1);
 	took = util_now_ms() - t0;
 	if (took < 3200)
 		fail_msg("applied after %lld ms while the lock was held for 3500", took);
@@ -548,6 +555,67 @@ static void test_waits_for_lock(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	rm_rf(dir);
 	free(dir);
+}
+
+static int schema_exists(const char *name)
+{
+	return is_true("SELECT to_regnamespace($1) IS NOT NULL", name);
+}
+
+/* The product's sql/ never creates the simulator's schema; sql/sim/ is
+ * applied as its own set, recorded inside twilio_sim; a database that ran
+ * the retired product migration 002_twilio_sim.sql keeps its simulator
+ * data, the product's run tolerates the retired version, and the
+ * simulator's first run adopts the schema. */
+static void test_sim_set(void **state)
+{
+	const char *dir = sql_dir();
+	char *simdir = xasprintf("%s/sim", dir), *path = xasprintf("%s/001_twilio_sim.sql", simdir);
+	char *text, *old, *v;
+	size_t len;
+	int nproduct;
+	(void)state;
+
+	assert_int_equal(db_exec_script(db, "DROP SCHEMA IF EXISTS twilio_sim CASCADE;"), 0);
+	reset_schema();
+	nproduct = migrate_apply(db, dir, NULL);
+	assert_true(nproduct >= 1);
+	assert_false(schema_exists("twilio_sim"));
+	v = recorded();
+	assert_null(strstr(v, "twilio_sim"));
+	free(v);
+
+	assert_int_equal(migrate_apply(db, simdir, "twilio_sim"), 1);
+	assert_true(exists("twilio_sim.calls"));
+	v = query1("SELECT string_agg(version, ',') FROM twilio_sim.schema_migrations");
+	assert_string_equal(v, "001_twilio_sim.sql");
+	free(v);
+	assert_int_equal(migrate_apply(db, simdir, "twilio_sim"), 0);
+	assert_int_equal(migrate_apply(db, dir, NULL), 0);
+	assert_int_equal(migrate_apply(db, simdir, "no such schema"), -1);
+
+	/* A database from before the split: the file ran as the product's
+	 * 002 (with its own CREATE SCHEMA) and holds simulator data. */
+	assert_int_equal(db_exec_script(db, "DROP SCHEMA twilio_sim CASCADE;"), 0);
+	reset_schema();
+	text = util_read_file(path, 1 << 20, &len);
+	assert_non_null(text);
+	old = xasprintf("CREATE SCHEMA twilio_sim;\n%s", text);
+	assert_int_equal(migrate_apply(db, dir, NULL), nproduct);
+	assert_int_equal(db_exec_script(db, old), 0);
+	assert_int_equal(db_exec_script(db,
+		"INSERT INTO schema_migrations (version) VALUES ('002_twilio_sim.sql');"
+		"INSERT INTO twilio_sim.callees (number, behaviour) VALUES ('+15550100001', 'person');"), 0);
+	assert_int_equal(migrate_apply(db, dir, NULL), 0);
+	assert_int_equal(migrate_apply(db, simdir, "twilio_sim"), 1);
+	v = query1("SELECT behaviour FROM twilio_sim.callees WHERE number = '+15550100001'");
+	assert_string_equal(v, "person");
+	free(v);
+	assert_int_equal(db_exec_script(db, "DROP SCHEMA twilio_sim CASCADE;"), 0);
+	free(old);
+	free(text);
+	free(path);
+	free(simdir);
 }
 
 int main(void)
@@ -559,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_concurrent_runs),
 		cmocka_unit_test(test_waits_for_lock),
+		cmocka_unit_test(test_sim_set),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,7 +4,7 @@
  * UTF-16 units. */
 #include "unit.h"
 
-#include "sim_api.h"
+#include "sim/sim_api.h"
 #include "util.h"
 
 /* A body of n copies of unit (a UTF-8 character), caller frees. */

@@ -5,7 +5,7 @@
 #include "unit.h"
 
 #include "buf.h"
-#include "sim_callee.h"
+#include "sim/sim_callee.h"
 
 #include <unistd.h>
 

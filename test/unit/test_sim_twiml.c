@@ -5,7 +5,7 @@
 #include "unit.h"
 
 #include "buf.h"
-#include "sim_twiml.h"
+#include "sim/sim_twiml.h"
 #include "util.h"
 
 #define DOC "https://rf.example.com/twilio/voice/reminder_call?c=abc&s=announce&n=1"

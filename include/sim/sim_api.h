@@ -1,4 +1,4 @@
-/* sim_api: the HTTP side of `ringfence twilio-sim`.
+/* sim_api: the HTTP side of `ringfence-sim twilio-sim`.
  *
  * Twilio's REST subset, with its field names, RFC 2822 dates, status
  * codes and error JSON {"code","message","more_info","status"}:

@@ -1,5 +1,5 @@
 /* sim_store: the local Twilio simulator's storage in PostgreSQL (schema
- * twilio_sim, sql/002_twilio_sim.sql): calls, messages, their transcripts,
+ * twilio_sim, sql/sim/001_twilio_sim.sql): calls, messages, their transcripts,
  * scripted callees and opt-outs.
  *
  * The JSON of a call or a message is built by the database

@@ -1,15 +1,15 @@
-/* simulate: `ringfence simulate`, one call driven from the phone side.
+/* simulate: `ringfence-sim simulate`, one call driven from the phone side.
  *
  * It plays the part of Twilio and of the person called: sim_call_run
  * fetches the flow's first webhook through the deployment's public URL,
  * signed with TWILIO_AUTH_TOKEN, and the SCRIPT decides what the callee
  * does and expects to hear.  Each event is printed as it happens. */
-#include "simulate.h"
+#include "sim/simulate.h"
 #include "config.h"
 #include "db.h"
 #include "flow.h"
-#include "sim_call.h"
-#include "sim_callee.h"
+#include "sim/sim_call.h"
+#include "sim/sim_callee.h"
 #include "util.h"
 
 #include <errno.h>
@@ -24,8 +24,8 @@
 #define DEFAULT_TO "+15555550123"
 
 static const char usage_text[] =
-	"usage: ringfence simulate [--base-url URL] [--flow FLOW] [--call-token TOKEN]\n"
-	"                          [--from E164] [--to E164] [--time-scale X] [--quiet] SCRIPT\n"
+	"usage: ringfence-sim simulate [--base-url URL] [--flow FLOW] [--call-token TOKEN]\n"
+	"                              [--from E164] [--to E164] [--time-scale X] [--quiet] SCRIPT\n"
 	"\n"
 	"Plays one call from the phone side against a deployment, as Twilio would:\n"
 	"it requests BASE/twilio/voice/FLOW?c=TOKEN signed with TWILIO_AUTH_TOKEN,\n"
@@ -68,7 +68,7 @@ struct printer {
 
 static int usage_error(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "ringfence simulate: ");
+	fprintf(stderr, "ringfence-sim simulate: ");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (see --help)\n");
 	return 2;
@@ -198,17 +198,17 @@ static int make_fixture(const struct config *cfg, const struct opts *o, char tok
 	int rc = -1, in_tx = 0;
 
 	if (f == NULL) {
-		fprintf(stderr, "ringfence simulate: cannot load flow '%s' under %s: %s\n", o->flow, cfg->root,
+		fprintf(stderr, "ringfence-sim simulate: cannot load flow '%s' under %s: %s\n", o->flow, cfg->root,
 			d.n ? d.msgs[0] : "no transitions file");
 		goto out;
 	}
 	if (util_random(raw, sizeof(raw)) < 0) {
-		fprintf(stderr, "ringfence simulate: no random bytes for a call token\n");
+		fprintf(stderr, "ringfence-sim simulate: no random bytes for a call token\n");
 		goto out;
 	}
 	util_hex(raw, sizeof(raw), token);
 	if (db_connect(db) < 0 || db_begin(db) < 0) {
-		fprintf(stderr, "ringfence simulate: cannot reach the database: %s\n", db_last_error(db));
+		fprintf(stderr, "ringfence-sim simulate: cannot reach the database: %s\n", db_last_error(db));
 		goto out;
 	}
 	in_tx = 1;
@@ -273,7 +273,7 @@ static int make_fixture(const struct config *cfg, const struct opts *o, char tok
 	rc = 0;
 	goto out;
 dberr:
-	fprintf(stderr, "ringfence simulate: cannot make the fixture call: %s\n", db_last_error(db));
+	fprintf(stderr, "ringfence-sim simulate: cannot make the fixture call: %s\n", db_last_error(db));
 out:
 	if (res)
 		PQclear(res);
@@ -350,7 +350,7 @@ int simulate_main(int argc, char **argv)
 	if (o.token == NULL)
 		need |= CFG_NEED_DB;
 	if (config_load(&cfg, need, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence simulate: %s\n", err);
+		fprintf(stderr, "ringfence-sim simulate: %s\n", err);
 		return 2;
 	}
 	if (o.base_url == NULL)
@@ -359,7 +359,7 @@ int simulate_main(int argc, char **argv)
 		snprintf(token, sizeof(token), "%s", o.token);
 	} else {
 		if (config_is_production(&cfg)) {
-			fprintf(stderr, "ringfence simulate: RINGFENCE_ENV is production: refusing to create a"
+			fprintf(stderr, "ringfence-sim simulate: RINGFENCE_ENV is production: refusing to create a"
 				" fixture call there; pass --call-token of an existing call\n");
 			return 2;
 		}
@@ -367,7 +367,7 @@ int simulate_main(int argc, char **argv)
 			return 1;
 	}
 	if (util_random(raw, sizeof(raw)) < 0) {
-		fprintf(stderr, "ringfence simulate: no random bytes for a CallSid\n");
+		fprintf(stderr, "ringfence-sim simulate: no random bytes for a CallSid\n");
 		return 1;
 	}
 	snprintf(sid, sizeof(sid), "CA");

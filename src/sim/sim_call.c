@@ -18,13 +18,13 @@
  * those files).  A person's failed expectation ends the call at once; an
  * answering machine only listens, so its expectations may be met later
  * and are judged at the end of the call. */
-#include "sim_call.h"
+#include "sim/sim_call.h"
 #include "arena.h"
 #include "buf.h"
 #include "form.h"
-#include "sim_callee.h"
-#include "sim_http.h"
-#include "sim_twiml.h"
+#include "sim/sim_callee.h"
+#include "sim/sim_http.h"
+#include "sim/sim_twiml.h"
 #include "util.h"
 
 #include <ctype.h>

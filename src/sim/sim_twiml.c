@@ -1,6 +1,6 @@
 /* sim_twiml: TwiML answers parsed and checked as Twilio does, with
  * Twilio's attribute defaults, for the simulator's call player. */
-#include "sim_twiml.h"
+#include "sim/sim_twiml.h"
 #include "buf.h"
 #include "util.h"
 

@@ -16,7 +16,7 @@
  * Steps: `ring S` (seconds before answering, default 1), `wait S`,
  * `press DIGITS` (0-9 * #), `silence`, `hangup`, `expect "TEXT"` (what
  * the callee must have heard since the previous step, case-insensitive;
- * used by `ringfence simulate`), `expect-hangup`, `sms-reply "TEXT"`,
+ * used by `ringfence-sim simulate`), `expect-hangup`, `sms-reply "TEXT"`,
  * `sms-undelivered CODE`.  A person's keypresses go, in order, into the
  * Gathers the call meets; with no step left a person stays silent.
  *

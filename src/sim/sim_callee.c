@@ -5,7 +5,7 @@
  * is closed and holds no control characters, and anything left over is
  * an error naming the step.  A script file's comments are whole lines
  * starting with '#' ('#' is also a key, so "press #" keeps its meaning). */
-#include "sim_callee.h"
+#include "sim/sim_callee.h"
 #include "util.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* sim_call: one phone call played the way Twilio plays it, for the local
- * Twilio simulator (`ringfence twilio-sim`) and for `ringfence simulate`.
+ * Twilio simulator (`ringfence-sim twilio-sim`) and for `ringfence-sim simulate`.
  *
  * sim_call_run rings the callee (sim_callee.h decides: a person, an
  * answering machine, busy, no answer, failed), fetches the call's Url with

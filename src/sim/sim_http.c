@@ -6,7 +6,7 @@
  * timeout, follows no redirect (Twilio does not either: a 3xx is an
  * answer like any other), speaks only http and https, and keeps at most
  * SIM_HTTP_MAX_RESPONSE bytes of the answer. */
-#include "sim_http.h"
+#include "sim/sim_http.h"
 #include "curl_easy.h"
 #include "form.h"
 #include "signature.h"

@@ -1,8 +1,8 @@
-/* simulate: `ringfence simulate`, the phone side of one call from the
+/* simulate: `ringfence-sim simulate`, the phone side of one call from the
  * command line, against any deployment (the staging smoke test runs it).
  *
- *   ringfence simulate [--base-url URL] [--flow FLOW] [--call-token TOKEN]
- *                      [--from E164] [--to E164] [--time-scale X] [--quiet] SCRIPT
+ *   ringfence-sim simulate [--base-url URL] [--flow FLOW] [--call-token TOKEN]
+ *                          [--from E164] [--to E164] [--time-scale X] [--quiet] SCRIPT
  *
  * SCRIPT is one sim_callee behaviour line.  The call's Url is
  * BASE/twilio/voice/FLOW?c=TOKEN; without --call-token a fixture call is

@@ -1,14 +1,14 @@
 /* sim_driver: plays the simulator's queued calls and messages. */
-#include "sim_driver.h"
+#include "sim/sim_driver.h"
 #include "sms.h"
 #include "config.h"
 #include "db.h"
 #include "form.h"
 #include "log.h"
-#include "sim_call.h"
-#include "sim_callee.h"
-#include "sim_http.h"
-#include "sim_store.h"
+#include "sim/sim_call.h"
+#include "sim/sim_callee.h"
+#include "sim/sim_http.h"
+#include "sim/sim_store.h"
 #include "util.h"
 
 #include <ctype.h>

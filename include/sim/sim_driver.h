@@ -1,6 +1,6 @@
 /* sim_driver: the process that plays what the simulator's API queued.
  *
- * It runs as the supervised extra child of the `ringfence twilio-sim`
+ * It runs as the supervised extra child of the `ringfence-sim twilio-sim`
  * master (fcgi.h).  Only one driver works on a database at a time (a
  * PostgreSQL advisory lock); at start it ends as failed, with a
  * transcript note, every call and message a dead driver left in flight.

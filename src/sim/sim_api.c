@@ -1,13 +1,13 @@
 /* sim_api: Twilio's REST subset and the simulator's own API. */
-#include "sim_api.h"
+#include "sim/sim_api.h"
 #include "arena.h"
 #include "db.h"
 #include "form.h"
 #include "http.h"
 #include "log.h"
-#include "sim_call.h"
-#include "sim_callee.h"
-#include "sim_store.h"
+#include "sim/sim_call.h"
+#include "sim/sim_callee.h"
+#include "sim/sim_store.h"
 #include "util.h"
 #include "valid.h"
 

@@ -1,20 +1,26 @@
--- The local Twilio simulator (`ringfence twilio-sim`): its calls, messages,
--- transcripts, scripted callees and opt-outs, in a schema of their own so
--- that nothing of the product's tables can be mistaken for them.
+-- The local Twilio simulator (`ringfence-sim twilio-sim`): its calls,
+-- messages, transcripts, scripted callees and opt-outs, in a schema of
+-- their own so that nothing of the product's tables can be mistaken for
+-- them.  This is the simulator's own migration set, applied by
+-- bin/ringfence-sim (at start, or `ringfence-sim migrate`) and recorded in
+-- twilio_sim.schema_migrations; the migrator creates the schema.
+--
+-- Until the simulator had its own set, this file was the product's
+-- sql/002_twilio_sim.sql.  A database that ran it then already has every
+-- object below, so each statement here tolerates an existing one (IF NOT
+-- EXISTS, OR REPLACE): the first run adopts the schema and records 001.
 --
 -- Everything the simulator knows lives here, so a restarted simulator
 -- carries on where it stopped.  The JSON of a call or a message is built
 -- here, in one place, with Twilio's field names and RFC 2822 dates.
 
-CREATE SCHEMA twilio_sim;
-
 -- "Tue, 24 Nov 2026 14:31:20 +0000", as Twilio writes dates; NULL stays NULL.
-CREATE FUNCTION twilio_sim.rfc2822(t timestamptz) RETURNS text
+CREATE OR REPLACE FUNCTION twilio_sim.rfc2822(t timestamptz) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS') || ' +0000'
 $$;
 
-CREATE TABLE twilio_sim.calls (
+CREATE TABLE IF NOT EXISTS twilio_sim.calls (
     sid                 text PRIMARY KEY CHECK (sid ~ '^CA[0-9a-f]{32}$'),
     account_sid         text NOT NULL CHECK (account_sid ~ '^AC[0-9a-fA-F]{32}$'),
     to_number           text NOT NULL,
@@ -46,11 +52,11 @@ CREATE TABLE twilio_sim.calls (
     CHECK ((url IS NULL) <> (twiml IS NULL))
 );
 
-CREATE INDEX calls_queued ON twilio_sim.calls (date_created) WHERE status = 'queued';
-CREATE INDEX calls_created ON twilio_sim.calls (date_created DESC, sid DESC);
-CREATE INDEX calls_to ON twilio_sim.calls (to_number, date_created DESC);
+CREATE INDEX IF NOT EXISTS calls_queued ON twilio_sim.calls (date_created) WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS calls_created ON twilio_sim.calls (date_created DESC, sid DESC);
+CREATE INDEX IF NOT EXISTS calls_to ON twilio_sim.calls (to_number, date_created DESC);
 
-CREATE TABLE twilio_sim.messages (
+CREATE TABLE IF NOT EXISTS twilio_sim.messages (
     sid                 text PRIMARY KEY CHECK (sid ~ '^SM[0-9a-f]{32}$'),
     account_sid         text NOT NULL CHECK (account_sid ~ '^AC[0-9a-fA-F]{32}$'),
     to_number           text NOT NULL,
@@ -74,11 +80,11 @@ CREATE TABLE twilio_sim.messages (
     driver_pid          integer
 );
 
-CREATE INDEX messages_queued ON twilio_sim.messages (date_created) WHERE status = 'queued';
-CREATE INDEX messages_created ON twilio_sim.messages (date_created DESC, sid DESC);
+CREATE INDEX IF NOT EXISTS messages_queued ON twilio_sim.messages (date_created) WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS messages_created ON twilio_sim.messages (date_created DESC, sid DESC);
 
 -- Transcript lines of a call (CA...) or a message (SM...), in order.
-CREATE TABLE twilio_sim.events (
+CREATE TABLE IF NOT EXISTS twilio_sim.events (
     id                  bigserial PRIMARY KEY,
     sid                 text NOT NULL CHECK (sid ~ '^(CA|SM)[0-9a-f]{32}$'),
     at_ms               bigint NOT NULL DEFAULT 0,
@@ -89,10 +95,10 @@ CREATE TABLE twilio_sim.events (
     created_at          timestamptz NOT NULL DEFAULT now()
 );
 
-CREATE INDEX events_sid ON twilio_sim.events (sid, id);
+CREATE INDEX IF NOT EXISTS events_sid ON twilio_sim.events (sid, id);
 
 -- Who answers a number, as a sim_callee behaviour line.
-CREATE TABLE twilio_sim.callees (
+CREATE TABLE IF NOT EXISTS twilio_sim.callees (
     number              text PRIMARY KEY CHECK (number ~ '^\+[1-9][0-9]{6,14}$'),
     behaviour           text NOT NULL CHECK (length(behaviour) BETWEEN 1 AND 24576),
     updated_at          timestamptz NOT NULL DEFAULT now()
@@ -100,7 +106,7 @@ CREATE TABLE twilio_sim.callees (
 
 -- A number that replied STOP (or the like) to a sender: sends from that
 -- sender to it fail with 21610 until it replies START.
-CREATE TABLE twilio_sim.opt_outs (
+CREATE TABLE IF NOT EXISTS twilio_sim.opt_outs (
     number              text NOT NULL,
     sender              text NOT NULL,
     keyword             text NOT NULL,
@@ -108,7 +114,7 @@ CREATE TABLE twilio_sim.opt_outs (
     PRIMARY KEY (number, sender)
 );
 
-CREATE FUNCTION twilio_sim.call_json(c twilio_sim.calls) RETURNS jsonb
+CREATE OR REPLACE FUNCTION twilio_sim.call_json(c twilio_sim.calls) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'sid', c.sid,
@@ -142,7 +148,7 @@ LANGUAGE sql STABLE AS $$
             'events', '/2010-04-01/Accounts/' || c.account_sid || '/Calls/' || c.sid || '/Events.json'))
 $$;
 
-CREATE FUNCTION twilio_sim.message_json(m twilio_sim.messages) RETURNS jsonb
+CREATE OR REPLACE FUNCTION twilio_sim.message_json(m twilio_sim.messages) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'sid', m.sid,
@@ -170,7 +176,7 @@ $$;
 
 -- New work wakes the driver at once (it also polls, so a lost
 -- notification only delays it).
-CREATE FUNCTION twilio_sim.notify_driver() RETURNS trigger
+CREATE OR REPLACE FUNCTION twilio_sim.notify_driver() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('twilio_sim', TG_TABLE_NAME);
@@ -178,7 +184,7 @@ BEGIN
 END;
 $$;
 
-CREATE TRIGGER calls_notify AFTER INSERT ON twilio_sim.calls
+CREATE OR REPLACE TRIGGER calls_notify AFTER INSERT ON twilio_sim.calls
     FOR EACH ROW EXECUTE FUNCTION twilio_sim.notify_driver();
-CREATE TRIGGER messages_notify AFTER INSERT ON twilio_sim.messages
+CREATE OR REPLACE TRIGGER messages_notify AFTER INSERT ON twilio_sim.messages
     FOR EACH ROW WHEN (NEW.status = 'queued') EXECUTE FUNCTION twilio_sim.notify_driver();

@@ -1,8 +1,8 @@
 /* sim_store: the Twilio simulator's rows in PostgreSQL. */
-#include "sim_store.h"
+#include "sim/sim_store.h"
 #include "db.h"
 #include "log.h"
-#include "sim_call.h"
+#include "sim/sim_call.h"
 #include "util.h"
 
 #include <stdio.h>

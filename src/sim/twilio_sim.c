@@ -1,13 +1,14 @@
-/* twilio_sim: `ringfence twilio-sim`, the local Twilio stand-in. */
-#include "twilio_sim.h"
+/* twilio_sim: `ringfence-sim twilio-sim`, the local Twilio stand-in. */
+#include "sim/twilio_sim.h"
 #include "config.h"
 #include "db.h"
 #include "fcgi.h"
 #include "log.h"
-#include "sim_api.h"
-#include "sim_callee.h"
-#include "sim_driver.h"
-#include "sim_store.h"
+#include "migrate.h"
+#include "sim/sim_api.h"
+#include "sim/sim_callee.h"
+#include "sim/sim_driver.h"
+#include "sim/sim_store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -24,20 +25,20 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ringfence twilio-sim [--workers N] [--script FILE] [--cps N]\n"
+		"usage: ringfence-sim twilio-sim [--workers N] [--script FILE] [--cps N]\n"
 		"                            [--queue-delay-ms MS]\n"
 		"\n"
 		"The local Twilio stand-in, served on the FastCGI socket passed as fd 0\n"
-		"(spawn-fcgi -n -s SOCKET -- ringfence twilio-sim).  It answers Twilio's\n"
+		"(spawn-fcgi -n -s SOCKET -- ringfence-sim twilio-sim).  It answers Twilio's\n"
 		"REST API (Calls.json, Messages.json) as the account TWILIO_ACCOUNT_SID with\n"
 		"the token TWILIO_AUTH_TOKEN, and a driver process plays the queued calls\n"
 		"and messages against the application: signed webhooks, TwiML, scripted\n"
 		"callees, status callbacks, SMS replies.  State lives in PostgreSQL (schema\n"
-		"twilio_sim, created by ringfence migrate) and survives restarts.\n"
+		"twilio_sim, created from sql/sim/ at start) and survives restarts.\n"
 		"\n"
 		"  --workers N     FastCGI workers (1 to %d, default RINGFENCE_SIM_WORKERS or %d)\n"
 		"  --script FILE   callees to load at start, one \"NUMBER BEHAVIOUR\" a line\n"
-		"                  (default RINGFENCE_SIM_SCRIPT); see include/sim_callee.h\n"
+		"                  (default RINGFENCE_SIM_SCRIPT); see include/sim/sim_callee.h\n"
 		"  --cps N         calls dialled per second (0 to %d, default RINGFENCE_SIM_CPS\n"
 		"                  or 0: no limit; Twilio's default is 1): a call waits queued,\n"
 		"                  without a start_time, until its turn\n"
@@ -134,6 +135,30 @@ static int load_one(void *ctx, const char *number, const char *spec, const struc
 	return 0;
 }
 
+/* Applies the simulator's pending migrations (its schema's own set,
+ * outside the product's).  0, or -1 with the reason on stderr. */
+static int apply_migrations(const struct config *cfg)
+{
+	struct db *db = db_open(cfg->database_url);
+	char *dir = xasprintf("%s/%s", cfg->root, SIM_SQL_DIR);
+	int rc = -1;
+
+	if (db_connect(db) < 0) {
+		fprintf(stderr, "ringfence-sim twilio-sim: cannot connect to the database: %s\n",
+			db_last_error(db));
+		goto out;
+	}
+	if (migrate_apply(db, dir, SIM_SCHEMA) < 0) {
+		fprintf(stderr, "ringfence-sim twilio-sim: its migrations (%s) failed; see the log above\n", dir);
+		goto out;
+	}
+	rc = 0;
+out:
+	db_close(db);
+	free(dir);
+	return rc;
+}
+
 /* Loads the callees of a script file into the database.  0, or -1 with
  * the reason on stderr. */
 static int load_script(const struct config *cfg, const char *path)
@@ -143,15 +168,15 @@ static int load_script(const struct config *cfg, const char *path)
 	int rc = -1;
 
 	if (db_connect(l.db) < 0) {
-		fprintf(stderr, "ringfence twilio-sim: cannot connect to the database: %s\n",
+		fprintf(stderr, "ringfence-sim twilio-sim: cannot connect to the database: %s\n",
 			db_last_error(l.db));
 		goto out;
 	}
 	if (sim_callee_load_file(path, load_one, &l, err, sizeof(err)) < 0) {
 		if (err[0])
-			fprintf(stderr, "ringfence twilio-sim: %s\n", err);
+			fprintf(stderr, "ringfence-sim twilio-sim: %s\n", err);
 		else
-			fprintf(stderr, "ringfence twilio-sim: %s: cannot store the callees: %s\n", path,
+			fprintf(stderr, "ringfence-sim twilio-sim: %s: cannot store the callees: %s\n", path,
 				db_last_error(l.db));
 		goto out;
 	}
@@ -174,19 +199,19 @@ int twilio_sim_main(int argc, char **argv)
 
 	v = getenv("RINGFENCE_SIM_CPS");
 	if (v && *v && parse_long(v, 0, SIM_MAX_CPS, &cps) < 0) {
-		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_CPS must be 0 to %d, not '%s'\n",
+		fprintf(stderr, "ringfence-sim twilio-sim: RINGFENCE_SIM_CPS must be 0 to %d, not '%s'\n",
 			SIM_MAX_CPS, v);
 		return 1;
 	}
 	v = getenv("RINGFENCE_SIM_QUEUE_DELAY_MS");
 	if (v && *v && parse_long(v, 0, SIM_MAX_QUEUE_DELAY_MS, &delay) < 0) {
-		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_QUEUE_DELAY_MS must be 0 to %ld, not '%s'\n",
+		fprintf(stderr, "ringfence-sim twilio-sim: RINGFENCE_SIM_QUEUE_DELAY_MS must be 0 to %ld, not '%s'\n",
 			SIM_MAX_QUEUE_DELAY_MS, v);
 		return 1;
 	}
 	v = getenv("RINGFENCE_SIM_WORKERS");
 	if (v && *v && parse_workers(v, &workers) < 0) {
-		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_WORKERS must be 1 to %d, not '%s'\n",
+		fprintf(stderr, "ringfence-sim twilio-sim: RINGFENCE_SIM_WORKERS must be 1 to %d, not '%s'\n",
 			SIM_MAX_WORKERS, v);
 		return 1;
 	}
@@ -196,7 +221,7 @@ int twilio_sim_main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
 			if (parse_workers(argv[++i], &workers) < 0) {
-				fprintf(stderr, "ringfence twilio-sim: --workers must be 1 to %d\n",
+				fprintf(stderr, "ringfence-sim twilio-sim: --workers must be 1 to %d\n",
 					SIM_MAX_WORKERS);
 				return 2;
 			}
@@ -204,17 +229,17 @@ int twilio_sim_main(int argc, char **argv)
 			script = argv[++i];
 		} else if (strcmp(argv[i], "--cps") == 0 && i + 1 < argc) {
 			if (parse_long(argv[++i], 0, SIM_MAX_CPS, &cps) < 0) {
-				fprintf(stderr, "ringfence twilio-sim: --cps must be 0 to %d\n", SIM_MAX_CPS);
+				fprintf(stderr, "ringfence-sim twilio-sim: --cps must be 0 to %d\n", SIM_MAX_CPS);
 				return 2;
 			}
 		} else if (strcmp(argv[i], "--queue-delay-ms") == 0 && i + 1 < argc) {
 			if (parse_long(argv[++i], 0, SIM_MAX_QUEUE_DELAY_MS, &delay) < 0) {
-				fprintf(stderr, "ringfence twilio-sim: --queue-delay-ms must be 0 to %ld\n",
+				fprintf(stderr, "ringfence-sim twilio-sim: --queue-delay-ms must be 0 to %ld\n",
 					SIM_MAX_QUEUE_DELAY_MS);
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "ringfence twilio-sim: unknown argument '%s' (see --help)\n", argv[i]);
+			fprintf(stderr, "ringfence-sim twilio-sim: unknown argument '%s' (see --help)\n", argv[i]);
 			return 2;
 		}
 	}
@@ -222,13 +247,13 @@ int twilio_sim_main(int argc, char **argv)
 	 * starts it (the systemd unit refuses too). */
 	v = getenv("RINGFENCE_ENV");
 	if (v && strcmp(v, "production") == 0) {
-		fprintf(stderr, "ringfence twilio-sim: refusing to run with RINGFENCE_ENV=production:"
+		fprintf(stderr, "ringfence-sim twilio-sim: refusing to run with RINGFENCE_ENV=production:"
 				" the simulator is for development and tests only\n");
 		return 1;
 	}
 	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_TWILIO | CFG_NEED_PUBLIC_URL, err,
 		    sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence twilio-sim: %s\n", err);
+		fprintf(stderr, "ringfence-sim twilio-sim: %s\n", err);
 		return 1;
 	}
 	opts.time_scale = 1.0;
@@ -236,9 +261,11 @@ int twilio_sim_main(int argc, char **argv)
 	opts.queue_delay_ms = delay;
 	v = getenv("RINGFENCE_SIM_TIME_SCALE");
 	if (v && *v && parse_scale(v, &opts.time_scale) < 0) {
-		fprintf(stderr, "ringfence twilio-sim: RINGFENCE_SIM_TIME_SCALE must be a number above 0 and at most 100, not '%s'\n", v);
+		fprintf(stderr, "ringfence-sim twilio-sim: RINGFENCE_SIM_TIME_SCALE must be a number above 0 and at most 100, not '%s'\n", v);
 		return 1;
 	}
+	if (apply_migrations(&cfg) < 0)
+		return 1;
 	if (script && *script && load_script(&cfg, script) < 0)
 		return 1;
 
