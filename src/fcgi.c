@@ -2,6 +2,7 @@
 #include "fcgi.h"
 #include "app.h"
 #include "arena.h"
+#include "cli.h"
 #include "http.h"
 #include "log.h"
 #include "routes.h"
@@ -368,20 +369,16 @@ int fcgi_main(int argc, char **argv)
 {
 	struct config cfg;
 	char err[512];
-	int workers = -1;
+	long workers = -1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-			char *end;
-			long n = strtol(argv[++i], &end, 10);
-			if (*end || n < 1 || n > FCGI_MAX_WORKERS) {
-				fprintf(stderr, "ringfence fcgi: --workers must be 1 to %d\n", FCGI_MAX_WORKERS);
+		} else if (strcmp(argv[i], "--workers") == 0) {
+			if (cli_int_arg("ringfence fcgi", "--workers", i + 1 < argc ? argv[++i] : NULL, 1,
+				    FCGI_MAX_WORKERS, &workers) < 0)
 				return 2;
-			}
-			workers = (int)n;
 		} else {
 			fprintf(stderr, "ringfence fcgi: unknown argument '%s' (see --help)\n", argv[i]);
 			return 2;
@@ -392,5 +389,5 @@ int fcgi_main(int argc, char **argv)
 		fprintf(stderr, "ringfence fcgi: %s\n", err);
 		return 1;
 	}
-	return fcgi_serve(&app_service, workers > 0 ? workers : cfg.fcgi_workers);
+	return fcgi_serve(&app_service, workers > 0 ? (int)workers : cfg.fcgi_workers);
 }

@@ -2,6 +2,7 @@
 #include "apikey.h"
 #include "audit.h"
 #include "check.h"
+#include "cli.h"
 #include "command.h"
 #include "config.h"
 #include "db.h"
@@ -64,12 +65,12 @@ static int audit_main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = next; i < argc; i++) {
-		if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) {
-			max = atoi(argv[++i]);
-			if (max < 1 || max > 100000) {
-				fprintf(stderr, "ringfence audit: --max must be 1 to 100000\n");
+		if (strcmp(argv[i], "--max") == 0) {
+			long v;
+			if (cli_int_arg("ringfence audit", "--max", i + 1 < argc ? argv[++i] : NULL, 1,
+				    100000, &v) < 0)
 				return 2;
-			}
+			max = (int)v;
 		} else {
 			fprintf(stderr, "ringfence audit: unknown argument '%s'\n", argv[i]);
 			return 2;

@@ -2,6 +2,7 @@
 #include "worker.h"
 #include "arena.h"
 #include "audit.h"
+#include "cli.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -287,17 +288,15 @@ static void usage(FILE *out)
 		WORKER_MAX_CONCURRENCY, WORKER_LEASE_S, WORKER_RECONCILE_S);
 }
 
-static int int_arg(const char *name, const char *v, int lo, int hi, int *out)
+/* The value of flag argv[*i] (moving *i past it), a whole number from lo
+ * to hi, into *out; 0, or -1 with the reason on stderr. */
+static int int_arg(int argc, char **argv, int *i, long lo, long hi, int *out)
 {
-	char *end;
+	const char *name = argv[*i];
 	long n;
 
-	errno = 0;
-	n = v ? strtol(v, &end, 10) : 0;
-	if (v == NULL || errno || *end || end == v || n < lo || n > hi) {
-		fprintf(stderr, "ringfence worker: %s needs a whole number from %d to %d\n", name, lo, hi);
+	if (cli_int_arg("ringfence worker", name, *i + 1 < argc ? argv[++*i] : NULL, lo, hi, &n) < 0)
 		return -1;
-	}
 	*out = (int)n;
 	return 0;
 }
@@ -323,15 +322,13 @@ int worker_main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--reconcile-once") == 0) {
 			o.reconcile_once = 1;
 		} else if (strcmp(argv[i], "--concurrency") == 0) {
-			if (i + 1 >= argc || int_arg("--concurrency", argv[++i], 1,
-						     WORKER_MAX_CONCURRENCY, &o.concurrency) < 0)
+			if (int_arg(argc, argv, &i, 1, WORKER_MAX_CONCURRENCY, &o.concurrency) < 0)
 				return 2;
 		} else if (strcmp(argv[i], "--lease") == 0) {
-			if (i + 1 >= argc || int_arg("--lease", argv[++i], 1, 3600, &o.lease_s) < 0)
+			if (int_arg(argc, argv, &i, 1, 3600, &o.lease_s) < 0)
 				return 2;
 		} else if (strcmp(argv[i], "--reconcile-interval") == 0) {
-			if (i + 1 >= argc ||
-				int_arg("--reconcile-interval", argv[++i], 1, 86400, &o.reconcile_s) < 0)
+			if (int_arg(argc, argv, &i, 1, 86400, &o.reconcile_s) < 0)
 				return 2;
 		} else {
 			fprintf(stderr, "ringfence worker: unknown argument '%s' (see --help)\n", argv[i]);
