@@ -56,7 +56,7 @@ static int child(void *ctx, int slot)
 		raise(SIGKILL);
 		return 0;
 	case LIVE_A_WHILE:
-		poll(NULL, 0, 100); /* past the test's quick_ms of 20 */
+		poll(NULL, 0, 1000); /* well past the test's quick_ms of 300 */
 		raise(SIGKILL);
 		return 0;
 	default:
@@ -119,7 +119,7 @@ static void test_backoff_resets(void **state)
 	struct record r = { .mode = CRASH, .stop_after = 6, .crashes_then_live = 3 };
 	struct proc_pool p = { .name = "test", .n = 1, .run = child, .ctx = &r,
 		.ended = record_end, .respawn = 1, .backoff_min_ms = 10, .backoff_max_ms = 1000,
-		.quick_ms = 20 };
+		.quick_ms = 300 };
 	struct proc_pool_report rep;
 	/* Three quick crashes, one long life (replaced at once, delay
 	 * reset), then quick crashes from the minimum again. */
