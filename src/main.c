@@ -1,5 +1,6 @@
 /* ringfence: one binary, one subcommand per role. */
 #include "apikey.h"
+#include "app.h"
 #include "audit.h"
 #include "check.h"
 #include "cli.h"
@@ -8,7 +9,6 @@
 #include "db.h"
 #include "demo.h"
 #include "failsafe.h"
-#include "fcgi.h"
 #include "log.h"
 #include "migrate.h"
 #include "rds.h"
@@ -106,7 +106,7 @@ static int audit_main(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
+	{ "fcgi", app_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
 	{ "scheduler", scheduler_main, "queue the reminders due now (advisory-locked ticks, never backfills)" },
 	{ "worker", worker_main, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },
