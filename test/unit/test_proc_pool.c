@@ -64,8 +64,13 @@ static int child(void *ctx, int slot)
 		 * hand" and say so before exiting. */
 		if (write(r->pipe_w, &b, 1) != 1)
 			return 9;
-		while (!cli_stopping())
+		/* Bounded, so that a SIGTERM that never comes fails the test
+		 * (status 99) instead of hanging it. */
+		for (int i = 0; !cli_stopping(); i++) {
+			if (i == 3000)
+				return 99;
 			poll(NULL, 0, 10);
+		}
 		b = (char)('A' + slot);
 		if (write(r->pipe_w, &b, 1) != 1)
 			return 9;
