@@ -1,7 +1,9 @@
 /* app: what one FastCGI worker process owns for its whole life, handed to
  * every request handler: the configuration, its own PostgreSQL and Redis
  * connections (opened after fork, re-opened after failure), the audit
- * writer and the loaded call flows. */
+ * writer and the loaded call flows; and `ringfence fcgi`, the web
+ * application served on the FastCGI pool (fcgi.h) with one struct app per
+ * worker and the route dispatch (routes.h) as its handler. */
 #ifndef RF_APP_H
 #define RF_APP_H
 
@@ -24,5 +26,9 @@ struct app {
  * Returns 0, or -1 with a one-line reason in err. */
 int app_init(struct app *app, char *err, size_t errlen);
 void app_free(struct app *app);
+
+/* `ringfence fcgi [--workers N]`: loads the configuration and serves the
+ * application until SIGTERM; returns the exit status. */
+int app_main(int argc, char **argv);
 
 #endif

@@ -1,11 +1,13 @@
 /* fcgi: a pre-forked FastCGI pool (master + workers), generic over the
- * service it serves, and `ringfence fcgi`, the web application on it.
+ * service it serves: the accept loop on the socket, a per-request arena
+ * and the service's handler.  The web application's service (`ringfence
+ * fcgi`) is in app.h; the simulator's in sim/twilio_sim.h.
  *
  * Run under `spawn-fcgi -n -s SOCKET -- ringfence ...`: the listening
- * socket is fd 0.  The master forks the workers, respawns any that dies
- * (with a back-off when they die at once), and on SIGTERM or SIGINT tells
- * them to finish the request in hand and exit, waiting up to 20 s before
- * killing stragglers.  Each worker builds its own state after fork (its
+ * socket is fd 0.  The master supervises the workers with proc_pool
+ * (respawns any that dies, with a crash-loop back-off), and on SIGTERM or
+ * SIGINT tells them to finish the request in hand and exit, waiting up to
+ * 20 s before killing stragglers.  Each worker builds its own state after fork (its
  * own database connections), serves requests one at a time with a
  * per-request arena, and exits after a bounded number of requests so slow
  * leaks cannot build up.
@@ -17,6 +19,8 @@
 #define RF_FCGI_H
 
 #include <stddef.h>
+
+#define FCGI_MAX_WORKERS 256
 
 struct http_request;
 struct http_response;
@@ -45,8 +49,5 @@ struct fcgi_service {
  * SIGTERM or SIGINT.  Returns the process exit status (0 after a clean
  * stop, 1 when it could not start, with the reason on stderr). */
 int fcgi_serve(const struct fcgi_service *svc, int nworkers);
-
-/* `ringfence fcgi [--workers N]`. */
-int fcgi_main(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* apikey: per-business API keys, stored hashed. */
 #include "apikey.h"
+#include "cli.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -7,6 +8,7 @@
 #include "valid.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,14 +247,12 @@ int apikey_main(int argc, char **argv)
 	}
 	create = strcmp(argv[1], "create") == 0;
 	for (int i = 2; i < argc; i++) {
-		if (create && strcmp(argv[i], "--business") == 0 && i + 1 < argc) {
-			char *end;
-			errno = 0;
-			business = strtoll(argv[++i], &end, 10);
-			if (errno || *end || end == argv[i] || business < 1) {
-				fprintf(stderr, "ringfence apikey: --business must be a business id\n");
+		if (create && strcmp(argv[i], "--business") == 0) {
+			long v;
+			if (cli_int_arg("ringfence apikey", "--business (a business id)",
+				    i + 1 < argc ? argv[++i] : NULL, 1, LONG_MAX, &v) < 0)
 				return 2;
-			}
+			business = v;
 		} else if (create && strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
 			label = argv[++i];
 		} else if (!create && target == NULL && argv[i][0] != '-') {

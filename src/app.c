@@ -1,9 +1,13 @@
-/* app: a FastCGI worker's long-lived state. */
+/* app: a FastCGI worker's long-lived state, and the web application as
+ * a service of the FastCGI pool (`ringfence fcgi`). */
 #include "app.h"
 #include "audit.h"
+#include "cli.h"
 #include "db.h"
 #include "engine.h"
+#include "fcgi.h"
 #include "rds.h"
+#include "routes.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -51,4 +55,77 @@ void app_free(struct app *app)
 		rds_close(app->rds);
 	db_close(app->db);
 	memset(app, 0, sizeof(*app));
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ringfence fcgi [--workers N]\n"
+		"\n"
+		"Serves the FastCGI application on the listening socket passed as fd 0\n"
+		"(spawn-fcgi -n -s SOCKET -M 0660 -- ringfence fcgi).  The master pre-forks\n"
+		"N workers (default RINGFENCE_FCGI_WORKERS or 4), respawns dead ones, and on\n"
+		"SIGTERM lets each finish its request in hand before exiting.\n"
+		"\n"
+		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_REDIS_URL, RINGFENCE_PUBLIC_URL,\n"
+		"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.\n");
+}
+
+/* The web application as a pool service: one struct app per worker. */
+static int app_service_init(void **state, char *err, size_t errlen)
+{
+	struct app *app = xmalloc(sizeof(*app));
+	if (app_init(app, err, errlen) < 0) {
+		free(app);
+		return -1;
+	}
+	*state = app;
+	return 0;
+}
+
+static void app_service_handle(void *state, struct http_request *req, struct http_response *res)
+{
+	routes_dispatch(state, req, res);
+}
+
+static void app_service_free(void *state)
+{
+	if (state == NULL)
+		return;
+	app_free(state);
+	free(state);
+}
+
+static const struct fcgi_service app_service = {
+	.name = "fcgi",
+	.init = app_service_init,
+	.handle = app_service_handle,
+	.free = app_service_free,
+};
+
+int app_main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[512];
+	long workers = -1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--workers") == 0) {
+			if (cli_int_arg("ringfence fcgi", "--workers", i + 1 < argc ? argv[++i] : NULL, 1,
+				    FCGI_MAX_WORKERS, &workers) < 0)
+				return 2;
+		} else {
+			fprintf(stderr, "ringfence fcgi: unknown argument '%s' (see --help)\n", argv[i]);
+			return 2;
+		}
+	}
+	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL | CFG_NEED_TWILIO,
+		    err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence fcgi: %s\n", err);
+		return 1;
+	}
+	return fcgi_serve(&app_service, workers > 0 ? (int)workers : cfg.fcgi_workers);
 }

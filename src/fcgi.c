@@ -1,11 +1,10 @@
-/* fcgi: the pre-forked FastCGI pool (master + workers). */
+/* fcgi: the generic pre-forked FastCGI pool (master + workers). */
 #include "fcgi.h"
-#include "app.h"
 #include "arena.h"
+#include "cli.h"
 #include "http.h"
 #include "log.h"
-#include "routes.h"
-#include "util.h"
+#include "proc_pool.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
@@ -15,55 +14,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* A worker retires after this many requests so that a slow leak in any
  * library cannot grow without bound; the master replaces it. */
 #define FCGI_MAX_REQUESTS 100000
 #define FCGI_STOP_GRACE_S 20
-#define FCGI_MAX_WORKERS 256
-
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t child_exited;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static void on_child(int sig)
-{
-	(void)sig;
-	child_exited = 1;
-}
-
-/* Installs handler for sig without SA_RESTART, so a blocking accept() is
- * interrupted and the loop can notice stop_requested. */
-static void set_handler(int sig, void (*fn)(int))
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = fn;
-	sigemptyset(&sa.sa_mask);
-	sigaction(sig, &sa, NULL);
-}
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: ringfence fcgi [--workers N]\n"
-		"\n"
-		"Serves the FastCGI application on the listening socket passed as fd 0\n"
-		"(spawn-fcgi -n -s SOCKET -M 0660 -- ringfence fcgi).  The master pre-forks\n"
-		"N workers (default RINGFENCE_FCGI_WORKERS or 4), respawns dead ones, and on\n"
-		"SIGTERM lets each finish its request in hand before exiting.\n"
-		"\n"
-		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_REDIS_URL, RINGFENCE_PUBLIC_URL,\n"
-		"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.\n");
-}
 
 /* Serves one request: read, dispatch, answer.  Everything it allocates is
  * in arena, reset by the caller after FCGX_Finish_r. */
@@ -84,8 +40,9 @@ static void serve_one(const struct fcgi_service *svc, void *state, FCGX_Request 
 	http_response_free(&res);
 }
 
-/* The worker loop; never returns. */
-static void worker_run(const struct fcgi_service *svc, int listen_fd)
+/* A worker (slot < n): serves requests until SIGTERM or its request
+ * budget; returns its exit status. */
+static int worker_run(const struct fcgi_service *svc, int listen_fd)
 {
 	void *state = NULL;
 	FCGX_Request fcgx;
@@ -94,26 +51,23 @@ static void worker_run(const struct fcgi_service *svc, int listen_fd)
 	sigset_t term, old;
 	long served = 0;
 
-	signal(SIGCHLD, SIG_DFL);
-	set_handler(SIGTERM, on_stop);
-	set_handler(SIGINT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 
 	if (svc->init(&state, err, sizeof(err)) < 0) {
 		log_error("%s worker: %s", svc->name, err);
-		_exit(3);
+		return 3;
 	}
 	arena = arena_new(16384);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("%s worker: cannot initialise libfcgi", svc->name);
-		_exit(3);
+		return 3;
 	}
-	while (!stop_requested && served < FCGI_MAX_REQUESTS) {
+	while (!cli_stopping() && served < FCGI_MAX_REQUESTS) {
 		int rc = FCGX_Accept_r(&fcgx);
 		if (rc < 0) {
-			if (stop_requested)
+			if (cli_stopping())
 				break;
 			if (errno == EINTR || rc == -EINTR)
 				continue;
@@ -133,143 +87,52 @@ static void worker_run(const struct fcgi_service *svc, int listen_fd)
 	FCGX_Free(&fcgx, 1);
 	arena_free(arena);
 	svc->free(state);
-	_exit(0);
+	return 0;
 }
 
-/* The extra child: closes the listening socket (it serves no request),
- * restores the signals the master changed (SIGTERM kills it unless the
- * function installs its own handler) and runs the service's function;
- * never returns. */
-static void extra_run(const struct fcgi_service *svc, int listen_fd)
+/* The extra child (slot n): closes the listening socket (it serves no
+ * request), puts SIGTERM and SIGHUP back to their defaults (SIGTERM ends
+ * it unless the function installs its own handler) and runs the
+ * service's function. */
+static int extra_run(const struct fcgi_service *svc, int listen_fd)
 {
-	sigset_t none;
-	int rc;
-
 	close(listen_fd);
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGINT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	rc = svc->extra_run(svc->extra_ctx);
-	_exit(rc);
+	return svc->extra_run(svc->extra_ctx);
 }
 
-/* Slots 0..n-1 are workers; slot n, when the service has one, is the
- * extra child. */
 struct pool {
 	const struct fcgi_service *svc;
-	pid_t pids[FCGI_MAX_WORKERS + 1];
-	time_t started[FCGI_MAX_WORKERS + 1];
-	int n;        /* workers */
-	int nslots;   /* n, plus one for the extra child */
+	int n; /* workers; slot n, when the service has one, is the extra child */
 	int listen_fd;
 };
 
-static const char *slot_what(const struct pool *pool, int slot)
+static int pool_run_slot(void *ctx, int slot)
 {
+	const struct pool *pool = ctx;
+	if (slot == pool->n)
+		return extra_run(pool->svc, pool->listen_fd);
+	return worker_run(pool->svc, pool->listen_fd);
+}
+
+static const char *pool_slot_what(void *ctx, int slot)
+{
+	const struct pool *pool = ctx;
 	if (slot == pool->n)
 		return pool->svc->extra_name ? pool->svc->extra_name : "extra child";
 	return "worker";
 }
 
-/* Forks slot's process; in the child, never returns. */
-static pid_t spawn_slot(struct pool *pool, int slot, const sigset_t *unblock)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (unblock)
-			sigprocmask(SIG_UNBLOCK, unblock, NULL);
-		if (slot == pool->n)
-			extra_run(pool->svc, pool->listen_fd);
-		worker_run(pool->svc, pool->listen_fd);
-	}
-	if (pid < 0) {
-		log_error("%s: fork failed: %s", pool->svc->name, strerror(errno));
-		return -1;
-	}
-	pool->pids[slot] = pid;
-	pool->started[slot] = time(NULL);
-	return pid;
-}
-
-/* Reaps dead children and respawns them.  One that died within a second
- * of starting delays its replacement so a crash loop (say, a bad
- * configuration) does not spin the CPU. */
-static void reap_and_respawn(struct pool *pool)
-{
-	int status;
-	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (int i = 0; i < pool->nslots; i++) {
-			if (pool->pids[i] != pid)
-				continue;
-			if (WIFSIGNALED(status))
-				log_warn("%s: %s %d killed by signal %d", pool->svc->name,
-					slot_what(pool, i), (int)pid, WTERMSIG(status));
-			else if (WEXITSTATUS(status) != 0)
-				log_warn("%s: %s %d exited with status %d", pool->svc->name,
-					slot_what(pool, i), (int)pid, WEXITSTATUS(status));
-			pool->pids[i] = 0;
-			if (stop_requested)
-				break;
-			if (time(NULL) - pool->started[i] < 1)
-				sleep(1);
-			if (!stop_requested && spawn_slot(pool, i, NULL) > 0)
-				log_info("%s: respawned %s slot %d as %d", pool->svc->name,
-					slot_what(pool, i), i, (int)pool->pids[i]);
-		}
-	}
-}
-
-static int live_children(const struct pool *pool)
-{
-	int n = 0;
-	for (int i = 0; i < pool->nslots; i++)
-		if (pool->pids[i] > 0)
-			n++;
-	return n;
-}
-
-/* Tells every child to stop, waits for them, kills stragglers. */
-static void stop_pool(struct pool *pool)
-{
-	time_t deadline = time(NULL) + FCGI_STOP_GRACE_S;
-	for (int i = 0; i < pool->nslots; i++)
-		if (pool->pids[i] > 0)
-			kill(pool->pids[i], SIGTERM);
-	while (live_children(pool) > 0 && time(NULL) < deadline) {
-		int status;
-		pid_t pid = waitpid(-1, &status, WNOHANG);
-		if (pid > 0) {
-			for (int i = 0; i < pool->nslots; i++)
-				if (pool->pids[i] == pid)
-					pool->pids[i] = 0;
-			continue;
-		}
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	for (int i = 0; i < pool->nslots; i++) {
-		if (pool->pids[i] > 0) {
-			log_warn("%s: %s %d did not stop in %d s, killing it", pool->svc->name,
-				slot_what(pool, i), (int)pool->pids[i], FCGI_STOP_GRACE_S);
-			kill(pool->pids[i], SIGKILL);
-			waitpid(pool->pids[i], NULL, 0);
-			pool->pids[i] = 0;
-		}
-	}
-}
-
 int fcgi_serve(const struct fcgi_service *svc, int nworkers)
 {
 	struct pool pool;
+	struct proc_pool pp;
+	struct proc_pool_report rep;
 	void *probe = NULL;
 	char err[512];
 	struct stat st;
-	sigset_t block, empty;
 
 	if (nworkers < 1 || nworkers > FCGI_MAX_WORKERS) {
 		fprintf(stderr, "ringfence %s: the pool needs 1 to %d workers\n", svc->name,
@@ -289,108 +152,23 @@ int fcgi_serve(const struct fcgi_service *svc, int nworkers)
 	}
 	svc->free(probe);
 
-	memset(&pool, 0, sizeof(pool));
 	pool.svc = svc;
 	pool.n = nworkers;
-	pool.nslots = nworkers + (svc->extra_run ? 1 : 0);
 	pool.listen_fd = 0;
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGCHLD);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	set_handler(SIGCHLD, on_child);
-	set_handler(SIGTERM, on_stop);
-	set_handler(SIGINT, on_stop);
+	memset(&pp, 0, sizeof(pp));
+	pp.name = svc->name;
+	pp.n = nworkers + (svc->extra_run ? 1 : 0);
+	pp.run = pool_run_slot;
+	pp.ctx = &pool;
+	pp.what = pool_slot_what;
+	pp.respawn = 1;
+	pp.stop_grace_s = FCGI_STOP_GRACE_S;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
-
-	for (int i = 0; i < pool.nslots; i++) {
-		if (spawn_slot(&pool, i, &block) < 0) {
-			stop_requested = 1;
-			break;
-		}
-	}
-	log_info("%s: master %d serving with %d workers%s%s", svc->name, (int)getpid(), pool.n,
-		svc->extra_run ? " and a " : "", svc->extra_run ? slot_what(&pool, pool.n) : "");
-
-	sigemptyset(&empty);
-	while (!stop_requested) {
-		sigsuspend(&empty); /* signals are only delivered here */
-		if (child_exited) {
-			child_exited = 0;
-			sigprocmask(SIG_UNBLOCK, &block, NULL);
-			reap_and_respawn(&pool);
-			sigprocmask(SIG_BLOCK, &block, NULL);
-		}
-	}
-	log_info("%s: stopping %d children", svc->name, live_children(&pool));
-	signal(SIGCHLD, SIG_DFL);
-	stop_pool(&pool);
+	log_info("%s: master %d serving with %d workers%s%s", svc->name, (int)getpid(), nworkers,
+		svc->extra_run ? " and a " : "", svc->extra_run ? pool_slot_what(&pool, nworkers) : "");
+	if (proc_pool_run(&pp, &rep) < 0)
+		return 1;
 	log_info("%s: stopped", svc->name);
 	return 0;
-}
-
-/* The web application as a pool service: one struct app per worker. */
-static int app_service_init(void **state, char *err, size_t errlen)
-{
-	struct app *app = xmalloc(sizeof(*app));
-	if (app_init(app, err, errlen) < 0) {
-		free(app);
-		return -1;
-	}
-	*state = app;
-	return 0;
-}
-
-static void app_service_handle(void *state, struct http_request *req, struct http_response *res)
-{
-	routes_dispatch(state, req, res);
-}
-
-static void app_service_free(void *state)
-{
-	if (state == NULL)
-		return;
-	app_free(state);
-	free(state);
-}
-
-static const struct fcgi_service app_service = {
-	.name = "fcgi",
-	.init = app_service_init,
-	.handle = app_service_handle,
-	.free = app_service_free,
-};
-
-int fcgi_main(int argc, char **argv)
-{
-	struct config cfg;
-	char err[512];
-	int workers = -1;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-			char *end;
-			long n = strtol(argv[++i], &end, 10);
-			if (*end || n < 1 || n > FCGI_MAX_WORKERS) {
-				fprintf(stderr, "ringfence fcgi: --workers must be 1 to %d\n", FCGI_MAX_WORKERS);
-				return 2;
-			}
-			workers = (int)n;
-		} else {
-			fprintf(stderr, "ringfence fcgi: unknown argument '%s' (see --help)\n", argv[i]);
-			return 2;
-		}
-	}
-	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL | CFG_NEED_TWILIO,
-		    err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence fcgi: %s\n", err);
-		return 1;
-	}
-	return fcgi_serve(&app_service, workers > 0 ? workers : cfg.fcgi_workers);
 }

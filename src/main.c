@@ -1,13 +1,14 @@
 /* ringfence: one binary, one subcommand per role. */
 #include "apikey.h"
+#include "app.h"
 #include "audit.h"
 #include "check.h"
+#include "cli.h"
 #include "command.h"
 #include "config.h"
 #include "db.h"
 #include "demo.h"
 #include "failsafe.h"
-#include "fcgi.h"
 #include "log.h"
 #include "migrate.h"
 #include "rds.h"
@@ -64,12 +65,12 @@ static int audit_main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = next; i < argc; i++) {
-		if (strcmp(argv[i], "--max") == 0 && i + 1 < argc) {
-			max = atoi(argv[++i]);
-			if (max < 1 || max > 100000) {
-				fprintf(stderr, "ringfence audit: --max must be 1 to 100000\n");
+		if (strcmp(argv[i], "--max") == 0) {
+			long v;
+			if (cli_int_arg("ringfence audit", "--max", i + 1 < argc ? argv[++i] : NULL, 1,
+				    100000, &v) < 0)
 				return 2;
-			}
+			max = (int)v;
 		} else {
 			fprintf(stderr, "ringfence audit: unknown argument '%s'\n", argv[i]);
 			return 2;
@@ -105,7 +106,7 @@ static int audit_main(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
+	{ "fcgi", app_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
 	{ "scheduler", scheduler_main, "queue the reminders due now (advisory-locked ticks, never backfills)" },
 	{ "worker", worker_main, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },

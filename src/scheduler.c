@@ -1,5 +1,6 @@
 /* scheduler: the tick that turns due reminders into ready ids. */
 #include "scheduler.h"
+#include "cli.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -20,15 +21,6 @@
 /* Stale reminders are marked in batches so that, after a long outage, no
  * single statement runs into the connection's statement timeout. */
 #define SCHEDULER_STALE_BATCH "5000"
-
-/* Set by the signal handler, read between ticks. */
-static volatile sig_atomic_t scheduler_stop;
-
-static void scheduler_on_signal(int sig)
-{
-	(void)sig;
-	scheduler_stop = 1;
-}
 
 /* Marks one batch of pending reminders whose stale_at has passed.  Returns
  * how many, or -1 (reason in t->error). */
@@ -192,7 +184,7 @@ static void scheduler_sleep(int seconds)
 {
 	struct timespec ts = { seconds, 0 };
 
-	while (!scheduler_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	while (!cli_stopping() && nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 
@@ -213,7 +205,6 @@ static void scheduler_usage(FILE *out)
 int scheduler_main(int argc, char **argv)
 {
 	struct config cfg;
-	struct sigaction sa;
 	struct db *db = NULL;
 	struct rds *r = NULL;
 	char err[512];
@@ -226,19 +217,10 @@ int scheduler_main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--once") == 0) {
 			once = 1;
 		} else if (strcmp(argv[i], "--interval") == 0) {
-			char *end;
 			long v;
-			if (i + 1 >= argc) {
-				fprintf(stderr, "ringfence scheduler: --interval needs a number of seconds\n");
+			if (cli_int_arg("ringfence scheduler", "--interval",
+				    i + 1 < argc ? argv[++i] : NULL, 1, SCHEDULER_MAX_INTERVAL, &v) < 0)
 				return 2;
-			}
-			errno = 0;
-			v = strtol(argv[++i], &end, 10);
-			if (errno || end == argv[i] || *end != '\0' || v < 1 || v > SCHEDULER_MAX_INTERVAL) {
-				fprintf(stderr, "ringfence scheduler: --interval must be 1 to %d seconds, not '%s'\n",
-					SCHEDULER_MAX_INTERVAL, argv[i]);
-				return 2;
-			}
 			interval = (int)v;
 		} else {
 			fprintf(stderr, "ringfence scheduler: unknown argument '%s' (see --help)\n", argv[i]);
@@ -256,17 +238,14 @@ int scheduler_main(int argc, char **argv)
 		goto out;
 	}
 	db = db_open(cfg.database_url);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = scheduler_on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: the sleep between ticks must end at once. */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	/* The sleep between ticks ends at once on either. */
+	cli_catch_stop(SIGTERM);
+	cli_catch_stop(SIGINT);
 	if (!once)
 		log_info("scheduler: started, a tick every %d s%s", interval,
 			cfg.now ? " (clock fixed by RINGFENCE_NOW)" : "");
 	rc = 0;
-	while (!scheduler_stop) {
+	while (!cli_stopping()) {
 		struct scheduler_tick t;
 		int trc = scheduler_run_tick(db, r, clock_now_s(), &t);
 		scheduler_log_tick(trc, &t);

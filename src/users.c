@@ -1,5 +1,6 @@
 /* users: dashboard logins and their yescrypt password hashes. */
 #include "users.h"
+#include "cli.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -7,6 +8,7 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,14 +307,12 @@ int users_main(int argc, char **argv)
 	cmd = argv[1];
 	is_add = strcmp(cmd, "add") == 0;
 	for (int i = 2; i < argc; i++) {
-		if (is_add && strcmp(argv[i], "--business") == 0 && i + 1 < argc) {
-			char *end;
-			errno = 0;
-			business = strtoll(argv[++i], &end, 10);
-			if (errno || *end || end == argv[i] || business < 1) {
-				fprintf(stderr, "ringfence user: --business must be a business id\n");
+		if (is_add && strcmp(argv[i], "--business") == 0) {
+			long v;
+			if (cli_int_arg("ringfence user", "--business (a business id)",
+				    i + 1 < argc ? argv[++i] : NULL, 1, LONG_MAX, &v) < 0)
 				return 2;
-			}
+			business = v;
 		} else if (strcmp(argv[i], "--email") == 0 && i + 1 < argc) {
 			email = argv[++i];
 		} else if (strcmp(argv[i], "--password-stdin") == 0) {

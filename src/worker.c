@@ -2,11 +2,13 @@
 #include "worker.h"
 #include "arena.h"
 #include "audit.h"
+#include "cli.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "flow.h"
 #include "log.h"
+#include "proc_pool.h"
 #include "outbound.h"
 #include "queue.h"
 #include "rds.h"
@@ -113,14 +115,6 @@ out:
 
 /* ---- the processes ---------------------------------------------------------- */
 
-static volatile sig_atomic_t worker_stopping;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	worker_stopping = 1;
-}
-
 static void on_crash_timer(int sig)
 {
 	(void)sig;
@@ -202,7 +196,7 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 
 	gethostname(host, sizeof(host) - 1);
 	snprintf(name, sizeof(name), "%s:%d", host, (int)getpid());
-	while (!worker_stopping) {
+	while (!cli_stopping()) {
 		struct outbound_attempt at;
 		const char *reason = "";
 		long long id, now_ms = util_now_ms();
@@ -287,19 +281,37 @@ static void usage(FILE *out)
 		WORKER_MAX_CONCURRENCY, WORKER_LEASE_S, WORKER_RECONCILE_S);
 }
 
-static int int_arg(const char *name, const char *v, int lo, int hi, int *out)
+/* The value of flag argv[*i] (moving *i past it), a whole number from lo
+ * to hi, into *out; 0, or -1 with the reason on stderr. */
+static int int_arg(int argc, char **argv, int *i, long lo, long hi, int *out)
 {
-	char *end;
+	const char *name = argv[*i];
 	long n;
 
-	errno = 0;
-	n = v ? strtol(v, &end, 10) : 0;
-	if (v == NULL || errno || *end || end == v || n < lo || n > hi) {
-		fprintf(stderr, "ringfence worker: %s needs a whole number from %d to %d\n", name, lo, hi);
+	if (cli_int_arg("ringfence worker", name, *i + 1 < argc ? argv[++*i] : NULL, lo, hi, &n) < 0)
 		return -1;
-	}
 	*out = (int)n;
 	return 0;
+}
+
+/* What a worker process gets from the master (copied at fork). */
+struct worker_pool {
+	const struct config *cfg;
+	const struct worker_opts *o;
+	const char *start;
+};
+
+static int worker_pool_run(void *ctx, int slot)
+{
+	const struct worker_pool *wp = ctx;
+	return worker_child(wp->cfg, wp->o, slot, wp->start);
+}
+
+static const char *worker_pool_what(void *ctx, int slot)
+{
+	(void)ctx;
+	(void)slot;
+	return "process";
 }
 
 int worker_main(int argc, char **argv)
@@ -308,10 +320,11 @@ int worker_main(int argc, char **argv)
 	struct config cfg;
 	struct flow_diag d;
 	struct flow *f = NULL;
-	struct sigaction sa;
-	pid_t pids[WORKER_MAX_CONCURRENCY];
+	struct worker_pool wp;
+	struct proc_pool pp;
+	struct proc_pool_report rep;
 	char err[512], start[72];
-	int rc = 1, alive = 0;
+	int rc = 1;
 
 	memset(&d, 0, sizeof(d));
 	for (int i = 1; i < argc; i++) {
@@ -323,15 +336,13 @@ int worker_main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--reconcile-once") == 0) {
 			o.reconcile_once = 1;
 		} else if (strcmp(argv[i], "--concurrency") == 0) {
-			if (i + 1 >= argc || int_arg("--concurrency", argv[++i], 1,
-						     WORKER_MAX_CONCURRENCY, &o.concurrency) < 0)
+			if (int_arg(argc, argv, &i, 1, WORKER_MAX_CONCURRENCY, &o.concurrency) < 0)
 				return 2;
 		} else if (strcmp(argv[i], "--lease") == 0) {
-			if (i + 1 >= argc || int_arg("--lease", argv[++i], 1, 3600, &o.lease_s) < 0)
+			if (int_arg(argc, argv, &i, 1, 3600, &o.lease_s) < 0)
 				return 2;
 		} else if (strcmp(argv[i], "--reconcile-interval") == 0) {
-			if (i + 1 >= argc ||
-				int_arg("--reconcile-interval", argv[++i], 1, 86400, &o.reconcile_s) < 0)
+			if (int_arg(argc, argv, &i, 1, 86400, &o.reconcile_s) < 0)
 				return 2;
 		} else {
 			fprintf(stderr, "ringfence worker: unknown argument '%s' (see --help)\n", argv[i]);
@@ -372,64 +383,24 @@ int worker_main(int argc, char **argv)
 	}
 	snprintf(start, sizeof(start), "%s", f->states[f->start].name);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	log_info("worker: %d process(es)%s, lease %d s, env %s", o.concurrency,
 		o.once ? ", draining once" : "", o.lease_s, cfg.env_name);
-	for (int i = 0; i < o.concurrency; i++) {
-		pids[i] = fork();
-		if (pids[i] == 0)
-			_exit(worker_child(&cfg, &o, i, start));
-		if (pids[i] < 0)
-			log_error("worker: fork: %s", strerror(errno));
-		else
-			alive++;
-	}
-	rc = 0;
-	/* The master waits; with SIGTERM it passes the signal on and waits
-	 * for each child to finish the attempt in hand.  A child that died
-	 * (not --once) is started again after a second. */
-	while (alive > 0) {
-		int status;
-		pid_t pid = waitpid(-1, &status, 0);
-		if (pid < 0) {
-			if (errno == EINTR) {
-				if (worker_stopping)
-					for (int i = 0; i < o.concurrency; i++)
-						if (pids[i] > 0)
-							kill(pids[i], SIGTERM);
-				continue;
-			}
-			break;
-		}
-		for (int i = 0; i < o.concurrency; i++) {
-			if (pids[i] != pid)
-				continue;
-			pids[i] = 0;
-			alive--;
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-				log_error("worker: process %d %s %d", (int)pid,
-					WIFSIGNALED(status) ? "killed by signal" : "exited with",
-					WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-				rc = 1;
-			}
-			if (!o.once && !worker_stopping) {
-				sleep_ms(1000);
-				pids[i] = fork();
-				if (pids[i] == 0)
-					_exit(worker_child(&cfg, &o, i, start));
-				if (pids[i] > 0)
-					alive++;
-				else
-					pids[i] = 0;
-			}
-		}
-	}
-	if (worker_stopping)
-		rc = 0;
+	/* The master waits; SIGTERM is passed on and each process finishes
+	 * the attempt in hand.  A process that died (not --once) is started
+	 * again, with the pool's back-off. */
+	wp.cfg = &cfg;
+	wp.o = &o;
+	wp.start = start;
+	memset(&pp, 0, sizeof(pp));
+	pp.name = "worker";
+	pp.n = o.concurrency;
+	pp.run = worker_pool_run;
+	pp.ctx = &wp;
+	pp.what = worker_pool_what;
+	pp.respawn = !o.once;
+	if (proc_pool_run(&pp, &rep) < 0)
+		goto out;
+	rc = !rep.stopped && (rep.failed > 0 || rep.fork_failed > 0) ? 1 : 0;
 out:
 	if (f)
 		flow_free(f);

@@ -1,5 +1,6 @@
 /* sim_driver: plays the simulator's queued calls and messages. */
 #include "sim/sim_driver.h"
+#include "cli.h"
 #include "sms.h"
 #include "config.h"
 #include "db.h"
@@ -30,14 +31,6 @@
 #define DRIVER_HTTP_TIMEOUT_MS 15000
 /* One lock number for "the driver of this database". */
 #define DRIVER_LOCK_SQL "SELECT pg_try_advisory_lock(hashtext('ringfence.twilio_sim.driver'))"
-
-static volatile sig_atomic_t driver_stop;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	driver_stop = 1;
-}
 
 struct child {
 	pid_t pid;
@@ -437,7 +430,7 @@ static void wait_for_work(struct driver *d)
  * 0, or -1 when the database failed. */
 static int start_work(struct driver *d)
 {
-	while (!driver_stop && d->nkids < DRIVER_MAX_CHILDREN) {
+	while (!cli_stopping() && d->nkids < DRIVER_MAX_CHILDREN) {
 		struct sim_store_call call;
 		struct sim_store_message m;
 		int r = 0;
@@ -496,14 +489,10 @@ static void stop_children(struct driver *d)
 int sim_driver_run(void *ctx)
 {
 	struct driver *d = xcalloc(1, sizeof(*d));
-	struct sigaction sa;
 	char err[512];
 	int recovered = 0, waiting_logged = 0, rc = 1;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_catch_stop(SIGTERM);
 	d->opts = ctx;
 	if (config_load(&d->cfg, CFG_NEED_DB | CFG_NEED_TWILIO | CFG_NEED_PUBLIC_URL, err,
 		    sizeof(err)) < 0) {
@@ -514,7 +503,7 @@ int sim_driver_run(void *ctx)
 	log_info("driver: started (time scale %g, %d calls per second%s, queue hold %ld ms)",
 		d->opts->time_scale, d->opts->cps, d->opts->cps > 0 ? "" : " (no limit)",
 		d->opts->queue_delay_ms);
-	while (!driver_stop) {
+	while (!cli_stopping()) {
 		int s = ensure_session(d);
 		reap(d, 0);
 		if (s <= 0) {

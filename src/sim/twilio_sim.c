@@ -1,5 +1,6 @@
 /* twilio_sim: `ringfence-sim twilio-sim`, the local Twilio stand-in. */
 #include "sim/twilio_sim.h"
+#include "cli.h"
 #include "config.h"
 #include "db.h"
 #include "fcgi.h"
@@ -21,6 +22,7 @@
 #define SIM_MAX_WORKERS 64
 #define SIM_MAX_CPS 1000
 #define SIM_MAX_QUEUE_DELAY_MS 3600000L
+#define PROG "ringfence-sim twilio-sim" /* in messages */
 
 static void usage(FILE *out)
 {
@@ -97,28 +99,6 @@ static int parse_scale(const char *v, double *out)
 	return 0;
 }
 
-static int parse_workers(const char *v, int *out)
-{
-	char *end;
-	long n = strtol(v, &end, 10);
-	if (*v == '\0' || *end || n < 1 || n > SIM_MAX_WORKERS)
-		return -1;
-	*out = (int)n;
-	return 0;
-}
-
-/* A whole number from lo to hi; 0 or -1. */
-static int parse_long(const char *v, long lo, long hi, long *out)
-{
-	char *end;
-	long n;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (*v == '\0' || *end || errno || n < lo || n > hi)
-		return -1;
-	*out = n;
-	return 0;
-}
 
 struct load_ctx {
 	struct db *db;
@@ -194,50 +174,36 @@ int twilio_sim_main(int argc, char **argv)
 	struct config cfg;
 	const char *script = getenv("RINGFENCE_SIM_SCRIPT"), *v;
 	char err[512];
-	int workers = SIM_DEFAULT_WORKERS;
-	long cps = 0, delay = 0;
+	long workers = SIM_DEFAULT_WORKERS, cps = 0, delay = 0;
 
 	v = getenv("RINGFENCE_SIM_CPS");
-	if (v && *v && parse_long(v, 0, SIM_MAX_CPS, &cps) < 0) {
-		fprintf(stderr, "ringfence-sim twilio-sim: RINGFENCE_SIM_CPS must be 0 to %d, not '%s'\n",
-			SIM_MAX_CPS, v);
+	if (v && *v && cli_int_arg(PROG, "RINGFENCE_SIM_CPS", v, 0, SIM_MAX_CPS, &cps) < 0)
 		return 1;
-	}
 	v = getenv("RINGFENCE_SIM_QUEUE_DELAY_MS");
-	if (v && *v && parse_long(v, 0, SIM_MAX_QUEUE_DELAY_MS, &delay) < 0) {
-		fprintf(stderr, "ringfence-sim twilio-sim: RINGFENCE_SIM_QUEUE_DELAY_MS must be 0 to %ld, not '%s'\n",
-			SIM_MAX_QUEUE_DELAY_MS, v);
+	if (v && *v && cli_int_arg(PROG, "RINGFENCE_SIM_QUEUE_DELAY_MS", v, 0,
+			       SIM_MAX_QUEUE_DELAY_MS, &delay) < 0)
 		return 1;
-	}
 	v = getenv("RINGFENCE_SIM_WORKERS");
-	if (v && *v && parse_workers(v, &workers) < 0) {
-		fprintf(stderr, "ringfence-sim twilio-sim: RINGFENCE_SIM_WORKERS must be 1 to %d, not '%s'\n",
-			SIM_MAX_WORKERS, v);
+	if (v && *v && cli_int_arg(PROG, "RINGFENCE_SIM_WORKERS", v, 1, SIM_MAX_WORKERS, &workers) < 0)
 		return 1;
-	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
-			if (parse_workers(argv[++i], &workers) < 0) {
-				fprintf(stderr, "ringfence-sim twilio-sim: --workers must be 1 to %d\n",
-					SIM_MAX_WORKERS);
+		} else if (strcmp(argv[i], "--workers") == 0) {
+			if (cli_int_arg(PROG, "--workers", i + 1 < argc ? argv[++i] : NULL, 1,
+				    SIM_MAX_WORKERS, &workers) < 0)
 				return 2;
-			}
 		} else if (strcmp(argv[i], "--script") == 0 && i + 1 < argc) {
 			script = argv[++i];
-		} else if (strcmp(argv[i], "--cps") == 0 && i + 1 < argc) {
-			if (parse_long(argv[++i], 0, SIM_MAX_CPS, &cps) < 0) {
-				fprintf(stderr, "ringfence-sim twilio-sim: --cps must be 0 to %d\n", SIM_MAX_CPS);
+		} else if (strcmp(argv[i], "--cps") == 0) {
+			if (cli_int_arg(PROG, "--cps", i + 1 < argc ? argv[++i] : NULL, 0, SIM_MAX_CPS,
+				    &cps) < 0)
 				return 2;
-			}
-		} else if (strcmp(argv[i], "--queue-delay-ms") == 0 && i + 1 < argc) {
-			if (parse_long(argv[++i], 0, SIM_MAX_QUEUE_DELAY_MS, &delay) < 0) {
-				fprintf(stderr, "ringfence-sim twilio-sim: --queue-delay-ms must be 0 to %ld\n",
-					SIM_MAX_QUEUE_DELAY_MS);
+		} else if (strcmp(argv[i], "--queue-delay-ms") == 0) {
+			if (cli_int_arg(PROG, "--queue-delay-ms", i + 1 < argc ? argv[++i] : NULL, 0,
+				    SIM_MAX_QUEUE_DELAY_MS, &delay) < 0)
 				return 2;
-			}
 		} else {
 			fprintf(stderr, "ringfence-sim twilio-sim: unknown argument '%s' (see --help)\n", argv[i]);
 			return 2;
@@ -277,5 +243,5 @@ int twilio_sim_main(int argc, char **argv)
 	svc.extra_run = sim_driver_run;
 	svc.extra_ctx = &opts;
 	svc.extra_name = "driver";
-	return fcgi_serve(&svc, workers);
+	return fcgi_serve(&svc, (int)workers);
 }

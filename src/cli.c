@@ -1,0 +1,54 @@
+/* cli: the integer-argument parser and the stop signals of every command. */
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t cli_stop;
+
+int cli_int_arg(const char *prog, const char *name, const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	long n;
+
+	if (v == NULL) {
+		fprintf(stderr, "%s: %s needs a value, a whole number from %ld to %ld\n", prog, name,
+			lo, hi);
+		return -1;
+	}
+	/* strtol would skip leading blanks: only a sign or a digit starts
+	 * a number here. */
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || !(*v == '-' || *v == '+' || (*v >= '0' && *v <= '9')) || *end != '\0' || n < lo || n > hi) {
+		fprintf(stderr, "%s: %s must be a whole number from %ld to %ld, not '%s'\n", prog,
+			name, lo, hi, v);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static void cli_on_stop(int sig)
+{
+	(void)sig;
+	cli_stop = 1;
+}
+
+void cli_catch_stop(int sig)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+int cli_stopping(void)
+{
+	return cli_stop != 0;
+}
