@@ -1,5 +1,6 @@
 /* audit: records to bounded Redis streams, a fallback file, or stderr. */
 #include "audit.h"
+#include "arena.h"
 #include "buf.h"
 #include "form.h"
 #include "log.h"
@@ -131,24 +132,36 @@ static int audit_has_secret(const char *s, size_t len)
 	return 0;
 }
 
+/* Appends s to b with every secret replaced. */
+static void redact_into(struct buf *b, const char *s)
+{
+	for (const char *p = s; p && *p; ) {
+		size_t n = audit_secret_at(p);
+		if (n) {
+			buf_puts(b, AUDIT_REDACTED);
+			p += n;
+		} else {
+			buf_putc(b, *p++);
+		}
+	}
+}
+
 char *audit_redact(const char *s)
 {
 	struct buf b = BUF_INIT;
-	const char *p;
 
-	if (s == NULL)
-		return xstrdup("");
-	for (p = s; *p; ) {
-		size_t n = audit_secret_at(p);
-		if (n) {
-			buf_puts(&b, AUDIT_REDACTED);
-			p += n;
-		} else {
-			buf_putc(&b, *p++);
-		}
-	}
+	redact_into(&b, s);
 	/* The buffer's memory becomes the caller's. */
 	return b.data ? b.data : xstrdup("");
+}
+
+const char *audit_redact_in(struct arena *a, const char *s)
+{
+	struct buf b;
+
+	buf_init_arena(&b, a);
+	redact_into(&b, s);
+	return buf_str(&b);
 }
 
 /* Names that carry credentials by convention, compared case-insensitively
