@@ -151,8 +151,9 @@ static void render_twiml(const struct route *r, struct outcome *out, struct http
 }
 
 /* out->json (consumed), or {"error": {"code", "message", "field"}} when
- * out->error_code is set; a handler that set neither is a 500. */
-static void render_json(struct outcome *out, struct http_response *res)
+ * out->error_code is set; a handler that set neither is a 500.  The text
+ * is written into the request arena a. */
+static void render_json(struct arena *a, struct outcome *out, struct http_response *res)
 {
 	json_t *body = out->json;
 	const char *s;
@@ -170,7 +171,7 @@ static void render_json(struct outcome *out, struct http_response *res)
 		json_decref(body);
 		body = json_pack("{s:o}", "error", e);
 	}
-	s = arena_json(res->body.arena, body, out->json_spaced ? JSON_PRESERVE_ORDER : JSON_COMPACT);
+	s = arena_json(a, body, out->json_spaced ? JSON_PRESERVE_ORDER : JSON_COMPACT);
 	json_decref(body);
 	if (s == NULL)
 		abort(); /* the JSON is ours: only a bug in building it */
@@ -215,8 +216,10 @@ static void render_html(const struct outcome *out, struct http_response *res)
 	res->content_type = "text/html; charset=utf-8";
 }
 
-/* Writes out into res with r's renderer, and the headers out asks for. */
-static void render(const struct route *r, struct outcome *out, struct http_response *res)
+/* Writes out into res with r's renderer, and the headers out asks for;
+ * scratch in the request arena a. */
+static void render(const struct route *r, struct arena *a, struct outcome *out,
+	struct http_response *res)
 {
 	switch (r->render) {
 	case ROUTE_RENDER_TWIML:
@@ -224,7 +227,7 @@ static void render(const struct route *r, struct outcome *out, struct http_respo
 		render_twiml(r, out, res);
 		break;
 	case ROUTE_RENDER_JSON:
-		render_json(out, res);
+		render_json(a, out, res);
 		break;
 	case ROUTE_RENDER_HTML:
 		render_html(out, res);
@@ -744,7 +747,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 		in.query_valid = query_fields(r, req, &in.query);
 	r->handler(app, &in, &out);
 answer:
-	render(r, &out, res);
+	render(r, req->arena, &out, res);
 	if (refused) {
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {
