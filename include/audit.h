@@ -115,6 +115,9 @@ void audit_add_secret(const char *secret);
 /* Replaces every registered secret in s with "[redacted]"; returns a new
  * malloc'd string. */
 char *audit_redact(const char *s);
+/* The same, in arena a (the request path's form: nothing to free). */
+struct arena;
+const char *audit_redact_in(struct arena *a, const char *s);
 
 /* Reads back up to max records of a stream ("call", sid) or ("business",
  * id), oldest first, as a JSON array (caller decrefs), or NULL when Redis

@@ -1,19 +1,28 @@
 /* buf: a growable byte buffer, always NUL-terminated after its data.
- * The owner of the struct owns data; buf_free releases it. */
+ * A plain buf (buf_init, BUF_INIT) owns its malloc'd data and buf_free
+ * releases it; a buf on an arena (buf_init_arena) grows inside the
+ * arena, which owns every byte: the request path's buffers are of this
+ * kind and need no buf_free (arena.h's memory rule). */
 #ifndef RF_BUF_H
 #define RF_BUF_H
 
 #include <stddef.h>
 
+struct arena;
+
 struct buf {
 	char *data; /* NULL until the first append */
 	size_t len;
 	size_t cap;
+	struct arena *arena; /* NULL: data is malloc'd; else the arena holds it */
 };
 
-#define BUF_INIT { NULL, 0, 0 }
+#define BUF_INIT { NULL, 0, 0, NULL }
 
 void buf_init(struct buf *b);
+/* An empty buf whose data lives in a (released with the arena). */
+void buf_init_arena(struct buf *b, struct arena *a);
+/* A plain buf's data is freed; an arena buf is only emptied. */
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, keeps memory */
 void buf_append(struct buf *b, const void *data, size_t n);

@@ -31,7 +31,22 @@
  *   ROUTE_AUTH_NONE: the handler decides (health, the unsubscribe link,
  *     which carries its own HMAC token).
  * An unknown path is 404 text/plain, a known path with another method 405
- * (in the route's own renderer for /twilio/ and /api/v1/ routes). */
+ * (in the route's own renderer for /twilio/ and /api/v1/ routes).
+ *
+ * The request path's one error channel:
+ *   - Below a handler (the engine, validators, renderers, database
+ *     helpers), a function that fails returns -1 (or NULL) and, when its
+ *     caller needs the reason, writes one line into the caller's
+ *     `char *err, size_t errlen` (the pair the rest of ringfence uses:
+ *     engine_new, clock_init, valid_params, config).  It neither logs
+ *     nor audits: its caller decides.  A database failure's text is
+ *     db_last_error(db), read by the function that writes err.
+ *   - A handler reports through its struct outcome only: out->error
+ *     (why a webhook got the apology or did nothing; text in the request
+ *     arena) and outcome_error (an API answer's status, code, field and
+ *     message), or out->rejected for a refusal.  It may add a line to
+ *     the operator's log; the audit record and the error stream are
+ *     written by the dispatcher alone, once, from the outcome. */
 #ifndef RF_DISPATCH_H
 #define RF_DISPATCH_H
 

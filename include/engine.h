@@ -51,14 +51,14 @@ struct engine_outcome {
 	const char *input;        /* NULL when no transition was taken */
 	const char *action;       /* NULL when none ran */
 	int replay;               /* the webhook was not for the current state */
-	const char *error;        /* why the apology was rendered, or NULL */
 };
 
 /* Handles in and appends the TwiML to answer with to out.  Always appends
  * valid TwiML: on any failure (unknown call, database down, action
- * failed) it is the apology, outcome->error says why, and -1 is returned.
- * Returns 0 otherwise. */
+ * failed) it is the apology, err says why (dispatch.h's error channel),
+ * and -1 is returned.  Returns 0 otherwise. */
 int engine_handle(struct engine *e, struct db *db, struct arena *a,
-	const struct engine_input *in, struct buf *out, struct engine_outcome *outcome);
+	const struct engine_input *in, struct buf *out, struct engine_outcome *outcome, char *err,
+	size_t errlen);
 
 #endif

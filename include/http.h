@@ -6,7 +6,9 @@
  * A body over the cap is read and thrown away (only its SHA-256 is kept,
  * for the audit's summary): the application never holds more than
  * HTTP_MAX_BODY bytes of it, and nginx gets its whole request taken.
- * Handlers fill struct http_response; http_response_send writes it. */
+ * Handlers fill struct http_response; http_response_send writes it.
+ * Request and response both live in the request arena (arena.h): nothing
+ * here is freed before the arena is reset after FCGX_Finish_r. */
 #ifndef RF_HTTP_H
 #define RF_HTTP_H
 
@@ -52,8 +54,8 @@ struct http_request {
 struct http_response {
 	int status;                 /* 200 unless set */
 	const char *content_type;   /* NULL: "text/plain; charset=utf-8" */
-	struct buf body;            /* owned by the response */
-	struct buf headers;         /* extra "Name: value\r\n" lines */
+	struct buf body;            /* in the request arena */
+	struct buf headers;         /* extra "Name: value\r\n" lines, in the arena too */
 };
 
 /* Fills req from fcgx; 0, or -1 when the request is unusable (no method
@@ -64,8 +66,8 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
  * once; "" only if the crypto library fails. */
 const char *http_request_digest(struct http_request *req);
 
-void http_response_init(struct http_response *res);
-void http_response_free(struct http_response *res);
+/* A 200 with no body whose buffers grow in arena a (nothing to free). */
+void http_response_init(struct http_response *res, struct arena *a);
 /* Sets status, content type and a plain body in one go. */
 void http_response_text(struct http_response *res, int status, const char *text);
 void http_response_header(struct http_response *res, const char *name, const char *value);

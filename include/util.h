@@ -16,6 +16,15 @@ char *xstrndup(const char *s, size_t n);
 /* Formats into a new malloc'd string (caller frees). */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Points jansson (json_set_alloc_funcs) and libxml2 (xmlMemSetup) at
+ * xmalloc, xrealloc, xstrdup and free, so that out of memory in a
+ * library aborts like out of memory in ringfence (arena.h's rule 5).
+ * Called once at the start of every binary (command_dispatch), before
+ * either library allocates; calling it again does nothing more. */
+void util_alloc_hooks_install(void);
+/* 1 when both libraries' allocators are util's (for the unit test). */
+int util_alloc_hooks_installed(void);
+
 /* Constant-time comparison of two byte strings; 1 when equal. */
 int util_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* Reads a whole file into a new malloc'd, NUL-terminated buffer (caller

@@ -2,6 +2,7 @@
 #include "arena.h"
 #include "util.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,22 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *p = arena_vprintf(a, fmt, ap);
 	va_end(ap);
+	return p;
+}
+
+/* jansson tells the size it needs when the buffer is too small, so the
+ * text is encoded twice and lands in the arena without a malloc. */
+char *arena_json(struct arena *a, const struct json_t *json, size_t flags)
+{
+	size_t n = json ? json_dumpb(json, NULL, 0, flags) : 0;
+	char *p;
+
+	if (n == 0)
+		return NULL;
+	p = arena_alloc(a, n + 1);
+	if (json_dumpb(json, p, n, flags) != n)
+		return NULL;
+	p[n] = '\0';
 	return p;
 }
 

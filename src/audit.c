@@ -1,5 +1,6 @@
 /* audit: records to bounded Redis streams, a fallback file, or stderr. */
 #include "audit.h"
+#include "arena.h"
 #include "buf.h"
 #include "form.h"
 #include "log.h"
@@ -50,6 +51,7 @@ struct audit {
 	double rate, burst, tokens;
 	long long tokens_ms;
 	long long suppressed;   /* summaries not written since the last one */
+	struct arena *scratch;  /* owned: one record's keys and text, reset after it */
 };
 
 /* The registered secrets, longest first so that a secret containing
@@ -68,6 +70,7 @@ struct audit *audit_open(struct rds *r, const char *fallback_path)
 	au->rate = 20;
 	au->burst = au->tokens = 100;
 	au->tokens_ms = util_now_ms();
+	au->scratch = arena_new(0);
 	return au;
 }
 
@@ -91,6 +94,7 @@ void audit_close(struct audit *au)
 	if (au == NULL)
 		return;
 	free(au->fallback_path);
+	arena_free(au->scratch);
 	free(au);
 }
 
@@ -131,24 +135,36 @@ static int audit_has_secret(const char *s, size_t len)
 	return 0;
 }
 
+/* Appends s to b with every secret replaced. */
+static void redact_into(struct buf *b, const char *s)
+{
+	for (const char *p = s; p && *p; ) {
+		size_t n = audit_secret_at(p);
+		if (n) {
+			buf_puts(b, AUDIT_REDACTED);
+			p += n;
+		} else {
+			buf_putc(b, *p++);
+		}
+	}
+}
+
 char *audit_redact(const char *s)
 {
 	struct buf b = BUF_INIT;
-	const char *p;
 
-	if (s == NULL)
-		return xstrdup("");
-	for (p = s; *p; ) {
-		size_t n = audit_secret_at(p);
-		if (n) {
-			buf_puts(&b, AUDIT_REDACTED);
-			p += n;
-		} else {
-			buf_putc(&b, *p++);
-		}
-	}
+	redact_into(&b, s);
 	/* The buffer's memory becomes the caller's. */
 	return b.data ? b.data : xstrdup("");
+}
+
+const char *audit_redact_in(struct arena *a, const char *s)
+{
+	struct buf b;
+
+	buf_init_arena(&b, a);
+	redact_into(&b, s);
+	return buf_str(&b);
 }
 
 /* Names that carry credentials by convention, compared case-insensitively
@@ -201,32 +217,31 @@ json_t *audit_params_json(const struct params *p)
 	return obj;
 }
 
-/* Replaces registered secrets in every string of v, keys included;
- * returns v or its replacement (a new reference either way). */
-static json_t *audit_scrub(json_t *v)
+/* Replaces registered secrets in every string of v, keys included,
+ * its scratch in a; returns v or its replacement (a new reference
+ * either way). */
+static json_t *audit_scrub(struct arena *a, json_t *v)
 {
 	if (nsecrets == 0)
 		return v;
 	if (json_is_string(v)) {
 		if (audit_has_secret(json_string_value(v), json_string_length(v))) {
-			char *s = audit_redact(json_string_value(v));
+			const char *s = audit_redact_in(a, json_string_value(v));
 			json_decref(v);
 			v = json_string(s);
-			free(s);
 		}
 	} else if (json_is_array(v)) {
 		size_t i;
 		json_t *e;
 		json_array_foreach(v, i, e)
-			json_array_set_new(v, i, audit_scrub(json_incref(e)));
+			json_array_set_new(v, i, audit_scrub(a, json_incref(e)));
 	} else if (json_is_object(v)) {
 		json_t *copy = json_object();
 		const char *k;
 		json_t *e;
 		json_object_foreach(v, k, e) {
-			char *rk = audit_has_secret(k, strlen(k)) ? audit_redact(k) : xstrdup(k);
-			json_object_set_new(copy, rk, audit_scrub(json_incref(e)));
-			free(rk);
+			const char *rk = audit_has_secret(k, strlen(k)) ? audit_redact_in(a, k) : k;
+			json_object_set_new(copy, rk, audit_scrub(a, json_incref(e)));
 		}
 		json_decref(v);
 		v = copy;
@@ -379,7 +394,7 @@ static const char *audit_maxlen(const char *key)
  * stream) in one round trip; 0 or -1.  After a partial failure the caller
  * writes the record to the fallback log as well: a duplicate is better
  * than a gap. */
-static int audit_store(struct audit *au, char *const *keys, int nkeys,
+static int audit_store(struct audit *au, const char *const *keys, int nkeys,
 	const char *call_key, const char *json)
 {
 	const char *argv[AUDIT_MAX_STREAMS + 1][8];
@@ -459,11 +474,12 @@ static json_t *audit_truncate(json_t *rec, size_t json_len)
 int audit_record(struct audit *au, const char *kind, const char *call_sid,
 	const char *business_id, json_t *rec)
 {
+	struct arena *a = au->scratch;
 	char ts[40];
-	char *keys[AUDIT_MAX_STREAMS];
+	const char *keys[AUDIT_MAX_STREAMS];
 	const char *call_key = NULL;
 	int nkeys = 0, rc;
-	char *json, *line;
+	const char *json, *line;
 	size_t len;
 	ssize_t w;
 
@@ -488,35 +504,34 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 		json_object_set_new(rec, "business_id", json_string(business_id));
 	/* The last line of defence: callers redact what they know about,
 	 * this catches a token pasted into an error message or a body. */
-	rec = audit_scrub(rec);
-	json = json_dumps(rec, JSON_COMPACT);
+	rec = audit_scrub(a, rec);
+	json = arena_json(a, rec, JSON_COMPACT);
 	if (json == NULL)
-		abort(); /* an object of valid strings only fails to encode without memory */
+		abort(); /* an object of valid strings always encodes */
 	if (strlen(json) > AUDIT_RECORD_MAX) {
 		json_t *small = audit_truncate(rec, strlen(json));
-		free(json);
 		json_decref(rec);
 		rec = small;
-		json = json_dumps(rec, JSON_COMPACT);
+		json = arena_json(a, rec, JSON_COMPACT);
 		if (json == NULL)
 			abort();
 	}
 
-	keys[nkeys++] = xstrdup("audit:all");
+	keys[nkeys++] = "audit:all";
 	if (strcmp(kind, "error") == 0)
-		keys[nkeys++] = xstrdup("audit:errors");
+		keys[nkeys++] = "audit:errors";
 	if (call_sid && audit_key_id_ok(call_sid)) {
-		keys[nkeys] = xasprintf("audit:call:%s", call_sid);
+		keys[nkeys] = arena_printf(a, "audit:call:%s", call_sid);
 		call_key = keys[nkeys++];
 	}
 	if (business_id && audit_key_id_ok(business_id))
-		keys[nkeys++] = xasprintf("audit:business:%s", business_id);
+		keys[nkeys++] = arena_printf(a, "audit:business:%s", business_id);
 
 	if (audit_store(au, keys, nkeys, call_key, json) == 0) {
 		rc = 0;
 		goto out;
 	}
-	line = xasprintf("%s\n", json);
+	line = arena_printf(a, "%s\n", json);
 	len = strlen(line);
 	if (audit_fallback(au, line, len) == 0) {
 		rc = 1;
@@ -527,12 +542,9 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 		while (w < 0 && errno == EINTR);
 		rc = -1;
 	}
-	free(line);
 out:
-	for (int i = 0; i < nkeys; i++)
-		free(keys[i]);
-	free(json);
 	json_decref(rec);
+	arena_reset(a);
 	return rc;
 }
 
@@ -623,8 +635,10 @@ static int audit_summary_token(struct audit *au)
 
 int audit_rejected(struct audit *au, const struct audit_rejection *rj)
 {
+	struct arena *a = au->scratch;
 	json_t *rec = audit_rejection_json(rj);
-	char ts[40], hour[16], *json, *line, *sources;
+	char ts[40], hour[16];
+	const char *json, *line, *sources;
 	const char *args[7];
 	redisReply *rep = NULL;
 	struct tm tm;
@@ -637,12 +651,12 @@ int audit_rejected(struct audit *au, const struct audit_rejection *rj)
 	json_object_set_new(rec, "pid", json_integer(getpid()));
 	if (au->suppressed > 0)
 		json_object_set_new(rec, "suppressed", json_integer(au->suppressed));
-	json = json_dumps(rec, JSON_COMPACT);
+	json = arena_json(a, rec, JSON_COMPACT);
 	if (json == NULL)
 		abort();
 	gmtime_r(&now, &tm);
 	strftime(hour, sizeof(hour), "%Y%m%d%H", &tm);
-	sources = xasprintf(AUDIT_SOURCES_PREFIX "%s", hour);
+	sources = arena_printf(a, AUDIT_SOURCES_PREFIX "%s", hour);
 
 	if (au->r) {
 		args[0] = AUDIT_REJECTED_KEY;
@@ -667,7 +681,7 @@ int audit_rejected(struct audit *au, const struct audit_rejection *rj)
 		rc = 2;
 		goto out;
 	}
-	line = xasprintf("%s\n", json);
+	line = arena_printf(a, "%s\n", json);
 	if (audit_fallback(au, line, strlen(line)) == 0) {
 		rc = 1;
 	} else {
@@ -678,11 +692,9 @@ int audit_rejected(struct audit *au, const struct audit_rejection *rj)
 		rc = -1;
 	}
 	au->suppressed = 0;
-	free(line);
 out:
-	free(sources);
-	free(json);
 	json_decref(rec);
+	arena_reset(a);
 	return rc;
 }
 

@@ -1,5 +1,6 @@
 /* buf: growable byte buffer. */
 #include "buf.h"
+#include "arena.h"
 #include "util.h"
 
 #include <stdarg.h>
@@ -12,12 +13,22 @@ void buf_init(struct buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->arena = NULL;
+}
+
+void buf_init_arena(struct buf *b, struct arena *a)
+{
+	buf_init(b);
+	b->arena = a;
 }
 
 void buf_free(struct buf *b)
 {
-	free(b->data);
+	struct arena *a = b->arena;
+	if (a == NULL)
+		free(b->data);
 	buf_init(b);
+	b->arena = a;
 }
 
 void buf_reset(struct buf *b)
@@ -34,7 +45,15 @@ static void buf_grow(struct buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < b->len + extra + 1)
 		cap *= 2;
-	b->data = xrealloc(b->data, cap);
+	if (b->arena) {
+		/* The old block stays in the arena until it is reset. */
+		char *p = arena_alloc(b->arena, cap);
+		if (b->data)
+			memcpy(p, b->data, b->len + 1);
+		b->data = p;
+	} else {
+		b->data = xrealloc(b->data, cap);
+	}
 	b->cap = cap;
 }
 

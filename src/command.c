@@ -1,6 +1,7 @@
 /* command: the subcommand dispatch of a binary. */
 #include "command.h"
 #include "log.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ int command_dispatch(const char *prog, const struct command *cmds, size_t n, con
 {
 	const char *level = getenv("RINGFENCE_LOG");
 
+	util_alloc_hooks_install();
 	if (level && strcmp(level, "debug") == 0)
 		log_set_level(LOG_DEBUG);
 	if (argc < 2) {

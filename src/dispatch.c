@@ -116,18 +116,19 @@ void outcome_error(struct outcome *out, int status, const char *code, const char
 	out->error_message = message;
 }
 
-/* An empty outcome: status 0 (200), nothing planned or cancelled. */
-static void outcome_init(struct outcome *out)
+/* An empty outcome: status 0 (200), nothing planned or cancelled; its
+ * TwiML grows in the request arena a. */
+static void outcome_init(struct outcome *out, struct arena *a)
 {
 	memset(out, 0, sizeof(*out));
-	buf_init(&out->twiml);
+	buf_init_arena(&out->twiml, a);
 	out->planned = out->cancelled = -1;
 }
 
-/* Releases what the outcome still owns (its TwiML, JSON and record). */
+/* Releases the jansson values the outcome still holds (its JSON and
+ * record); everything else is in the request arena. */
 static void outcome_free(struct outcome *out)
 {
-	buf_free(&out->twiml);
 	json_decref(out->json);
 	json_decref(out->audit);
 }
@@ -150,11 +151,12 @@ static void render_twiml(const struct route *r, struct outcome *out, struct http
 }
 
 /* out->json (consumed), or {"error": {"code", "message", "field"}} when
- * out->error_code is set; a handler that set neither is a 500. */
-static void render_json(struct outcome *out, struct http_response *res)
+ * out->error_code is set; a handler that set neither is a 500.  The text
+ * is written into the request arena a. */
+static void render_json(struct arena *a, struct outcome *out, struct http_response *res)
 {
 	json_t *body = out->json;
-	char *s;
+	const char *s;
 
 	out->json = NULL;
 	if (body == NULL && out->error_code == NULL) {
@@ -169,16 +171,15 @@ static void render_json(struct outcome *out, struct http_response *res)
 		json_decref(body);
 		body = json_pack("{s:o}", "error", e);
 	}
-	s = body ? json_dumps(body, out->json_spaced ? JSON_PRESERVE_ORDER : JSON_COMPACT) : NULL;
+	s = arena_json(a, body, out->json_spaced ? JSON_PRESERVE_ORDER : JSON_COMPACT);
 	json_decref(body);
 	if (s == NULL)
-		abort(); /* only out of memory: the JSON is ours */
+		abort(); /* the JSON is ours: only a bug in building it */
 	res->status = out->status ? out->status : 200;
 	res->content_type = "application/json";
 	buf_reset(&res->body);
 	buf_puts(&res->body, s);
 	buf_putc(&res->body, '\n');
-	free(s);
 }
 
 static const char page_head[] =
@@ -215,8 +216,10 @@ static void render_html(const struct outcome *out, struct http_response *res)
 	res->content_type = "text/html; charset=utf-8";
 }
 
-/* Writes out into res with r's renderer, and the headers out asks for. */
-static void render(const struct route *r, struct outcome *out, struct http_response *res)
+/* Writes out into res with r's renderer, and the headers out asks for;
+ * scratch in the request arena a. */
+static void render(const struct route *r, struct arena *a, struct outcome *out,
+	struct http_response *res)
 {
 	switch (r->render) {
 	case ROUTE_RENDER_TWIML:
@@ -224,7 +227,7 @@ static void render(const struct route *r, struct outcome *out, struct http_respo
 		render_twiml(r, out, res);
 		break;
 	case ROUTE_RENDER_JSON:
-		render_json(out, res);
+		render_json(a, out, res);
 		break;
 	case ROUTE_RENDER_HTML:
 		render_html(out, res);
@@ -314,15 +317,13 @@ static void audit_webhook(struct app *app, struct http_request *req,
 		"state_before", out->state_before, "state_after", out->state_after,
 		"input", out->input, "action", out->action, NULL };
 	json_t *rec = json_object();
-	char *response;
 
 	json_set_strs(rec, head);
 	if (st->form)
 		json_object_set_new(rec, "params", audit_params_json(st->form));
 	json_object_set_new(rec, "status", json_integer(res->status));
-	response = audit_redact(buf_str(&res->body));
-	json_object_set_new(rec, "response", json_string(response));
-	free(response);
+	json_object_set_new(rec, "response",
+		json_string(audit_redact_in(req->arena, buf_str(&res->body))));
 	json_object_set_new(rec, "latency_ms", json_integer(util_now_ms() - req->start_ms));
 	json_set_strs(rec, outcome);
 	if (out->replay)
@@ -644,7 +645,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 
 	memset(&st, 0, sizeof(st));
 	memset(&in, 0, sizeof(in));
-	outcome_init(&out);
+	outcome_init(&out, req->arena);
 	st.nfields = -1;
 	in.req = req;
 	st.row = dispatch_match(table, n, req->arena, req->method, req->path, &param, &path_row);
@@ -746,7 +747,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 		in.query_valid = query_fields(r, req, &in.query);
 	r->handler(app, &in, &out);
 answer:
-	render(r, &out, res);
+	render(r, req->arena, &out, res);
 	if (refused) {
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {

@@ -224,7 +224,8 @@ static int render_state(struct engine *e, struct arena *a, const struct flow *f,
 }
 
 int engine_handle(struct engine *e, struct db *db, struct arena *a,
-	const struct engine_input *in, struct buf *out, struct engine_outcome *oc)
+	const struct engine_input *in, struct buf *out, struct engine_outcome *oc, char *err,
+	size_t errlen)
 {
 	const struct flow *f;
 	struct call_row row;
@@ -235,20 +236,20 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 	memset(oc, 0, sizeof(*oc));
 	f = engine_flow(e, in->flow);
 	if (f == NULL) {
-		oc->error = "no such flow";
+		snprintf(err, errlen, "no such flow");
 		goto fail;
 	}
 	if (db_begin(db) < 0) {
-		oc->error = arena_printf(a, "database unavailable: %s", db_last_error(db));
+		snprintf(err, errlen, "database unavailable: %s", db_last_error(db));
 		goto fail;
 	}
 	found = call_lock(db, a, in->token, in->call_sid, &row);
 	if (found < 0) {
-		oc->error = arena_printf(a, "database error reading the call: %s", db_last_error(db));
+		snprintf(err, errlen, "database error reading the call: %s", db_last_error(db));
 		goto rollback;
 	}
 	if (found == 0) {
-		oc->error = in->token ? "unknown call token" : "unknown CallSid";
+		snprintf(err, errlen, "%s", in->token ? "unknown call token" : "unknown CallSid");
 		goto rollback;
 	}
 	oc->call_id = row.v[C_ID];
@@ -256,25 +257,25 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 	oc->state_before = row.v[C_STATE];
 	oc->state_after = row.v[C_STATE];
 	if (strcmp(row.v[C_FLOW], f->name) != 0) {
-		oc->error = "webhook flow does not match the call's flow";
+		snprintf(err, errlen, "webhook flow does not match the call's flow");
 		goto rollback;
 	}
 	if (row.v[C_SID] == NULL) {
 		const char *p[2] = { row.v[C_ID], in->call_sid };
 		if (exec_cmd(db, "engine_bind_sid",
 			    "UPDATE calls SET call_sid = $2, updated_at = now() WHERE id = $1", 2, p) < 0) {
-			oc->error = arena_printf(a, "cannot bind CallSid: %s", db_last_error(db));
+			snprintf(err, errlen, "cannot bind CallSid: %s", db_last_error(db));
 			goto rollback;
 		}
 	} else if (strcmp(row.v[C_SID], in->call_sid) != 0) {
 		/* A signed request for someone else's call token. */
-		oc->error = "CallSid does not match the call";
+		snprintf(err, errlen, "CallSid does not match the call");
 		goto rollback;
 	}
 	state = flow_state_index(f, row.v[C_STATE]);
 	seq = atoi(row.v[C_SEQ]);
 	if (state < 0) {
-		oc->error = "call is in a state its flow does not have";
+		snprintf(err, errlen, "call is in a state its flow does not have");
 		goto rollback;
 	}
 	input = decide_input(in, f, &row, seq, &replay);
@@ -286,7 +287,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 			const char *event = NULL;
 			const char *from = f->states[state].name;
 			if (hops == ENGINE_MAX_CHAIN) {
-				oc->error = "action events chain too long";
+				snprintf(err, errlen, "action events chain too long");
 				goto rollback;
 			}
 			if (t->action) {
@@ -294,7 +295,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 				struct action_ctx ctx = { db, a, row.v[C_ID], row.v[C_BUSINESS],
 					row.v[C_APPT], in->digits ? in->digits : "" };
 				if (ad == NULL || ad->fn(&ctx, &event) < 0) {
-					oc->error = arena_printf(a, "action %s failed", t->action);
+					snprintf(err, errlen, "action %s failed", t->action);
 					goto rollback;
 				}
 				oc->action = t->action;
@@ -302,7 +303,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 			seq++;
 			if (record_event(db, a, row.v[C_ID], seq, from, on, f->states[t->to].name,
 				    t->action, hops == 0 ? in->digits : NULL) < 0) {
-				oc->error = arena_printf(a, "cannot record the transition: %s", db_last_error(db));
+				snprintf(err, errlen, "cannot record the transition: %s", db_last_error(db));
 				goto rollback;
 			}
 			if (oc->input == NULL)
@@ -313,7 +314,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 			on = event;
 			t = flow_next(f, state, event);
 			if (t == NULL) {
-				oc->error = arena_printf(a, "no transition from %s on event %s",
+				snprintf(err, errlen, "no transition from %s on event %s",
 					f->states[state].name, event);
 				goto rollback;
 			}
@@ -325,18 +326,18 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 				    "UPDATE calls SET state = $2, seq = $3, updated_at = now(),"
 				    " call_status = COALESCE($4, call_status),"
 				    " answered_by = COALESCE($5, answered_by) WHERE id = $1", 5, p) < 0) {
-				oc->error = arena_printf(a, "cannot save the call state: %s", db_last_error(db));
+				snprintf(err, errlen, "cannot save the call state: %s", db_last_error(db));
 				goto rollback;
 			}
 		}
 	}
 	if (db_commit(db) < 0) {
-		oc->error = arena_printf(a, "commit failed: %s", db_last_error(db));
+		snprintf(err, errlen, "commit failed: %s", db_last_error(db));
 		goto fail;
 	}
 	oc->state_after = f->states[state].name;
 	if (render_state(e, a, f, state, &row, seq, out) < 0) {
-		oc->error = arena_printf(a, "cannot render state %s", f->states[state].name);
+		snprintf(err, errlen, "cannot render state %s", f->states[state].name);
 		goto fail;
 	}
 	rc = 0;

@@ -29,7 +29,7 @@ static void serve_one(const struct fcgi_service *svc, void *state, FCGX_Request 
 	struct http_request req;
 	struct http_response res;
 
-	http_response_init(&res);
+	http_response_init(&res, arena);
 	if (http_request_read(fcgx, arena, &req) < 0) {
 		http_response_text(&res, 400, "bad request");
 	} else {
@@ -37,7 +37,6 @@ static void serve_one(const struct fcgi_service *svc, void *state, FCGX_Request 
 	}
 	if (http_response_send(fcgx, &res) < 0)
 		log_warn("%s: client went away before the response was written", svc->name);
-	http_response_free(&res);
 }
 
 /* A worker (slot < n): serves requests until SIGTERM or its request

@@ -142,18 +142,12 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
 	return 0;
 }
 
-void http_response_init(struct http_response *res)
+void http_response_init(struct http_response *res, struct arena *a)
 {
 	res->status = 200;
 	res->content_type = NULL;
-	buf_init(&res->body);
-	buf_init(&res->headers);
-}
-
-void http_response_free(struct http_response *res)
-{
-	buf_free(&res->body);
-	buf_free(&res->headers);
+	buf_init_arena(&res->body, a);
+	buf_init_arena(&res->headers, a);
 }
 
 void http_response_text(struct http_response *res, int status, const char *text)

@@ -9,6 +9,7 @@
 #include "routes.h"
 #include "api.h"
 #include "app.h"
+#include "arena.h"
 #include "db.h"
 #include "dispatch.h"
 #include "failsafe.h"
@@ -85,10 +86,10 @@ static void health_handle(struct app *app, const struct route_input *in, struct 
 	const char *argv[] = { "PING" };
 	redisReply *r = rds_command(app->rds, 1, argv, NULL);
 	int db_ok = pg != NULL, redis_ok = r != NULL, tripped = -1;
-	char reason[512] = "", *failsafe;
+	char reason[512] = "";
+	const char *failsafe;
 	json_t *j;
 
-	(void)in;
 	if (pg)
 		PQclear(pg);
 	if (r)
@@ -96,8 +97,8 @@ static void health_handle(struct app *app, const struct route_input *in, struct 
 	/* A tripped failsafe is an outage of everything outbound. */
 	if (db_ok)
 		tripped = failsafe_tripped(app->db, reason, sizeof(reason));
-	failsafe = tripped == 1 ? xasprintf("tripped: %s", reason)
-		: xstrdup(tripped == 0 ? "armed" : "unknown");
+	failsafe = tripped == 1 ? arena_printf(in->req->arena, "tripped: %s", reason)
+		: tripped == 0 ? "armed" : "unknown";
 	out->status = (db_ok && redis_ok && tripped == 0) ? 200 : 503;
 	j = json_pack("{s:s, s:s, s:s, s:s}", "status", out->status == 200 ? "ok" : "degraded",
 		"database", db_ok ? "ok" : "unavailable", "redis", redis_ok ? "ok" : "unavailable",
@@ -109,7 +110,6 @@ static void health_handle(struct app *app, const struct route_input *in, struct 
 	}
 	out->json = j;
 	out->json_spaced = 1;
-	free(failsafe);
 }
 
 #define FIELDS(t) t, ARRAY_LEN(t)

@@ -6,6 +6,7 @@
  * attributes and placeholder names.  Rendering works on a copy of the
  * parsed template and only ever inserts text nodes. */
 #include "twiml.h"
+#include "arena.h"
 #include "buf.h"
 #include "diag.h"
 #include "util.h"
@@ -754,7 +755,8 @@ static const char *var_value(const struct twiml_render_opts *opts, const char *n
  * once and never scanned again, so a value that looks like a placeholder
  * stays literal.  Returns -1 when a placeholder is malformed, not on the
  * allow-list, or has no (or a blank) value. */
-static int expand(const char *text, const struct twiml_render_opts *opts, struct buf *b)
+static int expand(const char *text, const struct twiml_render_opts *opts, struct arena *a,
+	struct buf *b)
 {
 	const char *p = text, *s;
 	size_t n;
@@ -764,13 +766,12 @@ static int expand(const char *text, const struct twiml_render_opts *opts, struct
 		if (k == PH_TEXT) {
 			buf_append(b, s, n);
 		} else if (k == PH_FIELD) {
-			char *name = xstrndup(s, n);
+			const char *name = arena_strndup(a, s, n);
 			const char *val = var_value(opts, s, n);
 			if (!twiml_field_allowed(name) || val == NULL || is_blank(val))
 				rc = -1;
 			else
 				append_clean(b, val);
-			free(name);
 		} else {
 			rc = -1;
 		}
@@ -806,8 +807,9 @@ static void set_prop(xmlNodePtr el, const char *name, const char *value)
 	}
 }
 
-/* Fills in the copy of a template below el.  Returns 0 or -1. */
-static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts)
+/* Fills in the copy of a template below el, its scratch strings in a.
+ * Returns 0 or -1. */
+static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts, struct arena *a)
 {
 	xmlNodePtr c, next;
 	int rc = 0;
@@ -824,23 +826,21 @@ static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts)
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
 		if (is_name(c, "Say")) {
-			struct buf b = BUF_INIT;
+			struct buf b;
 			xmlChar *raw = xmlNodeGetContent(c);
-			if (expand(raw ? (const char *)raw : "", opts, &b) < 0)
+			buf_init_arena(&b, a);
+			if (expand(raw ? (const char *)raw : "", opts, a, &b) < 0)
 				rc = -1;
 			else
 				set_text(c, buf_str(&b));
 			xmlFree(raw);
-			buf_free(&b);
 		} else if (is_name(c, "Play")) {
 			xmlChar *raw = xmlNodeGetContent(c);
 			const char *name = raw ? (const char *)raw : "";
 			if (!play_name_ok(name)) {
 				rc = -1;
 			} else if (opts && opts->audio_base) {
-				char *url = xasprintf("%s/%s", opts->audio_base, name);
-				set_text(c, url);
-				free(url);
+				set_text(c, arena_printf(a, "%s/%s", opts->audio_base, name));
 			}
 			xmlFree(raw);
 		} else {
@@ -849,15 +849,21 @@ static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts)
 				set_prop(c, "method", "POST");
 				set_prop(c, "actionOnEmptyResult", "true");
 			}
-			if (render_node(c, opts) < 0)
+			if (render_node(c, opts, a) < 0)
 				rc = -1;
 		}
 	}
 	return rc;
 }
 
+/* libxml2's copy of the template and its text (xmlNodeGetContent, the
+ * dumped document) are freed where they are made; the dumped text is
+ * copied into out.  Our own scratch lives in out's arena, or in one of
+ * our own when out is a plain buf (ringfence check, tests). */
 int twiml_render(xmlDocPtr tmpl, const struct twiml_render_opts *opts, struct buf *out)
 {
+	struct arena *own = out->arena ? NULL : arena_new(0);
+	struct arena *a = out->arena ? out->arena : own;
 	xmlDocPtr doc = NULL;
 	xmlNodePtr root;
 	xmlChar *mem = NULL;
@@ -869,7 +875,7 @@ int twiml_render(xmlDocPtr tmpl, const struct twiml_render_opts *opts, struct bu
 	if (doc == NULL)
 		goto out;
 	root = xmlDocGetRootElement(doc);
-	if (!is_name(root, "Response") || render_node(root, opts) < 0)
+	if (!is_name(root, "Response") || render_node(root, opts, a) < 0)
 		goto out;
 	/* Comments and processing instructions around the root are notes
 	 * for the template's readers, not for Twilio. */
@@ -888,6 +894,7 @@ int twiml_render(xmlDocPtr tmpl, const struct twiml_render_opts *opts, struct bu
 out:
 	xmlFree(mem);
 	xmlFreeDoc(doc);
+	arena_free(own);
 	return rc;
 }
 

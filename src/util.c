@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <libxml/xmlmemory.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +70,39 @@ char *xasprintf(const char *fmt, ...)
 		oom();
 	va_end(ap);
 	return s;
+}
+
+void util_alloc_hooks_install(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	json_set_alloc_funcs(xmalloc, free);
+	/* libxml2 may only change its allocators before it allocates. */
+	if (xmlMemSetup(free, xmalloc, xrealloc, xstrdup) != 0) {
+		static const char msg[] = "ringfence: cannot install libxml2's allocators\n";
+		ssize_t r = write(2, msg, sizeof(msg) - 1);
+		(void)r;
+		abort();
+	}
+	done = 1;
+}
+
+int util_alloc_hooks_installed(void)
+{
+	json_malloc_t jm = NULL;
+	json_free_t jf = NULL;
+	xmlFreeFunc xf = NULL;
+	xmlMallocFunc xm = NULL;
+	xmlReallocFunc xr = NULL;
+	xmlStrdupFunc xs = NULL;
+
+	json_get_alloc_funcs(&jm, &jf);
+	if (xmlMemGet(&xf, &xm, &xr, &xs) != 0)
+		return 0;
+	return jm == xmalloc && jf == free && xf == free && xm == xmalloc && xr == xrealloc &&
+		xs == xstrdup;
 }
 
 int util_ct_equal(const void *a, size_t alen, const void *b, size_t blen)

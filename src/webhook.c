@@ -1,6 +1,7 @@
 /* webhook: the voice webhook's fields and handler; see include/webhook.h. */
 #include "webhook.h"
 #include "app.h"
+#include "arena.h"
 #include "engine.h"
 #include "http.h"
 
@@ -28,6 +29,7 @@ void webhook_voice_handle(struct app *app, const struct route_input *in, struct 
 	const struct valid_value *f = in->form.v, *q = in->query.v;
 	struct engine_input ei;
 	struct engine_outcome eo;
+	char err[1024] = "";
 
 	memset(&ei, 0, sizeof(ei));
 	ei.flow = in->param;
@@ -39,8 +41,9 @@ void webhook_voice_handle(struct app *app, const struct route_input *in, struct 
 	ei.answered_by = f[WV_ANSWERED_BY].s;
 	ei.call_status = f[WV_CALL_STATUS].s;
 
-	if (engine_handle(app->engine, app->db, in->req->arena, &ei, &out->twiml, &eo) < 0)
-		out->error = eo.error ? eo.error : "engine failed";
+	if (engine_handle(app->engine, app->db, in->req->arena, &ei, &out->twiml, &eo, err,
+		    sizeof(err)) < 0)
+		out->error = err[0] ? arena_strdup(in->req->arena, err) : "engine failed";
 	out->call_id = eo.call_id;
 	out->business_id = eo.business_id;
 	out->state_before = eo.state_before;

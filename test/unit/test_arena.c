@@ -5,6 +5,8 @@
 #include "buf.h"
 #include "util.h"
 
+#include <jansson.h>
+#include <libxml/tree.h>
 #include <unistd.h>
 
 static void test_arena_alignment_and_growth(void **state)
@@ -57,6 +59,78 @@ static void test_buf(void **state)
 	buf_free(&b);
 }
 
+/* A buf on an arena grows inside it: the arena's footprint grows, the
+ * contents survive each move, and nothing needs freeing (ASan's leak
+ * checker would name a malloc'd block). */
+static void test_buf_on_arena(void **state)
+{
+	struct arena *a = arena_new(0);
+	struct buf b;
+	size_t before = arena_footprint(a);
+	(void)state;
+	buf_init_arena(&b, a);
+	assert_string_equal(buf_str(&b), "");
+	buf_puts(&b, "abc");
+	buf_printf(&b, "-%d", 7);
+	for (int i = 0; i < 2000; i++)
+		buf_append(&b, "0123456789", 10);
+	assert_int_equal(b.len, 20005);
+	assert_memory_equal(b.data, "abc-70123", 9);
+	assert_int_equal(b.data[b.len], '\0');
+	assert_true(arena_footprint(a) > before + 20005);
+	buf_free(&b); /* only empties it */
+	assert_ptr_equal(b.arena, a);
+	buf_puts(&b, "again");
+	assert_string_equal(buf_str(&b), "again");
+	arena_free(a);
+}
+
+static void test_arena_json(void **state)
+{
+	struct arena *a = arena_new(0);
+	json_t *j = json_pack("{s:s, s:i}", "a", "x\"y", "b", 2);
+	json_t *big = json_array();
+	char *s;
+	(void)state;
+	assert_string_equal(arena_json(a, j, JSON_COMPACT | JSON_PRESERVE_ORDER),
+		"{\"a\":\"x\\\"y\",\"b\":2}");
+	assert_string_equal(arena_json(a, j, JSON_PRESERVE_ORDER), "{\"a\": \"x\\\"y\", \"b\": 2}");
+	for (int i = 0; i < 5000; i++)
+		json_array_append_new(big, json_integer(i));
+	s = arena_json(a, big, JSON_COMPACT);
+	assert_non_null(s);
+	assert_int_equal(strncmp(s, "[0,1,2,", 7), 0);
+	assert_int_equal(s[strlen(s) - 1], ']');
+	assert_null(arena_json(a, NULL, JSON_COMPACT));
+	json_decref(j);
+	json_decref(big);
+	arena_free(a);
+}
+
+/* jansson and libxml2 allocate through util's aborting allocators once
+ * the hooks are installed, and both still work through them. */
+static void test_alloc_hooks(void **state)
+{
+	xmlDocPtr doc;
+	xmlChar *mem = NULL;
+	int len = 0;
+	json_t *j;
+	(void)state;
+	util_alloc_hooks_install();
+	assert_true(util_alloc_hooks_installed());
+	util_alloc_hooks_install(); /* again: no change */
+	assert_true(util_alloc_hooks_installed());
+	j = json_pack("{s:s}", "k", "v");
+	assert_non_null(j);
+	json_decref(j);
+	doc = xmlNewDoc(BAD_CAST "1.0");
+	xmlDocSetRootElement(doc, xmlNewNode(NULL, BAD_CAST "Response"));
+	xmlDocDumpMemory(doc, &mem, &len);
+	assert_non_null(strstr((const char *)mem, "<Response/>"));
+	xmlFree(mem);
+	xmlFreeDoc(doc);
+}
+
 static void test_ct_equal(void **state)
 {
 	(void)state;
@@ -105,6 +179,9 @@ int main(void)
 		cmocka_unit_test(test_arena_alignment_and_growth),
 		cmocka_unit_test(test_arena_strings),
 		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_buf_on_arena),
+		cmocka_unit_test(test_arena_json),
+		cmocka_unit_test(test_alloc_hooks),
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_hex_and_random),
 		cmocka_unit_test(test_read_file),

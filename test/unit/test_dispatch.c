@@ -222,7 +222,7 @@ static void run(struct arena *a, const char *method, const char *uri, const char
 	req.content_length = -1;
 	memcpy(req.request_id, "0123456789abcdef", 17);
 	req.query_ok = form_parse(a, req.query, strlen(req.query), NULL, &req.query_params) == FORM_OK;
-	http_response_init(res);
+	http_response_init(res, a);
 	dispatch(&app, test_table, ARRAY_LEN(test_table), &req, res);
 }
 
@@ -294,7 +294,6 @@ static void test_dispatch_own_table(void **state)
 		if (cases[i].header && strstr(buf_str(&res.headers), cases[i].header) == NULL)
 			fail_msg("%s %s: headers '%s' lack '%s'", cases[i].method, cases[i].uri,
 				buf_str(&res.headers), cases[i].header);
-		http_response_free(&res);
 		arena_free(a);
 	}
 }
