@@ -11,6 +11,7 @@
 #include "sim/sim_call.h"
 #include "sim/sim_callee.h"
 #include "util.h"
+#include "valid.h"
 
 #include <errno.h>
 #include <math.h>
@@ -72,19 +73,6 @@ static int usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (see --help)\n");
 	return 2;
-}
-
-static int is_e164(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 8 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	return strspn(s + 1, "0123456789") == n - 1;
-}
-
-static int is_token(const char *s)
-{
-	return strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
 }
 
 /* Whether url is scheme://host[:port] with an optional trailing slash
@@ -169,11 +157,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage_error("--base-url must be http(s)://host[:port], not '%s'", o->base_url);
 	if (!flow_name_valid(o->flow))
 		return usage_error("--flow '%s' is not a flow name ([a-z][a-z0-9_]*)", o->flow);
-	if (o->token && !is_token(o->token))
+	if (o->token && !valid_token(o->token, strlen(o->token)))
 		return usage_error("--call-token must be 32 lowercase hex digits, not '%s'", o->token);
-	if (!is_e164(o->from))
+	if (!valid_e164(o->from, strlen(o->from)))
 		return usage_error("--from '%s' is not an E.164 number", o->from);
-	if (!is_e164(o->to))
+	if (!valid_e164(o->to, strlen(o->to)))
 		return usage_error("--to '%s' is not an E.164 number", o->to);
 	return 0;
 }
