@@ -599,18 +599,6 @@ out:
 	buf_free(&json);
 }
 
-/* Appends s percent-encoded (everything but unreserved characters). */
-static void url_encode(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-			buf_putc(b, (char)c);
-		else
-			buf_printf(b, "%%%02X", c);
-	}
-}
-
 struct list_filter_param {
 	const char *name;            /* as Twilio spells it in the query */
 	const char **slot;
@@ -626,9 +614,9 @@ static void page_uri(struct buf *b, const char *path, const struct list_filter_p
 	for (size_t i = 0; i < nfp; i++) {
 		if (*fp[i].slot == NULL)
 			continue;
-		url_encode(b, fp[i].name);
+		form_encode(b, fp[i].name, strlen(fp[i].name));
 		buf_putc(b, '=');
-		url_encode(b, *fp[i].slot);
+		form_encode(b, *fp[i].slot, strlen(*fp[i].slot));
 		buf_putc(b, '&');
 	}
 	buf_printf(b, "PageSize=%ld&Page=%ld", page_size, page);

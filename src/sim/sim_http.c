@@ -30,39 +30,6 @@ void sim_http_response_free(struct sim_http_response *r)
 	buf_init(&r->body);
 }
 
-/* Appends s percent-encoded to b: every byte but the unreserved ones
- * (RFC 3986: ALPHA DIGIT - . _ ~) becomes %XX, so the receiver's form
- * parser gets back exactly the bytes signed. */
-static void encode_into(struct buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			c == '-' || c == '.' || c == '_' || c == '~') {
-			buf_putc(b, (char)c);
-		} else {
-			buf_putc(b, '%');
-			buf_putc(b, hex[c >> 4]);
-			buf_putc(b, hex[c & 15]);
-		}
-	}
-}
-
-/* See sim_http.h. */
-void sim_http_form_encode(struct buf *b, const struct params *params)
-{
-	if (params == NULL)
-		return;
-	for (size_t i = 0; i < params->n; i++) {
-		if (i > 0)
-			buf_putc(b, '&');
-		encode_into(b, params->v[i].name, strlen(params->v[i].name));
-		buf_putc(b, '=');
-		encode_into(b, params->v[i].value, params->v[i].value_len);
-	}
-}
-
 struct sink {
 	struct buf *body;
 	size_t max;
@@ -198,7 +165,7 @@ int sim_http_request(const char *method, const char *url, const struct params *p
 		goto out;
 	}
 	is_get = method[0] == 'G';
-	sim_http_form_encode(&form, params);
+	form_encode_params(&form, params);
 	buf_puts(&full, url);
 	if (is_get && form.len > 0) {
 		buf_putc(&full, strchr(url, '?') ? '&' : '?');
