@@ -51,25 +51,35 @@ void sim_api_free(struct sim_api *api)
 	api->db = NULL;
 }
 
+/* Answers status with doc (NULL: out of memory, a 500) as JSON text; takes
+ * doc's reference. */
+static void api_json_doc(struct http_response *res, int status, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, 0) : NULL;
+	res->content_type = "application/json; charset=utf-8";
+	buf_reset(&res->body);
+	if (text == NULL) {
+		res->status = 500;
+		buf_puts(&res->body, "{\"code\": 20500, \"message\": \"Internal Server Error\", "
+				     "\"more_info\": \"https://www.twilio.com/docs/errors/20500\", "
+				     "\"status\": 500}\n");
+		goto out;
+	}
+	res->status = status;
+	buf_puts(&res->body, text);
+	buf_putc(&res->body, '\n');
+out:
+	free(text);
+	json_decref(doc);
+}
+
 /* Twilio's error document with HTTP status. */
 static void api_error(struct http_response *res, int status, int code, const char *message)
 {
-	struct buf *b = &res->body;
-	res->status = status;
-	res->content_type = "application/json; charset=utf-8";
-	buf_reset(b);
-	buf_printf(b, "{\"code\": %d, \"message\": \"", code);
-	for (const char *s = message; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c < 0x20)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_putc(b, (char)c);
-	}
-	buf_printf(b, "\", \"more_info\": \"https://www.twilio.com/docs/errors/%d\", \"status\": %d}\n",
-		code, status);
+	char more[64];
+	snprintf(more, sizeof(more), "https://www.twilio.com/docs/errors/%d", code);
+	api_json_doc(res, status, json_pack("{s:i, s:s, s:s, s:i}", "code", code, "message", message,
+		"more_info", more, "status", status));
 }
 
 static void api_db_error(struct http_response *res)
@@ -638,14 +648,10 @@ static int valid_page_token(const char *v, int calls)
 	return 1;
 }
 
-static void json_uri_field(struct buf *b, const char *name, const char *uri)
+/* A page URI member: the text, or null when uri is NULL. */
+static json_t *json_uri(const char *uri)
 {
-	if (uri == NULL) {
-		buf_printf(b, ", \"%s\": null", name);
-		return;
-	}
-	/* URIs are percent-encoded ASCII: nothing to escape in JSON. */
-	buf_printf(b, ", \"%s\": \"%s\"", name, uri);
+	return uri ? json_string(uri) : json_null();
 }
 
 static void list(struct sim_api *api, struct http_request *req, struct http_response *res,
@@ -654,8 +660,9 @@ static void list(struct sim_api *api, struct http_request *req, struct http_resp
 	struct sim_store_filter f;
 	struct sim_store_page pg = { 0, NULL };
 	struct sim_store_page_out po;
-	struct buf items = BUF_INIT, out = BUF_INIT, uri = BUF_INIT, first = BUF_INIT,
-		   next = BUF_INIT, prev = BUF_INIT;
+	struct buf items = BUF_INIT, uri = BUF_INIT, first = BUF_INIT, next = BUF_INIT,
+		   prev = BUF_INIT;
+	json_t *list_items;
 	int calls = strcmp(kind, "calls") == 0, count = 0, r;
 	long page = 0, page_size = PAGE_SIZE_DEFAULT, start;
 	const char *v;
@@ -732,19 +739,19 @@ static void list(struct sim_api *api, struct http_request *req, struct http_resp
 		page_uri(&next, path, fp, nfp, page_size, page + 1, "PA", po.last_sid);
 	if (po.newer && count > 0 && page > 0)
 		page_uri(&prev, path, fp, nfp, page_size, page - 1, "PB", po.first_sid);
-	buf_printf(&out, "{\"%s\": %s", kind, buf_str(&items));
-	buf_printf(&out, ", \"end\": %ld", count > 0 ? start + count - 1 : start);
-	json_uri_field(&out, "first_page_uri", buf_str(&first));
-	json_uri_field(&out, "next_page_uri", next.len ? buf_str(&next) : NULL);
-	buf_printf(&out, ", \"page\": %ld, \"page_size\": %ld", page, page_size);
-	json_uri_field(&out, "previous_page_uri", prev.len ? buf_str(&prev) : NULL);
-	buf_printf(&out, ", \"start\": %ld", start);
-	json_uri_field(&out, "uri", buf_str(&uri));
-	buf_putc(&out, '}');
-	api_json(res, 200, buf_str(&out));
+	if ((list_items = json_loads(buf_str(&items), 0, NULL)) == NULL) {
+		api_db_error(res);
+		goto out;
+	}
+	api_json_doc(res, 200, json_pack("{s:o, s:I, s:o, s:o, s:I, s:I, s:o, s:I, s:o}", kind,
+		list_items, "end", (json_int_t)(count > 0 ? start + count - 1 : start),
+		"first_page_uri", json_uri(buf_str(&first)),
+		"next_page_uri", json_uri(next.len ? buf_str(&next) : NULL),
+		"page", (json_int_t)page, "page_size", (json_int_t)page_size,
+		"previous_page_uri", json_uri(prev.len ? buf_str(&prev) : NULL),
+		"start", (json_int_t)start, "uri", json_uri(buf_str(&uri))));
 out:
 	buf_free(&items);
-	buf_free(&out);
 	buf_free(&uri);
 	buf_free(&first);
 	buf_free(&next);
@@ -827,13 +834,12 @@ static void callees(struct sim_api *api, struct http_request *req, struct http_r
 	char err[256], msg[320];
 
 	if (strcmp(req->method, "GET") == 0) {
-		buf_puts(&json, "{\"callees\": ");
-		if (sim_store_callees_json(api->db, &json) < 0) {
+		json_t *list = sim_store_callees_json(api->db, &json) < 0 ? NULL :
+			json_loads(buf_str(&json), 0, NULL);
+		if (list == NULL)
 			api_db_error(res);
-			goto out;
-		}
-		buf_putc(&json, '}');
-		api_json(res, 200, buf_str(&json));
+		else
+			api_json_doc(res, 200, json_pack("{s:o}", "callees", list));
 		goto out;
 	}
 	if (strcmp(req->method, "POST") != 0) {
@@ -908,16 +914,17 @@ static void transcript(struct sim_api *api, struct http_request *req, struct htt
 	}
 	memcpy(sid, rest, SID_LEN);
 	sid[SID_LEN] = '\0';
-	if (as_json)
-		buf_printf(&body, "{\"sid\": \"%s\", \"events\": ", sid);
 	r = sim_store_transcript(api->db, sid, as_json, &body);
 	if (r < 0) {
 		api_db_error(res);
 	} else if (r == 0) {
 		api_error(res, 404, 20404, "The requested resource was not found");
 	} else if (as_json) {
-		buf_putc(&body, '}');
-		api_json(res, 200, buf_str(&body));
+		json_t *events = json_loads(buf_str(&body), 0, NULL);
+		if (events == NULL)
+			api_db_error(res);
+		else
+			api_json_doc(res, 200, json_pack("{s:s, s:o}", "sid", sid, "events", events));
 	} else {
 		res->status = 200;
 		res->content_type = "text/plain; charset=utf-8";
