@@ -12,20 +12,10 @@
 
 #include <stddef.h>
 
+#include "params.h"
+
 struct arena;
 struct buf;
-
-struct param {
-	const char *name;  /* decoded, NUL-terminated, never empty */
-	const char *value; /* decoded, NUL-terminated, may be "" */
-	size_t value_len;
-};
-
-/* Pairs in input order; repeated names stay repeated. */
-struct params {
-	struct param *v;
-	size_t n;
-};
 
 struct form_limits {
 	size_t max_input;  /* bytes of encoded input */

@@ -7,7 +7,7 @@
 #include "valid.h"
 #include "arena.h"
 #include "clock.h"
-#include "form.h"
+#include "params.h"
 
 #include <stdio.h>
 #include <string.h>
