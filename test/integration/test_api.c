@@ -7,6 +7,7 @@
 #include "harness.h"
 #include "apikey.h"
 #include "clock.h"
+#include "rfc3339.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -262,7 +263,7 @@ static void api_book(const struct api_biz *b, long long client, long long starts
 static long long api_ts(json_t *v)
 {
 	long long t = -1;
-	if (!json_is_string(v) || clock_parse(json_string_value(v), &t) < 0)
+	if (!json_is_string(v) || rfc3339_parse(json_string_value(v), &t) < 0)
 		fail_msg("not a timestamp: %s", json_is_string(v) ? json_string_value(v) : "(not a string)");
 	return t;
 }
