@@ -7,6 +7,7 @@
  * other's rows.  Tests that stop a service restart it in their teardown,
  * which cmocka runs even when the test failed. */
 #include "harness.h"
+#include "audit.h"
 #include "groups.h"
 #include "rds.h"
 #include "util.h"
@@ -167,7 +168,7 @@ static void expect_events(const struct hx_call *c, size_t nrows, const char *con
 
 static char *audit_key(const char *call_sid)
 {
-	return xasprintf("audit:call:%s", call_sid);
+	return xasprintf(AUDIT_KEY_CALL_PREFIX "%s", call_sid);
 }
 
 /* Waits for at least min records of call_sid's stream matching the
@@ -221,7 +222,7 @@ static long rejected_wait_(size_t min, ...)
 	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
 
 	do {
-		arr = hx_audit_read_newest("audit:rejected", 1000, err, sizeof(err));
+		arr = hx_audit_read_newest(AUDIT_KEY_REJECTED, 1000, err, sizeof(err));
 		if (arr == NULL)
 			fail_msg("cannot read audit:rejected: %s", err);
 		va_start(ap, min);
@@ -1704,7 +1705,7 @@ static void test_health_and_routes(void **state)
 	deadline = hx_now_ms() + AUDIT_WAIT_MS;
 	while (!found && hx_now_ms() < deadline) {
 		char err[256], *q = xasprintf("c=%s", marker);
-		json_t *arr = hx_audit_read_newest("audit:all", 500, err, sizeof(err));
+		json_t *arr = hx_audit_read_newest(AUDIT_KEY_ALL, 500, err, sizeof(err));
 		if (arr == NULL)
 			fail_msg("cannot read audit:all: %s", err);
 		found = hx_audit_count(arr, "kind", "webhook", "method", "GET", "query", q,
