@@ -405,11 +405,8 @@ static int restore_redis(void **state)
 	(void)state;
 	if (!redis_stopped)
 		return 0;
-	if (hx_stack("redis-start", NULL, 60) != 0) {
-		fprintf(stderr, "# deploy/stack redis-start failed\n");
+	if (hx_stack_start_stopped("redis", &redis_stopped, 60) != 0)
 		return -1;
-	}
-	redis_stopped = 0;
 	return wait_healthy();
 }
 
@@ -495,12 +492,8 @@ static void test_flood_redis_down(void **state)
 
 static int group_setup(void **state)
 {
-	char err[512];
-	(void)state;
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# run_integration: %s\n", err);
+	if (hx_group_setup(state) < 0)
 		return -1;
-	}
 	rds = rds_open(hx_env.redis_url);
 	if (rds == NULL) {
 		fprintf(stderr, "# run_integration: RINGFENCE_REDIS_URL is malformed\n");
