@@ -248,40 +248,49 @@ static const char *param(const struct params *p, const char *name)
 	return (v && *v) ? v : NULL;
 }
 
-/* The test-credential magic numbers for calls (Twilio's "Make calls"
- * table): 0 when the number is an ordinary one. */
-static int call_magic_to(const char *to, const char **msg)
+/* A magic test number, the error Twilio answers for it and the message. */
+struct magic {
+	const char *number;
+	int code;
+	const char *msg;
+};
+
+/* The code of number in table m[0..n) (and *msg), or 0 when it is an
+ * ordinary number. */
+static int magic_lookup(const struct magic *m, size_t n, const char *number, const char **msg)
 {
-	static const struct { const char *n; int code; const char *msg; } m[] = {
-		{ "+15005550001", 21217, "Phone number does not appear to be valid" },
-		{ "+15005550002", 21214, "'To' phone number cannot be reached" },
-		{ "+15005550003", 21215, "Account not authorized to call this number (international permissions)" },
-		{ "+15005550004", 21216, "Call blocked by Twilio blocklist" },
-	};
-	for (size_t i = 0; i < ARRAY_LEN(m); i++)
-		if (strcmp(to, m[i].n) == 0) {
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(number, m[i].number) == 0) {
 			*msg = m[i].msg;
 			return m[i].code;
 		}
 	return 0;
 }
 
+/* The test-credential magic numbers for calls (Twilio's "Make calls"
+ * table): 0 when the number is an ordinary one. */
+static int call_magic_to(const char *to, const char **msg)
+{
+	static const struct magic m[] = {
+		{ "+15005550001", 21217, "Phone number does not appear to be valid" },
+		{ "+15005550002", 21214, "'To' phone number cannot be reached" },
+		{ "+15005550003", 21215, "Account not authorized to call this number (international permissions)" },
+		{ "+15005550004", 21216, "Call blocked by Twilio blocklist" },
+	};
+	return magic_lookup(m, ARRAY_LEN(m), to, msg);
+}
+
 /* The magic numbers for messages (Twilio's "Send SMS" table). */
 static int message_magic_to(const char *to, const char **msg)
 {
-	static const struct { const char *n; int code; const char *msg; } m[] = {
+	static const struct magic m[] = {
 		{ "+15005550001", 21211, "Invalid 'To' Phone Number" },
 		{ "+15005550002", 21612, "The 'To' phone number is not currently reachable via SMS" },
 		{ "+15005550003", 21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number" },
 		{ "+15005550004", 21610, "Attempt to send to unsubscribed recipient" },
 		{ "+15005550009", 21614, "'To' number is not a valid mobile number" },
 	};
-	for (size_t i = 0; i < ARRAY_LEN(m); i++)
-		if (strcmp(to, m[i].n) == 0) {
-			*msg = m[i].msg;
-			return m[i].code;
-		}
-	return 0;
+	return magic_lookup(m, ARRAY_LEN(m), to, msg);
 }
 
 /* The magic From numbers, for calls (sms 0) and messages (sms 1). */
