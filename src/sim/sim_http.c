@@ -30,6 +30,17 @@ void sim_http_response_free(struct sim_http_response *r)
 	buf_init(&r->body);
 }
 
+/* Empties r for a new request, keeping its body's memory. */
+static void response_reset(struct sim_http_response *r)
+{
+	buf_reset(&r->body);
+	r->status = 0;
+	r->content_type[0] = '\0';
+	r->timed_out = 0;
+	r->error[0] = '\0';
+	r->elapsed_ms = 0;
+}
+
 struct sink {
 	struct buf *body;
 	size_t max;
@@ -153,12 +164,7 @@ int sim_http_request(const char *method, const char *url, const struct params *p
 	char sig[SIGNATURE_LEN + 1];
 	int is_get, ret = -1;
 
-	buf_reset(&r->body);
-	r->status = 0;
-	r->content_type[0] = '\0';
-	r->timed_out = 0;
-	r->error[0] = '\0';
-	r->elapsed_ms = 0;
+	response_reset(r);
 	if (method == NULL || (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)) {
 		snprintf(r->error, sizeof(r->error), "method must be GET or POST, not '%.20s'",
 			method ? method : "(none)");
@@ -188,11 +194,6 @@ out:
  * failure (Play needs the answer's status and type, not the sound). */
 int sim_http_get(const char *url, int timeout_ms, struct sim_http_response *r)
 {
-	buf_reset(&r->body);
-	r->status = 0;
-	r->content_type[0] = '\0';
-	r->timed_out = 0;
-	r->error[0] = '\0';
-	r->elapsed_ms = 0;
+	response_reset(r);
 	return perform(url, NULL, NULL, timeout_ms, 1, r);
 }
