@@ -171,6 +171,31 @@ static const char *one_id(PGresult *res)
 	return res && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : NULL;
 }
 
+/* The id select_sql finds with ps[0..ns), or else the id insert_sql
+ * returns with pi[0..ni), copied into out (outlen bytes).  0, or -1 on a
+ * database error. */
+static int find_or_insert(struct db *db, const char *select_sql, int ns, const char *const *ps,
+	const char *insert_sql, int ni, const char *const *pi, char *out, size_t outlen)
+{
+	PGresult *res = db_exec(db, select_sql, ns, ps);
+	int rc = -1;
+
+	if (res == NULL)
+		goto out;
+	if (one_id(res) == NULL) {
+		PQclear(res);
+		res = db_exec(db, insert_sql, ni, pi);
+		if (one_id(res) == NULL)
+			goto out;
+	}
+	snprintf(out, outlen, "%s", one_id(res));
+	rc = 0;
+out:
+	if (res)
+		PQclear(res);
+	return rc;
+}
+
 /* Makes the smoke-test fixture: the business (made once, found after),
  * a client with the callee's number, an appointment two days ahead and
  * a call in the flow's start state with a fresh token (into token).
@@ -201,40 +226,26 @@ static int make_fixture(const struct config *cfg, const struct opts *o, char tok
 	}
 	in_tx = 1;
 	{
-		const char *p[1] = { SMOKE_BUSINESS };
+		const char *p[1] = { SMOKE_BUSINESS }, *q[2] = { SMOKE_BUSINESS, o->from };
 		res = db_exec(db, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, p);
 		if (res == NULL)
 			goto dberr;
 		PQclear(res);
-		res = db_exec(db, "SELECT id FROM businesses WHERE name = $1 ORDER BY id LIMIT 1", 1, p);
-		if (res == NULL)
+		res = NULL;
+		if (find_or_insert(db, "SELECT id FROM businesses WHERE name = $1 ORDER BY id LIMIT 1",
+			    1, p, "INSERT INTO businesses (name, time_zone, callback_phone, status, verified)"
+			    " VALUES ($1, 'UTC', $2, 'active', true) RETURNING id", 2, q,
+			    business, sizeof(business)) < 0)
 			goto dberr;
-		if (one_id(res) == NULL) {
-			const char *q[2] = { SMOKE_BUSINESS, o->from };
-			PQclear(res);
-			res = db_exec(db, "INSERT INTO businesses (name, time_zone, callback_phone, status, verified)"
-				" VALUES ($1, 'UTC', $2, 'active', true) RETURNING id", 2, q);
-			if (one_id(res) == NULL)
-				goto dberr;
-		}
-		snprintf(business, sizeof(business), "%s", one_id(res));
-		PQclear(res);
 	}
 	{
 		const char *p[2] = { business, o->to };
-		res = db_exec(db, "SELECT id FROM clients WHERE business_id = $1::bigint AND phone = $2"
-			" ORDER BY id LIMIT 1", 2, p);
-		if (res == NULL)
+		if (find_or_insert(db, "SELECT id FROM clients WHERE business_id = $1::bigint"
+			    " AND phone = $2 ORDER BY id LIMIT 1", 2, p,
+			    "INSERT INTO clients (business_id, name, phone)"
+			    " VALUES ($1::bigint, 'Smoke Test Client', $2) RETURNING id", 2, p,
+			    client, sizeof(client)) < 0)
 			goto dberr;
-		if (one_id(res) == NULL) {
-			PQclear(res);
-			res = db_exec(db, "INSERT INTO clients (business_id, name, phone)"
-				" VALUES ($1::bigint, 'Smoke Test Client', $2) RETURNING id", 2, p);
-			if (one_id(res) == NULL)
-				goto dberr;
-		}
-		snprintf(client, sizeof(client), "%s", one_id(res));
-		PQclear(res);
 	}
 	{
 		const char *p[2] = { business, client };
