@@ -1030,39 +1030,43 @@ static void test_read_back(void **state)
  * are spelled out here once: a rename must be deliberate. */
 static void test_key_names(void **state)
 {
+	static const struct {
+		const char *scope, *id, *key; /* key NULL: no key for that scope */
+	} cases[] = {
+		{ "call", "CA0123", "audit:call:CA0123" },
+		{ "business", "42", "audit:business:42" },
+		{ "all", "ignored", "audit:all" },
+		{ "errors", NULL, "audit:errors" },
+		{ "rejected", NULL, "audit:rejected" },
+		{ "call", "CA:x", "" },
+		{ "business", NULL, "" },
+		{ "calls", "CA0123", NULL },
+		{ NULL, "CA0123", NULL },
+	};
+	/* 2026-11-25T10:59:59Z and the next second, in the next hour. */
+	static const struct {
+		time_t t;
+		const char *key;
+	} hours[] = {
+		{ 1795604399, "audit:rejected:sources:2026112510" },
+		{ 1795604400, "audit:rejected:sources:2026112511" },
+	};
 	char *k;
 
 	(void)state;
-	k = audit_stream_key("call", "CA0123");
-	assert_string_equal(k, "audit:call:CA0123");
-	free(k);
-	k = audit_stream_key("business", "42");
-	assert_string_equal(k, "audit:business:42");
-	free(k);
-	k = audit_stream_key("all", "ignored");
-	assert_string_equal(k, "audit:all");
-	free(k);
-	k = audit_stream_key("errors", NULL);
-	assert_string_equal(k, "audit:errors");
-	free(k);
-	k = audit_stream_key("rejected", NULL);
-	assert_string_equal(k, "audit:rejected");
-	free(k);
-	k = audit_stream_key("call", "CA:x");
-	assert_string_equal(k, "");
-	free(k);
-	k = audit_stream_key("business", NULL);
-	assert_string_equal(k, "");
-	free(k);
-	assert_null(audit_stream_key("calls", "CA0123"));
-	assert_null(audit_stream_key(NULL, "CA0123"));
-	/* 2026-11-25T10:59:59Z and the next second, in the next hour. */
-	k = audit_sources_key(1795604399);
-	assert_string_equal(k, "audit:rejected:sources:2026112510");
-	free(k);
-	k = audit_sources_key(1795604400);
-	assert_string_equal(k, "audit:rejected:sources:2026112511");
-	free(k);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		k = audit_stream_key(cases[i].scope, cases[i].id);
+		if (cases[i].key == NULL)
+			assert_null(k);
+		else
+			assert_string_equal(k, cases[i].key);
+		free(k);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(hours); i++) {
+		k = audit_sources_key(hours[i].t);
+		assert_string_equal(k, hours[i].key);
+		free(k);
+	}
 }
 
 int main(void)
