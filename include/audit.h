@@ -67,10 +67,11 @@ struct audit;
  * (not 1-64 characters of [A-Za-z0-9_-]). */
 char *audit_stream_key(const char *scope, const char *id);
 
-/* The key of the hash that counts rejected requests per source address
- * in the UTC hour holding t ("audit:rejected:sources:2026112510"),
- * malloc'd (caller frees). */
-char *audit_sources_key(time_t t);
+/* Writes to out the key of the hash that counts rejected requests per
+ * source address in the UTC hour holding t
+ * ("audit:rejected:sources:2026112510"). */
+#define AUDIT_SOURCES_KEY_SIZE 40
+void audit_sources_key(time_t t, char out[AUDIT_SOURCES_KEY_SIZE]);
 
 /* The most bytes one stored record's JSON takes. */
 #define AUDIT_RECORD_MAX (8 * 1024)

@@ -622,7 +622,7 @@ static int audit_summary_token(struct audit *au)
 int audit_rejected(struct audit *au, const struct audit_rejection *rj)
 {
 	json_t *rec = audit_rejection_json(rj);
-	char ts[40], *json, *line, *sources;
+	char ts[40], sources[AUDIT_SOURCES_KEY_SIZE], *json, *line;
 	const char *args[7];
 	redisReply *rep = NULL;
 	int rc;
@@ -636,7 +636,7 @@ int audit_rejected(struct audit *au, const struct audit_rejection *rj)
 	json = json_dumps(rec, JSON_COMPACT);
 	if (json == NULL)
 		abort();
-	sources = audit_sources_key(time(NULL));
+	audit_sources_key(time(NULL), sources);
 
 	if (au->r) {
 		args[0] = AUDIT_KEY_REJECTED;
@@ -674,7 +674,6 @@ int audit_rejected(struct audit *au, const struct audit_rejection *rj)
 	au->suppressed = 0;
 	free(line);
 out:
-	free(sources);
 	free(json);
 	json_decref(rec);
 	return rc;
@@ -700,14 +699,14 @@ char *audit_stream_key(const char *scope, const char *id)
 }
 
 /* See audit.h. */
-char *audit_sources_key(time_t t)
+void audit_sources_key(time_t t, char out[AUDIT_SOURCES_KEY_SIZE])
 {
 	struct tm tm;
-	char hour[16];
 
 	gmtime_r(&t, &tm);
-	strftime(hour, sizeof(hour), "%Y%m%d%H", &tm);
-	return xasprintf(AUDIT_KEY_SOURCES_PREFIX "%s", hour);
+	memcpy(out, AUDIT_KEY_SOURCES_PREFIX, strlen(AUDIT_KEY_SOURCES_PREFIX));
+	strftime(out + strlen(AUDIT_KEY_SOURCES_PREFIX),
+		AUDIT_SOURCES_KEY_SIZE - strlen(AUDIT_KEY_SOURCES_PREFIX), "%Y%m%d%H", &tm);
 }
 
 /* The record in one stream entry ([id, [field, value, ...]]), or a note
@@ -781,16 +780,17 @@ json_t *audit_sources(struct rds *r)
 
 	/* The hours are named by the clock, never listed with KEYS/SCAN. */
 	for (long h = hours; h >= 0; h--) {
-		char *key = audit_sources_key(now - h * 3600);
+		char key[AUDIT_SOURCES_KEY_SIZE];
 		const char *hour = key + strlen(AUDIT_KEY_SOURCES_PREFIX);
 		const char *argv[2] = { "HGETALL", key };
-		redisReply *rep = rds_command(r, 2, argv, NULL);
+		redisReply *rep;
 		json_t *counts;
 
+		audit_sources_key(now - h * 3600, key);
+		rep = rds_command(r, 2, argv, NULL);
 		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
 			if (rep)
 				freeReplyObject(rep);
-			free(key);
 			json_decref(out);
 			out = NULL;
 			goto out;
@@ -805,7 +805,6 @@ json_t *audit_sources(struct rds *r)
 			json_array_append_new(out, json_pack("{s:s,s:o}", "hour", hour, "counts", counts));
 		}
 		freeReplyObject(rep);
-		free(key);
 	}
 out:
 	return out;

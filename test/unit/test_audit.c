@@ -563,11 +563,12 @@ static void test_rejected_in_redis(void **state)
 {
 	struct rds *r = rds_open(redis_url());
 	struct audit *au = audit_open(r, NULL);
-	char sid[40], path[128], addr[32], *skey = audit_sources_key(time(NULL)), *call_key, *raw;
+	char sid[40], path[128], addr[32], skey[AUDIT_SOURCES_KEY_SIZE], *call_key, *raw;
 	json_t *recs, *got;
 	redisReply *rep;
 	(void)state;
 
+	audit_sources_key(time(NULL), skey);
 	snprintf(sid, sizeof(sid), "CA%08x99999999888888887777777766", (unsigned)getpid());
 	snprintf(path, sizeof(path), "/twilio/voice/reminder_call/%s", sid);
 	snprintf(addr, sizeof(addr), "10.%d.%d.7", (getpid() >> 8) & 255, getpid() & 255);
@@ -617,7 +618,6 @@ static void test_rejected_in_redis(void **state)
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	free(call_key);
-	free(skey);
 	audit_close(au);
 	rds_close(r);
 }
@@ -628,12 +628,13 @@ static void test_sources_capped(void **state)
 {
 	struct rds *r = rds_open(redis_url());
 	struct audit *au = audit_open(r, NULL);
-	char *skey = audit_sources_key(time(NULL)), addr[32];
+	char skey[AUDIT_SOURCES_KEY_SIZE], addr[32];
 	struct audit_rejection rj = { .method = "POST", .path = "/twilio/x", .verdict = "v",
 		.status = 403, .body_len = 0, .nfields = -1 };
 	redisReply *rep;
 	(void)state;
 
+	audit_sources_key(time(NULL), skey);
 	del(r, skey);
 	for (int i = 0; i < 1100; i++) {
 		snprintf(addr, sizeof(addr), "10.200.%d.%d", i / 256, i % 256);
@@ -657,7 +658,6 @@ static void test_sources_capped(void **state)
 	freeReplyObject(rep);
 	/* The stack sharing this Redis must not find its hour full. */
 	del(r, skey);
-	free(skey);
 	audit_close(au);
 	rds_close(r);
 }
@@ -1063,9 +1063,9 @@ static void test_key_names(void **state)
 		free(k);
 	}
 	for (size_t i = 0; i < ARRAY_LEN(hours); i++) {
-		k = audit_sources_key(hours[i].t);
-		assert_string_equal(k, hours[i].key);
-		free(k);
+		char key[AUDIT_SOURCES_KEY_SIZE];
+		audit_sources_key(hours[i].t, key);
+		assert_string_equal(key, hours[i].key);
 	}
 }
 
