@@ -151,6 +151,21 @@ static int is_e164(const char *v)
 	return v && valid_e164(v, strlen(v));
 }
 
+/* Whether To or From of a new call or message is no E.164 number; the
+ * error (21211 or 21212, as Twilio answers both) is then written. */
+static int numbers_invalid(struct http_response *res, const char *to, const char *from)
+{
+	if (!is_e164(to)) {
+		api_error(res, 400, 21211, "Invalid 'To' Phone Number");
+		return 1;
+	}
+	if (!is_e164(from)) {
+		api_error(res, 400, 21212, "Invalid 'From' Phone Number");
+		return 1;
+	}
+	return 0;
+}
+
 /* YYYY-MM-DD, or an RFC 3339 date-time with Z or an offset. */
 static int valid_date_filter(const char *v)
 {
@@ -355,14 +370,8 @@ static void calls_create(struct sim_api *api, struct http_request *req, struct h
 		api_error(res, 400, 21205, "Twiml is longer than 4000 characters");
 		goto out;
 	}
-	if (!is_e164(to)) {
-		api_error(res, 400, 21211, "Invalid 'To' Phone Number");
+	if (numbers_invalid(res, to, from))
 		goto out;
-	}
-	if (!is_e164(from)) {
-		api_error(res, 400, 21212, "Invalid 'From' Phone Number");
-		goto out;
-	}
 	if ((code = magic_from(from, 0, &msg)) != 0 || (code = call_magic_to(to, &msg)) != 0) {
 		api_error(res, 400, code, msg);
 		goto out;
@@ -565,14 +574,8 @@ static void messages_create(struct sim_api *api, struct http_request *req,
 			: "A 'From' phone number is required");
 		goto out;
 	}
-	if (!is_e164(to)) {
-		api_error(res, 400, 21211, "Invalid 'To' Phone Number");
+	if (numbers_invalid(res, to, from))
 		goto out;
-	}
-	if (!is_e164(from)) {
-		api_error(res, 400, 21212, "Invalid 'From' Phone Number");
-		goto out;
-	}
 	if (body == NULL) {
 		api_error(res, 400, 21602, "Message body is required");
 		goto out;
