@@ -30,7 +30,7 @@ PKGS := fcgi libpq hiredis libcurl jansson libxml-2.0 libcrypto libcrypt
 
 # Goals that compile nothing need no library; `make test` and `make run`
 # install the packages themselves before they build.
-NOBUILD_GOALS := clean audio run stop demo-reset test bench wall
+NOBUILD_GOALS := clean audio run stop demo-reset test bench wall layout
 ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists "$$p" || printf '%s ' "$$p"; done)
 ifneq ($(strip $(PKG_MISSING)),)
@@ -87,8 +87,8 @@ FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=bin/fuzz/%)
 AUDIO_TXT := $(shell find audio -name '*.txt' 2>/dev/null)
 AUDIO_MP3 := $(AUDIO_TXT:.txt=.mp3)
 
-.PHONY: all wall audio check unit integration fuzz run stop demo-reset test bench clean
-all: wall $(BIN)/ringfence $(BIN)/ringfence-sim
+.PHONY: all wall layout audio check unit integration fuzz run stop demo-reset test bench clean
+all: wall layout $(BIN)/ringfence $(BIN)/ringfence-sim
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@) $(DEPDIR)
@@ -111,6 +111,27 @@ wall:
 		src/*.c include/*.h); \
 	if [ -n "$$bad" ]; then \
 		echo "make wall: a product file includes a simulator header (include/sim/):" >&2; \
+		echo "$$bad" >&2; exit 1; fi
+
+# The transport behind the guards (DESIGN.md rule 8; test/unit/test_layout.c
+# checks the same rules): no file under src/ includes outbound_test.h (the
+# test-only seam); only src/outbound.c (which makes grants), src/twilio.c
+# and src/mail.c (which check them) include outbound_grant.h or name
+# OUTBOUND_GRANT_MAGIC, and only they call twilio_call_create,
+# twilio_message_create or mail_send.
+LAYOUT_INC := ^[[:space:]]*\#[[:space:]]*include[[:space:]]*[<"]([^">]*/)?
+LAYOUT_TRANSPORT := src/outbound\.c|src/twilio\.c|src/mail\.c
+layout:
+	@bad=$$(grep -rnE --include='*.[ch]' '$(LAYOUT_INC)outbound_test\.h[">]' src \
+			| sed 's/$$/  (includes outbound_test.h)/'; \
+		grep -rnE --include='*.[ch]' -e '$(LAYOUT_INC)outbound_grant\.h[">]' \
+			-e 'OUTBOUND_GRANT_MAGIC' src | grep -vE '^($(LAYOUT_TRANSPORT)):' \
+			| sed 's/$$/  (uses outbound_grant.h)/'; \
+		grep -rnE --include='*.[ch]' \
+			'(^|[^A-Za-z0-9_])(twilio_call_create|twilio_message_create|mail_send)[[:space:]]*\(' \
+			src | grep -vE '^($(LAYOUT_TRANSPORT)):' | sed 's/$$/  (calls the transport)/'); \
+	if [ -n "$$bad" ]; then \
+		echo "make layout: the transport is reachable around outbound_send:" >&2; \
 		echo "$$bad" >&2; exit 1; fi
 
 # cmocka is needed only by the tests; a missing one stops them by name.

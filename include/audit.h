@@ -45,11 +45,33 @@
 #define RF_AUDIT_H
 
 #include <jansson.h>
+#include <time.h>
 
 struct rds;
 struct params;
 
 struct audit;
+
+/* The Redis keys of the table above, for every reader (tests included),
+ * so that nobody spells them by hand. */
+#define AUDIT_KEY_ALL "audit:all"
+#define AUDIT_KEY_ERRORS "audit:errors"
+#define AUDIT_KEY_REJECTED "audit:rejected"
+#define AUDIT_KEY_CALL_PREFIX "audit:call:"         /* then the CallSid */
+#define AUDIT_KEY_BUSINESS_PREFIX "audit:business:" /* then the business id */
+#define AUDIT_KEY_SOURCES_PREFIX "audit:rejected:sources:" /* then YYYYMMDDHH (UTC) */
+
+/* The stream key of a scope ("call" or "business" with id; "all",
+ * "errors" and "rejected", id ignored), malloc'd (caller frees); NULL for
+ * an unknown scope, "" for an id no stream can have been written under
+ * (not 1-64 characters of [A-Za-z0-9_-]). */
+char *audit_stream_key(const char *scope, const char *id);
+
+/* Writes to out the key of the hash that counts rejected requests per
+ * source address in the UTC hour holding t
+ * ("audit:rejected:sources:2026112510"). */
+#define AUDIT_SOURCES_KEY_SIZE 40
+void audit_sources_key(time_t t, char out[AUDIT_SOURCES_KEY_SIZE]);
 
 /* The most bytes one stored record's JSON takes. */
 #define AUDIT_RECORD_MAX (8 * 1024)

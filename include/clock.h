@@ -16,7 +16,7 @@ struct config;
 /* Reads cfg->now: NULL uses the real clock; otherwise it must be RFC 3339
  * with Z or a numeric offset ("2026-11-25T10:00:00Z",
  * "2026-11-25T05:00:00-05:00", optional fractional seconds, which are
- * dropped).  Returns 0, or -1 with a one-line reason in err and the clock
+ * dropped; rfc3339_parse).  Returns 0, or -1 with a one-line reason in err and the clock
  * left unchanged. */
 int clock_init(const struct config *cfg, char *err, size_t errlen);
 
@@ -26,9 +26,5 @@ long long clock_now_s(void);
 /* Formats unix_s as "2026-11-25T10:00:00Z" (UTC) for a timestamptz
  * parameter. */
 void clock_sql(long long unix_s, char out[32]);
-
-/* Parses an RFC 3339 date-time (as clock_init accepts) into Unix seconds.
- * Returns 0, or -1 when s is malformed or out of range (years 1970-9999). */
-int clock_parse(const char *s, long long *unix_s);
 
 #endif

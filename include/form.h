@@ -1,5 +1,6 @@
 /* form: bounded parsing of application/x-www-form-urlencoded data (query
- * strings and POST bodies) and of Cookie headers.
+ * strings and POST bodies) and of Cookie headers, and the one encoder of
+ * such data (Twilio REST requests, the simulator's webhooks and URIs).
  *
  * Everything parsed is copied into the caller's arena.  Sizes are capped
  * by struct form_limits; malformed encodings are rejected, never guessed
@@ -11,19 +12,10 @@
 
 #include <stddef.h>
 
+#include "params.h"
+
 struct arena;
-
-struct param {
-	const char *name;  /* decoded, NUL-terminated, never empty */
-	const char *value; /* decoded, NUL-terminated, may be "" */
-	size_t value_len;
-};
-
-/* Pairs in input order; repeated names stay repeated. */
-struct params {
-	struct param *v;
-	size_t n;
-};
+struct buf;
 
 struct form_limits {
 	size_t max_input;  /* bytes of encoded input */
@@ -58,6 +50,17 @@ enum form_err form_parse_cookies(struct arena *a, const char *header,
 const char *form_get(const struct params *p, const char *name);
 /* How many times name occurs. */
 size_t form_count(const struct params *p, const char *name);
+
+/* Appends the len bytes of s percent-encoded to b: every byte but RFC
+ * 3986's unreserved ones (A-Z a-z 0-9 - . _ ~) becomes %XX with upper-case
+ * hex digits, so that form_parse gives back exactly these bytes (and a
+ * signature computed over them still matches). */
+void form_encode(struct buf *b, const char *s, size_t len);
+
+/* Appends p as application/x-www-form-urlencoded text ("a=1&b=x%20y"), in
+ * its order, every name and value through form_encode.  NULL or an empty
+ * p appends nothing. */
+void form_encode_params(struct buf *b, const struct params *p);
 
 /* A short English description of err ("malformed percent-encoding"). */
 const char *form_strerror(enum form_err err);

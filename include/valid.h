@@ -86,7 +86,7 @@ int valid_token(const char *v, size_t len);       /* 32 lowercase hex */
 int valid_state_name(const char *v, size_t len);  /* [a-z][a-z0-9_]{0,63} */
 int valid_uint(const char *v, size_t len);        /* 1..9 decimal digits, no sign */
 int valid_id(const char *v, size_t len);          /* a row id: 1..18 digits, no sign, no leading 0 */
-int valid_timestamp(const char *v, size_t len);   /* RFC 3339 with an offset (clock_parse) */
+int valid_timestamp(const char *v, size_t len);   /* RFC 3339 with an offset (rfc3339_parse) */
 int valid_printable(const char *v, size_t len);   /* <= 1600 bytes of UTF-8 without control characters except \n \t */
 int valid_sms_body(const char *v, size_t len);    /* <= 1600 characters of UTF-8 (may be empty) without control characters except \n \r \t */
 int valid_any(const char *v, size_t len);         /* always 1 (still length-capped by form limits) */

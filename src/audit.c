@@ -26,9 +26,7 @@
 #define AUDIT_BUSINESS_MAXLEN "8192"
 #define AUDIT_ALL_MAXLEN "32768"
 #define AUDIT_ERRORS_MAXLEN "8192"
-#define AUDIT_REJECTED_KEY "audit:rejected"
 #define AUDIT_REJECTED_MAXLEN "5000"
-#define AUDIT_SOURCES_PREFIX "audit:rejected:sources:"
 #define AUDIT_SOURCES_MAX_FIELDS "1000"
 #define AUDIT_SOURCES_TTL "172800" /* 48 hours */
 /* One call's history is only needed while somebody may ask about it. */
@@ -381,11 +379,11 @@ out:
 /* The stream a record goes to under key, with its length bound. */
 static const char *audit_maxlen(const char *key)
 {
-	if (strncmp(key, "audit:call:", 11) == 0)
+	if (strncmp(key, AUDIT_KEY_CALL_PREFIX, strlen(AUDIT_KEY_CALL_PREFIX)) == 0)
 		return AUDIT_CALL_MAXLEN;
-	if (strncmp(key, "audit:business:", 15) == 0)
+	if (strncmp(key, AUDIT_KEY_BUSINESS_PREFIX, strlen(AUDIT_KEY_BUSINESS_PREFIX)) == 0)
 		return AUDIT_BUSINESS_MAXLEN;
-	if (strcmp(key, "audit:errors") == 0)
+	if (strcmp(key, AUDIT_KEY_ERRORS) == 0)
 		return AUDIT_ERRORS_MAXLEN;
 	return AUDIT_ALL_MAXLEN;
 }
@@ -517,15 +515,15 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 			abort();
 	}
 
-	keys[nkeys++] = "audit:all";
+	keys[nkeys++] = AUDIT_KEY_ALL;
 	if (strcmp(kind, "error") == 0)
-		keys[nkeys++] = "audit:errors";
+		keys[nkeys++] = AUDIT_KEY_ERRORS;
 	if (call_sid && audit_key_id_ok(call_sid)) {
-		keys[nkeys] = arena_printf(a, "audit:call:%s", call_sid);
+		keys[nkeys] = arena_printf(a, AUDIT_KEY_CALL_PREFIX "%s", call_sid);
 		call_key = keys[nkeys++];
 	}
 	if (business_id && audit_key_id_ok(business_id))
-		keys[nkeys++] = arena_printf(a, "audit:business:%s", business_id);
+		keys[nkeys++] = arena_printf(a, AUDIT_KEY_BUSINESS_PREFIX "%s", business_id);
 
 	if (audit_store(au, keys, nkeys, call_key, json) == 0) {
 		rc = 0;
@@ -637,12 +635,10 @@ int audit_rejected(struct audit *au, const struct audit_rejection *rj)
 {
 	struct arena *a = au->scratch;
 	json_t *rec = audit_rejection_json(rj);
-	char ts[40], hour[16];
-	const char *json, *line, *sources;
+	char ts[40], sources[AUDIT_SOURCES_KEY_SIZE];
+	const char *json, *line;
 	const char *args[7];
 	redisReply *rep = NULL;
-	struct tm tm;
-	time_t now = time(NULL);
 	int rc;
 
 	audit_timestamp(ts);
@@ -654,12 +650,10 @@ int audit_rejected(struct audit *au, const struct audit_rejection *rj)
 	json = arena_json(a, rec, JSON_COMPACT);
 	if (json == NULL)
 		abort();
-	gmtime_r(&now, &tm);
-	strftime(hour, sizeof(hour), "%Y%m%d%H", &tm);
-	sources = arena_printf(a, AUDIT_SOURCES_PREFIX "%s", hour);
+	audit_sources_key(time(NULL), sources);
 
 	if (au->r) {
-		args[0] = AUDIT_REJECTED_KEY;
+		args[0] = AUDIT_KEY_REJECTED;
 		args[1] = sources;
 		args[2] = AUDIT_REJECTED_MAXLEN;
 		args[3] = json;
@@ -698,25 +692,34 @@ out:
 	return rc;
 }
 
-/* The stream key for a scope ("call", "business", "all", "errors",
- * "rejected"); NULL
- * for an unknown scope, "" for an id no stream can have been written
- * under. */
-static char *audit_scope_key(const char *scope, const char *id)
+/* See audit.h. */
+char *audit_stream_key(const char *scope, const char *id)
 {
 	if (scope == NULL)
 		return NULL;
 	if (strcmp(scope, "all") == 0)
-		return xstrdup("audit:all");
+		return xstrdup(AUDIT_KEY_ALL);
 	if (strcmp(scope, "errors") == 0)
-		return xstrdup("audit:errors");
+		return xstrdup(AUDIT_KEY_ERRORS);
 	if (strcmp(scope, "rejected") == 0)
-		return xstrdup(AUDIT_REJECTED_KEY);
+		return xstrdup(AUDIT_KEY_REJECTED);
 	if (strcmp(scope, "call") != 0 && strcmp(scope, "business") != 0)
 		return NULL;
 	if (id == NULL || !audit_key_id_ok(id))
 		return xstrdup("");
-	return xasprintf("audit:%s:%s", scope, id);
+	return xasprintf("%s%s", strcmp(scope, "call") == 0 ? AUDIT_KEY_CALL_PREFIX :
+		AUDIT_KEY_BUSINESS_PREFIX, id);
+}
+
+/* See audit.h. */
+void audit_sources_key(time_t t, char out[AUDIT_SOURCES_KEY_SIZE])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	memcpy(out, AUDIT_KEY_SOURCES_PREFIX, strlen(AUDIT_KEY_SOURCES_PREFIX));
+	strftime(out + strlen(AUDIT_KEY_SOURCES_PREFIX),
+		AUDIT_SOURCES_KEY_SIZE - strlen(AUDIT_KEY_SOURCES_PREFIX), "%Y%m%d%H", &tm);
 }
 
 /* The record in one stream entry ([id, [field, value, ...]]), or a note
@@ -747,7 +750,7 @@ static json_t *audit_entry(const redisReply *e)
 
 json_t *audit_read(struct rds *r, const char *scope, const char *id, int max)
 {
-	char *key = audit_scope_key(scope, id);
+	char *key = audit_stream_key(scope, id);
 	char count[16];
 	const char *argv[6];
 	redisReply *rep = NULL;
@@ -790,20 +793,14 @@ json_t *audit_sources(struct rds *r)
 
 	/* The hours are named by the clock, never listed with KEYS/SCAN. */
 	for (long h = hours; h >= 0; h--) {
-		time_t t = now - h * 3600;
-		struct tm tm;
-		char hour[16], *key;
-		const char *argv[2];
+		char key[AUDIT_SOURCES_KEY_SIZE];
+		const char *hour = key + strlen(AUDIT_KEY_SOURCES_PREFIX);
+		const char *argv[2] = { "HGETALL", key };
 		redisReply *rep;
 		json_t *counts;
 
-		gmtime_r(&t, &tm);
-		strftime(hour, sizeof(hour), "%Y%m%d%H", &tm);
-		key = xasprintf(AUDIT_SOURCES_PREFIX "%s", hour);
-		argv[0] = "HGETALL";
-		argv[1] = key;
+		audit_sources_key(now - h * 3600, key);
 		rep = rds_command(r, 2, argv, NULL);
-		free(key);
 		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
 			if (rep)
 				freeReplyObject(rep);

@@ -7,6 +7,7 @@
  * and the signature was computed over what was sent. */
 #include "form.h"
 #include "arena.h"
+#include "buf.h"
 #include "valid.h"
 
 #include <string.h>
@@ -308,4 +309,35 @@ const char *form_strerror(enum form_err err)
 		return "empty name or control character in a name";
 	}
 	return "unknown form error";
+}
+
+/* See form.h. */
+void form_encode(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			c == '-' || c == '.' || c == '_' || c == '~') {
+			buf_putc(b, (char)c);
+		} else {
+			buf_putc(b, '%');
+			buf_putc(b, hex[c >> 4]);
+			buf_putc(b, hex[c & 15]);
+		}
+	}
+}
+
+/* See form.h. */
+void form_encode_params(struct buf *b, const struct params *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		if (i > 0)
+			buf_putc(b, '&');
+		form_encode(b, p->v[i].name, strlen(p->v[i].name));
+		buf_putc(b, '=');
+		form_encode(b, p->v[i].value, p->v[i].value_len);
+	}
 }

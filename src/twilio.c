@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "config.h"
+#include "form.h"
 #include "log.h"
 #include "outbound_grant.h"
 #include "util.h"
@@ -46,30 +47,13 @@ void twilio_result_free(struct twilio_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Appends s percent-encoded (every byte but RFC 3986's unreserved ones). */
-static void twilio_encode(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			c == '-' || c == '.' || c == '_' || c == '~') {
-			buf_putc(b, (char)c);
-		} else {
-			buf_putc(b, '%');
-			buf_putc(b, hex[c >> 4]);
-			buf_putc(b, hex[c & 15]);
-		}
-	}
-}
-
 static void twilio_param(struct buf *b, const char *name, const char *value)
 {
 	if (b->len > 0)
 		buf_putc(b, '&');
-	twilio_encode(b, name);
+	form_encode(b, name, strlen(name));
 	buf_putc(b, '=');
-	twilio_encode(b, value);
+	form_encode(b, value, strlen(value));
 }
 
 /* A copy of s with every occurrence of secret (when non-empty) and every

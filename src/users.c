@@ -170,23 +170,22 @@ static long long write_login(struct db *db, const char *sql, long long business_
 	return id;
 }
 
-/* See users.h.  ON CONFLICT DO NOTHING: an existing login is left
- * exactly as it was, and the refusal says whose it is. */
-long long users_add(struct db *db, long long business_id, const char *email,
-	const char *password, char *err, size_t errlen)
+/* users_add (only_new 1, sql inserts or does nothing) and users_upsert
+ * (only_new 0, sql updates a login of the same business): hashes
+ * password, runs sql ($1 business, $2 email, $3 hash, RETURNING id) and,
+ * when it wrote nothing, says whose the login is.  The id, or -1 with err
+ * set. */
+static long long login_put(struct db *db, const char *sql, int only_new, long long business_id,
+	const char *email, const char *password, char *err, size_t errlen)
 {
 	char hash[USERS_HASH_MAX];
 	long long id = -1;
 
 	if (hash_checked(password, hash, err, errlen) < 0)
 		goto out;
-	id = write_login(db,
-		"INSERT INTO users (business_id, email, password_hash) "
-		"SELECT b.id, $2, $3 FROM businesses b WHERE b.id = $1::bigint "
-		"ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
-		business_id, email, hash, err, errlen);
+	id = write_login(db, sql, business_id, email, hash, err, errlen);
 	if (id == 0) {
-		explain_refusal(db, business_id, email, 1, err, errlen);
+		explain_refusal(db, business_id, email, only_new, err, errlen);
 		id = -1;
 	}
 out:
@@ -194,30 +193,30 @@ out:
 	return id;
 }
 
+/* See users.h.  ON CONFLICT DO NOTHING: an existing login is left
+ * exactly as it was, and the refusal says whose it is. */
+long long users_add(struct db *db, long long business_id, const char *email,
+	const char *password, char *err, size_t errlen)
+{
+	return login_put(db,
+		"INSERT INTO users (business_id, email, password_hash) "
+		"SELECT b.id, $2, $3 FROM businesses b WHERE b.id = $1::bigint "
+		"ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
+		1, business_id, email, password, err, errlen);
+}
+
 /* See users.h.  The conflict update applies only within the same
  * business, so another business's login is left alone. */
 long long users_upsert(struct db *db, long long business_id, const char *email,
 	const char *password, char *err, size_t errlen)
 {
-	char hash[USERS_HASH_MAX];
-	long long id = -1;
-
-	if (hash_checked(password, hash, err, errlen) < 0)
-		goto out;
-	id = write_login(db,
+	return login_put(db,
 		"INSERT INTO users (business_id, email, password_hash) "
 		"SELECT b.id, $2, $3 FROM businesses b WHERE b.id = $1::bigint "
 		"ON CONFLICT (lower(email)) DO UPDATE SET password_hash = EXCLUDED.password_hash,"
 		"  updated_at = now() WHERE users.business_id = EXCLUDED.business_id "
 		"RETURNING id",
-		business_id, email, hash, err, errlen);
-	if (id == 0) {
-		explain_refusal(db, business_id, email, 0, err, errlen);
-		id = -1;
-	}
-out:
-	explicit_bzero(hash, sizeof(hash));
-	return id;
+		0, business_id, email, password, err, errlen);
 }
 
 /* See users.h. */

@@ -6,8 +6,8 @@
  * with the string can only make a validator reject, never read past len. */
 #include "valid.h"
 #include "arena.h"
-#include "clock.h"
-#include "form.h"
+#include "rfc3339.h"
+#include "params.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -242,7 +242,7 @@ int valid_to_id(const char *v, size_t len, long long *out)
 	return 1;
 }
 
-/* clock_parse reads a NUL-terminated string: v is copied (bounded) so
+/* rfc3339_parse reads a NUL-terminated string: v is copied (bounded) so
  * that a NUL inside len or a missing terminator cannot pass. */
 int valid_to_time(const char *v, size_t len, long long *out)
 {
@@ -253,7 +253,7 @@ int valid_to_time(const char *v, size_t len, long long *out)
 		return 0;
 	memcpy(copy, v, len);
 	copy[len] = '\0';
-	if (clock_parse(copy, &t) < 0)
+	if (rfc3339_parse(copy, &t) < 0)
 		return 0;
 	*out = t;
 	return 1;

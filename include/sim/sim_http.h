@@ -34,11 +34,6 @@ void sim_http_response_free(struct sim_http_response *r);
 int sim_http_request(const char *method, const char *url, const struct params *params,
 	const char *auth_token, int timeout_ms, struct sim_http_response *r);
 
-/* Appends params as application/x-www-form-urlencoded text to b, in
- * their order, every byte but A-Z a-z 0-9 - . _ ~ percent-encoded (the
- * body sim_http_request sends; NULL params append nothing). */
-void sim_http_form_encode(struct buf *b, const struct params *params);
-
 /* Fetches url with GET, unsigned, for Play: the same result fields. */
 int sim_http_get(const char *url, int timeout_ms, struct sim_http_response *r);
 

@@ -51,25 +51,35 @@ void sim_api_free(struct sim_api *api)
 	api->db = NULL;
 }
 
+/* Answers status with doc (NULL: out of memory, a 500) as JSON text; takes
+ * doc's reference. */
+static void api_json_doc(struct http_response *res, int status, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, 0) : NULL;
+	res->content_type = "application/json; charset=utf-8";
+	buf_reset(&res->body);
+	if (text == NULL) {
+		res->status = 500;
+		buf_puts(&res->body, "{\"code\": 20500, \"message\": \"Internal Server Error\", "
+				     "\"more_info\": \"https://www.twilio.com/docs/errors/20500\", "
+				     "\"status\": 500}\n");
+		goto out;
+	}
+	res->status = status;
+	buf_puts(&res->body, text);
+	buf_putc(&res->body, '\n');
+out:
+	free(text);
+	json_decref(doc);
+}
+
 /* Twilio's error document with HTTP status. */
 static void api_error(struct http_response *res, int status, int code, const char *message)
 {
-	struct buf *b = &res->body;
-	res->status = status;
-	res->content_type = "application/json; charset=utf-8";
-	buf_reset(b);
-	buf_printf(b, "{\"code\": %d, \"message\": \"", code);
-	for (const char *s = message; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c < 0x20)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_putc(b, (char)c);
-	}
-	buf_printf(b, "\", \"more_info\": \"https://www.twilio.com/docs/errors/%d\", \"status\": %d}\n",
-		code, status);
+	char more[64];
+	snprintf(more, sizeof(more), "https://www.twilio.com/docs/errors/%d", code);
+	api_json_doc(res, status, json_pack("{s:i, s:s, s:s, s:i}", "code", code, "message", message,
+		"more_info", more, "status", status));
 }
 
 static void api_db_error(struct http_response *res)
@@ -139,6 +149,21 @@ static int valid_abs_url(const char *u)
 static int is_e164(const char *v)
 {
 	return v && valid_e164(v, strlen(v));
+}
+
+/* Whether To or From of a new call or message is no E.164 number; the
+ * error (21211 or 21212, as Twilio answers both) is then written. */
+static int numbers_invalid(struct http_response *res, const char *to, const char *from)
+{
+	if (!is_e164(to)) {
+		api_error(res, 400, 21211, "Invalid 'To' Phone Number");
+		return 1;
+	}
+	if (!is_e164(from)) {
+		api_error(res, 400, 21212, "Invalid 'From' Phone Number");
+		return 1;
+	}
+	return 0;
 }
 
 /* YYYY-MM-DD, or an RFC 3339 date-time with Z or an offset. */
@@ -238,40 +263,49 @@ static const char *param(const struct params *p, const char *name)
 	return (v && *v) ? v : NULL;
 }
 
-/* The test-credential magic numbers for calls (Twilio's "Make calls"
- * table): 0 when the number is an ordinary one. */
-static int call_magic_to(const char *to, const char **msg)
+/* A magic test number, the error Twilio answers for it and the message. */
+struct magic {
+	const char *number;
+	int code;
+	const char *msg;
+};
+
+/* The code of number in table m[0..n) (and *msg), or 0 when it is an
+ * ordinary number. */
+static int magic_lookup(const struct magic *m, size_t n, const char *number, const char **msg)
 {
-	static const struct { const char *n; int code; const char *msg; } m[] = {
-		{ "+15005550001", 21217, "Phone number does not appear to be valid" },
-		{ "+15005550002", 21214, "'To' phone number cannot be reached" },
-		{ "+15005550003", 21215, "Account not authorized to call this number (international permissions)" },
-		{ "+15005550004", 21216, "Call blocked by Twilio blocklist" },
-	};
-	for (size_t i = 0; i < ARRAY_LEN(m); i++)
-		if (strcmp(to, m[i].n) == 0) {
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(number, m[i].number) == 0) {
 			*msg = m[i].msg;
 			return m[i].code;
 		}
 	return 0;
 }
 
+/* The test-credential magic numbers for calls (Twilio's "Make calls"
+ * table): 0 when the number is an ordinary one. */
+static int call_magic_to(const char *to, const char **msg)
+{
+	static const struct magic m[] = {
+		{ "+15005550001", 21217, "Phone number does not appear to be valid" },
+		{ "+15005550002", 21214, "'To' phone number cannot be reached" },
+		{ "+15005550003", 21215, "Account not authorized to call this number (international permissions)" },
+		{ "+15005550004", 21216, "Call blocked by Twilio blocklist" },
+	};
+	return magic_lookup(m, ARRAY_LEN(m), to, msg);
+}
+
 /* The magic numbers for messages (Twilio's "Send SMS" table). */
 static int message_magic_to(const char *to, const char **msg)
 {
-	static const struct { const char *n; int code; const char *msg; } m[] = {
+	static const struct magic m[] = {
 		{ "+15005550001", 21211, "Invalid 'To' Phone Number" },
 		{ "+15005550002", 21612, "The 'To' phone number is not currently reachable via SMS" },
 		{ "+15005550003", 21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number" },
 		{ "+15005550004", 21610, "Attempt to send to unsubscribed recipient" },
 		{ "+15005550009", 21614, "'To' number is not a valid mobile number" },
 	};
-	for (size_t i = 0; i < ARRAY_LEN(m); i++)
-		if (strcmp(to, m[i].n) == 0) {
-			*msg = m[i].msg;
-			return m[i].code;
-		}
-	return 0;
+	return magic_lookup(m, ARRAY_LEN(m), to, msg);
 }
 
 /* The magic From numbers, for calls (sms 0) and messages (sms 1). */
@@ -336,14 +370,8 @@ static void calls_create(struct sim_api *api, struct http_request *req, struct h
 		api_error(res, 400, 21205, "Twiml is longer than 4000 characters");
 		goto out;
 	}
-	if (!is_e164(to)) {
-		api_error(res, 400, 21211, "Invalid 'To' Phone Number");
+	if (numbers_invalid(res, to, from))
 		goto out;
-	}
-	if (!is_e164(from)) {
-		api_error(res, 400, 21212, "Invalid 'From' Phone Number");
-		goto out;
-	}
 	if ((code = magic_from(from, 0, &msg)) != 0 || (code = call_magic_to(to, &msg)) != 0) {
 		api_error(res, 400, code, msg);
 		goto out;
@@ -546,14 +574,8 @@ static void messages_create(struct sim_api *api, struct http_request *req,
 			: "A 'From' phone number is required");
 		goto out;
 	}
-	if (!is_e164(to)) {
-		api_error(res, 400, 21211, "Invalid 'To' Phone Number");
+	if (numbers_invalid(res, to, from))
 		goto out;
-	}
-	if (!is_e164(from)) {
-		api_error(res, 400, 21212, "Invalid 'From' Phone Number");
-		goto out;
-	}
 	if (body == NULL) {
 		api_error(res, 400, 21602, "Message body is required");
 		goto out;
@@ -599,18 +621,6 @@ out:
 	buf_free(&json);
 }
 
-/* Appends s percent-encoded (everything but unreserved characters). */
-static void url_encode(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-			buf_putc(b, (char)c);
-		else
-			buf_printf(b, "%%%02X", c);
-	}
-}
-
 struct list_filter_param {
 	const char *name;            /* as Twilio spells it in the query */
 	const char **slot;
@@ -626,9 +636,9 @@ static void page_uri(struct buf *b, const char *path, const struct list_filter_p
 	for (size_t i = 0; i < nfp; i++) {
 		if (*fp[i].slot == NULL)
 			continue;
-		url_encode(b, fp[i].name);
+		form_encode(b, fp[i].name, strlen(fp[i].name));
 		buf_putc(b, '=');
-		url_encode(b, *fp[i].slot);
+		form_encode(b, *fp[i].slot, strlen(*fp[i].slot));
 		buf_putc(b, '&');
 	}
 	buf_printf(b, "PageSize=%ld&Page=%ld", page_size, page);
@@ -650,14 +660,10 @@ static int valid_page_token(const char *v, int calls)
 	return 1;
 }
 
-static void json_uri_field(struct buf *b, const char *name, const char *uri)
+/* A page URI member: the text, or null when uri is NULL. */
+static json_t *json_uri(const char *uri)
 {
-	if (uri == NULL) {
-		buf_printf(b, ", \"%s\": null", name);
-		return;
-	}
-	/* URIs are percent-encoded ASCII: nothing to escape in JSON. */
-	buf_printf(b, ", \"%s\": \"%s\"", name, uri);
+	return uri ? json_string(uri) : json_null();
 }
 
 static void list(struct sim_api *api, struct http_request *req, struct http_response *res,
@@ -666,8 +672,9 @@ static void list(struct sim_api *api, struct http_request *req, struct http_resp
 	struct sim_store_filter f;
 	struct sim_store_page pg = { 0, NULL };
 	struct sim_store_page_out po;
-	struct buf items = BUF_INIT, out = BUF_INIT, uri = BUF_INIT, first = BUF_INIT,
-		   next = BUF_INIT, prev = BUF_INIT;
+	struct buf items = BUF_INIT, uri = BUF_INIT, first = BUF_INIT, next = BUF_INIT,
+		   prev = BUF_INIT;
+	json_t *list_items;
 	int calls = strcmp(kind, "calls") == 0, count = 0, r;
 	long page = 0, page_size = PAGE_SIZE_DEFAULT, start;
 	const char *v;
@@ -744,19 +751,19 @@ static void list(struct sim_api *api, struct http_request *req, struct http_resp
 		page_uri(&next, path, fp, nfp, page_size, page + 1, "PA", po.last_sid);
 	if (po.newer && count > 0 && page > 0)
 		page_uri(&prev, path, fp, nfp, page_size, page - 1, "PB", po.first_sid);
-	buf_printf(&out, "{\"%s\": %s", kind, buf_str(&items));
-	buf_printf(&out, ", \"end\": %ld", count > 0 ? start + count - 1 : start);
-	json_uri_field(&out, "first_page_uri", buf_str(&first));
-	json_uri_field(&out, "next_page_uri", next.len ? buf_str(&next) : NULL);
-	buf_printf(&out, ", \"page\": %ld, \"page_size\": %ld", page, page_size);
-	json_uri_field(&out, "previous_page_uri", prev.len ? buf_str(&prev) : NULL);
-	buf_printf(&out, ", \"start\": %ld", start);
-	json_uri_field(&out, "uri", buf_str(&uri));
-	buf_putc(&out, '}');
-	api_json(res, 200, buf_str(&out));
+	if ((list_items = json_loads(buf_str(&items), 0, NULL)) == NULL) {
+		api_db_error(res);
+		goto out;
+	}
+	api_json_doc(res, 200, json_pack("{s:o, s:I, s:o, s:o, s:I, s:I, s:o, s:I, s:o}", kind,
+		list_items, "end", (json_int_t)(count > 0 ? start + count - 1 : start),
+		"first_page_uri", json_uri(buf_str(&first)),
+		"next_page_uri", json_uri(next.len ? buf_str(&next) : NULL),
+		"page", (json_int_t)page, "page_size", (json_int_t)page_size,
+		"previous_page_uri", json_uri(prev.len ? buf_str(&prev) : NULL),
+		"start", (json_int_t)start, "uri", json_uri(buf_str(&uri))));
 out:
 	buf_free(&items);
-	buf_free(&out);
 	buf_free(&uri);
 	buf_free(&first);
 	buf_free(&next);
@@ -839,13 +846,12 @@ static void callees(struct sim_api *api, struct http_request *req, struct http_r
 	char err[256], msg[320];
 
 	if (strcmp(req->method, "GET") == 0) {
-		buf_puts(&json, "{\"callees\": ");
-		if (sim_store_callees_json(api->db, &json) < 0) {
+		json_t *list = sim_store_callees_json(api->db, &json) < 0 ? NULL :
+			json_loads(buf_str(&json), 0, NULL);
+		if (list == NULL)
 			api_db_error(res);
-			goto out;
-		}
-		buf_putc(&json, '}');
-		api_json(res, 200, buf_str(&json));
+		else
+			api_json_doc(res, 200, json_pack("{s:o}", "callees", list));
 		goto out;
 	}
 	if (strcmp(req->method, "POST") != 0) {
@@ -920,16 +926,17 @@ static void transcript(struct sim_api *api, struct http_request *req, struct htt
 	}
 	memcpy(sid, rest, SID_LEN);
 	sid[SID_LEN] = '\0';
-	if (as_json)
-		buf_printf(&body, "{\"sid\": \"%s\", \"events\": ", sid);
 	r = sim_store_transcript(api->db, sid, as_json, &body);
 	if (r < 0) {
 		api_db_error(res);
 	} else if (r == 0) {
 		api_error(res, 404, 20404, "The requested resource was not found");
 	} else if (as_json) {
-		buf_putc(&body, '}');
-		api_json(res, 200, buf_str(&body));
+		json_t *events = json_loads(buf_str(&body), 0, NULL);
+		if (events == NULL)
+			api_db_error(res);
+		else
+			api_json_doc(res, 200, json_pack("{s:s, s:o}", "sid", sid, "events", events));
 	} else {
 		res->status = 200;
 		res->content_type = "text/plain; charset=utf-8";

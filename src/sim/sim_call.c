@@ -329,7 +329,7 @@ static void status_callback(struct call *c, unsigned event)
 	pp.v = pl.v;
 	pp.n = pl.n;
 	sim_http_response_init(&r);
-	sim_http_form_encode(&body, &pp);
+	form_encode_params(&body, &pp);
 	line = xasprintf("%s %s", method, c->p->status_callback);
 	if (sim_http_request(method, c->p->status_callback, &pp, c->p->auth_token,
 		c->http_timeout_ms, &r) < 0) {
@@ -387,7 +387,7 @@ static int fetch(struct call *c, const char *method, const char *url, struct sim
 	va_end(ap);
 	pp.v = pl.v;
 	pp.n = pl.n;
-	sim_http_form_encode(&body, &pp);
+	form_encode_params(&body, &pp);
 	line = xasprintf("%s %s", method, url);
 	emit(c, SIM_EV_REQUEST, 0, line, buf_str(&body));
 	if (sim_http_request(method, url, &pp, c->p->auth_token, c->http_timeout_ms, &r) < 0) {

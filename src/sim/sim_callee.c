@@ -7,6 +7,7 @@
  * starting with '#' ('#' is also a key, so "press #" keeps its meaning). */
 #include "sim/sim_callee.h"
 #include "util.h"
+#include "valid.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -410,17 +411,6 @@ out:
 	return rc;
 }
 
-/* Whether s is an E.164 number: '+', a non-zero digit, 6 to 14 more. */
-static int is_e164(const char *s, size_t len)
-{
-	if (len < 8 || len > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
 /* See sim_callee.h. */
 int sim_callee_load_file(const char *path,
 	int (*fn)(void *ctx, const char *number, const char *spec, const struct sim_callee *c),
@@ -459,7 +449,7 @@ int sim_callee_load_file(const char *path,
 		if (*p == '\0' || *p == '#')
 			continue;
 		nlen = strcspn(p, " \t");
-		if (!is_e164(p, nlen)) {
+		if (!valid_e164(p, nlen)) {
 			seterr(err, errlen, "%s:%ld: '%.*s' is not an E.164 number (+ and 7 to 15 digits)",
 				path, lineno, (int)(nlen > 20 ? 20 : nlen), p);
 			goto out;

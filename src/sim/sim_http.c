@@ -30,37 +30,15 @@ void sim_http_response_free(struct sim_http_response *r)
 	buf_init(&r->body);
 }
 
-/* Appends s percent-encoded to b: every byte but the unreserved ones
- * (RFC 3986: ALPHA DIGIT - . _ ~) becomes %XX, so the receiver's form
- * parser gets back exactly the bytes signed. */
-static void encode_into(struct buf *b, const char *s, size_t n)
+/* Empties r for a new request, keeping its body's memory. */
+static void response_reset(struct sim_http_response *r)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			c == '-' || c == '.' || c == '_' || c == '~') {
-			buf_putc(b, (char)c);
-		} else {
-			buf_putc(b, '%');
-			buf_putc(b, hex[c >> 4]);
-			buf_putc(b, hex[c & 15]);
-		}
-	}
-}
-
-/* See sim_http.h. */
-void sim_http_form_encode(struct buf *b, const struct params *params)
-{
-	if (params == NULL)
-		return;
-	for (size_t i = 0; i < params->n; i++) {
-		if (i > 0)
-			buf_putc(b, '&');
-		encode_into(b, params->v[i].name, strlen(params->v[i].name));
-		buf_putc(b, '=');
-		encode_into(b, params->v[i].value, params->v[i].value_len);
-	}
+	buf_reset(&r->body);
+	r->status = 0;
+	r->content_type[0] = '\0';
+	r->timed_out = 0;
+	r->error[0] = '\0';
+	r->elapsed_ms = 0;
 }
 
 struct sink {
@@ -130,19 +108,10 @@ static int perform(const char *url, const char *body, const char *signature, int
 		snprintf(r->error, sizeof(r->error), "curl could not build the headers");
 		goto out;
 	}
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-#else
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK ||
-#endif
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms) != CURLE_OK ||
+	if (curl_easy_defaults(c, CURL_EASY_HTTP, timeout_ms, timeout_ms, errbuf) != 0 ||
+		curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink) != CURLE_OK) {
 		snprintf(r->error, sizeof(r->error), "curl refused an option");
@@ -195,19 +164,14 @@ int sim_http_request(const char *method, const char *url, const struct params *p
 	char sig[SIGNATURE_LEN + 1];
 	int is_get, ret = -1;
 
-	buf_reset(&r->body);
-	r->status = 0;
-	r->content_type[0] = '\0';
-	r->timed_out = 0;
-	r->error[0] = '\0';
-	r->elapsed_ms = 0;
+	response_reset(r);
 	if (method == NULL || (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)) {
 		snprintf(r->error, sizeof(r->error), "method must be GET or POST, not '%.20s'",
 			method ? method : "(none)");
 		goto out;
 	}
 	is_get = method[0] == 'G';
-	sim_http_form_encode(&form, params);
+	form_encode_params(&form, params);
 	buf_puts(&full, url);
 	if (is_get && form.len > 0) {
 		buf_putc(&full, strchr(url, '?') ? '&' : '?');
@@ -230,11 +194,6 @@ out:
  * failure (Play needs the answer's status and type, not the sound). */
 int sim_http_get(const char *url, int timeout_ms, struct sim_http_response *r)
 {
-	buf_reset(&r->body);
-	r->status = 0;
-	r->content_type[0] = '\0';
-	r->timed_out = 0;
-	r->error[0] = '\0';
-	r->elapsed_ms = 0;
+	response_reset(r);
 	return perform(url, NULL, NULL, timeout_ms, 1, r);
 }

@@ -33,6 +33,28 @@ int sim_store_new_sid(const char *prefix, char out[35])
 	return 0;
 }
 
+/* A statement's outcome, its result cleared: 0, or -1 when it failed
+ * (res NULL; db.c logged why). */
+static int done(PGresult *res)
+{
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* How many rows a statement returned, its result cleared; -1 when it
+ * failed. */
+static int rows(PGresult *res)
+{
+	int n;
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n;
+}
+
 /* Appends the one text value of a one-row result to json. */
 static int one_text(PGresult *res, struct buf *json)
 {
@@ -238,10 +260,7 @@ int sim_store_event_add(struct db *db, const char *sid, const char *kind, const 
 	PGresult *res = db_exec_prepared(db, "sim_event_add",
 		"INSERT INTO twilio_sim.events (sid, kind, text, detail, code, at_ms)"
 		" VALUES ($1, $2, $3, $4, $5::int, $6::bigint)", 6, p);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	return done(res);
 }
 
 int sim_store_transcript(struct db *db, const char *sid, int as_json, struct buf *out)
@@ -293,10 +312,7 @@ int sim_store_callee_set(struct db *db, const char *number, const char *behaviou
 		"INSERT INTO twilio_sim.callees (number, behaviour) VALUES ($1, $2)"
 		" ON CONFLICT (number) DO UPDATE SET behaviour = EXCLUDED.behaviour, updated_at = now()",
 		2, p);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	return done(res);
 }
 
 int sim_store_callee_get(struct db *db, const char *number, char **behaviour)
@@ -327,12 +343,8 @@ int sim_store_opted_out(struct db *db, const char *number, const char *sender)
 	const char *p[] = { number, sender };
 	PGresult *res = db_exec_prepared(db, "sim_opted_out",
 		"SELECT 1 FROM twilio_sim.opt_outs WHERE number = $1 AND sender = $2", 2, p);
-	int n;
-	if (res == NULL)
-		return -1;
-	n = PQntuples(res);
-	PQclear(res);
-	return n > 0;
+	int n = rows(res);
+	return n < 0 ? -1 : n > 0;
 }
 
 int sim_store_opt(struct db *db, const char *number, const char *sender, const char *keyword,
@@ -349,10 +361,7 @@ int sim_store_opt(struct db *db, const char *number, const char *sender, const c
 		res = db_exec_prepared(db, "sim_opt_in",
 			"DELETE FROM twilio_sim.opt_outs WHERE number = $1 AND sender = $2"
 			" AND $3::text IS NOT NULL", 3, p);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	return done(res);
 }
 
 void sim_store_call_free(struct sim_store_call *c)
@@ -423,10 +432,7 @@ int sim_store_call_status(struct db *db, const char *sid, const char *status)
 		" start_time = COALESCE(start_time, now())"
 		" WHERE sid = $1 AND status IN ('queued', 'ringing', 'in-progress')"
 		" AND $2 IN ('ringing', 'in-progress')", 2, p);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	return done(res);
 }
 
 int sim_store_call_finish(struct db *db, const char *sid, const struct sim_call_result *r)
@@ -441,10 +447,7 @@ int sim_store_call_finish(struct db *db, const char *sid, const struct sim_call_
 		" error_code = $5::int, error_message = $6, date_updated = now(),"
 		" start_time = COALESCE(start_time, now()), end_time = now()"
 		" WHERE sid = $1", 6, p);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	return done(res);
 }
 
 int sim_store_call_fail_inflight(struct db *db, const char *sid, const char *note)
@@ -458,12 +461,7 @@ int sim_store_call_fail_inflight(struct db *db, const char *sid, const char *not
 		"  AND ($1::text IS NULL OR sid = $1) RETURNING sid)"
 		" INSERT INTO twilio_sim.events (sid, kind, text) SELECT sid, 'note', $2 FROM f"
 		" RETURNING sid", 2, p);
-	int n;
-	if (res == NULL)
-		return -1;
-	n = PQntuples(res);
-	PQclear(res);
-	return n;
+	return rows(res);
 }
 
 void sim_store_message_free(struct sim_store_message *m)
@@ -523,10 +521,7 @@ int sim_store_message_status(struct db *db, const char *sid, const char *status,
 		" error_code = COALESCE($3::int, error_code),"
 		" error_message = COALESCE($4, error_message)"
 		" WHERE sid = $1", 4, p);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	return done(res);
 }
 
 int sim_store_message_fail_inflight(struct db *db, const char *sid, const char *note)
@@ -539,10 +534,5 @@ int sim_store_message_fail_inflight(struct db *db, const char *sid, const char *
 		"  AND ($1::text IS NULL OR sid = $1) RETURNING sid)"
 		" INSERT INTO twilio_sim.events (sid, kind, text) SELECT sid, 'note', $2 FROM f"
 		" RETURNING sid", 2, p);
-	int n;
-	if (res == NULL)
-		return -1;
-	n = PQntuples(res);
-	PQclear(res);
-	return n;
+	return rows(res);
 }

@@ -11,6 +11,7 @@
 #include "sim/sim_call.h"
 #include "sim/sim_callee.h"
 #include "util.h"
+#include "valid.h"
 
 #include <errno.h>
 #include <math.h>
@@ -72,19 +73,6 @@ static int usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (see --help)\n");
 	return 2;
-}
-
-static int is_e164(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 8 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	return strspn(s + 1, "0123456789") == n - 1;
-}
-
-static int is_token(const char *s)
-{
-	return strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
 }
 
 /* Whether url is scheme://host[:port] with an optional trailing slash
@@ -169,11 +157,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage_error("--base-url must be http(s)://host[:port], not '%s'", o->base_url);
 	if (!flow_name_valid(o->flow))
 		return usage_error("--flow '%s' is not a flow name ([a-z][a-z0-9_]*)", o->flow);
-	if (o->token && !is_token(o->token))
+	if (o->token && !valid_token(o->token, strlen(o->token)))
 		return usage_error("--call-token must be 32 lowercase hex digits, not '%s'", o->token);
-	if (!is_e164(o->from))
+	if (!valid_e164(o->from, strlen(o->from)))
 		return usage_error("--from '%s' is not an E.164 number", o->from);
-	if (!is_e164(o->to))
+	if (!valid_e164(o->to, strlen(o->to)))
 		return usage_error("--to '%s' is not an E.164 number", o->to);
 	return 0;
 }
@@ -181,6 +169,31 @@ static int parse_args(int argc, char **argv, struct opts *o)
 static const char *one_id(PGresult *res)
 {
 	return res && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : NULL;
+}
+
+/* The id select_sql finds with ps[0..ns), or else the id insert_sql
+ * returns with pi[0..ni), copied into out (outlen bytes).  0, or -1 on a
+ * database error. */
+static int find_or_insert(struct db *db, const char *select_sql, int ns, const char *const *ps,
+	const char *insert_sql, int ni, const char *const *pi, char *out, size_t outlen)
+{
+	PGresult *res = db_exec(db, select_sql, ns, ps);
+	int rc = -1;
+
+	if (res == NULL)
+		goto out;
+	if (one_id(res) == NULL) {
+		PQclear(res);
+		res = db_exec(db, insert_sql, ni, pi);
+		if (one_id(res) == NULL)
+			goto out;
+	}
+	snprintf(out, outlen, "%s", one_id(res));
+	rc = 0;
+out:
+	if (res)
+		PQclear(res);
+	return rc;
 }
 
 /* Makes the smoke-test fixture: the business (made once, found after),
@@ -213,40 +226,26 @@ static int make_fixture(const struct config *cfg, const struct opts *o, char tok
 	}
 	in_tx = 1;
 	{
-		const char *p[1] = { SMOKE_BUSINESS };
+		const char *p[1] = { SMOKE_BUSINESS }, *q[2] = { SMOKE_BUSINESS, o->from };
 		res = db_exec(db, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, p);
 		if (res == NULL)
 			goto dberr;
 		PQclear(res);
-		res = db_exec(db, "SELECT id FROM businesses WHERE name = $1 ORDER BY id LIMIT 1", 1, p);
-		if (res == NULL)
+		res = NULL;
+		if (find_or_insert(db, "SELECT id FROM businesses WHERE name = $1 ORDER BY id LIMIT 1",
+			    1, p, "INSERT INTO businesses (name, time_zone, callback_phone, status, verified)"
+			    " VALUES ($1, 'UTC', $2, 'active', true) RETURNING id", 2, q,
+			    business, sizeof(business)) < 0)
 			goto dberr;
-		if (one_id(res) == NULL) {
-			const char *q[2] = { SMOKE_BUSINESS, o->from };
-			PQclear(res);
-			res = db_exec(db, "INSERT INTO businesses (name, time_zone, callback_phone, status, verified)"
-				" VALUES ($1, 'UTC', $2, 'active', true) RETURNING id", 2, q);
-			if (one_id(res) == NULL)
-				goto dberr;
-		}
-		snprintf(business, sizeof(business), "%s", one_id(res));
-		PQclear(res);
 	}
 	{
 		const char *p[2] = { business, o->to };
-		res = db_exec(db, "SELECT id FROM clients WHERE business_id = $1::bigint AND phone = $2"
-			" ORDER BY id LIMIT 1", 2, p);
-		if (res == NULL)
+		if (find_or_insert(db, "SELECT id FROM clients WHERE business_id = $1::bigint"
+			    " AND phone = $2 ORDER BY id LIMIT 1", 2, p,
+			    "INSERT INTO clients (business_id, name, phone)"
+			    " VALUES ($1::bigint, 'Smoke Test Client', $2) RETURNING id", 2, p,
+			    client, sizeof(client)) < 0)
 			goto dberr;
-		if (one_id(res) == NULL) {
-			PQclear(res);
-			res = db_exec(db, "INSERT INTO clients (business_id, name, phone)"
-				" VALUES ($1::bigint, 'Smoke Test Client', $2) RETURNING id", 2, p);
-			if (one_id(res) == NULL)
-				goto dberr;
-		}
-		snprintf(client, sizeof(client), "%s", one_id(res));
-		PQclear(res);
 	}
 	{
 		const char *p[2] = { business, client };

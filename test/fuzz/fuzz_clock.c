@@ -1,5 +1,5 @@
 /* libFuzzer harness for the RFC 3339 parser behind RINGFENCE_NOW and the
- * API's starts_at (clock_parse).
+ * API's starts_at (rfc3339_parse).
  *
  * Promises checked: an input is either read (0) or refused (-1); a time
  * read lies between 1970 and 9999 UTC, and formatting it with
@@ -8,6 +8,7 @@
 #include "fuzz.h"
 
 #include "clock.h"
+#include "rfc3339.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -23,14 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(s != NULL);
 	memcpy(s, data, size);
 	s[size] = '\0';
-	rc = clock_parse(s, &t);
+	rc = rfc3339_parse(s, &t);
 	CHECK(rc == 0 || rc == -1);
 	if (rc == 0) {
 		/* The instant itself lies in 1970-9999 UTC. */
 		CHECK(t >= 0 && t <= 253402300799LL);
 		clock_sql(t, out);
 		CHECK(strlen(out) < sizeof(out));
-		CHECK(clock_parse(out, &back) == 0);
+		CHECK(rfc3339_parse(out, &back) == 0);
 		CHECK(back == t);
 	}
 	free(s);

@@ -2,6 +2,7 @@
  * the integration tests.  See harness.h. */
 #include "harness.h"
 #include "arena.h"
+#include "form.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -246,6 +247,37 @@ void hx_fini(void)
 	hx_env.stack_script = NULL;
 	curl_global_cleanup();
 	xmlCleanupParser();
+}
+
+int hx_group_setup(void **state)
+{
+	char err[512];
+	(void)state;
+	if (hx_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "# run_integration: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int hx_group_teardown(void **state)
+{
+	(void)state;
+	hx_fini();
+	return 0;
+}
+
+const char *hx_ringfence_bin(const char *who)
+{
+	const char *bin = getenv("RINGFENCE_BIN");
+	if (bin == NULL || bin[0] == '\0')
+		bin = "bin/ringfence";
+	if (access(bin, X_OK) != 0) {
+		fprintf(stderr, "# %s: %s is not executable (run from the source tree or set "
+				"RINGFENCE_BIN)\n", who, bin);
+		return NULL;
+	}
+	return bin;
 }
 
 /* ---- random identifiers --------------------------------------------- */
@@ -527,27 +559,11 @@ void hx_form_set(struct hx_form *f, const char *name, const char *value)
 	hx_form_add(f, name, value);
 }
 
-static void url_encode(struct buf *b, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~')
-			buf_putc(b, (char)*p);
-		else
-			buf_printf(b, "%%%02X", *p);
-	}
-}
-
 char *hx_form_encode(const struct hx_form *f)
 {
 	struct buf b = BUF_INIT;
 	char *s;
-	for (size_t i = 0; i < f->p.n; i++) {
-		if (i)
-			buf_putc(&b, '&');
-		url_encode(&b, f->p.v[i].name);
-		buf_putc(&b, '=');
-		url_encode(&b, f->p.v[i].value);
-	}
+	form_encode_params(&b, &f->p);
 	s = xstrdup(buf_str(&b));
 	buf_free(&b);
 	return s;
@@ -1168,6 +1184,20 @@ int hx_stack(const char *sub, char **out, int timeout_s)
 		*out = xstrdup(buf_str(&b));
 	buf_free(&b);
 	return rc;
+}
+
+int hx_stack_start_stopped(const char *part, int *stopped, int timeout_s)
+{
+	char sub[32];
+	if (!*stopped)
+		return 0;
+	snprintf(sub, sizeof(sub), "%s-start", part);
+	if (hx_stack(sub, NULL, timeout_s) != 0) {
+		fprintf(stderr, "# deploy/stack %s failed\n", sub);
+		return -1;
+	}
+	*stopped = 0;
+	return 0;
 }
 
 /* Parses fcgi-pids output.  Accepted shapes: "master PID" and "worker

@@ -53,6 +53,16 @@ extern struct hx_env hx_env;
 int hx_init(char *err, size_t errlen);
 void hx_fini(void);
 
+/* The setup and teardown of a group that needs the harness alone:
+ * hx_init (its reason on stderr, "# run_integration: ...") and hx_fini. */
+int hx_group_setup(void **state);
+int hx_group_teardown(void **state);
+
+/* The ringfence binary the tests run: RINGFENCE_BIN, or bin/ringfence
+ * when that is unset or empty.  NULL, with a line on stderr naming who
+ * (the group), when it is not executable. */
+const char *hx_ringfence_bin(const char *who);
+
 /* ---- random identifiers --------------------------------------------- */
 
 /* 2n lowercase hex digits of fresh randomness into out (2n+1 bytes). */
@@ -286,6 +296,11 @@ void hx_disconnect(void);
  * its exit status (-1 when it could not run or timed out); *out, when not
  * NULL, gets its standard output (caller frees). */
 int hx_stack(const char *sub, char **out, int timeout_s);
+
+/* When *stopped, starts part ("pg", "redis": deploy/stack <part>-start
+ * within timeout_s) and clears *stopped; 0, or -1 with a line on stderr
+ * (*stopped left set).  Nothing to do when *stopped is 0: 0. */
+int hx_stack_start_stopped(const char *part, int *stopped, int timeout_s);
 
 /* The FastCGI master and workers as deploy/stack fcgi-pids reports them. */
 struct hx_pids {

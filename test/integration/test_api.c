@@ -7,6 +7,7 @@
 #include "harness.h"
 #include "apikey.h"
 #include "clock.h"
+#include "rfc3339.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -262,7 +263,7 @@ static void api_book(const struct api_biz *b, long long client, long long starts
 static long long api_ts(json_t *v)
 {
 	long long t = -1;
-	if (!json_is_string(v) || clock_parse(json_string_value(v), &t) < 0)
+	if (!json_is_string(v) || rfc3339_parse(json_string_value(v), &t) < 0)
 		fail_msg("not a timestamp: %s", json_is_string(v) ? json_string_value(v) : "(not a string)");
 	return t;
 }
@@ -981,24 +982,6 @@ static void test_body_and_routes(void **state)
 	free(auth);
 }
 
-static int group_setup(void **state)
-{
-	char err[512];
-	(void)state;
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "api tests: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	hx_fini();
-	return 0;
-}
-
 int api_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1014,6 +997,6 @@ int api_tests(void)
 		cmocka_unit_test(test_cross_business),
 		cmocka_unit_test(test_body_and_routes),
 	};
-	return cmocka_run_group_tests_name("integration: JSON API", tests, group_setup,
-		group_teardown);
+	return cmocka_run_group_tests_name("integration: JSON API", tests, hx_group_setup,
+		hx_group_teardown);
 }

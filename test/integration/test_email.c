@@ -478,13 +478,8 @@ static int group_setup(void **state)
 		fprintf(stderr, "email tests: %s\n", err);
 		return -1;
 	}
-	bin_path = getenv("RINGFENCE_BIN");
-	if (bin_path == NULL || bin_path[0] == '\0')
-		bin_path = "bin/ringfence";
-	if (access(bin_path, X_OK) != 0) {
-		fprintf(stderr, "email tests: %s is not executable\n", bin_path);
+	if ((bin_path = hx_ringfence_bin("email")) == NULL)
 		return -1;
-	}
 	if (hx_env.stack_dir == NULL) {
 		fprintf(stderr, "email tests: RINGFENCE_STACK_DIR is not set (the stack's SMTP sink)\n");
 		return -1;

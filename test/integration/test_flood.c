@@ -12,6 +12,7 @@
  *
  * The stack is the one named by the environment (see harness.h). */
 #include "harness.h"
+#include "audit.h"
 #include "groups.h"
 #include "rds.h"
 #include "util.h"
@@ -106,17 +107,6 @@ static long long xlen_or_fail(const char *key)
 	long long n = rep->integer;
 	freeReplyObject(rep);
 	return n;
-}
-
-/* This hour's per-source hash key. */
-static char *sources_key(void)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	char hour[16];
-	gmtime_r(&now, &tm);
-	strftime(hour, sizeof(hour), "%Y%m%d%H", &tm);
-	return xasprintf("audit:rejected:sources:%s", hour);
 }
 
 static long long source_count_or_fail(const char *key, const char *addr)
@@ -282,7 +272,8 @@ static void test_flood_redis_up(void **state)
 	struct hx_call c;
 	struct burst_result br;
 	char marker[33], *body, *call_key, *before_call, *after_call, *all_from, *errors_from;
-	char *src_key0, *src_key1, *path, *all_new, *errors_new;
+	char src_key0[AUDIT_SOURCES_KEY_SIZE], src_key1[AUDIT_SOURCES_KEY_SIZE];
+	char *path, *all_new, *errors_new;
 	long long mem0, mem1, src0, src1;
 	json_t *newest;
 	char err[256];
@@ -290,13 +281,13 @@ static void test_flood_redis_up(void **state)
 
 	hx_fixture_call_or_fail(&c);
 	real_call_or_fail(&c);
-	call_key = xasprintf("audit:call:%s", c.call_sid);
+	call_key = xasprintf(AUDIT_KEY_CALL_PREFIX "%s", c.call_sid);
 	if (hx_audit_wait(call_key, 2, 3000, "kind", "webhook", "signature", "valid", NULL) < 2)
 		fail_msg("%s does not have the two signed webhooks' records", call_key);
 	before_call = stream_snapshot_or_fail(call_key, "-");
-	all_from = xasprintf("(%s", last_id_or_fail("audit:all"));
-	errors_from = xasprintf("(%s", last_id_or_fail("audit:errors"));
-	src_key0 = sources_key();
+	all_from = xasprintf("(%s", last_id_or_fail(AUDIT_KEY_ALL));
+	errors_from = xasprintf("(%s", last_id_or_fail(AUDIT_KEY_ERRORS));
+	audit_sources_key(time(NULL), src_key0);
 	src0 = source_count_or_fail(src_key0, "127.0.0.1");
 	mem0 = used_memory_or_fail();
 
@@ -318,8 +309,8 @@ static void test_flood_redis_up(void **state)
 			before_call, after_call);
 
 	/* Nothing of the flood in the streams of verified records. */
-	all_new = stream_snapshot_or_fail("audit:all", all_from);
-	errors_new = stream_snapshot_or_fail("audit:errors", errors_from);
+	all_new = stream_snapshot_or_fail(AUDIT_KEY_ALL, all_from);
+	errors_new = stream_snapshot_or_fail(AUDIT_KEY_ERRORS, errors_from);
 	if (strstr(all_new, c.call_sid) || strstr(all_new, marker))
 		fail_msg("audit:all holds a forged record");
 	if (strstr(errors_new, c.call_sid) || strstr(errors_new, marker))
@@ -327,7 +318,7 @@ static void test_flood_redis_up(void **state)
 
 	/* The rejected stream saw them, capped, each a summary. */
 	path = call_path(&c);
-	newest = hx_audit_read_newest("audit:rejected", 1000, err, sizeof(err));
+	newest = hx_audit_read_newest(AUDIT_KEY_REJECTED, 1000, err, sizeof(err));
 	if (newest == NULL)
 		fail_msg("cannot read audit:rejected: %s", err);
 	{
@@ -345,12 +336,12 @@ static void test_flood_redis_up(void **state)
 		free(dump);
 	}
 	json_decref(newest);
-	if (xlen_or_fail("audit:rejected") > REJECTED_MAXLEN + 100)
+	if (xlen_or_fail(AUDIT_KEY_REJECTED) > REJECTED_MAXLEN + 100)
 		fail_msg("audit:rejected holds %lld summaries, over its cap of %d",
-			xlen_or_fail("audit:rejected"), REJECTED_MAXLEN);
+			xlen_or_fail(AUDIT_KEY_REJECTED), REJECTED_MAXLEN);
 
 	/* Counted per source (summed over two hours if one ended meanwhile). */
-	src_key1 = sources_key();
+	audit_sources_key(time(NULL), src_key1);
 	src1 = source_count_or_fail(src_key1, "127.0.0.1");
 	if (strcmp(src_key0, src_key1) != 0)
 		src1 += source_count_or_fail(src_key0, "127.0.0.1");
@@ -360,8 +351,6 @@ static void test_flood_redis_up(void **state)
 	free(path);
 	free(all_new);
 	free(errors_new);
-	free(src_key0);
-	free(src_key1);
 	free(all_from);
 	free(errors_from);
 	free(before_call);
@@ -415,11 +404,8 @@ static int restore_redis(void **state)
 	(void)state;
 	if (!redis_stopped)
 		return 0;
-	if (hx_stack("redis-start", NULL, 60) != 0) {
-		fprintf(stderr, "# deploy/stack redis-start failed\n");
+	if (hx_stack_start_stopped("redis", &redis_stopped, 60) != 0)
 		return -1;
-	}
-	redis_stopped = 0;
 	return wait_healthy();
 }
 
@@ -505,12 +491,8 @@ static void test_flood_redis_down(void **state)
 
 static int group_setup(void **state)
 {
-	char err[512];
-	(void)state;
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# run_integration: %s\n", err);
+	if (hx_group_setup(state) < 0)
 		return -1;
-	}
 	rds = rds_open(hx_env.redis_url);
 	if (rds == NULL) {
 		fprintf(stderr, "# run_integration: RINGFENCE_REDIS_URL is malformed\n");

@@ -270,24 +270,12 @@ static void test_outage_replay_with_workers(void **state)
 
 static int outage_setup(void **state)
 {
-	char err[512];
-	(void)state;
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# outage: %s\n", err);
+	if (hx_group_setup(state) < 0 || (bin = hx_ringfence_bin("outage")) == NULL)
+		return -1;
+	if (strchr(bin, '\'')) {
+		fprintf(stderr, "# outage: RINGFENCE_BIN %s has a quote in it\n", bin);
 		return -1;
 	}
-	bin = getenv("RINGFENCE_BIN") && *getenv("RINGFENCE_BIN") ? getenv("RINGFENCE_BIN") : "bin/ringfence";
-	if (access(bin, X_OK) != 0 || strchr(bin, '\'')) {
-		fprintf(stderr, "# outage: %s not found (run from the source tree or set RINGFENCE_BIN)\n", bin);
-		return -1;
-	}
-	return 0;
-}
-
-static int outage_teardown(void **state)
-{
-	(void)state;
-	hx_fini();
 	return 0;
 }
 
@@ -297,5 +285,5 @@ int outage_tests(void)
 		cmocka_unit_test(test_outage_replay_with_workers),
 	};
 	return cmocka_run_group_tests_name("integration: the outage replay with workers", tests,
-		outage_setup, outage_teardown);
+		outage_setup, hx_group_teardown);
 }

@@ -504,13 +504,8 @@ static int group_setup(void **state)
 	}
 	snprintf(api_base, sizeof(api_base), "%s/2010-04-01/Accounts/%s", api_url,
 		hx_env.account_sid);
-	bin_path = getenv("RINGFENCE_BIN");
-	if (bin_path == NULL || bin_path[0] == '\0')
-		bin_path = "bin/ringfence";
-	if (access(bin_path, X_OK) != 0) {
-		fprintf(stderr, "reconcile tests: %s is not executable\n", bin_path);
+	if ((bin_path = hx_ringfence_bin("reconcile")) == NULL)
 		return -1;
-	}
 	r_rds = rds_open(hx_env.redis_url);
 	if (r_rds == NULL)
 		return -1;

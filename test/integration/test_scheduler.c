@@ -754,22 +754,10 @@ static void test_lock(void **state)
 static int restore_services(void **state)
 {
 	int rc = 0;
-	if (redis_stopped) {
-		if (hx_stack("redis-start", NULL, 60) != 0) {
-			fprintf(stderr, "# deploy/stack redis-start failed\n");
-			rc = -1;
-		} else {
-			redis_stopped = 0;
-		}
-	}
-	if (pg_stopped) {
-		if (hx_stack("pg-start", NULL, 90) != 0) {
-			fprintf(stderr, "# deploy/stack pg-start failed\n");
-			rc = -1;
-		} else {
-			pg_stopped = 0;
-		}
-	}
+	if (hx_stack_start_stopped("redis", &redis_stopped, 60) != 0)
+		rc = -1;
+	if (hx_stack_start_stopped("pg", &pg_stopped, 90) != 0)
+		rc = -1;
 	/* The harness's connection reconnects on its next statement. */
 	for (int i = 0; i < 100 && rc == 0; i++) {
 		char err[256];
@@ -1372,20 +1360,17 @@ static void test_outage_replay(void **state)
 
 static int group_setup(void **state)
 {
-	char err[512];
-	(void)state;
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# scheduler: %s\n", err);
+	if (hx_group_setup(state) < 0)
 		return -1;
-	}
 	ready = rds_open(hx_env.redis_url);
 	if (ready == NULL) {
 		fprintf(stderr, "# scheduler: RINGFENCE_REDIS_URL is malformed\n");
 		return -1;
 	}
-	bin = getenv("RINGFENCE_BIN") && *getenv("RINGFENCE_BIN") ? getenv("RINGFENCE_BIN") : "bin/ringfence";
-	if (access(bin, X_OK) != 0 || strchr(bin, '\'') || strchr(bin, '"')) {
-		fprintf(stderr, "# scheduler: %s not found (run from the source tree or set RINGFENCE_BIN)\n", bin);
+	if ((bin = hx_ringfence_bin("scheduler")) == NULL)
+		return -1;
+	if (strchr(bin, '\'') || strchr(bin, '"')) {
+		fprintf(stderr, "# scheduler: RINGFENCE_BIN %s has a quote in it\n", bin);
 		return -1;
 	}
 	return 0;

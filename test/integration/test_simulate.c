@@ -420,24 +420,6 @@ static void test_simulate_command(void **state)
 	buf_free(&out);
 }
 
-static int group_setup(void **state)
-{
-	char err[512];
-	(void)state;
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# simulate: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	hx_fini();
-	return 0;
-}
-
 int simulate_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +434,6 @@ int simulate_tests(void)
 		cmocka_unit_test(test_bad_signature_is_11200),
 		cmocka_unit_test(test_simulate_command),
 	};
-	return cmocka_run_group_tests_name("integration: simulated calls", tests, group_setup,
-		group_teardown);
+	return cmocka_run_group_tests_name("integration: simulated calls", tests, hx_group_setup,
+		hx_group_teardown);
 }

@@ -496,24 +496,6 @@ static void test_upper_case_call_sid(void **state)
 
 /* ---- the group ----------------------------------------------------------- */
 
-static int group_setup(void **state)
-{
-	char err[512];
-	(void)state;
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# run_integration: %s\n", err);
-		return -1;
-	}
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	hx_fini();
-	return 0;
-}
-
 int sms_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,5 +507,5 @@ int sms_tests(void)
 		cmocka_unit_test(test_upper_case_call_sid),
 	};
 	return cmocka_run_group_tests_name("integration: inbound texts and input checks", tests,
-		group_setup, group_teardown);
+		hx_group_setup, hx_group_teardown);
 }

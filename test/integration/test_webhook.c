@@ -7,6 +7,7 @@
  * other's rows.  Tests that stop a service restart it in their teardown,
  * which cmocka runs even when the test failed. */
 #include "harness.h"
+#include "audit.h"
 #include "groups.h"
 #include "rds.h"
 #include "util.h"
@@ -167,7 +168,7 @@ static void expect_events(const struct hx_call *c, size_t nrows, const char *con
 
 static char *audit_key(const char *call_sid)
 {
-	return xasprintf("audit:call:%s", call_sid);
+	return xasprintf(AUDIT_KEY_CALL_PREFIX "%s", call_sid);
 }
 
 /* Waits for at least min records of call_sid's stream matching the
@@ -221,7 +222,7 @@ static long rejected_wait_(size_t min, ...)
 	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
 
 	do {
-		arr = hx_audit_read_newest("audit:rejected", 1000, err, sizeof(err));
+		arr = hx_audit_read_newest(AUDIT_KEY_REJECTED, 1000, err, sizeof(err));
 		if (arr == NULL)
 			fail_msg("cannot read audit:rejected: %s", err);
 		va_start(ap, min);
@@ -300,6 +301,57 @@ static void reach_details(const struct hx_call *c, struct hx_response *rs, struc
 	call_press(c, url, "1", rs, t);
 	expect_gather(c, t, "details", 1);
 	free(url);
+}
+
+/* A new fixture call taken to the details state (state details, seq 1),
+ * its answers checked by reach_details and dropped. */
+static void fixture_at_details(struct hx_call *c)
+{
+	struct hx_response rs;
+	struct hx_twiml t;
+
+	hx_fixture_call_or_fail(c);
+	reach_details(c, &rs, &t);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+}
+
+/* Presses digits (NULL: Digits left out) on the action URL of state at
+ * seq; the answer must gather in next_state at next_seq or, with
+ * next_state NULL, end the call. */
+static void press_expect(const struct hx_call *c, const char *state, int seq, const char *digits,
+	const char *next_state, int next_seq)
+{
+	struct hx_response rs;
+	struct hx_twiml t;
+	char *url = action_url(c, state, seq);
+
+	call_press(c, url, digits, &rs, &t);
+	free(url);
+	if (next_state)
+		expect_gather(c, &t, next_state, next_seq);
+	else
+		expect_goodbye(&t, &rs);
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+}
+
+/* A new fixture call taken to details, where key is pressed: the call
+ * must end in end_state, its events announce -1-> details -key-> end_state
+ * (running action, "" for none); *s is the snapshot after. */
+static void choose_at_details(struct hx_call *c, const char *key, const char *end_state,
+	const char *action, struct hx_snapshot *s)
+{
+	const char *const events[][5] = {
+		{ "announce", "1", "details", "", "1" },
+		{ "details", key, end_state, action, key },
+	};
+
+	fixture_at_details(c);
+	press_expect(c, "details", 1, key, NULL, 0);
+	hx_snapshot_or_fail(c, s);
+	assert_string_equal(s->state, end_state);
+	expect_events(c, 2, events);
 }
 
 /* ---- 1. a whole call ------------------------------------------------- */
@@ -397,30 +449,10 @@ static void test_full_call_confirm(void **state)
 static void test_cancel(void **state)
 {
 	struct hx_call c;
-	struct hx_response rs;
-	struct hx_twiml t;
 	struct hx_snapshot s;
-	char *url;
-	static const char *const events[][5] = {
-		{ "announce", "1", "details", "", "1" },
-		{ "details", "2", "cancelled", "cancel", "2" },
-	};
 
 	(void)state;
-	hx_fixture_call_or_fail(&c);
-	reach_details(&c, &rs, &t);
-	hx_twiml_free(&t);
-	hx_response_free(&rs);
-
-	url = action_url(&c, "details", 1);
-	call_press(&c, url, "2", &rs, &t);
-	free(url);
-	expect_goodbye(&t, &rs);
-	hx_twiml_free(&t);
-	hx_response_free(&rs);
-
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "cancelled");
+	choose_at_details(&c, "2", "cancelled", "cancel", &s);
 	assert_string_equal(s.appointment_status, "cancelled");
 	assert_true(s.cancelled_at[0] != '\0');
 	assert_string_equal(s.confirmed_at, "");
@@ -432,7 +464,6 @@ static void test_cancel(void **state)
 		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE"
 			" appointment_id = $1 AND status = 'completed'", 1, p), 1);
 	}
-	expect_events(&c, 2, events);
 }
 
 /* ---- 3. callback ----------------------------------------------------- */
@@ -440,36 +471,15 @@ static void test_cancel(void **state)
 static void test_callback(void **state)
 {
 	struct hx_call c;
-	struct hx_response rs;
-	struct hx_twiml t;
 	struct hx_snapshot s;
-	char *url;
-	static const char *const events[][5] = {
-		{ "announce", "1", "details", "", "1" },
-		{ "details", "3", "callback", "request_callback", "3" },
-	};
 
 	(void)state;
-	hx_fixture_call_or_fail(&c);
-	reach_details(&c, &rs, &t);
-	hx_twiml_free(&t);
-	hx_response_free(&rs);
-
-	url = action_url(&c, "details", 1);
-	call_press(&c, url, "3", &rs, &t);
-	free(url);
-	expect_goodbye(&t, &rs);
-	hx_twiml_free(&t);
-	hx_response_free(&rs);
-
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "callback");
+	choose_at_details(&c, "3", "callback", "request_callback", &s);
 	assert_true(s.callback_requested_at[0] != '\0');
 	assert_string_equal(s.appointment_status, "booked");
 	assert_string_equal(s.confirmed_at, "");
 	assert_string_equal(s.cancelled_at, "");
 	assert_int_equal(s.reminders_pending, c.nreminders_pending);
-	expect_events(&c, 2, events);
 }
 
 /* ---- 4. answering machines --------------------------------------------- */
@@ -659,10 +669,7 @@ static void test_replay(void **state)
 static void test_invalid_key(void **state)
 {
 	struct hx_call c;
-	struct hx_response rs;
-	struct hx_twiml t;
 	struct hx_snapshot s;
-	char *url;
 	static const char *const events[][5] = {
 		{ "announce", "1", "details", "", "1" },
 		{ "details", "9", "details_retry", "", "9" },
@@ -670,24 +677,9 @@ static void test_invalid_key(void **state)
 	};
 
 	(void)state;
-	hx_fixture_call_or_fail(&c);
-	reach_details(&c, &rs, &t);
-	hx_twiml_free(&t);
-	hx_response_free(&rs);
-
-	url = action_url(&c, "details", 1);
-	call_press(&c, url, "9", &rs, &t);
-	free(url);
-	expect_gather(&c, &t, "details_retry", 2);
-	hx_twiml_free(&t);
-	hx_response_free(&rs);
-
-	url = action_url(&c, "details_retry", 2);
-	call_press(&c, url, "9", &rs, &t);
-	free(url);
-	expect_goodbye(&t, &rs);
-	hx_twiml_free(&t);
-	hx_response_free(&rs);
+	fixture_at_details(&c);
+	press_expect(&c, "details", 1, "9", "details_retry", 2);
+	press_expect(&c, "details_retry", 2, "9", NULL, 0);
 
 	hx_snapshot_or_fail(&c, &s);
 	assert_string_equal(s.state, "goodbye_invalid");
@@ -1219,22 +1211,10 @@ static int restore_services(void **state)
 {
 	int rc = 0;
 	(void)state;
-	if (pg_stopped) {
-		if (hx_stack("pg-start", NULL, 90) != 0) {
-			fprintf(stderr, "# deploy/stack pg-start failed\n");
-			rc = -1;
-		} else {
-			pg_stopped = 0;
-		}
-	}
-	if (redis_stopped) {
-		if (hx_stack("redis-start", NULL, 60) != 0) {
-			fprintf(stderr, "# deploy/stack redis-start failed\n");
-			rc = -1;
-		} else {
-			redis_stopped = 0;
-		}
-	}
+	if (hx_stack_start_stopped("pg", &pg_stopped, 90) != 0)
+		rc = -1;
+	if (hx_stack_start_stopped("redis", &redis_stopped, 60) != 0)
+		rc = -1;
 	if (rc == 0)
 		rc = wait_pool_healthy();
 	return rc;
@@ -1704,7 +1684,7 @@ static void test_health_and_routes(void **state)
 	deadline = hx_now_ms() + AUDIT_WAIT_MS;
 	while (!found && hx_now_ms() < deadline) {
 		char err[256], *q = xasprintf("c=%s", marker);
-		json_t *arr = hx_audit_read_newest("audit:all", 500, err, sizeof(err));
+		json_t *arr = hx_audit_read_newest(AUDIT_KEY_ALL, 500, err, sizeof(err));
 		if (arr == NULL)
 			fail_msg("cannot read audit:all: %s", err);
 		found = hx_audit_count(arr, "kind", "webhook", "method", "GET", "query", q,
@@ -1780,12 +1760,8 @@ static int initialised;
 
 static int group_setup(void **state)
 {
-	char err[512];
-	(void)state;
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# run_integration: %s\n", err);
+	if (hx_group_setup(state) < 0)
 		return -1;
-	}
 	initialised = 1;
 	return 0;
 }

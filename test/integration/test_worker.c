@@ -1256,13 +1256,8 @@ static int group_setup(void **state)
 	}
 	snprintf(api_base, sizeof(api_base), "%s/2010-04-01/Accounts/%s", api_url,
 		hx_env.account_sid);
-	bin_path = getenv("RINGFENCE_BIN");
-	if (bin_path == NULL || bin_path[0] == '\0')
-		bin_path = "bin/ringfence";
-	if (access(bin_path, X_OK) != 0) {
-		fprintf(stderr, "worker tests: %s is not executable\n", bin_path);
+	if ((bin_path = hx_ringfence_bin("worker")) == NULL)
 		return -1;
-	}
 	w_rds = rds_open(hx_env.redis_url);
 	if (w_rds == NULL)
 		return -1;

@@ -257,10 +257,12 @@ static void test_params_json(void **state)
  * key; returns a new reference or NULL. */
 static json_t *find_marker(struct rds *r, const char *key, const char *marker)
 {
-	json_t *recs = audit_read(r, strncmp(key, "audit:call:", 11) == 0 ? "call" :
-		strncmp(key, "audit:business:", 15) == 0 ? "business" :
-		strcmp(key, "audit:errors") == 0 ? "errors" : "all",
-		strchr(key + 6, ':') ? strchr(key + 6, ':') + 1 : NULL, 2000);
+	size_t ncall = strlen(AUDIT_KEY_CALL_PREFIX), nbiz = strlen(AUDIT_KEY_BUSINESS_PREFIX);
+	json_t *recs = strncmp(key, AUDIT_KEY_CALL_PREFIX, ncall) == 0 ?
+		audit_read(r, "call", key + ncall, 2000) :
+		strncmp(key, AUDIT_KEY_BUSINESS_PREFIX, nbiz) == 0 ?
+		audit_read(r, "business", key + nbiz, 2000) :
+		audit_read(r, strcmp(key, AUDIT_KEY_ERRORS) == 0 ? "errors" : "all", NULL, 2000);
 	json_t *found = NULL, *rec;
 	size_t i;
 	assert_non_null(recs);
@@ -300,8 +302,8 @@ static void test_streams(void **state)
 
 	snprintf(sid, sizeof(sid), "CA%08x0123456789abcdef0123456789", (unsigned)getpid());
 	snprintf(biz, sizeof(biz), "test%d", (int)getpid());
-	char *call_key = xasprintf("audit:call:%s", sid);
-	char *biz_key = xasprintf("audit:business:%s", biz);
+	char *call_key = xasprintf(AUDIT_KEY_CALL_PREFIX "%s", sid);
+	char *biz_key = xasprintf(AUDIT_KEY_BUSINESS_PREFIX "%s", biz);
 	del(r, call_key);
 	del(r, biz_key);
 
@@ -316,8 +318,8 @@ static void test_streams(void **state)
 		if (audit_record(au, c->kind, call, c->with_business ? biz : NULL, rec) != 0)
 			fail_msg("%s: not stored in Redis", c->name);
 		struct { const char *key; int want; } where[] = {
-			{ "audit:all", 1 },
-			{ "audit:errors", c->in_errors },
+			{ AUDIT_KEY_ALL, 1 },
+			{ AUDIT_KEY_ERRORS, c->in_errors },
 			{ call_key, c->with_call == 1 },
 			{ biz_key, c->with_business },
 		};
@@ -354,7 +356,7 @@ static void test_streams(void **state)
 	long long t = ttl(r, call_key);
 	assert_true(t > 2592000 - 60 && t <= 2592000);
 	assert_int_equal(ttl(r, biz_key), -1);
-	assert_int_equal(ttl(r, "audit:all"), -1);
+	assert_int_equal(ttl(r, AUDIT_KEY_ALL), -1);
 
 	/* A record that is not an object is wrapped; NULL is an empty record. */
 	assert_int_equal(audit_record(au, "note", sid, NULL, json_integer(42)), 0);
@@ -384,7 +386,7 @@ static void test_maxlen(void **state)
 	(void)state;
 
 	snprintf(sid, sizeof(sid), "CA%08xfedcba9876543210fedcba98", (unsigned)getpid());
-	key = xasprintf("audit:call:%s", sid);
+	key = xasprintf(AUDIT_KEY_CALL_PREFIX "%s", sid);
 	del(r, key);
 	for (int i = 0; i < 750; i++)
 		assert_int_equal(audit_record(au, "webhook", sid, NULL, json_pack("{s:i}", "seq", i)), 0);
@@ -430,7 +432,7 @@ static void test_record_cap(void **state)
 	(void)state;
 
 	snprintf(sid, sizeof(sid), "CA%08x00000000111111112222222233", (unsigned)getpid());
-	key = xasprintf("audit:call:%s", sid);
+	key = xasprintf(AUDIT_KEY_CALL_PREFIX "%s", sid);
 	del(r, key);
 
 	/* Just under the cap: kept whole. */
@@ -506,17 +508,6 @@ static int exists(struct rds *r, const char *key)
 	return n;
 }
 
-/* This hour's per-source hash (the key audit_rejected counts in). */
-static char *sources_key(void)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	char hour[16];
-	gmtime_r(&now, &tm);
-	strftime(hour, sizeof(hour), "%Y%m%d%H", &tm);
-	return xasprintf("audit:rejected:sources:%s", hour);
-}
-
 /* The summary of a rejected request holds only cleaned, bounded fields,
  * whatever the request carried. */
 static void test_rejection_summary(void **state)
@@ -572,15 +563,16 @@ static void test_rejected_in_redis(void **state)
 {
 	struct rds *r = rds_open(redis_url());
 	struct audit *au = audit_open(r, NULL);
-	char sid[40], path[128], addr[32], *skey = sources_key(), *call_key, *raw;
+	char sid[40], path[128], addr[32], skey[AUDIT_SOURCES_KEY_SIZE], *call_key, *raw;
 	json_t *recs, *got;
 	redisReply *rep;
 	(void)state;
 
+	audit_sources_key(time(NULL), skey);
 	snprintf(sid, sizeof(sid), "CA%08x99999999888888887777777766", (unsigned)getpid());
 	snprintf(path, sizeof(path), "/twilio/voice/reminder_call/%s", sid);
 	snprintf(addr, sizeof(addr), "10.%d.%d.7", (getpid() >> 8) & 255, getpid() & 255);
-	call_key = xasprintf("audit:call:%s", sid);
+	call_key = xasprintf(AUDIT_KEY_CALL_PREFIX "%s", sid);
 	struct audit_rejection rj = {
 		.request_id = "feedfacefeedface", .method = "POST", .path = path,
 		.remote_addr = addr, .verdict = "signature invalid", .status = 403,
@@ -599,7 +591,7 @@ static void test_rejected_in_redis(void **state)
 	assert_non_null(json_object_get(got, "ts"));
 	assert_null(json_object_get(got, "call_sid"));
 	json_decref(recs);
-	raw = stream_raw(r, "audit:rejected", 3);
+	raw = stream_raw(r, AUDIT_KEY_REJECTED, 3);
 	assert_true(strlen(raw) < 3 * (AUDIT_SUMMARY_MAX + 1));
 	free(raw);
 
@@ -611,7 +603,7 @@ static void test_rejected_in_redis(void **state)
 	long long t = ttl(r, skey);
 	assert_true(t > 172800 - 60 && t <= 172800);
 	assert_int_equal(exists(r, call_key), 0);
-	raw = stream_raw(r, "audit:all", 20);
+	raw = stream_raw(r, AUDIT_KEY_ALL, 20);
 	assert_null(strstr(raw, sid));
 	free(raw);
 
@@ -626,7 +618,6 @@ static void test_rejected_in_redis(void **state)
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	free(call_key);
-	free(skey);
 	audit_close(au);
 	rds_close(r);
 }
@@ -637,12 +628,13 @@ static void test_sources_capped(void **state)
 {
 	struct rds *r = rds_open(redis_url());
 	struct audit *au = audit_open(r, NULL);
-	char *skey = sources_key(), addr[32];
+	char skey[AUDIT_SOURCES_KEY_SIZE], addr[32];
 	struct audit_rejection rj = { .method = "POST", .path = "/twilio/x", .verdict = "v",
 		.status = 403, .body_len = 0, .nfields = -1 };
 	redisReply *rep;
 	(void)state;
 
+	audit_sources_key(time(NULL), skey);
 	del(r, skey);
 	for (int i = 0; i < 1100; i++) {
 		snprintf(addr, sizeof(addr), "10.200.%d.%d", i / 256, i % 256);
@@ -666,7 +658,6 @@ static void test_sources_capped(void **state)
 	freeReplyObject(rep);
 	/* The stack sharing this Redis must not find its hour full. */
 	del(r, skey);
-	free(skey);
 	audit_close(au);
 	rds_close(r);
 }
@@ -817,7 +808,7 @@ static void test_redaction_in_redis(void **state)
 	(void)state;
 
 	snprintf(sid, sizeof(sid), "CA%08xaaaaaaaaaaaaaaaaaaaaaaaa", (unsigned)getpid());
-	key = xasprintf("audit:call:%s", sid);
+	key = xasprintf(AUDIT_KEY_CALL_PREFIX "%s", sid);
 	del(r, key);
 	assert_int_equal(audit_record(au, "error", sid, NULL, secret_record(marker)), 0);
 	raw = stream_raw(r, key, 10);
@@ -825,7 +816,7 @@ static void test_redaction_in_redis(void **state)
 	assert_null(strstr(raw, TOKEN));
 	assert_null(strstr(raw, OTHER_SECRET));
 	free(raw);
-	raw = stream_raw(r, "audit:errors", 50);
+	raw = stream_raw(r, AUDIT_KEY_ERRORS, 50);
 	assert_non_null(strstr(raw, marker));
 	assert_null(strstr(raw, TOKEN));
 	free(raw);
@@ -967,7 +958,7 @@ static void test_read_back(void **state)
 	(void)state;
 
 	snprintf(biz, sizeof(biz), "rb%d", (int)getpid());
-	key = xasprintf("audit:business:%s", biz);
+	key = xasprintf(AUDIT_KEY_BUSINESS_PREFIX "%s", biz);
 	del(r, key);
 	for (int i = 1; i <= 5; i++)
 		assert_int_equal(audit_record(au, "outbound", NULL, biz, json_pack("{s:i}", "seq", i)), 0);
@@ -1035,9 +1026,53 @@ static void test_read_back(void **state)
 	rds_close(r);
 }
 
+/* The key names are a stored format (streams outlive a release), so they
+ * are spelled out here once: a rename must be deliberate. */
+static void test_key_names(void **state)
+{
+	static const struct {
+		const char *scope, *id, *key; /* key NULL: no key for that scope */
+	} cases[] = {
+		{ "call", "CA0123", "audit:call:CA0123" },
+		{ "business", "42", "audit:business:42" },
+		{ "all", "ignored", "audit:all" },
+		{ "errors", NULL, "audit:errors" },
+		{ "rejected", NULL, "audit:rejected" },
+		{ "call", "CA:x", "" },
+		{ "business", NULL, "" },
+		{ "calls", "CA0123", NULL },
+		{ NULL, "CA0123", NULL },
+	};
+	/* 2026-11-25T10:59:59Z and the next second, in the next hour. */
+	static const struct {
+		time_t t;
+		const char *key;
+	} hours[] = {
+		{ 1795604399, "audit:rejected:sources:2026112510" },
+		{ 1795604400, "audit:rejected:sources:2026112511" },
+	};
+	char *k;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		k = audit_stream_key(cases[i].scope, cases[i].id);
+		if (cases[i].key == NULL)
+			assert_null(k);
+		else
+			assert_string_equal(k, cases[i].key);
+		free(k);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(hours); i++) {
+		char key[AUDIT_SOURCES_KEY_SIZE];
+		audit_sources_key(hours[i].t, key);
+		assert_string_equal(key, hours[i].key);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_names),
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_redact_nested_secrets),
 		cmocka_unit_test(test_params_json),

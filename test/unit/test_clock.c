@@ -1,9 +1,11 @@
-/* Unit tests: clock.  RFC 3339 parsing table-driven (Z, offsets, fractions,
- * every malformed shape and out-of-range field), clock_init with and
- * without RINGFENCE_NOW, and clock_sql formatting. */
+/* Unit tests: clock and rfc3339.  RFC 3339 parsing (rfc3339_parse)
+ * table-driven (Z, offsets, fractions, every malformed shape and
+ * out-of-range field), clock_init with and without RINGFENCE_NOW, and
+ * clock_sql formatting. */
 #include "unit.h"
 
 #include "clock.h"
+#include "rfc3339.h"
 #include "config.h"
 
 #include <time.h>
@@ -65,7 +67,7 @@ static void test_parse_table(void **state)
 	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
 		const struct parse_case *c = &parse_cases[i];
 		long long got = -42;
-		int rc = clock_parse(c->in, &got);
+		int rc = rfc3339_parse(c->in, &got);
 		if (c->ok) {
 			if (rc != 0 || got != c->want)
 				fail_msg("'%s': want %lld, got rc %d value %lld", c->in, c->want, rc, got);
@@ -76,7 +78,7 @@ static void test_parse_table(void **state)
 				fail_msg("'%s': output written on failure", c->in);
 		}
 	}
-	assert_int_equal(clock_parse(NULL, &(long long){ 0 }), -1);
+	assert_int_equal(rfc3339_parse(NULL, &(long long){ 0 }), -1);
 }
 
 /* Every second of a few days around a year end, and the epoch, against
@@ -90,7 +92,7 @@ static void test_parse_matches_timegm(void **state)
 			char buf[32];
 			long long back = -1;
 			clock_sql(t, buf);
-			assert_int_equal(clock_parse(buf, &back), 0);
+			assert_int_equal(rfc3339_parse(buf, &back), 0);
 			assert_int_equal(back, t);
 		}
 	}
