@@ -358,6 +358,26 @@ out:
 		PQclear(res);
 }
 
+/* Inside the PATCH's transaction: runs the appointment's update (sql with
+ * n parameters) and cancels its unsent reminders with reason why, counting
+ * them in the answer.  0, or -1 on a database error (the caller rolls
+ * back). */
+static int update_cancel_unsent(struct api_ctx *c, long long id, const char *sql, int n,
+	const char *const *p, const char *why)
+{
+	PGresult *res = db_exec(c->app->db, sql, n, p);
+	int cancelled;
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	cancelled = reminders_cancel_unsent(c->app->db, id, why);
+	if (cancelled < 0)
+		return -1;
+	c->out->cancelled = cancelled;
+	return 0;
+}
+
 /* PATCH /api/v1/appointments/{id}: reschedule or cancel, with the
  * reminders, in one transaction. */
 static void api_patch_appointment(struct api_ctx *c, long long id)
@@ -421,18 +441,11 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 			const char *p[] = { ids, st };
 			clock_sql(starts_s, st);
 			/* A confirmation was for the old time. */
-			res = db_exec(c->app->db,
-				"UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
-				"confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
-				2, p);
-			if (res == NULL)
+			if (update_cancel_unsent(c, id,
+				    "UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
+				    "confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
+				    2, p, "rescheduled") < 0)
 				goto db_failed;
-			PQclear(res);
-			res = NULL;
-			n = reminders_cancel_unsent(c->app->db, id, "rescheduled");
-			if (n < 0)
-				goto db_failed;
-			c->out->cancelled = n;
 			n = reminders_plan(c->app->db, id, now_s, err, sizeof(err));
 			if (n < 0) {
 				log_error("api: request %s: planning reminders for appointment %lld: %s",
@@ -447,18 +460,11 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 		goto out;
 	} else if (strcmp(cur, "cancelled") != 0) {
 		const char *p[] = { ids };
-		res = db_exec(c->app->db,
-			"UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
-			"updated_at = now() WHERE id = $1::bigint",
-			1, p);
-		if (res == NULL)
+		if (update_cancel_unsent(c, id,
+			    "UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
+			    "updated_at = now() WHERE id = $1::bigint",
+			    1, p, "appointment cancelled") < 0)
 			goto db_failed;
-		PQclear(res);
-		res = NULL;
-		n = reminders_cancel_unsent(c->app->db, id, "appointment cancelled");
-		if (n < 0)
-			goto db_failed;
-		c->out->cancelled = n;
 	}
 	if (db_commit(c->app->db) < 0)
 		goto db_failed;

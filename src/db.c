@@ -1,5 +1,6 @@
 /* db: one PostgreSQL connection per process, reconnecting after failure. */
 #include "db.h"
+#include "arena.h"
 #include "log.h"
 #include "util.h"
 
@@ -275,4 +276,22 @@ int db_exec_script(struct db *db, const char *sql)
 PGconn *db_pgconn(struct db *db)
 {
 	return db->conn;
+}
+
+/* See db.h. */
+int db_row_prepared(struct db *db, struct arena *a, const char *name, const char *sql,
+	int n, const char *const *params, int ncols, const char **out)
+{
+	PGresult *res = db_exec_prepared(db, name, sql, n, params);
+	int found = 0;
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1 && PQnfields(res) == ncols) {
+		for (int i = 0; i < ncols; i++)
+			out[i] = PQgetisnull(res, 0, i) ? NULL : arena_strdup(a, PQgetvalue(res, 0, i));
+		found = 1;
+	}
+	PQclear(res);
+	return found;
 }

@@ -120,29 +120,13 @@ struct call_row {
 static int call_lock(struct db *db, struct arena *a, const char *token, const char *call_sid,
 	struct call_row *row)
 {
-	PGresult *res;
-	const char *param[1];
-	int found = 0;
+	const char *param[1] = { token ? token : call_sid };
 
-	if (token) {
-		param[0] = token;
-		res = db_exec_prepared(db, "engine_call_by_token",
-			CALL_COLUMNS " WHERE c.token = $1 FOR UPDATE OF c", 1, param);
-	} else {
-		param[0] = call_sid;
-		res = db_exec_prepared(db, "engine_call_by_sid",
-			CALL_COLUMNS " WHERE c.call_sid = $1 FOR UPDATE OF c", 1, param);
-	}
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 1 && PQnfields(res) == C_NCOLS) {
-		for (int i = 0; i < C_NCOLS; i++)
-			row->v[i] = PQgetisnull(res, 0, i) ? NULL
-				: arena_strdup(a, PQgetvalue(res, 0, i));
-		found = 1;
-	}
-	PQclear(res);
-	return found;
+	if (token)
+		return db_row_prepared(db, a, "engine_call_by_token",
+			CALL_COLUMNS " WHERE c.token = $1 FOR UPDATE OF c", 1, param, C_NCOLS, row->v);
+	return db_row_prepared(db, a, "engine_call_by_sid",
+		CALL_COLUMNS " WHERE c.call_sid = $1 FOR UPDATE OF c", 1, param, C_NCOLS, row->v);
 }
 
 /* Runs a statement that returns no rows we need; 0 or -1. */

@@ -78,31 +78,18 @@ enum { A_ID, A_REMINDER, A_BUSINESS, A_CHANNEL, A_STATUS, A_SID, A_DELIVERY, A_S
 	"SELECT id, reminder_id, business_id, channel, status, provider_sid, delivery_status," \
 	" delivery_seq, to_address FROM contact_attempts"
 
+/* Locks and reads the attempt by its id (the callback URL's a=) or, without
+ * one, by the provider's sid, into v in arena a.  1 found, 0 not, -1 error. */
 static int find_attempt(struct db *db, struct arena *a, const char *attempt_id, const char *sid,
 	const char *v[A_NCOLS])
 {
-	PGresult *res;
-	const char *p[1];
-	int found = 0;
+	const char *p[1] = { attempt_id ? attempt_id : sid };
 
-	if (attempt_id) {
-		p[0] = attempt_id;
-		res = db_exec_prepared(db, "status_by_id",
-			ATTEMPT_COLUMNS " WHERE id = $1::bigint FOR UPDATE", 1, p);
-	} else {
-		p[0] = sid;
-		res = db_exec_prepared(db, "status_by_sid",
-			ATTEMPT_COLUMNS " WHERE provider_sid = $1 FOR UPDATE", 1, p);
-	}
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 1) {
-		for (int i = 0; i < A_NCOLS; i++)
-			v[i] = PQgetisnull(res, 0, i) ? NULL : arena_strdup(a, PQgetvalue(res, 0, i));
-		found = 1;
-	}
-	PQclear(res);
-	return found;
+	if (attempt_id)
+		return db_row_prepared(db, a, "status_by_id",
+			ATTEMPT_COLUMNS " WHERE id = $1::bigint FOR UPDATE", 1, p, A_NCOLS, v);
+	return db_row_prepared(db, a, "status_by_sid",
+		ATTEMPT_COLUMNS " WHERE provider_sid = $1 FOR UPDATE", 1, p, A_NCOLS, v);
 }
 
 static int exec(struct db *db, const char *name, const char *sql, int n, const char *const *p,
