@@ -15,6 +15,7 @@
  * RINGFENCE_PUBLIC_URL + URI with TWILIO_AUTH_TOKEN, the same way Twilio
  * signs; TWILIO_ACCOUNT_SID goes into AccountSid.  Built by bench/run
  * against the library objects of `make`. */
+#include "buf.h"
 #include "form.h"
 #include "signature.h"
 
@@ -43,34 +44,15 @@ static int is_token(const char *s)
 	return 1;
 }
 
-/* Percent-encodes the few characters our values can hold that are not
- * safe in a form body ('+' of E.164 numbers); others are letters, digits
- * and '-'.  Writes into out, which must hold 3 * strlen(v) + 1 bytes. */
-static void form_encode(const char *v, char *out)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t j = 0;
-
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-			(*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '.' || *p == '_') {
-			out[j++] = (char)*p;
-		} else {
-			out[j++] = '%';
-			out[j++] = hex[*p >> 4];
-			out[j++] = hex[*p & 15];
-		}
-	}
-	out[j] = '\0';
-}
-
 /* Writes one signed request for call number i with token tok; digits is
  * NULL for the call's first webhook.  Returns 0, or -1 when the
  * signature cannot be computed. */
 static int emit(const struct bench_env *env, long i, const char *tok, const char *digits)
 {
 	char call_sid[2 + TOKEN_LEN + 1], to[16], uri[160], url[512];
-	char sig[SIGNATURE_LEN + 1], enc[64];
+	char sig[SIGNATURE_LEN + 1];
+	/* Reused for every line; the generator's whole run owns it. */
+	static struct buf body = BUF_INIT;
 	struct param pv[8];
 	struct params params = { pv, 0 };
 	const char *names[] = { "AccountSid", "ApiVersion", "CallSid", "CallStatus",
@@ -106,12 +88,10 @@ static int emit(const struct bench_env *env, long i, const char *tok, const char
 	if (signature_compute(env->auth_token, url, &params, sig) < 0)
 		return -1;
 
-	printf("%s\t%s\t", uri, sig);
-	for (size_t k = 0; k < nparams; k++) {
-		form_encode(values[k], enc);
-		printf("%s%s=%s", k ? "&" : "", names[k], enc);
-	}
-	putchar('\n');
+	/* The body through the product's one encoder (form_encode_params). */
+	buf_reset(&body);
+	form_encode_params(&body, &params);
+	printf("%s\t%s\t%s\n", uri, sig, buf_str(&body));
 	return 0;
 }
 
