@@ -42,6 +42,7 @@
 
 #include <stddef.h>
 
+struct arena;
 struct config;
 struct db;
 struct rds;
@@ -61,6 +62,11 @@ struct outbound_ctx {
 	struct db *db;
 	struct rds *rds;
 	struct audit *audit;
+	/* The worker's per-job arena (arena.h, rule 2): every string one
+	 * send builds (URLs, texts, subject, reasons, the unsubscribe link)
+	 * lives here until the worker resets it after the job, so a send
+	 * frees nothing of its own. */
+	struct arena *job;
 	const char *call_flow;        /* "reminder_call" */
 	const char *call_start_state; /* that flow's start state */
 	/* Fault injection (tests, never production): called at
@@ -141,9 +147,11 @@ int outbound_code_invalid(int code);   /* 21211, 21217 */
  * error_message (NULL / 0 / NULL keep what is there), and its reminder,
  * when 'dialing', 'unknown' or 'not_placed', to reminder_status with
  * error_message as status_reason.  Returns 1 when the attempt moved, 0
- * when it was not in one of from, -1 on a database error.  Shared with
- * the reconciler. */
-int outbound_settle(struct db *db, long long attempt_id, const char *from,
+ * when it was not in one of from, -1 on a database error (its text is
+ * db_last_error(db); nothing is logged: the caller decides).  The
+ * statement's parameters are built in a, the caller's per-job arena.
+ * Shared with the reconciler. */
+int outbound_settle(struct db *db, struct arena *a, long long attempt_id, const char *from,
 	const char *attempt_status, const char *provider_sid, int error_code,
 	const char *error_message, const char *reminder_status);
 

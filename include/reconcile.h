@@ -22,6 +22,7 @@
 #ifndef RF_RECONCILE_H
 #define RF_RECONCILE_H
 
+struct arena;
 struct config;
 struct db;
 struct audit;
@@ -34,9 +35,12 @@ struct reconcile_stats {
 };
 
 /* One pass at now_s (clock_now_s(): leases are written on that clock).
- * Returns 0, or -1 when the database could not be read (stats hold what
- * was done before). */
-int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, long long now_s,
-	struct reconcile_stats *st);
+ * Everything the pass allocates (the list of Twilio's calls or messages,
+ * the reasons) lives in job, the worker's per-job arena, which the caller
+ * resets after the pass.  Only this function logs and audits; the steps
+ * below it return what they found.  Returns 0, or -1 when the database
+ * could not be read (stats hold what was done before). */
+int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, struct arena *job,
+	long long now_s, struct reconcile_stats *st);
 
 #endif

@@ -59,8 +59,9 @@ struct worker_limits {
  * (attempt_id 0 when deferred) and *reason naming the limit (already
  * recorded in PostgreSQL; the caller audits and logs it); WORKER_DROPPED
  * when the reminder may not be sent now (*reason: reminder_block's
- * reason); -1 on a database error or an answer that cannot be read
- * (*reason says which). */
+ * reason); -1 on a database error (*reason "": db_last_error(db) says
+ * why) or an answer that cannot be read (*reason says which).  It logs
+ * nothing: the job's top (worker_child) does. */
 int worker_claim(struct db *db, struct arena *job, long long reminder_id, long long now_s,
 	const char *worker, int lease_s, const char *from_default, const struct worker_limits *lim,
 	struct outbound_attempt *at, const char **reason);

@@ -1,6 +1,7 @@
 /* outbound: the single send function; see include/outbound.h. */
 #include "outbound.h"
 #include "allowlist.h"
+#include "arena.h"
 #include "audit.h"
 #include "buf.h"
 #include "clock.h"
@@ -34,7 +35,7 @@ const char *outbound_status_name(enum outbound_status s)
 	return (unsigned)s < ARRAY_LEN(names) ? names[s] : "?";
 }
 
-int outbound_settle(struct db *db, long long attempt_id, const char *from,
+int outbound_settle(struct db *db, struct arena *a, long long attempt_id, const char *from,
 	const char *attempt_status, const char *provider_sid, int error_code,
 	const char *error_message, const char *reminder_status)
 {
@@ -45,9 +46,9 @@ int outbound_settle(struct db *db, long long attempt_id, const char *from,
 
 	snprintf(id, sizeof(id), "%lld", attempt_id);
 	snprintf(code, sizeof(code), "%d", error_code);
-	if (error_message)
-		msg = xstrndup(error_message, 1000); /* the column's bound */
-	froms = xasprintf("{%s}", from);
+	if (error_message) /* the column's bound */
+		msg = arena_strndup(a, error_message, strnlen(error_message, 1000));
+	froms = arena_printf(a, "{%s}", from);
 	p[0] = id;
 	p[1] = attempt_status;
 	p[2] = provider_sid && provider_sid[0] ? provider_sid : NULL;
@@ -77,8 +78,6 @@ int outbound_settle(struct db *db, long long attempt_id, const char *from,
 	rc = atoi(PQgetvalue(res, 0, 0)) > 0 ? 1 : 0;
 	PQclear(res);
 out:
-	free(msg);
-	free(froms);
 	return rc;
 }
 
@@ -171,10 +170,10 @@ static void sleep_ms(long long ms)
  * 10), never the appointment's notes.  The only reply it offers is STOP,
  * which src/sms.c (and Twilio itself) honours; confirming or cancelling by
  * text is not handled yet.  Email has its own wording (email_text, which
- * offers its unsubscribe link instead).  Caller frees. */
-static char *reminder_text(const struct outbound_attempt *at)
+ * offers its unsubscribe link instead).  In the job's arena. */
+static char *reminder_text(struct arena *job, const struct outbound_attempt *at)
 {
-	return xasprintf("Reminder from %s: you have an appointment on %s at %s. "
+	return arena_printf(job, "Reminder from %s: you have an appointment on %s at %s. "
 			 "To change it, call %s. Reply STOP to stop these texts.",
 		at->business_name, at->when_date, at->when_time, at->callback_phone);
 }
@@ -182,10 +181,11 @@ static char *reminder_text(const struct outbound_attempt *at)
 /* The email reminder's plain-text part: the same allow-listed fields, and
  * the unsubscribe link in place of STOP (an email cannot be answered
  * STOP).  Unsubscribing stops every channel, and the text says so.
- * Caller frees. */
-static char *email_text(const struct outbound_attempt *at, const char *unsubscribe_url)
+ * In the job's arena. */
+static char *email_text(struct arena *job, const struct outbound_attempt *at,
+	const char *unsubscribe_url)
 {
-	return xasprintf("Hello,\n\n"
+	return arena_printf(job, "Hello,\n\n"
 			 "This is a reminder from %s: you have an appointment on %s at %s.\n\n"
 			 "To change it, call %s.\n\n"
 			 "To stop all appointment reminders from %s (calls, texts and emails),"
@@ -299,36 +299,24 @@ int outbound_code_invalid(int code)
 	return code == 21211 || code == 21217;
 }
 
-/* Defers at until retry_s when that is before it goes stale, else skips
- * it for the rate limit; reason says which limit. */
+/* Records the deferral of at until retry_s when that is before it goes
+ * stale, else its skip for the rate limit; reason says which limit.  *why
+ * gets the recorded reason (in the job's arena), *rc release_attempt's or
+ * outbound_settle's answer.  Returns OUTBOUND_DEFERRED or
+ * OUTBOUND_SKIPPED_RATE; neither logs nor audits (outbound_send does). */
 static enum outbound_status defer_or_skip(const struct outbound_ctx *ctx,
-	const struct outbound_attempt *at, long long retry_s, const char *reason)
+	const struct outbound_attempt *at, long long retry_s, const char *reason,
+	const char **why, int *rc)
 {
-	enum outbound_status st;
-	char *why;
-	int rc;
-
 	if (retry_s > 0 && retry_s < at->stale_s) {
-		why = xasprintf("deferred: %s", reason);
-		rc = release_attempt(ctx->db, at->attempt_id, retry_s, why);
-		st = OUTBOUND_DEFERRED;
-	} else {
-		why = xasprintf("skipped: %s until after the reminder goes stale", reason);
-		rc = outbound_settle(ctx->db, at->attempt_id, "dialing", "skipped_rate_limited",
-			NULL, 0, why, "skipped");
-		st = OUTBOUND_SKIPPED_RATE;
+		*why = arena_printf(ctx->job, "deferred: %s", reason);
+		*rc = release_attempt(ctx->db, at->attempt_id, retry_s, *why);
+		return OUTBOUND_DEFERRED;
 	}
-	audit_attempt(ctx, at, outbound_status_name(st), why, NULL);
-	if (rc < 0) {
-		log_error("outbound: attempt %lld (%s): cannot record '%s': %s", at->attempt_id,
-			at->to, why, db_last_error(ctx->db));
-		st = OUTBOUND_ERROR;
-	} else {
-		log_info("outbound: attempt %lld reminder %lld %s", at->attempt_id,
-			at->reminder_id, why);
-	}
-	free(why);
-	return st;
+	*why = arena_printf(ctx->job, "skipped: %s until after the reminder goes stale", reason);
+	*rc = outbound_settle(ctx->db, ctx->job, at->attempt_id, "dialing", "skipped_rate_limited",
+		NULL, 0, *why, "skipped");
+	return OUTBOUND_SKIPPED_RATE;
 }
 
 /* See outbound.h: the claim already recorded it; audit and log alike. */
@@ -345,101 +333,81 @@ void outbound_over_limit(const struct outbound_ctx *ctx, const struct outbound_a
 		log_info("outbound: reminder %lld %s", at->reminder_id, reason);
 }
 
-/* Nothing was sent: back to pending untouched but for the reason. */
-static enum outbound_status hold(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
-	const char *reason)
-{
-	int rc = release_attempt(ctx->db, at->attempt_id, 0, reason);
-
-	audit_attempt(ctx, at, "held", reason, NULL);
-	if (rc < 0) {
-		log_error("outbound: attempt %lld reminder %lld not sent (%s); cannot put it back"
-			  " (%s): its lease will expire and the reconciler settle it",
-			at->attempt_id, at->reminder_id, reason, db_last_error(ctx->db));
-		return OUTBOUND_ERROR;
-	}
-	log_warn("outbound: attempt %lld reminder %lld not sent: %s", at->attempt_id,
-		at->reminder_id, reason);
-	return OUTBOUND_HELD;
-}
-
 /* The request itself, after every guard said yes (grant: for at->to).
- * tr is filled. */
-static void do_request(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+ * tr is filled.  Returns 0, or -1 when the email could not be built (no
+ * unsubscribe link, or its template does not render): nothing was sent,
+ * tr says why as a refusal.  Every string lives in the job's arena. */
+static int do_request(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
 	const struct outbound_grant *grant, const char *token, struct twilio_result *tr)
 {
 	const struct config *cfg = ctx->cfg;
-	char *url = NULL, *cb = NULL, *text = NULL, *subject = NULL, *unsub = NULL;
+	struct mail_message m;
 	struct buf html;
+	long long client_id;
+	char *link = NULL, *made;
 
-	buf_init(&html);
 	if (ctx->crash_hook)
 		ctx->crash_hook("during_request");
 	if (strcmp(at->channel, "voice") == 0) {
 		struct twilio_call_request rq;
-		url = xasprintf("%s/twilio/voice/%s?c=%s", cfg->public_url, ctx->call_flow, token);
-		cb = xasprintf("%s/twilio/status/call?a=%lld", cfg->public_url, at->attempt_id);
 		memset(&rq, 0, sizeof(rq));
 		rq.to = at->to;
 		rq.from = at->from;
-		rq.url = url;
-		rq.status_callback = cb;
+		rq.url = arena_printf(ctx->job, "%s/twilio/voice/%s?c=%s", cfg->public_url,
+			ctx->call_flow, token);
+		rq.status_callback = arena_printf(ctx->job, "%s/twilio/status/call?a=%lld",
+			cfg->public_url, at->attempt_id);
 		rq.timeout_s = OUTBOUND_RING_S;
 		rq.machine_detection = at->machine_detection;
 		twilio_call_create(grant, cfg, &rq, tr);
-	} else if (strcmp(at->channel, "sms") == 0) {
-		cb = xasprintf("%s/twilio/status/sms?a=%lld", cfg->public_url, at->attempt_id);
-		text = reminder_text(at);
-		twilio_message_create(grant, cfg, at->to, at->from, text, cb, tr);
-	} else {
-		/* Email: its own wording and a signed one-click unsubscribe
-		 * link (RFC 8058).  Without a link nothing is sent. */
-		struct mail_message m;
-		long long client_id = email_client_id(ctx->db, at);
-		char *link = client_id > 0 ? unsubscribe_url(cfg, client_id, at->business_id) : NULL;
-		if (link == NULL) {
-			memset(tr, 0, sizeof(*tr));
-			tr->outcome = TWILIO_REJECTED;
-			snprintf(tr->error_message, sizeof(tr->error_message), "%s",
-				client_id > 0 ? "no unsubscribe link: RINGFENCE_PUBLIC_URL or"
-						" TWILIO_AUTH_TOKEN is not set"
-					      : "no unsubscribe link: the appointment's client cannot be read");
-			log_error("outbound: attempt %lld email not sent: %s", at->attempt_id,
-				tr->error_message);
-		} else {
-			const char *const fields[] = { "business", at->business_name,
-				"date", at->when_date, "time", at->when_time,
-				"phone", at->callback_phone, "unsubscribe", link, NULL };
-			text = email_text(at, link);
-			subject = xasprintf("Appointment reminder from %s", at->business_name);
-			unsub = xasprintf("<%s>", link);
-			memset(&m, 0, sizeof(m));
-			m.to = at->to;
-			m.from = cfg->mail_from;
-			m.subject = subject;
-			m.text = text;
-			m.list_unsubscribe = unsub;
-			m.one_click = 1;
-			if (html_render(&html, email_html_tmpl, fields) < 0) {
-				memset(tr, 0, sizeof(*tr));
-				tr->outcome = TWILIO_REJECTED;
-				snprintf(tr->error_message, sizeof(tr->error_message),
-					"the email template does not render");
-			} else {
-				m.html = buf_str(&html);
-				mail_send(grant, cfg, &m, tr);
-			}
-			free(link);
-		}
+		return 0;
 	}
-	free(url);
-	free(cb);
-	free(text);
-	free(subject);
-	free(unsub);
-	buf_free(&html);
+	if (strcmp(at->channel, "sms") == 0) {
+		twilio_message_create(grant, cfg, at->to, at->from, reminder_text(ctx->job, at),
+			arena_printf(ctx->job, "%s/twilio/status/sms?a=%lld", cfg->public_url,
+				at->attempt_id), tr);
+		return 0;
+	}
+	/* Email: its own wording and a signed one-click unsubscribe link
+	 * (RFC 8058).  Without a link nothing is sent.  unsubscribe_url's
+	 * malloc'd link is copied into the job's arena and freed at once. */
+	client_id = email_client_id(ctx->db, at);
+	if (client_id > 0 && (made = unsubscribe_url(cfg, client_id, at->business_id)) != NULL) {
+		link = arena_strdup(ctx->job, made);
+		free(made);
+	}
+	memset(tr, 0, sizeof(*tr));
+	if (link == NULL) {
+		tr->outcome = TWILIO_REJECTED;
+		snprintf(tr->error_message, sizeof(tr->error_message), "%s",
+			client_id > 0 ? "no unsubscribe link: RINGFENCE_PUBLIC_URL or"
+					" TWILIO_AUTH_TOKEN is not set"
+				      : "no unsubscribe link: the appointment's client cannot be read");
+		return -1;
+	}
+	const char *const fields[] = { "business", at->business_name, "date", at->when_date,
+		"time", at->when_time, "phone", at->callback_phone, "unsubscribe", link, NULL };
+	buf_init_arena(&html, ctx->job);
+	if (html_render(&html, email_html_tmpl, fields) < 0) {
+		tr->outcome = TWILIO_REJECTED;
+		snprintf(tr->error_message, sizeof(tr->error_message),
+			"the email template does not render");
+		return -1;
+	}
+	memset(&m, 0, sizeof(m));
+	m.to = at->to;
+	m.from = cfg->mail_from;
+	m.subject = arena_printf(ctx->job, "Appointment reminder from %s", at->business_name);
+	m.text = email_text(ctx->job, at, link);
+	m.html = buf_str(&html);
+	m.list_unsubscribe = arena_printf(ctx->job, "<%s>", link);
+	m.one_click = 1;
+	mail_send(grant, cfg, &m, tr);
+	return 0;
 }
 
+/* The one top of a send: every step below returns what it did, and only
+ * this function writes the audit records and the log lines. */
 enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
 	long long now_s)
 {
@@ -448,7 +416,8 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	struct twilio_result tr;
 	enum outbound_status st;
 	enum ratelimit_verdict v;
-	char reason[512], token[33] = "";
+	const char *reason = NULL, *why = NULL;
+	char fs_reason[512], token[33] = "";
 	long long retry_s = 0, wait_ms;
 	int hourly, fs, phone = strcmp(at->channel, "email") != 0, rc;
 
@@ -456,10 +425,10 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	/* 1. The allow-list, first, so a refused address reaches nothing,
 	 * not even the rate-limit counters. */
 	if (!allowlist_permits(cfg, at->to)) {
-		snprintf(reason, sizeof(reason), "%s is not on RINGFENCE_ALLOWED_CONTACTS (%s)",
+		reason = arena_printf(ctx->job, "%s is not on RINGFENCE_ALLOWED_CONTACTS (%s)",
 			at->to, cfg->env_name);
-		rc = outbound_settle(ctx->db, at->attempt_id, "dialing", "blocked_not_allowed",
-			NULL, 0, reason, "blocked_not_allowed");
+		rc = outbound_settle(ctx->db, ctx->job, at->attempt_id, "dialing",
+			"blocked_not_allowed", NULL, 0, reason, "blocked_not_allowed");
 		audit_attempt(ctx, at, "blocked_not_allowed", reason, NULL);
 		log_warn("outbound: attempt %lld reminder %lld refused: %s", at->attempt_id,
 			at->reminder_id, reason);
@@ -470,13 +439,13 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	grant.magic = OUTBOUND_GRANT_MAGIC;
 	grant.to = at->to;
 	if (phone && at->from[0] == '\0') {
-		st = hold(ctx, at, "no caller id: the business has no twilio_from and"
-				   " TWILIO_FROM_NUMBER is not set");
-		goto out;
+		reason = "no caller id: the business has no twilio_from and"
+			 " TWILIO_FROM_NUMBER is not set";
+		goto held;
 	}
 	if (!phone && (cfg->mail_from == NULL || cfg->mail_from[0] == '\0')) {
-		st = hold(ctx, at, "no sender address: RINGFENCE_MAIL_FROM is not set");
-		goto out;
+		reason = "no sender address: RINGFENCE_MAIL_FROM is not set";
+		goto held;
 	}
 	/* 2. The rate limits' fast pre-check in Redis (counted only when
 	 * within all three).  The claim already decided them in PostgreSQL,
@@ -485,43 +454,41 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	v = ratelimit_take(ctx->rds, at->to, at->business_id, cfg->limit_recipient_day,
 		cfg->limit_recipient_all_day, hourly, now_s, &retry_s);
 	if (v == RATELIMIT_ERROR) {
-		st = hold(ctx, at, "Redis unavailable: the rate limits cannot be checked");
-		goto out;
+		reason = "Redis unavailable: the rate limits cannot be checked";
+		goto held;
 	}
 	if (v != RATELIMIT_OK) {
 		if (v == RATELIMIT_RECIPIENT)
-			snprintf(reason, sizeof(reason),
+			reason = arena_printf(ctx->job,
 				"recipient limit (%d contacts per 24 h from one business) reached",
 				cfg->limit_recipient_day);
 		else if (v == RATELIMIT_RECIPIENT_ALL)
-			snprintf(reason, sizeof(reason),
+			reason = arena_printf(ctx->job,
 				"recipient limit across businesses (%d contacts per 24 h) reached",
 				cfg->limit_recipient_all_day);
 		else
-			snprintf(reason, sizeof(reason), "business limit (%d contacts per hour) reached",
-				hourly);
-		st = defer_or_skip(ctx, at, retry_s, reason);
-		goto out;
+			reason = arena_printf(ctx->job,
+				"business limit (%d contacts per hour) reached", hourly);
+		goto limited;
 	}
 	/* 3. The failsafe: tripped or unknown, nobody is contacted. */
-	fs = failsafe_check_and_count(ctx->db, cfg, now_s, reason, sizeof(reason));
+	fs = failsafe_check_and_count(ctx->db, cfg, now_s, fs_reason, sizeof(fs_reason));
 	if (fs != 0) {
-		char why[600];
-		snprintf(why, sizeof(why), fs > 0 ? "failsafe tripped: %s"
-			: "failsafe state cannot be read: %s", reason[0] ? reason : "(no reason)");
-		st = hold(ctx, at, why);
-		goto out;
+		reason = arena_printf(ctx->job, fs > 0 ? "failsafe tripped: %s"
+			: "failsafe state cannot be read: %s", fs_reason[0] ? fs_reason : "(no reason)");
+		goto held;
 	}
 	/* 4. The pacer, per Twilio account (email has no Twilio account). */
 	if (phone) {
 		wait_ms = ratelimit_pace(ctx->rds, cfg->account_sid, cfg->cps);
 		if (wait_ms < 0) {
-			st = hold(ctx, at, "Redis unavailable: the pacer cannot be read");
-			goto out;
+			reason = "Redis unavailable: the pacer cannot be read";
+			goto held;
 		}
 		if (wait_ms > OUTBOUND_MAX_PACE_MS) {
-			st = defer_or_skip(ctx, at, now_s + wait_ms / 1000 + 1, "pacer queue too long");
-			goto out;
+			retry_s = now_s + wait_ms / 1000 + 1;
+			reason = "pacer queue too long";
+			goto limited;
 		}
 		if (wait_ms > 0)
 			sleep_ms(wait_ms);
@@ -529,20 +496,21 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	/* 5. The engine's call row first: the call's first webhook may come
 	 * before Twilio's answer to us does. */
 	if (strcmp(at->channel, "voice") == 0 && create_call_row(ctx, at, token) < 0) {
-		snprintf(reason, sizeof(reason), "cannot write the call row: %s",
+		reason = arena_printf(ctx->job, "cannot write the call row: %s",
 			db_last_error(ctx->db));
-		st = hold(ctx, at, reason);
-		goto out;
+		goto held;
 	}
-	do_request(ctx, at, &grant, token, &tr);
+	if (do_request(ctx, at, &grant, token, &tr) < 0)
+		log_error("outbound: attempt %lld email not sent: %s", at->attempt_id,
+			tr.error_message);
 	audit_attempt(ctx, at, "request", NULL, &tr);
 	if (ctx->crash_hook)
 		ctx->crash_hook("before_record");
 
 	/* 6. The record. */
 	if (tr.outcome == TWILIO_OK) {
-		rc = outbound_settle(ctx->db, at->attempt_id, "dialing,unknown,not_placed", "placed",
-			tr.sid, 0, NULL, "placed");
+		rc = outbound_settle(ctx->db, ctx->job, at->attempt_id, "dialing,unknown,not_placed",
+			"placed", tr.sid, 0, NULL, "placed");
 		if (rc >= 0 && token[0]) {
 			const char *p[2] = { token, tr.sid };
 			PGresult *res = db_exec_prepared(ctx->db, "outbound_bind_sid",
@@ -555,24 +523,24 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	} else if (tr.outcome == TWILIO_REJECTED && tr.error_code == 20429) {
 		if (ratelimit_backoff(ctx->rds, cfg->account_sid, OUTBOUND_BACKOFF_S) < 0)
 			log_error("outbound: cannot back the pacer off after 20429 (Redis)");
-		st = defer_or_skip(ctx, at, now_s + OUTBOUND_BACKOFF_S,
-			"Twilio answered 20429 (too many requests)");
-		goto out;
+		retry_s = now_s + OUTBOUND_BACKOFF_S;
+		reason = "Twilio answered 20429 (too many requests)";
+		goto limited;
 	} else if (tr.outcome == TWILIO_REJECTED) {
-		snprintf(reason, sizeof(reason), "%s refused (%d): %s",
+		reason = arena_printf(ctx->job, "%s refused (%d): %s",
 			phone ? "Twilio" : "the SMTP server", tr.error_code, tr.error_message);
-		rc = outbound_settle(ctx->db, at->attempt_id, "dialing,unknown,not_placed", "failed",
-			NULL, tr.error_code, reason, "failed");
+		rc = outbound_settle(ctx->db, ctx->job, at->attempt_id, "dialing,unknown,not_placed",
+			"failed", NULL, tr.error_code, reason, "failed");
 		if (phone && rc >= 0)
 			outbound_flag_number(ctx->db, at->to, at->business_id,
 				cfg->from_number, tr.error_code, tr.error_message);
 		st = OUTBOUND_FAILED;
 	} else {
-		snprintf(reason, sizeof(reason), "outcome unknown (HTTP %d): %s", tr.http_status,
+		reason = arena_printf(ctx->job, "outcome unknown (HTTP %d): %s", tr.http_status,
 			tr.error_message[0] ? tr.error_message : "no answer");
 		/* A sid in an answer we cannot trust otherwise (a 5xx that
 		 * still names the call) is kept: the reconciler fetches it. */
-		rc = outbound_settle(ctx->db, at->attempt_id, "dialing", "unknown",
+		rc = outbound_settle(ctx->db, ctx->job, at->attempt_id, "dialing", "unknown",
 			tr.sid[0] ? tr.sid : NULL, 0, reason, "unknown");
 		st = OUTBOUND_UNKNOWN;
 	}
@@ -590,7 +558,40 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 			at->reminder_id, at->channel, at->to, outbound_status_name(st),
 			tr.sid[0] ? tr.sid : tr.error_message);
 	}
+	goto out;
+
+held:
+	/* Nothing was sent: back to pending untouched but for the reason. */
+	rc = release_attempt(ctx->db, at->attempt_id, 0, reason);
+	audit_attempt(ctx, at, "held", reason, NULL);
+	if (rc < 0) {
+		log_error("outbound: attempt %lld reminder %lld not sent (%s); cannot put it back"
+			  " (%s): its lease will expire and the reconciler settle it",
+			at->attempt_id, at->reminder_id, reason, db_last_error(ctx->db));
+		st = OUTBOUND_ERROR;
+	} else {
+		log_warn("outbound: attempt %lld reminder %lld not sent: %s", at->attempt_id,
+			at->reminder_id, reason);
+		st = OUTBOUND_HELD;
+	}
+	goto out;
+
+limited:
+	/* Over a limit: deferred until it frees, or skipped when that is
+	 * too late. */
+	st = defer_or_skip(ctx, at, retry_s, reason, &why, &rc);
+	audit_attempt(ctx, at, outbound_status_name(st), why, NULL);
+	if (rc < 0) {
+		log_error("outbound: attempt %lld (%s): cannot record '%s': %s", at->attempt_id,
+			at->to, why, db_last_error(ctx->db));
+		st = OUTBOUND_ERROR;
+	} else {
+		log_info("outbound: attempt %lld reminder %lld %s", at->attempt_id,
+			at->reminder_id, why);
+	}
 out:
+	/* twilio.c's malloc'd request and response texts, freed at once
+	 * (rule 3): the audit record above already holds its copies. */
 	twilio_result_free(&tr);
 	return st;
 }

@@ -1,5 +1,6 @@
 /* reconcile: unknown outcomes settled by looking; see include/reconcile.h. */
 #include "reconcile.h"
+#include "arena.h"
 #include "audit.h"
 #include "clock.h"
 #include "config.h"
@@ -55,106 +56,120 @@ static int sid_taken(struct db *db, const char *sid, const char *attempt_id)
 	return rc;
 }
 
-/* Records one verdict on attempt id (from 'unknown' only); updates st. */
-static void settle_as(struct db *db, struct audit *au, const char *id, const char *business,
-	const char *to, const char *verdict, const char *sid, const char *why,
-	struct reconcile_stats *st)
-{
-	int rc = outbound_settle(db, atoll(id), "unknown", verdict, sid, 0, why, verdict);
+/* What one look at Twilio decided about an unknown attempt. */
+struct look {
+	const char *verdict; /* "placed", "not_placed", or NULL: it stays unknown */
+	const char *sid;     /* what Twilio has (placed), else NULL */
+	const char *why;     /* the recorded reason; when it stays unknown, what
+	                        the log says (NULL: nothing, the database said why) */
+};
 
+/* An attempt that knows its sid (Twilio's answer named it, or a status
+ * callback did): Twilio's word on that sid decides. */
+static void look_by_sid(const struct config *cfg, struct arena *job, const char *kind,
+	const char *sid, struct look *lk)
+{
+	struct twilio_found f;
+
+	switch (twilio_fetch(cfg, kind, sid, &f)) {
+	case TWILIO_LOOKUP_FOUND:
+		lk->verdict = "placed";
+		lk->sid = sid;
+		lk->why = arena_printf(job, "reconciled: Twilio has %s (%s)", sid, f.status);
+		break;
+	case TWILIO_LOOKUP_NOT_FOUND:
+		lk->verdict = "not_placed";
+		lk->why = arena_printf(job, "reconciled: Twilio does not know %s (20404)", sid);
+		break;
+	default:
+		lk->why = arena_printf(job, "%s could not be fetched", sid);
+	}
+}
+
+/* Looks for what became of unknown call or text i of rows; found is room
+ * for RECONCILE_FOUND_MAX entries (the pass's, reused per attempt).  Fills
+ * lk; neither records, logs nor audits (reconcile_run does). */
+static void look_one(const struct config *cfg, struct db *db, struct arena *job,
+	PGresult *rows, int i, struct twilio_found *found, struct look *lk)
+{
+	const char *id = PQgetvalue(rows, i, 0), *channel = PQgetvalue(rows, i, 1);
+	const char *to = PQgetvalue(rows, i, 2);
+	const char *kind = strcmp(channel, "voice") == 0 ? "calls" : "messages";
+	long long created_s = atoll(PQgetvalue(rows, i, 3));
+	const char *sid = PQgetisnull(rows, i, 4) ? NULL : PQgetvalue(rows, i, 4);
+	const struct twilio_found *match = NULL;
+	size_t n = 0;
+	int rc;
+
+	memset(lk, 0, sizeof(*lk));
+	if (sid) {
+		look_by_sid(cfg, job, kind, sid, lk);
+		return;
+	}
+	/* No sid: every call or message to the number, whatever its status
+	 * (queued, ringing, accepted, scheduled, ...), created since the
+	 * attempt; only a list read to its end can say "none". */
+	if (twilio_find(cfg, kind, to, created_s - RECONCILE_SLACK_S, found, RECONCILE_FOUND_MAX,
+		    &n) < 0) {
+		lk->why = "Twilio's list could not be read to its end";
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		rc = sid_taken(db, found[k].sid, id);
+		if (rc < 0)
+			return;
+		if (rc == 0 && (match == NULL || found[k].created_s < match->created_s))
+			match = &found[k];
+	}
+	if (match) {
+		lk->verdict = "placed";
+		lk->sid = arena_strdup(job, match->sid);
+		lk->why = arena_printf(job, "reconciled: Twilio has %s (%s) to this number",
+			match->sid, match->status);
+	} else {
+		lk->verdict = "not_placed";
+		lk->why = arena_printf(job,
+			"reconciled: Twilio has no %s to this number since the attempt",
+			strcmp(kind, "calls") == 0 ? "call" : "message");
+	}
+}
+
+/* Records lk's verdict on unknown call or text i of rows (from 'unknown'
+ * only), and audits, logs and counts it: the pass's one place for that. */
+static void settle(struct db *db, struct audit *au, struct arena *job, PGresult *rows, int i,
+	const struct look *lk, struct reconcile_stats *st)
+{
+	const char *id = PQgetvalue(rows, i, 0), *to = PQgetvalue(rows, i, 2);
+	const char *business = PQgetvalue(rows, i, 5);
+	int rc;
+
+	if (lk->verdict == NULL) {
+		st->still_unknown++;
+		if (lk->why)
+			log_warn("reconcile: attempt %s to %s stays unknown: %s", id, to, lk->why);
+		return;
+	}
+	rc = outbound_settle(db, job, atoll(id), "unknown", lk->verdict, lk->sid, 0, lk->why,
+		lk->verdict);
 	if (rc < 0) {
 		log_error("reconcile: attempt %s: cannot record: %s", id, db_last_error(db));
 		return;
 	}
 	if (rc == 0)
 		return; /* settled meanwhile (a status callback, another pass) */
-	if (strcmp(verdict, "placed") == 0)
+	if (strcmp(lk->verdict, "placed") == 0)
 		st->placed++;
 	else
 		st->not_placed++;
-	audit_settle(au, id, business, to, verdict, sid, why);
-	log_info("reconcile: attempt %s to %s %s", id, to, why);
+	audit_settle(au, id, business, to, lk->verdict, lk->sid, lk->why);
+	log_info("reconcile: attempt %s to %s %s", id, to, lk->why);
 }
 
-/* An attempt that knows its sid (Twilio's answer named it, or a status
- * callback did): Twilio's word on that sid decides. */
-static void settle_by_sid(const struct config *cfg, struct db *db, struct audit *au,
-	const char *id, const char *kind, const char *to, const char *business, const char *sid,
-	struct reconcile_stats *st)
+int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, struct arena *job,
+	long long now_s, struct reconcile_stats *st)
 {
-	struct twilio_found f;
-	char why[200];
-
-	switch (twilio_fetch(cfg, kind, sid, &f)) {
-	case TWILIO_LOOKUP_FOUND:
-		snprintf(why, sizeof(why), "reconciled: Twilio has %s (%s)", sid, f.status);
-		settle_as(db, au, id, business, to, "placed", sid, why, st);
-		break;
-	case TWILIO_LOOKUP_NOT_FOUND:
-		snprintf(why, sizeof(why), "reconciled: Twilio does not know %s (20404)", sid);
-		settle_as(db, au, id, business, to, "not_placed", NULL, why, st);
-		break;
-	default:
-		st->still_unknown++;
-		log_warn("reconcile: attempt %s to %s stays unknown: %s could not be fetched", id, to, sid);
-	}
-}
-
-/* Settles one unknown call or text; updates st. */
-static void settle_one(const struct config *cfg, struct db *db, struct audit *au,
-	PGresult *rows, int i, struct reconcile_stats *st)
-{
-	const char *id = PQgetvalue(rows, i, 0), *channel = PQgetvalue(rows, i, 1);
-	const char *to = PQgetvalue(rows, i, 2), *business = PQgetvalue(rows, i, 5);
-	const char *kind = strcmp(channel, "voice") == 0 ? "calls" : "messages";
-	long long created_s = atoll(PQgetvalue(rows, i, 3));
-	const char *sid = PQgetisnull(rows, i, 4) ? NULL : PQgetvalue(rows, i, 4);
 	struct twilio_found *found = NULL;
-	const struct twilio_found *match = NULL;
-	size_t n = 0;
-	char why[200];
-	int rc;
-
-	if (sid) {
-		settle_by_sid(cfg, db, au, id, kind, to, business, sid, st);
-		goto out;
-	}
-	found = xcalloc(RECONCILE_FOUND_MAX, sizeof(*found));
-	/* No sid: every call or message to the number, whatever its status
-	 * (queued, ringing, accepted, scheduled, ...), created since the
-	 * attempt; only a list read to its end can say "none". */
-	if (twilio_find(cfg, kind, to, created_s - RECONCILE_SLACK_S, found, RECONCILE_FOUND_MAX,
-		    &n) < 0) {
-		st->still_unknown++;
-		log_warn("reconcile: attempt %s to %s stays unknown: Twilio's list could not be read"
-			 " to its end", id, to);
-		goto out;
-	}
-	for (size_t k = 0; k < n; k++) {
-		rc = sid_taken(db, found[k].sid, id);
-		if (rc < 0) {
-			st->still_unknown++;
-			goto out;
-		}
-		if (rc == 0 && (match == NULL || found[k].created_s < match->created_s))
-			match = &found[k];
-	}
-	if (match) {
-		snprintf(why, sizeof(why), "reconciled: Twilio has %s (%s) to this number",
-			match->sid, match->status);
-		settle_as(db, au, id, business, to, "placed", match->sid, why, st);
-	} else {
-		snprintf(why, sizeof(why), "reconciled: Twilio has no %s to this number since the attempt",
-			strcmp(kind, "calls") == 0 ? "call" : "message");
-		settle_as(db, au, id, business, to, "not_placed", NULL, why, st);
-	}
-out:
-	free(found);
-}
-
-int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, long long now_s,
-	struct reconcile_stats *st)
-{
+	struct look lk;
 	char now[32];
 	const char *p[1] = { now };
 	PGresult *res;
@@ -189,7 +204,10 @@ int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, lon
 			st->still_unknown++; /* no list to ask: a person decides */
 			continue;
 		}
-		settle_one(cfg, db, au, res, i, st);
+		if (found == NULL)
+			found = arena_calloc(job, RECONCILE_FOUND_MAX * sizeof(*found));
+		look_one(cfg, db, job, res, i, found, &lk);
+		settle(db, au, job, res, i, &lk, st);
 	}
 	PQclear(res);
 	rc = 0;

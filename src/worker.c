@@ -69,8 +69,8 @@ int worker_claim(struct db *db, struct arena *job, long long reminder_id, long l
 		goto out;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		PQclear(res);
-		log_error("worker: unexpected answer from reminder_claim for reminder %lld", reminder_id);
-		*reason = "unexpected answer from reminder_claim";
+		*reason = arena_printf(job, "unexpected answer from reminder_claim for reminder %lld",
+			reminder_id);
 		goto out;
 	}
 	outcome = PQgetvalue(res, 0, 0);
@@ -104,9 +104,8 @@ int worker_claim(struct db *db, struct arena *job, long long reminder_id, long l
 		*reason = claim_str(job, res, 1);
 		rc = outcome[0] == 'd' ? WORKER_DEFERRED : WORKER_SKIPPED;
 	} else {
-		log_error("worker: unexpected outcome '%s' from reminder_claim for reminder %lld",
+		*reason = arena_printf(job, "unexpected outcome '%s' from reminder_claim for reminder %lld",
 			outcome, reminder_id);
-		*reason = "unexpected outcome from reminder_claim";
 	}
 	PQclear(res);
 out:
@@ -167,10 +166,11 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL); /* a signal cuts it short: the loop checks */
 }
 
-static void run_reconcile(const struct config *cfg, struct db *db, struct audit *au)
+static void run_reconcile(const struct config *cfg, struct db *db, struct audit *au,
+	struct arena *job)
 {
 	struct reconcile_stats st;
-	if (reconcile_run(cfg, db, au, clock_now_s(), &st) == 0 &&
+	if (reconcile_run(cfg, db, au, job, clock_now_s(), &st) == 0 &&
 		(st.expired || st.placed || st.not_placed))
 		log_info("reconcile: %d expired, %d placed, %d not placed, %d still unknown",
 			st.expired, st.placed, st.not_placed, st.still_unknown);
@@ -184,12 +184,15 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 	struct db *db = db_open(cfg->database_url);
 	struct rds *r = rds_open(cfg->redis_url);
 	struct audit *au = audit_open(r, cfg->audit_fallback);
-	struct outbound_ctx ctx = { cfg, db, r, au, WORKER_FLOW, start_state,
-		crash_at ? crash_point : NULL };
+	/* Each job's allocations (the claim's values, everything
+	 * outbound_send and the reconciler build) live here until the next
+	 * job: arena_reset at the top of the loop is the jobs' only free. */
+	struct arena *job = arena_new(0);
+	struct outbound_ctx ctx = { .cfg = cfg, .db = db, .rds = r, .audit = au, .job = job,
+		.call_flow = WORKER_FLOW, .call_start_state = start_state,
+		.crash_hook = crash_at ? crash_point : NULL };
 	struct worker_limits lim = { cfg->limit_recipient_day, cfg->limit_recipient_all_day,
 		cfg->limit_business_hour };
-	/* Each job's strings (the claim's values) live here until the next. */
-	struct arena *job = arena_new(0);
 	char name[64], host[48] = "";
 	long long last_reconcile = 0;
 	int rc = 0, redis_down = 0;
@@ -204,7 +207,8 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 
 		arena_reset(job);
 		if (index == 0 && !o->once && now_ms - last_reconcile >= o->reconcile_s * 1000LL) {
-			run_reconcile(cfg, db, au);
+			run_reconcile(cfg, db, au, job);
+			arena_reset(job);
 			last_reconcile = now_ms;
 		}
 		got = queue_pop(r, &id);
@@ -234,6 +238,8 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		claimed = worker_claim(db, job, id, clock_now_s(), name, o->lease_s, cfg->from_number,
 			&lim, &at, &reason);
 		if (claimed < 0) {
+			if (reason[0])
+				log_error("worker: %s", reason);
 			log_error("worker: cannot claim reminder %lld (database: %s); dropped, the"
 				  " scheduler offers it again", id, db_last_error(db));
 			if (o->once)
@@ -365,11 +371,13 @@ int worker_main(int argc, char **argv)
 		struct db *db = db_open(cfg.database_url);
 		struct rds *r = rds_open(cfg.redis_url);
 		struct audit *au = audit_open(r, cfg.audit_fallback);
+		struct arena *job = arena_new(0);
 		struct reconcile_stats st;
-		rc = reconcile_run(&cfg, db, au, clock_now_s(), &st) < 0 ? 1 : 0;
+		rc = reconcile_run(&cfg, db, au, job, clock_now_s(), &st) < 0 ? 1 : 0;
 		if (rc == 0)
 			printf("reconcile: %d expired, %d placed, %d not placed, %d still unknown\n",
 				st.expired, st.placed, st.not_placed, st.still_unknown);
+		arena_free(job);
 		audit_close(au);
 		rds_close(r);
 		db_close(db);
