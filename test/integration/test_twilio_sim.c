@@ -736,19 +736,10 @@ static void test_refuses_production(void **state)
 
 static int ts_setup(void **state)
 {
-	char err[512];
 	(void)state;
-	api_url = getenv("TWILIO_API_URL");
-	if (api_url == NULL || strncmp(api_url, "http", 4) != 0) {
-		fprintf(stderr, "# twilio-sim tests: TWILIO_API_URL is not set\n");
+	if (hx_init_sim_api("twilio-sim tests", &api_url, base, sizeof(base)) < 0)
 		return -1;
-	}
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# twilio-sim tests: %s\n", err);
-		return -1;
-	}
 	ts_initialised = 1;
-	snprintf(base, sizeof(base), "%s/2010-04-01/Accounts/%s", api_url, hx_env.account_sid);
 	return 0;
 }
 
