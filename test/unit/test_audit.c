@@ -412,6 +412,38 @@ static char *filler(size_t n, char c)
 	return s;
 }
 
+/* An audit whose Redis never answers (a bound socket nobody accepts on),
+ * so every record goes to its fallback file <a new temporary dir>/rel. */
+struct down_audit {
+	int sock;
+	char *url, *dir, *path;
+	struct rds *r;
+	struct audit *au;
+};
+
+static void down_audit_open(struct down_audit *d, const char *rel)
+{
+	int port;
+
+	d->sock = unit_bound_socket(&port);
+	d->url = xasprintf("redis://127.0.0.1:%d", port);
+	d->dir = tmpdir();
+	d->path = xasprintf("%s/%s", d->dir, rel);
+	d->r = rds_open(d->url);
+	d->au = audit_open(d->r, d->path);
+}
+
+static void down_audit_close(struct down_audit *d)
+{
+	audit_close(d->au);
+	rds_close(d->r);
+	close(d->sock);
+	rm_rf(d->dir);
+	free(d->dir);
+	free(d->path);
+	free(d->url);
+}
+
 /* A record over AUDIT_RECORD_MAX keeps its identifying fields (long ones
  * cut), says it was truncated and how big it was, and fits the cap, in
  * Redis and in the fallback log alike; one under the cap is kept whole. */
@@ -419,17 +451,14 @@ static void test_record_cap(void **state)
 {
 	struct rds *r = rds_open(redis_url());
 	struct audit *au = audit_open(r, NULL);
-	int port, sock = unit_bound_socket(&port);
-	char *url = xasprintf("redis://127.0.0.1:%d", port);
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/audit.log", dir);
-	struct rds *down = rds_open(url);
-	struct audit *au_down = audit_open(down, path);
+	struct down_audit d;
 	char sid[40], *big = filler(100000, 'p'), *long_error = filler(5000, 'e'), *raw, *data;
 	char *key;
 	json_t *recs, *got;
 	size_t len;
 	(void)state;
+
+	down_audit_open(&d, "audit.log");
 
 	snprintf(sid, sizeof(sid), "CA%08x00000000111111112222222233", (unsigned)getpid());
 	key = xasprintf(AUDIT_KEY_CALL_PREFIX "%s", sid);
@@ -473,8 +502,8 @@ static void test_record_cap(void **state)
 	json_decref(recs);
 
 	/* The same record when Redis is down: the fallback line is capped too. */
-	assert_int_equal(audit_record(au_down, "webhook", sid, "42", rec), 1);
-	data = util_read_file(path, 1 << 20, &len);
+	assert_int_equal(audit_record(d.au, "webhook", sid, "42", rec), 1);
+	data = util_read_file(d.path, 1 << 20, &len);
 	assert_non_null(data);
 	assert_true(len <= AUDIT_RECORD_MAX + 1);
 	assert_non_null(strstr(data, "\"truncated\":true"));
@@ -486,13 +515,7 @@ static void test_record_cap(void **state)
 	free(fits);
 	free(big);
 	free(long_error);
-	audit_close(au_down);
-	rds_close(down);
-	close(sock);
-	rm_rf(dir);
-	free(dir);
-	free(path);
-	free(url);
+	down_audit_close(&d);
 	audit_close(au);
 	rds_close(r);
 }
@@ -673,53 +696,39 @@ static long long file_size(const char *path)
  * files, the newest record in the live one. */
 static void test_fallback_rotation(void **state)
 {
-	int port, sock = unit_bound_socket(&port);
-	char *url = xasprintf("redis://127.0.0.1:%d", port);
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/audit.log", dir);
-	struct rds *r = rds_open(url);
-	struct audit *au = audit_open(r, path);
+	struct down_audit d;
 	char *data, *name;
 	size_t len;
 	(void)state;
 
-	audit_set_fallback_limits(au, 4096, 3);
+	down_audit_open(&d, "audit.log");
+
+	audit_set_fallback_limits(d.au, 4096, 3);
 	for (int i = 0; i < 300; i++)
-		assert_int_equal(audit_record(au, "outbound", NULL, NULL,
+		assert_int_equal(audit_record(d.au, "outbound", NULL, NULL,
 			json_pack("{s:i,s:s}", "seq", i, "pad", "0123456789012345678901234567890123456789")), 1);
 	for (int i = 0; i < 3; i++) {
-		name = i == 0 ? xstrdup(path) : xasprintf("%s.%d", path, i);
+		name = i == 0 ? xstrdup(d.path) : xasprintf("%s.%d", d.path, i);
 		long long n = file_size(name);
 		if (n < 0 || n > 4096)
 			fail_msg("%s is %lld bytes, want 1..4096", name, n);
 		free(name);
 	}
-	name = xasprintf("%s.3", path);
+	name = xasprintf("%s.3", d.path);
 	assert_int_equal(file_size(name), -1);
 	free(name);
-	data = util_read_file(path, 1 << 20, &len);
+	data = util_read_file(d.path, 1 << 20, &len);
 	assert_non_null(strstr(data, "\"seq\":299"));
 	free(data);
 
-	audit_close(au);
-	rds_close(r);
-	close(sock);
-	rm_rf(dir);
-	free(dir);
-	free(path);
-	free(url);
+	down_audit_close(&d);
 }
 
 /* While Redis is down, summaries go to the fallback log at most at the
  * per-process rate; the ones left out are counted in the next one. */
 static void test_summary_rate(void **state)
 {
-	int port, sock = unit_bound_socket(&port);
-	char *url = xasprintf("redis://127.0.0.1:%d", port);
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/audit.log", dir);
-	struct rds *r = rds_open(url);
-	struct audit *au = audit_open(r, path);
+	struct down_audit d;
 	struct audit_rejection rj = { .method = "POST", .path = "/twilio/voice/x",
 		.remote_addr = "127.0.0.1", .verdict = "signature missing", .status = 403,
 		.body_len = 60000, .nfields = 8 };
@@ -729,9 +738,11 @@ static void test_summary_rate(void **state)
 	json_t *last = NULL;
 	(void)state;
 
-	audit_set_summary_rate(au, 0, 5);
+	down_audit_open(&d, "audit.log");
+
+	audit_set_summary_rate(d.au, 0, 5);
 	for (int i = 0; i < 50; i++) {
-		int rc = audit_rejected(au, &rj);
+		int rc = audit_rejected(d.au, &rj);
 		if (rc == 1)
 			written++;
 		else if (rc == 2)
@@ -741,10 +752,10 @@ static void test_summary_rate(void **state)
 	}
 	assert_int_equal(written, 5);
 	assert_int_equal(left_out, 45);
-	audit_set_summary_rate(au, 0, 1);
-	assert_int_equal(audit_rejected(au, &rj), 1);
+	audit_set_summary_rate(d.au, 0, 1);
+	assert_int_equal(audit_rejected(d.au, &rj), 1);
 
-	data = util_read_file(path, 1 << 20, &len);
+	data = util_read_file(d.path, 1 << 20, &len);
 	assert_non_null(data);
 	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		assert_true(strlen(line) <= AUDIT_SUMMARY_MAX);
@@ -759,13 +770,7 @@ static void test_summary_rate(void **state)
 	json_decref(last);
 	free(data);
 
-	audit_close(au);
-	rds_close(r);
-	close(sock);
-	rm_rf(dir);
-	free(dir);
-	free(path);
-	free(url);
+	down_audit_close(&d);
 }
 
 /* The token never appears anywhere a record goes, wherever the caller
@@ -835,29 +840,26 @@ static void test_redaction_in_redis(void **state)
  * whose directory is created, mode 0640. */
 static void test_fallback_file(void **state)
 {
-	int port, sock = unit_bound_socket(&port);
-	char *url = xasprintf("redis://127.0.0.1:%d", port);
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/var/log/audit.log", dir);
-	struct rds *r = rds_open(url);
-	struct audit *au = audit_open(r, path);
+	struct down_audit d;
 	struct stat st;
 	char *data, *line, *save = NULL;
 	size_t len;
 	int lines = 0;
 	(void)state;
 
-	assert_int_equal(audit_record(au, "webhook", "CA0123456789abcdef0123456789abcdef", "7",
+	down_audit_open(&d, "var/log/audit.log");
+
+	assert_int_equal(audit_record(d.au, "webhook", "CA0123456789abcdef0123456789abcdef", "7",
 		secret_record("fb-1")), 1);
-	assert_int_equal(audit_record(au, "error", NULL, NULL, json_pack("{s:s}", "marker", "fb-2")), 1);
+	assert_int_equal(audit_record(d.au, "error", NULL, NULL, json_pack("{s:s}", "marker", "fb-2")), 1);
 	/* No Redis handle at all: straight to the file. */
-	struct audit *au2 = audit_open(NULL, path);
+	struct audit *au2 = audit_open(NULL, d.path);
 	assert_int_equal(audit_record(au2, "outbound", NULL, NULL, json_pack("{s:s}", "marker", "fb-3")), 1);
 	audit_close(au2);
 
-	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(stat(d.path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);
-	data = util_read_file(path, 1 << 20, &len);
+	data = util_read_file(d.path, 1 << 20, &len);
 	assert_non_null(data);
 	assert_true(len > 0 && data[len - 1] == '\n');
 	assert_null(strstr(data, TOKEN));
@@ -880,13 +882,7 @@ static void test_fallback_file(void **state)
 	}
 	assert_int_equal(lines, 3);
 	free(data);
-	audit_close(au);
-	rds_close(r);
-	close(sock);
-	rm_rf(dir);
-	free(dir);
-	free(path);
-	free(url);
+	down_audit_close(&d);
 }
 
 struct stderr_args {
