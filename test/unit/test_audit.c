@@ -22,14 +22,6 @@
 #define TOKEN "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 #define OTHER_SECRET "hunter2-hunter2"
 
-static const char *redis_url(void)
-{
-	const char *url = getenv("RINGFENCE_REDIS_URL");
-	if (url == NULL || *url == '\0')
-		fail_msg("RINGFENCE_REDIS_URL is not set; these tests need a running Redis");
-	return url;
-}
-
 static char *tmpdir(void)
 {
 	char *d = xasprintf("/tmp/rf-test-audit-%d-XXXXXX", (int)getpid());
@@ -295,7 +287,7 @@ static void test_streams(void **state)
 		{ "call only", "webhook", 1, 0, 0 },
 		{ "hostile call sid", "webhook", 2, 0, 0 },
 	};
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, "/nonexistent/never-used.log");
 	char sid[40], biz[32];
 	(void)state;
@@ -379,7 +371,7 @@ static void test_streams(void **state)
  * whole nodes of 100 entries). */
 static void test_maxlen(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char sid[40];
 	char *key;
@@ -449,7 +441,7 @@ static void down_audit_close(struct down_audit *d)
  * Redis and in the fallback log alike; one under the cap is kept whole. */
 static void test_record_cap(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	struct down_audit d;
 	char sid[40], *big = filler(100000, 'p'), *long_error = filler(5000, 'e'), *raw, *data;
@@ -584,7 +576,7 @@ static void test_rejection_summary(void **state)
  * streams of verified records. */
 static void test_rejected_in_redis(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char sid[40], path[128], addr[32], skey[AUDIT_SOURCES_KEY_SIZE], *call_key, *raw;
 	json_t *recs, *got;
@@ -649,7 +641,7 @@ static void test_rejected_in_redis(void **state)
  * plus "other", which counts the rest. */
 static void test_sources_capped(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char skey[AUDIT_SOURCES_KEY_SIZE], addr[32];
 	struct audit_rejection rj = { .method = "POST", .path = "/twilio/x", .verdict = "v",
@@ -806,7 +798,7 @@ static void check_redacted_record(const json_t *rec)
 
 static void test_redaction_in_redis(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char sid[40];
 	char *key, *raw, *marker = xasprintf("secret-%d", (int)getpid());
@@ -946,7 +938,7 @@ static void test_fallback_stderr(void **state)
 
 static void test_read_back(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char biz[32];
 	char *key;

@@ -13,14 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *redis_url(void)
-{
-	const char *url = getenv("RINGFENCE_REDIS_URL");
-	if (url == NULL || *url == '\0')
-		fail_msg("RINGFENCE_REDIS_URL is not set; these tests need a running Redis");
-	return url;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -131,7 +123,7 @@ static void test_urls(void **state)
 
 static void test_commands(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	char *k = key("bin");
 	const char value[] = "a\0b\r\nc";
 	const char *argv[] = { "SET", k, value };
@@ -179,7 +171,7 @@ struct error_case {
 
 static void test_error_replies(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	char *k = key("str");
 	struct error_case cases[] = {
 		{ { "INCR", k }, 2, "not an integer" },
@@ -219,8 +211,8 @@ static void test_error_replies(void **state)
  * client); the next command goes to a new connection and succeeds. */
 static void test_reconnect_after_kill(void **state)
 {
-	struct rds *r = rds_open(redis_url());
-	struct rds *killer = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
+	struct rds *killer = rds_open(unit_redis_url());
 	char ids[32];
 	redisReply *rep;
 	long long id, id2;
@@ -265,7 +257,7 @@ static void test_reconnect_after_kill(void **state)
  * connection is dropped, and the next command reconnects at once. */
 static void test_command_timeout(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	char *k = key("never");
 	redisReply *rep;
 	long long id, t0, took;
@@ -378,7 +370,7 @@ static void test_connect_timeout(void **state)
 /* A URL naming a database selects it on every (re)connect. */
 static void test_select_db(void **state)
 {
-	const char *base = redis_url();
+	const char *base = unit_redis_url();
 	char *url;
 	struct rds *r, *killer;
 	redisReply *rep;
@@ -435,7 +427,7 @@ struct pipe_case {
  * next command gets its own reply, not a leftover. */
 static void test_pipeline(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	char *k = key("pipe"), *s = key("pipestr");
 	static const struct pipe_case cases[] = {
 		{ "all good", 0, -1 },
@@ -523,7 +515,7 @@ static void test_pipeline(void **state)
  * child opens its own and the parent's stays usable. */
 static void test_fork(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	long long id = client_id(r);
 	pid_t pid;
 	int status;
@@ -551,7 +543,7 @@ static void test_fork(void **state)
 static void test_unix_socket(void **state)
 {
 	struct rds *r = rds_open("unix:///nonexistent/ringfence-test/redis.sock");
-	struct rds *tcp = rds_open(redis_url());
+	struct rds *tcp = rds_open(unit_redis_url());
 	redisReply *rep;
 	(void)state;
 

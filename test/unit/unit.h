@@ -35,6 +35,16 @@ static inline struct db *unit_db(void)
 	return db;
 }
 
+/* The test stack's Redis (RINGFENCE_REDIS_URL, which test/run sets);
+ * fails the test when there is none. */
+static inline const char *unit_redis_url(void)
+{
+	const char *url = getenv("RINGFENCE_REDIS_URL");
+	if (url == NULL || *url == '\0')
+		fail_msg("RINGFENCE_REDIS_URL is not set; these tests need a running Redis");
+	return url;
+}
+
 /* A cmocka group setup for the tests that read the repository's files:
  * moves to the repository root (the folder with
  * state_tables/reminder_call/transitions), from there (test/run starts
