@@ -36,20 +36,9 @@ static void rm_rf(const char *path)
 	free(cmd);
 }
 
-static redisReply *cmd(struct rds *r, int argc, ...)
-{
-	const char *argv[16];
-	va_list ap;
-	va_start(ap, argc);
-	for (int i = 0; i < argc; i++)
-		argv[i] = va_arg(ap, const char *);
-	va_end(ap);
-	return rds_command(r, argc, argv, NULL);
-}
-
 static void del(struct rds *r, const char *key)
 {
-	redisReply *rep = cmd(r, 2, "DEL", key);
+	redisReply *rep = unit_redis_cmd(r, 2, "DEL", key);
 	assert_non_null(rep);
 	freeReplyObject(rep);
 }
@@ -62,7 +51,7 @@ static char *stream_raw(struct rds *r, const char *key, int count)
 	struct buf b = BUF_INIT;
 	redisReply *rep;
 	snprintf(n, sizeof(n), "%d", count);
-	rep = cmd(r, 6, "XREVRANGE", key, "+", "-", "COUNT", n);
+	rep = unit_redis_cmd(r, 6, "XREVRANGE", key, "+", "-", "COUNT", n);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
 	for (size_t i = 0; i < rep->elements; i++) {
@@ -80,7 +69,7 @@ static char *stream_raw(struct rds *r, const char *key, int count)
 
 static long long xlen(struct rds *r, const char *key)
 {
-	redisReply *rep = cmd(r, 2, "XLEN", key);
+	redisReply *rep = unit_redis_cmd(r, 2, "XLEN", key);
 	long long n;
 	assert_non_null(rep);
 	n = rep->integer;
@@ -90,7 +79,7 @@ static long long xlen(struct rds *r, const char *key)
 
 static long long ttl(struct rds *r, const char *key)
 {
-	redisReply *rep = cmd(r, 2, "TTL", key);
+	redisReply *rep = unit_redis_cmd(r, 2, "TTL", key);
 	long long n;
 	assert_non_null(rep);
 	n = rep->integer;
@@ -515,7 +504,7 @@ static void test_record_cap(void **state)
 /* Whether key exists. */
 static int exists(struct rds *r, const char *key)
 {
-	redisReply *rep = cmd(r, 2, "EXISTS", key);
+	redisReply *rep = unit_redis_cmd(r, 2, "EXISTS", key);
 	int n;
 	assert_non_null(rep);
 	n = (int)rep->integer;
@@ -610,7 +599,7 @@ static void test_rejected_in_redis(void **state)
 	assert_true(strlen(raw) < 3 * (AUDIT_SUMMARY_MAX + 1));
 	free(raw);
 
-	rep = cmd(r, 3, "HGET", skey, addr);
+	rep = unit_redis_cmd(r, 3, "HGET", skey, addr);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_STRING);
 	assert_string_equal(rep->str, "3");
@@ -629,7 +618,7 @@ static void test_rejected_in_redis(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(got, "counts"), addr)), 3);
 	json_decref(recs);
 
-	rep = cmd(r, 3, "HDEL", skey, addr);
+	rep = unit_redis_cmd(r, 3, "HDEL", skey, addr);
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	free(call_key);
@@ -656,18 +645,18 @@ static void test_sources_capped(void **state)
 		rj.remote_addr = addr;
 		assert_int_equal(audit_rejected(au, &rj), 0);
 	}
-	rep = cmd(r, 2, "HLEN", skey);
+	rep = unit_redis_cmd(r, 2, "HLEN", skey);
 	assert_non_null(rep);
 	assert_int_equal(rep->integer, 1001);
 	freeReplyObject(rep);
-	rep = cmd(r, 3, "HGET", skey, "other");
+	rep = unit_redis_cmd(r, 3, "HGET", skey, "other");
 	assert_non_null(rep);
 	assert_string_equal(rep->str, "100");
 	freeReplyObject(rep);
 	/* A known address still counts under its own name. */
 	rj.remote_addr = "10.200.0.0";
 	assert_int_equal(audit_rejected(au, &rj), 0);
-	rep = cmd(r, 3, "HGET", skey, "10.200.0.0");
+	rep = unit_redis_cmd(r, 3, "HGET", skey, "10.200.0.0");
 	assert_non_null(rep);
 	assert_string_equal(rep->str, "2");
 	freeReplyObject(rep);
@@ -967,7 +956,7 @@ static void test_read_back(void **state)
 	}
 
 	/* An entry some other writer left that is not JSON is still shown. */
-	redisReply *rep = cmd(r, 5, "XADD", key, "*", "json", "{not json");
+	redisReply *rep = unit_redis_cmd(r, 5, "XADD", key, "*", "json", "{not json");
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	recs = audit_read(r, "business", biz, 10);
@@ -995,7 +984,7 @@ static void test_read_back(void **state)
 	json_decref(recs);
 
 	/* A stream key holding something else: Redis answers with an error. */
-	rep = cmd(r, 3, "SET", key, "x");
+	rep = unit_redis_cmd(r, 3, "SET", key, "x");
 	freeReplyObject(rep);
 	assert_null(audit_read(r, "business", biz, 10));
 	del(r, key);

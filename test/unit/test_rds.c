@@ -20,21 +20,9 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* Runs the command whose argc words follow; returns the reply. */
-static redisReply *cmd(struct rds *r, int argc, ...)
-{
-	const char *argv[16];
-	va_list ap;
-	va_start(ap, argc);
-	for (int i = 0; i < argc; i++)
-		argv[i] = va_arg(ap, const char *);
-	va_end(ap);
-	return rds_command(r, argc, argv, NULL);
-}
-
 static long long client_id(struct rds *r)
 {
-	redisReply *rep = cmd(r, 2, "CLIENT", "ID");
+	redisReply *rep = unit_redis_cmd(r, 2, "CLIENT", "ID");
 	long long id;
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
@@ -133,7 +121,7 @@ static void test_commands(void **state)
 
 	assert_non_null(r);
 	assert_int_equal(rds_connect(r), 0);
-	rep = cmd(r, 1, "PING");
+	rep = unit_redis_cmd(r, 1, "PING");
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_STATUS);
 	assert_string_equal(rep->str, "PONG");
@@ -143,7 +131,7 @@ static void test_commands(void **state)
 	rep = rds_command(r, 3, argv, lens);
 	assert_non_null(rep);
 	freeReplyObject(rep);
-	rep = cmd(r, 2, "GET", k);
+	rep = unit_redis_cmd(r, 2, "GET", k);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_STRING);
 	assert_int_equal(rep->len, sizeof(value) - 1);
@@ -151,10 +139,10 @@ static void test_commands(void **state)
 	freeReplyObject(rep);
 
 	/* A nil reply is an answer, not a failure. */
-	rep = cmd(r, 2, "DEL", k);
+	rep = unit_redis_cmd(r, 2, "DEL", k);
 	assert_non_null(rep);
 	freeReplyObject(rep);
-	rep = cmd(r, 2, "GET", k);
+	rep = unit_redis_cmd(r, 2, "GET", k);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_NIL);
 	freeReplyObject(rep);
@@ -185,7 +173,7 @@ static void test_error_replies(void **state)
 	(void)state;
 
 	assert_non_null(r);
-	rep = cmd(r, 3, "SET", k, "not a number");
+	rep = unit_redis_cmd(r, 3, "SET", k, "not a number");
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	id = client_id(r);
@@ -201,7 +189,7 @@ static void test_error_replies(void **state)
 	assert_int_equal(client_id(r), id);
 	assert_string_equal(rds_last_error(r), "");
 	assert_int_equal(rds_last_was_reply_error(r), 0);
-	rep = cmd(r, 2, "DEL", k);
+	rep = unit_redis_cmd(r, 2, "DEL", k);
 	freeReplyObject(rep);
 	free(k);
 	rds_close(r);
@@ -220,13 +208,13 @@ static void test_reconnect_after_kill(void **state)
 
 	id = client_id(r);
 	snprintf(ids, sizeof(ids), "%lld", id);
-	rep = cmd(killer, 4, "CLIENT", "KILL", "ID", ids);
+	rep = unit_redis_cmd(killer, 4, "CLIENT", "KILL", "ID", ids);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
 	assert_int_equal(rep->integer, 1);
 	freeReplyObject(rep);
 
-	rep = cmd(r, 1, "PING");
+	rep = unit_redis_cmd(r, 1, "PING");
 	assert_non_null(rep);
 	assert_string_equal(rep->str, "PONG");
 	freeReplyObject(rep);
@@ -237,15 +225,15 @@ static void test_reconnect_after_kill(void **state)
 	 * following command either reconnects at once or fails once; the
 	 * one after that must work on a new connection. */
 	snprintf(ids, sizeof(ids), "%lld", id2);
-	rep = cmd(r, 6, "CLIENT", "KILL", "ID", ids, "SKIPME", "no");
+	rep = unit_redis_cmd(r, 6, "CLIENT", "KILL", "ID", ids, "SKIPME", "no");
 	if (rep) {
 		assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
 		assert_int_equal(rep->integer, 1);
 		freeReplyObject(rep);
 	}
-	rep = cmd(r, 1, "PING");
+	rep = unit_redis_cmd(r, 1, "PING");
 	if (rep == NULL)
-		rep = cmd(r, 1, "PING");
+		rep = unit_redis_cmd(r, 1, "PING");
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	assert_true(client_id(r) != id2);
@@ -265,14 +253,14 @@ static void test_command_timeout(void **state)
 
 	id = client_id(r);
 	t0 = util_now_ms();
-	rep = cmd(r, 3, "BLPOP", k, "3");
+	rep = unit_redis_cmd(r, 3, "BLPOP", k, "3");
 	took = util_now_ms() - t0;
 	assert_null(rep);
 	assert_int_equal(rds_last_was_reply_error(r), 0);
 	assert_true(rds_last_error(r)[0] != '\0');
 	if (took < 800 || took > 2500)
 		fail_msg("BLPOP returned after %lld ms, want about 1000", took);
-	rep = cmd(r, 1, "PING");
+	rep = unit_redis_cmd(r, 1, "PING");
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	assert_true(client_id(r) != id);
@@ -304,7 +292,7 @@ static void test_outage_retry_limit(void **state)
 	(void)state;
 
 	assert_non_null(r);
-	assert_null(cmd(r, 1, "PING"));
+	assert_null(unit_redis_cmd(r, 1, "PING"));
 	assert_int_equal(rds_last_was_reply_error(r), 0);
 	assert_non_null(strstr(rds_last_error(r), "refused"));
 	snprintf(first, sizeof(first), "%s", rds_last_error(r));
@@ -312,7 +300,7 @@ static void test_outage_retry_limit(void **state)
 	/* The server is back, but within a second nobody tries to connect. */
 	assert_int_equal(listen(s, 16), 0);
 	for (int i = 0; i < 5; i++) {
-		assert_null(cmd(r, 1, "PING"));
+		assert_null(unit_redis_cmd(r, 1, "PING"));
 		assert_int_equal(rds_connect(r), -1);
 	}
 	assert_string_equal(rds_last_error(r), first);
@@ -322,7 +310,7 @@ static void test_outage_retry_limit(void **state)
 	 * so the command times out after about a second. */
 	sleep_ms(1100);
 	t0 = util_now_ms();
-	assert_null(cmd(r, 1, "PING"));
+	assert_null(unit_redis_cmd(r, 1, "PING"));
 	took = util_now_ms() - t0;
 	if (took < 800 || took > 2500)
 		fail_msg("PING to a silent server returned after %lld ms", took);
@@ -387,7 +375,7 @@ static void test_select_db(void **state)
 	r = rds_open(url);
 	assert_non_null(r);
 	for (int round = 0; round < 2; round++) {
-		rep = cmd(r, 2, "CLIENT", "INFO");
+		rep = unit_redis_cmd(r, 2, "CLIENT", "INFO");
 		assert_non_null(rep);
 		assert_int_equal(rep->type, REDIS_REPLY_STRING);
 		if (strstr(rep->str, " db=5 ") == NULL)
@@ -396,7 +384,7 @@ static void test_select_db(void **state)
 		/* Drop the connection: the reconnect must select again. */
 		killer = rds_open(base);
 		snprintf(ids, sizeof(ids), "%lld", client_id(r));
-		rep = cmd(killer, 4, "CLIENT", "KILL", "ID", ids);
+		rep = unit_redis_cmd(killer, 4, "CLIENT", "KILL", "ID", ids);
 		assert_non_null(rep);
 		freeReplyObject(rep);
 		rds_close(killer);
@@ -438,7 +426,7 @@ static void test_pipeline(void **state)
 	redisReply *rep;
 	(void)state;
 
-	rep = cmd(r, 3, "SET", s, "text");
+	rep = unit_redis_cmd(r, 3, "SET", s, "text");
 	freeReplyObject(rep);
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		const char *good[3][3] = {
@@ -449,7 +437,7 @@ static void test_pipeline(void **state)
 		int argcs[3];
 		long long id = client_id(r);
 
-		rep = cmd(r, 2, "DEL", k);
+		rep = unit_redis_cmd(r, 2, "DEL", k);
 		freeReplyObject(rep);
 		for (int j = 0; j < 3; j++) {
 			argvs[j] = j == cases[i].bad ? bad : good[j];
@@ -461,12 +449,12 @@ static void test_pipeline(void **state)
 			assert_non_null(strstr(rds_last_error(r), "not an integer"));
 			assert_int_equal(rds_last_was_reply_error(r), 1);
 		}
-		rep = cmd(r, 2, "LLEN", k);
+		rep = unit_redis_cmd(r, 2, "LLEN", k);
 		assert_non_null(rep);
 		assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
 		assert_int_equal(rep->integer, cases[i].bad < 0 ? 3 : 2);
 		freeReplyObject(rep);
-		rep = cmd(r, 1, "PING");
+		rep = unit_redis_cmd(r, 1, "PING");
 		assert_non_null(rep);
 		assert_int_equal(rep->type, REDIS_REPLY_STATUS);
 		assert_string_equal(rep->str, "PONG");
@@ -483,7 +471,7 @@ static void test_pipeline(void **state)
 		const size_t *lens[] = { l1, NULL };
 		int argcs[] = { 3, 3 };
 		assert_int_equal(rds_pipeline(r, 2, argcs, argvs, lens), 0);
-		rep = cmd(r, 2, "GET", k);
+		rep = unit_redis_cmd(r, 2, "GET", k);
 		assert_non_null(rep);
 		assert_string_equal(rep->str, "xyz!");
 		freeReplyObject(rep);
@@ -504,7 +492,7 @@ static void test_pipeline(void **state)
 		close(sock);
 		free(url);
 	}
-	rep = cmd(r, 3, "DEL", k, s);
+	rep = unit_redis_cmd(r, 3, "DEL", k, s);
 	freeReplyObject(rep);
 	free(k);
 	free(s);
@@ -524,7 +512,7 @@ static void test_fork(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		redisReply *rep = cmd(r, 2, "CLIENT", "ID");
+		redisReply *rep = unit_redis_cmd(r, 2, "CLIENT", "ID");
 		int ok = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer != id;
 		if (rep)
 			freeReplyObject(rep);
@@ -548,17 +536,17 @@ static void test_unix_socket(void **state)
 	(void)state;
 
 	assert_non_null(r);
-	assert_null(cmd(r, 1, "PING"));
+	assert_null(unit_redis_cmd(r, 1, "PING"));
 	assert_non_null(strstr(rds_last_error(r), "No such file"));
 	rds_close(r);
 
-	rep = cmd(tcp, 3, "CONFIG", "GET", "unixsocket");
+	rep = unit_redis_cmd(tcp, 3, "CONFIG", "GET", "unixsocket");
 	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
 			rep->element[1]->len > 0) {
 		char *url = xasprintf("unix://%s", rep->element[1]->str);
 		r = rds_open(url);
 		assert_non_null(r);
-		redisReply *pong = cmd(r, 1, "PING");
+		redisReply *pong = unit_redis_cmd(r, 1, "PING");
 		if (pong == NULL)
 			fail_msg("%s: %s", url, rds_last_error(r));
 		freeReplyObject(pong);
