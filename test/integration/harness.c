@@ -544,6 +544,20 @@ void hx_sim_res_free(struct hx_sim_res *r)
 	r->json = NULL;
 }
 
+json_t *hx_sim_json_or_fail(const char *url, const char *form)
+{
+	struct hx_sim_res r;
+	json_t *j;
+
+	if (hx_sim_request(url, NULL, NULL, form, &r) < 0 || r.status >= 400)
+		fail_msg("simulator %s: %s (HTTP %ld) %s", url, r.error, r.status, buf_str(&r.body));
+	if (r.json == NULL)
+		fail_msg("simulator %s: not JSON", url);
+	j = json_incref(r.json);
+	hx_sim_res_free(&r);
+	return j;
+}
+
 void hx_sim_callee_or_fail(const char *number, const char *behaviour)
 {
 	struct hx_form f;

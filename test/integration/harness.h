@@ -144,6 +144,10 @@ void hx_sim_res_free(struct hx_sim_res *r);
 /* Sets how the simulator's callee at number behaves (POST /sim/callees;
  * grammar in include/sim_callee.h); fails the test unless it is taken. */
 void hx_sim_callee_or_fail(const char *number, const char *behaviour);
+/* GET (form NULL) or POST form on the simulator's url with the stack's
+ * credentials; the JSON answer (caller decrefs).  Fails the test on an
+ * error, an HTTP status of 400 or more, or an answer that is not JSON. */
+json_t *hx_sim_json_or_fail(const char *url, const char *form);
 
 /* ---- forms and signatures ------------------------------------------- */
 

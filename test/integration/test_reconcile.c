@@ -95,20 +95,6 @@ static void wait_lease_over_or_fail(const struct hx_rfix *f)
 
 /* ---- the simulator -------------------------------------------------- */
 
-static json_t *sim_or_fail(const char *url, const char *form)
-{
-	struct hx_sim_res r;
-	json_t *j;
-
-	if (hx_sim_request(url, NULL, NULL, form, &r) < 0 || r.status >= 400)
-		fail_msg("simulator %s: %s (HTTP %ld) %s", url, r.error, r.status, buf_str(&r.body));
-	if (r.json == NULL)
-		fail_msg("simulator %s: not JSON", url);
-	j = json_incref(r.json);
-	hx_sim_res_free(&r);
-	return j;
-}
-
 /* Every call ("calls") or message ("messages") the simulator has to
  * phone, reading every page; the oldest one's sid and status into sid /
  * status when not NULL. */
@@ -117,7 +103,7 @@ static size_t sim_count_or_fail(const char *kind, const char *phone, char sid[64
 	char *esc = curl_easy_escape(NULL, phone, 0);
 	char *url = xasprintf("%s/%s.json?To=%s&PageSize=1000", api_base,
 		strcmp(kind, "calls") == 0 ? "Calls" : "Messages", esc);
-	json_t *j = sim_or_fail(url, NULL);
+	json_t *j = hx_sim_json_or_fail(url, NULL);
 	json_t *arr = json_object_get(j, kind), *last;
 	size_t n;
 
@@ -149,7 +135,7 @@ static void sim_call_or_fail(const char *phone, char sid[64])
 	hx_form_add(&f, "From", "+15005550006");
 	hx_form_add(&f, "Twiml", "<Response><Hangup/></Response>");
 	body = hx_form_encode(&f);
-	j = sim_or_fail(url, body);
+	j = hx_sim_json_or_fail(url, body);
 	snprintf(sid, 64, "%s", json_string_value(json_object_get(j, "sid")));
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "queued");
 	json_decref(j);

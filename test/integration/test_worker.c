@@ -87,22 +87,6 @@ static void state_or_fail(const struct hx_rfix *f, struct wstate *s)
 
 /* ---- the simulator --------------------------------------------------------------- */
 
-/* GET or POST (form) on the simulator with the stack's credentials; the
- * JSON answer (caller decrefs).  Fails the test without one. */
-static json_t *sim_or_fail(const char *url, const char *form)
-{
-	struct hx_sim_res r;
-	json_t *j;
-
-	if (hx_sim_request(url, NULL, NULL, form, &r) < 0 || r.status >= 400)
-		fail_msg("simulator %s: %s (HTTP %ld) %s", url, r.error, r.status, buf_str(&r.body));
-	if (r.json == NULL)
-		fail_msg("simulator %s: not JSON", url);
-	j = json_incref(r.json);
-	hx_sim_res_free(&r);
-	return j;
-}
-
 /* How many calls ("calls") or messages ("messages") the simulator has to
  * phone; the first one's sid into sid when not NULL. */
 static size_t sim_count_or_fail(const char *kind, const char *phone, char sid[64])
@@ -110,7 +94,7 @@ static size_t sim_count_or_fail(const char *kind, const char *phone, char sid[64
 	char *esc = curl_easy_escape(NULL, phone, 0);
 	char *url = xasprintf("%s/%s.json?To=%s&PageSize=100", api_base,
 		strcmp(kind, "calls") == 0 ? "Calls" : "Messages", esc);
-	json_t *j = sim_or_fail(url, NULL);
+	json_t *j = hx_sim_json_or_fail(url, NULL);
 	json_t *arr = json_object_get(j, kind);
 	size_t n;
 
@@ -262,7 +246,7 @@ static char *text_sent_or_fail(const struct hx_rfix *f)
 	assert_int_equal(sim_count_or_fail("messages", f->phone, sid), 1);
 	assert_string_equal(sid, s.sid);
 	url = xasprintf("%s/Messages/%s.json", api_base, sid);
-	j = sim_or_fail(url, NULL);
+	j = hx_sim_json_or_fail(url, NULL);
 	body = json_string_value(json_object_get(j, "body"));
 	assert_non_null(body);
 	text = xstrdup(body);
