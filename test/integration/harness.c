@@ -280,6 +280,54 @@ const char *hx_ringfence_bin(const char *who)
 	return bin;
 }
 
+int hx_init_sim_api(const char *who, const char **api_url, char *base, size_t baselen)
+{
+	char err[512];
+	const char *url;
+
+	if (hx_init(err, sizeof(err)) < 0) {
+		fprintf(stderr, "# %s: %s\n", who, err);
+		return -1;
+	}
+	url = getenv("TWILIO_API_URL");
+	if (url == NULL || strncmp(url, "http", 4) != 0) {
+		fprintf(stderr, "# %s: TWILIO_API_URL is not set (the stack's simulator)\n", who);
+		return -1;
+	}
+	*api_url = url;
+	snprintf(base, baselen, "%s/2010-04-01/Accounts/%s", url, hx_env.account_sid);
+	return 0;
+}
+
+int hx_wait_child(pid_t pid, long timeout_s)
+{
+	long long deadline = hx_now_ms() + timeout_s * 1000LL;
+	int status;
+
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (hx_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		hx_sleep_ms(50);
+	}
+}
+
+void hx_worker_child_env(const char *allowed)
+{
+	setenv("RINGFENCE_ALLOWED_CONTACTS", allowed, 1);
+	setenv("RINGFENCE_FAILSAFE_FLOOR", "100000", 1);
+	setenv("RINGFENCE_CPS", "50", 1);
+	if (getenv("RINGFENCE_MAIL_FROM") == NULL)
+		setenv("RINGFENCE_MAIL_FROM", "reminders@example.com", 1);
+	unsetenv("RINGFENCE_NOW");
+	unsetenv("RINGFENCE_TEST_CRASH_AT");
+}
+
 /* ---- random identifiers --------------------------------------------- */
 
 void hx_random_hex(char *out, size_t n)
@@ -494,6 +542,20 @@ void hx_sim_res_free(struct hx_sim_res *r)
 	buf_free(&r->body);
 	json_decref(r->json);
 	r->json = NULL;
+}
+
+json_t *hx_sim_json_or_fail(const char *url, const char *form)
+{
+	struct hx_sim_res r;
+	json_t *j;
+
+	if (hx_sim_request(url, NULL, NULL, form, &r) < 0 || r.status >= 400)
+		fail_msg("simulator %s: %s (HTTP %ld) %s", url, r.error, r.status, buf_str(&r.body));
+	if (r.json == NULL)
+		fail_msg("simulator %s: not JSON", url);
+	j = json_incref(r.json);
+	hx_sim_res_free(&r);
+	return j;
 }
 
 void hx_sim_callee_or_fail(const char *number, const char *behaviour)
@@ -767,6 +829,59 @@ char *hx_db_value_or_fail(const char *sql, int n, const char *const *params)
 	return v;
 }
 
+PGresult *hx_db_exec_or_fail(const char *sql, int n, const char *const *params)
+{
+	char err[512];
+	PGresult *r = hx_db_exec(sql, n, params, err, sizeof(err));
+	if (r == NULL)
+		fail_msg("SQL failed: %s\n%s", err, sql);
+	return r;
+}
+
+void hx_db_cmd_or_fail(const char *sql, int n, const char *const *params)
+{
+	PQclear(hx_db_exec_or_fail(sql, n, params));
+}
+
+void hx_rfix_or_fail(struct hx_rfix *f, const struct hx_rfix_opts *o)
+{
+	char hex[9], retry[16], delay[16], stale[16];
+	PGresult *r;
+
+	memset(f, 0, sizeof(*f));
+	hx_random_phone(f->phone);
+	if (o->email_prefix) {
+		hx_random_hex(hex, 4);
+		snprintf(f->email, sizeof(f->email), "%s%s@example.com", o->email_prefix, hex);
+	}
+	snprintf(retry, sizeof(retry), "%d", o->retry_count);
+	snprintf(delay, sizeof(delay), "%d", o->retry_delay_minutes);
+	snprintf(stale, sizeof(stale), "%d", o->stale_min);
+	const char *p[10] = { f->phone, o->email_prefix ? f->email : NULL, o->business_name,
+		o->client_name, o->channel, strcmp(o->channel, "email") == 0 ? f->email : f->phone,
+		stale, retry, delay, o->notes };
+	r = hx_db_exec_or_fail(
+		"WITH b AS (INSERT INTO businesses (name, time_zone, callback_phone, status, verified,"
+		" window_start, window_end, twilio_from, retry_count, retry_delay_minutes)"
+		" VALUES ($3, 'UTC', '+15005550006', 'active', true, '00:00',"
+		" '23:59:59', '+15005550006', $8::int, $9::int) RETURNING id),"
+		" c AS (INSERT INTO clients (business_id, name, phone, email, time_zone)"
+		" SELECT id, $4, $1, $2, 'UTC' FROM b RETURNING id, business_id),"
+		" a AS (INSERT INTO appointments (business_id, client_id, starts_at, notes)"
+		" SELECT business_id, id, now() + interval '1 day', COALESCE($10, '') FROM c"
+		" RETURNING id, business_id),"
+		" r AS (INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
+		" due_at, stale_at, to_address) SELECT business_id, id, $5, 1440,"
+		" now() - interval '1 minute', now() + make_interval(mins => $7::int), $6 FROM a RETURNING id)"
+		" SELECT b.id, c.id, a.id, r.id FROM b, c, a, r", 10, p);
+	assert_int_equal(PQntuples(r), 1);
+	snprintf(f->business, sizeof(f->business), "%s", PQgetvalue(r, 0, 0));
+	snprintf(f->client, sizeof(f->client), "%s", PQgetvalue(r, 0, 1));
+	snprintf(f->appt, sizeof(f->appt), "%s", PQgetvalue(r, 0, 2));
+	snprintf(f->reminder, sizeof(f->reminder), "%s", PQgetvalue(r, 0, 3));
+	PQclear(r);
+}
+
 long long hx_db_int_or_fail(const char *sql, int n, const char *const *params)
 {
 	char *v = hx_db_value_or_fail(sql, n, params);
@@ -1027,6 +1142,30 @@ long hx_audit_wait(const char *key, size_t min, long timeout_ms, ...)
 		hx_sleep_ms(50);
 	}
 	return found;
+}
+
+long hx_audit_vwait_or_fail(const char *key, size_t newest, size_t min, long timeout_ms,
+	va_list ap)
+{
+	long long deadline = hx_now_ms() + timeout_ms;
+	char err[256];
+	long n = -1;
+
+	do {
+		json_t *arr = newest ? hx_audit_read_newest(key, newest, err, sizeof(err))
+			: hx_audit_read(key, 0, err, sizeof(err));
+		va_list aq;
+		if (arr == NULL)
+			fail_msg("cannot read %s: %s", key, err);
+		va_copy(aq, ap);
+		n = (long)hx_audit_vcount(arr, aq);
+		va_end(aq);
+		json_decref(arr);
+		if ((size_t)n >= min)
+			break;
+		hx_sleep_ms(50);
+	} while (hx_now_ms() < deadline);
+	return n;
 }
 
 static int json_mentions(json_t *v, const char *needle)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -62,6 +63,22 @@ int hx_group_teardown(void **state);
  * when that is unset or empty.  NULL, with a line on stderr naming who
  * (the group), when it is not executable. */
 const char *hx_ringfence_bin(const char *who);
+
+/* hx_init, then the simulator's REST API: TWILIO_API_URL (an http URL)
+ * in *api_url and "<api_url>/2010-04-01/Accounts/<account>" in base.
+ * Returns 0, or -1 after printing the reason prefixed by who. */
+int hx_init_sim_api(const char *who, const char **api_url, char *base, size_t baselen);
+
+/* For a forked child about to exec `ringfence worker`: only allowed
+ * (comma-separated) may be contacted, the failsafe floor and the rate are
+ * out of a test's way, a sender address for email is set when the
+ * environment has none, and no fixed clock or crash point is inherited. */
+void hx_worker_child_env(const char *allowed);
+
+/* Waits up to timeout_s seconds for the child pid: its exit status, 128 +
+ * the signal that ended it, or -1 when it ran past the time (it is killed
+ * and reaped then). */
+int hx_wait_child(pid_t pid, long timeout_s);
 
 /* ---- random identifiers --------------------------------------------- */
 
@@ -127,6 +144,10 @@ void hx_sim_res_free(struct hx_sim_res *r);
 /* Sets how the simulator's callee at number behaves (POST /sim/callees;
  * grammar in include/sim_callee.h); fails the test unless it is taken. */
 void hx_sim_callee_or_fail(const char *number, const char *behaviour);
+/* GET (form NULL) or POST form on the simulator's url with the stack's
+ * credentials; the JSON answer (caller decrefs).  Fails the test on an
+ * error, an HTTP status of 400 or more, or an answer that is not JSON. */
+json_t *hx_sim_json_or_fail(const char *url, const char *form);
 
 /* ---- forms and signatures ------------------------------------------- */
 
@@ -211,6 +232,37 @@ char *hx_db_value_or_fail(const char *sql, int n, const char *const *params);
  * there is no row). */
 long long hx_db_int_or_fail(const char *sql, int n, const char *const *params);
 
+/* hx_db_exec that fails the test, naming the SQL, on a database error;
+ * the caller PQclear()s the result. */
+PGresult *hx_db_exec_or_fail(const char *sql, int n, const char *const *params);
+/* The same for a statement whose result is not needed. */
+void hx_db_cmd_or_fail(const char *sql, int n, const char *const *params);
+
+/* One reminder's fixture rows for the worker's groups: a business open all
+ * day in UTC sending from +15005550006, a client with a fresh phone (and
+ * a fresh email unless email_prefix is NULL), an appointment tomorrow and
+ * one reminder on channel due a minute ago, addressed to the email for
+ * channel "email" and to the phone otherwise. */
+struct hx_rfix_opts {
+	const char *business_name;
+	const char *client_name;
+	const char *channel;        /* "voice", "sms" or "email" */
+	const char *email_prefix;   /* the email is <prefix><8 hex>@example.com; NULL: none */
+	const char *notes;          /* the appointment's notes; NULL: none */
+	int retry_count;
+	int retry_delay_minutes;
+	int stale_min;              /* the reminder is stale this many minutes from now */
+};
+
+struct hx_rfix {
+	char business[24], client[24], appt[24], reminder[24];
+	char phone[13];
+	char email[64];             /* "" without email */
+};
+
+/* Creates the rows in one statement; fails the test on a database error. */
+void hx_rfix_or_fail(struct hx_rfix *f, const struct hx_rfix_opts *o);
+
 /* One reminder call's fixture rows: a business, a client, an appointment
  * with pending reminders, and a call in the flow's start state. */
 struct hx_call {
@@ -270,6 +322,10 @@ size_t hx_audit_vcount(json_t *arr, va_list ap);
  * that matched at the end (may be below min), or -1 when Redis could not
  * be read the whole time. */
 long hx_audit_wait(const char *key, size_t min, long timeout_ms, ...);
+/* The same with the pairs in ap, reading only the newest `newest` records
+ * (0: all); fails the test when the stream cannot be read. */
+long hx_audit_vwait_or_fail(const char *key, size_t newest, size_t min, long timeout_ms,
+	va_list ap);
 
 /* The records of the fallback log (one JSON object a line) that mention
  * needle in a string value, oldest first, as a JSON array (caller

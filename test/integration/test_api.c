@@ -260,6 +260,23 @@ static void api_book(const struct api_biz *b, long long client, long long starts
 	free(body);
 }
 
+/* Books an appointment through the API (which must answer 201): its id,
+ * as text in ids and as the appointment's API path in path. */
+static long long api_booked_or_fail(const struct api_biz *b, long long client, long long starts,
+	char ids[24], char path[64])
+{
+	struct api_rs rs;
+	long long id;
+
+	api_book(b, client, starts, &rs);
+	api_expect_status(&rs, 201, "book");
+	id = json_integer_value(json_object_get(rs.json, "id"));
+	api_rs_free(&rs);
+	snprintf(ids, 24, "%lld", id);
+	snprintf(path, 64, "/api/v1/appointments/%lld", id);
+	return id;
+}
+
 static long long api_ts(json_t *v)
 {
 	long long t = -1;
@@ -623,7 +640,7 @@ static void test_reschedule(void **state)
 {
 	struct api_biz b;
 	struct api_rs rs;
-	long long client, starts = (long long)time(NULL) + 72 * H, id, moved = starts + 24 * H;
+	long long client, starts = (long long)time(NULL) + 72 * H, moved = starts + 24 * H;
 	char path[64], ids[24], st[40], *body;
 	json_t *r;
 	size_t i;
@@ -631,12 +648,7 @@ static void test_reschedule(void **state)
 	(void)state;
 	api_business(&b, NULL);
 	client = api_client(&b, NULL);
-	api_book(&b, client, starts, &rs);
-	api_expect_status(&rs, 201, "book");
-	id = json_integer_value(json_object_get(rs.json, "id"));
-	api_rs_free(&rs);
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(path, sizeof(path), "/api/v1/appointments/%lld", id);
+	api_booked_or_fail(&b, client, starts, ids, path);
 	/* The voice reminder went out already; the client confirmed. */
 	{
 		const char *p[] = { ids };
@@ -711,19 +723,14 @@ static void test_cancel(void **state)
 {
 	struct api_biz b;
 	struct api_rs rs;
-	long long client, id;
+	long long client;
 	char path[64], ids[24];
 	json_t *r;
 	size_t i;
 	(void)state;
 	api_business(&b, NULL);
 	client = api_client(&b, NULL);
-	api_book(&b, client, (long long)time(NULL) + 72 * H, &rs);
-	api_expect_status(&rs, 201, "book");
-	id = json_integer_value(json_object_get(rs.json, "id"));
-	api_rs_free(&rs);
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(path, sizeof(path), "/api/v1/appointments/%lld", id);
+	api_booked_or_fail(&b, client, (long long)time(NULL) + 72 * H, ids, path);
 
 	api_json("PATCH", path, b.key, "{\"status\": \"cancelled\"}", &rs);
 	api_expect_status(&rs, 200, "cancel");
@@ -754,18 +761,13 @@ static void test_get_with_attempts(void **state)
 {
 	struct api_biz b;
 	struct api_rs rs;
-	long long client, id;
+	long long client;
 	char path[64], ids[24], sid[35];
 	json_t *v, *att;
 	(void)state;
 	api_business(&b, NULL);
 	client = api_client(&b, NULL);
-	api_book(&b, client, (long long)time(NULL) + 72 * H, &rs);
-	api_expect_status(&rs, 201, "book");
-	id = json_integer_value(json_object_get(rs.json, "id"));
-	api_rs_free(&rs);
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(path, sizeof(path), "/api/v1/appointments/%lld", id);
+	api_booked_or_fail(&b, client, (long long)time(NULL) + 72 * H, ids, path);
 	hx_random_call_sid(sid);
 	{
 		const char *p[] = { ids, sid };
@@ -802,18 +804,13 @@ static void test_cross_business(void **state)
 {
 	struct api_biz a, b;
 	struct api_rs rs, none;
-	long long client, id;
+	long long client;
 	char path[64], ids[24], *body, *before, *after;
 	(void)state;
 	api_business(&a, NULL);
 	api_business(&b, NULL);
 	client = api_client(&a, NULL);
-	api_book(&a, client, (long long)time(NULL) + 72 * H, &rs);
-	api_expect_status(&rs, 201, "book");
-	id = json_integer_value(json_object_get(rs.json, "id"));
-	api_rs_free(&rs);
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(path, sizeof(path), "/api/v1/appointments/%lld", id);
+	api_booked_or_fail(&a, client, (long long)time(NULL) + 72 * H, ids, path);
 	{
 		const char *p[] = { ids };
 		before = hx_db_value_or_fail("SELECT a.starts_at || a.status || a.updated_at || "

@@ -25,57 +25,20 @@ static char *mail_dir;
 static struct rds *e_rds;
 static int e_initialised;
 
-struct efix {
-	char business[24], client[24], appt[24], reminder[24];
-	char phone[13];
-	char email[64];
-};
-
-static PGresult *exec_or_fail(const char *sql, int n, const char *const *p)
-{
-	char err[512];
-	PGresult *r = hx_db_exec(sql, n, p, err, sizeof(err));
-	if (r == NULL)
-		fail_msg("SQL failed: %s\n%s", err, sql);
-	return r;
-}
-
 /* A business (calling window all day), a client with a fresh phone and
  * email, an appointment tomorrow and one email reminder due a minute ago. */
-static void fixture_or_fail(struct efix *f)
+static void fixture_or_fail(struct hx_rfix *f)
 {
-	char hex[9];
-	PGresult *r;
-
-	memset(f, 0, sizeof(*f));
-	hx_random_phone(f->phone);
-	hx_random_hex(hex, 4);
-	snprintf(f->email, sizeof(f->email), "e%s@example.com", hex);
-	const char *p[3] = { f->phone, f->email, E_BUSINESS };
-	r = exec_or_fail(
-		"WITH b AS (INSERT INTO businesses (name, time_zone, callback_phone, status, verified,"
-		" window_start, window_end, twilio_from) VALUES ($3, 'UTC', '+15005550006', 'active',"
-		" true, '00:00', '23:59:59', '+15005550006') RETURNING id),"
-		" c AS (INSERT INTO clients (business_id, name, phone, email, time_zone)"
-		" SELECT id, 'Email Test Client', $1, $2, 'UTC' FROM b RETURNING id, business_id),"
-		" a AS (INSERT INTO appointments (business_id, client_id, starts_at, notes)"
-		" SELECT business_id, id, now() + interval '1 day', 'CONFIDENTIAL-NOTE' FROM c"
-		" RETURNING id, business_id),"
-		" r AS (INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
-		" due_at, stale_at, to_address) SELECT business_id, id, 'email', 1440,"
-		" now() - interval '1 minute', now() + interval '2 hours', $2 FROM a RETURNING id)"
-		" SELECT b.id, c.id, a.id, r.id FROM b, c, a, r", 3, p);
-	assert_int_equal(PQntuples(r), 1);
-	snprintf(f->business, sizeof(f->business), "%s", PQgetvalue(r, 0, 0));
-	snprintf(f->client, sizeof(f->client), "%s", PQgetvalue(r, 0, 1));
-	snprintf(f->appt, sizeof(f->appt), "%s", PQgetvalue(r, 0, 2));
-	snprintf(f->reminder, sizeof(f->reminder), "%s", PQgetvalue(r, 0, 3));
-	PQclear(r);
+	const struct hx_rfix_opts o = { .business_name = E_BUSINESS,
+		.client_name = "Email Test Client", .channel = "email", .email_prefix = "e",
+		.notes = "CONFIDENTIAL-NOTE", .retry_count = 1, .retry_delay_minutes = 30,
+		.stale_min = 120 };
+	hx_rfix_or_fail(f, &o);
 }
 
 /* Another reminder of f's appointment on channel (offset 60), due now;
  * its id. */
-static long long another_reminder_or_fail(const struct efix *f, const char *channel)
+static long long another_reminder_or_fail(const struct hx_rfix *f, const char *channel)
 {
 	const char *p[4] = { f->business, f->appt, channel,
 		strcmp(channel, "email") == 0 ? f->email : f->phone };
@@ -86,7 +49,7 @@ static long long another_reminder_or_fail(const struct efix *f, const char *chan
 }
 
 /* Whether the client is opted out. */
-static int opted_out(const struct efix *f)
+static int opted_out(const struct hx_rfix *f)
 {
 	const char *p[1] = { f->client };
 	return hx_db_int_or_fail(
@@ -96,40 +59,24 @@ static int opted_out(const struct efix *f)
 
 /* Runs `bin/ringfence worker --once` with only the fixture's addresses
  * allowed; fails the test unless it exits 0 within E_TIMEOUT_S. */
-static void worker_once_or_fail(const struct efix *f, long long reminder_id)
+static void worker_once_or_fail(const struct hx_rfix *f, long long reminder_id)
 {
-	long long deadline = hx_now_ms() + E_TIMEOUT_S * 1000LL;
-	int status;
+	int rc;
 	pid_t pid;
 
 	assert_int_equal(queue_push(e_rds, &reminder_id, 1), 0);
 	pid = fork();
 	if (pid == 0) {
 		char *allowed = xasprintf("%s,%s", f->email, f->phone);
-		setenv("RINGFENCE_ALLOWED_CONTACTS", allowed, 1);
-		setenv("RINGFENCE_FAILSAFE_FLOOR", "100000", 1);
-		setenv("RINGFENCE_CPS", "50", 1);
-		if (getenv("RINGFENCE_MAIL_FROM") == NULL)
-			setenv("RINGFENCE_MAIL_FROM", "reminders@example.com", 1);
-		unsetenv("RINGFENCE_NOW");
-		unsetenv("RINGFENCE_TEST_CRASH_AT");
+		hx_worker_child_env(allowed);
 		execl(bin_path, bin_path, "worker", "--once", (char *)NULL);
 		_exit(127);
 	}
 	assert_true(pid > 0);
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			break;
-		if (hx_now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			fail_msg("the worker did not finish within %d s", E_TIMEOUT_S);
-		}
-		hx_sleep_ms(50);
-	}
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	rc = hx_wait_child(pid, E_TIMEOUT_S);
+	if (rc == -1)
+		fail_msg("the worker did not finish within %d s", E_TIMEOUT_S);
+	assert_int_equal(rc, 0);
 }
 
 /* The paths of the sink's messages to address, newline-separated
@@ -242,7 +189,7 @@ static char *request_or_fail(const char *method, const char *url, const char *bo
 }
 
 /* The fixture's link as ringfence makes it (the stack's auth token). */
-static char *link_for(const struct efix *f)
+static char *link_for(const struct hx_rfix *f)
 {
 	struct config cfg;
 	char *url;
@@ -263,7 +210,7 @@ static char *link_for(const struct efix *f)
  * to that client. */
 static void test_email_link_unsubscribes(void **state)
 {
-	struct efix f;
+	struct hx_rfix f;
 	char *msg, *lu, *lup, *url, *body, *want, *html_url, *key, err[256];
 	long status;
 	int n;
@@ -370,7 +317,7 @@ static void test_email_link_unsubscribes(void **state)
  * some providers send works. */
 static void test_tampered_refused(void **state)
 {
-	struct efix f, other;
+	struct hx_rfix f, other;
 	char *url, *bad, *body, *t;
 	long status;
 	struct {

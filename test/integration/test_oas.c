@@ -131,27 +131,12 @@ static void expect(const char *method, const char *path, int status, const char 
 			want_err);
 }
 
-/* good_call with field set to value (a JSON text; NULL removes the field),
- * checked as a create response. */
-static void expect_call_with(const char *field, const char *value, const char *want_err)
-{
-	json_t *doc = load_or_fail(good_call);
-	char *text;
-	if (value == NULL)
-		json_object_del(doc, field);
-	else
-		json_object_set_new(doc, field, load_or_fail(value));
-	text = dump(doc);
-	expect("POST", CALLS, 201, text, want_err);
-	free(text);
-	json_decref(doc);
-}
-
-/* good_error with field set to value (NULL removes it), as a status reply. */
-static void expect_error_with(int status, const char *field, const char *value,
+/* The document good with field set to value (a JSON text; NULL removes
+ * the field), checked as a POST to Calls answered with status. */
+static void expect_doc_with(const char *good, int status, const char *field, const char *value,
 	const char *want_err)
 {
-	json_t *doc = load_or_fail(good_error);
+	json_t *doc = load_or_fail(good);
 	char *text;
 	if (value == NULL)
 		json_object_del(doc, field);
@@ -161,6 +146,19 @@ static void expect_error_with(int status, const char *field, const char *value,
 	expect("POST", CALLS, status, text, want_err);
 	free(text);
 	json_decref(doc);
+}
+
+/* good_call with field set to value, checked as a create response. */
+static void expect_call_with(const char *field, const char *value, const char *want_err)
+{
+	expect_doc_with(good_call, 201, field, value, want_err);
+}
+
+/* good_error with field set to value, as a status reply. */
+static void expect_error_with(int status, const char *field, const char *value,
+	const char *want_err)
+{
+	expect_doc_with(good_error, status, field, value, want_err);
 }
 
 /* ---- tests --------------------------------------------------------------- */

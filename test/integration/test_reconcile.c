@@ -37,47 +37,15 @@ static char *saved_delay, *saved_cps;   /* the environment's values, restored */
 
 /* ---- fixtures ------------------------------------------------------- */
 
-struct rfix {
-	char business[24], reminder[24];
-	char phone[13];
-};
-
-static PGresult *exec_or_fail(const char *sql, int n, const char *const *p)
-{
-	char err[512];
-	PGresult *r = hx_db_exec(sql, n, p, err, sizeof(err));
-	if (r == NULL)
-		fail_msg("SQL failed: %s\n%s", err, sql);
-	return r;
-}
-
 /* A business open all day in UTC, a client with a fresh phone, an
  * appointment tomorrow and one reminder on channel (voice or sms) due a
  * minute ago. */
-static void fixture_or_fail(struct rfix *f, const char *channel)
+static void fixture_or_fail(struct hx_rfix *f, const char *channel)
 {
-	PGresult *r;
-
-	memset(f, 0, sizeof(*f));
-	hx_random_phone(f->phone);
-	const char *p[2] = { f->phone, channel };
-	r = exec_or_fail(
-		"WITH b AS (INSERT INTO businesses (name, time_zone, callback_phone, status, verified,"
-		" window_start, window_end, twilio_from, retry_count, retry_delay_minutes)"
-		" VALUES ('Reconcile Test Clinic', 'UTC', '+15005550006', 'active', true, '00:00',"
-		" '23:59:59', '+15005550006', 0, 5) RETURNING id),"
-		" c AS (INSERT INTO clients (business_id, name, phone, time_zone)"
-		" SELECT id, 'Reconcile Test Client', $1, 'UTC' FROM b RETURNING id, business_id),"
-		" a AS (INSERT INTO appointments (business_id, client_id, starts_at)"
-		" SELECT business_id, id, now() + interval '1 day' FROM c RETURNING id, business_id),"
-		" r AS (INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
-		" due_at, stale_at, to_address) SELECT business_id, id, $2, 1440,"
-		" now() - interval '1 minute', now() + interval '2 hours', $1 FROM a RETURNING id)"
-		" SELECT b.id, r.id FROM b, r", 2, p);
-	assert_int_equal(PQntuples(r), 1);
-	snprintf(f->business, sizeof(f->business), "%s", PQgetvalue(r, 0, 0));
-	snprintf(f->reminder, sizeof(f->reminder), "%s", PQgetvalue(r, 0, 1));
-	PQclear(r);
+	const struct hx_rfix_opts o = { .business_name = "Reconcile Test Clinic",
+		.client_name = "Reconcile Test Client", .channel = channel, .retry_count = 0,
+		.retry_delay_minutes = 5, .stale_min = 120 };
+	hx_rfix_or_fail(f, &o);
 }
 
 static void enqueue_or_fail(const char *reminder_id)
@@ -93,10 +61,10 @@ struct rstate {
 	char reason[400];
 };
 
-static void state_or_fail(const struct rfix *f, struct rstate *s)
+static void state_or_fail(const struct hx_rfix *f, struct rstate *s)
 {
 	const char *p[1] = { f->reminder };
-	PGresult *r = exec_or_fail(
+	PGresult *r = hx_db_exec_or_fail(
 		"SELECT (SELECT count(*) FROM contact_attempts WHERE reminder_id = r.id),"
 		" COALESCE((SELECT status FROM contact_attempts WHERE reminder_id = r.id), ''),"
 		" COALESCE((SELECT provider_sid FROM contact_attempts WHERE reminder_id = r.id), ''),"
@@ -113,7 +81,7 @@ static void state_or_fail(const struct rfix *f, struct rstate *s)
 
 /* Waits until the reminder's attempt lease has passed (by the database's
  * clock, a whole second past it, as leases are compared in seconds). */
-static void wait_lease_over_or_fail(const struct rfix *f)
+static void wait_lease_over_or_fail(const struct hx_rfix *f)
 {
 	const char *p[1] = { f->reminder };
 	long long deadline = hx_now_ms() + 30000;
@@ -127,20 +95,6 @@ static void wait_lease_over_or_fail(const struct rfix *f)
 
 /* ---- the simulator -------------------------------------------------- */
 
-static json_t *sim_or_fail(const char *url, const char *form)
-{
-	struct hx_sim_res r;
-	json_t *j;
-
-	if (hx_sim_request(url, NULL, NULL, form, &r) < 0 || r.status >= 400)
-		fail_msg("simulator %s: %s (HTTP %ld) %s", url, r.error, r.status, buf_str(&r.body));
-	if (r.json == NULL)
-		fail_msg("simulator %s: not JSON", url);
-	j = json_incref(r.json);
-	hx_sim_res_free(&r);
-	return j;
-}
-
 /* Every call ("calls") or message ("messages") the simulator has to
  * phone, reading every page; the oldest one's sid and status into sid /
  * status when not NULL. */
@@ -149,7 +103,7 @@ static size_t sim_count_or_fail(const char *kind, const char *phone, char sid[64
 	char *esc = curl_easy_escape(NULL, phone, 0);
 	char *url = xasprintf("%s/%s.json?To=%s&PageSize=1000", api_base,
 		strcmp(kind, "calls") == 0 ? "Calls" : "Messages", esc);
-	json_t *j = sim_or_fail(url, NULL);
+	json_t *j = hx_sim_json_or_fail(url, NULL);
 	json_t *arr = json_object_get(j, kind), *last;
 	size_t n;
 
@@ -181,7 +135,7 @@ static void sim_call_or_fail(const char *phone, char sid[64])
 	hx_form_add(&f, "From", "+15005550006");
 	hx_form_add(&f, "Twiml", "<Response><Hangup/></Response>");
 	body = hx_form_encode(&f);
-	j = sim_or_fail(url, body);
+	j = hx_sim_json_or_fail(url, body);
 	snprintf(sid, 64, "%s", json_string_value(json_object_get(j, "sid")));
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "queued");
 	json_decref(j);
@@ -245,21 +199,7 @@ static pid_t worker_start(const struct renv *e, const char *const *args)
 
 static int worker_run(const struct renv *e, const char *const *args)
 {
-	pid_t pid = worker_start(e, args);
-	long long deadline = hx_now_ms() + R_TIMEOUT_S * 1000LL;
-	int status;
-
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		if (hx_now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		hx_sleep_ms(50);
-	}
+	return hx_wait_child(worker_start(e, args), R_TIMEOUT_S);
 }
 
 static const char *const ONCE[] = { "--once", NULL };
@@ -270,7 +210,7 @@ static const char *const RECONCILE[] = { "--reconcile-once", NULL };
  * (and holds it queued), and the worker dies before it records the
  * answer: the attempt is left 'dialing' with no sid, then its lease
  * passes. */
-static void lost_answer_or_fail(const struct rfix *f, const struct renv *base)
+static void lost_answer_or_fail(const struct hx_rfix *f, const struct renv *base)
 {
 	struct renv e = *base;
 	struct rstate s;
@@ -287,60 +227,54 @@ static void lost_answer_or_fail(const struct rfix *f, const struct renv *base)
 
 /* ---- tests ------------------------------------------------------------ */
 
-/* A call still in Twilio's queue, its create answer lost: placed with its
- * sid, never not_placed, and never dialled twice. */
-static void test_queued_call_answer_lost(void **state)
+/* A reminder on channel whose resource (kind "calls" or "messages", a
+ * noun in messages) is still in Twilio's queue, its create answer lost:
+ * placed with its sid, never not_placed, and never sent twice, even when
+ * the ids come again (and, with reconcile_again, reconciliation runs
+ * again). */
+static void queued_answer_lost_or_fail(const char *channel, const char *kind, const char *noun,
+	int reconcile_again)
 {
-	struct rfix f;
+	struct hx_rfix f;
 	struct rstate s;
 	struct renv e = { 0 };
 	char sid[64], status[32];
-	(void)state;
 
-	fixture_or_fail(&f, "voice");
+	fixture_or_fail(&f, channel);
 	e.allowed = f.phone;
 	lost_answer_or_fail(&f, &e);
-	assert_int_equal(sim_count_or_fail("calls", f.phone, sid, status), 1);
+	assert_int_equal(sim_count_or_fail(kind, f.phone, sid, status), 1);
 	assert_string_equal(status, "queued");
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
 	state_or_fail(&f, &s);
 	if (strcmp(s.attempt, "placed") != 0)
-		fail_msg("a queued call was reconciled as '%s' (%s)", s.attempt, s.reason);
+		fail_msg("a queued %s was reconciled as '%s' (%s)", noun, s.attempt, s.reason);
 	assert_string_equal(s.sid, sid);
-	/* The ids come again: nobody is called a second time. */
+	/* The ids come again: nobody is contacted a second time. */
 	enqueue_or_fail(f.reminder);
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	assert_int_equal(worker_run(&e, RECONCILE), 0);
+	if (reconcile_again)
+		assert_int_equal(worker_run(&e, RECONCILE), 0);
 	state_or_fail(&f, &s);
 	assert_int_equal(s.attempts, 1);
-	assert_string_equal(s.attempt, "placed");
-	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL, NULL), 1);
+	if (reconcile_again)
+		assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail(kind, f.phone, NULL, NULL), 1);
+}
+
+/* A call still in Twilio's queue, its create answer lost: placed with its
+ * sid, never not_placed, and never dialled twice. */
+static void test_queued_call_answer_lost(void **state)
+{
+	(void)state;
+	queued_answer_lost_or_fail("voice", "calls", "call", 1);
 }
 
 /* The same for a text still queued (no date_sent). */
 static void test_queued_text_answer_lost(void **state)
 {
-	struct rfix f;
-	struct rstate s;
-	struct renv e = { 0 };
-	char sid[64], status[32];
 	(void)state;
-
-	fixture_or_fail(&f, "sms");
-	e.allowed = f.phone;
-	lost_answer_or_fail(&f, &e);
-	assert_int_equal(sim_count_or_fail("messages", f.phone, sid, status), 1);
-	assert_string_equal(status, "queued");
-	assert_int_equal(worker_run(&e, RECONCILE), 0);
-	state_or_fail(&f, &s);
-	if (strcmp(s.attempt, "placed") != 0)
-		fail_msg("a queued text was reconciled as '%s' (%s)", s.attempt, s.reason);
-	assert_string_equal(s.sid, sid);
-	enqueue_or_fail(f.reminder);
-	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
-	assert_int_equal(s.attempts, 1);
-	assert_int_equal(sim_count_or_fail("messages", f.phone, NULL, NULL), 1);
+	queued_answer_lost_or_fail("sms", "messages", "text", 0);
 }
 
 /* Twilio answers the create with a 500 that still names the call: the
@@ -349,7 +283,7 @@ static void test_queued_text_answer_lost(void **state)
 static void test_sid_fetched(void **state)
 {
 	struct fakeapp *fa = NULL;
-	struct rfix f[2];
+	struct hx_rfix f[2];
 	struct rstate s;
 	struct renv e = { 0 };
 	char err[256], path[128], allowed[40], known[64], unknown[35], body[200], *api;
@@ -400,7 +334,7 @@ static void test_sid_fetched(void **state)
 static void test_list_across_pages(void **state)
 {
 	enum { MORE = 130 };   /* above the client's page of 100 */
-	struct rfix f;
+	struct hx_rfix f;
 	struct rstate s;
 	struct renv e = { 0 };
 	char sid[64], other[64];
@@ -418,7 +352,7 @@ static void test_list_across_pages(void **state)
 	 * the simulator dial them when it is restarted. */
 	{
 		const char *p[2] = { f.phone, sid };
-		PQclear(exec_or_fail("UPDATE twilio_sim.calls SET status = 'canceled', end_time = now(),"
+		PQclear(hx_db_exec_or_fail("UPDATE twilio_sim.calls SET status = 'canceled', end_time = now(),"
 				     " date_updated = now() WHERE to_number = $1 AND sid <> $2"
 				     " AND status = 'queued' AND driver_pid IS NULL", 2, p));
 	}
@@ -435,7 +369,7 @@ static void test_list_across_pages(void **state)
 static void test_list_unreadable(void **state)
 {
 	struct fakeapp *fa = NULL;
-	struct rfix f;
+	struct hx_rfix f;
 	struct rstate s;
 	struct renv e = { 0 };
 	char err[256], path[128], page2[200], body[600], *api;
@@ -490,20 +424,10 @@ static void test_list_unreadable(void **state)
 
 static int group_setup(void **state)
 {
-	char err[256];
 	const char *v;
 	(void)state;
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "reconcile tests: %s\n", err);
+	if (hx_init_sim_api("reconcile tests", &api_url, api_base, sizeof(api_base)) < 0)
 		return -1;
-	}
-	api_url = getenv("TWILIO_API_URL");
-	if (api_url == NULL || api_url[0] == '\0') {
-		fprintf(stderr, "reconcile tests: TWILIO_API_URL is not set (the stack's simulator)\n");
-		return -1;
-	}
-	snprintf(api_base, sizeof(api_base), "%s/2010-04-01/Accounts/%s", api_url,
-		hx_env.account_sid);
 	if ((bin_path = hx_ringfence_bin("reconcile")) == NULL)
 		return -1;
 	r_rds = rds_open(hx_env.redis_url);

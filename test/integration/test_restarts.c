@@ -145,13 +145,7 @@ static pid_t rs_spawn(const char *const *argv, const char *allowed, const char *
 			dup2(out_fd >= 0 ? out_fd : log, 1);
 			dup2(log, 2);
 		}
-		setenv("RINGFENCE_ALLOWED_CONTACTS", allowed, 1);
-		setenv("RINGFENCE_FAILSAFE_FLOOR", "100000", 1);
-		setenv("RINGFENCE_CPS", "50", 1);
-		if (getenv("RINGFENCE_MAIL_FROM") == NULL)
-			setenv("RINGFENCE_MAIL_FROM", "reminders@example.com", 1);
-		unsetenv("RINGFENCE_NOW");
-		unsetenv("RINGFENCE_TEST_CRASH_AT");
+		hx_worker_child_env(allowed);
 		unsetenv("RINGFENCE_LIMIT_RECIPIENT_DAY");
 		unsetenv("RINGFENCE_LIMIT_RECIPIENT_ALL_DAY");
 		unsetenv("RINGFENCE_LIMIT_BUSINESS_HOUR");
@@ -773,12 +767,8 @@ static int rs_group_setup(void **state)
 		fprintf(stderr, "# restarts: %s\n", err);
 		return -1;
 	}
-	rs_bin = getenv("RINGFENCE_BIN") && *getenv("RINGFENCE_BIN") ? getenv("RINGFENCE_BIN")
-								   : "bin/ringfence";
-	if (access(rs_bin, X_OK) != 0) {
-		fprintf(stderr, "# restarts: %s is not executable (set RINGFENCE_BIN)\n", rs_bin);
+	if ((rs_bin = hx_ringfence_bin("restarts")) == NULL)
 		return -1;
-	}
 	if (getenv("TWILIO_API_URL") == NULL) {
 		fprintf(stderr, "# restarts: TWILIO_API_URL is not set (the stack's simulator)\n");
 		return -1;

@@ -290,23 +290,26 @@ static int call_final(const char *status)
 		strcmp(status, "in-progress") != 0;
 }
 
-/* Polls GET Calls/{Sid}.json until the call has a final status, then
- * reads its transcript. */
-static void wait_call_or_fail(struct scenario *s, long deadline_s)
+/* Polls GET <collection>/{Sid}.json (a resource of schema tmpl, named
+ * noun in messages) until final() says its status is final or
+ * deadline_s seconds after the launch have passed, then keeps it in
+ * s->resource and reads the scenario's transcript. */
+static void wait_resource_or_fail(struct scenario *s, const char *collection, const char *noun,
+	const char *tmpl, int (*final)(const char *), long deadline_s)
 {
 	char url[512];
 	struct hx_sim_res r;
 	long long deadline = s->launched_ms + deadline_s * 1000;
 
 	if (!s->launched)
-		fail_msg("%s: the call was not launched (see the launch test)", s->name);
-	snprintf(url, sizeof(url), "%s/Calls/%s.json", api_base, s->sid);
+		fail_msg("%s: the %s was not launched (see the launch test)", s->name, noun);
+	snprintf(url, sizeof(url), "%s/%s/%s.json", api_base, collection, s->sid);
 	for (;;) {
 		api_or_fail(url, NULL, &r);
-		schema_or_fail("GET", CALL_TMPL, &r);
+		schema_or_fail("GET", tmpl, &r);
 		if (r.status != 200)
 			fail_msg("%s: GET %s: HTTP %ld %s", s->name, url, r.status, buf_str(&r.body));
-		if (call_final(jstr(r.json, "status")))
+		if (final(jstr(r.json, "status")))
 			break;
 		hx_sim_res_free(&r);
 		if (hx_now_ms() > deadline) {
@@ -319,6 +322,12 @@ static void wait_call_or_fail(struct scenario *s, long deadline_s)
 	s->resource = json_incref(r.json);
 	hx_sim_res_free(&r);
 	read_transcript_or_fail(s, s->sid);
+}
+
+/* Waits for the call to end and reads its transcript. */
+static void wait_call_or_fail(struct scenario *s, long deadline_s)
+{
+	wait_resource_or_fail(s, "Calls", "call", CALL_TMPL, call_final, deadline_s);
 	SC_CHECK(s, eq(jstr(s->resource, "sid"), s->sid), "GET answered another call");
 	SC_CHECK(s, jstr(s->resource, "end_time") != NULL, "an ended call has no end_time");
 	SC_CHECK(s, jstr(s->resource, "duration") != NULL, "an ended call has no duration");
@@ -330,34 +339,10 @@ static int message_final(const char *status)
 		strcmp(status, "failed") == 0);
 }
 
-/* Polls GET Messages/{Sid}.json until the message has a final status. */
+/* Waits for the message's final status. */
 static void wait_message_or_fail(struct scenario *s)
 {
-	char url[512];
-	struct hx_sim_res r;
-	long long deadline = s->launched_ms + SC_DEADLINE_S * 1000;
-
-	if (!s->launched)
-		fail_msg("%s: the message was not launched (see the launch test)", s->name);
-	snprintf(url, sizeof(url), "%s/Messages/%s.json", api_base, s->sid);
-	for (;;) {
-		api_or_fail(url, NULL, &r);
-		schema_or_fail("GET", MSG_TMPL, &r);
-		if (r.status != 200)
-			fail_msg("%s: GET %s: HTTP %ld %s", s->name, url, r.status, buf_str(&r.body));
-		if (message_final(jstr(r.json, "status")))
-			break;
-		hx_sim_res_free(&r);
-		if (hx_now_ms() > deadline) {
-			read_transcript_or_fail(s, s->sid);
-			sc_fail(s, "no final status %d s after the launch", SC_DEADLINE_S);
-		}
-		hx_sleep_ms(SC_POLL_MS);
-	}
-	json_decref(s->resource);
-	s->resource = json_incref(r.json);
-	hx_sim_res_free(&r);
-	read_transcript_or_fail(s, s->sid);
+	wait_resource_or_fail(s, "Messages", "message", MSG_TMPL, message_final, SC_DEADLINE_S);
 }
 
 /* ---- what fakeapp saw ------------------------------------------------------------ */
@@ -1078,13 +1063,31 @@ static const char *const GATHER_FMT =
 	"<Gather numDigits=\"1\" timeout=\"2\" action=\"gathered\"%s><Say>Press a key</Say></Gather>"
 	"<Say>We did not get your answer</Say><Hangup/></Response>";
 
-static void app_gather_fall_prepare(struct scenario *s, struct hx_form *f)
+/* The start serves GATHER_FMT with attrs, its action a document that
+ * says hello. */
+static void serve_gather_or_fail(struct scenario *s, const char *attrs)
 {
-	char *twiml = xasprintf(GATHER_FMT, "");
-	(void)f;
+	char *twiml = xasprintf(GATHER_FMT, attrs);
 	serve_twiml_or_fail(s, "start", twiml);
 	serve_twiml_or_fail(s, "gathered", HELLO_TWIML);
 	free(twiml);
+}
+
+/* The call completed without an error and the Gather's action was
+ * requested once: that request in *rq, its parameters in q. */
+static void gathered_once_or_fail(struct scenario *s, struct fakeapp_request **rq,
+	struct rq_params *q)
+{
+	status_is(s, "completed");
+	no_error(s);
+	requests_or_fail(s, "gathered", 1, rq);
+	rq_params_or_fail(&(*rq)[0], q);
+}
+
+static void app_gather_fall_prepare(struct scenario *s, struct hx_form *f)
+{
+	(void)f;
+	serve_gather_or_fail(s, "");
 }
 
 static void app_gather_fall(struct scenario *s)
@@ -1110,11 +1113,8 @@ static void app_gather_fall(struct scenario *s)
 
 static void app_gather_empty_prepare(struct scenario *s, struct hx_form *f)
 {
-	char *twiml = xasprintf(GATHER_FMT, " actionOnEmptyResult=\"true\"");
 	(void)f;
-	serve_twiml_or_fail(s, "start", twiml);
-	serve_twiml_or_fail(s, "gathered", HELLO_TWIML);
-	free(twiml);
+	serve_gather_or_fail(s, " actionOnEmptyResult=\"true\"");
 }
 
 static void app_gather_empty(struct scenario *s)
@@ -1123,11 +1123,8 @@ static void app_gather_empty(struct scenario *s)
 	struct rq_params q;
 	const char *digits;
 
-	status_is(s, "completed");
-	no_error(s);
-	requests_or_fail(s, "gathered", 1, &rq);
+	gathered_once_or_fail(s, &rq, &q);
 	signed_or_fail(s, &rq[0]);
-	rq_params_or_fail(&rq[0], &q);
 	digits = rq_get(&q, "Digits");
 	SC_CHECK(s, digits == NULL || digits[0] == '\0', "Digits '%s' when nothing was pressed",
 		or_none(digits));
@@ -1161,10 +1158,7 @@ static void app_gather_hash_empty(struct scenario *s)
 	struct rq_params q;
 	const char *digits;
 
-	status_is(s, "completed");
-	no_error(s);
-	requests_or_fail(s, "gathered", 1, &rq);
-	rq_params_or_fail(&rq[0], &q);
+	gathered_once_or_fail(s, &rq, &q);
 	digits = rq_get(&q, "Digits");
 	SC_CHECK(s, digits != NULL && digits[0] == '\0', "Digits '%s' after '#' alone, not empty",
 		or_none(digits));
@@ -1177,11 +1171,8 @@ static void app_gather_hash_empty(struct scenario *s)
  * the action gets Digits=#. */
 static void app_gather_hash_key_prepare(struct scenario *s, struct hx_form *f)
 {
-	char *twiml = xasprintf(GATHER_FMT, " finishOnKey=\"\"");
 	(void)f;
-	serve_twiml_or_fail(s, "start", twiml);
-	serve_twiml_or_fail(s, "gathered", HELLO_TWIML);
-	free(twiml);
+	serve_gather_or_fail(s, " finishOnKey=\"\"");
 }
 
 static void app_gather_hash_key(struct scenario *s)
@@ -1190,10 +1181,7 @@ static void app_gather_hash_key(struct scenario *s)
 	struct rq_params q;
 	const char *digits;
 
-	status_is(s, "completed");
-	no_error(s);
-	requests_or_fail(s, "gathered", 1, &rq);
-	rq_params_or_fail(&rq[0], &q);
+	gathered_once_or_fail(s, &rq, &q);
 	digits = rq_get(&q, "Digits");
 	SC_CHECK(s, eq(digits, "#"), "Digits '%s', not '#'", or_none(digits));
 	SC_CHECK(s, ev_find(s, "say", "fake application") >= 0, "the action's document was not played");
@@ -1572,17 +1560,9 @@ static int group_setup(void **state)
 {
 	char err[512];
 	(void)state;
-	api_url = getenv("TWILIO_API_URL");
-	if (api_url == NULL || strncmp(api_url, "http", 4) != 0) {
-		fprintf(stderr, "# simulator calls: TWILIO_API_URL is not set\n");
+	if (hx_init_sim_api("simulator calls", &api_url, api_base, sizeof(api_base)) < 0)
 		return -1;
-	}
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# simulator calls: %s\n", err);
-		return -1;
-	}
 	sc_initialised = 1;
-	snprintf(api_base, sizeof(api_base), "%s/2010-04-01/Accounts/%s", api_url, hx_env.account_sid);
 	if (fakeapp_start(&fa, err, sizeof(err)) < 0) {
 		fprintf(stderr, "# simulator calls: %s\n", err);
 		return -1;

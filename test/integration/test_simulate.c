@@ -43,33 +43,49 @@ static void collect(void *ctx, const struct sim_event *ev)
 		t->app_hangups++;
 }
 
-/* Plays the fixture call c with the callee script; fails the test when
- * the script does not parse or the player could not run. */
-static void play_or_fail(const struct hx_call *c, const char *script, const char *machine_detection,
-	struct transcript *t, struct sim_call_result *res)
+/* One played call: the fixture call c, what the callee heard (t), how
+ * the call ended (res) and, once played, what PostgreSQL holds (s). */
+struct scene {
+	struct hx_call c;
+	struct hx_snapshot s;
+	struct transcript t;
+	struct sim_call_result res;
+};
+
+/* Creates a fixture call and plays it with the callee script, its
+ * webhooks signed with token; fails the test when the script does not
+ * parse or the player could not run. */
+static void play_token_or_fail(struct scene *sc, const char *script, const char *machine_detection,
+	const char *token)
 {
 	struct sim_callee callee;
 	struct sim_call_params p;
 	char err[256];
 
-	memset(t, 0, sizeof(*t));
-	buf_init(&t->lines);
+	hx_fixture_call_or_fail(&sc->c);
+	memset(&sc->t, 0, sizeof(sc->t));
+	buf_init(&sc->t.lines);
 	if (sim_callee_parse(script, &callee, err, sizeof(err)) < 0)
 		fail_msg("script '%s': %s", script, err);
 	memset(&p, 0, sizeof(p));
-	p.call_sid = c->call_sid;
+	p.call_sid = sc->c.call_sid;
 	p.account_sid = hx_env.account_sid;
-	p.auth_token = hx_env.auth_token;
-	p.from = c->from_number;
-	p.to = c->client_phone;
+	p.auth_token = token;
+	p.from = sc->c.from_number;
+	p.to = sc->c.client_phone;
 	p.direction = "outbound-api";
-	p.url = c->first_url;
+	p.url = sc->c.first_url;
 	p.method = "POST";
 	p.machine_detection = machine_detection;
 	p.time_scale = SCALE;
 	p.http_timeout_s = 15;
-	if (sim_call_run(&p, &callee, collect, t, res) != 0)
-		fail_msg("sim_call_run: %s", res->error_message);
+	if (sim_call_run(&p, &callee, collect, &sc->t, &sc->res) != 0)
+		fail_msg("sim_call_run: %s", sc->res.error_message);
+}
+
+static void play_or_fail(struct scene *sc, const char *script, const char *machine_detection)
+{
+	play_token_or_fail(sc, script, machine_detection, hx_env.auth_token);
 }
 
 static void transcript_free(struct transcript *t)
@@ -85,6 +101,14 @@ static void ok_or_fail(const struct transcript *t, const struct sim_call_result 
 			res->error_message, buf_str(&t->lines));
 }
 
+/* Plays a fixture call that must end well, then reads its snapshot. */
+static void play_ok_or_fail(struct scene *sc, const char *script, const char *machine_detection)
+{
+	play_or_fail(sc, script, machine_detection);
+	ok_or_fail(&sc->t, &sc->res);
+	hx_snapshot_or_fail(&sc->c, &sc->s);
+}
+
 static int contains_ci(const char *hay, const char *needle)
 {
 	size_t n = strlen(needle);
@@ -96,65 +120,47 @@ static int contains_ci(const char *hay, const char *needle)
 
 static void test_confirm(void **state)
 {
-	struct hx_call c;
-	struct hx_snapshot s;
-	struct transcript t;
-	struct sim_call_result res;
+	struct scene sc;
 	(void)state;
 
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "person; expect \"press 1\"; press 1; expect \"to confirm\"; press 1;"
-		" expect \"confirmed\"; expect-hangup", NULL, &t, &res);
-	ok_or_fail(&t, &res);
-	assert_int_equal(t.presses, 2);
-	assert_int_equal(t.app_hangups, 1);
+	play_ok_or_fail(&sc, "person; expect \"press 1\"; press 1; expect \"to confirm\"; press 1;"
+		" expect \"confirmed\"; expect-hangup", NULL);
+	assert_int_equal(sc.t.presses, 2);
+	assert_int_equal(sc.t.app_hangups, 1);
 	/* The business name came through the TwiML as text. */
-	assert_true(strstr(buf_str(&t.lines), c.business_name) != NULL);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "confirmed");
-	assert_string_equal(s.appointment_status, "confirmed");
-	assert_true(s.confirmed_at[0] != '\0');
-	assert_string_equal(s.call_sid, c.call_sid);
-	transcript_free(&t);
+	assert_true(strstr(buf_str(&sc.t.lines), sc.c.business_name) != NULL);
+	assert_string_equal(sc.s.state, "confirmed");
+	assert_string_equal(sc.s.appointment_status, "confirmed");
+	assert_true(sc.s.confirmed_at[0] != '\0');
+	assert_string_equal(sc.s.call_sid, sc.c.call_sid);
+	transcript_free(&sc.t);
 }
 
 static void test_cancel(void **state)
 {
-	struct hx_call c;
-	struct hx_snapshot s;
-	struct transcript t;
-	struct sim_call_result res;
+	struct scene sc;
 	(void)state;
 
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "person; press 1; expect \"to cancel, press 2\"; press 2; expect \"cancelled\";"
-		" expect-hangup", NULL, &t, &res);
-	ok_or_fail(&t, &res);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "cancelled");
-	assert_string_equal(s.appointment_status, "cancelled");
-	assert_true(s.cancelled_at[0] != '\0');
-	assert_int_equal(s.reminders_pending, 0);
-	transcript_free(&t);
+	play_ok_or_fail(&sc, "person; press 1; expect \"to cancel, press 2\"; press 2; expect \"cancelled\";"
+		" expect-hangup", NULL);
+	assert_string_equal(sc.s.state, "cancelled");
+	assert_string_equal(sc.s.appointment_status, "cancelled");
+	assert_true(sc.s.cancelled_at[0] != '\0');
+	assert_int_equal(sc.s.reminders_pending, 0);
+	transcript_free(&sc.t);
 }
 
 static void test_callback(void **state)
 {
-	struct hx_call c;
-	struct hx_snapshot s;
-	struct transcript t;
-	struct sim_call_result res;
+	struct scene sc;
 	(void)state;
 
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "person; press 1; expect \"call back\"; press 3; expect \"call back from\";"
-		" expect-hangup", NULL, &t, &res);
-	ok_or_fail(&t, &res);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "callback");
-	assert_string_equal(s.appointment_status, "booked");
-	assert_true(s.callback_requested_at[0] != '\0');
-	transcript_free(&t);
+	play_ok_or_fail(&sc, "person; press 1; expect \"call back\"; press 3; expect \"call back from\";"
+		" expect-hangup", NULL);
+	assert_string_equal(sc.s.state, "callback");
+	assert_string_equal(sc.s.appointment_status, "booked");
+	assert_true(sc.s.callback_requested_at[0] != '\0');
+	transcript_free(&sc.t);
 }
 
 /* Everything the callee heard after the first silence: the machine's
@@ -167,167 +173,115 @@ static const char *after_silence(const struct transcript *t)
 
 static void test_machine(void **state)
 {
-	struct hx_call c;
-	struct hx_snapshot s;
-	struct transcript t;
-	struct sim_call_result res;
+	struct scene sc;
 	const char *msg;
 	(void)state;
 
 	/* A machine stays silent: the announcement times out and the
 	 * message for a machine follows, asking for no key. */
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "machine; expect \"reminder\"; expect-hangup", NULL, &t, &res);
-	ok_or_fail(&t, &res);
-	assert_int_equal(t.silences, 1);
-	msg = after_silence(&t);
+	play_ok_or_fail(&sc, "machine; expect \"reminder\"; expect-hangup", NULL);
+	assert_int_equal(sc.t.silences, 1);
+	msg = after_silence(&sc.t);
 	assert_true(contains_ci(msg, "reminder"));
-	assert_true(strstr(msg, c.callback_phone) != NULL);
+	assert_true(strstr(msg, sc.c.callback_phone) != NULL);
 	if (contains_ci(msg, "press"))
 		fail_msg("the machine's message asks for a key:\n%s", msg);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "machine_message");
-	assert_string_equal(s.appointment_status, "booked");
-	transcript_free(&t);
+	assert_string_equal(sc.s.state, "machine_message");
+	assert_string_equal(sc.s.appointment_status, "booked");
+	transcript_free(&sc.t);
 
 	/* With detection on, AnsweredBy reaches the application, which
 	 * goes to the machine's message without waiting. */
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "machine answered_by=machine_end_beep; expect \"reminder\"; expect-hangup", "Enable",
-		&t, &res);
-	ok_or_fail(&t, &res);
-	assert_string_equal(res.answered_by, "machine_end_beep");
-	assert_true(strstr(buf_str(&t.lines), "request POST") != NULL);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "machine_message");
-	transcript_free(&t);
+	play_ok_or_fail(&sc, "machine answered_by=machine_end_beep; expect \"reminder\"; expect-hangup",
+		"Enable");
+	assert_string_equal(sc.res.answered_by, "machine_end_beep");
+	assert_true(strstr(buf_str(&sc.t.lines), "request POST") != NULL);
+	assert_string_equal(sc.s.state, "machine_message");
+	transcript_free(&sc.t);
 }
 
 static void test_silence_after_press(void **state)
 {
-	struct hx_call c;
-	struct hx_snapshot s;
-	struct transcript t;
-	struct sim_call_result res;
+	struct scene sc;
 	(void)state;
 
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "person; press 1; expect \"to confirm\"; silence; expect \"stays booked\";"
-		" expect-hangup", NULL, &t, &res);
-	ok_or_fail(&t, &res);
-	assert_int_equal(t.silences, 1);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "no_choice");
-	assert_string_equal(s.appointment_status, "booked");
-	assert_int_equal(s.reminders_pending, c.nreminders_pending);
-	transcript_free(&t);
+	play_ok_or_fail(&sc, "person; press 1; expect \"to confirm\"; silence; expect \"stays booked\";"
+		" expect-hangup", NULL);
+	assert_int_equal(sc.t.silences, 1);
+	assert_string_equal(sc.s.state, "no_choice");
+	assert_string_equal(sc.s.appointment_status, "booked");
+	assert_int_equal(sc.s.reminders_pending, sc.c.nreminders_pending);
+	transcript_free(&sc.t);
 }
 
 static void test_invalid_keys(void **state)
 {
-	struct hx_call c;
-	struct hx_snapshot s;
-	struct transcript t;
-	struct sim_call_result res;
+	struct scene sc;
 	(void)state;
 
 	/* A wrong key at the announcement, then a wrong one again. */
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "person; press 7; expect \"not a valid choice\"; press 8;"
-		" expect \"has not been changed\"; expect-hangup", NULL, &t, &res);
-	ok_or_fail(&t, &res);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "goodbye_invalid");
-	assert_string_equal(s.appointment_status, "booked");
-	transcript_free(&t);
+	play_ok_or_fail(&sc, "person; press 7; expect \"not a valid choice\"; press 8;"
+		" expect \"has not been changed\"; expect-hangup", NULL);
+	assert_string_equal(sc.s.state, "goodbye_invalid");
+	assert_string_equal(sc.s.appointment_status, "booked");
+	transcript_free(&sc.t);
 
 	/* A wrong key at the menu, then a right one. */
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "person; press 1; press 9; expect \"not a valid choice\"; press 1;"
-		" expect \"confirmed\"; expect-hangup", NULL, &t, &res);
-	ok_or_fail(&t, &res);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "confirmed");
-	assert_string_equal(s.appointment_status, "confirmed");
-	transcript_free(&t);
+	play_ok_or_fail(&sc, "person; press 1; press 9; expect \"not a valid choice\"; press 1;"
+		" expect \"confirmed\"; expect-hangup", NULL);
+	assert_string_equal(sc.s.state, "confirmed");
+	assert_string_equal(sc.s.appointment_status, "confirmed");
+	transcript_free(&sc.t);
 }
 
 static void test_callee_hangs_up(void **state)
 {
-	struct hx_call c;
-	struct hx_snapshot s;
-	struct transcript t;
-	struct sim_call_result res;
+	struct scene sc;
 	(void)state;
 
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "person; press 1; hangup", NULL, &t, &res);
-	ok_or_fail(&t, &res);
-	assert_int_equal(t.callee_hangups, 1);
-	assert_int_equal(t.app_hangups, 0);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "details");
-	assert_string_equal(s.appointment_status, "booked");
-	assert_true(s.confirmed_at[0] == '\0' && s.cancelled_at[0] == '\0');
-	transcript_free(&t);
+	play_ok_or_fail(&sc, "person; press 1; hangup", NULL);
+	assert_int_equal(sc.t.callee_hangups, 1);
+	assert_int_equal(sc.t.app_hangups, 0);
+	assert_string_equal(sc.s.state, "details");
+	assert_string_equal(sc.s.appointment_status, "booked");
+	assert_true(sc.s.confirmed_at[0] == '\0' && sc.s.cancelled_at[0] == '\0');
+	transcript_free(&sc.t);
 }
 
 static void test_expectation_fails(void **state)
 {
-	struct hx_call c;
-	struct hx_snapshot s;
-	struct transcript t;
-	struct sim_call_result res;
+	struct scene sc;
 	(void)state;
 
 	/* The person does not hear what it expects: the call ends there,
 	 * before any key, with the reason. */
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "person; expect \"press 5 for pizza\"; press 1", NULL, &t, &res);
-	assert_int_equal(res.error_code, 0);
-	assert_true(strncmp(res.error_message, "expected \"press 5 for pizza\" but heard: ", 40) == 0);
-	assert_int_equal(t.presses, 0);
-	hx_snapshot_or_fail(&c, &s);
-	assert_string_equal(s.state, "announce");
-	transcript_free(&t);
+	play_or_fail(&sc, "person; expect \"press 5 for pizza\"; press 1", NULL);
+	assert_int_equal(sc.res.error_code, 0);
+	assert_true(strncmp(sc.res.error_message, "expected \"press 5 for pizza\" but heard: ", 40) == 0);
+	assert_int_equal(sc.t.presses, 0);
+	hx_snapshot_or_fail(&sc.c, &sc.s);
+	assert_string_equal(sc.s.state, "announce");
+	transcript_free(&sc.t);
 
 	/* The application asks for a key where the script expects it to
 	 * hang up. */
-	hx_fixture_call_or_fail(&c);
-	play_or_fail(&c, "person; expect-hangup", NULL, &t, &res);
-	assert_non_null(strstr(res.error_message, "expected the application to hang up"));
-	transcript_free(&t);
+	play_or_fail(&sc, "person; expect-hangup", NULL);
+	assert_non_null(strstr(sc.res.error_message, "expected the application to hang up"));
+	transcript_free(&sc.t);
 }
 
 static void test_bad_signature_is_11200(void **state)
 {
-	struct hx_call c;
-	struct transcript t;
-	struct sim_call_result res;
-	struct sim_callee callee;
-	struct sim_call_params p;
-	char err[256];
+	struct scene sc;
 	(void)state;
 
 	/* Signed with another token, the webhook answers 403: to Twilio
 	 * that is an HTTP retrieval failure, and the call ends. */
-	hx_fixture_call_or_fail(&c);
-	memset(&t, 0, sizeof(t));
-	buf_init(&t.lines);
-	assert_int_equal(sim_callee_parse("person; press 1", &callee, err, sizeof(err)), 0);
-	memset(&p, 0, sizeof(p));
-	p.call_sid = c.call_sid;
-	p.account_sid = hx_env.account_sid;
-	p.auth_token = "not-the-token";
-	p.from = c.from_number;
-	p.to = c.client_phone;
-	p.url = c.first_url;
-	p.time_scale = SCALE;
-	assert_int_equal(sim_call_run(&p, &callee, collect, &t, &res), 0);
-	assert_int_equal(res.error_code, 11200);
-	assert_non_null(strstr(res.error_message, "HTTP 403"));
-	assert_string_equal(res.status, "completed");
-	transcript_free(&t);
+	play_token_or_fail(&sc, "person; press 1", NULL, "not-the-token");
+	assert_int_equal(sc.res.error_code, 11200);
+	assert_non_null(strstr(sc.res.error_message, "HTTP 403"));
+	assert_string_equal(sc.res.status, "completed");
+	transcript_free(&sc.t);
 }
 
 /* Runs bin/ringfence-sim simulate with args (a shell-quoted string), after

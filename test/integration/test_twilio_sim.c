@@ -48,6 +48,26 @@ static void expect_error(struct hx_sim_res *r, long status, int code)
 	assert_non_null(jstr(r->json, "more_info"));
 }
 
+/* GET url answers Twilio's error document with code and HTTP status. */
+static void get_error_or_fail(const char *url, long status, int code)
+{
+	struct hx_sim_res r;
+	sim_call_or_fail(url, NULL, NULL, NULL, &r);
+	expect_error(&r, status, code);
+	hx_sim_res_free(&r);
+}
+
+/* GET url answers 200 with n items in its list key. */
+static void get_count_or_fail(const char *url, const char *key, size_t n)
+{
+	struct hx_sim_res r;
+	sim_call_or_fail(url, NULL, NULL, NULL, &r);
+	if (r.status != 200)
+		fail_msg("%s: %ld %s", url, r.status, buf_str(&r.body));
+	assert_int_equal(json_array_size(json_object_get(r.json, key)), n);
+	hx_sim_res_free(&r);
+}
+
 static void expect_schema(const char *method, const char *tmpl, struct hx_sim_res *r)
 {
 	char err[512];
@@ -93,9 +113,7 @@ static void test_auth(void **state)
 	/* Right credentials, another account in the path. */
 	snprintf(url, sizeof(url), "%s/2010-04-01/Accounts/AC00000000000000000000000000000000/Calls.json",
 		api_url);
-	sim_call_or_fail(url, NULL, NULL, NULL, &r);
-	expect_error(&r, 401, 20003);
-	hx_sim_res_free(&r);
+	get_error_or_fail(url, 401, 20003);
 }
 
 static void test_call_validation(void **state)
@@ -239,9 +257,7 @@ static void test_create_get_list(void **state)
 	hx_sim_res_free(&r);
 
 	snprintf(url, sizeof(url), "%s/Calls/CA00000000000000000000000000000000.json", base);
-	sim_call_or_fail(url, NULL, NULL, NULL, &r);
-	expect_error(&r, 404, 20404);
-	hx_sim_res_free(&r);
+	get_error_or_fail(url, 404, 20404);
 
 	/* Filter by To, two a page: newest first, then the last one. */
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&PageSize=2", base, to + 1);
@@ -275,23 +291,13 @@ static void test_create_get_list(void **state)
 	for (int i = 0; i < 3; i++)
 		wait_dialled_or_fail(sids[i]);
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&StartTime%%3E=2000-01-01", base, to + 1);
-	sim_call_or_fail(url, NULL, NULL, NULL, &r);
-	assert_int_equal(json_array_size(json_object_get(r.json, "calls")), 3);
-	hx_sim_res_free(&r);
+	get_count_or_fail(url, "calls", 3);
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&StartTime%%3C=2000-01-01", base, to + 1);
-	sim_call_or_fail(url, NULL, NULL, NULL, &r);
-	assert_int_equal(r.status, 200);
-	assert_int_equal(json_array_size(json_object_get(r.json, "calls")), 0);
-	hx_sim_res_free(&r);
+	get_count_or_fail(url, "calls", 0);
 	snprintf(url, sizeof(url), "%s/Calls.json?StartTime%%3E=yesterday", base);
-	sim_call_or_fail(url, NULL, NULL, NULL, &r);
-	expect_error(&r, 400, 20001);
-	hx_sim_res_free(&r);
+	get_error_or_fail(url, 400, 20001);
 	snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&Status=busy", base, to + 1);
-	sim_call_or_fail(url, NULL, NULL, NULL, &r);
-	assert_int_equal(r.status, 200);
-	assert_int_equal(json_array_size(json_object_get(r.json, "calls")), 0);
-	hx_sim_res_free(&r);
+	get_count_or_fail(url, "calls", 0);
 	for (int i = 0; i < 3; i++)
 		free(sids[i]);
 }
@@ -603,14 +609,10 @@ static void test_queued_filters_fetch_paging(void **state)
 		hx_sim_res_free(&r);
 		snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&PageSize=2&Page=1&PageToken=PAnot-a-sid",
 			base, to + 1);
-		sim_call_or_fail(url, NULL, NULL, NULL, &r);
-		expect_error(&r, 400, 20001);
-		hx_sim_res_free(&r);
+		get_error_or_fail(url, 400, 20001);
 		snprintf(url, sizeof(url), "%s/Calls.json?To=%%2B%s&PageSize=2&Page=1"
 			"&PageToken=PACA00000000000000000000000000000000", base, to + 1);
-		sim_call_or_fail(url, NULL, NULL, NULL, &r);
-		expect_error(&r, 400, 20001);
-		hx_sim_res_free(&r);
+		get_error_or_fail(url, 400, 20001);
 
 		snprintf(url, sizeof(url), "%s%s", api_url, next);
 		arr = list_or_fail(url, "calls", &r);
@@ -736,19 +738,10 @@ static void test_refuses_production(void **state)
 
 static int ts_setup(void **state)
 {
-	char err[512];
 	(void)state;
-	api_url = getenv("TWILIO_API_URL");
-	if (api_url == NULL || strncmp(api_url, "http", 4) != 0) {
-		fprintf(stderr, "# twilio-sim tests: TWILIO_API_URL is not set\n");
+	if (hx_init_sim_api("twilio-sim tests", &api_url, base, sizeof(base)) < 0)
 		return -1;
-	}
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "# twilio-sim tests: %s\n", err);
-		return -1;
-	}
 	ts_initialised = 1;
-	snprintf(base, sizeof(base), "%s/2010-04-01/Accounts/%s", api_url, hx_env.account_sid);
 	return 0;
 }
 

@@ -177,24 +177,12 @@ static char *audit_key(const char *call_sid)
 static long audit_wait_call_(const char *sid, size_t min, ...)
 {
 	char *key = audit_key(sid);
-	json_t *arr;
-	char err[256];
 	va_list ap;
-	long n = -1;
-	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
+	long n;
 
-	do {
-		arr = hx_audit_read(key, 0, err, sizeof(err));
-		if (arr == NULL)
-			fail_msg("cannot read %s: %s", key, err);
-		va_start(ap, min);
-		n = (long)hx_audit_vcount(arr, ap);
-		va_end(ap);
-		json_decref(arr);
-		if ((size_t)n >= min)
-			break;
-		hx_sleep_ms(50);
-	} while (hx_now_ms() < deadline);
+	va_start(ap, min);
+	n = hx_audit_vwait_or_fail(key, 0, min, AUDIT_WAIT_MS, ap);
+	va_end(ap);
 	free(key);
 	return n;
 }
@@ -215,24 +203,12 @@ static void digest16(const char *body, size_t len, char out[17])
 #define rejected_wait(min, ...) rejected_wait_((min), __VA_ARGS__, NULL)
 static long rejected_wait_(size_t min, ...)
 {
-	json_t *arr;
-	char err[256];
 	va_list ap;
-	long n = -1;
-	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
+	long n;
 
-	do {
-		arr = hx_audit_read_newest(AUDIT_KEY_REJECTED, 1000, err, sizeof(err));
-		if (arr == NULL)
-			fail_msg("cannot read audit:rejected: %s", err);
-		va_start(ap, min);
-		n = (long)hx_audit_vcount(arr, ap);
-		va_end(ap);
-		json_decref(arr);
-		if ((size_t)n >= min)
-			break;
-		hx_sleep_ms(50);
-	} while (hx_now_ms() < deadline);
+	va_start(ap, min);
+	n = hx_audit_vwait_or_fail(AUDIT_KEY_REJECTED, 1000, min, AUDIT_WAIT_MS, ap);
+	va_end(ap);
 	return n;
 }
 

@@ -36,61 +36,16 @@ static int w_initialised;
 
 /* ---- fixtures ------------------------------------------------------------------ */
 
-struct wfix {
-	char business[24], client[24], appt[24], reminder[24];
-	char phone[13];
-	char email[64];
-};
-
-static PGresult *exec_or_fail(const char *sql, int n, const char *const *p)
-{
-	char err[512];
-	PGresult *r = hx_db_exec(sql, n, p, err, sizeof(err));
-	if (r == NULL)
-		fail_msg("SQL failed: %s\n%s", err, sql);
-	return r;
-}
-
-static void exec_cmd_or_fail(const char *sql, int n, const char *const *p)
-{
-	PQclear(exec_or_fail(sql, n, p));
-}
-
 /* A business (calling window all day in UTC), a client with a fresh phone
  * and email, an appointment tomorrow and one reminder on channel due a
  * minute ago, stale in stale_min minutes. */
-static void fixture_or_fail(struct wfix *f, const char *channel, int stale_min)
+static void fixture_or_fail(struct hx_rfix *f, const char *channel, int stale_min)
 {
-	char stale[16], hex[9];
-	PGresult *r;
-
-	memset(f, 0, sizeof(*f));
-	hx_random_phone(f->phone);
-	hx_random_hex(hex, 4);
-	snprintf(f->email, sizeof(f->email), "w%s@example.com", hex);
-	snprintf(stale, sizeof(stale), "%d", stale_min);
-	const char *p[5] = { f->phone, f->email, channel,
-		strcmp(channel, "email") == 0 ? f->email : f->phone, stale };
-	r = exec_or_fail(
-		"WITH b AS (INSERT INTO businesses (name, time_zone, callback_phone, status, verified,"
-		" window_start, window_end, twilio_from, retry_count, retry_delay_minutes)"
-		" VALUES ('Worker Test Clinic', 'UTC', '+15005550006', 'active', true, '00:00',"
-		" '23:59:59', '+15005550006', 1, 5) RETURNING id),"
-		" c AS (INSERT INTO clients (business_id, name, phone, email, time_zone)"
-		" SELECT id, 'Worker Test Client', $1, $2, 'UTC' FROM b RETURNING id, business_id),"
-		" a AS (INSERT INTO appointments (business_id, client_id, starts_at, notes)"
-		" SELECT business_id, id, now() + interval '1 day', 'CONFIDENTIAL-NOTE' FROM c"
-		" RETURNING id, business_id),"
-		" r AS (INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
-		" due_at, stale_at, to_address) SELECT business_id, id, $3, 1440,"
-		" now() - interval '1 minute', now() + make_interval(mins => $5::int), $4 FROM a RETURNING id)"
-		" SELECT b.id, c.id, a.id, r.id FROM b, c, a, r", 5, p);
-	assert_int_equal(PQntuples(r), 1);
-	snprintf(f->business, sizeof(f->business), "%s", PQgetvalue(r, 0, 0));
-	snprintf(f->client, sizeof(f->client), "%s", PQgetvalue(r, 0, 1));
-	snprintf(f->appt, sizeof(f->appt), "%s", PQgetvalue(r, 0, 2));
-	snprintf(f->reminder, sizeof(f->reminder), "%s", PQgetvalue(r, 0, 3));
-	PQclear(r);
+	const struct hx_rfix_opts o = { .business_name = "Worker Test Clinic",
+		.client_name = "Worker Test Client", .channel = channel, .email_prefix = "w",
+		.notes = "CONFIDENTIAL-NOTE", .retry_count = 1, .retry_delay_minutes = 5,
+		.stale_min = stale_min };
+	hx_rfix_or_fail(f, &o);
 }
 
 static void enqueue_or_fail(const char *reminder_id, int times)
@@ -110,10 +65,10 @@ struct wstate {
 	int not_before_set;
 };
 
-static void state_or_fail(const struct wfix *f, struct wstate *s)
+static void state_or_fail(const struct hx_rfix *f, struct wstate *s)
 {
 	const char *p[1] = { f->reminder };
-	PGresult *r = exec_or_fail(
+	PGresult *r = hx_db_exec_or_fail(
 		"SELECT r.status, COALESCE(r.status_reason, ''), r.not_before IS NOT NULL,"
 		" (SELECT count(*) FROM contact_attempts WHERE reminder_id = r.id),"
 		" COALESCE((SELECT status FROM contact_attempts WHERE reminder_id = r.id), ''),"
@@ -132,22 +87,6 @@ static void state_or_fail(const struct wfix *f, struct wstate *s)
 
 /* ---- the simulator --------------------------------------------------------------- */
 
-/* GET or POST (form) on the simulator with the stack's credentials; the
- * JSON answer (caller decrefs).  Fails the test without one. */
-static json_t *sim_or_fail(const char *url, const char *form)
-{
-	struct hx_sim_res r;
-	json_t *j;
-
-	if (hx_sim_request(url, NULL, NULL, form, &r) < 0 || r.status >= 400)
-		fail_msg("simulator %s: %s (HTTP %ld) %s", url, r.error, r.status, buf_str(&r.body));
-	if (r.json == NULL)
-		fail_msg("simulator %s: not JSON", url);
-	j = json_incref(r.json);
-	hx_sim_res_free(&r);
-	return j;
-}
-
 /* How many calls ("calls") or messages ("messages") the simulator has to
  * phone; the first one's sid into sid when not NULL. */
 static size_t sim_count_or_fail(const char *kind, const char *phone, char sid[64])
@@ -155,7 +94,7 @@ static size_t sim_count_or_fail(const char *kind, const char *phone, char sid[64
 	char *esc = curl_easy_escape(NULL, phone, 0);
 	char *url = xasprintf("%s/%s.json?To=%s&PageSize=100", api_base,
 		strcmp(kind, "calls") == 0 ? "Calls" : "Messages", esc);
-	json_t *j = sim_or_fail(url, NULL);
+	json_t *j = hx_sim_json_or_fail(url, NULL);
 	json_t *arr = json_object_get(j, kind);
 	size_t n;
 
@@ -218,20 +157,7 @@ static pid_t worker_start(const struct wenv *e, const char *const *args)
  * (it is killed then). */
 static int worker_wait(pid_t pid)
 {
-	long long deadline = hx_now_ms() + W_TIMEOUT_S * 1000LL;
-	int status;
-
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		if (hx_now_ms() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		hx_sleep_ms(50);
-	}
+	return hx_wait_child(pid, W_TIMEOUT_S);
 }
 
 static int worker_run(const struct wenv *e, const char *const *args)
@@ -242,13 +168,38 @@ static int worker_run(const struct wenv *e, const char *const *args)
 static const char *const ONCE[] = { "--once", NULL };
 static const char *const RECONCILE[] = { "--reconcile-once", NULL };
 
+/* Nothing happened to f: its reminder is pending with no attempt, and
+ * the simulator has no call to its phone. */
+static void untouched_or_fail(const struct hx_rfix *f)
+{
+	struct wstate s;
+
+	state_or_fail(f, &s);
+	assert_string_equal(s.reminder, "pending");
+	assert_int_equal(s.attempts, 0);
+	assert_int_equal(sim_count_or_fail("calls", f->phone, NULL), 0);
+}
+
+/* Enqueues f's reminder once and runs the worker once: the call goes out,
+ * exactly once. */
+static void placed_once_or_fail(const struct hx_rfix *f, const struct wenv *e)
+{
+	struct wstate s;
+
+	enqueue_or_fail(f->reminder, 1);
+	assert_int_equal(worker_run(e, ONCE), 0);
+	state_or_fail(f, &s);
+	assert_string_equal(s.attempt, "placed");
+	assert_int_equal(sim_count_or_fail("calls", f->phone, NULL), 1);
+}
+
 /* ---- tests -------------------------------------------------------------------------------- */
 
 /* A due reminder enqueued many times is called exactly once; running the
  * worker again contacts nobody. */
 static void test_called_exactly_once(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wstate s;
 	struct wenv e = { 0 };
 	char sid[64];
@@ -280,7 +231,7 @@ static void test_called_exactly_once(void **state)
 
 /* Runs the worker once for f's enqueued text reminder, which must be
  * placed as one message; the text Twilio got (caller frees). */
-static char *text_sent_or_fail(const struct wfix *f)
+static char *text_sent_or_fail(const struct hx_rfix *f)
 {
 	struct wstate s;
 	struct wenv e = { 0 };
@@ -295,7 +246,7 @@ static char *text_sent_or_fail(const struct wfix *f)
 	assert_int_equal(sim_count_or_fail("messages", f->phone, sid), 1);
 	assert_string_equal(sid, s.sid);
 	url = xasprintf("%s/Messages/%s.json", api_base, sid);
-	j = sim_or_fail(url, NULL);
+	j = hx_sim_json_or_fail(url, NULL);
 	body = json_string_value(json_object_get(j, "body"));
 	assert_non_null(body);
 	text = xstrdup(body);
@@ -307,7 +258,7 @@ static char *text_sent_or_fail(const struct wfix *f)
 /* A text goes out once with the business's name and no notes. */
 static void test_sms_once_without_notes(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	char *body;
 
 	fixture_or_fail(&f, "sms", 120);
@@ -325,7 +276,7 @@ static void test_sms_once_without_notes(void **state)
  * no UTF-8 sequence is split). */
 static void test_long_name_whole(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct buf name = BUF_INIT;
 	char *body;
 
@@ -336,7 +287,7 @@ static void test_long_name_whole(void **state)
 	fixture_or_fail(&f, "sms", 120);
 	{
 		const char *p[2] = { f.business, buf_str(&name) };
-		exec_cmd_or_fail("UPDATE businesses SET name = $2 WHERE id = $1::bigint", 2, p);
+		hx_db_cmd_or_fail("UPDATE businesses SET name = $2 WHERE id = $1::bigint", 2, p);
 	}
 	enqueue_or_fail(f.reminder, 1);
 	body = text_sent_or_fail(&f);
@@ -351,7 +302,7 @@ static void test_long_name_whole(void **state)
  * Message-ID is the attempt's provider id. */
 static void test_email_once_without_notes(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wstate s;
 	struct wenv e = { 0 };
 	char *dir = xasprintf("%s/mail", hx_env.stack_dir ? hx_env.stack_dir : "");
@@ -401,7 +352,7 @@ static void test_email_once_without_notes(void **state)
  * never reaches the simulator, even with the database saying go. */
 static void test_allowlist_refused(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wstate s;
 	struct wenv e = { 0 };
 	char other[13];
@@ -423,7 +374,7 @@ static void test_allowlist_refused(void **state)
  * and goes out once later. */
 static void crash_at_or_fail(const char *point)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wstate s;
 	struct wenv e = { 0 };
 	const char *const once_lease[] = { "--once", "--lease", "1", NULL };
@@ -444,11 +395,7 @@ static void crash_at_or_fail(const char *point)
 		assert_string_equal(s.reminder, "pending");
 		assert_int_equal(s.attempts, 0);
 		assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
-		enqueue_or_fail(f.reminder, 1);
-		assert_int_equal(worker_run(&e, ONCE), 0);
-		state_or_fail(&f, &s);
-		assert_string_equal(s.attempt, "placed");
-		assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+		placed_once_or_fail(&f, &e);
 		return;
 	}
 	if (strcmp(s.attempt, "dialing") != 0)
@@ -487,7 +434,7 @@ static void test_crash_before_record(void **state) { crash_at_or_fail("before_re
 static void test_racing_workers(void **state)
 {
 	enum { N = 12, W = 4 };
-	struct wfix f[N];
+	struct hx_rfix f[N];
 	struct wenv e = { 0 };
 	struct buf allowed;
 	const char *const args[] = { "--once", "--concurrency", "3", NULL };
@@ -526,7 +473,7 @@ static void test_racing_workers(void **state)
  * the reconciler (with Twilio back) finds no call: not_placed. */
 static void test_twilio_unreachable(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wstate s;
 	struct wenv e = { 0 };
 
@@ -555,7 +502,7 @@ static void test_twilio_unreachable(void **state)
 static void test_twilio_500_and_hanging(void **state)
 {
 	struct fakeapp *fa = NULL;
-	struct wfix f[2];
+	struct hx_rfix f[2];
 	struct wstate s;
 	struct wenv e = { 0 };
 	char err[256], allowed[64], path[128], *api;
@@ -605,8 +552,7 @@ static void test_twilio_500_and_hanging(void **state)
  * restore the reminder goes out once. */
 static void test_redis_down(void **state)
 {
-	struct wfix f;
-	struct wstate s;
+	struct hx_rfix f;
 	struct wenv e = { 0 };
 
 	fixture_or_fail(&f, "voice", 120);
@@ -616,25 +562,17 @@ static void test_redis_down(void **state)
 	int rc = worker_run(&e, ONCE);
 	assert_int_equal(hx_stack("redis-start", NULL, 60), 0);
 	assert_int_equal(rc, 1);
-	state_or_fail(&f, &s);
-	assert_string_equal(s.reminder, "pending");
-	assert_int_equal(s.attempts, 0);
-	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
+	untouched_or_fail(&f);
 	for (int i = 0; i < 50 && !hx_redis_up(); i++)
 		hx_sleep_ms(100);
-	enqueue_or_fail(f.reminder, 1); /* the scheduler's next tick */
-	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
-	assert_string_equal(s.attempt, "placed");
-	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+	placed_once_or_fail(&f, &e); /* the scheduler's next tick */
 }
 
 /* PostgreSQL down: the claim fails, the id is dropped, nobody is
  * contacted; after the restore it goes out once. */
 static void test_postgres_down(void **state)
 {
-	struct wfix f;
-	struct wstate s;
+	struct hx_rfix f;
 	struct wenv e = { 0 };
 
 	fixture_or_fail(&f, "voice", 120);
@@ -644,15 +582,8 @@ static void test_postgres_down(void **state)
 	int rc = worker_run(&e, ONCE);
 	assert_int_equal(hx_stack("pg-start", NULL, 60), 0);
 	assert_int_not_equal(rc, 0);
-	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
-	state_or_fail(&f, &s);
-	assert_string_equal(s.reminder, "pending");
-	assert_int_equal(s.attempts, 0);
-	enqueue_or_fail(f.reminder, 1);
-	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
-	assert_string_equal(s.attempt, "placed");
-	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+	untouched_or_fail(&f);
+	placed_once_or_fail(&f, &e);
 }
 
 /* The per-recipient limit: with 1 a day, the second reminder to the same
@@ -660,7 +591,7 @@ static void test_postgres_down(void **state)
  * stale first); never sent. */
 static void test_rate_limit_defer_and_skip(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wstate s;
 	struct wenv e = { 0 };
 	char r2[24], r3[24];
@@ -671,7 +602,7 @@ static void test_rate_limit_defer_and_skip(void **state)
 	e.limit_day = "1";
 	{
 		const char *p[2] = { f.reminder, f.phone };
-		res = exec_or_fail(
+		res = hx_db_exec_or_fail(
 			"INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, due_at,"
 			" stale_at, to_address) SELECT business_id, appointment_id, 'sms', o, due_at,"
 			" due_at + make_interval(mins => s), $2 FROM reminders,"
@@ -691,7 +622,7 @@ static void test_rate_limit_defer_and_skip(void **state)
 	assert_int_equal(sim_count_or_fail("messages", f.phone, NULL), 0);
 	{
 		const char *p[1] = { r2 };
-		res = exec_or_fail("SELECT status, not_before > now() + interval '20 hours',"
+		res = hx_db_exec_or_fail("SELECT status, not_before > now() + interval '20 hours',"
 			" (SELECT count(*) FROM contact_attempts WHERE reminder_id = $1::bigint)"
 			" FROM reminders WHERE id = $1::bigint", 1, p);
 		assert_string_equal(PQgetvalue(res, 0, 0), "pending");
@@ -701,7 +632,7 @@ static void test_rate_limit_defer_and_skip(void **state)
 	}
 	{
 		const char *p[1] = { r3 };
-		res = exec_or_fail("SELECT r.status, a.status FROM reminders r"
+		res = hx_db_exec_or_fail("SELECT r.status, a.status FROM reminders r"
 			" JOIN contact_attempts a ON a.reminder_id = r.id WHERE r.id = $1::bigint", 1, p);
 		assert_int_equal(PQntuples(res), 1);
 		assert_string_equal(PQgetvalue(res, 0, 0), "skipped");
@@ -732,7 +663,7 @@ static void redis_flush_or_fail(void)
 
 /* Another reminder of f's appointment on channel (offset minutes, due a
  * minute ago, stale in stale_min minutes) to to; its id into out. */
-static void extra_reminder_or_fail(const struct wfix *f, const char *channel, int offset,
+static void extra_reminder_or_fail(const struct hx_rfix *f, const char *channel, int offset,
 	int stale_min, const char *to, char out[24])
 {
 	char off[16], stale[16];
@@ -779,7 +710,7 @@ static void redis_restart_or_fail(void)
  * goes stale first), neither placed; the simulator agrees. */
 static void test_limit_survives_redis_loss(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wenv e = { 0 };
 	char r[5][24];
 	const char *p[1];
@@ -830,7 +761,7 @@ static void test_limit_survives_redis_loss(void **state)
 static void test_limit_across_businesses(void **state)
 {
 	enum { N = 7 };
-	struct wfix f[N];
+	struct hx_rfix f[N];
 	struct wenv e = { 0 };
 	long long placed = 0;
 	(void)state;
@@ -840,7 +771,7 @@ static void test_limit_across_businesses(void **state)
 		fixture_or_fail(&f[i], i % 2 ? "sms" : "voice", 120);
 		p[0] = f[i].reminder;
 		p[1] = f[0].phone;
-		exec_cmd_or_fail("WITH r AS (UPDATE reminders SET to_address = $2 WHERE id = $1::bigint"
+		hx_db_cmd_or_fail("WITH r AS (UPDATE reminders SET to_address = $2 WHERE id = $1::bigint"
 			" RETURNING appointment_id)"
 			" UPDATE clients SET phone = $2 FROM appointments a, r"
 			" WHERE a.id = r.appointment_id AND clients.id = a.client_id", 2, p);
@@ -869,7 +800,7 @@ static void test_limit_across_businesses(void **state)
  * third recipient of the hour is deferred by an hour, not called. */
 static void test_business_hour_survives_flush(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wenv e = { 0 };
 	char r[3][24], phones[3][13], allowed[64];
 	const char *p[1];
@@ -877,7 +808,7 @@ static void test_business_hour_survives_flush(void **state)
 
 	fixture_or_fail(&f, "voice", 240);
 	p[0] = f.business;
-	exec_cmd_or_fail("UPDATE businesses SET hourly_limit = 2 WHERE id = $1::bigint", 1, p);
+	hx_db_cmd_or_fail("UPDATE businesses SET hourly_limit = 2 WHERE id = $1::bigint", 1, p);
 	snprintf(r[0], sizeof(r[0]), "%s", f.reminder);
 	snprintf(phones[0], sizeof(phones[0]), "%s", f.phone);
 	for (int i = 1; i < 3; i++) {
@@ -904,7 +835,7 @@ static void test_business_hour_survives_flush(void **state)
 static void test_racing_for_last_slot(void **state)
 {
 	enum { RACERS = 8 };
-	struct wfix f;
+	struct hx_rfix f;
 	struct wenv e = { 0 };
 	char r[2 + RACERS][24];
 	pid_t pids[RACERS];
@@ -976,7 +907,7 @@ static long callback(const char *kind, const char *attempt_id, const char *sid,
 	return st;
 }
 
-static char *attempt_field(const struct wfix *f, const char *col)
+static char *attempt_field(const struct hx_rfix *f, const char *col)
 {
 	char *sql = xasprintf("SELECT COALESCE(%s::text, '') FROM contact_attempts"
 			      " WHERE reminder_id = $1::bigint", col);
@@ -991,7 +922,7 @@ static char *attempt_field(const struct wfix *f, const char *col)
  * final status never moves back. */
 static void test_status_callbacks_ordered(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wstate s;
 	char sid[35], *aid, *v;
 	const char *p[2];
@@ -1000,7 +931,7 @@ static void test_status_callbacks_ordered(void **state)
 	hx_random_call_sid(sid);
 	p[0] = f.reminder;
 	p[1] = sid;
-	exec_cmd_or_fail("WITH a AS (INSERT INTO contact_attempts (reminder_id, business_id, channel,"
+	hx_db_cmd_or_fail("WITH a AS (INSERT INTO contact_attempts (reminder_id, business_id, channel,"
 		" to_address, status, provider_sid, lease_until)"
 		" SELECT id, business_id, channel, to_address, 'placed', $2, now() FROM reminders"
 		" WHERE id = $1::bigint RETURNING reminder_id)"
@@ -1042,7 +973,7 @@ static void test_status_callbacks_ordered(void **state)
  * creates the retry reminder once, even when repeated. */
 static void test_busy_retry(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wstate s;
 	struct wenv e = { 0 };
 	char *v = NULL, *aid;
@@ -1086,7 +1017,7 @@ static void test_busy_retry(void **state)
  * reminders to it are not claimed. */
 static void test_sms_opt_out_callback(void **state)
 {
-	struct wfix f;
+	struct hx_rfix f;
 	struct wstate s;
 	struct wenv e = { 0 };
 	char *aid;
@@ -1096,7 +1027,7 @@ static void test_sms_opt_out_callback(void **state)
 
 	fixture_or_fail(&f, "sms", 120);
 	p[0] = f.phone;
-	r = exec_or_fail(
+	r = hx_db_exec_or_fail(
 		"WITH b AS (INSERT INTO businesses (name, time_zone, callback_phone, status, verified,"
 		" twilio_from) VALUES ('Same Sender', 'UTC', '+15005550006', 'active', true,"
 		" '+15005550006'), ('Other Sender', 'UTC', '+15005550006', 'active', true,"
@@ -1137,36 +1068,28 @@ static void test_sms_opt_out_callback(void **state)
  * stays pending; after resume it goes out once. */
 static void test_failsafe_tripped(void **state)
 {
-	struct wfix f;
-	struct wstate s;
+	struct hx_rfix f;
 	struct wenv e = { 0 };
 
 	fixture_or_fail(&f, "voice", 120);
 	e.allowed = f.phone;
-	exec_cmd_or_fail("UPDATE failsafe_state SET tripped = true, reason = 'test_worker',"
+	hx_db_cmd_or_fail("UPDATE failsafe_state SET tripped = true, reason = 'test_worker',"
 		" tripped_at = now(), tripped_by = 'test_worker' WHERE id = 1", 0, NULL);
 	for (int i = 0; i < 3; i++) {
 		enqueue_or_fail(f.reminder, 1);
 		assert_int_equal(worker_run(&e, ONCE), 0);
 	}
-	exec_cmd_or_fail("UPDATE failsafe_state SET tripped = false, resumed_at = now(),"
+	hx_db_cmd_or_fail("UPDATE failsafe_state SET tripped = false, resumed_at = now(),"
 		" resumed_by = 'test_worker', resume_reason = 'test over' WHERE id = 1", 0, NULL);
-	state_or_fail(&f, &s);
-	assert_string_equal(s.reminder, "pending");
-	assert_int_equal(s.attempts, 0);
-	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
-	enqueue_or_fail(f.reminder, 1);
-	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
-	assert_string_equal(s.attempt, "placed");
-	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
+	untouched_or_fail(&f);
+	placed_once_or_fail(&f, &e);
 }
 
 /* Cancelled appointments, opted-out clients and closed windows are not
  * claimed. */
 static void test_claim_refusals(void **state)
 {
-	struct wfix f[3];
+	struct hx_rfix f[3];
 	struct wenv e = { 0 };
 	char allowed[64];
 	const char *p[1];
@@ -1176,13 +1099,13 @@ static void test_claim_refusals(void **state)
 	snprintf(allowed, sizeof(allowed), "%s,%s,%s", f[0].phone, f[1].phone, f[2].phone);
 	e.allowed = allowed;
 	p[0] = f[0].appt;
-	exec_cmd_or_fail("UPDATE appointments SET status = 'cancelled', cancelled_at = now()"
+	hx_db_cmd_or_fail("UPDATE appointments SET status = 'cancelled', cancelled_at = now()"
 		" WHERE id = $1::bigint", 1, p);
 	p[0] = f[1].client;
-	exec_cmd_or_fail("UPDATE clients SET opted_out_at = now() WHERE id = $1::bigint", 1, p);
+	hx_db_cmd_or_fail("UPDATE clients SET opted_out_at = now() WHERE id = $1::bigint", 1, p);
 	p[0] = f[2].business;
 	/* A window that is closed now in UTC. */
-	exec_cmd_or_fail("UPDATE businesses SET window_start = (now() AT TIME ZONE 'UTC' + interval '2 hours')::time,"
+	hx_db_cmd_or_fail("UPDATE businesses SET window_start = (now() AT TIME ZONE 'UTC' + interval '2 hours')::time,"
 		" window_end = (now() AT TIME ZONE 'UTC' + interval '3 hours')::time WHERE id = $1::bigint"
 		" AND (now() AT TIME ZONE 'UTC' + interval '2 hours')::time"
 		"  < (now() AT TIME ZONE 'UTC' + interval '3 hours')::time", 1, p);
@@ -1204,7 +1127,7 @@ static void test_claim_refusals(void **state)
  * number; once verified it reaches its clients. */
 static void test_trial_gate(void **state)
 {
-	struct wfix f[2];
+	struct hx_rfix f[2];
 	struct wenv e = { 0 };
 	char allowed[64];
 	const char *p[2];
@@ -1219,43 +1142,26 @@ static void test_trial_gate(void **state)
 	for (int i = 0; i < 2; i++) {
 		p[0] = f[i].business;
 		p[1] = i == 1 ? f[1].phone : "+15005550006";
-		exec_cmd_or_fail("UPDATE businesses SET status = 'trial', verified = false,"
+		hx_db_cmd_or_fail("UPDATE businesses SET status = 'trial', verified = false,"
 			" callback_phone = $2 WHERE id = $1::bigint", 2, p);
 		enqueue_or_fail(f[i].reminder, 1);
 	}
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f[0], &s);
-	assert_string_equal(s.reminder, "pending");
-	assert_int_equal(s.attempts, 0);
-	assert_int_equal(sim_count_or_fail("calls", f[0].phone, NULL), 0);
+	untouched_or_fail(&f[0]);
 	state_or_fail(&f[1], &s);
 	assert_string_equal(s.attempt, "placed");
 	assert_int_equal(sim_count_or_fail("calls", f[1].phone, NULL), 1);
 
 	/* Verified, the same trial business reaches its client. */
 	p[0] = f[0].business;
-	exec_cmd_or_fail("UPDATE businesses SET verified = true WHERE id = $1::bigint", 1, p);
-	enqueue_or_fail(f[0].reminder, 1);
-	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f[0], &s);
-	assert_string_equal(s.attempt, "placed");
-	assert_int_equal(sim_count_or_fail("calls", f[0].phone, NULL), 1);
+	hx_db_cmd_or_fail("UPDATE businesses SET verified = true WHERE id = $1::bigint", 1, p);
+	placed_once_or_fail(&f[0], &e);
 }
 
 static int group_setup(void **state)
 {
-	char err[256];
-	if (hx_init(err, sizeof(err)) < 0) {
-		fprintf(stderr, "worker tests: %s\n", err);
+	if (hx_init_sim_api("worker tests", &api_url, api_base, sizeof(api_base)) < 0)
 		return -1;
-	}
-	api_url = getenv("TWILIO_API_URL");
-	if (api_url == NULL || api_url[0] == '\0') {
-		fprintf(stderr, "worker tests: TWILIO_API_URL is not set (the stack's simulator)\n");
-		return -1;
-	}
-	snprintf(api_base, sizeof(api_base), "%s/2010-04-01/Accounts/%s", api_url,
-		hx_env.account_sid);
 	if ((bin_path = hx_ringfence_bin("worker")) == NULL)
 		return -1;
 	w_rds = rds_open(hx_env.redis_url);

@@ -22,14 +22,6 @@
 #define TOKEN "tok_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 #define OTHER_SECRET "hunter2-hunter2"
 
-static const char *redis_url(void)
-{
-	const char *url = getenv("RINGFENCE_REDIS_URL");
-	if (url == NULL || *url == '\0')
-		fail_msg("RINGFENCE_REDIS_URL is not set; these tests need a running Redis");
-	return url;
-}
-
 static char *tmpdir(void)
 {
 	char *d = xasprintf("/tmp/rf-test-audit-%d-XXXXXX", (int)getpid());
@@ -44,20 +36,9 @@ static void rm_rf(const char *path)
 	free(cmd);
 }
 
-static redisReply *cmd(struct rds *r, int argc, ...)
-{
-	const char *argv[16];
-	va_list ap;
-	va_start(ap, argc);
-	for (int i = 0; i < argc; i++)
-		argv[i] = va_arg(ap, const char *);
-	va_end(ap);
-	return rds_command(r, argc, argv, NULL);
-}
-
 static void del(struct rds *r, const char *key)
 {
-	redisReply *rep = cmd(r, 2, "DEL", key);
+	redisReply *rep = unit_redis_cmd(r, 2, "DEL", key);
 	assert_non_null(rep);
 	freeReplyObject(rep);
 }
@@ -70,7 +51,7 @@ static char *stream_raw(struct rds *r, const char *key, int count)
 	struct buf b = BUF_INIT;
 	redisReply *rep;
 	snprintf(n, sizeof(n), "%d", count);
-	rep = cmd(r, 6, "XREVRANGE", key, "+", "-", "COUNT", n);
+	rep = unit_redis_cmd(r, 6, "XREVRANGE", key, "+", "-", "COUNT", n);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
 	for (size_t i = 0; i < rep->elements; i++) {
@@ -88,7 +69,7 @@ static char *stream_raw(struct rds *r, const char *key, int count)
 
 static long long xlen(struct rds *r, const char *key)
 {
-	redisReply *rep = cmd(r, 2, "XLEN", key);
+	redisReply *rep = unit_redis_cmd(r, 2, "XLEN", key);
 	long long n;
 	assert_non_null(rep);
 	n = rep->integer;
@@ -98,7 +79,7 @@ static long long xlen(struct rds *r, const char *key)
 
 static long long ttl(struct rds *r, const char *key)
 {
-	redisReply *rep = cmd(r, 2, "TTL", key);
+	redisReply *rep = unit_redis_cmd(r, 2, "TTL", key);
 	long long n;
 	assert_non_null(rep);
 	n = rep->integer;
@@ -295,7 +276,7 @@ static void test_streams(void **state)
 		{ "call only", "webhook", 1, 0, 0 },
 		{ "hostile call sid", "webhook", 2, 0, 0 },
 	};
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, "/nonexistent/never-used.log");
 	char sid[40], biz[32];
 	(void)state;
@@ -379,7 +360,7 @@ static void test_streams(void **state)
  * whole nodes of 100 entries). */
 static void test_maxlen(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char sid[40];
 	char *key;
@@ -412,24 +393,53 @@ static char *filler(size_t n, char c)
 	return s;
 }
 
+/* An audit whose Redis never answers (a bound socket nobody accepts on),
+ * so every record goes to its fallback file <a new temporary dir>/rel. */
+struct down_audit {
+	int sock;
+	char *url, *dir, *path;
+	struct rds *r;
+	struct audit *au;
+};
+
+static void down_audit_open(struct down_audit *d, const char *rel)
+{
+	int port;
+
+	d->sock = unit_bound_socket(&port);
+	d->url = xasprintf("redis://127.0.0.1:%d", port);
+	d->dir = tmpdir();
+	d->path = xasprintf("%s/%s", d->dir, rel);
+	d->r = rds_open(d->url);
+	d->au = audit_open(d->r, d->path);
+}
+
+static void down_audit_close(struct down_audit *d)
+{
+	audit_close(d->au);
+	rds_close(d->r);
+	close(d->sock);
+	rm_rf(d->dir);
+	free(d->dir);
+	free(d->path);
+	free(d->url);
+}
+
 /* A record over AUDIT_RECORD_MAX keeps its identifying fields (long ones
  * cut), says it was truncated and how big it was, and fits the cap, in
  * Redis and in the fallback log alike; one under the cap is kept whole. */
 static void test_record_cap(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
-	int port, sock = unit_bound_socket(&port);
-	char *url = xasprintf("redis://127.0.0.1:%d", port);
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/audit.log", dir);
-	struct rds *down = rds_open(url);
-	struct audit *au_down = audit_open(down, path);
+	struct down_audit d;
 	char sid[40], *big = filler(100000, 'p'), *long_error = filler(5000, 'e'), *raw, *data;
 	char *key;
 	json_t *recs, *got;
 	size_t len;
 	(void)state;
+
+	down_audit_open(&d, "audit.log");
 
 	snprintf(sid, sizeof(sid), "CA%08x00000000111111112222222233", (unsigned)getpid());
 	key = xasprintf(AUDIT_KEY_CALL_PREFIX "%s", sid);
@@ -473,8 +483,8 @@ static void test_record_cap(void **state)
 	json_decref(recs);
 
 	/* The same record when Redis is down: the fallback line is capped too. */
-	assert_int_equal(audit_record(au_down, "webhook", sid, "42", rec), 1);
-	data = util_read_file(path, 1 << 20, &len);
+	assert_int_equal(audit_record(d.au, "webhook", sid, "42", rec), 1);
+	data = util_read_file(d.path, 1 << 20, &len);
 	assert_non_null(data);
 	assert_true(len <= AUDIT_RECORD_MAX + 1);
 	assert_non_null(strstr(data, "\"truncated\":true"));
@@ -486,13 +496,7 @@ static void test_record_cap(void **state)
 	free(fits);
 	free(big);
 	free(long_error);
-	audit_close(au_down);
-	rds_close(down);
-	close(sock);
-	rm_rf(dir);
-	free(dir);
-	free(path);
-	free(url);
+	down_audit_close(&d);
 	audit_close(au);
 	rds_close(r);
 }
@@ -500,7 +504,7 @@ static void test_record_cap(void **state)
 /* Whether key exists. */
 static int exists(struct rds *r, const char *key)
 {
-	redisReply *rep = cmd(r, 2, "EXISTS", key);
+	redisReply *rep = unit_redis_cmd(r, 2, "EXISTS", key);
 	int n;
 	assert_non_null(rep);
 	n = (int)rep->integer;
@@ -561,7 +565,7 @@ static void test_rejection_summary(void **state)
  * streams of verified records. */
 static void test_rejected_in_redis(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char sid[40], path[128], addr[32], skey[AUDIT_SOURCES_KEY_SIZE], *call_key, *raw;
 	json_t *recs, *got;
@@ -595,7 +599,7 @@ static void test_rejected_in_redis(void **state)
 	assert_true(strlen(raw) < 3 * (AUDIT_SUMMARY_MAX + 1));
 	free(raw);
 
-	rep = cmd(r, 3, "HGET", skey, addr);
+	rep = unit_redis_cmd(r, 3, "HGET", skey, addr);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_STRING);
 	assert_string_equal(rep->str, "3");
@@ -614,7 +618,7 @@ static void test_rejected_in_redis(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(got, "counts"), addr)), 3);
 	json_decref(recs);
 
-	rep = cmd(r, 3, "HDEL", skey, addr);
+	rep = unit_redis_cmd(r, 3, "HDEL", skey, addr);
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	free(call_key);
@@ -626,7 +630,7 @@ static void test_rejected_in_redis(void **state)
  * plus "other", which counts the rest. */
 static void test_sources_capped(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char skey[AUDIT_SOURCES_KEY_SIZE], addr[32];
 	struct audit_rejection rj = { .method = "POST", .path = "/twilio/x", .verdict = "v",
@@ -641,18 +645,18 @@ static void test_sources_capped(void **state)
 		rj.remote_addr = addr;
 		assert_int_equal(audit_rejected(au, &rj), 0);
 	}
-	rep = cmd(r, 2, "HLEN", skey);
+	rep = unit_redis_cmd(r, 2, "HLEN", skey);
 	assert_non_null(rep);
 	assert_int_equal(rep->integer, 1001);
 	freeReplyObject(rep);
-	rep = cmd(r, 3, "HGET", skey, "other");
+	rep = unit_redis_cmd(r, 3, "HGET", skey, "other");
 	assert_non_null(rep);
 	assert_string_equal(rep->str, "100");
 	freeReplyObject(rep);
 	/* A known address still counts under its own name. */
 	rj.remote_addr = "10.200.0.0";
 	assert_int_equal(audit_rejected(au, &rj), 0);
-	rep = cmd(r, 3, "HGET", skey, "10.200.0.0");
+	rep = unit_redis_cmd(r, 3, "HGET", skey, "10.200.0.0");
 	assert_non_null(rep);
 	assert_string_equal(rep->str, "2");
 	freeReplyObject(rep);
@@ -673,53 +677,39 @@ static long long file_size(const char *path)
  * files, the newest record in the live one. */
 static void test_fallback_rotation(void **state)
 {
-	int port, sock = unit_bound_socket(&port);
-	char *url = xasprintf("redis://127.0.0.1:%d", port);
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/audit.log", dir);
-	struct rds *r = rds_open(url);
-	struct audit *au = audit_open(r, path);
+	struct down_audit d;
 	char *data, *name;
 	size_t len;
 	(void)state;
 
-	audit_set_fallback_limits(au, 4096, 3);
+	down_audit_open(&d, "audit.log");
+
+	audit_set_fallback_limits(d.au, 4096, 3);
 	for (int i = 0; i < 300; i++)
-		assert_int_equal(audit_record(au, "outbound", NULL, NULL,
+		assert_int_equal(audit_record(d.au, "outbound", NULL, NULL,
 			json_pack("{s:i,s:s}", "seq", i, "pad", "0123456789012345678901234567890123456789")), 1);
 	for (int i = 0; i < 3; i++) {
-		name = i == 0 ? xstrdup(path) : xasprintf("%s.%d", path, i);
+		name = i == 0 ? xstrdup(d.path) : xasprintf("%s.%d", d.path, i);
 		long long n = file_size(name);
 		if (n < 0 || n > 4096)
 			fail_msg("%s is %lld bytes, want 1..4096", name, n);
 		free(name);
 	}
-	name = xasprintf("%s.3", path);
+	name = xasprintf("%s.3", d.path);
 	assert_int_equal(file_size(name), -1);
 	free(name);
-	data = util_read_file(path, 1 << 20, &len);
+	data = util_read_file(d.path, 1 << 20, &len);
 	assert_non_null(strstr(data, "\"seq\":299"));
 	free(data);
 
-	audit_close(au);
-	rds_close(r);
-	close(sock);
-	rm_rf(dir);
-	free(dir);
-	free(path);
-	free(url);
+	down_audit_close(&d);
 }
 
 /* While Redis is down, summaries go to the fallback log at most at the
  * per-process rate; the ones left out are counted in the next one. */
 static void test_summary_rate(void **state)
 {
-	int port, sock = unit_bound_socket(&port);
-	char *url = xasprintf("redis://127.0.0.1:%d", port);
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/audit.log", dir);
-	struct rds *r = rds_open(url);
-	struct audit *au = audit_open(r, path);
+	struct down_audit d;
 	struct audit_rejection rj = { .method = "POST", .path = "/twilio/voice/x",
 		.remote_addr = "127.0.0.1", .verdict = "signature missing", .status = 403,
 		.body_len = 60000, .nfields = 8 };
@@ -729,9 +719,11 @@ static void test_summary_rate(void **state)
 	json_t *last = NULL;
 	(void)state;
 
-	audit_set_summary_rate(au, 0, 5);
+	down_audit_open(&d, "audit.log");
+
+	audit_set_summary_rate(d.au, 0, 5);
 	for (int i = 0; i < 50; i++) {
-		int rc = audit_rejected(au, &rj);
+		int rc = audit_rejected(d.au, &rj);
 		if (rc == 1)
 			written++;
 		else if (rc == 2)
@@ -741,10 +733,10 @@ static void test_summary_rate(void **state)
 	}
 	assert_int_equal(written, 5);
 	assert_int_equal(left_out, 45);
-	audit_set_summary_rate(au, 0, 1);
-	assert_int_equal(audit_rejected(au, &rj), 1);
+	audit_set_summary_rate(d.au, 0, 1);
+	assert_int_equal(audit_rejected(d.au, &rj), 1);
 
-	data = util_read_file(path, 1 << 20, &len);
+	data = util_read_file(d.path, 1 << 20, &len);
 	assert_non_null(data);
 	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		assert_true(strlen(line) <= AUDIT_SUMMARY_MAX);
@@ -759,13 +751,7 @@ static void test_summary_rate(void **state)
 	json_decref(last);
 	free(data);
 
-	audit_close(au);
-	rds_close(r);
-	close(sock);
-	rm_rf(dir);
-	free(dir);
-	free(path);
-	free(url);
+	down_audit_close(&d);
 }
 
 /* The token never appears anywhere a record goes, wherever the caller
@@ -801,7 +787,7 @@ static void check_redacted_record(const json_t *rec)
 
 static void test_redaction_in_redis(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char sid[40];
 	char *key, *raw, *marker = xasprintf("secret-%d", (int)getpid());
@@ -835,29 +821,26 @@ static void test_redaction_in_redis(void **state)
  * whose directory is created, mode 0640. */
 static void test_fallback_file(void **state)
 {
-	int port, sock = unit_bound_socket(&port);
-	char *url = xasprintf("redis://127.0.0.1:%d", port);
-	char *dir = tmpdir();
-	char *path = xasprintf("%s/var/log/audit.log", dir);
-	struct rds *r = rds_open(url);
-	struct audit *au = audit_open(r, path);
+	struct down_audit d;
 	struct stat st;
 	char *data, *line, *save = NULL;
 	size_t len;
 	int lines = 0;
 	(void)state;
 
-	assert_int_equal(audit_record(au, "webhook", "CA0123456789abcdef0123456789abcdef", "7",
+	down_audit_open(&d, "var/log/audit.log");
+
+	assert_int_equal(audit_record(d.au, "webhook", "CA0123456789abcdef0123456789abcdef", "7",
 		secret_record("fb-1")), 1);
-	assert_int_equal(audit_record(au, "error", NULL, NULL, json_pack("{s:s}", "marker", "fb-2")), 1);
+	assert_int_equal(audit_record(d.au, "error", NULL, NULL, json_pack("{s:s}", "marker", "fb-2")), 1);
 	/* No Redis handle at all: straight to the file. */
-	struct audit *au2 = audit_open(NULL, path);
+	struct audit *au2 = audit_open(NULL, d.path);
 	assert_int_equal(audit_record(au2, "outbound", NULL, NULL, json_pack("{s:s}", "marker", "fb-3")), 1);
 	audit_close(au2);
 
-	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(stat(d.path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);
-	data = util_read_file(path, 1 << 20, &len);
+	data = util_read_file(d.path, 1 << 20, &len);
 	assert_non_null(data);
 	assert_true(len > 0 && data[len - 1] == '\n');
 	assert_null(strstr(data, TOKEN));
@@ -880,13 +863,7 @@ static void test_fallback_file(void **state)
 	}
 	assert_int_equal(lines, 3);
 	free(data);
-	audit_close(au);
-	rds_close(r);
-	close(sock);
-	rm_rf(dir);
-	free(dir);
-	free(path);
-	free(url);
+	down_audit_close(&d);
 }
 
 struct stderr_args {
@@ -950,7 +927,7 @@ static void test_fallback_stderr(void **state)
 
 static void test_read_back(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	struct audit *au = audit_open(r, NULL);
 	char biz[32];
 	char *key;
@@ -979,7 +956,7 @@ static void test_read_back(void **state)
 	}
 
 	/* An entry some other writer left that is not JSON is still shown. */
-	redisReply *rep = cmd(r, 5, "XADD", key, "*", "json", "{not json");
+	redisReply *rep = unit_redis_cmd(r, 5, "XADD", key, "*", "json", "{not json");
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	recs = audit_read(r, "business", biz, 10);
@@ -1007,7 +984,7 @@ static void test_read_back(void **state)
 	json_decref(recs);
 
 	/* A stream key holding something else: Redis answers with an error. */
-	rep = cmd(r, 3, "SET", key, "x");
+	rep = unit_redis_cmd(r, 3, "SET", key, "x");
 	freeReplyObject(rep);
 	assert_null(audit_read(r, "business", biz, 10));
 	del(r, key);

@@ -325,14 +325,36 @@ static int run_main(int (*fn)(int, char **), char **argv, char **out, char **err
 	return rc;
 }
 
+/* One command line of a CLI entry point: what it must exit with, a text
+ * its stdout must contain ("": stdout must be empty) and its whole
+ * stderr. */
+struct main_case {
+	char *argv[6];
+	int rc;
+	const char *out_has;
+	const char *err;
+};
+
+/* Runs fn on every case; fails the test, naming the case, at the first
+ * that does not behave. */
+static void run_cases(int (*fn)(int, char **), const struct main_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *out, *err;
+		int rc = run_main(fn, (char **)cases[i].argv, &out, &err);
+		int out_ok = cases[i].out_has[0] ? strstr(out, cases[i].out_has) != NULL : out[0] == '\0';
+		if (rc != cases[i].rc || !out_ok || strcmp(err, cases[i].err) != 0) {
+			print_error("case %zu: rc %d\nstdout:\n%s\nstderr:\n%s\n", i, rc, out, err);
+			fail();
+		}
+		free(out);
+		free(err);
+	}
+}
+
 static void test_check_main(void **state)
 {
-	static const struct {
-		char *argv[6];
-		int rc;
-		const char *out_has; /* in stdout ("" when stdout must be empty) */
-		const char *err;     /* the whole of stderr */
-	} cases[] = {
+	static const struct main_case cases[] = {
 		{ { "check", "--help", NULL }, 0, "usage: ringfence check [--root DIR] [--production] [FLOW...]", "" },
 		{ { "check", "-h", NULL }, 0, "usage: ringfence check", "" },
 		{ { "check", "--bogus", NULL }, 2, "", "ringfence check: unknown option '--bogus' (see --help)\n" },
@@ -351,27 +373,12 @@ static void test_check_main(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-		char *out, *err;
-		int rc = run_main(check_main, (char **)cases[i].argv, &out, &err);
-		int out_ok = cases[i].out_has[0] ? strstr(out, cases[i].out_has) != NULL : out[0] == '\0';
-		if (rc != cases[i].rc || !out_ok || strcmp(err, cases[i].err) != 0) {
-			print_error("case %zu: rc %d\nstdout:\n%s\nstderr:\n%s\n", i, rc, out, err);
-			fail();
-		}
-		free(out);
-		free(err);
-	}
+	run_cases(check_main, cases, ARRAY_LEN(cases));
 }
 
 static void test_diagram_main(void **state)
 {
-	static const struct {
-		char *argv[5];
-		int rc;
-		const char *out_has;
-		const char *err;
-	} cases[] = {
+	static const struct main_case cases[] = {
 		{ { "diagram", "--help", NULL }, 0, "usage: ringfence diagram [--root DIR] FLOW", "" },
 		{ { "diagram", NULL }, 2, "", "ringfence diagram: which FLOW? (see --help)\n" },
 		{ { "diagram", "--nope", "reminder_call", NULL }, 2, "",
@@ -384,17 +391,7 @@ static void test_diagram_main(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-		char *out, *err;
-		int rc = run_main(diagram_main, (char **)cases[i].argv, &out, &err);
-		int out_ok = cases[i].out_has[0] ? strstr(out, cases[i].out_has) != NULL : out[0] == '\0';
-		if (rc != cases[i].rc || !out_ok || strcmp(err, cases[i].err) != 0) {
-			print_error("case %zu: rc %d\nstdout:\n%s\nstderr:\n%s\n", i, rc, out, err);
-			fail();
-		}
-		free(out);
-		free(err);
-	}
+	run_cases(diagram_main, cases, ARRAY_LEN(cases));
 }
 
 int main(void)

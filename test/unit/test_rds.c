@@ -13,14 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *redis_url(void)
-{
-	const char *url = getenv("RINGFENCE_REDIS_URL");
-	if (url == NULL || *url == '\0')
-		fail_msg("RINGFENCE_REDIS_URL is not set; these tests need a running Redis");
-	return url;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -28,21 +20,9 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* Runs the command whose argc words follow; returns the reply. */
-static redisReply *cmd(struct rds *r, int argc, ...)
-{
-	const char *argv[16];
-	va_list ap;
-	va_start(ap, argc);
-	for (int i = 0; i < argc; i++)
-		argv[i] = va_arg(ap, const char *);
-	va_end(ap);
-	return rds_command(r, argc, argv, NULL);
-}
-
 static long long client_id(struct rds *r)
 {
-	redisReply *rep = cmd(r, 2, "CLIENT", "ID");
+	redisReply *rep = unit_redis_cmd(r, 2, "CLIENT", "ID");
 	long long id;
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
@@ -131,7 +111,7 @@ static void test_urls(void **state)
 
 static void test_commands(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	char *k = key("bin");
 	const char value[] = "a\0b\r\nc";
 	const char *argv[] = { "SET", k, value };
@@ -141,7 +121,7 @@ static void test_commands(void **state)
 
 	assert_non_null(r);
 	assert_int_equal(rds_connect(r), 0);
-	rep = cmd(r, 1, "PING");
+	rep = unit_redis_cmd(r, 1, "PING");
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_STATUS);
 	assert_string_equal(rep->str, "PONG");
@@ -151,7 +131,7 @@ static void test_commands(void **state)
 	rep = rds_command(r, 3, argv, lens);
 	assert_non_null(rep);
 	freeReplyObject(rep);
-	rep = cmd(r, 2, "GET", k);
+	rep = unit_redis_cmd(r, 2, "GET", k);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_STRING);
 	assert_int_equal(rep->len, sizeof(value) - 1);
@@ -159,10 +139,10 @@ static void test_commands(void **state)
 	freeReplyObject(rep);
 
 	/* A nil reply is an answer, not a failure. */
-	rep = cmd(r, 2, "DEL", k);
+	rep = unit_redis_cmd(r, 2, "DEL", k);
 	assert_non_null(rep);
 	freeReplyObject(rep);
-	rep = cmd(r, 2, "GET", k);
+	rep = unit_redis_cmd(r, 2, "GET", k);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_NIL);
 	freeReplyObject(rep);
@@ -179,7 +159,7 @@ struct error_case {
 
 static void test_error_replies(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	char *k = key("str");
 	struct error_case cases[] = {
 		{ { "INCR", k }, 2, "not an integer" },
@@ -193,7 +173,7 @@ static void test_error_replies(void **state)
 	(void)state;
 
 	assert_non_null(r);
-	rep = cmd(r, 3, "SET", k, "not a number");
+	rep = unit_redis_cmd(r, 3, "SET", k, "not a number");
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	id = client_id(r);
@@ -209,7 +189,7 @@ static void test_error_replies(void **state)
 	assert_int_equal(client_id(r), id);
 	assert_string_equal(rds_last_error(r), "");
 	assert_int_equal(rds_last_was_reply_error(r), 0);
-	rep = cmd(r, 2, "DEL", k);
+	rep = unit_redis_cmd(r, 2, "DEL", k);
 	freeReplyObject(rep);
 	free(k);
 	rds_close(r);
@@ -219,8 +199,8 @@ static void test_error_replies(void **state)
  * client); the next command goes to a new connection and succeeds. */
 static void test_reconnect_after_kill(void **state)
 {
-	struct rds *r = rds_open(redis_url());
-	struct rds *killer = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
+	struct rds *killer = rds_open(unit_redis_url());
 	char ids[32];
 	redisReply *rep;
 	long long id, id2;
@@ -228,13 +208,13 @@ static void test_reconnect_after_kill(void **state)
 
 	id = client_id(r);
 	snprintf(ids, sizeof(ids), "%lld", id);
-	rep = cmd(killer, 4, "CLIENT", "KILL", "ID", ids);
+	rep = unit_redis_cmd(killer, 4, "CLIENT", "KILL", "ID", ids);
 	assert_non_null(rep);
 	assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
 	assert_int_equal(rep->integer, 1);
 	freeReplyObject(rep);
 
-	rep = cmd(r, 1, "PING");
+	rep = unit_redis_cmd(r, 1, "PING");
 	assert_non_null(rep);
 	assert_string_equal(rep->str, "PONG");
 	freeReplyObject(rep);
@@ -245,15 +225,15 @@ static void test_reconnect_after_kill(void **state)
 	 * following command either reconnects at once or fails once; the
 	 * one after that must work on a new connection. */
 	snprintf(ids, sizeof(ids), "%lld", id2);
-	rep = cmd(r, 6, "CLIENT", "KILL", "ID", ids, "SKIPME", "no");
+	rep = unit_redis_cmd(r, 6, "CLIENT", "KILL", "ID", ids, "SKIPME", "no");
 	if (rep) {
 		assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
 		assert_int_equal(rep->integer, 1);
 		freeReplyObject(rep);
 	}
-	rep = cmd(r, 1, "PING");
+	rep = unit_redis_cmd(r, 1, "PING");
 	if (rep == NULL)
-		rep = cmd(r, 1, "PING");
+		rep = unit_redis_cmd(r, 1, "PING");
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	assert_true(client_id(r) != id2);
@@ -265,7 +245,7 @@ static void test_reconnect_after_kill(void **state)
  * connection is dropped, and the next command reconnects at once. */
 static void test_command_timeout(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	char *k = key("never");
 	redisReply *rep;
 	long long id, t0, took;
@@ -273,14 +253,14 @@ static void test_command_timeout(void **state)
 
 	id = client_id(r);
 	t0 = util_now_ms();
-	rep = cmd(r, 3, "BLPOP", k, "3");
+	rep = unit_redis_cmd(r, 3, "BLPOP", k, "3");
 	took = util_now_ms() - t0;
 	assert_null(rep);
 	assert_int_equal(rds_last_was_reply_error(r), 0);
 	assert_true(rds_last_error(r)[0] != '\0');
 	if (took < 800 || took > 2500)
 		fail_msg("BLPOP returned after %lld ms, want about 1000", took);
-	rep = cmd(r, 1, "PING");
+	rep = unit_redis_cmd(r, 1, "PING");
 	assert_non_null(rep);
 	freeReplyObject(rep);
 	assert_true(client_id(r) != id);
@@ -312,7 +292,7 @@ static void test_outage_retry_limit(void **state)
 	(void)state;
 
 	assert_non_null(r);
-	assert_null(cmd(r, 1, "PING"));
+	assert_null(unit_redis_cmd(r, 1, "PING"));
 	assert_int_equal(rds_last_was_reply_error(r), 0);
 	assert_non_null(strstr(rds_last_error(r), "refused"));
 	snprintf(first, sizeof(first), "%s", rds_last_error(r));
@@ -320,7 +300,7 @@ static void test_outage_retry_limit(void **state)
 	/* The server is back, but within a second nobody tries to connect. */
 	assert_int_equal(listen(s, 16), 0);
 	for (int i = 0; i < 5; i++) {
-		assert_null(cmd(r, 1, "PING"));
+		assert_null(unit_redis_cmd(r, 1, "PING"));
 		assert_int_equal(rds_connect(r), -1);
 	}
 	assert_string_equal(rds_last_error(r), first);
@@ -330,7 +310,7 @@ static void test_outage_retry_limit(void **state)
 	 * so the command times out after about a second. */
 	sleep_ms(1100);
 	t0 = util_now_ms();
-	assert_null(cmd(r, 1, "PING"));
+	assert_null(unit_redis_cmd(r, 1, "PING"));
 	took = util_now_ms() - t0;
 	if (took < 800 || took > 2500)
 		fail_msg("PING to a silent server returned after %lld ms", took);
@@ -378,7 +358,7 @@ static void test_connect_timeout(void **state)
 /* A URL naming a database selects it on every (re)connect. */
 static void test_select_db(void **state)
 {
-	const char *base = redis_url();
+	const char *base = unit_redis_url();
 	char *url;
 	struct rds *r, *killer;
 	redisReply *rep;
@@ -395,7 +375,7 @@ static void test_select_db(void **state)
 	r = rds_open(url);
 	assert_non_null(r);
 	for (int round = 0; round < 2; round++) {
-		rep = cmd(r, 2, "CLIENT", "INFO");
+		rep = unit_redis_cmd(r, 2, "CLIENT", "INFO");
 		assert_non_null(rep);
 		assert_int_equal(rep->type, REDIS_REPLY_STRING);
 		if (strstr(rep->str, " db=5 ") == NULL)
@@ -404,7 +384,7 @@ static void test_select_db(void **state)
 		/* Drop the connection: the reconnect must select again. */
 		killer = rds_open(base);
 		snprintf(ids, sizeof(ids), "%lld", client_id(r));
-		rep = cmd(killer, 4, "CLIENT", "KILL", "ID", ids);
+		rep = unit_redis_cmd(killer, 4, "CLIENT", "KILL", "ID", ids);
 		assert_non_null(rep);
 		freeReplyObject(rep);
 		rds_close(killer);
@@ -435,7 +415,7 @@ struct pipe_case {
  * next command gets its own reply, not a leftover. */
 static void test_pipeline(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	char *k = key("pipe"), *s = key("pipestr");
 	static const struct pipe_case cases[] = {
 		{ "all good", 0, -1 },
@@ -446,7 +426,7 @@ static void test_pipeline(void **state)
 	redisReply *rep;
 	(void)state;
 
-	rep = cmd(r, 3, "SET", s, "text");
+	rep = unit_redis_cmd(r, 3, "SET", s, "text");
 	freeReplyObject(rep);
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		const char *good[3][3] = {
@@ -457,7 +437,7 @@ static void test_pipeline(void **state)
 		int argcs[3];
 		long long id = client_id(r);
 
-		rep = cmd(r, 2, "DEL", k);
+		rep = unit_redis_cmd(r, 2, "DEL", k);
 		freeReplyObject(rep);
 		for (int j = 0; j < 3; j++) {
 			argvs[j] = j == cases[i].bad ? bad : good[j];
@@ -469,12 +449,12 @@ static void test_pipeline(void **state)
 			assert_non_null(strstr(rds_last_error(r), "not an integer"));
 			assert_int_equal(rds_last_was_reply_error(r), 1);
 		}
-		rep = cmd(r, 2, "LLEN", k);
+		rep = unit_redis_cmd(r, 2, "LLEN", k);
 		assert_non_null(rep);
 		assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
 		assert_int_equal(rep->integer, cases[i].bad < 0 ? 3 : 2);
 		freeReplyObject(rep);
-		rep = cmd(r, 1, "PING");
+		rep = unit_redis_cmd(r, 1, "PING");
 		assert_non_null(rep);
 		assert_int_equal(rep->type, REDIS_REPLY_STATUS);
 		assert_string_equal(rep->str, "PONG");
@@ -491,7 +471,7 @@ static void test_pipeline(void **state)
 		const size_t *lens[] = { l1, NULL };
 		int argcs[] = { 3, 3 };
 		assert_int_equal(rds_pipeline(r, 2, argcs, argvs, lens), 0);
-		rep = cmd(r, 2, "GET", k);
+		rep = unit_redis_cmd(r, 2, "GET", k);
 		assert_non_null(rep);
 		assert_string_equal(rep->str, "xyz!");
 		freeReplyObject(rep);
@@ -512,7 +492,7 @@ static void test_pipeline(void **state)
 		close(sock);
 		free(url);
 	}
-	rep = cmd(r, 3, "DEL", k, s);
+	rep = unit_redis_cmd(r, 3, "DEL", k, s);
 	freeReplyObject(rep);
 	free(k);
 	free(s);
@@ -523,7 +503,7 @@ static void test_pipeline(void **state)
  * child opens its own and the parent's stays usable. */
 static void test_fork(void **state)
 {
-	struct rds *r = rds_open(redis_url());
+	struct rds *r = rds_open(unit_redis_url());
 	long long id = client_id(r);
 	pid_t pid;
 	int status;
@@ -532,7 +512,7 @@ static void test_fork(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		redisReply *rep = cmd(r, 2, "CLIENT", "ID");
+		redisReply *rep = unit_redis_cmd(r, 2, "CLIENT", "ID");
 		int ok = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer != id;
 		if (rep)
 			freeReplyObject(rep);
@@ -551,22 +531,22 @@ static void test_fork(void **state)
 static void test_unix_socket(void **state)
 {
 	struct rds *r = rds_open("unix:///nonexistent/ringfence-test/redis.sock");
-	struct rds *tcp = rds_open(redis_url());
+	struct rds *tcp = rds_open(unit_redis_url());
 	redisReply *rep;
 	(void)state;
 
 	assert_non_null(r);
-	assert_null(cmd(r, 1, "PING"));
+	assert_null(unit_redis_cmd(r, 1, "PING"));
 	assert_non_null(strstr(rds_last_error(r), "No such file"));
 	rds_close(r);
 
-	rep = cmd(tcp, 3, "CONFIG", "GET", "unixsocket");
+	rep = unit_redis_cmd(tcp, 3, "CONFIG", "GET", "unixsocket");
 	if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
 			rep->element[1]->len > 0) {
 		char *url = xasprintf("unix://%s", rep->element[1]->str);
 		r = rds_open(url);
 		assert_non_null(r);
-		redisReply *pong = cmd(r, 1, "PING");
+		redisReply *pong = unit_redis_cmd(r, 1, "PING");
 		if (pong == NULL)
 			fail_msg("%s: %s", url, rds_last_error(r));
 		freeReplyObject(pong);

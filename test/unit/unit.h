@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "db.h"
+#include "rds.h"
 
 /* A connection to the test stack's PostgreSQL (RINGFENCE_DATABASE_URL,
  * which test/run sets), for the tests that need one; fails the test when
@@ -33,6 +34,29 @@ static inline struct db *unit_db(void)
 	if (db_connect(db) < 0)
 		fail_msg("cannot connect: %s", db_last_error(db));
 	return db;
+}
+
+/* The test stack's Redis (RINGFENCE_REDIS_URL, which test/run sets);
+ * fails the test when there is none. */
+static inline const char *unit_redis_url(void)
+{
+	const char *url = getenv("RINGFENCE_REDIS_URL");
+	if (url == NULL || *url == '\0')
+		fail_msg("RINGFENCE_REDIS_URL is not set; these tests need a running Redis");
+	return url;
+}
+
+/* Runs the Redis command whose argc (at most 16) words follow on r; the
+ * reply (caller frees), NULL on an error. */
+static inline redisReply *unit_redis_cmd(struct rds *r, int argc, ...)
+{
+	const char *argv[16];
+	va_list ap;
+	va_start(ap, argc);
+	for (int i = 0; i < argc && i < 16; i++)
+		argv[i] = va_arg(ap, const char *);
+	va_end(ap);
+	return rds_command(r, argc < 16 ? argc : 16, argv, NULL);
 }
 
 /* A cmocka group setup for the tests that read the repository's files:
