@@ -379,17 +379,44 @@ void sim_store_call_free(struct sim_store_call *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int sim_store_call_claim(struct db *db, int driver_pid, long hold_ms, struct sim_store_call *out)
+/* Runs a claim statement (name, sql with $1 the driver's pid and $2 the
+ * queue hold in ms) that returns at most one row whose first four columns
+ * are sid, account_sid, to_number and from_number; copies those into the
+ * four outputs (caller frees them with the rest of its struct) and leaves
+ * the result in *res for the caller's other columns (caller PQclears).
+ * 1 claimed, 0 nothing to claim, -1 database error. */
+static int claim_one(struct db *db, const char *name, const char *sql, int driver_pid,
+	long hold_ms, PGresult **res, char **sid, char **account_sid, char **to, char **from)
 {
 	char pid[16], hold[24];
-	PGresult *res;
+	const char *p[] = { pid, hold };
+
 	snprintf(pid, sizeof(pid), "%d", driver_pid);
 	snprintf(hold, sizeof(hold), "%ld", hold_ms > 0 ? hold_ms : 0);
-	const char *p[] = { pid, hold };
+	*res = db_exec_prepared(db, name, sql, 2, p);
+	if (*res == NULL)
+		return -1;
+	if (PQntuples(*res) != 1) {
+		PQclear(*res);
+		*res = NULL;
+		return 0;
+	}
+	*sid = col_dup(*res, 0, 0);
+	*account_sid = col_dup(*res, 0, 1);
+	*to = col_dup(*res, 0, 2);
+	*from = col_dup(*res, 0, 3);
+	return 1;
+}
+
+int sim_store_call_claim(struct db *db, int driver_pid, long hold_ms, struct sim_store_call *out)
+{
+	PGresult *res;
+	int rc;
+
 	memset(out, 0, sizeof(*out));
 	/* Claiming is dialling: the call leaves Twilio's queue and its
 	 * start_time begins, though its status stays queued until it rings. */
-	res = db_exec_prepared(db, "sim_call_claim",
+	rc = claim_one(db, "sim_call_claim",
 		"UPDATE twilio_sim.calls SET driver_pid = $1::int, date_updated = now(),"
 		" start_time = COALESCE(start_time, now())"
 		" WHERE sid = (SELECT sid FROM twilio_sim.calls WHERE status = 'queued'"
@@ -398,17 +425,10 @@ int sim_store_call_claim(struct db *db, int driver_pid, long hold_ms, struct sim
 		"  ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
 		" RETURNING sid, account_sid, to_number, from_number, url, method, twiml,"
 		" status_callback, status_callback_method, machine_detection, status_events,"
-		" timeout_s, time_limit_s", 2, p);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return 0;
-	}
-	out->sid = col_dup(res, 0, 0);
-	out->account_sid = col_dup(res, 0, 1);
-	out->to = col_dup(res, 0, 2);
-	out->from = col_dup(res, 0, 3);
+		" timeout_s, time_limit_s", driver_pid, hold_ms, &res,
+		&out->sid, &out->account_sid, &out->to, &out->from);
+	if (rc != 1)
+		return rc;
 	out->url = col_dup(res, 0, 4);
 	out->method = col_dup(res, 0, 5);
 	out->twiml = col_dup(res, 0, 6);
@@ -478,30 +498,21 @@ void sim_store_message_free(struct sim_store_message *m)
 int sim_store_message_claim(struct db *db, int driver_pid, long hold_ms,
 	struct sim_store_message *out)
 {
-	char pid[16], hold[24];
 	PGresult *res;
-	snprintf(pid, sizeof(pid), "%d", driver_pid);
-	snprintf(hold, sizeof(hold), "%ld", hold_ms > 0 ? hold_ms : 0);
-	const char *p[] = { pid, hold };
+	int rc;
+
 	memset(out, 0, sizeof(*out));
-	res = db_exec_prepared(db, "sim_message_claim",
+	rc = claim_one(db, "sim_message_claim",
 		"UPDATE twilio_sim.messages SET driver_pid = $1::int, status = 'sending',"
 		" date_updated = now()"
 		" WHERE sid = (SELECT sid FROM twilio_sim.messages WHERE status = 'queued'"
 		"  AND direction <> 'inbound'"
 		"  AND date_created <= now() - make_interval(secs => $2::bigint / 1000.0)"
 		"  ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
-		" RETURNING sid, account_sid, to_number, from_number, body, status_callback", 2, p);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return 0;
-	}
-	out->sid = col_dup(res, 0, 0);
-	out->account_sid = col_dup(res, 0, 1);
-	out->to = col_dup(res, 0, 2);
-	out->from = col_dup(res, 0, 3);
+		" RETURNING sid, account_sid, to_number, from_number, body, status_callback", driver_pid, hold_ms, &res,
+		&out->sid, &out->account_sid, &out->to, &out->from);
+	if (rc != 1)
+		return rc;
 	out->body = col_dup(res, 0, 4);
 	out->status_callback = col_dup(res, 0, 5);
 	PQclear(res);

@@ -1397,3 +1397,23 @@ int hx_wait_healthy(long timeout_ms, char *err, size_t errlen)
 		hx_sleep_ms(100);
 	}
 }
+
+void hx_rstate_or_fail(const struct hx_rfix *f, struct hx_rstate *s)
+{
+	const char *p[1] = { f->reminder };
+	PGresult *r = hx_db_exec_or_fail(
+		"SELECT r.status, COALESCE(r.status_reason, ''), r.not_before IS NOT NULL,"
+		" (SELECT count(*) FROM contact_attempts WHERE reminder_id = r.id),"
+		" COALESCE((SELECT status FROM contact_attempts WHERE reminder_id = r.id), ''),"
+		" COALESCE((SELECT provider_sid FROM contact_attempts WHERE reminder_id = r.id), '')"
+		" FROM reminders r WHERE r.id = $1::bigint", 1, p);
+	assert_int_equal(PQntuples(r), 1);
+	memset(s, 0, sizeof(*s));
+	snprintf(s->reminder, sizeof(s->reminder), "%s", PQgetvalue(r, 0, 0));
+	snprintf(s->reason, sizeof(s->reason), "%s", PQgetvalue(r, 0, 1));
+	s->not_before_set = PQgetvalue(r, 0, 2)[0] == 't';
+	s->attempts = atoll(PQgetvalue(r, 0, 3));
+	snprintf(s->attempt, sizeof(s->attempt), "%s", PQgetvalue(r, 0, 4));
+	snprintf(s->sid, sizeof(s->sid), "%s", PQgetvalue(r, 0, 5));
+	PQclear(r);
+}

@@ -263,6 +263,19 @@ struct hx_rfix {
 /* Creates the rows in one statement; fails the test on a database error. */
 void hx_rfix_or_fail(struct hx_rfix *f, const struct hx_rfix_opts *o);
 
+/* A fixture reminder's state: its status and reason, whether it is
+ * deferred, its attempt count and the attempt's status and sid ("" when
+ * none). */
+struct hx_rstate {
+	char reminder[32];
+	char reason[400];
+	int not_before_set;
+	long long attempts;
+	char attempt[32];
+	char sid[64];
+};
+void hx_rstate_or_fail(const struct hx_rfix *f, struct hx_rstate *s);
+
 /* One reminder call's fixture rows: a business, a client, an appointment
  * with pending reminders, and a call in the flow's start state. */
 struct hx_call {

@@ -54,31 +54,6 @@ static void enqueue_or_fail(const char *reminder_id)
 	assert_int_equal(queue_push(r_rds, &id, 1), 0);
 }
 
-struct rstate {
-	long long attempts;
-	char attempt[32];
-	char sid[64];
-	char reason[400];
-};
-
-static void state_or_fail(const struct hx_rfix *f, struct rstate *s)
-{
-	const char *p[1] = { f->reminder };
-	PGresult *r = hx_db_exec_or_fail(
-		"SELECT (SELECT count(*) FROM contact_attempts WHERE reminder_id = r.id),"
-		" COALESCE((SELECT status FROM contact_attempts WHERE reminder_id = r.id), ''),"
-		" COALESCE((SELECT provider_sid FROM contact_attempts WHERE reminder_id = r.id), ''),"
-		" COALESCE(r.status_reason, '')"
-		" FROM reminders r WHERE r.id = $1::bigint", 1, p);
-	assert_int_equal(PQntuples(r), 1);
-	memset(s, 0, sizeof(*s));
-	s->attempts = atoll(PQgetvalue(r, 0, 0));
-	snprintf(s->attempt, sizeof(s->attempt), "%s", PQgetvalue(r, 0, 1));
-	snprintf(s->sid, sizeof(s->sid), "%s", PQgetvalue(r, 0, 2));
-	snprintf(s->reason, sizeof(s->reason), "%s", PQgetvalue(r, 0, 3));
-	PQclear(r);
-}
-
 /* Waits until the reminder's attempt lease has passed (by the database's
  * clock, a whole second past it, as leases are compared in seconds). */
 static void wait_lease_over_or_fail(const struct hx_rfix *f)
@@ -213,13 +188,13 @@ static const char *const RECONCILE[] = { "--reconcile-once", NULL };
 static void lost_answer_or_fail(const struct hx_rfix *f, const struct renv *base)
 {
 	struct renv e = *base;
-	struct rstate s;
+	struct hx_rstate s;
 
 	e.crash_at = "during_request";
 	enqueue_or_fail(f->reminder);
 	if (worker_run(&e, ONCE_LEASE_1) == 0)
 		fail_msg("the worker did not die during its request");
-	state_or_fail(f, &s);
+	hx_rstate_or_fail(f, &s);
 	assert_string_equal(s.attempt, "dialing");
 	assert_string_equal(s.sid, "");
 	wait_lease_over_or_fail(f);
@@ -236,7 +211,7 @@ static void queued_answer_lost_or_fail(const char *channel, const char *kind, co
 	int reconcile_again)
 {
 	struct hx_rfix f;
-	struct rstate s;
+	struct hx_rstate s;
 	struct renv e = { 0 };
 	char sid[64], status[32];
 
@@ -246,7 +221,7 @@ static void queued_answer_lost_or_fail(const char *channel, const char *kind, co
 	assert_int_equal(sim_count_or_fail(kind, f.phone, sid, status), 1);
 	assert_string_equal(status, "queued");
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	if (strcmp(s.attempt, "placed") != 0)
 		fail_msg("a queued %s was reconciled as '%s' (%s)", noun, s.attempt, s.reason);
 	assert_string_equal(s.sid, sid);
@@ -255,7 +230,7 @@ static void queued_answer_lost_or_fail(const char *channel, const char *kind, co
 	assert_int_equal(worker_run(&e, ONCE), 0);
 	if (reconcile_again)
 		assert_int_equal(worker_run(&e, RECONCILE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_int_equal(s.attempts, 1);
 	if (reconcile_again)
 		assert_string_equal(s.attempt, "placed");
@@ -284,7 +259,7 @@ static void test_sid_fetched(void **state)
 {
 	struct fakeapp *fa = NULL;
 	struct hx_rfix f[2];
-	struct rstate s;
+	struct hx_rstate s;
 	struct renv e = { 0 };
 	char err[256], path[128], allowed[40], known[64], unknown[35], body[200], *api;
 	(void)state;
@@ -307,18 +282,18 @@ static void test_sid_fetched(void **state)
 		fakeapp_serve(fa, path, 500, "application/json", body, 0);
 		enqueue_or_fail(f[i].reminder);
 		assert_int_equal(worker_run(&e, ONCE), 0);
-		state_or_fail(&f[i], &s);
+		hx_rstate_or_fail(&f[i], &s);
 		assert_string_equal(s.attempt, "unknown");
 		assert_string_equal(s.sid, i == 0 ? known : unknown);
 	}
 	/* Twilio is back for the reconciler. */
 	e.api_url = NULL;
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
-	state_or_fail(&f[0], &s);
+	hx_rstate_or_fail(&f[0], &s);
 	if (strcmp(s.attempt, "placed") != 0)
 		fail_msg("a sid Twilio has was reconciled as '%s' (%s)", s.attempt, s.reason);
 	assert_string_equal(s.sid, known);
-	state_or_fail(&f[1], &s);
+	hx_rstate_or_fail(&f[1], &s);
 	if (strcmp(s.attempt, "not_placed") != 0)
 		fail_msg("a sid Twilio does not know was reconciled as '%s' (%s)", s.attempt, s.reason);
 	assert_non_null(strstr(s.reason, "20404"));
@@ -335,7 +310,7 @@ static void test_list_across_pages(void **state)
 {
 	enum { MORE = 130 };   /* above the client's page of 100 */
 	struct hx_rfix f;
-	struct rstate s;
+	struct hx_rstate s;
 	struct renv e = { 0 };
 	char sid[64], other[64];
 	int rc;
@@ -357,7 +332,7 @@ static void test_list_across_pages(void **state)
 				     " AND status = 'queued' AND driver_pid IS NULL", 2, p));
 	}
 	assert_int_equal(rc, 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	if (strcmp(s.attempt, "placed") != 0)
 		fail_msg("reconciled as '%s' (%s)", s.attempt, s.reason);
 	assert_string_equal(s.sid, sid);
@@ -370,7 +345,7 @@ static void test_list_unreadable(void **state)
 {
 	struct fakeapp *fa = NULL;
 	struct hx_rfix f;
-	struct rstate s;
+	struct hx_rstate s;
 	struct renv e = { 0 };
 	char err[256], path[128], page2[200], body[600], *api;
 	(void)state;
@@ -387,18 +362,18 @@ static void test_list_unreadable(void **state)
 	fakeapp_serve(fa, path, 500, "application/json", "{\"code\": 20500, \"status\": 500}", 0);
 	enqueue_or_fail(f.reminder);
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "unknown");
 	assert_string_equal(s.sid, "");
 
 	/* 1: the list answers 500. */
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "unknown");
 	/* 2: a 200 that is not a list. */
 	fakeapp_serve(fa, path, 200, "application/json", "<html>maintenance</html>", 0);
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "unknown");
 	/* 3: an empty first page whose next page fails. */
 	snprintf(body, sizeof(body), "{\"calls\": [], \"next_page_uri\": \"%s?PageSize=100&Page=1"
@@ -408,12 +383,12 @@ static void test_list_unreadable(void **state)
 	fakeapp_serve(fa, page2, 503, "application/json", "{\"code\": 20503}", 0);
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
 	assert_true(fakeapp_count(fa, page2) >= 1);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "unknown");
 	/* Twilio readable again, and it has no call: not_placed. */
 	e.api_url = NULL;
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "not_placed");
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL, NULL), 0);
 	fakeapp_stop(fa);

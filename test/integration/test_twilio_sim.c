@@ -116,13 +116,46 @@ static void test_auth(void **state)
 	get_error_or_fail(url, 401, 20003);
 }
 
-static void test_call_validation(void **state)
+/* One validation case: a field deleted, or set to value (NULL: the
+ * caller's fallback), and the Twilio error code expected with 400. */
+struct vcase {
+	const char *del, *name, *value;
+	int code;
+};
+
+/* Posts one form per case to path, each made by make(to) and changed as
+ * the case says, and expects 400 with the case's code. */
+static void run_validation(const char *path, void (*make)(struct hx_form *, const char *),
+	const char *to, const struct vcase *cases, size_t n, const char *fallback)
 {
 	struct hx_form f;
+
+	for (size_t i = 0; i < n; i++) {
+		make(&f, to);
+		if (cases[i].del)
+			hx_form_del(&f, cases[i].del);
+		else
+			hx_form_set(&f, cases[i].name, cases[i].value ? cases[i].value : fallback);
+		post_expect(path, &f, 400, cases[i].code);
+		hx_form_free(&f);
+	}
+}
+
+/* A valid reminder text to `to`. */
+static void form_message(struct hx_form *f, const char *to)
+{
+	hx_form_init(f);
+	hx_form_add(f, "To", to);
+	hx_form_add(f, "From", "+15005550006");
+	hx_form_add(f, "Body", "Your appointment is tomorrow at 10:00.");
+}
+
+static void test_call_validation(void **state)
+{
 	char to[13];
 	(void)state;
 	hx_random_phone(to);
-	static const struct { const char *del, *name, *value; int code; } cases[] = {
+	static const struct vcase cases[] = {
 		{ "To", NULL, NULL, 21201 },
 		{ "From", NULL, NULL, 21213 },
 		{ "Url", NULL, NULL, 21205 },
@@ -139,20 +172,11 @@ static void test_call_validation(void **state)
 		{ NULL, "StatusCallbackEvent", "hungup", 20001 },
 		{ NULL, "MachineDetection", "Maybe", 20001 },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		form_call(&f, to);
-		if (cases[i].del)
-			hx_form_del(&f, cases[i].del);
-		else
-			hx_form_set(&f, cases[i].name, cases[i].value);
-		post_expect("Calls.json", &f, 400, cases[i].code);
-		hx_form_free(&f);
-	}
+	run_validation("Calls.json", form_call, to, cases, sizeof(cases) / sizeof(cases[0]), NULL);
 }
 
 static void test_message_validation(void **state)
 {
-	struct hx_form f;
 	char to[13], *long_body;
 	(void)state;
 	hx_random_phone(to);
@@ -160,7 +184,7 @@ static void test_message_validation(void **state)
 	assert_non_null(long_body);
 	memset(long_body, 'a', 1601);
 	long_body[1601] = '\0';
-	static const struct { const char *del, *name, *value; int code; } cases[] = {
+	static const struct vcase cases[] = {
 		{ "To", NULL, NULL, 21604 },
 		{ "From", NULL, NULL, 21603 },
 		{ "Body", NULL, NULL, 21602 },
@@ -173,18 +197,8 @@ static void test_message_validation(void **state)
 		{ NULL, "To", "+15005550009", 21614 },
 		{ NULL, "Body", NULL, 21617 },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		hx_form_init(&f);
-		hx_form_add(&f, "To", to);
-		hx_form_add(&f, "From", "+15005550006");
-		hx_form_add(&f, "Body", "Your appointment is tomorrow at 10:00.");
-		if (cases[i].del)
-			hx_form_del(&f, cases[i].del);
-		else
-			hx_form_set(&f, cases[i].name, cases[i].value ? cases[i].value : long_body);
-		post_expect("Messages.json", &f, 400, cases[i].code);
-		hx_form_free(&f);
-	}
+	run_validation("Messages.json", form_message, to, cases, sizeof(cases) / sizeof(cases[0]),
+		long_body);
 	free(long_body);
 }
 

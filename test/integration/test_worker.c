@@ -55,36 +55,6 @@ static void enqueue_or_fail(const char *reminder_id, int times)
 		assert_int_equal(queue_push(w_rds, &id, 1), 0);
 }
 
-/* The reminder's status, its attempt count and the attempt's status ("" none). */
-struct wstate {
-	char reminder[32];
-	char reason[256];
-	long long attempts;
-	char attempt[32];
-	char sid[64];
-	int not_before_set;
-};
-
-static void state_or_fail(const struct hx_rfix *f, struct wstate *s)
-{
-	const char *p[1] = { f->reminder };
-	PGresult *r = hx_db_exec_or_fail(
-		"SELECT r.status, COALESCE(r.status_reason, ''), r.not_before IS NOT NULL,"
-		" (SELECT count(*) FROM contact_attempts WHERE reminder_id = r.id),"
-		" COALESCE((SELECT status FROM contact_attempts WHERE reminder_id = r.id), ''),"
-		" COALESCE((SELECT provider_sid FROM contact_attempts WHERE reminder_id = r.id), '')"
-		" FROM reminders r WHERE r.id = $1::bigint", 1, p);
-	assert_int_equal(PQntuples(r), 1);
-	memset(s, 0, sizeof(*s));
-	snprintf(s->reminder, sizeof(s->reminder), "%s", PQgetvalue(r, 0, 0));
-	snprintf(s->reason, sizeof(s->reason), "%s", PQgetvalue(r, 0, 1));
-	s->not_before_set = PQgetvalue(r, 0, 2)[0] == 't';
-	s->attempts = atoll(PQgetvalue(r, 0, 3));
-	snprintf(s->attempt, sizeof(s->attempt), "%s", PQgetvalue(r, 0, 4));
-	snprintf(s->sid, sizeof(s->sid), "%s", PQgetvalue(r, 0, 5));
-	PQclear(r);
-}
-
 /* ---- the simulator --------------------------------------------------------------- */
 
 /* How many calls ("calls") or messages ("messages") the simulator has to
@@ -172,9 +142,9 @@ static const char *const RECONCILE[] = { "--reconcile-once", NULL };
  * the simulator has no call to its phone. */
 static void untouched_or_fail(const struct hx_rfix *f)
 {
-	struct wstate s;
+	struct hx_rstate s;
 
-	state_or_fail(f, &s);
+	hx_rstate_or_fail(f, &s);
 	assert_string_equal(s.reminder, "pending");
 	assert_int_equal(s.attempts, 0);
 	assert_int_equal(sim_count_or_fail("calls", f->phone, NULL), 0);
@@ -184,11 +154,11 @@ static void untouched_or_fail(const struct hx_rfix *f)
  * exactly once. */
 static void placed_once_or_fail(const struct hx_rfix *f, const struct wenv *e)
 {
-	struct wstate s;
+	struct hx_rstate s;
 
 	enqueue_or_fail(f->reminder, 1);
 	assert_int_equal(worker_run(e, ONCE), 0);
-	state_or_fail(f, &s);
+	hx_rstate_or_fail(f, &s);
 	assert_string_equal(s.attempt, "placed");
 	assert_int_equal(sim_count_or_fail("calls", f->phone, NULL), 1);
 }
@@ -200,7 +170,7 @@ static void placed_once_or_fail(const struct hx_rfix *f, const struct wenv *e)
 static void test_called_exactly_once(void **state)
 {
 	struct hx_rfix f;
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 	char sid[64];
 
@@ -208,7 +178,7 @@ static void test_called_exactly_once(void **state)
 	e.allowed = f.phone;
 	enqueue_or_fail(f.reminder, 5);
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "placed");
 	assert_int_equal(s.attempts, 1);
 	assert_true(strcmp(s.reminder, "placed") == 0 || strcmp(s.reminder, "completed") == 0 ||
@@ -224,7 +194,7 @@ static void test_called_exactly_once(void **state)
 	}
 	enqueue_or_fail(f.reminder, 3);
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_int_equal(s.attempts, 1);
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
 }
@@ -233,7 +203,7 @@ static void test_called_exactly_once(void **state)
  * placed as one message; the text Twilio got (caller frees). */
 static char *text_sent_or_fail(const struct hx_rfix *f)
 {
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 	char sid[64], *url, *text;
 	const char *body;
@@ -241,7 +211,7 @@ static char *text_sent_or_fail(const struct hx_rfix *f)
 
 	e.allowed = f->phone;
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(f, &s);
+	hx_rstate_or_fail(f, &s);
 	assert_string_equal(s.attempt, "placed");
 	assert_int_equal(sim_count_or_fail("messages", f->phone, sid), 1);
 	assert_string_equal(sid, s.sid);
@@ -303,7 +273,7 @@ static void test_long_name_whole(void **state)
 static void test_email_once_without_notes(void **state)
 {
 	struct hx_rfix f;
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 	char *dir = xasprintf("%s/mail", hx_env.stack_dir ? hx_env.stack_dir : "");
 	char *cmd, line[512];
@@ -319,7 +289,7 @@ static void test_email_once_without_notes(void **state)
 	enqueue_or_fail(f.reminder, 3);
 	rc = worker_run(&e, ONCE);
 	assert_int_equal(rc, 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "placed");
 	assert_int_equal(s.attempts, 1);
 	assert_int_equal(strncmp(s.sid, "EM", 2), 0); /* from the Message-ID */
@@ -353,7 +323,7 @@ static void test_email_once_without_notes(void **state)
 static void test_allowlist_refused(void **state)
 {
 	struct hx_rfix f;
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 	char other[13];
 
@@ -362,7 +332,7 @@ static void test_allowlist_refused(void **state)
 	e.allowed = other;
 	enqueue_or_fail(f.reminder, 1);
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "blocked_not_allowed");
 	assert_string_equal(s.reminder, "blocked_not_allowed");
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
@@ -375,7 +345,7 @@ static void test_allowlist_refused(void **state)
 static void crash_at_or_fail(const char *point)
 {
 	struct hx_rfix f;
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 	const char *const once_lease[] = { "--once", "--lease", "1", NULL };
 	char sid[64];
@@ -390,7 +360,7 @@ static void crash_at_or_fail(const char *point)
 	if (rc == 0)
 		fail_msg("%s: the worker did not die", point);
 	e.crash_at = NULL;
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	if (strcmp(point, "after_pop") == 0) {
 		assert_string_equal(s.reminder, "pending");
 		assert_int_equal(s.attempts, 0);
@@ -404,7 +374,7 @@ static void crash_at_or_fail(const char *point)
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
 	calls = sim_count_or_fail("calls", f.phone, sid);
 	assert_true(calls <= 1);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	if (calls == 1) {
 		if (strcmp(s.attempt, "placed") != 0)
 			fail_msg("%s: the simulator has %s, attempt is '%s'", point, sid, s.attempt);
@@ -420,7 +390,7 @@ static void crash_at_or_fail(const char *point)
 	enqueue_or_fail(f.reminder, 2);
 	assert_int_equal(worker_run(&e, ONCE), 0);
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), calls);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_int_equal(s.attempts, 1);
 }
 
@@ -460,8 +430,8 @@ static void test_racing_workers(void **state)
 	/* What the last re-enqueue left behind. */
 	assert_int_equal(worker_run(&e, ONCE), 0);
 	for (int i = 0; i < N; i++) {
-		struct wstate s;
-		state_or_fail(&f[i], &s);
+		struct hx_rstate s;
+		hx_rstate_or_fail(&f[i], &s);
 		assert_int_equal(s.attempts, 1);
 		assert_string_equal(s.attempt, "placed");
 		assert_int_equal(sim_count_or_fail(i % 2 ? "messages" : "calls", f[i].phone, NULL), 1);
@@ -474,7 +444,7 @@ static void test_racing_workers(void **state)
 static void test_twilio_unreachable(void **state)
 {
 	struct hx_rfix f;
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 
 	fixture_or_fail(&f, "voice", 120);
@@ -482,14 +452,14 @@ static void test_twilio_unreachable(void **state)
 	e.api_url = "http://127.0.0.1:9"; /* discard port: connection refused */
 	enqueue_or_fail(f.reminder, 1);
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "unknown");
 	assert_string_equal(s.reminder, "unknown");
 	e.api_url = NULL;
 	enqueue_or_fail(f.reminder, 1);
 	assert_int_equal(worker_run(&e, ONCE), 0); /* never re-sent */
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "not_placed");
 	assert_string_equal(s.reminder, "not_placed");
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 0);
@@ -503,7 +473,7 @@ static void test_twilio_500_and_hanging(void **state)
 {
 	struct fakeapp *fa = NULL;
 	struct hx_rfix f[2];
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 	char err[256], allowed[64], path[128], *api;
 	(void)state;
@@ -526,7 +496,7 @@ static void test_twilio_500_and_hanging(void **state)
 			fakeapp_serve(fa, path, 201, "application/json", "{}", 17000);
 		enqueue_or_fail(f[i].reminder, 1);
 		assert_int_equal(worker_run(&e, ONCE), 0);
-		state_or_fail(&f[i], &s);
+		hx_rstate_or_fail(&f[i], &s);
 		assert_string_equal(s.attempt, "unknown");
 		assert_string_equal(s.reminder, "unknown");
 	}
@@ -538,7 +508,7 @@ static void test_twilio_500_and_hanging(void **state)
 	assert_int_equal(worker_run(&e, ONCE), 0);
 	assert_int_equal(worker_run(&e, RECONCILE), 0);
 	for (int i = 0; i < 2; i++) {
-		state_or_fail(&f[i], &s);
+		hx_rstate_or_fail(&f[i], &s);
 		assert_string_equal(s.attempt, "not_placed");
 		assert_int_equal(s.attempts, 1);
 		assert_int_equal(sim_count_or_fail("calls", f[i].phone, NULL), 0);
@@ -592,7 +562,7 @@ static void test_postgres_down(void **state)
 static void test_rate_limit_defer_and_skip(void **state)
 {
 	struct hx_rfix f;
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 	char r2[24], r3[24];
 	PGresult *res;
@@ -643,7 +613,7 @@ static void test_rate_limit_defer_and_skip(void **state)
 	enqueue_or_fail(r2, 1);
 	assert_int_equal(worker_run(&e, ONCE), 0);
 	assert_int_equal(sim_count_or_fail("messages", f.phone, NULL), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_int_equal(s.attempts, 1);
 }
 
@@ -782,8 +752,8 @@ static void test_limit_across_businesses(void **state)
 		send_one_or_fail(&e, f[i].reminder);
 	}
 	for (int i = 0; i < N; i++) {
-		struct wstate s;
-		state_or_fail(&f[i], &s);
+		struct hx_rstate s;
+		hx_rstate_or_fail(&f[i], &s);
 		placed += strcmp(s.attempt, "placed") == 0;
 		if (i == N - 1) {
 			assert_string_not_equal(s.attempt, "placed");
@@ -923,7 +893,7 @@ static char *attempt_field(const struct hx_rfix *f, const char *col)
 static void test_status_callbacks_ordered(void **state)
 {
 	struct hx_rfix f;
-	struct wstate s;
+	struct hx_rstate s;
 	char sid[35], *aid, *v;
 	const char *p[2];
 
@@ -955,7 +925,7 @@ static void test_status_callbacks_ordered(void **state)
 	v = attempt_field(&f, "delivery_status");
 	assert_string_equal(v, "completed");
 	free(v);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.reminder, "completed");
 	/* A callback naming another call's sid for this attempt changes nothing. */
 	{
@@ -974,7 +944,7 @@ static void test_status_callbacks_ordered(void **state)
 static void test_busy_retry(void **state)
 {
 	struct hx_rfix f;
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 	char *v = NULL, *aid;
 	const char *p[1];
@@ -985,7 +955,7 @@ static void test_busy_retry(void **state)
 	e.allowed = f.phone;
 	enqueue_or_fail(f.reminder, 1);
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "placed");
 	deadline = hx_now_ms() + 60000;
 	do {
@@ -999,7 +969,7 @@ static void test_busy_retry(void **state)
 	assert_int_equal(callback("call", aid, s.sid, "busy", "99", NULL, HX_SIGNED), 200);
 	assert_int_equal(callback("call", NULL, s.sid, "busy", NULL, NULL, HX_SIGNED), 200);
 	free(aid);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.reminder, "failed");
 	p[0] = f.reminder;
 	assert_int_equal(hx_db_int_or_fail(
@@ -1018,7 +988,7 @@ static void test_busy_retry(void **state)
 static void test_sms_opt_out_callback(void **state)
 {
 	struct hx_rfix f;
-	struct wstate s;
+	struct hx_rstate s;
 	struct wenv e = { 0 };
 	char *aid;
 	const char *p[1];
@@ -1042,7 +1012,7 @@ static void test_sms_opt_out_callback(void **state)
 	e.allowed = f.phone;
 	enqueue_or_fail(f.reminder, 1);
 	assert_int_equal(worker_run(&e, ONCE), 0);
-	state_or_fail(&f, &s);
+	hx_rstate_or_fail(&f, &s);
 	assert_string_equal(s.attempt, "placed");
 	aid = attempt_field(&f, "id");
 	assert_int_equal(callback("sms", aid, s.sid, "sent", NULL, NULL, HX_SIGNED), 200);
@@ -1113,8 +1083,8 @@ static void test_claim_refusals(void **state)
 		enqueue_or_fail(f[i].reminder, 1);
 	assert_int_equal(worker_run(&e, ONCE), 0);
 	for (int i = 0; i < 3; i++) {
-		struct wstate s;
-		state_or_fail(&f[i], &s);
+		struct hx_rstate s;
+		hx_rstate_or_fail(&f[i], &s);
 		if (i == 2 && strcmp(s.attempt, "placed") == 0)
 			continue; /* between 21:00 and 22:00 UTC the window cannot be moved */
 		assert_string_equal(s.reminder, "pending");
@@ -1131,7 +1101,7 @@ static void test_trial_gate(void **state)
 	struct wenv e = { 0 };
 	char allowed[64];
 	const char *p[2];
-	struct wstate s;
+	struct hx_rstate s;
 	(void)state;
 
 	for (int i = 0; i < 2; i++)
@@ -1148,7 +1118,7 @@ static void test_trial_gate(void **state)
 	}
 	assert_int_equal(worker_run(&e, ONCE), 0);
 	untouched_or_fail(&f[0]);
-	state_or_fail(&f[1], &s);
+	hx_rstate_or_fail(&f[1], &s);
 	assert_string_equal(s.attempt, "placed");
 	assert_int_equal(sim_count_or_fail("calls", f[1].phone, NULL), 1);
 
