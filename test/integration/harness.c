@@ -1417,3 +1417,18 @@ void hx_rstate_or_fail(const struct hx_rfix *f, struct hx_rstate *s)
 	snprintf(s->sid, sizeof(s->sid), "%s", PQgetvalue(r, 0, 5));
 	PQclear(r);
 }
+
+void hx_exec_worker(const char *bin, const char *const *args)
+{
+	const char *argv[16] = { bin, "worker" };
+	int n = 2;
+
+	setenv("RINGFENCE_FAILSAFE_FLOOR", "100000", 0);
+	setenv("RINGFENCE_CPS", "50", 1);
+	unsetenv("RINGFENCE_NOW");
+	for (int i = 0; args && args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	execv(bin, (char *const *)argv);
+	_exit(127);
+}

@@ -276,6 +276,12 @@ struct hx_rstate {
 };
 void hx_rstate_or_fail(const struct hx_rfix *f, struct hx_rstate *s);
 
+/* In a forked child whose environment is set: the common test worker
+ * settings (failsafe floor unless already set by the caller, a fast
+ * pacer, the real clock), then execs `bin worker ARGS...` (at most 13
+ * args).  Never returns (exit 127 when the exec fails). */
+void hx_exec_worker(const char *bin, const char *const *args);
+
 /* One reminder call's fixture rows: a business, a client, an appointment
  * with pending reminders, and a call in the flow's start state. */
 struct hx_call {

@@ -146,8 +146,6 @@ static pid_t worker_start(const struct renv *e, const char *const *args)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		const char *argv[16] = { bin_path, "worker" };
-		int n = 2;
 		setenv("RINGFENCE_ALLOWED_CONTACTS", e->allowed ? e->allowed : "", 1);
 		if (e->crash_at) {
 			setenv("RINGFENCE_TEST_CRASH_AT", e->crash_at, 1);
@@ -160,13 +158,7 @@ static pid_t worker_start(const struct renv *e, const char *const *args)
 		if (e->api_url)
 			setenv("TWILIO_API_URL", e->api_url, 1);
 		setenv("RINGFENCE_FAILSAFE_FLOOR", "100000", 1);
-		setenv("RINGFENCE_CPS", "50", 1);
-		unsetenv("RINGFENCE_NOW");
-		for (int i = 0; args[i] && n < 15; i++)
-			argv[n++] = args[i];
-		argv[n] = NULL;
-		execv(bin_path, (char *const *)argv);
-		_exit(127);
+		hx_exec_worker(bin_path, args);
 	}
 	assert_true(pid > 0);
 	return pid;
