@@ -253,6 +253,18 @@ static void wait_dialled_or_fail(const char *sid)
 	}
 }
 
+/* GET Calls/{sid}.json: 200 in Twilio's documented shape; r is the answer
+ * (caller frees). */
+static void fetch_call_or_fail(const char *sid, struct hx_sim_res *r)
+{
+	char url[600];
+
+	snprintf(url, sizeof(url), "%s/Calls/%s.json", base, sid);
+	sim_call_or_fail(url, NULL, NULL, NULL, r);
+	assert_int_equal(r->status, 200);
+	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json", r);
+}
+
 static void test_create_get_list(void **state)
 {
 	char to[13], url[600], *sids[3];
@@ -263,10 +275,7 @@ static void test_create_get_list(void **state)
 	for (int i = 0; i < 3; i++)
 		sids[i] = create_call_or_fail(to);
 
-	snprintf(url, sizeof(url), "%s/Calls/%s.json", base, sids[0]);
-	sim_call_or_fail(url, NULL, NULL, NULL, &r);
-	assert_int_equal(r.status, 200);
-	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json", &r);
+	fetch_call_or_fail(sids[0], &r);
 	assert_string_equal(jstr(r.json, "sid"), sids[0]);
 	hx_sim_res_free(&r);
 
@@ -545,10 +554,7 @@ static void test_queued_filters_fetch_paging(void **state)
 		sids[i] = create_call_or_fail(to);
 
 	/* Fetch by sid: queued, no start_time, Twilio's shape. */
-	snprintf(url, sizeof(url), "%s/Calls/%s.json", base, sids[0]);
-	sim_call_or_fail(url, NULL, NULL, NULL, &r);
-	assert_int_equal(r.status, 200);
-	expect_schema("GET", "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json", &r);
+	fetch_call_or_fail(sids[0], &r);
 	assert_string_equal(jstr(r.json, "status"), "queued");
 	assert_true(json_is_null(json_object_get(r.json, "start_time")));
 	hx_sim_res_free(&r);
