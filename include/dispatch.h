@@ -25,9 +25,15 @@
  *     (422 unknown_field / missing_field / invalid_field, naming the
  *     field) and the handler.  Authenticated requests
  *     are recorded in full under their business, others as summaries.
- *   ROUTE_AUTH_SESSION: a dashboard session and its CSRF token; no route
- *     uses it yet, and a row that names it is refused (500) until the
- *     session module exists, so it can never pass unauthenticated.
+ *   ROUTE_AUTH_SESSION: a dashboard session (session.h).  No valid
+ *     session: a GET is sent to /login (303), anything else 403.  Every
+ *     request that is not GET or HEAD must carry the session's CSRF token
+ *     (form field "csrf", constant-time compared), else 403 with a page
+ *     saying why; nothing is changed.  in->user is the logged-in user,
+ *     in->business_id the business the pages show (an operator's chosen
+ *     one), so every query is scoped by it.
+ *   ROUTE_AUTH_PUBLIC_PAGE: a dashboard page without a session (the login
+ *     form); a POST still needs the login form's CSRF token (session.h).
  *   ROUTE_AUTH_NONE: the handler decides (health, the unsubscribe link,
  *     which carries its own HMAC token).
  * An unknown path is 404 text/plain, a known path with another method 405
@@ -59,12 +65,14 @@
 struct app;
 struct http_request;
 struct http_response;
+struct session_user;
 
 enum route_auth {
 	ROUTE_AUTH_NONE,
 	ROUTE_AUTH_TWILIO,   /* X-Twilio-Signature over PUBLIC_URL + URI and the form */
 	ROUTE_AUTH_API_KEY,  /* Authorization: Bearer <a business's API key> */
-	ROUTE_AUTH_SESSION,  /* dashboard session cookie + CSRF token (no route yet) */
+	ROUTE_AUTH_SESSION,  /* dashboard session cookie + CSRF token on state changes */
+	ROUTE_AUTH_PUBLIC_PAGE, /* dashboard page before login (the login form) */
 };
 
 enum route_render {
@@ -72,6 +80,8 @@ enum route_render {
 	ROUTE_RENDER_TWIML_EMPTY, /* always the empty <Response/> (status, texts) */
 	ROUTE_RENDER_JSON,        /* out->json, or {"error": ...} from out->error_code */
 	ROUTE_RENDER_HTML,        /* a whole page from out->page_* through html.c */
+	ROUTE_RENDER_PAGE,        /* a dashboard page: out->page_body in the shell (page.h),
+	                             or a 303 to out->redirect */
 };
 
 enum route_body {
@@ -80,6 +90,9 @@ enum route_body {
 	ROUTE_BODY_JSON,  /* application/json holding an object, up to body_max bytes,
 	                     its members validated by json_fields */
 	ROUTE_BODY_RAW,   /* the handler reads req->body (it knows the format) */
+	ROUTE_BODY_MULTIPART, /* multipart/form-data (a file upload): its parts as form
+	                         pairs (a file part's value is the file's bytes),
+	                         validated by form_fields like ROUTE_BODY_FORM */
 };
 
 /* One member of a JSON object body, declared like a form field: its
@@ -111,8 +124,10 @@ struct route_input {
 	const struct params *form_all; /* every parsed form pair (signed), or NULL */
 	void *json;                 /* ROUTE_BODY_JSON: the body, a json_t object (borrowed) */
 	struct valid_result members; /* ROUTE_BODY_JSON: the row's json_fields (an id in .i) */
-	long long business_id;      /* ROUTE_AUTH_API_KEY: the key's business */
+	long long business_id;      /* ROUTE_AUTH_API_KEY: the key's business;
+	                               ROUTE_AUTH_SESSION: the business the pages show */
 	const char *business;       /* the same as text */
+	const struct session_user *user; /* ROUTE_AUTH_SESSION: who is logged in; else NULL */
 };
 
 /* What a handler did: the answer for the route's renderer and the fields
@@ -132,6 +147,11 @@ struct outcome {
 	const char *page_title;     /* ROUTE_RENDER_HTML: title, template and its */
 	const char *page_tmpl;      /* {{name}} fields (NULL-terminated pairs) */
 	const char *const *page_fields;
+	struct buf page_body;       /* ROUTE_RENDER_PAGE: the page's main content, written
+	                               only through html_render / page_add (page.h) */
+	const char *page_nav;       /* ROUTE_RENDER_PAGE: the current menu item ("today") */
+	const char *redirect;       /* ROUTE_RENDER_PAGE: 303 See Other to this local path */
+	const char *set_cookie[2];  /* Set-Cookie header values (session.c builds them) */
 	/* audit */
 	const char *rejected;       /* set: record only a summary, with this verdict */
 	const char *audit_kind;     /* ROUTE_AUTH_NONE: record in full under this kind */

@@ -232,6 +232,10 @@ static void render(const struct route *r, struct arena *a, struct outcome *out,
 	case ROUTE_RENDER_HTML:
 		render_html(out, res);
 		break;
+	case ROUTE_RENDER_PAGE:
+		/* The dashboard's shell is page.c's (not yet linked). */
+		http_response_text(res, 500, "internal error");
+		break;
 	}
 	if (out->allow)
 		http_response_header(res, "Allow", out->allow);
@@ -256,6 +260,7 @@ static void method_not_allowed(const struct route *r, struct http_request *req, 
 		outcome_error(out, 405, "method_not_allowed", NULL,
 			arena_printf(req->arena, "%.16s is not allowed here; use %s", req->method, allow));
 		break;
+	case ROUTE_RENDER_PAGE:
 	case ROUTE_RENDER_HTML: {
 		static const char *const f[] = { "title", "Method not allowed", "message",
 			"Open the link from the email.", NULL };
@@ -725,6 +730,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 		}
 		break;
 	case ROUTE_AUTH_SESSION:
+	case ROUTE_AUTH_PUBLIC_PAGE:
 		/* No session module yet: a row naming it never runs. */
 		log_error("dispatch: %s %s needs a dashboard session, which does not exist yet",
 			req->method, r->pattern);

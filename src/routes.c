@@ -149,6 +149,8 @@ const struct route routes_table[] = {
 	{ "PATCH", "/api/v1/appointments/{id}", valid_id, VALID_INT64, ROUTE_AUTH_API_KEY,
 		ROUTE_RENDER_JSON, ROUTE_BODY_JSON, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
 		api_patch_appointment_handle, FIELDS(api_patch_fields) },
+	/* ---- API: lists, clients, cancel, keys, OpenAPI (api.c) ---- */
+
 	{ NULL, "/api/v1/*", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
 		ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_not_found_handle,
 		NO_FIELDS },
@@ -163,6 +165,16 @@ const struct route routes_table[] = {
 	{ "POST", "/unsubscribe", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_HTML,
 		ROUTE_BODY_RAW, HTTP_MAX_BODY, NO_FIELDS, FIELDS(unsubscribe_query), 1,
 		unsubscribe_handle, NO_FIELDS },
+
+	/* ---- dashboard: login, logout, password, sessions (dash_account.c) ---- */
+
+	/* ---- dashboard: appointments, timeline, decisions (dash_appointments.c) ---- */
+
+	/* ---- dashboard: clients and CSV import (dash_clients.c, dash_import.c) ---- */
+
+	/* ---- dashboard: settings, API keys, users, flows (dash_settings.c, dash_flows.c) ---- */
+
+	/* ---- dashboard: static files, operator, failsafe; the catch-all last (page.c, dash_operator.c) ---- */
 };
 const size_t routes_count = ARRAY_LEN(routes_table);
 
