@@ -183,7 +183,7 @@ static int load_view(struct app *app, const struct route_input *in, struct setti
 /* ---- rendering ------------------------------------------------------ */
 
 static const char tmpl_error_top[] =
-	"<p class=\"form-error\" role=\"alert\">{{message}}</p>\n";
+	"<p class=\"alert\" role=\"alert\">{{message}}</p>\n";
 static const char tmpl_field_error[] =
 	"<p class=\"field-error\" id=\"{{id}}-error\">{{message}}</p>\n";
 
@@ -199,7 +199,7 @@ static void field_error(struct outcome *out, const struct settings_view *v, cons
 static const char tmpl_intro[] =
 	"<h1>Settings</h1>\n"
 	"<p class=\"muted\">{{who}}</p>\n"
-	"<nav class=\"subnav\" aria-label=\"Settings\"><ul>"
+	"<nav aria-label=\"Settings\"><ul class=\"row\">"
 	"<li><a href=\"#business\">Business</a></li>"
 	"<li><a href=\"#policy\">Reminder policy</a></li>"
 	"<li><a href=\"#wording\">Message wording</a></li>"
@@ -256,7 +256,7 @@ static const char tmpl_biz_close[] =
 	"<p class=\"hint\">With detection on, Twilio tells ringfence when a machine answers and"
 	" the voicemail message plays at once. Without it, a call nobody answers with a key"
 	" within 5 seconds gets the same message.</p>\n"
-	"<button type=\"submit\" class=\"button primary\">Save business settings</button>\n"
+	"<button type=\"submit\" class=\"btn btn-primary\">Save business settings</button>\n"
 	"</form></section>\n";
 
 /* The business part: a form, or for staff the facts. */
@@ -325,8 +325,8 @@ static const char tmpl_pol_default[] =
 	"<p>No lines yet, so the default policy applies: a phone call 24 hours before and a"
 	" text message 2 hours before. Adding a line replaces the default.</p>\n";
 static const char tmpl_pol_table[] =
-	"<table class=\"list\"><thead><tr><th>Channel</th><th>When</th>"
-	"<th>Not sent if late by more than</th><th></th></tr></thead><tbody>\n";
+	"<div class=\"table-wrap\"><table class=\"table\"><thead><tr><th scope=\"col\">Channel</th><th scope=\"col\">When</th>"
+	"<th scope=\"col\">Not sent if late by more than</th><th scope=\"col\"></th></tr></thead><tbody>\n";
 static const char tmpl_pol_row[] =
 	"<tr><td data-label=\"Channel\">{{channel}}</td>"
 	"<td data-label=\"When\">{{offset}} before</td>"
@@ -335,10 +335,10 @@ static const char tmpl_pol_row_rm[] =
 	"<tr><td data-label=\"Channel\">{{channel}}</td>"
 	"<td data-label=\"When\">{{offset}} before</td>"
 	"<td data-label=\"Not sent if late by more than\">{{stale}}</td>"
-	"<td><form method=\"post\" action=\"/settings/policy/{{id}}/remove\""
+	"<td><form method=\"post\" action=\"/settings/policy/{{id}}/remove\" class=\"inline-form\""
 	" data-confirm=\"Remove this reminder line?\">" PAGE_CSRF_INPUT
-	"<button type=\"submit\" class=\"button danger\">Remove</button></form></td></tr>\n";
-static const char tmpl_pol_table_end[] = "</tbody></table>\n";
+	"<button type=\"submit\" class=\"btn btn-danger btn-small\">Remove</button></form></td></tr>\n";
+static const char tmpl_pol_table_end[] = "</tbody></table></div>\n";
 static const char tmpl_pol_form[] =
 	"<form method=\"post\" action=\"/settings/policy\" class=\"form\">\n" PAGE_CSRF_INPUT "\n"
 	"<h3>Add a line</h3>\n"
@@ -358,7 +358,7 @@ static const char tmpl_pol_stale[] =
 	"<select name=\"stale_unit\" aria-label=\"Unit\">\n";
 static const char tmpl_pol_close[] =
 	"</select>\n"
-	"<button type=\"submit\" class=\"button primary\">Add line</button>\n</form>\n";
+	"<button type=\"submit\" class=\"btn btn-primary\">Add line</button>\n</form>\n";
 static const char tmpl_section_end[] = "</section>\n";
 static const char tmpl_opt_label[] = "<option value=\"{{v}}\">{{label}}</option>\n";
 static const char tmpl_opt_label_sel[] =
@@ -448,20 +448,20 @@ static const char tmpl_word_closing[] =
 	"<input id=\"closing\" name=\"closing\" value=\"{{closing}}\" maxlength=\"160\""
 	" required>\n";
 static const char tmpl_word_buttons[] =
-	"<button type=\"submit\" name=\"do\" value=\"preview\" class=\"button\">Preview</button>\n"
-	"<button type=\"submit\" name=\"do\" value=\"save\" class=\"button primary\">Save"
+	"<button type=\"submit\" name=\"do\" value=\"preview\" class=\"btn\">Preview</button>\n"
+	"<button type=\"submit\" name=\"do\" value=\"save\" class=\"btn btn-primary\">Save"
 	" wording</button>\n</form>\n";
 static const char tmpl_preview_unsaved[] =
-	"<p class=\"notice\">This preview shows wording that is not saved yet.</p>\n";
+	"<p class=\"alert-info\">This preview shows wording that is not saved yet.</p>\n";
 static const char tmpl_preview[] =
 	"<h3>Preview</h3>\n"
 	"<p class=\"hint\">For a sample appointment on {{date}} at {{time}}, built by the same"
 	" code that builds the real messages.</p>\n"
-	"<h4>Text message</h4>\n<pre class=\"preview\">{{sms}}</pre>\n"
+	"<h4>Text message</h4>\n<pre class=\"code\">{{sms}}</pre>\n"
 	"<p class=\"muted\">{{sms_count}}</p>\n"
-	"<h4>Email</h4>\n<p>Subject: {{subject}}</p>\n<pre class=\"preview\">{{email}}</pre>\n"
-	"<h4>Call: the voicemail message (TwiML)</h4>\n<pre class=\"preview\">{{twiml}}</pre>\n"
-	"<h4>Call: the menu after pressing 1 (TwiML)</h4>\n<pre class=\"preview\">{{menu}}</pre>\n";
+	"<h4>Email</h4>\n<p>Subject: {{subject}}</p>\n<pre class=\"code\">{{email}}</pre>\n"
+	"<h4>Call: the voicemail message (TwiML)</h4>\n<pre class=\"code\">{{twiml}}</pre>\n"
+	"<h4>Call: the menu after pressing 1 (TwiML)</h4>\n<pre class=\"code\">{{menu}}</pre>\n";
 
 /* "153 characters, 1 segment (GSM-7)" in words. */
 static const char *segments_words(struct arena *a, const char *sms)

@@ -37,10 +37,10 @@ static const char tmpl_head[] =
 	"<p class=\"hint\">Owners can change settings, keys and users; staff can see"
 	" everything and work with appointments and clients but cannot change settings.</p>\n";
 static const char tmpl_error_top[] =
-	"<p class=\"form-error\" role=\"alert\">{{message}}</p>\n";
+	"<p class=\"alert\" role=\"alert\">{{message}}</p>\n";
 static const char tmpl_table[] =
 	"<section class=\"card\"><h2>Logins</h2>\n"
-	"<table class=\"list\"><thead><tr><th>Email</th><th>Role</th><th>Added</th><th></th>"
+	"<div class=\"table-wrap\"><table class=\"table\"><thead><tr><th scope=\"col\">Email</th><th scope=\"col\">Role</th><th scope=\"col\">Added</th><th scope=\"col\"></th>"
 	"</tr></thead><tbody>\n";
 static const char tmpl_row[] =
 	"<tr><td data-label=\"Email\">{{email}}</td><td data-label=\"Role\">{{role}}</td>"
@@ -48,10 +48,10 @@ static const char tmpl_row[] =
 static const char tmpl_row_rm[] =
 	"<tr><td data-label=\"Email\">{{email}}</td><td data-label=\"Role\">{{role}}</td>"
 	"<td data-label=\"Added\">{{created}}</td>"
-	"<td><form method=\"post\" action=\"/settings/users/{{id}}/remove\""
+	"<td><form method=\"post\" action=\"/settings/users/{{id}}/remove\" class=\"inline-form\""
 	" data-confirm=\"Remove {{email}}? They are logged out at once.\">" PAGE_CSRF_INPUT
-	"<button type=\"submit\" class=\"button danger\">Remove</button></form></td></tr>\n";
-static const char tmpl_table_end[] = "</tbody></table></section>\n";
+	"<button type=\"submit\" class=\"btn btn-danger btn-small\">Remove</button></form></td></tr>\n";
+static const char tmpl_table_end[] = "</tbody></table></div></section>\n";
 static const char tmpl_form[] =
 	"<section class=\"card\"><h2>Add a user</h2>\n"
 	"<form method=\"post\" action=\"/settings/users\" class=\"form\">\n" PAGE_CSRF_INPUT "\n"
@@ -72,7 +72,7 @@ static const char tmpl_form_pw[] =
 	"<input id=\"password_confirm\" name=\"password_confirm\" type=\"password\""
 	" autocomplete=\"new-password\">\n";
 static const char tmpl_form_end[] =
-	"<button type=\"submit\" class=\"button primary\">Add user</button>\n</form></section>\n";
+	"<button type=\"submit\" class=\"btn btn-primary\">Add user</button>\n</form></section>\n";
 static const char tmpl_field_error[] =
 	"<p class=\"field-error\" id=\"{{id}}-error\">{{message}}</p>\n";
 static const char tmpl_created[] =
@@ -81,8 +81,8 @@ static const char tmpl_created[] =
 	"<p><strong>{{email}}</strong> can now log in as {{role}} with this password. It is"
 	" shown only this once: give it to them, and ask them to change it under"
 	" &ldquo;Change password&rdquo;.</p>\n"
-	"<p><code class=\"secret\">{{password}}</code></p>\n"
-	"<p><a href=\"/settings/users\" class=\"button\">Back to users</a></p>\n</section>\n";
+	"<pre class=\"code\" id=\"new-password\">{{password}}</pre>\n"
+	"<p><a href=\"/settings/users\" class=\"btn\">Back to users</a></p>\n</section>\n";
 
 static const char *role_words(const char *role)
 {
