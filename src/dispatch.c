@@ -245,9 +245,6 @@ static void render(const struct route *r, struct arena *a, struct outcome *out,
 		http_response_header(res, "Location", out->location);
 	if (out->www_authenticate)
 		http_response_header(res, "WWW-Authenticate", out->www_authenticate);
-	for (int i = 0; i < 2; i++)
-		if (out->set_cookie[i])
-			http_response_header(res, "Set-Cookie", out->set_cookie[i]);
 }
 
 /* A wrong method on a known path, in the route's own kind. */
@@ -851,6 +848,9 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	r->handler(app, &in, &out);
 answer:
 	render(r, req->arena, &out, res);
+	for (int i = 0; i < 2; i++)
+		if (out.set_cookie[i])
+			http_response_header(res, "Set-Cookie", out.set_cookie[i]);
 	if (refused) {
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {
