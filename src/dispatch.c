@@ -124,7 +124,6 @@ static void outcome_init(struct outcome *out, struct arena *a)
 {
 	memset(out, 0, sizeof(*out));
 	buf_init_arena(&out->twiml, a);
-	buf_init_arena(&out->page_body, a);
 	out->planned = out->cancelled = -1;
 }
 
@@ -236,22 +235,8 @@ static void render(const struct route *r, struct arena *a, struct outcome *out,
 		render_html(out, res);
 		break;
 	case ROUTE_RENDER_PAGE:
-		if (out->redirect) {
-			http_response_text(res, 303, "");
-			http_response_header(res, "Location", out->redirect);
-			break;
-		}
-		{
-			const char *const head[] = { "title", out->page_title ? out->page_title : "", NULL };
-			struct buf body = out->page_body;
-			buf_init_arena(&res->body, a);
-			buf_reset(&res->body);
-			html_render(&res->body, page_head, head);
-			buf_append(&res->body, body.data ? body.data : "", body.len);
-			html_render(&res->body, page_tail, NULL);
-			res->status = out->status ? out->status : 200;
-			res->content_type = "text/html; charset=utf-8";
-		}
+		/* The dashboard's shell is page.c's (not yet linked). */
+		http_response_text(res, 500, "internal error");
 		break;
 	}
 	if (out->allow)
