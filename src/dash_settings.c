@@ -59,6 +59,9 @@ struct settings_view {
 	struct biz_form biz;
 	struct policy_form pol;
 	struct wording_form word;
+	const char *shown_name;      /* the stored name and callback number, which the */
+	const char *shown_callback;  /* preview uses whatever the form holds, */
+	const char *shown_tz;        /* and the stored zone */
 	const char *err_field;       /* the field a refused POST blames, or NULL */
 	const char *err_msg;
 };
@@ -173,6 +176,9 @@ static int load_view(struct app *app, const struct route_input *in, struct setti
 	/* The flag rides on the phone's last character: one row, five columns. */
 	v->biz.amd = row[4][strlen(row[4]) - 1] == '+';
 	v->biz.callback = arena_strndup(in->req->arena, row[4], strlen(row[4]) - 1);
+	v->shown_name = v->biz.name;
+	v->shown_callback = v->biz.callback;
+	v->shown_tz = v->biz.tz;
 	if (wording_load(app->db, in->req->arena, in->business_id, &w) < 0)
 		return -1;
 	v->word.greeting = w.greeting;
@@ -482,7 +488,7 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	const struct settings_view *v)
 {
 	struct arena *a = in->req->arena;
-	const char *p[1] = { v->biz.tz }, *row[2];
+	const char *p[1] = { v->shown_tz }, *row[2];
 	struct wording w = { v->word.greeting, v->word.closing };
 	struct wording_values vals;
 	struct buf html, twiml, menu;
@@ -495,10 +501,10 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 		" 30 minutes' AS d) s", 1, p, 2, row);
 	if (r != 1)
 		return -1;
-	vals.business = v->biz.name;
+	vals.business = v->shown_name;
 	vals.date = row[0];
 	vals.time = row[1];
-	vals.callback = v->biz.callback;
+	vals.callback = v->shown_callback;
 	link = arena_printf(a, "%s/unsubscribe?t=sample", app->cfg.public_url ? app->cfg.public_url : "");
 	sms = wording_sms(a, &w, &vals);
 	text = wording_email_text(a, &w, &vals, link);
