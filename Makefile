@@ -94,6 +94,9 @@ $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@) $(DEPDIR)
 	$(COMPILE) $(DEPFLAGS) -c -o $@ $<
 
+# The OpenAPI document is built into api_openapi.o (.incbin).
+$(BUILD)/api_openapi.o: src/www/openapi.json
+
 $(BIN)/ringfence: $(LIB_OBJ) $(MAIN_OBJ)
 	@mkdir -p $(dir $@)
 	$(LINK) -o $@ $^ $(LDLIBS)
