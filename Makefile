@@ -118,6 +118,9 @@ $(BUILD)/gen/www.o: $(WWW_C)
 	@mkdir -p $(dir $@)
 	$(COMPILE) -c -o $@ $<
 
+# The OpenAPI document is built into api_openapi.o (.incbin).
+$(BUILD)/api_openapi.o: src/www/openapi.json
+
 $(BIN)/ringfence: $(LIB_OBJ) $(MAIN_OBJ)
 	@mkdir -p $(dir $@)
 	$(LINK) -o $@ $^ $(LDLIBS)
