@@ -268,7 +268,7 @@ void dash_users_add_handle(struct app *app, const struct route_input *in, struct
 	}
 	PQclear(res);
 	if (made[0] == '\0') {
-		page_redirect(out, "/settings/users?notice=saved");
+		page_redirect(out, "/settings/users?notice=user_added");
 		return;
 	}
 	/* The made-up password is shown once, on this answer (the shell sends
@@ -353,5 +353,5 @@ void dash_users_remove_handle(struct app *app, const struct route_input *in,
 		return;
 	}
 	PQclear(res);
-	page_redirect(out, "/settings/users?notice=saved");
+	page_redirect(out, "/settings/users?notice=user_removed");
 }

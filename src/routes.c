@@ -9,6 +9,7 @@
 #include "routes.h"
 #include "api.h"
 #include "dash_flows.h"
+#include "dash_keys.h"
 #include "dash_settings.h"
 #include "dash_users.h"
 #include "app.h"
@@ -235,6 +236,14 @@ const struct route routes_table[] = {
 	{ "POST", "/settings/wording", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_wording_fields), NO_FIELDS, 0,
 		dash_settings_wording_handle, NO_FIELDS },
+	{ "GET", "/settings/api-keys", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_keys_handle, NO_FIELDS },
+	{ "POST", "/settings/api-keys", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_keys_create_fields), NO_FIELDS, 0,
+		dash_keys_create_handle, NO_FIELDS },
+	{ "POST", "/settings/api-keys/{param}", dash_settings_revoke_param, VALID_TEXT,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_keys_revoke_handle, NO_FIELDS },
 	{ "GET", "/settings/users", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_users_handle, NO_FIELDS },
 	{ "POST", "/settings/users", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,

@@ -174,7 +174,7 @@ static void test_staff_read_only(void **state)
 	char *before = business_row(a.business_id), *after, *body;
 	struct dc_response r;
 	static const char *const posts[] = { "/settings/business", "/settings/policy",
-		"/settings/wording", "/settings/users" };
+		"/settings/wording", "/settings/users", "/settings/api-keys" };
 
 	assert_int_equal(get_or_fail(c, "/settings", &body), 200);
 	assert_null(strstr(body, "action=\"/settings/business\""));
@@ -201,6 +201,8 @@ static void test_staff_read_only(void **state)
 		"SELECT count(*) FROM message_wording WHERE business_id = $1::bigint"), 0);
 	assert_int_equal(biz_count(a.business_id,
 		"SELECT count(*) FROM users WHERE business_id = $1::bigint"), 1);
+	assert_int_equal(biz_count(a.business_id,
+		"SELECT count(*) FROM api_keys WHERE business_id = $1::bigint"), 0);
 	free(before);
 	free(after);
 	dc_free(c);
@@ -552,6 +554,91 @@ static void test_users_remove(void **state)
 	dc_free(c);
 }
 
+/* ---- API keys ------------------------------------------------------------------- */
+
+/* GET /api/v1/appointments/1 with key: the status (401 for a key that is
+ * refused; anything else means the key was taken). */
+static long api_status(const char *key)
+{
+	struct hx_request rq;
+	struct hx_response rs;
+	char *url = xasprintf("%s/api/v1/appointments/1", hx_env.public_url);
+	char *auth = xasprintf("Bearer %s", key);
+	long st;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "GET";
+	rq.url = url;
+	rq.authorization = auth;
+	assert_int_equal(hx_http(NULL, &rq, &rs), 0);
+	st = rs.status;
+	hx_response_free(&rs);
+	free(auth);
+	free(url);
+	return st;
+}
+
+static void test_api_keys(void **state)
+{
+	struct dc_account a, b;
+	struct dc *c = login_as_or_fail(&a, "owner"), *d;
+	struct dc_response r;
+	char bid[24], *key, *id, *path, *body, cc[128];
+	const char *p[1] = { bid };
+
+	assert_int_equal(get_or_fail(c, "/settings/api-keys", &body), 200);
+	assert_non_null(strstr(body, "No API keys yet"));
+	free(body);
+	/* A label is required. */
+	assert_int_equal(dc_post_form(c, "/settings/api-keys", &r, "label", "", NULL), 0);
+	assert_int_equal(r.status, 422);
+	assert_non_null(strstr(buf_str(&r.body), "Label:"));
+	dc_response_free(&r);
+	snprintf(bid, sizeof(bid), "%lld", a.business_id);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM api_keys WHERE business_id ="
+					   " $1::bigint", 1, p), 0);
+
+	/* Created: shown once on the answer, never stored. */
+	assert_int_equal(dc_post_form(c, "/settings/api-keys", &r, "label", "Booking <site>",
+		NULL), 0);
+	assert_int_equal(r.status, 200);
+	assert_true(dc_header(&r, "Cache-Control", cc, sizeof(cc)));
+	assert_non_null(strstr(cc, "no-store"));
+	key = pre_text(buf_str(&r.body), "new-key");
+	assert_non_null(key);
+	assert_int_equal(strncmp(key, "rf_", 3), 0);
+	dc_response_free(&r);
+	assert_int_not_equal(api_status(key), 401);
+	assert_int_equal(get_or_fail(c, "/settings/api-keys", &body), 200);
+	assert_null(strstr(body, key));
+	assert_non_null(strstr(body, "Booking &lt;site&gt;"));
+	assert_non_null(strstr(body, "data-confirm"));
+	free(body);
+
+	id = hx_db_value_or_fail("SELECT id::text FROM api_keys WHERE business_id = $1::bigint",
+		1, p);
+	path = xasprintf("/settings/api-keys/%s/revoke", id);
+	/* Another business's owner: 404, the key still works. */
+	d = login_as_or_fail(&b, "owner");
+	assert_int_equal(dc_post_form(d, path, &r, NULL), 0);
+	assert_int_equal(r.status, 404);
+	dc_response_free(&r);
+	assert_int_not_equal(api_status(key), 401);
+	/* Revoked by its business: the API refuses it. */
+	assert_int_equal(dc_post_form(c, path, &r, NULL), 0);
+	assert_int_equal(r.status, 303);
+	dc_response_free(&r);
+	assert_int_equal(api_status(key), 401);
+	assert_int_equal(get_or_fail(c, "/settings/api-keys", &body), 200);
+	assert_non_null(strstr(body, "revoked"));
+	free(body);
+	free(path);
+	free(id);
+	free(key);
+	dc_free(d);
+	dc_free(c);
+}
+
 /* ---- call flows ------------------------------------------------------------------ */
 
 static void test_flows(void **state)
@@ -604,6 +691,7 @@ int dash_settings_tests(void)
 		cmocka_unit_test(test_wording_preview_and_save),
 		cmocka_unit_test(test_users_add),
 		cmocka_unit_test(test_users_remove),
+		cmocka_unit_test(test_api_keys),
 		cmocka_unit_test(test_flows),
 	};
 	return cmocka_run_group_tests_name("integration: dashboard settings", tests,
