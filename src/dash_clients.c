@@ -635,7 +635,7 @@ void dash_clients_show_handle(struct app *app, const struct route_input *in, str
 		page_unavailable(out);
 		goto out;
 	}
-	page_begin(out, PQgetvalue(res, 0, 1), "clients");
+	page_begin(out, arena_strdup(a, PQgetvalue(res, 0, 1)), "clients");
 	{
 		const char *tz = PQgetvalue(res, 0, 4);
 		const char *const f[] = { "id", cid, "name", PQgetvalue(res, 0, 1), "phone",
