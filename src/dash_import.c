@@ -679,6 +679,17 @@ void dash_import_upload_handle(struct app *app, const struct route_input *in,
 	}
 	if (sha256_hex(file->s, file->len, sha) < 0)
 		goto unavailable;
+	{
+		/* Previews nobody imported go a day after they expired. */
+		const char *p[] = { in->business };
+		res = db_exec_prepared(app->db, "dash_import_expire",
+			"DELETE FROM csv_uploads WHERE business_id = $1::bigint"
+			" AND committed_at IS NULL AND expires_at <= now() - interval '1 day'", 1, p);
+		if (res == NULL)
+			goto unavailable;
+		PQclear(res);
+		res = NULL;
+	}
 	snprintf(uid, sizeof(uid), "%lld", in->user->user_id);
 	snprintf(count, sizeof(count), "%zu", nnew);
 	{
@@ -893,9 +904,10 @@ void dash_import_commit_handle(struct app *app, const struct route_input *in,
 		const char *p[] = { sid, created };
 		res = db_exec_prepared(app->db, clients ? "dash_import_done_clients" :
 			"dash_import_done_appointments",
-			clients ? "UPDATE csv_uploads SET committed_at = now(),"
+			/* The rows (names, numbers) are not kept once imported. */
+			clients ? "UPDATE csv_uploads SET committed_at = now(), rows = '[]',"
 				" created_clients = $2::int WHERE id = $1::bigint" :
-				"UPDATE csv_uploads SET committed_at = now(),"
+				"UPDATE csv_uploads SET committed_at = now(), rows = '[]',"
 				" created_appointments = $2::int WHERE id = $1::bigint", 2, p);
 	}
 	if (res == NULL)

@@ -522,6 +522,44 @@ static void test_import_appointments(void **state)
 	owner_free(&o);
 }
 
+/* A preview past its hour imports nothing; its upload's rows are not
+ * kept once imported. */
+static void test_import_expired(void **state)
+{
+	struct owner o;
+	struct dc_response r;
+	char path[64], sid[24];
+	const char *p[1] = { sid };
+	long long id;
+	(void)state;
+
+	owner_or_fail(&o, NULL);
+	upload(&o, "clients", "name,phone\nEve,+15550100160\n", &r);
+	assert_int_equal(r.status, 200);
+	id = preview_id(&r);
+	dc_response_free(&r);
+	snprintf(sid, sizeof(sid), "%lld", id);
+	hx_db_cmd_or_fail("UPDATE csv_uploads SET created_at = now() - interval '2 hours',"
+			  " expires_at = now() - interval '1 hour' WHERE id = $1::bigint", 1, p);
+	snprintf(path, sizeof(path), "/import/%lld/commit", id);
+	assert_int_equal(dc_post_form(o.c, path, &r, NULL), 0);
+	assert_int_equal(r.status, 409);
+	assert_non_null(strstr(buf_str(&r.body), "expired"));
+	dc_response_free(&r);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
+		0);
+	upload(&o, "clients", "name,phone\nEve,+15550100160\n", &r);
+	id = preview_id(&r);
+	dc_response_free(&r);
+	commit_or_fail(&o, id);
+	snprintf(sid, sizeof(sid), "%lld", id);
+	assert_int_equal(hx_db_int_or_fail("SELECT jsonb_array_length(rows) FROM csv_uploads"
+					   " WHERE id = $1::bigint", 1, p), 0);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
+		1);
+	owner_free(&o);
+}
+
 /* The templates download as CSV with the columns the page documents. */
 static void test_templates(void **state)
 {
@@ -558,6 +596,7 @@ int dash_clients_tests(void)
 		cmocka_unit_test(test_import_bad_row),
 		cmocka_unit_test(test_import_twice),
 		cmocka_unit_test(test_import_appointments),
+		cmocka_unit_test(test_import_expired),
 		cmocka_unit_test(test_templates),
 	};
 	return cmocka_run_group_tests_name("integration: dash_clients", tests, hx_group_setup,
