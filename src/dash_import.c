@@ -710,7 +710,8 @@ void dash_import_upload_handle(struct app *app, const struct route_input *in,
 
 	page_begin(out, "Check the import", "import");
 	{
-		const char *what = u.kind == KIND_CLIENTS ? "clients" : "appointments";
+		const char *what = u.kind == KIND_CLIENTS ? (nrows == 1 ? "client" : "clients") :
+			(nrows == 1 ? "appointment" : "appointments");
 		const char *summary = nnew == nrows ?
 			arena_printf(a, "%zu %s, all new. Nothing is imported until you press Import.",
 				nrows, what) :

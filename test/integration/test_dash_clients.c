@@ -473,7 +473,7 @@ static void test_import_appointments(void **state)
 		"+1 555 010 0150,,%s,\"Check-up, \xf0\x9f\x98\x80 '; --\"\n", v);
 	upload(&o, "appointments", csv, &r);
 	assert_int_equal(r.status, 200);
-	assert_non_null(strstr(buf_str(&r.body), "1 appointments, all new"));
+	assert_non_null(strstr(buf_str(&r.body), "1 appointment, all new"));
 	id = preview_id(&r);
 	dc_response_free(&r);
 	assert_int_equal(biz_count(&o, "SELECT count(*) FROM appointments"
