@@ -134,6 +134,46 @@ static void test_create_and_show(void **state)
 	owner_free(&o);
 }
 
+/* The list pages by 50 in name order; the search matches % and _ as
+ * themselves and keeps the search in the page links. */
+static void test_list_paging(void **state)
+{
+	struct owner o;
+	char *body;
+	(void)state;
+
+	owner_or_fail(&o, NULL);
+	hx_db_cmd_or_fail("INSERT INTO clients (business_id, name, email)"
+			  " SELECT $1::bigint, 'Pat ' || lpad(i::text, 3, '0'),"
+			  "  'pat' || i || '@example.com' FROM generate_series(1, 51) i", 1,
+		(const char *[]){ o.biz });
+	hx_db_cmd_or_fail("INSERT INTO clients (business_id, name, email)"
+			  " VALUES ($1::bigint, '100% & more_x', 'pct@example.com')", 1,
+		(const char *[]){ o.biz });
+	assert_int_equal(get_page(o.c, "/clients?q=pat", &body), 200);
+	assert_non_null(strstr(body, ">Pat 001<"));
+	assert_non_null(strstr(body, ">Pat 050<"));
+	assert_null(strstr(body, ">Pat 051<"));
+	assert_non_null(strstr(body, "href=\"/clients?q=pat&amp;page=2\""));
+	assert_null(strstr(body, "Previous page"));
+	free(body);
+	assert_int_equal(get_page(o.c, "/clients?q=pat&page=2", &body), 200);
+	assert_non_null(strstr(body, ">Pat 051<"));
+	assert_null(strstr(body, ">Pat 050<"));
+	assert_non_null(strstr(body, "Previous page"));
+	assert_null(strstr(body, "Next page"));
+	free(body);
+	assert_int_equal(get_page(o.c, "/clients?q=0%25", &body), 200);
+	assert_non_null(strstr(body, "100% &amp; more_x"));
+	assert_null(strstr(body, "Pat 0"));
+	free(body);
+	assert_int_equal(get_page(o.c, "/clients?q=e_x", &body), 200);
+	assert_non_null(strstr(body, "100% &amp; more_x"));
+	assert_null(strstr(body, "Pat 0"));
+	free(body);
+	owner_free(&o);
+}
+
 /* Bad input re-renders the form with the input, a message naming the
  * field and 422, and saves nothing. */
 static void test_validation(void **state)
@@ -590,6 +630,7 @@ int dash_clients_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_and_show),
+		cmocka_unit_test(test_list_paging),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_edit_and_opt_out),
 		cmocka_unit_test(test_other_business),
