@@ -247,6 +247,11 @@ static int read_header(struct upload *u, const struct csv_record *h)
 
 	for (int c = 0; c < COL_N; c++)
 		u->col[c] = -1;
+	if (h->nfields == 1 && strchr(h->fields[0], ';') != NULL) {
+		problem(u, h->line, "the columns are separated by semicolons: save the file as"
+			" \"CSV UTF-8 (comma delimited)\"");
+		return -1;
+	}
 	for (size_t j = 0; j < h->nfields; j++) {
 		char *name = (char *)trimmed(u->a, h->fields[j]);
 		int c;

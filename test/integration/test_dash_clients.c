@@ -385,6 +385,7 @@ static void test_import_bad_row(void **state)
 		{ "name,phone\nAnn,+15550100140\nAnn Two,+1 555 010 0140\n",
 		  "line 3: phone is the same as on line 2" },
 		{ "name,fax\nAnn,123\n", "line 1: unknown column &#39;fax&#39;" },
+		{ "name;phone\nAnn;+15550100140\n", "line 1: the columns are separated by semicolons" },
 		{ "name,phone\nAnn,+15550100140\n\"Bob,+15550100141\n", "line 3: a quoted value is not"
 		  " closed" },
 		{ "name,phone\nAnn,+15550100140,extra\n", "line 2: has 3 values" },
