@@ -501,6 +501,7 @@ static void test_import_appointments(void **state)
 	upload(&o, "appointments", csv, &r);
 	assert_int_equal(r.status, 422);
 	assert_non_null(strstr(buf_str(&r.body), "line 3: no client here has the email"));
+	assert_non_null(strstr(buf_str(&r.body), "add a name column"));
 	dc_response_free(&r);
 	snprintf(csv, sizeof(csv), "phone,email,starts_at,notes\n"
 		"+1 555 010 0150,,%s,\"Check-up, \xf0\x9f\x98\x80 '; --\"\n"
@@ -560,6 +561,34 @@ static void test_import_appointments(void **state)
 	assert_int_equal(get_page(o.c, path, &v), 200);
 	assert_non_null(strstr(v, "Booked"));
 	free(v);
+
+	/* a client "in the file": created from the row's name, once */
+	v = hx_db_value_or_fail("SELECT to_char((now() + interval '11 days') AT TIME ZONE"
+				" 'America/New_York', 'YYYY-MM-DD')", 0, NULL);
+	snprintf(csv, sizeof(csv), "Name,Email,Starts_At\n"
+		"Eli New,eli@example.com,%s 10:00\n"
+		"Eli New,ELI@example.com,%s 11:00\n", v, v);
+	free(v);
+	upload(&o, "appointments", csv, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(buf_str(&r.body), "2 appointments, all new"));
+	assert_non_null(strstr(buf_str(&r.body), "The file also adds 1 new client"));
+	assert_non_null(strstr(buf_str(&r.body), "Eli New (new client)"));
+	id = preview_id(&r);
+	dc_response_free(&r);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
+		1);
+	commit_or_fail(&o, id);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"
+				       " AND name = 'Eli New' AND email = 'eli@example.com'"), 1);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM appointments a JOIN clients c"
+				       " ON c.id = a.client_id WHERE a.business_id = $1::bigint"
+				       " AND c.name = 'Eli New'"), 2);
+	upload(&o, "appointments", csv, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(buf_str(&r.body), "0 new, 2 already imported"));
+	assert_null(strstr(buf_str(&r.body), "new client"));
+	dc_response_free(&r);
 	owner_free(&o);
 }
 
@@ -621,7 +650,7 @@ static void test_templates(void **state)
 	dc_response_free(&r);
 	assert_int_equal(dc_get(o.c, "/import/template/appointments.csv", &r), 0);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(buf_str(&r.body), "phone,email,starts_at,notes\r\n");
+	assert_string_equal(buf_str(&r.body), "phone,email,starts_at,notes,name\r\n");
 	dc_response_free(&r);
 	assert_int_equal(get_page(o.c, "/import/template/other.csv", NULL), 404);
 	owner_free(&o);
