@@ -178,7 +178,6 @@ void dash_import_template_handle(struct app *app, const struct route_input *in,
 	const char *t = strcmp(in->param, "clients.csv") == 0 ? template_clients :
 		template_appointments;
 	(void)app;
-	buf_init_arena(&out->page_body, in->req->arena);
 	buf_append(&out->page_body, t, strlen(t));
 	out->asset_type = "text/csv; charset=utf-8";
 }
