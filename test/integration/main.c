@@ -41,6 +41,8 @@ int main(void)
 		{ "email", email_tests },
 		{ "flood", flood_tests },
 		{ "session", session_tests },
+		{ "shell", shell_tests },
+		{ "dash_clients", dash_clients_tests },
 		{ "dash_settings", dash_settings_tests },
 		{ "restarts", restarts_tests },
 	};
