@@ -287,7 +287,9 @@ const struct route routes_table[] = {
 		dash_users_remove_handle, NO_FIELDS },
 	{ "GET", "/flows", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_flows_handle, NO_FIELDS },
-	{ "GET", "/flows/{param}", dash_flows_svg_param, VALID_TEXT, ROUTE_AUTH_SESSION,
+	/* The diagrams are the product's, the same for every business: no
+	 * session, like the stylesheet. */
+	{ "GET", "/flows/{param}", dash_flows_svg_param, VALID_TEXT, ROUTE_AUTH_NONE,
 		ROUTE_RENDER_ASSET, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
 		dash_flows_svg_handle, NO_FIELDS },
 
