@@ -414,7 +414,8 @@ static const char tmpl_word_open[] =
 	"<section class=\"card\" id=\"wording\"><h2>Message wording</h2>\n"
 	"<p class=\"hint\">Texts and emails start with your greeting and end with your closing"
 	" line; the appointment's date and time sit between them, and the way to stop reminders"
-	" is always added. You may use {business}, {date}, {time} and {callback}; nothing else"
+	" is always added. You may use {business}, {date}, {time} and {callback} ({business} in"
+	" at least one of the two, so people know who writes); nothing else"
 	" about a client or an appointment (never its notes) is ever sent. Calls use recorded"
 	" prompts and speak only the business name, date, time and callback number.</p>\n";
 static const char tmpl_word_ro[] =
@@ -823,6 +824,14 @@ void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 	}
 	if (wording_check(v.word.closing, err, sizeof(err)) < 0) {
 		refuse(app, in, out, &v, "closing", arena_printf(a, "Closing line: %s.", err));
+		return;
+	}
+	/* A text that does not say who sends it is one people cannot place
+	 * (or stop knowingly): the business's name must be in it. */
+	if (strstr(v.word.greeting, "{business}") == NULL &&
+		strstr(v.word.closing, "{business}") == NULL) {
+		refuse(app, in, out, &v, "greeting", "Greeting: put {business} in the greeting or"
+			" the closing line, so that people know who the reminder is from.");
 		return;
 	}
 	if (strcmp(what, "preview") == 0) {

@@ -310,10 +310,11 @@ static void test_wording_refused(void **state)
 	} bad[] = {
 		{ "Hi {notes}", "Bye", "{notes} cannot be used" },
 		{ "Hi", "See you {notes}!", "Closing line: {notes} cannot be used" },
-		{ "Hi {client_name}", "Bye", "{client_name} is not a placeholder" },
+		{ "Hi {client_name}", "Bye {business}", "{client_name} is not a placeholder" },
 		{ "Hi {business", "Bye", "opens no placeholder" },
 		{ "", "Bye", "Greeting: it is empty" },
 		{ "Hi", "two\nlines", "Closing line: it must be one line" },
+		{ "Hi there", "Call {callback}", "put {business} in the greeting or the closing" },
 	};
 	struct dc_account a;
 	struct dc *c = login_as_or_fail(&a, "owner");
