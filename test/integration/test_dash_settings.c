@@ -652,7 +652,7 @@ static void test_flows(void **state)
 	assert_int_equal(get_or_fail(c, "/flows", &body), 200);
 	src = strstr(body, "src=\"/flows/reminder_call.svg?v=");
 	assert_non_null(src);
-	assert_non_null(strstr(body, "machine_message"));
+	assert_non_null(strstr(body, "machine message"));
 	assert_non_null(strstr(body, "nothing pressed in time"));
 	src = xstrdup(src + 5);
 	q = strchr(src, '"');
