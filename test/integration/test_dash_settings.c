@@ -153,6 +153,21 @@ static void test_business_invalid(void **state)
 		assert_string_equal(after, before);
 		free(after);
 	}
+	/* 200 characters is the bound, not 200 bytes: a name of 200 two-byte
+	 * letters is taken. */
+	{
+		char name[401];
+		for (int i = 0; i < 200; i++)
+			memcpy(name + 2 * i, "\xc3\xa9", 2);
+		name[400] = '\0';
+		assert_int_equal(dc_post_form(c, "/settings/business", &r, "name", name,
+			"time_zone", "UTC", "window_start", "09:00", "window_end", "17:00",
+			"callback_phone", "+15550100123", NULL), 0);
+		assert_int_equal(r.status, 303);
+		dc_response_free(&r);
+		free(before);
+		before = business_row(a.business_id);
+	}
 	/* What was typed comes back, escaped. */
 	assert_int_equal(dc_post_form(c, "/settings/business", &r, "name", "<b>New</b>",
 		"time_zone", "UTC", "window_start", "10:00", "window_end", "09:00", "callback_phone",
