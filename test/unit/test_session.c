@@ -41,8 +41,13 @@ static void test_cookie_from_config(void **state)
 {
 	struct config cfg;
 	char err[256];
+	const char *url = getenv("RINGFENCE_PUBLIC_URL");
+	char *saved = url ? strdup(url) : NULL;
 	(void)state;
 
+	/* Production wants an https public URL. */
+	setenv("RINGFENCE_PUBLIC_URL", "https://reminders.example.com", 1);
+	unsetenv("RINGFENCE_NOW");
 	unsetenv("RINGFENCE_ENV");
 	assert_int_equal(config_load(&cfg, 0, err, sizeof(err)), 0);
 	assert_int_equal(session_cookie_plain(cfg.env), 1);
@@ -52,6 +57,11 @@ static void test_cookie_from_config(void **state)
 	setenv("RINGFENCE_ENV", "test", 1);
 	assert_int_equal(config_load(&cfg, 0, err, sizeof(err)), 0);
 	assert_int_equal(session_cookie_plain(cfg.env), 1);
+	if (saved)
+		setenv("RINGFENCE_PUBLIC_URL", saved, 1);
+	else
+		unsetenv("RINGFENCE_PUBLIC_URL");
+	free(saved);
 }
 
 /* No wait under 5 failures; then 1, 2, 4, 8 minutes since the last
