@@ -97,6 +97,12 @@ static void test_login_ok(void **state)
 	assert_int_equal(dc_get(c, "/settings/sessions", &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(buf_str(&r.body), "This session"));
+	{
+		char cc[64];
+		assert_int_equal(dc_header(&r, "Cache-Control", cc, sizeof(cc)), 1);
+		assert_string_equal(cc, "no-store");
+		assert_true(r.csp[0] != '\0');
+	}
 	dc_response_free(&r);
 	/* GET / sends a logged-in user to the day's page. */
 	assert_int_equal(dc_get(c, "/", &r), 0);
