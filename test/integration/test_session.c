@@ -397,6 +397,10 @@ static void test_csrf(void **state)
 	assert_int_equal(dc_post_form(c, "/logout", &r, "csrf", "", NULL), 0);
 	assert_int_equal(r.status, 403);
 	dc_response_free(&r);
+	/* An upload where a form is expected: refused, nothing changed. */
+	assert_int_equal(dc_post_multipart(c, "/logout", "file", "a.csv", "x,y\n", 4, &r, NULL), 0);
+	assert_int_equal(r.status, 400);
+	dc_response_free(&r);
 	after = password_hash(a.user_id);
 	assert_string_equal(before, after);
 	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
