@@ -12,6 +12,7 @@
 #include "log.h"
 #include "multipart.h"
 #include "page.h"
+#include "session.h"
 #include "signature.h"
 #include "twiml.h"
 #include "util.h"
@@ -722,6 +723,73 @@ static int form_fields(const struct route *r, struct http_request *req, const ch
 	return -1;
 }
 
+/* ---- dashboard sessions ------------------------------------------------------ */
+
+/* The dashboard's answer to a form that fails its CSRF check. */
+static const char csrf_refused[] = "This form has expired or did not come from ringfence;"
+	" nothing was changed. Reload the page and try again.";
+
+/* ROUTE_AUTH_SESSION and ROUTE_AUTH_PUBLIC_PAGE (dispatch.h): the session
+ * (in->user, in->business_id; none: a GET goes to /login?next=<this
+ * path>, anything else is a 403 page; the database down: 503), then on
+ * every request that is not GET or HEAD the form and its CSRF token
+ * (the session's, or the login form's double-submit cookie), then the
+ * row's form fields (422 naming the field).  0 to run the handler, -1
+ * when out holds the answer (nothing was changed). */
+static int dashboard_gate(struct app *app, const struct route *r, struct http_request *req,
+	struct route_input *in, struct outcome *out)
+{
+	int changes = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+	const char *want = NULL;
+	int db_err = 0;
+
+	if (r->auth == ROUTE_AUTH_SESSION) {
+		in->user = session_load(app, req, &db_err);
+		if (db_err) {
+			log_error("dispatch: %s %s: cannot read the session: %s", req->method, req->path,
+				db_last_error(app->db));
+			page_unavailable(out);
+			return -1;
+		}
+		if (in->user == NULL && !changes) {
+			struct buf next;
+			buf_init_arena(&next, req->arena);
+			form_encode(&next, req->request_uri, strlen(req->request_uri));
+			if (session_valid_next(req->request_uri, strlen(req->request_uri)))
+				page_redirect(out, "/login?next=%s", buf_str(&next));
+			else
+				page_redirect(out, "/login");
+			return -1;
+		}
+		if (in->user == NULL) {
+			page_error(out, 403, "You are not logged in",
+				"Your session has ended; nothing was changed. Log in and try again.");
+			out->rejected = "no session";
+			return -1;
+		}
+		in->business_id = in->user->business_id;
+		in->business = in->user->business;
+		out->business_id = in->business;
+		want = in->user->csrf;
+	} else if (changes) {
+		if (session_login_csrf(app, req, out, &want) < 0) {
+			page_error(out, 500, "Something went wrong", "Reload the page and try again.");
+			return -1;
+		}
+	}
+	if (!changes)
+		return 0;
+	/* The form was parsed before (body_form); its fields are checked
+	 * after (form_fields). */
+	if (!session_csrf_ok(want, in->form_all ? form_get(in->form_all, SESSION_CSRF_FIELD)
+						: NULL)) {
+		page_error(out, 403, "This form has expired", csrf_refused);
+		out->rejected = "csrf token mismatch";
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the request ------------------------------------------------------------ */
 
 /* See dispatch.h: match, refuse an oversized body, authenticate, validate,
@@ -836,11 +904,14 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 		break;
 	case ROUTE_AUTH_SESSION:
 	case ROUTE_AUTH_PUBLIC_PAGE:
-		/* No session module yet: a row naming it never runs. */
-		log_error("dispatch: %s %s needs a dashboard session, which does not exist yet",
-			req->method, r->pattern);
-		http_response_text(res, 500, "internal error");
-		goto done;
+		if (st.row == NULL) {
+			method_not_allowed(r, req, allowed_methods(table, n, req->arena, req->path), &out);
+			goto answer;
+		}
+		if (dashboard_gate(app, r, req, &in, &out) < 0)
+			goto answer;
+		snprintf(st.business, sizeof(st.business), "%s", in.business ? in.business : "");
+		break;
 	case ROUTE_AUTH_NONE:
 		if (st.row == NULL) {
 			method_not_allowed(r, req, allowed_methods(table, n, req->arena, req->path), &out);
