@@ -1273,8 +1273,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	PQclear(res);
 	res = NULL;
 	{
-		const char *p[7] = { ids, in->business, now, channel ? channel : "", hour, day,
-			in->user->business_tz };
+		const char *p[6] = { ids, in->business, now, channel ? channel : "", hour, day };
 		rc = db_row_prepared(app->db, a, "dash_test_check",
 			"SELECT a.status, a.starts_at > $3::timestamptz,"
 			" CASE $4 WHEN 'email' THEN cl.email::text ELSE cl.phone::text END,"
@@ -1296,7 +1295,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 			" JOIN businesses b ON b.id = a.business_id"
 			" CROSS JOIN LATERAL (SELECT COALESCE(cl.time_zone, b.time_zone) AS tz) w"
 			" WHERE a.id = $1::bigint AND a.business_id = $2::bigint FOR UPDATE OF a",
-			7, p, 8, v);
+			6, p, 8, v);
 	}
 	if (rc < 0)
 		goto db_failed;
