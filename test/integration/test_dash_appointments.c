@@ -10,6 +10,8 @@
 #include "dash_client.h"
 #include "util.h"
 
+#include <unistd.h>
+
 /* The flow the fixture calls run. */
 #define FLOW "reminder_call"
 
@@ -581,6 +583,54 @@ static void test_test_reminder_window(void **state)
 	biz_free(&b);
 }
 
+/* The test reminder goes the normal way: a worker claims it from the
+ * ready set and sends it through the simulator; the timeline and Today
+ * show it. */
+static void test_test_reminder_sent_by_worker(void **state)
+{
+	struct biz b;
+	const char *bin = hx_ringfence_bin("dash_appointments");
+	const char *const args[] = { "--once", NULL };
+	char ids[24], *path, *body;
+	long long id;
+	pid_t pid;
+	(void)state;
+
+	assert_non_null(bin);
+	biz_or_fail(&b, NULL);
+	hx_db_cmd_or_fail("UPDATE businesses SET verified = true WHERE id = $1::bigint", 1,
+		(const char *[]){ b.business });
+	id = create_or_fail(&b, 2, "16:00", "");
+	snprintf(ids, sizeof(ids), "%lld", id);
+	/* Only the test row may go. */
+	hx_db_cmd_or_fail("UPDATE reminders SET status = 'cancelled', status_reason = 'test'"
+		" WHERE appointment_id = $1::bigint AND status = 'pending'", 1, (const char *[]){ ids });
+	path = xasprintf("/appointments/%lld/test-reminder", id);
+	free(get_or_fail(b.c, "/today", 200));
+	free(post_or_fail(b.c, path, 303, "channel", "sms", NULL, NULL));
+	free(path);
+
+	pid = fork();
+	if (pid == 0) {
+		hx_worker_child_env(b.phone);
+		hx_exec_worker(bin, args);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(hx_wait_child(pid, 60), 0);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM contact_attempts ca JOIN reminders r"
+		" ON r.id = ca.reminder_id WHERE r.appointment_id = $1::bigint AND r.kind = 'test'"
+		" AND ca.status = 'placed' AND ca.provider_sid LIKE 'SM%'", ids), 1);
+	path = xasprintf("/appointments/%lld", id);
+	body = get_or_fail(b.c, path, 200);
+	has_or_fail(body, "Text placed with Twilio: SM", "the timeline shows the send");
+	free(body);
+	free(path);
+	body = get_or_fail(b.c, "/today/fragment", 200);
+	has_or_fail(body, "Text (test)", "today lists the test");
+	free(body);
+	biz_free(&b);
+}
+
 /* ---- decisions -------------------------------------------------------------- */
 
 /* An unknown-outcome attempt on a reminder of appointment ids: its id. */
@@ -789,6 +839,7 @@ int dash_appointments_tests(void)
 		cmocka_unit_test(test_callback_card),
 		cmocka_unit_test(test_test_reminder),
 		cmocka_unit_test(test_test_reminder_window),
+		cmocka_unit_test(test_test_reminder_sent_by_worker),
 		cmocka_unit_test(test_decisions),
 		cmocka_unit_test(test_timeline_key_press),
 	};
