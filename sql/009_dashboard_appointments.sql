@@ -17,6 +17,12 @@
 --                                 They carry attempt 5, the last: a status
 --                                 callback's retry stops there, so each is
 --                                 sent at most once.
+--                                 INSERT ... ON CONFLICT on the plan's key
+--                                 now names this predicate:
+--                                   ON CONFLICT (appointment_id, channel,
+--                                     offset_minutes, attempt)
+--                                     WHERE superseded_at IS NULL
+--                                     AND kind = 'plan' DO NOTHING
 --   reminders.requested_by        who asked for a test or resend row.
 --   attempt_decisions             "Needs a decision": one decision per
 --                                 unknown-outcome attempt, with who and why.

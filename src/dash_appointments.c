@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "db.h"
 #include "dispatch.h"
+#include "form.h"
 #include "http.h"
 #include "log.h"
 #include "page.h"
@@ -704,14 +705,21 @@ static void dash_today(struct app *app, const struct route_input *in, struct out
 			goto db_failed;
 		page_add(out, tmpl_filter, h);
 		{
-			const char *r[] = { "src", arena_printf(a, "/today/fragment?from=%s&to=%s",
-				f.from, f.to), NULL };
-			/* The filter's text goes in through the form's own
-			 * encoding only: the refresh keeps the dates. */
-			if (*f.status == '\0' && *f.q == '\0')
-				page_add(out, "<div id=\"today-list\" data-refresh=\"{{src}}\">", r);
-			else
-				page_add(out, "<div id=\"today-list\">", NULL);
+			/* The refresh keeps the filter, each value URL-encoded. */
+			struct params fp;
+			struct param pv[4] = { { "from", f.from, strlen(f.from) },
+				{ "to", f.to, strlen(f.to) }, { "status", f.status, strlen(f.status) },
+				{ "q", f.q, strlen(f.q) } };
+			struct buf src;
+			const char *r[3] = { "src", NULL, NULL };
+
+			fp.v = pv;
+			fp.n = 4;
+			buf_init_arena(&src, a);
+			buf_puts(&src, "/today/fragment?");
+			form_encode_params(&src, &fp);
+			r[1] = buf_str(&src);
+			page_add(out, "<div id=\"today-list\" data-refresh=\"{{src}}\">", r);
 		}
 	}
 	if (dash_day_list(app, in, out, &f) < 0)

@@ -223,7 +223,7 @@ static const char tl_sql[] =
 	"    || replace(ca.delivery_status, '-', ' '), 'attempt-' || ca.id"
 	"    FROM ca WHERE ca.delivery_status IS NOT NULL"
 	"  UNION ALL SELECT cl.created_at, 8, 'Call started' || COALESCE(': ' || cl.call_sid, ''),"
-	"    COALESCE(cl.call_sid, NULL) FROM cl"
+	"    cl.call_sid FROM cl"
 	"  UNION ALL SELECT e.created_at, 9, CASE"
 	"      WHEN e.input ~ '^[0-9#*]$' THEN 'pressed ' || e.input"
 	"      WHEN e.input = 'other' THEN 'pressed ' || COALESCE(e.digits, 'another key')"

@@ -194,6 +194,8 @@ static void test_create_and_pages(void **state)
 	free(body);
 	body = get_or_fail(b.c, "/today?q=client+%3Cb", 200);
 	has_or_fail(body, "15:30", "search by name");
+	/* The refresh keeps the search, encoded. */
+	has_or_fail(body, "&amp;status=&amp;q=client%20%3Cb\"", "refresh keeps the filter");
 	free(body);
 	biz_free(&b);
 }
