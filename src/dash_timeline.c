@@ -275,7 +275,7 @@ static int tl_head(struct app *app, const struct route_input *in, struct outcome
 
 	snprintf(ids, sizeof(ids), "%lld", id);
 	rc = db_row_prepared(app->db, a, "dash_tl_head",
-		"SELECT c.name, COALESCE(c.phone, ''), COALESCE(c.email, ''),"
+		"SELECT c.name, COALESCE(c.phone, 'none'), COALESCE(c.email, 'none'),"
 		" to_char(a.starts_at AT TIME ZONE $3, 'FMDay FMDD FMMonth YYYY, HH24:MI'), a.status,"
 		" a.notes, (a.callback_requested_at IS NOT NULL AND (a.callback_done_at IS NULL"
 		"   OR a.callback_done_at < a.callback_requested_at))::text"
