@@ -147,10 +147,36 @@ static int tl_group(struct app *app, struct outcome *out, struct arena *a, const
 	return 1;
 }
 
-/* The business's records about appointment id (the API's and the
- * dashboard's).  1 shown, 0 Redis could not be read. */
+/* 1 when rec of the business's stream is about appointment id: the
+ * API's and the dashboard's records naming it, and the records of its
+ * attempts (links[0..n): "attempt-N") that no call's or attempt's
+ * stream holds (a text's status callbacks). */
+static int tl_about(json_t *rec, long long id, const char *const *links, size_t n)
+{
+	json_t *aid = json_object_get(rec, "appointment_id");
+	json_t *att = json_object_get(rec, "attempt_id");
+	char at[32];
+
+	if (json_is_integer(aid))
+		return json_integer_value(aid) == id;
+	if (json_object_get(rec, "call_sid") != NULL)
+		return 0;
+	if (json_is_integer(att))
+		snprintf(at, sizeof(at), "attempt-%lld", (long long)json_integer_value(att));
+	else if (json_is_string(att) && json_string_length(att) < 20)
+		snprintf(at, sizeof(at), "attempt-%s", json_string_value(att));
+	else
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(links[i], at) == 0)
+			return 1;
+	return 0;
+}
+
+/* The business's records about appointment id (tl_about).  1 shown, 0
+ * Redis could not be read. */
 static int tl_business_records(struct app *app, const struct route_input *in,
-	struct outcome *out, long long id)
+	struct outcome *out, long long id, const char *const *links, size_t nlinks)
 {
 	json_t *arr = audit_read(app->rds, "business", in->business, TL_BUSINESS_RECORDS), *rec;
 	size_t i;
@@ -159,10 +185,9 @@ static int tl_business_records(struct app *app, const struct route_input *in,
 	if (arr == NULL)
 		return 0;
 	page_add(out, "<section class=\"card\" id=\"audit-business\">"
-		"<h3>Requests about this appointment</h3>", NULL);
+		"<h3>Other records about this appointment</h3>", NULL);
 	json_array_foreach(arr, i, rec) {
-		json_t *aid = json_object_get(rec, "appointment_id");
-		if (!json_is_integer(aid) || json_integer_value(aid) != id)
+		if (!tl_about(rec, id, links, nlinks))
 			continue;
 		any = 1;
 		tl_record(out, in->req->arena, rec);
@@ -373,7 +398,7 @@ void dash_timeline_handle(struct app *app, const struct route_input *in, struct 
 		redis_ok = tl_group(app, out, a, links[k], title);
 	}
 	if (redis_ok)
-		redis_ok = tl_business_records(app, in, out, id);
+		redis_ok = tl_business_records(app, in, out, id, links, nlinks);
 	if (!redis_ok)
 		page_add(out, "<p class=\"alert alert-info\">The audit records are unavailable right now"
 			" (Redis cannot be reached). The timeline above is complete: it comes from the"

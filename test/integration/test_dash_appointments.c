@@ -622,9 +622,20 @@ static void test_test_reminder_sent_by_worker(void **state)
 	assert_int_equal(count_or_fail("SELECT count(*) FROM contact_attempts ca JOIN reminders r"
 		" ON r.id = ca.reminder_id WHERE r.appointment_id = $1::bigint AND r.kind = 'test'"
 		" AND ca.status = 'placed' AND ca.provider_sid LIKE 'SM%'", ids), 1);
+	/* The simulator's status callbacks for the text, kept in the
+	 * business's stream, show among the appointment's records. */
+	{
+		char key[64];
+		snprintf(key, sizeof(key), "audit:business:%s", b.business);
+		if (hx_audit_wait(key, 1, 30000, "kind", "webhook", "path", "/twilio/status/sms",
+			    NULL) < 1)
+			fail_msg("no status callback of the test text reached %s", key);
+	}
 	path = xasprintf("/appointments/%lld", id);
 	body = get_or_fail(b.c, path, 200);
 	has_or_fail(body, "Text placed with Twilio: SM", "the timeline shows the send");
+	has_or_fail(body, "/twilio/status/sms", "the text's status callback record");
+	has_or_fail(body, "MessageStatus", "the status callback's parameters");
 	free(body);
 	free(path);
 	body = get_or_fail(b.c, "/today/fragment", 200);
