@@ -15,6 +15,10 @@
 /* The flow the fixture calls run. */
 #define FLOW "reminder_call"
 
+/* Set while a test has Redis stopped: the group's teardown starts it
+ * again when the test failed before it could. */
+static int redis_stopped;
+
 /* A logged-in owner of a new business (UTC unless tz), with one client. */
 struct biz {
 	struct dc_account acc;
@@ -774,7 +778,6 @@ static void test_timeline_key_press(void **state)
 	struct hx_call c;
 	struct biz b;
 	char *url, *path, *body;
-	int stopped = 0;
 	(void)state;
 
 	hx_fixture_call_or_fail(&c);
@@ -813,12 +816,12 @@ static void test_timeline_key_press(void **state)
 
 	/* Redis down: the database's timeline, and a note. */
 	assert_int_equal(hx_stack("redis-stop", NULL, 60), 0);
-	stopped = 1;
+	redis_stopped = 1;
 	body = get_or_fail(b.c, path, 200);
 	has_or_fail(body, "pressed 1 → confirmed", "timeline without Redis");
 	has_or_fail(body, "audit records are unavailable", "the note");
 	free(body);
-	assert_int_equal(hx_stack_start_stopped("redis", &stopped, 60), 0);
+	assert_int_equal(hx_stack_start_stopped("redis", &redis_stopped, 60), 0);
 	free(path);
 	dc_free(b.c);
 }
@@ -837,9 +840,10 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
+	int rc = hx_stack_start_stopped("redis", &redis_stopped, 60);
 	(void)state;
 	hx_fini();
-	return 0;
+	return rc;
 }
 
 int dash_appointments_tests(void)
