@@ -732,12 +732,14 @@ static const char csrf_refused[] = "This form has expired or did not come from r
 /* ROUTE_AUTH_SESSION and ROUTE_AUTH_PUBLIC_PAGE (dispatch.h): the session
  * (in->user, in->business_id; none: a GET goes to /login?next=<this
  * path>, anything else is a 403 page; the database down: 503), then on
- * every request that is not GET or HEAD the form and its CSRF token
- * (the session's, or the login form's double-submit cookie), then the
- * row's form fields (422 naming the field).  0 to run the handler, -1
- * when out holds the answer (nothing was changed). */
+ * every request that is not GET or HEAD the CSRF token of the form
+ * (in->form_all, parsed by body_form; the session's token, or the login
+ * form's double-submit cookie).  A form that could not be parsed
+ * (body_err) is left to form_fields, which refuses it before any
+ * handler runs.  0 to go on, -1 when out holds the answer (nothing was
+ * changed). */
 static int dashboard_gate(struct app *app, const struct route *r, struct http_request *req,
-	struct route_input *in, struct outcome *out)
+	const char *body_err, struct route_input *in, struct outcome *out)
 {
 	int changes = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
 	const char *want = NULL;
@@ -777,12 +779,9 @@ static int dashboard_gate(struct app *app, const struct route *r, struct http_re
 			return -1;
 		}
 	}
-	if (!changes)
+	if (!changes || body_err)
 		return 0;
-	/* The form was parsed before (body_form); its fields are checked
-	 * after (form_fields). */
-	if (!session_csrf_ok(want, in->form_all ? form_get(in->form_all, SESSION_CSRF_FIELD)
-						: NULL)) {
+	if (!session_csrf_ok(want, in->form_all ? form_get(in->form_all, SESSION_CSRF_FIELD) : NULL)) {
 		page_error(out, 403, "This form has expired", csrf_refused);
 		out->rejected = "csrf token mismatch";
 		return -1;
@@ -908,9 +907,8 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 			method_not_allowed(r, req, allowed_methods(table, n, req->arena, req->path), &out);
 			goto answer;
 		}
-		if (dashboard_gate(app, r, req, &in, &out) < 0)
+		if (dashboard_gate(app, r, req, body_err, &in, &out) < 0)
 			goto answer;
-		snprintf(st.business, sizeof(st.business), "%s", in.business ? in.business : "");
 		break;
 	case ROUTE_AUTH_NONE:
 		if (st.row == NULL) {
