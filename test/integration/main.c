@@ -43,6 +43,7 @@ int main(void)
 		{ "session", session_tests },
 		{ "dash_appointments", dash_appointments_tests },
 		{ "shell", shell_tests },
+		{ "dash_clients", dash_clients_tests },
 		{ "restarts", restarts_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");
