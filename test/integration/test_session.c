@@ -2,10 +2,13 @@
  * throttle, over HTTP through nginx (dash_client.h), checked against
  * PostgreSQL and Redis. */
 #include "harness.h"
+#include "audit.h"
 #include "dash_client.h"
 #include "groups.h"
 #include "session.h"
 #include "util.h"
+
+#include <sys/wait.h>
 
 static const char csrf_refused[] = "This form has expired or did not come from ringfence";
 
@@ -94,6 +97,12 @@ static void test_login_ok(void **state)
 	assert_int_equal(dc_get(c, "/settings/sessions", &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(buf_str(&r.body), "This session"));
+	{
+		char cc[64];
+		assert_int_equal(dc_header(&r, "Cache-Control", cc, sizeof(cc)), 1);
+		assert_string_equal(cc, "no-store");
+		assert_true(r.csp[0] != '\0');
+	}
 	dc_response_free(&r);
 	/* GET / sends a logged-in user to the day's page. */
 	assert_int_equal(dc_get(c, "/", &r), 0);
@@ -101,7 +110,34 @@ static void test_login_ok(void **state)
 	assert_string_equal(r.location, "/today");
 	dc_response_free(&r);
 	assert_int_equal(open_sessions(a.user_id), 1);
+	dc_post_form(c, "/logout", &r, NULL);
+	dc_response_free(&r);
+	/* Recorded under the business: the login, the logout and a failure,
+	 * never the password. */
+	{
+		struct dc *bad = dc_login(a.email, "a wrong password", NULL);
+		char *key = xasprintf("%s%lld", AUDIT_KEY_BUSINESS_PREFIX, a.business_id);
+		char err[256];
+		json_t *recs;
+		char *text;
+		assert_null(bad);
+		assert_int_equal(hx_audit_wait(key, 1, 3000, "kind", "session", "event", "login",
+					 NULL), 1);
+		assert_int_equal(hx_audit_wait(key, 1, 3000, "kind", "session", "event", "logout",
+					 NULL), 1);
+		assert_int_equal(hx_audit_wait(key, 1, 3000, "kind", "session", "event",
+					 "login_failed", NULL), 1);
+		recs = hx_audit_read(key, 0, err, sizeof(err));
+		assert_non_null(recs);
+		text = json_dumps(recs, 0);
+		assert_null(strstr(text, a.password));
+		assert_null(strstr(text, "a wrong password"));
+		free(text);
+		json_decref(recs);
+		free(key);
+	}
 	dc_free(c);
+	dc_throttle_reset_or_fail();
 }
 
 /* The same answer for a wrong password and an unknown login: status and
@@ -361,6 +397,10 @@ static void test_csrf(void **state)
 	assert_int_equal(dc_post_form(c, "/logout", &r, "csrf", "", NULL), 0);
 	assert_int_equal(r.status, 403);
 	dc_response_free(&r);
+	/* An upload where a form is expected: refused, nothing changed. */
+	assert_int_equal(dc_post_multipart(c, "/logout", "file", "a.csv", "x,y\n", 4, &r, NULL), 0);
+	assert_int_equal(r.status, 400);
+	dc_response_free(&r);
 	after = password_hash(a.user_id);
 	assert_string_equal(before, after);
 	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
@@ -566,6 +606,138 @@ static void test_next_is_local(void **state)
 	dc_free(c);
 }
 
+/* Runs `ringfence user add` with args (a shell-quoted string of plain
+ * words) and the password on standard input; its exit status, and its
+ * output's first line into out. */
+static int user_add(const char *args, const char *password, char *out, size_t size)
+{
+	const char *bin = hx_ringfence_bin("session");
+	char *cmd;
+	FILE *f;
+	int st;
+
+	assert_non_null(bin);
+	cmd = xasprintf("echo '%s' | %s user add %s --password-stdin 2>&1", password, bin, args);
+	f = popen(cmd, "r");
+	free(cmd);
+	assert_non_null(f);
+	out[0] = '\0';
+	if (fgets(out, (int)size, f) == NULL)
+		out[0] = '\0';
+	while (fgetc(f) != EOF)
+		;
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `ringfence user add --role operator` makes an operator, who can pick
+ * a business; an unknown role is refused with a reason and makes no
+ * login. */
+static void test_cli_roles(void **state)
+{
+	struct dc_account shown;
+	char args[256], out[512], hex[17], email[64];
+	const char *p[1] = { email };
+	struct dc *c;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&shown, "owner", NULL);
+	hx_random_hex(hex, 8);
+	snprintf(email, sizeof(email), "op-%s@example.com", hex);
+	snprintf(args, sizeof(args), "--business %lld --email %s --role admin", shown.business_id,
+		email);
+	assert_int_equal(user_add(args, "a long enough password", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "--role must be owner, staff or operator"));
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM users WHERE email = $1", 1, p), 0);
+	snprintf(args, sizeof(args), "--business %lld --email %s --role operator",
+		shown.business_id, email);
+	assert_int_equal(user_add(args, "a long enough password", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "operator"));
+	{
+		char *role = hx_db_value_or_fail("SELECT role FROM users WHERE email = $1", 1, p);
+		assert_string_equal(role, "operator");
+		free(role);
+	}
+	c = dc_login_or_fail(email, "a long enough password");
+	assert_int_equal(get_status(c, "/operator/businesses", NULL, 0), 200);
+	dc_free(c);
+	/* The default role is owner. */
+	snprintf(email, sizeof(email), "owner-%s@example.com", hex);
+	snprintf(args, sizeof(args), "--business %lld --email %s", shown.business_id, email);
+	assert_int_equal(user_add(args, "a long enough password", out, sizeof(out)), 0);
+	{
+		char *role = hx_db_value_or_fail("SELECT role FROM users WHERE email = $1", 1, p);
+		assert_string_equal(role, "owner");
+		free(role);
+	}
+}
+
+/* Set while the test stopped PostgreSQL; restore_pg starts it again. */
+static int pg_stopped;
+
+/* Teardown: PostgreSQL running again, and answering the harness. */
+static int restore_pg(void **state)
+{
+	int rc = hx_stack_start_stopped("pg", &pg_stopped, 90);
+
+	for (int i = 0; i < 100 && rc == 0; i++) {
+		char err[256];
+		PGresult *res = hx_db_exec("SELECT 1", 0, NULL, err, sizeof(err));
+		if (res) {
+			PQclear(res);
+			break;
+		}
+		hx_sleep_ms(100);
+	}
+	return rc;
+}
+
+/* With PostgreSQL down a session cannot be checked: 503 pages, never
+ * "log in" (which would look like a logout) and never a change; the
+ * session works again once it is back. */
+static void test_database_down(void **state)
+{
+	struct dc_account a;
+	struct dc *c, *fresh = dc_new();
+	struct dc_response r;
+	long st = 0;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	c = dc_login_or_fail(a.email, a.password);
+	login_form_or_fail(fresh);
+	pg_stopped = 1;
+	if (hx_stack("pg-stop", NULL, 90) != 0)
+		fail_msg("deploy/stack pg-stop failed");
+	assert_int_equal(dc_get(c, "/settings/sessions", &r), 0);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(buf_str(&r.body), "The database is unavailable"));
+	dc_response_free(&r);
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new",
+				 "a brand new password", "new2", "a brand new password", NULL), 0);
+	assert_int_equal(r.status, 503);
+	dc_response_free(&r);
+	assert_int_equal(get_status(c, "/", NULL, 0), 503);
+	assert_int_equal(dc_post_form(fresh, "/login", &r, "email", a.email, "password",
+				 a.password, NULL), 0);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(buf_str(&r.set_cookie), "");
+	dc_response_free(&r);
+	if (hx_stack("pg-start", NULL, 90) != 0)
+		fail_msg("deploy/stack pg-start failed");
+	pg_stopped = 0;
+	assert_int_equal(restore_pg(state), 0);
+	/* Each pool worker reconnects on its next request. */
+	for (int i = 0; i < 100 && st != 200; i++) {
+		st = get_status(c, "/settings/sessions", NULL, 0);
+		if (st != 200)
+			hx_sleep_ms(50);
+	}
+	assert_int_equal(st, 200);
+	dc_free(c);
+	dc_free(fresh);
+}
+
 int session_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -582,6 +754,8 @@ int session_tests(void)
 		cmocka_unit_test(test_sessions_page),
 		cmocka_unit_test(test_operator),
 		cmocka_unit_test(test_next_is_local),
+		cmocka_unit_test(test_cli_roles),
+		cmocka_unit_test_teardown(test_database_down, restore_pg),
 	};
 	return cmocka_run_group_tests_name("integration: session", tests, hx_group_setup,
 		hx_group_teardown);
