@@ -10,8 +10,14 @@
 #include "api.h"
 #include "app.h"
 #include "dash_account.h"
+#include "dash_operator.h"
 #include "arena.h"
+#include "dash_clients.h"
+#include "dash_import.h"
 #include "db.h"
+#include "dash_appointments.h"
+#include "dash_decisions.h"
+#include "dash_timeline.h"
 #include "dispatch.h"
 #include "failsafe.h"
 #include "http.h"
@@ -197,8 +203,74 @@ const struct route routes_table[] = {
 		dash_operator_pick_handle, NO_FIELDS },
 
 	/* ---- dashboard: appointments, timeline, decisions (dash_appointments.c) ---- */
+	{ "GET", "/today", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_today_query), 0, dash_today_handle,
+		NO_FIELDS },
+	{ "GET", "/today/fragment", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_today_query), 0,
+		dash_today_fragment_handle, NO_FIELDS },
+	{ "GET", "/appointments/new", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_new_query), 0, dash_appt_new_handle,
+		NO_FIELDS },
+	{ "POST", "/appointments", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_appt_fields), NO_FIELDS, 0,
+		dash_appt_create_handle, NO_FIELDS },
+	{ "GET", "/appointments/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_timeline_handle,
+		NO_FIELDS },
+	{ "POST", "/appointments/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_appt_fields),
+		NO_FIELDS, 0, dash_appt_update_handle, NO_FIELDS },
+	/* "{id}/edit" and the like: the checker takes the id and the suffix. */
+	{ "GET", "/appointments/{id}", dash_valid_edit_path, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_appt_edit_handle,
+		NO_FIELDS },
+	{ "POST", "/appointments/{id}", dash_valid_cancel_path, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, NO_FIELDS, NO_FIELDS, 0,
+		dash_appt_cancel_handle, NO_FIELDS },
+	{ "POST", "/appointments/{id}", dash_valid_callback_path, VALID_TEXT,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, NO_FIELDS,
+		NO_FIELDS, 0, dash_callback_done_handle, NO_FIELDS },
+	{ "POST", "/appointments/{id}", dash_valid_test_path, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_test_fields),
+		NO_FIELDS, 0, dash_test_reminder_handle, NO_FIELDS },
+	{ "GET", "/decisions", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_decisions_handle, NO_FIELDS },
+	{ "POST", "/decisions/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_decision_fields), NO_FIELDS, 0,
+		dash_decide_handle, NO_FIELDS },
 
 	/* ---- dashboard: clients and CSV import (dash_clients.c, dash_import.c) ---- */
+	{ "GET", "/clients", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_clients_query), 0, dash_clients_list_handle,
+		NO_FIELDS },
+	{ "POST", "/clients", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_client_fields), NO_FIELDS, 0,
+		dash_clients_create_handle, NO_FIELDS },
+	{ "GET", "/clients/new", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_clients_new_handle, NO_FIELDS },
+	{ "GET", "/clients/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_clients_show_handle, NO_FIELDS },
+	{ "POST", "/clients/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_client_fields), NO_FIELDS, 0,
+		dash_clients_update_handle, NO_FIELDS },
+	{ "GET", "/clients/{id}/edit", dash_clients_valid_edit, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_clients_edit_handle, NO_FIELDS },
+	{ "POST", "/clients/{id}/opt-out", dash_clients_valid_opt_out, VALID_TEXT,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_clients_opt_out_handle, NO_FIELDS },
+	{ "GET", "/import", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_import_page_handle, NO_FIELDS },
+	{ "POST", "/import", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_MULTIPART, HTTP_MAX_UPLOAD, FIELDS(dash_import_fields), NO_FIELDS, 0,
+		dash_import_upload_handle, NO_FIELDS },
+	{ "GET", "/import/template/{name}", dash_import_valid_template, VALID_TEXT,
+		ROUTE_AUTH_NONE, ROUTE_RENDER_ASSET, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_import_template_handle, NO_FIELDS },
+	{ "POST", "/import/{id}/commit", dash_import_valid_commit, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_import_commit_handle, NO_FIELDS },
 
 	/* ---- dashboard: settings, API keys, users, flows (dash_settings.c, dash_flows.c) ---- */
 
@@ -206,6 +278,11 @@ const struct route routes_table[] = {
 	{ "GET", "/static/{name}", page_static_name, VALID_TEXT, ROUTE_AUTH_NONE,
 		ROUTE_RENDER_ASSET, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, page_static_handle,
 		NO_FIELDS },
+	{ "GET", "/operator/failsafe", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_failsafe_page, NO_FIELDS },
+	{ "POST", "/operator/failsafe", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_failsafe_fields), NO_FIELDS, 0,
+		dash_failsafe_post, NO_FIELDS },
 	/* Any other path: the 404 page (after every row, catch-alls included). */
 	{ NULL, "/*", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0,
 		NO_FIELDS, NO_FIELDS, 0, page_not_found_handle, NO_FIELDS },
