@@ -1338,6 +1338,19 @@ static void test_clients_read_update(void **state)
 		assert_non_null(why);
 		assert_string_not_equal(why, "do not call");
 		free(why);
+		/* The worker's claim drops it, and nothing is attempted. */
+		why = hx_db_value_or_fail("SELECT k.outcome || ':' || k.reason FROM reminders r "
+			"CROSS JOIN LATERAL reminder_claim(r.id, r.due_at + interval '1 second', 'test', 60, "
+			"'+15555550100', 3, 6, 60) k "
+			"WHERE r.appointment_id = $1::bigint AND r.channel = 'voice' AND r.status = 'pending'",
+			1, p);
+		assert_non_null(why);
+		assert_string_equal(why, "dropped:do not call");
+		free(why);
+		assert_int_equal(api_count("SELECT count(*) FROM contact_attempts ca JOIN reminders r "
+			"ON r.id = ca.reminder_id WHERE r.appointment_id = $1::bigint", ids), 0);
+		assert_int_equal(api_count("SELECT count(*) FROM reminders WHERE appointment_id = "
+			"$1::bigint AND status = 'pending'", ids), 2);
 	}
 	api_json("PATCH", path, b.key, "{\"opted_out\": true}", &rs);
 	api_expect_status(&rs, 200, "opt out");
