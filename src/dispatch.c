@@ -834,7 +834,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	const char *refused = NULL, *param, *body_err = NULL;
 	json_t *body = NULL;
 	struct api_idem idem;
-	int retry_after = 0;
+	int retry_after = 0, handled = 0;
 	char err[256];
 
 	memset(&st, 0, sizeof(st));
@@ -973,6 +973,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	}
 	if ((r->auth != ROUTE_AUTH_TWILIO || r->body != ROUTE_BODY_FORM) && r->nquery > 0)
 		in.query_valid = query_fields(r, req, &in.query);
+	handled = 1;
 	r->handler(app, &in, &out);
 answer:
 	if (idem.replay) {
@@ -985,7 +986,7 @@ answer:
 			http_response_header(res, "Retry-After", ra);
 		}
 	}
-	api_idem_finish(app, &idem, res, out.location);
+	api_idem_finish(app, &idem, res, out.location, handled);
 	if (refused) {
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {

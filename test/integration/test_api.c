@@ -1641,6 +1641,24 @@ static void test_idempotency(void **state)
 		api_rs_free(&again);
 	}
 
+	/* A body refused before anything ran is not kept: the corrected
+	 * retry with the same key runs. */
+	{
+		char k5[40], *auth = xasprintf("Bearer %s", b.key);
+		static const char cbody[] = "{\"name\": \"Fixed\", \"email\": \"fixed@example.com\"}";
+		hx_random_hex(k5, 16);
+		api_call_idem("POST", "/api/v1/clients", auth, "text/plain", k5, cbody, strlen(cbody),
+			&rs);
+		api_expect_error(&rs, 415, "unsupported_media_type", NULL, "wrong type first");
+		api_rs_free(&rs);
+		api_call_idem("POST", "/api/v1/clients", auth, "application/json", k5, cbody,
+			strlen(cbody), &rs);
+		api_expect_status(&rs, 201, "corrected retry");
+		assert_string_equal(rs.replayed, "");
+		api_rs_free(&rs);
+		free(auth);
+	}
+
 	/* Bad keys: 400, naming the header. */
 	{
 		char long_key[300];
