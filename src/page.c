@@ -80,6 +80,9 @@ static const char tmpl_head[] =
 	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	"<meta name=\"robots\" content=\"noindex\">\n"
 	"<title>{{title}} - ringfence</title>\n"
+	/* No favicon: a browser's request for one would be a 404 and a
+	 * console error on every page. */
+	"<link rel=\"icon\" href=\"data:,\">\n"
 	"<link rel=\"stylesheet\" href=\"/static/app.css?v={{css}}\">\n"
 	"<script src=\"/static/app.js?v={{js}}\" defer></script>\n"
 	"</head>\n<body>\n"

@@ -42,6 +42,7 @@ int main(void)
 		{ "flood", flood_tests },
 		{ "session", session_tests },
 		{ "shell", shell_tests },
+		{ "dash_clients", dash_clients_tests },
 		{ "restarts", restarts_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");

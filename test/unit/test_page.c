@@ -180,6 +180,7 @@ static void test_shell_user(void **state)
 	has(b, "<title>Clients &amp; more - ringfence</title>");
 	has(b, "<link rel=\"stylesheet\" href=\"/static/app.css?v=");
 	has(b, "<script src=\"/static/app.js?v=");
+	has(b, "<link rel=\"icon\" href=\"data:,\">");
 	has(b, "\" defer></script>");
 	has(b, "<a class=\"brand\" href=\"/today\">Dr &lt;Smith&gt; &amp; &quot;Sons&quot;</a>");
 	has(b, "<a href=\"/clients\" aria-current=\"page\">Clients</a>");
