@@ -412,7 +412,10 @@ static void api_patch_client(struct api_ctx *c, long long id)
 			"  phone_invalid_at = CASE WHEN phone::text IS DISTINCT FROM $3::text THEN NULL "
 			"    ELSE phone_invalid_at END, "
 			"  opted_out_at = CASE WHEN $7::boolean THEN COALESCE(opted_out_at, now()) "
-			"    ELSE opted_out_at END "
+			"    ELSE opted_out_at END, "
+			/* Who opted the client out, for the dashboard (010_clients.sql). */
+			"  opted_out_by = CASE WHEN $7::boolean AND opted_out_at IS NULL "
+			"    THEN 'the JSON API' ELSE opted_out_by END "
 			"WHERE id = $1::bigint",
 			7, p);
 	}
