@@ -97,6 +97,12 @@ static void test_login_ok(void **state)
 	assert_int_equal(dc_get(c, "/settings/sessions", &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(buf_str(&r.body), "This session"));
+	{
+		char cc[64];
+		assert_int_equal(dc_header(&r, "Cache-Control", cc, sizeof(cc)), 1);
+		assert_string_equal(cc, "no-store");
+		assert_true(r.csp[0] != '\0');
+	}
 	dc_response_free(&r);
 	/* GET / sends a logged-in user to the day's page. */
 	assert_int_equal(dc_get(c, "/", &r), 0);
@@ -390,6 +396,10 @@ static void test_csrf(void **state)
 	dc_response_free(&r);
 	assert_int_equal(dc_post_form(c, "/logout", &r, "csrf", "", NULL), 0);
 	assert_int_equal(r.status, 403);
+	dc_response_free(&r);
+	/* An upload where a form is expected: refused, nothing changed. */
+	assert_int_equal(dc_post_multipart(c, "/logout", "file", "a.csv", "x,y\n", 4, &r, NULL), 0);
+	assert_int_equal(r.status, 400);
 	dc_response_free(&r);
 	after = password_hash(a.user_id);
 	assert_string_equal(before, after);
