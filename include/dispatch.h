@@ -104,6 +104,7 @@ enum route_body {
 enum json_member {
 	JSON_MEMBER_STRING, /* a JSON string (a number is refused) */
 	JSON_MEMBER_ID,     /* a positive JSON integer (a string is refused) */
+	JSON_MEMBER_BOOLEAN, /* true or false (in .i as 1 or 0) */
 };
 struct json_field {
 	const char *name;
