@@ -20,7 +20,9 @@
  *     until the row expires.  Never a second run: a second booking would
  *     mean a second reminder to the same person.
  * An answer 503 (the database failed, "nothing was changed") is not
- * stored, so the retry runs again.  A request without the header is not
+ * stored, nor one given before the route's handler ran (a body refused
+ * as not JSON, too large or with invalid fields), so the retry runs
+ * again.  A request without the header is not
  * idempotent; GET ignores the header.  Expired rows are pruned as new
  * keys arrive. */
 #ifndef RF_API_IDEM_H
@@ -59,9 +61,12 @@ int api_idem_begin(struct app *app, struct http_request *req, long long business
 void api_idem_replay(const struct api_idem *st, struct http_response *res);
 
 /* After an owned request's answer res (with its Location header value,
- * or NULL) is rendered: stores it (or drops the row for a 503) and
- * releases the lock.  A no-op unless st->owned. */
+ * or NULL) is rendered: stores it and releases the lock.  The row is
+ * dropped instead when the route's handler did not run (handled 0: the
+ * body was refused before it, 400, 413, 415 or 422 from the dispatcher)
+ * or answered 503, so that the corrected or later retry runs.  A no-op
+ * unless st->owned. */
 void api_idem_finish(struct app *app, struct api_idem *st, const struct http_response *res,
-	const char *location);
+	const char *location, int handled);
 
 #endif

@@ -188,7 +188,7 @@ void api_idem_replay(const struct api_idem *st, struct http_response *res)
 }
 
 void api_idem_finish(struct app *app, struct api_idem *st, const struct http_response *res,
-	const char *location)
+	const char *location, int handled)
 {
 	PGresult *r;
 	char status[8];
@@ -197,8 +197,8 @@ void api_idem_finish(struct app *app, struct api_idem *st, const struct http_res
 		return;
 	st->owned = 0;
 	snprintf(status, sizeof(status), "%d", res->status);
-	if (res->status == 503) {
-		/* Nothing was changed: let the retry run. */
+	if (!handled || res->status == 503) {
+		/* Nothing ran, or nothing was changed: let the retry run. */
 		const char *p[] = { st->business, st->key };
 		r = db_exec_prepared(app->db, "api_idem_drop",
 			"DELETE FROM api_idempotency WHERE business_id = $1::bigint AND key = $2", 2, p);

@@ -175,7 +175,7 @@ void dash_keys_revoke_handle(struct app *app, const struct route_input *in,
 			"Your login can see the keys but not change them. Nothing was changed.");
 		return;
 	}
-	r = apikey_revoke(app->db, in->business_id, in->param_id);
+	r = apikey_revoke(app->db, in->business_id, dash_settings_param_id(in->param));
 	if (r == -2) {
 		page_unavailable(out);
 		return;

@@ -55,24 +55,9 @@ static int pattern_matches(const char *pattern, valid_fn check, struct arena *a,
 	n = (size_t)(brace - pattern);
 	if (strncmp(pattern, path, n) != 0)
 		return 0;
-	/* "/x/{id}/cancel": the param is what lies between the prefix and
-	 * the fixed suffix after the closing brace. */
-	{
-		const char *close = strchr(brace, '}');
-		size_t suffix = close ? strlen(close + 1) : 0, len = strlen(path + n);
-		if (suffix) {
-			if (len <= suffix || strcmp(path + n + len - suffix, close + 1) != 0)
-				return 0;
-			len -= suffix;
-		}
-		if (memchr(path + n, '/', len) && suffix)
-			return 0;
-		*param = arena_strndup(a, path + n, len);
-		if (check && !check(*param, len)) {
-			*param = NULL;
-			return 0;
-		}
-	}
+	if (check && !check(path + n, strlen(path + n)))
+		return 0;
+	*param = arena_strdup(a, path + n);
 	return 1;
 }
 
@@ -836,7 +821,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	const char *refused = NULL, *param, *body_err = NULL;
 	json_t *body = NULL;
 	struct api_idem idem;
-	int retry_after = 0;
+	int retry_after = 0, handled = 0;
 	char err[256];
 
 	memset(&st, 0, sizeof(st));
@@ -975,6 +960,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	}
 	if ((r->auth != ROUTE_AUTH_TWILIO || r->body != ROUTE_BODY_FORM) && r->nquery > 0)
 		in.query_valid = query_fields(r, req, &in.query);
+	handled = 1;
 	r->handler(app, &in, &out);
 answer:
 	if (idem.replay) {
@@ -987,7 +973,7 @@ answer:
 			http_response_header(res, "Retry-After", ra);
 		}
 	}
-	api_idem_finish(app, &idem, res, out.location);
+	api_idem_finish(app, &idem, res, out.location, handled);
 	if (refused) {
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {

@@ -45,6 +45,7 @@ int main(void)
 		{ "shell", shell_tests },
 		{ "dash_clients", dash_clients_tests },
 		{ "dash_settings", dash_settings_tests },
+		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");

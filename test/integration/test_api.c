@@ -1338,12 +1338,34 @@ static void test_clients_read_update(void **state)
 		assert_non_null(why);
 		assert_string_not_equal(why, "do not call");
 		free(why);
+		/* The worker's claim drops it, and nothing is attempted. */
+		why = hx_db_value_or_fail("SELECT k.outcome || ':' || k.reason FROM reminders r "
+			"CROSS JOIN LATERAL reminder_claim(r.id, r.due_at + interval '1 second', 'test', 60, "
+			"'+15555550100', 3, 6, 60) k "
+			"WHERE r.appointment_id = $1::bigint AND r.channel = 'voice' AND r.status = 'pending'",
+			1, p);
+		assert_non_null(why);
+		assert_string_equal(why, "dropped:do not call");
+		free(why);
+		assert_int_equal(api_count("SELECT count(*) FROM contact_attempts ca JOIN reminders r "
+			"ON r.id = ca.reminder_id WHERE r.appointment_id = $1::bigint", ids), 0);
+		assert_int_equal(api_count("SELECT count(*) FROM reminders WHERE appointment_id = "
+			"$1::bigint AND status = 'pending'", ids), 2);
 	}
 	api_json("PATCH", path, b.key, "{\"opted_out\": true}", &rs);
 	api_expect_status(&rs, 200, "opt out");
 	api_client_is(&rs, "{\"opted_out\": true}", "opted out");
 	assert_false(json_is_null(json_object_get(rs.json, "opted_out_at")));
 	api_rs_free(&rs);
+	{
+		char cids[24], *by;
+		snprintf(cids, sizeof(cids), "%lld", id);
+		by = hx_db_value_or_fail("SELECT opted_out_by FROM clients WHERE id = $1::bigint", 1,
+			(const char *const[]){ cids });
+		assert_non_null(by);
+		assert_string_equal(by, "the JSON API");
+		free(by);
+	}
 	api_json("PATCH", path, b.key, "{\"opted_out\": false, \"name\": \"Changed\"}", &rs);
 	api_expect_error(&rs, 422, "invalid_field", "opted_out", "clear an opt-out");
 	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(rs.json, "error"),
@@ -1628,6 +1650,24 @@ static void test_idempotency(void **state)
 		api_rs_free(&again);
 	}
 
+	/* A body refused before anything ran is not kept: the corrected
+	 * retry with the same key runs. */
+	{
+		char k5[40], *auth = xasprintf("Bearer %s", b.key);
+		static const char cbody[] = "{\"name\": \"Fixed\", \"email\": \"fixed@example.com\"}";
+		hx_random_hex(k5, 16);
+		api_call_idem("POST", "/api/v1/clients", auth, "text/plain", k5, cbody, strlen(cbody),
+			&rs);
+		api_expect_error(&rs, 415, "unsupported_media_type", NULL, "wrong type first");
+		api_rs_free(&rs);
+		api_call_idem("POST", "/api/v1/clients", auth, "application/json", k5, cbody,
+			strlen(cbody), &rs);
+		api_expect_status(&rs, 201, "corrected retry");
+		assert_string_equal(rs.replayed, "");
+		api_rs_free(&rs);
+		free(auth);
+	}
+
 	/* Bad keys: 400, naming the header. */
 	{
 		char long_key[300];
@@ -1862,35 +1902,85 @@ static void test_openapi_document(void **state)
 	}
 }
 
-/* Every new route wants a valid, unrevoked key. */
-static void test_new_routes_auth(void **state)
+/* Every route: without a key, with a wrong one and with a revoked one
+ * 401; a body over the cap 413; a body route with broken JSON 400; and
+ * none of it changes anything. */
+static void test_every_route(void **state)
 {
-	static const char *const routes[][2] = {
-		{ "GET", "/api/v1/clients" }, { "GET", "/api/v1/clients/1" },
-		{ "PATCH", "/api/v1/clients/1" }, { "GET", "/api/v1/appointments" },
-		{ "POST", "/api/v1/appointments/1/cancel" },
+	static const struct {
+		const char *method, *path, *body;
+	} routes[] = {
+		{ "POST", "/api/v1/clients", "{\"name\": \"x\", \"email\": \"x@example.com\"}" },
+		{ "GET", "/api/v1/clients", NULL },
+		{ "GET", "/api/v1/clients/%s", NULL },
+		{ "PATCH", "/api/v1/clients/%s", "{\"name\": \"x\"}" },
+		{ "POST", "/api/v1/appointments", "{\"client_id\": 1, \"starts_at\": "
+			"\"2030-01-01T10:00:00Z\"}" },
+		{ "GET", "/api/v1/appointments", NULL },
+		{ "GET", "/api/v1/appointments/%s", NULL },
+		{ "PATCH", "/api/v1/appointments/%s", "{\"status\": \"cancelled\"}" },
+		{ "POST", "/api/v1/appointments/%s/cancel", "{}" },
 	};
 	struct api_biz b;
 	struct api_rs rs;
-	char prefix[APIKEY_PREFIX_LEN + 1];
+	char prefix[APIKEY_PREFIX_LEN + 1], ids[24], apath[64], cid[24], *before, *after;
+	char *big = xmalloc(API_BIG + 1), *auth;
+	long long client;
 	(void)state;
 	api_business(&b, NULL);
+	client = api_client(&b, NULL);
+	snprintf(cid, sizeof(cid), "%lld", client);
+	api_booked_or_fail(&b, client, (long long)time(NULL) + 72 * H, ids, apath);
+	memset(big, ' ', API_BIG);
+	big[0] = '{';
+	big[API_BIG - 1] = '}';
+	big[API_BIG] = '\0';
+	auth = xasprintf("Bearer %s", b.key);
+#define API_STATE_SQL "SELECT (SELECT string_agg(c.name || c.phone, ',' ORDER BY c.id) FROM " \
+	"clients c WHERE c.business_id = $1::bigint) || (SELECT string_agg(a.status || " \
+	"a.starts_at, ',' ORDER BY a.id) FROM appointments a WHERE a.business_id = $1::bigint)"
+	before = hx_db_value_or_fail(API_STATE_SQL, 1, (const char *const[]){ b.id });
+	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
+		char path[128];
+		snprintf(path, sizeof(path), routes[i].path,
+			strstr(routes[i].path, "clients/") ? cid : ids);
+		if (routes[i].body) {
+			api_call(routes[i].method, path, auth, "application/json", big, API_BIG, &rs);
+			api_expect_error(&rs, 413, "body_too_large", NULL, path);
+			api_rs_free(&rs);
+			api_json(routes[i].method, path, b.key, "{\"name\": ", &rs);
+			api_expect_error(&rs, 400, "invalid_json", NULL, path);
+			api_rs_free(&rs);
+			api_json(routes[i].method, path, b.key, "{\"zzz\": 1}", &rs);
+			api_expect_error(&rs, 422, "unknown_field", "zzz", path);
+			api_rs_free(&rs);
+		}
+		api_json(routes[i].method, path, NULL, routes[i].body, &rs);
+		api_expect_error(&rs, 401, "unauthorized", NULL, path);
+		api_rs_free(&rs);
+		api_json(routes[i].method, path,
+			"rf_000000000000_wrongwrongwrongwrongwrongwrongwrongwrong", routes[i].body, &rs);
+		api_expect_error(&rs, 401, "unauthorized", NULL, path);
+		api_rs_free(&rs);
+	}
 	assert_int_equal(apikey_parse(b.key, prefix), 1);
 	hx_db_cmd_or_fail("UPDATE api_keys SET revoked_at = now() WHERE prefix = $1", 1,
 		(const char *const[]){ prefix });
 	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
-		const char *body = strcmp(routes[i][0], "PATCH") == 0 ? "{\"name\": \"x\"}" : NULL;
-		api_json(routes[i][0], routes[i][1], NULL, body, &rs);
-		api_expect_error(&rs, 401, "unauthorized", NULL, routes[i][1]);
-		api_rs_free(&rs);
-		api_json(routes[i][0], routes[i][1], "rf_000000000000_wrongwrongwrongwrongwrongwrongwrongwrong",
-			body, &rs);
-		api_expect_error(&rs, 401, "unauthorized", NULL, routes[i][1]);
-		api_rs_free(&rs);
-		api_json(routes[i][0], routes[i][1], b.key, body, &rs);
-		api_expect_error(&rs, 401, "unauthorized", NULL, routes[i][1]);
+		char path[128];
+		snprintf(path, sizeof(path), routes[i].path,
+			strstr(routes[i].path, "clients/") ? cid : ids);
+		api_json(routes[i].method, path, b.key, routes[i].body, &rs);
+		api_expect_error(&rs, 401, "unauthorized", NULL, path);
 		api_rs_free(&rs);
 	}
+	after = hx_db_value_or_fail(API_STATE_SQL, 1, (const char *const[]){ b.id });
+	assert_string_equal(before, after);
+#undef API_STATE_SQL
+	free(before);
+	free(after);
+	free(big);
+	free(auth);
 }
 
 int api_tests(void)
@@ -1914,7 +2004,7 @@ int api_tests(void)
 		cmocka_unit_test(test_idempotency),
 		cmocka_unit_test(test_verbatim),
 		cmocka_unit_test(test_openapi_document),
-		cmocka_unit_test(test_new_routes_auth),
+		cmocka_unit_test(test_every_route),
 		cmocka_unit_test(test_rate_limit),
 	};
 	return cmocka_run_group_tests_name("integration: JSON API", tests, hx_group_setup,

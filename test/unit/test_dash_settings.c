@@ -1,5 +1,5 @@
 /* Unit tests: the settings pages' pure parts: a policy line's times in
- * words, the diagram's path parameter, and the check that a flow
+ * words, the {id}/remove path parameters, and the check that a flow
  * diagram holds nothing that could run, table-driven. */
 #include "unit.h"
 
@@ -28,7 +28,24 @@ static void test_minutes_words(void **state)
 
 static void test_params(void **state)
 {
+	static const struct {
+		const char *v;
+		int remove, revoke;
+	} cases[] = {
+		{ "12/remove", 1, 0 }, { "12/revoke", 0, 1 }, { "1/remove", 1, 0 },
+		{ "/remove", 0, 0 }, { "0/remove", 0, 0 }, { "012/remove", 0, 0 },
+		{ "12/remove/", 0, 0 }, { "12/removex", 0, 0 }, { "-1/remove", 0, 0 },
+		{ "12", 0, 0 }, { "a/remove", 0, 0 }, { "12/../remove", 0, 0 },
+		{ "1234567890123456789/remove", 0, 0 },
+	};
 	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].v);
+		if (dash_settings_remove_param(cases[i].v, n) != cases[i].remove ||
+			dash_settings_revoke_param(cases[i].v, n) != cases[i].revoke)
+			fail_msg("'%s'", cases[i].v);
+	}
+	assert_int_equal(dash_settings_param_id("42/remove"), 42);
 	assert_int_equal(dash_flows_svg_param("reminder_call.svg", 17), 1);
 	assert_int_equal(dash_flows_svg_param("reminder_call", 13), 0);
 	assert_int_equal(dash_flows_svg_param("../x.svg", 8), 0);
