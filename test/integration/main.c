@@ -44,6 +44,7 @@ int main(void)
 		{ "dash_appointments", dash_appointments_tests },
 		{ "shell", shell_tests },
 		{ "dash_clients", dash_clients_tests },
+		{ "dash_settings", dash_settings_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};

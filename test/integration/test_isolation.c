@@ -3,7 +3,7 @@
  *
  * Business B gets one row of every kind a route can name by id (client,
  * appointment, reminder with an unknown-outcome attempt, a session, a
- * CSV upload, an API key, a second user).  Business A's owner, logged in
+ * CSV upload, an API key, a second user, a reminder policy line).  Business A's owner, logged in
  * and with an API key of A's own, then asks every id route of the
  * dashboard and the API for B's ids, GET and POST, with a valid CSRF
  * token and plausible fields: every answer must be 404, exactly as for
@@ -26,7 +26,7 @@
 struct other {
 	struct dc_account acc;
 	char client[24], appt[24], reminder[24], attempt[24], session[24], upload[24], key[24],
-		user2[24];
+		user2[24], policy[24];
 };
 
 /* One request of the walk: method, path with one %s for the id (the
@@ -55,6 +55,7 @@ static const struct target targets[] = {
 	{ "POST", "/settings/sessions/%s/revoke", "session", "" },
 	{ "POST", "/settings/api-keys/%s/revoke", "key", "" },
 	{ "POST", "/settings/users/%s/remove", "user2", "" },
+	{ "POST", "/settings/policy/%s/remove", "policy", "" },
 	/* API */
 	{ "GET", "/api/v1/appointments/%s", "appt", NULL },
 	{ "PATCH", "/api/v1/appointments/%s", "appt", "{\"starts_at\": \"2030-01-02T10:00:00Z\"}" },
@@ -87,6 +88,8 @@ static const char *other_id(const struct other *o, const char *kind)
 		return o->key;
 	if (strcmp(kind, "user2") == 0)
 		return o->user2;
+	if (strcmp(kind, "policy") == 0)
+		return o->policy;
 	fail_msg("no id of kind %s", kind);
 	return NULL;
 }
@@ -136,9 +139,11 @@ static void other_or_fail(struct other *o)
 		"  repeat('ab', 32), '[]', 0 RETURNING id), "
 		"k AS (INSERT INTO api_keys (business_id, prefix, key_sha256, label) "
 		"  VALUES ($1, substr(md5(random()::text), 1, 12), repeat('cd', 32), 'other') "
-		"  RETURNING id) "
+		"  RETURNING id), "
+		"pl AS (INSERT INTO reminder_policies (business_id, channel, offset_minutes, "
+		"  stale_after_minutes) VALUES ($1, 'sms', 120, 60) RETURNING id) "
 		"SELECT concat_ws(',', (SELECT id FROM c), (SELECT id FROM a), (SELECT id FROM r), "
-		"  (SELECT id FROM t), (SELECT id FROM u), (SELECT id FROM k))",
+		"  (SELECT id FROM t), (SELECT id FROM u), (SELECT id FROM k), (SELECT id FROM pl))",
 		1, p);
 	field(v, 0, o->client, sizeof(o->client));
 	field(v, 1, o->appt, sizeof(o->appt));
@@ -146,6 +151,7 @@ static void other_or_fail(struct other *o)
 	field(v, 3, o->attempt, sizeof(o->attempt));
 	field(v, 4, o->upload, sizeof(o->upload));
 	field(v, 5, o->key, sizeof(o->key));
+	field(v, 6, o->policy, sizeof(o->policy));
 	free(v);
 	/* A second user of B, and a live session of B's owner. */
 	dc_account_or_fail(&second, "staff", NULL);
@@ -191,7 +197,9 @@ static char *fingerprint(const struct other *o)
 		" (SELECT string_agg(k::text, ',' ORDER BY id) FROM api_keys k WHERE business_id = $1), "
 		" (SELECT string_agg(concat_ws(':', id, email, role), ',' ORDER BY id) FROM users "
 		"   WHERE business_id = $1), "
-		" (SELECT count(*) FROM attempt_decisions WHERE business_id = $1)))",
+		" (SELECT count(*) FROM attempt_decisions WHERE business_id = $1), "
+		" (SELECT string_agg(pl::text, ',' ORDER BY id) FROM reminder_policies pl "
+		"   WHERE business_id = $1)))",
 		1, p);
 }
 
