@@ -305,7 +305,10 @@ struct dc *dc_login(const char *email, const char *password, long *status)
 
 	if (dc_get(c, "/login", &r) == 0 && r.status == 200) {
 		dc_response_free(&r);
-		if (dc_post_form(c, "/login", &r, "email", email, "password", password, NULL) == 0)
+		/* Every field of the form, as a browser sends it: the hidden
+		 * "next" is empty on a plain visit to /login. */
+		if (dc_post_form(c, "/login", &r, "email", email, "password", password, "next", "",
+			    NULL) == 0)
 			st = r.status;
 		if (st == 303) {
 			/* The page it was sent to may not exist yet: the token
