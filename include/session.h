@@ -21,7 +21,10 @@
 
 #include <stddef.h>
 
+#include "config.h"
+
 struct app;
+struct arena;
 struct http_request;
 struct outcome;
 
@@ -64,5 +67,87 @@ int session_csrf_ok(const char *csrf, const char *sent);
  * missing; *token gets the value to put in the form.  0, or -1. */
 int session_login_csrf(struct app *app, struct http_request *req, struct outcome *out,
 	const char **token);
+
+/* 1 when v (len bytes) is a local path to return to after logging in:
+ * "/" then no second '/' or '\\', no spaces, control characters or '\\',
+ * at most 512 bytes (never another site: no open redirect). */
+int session_valid_next(const char *v, size_t len);
+
+/* ---- cookies -------------------------------------------------------------- */
+
+/* The login form's pre-session cookie (the double-submit CSRF token). */
+#define SESSION_LOGIN_COOKIE_SECURE "__Host-rf_login"
+#define SESSION_LOGIN_COOKIE_PLAIN "rf_login"
+#define SESSION_LOGIN_COOKIE_SECONDS (2 * 3600)
+
+/* 1 when cookies in env are plain (development and test: served over
+ * http://), 0 when Secure with the __Host- prefix (staging, production). */
+int session_cookie_plain(enum rf_env env);
+
+/* The session cookie's name (login 0) or the login form's (login 1) in env. */
+const char *session_cookie_name(enum rf_env env, int login);
+
+/* A Set-Cookie value in arena a: name=value; Path=/; Max-Age=max_age;
+ * HttpOnly; SameSite=Lax and, unless session_cookie_plain(env), Secure.
+ * max_age 0 with value "" deletes the cookie. */
+const char *session_cookie(struct arena *a, enum rf_env env, int login, const char *value,
+	long max_age);
+
+/* ---- the login throttle ------------------------------------------------------ */
+
+/* Redis counters: SESSION_FAIL_KEY_PREFIX + a login_failures key
+ * ("user:<id>", "unknown:<bucket>", "addr:<address>"). */
+#define SESSION_FAIL_KEY_PREFIX "login:fail:"
+#define SESSION_THROTTLE_WINDOW (15 * 60) /* failures count this long */
+#define SESSION_THROTTLE_SOFT 5           /* from here each attempt waits */
+#define SESSION_THROTTLE_LOCK 20          /* from here the key is locked */
+#define SESSION_UNKNOWN_BUCKETS 4096
+
+/* Seconds an attempt must still wait with failures failures counted in
+ * the window, the last one since_last seconds ago: 0 under
+ * SESSION_THROTTLE_SOFT; then 60 s doubling per failure up to the
+ * window; from SESSION_THROTTLE_LOCK the whole window. */
+long session_throttle_wait(long long failures, long long since_last);
+
+/* The throttle key of a source address into out: "addr:<IPv4>", or for
+ * IPv6 "addr:<the /64 prefix>::/64" (an IPv4-mapped address as IPv4); an
+ * unparsable address as "addr:other".  out has room for 64 bytes. */
+void session_address_key(const char *remote_addr, char out[64]);
+
+/* ---- logins and sessions ------------------------------------------------------ */
+
+enum session_login_result {
+	SESSION_LOGIN_OK,        /* a new session: its cookies are on out */
+	SESSION_LOGIN_REFUSED,   /* unknown login or wrong password (the same answer) */
+	SESSION_LOGIN_THROTTLED, /* too many failures: *wait_s seconds to wait */
+	SESSION_LOGIN_ERROR,     /* the database could not be asked (503) */
+};
+
+/* Checks email and password against the throttle and users, records a
+ * failure, or makes a new session (revoking the one of req's cookie, if
+ * any) and puts its cookie and the login cookie's deletion on out.
+ * *user_id gets the account's id when the login names one (0 otherwise:
+ * for the audit), *wait_s the wait of a throttled attempt. */
+enum session_login_result session_login(struct app *app, struct http_request *req,
+	struct outcome *out, const char *email, const char *password, long long *user_id,
+	long *wait_s);
+
+/* Revokes the session u (logout) and puts the cookie's deletion on out.
+ * 0, or -1 on a database error. */
+int session_logout(struct app *app, struct http_request *req, const struct session_user *u,
+	struct outcome *out);
+
+/* Revokes every session of u's user but u's own.  The number revoked, or
+ * -1 on a database error. */
+long long session_revoke_others(struct app *app, const struct session_user *u);
+
+/* Revokes the session id when it is one of u's user's: 1 revoked (or
+ * already ended), 0 not the user's (or no such session), -1 database
+ * error. */
+int session_revoke_own(struct app *app, const struct session_user *u, long long id);
+
+/* Sets the business an operator's session shows: 1 set, 0 u is not an
+ * operator or there is no such business, -1 database error. */
+int session_set_acting(struct app *app, const struct session_user *u, long long business_id);
 
 #endif

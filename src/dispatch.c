@@ -10,6 +10,8 @@
 #include "html.h"
 #include "http.h"
 #include "log.h"
+#include "page.h"
+#include "session.h"
 #include "signature.h"
 #include "twiml.h"
 #include "util.h"
@@ -631,6 +633,95 @@ static int query_fields(const struct route *r, struct http_request *req, struct 
 	return valid_params(req->arena, r->query_fields, r->nquery, p, q, NULL, 0) == 0;
 }
 
+/* ---- dashboard sessions ------------------------------------------------------ */
+
+/* The dashboard's answer to a form that fails its CSRF check. */
+static const char csrf_refused[] = "This form has expired or did not come from ringfence;"
+	" nothing was changed. Reload the page and try again.";
+
+/* The form pairs of a dashboard POST into form: a urlencoded body (a
+ * multipart one is parsed the same way by page.c's parser).  0, or -1
+ * when the body is not a form. */
+static int dashboard_form(const struct route *r, struct http_request *req, struct params *form)
+{
+	if (r->body == ROUTE_BODY_NONE || req->body_len == 0)
+		return 0;
+	if (!content_type_is(req->content_type, "application/x-www-form-urlencoded"))
+		return -1;
+	return form_parse(req->arena, req->body, req->body_len, NULL, form) == FORM_OK ? 0 : -1;
+}
+
+/* ROUTE_AUTH_SESSION and ROUTE_AUTH_PUBLIC_PAGE (dispatch.h): the session
+ * (in->user, in->business_id; none: a GET goes to /login?next=<this
+ * path>, anything else is a 403 page; the database down: 503), then on
+ * every request that is not GET or HEAD the form and its CSRF token
+ * (the session's, or the login form's double-submit cookie), then the
+ * row's form fields (422 naming the field).  0 to run the handler, -1
+ * when out holds the answer (nothing was changed). */
+static int dashboard_gate(struct app *app, const struct route *r, struct http_request *req,
+	struct route_input *in, struct outcome *out, struct params *form)
+{
+	int changes = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+	const char *want = NULL;
+	char err[160];
+	int db_err = 0;
+
+	if (r->auth == ROUTE_AUTH_SESSION) {
+		in->user = session_load(app, req, &db_err);
+		if (db_err) {
+			log_error("dispatch: %s %s: cannot read the session: %s", req->method, req->path,
+				db_last_error(app->db));
+			page_unavailable(out);
+			return -1;
+		}
+		if (in->user == NULL && !changes) {
+			struct buf next;
+			buf_init_arena(&next, req->arena);
+			form_encode(&next, req->request_uri, strlen(req->request_uri));
+			if (session_valid_next(req->request_uri, strlen(req->request_uri)))
+				page_redirect(out, "/login?next=%s", buf_str(&next));
+			else
+				page_redirect(out, "/login");
+			return -1;
+		}
+		if (in->user == NULL) {
+			page_error(out, 403, "You are not logged in",
+				"Your session has ended; nothing was changed. Log in and try again.");
+			out->rejected = "no session";
+			return -1;
+		}
+		in->business_id = in->user->business_id;
+		in->business = in->user->business;
+		out->business_id = in->business;
+		want = in->user->csrf;
+	} else if (changes) {
+		if (session_login_csrf(app, req, out, &want) < 0) {
+			page_error(out, 500, "Something went wrong", "Reload the page and try again.");
+			return -1;
+		}
+	}
+	if (!changes)
+		return 0;
+	if (dashboard_form(r, req, form) < 0) {
+		page_error(out, 400, "This form could not be read", "Nothing was changed.");
+		out->rejected = "form unparsable";
+		return -1;
+	}
+	in->form_all = form;
+	if (!session_csrf_ok(want, form_get(form, SESSION_CSRF_FIELD))) {
+		page_error(out, 403, "This form has expired", csrf_refused);
+		out->rejected = "csrf token mismatch";
+		return -1;
+	}
+	if (valid_params(req->arena, r->form_fields, r->nform, form, &in->form, err,
+		    sizeof(err)) < 0) {
+		page_error(out, 422, "Please check the form",
+			arena_printf(req->arena, "Nothing was changed: %s.", err));
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the request ------------------------------------------------------------ */
 
 /* See dispatch.h: match, refuse an oversized body, authenticate, validate,
@@ -731,11 +822,14 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 		break;
 	case ROUTE_AUTH_SESSION:
 	case ROUTE_AUTH_PUBLIC_PAGE:
-		/* No session module yet: a row naming it never runs. */
-		log_error("dispatch: %s %s needs a dashboard session, which does not exist yet",
-			req->method, r->pattern);
-		http_response_text(res, 500, "internal error");
-		goto done;
+		if (st.row == NULL) {
+			method_not_allowed(r, req, allowed_methods(table, n, req->arena, req->path), &out);
+			goto answer;
+		}
+		if (dashboard_gate(app, r, req, &in, &out, &form) < 0)
+			goto answer;
+		snprintf(st.business, sizeof(st.business), "%s", in.business ? in.business : "");
+		break;
 	case ROUTE_AUTH_NONE:
 		if (st.row == NULL) {
 			method_not_allowed(r, req, allowed_methods(table, n, req->arena, req->path), &out);
@@ -754,6 +848,9 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	r->handler(app, &in, &out);
 answer:
 	render(r, req->arena, &out, res);
+	for (int i = 0; i < 2; i++)
+		if (out.set_cookie[i])
+			http_response_header(res, "Set-Cookie", out.set_cookie[i]);
 	if (refused) {
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {

@@ -9,6 +9,7 @@
 #include "routes.h"
 #include "api.h"
 #include "app.h"
+#include "dash_account.h"
 #include "arena.h"
 #include "db.h"
 #include "dispatch.h"
@@ -167,6 +168,32 @@ const struct route routes_table[] = {
 		unsubscribe_handle, NO_FIELDS },
 
 	/* ---- dashboard: login, logout, password, sessions (dash_account.c) ---- */
+	{ "GET", "/", NULL, VALID_TEXT, ROUTE_AUTH_PUBLIC_PAGE, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_root_handle, NO_FIELDS },
+	{ "GET", "/login", NULL, VALID_TEXT, ROUTE_AUTH_PUBLIC_PAGE, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_login_query), 0, dash_login_page_handle,
+		NO_FIELDS },
+	{ "POST", "/login", NULL, VALID_TEXT, ROUTE_AUTH_PUBLIC_PAGE, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_login_fields), NO_FIELDS, 0, dash_login_handle,
+		NO_FIELDS },
+	{ "POST", "/logout", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0, dash_logout_handle, NO_FIELDS },
+	{ "GET", "/account/password", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_password_page_handle, NO_FIELDS },
+	{ "POST", "/account/password", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_password_fields), NO_FIELDS, 0, dash_password_handle,
+		NO_FIELDS },
+	{ "GET", "/settings/sessions", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_sessions_handle, NO_FIELDS },
+	{ "POST", "/settings/sessions/{id}", dash_valid_revoke_param, VALID_TEXT,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_session_revoke_handle, NO_FIELDS },
+	{ "GET", "/operator/businesses", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_operator_businesses_handle,
+		NO_FIELDS },
+	{ "POST", "/operator/business", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_operator_fields), NO_FIELDS, 0,
+		dash_operator_pick_handle, NO_FIELDS },
 
 	/* ---- dashboard: appointments, timeline, decisions (dash_appointments.c) ---- */
 

@@ -40,6 +40,7 @@ int main(void)
 		{ "sms", sms_tests },
 		{ "email", email_tests },
 		{ "flood", flood_tests },
+		{ "session", session_tests },
 		{ "restarts", restarts_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");

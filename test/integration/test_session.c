@@ -1,0 +1,588 @@
+/* Group "session": dashboard logins, sessions, CSRF and the login
+ * throttle, over HTTP through nginx (dash_client.h), checked against
+ * PostgreSQL and Redis. */
+#include "harness.h"
+#include "dash_client.h"
+#include "groups.h"
+#include "session.h"
+#include "util.h"
+
+static const char csrf_refused[] = "This form has expired or did not come from ringfence";
+
+/* The login form's token and cookie for a new client c. */
+static void login_form_or_fail(struct dc *c)
+{
+	struct dc_response r;
+
+	assert_int_equal(dc_get(c, "/login", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_true(c->csrf[0] != '\0');
+	dc_response_free(&r);
+}
+
+/* The status of GET path for c (a 303's Location into loc when not NULL). */
+static long get_status(struct dc *c, const char *path, char *loc, size_t size)
+{
+	struct dc_response r;
+	long st;
+
+	assert_int_equal(dc_get(c, path, &r), 0);
+	st = r.status;
+	if (loc)
+		snprintf(loc, size, "%s", r.location);
+	dc_response_free(&r);
+	return st;
+}
+
+/* The user's password hash (to prove nothing changed). */
+static char *password_hash(long long user_id)
+{
+	char uid[24];
+	const char *p[1] = { uid };
+
+	snprintf(uid, sizeof(uid), "%lld", user_id);
+	return hx_db_value_or_fail("SELECT password_hash FROM users WHERE id = $1::bigint", 1, p);
+}
+
+/* The number of the user's sessions still open. */
+static long long open_sessions(long long user_id)
+{
+	char uid[24];
+	const char *p[1] = { uid };
+
+	snprintf(uid, sizeof(uid), "%lld", user_id);
+	return hx_db_int_or_fail("SELECT count(*) FROM sessions WHERE user_id = $1::bigint"
+				 " AND revoked_at IS NULL", 1, p);
+}
+
+/* Runs sql ($1: the user's id) on the user's sessions. */
+static void sessions_sql(long long user_id, const char *sql)
+{
+	char uid[24];
+	const char *p[1] = { uid };
+
+	snprintf(uid, sizeof(uid), "%lld", user_id);
+	hx_db_cmd_or_fail(sql, 1, p);
+}
+
+/* A login answers 303 to /today with the session cookie's attributes of
+ * the test environment (no Secure, no __Host- prefix), and the pages
+ * then open. */
+static void test_login_ok(void **state)
+{
+	struct dc_account a;
+	struct dc *c = dc_new();
+	struct dc_response r;
+	const char *sc;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	login_form_or_fail(c);
+	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
+				 NULL), 0);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(r.location, "/today");
+	sc = buf_str(&r.set_cookie);
+	assert_non_null(strstr(sc, SESSION_COOKIE_PLAIN "="));
+	assert_non_null(strstr(sc, "; Path=/"));
+	assert_non_null(strstr(sc, "; HttpOnly"));
+	assert_non_null(strstr(sc, "; SameSite=Lax"));
+	assert_null(strstr(sc, "Secure"));
+	/* The login form's cookie is deleted. */
+	assert_non_null(strstr(sc, SESSION_LOGIN_COOKIE_PLAIN "=; Path=/; Max-Age=0"));
+	dc_response_free(&r);
+	assert_int_equal(dc_get(c, "/settings/sessions", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(buf_str(&r.body), "(this session)"));
+	dc_response_free(&r);
+	/* GET / sends a logged-in user to the day's page. */
+	assert_int_equal(dc_get(c, "/", &r), 0);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(r.location, "/today");
+	dc_response_free(&r);
+	assert_int_equal(open_sessions(a.user_id), 1);
+	dc_free(c);
+}
+
+/* The same answer for a wrong password and an unknown login: status and
+ * body (the typed e-mail aside), no session cookie. */
+static void test_wrong_and_unknown_alike(void **state)
+{
+	struct dc_account a;
+	struct dc *c = dc_new();
+	struct dc_response r1, r2;
+	char unknown[96];
+	char *b1, *b2, *p;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	/* An unknown address of the same length as the real one. */
+	snprintf(unknown, sizeof(unknown), "%s", a.email);
+	unknown[0] = unknown[0] == 'x' ? 'y' : 'x';
+	login_form_or_fail(c);
+	assert_int_equal(dc_post_form(c, "/login", &r1, "email", a.email, "password",
+				 "not the password", NULL), 0);
+	assert_int_equal(dc_post_form(c, "/login", &r2, "email", unknown, "password",
+				 "not the password", NULL), 0);
+	assert_int_equal(r1.status, 200);
+	assert_int_equal(r2.status, r1.status);
+	assert_string_equal(buf_str(&r1.set_cookie), "");
+	assert_string_equal(buf_str(&r2.set_cookie), "");
+	b1 = xstrdup(buf_str(&r1.body));
+	b2 = xstrdup(buf_str(&r2.body));
+	while ((p = strstr(b1, a.email)) != NULL)
+		memset(p, '*', strlen(a.email));
+	while ((p = strstr(b2, unknown)) != NULL)
+		memset(p, '*', strlen(unknown));
+	assert_string_equal(b1, b2);
+	assert_non_null(strstr(b1, "The e-mail address or the password is not right."));
+	free(b1);
+	free(b2);
+	dc_response_free(&r1);
+	dc_response_free(&r2);
+	assert_int_equal(open_sessions(a.user_id), 0);
+	dc_free(c);
+	dc_throttle_reset_or_fail();
+}
+
+/* A login POST without the login form's token (or with another's) is
+ * refused with the 403 page, and logs nobody in. */
+static void test_login_needs_its_csrf(void **state)
+{
+	struct dc_account a;
+	struct dc *c = dc_new(), *other = dc_new();
+	struct dc_response r;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	assert_int_equal(dc_post_form(c, "/login", &r, "csrf", NULL, "email", a.email, "password",
+				 a.password, NULL), 0);
+	assert_int_equal(r.status, 403);
+	dc_response_free(&r);
+	login_form_or_fail(c);
+	login_form_or_fail(other);
+	assert_int_equal(dc_post_form(c, "/login", &r, "csrf", other->csrf, "email", a.email,
+				 "password", a.password, NULL), 0);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(buf_str(&r.body), csrf_refused));
+	dc_response_free(&r);
+	assert_int_equal(open_sessions(a.user_id), 0);
+	dc_free(c);
+	dc_free(other);
+}
+
+/* 20 wrong passwords: the account and the address are throttled (429,
+ * "Too many attempts"), the right password then waits too, also for
+ * another account from the same address, and all of it survives
+ * FLUSHALL (PostgreSQL's login_failures). */
+static void test_throttle(void **state)
+{
+	struct dc_account a, b;
+	struct dc *c = dc_new(), *d;
+	struct dc_response r;
+	const char *flush[] = { "FLUSHALL" };
+	char err[256];
+	int throttled = 0;
+	long st;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	dc_account_or_fail(&b, "owner", NULL);
+	login_form_or_fail(c);
+	for (int i = 0; i < SESSION_THROTTLE_LOCK; i++) {
+		assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password",
+					 "a wrong password", NULL), 0);
+		if (i < SESSION_THROTTLE_SOFT)
+			assert_int_equal(r.status, 200);
+		else
+			assert_int_equal(r.status, 429);
+		throttled += r.status == 429;
+		dc_response_free(&r);
+	}
+	assert_int_equal(throttled, SESSION_THROTTLE_LOCK - SESSION_THROTTLE_SOFT);
+	/* The right password waits. */
+	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
+				 NULL), 0);
+	assert_int_equal(r.status, 429);
+	assert_non_null(strstr(buf_str(&r.body), "Too many attempts; try again in 15 minutes"));
+	assert_string_equal(buf_str(&r.set_cookie), "");
+	dc_response_free(&r);
+	/* So does another account from the same address. */
+	d = dc_login(b.email, b.password, &st);
+	assert_null(d);
+	assert_int_equal(st, 429);
+	/* Redis forgets; PostgreSQL does not. */
+	assert_int_equal(hx_redis(1, flush, NULL, err, sizeof(err)), 0);
+	d = dc_login(a.email, a.password, &st);
+	assert_null(d);
+	assert_int_equal(st, 429);
+	assert_int_equal(open_sessions(a.user_id), 0);
+	/* No row names the typed login. */
+	{
+		const char *p[1] = { a.email };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM login_failures"
+						   " WHERE strpos(key, $1) > 0", 1, p), 0);
+	}
+	dc_throttle_reset_or_fail();
+	d = dc_login_or_fail(a.email, a.password);
+	dc_free(d);
+	dc_free(c);
+}
+
+/* Unknown logins are throttled like accounts (their keyed bucket), with
+ * the same answer. */
+static void test_throttle_unknown(void **state)
+{
+	struct dc *c = dc_new();
+	struct dc_response r;
+	char email[64], hex[17];
+
+	dc_throttle_reset_or_fail();
+	hx_random_hex(hex, 8);
+	snprintf(email, sizeof(email), "nobody-%s@example.com", hex);
+	login_form_or_fail(c);
+	for (int i = 0; i <= SESSION_THROTTLE_SOFT; i++) {
+		assert_int_equal(dc_post_form(c, "/login", &r, "email", email, "password",
+					 "a wrong password", NULL), 0);
+		assert_int_equal(r.status, i < SESSION_THROTTLE_SOFT ? 200 : 429);
+		dc_response_free(&r);
+	}
+	/* The bucket's key, not the address's alone, holds failures. */
+	assert_true(hx_db_int_or_fail("SELECT count(*) FROM login_failures"
+				      " WHERE key LIKE 'unknown:%'", 0, NULL) >= SESSION_THROTTLE_SOFT);
+	dc_throttle_reset_or_fail();
+	dc_free(c);
+}
+
+/* Logging in makes a new session id: the cookie sent before is revoked
+ * and no longer accepted. */
+static void test_new_id_at_login(void **state)
+{
+	struct dc_account a;
+	struct dc *c, *old = dc_new();
+	struct dc_response r;
+	char *first, *second;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	c = dc_login_or_fail(a.email, a.password);
+	first = dc_cookie(c, SESSION_COOKIE_PLAIN);
+	assert_non_null(first);
+	login_form_or_fail(c);
+	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
+				 NULL), 0);
+	assert_int_equal(r.status, 303);
+	dc_response_free(&r);
+	second = dc_cookie(c, SESSION_COOKIE_PLAIN);
+	assert_non_null(second);
+	assert_string_not_equal(first, second);
+	dc_set_cookie(old, SESSION_COOKIE_PLAIN, first);
+	assert_int_equal(get_status(old, "/settings/sessions", NULL, 0), 303);
+	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+	assert_int_equal(open_sessions(a.user_id), 1);
+	free(first);
+	free(second);
+	dc_free(c);
+	dc_free(old);
+}
+
+/* Idle expiry, absolute expiry and revocation each end a session: a GET
+ * goes to /login with the page to return to, a POST is a 403. */
+static void test_expiry_and_revocation(void **state)
+{
+	static const char *const ends[] = {
+		"UPDATE sessions SET last_seen_at = now() - interval '31 minutes'"
+		" WHERE user_id = $1::bigint",
+		"UPDATE sessions SET expires_at = now() - interval '1 second'"
+		" WHERE user_id = $1::bigint",
+		"UPDATE sessions SET revoked_at = now() WHERE user_id = $1::bigint",
+	};
+	struct dc_account a;
+	char loc[1024];
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		struct dc *c = dc_login_or_fail(a.email, a.password);
+		struct dc_response r;
+		char *before = password_hash(a.user_id);
+		char *after;
+
+		/* Just short of idle: still open, and seen again. */
+		sessions_sql(a.user_id, "UPDATE sessions SET last_seen_at = now() -"
+			" interval '29 minutes' WHERE user_id = $1::bigint AND revoked_at IS NULL");
+		assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM sessions WHERE"
+			" last_seen_at > now() - interval '1 minute' AND revoked_at IS NULL AND"
+			" user_id = (SELECT id FROM users WHERE email = $1)", 1,
+			(const char *const[]){ a.email }), 1);
+		sessions_sql(a.user_id, ends[i]);
+		assert_int_equal(get_status(c, "/account/password", loc, sizeof(loc)), 303);
+		assert_string_equal(loc, "/login?next=%2Faccount%2Fpassword");
+		assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new",
+					 "a brand new password", "new2", "a brand new password", NULL), 0);
+		assert_int_equal(r.status, 403);
+		dc_response_free(&r);
+		after = password_hash(a.user_id);
+		assert_string_equal(before, after);
+		free(before);
+		free(after);
+		sessions_sql(a.user_id, "UPDATE sessions SET revoked_at = now()"
+			" WHERE user_id = $1::bigint AND revoked_at IS NULL");
+		dc_free(c);
+	}
+}
+
+/* A POST without the CSRF token, or with another session's, is a 403
+ * page and changes nothing. */
+static void test_csrf(void **state)
+{
+	struct dc_account a, b;
+	struct dc *c, *other;
+	struct dc_response r;
+	char *before, *after;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	dc_account_or_fail(&b, "owner", NULL);
+	c = dc_login_or_fail(a.email, a.password);
+	other = dc_login_or_fail(b.email, b.password);
+	before = password_hash(a.user_id);
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "csrf", NULL, "old", a.password,
+				 "new", "a brand new password", "new2", "a brand new password", NULL), 0);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(buf_str(&r.body), csrf_refused));
+	dc_response_free(&r);
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "csrf", other->csrf, "old",
+				 a.password, "new", "a brand new password", "new2",
+				 "a brand new password", NULL), 0);
+	assert_int_equal(r.status, 403);
+	dc_response_free(&r);
+	assert_int_equal(dc_post_form(c, "/logout", &r, "csrf", "", NULL), 0);
+	assert_int_equal(r.status, 403);
+	dc_response_free(&r);
+	after = password_hash(a.user_id);
+	assert_string_equal(before, after);
+	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+	free(before);
+	free(after);
+	dc_free(c);
+	dc_free(other);
+}
+
+/* POST /logout ends the session and deletes the cookie; the old cookie
+ * is refused afterwards. */
+static void test_logout(void **state)
+{
+	struct dc_account a;
+	struct dc *c, *old = dc_new();
+	struct dc_response r;
+	char *cookie;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	c = dc_login_or_fail(a.email, a.password);
+	cookie = dc_cookie(c, SESSION_COOKIE_PLAIN);
+	assert_non_null(cookie);
+	assert_int_equal(dc_post_form(c, "/logout", &r, NULL), 0);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(r.location, "/login");
+	assert_non_null(strstr(buf_str(&r.set_cookie), SESSION_COOKIE_PLAIN "=; Path=/; Max-Age=0"));
+	dc_response_free(&r);
+	assert_int_equal(open_sessions(a.user_id), 0);
+	dc_set_cookie(old, SESSION_COOKIE_PLAIN, cookie);
+	assert_int_equal(get_status(old, "/settings/sessions", NULL, 0), 303);
+	free(cookie);
+	dc_free(c);
+	dc_free(old);
+}
+
+/* Changing the password: the old one is needed, the new one twice and
+ * long enough (422 naming the field otherwise, nothing changed); then
+ * every other session ends and only the new password logs in. */
+static void test_password_change(void **state)
+{
+	static const char fresh[] = "a brand new password";
+	struct dc_account a;
+	struct dc *c, *elsewhere, *d;
+	struct dc_response r;
+	char *before, *after;
+	long st;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	c = dc_login_or_fail(a.email, a.password);
+	elsewhere = dc_login_or_fail(a.email, a.password);
+	before = password_hash(a.user_id);
+	assert_int_equal(dc_get(c, "/account/password", &r), 0);
+	assert_int_equal(r.status, 200);
+	dc_response_free(&r);
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", "not my password", "new",
+				 fresh, "new2", fresh, NULL), 0);
+	assert_int_equal(r.status, 422);
+	assert_non_null(strstr(buf_str(&r.body), "Current password"));
+	dc_response_free(&r);
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new",
+				 "short", "new2", "short", NULL), 0);
+	assert_int_equal(r.status, 422);
+	assert_non_null(strstr(buf_str(&r.body), "New password: it must have at least"));
+	dc_response_free(&r);
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new", fresh,
+				 "new2", "a brand new passwore", NULL), 0);
+	assert_int_equal(r.status, 422);
+	assert_non_null(strstr(buf_str(&r.body), "New password again"));
+	dc_response_free(&r);
+	after = password_hash(a.user_id);
+	assert_string_equal(before, after);
+	free(after);
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new", fresh,
+				 "new2", fresh, NULL), 0);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(r.location, "/account/password?notice=password_changed");
+	dc_response_free(&r);
+	after = password_hash(a.user_id);
+	assert_string_not_equal(before, after);
+	assert_int_equal(get_status(elsewhere, "/settings/sessions", NULL, 0), 303);
+	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+	d = dc_login(a.email, a.password, &st);
+	assert_null(d);
+	d = dc_login_or_fail(a.email, fresh);
+	free(before);
+	free(after);
+	dc_free(d);
+	dc_free(c);
+	dc_free(elsewhere);
+	dc_throttle_reset_or_fail();
+}
+
+/* The sessions page lists the user's sessions; one of them can be
+ * ended from another; another user's session id is a 404. */
+static void test_sessions_page(void **state)
+{
+	struct dc_account a, b;
+	struct dc *c, *elsewhere, *stranger;
+	struct dc_response r;
+	char path[96], uid[24];
+	long long other_id, stranger_id;
+	const char *p[1] = { uid };
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	dc_account_or_fail(&b, "owner", NULL);
+	c = dc_login_or_fail(a.email, a.password);
+	elsewhere = dc_login_or_fail(a.email, a.password);
+	stranger = dc_login_or_fail(b.email, b.password);
+	snprintf(uid, sizeof(uid), "%lld", b.user_id);
+	stranger_id = hx_db_int_or_fail("SELECT max(id) FROM sessions WHERE user_id = $1::bigint",
+		1, p);
+	snprintf(uid, sizeof(uid), "%lld", a.user_id);
+	other_id = hx_db_int_or_fail("SELECT max(id) FROM sessions WHERE user_id = $1::bigint",
+		1, p);
+	assert_int_equal(dc_get(c, "/settings/sessions", &r), 0);
+	assert_int_equal(r.status, 200);
+	snprintf(path, sizeof(path), "/settings/sessions/%lld/revoke", other_id);
+	assert_non_null(strstr(buf_str(&r.body), path));
+	assert_non_null(strstr(buf_str(&r.body), "(this session)"));
+	dc_response_free(&r);
+	snprintf(path, sizeof(path), "/settings/sessions/%lld/revoke", stranger_id);
+	assert_int_equal(dc_post_form(c, path, &r, NULL), 0);
+	assert_int_equal(r.status, 404);
+	dc_response_free(&r);
+	assert_int_equal(get_status(stranger, "/settings/sessions", NULL, 0), 200);
+	snprintf(path, sizeof(path), "/settings/sessions/%lld/revoke", other_id);
+	assert_int_equal(dc_post_form(c, path, &r, NULL), 0);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(r.location, "/settings/sessions?notice=session_revoked");
+	dc_response_free(&r);
+	assert_int_equal(get_status(elsewhere, "/settings/sessions", NULL, 0), 303);
+	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+	dc_free(c);
+	dc_free(elsewhere);
+	dc_free(stranger);
+}
+
+/* An operator lists every business and picks the one the pages show;
+ * anyone else gets 404 for both. */
+static void test_operator(void **state)
+{
+	struct dc_account op, owner, shown;
+	struct dc *c, *o;
+	struct dc_response r;
+	char bid[24], uid[24];
+	const char *p[1] = { uid };
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&op, "operator", NULL);
+	dc_account_or_fail(&owner, "owner", NULL);
+	dc_account_or_fail(&shown, "owner", NULL);
+	c = dc_login_or_fail(op.email, op.password);
+	o = dc_login_or_fail(owner.email, owner.password);
+	snprintf(bid, sizeof(bid), "%lld", shown.business_id);
+	assert_int_equal(dc_get(c, "/operator/businesses", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(buf_str(&r.body), "name=\"business_id\" value=\""));
+	dc_response_free(&r);
+	assert_int_equal(dc_post_form(c, "/operator/business", &r, "business_id", bid, NULL), 0);
+	assert_int_equal(r.status, 303);
+	dc_response_free(&r);
+	snprintf(uid, sizeof(uid), "%lld", op.user_id);
+	assert_int_equal(hx_db_int_or_fail("SELECT acting_business_id FROM sessions"
+					   " WHERE user_id = $1::bigint AND revoked_at IS NULL", 1, p),
+		shown.business_id);
+	assert_int_equal(dc_post_form(c, "/operator/business", &r, "business_id",
+				 "999999999999", NULL), 0);
+	assert_int_equal(r.status, 404);
+	dc_response_free(&r);
+	assert_int_equal(get_status(o, "/operator/businesses", NULL, 0), 404);
+	assert_int_equal(dc_post_form(o, "/operator/business", &r, "business_id", bid, NULL), 0);
+	assert_int_equal(r.status, 404);
+	dc_response_free(&r);
+	snprintf(uid, sizeof(uid), "%lld", owner.user_id);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM sessions WHERE user_id = $1::bigint"
+					   " AND acting_business_id IS NOT NULL", 1, p), 0);
+	dc_free(c);
+	dc_free(o);
+}
+
+/* The page to return to after logging in is a local path only. */
+static void test_next_is_local(void **state)
+{
+	struct dc_account a;
+	struct dc *c = dc_new();
+	struct dc_response r;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	login_form_or_fail(c);
+	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
+				 "next", "//evil.example/", NULL), 0);
+	assert_int_not_equal(r.status, 303);
+	dc_response_free(&r);
+	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
+				 "next", "/settings/sessions", NULL), 0);
+	assert_int_equal(r.status, 303);
+	assert_string_equal(r.location, "/settings/sessions");
+	dc_response_free(&r);
+	dc_free(c);
+}
+
+int session_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_login_ok),
+		cmocka_unit_test(test_wrong_and_unknown_alike),
+		cmocka_unit_test(test_login_needs_its_csrf),
+		cmocka_unit_test(test_throttle),
+		cmocka_unit_test(test_throttle_unknown),
+		cmocka_unit_test(test_new_id_at_login),
+		cmocka_unit_test(test_expiry_and_revocation),
+		cmocka_unit_test(test_csrf),
+		cmocka_unit_test(test_logout),
+		cmocka_unit_test(test_password_change),
+		cmocka_unit_test(test_sessions_page),
+		cmocka_unit_test(test_operator),
+		cmocka_unit_test(test_next_is_local),
+	};
+	return cmocka_run_group_tests_name("integration: session", tests, hx_group_setup,
+		hx_group_teardown);
+}
