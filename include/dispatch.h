@@ -82,6 +82,8 @@ enum route_render {
 	ROUTE_RENDER_HTML,        /* a whole page from out->page_* through html.c */
 	ROUTE_RENDER_PAGE,        /* a dashboard page: out->page_body in the shell (page.h),
 	                             or a 303 to out->redirect */
+	ROUTE_RENDER_ASSET,       /* a static file: out->page_body as is, of type
+	                             out->asset_type, cacheable (page_static_handle) */
 };
 
 enum route_body {
@@ -151,6 +153,9 @@ struct outcome {
 	                               only through html_render / page_add (page.h) */
 	const char *page_nav;       /* ROUTE_RENDER_PAGE: the current menu item ("today") */
 	const char *redirect;       /* ROUTE_RENDER_PAGE: 303 See Other to this local path */
+	int page_broken;            /* ROUTE_RENDER_PAGE: a template did not render: 500 */
+	const char *asset_type;     /* ROUTE_RENDER_ASSET: its Content-Type */
+	const char *asset_etag;     /* ROUTE_RENDER_ASSET: its ETag */
 	const char *set_cookie[2];  /* Set-Cookie header values (session.c builds them) */
 	/* audit */
 	const char *rejected;       /* set: record only a summary, with this verdict */

@@ -22,6 +22,9 @@ struct arena;
 
 /* Bodies larger than this are refused (413 or 403) and not kept. */
 #define HTTP_MAX_BODY (64 * 1024)
+/* A multipart/form-data body (a file upload) is kept up to this size;
+ * the route's body_max then decides (dispatch.c). */
+#define HTTP_MAX_UPLOAD (2 * 1024 * 1024)
 /* A refused body is drained at most this far (nginx lets 1 MiB through);
  * past it the connection is simply closed. */
 #define HTTP_MAX_DRAIN (4 * 1024 * 1024)
@@ -42,7 +45,8 @@ struct http_request {
 	const char *body;           /* NUL-terminated copy, "" when none */
 	size_t body_len;
 	long long content_length;   /* as announced, -1 when absent or malformed */
-	int body_too_large;         /* announced length over HTTP_MAX_BODY: body not kept */
+	int body_too_large;         /* announced length over HTTP_MAX_BODY (HTTP_MAX_UPLOAD
+	                               for multipart/form-data): body not kept */
 	long long body_received;    /* bytes of body read, kept or drained */
 	char body_sha256[65];       /* hex SHA-256 of what was read; "" until
 	                               http_request_digest (set for a drained body) */
@@ -56,6 +60,7 @@ struct http_response {
 	const char *content_type;   /* NULL: "text/plain; charset=utf-8" */
 	struct buf body;            /* in the request arena */
 	struct buf headers;         /* extra "Name: value\r\n" lines, in the arena too */
+	const char *cache_control;  /* NULL: "no-store" (every answer but a static file) */
 };
 
 /* Fills req from fcgx; 0, or -1 when the request is unusable (no method

@@ -57,4 +57,60 @@ void page_unavailable(struct outcome *out);
 const char *page_time(struct arena *a, long long unix_s, const char *tz);
 const char *page_time_input(struct arena *a, long long unix_s, const char *tz);
 
+/* ---- for the dispatcher, the route table and the other pages ---------- */
+
+/* Body limits of dashboard routes (a route row's body_max): a form, and
+ * a file upload (the CSV import; nginx lets 2 MiB through on /import). */
+#define PAGE_MAX_FORM (64 * 1024)
+#define PAGE_MAX_UPLOAD (2 * 1024 * 1024)
+
+/* The Content-Security-Policy of every HTML answer. */
+extern const char page_csp[];
+
+/* The notices a ?notice=<code> may show, in one table (page.c's
+ * page_notices): a code that is not there shows nothing.  Add a row
+ * there for a new code. */
+struct page_notice {
+	const char *code;
+	const char *text;
+};
+extern const struct page_notice page_notices[];
+/* The text of code, or NULL when the table lacks it. */
+const char *page_notice_text(const char *code);
+
+/* 1 when s is a local path a redirect may go to: it starts with one "/"
+ * (not "//" nor "/\", which browsers take for another host), and holds
+ * only printable ASCII without a backslash.  For any ?next= too. */
+int page_local_path(const char *s);
+
+/* The headers of every HTML answer: the CSP above, nosniff, DENY
+ * framing and referrer (the Referrer-Policy value: "same-origin", or
+ * "no-referrer" for pages whose links carry a secret).  Cache-Control
+ * stays http.c's no-store. */
+struct http_response;
+void page_headers(struct http_response *res, const char *referrer);
+
+/* The answer of a ROUTE_RENDER_PAGE route into res: the 303 to
+ * out->redirect, or out->page_body in the shell (with in->user: header,
+ * menu, failsafe banner, notice; without: the minimal shell), or the 500
+ * page when the handler's template did not render.  Never fails. */
+struct app;
+void page_render(struct app *app, const struct route_input *in, struct outcome *out,
+	struct http_response *res);
+
+/* A whole ROUTE_RENDER_HTML page (the unsubscribe page: out->page_title,
+ * out->page_tmpl, out->page_fields) in the minimal shell; the headers
+ * are the caller's (page_headers).  -1 when the template does not
+ * render (res->body must then not be sent). */
+int page_render_plain(const struct outcome *out, struct http_response *res);
+
+/* The stylesheet and the script, compiled in (src/www/, built into
+ * build/gen/www.c): GET /static/{name}, cacheable for a year, since
+ * their URL carries their content's hash (?v=...); ETag too. */
+int page_static_name(const char *v, size_t len); /* "app.css" or "app.js" */
+void page_static_handle(struct app *app, const struct route_input *in, struct outcome *out);
+
+/* Any path no other row serves (the table's last rows): the 404 page. */
+void page_not_found_handle(struct app *app, const struct route_input *in, struct outcome *out);
+
 #endif

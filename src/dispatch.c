@@ -10,6 +10,7 @@
 #include "html.h"
 #include "http.h"
 #include "log.h"
+#include "multipart.h"
 #include "page.h"
 #include "session.h"
 #include "signature.h"
@@ -79,6 +80,12 @@ const struct route *dispatch_match(const struct route *table, size_t n, struct a
 			if (is_catch_all(&table[i]) != pass ||
 				!pattern_matches(table[i].pattern, table[i].param_check, a, path, &p))
 				continue;
+			/* Among catch-alls the first that matches owns the path
+			 * (the POST-only Twilio catch-all keeps a GET /twilio/x
+			 * from the dashboard's catch-all): later rows count only
+			 * when they repeat its pattern. */
+			if (*path_row && pass == 1 && strcmp(table[i].pattern, (*path_row)->pattern) != 0)
+				continue;
 			if (*path_row == NULL)
 				*path_row = &table[i];
 			if (table[i].method == NULL || strcmp(table[i].method, method) == 0) {
@@ -124,6 +131,7 @@ static void outcome_init(struct outcome *out, struct arena *a)
 {
 	memset(out, 0, sizeof(*out));
 	buf_init_arena(&out->twiml, a);
+	buf_init_arena(&out->page_body, a);
 	out->planned = out->cancelled = -1;
 }
 
@@ -184,32 +192,19 @@ static void render_json(struct arena *a, struct outcome *out, struct http_respon
 	buf_putc(&res->body, '\n');
 }
 
-static const char page_head[] =
-	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	"<meta name=\"robots\" content=\"noindex\"><title>{{title}}</title></head>\n<body>\n";
-static const char page_tail[] = "</body></html>\n";
 /* The body of a page that says one thing: {{title}} and {{message}}. */
 const char dispatch_page_message[] = "<h1>{{title}}</h1>\n<p>{{message}}</p>\n";
 
-/* A whole page: the head with the title, the handler's template with its
- * fields, the tail.  A template that does not render is a bug; the
- * answer is then a plain 500 and nothing else. */
+/* A whole page in the minimal shell: the handler's template with its
+ * fields.  A template that does not render is a bug; the answer is then
+ * a plain 500 and nothing else. */
 static void render_html(const struct outcome *out, struct http_response *res)
 {
-	const char *const head[] = { "title", out->page_title, NULL };
-
 	/* Pages may carry secrets in their links (the unsubscribe token):
 	 * keep them out of referrers, indexes and frames (http.c already
 	 * forbids caching), and let no script or foreign form near them. */
-	http_response_header(res, "Referrer-Policy", "no-referrer");
-	http_response_header(res, "X-Robots-Tag", "noindex");
-	http_response_header(res, "Content-Security-Policy",
-		"default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
-	buf_reset(&res->body);
-	if (out->page_tmpl == NULL || html_render(&res->body, page_head, head) < 0 ||
-		html_render(&res->body, out->page_tmpl, out->page_fields) < 0 ||
-		html_render(&res->body, page_tail, NULL) < 0) {
+	page_headers(res, "no-referrer");
+	if (page_render_plain(out, res) < 0) {
 		log_error("dispatch: a page template does not render");
 		http_response_text(res, 500, "internal error");
 		return;
@@ -218,10 +213,29 @@ static void render_html(const struct outcome *out, struct http_response *res)
 	res->content_type = "text/html; charset=utf-8";
 }
 
-/* Writes out into res with r's renderer, and the headers out asks for;
- * scratch in the request arena a. */
-static void render(const struct route *r, struct arena *a, struct outcome *out,
+/* A compiled-in static file: its bytes, cacheable for a year (its URL
+ * carries its content's hash), or the handler's 404 page. */
+static void render_asset(struct app *app, const struct route_input *in, struct outcome *out,
 	struct http_response *res)
+{
+	if (out->asset_type == NULL) {
+		page_render(app, in, out, res);
+		return;
+	}
+	res->status = 200;
+	res->content_type = out->asset_type;
+	res->cache_control = "public, max-age=31536000, immutable";
+	buf_reset(&res->body);
+	buf_append(&res->body, out->page_body.data, out->page_body.len);
+	if (out->asset_etag)
+		http_response_header(res, "ETag", out->asset_etag);
+}
+
+/* Writes out into res with r's renderer, and the headers out asks for;
+ * scratch in the request arena a.  A page's shell needs app and in (the
+ * logged-in user, the query's notice). */
+static void render(struct app *app, const struct route *r, const struct route_input *in,
+	struct arena *a, struct outcome *out, struct http_response *res)
 {
 	switch (r->render) {
 	case ROUTE_RENDER_TWIML:
@@ -235,10 +249,15 @@ static void render(const struct route *r, struct arena *a, struct outcome *out,
 		render_html(out, res);
 		break;
 	case ROUTE_RENDER_PAGE:
-		/* The dashboard's shell is page.c's (not yet linked). */
-		http_response_text(res, 500, "internal error");
+		page_render(app, in, out, res);
+		break;
+	case ROUTE_RENDER_ASSET:
+		render_asset(app, in, out, res);
 		break;
 	}
+	for (size_t i = 0; i < ARRAY_LEN(out->set_cookie); i++)
+		if (out->set_cookie[i])
+			http_response_header(res, "Set-Cookie", out->set_cookie[i]);
 	if (out->allow)
 		http_response_header(res, "Allow", out->allow);
 	if (out->location)
@@ -263,6 +282,11 @@ static void method_not_allowed(const struct route *r, struct http_request *req, 
 			arena_printf(req->arena, "%.16s is not allowed here; use %s", req->method, allow));
 		break;
 	case ROUTE_RENDER_PAGE:
+	case ROUTE_RENDER_ASSET:
+		page_error(out, 405, "This action is not available here",
+			arena_printf(req->arena, "This address does not take a %.16s request; "
+				"nothing was changed.", req->method));
+		break;
 	case ROUTE_RENDER_HTML: {
 		static const char *const f[] = { "title", "Method not allowed", "message",
 			"Open the link from the email.", NULL };
@@ -633,37 +657,92 @@ static int query_fields(const struct route *r, struct http_request *req, struct 
 	return valid_params(req->arena, r->query_fields, r->nquery, p, q, NULL, 0) == 0;
 }
 
+/* 1 when req's body is over what r takes: a body http.c did not keep,
+ * or a kept upload (multipart bodies are kept up to HTTP_MAX_UPLOAD)
+ * over HTTP_MAX_BODY that r does not take, or a dashboard form or
+ * upload over r's body_max. */
+static int body_over_cap(const struct route *r, const struct http_request *req)
+{
+	size_t max = r->body_max ? r->body_max : HTTP_MAX_BODY;
+	int page_body = r->auth != ROUTE_AUTH_TWILIO &&
+		(r->body == ROUTE_BODY_FORM || r->body == ROUTE_BODY_MULTIPART);
+
+	return req->body_too_large || (req->body_len > HTTP_MAX_BODY && req->body_len > max) ||
+		(page_body && req->body_len > max);
+}
+
+/* The pairs of a dashboard form (application/x-www-form-urlencoded) or
+ * upload (multipart/form-data), as r's body kind says, into form.  NULL,
+ * or what is wrong, in words for the 400 page. */
+static const char *body_form(const struct route *r, struct http_request *req,
+	struct params *form)
+{
+	const char *ct = req->content_type;
+
+	form->v = NULL;
+	form->n = 0;
+	if (req->body_len == 0 && ct[0] == '\0')
+		return NULL; /* no body at all: no fields */
+	if (r->body == ROUTE_BODY_MULTIPART) {
+		enum multipart_err e = multipart_parse(req->arena, ct, req->body, req->body_len,
+			NULL, form);
+		return e == MULTIPART_OK ? NULL : multipart_strerror(e);
+	}
+	if (!content_type_is(ct, "application/x-www-form-urlencoded"))
+		return "the form was not sent as a form";
+	if (form_parse(req->arena, req->body, req->body_len, NULL, form) != FORM_OK)
+		return "the form is malformed";
+	return NULL;
+}
+
+/* The declared fields of a dashboard form or upload (parsed by body_form
+ * into in->form_all, or refused with body_err) into in->form.  0, or -1
+ * with the 400 page (malformed) or the 422 page naming the field. */
+static int form_fields(const struct route *r, struct http_request *req, const char *body_err,
+	struct route_input *in, struct outcome *out)
+{
+	static const struct params none = { NULL, 0 };
+	char err[160];
+
+	if (body_err) {
+		if (r->render == ROUTE_RENDER_PAGE)
+			page_error(out, 400, "This form could not be read",
+				arena_printf(req->arena, "Nothing was changed: %s.", body_err));
+		else
+			outcome_error(out, 400, "invalid_body", NULL, body_err);
+		return -1;
+	}
+	if (valid_params(req->arena, r->form_fields, r->nform, in->form_all ? in->form_all : &none,
+		    &in->form, err, sizeof(err)) == 0)
+		return 0;
+	if (r->render == ROUTE_RENDER_PAGE)
+		page_error(out, 422, "Please check the form",
+			arena_printf(req->arena, "Nothing was changed: %s.", err));
+	else
+		outcome_error(out, 422, "invalid_field", NULL, arena_strdup(req->arena, err));
+	return -1;
+}
+
 /* ---- dashboard sessions ------------------------------------------------------ */
 
 /* The dashboard's answer to a form that fails its CSRF check. */
 static const char csrf_refused[] = "This form has expired or did not come from ringfence;"
 	" nothing was changed. Reload the page and try again.";
 
-/* The form pairs of a dashboard POST into form: a urlencoded body (a
- * multipart one is parsed the same way by page.c's parser).  0, or -1
- * when the body is not a form. */
-static int dashboard_form(const struct route *r, struct http_request *req, struct params *form)
-{
-	if (r->body == ROUTE_BODY_NONE || req->body_len == 0)
-		return 0;
-	if (!content_type_is(req->content_type, "application/x-www-form-urlencoded"))
-		return -1;
-	return form_parse(req->arena, req->body, req->body_len, NULL, form) == FORM_OK ? 0 : -1;
-}
-
 /* ROUTE_AUTH_SESSION and ROUTE_AUTH_PUBLIC_PAGE (dispatch.h): the session
  * (in->user, in->business_id; none: a GET goes to /login?next=<this
  * path>, anything else is a 403 page; the database down: 503), then on
- * every request that is not GET or HEAD the form and its CSRF token
- * (the session's, or the login form's double-submit cookie), then the
- * row's form fields (422 naming the field).  0 to run the handler, -1
- * when out holds the answer (nothing was changed). */
+ * every request that is not GET or HEAD the CSRF token of the form
+ * (in->form_all, parsed by body_form; the session's token, or the login
+ * form's double-submit cookie).  A form that could not be parsed
+ * (body_err) is left to form_fields, which refuses it before any
+ * handler runs.  0 to go on, -1 when out holds the answer (nothing was
+ * changed). */
 static int dashboard_gate(struct app *app, const struct route *r, struct http_request *req,
-	struct route_input *in, struct outcome *out, struct params *form)
+	const char *body_err, struct route_input *in, struct outcome *out)
 {
 	int changes = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
 	const char *want = NULL;
-	char err[160];
 	int db_err = 0;
 
 	if (r->auth == ROUTE_AUTH_SESSION) {
@@ -700,23 +779,11 @@ static int dashboard_gate(struct app *app, const struct route *r, struct http_re
 			return -1;
 		}
 	}
-	if (!changes)
+	if (!changes || body_err)
 		return 0;
-	if (dashboard_form(r, req, form) < 0) {
-		page_error(out, 400, "This form could not be read", "Nothing was changed.");
-		out->rejected = "form unparsable";
-		return -1;
-	}
-	in->form_all = form;
-	if (!session_csrf_ok(want, form_get(form, SESSION_CSRF_FIELD))) {
+	if (!session_csrf_ok(want, in->form_all ? form_get(in->form_all, SESSION_CSRF_FIELD) : NULL)) {
 		page_error(out, 403, "This form has expired", csrf_refused);
 		out->rejected = "csrf token mismatch";
-		return -1;
-	}
-	if (valid_params(req->arena, r->form_fields, r->nform, form, &in->form, err,
-		    sizeof(err)) < 0) {
-		page_error(out, 422, "Please check the form",
-			arena_printf(req->arena, "Nothing was changed: %s.", err));
 		return -1;
 	}
 	return 0;
@@ -735,7 +802,7 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	struct outcome out;
 	struct params form = { NULL, 0 };
 	const struct route *r, *path_row;
-	const char *refused = NULL, *param;
+	const char *refused = NULL, *param, *body_err = NULL;
 	json_t *body = NULL;
 	char err[256];
 
@@ -768,13 +835,18 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	}
 	/* Nothing is answered before the caller is known, and a body over
 	 * the cap is never kept: refused, summarised. */
-	if (req->body_too_large && (r->auth != ROUTE_AUTH_NONE || r->body != ROUTE_BODY_NONE)) {
+	if (body_over_cap(r, req) && (r->auth != ROUTE_AUTH_NONE || r->body != ROUTE_BODY_NONE)) {
 		refused = "body too large";
 		if (r->auth == ROUTE_AUTH_TWILIO) {
 			http_response_text(res, 413, "request body too large");
 			goto done;
 		}
-		if (r->render == ROUTE_RENDER_HTML) {
+		if (r->render == ROUTE_RENDER_PAGE) {
+			size_t max = r->body_max ? r->body_max : HTTP_MAX_BODY;
+			page_error(&out, 413, "This is too large", arena_printf(req->arena,
+				"What you sent is larger than the %zu KiB this page accepts; nothing was "
+				"changed.", max / 1024));
+		} else if (r->render == ROUTE_RENDER_HTML) {
 			static const char *const f[] = { "title", "This request is too large",
 				"message", "Nothing was changed.", NULL };
 			out.status = 413;
@@ -787,6 +859,15 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 										  : (size_t)HTTP_MAX_BODY));
 		}
 		goto answer;
+	}
+	/* A dashboard form or upload is parsed before the session is
+	 * checked, so that its CSRF token can be read (in.form_all); a
+	 * malformed one is refused only once the caller is known. */
+	if (r->auth != ROUTE_AUTH_TWILIO &&
+		(r->body == ROUTE_BODY_FORM || r->body == ROUTE_BODY_MULTIPART)) {
+		body_err = body_form(r, req, &form);
+		if (body_err == NULL)
+			in.form_all = &form;
 	}
 	switch (r->auth) {
 	case ROUTE_AUTH_TWILIO:
@@ -826,9 +907,8 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 			method_not_allowed(r, req, allowed_methods(table, n, req->arena, req->path), &out);
 			goto answer;
 		}
-		if (dashboard_gate(app, r, req, &in, &out, &form) < 0)
+		if (dashboard_gate(app, r, req, body_err, &in, &out) < 0)
 			goto answer;
-		snprintf(st.business, sizeof(st.business), "%s", in.business ? in.business : "");
 		break;
 	case ROUTE_AUTH_NONE:
 		if (st.row == NULL) {
@@ -837,20 +917,21 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 		}
 		break;
 	}
+	if (r->auth != ROUTE_AUTH_TWILIO &&
+		(r->body == ROUTE_BODY_FORM || r->body == ROUTE_BODY_MULTIPART) &&
+		form_fields(r, req, body_err, &in, &out) < 0)
+		goto answer;
 	if (r->body == ROUTE_BODY_JSON) {
 		body = json_body(r, req, &out);
 		if (body == NULL || json_members(r, req, body, &in, &out) < 0)
 			goto answer;
 		in.json = body;
 	}
-	if (r->body != ROUTE_BODY_FORM && r->nquery > 0)
+	if ((r->auth != ROUTE_AUTH_TWILIO || r->body != ROUTE_BODY_FORM) && r->nquery > 0)
 		in.query_valid = query_fields(r, req, &in.query);
 	r->handler(app, &in, &out);
 answer:
-	render(r, req->arena, &out, res);
-	for (int i = 0; i < 2; i++)
-		if (out.set_cookie[i])
-			http_response_header(res, "Set-Cookie", out.set_cookie[i]);
+	render(app, r, &in, req->arena, &out, res);
 	if (refused) {
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {

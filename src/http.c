@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* No header or URI ringfence reads may be longer than this; nginx caps
  * them too, but the application does not rely on it. */
@@ -126,7 +127,8 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
 
 	req->body = "";
 	req->content_length = parse_length(FCGX_GetParam("CONTENT_LENGTH", fcgx->envp));
-	if (req->content_length > HTTP_MAX_BODY) {
+	if (req->content_length > (strncasecmp(req->content_type, "multipart/form-data", 19) == 0
+			? HTTP_MAX_UPLOAD : HTTP_MAX_BODY)) {
 		req->body_too_large = 1;
 		drain_body(fcgx, req);
 	} else if (req->content_length > 0) {
@@ -146,6 +148,7 @@ void http_response_init(struct http_response *res, struct arena *a)
 {
 	res->status = 200;
 	res->content_type = NULL;
+	res->cache_control = NULL;
 	buf_init_arena(&res->body, a);
 	buf_init_arena(&res->headers, a);
 }
@@ -201,12 +204,14 @@ int http_response_send(FCGX_Request *fcgx, const struct http_response *res)
 		    "Status: %d %s\r\n"
 		    "Content-Type: %s\r\n"
 		    "Content-Length: %lu\r\n"
-		    "Cache-Control: no-store\r\n"
+		    "Cache-Control: %s\r\n"
 		    "X-Content-Type-Options: nosniff\r\n"
 		    "%s\r\n",
 		    res->status, http_status_text(res->status),
 		    res->content_type ? res->content_type : "text/plain; charset=utf-8",
-		    (unsigned long)res->body.len, buf_str(&res->headers)) < 0)
+		    (unsigned long)res->body.len,
+		    res->cache_control ? res->cache_control : "no-store",
+		    buf_str(&res->headers)) < 0)
 		rc = -1;
 	if (rc == 0 && res->body.len > 0 &&
 		FCGX_PutStr(res->body.data, (int)res->body.len, fcgx->out) < 0)

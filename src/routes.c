@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "failsafe.h"
 #include "http.h"
+#include "page.h"
 #include "rds.h"
 #include "sms.h"
 #include "status.h"
@@ -202,6 +203,12 @@ const struct route routes_table[] = {
 	/* ---- dashboard: settings, API keys, users, flows (dash_settings.c, dash_flows.c) ---- */
 
 	/* ---- dashboard: static files, operator, failsafe; the catch-all last (page.c, dash_operator.c) ---- */
+	{ "GET", "/static/{name}", page_static_name, VALID_TEXT, ROUTE_AUTH_NONE,
+		ROUTE_RENDER_ASSET, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, page_static_handle,
+		NO_FIELDS },
+	/* Any other path: the 404 page (after every row, catch-alls included). */
+	{ NULL, "/*", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0,
+		NO_FIELDS, NO_FIELDS, 0, page_not_found_handle, NO_FIELDS },
 };
 const size_t routes_count = ARRAY_LEN(routes_table);
 

@@ -48,6 +48,8 @@ static void test_table_auth(void **state)
 		{ NULL, "/api/v1", ROUTE_AUTH_NONE, ROUTE_RENDER_JSON },
 		{ "GET", "/unsubscribe", ROUTE_AUTH_NONE, ROUTE_RENDER_HTML },
 		{ "POST", "/unsubscribe", ROUTE_AUTH_NONE, ROUTE_RENDER_HTML },
+		{ "GET", "/static/{name}", ROUTE_AUTH_NONE, ROUTE_RENDER_ASSET },
+		{ NULL, "/*", ROUTE_AUTH_NONE, ROUTE_RENDER_PAGE },
 	};
 	(void)state;
 	assert_int_equal(routes_count, ARRAY_LEN(want));
@@ -94,8 +96,12 @@ static void test_table_matching(void **state)
 		{ "GET", "/api/v1/clients", NULL, "/api/v1/clients", NULL },
 		{ "GET", "/api/v1", "/api/v1", "/api/v1", NULL },
 		{ "PUT", "/unsubscribe", NULL, "/unsubscribe", NULL },
-		{ "GET", "/nowhere", NULL, NULL, NULL },
-		{ "GET", "/api/v1x", NULL, NULL, NULL },
+		{ "GET", "/nowhere", "/*", "/*", NULL },
+		{ "GET", "/api/v1x", "/*", "/*", NULL },
+		/* the first catch-all that matches owns the path */
+		{ "GET", "/twilio/elsewhere", NULL, "/twilio/*", NULL },
+		{ "GET", "/static/app.css", "/static/{name}", "/static/{name}", "app.css" },
+		{ "GET", "/static/other.css", "/*", "/*", NULL },
 	};
 	struct arena *a = arena_new(0);
 	(void)state;
