@@ -11,6 +11,8 @@
 #include "app.h"
 #include "dash_account.h"
 #include "arena.h"
+#include "dash_clients.h"
+#include "dash_import.h"
 #include "db.h"
 #include "dispatch.h"
 #include "failsafe.h"
@@ -199,6 +201,36 @@ const struct route routes_table[] = {
 	/* ---- dashboard: appointments, timeline, decisions (dash_appointments.c) ---- */
 
 	/* ---- dashboard: clients and CSV import (dash_clients.c, dash_import.c) ---- */
+	{ "GET", "/clients", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_clients_query), 0, dash_clients_list_handle,
+		NO_FIELDS },
+	{ "POST", "/clients", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_client_fields), NO_FIELDS, 0,
+		dash_clients_create_handle, NO_FIELDS },
+	{ "GET", "/clients/new", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_clients_new_handle, NO_FIELDS },
+	{ "GET", "/clients/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_clients_show_handle, NO_FIELDS },
+	{ "POST", "/clients/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_client_fields), NO_FIELDS, 0,
+		dash_clients_update_handle, NO_FIELDS },
+	{ "GET", "/clients/{id}/edit", dash_clients_valid_edit, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_clients_edit_handle, NO_FIELDS },
+	{ "POST", "/clients/{id}/opt-out", dash_clients_valid_opt_out, VALID_TEXT,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_clients_opt_out_handle, NO_FIELDS },
+	{ "GET", "/import", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_import_page_handle, NO_FIELDS },
+	{ "POST", "/import", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_MULTIPART, HTTP_MAX_UPLOAD, FIELDS(dash_import_fields), NO_FIELDS, 0,
+		dash_import_upload_handle, NO_FIELDS },
+	{ "GET", "/import/template/{name}", dash_import_valid_template, VALID_TEXT,
+		ROUTE_AUTH_NONE, ROUTE_RENDER_ASSET, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_import_template_handle, NO_FIELDS },
+	{ "POST", "/import/{id}/commit", dash_import_valid_commit, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_import_commit_handle, NO_FIELDS },
 
 	/* ---- dashboard: settings, API keys, users, flows (dash_settings.c, dash_flows.c) ---- */
 
