@@ -14,6 +14,8 @@
 #   make SAN=1      AddressSanitizer + UndefinedBehaviorSanitizer build
 #                   (objects go to build/san, binaries to bin/san/)
 #   make audio      MP3 prompts from audio/**/*.txt (espeak-ng + lame)
+#   make diagrams   build/diagrams/<flow>.svg of state_tables/ (Graphviz dot;
+#                   part of plain make)
 #   make check      ringfence check on the shipped state tables
 #   make unit       build the cmocka unit tests (and the audio they check)
 #   make integration  build the integration test program
@@ -91,8 +93,8 @@ FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=bin/fuzz/%)
 AUDIO_TXT := $(shell find audio -name '*.txt' 2>/dev/null)
 AUDIO_MP3 := $(AUDIO_TXT:.txt=.mp3)
 
-.PHONY: all wall layout audio check unit integration fuzz run stop demo-reset test bench clean
-all: wall layout $(BIN)/ringfence $(BIN)/ringfence-sim
+.PHONY: all wall layout audio diagrams check unit integration fuzz run stop demo-reset test bench clean
+all: wall layout $(BIN)/ringfence $(BIN)/ringfence-sim diagrams
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@) $(DEPDIR)
@@ -212,6 +214,23 @@ fuzz: $(FUZZ_OBJ) $(FUZZ_BIN)
 	lame --quiet -m m -b 32 $*.wav $@
 	rm -f $*.wav
 audio: $(AUDIO_MP3)
+
+# The call flows' diagrams that the dashboard serves (src/dash_flows.c):
+# drawn here, at build time, by Graphviz from `ringfence diagram`, never
+# per request.  A drawing holding anything that could run is refused here
+# (and again when the dashboard loads it).
+FLOW_NAMES := $(notdir $(wildcard state_tables/*))
+DIAGRAMS := $(FLOW_NAMES:%=build/diagrams/%.svg)
+build/diagrams/%.svg: state_tables/%/transitions $(BIN)/ringfence
+	@mkdir -p $(dir $@)
+	@command -v dot >/dev/null || { echo "make: no dot (Graphviz): deploy/stack install" >&2; exit 1; }
+	$(BIN)/ringfence diagram --root . $* > $@.dot
+	dot -Tsvg -o $@.tmp $@.dot
+	@if grep -qiE '<script|<foreignobject|javascript:|[[:space:]]on[a-z]+[[:space:]]*=' $@.tmp; then \
+		echo "make: $@ holds something that could run" >&2; rm -f $@.tmp $@.dot; exit 1; fi
+	@rm -f $@.dot
+	mv $@.tmp $@
+diagrams: $(DIAGRAMS)
 
 check: $(BIN)/ringfence audio
 	$(BIN)/ringfence check

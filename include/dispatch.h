@@ -156,6 +156,7 @@ struct outcome {
 	int page_broken;            /* ROUTE_RENDER_PAGE: a template did not render: 500 */
 	const char *asset_type;     /* ROUTE_RENDER_ASSET: its Content-Type */
 	const char *asset_etag;     /* ROUTE_RENDER_ASSET: its ETag */
+	const char *asset_csp;      /* ROUTE_RENDER_ASSET: a Content-Security-Policy, or NULL */
 	const char *set_cookie[2];  /* Set-Cookie header values (session.c builds them) */
 	/* audit */
 	const char *rejected;       /* set: record only a summary, with this verdict */

@@ -30,6 +30,14 @@ void engine_free(struct engine *e);
 /* The loaded flow called name, or NULL. */
 const struct flow *engine_flow(const struct engine *e, const char *name);
 
+/* Renders state of flow into out exactly as a webhook of a call with the
+ * allow-listed field values values[0..4) (business name, appointment
+ * date, time, callback number) would be answered, Gather actions carrying
+ * a token of zeros that no call has: the settings page's preview.  0, or
+ * -1 (no such flow or state, or a template that does not render). */
+int engine_render_preview(struct engine *e, struct arena *a, const char *flow,
+	const char *state, const char *const values[4], struct buf *out);
+
 /* One voice webhook, already signature-checked and validated. */
 struct engine_input {
 	const char *flow;         /* from the URL path */

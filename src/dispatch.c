@@ -229,6 +229,8 @@ static void render_asset(struct app *app, const struct route_input *in, struct o
 	buf_append(&res->body, out->page_body.data, out->page_body.len);
 	if (out->asset_etag)
 		http_response_header(res, "ETag", out->asset_etag);
+	if (out->asset_csp)
+		http_response_header(res, "Content-Security-Policy", out->asset_csp);
 }
 
 /* Writes out into res with r's renderer, and the headers out asks for;

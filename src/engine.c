@@ -179,16 +179,18 @@ static const char *decide_input(const struct engine_input *in, const struct flow
 	return "other";
 }
 
-/* Renders state of flow f for the call in row into out; 0 or -1. */
-static int render_state(struct engine *e, struct arena *a, const struct flow *f, int state,
-	const struct call_row *row, int seq, struct buf *out)
+/* Renders state of flow f into out with the allow-listed field values
+ * v[0..4) (business name, date, time, callback number; NULL: the call has
+ * none) and Gather actions for token and seq; 0 or -1. */
+static int render_values(struct engine *e, struct arena *a, const struct flow *f, int state,
+	const char *const v[4], const char *token, int seq, struct buf *out)
 {
 	const struct flow_state *st = &f->states[state];
 	struct twiml_var vars[] = {
-		{ "business_name", row->v[C_BNAME] },
-		{ "appointment_date", row->v[C_DATE] },
-		{ "appointment_time", row->v[C_TIME] },
-		{ "callback_number", row->v[C_CALLBACK] },
+		{ "business_name", v[0] },
+		{ "appointment_date", v[1] },
+		{ "appointment_time", v[2] },
+		{ "callback_number", v[3] },
 	};
 	struct twiml_render_opts opts;
 	size_t nvars = 0;
@@ -202,9 +204,30 @@ static int render_state(struct engine *e, struct arena *a, const struct flow *f,
 	opts.vars = present;
 	opts.nvars = nvars;
 	opts.gather_action = arena_printf(a, "%s/twilio/voice/%s?c=%s&s=%s&n=%d",
-		e->public_url, f->name, row->v[C_TOKEN], st->name, seq);
+		e->public_url, f->name, token, st->name, seq);
 	opts.audio_base = arena_printf(a, "%s/audio/%s/%s", e->public_url, f->name, st->name);
 	return twiml_render(st->tmpl, &opts, out);
+}
+
+/* Renders state of flow f for the call in row into out; 0 or -1. */
+static int render_state(struct engine *e, struct arena *a, const struct flow *f, int state,
+	const struct call_row *row, int seq, struct buf *out)
+{
+	const char *const v[4] = { row->v[C_BNAME], row->v[C_DATE], row->v[C_TIME],
+		row->v[C_CALLBACK] };
+
+	return render_values(e, a, f, state, v, row->v[C_TOKEN], seq, out);
+}
+
+int engine_render_preview(struct engine *e, struct arena *a, const char *flow,
+	const char *state, const char *const values[4], struct buf *out)
+{
+	const struct flow *f = engine_flow(e, flow);
+	int i = f ? flow_state_index(f, state) : -1;
+
+	if (i < 0)
+		return -1;
+	return render_values(e, a, f, i, values, "00000000000000000000000000000000", 0, out);
 }
 
 int engine_handle(struct engine *e, struct db *db, struct arena *a,

@@ -8,7 +8,6 @@
 #include "config.h"
 #include "db.h"
 #include "failsafe.h"
-#include "html.h"
 #include "log.h"
 #include "mail.h"
 #include "outbound_grant.h"
@@ -16,6 +15,7 @@
 #include "twilio.h"
 #include "unsubscribe.h"
 #include "util.h"
+#include "wording.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -166,45 +166,14 @@ static void sleep_ms(long long ms)
 		;
 }
 
-/* The text message reminder: only allow-listed fields (DESIGN.md rule
- * 10), never the appointment's notes.  The only reply it offers is STOP,
- * which src/sms.c (and Twilio itself) honours; confirming or cancelling by
- * text is not handled yet.  Email has its own wording (email_text, which
- * offers its unsubscribe link instead).  In the job's arena. */
-static char *reminder_text(struct arena *job, const struct outbound_attempt *at)
+/* The allow-listed fields of at (DESIGN.md rule 10) for wording.h, which
+ * builds the text and the email from them and the business's lines. */
+static struct wording_values attempt_values(const struct outbound_attempt *at)
 {
-	return arena_printf(job, "Reminder from %s: you have an appointment on %s at %s. "
-			 "To change it, call %s. Reply STOP to stop these texts.",
-		at->business_name, at->when_date, at->when_time, at->callback_phone);
+	struct wording_values v = { at->business_name, at->when_date, at->when_time,
+		at->callback_phone };
+	return v;
 }
-
-/* The email reminder's plain-text part: the same allow-listed fields, and
- * the unsubscribe link in place of STOP (an email cannot be answered
- * STOP).  Unsubscribing stops every channel, and the text says so.
- * In the job's arena. */
-static char *email_text(struct arena *job, const struct outbound_attempt *at,
-	const char *unsubscribe_url)
-{
-	return arena_printf(job, "Hello,\n\n"
-			 "This is a reminder from %s: you have an appointment on %s at %s.\n\n"
-			 "To change it, call %s.\n\n"
-			 "To stop all appointment reminders from %s (calls, texts and emails),"
-			 " unsubscribe here:\n%s\n",
-		at->business_name, at->when_date, at->when_time, at->callback_phone,
-		at->business_name, unsubscribe_url);
-}
-
-/* The HTML part, through the escaping template writer. */
-static const char email_html_tmpl[] =
-	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	"<title>Appointment reminder</title></head><body>\n"
-	"<p>Hello,</p>\n"
-	"<p>This is a reminder from {{business}}: you have an appointment on {{date}} at "
-	"{{time}}.</p>\n"
-	"<p>To change it, call {{phone}}.</p>\n"
-	"<p style=\"font-size:smaller\">To stop all appointment reminders from {{business}} "
-	"(calls, texts and emails), <a href=\"{{unsubscribe}}\">unsubscribe</a>.</p>\n"
-	"</body></html>\n";
 
 /* The client the reminder's appointment is for, or -1 (database error or
  * no such appointment). */
@@ -334,8 +303,9 @@ void outbound_over_limit(const struct outbound_ctx *ctx, const struct outbound_a
 }
 
 /* The request itself, after every guard said yes (grant: for at->to).
- * tr is filled.  Returns 0, or -1 when the email could not be built (no
- * unsubscribe link, or its template does not render): nothing was sent,
+ * tr is filled.  Returns 0, or -1 when the text or email could not be
+ * built (the business's wording unreadable, no unsubscribe link, or the
+ * template does not render): nothing was sent,
  * tr says why as a refusal.  Every string lives in the job's arena. */
 static int do_request(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
 	const struct outbound_grant *grant, const char *token, struct twilio_result *tr)
@@ -343,8 +313,10 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	const struct config *cfg = ctx->cfg;
 	struct mail_message m;
 	struct buf html;
+	struct wording w;
+	struct wording_values vals;
 	long long client_id;
-	char *link = NULL, *made;
+	char *link = NULL, *made, *text = NULL;
 
 	if (ctx->crash_hook)
 		ctx->crash_hook("during_request");
@@ -362,8 +334,19 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 		twilio_call_create(grant, cfg, &rq, tr);
 		return 0;
 	}
+	/* Texts and emails use the business's wording (wording.h); when it
+	 * cannot be read or no longer passes its check, nothing is sent. */
+	vals = attempt_values(at);
+	if (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
+		|| (strcmp(at->channel, "sms") == 0 && (text = wording_sms(ctx->job, &w, &vals)) == NULL)) {
+		memset(tr, 0, sizeof(*tr));
+		tr->outcome = TWILIO_REJECTED;
+		snprintf(tr->error_message, sizeof(tr->error_message),
+			"the business's message wording cannot be read");
+		return -1;
+	}
 	if (strcmp(at->channel, "sms") == 0) {
-		twilio_message_create(grant, cfg, at->to, at->from, reminder_text(ctx->job, at),
+		twilio_message_create(grant, cfg, at->to, at->from, text,
 			arena_printf(ctx->job, "%s/twilio/status/sms?a=%lld", cfg->public_url,
 				at->attempt_id), tr);
 		return 0;
@@ -385,10 +368,9 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 				      : "no unsubscribe link: the appointment's client cannot be read");
 		return -1;
 	}
-	const char *const fields[] = { "business", at->business_name, "date", at->when_date,
-		"time", at->when_time, "phone", at->callback_phone, "unsubscribe", link, NULL };
 	buf_init_arena(&html, ctx->job);
-	if (html_render(&html, email_html_tmpl, fields) < 0) {
+	text = wording_email_text(ctx->job, &w, &vals, link);
+	if (text == NULL || wording_email_html(ctx->job, &html, &w, &vals, link) < 0) {
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message),
 			"the email template does not render");
@@ -397,8 +379,8 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	memset(&m, 0, sizeof(m));
 	m.to = at->to;
 	m.from = cfg->mail_from;
-	m.subject = arena_printf(ctx->job, "Appointment reminder from %s", at->business_name);
-	m.text = email_text(ctx->job, at, link);
+	m.subject = wording_email_subject(ctx->job, &vals);
+	m.text = text;
 	m.html = buf_str(&html);
 	m.list_unsubscribe = arena_printf(ctx->job, "<%s>", link);
 	m.one_click = 1;
@@ -501,7 +483,7 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		goto held;
 	}
 	if (do_request(ctx, at, &grant, token, &tr) < 0)
-		log_error("outbound: attempt %lld email not sent: %s", at->attempt_id,
+		log_error("outbound: attempt %lld %s not sent: %s", at->attempt_id, at->channel,
 			tr.error_message);
 	audit_attempt(ctx, at, "request", NULL, &tr);
 	if (ctx->crash_hook)

@@ -8,6 +8,9 @@
  * and a handler in its module (README "Source layout"). */
 #include "routes.h"
 #include "api.h"
+#include "dash_flows.h"
+#include "dash_settings.h"
+#include "dash_users.h"
 #include "app.h"
 #include "dash_account.h"
 #include "arena.h"
@@ -233,6 +236,33 @@ const struct route routes_table[] = {
 		dash_import_commit_handle, NO_FIELDS },
 
 	/* ---- dashboard: settings, API keys, users, flows (dash_settings.c, dash_flows.c) ---- */
+	{ "GET", "/settings", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_settings_handle, NO_FIELDS },
+	{ "POST", "/settings/business", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_business_fields), NO_FIELDS, 0,
+		dash_settings_business_handle, NO_FIELDS },
+	{ "POST", "/settings/policy", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_policy_fields), NO_FIELDS, 0,
+		dash_settings_policy_add_handle, NO_FIELDS },
+	{ "POST", "/settings/policy/{param}", dash_settings_remove_param, VALID_TEXT,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_settings_policy_remove_handle, NO_FIELDS },
+	{ "POST", "/settings/wording", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_wording_fields), NO_FIELDS, 0,
+		dash_settings_wording_handle, NO_FIELDS },
+	{ "GET", "/settings/users", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_users_handle, NO_FIELDS },
+	{ "POST", "/settings/users", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_users_add_fields), NO_FIELDS, 0,
+		dash_users_add_handle, NO_FIELDS },
+	{ "POST", "/settings/users/{param}", dash_settings_remove_param, VALID_TEXT,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_users_remove_handle, NO_FIELDS },
+	{ "GET", "/flows", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_flows_handle, NO_FIELDS },
+	{ "GET", "/flows/{param}", dash_flows_svg_param, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_ASSET, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_flows_svg_handle, NO_FIELDS },
 
 	/* ---- dashboard: static files, operator, failsafe; the catch-all last (page.c, dash_operator.c) ---- */
 	{ "GET", "/static/{name}", page_static_name, VALID_TEXT, ROUTE_AUTH_NONE,
