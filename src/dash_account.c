@@ -91,20 +91,21 @@ void dash_root_handle(struct app *app, const struct route_input *in, struct outc
 	page_redirect(out, "%s", u ? "/today" : "/login");
 }
 
+static const char login_head[] = "<section class=\"card stack\">\n<h1>Log in</h1>\n";
 static const char login_tmpl[] =
-	"<h1>Log in</h1>\n"
 	"<form method=\"post\" action=\"/login\" class=\"form\">\n"
 	PAGE_CSRF_INPUT "\n"
 	"<input type=\"hidden\" name=\"next\" value=\"{{next}}\">\n"
-	"<label for=\"email\">E-mail address</label>\n"
+	"<div class=\"field\"><label for=\"email\">E-mail address</label>\n"
 	"<input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required"
-	" value=\"{{email}}\">\n"
-	"<label for=\"password\">Password</label>\n"
+	" value=\"{{email}}\"></div>\n"
+	"<div class=\"field\"><label for=\"password\">Password</label>\n"
 	"<input id=\"password\" name=\"password\" type=\"password\""
-	" autocomplete=\"current-password\" required>\n"
-	"<button type=\"submit\">Log in</button>\n"
-	"</form>\n";
-static const char message_tmpl[] = "<p class=\"error\" role=\"alert\">{{message}}</p>\n";
+	" autocomplete=\"current-password\" required></div>\n"
+	"<div class=\"form-actions\"><button type=\"submit\" class=\"btn btn-primary\">Log in"
+	"</button></div>\n"
+	"</form>\n</section>\n";
+static const char message_tmpl[] = "<p class=\"alert\" role=\"alert\">{{message}}</p>\n";
 
 /* The login form with email filled in and, when message is not NULL,
  * that message above it, answered with status. */
@@ -121,6 +122,7 @@ static void login_form(struct app *app, const struct route_input *in, struct out
 		email ? email : "", NULL };
 	page_begin(out, "Log in", NULL);
 	out->status = status;
+	page_add(out, login_head, NULL);
 	if (message) {
 		const char *const m[] = { "message", message, NULL };
 		page_add(out, message_tmpl, m);
@@ -178,27 +180,31 @@ void dash_logout_handle(struct app *app, const struct route_input *in, struct ou
 		return;
 	}
 	audit_login(out, "logout", in->user->user_id, in->business);
-	page_redirect(out, "/login");
+	page_redirect(out, "/login?notice=logged_out");
 }
 
 /* ---- the password ------------------------------------------------------------ */
 
+static const char password_head[] =
+	"<section class=\"card stack\">\n<h1>Change your password</h1>\n"
+	"<p class=\"muted\">Changing the password logs you out everywhere else.</p>\n";
 static const char password_tmpl[] =
-	"<h1>Change your password</h1>\n"
 	"<form method=\"post\" action=\"/account/password\" class=\"form\">\n"
 	PAGE_CSRF_INPUT "\n"
-	"<label for=\"old\">Current password</label>\n"
+	"<div class=\"field\"><label for=\"old\">Current password</label>\n"
 	"<input id=\"old\" name=\"old\" type=\"password\" autocomplete=\"current-password\""
-	" required>\n"
-	"<label for=\"new\">New password (at least {{min}} characters)</label>\n"
+	" required></div>\n"
+	"<div class=\"field\"><label for=\"new\">New password</label>\n"
 	"<input id=\"new\" name=\"new\" type=\"password\" autocomplete=\"new-password\""
-	" required minlength=\"{{min}}\">\n"
-	"<label for=\"new2\">New password again</label>\n"
+	" required minlength=\"{{min}}\" aria-describedby=\"new-hint\">\n"
+	"<p class=\"hint\" id=\"new-hint\">At least {{min}} characters.</p></div>\n"
+	"<div class=\"field\"><label for=\"new2\">New password again</label>\n"
 	"<input id=\"new2\" name=\"new2\" type=\"password\" autocomplete=\"new-password\""
-	" required minlength=\"{{min}}\">\n"
-	"<button type=\"submit\">Change password</button>\n"
-	"</form>\n"
-	"<p>Changing the password logs you out everywhere else.</p>\n";
+	" required minlength=\"{{min}}\"></div>\n"
+	"<div class=\"form-actions\"><button type=\"submit\" class=\"btn btn-primary\">"
+	"Change password</button>\n<a class=\"btn btn-quiet\" href=\"/settings/sessions\">"
+	"Your sessions</a></div>\n"
+	"</form>\n</section>\n";
 
 /* The password form, with message (naming the field) when not NULL. */
 static void password_form(const struct route_input *in, struct outcome *out, int status,
@@ -208,8 +214,9 @@ static void password_form(const struct route_input *in, struct outcome *out, int
 	const char *const f[] = { "csrf", in->user->csrf, "min", min, NULL };
 
 	snprintf(min, sizeof(min), "%d", USERS_MIN_PASSWORD);
-	page_begin(out, "Change your password", "account");
+	page_begin(out, "Change your password", "settings");
 	out->status = status;
+	page_add(out, password_head, NULL);
 	if (message) {
 		const char *const m[] = { "message", message, NULL };
 		page_add(out, message_tmpl, m);
@@ -279,19 +286,24 @@ out:
 /* ---- sessions ------------------------------------------------------------------- */
 
 static const char sessions_head[] =
-	"<h1>Your sessions</h1>\n"
-	"<p>Where you are logged in. End a session you do not recognise, and change"
-	" your password.</p>\n"
-	"<table class=\"list\">\n<thead><tr><th>Logged in</th><th>Last seen</th>"
-	"<th>Address</th><th>Browser</th><th></th></tr></thead>\n<tbody>\n";
+	"<div class=\"page-head\"><h1>Your sessions</h1>"
+	"<a class=\"btn\" href=\"/account/password\">Change your password</a></div>\n"
+	"<p class=\"muted\">Where you are logged in. If you do not recognise a session, end it"
+	" and change your password.</p>\n"
+	"<div class=\"table-wrap\"><table class=\"table\">\n<thead><tr>"
+	"<th scope=\"col\">Logged in</th><th scope=\"col\">Last seen</th>"
+	"<th scope=\"col\">Address</th><th scope=\"col\">Browser</th><th scope=\"col\"></th>"
+	"</tr></thead>\n<tbody>\n";
 static const char sessions_row[] =
 	"<tr><td data-label=\"Logged in\">{{created}}</td>"
 	"<td data-label=\"Last seen\">{{seen}}</td>"
-	"<td data-label=\"Address\">{{addr}}</td>"
-	"<td data-label=\"Browser\">{{agent}}</td>"
-	"<td><form method=\"post\" action=\"/settings/sessions/{{id}}/revoke\">"
-	PAGE_CSRF_INPUT "<button type=\"submit\">{{button}}</button></form> {{this}}</td></tr>\n";
-static const char sessions_tail[] = "</tbody>\n</table>\n";
+	"<td data-label=\"Address\" class=\"mono\">{{addr}}</td>"
+	"<td data-label=\"Browser\" class=\"small\">{{agent}}</td>"
+	"<td class=\"right\"><span class=\"muted\">{{this}}</span> "
+	"<form class=\"inline-form\" method=\"post\" action=\"/settings/sessions/{{id}}/revoke\">"
+	PAGE_CSRF_INPUT "<button type=\"submit\" class=\"btn btn-small\">{{button}}</button>"
+	"</form></td></tr>\n";
+static const char sessions_tail[] = "</tbody>\n</table></div>\n";
 
 /* GET /settings/sessions: the user's open sessions, newest first. */
 void dash_sessions_handle(struct app *app, const struct route_input *in, struct outcome *out)
@@ -313,14 +325,14 @@ void dash_sessions_handle(struct app *app, const struct route_input *in, struct 
 		page_unavailable(out);
 		return;
 	}
-	page_begin(out, "Your sessions", "account");
+	page_begin(out, "Your sessions", "settings");
 	page_add(out, sessions_head, NULL);
 	for (int i = 0; i < PQntuples(res); i++) {
 		int self = strtoll(PQgetvalue(res, i, 0), NULL, 10) == in->user->session_id;
 		const char *const f[] = { "id", PQgetvalue(res, i, 0), "created", PQgetvalue(res, i, 1),
 			"seen", PQgetvalue(res, i, 2), "addr", PQgetvalue(res, i, 3), "agent",
 			PQgetvalue(res, i, 4), "csrf", in->user->csrf, "button",
-			self ? "Log out" : "End", "this", self ? "(this session)" : "", NULL };
+			self ? "Log out" : "End", "this", self ? "This session" : "", NULL };
 		page_add(out, sessions_row, f);
 	}
 	page_add(out, sessions_tail, NULL);
@@ -357,21 +369,24 @@ void dash_session_revoke_handle(struct app *app, const struct route_input *in,
 		page_redirect(out, "/login");
 		return;
 	}
-	page_redirect(out, "/settings/sessions?notice=session_revoked");
+	page_redirect(out, "/settings/sessions?notice=revoked");
 }
 
 /* ---- operators ----------------------------------------------------------------------- */
 
 static const char businesses_head[] =
 	"<h1>Businesses</h1>\n"
-	"<p>Showing: {{current}}. Pick the business the pages show.</p>\n"
-	"<table class=\"list\">\n<thead><tr><th>Business</th><th>Status</th><th></th></tr></thead>\n"
-	"<tbody>\n";
+	"<p class=\"muted\">The pages now show <b>{{current}}</b>. Pick the business they show.</p>\n"
+	"<div class=\"table-wrap\"><table class=\"table\">\n<thead><tr>"
+	"<th scope=\"col\">Business</th><th scope=\"col\">Status</th><th scope=\"col\"></th>"
+	"</tr></thead>\n<tbody>\n";
 static const char businesses_row[] =
-	"<tr><td data-label=\"Business\">{{name}}</td><td data-label=\"Status\">{{status}}</td>"
-	"<td><form method=\"post\" action=\"/operator/business\">" PAGE_CSRF_INPUT
+	"<tr><td data-label=\"Business\">{{name}}</td>"
+	"<td data-label=\"Status\">{{status}}</td>"
+	"<td class=\"right\"><form class=\"inline-form\" method=\"post\""
+	" action=\"/operator/business\">" PAGE_CSRF_INPUT
 	"<input type=\"hidden\" name=\"business_id\" value=\"{{id}}\">"
-	"<button type=\"submit\">Show</button></form></td></tr>\n";
+	"<button type=\"submit\" class=\"btn btn-small\">Show this one</button></form></td></tr>\n";
 
 /* GET /operator/businesses: every business, for an operator (else 404). */
 void dash_operator_businesses_handle(struct app *app, const struct route_input *in,
@@ -384,13 +399,14 @@ void dash_operator_businesses_handle(struct app *app, const struct route_input *
 		return;
 	}
 	res = db_exec_prepared(app->db, "dash_operator_businesses",
-		"SELECT id, name, status FROM businesses ORDER BY lower(name), id LIMIT 1000", 0, NULL);
+		"SELECT id, name, CASE status WHEN 'trial' THEN 'Trial' WHEN 'active' THEN 'Active'"
+		" ELSE 'Suspended' END FROM businesses ORDER BY lower(name), id LIMIT 1000", 0, NULL);
 	if (res == NULL) {
 		page_unavailable(out);
 		return;
 	}
 	const char *const h[] = { "current", in->user->business_name, NULL };
-	page_begin(out, "Businesses", "operator");
+	page_begin(out, "Businesses", "businesses");
 	page_add(out, businesses_head, h);
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *const f[] = { "id", PQgetvalue(res, i, 0), "name", PQgetvalue(res, i, 1),
@@ -424,5 +440,5 @@ void dash_operator_pick_handle(struct app *app, const struct route_input *in,
 	out->audit_kind = "session";
 	out->audit = json_pack("{s:s, s:I, s:I}", "event", "operator_business", "user_id",
 		(json_int_t)in->user->user_id, "business_id", (json_int_t)in->form.v[0].i);
-	page_redirect(out, "/today");
+	page_redirect(out, "/today?notice=business_chosen");
 }

@@ -93,7 +93,7 @@ static void test_login_ok(void **state)
 	dc_response_free(&r);
 	assert_int_equal(dc_get(c, "/settings/sessions", &r), 0);
 	assert_int_equal(r.status, 200);
-	assert_non_null(strstr(buf_str(&r.body), "(this session)"));
+	assert_non_null(strstr(buf_str(&r.body), "This session"));
 	dc_response_free(&r);
 	/* GET / sends a logged-in user to the day's page. */
 	assert_int_equal(dc_get(c, "/", &r), 0);
@@ -386,7 +386,7 @@ static void test_logout(void **state)
 	assert_non_null(cookie);
 	assert_int_equal(dc_post_form(c, "/logout", &r, NULL), 0);
 	assert_int_equal(r.status, 303);
-	assert_string_equal(r.location, "/login");
+	assert_string_equal(r.location, "/login?notice=logged_out");
 	assert_non_null(strstr(buf_str(&r.set_cookie), SESSION_COOKIE_PLAIN "=; Path=/; Max-Age=0"));
 	dc_response_free(&r);
 	assert_int_equal(open_sessions(a.user_id), 0);
@@ -482,7 +482,7 @@ static void test_sessions_page(void **state)
 	assert_int_equal(r.status, 200);
 	snprintf(path, sizeof(path), "/settings/sessions/%lld/revoke", other_id);
 	assert_non_null(strstr(buf_str(&r.body), path));
-	assert_non_null(strstr(buf_str(&r.body), "(this session)"));
+	assert_non_null(strstr(buf_str(&r.body), "This session"));
 	dc_response_free(&r);
 	snprintf(path, sizeof(path), "/settings/sessions/%lld/revoke", stranger_id);
 	assert_int_equal(dc_post_form(c, path, &r, NULL), 0);
@@ -492,7 +492,7 @@ static void test_sessions_page(void **state)
 	snprintf(path, sizeof(path), "/settings/sessions/%lld/revoke", other_id);
 	assert_int_equal(dc_post_form(c, path, &r, NULL), 0);
 	assert_int_equal(r.status, 303);
-	assert_string_equal(r.location, "/settings/sessions?notice=session_revoked");
+	assert_string_equal(r.location, "/settings/sessions?notice=revoked");
 	dc_response_free(&r);
 	assert_int_equal(get_status(elsewhere, "/settings/sessions", NULL, 0), 303);
 	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
