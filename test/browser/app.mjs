@@ -123,7 +123,7 @@ export async function createClient(tab, { name, phone, email = '', zone = null }
 	const page = tab.page;
 	await tab.go('/clients/new', { label: 'clients-new' });
 	await page.getByLabel(/^name/i).fill(name);
-	await page.getByLabel(/^phone/i).fill(phone);
+	await page.getByLabel(/phone/i).fill(phone);
 	if (email)
 		await page.getByLabel(/^e-?mail/i).fill(email);
 	if (zone)
