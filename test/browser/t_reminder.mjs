@@ -39,15 +39,14 @@ export const tests = [
 			check(body.includes(name), `the appointment's page does not name the client ${name}`);
 
 			// Send me a test reminder: a call.
-			const form = page.locator('form').filter({
-				has: page.getByRole('button', { name: /test reminder/i }),
-			}).first();
+			const form = page.locator(`form[action$="/appointments/${id}/test-reminder"]`);
+			check(await form.count() === 1, 'the appointment page has no "Send me a test reminder" form');
 			const channel = form.locator('select[name=channel]');
 			if (await channel.count())
 				await channel.selectOption('voice');
 			else if (await form.locator('input[name=channel][value=voice]').count())
 				await form.locator('input[name=channel][value=voice]').check();
-			await tab.click(form.getByRole('button', { name: /test reminder/i }).first(),
+			await tab.click(form.locator('button[type=submit], input[type=submit]').first(),
 				{ label: 'test-reminder-queued' });
 			check(noticeCode(tab) === 'queued', `sending a test reminder led to ${tab.where()}, not ?notice=queued`);
 			check(/queued/i.test(await tab.text()), 'the page after sending a test reminder does not say "queued"');
@@ -75,7 +74,8 @@ export const tests = [
 			check((await tab.text()).includes('11:30'), 'the rescheduled appointment does not show 11:30');
 
 			// Cancel, through the confirm dialog.
-			await tab.click(page.getByRole('button', { name: /^cancel/i }).first(),
+			await tab.click(page.locator(`form[action$="/appointments/${id}/cancel"]`)
+				.locator('button[type=submit], input[type=submit]').first(),
 				{ confirm: /cancel/i, label: 'cancelled' });
 			check(noticeCode(tab) === 'cancelled', `cancelling led to ${tab.where()}, not ?notice=cancelled`);
 			await tab.go(`/appointments/${id}`, { label: 'cancelled-appointment' });
