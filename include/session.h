@@ -126,11 +126,12 @@ enum session_login_result {
 /* Checks email and password against the throttle and users, records a
  * failure, or makes a new session (revoking the one of req's cookie, if
  * any) and puts its cookie and the login cookie's deletion on out.
- * *user_id gets the account's id when the login names one (0 otherwise:
- * for the audit), *wait_s the wait of a throttled attempt. */
+ * *user_id and *business_id get the account's ids when the login names
+ * one (0 otherwise: for the audit), *wait_s the wait of a throttled
+ * attempt. */
 enum session_login_result session_login(struct app *app, struct http_request *req,
 	struct outcome *out, const char *email, const char *password, long long *user_id,
-	long *wait_s);
+	long long *business_id, long *wait_s);
 
 /* Revokes the session u (logout) and puts the cookie's deletion on out.
  * 0, or -1 on a database error. */

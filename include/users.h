@@ -33,6 +33,15 @@ int users_random_password(char *out, size_t len);
 long long users_add(struct db *db, long long business_id, const char *email,
 	const char *password, char *err, size_t errlen);
 
+/* 1 when role is a user's role: "owner", "staff" or "operator" (an
+ * operator sees every business on the dashboard). */
+int users_valid_role(const char *role);
+
+/* users_add with the login's role (users_add: "owner"); an unknown role
+ * is refused (-1, reason in err) before the database is touched. */
+long long users_add_role(struct db *db, long long business_id, const char *email,
+	const char *password, const char *role, char *err, size_t errlen);
+
 /* Creates the business's login, or resets the password of that
  * business's existing login with the same e-mail (case-insensitive): what
  * the demo's refresh needs.  A login of another business is refused
@@ -47,7 +56,7 @@ long long users_upsert(struct db *db, long long business_id, const char *email,
 long long users_set_password(struct db *db, const char *email, const char *password,
 	long long *business_id, char *err, size_t errlen);
 
-/* `ringfence user add --business ID --email EMAIL [--password-stdin]`
+/* `ringfence user add --business ID --email EMAIL [--role ROLE] [--password-stdin]`
  * and `ringfence user passwd --email EMAIL [--password-stdin]`. */
 int users_main(int argc, char **argv);
 

@@ -144,22 +144,26 @@ void dash_login_handle(struct app *app, const struct route_input *in, struct out
 {
 	const char *email = field(&in->form, 0), *password = field(&in->form, 1);
 	const char *next = field(&in->form, 2);
-	long long uid;
+	long long uid, bid;
+	const char *business;
 	long wait;
 
-	switch (session_login(app, in->req, out, email, password, &uid, &wait)) {
+	switch (session_login(app, in->req, out, email, password, &uid, &bid, &wait)) {
 	case SESSION_LOGIN_OK:
-		audit_login(out, "login", uid, NULL);
+		business = arena_printf(in->req->arena, "%lld", bid);
+		audit_login(out, "login", uid, business);
 		page_redirect(out, "%s", next[0] ? next : "/today");
 		break;
 	case SESSION_LOGIN_REFUSED:
-		audit_login(out, "login_failed", uid, NULL);
+		audit_login(out, "login_failed", uid,
+			uid ? arena_printf(in->req->arena, "%lld", bid) : NULL);
 		login_form(app, in, out, 200, "The e-mail address or the password is not right.",
 			email, next);
 		break;
 	case SESSION_LOGIN_THROTTLED: {
 		long minutes = (wait + 59) / 60;
-		audit_login(out, "login_throttled", uid, NULL);
+		audit_login(out, "login_throttled", uid,
+			uid ? arena_printf(in->req->arena, "%lld", bid) : NULL);
 		page_error(out, 429, "Too many attempts", arena_printf(in->req->arena,
 			"Too many attempts; try again in %ld minute%s.", minutes, minutes == 1 ? "" : "s"));
 		break;

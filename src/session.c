@@ -438,7 +438,7 @@ static void revoke_cookie_session(struct app *app, struct http_request *req)
  * password: one lookup, the throttle, one yescrypt hash, one failure. */
 enum session_login_result session_login(struct app *app, struct http_request *req,
 	struct outcome *out, const char *email, const char *password, long long *user_id,
-	long *wait_s)
+	long long *business_id, long *wait_s)
 {
 	const char *p[1] = { email };
 	char ukey[64], akey[64];
@@ -449,15 +449,17 @@ enum session_login_result session_login(struct app *app, struct http_request *re
 	int ok;
 	enum session_login_result rc = SESSION_LOGIN_ERROR;
 
-	*user_id = 0;
+	*user_id = *business_id = 0;
 	*wait_s = 0;
 	res = db_exec_prepared(app->db, "session_user",
-		"SELECT id, password_hash FROM users WHERE lower(email) = lower($1)", 1, p);
+		"SELECT id, password_hash, business_id FROM users WHERE lower(email) = lower($1)",
+		1, p);
 	if (res == NULL)
 		goto out;
 	if (PQntuples(res) == 1) {
 		uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		hash = arena_strdup(req->arena, PQgetvalue(res, 0, 1));
+		*business_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 		snprintf(ukey, sizeof(ukey), "user:%lld", uid);
 	} else {
 		unknown_key(app, email, ukey);

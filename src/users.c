@@ -144,19 +144,19 @@ static void explain_refusal(struct db *db, long long business_id, const char *em
 		snprintf(err, errlen, "cannot write the login '%s'", email);
 }
 
-/* Runs the INSERT (or upsert) sql with ($1 business, $2 e-mail, $3 hash)
- * and returns the id it returned, 0 when it returned no row, or -1 on an
- * error (reason in err). */
+/* Runs the INSERT (or upsert) sql with ($1 business, $2 e-mail, $3 hash
+ * and, when role is not NULL, $4 role) and returns the id it returned, 0
+ * when it returned no row, or -1 on an error (reason in err). */
 static long long write_login(struct db *db, const char *sql, long long business_id,
-	const char *email, const char *hash, char *err, size_t errlen)
+	const char *email, const char *hash, const char *role, char *err, size_t errlen)
 {
 	char bid[24];
-	const char *params[3] = { bid, email, hash };
+	const char *params[4] = { bid, email, hash, role };
 	PGresult *res;
 	long long id = 0;
 
 	snprintf(bid, sizeof(bid), "%lld", business_id);
-	res = db_exec(db, sql, 3, params);
+	res = db_exec(db, sql, role ? 4 : 3, params);
 	if (res == NULL) {
 		if (strcmp(db_last_sqlstate(db), "23514") == 0)
 			snprintf(err, errlen, "'%s' is not a valid e-mail address", email);
@@ -176,14 +176,14 @@ static long long write_login(struct db *db, const char *sql, long long business_
  * when it wrote nothing, says whose the login is.  The id, or -1 with err
  * set. */
 static long long login_put(struct db *db, const char *sql, int only_new, long long business_id,
-	const char *email, const char *password, char *err, size_t errlen)
+	const char *email, const char *password, const char *role, char *err, size_t errlen)
 {
 	char hash[USERS_HASH_MAX];
 	long long id = -1;
 
 	if (hash_checked(password, hash, err, errlen) < 0)
 		goto out;
-	id = write_login(db, sql, business_id, email, hash, err, errlen);
+	id = write_login(db, sql, business_id, email, hash, role, err, errlen);
 	if (id == 0) {
 		explain_refusal(db, business_id, email, only_new, err, errlen);
 		id = -1;
@@ -193,16 +193,34 @@ out:
 	return id;
 }
 
+/* See users.h. */
+int users_valid_role(const char *role)
+{
+	return role && (strcmp(role, "owner") == 0 || strcmp(role, "staff") == 0 ||
+		strcmp(role, "operator") == 0);
+}
+
 /* See users.h.  ON CONFLICT DO NOTHING: an existing login is left
  * exactly as it was, and the refusal says whose it is. */
+long long users_add_role(struct db *db, long long business_id, const char *email,
+	const char *password, const char *role, char *err, size_t errlen)
+{
+	if (!users_valid_role(role)) {
+		snprintf(err, errlen, "the role must be owner, staff or operator");
+		return -1;
+	}
+	return login_put(db,
+		"INSERT INTO users (business_id, email, password_hash, role) "
+		"SELECT b.id, $2, $3, $4 FROM businesses b WHERE b.id = $1::bigint "
+		"ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
+		1, business_id, email, password, role, err, errlen);
+}
+
+/* See users.h. */
 long long users_add(struct db *db, long long business_id, const char *email,
 	const char *password, char *err, size_t errlen)
 {
-	return login_put(db,
-		"INSERT INTO users (business_id, email, password_hash) "
-		"SELECT b.id, $2, $3 FROM businesses b WHERE b.id = $1::bigint "
-		"ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
-		1, business_id, email, password, err, errlen);
+	return users_add_role(db, business_id, email, password, "owner", err, errlen);
 }
 
 /* See users.h.  The conflict update applies only within the same
@@ -216,7 +234,7 @@ long long users_upsert(struct db *db, long long business_id, const char *email,
 		"ON CONFLICT (lower(email)) DO UPDATE SET password_hash = EXCLUDED.password_hash,"
 		"  updated_at = now() WHERE users.business_id = EXCLUDED.business_id "
 		"RETURNING id",
-		0, business_id, email, password, err, errlen);
+		0, business_id, email, password, NULL, err, errlen);
 }
 
 /* See users.h. */
@@ -255,10 +273,13 @@ out:
 static void users_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ringfence user add --business ID --email EMAIL [--password-stdin]\n"
+		"usage: ringfence user add --business ID --email EMAIL [--role ROLE] [--password-stdin]\n"
 		"       ringfence user passwd --email EMAIL [--password-stdin]\n"
 		"\n"
-		"add creates a dashboard login for the business.  An e-mail address that\n"
+		"add creates a dashboard login for the business.  ROLE is owner (the\n"
+		"default), staff, or operator: an operator runs the deployment and sees\n"
+		"every business (the dashboard's Businesses page picks the one shown;\n"
+		"--business is the one shown first).  An e-mail address that\n"
 		"is already a login (of any business, in any case) is refused: a login is\n"
 		"never moved to another business, and its password is changed only by\n"
 		"passwd, which sets a new password for an existing login and leaves its\n"
@@ -290,7 +311,7 @@ int users_main(int argc, char **argv)
 	struct config cfg;
 	char err[512];
 	char password[USERS_MAX_PASSWORD + 2];
-	const char *email = NULL, *cmd;
+	const char *email = NULL, *cmd, *role = "owner";
 	long long business = -1, id;
 	int from_stdin = 0, generated = 0, rc = 1, is_add;
 	struct db *db = NULL;
@@ -312,6 +333,12 @@ int users_main(int argc, char **argv)
 				    i + 1 < argc ? argv[++i] : NULL, 1, LONG_MAX, &v) < 0)
 				return 2;
 			business = v;
+		} else if (is_add && strcmp(argv[i], "--role") == 0) {
+			role = i + 1 < argc ? argv[++i] : "";
+			if (!users_valid_role(role)) {
+				fprintf(stderr, "ringfence user add: --role must be owner, staff or operator\n");
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--email") == 0 && i + 1 < argc) {
 			email = argv[++i];
 		} else if (strcmp(argv[i], "--password-stdin") == 0) {
@@ -353,15 +380,17 @@ int users_main(int argc, char **argv)
 		goto out;
 	}
 	if (is_add)
-		id = users_add(db, business, email, password, err, sizeof(err));
+		id = users_add_role(db, business, email, password, role, err, sizeof(err));
 	else
 		id = users_set_password(db, email, password, &business, err, sizeof(err));
 	if (id < 0) {
 		fprintf(stderr, "ringfence user %s: %s\n", cmd, err);
 		goto out;
 	}
-	printf("user %lld: %s (business %lld)%s\n", id, email, business,
-		is_add ? "" : ": new password set");
+	if (is_add)
+		printf("user %lld: %s (business %lld, %s)\n", id, email, business, role);
+	else
+		printf("user %lld: %s (business %lld): new password set\n", id, email, business);
 	if (generated)
 		printf("password: %s\n", password);
 	rc = 0;

@@ -336,9 +336,8 @@ struct dc *dc_login_or_fail(const char *email, const char *password)
 
 void dc_account_or_fail(struct dc_account *a, const char *role, const char *tz)
 {
-	char phone[13], hex[17], uid[24], err[256];
+	char phone[13], hex[17], err[256];
 	const char *bp[3] = { NULL, tz ? tz : "UTC", phone };
-	const char *up[2] = { uid, role };
 	struct db *db;
 	char *name;
 
@@ -355,13 +354,11 @@ void dc_account_or_fail(struct dc_account *a, const char *role, const char *tz)
 	if (users_random_password(a->password, 16) < 0)
 		fail_msg("dash_client: no random password");
 	db = db_open(hx_env.database_url);
-	a->user_id = users_add(db, a->business_id, a->email, a->password, err, sizeof(err));
+	a->user_id = users_add_role(db, a->business_id, a->email, a->password,
+		role ? role : "owner", err, sizeof(err));
 	db_close(db);
 	if (a->user_id < 0)
-		fail_msg("dash_client: users_add: %s", err);
-	snprintf(uid, sizeof(uid), "%lld", a->user_id);
-	if (role && strcmp(role, "owner") != 0)
-		hx_db_cmd_or_fail("UPDATE users SET role = $2 WHERE id = $1::bigint", 2, up);
+		fail_msg("dash_client: users_add_role: %s", err);
 }
 
 void dc_throttle_reset_or_fail(void)

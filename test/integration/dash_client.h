@@ -91,7 +91,7 @@ struct dc *dc_login_or_fail(const char *email, const char *password);
 
 /* A business of its own (time zone tz, NULL: "UTC") and a login of it
  * with role ("owner", "staff" or "operator") and a random 16-character
- * password, made through the database and users_add; fails the test on
+ * password, made through the database and users_add_role; fails the test on
  * an error.  Each call makes a new business and e-mail address. */
 struct dc_account {
 	long long business_id;

@@ -2,10 +2,13 @@
  * throttle, over HTTP through nginx (dash_client.h), checked against
  * PostgreSQL and Redis. */
 #include "harness.h"
+#include "audit.h"
 #include "dash_client.h"
 #include "groups.h"
 #include "session.h"
 #include "util.h"
+
+#include <sys/wait.h>
 
 static const char csrf_refused[] = "This form has expired or did not come from ringfence";
 
@@ -101,7 +104,34 @@ static void test_login_ok(void **state)
 	assert_string_equal(r.location, "/today");
 	dc_response_free(&r);
 	assert_int_equal(open_sessions(a.user_id), 1);
+	dc_post_form(c, "/logout", &r, NULL);
+	dc_response_free(&r);
+	/* Recorded under the business: the login, the logout and a failure,
+	 * never the password. */
+	{
+		struct dc *bad = dc_login(a.email, "a wrong password", NULL);
+		char *key = xasprintf("%s%lld", AUDIT_KEY_BUSINESS_PREFIX, a.business_id);
+		char err[256];
+		json_t *recs;
+		char *text;
+		assert_null(bad);
+		assert_int_equal(hx_audit_wait(key, 1, 3000, "kind", "session", "event", "login",
+					 NULL), 1);
+		assert_int_equal(hx_audit_wait(key, 1, 3000, "kind", "session", "event", "logout",
+					 NULL), 1);
+		assert_int_equal(hx_audit_wait(key, 1, 3000, "kind", "session", "event",
+					 "login_failed", NULL), 1);
+		recs = hx_audit_read(key, 0, err, sizeof(err));
+		assert_non_null(recs);
+		text = json_dumps(recs, 0);
+		assert_null(strstr(text, a.password));
+		assert_null(strstr(text, "a wrong password"));
+		free(text);
+		json_decref(recs);
+		free(key);
+	}
 	dc_free(c);
+	dc_throttle_reset_or_fail();
 }
 
 /* The same answer for a wrong password and an unknown login: status and
@@ -566,6 +596,72 @@ static void test_next_is_local(void **state)
 	dc_free(c);
 }
 
+/* Runs `ringfence user add` with args (a shell-quoted string of plain
+ * words) and the password on standard input; its exit status, and its
+ * output's first line into out. */
+static int user_add(const char *args, const char *password, char *out, size_t size)
+{
+	const char *bin = hx_ringfence_bin("session");
+	char *cmd;
+	FILE *f;
+	int st;
+
+	assert_non_null(bin);
+	cmd = xasprintf("echo '%s' | %s user add %s --password-stdin 2>&1", password, bin, args);
+	f = popen(cmd, "r");
+	free(cmd);
+	assert_non_null(f);
+	out[0] = '\0';
+	if (fgets(out, (int)size, f) == NULL)
+		out[0] = '\0';
+	while (fgetc(f) != EOF)
+		;
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `ringfence user add --role operator` makes an operator, who can pick
+ * a business; an unknown role is refused with a reason and makes no
+ * login. */
+static void test_cli_roles(void **state)
+{
+	struct dc_account shown;
+	char args[256], out[512], hex[17], email[64];
+	const char *p[1] = { email };
+	struct dc *c;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&shown, "owner", NULL);
+	hx_random_hex(hex, 8);
+	snprintf(email, sizeof(email), "op-%s@example.com", hex);
+	snprintf(args, sizeof(args), "--business %lld --email %s --role admin", shown.business_id,
+		email);
+	assert_int_equal(user_add(args, "a long enough password", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "--role must be owner, staff or operator"));
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM users WHERE email = $1", 1, p), 0);
+	snprintf(args, sizeof(args), "--business %lld --email %s --role operator",
+		shown.business_id, email);
+	assert_int_equal(user_add(args, "a long enough password", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "operator"));
+	{
+		char *role = hx_db_value_or_fail("SELECT role FROM users WHERE email = $1", 1, p);
+		assert_string_equal(role, "operator");
+		free(role);
+	}
+	c = dc_login_or_fail(email, "a long enough password");
+	assert_int_equal(get_status(c, "/operator/businesses", NULL, 0), 200);
+	dc_free(c);
+	/* The default role is owner. */
+	snprintf(email, sizeof(email), "owner-%s@example.com", hex);
+	snprintf(args, sizeof(args), "--business %lld --email %s", shown.business_id, email);
+	assert_int_equal(user_add(args, "a long enough password", out, sizeof(out)), 0);
+	{
+		char *role = hx_db_value_or_fail("SELECT role FROM users WHERE email = $1", 1, p);
+		assert_string_equal(role, "owner");
+		free(role);
+	}
+}
+
 int session_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -582,6 +678,7 @@ int session_tests(void)
 		cmocka_unit_test(test_sessions_page),
 		cmocka_unit_test(test_operator),
 		cmocka_unit_test(test_next_is_local),
+		cmocka_unit_test(test_cli_roles),
 	};
 	return cmocka_run_group_tests_name("integration: session", tests, hx_group_setup,
 		hx_group_teardown);

@@ -1,0 +1,182 @@
+/* Unit tests of session.c's pure parts (cookies by environment, the
+ * throttle's waits, address keys, CSRF comparison, the local "next"
+ * path) and of users.c's roles. */
+#include "unit.h"
+#include "arena.h"
+#include "session.h"
+#include "users.h"
+
+/* The session cookie and the login form's cookie in each environment:
+ * plain names and no Secure in development and test, the __Host- prefix
+ * and Secure in staging and production; always HttpOnly, SameSite=Lax,
+ * Path=/ and a Max-Age. */
+static void test_cookie_by_env(void **state)
+{
+	struct arena *a = arena_new(1024);
+	(void)state;
+
+	assert_string_equal(session_cookie(a, RF_ENV_TEST, 0, "abc", 43200),
+		"rf_session=abc; Path=/; Max-Age=43200; HttpOnly; SameSite=Lax");
+	assert_string_equal(session_cookie(a, RF_ENV_DEVELOPMENT, 1, "t", 7200),
+		"rf_login=t; Path=/; Max-Age=7200; HttpOnly; SameSite=Lax");
+	assert_string_equal(session_cookie(a, RF_ENV_PRODUCTION, 0, "abc", 43200),
+		"__Host-rf_session=abc; Path=/; Max-Age=43200; HttpOnly; SameSite=Lax; Secure");
+	assert_string_equal(session_cookie(a, RF_ENV_STAGING, 1, "t", 7200),
+		"__Host-rf_login=t; Path=/; Max-Age=7200; HttpOnly; SameSite=Lax; Secure");
+	/* Deleting. */
+	assert_string_equal(session_cookie(a, RF_ENV_PRODUCTION, 0, "", 0),
+		"__Host-rf_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure");
+	assert_int_equal(session_cookie_plain(RF_ENV_TEST), 1);
+	assert_int_equal(session_cookie_plain(RF_ENV_DEVELOPMENT), 1);
+	assert_int_equal(session_cookie_plain(RF_ENV_STAGING), 0);
+	assert_int_equal(session_cookie_plain(RF_ENV_PRODUCTION), 0);
+	assert_string_equal(session_cookie_name(RF_ENV_PRODUCTION, 0), SESSION_COOKIE_SECURE);
+	assert_string_equal(session_cookie_name(RF_ENV_TEST, 0), SESSION_COOKIE_PLAIN);
+	arena_free(a);
+}
+
+/* The environment as config_load reads it decides the cookie: an unset
+ * RINGFENCE_ENV is development (plain), "production" is Secure. */
+static void test_cookie_from_config(void **state)
+{
+	struct config cfg;
+	char err[256];
+	const char *url = getenv("RINGFENCE_PUBLIC_URL");
+	char *saved = url ? strdup(url) : NULL;
+	(void)state;
+
+	/* Production wants an https public URL. */
+	setenv("RINGFENCE_PUBLIC_URL", "https://reminders.example.com", 1);
+	unsetenv("RINGFENCE_NOW");
+	unsetenv("RINGFENCE_ENV");
+	assert_int_equal(config_load(&cfg, 0, err, sizeof(err)), 0);
+	assert_int_equal(session_cookie_plain(cfg.env), 1);
+	setenv("RINGFENCE_ENV", "production", 1);
+	assert_int_equal(config_load(&cfg, 0, err, sizeof(err)), 0);
+	assert_int_equal(session_cookie_plain(cfg.env), 0);
+	setenv("RINGFENCE_ENV", "test", 1);
+	assert_int_equal(config_load(&cfg, 0, err, sizeof(err)), 0);
+	assert_int_equal(session_cookie_plain(cfg.env), 1);
+	if (saved)
+		setenv("RINGFENCE_PUBLIC_URL", saved, 1);
+	else
+		unsetenv("RINGFENCE_PUBLIC_URL");
+	free(saved);
+}
+
+/* No wait under 5 failures; then 1, 2, 4, 8 minutes since the last
+ * failure, then the window; from 20 failures the whole window. */
+static void test_throttle_wait(void **state)
+{
+	(void)state;
+	assert_int_equal(session_throttle_wait(0, 0), 0);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_SOFT - 1, 0), 0);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_SOFT, 0), 60);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_SOFT, 59), 1);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_SOFT, 60), 0);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_SOFT + 1, 0), 120);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_SOFT + 2, 10), 230);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_SOFT + 3, 0), 480);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_SOFT + 4, 0), SESSION_THROTTLE_WINDOW);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_LOCK - 1, 0), SESSION_THROTTLE_WINDOW);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_LOCK, 0), SESSION_THROTTLE_WINDOW);
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_LOCK, 300), SESSION_THROTTLE_WINDOW - 300);
+	assert_int_equal(session_throttle_wait(1000, SESSION_THROTTLE_WINDOW), 0);
+	/* A clock step backwards never makes a negative "since". */
+	assert_int_equal(session_throttle_wait(SESSION_THROTTLE_SOFT, -5), 60);
+}
+
+/* IPv4 as it is; IPv6 by its /64; IPv4-mapped IPv6 as IPv4; anything
+ * else one shared key. */
+static void test_address_key(void **state)
+{
+	char k[64];
+	(void)state;
+
+	session_address_key("192.0.2.7", k);
+	assert_string_equal(k, "addr:192.0.2.7");
+	session_address_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", k);
+	assert_string_equal(k, "addr:2001:db8:1:2::/64");
+	session_address_key("2001:db8:1:2::1", k);
+	assert_string_equal(k, "addr:2001:db8:1:2::/64");
+	session_address_key("2001:db8:1:3::1", k);
+	assert_string_equal(k, "addr:2001:db8:1:3::/64");
+	session_address_key("::ffff:192.0.2.9", k);
+	assert_string_equal(k, "addr:192.0.2.9");
+	session_address_key("not an address", k);
+	assert_string_equal(k, "addr:other");
+	session_address_key(NULL, k);
+	assert_string_equal(k, "addr:other");
+}
+
+/* The CSRF comparison: exactly the session's 64 hex digits. */
+static void test_csrf_ok(void **state)
+{
+	const char *t = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	(void)state;
+
+	assert_int_equal(session_csrf_ok(t, t), 1);
+	assert_int_equal(session_csrf_ok(t, NULL), 0);
+	assert_int_equal(session_csrf_ok(t, ""), 0);
+	assert_int_equal(session_csrf_ok(t,
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdee"), 0);
+	assert_int_equal(session_csrf_ok(t,
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0"), 0);
+	/* No token on the session side never matches, not even an empty form. */
+	assert_int_equal(session_csrf_ok(NULL, ""), 0);
+	assert_int_equal(session_csrf_ok("", ""), 0);
+	assert_int_equal(session_csrf_ok("abc", "abc"), 0);
+}
+
+/* "next" is a local path only: never another site. */
+static void test_valid_next(void **state)
+{
+	static const char *const ok[] = { "/", "/today", "/appointments/12?tab=timeline",
+		"/clients?q=a%20b" };
+	static const char *const bad[] = { "", "today", "//evil.example/", "/\\evil.example",
+		"https://evil.example/", "/a b", "/a\nb", "/\\", "javascript:alert(1)" };
+	char longp[600];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_int_equal(session_valid_next(ok[i], strlen(ok[i])), 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(session_valid_next(bad[i], strlen(bad[i])), 0);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	assert_int_equal(session_valid_next(longp, strlen(longp)), 0);
+}
+
+/* Roles: owner, staff and operator, nothing else. */
+static void test_roles(void **state)
+{
+	char err[256];
+	(void)state;
+
+	assert_int_equal(users_valid_role("owner"), 1);
+	assert_int_equal(users_valid_role("staff"), 1);
+	assert_int_equal(users_valid_role("operator"), 1);
+	assert_int_equal(users_valid_role("admin"), 0);
+	assert_int_equal(users_valid_role("Operator"), 0);
+	assert_int_equal(users_valid_role(""), 0);
+	assert_int_equal(users_valid_role(NULL), 0);
+	/* Refused before the database is asked (no connection needed). */
+	assert_int_equal(users_add_role(NULL, 1, "a@example.com", "long enough pw", "root", err,
+				 sizeof(err)), -1);
+	assert_non_null(strstr(err, "owner, staff or operator"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cookie_by_env),
+		cmocka_unit_test(test_cookie_from_config),
+		cmocka_unit_test(test_throttle_wait),
+		cmocka_unit_test(test_address_key),
+		cmocka_unit_test(test_csrf_ok),
+		cmocka_unit_test(test_valid_next),
+		cmocka_unit_test(test_roles),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
