@@ -10,6 +10,8 @@
 #ifndef RF_DASH_OPERATOR_H
 #define RF_DASH_OPERATOR_H
 
+#include "valid.h"
+
 struct app;
 struct buf;
 struct outcome;
@@ -20,5 +22,16 @@ struct session_user;
  * warning that the state is unknown when the database cannot tell);
  * nothing when it is armed. */
 void dash_failsafe_banner(struct app *app, const struct session_user *u, struct buf *b);
+
+/* GET /operator/failsafe: the state and its history, and the form. */
+void dash_failsafe_page(struct app *app, const struct route_input *in, struct outcome *out);
+
+/* POST /operator/failsafe: resume or trip (dash_failsafe_fields) with a
+ * reason of 1 to 1000 characters; an empty or over-long reason shows the
+ * page again with 422 and the message next to the field, and changes
+ * nothing.  Then 303 to the page with a notice. */
+enum { DASH_FS_ACTION, DASH_FS_REASON, DASH_FS_NFIELDS };
+extern const struct valid_field dash_failsafe_fields[DASH_FS_NFIELDS];
+void dash_failsafe_post(struct app *app, const struct route_input *in, struct outcome *out);
 
 #endif
