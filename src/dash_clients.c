@@ -814,11 +814,11 @@ void dash_clients_update_handle(struct app *app, const struct route_input *in,
 		const char *p[] = { cid, in->business, cf.name, *phone ? phone : NULL,
 			*cf.email ? cf.email : NULL, *cf.tz ? cf.tz : NULL, cf.dnc ? "t" : "f" };
 		res = db_exec_prepared(app->db, "dash_clients_update",
-			"UPDATE clients SET name = $3, phone = $4, email = $5, time_zone = $6,"
+			"UPDATE clients SET name = $3, phone = $4::text, email = $5, time_zone = $6,"
 			"  do_not_call = $7::boolean,"
-			"  phone_invalid_at = CASE WHEN phone IS NOT DISTINCT FROM $4::text"
+			"  phone_invalid_at = CASE WHEN phone::text IS NOT DISTINCT FROM $4::text"
 			"    THEN phone_invalid_at END,"
-			"  phone_invalid_reason = CASE WHEN phone IS NOT DISTINCT FROM $4::text"
+			"  phone_invalid_reason = CASE WHEN phone::text IS NOT DISTINCT FROM $4::text"
 			"    THEN phone_invalid_reason END"
 			" WHERE id = $1::bigint AND business_id = $2::bigint", 7, p);
 	}
