@@ -232,6 +232,28 @@ static void test_sms_once_without_notes(void **state)
 	free(body);
 }
 
+/* A business's stored wording (settings page, src/wording.c) is what its
+ * text says; the appointment sentence and the STOP line stay. */
+static void test_sms_uses_business_wording(void **state)
+{
+	struct hx_rfix f;
+	const char *p[1];
+	char *body;
+
+	fixture_or_fail(&f, "sms", 120);
+	p[0] = f.business;
+	hx_db_cmd_or_fail("INSERT INTO message_wording (business_id, greeting, closing)"
+			  " VALUES ($1::bigint, 'Hello from {business}!', 'Call {callback} to change.')",
+		1, p);
+	enqueue_or_fail(f.reminder, 1);
+	body = text_sent_or_fail(&f);
+	assert_non_null(strstr(body, "Hello from Worker Test Clinic! you have an appointment on"));
+	assert_non_null(strstr(body, ". Call +"));
+	assert_non_null(strstr(body, " to change. Reply STOP to stop these texts."));
+	assert_null(strstr(body, "CONFIDENTIAL"));
+	free(body);
+}
+
 /* A business name of 200 characters (the column's bound) that takes 390
  * bytes in UTF-8 reaches the text whole: the worker copies the claim's
  * values at their full length, nothing is cut to fit a fixed buffer (and
@@ -1154,6 +1176,7 @@ int worker_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_called_exactly_once),
 		cmocka_unit_test(test_sms_once_without_notes),
+		cmocka_unit_test(test_sms_uses_business_wording),
 		cmocka_unit_test(test_long_name_whole),
 		cmocka_unit_test(test_email_once_without_notes),
 		cmocka_unit_test(test_allowlist_refused),
