@@ -53,10 +53,10 @@ export const tests = [
 
 			// The scheduler, a worker and the simulator take it from here;
 			// the timeline shows the call, the key press and the outcome.
-			await waitFor('the timeline to show the key press and "confirmed"', async () => {
+			await waitFor('the timeline to show the key press "pressed 1 -> confirmed"', async () => {
 				await tab.go(`/appointments/${id}`, { label: false });
 				const text = await tab.text();
-				return /pressed\s*1/i.test(text) && /confirmed/i.test(text);
+				return /pressed\s*1\W+confirmed/i.test(text);
 			}, { timeoutMs: 150000, intervalMs: 1000 });
 			await tab.look('timeline-confirmed');
 
