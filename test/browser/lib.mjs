@@ -167,7 +167,7 @@ export class Tab {
 				await d.accept().catch(() => {});
 				return;
 			}
-			t.problem(`${who}: a ${d.type()} dialog opened on ${this.where()}: ${JSON.stringify(d.message())}`);
+			t.problem(`${who}: ${d.type() === 'alert' ? 'an' : 'a'} ${d.type()} dialog opened on ${this.where()}: ${JSON.stringify(d.message())}`);
 			await d.dismiss().catch(() => {});
 		});
 	}
