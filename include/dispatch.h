@@ -154,6 +154,9 @@ struct outcome {
 	const char *page_nav;       /* ROUTE_RENDER_PAGE: the current menu item ("today") */
 	const char *redirect;       /* ROUTE_RENDER_PAGE: 303 See Other to this local path */
 	int page_broken;            /* ROUTE_RENDER_PAGE: a template did not render: 500 */
+	const struct session_user *page_user; /* ROUTE_RENDER_PAGE without a session route:
+	                               the user the shell shows when the handler found
+	                               one (the 404 page of a logged-in user) */
 	const char *asset_type;     /* ROUTE_RENDER_ASSET: its Content-Type */
 	const char *asset_etag;     /* ROUTE_RENDER_ASSET: its ETag */
 	const char *asset_csp;      /* ROUTE_RENDER_ASSET: a Content-Security-Policy, or NULL */

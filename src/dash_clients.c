@@ -291,13 +291,21 @@ static const char form_head[] =
 /* One text field: its div (class "field" or "field has-error"), label,
  * input and hint; the error (when there is one) follows, then field_end. */
 static const char field_input[] =
-	"<div class=\"{{cls}}\"><label for=\"{{name}}\">{{label}}</label>\n"
+	"<div class=\"field\"><label for=\"{{name}}\">{{label}}</label>\n"
 	"<input id=\"{{name}}\" name=\"{{name}}\" type=\"{{type}}\" value=\"{{value}}\""
-	" aria-describedby=\"{{name}}-hint {{name}}-error\">\n"
+	" aria-describedby=\"{{name}}-hint\">\n"
+	"<p class=\"hint\" id=\"{{name}}-hint\">{{hint}}</p>\n";
+static const char field_input_err[] =
+	"<div class=\"field has-error\"><label for=\"{{name}}\">{{label}}</label>\n"
+	"<input id=\"{{name}}\" name=\"{{name}}\" type=\"{{type}}\" value=\"{{value}}\""
+	" aria-invalid=\"true\" aria-describedby=\"{{name}}-hint {{name}}-error\">\n"
 	"<p class=\"hint\" id=\"{{name}}-hint\">{{hint}}</p>\n";
 static const char field_select[] =
-	"<div class=\"{{cls}}\"><label for=\"time_zone\">Time zone</label>\n"
-	"<select id=\"time_zone\" name=\"time_zone\""
+	"<div class=\"field\"><label for=\"time_zone\">Time zone</label>\n"
+	"<select id=\"time_zone\" name=\"time_zone\" aria-describedby=\"time_zone-hint\">\n";
+static const char field_select_err[] =
+	"<div class=\"field has-error\"><label for=\"time_zone\">Time zone</label>\n"
+	"<select id=\"time_zone\" name=\"time_zone\" aria-invalid=\"true\""
 	" aria-describedby=\"time_zone-hint time_zone-error\">\n";
 static const char field_select_end[] =
 	"</select>\n"
@@ -396,10 +404,9 @@ static void add_field(struct outcome *out, const struct client_form *cf, int i, 
 	const char *label, const char *value, const char *hint)
 {
 	static const char *const names[] = { "name", "phone", "email", "time_zone" };
-	const char *cls = cf->err[i] ? "field has-error" : "field";
-	const char *const f[] = { "cls", cls, "name", names[i], "label", label, "type", type,
-		"value", value, "hint", hint, NULL };
-	page_add(out, field_input, f);
+	const char *const f[] = { "name", names[i], "label", label, "type", type, "value", value,
+		"hint", hint, NULL };
+	page_add(out, cf->err[i] ? field_input_err : field_input, f);
 	if (cf->err[i]) {
 		const char *const e[] = { "name", names[i], "message", cf->err[i], NULL };
 		page_add(out, field_error, e);
@@ -431,10 +438,7 @@ static void client_form_page(struct app *app, const struct route_input *in, stru
 		" code, e.g. +1 555 010 0123 or +44 20 7946 0958. Calls and texts go to this number.");
 	add_field(out, cf, CF_EMAIL, "email", "E-mail address", cf->email, "A client needs a phone"
 		" number, an e-mail address or both.");
-	{
-		const char *const s[] = { "cls", cf->err[CF_TZ] ? "field has-error" : "field", NULL };
-		page_add(out, field_select, s);
-	}
+	page_add(out, cf->err[CF_TZ] ? field_select_err : field_select, NULL);
 	if (add_zone_options(app, in, out, cf->tz) < 0) {
 		page_unavailable(out);
 		return;
@@ -635,7 +639,7 @@ void dash_clients_show_handle(struct app *app, const struct route_input *in, str
 		page_unavailable(out);
 		goto out;
 	}
-	page_begin(out, PQgetvalue(res, 0, 1), "clients");
+	page_begin(out, arena_strdup(a, PQgetvalue(res, 0, 1)), "clients");
 	{
 		const char *tz = PQgetvalue(res, 0, 4);
 		const char *const f[] = { "id", cid, "name", PQgetvalue(res, 0, 1), "phone",

@@ -38,11 +38,11 @@ static const char *const col_names[COL_N] = { "name", "phone", "email", "time_zo
 	"starts_at", "notes" };
 static const int kind_cols[2][COL_N] = {
 	[KIND_CLIENTS] = { 1, 1, 1, 1, 0, 0 },
-	[KIND_APPOINTMENTS] = { 0, 1, 1, 0, 1, 1 },
+	[KIND_APPOINTMENTS] = { 1, 1, 1, 0, 1, 1 },
 };
 
 static const char template_clients[] = "name,phone,email,time_zone\r\n";
-static const char template_appointments[] = "phone,email,starts_at,notes\r\n";
+static const char template_appointments[] = "phone,email,starts_at,notes,name\r\n";
 
 static int valid_kind(const char *v, size_t len)
 {
@@ -89,7 +89,7 @@ static const char form_tmpl[] =
 	"<div class=\"field\"><label class=\"check\"><input type=\"radio\" name=\"kind\""
 	" value=\"clients\" checked> Clients</label>\n"
 	"<label class=\"check\"><input type=\"radio\" name=\"kind\" value=\"appointments\">"
-	" Appointments (of clients already here)</label></div>\n"
+	" Appointments</label></div>\n"
 	"</fieldset>\n"
 	"<div class=\"field\"><label for=\"file\">CSV file (up to 2 MB, 5000 rows)</label>\n"
 	"<input id=\"file\" name=\"file\" type=\"file\" accept=\".csv,text/csv\" required></div>\n"
@@ -109,15 +109,17 @@ static const char form_tmpl[] =
 	"<p><a class=\"btn\" href=\"/import/template/clients.csv\" download>Download the clients"
 	" template</a></p>\n"
 	"<h2>Appointments</h2>\n"
-	"<p>Columns: <span class=\"mono\">phone</span> or <span class=\"mono\">email</span> of a"
-	" client who is already here (import the clients first), <span class=\"mono\">starts_at"
+	"<p>Columns: <span class=\"mono\">phone</span> or <span class=\"mono\">email</span> of the"
+	" client, <span class=\"mono\">name</span> (optional: a client who is not here yet is"
+	" created with this name; without it the client must be here already),"
+	" <span class=\"mono\">starts_at"
 	"</span> (\"2026-12-24 09:30\" in the business's time zone, {{tz}}, or with an offset:"
 	" 2026-12-24T09:30:00-05:00) and <span class=\"mono\">notes</span> (for you only: never"
 	" spoken, texted or e-mailed). Reminders are planned as for any new appointment. An"
 	" appointment of the same client at the same time is not imported again.</p>\n"
-	"<pre class=\"code\">phone,email,starts_at,notes\n"
-	"+44 20 7946 0958,,2026-12-24 09:30,Check-up\n"
-	",jo@example.com,2026-12-24T16:00:00Z,\"First visit, bring forms\"</pre>\n"
+	"<pre class=\"code\">phone,email,starts_at,notes,name\n"
+	"+44 20 7946 0958,,2026-12-24 09:30,Check-up,\n"
+	",jo@example.com,2026-12-24T16:00:00Z,\"First visit, bring forms\",Jo Smith</pre>\n"
 	"<p><a class=\"btn\" href=\"/import/template/appointments.csv\" download>Download the"
 	" appointments template</a></p>\n";
 static const char recent_head[] =
@@ -176,7 +178,6 @@ void dash_import_template_handle(struct app *app, const struct route_input *in,
 	const char *t = strcmp(in->param, "clients.csv") == 0 ? template_clients :
 		template_appointments;
 	(void)app;
-	buf_init_arena(&out->page_body, in->req->arena);
 	buf_append(&out->page_body, t, strlen(t));
 	out->asset_type = "text/csv; charset=utf-8";
 }
@@ -247,6 +248,11 @@ static int read_header(struct upload *u, const struct csv_record *h)
 
 	for (int c = 0; c < COL_N; c++)
 		u->col[c] = -1;
+	if (h->nfields == 1 && strchr(h->fields[0], ';') != NULL) {
+		problem(u, h->line, "the columns are separated by semicolons: save the file as"
+			" \"CSV UTF-8 (comma delimited)\"");
+		return -1;
+	}
 	for (size_t j = 0; j < h->nfields; j++) {
 		char *name = (char *)trimmed(u->a, h->fields[j]);
 		int c;
@@ -259,7 +265,7 @@ static int read_header(struct upload *u, const struct csv_record *h)
 		if (c == COL_N) {
 			problem(u, h->line, "unknown column '%s' (the columns are %s)", shown(u->a, name),
 				u->kind == KIND_CLIENTS ? "name, phone, email, time_zone" :
-				"phone, email, starts_at, notes");
+				"phone, email, starts_at, notes, name");
 			rc = -1;
 		} else if (u->col[c] >= 0) {
 			problem(u, h->line, "the column '%s' appears twice", col_names[c]);
@@ -368,6 +374,7 @@ static void check_record(struct upload *u, const struct csv_record *r, size_t hd
 		}
 	} else {
 		const char *starts = cell(u, r, COL_STARTS);
+		const char *name = cell(u, r, COL_NAME);
 		const char *notes = u->col[COL_NOTES] >= 0 ? r->fields[u->col[COL_NOTES]] : "";
 		long long ts;
 		size_t chars = 0;
@@ -390,6 +397,14 @@ static void check_record(struct upload *u, const struct csv_record *r, size_t hd
 			bad = 1;
 		}
 		json_object_set_new(row, "notes", json_string(notes));
+		/* A client who is not here yet is created from the row's name. */
+		if (*name) {
+			if ((why = dash_client_name_problem(name)) != NULL) {
+				problem(u, r->line, "name %s", why);
+				bad = 1;
+			}
+			json_object_set_new(row, "name", json_string(name));
+		}
 	}
 	if (bad || row == NULL) {
 		json_decref(row);
@@ -535,37 +550,43 @@ static int check_clients_db(struct upload *u, const char *rows, char *exists)
 	return 0;
 }
 
-/* Appointments: each row's client (which must be here), its time in
- * the business's zone, whether it is upcoming, duplicates inside the
- * file and rows that exist already.  Replaces each row's "phone",
- * "email", "local" by "client_id" and "ts" (what the commit needs) and
- * fills exists[i], who[i] (the client's name) and when[i].  Returns 0,
- * or -1 on a database error. */
+/* Appointments: each row's client (here already, or new from the row's
+ * name: a client "in the file"), its time in the business's zone,
+ * whether it is upcoming, duplicates inside the file and rows that exist
+ * already.  A row of a client who is here gets "client_id" (and loses
+ * "phone", "email" and "name"); every row gets "ts" for "local".  Fills
+ * exists[i], who[i] (the client's name) and when[i], and *new_clients
+ * with how many clients the file adds.  Returns 0, or -1 on a database
+ * error. */
 static int check_appointments_db(struct upload *u, const char *rows, char *exists,
-	const char **who, const char **when)
+	const char **who, const char **when, size_t *new_clients)
 {
 	char now[24];
 	const char *p[] = { u->in->business, rows, u->in->user->business_tz, now };
 	PGresult *res;
 
+	*new_clients = 0;
 	snprintf(now, sizeof(now), "%lld", clock_now_s());
 	res = db_exec_prepared(u->app->db, "dash_import_check_appointments",
-		"SELECT r.i, r.line, c.id, c.name, s.starts > to_timestamp($4::bigint),"
+		"SELECT r.i, r.line, c.id, COALESCE(c.name, r.name), s.starts > to_timestamp($4::bigint),"
 		"  to_char(s.starts AT TIME ZONE $3, 'Dy FMDD Mon YYYY, HH24:MI'),"
 		"  extract(epoch FROM s.starts)::bigint,"
-		"  EXISTS (SELECT 1 FROM appointments a WHERE a.business_id = $1::bigint"
-		"    AND a.client_id = c.id AND a.starts_at = s.starts),"
-		"  CASE WHEN c.id IS NULL THEN NULL"
-		"    ELSE min(r.line) OVER (PARTITION BY c.id, s.starts) END,"
-		"  COALESCE(r.phone, r.email)"
+		"  c.id IS NOT NULL AND EXISTS (SELECT 1 FROM appointments a"
+		"    WHERE a.business_id = $1::bigint AND a.client_id = c.id AND a.starts_at = s.starts),"
+		"  min(r.line) OVER (PARTITION BY k.who, s.starts),"
+		"  COALESCE(r.phone, r.email),"
+		"  c.id IS NULL AND r.name IS NOT NULL"
+		"   AND min(r.line) OVER (PARTITION BY k.who) = r.line"
 		" FROM jsonb_to_recordset($2::jsonb)"
-		"   AS r(i int, line int, phone text, email text, ts bigint, local text)"
+		"   AS r(i int, line int, phone text, email text, ts bigint, local text, name text)"
 		" CROSS JOIN LATERAL (SELECT COALESCE(to_timestamp(r.ts),"
 		"   r.local::timestamp AT TIME ZONE $3) AS starts) s"
 		" LEFT JOIN LATERAL (SELECT id, name FROM clients c WHERE c.business_id = $1::bigint"
 		"   AND CASE WHEN r.phone IS NOT NULL THEN c.phone = r.phone"
 		"     ELSE lower(c.email) = lower(r.email) END"
 		"   ORDER BY id LIMIT 1) c ON true"
+		" CROSS JOIN LATERAL (SELECT COALESCE(c.id::text,"
+		"   'new ' || COALESCE(r.phone, lower(r.email))) AS who) k"
 		" ORDER BY r.i", 4, p);
 	if (res == NULL)
 		return -1;
@@ -573,8 +594,10 @@ static int check_appointments_db(struct upload *u, const char *rows, char *exist
 		int i = atoi(PQgetvalue(res, k, 0));
 		size_t line = (size_t)atoll(PQgetvalue(res, k, 1));
 		json_t *row = json_array_get(u->rows, (size_t)i);
-		if (PQgetisnull(res, k, 2)) {
-			problem(u, line, "no client here has the %s '%s' (import the clients first)",
+		int here = !PQgetisnull(res, k, 2);
+		if (!here && PQgetisnull(res, k, 3)) {
+			problem(u, line, "no client here has the %s '%s' (import the clients first, or"
+				" add a name column to create them)",
 				strchr(PQgetvalue(res, k, 9), '@') ? "email" : "phone",
 				shown(u->a, PQgetvalue(res, k, 9)));
 			continue;
@@ -582,15 +605,20 @@ static int check_appointments_db(struct upload *u, const char *rows, char *exist
 		exists[i] = strcmp(PQgetvalue(res, k, 7), "t") == 0;
 		if (!exists[i] && strcmp(PQgetvalue(res, k, 4), "t") != 0)
 			problem(u, line, "starts_at %s is in the past", PQgetvalue(res, k, 5));
-		if (!PQgetisnull(res, k, 8) && (size_t)atoll(PQgetvalue(res, k, 8)) != line)
+		if ((size_t)atoll(PQgetvalue(res, k, 8)) != line)
 			problem(u, line, "the same client and time as line %s", PQgetvalue(res, k, 8));
-		who[i] = arena_strdup(u->a, PQgetvalue(res, k, 3));
+		*new_clients += strcmp(PQgetvalue(res, k, 10), "t") == 0;
+		who[i] = here ? arena_strdup(u->a, PQgetvalue(res, k, 3)) :
+			arena_printf(u->a, "%s (new client)", PQgetvalue(res, k, 3));
 		when[i] = arena_strdup(u->a, PQgetvalue(res, k, 5));
-		json_object_del(row, "phone");
-		json_object_del(row, "email");
 		json_object_del(row, "local");
-		json_object_set_new(row, "client_id",
-			json_integer(strtoll(PQgetvalue(res, k, 2), NULL, 10)));
+		if (here) {
+			json_object_del(row, "phone");
+			json_object_del(row, "email");
+			json_object_del(row, "name");
+			json_object_set_new(row, "client_id",
+				json_integer(strtoll(PQgetvalue(res, k, 2), NULL, 10)));
+		}
 		json_object_set_new(row, "ts", json_integer(strtoll(PQgetvalue(res, k, 6), NULL, 10)));
 	}
 	PQclear(res);
@@ -605,7 +633,7 @@ void dash_import_upload_handle(struct app *app, const struct route_input *in,
 	const struct valid_value *kind = &in->form.v[0], *file = &in->form.v[1];
 	struct upload u;
 	struct csv_table t;
-	size_t err_line = 0, nrows, nnew = 0;
+	size_t err_line = 0, nrows, nnew = 0, new_clients = 0;
 	enum csv_err ce;
 	char sha[65], uid[24], count[24], *exists = NULL;
 	const char **who = NULL, **when = NULL, *rows, *upload_id;
@@ -656,7 +684,7 @@ void dash_import_upload_handle(struct app *app, const struct route_input *in,
 	if ((rows = rows_text(&u)) == NULL)
 		goto unavailable;
 	if ((u.kind == KIND_CLIENTS ? check_clients_db(&u, rows, exists) :
-		check_appointments_db(&u, rows, exists, who, when)) < 0)
+		check_appointments_db(&u, rows, exists, who, when, &new_clients)) < 0)
 		goto unavailable;
 	if (u.nerrors)
 		goto errors;
@@ -679,6 +707,17 @@ void dash_import_upload_handle(struct app *app, const struct route_input *in,
 	}
 	if (sha256_hex(file->s, file->len, sha) < 0)
 		goto unavailable;
+	{
+		/* Previews nobody imported go a day after they expired. */
+		const char *p[] = { in->business };
+		res = db_exec_prepared(app->db, "dash_import_expire",
+			"DELETE FROM csv_uploads WHERE business_id = $1::bigint"
+			" AND committed_at IS NULL AND expires_at <= now() - interval '1 day'", 1, p);
+		if (res == NULL)
+			goto unavailable;
+		PQclear(res);
+		res = NULL;
+	}
 	snprintf(uid, sizeof(uid), "%lld", in->user->user_id);
 	snprintf(count, sizeof(count), "%zu", nnew);
 	{
@@ -699,13 +738,17 @@ void dash_import_upload_handle(struct app *app, const struct route_input *in,
 
 	page_begin(out, "Check the import", "import");
 	{
-		const char *what = u.kind == KIND_CLIENTS ? "clients" : "appointments";
+		const char *what = u.kind == KIND_CLIENTS ? (nrows == 1 ? "client" : "clients") :
+			(nrows == 1 ? "appointment" : "appointments");
 		const char *summary = nnew == nrows ?
 			arena_printf(a, "%zu %s, all new. Nothing is imported until you press Import.",
 				nrows, what) :
 			arena_printf(a, "%zu %s: %zu new, %zu already imported (left alone).%s", nrows,
 				what, nnew, nrows - nnew, nnew ? " Nothing is imported until you press"
 				" Import." : "");
+		if (new_clients > 0)
+			summary = arena_printf(a, "%s The file also adds %zu new %s (from its name"
+				" column).", summary, new_clients, new_clients == 1 ? "client" : "clients");
 		const char *const f[] = { "summary", summary, NULL };
 		page_add(out, preview_head, f);
 	}
@@ -788,11 +831,13 @@ static int commit_clients(struct db *db, const char *biz, const char *rows)
 	return n;
 }
 
-/* Inside the transaction: creates the stored appointments that do not
- * exist by now and are still upcoming, each with its reminders
- * (reminders_plan, as the API's).  How many, or -1 with err set. */
-static int commit_appointments(struct db *db, const char *biz, const char *rows, char *err,
-	size_t errlen)
+/* Inside the transaction: creates the clients the file adds (rows
+ * without client_id, one per phone or e-mail, unless one exists by now),
+ * then the stored appointments that do not exist by now and are still
+ * upcoming, each with its reminders (reminders_plan, as the API's).  How
+ * many appointments (*clients: how many clients), or -1 with err set. */
+static int commit_appointments(struct db *db, const char *biz, const char *rows, int *clients,
+	char *err, size_t errlen)
 {
 	long long now_s = clock_now_s();
 	char now[24];
@@ -801,15 +846,38 @@ static int commit_appointments(struct db *db, const char *biz, const char *rows,
 	int n = -1;
 
 	snprintf(now, sizeof(now), "%lld", now_s);
+	res = db_exec_prepared(db, "dash_import_commit_new_clients",
+		"WITH ins AS (INSERT INTO clients (business_id, name, phone, email)"
+		"  SELECT DISTINCT ON (COALESCE(r.phone, lower(r.email))) $1::bigint, r.name,"
+		"   r.phone, r.email"
+		"  FROM jsonb_to_recordset($2::jsonb)"
+		"    AS r(line int, client_id bigint, name text, phone text, email text)"
+		"  WHERE r.client_id IS NULL AND r.name IS NOT NULL"
+		"   AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.business_id = $1::bigint"
+		"    AND CASE WHEN r.phone IS NOT NULL THEN c.phone = r.phone"
+		"     ELSE lower(c.email) = lower(r.email) END)"
+		"  ORDER BY COALESCE(r.phone, lower(r.email)), r.line"
+		"  RETURNING 1)"
+		" SELECT count(*) FROM ins", 2, p);
+	if (res == NULL) {
+		snprintf(err, errlen, "database error: %s", db_last_error(db));
+		return -1;
+	}
+	*clients = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
 	res = db_exec_prepared(db, "dash_import_commit_appointments",
 		"INSERT INTO appointments (business_id, client_id, starts_at, notes)"
-		" SELECT $1::bigint, r.client_id, to_timestamp(r.ts), COALESCE(r.notes, '')"
-		" FROM jsonb_to_recordset($2::jsonb) AS r(client_id bigint, ts bigint, notes text)"
-		" WHERE EXISTS (SELECT 1 FROM clients c WHERE c.id = r.client_id"
-		"   AND c.business_id = $1::bigint)"
-		"  AND r.ts > $3::bigint"
+		" SELECT $1::bigint, c.id, to_timestamp(r.ts), COALESCE(r.notes, '')"
+		" FROM jsonb_to_recordset($2::jsonb)"
+		"   AS r(client_id bigint, phone text, email text, ts bigint, notes text)"
+		" JOIN LATERAL (SELECT id FROM clients c WHERE c.business_id = $1::bigint"
+		"   AND CASE WHEN r.client_id IS NOT NULL THEN c.id = r.client_id"
+		"     WHEN r.phone IS NOT NULL THEN c.phone = r.phone"
+		"     ELSE lower(c.email) = lower(r.email) END"
+		"   ORDER BY id LIMIT 1) c ON true"
+		" WHERE r.ts > $3::bigint"
 		"  AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.business_id = $1::bigint"
-		"   AND a.client_id = r.client_id AND a.starts_at = to_timestamp(r.ts))"
+		"   AND a.client_id = c.id AND a.starts_at = to_timestamp(r.ts))"
 		" RETURNING id", 3, p);
 	if (res == NULL) {
 		snprintf(err, errlen, "database error: %s", db_last_error(db));
@@ -830,9 +898,9 @@ void dash_import_commit_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
 	long long id = strtoll(in->param, NULL, 10);
-	char sid[24], uid[24], created[24], err[256] = "";
+	char sid[24], uid[24], created[24], made[24], err[256] = "";
 	PGresult *res = NULL;
-	int in_tx = 0, n, clients;
+	int in_tx = 0, n, clients, made_clients = 0;
 	const char *rows;
 
 	out->action = "import_commit";
@@ -883,20 +951,23 @@ void dash_import_commit_handle(struct app *app, const struct route_input *in,
 	PQclear(res);
 	res = NULL;
 	n = clients ? commit_clients(app->db, in->business, rows) :
-		commit_appointments(app->db, in->business, rows, err, sizeof(err));
+		commit_appointments(app->db, in->business, rows, &made_clients, err, sizeof(err));
 	if (n < 0) {
 		log_error("dash_import: upload %s: %s", sid, *err ? err : db_last_error(app->db));
 		goto unavailable;
 	}
 	snprintf(created, sizeof(created), "%d", n);
+	snprintf(made, sizeof(made), "%d", made_clients);
 	{
-		const char *p[] = { sid, created };
+		const char *p[] = { sid, created, made };
 		res = db_exec_prepared(app->db, clients ? "dash_import_done_clients" :
 			"dash_import_done_appointments",
-			clients ? "UPDATE csv_uploads SET committed_at = now(),"
+			/* The rows (names, numbers) are not kept once imported. */
+			clients ? "UPDATE csv_uploads SET committed_at = now(), rows = '[]',"
 				" created_clients = $2::int WHERE id = $1::bigint" :
-				"UPDATE csv_uploads SET committed_at = now(),"
-				" created_appointments = $2::int WHERE id = $1::bigint", 2, p);
+				"UPDATE csv_uploads SET committed_at = now(), rows = '[]',"
+				" created_appointments = $2::int, created_clients = $3::int"
+				" WHERE id = $1::bigint", clients ? 2 : 3, p);
 	}
 	if (res == NULL)
 		goto unavailable;

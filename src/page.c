@@ -80,6 +80,9 @@ static const char tmpl_head[] =
 	"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	"<meta name=\"robots\" content=\"noindex\">\n"
 	"<title>{{title}} - ringfence</title>\n"
+	/* No favicon: a browser's request for one would be a 404 and a
+	 * console error on every page. */
+	"<link rel=\"icon\" href=\"data:,\">\n"
 	"<link rel=\"stylesheet\" href=\"/static/app.css?v={{css}}\">\n"
 	"<script src=\"/static/app.js?v={{js}}\" defer></script>\n"
 	"</head>\n<body>\n"
@@ -347,9 +350,14 @@ void page_static_handle(struct app *app, const struct route_input *in, struct ou
 	out->asset_etag = arena_printf(in->req->arena, "\"%s\"", s->hash);
 }
 
-/* See page.h. */
+/* See page.h.  A logged-in user gets the 404 page in the whole shell
+ * (menu, failsafe banner); the session is only read, nothing else. */
 void page_not_found_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
+	int db_err = 0;
+
+	if (in->req->cookie)
+		out->page_user = session_load(app, in->req, &db_err);
 	page_not_found(out);
 }
 
@@ -398,7 +406,7 @@ static int shell_top(struct buf *b, const struct session_user *u, const char *na
 static int shell(struct app *app, const struct route_input *in, const struct outcome *out,
 	struct http_response *res)
 {
-	const struct session_user *u = in ? in->user : NULL;
+	const struct session_user *u = in ? (in->user ? in->user : out->page_user) : NULL;
 	const struct params *q = in && in->req->query_ok ? &in->req->query_params : NULL;
 	const char *notice = q ? page_notice_text(form_get(q, "notice")) : NULL;
 	struct buf *b = &res->body;

@@ -13,6 +13,7 @@
 #include "dash_users.h"
 #include "app.h"
 #include "dash_account.h"
+#include "dash_operator.h"
 #include "arena.h"
 #include "dash_clients.h"
 #include "dash_import.h"
@@ -268,6 +269,11 @@ const struct route routes_table[] = {
 	{ "GET", "/static/{name}", page_static_name, VALID_TEXT, ROUTE_AUTH_NONE,
 		ROUTE_RENDER_ASSET, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, page_static_handle,
 		NO_FIELDS },
+	{ "GET", "/operator/failsafe", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_failsafe_page, NO_FIELDS },
+	{ "POST", "/operator/failsafe", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_failsafe_fields), NO_FIELDS, 0,
+		dash_failsafe_post, NO_FIELDS },
 	/* Any other path: the 404 page (after every row, catch-alls included). */
 	{ NULL, "/*", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0,
 		NO_FIELDS, NO_FIELDS, 0, page_not_found_handle, NO_FIELDS },

@@ -134,6 +134,46 @@ static void test_create_and_show(void **state)
 	owner_free(&o);
 }
 
+/* The list pages by 50 in name order; the search matches % and _ as
+ * themselves and keeps the search in the page links. */
+static void test_list_paging(void **state)
+{
+	struct owner o;
+	char *body;
+	(void)state;
+
+	owner_or_fail(&o, NULL);
+	hx_db_cmd_or_fail("INSERT INTO clients (business_id, name, email)"
+			  " SELECT $1::bigint, 'Pat ' || lpad(i::text, 3, '0'),"
+			  "  'pat' || i || '@example.com' FROM generate_series(1, 51) i", 1,
+		(const char *[]){ o.biz });
+	hx_db_cmd_or_fail("INSERT INTO clients (business_id, name, email)"
+			  " VALUES ($1::bigint, '100% & more_x', 'pct@example.com')", 1,
+		(const char *[]){ o.biz });
+	assert_int_equal(get_page(o.c, "/clients?q=pat", &body), 200);
+	assert_non_null(strstr(body, ">Pat 001<"));
+	assert_non_null(strstr(body, ">Pat 050<"));
+	assert_null(strstr(body, ">Pat 051<"));
+	assert_non_null(strstr(body, "href=\"/clients?q=pat&amp;page=2\""));
+	assert_null(strstr(body, "Previous page"));
+	free(body);
+	assert_int_equal(get_page(o.c, "/clients?q=pat&page=2", &body), 200);
+	assert_non_null(strstr(body, ">Pat 051<"));
+	assert_null(strstr(body, ">Pat 050<"));
+	assert_non_null(strstr(body, "Previous page"));
+	assert_null(strstr(body, "Next page"));
+	free(body);
+	assert_int_equal(get_page(o.c, "/clients?q=0%25", &body), 200);
+	assert_non_null(strstr(body, "100% &amp; more_x"));
+	assert_null(strstr(body, "Pat 0"));
+	free(body);
+	assert_int_equal(get_page(o.c, "/clients?q=e_x", &body), 200);
+	assert_non_null(strstr(body, "100% &amp; more_x"));
+	assert_null(strstr(body, "Pat 0"));
+	free(body);
+	owner_free(&o);
+}
+
 /* Bad input re-renders the form with the input, a message naming the
  * field and 422, and saves nothing. */
 static void test_validation(void **state)
@@ -345,6 +385,7 @@ static void test_import_bad_row(void **state)
 		{ "name,phone\nAnn,+15550100140\nAnn Two,+1 555 010 0140\n",
 		  "line 3: phone is the same as on line 2" },
 		{ "name,fax\nAnn,123\n", "line 1: unknown column &#39;fax&#39;" },
+		{ "name;phone\nAnn;+15550100140\n", "line 1: the columns are separated by semicolons" },
 		{ "name,phone\nAnn,+15550100140\n\"Bob,+15550100141\n", "line 3: a quoted value is not"
 		  " closed" },
 		{ "name,phone\nAnn,+15550100140,extra\n", "line 2: has 3 values" },
@@ -460,6 +501,7 @@ static void test_import_appointments(void **state)
 	upload(&o, "appointments", csv, &r);
 	assert_int_equal(r.status, 422);
 	assert_non_null(strstr(buf_str(&r.body), "line 3: no client here has the email"));
+	assert_non_null(strstr(buf_str(&r.body), "add a name column"));
 	dc_response_free(&r);
 	snprintf(csv, sizeof(csv), "phone,email,starts_at,notes\n"
 		"+1 555 010 0150,,%s,\"Check-up, \xf0\x9f\x98\x80 '; --\"\n"
@@ -473,7 +515,7 @@ static void test_import_appointments(void **state)
 		"+1 555 010 0150,,%s,\"Check-up, \xf0\x9f\x98\x80 '; --\"\n", v);
 	upload(&o, "appointments", csv, &r);
 	assert_int_equal(r.status, 200);
-	assert_non_null(strstr(buf_str(&r.body), "1 appointments, all new"));
+	assert_non_null(strstr(buf_str(&r.body), "1 appointment, all new"));
 	id = preview_id(&r);
 	dc_response_free(&r);
 	assert_int_equal(biz_count(&o, "SELECT count(*) FROM appointments"
@@ -519,6 +561,72 @@ static void test_import_appointments(void **state)
 	assert_int_equal(get_page(o.c, path, &v), 200);
 	assert_non_null(strstr(v, "Booked"));
 	free(v);
+
+	/* a client "in the file": created from the row's name, once */
+	v = hx_db_value_or_fail("SELECT to_char((now() + interval '11 days') AT TIME ZONE"
+				" 'America/New_York', 'YYYY-MM-DD')", 0, NULL);
+	snprintf(csv, sizeof(csv), "Name,Email,Starts_At\n"
+		"Eli New,eli@example.com,%s 10:00\n"
+		"Eli New,ELI@example.com,%s 11:00\n", v, v);
+	free(v);
+	upload(&o, "appointments", csv, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(buf_str(&r.body), "2 appointments, all new"));
+	assert_non_null(strstr(buf_str(&r.body), "The file also adds 1 new client"));
+	assert_non_null(strstr(buf_str(&r.body), "Eli New (new client)"));
+	id = preview_id(&r);
+	dc_response_free(&r);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
+		1);
+	commit_or_fail(&o, id);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"
+				       " AND name = 'Eli New' AND email = 'eli@example.com'"), 1);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM appointments a JOIN clients c"
+				       " ON c.id = a.client_id WHERE a.business_id = $1::bigint"
+				       " AND c.name = 'Eli New'"), 2);
+	upload(&o, "appointments", csv, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(buf_str(&r.body), "0 new, 2 already imported"));
+	assert_null(strstr(buf_str(&r.body), "new client"));
+	dc_response_free(&r);
+	owner_free(&o);
+}
+
+/* A preview past its hour imports nothing; its upload's rows are not
+ * kept once imported. */
+static void test_import_expired(void **state)
+{
+	struct owner o;
+	struct dc_response r;
+	char path[64], sid[24];
+	const char *p[1] = { sid };
+	long long id;
+	(void)state;
+
+	owner_or_fail(&o, NULL);
+	upload(&o, "clients", "name,phone\nEve,+15550100160\n", &r);
+	assert_int_equal(r.status, 200);
+	id = preview_id(&r);
+	dc_response_free(&r);
+	snprintf(sid, sizeof(sid), "%lld", id);
+	hx_db_cmd_or_fail("UPDATE csv_uploads SET created_at = now() - interval '2 hours',"
+			  " expires_at = now() - interval '1 hour' WHERE id = $1::bigint", 1, p);
+	snprintf(path, sizeof(path), "/import/%lld/commit", id);
+	assert_int_equal(dc_post_form(o.c, path, &r, NULL), 0);
+	assert_int_equal(r.status, 409);
+	assert_non_null(strstr(buf_str(&r.body), "expired"));
+	dc_response_free(&r);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
+		0);
+	upload(&o, "clients", "name,phone\nEve,+15550100160\n", &r);
+	id = preview_id(&r);
+	dc_response_free(&r);
+	commit_or_fail(&o, id);
+	snprintf(sid, sizeof(sid), "%lld", id);
+	assert_int_equal(hx_db_int_or_fail("SELECT jsonb_array_length(rows) FROM csv_uploads"
+					   " WHERE id = $1::bigint", 1, p), 0);
+	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
+		1);
 	owner_free(&o);
 }
 
@@ -542,7 +650,7 @@ static void test_templates(void **state)
 	dc_response_free(&r);
 	assert_int_equal(dc_get(o.c, "/import/template/appointments.csv", &r), 0);
 	assert_int_equal(r.status, 200);
-	assert_string_equal(buf_str(&r.body), "phone,email,starts_at,notes\r\n");
+	assert_string_equal(buf_str(&r.body), "phone,email,starts_at,notes,name\r\n");
 	dc_response_free(&r);
 	assert_int_equal(get_page(o.c, "/import/template/other.csv", NULL), 404);
 	owner_free(&o);
@@ -552,12 +660,14 @@ int dash_clients_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_and_show),
+		cmocka_unit_test(test_list_paging),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_edit_and_opt_out),
 		cmocka_unit_test(test_other_business),
 		cmocka_unit_test(test_import_bad_row),
 		cmocka_unit_test(test_import_twice),
 		cmocka_unit_test(test_import_appointments),
+		cmocka_unit_test(test_import_expired),
 		cmocka_unit_test(test_templates),
 	};
 	return cmocka_run_group_tests_name("integration: dash_clients", tests, hx_group_setup,

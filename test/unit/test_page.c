@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "arena.h"
+#include "audit.h"
 #include "buf.h"
 #include "dispatch.h"
 #include "form.h"
@@ -18,20 +19,28 @@
 #include "util.h"
 
 static struct app app;
+static char audit_log[64];
 
 static int setup(void **state)
 {
 	if (unit_go_to_repo_root(state) != 0)
 		return -1;
-	/* Nothing listens on port 1: every query fails at once. */
+	/* Nothing listens on port 1: every query fails at once, and the
+	 * dispatcher's records go to the fallback file. */
 	app.db = db_open("host=127.0.0.1 port=1 connect_timeout=1");
+	app.rds = rds_open("redis://127.0.0.1:1");
+	snprintf(audit_log, sizeof(audit_log), "/tmp/rf-test-page-%ld.log", (long)getpid());
+	app.audit = audit_open(app.rds, audit_log);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
+	audit_close(app.audit);
+	rds_close(app.rds);
 	db_close(app.db);
+	unlink(audit_log);
 	return 0;
 }
 
@@ -171,6 +180,7 @@ static void test_shell_user(void **state)
 	has(b, "<title>Clients &amp; more - ringfence</title>");
 	has(b, "<link rel=\"stylesheet\" href=\"/static/app.css?v=");
 	has(b, "<script src=\"/static/app.js?v=");
+	has(b, "<link rel=\"icon\" href=\"data:,\">");
 	has(b, "\" defer></script>");
 	has(b, "<a class=\"brand\" href=\"/today\">Dr &lt;Smith&gt; &amp; &quot;Sons&quot;</a>");
 	has(b, "<a href=\"/clients\" aria-current=\"page\">Clients</a>");
@@ -430,6 +440,102 @@ static void test_plain(void **state)
 	arena_free(a);
 }
 
+/* ---- forms and uploads through the dispatcher ----------------------------------- */
+
+static int up_calls;
+static char up_seen[256];
+
+enum { UP_KIND, UP_FILE, UP_N };
+static const struct valid_field up_fields[UP_N] = {
+	[UP_KIND] = { "kind", valid_state_name, 1, VALID_TEXT },
+	[UP_FILE] = { "file", valid_any, 0, VALID_TEXT },
+};
+
+static void up_handle(struct app *a, const struct route_input *in, struct outcome *out)
+{
+	(void)a;
+	up_calls++;
+	snprintf(up_seen, sizeof(up_seen), "%s|%zu|%s", in->form.v[UP_KIND].s,
+		in->form.v[UP_FILE].len, in->form_all && form_get(in->form_all, "file.filename") ? form_get(in->form_all, "file.filename") : "-");
+	page_redirect(out, "/done?notice=imported");
+}
+
+static const struct route up_table[] = {
+	{ "POST", "/up", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_PAGE, ROUTE_BODY_MULTIPART,
+		1024, up_fields, UP_N, NULL, 0, 0, up_handle, NULL, 0 },
+	{ "POST", "/form", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM,
+		0, up_fields, UP_N, NULL, 0, 0, up_handle, NULL, 0 },
+};
+
+#define UP_CT "multipart/form-data; boundary=B"
+#define UP_PART(n, v) "--B\r\nContent-Disposition: form-data; name=\"" n "\"\r\n\r\n" v "\r\n"
+#define UP_FILEPART(v) "--B\r\nContent-Disposition: form-data; name=\"file\"; " \
+	"filename=\"c.csv\"\r\nContent-Type: text/csv\r\n\r\n" v "\r\n"
+
+/* The dispatcher parses a multipart body (or a form) into the route's
+ * fields: the handler gets them typed; a malformed body is a 400 page, a
+ * missing or invalid field a 422 page, a body over the route's cap a
+ * 413 page, and none of them reaches the handler. */
+static void test_dispatch_bodies(void **state)
+{
+	static char over[2048];
+	static const struct {
+		const char *path, *ct, *body;
+		int status, called;
+		const char *seen, *text;
+	} cases[] = {
+		{ "/up", UP_CT, UP_PART("kind", "clients") UP_FILEPART("a,b\r\n1,2") "--B--\r\n",
+			303, 1, "clients|8|c.csv", NULL },
+		{ "/up", UP_CT, UP_PART("kind", "clients") "--B--\r\n", 303, 1, "clients|0|-",
+			NULL },
+		{ "/up", UP_CT, UP_PART("kind", "clients") "--B\r\nbroken", 400, 0, NULL,
+			"the upload is malformed" },
+		{ "/up", "multipart/form-data", UP_PART("kind", "x") "--B--\r\n", 400, 0, NULL,
+			"not multipart/form-data with a boundary" },
+		{ "/up", "text/plain", "kind=x", 400, 0, NULL, "This form could not be read" },
+		{ "/up", UP_CT, UP_FILEPART("x") "--B--\r\n", 422, 0, NULL, "kind" },
+		{ "/up", UP_CT, UP_PART("kind", "Not A State") "--B--\r\n", 422, 0, NULL, "kind" },
+		{ "/up", UP_CT, over, 413, 0, NULL, "larger than the 1 KiB" },
+		{ "/form", "application/x-www-form-urlencoded", "kind=ok&file=abc", 303, 1,
+			"ok|3|-", NULL },
+		{ "/form", "application/x-www-form-urlencoded", "kind=ok&file=%zz", 400, 0, NULL,
+			"the form is malformed" },
+		{ "/form", UP_CT, UP_PART("kind", "ok") "--B--\r\n", 400, 0, NULL,
+			"the form was not sent as a form" },
+	};
+	(void)state;
+
+	memset(over, 'x', sizeof(over) - 1);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct arena *a = arena_new(0);
+		struct http_request req;
+		struct route_input in;
+		struct outcome out;
+		struct http_response res;
+		request(a, cases[i].path, &req, &in, &out, &res);
+		req.method = "POST";
+		req.content_type = cases[i].ct;
+		req.body = cases[i].body;
+		req.body_len = strlen(cases[i].body);
+		req.remote_addr = "127.0.0.1";
+		req.user_agent = "";
+		memcpy(req.request_id, "0123456789abcdef", 17);
+		up_calls = 0;
+		up_seen[0] = '\0';
+		dispatch(&app, up_table, ARRAY_LEN(up_table), &req, &res);
+		if (res.status != cases[i].status || up_calls != cases[i].called)
+			fail_msg("case %zu: %d, called %d: %s", i, res.status, up_calls,
+				buf_str(&res.body));
+		if (cases[i].seen && strcmp(up_seen, cases[i].seen) != 0)
+			fail_msg("case %zu: the handler saw %s", i, up_seen);
+		if (cases[i].text)
+			has(buf_str(&res.body), cases[i].text);
+		if (res.status != 303)
+			has(buf_str(&res.headers), "Content-Security-Policy: ");
+		arena_free(a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_static),
 		cmocka_unit_test(test_plain),
+		cmocka_unit_test(test_dispatch_bodies),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
