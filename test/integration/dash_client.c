@@ -13,6 +13,7 @@
 
 /* ---- the client ------------------------------------------------------------ */
 
+/* See dash_client.h. */
 struct dc *dc_new(void)
 {
 	struct dc *c = calloc(1, sizeof(*c));
@@ -39,12 +40,14 @@ void dc_response_free(struct dc_response *r)
 	buf_free(&r->body);
 }
 
+/* libcurl's write callback: the body into the struct buf ud. */
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	buf_append(ud, p, size * n);
 	return size * n;
 }
 
+/* libcurl's header callback: every header line into the struct buf ud. */
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
 	buf_append(ud, p, size * n);

@@ -82,9 +82,10 @@ char *dc_cookie(struct dc *c, const char *name);
 void dc_set_cookie(struct dc *c, const char *name, const char *value);
 
 /* Logs in from a new client: GET /login (the login form's token and
- * cookie), then POST /login.  The client (with the session's cookie and
- * the CSRF token of the page it was sent to) when the answer is a 303,
- * else NULL (*status, when not NULL, gets the answer's status). */
+ * cookie), then POST /login, then GET /settings/sessions for the
+ * session's CSRF token.  The client (with the session's cookie and
+ * token) when the login answered 303, else NULL (*status, when not NULL,
+ * gets the login's status, or the sessions page's when that failed). */
 struct dc *dc_login(const char *email, const char *password, long *status);
 /* The same, failing the test unless the login works. */
 struct dc *dc_login_or_fail(const char *email, const char *password);

@@ -97,6 +97,12 @@ static void test_login_ok(void **state)
 	assert_int_equal(dc_get(c, "/settings/sessions", &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(buf_str(&r.body), "This session"));
+	{
+		char cc[64];
+		assert_int_equal(dc_header(&r, "Cache-Control", cc, sizeof(cc)), 1);
+		assert_string_equal(cc, "no-store");
+		assert_true(r.csp[0] != '\0');
+	}
 	dc_response_free(&r);
 	/* GET / sends a logged-in user to the day's page. */
 	assert_int_equal(dc_get(c, "/", &r), 0);
@@ -391,6 +397,10 @@ static void test_csrf(void **state)
 	assert_int_equal(dc_post_form(c, "/logout", &r, "csrf", "", NULL), 0);
 	assert_int_equal(r.status, 403);
 	dc_response_free(&r);
+	/* An upload where a form is expected: refused, nothing changed. */
+	assert_int_equal(dc_post_multipart(c, "/logout", "file", "a.csv", "x,y\n", 4, &r, NULL), 0);
+	assert_int_equal(r.status, 400);
+	dc_response_free(&r);
 	after = password_hash(a.user_id);
 	assert_string_equal(before, after);
 	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
@@ -662,6 +672,72 @@ static void test_cli_roles(void **state)
 	}
 }
 
+/* Set while the test stopped PostgreSQL; restore_pg starts it again. */
+static int pg_stopped;
+
+/* Teardown: PostgreSQL running again, and answering the harness. */
+static int restore_pg(void **state)
+{
+	int rc = hx_stack_start_stopped("pg", &pg_stopped, 90);
+
+	for (int i = 0; i < 100 && rc == 0; i++) {
+		char err[256];
+		PGresult *res = hx_db_exec("SELECT 1", 0, NULL, err, sizeof(err));
+		if (res) {
+			PQclear(res);
+			break;
+		}
+		hx_sleep_ms(100);
+	}
+	return rc;
+}
+
+/* With PostgreSQL down a session cannot be checked: 503 pages, never
+ * "log in" (which would look like a logout) and never a change; the
+ * session works again once it is back. */
+static void test_database_down(void **state)
+{
+	struct dc_account a;
+	struct dc *c, *fresh = dc_new();
+	struct dc_response r;
+	long st = 0;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	c = dc_login_or_fail(a.email, a.password);
+	login_form_or_fail(fresh);
+	pg_stopped = 1;
+	if (hx_stack("pg-stop", NULL, 90) != 0)
+		fail_msg("deploy/stack pg-stop failed");
+	assert_int_equal(dc_get(c, "/settings/sessions", &r), 0);
+	assert_int_equal(r.status, 503);
+	assert_non_null(strstr(buf_str(&r.body), "The database is unavailable"));
+	dc_response_free(&r);
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new",
+				 "a brand new password", "new2", "a brand new password", NULL), 0);
+	assert_int_equal(r.status, 503);
+	dc_response_free(&r);
+	assert_int_equal(get_status(c, "/", NULL, 0), 503);
+	assert_int_equal(dc_post_form(fresh, "/login", &r, "email", a.email, "password",
+				 a.password, NULL), 0);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(buf_str(&r.set_cookie), "");
+	dc_response_free(&r);
+	if (hx_stack("pg-start", NULL, 90) != 0)
+		fail_msg("deploy/stack pg-start failed");
+	pg_stopped = 0;
+	assert_int_equal(restore_pg(state), 0);
+	/* Each pool worker reconnects on its next request. */
+	for (int i = 0; i < 100 && st != 200; i++) {
+		st = get_status(c, "/settings/sessions", NULL, 0);
+		if (st != 200)
+			hx_sleep_ms(50);
+	}
+	assert_int_equal(st, 200);
+	dc_free(c);
+	dc_free(fresh);
+}
+
 int session_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -679,6 +755,7 @@ int session_tests(void)
 		cmocka_unit_test(test_operator),
 		cmocka_unit_test(test_next_is_local),
 		cmocka_unit_test(test_cli_roles),
+		cmocka_unit_test_teardown(test_database_down, restore_pg),
 	};
 	return cmocka_run_group_tests_name("integration: session", tests, hx_group_setup,
 		hx_group_teardown);

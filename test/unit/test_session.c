@@ -2,9 +2,17 @@
  * throttle's waits, address keys, CSRF comparison, the local "next"
  * path) and of users.c's roles. */
 #include "unit.h"
+#include "app.h"
 #include "arena.h"
+#include "audit.h"
+#include "dispatch.h"
+#include "http.h"
+#include "page.h"
 #include "session.h"
 #include "users.h"
+#include "util.h"
+
+#include <openssl/evp.h>
 
 /* The session cookie and the login form's cookie in each environment:
  * plain names and no Secure in development and test, the __Host- prefix
@@ -167,6 +175,174 @@ static void test_roles(void **state)
 	assert_non_null(strstr(err, "owner, staff or operator"));
 }
 
+/* ---- the dispatcher's session gate, against PostgreSQL ---------------------- */
+
+static int gate_calls;
+static long long gate_user, gate_business;
+
+/* A page that records who asked. */
+static void gate_handle(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	gate_calls++;
+	gate_user = in->user ? in->user->user_id : 0;
+	gate_business = in->business_id;
+	page_begin(out, "Gate", NULL);
+	page_text(out, "ok");
+}
+
+static const struct valid_field gate_fields[] = {
+	{ "file", valid_any, 1, VALID_TEXT },
+};
+
+static const struct route gate_table[] = {
+	{ "GET", "/gate", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_NONE,
+		0, NULL, 0, NULL, 0, 0, gate_handle, NULL, 0 },
+	{ "POST", "/gate", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM,
+		0, NULL, 0, NULL, 0, 0, gate_handle, NULL, 0 },
+	{ "POST", "/upload", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_MULTIPART, 0, gate_fields, 1, NULL, 0, 0, gate_handle, NULL, 0 },
+};
+
+/* Dispatches method uri with cookie (or NULL), content type and body
+ * through gate_table into res. */
+static void gate_run(struct app *app, struct arena *a, const char *method, const char *uri,
+	const char *cookie, const char *ct, const char *body, struct http_response *res)
+{
+	struct http_request req;
+	const char *q = strchr(uri, '?');
+
+	memset(&req, 0, sizeof(req));
+	req.arena = a;
+	req.method = method;
+	req.request_uri = uri;
+	req.path = q ? arena_strndup(a, uri, (size_t)(q - uri)) : uri;
+	req.query = q ? q + 1 : "";
+	req.content_type = ct ? ct : "";
+	req.remote_addr = "192.0.2.1";
+	req.user_agent = "unit";
+	req.cookie = cookie;
+	req.body = body ? body : "";
+	req.body_len = strlen(req.body);
+	req.content_length = (long long)req.body_len;
+	memcpy(req.request_id, "0123456789abcdef", 17);
+	req.query_ok = form_parse(a, req.query, strlen(req.query), NULL, &req.query_params) == FORM_OK;
+	http_response_init(res, a);
+	gate_calls = 0;
+	dispatch(app, gate_table, ARRAY_LEN(gate_table), &req, res);
+}
+
+/* A multipart body: a "csrf" part (unless csrf is NULL) and a file. */
+static const char *upload_body(struct arena *a, const char *csrf)
+{
+	const char *file = "--XyZ\r\nContent-Disposition: form-data; name=\"file\";"
+		" filename=\"a.csv\"\r\nContent-Type: text/csv\r\n\r\nname,phone\r\n--XyZ--\r\n";
+	if (csrf == NULL)
+		return file;
+	return arena_printf(a, "--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n"
+		"%s\r\n%s", csrf, file);
+}
+
+/* The dispatcher's gate with a real session row: no cookie (GET: 303 to
+ * /login with the path to return to; POST: 403), a valid session (the
+ * handler sees the user and business), and on POST the CSRF token of a
+ * urlencoded form and of a multipart upload: missing or wrong, 403 and
+ * the handler is never called. */
+static void test_gate(void **state)
+{
+	static const char csrf[] = "aaaabbbbccccddddaaaabbbbccccddddaaaabbbbccccddddaaaabbbbccccdddd";
+	static const char mp[] = "multipart/form-data; boundary=XyZ";
+	static const char form[] = "application/x-www-form-urlencoded";
+	struct app app;
+	struct arena *a = arena_new(0);
+	struct http_response res;
+	char token[65], hash[65], email[64], rnd[9], err[256], bid[24], uid[24];
+	unsigned char raw[32], md[32];
+	unsigned int mdlen = 0;
+	const char *cookie, *p[4];
+	PGresult *r;
+	long long business, user;
+	(void)state;
+
+	memset(&app, 0, sizeof(app));
+	app.cfg.env = RF_ENV_TEST;
+	app.db = unit_db();
+	app.rds = rds_open(unit_redis_url());
+	app.audit = audit_open(app.rds, NULL);
+	r = db_exec(app.db, "INSERT INTO businesses (name, time_zone, callback_phone) VALUES"
+		" ('gate unit test', 'Europe/Paris', '+33123456789') RETURNING id", 0, NULL);
+	assert_non_null(r);
+	business = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	assert_int_equal(users_random_password(rnd, 8), 0);
+	snprintf(email, sizeof(email), "gate-%s@example.test", rnd);
+	user = users_add(app.db, business, email, "long enough pw", err, sizeof(err));
+	assert_true(user > 0);
+	assert_int_equal(util_random(raw, sizeof(raw)), 0);
+	util_hex(raw, sizeof(raw), token);
+	assert_int_equal(EVP_Digest(token, 64, md, &mdlen, EVP_sha256(), NULL), 1);
+	util_hex(md, sizeof(md), hash);
+	snprintf(uid, sizeof(uid), "%lld", user);
+	snprintf(bid, sizeof(bid), "%lld", business);
+	p[0] = hash;
+	p[1] = uid;
+	p[2] = csrf;
+	r = db_exec(app.db, "INSERT INTO sessions (token_sha256, user_id, csrf_token, expires_at)"
+		" VALUES ($1, $2::bigint, $3, now() + interval '1 hour')", 3, p);
+	assert_non_null(r);
+	PQclear(r);
+	cookie = arena_printf(a, "other=1; %s=%s", SESSION_COOKIE_PLAIN, token);
+
+	/* No session. */
+	gate_run(&app, a, "GET", "/gate?a=1", NULL, NULL, NULL, &res);
+	assert_int_equal(res.status, 303);
+	assert_non_null(strstr(buf_str(&res.headers), "Location: /login?next=%2Fgate%3Fa%3D1\r\n"));
+	assert_int_equal(gate_calls, 0);
+	gate_run(&app, a, "POST", "/gate", "rf_session=nonsense", form,
+		arena_printf(a, "csrf=%s", csrf), &res);
+	assert_int_equal(res.status, 403);
+	assert_int_equal(gate_calls, 0);
+	/* A session: its user and business. */
+	gate_run(&app, a, "GET", "/gate", cookie, NULL, NULL, &res);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(gate_calls, 1);
+	assert_int_equal(gate_user, user);
+	assert_int_equal(gate_business, business);
+	/* A form: the token decides. */
+	gate_run(&app, a, "POST", "/gate", cookie, form, arena_printf(a, "csrf=%s", csrf), &res);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(gate_calls, 1);
+	gate_run(&app, a, "POST", "/gate", cookie, form, "x=1", &res);
+	assert_int_equal(res.status, 403);
+	assert_non_null(strstr(buf_str(&res.body), "This form has expired or did not come from ringfence"));
+	assert_int_equal(gate_calls, 0);
+	gate_run(&app, a, "POST", "/gate", cookie, form,
+		"csrf=aaaabbbbccccddddaaaabbbbccccddddaaaabbbbccccddddaaaabbbbccccddde", &res);
+	assert_int_equal(res.status, 403);
+	assert_int_equal(gate_calls, 0);
+	/* An upload: the token is read from its parts. */
+	gate_run(&app, a, "POST", "/upload", cookie, mp, upload_body(a, csrf), &res);
+	assert_int_equal(res.status, 200);
+	assert_int_equal(gate_calls, 1);
+	gate_run(&app, a, "POST", "/upload", cookie, mp, upload_body(a, NULL), &res);
+	assert_int_equal(res.status, 403);
+	assert_int_equal(gate_calls, 0);
+	gate_run(&app, a, "POST", "/upload", cookie, mp, upload_body(a, "0123"), &res);
+	assert_int_equal(res.status, 403);
+	assert_int_equal(gate_calls, 0);
+	/* Revoked: the same as none. */
+	r = db_exec(app.db, "UPDATE sessions SET revoked_at = now() WHERE token_sha256 = $1", 1, p);
+	assert_non_null(r);
+	PQclear(r);
+	gate_run(&app, a, "POST", "/upload", cookie, mp, upload_body(a, csrf), &res);
+	assert_int_equal(res.status, 403);
+	assert_int_equal(gate_calls, 0);
+
+	audit_close(app.audit);
+	rds_close(app.rds);
+	db_close(app.db);
+	arena_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_csrf_ok),
 		cmocka_unit_test(test_valid_next),
 		cmocka_unit_test(test_roles),
+		cmocka_unit_test(test_gate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
