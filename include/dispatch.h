@@ -153,6 +153,8 @@ struct outcome {
 	                               only through html_render / page_add (page.h) */
 	const char *page_nav;       /* ROUTE_RENDER_PAGE: the current menu item ("today") */
 	const char *redirect;       /* ROUTE_RENDER_PAGE: 303 See Other to this local path */
+	int page_fragment;          /* ROUTE_RENDER_PAGE: a 200 answer is page_body alone,
+	                               without the shell (app.js's data-refresh fragment) */
 	int page_broken;            /* ROUTE_RENDER_PAGE: a template did not render: 500 */
 	const struct session_user *page_user; /* ROUTE_RENDER_PAGE without a session route:
 	                               the user the shell shows when the handler found

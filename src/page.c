@@ -449,6 +449,12 @@ void page_render(struct app *app, const struct route_input *in, struct outcome *
 	page_headers(res, "same-origin");
 	res->content_type = "text/html; charset=utf-8";
 	res->status = out->status ? out->status : 200;
+	if (out->page_fragment && res->status == 200) {
+		buf_reset(&res->body);
+		if (out->page_body.len)
+			buf_append(&res->body, out->page_body.data, out->page_body.len);
+		return;
+	}
 	if (shell(app, in, out, res) == 0)
 		return;
 	/* The shell's own templates are constants: only a bug gets here.

@@ -18,6 +18,9 @@
 #include "dash_clients.h"
 #include "dash_import.h"
 #include "db.h"
+#include "dash_appointments.h"
+#include "dash_decisions.h"
+#include "dash_timeline.h"
 #include "dispatch.h"
 #include "failsafe.h"
 #include "http.h"
@@ -203,6 +206,41 @@ const struct route routes_table[] = {
 		dash_operator_pick_handle, NO_FIELDS },
 
 	/* ---- dashboard: appointments, timeline, decisions (dash_appointments.c) ---- */
+	{ "GET", "/today", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_today_query), 0, dash_today_handle,
+		NO_FIELDS },
+	{ "GET", "/today/fragment", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_today_query), 0,
+		dash_today_fragment_handle, NO_FIELDS },
+	{ "GET", "/appointments/new", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_new_query), 0, dash_appt_new_handle,
+		NO_FIELDS },
+	{ "POST", "/appointments", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_appt_fields), NO_FIELDS, 0, dash_appt_create_handle,
+		NO_FIELDS },
+	{ "GET", "/appointments/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_timeline_handle,
+		NO_FIELDS },
+	{ "POST", "/appointments/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_appt_fields), NO_FIELDS, 0,
+		dash_appt_update_handle, NO_FIELDS },
+	{ "GET", "/appointments/{id}", dash_valid_edit_path, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_appt_edit_handle,
+		NO_FIELDS },
+	{ "POST", "/appointments/{id}", dash_valid_cancel_path, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, NO_FIELDS, NO_FIELDS, 0,
+		dash_appt_cancel_handle, NO_FIELDS },
+	{ "POST", "/appointments/{id}", dash_valid_callback_path, VALID_TEXT,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, NO_FIELDS, NO_FIELDS, 0,
+		dash_callback_done_handle, NO_FIELDS },
+	{ "POST", "/appointments/{id}", dash_valid_test_path, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_test_fields), NO_FIELDS, 0,
+		dash_test_reminder_handle, NO_FIELDS },
+	{ "GET", "/decisions", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_decisions_handle, NO_FIELDS },
+	{ "POST", "/decisions/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_decision_fields), NO_FIELDS, 0, dash_decide_handle,
+		NO_FIELDS },
 
 	/* ---- dashboard: clients and CSV import (dash_clients.c, dash_import.c) ---- */
 	{ "GET", "/clients", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,

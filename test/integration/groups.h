@@ -18,6 +18,7 @@ int webhook_tests(void);      /* test_webhook.c: the webhook path */
 int sms_tests(void);          /* test_sms.c: inbound texts, initiated callbacks, SID checks */
 int email_tests(void);        /* test_email.c: email reminders and their unsubscribe link */
 int flood_tests(void);        /* test_flood.c: the audit under a flood of unsigned webhooks */
+int dash_appointments_tests(void); /* test_dash_appointments.c: today, appointments, timeline, decisions */
 int session_tests(void);      /* test_session.c: dashboard logins, sessions, CSRF, the login throttle */
 <<<<<<< HEAD
 int shell_tests(void);        /* test_shell.c: the dashboard shell: headers, 404, redirects, static files, body limits, the failsafe banner */

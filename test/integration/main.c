@@ -41,6 +41,7 @@ int main(void)
 		{ "email", email_tests },
 		{ "flood", flood_tests },
 		{ "session", session_tests },
+		{ "dash_appointments", dash_appointments_tests },
 		{ "shell", shell_tests },
 		{ "dash_clients", dash_clients_tests },
 		{ "restarts", restarts_tests },
