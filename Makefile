@@ -100,6 +100,9 @@ $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@) $(DEPDIR)
 	$(COMPILE) $(DEPFLAGS) -c -o $@ $<
 
+# The OpenAPI document is built into api_openapi.o (.incbin).
+$(BUILD)/api_openapi.o build/fuzz/api_openapi.o: src/www/openapi.json
+
 # Each file becomes www_<name>[] and www_<name>_len (app.css: www_app_css),
 # one string literal per line; "?" is escaped against trigraphs.
 $(WWW_C): $(WWW_SRC) Makefile

@@ -1,23 +1,36 @@
 /* api: the JSON API under /api/v1/, how appointments enter the system.
  *
- *   POST  /api/v1/clients             {"name", "phone", "email", "time_zone"}
- *   POST  /api/v1/appointments        {"client_id", "starts_at", "notes"}
- *   GET   /api/v1/appointments/{id}   with its reminders and their attempts
- *   PATCH /api/v1/appointments/{id}   {"starts_at"} reschedules,
- *                                     {"status": "cancelled"} cancels
+ *   POST  /api/v1/clients                    {"name", "phone", "email", "time_zone"}
+ *   GET   /api/v1/clients                    ?phone= &email= &name= (prefixes) &limit= &cursor=
+ *   GET   /api/v1/clients/{id}
+ *   PATCH /api/v1/clients/{id}               {"name", "phone", "email", "time_zone",
+ *                                             "do_not_call", "opted_out"}
+ *   POST  /api/v1/appointments               {"client_id", "starts_at", "notes"}
+ *   GET   /api/v1/appointments               ?from= &to= &status= &client_id= &limit= &cursor=
+ *   GET   /api/v1/appointments/{id}          with its reminders and their attempts
+ *   PATCH /api/v1/appointments/{id}          {"starts_at"} reschedules,
+ *                                            {"status": "cancelled"} cancels
+ *   POST  /api/v1/appointments/{id}/cancel   cancels (empty body or {})
+ *   GET   /api/v1/openapi.json               the OpenAPI 3.1 description (no key)
  *
- * Every request carries "Authorization: Bearer <key>" (apikey.h); the key
- * names the business, and a request only ever sees that business's rows
- * (anything else is 404, never a hint that it exists).  Bodies are JSON
- * objects (Content-Type application/json, at most API_MAX_BODY bytes);
- * unknown fields are refused.  Errors are
+ * Every other request carries "Authorization: Bearer <key>" (apikey.h);
+ * the key names the business, and a request only ever sees that
+ * business's rows (anything else is 404, never a hint that it exists).
+ * Bodies are JSON objects (Content-Type application/json, at most
+ * API_MAX_BODY bytes); unknown fields are refused.  Errors are
  *   {"error": {"code": "...", "message": "...", "field": "..."}}
- * ("field" when one field is to blame) with 400 (not a JSON object), 401,
- * 404, 405, 409, 413, 415, 422 (a field is missing or invalid), or 503
- * (the database is unavailable: nothing was changed).  An appointment and
- * its reminder rows change in one transaction.  Every request is audited
- * (kind "api", the business's stream) without its body: an appointment's
- * notes are confidential and go nowhere but back to the business. */
+ * ("field" when one field, query parameter or header is to blame) with
+ * 400 (not a JSON object, a bad query), 401, 404, 405, 409, 413, 415,
+ * 422 (a field is missing or invalid), 429 (api_rate.h) or 503 (the
+ * database is unavailable: nothing was changed).  POST and PATCH take an
+ * Idempotency-Key (api_idem.h).  Lists are pages: {"data": [...],
+ * "next_cursor": "..." or null}, in a stable order, so that paging with
+ * next_cursor neither misses nor repeats a row while rows are added.
+ * An appointment and its reminder rows change in one transaction.  Every
+ * request is audited (kind "api", the business's stream) without its
+ * body: an appointment's notes are confidential and go nowhere but back
+ * to the business.  The OpenAPI document is src/www/openapi.json, built
+ * into the binary (api_openapi.c). */
 #ifndef RF_API_H
 #define RF_API_H
 
@@ -30,6 +43,9 @@
 /* The members of each body, validated by the dispatcher (routes.c). */
 enum { AC_NAME, AC_PHONE, AC_EMAIL, AC_TIME_ZONE, AC_NFIELDS };
 extern const struct json_field api_client_fields[AC_NFIELDS];
+enum { ACP_NAME, ACP_PHONE, ACP_EMAIL, ACP_TIME_ZONE, ACP_DO_NOT_CALL, ACP_OPTED_OUT,
+	ACP_NFIELDS };
+extern const struct json_field api_client_patch_fields[ACP_NFIELDS];
 enum { AA_CLIENT, AA_STARTS_AT, AA_NOTES, AA_NFIELDS };
 extern const struct json_field api_appointment_fields[AA_NFIELDS];
 enum { AP_STARTS_AT, AP_STATUS, AP_NFIELDS };
@@ -45,6 +61,28 @@ void api_get_appointment_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);                               /* GET appointments/{id} */
 void api_patch_appointment_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);                               /* PATCH appointments/{id} */
+void api_list_clients_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* GET clients */
+void api_get_client_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* GET clients/{id} */
+void api_patch_client_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* PATCH clients/{id} */
+void api_list_appointments_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* GET appointments */
+void api_cancel_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* POST appointments/{id}/cancel */
+/* GET /api/v1/openapi.json, without a key. */
+void api_openapi_handle(struct app *app, const struct route_input *in, struct outcome *out);
+
+/* The OpenAPI document (src/www/openapi.json) as built into the binary,
+ * NUL-terminated. */
+extern const char api_openapi_json[];
+
+/* "+1 555 010 0123" -> "+15550100123": '+', then digits with spaces,
+ * dashes, dots or parentheses between them, an E.164 number in the end
+ * (valid_e164).  1 and out set, or 0. */
+int api_phone_normalize(const char *v, size_t len, char out[VALID_E164_MAX_DIGITS + 2]);
+
 /* Any other path under /api/v1/, authenticated: 404 not_found. */
 void api_not_found_handle(struct app *app, const struct route_input *in, struct outcome *out);
 /* /api/v1 itself: 404 not_found before any key is looked at (a summary). */

@@ -53,6 +53,8 @@ struct config {
 	                                 contacts in a window, default 50 */
 	double failsafe_factor;       /* RINGFENCE_FAILSAFE_FACTOR: trip above factor x the
 	                                 historical maximum of the window, default 3 */
+	int api_rate_per_min;         /* RINGFENCE_API_RATE_PER_MIN: JSON API requests per key per
+	                                 minute, default 600, 1..1000000 (api_rate.h) */
 	char mail_from_default[300];  /* storage for the default of mail_from */
 };
 

@@ -104,6 +104,7 @@ enum route_body {
 enum json_member {
 	JSON_MEMBER_STRING, /* a JSON string (a number is refused) */
 	JSON_MEMBER_ID,     /* a positive JSON integer (a string is refused) */
+	JSON_MEMBER_BOOLEAN, /* true or false (in .i as 1 or 0) */
 };
 struct json_field {
 	const char *name;
@@ -194,7 +195,8 @@ struct route {
 	const char *method;         /* "GET", "POST", "PATCH" */
 	const char *pattern;        /* "/healthz", "/api/v1/appointments/{id}"; a final
 	                               "{name}" matches the rest of the path (may be
-	                               empty), a final "*" any rest (a catch-all) */
+	                               empty), "{name}/suffix" one segment before a
+	                               fixed suffix, a final "*" any rest (a catch-all) */
 	valid_fn param_check;       /* the {param}'s validator; NULL: any */
 	enum valid_type param_type;
 	enum route_auth auth;

@@ -40,6 +40,7 @@ struct http_request {
 	const char *twilio_signature; /* X-Twilio-Signature or NULL */
 	const char *cookie;         /* Cookie header or NULL */
 	const char *authorization;  /* Authorization header or NULL */
+	const char *idempotency_key; /* Idempotency-Key header or NULL (the JSON API's) */
 	const char *user_agent;     /* or "" */
 	char request_id[17];        /* random, for correlating logs and audit */
 	const char *body;           /* NUL-terminated copy, "" when none */

@@ -1,11 +1,13 @@
 /* api: the JSON API (see include/api.h). */
 #include "api.h"
+#include "api_int.h"
 #include "apikey.h"
 #include "app.h"
 #include "arena.h"
 #include "audit.h"
 #include "clock.h"
 #include "db.h"
+#include "form.h"
 #include "http.h"
 #include "log.h"
 #include "mail.h"
@@ -20,29 +22,15 @@
 #include <string.h>
 #include <strings.h>
 
-#define API_PREFIX "/api/v1/"
 #define API_NAME_MAX 200
 #define API_NOTES_MAX 4000
 #define API_STR_(x) #x
 #define API_STR(x) API_STR_(x)
 
-/* A timestamptz column as RFC 3339 UTC, whole seconds (NULL stays NULL). */
-#define API_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-/* One request as the handlers see it.  Strings live in the request arena
- * or are literals. */
-struct api_ctx {
-	struct app *app;
-	struct http_request *req;
-	struct outcome *out;
-	const struct valid_value *members; /* the route's JSON members, validated */
-	const char *business;       /* the authenticated business's id as text */
-};
-
 /* ---- responses ------------------------------------------------------------ */
 
 /* Answers status with obj (consumed) as the JSON body. */
-static void api_send_json(struct api_ctx *c, int status, json_t *obj)
+void api_send_json(struct api_ctx *c, int status, json_t *obj)
 {
 	json_decref(c->out->json);
 	c->out->json = obj;
@@ -50,9 +38,7 @@ static void api_send_json(struct api_ctx *c, int status, json_t *obj)
 }
 
 /* Answers an error; field (may be NULL) is the input field to blame. */
-static void api_error(struct api_ctx *c, int status, const char *code, const char *field,
-	const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void api_error(struct api_ctx *c, int status, const char *code, const char *field,
+void api_error(struct api_ctx *c, int status, const char *code, const char *field,
 	const char *fmt, ...)
 {
 	char msg[512];
@@ -65,7 +51,7 @@ static void api_error(struct api_ctx *c, int status, const char *code, const cha
 }
 
 /* The database failed: nothing was changed (the caller rolled back). */
-static void api_unavailable(struct api_ctx *c)
+void api_unavailable(struct api_ctx *c)
 {
 	log_error("api: request %s %s %s: database error: %s", c->req->request_id, c->req->method,
 		c->req->path, db_last_error(c->app->db));
@@ -73,10 +59,124 @@ static void api_unavailable(struct api_ctx *c)
 		"the database is unavailable; nothing was changed, try again later");
 }
 
+/* ---- lists: query, cursor, page --------------------------------------------- */
+
+int api_query_check(struct api_ctx *c, const char *const *known)
+{
+	const struct params *q = &c->req->query_params;
+
+	if (!c->req->query_ok) {
+		api_error(c, 400, "invalid_query", NULL,
+			"the query string is malformed (bad percent-encoding or too long)");
+		return -1;
+	}
+	for (size_t i = 0; i < q->n; i++) {
+		const char *name = q->v[i].name;
+		size_t k, len = strlen(name);
+		int plain = len <= 64 && valid_no_controls(name, len, NULL);
+		for (k = 0; known[k] && strcmp(known[k], name) != 0; k++)
+			;
+		if (known[k] == NULL) {
+			api_error(c, 400, "unknown_parameter", plain ? arena_strdup(c->req->arena, name)
+				: NULL, "unknown query parameter '%s'", plain ? name : "(unprintable)");
+			return -1;
+		}
+		if (form_count(q, name) > 1) {
+			api_error(c, 400, "invalid_parameter", known[k],
+				"query parameter '%s' is given more than once", known[k]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const char *api_query(struct api_ctx *c, const char *name)
+{
+	return form_get(&c->req->query_params, name);
+}
+
+int api_query_limit(struct api_ctx *c, int *limit)
+{
+	const char *v = api_query(c, "limit");
+	long long n;
+
+	*limit = API_LIMIT_DEFAULT;
+	if (v == NULL)
+		return 0;
+	if (!valid_to_uint(v, strlen(v), &n) || n < 1 || n > API_LIMIT_MAX) {
+		api_error(c, 422, "invalid_parameter", "limit",
+			"query parameter 'limit' must be a whole number from 1 to %d", API_LIMIT_MAX);
+		return -1;
+	}
+	*limit = (int)n;
+	return 0;
+}
+
+const char *api_cursor_encode(struct api_ctx *c, long long a, long long b)
+{
+	char plain[64], *hex;
+
+	snprintf(plain, sizeof(plain), "v1:%lld:%lld", a, b);
+	hex = arena_alloc(c->req->arena, 2 * strlen(plain) + 1);
+	util_hex((const unsigned char *)plain, strlen(plain), hex);
+	return hex;
+}
+
+int api_cursor_decode(struct api_ctx *c, const char *s, long long *a, long long *b)
+{
+	char plain[64];
+	size_t len = strlen(s), n = len / 2;
+	long long x, y;
+	char *end;
+
+	if (len == 0 || len % 2 || n >= sizeof(plain))
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		int hi = s[2 * i], lo = s[2 * i + 1], v = 0;
+		for (int k = 0; k < 2; k++) {
+			int ch = k ? lo : hi;
+			v <<= 4;
+			if (ch >= '0' && ch <= '9')
+				v |= ch - '0';
+			else if (ch >= 'a' && ch <= 'f')
+				v |= ch - 'a' + 10;
+			else
+				goto bad;
+		}
+		plain[i] = (char)v;
+	}
+	plain[n] = '\0';
+	if (strncmp(plain, "v1:", 3) != 0 || strlen(plain) != n)
+		goto bad;
+	x = strtoll(plain + 3, &end, 10);
+	if (end == plain + 3 || *end != ':')
+		goto bad;
+	{
+		const char *yb = end + 1;
+		y = strtoll(yb, &end, 10);
+		if (end == yb || *end != '\0' || y < 1)
+			goto bad;
+	}
+	*a = x;
+	*b = y;
+	return 0;
+bad:
+	api_error(c, 422, "invalid_parameter", "cursor",
+		"query parameter 'cursor' is not a cursor this API gave out; pass next_cursor "
+		"from the previous page unchanged");
+	return -1;
+}
+
+void api_send_page(struct api_ctx *c, json_t *items, const char *next)
+{
+	api_send_json(c, 200, json_pack("{s:o, s:o}", "data", items, "next_cursor",
+		next ? json_string(next) : json_null()));
+}
+
 /* ---- input ------------------------------------------------------------------ */
 
 /* Characters (code points) in UTF-8 s. */
-static size_t api_chars(const char *s)
+size_t api_chars(const char *s)
 {
 	size_t n = 0;
 	for (; *s; s++)
@@ -96,27 +196,6 @@ static int api_future(struct api_ctx *c, long long starts_s, long long now_s)
 	return 0;
 }
 
-/* The validators of the JSON members (struct json_field, checked by the
- * dispatcher before the handler runs). */
-static int api_valid_name(const char *v, size_t len)
-{
-	return len > 0 && strspn(v, " ") < len && api_chars(v) <= API_NAME_MAX &&
-		valid_no_controls(v, len, NULL);
-}
-
-static int api_valid_email(const char *v, size_t len)
-{
-	/* The mailer's own rule: an address taken here is one it sends to. */
-	return memchr(v, '\0', len) == NULL && mail_address_valid(v);
-}
-
-/* The shape of a time zone name; whether PostgreSQL knows it is the
- * handler's question. */
-static int api_valid_time_zone(const char *v, size_t len)
-{
-	return len <= 64 && valid_no_controls(v, len, NULL);
-}
-
 static int api_valid_notes(const char *v, size_t len)
 {
 	return api_chars(v) <= API_NOTES_MAX && valid_no_controls(v, len, "\n\r\t");
@@ -129,18 +208,6 @@ static int api_valid_status(const char *v, size_t len)
 
 #define API_STARTS_AT_INVALID "field 'starts_at' must be an RFC 3339 date-time with an offset, " \
 	"such as 2026-11-25T15:30:00-05:00 or 2026-11-25T20:30:00Z"
-
-const struct json_field api_client_fields[AC_NFIELDS] = {
-	[AC_NAME] = { "name", JSON_MEMBER_STRING, 1, api_valid_name, VALID_TEXT,
-		"field 'name' must be 1 to " API_STR(API_NAME_MAX) " printable characters" },
-	[AC_PHONE] = { "phone", JSON_MEMBER_STRING, 0, valid_e164, VALID_TEXT,
-		"field 'phone' must be an E.164 number such as +15555550123" },
-	[AC_EMAIL] = { "email", JSON_MEMBER_STRING, 0, api_valid_email, VALID_TEXT,
-		"field 'email' must be a plain e-mail address such as client@example.com"
-		" (no display name, spaces, commas, quotes or parentheses)" },
-	[AC_TIME_ZONE] = { "time_zone", JSON_MEMBER_STRING, 0, api_valid_time_zone, VALID_TEXT,
-		API_TIME_ZONE_INVALID },
-};
 
 const struct json_field api_appointment_fields[AA_NFIELDS] = {
 	[AA_CLIENT] = { "client_id", JSON_MEMBER_ID, 1, NULL, VALID_TEXT, NULL },
@@ -159,6 +226,32 @@ const struct json_field api_patch_fields[AP_NFIELDS] = {
 
 /* ---- resources ----------------------------------------------------------------- */
 
+/* One appointment (row a) as the API shows it: with its reminders and
+ * their contact attempts, oldest first. */
+#define API_APPOINTMENT_JSON \
+	"json_build_object(" \
+	"  'id', a.id, 'client_id', a.client_id, 'starts_at', " API_TS("a.starts_at") ", " \
+	"  'status', a.status, 'notes', a.notes, " \
+	"  'confirmed_at', " API_TS("a.confirmed_at") ", " \
+	"  'cancelled_at', " API_TS("a.cancelled_at") ", " \
+	"  'callback_requested_at', " API_TS("a.callback_requested_at") ", " \
+	"  'created_at', " API_TS("a.created_at") ", " \
+	"  'updated_at', " API_TS("a.updated_at") ", " \
+	"  'reminders', coalesce((SELECT json_agg(json_build_object(" \
+	"      'id', r.id, 'channel', r.channel, 'offset_minutes', r.offset_minutes, " \
+	"      'attempt', r.attempt, 'status', r.status, 'status_reason', r.status_reason, " \
+	"      'to_address', r.to_address, 'due_at', " API_TS("r.due_at") ", " \
+	"      'stale_at', " API_TS("r.stale_at") ", " \
+	"      'not_before', " API_TS("r.not_before") ", " \
+	"      'superseded_at', " API_TS("r.superseded_at") ", " \
+	"      'contact_attempts', coalesce((SELECT json_agg(json_build_object(" \
+	"          'id', ca.id, 'status', ca.status, 'provider_sid', ca.provider_sid, " \
+	"          'delivery_status', ca.delivery_status, 'error_code', ca.error_code, " \
+	"          'created_at', " API_TS("ca.created_at") ") ORDER BY ca.id) " \
+	"        FROM contact_attempts ca WHERE ca.reminder_id = r.id), '[]'::json)" \
+	"    ) ORDER BY r.id) FROM reminders r WHERE r.appointment_id = a.id), '[]'::json)" \
+	")"
+
 /* The appointment (of the authenticated business) with its reminders and
  * their attempts, as JSON; NULL with *found 0 when there is none, NULL
  * with *found 1 on a database error. */
@@ -172,28 +265,8 @@ static json_t *api_appointment_json(struct api_ctx *c, long long id, int *found)
 	snprintf(ids, sizeof(ids), "%lld", id);
 	*found = 1;
 	res = db_exec_prepared(c->app->db, "api_appointment",
-		"SELECT json_build_object("
-		"  'id', a.id, 'client_id', a.client_id, 'starts_at', " API_TS("a.starts_at") ", "
-		"  'status', a.status, 'notes', a.notes, "
-		"  'confirmed_at', " API_TS("a.confirmed_at") ", "
-		"  'cancelled_at', " API_TS("a.cancelled_at") ", "
-		"  'callback_requested_at', " API_TS("a.callback_requested_at") ", "
-		"  'created_at', " API_TS("a.created_at") ", "
-		"  'updated_at', " API_TS("a.updated_at") ", "
-		"  'reminders', coalesce((SELECT json_agg(json_build_object("
-		"      'id', r.id, 'channel', r.channel, 'offset_minutes', r.offset_minutes, "
-		"      'attempt', r.attempt, 'status', r.status, 'status_reason', r.status_reason, "
-		"      'to_address', r.to_address, 'due_at', " API_TS("r.due_at") ", "
-		"      'stale_at', " API_TS("r.stale_at") ", "
-		"      'not_before', " API_TS("r.not_before") ", "
-		"      'superseded_at', " API_TS("r.superseded_at") ", "
-		"      'contact_attempts', coalesce((SELECT json_agg(json_build_object("
-		"          'id', ca.id, 'status', ca.status, 'provider_sid', ca.provider_sid, "
-		"          'delivery_status', ca.delivery_status, 'error_code', ca.error_code, "
-		"          'created_at', " API_TS("ca.created_at") ") ORDER BY ca.id) "
-		"        FROM contact_attempts ca WHERE ca.reminder_id = r.id), '[]'::json)"
-		"    ) ORDER BY r.id) FROM reminders r WHERE r.appointment_id = a.id), '[]'::json)"
-		")::text FROM appointments a WHERE a.id = $1::bigint AND a.business_id = $2::bigint",
+		"SELECT " API_APPOINTMENT_JSON "::text FROM appointments a "
+		"WHERE a.id = $1::bigint AND a.business_id = $2::bigint",
 		2, p);
 	if (res == NULL)
 		goto out;
@@ -222,63 +295,6 @@ static void api_answer_appointment(struct api_ctx *c, int status, long long id)
 		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
 	else
 		api_unavailable(c);
-}
-
-/* POST /api/v1/clients */
-static void api_create_client(struct api_ctx *c)
-{
-	const struct valid_value *f = c->members;
-	const char *name = f[AC_NAME].s, *phone = f[AC_PHONE].s, *email = f[AC_EMAIL].s;
-	const char *tz = f[AC_TIME_ZONE].s;
-	json_t *obj;
-	PGresult *res = NULL;
-
-	c->out->action = "create_client";
-	if (phone == NULL && email == NULL) {
-		api_error(c, 422, "missing_field", "phone",
-			"a client needs a 'phone' or an 'email' (or both)");
-		goto out;
-	}
-	if (tz) {
-		const char *p[] = { tz };
-		int ok;
-		res = db_exec(c->app->db, "SELECT rf_valid_time_zone($1)", 1, p);
-		if (res == NULL) {
-			api_unavailable(c);
-			goto out;
-		}
-		ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-		PQclear(res);
-		res = NULL;
-		if (!ok) {
-			api_error(c, 422, "invalid_field", "time_zone", API_TIME_ZONE_INVALID);
-			goto out;
-		}
-	}
-	{
-		const char *p[] = { c->business, name, phone, email, tz };
-		res = db_exec(c->app->db,
-			"INSERT INTO clients (business_id, name, phone, email, time_zone) "
-			"VALUES ($1::bigint, $2, $3, $4, $5) "
-			"RETURNING json_build_object('id', id, 'name', name, 'phone', phone, "
-			"  'email', email, 'time_zone', time_zone, "
-			"  'created_at', " API_TS("created_at") ")::text, id",
-			5, p);
-	}
-	if (res == NULL) {
-		api_unavailable(c);
-		goto out;
-	}
-	obj = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-	c->out->client_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	if (obj == NULL) {
-		api_error(c, 500, "internal", NULL, "the client was created but cannot be shown");
-		goto out;
-	}
-	api_send_json(c, 201, obj);
-out:
-	if (res)
-		PQclear(res);
 }
 
 /* POST /api/v1/appointments: the appointment and its reminders in one
@@ -483,10 +499,258 @@ out:
 		PQclear(res);
 }
 
+/* The statuses an appointment can have, for the list's filter. */
+static const char *const api_appointment_statuses[] = { "booked", "confirmed", "cancelled",
+	"completed", NULL };
+
+/* status=booked,confirmed: a PostgreSQL array literal of known statuses
+ * into *out (arena).  0, or -1 after answering 422. */
+static int api_status_filter(struct api_ctx *c, const char *v, const char **out)
+{
+	const char *arr = "{", *p = v;
+	int n = 0;
+
+	for (;;) {
+		size_t len = strcspn(p, ","), k;
+		for (k = 0; api_appointment_statuses[k]; k++)
+			if (strlen(api_appointment_statuses[k]) == len &&
+				strncmp(p, api_appointment_statuses[k], len) == 0)
+				break;
+		if (api_appointment_statuses[k] == NULL) {
+			api_error(c, 422, "invalid_parameter", "status",
+				"query parameter 'status' must be booked, confirmed, cancelled or completed "
+				"(several separated by commas)");
+			return -1;
+		}
+		arr = arena_printf(c->req->arena, "%s%s%s", arr, n++ ? "," : "",
+			api_appointment_statuses[k]);
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	*out = arena_printf(c->req->arena, "%s}", arr);
+	return 0;
+}
+
+/* An RFC 3339 query parameter as SQL text (NULL when absent).  0, or -1
+ * after answering 422. */
+static int api_time_param(struct api_ctx *c, const char *name, const char **out, long long *secs)
+{
+	const char *v = api_query(c, name);
+	char sql[32];
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (!valid_to_time(v, strlen(v), secs)) {
+		api_error(c, 422, "invalid_parameter", name,
+			"query parameter '%s' must be an RFC 3339 date-time with an offset, such as "
+			"2026-11-25T00:00:00Z (a '+' must be sent as %%2B)", name);
+		return -1;
+	}
+	clock_sql(*secs, sql);
+	*out = arena_strdup(c->req->arena, sql);
+	return 0;
+}
+
+/* GET /api/v1/appointments: the business's appointments by (starts_at,
+ * id), a page at a time.  The cursor is the last row's (starts_at in
+ * microseconds, id): rows booked between pages after the cursor show
+ * up, nothing is shown twice. */
+static void api_list_appointments(struct api_ctx *c)
+{
+	static const char *const known[] = { "from", "to", "status", "client_id", "limit",
+		"cursor", NULL };
+	const char *from = NULL, *to = NULL, *statuses = NULL, *client = NULL, *cur_us = NULL,
+		   *cur_id = NULL, *next = NULL;
+	long long from_s = 0, to_s = 0, cid, a, b;
+	char lim[16];
+	int limit, rows;
+	PGresult *res = NULL;
+	json_t *items;
+
+	c->out->action = "list_appointments";
+	if (api_query_check(c, known) < 0 || api_query_limit(c, &limit) < 0 ||
+		api_time_param(c, "from", &from, &from_s) < 0 ||
+		api_time_param(c, "to", &to, &to_s) < 0)
+		goto out;
+	if (from && to && to_s <= from_s) {
+		api_error(c, 422, "invalid_parameter", "to",
+			"query parameter 'to' must be later than 'from'");
+		goto out;
+	}
+	if (api_query(c, "status") && api_status_filter(c, api_query(c, "status"), &statuses) < 0)
+		goto out;
+	if (api_query(c, "client_id")) {
+		const char *v = api_query(c, "client_id");
+		if (!valid_to_id(v, strlen(v), &cid)) {
+			api_error(c, 422, "invalid_parameter", "client_id",
+				"query parameter 'client_id' must be a client id (a positive whole number)");
+			goto out;
+		}
+		client = v;
+	}
+	if (api_query(c, "cursor")) {
+		if (api_cursor_decode(c, api_query(c, "cursor"), &a, &b) < 0)
+			goto out;
+		cur_us = arena_printf(c->req->arena, "%lld", a);
+		cur_id = arena_printf(c->req->arena, "%lld", b);
+	}
+	snprintf(lim, sizeof(lim), "%d", limit + 1);
+	{
+		const char *p[] = { c->business, cur_us, cur_id, from, to, statuses, client, lim };
+		res = db_exec_prepared(c->app->db, "api_list_appointments",
+			"SELECT " API_APPOINTMENT_JSON "::text, "
+			"  (extract(epoch FROM a.starts_at) * 1000000)::bigint, a.id "
+			"FROM appointments a WHERE a.business_id = $1::bigint "
+			"AND ($2::bigint IS NULL OR (a.starts_at, a.id) > "
+			"  (timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3::bigint)) "
+			"AND ($4::timestamptz IS NULL OR a.starts_at >= $4::timestamptz) "
+			"AND ($5::timestamptz IS NULL OR a.starts_at < $5::timestamptz) "
+			"AND ($6::text[] IS NULL OR a.status = ANY ($6::text[])) "
+			"AND ($7::bigint IS NULL OR a.client_id = $7::bigint) "
+			"ORDER BY a.starts_at, a.id LIMIT $8::int",
+			8, p);
+	}
+	if (res == NULL) {
+		api_unavailable(c);
+		goto out;
+	}
+	rows = PQntuples(res);
+	items = json_array();
+	for (int i = 0; i < rows && i < limit; i++) {
+		json_t *o = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+		if (o == NULL) {
+			json_decref(items);
+			api_error(c, 500, "internal", NULL, "internal error");
+			goto out;
+		}
+		json_array_append_new(items, o);
+	}
+	if (rows > limit)
+		next = api_cursor_encode(c, strtoll(PQgetvalue(res, limit - 1, 1), NULL, 10),
+			strtoll(PQgetvalue(res, limit - 1, 2), NULL, 10));
+	api_send_page(c, items, next);
+out:
+	if (res)
+		PQclear(res);
+}
+
+/* POST /api/v1/appointments/{id}/cancel: the body is empty or "{}".  0
+ * when it is, or -1 after answering 413, 415, 400 or 422. */
+static int api_empty_body(struct api_ctx *c)
+{
+	struct http_request *req = c->req;
+	json_error_t jerr;
+	json_t *body;
+	const char *name;
+	json_t *m;
+	int rc = -1;
+
+	if (req->body_len == 0)
+		return 0;
+	if (req->body_len > API_MAX_BODY) {
+		api_error(c, 413, "body_too_large", NULL, "the body must be at most %d bytes",
+			API_MAX_BODY);
+		return -1;
+	}
+	if (strncasecmp(req->content_type, "application/json", 16) != 0 ||
+		(req->content_type[16] != '\0' && req->content_type[16] != ';' &&
+			req->content_type[16] != ' ')) {
+		api_error(c, 415, "unsupported_media_type", NULL,
+			"the body must be empty or JSON with Content-Type: application/json");
+		return -1;
+	}
+	body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (body == NULL) {
+		api_error(c, 400, "invalid_json", NULL, "the body is not valid JSON: %s (line %d)",
+			jerr.text, jerr.line);
+		return -1;
+	}
+	if (!json_is_object(body)) {
+		api_error(c, 400, "invalid_json", NULL, "the body must be a JSON object");
+		goto out;
+	}
+	json_object_foreach(body, name, m) {
+		size_t len = strlen(name);
+		int plain = len <= 64 && valid_no_controls(name, len, NULL);
+		api_error(c, 422, "unknown_field", plain ? arena_strdup(req->arena, name) : NULL,
+			"unknown field '%s' (this request takes no fields)", plain ? name : "(unprintable)");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(body);
+	return rc;
+}
+
+/* POST /api/v1/appointments/{id}/cancel: cancels the appointment and its
+ * unsent reminders; cancelling a cancelled one again answers the same. */
+static void api_cancel_appointment(struct api_ctx *c, long long id)
+{
+	char ids[24];
+	PGresult *res = NULL;
+	int in_tx = 0;
+
+	c->out->appointment_id = id;
+	c->out->action = "cancel_appointment";
+	if (api_empty_body(c) < 0)
+		goto out;
+	snprintf(ids, sizeof(ids), "%lld", id);
+	if (db_begin(c->app->db) < 0) {
+		api_unavailable(c);
+		goto out;
+	}
+	in_tx = 1;
+	{
+		const char *p[] = { ids, c->business };
+		res = db_exec(c->app->db,
+			"SELECT status FROM appointments "
+			"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
+			2, p);
+	}
+	if (res == NULL)
+		goto db_failed;
+	if (PQntuples(res) != 1) {
+		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "completed") == 0) {
+		api_error(c, 409, "conflict", NULL,
+			"appointment %lld is completed and cannot be cancelled", id);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "cancelled") != 0) {
+		const char *p[] = { ids };
+		if (update_cancel_unsent(c, id,
+			    "UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
+			    "updated_at = now() WHERE id = $1::bigint",
+			    1, p, "appointment cancelled") < 0)
+			goto db_failed;
+	}
+	PQclear(res);
+	res = NULL;
+	if (db_commit(c->app->db) < 0)
+		goto db_failed;
+	in_tx = 0;
+	api_answer_appointment(c, 200, id);
+	goto out;
+db_failed:
+	db_rollback(c->app->db);
+	in_tx = 0;
+	c->out->cancelled = -1;
+	api_unavailable(c);
+out:
+	if (in_tx)
+		db_rollback(c->app->db);
+	if (res)
+		PQclear(res);
+}
+
 /* ---- the routes' handlers ------------------------------------------------------ */
 
 /* The context of one authenticated request. */
-static void api_ctx_init(struct api_ctx *c, struct app *app, const struct route_input *in,
+void api_ctx_init(struct api_ctx *c, struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
 	memset(c, 0, sizeof(*c));
@@ -494,14 +758,8 @@ static void api_ctx_init(struct api_ctx *c, struct app *app, const struct route_
 	c->req = in->req;
 	c->out = out;
 	c->members = in->members.v;
+	c->json = in->json;
 	c->business = in->business;
-}
-
-void api_create_client_handle(struct app *app, const struct route_input *in, struct outcome *out)
-{
-	struct api_ctx c;
-	api_ctx_init(&c, app, in, out);
-	api_create_client(&c);
 }
 
 void api_create_appointment_handle(struct app *app, const struct route_input *in,
@@ -528,6 +786,22 @@ void api_patch_appointment_handle(struct app *app, const struct route_input *in,
 	struct api_ctx c;
 	api_ctx_init(&c, app, in, out);
 	api_patch_appointment(&c, in->param_id);
+}
+
+void api_list_appointments_handle(struct app *app, const struct route_input *in,
+	struct outcome *out)
+{
+	struct api_ctx c;
+	api_ctx_init(&c, app, in, out);
+	api_list_appointments(&c);
+}
+
+void api_cancel_appointment_handle(struct app *app, const struct route_input *in,
+	struct outcome *out)
+{
+	struct api_ctx c;
+	api_ctx_init(&c, app, in, out);
+	api_cancel_appointment(&c, in->param_id);
 }
 
 void api_not_found_handle(struct app *app, const struct route_input *in, struct outcome *out)

@@ -1,5 +1,6 @@
 /* apikey: per-business API keys, stored hashed. */
 #include "apikey.h"
+#include "arena.h"
 #include "cli.h"
 #include "config.h"
 #include "db.h"
@@ -176,7 +177,8 @@ long long apikey_verify(struct db *db, const char *key, long long *key_id)
 	{
 		const char *p[] = { prefix };
 		res = db_exec_prepared(db, "apikey_verify",
-			"SELECT id, business_id, key_sha256, revoked_at IS NOT NULL "
+			"SELECT id, business_id, key_sha256, revoked_at IS NOT NULL, "
+			"  last_used_at IS NULL OR last_used_at < now() - interval '1 minute' "
 			"FROM api_keys WHERE prefix = $1",
 			1, p);
 	}
@@ -194,13 +196,87 @@ long long apikey_verify(struct db *db, const char *key, long long *key_id)
 	business = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	if (key_id)
 		*key_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+		/* "Last used" is a hint for the dashboard, not a rule: a
+		 * failure to note it refuses nothing. */
+		const char *p[] = { PQgetvalue(res, 0, 0) };
+		PGresult *u = db_exec_prepared(db, "apikey_used",
+			"UPDATE api_keys SET last_used_at = now() WHERE id = $1::bigint", 1, p);
+		if (u)
+			PQclear(u);
+		else
+			log_error("apikey: noting the use of key %s: %s", prefix, db_last_error(db));
+	}
 out:
 	if (res)
 		PQclear(res);
 	return business;
 }
 
-int apikey_revoke(struct db *db, const char *prefix)
+/* Unix seconds of a column written as extract(epoch ...)::bigint, 0 for
+ * NULL. */
+static long long apikey_secs(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+int apikey_list(struct db *db, struct arena *a, long long business_id,
+	struct apikey_info **out, size_t *n)
+{
+	char bid[24];
+	const char *p[] = { bid };
+	PGresult *res;
+	struct apikey_info *v;
+	size_t rows;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(bid, sizeof(bid), "%lld", business_id);
+	res = db_exec_prepared(db, "apikey_list",
+		"SELECT id, label, prefix, extract(epoch FROM created_at)::bigint, "
+		"  extract(epoch FROM last_used_at)::bigint, extract(epoch FROM revoked_at)::bigint "
+		"FROM api_keys WHERE business_id = $1::bigint ORDER BY created_at DESC, id DESC",
+		1, p);
+	if (res == NULL)
+		return -1;
+	rows = (size_t)PQntuples(res);
+	v = arena_calloc(a, (rows ? rows : 1) * sizeof(*v));
+	for (size_t i = 0; i < rows; i++) {
+		int r = (int)i;
+		v[i].id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+		v[i].label = arena_strdup(a, PQgetvalue(res, r, 1));
+		snprintf(v[i].prefix, sizeof(v[i].prefix), "%s", PQgetvalue(res, r, 2));
+		v[i].created_at = apikey_secs(res, r, 3);
+		v[i].last_used_at = apikey_secs(res, r, 4);
+		v[i].revoked_at = apikey_secs(res, r, 5);
+	}
+	PQclear(res);
+	*out = v;
+	*n = rows;
+	return 0;
+}
+
+int apikey_revoke(struct db *db, long long business_id, long long id)
+{
+	char bid[24], kid[24];
+	const char *p[] = { kid, bid };
+	PGresult *res;
+	int rc;
+
+	snprintf(bid, sizeof(bid), "%lld", business_id);
+	snprintf(kid, sizeof(kid), "%lld", id);
+	res = db_exec_prepared(db, "apikey_revoke",
+		"UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) "
+		"WHERE id = $1::bigint AND business_id = $2::bigint",
+		2, p);
+	if (res == NULL)
+		return -2;
+	rc = atoi(PQcmdTuples(res)) == 1 ? 0 : -1;
+	PQclear(res);
+	return rc;
+}
+
+int apikey_revoke_prefix(struct db *db, const char *prefix)
 {
 	const char *p[] = { prefix };
 	PGresult *res = db_exec(db,
@@ -296,7 +372,7 @@ int apikey_main(int argc, char **argv)
 		printf("%s\n", key);
 		rc = 0;
 	} else {
-		int r = apikey_revoke(db, prefix);
+		int r = apikey_revoke_prefix(db, prefix);
 		if (r < 0)
 			fprintf(stderr, "ringfence apikey: database error: %s\n", db_last_error(db));
 		else if (r == 0)

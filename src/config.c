@@ -164,7 +164,9 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
 			errlen) < 0 ||
 		env_int(&cfg->limit_business_hour, "RINGFENCE_LIMIT_BUSINESS_HOUR", 60, 0, 100000, err, errlen) < 0 ||
 		env_int(&cfg->failsafe_floor, "RINGFENCE_FAILSAFE_FLOOR", 50, 1, 1000000, err, errlen) < 0 ||
-		env_double(&cfg->failsafe_factor, "RINGFENCE_FAILSAFE_FACTOR", 3.0, 1.0, 1000, err, errlen) < 0)
+		env_double(&cfg->failsafe_factor, "RINGFENCE_FAILSAFE_FACTOR", 3.0, 1.0, 1000, err, errlen) < 0 ||
+		env_int(&cfg->api_rate_per_min, "RINGFENCE_API_RATE_PER_MIN", 600, 1, 1000000, err,
+			errlen) < 0)
 		return -1;
 
 	if ((need & CFG_NEED_DB) && cfg->database_url == NULL) {

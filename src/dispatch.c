@@ -1,6 +1,8 @@
 /* dispatch: matching, authentication, validation, rendering and auditing
  * of every route; see include/dispatch.h. */
 #include "dispatch.h"
+#include "api_idem.h"
+#include "api_rate.h"
 #include "apikey.h"
 #include "app.h"
 #include "arena.h"
@@ -18,6 +20,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -52,9 +55,24 @@ static int pattern_matches(const char *pattern, valid_fn check, struct arena *a,
 	n = (size_t)(brace - pattern);
 	if (strncmp(pattern, path, n) != 0)
 		return 0;
-	if (check && !check(path + n, strlen(path + n)))
-		return 0;
-	*param = arena_strdup(a, path + n);
+	/* "/x/{id}/cancel": the param is what lies between the prefix and
+	 * the fixed suffix after the closing brace. */
+	{
+		const char *close = strchr(brace, '}');
+		size_t suffix = close ? strlen(close + 1) : 0, len = strlen(path + n);
+		if (suffix) {
+			if (len <= suffix || strcmp(path + n + len - suffix, close + 1) != 0)
+				return 0;
+			len -= suffix;
+		}
+		if (memchr(path + n, '/', len) && suffix)
+			return 0;
+		*param = arena_strndup(a, path + n, len);
+		if (check && !check(*param, len)) {
+			*param = NULL;
+			return 0;
+		}
+	}
 	return 1;
 }
 
@@ -574,6 +592,17 @@ static int json_members(const struct route *r, struct http_request *req, json_t 
 				arena_printf(a, "field '%s' is required", f->name));
 			return -1;
 		}
+		if (f->type == JSON_MEMBER_BOOLEAN) {
+			if (!json_is_boolean(m)) {
+				outcome_error(out, 422, "invalid_field", f->name, arena_printf(a,
+					"field '%s' must be true or false", f->name));
+				return -1;
+			}
+			v[i].i = json_is_true(m);
+			v[i].s = v[i].i ? "true" : "false";
+			v[i].len = strlen(v[i].s);
+			continue;
+		}
 		if (f->type == JSON_MEMBER_ID) {
 			if (!json_is_integer(m) || json_integer_value(m) < 1) {
 				outcome_error(out, 422, "invalid_field", f->name, arena_printf(a,
@@ -806,9 +835,12 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	const struct route *r, *path_row;
 	const char *refused = NULL, *param, *body_err = NULL;
 	json_t *body = NULL;
+	struct api_idem idem;
+	int retry_after = 0, handled = 0;
 	char err[256];
 
 	memset(&st, 0, sizeof(st));
+	memset(&idem, 0, sizeof(idem));
 	memset(&in, 0, sizeof(in));
 	outcome_init(&out, req->arena);
 	st.nfields = -1;
@@ -898,8 +930,20 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 		in.business_id = st.business_id;
 		in.business = st.business;
 		out.business_id = st.business;
+		if (!api_rate_allow(app, st.key_prefix, app->cfg.api_rate_per_min, clock_now_s(),
+			    &retry_after)) {
+			outcome_error(&out, 429, "rate_limited", NULL, arena_printf(req->arena,
+				"too many requests: a key may make %d a minute; retry in %d seconds",
+				app->cfg.api_rate_per_min, retry_after));
+			goto answer;
+		}
 		if (st.row == NULL) {
 			method_not_allowed(r, req, allowed_methods(table, n, req->arena, req->path), &out);
+			goto answer;
+		}
+		if (api_idem_begin(app, req, st.business_id, &idem, &out) != 0) {
+			if (idem.replay)
+				out.action = "idempotent_replay";
 			goto answer;
 		}
 		break;
@@ -931,9 +975,20 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	}
 	if ((r->auth != ROUTE_AUTH_TWILIO || r->body != ROUTE_BODY_FORM) && r->nquery > 0)
 		in.query_valid = query_fields(r, req, &in.query);
+	handled = 1;
 	r->handler(app, &in, &out);
 answer:
-	render(app, r, &in, req->arena, &out, res);
+	if (idem.replay) {
+		api_idem_replay(&idem, res);
+	} else {
+		render(app, r, &in, req->arena, &out, res);
+		if (retry_after > 0) {
+			char ra[16];
+			snprintf(ra, sizeof(ra), "%d", retry_after);
+			http_response_header(res, "Retry-After", ra);
+		}
+	}
+	api_idem_finish(app, &idem, res, out.location, handled);
 	if (refused) {
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {

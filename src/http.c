@@ -118,6 +118,7 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
 	req->twilio_signature = param_copy(fcgx, a, "HTTP_X_TWILIO_SIGNATURE", 1, &bad);
 	req->cookie = param_copy(fcgx, a, "HTTP_COOKIE", 1, &bad);
 	req->authorization = param_copy(fcgx, a, "HTTP_AUTHORIZATION", 1, &bad);
+	req->idempotency_key = param_copy(fcgx, a, "HTTP_IDEMPOTENCY_KEY", 1, &bad);
 	req->user_agent = param_copy(fcgx, a, "HTTP_USER_AGENT", 0, &bad);
 	if (bad)
 		return -1;

@@ -1,5 +1,6 @@
 /* oas: Twilio's OpenAPI description as a response checker.  See oas.h. */
 #include "oas.h"
+#include "rfc3339.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The loaded spec; owned here from oas_load to oas_unload. */
 static json_t *spec;
@@ -410,10 +412,11 @@ static const struct {
 
 /* ---- schemas ------------------------------------------------------------- */
 
-/* The value a local $ref ("#/components/schemas/x") points at, or NULL. */
-static json_t *ref_target(const char *ref)
+/* The value a local $ref ("#/components/schemas/x") points at in the
+ * document root, or NULL. */
+static json_t *ref_target_in(json_t *root, const char *ref)
 {
-	json_t *cur = spec;
+	json_t *cur = root;
 	const char *p;
 	char tok[256];
 
@@ -438,6 +441,12 @@ static json_t *ref_target(const char *ref)
 			p++;
 	}
 	return cur;
+}
+
+/* The same in Twilio's spec. */
+static json_t *ref_target(const char *ref)
+{
+	return ref_target_in(spec, ref);
 }
 
 /* schema with every $ref followed, or NULL with the problem recorded. */
@@ -871,4 +880,489 @@ int oas_check(const char *method, const char *path_template, int status, const c
 out:
 	json_decref(doc);
 	return rc;
+}
+
+/* ---- ringfence's own API description --------------------------------------- */
+
+/* The loaded description of /api/v1 (src/www/openapi.json); owned here
+ * from oas_api_load to oas_api_unload. */
+static json_t *api_spec;
+
+void oas_api_unload(void)
+{
+	json_decref(api_spec);
+	api_spec = NULL;
+}
+
+int oas_api_load(const char *path, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (doc == NULL) {
+		snprintf(err, errlen, "%s: %s (line %d, column %d)", path, jerr.text, jerr.line,
+			jerr.column);
+		return -1;
+	}
+	oas_api_unload();
+	api_spec = doc;
+	return 0;
+}
+
+/* Every "$ref" under v must be a local reference that resolves in root. */
+static int api_refs_resolve(struct ctx *c, json_t *root, json_t *v, int depth)
+{
+	const char *key;
+	json_t *m;
+	size_t i, old;
+
+	if (depth > 64)
+		return problem(c, "nested too deeply");
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			old = path_index(c, i);
+			if (api_refs_resolve(c, root, m, depth + 1) < 0)
+				return -1;
+			path_restore(c, old);
+		}
+		return 0;
+	}
+	if (!json_is_object(v))
+		return 0;
+	json_object_foreach(v, key, m) {
+		old = path_key(c, key);
+		if (strcmp(key, "$ref") == 0) {
+			if (!json_is_string(m) || ref_target_in(root, json_string_value(m)) == NULL)
+				return problem(c, "%s does not resolve",
+					json_is_string(m) ? json_string_value(m) : "(not a string)");
+		} else if (api_refs_resolve(c, root, m, depth + 1) < 0) {
+			return -1;
+		}
+		path_restore(c, old);
+	}
+	return 0;
+}
+
+/* schema with its $refs followed in api_spec, or NULL with the problem. */
+static json_t *api_resolve(struct ctx *c, json_t *schema)
+{
+	for (int hops = 0; hops < OAS_MAX_DEPTH; hops++) {
+		json_t *ref;
+		if (!json_is_object(schema)) {
+			problem(c, "the description's schema here is not an object");
+			return NULL;
+		}
+		ref = json_object_get(schema, "$ref");
+		if (ref == NULL)
+			return schema;
+		if (!json_is_string(ref) ||
+			(schema = ref_target_in(api_spec, json_string_value(ref))) == NULL) {
+			problem(c, "$ref %s leads nowhere",
+				json_is_string(ref) ? json_string_value(ref) : "(not a string)");
+			return NULL;
+		}
+	}
+	problem(c, "the description's $refs loop");
+	return NULL;
+}
+
+static const char *const api_methods[] = { "get", "put", "post", "delete", "options", "head",
+	"patch", "trace", NULL };
+
+int oas_api_check_doc(char *err, size_t errlen)
+{
+	struct ctx c;
+	json_t *paths, *item, *op, *names = json_object();
+	const char *path, *key;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	c.err = err;
+	c.errlen = errlen;
+	if (api_spec == NULL && oas_api_load(OAS_API_SPEC_PATH, err, errlen) < 0)
+		goto out;
+	if (!json_is_string(json_object_get(api_spec, "openapi")) ||
+		strcmp(json_string_value(json_object_get(api_spec, "openapi")), "3.1.0") != 0) {
+		problem(&c, "\"openapi\" is not \"3.1.0\"");
+		goto out;
+	}
+	if (!json_is_string(json_object_get(json_object_get(api_spec, "info"), "title")) ||
+		!json_is_string(json_object_get(json_object_get(api_spec, "info"), "version"))) {
+		problem(&c, "info needs a title and a version");
+		goto out;
+	}
+	if (api_refs_resolve(&c, api_spec, api_spec, 0) < 0)
+		goto out;
+	paths = json_object_get(api_spec, "paths");
+	if (!json_is_object(paths) || json_object_size(paths) == 0) {
+		problem(&c, "no paths");
+		goto out;
+	}
+	json_object_foreach(paths, path, item) {
+		size_t old = path_key(&c, path), nops = 0;
+		if (path[0] != '/') {
+			problem(&c, "a path must start with /");
+			goto out;
+		}
+		json_object_foreach(item, key, op) {
+			size_t k, o2;
+			json_t *responses, *r;
+			const char *code;
+			for (k = 0; api_methods[k] && strcmp(api_methods[k], key) != 0; k++)
+				;
+			if (api_methods[k] == NULL) {
+				if (strcmp(key, "parameters") == 0 || strcmp(key, "summary") == 0 ||
+					strcmp(key, "description") == 0)
+					continue;
+				path_key(&c, key);
+				problem(&c, "not an operation or path item field");
+				goto out;
+			}
+			nops++;
+			o2 = path_key(&c, key);
+			if (!json_is_string(json_object_get(op, "operationId"))) {
+				problem(&c, "no operationId");
+				goto out;
+			}
+			if (json_object_get(names, json_string_value(json_object_get(op, "operationId")))) {
+				problem(&c, "operationId used twice");
+				goto out;
+			}
+			json_object_set_new(names, json_string_value(json_object_get(op, "operationId")),
+				json_true());
+			responses = json_object_get(op, "responses");
+			if (!json_is_object(responses) || json_object_size(responses) == 0) {
+				problem(&c, "no responses");
+				goto out;
+			}
+			json_object_foreach(responses, code, r) {
+				size_t o3 = path_key(&c, code);
+				json_t *res = api_resolve(&c, r);
+				if (res == NULL)
+					goto out;
+				if (strlen(code) != 3 || code[0] < '1' || code[0] > '5' ||
+					strspn(code, "0123456789") != 3) {
+					problem(&c, "a response key must be an HTTP status");
+					goto out;
+				}
+				if (!json_is_string(json_object_get(res, "description"))) {
+					problem(&c, "a response needs a description");
+					goto out;
+				}
+				path_restore(&c, o3);
+			}
+			path_restore(&c, o2);
+		}
+		if (nops == 0) {
+			problem(&c, "a path without operations");
+			goto out;
+		}
+		/* Every {param} of the path is declared as a path parameter. */
+		for (const char *b = strchr(path, '{'); b; b = strchr(b + 1, '{')) {
+			const char *e = strchr(b, '}');
+			json_t *params = json_object_get(item, "parameters"), *pm;
+			size_t i;
+			int found = 0;
+			if (e == NULL) {
+				problem(&c, "unbalanced {");
+				goto out;
+			}
+			json_array_foreach(params, i, pm) {
+				json_t *rp = api_resolve(&c, pm);
+				const char *nm = rp ? json_string_value(json_object_get(rp, "name")) : NULL;
+				const char *in = rp ? json_string_value(json_object_get(rp, "in")) : NULL;
+				if (nm && in && strcmp(in, "path") == 0 && strlen(nm) == (size_t)(e - b - 1) &&
+					strncmp(nm, b + 1, (size_t)(e - b - 1)) == 0)
+					found = 1;
+			}
+			if (!found) {
+				problem(&c, "path parameter %.*s is not declared", (int)(e - b - 1), b + 1);
+				goto out;
+			}
+		}
+		path_restore(&c, old);
+	}
+	rc = 0;
+out:
+	json_decref(names);
+	return rc;
+}
+
+/* Keywords api_check_schema knows; any other keyword that constrains
+ * (oneOf, not, ...) fails the check instead of being ignored. */
+static const char *const api_keywords[] = { "$ref", "type", "enum", "const", "required",
+	"properties", "additionalProperties", "minProperties", "maxProperties", "items",
+	"minLength", "maxLength", "pattern", "minimum", "maximum", "format", "description",
+	"default", "title", "examples", NULL };
+
+/* Code points of UTF-8 s. */
+static size_t api_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* 1 when v is of JSON Schema type name. */
+static int api_type_is(const char *name, const json_t *v)
+{
+	if (strcmp(name, "null") == 0)
+		return json_is_null(v);
+	return type_ok(name, v) == 1;
+}
+
+static int api_check_schema(struct ctx *c, json_t *schema, json_t *v, int depth)
+{
+	json_t *t, *k, *m;
+	const char *key;
+	char shown[128];
+	size_t i;
+
+	if (depth > OAS_MAX_DEPTH)
+		return problem(c, "the description's schemas nest too deeply");
+	if ((schema = api_resolve(c, schema)) == NULL)
+		return -1;
+	json_object_foreach(schema, key, m) {
+		for (i = 0; api_keywords[i] && strcmp(api_keywords[i], key) != 0; i++)
+			;
+		if (api_keywords[i] == NULL)
+			return problem(c, "the description uses '%s', which this checker does not know",
+				key);
+	}
+	describe(v, shown, sizeof(shown));
+	t = json_object_get(schema, "type");
+	if (t) {
+		int ok = 0;
+		if (json_is_string(t))
+			ok = api_type_is(json_string_value(t), v);
+		json_array_foreach(t, i, k)
+			ok |= json_is_string(k) && api_type_is(json_string_value(k), v);
+		if (!ok)
+			return problem(c, "%s is not of the type the description gives", shown);
+	}
+	if ((k = json_object_get(schema, "enum")) != NULL) {
+		int ok = 0;
+		json_array_foreach(k, i, m)
+			ok |= json_equal(m, v);
+		if (!ok)
+			return problem(c, "%s is not one of the values the description lists", shown);
+	}
+	if ((k = json_object_get(schema, "const")) != NULL && !json_equal(k, v))
+		return problem(c, "%s is not the value the description gives", shown);
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v), *fmt;
+		size_t len = api_chars(s);
+		if ((k = json_object_get(schema, "minLength")) && len < (size_t)json_integer_value(k))
+			return problem(c, "%s is shorter than %lld", shown, (long long)json_integer_value(k));
+		if ((k = json_object_get(schema, "maxLength")) && len > (size_t)json_integer_value(k))
+			return problem(c, "%s is longer than %lld", shown, (long long)json_integer_value(k));
+		if ((k = json_object_get(schema, "pattern")) != NULL) {
+			regex_t re;
+			int hit;
+			if (regcomp(&re, json_string_value(k), REG_EXTENDED | REG_NOSUB) != 0)
+				return problem(c, "the pattern %s does not compile", json_string_value(k));
+			hit = regexec(&re, s, 0, NULL, 0) == 0;
+			regfree(&re);
+			if (!hit)
+				return problem(c, "%s does not match %s", shown, json_string_value(k));
+		}
+		fmt = json_string_value(json_object_get(schema, "format"));
+		if (fmt && strcmp(fmt, "date-time") == 0) {
+			long long t0;
+			if (rfc3339_parse(s, &t0) < 0)
+				return problem(c, "%s is not an RFC 3339 date-time", shown);
+		} else if (fmt && strcmp(fmt, "email") == 0) {
+			const char *at = strchr(s, '@');
+			if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@'))
+				return problem(c, "%s is not an e-mail address", shown);
+		} else if (fmt) {
+			return problem(c, "the description uses format '%s', which this checker does not "
+				"know", fmt);
+		}
+	}
+	if (json_is_number(v)) {
+		double d = json_number_value(v);
+		if ((k = json_object_get(schema, "minimum")) && d < json_number_value(k))
+			return problem(c, "%s is below the minimum", shown);
+		if ((k = json_object_get(schema, "maximum")) && d > json_number_value(k))
+			return problem(c, "%s is above the maximum", shown);
+	}
+	if (json_is_object(v)) {
+		json_t *props = json_object_get(schema, "properties");
+		json_t *extra = json_object_get(schema, "additionalProperties");
+		json_array_foreach(json_object_get(schema, "required"), i, k) {
+			if (json_object_get(v, json_string_value(k)) == NULL) {
+				size_t old = path_key(c, json_string_value(k));
+				int r = problem(c, "missing (the description requires it)");
+				path_restore(c, old);
+				return r;
+			}
+		}
+		if ((k = json_object_get(schema, "minProperties")) &&
+			json_object_size(v) < (size_t)json_integer_value(k))
+			return problem(c, "fewer than %lld members", (long long)json_integer_value(k));
+		if ((k = json_object_get(schema, "maxProperties")) &&
+			json_object_size(v) > (size_t)json_integer_value(k))
+			return problem(c, "more than %lld members", (long long)json_integer_value(k));
+		json_object_foreach(v, key, m) {
+			json_t *ps = json_object_get(props, key);
+			size_t old = path_key(c, key);
+			if (ps == NULL && json_is_false(extra))
+				return problem(c, "a member the description does not have");
+			if (ps == NULL && json_is_object(extra))
+				ps = extra;
+			if (ps && api_check_schema(c, ps, m, depth + 1) < 0)
+				return -1;
+			path_restore(c, old);
+		}
+	}
+	if (json_is_array(v) && (k = json_object_get(schema, "items")) != NULL) {
+		json_array_foreach(v, i, m) {
+			size_t old = path_index(c, i);
+			if (api_check_schema(c, k, m, depth + 1) < 0)
+				return -1;
+			path_restore(c, old);
+		}
+	}
+	return 0;
+}
+
+/* The path item of the description whose template matches path ("{x}"
+ * matching one non-empty segment), or NULL. */
+static json_t *api_path_item(const char *path, const char **template)
+{
+	const char *tpl;
+	json_t *item;
+
+	json_object_foreach(json_object_get(api_spec, "paths"), tpl, item) {
+		const char *a = tpl, *b = path;
+		while (*a && *b) {
+			if (*a == '{') {
+				const char *e = strchr(a, '}');
+				size_t seg = strcspn(b, "/");
+				if (e == NULL || seg == 0)
+					break;
+				a = e + 1;
+				b += seg;
+			} else if (*a == *b) {
+				a++;
+				b++;
+			} else {
+				break;
+			}
+		}
+		if (*a == '\0' && *b == '\0') {
+			*template = tpl;
+			return item;
+		}
+	}
+	return NULL;
+}
+
+/* 1 when header name (any case) is in headers (NULL-terminated). */
+static int api_has_header(const char *const *headers, const char *name)
+{
+	for (size_t i = 0; headers && headers[i]; i++)
+		if (strcasecmp(headers[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The body text against schema ("request" or "response" in messages). */
+static int api_check_body(struct ctx *c, json_t *schema, const char *text, const char *what)
+{
+	json_error_t jerr;
+	json_t *doc;
+	int rc;
+
+	if (blank(text))
+		return problem(c, "%s: empty, a JSON document was expected", what);
+	doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL)
+		return problem(c, "%s is not JSON: %s", what, jerr.text);
+	c->len = 0;
+	path_key(c, what);
+	rc = api_check_schema(c, schema, doc, 0);
+	json_decref(doc);
+	return rc;
+}
+
+int oas_api_check(const char *method, const char *path, int status, const char *req_body,
+	const char *resp_body, const char *const *headers, char *err, size_t errlen)
+{
+	struct ctx c;
+	char m[16], code[8];
+	const char *tpl = NULL, *hname;
+	json_t *item, *op, *resp, *schema, *h;
+	size_t n = strlen(method);
+
+	memset(&c, 0, sizeof(c));
+	c.err = err;
+	c.errlen = errlen;
+	if (api_spec == NULL && oas_api_load(OAS_API_SPEC_PATH, err, errlen) < 0)
+		return -1;
+	if (n == 0 || n >= sizeof(m))
+		return problem(&c, "'%.20s' is not an HTTP method", method);
+	for (size_t i = 0; i <= n; i++)
+		m[i] = (char)tolower((unsigned char)method[i]);
+	item = api_path_item(path, &tpl);
+	op = item ? json_object_get(item, m) : NULL;
+	snprintf(code, sizeof(code), "%d", status);
+	if (item == NULL || op == NULL) {
+		/* A path or method the description does not have: only the
+		 * API's own 404 or 405 error document may answer it. */
+		int want = item == NULL ? 404 : 405;
+		if (status != want)
+			return problem(&c, "%s %s is not in the description (%s), yet it answered %d, "
+				"not %d", method, path, item ? "no such operation" : "no such path",
+				status, want);
+		if (want == 405 && !api_has_header(headers, "Allow"))
+			return problem(&c, "a 405 without an Allow header");
+		schema = ref_target_in(api_spec, "#/components/schemas/Error");
+		if (schema == NULL)
+			return problem(&c, "the description has no #/components/schemas/Error");
+		return api_check_body(&c, schema, resp_body, "response");
+	}
+	resp = json_object_get(json_object_get(op, "responses"), code);
+	if (resp == NULL)
+		return problem(&c, "%s %s answered %d, which the description does not list", method,
+			tpl, status);
+	if ((resp = api_resolve(&c, resp)) == NULL)
+		return -1;
+	json_object_foreach(json_object_get(resp, "headers"), hname, h) {
+		if (json_is_true(json_object_get(h, "required")) && !api_has_header(headers, hname))
+			return problem(&c, "%s %s %d: header %s is missing", method, tpl, status, hname);
+	}
+	schema = json_object_get(json_object_get(json_object_get(resp, "content"),
+		"application/json"), "schema");
+	if (schema == NULL) {
+		if (!blank(resp_body))
+			return problem(&c, "%s %s %d has a body the description does not give", method,
+				tpl, status);
+	} else if (api_check_body(&c, schema, resp_body, "response") < 0) {
+		return -1;
+	}
+	/* What a 2xx accepted must be what the description says it takes. */
+	if (status >= 200 && status < 300) {
+		json_t *rb = json_object_get(op, "requestBody");
+		if (rb == NULL) {
+			if (!blank(req_body))
+				return problem(&c, "%s %s took a body the description does not give", method,
+					tpl);
+		} else if (!blank(req_body)) {
+			json_t *rs = json_object_get(json_object_get(json_object_get(api_resolve(&c, rb),
+				"content"), "application/json"), "schema");
+			if (rs == NULL)
+				return problem(&c, "%s %s: the description gives no request schema", method,
+					tpl);
+			if (api_check_body(&c, rs, req_body, "request") < 0)
+				return -1;
+		} else if (json_is_true(json_object_get(rb, "required"))) {
+			return problem(&c, "%s %s accepted no body, which the description requires",
+				method, tpl);
+		}
+	}
+	return 0;
 }

@@ -56,6 +56,42 @@ int oas_check(const char *method, const char *path_template, int status, const c
  * +hhmm, -hhmm, GMT or UT).  1, or 0 with the reason in why (may be NULL). */
 int oas_is_rfc2822_date(const char *s, char *why, size_t whylen);
 
+/* ---- ringfence's own JSON API (/api/v1) ----------------------------------
+ *
+ * The same idea for the product's own OpenAPI 3.1 description (src/www/
+ * openapi.json, the document /api/v1/openapi.json serves): the API tests
+ * check every request and answer against it (test_api.c's HTTP helper).
+ * The schema checker knows the JSON Schema keywords the description uses
+ * ($ref, type (one or a list, "null" included), enum, const, required,
+ * properties, additionalProperties, min/maxProperties, items,
+ * min/maxLength, pattern, minimum, maximum, format date-time and email);
+ * any other constraining keyword fails the check rather than pass
+ * unchecked. */
+#define OAS_API_SPEC_PATH "src/www/openapi.json"
+
+/* Loads the description at path (replacing one loaded).  0, or -1 with a
+ * one-line reason in err. */
+int oas_api_load(const char *path, char *err, size_t errlen);
+void oas_api_unload(void);
+
+/* The loaded description (OAS_API_SPEC_PATH when none is) is OpenAPI
+ * 3.1 shaped: "openapi": "3.1.0", info with title and version, every $ref
+ * resolves, every path has operations, each with a unique operationId
+ * and responses keyed by HTTP status with a description, every {param}
+ * of a path declared.  0, or -1 with the first problem in err. */
+int oas_api_check_doc(char *err, size_t errlen);
+
+/* One exchange with the API: method on path (no query string) answered
+ * status with resp_body and the response headers named in headers
+ * (NULL-terminated, any case).  The path must be in the description
+ * (else only the API's 404 error document may answer), the method
+ * (else only 405 with Allow), the status listed for the operation with
+ * its required headers, the body valid against the status's schema; and
+ * for a 2xx the request body (req_body, NULL or "" for none) against the
+ * operation's request schema.  0, or -1 with the first problem in err. */
+int oas_api_check(const char *method, const char *path, int status, const char *req_body,
+	const char *resp_body, const char *const *headers, char *err, size_t errlen);
+
 /* The checker's own cmocka group (test_oas.c); needs no stack.  Returns
  * the number of failed tests. */
 int oas_tests(void);

@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include "apikey.h"
+#include "arena.h"
 #include "db.h"
 
 #include <ctype.h>
@@ -151,8 +152,8 @@ static void test_create_verify_revoke(void **state)
 	assert_int_equal(apikey_verify(db, NULL, NULL), 0);
 
 	/* Revoked: refused; the other key still works. */
-	assert_int_equal(apikey_revoke(db, prefix), 1);
-	assert_int_equal(apikey_revoke(db, prefix), 0);
+	assert_int_equal(apikey_revoke_prefix(db, prefix), 1);
+	assert_int_equal(apikey_revoke_prefix(db, prefix), 0);
 	assert_int_equal(apikey_verify(db, key, NULL), 0);
 	assert_int_equal(apikey_verify(db, key2, NULL), bid);
 	db_close(db);
@@ -186,6 +187,55 @@ static void test_create_refusals(void **state)
 	db_close(db);
 }
 
+/* The dashboard's view: list, revoke by id, scoped to the business. */
+static void test_list_revoke_by_id(void **state)
+{
+	struct db *db = unit_db();
+	struct arena *a = arena_new(4096);
+	char key[APIKEY_LEN + 1], key2[APIKEY_LEN + 1], err[256];
+	long long bid = new_business(db), other = new_business(db), id, id2;
+	struct apikey_info *v;
+	size_t n;
+	(void)state;
+
+	assert_int_equal(apikey_list(db, a, bid, &v, &n), 0);
+	assert_int_equal(n, 0);
+	id = apikey_create(db, bid, "booking system", key, err, sizeof(err));
+	id2 = apikey_create(db, bid, "", key2, err, sizeof(err));
+	assert_true(id > 0 && id2 > id);
+	assert_int_equal(apikey_list(db, a, bid, &v, &n), 0);
+	assert_int_equal(n, 2);
+	/* Newest first; only the prefix, never the secret. */
+	assert_int_equal(v[0].id, id2);
+	assert_int_equal(v[1].id, id);
+	assert_string_equal(v[1].label, "booking system");
+	assert_memory_equal(v[1].prefix, key + 3, APIKEY_PREFIX_LEN);
+	assert_true(v[1].created_at > 0);
+	assert_int_equal(v[1].revoked_at, 0);
+	assert_int_equal(v[1].last_used_at, 0);
+	/* A use is noted. */
+	assert_int_equal(apikey_verify(db, key, NULL), bid);
+	assert_int_equal(apikey_list(db, a, bid, &v, &n), 0);
+	assert_true(v[1].last_used_at > 0);
+
+	/* Another business cannot revoke it, nor see it. */
+	assert_int_equal(apikey_revoke(db, other, id), -1);
+	assert_int_equal(apikey_revoke(db, bid, 999999999999LL), -1);
+	assert_int_equal(apikey_list(db, a, other, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(apikey_verify(db, key, NULL), bid);
+	/* Its own business can, twice, and the key stops working. */
+	assert_int_equal(apikey_revoke(db, bid, id), 0);
+	assert_int_equal(apikey_revoke(db, bid, id), 0);
+	assert_int_equal(apikey_verify(db, key, NULL), 0);
+	assert_int_equal(apikey_verify(db, key2, NULL), bid);
+	assert_int_equal(apikey_list(db, a, bid, &v, &n), 0);
+	assert_true(v[1].revoked_at > 0);
+	assert_int_equal(v[0].revoked_at, 0);
+	arena_free(a);
+	db_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_create_verify_revoke),
 		cmocka_unit_test(test_create_refusals),
+		cmocka_unit_test(test_list_revoke_by_id),
 	};
 	return cmocka_run_group_tests_name("apikey", tests, NULL, NULL);
 }

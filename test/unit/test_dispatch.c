@@ -44,6 +44,12 @@ static void test_table_auth(void **state)
 		{ "POST", "/api/v1/appointments", ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON },
 		{ "GET", "/api/v1/appointments/{id}", ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON },
 		{ "PATCH", "/api/v1/appointments/{id}", ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON },
+		{ "GET", "/api/v1/openapi.json", ROUTE_AUTH_NONE, ROUTE_RENDER_JSON },
+		{ "GET", "/api/v1/clients", ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON },
+		{ "GET", "/api/v1/clients/{id}", ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON },
+		{ "PATCH", "/api/v1/clients/{id}", ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON },
+		{ "GET", "/api/v1/appointments", ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON },
+		{ "POST", "/api/v1/appointments/{id}/cancel", ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON },
 		{ NULL, "/api/v1/*", ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON },
 		{ NULL, "/api/v1", ROUTE_AUTH_NONE, ROUTE_RENDER_JSON },
 		{ "GET", "/unsubscribe", ROUTE_AUTH_NONE, ROUTE_RENDER_HTML },
@@ -78,7 +84,9 @@ static void test_table_auth(void **state)
 		 * /api/v1/ needs a key. */
 		if (strncmp(r->pattern, "/twilio/", 8) == 0 && r->auth != ROUTE_AUTH_TWILIO)
 			fail_msg("%s is not signature-checked", r->pattern);
-		if (strncmp(r->pattern, "/api/v1/", 8) == 0 && r->auth != ROUTE_AUTH_API_KEY)
+		/* (but its public description) */
+		if (strncmp(r->pattern, "/api/v1/", 8) == 0 && r->auth != ROUTE_AUTH_API_KEY &&
+			strcmp(r->pattern, "/api/v1/openapi.json") != 0)
 			fail_msg("%s is not key-checked", r->pattern);
 		/* A dashboard row answers pages. */
 		if ((r->auth == ROUTE_AUTH_SESSION || r->auth == ROUTE_AUTH_PUBLIC_PAGE) &&
@@ -113,7 +121,18 @@ static void test_table_matching(void **state)
 		{ "DELETE", "/api/v1/appointments/12", NULL, "/api/v1/appointments/{id}", NULL },
 		{ "GET", "/api/v1/appointments/012", "/api/v1/*", "/api/v1/*", NULL },
 		{ "GET", "/api/v1/appointments/x", "/api/v1/*", "/api/v1/*", NULL },
-		{ "GET", "/api/v1/clients", NULL, "/api/v1/clients", NULL },
+		{ "PUT", "/api/v1/clients", NULL, "/api/v1/clients", NULL },
+		{ "GET", "/api/v1/clients", "/api/v1/clients", "/api/v1/clients", NULL },
+		{ "POST", "/api/v1/appointments/12/cancel", "/api/v1/appointments/{id}/cancel",
+			"/api/v1/appointments/{id}/cancel", "12" },
+		{ "GET", "/api/v1/appointments/12/cancel", NULL, "/api/v1/appointments/{id}/cancel",
+			NULL },
+		{ "POST", "/api/v1/appointments/012/cancel", "/api/v1/*", "/api/v1/*", NULL },
+		{ "POST", "/api/v1/appointments/1/2/cancel", "/api/v1/*", "/api/v1/*", NULL },
+		{ "POST", "/api/v1/appointments//cancel", "/api/v1/*", "/api/v1/*", NULL },
+		{ "POST", "/api/v1/appointments/12/cancelx", "/api/v1/*", "/api/v1/*", NULL },
+		{ "GET", "/api/v1/openapi.json", "/api/v1/openapi.json", "/api/v1/openapi.json",
+			NULL },
 		{ "GET", "/api/v1", "/api/v1", "/api/v1", NULL },
 		{ "PUT", "/unsubscribe", NULL, "/unsubscribe", NULL },
 		{ "GET", "/nowhere", "/*", "/*", NULL },
