@@ -76,10 +76,18 @@ export const tests = [
 					await tab.go(p);
 					await clean(tab, [name], { where: p });
 				}
-				// The search finds it by its own words.
+				// The searches find it by its own words: the client list's,
+				// and Today's client filter, typed into its form.
 				const q = `/clients?q=${encodeURIComponent(name)}`;
 				await tab.go(q, { label: `clients-search-${i + 1}` });
 				await clean(tab, [name], { where: q });
+				await tab.go('/today', { label: false });
+				const filter = page.locator('form[action="/today"]');
+				await filter.getByLabel(/^client/i).fill(name);
+				await filter.getByLabel(/^to/i).fill(localDateTime(8, 0).slice(0, 10));
+				await tab.click(filter.locator('button[type=submit], input[type=submit]').first(),
+					{ label: `today-filtered-${i + 1}` });
+				await clean(tab, [name], { where: `${tab.where()} (Today filtered by the client)` });
 			}
 			const edit = page.getByLabel(/^name/i);
 			await tab.go(`/clients/${clients[3]}/edit`, { label: false });
