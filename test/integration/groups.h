@@ -21,11 +21,8 @@ int email_tests(void);        /* test_email.c: email reminders and their unsubsc
 int flood_tests(void);        /* test_flood.c: the audit under a flood of unsigned webhooks */
 int dash_appointments_tests(void); /* test_dash_appointments.c: today, appointments, timeline, decisions */
 int session_tests(void);      /* test_session.c: dashboard logins, sessions, CSRF, the login throttle */
-<<<<<<< HEAD
 int shell_tests(void);        /* test_shell.c: the dashboard shell: headers, 404, redirects, static files, body limits, the failsafe banner */
-=======
 int dash_clients_tests(void); /* test_dash_clients.c: the clients pages and CSV import */
->>>>>>> clients
 int restarts_tests(void);     /* test_restarts.c: the contact limits across restarts (last: it restarts the stack) */
 
 #endif
