@@ -58,10 +58,10 @@ static int pattern_matches(const char *pattern, valid_fn check, struct arena *a,
 	/* "/x/{id}/cancel": the param is what lies between the prefix and
 	 * the fixed suffix after the closing brace. */
 	{
-		const char *close = strchr(brace, '}');
-		size_t suffix = close ? strlen(close + 1) : 0, len = strlen(path + n);
+		const char *rbrace = strchr(brace, '}');
+		size_t suffix = rbrace ? strlen(rbrace + 1) : 0, len = strlen(path + n);
 		if (suffix) {
-			if (len <= suffix || strcmp(path + n + len - suffix, close + 1) != 0)
+			if (len <= suffix || strcmp(path + n + len - suffix, rbrace + 1) != 0)
 				return 0;
 			len -= suffix;
 		}
