@@ -71,17 +71,15 @@ void api_list_appointments_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);                               /* GET appointments */
 void api_cancel_appointment_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);                               /* POST appointments/{id}/cancel */
+/* The {id}/cancel parameter of that route: "<id>/cancel" (the matcher
+ * hands a parameter the rest of the path). */
+int api_valid_cancel_param(const char *v, size_t len);
 /* GET /api/v1/openapi.json, without a key. */
 void api_openapi_handle(struct app *app, const struct route_input *in, struct outcome *out);
 
 /* The OpenAPI document (src/www/openapi.json) as built into the binary,
  * NUL-terminated. */
 extern const char api_openapi_json[];
-
-/* "+1 555 010 0123" -> "+15550100123": '+', then digits with spaces,
- * dashes, dots or parentheses between them, an E.164 number in the end
- * (valid_e164).  1 and out set, or 0. */
-int api_phone_normalize(const char *v, size_t len, char out[VALID_E164_MAX_DIGITS + 2]);
 
 /* Any other path under /api/v1/, authenticated: 404 not_found. */
 void api_not_found_handle(struct app *app, const struct route_input *in, struct outcome *out);

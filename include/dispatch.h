@@ -195,8 +195,7 @@ struct route {
 	const char *method;         /* "GET", "POST", "PATCH" */
 	const char *pattern;        /* "/healthz", "/api/v1/appointments/{id}"; a final
 	                               "{name}" matches the rest of the path (may be
-	                               empty), "{name}/suffix" one segment before a
-	                               fixed suffix, a final "*" any rest (a catch-all) */
+	                               empty), a final "*" any rest (a catch-all) */
 	valid_fn param_check;       /* the {param}'s validator; NULL: any */
 	enum valid_type param_type;
 	enum route_auth auth;

@@ -9,7 +9,7 @@
 --                             per (business, key) the SHA-256 of the request
 --                             and the first answer, kept 24 hours.
 
-ALTER TABLE clients ADD COLUMN do_not_call boolean NOT NULL DEFAULT false;
+ALTER TABLE clients ADD COLUMN IF NOT EXISTS do_not_call boolean NOT NULL DEFAULT false;
 
 ALTER TABLE api_keys ADD COLUMN last_used_at timestamptz;
 CREATE INDEX api_keys_business_idx ON api_keys (business_id, created_at);

@@ -8,6 +8,7 @@
 #include "http.h"
 #include "log.h"
 #include "mail.h"
+#include "phone.h"
 #include "util.h"
 #include "valid.h"
 
@@ -30,30 +31,12 @@
 
 /* ---- input ------------------------------------------------------------------ */
 
-int api_phone_normalize(const char *v, size_t len, char out[VALID_E164_MAX_DIGITS + 2])
+/* A phone member's shape: text without control characters.  What makes
+ * it a number (phone_normalise) is the handler's question, so that the
+ * answer can say why ("must start with + and the country code"). */
+static int api_valid_phone_text(const char *v, size_t len)
 {
-	size_t n = 0;
-
-	if (len == 0 || v[0] != '+')
-		return 0;
-	out[n++] = '+';
-	for (size_t i = 1; i < len; i++) {
-		if (v[i] >= '0' && v[i] <= '9') {
-			if (n > VALID_E164_MAX_DIGITS)
-				return 0;
-			out[n++] = v[i];
-		} else if (strchr(" -.()", v[i]) == NULL || v[i] == '\0') {
-			return 0;
-		}
-	}
-	out[n] = '\0';
-	return valid_e164(out, n);
-}
-
-static int api_valid_phone(const char *v, size_t len)
-{
-	char e164[VALID_E164_MAX_DIGITS + 2];
-	return api_phone_normalize(v, len, e164);
+	return len <= 64 && valid_no_controls(v, len, NULL);
 }
 
 static int api_valid_name(const char *v, size_t len)
@@ -76,15 +59,14 @@ static int api_valid_time_zone(const char *v, size_t len)
 }
 
 #define API_NAME_INVALID "field 'name' must be 1 to " API_STR(API_NAME_MAX) " printable characters"
-#define API_PHONE_INVALID "field 'phone' must be an E.164 number: '+', the country code and " \
-	"the number, such as +1 555 010 0123 (spaces, dashes, dots and parentheses are " \
-	"ignored); a number without its country code, such as 555-0123, cannot be called"
+#define API_PHONE_INVALID "field 'phone' must be a phone number with its country code, such " \
+	"as +1 555 010 0123"
 #define API_EMAIL_INVALID "field 'email' must be a plain e-mail address such as " \
 	"client@example.com (no display name, spaces, commas, quotes or parentheses)"
 
 const struct json_field api_client_fields[AC_NFIELDS] = {
 	[AC_NAME] = { "name", JSON_MEMBER_STRING, 1, api_valid_name, VALID_TEXT, API_NAME_INVALID },
-	[AC_PHONE] = { "phone", JSON_MEMBER_STRING, 0, api_valid_phone, VALID_TEXT,
+	[AC_PHONE] = { "phone", JSON_MEMBER_STRING, 0, api_valid_phone_text, VALID_TEXT,
 		API_PHONE_INVALID },
 	[AC_EMAIL] = { "email", JSON_MEMBER_STRING, 0, api_valid_email, VALID_TEXT,
 		API_EMAIL_INVALID },
@@ -94,7 +76,7 @@ const struct json_field api_client_fields[AC_NFIELDS] = {
 
 const struct json_field api_client_patch_fields[ACP_NFIELDS] = {
 	[ACP_NAME] = { "name", JSON_MEMBER_STRING, 0, api_valid_name, VALID_TEXT, API_NAME_INVALID },
-	[ACP_PHONE] = { "phone", JSON_MEMBER_STRING, 0, api_valid_phone, VALID_TEXT,
+	[ACP_PHONE] = { "phone", JSON_MEMBER_STRING, 0, api_valid_phone_text, VALID_TEXT,
 		API_PHONE_INVALID },
 	[ACP_EMAIL] = { "email", JSON_MEMBER_STRING, 0, api_valid_email, VALID_TEXT,
 		API_EMAIL_INVALID },
@@ -104,16 +86,25 @@ const struct json_field api_client_patch_fields[ACP_NFIELDS] = {
 	[ACP_OPTED_OUT] = { "opted_out", JSON_MEMBER_BOOLEAN, 0, NULL, VALID_TEXT, NULL },
 };
 
-/* The phone of member i as E.164 in the request arena, or NULL when
- * absent (the validator already accepted it). */
-static const char *api_phone_member(struct api_ctx *c, size_t i)
+/* The phone of member i as E.164 (phone.h) into *out (request arena;
+ * NULL when absent).  0, or -1 after answering 422 with the reason. */
+static int api_phone_member(struct api_ctx *c, size_t i, const char **out)
 {
-	char e164[VALID_E164_MAX_DIGITS + 2];
+	char e164[PHONE_E164_SIZE];
 	const struct valid_value *v = &c->members[i];
+	enum phone_error e;
 
-	if (v->s == NULL || !api_phone_normalize(v->s, v->len, e164))
-		return NULL;
-	return arena_strdup(c->req->arena, e164);
+	*out = NULL;
+	if (v->s == NULL)
+		return 0;
+	e = phone_normalise(v->s, v->len, e164, sizeof(e164));
+	if (e != PHONE_OK) {
+		api_error(c, 422, "invalid_field", "phone", "field 'phone' %s",
+			phone_error_text(e));
+		return -1;
+	}
+	*out = arena_strdup(c->req->arena, e164);
+	return 0;
 }
 
 /* Whether PostgreSQL knows time zone tz: 1, 0 (after answering 422), or
@@ -172,11 +163,12 @@ out:
 static void api_create_client(struct api_ctx *c)
 {
 	const struct valid_value *f = c->members;
-	const char *name = f[AC_NAME].s, *phone = api_phone_member(c, AC_PHONE),
-		   *email = f[AC_EMAIL].s, *tz = f[AC_TIME_ZONE].s;
+	const char *name = f[AC_NAME].s, *phone, *email = f[AC_EMAIL].s, *tz = f[AC_TIME_ZONE].s;
 	PGresult *res = NULL;
 
 	c->out->action = "create_client";
+	if (api_phone_member(c, AC_PHONE, &phone) < 0)
+		goto out;
 	if (phone == NULL && email == NULL) {
 		api_error(c, 422, "missing_field", "phone",
 			"a client needs a 'phone' or an 'email' (or both)");
@@ -342,7 +334,7 @@ static void api_patch_client(struct api_ctx *c, long long id)
 {
 	const struct valid_value *f = c->members;
 	char ids[24], dnc[8];
-	const char *row[6], *name, *phone, *email, *tz;
+	const char *row[6], *name, *phone, *email, *tz, *new_phone;
 	int in_tx = 0, got, set_phone, set_email, set_tz, opt_out = 0, any = 0;
 	PGresult *res = NULL;
 
@@ -370,6 +362,8 @@ static void api_patch_client(struct api_ctx *c, long long id)
 	set_phone = f[ACP_PHONE].s != NULL || api_member_null(c, "phone");
 	set_email = f[ACP_EMAIL].s != NULL || api_member_null(c, "email");
 	set_tz = f[ACP_TIME_ZONE].s != NULL || api_member_null(c, "time_zone");
+	if (api_phone_member(c, ACP_PHONE, &new_phone) < 0)
+		goto out;
 	if (f[ACP_TIME_ZONE].s && api_time_zone_known(c, f[ACP_TIME_ZONE].s) != 1)
 		goto out;
 	snprintf(ids, sizeof(ids), "%lld", id);
@@ -401,7 +395,7 @@ static void api_patch_client(struct api_ctx *c, long long id)
 	}
 	opt_out = f[ACP_OPTED_OUT].s && f[ACP_OPTED_OUT].i;
 	name = f[ACP_NAME].s ? f[ACP_NAME].s : row[0];
-	phone = set_phone ? api_phone_member(c, ACP_PHONE) : row[1];
+	phone = set_phone ? new_phone : row[1];
 	email = set_email ? f[ACP_EMAIL].s : row[2];
 	tz = set_tz ? f[ACP_TIME_ZONE].s : row[3];
 	snprintf(dnc, sizeof(dnc), "%s", f[ACP_DO_NOT_CALL].s ? f[ACP_DO_NOT_CALL].s : row[4]);
@@ -418,7 +412,10 @@ static void api_patch_client(struct api_ctx *c, long long id)
 			"  phone_invalid_at = CASE WHEN phone::text IS DISTINCT FROM $3::text THEN NULL "
 			"    ELSE phone_invalid_at END, "
 			"  opted_out_at = CASE WHEN $7::boolean THEN COALESCE(opted_out_at, now()) "
-			"    ELSE opted_out_at END "
+			"    ELSE opted_out_at END, "
+			/* Who opted the client out, for the dashboard (010_clients.sql). */
+			"  opted_out_by = CASE WHEN $7::boolean AND opted_out_at IS NULL "
+			"    THEN 'the JSON API' ELSE opted_out_by END "
 			"WHERE id = $1::bigint",
 			7, p);
 	}

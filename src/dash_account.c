@@ -98,7 +98,7 @@ void dash_root_handle(struct app *app, const struct route_input *in, struct outc
 	page_redirect(out, "%s", u ? "/today" : "/login");
 }
 
-static const char login_head[] = "<section class=\"card stack\">\n<h1>Log in</h1>\n";
+static const char login_head[] = "<section class=\"card stack narrow\">\n<h1>Log in</h1>\n";
 static const char login_tmpl[] =
 	"<form method=\"post\" action=\"/login\" class=\"form\">\n"
 	PAGE_CSRF_INPUT "\n"
@@ -197,7 +197,7 @@ void dash_logout_handle(struct app *app, const struct route_input *in, struct ou
 /* ---- the password ------------------------------------------------------------ */
 
 static const char password_head[] =
-	"<section class=\"card stack\">\n<h1>Change your password</h1>\n"
+	"<section class=\"card stack narrow\">\n<h1>Change your password</h1>\n"
 	"<p class=\"muted\">Changing the password logs you out everywhere else.</p>\n";
 static const char password_tmpl[] =
 	"<form method=\"post\" action=\"/account/password\" class=\"form\">\n"

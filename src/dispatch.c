@@ -55,24 +55,9 @@ static int pattern_matches(const char *pattern, valid_fn check, struct arena *a,
 	n = (size_t)(brace - pattern);
 	if (strncmp(pattern, path, n) != 0)
 		return 0;
-	/* "/x/{id}/cancel": the param is what lies between the prefix and
-	 * the fixed suffix after the closing brace. */
-	{
-		const char *rbrace = strchr(brace, '}');
-		size_t suffix = rbrace ? strlen(rbrace + 1) : 0, len = strlen(path + n);
-		if (suffix) {
-			if (len <= suffix || strcmp(path + n + len - suffix, rbrace + 1) != 0)
-				return 0;
-			len -= suffix;
-		}
-		if (memchr(path + n, '/', len) && suffix)
-			return 0;
-		*param = arena_strndup(a, path + n, len);
-		if (check && !check(*param, len)) {
-			*param = NULL;
-			return 0;
-		}
-	}
+	if (check && !check(path + n, strlen(path + n)))
+		return 0;
+	*param = arena_strdup(a, path + n);
 	return 1;
 }
 

@@ -175,9 +175,9 @@ const struct route routes_table[] = {
 	{ "GET", "/api/v1/appointments", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
 		ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_list_appointments_handle,
 		NO_FIELDS },
-	{ "POST", "/api/v1/appointments/{id}/cancel", valid_id, VALID_INT64, ROUTE_AUTH_API_KEY,
-		ROUTE_RENDER_JSON, ROUTE_BODY_RAW, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
-		api_cancel_appointment_handle, NO_FIELDS },
+	{ "POST", "/api/v1/appointments/{id}/cancel", api_valid_cancel_param, VALID_TEXT,
+		ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON, ROUTE_BODY_RAW, API_MAX_BODY, NO_FIELDS,
+		NO_FIELDS, 0, api_cancel_appointment_handle, NO_FIELDS },
 
 	{ NULL, "/api/v1/*", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
 		ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_not_found_handle,

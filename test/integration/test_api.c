@@ -1357,6 +1357,15 @@ static void test_clients_read_update(void **state)
 	api_client_is(&rs, "{\"opted_out\": true}", "opted out");
 	assert_false(json_is_null(json_object_get(rs.json, "opted_out_at")));
 	api_rs_free(&rs);
+	{
+		char cids[24], *by;
+		snprintf(cids, sizeof(cids), "%lld", id);
+		by = hx_db_value_or_fail("SELECT opted_out_by FROM clients WHERE id = $1::bigint", 1,
+			(const char *const[]){ cids });
+		assert_non_null(by);
+		assert_string_equal(by, "the JSON API");
+		free(by);
+	}
 	api_json("PATCH", path, b.key, "{\"opted_out\": false, \"name\": \"Changed\"}", &rs);
 	api_expect_error(&rs, 422, "invalid_field", "opted_out", "clear an opt-out");
 	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(rs.json, "error"),

@@ -124,7 +124,7 @@ static void test_table_matching(void **state)
 		{ "PUT", "/api/v1/clients", NULL, "/api/v1/clients", NULL },
 		{ "GET", "/api/v1/clients", "/api/v1/clients", "/api/v1/clients", NULL },
 		{ "POST", "/api/v1/appointments/12/cancel", "/api/v1/appointments/{id}/cancel",
-			"/api/v1/appointments/{id}/cancel", "12" },
+			"/api/v1/appointments/{id}/cancel", "12/cancel" },
 		{ "GET", "/api/v1/appointments/12/cancel", NULL, "/api/v1/appointments/{id}/cancel",
 			NULL },
 		{ "POST", "/api/v1/appointments/012/cancel", "/api/v1/*", "/api/v1/*", NULL },
