@@ -7,6 +7,8 @@
  * Makefile's build/diagrams/<flow>.svg rule), read once per process and
  * kept for the process's life (never a shell-out per request), served as
  * image/svg+xml with a Content-Security-Policy that allows no script.
+ * The flows are the product's, the same for every business, so the SVG
+ * needs no session (like the stylesheet); the page that shows them does.
  * A file holding anything that could run (a script or foreignObject
  * element, an on* attribute, a javascript: or data: link) is refused at
  * load (404 and a log line), as it is by the build rule. */

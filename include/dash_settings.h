@@ -49,12 +49,12 @@ void dash_settings_policy_remove_handle(struct app *app, const struct route_inpu
 void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);
 
-/* The route table matches a {param} only at a path's end, so the rows
- * ".../{id}/remove" are written ".../{param}" with one of these as the
- * param's validator: "<id>/remove" or "<id>/revoke", id as valid_id. */
+/* The rows ".../{id}/remove" and ".../{id}/revoke": the route table's
+ * {param} is the rest of the path, so these check "<id>/remove" or
+ * "<id>/revoke" (id as valid_id), and dash_settings_param_id reads the
+ * id back. */
 int dash_settings_remove_param(const char *v, size_t len);
 int dash_settings_revoke_param(const char *v, size_t len);
-/* The id at the start of such a param (it passed its validator). */
 long long dash_settings_param_id(const char *param);
 
 /* 1 when the logged-in user may change the business's settings (an owner

@@ -196,13 +196,21 @@ static int flow_names(struct arena *a, const char *root, const char **names)
 	return n;
 }
 
-/* "reminder_call" -> "Reminder call". */
-static const char *flow_title(struct arena *a, const char *name)
+/* A state's or action's name as words: "machine_message" -> "machine
+ * message" (in arena a). */
+static const char *words(struct arena *a, const char *name)
 {
 	char *t = arena_strdup(a, name);
 	for (char *p = t; *p; p++)
 		if (*p == '_')
 			*p = ' ';
+	return t;
+}
+
+/* "reminder_call" -> "Reminder call". */
+static const char *flow_title(struct arena *a, const char *name)
+{
+	char *t = (char *)words(a, name);
 	if (t[0] >= 'a' && t[0] <= 'z')
 		t[0] = (char)(t[0] - 'a' + 'A');
 	return t;
@@ -228,20 +236,24 @@ static const char tmpl_head[] =
 	" diagrams are drawn from the same tables the calls run on.</p>\n";
 static const char tmpl_flow[] =
 	"<section class=\"card\" id=\"{{name}}\"><h2>{{title}}</h2>\n"
-	"<p><img class=\"diagram\" src=\"/flows/{{name}}.svg?v={{hash}}\" alt=\"Diagram of"
-	" the {{title}} flow; its steps are listed below.\"></p>\n";
+	"<p><a href=\"/flows/{{name}}.svg?v={{hash}}\"><img class=\"diagram\""
+	" src=\"/flows/{{name}}.svg?v={{hash}}\" alt=\"Diagram of the {{title}} flow; its steps"
+	" are listed below.\"></a></p>\n"
+	"<p class=\"hint\">Open the diagram on its own to zoom in.</p>\n";
 static const char tmpl_no_diagram[] =
 	"<section class=\"card\" id=\"{{name}}\"><h2>{{title}}</h2>\n"
 	"<p class=\"muted\">The diagram has not been built (run make).</p>\n";
 static const char tmpl_steps[] =
-	"<table class=\"list\"><thead><tr><th>At step</th><th>When</th><th>Next step</th>"
-	"<th>What happens</th></tr></thead><tbody>\n";
+	"<div class=\"table-wrap\"><table class=\"table\"><thead><tr>"
+	"<th scope=\"col\">At step</th><th scope=\"col\">When</th>"
+	"<th scope=\"col\">Next step</th><th scope=\"col\">What happens</th>"
+	"</tr></thead><tbody>\n";
 static const char tmpl_step[] =
 	"<tr><td data-label=\"At step\">{{from}}</td><td data-label=\"When\">{{on}}</td>"
 	"<td data-label=\"Next step\">{{to}}</td><td data-label=\"What happens\">{{action}}</td>"
 	"</tr>\n";
-static const char tmpl_end[] = "</tbody></table></section>\n";
-static const char tmpl_none[] = "<p>No call flows are installed.</p>\n";
+static const char tmpl_end[] = "</tbody></table></div></section>\n";
+static const char tmpl_none[] = "<p class=\"empty\">No call flows are installed.</p>\n";
 
 void dash_flows_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
@@ -267,9 +279,9 @@ void dash_flows_handle(struct app *app, const struct route_input *in, struct out
 		page_add(out, tmpl_steps, NULL);
 		for (size_t t = 0; t < f->ntrans; t++) {
 			const struct flow_transition *tr = &f->trans[t];
-			const char *const sv[] = { "from", f->states[tr->from].name,
-				"on", input_words(a, tr->on), "to", f->states[tr->to].name,
-				"action", tr->action ? tr->action : "", NULL };
+			const char *const sv[] = { "from", words(a, f->states[tr->from].name),
+				"on", input_words(a, tr->on), "to", words(a, f->states[tr->to].name),
+				"action", tr->action ? words(a, tr->action) : "", NULL };
 			page_add(out, tmpl_step, sv);
 		}
 		page_add(out, tmpl_end, NULL);

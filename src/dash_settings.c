@@ -59,6 +59,9 @@ struct settings_view {
 	struct biz_form biz;
 	struct policy_form pol;
 	struct wording_form word;
+	const char *shown_name;      /* the stored name and callback number, which the */
+	const char *shown_callback;  /* preview uses whatever the form holds, */
+	const char *shown_tz;        /* and the stored zone */
 	const char *err_field;       /* the field a refused POST blames, or NULL */
 	const char *err_msg;
 };
@@ -128,6 +131,16 @@ static char *trimmed(struct arena *a, const char *s)
 	return arena_strndup(a, s, n);
 }
 
+/* Characters (code points) of UTF-8 text s: the column counts those. */
+static size_t chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
 /* Minutes since midnight of "HH:MM" (or "HH:MM:SS" as some browsers send
  * it), or -1. */
 static int parse_hhmm(const char *s)
@@ -173,6 +186,9 @@ static int load_view(struct app *app, const struct route_input *in, struct setti
 	/* The flag rides on the phone's last character: one row, five columns. */
 	v->biz.amd = row[4][strlen(row[4]) - 1] == '+';
 	v->biz.callback = arena_strndup(in->req->arena, row[4], strlen(row[4]) - 1);
+	v->shown_name = v->biz.name;
+	v->shown_callback = v->biz.callback;
+	v->shown_tz = v->biz.tz;
 	if (wording_load(app->db, in->req->arena, in->business_id, &w) < 0)
 		return -1;
 	v->word.greeting = w.greeting;
@@ -187,27 +203,39 @@ static const char tmpl_error_top[] =
 static const char tmpl_field_error[] =
 	"<p class=\"field-error\" id=\"{{id}}-error\">{{message}}</p>\n";
 
-/* The message under field name when the refused POST blamed it. */
-static void field_error(struct outcome *out, const struct settings_view *v, const char *name)
+static const char tmpl_field_open[] = "<div class=\"field\">\n";
+static const char tmpl_field_open_err[] = "<div class=\"field has-error\">\n";
+static const char tmpl_div_end[] = "</div>\n";
+
+/* Opens the field name's wrapper (marked when the refused POST blamed it). */
+static void field_open(struct outcome *out, const struct settings_view *v, const char *name)
+{
+	int blamed = v->err_field && strcmp(v->err_field, name) == 0;
+	page_add(out, blamed ? tmpl_field_open_err : tmpl_field_open, NULL);
+}
+
+/* Closes it, with the message under the field when it was blamed. */
+static void field_close(struct outcome *out, const struct settings_view *v, const char *name)
 {
 	if (v->err_field && strcmp(v->err_field, name) == 0) {
 		const char *const f[] = { "id", name, "message", v->err_msg, NULL };
 		page_add(out, tmpl_field_error, f);
 	}
+	page_add(out, tmpl_div_end, NULL);
 }
 
 static const char tmpl_intro[] =
 	"<h1>Settings</h1>\n"
 	"<p class=\"muted\">{{who}}</p>\n"
-	"<nav aria-label=\"Settings\"><ul class=\"row\">"
-	"<li><a href=\"#business\">Business</a></li>"
-	"<li><a href=\"#policy\">Reminder policy</a></li>"
-	"<li><a href=\"#wording\">Message wording</a></li>"
-	"<li><a href=\"/settings/api-keys\">API keys</a></li>"
-	"<li><a href=\"/settings/users\">Users</a></li>"
-	"<li><a href=\"/settings/sessions\">Sessions</a></li>"
-	"<li><a href=\"/account/password\">Change password</a></li>"
-	"</ul></nav>\n";
+	"<nav class=\"row\" aria-label=\"Settings\">"
+	"<a href=\"#business\">Business</a>"
+	"<a href=\"#policy\">Reminder policy</a>"
+	"<a href=\"#wording\">Message wording</a>"
+	"<a href=\"/settings/api-keys\">API keys</a>"
+	"<a href=\"/settings/users\">Users</a>"
+	"<a href=\"/settings/sessions\">Sessions</a>"
+	"<a href=\"/account/password\">Change password</a>"
+	"</nav>\n";
 
 static const char tmpl_biz_ro[] =
 	"<section class=\"card\" id=\"business\"><h2>Business</h2>\n<dl class=\"facts\">"
@@ -220,43 +248,47 @@ static const char tmpl_biz_ro[] =
 
 static const char tmpl_biz_open[] =
 	"<section class=\"card\" id=\"business\"><h2>Business</h2>\n"
-	"<form method=\"post\" action=\"/settings/business\" class=\"form\">\n" PAGE_CSRF_INPUT "\n"
+	"<form method=\"post\" action=\"/settings/business\" class=\"form\">\n" PAGE_CSRF_INPUT "\n";
+static const char tmpl_biz_name[] =
 	"<label for=\"name\">Business name</label>\n"
-	"<input id=\"name\" name=\"name\" value=\"{{name}}\" maxlength=\"200\" required>\n";
+	"<input type=\"text\" id=\"name\" name=\"name\" value=\"{{name}}\" maxlength=\"200\""
+	" required>\n";
 static const char tmpl_biz_tz_open[] =
 	"<label for=\"time_zone\">Time zone</label>\n"
 	"<select id=\"time_zone\" name=\"time_zone\">\n";
 static const char tmpl_option[] = "<option value=\"{{v}}\">{{v}}</option>\n";
 static const char tmpl_option_sel[] = "<option value=\"{{v}}\" selected>{{v}}</option>\n";
+static const char tmpl_select_end[] = "</select>\n";
 static const char tmpl_biz_window[] =
-	"</select>\n"
 	"<fieldset><legend>Calling window</legend>\n"
 	"<p class=\"hint\">Calls and texts go out only between these times, in each client's"
-	" own time zone (the business's when the client has none).</p>\n"
+	" own time zone (the business's when the client has none).</p>\n";
+static const char tmpl_biz_wstart[] =
 	"<label for=\"window_start\">From</label>\n"
 	"<input id=\"window_start\" name=\"window_start\" type=\"time\" value=\"{{wstart}}\""
 	" required>\n";
 static const char tmpl_biz_wend[] =
 	"<label for=\"window_end\">Until</label>\n"
 	"<input id=\"window_end\" name=\"window_end\" type=\"time\" value=\"{{wend}}\" required>\n";
+static const char tmpl_fieldset_end[] = "</fieldset>\n";
 static const char tmpl_biz_callback[] =
-	"</fieldset>\n"
 	"<label for=\"callback_phone\">Callback number</label>\n"
-	"<p class=\"hint\">The number reminders ask clients to call, with the country code,"
-	" e.g. +1 555 010 0123.</p>\n"
 	"<input id=\"callback_phone\" name=\"callback_phone\" type=\"tel\" value=\"{{callback}}\""
-	" required>\n";
+	" required>\n"
+	"<p class=\"hint\">The number reminders ask clients to call, with the country code,"
+	" e.g. +1 555 010 0123.</p>\n";
 static const char tmpl_biz_amd[] =
-	"<label class=\"check\"><input type=\"checkbox\" name=\"machine_detection\" value=\"on\">"
-	" Answering-machine detection</label>\n";
+	"<div class=\"field\"><label class=\"check\"><input type=\"checkbox\""
+	" name=\"machine_detection\" value=\"on\"> Answering-machine detection</label>\n";
 static const char tmpl_biz_amd_on[] =
-	"<label class=\"check\"><input type=\"checkbox\" name=\"machine_detection\" value=\"on\""
-	" checked> Answering-machine detection</label>\n";
+	"<div class=\"field\"><label class=\"check\"><input type=\"checkbox\""
+	" name=\"machine_detection\" value=\"on\" checked> Answering-machine detection</label>\n";
 static const char tmpl_biz_close[] =
 	"<p class=\"hint\">With detection on, Twilio tells ringfence when a machine answers and"
 	" the voicemail message plays at once. Without it, a call nobody answers with a key"
-	" within 5 seconds gets the same message.</p>\n"
-	"<button type=\"submit\" class=\"btn btn-primary\">Save business settings</button>\n"
+	" within 5 seconds gets the same message.</p></div>\n"
+	"<div class=\"form-actions\"><button type=\"submit\" class=\"btn btn-primary\">Save"
+	" business settings</button></div>\n"
 	"</form></section>\n";
 
 /* The business part: a form, or for staff the facts. */
@@ -284,10 +316,14 @@ static int render_business(struct app *app, const struct route_input *in,
 	if (res == NULL)
 		return -1;
 	{
-		const char *const f[] = { "csrf", in->user->csrf, "name", b->name, NULL };
+		const char *const f[] = { "csrf", in->user->csrf, NULL };
+		const char *const fn[] = { "name", b->name, NULL };
 		page_add(out, tmpl_biz_open, f);
+		field_open(out, v, "name");
+		page_add(out, tmpl_biz_name, fn);
+		field_close(out, v, "name");
 	}
-	field_error(out, v, "name");
+	field_open(out, v, "time_zone");
 	page_add(out, tmpl_biz_tz_open, NULL);
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *z = PQgetvalue(res, i, 0);
@@ -295,22 +331,28 @@ static int render_business(struct app *app, const struct route_input *in,
 		page_add(out, strcmp(z, b->tz) == 0 ? tmpl_option_sel : tmpl_option, f);
 	}
 	PQclear(res);
+	page_add(out, tmpl_select_end, NULL);
+	field_close(out, v, "time_zone");
+	page_add(out, tmpl_biz_window, NULL);
 	{
 		const char *const f[] = { "wstart", b->wstart, NULL };
-		page_add(out, tmpl_biz_window, f);
+		field_open(out, v, "window_start");
+		page_add(out, tmpl_biz_wstart, f);
+		field_close(out, v, "window_start");
 	}
-	field_error(out, v, "time_zone");
-	field_error(out, v, "window_start");
 	{
 		const char *const f[] = { "wend", b->wend, NULL };
+		field_open(out, v, "window_end");
 		page_add(out, tmpl_biz_wend, f);
+		field_close(out, v, "window_end");
 	}
-	field_error(out, v, "window_end");
+	page_add(out, tmpl_fieldset_end, NULL);
 	{
 		const char *const f[] = { "callback", b->callback, NULL };
+		field_open(out, v, "callback_phone");
 		page_add(out, tmpl_biz_callback, f);
+		field_close(out, v, "callback_phone");
 	}
-	field_error(out, v, "callback_phone");
 	page_add(out, b->amd ? tmpl_biz_amd_on : tmpl_biz_amd, NULL);
 	page_add(out, tmpl_biz_close, NULL);
 	return 0;
@@ -341,24 +383,24 @@ static const char tmpl_pol_row_rm[] =
 static const char tmpl_pol_table_end[] = "</tbody></table></div>\n";
 static const char tmpl_pol_form[] =
 	"<form method=\"post\" action=\"/settings/policy\" class=\"form\">\n" PAGE_CSRF_INPUT "\n"
-	"<h3>Add a line</h3>\n"
+	"<h3>Add a line</h3>\n";
+static const char tmpl_pol_channel[] =
 	"<label for=\"channel\">Channel</label>\n"
 	"<select id=\"channel\" name=\"channel\">\n";
 static const char tmpl_pol_offset[] =
-	"</select>\n"
 	"<label for=\"offset\">How long before the appointment</label>\n"
-	"<input id=\"offset\" name=\"offset\" inputmode=\"numeric\" value=\"{{offset}}\""
-	" required>\n"
+	"<div class=\"row\"><input type=\"number\" id=\"offset\" name=\"offset\" min=\"0\""
+	" value=\"{{offset}}\" required>\n"
 	"<select name=\"offset_unit\" aria-label=\"Unit\">\n";
 static const char tmpl_pol_stale[] =
-	"</select>\n"
 	"<label for=\"stale\">Not sent if it is late by more than</label>\n"
-	"<input id=\"stale\" name=\"stale\" inputmode=\"numeric\" value=\"{{stale}}\""
-	" required>\n"
+	"<div class=\"row\"><input type=\"number\" id=\"stale\" name=\"stale\" min=\"1\""
+	" value=\"{{stale}}\" required>\n"
 	"<select name=\"stale_unit\" aria-label=\"Unit\">\n";
+static const char tmpl_select_row_end[] = "</select></div>\n";
 static const char tmpl_pol_close[] =
-	"</select>\n"
-	"<button type=\"submit\" class=\"btn btn-primary\">Add line</button>\n</form>\n";
+	"<div class=\"form-actions\"><button type=\"submit\" class=\"btn btn-primary\">Add"
+	" line</button></div>\n</form>\n";
 static const char tmpl_section_end[] = "</section>\n";
 static const char tmpl_opt_label[] = "<option value=\"{{v}}\">{{label}}</option>\n";
 static const char tmpl_opt_label_sel[] =
@@ -414,14 +456,21 @@ static int render_policy(struct app *app, const struct route_input *in, struct o
 		const char *const f1[] = { "offset", v->pol.offset, NULL };
 		const char *const f2[] = { "stale", v->pol.stale, NULL };
 		page_add(out, tmpl_pol_form, f0);
+		field_open(out, v, "channel");
+		page_add(out, tmpl_pol_channel, NULL);
 		options(out, channel_opts, v->pol.channel);
+		page_add(out, tmpl_select_end, NULL);
+		field_close(out, v, "channel");
+		field_open(out, v, "offset");
 		page_add(out, tmpl_pol_offset, f1);
 		options(out, offset_units, v->pol.offset_unit);
-		field_error(out, v, "channel");
-		field_error(out, v, "offset");
+		page_add(out, tmpl_select_row_end, NULL);
+		field_close(out, v, "offset");
+		field_open(out, v, "stale");
 		page_add(out, tmpl_pol_stale, f2);
 		options(out, stale_units, v->pol.stale_unit);
-		field_error(out, v, "stale");
+		page_add(out, tmpl_select_row_end, NULL);
+		field_close(out, v, "stale");
 		page_add(out, tmpl_pol_close, NULL);
 	}
 	page_add(out, tmpl_section_end, NULL);
@@ -432,25 +481,28 @@ static const char tmpl_word_open[] =
 	"<section class=\"card\" id=\"wording\"><h2>Message wording</h2>\n"
 	"<p class=\"hint\">Texts and emails start with your greeting and end with your closing"
 	" line; the appointment's date and time sit between them, and the way to stop reminders"
-	" is always added. You may use {business}, {date}, {time} and {callback}; nothing else"
+	" is always added. You may use {business}, {date}, {time} and {callback} ({business} in"
+	" at least one of the two, so people know who writes); nothing else"
 	" about a client or an appointment (never its notes) is ever sent. Calls use recorded"
 	" prompts and speak only the business name, date, time and callback number.</p>\n";
 static const char tmpl_word_ro[] =
 	"<dl class=\"facts\"><dt>Greeting</dt><dd>{{greeting}}</dd>"
 	"<dt>Closing line</dt><dd>{{closing}}</dd></dl>\n";
 static const char tmpl_word_form[] =
-	"<form method=\"post\" action=\"/settings/wording\" class=\"form\">\n" PAGE_CSRF_INPUT "\n"
+	"<form method=\"post\" action=\"/settings/wording\" class=\"form\">\n" PAGE_CSRF_INPUT "\n";
+static const char tmpl_word_greeting[] =
 	"<label for=\"greeting\">Greeting</label>\n"
-	"<input id=\"greeting\" name=\"greeting\" value=\"{{greeting}}\" maxlength=\"160\""
-	" required>\n";
+	"<input type=\"text\" id=\"greeting\" name=\"greeting\" value=\"{{greeting}}\""
+	" maxlength=\"160\" required>\n";
 static const char tmpl_word_closing[] =
 	"<label for=\"closing\">Closing line</label>\n"
-	"<input id=\"closing\" name=\"closing\" value=\"{{closing}}\" maxlength=\"160\""
-	" required>\n";
+	"<input type=\"text\" id=\"closing\" name=\"closing\" value=\"{{closing}}\""
+	" maxlength=\"160\" required>\n";
 static const char tmpl_word_buttons[] =
+	"<div class=\"form-actions\">"
 	"<button type=\"submit\" name=\"do\" value=\"preview\" class=\"btn\">Preview</button>\n"
 	"<button type=\"submit\" name=\"do\" value=\"save\" class=\"btn btn-primary\">Save"
-	" wording</button>\n</form>\n";
+	" wording</button></div>\n</form>\n";
 static const char tmpl_preview_unsaved[] =
 	"<p class=\"alert-info\">This preview shows wording that is not saved yet.</p>\n";
 static const char tmpl_preview[] =
@@ -482,7 +534,7 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	const struct settings_view *v)
 {
 	struct arena *a = in->req->arena;
-	const char *p[1] = { v->biz.tz }, *row[2];
+	const char *p[1] = { v->shown_tz }, *row[2];
 	struct wording w = { v->word.greeting, v->word.closing };
 	struct wording_values vals;
 	struct buf html, twiml, menu;
@@ -495,10 +547,10 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 		" 30 minutes' AS d) s", 1, p, 2, row);
 	if (r != 1)
 		return -1;
-	vals.business = v->biz.name;
+	vals.business = v->shown_name;
 	vals.date = row[0];
 	vals.time = row[1];
-	vals.callback = v->biz.callback;
+	vals.callback = v->shown_callback;
 	link = arena_printf(a, "%s/unsubscribe?t=sample", app->cfg.public_url ? app->cfg.public_url : "");
 	sms = wording_sms(a, &w, &vals);
 	text = wording_email_text(a, &w, &vals, link);
@@ -540,9 +592,12 @@ static int render_wording(struct app *app, const struct route_input *in, struct 
 			NULL };
 		const char *const f2[] = { "closing", v->word.closing, NULL };
 		page_add(out, tmpl_word_form, f1);
-		field_error(out, v, "greeting");
+		field_open(out, v, "greeting");
+		page_add(out, tmpl_word_greeting, f1);
+		field_close(out, v, "greeting");
+		field_open(out, v, "closing");
 		page_add(out, tmpl_word_closing, f2);
-		field_error(out, v, "closing");
+		field_close(out, v, "closing");
 		page_add(out, tmpl_word_buttons, NULL);
 	}
 	if (render_preview(app, in, out, v) < 0)
@@ -635,7 +690,7 @@ void dash_settings_business_handle(struct app *app, const struct route_input *in
 	v.biz.callback = trimmed(a, f[DS_BIZ_CALLBACK].s);
 	v.biz.amd = f[DS_BIZ_AMD].s != NULL && strcmp(f[DS_BIZ_AMD].s, "on") == 0;
 
-	if (v.biz.name[0] == '\0' || strlen(v.biz.name) > 200 ||
+	if (v.biz.name[0] == '\0' || chars(v.biz.name) > 200 ||
 		!valid_no_controls(v.biz.name, strlen(v.biz.name), NULL)) {
 		refuse(app, in, out, &v, "name",
 			"Business name: give a name of 1 to 200 characters on one line.");
@@ -841,6 +896,14 @@ void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 	}
 	if (wording_check(v.word.closing, err, sizeof(err)) < 0) {
 		refuse(app, in, out, &v, "closing", arena_printf(a, "Closing line: %s.", err));
+		return;
+	}
+	/* A text that does not say who sends it is one people cannot place
+	 * (or stop knowingly): the business's name must be in it. */
+	if (strstr(v.word.greeting, "{business}") == NULL &&
+		strstr(v.word.closing, "{business}") == NULL) {
+		refuse(app, in, out, &v, "greeting", "Greeting: put {business} in the greeting or"
+			" the closing line, so that people know who the reminder is from.");
 		return;
 	}
 	if (strcmp(what, "preview") == 0) {

@@ -32,8 +32,9 @@ struct users_form {
 
 static const char tmpl_head[] =
 	"<h1>Users</h1>\n"
-	"<p><a href=\"/settings\">Settings</a> &middot; <a href=\"/settings/sessions\">Your"
-	" sessions</a> &middot; <a href=\"/account/password\">Change your password</a></p>\n"
+	"<nav class=\"row\" aria-label=\"Settings\"><a href=\"/settings\">Settings</a>"
+	"<a href=\"/settings/sessions\">Your sessions</a>"
+	"<a href=\"/account/password\">Change your password</a></nav>\n"
 	"<p class=\"hint\">Owners can change settings, keys and users; staff can see"
 	" everything and work with appointments and clients but cannot change settings.</p>\n";
 static const char tmpl_error_top[] =
@@ -55,24 +56,27 @@ static const char tmpl_table_end[] = "</tbody></table></div></section>\n";
 static const char tmpl_form[] =
 	"<section class=\"card\"><h2>Add a user</h2>\n"
 	"<form method=\"post\" action=\"/settings/users\" class=\"form\">\n" PAGE_CSRF_INPUT "\n"
-	"<label for=\"email\">Email (their login)</label>\n"
+	"<div class=\"field\"><label for=\"email\">Email (their login)</label>\n"
 	"<input id=\"email\" name=\"email\" type=\"email\" value=\"{{email}}\" maxlength=\"254\""
 	" required autocomplete=\"off\">\n";
 static const char tmpl_form_role[] =
-	"<label for=\"role\">Role</label>\n<select id=\"role\" name=\"role\">\n";
+	"</div>\n<div class=\"field\"><label for=\"role\">Role</label>\n"
+	"<select id=\"role\" name=\"role\">\n";
 static const char tmpl_opt[] = "<option value=\"{{v}}\">{{label}}</option>\n";
 static const char tmpl_opt_sel[] = "<option value=\"{{v}}\" selected>{{label}}</option>\n";
+static const char tmpl_select_end[] = "</select>\n";
 static const char tmpl_form_pw[] =
-	"</select>\n"
-	"<p class=\"hint\">Type an initial password twice (at least {{min}} characters), or"
-	" leave both empty and one is made up and shown once.</p>\n"
-	"<label for=\"password\">Initial password</label>\n"
+	"</div>\n<div class=\"field\"><label for=\"password\">Initial password</label>\n"
 	"<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\">\n"
-	"<label for=\"password_confirm\">The same password again</label>\n"
+	"<p class=\"hint\">Type it twice (at least {{min}} characters), or leave both empty and"
+	" one is made up and shown once.</p>\n"
+	"</div>\n<div class=\"field\"><label for=\"password_confirm\">The same password"
+	" again</label>\n"
 	"<input id=\"password_confirm\" name=\"password_confirm\" type=\"password\""
 	" autocomplete=\"new-password\">\n";
 static const char tmpl_form_end[] =
-	"<button type=\"submit\" class=\"btn btn-primary\">Add user</button>\n</form></section>\n";
+	"</div>\n<div class=\"form-actions\"><button type=\"submit\" class=\"btn btn-primary\">"
+	"Add user</button></div>\n</form></section>\n";
 static const char tmpl_field_error[] =
 	"<p class=\"field-error\" id=\"{{id}}-error\">{{message}}</p>\n";
 static const char tmpl_created[] =
@@ -128,7 +132,7 @@ static void render(struct app *app, const struct route_input *in, struct outcome
 		const char *const f[] = { "id", PQgetvalue(res, i, 0), "email",
 			PQgetvalue(res, i, 1), "role", role_words(PQgetvalue(res, i, 2)),
 			"created", PQgetvalue(res, i, 3), "csrf", in->user->csrf,
-			"note", self ? "you" : "", NULL };
+			"note", self ? "This is you" : "", NULL };
 		page_add(out, can && !self ? tmpl_row_rm : tmpl_row, f);
 	}
 	PQclear(res);
@@ -148,6 +152,7 @@ static void render(struct app *app, const struct route_input *in, struct outcome
 		page_add(out, owner ? tmpl_opt : tmpl_opt_sel, o1);
 		page_add(out, owner ? tmpl_opt_sel : tmpl_opt, o2);
 	}
+	page_add(out, tmpl_select_end, NULL);
 	field_error(out, form, "role");
 	{
 		char min[8];
@@ -268,7 +273,7 @@ void dash_users_add_handle(struct app *app, const struct route_input *in, struct
 	}
 	PQclear(res);
 	if (made[0] == '\0') {
-		page_redirect(out, "/settings/users?notice=saved");
+		page_redirect(out, "/settings/users?notice=user_added");
 		return;
 	}
 	/* The made-up password is shown once, on this answer (the shell sends
@@ -353,5 +358,5 @@ void dash_users_remove_handle(struct app *app, const struct route_input *in,
 		return;
 	}
 	PQclear(res);
-	page_redirect(out, "/settings/users?notice=saved");
+	page_redirect(out, "/settings/users?notice=user_removed");
 }

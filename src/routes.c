@@ -9,6 +9,7 @@
 #include "routes.h"
 #include "api.h"
 #include "dash_flows.h"
+#include "dash_keys.h"
 #include "dash_settings.h"
 #include "dash_users.h"
 #include "app.h"
@@ -301,23 +302,33 @@ const struct route routes_table[] = {
 	{ "POST", "/settings/policy", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_policy_fields), NO_FIELDS, 0,
 		dash_settings_policy_add_handle, NO_FIELDS },
-	{ "POST", "/settings/policy/{param}", dash_settings_remove_param, VALID_TEXT,
+	{ "POST", "/settings/policy/{id}/remove", dash_settings_remove_param, VALID_TEXT,
 		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
 		dash_settings_policy_remove_handle, NO_FIELDS },
 	{ "POST", "/settings/wording", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_wording_fields), NO_FIELDS, 0,
 		dash_settings_wording_handle, NO_FIELDS },
+	{ "GET", "/settings/api-keys", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_keys_handle, NO_FIELDS },
+	{ "POST", "/settings/api-keys", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_keys_create_fields), NO_FIELDS, 0,
+		dash_keys_create_handle, NO_FIELDS },
+	{ "POST", "/settings/api-keys/{id}/revoke", dash_settings_revoke_param, VALID_TEXT,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_keys_revoke_handle, NO_FIELDS },
 	{ "GET", "/settings/users", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_users_handle, NO_FIELDS },
 	{ "POST", "/settings/users", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, 0, FIELDS(dash_users_add_fields), NO_FIELDS, 0,
 		dash_users_add_handle, NO_FIELDS },
-	{ "POST", "/settings/users/{param}", dash_settings_remove_param, VALID_TEXT,
+	{ "POST", "/settings/users/{id}/remove", dash_settings_remove_param, VALID_TEXT,
 		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
 		dash_users_remove_handle, NO_FIELDS },
 	{ "GET", "/flows", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_flows_handle, NO_FIELDS },
-	{ "GET", "/flows/{param}", dash_flows_svg_param, VALID_TEXT, ROUTE_AUTH_SESSION,
+	/* The diagrams are the product's, the same for every business: no
+	 * session, like the stylesheet. */
+	{ "GET", "/flows/{name}", dash_flows_svg_param, VALID_TEXT, ROUTE_AUTH_NONE,
 		ROUTE_RENDER_ASSET, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
 		dash_flows_svg_handle, NO_FIELDS },
 

@@ -23,6 +23,8 @@ int dash_appointments_tests(void); /* test_dash_appointments.c: today, appointme
 int session_tests(void);      /* test_session.c: dashboard logins, sessions, CSRF, the login throttle */
 int shell_tests(void);        /* test_shell.c: the dashboard shell: headers, 404, redirects, static files, body limits, the failsafe banner */
 int dash_clients_tests(void); /* test_dash_clients.c: the clients pages and CSV import */
+int dash_settings_tests(void); /* test_dash_settings.c: settings, wording previews, API keys, users, flows */
+int isolation_tests(void);    /* test_isolation.c: every id route with another business's ids is 404 and changes nothing */
 int restarts_tests(void);     /* test_restarts.c: the contact limits across restarts (last: it restarts the stack) */
 
 #endif

@@ -434,6 +434,15 @@ int hx_http(void *handle, const struct hx_request *rq, struct hx_response *rs)
 			: "Expect:");
 	} else if (strcmp(rq->method, "GET") != 0) {
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, rq->method);
+		if (rq->body) {
+			/* PATCH and the like: the body as given. */
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDS, rq->body);
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+			line = xasprintf("Content-Type: %s", rq->content_type ? rq->content_type
+				: "application/x-www-form-urlencoded");
+			headers = curl_slist_append(headers, line);
+			free(line);
+		}
 	}
 	if (rq->signature) {
 		/* "Name;" is how curl sends a header with an empty value. */

@@ -92,7 +92,7 @@ void hx_random_phone(char out[13]);
 /* ---- HTTP ------------------------------------------------------------ */
 
 struct hx_request {
-	const char *method;        /* "GET" or "POST" */
+	const char *method;        /* "GET", "POST", or another (PATCH: body sent as given) */
 	const char *url;
 	const char *body;          /* NULL: no body */
 	size_t body_len;

@@ -44,6 +44,8 @@ int main(void)
 		{ "dash_appointments", dash_appointments_tests },
 		{ "shell", shell_tests },
 		{ "dash_clients", dash_clients_tests },
+		{ "dash_settings", dash_settings_tests },
+		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");
