@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define DB_MAX_PREPARED 64
 /* A request must never wait long on the database: Twilio gives a webhook
  * 15 s in all, and a stuck statement would hold a FastCGI worker. */
 #define DB_CONNECT_TIMEOUT "3"
@@ -20,8 +19,13 @@
 struct db {
 	char *conninfo;         /* owned */
 	PGconn *conn;           /* NULL when not connected */
-	const char *prepared[DB_MAX_PREPARED]; /* names prepared on conn (literals) */
-	int nprepared;
+	/* The statements prepared on conn: name and text, both literals
+	 * (owned by the program), in an array that grows (owned). */
+	struct db_stmt {
+		const char *name;
+		const char *sql;
+	} *prepared;
+	size_t nprepared, cap;
 	char sqlstate[6];
 	char error[512];
 	int down_logged;        /* log an outage once, not per statement */
@@ -40,6 +44,7 @@ void db_close(struct db *db)
 		return;
 	if (db->conn)
 		PQfinish(db->conn);
+	free(db->prepared);
 	free(db->conninfo);
 	free(db);
 }
@@ -196,23 +201,35 @@ PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *para
 PGresult *db_exec_prepared(struct db *db, const char *name, const char *sql,
 	int n, const char *const *params)
 {
-	int i;
+	size_t i;
+
 	if (db_connect(db) < 0)
 		return NULL;
 	for (i = 0; i < db->nprepared; i++)
-		if (db->prepared[i] == name || strcmp(db->prepared[i], name) == 0)
+		if (db->prepared[i].name == name || strcmp(db->prepared[i].name, name) == 0)
 			break;
+	if (i < db->nprepared && db->prepared[i].sql != sql &&
+		strcmp(db->prepared[i].sql, sql) != 0) {
+		/* Two statements under one name: running either would run
+		 * the wrong one for somebody.  A bug, refused every time. */
+		snprintf(db->error, sizeof(db->error),
+			"two different statements are named %s", name);
+		db->sqlstate[0] = '\0';
+		log_error("db: %s", db->error);
+		return NULL;
+	}
 	if (i == db->nprepared) {
 		PGresult *res = db_result(db, PQprepare(db->conn, name, sql, n, NULL), name);
 		if (res == NULL)
 			return NULL;
 		PQclear(res);
-		if (db->nprepared < DB_MAX_PREPARED)
-			db->prepared[db->nprepared++] = name;
-		else
-			/* Never silently run the wrong statement: an unrecorded
-			 * name would be prepared again and fail. */
-			log_warn("db: more than %d prepared statements", DB_MAX_PREPARED);
+		if (db->nprepared == db->cap) {
+			db->cap = db->cap ? db->cap * 2 : 64;
+			db->prepared = xrealloc(db->prepared, db->cap * sizeof(*db->prepared));
+		}
+		db->prepared[db->nprepared].name = name;
+		db->prepared[db->nprepared].sql = sql;
+		db->nprepared++;
 	}
 	return db_result(db, PQexecPrepared(db->conn, name, n, params, NULL, NULL, 0), name);
 }
