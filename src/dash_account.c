@@ -37,13 +37,20 @@ int dash_valid_revoke_param(const char *v, size_t len)
 	return slash && strcmp(slash, "/revoke") == 0 && valid_id(v, (size_t)(slash - v));
 }
 
+/* The login form's hidden "next": empty (the form was not reached from
+ * another page: a browser sends the field empty) or a local path. */
+static int valid_login_next(const char *v, size_t len)
+{
+	return len == 0 || session_valid_next(v, len);
+}
+
 const struct valid_field dash_login_query[1] = {
 	{ "next", session_valid_next, 0, VALID_TEXT },
 };
 const struct valid_field dash_login_fields[3] = {
 	{ "email", valid_login_text, 0, VALID_TEXT },
 	{ "password", valid_password_text, 0, VALID_TEXT },
-	{ "next", session_valid_next, 0, VALID_TEXT },
+	{ "next", valid_login_next, 0, VALID_TEXT },
 };
 const struct valid_field dash_password_fields[3] = {
 	{ "old", valid_password_text, 0, VALID_TEXT },

@@ -1,0 +1,216 @@
+// app.mjs: steps through ringfence's dashboard that several browser tests
+// share (log in, create a client or an appointment, read the notice), and
+// the stack's side doors the tests need (bin/ringfence, psql, the
+// simulator's callee API).  Locators go by what a person sees: labels,
+// button names, link text.
+
+import { env, check, run, tag, TestFailure } from './lib.mjs';
+
+// Logs in on a new tab (its own context) and lands on /today.
+export async function login(t, email, password, who = email) {
+	const tab = await t.tab(who);
+	const page = tab.page;
+	await tab.go('/login', { label: 'login' });
+	await page.getByLabel(/e-?mail/i).fill(email);
+	await page.getByLabel(/^password/i).fill(password);
+	await tab.click(page.locator('form').filter({ has: page.getByLabel(/^password/i) })
+		.locator('button[type=submit], input[type=submit]').first(), { label: 'after-login' });
+	check(new URL(page.url()).pathname === '/today',
+		`${who}: logging in led to ${tab.where()}, not /today`);
+	return tab;
+}
+
+// The demo owner's login, as `make run` prints it.
+export async function loginDemo(t) {
+	check(env.demoUser && env.demoPassword, 'no demo login (RINGFENCE_DEMO_USER/PASSWORD)');
+	return login(t, env.demoUser, env.demoPassword, 'demo owner');
+}
+
+// The notice line's text after a redirect with ?notice=.
+export function noticeCode(tab) {
+	return new URL(tab.page.url()).searchParams.get('notice');
+}
+
+// The id at the end of /<what>/<id> in the tab's URL, or null.
+export function idInUrl(tab, what) {
+	const m = new RegExp(`^/${what}/(\\d+)(?:$|[/?])`).exec(new URL(tab.page.url()).pathname);
+	return m ? m[1] : null;
+}
+
+// Chooses the <option> of select whose text contains text.
+export async function selectByText(select, text) {
+	const value = await select.evaluate((el, want) => {
+		for (const o of el.options)
+			if (o.textContent.includes(want))
+				return o.value;
+		return null;
+	}, text);
+	check(value !== null, `no option containing ${JSON.stringify(text)} in the select`);
+	await select.selectOption(value);
+}
+
+// One SQL query's rows as arrays of strings (psql -At against the stack's
+// database: PGHOST etc. come from ringfence.env).  For reading what the
+// pages do not show (a business's calling window, an id), never for
+// changing what a test then checks through the pages.
+export async function sql(query) {
+	const r = await run(['-X', '-q', '-At', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-c', query],
+		{ program: 'psql' });
+	if (r.code !== 0)
+		throw new TestFailure(`psql failed: ${r.stderr.trim()}`);
+	return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}
+
+// How the simulator's callee at number behaves from now on
+// (include/sim/sim_callee.h's grammar).
+export async function simCallee(number, behaviour) {
+	const auth = Buffer.from(`${env.twilioSid}:${env.twilioToken}`).toString('base64');
+	const res = await fetch(`${env.twilioApi}/sim/callees`, {
+		method: 'POST',
+		headers: { authorization: `Basic ${auth}`, 'content-type': 'application/x-www-form-urlencoded' },
+		body: new URLSearchParams({ Number: number, Behaviour: behaviour }).toString(),
+	});
+	if (!res.ok)
+		throw new TestFailure(`the simulator refused the callee ${number}: ${res.status} ${await res.text()}`);
+}
+
+// Zones a client may have, west to east; clientZone picks one of them.
+const ZONES = ['Pacific/Pago_Pago', 'Pacific/Honolulu', 'America/Anchorage', 'America/Los_Angeles',
+	'America/Denver', 'America/Chicago', 'America/New_York', 'America/Halifax',
+	'America/Sao_Paulo', 'Atlantic/South_Georgia', 'Atlantic/Azores', 'Europe/London',
+	'Europe/Berlin', 'Europe/Athens', 'Europe/Moscow', 'Asia/Dubai', 'Asia/Karachi',
+	'Asia/Dhaka', 'Asia/Bangkok', 'Asia/Shanghai', 'Asia/Tokyo', 'Australia/Brisbane',
+	'Pacific/Noumea', 'Pacific/Auckland', 'Pacific/Tongatapu', 'Pacific/Kiritimati'];
+
+function localMinutes(zone, when) {
+	const parts = new Intl.DateTimeFormat('en-GB', {
+		timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+	}).formatToParts(when);
+	const get = (k) => Number(parts.find((p) => p.type === k).value);
+	return get('hour') * 60 + get('minute');
+}
+
+// A time zone in which it is now well inside the business's calling
+// window (at least 45 minutes from either edge), so that a test reminder
+// to a client living there may go out now, whatever the hour of the run.
+export async function clientZone(businessId) {
+	const rows = await sql(`SELECT to_char(window_start, 'HH24:MI'), to_char(window_end, 'HH24:MI') ` +
+		`FROM businesses WHERE id = ${Number(businessId)}`);
+	check(rows.length === 1, `no business ${businessId}`);
+	const mins = (s) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5));
+	const [start, end] = [mins(rows[0][0]), mins(rows[0][1])];
+	const now = new Date();
+	let best = null;
+	for (const z of ZONES) {
+		const m = localMinutes(z, now);
+		const margin = Math.min(m - start, end - m);
+		if (margin >= 45 && (!best || margin > best.margin))
+			best = { zone: z, margin };
+	}
+	check(best, `no time zone has ${rows[0][0]}-${rows[0][1]} open now`);
+	return best.zone;
+}
+
+// "YYYY-MM-DDTHH:MM" (a datetime-local value) days from today at hh:mm.
+export function localDateTime(days, hh, mm = 0) {
+	const d = new Date(Date.now() + days * 86400000);
+	const p = (n) => String(n).padStart(2, '0');
+	return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(hh)}:${p(mm)}`;
+}
+
+// Creates a client through /clients/new; returns its id.
+export async function createClient(tab, { name, phone, email = '', zone = null }) {
+	const page = tab.page;
+	await tab.go('/clients/new', { label: 'clients-new' });
+	await page.getByLabel(/^name/i).fill(name);
+	await page.getByLabel(/phone/i).fill(phone);
+	if (email)
+		await page.getByLabel(/^e-?mail/i).fill(email);
+	if (zone)
+		await page.getByLabel(/time ?zone/i).selectOption(zone);
+	await tab.click(page.locator('main form button[type=submit]').last(), { label: 'client-created' });
+	let id = idInUrl(tab, 'clients');
+	if (!id) {
+		// Back on the list: the new client's link.
+		const href = await page.getByRole('link', { name, exact: true }).first().getAttribute('href');
+		id = (/\/clients\/(\d+)/.exec(href || '') || [])[1];
+	}
+	check(id, `creating the client ${name} led to ${tab.where()} without the client's id`);
+	return id;
+}
+
+// Creates an appointment for the client through /appointments/new (the
+// client chosen by name); returns its id.
+export async function createAppointment(tab, { clientName, when, notes = '' }) {
+	const page = tab.page;
+	await tab.go('/appointments/new', { label: 'appointments-new' });
+	const client = page.getByLabel(/^client/i);
+	if (await client.evaluate((el) => el.tagName === 'SELECT'))
+		await selectByText(client, clientName);
+	else
+		await client.fill(clientName);
+	await page.locator('input[type="datetime-local"]').first().fill(when);
+	if (notes)
+		await page.getByLabel(/^notes/i).fill(notes);
+	await tab.click(page.locator('main form button[type=submit]').last(), { label: 'appointment-created' });
+	let id = idInUrl(tab, 'appointments');
+	if (!id) {
+		const link = page.locator('a[href^="/appointments/"]').filter({ hasText: clientName }).first();
+		const href = await link.getAttribute('href');
+		id = (/\/appointments\/(\d+)/.exec(href || '') || [])[1];
+	}
+	check(id, `creating the appointment for ${clientName} led to ${tab.where()} without its id`);
+	return id;
+}
+
+// A CSV of clients in the columns of the page's own template: the rows'
+// values by column name (name, phone, email, time zone), empty otherwise.
+export function csvOf(header, rows) {
+	const cols = header.split(',').map((c) => c.trim().toLowerCase().replace(/^"|"$/g, ''));
+	const cell = (row, c) => {
+		if (/name/.test(c)) return row.name;
+		if (/phone/.test(c)) return row.phone;
+		if (/e-?mail/.test(c)) return row.email;
+		if (/zone/.test(c)) return 'America/New_York';
+		return '';
+	};
+	const quote = (v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+	return [header, ...rows.map((r) => cols.map((c) => quote(cell(r, c))).join(','))].join('\r\n') + '\r\n';
+}
+
+// Uploads csv as a clients import from /import; returns the answer page's text.
+export async function upload(tab, csv, filename, { status = 200, label } = {}) {
+	const page = tab.page;
+	await tab.go('/import', { label: label ? `${label}-form` : false });
+	const form = page.locator('form').filter({ has: page.locator('input[type=file]') }).first();
+	const kind = form.locator('select[name=type], select[name=kind]');
+	if (await kind.count())
+		await kind.first().selectOption('clients');
+	else if (await form.locator('input[type=radio][value=clients]').count())
+		await form.locator('input[type=radio][value=clients]').check();
+	await form.locator('input[type=file]').setInputFiles({
+		name: filename, mimeType: 'text/csv', buffer: Buffer.from(csv, 'utf8'),
+	});
+	await tab.click(form.locator('button[type=submit], input[type=submit]').first(), { status, label });
+	return tab.text();
+}
+
+// The header line of the page's own template for a clients import.
+export async function clientsHeader(tab) {
+	const tpl = await tab.page.request.get('/import/template/clients.csv');
+	check(tpl.status() === 200, `GET /import/template/clients.csv answered ${tpl.status()}`);
+	const header = (await tpl.text()).replace(/^\uFEFF/, '').split(/\r?\n/)[0];
+	check(/name/i.test(header) && /phone/i.test(header), `the template's header is ${JSON.stringify(header)}`);
+	return header;
+}
+
+// A new operator login (bin/ringfence user add --role operator), in the
+// demo business; returns { email, password }.
+export async function createOperator() {
+	const email = `operator-${tag()}@example.com`;
+	const password = `op-${tag()}-${tag()}-pw`;
+	const r = await run(['user', 'add', '--business', String(env.demoBusinessId), '--email', email,
+		'--role', 'operator', '--password-stdin'], { input: `${password}\n` });
+	check(r.code === 0, `ringfence user add --role operator failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
+	return { email, password };
+}
