@@ -110,6 +110,7 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 		log_error("sms: %s", out->error);
 		return;
 	}
+	out->replay = recorded == 0;
 	if (!stop) {
 		out->action = recorded ? "inbound text recorded; no action"
 				       : "inbound text already recorded (a replay); no action";

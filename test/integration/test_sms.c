@@ -364,9 +364,41 @@ static void inbound_row_or_fail(const char *sid, const char *from, const char *t
 			from, to, body, keyword);
 }
 
+/* Waits for the webhook record of a replay of MessageSid sid (its
+ * "replay" true) and fails unless it carries no error. */
+static void replay_record_or_fail(const char *sid)
+{
+	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
+	int found = 0;
+	do {
+		char err[256];
+		size_t i;
+		json_t *rec, *arr = hx_audit_read_newest("audit:all", 500, err, sizeof(err));
+		if (arr == NULL)
+			fail_msg("cannot read audit:all: %s", err);
+		json_array_foreach(arr, i, rec) {
+			const char *v = json_string_value(
+				json_object_get(json_object_get(rec, "params"), "MessageSid"));
+			if (v && strcmp(v, sid) == 0 && json_is_true(json_object_get(rec, "replay"))) {
+				const char *e = json_string_value(json_object_get(rec, "error"));
+				if (e && *e)
+					fail_msg("replay of %s recorded as an error: %s", sid, e);
+				found = 1;
+				break;
+			}
+		}
+		json_decref(arr);
+		if (!found)
+			hx_sleep_ms(50);
+	} while (!found && hx_now_ms() < deadline);
+	if (!found)
+		fail_msg("no webhook record of a replay of %s in audit:all", sid);
+}
+
 /* Every signed, valid text is kept once in inbound_texts, keyed by its
- * MessageSid: a replay of the same request (Twilio retries) adds nothing
- * and still answers the empty TwiML; a replayed STOP is still one row.
+ * MessageSid: a replay of the same request (Twilio retries) adds nothing,
+ * is no error (audited as a replay) and still answers the empty TwiML; a
+ * replayed STOP is still one row.
  * An unsigned or badly signed text, one from another account and one with
  * an invalid field keep nothing. */
 static void test_sms_inbound_kept_once(void **state)
@@ -391,6 +423,7 @@ static void test_sms_inbound_kept_once(void **state)
 	inbound_row_or_fail(sid, phone, from, "See you Tuesday", "");
 	post_sms(&f, HX_SIGNED);
 	assert_int_equal(inbound_rows(sid), 1);
+	replay_record_or_fail(sid);
 	hx_form_free(&f);
 	assert_int_equal(opted_out(client), 0);
 
@@ -401,6 +434,7 @@ static void test_sms_inbound_kept_once(void **state)
 	post_sms(&f, HX_SIGNED);
 	hx_form_free(&f);
 	assert_int_equal(inbound_rows(sid), 1);
+	replay_record_or_fail(sid);
 	inbound_row_or_fail(sid, phone, from, "Stop", "stop");
 	assert_int_equal(opted_out(client), 1);
 	/* START is kept as such (and opts nobody back in). */
