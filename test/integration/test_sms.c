@@ -459,6 +459,41 @@ static void test_sms_inbound_kept_once(void **state)
 	assert_int_equal(inbound_rows(sid), 0);
 }
 
+/* A database that refuses the text (here a constraint added for this
+ * sender alone): the signed STOP is still answered with the empty TwiML,
+ * recorded as an error, and neither kept nor applied: the row and the
+ * opt-out are one statement. */
+static void test_sms_database_refuses(void **state)
+{
+	char from[13], phone[13], biz[24], client[24], sid[35], *e;
+	int in_errors;
+	(void)state;
+
+	hx_random_phone(from);
+	hx_random_phone(phone);
+	business_with_client_or_fail(from, phone, biz, client);
+	{
+		char *sql = xasprintf("ALTER TABLE inbound_texts ADD CONSTRAINT test_sms_refuse_%s"
+			" CHECK (from_number::text <> '%s') NOT VALID", phone + 1, phone);
+		hx_db_cmd_or_fail(sql, 0, NULL);
+		free(sql);
+	}
+	text_or_fail(phone, from, "STOP", sid);
+	{
+		char *sql = xasprintf("ALTER TABLE inbound_texts DROP CONSTRAINT test_sms_refuse_%s",
+			phone + 1);
+		hx_db_cmd_or_fail(sql, 0, NULL);
+		free(sql);
+	}
+	e = webhook_error_or_fail("MessageSid", sid, &in_errors);
+	if (strstr(e, "could not be recorded") == NULL || !in_errors)
+		fail_msg("text %s: error '%s' (in audit:errors: %d), expected 'could not be recorded'",
+			sid, e, in_errors);
+	free(e);
+	assert_int_equal(inbound_rows(sid), 0);
+	assert_int_equal(opted_out(client), 0);
+}
+
 /* ---- the webhook path's validators ------------------------------------- */
 
 /* Posts a signed call status callback for attempt aid; must be 200 with
@@ -621,6 +656,7 @@ int sms_tests(void)
 		cmocka_unit_test(test_sms_wrong_account),
 		cmocka_unit_test(test_sms_invalid_fields),
 		cmocka_unit_test(test_sms_inbound_kept_once),
+		cmocka_unit_test(test_sms_database_refuses),
 		cmocka_unit_test(test_status_initiated),
 		cmocka_unit_test(test_upper_case_call_sid),
 	};
