@@ -31,7 +31,7 @@ struct biz {
 
 static void biz_or_fail(struct biz *b, const char *tz)
 {
-	char hex[9];
+	char hex[17];
 	const char *p[3];
 	char *v;
 
