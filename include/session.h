@@ -69,8 +69,10 @@ int session_login_csrf(struct app *app, struct http_request *req, struct outcome
 	const char **token);
 
 /* 1 when v (len bytes) is a local path to return to after logging in:
- * "/" then no second '/' or '\\', no spaces, control characters or '\\',
- * at most 512 bytes (never another site: no open redirect). */
+ * "/" then no second '/' or '\\', no spaces, control characters, '\\' or
+ * bytes outside printable ASCII (a path page_redirect accepts, so that a
+ * login never ends on the 500 page), at most 512 bytes (never another
+ * site: no open redirect). */
 int session_valid_next(const char *v, size_t len);
 
 /* ---- cookies -------------------------------------------------------------- */

@@ -73,7 +73,7 @@ int session_valid_next(const char *v, size_t len)
 	if (len < 1 || len > 512 || v[0] != '/' || (len > 1 && (v[1] == '/' || v[1] == '\\')))
 		return 0;
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f || v[i] == '\\')
+		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f || v[i] == '\\')
 			return 0;
 	return 1;
 }

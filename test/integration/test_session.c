@@ -598,6 +598,15 @@ static void test_next_is_local(void **state)
 				 "next", "//evil.example/", NULL), 0);
 	assert_int_not_equal(r.status, 303);
 	dc_response_free(&r);
+	/* A path with bytes outside printable ASCII is refused before the
+	 * login, never a login answered with the 500 page. */
+	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
+				 "next", "/\xe2\x80\xae", NULL), 0);
+	assert_int_equal(r.status, 422);
+	dc_response_free(&r);
+	assert_int_equal(dc_get(c, "/today", &r), 0);
+	assert_int_equal(r.status, 303);
+	dc_response_free(&r);
 	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
 				 "next", "/settings/sessions", NULL), 0);
 	assert_int_equal(r.status, 303);
