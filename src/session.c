@@ -493,6 +493,28 @@ out:
 	return rc;
 }
 
+/* See session.h.  The keys are those of session_login, so that failures
+ * here and at the login form count together. */
+enum session_login_result session_reauth(struct app *app, struct http_request *req,
+	const struct session_user *u, const char *password, const char *hash, long *wait_s)
+{
+	char ukey[64], akey[64];
+	const char *keys[2] = { ukey, akey };
+
+	*wait_s = 0;
+	snprintf(ukey, sizeof(ukey), "user:%lld", u->user_id);
+	session_address_key(req->remote_addr, akey);
+	if (throttle_wait(app, keys, 2, wait_s) < 0)
+		return SESSION_LOGIN_ERROR;
+	if (*wait_s > 0 || !users_verify_password(password, hash)) {
+		failure_add(app, ukey);
+		failure_add(app, akey);
+		return *wait_s > 0 ? SESSION_LOGIN_THROTTLED : SESSION_LOGIN_REFUSED;
+	}
+	failures_clear(app, ukey);
+	return SESSION_LOGIN_OK;
+}
+
 /* See session.h. */
 int session_logout(struct app *app, struct http_request *req, const struct session_user *u,
 	struct outcome *out)
