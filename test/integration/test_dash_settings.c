@@ -563,6 +563,43 @@ static void test_users_remove(void **state)
 	assert_int_equal(user_count(a.business_id), 1);
 	free(path);
 	free(sid);
+
+	/* The owner of the operator's own business cannot remove the
+	 * operator's login (403, it stays and stays logged in); no Remove
+	 * button is offered for it. */
+	{
+		struct dc *ow;
+		char *ow_email, *op_path, *body = NULL;
+		sid = xasprintf("%lld", op.business_id);
+		assert_int_equal(dc_post_form(o, "/operator/business", &r, "business_id", sid,
+					 NULL), 0);
+		assert_int_equal(r.status, 303);
+		dc_response_free(&r);
+		free(sid);
+		hx_random_hex(hex, 8);
+		ow_email = xasprintf("op-owner-%s@example.com", hex);
+		assert_int_equal(dc_post_form(o, "/settings/users", &r, "email", ow_email, "role",
+			"owner", "password", "a long enough password", "password_confirm",
+			"a long enough password", NULL), 0);
+		assert_int_equal(r.status, 303);
+		dc_response_free(&r);
+		ow = dc_login_or_fail(ow_email, "a long enough password");
+		op_path = xasprintf("/settings/users/%lld/remove", op.user_id);
+		assert_int_equal(get_or_fail(ow, "/settings/users", &body), 200);
+		assert_null(strstr(body, op_path));
+		free(body);
+		assert_int_equal(dc_post_form(ow, op_path, &r, NULL), 0);
+		assert_int_equal(r.status, 403);
+		dc_response_free(&r);
+		snprintf(uid, sizeof(uid), "%lld", op.user_id);
+		p[0] = uid;
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM users WHERE id = $1::bigint",
+						   1, p), 1);
+		assert_int_equal(get_or_fail(o, "/operator/businesses", NULL), 200);
+		free(op_path);
+		free(ow_email);
+		dc_free(ow);
+	}
 	free(email);
 	dc_free(o);
 	dc_free(x);
