@@ -275,6 +275,7 @@ void dash_users_add_handle(struct app *app, const struct route_input *in, struct
 		return;
 	}
 	PQclear(res);
+	dash_settings_audit(in, out, "user_added", "user_id", id, "role", form.role);
 	if (made[0] == '\0') {
 		page_redirect(out, "/settings/users?notice=user_added");
 		return;
@@ -370,5 +371,6 @@ void dash_users_remove_handle(struct app *app, const struct route_input *in,
 		return;
 	}
 	PQclear(res);
+	dash_settings_audit(in, out, "user_removed", "user_id", id, "role", row[0]);
 	page_redirect(out, "/settings/users?notice=user_removed");
 }
