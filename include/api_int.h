@@ -58,8 +58,9 @@ int api_query_limit(struct api_ctx *c, int *limit);
 
 /* The page cursor: hex of "v1:<a>:<b>" (two integers; what they mean is
  * the list's), so that clients treat it as opaque.  The encoder writes
- * into the request arena; the decoder returns 0, or -1 after answering
- * 422 naming "cursor". */
+ * into the request arena; the decoder takes only what the encoder writes
+ * (no sign, space, leading zero or overflow) and returns 0, or -1 after
+ * answering 422 naming "cursor". */
 const char *api_cursor_encode(struct api_ctx *c, long long a, long long b);
 int api_cursor_decode(struct api_ctx *c, const char *s, long long *a, long long *b);
 

@@ -61,6 +61,14 @@ long long dash_settings_param_id(const char *param);
  * or an operator), else 0; for dash_keys.c and dash_users.c too. */
 int dash_settings_can_change(const struct route_input *in);
 
+/* Records a change to the business's logins or API keys in its audit
+ * stream (kind "settings"): event ("api_key_created", "user_removed",
+ * ...), who did it (by_user_id, by_email) and what it named (member, id;
+ * member NULL: nothing), plus detail/value when detail is not NULL.
+ * Never a key, password or token. */
+void dash_settings_audit(const struct route_input *in, struct outcome *out, const char *event,
+	const char *member, long long id, const char *detail, const char *value);
+
 /* A policy line's offset or staleness in words: "24 hours", "90 minutes",
  * "2 days" (in arena a).  Exposed for the unit tests. */
 struct arena;

@@ -218,7 +218,8 @@ extern const size_t routes_count;
 
 /* Answers req through table[0..n): match, authenticate, validate, call
  * the handler, render, audit.  Never fails: every path writes an answer
- * into res. */
+ * into res.  A HEAD is answered as the GET of the same URI (RFC 9110;
+ * nginx sends only its headers), so it changes nothing either. */
 void dispatch(struct app *app, const struct route *table, size_t n, struct http_request *req,
 	struct http_response *res);
 

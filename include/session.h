@@ -69,8 +69,10 @@ int session_login_csrf(struct app *app, struct http_request *req, struct outcome
 	const char **token);
 
 /* 1 when v (len bytes) is a local path to return to after logging in:
- * "/" then no second '/' or '\\', no spaces, control characters or '\\',
- * at most 512 bytes (never another site: no open redirect). */
+ * "/" then no second '/' or '\\', no spaces, control characters, '\\' or
+ * bytes outside printable ASCII (a path page_redirect accepts, so that a
+ * login never ends on the 500 page), at most 512 bytes (never another
+ * site: no open redirect). */
 int session_valid_next(const char *v, size_t len);
 
 /* ---- cookies -------------------------------------------------------------- */
@@ -132,6 +134,15 @@ enum session_login_result {
 enum session_login_result session_login(struct app *app, struct http_request *req,
 	struct outcome *out, const char *email, const char *password, long long *user_id,
 	long long *business_id, long *wait_s);
+
+/* Checks password (the logged-in user u's, whose stored hash is hash)
+ * under the same throttle as a login: u's account key and req's source
+ * address.  SESSION_LOGIN_OK (u's failures are forgotten), _REFUSED (a
+ * failure recorded for both keys), _THROTTLED (*wait_s seconds to wait;
+ * counted as a failure too, the password not checked) or _ERROR.  So a
+ * stolen session cannot guess the password by re-entering it. */
+enum session_login_result session_reauth(struct app *app, struct http_request *req,
+	const struct session_user *u, const char *password, const char *hash, long *wait_s);
 
 /* Revokes the session u (logout) and puts the cookie's deletion on out.
  * 0, or -1 on a database error. */

@@ -15,6 +15,7 @@
 #include "util.h"
 #include "valid.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -112,6 +113,14 @@ int api_query_limit(struct api_ctx *c, int *limit)
 	return 0;
 }
 
+/* The answer to a cursor this API did not give out. */
+#define API_CURSOR_FORGED "query parameter 'cursor' is not a cursor this API gave out; pass " \
+	"next_cursor from the previous page unchanged"
+/* The appointments' cursor time (microseconds since 1970) lies within
+ * the years 0001..9999 that an RFC 3339 starts_at can name. */
+#define API_CURSOR_US_MIN (-62135596800LL * 1000000)
+#define API_CURSOR_US_MAX (253402300799LL * 1000000 + 999999)
+
 const char *api_cursor_encode(struct api_ctx *c, long long a, long long b)
 {
 	char plain[64], *hex;
@@ -148,22 +157,29 @@ int api_cursor_decode(struct api_ctx *c, const char *s, long long *a, long long 
 	plain[n] = '\0';
 	if (strncmp(plain, "v1:", 3) != 0 || strlen(plain) != n)
 		goto bad;
+	errno = 0;
 	x = strtoll(plain + 3, &end, 10);
-	if (end == plain + 3 || *end != ':')
+	if (end == plain + 3 || *end != ':' || errno)
 		goto bad;
 	{
 		const char *yb = end + 1;
 		y = strtoll(yb, &end, 10);
-		if (end == yb || *end != '\0' || y < 1)
+		if (end == yb || *end != '\0' || y < 1 || errno)
+			goto bad;
+	}
+	/* Only the form the encoder writes: no sign, space or leading zero
+	 * that strtoll would accept, so that a cursor is one string. */
+	{
+		char again[64];
+		snprintf(again, sizeof(again), "v1:%lld:%lld", x, y);
+		if (strcmp(again, plain) != 0)
 			goto bad;
 	}
 	*a = x;
 	*b = y;
 	return 0;
 bad:
-	api_error(c, 422, "invalid_parameter", "cursor",
-		"query parameter 'cursor' is not a cursor this API gave out; pass next_cursor "
-		"from the previous page unchanged");
+	api_error(c, 422, "invalid_parameter", "cursor", API_CURSOR_FORGED);
 	return -1;
 }
 
@@ -593,6 +609,13 @@ static void api_list_appointments(struct api_ctx *c)
 	if (api_query(c, "cursor")) {
 		if (api_cursor_decode(c, api_query(c, "cursor"), &a, &b) < 0)
 			goto out;
+		/* A forged time outside the years an appointment can have
+		 * would be PostgreSQL's range error: refused like any other
+		 * cursor this API did not give out. */
+		if (a < API_CURSOR_US_MIN || a > API_CURSOR_US_MAX) {
+			api_error(c, 422, "invalid_parameter", "cursor", API_CURSOR_FORGED);
+			goto out;
+		}
 		cur_us = arena_printf(c->req->arena, "%lld", a);
 		cur_id = arena_printf(c->req->arena, "%lld", b);
 	}

@@ -242,14 +242,16 @@ void dash_password_page_handle(struct app *app, const struct route_input *in,
 	password_form(in, out, 200, NULL);
 }
 
-/* POST /account/password: the current password, then the new one twice;
- * a new hash, and every other session of the user ends. */
+/* POST /account/password: the current password (under the login
+ * throttle: session_reauth), then the new one twice; a new hash, and
+ * every other session of the user ends. */
 void dash_password_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
 	const char *old = field(&in->form, 0), *pw = field(&in->form, 1), *pw2 = field(&in->form, 2);
 	char uid[24], hash[USERS_HASH_MAX];
 	const char *p[2] = { uid, hash };
 	PGresult *res = NULL;
+	long wait;
 
 	snprintf(uid, sizeof(uid), "%lld", in->user->user_id);
 	res = db_exec_prepared(app->db, "dash_password_hash",
@@ -258,8 +260,21 @@ void dash_password_handle(struct app *app, const struct route_input *in, struct 
 		page_unavailable(out);
 		goto out;
 	}
-	if (!users_verify_password(old, PQgetvalue(res, 0, 0))) {
+	switch (session_reauth(app, in->req, in->user, old, PQgetvalue(res, 0, 0), &wait)) {
+	case SESSION_LOGIN_OK:
+		break;
+	case SESSION_LOGIN_REFUSED:
 		password_form(in, out, 422, "Current password: this is not your password.");
+		goto out;
+	case SESSION_LOGIN_THROTTLED: {
+		long minutes = (wait + 59) / 60;
+		page_error(out, 429, "Too many attempts", arena_printf(in->req->arena,
+			"Too many attempts; try again in %ld minute%s. The password was not changed.",
+			minutes, minutes == 1 ? "" : "s"));
+		goto out;
+	}
+	case SESSION_LOGIN_ERROR:
+		page_unavailable(out);
 		goto out;
 	}
 	if (strlen(pw) < USERS_MIN_PASSWORD) {

@@ -156,6 +156,12 @@ void dash_keys_create_handle(struct app *app, const struct route_input *in,
 		page_unavailable(out);
 		return;
 	}
+	/* Its public prefix only (rf_<prefix>_...), never the key. */
+	{
+		char prefix[APIKEY_PREFIX_LEN + 1];
+		dash_settings_audit(in, out, "api_key_created", "key_id", id, "key_prefix",
+			apikey_parse(key, prefix) ? prefix : NULL);
+	}
 	/* The key exists only in this answer from now on. */
 	page_begin(out, "API key created", "settings");
 	{
@@ -184,5 +190,7 @@ void dash_keys_revoke_handle(struct app *app, const struct route_input *in,
 		page_not_found(out);
 		return;
 	}
+	dash_settings_audit(in, out, "api_key_revoked", "key_id", dash_settings_param_id(in->param),
+		NULL, NULL);
 	page_redirect(out, "/settings/api-keys?notice=revoked");
 }

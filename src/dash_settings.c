@@ -14,6 +14,7 @@
 #include "valid.h"
 #include "wording.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,23 @@ long long dash_settings_param_id(const char *param)
 int dash_settings_can_change(const struct route_input *in)
 {
 	return in->user && in->user->role && strcmp(in->user->role, "staff") != 0;
+}
+
+void dash_settings_audit(const struct route_input *in, struct outcome *out, const char *event,
+	const char *member, long long id, const char *detail, const char *value)
+{
+	json_t *rec = json_pack("{s:s, s:I, s:s}", "event", event, "by_user_id",
+		(json_int_t)in->user->user_id, "by_email", in->user->email);
+
+	if (rec == NULL)
+		return;
+	if (member)
+		json_object_set_new(rec, member, json_integer(id));
+	if (detail && value)
+		json_object_set_new(rec, detail, json_string(value));
+	out->audit_kind = "settings";
+	out->audit = rec;
+	out->business_id = in->business;
 }
 
 /* The 403 page of a staff member's POST. */

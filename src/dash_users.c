@@ -129,11 +129,14 @@ static void render(struct app *app, const struct route_input *in, struct outcome
 	page_add(out, tmpl_table, NULL);
 	for (int i = 0; i < PQntuples(res); i++) {
 		int self = strcmp(PQgetvalue(res, i, 0), me) == 0;
+		/* An operator's login is removed by an operator only. */
+		int removable = can && !self &&
+			(in->user->operator || strcmp(PQgetvalue(res, i, 2), "operator") != 0);
 		const char *const f[] = { "id", PQgetvalue(res, i, 0), "email",
 			PQgetvalue(res, i, 1), "role", role_words(PQgetvalue(res, i, 2)),
 			"created", PQgetvalue(res, i, 3), "csrf", in->user->csrf,
 			"note", self ? "This is you" : "", NULL };
-		page_add(out, can && !self ? tmpl_row_rm : tmpl_row, f);
+		page_add(out, removable ? tmpl_row_rm : tmpl_row, f);
 	}
 	PQclear(res);
 	page_add(out, tmpl_table_end, NULL);
@@ -272,6 +275,7 @@ void dash_users_add_handle(struct app *app, const struct route_input *in, struct
 		return;
 	}
 	PQclear(res);
+	dash_settings_audit(in, out, "user_added", "user_id", id, "role", form.role);
 	if (made[0] == '\0') {
 		page_redirect(out, "/settings/users?notice=user_added");
 		return;
@@ -335,6 +339,15 @@ void dash_users_remove_handle(struct app *app, const struct route_input *in,
 			" changed.");
 		return;
 	}
+	/* The deployment's operator may have this business as its home: its
+	 * owner cannot take the operator's login away. */
+	if (strcmp(row[0], "operator") == 0 && !in->user->operator) {
+		db_rollback(app->db);
+		page_error(out, 403, "Only an operator can remove this login",
+			"This login runs the service for every business; only an operator can"
+			" remove it. Nothing was changed.");
+		return;
+	}
 	if (strcmp(row[0], "owner") == 0 && owners <= 1) {
 		db_rollback(app->db);
 		refuse(app, in, out, &form, NULL, "This is the business's last owner: add another"
@@ -358,5 +371,6 @@ void dash_users_remove_handle(struct app *app, const struct route_input *in,
 		return;
 	}
 	PQclear(res);
+	dash_settings_audit(in, out, "user_removed", "user_id", id, "role", row[0]);
 	page_redirect(out, "/settings/users?notice=user_removed");
 }

@@ -830,6 +830,8 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	outcome_init(&out, req->arena);
 	st.nfields = -1;
 	in.req = req;
+	if (strcmp(req->method, "HEAD") == 0)
+		req->method = "GET";
 	st.row = dispatch_match(table, n, req->arena, req->method, req->path, &param, &path_row);
 	r = st.row ? st.row : path_row;
 	if (r == NULL) {

@@ -73,7 +73,7 @@ int session_valid_next(const char *v, size_t len)
 	if (len < 1 || len > 512 || v[0] != '/' || (len > 1 && (v[1] == '/' || v[1] == '\\')))
 		return 0;
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f || v[i] == '\\')
+		if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f || v[i] == '\\')
 			return 0;
 	return 1;
 }
@@ -491,6 +491,28 @@ enum session_login_result session_login(struct app *app, struct http_request *re
 	rc = SESSION_LOGIN_OK;
 out:
 	return rc;
+}
+
+/* See session.h.  The keys are those of session_login, so that failures
+ * here and at the login form count together. */
+enum session_login_result session_reauth(struct app *app, struct http_request *req,
+	const struct session_user *u, const char *password, const char *hash, long *wait_s)
+{
+	char ukey[64], akey[64];
+	const char *keys[2] = { ukey, akey };
+
+	*wait_s = 0;
+	snprintf(ukey, sizeof(ukey), "user:%lld", u->user_id);
+	session_address_key(req->remote_addr, akey);
+	if (throttle_wait(app, keys, 2, wait_s) < 0)
+		return SESSION_LOGIN_ERROR;
+	if (*wait_s > 0 || !users_verify_password(password, hash)) {
+		failure_add(app, ukey);
+		failure_add(app, akey);
+		return *wait_s > 0 ? SESSION_LOGIN_THROTTLED : SESSION_LOGIN_REFUSED;
+	}
+	failures_clear(app, ukey);
+	return SESSION_LOGIN_OK;
 }
 
 /* See session.h. */

@@ -1234,6 +1234,35 @@ static void test_list_appointments_paging(void **state)
 			{ "cursor=zz", 422, "invalid_parameter", "cursor" },
 			{ "cursor=7631", 422, "invalid_parameter", "cursor" },
 			{ "cursor=", 422, "invalid_parameter", "cursor" },
+			/* Forged cursors: out of range (never the database's error,
+			 * a 503) or not in the encoder's one form. */
+			/* v1:9223372036854775807:1 */
+			{ "cursor=76313a393232333337323033363835343737353830373a31", 422,
+				"invalid_parameter", "cursor" },
+			/* v1:-9223372036854775808:1 */
+			{ "cursor=76313a2d393232333337323033363835343737353830383a31", 422,
+				"invalid_parameter", "cursor" },
+			/* v1:99999999999999999999999:1 */
+			{ "cursor=76313a39393939393939393939393939393939393939393939393a31", 422,
+				"invalid_parameter", "cursor" },
+			/* v1:-300000000000000000:1 */
+			{ "cursor=76313a2d3330303030303030303030303030303030303a31", 422,
+				"invalid_parameter", "cursor" },
+			/* v1:300000000000000000:1 */
+			{ "cursor=76313a3330303030303030303030303030303030303a31", 422,
+				"invalid_parameter", "cursor" },
+			/* v1:+5:1 */
+			{ "cursor=76313a2b353a31", 422,
+				"invalid_parameter", "cursor" },
+			/* v1: 5:1 */
+			{ "cursor=76313a20353a31", 422,
+				"invalid_parameter", "cursor" },
+			/* v1:05:1 */
+			{ "cursor=76313a30353a31", 422,
+				"invalid_parameter", "cursor" },
+			/* v1:5:99999999999999999999 */
+			{ "cursor=76313a353a3939393939393939393939393939393939393939", 422,
+				"invalid_parameter", "cursor" },
 			{ "from=yesterday", 422, "invalid_parameter", "from" },
 			{ "from=2030-01-01T00:00:00", 422, "invalid_parameter", "from" },
 			{ "to=2030-13-01T00:00:00Z", 422, "invalid_parameter", "to" },

@@ -2,6 +2,7 @@
  * message wording and its preview), API keys, users and the call flow
  * diagrams, over HTTP through nginx with a real session (dash_client.h),
  * checked against PostgreSQL. */
+#include "audit.h"
 #include "harness.h"
 #include "dash_client.h"
 #include "groups.h"
@@ -547,6 +548,25 @@ static void test_users_remove(void **state)
 					   " $1::bigint AND revoked_at IS NULL", 1, p), 0);
 	assert_int_equal(get_or_fail(s, "/settings", NULL), 303);
 	free(path);
+	/* The addition and the removal are in the business's audit stream,
+	 * with who did them, and never the password. */
+	{
+		char *akey = xasprintf("%s%lld", AUDIT_KEY_BUSINESS_PREFIX, a.business_id);
+		char err[256];
+		json_t *recs;
+		char *text;
+		assert_int_equal(hx_audit_wait(akey, 1, 3000, "kind", "settings", "event",
+					 "user_added", "role", "staff", "by_email", a.email, NULL), 1);
+		assert_int_equal(hx_audit_wait(akey, 1, 3000, "kind", "settings", "event",
+					 "user_removed", "by_email", a.email, NULL), 1);
+		recs = hx_audit_read(akey, 0, err, sizeof(err));
+		assert_non_null(recs);
+		text = json_dumps(recs, 0);
+		assert_null(strstr(text, "a long enough password"));
+		free(text);
+		json_decref(recs);
+		free(akey);
+	}
 
 	/* The last owner stays, even for an operator looking at the business. */
 	o = login_as_or_fail(&op, "operator");
@@ -563,6 +583,43 @@ static void test_users_remove(void **state)
 	assert_int_equal(user_count(a.business_id), 1);
 	free(path);
 	free(sid);
+
+	/* The owner of the operator's own business cannot remove the
+	 * operator's login (403, it stays and stays logged in); no Remove
+	 * button is offered for it. */
+	{
+		struct dc *ow;
+		char *ow_email, *op_path, *body = NULL;
+		sid = xasprintf("%lld", op.business_id);
+		assert_int_equal(dc_post_form(o, "/operator/business", &r, "business_id", sid,
+					 NULL), 0);
+		assert_int_equal(r.status, 303);
+		dc_response_free(&r);
+		free(sid);
+		hx_random_hex(hex, 8);
+		ow_email = xasprintf("op-owner-%s@example.com", hex);
+		assert_int_equal(dc_post_form(o, "/settings/users", &r, "email", ow_email, "role",
+			"owner", "password", "a long enough password", "password_confirm",
+			"a long enough password", NULL), 0);
+		assert_int_equal(r.status, 303);
+		dc_response_free(&r);
+		ow = dc_login_or_fail(ow_email, "a long enough password");
+		op_path = xasprintf("/settings/users/%lld/remove", op.user_id);
+		assert_int_equal(get_or_fail(ow, "/settings/users", &body), 200);
+		assert_null(strstr(body, op_path));
+		free(body);
+		assert_int_equal(dc_post_form(ow, op_path, &r, NULL), 0);
+		assert_int_equal(r.status, 403);
+		dc_response_free(&r);
+		snprintf(uid, sizeof(uid), "%lld", op.user_id);
+		p[0] = uid;
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM users WHERE id = $1::bigint",
+						   1, p), 1);
+		assert_int_equal(get_or_fail(o, "/operator/businesses", NULL), 200);
+		free(op_path);
+		free(ow_email);
+		dc_free(ow);
+	}
 	free(email);
 	dc_free(o);
 	dc_free(x);
@@ -648,6 +705,27 @@ static void test_api_keys(void **state)
 	assert_int_equal(get_or_fail(c, "/settings/api-keys", &body), 200);
 	assert_non_null(strstr(body, "revoked"));
 	free(body);
+	/* Both are in the business's audit stream, with who did it, and
+	 * never the key itself. */
+	{
+		char *akey = xasprintf("%s%lld", AUDIT_KEY_BUSINESS_PREFIX, a.business_id);
+		char prefix[16], err[256];
+		json_t *recs;
+		char *text;
+		snprintf(prefix, sizeof(prefix), "%.12s", key + 3);
+		assert_int_equal(hx_audit_wait(akey, 1, 3000, "kind", "settings", "event",
+					 "api_key_created", "key_prefix", prefix, "by_email", a.email,
+					 NULL), 1);
+		assert_int_equal(hx_audit_wait(akey, 1, 3000, "kind", "settings", "event",
+					 "api_key_revoked", "by_email", a.email, NULL), 1);
+		recs = hx_audit_read(akey, 0, err, sizeof(err));
+		assert_non_null(recs);
+		text = json_dumps(recs, 0);
+		assert_null(strstr(text, key));
+		free(text);
+		json_decref(recs);
+		free(akey);
+	}
 	free(path);
 	free(id);
 	free(key);

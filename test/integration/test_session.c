@@ -495,6 +495,55 @@ static void test_password_change(void **state)
 	dc_throttle_reset_or_fail();
 }
 
+/* The current password on the password form is under the login
+ * throttle: a stolen session cannot guess it, and the guesses count
+ * against the account's logins too. */
+static void test_password_change_throttled(void **state)
+{
+	static const char fresh[] = "a brand new password";
+	struct dc_account a;
+	struct dc *c, *d;
+	struct dc_response r;
+	char *before, *after;
+	long st;
+
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&a, "owner", NULL);
+	c = dc_login_or_fail(a.email, a.password);
+	before = password_hash(a.user_id);
+	for (int i = 0; i < SESSION_THROTTLE_SOFT; i++) {
+		assert_int_equal(dc_post_form(c, "/account/password", &r, "old", "a wrong guess",
+					 "new", fresh, "new2", fresh, NULL), 0);
+		assert_int_equal(r.status, 422);
+		dc_response_free(&r);
+	}
+	/* The right password now waits, and changes nothing. */
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new", fresh,
+				 "new2", fresh, NULL), 0);
+	assert_int_equal(r.status, 429);
+	assert_non_null(strstr(buf_str(&r.body), "Too many attempts; try again in"));
+	dc_response_free(&r);
+	after = password_hash(a.user_id);
+	assert_string_equal(before, after);
+	free(after);
+	/* The account's logins wait too. */
+	d = dc_login(a.email, a.password, &st);
+	assert_null(d);
+	assert_int_equal(st, 429);
+	/* Once the throttle has passed, the right password works. */
+	dc_throttle_reset_or_fail();
+	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new", fresh,
+				 "new2", fresh, NULL), 0);
+	assert_int_equal(r.status, 303);
+	dc_response_free(&r);
+	after = password_hash(a.user_id);
+	assert_string_not_equal(before, after);
+	free(before);
+	free(after);
+	dc_free(c);
+	dc_throttle_reset_or_fail();
+}
+
 /* The sessions page lists the user's sessions; one of them can be
  * ended from another; another user's session id is a 404. */
 static void test_sessions_page(void **state)
@@ -597,6 +646,15 @@ static void test_next_is_local(void **state)
 	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
 				 "next", "//evil.example/", NULL), 0);
 	assert_int_not_equal(r.status, 303);
+	dc_response_free(&r);
+	/* A path with bytes outside printable ASCII is refused before the
+	 * login, never a login answered with the 500 page. */
+	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
+				 "next", "/\xe2\x80\xae", NULL), 0);
+	assert_int_equal(r.status, 422);
+	dc_response_free(&r);
+	assert_int_equal(dc_get(c, "/today", &r), 0);
+	assert_int_equal(r.status, 303);
 	dc_response_free(&r);
 	assert_int_equal(dc_post_form(c, "/login", &r, "email", a.email, "password", a.password,
 				 "next", "/settings/sessions", NULL), 0);
@@ -751,6 +809,7 @@ int session_tests(void)
 		cmocka_unit_test(test_csrf),
 		cmocka_unit_test(test_logout),
 		cmocka_unit_test(test_password_change),
+		cmocka_unit_test(test_password_change_throttled),
 		cmocka_unit_test(test_sessions_page),
 		cmocka_unit_test(test_operator),
 		cmocka_unit_test(test_next_is_local),

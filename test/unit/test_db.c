@@ -14,7 +14,7 @@
  * second time from the record of what is prepared). */
 static void test_many_statements(void **state)
 {
-	static char names[MANY][16], sqls[MANY][32];
+	static char names[MANY][32], sqls[MANY][48];
 	struct db *db = unit_db();
 
 	(void)state;

@@ -280,6 +280,9 @@ static void test_dispatch_own_table(void **state)
 	} cases[] = {
 		{ "GET", "/things/42", NULL, 200, 1, "application/json", "{\"id\":42,\"method\":\"GET\"}", NULL },
 		{ "POST", "/things/7", NULL, 200, 1, "application/json", "\"id\":7", NULL },
+		/* HEAD is the GET (nginx drops the body). */
+		{ "HEAD", "/things/42", NULL, 200, 1, "application/json", "\"method\":\"GET\"", NULL },
+		{ "HEAD", "/echo", NULL, 405, 0, "application/json", "method_not_allowed", NULL },
 		{ "DELETE", "/things/7", NULL, 405, 0, "application/json", "method_not_allowed",
 			"Allow: GET, POST\r\n" },
 		{ "GET", "/things/0", NULL, 404, 1, "application/json", "no such thing", NULL },

@@ -142,7 +142,10 @@ static void test_valid_next(void **state)
 	static const char *const ok[] = { "/", "/today", "/appointments/12?tab=timeline",
 		"/clients?q=a%20b" };
 	static const char *const bad[] = { "", "today", "//evil.example/", "/\\evil.example",
-		"https://evil.example/", "/a b", "/a\nb", "/\\", "javascript:alert(1)" };
+		"https://evil.example/", "/a b", "/a\nb", "/\\", "javascript:alert(1)",
+		/* Not printable ASCII: page_redirect would refuse it after the
+		 * login succeeded (the 500 page with a new session). */
+		"/\xe2\x80\xae", "/caf\xc3\xa9", "/a\x7f", "/\xff" };
 	char longp[600];
 	(void)state;
 
