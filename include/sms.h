@@ -9,8 +9,10 @@
  * none, as the worker picks the caller id); the person's other businesses
  * are not told anything by a text they never received.  An opt-in keyword
  * changes nothing here: re-enabling a person is for the business to
- * decide.  Other texts are recorded in the audit trail and answered with
- * an empty TwiML document (no automatic reply). */
+ * decide.  Every text is kept in inbound_texts (keyed by its MessageSid:
+ * a replay adds nothing), for the appointments' timelines, and recorded
+ * in the audit trail; all are answered with an empty TwiML document (no
+ * automatic reply). */
 #ifndef RF_SMS_H
 #define RF_SMS_H
 
@@ -30,9 +32,10 @@ extern const struct valid_field sms_inbound_fields[SMS_NFIELDS];
 
 /* POST /twilio/sms/inbound, its signature, fields and AccountSid checked
  * by the dispatcher (which answers an empty <Response/> whatever
- * happens).  Applies an opt-out; out->action says what was done, and
- * out->error (the same text) why nothing was when the text was sent to a
- * number no business texts from or the opt-out could not be recorded. */
+ * happens).  Records the text in inbound_texts and applies an opt-out,
+ * in one statement; out->action says what was done, and out->error (the
+ * same text) why nothing was when a STOP was sent to a number no business
+ * texts from or the database could not record it. */
 void sms_inbound_handle(struct app *app, const struct route_input *in, struct outcome *out);
 
 #endif

@@ -201,7 +201,13 @@ static int tl_business_records(struct app *app, const struct route_input *in,
 
 /* Everything the database knows about the appointment, oldest first:
  * when, what, and the audit stream it links to ("attempt-N" or a CallSid;
- * NULL: none).  $1 the appointment, $2 the business, $3 its zone. */
+ * NULL: none).  $1 the appointment, $2 the business, $3 its zone, $4
+ * TWILIO_FROM_NUMBER (NULL when unset).  The client's replies (tx) are
+ * the texts from the client's phone to the number this business texts
+ * from (rf_business_sms_from, as an inbound STOP decides whom it opts out
+ * of), received from the first reminder text placed for the appointment
+ * until its start (or now): a text to another business's number never
+ * shows. */
 static const char tl_sql[] =
 	"WITH ap AS (SELECT * FROM appointments WHERE id = $1::bigint AND business_id = $2::bigint),"
 	" r AS (SELECT r.*, CASE r.channel WHEN 'voice' THEN 'Call' WHEN 'sms' THEN 'Text'"
@@ -210,6 +216,12 @@ static const char tl_sql[] =
 	" ca AS (SELECT ca.*, r.ch FROM contact_attempts ca JOIN r ON r.id = ca.reminder_id),"
 	" cl AS (SELECT cl.* FROM calls cl, ap WHERE cl.appointment_id = ap.id"
 	"   AND cl.business_id = ap.business_id),"
+	" tx AS (SELECT it.* FROM ap JOIN clients c ON c.id = ap.client_id"
+	"   JOIN businesses b ON b.id = ap.business_id"
+	"   JOIN inbound_texts it ON it.from_number = c.phone"
+	"   AND it.to_number = rf_business_sms_from(b.twilio_from, $4)"
+	"   AND it.received_at >= (SELECT min(ca.placed_at) FROM ca WHERE ca.channel = 'sms')"
+	"   AND it.received_at <= LEAST(ap.starts_at, now())),"
 	" t(at, ord, what, link) AS ("
 	"  SELECT created_at, 0, 'Appointment created', NULL FROM ap"
 	"  UNION ALL SELECT r.created_at, 1, CASE r.kind"
@@ -272,7 +284,10 @@ static const char tl_sql[] =
 	"  UNION ALL SELECT d.created_at, 13, 'Decision by ' || d.user_email || ': '"
 	"    || CASE d.decision WHEN 'reached' THEN 'the client was reached'"
 	"      ELSE 'send once more' END || ' (' || d.reason || ')', 'attempt-' || d.attempt_id"
-	"    FROM attempt_decisions d JOIN ca ON ca.id = d.attempt_id)"
+	"    FROM attempt_decisions d JOIN ca ON ca.id = d.attempt_id"
+	"  UNION ALL SELECT tx.received_at, 14, 'Client replied by text: “' || tx.body || '”'"
+	"    || CASE tx.opt_keyword WHEN 'stop' THEN ' (opted out)'"
+	"      WHEN 'start' THEN ' (opted back in)' ELSE '' END, NULL FROM tx)"
 	" SELECT to_char(at AT TIME ZONE $3, 'Dy FMDD Mon YYYY, HH24:MI:SS'), what, link"
 	" FROM t WHERE at IS NOT NULL ORDER BY at, ord LIMIT 2000";
 
@@ -356,7 +371,7 @@ void dash_timeline_handle(struct app *app, const struct route_input *in, struct 
 	struct arena *a = in->req->arena;
 	long long id = in->param_id;
 	char ids[24];
-	const char *p[3] = { ids, in->business, in->user->business_tz };
+	const char *p[4] = { ids, in->business, in->user->business_tz, app->cfg.from_number };
 	const char *links[TL_GROUPS_MAX];
 	size_t nlinks = 0;
 	PGresult *res = NULL;
@@ -371,7 +386,7 @@ void dash_timeline_handle(struct app *app, const struct route_input *in, struct 
 		page_not_found(out);
 		goto out;
 	}
-	res = db_exec_prepared(app->db, "dash_timeline", tl_sql, 3, p);
+	res = db_exec_prepared(app->db, "dash_timeline", tl_sql, 4, p);
 	if (res == NULL)
 		goto db_failed;
 	page_add(out, "<h2>Timeline</h2><section class=\"card\"><ol class=\"timeline\">", NULL);

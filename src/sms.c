@@ -55,25 +55,36 @@ const struct valid_field sms_inbound_fields[SMS_NFIELDS] = {
 	[SMS_OPT] = { "OptOutType", valid_opt_out_type, 0, VALID_TEXT },
 };
 
-/* Opts from out with every business that texts from to: its own
- * twilio_from, or TWILIO_FROM_NUMBER (default_from, may be NULL) when it
- * has none, the caller id the worker gives its texts.  Sets *businesses
- * to how many businesses send from to and *clients to how many client
- * rows now carry the opt-out.  Returns 0, or -1 on a database error. */
-static int opt_out_for_sender(struct db *db, const char *from, const char *to,
-	const char *default_from, long *businesses, long *clients)
+/* Records the inbound text sid (from, to, body, keyword: "stop",
+ * "start" or NULL) in inbound_texts, a replayed sid adding nothing, and,
+ * when stop is set, in the same statement (so the same transaction) opts
+ * from out with every business that texts from to: its own twilio_from,
+ * or TWILIO_FROM_NUMBER (default_from, may be NULL) when it has none
+ * (rf_business_sms_from), the caller id the worker gives its texts.  Sets
+ * *recorded to 1 when the row is new, *businesses to how many businesses
+ * send from to (0 unless stop) and *clients to how many client rows now
+ * carry the opt-out.  Returns 0, or -1 on a database error (nothing
+ * recorded, nobody opted out). */
+static int sms_record(struct db *db, const char *sid, const char *from, const char *to,
+	const char *body, const char *keyword, int stop, const char *default_from,
+	long *recorded, long *businesses, long *clients)
 {
-	const char *p[3] = { from, to, default_from };
-	PGresult *res = db_exec_prepared(db, "sms_opt_out",
-		"WITH b AS (SELECT id FROM businesses"
-		"  WHERE COALESCE(twilio_from::text, $3) = $2),"
+	const char *p[7] = { from, to, default_from, sid, body, keyword, stop ? "true" : "false" };
+	PGresult *res = db_exec_prepared(db, "sms_inbound",
+		"WITH i AS (INSERT INTO inbound_texts (message_sid, from_number, to_number, body,"
+		"  opt_keyword) VALUES ($4, $1, $2, $5, $6)"
+		"  ON CONFLICT (message_sid) DO NOTHING RETURNING id),"
+		" b AS (SELECT id FROM businesses"
+		"  WHERE $7::boolean AND rf_business_sms_from(twilio_from, $3) = $2),"
 		" u AS (UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
 		"  WHERE phone = $1 AND business_id IN (SELECT id FROM b) RETURNING id)"
-		" SELECT (SELECT count(*) FROM b), (SELECT count(*) FROM u)", 3, p);
+		" SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM b), (SELECT count(*) FROM u)",
+		7, p);
 	if (res == NULL)
 		return -1;
-	*businesses = atol(PQgetvalue(res, 0, 0));
-	*clients = atol(PQgetvalue(res, 0, 1));
+	*recorded = atol(PQgetvalue(res, 0, 0));
+	*businesses = atol(PQgetvalue(res, 0, 1));
+	*clients = atol(PQgetvalue(res, 0, 2));
 	PQclear(res);
 	return 0;
 }
@@ -85,17 +96,24 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 	struct arena *a = in->req->arena;
 	const char *from = f[SMS_FROM].s, *to = f[SMS_TO].s, *opt = f[SMS_OPT].s;
 	const char *body = f[SMS_BODY].s ? f[SMS_BODY].s : "";
-	long businesses = 0, clients = 0;
+	int word = sms_opt_keyword(body);
+	int stop = (opt && strcmp(opt, "STOP") == 0) || word > 0;
+	int start = !stop && ((opt && strcmp(opt, "START") == 0) || word < 0);
+	long recorded = 0, businesses = 0, clients = 0;
 
-	out->action = "inbound text recorded; no action";
-	if (!((opt && strcmp(opt, "STOP") == 0) || sms_opt_keyword(body) > 0))
-		return;
-	if (opt_out_for_sender(app->db, from, to, app->cfg.from_number, &businesses,
-		    &clients) < 0) {
+	if (sms_record(app->db, f[SMS_SID].s, from, to, body,
+		    stop ? "stop" : start ? "start" : NULL, stop, app->cfg.from_number, &recorded,
+		    &businesses, &clients) < 0) {
 		out->error = out->action = arena_printf(a,
-			"opt-out keyword from %s to %s received but the opt-out could not be"
-			" recorded: %s", from, to, db_last_error(app->db));
+			"%s from %s to %s received but could not be recorded: %s",
+			stop ? "opt-out keyword" : "text", from, to, db_last_error(app->db));
 		log_error("sms: %s", out->error);
+		return;
+	}
+	out->replay = recorded == 0;
+	if (!stop) {
+		out->action = recorded ? "inbound text recorded; no action"
+				       : "inbound text already recorded (a replay); no action";
 		return;
 	}
 	if (businesses == 0) {

@@ -31,7 +31,7 @@ struct biz {
 
 static void biz_or_fail(struct biz *b, const char *tz)
 {
-	char hex[9];
+	char hex[17];
 	const char *p[3];
 	char *v;
 
@@ -826,6 +826,114 @@ static void test_timeline_key_press(void **state)
 	dc_free(b.c);
 }
 
+/* ---- the client's replies by text -------------------------------------------- */
+
+/* Gives business b its own number to text from (from) and a text reminder
+ * of appointment ids placed with Twilio ten minutes ago. */
+static void text_sent_or_fail(const struct biz *b, const char *ids, const char *from)
+{
+	{
+		const char *p[2] = { b->business, from };
+		hx_db_cmd_or_fail("UPDATE businesses SET twilio_from = $2 WHERE id = $1::bigint", 2, p);
+	}
+	{
+		const char *p[1] = { ids };
+		hx_db_cmd_or_fail(
+			"WITH r AS (INSERT INTO reminders (business_id, appointment_id, channel,"
+			"  offset_minutes, attempt, due_at, stale_at, to_address, status)"
+			"  SELECT a.business_id, a.id, 'sms', 30, 1, now() - interval '10 minutes',"
+			"  now() + interval '1 hour', c.phone, 'placed'"
+			"  FROM appointments a JOIN clients c ON c.id = a.client_id WHERE a.id = $1::bigint"
+			"  RETURNING id, business_id, channel, to_address)"
+			" INSERT INTO contact_attempts (reminder_id, business_id, channel, to_address,"
+			"  status, provider_sid, lease_until, placed_at) SELECT id, business_id, channel,"
+			"  to_address, 'placed', 'SM' || md5(random()::text), now(),"
+			"  now() - interval '10 minutes' FROM r", 1, p);
+	}
+}
+
+/* A signed inbound text from to to, through the webhook as Twilio sends
+ * it: 200 with an empty TwiML document. */
+static void reply_or_fail(const char *from, const char *to, const char *body)
+{
+	struct hx_form f;
+	struct hx_response rs;
+	char sid[35], *url = xasprintf("%s/twilio/sms/inbound", hx_env.public_url);
+
+	sid[0] = 'S';
+	sid[1] = 'M';
+	hx_random_hex(sid + 2, 16);
+	hx_form_init(&f);
+	hx_form_add(&f, "MessageSid", sid);
+	hx_form_add(&f, "SmsSid", sid);
+	hx_form_add(&f, "AccountSid", hx_env.account_sid);
+	hx_form_add(&f, "From", from);
+	hx_form_add(&f, "To", to);
+	hx_form_add(&f, "Body", body);
+	hx_form_add(&f, "NumMedia", "0");
+	if (hx_post_form(url, &f, HX_SIGNED, &rs) < 0 || rs.status != 200 ||
+		strstr(buf_str(&rs.body), "<Response/>") == NULL)
+		fail_msg("text to %s: HTTP %ld %s", url, rs.status, rs.error);
+	hx_response_free(&rs);
+	hx_form_free(&f);
+	free(url);
+}
+
+/* One person is a client of A and of B, which text from their own
+ * numbers.  A reply to A's number shows, escaped, on the timeline of A's
+ * appointment that had a reminder text, never on A's appointment without
+ * one nor on B's; a reply to B's number the other way round; a STOP says
+ * "(opted out)". */
+static void test_timeline_sms_replies(void **state)
+{
+	struct biz a, b;
+	char from_a[13], from_b[13], ida[24], ida2[24], idb[24], *pa, *pa2, *pb, *body;
+	(void)state;
+
+	biz_or_fail(&a, NULL);
+	biz_or_fail(&b, NULL);
+	{
+		const char *p[2] = { b.client, a.phone };
+		hx_db_cmd_or_fail("UPDATE clients SET phone = $2 WHERE id = $1::bigint", 2, p);
+	}
+	hx_random_phone(from_a);
+	hx_random_phone(from_b);
+	snprintf(ida, sizeof(ida), "%lld", create_or_fail(&a, 2, "10:00", ""));
+	snprintf(ida2, sizeof(ida2), "%lld", create_or_fail(&a, 5, "11:00", ""));
+	snprintf(idb, sizeof(idb), "%lld", create_or_fail(&b, 2, "10:00", ""));
+	text_sent_or_fail(&a, ida, from_a);
+	text_sent_or_fail(&b, idb, from_b);
+	pa = xasprintf("/appointments/%s", ida);
+	pa2 = xasprintf("/appointments/%s", ida2);
+	pb = xasprintf("/appointments/%s", idb);
+
+	reply_or_fail(a.phone, from_a, "<i>Yes</i> & see you, A");
+	reply_or_fail(a.phone, from_b, "Running late, B");
+	reply_or_fail(a.phone, from_a, "STOP");
+
+	body = get_or_fail(a.c, pa, 200);
+	has_or_fail(body, "Client replied by text: “&lt;i&gt;Yes&lt;/i&gt; &amp; see you, A”",
+		"A's reply, escaped");
+	has_or_fail(body, "Client replied by text: “STOP” (opted out)", "A's STOP");
+	assert_null(strstr(body, "Running late, B"));
+	assert_null(strstr(body, "<i>Yes"));
+	free(body);
+	body = get_or_fail(a.c, pa2, 200);
+	assert_null(strstr(body, "Client replied by text"));
+	free(body);
+	body = get_or_fail(b.c, pb, 200);
+	has_or_fail(body, "Client replied by text: “Running late, B”", "B's reply");
+	assert_null(strstr(body, "see you, A"));
+	assert_null(strstr(body, "STOP"));
+	free(body);
+
+	free(pa);
+	free(pa2);
+	free(pb);
+	biz_free(&a);
+	biz_free(&b);
+}
+
 static int group_setup(void **state)
 {
 	char err[256];
@@ -859,6 +967,7 @@ int dash_appointments_tests(void)
 		cmocka_unit_test(test_test_reminder_sent_by_worker),
 		cmocka_unit_test(test_decisions),
 		cmocka_unit_test(test_timeline_key_press),
+		cmocka_unit_test(test_timeline_sms_replies),
 	};
 	return cmocka_run_group_tests_name("integration: dash_appointments", tests, group_setup,
 		group_teardown);

@@ -342,6 +342,158 @@ static void test_sms_invalid_fields(void **state)
 	}
 }
 
+/* ---- inbound_texts ------------------------------------------------------ */
+
+/* How many inbound_texts rows carry MessageSid sid. */
+static long long inbound_rows(const char *sid)
+{
+	const char *p[1] = { sid };
+	return hx_db_int_or_fail("SELECT count(*) FROM inbound_texts WHERE message_sid = $1", 1, p);
+}
+
+/* Fails unless the one inbound_texts row of sid holds from, to, body and
+ * keyword ("stop", "start" or "" for none). */
+static void inbound_row_or_fail(const char *sid, const char *from, const char *to,
+	const char *body, const char *keyword)
+{
+	const char *p[5] = { sid, from, to, body, keyword };
+	if (hx_db_int_or_fail("SELECT count(*) FROM inbound_texts WHERE message_sid = $1"
+		    " AND from_number = $2 AND to_number = $3 AND body = $4"
+		    " AND COALESCE(opt_keyword, '') = $5", 5, p) != 1)
+		fail_msg("text %s: no inbound_texts row from %s to %s, body '%s', keyword '%s'", sid,
+			from, to, body, keyword);
+}
+
+/* Waits for the webhook record of a replay of MessageSid sid (its
+ * "replay" true) and fails unless it carries no error. */
+static void replay_record_or_fail(const char *sid)
+{
+	long long deadline = hx_now_ms() + AUDIT_WAIT_MS;
+	int found = 0;
+	do {
+		char err[256];
+		size_t i;
+		json_t *rec, *arr = hx_audit_read_newest("audit:all", 500, err, sizeof(err));
+		if (arr == NULL)
+			fail_msg("cannot read audit:all: %s", err);
+		json_array_foreach(arr, i, rec) {
+			const char *v = json_string_value(
+				json_object_get(json_object_get(rec, "params"), "MessageSid"));
+			if (v && strcmp(v, sid) == 0 && json_is_true(json_object_get(rec, "replay"))) {
+				const char *e = json_string_value(json_object_get(rec, "error"));
+				if (e && *e)
+					fail_msg("replay of %s recorded as an error: %s", sid, e);
+				found = 1;
+				break;
+			}
+		}
+		json_decref(arr);
+		if (!found)
+			hx_sleep_ms(50);
+	} while (!found && hx_now_ms() < deadline);
+	if (!found)
+		fail_msg("no webhook record of a replay of %s in audit:all", sid);
+}
+
+/* Every signed, valid text is kept once in inbound_texts, keyed by its
+ * MessageSid: a replay of the same request (Twilio retries) adds nothing,
+ * is no error (audited as a replay) and still answers the empty TwiML; a
+ * replayed STOP is still one row.
+ * An unsigned or badly signed text, one from another account and one with
+ * an invalid field keep nothing. */
+static void test_sms_inbound_kept_once(void **state)
+{
+	char from[13], phone[13], biz[24], client[24], sid[35];
+	struct hx_form f;
+	(void)state;
+
+	hx_random_phone(from);
+	hx_random_phone(phone);
+	business_with_client_or_fail(from, phone, biz, client);
+
+	/* Unsigned, badly signed: 403, nothing kept. */
+	random_message_sid(sid);
+	sms_form(&f, sid, phone, from, "See you Tuesday");
+	assert_int_equal(post_sms(&f, HX_NO_SIG), 403);
+	assert_int_equal(post_sms(&f, HX_BAD_SIG), 403);
+	assert_int_equal(inbound_rows(sid), 0);
+	/* Signed: one row; the same request again: still one. */
+	post_sms(&f, HX_SIGNED);
+	assert_int_equal(inbound_rows(sid), 1);
+	inbound_row_or_fail(sid, phone, from, "See you Tuesday", "");
+	post_sms(&f, HX_SIGNED);
+	assert_int_equal(inbound_rows(sid), 1);
+	replay_record_or_fail(sid);
+	hx_form_free(&f);
+	assert_int_equal(opted_out(client), 0);
+
+	/* STOP: kept with its keyword, opted out; its replay: one row. */
+	random_message_sid(sid);
+	sms_form(&f, sid, phone, from, "Stop");
+	post_sms(&f, HX_SIGNED);
+	post_sms(&f, HX_SIGNED);
+	hx_form_free(&f);
+	assert_int_equal(inbound_rows(sid), 1);
+	replay_record_or_fail(sid);
+	inbound_row_or_fail(sid, phone, from, "Stop", "stop");
+	assert_int_equal(opted_out(client), 1);
+	/* START is kept as such (and opts nobody back in). */
+	text_or_fail(phone, from, "start", sid);
+	inbound_row_or_fail(sid, phone, from, "start", "start");
+	assert_int_equal(opted_out(client), 1);
+
+	/* Another account's text, an invalid field: nothing kept. */
+	random_message_sid(sid);
+	sms_form(&f, sid, phone, from, "hello");
+	hx_form_set(&f, "AccountSid", "AC0123456789abcdef0123456789abcdef");
+	post_sms(&f, HX_SIGNED);
+	hx_form_free(&f);
+	text_refused_or_fail(sid, "AccountSid is not this deployment's account");
+	assert_int_equal(inbound_rows(sid), 0);
+	random_message_sid(sid);
+	sms_form(&f, sid, phone, from, "hello");
+	hx_form_set(&f, "To", "client:alice");
+	post_sms(&f, HX_SIGNED);
+	hx_form_free(&f);
+	text_refused_or_fail(sid, "field 'To' is not valid");
+	assert_int_equal(inbound_rows(sid), 0);
+}
+
+/* A database that refuses the text (here a constraint added for this
+ * sender alone): the signed STOP is still answered with the empty TwiML,
+ * recorded as an error, and neither kept nor applied: the row and the
+ * opt-out are one statement. */
+static void test_sms_database_refuses(void **state)
+{
+	char from[13], phone[13], biz[24], client[24], sid[35], *e;
+	int in_errors;
+	(void)state;
+
+	hx_random_phone(from);
+	hx_random_phone(phone);
+	business_with_client_or_fail(from, phone, biz, client);
+	{
+		char *sql = xasprintf("ALTER TABLE inbound_texts ADD CONSTRAINT test_sms_refuse_%s"
+			" CHECK (from_number::text <> '%s') NOT VALID", phone + 1, phone);
+		hx_db_cmd_or_fail(sql, 0, NULL);
+		free(sql);
+	}
+	text_or_fail(phone, from, "STOP", sid);
+	{
+		char *sql = xasprintf("ALTER TABLE inbound_texts DROP CONSTRAINT test_sms_refuse_%s",
+			phone + 1);
+		hx_db_cmd_or_fail(sql, 0, NULL);
+		free(sql);
+	}
+	e = webhook_error_or_fail("MessageSid", sid, &in_errors);
+	if (strstr(e, "could not be recorded") == NULL || !in_errors)
+		fail_msg("text %s: error '%s' (in audit:errors: %d), expected 'could not be recorded'",
+			sid, e, in_errors);
+	free(e);
+	assert_int_equal(inbound_rows(sid), 0);
+	assert_int_equal(opted_out(client), 0);
+}
+
 /* ---- the webhook path's validators ------------------------------------- */
 
 /* Posts a signed call status callback for attempt aid; must be 200 with
@@ -503,6 +655,8 @@ int sms_tests(void)
 		cmocka_unit_test(test_sms_stop_only_that_sender),
 		cmocka_unit_test(test_sms_wrong_account),
 		cmocka_unit_test(test_sms_invalid_fields),
+		cmocka_unit_test(test_sms_inbound_kept_once),
+		cmocka_unit_test(test_sms_database_refuses),
 		cmocka_unit_test(test_status_initiated),
 		cmocka_unit_test(test_upper_case_call_sid),
 	};
