@@ -287,7 +287,8 @@ static const char tl_sql[] =
 	"    FROM attempt_decisions d JOIN ca ON ca.id = d.attempt_id"
 	"  UNION ALL SELECT tx.received_at, 14, 'Client replied by text: “' || tx.body || '”'"
 	"    || CASE tx.opt_keyword WHEN 'stop' THEN ' (opted out)'"
-	"      WHEN 'start' THEN ' (opted back in)' ELSE '' END, NULL FROM tx)"
+	"      WHEN 'start' THEN ' (START: Twilio lets texts through again;"
+	" ringfence keeps the client opted out)' ELSE '' END, NULL FROM tx)"
 	" SELECT to_char(at AT TIME ZONE $3, 'Dy FMDD Mon YYYY, HH24:MI:SS'), what, link"
 	" FROM t WHERE at IS NOT NULL ORDER BY at, ord LIMIT 2000";
 
