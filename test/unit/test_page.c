@@ -56,25 +56,13 @@ struct rq {
 /* (Re)starts t as a GET of uri in t->a, with an empty outcome. */
 static void request(struct rq *t, const char *uri)
 {
-	struct arena *a = t->a;
-	const char *q = strchr(uri, '?');
-
-	memset(&t->req, 0, sizeof(t->req));
+	unit_request(&t->req, t->a, "GET", uri);
 	memset(&t->in, 0, sizeof(t->in));
 	memset(&t->out, 0, sizeof(t->out));
-	t->req.arena = a;
-	t->req.method = "GET";
-	t->req.request_uri = uri;
-	t->req.path = q ? arena_strndup(a, uri, (size_t)(q - uri)) : uri;
-	t->req.query = q ? q + 1 : "";
-	t->req.content_type = "";
-	t->req.body = "";
-	t->req.query_ok = form_parse(a, t->req.query, strlen(t->req.query), NULL,
-		&t->req.query_params) == FORM_OK;
 	t->in.req = &t->req;
-	buf_init_arena(&t->out.page_body, a);
-	buf_init_arena(&t->out.twiml, a);
-	http_response_init(&t->res, a);
+	buf_init_arena(&t->out.page_body, t->a);
+	buf_init_arena(&t->out.twiml, t->a);
+	http_response_init(&t->res, t->a);
 }
 
 /* Renders t's outcome into its response; the body. */
@@ -496,9 +484,6 @@ static void test_dispatch_bodies(void **state)
 		t.req.content_type = cases[i].ct;
 		t.req.body = cases[i].body;
 		t.req.body_len = strlen(cases[i].body);
-		t.req.remote_addr = "127.0.0.1";
-		t.req.user_agent = "";
-		memcpy(t.req.request_id, "0123456789abcdef", 17);
 		up_calls = 0;
 		up_seen[0] = '\0';
 		dispatch(&app, up_table, ARRAY_LEN(up_table), &t.req, &t.res);
