@@ -191,31 +191,40 @@ static int names_csrf(va_list ap)
 	return found;
 }
 
-int dc_post_form(struct dc *c, const char *path, struct dc_response *r, ...)
+int dc_post_formv(struct dc *c, const char *path, struct dc_response *r, va_list ap)
 {
 	struct buf body = BUF_INIT;
 	struct curl_slist *h = NULL;
 	const char *name, *value;
-	va_list ap;
+	va_list aq;
 	int rc;
 
-	va_start(ap, r);
-	if (!names_csrf(ap))
+	va_copy(aq, ap);
+	if (!names_csrf(aq))
 		form_pair(&body, "csrf", c->csrf);
-	va_end(ap);
-	va_start(ap, r);
+	va_end(aq);
 	while ((name = va_arg(ap, const char *)) != NULL) {
 		value = va_arg(ap, const char *);
 		if (value)
 			form_pair(&body, name, value);
 	}
-	va_end(ap);
 	h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded");
 	curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_COPYPOSTFIELDS, buf_str(&body));
 	rc = perform(c, path, h, r);
 	curl_slist_free_all(h);
 	buf_free(&body);
+	return rc;
+}
+
+int dc_post_form(struct dc *c, const char *path, struct dc_response *r, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, r);
+	rc = dc_post_formv(c, path, r, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -338,6 +347,85 @@ struct dc *dc_login_or_fail(const char *email, const char *password)
 	return c;
 }
 
+/* ---- page helpers ------------------------------------------------------------ */
+
+long dc_get_page(struct dc *c, const char *path, char **body)
+{
+	struct dc_response r;
+	long st;
+
+	if (dc_get(c, path, &r) != 0)
+		fail_msg("GET %s: %s", path, r.error);
+	st = r.status;
+	if (body)
+		*body = xstrdup(r.body.data ? buf_str(&r.body) : "");
+	dc_response_free(&r);
+	return st;
+}
+
+char *dc_get_or_fail(struct dc *c, const char *path, long want)
+{
+	struct dc_response r;
+	char *body;
+
+	if (dc_get(c, path, &r) != 0)
+		fail_msg("GET %s: %s", path, r.error);
+	if (r.status != want)
+		fail_msg("GET %s: HTTP %ld, want %ld:\n%.2000s", path, r.status, want,
+			buf_str(&r.body));
+	body = xstrdup(r.body.data ? buf_str(&r.body) : "");
+	dc_response_free(&r);
+	return body;
+}
+
+/* POSTs the pairs of ap to path and fails unless the answer is a 303;
+ * its Location into loc (size bytes). */
+static void post_see_other(struct dc *c, const char *path, char *loc, size_t size, va_list ap)
+{
+	struct dc_response r;
+
+	if (dc_post_formv(c, path, &r, ap) != 0)
+		fail_msg("POST %s: %s", path, r.error);
+	if (r.status != 303)
+		fail_msg("POST %s: HTTP %ld, want 303:\n%.2000s", path, r.status,
+			buf_str(&r.body));
+	snprintf(loc, size, "%s", r.location);
+	dc_response_free(&r);
+}
+
+void dc_post_see_other_or_fail(struct dc *c, const char *path, const char *location, ...)
+{
+	char loc[1024];
+	va_list ap;
+
+	va_start(ap, location);
+	post_see_other(c, path, loc, sizeof(loc), ap);
+	va_end(ap);
+	if (strcmp(loc, location) != 0)
+		fail_msg("POST %s: 303 to '%s', want '%s'", path, loc, location);
+}
+
+long long dc_post_id_or_fail(struct dc *c, const char *path, const char *prefix,
+	const char *notice, ...)
+{
+	char loc[1024], *end;
+	size_t n = strlen(prefix);
+	long long id;
+	va_list ap;
+
+	va_start(ap, notice);
+	post_see_other(c, path, loc, sizeof(loc), ap);
+	va_end(ap);
+	if (strncmp(loc, prefix, n) != 0)
+		fail_msg("POST %s: Location '%s' does not start with %s", path, loc, prefix);
+	id = strtoll(loc + n, &end, 10);
+	if (end == loc + n || id <= 0)
+		fail_msg("POST %s: no id in Location '%s'", path, loc);
+	if (notice && strcmp(end, notice) != 0)
+		fail_msg("POST %s: Location '%s' does not end in '%s'", path, loc, notice);
+	return id;
+}
+
 /* ---- fixtures ------------------------------------------------------------------------ */
 
 void dc_account_or_fail(struct dc_account *a, const char *role, const char *tz)
@@ -378,4 +466,28 @@ void dc_throttle_reset_or_fail(void)
 	hx_db_cmd_or_fail("DELETE FROM login_failures", 0, NULL);
 	if (hx_redis(4, argv, NULL, err, sizeof(err)) < 0)
 		fail_msg("dash_client: cannot reset the login throttle in Redis: %s", err);
+}
+
+void dc_owner_or_fail(struct dc_owner *o, const char *role, const char *tz)
+{
+	memset(o, 0, sizeof(*o));
+	dc_throttle_reset_or_fail();
+	dc_account_or_fail(&o->acc, role, tz);
+	snprintf(o->biz, sizeof(o->biz), "%lld", o->acc.business_id);
+	o->c = dc_login_or_fail(o->acc.email, o->acc.password);
+}
+
+void dc_owner_free(struct dc_owner *o)
+{
+	dc_free(o->c);
+	o->c = NULL;
+}
+
+long long dc_biz_count(long long business_id, const char *sql)
+{
+	char bid[24];
+	const char *p[1] = { bid };
+
+	snprintf(bid, sizeof(bid), "%lld", business_id);
+	return hx_db_int_or_fail(sql, 1, p);
 }

@@ -29,6 +29,7 @@
 #ifndef RF_DASH_CLIENT_H
 #define RF_DASH_CLIENT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -64,6 +65,9 @@ int dc_get(struct dc *c, const char *path, struct dc_response *r);
 int dc_post_form(struct dc *c, const char *path, struct dc_response *r, ...)
 	__attribute__((sentinel));
 
+/* dc_post_form with the pairs in ap (consumed). */
+int dc_post_formv(struct dc *c, const char *path, struct dc_response *r, va_list ap);
+
 /* POST path as multipart/form-data: the file part field (filename, the
  * len bytes) and the name, value pairs as text parts (csrf as
  * dc_post_form).  As dc_get. */
@@ -80,6 +84,27 @@ int dc_header(const struct dc_response *r, const char *name, char *out, size_t s
 char *dc_cookie(struct dc *c, const char *name);
 /* Puts the cookie name=value into the jar (as the server would have). */
 void dc_set_cookie(struct dc *c, const char *name, const char *value);
+
+/* ---- page helpers: each fails the test on a transport error. */
+
+/* GET path: its status; the body (a new string, "" when there is none;
+ * free it) into *body when body is not NULL. */
+long dc_get_page(struct dc *c, const char *path, char **body);
+
+/* GET path, failing unless the status is want; the body (free it). */
+char *dc_get_or_fail(struct dc *c, const char *path, long want);
+
+/* POSTs the form pairs (as dc_post_form) and fails unless the answer is
+ * a 303 to exactly location. */
+void dc_post_see_other_or_fail(struct dc *c, const char *path, const char *location, ...)
+	__attribute__((sentinel));
+
+/* POSTs the form pairs (as dc_post_form) and fails unless the answer is
+ * a 303 to a Location of prefix, a positive id and then exactly notice
+ * (anything when notice is NULL), as "/clients/" "42" "?notice=created";
+ * the id. */
+long long dc_post_id_or_fail(struct dc *c, const char *path, const char *prefix,
+	const char *notice, ...) __attribute__((sentinel));
 
 /* Logs in from a new client: GET /login (the login form's token and
  * cookie), then POST /login, then GET /settings/sessions for the
@@ -101,6 +126,22 @@ struct dc_account {
 	char password[32];
 };
 void dc_account_or_fail(struct dc_account *a, const char *role, const char *tz);
+
+/* A logged-in user of a business of its own: the account (as
+ * dc_account_or_fail with role and tz), the client logged in as it (after
+ * dc_throttle_reset_or_fail, so earlier tests' failures do not throttle
+ * it), and the business's id as text (a query parameter). */
+struct dc_owner {
+	struct dc_account acc;
+	struct dc *c;
+	char biz[24];
+};
+void dc_owner_or_fail(struct dc_owner *o, const char *role, const char *tz);
+void dc_owner_free(struct dc_owner *o);
+
+/* The number sql gives with the business's id as $1 (fails the test on
+ * an error), as "SELECT count(*) FROM clients WHERE business_id = $1::bigint". */
+long long dc_biz_count(long long business_id, const char *sql);
 
 /* Forgets every failed login recorded for the throttle (PostgreSQL's
  * login_failures and Redis's counters), so that one test's failures do

@@ -218,6 +218,20 @@ static void api_expect_status(const struct api_rs *rs, long status, const char *
 			buf_str(&rs->body));
 }
 
+/* GET path with key: fails unless the answer is a 200 whose "data"
+ * array has n items (what names the request in the failure). */
+static void api_list_or_fail(const char *key, const char *path, size_t n, const char *what)
+{
+	struct api_rs rs;
+
+	api_json("GET", path, key, NULL, &rs);
+	api_expect_status(&rs, 200, what);
+	if (json_array_size(json_object_get(rs.json, "data")) != n)
+		fail_msg("%s: %zu items, want %zu", what,
+			json_array_size(json_object_get(rs.json, "data")), n);
+	api_rs_free(&rs);
+}
+
 /* ---- fixtures ------------------------------------------------------------- */
 
 struct api_biz {
@@ -950,31 +964,35 @@ static void test_body_and_routes(void **state)
 	api_expect_status(&rs, 201, "JSON with a charset");
 	api_rs_free(&rs);
 
-	api_json("PUT", "/api/v1/clients", b.key, NULL, &rs);
-	api_expect_error(&rs, 405, "method_not_allowed", NULL, "PUT clients");
-	assert_string_equal(rs.allow, "POST, GET");
-	api_rs_free(&rs);
-	api_json("GET", "/api/v1/appointments/1/cancel", b.key, NULL, &rs);
-	api_expect_error(&rs, 405, "method_not_allowed", NULL, "GET cancel");
-	assert_string_equal(rs.allow, "POST");
-	api_rs_free(&rs);
-	api_json("DELETE", "/api/v1/appointments/1", b.key, NULL, &rs);
-	api_expect_error(&rs, 405, "method_not_allowed", NULL, "DELETE appointment");
-	assert_string_equal(rs.allow, "GET, PATCH");
-	api_rs_free(&rs);
-	api_json("GET", "/api/v1/nothing", b.key, NULL, &rs);
-	api_expect_error(&rs, 404, "not_found", NULL, "unknown resource");
-	api_rs_free(&rs);
-	api_json("GET", "/api/v1/appointments/abc", b.key, NULL, &rs);
-	api_expect_error(&rs, 404, "not_found", NULL, "non-numeric id");
-	api_rs_free(&rs);
-	api_json("GET", "/api/v1/appointments/0012", b.key, NULL, &rs);
-	api_expect_error(&rs, 404, "not_found", NULL, "id with leading zeros");
-	api_rs_free(&rs);
-	/* Without the slash, still the API's JSON. */
-	api_json("GET", "/api/v1", b.key, NULL, &rs);
-	api_expect_error(&rs, 404, "not_found", NULL, "/api/v1 without the slash");
-	api_rs_free(&rs);
+	/* Methods a resource does not take (405 with Allow), and paths that
+	 * are not resources (404; without the slash, still the API's JSON). */
+	{
+		static const struct {
+			const char *method, *path;
+			long status;
+			const char *code, *allow, *what;
+		} cases[] = {
+			{ "PUT", "/api/v1/clients", 405, "method_not_allowed", "POST, GET",
+				"PUT clients" },
+			{ "GET", "/api/v1/appointments/1/cancel", 405, "method_not_allowed", "POST",
+				"GET cancel" },
+			{ "DELETE", "/api/v1/appointments/1", 405, "method_not_allowed",
+				"GET, PATCH", "DELETE appointment" },
+			{ "GET", "/api/v1/nothing", 404, "not_found", NULL, "unknown resource" },
+			{ "GET", "/api/v1/appointments/abc", 404, "not_found", NULL,
+				"non-numeric id" },
+			{ "GET", "/api/v1/appointments/0012", 404, "not_found", NULL,
+				"id with leading zeros" },
+			{ "GET", "/api/v1", 404, "not_found", NULL, "/api/v1 without the slash" },
+		};
+		for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+			api_json(cases[i].method, cases[i].path, b.key, NULL, &rs);
+			api_expect_error(&rs, cases[i].status, cases[i].code, NULL, cases[i].what);
+			if (cases[i].allow)
+				assert_string_equal(rs.allow, cases[i].allow);
+			api_rs_free(&rs);
+		}
+	}
 
 	/* Over 64 KiB (ringfence refuses it, never keeping it) and over
 	 * nginx's 1 MiB (nginx refuses it): JSON 413 both, never nginx's HTML. */
@@ -1169,10 +1187,7 @@ static void test_list_appointments_paging(void **state)
 			prev_id = id;
 		}
 		api_rs_free(&rs);
-		api_json("GET", "/api/v1/appointments?limit=200", b.key, NULL, &rs);
-		api_expect_status(&rs, 200, "limit 200");
-		assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 200);
-		api_rs_free(&rs);
+		api_list_or_fail(b.key, "/api/v1/appointments?limit=200", 200, "limit 200");
 	}
 	/* Filters: a window of time, a status, a client. */
 	{
@@ -1209,15 +1224,9 @@ static void test_list_appointments_paging(void **state)
 		assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 3);
 		api_rs_free(&rs);
 		snprintf(path, sizeof(path), "/api/v1/appointments?client_id=%lld&limit=1", client + 1000000);
-		api_json("GET", path, b.key, NULL, &rs);
-		api_expect_status(&rs, 200, "another client");
-		assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 0);
-		api_rs_free(&rs);
+		api_list_or_fail(b.key, path, 0, "another client");
 		/* Another business sees none of these. */
-		api_json("GET", "/api/v1/appointments?limit=200", other.key, NULL, &rs);
-		api_expect_status(&rs, 200, "other business");
-		assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 30);
-		api_rs_free(&rs);
+		api_list_or_fail(other.key, "/api/v1/appointments?limit=200", 30, "other business");
 	}
 	/* Strict query validation, naming the parameter. */
 	{
@@ -1501,24 +1510,13 @@ static void test_list_clients(void **state)
 	assert_int_equal(json_array_size(ids), 120);
 	json_decref(ids);
 
-	api_json("GET", "/api/v1/clients?name=client%2011", b.key, NULL, &rs);
-	api_expect_status(&rs, 200, "name prefix");
 	/* Client 11 and Client 110..119, ignoring case. */
-	assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 11);
-	api_rs_free(&rs);
-	api_json("GET", "/api/v1/clients?phone=%2B1%20555%20000%20001", b.key, NULL, &rs);
-	api_expect_status(&rs, 200, "phone prefix");
+	api_list_or_fail(b.key, "/api/v1/clients?name=client%2011", 11, "name prefix");
 	/* "+1555000001": +15550000010 to +15550000019. */
-	assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 10);
-	api_rs_free(&rs);
-	api_json("GET", "/api/v1/clients?email=C7%40example", b.key, NULL, &rs);
-	api_expect_status(&rs, 200, "email prefix");
-	assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 1);
-	api_rs_free(&rs);
-	api_json("GET", "/api/v1/clients?name=Zed", b.key, NULL, &rs);
-	api_expect_status(&rs, 200, "other business's name");
-	assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 0);
-	api_rs_free(&rs);
+	api_list_or_fail(b.key, "/api/v1/clients?phone=%2B1%20555%20000%20001", 10,
+		"phone prefix");
+	api_list_or_fail(b.key, "/api/v1/clients?email=C7%40example", 1, "email prefix");
+	api_list_or_fail(b.key, "/api/v1/clients?name=Zed", 0, "other business's name");
 	{
 		const char *bad[][3] = {
 			{ "phone=5550000", "422", "phone" },
@@ -1868,14 +1866,8 @@ static void test_verbatim(void **state)
 		free(stored);
 	}
 	/* '%' and '_' in a filter are text, not wildcards. */
-	api_json("GET", "/api/v1/clients?name=%25", b.key, NULL, &rs);
-	api_expect_status(&rs, 200, "percent filter");
-	assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 0);
-	api_rs_free(&rs);
-	api_json("GET", "/api/v1/clients?name=robert')%3B%20drop", b.key, NULL, &rs);
-	api_expect_status(&rs, 200, "quote filter");
-	assert_int_equal(json_array_size(json_object_get(rs.json, "data")), 1);
-	api_rs_free(&rs);
+	api_list_or_fail(b.key, "/api/v1/clients?name=%25", 0, "percent filter");
+	api_list_or_fail(b.key, "/api/v1/clients?name=robert')%3B%20drop", 1, "quote filter");
 
 	/* Notes too. */
 	body = xasprintf("{\"client_id\": %lld, \"starts_at\": \"2030-02-02T10:00:00Z\", "

@@ -21,9 +21,7 @@ static int redis_stopped;
 
 /* A logged-in owner of a new business (UTC unless tz), with one client. */
 struct biz {
-	struct dc_account acc;
-	struct dc *c;
-	char business[24];
+	struct dc_owner o;
 	char client[24];
 	char client_name[64];
 	char phone[13];
@@ -36,12 +34,11 @@ static void biz_or_fail(struct biz *b, const char *tz)
 	char *v;
 
 	memset(b, 0, sizeof(*b));
-	dc_account_or_fail(&b->acc, "owner", tz);
-	snprintf(b->business, sizeof(b->business), "%lld", b->acc.business_id);
+	dc_owner_or_fail(&b->o, "owner", tz);
 	hx_random_hex(hex, 8);
 	snprintf(b->client_name, sizeof(b->client_name), "Client <b>%s</b> & co", hex);
 	hx_random_phone(b->phone);
-	p[0] = b->business;
+	p[0] = b->o.biz;
 	p[1] = b->client_name;
 	p[2] = b->phone;
 	v = hx_db_value_or_fail("INSERT INTO clients (business_id, name, phone, email)"
@@ -52,28 +49,11 @@ static void biz_or_fail(struct biz *b, const char *tz)
 	/* Open all day: the test reminder's window is tested on its own. */
 	hx_db_cmd_or_fail("UPDATE businesses SET window_start = '00:00', window_end = '23:59:59'"
 		" WHERE id = $1::bigint", 1, p);
-	b->c = dc_login_or_fail(b->acc.email, b->acc.password);
 }
 
 static void biz_free(struct biz *b)
 {
-	dc_free(b->c);
-}
-
-/* GET path; fails unless the status is want.  The body (free it). */
-static char *get_or_fail(struct dc *c, const char *path, long want)
-{
-	struct dc_response r;
-	char *body;
-
-	if (dc_get(c, path, &r) < 0)
-		fail_msg("GET %s: %s", path, r.error);
-	if (r.status != want)
-		fail_msg("GET %s: HTTP %ld, want %ld:\n%.2000s", path, r.status, want,
-			buf_str(&r.body));
-	body = xstrdup(buf_str(&r.body));
-	dc_response_free(&r);
-	return body;
+	dc_owner_free(&b->o);
 }
 
 /* Fails when body lacks needle. */
@@ -97,16 +77,12 @@ static char *local_time_or_fail(const char *business, int days, const char *hhmm
 /* Creates an appointment through the form: its id (the 303's target). */
 static long long create_or_fail(struct biz *b, int days, const char *hhmm, const char *notes)
 {
-	struct dc_response r;
-	char *starts = local_time_or_fail(b->business, days, hhmm);
-	long long id = 0;
+	char *starts = local_time_or_fail(b->o.biz, days, hhmm);
+	long long id;
 
-	free(get_or_fail(b->c, "/appointments/new", 200)); /* the form's token */
-	assert_int_equal(dc_post_form(b->c, "/appointments", &r, "client_id", b->client,
-		"starts_at", starts, "notes", notes, NULL), 0);
-	if (r.status != 303 || sscanf(r.location, "/appointments/%lld?notice=created", &id) != 1)
-		fail_msg("create: HTTP %ld to '%s':\n%.2000s", r.status, r.location, buf_str(&r.body));
-	dc_response_free(&r);
+	free(dc_get_or_fail(b->o.c, "/appointments/new", 200)); /* the form's token */
+	id = dc_post_id_or_fail(b->o.c, "/appointments", "/appointments/", "?notice=created",
+		"client_id", b->client, "starts_at", starts, "notes", notes, NULL);
 	free(starts);
 	return id;
 }
@@ -145,11 +121,11 @@ static void test_create_and_pages(void **state)
 	(void)state;
 
 	biz_or_fail(&b, "America/New_York");
-	body = get_or_fail(b.c, "/today", 200);
+	body = dc_get_or_fail(b.o.c, "/today", 200);
 	has_or_fail(body, "Today and upcoming", "today");
 	has_or_fail(body, "No appointments in these days", "today, empty");
 	free(body);
-	body = get_or_fail(b.c, "/appointments/new", 200);
+	body = dc_get_or_fail(b.o.c, "/appointments/new", 200);
 	/* The client's name is text, never markup. */
 	has_or_fail(body, "Client &lt;b&gt;", "new form");
 	assert_null(strstr(body, "<b>"));
@@ -158,7 +134,7 @@ static void test_create_and_pages(void **state)
 	id = create_or_fail(&b, 3, "15:30", "gate code 1234");
 	snprintf(ids, sizeof(ids), "%lld", id);
 	{
-		const char *p[2] = { ids, b.business };
+		const char *p[2] = { ids, b.o.biz };
 		char *local = hx_db_value_or_fail("SELECT to_char(starts_at AT TIME ZONE"
 			" 'America/New_York', 'HH24:MI') || '|' || status || '|' || notes FROM appointments"
 			" WHERE id = $1::bigint AND business_id = $2::bigint", 2, p);
@@ -170,7 +146,7 @@ static void test_create_and_pages(void **state)
 		" $1::bigint AND status = 'pending' AND kind = 'plan'", ids), 2);
 
 	path = xasprintf("/appointments/%lld", id);
-	body = get_or_fail(b.c, path, 200);
+	body = dc_get_or_fail(b.o.c, path, 200);
 	has_or_fail(body, "Appointment created", "timeline");
 	has_or_fail(body, "Call reminder planned for", "timeline");
 	has_or_fail(body, "Text reminder planned for", "timeline");
@@ -179,24 +155,24 @@ static void test_create_and_pages(void **state)
 	free(body);
 	free(path);
 
-	body = get_or_fail(b.c, "/today?from=&to=", 200);
+	body = dc_get_or_fail(b.o.c, "/today?from=&to=", 200);
 	has_or_fail(body, "Client &lt;b&gt;", "today lists the appointment");
 	has_or_fail(body, "scheduled", "today's reminder state");
 	has_or_fail(body, "data-refresh=\"/today/fragment?", "today refreshes");
 	free(body);
-	body = get_or_fail(b.c, "/today/fragment", 200);
+	body = dc_get_or_fail(b.o.c, "/today/fragment", 200);
 	has_or_fail(body, "15:30", "fragment");
 	assert_null(strstr(body, "<html"));
 	assert_null(strstr(body, "<form"));
 	free(body);
 	/* Filters: another status, a search that matches nobody. */
-	body = get_or_fail(b.c, "/today?status=cancelled", 200);
+	body = dc_get_or_fail(b.o.c, "/today?status=cancelled", 200);
 	assert_null(strstr(body, "15:30"));
 	free(body);
-	body = get_or_fail(b.c, "/today?q=nobody-by-this-name", 200);
+	body = dc_get_or_fail(b.o.c, "/today?q=nobody-by-this-name", 200);
 	assert_null(strstr(body, "15:30"));
 	free(body);
-	body = get_or_fail(b.c, "/today?q=client+%3Cb", 200);
+	body = dc_get_or_fail(b.o.c, "/today?q=client+%3Cb", 200);
 	has_or_fail(body, "15:30", "search by name");
 	/* The refresh keeps the search, encoded. */
 	has_or_fail(body, "&amp;status=&amp;q=client%20%3Cb\"", "refresh keeps the filter");
@@ -212,28 +188,28 @@ static void test_validation_changes_nothing(void **state)
 	(void)state;
 
 	biz_or_fail(&b, NULL);
-	starts = local_time_or_fail(b.business, 2, "10:00");
-	past = local_time_or_fail(b.business, -1, "10:00");
+	starts = local_time_or_fail(b.o.biz, 2, "10:00");
+	past = local_time_or_fail(b.o.biz, -1, "10:00");
 	before = count_or_fail("SELECT count(*) FROM appointments WHERE business_id = $1::bigint",
-		b.business);
-	free(get_or_fail(b.c, "/appointments/new", 200));
+		b.o.biz);
+	free(dc_get_or_fail(b.o.c, "/appointments/new", 200));
 
-	body = post_or_fail(b.c, "/appointments", 422, "client_id", b.client, "starts_at",
+	body = post_or_fail(b.o.c, "/appointments", 422, "client_id", b.client, "starts_at",
 		"next tuesday");
 	has_or_fail(body, "starts_at", "422 names the field");
 	has_or_fail(body, "next tuesday", "422 keeps the input");
 	free(body);
-	body = post_or_fail(b.c, "/appointments", 422, "client_id", b.client, "starts_at",
+	body = post_or_fail(b.o.c, "/appointments", 422, "client_id", b.client, "starts_at",
 		"2026-02-30T10:00");
 	has_or_fail(body, "starts_at", "no such day");
 	free(body);
-	body = post_or_fail(b.c, "/appointments", 422, "client_id", b.client, "starts_at", past);
+	body = post_or_fail(b.o.c, "/appointments", 422, "client_id", b.client, "starts_at", past);
 	has_or_fail(body, "in the past", "past");
 	free(body);
-	body = post_or_fail(b.c, "/appointments", 422, "client_id", "", "starts_at", starts);
+	body = post_or_fail(b.o.c, "/appointments", 422, "client_id", "", "starts_at", starts);
 	has_or_fail(body, "client_id", "no client");
 	free(body);
-	body = post_or_fail(b.c, "/appointments", 422, "client_id", "abc", "starts_at", starts);
+	body = post_or_fail(b.o.c, "/appointments", 422, "client_id", "abc", "starts_at", starts);
 	has_or_fail(body, "client_id", "bad client");
 	free(body);
 	longnotes = xmalloc(4002);
@@ -241,7 +217,7 @@ static void test_validation_changes_nothing(void **state)
 	longnotes[4001] = '\0';
 	{
 		struct dc_response r;
-		assert_int_equal(dc_post_form(b.c, "/appointments", &r, "client_id", b.client,
+		assert_int_equal(dc_post_form(b.o.c, "/appointments", &r, "client_id", b.client,
 			"starts_at", starts, "notes", longnotes, NULL), 0);
 		assert_int_equal(r.status, 422);
 		has_or_fail(buf_str(&r.body), "notes", "long notes");
@@ -249,13 +225,13 @@ static void test_validation_changes_nothing(void **state)
 	}
 	free(longnotes);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments WHERE business_id ="
-		" $1::bigint", b.business), before);
+		" $1::bigint", b.o.biz), before);
 
 	/* A bad filter: 422 with the message, the default days listed. */
-	body = get_or_fail(b.c, "/today?from=yesterday", 422);
+	body = dc_get_or_fail(b.o.c, "/today?from=yesterday", 422);
 	has_or_fail(body, "from", "bad filter");
 	free(body);
-	body = get_or_fail(b.c, "/today?from=2026-12-10&to=2026-12-01", 422);
+	body = dc_get_or_fail(b.o.c, "/today?from=2026-12-10&to=2026-12-01", 422);
 	has_or_fail(body, "field &#39;to&#39;", "to before from");
 	free(body);
 
@@ -263,9 +239,9 @@ static void test_validation_changes_nothing(void **state)
 	id = create_or_fail(&b, 2, "10:00", "");
 	snprintf(ids, sizeof(ids), "%lld", id);
 	path = xasprintf("/appointments/%lld", id);
-	body = get_or_fail(b.c, "/appointments/new", 200);
+	body = dc_get_or_fail(b.o.c, "/appointments/new", 200);
 	free(body);
-	body = post_or_fail(b.c, path, 422, "starts_at", "soon", "notes", "changed");
+	body = post_or_fail(b.o.c, path, 422, "starts_at", "soon", "notes", "changed");
 	has_or_fail(body, "starts_at", "edit 422");
 	free(body);
 	{
@@ -295,15 +271,15 @@ static void test_reschedule_and_cancel(void **state)
 		" WHERE id = $1::bigint", 1, (const char *[]){ ids });
 
 	path = xasprintf("/appointments/%lld/edit", id);
-	body = get_or_fail(b.c, path, 200);
+	body = dc_get_or_fail(b.o.c, path, 200);
 	has_or_fail(body, "T09:00", "edit form prefilled");
 	has_or_fail(body, "first", "edit form notes");
 	free(body);
 	free(path);
 
-	newtime = local_time_or_fail(b.business, 5, "11:15");
+	newtime = local_time_or_fail(b.o.biz, 5, "11:15");
 	path = xasprintf("/appointments/%lld", id);
-	body = post_or_fail(b.c, path, 303, "starts_at", newtime, "notes", "moved");
+	body = post_or_fail(b.o.c, path, 303, "starts_at", newtime, "notes", "moved");
 	has_or_fail(body, "notice=rescheduled", "reschedule redirect");
 	free(body);
 	{
@@ -323,18 +299,18 @@ static void test_reschedule_and_cancel(void **state)
 		" AND r.due_at >= a.starts_at - interval '24 hours'", ids), 2);
 
 	/* Only the notes: nothing re-planned. */
-	body = post_or_fail(b.c, path, 303, "starts_at", newtime, "notes", "just notes");
+	body = post_or_fail(b.o.c, path, 303, "starts_at", newtime, "notes", "just notes");
 	has_or_fail(body, "notice=saved", "save redirect");
 	free(body);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM reminders WHERE appointment_id ="
 		" $1::bigint", ids), 4);
-	body = get_or_fail(b.c, path, 200);
+	body = dc_get_or_fail(b.o.c, path, 200);
 	has_or_fail(body, "replaced: the appointment moved", "timeline shows the move");
 	free(body);
 	free(path);
 
 	path = xasprintf("/appointments/%lld/cancel", id);
-	body = post_or_fail(b.c, path, 303, NULL, NULL, NULL, NULL);
+	body = post_or_fail(b.o.c, path, 303, NULL, NULL, NULL, NULL);
 	has_or_fail(body, "notice=cancelled", "cancel redirect");
 	free(body);
 	free(path);
@@ -344,11 +320,11 @@ static void test_reschedule_and_cancel(void **state)
 		" $1::bigint AND status = 'pending'", ids), 0);
 	/* A cancelled appointment is not edited. */
 	path = xasprintf("/appointments/%lld/edit", id);
-	free(get_or_fail(b.c, path, 409));
+	free(dc_get_or_fail(b.o.c, path, 409));
 	free(path);
 	path = xasprintf("/appointments/%lld", id);
-	free(get_or_fail(b.c, path, 200));
-	body = post_or_fail(b.c, path, 422, "starts_at", newtime, "notes", "again");
+	free(dc_get_or_fail(b.o.c, path, 200));
+	body = post_or_fail(b.o.c, path, 422, "starts_at", newtime, "notes", "again");
 	has_or_fail(body, "cancelled", "no edit of a cancelled appointment");
 	free(body);
 	free(path);
@@ -381,36 +357,36 @@ static void test_cross_business(void **state)
 	}
 	hx_db_cmd_or_fail("UPDATE appointments SET callback_requested_at = now()"
 		" WHERE id = $1::bigint", 1, p);
-	starts = local_time_or_fail(a.business, 3, "12:00");
+	starts = local_time_or_fail(a.o.biz, 3, "12:00");
 #define SNAP "SELECT a.status || a.starts_at || a.notes || COALESCE(a.callback_done_at::text, '')" \
 	" || (SELECT count(*) FROM reminders r WHERE r.appointment_id = a.id)" \
 	" || (SELECT string_agg(status, ',') FROM contact_attempts WHERE business_id = a.business_id)" \
 	" FROM appointments a WHERE a.id = $1::bigint"
 	snap0 = hx_db_value_or_fail(SNAP, 1, p);
 
-	free(get_or_fail(b.c, "/today", 200)); /* b's token */
+	free(dc_get_or_fail(b.o.c, "/today", 200)); /* b's token */
 	path = xasprintf("/appointments/%lld", id);
-	body = get_or_fail(b.c, path, 404);
+	body = dc_get_or_fail(b.o.c, path, 404);
 	assert_null(strstr(body, "secret note"));
 	free(body);
-	free(post_or_fail(b.c, path, 404, "starts_at", starts, "notes", "b was here"));
+	free(post_or_fail(b.o.c, path, 404, "starts_at", starts, "notes", "b was here"));
 	free(path);
 	path = xasprintf("/appointments/%lld/edit", id);
-	free(get_or_fail(b.c, path, 404));
+	free(dc_get_or_fail(b.o.c, path, 404));
 	free(path);
 	path = xasprintf("/appointments/%lld/cancel", id);
-	free(post_or_fail(b.c, path, 404, NULL, NULL, NULL, NULL));
+	free(post_or_fail(b.o.c, path, 404, NULL, NULL, NULL, NULL));
 	free(path);
 	path = xasprintf("/appointments/%lld/callback-done", id);
-	free(post_or_fail(b.c, path, 404, NULL, NULL, NULL, NULL));
+	free(post_or_fail(b.o.c, path, 404, NULL, NULL, NULL, NULL));
 	free(path);
 	path = xasprintf("/appointments/%lld/test-reminder", id);
-	free(post_or_fail(b.c, path, 404, "channel", "sms", NULL, NULL));
+	free(post_or_fail(b.o.c, path, 404, "channel", "sms", NULL, NULL));
 	free(path);
 	path = xasprintf("/decisions/%s", attempt);
-	free(post_or_fail(b.c, path, 404, "decision", "reached", "reason", "b decides"));
+	free(post_or_fail(b.o.c, path, 404, "decision", "reached", "reason", "b decides"));
 	free(path);
-	body = get_or_fail(b.c, "/decisions", 200);
+	body = dc_get_or_fail(b.o.c, "/decisions", 200);
 	path = xasprintf("/decisions/%s\"", attempt);
 	assert_null(strstr(body, path));
 	free(path);
@@ -418,13 +394,13 @@ static void test_cross_business(void **state)
 	/* a's client in b's form. */
 	{
 		struct dc_response r;
-		free(get_or_fail(b.c, "/appointments/new", 200));
-		assert_int_equal(dc_post_form(b.c, "/appointments", &r, "client_id", a.client,
+		free(dc_get_or_fail(b.o.c, "/appointments/new", 200));
+		assert_int_equal(dc_post_form(b.o.c, "/appointments", &r, "client_id", a.client,
 			"starts_at", starts, NULL), 0);
 		assert_int_equal(r.status, 422);
 		dc_response_free(&r);
 		assert_int_equal(count_or_fail("SELECT count(*) FROM appointments WHERE business_id ="
-			" $1::bigint", b.business), 0);
+			" $1::bigint", b.o.biz), 0);
 	}
 	snap1 = hx_db_value_or_fail(SNAP, 1, p);
 	assert_string_equal(snap0, snap1);
@@ -446,18 +422,18 @@ static void test_callback_card(void **state)
 	biz_or_fail(&b, NULL);
 	id = create_or_fail(&b, 2, "16:00", "");
 	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(uid, sizeof(uid), "%lld", b.acc.user_id);
-	body = get_or_fail(b.c, "/today", 200);
+	snprintf(uid, sizeof(uid), "%lld", b.o.acc.user_id);
+	body = dc_get_or_fail(b.o.c, "/today", 200);
 	assert_null(strstr(body, "id=\"callbacks\""));
 	free(body);
 	hx_db_cmd_or_fail("UPDATE appointments SET callback_requested_at = now()"
 		" WHERE id = $1::bigint", 1, (const char *[]){ ids });
-	body = get_or_fail(b.c, "/today", 200);
+	body = dc_get_or_fail(b.o.c, "/today", 200);
 	has_or_fail(body, "id=\"callbacks\"", "call back card");
 	has_or_fail(body, b.phone, "call back card's number");
 	free(body);
 	path = xasprintf("/appointments/%lld/callback-done", id);
-	body = post_or_fail(b.c, path, 303, NULL, NULL, NULL, NULL);
+	body = post_or_fail(b.o.c, path, 303, NULL, NULL, NULL, NULL);
 	assert_string_equal(body, "/today?notice=callback_done");
 	free(body);
 	free(path);
@@ -467,7 +443,7 @@ static void test_callback_card(void **state)
 			" $1::bigint AND callback_done_at IS NOT NULL AND callback_done_by = $2::bigint",
 			2, p), 1);
 	}
-	body = get_or_fail(b.c, "/today", 200);
+	body = dc_get_or_fail(b.o.c, "/today", 200);
 	assert_null(strstr(body, "id=\"callbacks\""));
 	free(body);
 	biz_free(&b);
@@ -492,10 +468,10 @@ static void test_test_reminder(void **state)
 	id = create_or_fail(&b, 2, "16:00", "");
 	snprintf(ids, sizeof(ids), "%lld", id);
 	path = xasprintf("/appointments/%lld/test-reminder", id);
-	free(get_or_fail(b.c, "/today", 200));
+	free(dc_get_or_fail(b.o.c, "/today", 200));
 
 	/* Queued: a row due now, in the ready set; nothing placed here. */
-	body = post_or_fail(b.c, path, 303, "channel", "sms", NULL, NULL);
+	body = post_or_fail(b.o.c, path, 303, "channel", "sms", NULL, NULL);
 	has_or_fail(body, "notice=queued", "queued");
 	free(body);
 	{
@@ -511,7 +487,7 @@ static void test_test_reminder(void **state)
 		assert_string_equal(PQgetvalue(res, 0, 3), "sms");
 		assert_string_equal(PQgetvalue(res, 0, 4), b.phone);
 		assert_string_equal(PQgetvalue(res, 0, 5), "t");
-		assert_int_equal(atoll(PQgetvalue(res, 0, 6)), b.acc.user_id);
+		assert_int_equal(atoll(PQgetvalue(res, 0, 6)), b.o.acc.user_id);
 		argv[2] = PQgetvalue(res, 0, 0);
 		assert_int_equal(hx_redis(3, argv, &one, NULL, 0), 0);
 		assert_int_equal(one, 1);
@@ -523,30 +499,30 @@ static void test_test_reminder(void **state)
 	}
 	body = xasprintf("/appointments/%lld", id);
 	{
-		char *page = get_or_fail(b.c, body, 200);
+		char *page = dc_get_or_fail(b.o.c, body, 200);
 		has_or_fail(page, "Test text reminder requested by", "timeline shows the test");
 		free(page);
 	}
 	free(body);
 
 	/* A bad channel: 422, nothing queued. */
-	free(post_or_fail(b.c, path, 422, "channel", "fax", NULL, NULL));
-	assert_int_equal(tests_of(b.business), 1);
+	free(post_or_fail(b.o.c, path, 422, "channel", "fax", NULL, NULL));
+	assert_int_equal(tests_of(b.o.biz), 1);
 
 	/* 5 an hour. */
 	for (int i = 0; i < 4; i++)
-		free(post_or_fail(b.c, path, 303, "channel", i % 2 ? "voice" : "email", NULL, NULL));
-	assert_int_equal(tests_of(b.business), 5);
-	body = post_or_fail(b.c, path, 429, "channel", "sms", NULL, NULL);
+		free(post_or_fail(b.o.c, path, 303, "channel", i % 2 ? "voice" : "email", NULL, NULL));
+	assert_int_equal(tests_of(b.o.biz), 5);
+	body = post_or_fail(b.o.c, path, 429, "channel", "sms", NULL, NULL);
 	has_or_fail(body, "5 test reminders an hour", "hourly limit");
 	free(body);
-	assert_int_equal(tests_of(b.business), 5);
+	assert_int_equal(tests_of(b.o.biz), 5);
 
 	/* 20 a day: the hour's five moved back two hours, 15 more earlier today. */
 	hx_db_cmd_or_fail("UPDATE reminders SET due_at = due_at - interval '2 hours',"
 		" stale_at = stale_at - interval '2 hours', status = 'cancelled'"
-		" WHERE business_id = $1::bigint AND kind = 'test'", 1, (const char *[]){ b.business });
-	free(post_or_fail(b.c, path, 303, "channel", "sms", NULL, NULL));
+		" WHERE business_id = $1::bigint AND kind = 'test'", 1, (const char *[]){ b.o.biz });
+	free(post_or_fail(b.o.c, path, 303, "channel", "sms", NULL, NULL));
 	hx_db_cmd_or_fail("INSERT INTO reminders (business_id, appointment_id, channel,"
 		" offset_minutes, attempt, due_at, stale_at, to_address, kind, status)"
 		" SELECT business_id, id, 'sms', 60, 5, now() - interval '3 hours',"
@@ -554,12 +530,12 @@ static void test_test_reminder(void **state)
 		" FROM appointments, generate_series(1, 14) WHERE id = $1::bigint", 1,
 		(const char *[]){ ids });
 	hx_db_cmd_or_fail("UPDATE reminders SET status = 'cancelled' WHERE business_id = $1::bigint"
-		" AND kind = 'test' AND status = 'pending'", 1, (const char *[]){ b.business });
-	assert_int_equal(tests_of(b.business), 20);
-	body = post_or_fail(b.c, path, 429, "channel", "sms", NULL, NULL);
+		" AND kind = 'test' AND status = 'pending'", 1, (const char *[]){ b.o.biz });
+	assert_int_equal(tests_of(b.o.biz), 20);
+	body = post_or_fail(b.o.c, path, 429, "channel", "sms", NULL, NULL);
 	has_or_fail(body, "20 a day", "daily limit");
 	free(body);
-	assert_int_equal(tests_of(b.business), 20);
+	assert_int_equal(tests_of(b.o.biz), 20);
 	free(path);
 	biz_free(&b);
 }
@@ -577,14 +553,14 @@ static void test_test_reminder_window(void **state)
 	hx_db_cmd_or_fail("UPDATE businesses SET window_start = w.s, window_end = w.s + interval"
 		" '1 minute' FROM (SELECT CASE WHEN (now() AT TIME ZONE 'UTC')::time < '06:00'"
 		" THEN time '12:00' ELSE time '03:00' END AS s) w WHERE id = $1::bigint", 1,
-		(const char *[]){ b.business });
+		(const char *[]){ b.o.biz });
 	path = xasprintf("/appointments/%lld/test-reminder", id);
-	free(get_or_fail(b.c, "/today", 200));
-	body = post_or_fail(b.c, path, 422, "channel", "voice", NULL, NULL);
+	free(dc_get_or_fail(b.o.c, "/today", 200));
+	body = post_or_fail(b.o.c, path, 422, "channel", "voice", NULL, NULL);
 	has_or_fail(body, "outside the client", "window refusal");
 	has_or_fail(body, ":00 (UTC)", "the time the window opens");
 	free(body);
-	assert_int_equal(tests_of(b.business), 0);
+	assert_int_equal(tests_of(b.o.biz), 0);
 	free(path);
 	biz_free(&b);
 }
@@ -605,15 +581,15 @@ static void test_test_reminder_sent_by_worker(void **state)
 	assert_non_null(bin);
 	biz_or_fail(&b, NULL);
 	hx_db_cmd_or_fail("UPDATE businesses SET verified = true WHERE id = $1::bigint", 1,
-		(const char *[]){ b.business });
+		(const char *[]){ b.o.biz });
 	id = create_or_fail(&b, 2, "16:00", "");
 	snprintf(ids, sizeof(ids), "%lld", id);
 	/* Only the test row may go. */
 	hx_db_cmd_or_fail("UPDATE reminders SET status = 'cancelled', status_reason = 'test'"
 		" WHERE appointment_id = $1::bigint AND status = 'pending'", 1, (const char *[]){ ids });
 	path = xasprintf("/appointments/%lld/test-reminder", id);
-	free(get_or_fail(b.c, "/today", 200));
-	free(post_or_fail(b.c, path, 303, "channel", "sms", NULL, NULL));
+	free(dc_get_or_fail(b.o.c, "/today", 200));
+	free(post_or_fail(b.o.c, path, 303, "channel", "sms", NULL, NULL));
 	free(path);
 
 	pid = fork();
@@ -630,19 +606,19 @@ static void test_test_reminder_sent_by_worker(void **state)
 	 * business's stream, show among the appointment's records. */
 	{
 		char key[64];
-		snprintf(key, sizeof(key), "audit:business:%s", b.business);
+		snprintf(key, sizeof(key), "audit:business:%s", b.o.biz);
 		if (hx_audit_wait(key, 1, 30000, "kind", "webhook", "path", "/twilio/status/sms",
 			    NULL) < 1)
 			fail_msg("no status callback of the test text reached %s", key);
 	}
 	path = xasprintf("/appointments/%lld", id);
-	body = get_or_fail(b.c, path, 200);
+	body = dc_get_or_fail(b.o.c, path, 200);
 	has_or_fail(body, "Text placed with Twilio: SM", "the timeline shows the send");
 	has_or_fail(body, "/twilio/status/sms", "the text's status callback record");
 	has_or_fail(body, "MessageStatus", "the status callback's parameters");
 	free(body);
 	free(path);
-	body = get_or_fail(b.c, "/today/fragment", 200);
+	body = dc_get_or_fail(b.o.c, "/today/fragment", 200);
 	has_or_fail(body, "Text (test)", "today lists the test");
 	free(body);
 	biz_free(&b);
@@ -679,13 +655,13 @@ static void test_decisions(void **state)
 	a1 = unknown_attempt_or_fail(ids, "voice");
 	a2 = unknown_attempt_or_fail(ids, "sms");
 
-	body = get_or_fail(b.c, "/decisions", 200);
+	body = dc_get_or_fail(b.o.c, "/decisions", 200);
 	has_or_fail(body, "reconciled: Twilio did not answer", "the reconciler's note");
 	has_or_fail(body, b.phone, "the recipient");
 	free(body);
 	body = xasprintf("/appointments/%lld", id);
 	{
-		char *page = get_or_fail(b.c, "/today", 200);
+		char *page = dc_get_or_fail(b.o.c, "/today", 200);
 		has_or_fail(page, "outcome unknown — needs your decision", "today's word");
 		free(page);
 	}
@@ -693,10 +669,10 @@ static void test_decisions(void **state)
 
 	/* No reason, no decision: 422, nothing changed. */
 	path = xasprintf("/decisions/%s", a1);
-	body = post_or_fail(b.c, path, 422, "decision", "reached", "reason", "  ");
+	body = post_or_fail(b.o.c, path, 422, "decision", "reached", "reason", "  ");
 	has_or_fail(body, "reason", "reason required");
 	free(body);
-	body = post_or_fail(b.c, path, 422, "decision", "maybe", "reason", "x");
+	body = post_or_fail(b.o.c, path, 422, "decision", "maybe", "reason", "x");
 	has_or_fail(body, "decision", "decision required");
 	free(body);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM attempt_decisions WHERE attempt_id ="
@@ -705,12 +681,12 @@ static void test_decisions(void **state)
 		" $1::bigint AND status = 'unknown'", a1), 1);
 
 	/* reached: who and why, the attempt placed. */
-	body = post_or_fail(b.c, path, 303, "decision", "reached", "reason",
+	body = post_or_fail(b.o.c, path, 303, "decision", "reached", "reason",
 		"She called us back to confirm");
 	assert_string_equal(body, "/decisions?notice=decided");
 	free(body);
 	{
-		const char *p[2] = { a1, b.acc.email };
+		const char *p[2] = { a1, b.o.acc.email };
 		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM attempt_decisions d"
 			" JOIN contact_attempts ca ON ca.id = d.attempt_id WHERE d.attempt_id = $1::bigint"
 			" AND d.decision = 'reached' AND d.reason = 'She called us back to confirm'"
@@ -718,24 +694,24 @@ static void test_decisions(void **state)
 			2, p), 1);
 	}
 	/* Once only. */
-	free(post_or_fail(b.c, path, 409, "decision", "resend", "reason", "again"));
+	free(post_or_fail(b.o.c, path, 409, "decision", "resend", "reason", "again"));
 	free(path);
 
 	/* resend: a new reminder through the normal path, the attempt not placed. */
 	path = xasprintf("/decisions/%s", a2);
-	free(post_or_fail(b.c, path, 303, "decision", "resend", "reason", "line was bad"));
+	free(post_or_fail(b.o.c, path, 303, "decision", "resend", "reason", "line was bad"));
 	free(path);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM reminders r JOIN attempt_decisions d"
 		" ON d.resend_reminder_id = r.id WHERE d.attempt_id = $1::bigint AND r.kind = 'resend'"
 		" AND r.status = 'pending' AND r.channel = 'sms' AND r.attempt = 5", a2), 1);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM contact_attempts WHERE id ="
 		" $1::bigint AND status = 'not_placed'", a2), 1);
-	body = get_or_fail(b.c, "/decisions", 200);
+	body = dc_get_or_fail(b.o.c, "/decisions", 200);
 	has_or_fail(body, "Nothing needs a decision", "all decided");
 	free(body);
 	/* The timeline and the audit show the decisions. */
 	path = xasprintf("/appointments/%lld", id);
-	body = get_or_fail(b.c, path, 200);
+	body = dc_get_or_fail(b.o.c, path, 200);
 	has_or_fail(body, "the client was reached (She called us back to confirm)", "timeline");
 	has_or_fail(body, "send once more (line was bad)", "timeline");
 	free(body);
@@ -743,11 +719,11 @@ static void test_decisions(void **state)
 	{
 		char key[64], err[128];
 		json_t *arr;
-		snprintf(key, sizeof(key), "audit:business:%s", b.business);
+		snprintf(key, sizeof(key), "audit:business:%s", b.o.biz);
 		arr = hx_audit_read(key, 0, err, sizeof(err));
 		assert_non_null(arr);
 		assert_true(hx_audit_count(arr, "action", "decision", "reason", "line was bad",
-			"user", b.acc.email, NULL) == 1);
+			"user", b.o.acc.email, NULL) == 1);
 		json_decref(arr);
 	}
 	free(a1);
@@ -782,15 +758,15 @@ static void test_timeline_key_press(void **state)
 
 	hx_fixture_call_or_fail(&c);
 	/* A login of the call's business. */
-	dc_account_or_fail(&b.acc, "owner", NULL);
+	dc_account_or_fail(&b.o.acc, "owner", NULL);
 	{
 		char uid[24];
 		const char *p[2] = { c.business_id, uid };
-		snprintf(uid, sizeof(uid), "%lld", b.acc.user_id);
+		snprintf(uid, sizeof(uid), "%lld", b.o.acc.user_id);
 		hx_db_cmd_or_fail("UPDATE users SET business_id = $1::bigint WHERE id = $2::bigint",
 			2, p);
 	}
-	b.c = dc_login_or_fail(b.acc.email, b.acc.password);
+	b.o.c = dc_login_or_fail(b.o.acc.email, b.o.acc.password);
 
 	voice_or_fail(&c, c.first_url, NULL);
 	url = xasprintf("%s/twilio/voice/%s?c=%s&s=announce&n=0", hx_env.public_url, FLOW, c.token);
@@ -801,7 +777,7 @@ static void test_timeline_key_press(void **state)
 	free(url);
 
 	path = xasprintf("/appointments/%s", c.appointment_id);
-	body = get_or_fail(b.c, path, 200);
+	body = dc_get_or_fail(b.o.c, path, 200);
 	has_or_fail(body, "pressed 1 → details", "the first key");
 	has_or_fail(body, "pressed 1 → confirmed", "the key press that confirmed");
 	has_or_fail(body, "Appointment confirmed", "the confirmation");
@@ -817,13 +793,13 @@ static void test_timeline_key_press(void **state)
 	/* Redis down: the database's timeline, and a note. */
 	assert_int_equal(hx_stack("redis-stop", NULL, 60), 0);
 	redis_stopped = 1;
-	body = get_or_fail(b.c, path, 200);
+	body = dc_get_or_fail(b.o.c, path, 200);
 	has_or_fail(body, "pressed 1 → confirmed", "timeline without Redis");
 	has_or_fail(body, "audit records are unavailable", "the note");
 	free(body);
 	assert_int_equal(hx_stack_start_stopped("redis", &redis_stopped, 60), 0);
 	free(path);
-	dc_free(b.c);
+	dc_free(b.o.c);
 }
 
 /* ---- the client's replies by text -------------------------------------------- */

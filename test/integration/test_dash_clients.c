@@ -11,72 +11,26 @@
 #define NASTY_NAME "Robert'); DROP TABLE clients;-- <b>\xf0\x9f\x98\x80</b>"
 #define NASTY_NAME_HTML "Robert&#39;); DROP TABLE clients;-- &lt;b&gt;\xf0\x9f\x98\x80&lt;/b&gt;"
 
-/* One logged-in owner of a new business. */
-struct owner {
-	struct dc_account acc;
-	struct dc *c;
-	char biz[24];
-};
-
-static void owner_or_fail(struct owner *o, const char *tz)
+/* The number of the business's clients. */
+static long long client_count(const struct dc_owner *o)
 {
-	dc_throttle_reset_or_fail();
-	dc_account_or_fail(&o->acc, "owner", tz);
-	o->c = dc_login_or_fail(o->acc.email, o->acc.password);
-	snprintf(o->biz, sizeof(o->biz), "%lld", o->acc.business_id);
+	return dc_biz_count(o->acc.business_id,
+		"SELECT count(*) FROM clients WHERE business_id = $1::bigint");
 }
 
-static void owner_free(struct owner *o)
+/* The number sql gives with the business's id as $1. */
+static long long biz_count(const struct dc_owner *o, const char *sql)
 {
-	dc_free(o->c);
-}
-
-/* GET path: its status, the body into body (malloc'd, caller frees) when
- * not NULL. */
-static long get_page(struct dc *c, const char *path, char **body)
-{
-	struct dc_response r;
-	long st;
-
-	assert_int_equal(dc_get(c, path, &r), 0);
-	st = r.status;
-	if (body)
-		*body = xstrdup(r.body.data ? buf_str(&r.body) : "");
-	dc_response_free(&r);
-	return st;
-}
-
-/* A number the database gives for sql with the business's id as $1. */
-static long long biz_count(const struct owner *o, const char *sql)
-{
-	const char *p[] = { o->biz };
-	return hx_db_int_or_fail(sql, 1, p);
-}
-
-/* The id at the end of a Location "/clients/<id>?notice=..." */
-static long long location_id(const char *loc, const char *prefix)
-{
-	size_t n = strlen(prefix);
-	if (strncmp(loc, prefix, n) != 0)
-		fail_msg("Location '%s' does not start with %s", loc, prefix);
-	return strtoll(loc + n, NULL, 10);
+	return dc_biz_count(o->acc.business_id, sql);
 }
 
 /* Creates a client through the form; its id. */
-static long long create_client_or_fail(struct owner *o, const char *name, const char *phone,
+static long long create_client_or_fail(struct dc_owner *o, const char *name, const char *phone,
 	const char *email)
 {
-	struct dc_response r;
-	long long id;
-
-	assert_int_equal(get_page(o->c, "/clients/new", NULL), 200);
-	assert_int_equal(dc_post_form(o->c, "/clients", &r, "name", name, "phone", phone,
-				 "email", email, "time_zone", "", NULL), 0);
-	if (r.status != 303)
-		fail_msg("POST /clients: %ld %s", r.status, r.body.data ? buf_str(&r.body) : "");
-	id = location_id(r.location, "/clients/");
-	dc_response_free(&r);
-	return id;
+	assert_int_equal(dc_get_page(o->c, "/clients/new", NULL), 200);
+	return dc_post_id_or_fail(o->c, "/clients", "/clients/", NULL, "name", name, "phone", phone,
+		"email", email, "time_zone", "", NULL);
 }
 
 /* The form creates a client with the phone normalised and every value
@@ -84,27 +38,22 @@ static long long create_client_or_fail(struct owner *o, const char *name, const 
  * client's page show it escaped. */
 static void test_create_and_show(void **state)
 {
-	struct owner o;
-	struct dc_response r;
+	struct dc_owner o;
 	char path[64], *body, *v;
 	long long id;
 	char cid[24];
 	const char *p[1] = { cid };
 	(void)state;
 
-	owner_or_fail(&o, NULL);
-	assert_int_equal(get_page(o.c, "/clients/new", &body), 200);
+	dc_owner_or_fail(&o, "owner", NULL);
+	assert_int_equal(dc_get_page(o.c, "/clients/new", &body), 200);
 	assert_non_null(strstr(body, "name=\"csrf\""));
 	assert_non_null(strstr(body, "<optgroup label=\"Europe\">"));
 	assert_non_null(strstr(body, "value=\"Europe/London\""));
 	free(body);
-	assert_int_equal(dc_post_form(o.c, "/clients", &r, "name", NASTY_NAME, "phone",
-				 "+1 (555) 010-0123", "email", "ada+x@example.com", "time_zone",
-				 "Europe/London", "do_not_call", "1", NULL), 0);
-	assert_int_equal(r.status, 303);
-	id = location_id(r.location, "/clients/");
-	assert_non_null(strstr(r.location, "?notice=created"));
-	dc_response_free(&r);
+	id = dc_post_id_or_fail(o.c, "/clients", "/clients/", "?notice=created", "name", NASTY_NAME,
+		"phone", "+1 (555) 010-0123", "email", "ada+x@example.com", "time_zone",
+		"Europe/London", "do_not_call", "1", NULL);
 	snprintf(cid, sizeof(cid), "%lld", id);
 	v = hx_db_value_or_fail("SELECT name || '|' || phone || '|' || email || '|' || time_zone"
 				"  || '|' || do_not_call FROM clients WHERE id = $1::bigint", 1, p);
@@ -112,7 +61,7 @@ static void test_create_and_show(void **state)
 	free(v);
 
 	snprintf(path, sizeof(path), "/clients/%lld", id);
-	assert_int_equal(get_page(o.c, path, &body), 200);
+	assert_int_equal(dc_get_page(o.c, path, &body), 200);
 	assert_non_null(strstr(body, NASTY_NAME_HTML));
 	assert_null(strstr(body, "<b>\xf0\x9f\x98\x80"));
 	assert_non_null(strstr(body, "+15550100123"));
@@ -122,27 +71,39 @@ static void test_create_and_show(void **state)
 	const char *const searches[] = { "/clients", "/clients?q=drop+table", "/clients?q=ADA%2BX",
 		"/clients?q=555+010", "/clients?q=%F0%9F%98%80" };
 	for (size_t i = 0; i < sizeof(searches) / sizeof(searches[0]); i++) {
-		assert_int_equal(get_page(o.c, searches[i], &body), 200);
+		assert_int_equal(dc_get_page(o.c, searches[i], &body), 200);
 		if (strstr(body, NASTY_NAME_HTML) == NULL)
 			fail_msg("%s does not list the client", searches[i]);
 		free(body);
 	}
-	assert_int_equal(get_page(o.c, "/clients?q=nobody+at+all", &body), 200);
+	assert_int_equal(dc_get_page(o.c, "/clients?q=nobody+at+all", &body), 200);
 	assert_null(strstr(body, NASTY_NAME_HTML));
 	assert_non_null(strstr(body, "No clients matching"));
 	free(body);
-	owner_free(&o);
+	dc_owner_free(&o);
 }
 
 /* The list pages by 50 in name order; the search matches % and _ as
  * themselves and keeps the search in the page links. */
 static void test_list_paging(void **state)
 {
-	struct owner o;
+	/* Each page: what it shows and what it does not. */
+	static const struct {
+		const char *path, *has[3], *lacks[2];
+	} pages[] = {
+		{ "/clients?q=pat",
+			{ ">Pat 001<", ">Pat 050<", "href=\"/clients?q=pat&amp;page=2\"" },
+			{ ">Pat 051<", "Previous page" } },
+		{ "/clients?q=pat&page=2", { ">Pat 051<", "Previous page" },
+			{ ">Pat 050<", "Next page" } },
+		{ "/clients?q=0%25", { "100% &amp; more_x" }, { "Pat 0" } },
+		{ "/clients?q=e_x", { "100% &amp; more_x" }, { "Pat 0" } },
+	};
+	struct dc_owner o;
 	char *body;
 	(void)state;
 
-	owner_or_fail(&o, NULL);
+	dc_owner_or_fail(&o, "owner", NULL);
 	hx_db_cmd_or_fail("INSERT INTO clients (business_id, name, email)"
 			  " SELECT $1::bigint, 'Pat ' || lpad(i::text, 3, '0'),"
 			  "  'pat' || i || '@example.com' FROM generate_series(1, 51) i", 1,
@@ -150,28 +111,17 @@ static void test_list_paging(void **state)
 	hx_db_cmd_or_fail("INSERT INTO clients (business_id, name, email)"
 			  " VALUES ($1::bigint, '100% & more_x', 'pct@example.com')", 1,
 		(const char *[]){ o.biz });
-	assert_int_equal(get_page(o.c, "/clients?q=pat", &body), 200);
-	assert_non_null(strstr(body, ">Pat 001<"));
-	assert_non_null(strstr(body, ">Pat 050<"));
-	assert_null(strstr(body, ">Pat 051<"));
-	assert_non_null(strstr(body, "href=\"/clients?q=pat&amp;page=2\""));
-	assert_null(strstr(body, "Previous page"));
-	free(body);
-	assert_int_equal(get_page(o.c, "/clients?q=pat&page=2", &body), 200);
-	assert_non_null(strstr(body, ">Pat 051<"));
-	assert_null(strstr(body, ">Pat 050<"));
-	assert_non_null(strstr(body, "Previous page"));
-	assert_null(strstr(body, "Next page"));
-	free(body);
-	assert_int_equal(get_page(o.c, "/clients?q=0%25", &body), 200);
-	assert_non_null(strstr(body, "100% &amp; more_x"));
-	assert_null(strstr(body, "Pat 0"));
-	free(body);
-	assert_int_equal(get_page(o.c, "/clients?q=e_x", &body), 200);
-	assert_non_null(strstr(body, "100% &amp; more_x"));
-	assert_null(strstr(body, "Pat 0"));
-	free(body);
-	owner_free(&o);
+	for (size_t i = 0; i < ARRAY_LEN(pages); i++) {
+		assert_int_equal(dc_get_page(o.c, pages[i].path, &body), 200);
+		for (size_t j = 0; j < ARRAY_LEN(pages[i].has) && pages[i].has[j]; j++)
+			if (strstr(body, pages[i].has[j]) == NULL)
+				fail_msg("%s lacks '%s'", pages[i].path, pages[i].has[j]);
+		for (size_t j = 0; j < ARRAY_LEN(pages[i].lacks) && pages[i].lacks[j]; j++)
+			if (strstr(body, pages[i].lacks[j]) != NULL)
+				fail_msg("%s has '%s'", pages[i].path, pages[i].lacks[j]);
+		free(body);
+	}
+	dc_owner_free(&o);
 }
 
 /* Bad input re-renders the form with the input, a message naming the
@@ -192,11 +142,11 @@ static void test_validation(void **state)
 		{ "Ann", "+15550100123", "", "Mars/Olympus_Mons", "Time zone: choose one" },
 		{ "Ann", "+15550100123", "", "+05", "Time zone: choose one" },
 	};
-	struct owner o;
+	struct dc_owner o;
 	(void)state;
 
-	owner_or_fail(&o, NULL);
-	assert_int_equal(get_page(o.c, "/clients/new", NULL), 200);
+	dc_owner_or_fail(&o, "owner", NULL);
+	assert_int_equal(dc_get_page(o.c, "/clients/new", NULL), 200);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dc_response r;
 		assert_int_equal(dc_post_form(o.c, "/clients", &r, "name", cases[i].name, "phone",
@@ -209,9 +159,8 @@ static void test_validation(void **state)
 			assert_non_null(strstr(buf_str(&r.body), "value=\"555-0123\""));
 		dc_response_free(&r);
 	}
-	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
-		0);
-	owner_free(&o);
+	assert_int_equal(client_count(&o), 0);
+	dc_owner_free(&o);
 }
 
 /* Editing saves the new values; a new number clears "number invalid";
@@ -219,28 +168,28 @@ static void test_validation(void **state)
  * cleared from the pages. */
 static void test_edit_and_opt_out(void **state)
 {
-	struct owner o;
+	struct dc_owner o;
 	struct dc_response r;
 	char path[96], cid[24], *body, *v;
 	const char *p[1] = { cid };
 	long long id;
 	(void)state;
 
-	owner_or_fail(&o, NULL);
+	dc_owner_or_fail(&o, "owner", NULL);
 	id = create_client_or_fail(&o, "Bea", "+15550100124", "");
 	snprintf(cid, sizeof(cid), "%lld", id);
 	hx_db_cmd_or_fail("UPDATE clients SET phone_invalid_at = now(),"
 			  " phone_invalid_reason = 'Twilio error 21211' WHERE id = $1::bigint", 1, p);
 	snprintf(path, sizeof(path), "/clients/%lld", id);
-	assert_int_equal(get_page(o.c, path, &body), 200);
+	assert_int_equal(dc_get_page(o.c, path, &body), 200);
 	assert_non_null(strstr(body, "Number invalid"));
 	free(body);
-	assert_int_equal(get_page(o.c, "/clients", &body), 200);
+	assert_int_equal(dc_get_page(o.c, "/clients", &body), 200);
 	assert_non_null(strstr(body, "Number invalid"));
 	free(body);
 
 	snprintf(path, sizeof(path), "/clients/%lld/edit", id);
-	assert_int_equal(get_page(o.c, path, &body), 200);
+	assert_int_equal(dc_get_page(o.c, path, &body), 200);
 	assert_non_null(strstr(body, "value=\"Bea\""));
 	assert_non_null(strstr(body, "value=\"+15550100124\""));
 	free(body);
@@ -268,7 +217,7 @@ static void test_edit_and_opt_out(void **state)
 	free(v);
 
 	snprintf(path, sizeof(path), "/clients/%lld/opt-out", id);
-	assert_int_equal(get_page(o.c, "/clients", NULL), 200);
+	assert_int_equal(dc_get_page(o.c, "/clients", NULL), 200);
 	assert_int_equal(dc_post_form(o.c, path, &r, NULL), 0);
 	assert_int_equal(r.status, 303);
 	dc_response_free(&r);
@@ -278,19 +227,19 @@ static void test_edit_and_opt_out(void **state)
 	assert_string_equal(v + 5, o.acc.email);
 	free(v);
 	snprintf(path, sizeof(path), "/clients/%lld", id);
-	assert_int_equal(get_page(o.c, path, &body), 200);
+	assert_int_equal(dc_get_page(o.c, path, &body), 200);
 	assert_non_null(strstr(body, "Opted out"));
 	assert_non_null(strstr(body, "cannot be cleared from the dashboard"));
 	assert_null(strstr(body, "/opt-out\""));
 	free(body);
-	owner_free(&o);
+	dc_owner_free(&o);
 }
 
 /* Another business's client is 404 on every route, exactly as an id that
  * does not exist, and nothing of it changes or shows. */
 static void test_other_business(void **state)
 {
-	struct owner a, b;
+	struct dc_owner a, b;
 	struct dc_response r;
 	char path[96], cid[24], *body, *before, *after;
 	const char *p[1] = { cid };
@@ -299,8 +248,8 @@ static void test_other_business(void **state)
 	long long id;
 	(void)state;
 
-	owner_or_fail(&a, NULL);
-	owner_or_fail(&b, NULL);
+	dc_owner_or_fail(&a, "owner", NULL);
+	dc_owner_or_fail(&b, "owner", NULL);
 	id = create_client_or_fail(&a, "Secret client of A", "+15550100125", "");
 	snprintf(cid, sizeof(cid), "%lld", id);
 	before = hx_db_value_or_fail(row, 1, p);
@@ -308,14 +257,14 @@ static void test_other_business(void **state)
 		"/clients/99999999999/edit" };
 	for (size_t i = 0; i < sizeof(gets) / sizeof(gets[0]); i++) {
 		snprintf(path, sizeof(path), gets[i], id);
-		assert_int_equal(get_page(b.c, path, &body), 404);
+		assert_int_equal(dc_get_page(b.c, path, &body), 404);
 		assert_null(strstr(body, "Secret client"));
 		free(body);
 	}
-	assert_int_equal(get_page(b.c, "/clients?q=secret", &body), 200);
+	assert_int_equal(dc_get_page(b.c, "/clients?q=secret", &body), 200);
 	assert_null(strstr(body, "Secret client"));
 	free(body);
-	assert_int_equal(get_page(b.c, "/clients", NULL), 200);
+	assert_int_equal(dc_get_page(b.c, "/clients", NULL), 200);
 	snprintf(path, sizeof(path), "/clients/%lld", id);
 	assert_int_equal(dc_post_form(b.c, path, &r, "name", "Taken", "phone", "+15550100126",
 				 "email", "", "time_zone", "", NULL), 0);
@@ -329,14 +278,14 @@ static void test_other_business(void **state)
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
-	owner_free(&a);
-	owner_free(&b);
+	dc_owner_free(&a);
+	dc_owner_free(&b);
 }
 
 /* Uploads csv as kind; the answer in r. */
-static void upload(struct owner *o, const char *kind, const char *csv, struct dc_response *r)
+static void upload(struct dc_owner *o, const char *kind, const char *csv, struct dc_response *r)
 {
-	assert_int_equal(get_page(o->c, "/import", NULL), 200);
+	assert_int_equal(dc_get_page(o->c, "/import", NULL), 200);
 	assert_int_equal(dc_post_multipart(o->c, "/import", "file", "list.csv", csv, strlen(csv), r,
 				 "kind", kind, NULL), 0);
 }
@@ -349,7 +298,7 @@ static long long preview_id(const struct dc_response *r)
 }
 
 /* Imports the preview id; the answer must be the 303 to /import. */
-static void commit_or_fail(struct owner *o, long long id)
+static void commit_or_fail(struct dc_owner *o, long long id)
 {
 	struct dc_response r;
 	char path[64];
@@ -391,10 +340,10 @@ static void test_import_bad_row(void **state)
 		{ "name,phone\nAnn,+15550100140,extra\n", "line 2: has 3 values" },
 		{ "name,phone\n,+15550100140\n", "line 2: name is required" },
 	};
-	struct owner o;
+	struct dc_owner o;
 	(void)state;
 
-	owner_or_fail(&o, NULL);
+	dc_owner_or_fail(&o, "owner", NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dc_response r;
 		upload(&o, "clients", cases[i].csv, &r);
@@ -405,11 +354,10 @@ static void test_import_bad_row(void **state)
 		assert_int_equal(preview_id(&r), 0);
 		dc_response_free(&r);
 	}
-	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
-		0);
+	assert_int_equal(client_count(&o), 0);
 	assert_int_equal(biz_count(&o, "SELECT count(*) FROM csv_uploads"
 				       " WHERE business_id = $1::bigint"), 0);
-	owner_free(&o);
+	dc_owner_free(&o);
 }
 
 /* A good file: the preview creates nothing; Import creates the clients
@@ -417,14 +365,14 @@ static void test_import_bad_row(void **state)
  * nothing, and importing the first preview again creates nothing. */
 static void test_import_twice(void **state)
 {
-	struct owner o, other;
+	struct dc_owner o, other;
 	struct dc_response r;
 	long long id;
 	char *v, path[64];
 	(void)state;
 
-	owner_or_fail(&o, NULL);
-	owner_or_fail(&other, NULL);
+	dc_owner_or_fail(&o, "owner", NULL);
+	dc_owner_or_fail(&other, "owner", NULL);
 	/* a client already here (by e-mail, another case) is left alone */
 	create_client_or_fail(&o, "Cy old", "", "cy@example.com");
 	upload(&o, "clients", clients_csv, &r);
@@ -436,21 +384,18 @@ static void test_import_twice(void **state)
 	id = preview_id(&r);
 	assert_true(id > 0);
 	dc_response_free(&r);
-	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
-		1);
+	assert_int_equal(client_count(&o), 1);
 
 	/* another business cannot import it */
 	snprintf(path, sizeof(path), "/import/%lld/commit", id);
-	assert_int_equal(get_page(other.c, "/import", NULL), 200);
+	assert_int_equal(dc_get_page(other.c, "/import", NULL), 200);
 	assert_int_equal(dc_post_form(other.c, path, &r, NULL), 0);
 	assert_int_equal(r.status, 404);
 	dc_response_free(&r);
-	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
-		1);
+	assert_int_equal(client_count(&o), 1);
 
 	commit_or_fail(&o, id);
-	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
-		3);
+	assert_int_equal(client_count(&o), 3);
 	v = hx_db_value_or_fail("SELECT string_agg(name || '|' || COALESCE(phone, '-') || '|'"
 				"  || COALESCE(email, '-') || '|' || COALESCE(time_zone, '-'), ';'"
 				"  ORDER BY name) FROM clients WHERE business_id = $1::bigint", 1,
@@ -460,7 +405,7 @@ static void test_import_twice(void **state)
 	free(v);
 
 	/* the same preview again, and the same file again: nothing new */
-	assert_int_equal(get_page(o.c, "/import", NULL), 200);
+	assert_int_equal(dc_get_page(o.c, "/import", NULL), 200);
 	assert_int_equal(dc_post_form(o.c, path, &r, NULL), 0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(buf_str(&r.body), "Already imported"));
@@ -472,10 +417,9 @@ static void test_import_twice(void **state)
 	assert_non_null(strstr(buf_str(&r.body), "This file was already imported on"));
 	assert_int_equal(preview_id(&r), 0);
 	dc_response_free(&r);
-	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
-		3);
-	owner_free(&o);
-	owner_free(&other);
+	assert_int_equal(client_count(&o), 3);
+	dc_owner_free(&o);
+	dc_owner_free(&other);
 }
 
 /* Appointments: the client must be here; "YYYY-MM-DD HH:MM" is in the
@@ -483,13 +427,13 @@ static void test_import_twice(void **state)
  * changed phone moves the reminders still to be sent to the new number. */
 static void test_import_appointments(void **state)
 {
-	struct owner o;
+	struct dc_owner o;
 	struct dc_response r;
 	char csv[512], *v, path[64], cid[24];
 	long long id, client;
 	(void)state;
 
-	owner_or_fail(&o, "America/New_York");
+	dc_owner_or_fail(&o, "owner", "America/New_York");
 	client = create_client_or_fail(&o, "Dee", "+15550100150", "dee@example.com");
 	snprintf(cid, sizeof(cid), "%lld", client);
 	/* ten days ahead, local time of the business */
@@ -545,7 +489,7 @@ static void test_import_appointments(void **state)
 
 	/* a new phone: nothing pending stays addressed to the old one */
 	snprintf(path, sizeof(path), "/clients/%lld/edit", client);
-	assert_int_equal(get_page(o.c, path, NULL), 200);
+	assert_int_equal(dc_get_page(o.c, path, NULL), 200);
 	snprintf(path, sizeof(path), "/clients/%lld", client);
 	assert_int_equal(dc_post_form(o.c, path, &r, "name", "Dee", "phone", "+1 555 010 0151",
 				 "email", "dee@example.com", "time_zone", "", NULL), 0);
@@ -558,7 +502,7 @@ static void test_import_appointments(void **state)
 				       " $1::bigint AND status = 'pending' AND to_address ="
 				       " '+15550100151'"), 2);
 	snprintf(path, sizeof(path), "/clients/%lld", client);
-	assert_int_equal(get_page(o.c, path, &v), 200);
+	assert_int_equal(dc_get_page(o.c, path, &v), 200);
 	assert_non_null(strstr(v, "Booked"));
 	free(v);
 
@@ -576,8 +520,7 @@ static void test_import_appointments(void **state)
 	assert_non_null(strstr(buf_str(&r.body), "Eli New (new client)"));
 	id = preview_id(&r);
 	dc_response_free(&r);
-	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
-		1);
+	assert_int_equal(client_count(&o), 1);
 	commit_or_fail(&o, id);
 	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"
 				       " AND name = 'Eli New' AND email = 'eli@example.com'"), 1);
@@ -589,21 +532,21 @@ static void test_import_appointments(void **state)
 	assert_non_null(strstr(buf_str(&r.body), "0 new, 2 already imported"));
 	assert_null(strstr(buf_str(&r.body), "new client"));
 	dc_response_free(&r);
-	owner_free(&o);
+	dc_owner_free(&o);
 }
 
 /* A preview past its hour imports nothing; its upload's rows are not
  * kept once imported. */
 static void test_import_expired(void **state)
 {
-	struct owner o;
+	struct dc_owner o;
 	struct dc_response r;
 	char path[64], sid[24];
 	const char *p[1] = { sid };
 	long long id;
 	(void)state;
 
-	owner_or_fail(&o, NULL);
+	dc_owner_or_fail(&o, "owner", NULL);
 	upload(&o, "clients", "name,phone\nEve,+15550100160\n", &r);
 	assert_int_equal(r.status, 200);
 	id = preview_id(&r);
@@ -616,8 +559,7 @@ static void test_import_expired(void **state)
 	assert_int_equal(r.status, 409);
 	assert_non_null(strstr(buf_str(&r.body), "expired"));
 	dc_response_free(&r);
-	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
-		0);
+	assert_int_equal(client_count(&o), 0);
 	upload(&o, "clients", "name,phone\nEve,+15550100160\n", &r);
 	id = preview_id(&r);
 	dc_response_free(&r);
@@ -625,21 +567,20 @@ static void test_import_expired(void **state)
 	snprintf(sid, sizeof(sid), "%lld", id);
 	assert_int_equal(hx_db_int_or_fail("SELECT jsonb_array_length(rows) FROM csv_uploads"
 					   " WHERE id = $1::bigint", 1, p), 0);
-	assert_int_equal(biz_count(&o, "SELECT count(*) FROM clients WHERE business_id = $1::bigint"),
-		1);
-	owner_free(&o);
+	assert_int_equal(client_count(&o), 1);
+	dc_owner_free(&o);
 }
 
 /* The templates download as CSV with the columns the page documents. */
 static void test_templates(void **state)
 {
-	struct owner o;
+	struct dc_owner o;
 	struct dc_response r;
 	char *body;
 	(void)state;
 
-	owner_or_fail(&o, NULL);
-	assert_int_equal(get_page(o.c, "/import", &body), 200);
+	dc_owner_or_fail(&o, "owner", NULL);
+	assert_int_equal(dc_get_page(o.c, "/import", &body), 200);
 	assert_non_null(strstr(body, "href=\"/import/template/clients.csv\""));
 	assert_non_null(strstr(body, "enctype=\"multipart/form-data\""));
 	free(body);
@@ -652,8 +593,8 @@ static void test_templates(void **state)
 	assert_int_equal(r.status, 200);
 	assert_string_equal(buf_str(&r.body), "phone,email,starts_at,notes,name\r\n");
 	dc_response_free(&r);
-	assert_int_equal(get_page(o.c, "/import/template/other.csv", NULL), 404);
-	owner_free(&o);
+	assert_int_equal(dc_get_page(o.c, "/import/template/other.csv", NULL), 404);
+	dc_owner_free(&o);
 }
 
 int dash_clients_tests(void)

@@ -24,20 +24,6 @@ static struct dc *login_as_or_fail(struct dc_account *a, const char *role)
 	return dc_login_or_fail(a->email, a->password);
 }
 
-/* GET path: its status, the body into *body when not NULL (caller frees). */
-static long get_or_fail(struct dc *c, const char *path, char **body)
-{
-	struct dc_response r;
-	long st;
-
-	assert_int_equal(dc_get(c, path, &r), 0);
-	st = r.status;
-	if (body)
-		*body = xstrdup(buf_str(&r.body));
-	dc_response_free(&r);
-	return st;
-}
-
 /* The business's settings as one comparable line. */
 static char *business_row(long long id)
 {
@@ -50,14 +36,14 @@ static char *business_row(long long id)
 				   " FROM businesses WHERE id = $1::bigint", 1, p);
 }
 
-/* A count from sql ($1: the business's id). */
-static long long biz_count(long long id, const char *sql)
+/* POSTs the business form with these values (machine detection ticked
+ * when md is not NULL) into r. */
+static void post_business(struct dc *c, struct dc_response *r, const char *name, const char *tz,
+	const char *ws, const char *we, const char *phone, const char *md)
 {
-	char bid[24];
-	const char *p[1] = { bid };
-
-	snprintf(bid, sizeof(bid), "%lld", id);
-	return hx_db_int_or_fail(sql, 1, p);
+	assert_int_equal(dc_post_form(c, "/settings/business", r, "name", name, "time_zone", tz,
+		"window_start", ws, "window_end", we, "callback_phone", phone,
+		"machine_detection", md, NULL), 0);
 }
 
 /* The text of the element with id="id" (a <pre>), or NULL; HTML entities
@@ -87,30 +73,28 @@ static void test_business_saved(void **state)
 	struct dc_response r;
 	char *row, *body;
 
-	assert_int_equal(get_or_fail(c, "/settings", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings", &body), 200);
 	assert_non_null(strstr(body, "action=\"/settings/business\""));
 	assert_non_null(strstr(body, "href=\"/settings/sessions\""));
 	assert_non_null(strstr(body, "href=\"/account/password\""));
 	free(body);
-	assert_int_equal(dc_post_form(c, "/settings/business", &r, "name", "  Dr. Smith & Co  ",
-		"time_zone", "America/New_York", "window_start", "08:30", "window_end", "19:15",
-		"callback_phone", "+1 (555) 010-0199", "machine_detection", "on", NULL), 0);
+	post_business(c, &r, "  Dr. Smith & Co  ", "America/New_York", "08:30", "19:15",
+		"+1 (555) 010-0199", "on");
 	assert_int_equal(r.status, 303);
 	assert_non_null(strstr(r.location, "/settings?notice=saved"));
 	dc_response_free(&r);
 	row = business_row(a.business_id);
 	assert_string_equal(row, "Dr. Smith & Co|America/New_York|08:30:00|19:15:00|+15550100199|t");
 	free(row);
-	assert_int_equal(get_or_fail(c, "/settings", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings", &body), 200);
 	assert_non_null(strstr(body, "value=\"Dr. Smith &amp; Co\""));
 	assert_non_null(strstr(body, "<option value=\"America/New_York\" selected>"));
 	assert_non_null(strstr(body, "name=\"machine_detection\" value=\"on\" checked"));
 	free(body);
 
 	/* Unticked, the checkbox is not sent: detection goes off. */
-	assert_int_equal(dc_post_form(c, "/settings/business", &r, "name", "Dr. Smith & Co",
-		"time_zone", "America/New_York", "window_start", "08:30", "window_end", "19:15",
-		"callback_phone", "+15550100199", NULL), 0);
+	post_business(c, &r, "Dr. Smith & Co", "America/New_York", "08:30", "19:15",
+		"+15550100199", NULL);
 	assert_int_equal(r.status, 303);
 	dc_response_free(&r);
 	row = business_row(a.business_id);
@@ -143,9 +127,8 @@ static void test_business_invalid(void **state)
 	struct dc_response r;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(dc_post_form(c, "/settings/business", &r, "name", cases[i].name,
-			"time_zone", cases[i].tz, "window_start", cases[i].ws, "window_end",
-			cases[i].we, "callback_phone", cases[i].phone, NULL), 0);
+		post_business(c, &r, cases[i].name, cases[i].tz, cases[i].ws, cases[i].we,
+			cases[i].phone, NULL);
 		if (r.status != 422 || strstr(buf_str(&r.body), cases[i].says) == NULL)
 			fail_msg("case %zu: status %ld, no '%s' in the page", i, r.status,
 				cases[i].says);
@@ -161,18 +144,14 @@ static void test_business_invalid(void **state)
 		for (int i = 0; i < 200; i++)
 			memcpy(name + 2 * i, "\xc3\xa9", 2);
 		name[400] = '\0';
-		assert_int_equal(dc_post_form(c, "/settings/business", &r, "name", name,
-			"time_zone", "UTC", "window_start", "09:00", "window_end", "17:00",
-			"callback_phone", "+15550100123", NULL), 0);
+		post_business(c, &r, name, "UTC", "09:00", "17:00", "+15550100123", NULL);
 		assert_int_equal(r.status, 303);
 		dc_response_free(&r);
 		free(before);
 		before = business_row(a.business_id);
 	}
 	/* What was typed comes back, escaped. */
-	assert_int_equal(dc_post_form(c, "/settings/business", &r, "name", "<b>New</b>",
-		"time_zone", "UTC", "window_start", "10:00", "window_end", "09:00", "callback_phone",
-		"+15550100123", NULL), 0);
+	post_business(c, &r, "<b>New</b>", "UTC", "10:00", "09:00", "+15550100123", NULL);
 	assert_int_equal(r.status, 422);
 	assert_non_null(strstr(buf_str(&r.body), "value=\"&lt;b&gt;New&lt;/b&gt;\""));
 	assert_null(strstr(buf_str(&r.body), "<b>New</b>"));
@@ -192,7 +171,7 @@ static void test_staff_read_only(void **state)
 	static const char *const posts[] = { "/settings/business", "/settings/policy",
 		"/settings/wording", "/settings/users", "/settings/api-keys" };
 
-	assert_int_equal(get_or_fail(c, "/settings", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings", &body), 200);
 	assert_null(strstr(body, "action=\"/settings/business\""));
 	assert_null(strstr(body, "action=\"/settings/policy\""));
 	assert_null(strstr(body, "action=\"/settings/wording\""));
@@ -211,13 +190,13 @@ static void test_staff_read_only(void **state)
 	}
 	after = business_row(a.business_id);
 	assert_string_equal(after, before);
-	assert_int_equal(biz_count(a.business_id,
+	assert_int_equal(dc_biz_count(a.business_id,
 		"SELECT count(*) FROM reminder_policies WHERE business_id = $1::bigint"), 0);
-	assert_int_equal(biz_count(a.business_id,
+	assert_int_equal(dc_biz_count(a.business_id,
 		"SELECT count(*) FROM message_wording WHERE business_id = $1::bigint"), 0);
-	assert_int_equal(biz_count(a.business_id,
+	assert_int_equal(dc_biz_count(a.business_id,
 		"SELECT count(*) FROM users WHERE business_id = $1::bigint"), 1);
-	assert_int_equal(biz_count(a.business_id,
+	assert_int_equal(dc_biz_count(a.business_id,
 		"SELECT count(*) FROM api_keys WHERE business_id = $1::bigint"), 0);
 	free(before);
 	free(after);
@@ -264,7 +243,7 @@ static void test_policy_lines(void **state)
 	char bid[24], *id, *path, *body;
 	const char *p[1] = { bid };
 
-	assert_int_equal(get_or_fail(c, "/settings", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings", &body), 200);
 	assert_non_null(strstr(body, "the default policy applies"));
 	assert_non_null(strstr(body, "booked or rescheduled after it"));
 	free(body);
@@ -289,7 +268,7 @@ static void test_policy_lines(void **state)
 		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminder_policies"
 						   " WHERE business_id = $1::bigint", 1, p), 1);
 	}
-	assert_int_equal(get_or_fail(c, "/settings", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings", &body), 200);
 	assert_non_null(strstr(body, "1 day before"));
 	assert_non_null(strstr(body, "3 hours"));
 	free(body);
@@ -347,7 +326,7 @@ static void test_wording_refused(void **state)
 			dc_response_free(&r);
 		}
 	}
-	assert_int_equal(biz_count(a.business_id,
+	assert_int_equal(dc_biz_count(a.business_id,
 		"SELECT count(*) FROM message_wording WHERE business_id = $1::bigint"), 0);
 	dc_free(c);
 }
@@ -368,7 +347,7 @@ static void test_wording_preview_and_save(void **state)
 	snprintf(bid, sizeof(bid), "%lld", a.business_id);
 	name = hx_db_value_or_fail("SELECT name FROM businesses WHERE id = $1::bigint", 1, p);
 	/* The default wording first. */
-	assert_int_equal(get_or_fail(c, "/settings", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings", &body), 200);
 	want = xasprintf("This is a reminder from %s: you have an appointment on", name);
 	assert_non_null(strstr(body, want));
 	assert_non_null(strstr(body, "(GSM-7: 160 in one"));
@@ -392,7 +371,7 @@ static void test_wording_preview_and_save(void **state)
 	assert_non_null(strstr(b, "&lt;Say&gt;"));
 	assert_null(strstr(b, "<Response>"));
 	dc_response_free(&r);
-	assert_int_equal(biz_count(a.business_id,
+	assert_int_equal(dc_biz_count(a.business_id,
 		"SELECT count(*) FROM message_wording WHERE business_id = $1::bigint"), 0);
 
 	assert_int_equal(dc_post_form(c, "/settings/wording", &r, "greeting",
@@ -403,7 +382,7 @@ static void test_wording_preview_and_save(void **state)
 				   " WHERE business_id = $1::bigint", 1, p);
 	assert_string_equal(body, "Hi from {business}!|Questions? {callback}");
 	free(body);
-	assert_int_equal(get_or_fail(c, "/settings", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings", &body), 200);
 	want = xasprintf("Hi from %s! you have an appointment on", name);
 	assert_non_null(strstr(body, want));
 	assert_non_null(strstr(body, "value=\"Hi from {business}!\""));
@@ -417,7 +396,7 @@ static void test_wording_preview_and_save(void **state)
 
 static long long user_count(long long business_id)
 {
-	return biz_count(business_id, "SELECT count(*) FROM users WHERE business_id = $1::bigint");
+	return dc_biz_count(business_id, "SELECT count(*) FROM users WHERE business_id = $1::bigint");
 }
 
 static void test_users_add(void **state)
@@ -487,7 +466,7 @@ static void test_users_add(void **state)
 	n = dc_login_or_fail(email, pw);
 	dc_free(n);
 	/* The list shows it; the password is nowhere on it. */
-	assert_int_equal(get_or_fail(c, "/settings/users", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings/users", &body), 200);
 	assert_non_null(strstr(body, email));
 	assert_null(strstr(body, pw));
 	free(body);
@@ -521,7 +500,7 @@ static void test_users_remove(void **state)
 	p[0] = email;
 	staff_id = hx_db_int_or_fail("SELECT id FROM users WHERE email = $1", 1, p);
 	s = dc_login_or_fail(email, "a long enough password");
-	assert_int_equal(get_or_fail(s, "/settings", NULL), 200);
+	assert_int_equal(dc_get_page(s, "/settings", NULL), 200);
 
 	/* Not one's own login. */
 	path = xasprintf("/settings/users/%lld/remove", a.user_id);
@@ -546,7 +525,7 @@ static void test_users_remove(void **state)
 	p[0] = uid;
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM sessions WHERE user_id ="
 					   " $1::bigint AND revoked_at IS NULL", 1, p), 0);
-	assert_int_equal(get_or_fail(s, "/settings", NULL), 303);
+	assert_int_equal(dc_get_page(s, "/settings", NULL), 303);
 	free(path);
 	/* The addition and the removal are in the business's audit stream,
 	 * with who did them, and never the password. */
@@ -571,7 +550,7 @@ static void test_users_remove(void **state)
 	/* The last owner stays, even for an operator looking at the business. */
 	o = login_as_or_fail(&op, "operator");
 	sid = xasprintf("%lld", a.business_id);
-	assert_int_equal(get_or_fail(o, "/operator/businesses", NULL), 200);
+	assert_int_equal(dc_get_page(o, "/operator/businesses", NULL), 200);
 	assert_int_equal(dc_post_form(o, "/operator/business", &r, "business_id", sid, NULL), 0);
 	assert_int_equal(r.status, 303);
 	dc_response_free(&r);
@@ -659,7 +638,7 @@ static void test_api_keys(void **state)
 	char bid[24], *key, *id, *path, *body, cc[128];
 	const char *p[1] = { bid };
 
-	assert_int_equal(get_or_fail(c, "/settings/api-keys", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings/api-keys", &body), 200);
 	assert_non_null(strstr(body, "No API keys yet"));
 	free(body);
 	/* A label is required. */
@@ -682,7 +661,7 @@ static void test_api_keys(void **state)
 	assert_int_equal(strncmp(key, "rf_", 3), 0);
 	dc_response_free(&r);
 	assert_int_not_equal(api_status(key), 401);
-	assert_int_equal(get_or_fail(c, "/settings/api-keys", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings/api-keys", &body), 200);
 	assert_null(strstr(body, key));
 	assert_non_null(strstr(body, "Booking &lt;site&gt;"));
 	assert_non_null(strstr(body, "data-confirm"));
@@ -702,7 +681,7 @@ static void test_api_keys(void **state)
 	assert_int_equal(r.status, 303);
 	dc_response_free(&r);
 	assert_int_equal(api_status(key), 401);
-	assert_int_equal(get_or_fail(c, "/settings/api-keys", &body), 200);
+	assert_int_equal(dc_get_page(c, "/settings/api-keys", &body), 200);
 	assert_non_null(strstr(body, "revoked"));
 	free(body);
 	/* Both are in the business's audit stream, with who did it, and
@@ -742,7 +721,7 @@ static void test_flows(void **state)
 	struct dc_response r;
 	char *body, *src, *q;
 
-	assert_int_equal(get_or_fail(c, "/flows", &body), 200);
+	assert_int_equal(dc_get_page(c, "/flows", &body), 200);
 	src = strstr(body, "src=\"/flows/reminder_call.svg?v=");
 	assert_non_null(src);
 	assert_non_null(strstr(body, "machine message"));

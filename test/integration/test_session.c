@@ -23,20 +23,6 @@ static void login_form_or_fail(struct dc *c)
 	dc_response_free(&r);
 }
 
-/* The status of GET path for c (a 303's Location into loc when not NULL). */
-static long get_status(struct dc *c, const char *path, char *loc, size_t size)
-{
-	struct dc_response r;
-	long st;
-
-	assert_int_equal(dc_get(c, path, &r), 0);
-	st = r.status;
-	if (loc)
-		snprintf(loc, size, "%s", r.location);
-	dc_response_free(&r);
-	return st;
-}
-
 /* The user's password hash (to prove nothing changed). */
 static char *password_hash(long long user_id)
 {
@@ -313,8 +299,8 @@ static void test_new_id_at_login(void **state)
 	assert_non_null(second);
 	assert_string_not_equal(first, second);
 	dc_set_cookie(old, SESSION_COOKIE_PLAIN, first);
-	assert_int_equal(get_status(old, "/settings/sessions", NULL, 0), 303);
-	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+	assert_int_equal(dc_get_page(old, "/settings/sessions", NULL), 303);
+	assert_int_equal(dc_get_page(c, "/settings/sessions", NULL), 200);
 	assert_int_equal(open_sessions(a.user_id), 1);
 	free(first);
 	free(second);
@@ -334,7 +320,6 @@ static void test_expiry_and_revocation(void **state)
 		"UPDATE sessions SET revoked_at = now() WHERE user_id = $1::bigint",
 	};
 	struct dc_account a;
-	char loc[1024];
 
 	dc_throttle_reset_or_fail();
 	dc_account_or_fail(&a, "owner", NULL);
@@ -347,14 +332,16 @@ static void test_expiry_and_revocation(void **state)
 		/* Just short of idle: still open, and seen again. */
 		sessions_sql(a.user_id, "UPDATE sessions SET last_seen_at = now() -"
 			" interval '29 minutes' WHERE user_id = $1::bigint AND revoked_at IS NULL");
-		assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+		assert_int_equal(dc_get_page(c, "/settings/sessions", NULL), 200);
 		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM sessions WHERE"
 			" last_seen_at > now() - interval '1 minute' AND revoked_at IS NULL AND"
 			" user_id = (SELECT id FROM users WHERE email = $1)", 1,
 			(const char *const[]){ a.email }), 1);
 		sessions_sql(a.user_id, ends[i]);
-		assert_int_equal(get_status(c, "/account/password", loc, sizeof(loc)), 303);
-		assert_string_equal(loc, "/login?next=%2Faccount%2Fpassword");
+		assert_int_equal(dc_get(c, "/account/password", &r), 0);
+		assert_int_equal(r.status, 303);
+		assert_string_equal(r.location, "/login?next=%2Faccount%2Fpassword");
+		dc_response_free(&r);
 		assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new",
 					 "a brand new password", "new2", "a brand new password", NULL), 0);
 		assert_int_equal(r.status, 403);
@@ -403,7 +390,7 @@ static void test_csrf(void **state)
 	dc_response_free(&r);
 	after = password_hash(a.user_id);
 	assert_string_equal(before, after);
-	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+	assert_int_equal(dc_get_page(c, "/settings/sessions", NULL), 200);
 	free(before);
 	free(after);
 	dc_free(c);
@@ -431,7 +418,7 @@ static void test_logout(void **state)
 	dc_response_free(&r);
 	assert_int_equal(open_sessions(a.user_id), 0);
 	dc_set_cookie(old, SESSION_COOKIE_PLAIN, cookie);
-	assert_int_equal(get_status(old, "/settings/sessions", NULL, 0), 303);
+	assert_int_equal(dc_get_page(old, "/settings/sessions", NULL), 303);
 	free(cookie);
 	dc_free(c);
 	dc_free(old);
@@ -454,36 +441,30 @@ static void test_password_change(void **state)
 	c = dc_login_or_fail(a.email, a.password);
 	elsewhere = dc_login_or_fail(a.email, a.password);
 	before = password_hash(a.user_id);
-	assert_int_equal(dc_get(c, "/account/password", &r), 0);
-	assert_int_equal(r.status, 200);
-	dc_response_free(&r);
-	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", "not my password", "new",
-				 fresh, "new2", fresh, NULL), 0);
-	assert_int_equal(r.status, 422);
-	assert_non_null(strstr(buf_str(&r.body), "Current password"));
-	dc_response_free(&r);
-	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new",
-				 "short", "new2", "short", NULL), 0);
-	assert_int_equal(r.status, 422);
-	assert_non_null(strstr(buf_str(&r.body), "New password: it must have at least"));
-	dc_response_free(&r);
-	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new", fresh,
-				 "new2", "a brand new passwore", NULL), 0);
-	assert_int_equal(r.status, 422);
-	assert_non_null(strstr(buf_str(&r.body), "New password again"));
-	dc_response_free(&r);
+	const struct {
+		const char *old, *new1, *new2, *says;
+	} bad[] = {
+		{ "not my password", fresh, fresh, "Current password" },
+		{ a.password, "short", "short", "New password: it must have at least" },
+		{ a.password, fresh, "a brand new passwore", "New password again" },
+	};
+	assert_int_equal(dc_get_page(c, "/account/password", NULL), 200);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		assert_int_equal(dc_post_form(c, "/account/password", &r, "old", bad[i].old, "new",
+					 bad[i].new1, "new2", bad[i].new2, NULL), 0);
+		if (r.status != 422 || strstr(buf_str(&r.body), bad[i].says) == NULL)
+			fail_msg("case %zu: HTTP %ld, no '%s' in the page", i, r.status, bad[i].says);
+		dc_response_free(&r);
+	}
 	after = password_hash(a.user_id);
 	assert_string_equal(before, after);
 	free(after);
-	assert_int_equal(dc_post_form(c, "/account/password", &r, "old", a.password, "new", fresh,
-				 "new2", fresh, NULL), 0);
-	assert_int_equal(r.status, 303);
-	assert_string_equal(r.location, "/account/password?notice=password_changed");
-	dc_response_free(&r);
+	dc_post_see_other_or_fail(c, "/account/password", "/account/password?notice=password_changed",
+		"old", a.password, "new", fresh, "new2", fresh, NULL);
 	after = password_hash(a.user_id);
 	assert_string_not_equal(before, after);
-	assert_int_equal(get_status(elsewhere, "/settings/sessions", NULL, 0), 303);
-	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+	assert_int_equal(dc_get_page(elsewhere, "/settings/sessions", NULL), 303);
+	assert_int_equal(dc_get_page(c, "/settings/sessions", NULL), 200);
 	d = dc_login(a.email, a.password, &st);
 	assert_null(d);
 	d = dc_login_or_fail(a.email, fresh);
@@ -577,14 +558,14 @@ static void test_sessions_page(void **state)
 	assert_int_equal(dc_post_form(c, path, &r, NULL), 0);
 	assert_int_equal(r.status, 404);
 	dc_response_free(&r);
-	assert_int_equal(get_status(stranger, "/settings/sessions", NULL, 0), 200);
+	assert_int_equal(dc_get_page(stranger, "/settings/sessions", NULL), 200);
 	snprintf(path, sizeof(path), "/settings/sessions/%lld/revoke", other_id);
 	assert_int_equal(dc_post_form(c, path, &r, NULL), 0);
 	assert_int_equal(r.status, 303);
 	assert_string_equal(r.location, "/settings/sessions?notice=revoked");
 	dc_response_free(&r);
-	assert_int_equal(get_status(elsewhere, "/settings/sessions", NULL, 0), 303);
-	assert_int_equal(get_status(c, "/settings/sessions", NULL, 0), 200);
+	assert_int_equal(dc_get_page(elsewhere, "/settings/sessions", NULL), 303);
+	assert_int_equal(dc_get_page(c, "/settings/sessions", NULL), 200);
 	dc_free(c);
 	dc_free(elsewhere);
 	dc_free(stranger);
@@ -622,7 +603,7 @@ static void test_operator(void **state)
 				 "999999999999", NULL), 0);
 	assert_int_equal(r.status, 404);
 	dc_response_free(&r);
-	assert_int_equal(get_status(o, "/operator/businesses", NULL, 0), 404);
+	assert_int_equal(dc_get_page(o, "/operator/businesses", NULL), 404);
 	assert_int_equal(dc_post_form(o, "/operator/business", &r, "business_id", bid, NULL), 0);
 	assert_int_equal(r.status, 404);
 	dc_response_free(&r);
@@ -717,7 +698,7 @@ static void test_cli_roles(void **state)
 		free(role);
 	}
 	c = dc_login_or_fail(email, "a long enough password");
-	assert_int_equal(get_status(c, "/operator/businesses", NULL, 0), 200);
+	assert_int_equal(dc_get_page(c, "/operator/businesses", NULL), 200);
 	dc_free(c);
 	/* The default role is owner. */
 	snprintf(email, sizeof(email), "owner-%s@example.com", hex);
@@ -775,7 +756,7 @@ static void test_database_down(void **state)
 				 "a brand new password", "new2", "a brand new password", NULL), 0);
 	assert_int_equal(r.status, 503);
 	dc_response_free(&r);
-	assert_int_equal(get_status(c, "/", NULL, 0), 503);
+	assert_int_equal(dc_get_page(c, "/", NULL), 503);
 	assert_int_equal(dc_post_form(fresh, "/login", &r, "email", a.email, "password",
 				 a.password, NULL), 0);
 	assert_int_equal(r.status, 503);
@@ -787,7 +768,7 @@ static void test_database_down(void **state)
 	assert_int_equal(restore_pg(state), 0);
 	/* Each pool worker reconnects on its next request. */
 	for (int i = 0; i < 100 && st != 200; i++) {
-		st = get_status(c, "/settings/sessions", NULL, 0);
+		st = dc_get_page(c, "/settings/sessions", NULL);
 		if (st != 200)
 			hx_sleep_ms(50);
 	}

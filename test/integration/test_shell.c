@@ -441,11 +441,8 @@ static void test_failsafe_banner(void **state)
 	dc_response_free(&r);
 	assert_true(tripped());
 
-	assert_int_equal(dc_post_form(op, "/operator/failsafe", &r, "action", "resume", "reason",
-				 "checked the\r\nvolume: a real campaign", NULL), 0);
-	assert_int_equal(r.status, 303);
-	assert_string_equal(r.location, "/operator/failsafe?notice=failsafe_resumed");
-	dc_response_free(&r);
+	dc_post_see_other_or_fail(op, "/operator/failsafe", "/operator/failsafe?notice=failsafe_resumed",
+		"action", "resume", "reason", "checked the\r\nvolume: a real campaign", NULL);
 	assert_false(tripped());
 	p[0] = opa.email;
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM failsafe_events WHERE event = 'resume'"
@@ -483,11 +480,8 @@ static void test_failsafe_trip_by_hand(void **state)
 	get_or_fail(op, "/operator/failsafe", &r);
 	has("armed", buf_str(&r.body), "value=\"trip\"");
 	dc_response_free(&r);
-	assert_int_equal(dc_post_form(op, "/operator/failsafe", &r, "action", "trip", "reason",
-				 "test_shell: by hand", NULL), 0);
-	assert_int_equal(r.status, 303);
-	assert_string_equal(r.location, "/operator/failsafe?notice=failsafe_tripped");
-	dc_response_free(&r);
+	dc_post_see_other_or_fail(op, "/operator/failsafe", "/operator/failsafe?notice=failsafe_tripped",
+		"action", "trip", "reason", "test_shell: by hand", NULL);
 	assert_true(tripped());
 	p[0] = opa.email;
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM failsafe_state WHERE tripped AND"

@@ -86,23 +86,12 @@ static void test_hash(void **state)
 	assert_int_equal(apikey_hash(NULL, h), -1);
 }
 
-static long long new_business(struct db *db)
-{
-	PGresult *res = db_exec(db, "INSERT INTO businesses (name, time_zone, callback_phone) "
-		"VALUES ('apikey unit test', 'Europe/Paris', '+33123456789') RETURNING id", 0, NULL);
-	long long id;
-	assert_non_null(res);
-	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return id;
-}
-
 static void test_create_verify_revoke(void **state)
 {
 	struct db *db = unit_db();
 	char key[APIKEY_LEN + 1], key2[APIKEY_LEN + 1], prefix[APIKEY_PREFIX_LEN + 1];
 	char err[256], h[65], wrong[APIKEY_LEN + 1];
-	long long bid = new_business(db), id, id2, kid = 0;
+	long long bid = unit_business(db, "apikey unit test"), id, id2, kid = 0;
 	PGresult *res;
 	(void)state;
 
@@ -163,7 +152,7 @@ static void test_create_refusals(void **state)
 {
 	struct db *db = unit_db();
 	char key[APIKEY_LEN + 1], err[256], label[APIKEY_LABEL_MAX + 2];
-	long long bid = new_business(db);
+	long long bid = unit_business(db, "apikey unit test");
 	(void)state;
 
 	assert_int_equal(apikey_create(db, 999999999999LL, "x", key, err, sizeof(err)), -1);
@@ -193,7 +182,8 @@ static void test_list_revoke_by_id(void **state)
 	struct db *db = unit_db();
 	struct arena *a = arena_new(4096);
 	char key[APIKEY_LEN + 1], key2[APIKEY_LEN + 1], err[256];
-	long long bid = new_business(db), other = new_business(db), id, id2;
+	long long bid = unit_business(db, "apikey unit test"), id, id2;
+	long long other = unit_business(db, "apikey unit test");
 	struct apikey_info *v;
 	size_t n;
 	(void)state;

@@ -9,217 +9,164 @@
 
 #include <jansson.h>
 
-/* The word for f, with its detail in detail[256]. */
-static const char *word(const struct dash_reminder_facts *f, char *detail)
-{
-	return dash_reminder_state(f, detail, 256);
-}
-
-/* Facts of a reminder in status st, nothing else known. */
-static struct dash_reminder_facts facts(const char *channel, const char *st)
-{
+/* One case: the facts, the word they must give and the detail (NULL:
+ * the detail is not checked). */
+struct word_case {
 	struct dash_reminder_facts f;
-	memset(&f, 0, sizeof(f));
-	f.channel = channel;
-	f.reminder_status = st;
-	return f;
-}
+	const char *word, *detail;
+};
 
-static void test_every_word(void **state)
-{
-	struct dash_reminder_facts f;
-	char d[256];
-	(void)state;
-
+#define ATTEMPT_PLACED .attempt_status = "placed"
+static const struct word_case word_cases[] = {
 	/* scheduled: pending and free to go (or not due yet). */
-	f = facts("voice", "pending");
-	assert_string_equal(word(&f, d), "scheduled");
-	assert_string_equal(d, "");
-	f.block_code = "ineligible";
-	f.block_reason = "not due yet";
-	assert_string_equal(word(&f, d), "scheduled");
+	{ { .channel = "voice", .reminder_status = "pending" }, "scheduled", "" },
+	{ { .channel = "voice", .reminder_status = "pending", .block_code = "ineligible",
+	    .block_reason = "not due yet" }, "scheduled", NULL },
 
 	/* sending: a worker holds it. */
-	f = facts("voice", "dialing");
-	f.attempt_status = "dialing";
-	assert_string_equal(word(&f, d), "sending");
+	{ { .channel = "voice", .reminder_status = "dialing", .attempt_status = "dialing" },
+	  "sending", NULL },
 
 	/* sent: handed over, nothing more heard. */
-	f = facts("sms", "placed");
-	f.attempt_status = "placed";
-	f.delivery_status = "sent";
-	assert_string_equal(word(&f, d), "sent");
-	f = facts("email", "placed");
-	f.attempt_status = "placed";
-	assert_string_equal(word(&f, d), "sent");
+	{ { .channel = "sms", .reminder_status = "placed", ATTEMPT_PLACED,
+	    .delivery_status = "sent" }, "sent", NULL },
+	{ { .channel = "email", .reminder_status = "placed", ATTEMPT_PLACED }, "sent", NULL },
 
 	/* delivered: the text arrived, the call was answered. */
-	f = facts("sms", "completed");
-	f.attempt_status = "placed";
-	f.delivery_status = "delivered";
-	assert_string_equal(word(&f, d), "delivered");
-	f = facts("voice", "completed");
-	f.attempt_status = "placed";
-	f.call_status = "completed";
-	f.answered_by = "human";
-	assert_string_equal(word(&f, d), "delivered");
+	{ { .channel = "sms", .reminder_status = "completed", ATTEMPT_PLACED,
+	    .delivery_status = "delivered" }, "delivered", NULL },
+	{ { .channel = "voice", .reminder_status = "completed", ATTEMPT_PLACED,
+	    .call_status = "completed", .answered_by = "human" }, "delivered", NULL },
 
 	/* What the person pressed wins over the call's own end. */
-	f = facts("voice", "completed");
-	f.attempt_status = "placed";
-	f.call_status = "completed";
-	f.call_action = "confirm";
-	assert_string_equal(word(&f, d), "confirmed");
-	f.call_action = "cancel";
-	assert_string_equal(word(&f, d), "cancelled by client");
-	f.call_action = "request_callback";
-	assert_string_equal(word(&f, d), "asked for a call back");
+	{ { .channel = "voice", .reminder_status = "completed", ATTEMPT_PLACED,
+	    .call_status = "completed", .call_action = "confirm" }, "confirmed", NULL },
+	{ { .channel = "voice", .reminder_status = "completed", ATTEMPT_PLACED,
+	    .call_status = "completed", .call_action = "cancel" }, "cancelled by client", NULL },
+	{ { .channel = "voice", .reminder_status = "completed", ATTEMPT_PLACED,
+	    .call_status = "completed", .call_action = "request_callback" },
+	  "asked for a call back", NULL },
 	/* Even while the call is still in progress. */
-	f = facts("voice", "placed");
-	f.attempt_status = "placed";
-	f.call_status = "in-progress";
-	f.call_action = "confirm";
-	assert_string_equal(word(&f, d), "confirmed");
+	{ { .channel = "voice", .reminder_status = "placed", ATTEMPT_PLACED,
+	    .call_status = "in-progress", .call_action = "confirm" }, "confirmed", NULL },
 
 	/* cancelled by client: the other reminders of an appointment the
 	 * client cancelled (actions.c's reason). */
-	f = facts("sms", "cancelled");
-	f.reason = "appointment cancelled by client";
-	assert_string_equal(word(&f, d), "cancelled by client");
-	f.reason = "appointment cancelled";
-	assert_string_equal(word(&f, d), "cancelled");
-	f.reason = "rescheduled";
-	assert_string_equal(word(&f, d), "cancelled");
+	{ { .channel = "sms", .reminder_status = "cancelled",
+	    .reason = "appointment cancelled by client" }, "cancelled by client", NULL },
+	{ { .channel = "sms", .reminder_status = "cancelled",
+	    .reason = "appointment cancelled" }, "cancelled", NULL },
+	{ { .channel = "sms", .reminder_status = "cancelled", .reason = "rescheduled" },
+	  "cancelled", NULL },
 
 	/* reached voicemail: the flow's machine message, or AMD. */
-	f = facts("voice", "completed");
-	f.attempt_status = "placed";
-	f.call_status = "completed";
-	f.voicemail = 1;
-	assert_string_equal(word(&f, d), "reached voicemail");
-	f.voicemail = 0;
-	f.answered_by = "machine_end_beep";
-	assert_string_equal(word(&f, d), "reached voicemail");
+	{ { .channel = "voice", .reminder_status = "completed", ATTEMPT_PLACED,
+	    .call_status = "completed", .voicemail = 1 }, "reached voicemail", NULL },
+	{ { .channel = "voice", .reminder_status = "completed", ATTEMPT_PLACED,
+	    .call_status = "completed", .answered_by = "machine_end_beep" },
+	  "reached voicemail", NULL },
 
 	/* no answer, busy: status.c's reasons and the call's status. */
-	f = facts("voice", "failed");
-	f.attempt_status = "placed";
-	f.call_status = "no-answer";
-	f.reason = "call no-answer";
-	assert_string_equal(word(&f, d), "no answer");
-	f.call_status = NULL;
-	assert_string_equal(word(&f, d), "no answer");
-	f = facts("voice", "failed");
-	f.attempt_status = "placed";
-	f.call_status = "busy";
-	f.reason = "call busy";
-	assert_string_equal(word(&f, d), "busy");
-	f.call_status = NULL;
-	assert_string_equal(word(&f, d), "busy");
+	{ { .channel = "voice", .reminder_status = "failed", ATTEMPT_PLACED,
+	    .call_status = "no-answer", .reason = "call no-answer" }, "no answer", NULL },
+	{ { .channel = "voice", .reminder_status = "failed", ATTEMPT_PLACED,
+	    .reason = "call no-answer" }, "no answer", NULL },
+	{ { .channel = "voice", .reminder_status = "failed", ATTEMPT_PLACED,
+	    .call_status = "busy", .reason = "call busy" }, "busy", NULL },
+	{ { .channel = "voice", .reminder_status = "failed", ATTEMPT_PLACED,
+	    .reason = "call busy" }, "busy", NULL },
 
 	/* failed, with Twilio's reason: the code and its meaning. */
-	f = facts("voice", "failed");
-	f.attempt_status = "failed";
-	f.error_code = 21211;
-	f.reason = "Twilio refused (21211): Invalid 'To' Phone Number";
-	assert_string_equal(word(&f, d), "failed");
-	assert_string_equal(d, "error 21211: the number is not a valid phone number");
-	f.error_code = 30006;
-	assert_string_equal(word(&f, d), "failed");
-	assert_string_equal(d, "error 30006: a landline, or a carrier that cannot take texts");
+	{ { .channel = "voice", .reminder_status = "failed", .attempt_status = "failed",
+	    .error_code = 21211, .reason = "Twilio refused (21211): Invalid 'To' Phone Number" },
+	  "failed", "error 21211: the number is not a valid phone number" },
+	{ { .channel = "voice", .reminder_status = "failed", .attempt_status = "failed",
+	    .error_code = 30006, .reason = "Twilio refused (21211): Invalid 'To' Phone Number" },
+	  "failed", "error 30006: a landline, or a carrier that cannot take texts" },
 	/* A code the table lacks: the code alone. */
-	f.error_code = 31999;
-	assert_string_equal(word(&f, d), "failed");
-	assert_string_equal(d, "error 31999");
+	{ { .channel = "voice", .reminder_status = "failed", .attempt_status = "failed",
+	    .error_code = 31999, .reason = "Twilio refused (21211): Invalid 'To' Phone Number" },
+	  "failed", "error 31999" },
 	/* No code: the recorded reason. */
-	f.error_code = 0;
-	assert_string_equal(word(&f, d), "failed");
-	assert_string_equal(d, "Twilio refused (21211): Invalid 'To' Phone Number");
+	{ { .channel = "voice", .reminder_status = "failed", .attempt_status = "failed",
+	    .reason = "Twilio refused (21211): Invalid 'To' Phone Number" },
+	  "failed", "Twilio refused (21211): Invalid 'To' Phone Number" },
 	/* An undelivered text. */
-	f = facts("sms", "failed");
-	f.attempt_status = "placed";
-	f.delivery_status = "undelivered";
-	f.error_code = 30003;
-	assert_string_equal(word(&f, d), "failed");
-	assert_string_equal(d, "error 30003: the phone is switched off or unreachable");
+	{ { .channel = "sms", .reminder_status = "failed", ATTEMPT_PLACED,
+	    .delivery_status = "undelivered", .error_code = 30003 },
+	  "failed", "error 30003: the phone is switched off or unreachable" },
 	/* A call that failed after it was placed, still 'placed'. */
-	f = facts("voice", "placed");
-	f.attempt_status = "placed";
-	f.call_status = "failed";
-	assert_string_equal(word(&f, d), "failed");
+	{ { .channel = "voice", .reminder_status = "placed", ATTEMPT_PLACED,
+	    .call_status = "failed" }, "failed", NULL },
 	/* Reconciled: Twilio has no such call. */
-	f = facts("voice", "not_placed");
-	f.attempt_status = "not_placed";
-	f.reason = "reconciled: Twilio has no call to this number since the attempt";
-	assert_string_equal(word(&f, d), "failed");
-	assert_string_equal(d, "reconciled: Twilio has no call to this number since the attempt");
+	{ { .channel = "voice", .reminder_status = "not_placed", .attempt_status = "not_placed",
+	    .reason = "reconciled: Twilio has no call to this number since the attempt" },
+	  "failed", "reconciled: Twilio has no call to this number since the attempt" },
 
 	/* opted out: before sending (the eligibility rule) and Twilio's 21610. */
-	f = facts("sms", "pending");
-	f.block_code = "ineligible";
-	f.block_reason = "recipient opted out";
-	assert_string_equal(word(&f, d), "opted out");
-	f = facts("sms", "failed");
-	f.attempt_status = "failed";
-	f.error_code = 21610;
-	assert_string_equal(word(&f, d), "opted out");
+	{ { .channel = "sms", .reminder_status = "pending", .block_code = "ineligible",
+	    .block_reason = "recipient opted out" }, "opted out", NULL },
+	{ { .channel = "sms", .reminder_status = "failed", .attempt_status = "failed",
+	    .error_code = 21610 }, "opted out", NULL },
 
 	/* outside the calling window. */
-	f = facts("voice", "pending");
-	f.block_code = "window";
-	f.block_reason = "outside the calling window";
-	assert_string_equal(word(&f, d), "outside the calling window");
+	{ { .channel = "voice", .reminder_status = "pending", .block_code = "window",
+	    .block_reason = "outside the calling window" }, "outside the calling window", NULL },
 
 	/* rate limited: deferred by a limit, or skipped for one. */
-	f = facts("voice", "pending");
-	f.block_code = "deferred";
-	f.block_reason = "deferred until 2026-11-25T11:00:00Z";
-	f.reason = "deferred: business limit (30 contacts per hour) reached";
-	assert_string_equal(word(&f, d), "rate limited");
-	f = facts("voice", "skipped");
-	f.attempt_status = "skipped_rate_limited";
-	f.reason = "skipped: recipient limit (3 contacts per 24 h from one business) reached";
-	assert_string_equal(word(&f, d), "rate limited");
+	{ { .channel = "voice", .reminder_status = "pending", .block_code = "deferred",
+	    .block_reason = "deferred until 2026-11-25T11:00:00Z",
+	    .reason = "deferred: business limit (30 contacts per hour) reached" },
+	  "rate limited", NULL },
+	{ { .channel = "voice", .reminder_status = "skipped",
+	    .attempt_status = "skipped_rate_limited",
+	    .reason = "skipped: recipient limit (3 contacts per 24 h from one business) reached" },
+	  "rate limited", NULL },
 
 	/* blocked (not allowed): the allow-list, an unverified business. */
-	f = facts("voice", "blocked_not_allowed");
-	f.attempt_status = "blocked_not_allowed";
-	assert_string_equal(word(&f, d), "blocked (not allowed)");
-	f = facts("voice", "pending");
-	f.block_code = "ineligible";
-	f.block_reason = "unverified business: only its own number";
-	assert_string_equal(word(&f, d), "blocked (not allowed)");
-	f.block_reason = "recipient number invalid";
-	assert_string_equal(word(&f, d), "blocked (not allowed)");
+	{ { .channel = "voice", .reminder_status = "blocked_not_allowed",
+	    .attempt_status = "blocked_not_allowed" }, "blocked (not allowed)", NULL },
+	{ { .channel = "voice", .reminder_status = "pending", .block_code = "ineligible",
+	    .block_reason = "unverified business: only its own number" },
+	  "blocked (not allowed)", NULL },
+	{ { .channel = "voice", .reminder_status = "pending", .block_code = "ineligible",
+	    .block_reason = "recipient number invalid" }, "blocked (not allowed)", NULL },
 
 	/* held by the failsafe: tripped now, or skipped by it. */
-	f = facts("voice", "pending");
-	f.block_code = "ineligible";
-	f.block_reason = "failsafe tripped";
-	assert_string_equal(word(&f, d), "held by the failsafe");
-	f = facts("voice", "skipped");
-	f.attempt_status = "skipped_failsafe";
-	assert_string_equal(word(&f, d), "held by the failsafe");
+	{ { .channel = "voice", .reminder_status = "pending", .block_code = "ineligible",
+	    .block_reason = "failsafe tripped" }, "held by the failsafe", NULL },
+	{ { .channel = "voice", .reminder_status = "skipped", .attempt_status = "skipped_failsafe" },
+	  "held by the failsafe", NULL },
 
 	/* outcome unknown: the attempt's or the reminder's. */
-	f = facts("voice", "unknown");
-	f.attempt_status = "unknown";
-	assert_string_equal(word(&f, d), "outcome unknown — needs your decision");
-	f = facts("email", "dialing");
-	f.attempt_status = "unknown";
-	assert_string_equal(word(&f, d), "outcome unknown — needs your decision");
+	{ { .channel = "voice", .reminder_status = "unknown", .attempt_status = "unknown" },
+	  "outcome unknown — needs your decision", NULL },
+	{ { .channel = "email", .reminder_status = "dialing", .attempt_status = "unknown" },
+	  "outcome unknown — needs your decision", NULL },
 
 	/* The two rows no owner's word above explains. */
-	f = facts("voice", "skipped_stale");
-	f.reason = "stale: not sent before 2026-11-25T12:00:00Z";
-	assert_string_equal(word(&f, d), "not sent in time");
-	f = facts("voice", "cancelled");
-	assert_string_equal(word(&f, d), "cancelled");
+	{ { .channel = "voice", .reminder_status = "skipped_stale",
+	    .reason = "stale: not sent before 2026-11-25T12:00:00Z" }, "not sent in time", NULL },
+	{ { .channel = "voice", .reminder_status = "cancelled" }, "cancelled", NULL },
 
 	/* A status the page does not know is not dressed up as success. */
-	f = facts("voice", "weird");
-	assert_string_equal(word(&f, d), "failed");
-	assert_string_equal(d, "weird");
+	{ { .channel = "voice", .reminder_status = "weird" }, "failed", "weird" },
+};
+#undef ATTEMPT_PLACED
+
+static void test_every_word(void **state)
+{
+	char d[256];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(word_cases) / sizeof(word_cases[0]); i++) {
+		const struct word_case *c = &word_cases[i];
+		const char *w = dash_reminder_state(&c->f, d, sizeof(d));
+		if (w == NULL || strcmp(w, c->word) != 0)
+			fail_msg("case %zu: '%s', want '%s'", i, w ? w : "(null)", c->word);
+		if (c->detail && strcmp(d, c->detail) != 0)
+			fail_msg("case %zu: detail '%s', want '%s'", i, d, c->detail);
+	}
 }
 
 static void test_error_table(void **state)

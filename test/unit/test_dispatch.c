@@ -251,22 +251,12 @@ static void run(struct arena *a, const char *method, const char *uri, const char
 {
 	static struct app app; /* the test routes touch none of it */
 	struct http_request req;
-	const char *q = strchr(uri, '?');
 
-	memset(&req, 0, sizeof(req));
-	req.arena = a;
-	req.method = method;
-	req.request_uri = uri;
-	req.path = q ? arena_strndup(a, uri, (size_t)(q - uri)) : uri;
-	req.query = q ? q + 1 : "";
+	unit_request(&req, a, method, uri);
 	req.content_type = json ? "application/json" : "";
-	req.remote_addr = "127.0.0.1";
-	req.user_agent = "";
 	req.body = json ? json : "";
 	req.body_len = strlen(req.body);
 	req.content_length = -1;
-	memcpy(req.request_id, "0123456789abcdef", 17);
-	req.query_ok = form_parse(a, req.query, strlen(req.query), NULL, &req.query_params) == FORM_OK;
 	http_response_init(res, a);
 	dispatch(&app, test_table, ARRAY_LEN(test_table), &req, res);
 }

@@ -44,28 +44,32 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* A request for uri in arena a, and an outcome around it. */
-static void request(struct arena *a, const char *uri, struct http_request *req,
-	struct route_input *in, struct outcome *out, struct http_response *res)
-{
-	const char *q = strchr(uri, '?');
+/* One request through the renderer, in the arena a (the caller's). */
+struct rq {
+	struct arena *a;
+	struct http_request req;
+	struct route_input in;
+	struct outcome out;
+	struct http_response res;
+};
 
-	memset(req, 0, sizeof(*req));
-	memset(in, 0, sizeof(*in));
-	memset(out, 0, sizeof(*out));
-	req->arena = a;
-	req->method = "GET";
-	req->request_uri = uri;
-	req->path = q ? arena_strndup(a, uri, (size_t)(q - uri)) : uri;
-	req->query = q ? q + 1 : "";
-	req->content_type = "";
-	req->body = "";
-	req->query_ok = form_parse(a, req->query, strlen(req->query), NULL, &req->query_params) ==
-		FORM_OK;
-	in->req = req;
-	buf_init_arena(&out->page_body, a);
-	buf_init_arena(&out->twiml, a);
-	http_response_init(res, a);
+/* (Re)starts t as a GET of uri in t->a, with an empty outcome. */
+static void request(struct rq *t, const char *uri)
+{
+	unit_request(&t->req, t->a, "GET", uri);
+	memset(&t->in, 0, sizeof(t->in));
+	memset(&t->out, 0, sizeof(t->out));
+	t->in.req = &t->req;
+	buf_init_arena(&t->out.page_body, t->a);
+	buf_init_arena(&t->out.twiml, t->a);
+	http_response_init(&t->res, t->a);
+}
+
+/* Renders t's outcome into its response; the body. */
+static const char *render(struct rq *t)
+{
+	page_render(&app, &t->in, &t->out, &t->res);
+	return buf_str(&t->res.body);
 }
 
 static const struct session_user owner = {
@@ -116,38 +120,34 @@ static void test_redirect(void **state)
 {
 	static const char *const bad[] = { "//evil.example/%d", "/\\evil.example/%d",
 		"https://evil.example/%d", "/x%d\r\nLocation: //evil" };
-	struct arena *a = arena_new(0);
-	struct http_request req;
-	struct route_input in;
-	struct outcome out;
-	struct http_response res;
+	struct rq t = { .a = arena_new(0) };
 	(void)state;
 
-	request(a, "/x", &req, &in, &out, &res);
-	in.user = &owner;
-	page_redirect(&out, "/appointments/%d?notice=%s", 12, "saved");
-	page_render(&app, &in, &out, &res);
-	assert_int_equal(res.status, 303);
-	has(buf_str(&res.headers), "Location: /appointments/12?notice=saved\r\n");
-	has(buf_str(&res.headers), "Content-Security-Policy: ");
-	assert_int_equal(res.body.len, 0);
+	request(&t, "/x");
+	t.in.user = &owner;
+	page_redirect(&t.out, "/appointments/%d?notice=%s", 12, "saved");
+	render(&t);
+	assert_int_equal(t.res.status, 303);
+	has(buf_str(&t.res.headers), "Location: /appointments/12?notice=saved\r\n");
+	has(buf_str(&t.res.headers), "Content-Security-Policy: ");
+	assert_int_equal(t.res.body.len, 0);
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-		request(a, "/x", &req, &in, &out, &res);
-		in.user = &owner;
-		page_redirect(&out, bad[i], 1);
-		page_render(&app, &in, &out, &res);
-		assert_int_equal(res.status, 500);
-		lacks(buf_str(&res.headers), "Location");
-		lacks(buf_str(&res.body), "evil");
-		has(buf_str(&res.body), "Something went wrong");
+		request(&t, "/x");
+		t.in.user = &owner;
+		page_redirect(&t.out, bad[i], 1);
+		render(&t);
+		assert_int_equal(t.res.status, 500);
+		lacks(buf_str(&t.res.headers), "Location");
+		lacks(buf_str(&t.res.body), "evil");
+		has(buf_str(&t.res.body), "Something went wrong");
 	}
 	/* A redirect set by hand is checked by the renderer too. */
-	request(a, "/x", &req, &in, &out, &res);
-	out.redirect = "//evil.example";
-	page_render(&app, &in, &out, &res);
-	assert_int_equal(res.status, 500);
-	lacks(buf_str(&res.headers), "Location");
-	arena_free(a);
+	request(&t, "/x");
+	t.out.redirect = "//evil.example";
+	render(&t);
+	assert_int_equal(t.res.status, 500);
+	lacks(buf_str(&t.res.headers), "Location");
+	arena_free(t.a);
 }
 
 /* The shell of a logged-in page: the head, the business's name escaped,
@@ -156,25 +156,20 @@ static void test_redirect(void **state)
 static void test_shell_user(void **state)
 {
 	static const char *const f[] = { "name", "<script>alert(1)</script>", NULL };
-	struct arena *a = arena_new(0);
-	struct http_request req;
-	struct route_input in;
-	struct outcome out;
-	struct http_response res;
+	struct rq t = { .a = arena_new(0) };
 	const char *b, *h;
 	(void)state;
 
-	request(a, "/clients?notice=saved", &req, &in, &out, &res);
-	in.user = &owner;
-	page_begin(&out, "Clients & more", "clients");
-	page_add(&out, "<h1>{{name}}</h1>\n", f);
-	page_text(&out, "\"'<>&");
-	page_render(&app, &in, &out, &res);
-	b = buf_str(&res.body);
-	h = buf_str(&res.headers);
-	assert_int_equal(res.status, 200);
-	assert_string_equal(res.content_type, "text/html; charset=utf-8");
-	assert_null(res.cache_control); /* http.c's no-store */
+	request(&t, "/clients?notice=saved");
+	t.in.user = &owner;
+	page_begin(&t.out, "Clients & more", "clients");
+	page_add(&t.out, "<h1>{{name}}</h1>\n", f);
+	page_text(&t.out, "\"'<>&");
+	b = render(&t);
+	h = buf_str(&t.res.headers);
+	assert_int_equal(t.res.status, 200);
+	assert_string_equal(t.res.content_type, "text/html; charset=utf-8");
+	assert_null(t.res.cache_control); /* http.c's no-store */
 	has(b, "<!DOCTYPE html>\n<html lang=\"en\">");
 	has(b, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
 	has(b, "<title>Clients &amp; more - ringfence</title>");
@@ -202,7 +197,7 @@ static void test_shell_user(void **state)
 		"object-src 'none'\r\n");
 	has(h, "X-Frame-Options: DENY\r\n");
 	has(h, "Referrer-Policy: same-origin\r\n");
-	arena_free(a);
+	arena_free(t.a);
 }
 
 /* An operator's menu has the operator's items; an unknown notice code
@@ -210,46 +205,36 @@ static void test_shell_user(void **state)
 static void test_shell_operator(void **state)
 {
 	struct session_user op = owner;
-	struct arena *a = arena_new(0);
-	struct http_request req;
-	struct route_input in;
-	struct outcome out;
-	struct http_response res;
+	struct rq t = { .a = arena_new(0) };
 	const char *b;
 	(void)state;
 
 	op.operator = 1;
 	op.role = "operator";
-	request(a, "/operator/failsafe?notice=%3Cb%3Ezzq", &req, &in, &out, &res);
-	in.user = &op;
-	page_begin(&out, "Failsafe", "failsafe");
-	page_render(&app, &in, &out, &res);
-	b = buf_str(&res.body);
+	request(&t, "/operator/failsafe?notice=%3Cb%3Ezzq");
+	t.in.user = &op;
+	page_begin(&t.out, "Failsafe", "failsafe");
+	b = render(&t);
 	has(b, "<a href=\"/operator/businesses\">Businesses</a>");
 	has(b, "<a href=\"/operator/failsafe\" aria-current=\"page\">Failsafe</a>");
 	lacks(b, "class=\"notice\"");
 	lacks(b, "zzq");
-	arena_free(a);
+	arena_free(t.a);
 }
 
 /* Without a user (the login page, errors before login): the minimal
  * shell, no menu, no banner, no logout. */
 static void test_shell_plain(void **state)
 {
-	struct arena *a = arena_new(0);
-	struct http_request req;
-	struct route_input in;
-	struct outcome out;
-	struct http_response res;
+	struct rq t = { .a = arena_new(0) };
 	const char *b;
 	(void)state;
 
-	request(a, "/login?notice=logged_out", &req, &in, &out, &res);
-	page_begin(&out, "Log in", NULL);
-	page_add(&out, "<h1>Log in</h1>\n", NULL);
-	page_render(&app, &in, &out, &res);
-	b = buf_str(&res.body);
-	assert_int_equal(res.status, 200);
+	request(&t, "/login?notice=logged_out");
+	page_begin(&t.out, "Log in", NULL);
+	page_add(&t.out, "<h1>Log in</h1>\n", NULL);
+	b = render(&t);
+	assert_int_equal(t.res.status, 200);
 	has(b, "<title>Log in - ringfence</title>");
 	has(b, "<a class=\"brand\" href=\"/\">ringfence</a>");
 	has(b, "You are logged out.");
@@ -257,8 +242,8 @@ static void test_shell_plain(void **state)
 	lacks(b, "<nav");
 	lacks(b, "logout");
 	lacks(b, "failsafe");
-	has(buf_str(&res.headers), "Content-Security-Policy: ");
-	arena_free(a);
+	has(buf_str(&t.res.headers), "Content-Security-Policy: ");
+	arena_free(t.a);
 }
 
 /* Error pages replace the body; a template bug is the 500 page with
@@ -266,58 +251,52 @@ static void test_shell_plain(void **state)
 static void test_errors(void **state)
 {
 	static const char *const f[] = { "a", "secret-value", NULL };
-	struct arena *a = arena_new(0);
-	struct http_request req;
-	struct route_input in;
-	struct outcome out;
-	struct http_response res;
+	struct rq t = { .a = arena_new(0) };
 	const char *b;
 	(void)state;
 
-	request(a, "/clients/9", &req, &in, &out, &res);
-	in.user = &owner;
-	page_add(&out, "<p>{{a}}</p>", f);
-	page_not_found(&out);
-	page_render(&app, &in, &out, &res);
-	b = buf_str(&res.body);
-	assert_int_equal(res.status, 404);
+	request(&t, "/clients/9");
+	t.in.user = &owner;
+	page_add(&t.out, "<p>{{a}}</p>", f);
+	page_not_found(&t.out);
+	b = render(&t);
+	assert_int_equal(t.res.status, 404);
 	has(b, "<title>Page not found - ringfence</title>");
 	has(b, "<h1>Page not found</h1>");
 	lacks(b, "secret-value");
 	has(b, "<nav"); /* still the logged-in shell */
 
-	request(a, "/clients/9", &req, &in, &out, &res);
-	in.user = &owner;
-	page_add(&out, "<p>{{a}}</p>", f);
-	page_add(&out, "<p>{{missing}} SELECT * FROM clients</p>", f);
-	page_add(&out, "<p>{{a}}</p>", f); /* ignored after the failure */
-	page_render(&app, &in, &out, &res);
-	b = buf_str(&res.body);
-	assert_int_equal(res.status, 500);
+	request(&t, "/clients/9");
+	t.in.user = &owner;
+	page_add(&t.out, "<p>{{a}}</p>", f);
+	page_add(&t.out, "<p>{{missing}} SELECT * FROM clients</p>", f);
+	page_add(&t.out, "<p>{{a}}</p>", f); /* ignored after the failure */
+	b = render(&t);
+	assert_int_equal(t.res.status, 500);
 	has(b, "Something went wrong");
 	lacks(b, "secret-value");
 	lacks(b, "SELECT");
 	lacks(b, "missing");
-	has(buf_str(&res.headers), "Content-Security-Policy: ");
+	has(buf_str(&t.res.headers), "Content-Security-Policy: ");
 
-	request(a, "/x", &req, &in, &out, &res);
-	page_error(&out, 422, "Please check the form", "Phone: a <number> please");
-	page_render(&app, &in, &out, &res);
-	assert_int_equal(res.status, 422);
-	has(buf_str(&res.body), "Phone: a &lt;number&gt; please");
+	request(&t, "/x");
+	page_error(&t.out, 422, "Please check the form", "Phone: a <number> please");
+	render(&t);
+	assert_int_equal(t.res.status, 422);
+	has(buf_str(&t.res.body), "Phone: a &lt;number&gt; please");
 
-	request(a, "/x", &req, &in, &out, &res);
-	page_unavailable(&out);
-	page_render(&app, &in, &out, &res);
-	assert_int_equal(res.status, 503);
-	has(buf_str(&res.body), "nothing was changed");
+	request(&t, "/x");
+	page_unavailable(&t.out);
+	render(&t);
+	assert_int_equal(t.res.status, 503);
+	has(buf_str(&t.res.body), "nothing was changed");
 
 	/* The catch-all's handler. */
-	request(a, "/nowhere", &req, &in, &out, &res);
-	page_not_found_handle(&app, &in, &out);
-	page_render(&app, &in, &out, &res);
-	assert_int_equal(res.status, 404);
-	arena_free(a);
+	request(&t, "/nowhere");
+	page_not_found_handle(&app, &t.in, &t.out);
+	render(&t);
+	assert_int_equal(t.res.status, 404);
+	arena_free(t.a);
 }
 
 /* Every notice code is unique and has words; the table ends in NULL. */
@@ -388,26 +367,22 @@ static void test_static(void **state)
 	assert_false(page_static_name("app.cs", 6));
 	assert_false(page_static_name("../Makefile", 11));
 	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-		struct http_request req;
-		struct route_input in;
-		struct outcome out, pg;
-		struct http_response res;
+		struct rq t = { .a = a }, pg = { .a = a };
 		size_t len;
 		char *file = slurp(arena_printf(a, "src/www/%s", names[i]), &len);
 		char link[64];
 		assert_true(page_static_name(names[i], strlen(names[i])));
-		request(a, "/static/x", &req, &in, &out, &res);
-		in.param = names[i];
-		page_static_handle(&app, &in, &out);
-		assert_non_null(out.asset_type);
-		assert_int_equal(out.page_body.len, len);
-		assert_memory_equal(out.page_body.data, file, len);
-		assert_int_equal(strlen(out.asset_etag), 18);
+		request(&t, "/static/x");
+		t.in.param = names[i];
+		page_static_handle(&app, &t.in, &t.out);
+		assert_non_null(t.out.asset_type);
+		assert_int_equal(t.out.page_body.len, len);
+		assert_memory_equal(t.out.page_body.data, file, len);
+		assert_int_equal(strlen(t.out.asset_etag), 18);
 		/* The page links to ?v=<the ETag's hash>. */
-		request(a, "/x", &req, &in, &pg, &res);
-		page_render(&app, &in, &pg, &res);
-		snprintf(link, sizeof(link), "/static/%s?v=%.16s\"", names[i], out.asset_etag + 1);
-		has(buf_str(&res.body), link);
+		request(&pg, "/x");
+		snprintf(link, sizeof(link), "/static/%s?v=%.16s\"", names[i], t.out.asset_etag + 1);
+		has(render(&pg), link);
 		free(file);
 	}
 	arena_free(a);
@@ -417,27 +392,23 @@ static void test_static(void **state)
 static void test_plain(void **state)
 {
 	static const char *const f[] = { "who", "<b>", NULL };
-	struct arena *a = arena_new(0);
-	struct http_request req;
-	struct route_input in;
-	struct outcome out;
-	struct http_response res;
+	struct rq t = { .a = arena_new(0) };
 	(void)state;
 
-	request(a, "/unsubscribe", &req, &in, &out, &res);
-	out.page_title = "Done";
-	out.page_tmpl = "<h1>Bye {{who}}</h1>";
-	out.page_fields = f;
-	assert_int_equal(page_render_plain(&out, &res), 0);
-	has(buf_str(&res.body), "<title>Done - ringfence</title>");
-	has(buf_str(&res.body), "<h1>Bye &lt;b&gt;</h1>");
-	out.page_tmpl = "<h1>{{nope}}</h1>";
-	assert_int_equal(page_render_plain(&out, &res), -1);
-	out.page_tmpl = NULL;
-	assert_int_equal(page_render_plain(&out, &res), -1);
-	page_headers(&res, "no-referrer");
-	has(buf_str(&res.headers), "Referrer-Policy: no-referrer\r\n");
-	arena_free(a);
+	request(&t, "/unsubscribe");
+	t.out.page_title = "Done";
+	t.out.page_tmpl = "<h1>Bye {{who}}</h1>";
+	t.out.page_fields = f;
+	assert_int_equal(page_render_plain(&t.out, &t.res), 0);
+	has(buf_str(&t.res.body), "<title>Done - ringfence</title>");
+	has(buf_str(&t.res.body), "<h1>Bye &lt;b&gt;</h1>");
+	t.out.page_tmpl = "<h1>{{nope}}</h1>";
+	assert_int_equal(page_render_plain(&t.out, &t.res), -1);
+	t.out.page_tmpl = NULL;
+	assert_int_equal(page_render_plain(&t.out, &t.res), -1);
+	page_headers(&t.res, "no-referrer");
+	has(buf_str(&t.res.headers), "Referrer-Policy: no-referrer\r\n");
+	arena_free(t.a);
 }
 
 /* ---- forms and uploads through the dispatcher ----------------------------------- */
@@ -507,32 +478,25 @@ static void test_dispatch_bodies(void **state)
 
 	memset(over, 'x', sizeof(over) - 1);
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-		struct arena *a = arena_new(0);
-		struct http_request req;
-		struct route_input in;
-		struct outcome out;
-		struct http_response res;
-		request(a, cases[i].path, &req, &in, &out, &res);
-		req.method = "POST";
-		req.content_type = cases[i].ct;
-		req.body = cases[i].body;
-		req.body_len = strlen(cases[i].body);
-		req.remote_addr = "127.0.0.1";
-		req.user_agent = "";
-		memcpy(req.request_id, "0123456789abcdef", 17);
+		struct rq t = { .a = arena_new(0) };
+		request(&t, cases[i].path);
+		t.req.method = "POST";
+		t.req.content_type = cases[i].ct;
+		t.req.body = cases[i].body;
+		t.req.body_len = strlen(cases[i].body);
 		up_calls = 0;
 		up_seen[0] = '\0';
-		dispatch(&app, up_table, ARRAY_LEN(up_table), &req, &res);
-		if (res.status != cases[i].status || up_calls != cases[i].called)
-			fail_msg("case %zu: %d, called %d: %s", i, res.status, up_calls,
-				buf_str(&res.body));
+		dispatch(&app, up_table, ARRAY_LEN(up_table), &t.req, &t.res);
+		if (t.res.status != cases[i].status || up_calls != cases[i].called)
+			fail_msg("case %zu: %d, called %d: %s", i, t.res.status, up_calls,
+				buf_str(&t.res.body));
 		if (cases[i].seen && strcmp(up_seen, cases[i].seen) != 0)
 			fail_msg("case %zu: the handler saw %s", i, up_seen);
 		if (cases[i].text)
-			has(buf_str(&res.body), cases[i].text);
-		if (res.status != 303)
-			has(buf_str(&res.headers), "Content-Security-Policy: ");
-		arena_free(a);
+			has(buf_str(&t.res.body), cases[i].text);
+		if (t.res.status != 303)
+			has(buf_str(&t.res.headers), "Content-Security-Policy: ");
+		arena_free(t.a);
 	}
 }
 

@@ -212,14 +212,8 @@ static void gate_run(struct app *app, struct arena *a, const char *method, const
 	const char *cookie, const char *ct, const char *body, struct http_response *res)
 {
 	struct http_request req;
-	const char *q = strchr(uri, '?');
 
-	memset(&req, 0, sizeof(req));
-	req.arena = a;
-	req.method = method;
-	req.request_uri = uri;
-	req.path = q ? arena_strndup(a, uri, (size_t)(q - uri)) : uri;
-	req.query = q ? q + 1 : "";
+	unit_request(&req, a, method, uri);
 	req.content_type = ct ? ct : "";
 	req.remote_addr = "192.0.2.1";
 	req.user_agent = "unit";
@@ -227,8 +221,6 @@ static void gate_run(struct app *app, struct arena *a, const char *method, const
 	req.body = body ? body : "";
 	req.body_len = strlen(req.body);
 	req.content_length = (long long)req.body_len;
-	memcpy(req.request_id, "0123456789abcdef", 17);
-	req.query_ok = form_parse(a, req.query, strlen(req.query), NULL, &req.query_params) == FORM_OK;
 	http_response_init(res, a);
 	gate_calls = 0;
 	dispatch(app, gate_table, ARRAY_LEN(gate_table), &req, res);
@@ -271,11 +263,7 @@ static void test_gate(void **state)
 	app.db = unit_db();
 	app.rds = rds_open(unit_redis_url());
 	app.audit = audit_open(app.rds, NULL);
-	r = db_exec(app.db, "INSERT INTO businesses (name, time_zone, callback_phone) VALUES"
-		" ('gate unit test', 'Europe/Paris', '+33123456789') RETURNING id", 0, NULL);
-	assert_non_null(r);
-	business = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
+	business = unit_business(app.db, "gate unit test");
 	assert_int_equal(users_random_password(rnd, 8), 0);
 	snprintf(email, sizeof(email), "gate-%s@example.test", rnd);
 	user = users_add(app.db, business, email, "long enough pw", err, sizeof(err));

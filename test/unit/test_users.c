@@ -72,11 +72,7 @@ static void test_upsert(void **state)
 	long long bid, id, id2;
 	(void)state;
 
-	res = db_exec(db, "INSERT INTO businesses (name, time_zone, callback_phone) "
-			  "VALUES ('users unit test', 'Europe/Paris', '+33123456789') RETURNING id", 0, NULL);
-	assert_non_null(res);
-	bid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
+	bid = unit_business(db, "users unit test");
 	assert_int_equal(users_random_password(rnd, 8), 0);
 	snprintf(email, sizeof(email), "user-%s@example.test", rnd);
 	snprintf(upper, sizeof(upper), "USER-%s@Example.TEST", rnd);
@@ -109,19 +105,6 @@ static void test_upsert(void **state)
 	db_close(db);
 }
 
-/* The id of a new business. */
-static long long new_business(struct db *db, const char *name)
-{
-	const char *p[1] = { name };
-	PGresult *res = db_exec(db, "INSERT INTO businesses (name, time_zone, callback_phone) "
-				    "VALUES ($1, 'Europe/Paris', '+33123456789') RETURNING id", 1, p);
-	long long id;
-	assert_non_null(res);
-	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return id;
-}
-
 /* The login's business id and whether password is its password. */
 static void login_state(struct db *db, long long id, long long *business, const char *password,
 	int *matches)
@@ -148,8 +131,8 @@ static void test_add_refuses_existing(void **state)
 	int matches;
 	(void)state;
 
-	a = new_business(db, "users unit test A");
-	b = new_business(db, "users unit test B");
+	a = unit_business(db, "users unit test A");
+	b = unit_business(db, "users unit test B");
 	assert_int_equal(users_random_password(rnd, 8), 0);
 	snprintf(email, sizeof(email), "login-%s@example.test", rnd);
 	snprintf(upper, sizeof(upper), "LOGIN-%s@Example.TEST", rnd);

@@ -18,7 +18,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "arena.h"
 #include "db.h"
+#include "http.h"
 #include "rds.h"
 
 /* A connection to the test stack's PostgreSQL (RINGFENCE_DATABASE_URL,
@@ -95,6 +97,46 @@ static inline int unit_bound_socket(int *port)
 	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
 	*port = ntohs(sa.sin_port);
 	return s;
+}
+
+/* A new business named name (Europe/Paris, call-back number
+ * +33123456789) in db; its id.  Fails the test on an error. */
+static inline long long unit_business(struct db *db, const char *name)
+{
+	const char *p[1] = { name };
+	PGresult *res = db_exec(db, "INSERT INTO businesses (name, time_zone, callback_phone)"
+		" VALUES ($1, 'Europe/Paris', '+33123456789') RETURNING id", 1, p);
+	long long id;
+
+	if (res == NULL)
+		fail_msg("cannot add the business '%s': %s", name, db_last_error(db));
+	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return id;
+}
+
+/* Fills req (zeroed first) as a request for method uri in arena a, as
+ * http.c would: the path and the parsed query split at '?', request id
+ * "0123456789abcdef", from 127.0.0.1, and no content type, user agent
+ * or body (the caller sets what its test needs). */
+static inline void unit_request(struct http_request *req, struct arena *a, const char *method,
+	const char *uri)
+{
+	const char *q = strchr(uri, '?');
+
+	memset(req, 0, sizeof(*req));
+	req->arena = a;
+	req->method = method;
+	req->request_uri = uri;
+	req->path = q ? arena_strndup(a, uri, (size_t)(q - uri)) : uri;
+	req->query = q ? q + 1 : "";
+	req->content_type = "";
+	req->remote_addr = "127.0.0.1";
+	req->user_agent = "";
+	req->body = "";
+	memcpy(req->request_id, "0123456789abcdef", 17);
+	req->query_ok = form_parse(a, req->query, strlen(req->query), NULL, &req->query_params) ==
+		FORM_OK;
 }
 
 #endif
