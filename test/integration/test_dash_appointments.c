@@ -809,7 +809,7 @@ static void test_timeline_key_press(void **state)
 static void text_sent_or_fail(const struct biz *b, const char *ids, const char *from)
 {
 	{
-		const char *p[2] = { b->business, from };
+		const char *p[2] = { b->o.biz, from };
 		hx_db_cmd_or_fail("UPDATE businesses SET twilio_from = $2 WHERE id = $1::bigint", 2, p);
 	}
 	{
@@ -887,17 +887,17 @@ static void test_timeline_sms_replies(void **state)
 	reply_or_fail(a.phone, from_b, "Running late, B");
 	reply_or_fail(a.phone, from_a, "STOP");
 
-	body = get_or_fail(a.c, pa, 200);
+	body = dc_get_or_fail(a.o.c, pa, 200);
 	has_or_fail(body, "Client replied by text: “&lt;i&gt;Yes&lt;/i&gt; &amp; see you, A”",
 		"A's reply, escaped");
 	has_or_fail(body, "Client replied by text: “STOP” (opted out)", "A's STOP");
 	assert_null(strstr(body, "Running late, B"));
 	assert_null(strstr(body, "<i>Yes"));
 	free(body);
-	body = get_or_fail(a.c, pa2, 200);
+	body = dc_get_or_fail(a.o.c, pa2, 200);
 	assert_null(strstr(body, "Client replied by text"));
 	free(body);
-	body = get_or_fail(b.c, pb, 200);
+	body = dc_get_or_fail(b.o.c, pb, 200);
 	has_or_fail(body, "Client replied by text: “Running late, B”", "B's reply");
 	assert_null(strstr(body, "see you, A"));
 	assert_null(strstr(body, "STOP"));

@@ -584,7 +584,7 @@ static void test_users_remove(void **state)
 		dc_response_free(&r);
 		ow = dc_login_or_fail(ow_email, "a long enough password");
 		op_path = xasprintf("/settings/users/%lld/remove", op.user_id);
-		assert_int_equal(get_or_fail(ow, "/settings/users", &body), 200);
+		body = dc_get_or_fail(ow, "/settings/users", 200);
 		assert_null(strstr(body, op_path));
 		free(body);
 		assert_int_equal(dc_post_form(ow, op_path, &r, NULL), 0);
@@ -594,7 +594,7 @@ static void test_users_remove(void **state)
 		p[0] = uid;
 		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM users WHERE id = $1::bigint",
 						   1, p), 1);
-		assert_int_equal(get_or_fail(o, "/operator/businesses", NULL), 200);
+		free(dc_get_or_fail(o, "/operator/businesses", 200));
 		free(op_path);
 		free(ow_email);
 		dc_free(ow);
