@@ -109,7 +109,7 @@ static void demo_usage(FILE *out)
 		"\n"
 		"Seeds the demo business \"%s\" once: the first run creates it,\n"
 		"one client per number in the callee script (default deploy/demo-callees\n"
-		"under RINGFENCE_ROOT) and an appointment tomorrow for each, with its\n"
+		"under RINGFENCE_ROOT) and an appointment in a few hours for each, with its\n"
 		"reminders.  A later run finds the business and adds nothing, so\n"
 		"restarting the demo contacts nobody again.\n"
 		"\n"
@@ -205,13 +205,18 @@ static int demo_create(struct db *db, const struct demo_client *clients, int n,
 			4, cp);
 		if (cid == NULL)
 			return -1;
-		/* Tomorrow at 10:00 in the business's time zone, half an hour
-		 * apart. */
+		/* From the hour after next (two to three hours ahead), half
+		 * an hour apart: whatever the hour `make run` starts at, the 24-hour
+		 * call is already late but worth sending (reminders.c sends a
+		 * passed reminder at once while an hour remains), so the demo's
+		 * calls go out within a minute, and the 2-hour text follows an
+		 * hour later.  (A fixed "tomorrow at 10:00" left the demo silent
+		 * from midnight to 10:00 in its time zone.) */
 		res = db_exec(db,
 			"INSERT INTO appointments (business_id, client_id, starts_at) "
 			"SELECT $1::bigint, $2::bigint, "
-			"  ((date_trunc('day', now() AT TIME ZONE b.time_zone) + interval '1 day 10 hours' "
-			"    + $3::int * interval '30 minutes') AT TIME ZONE b.time_zone) "
+			"  date_trunc('hour', now()) + interval '3 hours' "
+			"    + $3::int * interval '30 minutes' "
 			"FROM businesses b WHERE b.id = $1::bigint RETURNING id",
 			3, (const char *const[]){ *bid, cid, slot });
 		free(cid);
