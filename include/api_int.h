@@ -63,9 +63,6 @@ int api_query_limit(struct api_ctx *c, int *limit);
 const char *api_cursor_encode(struct api_ctx *c, long long a, long long b);
 int api_cursor_decode(struct api_ctx *c, const char *s, long long *a, long long *b);
 
-/* Characters (code points) in UTF-8 s. */
-size_t api_chars(const char *s);
-
 /* {"data": items (consumed), "next_cursor": next or null}. */
 void api_send_page(struct api_ctx *c, json_t *items, const char *next);
 

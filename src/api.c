@@ -175,16 +175,6 @@ void api_send_page(struct api_ctx *c, json_t *items, const char *next)
 
 /* ---- input ------------------------------------------------------------------ */
 
-/* Characters (code points) in UTF-8 s. */
-size_t api_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* starts_at (already an RFC 3339 date-time) must be in the future.  0,
  * or -1 after answering 422. */
 static int api_future(struct api_ctx *c, long long starts_s, long long now_s)
@@ -198,7 +188,7 @@ static int api_future(struct api_ctx *c, long long starts_s, long long now_s)
 
 static int api_valid_notes(const char *v, size_t len)
 {
-	return api_chars(v) <= API_NOTES_MAX && valid_no_controls(v, len, "\n\r\t");
+	return valid_chars(v) <= API_NOTES_MAX && valid_no_controls(v, len, "\n\r\t");
 }
 
 static int api_valid_status(const char *v, size_t len)

@@ -41,7 +41,7 @@ static int api_valid_phone_text(const char *v, size_t len)
 
 static int api_valid_name(const char *v, size_t len)
 {
-	return len > 0 && strspn(v, " ") < len && api_chars(v) <= API_NAME_MAX &&
+	return len > 0 && strspn(v, " ") < len && valid_chars(v) <= API_NAME_MAX &&
 		valid_no_controls(v, len, NULL);
 }
 
@@ -223,7 +223,7 @@ static int api_prefix_param(struct api_ctx *c, const char *name, const char **ou
 		*out = arena_strdup(c->req->arena, digits);
 		return 0;
 	}
-	if (len == 0 || api_chars(v) > 254 || !valid_no_controls(v, len, NULL))
+	if (len == 0 || valid_chars(v) > 254 || !valid_no_controls(v, len, NULL))
 		goto bad;
 	*out = v;
 	return 0;

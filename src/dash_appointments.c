@@ -16,6 +16,7 @@
 #include "reminders.h"
 #include "session.h"
 #include "util.h"
+#include "valid.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -217,16 +218,6 @@ static void dash_db_failed(struct app *app, const struct route_input *in, struct
 	page_unavailable(out);
 }
 
-/* Characters (code points) in UTF-8 s. */
-static size_t dash_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* 1 when s is a date "YYYY-MM-DD" that exists. */
 static int dash_date_ok(const char *s)
 {
@@ -383,7 +374,7 @@ static int dash_filter_read(struct app *app, const struct route_input *in,
 		if (!ok)
 			f->error = "field 'status' must be booked, confirmed, cancelled or completed";
 	}
-	if (f->error == NULL && f->q && (dash_chars(f->q) > DASH_Q_MAX ||
+	if (f->error == NULL && f->q && (valid_chars(f->q) > DASH_Q_MAX ||
 		!valid_no_controls(f->q, strlen(f->q), NULL)))
 		f->error = "field 'q' must be at most 100 characters of text";
 	if (f->error) {
@@ -860,7 +851,7 @@ static void dash_form_read(const struct route_input *in, struct dash_form *fm, i
 		fm->error = "field 'starts_at': give the date and time";
 	else if (!dash_datetime_ok(fm->starts))
 		fm->error = "field 'starts_at' must be a date and time such as 2026-12-08T14:30";
-	else if (dash_chars(fm->notes) > DASH_NOTES_MAX ||
+	else if (valid_chars(fm->notes) > DASH_NOTES_MAX ||
 		!valid_no_controls(fm->notes, strlen(fm->notes), "\n\r\t"))
 		fm->error = "field 'notes' must be at most 4000 characters of text";
 }
@@ -887,7 +878,7 @@ void dash_appt_new_handle(struct app *app, const struct route_input *in, struct 
 	memset(&fm, 0, sizeof(fm));
 	fm.client_id = field(&in->query, DN_CLIENT);
 	fm.q = field(&in->query, DN_Q);
-	if (fm.q && (dash_chars(fm.q) > DASH_Q_MAX || !valid_no_controls(fm.q, strlen(fm.q), NULL)))
+	if (fm.q && (valid_chars(fm.q) > DASH_Q_MAX || !valid_no_controls(fm.q, strlen(fm.q), NULL)))
 		fm.q = NULL;
 	fm.starts = "";
 	fm.notes = "";

@@ -131,16 +131,6 @@ static char *trimmed(struct arena *a, const char *s)
 	return arena_strndup(a, s, n);
 }
 
-/* Characters (code points) of UTF-8 text s: the column counts those. */
-static size_t chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* Minutes since midnight of "HH:MM" (or "HH:MM:SS" as some browsers send
  * it), or -1. */
 static int parse_hhmm(const char *s)
@@ -690,7 +680,7 @@ void dash_settings_business_handle(struct app *app, const struct route_input *in
 	v.biz.callback = trimmed(a, f[DS_BIZ_CALLBACK].s);
 	v.biz.amd = f[DS_BIZ_AMD].s != NULL && strcmp(f[DS_BIZ_AMD].s, "on") == 0;
 
-	if (v.biz.name[0] == '\0' || chars(v.biz.name) > 200 ||
+	if (v.biz.name[0] == '\0' || valid_chars(v.biz.name) > 200 ||
 		!valid_no_controls(v.biz.name, strlen(v.biz.name), NULL)) {
 		refuse(app, in, out, &v, "name",
 			"Business name: give a name of 1 to 200 characters on one line.");
