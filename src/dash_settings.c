@@ -655,6 +655,19 @@ static void refuse(struct app *app, const struct route_input *in, struct outcome
 	render_page(app, in, out, v);
 }
 
+/* The start of a POST that changes the settings: a staff member's is
+ * refused (403), then v gets the stored view.  1 to go on, or 0 after
+ * answering. */
+static int change_begin(struct app *app, const struct route_input *in, struct outcome *out,
+	struct settings_view *v)
+{
+	if (!dash_settings_can_change(in)) {
+		refuse_staff(out);
+		return 0;
+	}
+	return stored_view(app, in, out, v);
+}
+
 void dash_settings_business_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
@@ -667,11 +680,7 @@ void dash_settings_business_handle(struct app *app, const struct route_input *in
 	int ws, we, r;
 	PGresult *res;
 
-	if (!dash_settings_can_change(in)) {
-		refuse_staff(out);
-		return;
-	}
-	if (!stored_view(app, in, out, &v))
+	if (!change_begin(app, in, out, &v))
 		return;
 	v.biz.name = trimmed(a, f[DS_BIZ_NAME].s);
 	v.biz.tz = trimmed(a, f[DS_BIZ_TZ].s);
@@ -762,11 +771,7 @@ void dash_settings_policy_add_handle(struct app *app, const struct route_input *
 	const char *p[4];
 	PGresult *res;
 
-	if (!dash_settings_can_change(in)) {
-		refuse_staff(out);
-		return;
-	}
-	if (!stored_view(app, in, out, &v))
+	if (!change_begin(app, in, out, &v))
 		return;
 	v.pol.channel = trimmed(a, f[DS_POL_CHANNEL].s);
 	v.pol.offset = trimmed(a, f[DS_POL_OFFSET].s);
@@ -868,11 +873,7 @@ void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 	const char *p[3];
 	PGresult *res;
 
-	if (!dash_settings_can_change(in)) {
-		refuse_staff(out);
-		return;
-	}
-	if (!stored_view(app, in, out, &v))
+	if (!change_begin(app, in, out, &v))
 		return;
 	v.word.greeting = trimmed(a, f[DS_WORD_GREETING].s);
 	v.word.closing = trimmed(a, f[DS_WORD_CLOSING].s);
