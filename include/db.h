@@ -49,6 +49,9 @@ int db_row_prepared(struct db *db, struct arena *a, const char *name, const char
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+/* A handler's one exit path: rolls back when in_tx (the transaction it
+ * began is still open) and frees res (NULL: none). */
+void db_finish(struct db *db, int in_tx, PGresult *res);
 
 /* The SQLSTATE of the last failed statement ("" if none or unknown), and a
  * one-line message.  Valid until the next call on db. */

@@ -167,8 +167,25 @@ bad:
 	return -1;
 }
 
-void api_send_page(struct api_ctx *c, json_t *items, const char *next)
+void api_send_rows(struct api_ctx *c, PGresult *res, int limit, int key_a, int key_b)
 {
+	int rows = PQntuples(res);
+	json_t *items = json_array();
+	const char *next = NULL;
+
+	for (int i = 0; i < rows && i < limit; i++) {
+		json_t *o = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+		if (o == NULL) {
+			json_decref(items);
+			api_error(c, 500, "internal", NULL, "internal error");
+			return;
+		}
+		json_array_append_new(items, o);
+	}
+	if (rows > limit)
+		next = api_cursor_encode(c,
+			key_a < 0 ? 0 : strtoll(PQgetvalue(res, limit - 1, key_a), NULL, 10),
+			strtoll(PQgetvalue(res, limit - 1, key_b), NULL, 10));
 	api_send_json(c, 200, json_pack("{s:o, s:o}", "data", items, "next_cursor",
 		next ? json_string(next) : json_null()));
 }
@@ -353,15 +370,10 @@ static void api_create_appointment(struct api_ctx *c)
 	api_answer_appointment(c, 201, c->out->appointment_id);
 	goto out;
 db_failed:
-	db_rollback(c->app->db);
-	in_tx = 0;
 	c->out->planned = -1;
 	api_unavailable(c);
 out:
-	if (in_tx)
-		db_rollback(c->app->db);
-	if (res)
-		PQclear(res);
+	db_finish(c->app->db, in_tx, res);
 }
 
 /* Inside the PATCH's transaction: runs the appointment's update (sql with
@@ -478,15 +490,10 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 	api_answer_appointment(c, 200, id);
 	goto out;
 db_failed:
-	db_rollback(c->app->db);
-	in_tx = 0;
 	c->out->planned = c->out->cancelled = -1;
 	api_unavailable(c);
 out:
-	if (in_tx)
-		db_rollback(c->app->db);
-	if (res)
-		PQclear(res);
+	db_finish(c->app->db, in_tx, res);
 }
 
 /* The statuses an appointment can have, for the list's filter. */
@@ -552,12 +559,11 @@ static void api_list_appointments(struct api_ctx *c)
 	static const char *const known[] = { "from", "to", "status", "client_id", "limit",
 		"cursor", NULL };
 	const char *from = NULL, *to = NULL, *statuses = NULL, *client = NULL, *cur_us = NULL,
-		   *cur_id = NULL, *next = NULL;
+		   *cur_id = NULL;
 	long long from_s = 0, to_s = 0, cid, a, b;
 	char lim[16];
-	int limit, rows;
+	int limit;
 	PGresult *res = NULL;
-	json_t *items;
 
 	c->out->action = "list_appointments";
 	if (api_query_check(c, known) < 0 || api_query_limit(c, &limit) < 0 ||
@@ -606,21 +612,7 @@ static void api_list_appointments(struct api_ctx *c)
 		api_unavailable(c);
 		goto out;
 	}
-	rows = PQntuples(res);
-	items = json_array();
-	for (int i = 0; i < rows && i < limit; i++) {
-		json_t *o = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-		if (o == NULL) {
-			json_decref(items);
-			api_error(c, 500, "internal", NULL, "internal error");
-			goto out;
-		}
-		json_array_append_new(items, o);
-	}
-	if (rows > limit)
-		next = api_cursor_encode(c, strtoll(PQgetvalue(res, limit - 1, 1), NULL, 10),
-			strtoll(PQgetvalue(res, limit - 1, 2), NULL, 10));
-	api_send_page(c, items, next);
+	api_send_rows(c, res, limit, 1, 2);
 out:
 	if (res)
 		PQclear(res);
@@ -726,15 +718,10 @@ static void api_cancel_appointment(struct api_ctx *c, long long id)
 	api_answer_appointment(c, 200, id);
 	goto out;
 db_failed:
-	db_rollback(c->app->db);
-	in_tx = 0;
 	c->out->cancelled = -1;
 	api_unavailable(c);
 out:
-	if (in_tx)
-		db_rollback(c->app->db);
-	if (res)
-		PQclear(res);
+	db_finish(c->app->db, in_tx, res);
 }
 
 /* ---- the routes' handlers ------------------------------------------------------ */

@@ -957,14 +957,9 @@ form:
 	dash_form_page(app, in, out, &fm);
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	dash_db_failed(app, in, out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }
 
 /* The appointment id of the business as the edit form shows it: fills
@@ -1124,14 +1119,9 @@ form:
 	dash_form_page(app, in, out, &fm);
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	dash_db_failed(app, in, out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }
 
 void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
@@ -1189,14 +1179,9 @@ void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 	page_redirect(out, "/appointments/%lld?notice=cancelled", id);
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	dash_db_failed(app, in, out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }
 
 void dash_callback_done_handle(struct app *app, const struct route_input *in,
@@ -1358,12 +1343,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	page_redirect(out, "/appointments/%lld?notice=queued", id);
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	dash_db_failed(app, in, out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }

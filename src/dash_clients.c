@@ -832,10 +832,7 @@ void dash_clients_update_handle(struct app *app, const struct route_input *in,
 unavailable:
 	page_unavailable(out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }
 
 /* Contract: dash_clients.h (POST /clients/{id}/opt-out).  An opt-out

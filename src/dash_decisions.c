@@ -221,14 +221,9 @@ void dash_decide_handle(struct app *app, const struct route_input *in, struct ou
 	page_redirect(out, "/decisions?notice=decided");
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	log_error("dashboard: request %s: decision on attempt %lld: %s", in->req->request_id, id,
 		db_last_error(app->db));
 	page_unavailable(out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }

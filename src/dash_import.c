@@ -979,8 +979,5 @@ void dash_import_commit_handle(struct app *app, const struct route_input *in,
 unavailable:
 	page_unavailable(out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }

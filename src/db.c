@@ -252,6 +252,14 @@ void db_rollback(struct db *db)
 	PQclear(res);
 }
 
+void db_finish(struct db *db, int in_tx, PGresult *res)
+{
+	if (in_tx)
+		db_rollback(db);
+	if (res)
+		PQclear(res);
+}
+
 const char *db_last_sqlstate(const struct db *db)
 {
 	return db->sqlstate;
