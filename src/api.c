@@ -396,16 +396,88 @@ static int update_cancel_unsent(struct api_ctx *c, long long id, const char *sql
 	return 0;
 }
 
+/* Begins the transaction (*in_tx set) and locks appointment id of the
+ * caller's business: ids gets the id as text, *status its status
+ * (request arena) and *starts_s its start.  1 locked; 0 after answering
+ * 503 (no transaction) or 404 (no such appointment); -1 on a database
+ * error (the caller answers). */
+static int api_lock_appointment(struct api_ctx *c, long long id, char ids[24], int *in_tx,
+	const char **status, long long *starts_s)
+{
+	const char *p[] = { ids, c->business }, *v[2];
+	int rc;
+
+	snprintf(ids, 24, "%lld", id);
+	if (db_begin(c->app->db) < 0) {
+		api_unavailable(c);
+		return 0;
+	}
+	*in_tx = 1;
+	rc = db_row_prepared(c->app->db, c->req->arena, "api_appointment_lock",
+		"SELECT status, extract(epoch FROM starts_at)::bigint FROM appointments "
+		"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
+		2, p, 2, v);
+	if (rc == 0)
+		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
+	if (rc == 1) {
+		*status = v[0];
+		*starts_s = strtoll(v[1], NULL, 10);
+	}
+	return rc;
+}
+
+/* Cancels appointment id and its unsent reminders in one transaction
+ * and answers it (200); cancelling a cancelled one again answers the
+ * same.  A completed one is 409, naming field (NULL: none).  The POST
+ * /cancel and the PATCH {"status": "cancelled"} are this (the caller
+ * sets the outcome's action). */
+static void api_cancel_tx(struct api_ctx *c, long long id, const char *field)
+{
+	char ids[24];
+	const char *cur;
+	long long starts_s;
+	int in_tx = 0, rc;
+
+	rc = api_lock_appointment(c, id, ids, &in_tx, &cur, &starts_s);
+	if (rc < 0)
+		goto db_failed;
+	if (rc == 0)
+		goto out;
+	if (strcmp(cur, "completed") == 0) {
+		api_error(c, 409, "conflict", field,
+			"%sappointment %lld is completed and cannot be cancelled",
+			field ? arena_printf(c->req->arena, "field '%s': ", field) : "", id);
+		goto out;
+	}
+	if (strcmp(cur, "cancelled") != 0) {
+		const char *p[] = { ids };
+		if (update_cancel_unsent(c, id,
+			    "UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
+			    "updated_at = now() WHERE id = $1::bigint",
+			    1, p, "appointment cancelled") < 0)
+			goto db_failed;
+	}
+	if (db_commit(c->app->db) < 0)
+		goto db_failed;
+	in_tx = 0;
+	api_answer_appointment(c, 200, id);
+	goto out;
+db_failed:
+	c->out->cancelled = -1;
+	api_unavailable(c);
+out:
+	db_finish(c->app->db, in_tx, NULL);
+}
+
 /* PATCH /api/v1/appointments/{id}: reschedule or cancel, with the
  * reminders, in one transaction. */
 static void api_patch_appointment(struct api_ctx *c, long long id)
 {
 	const struct valid_value *f = c->members;
-	const char *starts = f[AP_STARTS_AT].s, *status = f[AP_STATUS].s;
+	const char *starts = f[AP_STARTS_AT].s, *status = f[AP_STATUS].s, *cur;
 	long long starts_s = f[AP_STARTS_AT].i, now_s = clock_now_s(), old_s;
-	char ids[24], st[32], err[256], cur[16];
-	PGresult *res = NULL;
-	int in_tx = 0, n;
+	char ids[24], st[32], err[256];
+	int in_tx = 0, n, rc;
 
 	c->out->appointment_id = id;
 	c->out->action = "update_appointment";
@@ -420,69 +492,41 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 			"'status': 'cancelled' to cancel");
 		goto out;
 	}
-	if (starts && api_future(c, starts_s, now_s) < 0)
-		goto out;
-	c->out->action = starts ? "reschedule_appointment" : "cancel_appointment";
-	snprintf(ids, sizeof(ids), "%lld", id);
-
-	if (db_begin(c->app->db) < 0) {
-		api_unavailable(c);
+	if (status) {
+		c->out->action = "cancel_appointment";
+		api_cancel_tx(c, id, "status");
 		goto out;
 	}
-	in_tx = 1;
-	{
-		const char *p[] = { ids, c->business };
-		res = db_exec(c->app->db,
-			"SELECT status, extract(epoch FROM starts_at)::bigint FROM appointments "
-			"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-			2, p);
-	}
-	if (res == NULL)
+	if (api_future(c, starts_s, now_s) < 0)
+		goto out;
+	c->out->action = "reschedule_appointment";
+	rc = api_lock_appointment(c, id, ids, &in_tx, &cur, &old_s);
+	if (rc < 0)
 		goto db_failed;
-	if (PQntuples(res) != 1) {
-		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
+	if (rc == 0)
+		goto out;
+	if (strcmp(cur, "cancelled") == 0 || strcmp(cur, "completed") == 0) {
+		api_error(c, 409, "conflict", "starts_at",
+			"field 'starts_at': appointment %lld is %s and cannot be rescheduled; "
+			"book a new one", id, cur);
 		goto out;
 	}
-	snprintf(cur, sizeof(cur), "%s", PQgetvalue(res, 0, 0));
-	old_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	PQclear(res);
-	res = NULL;
-
-	if (starts) {
-		if (strcmp(cur, "cancelled") == 0 || strcmp(cur, "completed") == 0) {
-			api_error(c, 409, "conflict", "starts_at",
-				"field 'starts_at': appointment %lld is %s and cannot be rescheduled; "
-				"book a new one", id, cur);
-			goto out;
-		}
-		if (starts_s != old_s) {
-			const char *p[] = { ids, st };
-			clock_sql(starts_s, st);
-			/* A confirmation was for the old time. */
-			if (update_cancel_unsent(c, id,
-				    "UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
-				    "confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
-				    2, p, "rescheduled") < 0)
-				goto db_failed;
-			n = reminders_plan(c->app->db, id, now_s, err, sizeof(err));
-			if (n < 0) {
-				log_error("api: request %s: planning reminders for appointment %lld: %s",
-					c->req->request_id, id, err);
-				goto db_failed;
-			}
-			c->out->planned = n;
-		}
-	} else if (strcmp(cur, "completed") == 0) {
-		api_error(c, 409, "conflict", "status",
-			"field 'status': appointment %lld is completed and cannot be cancelled", id);
-		goto out;
-	} else if (strcmp(cur, "cancelled") != 0) {
-		const char *p[] = { ids };
+	if (starts_s != old_s) {
+		const char *p[] = { ids, st };
+		clock_sql(starts_s, st);
+		/* A confirmation was for the old time. */
 		if (update_cancel_unsent(c, id,
-			    "UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
-			    "updated_at = now() WHERE id = $1::bigint",
-			    1, p, "appointment cancelled") < 0)
+			    "UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
+			    "confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
+			    2, p, "rescheduled") < 0)
 			goto db_failed;
+		n = reminders_plan(c->app->db, id, now_s, err, sizeof(err));
+		if (n < 0) {
+			log_error("api: request %s: planning reminders for appointment %lld: %s",
+				c->req->request_id, id, err);
+			goto db_failed;
+		}
+		c->out->planned = n;
 	}
 	if (db_commit(c->app->db) < 0)
 		goto db_failed;
@@ -493,7 +537,7 @@ db_failed:
 	c->out->planned = c->out->cancelled = -1;
 	api_unavailable(c);
 out:
-	db_finish(c->app->db, in_tx, res);
+	db_finish(c->app->db, in_tx, NULL);
 }
 
 /* The statuses an appointment can have, for the list's filter. */
@@ -670,58 +714,11 @@ out:
  * unsent reminders; cancelling a cancelled one again answers the same. */
 static void api_cancel_appointment(struct api_ctx *c, long long id)
 {
-	char ids[24];
-	PGresult *res = NULL;
-	int in_tx = 0;
-
 	c->out->appointment_id = id;
 	c->out->action = "cancel_appointment";
 	if (api_empty_body(c) < 0)
-		goto out;
-	snprintf(ids, sizeof(ids), "%lld", id);
-	if (db_begin(c->app->db) < 0) {
-		api_unavailable(c);
-		goto out;
-	}
-	in_tx = 1;
-	{
-		const char *p[] = { ids, c->business };
-		res = db_exec(c->app->db,
-			"SELECT status FROM appointments "
-			"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-			2, p);
-	}
-	if (res == NULL)
-		goto db_failed;
-	if (PQntuples(res) != 1) {
-		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), "completed") == 0) {
-		api_error(c, 409, "conflict", NULL,
-			"appointment %lld is completed and cannot be cancelled", id);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), "cancelled") != 0) {
-		const char *p[] = { ids };
-		if (update_cancel_unsent(c, id,
-			    "UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
-			    "updated_at = now() WHERE id = $1::bigint",
-			    1, p, "appointment cancelled") < 0)
-			goto db_failed;
-	}
-	PQclear(res);
-	res = NULL;
-	if (db_commit(c->app->db) < 0)
-		goto db_failed;
-	in_tx = 0;
-	api_answer_appointment(c, 200, id);
-	goto out;
-db_failed:
-	c->out->cancelled = -1;
-	api_unavailable(c);
-out:
-	db_finish(c->app->db, in_tx, res);
+		return;
+	api_cancel_tx(c, id, NULL);
 }
 
 /* ---- the routes' handlers ------------------------------------------------------ */
