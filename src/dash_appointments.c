@@ -871,6 +871,33 @@ static int dash_local_to_unix(struct app *app, const char *starts, const char *t
 	return 0;
 }
 
+/* The form again with fm->error (status 422) from inside a handler: its
+ * transaction, when *in_tx, is rolled back first (nothing was changed;
+ * the form's client list reads outside it). */
+static void dash_form_again(struct app *app, const struct route_input *in,
+	struct outcome *out, const struct dash_form *fm, int *in_tx)
+{
+	if (*in_tx) {
+		db_rollback(app->db);
+		*in_tx = 0;
+	}
+	dash_form_page(app, in, out, fm);
+}
+
+/* Plans appointment id's reminders inside the handler's transaction:
+ * the number planned, or -1 (logged) on an error. */
+static int dash_plan(struct app *app, const struct route_input *in, long long id,
+	long long now_s)
+{
+	char err[256];
+	int n = reminders_plan(app->db, id, now_s, err, sizeof(err));
+
+	if (n < 0)
+		log_error("dashboard: request %s: planning reminders for appointment %lld: %s",
+			in->req->request_id, id, err);
+	return n;
+}
+
 void dash_appt_new_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
 	struct dash_form fm;
@@ -890,7 +917,7 @@ void dash_appt_create_handle(struct app *app, const struct route_input *in,
 {
 	struct dash_form fm;
 	long long starts_s, now_s = dash_now_s(app), id;
-	char st[32], err[256];
+	char st[32];
 	PGresult *res = NULL;
 	int in_tx = 0, n;
 
@@ -931,12 +958,9 @@ void dash_appt_create_handle(struct app *app, const struct route_input *in,
 	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	res = NULL;
-	n = reminders_plan(app->db, id, now_s, err, sizeof(err));
-	if (n < 0) {
-		log_error("dashboard: request %s: planning reminders for appointment %lld: %s",
-			in->req->request_id, id, err);
+	n = dash_plan(app, in, id, now_s);
+	if (n < 0)
 		goto db_failed;
-	}
 	if (db_commit(app->db) < 0)
 		goto db_failed;
 	in_tx = 0;
@@ -946,15 +970,7 @@ void dash_appt_create_handle(struct app *app, const struct route_input *in,
 	page_redirect(out, "/appointments/%lld?notice=created", id);
 	goto out;
 form:
-	if (in_tx) {
-		db_rollback(app->db);
-		in_tx = 0;
-	}
-	if (res) {
-		PQclear(res);
-		res = NULL;
-	}
-	dash_form_page(app, in, out, &fm);
+	dash_form_again(app, in, out, &fm, &in_tx);
 	goto out;
 db_failed:
 	dash_db_failed(app, in, out);
@@ -1014,13 +1030,39 @@ void dash_appt_edit_handle(struct app *app, const struct route_input *in, struct
 	dash_form_page(app, in, out, &fm);
 }
 
+/* Begins the transaction (*in_tx set) and locks appointment ids of the
+ * business, reading its status (request arena) and its start (Unix
+ * seconds).  1 locked; 0 after answering 404 (no such appointment of
+ * the business); -1 on a database error (the caller answers). */
+static int dash_lock_appt(struct app *app, const struct route_input *in, struct outcome *out,
+	const char *ids, int *in_tx, const char **status, long long *starts_s)
+{
+	const char *p[2] = { ids, in->business }, *v[2];
+	int rc;
+
+	if (db_begin(app->db) < 0)
+		return -1;
+	*in_tx = 1;
+	rc = db_row_prepared(app->db, in->req->arena, "dash_appt_lock",
+		"SELECT status, extract(epoch FROM starts_at)::bigint"
+		" FROM appointments WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
+		2, p, 2, v);
+	if (rc == 0)
+		page_not_found(out);
+	if (rc == 1) {
+		*status = v[0];
+		*starts_s = strtoll(v[1], NULL, 10);
+	}
+	return rc;
+}
+
 void dash_appt_update_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
 	struct dash_form fm, cur;
 	const char *status;
 	long long id = in->param_id, starts_s, now_s = dash_now_s(app), old_s;
-	char ids[24], st[32], err[256];
+	char ids[24], st[32];
 	PGresult *res = NULL;
 	int in_tx = 0, n = -1, cancelled = -1, rc;
 
@@ -1044,25 +1086,11 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 		goto form;
 	if (dash_local_to_unix(app, fm.starts, in->user->business_tz, &starts_s) < 0)
 		goto db_failed;
-	if (db_begin(app->db) < 0)
+	rc = dash_lock_appt(app, in, out, ids, &in_tx, &status, &old_s);
+	if (rc < 0)
 		goto db_failed;
-	in_tx = 1;
-	{
-		const char *p[2] = { ids, in->business };
-		res = db_exec(app->db, "SELECT status, extract(epoch FROM starts_at)::bigint"
-			" FROM appointments WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-			2, p);
-	}
-	if (res == NULL)
-		goto db_failed;
-	if (PQntuples(res) != 1) {
-		page_not_found(out);
+	if (rc == 0)
 		goto out;
-	}
-	status = arena_strdup(in->req->arena, PQgetvalue(res, 0, 0));
-	old_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	PQclear(res);
-	res = NULL;
 	if (is(status, "cancelled") || is(status, "completed")) {
 		fm.error = arena_printf(in->req->arena, "field 'starts_at': this appointment is %s"
 			" and cannot be changed; book a new one", status);
@@ -1095,12 +1123,9 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 		cancelled = reminders_cancel_unsent(app->db, id, "rescheduled");
 		if (cancelled < 0)
 			goto db_failed;
-		n = reminders_plan(app->db, id, now_s, err, sizeof(err));
-		if (n < 0) {
-			log_error("dashboard: request %s: planning reminders for appointment %lld: %s",
-				in->req->request_id, id, err);
+		n = dash_plan(app, in, id, now_s);
+		if (n < 0)
 			goto db_failed;
-		}
 	}
 	if (db_commit(app->db) < 0)
 		goto db_failed;
@@ -1112,11 +1137,7 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 	page_redirect(out, "/appointments/%lld?notice=%s", id, n >= 0 ? "rescheduled" : "saved");
 	goto out;
 form:
-	if (in_tx) {
-		db_rollback(app->db);
-		in_tx = 0;
-	}
-	dash_form_page(app, in, out, &fm);
+	dash_form_again(app, in, out, &fm, &in_tx);
 	goto out;
 db_failed:
 	dash_db_failed(app, in, out);
@@ -1127,32 +1148,20 @@ out:
 void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
-	long long id = dash_param_id(in->param);
+	long long id = dash_param_id(in->param), starts_s;
 	char ids[24];
 	const char *status;
 	PGresult *res = NULL;
-	int in_tx = 0, cancelled = 0;
+	int in_tx = 0, cancelled = 0, rc;
 
 	out->appointment_id = id;
 	out->action = "cancel_appointment";
 	snprintf(ids, sizeof(ids), "%lld", id);
-	if (db_begin(app->db) < 0)
+	rc = dash_lock_appt(app, in, out, ids, &in_tx, &status, &starts_s);
+	if (rc < 0)
 		goto db_failed;
-	in_tx = 1;
-	{
-		const char *p[2] = { ids, in->business };
-		res = db_exec(app->db, "SELECT status FROM appointments WHERE id = $1::bigint"
-			" AND business_id = $2::bigint FOR UPDATE", 2, p);
-	}
-	if (res == NULL)
-		goto db_failed;
-	if (PQntuples(res) != 1) {
-		page_not_found(out);
+	if (rc == 0)
 		goto out;
-	}
-	status = arena_strdup(in->req->arena, PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = NULL;
 	if (is(status, "completed")) {
 		page_error(out, 409, "This appointment cannot be cancelled",
 			"It has already taken place. Nothing was changed.");
