@@ -58,13 +58,7 @@ static int new_token(char out[65])
 /* The hex SHA-256 of s into out.  0, or -1. */
 static int sha256_hex(const char *s, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	if (EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return -1;
-	util_hex(md, 32, out);
-	return 0;
+	return util_sha256_hex(s, strlen(s), out);
 }
 
 /* See session.h. */
