@@ -304,6 +304,18 @@ static void api_answer_appointment(struct api_ctx *c, int status, long long id)
 		api_unavailable(c);
 }
 
+/* Commits the handler's transaction (*in_tx cleared) and answers status
+ * with the appointment as it now is.  0, or -1 when the commit fails
+ * (nothing answered: the caller answers 503). */
+static int api_commit_answer(struct api_ctx *c, int *in_tx, int status, long long id)
+{
+	if (db_commit(c->app->db) < 0)
+		return -1;
+	*in_tx = 0;
+	api_answer_appointment(c, status, id);
+	return 0;
+}
+
 /* POST /api/v1/appointments: the appointment and its reminders in one
  * transaction. */
 static void api_create_appointment(struct api_ctx *c)
@@ -360,14 +372,10 @@ static void api_create_appointment(struct api_ctx *c)
 		goto db_failed;
 	}
 	c->out->planned = n;
-	if (db_commit(c->app->db) < 0)
+	if (api_commit_answer(c, &in_tx, 201, c->out->appointment_id) < 0)
 		goto db_failed;
-	in_tx = 0;
-	{
-		c->out->location = arena_printf(c->req->arena, API_PREFIX "appointments/%lld",
-			c->out->appointment_id);
-	}
-	api_answer_appointment(c, 201, c->out->appointment_id);
+	c->out->location = arena_printf(c->req->arena, API_PREFIX "appointments/%lld",
+		c->out->appointment_id);
 	goto out;
 db_failed:
 	c->out->planned = -1;
@@ -457,10 +465,8 @@ static void api_cancel_tx(struct api_ctx *c, long long id, const char *field)
 			    1, p, "appointment cancelled") < 0)
 			goto db_failed;
 	}
-	if (db_commit(c->app->db) < 0)
+	if (api_commit_answer(c, &in_tx, 200, id) < 0)
 		goto db_failed;
-	in_tx = 0;
-	api_answer_appointment(c, 200, id);
 	goto out;
 db_failed:
 	c->out->cancelled = -1;
@@ -528,10 +534,8 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 		}
 		c->out->planned = n;
 	}
-	if (db_commit(c->app->db) < 0)
+	if (api_commit_answer(c, &in_tx, 200, id) < 0)
 		goto db_failed;
-	in_tx = 0;
-	api_answer_appointment(c, 200, id);
 	goto out;
 db_failed:
 	c->out->planned = c->out->cancelled = -1;
