@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define DB_MAX_PREPARED 64
+/* Room for every named statement of the program (about 120 now); past it
+ * a statement runs unprepared (db_exec_prepared). */
+#define DB_MAX_PREPARED 256
 /* A request must never wait long on the database: Twilio gives a webhook
  * 15 s in all, and a stuck statement would hold a FastCGI worker. */
 #define DB_CONNECT_TIMEOUT "3"
@@ -203,16 +205,17 @@ PGresult *db_exec_prepared(struct db *db, const char *name, const char *sql,
 		if (db->prepared[i] == name || strcmp(db->prepared[i], name) == 0)
 			break;
 	if (i == db->nprepared) {
-		PGresult *res = db_result(db, PQprepare(db->conn, name, sql, n, NULL), name);
+		PGresult *res;
+		/* A name that cannot be recorded would be prepared again on its
+		 * next use and fail ("already exists"): with the table full the
+		 * statement runs unprepared, the same SQL and parameters. */
+		if (db->nprepared == DB_MAX_PREPARED)
+			return db_exec(db, sql, n, params);
+		res = db_result(db, PQprepare(db->conn, name, sql, n, NULL), name);
 		if (res == NULL)
 			return NULL;
 		PQclear(res);
-		if (db->nprepared < DB_MAX_PREPARED)
-			db->prepared[db->nprepared++] = name;
-		else
-			/* Never silently run the wrong statement: an unrecorded
-			 * name would be prepared again and fail. */
-			log_warn("db: more than %d prepared statements", DB_MAX_PREPARED);
+		db->prepared[db->nprepared++] = name;
 	}
 	return db_result(db, PQexecPrepared(db->conn, name, n, params, NULL, NULL, 0), name);
 }
