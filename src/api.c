@@ -205,7 +205,7 @@ static int api_future(struct api_ctx *c, long long starts_s, long long now_s)
 
 static int api_valid_notes(const char *v, size_t len)
 {
-	return valid_chars(v) <= API_NOTES_MAX && valid_no_controls(v, len, "\n\r\t");
+	return len == strlen(v) && valid_text(v, API_NOTES_MAX, "\n\r\t");
 }
 
 static int api_valid_status(const char *v, size_t len)
@@ -412,7 +412,8 @@ static int update_cancel_unsent(struct api_ctx *c, long long id, const char *sql
 static int api_lock_appointment(struct api_ctx *c, long long id, char ids[24], int *in_tx,
 	const char **status, long long *starts_s)
 {
-	const char *p[] = { ids, c->business }, *v[2];
+	const char *p[] = { ids, c->business };
+	PGresult *res;
 	int rc;
 
 	snprintf(ids, 24, "%lld", id);
@@ -421,16 +422,20 @@ static int api_lock_appointment(struct api_ctx *c, long long id, char ids[24], i
 		return 0;
 	}
 	*in_tx = 1;
-	rc = db_row_prepared(c->app->db, c->req->arena, "api_appointment_lock",
+	res = db_exec(c->app->db,
 		"SELECT status, extract(epoch FROM starts_at)::bigint FROM appointments "
 		"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-		2, p, 2, v);
-	if (rc == 0)
+		2, p);
+	if (res == NULL)
+		return -1;
+	rc = PQntuples(res) == 1;
+	if (rc) {
+		*status = arena_strdup(c->req->arena, PQgetvalue(res, 0, 0));
+		*starts_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	} else {
 		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
-	if (rc == 1) {
-		*status = v[0];
-		*starts_s = strtoll(v[1], NULL, 10);
 	}
+	PQclear(res);
 	return rc;
 }
 

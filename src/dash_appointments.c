@@ -218,6 +218,18 @@ static void dash_db_failed(struct app *app, const struct route_input *in, struct
 	page_unavailable(out);
 }
 
+/* rc of a lookup of the business's row (1 found, 0 none, -1 database
+ * error): 1 to go on, or 0 after answering 404 or the 503 page. */
+static int dash_found(struct app *app, const struct route_input *in, struct outcome *out,
+	int rc)
+{
+	if (rc < 0)
+		dash_db_failed(app, in, out);
+	else if (rc == 0)
+		page_not_found(out);
+	return rc == 1;
+}
+
 /* 1 when s is a date "YYYY-MM-DD" that exists. */
 static int dash_date_ok(const char *s)
 {
@@ -374,8 +386,7 @@ static int dash_filter_read(struct app *app, const struct route_input *in,
 		if (!ok)
 			f->error = "field 'status' must be booked, confirmed, cancelled or completed";
 	}
-	if (f->error == NULL && f->q && (valid_chars(f->q) > DASH_Q_MAX ||
-		!valid_no_controls(f->q, strlen(f->q), NULL)))
+	if (f->error == NULL && f->q && !valid_text(f->q, DASH_Q_MAX, NULL))
 		f->error = "field 'q' must be at most 100 characters of text";
 	if (f->error) {
 		f->from = f->to = NULL;
@@ -851,8 +862,7 @@ static void dash_form_read(const struct route_input *in, struct dash_form *fm, i
 		fm->error = "field 'starts_at': give the date and time";
 	else if (!dash_datetime_ok(fm->starts))
 		fm->error = "field 'starts_at' must be a date and time such as 2026-12-08T14:30";
-	else if (valid_chars(fm->notes) > DASH_NOTES_MAX ||
-		!valid_no_controls(fm->notes, strlen(fm->notes), "\n\r\t"))
+	else if (!valid_text(fm->notes, DASH_NOTES_MAX, "\n\r\t"))
 		fm->error = "field 'notes' must be at most 4000 characters of text";
 }
 
@@ -905,7 +915,7 @@ void dash_appt_new_handle(struct app *app, const struct route_input *in, struct 
 	memset(&fm, 0, sizeof(fm));
 	fm.client_id = field(&in->query, DN_CLIENT);
 	fm.q = field(&in->query, DN_Q);
-	if (fm.q && (valid_chars(fm.q) > DASH_Q_MAX || !valid_no_controls(fm.q, strlen(fm.q), NULL)))
+	if (fm.q && !valid_text(fm.q, DASH_Q_MAX, NULL))
 		fm.q = NULL;
 	fm.starts = "";
 	fm.notes = "";
@@ -1010,18 +1020,10 @@ void dash_appt_edit_handle(struct app *app, const struct route_input *in, struct
 	struct dash_form fm;
 	const char *status;
 	long long id = dash_param_id(in->param);
-	int rc;
 
 	memset(&fm, 0, sizeof(fm));
-	rc = dash_load_for_form(app, in, id, &fm, &status);
-	if (rc < 0) {
-		dash_db_failed(app, in, out);
+	if (!dash_found(app, in, out, dash_load_for_form(app, in, id, &fm, &status)))
 		return;
-	}
-	if (rc == 0) {
-		page_not_found(out);
-		return;
-	}
 	if (is(status, "cancelled") || is(status, "completed")) {
 		page_error(out, 409, "This appointment cannot be changed",
 			arena_printf(in->req->arena, "It is %s. Book a new one instead.", status));
@@ -1037,22 +1039,26 @@ void dash_appt_edit_handle(struct app *app, const struct route_input *in, struct
 static int dash_lock_appt(struct app *app, const struct route_input *in, struct outcome *out,
 	const char *ids, int *in_tx, const char **status, long long *starts_s)
 {
-	const char *p[2] = { ids, in->business }, *v[2];
+	const char *p[2] = { ids, in->business };
+	PGresult *res;
 	int rc;
 
 	if (db_begin(app->db) < 0)
 		return -1;
 	*in_tx = 1;
-	rc = db_row_prepared(app->db, in->req->arena, "dash_appt_lock",
-		"SELECT status, extract(epoch FROM starts_at)::bigint"
+	res = db_exec(app->db, "SELECT status, extract(epoch FROM starts_at)::bigint"
 		" FROM appointments WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-		2, p, 2, v);
-	if (rc == 0)
+		2, p);
+	if (res == NULL)
+		return -1;
+	rc = PQntuples(res) == 1;
+	if (rc) {
+		*status = arena_strdup(in->req->arena, PQgetvalue(res, 0, 0));
+		*starts_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	} else {
 		page_not_found(out);
-	if (rc == 1) {
-		*status = v[0];
-		*starts_s = strtoll(v[1], NULL, 10);
 	}
+	PQclear(res);
 	return rc;
 }
 
@@ -1209,14 +1215,8 @@ void dash_callback_done_handle(struct app *app, const struct route_input *in,
 		"UPDATE appointments SET callback_done_at = now(), callback_done_by = $3::bigint,"
 		" updated_at = now() WHERE id = $1::bigint AND business_id = $2::bigint"
 		" RETURNING id", 3, p, 1, v);
-	if (rc < 0) {
-		dash_db_failed(app, in, out);
+	if (!dash_found(app, in, out, rc))
 		return;
-	}
-	if (rc == 0) {
-		page_not_found(out);
-		return;
-	}
 	dash_audit(app, in, "callback_done", id, NULL);
 	page_redirect(out, "/today?notice=callback_done");
 }

@@ -126,8 +126,7 @@ void dash_decide_handle(struct app *app, const struct route_input *in, struct ou
 		err = "field 'decision': choose 'The client was reached' or 'Send it once more'";
 	else if (reason == NULL || reason[strspn(reason, " \t\r\n")] == '\0')
 		err = "field 'reason': say why (it is kept with the decision)";
-	else if (valid_chars(reason) > DASH_REASON_MAX ||
-		!valid_no_controls(reason, strlen(reason), "\n\r\t"))
+	else if (!valid_text(reason, DASH_REASON_MAX, "\n\r\t"))
 		err = "field 'reason' must be at most 1000 characters of text";
 	resend = decision && strcmp(decision, "resend") == 0;
 

@@ -689,8 +689,7 @@ void dash_settings_business_handle(struct app *app, const struct route_input *in
 	v.biz.callback = trimmed(a, f[DS_BIZ_CALLBACK].s);
 	v.biz.amd = f[DS_BIZ_AMD].s != NULL && strcmp(f[DS_BIZ_AMD].s, "on") == 0;
 
-	if (v.biz.name[0] == '\0' || valid_chars(v.biz.name) > 200 ||
-		!valid_no_controls(v.biz.name, strlen(v.biz.name), NULL)) {
+	if (v.biz.name[0] == '\0' || !valid_text(v.biz.name, 200, NULL)) {
 		refuse(app, in, out, &v, "name",
 			"Business name: give a name of 1 to 200 characters on one line.");
 		return;

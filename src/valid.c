@@ -289,6 +289,11 @@ size_t valid_chars(const char *s)
 	return n;
 }
 
+int valid_text(const char *s, size_t max, const char *allowed)
+{
+	return valid_chars(s) <= max && valid_no_controls(s, strlen(s), allowed);
+}
+
 int valid_any(const char *v, size_t len)
 {
 	(void)v;
