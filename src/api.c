@@ -412,8 +412,7 @@ static int update_cancel_unsent(struct api_ctx *c, long long id, const char *sql
 static int api_lock_appointment(struct api_ctx *c, long long id, char ids[24], int *in_tx,
 	const char **status, long long *starts_s)
 {
-	const char *p[] = { ids, c->business };
-	PGresult *res;
+	const char *p[] = { ids, c->business }, *v[2];
 	int rc;
 
 	snprintf(ids, 24, "%lld", id);
@@ -422,20 +421,16 @@ static int api_lock_appointment(struct api_ctx *c, long long id, char ids[24], i
 		return 0;
 	}
 	*in_tx = 1;
-	res = db_exec(c->app->db,
+	rc = db_row_prepared(c->app->db, c->req->arena, NULL,
 		"SELECT status, extract(epoch FROM starts_at)::bigint FROM appointments "
 		"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-		2, p);
-	if (res == NULL)
-		return -1;
-	rc = PQntuples(res) == 1;
-	if (rc) {
-		*status = arena_strdup(c->req->arena, PQgetvalue(res, 0, 0));
-		*starts_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	} else {
+		2, p, 2, v);
+	if (rc == 0)
 		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
+	if (rc == 1) {
+		*status = v[0];
+		*starts_s = strtoll(v[1], NULL, 10);
 	}
-	PQclear(res);
 	return rc;
 }
 

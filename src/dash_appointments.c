@@ -1039,26 +1039,21 @@ void dash_appt_edit_handle(struct app *app, const struct route_input *in, struct
 static int dash_lock_appt(struct app *app, const struct route_input *in, struct outcome *out,
 	const char *ids, int *in_tx, const char **status, long long *starts_s)
 {
-	const char *p[2] = { ids, in->business };
-	PGresult *res;
+	const char *p[2] = { ids, in->business }, *v[2];
 	int rc;
 
 	if (db_begin(app->db) < 0)
 		return -1;
 	*in_tx = 1;
-	res = db_exec(app->db, "SELECT status, extract(epoch FROM starts_at)::bigint"
-		" FROM appointments WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-		2, p);
-	if (res == NULL)
-		return -1;
-	rc = PQntuples(res) == 1;
-	if (rc) {
-		*status = arena_strdup(in->req->arena, PQgetvalue(res, 0, 0));
-		*starts_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	} else {
+	rc = db_row_prepared(app->db, in->req->arena, NULL, "SELECT status,"
+		" extract(epoch FROM starts_at)::bigint FROM appointments"
+		" WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE", 2, p, 2, v);
+	if (rc == 0)
 		page_not_found(out);
+	else if (rc == 1) {
+		*status = v[0];
+		*starts_s = strtoll(v[1], NULL, 10);
 	}
-	PQclear(res);
 	return rc;
 }
 

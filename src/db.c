@@ -293,7 +293,8 @@ PGconn *db_pgconn(struct db *db)
 int db_row_prepared(struct db *db, struct arena *a, const char *name, const char *sql,
 	int n, const char *const *params, int ncols, const char **out)
 {
-	PGresult *res = db_exec_prepared(db, name, sql, n, params);
+	PGresult *res = name ? db_exec_prepared(db, name, sql, n, params)
+		: db_exec(db, sql, n, params);
 	int found = 0;
 
 	if (res == NULL)
