@@ -7,6 +7,7 @@
 #include "dispatch.h"
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 struct app;
 struct http_request;
@@ -64,10 +65,12 @@ int api_query_limit(struct api_ctx *c, int *limit);
 const char *api_cursor_encode(struct api_ctx *c, long long a, long long b);
 int api_cursor_decode(struct api_ctx *c, const char *s, long long *a, long long *b);
 
-/* Characters (code points) in UTF-8 s. */
-size_t api_chars(const char *s);
-
-/* {"data": items (consumed), "next_cursor": next or null}. */
-void api_send_page(struct api_ctx *c, json_t *items, const char *next);
+/* Answers a list page from res, whose rows are the item's JSON text in
+ * column 0 and the cursor's keys: at most limit items (the statement
+ * asked for limit + 1 rows to know whether there are more), as
+ * {"data": [...], "next_cursor": ...}.  next_cursor names the last item
+ * shown by its columns key_a (-1: 0) and key_b, or is null on the last
+ * page.  Does not free res. */
+void api_send_rows(struct api_ctx *c, PGresult *res, int limit, int key_a, int key_b);
 
 #endif

@@ -36,11 +36,12 @@ PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *para
 PGresult *db_exec_prepared(struct db *db, const char *name, const char *sql,
 	int n, const char *const *params);
 
-/* Runs the prepared statement name (as db_exec_prepared) and, when it
- * returns exactly one row of ncols columns, copies the row into out[0..
- * ncols-1] as strings in arena a (NULL for SQL NULL).  Returns 1 copied,
- * 0 no such row (or not that shape), -1 database error.  For "lock and
- * read one row" statements whose values outlive the PGresult. */
+/* Runs the prepared statement name (as db_exec_prepared; name NULL: sql
+ * unprepared, as db_exec) and, when it returns exactly one row of ncols
+ * columns, copies the row into out[0..ncols-1] as strings in arena a
+ * (NULL for SQL NULL).  Returns 1 copied, 0 no such row (or not that
+ * shape), -1 database error.  For "lock and read one row" statements
+ * whose values outlive the PGresult. */
 int db_row_prepared(struct db *db, struct arena *a, const char *name, const char *sql,
 	int n, const char *const *params, int ncols, const char **out);
 
@@ -49,6 +50,9 @@ int db_row_prepared(struct db *db, struct arena *a, const char *name, const char
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+/* A handler's one exit path: rolls back when in_tx (the transaction it
+ * began is still open) and frees res (NULL: none). */
+void db_finish(struct db *db, int in_tx, PGresult *res);
 
 /* The SQLSTATE of the last failed statement ("" if none or unknown), and a
  * one-line message.  Valid until the next call on db. */

@@ -35,6 +35,9 @@ char *util_read_file(const char *path, size_t max, size_t *len);
 int util_random(void *buf, size_t n);
 /* Writes 2n lowercase hex digits of src and a NUL into dst. */
 void util_hex(const unsigned char *src, size_t n, char *dst);
+/* Writes the SHA-256 of data[0..len) as 64 lowercase hex digits and a
+ * NUL into hex; 0, or -1 when libcrypto fails. */
+int util_sha256_hex(const void *data, size_t len, char hex[65]);
 /* Milliseconds from a monotonic clock. */
 long long util_now_ms(void);
 

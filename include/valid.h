@@ -98,5 +98,13 @@ int valid_utf8(const char *v, size_t len);
  * encoded as UTF-8) other than the ASCII ones listed in allowed (NULL or
  * "": none).  Says nothing about UTF-8 well-formedness: check that too. */
 int valid_no_controls(const char *v, size_t len, const char *allowed);
+/* Characters (code points) of NUL-terminated UTF-8 s: the bytes that do
+ * not continue a sequence.  s is well-formed (checked before). */
+size_t valid_chars(const char *s);
+/* 1 when NUL-terminated UTF-8 s (well-formed: checked before) has at
+ * most max characters and no control character but the ASCII ones in
+ * allowed (as valid_no_controls): a free-text field such as notes or a
+ * reason. */
+int valid_text(const char *s, size_t max, const char *allowed);
 
 #endif

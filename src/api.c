@@ -183,23 +183,30 @@ bad:
 	return -1;
 }
 
-void api_send_page(struct api_ctx *c, json_t *items, const char *next)
+void api_send_rows(struct api_ctx *c, PGresult *res, int limit, int key_a, int key_b)
 {
+	int rows = PQntuples(res);
+	json_t *items = json_array();
+	const char *next = NULL;
+
+	for (int i = 0; i < rows && i < limit; i++) {
+		json_t *o = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+		if (o == NULL) {
+			json_decref(items);
+			api_error(c, 500, "internal", NULL, "internal error");
+			return;
+		}
+		json_array_append_new(items, o);
+	}
+	if (rows > limit)
+		next = api_cursor_encode(c,
+			key_a < 0 ? 0 : strtoll(PQgetvalue(res, limit - 1, key_a), NULL, 10),
+			strtoll(PQgetvalue(res, limit - 1, key_b), NULL, 10));
 	api_send_json(c, 200, json_pack("{s:o, s:o}", "data", items, "next_cursor",
 		next ? json_string(next) : json_null()));
 }
 
 /* ---- input ------------------------------------------------------------------ */
-
-/* Characters (code points) in UTF-8 s. */
-size_t api_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
 
 /* starts_at (already an RFC 3339 date-time) must be in the future.  0,
  * or -1 after answering 422. */
@@ -214,7 +221,7 @@ static int api_future(struct api_ctx *c, long long starts_s, long long now_s)
 
 static int api_valid_notes(const char *v, size_t len)
 {
-	return api_chars(v) <= API_NOTES_MAX && valid_no_controls(v, len, "\n\r\t");
+	return len == strlen(v) && valid_text(v, API_NOTES_MAX, "\n\r\t");
 }
 
 static int api_valid_status(const char *v, size_t len)
@@ -313,6 +320,18 @@ static void api_answer_appointment(struct api_ctx *c, int status, long long id)
 		api_unavailable(c);
 }
 
+/* Commits the handler's transaction (*in_tx cleared) and answers status
+ * with the appointment as it now is.  0, or -1 when the commit fails
+ * (nothing answered: the caller answers 503). */
+static int api_commit_answer(struct api_ctx *c, int *in_tx, int status, long long id)
+{
+	if (db_commit(c->app->db) < 0)
+		return -1;
+	*in_tx = 0;
+	api_answer_appointment(c, status, id);
+	return 0;
+}
+
 /* POST /api/v1/appointments: the appointment and its reminders in one
  * transaction. */
 static void api_create_appointment(struct api_ctx *c)
@@ -369,25 +388,16 @@ static void api_create_appointment(struct api_ctx *c)
 		goto db_failed;
 	}
 	c->out->planned = n;
-	if (db_commit(c->app->db) < 0)
+	if (api_commit_answer(c, &in_tx, 201, c->out->appointment_id) < 0)
 		goto db_failed;
-	in_tx = 0;
-	{
-		c->out->location = arena_printf(c->req->arena, API_PREFIX "appointments/%lld",
-			c->out->appointment_id);
-	}
-	api_answer_appointment(c, 201, c->out->appointment_id);
+	c->out->location = arena_printf(c->req->arena, API_PREFIX "appointments/%lld",
+		c->out->appointment_id);
 	goto out;
 db_failed:
-	db_rollback(c->app->db);
-	in_tx = 0;
 	c->out->planned = -1;
 	api_unavailable(c);
 out:
-	if (in_tx)
-		db_rollback(c->app->db);
-	if (res)
-		PQclear(res);
+	db_finish(c->app->db, in_tx, res);
 }
 
 /* Inside the PATCH's transaction: runs the appointment's update (sql with
@@ -410,16 +420,86 @@ static int update_cancel_unsent(struct api_ctx *c, long long id, const char *sql
 	return 0;
 }
 
+/* Begins the transaction (*in_tx set) and locks appointment id of the
+ * caller's business: ids gets the id as text, *status its status
+ * (request arena) and *starts_s its start.  1 locked; 0 after answering
+ * 503 (no transaction) or 404 (no such appointment); -1 on a database
+ * error (the caller answers). */
+static int api_lock_appointment(struct api_ctx *c, long long id, char ids[24], int *in_tx,
+	const char **status, long long *starts_s)
+{
+	const char *p[] = { ids, c->business }, *v[2];
+	int rc;
+
+	snprintf(ids, 24, "%lld", id);
+	if (db_begin(c->app->db) < 0) {
+		api_unavailable(c);
+		return 0;
+	}
+	*in_tx = 1;
+	rc = db_row_prepared(c->app->db, c->req->arena, NULL,
+		"SELECT status, extract(epoch FROM starts_at)::bigint FROM appointments "
+		"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
+		2, p, 2, v);
+	if (rc == 0)
+		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
+	if (rc == 1) {
+		*status = v[0];
+		*starts_s = strtoll(v[1], NULL, 10);
+	}
+	return rc;
+}
+
+/* Cancels appointment id and its unsent reminders in one transaction
+ * and answers it (200); cancelling a cancelled one again answers the
+ * same.  A completed one is 409, naming field (NULL: none).  The POST
+ * /cancel and the PATCH {"status": "cancelled"} are this (the caller
+ * sets the outcome's action). */
+static void api_cancel_tx(struct api_ctx *c, long long id, const char *field)
+{
+	char ids[24];
+	const char *cur;
+	long long starts_s;
+	int in_tx = 0, rc;
+
+	rc = api_lock_appointment(c, id, ids, &in_tx, &cur, &starts_s);
+	if (rc < 0)
+		goto db_failed;
+	if (rc == 0)
+		goto out;
+	if (strcmp(cur, "completed") == 0) {
+		api_error(c, 409, "conflict", field,
+			"%sappointment %lld is completed and cannot be cancelled",
+			field ? arena_printf(c->req->arena, "field '%s': ", field) : "", id);
+		goto out;
+	}
+	if (strcmp(cur, "cancelled") != 0) {
+		const char *p[] = { ids };
+		if (update_cancel_unsent(c, id,
+			    "UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
+			    "updated_at = now() WHERE id = $1::bigint",
+			    1, p, "appointment cancelled") < 0)
+			goto db_failed;
+	}
+	if (api_commit_answer(c, &in_tx, 200, id) < 0)
+		goto db_failed;
+	goto out;
+db_failed:
+	c->out->cancelled = -1;
+	api_unavailable(c);
+out:
+	db_finish(c->app->db, in_tx, NULL);
+}
+
 /* PATCH /api/v1/appointments/{id}: reschedule or cancel, with the
  * reminders, in one transaction. */
 static void api_patch_appointment(struct api_ctx *c, long long id)
 {
 	const struct valid_value *f = c->members;
-	const char *starts = f[AP_STARTS_AT].s, *status = f[AP_STATUS].s;
+	const char *starts = f[AP_STARTS_AT].s, *status = f[AP_STATUS].s, *cur;
 	long long starts_s = f[AP_STARTS_AT].i, now_s = clock_now_s(), old_s;
-	char ids[24], st[32], err[256], cur[16];
-	PGresult *res = NULL;
-	int in_tx = 0, n;
+	char ids[24], st[32], err[256];
+	int in_tx = 0, n, rc;
 
 	c->out->appointment_id = id;
 	c->out->action = "update_appointment";
@@ -434,85 +514,50 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 			"'status': 'cancelled' to cancel");
 		goto out;
 	}
-	if (starts && api_future(c, starts_s, now_s) < 0)
-		goto out;
-	c->out->action = starts ? "reschedule_appointment" : "cancel_appointment";
-	snprintf(ids, sizeof(ids), "%lld", id);
-
-	if (db_begin(c->app->db) < 0) {
-		api_unavailable(c);
+	if (status) {
+		c->out->action = "cancel_appointment";
+		api_cancel_tx(c, id, "status");
 		goto out;
 	}
-	in_tx = 1;
-	{
-		const char *p[] = { ids, c->business };
-		res = db_exec(c->app->db,
-			"SELECT status, extract(epoch FROM starts_at)::bigint FROM appointments "
-			"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-			2, p);
-	}
-	if (res == NULL)
+	if (api_future(c, starts_s, now_s) < 0)
+		goto out;
+	c->out->action = "reschedule_appointment";
+	rc = api_lock_appointment(c, id, ids, &in_tx, &cur, &old_s);
+	if (rc < 0)
 		goto db_failed;
-	if (PQntuples(res) != 1) {
-		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
+	if (rc == 0)
+		goto out;
+	if (strcmp(cur, "cancelled") == 0 || strcmp(cur, "completed") == 0) {
+		api_error(c, 409, "conflict", "starts_at",
+			"field 'starts_at': appointment %lld is %s and cannot be rescheduled; "
+			"book a new one", id, cur);
 		goto out;
 	}
-	snprintf(cur, sizeof(cur), "%s", PQgetvalue(res, 0, 0));
-	old_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	PQclear(res);
-	res = NULL;
-
-	if (starts) {
-		if (strcmp(cur, "cancelled") == 0 || strcmp(cur, "completed") == 0) {
-			api_error(c, 409, "conflict", "starts_at",
-				"field 'starts_at': appointment %lld is %s and cannot be rescheduled; "
-				"book a new one", id, cur);
-			goto out;
-		}
-		if (starts_s != old_s) {
-			const char *p[] = { ids, st };
-			clock_sql(starts_s, st);
-			/* A confirmation was for the old time. */
-			if (update_cancel_unsent(c, id,
-				    "UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
-				    "confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
-				    2, p, "rescheduled") < 0)
-				goto db_failed;
-			n = reminders_plan(c->app->db, id, now_s, err, sizeof(err));
-			if (n < 0) {
-				log_error("api: request %s: planning reminders for appointment %lld: %s",
-					c->req->request_id, id, err);
-				goto db_failed;
-			}
-			c->out->planned = n;
-		}
-	} else if (strcmp(cur, "completed") == 0) {
-		api_error(c, 409, "conflict", "status",
-			"field 'status': appointment %lld is completed and cannot be cancelled", id);
-		goto out;
-	} else if (strcmp(cur, "cancelled") != 0) {
-		const char *p[] = { ids };
+	if (starts_s != old_s) {
+		const char *p[] = { ids, st };
+		clock_sql(starts_s, st);
+		/* A confirmation was for the old time. */
 		if (update_cancel_unsent(c, id,
-			    "UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
-			    "updated_at = now() WHERE id = $1::bigint",
-			    1, p, "appointment cancelled") < 0)
+			    "UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
+			    "confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
+			    2, p, "rescheduled") < 0)
 			goto db_failed;
+		n = reminders_plan(c->app->db, id, now_s, err, sizeof(err));
+		if (n < 0) {
+			log_error("api: request %s: planning reminders for appointment %lld: %s",
+				c->req->request_id, id, err);
+			goto db_failed;
+		}
+		c->out->planned = n;
 	}
-	if (db_commit(c->app->db) < 0)
+	if (api_commit_answer(c, &in_tx, 200, id) < 0)
 		goto db_failed;
-	in_tx = 0;
-	api_answer_appointment(c, 200, id);
 	goto out;
 db_failed:
-	db_rollback(c->app->db);
-	in_tx = 0;
 	c->out->planned = c->out->cancelled = -1;
 	api_unavailable(c);
 out:
-	if (in_tx)
-		db_rollback(c->app->db);
-	if (res)
-		PQclear(res);
+	db_finish(c->app->db, in_tx, NULL);
 }
 
 /* The statuses an appointment can have, for the list's filter. */
@@ -578,12 +623,11 @@ static void api_list_appointments(struct api_ctx *c)
 	static const char *const known[] = { "from", "to", "status", "client_id", "limit",
 		"cursor", NULL };
 	const char *from = NULL, *to = NULL, *statuses = NULL, *client = NULL, *cur_us = NULL,
-		   *cur_id = NULL, *next = NULL;
+		   *cur_id = NULL;
 	long long from_s = 0, to_s = 0, cid, a, b;
 	char lim[16];
-	int limit, rows;
+	int limit;
 	PGresult *res = NULL;
-	json_t *items;
 
 	c->out->action = "list_appointments";
 	if (api_query_check(c, known) < 0 || api_query_limit(c, &limit) < 0 ||
@@ -639,21 +683,7 @@ static void api_list_appointments(struct api_ctx *c)
 		api_unavailable(c);
 		goto out;
 	}
-	rows = PQntuples(res);
-	items = json_array();
-	for (int i = 0; i < rows && i < limit; i++) {
-		json_t *o = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-		if (o == NULL) {
-			json_decref(items);
-			api_error(c, 500, "internal", NULL, "internal error");
-			goto out;
-		}
-		json_array_append_new(items, o);
-	}
-	if (rows > limit)
-		next = api_cursor_encode(c, strtoll(PQgetvalue(res, limit - 1, 1), NULL, 10),
-			strtoll(PQgetvalue(res, limit - 1, 2), NULL, 10));
-	api_send_page(c, items, next);
+	api_send_rows(c, res, limit, 1, 2);
 out:
 	if (res)
 		PQclear(res);
@@ -711,63 +741,11 @@ out:
  * unsent reminders; cancelling a cancelled one again answers the same. */
 static void api_cancel_appointment(struct api_ctx *c, long long id)
 {
-	char ids[24];
-	PGresult *res = NULL;
-	int in_tx = 0;
-
 	c->out->appointment_id = id;
 	c->out->action = "cancel_appointment";
 	if (api_empty_body(c) < 0)
-		goto out;
-	snprintf(ids, sizeof(ids), "%lld", id);
-	if (db_begin(c->app->db) < 0) {
-		api_unavailable(c);
-		goto out;
-	}
-	in_tx = 1;
-	{
-		const char *p[] = { ids, c->business };
-		res = db_exec(c->app->db,
-			"SELECT status FROM appointments "
-			"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-			2, p);
-	}
-	if (res == NULL)
-		goto db_failed;
-	if (PQntuples(res) != 1) {
-		api_error(c, 404, "not_found", NULL, "no appointment %lld", id);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), "completed") == 0) {
-		api_error(c, 409, "conflict", NULL,
-			"appointment %lld is completed and cannot be cancelled", id);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), "cancelled") != 0) {
-		const char *p[] = { ids };
-		if (update_cancel_unsent(c, id,
-			    "UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
-			    "updated_at = now() WHERE id = $1::bigint",
-			    1, p, "appointment cancelled") < 0)
-			goto db_failed;
-	}
-	PQclear(res);
-	res = NULL;
-	if (db_commit(c->app->db) < 0)
-		goto db_failed;
-	in_tx = 0;
-	api_answer_appointment(c, 200, id);
-	goto out;
-db_failed:
-	db_rollback(c->app->db);
-	in_tx = 0;
-	c->out->cancelled = -1;
-	api_unavailable(c);
-out:
-	if (in_tx)
-		db_rollback(c->app->db);
-	if (res)
-		PQclear(res);
+		return;
+	api_cancel_tx(c, id, NULL);
 }
 
 /* ---- the routes' handlers ------------------------------------------------------ */

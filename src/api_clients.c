@@ -41,7 +41,7 @@ static int api_valid_phone_text(const char *v, size_t len)
 
 static int api_valid_name(const char *v, size_t len)
 {
-	return len > 0 && strspn(v, " ") < len && api_chars(v) <= API_NAME_MAX &&
+	return len > 0 && strspn(v, " ") < len && valid_chars(v) <= API_NAME_MAX &&
 		valid_no_controls(v, len, NULL);
 }
 
@@ -223,7 +223,7 @@ static int api_prefix_param(struct api_ctx *c, const char *name, const char **ou
 		*out = arena_strdup(c->req->arena, digits);
 		return 0;
 	}
-	if (len == 0 || api_chars(v) > 254 || !valid_no_controls(v, len, NULL))
+	if (len == 0 || valid_chars(v) > 254 || !valid_no_controls(v, len, NULL))
 		goto bad;
 	*out = v;
 	return 0;
@@ -244,12 +244,11 @@ bad:
 static void api_list_clients(struct api_ctx *c)
 {
 	static const char *const known[] = { "phone", "email", "name", "limit", "cursor", NULL };
-	const char *phone, *email, *name, *after = NULL, *next = NULL;
+	const char *phone, *email, *name, *after = NULL;
 	long long a, b;
 	char lim[16];
-	int limit, rows;
+	int limit;
 	PGresult *res = NULL;
-	json_t *items;
 
 	c->out->action = "list_clients";
 	if (api_query_check(c, known) < 0 || api_query_limit(c, &limit) < 0 ||
@@ -278,20 +277,7 @@ static void api_list_clients(struct api_ctx *c)
 		api_unavailable(c);
 		goto out;
 	}
-	rows = PQntuples(res);
-	items = json_array();
-	for (int i = 0; i < rows && i < limit; i++) {
-		json_t *o = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-		if (o == NULL) {
-			json_decref(items);
-			api_error(c, 500, "internal", NULL, "internal error");
-			goto out;
-		}
-		json_array_append_new(items, o);
-	}
-	if (rows > limit)
-		next = api_cursor_encode(c, 0, strtoll(PQgetvalue(res, limit - 1, 1), NULL, 10));
-	api_send_page(c, items, next);
+	api_send_rows(c, res, limit, -1, 1);
 out:
 	if (res)
 		PQclear(res);
@@ -435,14 +421,9 @@ static void api_patch_client(struct api_ctx *c, long long id)
 	api_answer_client(c, 200, id);
 	goto out;
 db_failed:
-	db_rollback(c->app->db);
-	in_tx = 0;
 	api_unavailable(c);
 out:
-	if (in_tx)
-		db_rollback(c->app->db);
-	if (res)
-		PQclear(res);
+	db_finish(c->app->db, in_tx, res);
 }
 
 /* ---- the routes' handlers ------------------------------------------------------ */

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,18 +72,9 @@ int apikey_parse(const char *key, char prefix[APIKEY_PREFIX_LEN + 1])
 
 int apikey_hash(const char *key, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	int rc = -1;
-
 	if (key == NULL)
-		goto out;
-	if (EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		goto out;
-	util_hex(md, mdlen, out);
-	rc = 0;
-out:
-	return rc;
+		return -1;
+	return util_sha256_hex(key, strlen(key), out);
 }
 
 /* A label is short, printable UTF-8 (it shows on the dashboard). */

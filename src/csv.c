@@ -25,6 +25,23 @@ struct csv_state {
 	size_t nrecords, cap;
 };
 
+/* Appends byte c to the field being read.  0, or the error when the
+ * field is full. */
+static enum csv_err add_byte(struct csv_state *s, char c)
+{
+	if (s->flen >= s->lim->max_field)
+		return CSV_FIELD_TOO_LONG;
+	s->field[s->flen++] = c;
+	return CSV_OK;
+}
+
+/* 1 when data[i] ends a line: LF, or CR not followed by LF (CR LF counts
+ * once, at its LF). */
+static int line_end_at(const char *data, size_t len, size_t i)
+{
+	return data[i] == '\n' || (data[i] == '\r' && (i + 1 >= len || data[i + 1] != '\n'));
+}
+
 /* Ends the current field: copies it into the record.  0, or the error. */
 static enum csv_err end_field(struct csv_state *s)
 {
@@ -90,7 +107,7 @@ enum csv_err csv_parse(struct arena *a, const char *data, size_t len,
 					break;
 			if (k > 4 || p + k > len)
 				break;
-			if (data[p] == '\n' || (data[p] == '\r' && (p + 1 >= len || data[p + 1] != '\n')))
+			if (line_end_at(data, len, p))
 				line++;
 			p += k;
 		}
@@ -126,23 +143,17 @@ enum csv_err csv_parse(struct arena *a, const char *data, size_t len,
 				if (data[i] == '"') {
 					if (i + 1 < len && data[i + 1] == '"') {
 						i += 2;
-						if (s.flen >= lim->max_field) {
-							e = CSV_FIELD_TOO_LONG;
+						if ((e = add_byte(&s, '"')) != CSV_OK)
 							goto out;
-						}
-						s.field[s.flen++] = '"';
 						continue;
 					}
 					i++;
 					break;
 				}
-				if (data[i] == '\n' || (data[i] == '\r' && (i + 1 >= len || data[i + 1] != '\n')))
+				if (line_end_at(data, len, i))
 					line++;
-				if (s.flen >= lim->max_field) {
-					e = CSV_FIELD_TOO_LONG;
+				if ((e = add_byte(&s, data[i++])) != CSV_OK)
 					goto out;
-				}
-				s.field[s.flen++] = data[i++];
 				if (i - rstart > lim->max_record) {
 					e = CSV_RECORD_TOO_LONG;
 					goto out;
@@ -158,11 +169,8 @@ enum csv_err csv_parse(struct arena *a, const char *data, size_t len,
 				e = CSV_STRAY_QUOTE;
 				goto out;
 			}
-			if (s.flen >= lim->max_field) {
-				e = CSV_FIELD_TOO_LONG;
+			if ((e = add_byte(&s, data[i++])) != CSV_OK)
 				goto out;
-			}
-			s.field[s.flen++] = data[i++];
 		}
 		if (i - rstart > lim->max_record) {
 			e = CSV_RECORD_TOO_LONG;

@@ -365,27 +365,30 @@ void dash_sessions_handle(struct app *app, const struct route_input *in, struct 
 	PQclear(res);
 }
 
+/* rc of a change that names a row (1 done, 0 no such row, -1 database
+ * error): 1 to go on, or 0 after answering 404 or 503. */
+static int found(struct outcome *out, int rc)
+{
+	if (rc < 0)
+		page_unavailable(out);
+	else if (rc == 0)
+		page_not_found(out);
+	return rc == 1;
+}
+
 /* POST /settings/sessions/{id}/revoke: one of the user's own sessions
  * (another user's, or none: 404).  Ending this very session logs out. */
 void dash_session_revoke_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
 	long long id = 0;
-	int rc;
 
 	if (!valid_to_id(in->param, strcspn(in->param, "/"), &id)) {
 		page_not_found(out);
 		return;
 	}
-	rc = session_revoke_own(app, in->user, id);
-	if (rc < 0) {
-		page_unavailable(out);
+	if (!found(out, session_revoke_own(app, in->user, id)))
 		return;
-	}
-	if (rc == 0) {
-		page_not_found(out);
-		return;
-	}
 	out->audit_kind = "session";
 	out->audit = json_pack("{s:s, s:I, s:I}", "event", "session_revoked", "user_id",
 		(json_int_t)in->user->user_id, "session_id", (json_int_t)id);
@@ -448,21 +451,12 @@ void dash_operator_businesses_handle(struct app *app, const struct route_input *
 void dash_operator_pick_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
-	int rc;
-
 	if (!in->user->operator) {
 		page_not_found(out);
 		return;
 	}
-	rc = session_set_acting(app, in->user, in->form.v[0].i);
-	if (rc < 0) {
-		page_unavailable(out);
+	if (!found(out, session_set_acting(app, in->user, in->form.v[0].i)))
 		return;
-	}
-	if (rc == 0) {
-		page_not_found(out);
-		return;
-	}
 	out->audit_kind = "session";
 	out->audit = json_pack("{s:s, s:I, s:I}", "event", "operator_business", "user_id",
 		(json_int_t)in->user->user_id, "business_id", (json_int_t)in->form.v[0].i);

@@ -16,6 +16,7 @@
 #include "reminders.h"
 #include "session.h"
 #include "util.h"
+#include "valid.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -217,14 +218,16 @@ static void dash_db_failed(struct app *app, const struct route_input *in, struct
 	page_unavailable(out);
 }
 
-/* Characters (code points) in UTF-8 s. */
-static size_t dash_chars(const char *s)
+/* rc of a lookup of the business's row (1 found, 0 none, -1 database
+ * error): 1 to go on, or 0 after answering 404 or the 503 page. */
+static int dash_found(struct app *app, const struct route_input *in, struct outcome *out,
+	int rc)
 {
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
+	if (rc < 0)
+		dash_db_failed(app, in, out);
+	else if (rc == 0)
+		page_not_found(out);
+	return rc == 1;
 }
 
 /* 1 when s is a date "YYYY-MM-DD" that exists. */
@@ -383,8 +386,7 @@ static int dash_filter_read(struct app *app, const struct route_input *in,
 		if (!ok)
 			f->error = "field 'status' must be booked, confirmed, cancelled or completed";
 	}
-	if (f->error == NULL && f->q && (dash_chars(f->q) > DASH_Q_MAX ||
-		!valid_no_controls(f->q, strlen(f->q), NULL)))
+	if (f->error == NULL && f->q && !valid_text(f->q, DASH_Q_MAX, NULL))
 		f->error = "field 'q' must be at most 100 characters of text";
 	if (f->error) {
 		f->from = f->to = NULL;
@@ -860,8 +862,7 @@ static void dash_form_read(const struct route_input *in, struct dash_form *fm, i
 		fm->error = "field 'starts_at': give the date and time";
 	else if (!dash_datetime_ok(fm->starts))
 		fm->error = "field 'starts_at' must be a date and time such as 2026-12-08T14:30";
-	else if (dash_chars(fm->notes) > DASH_NOTES_MAX ||
-		!valid_no_controls(fm->notes, strlen(fm->notes), "\n\r\t"))
+	else if (!valid_text(fm->notes, DASH_NOTES_MAX, "\n\r\t"))
 		fm->error = "field 'notes' must be at most 4000 characters of text";
 }
 
@@ -880,6 +881,33 @@ static int dash_local_to_unix(struct app *app, const char *starts, const char *t
 	return 0;
 }
 
+/* The form again with fm->error (status 422) from inside a handler: its
+ * transaction, when *in_tx, is rolled back first (nothing was changed;
+ * the form's client list reads outside it). */
+static void dash_form_again(struct app *app, const struct route_input *in,
+	struct outcome *out, const struct dash_form *fm, int *in_tx)
+{
+	if (*in_tx) {
+		db_rollback(app->db);
+		*in_tx = 0;
+	}
+	dash_form_page(app, in, out, fm);
+}
+
+/* Plans appointment id's reminders inside the handler's transaction:
+ * the number planned, or -1 (logged) on an error. */
+static int dash_plan(struct app *app, const struct route_input *in, long long id,
+	long long now_s)
+{
+	char err[256];
+	int n = reminders_plan(app->db, id, now_s, err, sizeof(err));
+
+	if (n < 0)
+		log_error("dashboard: request %s: planning reminders for appointment %lld: %s",
+			in->req->request_id, id, err);
+	return n;
+}
+
 void dash_appt_new_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
 	struct dash_form fm;
@@ -887,7 +915,7 @@ void dash_appt_new_handle(struct app *app, const struct route_input *in, struct 
 	memset(&fm, 0, sizeof(fm));
 	fm.client_id = field(&in->query, DN_CLIENT);
 	fm.q = field(&in->query, DN_Q);
-	if (fm.q && (dash_chars(fm.q) > DASH_Q_MAX || !valid_no_controls(fm.q, strlen(fm.q), NULL)))
+	if (fm.q && !valid_text(fm.q, DASH_Q_MAX, NULL))
 		fm.q = NULL;
 	fm.starts = "";
 	fm.notes = "";
@@ -899,7 +927,7 @@ void dash_appt_create_handle(struct app *app, const struct route_input *in,
 {
 	struct dash_form fm;
 	long long starts_s, now_s = dash_now_s(app), id;
-	char st[32], err[256];
+	char st[32];
 	PGresult *res = NULL;
 	int in_tx = 0, n;
 
@@ -940,12 +968,9 @@ void dash_appt_create_handle(struct app *app, const struct route_input *in,
 	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	res = NULL;
-	n = reminders_plan(app->db, id, now_s, err, sizeof(err));
-	if (n < 0) {
-		log_error("dashboard: request %s: planning reminders for appointment %lld: %s",
-			in->req->request_id, id, err);
+	n = dash_plan(app, in, id, now_s);
+	if (n < 0)
 		goto db_failed;
-	}
 	if (db_commit(app->db) < 0)
 		goto db_failed;
 	in_tx = 0;
@@ -955,25 +980,12 @@ void dash_appt_create_handle(struct app *app, const struct route_input *in,
 	page_redirect(out, "/appointments/%lld?notice=created", id);
 	goto out;
 form:
-	if (in_tx) {
-		db_rollback(app->db);
-		in_tx = 0;
-	}
-	if (res) {
-		PQclear(res);
-		res = NULL;
-	}
-	dash_form_page(app, in, out, &fm);
+	dash_form_again(app, in, out, &fm, &in_tx);
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	dash_db_failed(app, in, out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }
 
 /* The appointment id of the business as the edit form shows it: fills
@@ -1008,18 +1020,10 @@ void dash_appt_edit_handle(struct app *app, const struct route_input *in, struct
 	struct dash_form fm;
 	const char *status;
 	long long id = dash_param_id(in->param);
-	int rc;
 
 	memset(&fm, 0, sizeof(fm));
-	rc = dash_load_for_form(app, in, id, &fm, &status);
-	if (rc < 0) {
-		dash_db_failed(app, in, out);
+	if (!dash_found(app, in, out, dash_load_for_form(app, in, id, &fm, &status)))
 		return;
-	}
-	if (rc == 0) {
-		page_not_found(out);
-		return;
-	}
 	if (is(status, "cancelled") || is(status, "completed")) {
 		page_error(out, 409, "This appointment cannot be changed",
 			arena_printf(in->req->arena, "It is %s. Book a new one instead.", status));
@@ -1028,13 +1032,38 @@ void dash_appt_edit_handle(struct app *app, const struct route_input *in, struct
 	dash_form_page(app, in, out, &fm);
 }
 
+/* Begins the transaction (*in_tx set) and locks appointment ids of the
+ * business, reading its status (request arena) and its start (Unix
+ * seconds).  1 locked; 0 after answering 404 (no such appointment of
+ * the business); -1 on a database error (the caller answers). */
+static int dash_lock_appt(struct app *app, const struct route_input *in, struct outcome *out,
+	const char *ids, int *in_tx, const char **status, long long *starts_s)
+{
+	const char *p[2] = { ids, in->business }, *v[2];
+	int rc;
+
+	if (db_begin(app->db) < 0)
+		return -1;
+	*in_tx = 1;
+	rc = db_row_prepared(app->db, in->req->arena, NULL, "SELECT status,"
+		" extract(epoch FROM starts_at)::bigint FROM appointments"
+		" WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE", 2, p, 2, v);
+	if (rc == 0)
+		page_not_found(out);
+	else if (rc == 1) {
+		*status = v[0];
+		*starts_s = strtoll(v[1], NULL, 10);
+	}
+	return rc;
+}
+
 void dash_appt_update_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
 	struct dash_form fm, cur;
 	const char *status;
 	long long id = in->param_id, starts_s, now_s = dash_now_s(app), old_s;
-	char ids[24], st[32], err[256];
+	char ids[24], st[32];
 	PGresult *res = NULL;
 	int in_tx = 0, n = -1, cancelled = -1, rc;
 
@@ -1058,25 +1087,11 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 		goto form;
 	if (dash_local_to_unix(app, fm.starts, in->user->business_tz, &starts_s) < 0)
 		goto db_failed;
-	if (db_begin(app->db) < 0)
+	rc = dash_lock_appt(app, in, out, ids, &in_tx, &status, &old_s);
+	if (rc < 0)
 		goto db_failed;
-	in_tx = 1;
-	{
-		const char *p[2] = { ids, in->business };
-		res = db_exec(app->db, "SELECT status, extract(epoch FROM starts_at)::bigint"
-			" FROM appointments WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
-			2, p);
-	}
-	if (res == NULL)
-		goto db_failed;
-	if (PQntuples(res) != 1) {
-		page_not_found(out);
+	if (rc == 0)
 		goto out;
-	}
-	status = arena_strdup(in->req->arena, PQgetvalue(res, 0, 0));
-	old_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	PQclear(res);
-	res = NULL;
 	if (is(status, "cancelled") || is(status, "completed")) {
 		fm.error = arena_printf(in->req->arena, "field 'starts_at': this appointment is %s"
 			" and cannot be changed; book a new one", status);
@@ -1109,12 +1124,9 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 		cancelled = reminders_cancel_unsent(app->db, id, "rescheduled");
 		if (cancelled < 0)
 			goto db_failed;
-		n = reminders_plan(app->db, id, now_s, err, sizeof(err));
-		if (n < 0) {
-			log_error("dashboard: request %s: planning reminders for appointment %lld: %s",
-				in->req->request_id, id, err);
+		n = dash_plan(app, in, id, now_s);
+		if (n < 0)
 			goto db_failed;
-		}
 	}
 	if (db_commit(app->db) < 0)
 		goto db_failed;
@@ -1126,52 +1138,31 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 	page_redirect(out, "/appointments/%lld?notice=%s", id, n >= 0 ? "rescheduled" : "saved");
 	goto out;
 form:
-	if (in_tx) {
-		db_rollback(app->db);
-		in_tx = 0;
-	}
-	dash_form_page(app, in, out, &fm);
+	dash_form_again(app, in, out, &fm, &in_tx);
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	dash_db_failed(app, in, out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }
 
 void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
-	long long id = dash_param_id(in->param);
+	long long id = dash_param_id(in->param), starts_s;
 	char ids[24];
 	const char *status;
 	PGresult *res = NULL;
-	int in_tx = 0, cancelled = 0;
+	int in_tx = 0, cancelled = 0, rc;
 
 	out->appointment_id = id;
 	out->action = "cancel_appointment";
 	snprintf(ids, sizeof(ids), "%lld", id);
-	if (db_begin(app->db) < 0)
+	rc = dash_lock_appt(app, in, out, ids, &in_tx, &status, &starts_s);
+	if (rc < 0)
 		goto db_failed;
-	in_tx = 1;
-	{
-		const char *p[2] = { ids, in->business };
-		res = db_exec(app->db, "SELECT status FROM appointments WHERE id = $1::bigint"
-			" AND business_id = $2::bigint FOR UPDATE", 2, p);
-	}
-	if (res == NULL)
-		goto db_failed;
-	if (PQntuples(res) != 1) {
-		page_not_found(out);
+	if (rc == 0)
 		goto out;
-	}
-	status = arena_strdup(in->req->arena, PQgetvalue(res, 0, 0));
-	PQclear(res);
-	res = NULL;
 	if (is(status, "completed")) {
 		page_error(out, 409, "This appointment cannot be cancelled",
 			"It has already taken place. Nothing was changed.");
@@ -1198,14 +1189,9 @@ void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 	page_redirect(out, "/appointments/%lld?notice=cancelled", id);
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	dash_db_failed(app, in, out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }
 
 void dash_callback_done_handle(struct app *app, const struct route_input *in,
@@ -1224,14 +1210,8 @@ void dash_callback_done_handle(struct app *app, const struct route_input *in,
 		"UPDATE appointments SET callback_done_at = now(), callback_done_by = $3::bigint,"
 		" updated_at = now() WHERE id = $1::bigint AND business_id = $2::bigint"
 		" RETURNING id", 3, p, 1, v);
-	if (rc < 0) {
-		dash_db_failed(app, in, out);
+	if (!dash_found(app, in, out, rc))
 		return;
-	}
-	if (rc == 0) {
-		page_not_found(out);
-		return;
-	}
 	dash_audit(app, in, "callback_done", id, NULL);
 	page_redirect(out, "/today?notice=callback_done");
 }
@@ -1367,12 +1347,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	page_redirect(out, "/appointments/%lld?notice=queued", id);
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	dash_db_failed(app, in, out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }

@@ -86,23 +86,13 @@ static const char *val(const struct valid_result *r, size_t i)
 	return i < r->n && r->v[i].s ? r->v[i].s : "";
 }
 
-/* Characters (code points) of a UTF-8 string. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* Contract: dash_clients.h. */
 const char *dash_client_name_problem(const char *name)
 {
 	size_t len = name ? strlen(name) : 0;
 	if (len == 0 || strspn(name, " \t") == len)
 		return "is required";
-	if (utf8_chars(name) > CLIENT_NAME_MAX)
+	if (valid_chars(name) > CLIENT_NAME_MAX)
 		return "must be at most 200 characters";
 	if (!valid_utf8(name, len) || !valid_no_controls(name, len, NULL))
 		return "must not hold line breaks or control characters";
@@ -842,10 +832,7 @@ void dash_clients_update_handle(struct app *app, const struct route_input *in,
 unavailable:
 	page_unavailable(out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }
 
 /* Contract: dash_clients.h (POST /clients/{id}/opt-out).  An opt-out

@@ -14,6 +14,7 @@
 #include "reminders.h"
 #include "session.h"
 #include "util.h"
+#include "valid.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -26,16 +27,6 @@ const struct valid_field dash_decision_fields[DD_NFIELDS] = {
 	[DD_DECISION] = { "decision", valid_any, 0, VALID_TEXT },
 	[DD_REASON] = { "reason", valid_any, 0, VALID_TEXT },
 };
-
-/* Characters (code points) in UTF-8 s. */
-static size_t dd_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
 
 /* The list, with the form of attempt err_id showing err and the user's
  * input (decision, reason) when err is set (status 422). */
@@ -135,8 +126,7 @@ void dash_decide_handle(struct app *app, const struct route_input *in, struct ou
 		err = "field 'decision': choose 'The client was reached' or 'Send it once more'";
 	else if (reason == NULL || reason[strspn(reason, " \t\r\n")] == '\0')
 		err = "field 'reason': say why (it is kept with the decision)";
-	else if (dd_chars(reason) > DASH_REASON_MAX ||
-		!valid_no_controls(reason, strlen(reason), "\n\r\t"))
+	else if (!valid_text(reason, DASH_REASON_MAX, "\n\r\t"))
 		err = "field 'reason' must be at most 1000 characters of text";
 	resend = decision && strcmp(decision, "resend") == 0;
 
@@ -230,14 +220,9 @@ void dash_decide_handle(struct app *app, const struct route_input *in, struct ou
 	page_redirect(out, "/decisions?notice=decided");
 	goto out;
 db_failed:
-	db_rollback(app->db);
-	in_tx = 0;
 	log_error("dashboard: request %s: decision on attempt %lld: %s", in->req->request_id, id,
 		db_last_error(app->db));
 	page_unavailable(out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }

@@ -19,7 +19,6 @@
 #include "valid.h"
 
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -497,18 +496,6 @@ static void errors_page(struct upload *u, struct outcome *out)
 	page_add(out, errors_tail, NULL);
 }
 
-/* The SHA-256 of data as 64 hex digits into hex; 0, or -1. */
-static int sha256_hex(const char *data, size_t len, char hex[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return -1;
-	util_hex(md, 32, hex);
-	hex[64] = '\0';
-	return 0;
-}
-
 /* ---- the database side of a check --------------------------------------- */
 
 /* Clients: the time zones, duplicates inside the file, and which rows
@@ -705,7 +692,7 @@ void dash_import_upload_handle(struct app *app, const struct route_input *in,
 		if (rows == NULL)
 			goto unavailable;
 	}
-	if (sha256_hex(file->s, file->len, sha) < 0)
+	if (util_sha256_hex(file->s, file->len, sha) < 0)
 		goto unavailable;
 	{
 		/* Previews nobody imported go a day after they expired. */
@@ -979,8 +966,5 @@ void dash_import_commit_handle(struct app *app, const struct route_input *in,
 unavailable:
 	page_unavailable(out);
 out:
-	if (in_tx)
-		db_rollback(app->db);
-	if (res)
-		PQclear(res);
+	db_finish(app->db, in_tx, res);
 }

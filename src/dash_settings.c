@@ -149,16 +149,6 @@ static char *trimmed(struct arena *a, const char *s)
 	return arena_strndup(a, s, n);
 }
 
-/* Characters (code points) of UTF-8 text s: the column counts those. */
-static size_t chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* Minutes since midnight of "HH:MM" (or "HH:MM:SS" as some browsers send
  * it), or -1. */
 static int parse_hhmm(const char *s)
@@ -683,6 +673,19 @@ static void refuse(struct app *app, const struct route_input *in, struct outcome
 	render_page(app, in, out, v);
 }
 
+/* The start of a POST that changes the settings: a staff member's is
+ * refused (403), then v gets the stored view.  1 to go on, or 0 after
+ * answering. */
+static int change_begin(struct app *app, const struct route_input *in, struct outcome *out,
+	struct settings_view *v)
+{
+	if (!dash_settings_can_change(in)) {
+		refuse_staff(out);
+		return 0;
+	}
+	return stored_view(app, in, out, v);
+}
+
 void dash_settings_business_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
@@ -695,11 +698,7 @@ void dash_settings_business_handle(struct app *app, const struct route_input *in
 	int ws, we, r;
 	PGresult *res;
 
-	if (!dash_settings_can_change(in)) {
-		refuse_staff(out);
-		return;
-	}
-	if (!stored_view(app, in, out, &v))
+	if (!change_begin(app, in, out, &v))
 		return;
 	v.biz.name = trimmed(a, f[DS_BIZ_NAME].s);
 	v.biz.tz = trimmed(a, f[DS_BIZ_TZ].s);
@@ -708,8 +707,7 @@ void dash_settings_business_handle(struct app *app, const struct route_input *in
 	v.biz.callback = trimmed(a, f[DS_BIZ_CALLBACK].s);
 	v.biz.amd = f[DS_BIZ_AMD].s != NULL && strcmp(f[DS_BIZ_AMD].s, "on") == 0;
 
-	if (v.biz.name[0] == '\0' || chars(v.biz.name) > 200 ||
-		!valid_no_controls(v.biz.name, strlen(v.biz.name), NULL)) {
+	if (v.biz.name[0] == '\0' || !valid_text(v.biz.name, 200, NULL)) {
 		refuse(app, in, out, &v, "name",
 			"Business name: give a name of 1 to 200 characters on one line.");
 		return;
@@ -790,11 +788,7 @@ void dash_settings_policy_add_handle(struct app *app, const struct route_input *
 	const char *p[4];
 	PGresult *res;
 
-	if (!dash_settings_can_change(in)) {
-		refuse_staff(out);
-		return;
-	}
-	if (!stored_view(app, in, out, &v))
+	if (!change_begin(app, in, out, &v))
 		return;
 	v.pol.channel = trimmed(a, f[DS_POL_CHANNEL].s);
 	v.pol.offset = trimmed(a, f[DS_POL_OFFSET].s);
@@ -896,11 +890,7 @@ void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 	const char *p[3];
 	PGresult *res;
 
-	if (!dash_settings_can_change(in)) {
-		refuse_staff(out);
-		return;
-	}
-	if (!stored_view(app, in, out, &v))
+	if (!change_begin(app, in, out, &v))
 		return;
 	v.word.greeting = trimmed(a, f[DS_WORD_GREETING].s);
 	v.word.closing = trimmed(a, f[DS_WORD_CLOSING].s);

@@ -269,6 +269,14 @@ void db_rollback(struct db *db)
 	PQclear(res);
 }
 
+void db_finish(struct db *db, int in_tx, PGresult *res)
+{
+	if (in_tx)
+		db_rollback(db);
+	if (res)
+		PQclear(res);
+}
+
 const char *db_last_sqlstate(const struct db *db)
 {
 	return db->sqlstate;
@@ -299,7 +307,8 @@ PGconn *db_pgconn(struct db *db)
 int db_row_prepared(struct db *db, struct arena *a, const char *name, const char *sql,
 	int n, const char *const *params, int ncols, const char **out)
 {
-	PGresult *res = db_exec_prepared(db, name, sql, n, params);
+	PGresult *res = name ? db_exec_prepared(db, name, sql, n, params)
+		: db_exec(db, sql, n, params);
 	int found = 0;
 
 	if (res == NULL)

@@ -58,13 +58,7 @@ static int new_token(char out[65])
 /* The hex SHA-256 of s into out.  0, or -1. */
 static int sha256_hex(const char *s, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	if (EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		return -1;
-	util_hex(md, 32, out);
-	return 0;
+	return util_sha256_hex(s, strlen(s), out);
 }
 
 /* See session.h. */
@@ -534,19 +528,20 @@ int session_logout(struct app *app, struct http_request *req, const struct sessi
 	return 0;
 }
 
-/* See session.h. */
-long long session_revoke_others(struct app *app, const struct session_user *u)
+/* Runs the prepared statement name (sql, an UPDATE of sessions taking
+ * the ids a and b as $1 and $2).  The number of rows it changed, or -1 on
+ * a database error. */
+static long long session_update(struct app *app, const char *name, const char *sql,
+	long long a, long long b)
 {
-	char sid[24], uid[24];
-	const char *p[2] = { sid, uid };
+	char as[24], bs[24];
+	const char *p[2] = { as, bs };
 	PGresult *res;
 	long long n;
 
-	snprintf(sid, sizeof(sid), "%lld", u->session_id);
-	snprintf(uid, sizeof(uid), "%lld", u->user_id);
-	res = db_exec_prepared(app->db, "session_revoke_others",
-		"UPDATE sessions SET revoked_at = now() WHERE user_id = $2::bigint"
-		" AND id <> $1::bigint AND revoked_at IS NULL", 2, p);
+	snprintf(as, sizeof(as), "%lld", a);
+	snprintf(bs, sizeof(bs), "%lld", b);
+	res = db_exec_prepared(app->db, name, sql, 2, p);
 	if (res == NULL)
 		return -1;
 	n = strtoll(PQcmdTuples(res), NULL, 10);
@@ -555,43 +550,27 @@ long long session_revoke_others(struct app *app, const struct session_user *u)
 }
 
 /* See session.h. */
-int session_revoke_own(struct app *app, const struct session_user *u, long long id)
+long long session_revoke_others(struct app *app, const struct session_user *u)
 {
-	char sid[24], uid[24];
-	const char *p[2] = { sid, uid };
-	PGresult *res;
-	int found;
-
-	snprintf(sid, sizeof(sid), "%lld", id);
-	snprintf(uid, sizeof(uid), "%lld", u->user_id);
-	res = db_exec_prepared(app->db, "session_revoke_own",
-		"UPDATE sessions SET revoked_at = COALESCE(revoked_at, now())"
-		" WHERE id = $1::bigint AND user_id = $2::bigint RETURNING id", 2, p);
-	if (res == NULL)
-		return -1;
-	found = PQntuples(res) == 1;
-	PQclear(res);
-	return found;
+	return session_update(app, "session_revoke_others",
+		"UPDATE sessions SET revoked_at = now() WHERE user_id = $2::bigint"
+		" AND id <> $1::bigint AND revoked_at IS NULL", u->session_id, u->user_id);
 }
 
-/* See session.h. */
+/* See session.h.  id is the key: at most one row changes. */
+int session_revoke_own(struct app *app, const struct session_user *u, long long id)
+{
+	return (int)session_update(app, "session_revoke_own",
+		"UPDATE sessions SET revoked_at = COALESCE(revoked_at, now())"
+		" WHERE id = $1::bigint AND user_id = $2::bigint", id, u->user_id);
+}
+
+/* See session.h.  The session's id is the key: at most one row changes. */
 int session_set_acting(struct app *app, const struct session_user *u, long long business_id)
 {
-	char sid[24], bid[24];
-	const char *p[2] = { sid, bid };
-	PGresult *res;
-	int set;
-
 	if (!u->operator)
 		return 0;
-	snprintf(sid, sizeof(sid), "%lld", u->session_id);
-	snprintf(bid, sizeof(bid), "%lld", business_id);
-	res = db_exec_prepared(app->db, "session_set_acting",
+	return (int)session_update(app, "session_set_acting",
 		"UPDATE sessions s SET acting_business_id = b.id FROM businesses b"
-		" WHERE s.id = $1::bigint AND b.id = $2::bigint RETURNING s.id", 2, p);
-	if (res == NULL)
-		return -1;
-	set = PQntuples(res) == 1;
-	PQclear(res);
-	return set;
+		" WHERE s.id = $1::bigint AND b.id = $2::bigint", u->session_id, business_id);
 }

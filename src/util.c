@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libxml/xmlmemory.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,17 @@ void util_hex(const unsigned char *src, size_t n, char *dst)
 		dst[2 * i + 1] = digits[src[i] & 15];
 	}
 	dst[2 * n] = '\0';
+}
+
+int util_sha256_hex(const void *data, size_t len, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return -1;
+	util_hex(md, 32, hex);
+	return 0;
 }
 
 long long util_now_ms(void)

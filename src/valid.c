@@ -280,6 +280,20 @@ int valid_sms_body(const char *v, size_t len)
 	return chars <= VALID_SMS_CHARS_MAX;
 }
 
+size_t valid_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+int valid_text(const char *s, size_t max, const char *allowed)
+{
+	return valid_chars(s) <= max && valid_no_controls(s, strlen(s), allowed);
+}
+
 int valid_any(const char *v, size_t len)
 {
 	(void)v;

@@ -36,16 +36,6 @@ static int placeholder_at(const char *p, size_t *len)
 	return -1;
 }
 
-/* Characters of UTF-8 text s (well-formed: checked before). */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 int wording_check(const char *line, char *err, size_t errlen)
 {
 	size_t len = line ? strlen(line) : 0, plen;
@@ -59,7 +49,7 @@ int wording_check(const char *line, char *err, size_t errlen)
 		snprintf(err, errlen, "it must be one line of plain text");
 		return -1;
 	}
-	if (utf8_chars(line) > WORDING_LINE_MAX) {
+	if (valid_chars(line) > WORDING_LINE_MAX) {
 		snprintf(err, errlen, "it is longer than %d characters", WORDING_LINE_MAX);
 		return -1;
 	}

@@ -466,16 +466,6 @@ out:
 	buf_free(&json);
 }
 
-/* Characters (code points) of valid UTF-8 text. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /* Decodes the UTF-8 code point at *s (text already validated by the form
  * parser) and advances *s past it. */
 static unsigned utf8_next(const char **s)
@@ -580,7 +570,7 @@ static void messages_create(struct sim_api *api, struct http_request *req,
 		api_error(res, 400, 21602, "Message body is required");
 		goto out;
 	}
-	if (utf8_chars(body) > BODY_MAX_CHARS) {
+	if (valid_chars(body) > BODY_MAX_CHARS) {
 		api_error(res, 400, 21617, "The concatenated message body exceeds the 1600 character limit");
 		goto out;
 	}
