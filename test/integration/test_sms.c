@@ -176,6 +176,22 @@ static void text_refused_or_fail(const char *sid, const char *want)
 	free(e);
 }
 
+/* Posts a signed text (a new MessageSid into sid) from phone to `to`
+ * saying body, with field set to value, and fails unless it is refused
+ * with an error containing want. */
+static void altered_text_refused_or_fail(char sid[35], const char *phone, const char *to,
+	const char *body, const char *field, const char *value, const char *want)
+{
+	struct hx_form f;
+
+	random_message_sid(sid);
+	sms_form(&f, sid, phone, to, body);
+	hx_form_set(&f, field, value);
+	post_sms(&f, HX_SIGNED);
+	hx_form_free(&f);
+	text_refused_or_fail(sid, want);
+}
+
 /* ---- inbound texts ----------------------------------------------------- */
 
 /* Signed: answered with an empty TwiML document; an opt-out keyword opts
@@ -265,18 +281,13 @@ static void test_sms_stop_only_that_sender(void **state)
 static void test_sms_wrong_account(void **state)
 {
 	char from[13], phone[13], biz[24], client[24], sid[35];
-	struct hx_form f;
 	(void)state;
 
 	hx_random_phone(from);
 	hx_random_phone(phone);
 	business_with_client_or_fail(from, phone, biz, client);
-	random_message_sid(sid);
-	sms_form(&f, sid, phone, from, "STOP");
-	hx_form_set(&f, "AccountSid", "AC0123456789abcdef0123456789abcdef");
-	post_sms(&f, HX_SIGNED);
-	hx_form_free(&f);
-	text_refused_or_fail(sid, "AccountSid is not this deployment's account");
+	altered_text_refused_or_fail(sid, phone, from, "STOP", "AccountSid",
+		"AC0123456789abcdef0123456789abcdef", "AccountSid is not this deployment's account");
 	assert_int_equal(opted_out(client), 0);
 }
 
@@ -443,19 +454,11 @@ static void test_sms_inbound_kept_once(void **state)
 	assert_int_equal(opted_out(client), 1);
 
 	/* Another account's text, an invalid field: nothing kept. */
-	random_message_sid(sid);
-	sms_form(&f, sid, phone, from, "hello");
-	hx_form_set(&f, "AccountSid", "AC0123456789abcdef0123456789abcdef");
-	post_sms(&f, HX_SIGNED);
-	hx_form_free(&f);
-	text_refused_or_fail(sid, "AccountSid is not this deployment's account");
+	altered_text_refused_or_fail(sid, phone, from, "hello", "AccountSid",
+		"AC0123456789abcdef0123456789abcdef", "AccountSid is not this deployment's account");
 	assert_int_equal(inbound_rows(sid), 0);
-	random_message_sid(sid);
-	sms_form(&f, sid, phone, from, "hello");
-	hx_form_set(&f, "To", "client:alice");
-	post_sms(&f, HX_SIGNED);
-	hx_form_free(&f);
-	text_refused_or_fail(sid, "field 'To' is not valid");
+	altered_text_refused_or_fail(sid, phone, from, "hello", "To", "client:alice",
+		"field 'To' is not valid");
 	assert_int_equal(inbound_rows(sid), 0);
 }
 
