@@ -149,6 +149,14 @@ enum session_login_result session_reauth(struct app *app, struct http_request *r
 int session_logout(struct app *app, struct http_request *req, const struct session_user *u,
 	struct outcome *out);
 
+/* A new session id for u (after a password change): a new session of the
+ * same user, showing the same business, whose cookie goes on out, and
+ * every other session of the user revoked, u's own included, so a
+ * session id that may have leaked before the change is dead after it.
+ * 0, or -1 on a database error (the old session then still works). */
+int session_renew(struct app *app, struct http_request *req, struct outcome *out,
+	const struct session_user *u);
+
 /* Revokes every session of u's user but u's own.  The number revoked, or
  * -1 on a database error. */
 long long session_revoke_others(struct app *app, const struct session_user *u);

@@ -294,7 +294,7 @@ void dash_password_handle(struct app *app, const struct route_input *in, struct 
 	}
 	res = db_exec_prepared(app->db, "dash_password_set",
 		"UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1::bigint", 2, p);
-	if (res == NULL || session_revoke_others(app, in->user) < 0) {
+	if (res == NULL || session_renew(app, in->req, out, in->user) < 0) {
 		page_unavailable(out);
 		goto out;
 	}

@@ -376,34 +376,39 @@ static int throttle_wait(struct app *app, const char *const *keys, int nkeys, lo
 
 /* ---- logging in and out -------------------------------------------------------------- */
 
-/* A new session of user_id: inserts the row and puts its cookie on out.
- * 0, or -1 on a database (or randomness) error. */
-static int session_create(struct app *app, struct http_request *req, struct outcome *out,
-	long long user_id)
+/* A new session of user_id (showing business acting, 0: the user's own)
+ * inserts the row and puts its cookie on out.  The new session's id, or
+ * -1 on a database (or randomness) error. */
+static long long session_create(struct app *app, struct http_request *req, struct outcome *out,
+	long long user_id, long long acting)
 {
-	char token[65], hash[65], csrf[65], uid[24], absolute[16];
-	const char *p[6] = { hash, uid, csrf, absolute, req->remote_addr ? req->remote_addr : "",
-		req->user_agent ? req->user_agent : "" };
+	char token[65], hash[65], csrf[65], uid[24], absolute[16], act[24];
+	const char *p[7] = { hash, uid, csrf, absolute, req->remote_addr ? req->remote_addr : "",
+		req->user_agent ? req->user_agent : "", acting > 0 ? act : NULL };
 	PGresult *res;
-	int rc = -1;
+	long long id = -1;
 
 	if (new_token(token) < 0 || new_token(csrf) < 0 || sha256_hex(token, hash) < 0)
 		goto out;
 	snprintf(uid, sizeof(uid), "%lld", user_id);
 	snprintf(absolute, sizeof(absolute), "%d", SESSION_ABSOLUTE_SECONDS);
+	snprintf(act, sizeof(act), "%lld", acting);
 	res = db_exec_prepared(app->db, "session_create",
 		"INSERT INTO sessions (token_sha256, user_id, csrf_token, expires_at, remote_addr,"
-		"  user_agent)"
+		"  user_agent, acting_business_id)"
 		" VALUES ($1, $2::bigint, $3, now() + $4::int * interval '1 second', left($5, 64),"
-		"  left($6, 256))", 6, p);
+		"  left($6, 256), $7::bigint) RETURNING id", 7, p);
 	if (res == NULL)
 		goto out;
+	if (PQntuples(res) == 1)
+		id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	add_cookie(out, session_cookie(req->arena, app->cfg.env, 0, token, SESSION_ABSOLUTE_SECONDS));
-	rc = 0;
+	if (id > 0)
+		add_cookie(out, session_cookie(req->arena, app->cfg.env, 0, token,
+			SESSION_ABSOLUTE_SECONDS));
 out:
 	explicit_bzero(token, sizeof(token));
-	return rc;
+	return id;
 }
 
 /* Revokes the session of req's cookie, if it names one, and prunes
@@ -478,7 +483,7 @@ enum session_login_result session_login(struct app *app, struct http_request *re
 		goto out;
 	}
 	revoke_cookie_session(app, req);
-	if (session_create(app, req, out, uid) < 0)
+	if (session_create(app, req, out, uid, 0) < 0)
 		goto out;
 	add_cookie(out, session_cookie(req->arena, app->cfg.env, 1, "", 0));
 	failures_clear(app, ukey);
@@ -547,6 +552,22 @@ static long long session_update(struct app *app, const char *name, const char *s
 	n = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	return n;
+}
+
+/* See session.h.  The new session first: a failure leaves the old one
+ * working; then every other session of the user ends, this one too. */
+int session_renew(struct app *app, struct http_request *req, struct outcome *out,
+	const struct session_user *u)
+{
+	long long id = session_create(app, req, out, u->user_id,
+		u->operator && u->business_id != u->own_business_id ? u->business_id : 0);
+	struct session_user fresh;
+
+	if (id < 0)
+		return -1;
+	fresh = *u;
+	fresh.session_id = id;
+	return session_revoke_others(app, &fresh) < 0 ? -1 : 0;
 }
 
 /* See session.h. */

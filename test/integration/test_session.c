@@ -431,9 +431,9 @@ static void test_password_change(void **state)
 {
 	static const char fresh[] = "a brand new password";
 	struct dc_account a;
-	struct dc *c, *elsewhere, *d;
+	struct dc *c, *elsewhere, *d, *stale;
 	struct dc_response r;
-	char *before, *after;
+	char *before, *after, *old_id, *new_id;
 	long st;
 
 	dc_throttle_reset_or_fail();
@@ -459,12 +459,24 @@ static void test_password_change(void **state)
 	after = password_hash(a.user_id);
 	assert_string_equal(before, after);
 	free(after);
+	old_id = dc_cookie(c, SESSION_COOKIE_PLAIN);
+	assert_non_null(old_id);
 	dc_post_see_other_or_fail(c, "/account/password", "/account/password?notice=password_changed",
 		"old", a.password, "new", fresh, "new2", fresh, NULL);
 	after = password_hash(a.user_id);
 	assert_string_not_equal(before, after);
 	assert_int_equal(dc_get_page(elsewhere, "/settings/sessions", NULL), 303);
+	/* This browser goes on with a new session id; the old one is dead. */
+	new_id = dc_cookie(c, SESSION_COOKIE_PLAIN);
+	assert_non_null(new_id);
+	assert_string_not_equal(old_id, new_id);
 	assert_int_equal(dc_get_page(c, "/settings/sessions", NULL), 200);
+	stale = dc_new();
+	dc_set_cookie(stale, SESSION_COOKIE_PLAIN, old_id);
+	assert_int_equal(dc_get_page(stale, "/settings/sessions", NULL), 303);
+	dc_free(stale);
+	free(old_id);
+	free(new_id);
 	d = dc_login(a.email, a.password, &st);
 	assert_null(d);
 	d = dc_login_or_fail(a.email, fresh);
