@@ -86,4 +86,32 @@ int reminders_plan(struct db *db, long long appointment_id, long long now_s, cha
  * Returns how many, or -1 on a database error. */
 int reminders_cancel_unsent(struct db *db, long long appointment_id, const char *reason);
 
+/* The appointment state changes the API and the dashboard share; each
+ * runs inside the caller's transaction, with the appointment locked (FOR
+ * UPDATE) and its status checked by the caller. */
+
+/* Cancels the appointment and its unsent reminders.  How many reminders
+ * were cancelled, or -1 on a database error. */
+int reminders_cancel_appointment(struct db *db, long long appointment_id);
+
+/* Moves the appointment to starts_s (unix seconds) and back to booked (a
+ * confirmation was for the old time), cancels its unsent reminders
+ * (*cancelled: how many) and plans new ones as of now_s.  How many it
+ * planned, or -1 with a one-line reason in err. */
+int reminders_reschedule(struct db *db, long long appointment_id, long long starts_s,
+	long long now_s, int *cancelled, char *err, size_t errlen);
+
+/* One reminder outside the plan, due at now_s: kind "test" (the
+ * dashboard's "send me a test reminder") or "resend" (a person's "send it
+ * once more").  It goes to to_address on channel, stays worth sending for
+ * the channel's default staleness bound (never past the appointment), is
+ * attempt 5 so that nothing retries it, and records user_id (0: none) as
+ * who asked.  offset_minutes is stored as given, or when -1 as the
+ * minutes left until the appointment.  Inside the caller's transaction;
+ * the caller queues it after committing.  The new reminder's id, or -1 on
+ * a database error. */
+long long reminders_add_now(struct db *db, long long appointment_id, const char *channel,
+	int offset_minutes, const char *to_address, const char *kind, long long user_id,
+	long long now_s);
+
 #endif

@@ -400,26 +400,6 @@ out:
 	db_finish(c->app->db, in_tx, res);
 }
 
-/* Inside the PATCH's transaction: runs the appointment's update (sql with
- * n parameters) and cancels its unsent reminders with reason why, counting
- * them in the answer.  0, or -1 on a database error (the caller rolls
- * back). */
-static int update_cancel_unsent(struct api_ctx *c, long long id, const char *sql, int n,
-	const char *const *p, const char *why)
-{
-	PGresult *res = db_exec(c->app->db, sql, n, p);
-	int cancelled;
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	cancelled = reminders_cancel_unsent(c->app->db, id, why);
-	if (cancelled < 0)
-		return -1;
-	c->out->cancelled = cancelled;
-	return 0;
-}
-
 /* Begins the transaction (*in_tx set) and locks appointment id of the
  * caller's business: ids gets the id as text, *status its status
  * (request arena) and *starts_s its start.  1 locked; 0 after answering
@@ -474,11 +454,8 @@ static void api_cancel_tx(struct api_ctx *c, long long id, const char *field)
 		goto out;
 	}
 	if (strcmp(cur, "cancelled") != 0) {
-		const char *p[] = { ids };
-		if (update_cancel_unsent(c, id,
-			    "UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
-			    "updated_at = now() WHERE id = $1::bigint",
-			    1, p, "appointment cancelled") < 0)
+		c->out->cancelled = reminders_cancel_appointment(c->app->db, id);
+		if (c->out->cancelled < 0)
 			goto db_failed;
 	}
 	if (api_commit_answer(c, &in_tx, 200, id) < 0)
@@ -498,7 +475,7 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 	const struct valid_value *f = c->members;
 	const char *starts = f[AP_STARTS_AT].s, *status = f[AP_STATUS].s, *cur;
 	long long starts_s = f[AP_STARTS_AT].i, now_s = clock_now_s(), old_s;
-	char ids[24], st[32], err[256];
+	char ids[24], err[256];
 	int in_tx = 0, n, rc;
 
 	c->out->appointment_id = id;
@@ -534,17 +511,10 @@ static void api_patch_appointment(struct api_ctx *c, long long id)
 		goto out;
 	}
 	if (starts_s != old_s) {
-		const char *p[] = { ids, st };
-		clock_sql(starts_s, st);
-		/* A confirmation was for the old time. */
-		if (update_cancel_unsent(c, id,
-			    "UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
-			    "confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
-			    2, p, "rescheduled") < 0)
-			goto db_failed;
-		n = reminders_plan(c->app->db, id, now_s, err, sizeof(err));
+		n = reminders_reschedule(c->app->db, id, starts_s, now_s, &c->out->cancelled, err,
+			sizeof(err));
 		if (n < 0) {
-			log_error("api: request %s: planning reminders for appointment %lld: %s",
+			log_error("api: request %s: rescheduling appointment %lld: %s",
 				c->req->request_id, id, err);
 			goto db_failed;
 		}

@@ -1063,7 +1063,7 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 	struct dash_form fm, cur;
 	const char *status;
 	long long id = in->param_id, starts_s, now_s = dash_now_s(app), old_s;
-	char ids[24], st[32];
+	char ids[24];
 	PGresult *res = NULL;
 	int in_tx = 0, n = -1, cancelled = -1, rc;
 
@@ -1111,22 +1111,14 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 	PQclear(res);
 	res = NULL;
 	if (starts_s != old_s) {
-		const char *p[2] = { ids, st };
-		clock_sql(starts_s, st);
-		/* As the API's reschedule: a confirmation was for the old time. */
-		res = db_exec(app->db, "UPDATE appointments SET starts_at = $2::timestamptz,"
-			" status = 'booked', confirmed_at = NULL, updated_at = now()"
-			" WHERE id = $1::bigint", 2, p);
-		if (res == NULL)
+		char err[256];
+		n = reminders_reschedule(app->db, id, starts_s, now_s, &cancelled, err,
+			sizeof(err));
+		if (n < 0) {
+			log_error("dashboard: request %s: rescheduling appointment %lld: %s",
+				in->req->request_id, id, err);
 			goto db_failed;
-		PQclear(res);
-		res = NULL;
-		cancelled = reminders_cancel_unsent(app->db, id, "rescheduled");
-		if (cancelled < 0)
-			goto db_failed;
-		n = dash_plan(app, in, id, now_s);
-		if (n < 0)
-			goto db_failed;
+		}
 	}
 	if (db_commit(app->db) < 0)
 		goto db_failed;
@@ -1152,7 +1144,6 @@ void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 	long long id = dash_param_id(in->param), starts_s;
 	char ids[24];
 	const char *status;
-	PGresult *res = NULL;
 	int in_tx = 0, cancelled = 0, rc;
 
 	out->appointment_id = id;
@@ -1169,14 +1160,7 @@ void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 		goto out;
 	}
 	if (!is(status, "cancelled")) {
-		const char *p[1] = { ids };
-		res = db_exec(app->db, "UPDATE appointments SET status = 'cancelled',"
-			" cancelled_at = now(), updated_at = now() WHERE id = $1::bigint", 1, p);
-		if (res == NULL)
-			goto db_failed;
-		PQclear(res);
-		res = NULL;
-		cancelled = reminders_cancel_unsent(app->db, id, "appointment cancelled");
+		cancelled = reminders_cancel_appointment(app->db, id);
 		if (cancelled < 0)
 			goto db_failed;
 	}
@@ -1191,7 +1175,7 @@ void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 db_failed:
 	dash_db_failed(app, in, out);
 out:
-	db_finish(app->db, in_tx, res);
+	db_finish(app->db, in_tx, NULL);
 }
 
 void dash_callback_done_handle(struct app *app, const struct route_input *in,
@@ -1317,23 +1301,9 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 			" window; it opens %s.", v[6]), a);
 		goto out;
 	}
-	{
-		const char *p[6] = { ids, channel, now, v[2], uid,
-			arena_printf(a, "%d", reminders_default_stale(channel)) };
-		res = db_exec(app->db,
-			"INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
-			" attempt, due_at, stale_at, to_address, kind, requested_by)"
-			" SELECT a.business_id, a.id, $2,"
-			" LEAST(43200, GREATEST(0, floor(extract(epoch FROM a.starts_at - $3::timestamptz)"
-			"   / 60)))::int, 5, $3::timestamptz,"
-			" LEAST($3::timestamptz + make_interval(mins => $6::int), a.starts_at), $4, 'test',"
-			" $5::bigint FROM appointments a WHERE a.id = $1::bigint RETURNING id", 6, p);
-	}
-	if (res == NULL)
+	rid = reminders_add_now(app->db, id, channel, -1, v[2], "test", in->user->user_id, now_s);
+	if (rid < 0)
 		goto db_failed;
-	rid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	res = NULL;
 	if (db_commit(app->db) < 0)
 		goto db_failed;
 	in_tx = 0;

@@ -111,7 +111,7 @@ void dash_decide_handle(struct app *app, const struct route_input *in, struct ou
 	struct arena *a = in->req->arena;
 	const char *decision = in->form.v ? in->form.v[DD_DECISION].s : NULL;
 	const char *reason = in->form.v ? in->form.v[DD_REASON].s : NULL;
-	const char *err = NULL, *v[6], *note;
+	const char *err = NULL, *v[8], *note;
 	long long id = in->param_id, now_s = dash_now_s(app), rid = 0;
 	char ids[24], uid[24], now[32];
 	PGresult *res = NULL;
@@ -138,11 +138,11 @@ void dash_decide_handle(struct app *app, const struct route_input *in, struct ou
 		rc = db_row_prepared(app->db, a, "dash_decide_lock",
 			"SELECT ca.status, ca.reminder_id, a.id,"
 			" (a.status IN ('booked', 'confirmed') AND a.starts_at > $3::timestamptz),"
-			" ca.channel, ca.to_address"
+			" ca.channel, ca.to_address, r.offset_minutes, r.to_address"
 			" FROM contact_attempts ca JOIN reminders r ON r.id = ca.reminder_id"
 			" JOIN appointments a ON a.id = r.appointment_id AND a.business_id = r.business_id"
 			" WHERE ca.id = $1::bigint AND ca.business_id = $2::bigint"
-			" FOR UPDATE OF ca", 3, p, 6, v);
+			" FOR UPDATE OF ca", 3, p, 8, v);
 	}
 	if (rc < 0)
 		goto db_failed;
@@ -175,21 +175,10 @@ void dash_decide_handle(struct app *app, const struct route_input *in, struct ou
 	if (rc < 0)
 		goto db_failed;
 	if (resend) {
-		const char *p[4] = { v[1], now, uid,
-			arena_printf(a, "%d", reminders_default_stale(v[4])) };
-		res = db_exec(app->db,
-			"INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
-			" attempt, due_at, stale_at, to_address, kind, requested_by)"
-			" SELECT r.business_id, r.appointment_id, r.channel, r.offset_minutes, 5,"
-			" $2::timestamptz, LEAST($2::timestamptz + make_interval(mins => $4::int),"
-			"   a.starts_at), r.to_address, 'resend', $3::bigint"
-			" FROM reminders r JOIN appointments a ON a.id = r.appointment_id"
-			" WHERE r.id = $1::bigint RETURNING id", 4, p);
-		if (res == NULL)
+		rid = reminders_add_now(app->db, out->appointment_id, v[4], atoi(v[6]), v[7],
+			"resend", in->user->user_id, now_s);
+		if (rid < 0)
 			goto db_failed;
-		rid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		PQclear(res);
-		res = NULL;
 	}
 	{
 		const char *p[6] = { ids, in->business, decision, reason, uid, in->user->email };

@@ -310,3 +310,84 @@ int reminders_cancel_unsent(struct db *db, long long appointment_id, const char 
 out:
 	return n;
 }
+
+/* Runs sql (the appointment's update, $1 its id, $2 an optional value)
+ * and cancels its unsent reminders with reason why.  How many were
+ * cancelled, or -1 on a database error. */
+static int appointment_change(struct db *db, long long appointment_id, const char *sql,
+	const char *value, const char *why)
+{
+	char id[24];
+	const char *p[2] = { id, value };
+	PGresult *res;
+
+	snprintf(id, sizeof(id), "%lld", appointment_id);
+	res = db_exec(db, sql, value ? 2 : 1, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return reminders_cancel_unsent(db, appointment_id, why);
+}
+
+/* See reminders.h. */
+int reminders_cancel_appointment(struct db *db, long long appointment_id)
+{
+	return appointment_change(db, appointment_id,
+		"UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
+		"updated_at = now() WHERE id = $1::bigint",
+		NULL, "appointment cancelled");
+}
+
+/* See reminders.h. */
+int reminders_reschedule(struct db *db, long long appointment_id, long long starts_s,
+	long long now_s, int *cancelled, char *err, size_t errlen)
+{
+	char st[32];
+
+	clock_sql(starts_s, st);
+	/* A confirmation was for the old time. */
+	*cancelled = appointment_change(db, appointment_id,
+		"UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
+		"confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
+		st, "rescheduled");
+	if (*cancelled < 0) {
+		snprintf(err, errlen, "moving appointment %lld: %s", appointment_id,
+			db_last_error(db));
+		return -1;
+	}
+	return reminders_plan(db, appointment_id, now_s, err, errlen);
+}
+
+/* See reminders.h. */
+long long reminders_add_now(struct db *db, long long appointment_id, const char *channel,
+	int offset_minutes, const char *to_address, const char *kind, long long user_id,
+	long long now_s)
+{
+	char id[24], off[16], now[32], stale[16], uid[24];
+	const char *p[8] = { id, channel, offset_minutes >= 0 ? off : NULL, now, stale, to_address,
+		kind, user_id > 0 ? uid : NULL };
+	PGresult *res;
+	long long rid = -1;
+
+	snprintf(id, sizeof(id), "%lld", appointment_id);
+	snprintf(off, sizeof(off), "%d", offset_minutes);
+	clock_sql(now_s, now);
+	snprintf(stale, sizeof(stale), "%d", reminders_default_stale(channel));
+	snprintf(uid, sizeof(uid), "%lld", user_id);
+	/* Attempt 5, the last: status callbacks never retry it. */
+	res = db_exec(db,
+		"INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
+		" attempt, due_at, stale_at, to_address, kind, requested_by)"
+		" SELECT a.business_id, a.id, $2, COALESCE($3::int,"
+		"   LEAST(43200, GREATEST(0, floor(extract(epoch FROM a.starts_at - $4::timestamptz)"
+		"   / 60)))::int), 5, $4::timestamptz,"
+		" LEAST($4::timestamptz + make_interval(mins => $5::int), a.starts_at), $6, $7,"
+		" $8::bigint FROM appointments a WHERE a.id = $1::bigint RETURNING id",
+		8, p);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		rid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return rid;
+}
