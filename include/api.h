@@ -71,9 +71,6 @@ void api_list_appointments_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);                               /* GET appointments */
 void api_cancel_appointment_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);                               /* POST appointments/{id}/cancel */
-/* The {id}/cancel parameter of that route: "<id>/cancel" (the matcher
- * hands a parameter the rest of the path). */
-int api_valid_cancel_param(const char *v, size_t len);
 /* GET /api/v1/openapi.json, without a key. */
 void api_openapi_handle(struct app *app, const struct route_input *in, struct outcome *out);
 

@@ -28,8 +28,6 @@ extern const struct valid_field dash_login_fields[3];
 extern const struct valid_field dash_password_fields[3];
 extern const struct valid_field dash_operator_fields[1];
 
-/* The {param} of /settings/sessions/{id}/revoke: "<session id>/revoke". */
-int dash_valid_revoke_param(const char *v, size_t len);
 
 void dash_root_handle(struct app *app, const struct route_input *in, struct outcome *out);
 void dash_login_page_handle(struct app *app, const struct route_input *in, struct outcome *out);

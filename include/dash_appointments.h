@@ -87,12 +87,6 @@ extern const struct valid_field dash_test_fields[DT_NFIELDS];
 enum { DN_CLIENT, DN_Q, DN_NFIELDS };
 extern const struct valid_field dash_new_query[DN_NFIELDS];
 
-/* The route param checkers of "N/edit", "N/cancel", "N/callback-done"
- * and "N/test-reminder" (a row id, then the suffix). */
-int dash_valid_edit_path(const char *v, size_t len);
-int dash_valid_cancel_path(const char *v, size_t len);
-int dash_valid_callback_path(const char *v, size_t len);
-int dash_valid_test_path(const char *v, size_t len);
 
 /* "Now" for the dashboard: the process's clock (clock.h), initialised
  * on first use so that RINGFENCE_NOW holds here as in the workers. */

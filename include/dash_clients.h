@@ -30,9 +30,6 @@
 extern const struct valid_field dash_client_fields[5];
 extern const struct valid_field dash_clients_query[2];
 
-/* {param} validators: "<id>/edit" and "<id>/opt-out". */
-int dash_clients_valid_edit(const char *v, size_t len);
-int dash_clients_valid_opt_out(const char *v, size_t len);
 
 /* The checks the form and the CSV import share.  Each returns NULL when
  * the value is acceptable, else what is wrong as a predicate to put after

@@ -38,8 +38,7 @@
 /* POST /import's fields (kind, file). */
 extern const struct valid_field dash_import_fields[2];
 
-/* {param} validators: "<id>/commit"; "clients.csv" or "appointments.csv". */
-int dash_import_valid_commit(const char *v, size_t len);
+/* {param} validator: "clients.csv" or "appointments.csv". */
 int dash_import_valid_template(const char *v, size_t len);
 
 void dash_import_page_handle(struct app *app, const struct route_input *in, struct outcome *out);

@@ -49,13 +49,6 @@ void dash_settings_policy_remove_handle(struct app *app, const struct route_inpu
 void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);
 
-/* The rows ".../{id}/remove" and ".../{id}/revoke": the route table's
- * {param} is the rest of the path, so these check "<id>/remove" or
- * "<id>/revoke" (id as valid_id), and dash_settings_param_id reads the
- * id back. */
-int dash_settings_remove_param(const char *v, size_t len);
-int dash_settings_revoke_param(const char *v, size_t len);
-long long dash_settings_param_id(const char *param);
 
 /* 1 when the logged-in user may change the business's settings (an owner
  * or an operator), else 0; for dash_keys.c and dash_users.c too. */

@@ -195,7 +195,10 @@ struct route {
 	const char *method;         /* "GET", "POST", "PATCH" */
 	const char *pattern;        /* "/healthz", "/api/v1/appointments/{id}"; a final
 	                               "{name}" matches the rest of the path (may be
-	                               empty), a final "*" any rest (a catch-all) */
+	                               empty), a "{name}" with more after it
+	                               ("/clients/{id}/edit") one non-empty segment
+	                               and the rest literally, a final "*" any rest
+	                               (a catch-all); one {name} at most */
 	valid_fn param_check;       /* the {param}'s validator; NULL: any */
 	enum valid_type param_type;
 	enum route_auth auth;

@@ -767,24 +767,12 @@ void api_list_appointments_handle(struct app *app, const struct route_input *in,
 	api_list_appointments(&c);
 }
 
-int api_valid_cancel_param(const char *v, size_t len)
-{
-	long long id;
-	return len > 7 && strcmp(v + len - 7, "/cancel") == 0 && valid_to_id(v, len - 7, &id);
-}
-
 void api_cancel_appointment_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
 	struct api_ctx c;
-	long long id = 0;
 	api_ctx_init(&c, app, in, out);
-	/* The route's validator passed "<id>/cancel". */
-	if (in->param == NULL || !valid_to_id(in->param, strcspn(in->param, "/"), &id)) {
-		api_error(&c, 404, "not_found", NULL, "no such resource");
-		return;
-	}
-	api_cancel_appointment(&c, id);
+	api_cancel_appointment(&c, in->param_id);
 }
 
 void api_not_found_handle(struct app *app, const struct route_input *in, struct outcome *out)

@@ -30,13 +30,6 @@ static int valid_password_text(const char *v, size_t len)
 	return len <= USERS_MAX_PASSWORD;
 }
 
-/* See dash_account.h. */
-int dash_valid_revoke_param(const char *v, size_t len)
-{
-	const char *slash = memchr(v, '/', len);
-	return slash && strcmp(slash, "/revoke") == 0 && valid_id(v, (size_t)(slash - v));
-}
-
 /* The login form's hidden "next": empty (the form was not reached from
  * another page: a browser sends the field empty) or a local path. */
 static int valid_login_next(const char *v, size_t len)
@@ -381,12 +374,8 @@ static int found(struct outcome *out, int rc)
 void dash_session_revoke_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
-	long long id = 0;
+	long long id = in->param_id;
 
-	if (!valid_to_id(in->param, strcspn(in->param, "/"), &id)) {
-		page_not_found(out);
-		return;
-	}
 	if (!found(out, session_revoke_own(app, in->user, id)))
 		return;
 	out->audit_kind = "session";

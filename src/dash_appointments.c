@@ -267,40 +267,6 @@ static int dash_datetime_ok(const char *s)
 		(n == 16 || atoi(s + 17) < 60);
 }
 
-/* The id of "N" or "N/suffix" (a route's {param}), or 0. */
-static long long dash_param_id(const char *param)
-{
-	long long id = 0;
-	size_t n = strcspn(param ? param : "", "/");
-
-	if (param == NULL || !valid_to_id(param, n, &id))
-		return 0;
-	return id;
-}
-
-/* The route param checkers: "N/edit" and the like. */
-static int dash_id_suffix(const char *v, size_t len, const char *suffix)
-{
-	size_t n = strcspn(v, "/"), s = strlen(suffix);
-	long long id;
-	return n < len && len - n == s && strcmp(v + n, suffix) == 0 && valid_to_id(v, n, &id);
-}
-int dash_valid_edit_path(const char *v, size_t len)
-{
-	return dash_id_suffix(v, len, "/edit");
-}
-int dash_valid_cancel_path(const char *v, size_t len)
-{
-	return dash_id_suffix(v, len, "/cancel");
-}
-int dash_valid_callback_path(const char *v, size_t len)
-{
-	return dash_id_suffix(v, len, "/callback-done");
-}
-int dash_valid_test_path(const char *v, size_t len)
-{
-	return dash_id_suffix(v, len, "/test-reminder");
-}
 
 /* ---- declared fields -------------------------------------------------------- */
 
@@ -1019,7 +985,7 @@ void dash_appt_edit_handle(struct app *app, const struct route_input *in, struct
 {
 	struct dash_form fm;
 	const char *status;
-	long long id = dash_param_id(in->param);
+	long long id = in->param_id;
 
 	memset(&fm, 0, sizeof(fm));
 	if (!dash_found(app, in, out, dash_load_for_form(app, in, id, &fm, &status)))
@@ -1141,7 +1107,7 @@ out:
 void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
-	long long id = dash_param_id(in->param), starts_s;
+	long long id = in->param_id, starts_s;
 	char ids[24];
 	const char *status;
 	int in_tx = 0, cancelled = 0, rc;
@@ -1181,7 +1147,7 @@ out:
 void dash_callback_done_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
-	long long id = dash_param_id(in->param);
+	long long id = in->param_id;
 	char ids[24], uid[24];
 	const char *p[3] = { ids, in->business, uid }, *v[1];
 	int rc;
@@ -1217,7 +1183,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 {
 	struct arena *a = in->req->arena;
 	const char *channel = field(&in->form, DT_CHANNEL);
-	long long id = dash_param_id(in->param), now_s = dash_now_s(app), rid = 0;
+	long long id = in->param_id, now_s = dash_now_s(app), rid = 0;
 	char ids[24], now[32], uid[24], hour[8], day[8];
 	const char *v[8];
 	PGresult *res = NULL;

@@ -57,28 +57,6 @@ const struct valid_field dash_clients_query[2] = {
 	{ "page", valid_uint, 0, VALID_INT64 },
 };
 
-/* "<id><suffix>" with a valid row id. */
-static int id_then(const char *v, size_t len, const char *suffix)
-{
-	size_t n = strlen(suffix);
-	return len > n && memcmp(v + len - n, suffix, n) == 0 && valid_id(v, len - n);
-}
-
-int dash_clients_valid_edit(const char *v, size_t len)
-{
-	return id_then(v, len, "/edit");
-}
-
-int dash_clients_valid_opt_out(const char *v, size_t len)
-{
-	return id_then(v, len, "/opt-out");
-}
-
-/* The id at the start of a validated "<id>/..." parameter. */
-static long long param_id(const struct route_input *in)
-{
-	return in->param ? strtoll(in->param, NULL, 10) : 0;
-}
 
 /* The text of validated field i, "" when absent. */
 static const char *val(const struct valid_result *r, size_t i)
@@ -676,7 +654,7 @@ out:
 void dash_clients_edit_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
 	struct arena *a = in->req->arena;
-	long long id = param_id(in);
+	long long id = in->param_id;
 	PGresult *res = load_client(app, in, id);
 	struct client_form cf;
 
@@ -840,7 +818,7 @@ out:
 void dash_clients_opt_out_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
-	long long id = param_id(in);
+	long long id = in->param_id;
 	char cid[24];
 	const char *p[] = { cid, in->business, in->user->email };
 	PGresult *res;

@@ -61,11 +61,6 @@ const struct valid_field dash_import_fields[2] = {
 	{ "file", valid_file, 0, VALID_TEXT },
 };
 
-int dash_import_valid_commit(const char *v, size_t len)
-{
-	return len > 7 && memcmp(v + len - 7, "/commit", 7) == 0 && valid_id(v, len - 7);
-}
-
 int dash_import_valid_template(const char *v, size_t len)
 {
 	return (len == 11 && memcmp(v, "clients.csv", 11) == 0) ||
@@ -884,7 +879,7 @@ out:
 void dash_import_commit_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
-	long long id = strtoll(in->param, NULL, 10);
+	long long id = in->param_id;
 	char sid[24], uid[24], created[24], made[24], err[256] = "";
 	PGresult *res = NULL;
 	int in_tx = 0, n, clients, made_clients = 0;

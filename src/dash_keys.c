@@ -181,7 +181,7 @@ void dash_keys_revoke_handle(struct app *app, const struct route_input *in,
 			"Your login can see the keys but not change them. Nothing was changed.");
 		return;
 	}
-	r = apikey_revoke(app->db, in->business_id, dash_settings_param_id(in->param));
+	r = apikey_revoke(app->db, in->business_id, in->param_id);
 	if (r == -2) {
 		page_unavailable(out);
 		return;
@@ -190,7 +190,7 @@ void dash_keys_revoke_handle(struct app *app, const struct route_input *in,
 		page_not_found(out);
 		return;
 	}
-	dash_settings_audit(in, out, "api_key_revoked", "key_id", dash_settings_param_id(in->param),
+	dash_settings_audit(in, out, "api_key_revoked", "key_id", in->param_id,
 		NULL, NULL);
 	page_redirect(out, "/settings/api-keys?notice=revoked");
 }

@@ -67,30 +67,6 @@ struct settings_view {
 	const char *err_msg;
 };
 
-/* 1 when v is "<id><tail>". */
-static int id_then(const char *v, size_t len, const char *tail)
-{
-	size_t t = strlen(tail);
-	long long id;
-
-	return len > t && memcmp(v + len - t, tail, t) == 0 && valid_to_id(v, len - t, &id);
-}
-
-int dash_settings_remove_param(const char *v, size_t len)
-{
-	return id_then(v, len, "/remove");
-}
-
-int dash_settings_revoke_param(const char *v, size_t len)
-{
-	return id_then(v, len, "/revoke");
-}
-
-long long dash_settings_param_id(const char *param)
-{
-	return param ? strtoll(param, NULL, 10) : 0;
-}
-
 int dash_settings_can_change(const struct route_input *in)
 {
 	return in->user && in->user->role && strcmp(in->user->role, "staff") != 0;
@@ -862,7 +838,7 @@ void dash_settings_policy_remove_handle(struct app *app, const struct route_inpu
 		return;
 	}
 	p[0] = in->business;
-	p[1] = arena_printf(in->req->arena, "%lld", dash_settings_param_id(in->param));
+	p[1] = arena_printf(in->req->arena, "%lld", in->param_id);
 	res = db_exec_prepared(app->db, "dash_settings_policy_remove",
 		"DELETE FROM reminder_policies WHERE business_id = $1::bigint AND id = $2::bigint",
 		2, p);

@@ -295,7 +295,7 @@ void dash_users_remove_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
 	struct arena *a = in->req->arena;
-	long long id = dash_settings_param_id(in->param);
+	long long id = in->param_id;
 	struct users_form form = { "", "staff", NULL, NULL };
 	const char *p[2], *row[1];
 	PGresult *res;

@@ -39,13 +39,15 @@ struct dispatch_state {
 
 /* ---- matching ---------------------------------------------------------- */
 
-/* 1 when path matches pattern; *param gets the text of a final {name}
- * (checked by check) or NULL. */
+/* 1 when path matches pattern; *param gets the text of its {name} (checked
+ * by check) or NULL.  A final {name} takes the rest of the path; a {name}
+ * followed by more pattern ("/clients/{id}/edit") takes one non-empty
+ * segment, and the rest must follow literally. */
 static int pattern_matches(const char *pattern, valid_fn check, struct arena *a,
 	const char *path, const char **param)
 {
-	const char *brace = strchr(pattern, '{');
-	size_t n = strlen(pattern);
+	const char *brace = strchr(pattern, '{'), *close, *suffix;
+	size_t n = strlen(pattern), len, slen;
 
 	*param = NULL;
 	if (n > 0 && pattern[n - 1] == '*')
@@ -55,9 +57,23 @@ static int pattern_matches(const char *pattern, valid_fn check, struct arena *a,
 	n = (size_t)(brace - pattern);
 	if (strncmp(pattern, path, n) != 0)
 		return 0;
-	if (check && !check(path + n, strlen(path + n)))
+	path += n;
+	close = strchr(brace, '}');
+	suffix = close ? close + 1 : "";
+	slen = strlen(suffix);
+	len = strlen(path);
+	if (slen > 0) {
+		if (len <= slen || strcmp(path + len - slen, suffix) != 0)
+			return 0;
+		len -= slen;
+		if (memchr(path, '/', len) != NULL)
+			return 0;
+	}
+	*param = arena_strndup(a, path, len);
+	if (check && !check(*param, len)) {
+		*param = NULL;
 		return 0;
-	*param = arena_strdup(a, path + n);
+	}
 	return 1;
 }
 

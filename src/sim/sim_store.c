@@ -509,8 +509,8 @@ int sim_store_message_claim(struct db *db, int driver_pid, long hold_ms,
 		"  AND direction <> 'inbound'"
 		"  AND date_created <= now() - make_interval(secs => $2::bigint / 1000.0)"
 		"  ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
-		" RETURNING sid, account_sid, to_number, from_number, body, status_callback", driver_pid, hold_ms, &res,
-		&out->sid, &out->account_sid, &out->to, &out->from);
+		" RETURNING sid, account_sid, to_number, from_number, body, status_callback",
+		driver_pid, hold_ms, &res, &out->sid, &out->account_sid, &out->to, &out->from);
 	if (rc != 1)
 		return rc;
 	out->body = col_dup(res, 0, 4);

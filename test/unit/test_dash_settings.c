@@ -6,6 +6,8 @@
 #include "arena.h"
 #include "dash_flows.h"
 #include "dash_settings.h"
+#include "dispatch.h"
+#include "valid.h"
 
 #include <string.h>
 
@@ -39,13 +41,30 @@ static void test_params(void **state)
 		{ "1234567890123456789/remove", 0, 0 },
 	};
 	(void)state;
+	struct arena *a = arena_new(1024);
+	const struct route *r, *row;
+	const char *param;
+	long long id = 0;
+
+	/* The rows ".../{id}/remove" and ".../{id}/revoke" as the route
+	 * table matches them: a row id, then the suffix, nothing else. */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t n = strlen(cases[i].v);
-		if (dash_settings_remove_param(cases[i].v, n) != cases[i].remove ||
-			dash_settings_revoke_param(cases[i].v, n) != cases[i].revoke)
+		char *rm = arena_printf(a, "/settings/policy/%s", cases[i].v);
+		char *rv = arena_printf(a, "/settings/api-keys/%s", cases[i].v);
+		int remove, revoke;
+		r = dispatch_match(routes_table, routes_count, a, "POST", rm, &param, &row);
+		remove = r && strcmp(r->pattern, "/settings/policy/{id}/remove") == 0;
+		r = dispatch_match(routes_table, routes_count, a, "POST", rv, &param, &row);
+		revoke = r && strcmp(r->pattern, "/settings/api-keys/{id}/revoke") == 0;
+		if (remove != cases[i].remove || revoke != cases[i].revoke)
 			fail_msg("'%s'", cases[i].v);
 	}
-	assert_int_equal(dash_settings_param_id("42/remove"), 42);
+	r = dispatch_match(routes_table, routes_count, a, "POST", "/settings/policy/42/remove",
+		&param, &row);
+	assert_non_null(r);
+	assert_int_equal(valid_to_id(param, strlen(param), &id), 1);
+	assert_int_equal(id, 42);
+	arena_free(a);
 	assert_int_equal(dash_flows_svg_param("reminder_call.svg", 17), 1);
 	assert_int_equal(dash_flows_svg_param("reminder_call", 13), 0);
 	assert_int_equal(dash_flows_svg_param("../x.svg", 8), 0);

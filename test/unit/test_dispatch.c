@@ -61,7 +61,7 @@ static void test_table_auth(void **state)
 		{ "GET", "/account/password", ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE },
 		{ "POST", "/account/password", ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE },
 		{ "GET", "/settings/sessions", ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE },
-		{ "POST", "/settings/sessions/{id}", ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE },
+		{ "POST", "/settings/sessions/{id}/revoke", ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE },
 		{ "GET", "/operator/businesses", ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE },
 		{ "POST", "/operator/business", ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE },
 		{ "GET", "/static/{name}", ROUTE_AUTH_NONE, ROUTE_RENDER_ASSET },
@@ -124,7 +124,7 @@ static void test_table_matching(void **state)
 		{ "PUT", "/api/v1/clients", NULL, "/api/v1/clients", NULL },
 		{ "GET", "/api/v1/clients", "/api/v1/clients", "/api/v1/clients", NULL },
 		{ "POST", "/api/v1/appointments/12/cancel", "/api/v1/appointments/{id}/cancel",
-			"/api/v1/appointments/{id}/cancel", "12/cancel" },
+			"/api/v1/appointments/{id}/cancel", "12" },
 		{ "GET", "/api/v1/appointments/12/cancel", NULL, "/api/v1/appointments/{id}/cancel",
 			NULL },
 		{ "POST", "/api/v1/appointments/012/cancel", "/api/v1/*", "/api/v1/*", NULL },
@@ -141,6 +141,14 @@ static void test_table_matching(void **state)
 		{ "GET", "/twilio/elsewhere", NULL, "/twilio/*", NULL },
 		{ "GET", "/static/app.css", "/static/{name}", "/static/{name}", "app.css" },
 		{ "GET", "/static/other.css", "/*", "/*", NULL },
+		/* a {param} with more after it takes one segment */
+		{ "GET", "/clients/5/edit", "/clients/{id}/edit", "/clients/{id}/edit", "5" },
+		{ "GET", "/clients/5", "/clients/{id}", "/clients/{id}", "5" },
+		{ "GET", "/clients/5/x/edit", "/*", "/*", NULL },
+		{ "GET", "/clients//edit", "/*", "/*", NULL },
+		{ "GET", "/clients/5/editx", "/*", "/*", NULL },
+		{ "POST", "/settings/sessions/7/revoke", "/settings/sessions/{id}/revoke",
+			"/settings/sessions/{id}/revoke", "7" },
 	};
 	struct arena *a = arena_new(0);
 	(void)state;
