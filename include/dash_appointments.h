@@ -88,9 +88,6 @@ enum { DN_CLIENT, DN_Q, DN_NFIELDS };
 extern const struct valid_field dash_new_query[DN_NFIELDS];
 
 
-/* "Now" for the dashboard: the process's clock (clock.h), initialised
- * on first use so that RINGFENCE_NOW holds here as in the workers. */
-long long dash_now_s(struct app *app);
 
 /* Records a dashboard action in the business's audit stream (kind
  * "dashboard"): action, who (user id and email), the request id, the

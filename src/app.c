@@ -1,6 +1,7 @@
 /* app: a FastCGI worker's long-lived state, and the web application as
  * a service of the FastCGI pool (`ringfence fcgi`). */
 #include "app.h"
+#include "clock.h"
 #include "audit.h"
 #include "cli.h"
 #include "db.h"
@@ -22,6 +23,9 @@ int app_init(struct app *app, char *err, size_t errlen)
 	memset(app, 0, sizeof(*app));
 	if (config_load(&app->cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL |
 			CFG_NEED_TWILIO, err, errlen) < 0)
+		goto out;
+	/* RINGFENCE_NOW, for every route alike (app_main checked it). */
+	if (clock_init(&app->cfg, err, errlen) < 0)
 		goto out;
 	app->db = db_open(app->cfg.database_url);
 	app->rds = rds_open(app->cfg.redis_url);
@@ -123,7 +127,7 @@ int app_main(int argc, char **argv)
 		}
 	}
 	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL | CFG_NEED_TWILIO,
-		    err, sizeof(err)) < 0) {
+		    err, sizeof(err)) < 0 || clock_init(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfence fcgi: %s\n", err);
 		return 1;
 	}

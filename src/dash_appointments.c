@@ -172,21 +172,6 @@ failed:
 
 /* ---- shared helpers --------------------------------------------------------- */
 
-/* The process's clock, initialised on first use (RINGFENCE_NOW outside
- * production, as the workers read it). */
-long long dash_now_s(struct app *app)
-{
-	static int ready;
-	char err[256];
-
-	if (!ready) {
-		if (clock_init(&app->cfg, err, sizeof(err)) < 0)
-			log_error("dashboard: %s; using the real clock", err);
-		ready = 1;
-	}
-	return clock_now_s();
-}
-
 void dash_audit(struct app *app, const struct route_input *in, const char *action,
 	long long appointment_id, json_t *extra)
 {
@@ -370,7 +355,7 @@ static int dash_filter_read(struct app *app, const struct route_input *in,
 	{
 		char now[32];
 		const char *q[5] = { p[0], p[1], p[2], in->user->business_tz, now };
-		clock_sql(dash_now_s(app), now);
+		clock_sql(clock_now_s(), now);
 		res = db_exec_prepared(app->db, "dash_filter",
 			"WITH d AS (SELECT COALESCE($1::date, ($5::timestamptz AT TIME ZONE $4)::date) AS f)"
 			" SELECT d.f::text, COALESCE($2::date, d.f + $3::int)::text FROM d", 5, q);
@@ -569,7 +554,7 @@ static int dash_day_list(struct app *app, const struct route_input *in, struct o
 	const char *day = "";
 	int rc = -1;
 
-	clock_sql(dash_now_s(app), now);
+	clock_sql(clock_now_s(), now);
 	snprintf(max, sizeof(max), "%d", DASH_LIST_MAX);
 	{
 		const char *p[7] = { in->business, in->user->business_tz, flt->from, flt->to,
@@ -892,7 +877,7 @@ void dash_appt_create_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
 	struct dash_form fm;
-	long long starts_s, now_s = dash_now_s(app), id;
+	long long starts_s, now_s = clock_now_s(), id;
 	char st[32];
 	PGresult *res = NULL;
 	int in_tx = 0, n;
@@ -1028,7 +1013,7 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 {
 	struct dash_form fm, cur;
 	const char *status;
-	long long id = in->param_id, starts_s, now_s = dash_now_s(app), old_s;
+	long long id = in->param_id, starts_s, now_s = clock_now_s(), old_s;
 	char ids[24];
 	PGresult *res = NULL;
 	int in_tx = 0, n = -1, cancelled = -1, rc;
@@ -1183,7 +1168,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 {
 	struct arena *a = in->req->arena;
 	const char *channel = field(&in->form, DT_CHANNEL);
-	long long id = in->param_id, now_s = dash_now_s(app), rid = 0;
+	long long id = in->param_id, now_s = clock_now_s(), rid = 0;
 	char ids[24], now[32], uid[24], hour[8], day[8];
 	const char *v[8];
 	PGresult *res = NULL;

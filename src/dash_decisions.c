@@ -112,7 +112,7 @@ void dash_decide_handle(struct app *app, const struct route_input *in, struct ou
 	const char *decision = in->form.v ? in->form.v[DD_DECISION].s : NULL;
 	const char *reason = in->form.v ? in->form.v[DD_REASON].s : NULL;
 	const char *err = NULL, *v[8], *note;
-	long long id = in->param_id, now_s = dash_now_s(app), rid = 0;
+	long long id = in->param_id, now_s = clock_now_s(), rid = 0;
 	char ids[24], uid[24], now[32];
 	PGresult *res = NULL;
 	int in_tx = 0, rc, resend;

@@ -828,7 +828,6 @@ static int dashboard_gate(struct app *app, const struct route *r, struct http_re
 void dispatch(struct app *app, const struct route *table, size_t n, struct http_request *req,
 	struct http_response *res)
 {
-	static int clock_ready;
 	struct dispatch_state st;
 	struct route_input in;
 	struct outcome out;
@@ -838,7 +837,6 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 	json_t *body = NULL;
 	struct api_idem idem;
 	int retry_after = 0, handled = 0;
-	char err[256];
 
 	memset(&st, 0, sizeof(st));
 	memset(&idem, 0, sizeof(idem));
@@ -860,15 +858,6 @@ void dispatch(struct app *app, const struct route *table, size_t n, struct http_
 		/* A declaration bug: an int64 param must be checked as an id. */
 		http_response_text(res, 500, "internal error");
 		goto done;
-	}
-	if (r->auth == ROUTE_AUTH_API_KEY && !clock_ready) {
-		if (clock_init(&app->cfg, err, sizeof(err)) < 0) {
-			log_error("api: %s", err);
-			outcome_error(&out, 500, "internal", NULL, "the server's clock is misconfigured");
-			refused = "not authenticated";
-			goto answer;
-		}
-		clock_ready = 1;
 	}
 	/* Nothing is answered before the caller is known, and a body over
 	 * the cap is never kept: refused, summarised. */
