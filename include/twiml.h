@@ -16,6 +16,14 @@
 struct buf;
 struct flow_diag;
 
+/* Splits template text into literal runs and {{field}} placeholders.  At
+ * *pp, returns the kind of the next piece with its start and length (for
+ * a field, the name without braces) and moves *pp past it.  A "{{" that
+ * is not followed by a name ([a-z0-9_]+) and "}}" is TWIML_PH_BAD (start
+ * points at it).  The message templates (wording.h) use the same syntax. */
+enum { TWIML_PH_END, TWIML_PH_TEXT, TWIML_PH_FIELD, TWIML_PH_BAD };
+int twiml_placeholder_next(const char **pp, const char **start, size_t *len);
+
 /* NULL-terminated allow-list of placeholder names. */
 extern const char *const twiml_fields[];
 int twiml_field_allowed(const char *name);

@@ -10,6 +10,7 @@
 #include "rds.h"
 #include "routes.h"
 #include "util.h"
+#include "wording.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,9 @@ int app_init(struct app *app, char *err, size_t errlen)
 	audit_add_secret(app->cfg.auth_token);
 	app->engine = engine_new(app->cfg.root, app->cfg.public_url, err, errlen);
 	if (app->engine == NULL)
+		goto out;
+	/* The settings page previews texts and emails from the templates. */
+	if (wording_init(app->cfg.root, err, errlen) < 0)
 		goto out;
 	rc = 0;
 out:

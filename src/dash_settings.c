@@ -487,6 +487,9 @@ static const char tmpl_word_buttons[] =
 	"<button type=\"submit\" name=\"do\" value=\"preview\" class=\"btn\">Preview</button>\n"
 	"<button type=\"submit\" name=\"do\" value=\"save\" class=\"btn btn-primary\">Save"
 	" wording</button></div>\n</form>\n";
+static const char tmpl_preview_unsendable[] =
+	"<p class=\"alert\" role=\"alert\">Texts cannot be sent with this wording: {{why}}. Change"
+	" the greeting or the closing line.</p>\n";
 static const char tmpl_preview_unsaved[] =
 	"<p class=\"alert-info\">This preview shows wording that is not saved yet.</p>\n";
 static const char tmpl_preview[] =
@@ -523,6 +526,7 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	struct wording_values vals;
 	struct buf html, twiml, menu;
 	const char *sms, *text, *subject, *link;
+	char why[200];
 	int r;
 
 	r = db_row_prepared(app->db, a, "dash_settings_sample",
@@ -536,11 +540,19 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	vals.time = row[1];
 	vals.callback = v->shown_callback;
 	link = arena_printf(a, "%s/unsubscribe?t=sample", app->cfg.public_url ? app->cfg.public_url : "");
-	sms = wording_sms(a, &w, &vals);
+	sms = wording_sms(a, &w, &vals, why, sizeof(why));
 	text = wording_email_text(a, &w, &vals, link);
-	subject = wording_email_subject(a, &vals);
+	subject = wording_email_subject(a, &w, &vals);
 	buf_init_arena(&html, a);
-	if (sms == NULL || text == NULL || wording_email_html(a, &html, &w, &vals, link) < 0)
+	if (sms == NULL && text != NULL) {
+		/* Stored lines from before the segment rule: say so, as the
+		 * worker records it and sends nothing. */
+		const char *const f[] = { "why", why, NULL };
+		page_add(out, tmpl_preview_unsendable, f);
+		return 0;
+	}
+	if (sms == NULL || text == NULL || subject == NULL ||
+		wording_email_html(a, &html, &w, &vals, link) < 0)
 		return 0; /* lines that do not pass: the form says why */
 	buf_init_arena(&twiml, a);
 	buf_init_arena(&menu, a);
@@ -862,8 +874,8 @@ void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 	const struct valid_value *f = in->form.v;
 	const char *what = f[DS_WORD_DO].s ? f[DS_WORD_DO].s : "save";
 	struct settings_view v;
-	char err[256];
-	const char *p[3];
+	char err[512];
+	const char *p[3], *field;
 	PGresult *res;
 
 	if (!change_begin(app, in, out, &v))
@@ -888,6 +900,13 @@ void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 		strstr(v.word.closing, "{business}") == NULL) {
 		refuse(app, in, out, &v, "greeting", "Greeting: put {business} in the greeting or"
 			" the closing line, so that people know who the reminder is from.");
+		return;
+	}
+	/* Carrier keywords only for what carriers do with them, and room in 2
+	 * segments for the longest text these lines can make. */
+	if (wording_check_lines(a, &(struct wording){ v.word.greeting, v.word.closing }, err,
+		sizeof(err), &field) < 0) {
+		refuse(app, in, out, &v, field, arena_strdup(a, err));
 		return;
 	}
 	if (strcmp(what, "preview") == 0) {

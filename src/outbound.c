@@ -316,7 +316,7 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	struct wording w;
 	struct wording_values vals;
 	long long client_id;
-	char *link = NULL, *made, *text = NULL;
+	char *link = NULL, *made, *text = NULL, why[200];
 
 	if (ctx->crash_hook)
 		ctx->crash_hook("during_request");
@@ -334,15 +334,17 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 		twilio_call_create(grant, cfg, &rq, tr);
 		return 0;
 	}
-	/* Texts and emails use the business's wording (wording.h); when it
-	 * cannot be read or no longer passes its check, nothing is sent. */
+	/* Texts and emails are the templates with the business's wording
+	 * (wording.h); when it cannot be read, no longer passes its check, or
+	 * the text would pass its segment limit, nothing is sent. */
 	vals = attempt_values(at);
+	snprintf(why, sizeof(why), "the business's message wording cannot be read");
 	if (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
-		|| (strcmp(at->channel, "sms") == 0 && (text = wording_sms(ctx->job, &w, &vals)) == NULL)) {
+		|| (strcmp(at->channel, "sms") == 0
+			&& (text = wording_sms(ctx->job, &w, &vals, why, sizeof(why))) == NULL)) {
 		memset(tr, 0, sizeof(*tr));
 		tr->outcome = TWILIO_REJECTED;
-		snprintf(tr->error_message, sizeof(tr->error_message),
-			"the business's message wording cannot be read");
+		snprintf(tr->error_message, sizeof(tr->error_message), "%s", why);
 		return -1;
 	}
 	if (strcmp(at->channel, "sms") == 0) {
@@ -369,17 +371,18 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 		return -1;
 	}
 	buf_init_arena(&html, ctx->job);
+	memset(&m, 0, sizeof(m));
+	m.subject = wording_email_subject(ctx->job, &w, &vals);
 	text = wording_email_text(ctx->job, &w, &vals, link);
-	if (text == NULL || wording_email_html(ctx->job, &html, &w, &vals, link) < 0) {
+	if (text == NULL || m.subject == NULL
+		|| wording_email_html(ctx->job, &html, &w, &vals, link) < 0) {
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message),
 			"the email template does not render");
 		return -1;
 	}
-	memset(&m, 0, sizeof(m));
 	m.to = at->to;
 	m.from = cfg->mail_from;
-	m.subject = wording_email_subject(ctx->job, &vals);
 	m.text = text;
 	m.html = buf_str(&html);
 	m.list_unsubscribe = arena_printf(ctx->job, "<%s>", link);
