@@ -404,7 +404,7 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	const char *reason = NULL, *why = NULL;
 	char fs_reason[512], token[33] = "";
 	long long retry_s = 0, wait_ms;
-	int hourly, fs, phone = strcmp(at->channel, "email") != 0, rc;
+	int hourly, fs, phone = strcmp(at->channel, "email") != 0, rc, unbuilt;
 
 	memset(&tr, 0, sizeof(tr));
 	/* 1. The allow-list, first, so a refused address reaches nothing,
@@ -485,7 +485,8 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 			db_last_error(ctx->db));
 		goto held;
 	}
-	if (do_request(ctx, at, &grant, token, &tr) < 0)
+	unbuilt = do_request(ctx, at, &grant, token, &tr) < 0;
+	if (unbuilt)
 		log_error("outbound: attempt %lld %s not sent: %s", at->attempt_id, at->channel,
 			tr.error_message);
 	audit_attempt(ctx, at, "request", NULL, &tr);
@@ -512,8 +513,11 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		reason = "Twilio answered 20429 (too many requests)";
 		goto limited;
 	} else if (tr.outcome == TWILIO_REJECTED) {
-		reason = arena_printf(ctx->job, "%s refused (%d): %s",
-			phone ? "Twilio" : "the SMTP server", tr.error_code, tr.error_message);
+		/* Nothing built (the wording, the template, the link): nothing
+		 * left ringfence, and the reason says so. */
+		reason = unbuilt ? arena_printf(ctx->job, "not sent: %s", tr.error_message)
+			: arena_printf(ctx->job, "%s refused (%d): %s",
+				phone ? "Twilio" : "the SMTP server", tr.error_code, tr.error_message);
 		rc = outbound_settle(ctx->db, ctx->job, at->attempt_id, "dialing,unknown,not_placed",
 			"failed", NULL, tr.error_code, reason, "failed");
 		if (phone && rc >= 0)

@@ -19,6 +19,7 @@
 #include "queue.h"
 #include "rds.h"
 #include "util.h"
+#include "wording.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -249,19 +250,48 @@ static void test_sms_uses_business_wording(void **state)
 	body = text_sent_or_fail(&f);
 	assert_non_null(strstr(body, "Hello from Worker Test Clinic! you have an appointment on"));
 	assert_non_null(strstr(body, ". Call +"));
-	assert_non_null(strstr(body, " to change. Reply STOP to stop these texts."));
+	assert_non_null(strstr(body, " to change. Reply 1 to confirm, 2 to cancel, 3 for a call"
+		" back. Reply STOP to stop these texts."));
 	assert_null(strstr(body, "CONFIDENTIAL"));
 	free(body);
 }
 
-/* A business name of 200 characters (the column's bound) that takes 390
- * bytes in UTF-8 reaches the text whole: the worker copies the claim's
- * values at their full length, nothing is cut to fit a fixed buffer (and
- * no UTF-8 sequence is split). */
-static void test_long_name_whole(void **state)
+/* Lines stored before the segment rule (or written around the settings
+ * page) that would make the text pass 2 segments: nothing is sent, the
+ * attempt is recorded as failed with the reason, nobody is texted. */
+static void test_sms_over_two_segments_not_sent(void **state)
 {
 	struct hx_rfix f;
-	struct buf name = BUF_INIT;
+	struct hx_rstate s;
+	struct wenv e = { 0 };
+	const char *p[1];
+
+	fixture_or_fail(&f, "sms", 120);
+	p[0] = f.business;
+	hx_db_cmd_or_fail("INSERT INTO message_wording (business_id, greeting, closing)"
+			  " VALUES ($1::bigint, repeat('Hello from {business}! ', 6),"
+			  " repeat('Call {callback} to change. ', 5))", 1, p);
+	enqueue_or_fail(f.reminder, 1);
+	e.allowed = f.phone;
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	hx_rstate_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "failed");
+	if (strstr(s.reason, "not sent: the text would take ") == NULL ||
+		strstr(s.reason, " SMS segments (at most 2)") == NULL)
+		fail_msg("reason: '%s'", s.reason);
+	assert_int_equal(sim_count_or_fail("messages", f.phone, NULL), 0);
+}
+
+/* A business name of 200 characters (the column's bound) that takes 390
+ * bytes in UTF-8: the worker copies the claim's values at their full
+ * length, and the text carries the name's SMS form (wording.h: its first
+ * 27 characters and "...", no UTF-8 sequence split), so that the text
+ * stays within 2 segments. */
+static void test_long_name_sms_form(void **state)
+{
+	struct hx_rfix f;
+	struct buf name = BUF_INIT, sms_name = BUF_INIT;
+	struct wording_segments sg;
 	char *body;
 
 	buf_puts(&name, "Clinique ");
@@ -273,12 +303,20 @@ static void test_long_name_whole(void **state)
 		const char *p[2] = { f.business, buf_str(&name) };
 		hx_db_cmd_or_fail("UPDATE businesses SET name = $2 WHERE id = $1::bigint", 2, p);
 	}
+	buf_puts(&sms_name, "This is a reminder from Clinique ");
+	for (int i = 0; i < 18; i++)
+		buf_puts(&sms_name, "\xc3\xa9");
+	buf_puts(&sms_name, "...: you have an appointment on");
 	enqueue_or_fail(f.reminder, 1);
 	body = text_sent_or_fail(&f);
-	if (strstr(body, buf_str(&name)) == NULL)
-		fail_msg("the text does not carry the whole business name:\n%s", body);
+	if (strstr(body, buf_str(&sms_name)) == NULL)
+		fail_msg("the text does not carry the name's SMS form:\n%s", body);
+	wording_sms_segments(body, &sg);
+	assert_int_equal(sg.ucs2, 0);
+	assert_true(sg.segments <= WORDING_SMS_MAX_SEGMENTS);
 	free(body);
 	buf_free(&name);
+	buf_free(&sms_name);
 }
 
 /* An email reminder goes out once through SMTP, to the stack's sink, with
@@ -1177,7 +1215,8 @@ int worker_tests(void)
 		cmocka_unit_test(test_called_exactly_once),
 		cmocka_unit_test(test_sms_once_without_notes),
 		cmocka_unit_test(test_sms_uses_business_wording),
-		cmocka_unit_test(test_long_name_whole),
+		cmocka_unit_test(test_long_name_sms_form),
+		cmocka_unit_test(test_sms_over_two_segments_not_sent),
 		cmocka_unit_test(test_email_once_without_notes),
 		cmocka_unit_test(test_allowlist_refused),
 		cmocka_unit_test(test_crash_after_pop),
