@@ -91,6 +91,7 @@ struct wenv {
 	const char *api_url;      /* TWILIO_API_URL override or NULL */
 	const char *limit_day;    /* RINGFENCE_LIMIT_RECIPIENT_DAY or NULL */
 	const char *floor;        /* RINGFENCE_FAILSAFE_FLOOR, NULL: 100000 */
+	const char *root;         /* RINGFENCE_ROOT override or NULL */
 };
 
 /* Starts bin/ringfence worker ARGS... with e's environment; the pid. */
@@ -107,6 +108,8 @@ static pid_t worker_start(const struct wenv *e, const char *const *args)
 			setenv("TWILIO_API_URL", e->api_url, 1);
 		if (e->limit_day)
 			setenv("RINGFENCE_LIMIT_RECIPIENT_DAY", e->limit_day, 1);
+		if (e->root)
+			setenv("RINGFENCE_ROOT", e->root, 1);
 		setenv("RINGFENCE_FAILSAFE_FLOOR", e->floor ? e->floor : "100000", 1);
 		if (getenv("RINGFENCE_MAIL_FROM") == NULL)
 			setenv("RINGFENCE_MAIL_FROM", "reminders@example.com", 1);
@@ -192,9 +195,10 @@ static void test_called_exactly_once(void **state)
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
 }
 
-/* Runs the worker once for f's enqueued text reminder, which must be
- * placed as one message; the text Twilio got (caller frees). */
-static char *text_sent_or_fail(const struct hx_rfix *f)
+/* Runs the worker once (on root's state_tables/ when not NULL) for f's
+ * enqueued text reminder, which must be placed as one message; the text
+ * Twilio got (caller frees). */
+static char *text_sent_from_or_fail(const struct hx_rfix *f, const char *root)
 {
 	struct hx_rstate s;
 	struct wenv e = { 0 };
@@ -203,6 +207,7 @@ static char *text_sent_or_fail(const struct hx_rfix *f)
 	json_t *j;
 
 	e.allowed = f->phone;
+	e.root = root;
 	assert_int_equal(worker_run(&e, ONCE), 0);
 	hx_rstate_or_fail(f, &s);
 	assert_string_equal(s.attempt, "placed");
@@ -216,6 +221,11 @@ static char *text_sent_or_fail(const struct hx_rfix *f)
 	json_decref(j);
 	free(url);
 	return text;
+}
+
+static char *text_sent_or_fail(const struct hx_rfix *f)
+{
+	return text_sent_from_or_fail(f, NULL);
 }
 
 /* A text goes out once with the business's name and no notes. */
@@ -254,6 +264,49 @@ static void test_sms_uses_business_wording(void **state)
 		" back. Reply STOP to stop these texts."));
 	assert_null(strstr(body, "CONFIDENTIAL"));
 	free(body);
+}
+
+/* The text is the operator's template: a worker started on a copy of
+ * state_tables/ whose sms_reminder.txt is reworded sends that wording;
+ * one started on a copy whose template uses {{notes}} does not start. */
+static void test_sms_is_the_template(void **state)
+{
+	char tmpl[] = "/tmp/rf_worker_root_XXXXXX";
+	char *root = mkdtemp(tmpl), *cmd, *path, *body;
+	struct hx_rfix f;
+	struct wenv e = { 0 };
+	FILE *fp;
+
+	assert_non_null(root);
+	cmd = xasprintf("cp -r state_tables audio '%s'/", root);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	path = xasprintf("%s/state_tables/messages/sms_reminder.txt", root);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{{business_name}} on {{appointment_date}} at {{appointment_time}}: see you!"
+	      " {{greeting}} {{closing}} Reply STOP to stop these texts.\n", fp);
+	assert_int_equal(fclose(fp), 0);
+
+	fixture_or_fail(&f, "sms", 120);
+	enqueue_or_fail(f.reminder, 1);
+	body = text_sent_from_or_fail(&f, root);
+	assert_non_null(strstr(body, "Worker Test Clinic on "));
+	assert_non_null(strstr(body, ": see you! This is a reminder from Worker Test Clinic:"));
+	assert_non_null(strstr(body, " Reply STOP to stop these texts."));
+	assert_null(strstr(body, "Reply 1 to confirm"));
+	free(body);
+
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{{greeting}} {{notes}} Reply STOP to stop these texts.\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	e.root = root;
+	assert_int_not_equal(worker_run(&e, ONCE), 0);
+	free(path);
+	cmd = xasprintf("rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
 }
 
 /* Lines stored before the segment rule (or written around the settings
@@ -1217,6 +1270,7 @@ int worker_tests(void)
 		cmocka_unit_test(test_sms_uses_business_wording),
 		cmocka_unit_test(test_long_name_sms_form),
 		cmocka_unit_test(test_sms_over_two_segments_not_sent),
+		cmocka_unit_test(test_sms_is_the_template),
 		cmocka_unit_test(test_email_once_without_notes),
 		cmocka_unit_test(test_allowlist_refused),
 		cmocka_unit_test(test_crash_after_pop),
