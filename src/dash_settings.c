@@ -468,7 +468,14 @@ static const char tmpl_word_open[] =
 	" is always added. You may use {business}, {date}, {time} and {callback} ({business} in"
 	" at least one of the two, so people know who writes); nothing else"
 	" about a client or an appointment (never its notes) is ever sent. Calls use recorded"
-	" prompts and speak only the business name, date, time and callback number.</p>\n";
+	" prompts and speak only the business name, date, time and callback number.</p>\n"
+	"<p class=\"hint\">A text must fit in 2 SMS segments with the longest business name"
+	" (30 characters in a text), date and callback number, so keep the two lines short and"
+	" to the GSM alphabet (one emoji, or a letter outside it, makes every segment less"
+	" than half as long). Do not ask people to text STOP, CANCEL, END, QUIT, START, HELP"
+	" or INFO for anything else than what their phone company does with them: CANCEL, for"
+	" one, stops every text. The text already says which replies work (1 to confirm, 2 to"
+	" cancel, 3 for a call back) and how to stop texts.</p>\n";
 static const char tmpl_word_ro[] =
 	"<dl class=\"facts\"><dt>Greeting</dt><dd>{{greeting}}</dd>"
 	"<dt>Closing line</dt><dd>{{closing}}</dd></dl>\n";
