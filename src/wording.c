@@ -140,14 +140,6 @@ static const char *const *const tmpl_fields[T_N] = { fields_sms, fields_sms, fie
 #define WORST_TIME "12:00 PM"
 #define WORST_CALLBACK "+123456789012345"
 
-static int in_names(const char *const *names, const char *s, size_t n)
-{
-	for (size_t i = 0; names[i]; i++)
-		if (strlen(names[i]) == n && strncmp(names[i], s, n) == 0)
-			return 1;
-	return 0;
-}
-
 /* The value of field s (n bytes) in fields (name, value pairs,
  * NULL-terminated), or NULL. */
 static const char *field_value(const char *const *fields, const char *s, size_t n)
@@ -201,29 +193,51 @@ static char *read_template(const char *dir, int t, struct flow_diag *d)
 	return text;
 }
 
+/* Reports each placeholder of text (at where) that is malformed or not
+ * among the first nallowed of allowed; *link (may be NULL) gets whether
+ * {{unsubscribe_url}} is there.  Returns the number of problems. */
+static int check_fields(const char *text, const char *const *allowed, size_t nallowed,
+	const char *where, struct flow_diag *d, int *link)
+{
+	const char *p = text, *s;
+	size_t n, before = d->n;
+	int k;
+
+	if (link)
+		*link = 0;
+	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
+		int ok = 0;
+		if (k == TWIML_PH_BAD) {
+			flow_diag_add(d, "%s: malformed placeholder near '%.20s' (write {{field}})",
+				where, s);
+			continue;
+		}
+		if (k != TWIML_PH_FIELD)
+			continue;
+		for (size_t i = 0; i < nallowed; i++)
+			ok |= strlen(allowed[i]) == n && strncmp(allowed[i], s, n) == 0;
+		if (ok && link && n == 15 && strncmp(s, "unsubscribe_url", n) == 0)
+			*link = 1;
+		if (!ok) {
+			struct buf names = BUF_INIT;
+			for (size_t i = 0; i < nallowed; i++)
+				buf_printf(&names, "%s%s", i ? ", " : "", allowed[i]);
+			flow_diag_add(d, "%s: placeholder {{%.*s}} is not an allowed field (%s)", where,
+				(int)n, s, buf_str(&names));
+			buf_free(&names);
+		}
+	}
+	return (int)(d->n - before);
+}
+
 /* The problems of email template t (text at path): placeholders
  * well-formed and allowed, the unsubscribe link in the parts, one line in
  * the subject. */
 static void check_email(int t, const char *text, const char *path, struct flow_diag *d)
 {
-	const char *p = text, *s;
-	size_t n;
-	int k, link = 0;
+	int link;
 
-	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
-		if (k == TWIML_PH_BAD)
-			flow_diag_add(d, "%s: malformed placeholder near '%.20s' (write {{field}})",
-				path, s);
-		else if (k == TWIML_PH_FIELD && !in_names(tmpl_fields[t], s, n))
-			flow_diag_add(d, "%s: placeholder {{%.*s}} is not an allowed field (%s)", path,
-				(int)n, s, t == T_SUBJECT
-					? "business_name, appointment_date, appointment_time,"
-					  " callback_number, greeting, closing"
-					: "business_name, appointment_date, appointment_time,"
-					  " callback_number, greeting, closing, unsubscribe_url");
-		else if (k == TWIML_PH_FIELD && n == 15 && strncmp(s, "unsubscribe_url", n) == 0)
-			link = 1;
-	}
+	check_fields(text, tmpl_fields[t], t == T_SUBJECT ? 6 : 7, path, d, &link);
 	if (t == T_SUBJECT && (text[0] == '\0' || strchr(text, '\n') || strchr(text, '\r')))
 		flow_diag_add(d, "%s: the subject must be one line, not empty", path);
 	if (t != T_SUBJECT && !link)
@@ -850,35 +864,12 @@ int wording_check_sms_text(const char *text, enum wording_sms_kind kind, const c
 	struct flow_diag *d)
 {
 	struct arena *a = arena_new(0);
-	/* A reply has the appointment's four fields, not the lines. */
-	size_t before = d->n, nallowed = kind == WORDING_SMS_REMINDER ? 6 : 4;
-	const char *p = text, *s;
+	size_t before = d->n;
 	char err[400], *l;
-	size_t n;
-	int k, bad = 0, opt_out;
+	int bad, opt_out;
 
-	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
-		int ok = 0;
-		if (k == TWIML_PH_BAD) {
-			flow_diag_add(d, "%s: malformed placeholder near '%.20s' (write {{field}})",
-				where, s);
-			bad = 1;
-			continue;
-		}
-		if (k != TWIML_PH_FIELD)
-			continue;
-		for (size_t i = 0; i < nallowed; i++)
-			ok |= strlen(fields_sms[i]) == n && strncmp(fields_sms[i], s, n) == 0;
-		if (!ok) {
-			flow_diag_add(d, "%s: placeholder {{%.*s}} is not an allowed field (%s)", where,
-				(int)n, s, kind == WORDING_SMS_REMINDER
-					? "business_name, appointment_date, appointment_time,"
-					  " callback_number, greeting, closing"
-					: "business_name, appointment_date, appointment_time,"
-					  " callback_number");
-			bad = 1;
-		}
-	}
+	/* A reply has the appointment's four fields, not the lines. */
+	bad = check_fields(text, fields_sms, kind == WORDING_SMS_REMINDER ? 6 : 4, where, d, NULL);
 	if (!bad && (l = longest(a, text, "", "")) != NULL &&
 		wording_sms_segments_bound(l) > WORDING_SMS_MAX_SEGMENTS)
 		flow_diag_add(d, "%s: at its longest (business name %d characters, date \"%s\","

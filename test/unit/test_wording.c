@@ -344,12 +344,7 @@ static char *check_output(const char *root, int *problems)
 /* Writes text to root/rel. */
 static void put(const char *root, const char *rel, const char *text)
 {
-	char *path = xasprintf("%s/%s", root, rel);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	free(path);
+	unit_write_file(root, rel, text);
 }
 
 /* A copy of the shipped state_tables/ and audio/ in a new directory. */
