@@ -586,7 +586,9 @@ char *wording_sms_name(struct arena *a, const char *name)
  *   commas, quotes), the text must say "to" or "for" and then what the
  *   keyword does, as its first word(s): for an opt-out keyword "stop",
  *   "unsubscribe", "optout" or "opt out"; for START and UNSTOP "start",
- *   "restart", "resume", "resubscribe", "unstop", "opt in" or "opt back";
+ *   "restart", "resume", "resubscribe", "unstop", "opt in", "opt back", or
+ *   "get" or "receive" then texts, messages or reminders (our, these, the
+ *   or your between them allowed);
  *   for HELP and INFO "help", "info", "information" or "more info(rmation)".
  *   Anything else ("Reply CANCEL to cancel", "reply STOP to confirm") or
  *   nothing at all ("text END") is refused.
@@ -737,6 +739,8 @@ static int purpose_ok(const struct tok *t, size_t j, size_t n, enum kw_class cls
 	static const char *const in_words[] = { "start", "restart", "resume", "resubscribe",
 		"unstop", NULL };
 	static const char *const help_words[] = { "help", "info", "information", NULL };
+	static const char *const determiners[] = { "our", "these", "the", "your", NULL };
+	static const char *const texts_words[] = { "texts", "messages", "reminders", NULL };
 	const struct tok *w1, *w2;
 
 	while (j < n && t[j].kind == TK_QUOTE)
@@ -751,6 +755,13 @@ static int purpose_ok(const struct tok *t, size_t j, size_t n, enum kw_class cls
 	case KW_OUT:
 		return tok_in(w1, out_words) || (tok_is(w1, "opt") && w2 && tok_is(w2, "out"));
 	case KW_IN:
+		if (w2 && (tok_is(w1, "get") || tok_is(w1, "receive"))) {
+			/* "to get (our) texts again" */
+			size_t k = j + 1;
+			if (k + 1 < n && tok_in(&t[k], determiners))
+				k++;
+			return tok_in(&t[k], texts_words);
+		}
 		return tok_in(w1, in_words) ||
 			(tok_is(w1, "opt") && w2 && (tok_is(w2, "in") || tok_is(w2, "back")));
 	case KW_HELP:

@@ -260,6 +260,9 @@ static const struct {
 	{ "Text STOP or END to stop reminders.", NULL },
 	{ "Reply STOP, QUIT or UNSUBSCRIBE to unsubscribe.", NULL },
 	{ "Reply START to start texts again. Reply HELP for help.", NULL },
+	{ "Text START to get our texts again.", NULL },
+	{ "Text START to receive reminders.", NULL },
+	{ "Text START to get a discount.", "START is a carrier opt-in keyword" },
 	{ "Reply INFO for more information.", NULL },
 	{ "To cancel, call us. We hope it is not the end.", NULL },   /* plain words */
 	{ "Reply 2 to cancel.", NULL },
