@@ -164,8 +164,11 @@ static redisReply *redis_command(int argc, const char **argv, char *err, size_t 
 
 static int pg_connect(char *err, size_t errlen)
 {
-	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *vals[] = { hx_env.database_url, "3", "ringfence-integration", NULL };
+	/* No statement of a test waits forever on a lock a stuck process
+	 * holds: it fails after two minutes, naming what it waited for. */
+	const char *keys[] = { "dbname", "connect_timeout", "application_name", "options", NULL };
+	const char *vals[] = { hx_env.database_url, "3", "ringfence-integration",
+		"-c statement_timeout=120s", NULL };
 
 	if (pg && PQstatus(pg) == CONNECTION_OK)
 		return 0;
