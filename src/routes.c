@@ -24,6 +24,7 @@
 #include "dash_timeline.h"
 #include "dispatch.h"
 #include "failsafe.h"
+#include "greeting.h"
 #include "http.h"
 #include "page.h"
 #include "rds.h"
@@ -141,6 +142,9 @@ const struct route routes_table[] = {
 	{ "POST", "/twilio/status/sms", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
 		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(status_sms_fields),
 		FIELDS(status_query), 0, status_sms_handle, NO_FIELDS },
+	{ "POST", "/twilio/status/recording", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
+		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY,
+		FIELDS(greeting_status_fields), NO_FIELDS, 0, greeting_status_handle, NO_FIELDS },
 	{ "POST", "/twilio/sms/inbound", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
 		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(sms_inbound_fields),
 		NO_FIELDS, 0, sms_inbound_handle, NO_FIELDS },
