@@ -158,30 +158,38 @@ int greeting_retake(struct action_ctx *ctx, const char **event)
 	return 0;
 }
 
+/* Makes take (decimal) the business's greeting when it is both kept and
+ * completed (greeting_promote; a statement of its own, so that it sees
+ * the change just made).  "t" changed, "f" not, NULL on an error. */
+static const char *promote(struct db *db, struct arena *a, const char *take, const char *now)
+{
+	const char *p[2] = { take, now }, *v[1] = { NULL };
+
+	if (db_row_prepared(db, a, "greeting_promote",
+		    "SELECT greeting_promote($1::bigint, $2::timestamptz)::text", 2, p, 1, v) != 1)
+		return NULL;
+	return v[0];
+}
+
 int greeting_keep(struct action_ctx *ctx, const char **event)
 {
 	char now[32];
-	const char *p[3] = { ctx->call_id, ctx->business_id, now };
-	PGresult *res;
-	int rc = -1;
+	const char *p[3] = { ctx->call_id, ctx->business_id, now }, *v[1] = { NULL };
+	int r;
 
 	*event = NULL;
 	if (ctx->business_id == NULL)
 		return -1;
 	clock_sql(ctx->now_s, now);
-	res = db_exec_prepared(ctx->db, "greeting_keep",
-		"SELECT greeting_promote(id, $3::timestamptz) FROM ("
-		" UPDATE greeting_takes SET kept_at = $3::timestamptz WHERE id = ("
-		"  SELECT id FROM greeting_takes WHERE call_id = $1::bigint AND business_id = $2::bigint"
-		"  ORDER BY take DESC LIMIT 1) RETURNING id) k", 3, p);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 1)
-		rc = 0;
-	else
+	r = db_row_prepared(ctx->db, ctx->arena, "greeting_keep",
+		"UPDATE greeting_takes SET kept_at = $3::timestamptz WHERE id = ("
+		" SELECT id FROM greeting_takes WHERE call_id = $1::bigint AND business_id = $2::bigint"
+		" ORDER BY take DESC LIMIT 1) RETURNING id::text", 3, p, 1, v);
+	if (r == 0)
 		log_warn("greeting: call %s kept a take it does not have", ctx->call_id);
-	PQclear(res);
-	return rc;
+	if (r != 1)
+		return -1;
+	return promote(ctx->db, ctx->arena, v[0], now) ? 0 : -1;
 }
 
 /* ---- the recording status callback ------------------------------------------------ */
@@ -202,8 +210,9 @@ void greeting_status_handle(struct app *app, const struct route_input *in, struc
 	const char *dur = f[GR_DURATION].s && strcmp(f[GR_DURATION].s, "-1") != 0 ?
 		f[GR_DURATION].s : NULL;
 	char now[32];
-	const char *p[4] = { f[GR_RECORDING_SID].s, f[GR_CALL_SID].s, now, dur };
-	PGresult *res;
+	const char *p[4] = { f[GR_RECORDING_SID].s, f[GR_CALL_SID].s, now, dur }, *v[3], *set;
+	struct arena *a = in->req->arena;
+	int r;
 
 	out->call_sid = f[GR_CALL_SID].s;
 	if (strcmp(f[GR_STATUS].s, "completed") != 0) {
@@ -212,25 +221,32 @@ void greeting_status_handle(struct app *app, const struct route_input *in, struc
 		return;
 	}
 	clock_sql(clock_now_s(), now);
-	res = db_exec_prepared(app->db, "greeting_completed",
-		"WITH t AS (UPDATE greeting_takes g SET completed_at = $3::timestamptz,"
+	if (db_begin(app->db) < 0)
+		goto dberr;
+	r = db_row_prepared(app->db, a, "greeting_completed",
+		"UPDATE greeting_takes g SET completed_at = $3::timestamptz,"
 		" duration_s = COALESCE($4::int, g.duration_s) FROM calls c"
 		" WHERE g.recording_sid = $1 AND c.id = g.call_id AND c.call_sid = $2"
-		" AND g.completed_at IS NULL RETURNING g.id, g.business_id, g.call_id)"
-		" SELECT business_id::text, call_id::text, greeting_promote(id, $3::timestamptz)::text"
-		" FROM t", 4, p);
-	if (res == NULL) {
-		out->error = arena_printf(in->req->arena, "database error: %s", db_last_error(app->db));
+		" AND g.completed_at IS NULL RETURNING g.id::text, g.business_id::text, g.call_id::text",
+		4, p, 3, v);
+	if (r < 0)
+		goto rollback;
+	if (r == 0) {
+		db_rollback(app->db);
+		out->error = "no take of this call has that recording (nothing changed)";
 		return;
 	}
-	if (PQntuples(res) == 1) {
-		out->business_id = arena_strdup(in->req->arena, PQgetvalue(res, 0, 0));
-		out->call_id = arena_strdup(in->req->arena, PQgetvalue(res, 0, 1));
-		out->action = strcmp(PQgetvalue(res, 0, 2), "t") == 0 ? "greeting_set" : "take_completed";
-	} else {
-		out->error = "no take of this call has that recording (nothing changed)";
-	}
-	PQclear(res);
+	set = promote(app->db, a, v[0], now);
+	if (set == NULL || db_commit(app->db) < 0)
+		goto rollback;
+	out->business_id = v[1];
+	out->call_id = v[2];
+	out->action = strcmp(set, "t") == 0 ? "greeting_set" : "take_completed";
+	return;
+rollback:
+	db_rollback(app->db);
+dberr:
+	out->error = arena_printf(a, "database error: %s", db_last_error(app->db));
 }
 
 /* ---- the dashboard ---------------------------------------------------------------- */
