@@ -25,9 +25,10 @@
 /* Forgets every task code attempt (PostgreSQL) and the Redis counters. */
 static void tc_reset(void)
 {
-	const char *argv[] = { "EVAL",
+	static const char script[] =
 		"local k = redis.call('KEYS', ARGV[1]) for i = 1, #k do redis.call('DEL', k[i]) end"
-		" return #k", "0", "rf:tc:fail:*" };
+		" return #k";
+	const char *argv[] = { "EVAL", script, "0", "rf:tc:fail:*" };
 	char err[256];
 
 	hx_db_cmd_or_fail("DELETE FROM task_code_attempts", 0, NULL);
