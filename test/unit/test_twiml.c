@@ -463,7 +463,7 @@ static void test_validate(void **state)
 		{ "<Response><Record recordingStatusCallback=\"https://evil/\"/></Response>",
 		  "t.xml:1: <Record> must not set recordingStatusCallback= (the engine sets it when rendering)" },
 		{ "<Response><Record maxLength=\"0\" finishOnKey=\"a\"/></Response>",
-		  "t.xml:1: <Record maxLength=\"0\">: must be a whole number from 1 to 14400\n"
+		  "t.xml:1: <Record maxLength=\"0\">: must be a whole number from 2 to 14400\n"
 		  "t.xml:1: <Record finishOnKey=\"a\">: must be keys (0-9, * and #) or empty" },
 		{ "<Response><Gather><PlayRecording of=\"greeting\"><Play>a.mp3</Play></PlayRecording>"
 		  "</Gather></Response>", "" },
