@@ -26,8 +26,8 @@ ALTER TABLE calls ALTER COLUMN business_id DROP NOT NULL;
 ALTER TABLE calls
     -- From and To of an inbound call, as Twilio signed them: throttle keys
     -- only, never identity.
-    ADD COLUMN caller text CHECK (caller IS NULL OR length(caller) <= 64),
-    ADD COLUMN called text CHECK (called IS NULL OR length(called) <= 64),
+    ADD COLUMN caller text CHECK (caller IS NULL OR length(caller) <= 128),
+    ADD COLUMN called text CHECK (called IS NULL OR length(called) <= 128),
     ADD CONSTRAINT calls_outbound_has_business
         CHECK (direction = 'inbound' OR business_id IS NOT NULL),
     ADD CONSTRAINT calls_inbound_no_appointment
@@ -57,8 +57,8 @@ CREATE INDEX task_codes_business_idx ON task_codes (business_id, created_at);
 CREATE TABLE task_code_attempts (
     id              bigserial PRIMARY KEY,
     call_id         bigint NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
-    caller          text NOT NULL CHECK (length(caller) <= 64),
-    called          text NOT NULL CHECK (length(called) <= 64),
+    caller          text NOT NULL CHECK (length(caller) <= 128),
+    called          text NOT NULL CHECK (length(called) <= 128),
     outcome         text NOT NULL CHECK (outcome IN ('valid', 'wrong', 'throttled')),
     task_code_id    bigint REFERENCES task_codes(id) ON DELETE SET NULL,
     attempted_at    timestamptz NOT NULL,
