@@ -65,6 +65,7 @@ int main(void)
 		{ "shell", shell_tests },
 		{ "dash_clients", dash_clients_tests },
 		{ "dash_settings", dash_settings_tests },
+		{ "taskcode", taskcode_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
