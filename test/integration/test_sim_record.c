@@ -7,7 +7,8 @@
  * the simulator serves it (WAV, MP3, JSON, lists, DELETE).  Also: the
  * caller hanging up while recording, an empty recording, silence ending
  * a recording, a Record attribute Twilio refuses, and a later call that
- * <Play>s the recording and is heard saying what was recorded.
+ * <Play>s the recording and is heard saying what was recorded; and
+ * `ringfence-sim call-in`.
  *
  * Every call is launched by the first test and played side by side; each
  * later test waits for its own. */
@@ -21,6 +22,7 @@
 
 #include <openssl/evp.h>
 #include <strings.h>
+#include <sys/wait.h>
 
 #define SR_TO "+15005550006"        /* the account's number called */
 #define SR_DEADLINE_MS 60000
@@ -540,6 +542,64 @@ static void test_inbound_refusals(void **state)
 	}
 }
 
+/* Runs bin/ringfence-sim call-in with args (shell-quoted); its exit
+ * status, its output (stdout and stderr) into out. */
+static int run_call_in(const char *args, struct buf *out)
+{
+	char *cmd = xasprintf("bin/ringfence-sim call-in %s 2>&1", args);
+	char line[512];
+	FILE *f = popen(cmd, "r");
+	int st;
+	free(cmd);
+	if (f == NULL)
+		fail_msg("cannot run bin/ringfence-sim call-in");
+	while (fgets(line, sizeof(line), f))
+		buf_puts(out, line);
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The command line: a call that records and ends cleanly (0, its sid and
+ * transcript), one that the application breaks (1), a refused caller (1)
+ * and a usage error (2). */
+static void test_call_in_command(void **state)
+{
+	struct buf out = BUF_INIT;
+	char *args;
+	int rc;
+	(void)state;
+
+	serve_or_fail("cli", "start", XML "<Response><Gather numDigits=\"6\" action=\"next\"/></Response>");
+	serve_or_fail("cli", "next", XML "<Response><Record action=\"saved\" finishOnKey=\"#\"/></Response>");
+	serve_or_fail("cli", "saved", XML "<Response><Say>Saved</Say><Hangup/></Response>");
+	serve_or_fail("cli", "broken", XML "<Response><Record maxLength=\"99999\"/></Response>");
+	args = xasprintf("--from +15551230009 --to " SR_TO " --url %s/cli/start --wait --timeout 60"
+		" --behaviour 'person; press 654321; speak 1 \"Hi\"; press #'", fakeapp_url(fa));
+	rc = run_call_in(args, &out);
+	free(args);
+	if (rc != 0 || strncmp(buf_str(&out), "CA", 2) != 0 || !strstr(buf_str(&out), "status completed") ||
+		!strstr(buf_str(&out), "press 654321") || !strstr(buf_str(&out), "record 1 ") ||
+		!strstr(buf_str(&out), "say Saved"))
+		fail_msg("call-in: exit %d:\n%s", rc, buf_str(&out));
+	buf_reset(&out);
+	args = xasprintf("--from +15551230009 --to " SR_TO " --url %s/cli/broken --wait --timeout 60"
+		" --behaviour person", fakeapp_url(fa));
+	rc = run_call_in(args, &out);
+	free(args);
+	if (rc != 1 || !strstr(buf_str(&out), "error 12100"))
+		fail_msg("call-in of a broken document: exit %d:\n%s", rc, buf_str(&out));
+	buf_reset(&out);
+	rc = run_call_in("--from +15551230009 --to " SR_TO " --url http://127.0.0.1:9/x --behaviour busy",
+		&out);
+	if (rc != 1 || !strstr(buf_str(&out), "person or a machine"))
+		fail_msg("call-in of a busy caller: exit %d:\n%s", rc, buf_str(&out));
+	buf_reset(&out);
+	rc = run_call_in("--from +15551230009", &out);
+	if (rc != 2 || !strstr(buf_str(&out), "required"))
+		fail_msg("call-in without --to: exit %d:\n%s", rc, buf_str(&out));
+	buf_free(&out);
+}
+
 /* ---- the group ---------------------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -582,6 +642,7 @@ int sim_record_tests(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_silence),
 		cmocka_unit_test(test_bad_attribute),
+		cmocka_unit_test(test_call_in_command),
 	};
 	return cmocka_run_group_tests_name("integration: simulator inbound calls and recordings", tests,
 		group_setup, group_teardown);
