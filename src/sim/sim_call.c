@@ -44,6 +44,9 @@
 #define MAX_LOOP 10
 #define PROMPT_MAX 4096
 #define SLICE_MS 50
+/* The words spoken into one recording that are kept (the simulator's
+ * recordings table holds at most this many bytes). */
+#define RECORD_WORDS_MAX 256
 
 enum listen {
 	LISTEN_DIGITS,   /* digits collected (maybe "" for a Record) */
@@ -835,6 +838,15 @@ static int record(struct call *c, const struct sim_verb *v, struct sim_twiml *ne
 	if (secs < 1)
 		secs = 1;
 	snprintf(dur, sizeof(dur), "%d", secs);
+	/* The words kept with a recording are at most RECORD_WORDS_MAX bytes,
+	 * cut at a character boundary. */
+	if (t.words.len > RECORD_WORDS_MAX) {
+		size_t cut = RECORD_WORDS_MAX;
+		while (cut > 0 && ((unsigned char)t.words.data[cut] & 0xC0) == 0x80)
+			cut--;
+		t.words.len = cut;
+		t.words.data[cut] = '\0';
+	}
 	/* The transcript's record line is what the driver stores, before
 	 * the application can ask for it. */
 	emit(c, SIM_EV_RECORD, secs, url, buf_str(&t.words));

@@ -28,6 +28,10 @@
 #define SR_DEADLINE_MS 60000
 #define SR_POLL_MS 250
 #define SR_WORDS "Hello, this is Anna's salon"
+/* 200 bytes: two of them are more than a recording keeps (256). */
+#define LONG_WORDS "Twenty bytes of it. Twenty bytes of it. Twenty bytes of it. Twenty bytes of it. " \
+	"Twenty bytes of it. Twenty bytes of it. Twenty bytes of it. Twenty bytes of it. " \
+	"Twenty bytes of it. Twenty bytes of it."
 
 static const char *api_url;         /* TWILIO_API_URL */
 static char api_base[300];          /* api_url + /2010-04-01/Accounts/AC... */
@@ -61,7 +65,7 @@ static struct call calls[] = {
 		XML "<Response><Record action=\"saved\" timeout=\"2\" recordingStatusCallback=\"rs\""
 		" recordingStatusCallbackEvent=\"completed absent\"/><Say>You said nothing</Say><Hangup/></Response>",
 		NULL, "", "", NULL, NULL },
-	{ "silence", "person; speak 3; wait 10",
+	{ "silence", "person; speak 1 \"" LONG_WORDS "\"; speak 2 \"" LONG_WORDS "\"; wait 10",
 		XML "<Response><Record action=\"saved\" timeout=\"2\" trim=\"do-not-trim\"/></Response>", NULL,
 		"", "", NULL, NULL },
 	{ "bad-attribute", "person; speak 2; press #",
@@ -462,7 +466,8 @@ static void test_empty(void **state)
 }
 
 /* Silence (timeout 2) ends a recording; do-not-trim keeps the silence
- * in its length; no key: no Digits. */
+ * in its length; no key: no Digits; more words than a recording keeps
+ * are cut, and it is still stored and served. */
 static void test_silence(void **state)
 {
 	struct call *c = call_named("silence");
@@ -473,6 +478,16 @@ static void test_silence(void **state)
 	request_or_fail(c, "saved", 1, &q);
 	rq_expect(c, &q, "RecordingDuration", "5");
 	rq_expect(c, &q, "Digits", NULL);
+	{
+		/* Served, with the words cut to what a recording keeps. */
+		struct hx_response rs;
+		const char *url = rq_get(&q, "RecordingUrl");
+		if (url == NULL || get_public(url, &rs) != 200 ||
+			memmem(rs.body.data, rs.body.len, LONG_WORDS " / Twenty", strlen(LONG_WORDS) + 9) == NULL ||
+			memmem(rs.body.data, rs.body.len, LONG_WORDS " / " LONG_WORDS, 2 * strlen(LONG_WORDS) + 3))
+			fail_msg("silence: the recording %s is not served with its words cut", url ? url : "-");
+		hx_response_free(&rs);
+	}
 	arena_free(q.a);
 	if (event(c, "note", "2 s of silence") == NULL)
 		fail_msg("silence: the transcript does not say silence ended the recording");
