@@ -10,6 +10,7 @@
 #include "flow.h"
 #include "twiml.h"
 #include "util.h"
+#include "wording.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -87,6 +88,36 @@ static char *keypress_reason(const struct twiml_facts *fx, const char *adir, con
 			return xasprintf("its prompt %s says 'press'", fx->play_files[k]);
 	}
 	return NULL;
+}
+
+/* The SMS rules (wording.h) on every <Message> (or <Sms>) body of state
+ * name's template at path: a reply a flow texts is held to the reminder
+ * text's rules but the STOP line, and may use only the appointment's
+ * four fields. */
+static void check_messages(xmlNodePtr el, const char *path, const char *state,
+	struct flow_diag *d)
+{
+	for (xmlNodePtr c = el ? el->children : NULL; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (xmlStrcmp(c->name, (const xmlChar *)"Message") == 0 ||
+			xmlStrcmp(c->name, (const xmlChar *)"Sms") == 0) {
+			xmlNodePtr body = NULL;
+			xmlChar *raw;
+			char *where = xasprintf("%s:%ld: state '%s': <%s>", path, xmlGetLineNo(c),
+				state, (const char *)c->name);
+			for (xmlNodePtr b = c->children; b; b = b->next)
+				if (b->type == XML_ELEMENT_NODE &&
+					xmlStrcmp(b->name, (const xmlChar *)"Body") == 0)
+					body = b;
+			raw = xmlNodeGetContent(body ? body : c);
+			wording_check_sms_text(raw ? (const char *)raw : "", WORDING_SMS_REPLY, where, d);
+			xmlFree(raw);
+			free(where);
+		} else {
+			check_messages(c, path, state, d);
+		}
+	}
 }
 
 /* The rules of a state that records (Twilio: an empty recording makes no
@@ -182,6 +213,7 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 		if (doc != NULL) {
 			twiml_validate(doc, paths[i], &tmp);
 			twiml_inspect(doc, &fx[i]);
+			check_messages((xmlNodePtr)doc, paths[i], st->name, d);
 			have[i] = 1;
 		}
 		/* Template problems name the state, like every other rule's. */
@@ -295,6 +327,19 @@ static int is_dir(const char *path)
 	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* Checks the message templates and prints their problems on out;
+ * returns their number. */
+static int check_templates(const char *root, FILE *out)
+{
+	struct flow_diag d = { NULL, 0 };
+	int n = wording_check_templates(root, &d);
+
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(out, "%s\n", d.msgs[i]);
+	flow_diag_free(&d);
+	return n;
+}
+
 /* Checks one flow and prints its problems on out; returns their number. */
 static int check_one(const char *root, const char *name, int production, FILE *out,
 	struct check_stats *st)
@@ -332,7 +377,9 @@ int check_run(const char *root, int production, char *const *flows, int nflows,
 		for (int i = 0; i < nflows; i++) {
 			char *rel = xasprintf("state_tables/%s", flows[i]);
 			char *fdir = flow_path(root, rel);
-			if (flow_name_valid(flows[i]) && is_dir(fdir)) {
+			if (strcmp(flows[i], WORDING_DIR) == 0 && is_dir(fdir)) {
+				problems += check_templates(root, out);
+			} else if (flow_name_valid(flows[i]) && is_dir(fdir)) {
 				problems += check_one(root, flows[i], production, out, st);
 			} else {
 				fprintf(out, "%s: no such flow\n", fdir);
@@ -347,7 +394,10 @@ int check_run(const char *root, int production, char *const *flows, int nflows,
 	for (int i = 0; i < n; i++) {
 		const char *name = ents[i]->d_name;
 		char *fdir = xasprintf("%s/%s", sdir, name);
-		if (name[0] != '.' && is_dir(fdir)) {
+		if (strcmp(name, WORDING_DIR) == 0 && is_dir(fdir)) {
+			/* Not a flow: the reminder text's and email's templates. */
+			problems += check_templates(root, out);
+		} else if (name[0] != '.' && is_dir(fdir)) {
 			if (flow_name_valid(name)) {
 				problems += check_one(root, name, production, out, st);
 			} else {
@@ -452,7 +502,12 @@ int check_main(int argc, char **argv)
 			       "states that wait for input have a Gather and a timeout exit, terminal states\n"
 			       "hang up, templates use only allow-listed fields, and no state reached on\n"
 			       "'machine' or 'timeout' asks for a keypress.  --production also requires\n"
-			       "fixed prompts to be recorded audio rather than Say.\n\n"
+			       "fixed prompts to be recorded audio rather than Say.  Without FLOW, also\n"
+			       "the reminder text and email templates under DIR/state_tables/messages:\n"
+			       "allowed fields only, the STOP line and the unsubscribe link present, a\n"
+			       "text within 2 SMS segments at its longest, and carrier keywords (STOP,\n"
+			       "CANCEL, END, HELP, ...) suggested only for what they do; every <Message>\n"
+			       "a flow texts is held to the same segment, field and keyword rules.\n\n"
 			       "Prints one line per problem, then \"check: N flows, N states, N problems\".\n"
 			       "Exit status: 0 clean, 1 problems, 2 usage error.\n");
 			rc = 0;

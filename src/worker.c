@@ -14,6 +14,7 @@
 #include "rds.h"
 #include "reconcile.h"
 #include "util.h"
+#include "wording.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -390,6 +391,11 @@ int worker_main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(start, sizeof(start), "%s", f->states[f->start].name);
+	/* The text and email templates, once for every process of the pool. */
+	if (wording_init(cfg.root, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence worker: %s\n", err);
+		goto out;
+	}
 
 	log_info("worker: %d process(es)%s, lease %d s, env %s", o.concurrency,
 		o.once ? ", draining once" : "", o.lease_s, cfg.env_name);
