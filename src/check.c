@@ -89,6 +89,12 @@ static char *keypress_reason(const struct twiml_facts *fx, const char *adir, con
 	return NULL;
 }
 
+/* State i's template: the loaded one, else the one check loaded. */
+static xmlDocPtr st_doc(const struct flow *f, xmlDocPtr *owned, size_t i)
+{
+	return f->states[i].tmpl ? f->states[i].tmpl : owned[i];
+}
+
 /* Reports the .xml files in state_tables/<flow> that are not states of f. */
 static void check_stray_templates(const struct flow *f, const char *dir, struct flow_diag *d)
 {
@@ -110,8 +116,55 @@ static void check_stray_templates(const struct flow *f, const char *dir, struct 
 	free(ents);
 }
 
+/* A text flow's own rules for state i's template (see check.h): a
+ * Response holding nothing but at most one Message, with text and no
+ * attributes (Twilio sends the reply to the texter from the number
+ * texted); no voice verb. */
+static void check_text_template(xmlDocPtr doc, const char *path, const char *state,
+	struct flow_diag *d)
+{
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+	int messages = 0;
+
+	if (root == NULL || strcmp((const char *)root->name, "Response") != 0)
+		return; /* twiml_validate has said so */
+	for (xmlNodePtr c = root->children; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (strcmp((const char *)c->name, "Message") != 0) {
+			flow_diag_add(d, "%s:%ld: state '%s' of a text flow uses <%s>; a text reply "
+				"holds only <Message> (no Gather, Play, Say or Record)", path,
+				xmlGetLineNo(c), state, (const char *)c->name);
+			continue;
+		}
+		if (++messages == 2)
+			flow_diag_add(d, "%s:%ld: state '%s' sends more than one <Message> "
+				"(one reply per text)", path, xmlGetLineNo(c), state);
+		if (c->properties != NULL)
+			flow_diag_add(d, "%s:%ld: state '%s': <Message> must have no attributes "
+				"(the reply goes to the texter, from the number texted)", path,
+				xmlGetLineNo(c), state);
+		if (c->children == NULL || c->children->type != XML_TEXT_NODE ||
+			c->children->next != NULL)
+			flow_diag_add(d, "%s:%ld: state '%s': <Message> must hold its text only", path,
+				xmlGetLineNo(c), state);
+	}
+}
+
+/* A text flow's rules for state i beyond its template: a state that
+ * waits for a text has an `other` exit (any text gets an answer, or
+ * deliberate silence, never an error). */
+static void check_text_state(const struct flow *f, int i, const char *tp, struct flow_diag *d)
+{
+	if (!f->states[i].terminal && waits_for_input(f, i) && !has_exit(f, i, "other"))
+		flow_diag_add(d, "%s:%d: state '%s' of a text flow has no 'other' exit "
+			"(an unrecognised text would have no answer)", tp, first_line(f, i, 0),
+			f->states[i].name);
+}
+
 int check_flow(const struct flow *f, const char *root, int production, struct flow_diag *d)
 {
+	int is_text = flow_is_text(f);
 	size_t before = d->n;
 	char *rel = xasprintf("state_tables/%s", f->name);
 	char *dir = flow_path(root, rel);
@@ -180,6 +233,12 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 		if (!seen[i])
 			flow_diag_add(d, "%s:%d: state '%s' is unreachable from the start state '%s'", tp,
 				first_line(f, (int)i, 1), name, f->states[f->start].name);
+		if (is_text) {
+			check_text_state(f, (int)i, tp, d);
+			if (have[i])
+				check_text_template(st_doc(f, owned, i), paths[i], name, d);
+			continue;
+		}
 		if (!terminal && waits_for_input(f, (int)i) && !has_exit(f, (int)i, "timeout"))
 			flow_diag_add(d, "%s:%d: state '%s' has no 'timeout' exit "
 				"(a caller who presses nothing would be stuck)", tp,
@@ -220,7 +279,7 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 
 	/* A voicemail greeting or silence leads here: asking for a key would
 	 * only be recorded (or swallowed) by the machine. */
-	for (size_t k = 0; k < f->ntrans; k++) {
+	for (size_t k = 0; k < f->ntrans && !is_text; k++) {
 		const struct flow_transition *t = &f->trans[k];
 		char *why;
 		if (strcmp(t->on, "machine") != 0 && strcmp(t->on, "timeout") != 0)

@@ -129,21 +129,11 @@ static int call_lock(struct db *db, struct arena *a, const char *token, const ch
 		CALL_COLUMNS " WHERE c.call_sid = $1 FOR UPDATE OF c", 1, param, C_NCOLS, row->v);
 }
 
-/* Runs a statement that returns no rows we need; 0 or -1. */
-static int exec_cmd(struct db *db, const char *name, const char *sql, int n, const char *const *p)
-{
-	PGresult *res = db_exec_prepared(db, name, sql, n, p);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
 static int record_event(struct db *db, struct arena *a, const char *call_id, int seq,
 	const char *from, const char *input, const char *to, const char *action, const char *digits)
 {
 	const char *p[7] = { call_id, arena_printf(a, "%d", seq), from, input, to, action, digits };
-	return exec_cmd(db, "engine_event",
+	return db_cmd_prepared(db, "engine_event",
 		"INSERT INTO call_events (call_id, seq, from_state, input, to_state, action, digits)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p);
 }
@@ -269,7 +259,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 	}
 	if (row.v[C_SID] == NULL) {
 		const char *p[2] = { row.v[C_ID], in->call_sid };
-		if (exec_cmd(db, "engine_bind_sid",
+		if (db_cmd_prepared(db, "engine_bind_sid",
 			    "UPDATE calls SET call_sid = $2, updated_at = now() WHERE id = $1", 2, p) < 0) {
 			snprintf(err, errlen, "cannot bind CallSid: %s", db_last_error(db));
 			goto rollback;
@@ -299,8 +289,9 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 			}
 			if (t->action) {
 				const struct action_def *ad = actions_find(t->action);
-				struct action_ctx ctx = { db, a, row.v[C_ID], row.v[C_BUSINESS],
-					row.v[C_APPT], in->digits ? in->digits : "" };
+				struct action_ctx ctx = { .db = db, .arena = a, .call_id = row.v[C_ID],
+					.business_id = row.v[C_BUSINESS], .appointment_id = row.v[C_APPT],
+					.digits = in->digits ? in->digits : "" };
 				if (ad == NULL || ad->fn(&ctx, &event) < 0) {
 					snprintf(err, errlen, "action %s failed", t->action);
 					goto rollback;
@@ -329,7 +320,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 		if (oc->input) {
 			const char *p[5] = { row.v[C_ID], f->states[state].name,
 				arena_printf(a, "%d", seq), in->call_status, in->answered_by };
-			if (exec_cmd(db, "engine_advance",
+			if (db_cmd_prepared(db, "engine_advance",
 				    "UPDATE calls SET state = $2, seq = $3, updated_at = now(),"
 				    " call_status = COALESCE($4, call_status),"
 				    " answered_by = COALESCE($5, answered_by) WHERE id = $1", 5, p) < 0) {
