@@ -171,6 +171,7 @@ static int sms_context(struct db *db, struct arena *a, const char *phone, const 
 	return db_row_prepared(db, a, "sms_context_business",
 		"SELECT NULL, b.id, NULL, b.name, b.callback_phone, NULL, NULL FROM businesses b"
 		" WHERE rf_business_sms_from(b.twilio_from, $3) = $2"
+		" AND EXISTS (SELECT 1 FROM clients c WHERE c.business_id = b.id AND c.phone = $1)"
 		" ORDER BY (SELECT max(ca.created_at) FROM contact_attempts ca"
 		"  WHERE ca.business_id = b.id AND ca.to_address = $1) DESC NULLS LAST, b.id LIMIT 1",
 		3, p, K_NCOLS, v);
@@ -293,7 +294,7 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 		goto db_fail;
 	if (found == 0) {
 		db_rollback(db);
-		out->action = "a text to a number no business texts from: no reply";
+		out->action = "no business texting from that number knows this phone: no reply";
 		return 0;
 	}
 	out->business_id = v[K_BUSINESS];
