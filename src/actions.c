@@ -2,8 +2,11 @@
  * and the reminder text flows name them, and the text flow's opt-in and
  * help-once.  Each runs inside the engine's (or sms.c's) transaction. */
 #include "actions.h"
+#include "arena.h"
 #include "db.h"
+#include "greeting.h"
 #include "log.h"
+#include "taskcode.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -171,6 +174,39 @@ static int action_hint_once(struct action_ctx *ctx, const char **event)
 	return 0;
 }
 
+/* The caller of an inbound call entered a task code for the greeting.
+ * Events: valid (the call is now the code's business's), invalid (try
+ * again), refused (that was the last try), throttled (not even looked
+ * at: too many wrong codes lately). */
+static int action_verify_task_code(struct action_ctx *ctx, const char **event)
+{
+	struct taskcode_try t = { ctx->call_id, ctx->caller, ctx->called, ctx->digits, "greeting",
+		ctx->now_s };
+	char *biz = arena_alloc(ctx->arena, 24), code[24];
+
+	*event = NULL;
+	if (ctx->caller == NULL || ctx->called == NULL)
+		return -1;
+	switch (taskcode_verify(ctx->db, ctx->rds, ctx->secret, &t, biz, code)) {
+	case TASKCODE_VALID:
+		ctx->bound_business_id = biz;
+		*event = "valid";
+		return 0;
+	case TASKCODE_WRONG:
+		*event = "invalid";
+		return 0;
+	case TASKCODE_LAST_WRONG:
+		*event = "refused";
+		return 0;
+	case TASKCODE_THROTTLED:
+		*event = "throttled";
+		return 0;
+	case TASKCODE_ERROR:
+		break;
+	}
+	return -1;
+}
+
 const struct action_def actions_table[] = {
 	{ "confirm", action_confirm, "confirm the call's appointment" },
 	{ "cancel", action_cancel, "cancel the call's appointment and its unsent reminders" },
@@ -182,6 +218,12 @@ const struct action_def actions_table[] = {
 		"note that the texting client asked for a call back (done/none)" },
 	{ "opt_in", action_opt_in, "lift the texting client's opt-out (START, UNSTOP)" },
 	{ "hint_once", action_hint_once, "first for the reminder's first unrecognised text, else again" },
+	{ "verify_task_code", action_verify_task_code,
+		"check an inbound caller's greeting task code: valid, invalid, refused or throttled" },
+	{ "store_take", greeting_store_take, "keep the recording just made as one take of this call" },
+	{ "retake", greeting_retake, "another take (again) or this call's last one was made (enough)" },
+	{ "keep_recording", greeting_keep,
+		"the caller kept the last take: the business's greeting once Twilio has it" },
 	{ NULL, NULL, NULL },
 };
 
