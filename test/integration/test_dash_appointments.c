@@ -891,6 +891,8 @@ static void test_timeline_sms_replies(void **state)
 	has_or_fail(body, "Client replied by text: “&lt;i&gt;Yes&lt;/i&gt; &amp; see you, A”",
 		"A's reply, escaped");
 	has_or_fail(body, "Client replied by text: “STOP” (opted out)", "A's STOP");
+	has_or_fail(body, "Text reply: not understood → hint", "the text flow's one hint to A");
+	has_or_fail(body, "Text reply: stop → opted out", "the text flow's step on A's STOP");
 	assert_null(strstr(body, "Running late, B"));
 	assert_null(strstr(body, "<i>Yes"));
 	free(body);
