@@ -12,7 +12,8 @@
  * number from the same sender, the most recent reminder is answered and
  * the reply names its business; a replayed MessageSid changes nothing and
  * gets nothing; and the simulator, as Twilio, refuses to text a number
- * that texted STOP (21610) until it texts START.
+ * that texted STOP (21610) until it texts START.  A client the business
+ * marked "do not call" gets no call but still gets texts.
  *
  * Every test has its own businesses and clients with random phones. */
 #include "harness.h"
@@ -498,6 +499,29 @@ static void test_sim_refuses_stopped_number(void **state)
 	assert_int_equal(code, 0);
 }
 
+/* The business's "do not call" (dashboard client page, API) stops calls
+ * only: the voice reminder is not placed and says why; a text still goes. */
+static void test_do_not_call_stops_voice_only(void **state)
+{
+	struct hx_rfix f, text;
+	struct hx_rstate s;
+	const char *p[1];
+	const struct hx_rfix_opts o = { .business_name = "Flow Quiet Clinic",
+		.client_name = "Flow Test Client", .channel = "voice", .email_prefix = NULL,
+		.notes = NULL, .retry_count = 0, .retry_delay_minutes = 5, .stale_min = 120 };
+	(void)state;
+
+	hx_rfix_or_fail(&f, &o);
+	p[0] = f.client;
+	hx_db_cmd_or_fail("UPDATE clients SET do_not_call = true WHERE id = $1::bigint", 1, p);
+	worker_pass_or_fail(&f, &s);
+	if (s.attempts != 0 || strcmp(s.reminder, "pending") != 0 || s.reason[0] == '\0')
+		fail_msg("a call to a do-not-call client: %s (%s), %lld attempt(s)", s.reminder,
+			s.reason, s.attempts);
+	another_text_or_fail(&f, &text);
+	sent_or_fail(&text);
+}
+
 static int group_setup(void **state)
 {
 	if (hx_init_sim_api("sms flow tests", &api_url, api_base, sizeof(api_base)) < 0)
@@ -529,6 +553,7 @@ int sms_flow_tests(void)
 		cmocka_unit_test(test_two_businesses_one_sender),
 		cmocka_unit_test(test_replayed_sid),
 		cmocka_unit_test(test_sim_refuses_stopped_number),
+		cmocka_unit_test(test_do_not_call_stops_voice_only),
 	};
 	return cmocka_run_group_tests_name("integration: SMS conversations", tests, group_setup,
 		group_teardown);
