@@ -511,7 +511,10 @@ int check_main(int argc, char **argv)
 			       "states that wait for input have a Gather and a timeout exit, terminal states\n"
 			       "hang up, templates use only allow-listed fields, and no state reached on\n"
 			       "'machine' or 'timeout' asks for a keypress.  --production also requires\n"
-			       "fixed prompts to be recorded audio rather than Say.\n\n"
+			       "fixed prompts to be recorded audio rather than Say.  A text flow (a name\n"
+			       "ending in _sms, as reminder_sms) instead answers each state with at most one\n"
+			       "<Message> of text and no voice verb, and a state waiting for a text needs\n"
+			       "an 'other' exit.\n\n"
 			       "Prints one line per problem, then \"check: N flows, N states, N problems\".\n"
 			       "Exit status: 0 clean, 1 problems, 2 usage error.\n");
 			rc = 0;
