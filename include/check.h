@@ -24,7 +24,8 @@
  * answers inbound texts: its own rules replace the voice ones (timeout
  * exit, Gather, hang-up, audio, keypress): each template is a Response
  * with at most one <Message>, holding only text (allow-listed fields
- * only) and no attributes, and no other verb (Gather, Play, Say,
+ * only) and no attributes, at most two SMS segments long with every
+ * field at its longest, and no other verb (Gather, Play, Say,
  * Record...); a state that waits for a text has an `other` exit.  The
  * shared rules (known actions, every state reachable, a template per
  * state, no stray template) apply to both. */

@@ -281,7 +281,7 @@ static void test_confirm_cancel_and_after(void **state)
 	another_text_or_fail(&f, &later);
 	reply_or_fail(&f, "1", "Flow Cancel Clinic: your appointment on ");
 	appointment_is_or_fail(&f, "confirmed");
-	reply_or_fail(&f, " 2 ", "is cancelled. To book again, call +15005550006");
+	reply_or_fail(&f, " 2 ", "is cancelled. To rebook call +15005550006");
 	appointment_is_or_fail(&f, "cancelled");
 	assert_int_equal(count_or_fail("SELECT count(*) FROM reminders WHERE id = $1::bigint"
 		" AND status = 'cancelled'", later.reminder), 1);
@@ -317,7 +317,7 @@ static void test_unknown_once_then_silence(void **state)
 
 	fixture_or_fail(&f, "Flow Hint Clinic");
 	sent_or_fail(&f);
-	reply_or_fail(&f, "what time was it again?", "sorry, we did not understand. Reply 1 to confirm");
+	reply_or_fail(&f, "what time was it again?", "sorry, not understood. Reply 1 to confirm");
 	reply_or_fail(&f, "hello?", "");
 	reply_or_fail(&f, "hello??", "");
 	reply_or_fail(&f, "confirm", "is confirmed");
@@ -353,8 +353,8 @@ static void test_help(void **state)
 
 	fixture_or_fail(&f, "Flow Help Clinic");
 	sent_or_fail(&f);
-	reply_or_fail(&f, "HELP", "Flow Help Clinic appointment reminders");
-	reply_or_fail(&f, "info", "Questions: +15005550006");
+	reply_or_fail(&f, "HELP", "Flow Help Clinic: reply 1 to confirm, 2 to cancel, 3 for a call back");
+	reply_or_fail(&f, "info", "Call us: +15005550006");
 	appointment_is_or_fail(&f, "booked");
 }
 

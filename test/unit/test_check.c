@@ -384,9 +384,12 @@ static void test_check_main(void **state)
 		{ { "check", "--root", FIX "bad_text", NULL }, 1,
 		  "<Message> must have no attributes", "" },
 		{ { "check", "--root", FIX "bad_text", NULL }, 1,
+		  "state 'long': its reply may be 312 characters long (fields at their longest),"
+		  " over two SMS segments (306 in GSM-7)", "" },
+		{ { "check", "--root", FIX "bad_text", NULL }, 1,
 		  "state 'two' of a text flow has no 'other' exit", "" },
 		{ { "check", "--root", FIX "bad_text", NULL }, 1,
-		  "check: 1 flows, 4 states, 6 problems\n", "" },
+		  "check: 1 flows, 5 states, 7 problems\n", "" },
 		{ { "check", "reminder_sms", NULL }, 0, "check: 1 flows, 15 states, 0 problems\n", "" },
 		{ { "check", "--root", FIX "no_such_root", NULL }, 1, "",
 		  "ringfence check: no state_tables directory in " FIX "no_such_root\n" },
