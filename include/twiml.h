@@ -1,6 +1,7 @@
 /* twiml: TwiML templates, validated and rendered with libxml2.
  *
- * A template is a TwiML document whose Say text may hold placeholders
+ * A template is a TwiML document whose Say (or, in a text reply, Message)
+ * text may hold placeholders
  * {{field}}, where field is on the allow-list (business_name,
  * appointment_date, appointment_time, callback_number): nothing
  * confidential can reach a caller, a voicemail or a speakerphone.  Values

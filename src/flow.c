@@ -366,3 +366,9 @@ const struct flow_transition *flow_next(const struct flow *f, int state, const c
 				return &f->trans[i];
 	return NULL;
 }
+
+int flow_is_text(const struct flow *f)
+{
+	size_t n = strlen(f->name);
+	return n > 4 && strcmp(f->name + n - 4, "_sms") == 0;
+}

@@ -76,6 +76,13 @@ int twiml_placeholder_next(const char **pp, const char **start, size_t *len)
 	return TWIML_PH_TEXT;
 }
 
+/* Whether the element called name speaks or sends its text with
+ * placeholders filled in: a Say (voice) or a Message (a text reply). */
+static int holds_fields(const char *name)
+{
+	return strcmp(name, "Say") == 0 || strcmp(name, "Message") == 0;
+}
+
 /* Whether text holds at least one well-formed {{field}}. */
 static int has_placeholder(const char *text)
 {
@@ -343,16 +350,19 @@ static void problem(struct vctx *v, const xmlNode *node, const char *fmt, ...)
 	free(msg);
 }
 
-/* Checks every placeholder in a Say text: well-formed and allow-listed. */
+/* Checks every placeholder in a Say or Message text: well-formed and
+ * allow-listed. */
 static void check_say_text(struct vctx *v, const xmlNode *node, const char *text)
 {
+	const char *el = (const char *)node->name;
 	const char *p = text, *s;
 	size_t n;
 	int k;
 
 	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
 		if (k == TWIML_PH_BAD) {
-			problem(v, node, "malformed placeholder near '%.20s' in <Say> (write {{field}})", s);
+			problem(v, node, "malformed placeholder near '%.20s' in <%s> (write {{field}})", s,
+				el);
 		} else if (k == TWIML_PH_FIELD) {
 			char *name = xstrndup(s, n);
 			if (!twiml_field_allowed(name))
@@ -438,7 +448,7 @@ static void check_attrs(struct vctx *v, const xmlNode *el, const struct elem_rul
 			goto next;
 		}
 		if (strstr(val, "{{"))
-			problem(v, el, "placeholder in attribute %s= of <%s> (only Say text may hold placeholders)",
+			problem(v, el, "placeholder in attribute %s= of <%s> (only Say and Message text may hold placeholders)",
 				name, (const char *)el->name);
 		if (rule->attrs == NULL)
 			goto next;
@@ -526,10 +536,10 @@ static void check_children(struct vctx *v, const xmlNode *el, const struct elem_
 				break;
 			if (!rule->text)
 				problem(v, c, "<%s> cannot hold text ('%.30s')", rule->name, text);
-			else if (strcmp(rule->name, "Say") == 0)
+			else if (holds_fields(rule->name))
 				; /* checked whole below, as the renderer reads it */
 			else if (strstr(text, "{{"))
-				problem(v, c, "placeholder in <%s> text (only Say text may hold placeholders)",
+				problem(v, c, "placeholder in <%s> text (only Say and Message text may hold placeholders)",
 					rule->name);
 			if (rule->text)
 				has_text = 1;
@@ -542,9 +552,10 @@ static void check_children(struct vctx *v, const xmlNode *el, const struct elem_
 			break;
 		}
 	}
-	if (strcmp(rule->name, "Say") == 0) {
-		/* The renderer expands the Say's whole text, so a placeholder
-		 * split by a comment or a CDATA section is one placeholder. */
+	if (holds_fields(rule->name) && (has_text || strcmp(rule->name, "Say") == 0)) {
+		/* The renderer expands the whole text, so a placeholder split
+		 * by a comment or a CDATA section is one placeholder.  A
+		 * Message may instead hold Body and Media. */
 		xmlChar *raw = xmlNodeGetContent(el);
 		if (!has_text)
 			problem(v, el, "<Say> is empty");
@@ -921,7 +932,8 @@ static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts, stru
 		}
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
-		if (is_name(c, "Say")) {
+		if (is_name(c, "Say") || (is_name(c, "Message") && c->children &&
+					     c->children->type == XML_TEXT_NODE)) {
 			struct buf b;
 			xmlChar *raw = xmlNodeGetContent(c);
 			buf_init_arena(&b, a);

@@ -11,6 +11,8 @@
  *                                           when detection was requested
  *   busy | no-answer | fail
  *   person; sms-reply "C"                   replies to an SMS it receives
+ *   person; sms-reply "STOP"; sms-wait 5; sms-reply "START"
+ *                                           texts several times, in order
  *   person; sms-undelivered 30003           its SMS are not delivered
  *   person; press 123456; speak 3 "Hello"; press #   records a greeting
  *
@@ -21,7 +23,10 @@
  * `press DIGITS` (0-9 * #), `silence`, `hangup`, `expect "TEXT"` (what
  * the callee must have heard since the previous step, case-insensitive;
  * used by `ringfence-sim simulate`), `expect-hangup`, `sms-reply "TEXT"`,
- * `sms-undelivered CODE`.  A person's keypresses go, in order, into the
+ * `sms-wait S`, `sms-undelivered CODE`.  `sms-reply` may be given up to
+ * SIM_CALLEE_MAX_SMS_REPLIES times: after an SMS it receives is delivered
+ * the callee sends each text in turn, 2 seconds apart, or S seconds after
+ * the one before when an `sms-wait S` comes between them.  A person's keypresses go, in order, into the
  * Gathers the call meets; with no step left a person stays silent.
  *
  * A script file holds one "NUMBER BEHAVIOUR" per line (E.164 number, '#'
@@ -51,6 +56,8 @@ enum sim_step_kind {
 
 #define SIM_CALLEE_MAX_STEPS 64
 #define SIM_CALLEE_MAX_TEXT 256
+#define SIM_CALLEE_MAX_SMS_REPLIES 4
+#define SIM_CALLEE_SMS_GAP_S 2.0
 
 struct sim_step {
 	enum sim_step_kind kind;
@@ -64,8 +71,11 @@ struct sim_callee {
 	char answered_by[24];          /* AnsweredBy when detection is on */
 	struct sim_step steps[SIM_CALLEE_MAX_STEPS];
 	int nsteps;
-	int has_sms_reply;
-	char sms_reply[1601];          /* the reply to an SMS it receives */
+	int nsms_replies;              /* the texts it sends after an SMS it receives */
+	struct sim_sms_reply {
+		double wait_s;         /* after the SMS (or the previous text) */
+		char text[1601];
+	} sms_replies[SIM_CALLEE_MAX_SMS_REPLIES];
 	int sms_error_code;            /* 0: delivered; else undelivered with this code */
 };
 

@@ -307,9 +307,9 @@ static void message_child(const struct driver *d, struct sim_store_message *m)
 		if (message_set(db, m, "delivered", 0, NULL, t0) < 0)
 			_exit(1);
 		message_callback(d, db, m, "delivered", 0, t0);
-		if (callee->has_sms_reply) {
-			scaled_sleep(d->opts, 2.0);
-			message_reply(d, db, m, callee->sms_reply, t0);
+		for (int i = 0; i < callee->nsms_replies; i++) {
+			scaled_sleep(d->opts, callee->sms_replies[i].wait_s);
+			message_reply(d, db, m, callee->sms_replies[i].text, t0);
 		}
 	}
 	db_close(db);

@@ -41,7 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(a->nsteps >= 0 && a->nsteps <= SIM_CALLEE_MAX_STEPS);
 		CHECK(isfinite(a->ring_s) && a->ring_s >= 0);
 		CHECK(memchr(a->answered_by, '\0', sizeof(a->answered_by)) != NULL);
-		CHECK(memchr(a->sms_reply, '\0', sizeof(a->sms_reply)) != NULL);
+		CHECK(a->nsms_replies >= 0 && a->nsms_replies <= SIM_CALLEE_MAX_SMS_REPLIES);
+		for (int i = 0; i < a->nsms_replies; i++)
+			CHECK(memchr(a->sms_replies[i].text, '\0', sizeof(a->sms_replies[i].text)) != NULL &&
+				isfinite(a->sms_replies[i].wait_s) && a->sms_replies[i].wait_s >= 0);
 		for (int i = 0; i < a->nsteps; i++) {
 			const struct sim_step *s = &a->steps[i];
 			CHECK(s->kind >= SIM_STEP_WAIT && s->kind <= SIM_STEP_SPEAK);

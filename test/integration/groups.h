@@ -18,6 +18,7 @@ int outage_tests(void);       /* test_outage.c: the outage replay with workers *
 int guards_tests(void);       /* test_guards.c: Twilio client, mail, rate limits, failsafe */
 int webhook_tests(void);      /* test_webhook.c: the webhook path */
 int sms_tests(void);          /* test_sms.c: inbound texts, initiated callbacks, SID checks */
+int sms_flow_tests(void);     /* test_sms_flow.c: SMS conversations, opt-out and opt-in, the simulator's 21610 */
 int email_tests(void);        /* test_email.c: email reminders and their unsubscribe link */
 int flood_tests(void);        /* test_flood.c: the audit under a flood of unsigned webhooks */
 int dash_appointments_tests(void); /* test_dash_appointments.c: today, appointments, timeline, decisions */

@@ -104,7 +104,11 @@ static const struct bad_case bad_cases[] = {
 	{ "machine; press 1", "presses nothing" },
 	{ "machine; silence", "presses nothing" },
 	{ "person; sms-reply C", "double quotes" },
-	{ "person; sms-reply \"a\"; sms-reply \"b\"", "given twice" },
+	{ "person; sms-reply \"a\"; sms-reply \"b\"; sms-reply \"c\"; sms-reply \"d\";"
+	  " sms-reply \"e\"", "more than 4 'sms-reply' steps" },
+	{ "person; sms-wait 1; sms-wait 2; sms-reply \"a\"", "comes once before" },
+	{ "person; sms-reply \"a\"; sms-wait 1", "must come before an 'sms-reply'" },
+	{ "person; sms-wait soon; sms-reply \"a\"", "needs seconds" },
 	{ "person; sms-undelivered", "5-digit" },
 	{ "person; sms-undelivered 3", "5-digit" },
 	{ "person; sms-undelivered 030003", "5-digit" },
@@ -144,12 +148,12 @@ static void test_good(void **state)
 		steps_string(&c, &b);
 		if (c.answer != g->answer || c.ring_s != g->ring_s ||
 			strcmp(c.answered_by, g->answered_by) != 0 || strcmp(buf_str(&b), g->steps) != 0 ||
-			c.has_sms_reply != (g->sms_reply != NULL) ||
-			(g->sms_reply && strcmp(c.sms_reply, g->sms_reply) != 0) ||
+			c.nsms_replies != (g->sms_reply != NULL) ||
+			(g->sms_reply && strcmp(c.sms_replies[0].text, g->sms_reply) != 0) ||
 			c.sms_error_code != g->sms_error_code)
 			fail_msg("'%s': answer %d ring %g by %s steps '%s' reply %d '%s' code %d",
 				g->spec, (int)c.answer, c.ring_s, c.answered_by, buf_str(&b),
-				c.has_sms_reply, c.sms_reply, c.sms_error_code);
+				c.nsms_replies, c.sms_replies[0].text, c.sms_error_code);
 		buf_free(&b);
 	}
 }
@@ -212,7 +216,7 @@ static void test_limits(void **state)
 		buf_putc(&b, 'y');
 	buf_puts(&b, "\"");
 	assert_int_equal(sim_callee_parse(buf_str(&b), &c, err, sizeof(err)), 0);
-	assert_int_equal(strlen(c.sms_reply), 1600);
+	assert_int_equal(strlen(c.sms_replies[0].text), 1600);
 	buf_reset(&b);
 	buf_puts(&b, "person; sms-reply \"");
 	for (int i = 0; i < 1601; i++)
@@ -239,6 +243,30 @@ static void test_limits(void **state)
 	buf_free(&b);
 }
 
+/* Several texts, in order, 2 seconds apart unless an sms-wait says
+ * otherwise; wait steps of the call are not theirs. */
+static void test_sms_replies(void **state)
+{
+	struct sim_callee c;
+	char err[256] = "";
+	(void)state;
+
+	if (sim_callee_parse("person; wait 3; sms-reply \"STOP\"; sms-wait 5.5; sms-reply \"START\";"
+		    " sms-reply \"1\"", &c, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(c.nsms_replies, 3);
+	assert_string_equal(c.sms_replies[0].text, "STOP");
+	assert_true(c.sms_replies[0].wait_s == SIM_CALLEE_SMS_GAP_S);
+	assert_string_equal(c.sms_replies[1].text, "START");
+	assert_true(c.sms_replies[1].wait_s == 5.5);
+	assert_string_equal(c.sms_replies[2].text, "1");
+	assert_true(c.sms_replies[2].wait_s == SIM_CALLEE_SMS_GAP_S);
+	assert_int_equal(c.nsteps, 1);
+	assert_int_equal(sim_callee_parse("person; sms-wait 0; sms-reply \"a\"", &c, err,
+		sizeof(err)), 0);
+	assert_true(c.sms_replies[0].wait_s == 0);
+}
+
 static void test_default(void **state)
 {
 	struct sim_callee c;
@@ -248,7 +276,7 @@ static void test_default(void **state)
 	assert_int_equal(c.answer, SIM_ANSWER_PERSON);
 	assert_true(c.ring_s == 1.0);
 	assert_int_equal(c.nsteps, 0);
-	assert_int_equal(c.has_sms_reply, 0);
+	assert_int_equal(c.nsms_replies, 0);
 	assert_int_equal(c.sms_error_code, 0);
 	assert_string_equal(c.answered_by, "human");
 }
@@ -351,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_sms_replies),
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_file),
 	};
