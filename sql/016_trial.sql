@@ -19,8 +19,10 @@
 --                            day under its advisory lock and holds it
 --                            when the day goes above its threshold.
 --   reminder_refuse_unverified
---                            records the refusal of a due reminder of an
---                            unverified business to someone else's number.
+--                            records on a due reminder of an unverified
+--                            business to someone else's number why it is
+--                            not sent (it stays pending: verified in
+--                            time, it goes).
 --   rf_test_reminder_refusal the limits and hours of test reminders, one
 --                            rule for the dashboard and a trigger under
 --                            every path that writes kind = 'test'.
@@ -171,22 +173,26 @@ $$;
 
 -- ---- the refusal of an unverified business's contact ------------------------------
 
--- Marks the due pending reminders (p_ids, or all) that reminder_block
+-- Records on the due pending reminders (p_ids, or all) that reminder_block
 -- refuses because their business is unverified and the address is not
--- its own callback number: 'blocked_not_allowed' with the reason, never
--- sent later (verifying the business does not send what was refused).
--- Returns the ids marked.  Called by the claim (one id) and by each
--- scheduler tick (all due ones).
+-- its own callback number the refusal as their status_reason.  They stay
+-- pending: the dashboard shows them "blocked (not allowed)" (the rule
+-- read live), nobody is contacted, and if an operator verifies the
+-- business before they go stale they go out like any reminder (the
+-- claim clears the reason).  Returns the ids newly recorded.  Called by
+-- the claim (one id) and by each scheduler tick (all due ones).
 CREATE FUNCTION reminder_refuse_unverified(p_now timestamptz, p_ids bigint[])
 RETURNS SETOF bigint
 LANGUAGE sql AS $$
-UPDATE reminders SET status = 'blocked_not_allowed',
-    status_reason = 'blocked: not allowed — unverified business: only its own number',
+UPDATE reminders
+SET status_reason = 'blocked: not allowed — unverified business: only its own number',
     updated_at = now()
 WHERE id IN (SELECT r.id FROM reminders r
         CROSS JOIN LATERAL reminder_block(r.id, p_now) k
         WHERE r.status = 'pending' AND r.due_at <= p_now AND r.stale_at > p_now
             AND (p_ids IS NULL OR r.id = ANY (p_ids))
+            AND r.status_reason IS DISTINCT FROM
+                'blocked: not allowed — unverified business: only its own number'
             AND k.reason = 'unverified business: only its own number'
         FOR UPDATE OF r SKIP LOCKED)
     AND status = 'pending'
@@ -243,7 +249,6 @@ BEGIN
         -- 016: a refused contact of an unverified business is recorded.
         IF v_why = 'unverified business: only its own number' THEN
             PERFORM reminder_refuse_unverified(p_now, ARRAY[p_reminder]);
-            reason := 'blocked: not allowed — ' || v_why;
         END IF;
         RETURN NEXT;
         RETURN;

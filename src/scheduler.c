@@ -149,8 +149,8 @@ int scheduler_run_tick(struct db *db, struct rds *r, long long now_s, struct sch
 			break;
 	}
 	{
-		/* The refusals of unverified businesses are recorded, not left
-		 * pending until they go stale. */
+		/* The refusals of unverified businesses are recorded on their
+		 * reminders (which stay pending: verified in time, they go). */
 		const char *p[1] = { now };
 		res = db_exec_prepared(db, "scheduler_refuse_unverified",
 			"SELECT count(*) FROM reminder_refuse_unverified($1::timestamptz, NULL)", 1, p);
@@ -163,7 +163,7 @@ int scheduler_run_tick(struct db *db, struct rds *r, long long now_s, struct sch
 		PQclear(res);
 		if (t->blocked > 0)
 			log_info("scheduler: %lld due reminder(s) of unverified businesses to numbers not"
-				 " their own marked blocked (not allowed)", t->blocked);
+				 " their own recorded as blocked (not allowed)", t->blocked);
 	}
 	if (scheduler_queue_due(db, r, now, t) < 0)
 		goto out;

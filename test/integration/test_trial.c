@@ -4,7 +4,7 @@
  *
  * An unverified business reaches its own callback number and nobody
  * else (the refusal recorded on the reminder and shown on its
- * dashboard); an operator verifies it from the CLI or the dashboard (an
+ * dashboard; verified in time, the reminder goes); an operator verifies it from the CLI or the dashboard (an
  * owner cannot); a newly verified business's spike is held at its limit
  * while an established business's reminders all go, the hold survives a
  * Redis restart and lifts only on resume, after which fresh reminders go
@@ -205,7 +205,7 @@ static void test_unverified_only_own_number(void **state)
 	assert_int_equal(sim_texts_or_fail(t.phone[1]), 0);
 	r = hx_db_exec_or_fail("SELECT status, status_reason FROM reminders WHERE id = $1::bigint",
 		1, (const char *[]){ t.reminder[1] });
-	assert_string_equal(PQgetvalue(r, 0, 0), "blocked_not_allowed");
+	assert_string_equal(PQgetvalue(r, 0, 0), "pending");
 	assert_string_equal(PQgetvalue(r, 0, 1),
 		"blocked: not allowed — unverified business: only its own number");
 	PQclear(r);
@@ -219,7 +219,8 @@ static void test_unverified_only_own_number(void **state)
 		buf_free(&out);
 	}
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE id = $1::bigint"
-		" AND status = 'blocked_not_allowed'", 1, (const char *[]){ t.reminder[2] }), 1);
+		" AND status = 'pending' AND status_reason = 'blocked: not allowed — unverified"
+		" business: only its own number'", 1, (const char *[]){ t.reminder[2] }), 1);
 	assert_int_equal(worker_drain(buf_str(&allowed)), 0);
 	assert_int_equal(sim_texts_or_fail(t.phone[2]), 0);
 
@@ -233,6 +234,27 @@ static void test_unverified_only_own_number(void **state)
 	has_or_fail(page, "blocked (not allowed)", "the refused reminder");
 	free(page);
 	free(path);
+
+	/* Verified while still fresh, the refused reminder goes, once. */
+	{
+		struct buf out = BUF_INIT;
+		char *cmd = xasprintf("business verify %s --reason 'owner identified' --by tester",
+			o.biz);
+		assert_int_equal(ringfence_cli(&out, cmd), 0);
+		free(cmd);
+		buf_free(&out);
+	}
+	{
+		long long id = atoll(t.reminder[1]);
+		assert_int_equal(queue_push(t_rds, &id, 1), 0);
+		assert_int_equal(queue_push(t_rds, &id, 1), 0);
+	}
+	assert_int_equal(worker_drain(buf_str(&allowed)), 0);
+	assert_int_equal(sim_texts_or_fail(t.phone[1]), 1);
+	page = dc_get_or_fail(o.c, "/today", 200);
+	if (strstr(page, "This business is not verified yet.") != NULL)
+		fail_msg("the unverified banner is still shown after verification");
+	free(page);
 	buf_free(&allowed);
 	dc_owner_free(&o);
 }
