@@ -428,6 +428,10 @@ static void business_post(struct app *app, const struct route_input *in, struct 
 			? "The business is not verified." : "The business is not held.");
 		return;
 	}
+	/* Recorded in the stream of the business changed (an id the
+	 * operator's session named and the database found), not of the
+	 * business the operator's pages show. */
+	out->business_id = arena_printf(in->req->arena, "%lld", id);
 	out->audit_kind = "business";
 	out->audit = json_pack("{s:s, s:I, s:s, s:s, s:s}", "action", action, "business_id",
 		(json_int_t)id, "reason", reason, "actor", in->user->email, "via", "dashboard");

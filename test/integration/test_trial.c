@@ -170,6 +170,22 @@ static void has_or_fail(const char *body, const char *needle, const char *what)
 		fail_msg("%s: '%s' is missing from:\n%.3000s", what, needle, body);
 }
 
+/* The audit stream of business id has a "business" record of action
+ * made via via. */
+static void audit_has_or_fail(const char *id, const char *action, const char *via)
+{
+	char key[64], err[256];
+	json_t *recs;
+
+	snprintf(key, sizeof(key), "audit:business:%s", id);
+	recs = hx_audit_read(key, 0, err, sizeof(err));
+	if (recs == NULL)
+		fail_msg("audit of business %s: %s", id, err);
+	if (hx_audit_count(recs, "kind", "business", "action", action, "via", via, NULL) != 1)
+		fail_msg("audit of business %s: no %s record via %s", id, action, via);
+	json_decref(recs);
+}
+
 /* ---- tests ------------------------------------------------------------------------- */
 
 /* Unverified: its own callback number is texted, another number is not;
@@ -296,6 +312,7 @@ static void test_verify_cli_and_dashboard(void **state)
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM business_events WHERE business_id"
 		" = $1::bigint AND event = 'verify' AND actor = 'tester'", 1, (const char *[]){ a.id }),
 		1);
+	audit_has_or_fail(a.id, "verify", "cli");
 
 	/* The dashboard. */
 	tbiz_new_or_fail(&b, "Trial dashboard verify", 0);
@@ -334,6 +351,7 @@ static void test_verify_cli_and_dashboard(void **state)
 			" $1::bigint AND verified AND verified_by = $2 AND verify_reason ="
 			" 'documents checked'", 2, p), 1);
 	}
+	audit_has_or_fail(b.id, "verify", "dashboard");
 	assert_int_equal(dc_post_form(op.c, path, &r, "reason", "again", NULL), 0);
 	assert_int_equal(r.status, 409);
 	dc_response_free(&r);
@@ -396,6 +414,16 @@ static void test_new_business_spike_held(void **state)
 		" = $1::bigint AND event = 'hold' AND actor = 'failsafe'", 1, (const char *[]){ n.id }), 1);
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE business_id ="
 		" $1::bigint AND status = 'pending'", 1, (const char *[]){ n.id }), 10);
+	{
+		char key[64], err[256];
+		json_t *recs;
+		snprintf(key, sizeof(key), "audit:business:%s", n.id);
+		recs = hx_audit_read(key, 0, err, sizeof(err));
+		assert_non_null(recs);
+		assert_int_equal(hx_audit_count(recs, "kind", "failsafe", "action", "business_held",
+			NULL), 1);
+		json_decref(recs);
+	}
 
 	/* Redis loses everything: the hold is PostgreSQL's. */
 	assert_int_equal(hx_stack("redis-stop", NULL, 60), 0);
