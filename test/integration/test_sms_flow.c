@@ -1,7 +1,8 @@
 /* Integration tests of SMS conversations (state_tables/reminder_sms), end
  * to end: each reminder text is sent by a real `ringfence worker` through
  * the simulator, and the client answers either as a simulated callee
- * (its script's sms-reply steps, posted signed by the simulator) or by a
+ * (its script's sms-reply steps, posted signed by the simulator, which
+ * sends the answer's <Message> back as Twilio does) or by a
  * signed POST to /twilio/sms/inbound, whose TwiML reply the test reads.
  *
  * Confirm, cancel and call back change the appointment as the keypad
@@ -109,6 +110,33 @@ static size_t sim_messages_or_fail(const char *phone)
 	json_decref(j);
 	free(url);
 	return n;
+}
+
+/* Waits (up to F_WAIT_MS) until the simulator has sent phone a TwiML
+ * reply (direction outbound-reply) containing want, as Twilio sends the
+ * <Message> of the application's answer. */
+static void sim_reply_or_fail(const char *phone, const char *want)
+{
+	char *url = xasprintf("%s/Messages.json?To=%%2B%s&PageSize=100", api_base, phone + 1);
+	long long deadline = hx_now_ms() + F_WAIT_MS;
+	int found = 0;
+
+	do {
+		json_t *j = hx_sim_json_or_fail(url, NULL), *m;
+		size_t i;
+		json_array_foreach(json_object_get(j, "messages"), i, m) {
+			const char *dir = json_string_value(json_object_get(m, "direction"));
+			const char *body = json_string_value(json_object_get(m, "body"));
+			if (dir && body && strcmp(dir, "outbound-reply") == 0 && strstr(body, want))
+				found = 1;
+		}
+		json_decref(j);
+		if (!found)
+			hx_sleep_ms(100);
+	} while (!found && hx_now_ms() < deadline);
+	if (!found)
+		fail_msg("the simulator sent %s no reply containing '%s'", phone, want);
+	free(url);
 }
 
 /* ---- texts and their replies ---------------------------------------------- */
@@ -258,6 +286,7 @@ static void test_confirm_by_simulated_reply(void **state)
 	wait_count_or_fail("SELECT count(*) FROM appointments WHERE id = $1::bigint"
 		" AND status = 'confirmed' AND confirmed_at IS NOT NULL", f.appt, 1,
 		"the appointment confirmed by the texted YES");
+	sim_reply_or_fail(f.phone, "Flow Confirm Clinic: your appointment on ");
 	assert_int_equal(count_or_fail("SELECT count(*) FROM sms_events WHERE appointment_id ="
 		" $1::bigint AND input = 'yes' AND action = 'confirm_reply' AND to_state = 'yes_check'",
 		f.appt), 1);
@@ -495,6 +524,7 @@ static void test_sim_refuses_stopped_number(void **state)
 	wait_count_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
 		" AND opted_out_at IS NULL AND opted_in_at IS NOT NULL", f.client, 1,
 		"the client opted back in by the texted START");
+	sim_reply_or_fail(f.phone, "you will get appointment reminders by text again");
 	assert_int_equal(sim_send(f.phone, &code), 201);
 	assert_int_equal(code, 0);
 }
