@@ -121,8 +121,10 @@ out:
 /* A dropped claim leaves the reminder pending (the scheduler offers it
  * again); its reason is kept on the row, as a deferral's is, so the
  * dashboard and the API can say why it has not gone (for instance the
- * client opted out).  The claim that sends it clears it.  A failure
- * here changes nothing that matters and is only logged. */
+ * client opted out).  The claim that sends it clears it.  A reason the
+ * claim itself recorded in fuller words ("blocked: not allowed — " and
+ * the rule's reason, sql/016_trial.sql) is kept.  A failure here
+ * changes nothing that matters and is only logged. */
 static void worker_note_drop(struct db *db, struct arena *job, long long id, const char *reason)
 {
 	const char *p[2] = { arena_printf(job, "%lld", id), reason };
@@ -132,7 +134,8 @@ static void worker_note_drop(struct db *db, struct arena *job, long long id, con
 	if (db_cmd_prepared(db, "worker_note_drop",
 		    "UPDATE reminders SET status_reason = $2, updated_at = now()"
 		    " WHERE id = $1::bigint AND status = 'pending'"
-		    " AND status_reason IS DISTINCT FROM $2", 2, p) < 0)
+		    " AND (status_reason IS NULL OR right(status_reason, length($2)) <> $2)",
+		    2, p) < 0)
 		log_warn("worker: reminder %lld: cannot keep why it was dropped: %s", id,
 			db_last_error(db));
 }

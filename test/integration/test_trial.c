@@ -568,8 +568,10 @@ static void test_test_reminder_rules(void **state)
 	for (int i = 0; i < 5; i++)
 		hx_db_cmd_or_fail("INSERT INTO reminders (business_id, appointment_id, channel,"
 			" offset_minutes, attempt, due_at, stale_at, to_address, kind) SELECT business_id,"
-			" id, 'sms', 60, 5, now(), now() + interval '10 minutes', 'x', 'test'"
-			" FROM appointments WHERE id = $1::bigint", 1, (const char *[]){ t.appt[0] });
+			" id, 'sms', 60, 5, now() - interval '1 minute', now() + interval '10 minutes', $2,"
+			" 'test'"
+			" FROM appointments WHERE id = $1::bigint", 2,
+			(const char *[]){ t.appt[0], t.phone[0] });
 	r = hx_db_exec("INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
 		" attempt, due_at, stale_at, to_address, kind) SELECT business_id, id, 'sms', 60, 5,"
 		" now(), now() + interval '10 minutes', 'x', 'test' FROM appointments WHERE id ="
@@ -578,6 +580,34 @@ static void test_test_reminder_rules(void **state)
 	has_or_fail(err, "5 an hour", "the trigger's hourly refusal");
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE business_id ="
 		" $1::bigint AND kind = 'test'", 1, (const char *[]){ o.biz }), 5);
+
+	/* Queued at midday, claimed at night (the client "moved"): the
+	 * claim keeps them waiting; back in business hours they go. */
+	hx_db_cmd_or_fail("UPDATE clients SET time_zone = (SELECT 'Etc/GMT' || CASE WHEN n > 0"
+		" THEN '-' || n WHEN n < 0 THEN '+' || -n ELSE '' END FROM (SELECT"
+		" ((3 - extract(hour FROM now() AT TIME ZONE 'UTC')::int + 36) % 24) - 12 AS n) h)"
+		" WHERE business_id = $1::bigint", 1, (const char *[]){ o.biz });
+	r = hx_db_exec_or_fail("SELECT id FROM reminders WHERE business_id = $1::bigint AND kind ="
+		" 'test'", 1, (const char *[]){ o.biz });
+	for (int i = 0; i < PQntuples(r); i++) {
+		long long id = atoll(PQgetvalue(r, i, 0));
+		assert_int_equal(queue_push(t_rds, &id, 1), 0);
+	}
+	assert_int_equal(worker_drain(t.phone[0]), 0);
+	assert_int_equal(sim_texts_or_fail(t.phone[0]), 0);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders r, reminder_block(r.id,"
+		" now()) k WHERE r.business_id = $1::bigint AND r.kind = 'test' AND r.status ="
+		" 'pending' AND k.reason LIKE 'test reminder outside business hours%'", 1,
+		(const char *[]){ o.biz }), 5);
+	hx_db_cmd_or_fail("UPDATE clients SET time_zone = " HX_MIDDAY_TZ_SQL
+		" WHERE business_id = $1::bigint", 1, (const char *[]){ o.biz });
+	for (int i = 0; i < PQntuples(r); i++) {
+		long long id = atoll(PQgetvalue(r, i, 0));
+		assert_int_equal(queue_push(t_rds, &id, 1), 0);
+	}
+	PQclear(r);
+	assert_int_equal(worker_drain(t.phone[0]), 0);
+	assert_true(sim_texts_or_fail(t.phone[0]) > 0);
 	dc_owner_free(&o);
 }
 
