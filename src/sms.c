@@ -146,16 +146,19 @@ enum { K_REMINDER, K_BUSINESS, K_APPT, K_BNAME, K_CALLBACK, K_DATE, K_TIME, K_NC
 
 /* Finds what a text from phone to sender answers: the most recent SMS
  * reminder Twilio accepted (a MessageSid) for phone from a business that
- * texts from sender; else, with no reminder (K_REMINDER NULL), that
- * business (the one that last texted phone, else the first) for the
- * reply's name and number.  1 found, 0 no business texts from sender,
- * -1 database error. */
+ * texts from sender (K_APPT NULL once its appointment has begun: a late
+ * answer has nothing to act on); else, with no reminder (K_REMINDER
+ * NULL), a business texting from sender that has phone as a client (the
+ * one that last contacted it, else the first) for the reply's name and
+ * number.  1 found, 0 none (a stranger, or a number no business texts
+ * from: no reply names anyone), -1 database error. */
 static int sms_context(struct db *db, struct arena *a, const char *phone, const char *sender,
 	const char *default_from, const char *v[K_NCOLS])
 {
 	const char *p[3] = { phone, sender, default_from };
 	int rc = db_row_prepared(db, a, "sms_context_reminder",
-		"SELECT r.id, r.business_id, r.appointment_id, b.name, b.callback_phone,"
+		"SELECT r.id, r.business_id, CASE WHEN ap.starts_at > now() THEN r.appointment_id END,"
+		" b.name, b.callback_phone,"
 		" to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD'),"
 		" to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM')"
 		" FROM contact_attempts ca JOIN reminders r ON r.id = ca.reminder_id"
