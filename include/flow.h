@@ -89,6 +89,13 @@ int flow_is_text(const struct flow *f);
  * ([a-z][a-z0-9_]{0,63}). */
 int flow_name_valid(const char *s);
 
+/* state_tables/messages holds the reminder text's and email's templates
+ * (wording.h), not a flow: every reader of state_tables skips it. */
+#define FLOW_MESSAGES_DIR "messages"
+/* Whether state_tables/<name> is a flow: a valid name, not
+ * FLOW_MESSAGES_DIR. */
+int flow_dir_is_flow(const char *name);
+
 /* Whether on is a keypad key, or one of the built-in inputs. */
 int flow_is_key(const char *on);
 int flow_is_builtin_input(const char *on); /* key, timeout, machine, other, recorded */

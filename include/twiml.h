@@ -17,6 +17,14 @@
 struct buf;
 struct flow_diag;
 
+/* Splits template text into literal runs and {{field}} placeholders.  At
+ * *pp, returns the kind of the next piece with its start and length (for
+ * a field, the name without braces) and moves *pp past it.  A "{{" that
+ * is not followed by a name ([a-z0-9_]+) and "}}" is TWIML_PH_BAD (start
+ * points at it).  The message templates (wording.h) use the same syntax. */
+enum { TWIML_PH_END, TWIML_PH_TEXT, TWIML_PH_FIELD, TWIML_PH_BAD };
+int twiml_placeholder_next(const char **pp, const char **start, size_t *len);
+
 /* The engine's own element of a template, never sent to Twilio:
  * <PlayRecording of="greeting|this_call">prompts</PlayRecording> renders
  * as <Play>URL</Play> of that recording when there is one, else as its

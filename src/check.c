@@ -10,6 +10,7 @@
 #include "flow.h"
 #include "twiml.h"
 #include "util.h"
+#include "wording.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -87,6 +88,36 @@ static char *keypress_reason(const struct twiml_facts *fx, const char *adir, con
 			return xasprintf("its prompt %s says 'press'", fx->play_files[k]);
 	}
 	return NULL;
+}
+
+/* The SMS rules (wording.h) on every <Message> (or <Sms>) body of state
+ * name's template at path: a reply a flow texts is held to the reminder
+ * text's rules but the STOP line, and may use only the appointment's
+ * four fields. */
+static void check_messages(xmlNodePtr el, const char *path, const char *state,
+	struct flow_diag *d)
+{
+	for (xmlNodePtr c = el ? el->children : NULL; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (xmlStrcmp(c->name, (const xmlChar *)"Message") == 0 ||
+			xmlStrcmp(c->name, (const xmlChar *)"Sms") == 0) {
+			xmlNodePtr body = NULL;
+			xmlChar *raw;
+			char *where = xasprintf("%s:%ld: state '%s': <%s>", path, xmlGetLineNo(c),
+				state, (const char *)c->name);
+			for (xmlNodePtr b = c->children; b; b = b->next)
+				if (b->type == XML_ELEMENT_NODE &&
+					xmlStrcmp(b->name, (const xmlChar *)"Body") == 0)
+					body = b;
+			raw = xmlNodeGetContent(body ? body : c);
+			wording_check_sms_text(raw ? (const char *)raw : "", WORDING_SMS_REPLY, where, d);
+			xmlFree(raw);
+			free(where);
+		} else {
+			check_messages(c, path, state, d);
+		}
+	}
 }
 
 /* State i's template: the loaded one, else the one check loaded. */
@@ -302,6 +333,7 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 		if (doc != NULL) {
 			twiml_validate(doc, paths[i], &tmp);
 			twiml_inspect(doc, &fx[i]);
+			check_messages((xmlNodePtr)doc, paths[i], st->name, d);
 			have[i] = 1;
 		}
 		/* Template problems name the state, like every other rule's. */
@@ -421,6 +453,19 @@ static int is_dir(const char *path)
 	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* Checks the message templates and prints their problems on out;
+ * returns their number. */
+static int check_templates(const char *root, FILE *out)
+{
+	struct flow_diag d = { NULL, 0 };
+	int n = wording_check_templates(root, &d);
+
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(out, "%s\n", d.msgs[i]);
+	flow_diag_free(&d);
+	return n;
+}
+
 /* Checks one flow and prints its problems on out; returns their number. */
 static int check_one(const char *root, const char *name, int production, FILE *out,
 	struct check_stats *st)
@@ -458,7 +503,9 @@ int check_run(const char *root, int production, char *const *flows, int nflows,
 		for (int i = 0; i < nflows; i++) {
 			char *rel = xasprintf("state_tables/%s", flows[i]);
 			char *fdir = flow_path(root, rel);
-			if (flow_name_valid(flows[i]) && is_dir(fdir)) {
+			if (strcmp(flows[i], WORDING_DIR) == 0 && is_dir(fdir)) {
+				problems += check_templates(root, out);
+			} else if (flow_name_valid(flows[i]) && is_dir(fdir)) {
 				problems += check_one(root, flows[i], production, out, st);
 			} else {
 				fprintf(out, "%s: no such flow\n", fdir);
@@ -473,7 +520,10 @@ int check_run(const char *root, int production, char *const *flows, int nflows,
 	for (int i = 0; i < n; i++) {
 		const char *name = ents[i]->d_name;
 		char *fdir = xasprintf("%s/%s", sdir, name);
-		if (name[0] != '.' && is_dir(fdir)) {
+		if (strcmp(name, WORDING_DIR) == 0 && is_dir(fdir)) {
+			/* Not a flow: the reminder text's and email's templates. */
+			problems += check_templates(root, out);
+		} else if (name[0] != '.' && is_dir(fdir)) {
 			if (flow_name_valid(name)) {
 				problems += check_one(root, name, production, out, st);
 			} else {
@@ -581,7 +631,12 @@ int check_main(int argc, char **argv)
 			       "fixed prompts to be recorded audio rather than Say.  A text flow (a name\n"
 			       "ending in _sms, as reminder_sms) instead answers each state with at most one\n"
 			       "<Message> of text and no voice verb, and a state waiting for a text needs\n"
-			       "an 'other' exit.\n\n"
+			       "an 'other' exit.  Without FLOW, also the reminder text and email templates\n"
+			       "under DIR/state_tables/messages: allowed fields only, the STOP line and the\n"
+			       "unsubscribe link present, a text within 2 SMS segments at its longest, and\n"
+			       "carrier keywords (STOP, CANCEL, END, HELP, ...) suggested only for what they\n"
+			       "do; every <Message> a flow texts is held to the same segment, field and\n"
+			       "keyword rules.\n\n"
 			       "Prints one line per problem, then \"check: N flows, N states, N problems\".\n"
 			       "Exit status: 0 clean, 1 problems, 2 usage error.\n");
 			rc = 0;

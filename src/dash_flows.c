@@ -189,7 +189,7 @@ static int flow_names(struct arena *a, const char *root, const char **names)
 	if (d == NULL)
 		return -1;
 	while ((e = readdir(d)) != NULL && n < FLOWS_MAX)
-		if (flow_name_valid(e->d_name))
+		if (flow_dir_is_flow(e->d_name))
 			names[n++] = arena_strdup(a, e->d_name);
 	closedir(d);
 	qsort(names, (size_t)n, sizeof(*names), cmp_str);

@@ -56,7 +56,7 @@ struct engine *engine_new(const char *root, const char *public_url, char *err, s
 	while ((de = readdir(d)) != NULL) {
 		struct flow_diag diag = { NULL, 0 };
 		struct flow *f;
-		if (!flow_name_valid(de->d_name))
+		if (!flow_dir_is_flow(de->d_name))
 			continue;
 		if (e->nflows == ENGINE_MAX_FLOWS) {
 			snprintf(err, errlen, "more than %d flows in %s", ENGINE_MAX_FLOWS, dir);

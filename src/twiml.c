@@ -40,24 +40,18 @@ int twiml_field_allowed(const char *name)
 
 /* ---- placeholders ---------------------------------------------------- */
 
-enum { PH_END, PH_TEXT, PH_FIELD, PH_BAD };
-
 /* Characters of a placeholder name. */
 static int is_name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-/* Splits template text into literal runs and {{field}} placeholders.  At
- * *pp, returns the kind of the next piece with its start and length (for
- * a field, the name without braces) and moves *pp past it.  A "{{" that
- * is not followed by a name and "}}" is PH_BAD (start points at it). */
-static int ph_next(const char **pp, const char **start, size_t *len)
+int twiml_placeholder_next(const char **pp, const char **start, size_t *len)
 {
 	const char *p = *pp, *q;
 
 	if (*p == '\0')
-		return PH_END;
+		return TWIML_PH_END;
 	if (p[0] == '{' && p[1] == '{') {
 		q = p + 2;
 		while (is_name_char(*q))
@@ -66,12 +60,12 @@ static int ph_next(const char **pp, const char **start, size_t *len)
 			*start = p;
 			*len = 2;
 			*pp = p + 2;
-			return PH_BAD;
+			return TWIML_PH_BAD;
 		}
 		*start = p + 2;
 		*len = (size_t)(q - (p + 2));
 		*pp = q + 2;
-		return PH_FIELD;
+		return TWIML_PH_FIELD;
 	}
 	q = strstr(p, "{{");
 	if (q == NULL)
@@ -79,7 +73,7 @@ static int ph_next(const char **pp, const char **start, size_t *len)
 	*start = p;
 	*len = (size_t)(q - p);
 	*pp = q;
-	return PH_TEXT;
+	return TWIML_PH_TEXT;
 }
 
 /* Whether the element called name speaks or sends its text with
@@ -96,8 +90,8 @@ static int has_placeholder(const char *text)
 	size_t n;
 	int k;
 
-	while ((k = ph_next(&p, &s, &n)) != PH_END)
-		if (k == PH_FIELD)
+	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END)
+		if (k == TWIML_PH_FIELD)
 			return 1;
 	return 0;
 }
@@ -365,11 +359,11 @@ static void check_say_text(struct vctx *v, const xmlNode *node, const char *text
 	size_t n;
 	int k;
 
-	while ((k = ph_next(&p, &s, &n)) != PH_END) {
-		if (k == PH_BAD) {
+	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
+		if (k == TWIML_PH_BAD) {
 			problem(v, node, "malformed placeholder near '%.20s' in <%s> (write {{field}})", s,
 				el);
-		} else if (k == PH_FIELD) {
+		} else if (k == TWIML_PH_FIELD) {
 			char *name = xstrndup(s, n);
 			if (!twiml_field_allowed(name))
 				problem(v, node, "placeholder {{%s}} is not an allowed field "
@@ -827,10 +821,10 @@ static int expand(const char *text, const struct twiml_render_opts *opts, struct
 	size_t n;
 	int k, rc = 0;
 
-	while ((k = ph_next(&p, &s, &n)) != PH_END) {
-		if (k == PH_TEXT) {
+	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
+		if (k == TWIML_PH_TEXT) {
 			buf_append(b, s, n);
-		} else if (k == PH_FIELD) {
+		} else if (k == TWIML_PH_FIELD) {
 			const char *name = arena_strndup(a, s, n);
 			const char *val = var_value(opts, s, n);
 			if (!twiml_field_allowed(name) || val == NULL || is_blank(val))

@@ -14,6 +14,7 @@
 #include "rds.h"
 #include "reconcile.h"
 #include "util.h"
+#include "wording.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -103,6 +104,9 @@ int worker_claim(struct db *db, struct arena *job, long long reminder_id, long l
 	} else if (strcmp(outcome, "deferred") == 0 || strcmp(outcome, "skipped") == 0) {
 		*reason = claim_str(job, res, 1);
 		rc = outcome[0] == 'd' ? WORKER_DEFERRED : WORKER_SKIPPED;
+	} else if (strcmp(outcome, "held") == 0) {
+		*reason = claim_str(job, res, 1);
+		rc = WORKER_HELD;
 	} else {
 		*reason = arena_printf(job, "unexpected outcome '%s' from reminder_claim for reminder %lld",
 			outcome, reminder_id);
@@ -272,6 +276,15 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 			worker_note_drop(db, job, id, reason);
 			continue;
 		}
+		if (claimed == WORKER_HELD) {
+			char bid[24];
+			snprintf(bid, sizeof(bid), "%lld", at.business_id);
+			log_warn("worker: reminder %lld of business %lld not sent: %s", id,
+				at.business_id, reason);
+			audit_record(au, "failsafe", NULL, bid, json_pack("{s:s, s:I, s:s}", "action",
+				"business_held", "reminder_id", (json_int_t)id, "reason", reason));
+			continue;
+		}
 		if (claimed == WORKER_DEFERRED || claimed == WORKER_SKIPPED) {
 			outbound_over_limit(&ctx, &at, claimed == WORKER_SKIPPED, reason);
 			continue;
@@ -410,6 +423,11 @@ int worker_main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(start, sizeof(start), "%s", f->states[f->start].name);
+	/* The text and email templates, once for every process of the pool. */
+	if (wording_init(cfg.root, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence worker: %s\n", err);
+		goto out;
+	}
 
 	log_info("worker: %d process(es)%s, lease %d s, env %s", o.concurrency,
 		o.once ? ", draining once" : "", o.lease_s, cfg.env_name);

@@ -14,8 +14,12 @@
  *   person; sms-reply "STOP"; sms-wait 5; sms-reply "START"
  *                                           texts several times, in order
  *   person; sms-undelivered 30003           its SMS are not delivered
+ *   person; press 123456; speak 3 "Hello"; press #   records a greeting
  *
- * Steps: `ring S` (seconds before answering, default 1), `wait S`,
+ * Steps: `ring S` (seconds before answering, default 1), `wait S`
+ * (silence: a Record's timeout counts it), `speak S ["WORDS"]` (S seconds
+ * of speech, heard by a Record; the words are what a later Play of the
+ * recording says; elsewhere the callee just talks over the prompts),
  * `press DIGITS` (0-9 * #), `silence`, `hangup`, `expect "TEXT"` (what
  * the callee must have heard since the previous step, case-insensitive;
  * used by `ringfence-sim simulate`), `expect-hangup`, `sms-reply "TEXT"`,
@@ -47,6 +51,7 @@ enum sim_step_kind {
 	SIM_STEP_HANGUP,        /* the callee hangs up here */
 	SIM_STEP_EXPECT,        /* text: must have been heard */
 	SIM_STEP_EXPECT_HANGUP, /* the application must hang up here */
+	SIM_STEP_SPEAK,         /* seconds of speech; text: the words, "" when not given */
 };
 
 #define SIM_CALLEE_MAX_STEPS 64

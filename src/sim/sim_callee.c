@@ -363,6 +363,25 @@ static int parse_step(int idx, const char *piece, int *seen_ring, struct sim_cal
 				idx, arg);
 			return -1;
 		}
+	} else if (strcmp(word, "speak") == 0) {
+		/* speak SECONDS ["WORDS"] */
+		char secs[16];
+		size_t n = strcspn(arg, " \t");
+		const char *rest = arg + n;
+		st->kind = SIM_STEP_SPEAK;
+		while (is_blank(*rest))
+			rest++;
+		snprintf(secs, sizeof(secs), "%.*s", (int)(n < sizeof(secs) ? n : 0), arg);
+		if (n == 0 || n >= sizeof(secs) || parse_seconds(secs, &st->seconds) < 0 ||
+			st->seconds <= 0) {
+			seterr(err, errlen, "step %d: 'speak' needs seconds above 0 (at most 3600, e.g. 2 or"
+				" 1.5), then optionally the words in quotes, not '%.40s'", idx, arg);
+			return -1;
+		}
+		if (*rest && parse_quoted(rest, st->text, sizeof(st->text), why, sizeof(why)) < 0) {
+			seterr(err, errlen, "step %d: 'speak': %s", idx, why);
+			return -1;
+		}
 	} else if (strcmp(word, "press") == 0) {
 		size_t n = strlen(arg);
 		st->kind = SIM_STEP_PRESS;
@@ -387,8 +406,8 @@ static int parse_step(int idx, const char *piece, int *seen_ring, struct sim_cal
 			return -1;
 		}
 	} else {
-		seterr(err, errlen, "step %d: unknown step '%.40s' (ring, wait, press, silence, hangup,"
-			" expect, expect-hangup, sms-reply, sms-wait, sms-undelivered)", idx, word);
+		seterr(err, errlen, "step %d: unknown step '%.40s' (ring, wait, speak, press, silence,"
+			" hangup, expect, expect-hangup, sms-reply, sms-wait, sms-undelivered)", idx, word);
 		return -1;
 	}
 	out->nsteps++;

@@ -8,6 +8,7 @@ int oas_tests(void);          /* test_oas.c: the OpenAPI response checker itself
 int twilio_sim_tests(void);   /* test_twilio_sim.c: the simulator's REST API */
 int sim_calls_tests(void);    /* test_sim_calls.c: simulated calls through the REST API */
 int simulate_tests(void);     /* test_simulate.c: ringfence-sim simulate and sim_call */
+int sim_record_tests(void);   /* test_sim_record.c: inbound calls, <Record> and recordings in the simulator */
 int api_tests(void);          /* test_api.c: the JSON API */
 int api_spec_tests(void);     /* test_api_spec.c: the checker of the API's OpenAPI description */
 int worker_tests(void);       /* test_worker.c: workers, the send path, status callbacks */
@@ -26,6 +27,7 @@ int shell_tests(void);        /* test_shell.c: the dashboard shell: headers, 404
 int dash_clients_tests(void); /* test_dash_clients.c: the clients pages and CSV import */
 int dash_settings_tests(void); /* test_dash_settings.c: settings, wording previews, API keys, users, flows */
 int taskcode_tests(void);     /* test_taskcode.c: task codes, the inbound call, recorded greetings, guess throttles */
+int trial_tests(void);        /* test_trial.c: verification, the new business's own failsafe, test reminder rules */
 int isolation_tests(void);    /* test_isolation.c: every id route with another business's ids is 404 and changes nothing */
 int restarts_tests(void);     /* test_restarts.c: the contact limits across restarts (last: it restarts the stack) */
 

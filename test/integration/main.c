@@ -53,6 +53,7 @@ int main(void)
 	} groups[] = {
 		{ "oas", oas_tests }, { "twilio_sim", twilio_sim_tests },
 		{ "sim_calls", sim_calls_tests }, { "simulate", simulate_tests },
+		{ "sim_record", sim_record_tests },
 		{ "api", api_tests }, { "api_spec", api_spec_tests }, { "worker", worker_tests },
 		{ "reconcile", reconcile_tests },
 		{ "scheduler", scheduler_tests }, { "outage", outage_tests },
@@ -67,6 +68,7 @@ int main(void)
 		{ "dash_clients", dash_clients_tests },
 		{ "dash_settings", dash_settings_tests },
 		{ "taskcode", taskcode_tests },
+		{ "trial", trial_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};

@@ -24,6 +24,9 @@ static const struct good_case good_cases[] = {
 	{ "person; ring 2; wait 1; press 1; wait 1.5; press 2", SIM_ANSWER_PERSON, 2.0, "human",
 		"w1 p1 w1.5 p2", NULL, 0 },
 	{ "person; press 1; hangup", SIM_ANSWER_PERSON, 1.0, "human", "p1 h", NULL, 0 },
+	{ "person; press 123456; speak 2.5 \"Hello, it's Anna\"; press #", SIM_ANSWER_PERSON, 1.0,
+		"human", "p123456 v2.5[Hello, it's Anna] p#", NULL, 0 },
+	{ "person; speak 3", SIM_ANSWER_PERSON, 1.0, "human", "v3[]", NULL, 0 },
 	{ "person; silence; press 1", SIM_ANSWER_PERSON, 1.0, "human", "s p1", NULL, 0 },
 	{ "machine", SIM_ANSWER_MACHINE, 1.0, "machine_start", "", NULL, 0 },
 	{ "machine answered_by=machine_end_beep", SIM_ANSWER_MACHINE, 1.0, "machine_end_beep", "",
@@ -65,6 +68,11 @@ static const struct bad_case bad_cases[] = {
 	{ "person; press 1a", "'press' needs keys" },
 	{ "person; press -1", "'press' needs keys" },
 	{ "person; wait", "'wait' needs seconds" },
+	{ "person; speak", "'speak' needs seconds" },
+	{ "person; speak 0", "'speak' needs seconds" },
+	{ "person; speak x \"hi\"", "'speak' needs seconds" },
+	{ "person; speak 2 hi", "'speak'" },
+	{ "person; speak 2 \"\"", "'speak'" },
 	{ "person; wait -1", "'wait' needs seconds" },
 	{ "person; wait 1e3", "'wait' needs seconds" },
 	{ "person; wait nan", "'wait' needs seconds" },
@@ -122,6 +130,7 @@ static void steps_string(const struct sim_callee *c, struct buf *b)
 		case SIM_STEP_HANGUP: buf_puts(b, "h"); break;
 		case SIM_STEP_EXPECT: buf_printf(b, "e[%s]", s->text); break;
 		case SIM_STEP_EXPECT_HANGUP: buf_puts(b, "H"); break;
+		case SIM_STEP_SPEAK: buf_printf(b, "v%g[%s]", s->seconds, s->text); break;
 		}
 	}
 }
