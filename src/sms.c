@@ -11,6 +11,7 @@
 #include "log.h"
 #include "db.h"
 #include "valid.h"
+#include "wording.h"
 
 /* The flow that answers texts, and how many action events one text may
  * chain (a table can never make a text loop for ever). */
@@ -344,7 +345,10 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 	out->input = input;
 	out->action = st.action ? st.action : "no action";
 	{
-		const char *const vals[4] = { v[K_BNAME], v[K_DATE], v[K_TIME], v[K_CALLBACK] };
+		/* The name as texts carry it (GSM, at most 30 characters), as
+		 * check counts it: the reply stays within two segments. */
+		const char *const vals[4] = { wording_sms_name(a, v[K_BNAME]), v[K_DATE], v[K_TIME],
+			v[K_CALLBACK] };
 		if (engine_render_preview(app->engine, a, SMS_FLOW, out->state_after, vals,
 			    &out->twiml) < 0) {
 			buf_reset(&out->twiml);

@@ -391,7 +391,8 @@ static void test_late_answer(void **state)
 	appointment_is_or_fail(&f, "booked");
 }
 
-/* HELP and INFO name the business and its callback number. */
+/* HELP and INFO name the business (in its SMS form) and its callback
+ * number. */
 static void test_help(void **state)
 {
 	struct hx_rfix f;
@@ -402,6 +403,12 @@ static void test_help(void **state)
 	reply_or_fail(&f, "HELP", "Flow Help Clinic: reply 1 to confirm, 2 to cancel, 3 for a call back");
 	reply_or_fail(&f, "info", "Call us: +15005550006");
 	appointment_is_or_fail(&f, "booked");
+
+	/* A long name is texted in its SMS form (30 characters), so that the
+	 * reply stays within two segments. */
+	fixture_or_fail(&f, "Flow Help Clinic of the Longest Name a Business Could Want");
+	sent_or_fail(&f);
+	reply_or_fail(&f, "HELP", "Flow Help Clinic of the Lon...: reply 1 to confirm");
 }
 
 /* STOP: opted out at once, and the next due text is not sent (recorded
