@@ -374,7 +374,25 @@ static void test_nothing_pending(void **state)
 	reply_or_fail(&stranger, "HELP", "");
 }
 
-/* HELP and INFO name the business and its callback number. */
+/* An answer that comes after the appointment began has nothing to act
+ * on: the appointment stays as it was. */
+static void test_late_answer(void **state)
+{
+	struct hx_rfix f;
+	const char *p[1];
+	(void)state;
+
+	fixture_or_fail(&f, "Flow Late Clinic");
+	sent_or_fail(&f);
+	p[0] = f.appt;
+	hx_db_cmd_or_fail("UPDATE appointments SET starts_at = now() - interval '1 hour'"
+		" WHERE id = $1::bigint", 1, p);
+	reply_or_fail(&f, "2", "there is no appointment waiting for your answer");
+	appointment_is_or_fail(&f, "booked");
+}
+
+/* HELP and INFO name the business (in its SMS form) and its callback
+ * number. */
 static void test_help(void **state)
 {
 	struct hx_rfix f;
@@ -385,6 +403,12 @@ static void test_help(void **state)
 	reply_or_fail(&f, "HELP", "Flow Help Clinic: reply 1 to confirm, 2 to cancel, 3 for a call back");
 	reply_or_fail(&f, "info", "Call us: +15005550006");
 	appointment_is_or_fail(&f, "booked");
+
+	/* A long name is texted in its SMS form (30 characters), so that the
+	 * reply stays within two segments. */
+	fixture_or_fail(&f, "Flow Help Clinic of the Longest Name a Business Could Want");
+	sent_or_fail(&f);
+	reply_or_fail(&f, "HELP", "Flow Help Clinic of the Lon...: reply 1 to confirm");
 }
 
 /* STOP: opted out at once, and the next due text is not sent (recorded
@@ -578,6 +602,7 @@ int sms_flow_tests(void)
 		cmocka_unit_test(test_callback_then_no),
 		cmocka_unit_test(test_unknown_once_then_silence),
 		cmocka_unit_test(test_nothing_pending),
+		cmocka_unit_test(test_late_answer),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_stop_then_start),
 		cmocka_unit_test(test_two_businesses_one_sender),
