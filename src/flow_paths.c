@@ -91,6 +91,15 @@ static int has_events(const struct flow *f, int state)
 	return 0;
 }
 
+/* Whether a line with an action goes to state. */
+static int entered_by_action(const struct flow *f, int state)
+{
+	for (size_t i = 0; i < f->ntrans; i++)
+		if (f->trans[i].to == state && f->trans[i].action)
+			return 1;
+	return 0;
+}
+
 /* A key state takes as `other` (none of its lines names it), or '\0'. */
 static char other_key(const struct flow *f, int state)
 {
@@ -389,8 +398,9 @@ int flow_paths_build(const struct flow *f, struct flow_paths *out, struct flow_d
 		flow_diag_add(notes, "%s:%d: '%s' on '%s' is taken by no path (%s)", f->trans_path, t->line,
 			f->states[t->from].name, t->on,
 			strcmp(t->on, "machine") == 0 ? "Twilio reports a machine on the call's first request"
-			" only, at the start state" : is_event(f, t->on) ? "no line with an action enters"
-			" the state" : "every way there repeats a state a third time");
+			" only, at the start state" : is_event(f, t->on) && !entered_by_action(f, t->from) ?
+			"no line with an action enters the state" : "no way on from it ends within the"
+			" repetition bound");
 	}
 	free(w.stack);
 	free(w.count);
