@@ -10,14 +10,28 @@
 
 struct db;
 struct arena;
+struct rds;
 
 struct action_ctx {
 	struct db *db;
 	struct arena *arena;
 	const char *call_id;        /* calls.id */
-	const char *business_id;
+	const char *business_id;    /* NULL: an inbound call no code has bound yet */
 	const char *appointment_id; /* NULL for calls with no appointment */
 	const char *digits;         /* what was pressed, may be "" */
+	/* Inbound calls (engine.h, engine_attach). */
+	struct rds *rds;            /* may be NULL */
+	const char *secret;
+	const char *recordings_prefix;
+	long long now_s;            /* clock_now_s() */
+	const char *caller;         /* the call's From: a throttle key, never identity */
+	const char *called;         /* the call's To */
+	const char *recording_url;  /* a <Record>'s action: RecordingUrl, RecordingSid, */
+	const char *recording_sid;  /* RecordingDuration; NULL otherwise */
+	const char *recording_duration;
+	/* Set by an action that binds the call to a business (a valid task
+	 * code), so that the rest of the request knows it. */
+	const char *bound_business_id;
 };
 
 /* Returns 0 (with *event NULL or an event name with static storage) or -1

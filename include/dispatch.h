@@ -153,6 +153,8 @@ struct outcome {
 	struct buf page_body;       /* ROUTE_RENDER_PAGE: the page's main content, written
 	                               only through html_render / page_add (page.h) */
 	const char *page_nav;       /* ROUTE_RENDER_PAGE: the current menu item ("today") */
+	const char *page_media_src; /* ROUTE_RENDER_PAGE: one origin the page's <audio> may
+	                               play from (added to its Content-Security-Policy), or NULL */
 	const char *redirect;       /* ROUTE_RENDER_PAGE: 303 See Other to this local path */
 	int page_fragment;          /* ROUTE_RENDER_PAGE: a 200 answer is page_body alone,
 	                               without the shell (app.js's data-refresh fragment) */

@@ -18,6 +18,13 @@ struct arena;
 struct buf;
 struct db;
 struct flow;
+struct rds;
+
+/* The flow that answers calls to the businesses' numbers
+ * (POST /twilio/voice/inbound).  Its first request, Direction=inbound
+ * with a CallSid ringfence does not know, makes the call's row: an
+ * inbound call with no business until an action binds one. */
+#define ENGINE_INBOUND_FLOW "inbound"
 
 struct engine;
 
@@ -26,6 +33,14 @@ struct engine;
  * public_url is copied.  NULL with a reason in err. */
 struct engine *engine_new(const char *root, const char *public_url, char *err, size_t errlen);
 void engine_free(struct engine *e);
+
+/* What the actions need beyond the database (owner: the caller, for the
+ * engine's life): Redis (a pre-check only; may be NULL), the server
+ * secret task codes are hashed with, and the prefix every recording URL
+ * of this account must start with ("<TWILIO_API_URL>/2010-04-01/Accounts/
+ * <AccountSid>/Recordings/"). */
+void engine_attach(struct engine *e, struct rds *r, const char *secret,
+	const char *recordings_prefix);
 
 /* The loaded flow called name, or NULL. */
 const struct flow *engine_flow(const struct engine *e, const char *name);
@@ -48,6 +63,12 @@ struct engine_input {
 	const char *digits;       /* Digits, or NULL when absent */
 	const char *answered_by;  /* AnsweredBy, or NULL */
 	const char *call_status;  /* CallStatus, or NULL */
+	const char *direction;    /* Direction, or NULL */
+	const char *from;         /* From, or NULL */
+	const char *to;           /* To, or NULL */
+	const char *recording_url;      /* RecordingUrl of a <Record>'s action, or NULL */
+	const char *recording_sid;      /* RecordingSid, or NULL */
+	const char *recording_duration; /* RecordingDuration (seconds), or NULL */
 };
 
 /* What happened, for the audit record; strings live in the arena. */

@@ -9,7 +9,8 @@
  * a keypad key, a field that is exactly "#" in the `on` position is the
  * key; any other field that begins with '#' starts the comment.  A
  * trailing '\r' on a line is ignored.  `on` is a keypad key
- * (0-9, *, #), "timeout", "machine", "other", or an event name an action
+ * (0-9, *, #), "timeout", "machine", "other", "recorded" (a <Record>'s
+ * action request: a recording was made), or an event name an action
  * returns ([a-z][a-z0-9_]*).  The start state is the `from` of the first
  * line.  A state with no outgoing line is terminal.  State and action
  * names match [a-z][a-z0-9_]{0,63}.  A (from, on) pair may appear once.
@@ -85,7 +86,7 @@ int flow_name_valid(const char *s);
 
 /* Whether on is a keypad key, or one of the built-in inputs. */
 int flow_is_key(const char *on);
-int flow_is_builtin_input(const char *on); /* key, timeout, machine, other */
+int flow_is_builtin_input(const char *on); /* key, timeout, machine, other, recorded */
 
 /* root/rel as a new string (caller frees), or rel alone when root is
  * "." or empty, so that messages read "state_tables/x/a.xml" when run

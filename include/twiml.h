@@ -16,6 +16,12 @@
 struct buf;
 struct flow_diag;
 
+/* The engine's own element of a template, never sent to Twilio:
+ * <PlayRecording of="greeting|this_call">prompts</PlayRecording> renders
+ * as <Play>URL</Play> of that recording when there is one, else as its
+ * prompts (Say, Play, Pause); allowed wherever a Play is. */
+#define TWIML_PLAY_RECORDING "PlayRecording"
+
 /* NULL-terminated allow-list of placeholder names. */
 extern const char *const twiml_fields[];
 int twiml_field_allowed(const char *name);
@@ -34,6 +40,13 @@ struct twiml_render_opts {
 	/* Prefix for Play file names, e.g.
 	 * "https://host/audio/reminder_call/announce" (no trailing slash). */
 	const char *audio_base;
+	/* What a <PlayRecording of="..."> plays (NULL or "": its own
+	 * prompts): the business's kept greeting, this call's latest take.
+	 * Set as recordingStatusCallback (method POST) on a <Record>, whose
+	 * action is gather_action. */
+	const char *greeting_url;
+	const char *this_call_url;
+	const char *recording_callback;
 };
 
 /* Renders tmpl (not modified) into out as a complete XML document with
@@ -81,6 +94,8 @@ int twiml_validate(xmlDocPtr doc, const char *path, struct flow_diag *d);
 /* Facts about a template that check's flow rules need. */
 struct twiml_facts {
 	int has_gather;
+	int has_record;        /* a <Record> */
+	int nrecord;           /* how many */
 	int ends_with_hangup;  /* last top-level verb is Hangup or Reject */
 	int asks_keypress;     /* has a Gather, or Say text mentions "press" */
 	int has_fixed_say;     /* a Say with no placeholder (a fixed prompt) */

@@ -15,7 +15,8 @@
 /* The fields of a voice webhook ringfence reads; everything else is
  * ignored (but was signed over). */
 enum { WV_CALL_SID, WV_ACCOUNT_SID, WV_FROM, WV_TO, WV_CALL_STATUS, WV_DIRECTION,
-	WV_DIGITS, WV_ANSWERED_BY, WV_NFIELDS };
+	WV_DIGITS, WV_ANSWERED_BY, WV_RECORDING_URL, WV_RECORDING_SID, WV_RECORDING_DURATION,
+	WV_NFIELDS };
 extern const struct valid_field webhook_voice_fields[WV_NFIELDS];
 
 /* The engine's own query parameters on the URLs it gives Twilio. */

@@ -1,8 +1,11 @@
 /* actions: confirm, cancel and request a call back, as the reminder call
  * flow names them.  Each runs inside the engine's transaction. */
 #include "actions.h"
+#include "arena.h"
 #include "db.h"
+#include "greeting.h"
 #include "log.h"
+#include "taskcode.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -75,10 +78,49 @@ static int action_request_callback(struct action_ctx *ctx, const char **event)
 		" WHERE id = $1 AND business_id = $2 RETURNING id");
 }
 
+/* The caller of an inbound call entered a task code for the greeting.
+ * Events: valid (the call is now the code's business's), invalid (try
+ * again), refused (that was the last try), throttled (not even looked
+ * at: too many wrong codes lately). */
+static int action_verify_task_code(struct action_ctx *ctx, const char **event)
+{
+	struct taskcode_try t = { ctx->call_id, ctx->caller, ctx->called, ctx->digits, "greeting",
+		ctx->now_s };
+	char *biz = arena_alloc(ctx->arena, 24), code[24];
+
+	*event = NULL;
+	if (ctx->caller == NULL || ctx->called == NULL)
+		return -1;
+	switch (taskcode_verify(ctx->db, ctx->rds, ctx->secret, &t, biz, code)) {
+	case TASKCODE_VALID:
+		ctx->bound_business_id = biz;
+		*event = "valid";
+		return 0;
+	case TASKCODE_WRONG:
+		*event = "invalid";
+		return 0;
+	case TASKCODE_LAST_WRONG:
+		*event = "refused";
+		return 0;
+	case TASKCODE_THROTTLED:
+		*event = "throttled";
+		return 0;
+	case TASKCODE_ERROR:
+		break;
+	}
+	return -1;
+}
+
 const struct action_def actions_table[] = {
 	{ "confirm", action_confirm, "confirm the call's appointment" },
 	{ "cancel", action_cancel, "cancel the call's appointment and its unsent reminders" },
 	{ "request_callback", action_request_callback, "note that the client asked for a call back" },
+	{ "verify_task_code", action_verify_task_code,
+		"check an inbound caller's greeting task code: valid, invalid, refused or throttled" },
+	{ "store_take", greeting_store_take, "keep the recording just made as one take of this call" },
+	{ "retake", greeting_retake, "another take (again) or this call's last one was made (enough)" },
+	{ "keep_recording", greeting_keep,
+		"the caller kept the last take: the business's greeting once Twilio has it" },
 	{ NULL, NULL, NULL },
 };
 

@@ -42,6 +42,14 @@ int app_init(struct app *app, char *err, size_t errlen)
 	app->engine = engine_new(app->cfg.root, app->cfg.public_url, err, errlen);
 	if (app->engine == NULL)
 		goto out;
+	{
+		/* Where Twilio keeps this account's recordings: a RecordingUrl
+		 * anywhere else is not one of ours. */
+		char *rec = xasprintf("%s/2010-04-01/Accounts/%s/Recordings/", app->cfg.api_url,
+			app->cfg.account_sid);
+		engine_attach(app->engine, app->rds, app->cfg.auth_token, rec);
+		free(rec);
+	}
 	rc = 0;
 out:
 	free(fallback);

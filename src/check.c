@@ -89,6 +89,36 @@ static char *keypress_reason(const struct twiml_facts *fx, const char *adir, con
 	return NULL;
 }
 
+/* The rules of a state that records (Twilio: an empty recording makes no
+ * action request and the next verb runs): its template has one input,
+ * the <Record>, whose action is the 'recorded' exit, and what follows
+ * the <Record> ends the call, so silence hangs up instead of falling
+ * off the end.  A 'recorded' exit needs a <Record> to come from. */
+static void check_record_state(const struct flow *f, int i, const struct twiml_facts *fx,
+	const char *path, const char *tp, struct flow_diag *d)
+{
+	const char *name = f->states[i].name;
+	int recorded = has_exit(f, i, "recorded");
+
+	if (recorded && !fx->has_record)
+		flow_diag_add(d, "%s:%d: state '%s' has a 'recorded' exit but its template has no "
+			"<Record>", tp, first_line(f, i, 0), name);
+	if (!fx->has_record)
+		return;
+	if (!recorded)
+		flow_diag_add(d, "%s: state '%s' records but has no 'recorded' exit "
+			"(the recording would go nowhere)", path, name);
+	if (fx->has_gather)
+		flow_diag_add(d, "%s: state '%s' has both <Gather> and <Record> "
+			"(one input per state)", path, name);
+	if (fx->nrecord > 1)
+		flow_diag_add(d, "%s: state '%s' has more than one <Record>", path, name);
+	if (!fx->ends_with_hangup)
+		flow_diag_add(d, "%s: state '%s' records but does not end with <Hangup/> after the "
+			"<Record> (Twilio goes on to the next verb when the caller says nothing)",
+			path, name);
+}
+
 /* Reports the .xml files in state_tables/<flow> that are not states of f. */
 static void check_stray_templates(const struct flow *f, const char *dir, struct flow_diag *d)
 {
@@ -180,15 +210,19 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 		if (!seen[i])
 			flow_diag_add(d, "%s:%d: state '%s' is unreachable from the start state '%s'", tp,
 				first_line(f, (int)i, 1), name, f->states[f->start].name);
-		if (!terminal && waits_for_input(f, (int)i) && !has_exit(f, (int)i, "timeout"))
+		/* A <Record> state's silence is its template's fallback
+		 * (checked below), never a request. */
+		if (!terminal && waits_for_input(f, (int)i) && !has_exit(f, (int)i, "timeout") &&
+			!(have[i] && fx[i].has_record))
 			flow_diag_add(d, "%s:%d: state '%s' has no 'timeout' exit "
 				"(a caller who presses nothing would be stuck)", tp,
 				first_line(f, (int)i, 0), name);
 		if (!have[i])
 			continue;
-		if (!terminal && waits_for_input(f, (int)i) && !fx[i].has_gather)
+		if (!terminal && waits_for_input(f, (int)i) && !fx[i].has_gather && !fx[i].has_record)
 			flow_diag_add(d, "%s: state '%s' has exits but its template has no <Gather> "
-				"(it could never receive input)", paths[i], name);
+				"or <Record> (it could never receive input)", paths[i], name);
+		check_record_state(f, (int)i, &fx[i], paths[i], tp, d);
 		if (terminal && !fx[i].ends_with_hangup)
 			flow_diag_add(d, "%s: terminal state '%s' does not end with <Hangup/> or <Reject/>",
 				paths[i], name);

@@ -224,7 +224,9 @@ static const char *input_words(struct arena *a, const char *on)
 	if (strcmp(on, "machine") == 0)
 		return "an answering machine answered";
 	if (strcmp(on, "other") == 0)
-		return "any other key";
+		return "any other key or keys (a code)";
+	if (strcmp(on, "recorded") == 0)
+		return "a recording was made";
 	if (flow_is_key(on))
 		return arena_printf(a, "pressed %s", on);
 	return arena_printf(a, "the step's check said \"%s\"", on);

@@ -4,6 +4,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "check.h"
+#include "clock.h"
 #include "db.h"
 #include "flow.h"
 #include "log.h"
@@ -24,7 +25,20 @@ struct engine {
 	char *public_url;                       /* owned */
 	struct flow *flows[ENGINE_MAX_FLOWS];   /* owned, loaded once */
 	size_t nflows;
+	struct rds *rds;                        /* engine_attach: the caller's */
+	char *secret;                           /* owned */
+	char *recordings_prefix;                /* owned */
 };
+
+void engine_attach(struct engine *e, struct rds *r, const char *secret,
+	const char *recordings_prefix)
+{
+	e->rds = r;
+	free(e->secret);
+	free(e->recordings_prefix);
+	e->secret = secret ? xstrdup(secret) : NULL;
+	e->recordings_prefix = recordings_prefix ? xstrdup(recordings_prefix) : NULL;
+}
 
 struct engine *engine_new(const char *root, const char *public_url, char *err, size_t errlen)
 {
@@ -84,6 +98,8 @@ void engine_free(struct engine *e)
 	for (size_t i = 0; i < e->nflows; i++)
 		flow_free(e->flows[i]);
 	free(e->public_url);
+	free(e->secret);
+	free(e->recordings_prefix);
 	free(e);
 }
 
@@ -97,18 +113,21 @@ const struct flow *engine_flow(const struct engine *e, const char *name)
 
 /* The call row and the allow-listed fields its templates may speak.  The
  * date and time are formatted in the client's time zone (else the
- * business's) by PostgreSQL, which has the tz database. */
+ * business's) by PostgreSQL, which has the tz database.  An inbound call
+ * has no business until a task code binds one. */
 #define CALL_COLUMNS \
 	"SELECT c.id, c.token, c.call_sid, c.business_id, c.appointment_id, c.flow," \
 	" c.state, c.seq, b.name, b.callback_phone," \
 	" to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD')," \
-	" to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM')" \
-	" FROM calls c JOIN businesses b ON b.id = c.business_id" \
+	" to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM')," \
+	" c.direction, c.caller, c.called," \
+	" (SELECT g.recording_url FROM greeting_takes g WHERE g.id = b.greeting_take_id)" \
+	" FROM calls c LEFT JOIN businesses b ON b.id = c.business_id" \
 	" LEFT JOIN appointments a ON a.id = c.appointment_id AND a.business_id = c.business_id" \
 	" LEFT JOIN clients cl ON cl.id = a.client_id"
 
 enum { C_ID, C_TOKEN, C_SID, C_BUSINESS, C_APPT, C_FLOW, C_STATE, C_SEQ, C_BNAME,
-	C_CALLBACK, C_DATE, C_TIME, C_NCOLS };
+	C_CALLBACK, C_DATE, C_TIME, C_DIRECTION, C_CALLER, C_CALLED, C_GREETING, C_NCOLS };
 
 struct call_row {
 	const char *v[C_NCOLS]; /* copied into the request arena; NULL for SQL NULL */
@@ -137,6 +156,42 @@ static int exec_cmd(struct db *db, const char *name, const char *sql, int n, con
 		return -1;
 	PQclear(res);
 	return 0;
+}
+
+/* The first request of a call to a business's number: makes its row (no
+ * business yet, a fresh token for its action URLs), unless a retry of
+ * the same request already did.  0 or -1. */
+static int call_create_inbound(struct db *db, struct arena *a, const struct flow *f,
+	const struct engine_input *in)
+{
+	unsigned char raw[16];
+	char *token = arena_alloc(a, 33);
+	const char *p[5];
+
+	if (util_random(raw, sizeof(raw)) < 0)
+		return -1;
+	util_hex(raw, sizeof(raw), token);
+	p[0] = token;
+	p[1] = in->call_sid;
+	p[2] = f->states[f->start].name;
+	p[3] = in->from;
+	p[4] = in->to;
+	return exec_cmd(db, "engine_inbound_call",
+		"INSERT INTO calls (token, call_sid, direction, flow, state, seq, caller, called)"
+		" VALUES ($1, $2, 'inbound', '" ENGINE_INBOUND_FLOW "', $3, 0, $4, $5)"
+		" ON CONFLICT (call_sid) DO NOTHING", 5, p);
+}
+
+/* The latest recording this call made, for its playback, or NULL. */
+static const char *call_take_url(struct db *db, struct arena *a, const char *call_id)
+{
+	const char *p[1] = { call_id }, *v[1] = { NULL };
+
+	if (db_row_prepared(db, a, "engine_call_take",
+		    "SELECT recording_url FROM greeting_takes WHERE call_id = $1::bigint"
+		    " ORDER BY take DESC LIMIT 1", 1, p, 1, v) != 1)
+		return NULL;
+	return v[0];
 }
 
 static int record_event(struct db *db, struct arena *a, const char *call_id, int seq,
@@ -172,6 +227,9 @@ static const char *decide_input(const struct engine_input *in, const struct flow
 		*replay = 1;
 		return NULL;
 	}
+	/* A <Record>'s action: what was pressed only ended the recording. */
+	if (in->recording_url != NULL)
+		return "recorded";
 	if (in->digits == NULL || in->digits[0] == '\0')
 		return "timeout";
 	if (in->digits[1] == '\0' && flow_is_key(in->digits))
@@ -181,9 +239,11 @@ static const char *decide_input(const struct engine_input *in, const struct flow
 
 /* Renders state of flow f into out with the allow-listed field values
  * v[0..4) (business name, date, time, callback number; NULL: the call has
- * none) and Gather actions for token and seq; 0 or -1. */
+ * none), the recordings rec[0..2) (the business's greeting, this call's
+ * take; NULL: none) and Gather actions for token and seq; 0 or -1. */
 static int render_values(struct engine *e, struct arena *a, const struct flow *f, int state,
-	const char *const v[4], const char *token, int seq, struct buf *out)
+	const char *const v[4], const char *const rec[2], const char *token, int seq,
+	struct buf *out)
 {
 	const struct flow_state *st = &f->states[state];
 	struct twiml_var vars[] = {
@@ -206,17 +266,21 @@ static int render_values(struct engine *e, struct arena *a, const struct flow *f
 	opts.gather_action = arena_printf(a, "%s/twilio/voice/%s?c=%s&s=%s&n=%d",
 		e->public_url, f->name, token, st->name, seq);
 	opts.audio_base = arena_printf(a, "%s/audio/%s/%s", e->public_url, f->name, st->name);
+	opts.greeting_url = rec[0];
+	opts.this_call_url = rec[1];
+	opts.recording_callback = arena_printf(a, "%s/twilio/status/recording", e->public_url);
 	return twiml_render(st->tmpl, &opts, out);
 }
 
 /* Renders state of flow f for the call in row into out; 0 or -1. */
 static int render_state(struct engine *e, struct arena *a, const struct flow *f, int state,
-	const struct call_row *row, int seq, struct buf *out)
+	const struct call_row *row, const char *take_url, int seq, struct buf *out)
 {
 	const char *const v[4] = { row->v[C_BNAME], row->v[C_DATE], row->v[C_TIME],
 		row->v[C_CALLBACK] };
+	const char *const rec[2] = { row->v[C_GREETING], take_url };
 
-	return render_values(e, a, f, state, v, row->v[C_TOKEN], seq, out);
+	return render_values(e, a, f, state, v, rec, row->v[C_TOKEN], seq, out);
 }
 
 int engine_render_preview(struct engine *e, struct arena *a, const char *flow,
@@ -225,9 +289,11 @@ int engine_render_preview(struct engine *e, struct arena *a, const char *flow,
 	const struct flow *f = engine_flow(e, flow);
 	int i = f ? flow_state_index(f, state) : -1;
 
+	const char *const rec[2] = { NULL, NULL };
+
 	if (i < 0)
 		return -1;
-	return render_values(e, a, f, i, values, "00000000000000000000000000000000", 0, out);
+	return render_values(e, a, f, i, values, rec, "00000000000000000000000000000000", 0, out);
 }
 
 int engine_handle(struct engine *e, struct db *db, struct arena *a,
@@ -237,7 +303,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 	const struct flow *f;
 	struct call_row row;
 	int state, seq, found, replay, rc = -1;
-	const char *input;
+	const char *input, *take_url = NULL;
 	size_t mark = out->len;
 
 	memset(oc, 0, sizeof(*oc));
@@ -251,6 +317,15 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 		goto fail;
 	}
 	found = call_lock(db, a, in->token, in->call_sid, &row);
+	if (found == 0 && in->token == NULL && in->state == NULL &&
+		strcmp(f->name, ENGINE_INBOUND_FLOW) == 0 && in->direction &&
+		strcmp(in->direction, "inbound") == 0 && in->from && in->to) {
+		if (call_create_inbound(db, a, f, in) < 0) {
+			snprintf(err, errlen, "cannot make the inbound call: %s", db_last_error(db));
+			goto rollback;
+		}
+		found = call_lock(db, a, NULL, in->call_sid, &row);
+	}
 	if (found < 0) {
 		snprintf(err, errlen, "database error reading the call: %s", db_last_error(db));
 		goto rollback;
@@ -300,11 +375,16 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 			if (t->action) {
 				const struct action_def *ad = actions_find(t->action);
 				struct action_ctx ctx = { db, a, row.v[C_ID], row.v[C_BUSINESS],
-					row.v[C_APPT], in->digits ? in->digits : "" };
+					row.v[C_APPT], in->digits ? in->digits : "", e->rds, e->secret,
+					e->recordings_prefix, clock_now_s(), row.v[C_CALLER],
+					row.v[C_CALLED], in->recording_url, in->recording_sid,
+					in->recording_duration, NULL };
 				if (ad == NULL || ad->fn(&ctx, &event) < 0) {
 					snprintf(err, errlen, "action %s failed", t->action);
 					goto rollback;
 				}
+				if (ctx.bound_business_id)
+					row.v[C_BUSINESS] = ctx.bound_business_id;
 				oc->action = t->action;
 			}
 			seq++;
@@ -338,12 +418,16 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 			}
 		}
 	}
+	/* This call's own recording, for a state that plays it back. */
+	if (strcmp(row.v[C_DIRECTION], "inbound") == 0)
+		take_url = call_take_url(db, a, row.v[C_ID]);
 	if (db_commit(db) < 0) {
 		snprintf(err, errlen, "commit failed: %s", db_last_error(db));
 		goto fail;
 	}
+	oc->business_id = row.v[C_BUSINESS];
 	oc->state_after = f->states[state].name;
-	if (render_state(e, a, f, state, &row, seq, out) < 0) {
+	if (render_state(e, a, f, state, &row, take_url, seq, out) < 0) {
 		snprintf(err, errlen, "cannot render state %s", f->states[state].name);
 		goto fail;
 	}

@@ -55,7 +55,8 @@ int flow_is_key(const char *on)
 int flow_is_builtin_input(const char *on)
 {
 	return flow_is_key(on) || (on != NULL && (strcmp(on, "timeout") == 0 ||
-		strcmp(on, "machine") == 0 || strcmp(on, "other") == 0));
+		strcmp(on, "machine") == 0 || strcmp(on, "other") == 0 ||
+		strcmp(on, "recorded") == 0));
 }
 
 /* Copies a field for a message: at most 64 bytes, anything that is not

@@ -14,6 +14,7 @@
 #include "migrate.h"
 #include "rds.h"
 #include "scheduler.h"
+#include "taskcode.h"
 #include "users.h"
 #include "util.h"
 #include "worker.h"
@@ -118,6 +119,7 @@ static const struct command commands[] = {
 	{ "audit", audit_main, "print audit records of a call, a business, or all" },
 	{ "user", users_main, "add a dashboard login for a business" },
 	{ "apikey", apikey_main, "create or revoke a business's key for the JSON API" },
+	{ "taskcode", taskcode_main, "make a one-time task code for an inbound call (greeting)" },
 	{ "demo", demo_main, "seed the demo business, clients and appointments once; --reset starts over (not in production)" },
 };
 

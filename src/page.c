@@ -43,6 +43,7 @@ const struct page_notice page_notices[] = {
 	{ "imported", "The import is done." },
 	{ "queued", "Queued: it will be sent in a moment, and shows on the timeline." },
 	{ "revoked", "Revoked." },
+	{ "greeting_reverted", "Your reminder calls open with the synthesised greeting again." },
 	{ "deleted", "Deleted." },
 	{ "password_changed", "Your password was changed; your other sessions were logged out." },
 	{ "logged_out", "You are logged out." },
@@ -363,13 +364,27 @@ void page_not_found_handle(struct app *app, const struct route_input *in, struct
 
 /* ---- the shell --------------------------------------------------------------- */
 
-/* See page.h. */
-void page_headers(struct http_response *res, const char *referrer)
+/* The headers of page_headers, with media_src (an origin, or NULL: none)
+ * allowed to play in the page's <audio> and nothing else widened. */
+static void page_headers_media(struct http_response *res, const char *referrer,
+	const char *media_src)
 {
-	http_response_header(res, "Content-Security-Policy", page_csp);
+	if (media_src) {
+		char *csp = xasprintf("%s; media-src %s", page_csp, media_src);
+		http_response_header(res, "Content-Security-Policy", csp);
+		free(csp);
+	} else {
+		http_response_header(res, "Content-Security-Policy", page_csp);
+	}
 	http_response_header(res, "X-Frame-Options", "DENY");
 	http_response_header(res, "Referrer-Policy", referrer);
 	http_response_header(res, "X-Robots-Tag", "noindex");
+}
+
+/* See page.h. */
+void page_headers(struct http_response *res, const char *referrer)
+{
+	page_headers_media(res, referrer, NULL);
 }
 
 /* Appends the head (title, stylesheet, script) to b. */
@@ -446,7 +461,10 @@ void page_render(struct app *app, const struct route_input *in, struct outcome *
 	}
 	if (out->page_broken || out->redirect)
 		page_internal(out);
-	page_headers(res, "same-origin");
+	/* An origin in a header: only characters a URL origin has. */
+	page_headers_media(res, "same-origin", out->page_media_src &&
+		strspn(out->page_media_src, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789:/.-[]") == strlen(out->page_media_src) ? out->page_media_src : NULL);
 	res->content_type = "text/html; charset=utf-8";
 	res->status = out->status ? out->status : 200;
 	if (out->page_fragment && res->status == 200) {

@@ -9,6 +9,7 @@
 #include "routes.h"
 #include "api.h"
 #include "dash_flows.h"
+#include "dash_greeting.h"
 #include "dash_keys.h"
 #include "dash_settings.h"
 #include "dash_users.h"
@@ -24,6 +25,7 @@
 #include "dash_timeline.h"
 #include "dispatch.h"
 #include "failsafe.h"
+#include "greeting.h"
 #include "http.h"
 #include "page.h"
 #include "rds.h"
@@ -141,6 +143,9 @@ const struct route routes_table[] = {
 	{ "POST", "/twilio/status/sms", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
 		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(status_sms_fields),
 		FIELDS(status_query), 0, status_sms_handle, NO_FIELDS },
+	{ "POST", "/twilio/status/recording", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
+		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY,
+		FIELDS(greeting_status_fields), NO_FIELDS, 0, greeting_status_handle, NO_FIELDS },
 	{ "POST", "/twilio/sms/inbound", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
 		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(sms_inbound_fields),
 		NO_FIELDS, 0, sms_inbound_handle, NO_FIELDS },
@@ -307,6 +312,14 @@ const struct route routes_table[] = {
 	{ "POST", "/settings/wording", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_wording_fields), NO_FIELDS, 0,
 		dash_settings_wording_handle, NO_FIELDS },
+	{ "GET", "/settings/greeting", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_greeting_handle, NO_FIELDS },
+	{ "POST", "/settings/greeting/code", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_greeting_code_handle, NO_FIELDS },
+	{ "POST", "/settings/greeting/revert", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_greeting_revert_handle, NO_FIELDS },
 	{ "GET", "/settings/api-keys", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_keys_handle, NO_FIELDS },
 	{ "POST", "/settings/api-keys", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,

@@ -110,7 +110,7 @@ int twiml_text_asks_keypress(const char *text)
 
 /* ---- the TwiML vocabulary ------------------------------------------- */
 
-enum attr_kind { A_ANY, A_INT, A_BOOL, A_ENUM, A_KEY, A_INT_OR_AUTO, A_ENGINE };
+enum attr_kind { A_ANY, A_INT, A_BOOL, A_ENUM, A_KEY, A_KEYS, A_INT_OR_AUTO, A_ENGINE };
 
 struct attr_rule {
 	const char *name;
@@ -129,9 +129,12 @@ struct elem_rule {
 static const char *const top_verbs[] = {
 	"Say", "Play", "Pause", "Gather", "Record", "Redirect", "Hangup", "Reject",
 	"Dial", "Sms", "Message", "Enqueue", "Leave", "Connect", "Start", "Stop",
-	"Pay", "Refer", NULL,
+	"Pay", "Refer", TWIML_PLAY_RECORDING, NULL,
 };
 static const char *const prompt_kids[] = { "Say", "Play", "Pause", NULL };
+/* What Twilio allows in a Gather, and the engine's element that becomes
+ * a Play or its fallback prompts. */
+static const char *const gather_kids[] = { "Say", "Play", "Pause", TWIML_PLAY_RECORDING, NULL };
 static const char *const dial_kids[] = {
 	"Number", "Client", "Conference", "Queue", "Sip", "Sim", "Application", NULL,
 };
@@ -149,6 +152,8 @@ static const char *const no_kids[] = { NULL };
 
 static const char *const input_values[] = { "dtmf", "speech", "dtmf speech", "speech dtmf", NULL };
 static const char *const reject_values[] = { "rejected", "busy", NULL };
+static const char *const trim_values[] = { "trim-silence", "do-not-trim", NULL };
+static const char *const recording_values[] = { "greeting", "this_call", NULL };
 
 static const struct attr_rule gather_attrs[] = {
 	{ "action", A_ENGINE, 0, 0, NULL },
@@ -186,6 +191,26 @@ static const struct attr_rule reject_attrs[] = {
 	{ "reason", A_ENUM, 0, 0, reject_values },
 	{ NULL, A_ANY, 0, 0, NULL },
 };
+/* Twilio's <Record> attributes less the transcription ones (a
+ * transcript would go to a third URL nobody checks).  The engine sets
+ * where the recording and its status go. */
+static const struct attr_rule record_attrs[] = {
+	{ "action", A_ENGINE, 0, 0, NULL },
+	{ "method", A_ENGINE, 0, 0, NULL },
+	{ "recordingStatusCallback", A_ENGINE, 0, 0, NULL },
+	{ "recordingStatusCallbackMethod", A_ENGINE, 0, 0, NULL },
+	{ "recordingStatusCallbackEvent", A_ENGINE, 0, 0, NULL },
+	{ "timeout", A_INT, 1, 600, NULL },
+	{ "finishOnKey", A_KEYS, 0, 0, NULL },
+	{ "maxLength", A_INT, 2, 14400, NULL },
+	{ "playBeep", A_BOOL, 0, 0, NULL },
+	{ "trim", A_ENUM, 0, 0, trim_values },
+	{ NULL, A_ANY, 0, 0, NULL },
+};
+static const struct attr_rule play_recording_attrs[] = {
+	{ "of", A_ENUM, 0, 0, recording_values },
+	{ NULL, A_ANY, 0, 0, NULL },
+};
 static const struct attr_rule no_attrs[] = {
 	{ NULL, A_ANY, 0, 0, NULL },
 };
@@ -197,10 +222,11 @@ static const struct elem_rule elem_rules[] = {
 	{ "Say", no_kids, 1, say_attrs },
 	{ "Play", no_kids, 1, play_attrs },
 	{ "Pause", no_kids, 0, pause_attrs },
-	{ "Gather", prompt_kids, 0, gather_attrs },
+	{ "Gather", gather_kids, 0, gather_attrs },
 	{ "Hangup", no_kids, 0, no_attrs },
 	{ "Reject", no_kids, 0, reject_attrs },
-	{ "Record", no_kids, 0, NULL },
+	{ "Record", no_kids, 0, record_attrs },
+	{ TWIML_PLAY_RECORDING, prompt_kids, 0, play_recording_attrs },
 	{ "Redirect", no_kids, 1, NULL },
 	{ "Dial", dial_kids, 1, NULL },
 	{ "Sms", no_kids, 1, NULL },
@@ -386,6 +412,11 @@ static void check_attr(struct vctx *v, const xmlNode *el, const struct attr_rule
 		if (strcmp(val, "true") != 0 && strcmp(val, "false") != 0)
 			problem(v, el, "<%s %s=\"%s\">: must be true or false", el_name, name, val);
 		break;
+	case A_KEYS:
+		if (strspn(val, "0123456789*#") != strlen(val))
+			problem(v, el, "<%s %s=\"%s\">: must be keys (0-9, * and #) or empty",
+				el_name, name, val);
+		break;
 	case A_KEY:
 		if (!(val[0] == '\0' || (val[1] == '\0' && strchr("0123456789*#", val[0]))))
 			problem(v, el, "<%s %s=\"%s\">: must be one key (0-9, *, #) or empty",
@@ -441,6 +472,24 @@ static void check_play(struct vctx *v, const xmlNode *el)
 	xmlFree(raw);
 }
 
+/* Checks a PlayRecording: which recording (of=) and a fallback of at
+ * least one prompt, played when there is no such recording. */
+static void check_play_recording(struct vctx *v, const xmlNode *el)
+{
+	xmlChar *of = xmlGetProp(el, (const xmlChar *)"of");
+	int kids = 0;
+
+	for (const xmlNode *c = el->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE)
+			kids++;
+	if (of == NULL)
+		problem(v, el, "<" TWIML_PLAY_RECORDING "> needs of=\"greeting\" or of=\"this_call\"");
+	if (kids == 0)
+		problem(v, el, "<" TWIML_PLAY_RECORDING "> needs the prompts to play when there is "
+			"no recording (Say, Play or Pause inside it)");
+	xmlFree(of);
+}
+
 /* Checks the children of el, which follows rule. */
 static void check_children(struct vctx *v, const xmlNode *el, const struct elem_rule *rule)
 {
@@ -462,8 +511,8 @@ static void check_children(struct vctx *v, const xmlNode *el, const struct elem_
 			}
 			if (!in_list(rule->children, name)) {
 				if (strcmp(rule->name, "Gather") == 0)
-					problem(v, c, "<%s> is not allowed inside <Gather> (only Say, Play and Pause)",
-						name);
+					problem(v, c, "<%s> is not allowed inside <Gather> (only Say, Play, "
+						"Pause and " TWIML_PLAY_RECORDING ")", name);
 				else
 					problem(v, c, "<%s> is not allowed inside <%s>", name, rule->name);
 				break;
@@ -471,6 +520,8 @@ static void check_children(struct vctx *v, const xmlNode *el, const struct elem_
 			check_attrs(v, c, cr);
 			if (strcmp(name, "Play") == 0)
 				check_play(v, c);
+			if (strcmp(name, TWIML_PLAY_RECORDING) == 0)
+				check_play_recording(v, c);
 			check_children(v, c, cr);
 			break;
 		}
@@ -641,6 +692,9 @@ static void inspect_node(const xmlNode *el, struct twiml_facts *f)
 			continue;
 		if (is_name(c, "Gather")) {
 			f->has_gather = 1;
+		} else if (is_name(c, "Record")) {
+			f->has_record = 1;
+			f->nrecord++;
 		} else if (is_name(c, "Say")) {
 			xmlChar *raw = xmlNodeGetContent(c);
 			const char *text = raw ? (const char *)raw : "";
@@ -807,6 +861,54 @@ static void set_prop(xmlNodePtr el, const char *name, const char *value)
 	}
 }
 
+static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts, struct arena *a);
+
+/* The URL opts gives for recording of ("greeting", "this_call"), or NULL. */
+static const char *recording_url(const struct twiml_render_opts *opts, const char *of)
+{
+	if (opts == NULL)
+		return NULL;
+	if (strcmp(of, "greeting") == 0)
+		return opts->greeting_url;
+	if (strcmp(of, "this_call") == 0)
+		return opts->this_call_url;
+	return NULL;
+}
+
+/* Replaces the PlayRecording c with <Play>URL</Play> when opts has that
+ * recording, else with its own prompts, rendered.  0 or -1. */
+static int render_play_recording(xmlNodePtr c, const struct twiml_render_opts *opts,
+	struct arena *a)
+{
+	xmlChar *of = xmlGetProp(c, (const xmlChar *)"of");
+	const char *url = of ? recording_url(opts, (const char *)of) : NULL;
+	int rc = 0;
+
+	if (of == NULL) {
+		rc = -1;
+	} else if (url && *url) {
+		xmlNodePtr play = xmlNewDocNode(c->doc, NULL, (const xmlChar *)"Play", NULL);
+		if (play == NULL) {
+			fprintf(stderr, "ringfence: out of memory\n");
+			abort();
+		}
+		set_text(play, url);
+		xmlAddPrevSibling(c, play);
+	} else if (render_node(c, opts, a) < 0) {
+		rc = -1;
+	} else {
+		while (c->children) {
+			xmlNodePtr k = c->children;
+			xmlUnlinkNode(k);
+			xmlAddPrevSibling(c, k);
+		}
+	}
+	xmlFree(of);
+	xmlUnlinkNode(c);
+	xmlFreeNode(c);
+	return rc;
+}
+
 /* Fills in the copy of a template below el, its scratch strings in a.
  * Returns 0 or -1. */
 static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts, struct arena *a)
@@ -843,11 +945,22 @@ static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts, stru
 				set_text(c, arena_printf(a, "%s/%s", opts->audio_base, name));
 			}
 			xmlFree(raw);
+		} else if (is_name(c, TWIML_PLAY_RECORDING)) {
+			if (render_play_recording(c, opts, a) < 0)
+				rc = -1;
 		} else {
 			if (is_name(c, "Gather") && opts && opts->gather_action) {
 				set_prop(c, "action", opts->gather_action);
 				set_prop(c, "method", "POST");
 				set_prop(c, "actionOnEmptyResult", "true");
+			}
+			if (is_name(c, "Record") && opts && opts->gather_action) {
+				set_prop(c, "action", opts->gather_action);
+				set_prop(c, "method", "POST");
+				if (opts->recording_callback) {
+					set_prop(c, "recordingStatusCallback", opts->recording_callback);
+					set_prop(c, "recordingStatusCallbackMethod", "POST");
+				}
 			}
 			if (render_node(c, opts, a) < 0)
 				rc = -1;

@@ -3,6 +3,7 @@
 #include "app.h"
 #include "arena.h"
 #include "engine.h"
+#include "greeting.h"
 #include "http.h"
 
 #include <string.h>
@@ -16,6 +17,10 @@ const struct valid_field webhook_voice_fields[WV_NFIELDS] = {
 	[WV_DIRECTION] = { "Direction", valid_direction, 0, VALID_TEXT },
 	[WV_DIGITS] = { "Digits", valid_digits, 0, VALID_TEXT },
 	[WV_ANSWERED_BY] = { "AnsweredBy", valid_answered_by, 0, VALID_TEXT },
+	/* A <Record>'s action request. */
+	[WV_RECORDING_URL] = { "RecordingUrl", valid_recording_url, 0, VALID_TEXT },
+	[WV_RECORDING_SID] = { "RecordingSid", valid_recording_sid, 0, VALID_TEXT },
+	[WV_RECORDING_DURATION] = { "RecordingDuration", valid_recording_duration, 0, VALID_TEXT },
 };
 
 const struct valid_field webhook_voice_query[WQ_NFIELDS] = {
@@ -40,6 +45,12 @@ void webhook_voice_handle(struct app *app, const struct route_input *in, struct 
 	ei.digits = f[WV_DIGITS].s;
 	ei.answered_by = f[WV_ANSWERED_BY].s;
 	ei.call_status = f[WV_CALL_STATUS].s;
+	ei.direction = f[WV_DIRECTION].s;
+	ei.from = f[WV_FROM].s;
+	ei.to = f[WV_TO].s;
+	ei.recording_url = f[WV_RECORDING_URL].s;
+	ei.recording_sid = f[WV_RECORDING_SID].s;
+	ei.recording_duration = f[WV_RECORDING_DURATION].s;
 
 	if (engine_handle(app->engine, app->db, in->req->arena, &ei, &out->twiml, &eo, err,
 		    sizeof(err)) < 0)

@@ -164,8 +164,11 @@ static redisReply *redis_command(int argc, const char **argv, char *err, size_t 
 
 static int pg_connect(char *err, size_t errlen)
 {
-	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *vals[] = { hx_env.database_url, "3", "ringfence-integration", NULL };
+	/* No statement of a test waits forever on a lock a stuck process
+	 * holds: it fails after two minutes, naming what it waited for. */
+	const char *keys[] = { "dbname", "connect_timeout", "application_name", "options", NULL };
+	const char *vals[] = { hx_env.database_url, "3", "ringfence-integration",
+		"-c statement_timeout=120s", NULL };
 
 	if (pg && PQstatus(pg) == CONNECTION_OK)
 		return 0;
@@ -1255,18 +1258,28 @@ void hx_disconnect(void)
 
 /* ---- the stack ------------------------------------------------------------ */
 
-int hx_stack(const char *sub, char **out, int timeout_s)
+/* Runs a child made by fork (its own process group, standard output into
+ * a pipe) that execs what, with a deadline: the child's exit status, or
+ * -1 when it could not run, was killed by a signal or ran past timeout_s
+ * (then its whole process group is killed, and a line naming label goes
+ * to stderr).  What it printed is appended to b. */
+struct hx_child {
+	const char *path;   /* execl this with argv1 ... */
+	const char *argv1;
+	const char *argv2;
+	int stack;          /* deploy/stack: forget the stack's own URLs */
+};
+
+static int run_child(const struct hx_child *c, const char *label, struct buf *b, int timeout_s)
 {
 	int pipefd[2];
 	pid_t pid;
-	struct buf b = BUF_INIT;
 	long long deadline = hx_now_ms() + (long long)timeout_s * 1000;
 	int status = 0, rc = -1, open_fd;
 
-	if (out)
-		*out = NULL;
 	if (pipe(pipefd) < 0)
 		return -1;
+	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		close(pipefd[0]);
@@ -1280,13 +1293,16 @@ int hx_stack(const char *sub, char **out, int timeout_s)
 		dup2(pipefd[1], 1);
 		close(pipefd[0]);
 		close(pipefd[1]);
-		/* The stack's own URLs, as its ringfence.env exports them, would
-		 * be taken (and remembered) as given from outside: a later start
-		 * would then leave the local SMTP sink out.  deploy/stack knows
-		 * what the stack was started with. */
-		unsetenv("RINGFENCE_SMTP_URL");
-		unsetenv("TWILIO_API_URL");
-		execl(hx_env.stack_script, hx_env.stack_script, sub, (char *)NULL);
+		if (c->stack) {
+			/* The stack's own URLs, as its ringfence.env exports
+			 * them, would be taken (and remembered) as given from
+			 * outside: a later start would then leave the local
+			 * SMTP sink out.  deploy/stack knows what the stack was
+			 * started with. */
+			unsetenv("RINGFENCE_SMTP_URL");
+			unsetenv("TWILIO_API_URL");
+		}
+		execl(c->path, c->path, c->argv1, c->argv2, (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -1301,7 +1317,7 @@ int hx_stack(const char *sub, char **out, int timeout_s)
 			if (poll(&pfd, 1, 100) > 0) {
 				got = read(pipefd[0], chunk, sizeof(chunk));
 				if (got > 0)
-					buf_append(&b, chunk, (size_t)got);
+					buf_append(b, chunk, (size_t)got);
 				else if (got == 0)
 					open_fd = 0;
 			}
@@ -1314,13 +1330,12 @@ int hx_stack(const char *sub, char **out, int timeout_s)
 			ssize_t got;
 			char chunk[4096];
 			while (open_fd && (got = read(pipefd[0], chunk, sizeof(chunk))) > 0)
-				buf_append(&b, chunk, (size_t)got);
+				buf_append(b, chunk, (size_t)got);
 			rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 			break;
 		}
 		if (hx_now_ms() > deadline) {
-			fprintf(stderr, "# deploy/stack %s did not finish in %d s; killing it\n",
-				sub, timeout_s);
+			fprintf(stderr, "# %s did not finish in %d s; killing it\n", label, timeout_s);
 			kill(-pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			rc = -1;
@@ -1328,10 +1343,33 @@ int hx_stack(const char *sub, char **out, int timeout_s)
 		}
 	}
 	close(pipefd[0]);
+	return rc;
+}
+
+int hx_stack(const char *sub, char **out, int timeout_s)
+{
+	struct hx_child c = { hx_env.stack_script, sub, NULL, 1 };
+	struct buf b = BUF_INIT;
+	char label[64];
+	int rc;
+
+	if (out)
+		*out = NULL;
+	snprintf(label, sizeof(label), "deploy/stack %s", sub);
+	rc = run_child(&c, label, &b, timeout_s);
 	if (out)
 		*out = xstrdup(buf_str(&b));
 	buf_free(&b);
 	return rc;
+}
+
+int hx_shell(const char *cmd, struct buf *out, int timeout_s)
+{
+	struct hx_child c = { "/bin/sh", "-c", cmd, 0 };
+	char label[96];
+
+	snprintf(label, sizeof(label), "the command '%.60s%s'", cmd, strlen(cmd) > 60 ? "..." : "");
+	return run_child(&c, label, out, timeout_s);
 }
 
 int hx_stack_start_stopped(const char *part, int *stopped, int timeout_s)

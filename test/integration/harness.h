@@ -372,6 +372,13 @@ void hx_disconnect(void);
  * NULL, gets its standard output (caller frees). */
 int hx_stack(const char *sub, char **out, int timeout_s);
 
+/* Runs the shell command line cmd (/bin/sh -c) in a process group of its
+ * own, its standard output (add 2>&1 for the errors) appended to out,
+ * killed with everything it started after timeout_s seconds: no test can
+ * hang on a child.  Its exit status, or -1 when it could not run, died of
+ * a signal or timed out (a line on stderr says so). */
+int hx_shell(const char *cmd, struct buf *out, int timeout_s);
+
 /* When *stopped, starts part ("pg", "redis": deploy/stack <part>-start
  * within timeout_s) and clears *stopped; 0, or -1 with a line on stderr
  * (*stopped left set).  Nothing to do when *stopped is 0: 0. */

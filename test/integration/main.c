@@ -7,6 +7,26 @@
 #include "harness.h"
 #include "groups.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+/* The group running now, for the line a stopping signal writes. */
+static const char *volatile current_group = "(none)";
+
+/* test/run's timeout stops a hung run with SIGTERM: say which group it
+ * was in (what the log shows last is then where it hung), then die of
+ * the signal. */
+static void on_stop(int sig)
+{
+	static const char pre[] = "# run_integration: stopped by a signal in the group ";
+	const char *g = current_group;
+	if (write(2, pre, sizeof(pre) - 1) < 0 || write(2, g, strlen(g)) < 0 || write(2, "\n", 1) < 0) {
+		/* nothing more can be said */
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* 1 when name is in the comma-separated list (NULL or empty: every name). */
 static int selected(const char *list, const char *name)
 {
@@ -46,14 +66,22 @@ int main(void)
 		{ "shell", shell_tests },
 		{ "dash_clients", dash_clients_tests },
 		{ "dash_settings", dash_settings_tests },
+		{ "taskcode", taskcode_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
 	const char *only = getenv("RINGFENCE_TEST_GROUPS");
 	int failed = 0;
 
+	/* One TAP line at a time reaches the log, so a run stopped from
+	 * outside shows how far it got. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-		if (selected(only, groups[i].name))
+		if (selected(only, groups[i].name)) {
+			current_group = groups[i].name;
 			failed += groups[i].run();
+		}
 	return failed > 255 ? 255 : failed;
 }

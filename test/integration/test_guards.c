@@ -620,22 +620,14 @@ static void test_pacer(void **state)
 static int ringfence(const char *args, char **out)
 {
 	char cmd[2048];
-	FILE *p;
 	struct buf b = BUF_INIT;
-	char chunk[512];
-	size_t n;
 	int st;
 	snprintf(cmd, sizeof(cmd), "cd '%s' && bin/ringfence %s 2>/dev/null", groot, args);
-	p = popen(cmd, "r");
-	if (p == NULL)
-		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		buf_append(&b, chunk, n);
-	st = pclose(p);
+	st = hx_shell(cmd, &b, 120);
 	if (out)
 		*out = xstrdup(buf_str(&b));
 	buf_free(&b);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return st;
 }
 
 static long healthz(char **body)

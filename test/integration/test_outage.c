@@ -29,15 +29,7 @@ static const char *bin;
  * or -1 when it was killed. */
 static int outage_run(const char *cmd, struct buf *out)
 {
-	char line[1024];
-	FILE *f = popen(cmd, "r");
-	int st;
-	if (f == NULL)
-		fail_msg("cannot run %s: %s", cmd, strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		buf_puts(out, line);
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return hx_shell(cmd, out, 300);
 }
 
 /* How many calls (or messages) the simulator has to number, each sid

@@ -663,22 +663,17 @@ static void test_next_is_local(void **state)
 static int user_add(const char *args, const char *password, char *out, size_t size)
 {
 	const char *bin = hx_ringfence_bin("session");
+	struct buf b = BUF_INIT;
 	char *cmd;
-	FILE *f;
 	int st;
 
 	assert_non_null(bin);
 	cmd = xasprintf("echo '%s' | %s user add %s --password-stdin 2>&1", password, bin, args);
-	f = popen(cmd, "r");
+	st = hx_shell(cmd, &b, 120);
 	free(cmd);
-	assert_non_null(f);
-	out[0] = '\0';
-	if (fgets(out, (int)size, f) == NULL)
-		out[0] = '\0';
-	while (fgetc(f) != EOF)
-		;
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	snprintf(out, size, "%.*s", (int)strcspn(buf_str(&b), "\n") + 1, buf_str(&b));
+	buf_free(&b);
+	return st;
 }
 
 /* `ringfence user add --role operator` makes an operator, who can pick

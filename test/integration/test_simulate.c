@@ -290,16 +290,9 @@ static void test_bad_signature_is_11200(void **state)
 static int run_simulate_env(const char *env, const char *args, struct buf *out)
 {
 	char *cmd = xasprintf("%s bin/ringfence-sim simulate %s 2>&1", env, args);
-	char line[512];
-	FILE *f = popen(cmd, "r");
-	int st;
+	int st = hx_shell(cmd, out, 300);
 	free(cmd);
-	if (f == NULL)
-		fail_msg("cannot run bin/ringfence-sim simulate");
-	while (fgets(line, sizeof(line), f))
-		buf_puts(out, line);
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return st;
 }
 
 static int run_simulate(const char *args, struct buf *out)

@@ -69,8 +69,14 @@ static const struct {
 	  FX("dead_end") "transitions:1: state 'ask' has no 'timeout' exit (a caller who presses nothing "
 	  "would be stuck)\n" },
 	{ "no_gather", 0,
-	  FX("no_gather") "ask.xml: state 'ask' has exits but its template has no <Gather> (it could "
-	  "never receive input)\n" },
+	  FX("no_gather") "ask.xml: state 'ask' has exits but its template has no <Gather> or <Record> "
+	  "(it could never receive input)\n" },
+	{ "record_no_hangup", 0,
+	  FX("record_no_hangup") "rec.xml: state 'rec' records but does not end with <Hangup/> after "
+	  "the <Record> (Twilio goes on to the next verb when the caller says nothing)\n" },
+	{ "record_no_input", 0,
+	  FX("record_no_input") "transitions:1: state 'ask' has a 'recorded' exit but its template "
+	  "has no <Record>\n" },
 	{ "no_hangup", 0,
 	  FX("no_hangup") "done.xml: terminal state 'done' does not end with <Hangup/> or <Reject/>\n" },
 	{ "terminal_gather", 0,
@@ -359,7 +365,7 @@ static void test_check_main(void **state)
 		{ { "check", "-h", NULL }, 0, "usage: ringfence check", "" },
 		{ { "check", "--bogus", NULL }, 2, "", "ringfence check: unknown option '--bogus' (see --help)\n" },
 		{ { "check", "--root", NULL }, 2, "", "ringfence check: --root needs a directory\n" },
-		{ { "check", "--root", ".", NULL }, 0, "check: 1 flows, 10 states, 0 problems\n", "" },
+		{ { "check", "--root", ".", NULL }, 0, "check: 2 flows, 23 states, 0 problems\n", "" },
 		{ { "check", "--production", "reminder_call", NULL }, 0, "check: 1 flows, 10 states, 0 problems\n", "" },
 		{ { "check", "--root=" FIX "dead_end", NULL }, 1,
 		  "has no 'timeout' exit (a caller who presses nothing would be stuck)\n"

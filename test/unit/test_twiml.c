@@ -60,7 +60,8 @@ static void test_golden(void **state)
 			"?c=0123456789abcdef0123456789abcdef&s=%s&n=3", name);
 		char *audio = xasprintf("https://rf.example.com/audio/reminder_call/%s", name);
 		char *path = xasprintf("test/golden/reminder_call/%s.xml", name);
-		struct twiml_render_opts opts = { golden_vars, ARRAY_LEN(golden_vars), action, audio };
+		struct twiml_render_opts opts = { golden_vars, ARRAY_LEN(golden_vars), action, audio,
+			NULL, NULL, NULL };
 		struct buf b = BUF_INIT;
 		size_t glen = 0;
 		char *golden;
@@ -102,7 +103,7 @@ static void test_rendered_states_are_twiml(void **state)
 	for (size_t i = 0; i < f->nstates; i++) {
 		struct twiml_render_opts opts = { golden_vars, ARRAY_LEN(golden_vars),
 			"https://h/twilio/voice/reminder_call?c=t&s=x&n=1",
-			"https://h/audio/reminder_call/x" };
+			"https://h/audio/reminder_call/x", NULL, NULL, NULL };
 		struct buf b = BUF_INIT;
 		xmlDocPtr out;
 		xmlNodePtr root;
@@ -173,7 +174,7 @@ static void test_render_escapes(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct twiml_var v = { "business_name", cases[i].value };
-		struct twiml_render_opts opts = { &v, 1, NULL, NULL };
+		struct twiml_render_opts opts = { &v, 1, NULL, NULL, NULL, NULL, NULL };
 		char *out = render(tmpl, &opts);
 		xmlDocPtr doc;
 		xmlChar *text;
@@ -217,7 +218,8 @@ static void test_render_fails_closed(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct twiml_var v[] = { { "business_name", cases[i].value }, { "notes", "secret" } };
-		struct twiml_render_opts opts = { v, cases[i].value ? 2 : 0, "https://h/a", "https://h/b" };
+		struct twiml_render_opts opts = { v, cases[i].value ? 2 : 0, "https://h/a", "https://h/b",
+			NULL, NULL, NULL };
 		struct flow_diag d = { NULL, 0 };
 		xmlDocPtr doc = parse(cases[i].tmpl, &d);
 		struct buf b = BUF_INIT;
@@ -252,8 +254,9 @@ static void test_render_options(void **state)
 		"  </Gather>\n"
 		"  <Pause length=\"2\"/>\n"
 		"</Response>\n";
-	struct twiml_render_opts none = { NULL, 0, NULL, NULL };
-	struct twiml_render_opts both = { NULL, 0, "https://h/v?c=1&s=a&n=2", "https://h/audio/f/a" };
+	struct twiml_render_opts none = { NULL, 0, NULL, NULL, NULL, NULL, NULL };
+	struct twiml_render_opts both = { NULL, 0, "https://h/v?c=1&s=a&n=2", "https://h/audio/f/a",
+		NULL, NULL, NULL };
 	char *out;
 
 	(void)state;
@@ -288,7 +291,8 @@ static void test_render_options(void **state)
 		struct flow_diag d = { NULL, 0 };
 		xmlDocPtr doc = parse("<Response><Say>{{business_name}}</Say></Response>", &d);
 		struct twiml_var v1 = { "business_name", "First" }, v2 = { "business_name", "Second" };
-		struct twiml_render_opts o1 = { &v1, 1, NULL, NULL }, o2 = { &v2, 1, NULL, NULL };
+		struct twiml_render_opts o1 = { &v1, 1, NULL, NULL, NULL, NULL, NULL },
+			o2 = { &v2, 1, NULL, NULL, NULL, NULL, NULL };
 		struct buf b = BUF_INIT;
 		assert_int_equal(twiml_render(doc, &o1, &b), 0);
 		assert_non_null(strstr(buf_str(&b), "<Say>First</Say>"));
@@ -298,6 +302,48 @@ static void test_render_options(void **state)
 		buf_free(&b);
 		xmlFreeDoc(doc);
 	}
+}
+
+/* PlayRecording plays the recording when there is one, else its own
+ * prompts; a Record gets the engine's action and status callback. */
+static void test_render_recordings(void **state)
+{
+	static const char tmpl[] =
+		"<Response><Gather numDigits=\"1\"><PlayRecording of=\"greeting\"><Play>a.mp3</Play>"
+		"<Say>{{business_name}}</Say></PlayRecording><Play>b.mp3</Play></Gather>"
+		"<Record maxLength=\"60\"/><Hangup/></Response>";
+	struct twiml_var v = { "business_name", "Acme" };
+	struct twiml_render_opts without = { &v, 1, "https://h/v?c=1&s=a&n=2", "https://h/au",
+		NULL, NULL, "https://h/twilio/status/recording" };
+	struct twiml_render_opts with = without;
+	char *out;
+
+	(void)state;
+	out = render(tmpl, &without);
+	assert_non_null(out);
+	assert_string_equal(out,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<Response>\n"
+		"  <Gather numDigits=\"1\" action=\"https://h/v?c=1&amp;s=a&amp;n=2\" method=\"POST\" "
+		"actionOnEmptyResult=\"true\">\n"
+		"    <Play>https://h/au/a.mp3</Play>\n"
+		"    <Say>Acme</Say>\n"
+		"    <Play>https://h/au/b.mp3</Play>\n"
+		"  </Gather>\n"
+		"  <Record maxLength=\"60\" action=\"https://h/v?c=1&amp;s=a&amp;n=2\" method=\"POST\" "
+		"recordingStatusCallback=\"https://h/twilio/status/recording\" "
+		"recordingStatusCallbackMethod=\"POST\"/>\n"
+		"  <Hangup/>\n"
+		"</Response>\n");
+	free(out);
+	with.greeting_url = "https://api.example/Recordings/RE1?a=1&b=<2>";
+	out = render(tmpl, &with);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "    <Play>https://api.example/Recordings/RE1?a=1&amp;b=&lt;2&gt;</Play>\n"
+		"    <Play>https://h/au/b.mp3</Play>\n"));
+	assert_null(strstr(out, "Acme"));
+	assert_null(strstr(out, "PlayRecording"));
+	free(out);
 }
 
 static void test_apology(void **state)
@@ -365,11 +411,11 @@ static void test_validate(void **state)
 		{ "<Response><Response/></Response>", "t.xml:1: <Response> is not a TwiML voice verb" },
 		{ "<Response>\n<Number>1</Number></Response>", "t.xml:2: <Number> is not allowed inside <Response>" },
 		{ "<Response><Gather><Hangup/></Gather></Response>",
-		  "t.xml:1: <Hangup> is not allowed inside <Gather> (only Say, Play and Pause)" },
+		  "t.xml:1: <Hangup> is not allowed inside <Gather> (only Say, Play, Pause and PlayRecording)" },
 		{ "<Response><Gather><Gather/></Gather></Response>",
-		  "t.xml:1: <Gather> is not allowed inside <Gather> (only Say, Play and Pause)" },
+		  "t.xml:1: <Gather> is not allowed inside <Gather> (only Say, Play, Pause and PlayRecording)" },
 		{ "<Response><Gather><Redirect>x</Redirect></Gather></Response>",
-		  "t.xml:1: <Redirect> is not allowed inside <Gather> (only Say, Play and Pause)" },
+		  "t.xml:1: <Redirect> is not allowed inside <Gather> (only Say, Play, Pause and PlayRecording)" },
 		{ "<Response><Say><break/>x</Say></Response>", "t.xml:1: <break> is not a TwiML voice verb" },
 		{ "<Response><Say><Play>a.mp3</Play>x</Say></Response>", "t.xml:1: <Play> is not allowed inside <Say>" },
 		{ "<Response>hello<Hangup/></Response>", "t.xml:1: <Response> cannot hold text ('hello')" },
@@ -410,6 +456,25 @@ static void test_validate(void **state)
 		{ "<Response><Hangup reason=\"x\"/></Response>", "t.xml:1: <Hangup> has unknown attribute 'reason'" },
 		{ "<Response><Reject reason=\"later\"/></Response>", "t.xml:1: <Reject reason=\"later\">: not an allowed value" },
 		{ "<Response><Play digits=\"123\">a.mp3</Play></Response>", "t.xml:1: <Play> has unknown attribute 'digits'" },
+		{ "<Response><Record maxLength=\"60\" timeout=\"5\" finishOnKey=\"#*\" playBeep=\"true\""
+		  " trim=\"do-not-trim\"/><Hangup/></Response>", "" },
+		{ "<Response><Record transcribe=\"true\"/></Response>",
+		  "t.xml:1: <Record> has unknown attribute 'transcribe'" },
+		{ "<Response><Record recordingStatusCallback=\"https://evil/\"/></Response>",
+		  "t.xml:1: <Record> must not set recordingStatusCallback= (the engine sets it when rendering)" },
+		{ "<Response><Record maxLength=\"0\" finishOnKey=\"a\"/></Response>",
+		  "t.xml:1: <Record maxLength=\"0\">: must be a whole number from 2 to 14400\n"
+		  "t.xml:1: <Record finishOnKey=\"a\">: must be keys (0-9, * and #) or empty" },
+		{ "<Response><Gather><PlayRecording of=\"greeting\"><Play>a.mp3</Play></PlayRecording>"
+		  "</Gather></Response>", "" },
+		{ "<Response><PlayRecording of=\"voicemail\"><Say>x</Say></PlayRecording></Response>",
+		  "t.xml:1: <PlayRecording of=\"voicemail\">: not an allowed value" },
+		{ "<Response><PlayRecording of=\"greeting\"/></Response>",
+		  "t.xml:1: <PlayRecording> needs the prompts to play when there is no recording (Say, Play"
+		  " or Pause inside it)" },
+		{ "<Response><PlayRecording of=\"greeting\"><PlayRecording of=\"greeting\"><Say>x</Say>"
+		  "</PlayRecording></PlayRecording></Response>",
+		  "t.xml:1: <PlayRecording> is not allowed inside <PlayRecording>" },
 		{ "<Response><Say>{{notes}}</Say></Response>",
 		  "t.xml:1: placeholder {{notes}} is not an allowed field (business_name, appointment_date, "
 		  "appointment_time, callback_number)" },
@@ -462,7 +527,7 @@ static void test_validate(void **state)
 		{ "<Response><?pi data?><Hangup/></Response>", "t.xml:1: unexpected XML content inside <Response>" },
 		{ "<Response>\n  <Say>a</Say>\n  <Speak/>\n  <Gather>\n    <Dial/>\n  </Gather>\n</Response>",
 		  "t.xml:3: <Speak> is not a TwiML voice verb\n"
-		  "t.xml:5: <Dial> is not allowed inside <Gather> (only Say, Play and Pause)" },
+		  "t.xml:5: <Dial> is not allowed inside <Gather> (only Say, Play, Pause and PlayRecording)" },
 	};
 
 	(void)state;
@@ -664,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_render_escapes),
 		cmocka_unit_test(test_render_fails_closed),
 		cmocka_unit_test(test_render_options),
+		cmocka_unit_test(test_render_recordings),
 		cmocka_unit_test(test_apology),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_parse_and_load_errors),
