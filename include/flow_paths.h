@@ -8,7 +8,8 @@
  * `machine` is an answering machine reported by Twilio's detection (the
  * engine reads AnsweredBy on the call's first request only, so `machine`
  * is a branch of the start state alone, and after it every input is
- * `timeout`: a machine presses nothing).  A state entered by a line with
+ * `timeout`: a machine presses nothing).  `recorded` is a person
+ * speaking into a <Record>.  A state entered by a line with
  * an action, and that has lines on events, is left on one of those
  * events, each a branch; how to make the action answer it is a
  * precondition the runner sets up (flow_event_setup's table).  Loops are
@@ -45,6 +46,7 @@ enum flow_way {
 	FLOW_WAY_PRESS,    /* a person presses `key` */
 	FLOW_WAY_SILENCE,  /* nothing pressed: the Gather times out */
 	FLOW_WAY_MACHINE,  /* an answering machine answers (AnsweredBy) */
+	FLOW_WAY_SPEAK,    /* a person speaks into a <Record>: `recorded` */
 	FLOW_WAY_TEXT,     /* the client texts `text` */
 	FLOW_WAY_EVENT,    /* the action answers the event: `setup` makes it */
 };

@@ -189,6 +189,8 @@ static int voice_step(struct walk *w, const struct flow_transition *t, int state
 				" to press", f->trans_path, t->line, f->states[state].name);
 			return -1;
 		}
+	} else if (strcmp(t->on, "recorded") == 0) {
+		s->way = FLOW_WAY_SPEAK;
 	} else if (flow_is_key(t->on)) {
 		s->way = FLOW_WAY_PRESS;
 		s->key[0] = t->on[0];
@@ -441,6 +443,9 @@ char *flow_path_behaviour(const struct flow *f, const struct flow_path *p)
 		const char *sep = b.len ? "; " : "";
 		if (s->way == FLOW_WAY_PRESS)
 			buf_printf(&b, "%spress %s", sep, s->key);
+		else if (s->way == FLOW_WAY_SPEAK)
+			/* Two seconds of speech, then silence ends the Record. */
+			buf_printf(&b, "%swait 2", sep);
 		else if (s->way == FLOW_WAY_SILENCE && !machine)
 			buf_printf(&b, "%ssilence", sep);
 		else if (s->way == FLOW_WAY_TEXT)
