@@ -143,7 +143,8 @@ static void emit(struct walk *w, const struct flow_path_step *extra, size_t next
 		w->out->v = xrealloc(w->out->v, (w->out->n + 64) * sizeof(*w->out->v));
 	p = &w->out->v[w->out->n++];
 	p->steps = xcalloc(n ? n : 1, sizeof(*p->steps));
-	memcpy(p->steps, w->stack, w->depth * sizeof(*p->steps));
+	if (w->depth)
+		memcpy(p->steps, w->stack, w->depth * sizeof(*p->steps));
 	if (nextra)
 		memcpy(p->steps + w->depth, extra, nextra * sizeof(*p->steps));
 	p->nsteps = n;
@@ -270,7 +271,8 @@ static void text_expand(struct walk *w, struct text_run *r, int state, int *seen
 			seen[state] = 1;
 			prefix_n[state] = w->depth + r->n;
 			prefix[state] = xcalloc(prefix_n[state] + 1, sizeof(**prefix));
-			memcpy(prefix[state], w->stack, w->depth * sizeof(**prefix));
+			if (w->depth)
+				memcpy(prefix[state], w->stack, w->depth * sizeof(**prefix));
 			memcpy(prefix[state] + w->depth, r->steps, r->n * sizeof(**prefix));
 			queue[(*qn)++] = state;
 		}
