@@ -16,13 +16,18 @@
 #include "harness.h"
 #include "fakeapp.h"
 
+#include "db.h"
 #include "flow.h"
 #include "flow_paths.h"
 #include "queue.h"
 #include "rds.h"
+#include "sim/sim_call.h"
+#include "sim/sim_callee.h"
+#include "taskcode.h"
 #include "util.h"
 
 #include <dirent.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,7 +112,7 @@ static void sim_problems(const char *sid, struct buf *why)
 /* Appends to why how call_id's state and call_events differ from path p
  * of f. */
 static void db_problems(const struct flow *f, const struct flow_path *p, const char *call_id,
-	struct buf *why)
+	const char *const *inputs, struct buf *why)
 {
 	const char *q[1] = { call_id };
 	PGresult *r = hx_db_exec_or_fail("SELECT from_state, input, to_state, COALESCE(action, ''), seq"
@@ -121,8 +126,10 @@ static void db_problems(const struct flow *f, const struct flow_path *p, const c
 		buf_printf(why, "; %d call_events, want %zu", PQntuples(r), p->nsteps);
 	for (size_t i = 0; i < p->nsteps && i < (size_t)PQntuples(r); i++) {
 		const struct flow_transition *t = p->steps[i].t;
-		/* The engine records the key pressed, also when `other` took it. */
-		const char *on = p->steps[i].way == FLOW_WAY_PRESS ? p->steps[i].key : t->on;
+		/* The engine records the key pressed, also when `other` took it
+		 * (several keys are `other`); inputs may say what was pressed. */
+		const char *on = inputs && inputs[i] ? inputs[i] :
+			p->steps[i].way == FLOW_WAY_PRESS ? p->steps[i].key : t->on;
 		const char *want[4] = { f->states[t->from].name, on, f->states[t->to].name,
 			t->action ? t->action : "" };
 		for (int k = 0; k < 4; k++)
@@ -213,7 +220,7 @@ static void play_voice_flow_or_fail(const struct flow *f, const struct flow_path
 			if (call_id == NULL)
 				buf_printf(&why, "; no calls row");
 			else
-				db_problems(f, &ps->v[i], call_id, &why);
+				db_problems(f, &ps->v[i], call_id, NULL, &why);
 			free(call_id);
 		}
 		if (why.len == 0) {
@@ -271,22 +278,248 @@ static void test_reminder_call_paths(void **state)
 	flow_free(f);
 }
 
-/* The inbound flow's paths build (every state on a path, every ending a
- * goodbye, every event with its precondition), but are not played yet:
- * its runner needs the simulator to place inbound calls and to set up
- * per-call preconditions (two wrong codes or two takes already made on
- * the call) before the call reaches them.  Skipped, saying so. */
+/* ---- the inbound flow ---------------------------------------------------- */
+
+#define INBOUND_SCALE 0.05          /* a 5-second Gather timeout in a quarter second */
+
+/* Forgets every task code attempt (PostgreSQL) and their Redis counters,
+ * so that one path's wrong codes do not throttle the next. */
+static void inbound_reset_or_fail(void)
+{
+	static const char script[] =
+		"for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0";
+	const char *argv[] = { "EVAL", script, "0", "rf:tc:fail:*" };
+	char err[256];
+
+	hx_db_cmd_or_fail("DELETE FROM task_code_attempts", 0, NULL);
+	if (hx_redis(4, argv, NULL, err, sizeof(err)) < 0)
+		fail_msg("cannot clear the task code counters in Redis: %s", err);
+}
+
+/* A business with a fresh greeting code (taskcode_create, as `ringfence
+ * taskcode create` makes it) into code. */
+static void inbound_code_or_fail(char code[TASKCODE_DIGITS + 1])
+{
+	struct db *db = db_open(hx_env.database_url);
+	char phone[13], *biz, err[256];
+	const char *p[1] = { phone };
+	long long expires;
+
+	hx_random_phone(phone);
+	biz = hx_db_value_or_fail("INSERT INTO businesses (name, time_zone, callback_phone, status,"
+		" verified) VALUES ('Paths Greeting Test', 'UTC', $1, 'active', true) RETURNING id", 1, p);
+	if (db_connect(db) < 0 || taskcode_create(db, hx_env.auth_token, atoll(biz), "greeting", 0,
+		    (long long)time(NULL), code, &expires, err, sizeof(err)) < 0)
+		fail_msg("taskcode_create: %s", db_connect(db) < 0 ? db_last_error(db) : err);
+	db_close(db);
+	free(biz);
+}
+
+/* Keys a caller enters for the code step before event setup: the code
+ * for a right one, a code one off it for a wrong one. */
+static const char *inbound_keys(const char *setup, const char *code, char wrong[8])
+{
+	if (strcmp(setup, "task_code") == 0)
+		return code;
+	snprintf(wrong, 8, "%06d", (int)((atol(code) + 1) % 1000000));
+	return wrong;
+}
+
+/* What the callee heard and did, enough for a verdict. */
+struct inbound_ear {
+	struct buf errors;
+	int app_hangup;
+};
+
+static void inbound_listen(void *ctx, const struct sim_event *ev)
+{
+	struct inbound_ear *e = ctx;
+	if (ev->kind == SIM_EV_ERROR)
+		buf_printf(&e->errors, "; simulator error %d: %s", ev->code, ev->text);
+	else if (ev->kind == SIM_EV_HANGUP && strcmp(ev->text, "application") == 0)
+		e->app_hangup = 1;
+}
+
+/* An inbound call row (sid, in state) from from to to, with n wrong code
+ * attempts made on it a minute ago (the throttles count whole seconds up
+ * to the application's now). */
+static void inbound_wrongs_or_fail(const char *token, const char *sid, const char *state,
+	const char *from, const char *to, int n)
+{
+	const char *q[5] = { token, sid, state, from, to };
+	char *id = hx_db_value_or_fail("INSERT INTO calls (token, call_sid, direction, flow, state,"
+		" seq, caller, called) VALUES ($1, $2, 'inbound', 'inbound', $3, 0, $4, $5)"
+		" RETURNING id", 5, q);
+
+	for (int k = 0; k < n; k++) {
+		const char *a[3] = { id, from, to };
+		hx_db_cmd_or_fail("INSERT INTO task_code_attempts (call_id, caller, called, outcome,"
+			" attempted_at) VALUES ($1::bigint, $2, $3, 'wrong', now() - interval '1 minute')", 3, a);
+	}
+	free(id);
+}
+
+/* Plays path p of the inbound flow f as a call from a fresh number;
+ * appends why it did not pass to why.  Preconditions the path needs
+ * before the call (two wrong codes already made on it, a full caller
+ * throttle) are rows made for the call ahead of its first request,
+ * which the engine then takes as the call's own (calls.call_sid). */
+static void inbound_play(const struct flow *f, const struct flow_path *p, struct buf *why)
+{
+	char code[TASKCODE_DIGITS + 1], wrong[8], from[13], to[13], sid[35], token[33], err[256];
+	char *url = xasprintf("%s/twilio/voice/inbound", hx_env.public_url), *call_id;
+	const char **inputs = xcalloc(p->nsteps + 1, sizeof(*inputs));
+	struct buf beh = BUF_INIT;
+	struct sim_callee callee;
+	struct sim_call_params cp;
+	struct sim_call_result res;
+	struct inbound_ear ear = { BUF_INIT, 0 };
+	int wrongs = 0, prior = 0, throttle = 0;
+
+	inbound_reset_or_fail();
+	inbound_code_or_fail(code);
+	hx_random_phone(from);
+	hx_random_phone(to);
+	hx_random_call_sid(sid);
+	hx_random_hex(token, 16);
+	buf_puts(&beh, "person");
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct flow_path_step *s = &p->steps[i];
+		const char *next = i + 1 < p->nsteps && p->steps[i + 1].way == FLOW_WAY_EVENT ?
+			p->steps[i + 1].setup : NULL;
+		if (s->way == FLOW_WAY_PRESS && next) {
+			const char *keys = inbound_keys(next, code, wrong);
+			buf_printf(&beh, "; press %s", keys);
+			inputs[i] = "other";
+			if (strcmp(next, "wrong_code") == 0)
+				wrongs++;
+			else if (strcmp(next, "third_wrong_code") == 0)
+				prior = TASKCODE_TRIES_PER_CALL - 1 - wrongs;
+			else if (strcmp(next, "throttle_full") == 0)
+				throttle = TASKCODE_LIMIT_CALLER - wrongs;
+		} else if (s->way == FLOW_WAY_PRESS) {
+			buf_printf(&beh, "; press %s", s->key);
+		} else if (s->way == FLOW_WAY_SILENCE) {
+			buf_puts(&beh, "; silence");
+		}
+	}
+	buf_puts(&beh, "; expect-hangup");
+	/* The call's own earlier wrong codes: its row made ahead, with them. */
+	if (prior > 0)
+		inbound_wrongs_or_fail(token, sid, f->states[f->start].name, from, to, prior);
+	/* The caller's wrong codes on another call, filling its throttle just
+	 * when the path's code reaches it. */
+	if (throttle > 0) {
+		char other_sid[35], other_token[33];
+		hx_random_call_sid(other_sid);
+		hx_random_hex(other_token, 16);
+		inbound_wrongs_or_fail(other_token, other_sid, "no_code", from, to, throttle);
+	}
+	if (sim_callee_parse(buf_str(&beh), &callee, err, sizeof(err)) < 0)
+		fail_msg("callee '%s': %s", buf_str(&beh), err);
+	memset(&cp, 0, sizeof(cp));
+	cp.call_sid = sid;
+	cp.account_sid = hx_env.account_sid;
+	cp.auth_token = hx_env.auth_token;
+	cp.from = from;
+	cp.to = to;
+	cp.direction = "inbound";
+	cp.url = url;
+	cp.method = "POST";
+	cp.time_scale = INBOUND_SCALE;
+	cp.http_timeout_s = 15;
+	if (sim_call_run(&cp, &callee, inbound_listen, &ear, &res) != 0)
+		fail_msg("sim_call_run: %s", res.error_message);
+	if (strcmp(res.status, "completed") != 0 || res.error_message[0])
+		buf_printf(why, "; the call ended %s: %s", res.status, res.error_message);
+	buf_puts(why, buf_str(&ear.errors));
+	if (!ear.app_hangup)
+		buf_puts(why, "; the application never hung up");
+	{
+		const char *q[1] = { sid };
+		call_id = hx_db_value_or_fail("SELECT id FROM calls WHERE call_sid = $1", 1, q);
+	}
+	if (call_id == NULL)
+		buf_puts(why, "; no calls row");
+	else
+		db_problems(f, p, call_id, inputs, why);
+	if (why->len)
+		buf_printf(why, " (callee: %s)", buf_str(&beh));
+	free(call_id);
+	buf_free(&ear.errors);
+	buf_free(&beh);
+	free(inputs);
+	free(url);
+}
+
+/* Whether path p needs what the simulator cannot do yet: a recording
+ * whose RecordingUrl is one of the configured account's (it names
+ * api.twilio.com, and ringfence takes only recordings on TWILIO_API_URL,
+ * which is the simulator here). */
+static int inbound_needs_recording(const struct flow_path *p)
+{
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (p->steps[i].way == FLOW_WAY_SPEAK)
+			return 1;
+	return 0;
+}
+
+/* The inbound flow's paths that need no recording, each played as a call
+ * to the business's number from a fresh caller, one after another (each
+ * starts from no task code attempts at all: the throttles are global). */
 static void test_inbound_paths(void **state)
 {
 	struct flow_paths ps = { NULL, 0 };
 	struct flow *f = paths_or_fail("inbound", &ps);
+	struct buf failures = BUF_INIT;
+	size_t played = 0, passed = 0;
 	(void)state;
 
-	printf("paths: inbound %zu paths, not played (no runner yet)\n", ps.n);
+	for (size_t i = 0; i < ps.n; i++) {
+		struct buf why = BUF_INIT;
+		if (inbound_needs_recording(&ps.v[i]))
+			continue;
+		played++;
+		inbound_play(f, &ps.v[i], &why);
+		if (why.len == 0) {
+			passed++;
+		} else {
+			char *desc = flow_path_describe(f, &ps.v[i]);
+			buf_printf(&failures, "inbound path %zu (%s): %s\n", i + 1, desc, buf_str(&why) + 2);
+			free(desc);
+		}
+		buf_free(&why);
+	}
+	inbound_reset_or_fail();
+	printf("paths: inbound %zu paths, %zu played, %zu passed; %zu with a recording not played\n",
+		ps.n, played, passed, ps.n - played);
+	fflush(stdout);
+	if (passed != played || played == 0)
+		fail_msg("%s", buf_str(&failures));
+	buf_free(&failures);
+	flow_paths_free(&ps);
+	flow_free(f);
+}
+
+/* The inbound flow's paths through a <Record> are not played: the
+ * simulator's RecordingUrl names api.twilio.com, which ringfence refuses
+ * as another account's recording when TWILIO_API_URL is the simulator.
+ * Skipped, saying so, until the simulator records on its own URL. */
+static void test_inbound_recorded_paths(void **state)
+{
+	struct flow_paths ps = { NULL, 0 };
+	struct flow *f = paths_or_fail("inbound", &ps);
+	size_t n = 0;
+	(void)state;
+
+	for (size_t i = 0; i < ps.n; i++)
+		n += inbound_needs_recording(&ps.v[i]) ? 1 : 0;
+	printf("paths: inbound: %zu paths through a <Record> not played\n", n);
 	fflush(stdout);
 	flow_paths_free(&ps);
 	flow_free(f);
-	skip();
+	if (n > 0)
+		skip();
 }
 
 /* Every flow under state_tables/ has a test here: a new flow's paths are
@@ -389,6 +622,7 @@ int paths_tests(void)
 		cmocka_unit_test(test_refused_twiml_fails_a_path),
 		cmocka_unit_test(test_reminder_call_paths),
 		cmocka_unit_test(test_inbound_paths),
+		cmocka_unit_test(test_inbound_recorded_paths),
 		cmocka_unit_test(test_every_flow_played),
 	};
 	return cmocka_run_group_tests_name("integration: every path of every flow", tests, group_setup,
