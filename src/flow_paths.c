@@ -447,7 +447,7 @@ char *flow_path_behaviour(const struct flow *f, const struct flow_path *p)
 			buf_printf(&b, "%spress %s", sep, s->key);
 		else if (s->way == FLOW_WAY_SPEAK)
 			/* Two seconds of speech, then silence ends the Record. */
-			buf_printf(&b, "%swait 2", sep);
+			buf_printf(&b, "%swait 2; silence", sep);
 		else if (s->way == FLOW_WAY_SILENCE && !machine)
 			buf_printf(&b, "%ssilence", sep);
 		else if (s->way == FLOW_WAY_TEXT)

@@ -401,6 +401,8 @@ static void inbound_play(const struct flow *f, const struct flow_path *p, struct
 			buf_printf(&beh, "; press %s", s->key);
 		} else if (s->way == FLOW_WAY_SILENCE) {
 			buf_puts(&beh, "; silence");
+		} else if (s->way == FLOW_WAY_SPEAK) {
+			buf_puts(&beh, "; wait 2; silence");
 		}
 	}
 	buf_puts(&beh, "; expect-hangup");

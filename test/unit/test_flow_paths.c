@@ -222,6 +222,22 @@ static void test_machine_presses_nothing(void **state)
 	flow_free(f);
 }
 
+/* `recorded`: the person speaks into the <Record>, then silence ends it. */
+static void test_recorded_is_speech(void **state)
+{
+	struct flow *f = table("t", "a 1 rec\na timeout end\nrec recorded end2\n", NULL);
+	struct flow_paths ps = { NULL, 0 };
+	(void)state;
+
+	assert_int_equal(flow_paths_build(f, &ps, NULL, NULL), 0);
+	assert_int_equal(ps.n, 2);
+	path_is(f, &ps, 0, "a -1-> rec, rec -recorded-> end2",
+		"person; press 1; wait 2; silence; expect-hangup", "");
+	assert_int_equal(ps.v[0].steps[1].way, FLOW_WAY_SPEAK);
+	flow_paths_free(&ps);
+	flow_free(f);
+}
+
 /* A text flow: each text at each resting state after the shortest
  * conversation to it; a resting state says one Message or nothing. */
 static void test_text_flow(void **state)
@@ -289,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_event_without_precondition),
 		cmocka_unit_test(test_machine_only_at_start),
 		cmocka_unit_test(test_machine_presses_nothing),
+		cmocka_unit_test(test_recorded_is_speech),
 		cmocka_unit_test(test_text_flow),
 		cmocka_unit_test(test_reminder_call),
 	};
