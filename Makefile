@@ -222,7 +222,8 @@ audio: $(AUDIO_MP3)
 # drawn here, at build time, by Graphviz from `ringfence diagram`, never
 # per request.  A drawing holding anything that could run is refused here
 # (and again when the dashboard loads it).
-FLOW_NAMES := $(notdir $(wildcard state_tables/*))
+# state_tables/messages holds the text and email templates, not a flow.
+FLOW_NAMES := $(filter-out messages,$(notdir $(wildcard state_tables/*)))
 DIAGRAMS := $(FLOW_NAMES:%=build/diagrams/%.svg)
 build/diagrams/%.svg: state_tables/%/transitions $(BIN)/ringfence
 	@mkdir -p $(dir $@)

@@ -4,7 +4,12 @@
  * An action runs inside the engine's transaction for the webhook, so its
  * changes commit together with the transition or not at all.  It may set
  * *event to the name of an event the engine then applies from the
- * transition's destination state (for example "valid" / "invalid"). */
+ * transition's destination state (for example "valid" / "invalid").
+ *
+ * The text-reply actions (confirm_reply, cancel_reply, callback_reply)
+ * always answer an event: "done" when the appointment changed, "none"
+ * when there was nothing to act on (no reminder, an appointment that can
+ * no longer change), so a reply can say so instead of apologising. */
 #ifndef RF_ACTIONS_H
 #define RF_ACTIONS_H
 
@@ -32,6 +37,15 @@ struct action_ctx {
 	/* Set by an action that binds the call to a business (a valid task
 	 * code), so that the rest of the request knows it. */
 	const char *bound_business_id;
+	/* A text reply (src/sms.c): the reminder it answers (NULL when
+	 * there is none), the client's phone, the number the text was sent
+	 * to and TWILIO_FROM_NUMBER (may be NULL), for the opt-in's scope,
+	 * and the text's MessageSid.  NULL for calls. */
+	const char *reminder_id;
+	const char *phone;
+	const char *sender;
+	const char *default_from;
+	const char *message_sid;
 };
 
 /* Returns 0 (with *event NULL or an event name with static storage) or -1

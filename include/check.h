@@ -18,7 +18,17 @@
  * states that wait for the caller (an exit on a key, timeout, machine or
  * other); a state left only by action events is passed through by the
  * engine within one webhook.  Each problem is one line,
- * "path[:line]: message" naming the state. */
+ * "path[:line]: message" naming the state.
+ *
+ * A text flow (flow_is_text: its name ends in "_sms", as reminder_sms)
+ * answers inbound texts: its own rules replace the voice ones (timeout
+ * exit, Gather, hang-up, audio, keypress): each template is a Response
+ * with at most one <Message>, holding only text (allow-listed fields
+ * only) and no attributes, at most two SMS segments long with every
+ * field at its longest, and no other verb (Gather, Play, Say,
+ * Record...); a state that waits for a text has an `other` exit.  The
+ * shared rules (known actions, every state reachable, a template per
+ * state, no stray template) apply to both. */
 #ifndef RF_CHECK_H
 #define RF_CHECK_H
 

@@ -36,6 +36,11 @@ PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *para
 PGresult *db_exec_prepared(struct db *db, const char *name, const char *sql,
 	int n, const char *const *params);
 
+/* db_exec_prepared for a statement whose rows are not needed: 0, or -1
+ * on a database error. */
+int db_cmd_prepared(struct db *db, const char *name, const char *sql, int n,
+	const char *const *params);
+
 /* Runs the prepared statement name (as db_exec_prepared; name NULL: sql
  * unprepared, as db_exec) and, when it returns exactly one row of ncols
  * columns, copies the row into out[0..ncols-1] as strings in arena a

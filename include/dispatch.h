@@ -77,7 +77,8 @@ enum route_auth {
 
 enum route_render {
 	ROUTE_RENDER_TWIML,       /* the handler's TwiML; the apology when there is none */
-	ROUTE_RENDER_TWIML_EMPTY, /* always the empty <Response/> (status, texts) */
+	ROUTE_RENDER_TWIML_EMPTY, /* the handler's TwiML (a text's reply), else the empty
+	                             <Response/> (status callbacks, a refused text) */
 	ROUTE_RENDER_JSON,        /* out->json, or {"error": ...} from out->error_code */
 	ROUTE_RENDER_HTML,        /* a whole page from out->page_* through html.c */
 	ROUTE_RENDER_PAGE,        /* a dashboard page: out->page_body in the shell (page.h),

@@ -80,9 +80,21 @@ int flow_state_index(const struct flow *f, const char *name);
  * when there is none (the caller stays in the state). */
 const struct flow_transition *flow_next(const struct flow *f, int state, const char *input);
 
+/* Whether f is a text flow (its name ends in "_sms", as reminder_sms):
+ * its states answer an inbound text with at most one <Message>, and the
+ * voice rules (timeout exit, hang-up, Gather) do not apply to it. */
+int flow_is_text(const struct flow *f);
+
 /* Whether s is a valid flow, state, action or event name
  * ([a-z][a-z0-9_]{0,63}). */
 int flow_name_valid(const char *s);
+
+/* state_tables/messages holds the reminder text's and email's templates
+ * (wording.h), not a flow: every reader of state_tables skips it. */
+#define FLOW_MESSAGES_DIR "messages"
+/* Whether state_tables/<name> is a flow: a valid name, not
+ * FLOW_MESSAGES_DIR. */
+int flow_dir_is_flow(const char *name);
 
 /* Whether on is a keypad key, or one of the built-in inputs. */
 int flow_is_key(const char *on);

@@ -1,6 +1,7 @@
 /* twiml: TwiML templates, validated and rendered with libxml2.
  *
- * A template is a TwiML document whose Say text may hold placeholders
+ * A template is a TwiML document whose Say (or, in a text reply, Message)
+ * text may hold placeholders
  * {{field}}, where field is on the allow-list (business_name,
  * appointment_date, appointment_time, callback_number): nothing
  * confidential can reach a caller, a voicemail or a speakerphone.  Values
@@ -15,6 +16,14 @@
 
 struct buf;
 struct flow_diag;
+
+/* Splits template text into literal runs and {{field}} placeholders.  At
+ * *pp, returns the kind of the next piece with its start and length (for
+ * a field, the name without braces) and moves *pp past it.  A "{{" that
+ * is not followed by a name ([a-z0-9_]+) and "}}" is TWIML_PH_BAD (start
+ * points at it).  The message templates (wording.h) use the same syntax. */
+enum { TWIML_PH_END, TWIML_PH_TEXT, TWIML_PH_FIELD, TWIML_PH_BAD };
+int twiml_placeholder_next(const char **pp, const char **start, size_t *len);
 
 /* The engine's own element of a template, never sent to Twilio:
  * <PlayRecording of="greeting|this_call">prompts</PlayRecording> renders

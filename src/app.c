@@ -10,6 +10,7 @@
 #include "rds.h"
 #include "routes.h"
 #include "util.h"
+#include "wording.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,9 @@ int app_init(struct app *app, char *err, size_t errlen)
 		engine_attach(app->engine, app->rds, app->cfg.auth_token, rec);
 		free(rec);
 	}
+	/* The settings page previews texts and emails from the templates. */
+	if (wording_init(app->cfg.root, err, errlen) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(fallback);

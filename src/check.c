@@ -10,6 +10,7 @@
 #include "flow.h"
 #include "twiml.h"
 #include "util.h"
+#include "wording.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -89,6 +90,42 @@ static char *keypress_reason(const struct twiml_facts *fx, const char *adir, con
 	return NULL;
 }
 
+/* The SMS rules (wording.h) on every <Message> (or <Sms>) body of state
+ * name's template at path: a reply a flow texts is held to the reminder
+ * text's rules but the STOP line, and may use only the appointment's
+ * four fields. */
+static void check_messages(xmlNodePtr el, const char *path, const char *state,
+	struct flow_diag *d)
+{
+	for (xmlNodePtr c = el ? el->children : NULL; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (xmlStrcmp(c->name, (const xmlChar *)"Message") == 0 ||
+			xmlStrcmp(c->name, (const xmlChar *)"Sms") == 0) {
+			xmlNodePtr body = NULL;
+			xmlChar *raw;
+			char *where = xasprintf("%s:%ld: state '%s': <%s>", path, xmlGetLineNo(c),
+				state, (const char *)c->name);
+			for (xmlNodePtr b = c->children; b; b = b->next)
+				if (b->type == XML_ELEMENT_NODE &&
+					xmlStrcmp(b->name, (const xmlChar *)"Body") == 0)
+					body = b;
+			raw = xmlNodeGetContent(body ? body : c);
+			wording_check_sms_text(raw ? (const char *)raw : "", WORDING_SMS_REPLY, where, d);
+			xmlFree(raw);
+			free(where);
+		} else {
+			check_messages(c, path, state, d);
+		}
+	}
+}
+
+/* State i's template: the loaded one, else the one check loaded. */
+static xmlDocPtr st_doc(const struct flow *f, xmlDocPtr *owned, size_t i)
+{
+	return f->states[i].tmpl ? f->states[i].tmpl : owned[i];
+}
+
 /* The rules of a state that records (Twilio: an empty recording makes no
  * action request and the next verb runs): its template has one input,
  * the <Record>, whose action is the 'recorded' exit, and what follows
@@ -140,8 +177,122 @@ static void check_stray_templates(const struct flow *f, const char *dir, struct 
 	free(ents);
 }
 
+/* The longest a field renders: businesses.name is at most 200
+ * characters, the date "Wednesday, September 30", the time "12:00 PM",
+ * the callback number an E.164 number.  0 for a field not allowed
+ * (twiml_validate reports it). */
+static size_t field_max(const char *name, size_t n)
+{
+	static const struct {
+		const char *name;
+		size_t max;
+	} m[] = { { "business_name", 200 }, { "appointment_date", 23 },
+		{ "appointment_time", 8 }, { "callback_number", 16 } };
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (strlen(m[i].name) == n && strncmp(m[i].name, name, n) == 0)
+			return m[i].max;
+	return 0;
+}
+
+/* The longest rendering of a reply text, in characters, and whether its
+ * fixed text keeps it in the GSM-7 alphabet (*gsm; the characters of
+ * GSM's extension table count twice).  A field's value is taken at its
+ * longest, in GSM-7. */
+static size_t text_max_len(const char *text, int *gsm)
+{
+	size_t len = 0;
+
+	*gsm = 1;
+	for (const unsigned char *p = (const unsigned char *)text; *p; ) {
+		if (p[0] == '{' && p[1] == '{') {
+			const char *end = strstr((const char *)p + 2, "}}");
+			if (end != NULL) {
+				len += field_max((const char *)p + 2, (size_t)(end - (const char *)p - 2));
+				p = (const unsigned char *)end + 2;
+				continue;
+			}
+		}
+		if (*p >= 0x80) {
+			*gsm = 0;
+		} else if (strchr("^{}\\[]~|", *p) != NULL) {
+			len++;
+		}
+		if ((*p & 0xC0) != 0x80)
+			len++;
+		p++;
+	}
+	return len;
+}
+
+/* A reply longer than two SMS segments (306 GSM-7 characters, 134 in
+ * UCS-2) costs the business more and may arrive out of order: refused. */
+static void check_text_length(xmlNodePtr msg, const char *path, const char *state,
+	struct flow_diag *d)
+{
+	xmlChar *raw = xmlNodeGetContent(msg);
+	int gsm;
+	size_t len = text_max_len(raw ? (const char *)raw : "", &gsm);
+	size_t max = gsm ? 306 : 134;
+
+	if (len > max)
+		flow_diag_add(d, "%s:%ld: state '%s': its reply may be %zu characters long "
+			"(fields at their longest), over two SMS segments (%zu in %s)", path,
+			xmlGetLineNo(msg), state, len, max, gsm ? "GSM-7" : "UCS-2");
+	xmlFree(raw);
+}
+
+/* A text flow's own rules for state i's template (see check.h): a
+ * Response holding nothing but at most one Message, with text and no
+ * attributes (Twilio sends the reply to the texter from the number
+ * texted), at most two SMS segments long; no voice verb. */
+static void check_text_template(xmlDocPtr doc, const char *path, const char *state,
+	struct flow_diag *d)
+{
+	xmlNodePtr root = xmlDocGetRootElement(doc);
+	int messages = 0;
+
+	if (root == NULL || strcmp((const char *)root->name, "Response") != 0)
+		return; /* twiml_validate has said so */
+	for (xmlNodePtr c = root->children; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (strcmp((const char *)c->name, "Message") != 0) {
+			flow_diag_add(d, "%s:%ld: state '%s' of a text flow uses <%s>; a text reply "
+				"holds only <Message> (no Gather, Play, Say or Record)", path,
+				xmlGetLineNo(c), state, (const char *)c->name);
+			continue;
+		}
+		if (++messages == 2)
+			flow_diag_add(d, "%s:%ld: state '%s' sends more than one <Message> "
+				"(one reply per text)", path, xmlGetLineNo(c), state);
+		if (c->properties != NULL)
+			flow_diag_add(d, "%s:%ld: state '%s': <Message> must have no attributes "
+				"(the reply goes to the texter, from the number texted)", path,
+				xmlGetLineNo(c), state);
+		if (c->children == NULL || c->children->type != XML_TEXT_NODE ||
+			c->children->next != NULL)
+			flow_diag_add(d, "%s:%ld: state '%s': <Message> must hold its text only", path,
+				xmlGetLineNo(c), state);
+		else
+			check_text_length(c, path, state, d);
+	}
+}
+
+/* A text flow's rules for state i beyond its template: a state that
+ * waits for a text has an `other` exit (any text gets an answer, or
+ * deliberate silence, never an error). */
+static void check_text_state(const struct flow *f, int i, const char *tp, struct flow_diag *d)
+{
+	if (!f->states[i].terminal && waits_for_input(f, i) && !has_exit(f, i, "other"))
+		flow_diag_add(d, "%s:%d: state '%s' of a text flow has no 'other' exit "
+			"(an unrecognised text would have no answer)", tp, first_line(f, i, 0),
+			f->states[i].name);
+}
+
 int check_flow(const struct flow *f, const char *root, int production, struct flow_diag *d)
 {
+	int is_text = flow_is_text(f);
 	size_t before = d->n;
 	char *rel = xasprintf("state_tables/%s", f->name);
 	char *dir = flow_path(root, rel);
@@ -182,6 +333,7 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 		if (doc != NULL) {
 			twiml_validate(doc, paths[i], &tmp);
 			twiml_inspect(doc, &fx[i]);
+			check_messages((xmlNodePtr)doc, paths[i], st->name, d);
 			have[i] = 1;
 		}
 		/* Template problems name the state, like every other rule's. */
@@ -210,6 +362,12 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 		if (!seen[i])
 			flow_diag_add(d, "%s:%d: state '%s' is unreachable from the start state '%s'", tp,
 				first_line(f, (int)i, 1), name, f->states[f->start].name);
+		if (is_text) {
+			check_text_state(f, (int)i, tp, d);
+			if (have[i])
+				check_text_template(st_doc(f, owned, i), paths[i], name, d);
+			continue;
+		}
 		/* A <Record> state's silence is its template's fallback
 		 * (checked below), never a request. */
 		if (!terminal && waits_for_input(f, (int)i) && !has_exit(f, (int)i, "timeout") &&
@@ -254,7 +412,7 @@ int check_flow(const struct flow *f, const char *root, int production, struct fl
 
 	/* A voicemail greeting or silence leads here: asking for a key would
 	 * only be recorded (or swallowed) by the machine. */
-	for (size_t k = 0; k < f->ntrans; k++) {
+	for (size_t k = 0; k < f->ntrans && !is_text; k++) {
 		const struct flow_transition *t = &f->trans[k];
 		char *why;
 		if (strcmp(t->on, "machine") != 0 && strcmp(t->on, "timeout") != 0)
@@ -295,6 +453,19 @@ static int is_dir(const char *path)
 	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* Checks the message templates and prints their problems on out;
+ * returns their number. */
+static int check_templates(const char *root, FILE *out)
+{
+	struct flow_diag d = { NULL, 0 };
+	int n = wording_check_templates(root, &d);
+
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(out, "%s\n", d.msgs[i]);
+	flow_diag_free(&d);
+	return n;
+}
+
 /* Checks one flow and prints its problems on out; returns their number. */
 static int check_one(const char *root, const char *name, int production, FILE *out,
 	struct check_stats *st)
@@ -332,7 +503,9 @@ int check_run(const char *root, int production, char *const *flows, int nflows,
 		for (int i = 0; i < nflows; i++) {
 			char *rel = xasprintf("state_tables/%s", flows[i]);
 			char *fdir = flow_path(root, rel);
-			if (flow_name_valid(flows[i]) && is_dir(fdir)) {
+			if (strcmp(flows[i], WORDING_DIR) == 0 && is_dir(fdir)) {
+				problems += check_templates(root, out);
+			} else if (flow_name_valid(flows[i]) && is_dir(fdir)) {
 				problems += check_one(root, flows[i], production, out, st);
 			} else {
 				fprintf(out, "%s: no such flow\n", fdir);
@@ -347,7 +520,10 @@ int check_run(const char *root, int production, char *const *flows, int nflows,
 	for (int i = 0; i < n; i++) {
 		const char *name = ents[i]->d_name;
 		char *fdir = xasprintf("%s/%s", sdir, name);
-		if (name[0] != '.' && is_dir(fdir)) {
+		if (strcmp(name, WORDING_DIR) == 0 && is_dir(fdir)) {
+			/* Not a flow: the reminder text's and email's templates. */
+			problems += check_templates(root, out);
+		} else if (name[0] != '.' && is_dir(fdir)) {
 			if (flow_name_valid(name)) {
 				problems += check_one(root, name, production, out, st);
 			} else {
@@ -452,7 +628,15 @@ int check_main(int argc, char **argv)
 			       "states that wait for input have a Gather and a timeout exit, terminal states\n"
 			       "hang up, templates use only allow-listed fields, and no state reached on\n"
 			       "'machine' or 'timeout' asks for a keypress.  --production also requires\n"
-			       "fixed prompts to be recorded audio rather than Say.\n\n"
+			       "fixed prompts to be recorded audio rather than Say.  A text flow (a name\n"
+			       "ending in _sms, as reminder_sms) instead answers each state with at most one\n"
+			       "<Message> of text and no voice verb, and a state waiting for a text needs\n"
+			       "an 'other' exit.  Without FLOW, also the reminder text and email templates\n"
+			       "under DIR/state_tables/messages: allowed fields only, the STOP line and the\n"
+			       "unsubscribe link present, a text within 2 SMS segments at its longest, and\n"
+			       "carrier keywords (STOP, CANCEL, END, HELP, ...) suggested only for what they\n"
+			       "do; every <Message> a flow texts is held to the same segment, field and\n"
+			       "keyword rules.\n\n"
 			       "Prints one line per problem, then \"check: N flows, N states, N problems\".\n"
 			       "Exit status: 0 clean, 1 problems, 2 usage error.\n");
 			rc = 0;

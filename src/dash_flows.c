@@ -189,7 +189,7 @@ static int flow_names(struct arena *a, const char *root, const char **names)
 	if (d == NULL)
 		return -1;
 	while ((e = readdir(d)) != NULL && n < FLOWS_MAX)
-		if (flow_name_valid(e->d_name))
+		if (flow_dir_is_flow(e->d_name))
 			names[n++] = arena_strdup(a, e->d_name);
 	closedir(d);
 	qsort(names, (size_t)n, sizeof(*names), cmp_str);
@@ -216,9 +216,31 @@ static const char *flow_title(struct arena *a, const char *name)
 	return t;
 }
 
-/* What the caller did, in words. */
-static const char *input_words(struct arena *a, const char *on)
+/* What the client texted, in words (sms.c's sms_classify); NULL for an
+ * action's event. */
+static const char *text_words(struct arena *a, const char *on)
 {
+	static const char *const said[][2] = {
+		{ "confirm", "texted CONFIRM" }, { "yes", "texted YES" }, { "no", "texted NO" },
+		{ "help", "texted HELP or INFO" }, { "start", "texted START or UNSTOP" },
+		{ "stop", "texted STOP, CANCEL or another opt-out word" },
+		{ "other", "texted anything else" },
+	};
+	if (flow_is_key(on))
+		return arena_printf(a, "texted %s", on);
+	for (size_t i = 0; i < sizeof(said) / sizeof(said[0]); i++)
+		if (strcmp(on, said[i][0]) == 0)
+			return said[i][1];
+	return NULL;
+}
+
+/* What the caller (or, in a text flow, the texter) did, in words. */
+static const char *input_words(struct arena *a, const struct flow *f, const char *on)
+{
+	const char *t = flow_is_text(f) ? text_words(a, on) : NULL;
+
+	if (t)
+		return t;
 	if (strcmp(on, "timeout") == 0)
 		return "nothing pressed in time";
 	if (strcmp(on, "machine") == 0)
@@ -234,8 +256,9 @@ static const char *input_words(struct arena *a, const char *on)
 
 static const char tmpl_head[] =
 	"<h1>Call flows</h1>\n"
-	"<p class=\"hint\">What a person hears and can do on a reminder call, step by step. The"
-	" diagrams are drawn from the same tables the calls run on.</p>\n";
+	"<p class=\"hint\">What a person hears and can do on a reminder call, and how a reply to"
+	" a reminder text is answered, step by step. The diagrams are drawn from the same tables"
+	" the calls and texts run on.</p>\n";
 static const char tmpl_flow[] =
 	"<section class=\"card\" id=\"{{name}}\"><h2>{{title}}</h2>\n"
 	"<p><a href=\"/flows/{{name}}.svg?v={{hash}}\"><img class=\"diagram\""
@@ -282,7 +305,7 @@ void dash_flows_handle(struct app *app, const struct route_input *in, struct out
 		for (size_t t = 0; t < f->ntrans; t++) {
 			const struct flow_transition *tr = &f->trans[t];
 			const char *const sv[] = { "from", words(a, f->states[tr->from].name),
-				"on", input_words(a, tr->on), "to", words(a, f->states[tr->to].name),
+				"on", input_words(a, f, tr->on), "to", words(a, f->states[tr->to].name),
 				"action", tr->action ? words(a, tr->action) : "", NULL };
 			page_add(out, tmpl_step, sv);
 		}

@@ -469,7 +469,14 @@ static const char tmpl_word_open[] =
 	" is always added. You may use {business}, {date}, {time} and {callback} ({business} in"
 	" at least one of the two, so people know who writes); nothing else"
 	" about a client or an appointment (never its notes) is ever sent. Calls use recorded"
-	" prompts and speak only the business name, date, time and callback number.</p>\n";
+	" prompts and speak only the business name, date, time and callback number.</p>\n"
+	"<p class=\"hint\">A text must fit in 2 SMS segments with the longest business name"
+	" (30 characters in a text), date and callback number, so keep the two lines short and"
+	" to the GSM alphabet (one emoji, or a letter outside it, makes every segment less"
+	" than half as long). Do not ask people to text STOP, CANCEL, END, QUIT, START, HELP"
+	" or INFO for anything else than what their phone company does with them: CANCEL, for"
+	" one, stops every text. The text already says which replies work (1 to confirm, 2 to"
+	" cancel, 3 for a call back) and how to stop texts.</p>\n";
 static const char tmpl_word_ro[] =
 	"<dl class=\"facts\"><dt>Greeting</dt><dd>{{greeting}}</dd>"
 	"<dt>Closing line</dt><dd>{{closing}}</dd></dl>\n";
@@ -488,6 +495,9 @@ static const char tmpl_word_buttons[] =
 	"<button type=\"submit\" name=\"do\" value=\"preview\" class=\"btn\">Preview</button>\n"
 	"<button type=\"submit\" name=\"do\" value=\"save\" class=\"btn btn-primary\">Save"
 	" wording</button></div>\n</form>\n";
+static const char tmpl_preview_unsendable[] =
+	"<p class=\"alert\" role=\"alert\">Texts cannot be sent with this wording: {{why}}. Change"
+	" the greeting or the closing line.</p>\n";
 static const char tmpl_preview_unsaved[] =
 	"<p class=\"alert-info\">This preview shows wording that is not saved yet.</p>\n";
 static const char tmpl_preview[] =
@@ -524,6 +534,7 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	struct wording_values vals;
 	struct buf html, twiml, menu;
 	const char *sms, *text, *subject, *link;
+	char why[200];
 	int r;
 
 	r = db_row_prepared(app->db, a, "dash_settings_sample",
@@ -537,11 +548,19 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	vals.time = row[1];
 	vals.callback = v->shown_callback;
 	link = arena_printf(a, "%s/unsubscribe?t=sample", app->cfg.public_url ? app->cfg.public_url : "");
-	sms = wording_sms(a, &w, &vals);
+	sms = wording_sms(a, &w, &vals, why, sizeof(why));
 	text = wording_email_text(a, &w, &vals, link);
-	subject = wording_email_subject(a, &vals);
+	subject = wording_email_subject(a, &w, &vals);
 	buf_init_arena(&html, a);
-	if (sms == NULL || text == NULL || wording_email_html(a, &html, &w, &vals, link) < 0)
+	if (sms == NULL && text != NULL) {
+		/* Stored lines from before the segment rule: say so, as the
+		 * worker records it and sends nothing. */
+		const char *const f[] = { "why", why, NULL };
+		page_add(out, tmpl_preview_unsendable, f);
+		return 0;
+	}
+	if (sms == NULL || text == NULL || subject == NULL ||
+		wording_email_html(a, &html, &w, &vals, link) < 0)
 		return 0; /* lines that do not pass: the form says why */
 	buf_init_arena(&twiml, a);
 	buf_init_arena(&menu, a);
@@ -863,8 +882,8 @@ void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 	const struct valid_value *f = in->form.v;
 	const char *what = f[DS_WORD_DO].s ? f[DS_WORD_DO].s : "save";
 	struct settings_view v;
-	char err[256];
-	const char *p[3];
+	char err[512];
+	const char *p[3], *field;
 	PGresult *res;
 
 	if (!change_begin(app, in, out, &v))
@@ -889,6 +908,13 @@ void dash_settings_wording_handle(struct app *app, const struct route_input *in,
 		strstr(v.word.closing, "{business}") == NULL) {
 		refuse(app, in, out, &v, "greeting", "Greeting: put {business} in the greeting or"
 			" the closing line, so that people know who the reminder is from.");
+		return;
+	}
+	/* Carrier keywords only for what carriers do with them, and room in 2
+	 * segments for the longest text these lines can make. */
+	if (wording_check_lines(a, &(struct wording){ v.word.greeting, v.word.closing }, err,
+		sizeof(err), &field) < 0) {
+		refuse(app, in, out, &v, field, arena_strdup(a, err));
 		return;
 	}
 	if (strcmp(what, "preview") == 0) {

@@ -207,7 +207,8 @@ static int tl_business_records(struct app *app, const struct route_input *in,
  * from (rf_business_sms_from, as an inbound STOP decides whom it opts out
  * of), received from the first reminder text placed for the appointment
  * until its start (or now): a text to another business's number never
- * shows. */
+ * shows.  Each text the reminder_sms flow applied to this appointment is
+ * one "Text reply" row per transition (se), as a call's keypresses are. */
 static const char tl_sql[] =
 	"WITH ap AS (SELECT * FROM appointments WHERE id = $1::bigint AND business_id = $2::bigint),"
 	" r AS (SELECT r.*, CASE r.channel WHEN 'voice' THEN 'Call' WHEN 'sms' THEN 'Text'"
@@ -222,6 +223,9 @@ static const char tl_sql[] =
 	"   AND it.to_number = rf_business_sms_from(b.twilio_from, $4)"
 	"   AND it.received_at >= (SELECT min(ca.placed_at) FROM ca WHERE ca.channel = 'sms')"
 	"   AND it.received_at <= LEAST(ap.starts_at, now())),"
+	" se AS (SELECT e.*, CASE e.input WHEN 'done' THEN 'done' WHEN 'none' THEN 'nothing to act on'"
+	"   WHEN 'first' THEN 'not understood' ELSE 'not understood again' END AS said"
+	"   FROM sms_events e, ap WHERE e.appointment_id = ap.id AND e.business_id = ap.business_id),"
 	" t(at, ord, what, link) AS ("
 	"  SELECT created_at, 0, 'Appointment created', NULL FROM ap"
 	"  UNION ALL SELECT r.created_at, 1, CASE r.kind"
@@ -287,8 +291,14 @@ static const char tl_sql[] =
 	"    FROM attempt_decisions d JOIN ca ON ca.id = d.attempt_id"
 	"  UNION ALL SELECT tx.received_at, 14, 'Client replied by text: “' || tx.body || '”'"
 	"    || CASE tx.opt_keyword WHEN 'stop' THEN ' (opted out)'"
-	"      WHEN 'start' THEN ' (START: Twilio lets texts through again;"
-	" ringfence keeps the client opted out)' ELSE '' END, NULL FROM tx)"
+	"      WHEN 'start' THEN ' (START: texts allowed again, unless the business opted the"
+	" client out)' ELSE '' END, NULL FROM tx"
+	"  UNION ALL SELECT e.created_at, 15, 'Text reply: ' || CASE"
+	"      WHEN e.input ~ '^[0-9]$' THEN 'texted ' || e.input"
+	"      WHEN e.input IN ('done', 'none', 'first', 'again') THEN"
+	"        e.said"
+	"      ELSE replace(e.input, '_', ' ') END"
+	"    || ' → ' || replace(e.to_state, '_', ' '), NULL FROM se e)"
 	" SELECT to_char(at AT TIME ZONE $3, 'Dy FMDD Mon YYYY, HH24:MI:SS'), what, link"
 	" FROM t WHERE at IS NOT NULL ORDER BY at, ord LIMIT 2000";
 

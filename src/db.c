@@ -321,3 +321,13 @@ int db_row_prepared(struct db *db, struct arena *a, const char *name, const char
 	PQclear(res);
 	return found;
 }
+
+int db_cmd_prepared(struct db *db, const char *name, const char *sql, int n,
+	const char *const *params)
+{
+	PGresult *res = db_exec_prepared(db, name, sql, n, params);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}

@@ -164,17 +164,18 @@ static void outcome_free(struct outcome *out)
 
 /* ---- renderers ----------------------------------------------------------- */
 
-/* 200 TwiML, always: the empty document for an ROUTE_RENDER_TWIML_EMPTY
- * route, else the handler's document, else the apology. */
+/* 200 TwiML, always: the handler's document, else the empty document
+ * for an ROUTE_RENDER_TWIML_EMPTY route (a status callback, a text: no
+ * voice apology), else the apology. */
 static void render_twiml(const struct route *r, struct outcome *out, struct http_response *res)
 {
 	res->status = 200;
 	res->content_type = "text/xml; charset=utf-8";
 	buf_reset(&res->body);
-	if (r->render == ROUTE_RENDER_TWIML_EMPTY)
-		twiml_empty(&res->body);
-	else if (out->twiml.len > 0)
+	if (out->twiml.len > 0)
 		buf_append(&res->body, out->twiml.data, out->twiml.len);
+	else if (r->render == ROUTE_RENDER_TWIML_EMPTY)
+		twiml_empty(&res->body);
 	else
 		twiml_apology(&res->body);
 }

@@ -56,7 +56,7 @@ struct engine *engine_new(const char *root, const char *public_url, char *err, s
 	while ((de = readdir(d)) != NULL) {
 		struct flow_diag diag = { NULL, 0 };
 		struct flow *f;
-		if (!flow_name_valid(de->d_name))
+		if (!flow_dir_is_flow(de->d_name))
 			continue;
 		if (e->nflows == ENGINE_MAX_FLOWS) {
 			snprintf(err, errlen, "more than %d flows in %s", ENGINE_MAX_FLOWS, dir);
@@ -148,16 +148,6 @@ static int call_lock(struct db *db, struct arena *a, const char *token, const ch
 		CALL_COLUMNS " WHERE c.call_sid = $1 FOR UPDATE OF c", 1, param, C_NCOLS, row->v);
 }
 
-/* Runs a statement that returns no rows we need; 0 or -1. */
-static int exec_cmd(struct db *db, const char *name, const char *sql, int n, const char *const *p)
-{
-	PGresult *res = db_exec_prepared(db, name, sql, n, p);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
 /* The first request of a call to a business's number: makes its row (no
  * business yet, a fresh token for its action URLs), unless a retry of
  * the same request already did.  0 or -1. */
@@ -176,7 +166,7 @@ static int call_create_inbound(struct db *db, struct arena *a, const struct flow
 	p[2] = f->states[f->start].name;
 	p[3] = in->from;
 	p[4] = in->to;
-	return exec_cmd(db, "engine_inbound_call",
+	return db_cmd_prepared(db, "engine_inbound_call",
 		"INSERT INTO calls (token, call_sid, direction, flow, state, seq, caller, called)"
 		" VALUES ($1, $2, 'inbound', '" ENGINE_INBOUND_FLOW "', $3, 0, $4, $5)"
 		" ON CONFLICT (call_sid) DO NOTHING", 5, p);
@@ -198,7 +188,7 @@ static int record_event(struct db *db, struct arena *a, const char *call_id, int
 	const char *from, const char *input, const char *to, const char *action, const char *digits)
 {
 	const char *p[7] = { call_id, arena_printf(a, "%d", seq), from, input, to, action, digits };
-	return exec_cmd(db, "engine_event",
+	return db_cmd_prepared(db, "engine_event",
 		"INSERT INTO call_events (call_id, seq, from_state, input, to_state, action, digits)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p);
 }
@@ -344,7 +334,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 	}
 	if (row.v[C_SID] == NULL) {
 		const char *p[2] = { row.v[C_ID], in->call_sid };
-		if (exec_cmd(db, "engine_bind_sid",
+		if (db_cmd_prepared(db, "engine_bind_sid",
 			    "UPDATE calls SET call_sid = $2, updated_at = now() WHERE id = $1", 2, p) < 0) {
 			snprintf(err, errlen, "cannot bind CallSid: %s", db_last_error(db));
 			goto rollback;
@@ -374,11 +364,14 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 			}
 			if (t->action) {
 				const struct action_def *ad = actions_find(t->action);
-				struct action_ctx ctx = { db, a, row.v[C_ID], row.v[C_BUSINESS],
-					row.v[C_APPT], in->digits ? in->digits : "", e->rds, e->secret,
-					e->recordings_prefix, clock_now_s(), row.v[C_CALLER],
-					row.v[C_CALLED], in->recording_url, in->recording_sid,
-					in->recording_duration, NULL };
+				struct action_ctx ctx = { .db = db, .arena = a, .call_id = row.v[C_ID],
+					.business_id = row.v[C_BUSINESS], .appointment_id = row.v[C_APPT],
+					.digits = in->digits ? in->digits : "", .rds = e->rds,
+					.secret = e->secret, .recordings_prefix = e->recordings_prefix,
+					.now_s = clock_now_s(), .caller = row.v[C_CALLER],
+					.called = row.v[C_CALLED], .recording_url = in->recording_url,
+					.recording_sid = in->recording_sid,
+					.recording_duration = in->recording_duration };
 				if (ad == NULL || ad->fn(&ctx, &event) < 0) {
 					snprintf(err, errlen, "action %s failed", t->action);
 					goto rollback;
@@ -409,7 +402,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 		if (oc->input) {
 			const char *p[5] = { row.v[C_ID], f->states[state].name,
 				arena_printf(a, "%d", seq), in->call_status, in->answered_by };
-			if (exec_cmd(db, "engine_advance",
+			if (db_cmd_prepared(db, "engine_advance",
 				    "UPDATE calls SET state = $2, seq = $3, updated_at = now(),"
 				    " call_status = COALESCE($4, call_status),"
 				    " answered_by = COALESCE($5, answered_by) WHERE id = $1", 5, p) < 0) {

@@ -47,6 +47,11 @@ int flow_name_valid(const char *s)
 	return s != NULL && name_ok(s, strnlen(s, FLOW_MAX_NAME + 1));
 }
 
+int flow_dir_is_flow(const char *name)
+{
+	return flow_name_valid(name) && strcmp(name, FLOW_MESSAGES_DIR) != 0;
+}
+
 int flow_is_key(const char *on)
 {
 	return on != NULL && on[0] != '\0' && on[1] == '\0' && strchr("0123456789*#", on[0]) != NULL;
@@ -360,4 +365,10 @@ const struct flow_transition *flow_next(const struct flow *f, int state, const c
 			if (f->trans[i].from == state && strcmp(f->trans[i].on, "other") == 0)
 				return &f->trans[i];
 	return NULL;
+}
+
+int flow_is_text(const struct flow *f)
+{
+	size_t n = strlen(f->name);
+	return n > 4 && strcmp(f->name + n - 4, "_sms") == 0;
 }

@@ -316,7 +316,7 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	struct wording w;
 	struct wording_values vals;
 	long long client_id;
-	char *link = NULL, *made, *text = NULL;
+	char *link = NULL, *made, *text = NULL, why[200];
 
 	if (ctx->crash_hook)
 		ctx->crash_hook("during_request");
@@ -334,15 +334,17 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 		twilio_call_create(grant, cfg, &rq, tr);
 		return 0;
 	}
-	/* Texts and emails use the business's wording (wording.h); when it
-	 * cannot be read or no longer passes its check, nothing is sent. */
+	/* Texts and emails are the templates with the business's wording
+	 * (wording.h); when it cannot be read, no longer passes its check, or
+	 * the text would pass its segment limit, nothing is sent. */
 	vals = attempt_values(at);
+	snprintf(why, sizeof(why), "the business's message wording cannot be read");
 	if (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
-		|| (strcmp(at->channel, "sms") == 0 && (text = wording_sms(ctx->job, &w, &vals)) == NULL)) {
+		|| (strcmp(at->channel, "sms") == 0
+			&& (text = wording_sms(ctx->job, &w, &vals, why, sizeof(why))) == NULL)) {
 		memset(tr, 0, sizeof(*tr));
 		tr->outcome = TWILIO_REJECTED;
-		snprintf(tr->error_message, sizeof(tr->error_message),
-			"the business's message wording cannot be read");
+		snprintf(tr->error_message, sizeof(tr->error_message), "%s", why);
 		return -1;
 	}
 	if (strcmp(at->channel, "sms") == 0) {
@@ -369,17 +371,18 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 		return -1;
 	}
 	buf_init_arena(&html, ctx->job);
+	memset(&m, 0, sizeof(m));
+	m.subject = wording_email_subject(ctx->job, &w, &vals);
 	text = wording_email_text(ctx->job, &w, &vals, link);
-	if (text == NULL || wording_email_html(ctx->job, &html, &w, &vals, link) < 0) {
+	if (text == NULL || m.subject == NULL
+		|| wording_email_html(ctx->job, &html, &w, &vals, link) < 0) {
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message),
 			"the email template does not render");
 		return -1;
 	}
-	memset(&m, 0, sizeof(m));
 	m.to = at->to;
 	m.from = cfg->mail_from;
-	m.subject = wording_email_subject(ctx->job, &vals);
 	m.text = text;
 	m.html = buf_str(&html);
 	m.list_unsubscribe = arena_printf(ctx->job, "<%s>", link);
@@ -401,7 +404,7 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 	const char *reason = NULL, *why = NULL;
 	char fs_reason[512], token[33] = "";
 	long long retry_s = 0, wait_ms;
-	int hourly, fs, phone = strcmp(at->channel, "email") != 0, rc;
+	int hourly, fs, phone = strcmp(at->channel, "email") != 0, rc, unbuilt;
 
 	memset(&tr, 0, sizeof(tr));
 	/* 1. The allow-list, first, so a refused address reaches nothing,
@@ -482,7 +485,8 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 			db_last_error(ctx->db));
 		goto held;
 	}
-	if (do_request(ctx, at, &grant, token, &tr) < 0)
+	unbuilt = do_request(ctx, at, &grant, token, &tr) < 0;
+	if (unbuilt)
 		log_error("outbound: attempt %lld %s not sent: %s", at->attempt_id, at->channel,
 			tr.error_message);
 	audit_attempt(ctx, at, "request", NULL, &tr);
@@ -509,8 +513,11 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		reason = "Twilio answered 20429 (too many requests)";
 		goto limited;
 	} else if (tr.outcome == TWILIO_REJECTED) {
-		reason = arena_printf(ctx->job, "%s refused (%d): %s",
-			phone ? "Twilio" : "the SMTP server", tr.error_code, tr.error_message);
+		/* Nothing built (the wording, the template, the link): nothing
+		 * left ringfence, and the reason says so. */
+		reason = unbuilt ? arena_printf(ctx->job, "not sent: %s", tr.error_message)
+			: arena_printf(ctx->job, "%s refused (%d): %s",
+				phone ? "Twilio" : "the SMTP server", tr.error_code, tr.error_message);
 		rc = outbound_settle(ctx->db, ctx->job, at->attempt_id, "dialing,unknown,not_placed",
 			"failed", NULL, tr.error_code, reason, "failed");
 		if (phone && rc >= 0)

@@ -1,43 +1,95 @@
 /* sms: inbound texts and opt-out keywords. */
 #include "sms.h"
+#include "actions.h"
 #include "app.h"
 #include "arena.h"
+#include "buf.h"
+#include "engine.h"
+#include "flow.h"
 #include "form.h"
 #include "http.h"
 #include "log.h"
 #include "db.h"
 #include "valid.h"
 
+/* The flow that answers texts, and how many action events one text may
+ * chain (a table can never make a text loop for ever). */
+#define SMS_FLOW "reminder_sms"
+#define SMS_MAX_CHAIN 8
+
 #include <ctype.h>
+#include <stdio.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-int sms_opt_keyword(const char *body)
+/* The whole message as one word in word (size bytes), surrounding white
+ * space dropped; "" when it is empty, longer than a keyword or more than
+ * one word. */
+static void one_word(const char *body, char *word, size_t size)
 {
-	static const char *const out[] = { "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
-		"QUIT", NULL };
-	static const char *const in[] = { "START", "YES", "UNSTOP", NULL };
-	char word[16];
 	size_t n = 0;
 
 	while (isspace((unsigned char)*body))
 		body++;
-	while (*body && n + 1 < sizeof(word) && !isspace((unsigned char)*body))
+	while (*body && n + 1 < size && !isspace((unsigned char)*body))
 		word[n++] = *body++;
 	word[n] = '\0';
 	while (isspace((unsigned char)*body))
 		body++;
-	if (*body || n == 0)
-		return 0;
-	for (int i = 0; out[i]; i++)
-		if (strcasecmp(word, out[i]) == 0)
+	if (*body)
+		word[0] = '\0';
+}
+
+/* Whether word is in the NULL-terminated list, ignoring case. */
+static int word_in(const char *word, const char *const *list)
+{
+	for (int i = 0; list[i]; i++)
+		if (strcasecmp(word, list[i]) == 0)
 			return 1;
-	for (int i = 0; in[i]; i++)
-		if (strcasecmp(word, in[i]) == 0)
-			return -1;
 	return 0;
+}
+
+static const char *const opt_out_words[] = { "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
+	"QUIT", NULL };
+
+int sms_opt_keyword(const char *body)
+{
+	static const char *const in[] = { "START", "YES", "UNSTOP", NULL };
+	char word[16];
+
+	one_word(body, word, sizeof(word));
+	if (word_in(word, opt_out_words))
+		return 1;
+	if (word_in(word, in))
+		return -1;
+	return 0;
+}
+
+const char *sms_classify(const char *body, const char *opt_out_type)
+{
+	static const char *const start[] = { "START", "UNSTOP", NULL };
+	static const char *const help[] = { "HELP", "INFO", NULL };
+	static const char *const digits[] = { "1", "2", "3", NULL };
+	char word[16];
+
+	one_word(body ? body : "", word, sizeof(word));
+	if ((opt_out_type && strcmp(opt_out_type, "STOP") == 0) || word_in(word, opt_out_words))
+		return "stop";
+	if (strcasecmp(word, "YES") == 0)
+		return "yes";
+	if ((opt_out_type && strcmp(opt_out_type, "START") == 0) || word_in(word, start))
+		return "start";
+	if ((opt_out_type && strcmp(opt_out_type, "HELP") == 0) || word_in(word, help))
+		return "help";
+	if (word_in(word, digits))
+		return word[0] == '1' ? "1" : word[0] == '2' ? "2" : "3";
+	if (strcasecmp(word, "CONFIRM") == 0)
+		return "confirm";
+	if (strcasecmp(word, "NO") == 0)
+		return "no";
+	return "other";
 }
 
 static int valid_opt_out_type(const char *v, size_t len)
@@ -57,20 +109,21 @@ const struct valid_field sms_inbound_fields[SMS_NFIELDS] = {
 
 /* Records the inbound text sid (from, to, body, keyword: "stop",
  * "start" or NULL) in inbound_texts, a replayed sid adding nothing, and,
- * when stop is set, in the same statement (so the same transaction) opts
- * from out with every business that texts from to: its own twilio_from,
- * or TWILIO_FROM_NUMBER (default_from, may be NULL) when it has none
- * (rf_business_sms_from), the caller id the worker gives its texts.  Sets
- * *recorded to 1 when the row is new, *businesses to how many businesses
- * send from to (0 unless stop) and *clients to how many client rows now
- * carry the opt-out.  Returns 0, or -1 on a database error (nothing
- * recorded, nobody opted out). */
-static int sms_record(struct db *db, const char *sid, const char *from, const char *to,
-	const char *body, const char *keyword, int stop, const char *default_from,
-	long *recorded, long *businesses, long *clients)
+ * when stop is set, in the same statement opts from out with every
+ * business that texts from to: its own twilio_from, or
+ * TWILIO_FROM_NUMBER (default_from, may be NULL) when it has none
+ * (rf_business_sms_from), the caller id the worker gives its texts.
+ * Sets *text_id to the new row's id (NULL for a replay, in a), and
+ * *businesses / *clients to how many businesses send from to (0 unless
+ * stop) and how many client rows now carry the opt-out.  Returns 0, or
+ * -1 on a database error (nothing recorded, nobody opted out). */
+static int sms_record(struct db *db, struct arena *a, const char *sid, const char *from,
+	const char *to, const char *body, const char *keyword, int stop, const char *default_from,
+	const char **text_id, long *businesses, long *clients)
 {
 	const char *p[7] = { from, to, default_from, sid, body, keyword, stop ? "true" : "false" };
-	PGresult *res = db_exec_prepared(db, "sms_inbound",
+	const char *v[3];
+	int rc = db_row_prepared(db, a, "sms_inbound",
 		"WITH i AS (INSERT INTO inbound_texts (message_sid, from_number, to_number, body,"
 		"  opt_keyword) VALUES ($4, $1, $2, $5, $6)"
 		"  ON CONFLICT (message_sid) DO NOTHING RETURNING id),"
@@ -78,15 +131,229 @@ static int sms_record(struct db *db, const char *sid, const char *from, const ch
 		"  WHERE $7::boolean AND rf_business_sms_from(twilio_from, $3) = $2),"
 		" u AS (UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
 		"  WHERE phone = $1 AND business_id IN (SELECT id FROM b) RETURNING id)"
-		" SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM b), (SELECT count(*) FROM u)",
-		7, p);
+		" SELECT (SELECT id FROM i), (SELECT count(*) FROM b), (SELECT count(*) FROM u)",
+		7, p, 3, v);
+	if (rc <= 0)
+		return -1;
+	*text_id = v[0];
+	*businesses = atol(v[1]);
+	*clients = atol(v[2]);
+	return 0;
+}
+
+/* What a reply acts on, and the fields its reply may say. */
+enum { K_REMINDER, K_BUSINESS, K_APPT, K_BNAME, K_CALLBACK, K_DATE, K_TIME, K_NCOLS };
+
+/* Finds what a text from phone to sender answers: the most recent SMS
+ * reminder Twilio accepted (a MessageSid) for phone from a business that
+ * texts from sender; else, with no reminder (K_REMINDER NULL), that
+ * business (the one that last texted phone, else the first) for the
+ * reply's name and number.  1 found, 0 no business texts from sender,
+ * -1 database error. */
+static int sms_context(struct db *db, struct arena *a, const char *phone, const char *sender,
+	const char *default_from, const char *v[K_NCOLS])
+{
+	const char *p[3] = { phone, sender, default_from };
+	int rc = db_row_prepared(db, a, "sms_context_reminder",
+		"SELECT r.id, r.business_id, r.appointment_id, b.name, b.callback_phone,"
+		" to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD'),"
+		" to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM')"
+		" FROM contact_attempts ca JOIN reminders r ON r.id = ca.reminder_id"
+		" JOIN businesses b ON b.id = ca.business_id"
+		" JOIN appointments ap ON ap.id = r.appointment_id AND ap.business_id = r.business_id"
+		" LEFT JOIN clients cl ON cl.id = ap.client_id"
+		" WHERE ca.channel = 'sms' AND ca.to_address = $1 AND ca.provider_sid IS NOT NULL"
+		" AND rf_business_sms_from(b.twilio_from, $3) = $2"
+		" ORDER BY COALESCE(ca.placed_at, ca.created_at) DESC, ca.id DESC LIMIT 1", 3, p,
+		K_NCOLS, v);
+	if (rc != 0)
+		return rc;
+	return db_row_prepared(db, a, "sms_context_business",
+		"SELECT NULL, b.id, NULL, b.name, b.callback_phone, NULL, NULL FROM businesses b"
+		" WHERE rf_business_sms_from(b.twilio_from, $3) = $2"
+		" AND EXISTS (SELECT 1 FROM clients c WHERE c.business_id = b.id AND c.phone = $1)"
+		" ORDER BY (SELECT max(ca.created_at) FROM contact_attempts ca"
+		"  WHERE ca.business_id = b.id AND ca.to_address = $1) DESC NULLS LAST, b.id LIMIT 1",
+		3, p, K_NCOLS, v);
+}
+
+/* The reminder's conversation, created at the flow's start state and
+ * locked for this transaction: its state into *state and seq into *seq.
+ * 0 or -1. */
+static int sms_conversation_lock(struct db *db, struct arena *a, const char *const v[K_NCOLS],
+	const char *start, const char **state, int *seq)
+{
+	const char *p[3] = { v[K_REMINDER], v[K_BUSINESS], start };
+	const char *row[2];
+	PGresult *res = db_exec_prepared(db, "sms_conv_new",
+		"INSERT INTO sms_conversations (reminder_id, business_id, state) VALUES ($1, $2, $3)"
+		" ON CONFLICT (reminder_id) DO NOTHING", 3, p);
+
 	if (res == NULL)
 		return -1;
-	*recorded = atol(PQgetvalue(res, 0, 0));
-	*businesses = atol(PQgetvalue(res, 0, 1));
-	*clients = atol(PQgetvalue(res, 0, 2));
 	PQclear(res);
+	if (db_row_prepared(db, a, "sms_conv_lock",
+		    "SELECT state, seq FROM sms_conversations WHERE reminder_id = $1 FOR UPDATE", 1, p,
+		    2, row) <= 0)
+		return -1;
+	*state = row[0];
+	*seq = atoi(row[1]);
 	return 0;
+}
+
+/* What the flow did with one text, for the outcome and the reply. */
+struct sms_step {
+	int state;           /* the state to answer from */
+	const char *action;  /* the last action run, or NULL */
+};
+
+/* Applies input to flow f from state *st (sequence *seq) for the text
+ * text_id in context v: takes each transition, runs its action, records
+ * an sms_events row per hop, follows the action's event.  A missing
+ * transition leaves the state as it is.  0, or -1 (reason in err) on an
+ * action or database failure: the caller rolls back. */
+static int sms_apply(struct db *db, struct arena *a, const struct flow *f, const char *input,
+	const char *text_id, const char *const v[K_NCOLS], struct action_ctx *ctx, int *seq,
+	struct sms_step *st, char *err, size_t errlen)
+{
+	const struct flow_transition *t = flow_next(f, st->state, input);
+	const char *on = input;
+
+	for (int hops = 0; t != NULL; hops++) {
+		const char *event = NULL;
+		const char *p[9];
+
+		if (hops == SMS_MAX_CHAIN) {
+			snprintf(err, errlen, "action events chain too long at %s", f->states[t->from].name);
+			return -1;
+		}
+		if (t->action) {
+			const struct action_def *ad = actions_find(t->action);
+			if (ad == NULL || ad->fn(ctx, &event) < 0) {
+				snprintf(err, errlen, "action %s failed: %s", t->action, db_last_error(db));
+				return -1;
+			}
+			st->action = t->action;
+		}
+		++*seq;
+		p[0] = text_id;
+		p[1] = v[K_REMINDER];
+		p[2] = v[K_BUSINESS];
+		p[3] = v[K_APPT];
+		p[4] = arena_printf(a, "%d", *seq);
+		p[5] = f->states[t->from].name;
+		p[6] = on;
+		p[7] = f->states[t->to].name;
+		p[8] = t->action;
+		if (db_cmd_prepared(db, "sms_event",
+			    "INSERT INTO sms_events (inbound_text_id, reminder_id, business_id,"
+			    " appointment_id, seq, from_state, input, to_state, action)"
+			    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, p) < 0) {
+			snprintf(err, errlen, "cannot record the transition: %s", db_last_error(db));
+			return -1;
+		}
+		st->state = t->to;
+		if (event == NULL)
+			break;
+		on = event;
+		t = flow_next(f, st->state, event);
+		if (t == NULL) {
+			snprintf(err, errlen, "no transition from %s on event %s", f->states[st->state].name,
+				event);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The conversation part of a text, in its own transaction (the text and
+ * any opt-out are already committed): finds what it answers, applies
+ * input through the reminder_sms flow and renders the reply into
+ * out->twiml.  0, or -1 with the reason in out->error (nothing changed). */
+static int sms_converse(struct app *app, const struct route_input *in, struct outcome *out,
+	const char *input, const char *text_id)
+{
+	const struct valid_value *f = in->form.v;
+	struct arena *a = in->req->arena;
+	struct db *db = app->db;
+	const struct flow *fl = app->engine ? engine_flow(app->engine, SMS_FLOW) : NULL;
+	const char *v[K_NCOLS], *state_name;
+	struct sms_step st = { 0, NULL };
+	struct action_ctx ctx;
+	char err[256];
+	int seq = 0, found;
+
+	if (fl == NULL) {
+		out->error = "the reminder_sms flow is not loaded";
+		return -1;
+	}
+	if (db_begin(db) < 0)
+		goto db_fail;
+	found = sms_context(db, a, f[SMS_FROM].s, f[SMS_TO].s, app->cfg.from_number, v);
+	if (found < 0)
+		goto db_fail;
+	if (found == 0) {
+		db_rollback(db);
+		out->action = "no business texting from that number knows this phone: no reply";
+		return 0;
+	}
+	out->business_id = v[K_BUSINESS];
+	st.state = fl->start;
+	if (v[K_REMINDER]) {
+		if (sms_conversation_lock(db, a, v, fl->states[fl->start].name, &state_name, &seq) < 0)
+			goto db_fail;
+		st.state = flow_state_index(fl, state_name);
+		if (st.state < 0) {
+			/* A state the table no longer has: start again. */
+			log_warn("sms: reminder %s was in state %s, which %s has no more", v[K_REMINDER],
+				state_name, SMS_FLOW);
+			st.state = fl->start;
+		}
+	}
+	out->state_before = fl->states[st.state].name;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.db = db;
+	ctx.arena = a;
+	ctx.business_id = v[K_BUSINESS];
+	ctx.appointment_id = v[K_APPT];
+	ctx.reminder_id = v[K_REMINDER];
+	ctx.phone = f[SMS_FROM].s;
+	ctx.sender = f[SMS_TO].s;
+	ctx.default_from = app->cfg.from_number;
+	ctx.message_sid = f[SMS_SID].s;
+	ctx.digits = "";
+	if (sms_apply(db, a, fl, input, text_id, v, &ctx, &seq, &st, err, sizeof(err)) < 0) {
+		out->error = arena_strdup(a, err);
+		db_rollback(db);
+		return -1;
+	}
+	if (v[K_REMINDER]) {
+		const char *p[3] = { v[K_REMINDER], fl->states[st.state].name,
+			arena_printf(a, "%d", seq) };
+		if (db_cmd_prepared(db, "sms_conv_advance",
+			    "UPDATE sms_conversations SET state = $2, seq = $3, updated_at = now()"
+			    " WHERE reminder_id = $1", 3, p) < 0)
+			goto db_fail;
+	}
+	if (db_commit(db) < 0)
+		goto db_fail;
+	out->state_after = fl->states[st.state].name;
+	out->input = input;
+	out->action = st.action ? st.action : "no action";
+	{
+		const char *const vals[4] = { v[K_BNAME], v[K_DATE], v[K_TIME], v[K_CALLBACK] };
+		if (engine_render_preview(app->engine, a, SMS_FLOW, out->state_after, vals,
+			    &out->twiml) < 0) {
+			buf_reset(&out->twiml);
+			out->error = arena_printf(a, "cannot render state %s", out->state_after);
+			return -1;
+		}
+	}
+	return 0;
+db_fail:
+	out->error = arena_printf(a, "database error: %s", db_last_error(db));
+	db_rollback(db);
+	return -1;
 }
 
 /* See sms.h. */
@@ -94,15 +361,16 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 {
 	const struct valid_value *f = in->form.v;
 	struct arena *a = in->req->arena;
-	const char *from = f[SMS_FROM].s, *to = f[SMS_TO].s, *opt = f[SMS_OPT].s;
+	const char *from = f[SMS_FROM].s, *to = f[SMS_TO].s;
 	const char *body = f[SMS_BODY].s ? f[SMS_BODY].s : "";
-	int word = sms_opt_keyword(body);
-	int stop = (opt && strcmp(opt, "STOP") == 0) || word > 0;
-	int start = !stop && ((opt && strcmp(opt, "START") == 0) || word < 0);
-	long recorded = 0, businesses = 0, clients = 0;
+	const char *input = sms_classify(body, f[SMS_OPT].s);
+	int stop = strcmp(input, "stop") == 0, start = strcmp(input, "start") == 0;
+	const char *text_id = NULL;
+	long businesses = 0, clients = 0;
+	const char *stopped = "";
 
-	if (sms_record(app->db, f[SMS_SID].s, from, to, body,
-		    stop ? "stop" : start ? "start" : NULL, stop, app->cfg.from_number, &recorded,
+	if (sms_record(app->db, a, f[SMS_SID].s, from, to, body,
+		    stop ? "stop" : start ? "start" : NULL, stop, app->cfg.from_number, &text_id,
 		    &businesses, &clients) < 0) {
 		out->error = out->action = arena_printf(a,
 			"%s from %s to %s received but could not be recorded: %s",
@@ -110,21 +378,27 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 		log_error("sms: %s", out->error);
 		return;
 	}
-	out->replay = recorded == 0;
-	if (!stop) {
-		out->action = recorded ? "inbound text recorded; no action"
-				       : "inbound text already recorded (a replay); no action";
+	out->replay = text_id == NULL;
+	if (out->replay) {
+		out->action = "inbound text already recorded (a replay); nothing done, nothing said";
 		return;
 	}
-	if (businesses == 0) {
-		out->error = out->action = arena_printf(a,
+	if (stop && businesses == 0) {
+		out->error = arena_printf(a,
 			"opt-out keyword from %s to %s, a number no business texts from: nobody"
 			" opted out", from, to);
 		log_warn("sms: %s", out->error);
+	} else if (stop) {
+		stopped = arena_printf(a,
+			"opt-out keyword from %s to %s: opted out of %ld business(es) texting from it"
+			" (%ld client record(s)); ", from, to, businesses, clients);
+		log_info("sms: %s", stopped);
+	}
+	if (sms_converse(app, in, out, input, text_id) < 0) {
+		log_error("sms: text %s from %s (%s): %s", f[SMS_SID].s, from, input, out->error);
+		out->action = arena_printf(a, "%stext recorded; its reply failed: %s", stopped,
+			out->error);
 		return;
 	}
-	out->action = arena_printf(a,
-		"opt-out keyword from %s to %s: opted out of %ld business(es) texting from it"
-		" (%ld client record(s))", from, to, businesses, clients);
-	log_info("sms: %s", out->action);
+	out->action = arena_printf(a, "%s%s: %s", stopped, input, out->action);
 }

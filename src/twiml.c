@@ -40,24 +40,18 @@ int twiml_field_allowed(const char *name)
 
 /* ---- placeholders ---------------------------------------------------- */
 
-enum { PH_END, PH_TEXT, PH_FIELD, PH_BAD };
-
 /* Characters of a placeholder name. */
 static int is_name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-/* Splits template text into literal runs and {{field}} placeholders.  At
- * *pp, returns the kind of the next piece with its start and length (for
- * a field, the name without braces) and moves *pp past it.  A "{{" that
- * is not followed by a name and "}}" is PH_BAD (start points at it). */
-static int ph_next(const char **pp, const char **start, size_t *len)
+int twiml_placeholder_next(const char **pp, const char **start, size_t *len)
 {
 	const char *p = *pp, *q;
 
 	if (*p == '\0')
-		return PH_END;
+		return TWIML_PH_END;
 	if (p[0] == '{' && p[1] == '{') {
 		q = p + 2;
 		while (is_name_char(*q))
@@ -66,12 +60,12 @@ static int ph_next(const char **pp, const char **start, size_t *len)
 			*start = p;
 			*len = 2;
 			*pp = p + 2;
-			return PH_BAD;
+			return TWIML_PH_BAD;
 		}
 		*start = p + 2;
 		*len = (size_t)(q - (p + 2));
 		*pp = q + 2;
-		return PH_FIELD;
+		return TWIML_PH_FIELD;
 	}
 	q = strstr(p, "{{");
 	if (q == NULL)
@@ -79,7 +73,14 @@ static int ph_next(const char **pp, const char **start, size_t *len)
 	*start = p;
 	*len = (size_t)(q - p);
 	*pp = q;
-	return PH_TEXT;
+	return TWIML_PH_TEXT;
+}
+
+/* Whether the element called name speaks or sends its text with
+ * placeholders filled in: a Say (voice) or a Message (a text reply). */
+static int holds_fields(const char *name)
+{
+	return strcmp(name, "Say") == 0 || strcmp(name, "Message") == 0;
 }
 
 /* Whether text holds at least one well-formed {{field}}. */
@@ -89,8 +90,8 @@ static int has_placeholder(const char *text)
 	size_t n;
 	int k;
 
-	while ((k = ph_next(&p, &s, &n)) != PH_END)
-		if (k == PH_FIELD)
+	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END)
+		if (k == TWIML_PH_FIELD)
 			return 1;
 	return 0;
 }
@@ -349,17 +350,20 @@ static void problem(struct vctx *v, const xmlNode *node, const char *fmt, ...)
 	free(msg);
 }
 
-/* Checks every placeholder in a Say text: well-formed and allow-listed. */
+/* Checks every placeholder in a Say or Message text: well-formed and
+ * allow-listed. */
 static void check_say_text(struct vctx *v, const xmlNode *node, const char *text)
 {
+	const char *el = (const char *)node->name;
 	const char *p = text, *s;
 	size_t n;
 	int k;
 
-	while ((k = ph_next(&p, &s, &n)) != PH_END) {
-		if (k == PH_BAD) {
-			problem(v, node, "malformed placeholder near '%.20s' in <Say> (write {{field}})", s);
-		} else if (k == PH_FIELD) {
+	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
+		if (k == TWIML_PH_BAD) {
+			problem(v, node, "malformed placeholder near '%.20s' in <%s> (write {{field}})", s,
+				el);
+		} else if (k == TWIML_PH_FIELD) {
 			char *name = xstrndup(s, n);
 			if (!twiml_field_allowed(name))
 				problem(v, node, "placeholder {{%s}} is not an allowed field "
@@ -444,7 +448,7 @@ static void check_attrs(struct vctx *v, const xmlNode *el, const struct elem_rul
 			goto next;
 		}
 		if (strstr(val, "{{"))
-			problem(v, el, "placeholder in attribute %s= of <%s> (only Say text may hold placeholders)",
+			problem(v, el, "placeholder in attribute %s= of <%s> (only Say and Message text may hold placeholders)",
 				name, (const char *)el->name);
 		if (rule->attrs == NULL)
 			goto next;
@@ -532,10 +536,10 @@ static void check_children(struct vctx *v, const xmlNode *el, const struct elem_
 				break;
 			if (!rule->text)
 				problem(v, c, "<%s> cannot hold text ('%.30s')", rule->name, text);
-			else if (strcmp(rule->name, "Say") == 0)
+			else if (holds_fields(rule->name))
 				; /* checked whole below, as the renderer reads it */
 			else if (strstr(text, "{{"))
-				problem(v, c, "placeholder in <%s> text (only Say text may hold placeholders)",
+				problem(v, c, "placeholder in <%s> text (only Say and Message text may hold placeholders)",
 					rule->name);
 			if (rule->text)
 				has_text = 1;
@@ -548,9 +552,10 @@ static void check_children(struct vctx *v, const xmlNode *el, const struct elem_
 			break;
 		}
 	}
-	if (strcmp(rule->name, "Say") == 0) {
-		/* The renderer expands the Say's whole text, so a placeholder
-		 * split by a comment or a CDATA section is one placeholder. */
+	if (holds_fields(rule->name) && (has_text || strcmp(rule->name, "Say") == 0)) {
+		/* The renderer expands the whole text, so a placeholder split
+		 * by a comment or a CDATA section is one placeholder.  A
+		 * Message may instead hold Body and Media. */
 		xmlChar *raw = xmlNodeGetContent(el);
 		if (!has_text)
 			problem(v, el, "<Say> is empty");
@@ -816,10 +821,10 @@ static int expand(const char *text, const struct twiml_render_opts *opts, struct
 	size_t n;
 	int k, rc = 0;
 
-	while ((k = ph_next(&p, &s, &n)) != PH_END) {
-		if (k == PH_TEXT) {
+	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
+		if (k == TWIML_PH_TEXT) {
 			buf_append(b, s, n);
-		} else if (k == PH_FIELD) {
+		} else if (k == TWIML_PH_FIELD) {
 			const char *name = arena_strndup(a, s, n);
 			const char *val = var_value(opts, s, n);
 			if (!twiml_field_allowed(name) || val == NULL || is_blank(val))
@@ -927,7 +932,8 @@ static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts, stru
 		}
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
-		if (is_name(c, "Say")) {
+		if (is_name(c, "Say") || (is_name(c, "Message") && c->children &&
+					     c->children->type == XML_TEXT_NODE)) {
 			struct buf b;
 			xmlChar *raw = xmlNodeGetContent(c);
 			buf_init_arena(&b, a);

@@ -14,6 +14,7 @@
 #include "rds.h"
 #include "reconcile.h"
 #include "util.h"
+#include "wording.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -113,6 +114,25 @@ out:
 }
 
 /* ---- the processes ---------------------------------------------------------- */
+
+/* A dropped claim leaves the reminder pending (the scheduler offers it
+ * again); its reason is kept on the row, as a deferral's is, so the
+ * dashboard and the API can say why it has not gone (for instance the
+ * client opted out).  The claim that sends it clears it.  A failure
+ * here changes nothing that matters and is only logged. */
+static void worker_note_drop(struct db *db, struct arena *job, long long id, const char *reason)
+{
+	const char *p[2] = { arena_printf(job, "%lld", id), reason };
+
+	if (reason == NULL || reason[0] == '\0')
+		return;
+	if (db_cmd_prepared(db, "worker_note_drop",
+		    "UPDATE reminders SET status_reason = $2, updated_at = now()"
+		    " WHERE id = $1::bigint AND status = 'pending'"
+		    " AND status_reason IS DISTINCT FROM $2", 2, p) < 0)
+		log_warn("worker: reminder %lld: cannot keep why it was dropped: %s", id,
+			db_last_error(db));
+}
 
 static void on_crash_timer(int sig)
 {
@@ -250,6 +270,7 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		}
 		if (claimed == WORKER_DROPPED) {
 			log_info("worker: reminder %lld dropped: %s", id, reason);
+			worker_note_drop(db, job, id, reason);
 			continue;
 		}
 		if (claimed == WORKER_DEFERRED || claimed == WORKER_SKIPPED) {
@@ -390,6 +411,11 @@ int worker_main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(start, sizeof(start), "%s", f->states[f->start].name);
+	/* The text and email templates, once for every process of the pool. */
+	if (wording_init(cfg.root, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfence worker: %s\n", err);
+		goto out;
+	}
 
 	log_info("worker: %d process(es)%s, lease %d s, env %s", o.concurrency,
 		o.once ? ", draining once" : "", o.lease_s, cfg.env_name);

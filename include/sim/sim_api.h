@@ -7,16 +7,25 @@
  *   GET      /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json
  *   POST/GET /2010-04-01/Accounts/{AccountSid}/Messages.json
  *   GET      /2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}.json
+ *   GET      /2010-04-01/Accounts/{AccountSid}/Recordings.json (PageSize, CallSid;
+ *            one page, newest first), .../Calls/{CallSid}/Recordings.json
+ *   GET/DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.json
+ *   GET      /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}[.wav|.mp3]
+ *            the media (audio/x-wav, audio/mpeg), without credentials like
+ *            Twilio's when the account does not enforce HTTP auth on media
  *
  * and the simulator's own API (not Twilio's, same credentials):
  *
  *   POST/GET /sim/callees                     form Number + Behaviour
+ *   POST     /sim/inbound-calls               form From, To, Behaviour (the person
+ *            calling) [, Url (default RINGFENCE_SIM_VOICE_URL, else
+ *            RINGFENCE_PUBLIC_URL/twilio/voice/inbound), Method, StatusCallback]
  *   GET      /sim/calls/{Sid}/transcript      text/plain
  *   GET      /sim/calls/{Sid}/events.json
  *   GET      /sim/messages/{Sid}/transcript, /sim/messages/{Sid}/events.json
  *   GET      /healthz                         no credentials needed
  *
- * Every request but /healthz needs HTTP Basic TWILIO_ACCOUNT_SID:
+ * Every request but /healthz and recording media needs HTTP Basic TWILIO_ACCOUNT_SID:
  * TWILIO_AUTH_TOKEN (the simulator is that account), else 401 and error
  * 20003; the path's AccountSid must be that account too.  Created calls
  * and messages are queued; the driver (sim_driver.h) plays them. */

@@ -34,7 +34,12 @@ struct sim_call_params {
 	const char *auth_token;        /* signs every request to the application */
 	const char *from;              /* E.164 */
 	const char *to;                /* E.164 */
-	const char *direction;         /* "outbound-api" (or "inbound") */
+	const char *direction;         /* "outbound-api" (the default) or "inbound": the
+	                                * callee is then the person calling, url the
+	                                * number's voice URL, first requested with
+	                                * CallStatus ringing */
+	const char *api_url;           /* where recordings are served (TWILIO_API_URL);
+	                                * NULL: https://api.twilio.com */
 	const char *url;               /* the call's Url (absolute) */
 	const char *method;            /* "POST" or "GET"; NULL = POST */
 	const char *twiml;             /* the call's Twiml instead of Url, or NULL */
@@ -58,7 +63,8 @@ enum sim_event_kind {
 	SIM_EV_GATHER,   /* text: "numDigits=1 timeout=5 ..." when a Gather starts listening */
 	SIM_EV_PRESS,    /* text: the digits the callee pressed */
 	SIM_EV_SILENCE,  /* the callee pressed nothing (a Gather timed out) */
-	SIM_EV_RECORD,   /* text: the generated recording URL, code: its seconds */
+	SIM_EV_RECORD,   /* text: the recording's URL (ends with its RE sid), code: its
+	                  * seconds, detail: the callee's words ("" when none) */
 	SIM_EV_CALLBACK, /* text: "POST URL", detail: the status callback body, code: HTTP status */
 	SIM_EV_HANGUP,   /* text: who hung up: "application" or "callee" */
 	SIM_EV_ERROR,    /* code: Twilio error code (11200, 12100, 12300, ...), text: message */

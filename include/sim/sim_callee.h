@@ -11,13 +11,22 @@
  *                                           when detection was requested
  *   busy | no-answer | fail
  *   person; sms-reply "C"                   replies to an SMS it receives
+ *   person; sms-reply "STOP"; sms-wait 5; sms-reply "START"
+ *                                           texts several times, in order
  *   person; sms-undelivered 30003           its SMS are not delivered
+ *   person; press 123456; speak 3 "Hello"; press #   records a greeting
  *
- * Steps: `ring S` (seconds before answering, default 1), `wait S`,
+ * Steps: `ring S` (seconds before answering, default 1), `wait S`
+ * (silence: a Record's timeout counts it), `speak S ["WORDS"]` (S seconds
+ * of speech, heard by a Record; the words are what a later Play of the
+ * recording says; elsewhere the callee just talks over the prompts),
  * `press DIGITS` (0-9 * #), `silence`, `hangup`, `expect "TEXT"` (what
  * the callee must have heard since the previous step, case-insensitive;
  * used by `ringfence-sim simulate`), `expect-hangup`, `sms-reply "TEXT"`,
- * `sms-undelivered CODE`.  A person's keypresses go, in order, into the
+ * `sms-wait S`, `sms-undelivered CODE`.  `sms-reply` may be given up to
+ * SIM_CALLEE_MAX_SMS_REPLIES times: after an SMS it receives is delivered
+ * the callee sends each text in turn, 2 seconds apart, or S seconds after
+ * the one before when an `sms-wait S` comes between them.  A person's keypresses go, in order, into the
  * Gathers the call meets; with no step left a person stays silent.
  *
  * A script file holds one "NUMBER BEHAVIOUR" per line (E.164 number, '#'
@@ -42,10 +51,13 @@ enum sim_step_kind {
 	SIM_STEP_HANGUP,        /* the callee hangs up here */
 	SIM_STEP_EXPECT,        /* text: must have been heard */
 	SIM_STEP_EXPECT_HANGUP, /* the application must hang up here */
+	SIM_STEP_SPEAK,         /* seconds of speech; text: the words, "" when not given */
 };
 
 #define SIM_CALLEE_MAX_STEPS 64
 #define SIM_CALLEE_MAX_TEXT 256
+#define SIM_CALLEE_MAX_SMS_REPLIES 4
+#define SIM_CALLEE_SMS_GAP_S 2.0
 
 struct sim_step {
 	enum sim_step_kind kind;
@@ -59,8 +71,11 @@ struct sim_callee {
 	char answered_by[24];          /* AnsweredBy when detection is on */
 	struct sim_step steps[SIM_CALLEE_MAX_STEPS];
 	int nsteps;
-	int has_sms_reply;
-	char sms_reply[1601];          /* the reply to an SMS it receives */
+	int nsms_replies;              /* the texts it sends after an SMS it receives */
+	struct sim_sms_reply {
+		double wait_s;         /* after the SMS (or the previous text) */
+		char text[1601];
+	} sms_replies[SIM_CALLEE_MAX_SMS_REPLIES];
 	int sms_error_code;            /* 0: delivered; else undelivered with this code */
 };
 

@@ -25,6 +25,8 @@ struct sim_store_call_new {
 	unsigned status_events;
 	const char *machine_detection;
 	int timeout_s, time_limit_s;
+	const char *direction;        /* NULL: outbound-api; "inbound" needs caller_behaviour */
+	const char *caller_behaviour; /* inbound: the person calling (sim_callee line) */
 };
 
 /* Inserts c (status queued) and puts its JSON into json.  0 or -1. */
@@ -107,6 +109,7 @@ int sim_store_opt(struct db *db, const char *number, const char *sender, const c
 struct sim_store_call {
 	char *sid, *account_sid, *to, *from, *url, *method, *twiml;
 	char *status_callback, *status_callback_method, *machine_detection;
+	char *direction, *caller_behaviour; /* caller_behaviour NULL unless inbound */
 	unsigned status_events;
 	int timeout_s, time_limit_s;
 };
@@ -142,6 +145,26 @@ int sim_store_message_status(struct db *db, const char *sid, const char *status,
 /* Ends as failed every message left sending by a dead driver (sid NULL)
  * or message sid; returns how many, or -1. */
 int sim_store_message_fail_inflight(struct db *db, const char *sid, const char *note);
+
+/* ---- recordings ---- */
+
+/* Stores a recording of call_sid (status "completed" or "absent") that
+ * ends now and lasted duration_s.  0 or -1. */
+int sim_store_recording_insert(struct db *db, const char *sid, const char *account_sid,
+	const char *call_sid, int duration_s, const char *speech, const char *status);
+/* The JSON of recording sid of account into json: 1, 0 when none, -1. */
+int sim_store_recording_json(struct db *db, const char *account_sid, const char *sid,
+	struct buf *json);
+/* What the media of a recording is made of: 1 with *duration_s and
+ * *speech (malloc'd) set, 0 when there is no such recording, -1. */
+int sim_store_recording_media(struct db *db, const char *account_sid, const char *sid,
+	int *duration_s, char **speech);
+/* The newest page_size recordings of account (of call_sid when not
+ * NULL) as a JSON array appended to json; 0 or -1. */
+int sim_store_recordings_list(struct db *db, const char *account_sid, const char *call_sid,
+	long page_size, struct buf *json);
+/* Deletes a recording: 1, 0 when there was none, -1. */
+int sim_store_recording_delete(struct db *db, const char *account_sid, const char *sid);
 
 /* A new random "CA"/"SM" + 32 lowercase hex sid into out (35 bytes). */
 int sim_store_new_sid(const char *prefix, char out[35]);

@@ -31,6 +31,13 @@ enum sim_verb_kind {
 	SIM_VERB_REJECT,
 };
 
+/* recordingStatusCallbackEvent values, as bits. */
+enum {
+	SIM_REC_IN_PROGRESS = 1 << 0,
+	SIM_REC_COMPLETED = 1 << 1,
+	SIM_REC_ABSENT = 1 << 2,
+};
+
 /* One verb.  Strings are owned by the verb (freed by sim_twiml_free);
  * fields a verb does not use are zero or NULL. */
 struct sim_verb {
@@ -53,6 +60,10 @@ struct sim_verb {
 	int action_on_empty_result; /* Gather: 0 by default */
 	int max_length;          /* Record: seconds, default 3600 */
 	int play_beep;           /* Record: 1 by default */
+	int trim;                /* Record: 1 (trim-silence, the default) or 0 (do-not-trim) */
+	char *rec_callback;      /* Record: recordingStatusCallback resolved, "" when none */
+	char rec_callback_method[5]; /* Record: recordingStatusCallbackMethod, "POST" by default */
+	unsigned rec_events;     /* Record: SIM_REC_* bits, SIM_REC_COMPLETED by default */
 	char *reason;            /* Reject: "rejected" (default) or "busy" */
 	struct sim_verb *children; /* Gather: its Say, Play and Pause */
 	size_t nchildren;

@@ -1,6 +1,7 @@
 /* ringfence-sim: the local Twilio, its own binary beside bin/ringfence.
  * The product never links anything under src/sim/ (the Makefile's wall
  * check and test/nm_wall hold it to that). */
+#include "sim/call_in.h"
 #include "sim/twilio_sim.h"
 #include "sim/simulate.h"
 #include "command.h"
@@ -28,6 +29,7 @@ static int sim_migrate_main(int argc, char **argv)
 static const struct command commands[] = {
 	{ "twilio-sim", twilio_sim_main, "the local Twilio stand-in: REST API and call driver (under spawn-fcgi -n)" },
 	{ "simulate", simulate_main, "play one call from the phone side against a deployment" },
+	{ "call-in", call_in_main, "a simulated person calls one of the account's numbers (inbound call)" },
 	{ "migrate", sim_migrate_main, "apply the simulator's own migrations (sql/sim/, schema twilio_sim)" },
 };
 

@@ -5,6 +5,7 @@
 #include "form.h"
 #include "http.h"
 #include "log.h"
+#include "sim/sim_audio.h"
 #include "sim/sim_call.h"
 #include "sim/sim_callee.h"
 #include "sim/sim_store.h"
@@ -774,6 +775,162 @@ static void fetch(struct sim_api *api, struct http_response *res, const char *ki
 	buf_free(&json);
 }
 
+/* ---- recordings ------------------------------------------------------- */
+
+static int is_sid(const char *s, const char *prefix)
+{
+	return strlen(s) >= SID_LEN && strncmp(s, prefix, 2) == 0 &&
+		strspn(s + 2, "0123456789abcdefABCDEF") >= SID_LEN - 2;
+}
+
+/* GET /2010-04-01/Accounts/{AC}/Recordings/{RE} (WAV), .wav or .mp3:
+ * the media, without credentials, as Twilio serves it unless the account
+ * enforces HTTP authentication on media (off by default).  Returns 1
+ * when path is a media path (answered), 0 when it is not. */
+static int recording_media(struct sim_api *api, struct http_request *req, struct http_response *res)
+{
+	const char *rest, *ext;
+	char sid[SID_LEN + 1], *words = NULL;
+	int secs, r, mp3;
+
+	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) != 0)
+		return 0;
+	rest = req->path + strlen(API_PREFIX);
+	if (strlen(rest) < SID_LEN || strncmp(rest + SID_LEN, "/Recordings/", 12) != 0)
+		return 0;
+	ext = rest + SID_LEN + 12;
+	if (!is_sid(ext, "RE"))
+		return 0;
+	memcpy(sid, ext, SID_LEN);
+	sid[SID_LEN] = '\0';
+	ext += SID_LEN;
+	if (*ext != '\0' && strcmp(ext, ".wav") != 0 && strcmp(ext, ".mp3") != 0)
+		return 0;   /* .json and the like: the authenticated API */
+	mp3 = strcmp(ext, ".mp3") == 0;
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+		api_error(res, 405, 20004, "Method not allowed");
+		return 1;
+	}
+	if (strncmp(rest, api->cfg.account_sid, SID_LEN) != 0) {
+		api_error(res, 404, 20404, "The requested resource was not found");
+		return 1;
+	}
+	r = sim_store_recording_media(api->db, api->cfg.account_sid, sid, &secs, &words);
+	if (r < 0) {
+		api_db_error(res);
+	} else if (r == 0) {
+		api_error(res, 404, 20404, "The requested resource was not found");
+	} else {
+		res->status = 200;
+		res->content_type = mp3 ? "audio/mpeg" : "audio/x-wav";
+		buf_reset(&res->body);
+		if (mp3)
+			sim_audio_mp3(secs, &res->body);
+		else
+			sim_audio_wav(secs, words, &res->body);
+	}
+	free(words);
+	return 1;
+}
+
+/* GET Recordings.json (and Calls/{CA}/Recordings.json: call_sid): the
+ * newest PageSize recordings, one page. */
+static void recordings_list(struct sim_api *api, struct http_request *req,
+	struct http_response *res, const char *call_sid)
+{
+	struct buf items = BUF_INIT;
+	json_t *arr;
+	long page_size = PAGE_SIZE_DEFAULT;
+	const char *v;
+
+	if (strcmp(req->method, "GET") != 0) {
+		api_error(res, 405, 20004, "Method not allowed");
+		return;
+	}
+	if (!req->query_ok) {
+		api_error(res, 400, 20001, "Malformed query string");
+		return;
+	}
+	v = param(&req->query_params, "PageSize");
+	if (v && int_param(v, 1, PAGE_SIZE_MAX, &page_size) < 0) {
+		api_error(res, 400, 20001, "PageSize must be a whole number from 1 to 1000");
+		return;
+	}
+	v = param(&req->query_params, "CallSid");
+	if (v && call_sid == NULL) {
+		if (strlen(v) != SID_LEN || !is_sid(v, "CA")) {
+			api_error(res, 400, 20001, "CallSid must be CA and 32 hex digits");
+			return;
+		}
+		call_sid = v;
+	}
+	if (sim_store_recordings_list(api->db, api->cfg.account_sid, call_sid, page_size, &items) < 0 ||
+		(arr = json_loads(buf_str(&items), 0, NULL)) == NULL) {
+		api_db_error(res);
+	} else {
+		char *uri = xasprintf("%s?PageSize=%ld&Page=0", req->path, page_size);
+		api_json_doc(res, 200, json_pack("{s:o, s:i, s:i, s:s, s:s, s:n, s:n}", "recordings", arr,
+			"page", 0, "page_size", (int)page_size, "uri", uri, "first_page_uri", uri,
+			"next_page_uri", "previous_page_uri"));
+		free(uri);
+	}
+	buf_free(&items);
+}
+
+/* GET or DELETE Recordings/{RE}.json. */
+static void recording_one(struct sim_api *api, struct http_request *req, struct http_response *res,
+	const char *sid)
+{
+	struct buf json = BUF_INIT;
+	int r;
+	if (strcmp(req->method, "DELETE") == 0) {
+		r = sim_store_recording_delete(api->db, api->cfg.account_sid, sid);
+		if (r < 0) {
+			api_db_error(res);
+		} else if (r == 0) {
+			api_error(res, 404, 20404, "The requested resource was not found");
+		} else {
+			res->status = 204;
+			buf_reset(&res->body);
+		}
+		return;
+	}
+	if (strcmp(req->method, "GET") != 0) {
+		api_error(res, 405, 20004, "Method not allowed");
+		return;
+	}
+	r = sim_store_recording_json(api->db, api->cfg.account_sid, sid, &json);
+	if (r < 0)
+		api_db_error(res);
+	else if (r == 0)
+		api_error(res, 404, 20404, "The requested resource was not found");
+	else
+		api_json(res, 200, buf_str(&json));
+	buf_free(&json);
+}
+
+/* The Recordings routes under /2010-04-01/Accounts/{AC}: 1 when tail
+ * was one of them (answered). */
+static int recording_routes(struct sim_api *api, struct http_request *req,
+	struct http_response *res, const char *tail)
+{
+	if (strcmp(tail, "/Recordings.json") == 0) {
+		recordings_list(api, req, res, NULL);
+		return 1;
+	}
+	if (strncmp(tail, "/Recordings/", 12) == 0 && is_sid(tail + 12, "RE") &&
+		strcmp(tail + 12 + SID_LEN, ".json") == 0) {
+		recording_one(api, req, res, arena_strndup(req->arena, tail + 12, SID_LEN));
+		return 1;
+	}
+	if (strncmp(tail, "/Calls/", 7) == 0 && is_sid(tail + 7, "CA") &&
+		strcmp(tail + 7 + SID_LEN, "/Recordings.json") == 0) {
+		recordings_list(api, req, res, arena_strndup(req->arena, tail + 7, SID_LEN));
+		return 1;
+	}
+	return 0;
+}
+
 /* /2010-04-01/Accounts/{AccountSid}/... */
 static void twilio_routes(struct sim_api *api, struct http_request *req, struct http_response *res)
 {
@@ -788,6 +945,8 @@ static void twilio_routes(struct sim_api *api, struct http_request *req, struct 
 		return;
 	}
 	tail = rest + SID_LEN;
+	if (recording_routes(api, req, res, tail))
+		return;
 	if (strcmp(tail, "/Calls.json") == 0)
 		kind = "calls";
 	else if (strcmp(tail, "/Messages.json") == 0)
@@ -882,6 +1041,113 @@ out:
 	buf_free(&json);
 }
 
+/* The voice URL of the account's numbers: RINGFENCE_SIM_VOICE_URL, else
+ * RINGFENCE_PUBLIC_URL/twilio/voice/inbound; NULL when neither is set. */
+static char *voice_url(const struct sim_api *api)
+{
+	const char *v = getenv("RINGFENCE_SIM_VOICE_URL"), *pub = api->cfg.public_url;
+	size_t n;
+	if (v && *v)
+		return xstrdup(v);
+	if (pub == NULL || *pub == '\0')
+		return NULL;
+	n = strlen(pub);
+	while (n > 0 && pub[n - 1] == '/')
+		n--;
+	return xasprintf("%.*s/twilio/voice/inbound", (int)n, pub);
+}
+
+/* POST /sim/inbound-calls: From (the person calling), To (the account's
+ * number called), Behaviour (what the caller does, a sim_callee line:
+ * person or machine), optional Url (else the numbers' voice URL), Method,
+ * StatusCallback, StatusCallbackMethod.  Queues an inbound call the
+ * driver plays: 201 with the call's JSON. */
+static void inbound_call(struct sim_api *api, struct http_request *req, struct http_response *res)
+{
+	struct params p;
+	struct sim_store_call_new c;
+	struct sim_callee *who = NULL;
+	struct buf json = BUF_INIT;
+	char sid[35], err[256], msg[320], *url = NULL;
+	const char *v;
+
+	if (strcmp(req->method, "POST") != 0) {
+		api_error(res, 405, 20004, "Method not allowed");
+		return;
+	}
+	if (api_form(req, res, &p) < 0)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.to = param(&p, "To");
+	c.from = param(&p, "From");
+	c.caller_behaviour = param(&p, "Behaviour");
+	if (c.to == NULL || c.from == NULL) {
+		api_error(res, 400, c.to ? 21213 : 21201, c.to ? "No 'From' number is specified"
+			: "No 'To' number is specified");
+		goto out;
+	}
+	if (numbers_invalid(res, c.to, c.from))
+		goto out;
+	if (c.caller_behaviour == NULL) {
+		api_error(res, 400, 20001, "Behaviour is required (what the caller does, e.g."
+			" \"person; press 123456\")");
+		goto out;
+	}
+	who = xmalloc(sizeof(*who));
+	if (sim_callee_parse(c.caller_behaviour, who, err, sizeof(err)) < 0) {
+		snprintf(msg, sizeof(msg), "Behaviour is not valid: %s", err);
+		api_error(res, 400, 20001, msg);
+		goto out;
+	}
+	if (who->answer != SIM_ANSWER_PERSON && who->answer != SIM_ANSWER_MACHINE) {
+		api_error(res, 400, 20001, "Behaviour: a caller is a person or a machine");
+		goto out;
+	}
+	v = param(&p, "Url");
+	url = v ? xstrdup(v) : voice_url(api);
+	if (url == NULL) {
+		api_error(res, 400, 21205, "Url is required: neither RINGFENCE_SIM_VOICE_URL nor"
+			" RINGFENCE_PUBLIC_URL gives the number's voice URL");
+		goto out;
+	}
+	if (!valid_abs_url(url)) {
+		api_error(res, 400, 21205, "Url is not a valid absolute http(s) URL");
+		goto out;
+	}
+	c.url = url;
+	c.method = param(&p, "Method");
+	c.status_callback = param(&p, "StatusCallback");
+	c.status_callback_method = param(&p, "StatusCallbackMethod");
+	if ((c.method && strcmp(c.method, "GET") != 0 && strcmp(c.method, "POST") != 0) ||
+		(c.status_callback_method && strcmp(c.status_callback_method, "GET") != 0 &&
+			strcmp(c.status_callback_method, "POST") != 0)) {
+		api_error(res, 400, 20001, "Method and StatusCallbackMethod must be GET or POST");
+		goto out;
+	}
+	if (c.status_callback && !valid_abs_url(c.status_callback)) {
+		api_error(res, 400, 21205, "StatusCallback is not a valid absolute http(s) URL");
+		goto out;
+	}
+	if (sim_store_new_sid("CA", sid) < 0) {
+		api_error(res, 500, 20500, "Internal Server Error: no random bytes for a sid");
+		goto out;
+	}
+	c.sid = sid;
+	c.account_sid = api->cfg.account_sid;
+	c.direction = "inbound";
+	c.timeout_s = 60;
+	c.time_limit_s = 14400;
+	if (sim_store_call_insert(api->db, &c, &json) < 0) {
+		api_db_error(res);
+		goto out;
+	}
+	api_json(res, 201, buf_str(&json));
+out:
+	free(who);
+	free(url);
+	buf_free(&json);
+}
+
 /* /sim/calls/{Sid}/transcript|events.json, /sim/messages/{Sid}/... */
 static void transcript(struct sim_api *api, struct http_request *req, struct http_response *res)
 {
@@ -952,6 +1218,8 @@ void sim_api_handle(struct sim_api *api, struct http_request *req, struct http_r
 		health(api, res);
 		return;
 	}
+	if (recording_media(api, req, res))
+		return;
 	if (!api_authorised(api, req->authorization)) {
 		api_error(res, 401, 20003, "Authenticate");
 		http_response_header(res, "WWW-Authenticate", "Basic realm=\"Twilio API\"");
@@ -961,6 +1229,8 @@ void sim_api_handle(struct sim_api *api, struct http_request *req, struct http_r
 		twilio_routes(api, req, res);
 	else if (strcmp(req->path, "/sim/callees") == 0)
 		callees(api, req, res);
+	else if (strcmp(req->path, "/sim/inbound-calls") == 0)
+		inbound_call(api, req, res);
 	else if (strncmp(req->path, "/sim/calls/", 11) == 0 ||
 		strncmp(req->path, "/sim/messages/", 14) == 0)
 		transcript(api, req, res);

@@ -15,13 +15,15 @@
  * What a Play is heard as is its URL, plus the text of the recorded
  * prompt when the URL's path has /audio/NAME.mp3 and
  * $RINGFENCE_ROOT/audio/NAME.txt exists (the prompts are spoken from
- * those files).  A person's failed expectation ends the call at once; an
- * answering machine only listens, so its expectations may be met later
- * and are judged at the end of the call. */
+ * those files), or the words spoken into it when it is a recording of
+ * the simulator (sim_audio.h).  A person's failed expectation ends the
+ * call at once; an answering machine only listens, so its expectations
+ * may be met later and are judged at the end of the call. */
 #include "sim/sim_call.h"
 #include "arena.h"
 #include "buf.h"
 #include "form.h"
+#include "sim/sim_audio.h"
 #include "sim/sim_callee.h"
 #include "sim/sim_http.h"
 #include "sim/sim_twiml.h"
@@ -42,6 +44,9 @@
 #define MAX_LOOP 10
 #define PROMPT_MAX 4096
 #define SLICE_MS 50
+/* The words spoken into one recording that are kept (the simulator's
+ * recordings table holds at most this many bytes). */
+#define RECORD_WORDS_MAX 256
 
 enum listen {
 	LISTEN_DIGITS,   /* digits collected (maybe "" for a Record) */
@@ -69,6 +74,7 @@ struct call {
 	int ended;                /* nobody is on the line any more */
 	int app_hung_up;          /* the application ended the call */
 	int limit_hit;
+	const char *live_status;  /* CallStatus of the next TwiML request */
 };
 
 /* ---- events ------------------------------------------------------------- */
@@ -301,17 +307,41 @@ static void rfc2822_now(char *out, size_t n)
 	strftime(out, n, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
+/* Posts a callback (status or recording status) with pl, signed, and
+ * writes it to the transcript.  Its failure is noted, never fatal
+ * (Twilio logs it). */
+static void post_callback(struct call *c, const char *what, const char *method, const char *url,
+	struct plist *pl)
+{
+	struct params pp = { pl->v, pl->n };
+	struct sim_http_response r;
+	struct buf body = BUF_INIT;
+	char *line = xasprintf("%s %s", method, url);
+
+	sim_http_response_init(&r);
+	form_encode_params(&body, &pp);
+	if (sim_http_request(method, url, &pp, c->p->auth_token, c->http_timeout_ms, &r) < 0) {
+		emit(c, SIM_EV_CALLBACK, 0, line, buf_str(&body));
+		emitf(c, SIM_EV_NOTE, 0, "%s failed: %s", what, r.error);
+	} else {
+		emit(c, SIM_EV_CALLBACK, r.status, line, buf_str(&body));
+		if (r.status < 200 || r.status > 299)
+			emitf(c, SIM_EV_NOTE, 0, "%s answered HTTP %d", what, r.status);
+	}
+	c->virt_ms += r.elapsed_ms;
+	free(line);
+	buf_free(&body);
+	sim_http_response_free(&r);
+}
+
 /* Posts the status callback for event (a SIM_STATUS_* bit) when it was
- * asked for.  Its failure is noted, never fatal (Twilio logs it). */
+ * asked for. */
 static void status_callback(struct call *c, unsigned event)
 {
 	unsigned events = c->p->status_events ? c->p->status_events : SIM_STATUS_COMPLETED;
 	const char *method = c->p->status_callback_method ? c->p->status_callback_method : "POST";
 	struct plist pl = { .n = 0 };
-	struct params pp;
-	struct sim_http_response r;
-	struct buf body = BUF_INIT;
-	char ts[64], num[24], *line;
+	char ts[64], num[24];
 
 	if (c->p->status_callback == NULL || (events & event) == 0)
 		return;
@@ -326,24 +356,7 @@ static void status_callback(struct call *c, unsigned event)
 		snprintf(num, sizeof(num), "%d", c->out->duration_s);
 		padd(&pl, "CallDuration", num);
 	}
-	pp.v = pl.v;
-	pp.n = pl.n;
-	sim_http_response_init(&r);
-	form_encode_params(&body, &pp);
-	line = xasprintf("%s %s", method, c->p->status_callback);
-	if (sim_http_request(method, c->p->status_callback, &pp, c->p->auth_token,
-		c->http_timeout_ms, &r) < 0) {
-		emit(c, SIM_EV_CALLBACK, 0, line, buf_str(&body));
-		emitf(c, SIM_EV_NOTE, 0, "status callback failed: %s", r.error);
-	} else {
-		emit(c, SIM_EV_CALLBACK, r.status, line, buf_str(&body));
-		if (r.status < 200 || r.status > 299)
-			emitf(c, SIM_EV_NOTE, 0, "status callback answered HTTP %d", r.status);
-	}
-	c->virt_ms += r.elapsed_ms;
-	free(line);
-	buf_free(&body);
-	sim_http_response_free(&r);
+	post_callback(c, "status callback", method, c->p->status_callback, &pl);
 	arena_free(pl.a);
 }
 
@@ -380,7 +393,7 @@ static int fetch(struct call *c, const char *method, const char *url, struct sim
 			MAX_DOCUMENTS);
 		goto out;
 	}
-	base_params(c, &pl, "in-progress");
+	base_params(c, &pl, c->live_status);
 	va_start(ap, doc);
 	while ((name = va_arg(ap, const char *)) != NULL)
 		padd(&pl, name, va_arg(ap, const char *));
@@ -470,18 +483,15 @@ static const struct sim_step *next_step(struct call *c, int *failed)
 	return NULL;
 }
 
-/* Listens for keys for a Gather (record 0) or a Record (record 1): the
- * callee's steps, the timeout since the last key, numDigits and the
- * finishing keys.  digits gets the keys (for a Record: the finishing
- * key); *spoken_s the seconds the callee spent speaking (Record). */
-static enum listen listen(struct call *c, const struct sim_verb *v, int record, struct buf *digits,
-	double *spoken_s)
+/* Listens for keys for a Gather: the callee's steps, the timeout since
+ * the last key, numDigits and the finishing key.  digits gets the keys.
+ * A callee speaking meanwhile only lets time pass (input is dtmf). */
+static enum listen listen(struct call *c, const struct sim_verb *v, struct buf *digits)
 {
 	double remaining = v->timeout;
 	int failed;
 
 	buf_reset(digits);
-	*spoken_s = 0;
 	for (;;) {
 		const struct sim_step *s;
 		if (c->ended || over_limit(c))
@@ -502,27 +512,10 @@ static enum listen listen(struct call *c, const struct sim_verb *v, int record, 
 		}
 		switch (s->kind) {
 		case SIM_STEP_WAIT:
+		case SIM_STEP_SPEAK:
 			if (c->wait_left <= 0)
 				c->wait_left = s->seconds;
 			acted(c);
-			if (record) {
-				/* The callee speaks into the recording. */
-				double room = v->max_length - *spoken_s, w = c->wait_left;
-				if (w >= room) {
-					w = room;
-					c->wait_left -= room;
-				} else {
-					c->wait_left = 0;
-					c->step++;
-				}
-				if (wait_s(c, w) < 0)
-					return LISTEN_OVER;
-				*spoken_s += w;
-				if (*spoken_s >= v->max_length)
-					return LISTEN_DIGITS;
-				remaining = v->timeout;
-				continue;
-			}
 			if (c->wait_left < remaining) {
 				if (wait_s(c, c->wait_left) < 0)
 					return LISTEN_OVER;
@@ -546,12 +539,7 @@ static enum listen listen(struct call *c, const struct sim_verb *v, int record, 
 			c->step++;
 			acted(c);
 			for (; *k && !done; k++) {
-				if (record) {
-					if (strchr(v->finish_on_key, *k)) {
-						buf_putc(digits, *k);
-						done = 1;
-					}
-				} else if (v->finish_on_key[0] && *k == v->finish_on_key[0]) {
+				if (v->finish_on_key[0] && *k == v->finish_on_key[0]) {
 					done = 1;
 				} else {
 					buf_putc(digits, *k);
@@ -560,8 +548,7 @@ static enum listen listen(struct call *c, const struct sim_verb *v, int record, 
 				}
 			}
 			if (*k)
-				emitf(c, SIM_EV_NOTE, 0, "keys after the %s ended were lost: %s",
-					record ? "Record" : "Gather", k);
+				emitf(c, SIM_EV_NOTE, 0, "keys after the Gather ended were lost: %s", k);
 			if (done)
 				return LISTEN_DIGITS;
 			remaining = v->timeout;
@@ -571,17 +558,126 @@ static enum listen listen(struct call *c, const struct sim_verb *v, int record, 
 			c->step++;
 			return LISTEN_HANGUP;
 		case SIM_STEP_EXPECT_HANGUP:
-			call_error(c, 0, "expected the application to hang up, but it %s (line %ld)",
-				record ? "started a <Record>" : "asked for keys with <Gather>", v->line);
+			call_error(c, 0, "expected the application to hang up, but it asked for keys with"
+				" <Gather> (line %ld)", v->line);
 			return LISTEN_OVER;
 		default:
 			break;
 		}
 	}
 timed_out:
-	if (record)
-		return *spoken_s > 0 ? LISTEN_DIGITS : LISTEN_TIMEOUT;
 	return digits->len > 0 ? LISTEN_DIGITS : LISTEN_TIMEOUT;
+}
+
+/* What a Record heard. */
+struct take {
+	struct buf key;      /* the finishOnKey pressed, "" when none */
+	double spoken_s;     /* seconds of speech */
+	double elapsed_s;    /* seconds from the beep to the end (do-not-trim) */
+	struct buf words;    /* the callee's words, " / " between steps */
+};
+
+/* Records for a <Record>: speech (speak steps) fills it, silence (wait,
+ * silence, no step left) ends it after timeout seconds (0: never), a
+ * finishOnKey ends it at once (other keys are recorded as tones), and
+ * maxLength ends it when reached.  LISTEN_DIGITS when it ended (t says
+ * how), LISTEN_HANGUP when the callee hung up, LISTEN_OVER. */
+static enum listen listen_record(struct call *c, const struct sim_verb *v, struct take *t)
+{
+	double quiet = 0;   /* seconds of silence since the last speech */
+	int failed;
+
+	for (;;) {
+		const struct sim_step *s;
+		double room = v->max_length - t->elapsed_s, w;
+		if (c->ended || over_limit(c))
+			return LISTEN_OVER;
+		if (room <= 0) {
+			emitf(c, SIM_EV_NOTE, 0, "maxLength %d s reached: the recording ends", v->max_length);
+			return LISTEN_DIGITS;
+		}
+		s = next_step(c, &failed);
+		if (failed)
+			return LISTEN_OVER;
+		if (s && is_machine(c) && s->kind == SIM_STEP_EXPECT_HANGUP)
+			s = NULL;
+		if (s == NULL || s->kind == SIM_STEP_SILENCE || s->kind == SIM_STEP_WAIT) {
+			/* Silence: until the timeout ends the recording, or the
+			 * wait step ends first. */
+			double until_end = v->timeout > 0 ? v->timeout - quiet : room;
+			if (s && s->kind == SIM_STEP_WAIT && c->wait_left <= 0)
+				c->wait_left = s->seconds;
+			w = s && s->kind == SIM_STEP_WAIT && c->wait_left < until_end ? c->wait_left : until_end;
+			if (w > room)
+				w = room;
+			if (s)
+				acted(c);
+			if (wait_s(c, w) < 0)
+				return LISTEN_OVER;
+			t->elapsed_s += w;
+			quiet += w;
+			if (s && s->kind == SIM_STEP_WAIT) {
+				c->wait_left -= w;
+				if (c->wait_left <= 1e-9) {
+					c->wait_left = 0;
+					c->step++;
+				}
+			} else if (s) {
+				c->step++;
+			}
+			if (v->timeout > 0 && quiet >= v->timeout - 1e-9) {
+				emitf(c, SIM_EV_NOTE, 0, "%d s of silence: the recording ends", v->timeout);
+				return LISTEN_DIGITS;
+			}
+			continue;
+		}
+		switch (s->kind) {
+		case SIM_STEP_SPEAK:
+			if (c->wait_left <= 0)
+				c->wait_left = s->seconds;
+			acted(c);
+			w = c->wait_left < room ? c->wait_left : room;
+			emitf(c, SIM_EV_NOTE, 0, "the callee speaks for %.1f s%s%s%s", w,
+				s->text[0] ? ": \"" : "", s->text, s->text[0] ? "\"" : "");
+			if (wait_s(c, w) < 0)
+				return LISTEN_OVER;
+			t->elapsed_s += w;
+			t->spoken_s += w;
+			quiet = 0;
+			c->wait_left -= w;
+			if (c->wait_left <= 1e-9) {
+				c->wait_left = 0;
+				if (s->text[0])
+					hear_into(&t->words, s->text);
+				c->step++;
+			}
+			continue;
+		case SIM_STEP_PRESS: {
+			const char *k = s->text;
+			emit(c, SIM_EV_PRESS, 0, s->text, NULL);
+			c->step++;
+			acted(c);
+			for (; *k; k++)
+				if (strchr(v->finish_on_key, *k))
+					break;
+			if (*k == '\0')
+				continue;   /* tones in the recording */
+			buf_putc(&t->key, *k);
+			if (k[1])
+				emitf(c, SIM_EV_NOTE, 0, "keys after the Record ended were lost: %s", k + 1);
+			return LISTEN_DIGITS;
+		}
+		case SIM_STEP_HANGUP:
+			c->step++;
+			return LISTEN_HANGUP;
+		case SIM_STEP_EXPECT_HANGUP:
+			call_error(c, 0, "expected the application to hang up, but it started a <Record>"
+				" (line %ld)", v->line);
+			return LISTEN_OVER;
+		default:
+			return LISTEN_OVER;
+		}
+	}
 }
 
 static void callee_hangs_up(struct call *c)
@@ -632,6 +728,9 @@ static int prompt(struct call *c, const struct sim_verb *v)
 				return -1;
 			}
 			said = prompt_text(v->text);
+			/* A recording is heard as the words spoken into it. */
+			if (said == NULL)
+				said = sim_audio_wav_words((const unsigned char *)r.body.data, r.body.len);
 			for (int i = 0; i < loops; i++) {
 				emit(c, SIM_EV_PLAY, 0, v->text, r.content_type);
 				if (said)
@@ -661,6 +760,120 @@ static void describe_gather(const struct sim_verb *v, char *out, size_t n)
 		v->action_on_empty_result ? "true" : "false");
 }
 
+/* Posts the recordingStatusCallback of v for status when it asked for
+ * that event. */
+static void recording_callback(struct call *c, const struct sim_verb *v, unsigned event,
+	const char *status, const char *sid, const char *url, const char *started, int secs)
+{
+	struct plist pl = { .n = 0 };
+	char num[16];
+	if (v->rec_callback[0] == '\0' || (v->rec_events & event) == 0)
+		return;
+	pl.a = arena_new(0);
+	padd(&pl, "AccountSid", c->p->account_sid);
+	padd(&pl, "CallSid", c->p->call_sid);
+	padd(&pl, "RecordingSid", sid);
+	padd(&pl, "RecordingUrl", url);
+	padd(&pl, "RecordingStatus", status);
+	if (event != SIM_REC_IN_PROGRESS) {
+		snprintf(num, sizeof(num), "%d", secs);
+		padd(&pl, "RecordingDuration", num);
+	}
+	padd(&pl, "RecordingChannels", "1");
+	padd(&pl, "RecordingStartTime", started);
+	padd(&pl, "RecordingSource", "RecordVerb");
+	padd(&pl, "ErrorCode", "0");
+	post_callback(c, "recording status callback", v->rec_callback_method, v->rec_callback, &pl);
+	arena_free(pl.a);
+}
+
+/* Plays a <Record>.  An empty recording (nothing spoken) requests no
+ * action: the document goes on (returns 0, *has_next 0).  Otherwise the
+ * action is requested with RecordingUrl, RecordingSid,
+ * RecordingDuration and Digits (the finishing key, or "hangup"; none
+ * when silence or maxLength ended it), its document becoming *next, and
+ * the recordingStatusCallback follows.  Returns -1 when the call ended
+ * (an error, the callee, the time limit). */
+static int record(struct call *c, const struct sim_verb *v, struct sim_twiml *next, int *has_next)
+{
+	struct take t;
+	unsigned char raw[16];
+	char hex[33], sid[35], dur[16], started[64], *url;
+	const char *api = c->p->api_url ? c->p->api_url : "https://api.twilio.com";
+	enum listen l;
+	size_t n;
+	int secs, hung, rc = -1;
+
+	if (util_random(raw, sizeof(raw)) < 0) {
+		call_error(c, 0, "no random bytes for a RecordingSid");
+		return -1;
+	}
+	util_hex(raw, sizeof(raw), hex);
+	snprintf(sid, sizeof(sid), "RE%s", hex);
+	n = strlen(api);
+	while (n > 0 && api[n - 1] == '/')
+		n--;
+	url = xasprintf("%.*s/2010-04-01/Accounts/%s/Recordings/%s", (int)n, api, c->p->account_sid,
+		sid);
+	memset(&t, 0, sizeof(t));
+	buf_init(&t.key);
+	buf_init(&t.words);
+	rfc2822_now(started, sizeof(started));
+	if (v->play_beep)
+		emit(c, SIM_EV_NOTE, 0, "beep", NULL);
+	recording_callback(c, v, SIM_REC_IN_PROGRESS, "in-progress", sid, url, started, 0);
+	l = listen_record(c, v, &t);
+	if (l == LISTEN_OVER || c->ended)
+		goto out;
+	hung = l == LISTEN_HANGUP;
+	if (t.spoken_s <= 0) {
+		emitf(c, SIM_EV_NOTE, 0, "the recording is empty: its action is not requested");
+		recording_callback(c, v, SIM_REC_ABSENT, "absent", sid, url, started, 0);
+		if (hung)
+			callee_hangs_up(c);
+		rc = hung ? -1 : 0;
+		goto out;
+	}
+	secs = (int)((v->trim ? t.spoken_s : t.elapsed_s) + 0.5);
+	if (secs < 1)
+		secs = 1;
+	snprintf(dur, sizeof(dur), "%d", secs);
+	/* The words kept with a recording are at most RECORD_WORDS_MAX bytes,
+	 * cut at a character boundary. */
+	if (t.words.len > RECORD_WORDS_MAX) {
+		size_t cut = RECORD_WORDS_MAX;
+		while (cut > 0 && ((unsigned char)t.words.data[cut] & 0xC0) == 0x80)
+			cut--;
+		t.words.len = cut;
+		t.words.data[cut] = '\0';
+	}
+	/* The transcript's record line is what the driver stores, before
+	 * the application can ask for it. */
+	emit(c, SIM_EV_RECORD, secs, url, buf_str(&t.words));
+	if (hung) {
+		/* Twilio still tells the action about the recording, and
+		 * ignores what it answers: nobody is on the line. */
+		callee_hangs_up(c);
+		if (fetch(c, v->method, v->action, next, "RecordingUrl", url, "RecordingDuration", dur,
+			"RecordingSid", sid, "Digits", "hangup", (char *)NULL) == 0)
+			sim_twiml_free(next);
+	} else if (t.key.len > 0) {
+		if (fetch(c, v->method, v->action, next, "RecordingUrl", url, "RecordingDuration", dur,
+			"RecordingSid", sid, "Digits", buf_str(&t.key), (char *)NULL) == 0)
+			*has_next = 1;
+	} else if (fetch(c, v->method, v->action, next, "RecordingUrl", url, "RecordingDuration", dur,
+		"RecordingSid", sid, (char *)NULL) == 0) {
+		*has_next = 1;
+	}
+	recording_callback(c, v, SIM_REC_COMPLETED, "completed", sid, url, started, secs);
+	rc = *has_next ? 0 : -1;
+out:
+	free(url);
+	buf_free(&t.key);
+	buf_free(&t.words);
+	return rc;
+}
+
 /* Plays a document.  *next gets the next document when a Gather action,
  * a Record action or a Redirect leads to one; otherwise the call ended
  * (by a Hangup, the end of the document, an error or the callee). */
@@ -670,7 +883,6 @@ static void play(struct call *c, const struct sim_twiml *doc, struct sim_twiml *
 	*has_next = 0;
 	for (size_t i = 0; i < doc->n && !c->ended; i++) {
 		const struct sim_verb *v = &doc->verbs[i];
-		double spoken;
 		enum listen l;
 
 		if (over_limit(c))
@@ -691,7 +903,7 @@ static void play(struct call *c, const struct sim_twiml *doc, struct sim_twiml *
 				goto out;
 			describe_gather(v, desc, sizeof(desc));
 			emit(c, SIM_EV_GATHER, 0, desc, NULL);
-			l = listen(c, v, 0, &digits, &spoken);
+			l = listen(c, v, &digits);
 			if (l == LISTEN_OVER || c->ended)
 				goto out;
 			if (l == LISTEN_HANGUP) {
@@ -716,50 +928,12 @@ static void play(struct call *c, const struct sim_twiml *doc, struct sim_twiml *
 				*has_next = 1;
 			goto out;
 		}
-		case SIM_VERB_RECORD: {
-			unsigned char raw[16];
-			char hex[33], sid[35], dur[16], *url;
-			int secs, hung;
-			if (v->play_beep)
-				emit(c, SIM_EV_NOTE, 0, "beep", NULL);
-			l = listen(c, v, 1, &digits, &spoken);
-			if (l == LISTEN_OVER || c->ended)
+		case SIM_VERB_RECORD:
+			if (record(c, v, next, has_next) < 0)
 				goto out;
-			hung = l == LISTEN_HANGUP;
-			secs = (int)(spoken + 0.5);
-			if (secs == 0 && !hung) {
-				emitf(c, SIM_EV_NOTE, 0, "the recording is empty: its action is not requested");
-				break;
-			}
-			if (util_random(raw, sizeof(raw)) < 0) {
-				call_error(c, 0, "no random bytes for a RecordingSid");
+			if (*has_next || c->ended)
 				goto out;
-			}
-			util_hex(raw, sizeof(raw), hex);
-			snprintf(sid, sizeof(sid), "RE%s", hex);
-			url = xasprintf("https://api.twilio.com/2010-04-01/Accounts/%s/Recordings/%s",
-				c->p->account_sid, sid);
-			snprintf(dur, sizeof(dur), "%d", secs);
-			emit(c, SIM_EV_RECORD, secs, url, NULL);
-			if (hung) {
-				/* Twilio still tells the action about the recording, and
-				 * ignores what it answers: nobody is on the line. */
-				callee_hangs_up(c);
-				if (fetch(c, v->method, v->action, next, "RecordingUrl", url, "RecordingDuration", dur,
-					"RecordingSid", sid, "Digits", "hangup", (char *)NULL) == 0)
-					sim_twiml_free(next);
-			} else if (digits.len > 0) {
-				if (fetch(c, v->method, v->action, next, "RecordingUrl", url, "RecordingDuration", dur,
-					"RecordingSid", sid, "Digits", buf_str(&digits), (char *)NULL) == 0)
-					*has_next = 1;
-			} else {
-				if (fetch(c, v->method, v->action, next, "RecordingUrl", url, "RecordingDuration", dur,
-					"RecordingSid", sid, (char *)NULL) == 0)
-					*has_next = 1;
-			}
-			free(url);
-			goto out;
-		}
+			break;
 		case SIM_VERB_REDIRECT:
 			if (fetch(c, v->method, v->text, next, (char *)NULL) == 0)
 				*has_next = 1;
@@ -826,6 +1000,8 @@ static int check_params(const struct sim_call_params *p, struct sim_call_result 
 		what = "from and to are required";
 	else if (p->url == NULL && p->twiml == NULL)
 		what = "url or twiml is required";
+	else if (p->direction && strcmp(p->direction, "inbound") == 0 && p->url == NULL)
+		what = "an inbound call needs the number's voice url";
 	else if (p->method && strcmp(p->method, "POST") != 0 && strcmp(p->method, "GET") != 0)
 		what = "method must be GET or POST";
 	else if (!(p->time_scale >= 0 && p->time_scale <= 100))
@@ -876,6 +1052,22 @@ int sim_call_run(const struct sim_call_params *p_in, const struct sim_callee *ca
 	buf_init(&c.heard);
 	buf_init(&c.heard_urls);
 
+	c.live_status = "in-progress";
+	if (strcmp(p.direction, "inbound") == 0) {
+		/* Someone calls the account's number: Twilio asks the number's
+		 * voice URL what to do while the call rings, and the call is
+		 * in progress once it has its TwiML. */
+		set_status(&c, "ringing");
+		status_callback(&c, SIM_STATUS_RINGING);
+		c.answered_ms = c.virt_ms;
+		c.live_status = "ringing";
+		if (fetch(&c, p.method, p.url, &doc, (char *)NULL) < 0)
+			goto ended;
+		c.live_status = "in-progress";
+		set_status(&c, "in-progress");
+		status_callback(&c, SIM_STATUS_ANSWERED);
+		goto play;
+	}
 	set_status(&c, "initiated");
 	status_callback(&c, SIM_STATUS_INITIATED);
 	if (callee->answer == SIM_ANSWER_FAIL) {
@@ -918,6 +1110,7 @@ int sim_call_run(const struct sim_call_params *p_in, const struct sim_callee *ca
 			goto ended;
 		}
 	}
+play:
 	for (;;) {
 		play(&c, &doc, &next, &has_next);
 		sim_twiml_free(&doc);

@@ -45,6 +45,7 @@ void sim_callee_default(struct sim_callee *out)
 	out->answer = SIM_ANSWER_PERSON;
 	out->ring_s = 1.0;
 	snprintf(out->answered_by, sizeof(out->answered_by), "human");
+	out->sms_replies[0].wait_s = -1; /* no sms-wait yet: the default gap */
 }
 
 static int is_blank(char c)
@@ -266,8 +267,7 @@ static int parse_answer(const char *piece, struct sim_callee *out, char *err, si
  * takes no call steps at all. */
 static const char *step_refused(enum sim_answer a, const char *word)
 {
-	int call_step = strcmp(word, "sms-reply") != 0 && strcmp(word, "sms-undelivered") != 0 &&
-		strcmp(word, "ring") != 0;
+	int call_step = strncmp(word, "sms-", 4) != 0 && strcmp(word, "ring") != 0;
 	if ((a == SIM_ANSWER_BUSY || a == SIM_ANSWER_NO_ANSWER || a == SIM_ANSWER_FAIL) && call_step)
 		return "a line that does not answer takes no call steps";
 	if (a == SIM_ANSWER_MACHINE && (strcmp(word, "press") == 0 || strcmp(word, "silence") == 0))
@@ -302,15 +302,34 @@ static int parse_step(int idx, const char *piece, int *seen_ring, struct sim_cal
 		return 0;
 	}
 	if (strcmp(word, "sms-reply") == 0) {
-		if (out->has_sms_reply) {
-			seterr(err, errlen, "step %d: 'sms-reply' given twice", idx);
+		struct sim_sms_reply *r = &out->sms_replies[out->nsms_replies];
+		if (out->nsms_replies == SIM_CALLEE_MAX_SMS_REPLIES) {
+			seterr(err, errlen, "step %d: more than %d 'sms-reply' steps", idx,
+				SIM_CALLEE_MAX_SMS_REPLIES);
 			return -1;
 		}
-		if (parse_quoted(arg, out->sms_reply, sizeof(out->sms_reply), why, sizeof(why)) < 0) {
+		if (parse_quoted(arg, r->text, sizeof(r->text), why, sizeof(why)) < 0) {
 			seterr(err, errlen, "step %d: 'sms-reply': %s", idx, why);
 			return -1;
 		}
-		out->has_sms_reply = 1;
+		if (r->wait_s < 0)
+			r->wait_s = SIM_CALLEE_SMS_GAP_S;
+		out->nsms_replies++;
+		if (out->nsms_replies < SIM_CALLEE_MAX_SMS_REPLIES)
+			out->sms_replies[out->nsms_replies].wait_s = -1;
+		return 0;
+	}
+	if (strcmp(word, "sms-wait") == 0) {
+		struct sim_sms_reply *r = &out->sms_replies[out->nsms_replies];
+		if (out->nsms_replies == SIM_CALLEE_MAX_SMS_REPLIES || r->wait_s >= 0) {
+			seterr(err, errlen, "step %d: 'sms-wait' comes once before an 'sms-reply'", idx);
+			return -1;
+		}
+		if (parse_seconds(arg, &r->wait_s) < 0) {
+			seterr(err, errlen, "step %d: 'sms-wait' needs seconds (0 to 3600, e.g. 2 or 1.5),"
+				" not '%.40s'", idx, arg);
+			return -1;
+		}
 		return 0;
 	}
 	if (strcmp(word, "sms-undelivered") == 0) {
@@ -344,6 +363,25 @@ static int parse_step(int idx, const char *piece, int *seen_ring, struct sim_cal
 				idx, arg);
 			return -1;
 		}
+	} else if (strcmp(word, "speak") == 0) {
+		/* speak SECONDS ["WORDS"] */
+		char secs[16];
+		size_t n = strcspn(arg, " \t");
+		const char *rest = arg + n;
+		st->kind = SIM_STEP_SPEAK;
+		while (is_blank(*rest))
+			rest++;
+		snprintf(secs, sizeof(secs), "%.*s", (int)(n < sizeof(secs) ? n : 0), arg);
+		if (n == 0 || n >= sizeof(secs) || parse_seconds(secs, &st->seconds) < 0 ||
+			st->seconds <= 0) {
+			seterr(err, errlen, "step %d: 'speak' needs seconds above 0 (at most 3600, e.g. 2 or"
+				" 1.5), then optionally the words in quotes, not '%.40s'", idx, arg);
+			return -1;
+		}
+		if (*rest && parse_quoted(rest, st->text, sizeof(st->text), why, sizeof(why)) < 0) {
+			seterr(err, errlen, "step %d: 'speak': %s", idx, why);
+			return -1;
+		}
 	} else if (strcmp(word, "press") == 0) {
 		size_t n = strlen(arg);
 		st->kind = SIM_STEP_PRESS;
@@ -368,8 +406,8 @@ static int parse_step(int idx, const char *piece, int *seen_ring, struct sim_cal
 			return -1;
 		}
 	} else {
-		seterr(err, errlen, "step %d: unknown step '%.40s' (ring, wait, press, silence, hangup,"
-			" expect, expect-hangup, sms-reply, sms-undelivered)", idx, word);
+		seterr(err, errlen, "step %d: unknown step '%.40s' (ring, wait, speak, press, silence,"
+			" hangup, expect, expect-hangup, sms-reply, sms-wait, sms-undelivered)", idx, word);
 		return -1;
 	}
 	out->nsteps++;
@@ -401,6 +439,11 @@ int sim_callee_parse(const char *spec, struct sim_callee *out, char *err, size_t
 	for (int i = 1; i < n; i++)
 		if (parse_step(i + 1, pieces[i], &seen_ring, out, err, errlen) < 0)
 			goto out;
+	if (out->nsms_replies < SIM_CALLEE_MAX_SMS_REPLIES &&
+		out->sms_replies[out->nsms_replies].wait_s >= 0) {
+		seterr(err, errlen, "step %d: 'sms-wait' must come before an 'sms-reply'", n);
+		goto out;
+	}
 	rc = 0;
 out:
 	for (int i = 0; i < n; i++)

@@ -65,6 +65,7 @@ static void scaled_sleep(const struct sim_driver_opts *o, double seconds)
 struct call_ctx {
 	struct db *db;
 	const char *sid;
+	const char *account_sid;
 };
 
 /* Every event goes to the transcript; a live status also to the row, so
@@ -77,6 +78,12 @@ static void call_event(void *ctx, const struct sim_event *ev)
 		log_warn("driver: call %s: a transcript line was lost", c->sid);
 	if (ev->kind == SIM_EV_STATUS && sim_store_call_status(c->db, c->sid, ev->text) < 0)
 		log_warn("driver: call %s: status %s not stored", c->sid, ev->text);
+	/* A recording exists (and is served) from the moment it ends, before
+	 * its action is requested; its URL ends with its sid. */
+	if (ev->kind == SIM_EV_RECORD && strlen(ev->text) > 34 &&
+		sim_store_recording_insert(c->db, ev->text + strlen(ev->text) - 34, c->account_sid,
+			c->sid, ev->code, ev->detail, "completed") < 0)
+		log_warn("driver: call %s: recording %s not stored", c->sid, ev->text);
 }
 
 /* Loads number's callee: its stored behaviour, or the default. */
@@ -107,16 +114,25 @@ static void call_child(const struct driver *d, struct sim_store_call *call)
 	struct sim_callee *callee = xcalloc(1, sizeof(*callee));
 	struct sim_call_params p;
 	struct sim_call_result r;
-	struct call_ctx ctx = { db, call->sid };
+	struct call_ctx ctx = { db, call->sid, call->account_sid };
+	char err[256];
 
-	callee_for(db, call->to, callee, call->sid);
+	/* An inbound call's "callee" is the person calling in. */
+	if (call->caller_behaviour == NULL)
+		callee_for(db, call->to, callee, call->sid);
+	else if (sim_callee_parse(call->caller_behaviour, callee, err, sizeof(err)) < 0) {
+		sim_store_event_add(db, call->sid, "note", "the caller's behaviour is not valid",
+			err, 0, 0);
+		sim_callee_default(callee);
+	}
 	memset(&p, 0, sizeof(p));
 	p.call_sid = call->sid;
 	p.account_sid = call->account_sid;
 	p.auth_token = d->cfg.auth_token;
 	p.from = call->from;
 	p.to = call->to;
-	p.direction = "outbound-api";
+	p.direction = call->direction ? call->direction : "outbound-api";
+	p.api_url = d->cfg.api_url;
 	p.url = call->url;
 	p.method = call->method;
 	p.twiml = call->twiml;
@@ -291,9 +307,9 @@ static void message_child(const struct driver *d, struct sim_store_message *m)
 		if (message_set(db, m, "delivered", 0, NULL, t0) < 0)
 			_exit(1);
 		message_callback(d, db, m, "delivered", 0, t0);
-		if (callee->has_sms_reply) {
-			scaled_sleep(d->opts, 2.0);
-			message_reply(d, db, m, callee->sms_reply, t0);
+		for (int i = 0; i < callee->nsms_replies; i++) {
+			scaled_sleep(d->opts, callee->sms_replies[i].wait_s);
+			message_reply(d, db, m, callee->sms_replies[i].text, t0);
 		}
 	}
 	db_close(db);

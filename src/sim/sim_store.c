@@ -78,12 +78,14 @@ int sim_store_call_insert(struct db *db, const struct sim_store_call_new *c, str
 	const char *p[] = { c->sid, c->account_sid, c->to, c->from, c->url,
 		c->method ? c->method : "POST", c->twiml, c->status_callback,
 		c->status_callback_method ? c->status_callback_method : "POST", events,
-		c->machine_detection, timeout, limit };
+		c->machine_detection, timeout, limit, c->direction ? c->direction : "outbound-api",
+		c->caller_behaviour };
 	PGresult *res = db_exec_prepared(db, "sim_call_insert",
 		"INSERT INTO twilio_sim.calls AS c (sid, account_sid, to_number, from_number, url,"
 		" method, twiml, status_callback, status_callback_method, status_events,"
-		" machine_detection, timeout_s, time_limit_s)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::int, $11, $12::int, $13::int)"
+		" machine_detection, timeout_s, time_limit_s, direction, caller_behaviour)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::int, $11, $12::int, $13::int,"
+		"  $14, $15)"
 		" RETURNING twilio_sim.call_json(c)::text",
 		(int)ARRAY_LEN(p), p);
 	return one_text(res, json) == 1 ? 0 : -1;
@@ -376,6 +378,8 @@ void sim_store_call_free(struct sim_store_call *c)
 	free(c->status_callback);
 	free(c->status_callback_method);
 	free(c->machine_detection);
+	free(c->direction);
+	free(c->caller_behaviour);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -425,7 +429,7 @@ int sim_store_call_claim(struct db *db, int driver_pid, long hold_ms, struct sim
 		"  ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
 		" RETURNING sid, account_sid, to_number, from_number, url, method, twiml,"
 		" status_callback, status_callback_method, machine_detection, status_events,"
-		" timeout_s, time_limit_s", driver_pid, hold_ms, &res,
+		" timeout_s, time_limit_s, direction, caller_behaviour", driver_pid, hold_ms, &res,
 		&out->sid, &out->account_sid, &out->to, &out->from);
 	if (rc != 1)
 		return rc;
@@ -438,6 +442,8 @@ int sim_store_call_claim(struct db *db, int driver_pid, long hold_ms, struct sim
 	out->status_events = (unsigned)atoi(PQgetvalue(res, 0, 10));
 	out->timeout_s = atoi(PQgetvalue(res, 0, 11));
 	out->time_limit_s = atoi(PQgetvalue(res, 0, 12));
+	out->direction = col_dup(res, 0, 13);
+	out->caller_behaviour = col_dup(res, 0, 14);
 	PQclear(res);
 	return 1;
 }
@@ -546,4 +552,71 @@ int sim_store_message_fail_inflight(struct db *db, const char *sid, const char *
 		" INSERT INTO twilio_sim.events (sid, kind, text) SELECT sid, 'note', $2 FROM f"
 		" RETURNING sid", 2, p);
 	return rows(res);
+}
+
+/* ---- recordings ---------------------------------------------------------- */
+
+int sim_store_recording_insert(struct db *db, const char *sid, const char *account_sid,
+	const char *call_sid, int duration_s, const char *speech, const char *status)
+{
+	char dur[16];
+	snprintf(dur, sizeof(dur), "%d", duration_s);
+	const char *p[] = { sid, account_sid, call_sid, dur, speech ? speech : "", status };
+	PGresult *res = db_exec_prepared(db, "sim_recording_insert",
+		"INSERT INTO twilio_sim.recordings (sid, account_sid, call_sid, duration, speech,"
+		" status, start_time)"
+		" VALUES ($1, $2, $3, $4::int, $5, $6, now() - make_interval(secs => $4::int))",
+		(int)ARRAY_LEN(p), p);
+	return done(res);
+}
+
+int sim_store_recording_json(struct db *db, const char *account_sid, const char *sid,
+	struct buf *json)
+{
+	const char *p[] = { account_sid, sid };
+	return one_text(db_exec_prepared(db, "sim_recording_get",
+		"SELECT twilio_sim.recording_json(r)::text FROM twilio_sim.recordings r"
+		" WHERE account_sid = $1 AND sid = $2", 2, p), json);
+}
+
+int sim_store_recording_media(struct db *db, const char *account_sid, const char *sid,
+	int *duration_s, char **speech)
+{
+	const char *p[] = { account_sid, sid };
+	PGresult *res = db_exec_prepared(db, "sim_recording_media",
+		"SELECT duration, speech FROM twilio_sim.recordings"
+		" WHERE account_sid = $1 AND sid = $2", 2, p);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return 0;
+	}
+	*duration_s = atoi(PQgetvalue(res, 0, 0));
+	*speech = xstrdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return 1;
+}
+
+int sim_store_recordings_list(struct db *db, const char *account_sid, const char *call_sid,
+	long page_size, struct buf *json)
+{
+	char n[24];
+	snprintf(n, sizeof(n), "%ld", page_size);
+	const char *p[] = { account_sid, call_sid, n };
+	return one_text(db_exec_prepared(db, "sim_recordings_list",
+		"SELECT COALESCE(jsonb_agg(j ORDER BY dc DESC, s DESC), '[]'::jsonb)::text FROM"
+		" (SELECT twilio_sim.recording_json(r) AS j, r.date_created AS dc, r.sid AS s"
+		"  FROM twilio_sim.recordings r WHERE account_sid = $1"
+		"  AND ($2::text IS NULL OR call_sid = $2)"
+		"  ORDER BY date_created DESC, sid DESC LIMIT $3::bigint) x", 3, p), json) == 1 ? 0 : -1;
+}
+
+int sim_store_recording_delete(struct db *db, const char *account_sid, const char *sid)
+{
+	const char *p[] = { account_sid, sid };
+	int n = rows(db_exec_prepared(db, "sim_recording_delete",
+		"DELETE FROM twilio_sim.recordings WHERE account_sid = $1 AND sid = $2 RETURNING sid",
+		2, p));
+	return n < 0 ? -1 : n > 0;
 }

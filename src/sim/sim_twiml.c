@@ -270,9 +270,11 @@ static int attr_bool(struct ctx *c, xmlNodePtr el, const char *name, int def, in
 	return rc;
 }
 
-static int attr_method(struct ctx *c, xmlNodePtr el, char out[5])
+/* A method attribute (method, recordingStatusCallbackMethod): GET or
+ * POST, default POST. */
+static int attr_method_named(struct ctx *c, xmlNodePtr el, const char *name, char out[5])
 {
-	char *v = attr(el, "method");
+	char *v = attr(el, name);
 	int rc = 0;
 	snprintf(out, 5, "POST");
 	if (v == NULL)
@@ -280,9 +282,14 @@ static int attr_method(struct ctx *c, xmlNodePtr el, char out[5])
 	if (strcasecmp(v, "GET") == 0)
 		snprintf(out, 5, "GET");
 	else if (strcasecmp(v, "POST") != 0)
-		rc = fail(c, el, "<%s> method=\"%.30s\" is not GET or POST", (const char *)el->name, v);
+		rc = fail(c, el, "<%s> %s=\"%.30s\" is not GET or POST", (const char *)el->name, name, v);
 	free(v);
 	return rc;
+}
+
+static int attr_method(struct ctx *c, xmlNodePtr el, char out[5])
+{
+	return attr_method_named(c, el, "method", out);
 }
 
 /* A URL attribute or text resolved against the document's URL; absent
@@ -388,13 +395,20 @@ out:
 
 static int parse_record(struct ctx *c, xmlNodePtr el, struct sim_verb *v)
 {
-	char *a = attr(el, "action"), *fk = attr(el, "finishOnKey");
-	int rc = -1;
+	char *a = attr(el, "action"), *fk = attr(el, "finishOnKey"), *trim = attr(el, "trim");
+	char *cb = attr(el, "recordingStatusCallback"), *ev = attr(el, "recordingStatusCallbackEvent");
+	int transcribe, rc = -1;
 	if (resolve(c, el, "action", a, 1, &v->action) < 0 || attr_method(c, el, v->method) < 0 ||
 		attr_int(c, el, "timeout", 0, 3600, 5, &v->timeout) < 0 ||
-		attr_int(c, el, "maxLength", 1, 14400, 3600, &v->max_length) < 0 ||
-		attr_bool(c, el, "playBeep", 1, &v->play_beep) < 0)
+		attr_int(c, el, "maxLength", 2, 14400, 3600, &v->max_length) < 0 ||
+		attr_bool(c, el, "playBeep", 1, &v->play_beep) < 0 ||
+		attr_bool(c, el, "transcribe", 0, &transcribe) < 0 ||
+		attr_method_named(c, el, "recordingStatusCallbackMethod", v->rec_callback_method) < 0)
 		goto out;
+	if (transcribe) {
+		fail(c, el, "<Record> transcribe=\"true\": transcription is not supported by the simulator");
+		goto out;
+	}
 	if (fk == NULL) {
 		snprintf(v->finish_on_key, sizeof(v->finish_on_key), "1234567890*#");
 	} else if (strlen(fk) >= sizeof(v->finish_on_key) || !valid_keys(fk)) {
@@ -403,10 +417,46 @@ static int parse_record(struct ctx *c, xmlNodePtr el, struct sim_verb *v)
 	} else {
 		snprintf(v->finish_on_key, sizeof(v->finish_on_key), "%s", fk);
 	}
+	v->trim = 1;
+	if (trim && strcmp(trim, "do-not-trim") == 0) {
+		v->trim = 0;
+	} else if (trim && strcmp(trim, "trim-silence") != 0) {
+		fail(c, el, "<Record> trim=\"%.30s\" is not trim-silence or do-not-trim", trim);
+		goto out;
+	}
+	if (resolve(c, el, "recordingStatusCallback", cb, 0, &v->rec_callback) < 0)
+		goto out;
+	v->rec_events = SIM_REC_COMPLETED;
+	if (ev) {
+		/* Several events separated by spaces (or commas, as helper
+		 * libraries join a list). */
+		char *save = NULL;
+		v->rec_events = 0;
+		for (char *t = strtok_r(ev, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
+			if (strcmp(t, "in-progress") == 0)
+				v->rec_events |= SIM_REC_IN_PROGRESS;
+			else if (strcmp(t, "completed") == 0)
+				v->rec_events |= SIM_REC_COMPLETED;
+			else if (strcmp(t, "absent") == 0)
+				v->rec_events |= SIM_REC_ABSENT;
+			else {
+				fail(c, el, "<Record> recordingStatusCallbackEvent \"%.30s\" is not in-progress,"
+					" completed or absent", t);
+				goto out;
+			}
+		}
+		if (v->rec_events == 0) {
+			fail(c, el, "<Record> recordingStatusCallbackEvent is empty");
+			goto out;
+		}
+	}
 	rc = 0;
 out:
 	free(a);
 	free(fk);
+	free(trim);
+	free(cb);
+	free(ev);
 	return rc;
 }
 
@@ -525,6 +575,7 @@ static void verb_free(struct sim_verb *v)
 	free(v->language);
 	free(v->digits);
 	free(v->action);
+	free(v->rec_callback);
 	free(v->reason);
 	for (size_t i = 0; i < v->nchildren; i++)
 		verb_free(&v->children[i]);

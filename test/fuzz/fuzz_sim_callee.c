@@ -5,7 +5,7 @@
  * non-empty one-line reason; a line read has an answer kind in range, at
  * most SIM_CALLEE_MAX_STEPS steps, every text NUL-terminated within its
  * field, pressed keys only 0-9 * #, waits and rings finite and not
- * negative; reading the same bytes twice gives the same answer.  Any
+ * negative (a speak step's above 0); reading the same bytes twice gives the same answer.  Any
  * broken promise aborts. */
 #include "fuzz.h"
 
@@ -41,16 +41,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(a->nsteps >= 0 && a->nsteps <= SIM_CALLEE_MAX_STEPS);
 		CHECK(isfinite(a->ring_s) && a->ring_s >= 0);
 		CHECK(memchr(a->answered_by, '\0', sizeof(a->answered_by)) != NULL);
-		CHECK(memchr(a->sms_reply, '\0', sizeof(a->sms_reply)) != NULL);
+		CHECK(a->nsms_replies >= 0 && a->nsms_replies <= SIM_CALLEE_MAX_SMS_REPLIES);
+		for (int i = 0; i < a->nsms_replies; i++)
+			CHECK(memchr(a->sms_replies[i].text, '\0', sizeof(a->sms_replies[i].text)) != NULL &&
+				isfinite(a->sms_replies[i].wait_s) && a->sms_replies[i].wait_s >= 0);
 		for (int i = 0; i < a->nsteps; i++) {
 			const struct sim_step *s = &a->steps[i];
-			CHECK(s->kind >= SIM_STEP_WAIT && s->kind <= SIM_STEP_EXPECT_HANGUP);
+			CHECK(s->kind >= SIM_STEP_WAIT && s->kind <= SIM_STEP_SPEAK);
 			CHECK(memchr(s->text, '\0', sizeof(s->text)) != NULL);
 			CHECK(isfinite(s->seconds) && s->seconds >= 0);
 			if (s->kind == SIM_STEP_PRESS) {
 				CHECK(s->text[0] != '\0');
 				CHECK(strspn(s->text, "0123456789*#") == strlen(s->text));
 			}
+			if (s->kind == SIM_STEP_SPEAK)
+				CHECK(s->seconds > 0);
 		}
 		CHECK(memcmp(a, b, sizeof(*a)) == 0);
 	}

@@ -8,6 +8,7 @@ int oas_tests(void);          /* test_oas.c: the OpenAPI response checker itself
 int twilio_sim_tests(void);   /* test_twilio_sim.c: the simulator's REST API */
 int sim_calls_tests(void);    /* test_sim_calls.c: simulated calls through the REST API */
 int simulate_tests(void);     /* test_simulate.c: ringfence-sim simulate and sim_call */
+int sim_record_tests(void);   /* test_sim_record.c: inbound calls, <Record> and recordings in the simulator */
 int paths_tests(void);        /* test_paths.c: every path of every flow, played through a worker and the simulator */
 int api_tests(void);          /* test_api.c: the JSON API */
 int api_spec_tests(void);     /* test_api_spec.c: the checker of the API's OpenAPI description */
@@ -18,6 +19,7 @@ int outage_tests(void);       /* test_outage.c: the outage replay with workers *
 int guards_tests(void);       /* test_guards.c: Twilio client, mail, rate limits, failsafe */
 int webhook_tests(void);      /* test_webhook.c: the webhook path */
 int sms_tests(void);          /* test_sms.c: inbound texts, initiated callbacks, SID checks */
+int sms_flow_tests(void);     /* test_sms_flow.c: SMS conversations, opt-out and opt-in, the simulator's 21610 */
 int email_tests(void);        /* test_email.c: email reminders and their unsubscribe link */
 int flood_tests(void);        /* test_flood.c: the audit under a flood of unsigned webhooks */
 int dash_appointments_tests(void); /* test_dash_appointments.c: today, appointments, timeline, decisions */

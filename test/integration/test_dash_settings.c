@@ -310,6 +310,17 @@ static void test_wording_refused(void **state)
 		{ "", "Bye", "Greeting: it is empty" },
 		{ "Hi", "two\nlines", "Closing line: it must be one line" },
 		{ "Hi there", "Call {callback}", "put {business} in the greeting or the closing" },
+		/* Carrier keywords only for what carriers do with them. */
+		{ "Hi from {business}", "Reply CANCEL to cancel.",
+		  "Closing line: it tells people to text CANCEL for something else" },
+		{ "Text END, {business} here", "Bye", "Greeting: it tells people to text END" },
+		/* The longest text these lines can make must fit 2 segments. */
+		{ "Hi from {business} \xe2\x98\xba", "Bye",
+		  "is not in the GSM alphabet" },
+		{ "Hello from {business}, we look forward to seeing you again soon for your visit,"
+		  " please bring your card and arrive ten minutes early to fill in the forms",
+		  "Thank you for choosing us, call {callback} with any question you have.",
+		  "the text message would take 3 SMS segments" },
 	};
 	struct dc_account a;
 	struct dc *c = login_as_or_fail(&a, "owner");
@@ -355,16 +366,19 @@ static void test_wording_preview_and_save(void **state)
 	free(body);
 
 	assert_int_equal(dc_post_form(c, "/settings/wording", &r, "greeting",
-		"Hi from {business} \xe2\x98\xba", "closing", "Questions? {callback}", "do", "preview",
+		"H\xc3\xa9llo from {business}", "closing", "Questions? {callback}", "do", "preview",
 		NULL), 0);
 	assert_int_equal(r.status, 200);
 	b = buf_str(&r.body);
-	want = xasprintf("Hi from %s \xe2\x98\xba you have an appointment on", name);
+	want = xasprintf("H\xc3\xa9llo from %s you have an appointment on", name);
 	assert_non_null(strstr(b, want));
 	free(want);
 	assert_non_null(strstr(b, "not saved yet"));
-	/* U+263A is outside GSM-7: the text is counted as UCS-2. */
-	assert_non_null(strstr(b, "UCS-2"));
+	/* The text names the replies that work, and its way out. */
+	assert_non_null(strstr(b, "Reply 1 to confirm, 2 to cancel, 3 for a call back. Reply"
+		" STOP to stop these texts."));
+	/* U+00E9 is GSM-7's own: the text stays GSM-7. */
+	assert_non_null(strstr(b, "(GSM-7: 160 in one"));
 	assert_non_null(strstr(b, "Subject: Appointment reminder from"));
 	/* The TwiML is shown as text, escaped, never as markup. */
 	assert_non_null(strstr(b, "&lt;Response&gt;"));

@@ -674,6 +674,148 @@ static void test_dashboard(void **state)
 	dc_owner_free(&o);
 }
 
+/* ---- through the simulator ------------------------------------------------ */
+
+/* Waits up to 60 s for the simulator's call sid to end; its status. */
+static char *sim_call_wait(const char *sid)
+{
+	char *url = xasprintf("/2010-04-01/Accounts/%s/Calls/%s.json", hx_env.account_sid, sid);
+	long long deadline = hx_now_ms() + 60000;
+	char *status = NULL;
+
+	for (;;) {
+		json_t *j = hx_sim_json_or_fail(url, NULL);
+		const char *st = json_string_value(json_object_get(j, "status"));
+		if (st && (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0 ||
+			    strcmp(st, "busy") == 0 || strcmp(st, "no-answer") == 0 ||
+			    strcmp(st, "canceled") == 0))
+			status = xstrdup(st);
+		json_decref(j);
+		if (status || hx_now_ms() > deadline)
+			break;
+		hx_sleep_ms(200);
+	}
+	free(url);
+	return status ? status : xstrdup("(still running)");
+}
+
+/* The simulator's text transcript of sid (caller frees). */
+static char *sim_transcript(const char *sid)
+{
+	char *url = xasprintf("/sim/calls/%s/transcript", sid), *t;
+	struct hx_sim_res r;
+
+	if (hx_sim_request(url, NULL, NULL, NULL, &r) < 0 || r.status != 200)
+		fail_msg("GET %s: HTTP %ld %s", url, r.status, r.error);
+	t = xstrdup(buf_str(&r.body));
+	hx_sim_res_free(&r);
+	free(url);
+	return t;
+}
+
+/* A person calls the business's number through the simulator, enters the
+ * code, speaks a greeting, ends it with #, hears it back and keeps it;
+ * the business's next reminder call, placed through the simulator, opens
+ * with that recording and the callee hears the words. */
+static void test_greeting_through_simulator(void **state)
+{
+	struct hx_call rc;
+	char code[7], caller[13], *behaviour, *status, *transcript, *greeting;
+	const char *sid;
+	json_t *j;
+
+	(void)state;
+	hx_fixture_call_or_fail(&rc);
+	cli_code_or_fail(rc.business_id, code);
+	hx_random_phone(caller);
+	behaviour = xasprintf("person; wait 1; press %s; speak 3 \"Hi, this is Anna's salon\";"
+		" press #; wait 2; press 1", code);
+	{
+		struct hx_form f;
+		char *body;
+		hx_form_init(&f);
+		hx_form_add(&f, "From", caller);
+		hx_form_add(&f, "To", "+15005550006");
+		hx_form_add(&f, "Behaviour", behaviour);
+		body = hx_form_encode(&f);
+		j = hx_sim_json_or_fail("/sim/inbound-calls", body);
+		free(body);
+		hx_form_free(&f);
+	}
+	sid = json_string_value(json_object_get(j, "sid"));
+	assert_non_null(sid);
+	status = sim_call_wait(sid);
+	transcript = sim_transcript(sid);
+	if (strcmp(status, "completed") != 0)
+		fail_msg("the inbound call ended %s:\n%s", status, transcript);
+	{
+		const char *p[1] = { sid };
+		char *state_after = hx_db_value_or_fail("SELECT state FROM calls WHERE call_sid = $1", 1, p);
+		if (state_after == NULL || strcmp(state_after, "kept") != 0)
+			fail_msg("the inbound call ended in state %s:\n%s",
+				state_after ? state_after : "(no call)", transcript);
+		free(state_after);
+	}
+	/* The status callback comes right after the action request. */
+	greeting = NULL;
+	for (int i = 0; i < 50 && greeting == NULL; i++) {
+		greeting = greeting_of(rc.business_id);
+		if (greeting == NULL)
+			hx_sleep_ms(100);
+	}
+	if (greeting == NULL)
+		fail_msg("no greeting after the call:\n%s", transcript);
+	if (strstr(transcript, greeting) == NULL)
+		fail_msg("the caller did not hear the recording %s back:\n%s", greeting, transcript);
+	free(transcript);
+	json_decref(j);
+
+	/* The next reminder call, through the simulator. */
+	hx_sim_callee_or_fail(rc.client_phone, "person; expect \"Anna's salon\"; press 1; wait 1; press 1");
+	{
+		struct hx_form f;
+		char *body, *url = xasprintf("/2010-04-01/Accounts/%s/Calls.json", hx_env.account_sid);
+		hx_form_init(&f);
+		hx_form_add(&f, "To", rc.client_phone);
+		hx_form_add(&f, "From", "+15005550006");
+		hx_form_add(&f, "Url", rc.first_url);
+		body = hx_form_encode(&f);
+		j = hx_sim_json_or_fail(url, body);
+		free(body);
+		free(url);
+		hx_form_free(&f);
+	}
+	sid = json_string_value(json_object_get(j, "sid"));
+	assert_non_null(sid);
+	free(status);
+	status = sim_call_wait(sid);
+	transcript = sim_transcript(sid);
+	{
+		const char *play = strstr(transcript, " play ");
+		const char *say = strstr(transcript, rc.business_name);
+		if (strcmp(status, "completed") != 0 || play == NULL ||
+			strncmp(play + 6, greeting, strlen(greeting)) != 0)
+			fail_msg("the reminder call does not open with the greeting %s (%s):\n%s", greeting,
+				status, transcript);
+		if (say != NULL && say < play)
+			fail_msg("the synthesised greeting came first:\n%s", transcript);
+		if (strstr(transcript, "error"))
+			fail_msg("the reminder call had an error:\n%s", transcript);
+	}
+	{
+		const char *p[1] = { rc.appointment_id };
+		char *st = hx_db_value_or_fail("SELECT status FROM appointments WHERE id = $1::bigint", 1, p);
+		assert_non_null(st);
+		assert_string_equal(st, "confirmed");
+		free(st);
+	}
+	free(transcript);
+	free(status);
+	free(greeting);
+	free(behaviour);
+	json_decref(j);
+}
+
 /* ---- the flood ----------------------------------------------------------- */
 
 #define FLOOD_GUESSES 10000
@@ -831,6 +973,7 @@ int taskcode_tests(void)
 		cmocka_unit_test_setup_teardown(test_expired_and_reused, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_takes_and_callbacks, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_dashboard, tc_setup, tc_teardown),
+		cmocka_unit_test_setup_teardown(test_greeting_through_simulator, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_guess_flood, tc_setup, tc_teardown),
 	};
 	return cmocka_run_group_tests_name("integration: task codes and inbound calls", tests,

@@ -19,6 +19,7 @@
 #include "queue.h"
 #include "rds.h"
 #include "util.h"
+#include "wording.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -90,6 +91,7 @@ struct wenv {
 	const char *api_url;      /* TWILIO_API_URL override or NULL */
 	const char *limit_day;    /* RINGFENCE_LIMIT_RECIPIENT_DAY or NULL */
 	const char *floor;        /* RINGFENCE_FAILSAFE_FLOOR, NULL: 100000 */
+	const char *root;         /* RINGFENCE_ROOT override or NULL */
 };
 
 /* Starts bin/ringfence worker ARGS... with e's environment; the pid. */
@@ -106,6 +108,8 @@ static pid_t worker_start(const struct wenv *e, const char *const *args)
 			setenv("TWILIO_API_URL", e->api_url, 1);
 		if (e->limit_day)
 			setenv("RINGFENCE_LIMIT_RECIPIENT_DAY", e->limit_day, 1);
+		if (e->root)
+			setenv("RINGFENCE_ROOT", e->root, 1);
 		setenv("RINGFENCE_FAILSAFE_FLOOR", e->floor ? e->floor : "100000", 1);
 		if (getenv("RINGFENCE_MAIL_FROM") == NULL)
 			setenv("RINGFENCE_MAIL_FROM", "reminders@example.com", 1);
@@ -191,9 +195,10 @@ static void test_called_exactly_once(void **state)
 	assert_int_equal(sim_count_or_fail("calls", f.phone, NULL), 1);
 }
 
-/* Runs the worker once for f's enqueued text reminder, which must be
- * placed as one message; the text Twilio got (caller frees). */
-static char *text_sent_or_fail(const struct hx_rfix *f)
+/* Runs the worker once (on root's state_tables/ when not NULL) for f's
+ * enqueued text reminder, which must be placed as one message; the text
+ * Twilio got (caller frees). */
+static char *text_sent_from_or_fail(const struct hx_rfix *f, const char *root)
 {
 	struct hx_rstate s;
 	struct wenv e = { 0 };
@@ -202,6 +207,7 @@ static char *text_sent_or_fail(const struct hx_rfix *f)
 	json_t *j;
 
 	e.allowed = f->phone;
+	e.root = root;
 	assert_int_equal(worker_run(&e, ONCE), 0);
 	hx_rstate_or_fail(f, &s);
 	assert_string_equal(s.attempt, "placed");
@@ -215,6 +221,11 @@ static char *text_sent_or_fail(const struct hx_rfix *f)
 	json_decref(j);
 	free(url);
 	return text;
+}
+
+static char *text_sent_or_fail(const struct hx_rfix *f)
+{
+	return text_sent_from_or_fail(f, NULL);
 }
 
 /* A text goes out once with the business's name and no notes. */
@@ -249,19 +260,91 @@ static void test_sms_uses_business_wording(void **state)
 	body = text_sent_or_fail(&f);
 	assert_non_null(strstr(body, "Hello from Worker Test Clinic! you have an appointment on"));
 	assert_non_null(strstr(body, ". Call +"));
-	assert_non_null(strstr(body, " to change. Reply STOP to stop these texts."));
+	assert_non_null(strstr(body, " to change. Reply 1 to confirm, 2 to cancel, 3 for a call"
+		" back. Reply STOP to stop these texts."));
 	assert_null(strstr(body, "CONFIDENTIAL"));
 	free(body);
 }
 
-/* A business name of 200 characters (the column's bound) that takes 390
- * bytes in UTF-8 reaches the text whole: the worker copies the claim's
- * values at their full length, nothing is cut to fit a fixed buffer (and
- * no UTF-8 sequence is split). */
-static void test_long_name_whole(void **state)
+/* The text is the operator's template: a worker started on a copy of
+ * state_tables/ whose sms_reminder.txt is reworded sends that wording;
+ * one started on a copy whose template uses {{notes}} does not start. */
+static void test_sms_is_the_template(void **state)
+{
+	char tmpl[] = "/tmp/rf_worker_root_XXXXXX";
+	char *root = mkdtemp(tmpl), *cmd, *path, *body;
+	struct hx_rfix f;
+	struct wenv e = { 0 };
+	FILE *fp;
+
+	assert_non_null(root);
+	cmd = xasprintf("cp -r state_tables audio '%s'/", root);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	path = xasprintf("%s/state_tables/messages/sms_reminder.txt", root);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{{business_name}} on {{appointment_date}} at {{appointment_time}}: see you!"
+	      " {{greeting}} {{closing}} Reply STOP to stop these texts.\n", fp);
+	assert_int_equal(fclose(fp), 0);
+
+	fixture_or_fail(&f, "sms", 120);
+	enqueue_or_fail(f.reminder, 1);
+	body = text_sent_from_or_fail(&f, root);
+	assert_non_null(strstr(body, "Worker Test Clinic on "));
+	assert_non_null(strstr(body, ": see you! This is a reminder from Worker Test Clinic:"));
+	assert_non_null(strstr(body, " Reply STOP to stop these texts."));
+	assert_null(strstr(body, "Reply 1 to confirm"));
+	free(body);
+
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{{greeting}} {{notes}} Reply STOP to stop these texts.\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	e.root = root;
+	assert_int_not_equal(worker_run(&e, ONCE), 0);
+	free(path);
+	cmd = xasprintf("rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+/* Lines stored before the segment rule (or written around the settings
+ * page) that would make the text pass 2 segments: nothing is sent, the
+ * attempt is recorded as failed with the reason, nobody is texted. */
+static void test_sms_over_two_segments_not_sent(void **state)
 {
 	struct hx_rfix f;
-	struct buf name = BUF_INIT;
+	struct hx_rstate s;
+	struct wenv e = { 0 };
+	const char *p[1];
+
+	fixture_or_fail(&f, "sms", 120);
+	p[0] = f.business;
+	hx_db_cmd_or_fail("INSERT INTO message_wording (business_id, greeting, closing)"
+			  " VALUES ($1::bigint, repeat('Hello from {business}! ', 6),"
+			  " repeat('Call {callback} to change. ', 5))", 1, p);
+	enqueue_or_fail(f.reminder, 1);
+	e.allowed = f.phone;
+	assert_int_equal(worker_run(&e, ONCE), 0);
+	hx_rstate_or_fail(&f, &s);
+	assert_string_equal(s.attempt, "failed");
+	if (strstr(s.reason, "not sent: the text would take ") == NULL ||
+		strstr(s.reason, " SMS segments (at most 2)") == NULL)
+		fail_msg("reason: '%s'", s.reason);
+	assert_int_equal(sim_count_or_fail("messages", f.phone, NULL), 0);
+}
+
+/* A business name of 200 characters (the column's bound) that takes 390
+ * bytes in UTF-8: the worker copies the claim's values at their full
+ * length, and the text carries the name's SMS form (wording.h: its first
+ * 27 characters and "...", no UTF-8 sequence split), so that the text
+ * stays within 2 segments. */
+static void test_long_name_sms_form(void **state)
+{
+	struct hx_rfix f;
+	struct buf name = BUF_INIT, sms_name = BUF_INIT;
+	struct wording_segments sg;
 	char *body;
 
 	buf_puts(&name, "Clinique ");
@@ -273,12 +356,20 @@ static void test_long_name_whole(void **state)
 		const char *p[2] = { f.business, buf_str(&name) };
 		hx_db_cmd_or_fail("UPDATE businesses SET name = $2 WHERE id = $1::bigint", 2, p);
 	}
+	buf_puts(&sms_name, "This is a reminder from Clinique ");
+	for (int i = 0; i < 18; i++)
+		buf_puts(&sms_name, "\xc3\xa9");
+	buf_puts(&sms_name, "...: you have an appointment on");
 	enqueue_or_fail(f.reminder, 1);
 	body = text_sent_or_fail(&f);
-	if (strstr(body, buf_str(&name)) == NULL)
-		fail_msg("the text does not carry the whole business name:\n%s", body);
+	if (strstr(body, buf_str(&sms_name)) == NULL)
+		fail_msg("the text does not carry the name's SMS form:\n%s", body);
+	wording_sms_segments(body, &sg);
+	assert_int_equal(sg.ucs2, 0);
+	assert_true(sg.segments <= WORDING_SMS_MAX_SEGMENTS);
 	free(body);
 	buf_free(&name);
+	buf_free(&sms_name);
 }
 
 /* An email reminder goes out once through SMTP, to the stack's sink, with
@@ -1177,7 +1268,9 @@ int worker_tests(void)
 		cmocka_unit_test(test_called_exactly_once),
 		cmocka_unit_test(test_sms_once_without_notes),
 		cmocka_unit_test(test_sms_uses_business_wording),
-		cmocka_unit_test(test_long_name_whole),
+		cmocka_unit_test(test_long_name_sms_form),
+		cmocka_unit_test(test_sms_over_two_segments_not_sent),
+		cmocka_unit_test(test_sms_is_the_template),
 		cmocka_unit_test(test_email_once_without_notes),
 		cmocka_unit_test(test_allowlist_refused),
 		cmocka_unit_test(test_crash_after_pop),

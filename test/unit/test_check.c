@@ -365,7 +365,7 @@ static void test_check_main(void **state)
 		{ { "check", "-h", NULL }, 0, "usage: ringfence check", "" },
 		{ { "check", "--bogus", NULL }, 2, "", "ringfence check: unknown option '--bogus' (see --help)\n" },
 		{ { "check", "--root", NULL }, 2, "", "ringfence check: --root needs a directory\n" },
-		{ { "check", "--root", ".", NULL }, 0, "check: 2 flows, 23 states, 0 problems\n", "" },
+		{ { "check", "--root", ".", NULL }, 0, "check: 3 flows, 38 states, 0 problems\n", "" },
 		{ { "check", "--production", "reminder_call", NULL }, 0, "check: 1 flows, 10 states, 0 problems\n", "" },
 		{ { "check", "--root=" FIX "dead_end", NULL }, 1,
 		  "has no 'timeout' exit (a caller who presses nothing would be stuck)\n"
@@ -373,6 +373,24 @@ static void test_check_main(void **state)
 		{ { "check", "--root", FIX "fixed_say", "--production", "x", NULL }, 1,
 		  "check: 1 flows, 3 states, 3 problems\n", "" },
 		{ { "check", "--root", FIX "fixed_say", "--", "x", NULL }, 0, "check: 1 flows, 3 states, 0 problems\n", "" },
+		/* A text flow: its own rules, and no voice rule (no timeout
+		 * exit, no hang-up) asked of it. */
+		{ { "check", "--root", FIX "bad_text", NULL }, 1,
+		  "placeholder {{notes}} is not an allowed field", "" },
+		{ { "check", "--root", FIX "bad_text", NULL }, 1,
+		  "of a text flow uses <Say>; a text reply holds only <Message>", "" },
+		{ { "check", "--root", FIX "bad_text", NULL }, 1,
+		  "sends more than one <Message> (one reply per text)", "" },
+		{ { "check", "--root", FIX "bad_text", NULL }, 1,
+		  "<Message> must have no attributes", "" },
+		{ { "check", "--root", FIX "bad_text", NULL }, 1,
+		  "state 'long': its reply may be 312 characters long (fields at their longest),"
+		  " over two SMS segments (306 in GSM-7)", "" },
+		{ { "check", "--root", FIX "bad_text", NULL }, 1,
+		  "state 'two' of a text flow has no 'other' exit", "" },
+		{ { "check", "--root", FIX "bad_text", NULL }, 1,
+		  "check: 1 flows, 5 states, 7 problems\n", "" },
+		{ { "check", "reminder_sms", NULL }, 0, "check: 1 flows, 15 states, 0 problems\n", "" },
 		{ { "check", "--root", FIX "no_such_root", NULL }, 1, "",
 		  "ringfence check: no state_tables directory in " FIX "no_such_root\n" },
 		{ { "check", "--list-actions", NULL }, 0, "request_callback", "" },

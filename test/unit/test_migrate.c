@@ -187,12 +187,7 @@ static char *tmpdir(void)
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
-	char *path = xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	free(path);
+	unit_write_file(dir, name, text);
 }
 
 static void rm_rf(const char *path)

@@ -24,6 +24,9 @@ static const struct good_case good_cases[] = {
 	{ "person; ring 2; wait 1; press 1; wait 1.5; press 2", SIM_ANSWER_PERSON, 2.0, "human",
 		"w1 p1 w1.5 p2", NULL, 0 },
 	{ "person; press 1; hangup", SIM_ANSWER_PERSON, 1.0, "human", "p1 h", NULL, 0 },
+	{ "person; press 123456; speak 2.5 \"Hello, it's Anna\"; press #", SIM_ANSWER_PERSON, 1.0,
+		"human", "p123456 v2.5[Hello, it's Anna] p#", NULL, 0 },
+	{ "person; speak 3", SIM_ANSWER_PERSON, 1.0, "human", "v3[]", NULL, 0 },
 	{ "person; silence; press 1", SIM_ANSWER_PERSON, 1.0, "human", "s p1", NULL, 0 },
 	{ "machine", SIM_ANSWER_MACHINE, 1.0, "machine_start", "", NULL, 0 },
 	{ "machine answered_by=machine_end_beep", SIM_ANSWER_MACHINE, 1.0, "machine_end_beep", "",
@@ -65,6 +68,11 @@ static const struct bad_case bad_cases[] = {
 	{ "person; press 1a", "'press' needs keys" },
 	{ "person; press -1", "'press' needs keys" },
 	{ "person; wait", "'wait' needs seconds" },
+	{ "person; speak", "'speak' needs seconds" },
+	{ "person; speak 0", "'speak' needs seconds" },
+	{ "person; speak x \"hi\"", "'speak' needs seconds" },
+	{ "person; speak 2 hi", "'speak'" },
+	{ "person; speak 2 \"\"", "'speak'" },
 	{ "person; wait -1", "'wait' needs seconds" },
 	{ "person; wait 1e3", "'wait' needs seconds" },
 	{ "person; wait nan", "'wait' needs seconds" },
@@ -96,7 +104,11 @@ static const struct bad_case bad_cases[] = {
 	{ "machine; press 1", "presses nothing" },
 	{ "machine; silence", "presses nothing" },
 	{ "person; sms-reply C", "double quotes" },
-	{ "person; sms-reply \"a\"; sms-reply \"b\"", "given twice" },
+	{ "person; sms-reply \"a\"; sms-reply \"b\"; sms-reply \"c\"; sms-reply \"d\";"
+	  " sms-reply \"e\"", "more than 4 'sms-reply' steps" },
+	{ "person; sms-wait 1; sms-wait 2; sms-reply \"a\"", "comes once before" },
+	{ "person; sms-reply \"a\"; sms-wait 1", "must come before an 'sms-reply'" },
+	{ "person; sms-wait soon; sms-reply \"a\"", "needs seconds" },
 	{ "person; sms-undelivered", "5-digit" },
 	{ "person; sms-undelivered 3", "5-digit" },
 	{ "person; sms-undelivered 030003", "5-digit" },
@@ -118,6 +130,7 @@ static void steps_string(const struct sim_callee *c, struct buf *b)
 		case SIM_STEP_HANGUP: buf_puts(b, "h"); break;
 		case SIM_STEP_EXPECT: buf_printf(b, "e[%s]", s->text); break;
 		case SIM_STEP_EXPECT_HANGUP: buf_puts(b, "H"); break;
+		case SIM_STEP_SPEAK: buf_printf(b, "v%g[%s]", s->seconds, s->text); break;
 		}
 	}
 }
@@ -135,12 +148,12 @@ static void test_good(void **state)
 		steps_string(&c, &b);
 		if (c.answer != g->answer || c.ring_s != g->ring_s ||
 			strcmp(c.answered_by, g->answered_by) != 0 || strcmp(buf_str(&b), g->steps) != 0 ||
-			c.has_sms_reply != (g->sms_reply != NULL) ||
-			(g->sms_reply && strcmp(c.sms_reply, g->sms_reply) != 0) ||
+			c.nsms_replies != (g->sms_reply != NULL) ||
+			(g->sms_reply && strcmp(c.sms_replies[0].text, g->sms_reply) != 0) ||
 			c.sms_error_code != g->sms_error_code)
 			fail_msg("'%s': answer %d ring %g by %s steps '%s' reply %d '%s' code %d",
 				g->spec, (int)c.answer, c.ring_s, c.answered_by, buf_str(&b),
-				c.has_sms_reply, c.sms_reply, c.sms_error_code);
+				c.nsms_replies, c.sms_replies[0].text, c.sms_error_code);
 		buf_free(&b);
 	}
 }
@@ -203,7 +216,7 @@ static void test_limits(void **state)
 		buf_putc(&b, 'y');
 	buf_puts(&b, "\"");
 	assert_int_equal(sim_callee_parse(buf_str(&b), &c, err, sizeof(err)), 0);
-	assert_int_equal(strlen(c.sms_reply), 1600);
+	assert_int_equal(strlen(c.sms_replies[0].text), 1600);
 	buf_reset(&b);
 	buf_puts(&b, "person; sms-reply \"");
 	for (int i = 0; i < 1601; i++)
@@ -230,6 +243,30 @@ static void test_limits(void **state)
 	buf_free(&b);
 }
 
+/* Several texts, in order, 2 seconds apart unless an sms-wait says
+ * otherwise; wait steps of the call are not theirs. */
+static void test_sms_replies(void **state)
+{
+	struct sim_callee c;
+	char err[256] = "";
+	(void)state;
+
+	if (sim_callee_parse("person; wait 3; sms-reply \"STOP\"; sms-wait 5.5; sms-reply \"START\";"
+		    " sms-reply \"1\"", &c, err, sizeof(err)) != 0)
+		fail_msg("refused: %s", err);
+	assert_int_equal(c.nsms_replies, 3);
+	assert_string_equal(c.sms_replies[0].text, "STOP");
+	assert_true(c.sms_replies[0].wait_s == SIM_CALLEE_SMS_GAP_S);
+	assert_string_equal(c.sms_replies[1].text, "START");
+	assert_true(c.sms_replies[1].wait_s == 5.5);
+	assert_string_equal(c.sms_replies[2].text, "1");
+	assert_true(c.sms_replies[2].wait_s == SIM_CALLEE_SMS_GAP_S);
+	assert_int_equal(c.nsteps, 1);
+	assert_int_equal(sim_callee_parse("person; sms-wait 0; sms-reply \"a\"", &c, err,
+		sizeof(err)), 0);
+	assert_true(c.sms_replies[0].wait_s == 0);
+}
+
 static void test_default(void **state)
 {
 	struct sim_callee c;
@@ -239,7 +276,7 @@ static void test_default(void **state)
 	assert_int_equal(c.answer, SIM_ANSWER_PERSON);
 	assert_true(c.ring_s == 1.0);
 	assert_int_equal(c.nsteps, 0);
-	assert_int_equal(c.has_sms_reply, 0);
+	assert_int_equal(c.nsms_replies, 0);
 	assert_int_equal(c.sms_error_code, 0);
 	assert_string_equal(c.answered_by, "human");
 }
@@ -342,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_sms_replies),
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_file),
 	};

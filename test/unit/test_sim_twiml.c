@@ -94,8 +94,9 @@ static void describe(const struct sim_verb *v, size_t n, struct buf *b)
 			buf_putc(b, ']');
 			break;
 		case SIM_VERB_RECORD:
-			buf_printf(b, "Record(%s %s t=%d m=%d f=%s b=%d)", x->action, x->method, x->timeout,
-				x->max_length, x->finish_on_key, x->play_beep);
+			buf_printf(b, "Record(%s %s t=%d m=%d f=%s b=%d trim=%d cb=%s %s ev=%u)", x->action,
+				x->method, x->timeout, x->max_length, x->finish_on_key, x->play_beep, x->trim,
+				x->rec_callback, x->rec_callback_method, x->rec_events);
 			break;
 		case SIM_VERB_REDIRECT: buf_printf(b, "Redirect(%s %s)", x->method, x->text); break;
 		case SIM_VERB_HANGUP: buf_puts(b, "Hangup"); break;
@@ -182,9 +183,13 @@ static const struct good_case good_cases[] = {
 	{ "gather finish key 0", "<Response><Gather finishOnKey=\"0\"/></Response>",
 		"Gather(" DOC " POST t=5 n=0 f=0 e=0)[]" },
 	{ "record defaults", "<Response><Record/></Response>",
-		"Record(" DOC " POST t=5 m=3600 f=1234567890*# b=1)" },
+		"Record(" DOC " POST t=5 m=3600 f=1234567890*# b=1 trim=1 cb= POST ev=2)" },
 	{ "record attributes", "<Response><Record action=\"rec\" timeout=\"0\" maxLength=\"30\" finishOnKey=\"#\" playBeep=\"false\"/></Response>",
-		"Record(https://rf.example.com/twilio/voice/rec POST t=0 m=30 f=# b=0)" },
+		"Record(https://rf.example.com/twilio/voice/rec POST t=0 m=30 f=# b=0 trim=1 cb= POST ev=2)" },
+	{ "record callbacks", "<Response><Record trim=\"do-not-trim\" recordingStatusCallback=\"/rs\""
+		" recordingStatusCallbackMethod=\"GET\" recordingStatusCallbackEvent=\"in-progress completed absent\""
+		" transcribe=\"false\"/></Response>",
+		"Record(" DOC " POST t=5 m=3600 f=1234567890*# b=1 trim=0 cb=https://rf.example.com/rs GET ev=7)" },
 	{ "redirect", "<Response><Redirect>?s=next</Redirect></Response>",
 		"Redirect(POST https://rf.example.com/twilio/voice/reminder_call?s=next)" },
 	{ "redirect get", "<Response><Redirect method=\"GET\">  https://o.example/x  </Redirect></Response>",
@@ -274,6 +279,16 @@ static const struct bad_case bad_cases[] = {
 	{ "<Response><Gather input=\"speech\"/></Response>", "speech input is not supported" },
 	{ "<Response><Gather action=\"mailto:x@y\"/></Response>", "action \"mailto:x@y\"" },
 	{ "<Response><Record maxLength=\"0\"/></Response>", "maxLength=\"0\"" },
+	{ "<Response><Record maxLength=\"1\"/></Response>", "maxLength=\"1\"" },
+	{ "<Response><Record maxLength=\"14401\"/></Response>", "maxLength=\"14401\"" },
+	{ "<Response><Record trim=\"yes\"/></Response>", "trim=\"yes\"" },
+	{ "<Response><Record transcribe=\"true\"/></Response>", "transcription is not supported" },
+	{ "<Response><Record recordingStatusCallbackMethod=\"PUT\"/></Response>",
+		"recordingStatusCallbackMethod=\"PUT\"" },
+	{ "<Response><Record recordingStatusCallbackEvent=\"done\"/></Response>", "\"done\" is not" },
+	{ "<Response><Record recordingStatusCallbackEvent=\" \"/></Response>", "is empty" },
+	{ "<Response><Record recordingStatusCallback=\"ftp://x/y\"/></Response>",
+		"recordingStatusCallback" },
 	{ "<Response><Record finishOnKey=\"1x\"/></Response>", "finishOnKey=\"1x\"" },
 	{ "<Response><Record playBeep=\"1\"/></Response>", "playBeep=\"1\"" },
 	{ "<Response><Redirect/></Response>", "<Redirect> has no URL" },

@@ -1,5 +1,5 @@
 /* Unit tests: the opt-out and opt-in keywords Twilio honours (TWILIO.md),
- * table-driven. */
+ * and the flow input a text is (sms_classify), table-driven. */
 #include "unit.h"
 
 #include "sms.h"
@@ -25,10 +25,50 @@ static void test_keywords(void **state)
 				cases[i].want);
 }
 
+static const struct {
+	const char *body;
+	const char *opt;  /* OptOutType, or NULL */
+	const char *want;
+} classify_cases[] = {
+	/* The replies a reminder text offers. */
+	{ "1", NULL, "1" }, { " 2 ", NULL, "2" }, { "3\n", NULL, "3" }, { "4", NULL, "other" },
+	{ "12", NULL, "other" }, { "1 2", NULL, "other" }, { "yes", NULL, "yes" },
+	{ "Yes", NULL, "yes" }, { "CONFIRM", NULL, "confirm" }, { "confirm", NULL, "confirm" },
+	{ "no", NULL, "no" }, { "No", NULL, "no" }, { "NOPE", NULL, "other" },
+	/* CANCEL is a carrier opt-out keyword, never "cancel my appointment". */
+	{ "CANCEL", NULL, "stop" }, { "cancel", NULL, "stop" },
+	{ "STOP", NULL, "stop" }, { "stopall", NULL, "stop" }, { "UNSUBSCRIBE", NULL, "stop" },
+	{ "end", NULL, "stop" }, { "Quit", NULL, "stop" }, { "STOP please", NULL, "other" },
+	{ "START", NULL, "start" }, { "unstop", NULL, "start" }, { "HELP", NULL, "help" },
+	{ "info", NULL, "help" }, { "help me", NULL, "other" },
+	/* Twilio's Advanced Opt-Out names the kind whatever the word was;
+	 * YES stays a confirmation (START when nothing is pending). */
+	{ "arret", "STOP", "stop" }, { "1", "STOP", "stop" }, { "YES", "START", "yes" },
+	{ "commencer", "START", "start" }, { "aide", "HELP", "help" },
+	/* Nothing recognisable. */
+	{ "", NULL, "other" }, { NULL, NULL, "other" }, { "   ", NULL, "other" },
+	{ "See you then!", NULL, "other" }, { "1.", NULL, "other" },
+	{ "CONFIRMCONFIRMCONFIRMCONFIRM", NULL, "other" },
+};
+
+static void test_classify(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(classify_cases) / sizeof(classify_cases[0]); i++) {
+		const char *got = sms_classify(classify_cases[i].body, classify_cases[i].opt);
+		if (strcmp(got, classify_cases[i].want) != 0)
+			fail_msg("'%s' (OptOutType %s): %s, expected %s",
+				classify_cases[i].body ? classify_cases[i].body : "(none)",
+				classify_cases[i].opt ? classify_cases[i].opt : "none", got,
+				classify_cases[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keywords),
+		cmocka_unit_test(test_classify),
 	};
 	return cmocka_run_group_tests_name("sms", tests, NULL, NULL);
 }

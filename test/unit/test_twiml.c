@@ -495,15 +495,15 @@ static void test_validate(void **state)
 		{ "<Response><Say>Hi <![CDATA[{{business_name}}]]> <!-- c --></Say></Response>", "" },
 		{ "<Response><Say>{{business_name}}{{callback_number}}</Say></Response>", "" },
 		{ "<Response><Redirect>https://x/{{business_name}}</Redirect></Response>",
-		  "t.xml:1: placeholder in <Redirect> text (only Say text may hold placeholders)" },
+		  "t.xml:1: placeholder in <Redirect> text (only Say and Message text may hold placeholders)" },
 		{ "<Response><Say voice=\"{{business_name}}\">x</Say></Response>",
-		  "t.xml:1: placeholder in attribute voice= of <Say> (only Say text may hold placeholders)" },
+		  "t.xml:1: placeholder in attribute voice= of <Say> (only Say and Message text may hold placeholders)" },
 		{ "<Response><Dial callerId=\"{{callback_number}}\">1</Dial></Response>",
-		  "t.xml:1: placeholder in attribute callerId= of <Dial> (only Say text may hold placeholders)" },
+		  "t.xml:1: placeholder in attribute callerId= of <Dial> (only Say and Message text may hold placeholders)" },
 		{ "<Response><Play>{{business_name}}.mp3</Play></Response>",
 		  "t.xml:1: <Play> must hold a bare audio file name such as prompt.mp3 (letters, digits, _ and -, "
 		  "then .mp3 or .wav), not '{{business_name}}.mp3'\n"
-		  "t.xml:1: placeholder in <Play> text (only Say text may hold placeholders)" },
+		  "t.xml:1: placeholder in <Play> text (only Say and Message text may hold placeholders)" },
 		{ "<Response><Play>https://evil.example/a.mp3</Play></Response>",
 		  "t.xml:1: <Play> must hold a bare audio file name such as prompt.mp3 (letters, digits, _ and -, "
 		  "then .mp3 or .wav), not 'https://evil.example/a.mp3'" },

@@ -22,6 +22,7 @@
 #include "db.h"
 #include "http.h"
 #include "rds.h"
+#include "util.h"
 
 /* A connection to the test stack's PostgreSQL (RINGFENCE_DATABASE_URL,
  * which test/run sets), for the tests that need one; fails the test when
@@ -137,6 +138,17 @@ static inline void unit_request(struct http_request *req, struct arena *a, const
 	memcpy(req->request_id, "0123456789abcdef", 17);
 	req->query_ok = form_parse(a, req->query, strlen(req->query), NULL, &req->query_params) ==
 		FORM_OK;
+}
+
+/* Writes text to dir/name, failing the test when it cannot. */
+static inline void unit_write_file(const char *dir, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	free(path);
 }
 
 #endif
