@@ -15,7 +15,7 @@
  * precondition the runner sets up (flow_event_setup's table).  Loops are
  * cut at one repetition: a state appears at most twice on a path.
  *
- * A text flow (its name ends in "_sms") has no end: a client may text
+ * A text flow (flow_is_text) has no end: a client may text
  * again at any time.  Its paths are, for each resting state (one without
  * event lines), the shortest conversation that reaches it followed by
  * each text it takes (and the events that text's action may answer), so
@@ -94,9 +94,6 @@ char *flow_path_setups(const struct flow_path *p);
 /* The path's transitions, "from -on-> to [action]" joined by ", ".  A new
  * string (caller frees). */
 char *flow_path_describe(const struct flow *f, const struct flow_path *p);
-
-/* Whether f is a text flow (its name ends in "_sms"). */
-int flow_paths_is_text(const struct flow *f);
 
 /* `ringfence paths`: lists a flow's paths, or writes one script per path
  * into a directory. */

@@ -59,12 +59,6 @@ const char *flow_event_setup(const char *flow, const char *event)
 	return NULL;
 }
 
-int flow_paths_is_text(const struct flow *f)
-{
-	size_t n = strlen(f->name);
-	return n >= 4 && strcmp(f->name + n - 4, "_sms") == 0;
-}
-
 /* The text that makes a text flow's input on, or NULL when on is no
  * input of a text flow (an event). */
 static const char *text_for(const char *on)
@@ -78,7 +72,7 @@ static const char *text_for(const char *on)
 /* Whether on is an event of f: what an action answers, not an input. */
 static int is_event(const struct flow *f, const char *on)
 {
-	if (flow_paths_is_text(f))
+	if (flow_is_text(f))
 		return text_for(on) == NULL && !flow_is_key(on);
 	return !flow_is_builtin_input(on);
 }
@@ -348,7 +342,7 @@ static int says_goodbye(const struct flow *f, int state)
 			elements++;
 			last = n;
 		}
-	if (flow_paths_is_text(f))
+	if (flow_is_text(f))
 		return elements == 0 || (elements == 1 && xmlStrcmp(last->name, BAD_CAST "Message") == 0);
 	return last != NULL && xmlStrcmp(last->name, BAD_CAST "Hangup") == 0;
 }
@@ -373,7 +367,7 @@ int flow_paths_build(const struct flow *f, struct flow_paths *out, struct flow_d
 	w.count = xcalloc(f->nstates, sizeof(int));
 	w.taken = xcalloc(f->ntrans, 1);
 	w.reached = xcalloc(f->nstates, 1);
-	if (flow_paths_is_text(f)) {
+	if (flow_is_text(f)) {
 		text_walk(&w);
 	} else {
 		w.count[f->start] = 1;
@@ -391,7 +385,7 @@ int flow_paths_build(const struct flow *f, struct flow_paths *out, struct flow_d
 		if (!says_goodbye(f, end))
 			flow_diag_add(errs, "%s/%s.xml: path %zu ends in '%s', whose template does not say"
 				" goodbye (%s)", f->dir ? f->dir : f->trans_path, f->states[end].name, i + 1,
-				f->states[end].name, flow_paths_is_text(f) ?
+				f->states[end].name, flow_is_text(f) ?
 				"a text flow's resting state answers with one <Message> or an empty <Response/>" :
 				"a terminal state's TwiML must end with <Hangup/>");
 	}
@@ -436,7 +430,7 @@ static char *buf_take(struct buf *b)
 char *flow_path_behaviour(const struct flow *f, const struct flow_path *p)
 {
 	struct buf b = BUF_INIT;
-	int text = flow_paths_is_text(f), machine = p->nsteps > 0 && p->steps[0].way == FLOW_WAY_MACHINE;
+	int text = flow_is_text(f), machine = p->nsteps > 0 && p->steps[0].way == FLOW_WAY_MACHINE;
 
 	if (!text)
 		buf_puts(&b, machine ? "machine answered_by=machine_end_beep" : "person");
@@ -447,7 +441,7 @@ char *flow_path_behaviour(const struct flow *f, const struct flow_path *p)
 			buf_printf(&b, "%spress %s", sep, s->key);
 		else if (s->way == FLOW_WAY_SPEAK)
 			/* Two seconds of speech, then silence ends the Record. */
-			buf_printf(&b, "%swait 2; silence", sep);
+			buf_printf(&b, "%sspeak 2; silence", sep);
 		else if (s->way == FLOW_WAY_SILENCE && !machine)
 			buf_printf(&b, "%ssilence", sep);
 		else if (s->way == FLOW_WAY_TEXT)
@@ -521,7 +515,7 @@ static int write_script(const char *dir, const struct flow *f, const struct flow
 	}
 	fprintf(fp, "# %s path %zu of %zu, ends in %s\n# setup: %s\n# transitions: %s\n", f->name,
 		i + 1, ps->n, f->states[p->end].name, setups[0] ? setups : "none", desc);
-	if (flow_paths_is_text(f))
+	if (flow_is_text(f))
 		fprintf(fp, "# texts: %s\n", beh);
 	else
 		fprintf(fp, "+1555%07zu %s\n", i + 1, beh);
@@ -604,7 +598,7 @@ int paths_main(int argc, char **argv)
 			char *beh = flow_path_behaviour(f, &ps.v[i]), *setups = flow_path_setups(&ps.v[i]);
 			char *desc = flow_path_describe(f, &ps.v[i]);
 			printf("%s path %zu: ends in %s\n  %s: %s\n  setup: %s\n  transitions: %s\n", f->name,
-				i + 1, f->states[ps.v[i].end].name, flow_paths_is_text(f) ? "texts" : "callee",
+				i + 1, f->states[ps.v[i].end].name, flow_is_text(f) ? "texts" : "callee",
 				beh, setups[0] ? setups : "none", desc);
 			free(beh);
 			free(setups);

@@ -232,7 +232,7 @@ static void test_recorded_is_speech(void **state)
 	assert_int_equal(flow_paths_build(f, &ps, NULL, NULL), 0);
 	assert_int_equal(ps.n, 2);
 	path_is(f, &ps, 0, "a -1-> rec, rec -recorded-> end2",
-		"person; press 1; wait 2; silence; expect-hangup", "");
+		"person; press 1; speak 2; silence; expect-hangup", "");
 	assert_int_equal(ps.v[0].steps[1].way, FLOW_WAY_SPEAK);
 	flow_paths_free(&ps);
 	flow_free(f);
@@ -256,7 +256,7 @@ static void test_text_flow(void **state)
 	struct flow_diag errs = { NULL, 0 };
 	(void)state;
 
-	assert_true(flow_paths_is_text(f));
+	assert_true(flow_is_text(f));
 	assert_int_equal(flow_paths_build(f, &ps, &errs, NULL), -1);
 	assert_int_equal(errs.n, 1);
 	assert_true(has_msg(&errs, "ends in 'help', whose template does not say goodbye (a text"
