@@ -11,10 +11,11 @@
  * state and exactly its call_events, in order.
  *
  * Every path of the inbound flow is a simulated inbound call (POST
- * /sim/inbound-calls) to the business's number with a greeting code.
- * The reminder_sms flow's paths are built and counted, and its test
- * skipped until its runner is here; the group fails for a flow under
- * state_tables/ that it does not know. */
+ * /sim/inbound-calls) to a business's number with a greeting code, and
+ * every path of reminder_sms a text reminder sent by a worker followed by
+ * the client's signed texts.  The group fails for a flow under
+ * state_tables/ that it does not play.  Each flow's line reads
+ * "paths: FLOW N paths, M passed". */
 #include "harness.h"
 #include "fakeapp.h"
 
@@ -754,8 +755,8 @@ static void test_reminder_sms_paths(void **state)
 	flow_free(f);
 }
 
-/* Every flow under state_tables/ has a test here: a new flow's paths are
- * played (or at least built and listed), or this fails and names it. */
+/* Every flow under state_tables/ has its paths played here, or this
+ * fails and names it. */
 static void test_every_flow_played(void **state)
 {
 	static const char *const played[] = { "reminder_call", "inbound", "reminder_sms" };
