@@ -24,9 +24,10 @@
  * answers inbound texts: its own rules replace the voice ones (timeout
  * exit, Gather, hang-up, audio, keypress): each template is a Response
  * with at most one <Message>, holding only text (allow-listed fields
- * only) and no attributes, at most two SMS segments long with every
- * field at its longest, and no other verb (Gather, Play, Say,
- * Record...); a state that waits for a text has an `other` exit.  The
+ * only) and no attributes (its length and carrier keywords are held to
+ * the reminder text's rules, as every flow's <Message>), and no other
+ * verb (Gather, Play, Say, Record...); a state that waits for a text has
+ * an `other` exit.  The
  * shared rules (known actions, every state reachable, a template per
  * state, no stray template) apply to both. */
 #ifndef RF_CHECK_H

@@ -27,8 +27,10 @@ struct app;
 struct route_input;
 struct outcome;
 
-/* Test reminders: at most this many per business per hour and per day
- * (counted in PostgreSQL). */
+/* Test reminders: at most this many per business per hour and per day,
+ * only 09:00-18:00 in the recipient's zone (decided in PostgreSQL by
+ * rf_test_reminder_refusal, sql/016_trial.sql, which holds these numbers;
+ * these are for the page's wording). */
 #define DASH_TEST_PER_HOUR 5
 #define DASH_TEST_PER_DAY 20
 /* The list's longest range in days, and its default. */

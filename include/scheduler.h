@@ -25,6 +25,8 @@ struct rds;
 struct scheduler_tick {
 	long long now_s;       /* the clock the tick used */
 	long long stale;       /* pending reminders marked skipped_stale */
+	long long blocked;     /* due reminders of unverified businesses to someone else's
+	                          number whose refusal was recorded (sql/016_trial.sql) */
 	long long queued;      /* ids added to the ready set (new or already there) */
 	long long waiting;     /* due, eligible, but outside the calling window */
 	long long deferred;    /* due, eligible, but not_before is later */

@@ -42,6 +42,7 @@ struct outbound_attempt;
 #define WORKER_CLAIMED 1  /* the attempt row is 'dialing': hand at to outbound_send */
 #define WORKER_DEFERRED 2 /* over a contact limit: pending, not_before set, no attempt */
 #define WORKER_SKIPPED 3  /* over a limit until stale: attempt 'skipped_rate_limited' */
+#define WORKER_HELD 4     /* the new business's failsafe holds its business: nothing sent */
 
 /* The contact limits the claim enforces (config: RINGFENCE_LIMIT_*). */
 struct worker_limits {
@@ -57,7 +58,9 @@ struct worker_limits {
  * never NULL ("" when there is none).  Returns WORKER_CLAIMED and fills
  * at; WORKER_DEFERRED or WORKER_SKIPPED over a limit, with at filled
  * (attempt_id 0 when deferred) and *reason naming the limit (already
- * recorded in PostgreSQL; the caller audits and logs it); WORKER_DROPPED
+ * recorded in PostgreSQL; the caller audits and logs it); WORKER_HELD
+ * when the new business's own failsafe holds the business (the hold is
+ * in business_holds; at filled, *reason says why); WORKER_DROPPED
  * when the reminder may not be sent now (*reason: reminder_block's
  * reason); -1 on a database error (*reason "": db_last_error(db) says
  * why) or an answer that cannot be read (*reason says which).  It logs

@@ -177,75 +177,11 @@ static void check_stray_templates(const struct flow *f, const char *dir, struct 
 	free(ents);
 }
 
-/* The longest a field renders: businesses.name is at most 200
- * characters, the date "Wednesday, September 30", the time "12:00 PM",
- * the callback number an E.164 number.  0 for a field not allowed
- * (twiml_validate reports it). */
-static size_t field_max(const char *name, size_t n)
-{
-	static const struct {
-		const char *name;
-		size_t max;
-	} m[] = { { "business_name", 200 }, { "appointment_date", 23 },
-		{ "appointment_time", 8 }, { "callback_number", 16 } };
-
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		if (strlen(m[i].name) == n && strncmp(m[i].name, name, n) == 0)
-			return m[i].max;
-	return 0;
-}
-
-/* The longest rendering of a reply text, in characters, and whether its
- * fixed text keeps it in the GSM-7 alphabet (*gsm; the characters of
- * GSM's extension table count twice).  A field's value is taken at its
- * longest, in GSM-7. */
-static size_t text_max_len(const char *text, int *gsm)
-{
-	size_t len = 0;
-
-	*gsm = 1;
-	for (const unsigned char *p = (const unsigned char *)text; *p; ) {
-		if (p[0] == '{' && p[1] == '{') {
-			const char *end = strstr((const char *)p + 2, "}}");
-			if (end != NULL) {
-				len += field_max((const char *)p + 2, (size_t)(end - (const char *)p - 2));
-				p = (const unsigned char *)end + 2;
-				continue;
-			}
-		}
-		if (*p >= 0x80) {
-			*gsm = 0;
-		} else if (strchr("^{}\\[]~|", *p) != NULL) {
-			len++;
-		}
-		if ((*p & 0xC0) != 0x80)
-			len++;
-		p++;
-	}
-	return len;
-}
-
-/* A reply longer than two SMS segments (306 GSM-7 characters, 134 in
- * UCS-2) costs the business more and may arrive out of order: refused. */
-static void check_text_length(xmlNodePtr msg, const char *path, const char *state,
-	struct flow_diag *d)
-{
-	xmlChar *raw = xmlNodeGetContent(msg);
-	int gsm;
-	size_t len = text_max_len(raw ? (const char *)raw : "", &gsm);
-	size_t max = gsm ? 306 : 134;
-
-	if (len > max)
-		flow_diag_add(d, "%s:%ld: state '%s': its reply may be %zu characters long "
-			"(fields at their longest), over two SMS segments (%zu in %s)", path,
-			xmlGetLineNo(msg), state, len, max, gsm ? "GSM-7" : "UCS-2");
-	xmlFree(raw);
-}
-
 /* A text flow's own rules for state i's template (see check.h): a
  * Response holding nothing but at most one Message, with text and no
  * attributes (Twilio sends the reply to the texter from the number
- * texted), at most two SMS segments long; no voice verb. */
+ * texted); no voice verb.  Its length and wording are check_messages'
+ * (the reminder text's rules). */
 static void check_text_template(xmlDocPtr doc, const char *path, const char *state,
 	struct flow_diag *d)
 {
@@ -274,8 +210,6 @@ static void check_text_template(xmlDocPtr doc, const char *path, const char *sta
 			c->children->next != NULL)
 			flow_diag_add(d, "%s:%ld: state '%s': <Message> must hold its text only", path,
 				xmlGetLineNo(c), state);
-		else
-			check_text_length(c, path, state, d);
 	}
 }
 

@@ -1,6 +1,7 @@
 /* dash_account: logging in and out, the password, one's sessions and an
  * operator's business; see include/dash_account.h. */
 #include "dash_account.h"
+#include "dash_operator.h"
 #include "app.h"
 #include "arena.h"
 #include "db.h"
@@ -396,11 +397,13 @@ static const char businesses_head[] =
 	"<h1>Businesses</h1>\n"
 	"<p class=\"muted\">The pages now show <b>{{current}}</b>. Pick the business they show.</p>\n"
 	"<div class=\"table-wrap\"><table class=\"table\">\n<thead><tr>"
-	"<th scope=\"col\">Business</th><th scope=\"col\">Status</th><th scope=\"col\"></th>"
+	"<th scope=\"col\">Business</th><th scope=\"col\">Status</th>"
+	"<th scope=\"col\">Verification</th><th scope=\"col\"></th>"
 	"</tr></thead>\n<tbody>\n";
 static const char businesses_row[] =
 	"<tr><td data-label=\"Business\">{{name}}</td>"
-	"<td data-label=\"Status\">{{status}}</td>"
+	"<td data-label=\"Status\">{{status}}</td>";
+static const char businesses_row_end[] =
 	"<td class=\"right\"><form class=\"inline-form\" method=\"post\""
 	" action=\"/operator/business\">" PAGE_CSRF_INPUT
 	"<input type=\"hidden\" name=\"business_id\" value=\"{{id}}\">"
@@ -418,18 +421,28 @@ void dash_operator_businesses_handle(struct app *app, const struct route_input *
 	}
 	res = db_exec_prepared(app->db, "dash_operator_businesses",
 		"SELECT id, name, CASE status WHEN 'trial' THEN 'Trial' WHEN 'active' THEN 'Active'"
-		" ELSE 'Suspended' END FROM businesses ORDER BY lower(name), id LIMIT 1000", 0, NULL);
+		" ELSE 'Suspended' END, verified FROM businesses ORDER BY lower(name), id LIMIT 1000",
+		0, NULL);
 	if (res == NULL) {
 		page_unavailable(out);
 		return;
 	}
 	const char *const h[] = { "current", in->user->business_name, NULL };
 	page_begin(out, "Businesses", "businesses");
+	/* The held ones first: they wait for an operator. */
+	if (dash_held_businesses(app, in, out) < 0) {
+		PQclear(res);
+		page_unavailable(out);
+		return;
+	}
 	page_add(out, businesses_head, h);
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *const f[] = { "id", PQgetvalue(res, i, 0), "name", PQgetvalue(res, i, 1),
 			"status", PQgetvalue(res, i, 2), "csrf", in->user->csrf, NULL };
 		page_add(out, businesses_row, f);
+		dash_business_verify_cell(out, in->user, PQgetvalue(res, i, 0),
+			strcmp(PQgetvalue(res, i, 3), "t") == 0);
+		page_add(out, businesses_row_end, f);
 	}
 	page_add(out, sessions_tail, NULL);
 	PQclear(res);

@@ -1169,7 +1169,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	struct arena *a = in->req->arena;
 	const char *channel = field(&in->form, DT_CHANNEL);
 	long long id = in->param_id, now_s = clock_now_s(), rid = 0;
-	char ids[24], now[32], uid[24], hour[8], day[8];
+	char ids[24], now[32], uid[24];
 	const char *v[8];
 	PGresult *res = NULL;
 	int in_tx = 0, rc;
@@ -1178,8 +1178,6 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	out->action = "test_reminder";
 	snprintf(ids, sizeof(ids), "%lld", id);
 	snprintf(uid, sizeof(uid), "%lld", in->user->user_id);
-	snprintf(hour, sizeof(hour), "%d", DASH_TEST_PER_HOUR);
-	snprintf(day, sizeof(day), "%d", DASH_TEST_PER_DAY);
 	clock_sql(now_s, now);
 	if (db_begin(app->db) < 0)
 		goto db_failed;
@@ -1188,24 +1186,20 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	 * the insert cannot interleave with another's. */
 	{
 		const char *p[1] = { in->business };
-		res = db_exec(app->db, "SELECT pg_advisory_xact_lock(hashtextextended('rf:test:' || $1,"
-			" 7091))", 1, p);
+		res = db_exec(app->db, "SELECT rf_test_reminder_lock($1::bigint)", 1, p);
 	}
 	if (res == NULL)
 		goto db_failed;
 	PQclear(res);
 	res = NULL;
 	{
-		const char *p[6] = { ids, in->business, now, channel ? channel : "", hour, day };
+		const char *p[4] = { ids, in->business, now, channel ? channel : "" };
+		/* The limits and business hours: the rule the trigger under
+		 * every writer of test reminders applies (sql/016_trial.sql). */
 		rc = db_row_prepared(app->db, a, "dash_test_check",
 			"SELECT a.status, a.starts_at > $3::timestamptz,"
 			" CASE $4 WHEN 'email' THEN cl.email::text ELSE cl.phone::text END,"
-			" (SELECT count(*) FROM reminders t WHERE t.business_id = a.business_id"
-			"   AND t.kind = 'test' AND t.due_at > $3::timestamptz - interval '1 hour')"
-			"   >= $5::int,"
-			" (SELECT count(*) FROM reminders t WHERE t.business_id = a.business_id"
-			"   AND t.kind = 'test' AND t.due_at > $3::timestamptz - interval '24 hours')"
-			"   >= $6::int,"
+			" rf_test_reminder_refusal(a.business_id, w.tz, $3::timestamptz), w.tz,"
 			/* The recipient's window, as reminder_block decides it. */
 			" ((($3::timestamptz AT TIME ZONE w.tz)::time >= b.window_start"
 			"   AND ($3::timestamptz AT TIME ZONE w.tz)::time < b.window_end)),"
@@ -1218,7 +1212,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 			" JOIN businesses b ON b.id = a.business_id"
 			" CROSS JOIN LATERAL (SELECT COALESCE(cl.time_zone, b.time_zone) AS tz) w"
 			" WHERE a.id = $1::bigint AND a.business_id = $2::bigint FOR UPDATE OF a",
-			6, p, 8, v);
+			4, p, 8, v);
 	}
 	if (rc < 0)
 		goto db_failed;
@@ -1241,7 +1235,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 			" has no email address." : "field 'channel': the client has no phone number.", a);
 		goto out;
 	}
-	if (is(v[3], "t") || is(v[4], "t")) {
+	if (is(v[3], "hour") || is(v[3], "day")) {
 		dash_test_refused(out, 429, id, arena_printf(a, "A business can send %d test"
 			" reminders an hour and %d a day; try again later.", DASH_TEST_PER_HOUR,
 			DASH_TEST_PER_DAY), a);
@@ -1250,6 +1244,11 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	if (!is(v[5], "t")) {
 		dash_test_refused(out, 422, id, arena_printf(a, "It is outside the client's calling"
 			" window; it opens %s.", v[6]), a);
+		goto out;
+	}
+	if (is(v[3], "hours")) {
+		dash_test_refused(out, 422, id, arena_printf(a, "Test reminders go out only in business"
+			" hours, 09:00 to 18:00 in the client's time zone (%s).", v[4]), a);
 		goto out;
 	}
 	rid = reminders_add_now(app->db, id, channel, -1, v[2], "test", in->user->user_id, now_s);

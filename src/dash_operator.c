@@ -3,6 +3,8 @@
 #include "app.h"
 #include "arena.h"
 #include "buf.h"
+#include "business.h"
+#include "clock.h"
 #include "db.h"
 #include "dispatch.h"
 #include "failsafe.h"
@@ -208,13 +210,34 @@ static char *crlf_to_lf(struct arena *a, const char *s)
 	return d;
 }
 
+/* An operator's reason from the form value raw (NULL: empty): CRLF made
+ * LF, trailing blanks dropped, into *reason (in a).  NULL when it can be
+ * recorded, else the message to show next to the field. */
+static const char *operator_reason(struct arena *a, const char *raw, const char **reason)
+{
+	char *r = crlf_to_lf(a, raw ? raw : "");
+	size_t len = strlen(r);
+
+	while (len > 0 && (r[len - 1] == ' ' || r[len - 1] == '\n' || r[len - 1] == '\r' ||
+		r[len - 1] == '\t'))
+		len--;
+	*reason = r;
+	if (len == 0)
+		return "Give a reason: it is recorded with your name.";
+	if (len > REASON_MAX)
+		return "The reason can be at most 1000 characters.";
+	if (!valid_printable(r, len))
+		return "The reason holds characters that cannot be recorded.";
+	r[len] = '\0';
+	return NULL;
+}
+
 /* See dash_operator.h.  The actor recorded is the operator's email, as
  * the CLI records its --by. */
 void dash_failsafe_post(struct app *app, const struct route_input *in, struct outcome *out)
 {
 	const struct valid_value *v = in->form.v;
-	const char *action, *reason, *actor;
-	size_t len;
+	const char *action, *reason, *actor, *err;
 	int resume, t;
 
 	if (in->user == NULL || !in->user->operator) {
@@ -222,21 +245,12 @@ void dash_failsafe_post(struct app *app, const struct route_input *in, struct ou
 		return;
 	}
 	action = v[DASH_FS_ACTION].s;
-	reason = crlf_to_lf(in->req->arena, v[DASH_FS_REASON].s ? v[DASH_FS_REASON].s : "");
-	len = strlen(reason);
 	resume = strcmp(action, "resume") == 0;
-	while (len > 0 && (reason[len - 1] == ' ' || reason[len - 1] == '\n' ||
-		reason[len - 1] == '\r' || reason[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len > REASON_MAX || !valid_printable(reason, len)) {
-		const char *err = len == 0 ? "Give a reason: it is recorded with your name."
-			: len > REASON_MAX ? "The reason can be at most 1000 characters."
-			: "The reason holds characters that cannot be recorded.";
+	if ((err = operator_reason(in->req->arena, v[DASH_FS_REASON].s, &reason)) != NULL) {
 		if (failsafe_page(app, in, out, reason, err) == 0)
 			out->status = 422;
 		return;
 	}
-	reason = arena_strndup(in->req->arena, reason, len);
 	actor = in->user->email;
 	t = failsafe_tripped(app->db, NULL, 0);
 	if (t < 0) {
@@ -258,4 +272,188 @@ void dash_failsafe_post(struct app *app, const struct route_input *in, struct ou
 		"reason", reason, "actor", actor, "via", "dashboard");
 	page_redirect(out, "/operator/failsafe?notice=%s",
 		resume ? "failsafe_resumed" : "failsafe_tripped");
+}
+
+/* ---- the trial rules: a business's banner, the held list, verify and resume ---- */
+
+static const char tmpl_biz_held[] =
+	"<div class=\"banner\" role=\"alert\"><div class=\"wrap\">"
+	"<strong>This business's messages are held by the failsafe</strong> since {{at}}: "
+	"{{reason}}. No calls, texts or emails of this business go out until an operator "
+	"resumes them; reminders that go stale meanwhile are not sent.</div></div>\n";
+static const char tmpl_biz_unverified[] =
+	"<div class=\"banner banner-info\" role=\"status\"><div class=\"wrap\">"
+	"<strong>This business is not verified yet.</strong> Until an operator verifies it, "
+	"reminders go only to its own callback number ({{phone}}); reminders to clients are "
+	"not sent and show as blocked (not allowed).</div></div>\n";
+
+/* See dash_operator.h. */
+void dash_business_banner(struct app *app, const struct session_user *u, struct buf *b)
+{
+	char id[24];
+	const char *p[1] = { id };
+	PGresult *res;
+
+	snprintf(id, sizeof(id), "%lld", u->business_id);
+	res = db_exec_prepared(app->db, "dash_business_banner",
+		"SELECT b.verified, b.callback_phone, h.reason,"
+		" coalesce(extract(epoch FROM h.held_at)::bigint, 0)"
+		" FROM businesses b LEFT JOIN business_holds h ON h.business_id = b.id"
+		" WHERE b.id = $1::bigint", 1, p);
+	if (res == NULL || PQntuples(res) != 1) {
+		if (res == NULL)
+			log_error("dashboard: cannot read the business's state: %s",
+				db_last_error(app->db));
+		goto out;
+	}
+	if (!PQgetisnull(res, 0, 2)) {
+		const char *const f[] = { "at", page_time(b->arena, strtoll(PQgetvalue(res, 0, 3),
+			NULL, 10), u->business_tz), "reason", arena_strdup(b->arena,
+			PQgetvalue(res, 0, 2)), NULL };
+		(void)html_render(b, tmpl_biz_held, f);
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		const char *const f[] = { "phone", arena_strdup(b->arena, PQgetvalue(res, 0, 1)),
+			NULL };
+		(void)html_render(b, tmpl_biz_unverified, f);
+	}
+out:
+	if (res)
+		PQclear(res);
+}
+
+static const char tmpl_held_head[] =
+	"<section class=\"card\">\n<h2>Held by their own failsafe</h2>\n"
+	"<p class=\"hint\">A business in its first 7 days after verification is held when a "
+	"day's contacts go above max(50, 3 &times; its largest day). Nothing of it goes out "
+	"until you resume it.</p>\n"
+	"<div class=\"table-wrap\"><table class=\"table\"><thead><tr>"
+	"<th scope=\"col\">Business</th><th scope=\"col\">Held since</th>"
+	"<th scope=\"col\">Reason</th><th scope=\"col\"></th></tr></thead><tbody>\n";
+static const char tmpl_held_row[] =
+	"<tr><td data-label=\"Business\">{{name}}</td><td data-label=\"Held since\">{{at}}</td>"
+	"<td data-label=\"Reason\">{{reason}}</td><td class=\"right\">"
+	"<form class=\"inline-form\" method=\"post\" action=\"/operator/businesses/{{id}}/resume\" "
+	"data-confirm=\"Resume this business's calls, texts and emails?\">" PAGE_CSRF_INPUT
+	"<input id=\"resume-{{id}}\" name=\"reason\" maxlength=\"1000\" required "
+	"aria-label=\"Reason to resume {{name}}\" placeholder=\"Why it is safe\">"
+	"<button type=\"submit\" class=\"btn btn-small btn-primary\">Resume</button></form></td>"
+	"</tr>\n";
+static const char tmpl_held_end[] = "</tbody></table></div>\n</section>\n";
+
+/* See dash_operator.h. */
+int dash_held_businesses(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	struct arena *a = in->req->arena;
+	PGresult *res = db_exec_prepared(app->db, "dash_held_businesses",
+		"SELECT b.id, b.name, extract(epoch FROM h.held_at)::bigint, h.reason"
+		" FROM business_holds h JOIN businesses b ON b.id = h.business_id"
+		" ORDER BY h.held_at, b.id LIMIT 1000", 0, NULL);
+
+	if (res == NULL) {
+		log_error("dashboard: cannot read the held businesses: %s", db_last_error(app->db));
+		return -1;
+	}
+	if (PQntuples(res) > 0)
+		page_add(out, tmpl_held_head, NULL);
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *const f[] = { "id", arena_strdup(a, PQgetvalue(res, i, 0)),
+			"name", arena_strdup(a, PQgetvalue(res, i, 1)),
+			"at", page_time(a, strtoll(PQgetvalue(res, i, 2), NULL, 10), in->user->business_tz),
+			"reason", arena_strdup(a, PQgetvalue(res, i, 3)), "csrf", in->user->csrf, NULL };
+		page_add(out, tmpl_held_row, f);
+	}
+	if (PQntuples(res) > 0)
+		page_add(out, tmpl_held_end, NULL);
+	PQclear(res);
+	return 0;
+}
+
+static const char tmpl_verify_cell[] =
+	"<td data-label=\"Verification\"><span class=\"badge {{badge}}\">{{state}}</span>"
+	"<form class=\"inline-form\" method=\"post\" action=\"/operator/businesses/{{id}}/{{action}}\">"
+	PAGE_CSRF_INPUT
+	" <input id=\"{{action}}-{{id}}\" name=\"reason\" maxlength=\"1000\" required "
+	"aria-label=\"Reason ({{button}})\" placeholder=\"Reason\">"
+	"<button type=\"submit\" class=\"btn btn-small\">{{button}}</button></form></td>";
+
+/* See dash_operator.h. */
+void dash_business_verify_cell(struct outcome *out, const struct session_user *u,
+	const char *id, int verified)
+{
+	const char *const f[] = { "id", id, "csrf", u->csrf, "badge", verified ? "badge-ok"
+		: "badge-attention", "state", verified ? "Verified" : "Not verified",
+		"action", verified ? "unverify" : "verify",
+		"button", verified ? "Take back" : "Verify", NULL };
+	page_add(out, tmpl_verify_cell, f);
+}
+
+const struct valid_field dash_business_fields[DASH_BIZ_NFIELDS] = {
+	[DASH_BIZ_REASON] = { "reason", valid_any, 0, VALID_TEXT },
+};
+
+/* The three operator changes of one business: the reason checked, the
+ * change made by business.h (the same as the CLI's, the operator's email
+ * as the actor), audited, then the list with a notice. */
+static void business_post(struct app *app, const struct route_input *in, struct outcome *out,
+	const char *action)
+{
+	const char *reason, *err;
+	enum business_result r;
+	long long id = in->param_id, now_s = clock_now_s();
+
+	if (in->user == NULL || !in->user->operator) {
+		page_not_found(out);
+		return;
+	}
+	if ((err = operator_reason(in->req->arena, in->form.v[DASH_BIZ_REASON].s, &reason)) != NULL) {
+		page_error(out, 422, "Nothing was changed", err);
+		return;
+	}
+	r = action[0] == 'v' ? business_verify(app->db, id, reason, in->user->email, now_s)
+		: action[0] == 'u' ? business_unverify(app->db, id, reason, in->user->email, now_s)
+		: business_resume(app->db, id, reason, in->user->email, now_s);
+	if (r == BUSINESS_FAILED) {
+		log_error("dashboard: business %lld %s: %s", id, action, db_last_error(app->db));
+		page_unavailable(out);
+		return;
+	}
+	if (r == BUSINESS_NO_SUCH) {
+		page_not_found(out);
+		return;
+	}
+	if (r == BUSINESS_ALREADY) {
+		page_error(out, 409, "Nothing was changed", action[0] == 'v'
+			? "The business is already verified." : action[0] == 'u'
+			? "The business is not verified." : "The business is not held.");
+		return;
+	}
+	/* Recorded in the stream of the business changed (an id the
+	 * operator's session named and the database found), not of the
+	 * business the operator's pages show. */
+	out->business_id = arena_printf(in->req->arena, "%lld", id);
+	out->audit_kind = "business";
+	out->audit = json_pack("{s:s, s:I, s:s, s:s, s:s}", "action", action, "business_id",
+		(json_int_t)id, "reason", reason, "actor", in->user->email, "via", "dashboard");
+	page_redirect(out, "/operator/businesses?notice=business_%s", action[0] == 'v' ? "verified"
+		: action[0] == 'u' ? "unverified" : "resumed");
+}
+
+/* See dash_operator.h. */
+void dash_business_verify_post(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	business_post(app, in, out, "verify");
+}
+
+/* See dash_operator.h. */
+void dash_business_unverify_post(struct app *app, const struct route_input *in,
+	struct outcome *out)
+{
+	business_post(app, in, out, "unverify");
+}
+
+/* See dash_operator.h. */
+void dash_business_resume_post(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	business_post(app, in, out, "resume");
 }

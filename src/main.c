@@ -2,6 +2,7 @@
 #include "apikey.h"
 #include "app.h"
 #include "audit.h"
+#include "business.h"
 #include "check.h"
 #include "cli.h"
 #include "command.h"
@@ -119,6 +120,7 @@ static const struct command commands[] = {
 	{ "audit", audit_main, "print audit records of a call, a business, or all" },
 	{ "user", users_main, "add a dashboard login for a business" },
 	{ "apikey", apikey_main, "create or revoke a business's key for the JSON API" },
+	{ "business", business_main, "verify a business, take it back, or resume its own failsafe's hold" },
 	{ "taskcode", taskcode_main, "make a one-time task code for an inbound call (greeting)" },
 	{ "demo", demo_main, "seed the demo business, clients and appointments once; --reset starts over (not in production)" },
 };

@@ -55,6 +55,9 @@ const struct page_notice page_notices[] = {
 	{ "business_chosen", "You are now looking at this business." },
 	{ "failsafe_resumed", "Outbound messages are running again." },
 	{ "failsafe_tripped", "Outbound messages are paused." },
+	{ "business_verified", "The business is verified: its reminders reach its clients." },
+	{ "business_unverified", "The verification was taken back: only its own number is reached." },
+	{ "business_resumed", "The business's hold is lifted: fresh reminders go out again." },
 	{ NULL, NULL }
 };
 
@@ -433,6 +436,7 @@ static int shell(struct app *app, const struct route_input *in, const struct out
 		if (shell_top(b, u, out->page_nav) < 0)
 			return -1;
 		dash_failsafe_banner(app, u, b);
+		dash_business_banner(app, u, b);
 	} else if (html_render(b, tmpl_top_plain, NULL) < 0) {
 		return -1;
 	}

@@ -227,6 +227,15 @@ const struct route routes_table[] = {
 	{ "POST", "/operator/business", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, 0, FIELDS(dash_operator_fields), NO_FIELDS, 0,
 		dash_operator_pick_handle, NO_FIELDS },
+	{ "POST", "/operator/businesses/{id}/verify", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(dash_business_fields), NO_FIELDS, 0,
+		dash_business_verify_post, NO_FIELDS },
+	{ "POST", "/operator/businesses/{id}/unverify", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(dash_business_fields), NO_FIELDS, 0,
+		dash_business_unverify_post, NO_FIELDS },
+	{ "POST", "/operator/businesses/{id}/resume", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(dash_business_fields), NO_FIELDS, 0,
+		dash_business_resume_post, NO_FIELDS },
 
 	/* ---- dashboard: appointments, timeline, decisions (dash_appointments.c) ---- */
 	{ "GET", "/today", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,

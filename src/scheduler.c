@@ -148,6 +148,23 @@ int scheduler_run_tick(struct db *db, struct rds *r, long long now_s, struct sch
 		if (n < atoll(SCHEDULER_STALE_BATCH))
 			break;
 	}
+	{
+		/* The refusals of unverified businesses are recorded on their
+		 * reminders (which stay pending: verified in time, they go). */
+		const char *p[1] = { now };
+		res = db_exec_prepared(db, "scheduler_refuse_unverified",
+			"SELECT count(*) FROM reminder_refuse_unverified($1::timestamptz, NULL)", 1, p);
+		if (res == NULL) {
+			snprintf(t->error, sizeof(t->error), "recording refused reminders: %s",
+				db_last_error(db));
+			goto out;
+		}
+		t->blocked = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (t->blocked > 0)
+			log_info("scheduler: %lld due reminder(s) of unverified businesses to numbers not"
+				 " their own recorded as blocked (not allowed)", t->blocked);
+	}
 	if (scheduler_queue_due(db, r, now, t) < 0)
 		goto out;
 	rc = 1;

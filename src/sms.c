@@ -11,6 +11,7 @@
 #include "log.h"
 #include "db.h"
 #include "valid.h"
+#include "wording.h"
 
 /* The flow that answers texts, and how many action events one text may
  * chain (a table can never make a text loop for ever). */
@@ -146,16 +147,19 @@ enum { K_REMINDER, K_BUSINESS, K_APPT, K_BNAME, K_CALLBACK, K_DATE, K_TIME, K_NC
 
 /* Finds what a text from phone to sender answers: the most recent SMS
  * reminder Twilio accepted (a MessageSid) for phone from a business that
- * texts from sender; else, with no reminder (K_REMINDER NULL), that
- * business (the one that last texted phone, else the first) for the
- * reply's name and number.  1 found, 0 no business texts from sender,
- * -1 database error. */
+ * texts from sender (K_APPT NULL once its appointment has begun: a late
+ * answer has nothing to act on); else, with no reminder (K_REMINDER
+ * NULL), a business texting from sender that has phone as a client (the
+ * one that last contacted it, else the first) for the reply's name and
+ * number.  1 found, 0 none (a stranger, or a number no business texts
+ * from: no reply names anyone), -1 database error. */
 static int sms_context(struct db *db, struct arena *a, const char *phone, const char *sender,
 	const char *default_from, const char *v[K_NCOLS])
 {
 	const char *p[3] = { phone, sender, default_from };
 	int rc = db_row_prepared(db, a, "sms_context_reminder",
-		"SELECT r.id, r.business_id, r.appointment_id, b.name, b.callback_phone,"
+		"SELECT r.id, r.business_id, CASE WHEN ap.starts_at > now() THEN r.appointment_id END,"
+		" b.name, b.callback_phone,"
 		" to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD'),"
 		" to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM')"
 		" FROM contact_attempts ca JOIN reminders r ON r.id = ca.reminder_id"
@@ -341,7 +345,10 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 	out->input = input;
 	out->action = st.action ? st.action : "no action";
 	{
-		const char *const vals[4] = { v[K_BNAME], v[K_DATE], v[K_TIME], v[K_CALLBACK] };
+		/* The name as texts carry it (GSM, at most 30 characters), as
+		 * check counts it: the reply stays within two segments. */
+		const char *const vals[4] = { wording_sms_name(a, v[K_BNAME]), v[K_DATE], v[K_TIME],
+			v[K_CALLBACK] };
 		if (engine_render_preview(app->engine, a, SMS_FLOW, out->state_after, vals,
 			    &out->twiml) < 0) {
 			buf_reset(&out->twiml);

@@ -104,6 +104,9 @@ int worker_claim(struct db *db, struct arena *job, long long reminder_id, long l
 	} else if (strcmp(outcome, "deferred") == 0 || strcmp(outcome, "skipped") == 0) {
 		*reason = claim_str(job, res, 1);
 		rc = outcome[0] == 'd' ? WORKER_DEFERRED : WORKER_SKIPPED;
+	} else if (strcmp(outcome, "held") == 0) {
+		*reason = claim_str(job, res, 1);
+		rc = WORKER_HELD;
 	} else {
 		*reason = arena_printf(job, "unexpected outcome '%s' from reminder_claim for reminder %lld",
 			outcome, reminder_id);
@@ -118,8 +121,10 @@ out:
 /* A dropped claim leaves the reminder pending (the scheduler offers it
  * again); its reason is kept on the row, as a deferral's is, so the
  * dashboard and the API can say why it has not gone (for instance the
- * client opted out).  The claim that sends it clears it.  A failure
- * here changes nothing that matters and is only logged. */
+ * client opted out).  The claim that sends it clears it.  A reason the
+ * claim itself recorded in fuller words ("blocked: not allowed — " and
+ * the rule's reason, sql/016_trial.sql) is kept.  A failure here
+ * changes nothing that matters and is only logged. */
 static void worker_note_drop(struct db *db, struct arena *job, long long id, const char *reason)
 {
 	const char *p[2] = { arena_printf(job, "%lld", id), reason };
@@ -129,7 +134,8 @@ static void worker_note_drop(struct db *db, struct arena *job, long long id, con
 	if (db_cmd_prepared(db, "worker_note_drop",
 		    "UPDATE reminders SET status_reason = $2, updated_at = now()"
 		    " WHERE id = $1::bigint AND status = 'pending'"
-		    " AND status_reason IS DISTINCT FROM $2", 2, p) < 0)
+		    " AND (status_reason IS NULL OR right(status_reason, length($2)) <> $2)",
+		    2, p) < 0)
 		log_warn("worker: reminder %lld: cannot keep why it was dropped: %s", id,
 			db_last_error(db));
 }
@@ -271,6 +277,15 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		if (claimed == WORKER_DROPPED) {
 			log_info("worker: reminder %lld dropped: %s", id, reason);
 			worker_note_drop(db, job, id, reason);
+			continue;
+		}
+		if (claimed == WORKER_HELD) {
+			char bid[24];
+			snprintf(bid, sizeof(bid), "%lld", at.business_id);
+			log_warn("worker: reminder %lld of business %lld not sent: %s", id,
+				at.business_id, reason);
+			audit_record(au, "failsafe", NULL, bid, json_pack("{s:s, s:I, s:s}", "action",
+				"business_held", "reminder_id", (json_int_t)id, "reason", reason));
 			continue;
 		}
 		if (claimed == WORKER_DEFERRED || claimed == WORKER_SKIPPED) {

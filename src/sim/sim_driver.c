@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -177,9 +180,10 @@ static void form_add(struct form_out *f, const char *name, const char *value)
 }
 
 /* POSTs form f to url signed, and writes the request and the answer to
- * sid's transcript as a kind line.  Returns the HTTP status (0: none). */
+ * sid's transcript as a kind line; a 200 answer's body is appended to
+ * answer unless it is NULL.  Returns the HTTP status (0: none). */
 static int post_signed(const struct driver *d, struct db *db, const char *sid, const char *kind,
-	const char *url, struct form_out *f, long long t0)
+	const char *url, struct form_out *f, long long t0, struct buf *answer)
 {
 	struct params params = { f->v, f->n };
 	struct sim_http_response r;
@@ -192,6 +196,8 @@ static int post_signed(const struct driver *d, struct db *db, const char *sid, c
 	sim_http_response_init(&r);
 	sim_http_request("POST", url, &params, d->cfg.auth_token, DRIVER_HTTP_TIMEOUT_MS, &r);
 	status = r.status;
+	if (answer && status == 200)
+		buf_append(answer, r.body.data ? r.body.data : "", r.body.len);
 	line = xasprintf("POST %s -> %s", url, status ? "answered" : r.error);
 	sim_store_event_add(db, sid, kind, line, buf_str(&sent), status, util_now_ms() - t0);
 	free(line);
@@ -219,7 +225,7 @@ static void message_callback(const struct driver *d, struct db *db,
 	form_add(&f, "SmsSid", m->sid);
 	form_add(&f, "SmsStatus", status);
 	form_add(&f, "To", m->to);
-	post_signed(d, db, m->sid, "callback", m->status_callback, &f, t0);
+	post_signed(d, db, m->sid, "callback", m->status_callback, &f, t0, NULL);
 }
 
 static int message_set(struct db *db, const struct sim_store_message *m, const char *status,
@@ -229,13 +235,83 @@ static int message_set(struct db *db, const struct sim_store_message *m, const c
 	return sim_store_message_status(db, m->sid, status, code, msg);
 }
 
+/* Sends one <Message> of the application's answer to the text in_sid (a
+ * reply to message m) as Twilio does: from the number texted to the
+ * callee, as an outbound-reply message, unless the callee opted out of
+ * that number (Twilio does not deliver it: error 21610).  The text of the
+ * Message (or of its Body) is the reply. */
+static void message_send_reply(struct db *db, const struct sim_store_message *m,
+	const char *in_sid, xmlNodePtr msg)
+{
+	struct sim_store_message_new out;
+	struct buf json = BUF_INIT;
+	xmlChar *text = xmlNodeGetContent(msg);
+	char sid[35], *note;
+	int opted = sim_store_opted_out(db, m->to, m->from);
+
+	if (opted != 0) {
+		sim_store_event_add(db, in_sid, "note", opted > 0
+			? "TwiML reply not sent: error 21610, the recipient opted out"
+			: "TwiML reply not sent: the opt-outs could not be read",
+			text ? (const char *)text : "", opted > 0 ? 21610 : 0, 0);
+		goto out;
+	}
+	if (sim_store_new_sid("SM", sid) < 0)
+		goto out;
+	memset(&out, 0, sizeof(out));
+	out.sid = sid;
+	out.account_sid = m->account_sid;
+	out.to = m->to;
+	out.from = m->from;
+	out.body = text ? (const char *)text : "";
+	out.direction = "outbound-reply";
+	out.status = "delivered";
+	out.num_segments = 1;
+	if (sim_store_message_insert(db, &out, &json) < 0) {
+		log_error("driver: the TwiML reply to %s could not be stored", in_sid);
+		goto out;
+	}
+	note = xasprintf("TwiML reply %s to %s", sid, m->to);
+	sim_store_event_add(db, in_sid, "note", note, out.body, 0, 0);
+	free(note);
+out:
+	xmlFree(text);
+	buf_free(&json);
+}
+
+/* The application's answer to the text in_sid: valid TwiML (root
+ * Response) whose <Message> verbs are sent back to the callee; anything
+ * else is noted with Twilio's error (12100: not XML, 12200: not a
+ * Response) and sends nothing. */
+static void message_twiml_reply(struct db *db, const struct sim_store_message *m,
+	const char *in_sid, const char *answer)
+{
+	xmlDocPtr doc = xmlReadMemory(answer, (int)strlen(answer), "reply.xml", NULL,
+		XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+
+	if (root == NULL) {
+		sim_store_event_add(db, in_sid, "note", "error 12100: the answer is not XML", answer,
+			12100, 0);
+	} else if (strcmp((const char *)root->name, "Response") != 0) {
+		sim_store_event_add(db, in_sid, "note", "error 12200: the answer's root is not <Response>",
+			answer, 12200, 0);
+	} else {
+		for (xmlNodePtr c = root->children; c; c = c->next)
+			if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, "Message") == 0)
+				message_send_reply(db, m, in_sid, c);
+	}
+	xmlFreeDoc(doc);
+}
+
 /* The callee's reply to m: an inbound message, opt-out keywords honoured,
- * posted signed to the application. */
+ * posted signed to the application; the <Message> of its answer is sent
+ * back to the callee (message_twiml_reply). */
 static void message_reply(const struct driver *d, struct db *db, const struct sim_store_message *m,
 	const char *body, long long t0)
 {
 	struct sim_store_message_new in;
-	struct buf json = BUF_INIT;
+	struct buf json = BUF_INIT, answer = BUF_INIT;
 	struct form_out f = { .n = 0 };
 	char sid[35], segs[12], *url = NULL, *note;
 	int kw = sms_opt_keyword(body);
@@ -278,9 +354,11 @@ static void message_reply(const struct driver *d, struct db *db, const struct si
 	form_add(&f, "SmsSid", sid);
 	form_add(&f, "SmsStatus", "received");
 	form_add(&f, "To", m->from);
-	post_signed(d, db, sid, "request", url, &f, t0);
+	if (post_signed(d, db, sid, "request", url, &f, t0, &answer) == 200)
+		message_twiml_reply(db, m, sid, buf_str(&answer));
 out:
 	free(url);
+	buf_free(&answer);
 	buf_free(&json);
 }
 

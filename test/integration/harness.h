@@ -15,6 +15,13 @@
 #ifndef RF_HARNESS_H
 #define RF_HARNESS_H
 
+/* SQL: a time zone (Etc/GMT-N) in which it is now about 13:00, inside the
+ * business hours (09:00-18:00) that test reminders need, whenever the
+ * tests run. */
+#define HX_MIDDAY_TZ_SQL \
+	"(SELECT 'Etc/GMT' || CASE WHEN n > 0 THEN '-' || n WHEN n < 0 THEN '+' || -n ELSE '' END" \
+	" FROM (SELECT 13 - extract(hour FROM now() AT TIME ZONE 'UTC')::int AS n) h)"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

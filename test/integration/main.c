@@ -69,6 +69,7 @@ int main(void)
 		{ "dash_clients", dash_clients_tests },
 		{ "dash_settings", dash_settings_tests },
 		{ "taskcode", taskcode_tests },
+		{ "trial", trial_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};

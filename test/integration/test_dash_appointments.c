@@ -41,9 +41,11 @@ static void biz_or_fail(struct biz *b, const char *tz)
 	p[0] = b->o.biz;
 	p[1] = b->client_name;
 	p[2] = b->phone;
-	v = hx_db_value_or_fail("INSERT INTO clients (business_id, name, phone, email)"
-		" VALUES ($1::bigint, $2, $3, 'c' || md5(random()::text) || '@example.com')"
-		" RETURNING id", 3, p);
+	/* The client lives where it is midday: test reminders need business
+	 * hours in the recipient's zone. */
+	v = hx_db_value_or_fail("INSERT INTO clients (business_id, name, phone, email, time_zone)"
+		" VALUES ($1::bigint, $2, $3, 'c' || md5(random()::text) || '@example.com', "
+		HX_MIDDAY_TZ_SQL ") RETURNING id", 3, p);
 	snprintf(b->client, sizeof(b->client), "%s", v);
 	free(v);
 	/* Open all day: the test reminder's window is tested on its own. */
@@ -549,7 +551,10 @@ static void test_test_reminder_window(void **state)
 
 	biz_or_fail(&b, NULL);
 	id = create_or_fail(&b, 2, "16:00", "");
-	/* A one-minute window that is not now, in UTC. */
+	/* A one-minute window that is not now, in UTC (the client's zone is
+	 * the business's). */
+	hx_db_cmd_or_fail("UPDATE clients SET time_zone = NULL WHERE id = $1::bigint", 1,
+		(const char *[]){ b.client });
 	hx_db_cmd_or_fail("UPDATE businesses SET window_start = w.s, window_end = w.s + interval"
 		" '1 minute' FROM (SELECT CASE WHEN (now() AT TIME ZONE 'UTC')::time < '06:00'"
 		" THEN time '12:00' ELSE time '03:00' END AS s) w WHERE id = $1::bigint", 1,

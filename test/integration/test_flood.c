@@ -227,7 +227,7 @@ static char *flood_body(const struct hx_call *c, const char *marker)
 		if (i == 0)
 			memcpy(pad, marker, strlen(marker));
 		pad[each] = '\0';
-		snprintf(name, sizeof(name), "Field%d", i);
+		snprintf(name, sizeof(name), "Field%d", i % 10);
 		hx_form_add(&f, name, pad);
 	}
 	body = hx_form_encode(&f);

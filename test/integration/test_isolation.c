@@ -26,7 +26,7 @@
 struct other {
 	struct dc_account acc;
 	char client[24], appt[24], reminder[24], attempt[24], session[24], upload[24], key[24],
-		user2[24], policy[24];
+		user2[24], policy[24], biz[24];
 };
 
 /* One request of the walk: method, path with one %s for the id (the
@@ -56,6 +56,10 @@ static const struct target targets[] = {
 	{ "POST", "/settings/api-keys/%s/revoke", "key", "" },
 	{ "POST", "/settings/users/%s/remove", "user2", "" },
 	{ "POST", "/settings/policy/%s/remove", "policy", "" },
+	/* operators only: an owner gets 404 for any business, its own included */
+	{ "POST", "/operator/businesses/%s/verify", "biz", "reason=isolation" },
+	{ "POST", "/operator/businesses/%s/unverify", "biz", "reason=isolation" },
+	{ "POST", "/operator/businesses/%s/resume", "biz", "reason=isolation" },
 	/* API */
 	{ "GET", "/api/v1/appointments/%s", "appt", NULL },
 	{ "PATCH", "/api/v1/appointments/%s", "appt", "{\"starts_at\": \"2030-01-02T10:00:00Z\"}" },
@@ -90,6 +94,8 @@ static const char *other_id(const struct other *o, const char *kind)
 		return o->user2;
 	if (strcmp(kind, "policy") == 0)
 		return o->policy;
+	if (strcmp(kind, "biz") == 0)
+		return o->biz;
 	fail_msg("no id of kind %s", kind);
 	return NULL;
 }
@@ -120,6 +126,7 @@ static void other_or_fail(struct other *o)
 	memset(o, 0, sizeof(*o));
 	dc_account_or_fail(&o->acc, "owner", NULL);
 	snprintf(biz, sizeof(biz), "%lld", o->acc.business_id);
+	snprintf(o->biz, sizeof(o->biz), "%lld", o->acc.business_id);
 	p[0] = biz;
 	v = hx_db_value_or_fail(
 		"WITH c AS (INSERT INTO clients (business_id, name, phone, email) "

@@ -1,7 +1,8 @@
 /* Integration tests of SMS conversations (state_tables/reminder_sms), end
  * to end: each reminder text is sent by a real `ringfence worker` through
  * the simulator, and the client answers either as a simulated callee
- * (its script's sms-reply steps, posted signed by the simulator) or by a
+ * (its script's sms-reply steps, posted signed by the simulator, which
+ * sends the answer's <Message> back as Twilio does) or by a
  * signed POST to /twilio/sms/inbound, whose TwiML reply the test reads.
  *
  * Confirm, cancel and call back change the appointment as the keypad
@@ -109,6 +110,33 @@ static size_t sim_messages_or_fail(const char *phone)
 	json_decref(j);
 	free(url);
 	return n;
+}
+
+/* Waits (up to F_WAIT_MS) until the simulator has sent phone a TwiML
+ * reply (direction outbound-reply) containing want, as Twilio sends the
+ * <Message> of the application's answer. */
+static void sim_reply_or_fail(const char *phone, const char *want)
+{
+	char *url = xasprintf("%s/Messages.json?To=%%2B%s&PageSize=100", api_base, phone + 1);
+	long long deadline = hx_now_ms() + F_WAIT_MS;
+	int found = 0;
+
+	do {
+		json_t *j = hx_sim_json_or_fail(url, NULL), *m;
+		size_t i;
+		json_array_foreach(json_object_get(j, "messages"), i, m) {
+			const char *dir = json_string_value(json_object_get(m, "direction"));
+			const char *body = json_string_value(json_object_get(m, "body"));
+			if (dir && body && strcmp(dir, "outbound-reply") == 0 && strstr(body, want))
+				found = 1;
+		}
+		json_decref(j);
+		if (!found)
+			hx_sleep_ms(100);
+	} while (!found && hx_now_ms() < deadline);
+	if (!found)
+		fail_msg("the simulator sent %s no reply containing '%s'", phone, want);
+	free(url);
 }
 
 /* ---- texts and their replies ---------------------------------------------- */
@@ -258,6 +286,7 @@ static void test_confirm_by_simulated_reply(void **state)
 	wait_count_or_fail("SELECT count(*) FROM appointments WHERE id = $1::bigint"
 		" AND status = 'confirmed' AND confirmed_at IS NOT NULL", f.appt, 1,
 		"the appointment confirmed by the texted YES");
+	sim_reply_or_fail(f.phone, "Flow Confirm Clinic: your appointment on ");
 	assert_int_equal(count_or_fail("SELECT count(*) FROM sms_events WHERE appointment_id ="
 		" $1::bigint AND input = 'yes' AND action = 'confirm_reply' AND to_state = 'yes_check'",
 		f.appt), 1);
@@ -345,7 +374,25 @@ static void test_nothing_pending(void **state)
 	reply_or_fail(&stranger, "HELP", "");
 }
 
-/* HELP and INFO name the business and its callback number. */
+/* An answer that comes after the appointment began has nothing to act
+ * on: the appointment stays as it was. */
+static void test_late_answer(void **state)
+{
+	struct hx_rfix f;
+	const char *p[1];
+	(void)state;
+
+	fixture_or_fail(&f, "Flow Late Clinic");
+	sent_or_fail(&f);
+	p[0] = f.appt;
+	hx_db_cmd_or_fail("UPDATE appointments SET starts_at = now() - interval '1 hour'"
+		" WHERE id = $1::bigint", 1, p);
+	reply_or_fail(&f, "2", "there is no appointment waiting for your answer");
+	appointment_is_or_fail(&f, "booked");
+}
+
+/* HELP and INFO name the business (in its SMS form) and its callback
+ * number. */
 static void test_help(void **state)
 {
 	struct hx_rfix f;
@@ -356,6 +403,12 @@ static void test_help(void **state)
 	reply_or_fail(&f, "HELP", "Flow Help Clinic: reply 1 to confirm, 2 to cancel, 3 for a call back");
 	reply_or_fail(&f, "info", "Call us: +15005550006");
 	appointment_is_or_fail(&f, "booked");
+
+	/* A long name is texted in its SMS form (30 characters), so that the
+	 * reply stays within two segments. */
+	fixture_or_fail(&f, "Flow Help Clinic of the Longest Name a Business Could Want");
+	sent_or_fail(&f);
+	reply_or_fail(&f, "HELP", "Flow Help Clinic of the Lon...: reply 1 to confirm");
 }
 
 /* STOP: opted out at once, and the next due text is not sent (recorded
@@ -495,6 +548,7 @@ static void test_sim_refuses_stopped_number(void **state)
 	wait_count_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
 		" AND opted_out_at IS NULL AND opted_in_at IS NOT NULL", f.client, 1,
 		"the client opted back in by the texted START");
+	sim_reply_or_fail(f.phone, "you will get appointment reminders by text again");
 	assert_int_equal(sim_send(f.phone, &code), 201);
 	assert_int_equal(code, 0);
 }
@@ -548,6 +602,7 @@ int sms_flow_tests(void)
 		cmocka_unit_test(test_callback_then_no),
 		cmocka_unit_test(test_unknown_once_then_silence),
 		cmocka_unit_test(test_nothing_pending),
+		cmocka_unit_test(test_late_answer),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_stop_then_start),
 		cmocka_unit_test(test_two_businesses_one_sender),
