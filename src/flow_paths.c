@@ -253,7 +253,7 @@ struct text_run {
 
 /* Emits, after the prefix on w's stack, every way the text whose steps
  * so far are r leaves state; each end becomes a resting state's prefix
- * (first[end], when none yet) for the breadth-first order. */
+ * (prefix[end], when it has none yet) and joins the breadth-first queue. */
 static void text_expand(struct walk *w, struct text_run *r, int state, int *seen,
 	struct flow_path_step **prefix, size_t *prefix_n, int *queue, size_t *qn)
 {
