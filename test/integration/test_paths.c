@@ -604,24 +604,23 @@ static void test_inbound_paths(void **state)
 
 #define SMS_SENDER "+15005550006"   /* every fixture business texts from it */
 
-/* Makes the precondition setup true for f's reminder before a text. */
+/* Makes the precondition setup true for fx's reminder before a text. */
 static void sms_setup_or_fail(const struct hx_rfix *fx, const char *setup)
 {
-	const char *p[2] = { fx->reminder, fx->appt };
+	const char *appt[1] = { fx->appt }, *rem[1] = { fx->reminder };
 
 	if (strcmp(setup, "reminder_pending") == 0)
-		hx_db_cmd_or_fail("UPDATE appointments SET status = 'booked' WHERE id = $2::bigint"
-			" AND $1::bigint IS NOT NULL", 2, p);
+		hx_db_cmd_or_fail("UPDATE appointments SET status = 'booked' WHERE id = $1::bigint", 1, appt);
 	else if (strcmp(setup, "nothing_pending") == 0)
-		hx_db_cmd_or_fail("UPDATE appointments SET status = 'completed' WHERE id = $2::bigint"
-			" AND $1::bigint IS NOT NULL", 2, p);
+		hx_db_cmd_or_fail("UPDATE appointments SET status = 'completed' WHERE id = $1::bigint", 1,
+			appt);
 	else if (strcmp(setup, "no_hint_yet") == 0)
-		hx_db_cmd_or_fail("UPDATE sms_conversations SET help_sent = false WHERE reminder_id = $1::bigint"
-			" AND $2::bigint IS NOT NULL", 2, p);
+		hx_db_cmd_or_fail("UPDATE sms_conversations SET help_sent = false"
+			" WHERE reminder_id = $1::bigint", 1, rem);
 	else if (strcmp(setup, "hint_given") == 0)
 		hx_db_cmd_or_fail("INSERT INTO sms_conversations (reminder_id, business_id, state, help_sent)"
 			" SELECT id, business_id, 'sent', true FROM reminders WHERE id = $1::bigint"
-			" AND $2::bigint IS NOT NULL ON CONFLICT (reminder_id) DO UPDATE SET help_sent = true", 2, p);
+			" ON CONFLICT (reminder_id) DO UPDATE SET help_sent = true", 1, rem);
 	else
 		fail_msg("no way to set up '%s' for a text", setup);
 }
