@@ -26,6 +26,12 @@ struct rds;
  * inbound call with no business until an action binds one. */
 #define ENGINE_INBOUND_FLOW "inbound"
 
+/* Digits on a <Record>'s action when the caller hung up to end the
+ * recording.  The take is stored like any other (the `recorded` input)
+ * and nobody is left to keep it; anywhere but a <Record>'s action the
+ * request is refused (the apology, nothing changed). */
+#define ENGINE_DIGITS_HANGUP "hangup"
+
 struct engine;
 
 /* Loads every flow under root/state_tables and checks each (a flow with

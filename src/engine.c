@@ -350,6 +350,11 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 		snprintf(err, errlen, "call is in a state its flow does not have");
 		goto rollback;
 	}
+	if (in->digits && strcmp(in->digits, ENGINE_DIGITS_HANGUP) == 0 &&
+		in->recording_url == NULL) {
+		snprintf(err, errlen, "Digits=hangup outside a <Record>'s action");
+		goto rollback;
+	}
 	input = decide_input(in, f, &row, seq, &replay);
 	oc->replay = replay;
 	if (input) {
