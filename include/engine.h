@@ -48,6 +48,9 @@ void engine_free(struct engine *e);
 void engine_attach(struct engine *e, struct rds *r, const char *secret,
 	const char *recordings_prefix);
 
+/* The recording URL prefix engine_attach was given, or NULL. */
+const char *engine_recordings_prefix(const struct engine *e);
+
 /* The loaded flow called name, or NULL. */
 const struct flow *engine_flow(const struct engine *e, const char *name);
 

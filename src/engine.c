@@ -103,6 +103,11 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
+const char *engine_recordings_prefix(const struct engine *e)
+{
+	return e->recordings_prefix;
+}
+
 const struct flow *engine_flow(const struct engine *e, const char *name)
 {
 	for (size_t i = 0; i < e->nflows; i++)

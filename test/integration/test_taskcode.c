@@ -639,6 +639,59 @@ static void test_hangup_while_recording(void **state)
 	free(url);
 }
 
+/* Twilio's "completed" recording callback may come before the <Record>'s
+ * action: the take is made from it and the action finds it, so keeping it
+ * makes it the greeting at once.  A callback whose RecordingUrl is not
+ * this account's makes nothing. */
+static void test_callback_before_action(void **state)
+{
+	char biz[24], code[7], sid[35], fsid[35], hex[33], *url, *furl, *g;
+	struct inb c;
+
+	(void)state;
+	business_or_fail(biz);
+	cli_code_or_fail(biz, code);
+	url = recording_url(sid);
+	inb_start(&c, NULL, NULL);
+	inb_enter(&c, code);
+	expect_state(&c, "record");
+	/* A foreign recording first: nothing. */
+	hx_random_hex(hex, 16);
+	snprintf(fsid, sizeof(fsid), "RE%s", hex);
+	furl = xasprintf("https://evil.example/2010-04-01/Accounts/%s/Recordings/%s",
+		hx_env.account_sid, fsid);
+	recording_callback(c.sid, fsid, furl, "completed");
+	{
+		const char *p[1] = { c.sid };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes g JOIN calls k"
+			" ON k.id = g.call_id WHERE k.call_sid = $1", 1, p), 0);
+	}
+	recording_callback(c.sid, sid, url, "completed");
+	{
+		const char *p[1] = { sid };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes WHERE"
+			" recording_sid = $1 AND completed_at IS NOT NULL AND kept_at IS NULL", 1, p), 1);
+	}
+	g = greeting_of(biz);
+	assert_null(g);
+	inb_recorded(&c, url, sid);
+	expect_state(&c, "review");
+	inb_enter(&c, "1");
+	expect_state(&c, "kept");
+	g = greeting_of(biz);
+	if (g == NULL || strcmp(g, url) != 0)
+		fail_msg("greeting is '%s', want '%s'", g ? g : "(none)", url);
+	{
+		const char *p[1] = { c.sid };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes g JOIN calls k"
+			" ON k.id = g.call_id WHERE k.call_sid = $1", 1, p), 1);
+	}
+	free(g);
+	free(furl);
+	free(url);
+	inb_clear(&c);
+}
+
 /* The dashboard: the code page (CSRF, staff refused), the greeting played
  * with its origin allowed in the CSP, and the revert. */
 static void test_dashboard(void **state)
@@ -1034,6 +1087,7 @@ int taskcode_tests(void)
 		cmocka_unit_test_setup_teardown(test_expired_and_reused, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_takes_and_callbacks, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_hangup_while_recording, tc_setup, tc_teardown),
+		cmocka_unit_test_setup_teardown(test_callback_before_action, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_dashboard, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_greeting_through_simulator, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_guess_flood, tc_setup, tc_teardown),
