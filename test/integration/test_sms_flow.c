@@ -597,6 +597,33 @@ static void test_sim_refuses_stopped_number(void **state)
 	assert_int_equal(code, 0);
 }
 
+/* REVOKE and OPTOUT, Twilio's newer default opt-out keywords, opt out as
+ * STOP does, in ringfence and at the simulated carrier (21610). */
+static void test_newer_opt_out_words(void **state)
+{
+	struct hx_rfix f;
+	long code;
+	(void)state;
+
+	fixture_or_fail(&f, "Flow Revoke Clinic");
+	sent_or_fail(&f);
+	reply_or_fail(&f, " revoke ", "");
+	assert_int_equal(opted_out(&f), 1);
+	reply_or_fail(&f, "START", "you will get appointment reminders by text again");
+	assert_int_equal(opted_out(&f), 0);
+	reply_or_fail(&f, "OptOut", "");
+	assert_int_equal(opted_out(&f), 1);
+	appointment_is_or_fail(&f, "booked");
+
+	fixture_or_fail(&f, "Flow Optout Carrier Clinic");
+	hx_sim_callee_or_fail(f.phone, "person; sms-reply \"OPTOUT\"");
+	sent_or_fail(&f);
+	wait_count_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
+		" AND opted_out_at IS NOT NULL", f.client, 1, "the client opted out by OPTOUT");
+	assert_int_equal(sim_send(f.phone, &code), 400);
+	assert_int_equal(code, 21610);
+}
+
 /* The business's "do not call" (dashboard client page, API) stops calls
  * only: the voice reminder is not placed and says why; a text still goes. */
 static void test_do_not_call_stops_voice_only(void **state)
@@ -653,6 +680,7 @@ int sms_flow_tests(void)
 		cmocka_unit_test(test_two_businesses_one_sender),
 		cmocka_unit_test(test_replayed_sid),
 		cmocka_unit_test(test_sim_refuses_stopped_number),
+		cmocka_unit_test(test_newer_opt_out_words),
 		cmocka_unit_test(test_do_not_call_stops_voice_only),
 	};
 	return cmocka_run_group_tests_name("integration: SMS conversations", tests, group_setup,
