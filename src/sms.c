@@ -52,8 +52,10 @@ static int word_in(const char *word, const char *const *list)
 	return 0;
 }
 
+/* Twilio's default opt-out keywords for long codes (its Advanced
+ * Opt-Out page): REVOKE and OPTOUT joined the older six. */
 static const char *const opt_out_words[] = { "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
-	"QUIT", NULL };
+	"QUIT", "REVOKE", "OPTOUT", NULL };
 
 int sms_opt_keyword(const char *body)
 {

@@ -10,6 +10,7 @@ static const struct {
 } cases[] = {
 	{ "STOP", 1 }, { "stop", 1 }, { "Stop", 1 }, { "  stop\n", 1 }, { "\tSTOPALL ", 1 },
 	{ "UNSUBSCRIBE", 1 }, { "cancel", 1 }, { "END", 1 }, { "quit", 1 },
+	{ "REVOKE", 1 }, { " optout ", 1 }, { "opt out", 0 }, { "REVOKED", 0 },
 	{ "START", -1 }, { "yes", -1 }, { "Unstop", -1 },
 	{ "", 0 }, { "   ", 0 }, { "STOP please", 0 }, { "please stop", 0 }, { "STOPP", 0 },
 	{ "ST OP", 0 }, { "HELP", 0 }, { "INFO", 0 }, { "1", 0 }, { "2", 0 },
@@ -38,7 +39,8 @@ static const struct {
 	/* CANCEL is a carrier opt-out keyword, never "cancel my appointment". */
 	{ "CANCEL", NULL, "stop" }, { "cancel", NULL, "stop" },
 	{ "STOP", NULL, "stop" }, { "stopall", NULL, "stop" }, { "UNSUBSCRIBE", NULL, "stop" },
-	{ "end", NULL, "stop" }, { "Quit", NULL, "stop" }, { "STOP please", NULL, "other" },
+	{ "end", NULL, "stop" }, { "Quit", NULL, "stop" }, { "Revoke", NULL, "stop" },
+	{ "OPTOUT", NULL, "stop" }, { "STOP please", NULL, "other" },
 	{ "START", NULL, "start" }, { "unstop", NULL, "start" }, { "HELP", NULL, "help" },
 	{ "info", NULL, "help" }, { "help me", NULL, "other" },
 	/* Twilio's Advanced Opt-Out names the kind whatever the word was;
