@@ -66,11 +66,31 @@ static void test_classify(void **state)
 	}
 }
 
+/* An OptOutType Twilio may add later passes validation (the text, and a
+ * STOP in its body, still count); anything that is not a short word does
+ * not. */
+static void test_opt_out_type_field(void **state)
+{
+	const struct valid_field *f = &sms_inbound_fields[SMS_OPT];
+	(void)state;
+	assert_true(f->check("STOP", 4));
+	assert_true(f->check("START", 5));
+	assert_true(f->check("HELP", 4));
+	assert_true(f->check("RESUBSCRIBE", 11));
+	assert_false(f->check("", 0));
+	assert_false(f->check("stop now", 8));
+	assert_false(f->check("<x>", 3));
+	assert_false(f->check("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", 33));
+	assert_string_equal(sms_classify("STOP", "RESUBSCRIBE"), sms_classify("STOP", NULL));
+	assert_string_equal(sms_classify("1", "RESUBSCRIBE"), sms_classify("1", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keywords),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_opt_out_type_field),
 	};
 	return cmocka_run_group_tests_name("sms", tests, NULL, NULL);
 }
