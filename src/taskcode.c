@@ -278,14 +278,10 @@ static int record_attempt(struct db *db, const struct taskcode_try *t, const cha
 	const char *code_id, const char *now)
 {
 	const char *p[6] = { t->call_id, t->caller, t->called, outcome, code_id, now };
-	PGresult *res = db_exec_prepared(db, "taskcode_attempt",
+
+	return db_cmd_prepared(db, "taskcode_attempt",
 		"INSERT INTO task_code_attempts (call_id, caller, called, outcome, task_code_id,"
 		" attempted_at) VALUES ($1::bigint, $2, $3, $4, $5::bigint, $6::timestamptz)", 6, p);
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
 }
 
 /* The call's wrong codes so far, or -1. */
@@ -315,11 +311,8 @@ enum taskcode_verdict taskcode_verify(struct db *db, struct rds *r, const char *
 
 	business_id[0] = code_id[0] = '\0';
 	clock_sql(t->now_s, now);
-	res = db_exec_prepared(db, "taskcode_lock", TASKCODE_LOCK, 0, NULL);
-	if (res == NULL)
+	if (db_cmd_prepared(db, "taskcode_lock", TASKCODE_LOCK, 0, NULL) < 0)
 		goto out;
-	PQclear(res);
-	res = NULL;
 	full = redis_full(r, t) ? 1 : pg_full(db, t, now);
 	if (full < 0)
 		goto out;
@@ -338,26 +331,22 @@ enum taskcode_verdict taskcode_verify(struct db *db, struct rds *r, const char *
 			goto out;
 		if (PQntuples(res) == 1) {
 			const char *q[3];
-			PGresult *u;
 			snprintf(code_id, 24, "%s", PQgetvalue(res, 0, 0));
 			snprintf(business_id, 24, "%s", PQgetvalue(res, 0, 1));
 			q[0] = code_id;
 			q[1] = t->call_id;
 			q[2] = now;
-			u = db_exec_prepared(db, "taskcode_use",
-				"UPDATE task_codes SET used_at = $3::timestamptz, used_by_call = $2::bigint"
-				" WHERE id = $1::bigint", 3, q);
-			if (u == NULL)
+			if (db_cmd_prepared(db, "taskcode_use",
+				    "UPDATE task_codes SET used_at = $3::timestamptz, used_by_call = $2::bigint"
+				    " WHERE id = $1::bigint", 3, q) < 0)
 				goto out;
-			PQclear(u);
 			q[0] = t->call_id;
 			q[1] = business_id;
-			u = db_exec_prepared(db, "taskcode_bind_call",
-				"UPDATE calls SET business_id = $2::bigint, updated_at = now()"
-				" WHERE id = $1::bigint AND direction = 'inbound' AND business_id IS NULL", 2, q);
-			if (u == NULL)
+			if (db_cmd_prepared(db, "taskcode_bind_call",
+				    "UPDATE calls SET business_id = $2::bigint, updated_at = now()"
+				    " WHERE id = $1::bigint AND direction = 'inbound' AND business_id IS NULL",
+				    2, q) < 0)
 				goto out;
-			PQclear(u);
 			if (record_attempt(db, t, "valid", code_id, now) < 0)
 				goto out;
 			v = TASKCODE_VALID;
