@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 /* The derived key's label: no other HMAC ringfence makes under the same
@@ -39,22 +37,16 @@ int taskcode_purpose_valid(const char *purpose)
 /* hex HMAC-SHA256 of code under the key derived from secret; 0 or -1. */
 static int code_hash(const char *secret, const char *code, char hex[65])
 {
-	unsigned char key[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
-	unsigned int key_len = 0, mac_len = 0;
+	unsigned char mac[32];
 	int rc = -1;
 
 	if (secret == NULL || secret[0] == '\0')
 		goto out;
-	if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)TASKCODE_KEY_LABEL,
-		    strlen(TASKCODE_KEY_LABEL), key, &key_len) == NULL || key_len != 32)
+	if (util_hmac_labelled(secret, TASKCODE_KEY_LABEL, code, strlen(code), mac) < 0)
 		goto out;
-	if (HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)code, strlen(code), mac,
-		    &mac_len) == NULL || mac_len != 32)
-		goto out;
-	util_hex(mac, mac_len, hex);
+	util_hex(mac, sizeof(mac), hex);
 	rc = 0;
 out:
-	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return rc;
 }
