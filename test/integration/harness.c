@@ -570,6 +570,22 @@ json_t *hx_sim_json_or_fail(const char *url, const char *form)
 	return j;
 }
 
+json_t *hx_sim_messages_to_or_fail(const char *phone)
+{
+	char *esc = curl_easy_escape(NULL, phone, 0);
+	char *url = xasprintf("/2010-04-01/Accounts/%s/Messages.json?To=%s&PageSize=100",
+		hx_env.account_sid, esc);
+	json_t *j = hx_sim_json_or_fail(url, NULL);
+	json_t *arr = json_incref(json_object_get(j, "messages"));
+
+	json_decref(j);
+	curl_free(esc);
+	free(url);
+	if (!json_is_array(arr))
+		fail_msg("simulator messages to %s: no \"messages\" array", phone);
+	return arr;
+}
+
 void hx_sim_callee_or_fail(const char *number, const char *behaviour)
 {
 	struct hx_form f;

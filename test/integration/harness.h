@@ -155,6 +155,11 @@ void hx_sim_callee_or_fail(const char *number, const char *behaviour);
  * credentials; the JSON answer (caller decrefs).  Fails the test on an
  * error, an HTTP status of 400 or more, or an answer that is not JSON. */
 json_t *hx_sim_json_or_fail(const char *url, const char *form);
+/* The "messages" array of the simulator's list of the stack account's
+ * messages to phone (E.164; the first page of 100), as a new reference
+ * (caller decrefs).  Fails the test as hx_sim_json_or_fail does, or when
+ * the answer holds no such array. */
+json_t *hx_sim_messages_to_or_fail(const char *phone);
 
 /* ---- forms and signatures ------------------------------------------- */
 

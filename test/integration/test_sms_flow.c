@@ -100,15 +100,10 @@ static void sent_or_fail(const struct hx_rfix *f)
 /* How many messages the simulator holds to phone. */
 static size_t sim_messages_or_fail(const char *phone)
 {
-	char *url = xasprintf("%s/Messages.json?To=%%2B%s&PageSize=100", api_base, phone + 1);
-	json_t *j = hx_sim_json_or_fail(url, NULL);
-	json_t *arr = json_object_get(j, "messages");
-	size_t n;
+	json_t *arr = hx_sim_messages_to_or_fail(phone);
+	size_t n = json_array_size(arr);
 
-	assert_true(json_is_array(arr));
-	n = json_array_size(arr);
-	json_decref(j);
-	free(url);
+	json_decref(arr);
 	return n;
 }
 
@@ -117,14 +112,13 @@ static size_t sim_messages_or_fail(const char *phone)
  * <Message> of the application's answer. */
 static void sim_reply_or_fail(const char *phone, const char *want)
 {
-	char *url = xasprintf("%s/Messages.json?To=%%2B%s&PageSize=100", api_base, phone + 1);
 	long long deadline = hx_now_ms() + F_WAIT_MS;
 	int found = 0;
 
 	do {
-		json_t *j = hx_sim_json_or_fail(url, NULL), *m;
+		json_t *j = hx_sim_messages_to_or_fail(phone), *m;
 		size_t i;
-		json_array_foreach(json_object_get(j, "messages"), i, m) {
+		json_array_foreach(j, i, m) {
 			const char *dir = json_string_value(json_object_get(m, "direction"));
 			const char *body = json_string_value(json_object_get(m, "body"));
 			if (dir && body && strcmp(dir, "outbound-reply") == 0 && strstr(body, want))
@@ -136,7 +130,6 @@ static void sim_reply_or_fail(const char *phone, const char *want)
 	} while (!found && hx_now_ms() < deadline);
 	if (!found)
 		fail_msg("the simulator sent %s no reply containing '%s'", phone, want);
-	free(url);
 }
 
 /* ---- texts and their replies ---------------------------------------------- */

@@ -17,7 +17,6 @@
 #include "rds.h"
 #include "util.h"
 
-#include <curl/curl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,17 +120,10 @@ static int worker_drain(const char *allowed)
 /* How many texts the simulator has to phone. */
 static size_t sim_texts_or_fail(const char *phone)
 {
-	char *esc = curl_easy_escape(NULL, phone, 0);
-	char *url = xasprintf("%s/Messages.json?To=%s&PageSize=100", api_base, esc);
-	json_t *j = hx_sim_json_or_fail(url, NULL);
-	json_t *arr = json_object_get(j, "messages");
-	size_t n;
+	json_t *arr = hx_sim_messages_to_or_fail(phone);
+	size_t n = json_array_size(arr);
 
-	assert_true(json_is_array(arr));
-	n = json_array_size(arr);
-	json_decref(j);
-	curl_free(esc);
-	free(url);
+	json_decref(arr);
 	return n;
 }
 
