@@ -778,17 +778,23 @@ out:
 	buf_free(&prev);
 }
 
-static void fetch(struct sim_api *api, struct http_response *res, const char *kind,
-	const char *sid)
+/* Answers a lookup of one resource: r is the store's answer (-1 database
+ * error, 0 no such resource, 1 found with its JSON in json). */
+static void api_found(struct http_response *res, int r, const struct buf *json)
 {
-	struct buf json = BUF_INIT;
-	int r = sim_store_get_json(api->db, kind, api->cfg.account_sid, sid, &json);
 	if (r < 0)
 		api_db_error(res);
 	else if (r == 0)
 		api_error(res, 404, 20404, "The requested resource was not found");
 	else
-		api_json(res, 200, buf_str(&json));
+		api_json(res, 200, buf_str(json));
+}
+
+static void fetch(struct sim_api *api, struct http_response *res, const char *kind,
+	const char *sid)
+{
+	struct buf json = BUF_INIT;
+	api_found(res, sim_store_get_json(api->db, kind, api->cfg.account_sid, sid, &json), &json);
 	buf_free(&json);
 }
 
@@ -917,12 +923,7 @@ static void recording_one(struct sim_api *api, struct http_request *req, struct 
 		return;
 	}
 	r = sim_store_recording_json(api->db, api->cfg.account_sid, sid, &json);
-	if (r < 0)
-		api_db_error(res);
-	else if (r == 0)
-		api_error(res, 404, 20404, "The requested resource was not found");
-	else
-		api_json(res, 200, buf_str(&json));
+	api_found(res, r, &json);
 	buf_free(&json);
 }
 

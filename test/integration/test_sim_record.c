@@ -413,6 +413,13 @@ static void test_code_and_record(void **state)
 		if (get_public(url, &rs) != 404)
 			fail_msg("code: GET %s after DELETE: %ld", url, rs.status);
 		hx_response_free(&rs);
+		{
+			struct hx_sim_res r;
+			if (hx_sim_request(u, NULL, NULL, NULL, &r) < 0 || r.status != 404 ||
+				json_integer_value(json_object_get(r.json, "code")) != 20404)
+				fail_msg("code: GET %s after DELETE: %ld %s", u, r.status, buf_str(&r.body));
+			hx_sim_res_free(&r);
+		}
 		free(u);
 		free(auth);
 		free(raw);
