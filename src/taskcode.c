@@ -423,17 +423,8 @@ int taskcode_main(int argc, char **argv)
 			purpose);
 		return 2;
 	}
-	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_TWILIO, err, sizeof(err)) < 0 ||
-		clock_init(&cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence taskcode: %s\n", err);
+	if (cli_open_db("ringfence taskcode", &cfg, CFG_NEED_DB | CFG_NEED_TWILIO, &db) < 0)
 		goto out;
-	}
-	db = db_open(cfg.database_url);
-	if (db_connect(db) < 0) {
-		fprintf(stderr, "ringfence taskcode: cannot connect to the database: %s\n",
-			db_last_error(db));
-		goto out;
-	}
 	if (taskcode_create(db, cfg.auth_token, business, purpose, 0, clock_now_s(), code, &expires,
 		    err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfence taskcode: %s\n", err);
