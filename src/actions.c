@@ -72,12 +72,14 @@ static int do_cancel(struct action_ctx *ctx)
 	return 1;
 }
 
-/* Notes that the client asked for a call back.  As appointment_update. */
+/* Notes that the client asked for a call back about an appointment still
+ * ahead (booked or confirmed): a cancelled or completed one is nothing
+ * to call back about.  As appointment_update. */
 static int do_callback(struct action_ctx *ctx)
 {
 	return appointment_update(ctx, "action_request_callback",
 		"UPDATE appointments SET callback_requested_at = now(), updated_at = now()"
-		" WHERE id = $1 AND business_id = $2 RETURNING id");
+		" WHERE id = $1 AND business_id = $2 AND status IN ('booked', 'confirmed') RETURNING id");
 }
 
 /* A keypad action: 0 when the appointment changed, -1 when it could not

@@ -10,6 +10,7 @@
 #include "db.h"
 #include "demo.h"
 #include "failsafe.h"
+#include "flow_paths.h"
 #include "log.h"
 #include "migrate.h"
 #include "rds.h"
@@ -115,6 +116,7 @@ static const struct command commands[] = {
 	{ "failsafe", failsafe_main, "show, trip or resume the global outbound failsafe" },
 	{ "check", check_main, "check every call flow's state table, templates and audio" },
 	{ "diagram", diagram_main, "print a call flow as a Graphviz dot graph" },
+	{ "paths", paths_main, "list every path through a flow, or write one simulator script per path" },
 	{ "audit", audit_main, "print audit records of a call, a business, or all" },
 	{ "user", users_main, "add a dashboard login for a business" },
 	{ "apikey", apikey_main, "create or revoke a business's key for the JSON API" },

@@ -214,3 +214,33 @@ export async function createOperator() {
 	check(r.code === 0, `ringfence user add --role operator failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
 	return { email, password };
 }
+
+// test/browser/run allows +15555550190..199 for the tests' own clients.
+// Of the ten, the number contacted least in the last day (a number is
+// contacted at most 6 times a day by all businesses: runs on one stack
+// take turns), the lowest first.
+export async function testNumber() {
+	const all = Array.from({ length: 10 }, (_, i) => `+1555555019${i}`);
+	const rows = await sql(`SELECT to_norm, count(*) FROM contact_attempts ` +
+		`WHERE claimed_at > now() - interval '1 day' AND to_norm IN (${all.map((n) => `'${n}'`).join(',')}) ` +
+		'GROUP BY to_norm');
+	const used = new Map(rows.map(([n, c]) => [n, Number(c)]));
+	return all.reduce((best, n) => ((used.get(n) || 0) < (used.get(best) || 0) ? n : best), all[0]);
+}
+
+// "Send me a test reminder" on the appointment's page by channel (voice,
+// sms or email); the page must say it was queued.
+export async function sendTestReminder(tab, id, channel) {
+	const page = tab.page;
+	const form = page.locator(`form[action$="/appointments/${id}/test-reminder"]`);
+	check(await form.count() === 1, 'the appointment page has no "Send me a test reminder" form');
+	const select = form.locator('select[name=channel]');
+	if (await select.count())
+		await select.selectOption(channel);
+	else if (await form.locator(`input[name=channel][value=${channel}]`).count())
+		await form.locator(`input[name=channel][value=${channel}]`).check();
+	await tab.click(form.locator('button[type=submit], input[type=submit]').first(),
+		{ label: `test-reminder-${channel}-queued` });
+	check(noticeCode(tab) === 'queued', `sending a test reminder led to ${tab.where()}, not ?notice=queued`);
+	check(/queued/i.test(await tab.text()), 'the page after sending a test reminder does not say "queued"');
+}

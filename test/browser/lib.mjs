@@ -9,8 +9,8 @@
 //   - a dialog opens that the test did not announce (an alert from injected
 //     markup is exactly what the XSS tests look for; the confirm dialogs of
 //     data-confirm buttons are announced with Tab.click(..., { confirm }));
-//   - a page, looked at 390 px wide, scrolls sideways
-//     (document.documentElement.scrollWidth > clientWidth);
+//   - a page, looked at 390 px wide (or at 375 px with Tab.narrow), scrolls
+//     sideways (document.documentElement.scrollWidth > clientWidth);
 //   - a navigation answers another status than the test expected.
 // Every page visited through Tab.go / Tab.click / Tab.look is screenshotted
 // (full page) at 390x844 and at 1440x900 into the test's artifact folder.
@@ -24,6 +24,7 @@ import path from 'node:path';
 
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1440, height: 900 };
+export const NARROW = { width: 375, height: 812 };
 
 // The stack under test, from the environment test/browser/run sets.
 export const env = {
@@ -248,12 +249,36 @@ export class Tab {
 	// The page at phone width (no sideways scrolling) and the screenshots.
 	async look(label) {
 		const page = this.page;
-		const t = this.t;
+		const name = this.shotName(label);
+		const before = page.viewportSize();
+		await this.fitsAt(PHONE, name, 'phone');
+		await page.setViewportSize(DESKTOP);
+		await page.screenshot({ path: path.join(this.t.dir, `${name}-desktop.png`), fullPage: true });
+		if (before && (before.width !== DESKTOP.width || before.height !== DESKTOP.height))
+			await page.setViewportSize(before);
+	}
+
+	// The page at a narrower phone (default 375x812): no sideways scrolling,
+	// one screenshot; the viewport is then as it was.
+	async narrow(label, size = NARROW) {
+		const before = this.page.viewportSize();
+		await this.fitsAt(size, this.shotName(label), String(size.width));
+		if (before)
+			await this.page.setViewportSize(before);
+	}
+
+	// "NN-label" for the next screenshot (label: the path by default).
+	shotName(label) {
 		const name = (label || this.where().replace(/\?.*/, '').replace(/^\/+/, '') || 'root')
 			.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'page';
-		const n = String(++t.shots).padStart(2, '0');
-		const before = page.viewportSize();
-		await page.setViewportSize(PHONE);
+		return `${String(++this.t.shots).padStart(2, '0')}-${name}`;
+	}
+
+	// At viewport size: a problem when the page scrolls sideways (naming
+	// what sticks out); the full-page screenshot name-suffix.png.
+	async fitsAt(size, name, suffix) {
+		const page = this.page;
+		await page.setViewportSize(size);
 		const wide = await page.evaluate(() => {
 			const de = document.documentElement;
 			if (de.scrollWidth <= de.clientWidth)
@@ -274,14 +299,10 @@ export class Tab {
 			return { scroll: de.scrollWidth, client: de.clientWidth, culprits: out.slice(-3) };
 		});
 		if (wide) {
-			t.problem(`${this.who}: ${this.where()} scrolls sideways at 390 px ` +
+			this.t.problem(`${this.who}: ${this.where()} scrolls sideways at ${size.width} px ` +
 				`(scrollWidth ${wide.scroll} > clientWidth ${wide.client}; ${wide.culprits.join(', ')})`);
 		}
-		await page.screenshot({ path: path.join(t.dir, `${n}-${name}-phone.png`), fullPage: true });
-		await page.setViewportSize(DESKTOP);
-		await page.screenshot({ path: path.join(t.dir, `${n}-${name}-desktop.png`), fullPage: true });
-		if (before && (before.width !== DESKTOP.width || before.height !== DESKTOP.height))
-			await page.setViewportSize(before);
+		await page.screenshot({ path: path.join(this.t.dir, `${name}-${suffix}.png`), fullPage: true });
 	}
 
 	// The visible text of the page's main content (or body).

@@ -20,6 +20,7 @@ const OWNER_PAGES = [
 	'/decisions',
 	'/flows',
 	'/settings',
+	'/settings/greeting',
 	'/settings/api-keys',
 	'/settings/users',
 	'/settings/sessions',

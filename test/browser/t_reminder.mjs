@@ -4,24 +4,12 @@
 // confirm), reschedule the appointment, cancel it.
 
 import { env, check, tag, waitFor } from './lib.mjs';
-import { loginDemo, createClient, createAppointment, clientZone, simCallee, localDateTime, noticeCode, sql } from './app.mjs';
+import { loginDemo, createClient, createAppointment, clientZone, simCallee, localDateTime, noticeCode,
+	testNumber, sendTestReminder } from './app.mjs';
 
-// test/browser/run allows +15555550190..199; the simulator answers the
-// one taken as the demo's Ada Byron does (deploy/demo-callees): listens
-// and confirms.
+// One of the test numbers (app.mjs testNumber); the simulator answers it
+// as the demo's Ada Byron does (deploy/demo-callees): listens and confirms.
 const CALLEE = 'person; ring 1; wait 1; press 1; wait 2; press 1';
-
-// Of the ten, the number contacted least in the last day (a number is
-// contacted at most 6 times a day by all businesses: runs on one stack
-// take turns), the lowest first.
-async function testNumber() {
-	const all = Array.from({ length: 10 }, (_, i) => `+1555555019${i}`);
-	const rows = await sql(`SELECT to_norm, count(*) FROM contact_attempts ` +
-		`WHERE claimed_at > now() - interval '1 day' AND to_norm IN (${all.map((n) => `'${n}'`).join(',')}) ` +
-		'GROUP BY to_norm');
-	const used = new Map(rows.map(([n, c]) => [n, Number(c)]));
-	return all.reduce((best, n) => ((used.get(n) || 0) < (used.get(best) || 0) ? n : best), all[0]);
-}
 
 export const tests = [
 	{
@@ -52,17 +40,7 @@ export const tests = [
 			check(body.includes(name), `the appointment's page does not name the client ${name}`);
 
 			// Send me a test reminder: a call.
-			const form = page.locator(`form[action$="/appointments/${id}/test-reminder"]`);
-			check(await form.count() === 1, 'the appointment page has no "Send me a test reminder" form');
-			const channel = form.locator('select[name=channel]');
-			if (await channel.count())
-				await channel.selectOption('voice');
-			else if (await form.locator('input[name=channel][value=voice]').count())
-				await form.locator('input[name=channel][value=voice]').check();
-			await tab.click(form.locator('button[type=submit], input[type=submit]').first(),
-				{ label: 'test-reminder-queued' });
-			check(noticeCode(tab) === 'queued', `sending a test reminder led to ${tab.where()}, not ?notice=queued`);
-			check(/queued/i.test(await tab.text()), 'the page after sending a test reminder does not say "queued"');
+			await sendTestReminder(tab, id, 'voice');
 
 			// The scheduler, a worker and the simulator take it from here;
 			// the timeline shows the call, the key press and the outcome.

@@ -48,8 +48,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	xmlDocPtr doc = twiml_parse((const char *)data, size, "fuzz.xml", &d);
 	struct twiml_facts fx;
 	struct buf out = BUF_INIT, again = BUF_INIT;
-	struct twiml_render_opts opts = { vars, sizeof(vars) / sizeof(vars[0]),
-		"https://h/twilio/voice/f?c=t&s=a&n=1", "https://h/audio/f/a" };
+	/* A kept greeting and a take, so <PlayRecording> renders both ways:
+	 * "greeting" plays the URL, "this_call" its own prompts. */
+	struct twiml_render_opts opts = {
+		.vars = vars,
+		.nvars = sizeof(vars) / sizeof(vars[0]),
+		.gather_action = "https://h/twilio/voice/f?c=t&s=a&n=1",
+		.audio_base = "https://h/audio/f/a",
+		.greeting_url = "https://h/2010-04-01/Accounts/AC1/Recordings/RE1",
+		.this_call_url = NULL,
+		.recording_callback = "https://h/twilio/status/recording",
+	};
 	int problems, rc;
 
 	if (doc == NULL) {

@@ -9,6 +9,7 @@ int twilio_sim_tests(void);   /* test_twilio_sim.c: the simulator's REST API */
 int sim_calls_tests(void);    /* test_sim_calls.c: simulated calls through the REST API */
 int simulate_tests(void);     /* test_simulate.c: ringfence-sim simulate and sim_call */
 int sim_record_tests(void);   /* test_sim_record.c: inbound calls, <Record> and recordings in the simulator */
+int paths_tests(void);        /* test_paths.c: every path of every flow, played through a worker and the simulator */
 int api_tests(void);          /* test_api.c: the JSON API */
 int api_spec_tests(void);     /* test_api_spec.c: the checker of the API's OpenAPI description */
 int worker_tests(void);       /* test_worker.c: workers, the send path, status callbacks */

@@ -54,6 +54,7 @@ int main(void)
 		{ "oas", oas_tests }, { "twilio_sim", twilio_sim_tests },
 		{ "sim_calls", sim_calls_tests }, { "simulate", simulate_tests },
 		{ "sim_record", sim_record_tests },
+		{ "paths", paths_tests },
 		{ "api", api_tests }, { "api_spec", api_spec_tests }, { "worker", worker_tests },
 		{ "reconcile", reconcile_tests },
 		{ "scheduler", scheduler_tests }, { "outage", outage_tests },
