@@ -348,6 +348,13 @@ void hx_random_call_sid(char out[35])
 	hx_random_hex(out + 2, 16);
 }
 
+void hx_random_message_sid(char out[35])
+{
+	out[0] = 'S';
+	out[1] = 'M';
+	hx_random_hex(out + 2, 16);
+}
+
 void hx_random_phone(char out[13])
 {
 	unsigned char raw[10];
@@ -641,6 +648,21 @@ void hx_form_del(struct hx_form *f, const char *name)
 		if (strcmp(f->p.v[i].name, name) != 0)
 			f->p.v[j++] = f->p.v[i];
 	f->p.n = j;
+}
+
+void hx_sms_form(struct hx_form *f, const char *sid, const char *from, const char *to,
+	const char *body)
+{
+	hx_form_init(f);
+	hx_form_add(f, "MessageSid", sid);
+	hx_form_add(f, "SmsSid", sid);
+	hx_form_add(f, "AccountSid", hx_env.account_sid);
+	hx_form_add(f, "From", from);
+	hx_form_add(f, "To", to);
+	hx_form_add(f, "Body", body);
+	hx_form_add(f, "NumMedia", "0");
+	hx_form_add(f, "NumSegments", "1");
+	hx_form_add(f, "ApiVersion", "2010-04-01");
 }
 
 void hx_form_set(struct hx_form *f, const char *name, const char *value)

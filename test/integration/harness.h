@@ -93,6 +93,8 @@ int hx_wait_child(pid_t pid, long timeout_s);
 void hx_random_hex(char *out, size_t n);
 /* "CA" + 32 hex; out needs 35 bytes. */
 void hx_random_call_sid(char out[35]);
+/* "SM" + 32 hex; out needs 35 bytes. */
+void hx_random_message_sid(char out[35]);
 /* A random North American E.164 number, "+1" + 10 digits; out needs 13. */
 void hx_random_phone(char out[13]);
 
@@ -178,6 +180,11 @@ void hx_form_add(struct hx_form *f, const char *name, const char *value);
 void hx_form_set(struct hx_form *f, const char *name, const char *value);
 /* Removes every occurrence of name. */
 void hx_form_del(struct hx_form *f, const char *name);
+/* Initialises f with the fields Twilio posts to the inbound SMS webhook
+ * for the text sid (its MessageSid) from from to to saying body; the
+ * caller adds any more and hx_form_frees it. */
+void hx_sms_form(struct hx_form *f, const char *sid, const char *from, const char *to,
+	const char *body);
 /* application/x-www-form-urlencoded text of f (caller frees). */
 char *hx_form_encode(const struct hx_form *f);
 

@@ -634,18 +634,8 @@ static void sms_text(const struct hx_rfix *fx, const char *body, struct buf *why
 	struct hx_twiml t;
 	char sid[35], *url = xasprintf("%s/twilio/sms/inbound", hx_env.public_url);
 
-	sid[0] = 'S';
-	sid[1] = 'M';
-	hx_random_hex(sid + 2, 16);
-	hx_form_init(&form);
-	hx_form_add(&form, "MessageSid", sid);
-	hx_form_add(&form, "SmsSid", sid);
-	hx_form_add(&form, "AccountSid", hx_env.account_sid);
-	hx_form_add(&form, "From", fx->phone);
-	hx_form_add(&form, "To", SMS_SENDER);
-	hx_form_add(&form, "Body", body);
-	hx_form_add(&form, "NumMedia", "0");
-	hx_form_add(&form, "ApiVersion", "2010-04-01");
+	hx_random_message_sid(sid);
+	hx_sms_form(&form, sid, fx->phone, SMS_SENDER, body);
 	if (hx_post_form(url, &form, HX_SIGNED, &rs) < 0) {
 		buf_printf(why, "; text '%s': %s", body, rs.error);
 	} else {

@@ -134,14 +134,6 @@ static void sim_reply_or_fail(const char *phone, const char *want)
 
 /* ---- texts and their replies ---------------------------------------------- */
 
-/* A fresh "SM" + 32 lower-case hex. */
-static void new_sid(char sid[35])
-{
-	sid[0] = 'S';
-	sid[1] = 'M';
-	hx_random_hex(sid + 2, 16);
-}
-
 /* Posts a signed text with MessageSid sid from phone to to saying body
  * (with OptOutType opt unless NULL); it must be answered 200 TwiML, the
  * empty document or one <Message>.  Returns that message's text ("" for
@@ -154,19 +146,10 @@ static char *post_text_or_fail(const char *sid, const char *phone, const char *t
 	char *url = xasprintf("%s/twilio/sms/inbound", hx_env.public_url), *reply = NULL;
 	const char *b, *m, *e;
 
-	hx_form_init(&f);
+	hx_sms_form(&f, sid, phone, to, body);
 	hx_form_add(&f, "ToCountry", "US");
 	hx_form_add(&f, "SmsMessageSid", sid);
-	hx_form_add(&f, "NumMedia", "0");
-	hx_form_add(&f, "SmsSid", sid);
 	hx_form_add(&f, "SmsStatus", "received");
-	hx_form_add(&f, "Body", body);
-	hx_form_add(&f, "To", to);
-	hx_form_add(&f, "NumSegments", "1");
-	hx_form_add(&f, "MessageSid", sid);
-	hx_form_add(&f, "AccountSid", hx_env.account_sid);
-	hx_form_add(&f, "From", phone);
-	hx_form_add(&f, "ApiVersion", "2010-04-01");
 	if (opt)
 		hx_form_add(&f, "OptOutType", opt);
 	if (hx_post_form(url, &f, HX_SIGNED, &rs) < 0)
@@ -202,7 +185,7 @@ static char *text_or_fail(const struct hx_rfix *f, const char *body)
 	char sid[35];
 	char *reply;
 
-	new_sid(sid);
+	hx_random_message_sid(sid);
 	reply = post_text_or_fail(sid, f->phone, F_SENDER, body, NULL);
 	assert_null(strstr(reply, "SECRET"));
 	return reply;
@@ -471,7 +454,7 @@ static void test_replayed_sid(void **state)
 
 	fixture_or_fail(&f, "Flow Replay Clinic");
 	sent_or_fail(&f);
-	new_sid(sid);
+	hx_random_message_sid(sid);
 	first = post_text_or_fail(sid, f.phone, F_SENDER, "3", NULL);
 	assert_non_null(strstr(first, "will call you back"));
 	at1 = value_or_fail("SELECT callback_requested_at FROM appointments WHERE id = $1::bigint",
