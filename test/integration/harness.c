@@ -1286,6 +1286,19 @@ int hx_redis(int argc, const char **argv, long long *integer, char *err, size_t 
 	return 0;
 }
 
+void hx_taskcode_reset_or_fail(void)
+{
+	static const char script[] =
+		"local k = redis.call('KEYS', ARGV[1]) for i = 1, #k do redis.call('DEL', k[i]) end"
+		" return #k";
+	const char *argv[] = { "EVAL", script, "0", "rf:tc:fail:*" };
+	char err[256];
+
+	hx_db_cmd_or_fail("DELETE FROM task_code_attempts", 0, NULL);
+	if (hx_redis(4, argv, NULL, err, sizeof(err)) < 0)
+		fail_msg("cannot clear the task code counters in Redis: %s", err);
+}
+
 void hx_disconnect(void)
 {
 	if (pg)

@@ -380,6 +380,11 @@ int hx_redis_up(void);
  * answer, else 0), -1 with the reason in err. */
 int hx_redis(int argc, const char **argv, long long *integer, char *err, size_t errlen);
 
+/* Forgets every task code attempt (PostgreSQL) and the task code
+ * throttle's Redis counters, so that one test's wrong codes do not
+ * throttle the next.  Fails the test when either cannot be cleared. */
+void hx_taskcode_reset_or_fail(void);
+
 /* Drops the harness's own PostgreSQL and Redis connections, so that the
  * next use connects afresh (after the servers were restarted). */
 void hx_disconnect(void);

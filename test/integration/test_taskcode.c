@@ -6,8 +6,8 @@
  * guesses and a Redis restart.
  *
  * The throttles count wrong codes of every caller together, so each test
- * starts and ends with them cleared (tc_reset), the way the session group
- * clears the login throttle. */
+ * starts and ends with them cleared (hx_taskcode_reset_or_fail), the way
+ * the session group clears the login throttle. */
 #include "harness.h"
 #include "dash_client.h"
 #include "groups.h"
@@ -22,31 +22,17 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Forgets every task code attempt (PostgreSQL) and the Redis counters. */
-static void tc_reset(void)
-{
-	static const char script[] =
-		"local k = redis.call('KEYS', ARGV[1]) for i = 1, #k do redis.call('DEL', k[i]) end"
-		" return #k";
-	const char *argv[] = { "EVAL", script, "0", "rf:tc:fail:*" };
-	char err[256];
-
-	hx_db_cmd_or_fail("DELETE FROM task_code_attempts", 0, NULL);
-	if (hx_redis(4, argv, NULL, err, sizeof(err)) < 0)
-		fail_msg("cannot clear the task code counters in Redis: %s", err);
-}
-
 static int tc_setup(void **state)
 {
 	(void)state;
-	tc_reset();
+	hx_taskcode_reset_or_fail();
 	return 0;
 }
 
 static int tc_teardown(void **state)
 {
 	(void)state;
-	tc_reset();
+	hx_taskcode_reset_or_fail();
 	return 0;
 }
 
@@ -953,7 +939,7 @@ static void test_guess_flood(void **state)
 		fail_msg("cannot restart Redis");
 	hx_disconnect();
 	expect_refused(fl, "after a Redis restart");
-	tc_reset();
+	hx_taskcode_reset_or_fail();
 	{
 		struct inb c;
 		inb_start(&c, NULL, fl->to);
