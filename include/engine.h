@@ -26,6 +26,12 @@ struct rds;
  * inbound call with no business until an action binds one. */
 #define ENGINE_INBOUND_FLOW "inbound"
 
+/* Digits on a <Record>'s action when the caller hung up to end the
+ * recording.  The take is stored like any other (the `recorded` input)
+ * and nobody is left to keep it; anywhere but a <Record>'s action the
+ * request is refused (the apology, nothing changed). */
+#define ENGINE_DIGITS_HANGUP "hangup"
+
 struct engine;
 
 /* Loads every flow under root/state_tables and checks each (a flow with
@@ -41,6 +47,9 @@ void engine_free(struct engine *e);
  * <AccountSid>/Recordings/"). */
 void engine_attach(struct engine *e, struct rds *r, const char *secret,
 	const char *recordings_prefix);
+
+/* The recording URL prefix engine_attach was given, or NULL. */
+const char *engine_recordings_prefix(const struct engine *e);
 
 /* The loaded flow called name, or NULL. */
 const struct flow *engine_flow(const struct engine *e, const char *name);

@@ -37,8 +37,12 @@ int greeting_store_take(struct action_ctx *ctx, const char **event);  /* the tak
 int greeting_retake(struct action_ctx *ctx, const char **event);      /* "again" / "enough" */
 int greeting_keep(struct action_ctx *ctx, const char **event);        /* keeps the last take */
 
-/* POST /twilio/status/recording. */
-enum { GR_CALL_SID, GR_ACCOUNT_SID, GR_RECORDING_SID, GR_STATUS, GR_DURATION, GR_NFIELDS };
+/* POST /twilio/status/recording.  Twilio does not promise that the
+ * "completed" callback comes after the <Record>'s action: when it comes
+ * first, the take is made from it (its RecordingUrl must be this
+ * account's, as on the action), and the action then finds it. */
+enum { GR_CALL_SID, GR_ACCOUNT_SID, GR_RECORDING_SID, GR_STATUS, GR_DURATION, GR_URL,
+	GR_NFIELDS };
 extern const struct valid_field greeting_status_fields[GR_NFIELDS];
 void greeting_status_handle(struct app *app, const struct route_input *in, struct outcome *out);
 

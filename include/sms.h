@@ -30,7 +30,7 @@
 #include "dispatch.h"
 
 /* Whether body is an opt-out keyword (1: STOP, STOPALL, UNSUBSCRIBE,
- * CANCEL, END, QUIT), an opt-in keyword (-1: START, YES, UNSTOP) or
+ * CANCEL, END, QUIT, REVOKE, OPTOUT), an opt-in keyword (-1: START, YES, UNSTOP) or
  * neither (0): the whole message, case-insensitive, surrounding white
  * space ignored. */
 int sms_opt_keyword(const char *body);

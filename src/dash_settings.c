@@ -751,10 +751,13 @@ void dash_settings_business_handle(struct app *app, const struct route_input *in
 	p[4] = arena_printf(a, "%02d:%02d", we / 60, we % 60);
 	p[5] = phone;
 	p[6] = v.biz.amd ? "true" : "false";
+	/* An unverified business reaches only its callback number (DESIGN
+	 * rule 13), so that number is not its own to change: otherwise any
+	 * number could be made "its own".  An operator verifies first. */
 	res = db_exec_prepared(app->db, "dash_settings_business_update",
 		"UPDATE businesses SET name = $2, time_zone = $3, window_start = $4::time,"
 		" window_end = $5::time, callback_phone = $6, machine_detection = $7::boolean"
-		" WHERE id = $1::bigint", 7, p);
+		" WHERE id = $1::bigint AND (verified OR callback_phone::text = $6)", 7, p);
 	if (res == NULL) {
 		page_unavailable(out);
 		return;
@@ -762,7 +765,16 @@ void dash_settings_business_handle(struct app *app, const struct route_input *in
 	r = atoi(PQcmdTuples(res));
 	PQclear(res);
 	if (r != 1) {
-		page_not_found(out);
+		r = db_row_prepared(app->db, a, "dash_settings_business_exists",
+			"SELECT verified::text FROM businesses WHERE id = $1::bigint", 1, p, 1, row);
+		if (r < 0)
+			page_unavailable(out);
+		else if (r == 1 && strcmp(row[0], "false") == 0)
+			refuse(app, in, out, &v, "callback_phone", "Callback number: until an operator"
+				" verifies your business, reminders reach only this number, so it cannot"
+				" change yet. Nothing was changed.");
+		else
+			page_not_found(out);
 		return;
 	}
 	page_redirect(out, "/settings?notice=saved#business");

@@ -103,6 +103,11 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
+const char *engine_recordings_prefix(const struct engine *e)
+{
+	return e->recordings_prefix;
+}
+
 const struct flow *engine_flow(const struct engine *e, const char *name)
 {
 	for (size_t i = 0; i < e->nflows; i++)
@@ -348,6 +353,11 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 	seq = atoi(row.v[C_SEQ]);
 	if (state < 0) {
 		snprintf(err, errlen, "call is in a state its flow does not have");
+		goto rollback;
+	}
+	if (in->digits && strcmp(in->digits, ENGINE_DIGITS_HANGUP) == 0 &&
+		in->recording_url == NULL) {
+		snprintf(err, errlen, "Digits=hangup outside a <Record>'s action");
 		goto rollback;
 	}
 	input = decide_input(in, f, &row, seq, &replay);

@@ -5,6 +5,7 @@
 #include "app.h"
 #include "arena.h"
 #include "clock.h"
+#include "engine.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -89,31 +90,53 @@ static long call_takes(struct action_ctx *ctx)
 	return atol(v[0]);
 }
 
-/* The recording a <Record>'s action names: its URL must be this
- * account's recording prefix followed by the sid (and RecordingSid, when
- * sent, the same).  The sid (in the arena), or NULL. */
-static const char *take_sid(struct action_ctx *ctx)
+/* The recording url names (from a <Record>'s action or the recording
+ * callback): it must be this account's recording prefix followed by the
+ * sid (and recording_sid, when sent, the same).  The sid (in a), or
+ * NULL. */
+static const char *take_sid(struct arena *a, const char *prefix, const char *url,
+	const char *recording_sid)
 {
 	size_t n;
 	const char *sid;
 
-	if (ctx->recording_url == NULL || ctx->recordings_prefix == NULL)
+	if (url == NULL || prefix == NULL)
 		return NULL;
-	n = strlen(ctx->recordings_prefix);
-	if (strncmp(ctx->recording_url, ctx->recordings_prefix, n) != 0)
+	n = strlen(prefix);
+	if (strncmp(url, prefix, n) != 0)
 		return NULL;
-	sid = ctx->recording_url + n;
+	sid = url + n;
 	if (!valid_recording_sid(sid, strlen(sid)))
 		return NULL;
-	if (ctx->recording_sid && strcmp(ctx->recording_sid, sid) != 0)
+	if (recording_sid && strcmp(recording_sid, sid) != 0)
 		return NULL;
-	return arena_strdup(ctx->arena, sid);
+	return arena_strdup(a, sid);
+}
+
+/* Whether this call already has the take sid (its recording callback
+ * came first and made it): 1 yes, 0 no, -1 database error or the
+ * recording belongs to another call. */
+static int take_exists(struct action_ctx *ctx, const char *sid)
+{
+	const char *p[1] = { sid }, *v[1] = { NULL };
+	int r = db_row_prepared(ctx->db, ctx->arena, "greeting_take_of",
+		"SELECT call_id::text FROM greeting_takes WHERE recording_sid = $1", 1, p, 1, v);
+
+	if (r <= 0)
+		return r;
+	if (strcmp(v[0], ctx->call_id) != 0) {
+		log_warn("greeting: call %s names recording %s of another call", ctx->call_id, sid);
+		return -1;
+	}
+	return 1;
 }
 
 int greeting_store_take(struct action_ctx *ctx, const char **event)
 {
-	const char *code = call_code(ctx), *sid = take_sid(ctx);
+	const char *code = call_code(ctx), *sid = take_sid(ctx->arena, ctx->recordings_prefix,
+		ctx->recording_url, ctx->recording_sid);
 	long n;
+	int have;
 	const char *p[7];
 
 	*event = NULL;
@@ -126,6 +149,9 @@ int greeting_store_take(struct action_ctx *ctx, const char **event)
 			ctx->call_id);
 		return -1;
 	}
+	have = take_exists(ctx, sid);
+	if (have != 0)
+		return have > 0 ? 0 : -1;
 	n = call_takes(ctx);
 	if (n < 0 || n >= GREETING_MAX_TAKES)
 		return -1;
@@ -195,7 +221,37 @@ const struct valid_field greeting_status_fields[GR_NFIELDS] = {
 	[GR_RECORDING_SID] = { "RecordingSid", valid_recording_sid, 1, VALID_TEXT },
 	[GR_STATUS] = { "RecordingStatus", valid_recording_status, 1, VALID_TEXT },
 	[GR_DURATION] = { "RecordingDuration", valid_recording_duration, 0, VALID_TEXT },
+	[GR_URL] = { "RecordingUrl", valid_recording_url, 0, VALID_TEXT },
 };
+
+/* A "completed" callback that came before its <Record>'s action: the
+ * take, made from it, of the inbound call that used a greeting code,
+ * when its RecordingUrl is this account's recording of that sid and the
+ * call has takes left.  The call row is already locked.  As
+ * db_row_prepared, v getting the take's id, business and call. */
+static int take_from_callback(struct app *app, struct arena *a, const struct valid_value *f,
+	const char *now, const char *dur, const char *v[3])
+{
+	const char *prefix = app->engine ? engine_recordings_prefix(app->engine) : NULL;
+	const char *sid = take_sid(a, prefix, f[GR_URL].s, f[GR_RECORDING_SID].s);
+	const char *p[6] = { f[GR_CALL_SID].s, sid, f[GR_URL].s, dur, now, NULL };
+
+	if (sid == NULL)
+		return 0;
+	p[5] = arena_printf(a, "%d", GREETING_MAX_TAKES);
+	return db_row_prepared(app->db, a, "greeting_take_early",
+		"WITH c AS (SELECT k.id, k.business_id,"
+		"  (SELECT count(*) FROM greeting_takes g WHERE g.call_id = k.id) AS n"
+		"  FROM calls k WHERE k.call_sid = $1 AND k.direction = 'inbound'"
+		"  AND k.business_id IS NOT NULL),"
+		" t AS (SELECT tc.id FROM task_codes tc JOIN c ON tc.used_by_call = c.id"
+		"  AND tc.business_id = c.business_id WHERE tc.purpose = 'greeting')"
+		" INSERT INTO greeting_takes (call_id, business_id, task_code_id, take, recording_sid,"
+		"  recording_url, duration_s, completed_at)"
+		" SELECT c.id, c.business_id, t.id, c.n + 1, $2, $3, $4::int, $5::timestamptz"
+		" FROM c, t WHERE c.n < $6::int ON CONFLICT DO NOTHING"
+		" RETURNING id::text, business_id::text, call_id::text", 6, p, 3, v);
+}
 
 /* Only a take of the very call the callback names changes, and only
  * once; the business's greeting changes only when the take was kept. */
@@ -218,12 +274,20 @@ void greeting_status_handle(struct app *app, const struct route_input *in, struc
 	clock_sql(clock_now_s(), now);
 	if (db_begin(app->db) < 0)
 		goto dberr;
+	/* The call's row first, as the engine locks it: an action being
+	 * handled now has committed its take before this reads. */
+	r = db_row_prepared(app->db, a, "greeting_call_lock",
+		"SELECT id::text FROM calls WHERE call_sid = $1 FOR UPDATE", 1, p + 1, 1, v);
+	if (r < 0)
+		goto rollback;
 	r = db_row_prepared(app->db, a, "greeting_completed",
 		"UPDATE greeting_takes g SET completed_at = $3::timestamptz,"
 		" duration_s = COALESCE($4::int, g.duration_s) FROM calls c"
 		" WHERE g.recording_sid = $1 AND c.id = g.call_id AND c.call_sid = $2"
 		" AND g.completed_at IS NULL RETURNING g.id::text, g.business_id::text, g.call_id::text",
 		4, p, 3, v);
+	if (r == 0)
+		r = take_from_callback(app, a, f, now, dur, v);
 	if (r < 0)
 		goto rollback;
 	if (r == 0) {

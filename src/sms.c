@@ -52,8 +52,10 @@ static int word_in(const char *word, const char *const *list)
 	return 0;
 }
 
+/* Twilio's default opt-out keywords for long codes (its Advanced
+ * Opt-Out page): REVOKE and OPTOUT joined the older six. */
 static const char *const opt_out_words[] = { "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
-	"QUIT", NULL };
+	"QUIT", "REVOKE", "OPTOUT", NULL };
 
 int sms_opt_keyword(const char *body)
 {
@@ -93,10 +95,18 @@ const char *sms_classify(const char *body, const char *opt_out_type)
 	return "other";
 }
 
+/* OptOutType: Twilio documents STOP, START and HELP; a value it may add
+ * later (or an account's own keyword set) must not make the whole text
+ * refused, its STOP in the body included, so any short upper-case word
+ * passes and only the three known ones mean anything (sms_classify). */
 static int valid_opt_out_type(const char *v, size_t len)
 {
-	return (len == 4 && strcmp(v, "STOP") == 0) || (len == 5 && strcmp(v, "START") == 0) ||
-		(len == 4 && strcmp(v, "HELP") == 0);
+	if (len < 1 || len > 32)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '_'))
+			return 0;
+	return 1;
 }
 
 const struct valid_field sms_inbound_fields[SMS_NFIELDS] = {

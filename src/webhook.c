@@ -8,6 +8,15 @@
 
 #include <string.h>
 
+/* Digits: the keys pressed, or, on a <Record>'s action only, "hangup"
+ * when the caller hung up to end the recording (Twilio's <Record>
+ * docs); the engine refuses "hangup" anywhere else. */
+static int valid_voice_digits(const char *v, size_t len)
+{
+	return valid_digits(v, len) ||
+		(v != NULL && len == 6 && strcmp(v, ENGINE_DIGITS_HANGUP) == 0);
+}
+
 const struct valid_field webhook_voice_fields[WV_NFIELDS] = {
 	[WV_CALL_SID] = { "CallSid", valid_call_sid, 1, VALID_TEXT },
 	[WV_ACCOUNT_SID] = { "AccountSid", valid_account_sid, 1, VALID_TEXT },
@@ -15,7 +24,7 @@ const struct valid_field webhook_voice_fields[WV_NFIELDS] = {
 	[WV_TO] = { "To", valid_phone_or_client, 0, VALID_TEXT },
 	[WV_CALL_STATUS] = { "CallStatus", valid_call_status, 0, VALID_TEXT },
 	[WV_DIRECTION] = { "Direction", valid_direction, 0, VALID_TEXT },
-	[WV_DIGITS] = { "Digits", valid_digits, 0, VALID_TEXT },
+	[WV_DIGITS] = { "Digits", valid_voice_digits, 0, VALID_TEXT },
 	[WV_ANSWERED_BY] = { "AnsweredBy", valid_answered_by, 0, VALID_TEXT },
 	/* A <Record>'s action request. */
 	[WV_RECORDING_URL] = { "RecordingUrl", valid_recording_url, 0, VALID_TEXT },

@@ -659,7 +659,8 @@ void hx_sms_form(struct hx_form *f, const char *sid, const char *from, const cha
 	hx_form_add(f, "AccountSid", hx_env.account_sid);
 	hx_form_add(f, "From", from);
 	hx_form_add(f, "To", to);
-	hx_form_add(f, "Body", body);
+	if (body)
+		hx_form_add(f, "Body", body);
 	hx_form_add(f, "NumMedia", "0");
 	hx_form_add(f, "NumSegments", "1");
 	hx_form_add(f, "ApiVersion", "2010-04-01");

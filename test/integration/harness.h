@@ -181,8 +181,8 @@ void hx_form_set(struct hx_form *f, const char *name, const char *value);
 /* Removes every occurrence of name. */
 void hx_form_del(struct hx_form *f, const char *name);
 /* Initialises f with the fields Twilio posts to the inbound SMS webhook
- * for the text sid (its MessageSid) from from to to saying body; the
- * caller adds any more and hx_form_frees it. */
+ * for the text sid (its MessageSid) from from to to saying body (NULL:
+ * no Body field at all); the caller adds any more and hx_form_frees it. */
 void hx_sms_form(struct hx_form *f, const char *sid, const char *from, const char *to,
 	const char *body);
 /* application/x-www-form-urlencoded text of f (caller frees). */

@@ -156,7 +156,8 @@ static char *post_text_or_fail(const char *sid, const char *phone, const char *t
 		fail_msg("POST %s: %s", url, rs.error);
 	b = buf_str(&rs.body);
 	if (rs.status != 200 || strncasecmp(rs.content_type, "text/xml", 8) != 0)
-		fail_msg("text '%s': HTTP %ld %s:\n%s", body, rs.status, rs.content_type, b);
+		fail_msg("text '%s': HTTP %ld %s:\n%s", body ? body : "(none)", rs.status,
+			rs.content_type, b);
 	m = strstr(b, "<Message>");
 	if (m == NULL) {
 		if (strstr(b, "<Response/>") == NULL)
@@ -443,6 +444,48 @@ static void test_two_businesses_one_sender(void **state)
 	reply_or_fail(&a, "HELP", "Flow Second Salon");
 }
 
+/* What clients really text: nothing at all (an MMS without words), the
+ * longest text, emoji, keywords with words around them, punctuation and
+ * look-alike letters.  Each is answered with valid TwiML (one help text
+ * for the reminder, then silence), none acts on the appointment or opts
+ * anybody out; white space around a keyword still counts. */
+static void test_odd_texts(void **state)
+{
+	static const char *const odd[] = { "", "\xf0\x9f\x91\x8d", "Yes!", "1.", "STOP now",
+		"\xef\xbc\xb3\xef\xbc\xb4\xef\xbc\xaf\xef\xbc\xb0", /* fullwidth STOP */
+		"\xd0\x85TOP", /* Cyrillic DZE for S */ "y\xd0\xb5s", "\t", NULL };
+	struct hx_rfix f;
+	char sid[35], *r, *longest;
+	size_t i;
+	(void)state;
+
+	fixture_or_fail(&f, "Flow Odd Clinic");
+	sent_or_fail(&f);
+	hx_random_message_sid(sid);
+	r = post_text_or_fail(sid, f.phone, F_SENDER, NULL, NULL);
+	if (strstr(r, "sorry, not understood") == NULL)
+		fail_msg("an MMS without words: reply '%s', expected the help text", r);
+	free(r);
+	for (i = 0; odd[i]; i++)
+		reply_or_fail(&f, odd[i], "");
+	longest = xmalloc(1601);
+	memset(longest, 'a', 1600);
+	longest[1600] = '\0';
+	reply_or_fail(&f, longest, "");
+	for (i = 0; i < 1600; i++)
+		memcpy(longest + i, i % 2 ? "2" : " ", 1);
+	reply_or_fail(&f, longest, "");
+	free(longest);
+	appointment_is_or_fail(&f, "booked");
+	assert_int_equal(opted_out(&f), 0);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM inbound_texts WHERE from_number ="
+		" (SELECT phone FROM clients WHERE id = $1::bigint)", f.client), 12);
+	reply_or_fail(&f, "\t yes \r\n", "is confirmed");
+	appointment_is_or_fail(&f, "confirmed");
+	reply_or_fail(&f, "  stop  ", "");
+	assert_int_equal(opted_out(&f), 1);
+}
+
 /* A replayed MessageSid (Twilio retrying) changes nothing and gets
  * nothing, however often it comes. */
 static void test_replayed_sid(void **state)
@@ -529,6 +572,33 @@ static void test_sim_refuses_stopped_number(void **state)
 	assert_int_equal(code, 0);
 }
 
+/* REVOKE and OPTOUT, Twilio's newer default opt-out keywords, opt out as
+ * STOP does, in ringfence and at the simulated carrier (21610). */
+static void test_newer_opt_out_words(void **state)
+{
+	struct hx_rfix f;
+	long code;
+	(void)state;
+
+	fixture_or_fail(&f, "Flow Revoke Clinic");
+	sent_or_fail(&f);
+	reply_or_fail(&f, " revoke ", "");
+	assert_int_equal(opted_out(&f), 1);
+	reply_or_fail(&f, "START", "you will get appointment reminders by text again");
+	assert_int_equal(opted_out(&f), 0);
+	reply_or_fail(&f, "OptOut", "");
+	assert_int_equal(opted_out(&f), 1);
+	appointment_is_or_fail(&f, "booked");
+
+	fixture_or_fail(&f, "Flow Optout Carrier Clinic");
+	hx_sim_callee_or_fail(f.phone, "person; sms-reply \"OPTOUT\"");
+	sent_or_fail(&f);
+	wait_count_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
+		" AND opted_out_at IS NOT NULL", f.client, 1, "the client opted out by OPTOUT");
+	assert_int_equal(sim_send(f.phone, &code), 400);
+	assert_int_equal(code, 21610);
+}
+
 /* The business's "do not call" (dashboard client page, API) stops calls
  * only: the voice reminder is not placed and says why; a text still goes. */
 static void test_do_not_call_stops_voice_only(void **state)
@@ -573,6 +643,7 @@ static int group_teardown(void **state)
 int sms_flow_tests(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_odd_texts),
 		cmocka_unit_test(test_confirm_by_simulated_reply),
 		cmocka_unit_test(test_confirm_cancel_and_after),
 		cmocka_unit_test(test_callback_then_no),
@@ -584,6 +655,7 @@ int sms_flow_tests(void)
 		cmocka_unit_test(test_two_businesses_one_sender),
 		cmocka_unit_test(test_replayed_sid),
 		cmocka_unit_test(test_sim_refuses_stopped_number),
+		cmocka_unit_test(test_newer_opt_out_words),
 		cmocka_unit_test(test_do_not_call_stops_voice_only),
 	};
 	return cmocka_run_group_tests_name("integration: SMS conversations", tests, group_setup,

@@ -224,8 +224,9 @@ static char *recording_url(char sid[35])
 		api && *api ? api : "https://api.twilio.com", hx_env.account_sid, sid);
 }
 
-/* The <Record>'s action request: the recording url (sid) just made. */
-static void inb_recorded(struct inb *c, const char *url, const char *sid)
+/* The <Record>'s action request: the recording url (sid) just made,
+ * ended by digits ("#", or "hangup" when the caller hung up). */
+static void inb_recorded_by(struct inb *c, const char *url, const char *sid, const char *digits)
 {
 	char state[72], token[40], action[1024];
 	long long seq;
@@ -240,11 +241,16 @@ static void inb_recorded(struct inb *c, const char *url, const char *sid)
 	snprintf(action, sizeof(action), "%s/twilio/voice/inbound?c=%s&s=record&n=%lld",
 		hx_env.public_url, token, seq);
 	inb_form(c, &f);
-	hx_form_add(&f, "Digits", "#");
+	hx_form_add(&f, "Digits", digits);
 	hx_form_add(&f, "RecordingDuration", "4");
 	hx_form_add(&f, "RecordingSid", sid);
 	hx_form_add(&f, "RecordingUrl", url);
 	inb_send(c, action, &f, "Record action");
+}
+
+static void inb_recorded(struct inb *c, const char *url, const char *sid)
+{
+	inb_recorded_by(c, url, sid, "#");
 }
 
 /* Twilio's recording status callback for the call's recording sid. */
@@ -562,6 +568,114 @@ static void test_takes_and_callbacks(void **state)
 	inb_clear(&c);
 	free(url);
 	free(url2);
+}
+
+/* A caller who hangs up to end the recording: Twilio still requests the
+ * <Record>'s action, with Digits=hangup.  The take is stored (its
+ * callback completes it) but nobody kept it, so the greeting does not
+ * change, and the answer is valid TwiML.  Digits=hangup anywhere else
+ * (a Gather's action) is refused: the apology, the call unchanged. */
+static void test_hangup_while_recording(void **state)
+{
+	char biz[24], code[7], sid[35], st[72], token[40], *url, *g;
+	long long seq, seq2;
+	struct inb c;
+
+	(void)state;
+	business_or_fail(biz);
+	cli_code_or_fail(biz, code);
+	url = recording_url(sid);
+	inb_start(&c, NULL, NULL);
+	inb_enter(&c, code);
+	expect_state(&c, "record");
+	inb_recorded_by(&c, url, sid, "hangup");
+	expect_state(&c, "review");
+	{
+		const char *p[2] = { sid, biz };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes WHERE"
+			" recording_sid = $1 AND business_id = $2::bigint AND kept_at IS NULL", 2, p), 1);
+	}
+	recording_callback(c.sid, sid, url, "completed");
+	{
+		const char *p[1] = { sid };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes WHERE"
+			" recording_sid = $1 AND completed_at IS NOT NULL AND kept_at IS NULL", 1, p), 1);
+	}
+	g = greeting_of(biz);
+	if (g != NULL)
+		fail_msg("a take nobody kept became the greeting: %s", g);
+	inb_clear(&c);
+
+	/* Digits=hangup on the code's Gather. */
+	inb_start(&c, NULL, NULL);
+	inb_row(&c, st, token, &seq);
+	inb_enter(&c, "hangup");
+	expect_hangup(&c);
+	if (c.t.has_gather)
+		fail_msg("Digits=hangup at a Gather was taken as input:\n%s", buf_str(&c.rs.body));
+	inb_row(&c, st, token, &seq2);
+	assert_string_equal(st, "ask_code");
+	assert_int_equal(seq, seq2);
+	{
+		const char *p[1] = { c.sid };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM task_code_attempts a"
+			" JOIN calls k ON k.id = a.call_id WHERE k.call_sid = $1", 1, p), 0);
+	}
+	inb_clear(&c);
+	free(url);
+}
+
+/* Twilio's "completed" recording callback may come before the <Record>'s
+ * action: the take is made from it and the action finds it, so keeping it
+ * makes it the greeting at once.  A callback whose RecordingUrl is not
+ * this account's makes nothing. */
+static void test_callback_before_action(void **state)
+{
+	char biz[24], code[7], sid[35], fsid[35], hex[33], *url, *furl, *g;
+	struct inb c;
+
+	(void)state;
+	business_or_fail(biz);
+	cli_code_or_fail(biz, code);
+	url = recording_url(sid);
+	inb_start(&c, NULL, NULL);
+	inb_enter(&c, code);
+	expect_state(&c, "record");
+	/* A foreign recording first: nothing. */
+	hx_random_hex(hex, 16);
+	snprintf(fsid, sizeof(fsid), "RE%s", hex);
+	furl = xasprintf("https://evil.example/2010-04-01/Accounts/%s/Recordings/%s",
+		hx_env.account_sid, fsid);
+	recording_callback(c.sid, fsid, furl, "completed");
+	{
+		const char *p[1] = { c.sid };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes g JOIN calls k"
+			" ON k.id = g.call_id WHERE k.call_sid = $1", 1, p), 0);
+	}
+	recording_callback(c.sid, sid, url, "completed");
+	{
+		const char *p[1] = { sid };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes WHERE"
+			" recording_sid = $1 AND completed_at IS NOT NULL AND kept_at IS NULL", 1, p), 1);
+	}
+	g = greeting_of(biz);
+	assert_null(g);
+	inb_recorded(&c, url, sid);
+	expect_state(&c, "review");
+	inb_enter(&c, "1");
+	expect_state(&c, "kept");
+	g = greeting_of(biz);
+	if (g == NULL || strcmp(g, url) != 0)
+		fail_msg("greeting is '%s', want '%s'", g ? g : "(none)", url);
+	{
+		const char *p[1] = { c.sid };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes g JOIN calls k"
+			" ON k.id = g.call_id WHERE k.call_sid = $1", 1, p), 1);
+	}
+	free(g);
+	free(furl);
+	free(url);
+	inb_clear(&c);
 }
 
 /* The dashboard: the code page (CSRF, staff refused), the greeting played
@@ -958,6 +1072,8 @@ int taskcode_tests(void)
 		cmocka_unit_test_setup_teardown(test_three_wrong_codes, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_expired_and_reused, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_takes_and_callbacks, tc_setup, tc_teardown),
+		cmocka_unit_test_setup_teardown(test_hangup_while_recording, tc_setup, tc_teardown),
+		cmocka_unit_test_setup_teardown(test_callback_before_action, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_dashboard, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_greeting_through_simulator, tc_setup, tc_teardown),
 		cmocka_unit_test_setup_teardown(test_guess_flood, tc_setup, tc_teardown),

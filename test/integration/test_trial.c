@@ -267,6 +267,54 @@ static void test_unverified_only_own_number(void **state)
 	dc_owner_free(&o);
 }
 
+/* An unverified business cannot make another number "its own": the
+ * settings form refuses a new callback number (422, nothing changed)
+ * but saves the rest with the same number; once verified, the number
+ * can change. */
+static void test_unverified_callback_fixed(void **state)
+{
+	struct dc_owner o;
+	struct dc_response r;
+	char own[13], other[13], *v;
+	(void)state;
+
+	dc_owner_or_fail(&o, "owner", "UTC");
+	hx_random_phone(own);
+	hx_random_phone(other);
+	hx_db_cmd_or_fail("UPDATE businesses SET verified = false, callback_phone = $2"
+		" WHERE id = $1::bigint", 2, (const char *[]){ o.biz, own });
+	assert_int_equal(dc_post_form(o.c, "/settings/business", &r, "name", "Renamed Clinic",
+		"time_zone", "UTC", "window_start", "08:00", "window_end", "20:00",
+		"callback_phone", other, NULL), 0);
+	if (r.status != 422 || strstr(buf_str(&r.body), "until an operator verifies") == NULL)
+		fail_msg("a new callback number of an unverified business: HTTP %ld\n%s", r.status,
+			buf_str(&r.body));
+	dc_response_free(&r);
+	v = hx_db_value_or_fail("SELECT concat_ws('|', name, callback_phone) FROM businesses"
+		" WHERE id = $1::bigint", 1, (const char *[]){ o.biz });
+	if (strstr(v, "Renamed Clinic") != NULL || strstr(v, own) == NULL)
+		fail_msg("the refused form changed the business: %s", v);
+	free(v);
+	assert_int_equal(dc_post_form(o.c, "/settings/business", &r, "name", "Renamed Clinic",
+		"time_zone", "UTC", "window_start", "08:00", "window_end", "20:00",
+		"callback_phone", own, NULL), 0);
+	assert_int_equal(r.status, 303);
+	dc_response_free(&r);
+	hx_db_cmd_or_fail("UPDATE businesses SET verified = true WHERE id = $1::bigint", 1,
+		(const char *[]){ o.biz });
+	assert_int_equal(dc_post_form(o.c, "/settings/business", &r, "name", "Renamed Clinic",
+		"time_zone", "UTC", "window_start", "08:00", "window_end", "20:00",
+		"callback_phone", other, NULL), 0);
+	assert_int_equal(r.status, 303);
+	dc_response_free(&r);
+	v = hx_db_value_or_fail("SELECT concat_ws('|', name, callback_phone) FROM businesses"
+		" WHERE id = $1::bigint", 1, (const char *[]){ o.biz });
+	if (strstr(v, "Renamed Clinic") == NULL || strstr(v, other) == NULL)
+		fail_msg("the verified business's form did not save: %s", v);
+	free(v);
+	dc_owner_free(&o);
+}
+
 /* The CLI verifies with who, when and why; bad input is a one-line
  * reason and a non-zero exit; the dashboard's form is an operator's
  * (an owner gets 404 and nothing changes). */
@@ -644,6 +692,7 @@ int trial_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unverified_only_own_number),
+		cmocka_unit_test(test_unverified_callback_fixed),
 		cmocka_unit_test(test_verify_cli_and_dashboard),
 		cmocka_unit_test(test_new_business_spike_held),
 		cmocka_unit_test(test_established_not_held),

@@ -10,6 +10,7 @@ static const struct {
 } cases[] = {
 	{ "STOP", 1 }, { "stop", 1 }, { "Stop", 1 }, { "  stop\n", 1 }, { "\tSTOPALL ", 1 },
 	{ "UNSUBSCRIBE", 1 }, { "cancel", 1 }, { "END", 1 }, { "quit", 1 },
+	{ "REVOKE", 1 }, { " optout ", 1 }, { "opt out", 0 }, { "REVOKED", 0 },
 	{ "START", -1 }, { "yes", -1 }, { "Unstop", -1 },
 	{ "", 0 }, { "   ", 0 }, { "STOP please", 0 }, { "please stop", 0 }, { "STOPP", 0 },
 	{ "ST OP", 0 }, { "HELP", 0 }, { "INFO", 0 }, { "1", 0 }, { "2", 0 },
@@ -38,7 +39,8 @@ static const struct {
 	/* CANCEL is a carrier opt-out keyword, never "cancel my appointment". */
 	{ "CANCEL", NULL, "stop" }, { "cancel", NULL, "stop" },
 	{ "STOP", NULL, "stop" }, { "stopall", NULL, "stop" }, { "UNSUBSCRIBE", NULL, "stop" },
-	{ "end", NULL, "stop" }, { "Quit", NULL, "stop" }, { "STOP please", NULL, "other" },
+	{ "end", NULL, "stop" }, { "Quit", NULL, "stop" }, { "Revoke", NULL, "stop" },
+	{ "OPTOUT", NULL, "stop" }, { "STOP please", NULL, "other" },
 	{ "START", NULL, "start" }, { "unstop", NULL, "start" }, { "HELP", NULL, "help" },
 	{ "info", NULL, "help" }, { "help me", NULL, "other" },
 	/* Twilio's Advanced Opt-Out names the kind whatever the word was;
@@ -64,11 +66,31 @@ static void test_classify(void **state)
 	}
 }
 
+/* An OptOutType Twilio may add later passes validation (the text, and a
+ * STOP in its body, still count); anything that is not a short word does
+ * not. */
+static void test_opt_out_type_field(void **state)
+{
+	const struct valid_field *f = &sms_inbound_fields[SMS_OPT];
+	(void)state;
+	assert_true(f->check("STOP", 4));
+	assert_true(f->check("START", 5));
+	assert_true(f->check("HELP", 4));
+	assert_true(f->check("RESUBSCRIBE", 11));
+	assert_false(f->check("", 0));
+	assert_false(f->check("stop now", 8));
+	assert_false(f->check("<x>", 3));
+	assert_false(f->check("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", 33));
+	assert_string_equal(sms_classify("STOP", "RESUBSCRIBE"), sms_classify("STOP", NULL));
+	assert_string_equal(sms_classify("1", "RESUBSCRIBE"), sms_classify("1", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keywords),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_opt_out_type_field),
 	};
 	return cmocka_run_group_tests_name("sms", tests, NULL, NULL);
 }
