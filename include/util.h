@@ -38,6 +38,13 @@ void util_hex(const unsigned char *src, size_t n, char *dst);
 /* Writes the SHA-256 of data[0..len) as 64 lowercase hex digits and a
  * NUL into hex; 0, or -1 when libcrypto fails. */
 int util_sha256_hex(const void *data, size_t len, char hex[65]);
+/* HMAC-SHA256 of msg[0..len) under a key derived for one purpose,
+ * HMAC-SHA256(secret, label): no two HMACs ringfence makes under the same
+ * secret for different labels can collide.  Writes 32 bytes into mac
+ * (the caller cleanses it when it is secret; the derived key is
+ * cleansed here); 0, or -1 when secret is NULL or libcrypto fails. */
+int util_hmac_labelled(const char *secret, const char *label, const void *msg, size_t len,
+	unsigned char mac[32]);
 /* Milliseconds from a monotonic clock. */
 long long util_now_ms(void);
 

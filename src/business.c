@@ -1,6 +1,7 @@
 /* business: verify, unverify, resume; see include/business.h. */
 #include "business.h"
 #include "audit.h"
+#include "cli.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -172,7 +173,7 @@ int business_main(int argc, char **argv)
 	static const char *const already[] = { "is already verified", "is not verified",
 		"is not held" };
 	struct config cfg;
-	char err[512], bid[24];
+	char bid[24];
 	const char *cmd, *why = NULL, *by = NULL, *idarg = NULL;
 	struct db *db = NULL;
 	struct rds *r = NULL;
@@ -238,17 +239,9 @@ int business_main(int argc, char **argv)
 		}
 	}
 	rc = 1;
-	if (config_load(&cfg, CFG_NEED_DB | (which != 3 ? CFG_NEED_REDIS : 0), err, sizeof(err)) < 0 ||
-		clock_init(&cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence business: %s\n", err);
+	if (cli_open_db("ringfence business", &cfg, CFG_NEED_DB | (which != 3 ? CFG_NEED_REDIS : 0),
+		    &db) < 0)
 		goto out;
-	}
-	db = db_open(cfg.database_url);
-	if (db_connect(db) < 0) {
-		fprintf(stderr, "ringfence business: cannot connect to the database: %s\n",
-			db_last_error(db));
-		goto out;
-	}
 	if (which == 3) {
 		rc = business_print_status(db, id);
 		goto out;

@@ -1,11 +1,32 @@
-/* cli: the integer-argument parser and the stop signals of every command. */
+/* cli: the integer-argument parser, the start of an administration
+ * command and the stop signals of every command. */
 #include "cli.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int cli_open_db(const char *prog, struct config *cfg, unsigned need, struct db **db)
+{
+	char err[512];
+
+	*db = NULL;
+	if (config_load(cfg, need, err, sizeof(err)) < 0 || clock_init(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return -1;
+	}
+	*db = db_open(cfg->database_url);
+	if (db_connect(*db) < 0) {
+		fprintf(stderr, "%s: cannot connect to the database: %s\n", prog, db_last_error(*db));
+		return -1;
+	}
+	return 0;
+}
 
 static volatile sig_atomic_t cli_stop;
 

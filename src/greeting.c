@@ -138,7 +138,6 @@ int greeting_store_take(struct action_ctx *ctx, const char **event)
 	long n;
 	int have;
 	const char *p[7];
-	PGresult *res;
 
 	*event = NULL;
 	if (code == NULL) {
@@ -164,14 +163,10 @@ int greeting_store_take(struct action_ctx *ctx, const char **event)
 	p[5] = ctx->recording_url;
 	p[6] = ctx->recording_duration && strcmp(ctx->recording_duration, "-1") != 0 ?
 		ctx->recording_duration : NULL;
-	res = db_exec_prepared(ctx->db, "greeting_take",
+	return db_cmd_prepared(ctx->db, "greeting_take",
 		"INSERT INTO greeting_takes (call_id, business_id, task_code_id, take, recording_sid,"
 		" recording_url, duration_s) VALUES ($1::bigint, $2::bigint, $3::bigint, $4::int, $5,"
 		" $6, $7::int)", 7, p);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
 }
 
 int greeting_retake(struct action_ctx *ctx, const char **event)

@@ -13,8 +13,6 @@
 #include "util.h"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,8 +253,7 @@ void session_address_key(const char *remote_addr, char out[64])
  * stored and the keys are bounded. */
 static void unknown_key(const struct app *app, const char *email, char out[64])
 {
-	unsigned char key[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
-	unsigned int klen = 0, mlen = 0;
+	unsigned char mac[32];
 	const char *secret = app->cfg.auth_token ? app->cfg.auth_token : "";
 	size_t n = strlen(email);
 	char *lower = xmalloc(n + 1);
@@ -264,13 +261,10 @@ static void unknown_key(const struct app *app, const char *email, char out[64])
 
 	for (size_t i = 0; i <= n; i++)
 		lower[i] = (email[i] >= 'A' && email[i] <= 'Z') ? (char)(email[i] + 32) : email[i];
-	if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)UNKNOWN_KEY_LABEL,
-		    strlen(UNKNOWN_KEY_LABEL), key, &klen) != NULL &&
-		HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)lower, n, mac, &mlen) != NULL &&
-		mlen >= 2)
+	if (util_hmac_labelled(secret, UNKNOWN_KEY_LABEL, lower, n, mac) == 0)
 		bucket = ((unsigned)mac[0] << 8 | mac[1]) % SESSION_UNKNOWN_BUCKETS;
 	snprintf(out, 64, "unknown:%u", bucket);
-	explicit_bzero(key, sizeof(key));
+	explicit_bzero(mac, sizeof(mac));
 	free(lower);
 }
 

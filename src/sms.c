@@ -199,13 +199,11 @@ static int sms_conversation_lock(struct db *db, struct arena *a, const char *con
 {
 	const char *p[3] = { v[K_REMINDER], v[K_BUSINESS], start };
 	const char *row[2];
-	PGresult *res = db_exec_prepared(db, "sms_conv_new",
-		"INSERT INTO sms_conversations (reminder_id, business_id, state) VALUES ($1, $2, $3)"
-		" ON CONFLICT (reminder_id) DO NOTHING", 3, p);
 
-	if (res == NULL)
+	if (db_cmd_prepared(db, "sms_conv_new",
+		    "INSERT INTO sms_conversations (reminder_id, business_id, state) VALUES ($1, $2, $3)"
+		    " ON CONFLICT (reminder_id) DO NOTHING", 3, p) < 0)
 		return -1;
-	PQclear(res);
 	if (db_row_prepared(db, a, "sms_conv_lock",
 		    "SELECT state, seq FROM sms_conversations WHERE reminder_id = $1 FOR UPDATE", 1, p,
 		    2, row) <= 0)

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 /* The derived key's label: no other HMAC ringfence makes under the same
@@ -39,22 +37,16 @@ int taskcode_purpose_valid(const char *purpose)
 /* hex HMAC-SHA256 of code under the key derived from secret; 0 or -1. */
 static int code_hash(const char *secret, const char *code, char hex[65])
 {
-	unsigned char key[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
-	unsigned int key_len = 0, mac_len = 0;
+	unsigned char mac[32];
 	int rc = -1;
 
 	if (secret == NULL || secret[0] == '\0')
 		goto out;
-	if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)TASKCODE_KEY_LABEL,
-		    strlen(TASKCODE_KEY_LABEL), key, &key_len) == NULL || key_len != 32)
+	if (util_hmac_labelled(secret, TASKCODE_KEY_LABEL, code, strlen(code), mac) < 0)
 		goto out;
-	if (HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)code, strlen(code), mac,
-		    &mac_len) == NULL || mac_len != 32)
-		goto out;
-	util_hex(mac, mac_len, hex);
+	util_hex(mac, sizeof(mac), hex);
 	rc = 0;
 out:
-	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return rc;
 }
@@ -278,14 +270,10 @@ static int record_attempt(struct db *db, const struct taskcode_try *t, const cha
 	const char *code_id, const char *now)
 {
 	const char *p[6] = { t->call_id, t->caller, t->called, outcome, code_id, now };
-	PGresult *res = db_exec_prepared(db, "taskcode_attempt",
+
+	return db_cmd_prepared(db, "taskcode_attempt",
 		"INSERT INTO task_code_attempts (call_id, caller, called, outcome, task_code_id,"
 		" attempted_at) VALUES ($1::bigint, $2, $3, $4, $5::bigint, $6::timestamptz)", 6, p);
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
 }
 
 /* The call's wrong codes so far, or -1. */
@@ -315,11 +303,8 @@ enum taskcode_verdict taskcode_verify(struct db *db, struct rds *r, const char *
 
 	business_id[0] = code_id[0] = '\0';
 	clock_sql(t->now_s, now);
-	res = db_exec_prepared(db, "taskcode_lock", TASKCODE_LOCK, 0, NULL);
-	if (res == NULL)
+	if (db_cmd_prepared(db, "taskcode_lock", TASKCODE_LOCK, 0, NULL) < 0)
 		goto out;
-	PQclear(res);
-	res = NULL;
 	full = redis_full(r, t) ? 1 : pg_full(db, t, now);
 	if (full < 0)
 		goto out;
@@ -338,26 +323,22 @@ enum taskcode_verdict taskcode_verify(struct db *db, struct rds *r, const char *
 			goto out;
 		if (PQntuples(res) == 1) {
 			const char *q[3];
-			PGresult *u;
 			snprintf(code_id, 24, "%s", PQgetvalue(res, 0, 0));
 			snprintf(business_id, 24, "%s", PQgetvalue(res, 0, 1));
 			q[0] = code_id;
 			q[1] = t->call_id;
 			q[2] = now;
-			u = db_exec_prepared(db, "taskcode_use",
-				"UPDATE task_codes SET used_at = $3::timestamptz, used_by_call = $2::bigint"
-				" WHERE id = $1::bigint", 3, q);
-			if (u == NULL)
+			if (db_cmd_prepared(db, "taskcode_use",
+				    "UPDATE task_codes SET used_at = $3::timestamptz, used_by_call = $2::bigint"
+				    " WHERE id = $1::bigint", 3, q) < 0)
 				goto out;
-			PQclear(u);
 			q[0] = t->call_id;
 			q[1] = business_id;
-			u = db_exec_prepared(db, "taskcode_bind_call",
-				"UPDATE calls SET business_id = $2::bigint, updated_at = now()"
-				" WHERE id = $1::bigint AND direction = 'inbound' AND business_id IS NULL", 2, q);
-			if (u == NULL)
+			if (db_cmd_prepared(db, "taskcode_bind_call",
+				    "UPDATE calls SET business_id = $2::bigint, updated_at = now()"
+				    " WHERE id = $1::bigint AND direction = 'inbound' AND business_id IS NULL",
+				    2, q) < 0)
 				goto out;
-			PQclear(u);
 			if (record_attempt(db, t, "valid", code_id, now) < 0)
 				goto out;
 			v = TASKCODE_VALID;
@@ -442,17 +423,8 @@ int taskcode_main(int argc, char **argv)
 			purpose);
 		return 2;
 	}
-	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_TWILIO, err, sizeof(err)) < 0 ||
-		clock_init(&cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfence taskcode: %s\n", err);
+	if (cli_open_db("ringfence taskcode", &cfg, CFG_NEED_DB | CFG_NEED_TWILIO, &db) < 0)
 		goto out;
-	}
-	db = db_open(cfg.database_url);
-	if (db_connect(db) < 0) {
-		fprintf(stderr, "ringfence taskcode: cannot connect to the database: %s\n",
-			db_last_error(db));
-		goto out;
-	}
 	if (taskcode_create(db, cfg.auth_token, business, purpose, 0, clock_now_s(), code, &expires,
 		    err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfence taskcode: %s\n", err);

@@ -19,8 +19,6 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,25 +35,19 @@
 int unsubscribe_token(const char *secret, long long client_id, long long business_id,
 	char out[UNSUBSCRIBE_TOKEN_LEN + 1])
 {
-	unsigned char key[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE];
-	unsigned int key_len = 0, mac_len = 0;
+	unsigned char mac[32];
 	char msg[64];
 	int n, rc = -1;
 
 	out[0] = '\0';
 	if (secret == NULL || secret[0] == '\0' || client_id <= 0 || business_id <= 0)
 		goto out;
-	if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)UNSUB_KEY_LABEL,
-		    strlen(UNSUB_KEY_LABEL), key, &key_len) == NULL || key_len != 32)
-		goto out;
 	n = snprintf(msg, sizeof(msg), "%lld:%lld", client_id, business_id);
-	if (HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)msg, (size_t)n, mac,
-		    &mac_len) == NULL || mac_len != 32)
+	if (util_hmac_labelled(secret, UNSUB_KEY_LABEL, msg, (size_t)n, mac) < 0)
 		goto out;
-	util_hex(mac, mac_len, out);
+	util_hex(mac, sizeof(mac), out);
 	rc = 0;
 out:
-	OPENSSL_cleanse(key, sizeof(key));
 	return rc;
 }
 

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libxml/xmlmemory.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +194,29 @@ int util_sha256_hex(const void *data, size_t len, char hex[65])
 		return -1;
 	util_hex(md, 32, hex);
 	return 0;
+}
+
+int util_hmac_labelled(const char *secret, const char *label, const void *msg, size_t len,
+	unsigned char mac[32])
+{
+	unsigned char key[EVP_MAX_MD_SIZE], out[EVP_MAX_MD_SIZE];
+	unsigned int key_len = 0, out_len = 0;
+	int rc = -1;
+
+	if (secret == NULL)
+		goto out;
+	if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)label,
+		    strlen(label), key, &key_len) == NULL || key_len != 32)
+		goto out;
+	if (HMAC(EVP_sha256(), key, (int)key_len, msg, len, out, &out_len) == NULL ||
+		out_len != 32)
+		goto out;
+	memcpy(mac, out, 32);
+	rc = 0;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(out, sizeof(out));
+	return rc;
 }
 
 long long util_now_ms(void)

@@ -328,6 +328,41 @@ static int magic_from(const char *from, int sms, const char **msg)
 	return 0;
 }
 
+/* A new sid with prefix (sim_store_new_sid) into sid: 0, or -1 with the
+ * 500 answered. */
+static int api_new_sid(struct http_response *res, const char *prefix, char sid[35])
+{
+	if (sim_store_new_sid(prefix, sid) < 0) {
+		api_error(res, 500, 20500, "Internal Server Error: no random bytes for a sid");
+		return -1;
+	}
+	return 0;
+}
+
+/* A call's Method, StatusCallback and StatusCallbackMethod from p into c
+ * (pointers into p): 0, or -1 with the 400 answered. */
+static int call_callback_params(struct http_response *res, const struct params *p,
+	struct sim_store_call_new *c)
+{
+	c->method = param(p, "Method");
+	if (c->method && strcmp(c->method, "GET") != 0 && strcmp(c->method, "POST") != 0) {
+		api_error(res, 400, 20001, "Method must be GET or POST");
+		return -1;
+	}
+	c->status_callback = param(p, "StatusCallback");
+	if (c->status_callback && !valid_abs_url(c->status_callback)) {
+		api_error(res, 400, 21205, "StatusCallback is not a valid absolute http(s) URL");
+		return -1;
+	}
+	c->status_callback_method = param(p, "StatusCallbackMethod");
+	if (c->status_callback_method && strcmp(c->status_callback_method, "GET") != 0 &&
+		strcmp(c->status_callback_method, "POST") != 0) {
+		api_error(res, 400, 20001, "StatusCallbackMethod must be GET or POST");
+		return -1;
+	}
+	return 0;
+}
+
 static void calls_create(struct sim_api *api, struct http_request *req, struct http_response *res)
 {
 	struct params p;
@@ -377,22 +412,8 @@ static void calls_create(struct sim_api *api, struct http_request *req, struct h
 		api_error(res, 400, code, msg);
 		goto out;
 	}
-	c.method = param(&p, "Method");
-	if (c.method && strcmp(c.method, "GET") != 0 && strcmp(c.method, "POST") != 0) {
-		api_error(res, 400, 20001, "Method must be GET or POST");
+	if (call_callback_params(res, &p, &c) < 0)
 		goto out;
-	}
-	c.status_callback = param(&p, "StatusCallback");
-	if (c.status_callback && !valid_abs_url(c.status_callback)) {
-		api_error(res, 400, 21205, "StatusCallback is not a valid absolute http(s) URL");
-		goto out;
-	}
-	c.status_callback_method = param(&p, "StatusCallbackMethod");
-	if (c.status_callback_method && strcmp(c.status_callback_method, "GET") != 0 &&
-		strcmp(c.status_callback_method, "POST") != 0) {
-		api_error(res, 400, 20001, "StatusCallbackMethod must be GET or POST");
-		goto out;
-	}
 	/* Repeated parameters, or several values in one separated by spaces
 	 * (as some helper libraries send them). */
 	for (size_t i = 0; i < p.n; i++) {
@@ -448,10 +469,8 @@ static void calls_create(struct sim_api *api, struct http_request *req, struct h
 		}
 		c.time_limit_s = (int)n;
 	}
-	if (sim_store_new_sid("CA", sid) < 0) {
-		api_error(res, 500, 20500, "Internal Server Error: no random bytes for a sid");
+	if (api_new_sid(res, "CA", sid) < 0)
 		goto out;
-	}
 	c.sid = sid;
 	c.account_sid = api->cfg.account_sid;
 	c.to = to;
@@ -593,10 +612,8 @@ static void messages_create(struct sim_api *api, struct http_request *req,
 		api_error(res, 400, 21610, "Attempt to send to unsubscribed recipient");
 		goto out;
 	}
-	if (sim_store_new_sid("SM", sid) < 0) {
-		api_error(res, 500, 20500, "Internal Server Error: no random bytes for a sid");
+	if (api_new_sid(res, "SM", sid) < 0)
 		goto out;
-	}
 	m.sid = sid;
 	m.account_sid = api->cfg.account_sid;
 	m.to = to;
@@ -761,17 +778,23 @@ out:
 	buf_free(&prev);
 }
 
-static void fetch(struct sim_api *api, struct http_response *res, const char *kind,
-	const char *sid)
+/* Answers a lookup of one resource: r is the store's answer (-1 database
+ * error, 0 no such resource, 1 found with its JSON in json). */
+static void api_found(struct http_response *res, int r, const struct buf *json)
 {
-	struct buf json = BUF_INIT;
-	int r = sim_store_get_json(api->db, kind, api->cfg.account_sid, sid, &json);
 	if (r < 0)
 		api_db_error(res);
 	else if (r == 0)
 		api_error(res, 404, 20404, "The requested resource was not found");
 	else
-		api_json(res, 200, buf_str(&json));
+		api_json(res, 200, buf_str(json));
+}
+
+static void fetch(struct sim_api *api, struct http_response *res, const char *kind,
+	const char *sid)
+{
+	struct buf json = BUF_INIT;
+	api_found(res, sim_store_get_json(api->db, kind, api->cfg.account_sid, sid, &json), &json);
 	buf_free(&json);
 }
 
@@ -900,12 +923,7 @@ static void recording_one(struct sim_api *api, struct http_request *req, struct 
 		return;
 	}
 	r = sim_store_recording_json(api->db, api->cfg.account_sid, sid, &json);
-	if (r < 0)
-		api_db_error(res);
-	else if (r == 0)
-		api_error(res, 404, 20404, "The requested resource was not found");
-	else
-		api_json(res, 200, buf_str(&json));
+	api_found(res, r, &json);
 	buf_free(&json);
 }
 
@@ -1115,23 +1133,10 @@ static void inbound_call(struct sim_api *api, struct http_request *req, struct h
 		goto out;
 	}
 	c.url = url;
-	c.method = param(&p, "Method");
-	c.status_callback = param(&p, "StatusCallback");
-	c.status_callback_method = param(&p, "StatusCallbackMethod");
-	if ((c.method && strcmp(c.method, "GET") != 0 && strcmp(c.method, "POST") != 0) ||
-		(c.status_callback_method && strcmp(c.status_callback_method, "GET") != 0 &&
-			strcmp(c.status_callback_method, "POST") != 0)) {
-		api_error(res, 400, 20001, "Method and StatusCallbackMethod must be GET or POST");
+	if (call_callback_params(res, &p, &c) < 0)
 		goto out;
-	}
-	if (c.status_callback && !valid_abs_url(c.status_callback)) {
-		api_error(res, 400, 21205, "StatusCallback is not a valid absolute http(s) URL");
+	if (api_new_sid(res, "CA", sid) < 0)
 		goto out;
-	}
-	if (sim_store_new_sid("CA", sid) < 0) {
-		api_error(res, 500, 20500, "Internal Server Error: no random bytes for a sid");
-		goto out;
-	}
 	c.sid = sid;
 	c.account_sid = api->cfg.account_sid;
 	c.direction = "inbound";

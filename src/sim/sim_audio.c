@@ -26,15 +26,18 @@ static uint32_t rd32(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* seconds within 0..SIM_AUDIO_MAX_S, the lengths both formats make. */
+static int clamp_seconds(int seconds)
+{
+	return seconds < 0 ? 0 : seconds > SIM_AUDIO_MAX_S ? SIM_AUDIO_MAX_S : seconds;
+}
+
 void sim_audio_wav(int seconds, const char *words, struct buf *out)
 {
 	uint32_t samples, wlen = 0, list = 0;
 	unsigned char block[RATE / 10];
 
-	if (seconds < 0)
-		seconds = 0;
-	if (seconds > SIM_AUDIO_MAX_S)
-		seconds = SIM_AUDIO_MAX_S;
+	seconds = clamp_seconds(seconds);
 	samples = (uint32_t)seconds * RATE;
 	if (words && *words) {
 		wlen = (uint32_t)strlen(words) + 1;   /* NUL-terminated, padded to even */
@@ -82,10 +85,7 @@ void sim_audio_mp3(int seconds, struct buf *out)
 	unsigned char frame[104];
 	long frames;
 
-	if (seconds < 0)
-		seconds = 0;
-	if (seconds > SIM_AUDIO_MAX_S)
-		seconds = SIM_AUDIO_MAX_S;
+	seconds = clamp_seconds(seconds);
 	frames = ((long)seconds * 44100 + 1151) / 1152;
 	memset(frame, 0, sizeof(frame));
 	memcpy(frame, head, sizeof(head));

@@ -348,6 +348,13 @@ void hx_random_call_sid(char out[35])
 	hx_random_hex(out + 2, 16);
 }
 
+void hx_random_message_sid(char out[35])
+{
+	out[0] = 'S';
+	out[1] = 'M';
+	hx_random_hex(out + 2, 16);
+}
+
 void hx_random_phone(char out[13])
 {
 	unsigned char raw[10];
@@ -570,6 +577,22 @@ json_t *hx_sim_json_or_fail(const char *url, const char *form)
 	return j;
 }
 
+json_t *hx_sim_messages_to_or_fail(const char *phone)
+{
+	char *esc = curl_easy_escape(NULL, phone, 0);
+	char *url = xasprintf("/2010-04-01/Accounts/%s/Messages.json?To=%s&PageSize=100",
+		hx_env.account_sid, esc);
+	json_t *j = hx_sim_json_or_fail(url, NULL);
+	json_t *arr = json_incref(json_object_get(j, "messages"));
+
+	json_decref(j);
+	curl_free(esc);
+	free(url);
+	if (!json_is_array(arr))
+		fail_msg("simulator messages to %s: no \"messages\" array", phone);
+	return arr;
+}
+
 void hx_sim_callee_or_fail(const char *number, const char *behaviour)
 {
 	struct hx_form f;
@@ -625,6 +648,22 @@ void hx_form_del(struct hx_form *f, const char *name)
 		if (strcmp(f->p.v[i].name, name) != 0)
 			f->p.v[j++] = f->p.v[i];
 	f->p.n = j;
+}
+
+void hx_sms_form(struct hx_form *f, const char *sid, const char *from, const char *to,
+	const char *body)
+{
+	hx_form_init(f);
+	hx_form_add(f, "MessageSid", sid);
+	hx_form_add(f, "SmsSid", sid);
+	hx_form_add(f, "AccountSid", hx_env.account_sid);
+	hx_form_add(f, "From", from);
+	hx_form_add(f, "To", to);
+	if (body)
+		hx_form_add(f, "Body", body);
+	hx_form_add(f, "NumMedia", "0");
+	hx_form_add(f, "NumSegments", "1");
+	hx_form_add(f, "ApiVersion", "2010-04-01");
 }
 
 void hx_form_set(struct hx_form *f, const char *name, const char *value)
@@ -1246,6 +1285,19 @@ int hx_redis(int argc, const char **argv, long long *integer, char *err, size_t 
 		*integer = r->integer;
 	freeReplyObject(r);
 	return 0;
+}
+
+void hx_taskcode_reset_or_fail(void)
+{
+	static const char script[] =
+		"local k = redis.call('KEYS', ARGV[1]) for i = 1, #k do redis.call('DEL', k[i]) end"
+		" return #k";
+	const char *argv[] = { "EVAL", script, "0", "rf:tc:fail:*" };
+	char err[256];
+
+	hx_db_cmd_or_fail("DELETE FROM task_code_attempts", 0, NULL);
+	if (hx_redis(4, argv, NULL, err, sizeof(err)) < 0)
+		fail_msg("cannot clear the task code counters in Redis: %s", err);
 }
 
 void hx_disconnect(void)

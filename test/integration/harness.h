@@ -93,6 +93,8 @@ int hx_wait_child(pid_t pid, long timeout_s);
 void hx_random_hex(char *out, size_t n);
 /* "CA" + 32 hex; out needs 35 bytes. */
 void hx_random_call_sid(char out[35]);
+/* "SM" + 32 hex; out needs 35 bytes. */
+void hx_random_message_sid(char out[35]);
 /* A random North American E.164 number, "+1" + 10 digits; out needs 13. */
 void hx_random_phone(char out[13]);
 
@@ -155,6 +157,11 @@ void hx_sim_callee_or_fail(const char *number, const char *behaviour);
  * credentials; the JSON answer (caller decrefs).  Fails the test on an
  * error, an HTTP status of 400 or more, or an answer that is not JSON. */
 json_t *hx_sim_json_or_fail(const char *url, const char *form);
+/* The "messages" array of the simulator's list of the stack account's
+ * messages to phone (E.164; the first page of 100), as a new reference
+ * (caller decrefs).  Fails the test as hx_sim_json_or_fail does, or when
+ * the answer holds no such array. */
+json_t *hx_sim_messages_to_or_fail(const char *phone);
 
 /* ---- forms and signatures ------------------------------------------- */
 
@@ -173,6 +180,11 @@ void hx_form_add(struct hx_form *f, const char *name, const char *value);
 void hx_form_set(struct hx_form *f, const char *name, const char *value);
 /* Removes every occurrence of name. */
 void hx_form_del(struct hx_form *f, const char *name);
+/* Initialises f with the fields Twilio posts to the inbound SMS webhook
+ * for the text sid (its MessageSid) from from to to saying body (NULL:
+ * no Body field at all); the caller adds any more and hx_form_frees it. */
+void hx_sms_form(struct hx_form *f, const char *sid, const char *from, const char *to,
+	const char *body);
 /* application/x-www-form-urlencoded text of f (caller frees). */
 char *hx_form_encode(const struct hx_form *f);
 
@@ -367,6 +379,11 @@ int hx_redis_up(void);
  * answer that is not an error (*integer, when not NULL, gets an integer
  * answer, else 0), -1 with the reason in err. */
 int hx_redis(int argc, const char **argv, long long *integer, char *err, size_t errlen);
+
+/* Forgets every task code attempt (PostgreSQL) and the task code
+ * throttle's Redis counters, so that one test's wrong codes do not
+ * throttle the next.  Fails the test when either cannot be cleared. */
+void hx_taskcode_reset_or_fail(void);
 
 /* Drops the harness's own PostgreSQL and Redis connections, so that the
  * next use connects afresh (after the servers were restarted). */

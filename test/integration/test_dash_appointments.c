@@ -841,17 +841,8 @@ static void reply_or_fail(const char *from, const char *to, const char *body)
 	struct hx_response rs;
 	char sid[35], *url = xasprintf("%s/twilio/sms/inbound", hx_env.public_url);
 
-	sid[0] = 'S';
-	sid[1] = 'M';
-	hx_random_hex(sid + 2, 16);
-	hx_form_init(&f);
-	hx_form_add(&f, "MessageSid", sid);
-	hx_form_add(&f, "SmsSid", sid);
-	hx_form_add(&f, "AccountSid", hx_env.account_sid);
-	hx_form_add(&f, "From", from);
-	hx_form_add(&f, "To", to);
-	hx_form_add(&f, "Body", body);
-	hx_form_add(&f, "NumMedia", "0");
+	hx_random_message_sid(sid);
+	hx_sms_form(&f, sid, from, to, body);
 	if (hx_post_form(url, &f, HX_SIGNED, &rs) < 0 || rs.status != 200 ||
 		(strstr(buf_str(&rs.body), "<Response/>") == NULL &&
 		 strstr(buf_str(&rs.body), "<Message>") == NULL))

@@ -282,21 +282,6 @@ static void test_reminder_call_paths(void **state)
 
 /* ---- the inbound flow ---------------------------------------------------- */
 
-
-/* Forgets every task code attempt (PostgreSQL) and their Redis counters,
- * so that one path's wrong codes do not throttle the next. */
-static void inbound_reset_or_fail(void)
-{
-	static const char script[] =
-		"for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0";
-	const char *argv[] = { "EVAL", script, "0", "rf:tc:fail:*" };
-	char err[256];
-
-	hx_db_cmd_or_fail("DELETE FROM task_code_attempts", 0, NULL);
-	if (hx_redis(4, argv, NULL, err, sizeof(err)) < 0)
-		fail_msg("cannot clear the task code counters in Redis: %s", err);
-}
-
 /* A business with a fresh greeting code (taskcode_create, as `ringfence
  * taskcode create` makes it) into code. */
 static void inbound_code_or_fail(char code[TASKCODE_DIGITS + 1], char business[24])
@@ -532,7 +517,7 @@ static void inbound_batch(const struct flow *f, struct inbound_run *runs, size_t
 	long long deadline = hx_now_ms() + P_DEADLINE_S * 1000LL;
 	size_t waiting;
 
-	inbound_reset_or_fail();
+	hx_taskcode_reset_or_fail();
 	for (size_t i = 0; i < n; i++)
 		inbound_launch_or_fail(&runs[i]);
 	do {
@@ -585,7 +570,7 @@ static void test_inbound_paths(void **state)
 		if (i < ps.n)
 			budget += runs[i].wrongs;
 	}
-	inbound_reset_or_fail();
+	hx_taskcode_reset_or_fail();
 	printf("paths: inbound %zu paths, %zu passed\n", ps.n, passed);
 	fflush(stdout);
 	if (passed != ps.n)
@@ -634,18 +619,8 @@ static void sms_text(const struct hx_rfix *fx, const char *body, struct buf *why
 	struct hx_twiml t;
 	char sid[35], *url = xasprintf("%s/twilio/sms/inbound", hx_env.public_url);
 
-	sid[0] = 'S';
-	sid[1] = 'M';
-	hx_random_hex(sid + 2, 16);
-	hx_form_init(&form);
-	hx_form_add(&form, "MessageSid", sid);
-	hx_form_add(&form, "SmsSid", sid);
-	hx_form_add(&form, "AccountSid", hx_env.account_sid);
-	hx_form_add(&form, "From", fx->phone);
-	hx_form_add(&form, "To", SMS_SENDER);
-	hx_form_add(&form, "Body", body);
-	hx_form_add(&form, "NumMedia", "0");
-	hx_form_add(&form, "ApiVersion", "2010-04-01");
+	hx_random_message_sid(sid);
+	hx_sms_form(&form, sid, fx->phone, SMS_SENDER, body);
 	if (hx_post_form(url, &form, HX_SIGNED, &rs) < 0) {
 		buf_printf(why, "; text '%s': %s", body, rs.error);
 	} else {

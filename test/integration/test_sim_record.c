@@ -413,6 +413,13 @@ static void test_code_and_record(void **state)
 		if (get_public(url, &rs) != 404)
 			fail_msg("code: GET %s after DELETE: %ld", url, rs.status);
 		hx_response_free(&rs);
+		{
+			struct hx_sim_res r;
+			if (hx_sim_request(u, NULL, NULL, NULL, &r) < 0 || r.status != 404 ||
+				json_integer_value(json_object_get(r.json, "code")) != 20404)
+				fail_msg("code: GET %s after DELETE: %ld %s", u, r.status, buf_str(&r.body));
+			hx_sim_res_free(&r);
+		}
 		free(u);
 		free(auth);
 		free(raw);
@@ -520,13 +527,23 @@ static void test_inbound_refusals(void **state)
 		const char *from, *to, *behaviour, *url;
 		long status;
 		const char *needle;
+		const char *name, *value;   /* one more parameter, or NULL */
 	} cases[] = {
-		{ "+15551230001", SR_TO, NULL, "http://127.0.0.1:9/x", 400, "Behaviour is required" },
-		{ "+15551230001", SR_TO, "busy", "http://127.0.0.1:9/x", 400, "person or a machine" },
-		{ "+15551230001", SR_TO, "person; jump", "http://127.0.0.1:9/x", 400, "not valid" },
-		{ "555", SR_TO, "person", "http://127.0.0.1:9/x", 400, "From" },
-		{ "+15551230001", SR_TO, "person", "ftp://x/y", 400, "Url" },
-		{ NULL, SR_TO, "person", "http://127.0.0.1:9/x", 400, "From" },
+		{ "+15551230001", SR_TO, NULL, "http://127.0.0.1:9/x", 400, "Behaviour is required",
+		  NULL, NULL },
+		{ "+15551230001", SR_TO, "busy", "http://127.0.0.1:9/x", 400, "person or a machine",
+		  NULL, NULL },
+		{ "+15551230001", SR_TO, "person; jump", "http://127.0.0.1:9/x", 400, "not valid",
+		  NULL, NULL },
+		{ "555", SR_TO, "person", "http://127.0.0.1:9/x", 400, "From", NULL, NULL },
+		{ "+15551230001", SR_TO, "person", "ftp://x/y", 400, "Url", NULL, NULL },
+		{ NULL, SR_TO, "person", "http://127.0.0.1:9/x", 400, "From", NULL, NULL },
+		{ "+15551230001", SR_TO, "person", "http://127.0.0.1:9/x", 400,
+		  "Method must be GET or POST", "Method", "PUT" },
+		{ "+15551230001", SR_TO, "person", "http://127.0.0.1:9/x", 400,
+		  "StatusCallback is not a valid", "StatusCallback", "ftp://x/y" },
+		{ "+15551230001", SR_TO, "person", "http://127.0.0.1:9/x", 400,
+		  "StatusCallbackMethod must be GET or POST", "StatusCallbackMethod", "PUT" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -541,6 +558,8 @@ static void test_inbound_refusals(void **state)
 		if (cases[i].behaviour)
 			hx_form_add(&f, "Behaviour", cases[i].behaviour);
 		hx_form_add(&f, "Url", cases[i].url);
+		if (cases[i].name)
+			hx_form_add(&f, cases[i].name, cases[i].value);
 		st = inbound(&f, &j);
 		msg = jstr(j, "message");
 		if (st != cases[i].status || msg == NULL || strstr(msg, cases[i].needle) == NULL)

@@ -55,30 +55,6 @@ static long long opted_out(const char *client_id)
 		" AND opted_out_at IS NOT NULL", 1, p);
 }
 
-/* A fresh "SM" + 32 lower-case hex. */
-static void random_message_sid(char sid[35])
-{
-	hx_random_hex(sid + 2, 16);
-	sid[0] = 'S';
-	sid[1] = 'M';
-}
-
-/* The fields Twilio posts for an inbound text; sid is the MessageSid. */
-static void sms_form(struct hx_form *f, const char *sid, const char *from, const char *to,
-	const char *body)
-{
-	hx_form_init(f);
-	hx_form_add(f, "MessageSid", sid);
-	hx_form_add(f, "SmsSid", sid);
-	hx_form_add(f, "AccountSid", hx_env.account_sid);
-	hx_form_add(f, "From", from);
-	hx_form_add(f, "To", to);
-	hx_form_add(f, "Body", body);
-	hx_form_add(f, "NumMedia", "0");
-	hx_form_add(f, "NumSegments", "1");
-	hx_form_add(f, "ApiVersion", "2010-04-01");
-}
-
 /* POSTs f to the inbound SMS webhook; a signed one must be answered 200
  * with TwiML whatever it carried: the empty document, or one reply
  * (test_sms_flow.c tests what the replies say). */
@@ -106,8 +82,8 @@ static long post_sms(const struct hx_form *f, enum hx_sign_mode mode)
 static void text_or_fail(const char *from, const char *to, const char *body, char sid[35])
 {
 	struct hx_form f;
-	random_message_sid(sid);
-	sms_form(&f, sid, from, to, body);
+	hx_random_message_sid(sid);
+	hx_sms_form(&f, sid, from, to, body);
 	post_sms(&f, HX_SIGNED);
 	hx_form_free(&f);
 }
@@ -186,8 +162,8 @@ static void altered_text_refused_or_fail(char sid[35], const char *phone, const 
 {
 	struct hx_form f;
 
-	random_message_sid(sid);
-	sms_form(&f, sid, phone, to, body);
+	hx_random_message_sid(sid);
+	hx_sms_form(&f, sid, phone, to, body);
 	hx_form_set(&f, field, value);
 	post_sms(&f, HX_SIGNED);
 	hx_form_free(&f);
@@ -212,8 +188,8 @@ static void test_sms_inbound(void **state)
 	business_with_client_or_fail(from_a, phone_a, biz_a, client_a);
 	business_with_client_or_fail(from_b, phone_b, biz_b, client_b);
 	/* Unsigned: refused, nothing changes. */
-	random_message_sid(sid);
-	sms_form(&f, sid, phone_a, from_a, "STOP");
+	hx_random_message_sid(sid);
+	hx_sms_form(&f, sid, phone_a, from_a, "STOP");
 	assert_int_equal(post_sms(&f, HX_NO_SIG), 403);
 	assert_int_equal(post_sms(&f, HX_BAD_SIG), 403);
 	hx_form_free(&f);
@@ -229,8 +205,8 @@ static void test_sms_inbound(void **state)
 	assert_int_equal(opted_out(client_a), 0);
 	/* Twilio's Advanced Opt-Out says STOP in OptOutType whatever the
 	 * keyword was. */
-	random_message_sid(sid);
-	sms_form(&f, sid, phone_b, from_b, "arret");
+	hx_random_message_sid(sid);
+	hx_sms_form(&f, sid, phone_b, from_b, "arret");
 	hx_form_add(&f, "OptOutType", "STOP");
 	post_sms(&f, HX_SIGNED);
 	hx_form_free(&f);
@@ -325,8 +301,8 @@ static void test_sms_invalid_fields(void **state)
 		char sid[35], marker[35];
 		/* The record is found by a MessageSid; when that is the field
 		 * under test, by the SmsSid Twilio sends beside it. */
-		random_message_sid(sid);
-		sms_form(&f, sid, phone, from, "STOP");
+		hx_random_message_sid(sid);
+		hx_sms_form(&f, sid, phone, from, "STOP");
 		if (cases[i].value)
 			hx_form_set(&f, cases[i].name, cases[i].value);
 		else
@@ -425,8 +401,8 @@ static void test_sms_inbound_kept_once(void **state)
 	business_with_client_or_fail(from, phone, biz, client);
 
 	/* Unsigned, badly signed: 403, nothing kept. */
-	random_message_sid(sid);
-	sms_form(&f, sid, phone, from, "See you Tuesday");
+	hx_random_message_sid(sid);
+	hx_sms_form(&f, sid, phone, from, "See you Tuesday");
 	assert_int_equal(post_sms(&f, HX_NO_SIG), 403);
 	assert_int_equal(post_sms(&f, HX_BAD_SIG), 403);
 	assert_int_equal(inbound_rows(sid), 0);
@@ -441,8 +417,8 @@ static void test_sms_inbound_kept_once(void **state)
 	assert_int_equal(opted_out(client), 0);
 
 	/* STOP: kept with its keyword, opted out; its replay: one row. */
-	random_message_sid(sid);
-	sms_form(&f, sid, phone, from, "Stop");
+	hx_random_message_sid(sid);
+	hx_sms_form(&f, sid, phone, from, "Stop");
 	post_sms(&f, HX_SIGNED);
 	post_sms(&f, HX_SIGNED);
 	hx_form_free(&f);

@@ -100,15 +100,10 @@ static void sent_or_fail(const struct hx_rfix *f)
 /* How many messages the simulator holds to phone. */
 static size_t sim_messages_or_fail(const char *phone)
 {
-	char *url = xasprintf("%s/Messages.json?To=%%2B%s&PageSize=100", api_base, phone + 1);
-	json_t *j = hx_sim_json_or_fail(url, NULL);
-	json_t *arr = json_object_get(j, "messages");
-	size_t n;
+	json_t *arr = hx_sim_messages_to_or_fail(phone);
+	size_t n = json_array_size(arr);
 
-	assert_true(json_is_array(arr));
-	n = json_array_size(arr);
-	json_decref(j);
-	free(url);
+	json_decref(arr);
 	return n;
 }
 
@@ -117,14 +112,13 @@ static size_t sim_messages_or_fail(const char *phone)
  * <Message> of the application's answer. */
 static void sim_reply_or_fail(const char *phone, const char *want)
 {
-	char *url = xasprintf("%s/Messages.json?To=%%2B%s&PageSize=100", api_base, phone + 1);
 	long long deadline = hx_now_ms() + F_WAIT_MS;
 	int found = 0;
 
 	do {
-		json_t *j = hx_sim_json_or_fail(url, NULL), *m;
+		json_t *j = hx_sim_messages_to_or_fail(phone), *m;
 		size_t i;
-		json_array_foreach(json_object_get(j, "messages"), i, m) {
+		json_array_foreach(j, i, m) {
 			const char *dir = json_string_value(json_object_get(m, "direction"));
 			const char *body = json_string_value(json_object_get(m, "body"));
 			if (dir && body && strcmp(dir, "outbound-reply") == 0 && strstr(body, want))
@@ -136,18 +130,9 @@ static void sim_reply_or_fail(const char *phone, const char *want)
 	} while (!found && hx_now_ms() < deadline);
 	if (!found)
 		fail_msg("the simulator sent %s no reply containing '%s'", phone, want);
-	free(url);
 }
 
 /* ---- texts and their replies ---------------------------------------------- */
-
-/* A fresh "SM" + 32 lower-case hex. */
-static void new_sid(char sid[35])
-{
-	sid[0] = 'S';
-	sid[1] = 'M';
-	hx_random_hex(sid + 2, 16);
-}
 
 /* Posts a signed text with MessageSid sid from phone to to saying body
  * (with OptOutType opt unless NULL); it must be answered 200 TwiML, the
@@ -161,20 +146,10 @@ static char *post_text_or_fail(const char *sid, const char *phone, const char *t
 	char *url = xasprintf("%s/twilio/sms/inbound", hx_env.public_url), *reply = NULL;
 	const char *b, *m, *e;
 
-	hx_form_init(&f);
+	hx_sms_form(&f, sid, phone, to, body);
 	hx_form_add(&f, "ToCountry", "US");
 	hx_form_add(&f, "SmsMessageSid", sid);
-	hx_form_add(&f, "NumMedia", "0");
-	hx_form_add(&f, "SmsSid", sid);
 	hx_form_add(&f, "SmsStatus", "received");
-	if (body)
-		hx_form_add(&f, "Body", body);
-	hx_form_add(&f, "To", to);
-	hx_form_add(&f, "NumSegments", "1");
-	hx_form_add(&f, "MessageSid", sid);
-	hx_form_add(&f, "AccountSid", hx_env.account_sid);
-	hx_form_add(&f, "From", phone);
-	hx_form_add(&f, "ApiVersion", "2010-04-01");
 	if (opt)
 		hx_form_add(&f, "OptOutType", opt);
 	if (hx_post_form(url, &f, HX_SIGNED, &rs) < 0)
@@ -211,7 +186,7 @@ static char *text_or_fail(const struct hx_rfix *f, const char *body)
 	char sid[35];
 	char *reply;
 
-	new_sid(sid);
+	hx_random_message_sid(sid);
 	reply = post_text_or_fail(sid, f->phone, F_SENDER, body, NULL);
 	assert_null(strstr(reply, "SECRET"));
 	return reply;
@@ -486,7 +461,7 @@ static void test_odd_texts(void **state)
 
 	fixture_or_fail(&f, "Flow Odd Clinic");
 	sent_or_fail(&f);
-	new_sid(sid);
+	hx_random_message_sid(sid);
 	r = post_text_or_fail(sid, f.phone, F_SENDER, NULL, NULL);
 	if (strstr(r, "sorry, not understood") == NULL)
 		fail_msg("an MMS without words: reply '%s', expected the help text", r);
@@ -522,7 +497,7 @@ static void test_replayed_sid(void **state)
 
 	fixture_or_fail(&f, "Flow Replay Clinic");
 	sent_or_fail(&f);
-	new_sid(sid);
+	hx_random_message_sid(sid);
 	first = post_text_or_fail(sid, f.phone, F_SENDER, "3", NULL);
 	assert_non_null(strstr(first, "will call you back"));
 	at1 = value_or_fail("SELECT callback_requested_at FROM appointments WHERE id = $1::bigint",

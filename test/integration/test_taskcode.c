@@ -6,8 +6,8 @@
  * guesses and a Redis restart.
  *
  * The throttles count wrong codes of every caller together, so each test
- * starts and ends with them cleared (tc_reset), the way the session group
- * clears the login throttle. */
+ * starts and ends with them cleared (hx_taskcode_reset_or_fail), the way
+ * the session group clears the login throttle. */
 #include "harness.h"
 #include "dash_client.h"
 #include "groups.h"
@@ -22,31 +22,17 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Forgets every task code attempt (PostgreSQL) and the Redis counters. */
-static void tc_reset(void)
-{
-	static const char script[] =
-		"local k = redis.call('KEYS', ARGV[1]) for i = 1, #k do redis.call('DEL', k[i]) end"
-		" return #k";
-	const char *argv[] = { "EVAL", script, "0", "rf:tc:fail:*" };
-	char err[256];
-
-	hx_db_cmd_or_fail("DELETE FROM task_code_attempts", 0, NULL);
-	if (hx_redis(4, argv, NULL, err, sizeof(err)) < 0)
-		fail_msg("cannot clear the task code counters in Redis: %s", err);
-}
-
 static int tc_setup(void **state)
 {
 	(void)state;
-	tc_reset();
+	hx_taskcode_reset_or_fail();
 	return 0;
 }
 
 static int tc_teardown(void **state)
 {
 	(void)state;
-	tc_reset();
+	hx_taskcode_reset_or_fail();
 	return 0;
 }
 
@@ -236,6 +222,29 @@ static char *recording_url(char sid[35])
 	snprintf(sid, 35, "RE%s", hex);
 	return xasprintf("%s/2010-04-01/Accounts/%s/Recordings/%s",
 		api && *api ? api : "https://api.twilio.com", hx_env.account_sid, sid);
+}
+
+/* A new business with a fresh greeting code, and a call c that entered
+ * it and is asked to record: biz gets the business; the result
+ * (malloc'd) is a recording URL of this account for it, sid its sid. */
+static char *recording_call_or_fail(struct inb *c, char biz[24], char sid[35])
+{
+	char code[7];
+
+	business_or_fail(biz);
+	cli_code_or_fail(biz, code);
+	inb_start(c, NULL, NULL);
+	inb_enter(c, code);
+	expect_state(c, "record");
+	return recording_url(sid);
+}
+
+/* How many takes of the recording sid are complete and not kept. */
+static long long completed_unkept(const char *sid)
+{
+	const char *p[1] = { sid };
+	return hx_db_int_or_fail("SELECT count(*) FROM greeting_takes WHERE recording_sid = $1"
+		" AND completed_at IS NOT NULL AND kept_at IS NULL", 1, p);
 }
 
 /* The <Record>'s action request: the recording url (sid) just made,
@@ -591,17 +600,12 @@ static void test_takes_and_callbacks(void **state)
  * (a Gather's action) is refused: the apology, the call unchanged. */
 static void test_hangup_while_recording(void **state)
 {
-	char biz[24], code[7], sid[35], st[72], token[40], *url, *g;
+	char biz[24], sid[35], st[72], token[40], *url, *g;
 	long long seq, seq2;
 	struct inb c;
 
 	(void)state;
-	business_or_fail(biz);
-	cli_code_or_fail(biz, code);
-	url = recording_url(sid);
-	inb_start(&c, NULL, NULL);
-	inb_enter(&c, code);
-	expect_state(&c, "record");
+	url = recording_call_or_fail(&c, biz, sid);
 	inb_recorded_by(&c, url, sid, "hangup");
 	expect_state(&c, "review");
 	{
@@ -610,11 +614,7 @@ static void test_hangup_while_recording(void **state)
 			" recording_sid = $1 AND business_id = $2::bigint AND kept_at IS NULL", 2, p), 1);
 	}
 	recording_callback(c.sid, sid, url, "completed");
-	{
-		const char *p[1] = { sid };
-		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes WHERE"
-			" recording_sid = $1 AND completed_at IS NOT NULL AND kept_at IS NULL", 1, p), 1);
-	}
+	assert_int_equal(completed_unkept(sid), 1);
 	g = greeting_of(biz);
 	if (g != NULL)
 		fail_msg("a take nobody kept became the greeting: %s", g);
@@ -645,16 +645,11 @@ static void test_hangup_while_recording(void **state)
  * this account's makes nothing. */
 static void test_callback_before_action(void **state)
 {
-	char biz[24], code[7], sid[35], fsid[35], hex[33], *url, *furl, *g;
+	char biz[24], sid[35], fsid[35], hex[33], *url, *furl, *g;
 	struct inb c;
 
 	(void)state;
-	business_or_fail(biz);
-	cli_code_or_fail(biz, code);
-	url = recording_url(sid);
-	inb_start(&c, NULL, NULL);
-	inb_enter(&c, code);
-	expect_state(&c, "record");
+	url = recording_call_or_fail(&c, biz, sid);
 	/* A foreign recording first: nothing. */
 	hx_random_hex(hex, 16);
 	snprintf(fsid, sizeof(fsid), "RE%s", hex);
@@ -667,11 +662,7 @@ static void test_callback_before_action(void **state)
 			" ON k.id = g.call_id WHERE k.call_sid = $1", 1, p), 0);
 	}
 	recording_callback(c.sid, sid, url, "completed");
-	{
-		const char *p[1] = { sid };
-		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM greeting_takes WHERE"
-			" recording_sid = $1 AND completed_at IS NOT NULL AND kept_at IS NULL", 1, p), 1);
-	}
+	assert_int_equal(completed_unkept(sid), 1);
 	g = greeting_of(biz);
 	assert_null(g);
 	inb_recorded(&c, url, sid);
@@ -1067,7 +1058,7 @@ static void test_guess_flood(void **state)
 		fail_msg("cannot restart Redis");
 	hx_disconnect();
 	expect_refused(fl, "after a Redis restart");
-	tc_reset();
+	hx_taskcode_reset_or_fail();
 	{
 		struct inb c;
 		inb_start(&c, NULL, fl->to);

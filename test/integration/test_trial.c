@@ -17,7 +17,6 @@
 #include "rds.h"
 #include "util.h"
 
-#include <curl/curl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,17 +120,10 @@ static int worker_drain(const char *allowed)
 /* How many texts the simulator has to phone. */
 static size_t sim_texts_or_fail(const char *phone)
 {
-	char *esc = curl_easy_escape(NULL, phone, 0);
-	char *url = xasprintf("%s/Messages.json?To=%s&PageSize=100", api_base, esc);
-	json_t *j = hx_sim_json_or_fail(url, NULL);
-	json_t *arr = json_object_get(j, "messages");
-	size_t n;
+	json_t *arr = hx_sim_messages_to_or_fail(phone);
+	size_t n = json_array_size(arr);
 
-	assert_true(json_is_array(arr));
-	n = json_array_size(arr);
-	json_decref(j);
-	curl_free(esc);
-	free(url);
+	json_decref(arr);
 	return n;
 }
 
@@ -561,6 +553,40 @@ static void test_established_not_held(void **state)
 	buf_free(&allowed);
 }
 
+/* The time zone (SQL) where it is 03:00 now, as HX_MIDDAY_TZ_SQL is
+ * where it is 13:00. */
+#define T_NIGHT_TZ_SQL \
+	"(SELECT 'Etc/GMT' || CASE WHEN n > 0 THEN '-' || n WHEN n < 0 THEN '+' || -n ELSE '' END" \
+	" FROM (SELECT ((3 - extract(hour FROM now() AT TIME ZONE 'UTC')::int + 36) % 24) - 12" \
+	" AS n) h)"
+
+/* A test row for appointment appt written straight into the table (as
+ * any writer but the dashboard would) is refused with a reason holding
+ * want. */
+static void test_row_refused_or_fail(const char *appt, const char *want, const char *what)
+{
+	char err[512];
+	PGresult *r = hx_db_exec("INSERT INTO reminders (business_id, appointment_id, channel,"
+		" offset_minutes, attempt, due_at, stale_at, to_address, kind) SELECT business_id, id,"
+		" 'sms', 60, 5, now(), now() + interval '10 minutes', 'x', 'test' FROM appointments"
+		" WHERE id = $1::bigint", 1, (const char *[]){ appt }, err, sizeof(err));
+
+	if (r != NULL) {
+		PQclear(r);
+		fail_msg("%s: the test row was taken", what);
+	}
+	has_or_fail(err, want, what);
+}
+
+/* Puts the reminder ids of r's first column on the ready queue. */
+static void queue_rows_or_fail(const PGresult *r)
+{
+	for (int i = 0; i < PQntuples(r); i++) {
+		long long id = atoll(PQgetvalue(r, i, 0));
+		assert_int_equal(queue_push(t_rds, &id, 1), 0);
+	}
+}
+
 /* Test reminders: the dashboard refuses outside business hours of the
  * client's zone; any other writer of a test row meets the same rule
  * (the trigger): the sixth in an hour and one at night are refused. */
@@ -568,7 +594,7 @@ static void test_test_reminder_rules(void **state)
 {
 	struct dc_owner o;
 	struct tbiz t;
-	char *path, *body, err[512];
+	char *path, *body;
 	PGresult *r;
 	long st;
 	(void)state;
@@ -580,9 +606,7 @@ static void test_test_reminder_rules(void **state)
 		" WHERE id = $1::bigint", 1, (const char *[]){ o.biz });
 	tbiz_add_or_fail(&t, NULL);
 	/* The client lives where it is 03:00. */
-	hx_db_cmd_or_fail("UPDATE clients SET time_zone = (SELECT 'Etc/GMT' || CASE WHEN n > 0"
-		" THEN '-' || n WHEN n < 0 THEN '+' || -n ELSE '' END FROM (SELECT"
-		" ((3 - extract(hour FROM now() AT TIME ZONE 'UTC')::int + 36) % 24) - 12 AS n) h)"
+	hx_db_cmd_or_fail("UPDATE clients SET time_zone = " T_NIGHT_TZ_SQL
 		" WHERE business_id = $1::bigint", 1, (const char *[]){ o.biz });
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE business_id ="
 		" $1::bigint AND NOT rf_business_hours(now(), time_zone)", 1,
@@ -604,12 +628,7 @@ static void test_test_reminder_rules(void **state)
 		" $1::bigint AND kind = 'test'", 1, (const char *[]){ o.biz }), 0);
 
 	/* Another writer, at night: refused by the trigger. */
-	r = hx_db_exec("INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
-		" attempt, due_at, stale_at, to_address, kind) SELECT business_id, id, 'sms', 60, 5,"
-		" now(), now() + interval '10 minutes', 'x', 'test' FROM appointments WHERE id ="
-		" $1::bigint", 1, (const char *[]){ t.appt[0] }, err, sizeof(err));
-	assert_null(r);
-	has_or_fail(err, "outside business hours", "the trigger's hours refusal");
+	test_row_refused_or_fail(t.appt[0], "outside business hours", "the trigger's hours refusal");
 	/* At midday: five go, the sixth in the hour is refused. */
 	hx_db_cmd_or_fail("UPDATE clients SET time_zone = " HX_MIDDAY_TZ_SQL
 		" WHERE business_id = $1::bigint", 1, (const char *[]){ o.biz });
@@ -620,27 +639,17 @@ static void test_test_reminder_rules(void **state)
 			" 'test'"
 			" FROM appointments WHERE id = $1::bigint", 2,
 			(const char *[]){ t.appt[0], t.phone[0] });
-	r = hx_db_exec("INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
-		" attempt, due_at, stale_at, to_address, kind) SELECT business_id, id, 'sms', 60, 5,"
-		" now(), now() + interval '10 minutes', 'x', 'test' FROM appointments WHERE id ="
-		" $1::bigint", 1, (const char *[]){ t.appt[0] }, err, sizeof(err));
-	assert_null(r);
-	has_or_fail(err, "5 an hour", "the trigger's hourly refusal");
+	test_row_refused_or_fail(t.appt[0], "5 an hour", "the trigger's hourly refusal");
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE business_id ="
 		" $1::bigint AND kind = 'test'", 1, (const char *[]){ o.biz }), 5);
 
 	/* Queued at midday, claimed at night (the client "moved"): the
 	 * claim keeps them waiting; back in business hours they go. */
-	hx_db_cmd_or_fail("UPDATE clients SET time_zone = (SELECT 'Etc/GMT' || CASE WHEN n > 0"
-		" THEN '-' || n WHEN n < 0 THEN '+' || -n ELSE '' END FROM (SELECT"
-		" ((3 - extract(hour FROM now() AT TIME ZONE 'UTC')::int + 36) % 24) - 12 AS n) h)"
+	hx_db_cmd_or_fail("UPDATE clients SET time_zone = " T_NIGHT_TZ_SQL
 		" WHERE business_id = $1::bigint", 1, (const char *[]){ o.biz });
 	r = hx_db_exec_or_fail("SELECT id FROM reminders WHERE business_id = $1::bigint AND kind ="
 		" 'test'", 1, (const char *[]){ o.biz });
-	for (int i = 0; i < PQntuples(r); i++) {
-		long long id = atoll(PQgetvalue(r, i, 0));
-		assert_int_equal(queue_push(t_rds, &id, 1), 0);
-	}
+	queue_rows_or_fail(r);
 	assert_int_equal(worker_drain(t.phone[0]), 0);
 	assert_int_equal(sim_texts_or_fail(t.phone[0]), 0);
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders r, reminder_block(r.id,"
@@ -649,10 +658,7 @@ static void test_test_reminder_rules(void **state)
 		(const char *[]){ o.biz }), 5);
 	hx_db_cmd_or_fail("UPDATE clients SET time_zone = " HX_MIDDAY_TZ_SQL
 		" WHERE business_id = $1::bigint", 1, (const char *[]){ o.biz });
-	for (int i = 0; i < PQntuples(r); i++) {
-		long long id = atoll(PQgetvalue(r, i, 0));
-		assert_int_equal(queue_push(t_rds, &id, 1), 0);
-	}
+	queue_rows_or_fail(r);
 	PQclear(r);
 	assert_int_equal(worker_drain(t.phone[0]), 0);
 	assert_true(sim_texts_or_fail(t.phone[0]) > 0);
