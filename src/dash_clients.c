@@ -129,7 +129,9 @@ static const char pager_close[] = "</nav>\n";
 static const char *opt_out_how(struct arena *a, const char *by)
 {
 	if (by == NULL || *by == '\0')
-		return "the client replied STOP or unsubscribed";
+		return "the client texted STOP";
+	if (strcmp(by, "unsubscribe link") == 0)
+		return "the client used the unsubscribe link";
 	return arena_printf(a, "set by %s", by);
 }
 

@@ -219,7 +219,11 @@ void unsubscribe_handle(struct app *app, const struct route_input *in, struct ou
 		r = db_exec_prepared(app->db, "unsubscribe_opt_out",
 			"WITH old AS (SELECT id, opted_out_at FROM clients"
 			" WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE)"
-			" UPDATE clients c SET opted_out_at = COALESCE(c.opted_out_at, now())"
+			" UPDATE clients c SET opted_out_at = COALESCE(c.opted_out_at, now()),"
+			/* Named, so that a texted START (which lifts only the
+			 * opt-outs of texts and carriers) leaves it alone. */
+			"  opted_out_by = CASE WHEN c.opted_out_at IS NULL THEN 'unsubscribe link'"
+			"   ELSE c.opted_out_by END"
 			" FROM old, businesses b WHERE c.id = old.id AND b.id = c.business_id"
 			" RETURNING b.name, old.opted_out_at IS NOT NULL",
 			2, p);

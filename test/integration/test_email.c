@@ -273,6 +273,12 @@ static void test_email_link_unsubscribes(void **state)
 	assert_non_null(strstr(body, "You are unsubscribed"));
 	free(body);
 	assert_true(opted_out(&f));
+	/* Named as the link's, so that a texted START does not lift it. */
+	{
+		const char *p[1] = { f.client };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
+			" AND opted_out_by = 'unsubscribe link'", 1, p), 1);
+	}
 	key = xasprintf("audit:business:%s", f.business);
 	audit = hx_audit_read(key, 0, err, sizeof(err));
 	assert_non_null(audit);
