@@ -39,6 +39,13 @@ void dash_password_handle(struct app *app, const struct route_input *in, struct 
 void dash_sessions_handle(struct app *app, const struct route_input *in, struct outcome *out);
 void dash_session_revoke_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);
+/* GET /operator/businesses[?q=TEXT]: the businesses an operator can pick,
+ * verify or take back, by name; q (at most 200 characters) keeps those
+ * whose name holds it (as text, case-insensitive) or whose id it is.  At
+ * most DASH_BUSINESSES_SHOWN rows; the page says how many matched, so an
+ * operator with more businesses searches instead of scrolling. */
+#define DASH_BUSINESSES_SHOWN 200
+extern const struct valid_field dash_operator_businesses_query[1];
 void dash_operator_businesses_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);
 void dash_operator_pick_handle(struct app *app, const struct route_input *in,

@@ -393,9 +393,24 @@ void dash_session_revoke_handle(struct app *app, const struct route_input *in,
 
 /* ---- operators ----------------------------------------------------------------------- */
 
+static int businesses_query_text(const char *v, size_t len)
+{
+	return len <= 200 && valid_no_controls(v, len, NULL);
+}
+
+const struct valid_field dash_operator_businesses_query[1] = {
+	{ "q", businesses_query_text, 0, VALID_TEXT },
+};
+
 static const char businesses_head[] =
 	"<h1>Businesses</h1>\n"
 	"<p class=\"muted\">The pages now show <b>{{current}}</b>. Pick the business they show.</p>\n"
+	"<form class=\"inline-form\" method=\"get\" action=\"/operator/businesses\" role=\"search\">"
+	"<label for=\"q\">Find a business</label> "
+	"<input type=\"search\" id=\"q\" name=\"q\" value=\"{{q}}\" maxlength=\"200\""
+	" placeholder=\"Name or number\"> "
+	"<button type=\"submit\" class=\"btn btn-small\">Search</button></form>\n"
+	"<p class=\"muted\">{{shown}}</p>\n"
 	"<div class=\"table-wrap\"><table class=\"table\">\n<thead><tr>"
 	"<th scope=\"col\">Business</th><th scope=\"col\">Status</th>"
 	"<th scope=\"col\">Verification</th><th scope=\"col\"></th>"
@@ -413,21 +428,44 @@ static const char businesses_row_end[] =
 void dash_operator_businesses_handle(struct app *app, const struct route_input *in,
 	struct outcome *out)
 {
+	struct arena *a = in->req->arena;
+	const char *q = in->query_valid && in->query.v[0].s ? in->query.v[0].s : "";
+	const char *shown;
 	PGresult *res;
+	long long matched;
 
 	if (!in->user->operator) {
 		page_not_found(out);
 		return;
 	}
-	res = db_exec_prepared(app->db, "dash_operator_businesses",
-		"SELECT id, name, CASE status WHEN 'trial' THEN 'Trial' WHEN 'active' THEN 'Active'"
-		" ELSE 'Suspended' END, verified FROM businesses ORDER BY lower(name), id LIMIT 1000",
-		0, NULL);
+	{
+		char limit[16];
+		snprintf(limit, sizeof(limit), "%d", DASH_BUSINESSES_SHOWN);
+		const char *p[] = { q, limit };
+		/* strpos, not LIKE: what the operator types is matched as
+		 * text, % and _ included; a number is also an id. */
+		res = db_exec_prepared(app->db, "dash_operator_businesses",
+			"SELECT id, name, CASE status WHEN 'trial' THEN 'Trial' WHEN 'active' THEN"
+			" 'Active' ELSE 'Suspended' END, verified, count(*) OVER ()"
+			" FROM businesses WHERE $1 = '' OR strpos(lower(name), lower($1)) > 0"
+			"  OR ($1 ~ '^[1-9][0-9]{0,17}$' AND id = $1::bigint)"
+			" ORDER BY lower(name), id LIMIT $2::int",
+			2, p);
+	}
 	if (res == NULL) {
 		page_unavailable(out);
 		return;
 	}
-	const char *const h[] = { "current", in->user->business_name, NULL };
+	matched = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 4), NULL, 10) : 0;
+	if (matched == 0)
+		shown = q[0] ? "No business matches." : "There is no business yet.";
+	else if (matched > PQntuples(res))
+		shown = arena_printf(a, "The first %d of %lld, by name: search to find the others.",
+			PQntuples(res), matched);
+	else
+		shown = arena_printf(a, "%lld business%s.", matched, matched == 1 ? "" : "es");
+	const char *const h[] = { "current", in->user->business_name, "q", q, "shown", shown,
+		NULL };
 	page_begin(out, "Businesses", "businesses");
 	/* The held ones first: they wait for an operator. */
 	if (dash_held_businesses(app, in, out) < 0) {

@@ -366,11 +366,23 @@ static void test_verify_cli_and_dashboard(void **state)
 	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM businesses WHERE id = $1::bigint"
 		" AND NOT verified", 1, (const char *[]){ b.id }), 1);
 
-	page = dc_get_or_fail(op.c, "/operator/businesses", 200);
+	/* Found by its number (an operator with many businesses searches:
+	 * the page shows at most DASH_BUSINESSES_SHOWN). */
+	{
+		char *search = xasprintf("/operator/businesses?q=%s", b.id);
+		page = dc_get_or_fail(op.c, search, 200);
+		free(search);
+	}
 	{
 		char *form = xasprintf("action=\"/operator/businesses/%s/verify\"", b.id);
 		has_or_fail(page, form, "the verify form");
 		free(form);
+	}
+	{
+		char *other = dc_get_or_fail(op.c, "/operator/businesses?q=no%25such_business%25here",
+			200);
+		has_or_fail(other, "No business matches.", "a search that finds nothing");
+		free(other);
 	}
 	has_or_fail(page, "Not verified", "the state");
 	free(page);
