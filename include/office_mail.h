@@ -12,14 +12,16 @@
  *      (the sender died before recording the outcome) becomes 'unknown':
  *      never sent again;
  *   2. immediate: each notification of the user's business created since
- *      the user chose (users.notify_since) and in the last 24 hours, not
- *      yet mailed to that user, is claimed (an office_mails row
+ *      the user chose (users.notify_since) and in the last
+ *      OFFICE_MAIL_FRESH_S seconds, not yet mailed to that user, is
+ *      claimed (an office_mails row
  *      'claimed' and its office_mail_items row, under the user's row lock
  *      taken FOR UPDATE SKIP LOCKED and the business's advisory lock) and
  *      sent with outbound_office_mail.  Over OUTBOUND_OFFICE_USER_HOUR
  *      immediate emails in the last hour, or OUTBOUND_OFFICE_BUSINESS_DAY
  *      emails of the business in 24 hours, nothing is claimed: the
- *      notification waits for the user's digest;
+ *      notification waits for the user's digest (and so does one that
+ *      is no longer fresh, after an outage: news is not sent late);
  *   3. digest (users in 'digest' mode, and 'immediate' users for what
  *      their limit held back): during the user's digest hour, one email
  *      per user and local day listing the notifications of the last 24
@@ -38,6 +40,7 @@ struct outbound_ctx;
 
 #define OFFICE_MAIL_INTERVAL_S 5
 #define OFFICE_MAIL_LOST_S 600
+#define OFFICE_MAIL_FRESH_S 600 /* office_mail.c's OM_FRESH says the same */
 /* At most this many emails per pass (the rest wait for the next). */
 #define OFFICE_MAIL_BATCH 100
 

@@ -25,9 +25,12 @@
 #define OM_UNMAILED \
 	" n.business_id = u.business_id AND n.created_at >= u.notify_since" \
 	" AND n.created_at > $1::timestamptz - interval '1 day'" \
-	" AND n.created_at <= $1::timestamptz" \
 	" AND NOT EXISTS (SELECT 1 FROM office_mail_items i WHERE i.user_id = u.id" \
 	"  AND i.notification_id = n.id)"
+/* n is fresh enough for an immediate email (OFFICE_MAIL_FRESH_S): one
+ * held back by a limit, or by an outage of the workers, waits for the
+ * digest instead of arriving late as if it were news. */
+#define OM_FRESH " AND n.created_at > $1::timestamptz - interval '600 seconds'"
 /* The business of u has sent fewer than $3 emails in 24 hours. */
 #define OM_BUSINESS_UNDER \
 	" (SELECT count(*) FROM office_mails m WHERE m.business_id = u.business_id" \
@@ -235,7 +238,7 @@ static PGresult *om_candidates(const struct outbound_ctx *ctx, int digest, const
 	if (!digest)
 		return db_exec_prepared(ctx->db, "office_mail_immediate",
 			"SELECT u.id, u.business_id, n.id FROM users u"
-			" JOIN office_notifications n ON" OM_UNMAILED
+			" JOIN office_notifications n ON" OM_UNMAILED OM_FRESH
 			" WHERE u.notify_mode = 'immediate' AND" OM_BUSINESS_LIVE
 			" AND" OM_USER_UNDER " AND" OM_BUSINESS_UNDER
 			" ORDER BY n.id LIMIT " "100", 3, p);
@@ -257,6 +260,7 @@ static const char om_claim_immediate_sql[] =
 	"WITH u AS (SELECT id, business_id, email, notify_since FROM users WHERE id = $5::bigint"
 	"  AND notify_mode = 'immediate' FOR UPDATE SKIP LOCKED),"
 	" ok AS (SELECT u.* FROM u JOIN office_notifications n ON n.id = $4::bigint AND" OM_UNMAILED
+	OM_FRESH
 	"  WHERE" OM_USER_UNDER " AND" OM_BUSINESS_UNDER "),"
 	" m AS (INSERT INTO office_mails (business_id, user_id, kind, to_address, created_at)"
 	"  SELECT business_id, id, 'immediate', email, $1::timestamptz FROM ok"
