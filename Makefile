@@ -28,7 +28,7 @@
 #   make bench      the benchmarks (see test/bench/)
 
 CC ?= cc
-PKGS := fcgi libpq hiredis libcurl jansson libxml-2.0 libcrypto libcrypt
+PKGS := fcgi libpq hiredis libcurl jansson libxml-2.0 libcrypto libcrypt libical
 
 # Goals that compile nothing need no library; `make test` and `make run`
 # install the packages themselves before they build.
