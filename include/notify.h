@@ -1,0 +1,34 @@
+/* notify: what the office is told (issue 11 part 5).
+ *
+ * office_notify records one office notification (office_notifications,
+ * sql/017_office.sql): a client confirmed, cancelled, asked for a call
+ * back or to reschedule, a reminder did not reach them, or a text came in
+ * that the SMS flow does not understand.  It runs in the caller's
+ * transaction, so the notification exists exactly when the thing it tells
+ * of was committed.  The dashboard shows the rows at once; the people who
+ * asked for email get them immediately or in a daily digest.
+ *
+ * detail is one line for a person ("Jane Doe confirmed by keypad") and
+ * must never hold the appointment's notes. */
+#ifndef RF_NOTIFY_H
+#define RF_NOTIFY_H
+
+struct db;
+
+/* kind: one of the values below.  appointment_id and client_id may be 0
+ * (none).  detail may be NULL ("").  Returns the new row's id, or -1 on a
+ * database error or an unknown kind (nothing written). */
+long long office_notify(struct db *db, long long business_id, long long appointment_id,
+	long long client_id, const char *kind, const char *detail);
+
+#define NOTIFY_CONFIRMED "confirmed"
+#define NOTIFY_CANCELLED "cancelled"
+#define NOTIFY_CALLBACK "callback"
+#define NOTIFY_RESCHEDULE "reschedule"
+#define NOTIFY_UNREACHED "unreached"
+#define NOTIFY_INBOX "inbox"
+
+/* Whether kind is one of the values above. */
+int notify_kind_valid(const char *kind);
+
+#endif

@@ -1,0 +1,78 @@
+/* notify: office notifications (include/notify.h). */
+#include "notify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+
+static const char *const notify_kinds[] = {
+	NOTIFY_CONFIRMED, NOTIFY_CANCELLED, NOTIFY_CALLBACK, NOTIFY_RESCHEDULE,
+	NOTIFY_UNREACHED, NOTIFY_INBOX,
+};
+
+int notify_kind_valid(const char *kind)
+{
+	if (kind == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(notify_kinds) / sizeof(notify_kinds[0]); i++)
+		if (strcmp(kind, notify_kinds[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* After a cut at a byte count: drops a UTF-8 sequence left incomplete at
+ * the end of s. */
+static void utf8_trim_partial(char *s)
+{
+	size_t n = strlen(s), k = n, want;
+	unsigned char lead;
+
+	while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+		k--;
+	if (k == 0)
+		return;
+	lead = (unsigned char)s[k - 1];
+	if (lead < 0xC0)
+		return;
+	want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+	if (n - (k - 1) < want)
+		s[k - 1] = '\0';
+}
+
+long long office_notify(struct db *db, long long business_id, long long appointment_id,
+	long long client_id, const char *kind, const char *detail)
+{
+	char biz[24], appt[24], client[24], line[501];
+	const char *p[5];
+	PGresult *res;
+	long long id;
+
+	if (business_id <= 0 || !notify_kind_valid(kind))
+		return -1;
+	snprintf(biz, sizeof(biz), "%lld", business_id);
+	snprintf(appt, sizeof(appt), "%lld", appointment_id);
+	snprintf(client, sizeof(client), "%lld", client_id);
+	/* One line of at most 500 bytes, cut at a character boundary. */
+	snprintf(line, sizeof(line), "%s", detail != NULL ? detail : "");
+	for (char *c = line; *c != '\0'; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	utf8_trim_partial(line);
+	p[0] = biz;
+	p[1] = appointment_id > 0 ? appt : NULL;
+	p[2] = client_id > 0 ? client : NULL;
+	p[3] = kind;
+	p[4] = line;
+	res = db_exec_prepared(db, "office_notify",
+		"INSERT INTO office_notifications (business_id, appointment_id, client_id, kind, detail)"
+		" VALUES ($1::bigint, $2::bigint, $3::bigint, $4, $5) RETURNING id", 5, p);
+	if (res == NULL)
+		return -1;
+	id = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : -1;
+	PQclear(res);
+	return id;
+}
