@@ -9,7 +9,7 @@ import { loginDemo, sql } from './app.mjs';
 export const tests = [
 	{
 		name: 'notify: an open Today page shows a new notification without a reload',
-		timeoutMs: 90000,
+		timeoutMs: 180000,
 		async fn(t) {
 			const owner = await loginDemo(t);
 			const page = owner.page;
@@ -31,11 +31,11 @@ export const tests = [
 			// the row is found by its text, the count only has to go up.)
 			const first = page.locator('#notify-list > li').filter({ hasText: detail }).first();
 			await waitFor('the new notification in the panel', async () => await first.count() === 1,
-				{ timeoutMs: 30000 });
+				{ timeoutMs: 60000 });
 			check(await first.evaluate((el) => el.classList.contains('unseen')), 'the new row is not marked unseen');
 			check(((await first.textContent()) || '').includes('confirmed'), 'the new row does not say "confirmed"');
 			await waitFor('the header count to go up', async () => (await count()) >= before + 1,
-				{ timeoutMs: 15000 });
+				{ timeoutMs: 60000 });
 			check(await page.evaluate(() => window.rfNotReloaded === true), 'the page was reloaded');
 			await owner.look('today-notification-arrived');
 
