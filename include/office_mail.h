@@ -7,7 +7,8 @@
  * seconds (never an HTTP request); `ringfence worker --office-mail-once`
  * runs one pass and exits.
  *
- * A pass:
+ * A pass (none while RINGFENCE_SMTP_URL or RINGFENCE_MAIL_FROM is unset or
+ * the failsafe is tripped: nothing is claimed, nothing goes out):
  *   1. an email row still 'claimed' OFFICE_MAIL_LOST_S after its claim
  *      (the sender died before recording the outcome) becomes 'unknown':
  *      never sent again;

@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "failsafe.h"
 #include "html.h"
 #include "log.h"
 #include "notify.h"
@@ -304,6 +305,13 @@ int office_mail_pass(const struct outbound_ctx *ctx, long long now_s,
 	int sent = 0;
 
 	memset(st, 0, sizeof(*st));
+	/* Nothing can go out (no mail server or sender, the failsafe
+	 * tripped): nothing is claimed, so nothing is held and retried
+	 * every pass; outbound_office_mail checks again before each send. */
+	if (ctx->cfg->smtp_url == NULL || ctx->cfg->smtp_url[0] == '\0' ||
+		ctx->cfg->mail_from == NULL || ctx->cfg->mail_from[0] == '\0' ||
+		failsafe_tripped(ctx->db, NULL, 0) != 0)
+		return 0;
 	clock_sql(now_s, now);
 	snprintf(user_hour, sizeof(user_hour), "%d", OUTBOUND_OFFICE_USER_HOUR);
 	snprintf(biz_day, sizeof(biz_day), "%d", OUTBOUND_OFFICE_BUSINESS_DAY);

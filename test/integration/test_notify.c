@@ -13,10 +13,12 @@
  * day per business; the last failed attempt of a reminder (no answer,
  * an invalid number) tells the office once, a busy call with a retry left
  * does not; "Mark all seen" needs the CSRF token and marks up to the
- * newest shown; one business never sees or marks another's. */
+ * newest shown; one business never sees or marks another's; the
+ * failsafe holds the office's email too. */
 #include "harness.h"
 #include "dash_client.h"
 #include "db.h"
+#include "failsafe.h"
 #include "groups.h"
 #include "notify.h"
 #include "queue.h"
@@ -579,6 +581,28 @@ static void test_isolation_and_input(void **state)
 	nfix_free(&b);
 }
 
+/* The failsafe stops the office's email too; re-armed, it goes (the
+ * notification is still fresh). */
+static void test_failsafe_holds(void **state)
+{
+	struct nfix f;
+	const char *p[1];
+
+	(void)state;
+	nfix_or_fail(&f);
+	notify_or_fail(&f, NOTIFY_CALLBACK, "Asked for a call back by keypad");
+	assert_int_equal(failsafe_trip(n_db, "notify test: office mail held", "notify-tests"), 0);
+	office_mail_once_or_fail(&f, NULL);
+	assert_int_equal(failsafe_resume(n_db, "notify test: done", "notify-tests"), 0);
+	assert_int_equal(mails_to(f.o.acc.email, NULL), 0);
+	p[0] = f.o.biz;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM office_mails WHERE business_id ="
+					   " $1::bigint", 1, p), 0);
+	office_mail_once_or_fail(&f, NULL);
+	assert_int_equal(mails_to(f.o.acc.email, NULL), 1);
+	nfix_free(&f);
+}
+
 /* ---- the group ------------------------------------------------------------------ */
 
 static int group_setup(void **state)
@@ -636,6 +660,7 @@ int notify_tests(void)
 		cmocka_unit_test(test_unreached_invalid),
 		cmocka_unit_test(test_mark_seen),
 		cmocka_unit_test(test_isolation_and_input),
+		cmocka_unit_test(test_failsafe_holds),
 	};
 	return cmocka_run_group_tests_name("integration: notify", tests, group_setup, group_teardown);
 }
