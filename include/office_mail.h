@@ -41,7 +41,7 @@ struct outbound_ctx;
 
 #define OFFICE_MAIL_INTERVAL_S 5
 #define OFFICE_MAIL_LOST_S 600
-#define OFFICE_MAIL_FRESH_S 600 /* office_mail.c's OM_FRESH says the same */
+#define OFFICE_MAIL_FRESH_S 600
 /* At most this many emails per pass (the rest wait for the next). */
 #define OFFICE_MAIL_BATCH 100
 

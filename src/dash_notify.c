@@ -212,7 +212,6 @@ void dash_notify_list_handle(struct app *app, const struct route_input *in, stru
 	char offset[24];
 	const char *p[3] = { in->business, in->user->business_tz, offset }, *unseen, *last;
 	PGresult *res;
-	long long total;
 
 	if (page < 1)
 		page = 1;
@@ -248,14 +247,13 @@ void dash_notify_list_handle(struct app *app, const struct route_input *in, stru
 		page_add(out, "<p class=\"muted notify-empty\" id=\"notify-empty\">Nothing here.</p>",
 			NULL);
 	page_add(out, "</section>\n", NULL);
-	total = atoll(last) > 0 ? 1 : 0;
 	{
 		const char *f[] = { "prev", arena_printf(a, "%lld", page - 1),
 			"next", arena_printf(a, "%lld", page + 1), NULL };
 		page_add(out, "<nav class=\"row\" aria-label=\"Pages\">", NULL);
 		if (page > 1)
 			page_add(out, "<a href=\"/notifications?page={{prev}}\">Newer</a>", f);
-		if (total && PQntuples(res) == NOTIFY_PAGE_SIZE)
+		if (PQntuples(res) == NOTIFY_PAGE_SIZE)
 			page_add(out, "<a href=\"/notifications?page={{next}}\">Older</a>", f);
 		page_add(out, "</nav>\n", NULL);
 	}

@@ -31,7 +31,10 @@
 /* n is fresh enough for an immediate email (OFFICE_MAIL_FRESH_S): one
  * held back by a limit, or by an outage of the workers, waits for the
  * digest instead of arriving late as if it were news. */
-#define OM_FRESH " AND n.created_at > $1::timestamptz - interval '600 seconds'"
+#define OM_STR(x) #x
+#define OM_XSTR(x) OM_STR(x)
+#define OM_FRESH \
+	" AND n.created_at > $1::timestamptz - interval '" OM_XSTR(OFFICE_MAIL_FRESH_S) " seconds'"
 /* The business of u has sent fewer than $3 emails in 24 hours. */
 #define OM_BUSINESS_UNDER \
 	" (SELECT count(*) FROM office_mails m WHERE m.business_id = u.business_id" \
@@ -74,8 +77,9 @@ static void om_lost(const struct outbound_ctx *ctx, const char *now, struct offi
 }
 
 /* The claim statement name/sql with its parameters, in a transaction
- * holding the business's advisory lock.  The claimed row into c (1), 0
- * when nothing was claimed, -1 on a database error. */
+ * holding the business's advisory lock.  The row into c: 1 claimed (to be
+ * sent), 2 recorded as skipped (nothing to send); 0 when nothing was
+ * claimed, -1 on a database error. */
 static int om_claim(const struct outbound_ctx *ctx, const char *business, const char *name,
 	const char *sql, int n, const char *const *p, struct om_claim *c)
 {
