@@ -11,7 +11,7 @@
  * (RINGFENCE_NOW), an "off" user nothing, twice run sends nothing twice;
  * 20 immediate emails an hour per user (the rest in the digest), 200 a
  * day per business; the last failed attempt of a reminder (no answer,
- * an invalid number) tells the office once, a busy call with a retry left
+ * an invalid number, a refused email) tells the office once, a busy call with a retry left
  * does not; "Mark all seen" needs the CSRF token and marks up to the
  * newest shown; one business never sees or marks another's; the
  * failsafe holds the office's email too. */
@@ -480,6 +480,33 @@ static void test_unreached_invalid(void **state)
 	free(v);
 }
 
+/* An email the mail server refuses for good (550): the office is told. */
+static void test_unreached_email(void **state)
+{
+	struct hx_rfix f;
+	const struct hx_rfix_opts o = { .business_name = "Refused Mail Clinic",
+		.client_name = "Rita Fused", .channel = "email", .email_prefix = "reject",
+		.notes = "SECRET-REFUSED", .retry_count = 0, .retry_delay_minutes = 30,
+		.stale_min = 120 };
+	const char *p[1];
+	char *v;
+
+	(void)state;
+	hx_rfix_or_fail(&f, &o);
+	worker_once_or_fail(f.reminder, f.email);
+	p[0] = f.reminder;
+	v = db_text_or_fail("SELECT status FROM reminders WHERE id = $1::bigint", 1, p);
+	assert_string_equal(v, "failed");
+	free(v);
+	assert_int_equal(unreached_count(&f), 1);
+	v = db_text_or_fail("SELECT detail FROM office_notifications WHERE reminder_id = $1::bigint",
+		1, p);
+	assert_non_null(strstr(v, "Email did not reach them"));
+	assert_non_null(strstr(v, "550"));
+	assert_null(strstr(v, "SECRET"));
+	free(v);
+}
+
 /* "Mark all seen": refused without the CSRF token; with it, marks the
  * rows up to the newest the page showed, by this user. */
 static void test_mark_seen(void **state)
@@ -658,6 +685,7 @@ int notify_tests(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_unreached_call),
 		cmocka_unit_test(test_unreached_invalid),
+		cmocka_unit_test(test_unreached_email),
 		cmocka_unit_test(test_mark_seen),
 		cmocka_unit_test(test_isolation_and_input),
 		cmocka_unit_test(test_failsafe_holds),
