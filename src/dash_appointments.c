@@ -2,6 +2,7 @@
  * call-back card and "Send me a test reminder" (see
  * include/dash_appointments.h). */
 #include "dash_appointments.h"
+#include "dash_calendar.h"
 #include "app.h"
 #include "arena.h"
 #include "audit.h"
@@ -654,7 +655,7 @@ static void dash_today(struct app *app, const struct route_input *in, struct out
 			NULL);
 		if (f.error)
 			page_add(out, "<p class=\"alert\" role=\"alert\">{{error}}</p>", h);
-		if (dash_callback_card(app, in, out) < 0)
+		if (dash_callback_card(app, in, out) < 0 || dash_calendar_notices(app, in, out) < 0)
 			goto db_failed;
 		page_add(out, tmpl_filter, h);
 		{

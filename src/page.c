@@ -58,6 +58,12 @@ const struct page_notice page_notices[] = {
 	{ "business_verified", "The business is verified: its reminders reach its clients." },
 	{ "business_unverified", "The verification was taken back: only its own number is reached." },
 	{ "business_resumed", "The business's hold is lifted: fresh reminders go out again." },
+	{ "feed_added", "The calendar was added: it is read within a minute." },
+	{ "feed_removed", "The calendar was removed; the appointments made from it stay." },
+	{ "sync_requested", "The calendar is read again within a minute." },
+	{ "hold_approved", "Approved: the next sync applies these changes, within a minute." },
+	{ "hold_rejected", "Rejected: nothing was applied and the calendar is off." },
+	{ "client_confirmed", "The client is confirmed: their reminders go out." },
 	{ NULL, NULL }
 };
 
