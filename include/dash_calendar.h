@@ -98,8 +98,9 @@ const char *calendar_url_problem(const char *url, int allow_http);
 const char *calendar_name_problem(const char *name);
 /* 1 when this environment takes http:// feeds (development and test). */
 int calendar_allow_http(const struct app *app);
-/* The address as people see it: scheme and host and "/…" (the path and
- * query are the secret), into out (always NUL-terminated). */
+/* The address as people see it: calfetch_mask_url's scheme, host and
+ * "/…" (the path and query are the secret), or "…" for an address it
+ * cannot read; into out (always NUL-terminated; url NULL: ""). */
 void calendar_mask_url(const char *url, char *out, size_t outlen);
 
 /* Adds a feed of business biz (checked name and url).  Its id, 0 when the

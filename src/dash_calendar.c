@@ -3,6 +3,8 @@
 #include "app.h"
 #include "arena.h"
 #include "buf.h"
+#include "calcontact.h"
+#include "calfetch.h"
 #include "config.h"
 #include "dash_settings.h"
 #include "db.h"
@@ -45,21 +47,24 @@ const struct valid_field dash_calendar_hold_fields[DCAL_HOLD_NFIELDS] = {
 	[DCAL_HOLD_REASON] = { "reason", field_text, 0, VALID_TEXT },
 };
 
-/* The countries whose national numbers (without +) the sync reads in
- * event text (calcontact.h's table); any other country's clients are
- * found by numbers written with + and the country code. */
+/* The names of the countries whose national numbers (without +) the sync
+ * reads in event text; offered only when calcontact's table knows them
+ * (calcontact_country_known).  Any other country's clients are found by
+ * numbers written with + and the country code. */
 static const struct {
 	const char *code, *name;
 } countries[] = {
-	{ "AU", "Australia" }, { "CA", "Canada" }, { "FR", "France" }, { "DE", "Germany" },
-	{ "IE", "Ireland" }, { "NZ", "New Zealand" }, { "GB", "United Kingdom" },
+	{ "AU", "Australia" }, { "AT", "Austria" }, { "BE", "Belgium" }, { "CA", "Canada" },
+	{ "FR", "France" }, { "DE", "Germany" }, { "IE", "Ireland" }, { "NL", "Netherlands" },
+	{ "NZ", "New Zealand" }, { "CH", "Switzerland" }, { "GB", "United Kingdom" },
 	{ "US", "United States" },
 };
 
+/* The name of a country people may pick, or NULL. */
 static const char *country_name(const char *code)
 {
 	for (size_t i = 0; code && i < ARRAY_LEN(countries); i++)
-		if (strcmp(countries[i].code, code) == 0)
+		if (strcmp(countries[i].code, code) == 0 && calcontact_country_known(code))
 			return countries[i].name;
 	return NULL;
 }
@@ -127,30 +132,16 @@ const char *calendar_name_problem(const char *name)
 
 void calendar_mask_url(const char *url, char *out, size_t outlen)
 {
-	const char *p, *host;
-	size_t s, hl, at;
-
 	if (outlen == 0)
 		return;
 	out[0] = '\0';
 	if (url == NULL)
 		return;
-	p = strstr(url, "://");
-	if (p == NULL || p == url || (size_t)(p - url) > 10) {
+	calfetch_mask_url(url, out, outlen);
+	/* An address libcurl cannot read (there is none in the table: every
+	 * one was checked when added) still shows as something. */
+	if (out[0] == '\0')
 		snprintf(out, outlen, "…");
-		return;
-	}
-	s = (size_t)(p - url) + 3;
-	host = url + s;
-	hl = strcspn(host, "/?#");
-	/* Anything before an '@' is a credential: never shown. */
-	for (at = hl; at > 0 && host[at - 1] != '@'; at--)
-		;
-	host += at;
-	hl -= at;
-	if (hl > 200)
-		hl = 200;
-	snprintf(out, outlen, "%.*s%.*s/…", (int)s, url, (int)hl, host);
 }
 
 long long calendar_feed_add(struct db *db, struct arena *a, const char *biz, const char *name,
@@ -545,6 +536,8 @@ static int render_business_parts(struct app *app, const struct route_input *in,
 		for (size_t i = 0; i < ARRAY_LEN(countries); i++) {
 			const char *const o[] = { "v", countries[i].code, "label",
 				arena_printf(a, "%s (%s)", countries[i].name, countries[i].code), NULL };
+			if (!calcontact_country_known(countries[i].code))
+				continue;
 			page_add(out, country && strcmp(country, countries[i].code) == 0 ? tmpl_opt_sel
 				: tmpl_opt, o);
 		}
