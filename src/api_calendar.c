@@ -125,7 +125,7 @@ static void api_list_feeds(struct api_ctx *c)
 }
 
 /* POST /api/v1/calendar-feeds */
-static void api_create_feed(struct api_ctx *c, const struct route_input *in)
+static void api_create_feed(struct api_ctx *c)
 {
 	struct arena *a = c->req->arena;
 	const char *name = c->members[AF_NAME].s, *url = c->members[AF_URL].s, *problem;
@@ -135,7 +135,6 @@ static void api_create_feed(struct api_ctx *c, const struct route_input *in)
 	json_t *o;
 	int rc;
 
-	(void)in;
 	c->out->action = "create_calendar_feed";
 	problem = calendar_name_problem(name);
 	if (problem) {
@@ -244,7 +243,7 @@ void api_create_feed_handle(struct app *app, const struct route_input *in, struc
 {
 	struct api_ctx c;
 	api_ctx_init(&c, app, in, out);
-	api_create_feed(&c, in);
+	api_create_feed(&c);
 }
 
 void api_delete_feed_handle(struct app *app, const struct route_input *in, struct outcome *out)

@@ -441,6 +441,26 @@ static void test_feed_states_toggle_sync_remove(void **state)
 			NULL);
 		free(sync);
 	}
+	/* Staff see a held sync but only an owner decides it; staff confirm
+	 * clients. */
+	{
+		long long hold = hold_or_fail(&a, feed), pc = proposed_or_fail(&a, "Dee", "+15550100188");
+		char *hp = xasprintf("/calendar-holds/%lld", hold), *cp, *want;
+		body = dc_get_or_fail(st, hp, 200);
+		assert_non_null(strstr(body, "Only an owner can approve or reject"));
+		assert_null(strstr(body, "value=\"approve\""));
+		free(body);
+		before = state_of(&a);
+		free(post_status_or_fail(st, hp, 403, "decision", "approve", NULL));
+		assert_unchanged(&a, before, "staff's decision");
+		free(before);
+		cp = xasprintf("/clients/%lld/confirm", pc);
+		want = xasprintf("/clients/%lld?notice=client_confirmed", pc);
+		dc_post_see_other_or_fail(st, cp, want, NULL);
+		free(cp);
+		free(want);
+		free(hp);
+	}
 	dc_free(st);
 
 	/* Removed; again 404. */
