@@ -2,13 +2,17 @@
  *
  *   GET  /today                          appointments by day, filtered, with
  *                                        each reminder's state in words and the
- *                                        "Call back" card on top
+ *                                        "Call back" and "Reschedule requests"
+ *                                        cards on top
  *   GET  /today/fragment                 the same list alone (live refresh)
  *   GET  /appointments/new               the form; POST /appointments creates
  *   GET  /appointments/{id}/edit         the form; POST /appointments/{id}
  *                                        saves (a new time re-plans reminders)
  *   POST /appointments/{id}/cancel       cancels it and its unsent reminders
  *   POST /appointments/{id}/callback-done  the call back was made
+ *   POST /appointments/{id}/reschedule-done  the client asked to reschedule
+ *                                        (keypad or text 4) and the office
+ *                                        has handled it
  *   POST /appointments/{id}/test-reminder  "Send me a test reminder": a
  *                                        reminder row due now, queued for the
  *                                        workers (never sent in the request)
@@ -110,6 +114,8 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);
 void dash_callback_done_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);
+void dash_reschedule_done_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);
 void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);

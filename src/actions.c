@@ -82,7 +82,8 @@ static int appointment_change(struct action_ctx *ctx, const struct change *c, co
 }
 
 /* The appointment as it was before this statement, locked. */
-#define OLD_APPT "WITH old AS (SELECT id, status FROM appointments" \
+#define OLD_APPT "WITH old AS (SELECT id, status, callback_requested_at, callback_done_at," \
+	" reschedule_requested_at, reschedule_done_at FROM appointments" \
 	" WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE) "
 
 /* Confirms the appointment; a cancelled one stays cancelled.  News when
@@ -101,19 +102,25 @@ static const struct change cancel_change = { "action_cancel",
 	" WHERE a.id = old.id AND old.status IN ('booked', 'confirmed', 'cancelled')"
 	" RETURNING a.id, old.status <> 'cancelled'", NOTIFY_CANCELLED, "cancelled" };
 
+/* Whether old's request col (callback, reschedule) was still open: made
+ * and not marked done since. */
+#define OLD_OPEN(col) "(old." col "_requested_at IS NOT NULL AND (old." col "_done_at IS NULL" \
+	" OR old." col "_done_at < old." col "_requested_at))"
+
 /* A call back about an appointment still ahead (booked or confirmed): a
- * cancelled or completed one is nothing to call back about.  Each request
- * is news (the office may have called back since the last one). */
+ * cancelled or completed one is nothing to call back about.  News unless
+ * a request is still open (the office already knows). */
 static const struct change callback_change = { "action_request_callback",
-	"UPDATE appointments SET callback_requested_at = now(), updated_at = now()"
-	" WHERE id = $1::bigint AND business_id = $2::bigint AND status IN ('booked', 'confirmed')"
-	" RETURNING id, true", NOTIFY_CALLBACK, "asked for a call back about" };
+	OLD_APPT "UPDATE appointments a SET callback_requested_at = now(), updated_at = now()"
+	" FROM old WHERE a.id = old.id AND old.status IN ('booked', 'confirmed')"
+	" RETURNING a.id, NOT " OLD_OPEN("callback"), NOTIFY_CALLBACK,
+	"asked for a call back about" };
 
 /* A request to move an appointment still ahead, as a call back. */
 static const struct change reschedule_change = { "action_request_reschedule",
-	"UPDATE appointments SET reschedule_requested_at = now(), updated_at = now()"
-	" WHERE id = $1::bigint AND business_id = $2::bigint AND status IN ('booked', 'confirmed')"
-	" RETURNING id, true", NOTIFY_RESCHEDULE, "asked to reschedule" };
+	OLD_APPT "UPDATE appointments a SET reschedule_requested_at = now(), updated_at = now()"
+	" FROM old WHERE a.id = old.id AND old.status IN ('booked', 'confirmed')"
+	" RETURNING a.id, NOT " OLD_OPEN("reschedule"), NOTIFY_RESCHEDULE, "asked to reschedule" };
 
 /* Confirms the appointment.  As appointment_change. */
 static int do_confirm(struct action_ctx *ctx, const char *how)
