@@ -57,13 +57,15 @@ struct dash_reminder_facts {
 	const char *call_status;        /* calls.call_status */
 	const char *answered_by;        /* calls.answered_by */
 	const char *call_action;        /* the action a key press ran: "confirm",
-	                                   "cancel", "request_callback" */
+	                                   "cancel", "request_callback",
+	                                   "request_reschedule" */
 	int voicemail;                  /* the call went to the machine's message */
 };
 
 /* The state of a reminder in an owner's words: one of "scheduled",
  * "sending", "sent", "delivered", "confirmed", "cancelled by client",
- * "asked for a call back", "reached voicemail", "no answer", "busy",
+ * "asked for a call back", "asked to reschedule", "reached voicemail",
+ * "no answer", "busy",
  * "failed", "opted out", "outside the calling window", "rate limited",
  * "blocked (not allowed)", "held by the failsafe", "outcome unknown —
  * needs your decision", and for rows no owner action explains,

@@ -103,6 +103,8 @@ const char *dash_reminder_state(const struct dash_reminder_facts *f, char *detai
 		return "cancelled by client";
 	if (is(f->call_action, "request_callback"))
 		return "asked for a call back";
+	if (is(f->call_action, "request_reschedule"))
+		return "asked to reschedule";
 	if (is(f->attempt_status, "unknown") || strcmp(st, "unknown") == 0)
 		return "outcome unknown — needs your decision";
 	if (is(f->attempt_status, "skipped_failsafe"))
@@ -485,7 +487,8 @@ static int dash_request_card(struct app *app, const struct route_input *in, stru
 	" k.code, k.reason, ca.status, ca.delivery_status, ca.error_code," \
 	" cl.call_status, cl.answered_by," \
 	" (SELECT e.action FROM call_events e WHERE e.call_id = cl.id AND e.action IN" \
-	"   ('confirm', 'cancel', 'request_callback') ORDER BY e.seq DESC LIMIT 1)," \
+	"   ('confirm', 'cancel', 'request_callback', 'request_reschedule')" \
+	"   ORDER BY e.seq DESC LIMIT 1)," \
 	" EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = cl.id" \
 	"   AND e.to_state = 'machine_message')," \
 	" to_char(r.due_at AT TIME ZONE $2, 'Dy FMDD Mon, HH24:MI'), r.kind" \

@@ -418,6 +418,19 @@ static void test_cross_business(void **state)
 	biz_free(&b);
 }
 
+/* A business with one appointment in two days, for a request card: its
+ * id, as text into ids and the owner's user id into uid. */
+static long long card_fixture_or_fail(struct biz *b, char ids[24], char uid[24])
+{
+	long long id;
+
+	biz_or_fail(b, NULL);
+	id = create_or_fail(b, 2, "16:00", "");
+	snprintf(ids, 24, "%lld", id);
+	snprintf(uid, 24, "%lld", b->o.acc.user_id);
+	return id;
+}
+
 static void test_callback_card(void **state)
 {
 	struct biz b;
@@ -425,10 +438,7 @@ static void test_callback_card(void **state)
 	long long id;
 	(void)state;
 
-	biz_or_fail(&b, NULL);
-	id = create_or_fail(&b, 2, "16:00", "");
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(uid, sizeof(uid), "%lld", b.o.acc.user_id);
+	id = card_fixture_or_fail(&b, ids, uid);
 	body = dc_get_or_fail(b.o.c, "/today", 200);
 	assert_null(strstr(body, "id=\"callbacks\""));
 	free(body);
@@ -469,10 +479,7 @@ static void test_reschedule_card(void **state)
 	struct dc_response r;
 	(void)state;
 
-	biz_or_fail(&b, NULL);
-	id = create_or_fail(&b, 2, "16:00", "");
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(uid, sizeof(uid), "%lld", b.o.acc.user_id);
+	id = card_fixture_or_fail(&b, ids, uid);
 	page = xasprintf("/appointments/%lld", id);
 	path = xasprintf("/appointments/%lld/reschedule-done", id);
 	body = dc_get_or_fail(b.o.c, "/today", 200);

@@ -247,28 +247,16 @@ static void wait_count_or_fail(const char *sql, const char *id, long long want, 
 		fail_msg("%s: still %lld after %d ms, expected %lld", what, n, F_WAIT_MS, want);
 }
 
-/* f's appointment has exactly want office notifications of kind (and
- * none of another kind), each for f's business and client, naming the
- * client, saying what they did and "(text)", never the notes. */
+/* f's appointment has exactly want office notifications of kind, each
+ * naming the client, saying what they did (verb) and "(text)", never the
+ * notes. */
 static void notified_or_fail(const struct hx_rfix *f, const char *kind, const char *verb,
 	long long want)
 {
-	const char *p[3] = { f->appt, kind, verb };
-	long long all = hx_db_int_or_fail("SELECT count(*) FROM office_notifications"
-		" WHERE appointment_id = $1::bigint", 1, p);
-	long long ok = hx_db_int_or_fail("SELECT count(*) FROM office_notifications o"
-		" JOIN appointments a ON a.id = o.appointment_id"
-		" WHERE o.appointment_id = $1::bigint AND o.kind = $2"
-		" AND o.business_id = a.business_id AND o.client_id = a.client_id"
-		" AND o.detail LIKE 'Flow Test Client ' || $3 || ' % (text)'"
-		" AND strpos(o.detail, 'SECRET') = 0", 3, p);
+	char *like = xasprintf("Flow Test Client %s %% (text)", verb);
 
-	if (all != want || ok != want) {
-		char *got = hx_db_value_or_fail("SELECT string_agg(kind || ': ' || detail, '; ')"
-			" FROM office_notifications WHERE appointment_id = $1::bigint", 1, p);
-		fail_msg("appointment %s: %lld notification(s) (%s), expected %lld of %s", f->appt,
-			all, got ? got : "none", want, kind);
-	}
+	hx_notified_or_fail(f->appt, kind, like, "SECRET", want);
+	free(like);
 }
 
 /* ---- tests -------------------------------------------------------------------- */

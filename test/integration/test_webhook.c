@@ -336,27 +336,12 @@ static void choose_at_details(struct hx_call *c, const char *key, const char *en
 /* ---- the office is told ------------------------------------------------ */
 
 /* c's appointment has exactly want office notifications, all of kind,
- * each for its business and client and saying exactly detail (the
- * client, what they did, the appointment in the business's zone, how):
- * never the notes. */
+ * each saying exactly detail (the client, what they did, the appointment
+ * in the business's zone, how): never the notes. */
 static void expect_notified(const struct hx_call *c, const char *kind, const char *detail,
 	long long want)
 {
-	const char *p[3] = { c->appointment_id, kind, detail };
-	long long all = hx_db_int_or_fail("SELECT count(*) FROM office_notifications"
-		" WHERE appointment_id = $1::bigint", 1, p);
-	long long ok = hx_db_int_or_fail("SELECT count(*) FROM office_notifications o"
-		" JOIN appointments a ON a.id = o.appointment_id"
-		" WHERE o.appointment_id = $1::bigint AND o.kind = $2 AND o.detail = $3"
-		" AND o.business_id = a.business_id AND o.client_id = a.client_id"
-		" AND strpos(o.detail, 'CONFIDENTIAL') = 0", 3, p);
-
-	if (all != want || ok != want) {
-		char *got = hx_db_value_or_fail("SELECT string_agg(kind || ': ' || detail, '; ')"
-			" FROM office_notifications WHERE appointment_id = $1::bigint", 1, p);
-		fail_msg("appointment %s: %lld notification(s) (%s), expected %lld of %s '%s'",
-			c->appointment_id, all, got ? got : "none", want, kind, detail);
-	}
+	hx_notified_or_fail(c->appointment_id, kind, detail, "CONFIDENTIAL", want);
 }
 
 /* ---- 1. a whole call ------------------------------------------------- */
