@@ -37,7 +37,7 @@ int sms_opt_keyword(const char *body);
 
 /* The flow input a text is: "stop" (an opt-out keyword, or OptOutType
  * STOP), "yes", "start" (START, UNSTOP, or OptOutType START), "help"
- * (HELP, INFO, or OptOutType HELP), "1", "2", "3", "confirm", "no", or
+ * (HELP, INFO, or OptOutType HELP), "1", "2", "3", "4", "confirm", "no", or
  * "other".  Keywords are the whole message, case-insensitive, surrounding
  * white space ignored, as carriers read them.  Static storage. */
 const char *sms_classify(const char *body, const char *opt_out_type);

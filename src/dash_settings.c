@@ -476,7 +476,7 @@ static const char tmpl_word_open[] =
 	" than half as long). Do not ask people to text STOP, CANCEL, END, QUIT, START, HELP"
 	" or INFO for anything else than what their phone company does with them: CANCEL, for"
 	" one, stops every text. The text already says which replies work (1 to confirm, 2 to"
-	" cancel, 3 for a call back) and how to stop texts.</p>\n";
+	" cancel, 3 for a call back, 4 to reschedule) and how to stop texts.</p>\n";
 static const char tmpl_word_ro[] =
 	"<dl class=\"facts\"><dt>Greeting</dt><dd>{{greeting}}</dd>"
 	"<dt>Closing line</dt><dd>{{closing}}</dd></dl>\n";

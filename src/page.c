@@ -49,6 +49,7 @@ const struct page_notice page_notices[] = {
 	{ "logged_out", "You are logged out." },
 	{ "decided", "Your decision was recorded." },
 	{ "callback_done", "Marked as called back." },
+	{ "reschedule_done", "The reschedule request was marked done." },
 	{ "key_created", "The API key was created. Copy it now: it is not shown again." },
 	{ "user_added", "The user was added." },
 	{ "user_removed", "The user was removed." },

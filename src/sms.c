@@ -74,7 +74,7 @@ const char *sms_classify(const char *body, const char *opt_out_type)
 {
 	static const char *const start[] = { "START", "UNSTOP", NULL };
 	static const char *const help[] = { "HELP", "INFO", NULL };
-	static const char *const digits[] = { "1", "2", "3", NULL };
+	static const char *const digits[] = { "1", "2", "3", "4", NULL };
 	char word[16];
 
 	one_word(body ? body : "", word, sizeof(word));
@@ -87,7 +87,7 @@ const char *sms_classify(const char *body, const char *opt_out_type)
 	if ((opt_out_type && strcmp(opt_out_type, "HELP") == 0) || word_in(word, help))
 		return "help";
 	if (word_in(word, digits))
-		return word[0] == '1' ? "1" : word[0] == '2' ? "2" : "3";
+		return word[0] == '1' ? "1" : word[0] == '2' ? "2" : word[0] == '3' ? "3" : "4";
 	if (strcasecmp(word, "CONFIRM") == 0)
 		return "confirm";
 	if (strcasecmp(word, "NO") == 0)

@@ -45,6 +45,7 @@ static const struct target targets[] = {
 	{ "POST", "/appointments/%s", "appt", "starts_at=2030-01-02T10:00&notes=x" },
 	{ "POST", "/appointments/%s/cancel", "appt", "" },
 	{ "POST", "/appointments/%s/callback-done", "appt", "" },
+	{ "POST", "/appointments/%s/reschedule-done", "appt", "" },
 	{ "POST", "/appointments/%s/test-reminder", "appt", "channel=voice" },
 	{ "POST", "/decisions/%s", "attempt", "decision=reached&reason=isolation" },
 	{ "GET", "/clients/%s", "client", NULL },
