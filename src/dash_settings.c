@@ -4,6 +4,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "dash_booking.h"
 #include "db.h"
 #include "engine.h"
 #include "http.h"
@@ -216,6 +217,7 @@ static const char tmpl_intro[] =
 	"<a href=\"#automatic-messages\">Automatic messages</a>"
 	"<a href=\"#business\">Business</a>"
 	"<a href=\"#policy\">Reminder policy</a>"
+	"<a href=\"#booking\">Booking confirmation</a>"
 	"<a href=\"#wording\">Message wording</a>"
 	"<a href=\"/settings/greeting\">Greeting</a>"
 	"<a href=\"/settings/api-keys\">API keys</a>"
@@ -630,6 +632,7 @@ static void render_page(struct app *app, const struct route_input *in, struct ou
 	}
 	if (msgswitch_render_card(app, in, out) < 0 ||
 		render_business(app, in, out, v) < 0 || render_policy(app, in, out, v) < 0 ||
+		dash_booking_render(app, in, out) < 0 ||
 		render_wording(app, in, out, v) < 0)
 		page_unavailable(out);
 }

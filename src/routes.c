@@ -12,6 +12,7 @@
 #include "dash_greeting.h"
 #include "dash_keys.h"
 #include "dash_settings.h"
+#include "dash_booking.h"
 #include "msgswitch.h"
 #include "dash_users.h"
 #include "app.h"
@@ -330,6 +331,9 @@ const struct route routes_table[] = {
 	{ "POST", "/settings/wording", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_wording_fields), NO_FIELDS, 0,
 		dash_settings_wording_handle, NO_FIELDS },
+	{ "POST", "/settings/booking", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_booking_fields), NO_FIELDS, 0,
+		dash_booking_handle, NO_FIELDS },
 	{ "POST", "/settings/automatic-messages", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
 		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(msgswitch_form_fields), NO_FIELDS, 0,
 		msgswitch_dash_handle, NO_FIELDS },
