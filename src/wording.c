@@ -246,7 +246,7 @@ static void check_email(int t, const char *text, const char *path, struct flow_d
 	if (t == T_SUBJECT && (text[0] == '\0' || strchr(text, '\n') || strchr(text, '\r')))
 		flow_diag_add(d, "%s: the subject must be one line, not empty", path);
 	if (t != T_SUBJECT && !link)
-		flow_diag_add(d, "%s: no {{unsubscribe_url}}: every email must carry its"
+		flow_diag_add(d, "%s: no {{unsubscribe_url}}: every reminder email must carry its"
 			" unsubscribe link", path);
 }
 
