@@ -197,6 +197,29 @@ static long long email_client_id(struct db *db, const struct outbound_attempt *a
 	return id;
 }
 
+/* Which message the text or email of at is: the booking confirmation's
+ * templates for a reminder of kind 'booking', else the reminder's.  0, or
+ * -1 on a database error (nothing is sent then). */
+static int attempt_message(struct db *db, const struct outbound_attempt *at,
+	enum wording_message *m)
+{
+	char rem[24];
+	const char *p[1] = { rem };
+	PGresult *res;
+
+	snprintf(rem, sizeof(rem), "%lld", at->reminder_id);
+	res = db_exec_prepared(db, "outbound_kind", "SELECT kind FROM reminders WHERE id = $1::bigint",
+		1, p);
+	if (res == NULL || PQntuples(res) != 1) {
+		if (res)
+			PQclear(res);
+		return -1;
+	}
+	*m = strcmp(PQgetvalue(res, 0, 0), "booking") == 0 ? WORDING_BOOKING : WORDING_REMINDER;
+	PQclear(res);
+	return 0;
+}
+
 /* Writes the calls row the engine serves this reminder call's webhooks
  * from; token gets its 32 hex digits.  0 or -1. */
 static int create_call_row(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
@@ -315,6 +338,7 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	struct buf html;
 	struct wording w;
 	struct wording_values vals;
+	enum wording_message msg = WORDING_REMINDER;
 	long long client_id;
 	char *link = NULL, *made, *text = NULL, why[200];
 
@@ -339,9 +363,10 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	 * the text would pass its segment limit, nothing is sent. */
 	vals = attempt_values(at);
 	snprintf(why, sizeof(why), "the business's message wording cannot be read");
-	if (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
+	if (attempt_message(ctx->db, at, &msg) < 0
+		|| wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
 		|| (strcmp(at->channel, "sms") == 0
-			&& (text = wording_sms(ctx->job, &w, &vals, why, sizeof(why))) == NULL)) {
+			&& (text = wording_message_sms(ctx->job, msg, &w, &vals, why, sizeof(why))) == NULL)) {
 		memset(tr, 0, sizeof(*tr));
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message), "%s", why);
@@ -372,10 +397,10 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	}
 	buf_init_arena(&html, ctx->job);
 	memset(&m, 0, sizeof(m));
-	m.subject = wording_email_subject(ctx->job, &w, &vals);
-	text = wording_email_text(ctx->job, &w, &vals, link);
+	m.subject = wording_message_subject(ctx->job, msg, &w, &vals);
+	text = wording_message_text(ctx->job, msg, &w, &vals, link);
 	if (text == NULL || m.subject == NULL
-		|| wording_email_html(ctx->job, &html, &w, &vals, link) < 0) {
+		|| wording_message_html(ctx->job, msg, &html, &w, &vals, link) < 0) {
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message),
 			"the email template does not render");

@@ -12,6 +12,7 @@
 #include "html.h"
 #include "http.h"
 #include "log.h"
+#include "msgswitch.h"
 #include "session.h"
 #include "util.h"
 
@@ -59,6 +60,12 @@ const struct page_notice page_notices[] = {
 	{ "business_verified", "The business is verified: its reminders reach its clients." },
 	{ "business_unverified", "The verification was taken back: only its own number is reached." },
 	{ "business_resumed", "The business's hold is lifted: fresh reminders go out again." },
+	{ "messages_off", "Automatic messages are off: nothing automatic goes out until they are"
+		" turned on again." },
+	{ "messages_on", "Automatic messages are on again: held reminders still in their time go"
+		" out." },
+	{ "messages_already_off", "Automatic messages were already off; nothing changed." },
+	{ "messages_already_on", "Automatic messages were already on; nothing changed." },
 	{ NULL, NULL }
 };
 
@@ -438,6 +445,7 @@ static int shell(struct app *app, const struct route_input *in, const struct out
 			return -1;
 		dash_failsafe_banner(app, u, b);
 		dash_business_banner(app, u, b);
+		msgswitch_banner(app, u, b);
 	} else if (html_render(b, tmpl_top_plain, NULL) < 0) {
 		return -1;
 	}

@@ -12,6 +12,8 @@
 #include "dash_greeting.h"
 #include "dash_keys.h"
 #include "dash_settings.h"
+#include "dash_booking.h"
+#include "msgswitch.h"
 #include "dash_users.h"
 #include "app.h"
 #include "dash_account.h"
@@ -184,6 +186,13 @@ const struct route routes_table[] = {
 	{ "POST", "/api/v1/appointments/{id}/cancel", valid_id, VALID_INT64,
 		ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON, ROUTE_BODY_RAW, API_MAX_BODY, NO_FIELDS,
 		NO_FIELDS, 0, api_cancel_appointment_handle, NO_FIELDS },
+	/* ---- API: the automatic-messages switch (msgswitch.c) ---- */
+	{ "GET", "/api/v1/automatic-messages", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY,
+		ROUTE_RENDER_JSON, ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
+		msgswitch_api_get_handle, NO_FIELDS },
+	{ "PUT", "/api/v1/automatic-messages", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY,
+		ROUTE_RENDER_JSON, ROUTE_BODY_JSON, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
+		msgswitch_api_put_handle, FIELDS(msgswitch_api_fields) },
 
 	{ NULL, "/api/v1/*", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
 		ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_not_found_handle,
@@ -325,6 +334,12 @@ const struct route routes_table[] = {
 	{ "POST", "/settings/wording", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_wording_fields), NO_FIELDS, 0,
 		dash_settings_wording_handle, NO_FIELDS },
+	{ "POST", "/settings/booking", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_booking_fields), NO_FIELDS, 0,
+		dash_booking_handle, NO_FIELDS },
+	{ "POST", "/settings/automatic-messages", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(msgswitch_form_fields), NO_FIELDS, 0,
+		msgswitch_dash_handle, NO_FIELDS },
 	{ "GET", "/settings/greeting", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_greeting_handle, NO_FIELDS },
 	{ "POST", "/settings/greeting/code", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
