@@ -2,6 +2,7 @@
  * call-back card and "Send me a test reminder" (see
  * include/dash_appointments.h). */
 #include "dash_appointments.h"
+#include "dash_notify.h"
 #include "app.h"
 #include "arena.h"
 #include "audit.h"
@@ -705,7 +706,8 @@ static void dash_today(struct app *app, const struct route_input *in, struct out
 		if (f.error)
 			page_add(out, "<p class=\"alert\" role=\"alert\">{{error}}</p>", h);
 		if (dash_request_card(app, in, out, &dash_callback_request) < 0 ||
-			dash_request_card(app, in, out, &dash_reschedule_request) < 0)
+			dash_request_card(app, in, out, &dash_reschedule_request) < 0 ||
+			dash_notify_panel(app, in, out) < 0)
 			goto db_failed;
 		page_add(out, tmpl_filter, h);
 		{

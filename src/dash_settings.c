@@ -222,6 +222,7 @@ static const char tmpl_intro[] =
 	"<a href=\"/settings/greeting\">Greeting</a>"
 	"<a href=\"/settings/api-keys\">API keys</a>"
 	"<a href=\"/settings/users\">Users</a>"
+	"<a href=\"/settings/notifications\">My notifications</a>"
 	"<a href=\"/settings/sessions\">Sessions</a>"
 	"<a href=\"/account/password\">Change password</a>"
 	"</nav>\n";

@@ -7,6 +7,7 @@
 #include "page.h"
 #include "app.h"
 #include "arena.h"
+#include "dash_notify.h"
 #include "dash_operator.h"
 #include "dispatch.h"
 #include "html.h"
@@ -66,6 +67,7 @@ const struct page_notice page_notices[] = {
 		" out." },
 	{ "messages_already_off", "Automatic messages were already off; nothing changed." },
 	{ "messages_already_on", "Automatic messages were already on; nothing changed." },
+	{ "notifications_seen", "Marked as seen." },
 	{ NULL, NULL }
 };
 
@@ -408,7 +410,8 @@ static int shell_head(struct buf *b, const char *title)
 
 /* Appends the logged-in header to b: the business, the menu (nav the
  * current item; the operator's items for an operator) and logout. */
-static int shell_top(struct buf *b, const struct session_user *u, const char *nav)
+static int shell_top(struct app *app, struct buf *b, const struct session_user *u,
+	const char *nav)
 {
 	const char *const top[] = { "business", u->business_name && u->business_name[0]
 		? u->business_name : "ringfence", NULL };
@@ -424,6 +427,9 @@ static int shell_top(struct buf *b, const struct session_user *u, const char *na
 		rc = html_render(b, nav && strcmp(nav, it->key) == 0 ? tmpl_nav_current
 			: tmpl_nav_item, f);
 	}
+	/* What clients said: the unseen count (app.js keeps it current). */
+	if (rc == 0)
+		dash_notify_nav(app, u, b, nav && strcmp(nav, "notifications") == 0);
 	return rc < 0 ? rc : html_render(b, tmpl_top_user_end, end);
 }
 
@@ -441,7 +447,7 @@ static int shell(struct app *app, const struct route_input *in, const struct out
 	if (shell_head(b, out->page_title) < 0)
 		return -1;
 	if (u) {
-		if (shell_top(b, u, out->page_nav) < 0)
+		if (shell_top(app, b, u, out->page_nav) < 0)
 			return -1;
 		dash_failsafe_banner(app, u, b);
 		dash_business_banner(app, u, b);

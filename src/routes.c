@@ -11,6 +11,7 @@
 #include "dash_flows.h"
 #include "dash_greeting.h"
 #include "dash_keys.h"
+#include "dash_notify.h"
 #include "dash_settings.h"
 #include "dash_booking.h"
 #include "msgswitch.h"
@@ -286,6 +287,23 @@ const struct route routes_table[] = {
 	{ "POST", "/decisions/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_decision_fields), NO_FIELDS, 0,
 		dash_decide_handle, NO_FIELDS },
+
+	/* ---- dashboard: what clients said (dash_notify.c) ---- */
+	{ "GET", "/notifications", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_notify_page_query), 0,
+		dash_notify_list_handle, NO_FIELDS },
+	{ "GET", "/notifications.json", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_notify_json_query), 0,
+		dash_notify_json_handle, NO_FIELDS },
+	{ "POST", "/notifications/seen", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_notify_seen_fields), NO_FIELDS, 0,
+		dash_notify_seen_handle, NO_FIELDS },
+	{ "GET", "/settings/notifications", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_notify_pref_page,
+		NO_FIELDS },
+	{ "POST", "/settings/notifications", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(dash_notify_pref_fields), NO_FIELDS, 0,
+		dash_notify_pref_handle, NO_FIELDS },
 
 	/* ---- dashboard: clients and CSV import (dash_clients.c, dash_import.c) ---- */
 	{ "GET", "/clients", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,

@@ -71,6 +71,7 @@ int main(void)
 		{ "taskcode", taskcode_tests },
 		{ "trial", trial_tests },
 		{ "switch", switch_tests }, { "booking", booking_tests },
+		{ "notify", notify_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
