@@ -2,6 +2,7 @@
  * call-back card and "Send me a test reminder" (see
  * include/dash_appointments.h). */
 #include "dash_appointments.h"
+#include "dash_calendar.h"
 #include "dash_notify.h"
 #include "app.h"
 #include "arena.h"
@@ -707,7 +708,7 @@ static void dash_today(struct app *app, const struct route_input *in, struct out
 			page_add(out, "<p class=\"alert\" role=\"alert\">{{error}}</p>", h);
 		if (dash_request_card(app, in, out, &dash_callback_request) < 0 ||
 			dash_request_card(app, in, out, &dash_reschedule_request) < 0 ||
-			dash_notify_panel(app, in, out) < 0)
+			dash_calendar_notices(app, in, out) < 0 || dash_notify_panel(app, in, out) < 0)
 			goto db_failed;
 		page_add(out, tmpl_filter, h);
 		{

@@ -219,6 +219,7 @@ static const char tmpl_intro[] =
 	"<a href=\"#policy\">Reminder policy</a>"
 	"<a href=\"#booking\">Booking confirmation</a>"
 	"<a href=\"#wording\">Message wording</a>"
+	"<a href=\"/settings/calendars\">Calendars</a>"
 	"<a href=\"/settings/greeting\">Greeting</a>"
 	"<a href=\"/settings/api-keys\">API keys</a>"
 	"<a href=\"/settings/users\">Users</a>"

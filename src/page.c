@@ -68,6 +68,12 @@ const struct page_notice page_notices[] = {
 	{ "messages_already_off", "Automatic messages were already off; nothing changed." },
 	{ "messages_already_on", "Automatic messages were already on; nothing changed." },
 	{ "notifications_seen", "Marked as seen." },
+	{ "feed_added", "The calendar was added: it is read within a minute." },
+	{ "feed_removed", "The calendar was removed; the appointments made from it stay." },
+	{ "sync_requested", "The calendar is read again within a minute." },
+	{ "hold_approved", "Approved: the next sync applies these changes, within a minute." },
+	{ "hold_rejected", "Rejected: nothing was applied and the calendar is off." },
+	{ "client_confirmed", "The client is confirmed: their reminders go out." },
 	{ NULL, NULL }
 };
 

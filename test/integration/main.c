@@ -72,6 +72,7 @@ int main(void)
 		{ "trial", trial_tests },
 		{ "switch", switch_tests }, { "booking", booking_tests },
 		{ "notify", notify_tests },
+		{ "calendar_pages", calendar_pages_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
