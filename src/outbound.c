@@ -302,6 +302,30 @@ void outbound_over_limit(const struct outbound_ctx *ctx, const struct outbound_a
 		log_info("outbound: reminder %lld %s", at->reminder_id, reason);
 }
 
+/* A staff reply from the inbox (reminders.kind 'reply', its text in
+ * reminders.body, sql/017_office.sql) is its own text: "<business name>:
+ * <body>", the name as texts carry it (wording_sms_name).  *text gets it
+ * in the job's arena, or NULL for a reminder of another kind.  0, or -1
+ * when the reminder cannot be read. */
+static int reply_text(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	char **text)
+{
+	char id[24];
+	const char *p[1] = { id }, *v[1];
+	int rc;
+
+	*text = NULL;
+	snprintf(id, sizeof(id), "%lld", at->reminder_id);
+	rc = db_row_prepared(ctx->db, ctx->job, "outbound_reply_body",
+		"SELECT body FROM reminders WHERE id = $1::bigint AND kind = 'reply'", 1, p, 1, v);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 && v[0] != NULL)
+		*text = arena_printf(ctx->job, "%s: %s", wording_sms_name(ctx->job, at->business_name),
+			v[0]);
+	return 0;
+}
+
 /* The request itself, after every guard said yes (grant: for at->to).
  * tr is filled.  Returns 0, or -1 when the text or email could not be
  * built (the business's wording unreadable, no unsubscribe link, or the
@@ -317,6 +341,7 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	struct wording_values vals;
 	long long client_id;
 	char *link = NULL, *made, *text = NULL, why[200];
+	int reply_failed;
 
 	if (ctx->crash_hook)
 		ctx->crash_hook("during_request");
@@ -339,9 +364,12 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	 * the text would pass its segment limit, nothing is sent. */
 	vals = attempt_values(at);
 	snprintf(why, sizeof(why), "the business's message wording cannot be read");
-	if (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
+	reply_failed = strcmp(at->channel, "sms") == 0 && reply_text(ctx, at, &text) < 0;
+	if (reply_failed)
+		snprintf(why, sizeof(why), "the staff reply's text cannot be read");
+	if (reply_failed || (text == NULL && (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
 		|| (strcmp(at->channel, "sms") == 0
-			&& (text = wording_sms(ctx->job, &w, &vals, why, sizeof(why))) == NULL)) {
+			&& (text = wording_sms(ctx->job, &w, &vals, why, sizeof(why))) == NULL)))) {
 		memset(tr, 0, sizeof(*tr));
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message), "%s", why);
