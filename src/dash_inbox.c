@@ -339,16 +339,18 @@ static void conversation_page(struct app *app, const struct route_input *in,
 	snprintf(max, sizeof(max), "%d", INBOX_CONVERSATION_MAX);
 	clock_sql(clock_now_s(), now);
 	/* The client's texts, and the texts sent to them: every SMS
-	 * reminder that was tried or is due, and every staff reply. */
+	 * reminder that was tried or is due, and every staff reply; in the
+	 * order they happened (ts: Unix seconds with their fraction, so two
+	 * in one second keep their order). */
 	res = db_exec_prepared(app->db, "dash_inbox_conversation",
 		"SELECT * FROM (SELECT * FROM ("
-		" SELECT floor(extract(epoch FROM t.received_at))::bigint AS ts, 'in' AS dir, t.body,"
+		" SELECT extract(epoch FROM t.received_at) AS ts, 'in' AS dir, t.body,"
 		"  it.flow_state, it.needs_answer::text, (it.answered_at IS NOT NULL)::text,"
 		"  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.id AS ord"
 		" FROM inbox_texts it JOIN inbound_texts t ON t.id = it.inbound_text_id"
 		" WHERE it.client_id = $1::bigint AND it.business_id = $2::bigint"
 		" UNION ALL"
-		" SELECT floor(extract(epoch FROM COALESCE(ca.placed_at, ca.created_at, r.due_at)))::bigint,"
+		" SELECT extract(epoch FROM COALESCE(ca.placed_at, ca.created_at, r.created_at)),"
 		"  'out', r.body, NULL, NULL, NULL, r.status, r.status_reason, ca.status,"
 		"  ca.delivery_status, ca.error_code::text, blk.code, blk.reason,"
 		"  to_char(b.window_start, 'HH24:MI'), r.kind, u.email,"

@@ -51,6 +51,9 @@ static const struct target targets[] = {
 	{ "GET", "/clients/%s/edit", "client", NULL },
 	{ "POST", "/clients/%s", "client", "name=Changed&phone=%2B15550100000&email=&time_zone=" },
 	{ "POST", "/clients/%s/opt-out", "client", "" },
+	{ "GET", "/clients/%s/messages", "client", NULL },
+	{ "POST", "/clients/%s/messages", "client", "body=Isolation+reply" },
+	{ "POST", "/clients/%s/messages/answered", "client", "" },
 	{ "POST", "/import/%s/commit", "upload", "" },
 	{ "POST", "/settings/sessions/%s/revoke", "session", "" },
 	{ "POST", "/settings/api-keys/%s/revoke", "key", "" },
@@ -206,7 +209,8 @@ static char *fingerprint(const struct other *o)
 		"   WHERE business_id = $1), "
 		" (SELECT count(*) FROM attempt_decisions WHERE business_id = $1), "
 		" (SELECT string_agg(pl::text, ',' ORDER BY id) FROM reminder_policies pl "
-		"   WHERE business_id = $1)))",
+		"   WHERE business_id = $1), "
+		" (SELECT string_agg(x::text, ',' ORDER BY id) FROM inbox_texts x WHERE business_id = $1)))",
 		1, p);
 }
 
