@@ -292,6 +292,12 @@ static void test_reply_reaches_simulator(void **state)
 	}
 	conv = xasprintf("/clients/%s/messages", f.client);
 	page_has_or_fail(&f, conv, 200, "Reply from ", text, "delivered", NULL);
+	/* The appointment's timeline names it too. */
+	{
+		char *tl = xasprintf("/appointments/%s", f.appt);
+		page_has_or_fail(&f, tl, 200, "Reply from the inbox queued by ", NULL);
+		free(tl);
+	}
 	/* Nothing confidential in what was sent. */
 	assert_int_equal(sim_messages_with(f.phone, "SECRET-NOTE", NULL), 0);
 	free(page);
