@@ -284,14 +284,15 @@ static const char *out_state(struct arena *a, PGresult *res, int i, const char *
 	}
 	if (is(st, "dialing"))
 		return "sending";
+	/* Twilio's own word on the attempt (a status callback) first. */
+	if (is(dl, "undelivered") || is(dl, "failed")) {
+		*cls = "bad";
+		return arena_printf(a, "failed: %s%s%s", dl, err ? ", error " : "", err ? err : "");
+	}
 	if (is(st, "placed") || is(st, "completed")) {
 		if (is(dl, "delivered") || is(dl, "read") || (dl == NULL && is(st, "completed"))) {
 			*cls = "ok";
 			return "delivered";
-		}
-		if (is(dl, "undelivered") || is(dl, "failed")) {
-			*cls = "bad";
-			return arena_printf(a, "failed: %s%s%s", dl, err ? ", error " : "", err ? err : "");
 		}
 		if (is(dl, "sent") || is(dl, "sending"))
 			return "sent";

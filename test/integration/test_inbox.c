@@ -306,6 +306,35 @@ static void test_reply_reaches_simulator(void **state)
 	fix_free(&f);
 }
 
+/* A reply the carrier did not deliver (the simulator's callee: error
+ * 30003) shows failed, with the error, after the status callback. */
+static void test_reply_undelivered(void **state)
+{
+	struct fix f;
+	char *conv;
+	long long deadline;
+	(void)state;
+
+	fix_or_fail(&f);
+	hx_sim_callee_or_fail(f.phone, "person; sms-undelivered 30003");
+	text_or_fail(&f, "Is the clinic open on Sunday?");
+	assert_int_equal(reply(&f, "No, we open Monday at 9.", NULL), 303);
+	worker_pass_or_fail(f.phone);
+	deadline = hx_now_ms() + F_WAIT_MS;
+	while (client_count(&f, "SELECT count(*) FROM contact_attempts ca JOIN reminders r"
+		       " ON r.id = ca.reminder_id JOIN appointments a ON a.id = r.appointment_id"
+		       " WHERE a.client_id = $1::bigint AND r.kind = 'reply'"
+		       " AND ca.delivery_status = 'undelivered' AND ca.error_code = 30003") != 1) {
+		if (hx_now_ms() > deadline)
+			fail_msg("the reply's undelivered callback did not come");
+		hx_sleep_ms(100);
+	}
+	conv = xasprintf("/clients/%s/messages", f.client);
+	page_has_or_fail(&f, conv, 200, "failed: undelivered, error 30003", NULL);
+	free(conv);
+	fix_free(&f);
+}
+
 /* An opted-out client: the form refuses and queues nothing; a reply
  * queued before the client's STOP is refused by the claim. */
 static void test_opted_out_client(void **state)
@@ -474,6 +503,7 @@ int inbox_tests(void)
 		cmocka_unit_test(test_unrecognised_text_in_inbox),
 		cmocka_unit_test(test_replay_adds_nothing),
 		cmocka_unit_test(test_reply_reaches_simulator),
+		cmocka_unit_test(test_reply_undelivered),
 		cmocka_unit_test(test_opted_out_client),
 		cmocka_unit_test(test_reply_waits_for_window),
 		cmocka_unit_test(test_bad_input_queues_nothing),
