@@ -23,7 +23,12 @@
  * sms_conversations, changed in one transaction with the action
  * (actions.c: confirm, cancel, call back, opt in, help once), each
  * transition an sms_events row for the timeline.  The reply is the new
- * state's template: one <Message>, or nothing. */
+ * state's template: one <Message>, or nothing.  In the same transaction
+ * the text is kept in the client's conversation for the dashboard's
+ * reply inbox (inbox.h): a text the flow did not act on (not understood,
+ * nothing pending) waits there for a person and tells the office.  When
+ * the flow fails on a text, the text is kept there all the same, as
+ * waiting for a person, in a transaction of its own. */
 #ifndef RF_SMS_H
 #define RF_SMS_H
 

@@ -232,6 +232,8 @@ static const char tl_sql[] =
 	"    WHEN 'test' THEN 'Test ' || lower(r.ch) || ' reminder requested by '"
 	"      || COALESCE((SELECT u.email FROM users u WHERE u.id = r.requested_by), 'a user')"
 	"    WHEN 'resend' THEN r.ch || ' reminder to send once more (a decision)'"
+	"    WHEN 'reply' THEN 'Reply from the inbox queued by '"
+	"      || COALESCE((SELECT u.email FROM users u WHERE u.id = r.requested_by), 'a user')"
 	"    ELSE r.ch || ' reminder planned for '"
 	"      || to_char(r.due_at AT TIME ZONE $3, 'Dy FMDD Mon, HH24:MI')"
 	"      || CASE WHEN r.attempt > 1 THEN ' (try ' || r.attempt || ')' ELSE '' END END"

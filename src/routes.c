@@ -23,6 +23,7 @@
 #include "arena.h"
 #include "dash_clients.h"
 #include "dash_import.h"
+#include "dash_inbox.h"
 #include "db.h"
 #include "dash_appointments.h"
 #include "dash_decisions.h"
@@ -343,6 +344,18 @@ const struct route routes_table[] = {
 	{ "POST", "/clients/{id}/confirm", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
 		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
 		dash_client_confirm_handle, NO_FIELDS },
+	/* ---- dashboard: the reply inbox and conversations (dash_inbox.c) ---- */
+	{ "GET", "/inbox", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_inbox_handle, NO_FIELDS },
+	{ "GET", "/clients/{id}/messages", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_inbox_conversation_handle, NO_FIELDS },
+	{ "POST", "/clients/{id}/messages", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_inbox_reply_fields),
+		NO_FIELDS, 0, dash_inbox_reply_handle, NO_FIELDS },
+	{ "POST", "/clients/{id}/messages/answered", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, NO_FIELDS, NO_FIELDS, 0,
+		dash_inbox_answered_handle, NO_FIELDS },
 	{ "GET", "/import", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_import_page_handle, NO_FIELDS },
 	{ "POST", "/import", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,

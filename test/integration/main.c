@@ -73,6 +73,7 @@ int main(void)
 		{ "switch", switch_tests }, { "booking", booking_tests },
 		{ "notify", notify_tests },
 		{ "calendar_pages", calendar_pages_tests },
+		{ "inbox", inbox_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};

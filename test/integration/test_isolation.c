@@ -58,6 +58,9 @@ static const struct target targets[] = {
 	{ "POST", "/settings/calendars/%s/sync", "feed", "" },
 	{ "GET", "/calendar-holds/%s", "hold", NULL },
 	{ "POST", "/calendar-holds/%s", "hold", "decision=reject&reason=isolation" },
+	{ "GET", "/clients/%s/messages", "client", NULL },
+	{ "POST", "/clients/%s/messages", "client", "body=Isolation+reply" },
+	{ "POST", "/clients/%s/messages/answered", "client", "" },
 	{ "POST", "/import/%s/commit", "upload", "" },
 	{ "POST", "/settings/sessions/%s/revoke", "session", "" },
 	{ "POST", "/settings/api-keys/%s/revoke", "key", "" },
@@ -233,6 +236,7 @@ static char *fingerprint(const struct other *o)
 		"   WHERE business_id = $1), "
 		" (SELECT string_agg(h::text, ',' ORDER BY id) FROM calendar_holds h "
 		"   WHERE business_id = $1)))",
+		" (SELECT string_agg(x::text, ',' ORDER BY id) FROM inbox_texts x WHERE business_id = $1)))",
 		1, p);
 }
 
