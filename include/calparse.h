@@ -19,8 +19,9 @@
 
 #include <stddef.h>
 
-/* An ATTENDEE (or ORGANIZER) of an event: the address of a mailto: value
- * and the CN parameter.  Either may be NULL. */
+/* An ATTENDEE of an event (not the ORGANIZER, who is the business
+ * itself): the address of a mailto: value and the CN parameter.  Either
+ * may be NULL, not both. */
 struct cal_attendee {
 	char *email; /* the mailto: address as written, NULL when not mailto: */
 	char *name;  /* CN, NULL when absent */
@@ -44,15 +45,20 @@ struct cal_occurrence {
 };
 
 /* A parsed feed: the occurrences in the window, sorted by starts_s then
- * uid then recurrence_id, and what was skipped. */
+ * uid then recurrence_id, and what was skipped.  Every string of occ
+ * (uid, texts, attendees) belongs to the feed, in its arena: the
+ * occurrences of one series share them; never free one on its own, and
+ * copy what must outlive calparse_free. */
 struct cal_feed {
 	struct cal_occurrence *occ;
 	size_t n;
-	size_t all_day, transparent, outside; /* counted, not returned: all-day
-	                                       * (DATE) occurrences, TRANSP:TRANSPARENT
-	                                       * ones, events with no occurrence in
-	                                       * the window */
+	size_t all_day, transparent, outside; /* counted, not returned, in VEVENTs
+	                                       * (a series counts once): all-day
+	                                       * (DATE) events, TRANSP:TRANSPARENT
+	                                       * ones, timed events with no
+	                                       * occurrence in the window */
 	char calendar_tz[64];                 /* X-WR-TIMEZONE or "" */
+	struct arena *arena;                  /* owns the strings (calparse_free) */
 };
 
 /* Parses data (len bytes, not necessarily NUL-terminated) and returns
