@@ -29,6 +29,7 @@ int dash_clients_tests(void); /* test_dash_clients.c: the clients pages and CSV 
 int dash_settings_tests(void); /* test_dash_settings.c: settings, wording previews, API keys, users, flows */
 int taskcode_tests(void);     /* test_taskcode.c: task codes, the inbound call, recorded greetings, guess throttles */
 int trial_tests(void);        /* test_trial.c: verification, the new business's own failsafe, test reminder rules */
+int calsync_tests(void);      /* test_calsync.c: calendar feeds synced into appointments, the mass-change guard */
 int isolation_tests(void);    /* test_isolation.c: every id route with another business's ids is 404 and changes nothing */
 int restarts_tests(void);     /* test_restarts.c: the contact limits across restarts (last: it restarts the stack) */
 

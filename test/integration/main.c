@@ -70,6 +70,7 @@ int main(void)
 		{ "dash_settings", dash_settings_tests },
 		{ "taskcode", taskcode_tests },
 		{ "trial", trial_tests },
+		{ "calsync", calsync_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
