@@ -94,12 +94,19 @@ struct calmatch_result {
 	char contact[501];         /* how it was found, or why there is none */
 };
 
+/* The business's clients by phone, email and name, read from the
+ * database at the first calmatch_find and kept up to date with the
+ * clients it proposes: one per sync (per transaction). */
+struct calmatch_dir;
+struct calmatch_dir *calmatch_dir_new(void);
+void calmatch_dir_free(struct calmatch_dir *d);
+
 /* Inside the caller's transaction: finds (or proposes) the client of
- * occurrence o of feed feed_name.  Returns 1 (out->client_id set), 0 no
- * usable contact (out->contact says why), or -1 on a database error
- * (err). */
-int calmatch_find(struct db *db, const struct calmatch_business *b, const char *feed_name,
-	const struct cal_occurrence *o, long long now_s, struct calmatch_result *out, char *err,
-	size_t errlen);
+ * occurrence o of feed feed_name, with d (of this business and this
+ * transaction).  Returns 1 (out->client_id set), 0 no usable contact
+ * (out->contact says why), or -1 on a database error (err). */
+int calmatch_find(struct db *db, struct calmatch_dir *d, const struct calmatch_business *b,
+	const char *feed_name, const struct cal_occurrence *o, long long now_s,
+	struct calmatch_result *out, char *err, size_t errlen);
 
 #endif

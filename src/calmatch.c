@@ -1,10 +1,13 @@
 /* calmatch: the client of a calendar event (see calmatch.h). */
 #include "calmatch.h"
+#include "arena.h"
 #include "calcontact.h"
 #include "calparse.h"
 #include "clock.h"
 #include "db.h"
+#include "util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,111 +147,241 @@ void calmatch_client_name(const char *summary, const struct calmatch_contact *c,
 	if (buf[0] == '\0')
 		calmatch_trim(summary, buf, sizeof(buf));
 	if (buf[0] == '\0')
-		snprintf(buf, sizeof(buf), "%s", c->value);
+		calmatch_trim(c->value, buf, sizeof(buf));
 	snprintf(out, outlen, "%s", buf);
 }
 
-/* Step 1: an existing client by phone or email, the earliest contact of
- * found deciding.  1 found, 0 none, -1 database error. */
-static int by_contact(struct db *db, const char *business_id, const struct calmatch_found *found,
-	struct calmatch_result *out)
-{
-	char phones[CALMATCH_MAX_CONTACTS * 20 + 4], emails[CALMATCH_MAX_CONTACTS * 260 + 4];
-	size_t pl = 0, el = 0;
-	PGresult *res;
-	int rc = 0, best = -1;
+/* ---- the business's clients, read once per sync ---- */
 
-	phones[pl++] = '{';
-	emails[el++] = '{';
-	for (size_t i = 0; i < found->n; i++) {
-		/* Both kinds are validated (E.164 digits; an email address of
-		 * calcontact has no quote, backslash, comma or brace), so they
-		 * go into the array literal as they are, quoted. */
-		if (found->c[i].is_phone)
-			pl += (size_t)snprintf(phones + pl, sizeof(phones) - pl, "%s\"%s\"",
-				pl > 1 ? "," : "", found->c[i].value);
-		else if (strpbrk(found->c[i].value, "\"\\,{}") == NULL)
-			el += (size_t)snprintf(emails + el, sizeof(emails) - el, "%s\"%s\"",
-				el > 1 ? "," : "", found->c[i].value);
+/* A string -> client map: the lowest id with that key, its name, and
+ * how many clients share the key. */
+struct dmap {
+	const char **keys;
+	long long *ids;
+	const char **names;
+	int *count;
+	size_t n, cap;
+};
+
+struct calmatch_dir {
+	struct arena *a;
+	struct dmap phones, emails, names;
+	int loaded;
+};
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static size_t dmap_slot(const struct dmap *m, const char *key)
+{
+	size_t i = str_hash(key) & (m->cap - 1);
+
+	while (m->keys[i] && strcmp(m->keys[i], key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+static void dmap_grow(struct dmap *m)
+{
+	struct dmap g;
+
+	memset(&g, 0, sizeof(g));
+	g.cap = m->cap ? m->cap * 2 : 64;
+	g.keys = xcalloc(g.cap, sizeof(*g.keys));
+	g.ids = xcalloc(g.cap, sizeof(*g.ids));
+	g.names = xcalloc(g.cap, sizeof(*g.names));
+	g.count = xcalloc(g.cap, sizeof(*g.count));
+	for (size_t i = 0; i < m->cap; i++) {
+		if (m->keys[i] == NULL)
+			continue;
+		size_t j = dmap_slot(&g, m->keys[i]);
+		g.keys[j] = m->keys[i];
+		g.ids[j] = m->ids[i];
+		g.names[j] = m->names[i];
+		g.count[j] = m->count[i];
 	}
-	snprintf(phones + pl, sizeof(phones) - pl, "}");
-	snprintf(emails + el, sizeof(emails) - el, "}");
-	if (pl == 1 && el == 1)
+	g.n = m->n;
+	free(m->keys);
+	free(m->ids);
+	free(m->names);
+	free(m->count);
+	*m = g;
+}
+
+/* Adds a client under key (copied into a); an existing key keeps its
+ * first (lowest) id and counts one more. */
+static void dmap_put(struct dmap *m, struct arena *a, const char *key, long long id,
+	const char *name)
+{
+	size_t i;
+
+	if (key == NULL || key[0] == '\0')
+		return;
+	if (2 * (m->n + 1) > m->cap)
+		dmap_grow(m);
+	i = dmap_slot(m, key);
+	if (m->keys[i]) {
+		m->count[i]++;
+		return;
+	}
+	m->keys[i] = arena_strdup(a, key);
+	m->ids[i] = id;
+	m->names[i] = name;
+	m->count[i] = 1;
+	m->n++;
+}
+
+/* The slot of key, or -1. */
+static long dmap_get(const struct dmap *m, const char *key)
+{
+	size_t i;
+
+	if (m->cap == 0)
+		return -1;
+	i = dmap_slot(m, key);
+	return m->keys[i] ? (long)i : -1;
+}
+
+static void dmap_free(struct dmap *m)
+{
+	free(m->keys);
+	free(m->ids);
+	free(m->names);
+	free(m->count);
+	memset(m, 0, sizeof(*m));
+}
+
+struct calmatch_dir *calmatch_dir_new(void)
+{
+	struct calmatch_dir *d = xcalloc(1, sizeof(*d));
+
+	d->a = arena_new(0);
+	return d;
+}
+
+void calmatch_dir_free(struct calmatch_dir *d)
+{
+	if (d == NULL)
+		return;
+	dmap_free(&d->phones);
+	dmap_free(&d->emails);
+	dmap_free(&d->names);
+	arena_free(d->a);
+	free(d);
+}
+
+/* Reads the business's clients once (a per-event query would scan
+ * them all for the name, and the planner knows nothing yet of the
+ * clients this transaction added).  0 or -1. */
+static int dir_load(struct db *db, struct calmatch_dir *d, const char *business_id)
+{
+	const char *p[] = { business_id };
+	PGresult *res;
+
+	if (d->loaded)
 		return 0;
-	{
-		const char *p[] = { business_id, phones, emails };
-		res = db_exec_prepared(db, "calmatch_by_contact",
-			"SELECT id, name, phone::text, lower(email::text) FROM clients "
-			"WHERE business_id = $1::bigint AND (phone::text = ANY($2::text[]) "
-			"  OR (cardinality($3::text[]) > 0 AND lower(email::text) = ANY($3::text[]))) "
-			"ORDER BY id LIMIT 64",
-			3, p);
-	}
+	res = db_exec_prepared(db, "calmatch_clients",
+		"SELECT id, name, phone::text, lower(email::text), lower(btrim(name)) FROM clients "
+		"WHERE business_id = $1::bigint ORDER BY id",
+		1, p);
 	if (res == NULL)
 		return -1;
 	for (int r = 0; r < PQntuples(res); r++) {
-		for (size_t i = 0; i < found->n; i++) {
-			const char *v = PQgetvalue(res, r, found->c[i].is_phone ? 2 : 3);
-			if (!PQgetisnull(res, r, found->c[i].is_phone ? 2 : 3) &&
-				strcmp(v, found->c[i].value) == 0) {
-				if (best < 0 || (int)i < best) {
-					best = (int)i;
-					out->client_id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
-					snprintf(out->client_name, sizeof(out->client_name), "%s",
-						PQgetvalue(res, r, 1));
-				}
-				break;
-			}
-		}
-	}
-	if (best >= 0) {
-		const struct calmatch_contact *c = &found->c[best];
-		snprintf(out->contact, sizeof(out->contact), "%s %s in %s",
-			c->is_phone ? "phone" : "email", c->value, calmatch_field_name(c->field));
-		rc = 1;
+		long long id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+		const char *name = arena_strdup(d->a, PQgetvalue(res, r, 1));
+		if (!PQgetisnull(res, r, 2))
+			dmap_put(&d->phones, d->a, PQgetvalue(res, r, 2), id, name);
+		if (!PQgetisnull(res, r, 3))
+			dmap_put(&d->emails, d->a, PQgetvalue(res, r, 3), id, name);
+		dmap_put(&d->names, d->a, PQgetvalue(res, r, 4), id, name);
 	}
 	PQclear(res);
-	return rc;
+	d->loaded = 1;
+	return 0;
+}
+
+/* Step 1: an existing client by phone or email, the earliest contact of
+ * found deciding.  1 found, 0 none. */
+static int by_contact(const struct calmatch_dir *d, const struct calmatch_found *found,
+	struct calmatch_result *out)
+{
+	for (size_t i = 0; i < found->n; i++) {
+		const struct calmatch_contact *c = &found->c[i];
+		const struct dmap *m = c->is_phone ? &d->phones : &d->emails;
+		long slot = dmap_get(m, c->value);
+		if (slot < 0)
+			continue;
+		out->client_id = m->ids[slot];
+		snprintf(out->client_name, sizeof(out->client_name), "%s", m->names[slot]);
+		snprintf(out->contact, sizeof(out->contact), "%s %s in %s",
+			c->is_phone ? "phone" : "email", c->value, calmatch_field_name(c->field));
+		return 1;
+	}
+	return 0;
+}
+
+/* The key a name is compared by: trimmed and lower-case, as SQL's
+ * lower(btrim(name)) (asked of the database when not plain ASCII).
+ * 0, or -1 on a database error. */
+static int name_key(struct db *db, const char *s, char *out, size_t outlen)
+{
+	int ascii = 1;
+
+	calmatch_trim(s, out, outlen);
+	for (char *p = out; *p; p++) {
+		if ((unsigned char)*p >= 0x80)
+			ascii = 0;
+		else if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	}
+	if (!ascii) {
+		const char *p[] = { out };
+		PGresult *res = db_exec_prepared(db, "calmatch_name_key", "SELECT lower($1)", 1, p);
+		if (res == NULL)
+			return -1;
+		snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	return 0;
 }
 
 /* Step 2: the one client named like the summary.  1, 0, -1. */
-static int by_name(struct db *db, const char *business_id, const char *summary,
+static int by_name(struct db *db, const struct calmatch_dir *d, const char *summary,
 	struct calmatch_result *out)
 {
-	char name[201];
-	PGresult *res;
-	int rc = 0;
+	char key[801], name[201];
+	long slot;
 
 	calmatch_trim(summary, name, sizeof(name));
 	if (name[0] == '\0')
 		return 0;
-	{
-		const char *p[] = { business_id, name };
-		res = db_exec_prepared(db, "calmatch_by_name",
-			"SELECT id, name FROM clients WHERE business_id = $1::bigint "
-			"AND lower(btrim(name)) = lower($2) ORDER BY id LIMIT 2",
-			2, p);
-	}
-	if (res == NULL)
+	if (name_key(db, name, key, sizeof(key)) < 0)
 		return -1;
-	if (PQntuples(res) == 1) {
-		out->client_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		snprintf(out->client_name, sizeof(out->client_name), "%s", PQgetvalue(res, 0, 1));
-		snprintf(out->contact, sizeof(out->contact), "client's name is the summary");
-		rc = 1;
-	} else if (PQntuples(res) == 2) {
+	slot = dmap_get(&d->names, key);
+	if (slot < 0)
+		return 0;
+	if (d->names.count[slot] > 1) {
 		snprintf(out->contact, sizeof(out->contact),
-			"no phone number or email in the event, and several clients are named '%s'",
-			name);
+			"no phone number or email in the event, and %d clients are named '%s'",
+			d->names.count[slot], name);
+		return 0;
 	}
-	PQclear(res);
-	return rc;
+	out->client_id = d->names.ids[slot];
+	snprintf(out->client_name, sizeof(out->client_name), "%s", d->names.names[slot]);
+	snprintf(out->contact, sizeof(out->contact), "client's name is the summary");
+	return 1;
 }
 
 /* Step 3: a new client proposed from c.  1, or -1. */
-static int propose(struct db *db, const struct calmatch_business *b, const char *feed_name,
-	const struct cal_occurrence *o, const struct calmatch_contact *c, long long now_s,
-	struct calmatch_result *out)
+static int propose(struct db *db, struct calmatch_dir *d, const struct calmatch_business *b,
+	const char *feed_name, const struct cal_occurrence *o, const struct calmatch_contact *c,
+	long long now_s, struct calmatch_result *out)
 {
 	char starts[32], now[32], date[16], from[2048], name[201];
 	PGresult *res;
@@ -284,6 +417,17 @@ static int propose(struct db *db, const struct calmatch_business *b, const char 
 	out->client_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	out->proposed = 1;
 	snprintf(out->client_name, sizeof(out->client_name), "%s", name);
+	/* The next event naming the same number finds this client. */
+	{
+		const char *kept = arena_strdup(d->a, name);
+		char key[801];
+		dmap_put(c->is_phone ? &d->phones : &d->emails, d->a, c->value, out->client_id, kept);
+		if (name_key(db, name, key, sizeof(key)) < 0) {
+			PQclear(res);
+			return -1;
+		}
+		dmap_put(&d->names, d->a, key, out->client_id, kept);
+	}
 	snprintf(out->contact, sizeof(out->contact), "new client proposed from %s %s in %s%s",
 		c->is_phone ? "phone" : "email", c->value, calmatch_field_name(c->field),
 		b->auto_confirm ? " (confirmed automatically: business setting)" : " (unconfirmed)");
@@ -292,9 +436,9 @@ static int propose(struct db *db, const struct calmatch_business *b, const char 
 	return rc;
 }
 
-int calmatch_find(struct db *db, const struct calmatch_business *b, const char *feed_name,
-	const struct cal_occurrence *o, long long now_s, struct calmatch_result *out, char *err,
-	size_t errlen)
+int calmatch_find(struct db *db, struct calmatch_dir *d, const struct calmatch_business *b,
+	const char *feed_name, const struct cal_occurrence *o, long long now_s,
+	struct calmatch_result *out, char *err, size_t errlen)
 {
 	struct calmatch_found found;
 	const struct calmatch_contact *first;
@@ -302,11 +446,13 @@ int calmatch_find(struct db *db, const struct calmatch_business *b, const char *
 
 	memset(out, 0, sizeof(*out));
 	calmatch_collect(o, b->country, &found);
-	rc = by_contact(db, b->id, &found, out);
+	rc = dir_load(db, d, b->id);
 	if (rc == 0)
-		rc = by_name(db, b->id, o->summary, out);
+		rc = by_contact(d, &found, out);
+	if (rc == 0)
+		rc = by_name(db, d, o->summary, out);
 	if (rc == 0 && (first = calmatch_first(&found)) != NULL)
-		rc = propose(db, b, feed_name, o, first, now_s, out);
+		rc = propose(db, d, b, feed_name, o, first, now_s, out);
 	if (rc < 0) {
 		snprintf(err, errlen, "finding the client: %s", db_last_error(db));
 		return -1;

@@ -153,7 +153,7 @@ static void record_failure(struct db *db, const struct feed *f, const struct cal
 
 	r->status = "failed";
 	scrub(f, why, r->error, sizeof(r->error));
-	snprintf(msg, sizeof(msg), "%s", r->error);
+	calmatch_trim(r->error, msg, sizeof(msg)); /* the column holds 500 */
 	clock_sql(now_s, now);
 	clock_sql(now_s + calsync_backoff(o->poll_s, f->failures + 1), next);
 	{
@@ -318,6 +318,7 @@ struct apply {
 	struct db *db;
 	const struct feed *f;
 	struct calmatch_business biz;
+	struct calmatch_dir *dir;
 	long long now_s;
 	json_t *preview;
 	struct calsync_result *r;
@@ -430,7 +431,7 @@ static int event_create(struct apply *ap, const struct known *k, const struct ca
 	PGresult *res;
 	int rc, n;
 
-	rc = calmatch_find(ap->db, &ap->biz, ap->f->name, o, ap->now_s, &m, ap->err,
+	rc = calmatch_find(ap->db, ap->dir, &ap->biz, ap->f->name, o, ap->now_s, &m, ap->err,
 		sizeof(ap->err));
 	if (rc < 0)
 		return -1;
@@ -789,6 +790,7 @@ static int sync_content(struct db *db, struct arena *a, const struct feed *f,
 	ap.now_s = now_s;
 	ap.r = r;
 	ap.preview = json_array();
+	ap.dir = calmatch_dir_new();
 	if (db_begin(db) < 0)
 		goto db_failed;
 	in_tx = 1;
@@ -803,6 +805,7 @@ static int sync_content(struct db *db, struct arena *a, const struct feed *f,
 			/* Removed or turned off meanwhile. */
 			db_rollback(db);
 			json_decref(ap.preview);
+			calmatch_dir_free(ap.dir);
 			r->status = "skipped";
 			return 0;
 		}
@@ -836,6 +839,7 @@ static int sync_content(struct db *db, struct arena *a, const struct feed *f,
 		r->status = "held";
 		known_free(&ks);
 		json_decref(ap.preview);
+		calmatch_dir_free(ap.dir);
 		return 0;
 	}
 	if (record_applied(db, f, o, now_s, sha, fr, cf->n, r) < 0 || db_commit(db) < 0)
@@ -843,6 +847,7 @@ static int sync_content(struct db *db, struct arena *a, const struct feed *f,
 	r->status = "ok";
 	known_free(&ks);
 	json_decref(ap.preview);
+	calmatch_dir_free(ap.dir);
 	return 0;
 db_failed:
 	snprintf(ap.err, sizeof(ap.err), "database error: %s", db_last_error(db));
@@ -850,6 +855,7 @@ apply_failed:
 	db_finish(db, in_tx, NULL);
 	known_free(&ks);
 	json_decref(ap.preview);
+	calmatch_dir_free(ap.dir);
 	{
 		/* Nothing of the apply is kept: the counts say what was not done. */
 		char why[600];
