@@ -22,6 +22,8 @@
 #   make fuzz       build the libFuzzer harnesses (clang)
 #   make bin/smtp-sink  the local SMTP server of tests and `make run`
 #                   (deploy/stack and test/run build it; plain make does not)
+#   make bin/http-fixture  the calendar feed server of the tests (make unit
+#                   builds it)
 #   make run        local stack in the foreground (see deploy/stack)
 #   make stop       stop what `make run` started
 #   make test       every test, ending with "N passed, N failed"
@@ -169,10 +171,16 @@ $(BIN)/unit/%: test/unit/%.c $(TEST_OBJ)
 		$(LDLIBS) $$(pkg-config --libs cmocka)
 
 # test_check checks the shipped flows, whose prompts are built MP3s.
-unit: audio $(UNIT_BIN)
+unit: audio $(UNIT_BIN) bin/http-fixture
 
 # The local SMTP server of tests and `make run` (test/tools/smtp_sink.c).
 bin/smtp-sink: test/tools/smtp_sink.c
+	@mkdir -p $(dir $@) $(DEPDIR)
+	$(COMPILE) $(DEPFLAGS) $(LDFLAGS) -o $@ $<
+
+# The calendar feed server of the tests (test/tools/http_fixture.c);
+# test_calfetch starts it, so `make unit` builds it.
+bin/http-fixture: test/tools/http_fixture.c
 	@mkdir -p $(dir $@) $(DEPDIR)
 	$(COMPILE) $(DEPFLAGS) $(LDFLAGS) -o $@ $<
 

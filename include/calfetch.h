@@ -52,6 +52,14 @@ struct calfetch_res {
 int calfetch_get(const struct calfetch_req *req, struct calfetch_res *res);
 void calfetch_res_free(struct calfetch_res *res);
 
+/* 1 when sa (AF_INET or AF_INET6) is an address a feed URL must not
+ * reach: unspecified, loopback, private (RFC 1918, 100.64/10, fc00::/7),
+ * link-local (169.254/16, fe80::/10), multicast or reserved, or an IPv6
+ * form that wraps such an IPv4 address (::ffff:10.0.0.1).  Any other
+ * family: 1. */
+struct sockaddr;
+int calfetch_address_blocked(const struct sockaddr *sa);
+
 /* A URL shown to people: scheme and host and "…" (the path of a
  * secret iCalendar address is the secret).  "https://calendar.google.com/…";
  * out is "" when url is not a URL.  outlen >= 1. */
