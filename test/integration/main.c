@@ -74,6 +74,7 @@ int main(void)
 		{ "notify", notify_tests },
 		{ "calendar_pages", calendar_pages_tests },
 		{ "inbox", inbox_tests },
+		{ "calsync", calsync_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
