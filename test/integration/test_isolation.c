@@ -45,6 +45,7 @@ static const struct target targets[] = {
 	{ "POST", "/appointments/%s", "appt", "starts_at=2030-01-02T10:00&notes=x" },
 	{ "POST", "/appointments/%s/cancel", "appt", "" },
 	{ "POST", "/appointments/%s/callback-done", "appt", "" },
+	{ "POST", "/appointments/%s/reschedule-done", "appt", "" },
 	{ "POST", "/appointments/%s/test-reminder", "appt", "channel=voice" },
 	{ "POST", "/decisions/%s", "attempt", "decision=reached&reason=isolation" },
 	{ "GET", "/clients/%s", "client", NULL },
@@ -57,6 +58,9 @@ static const struct target targets[] = {
 	{ "POST", "/settings/calendars/%s/sync", "feed", "" },
 	{ "GET", "/calendar-holds/%s", "hold", NULL },
 	{ "POST", "/calendar-holds/%s", "hold", "decision=reject&reason=isolation" },
+	{ "GET", "/clients/%s/messages", "client", NULL },
+	{ "POST", "/clients/%s/messages", "client", "body=Isolation+reply" },
+	{ "POST", "/clients/%s/messages/answered", "client", "" },
 	{ "POST", "/import/%s/commit", "upload", "" },
 	{ "POST", "/settings/sessions/%s/revoke", "session", "" },
 	{ "POST", "/settings/api-keys/%s/revoke", "key", "" },
@@ -232,6 +236,7 @@ static char *fingerprint(const struct other *o)
 		"   WHERE business_id = $1), "
 		" (SELECT string_agg(h::text, ',' ORDER BY id) FROM calendar_holds h "
 		"   WHERE business_id = $1)))",
+		" (SELECT string_agg(x::text, ',' ORDER BY id) FROM inbox_texts x WHERE business_id = $1)))",
 		1, p);
 }
 
