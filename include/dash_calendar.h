@@ -20,9 +20,12 @@
  *   GET  /calendar-holds/{id}             a held sync: counts, reason,
  *                                         preview; Approve and Reject
  *   POST /calendar-holds/{id}             decision=approve|reject, reason
- *                                         (optional, in the audit record);
- *                                         a rejection turns the feed off in
- *                                         the same transaction
+ *                                         (optional, in the audit record),
+ *                                         seen (the content_sha256 of the
+ *                                         preview shown: an approval of a
+ *                                         hold the sync refreshed since is
+ *                                         409); a rejection turns the feed
+ *                                         off in the same transaction
  *   GET  /calendar-events/no-contact      the next 7 days' events in which
  *                                         no client could be found
  *   POST /clients/{id}/confirm            confirms a client proposed from
@@ -56,7 +59,7 @@ extern const struct valid_field dash_calendar_enabled_fields[1];
 extern const struct valid_field dash_calendar_country_fields[1];
 enum { DCAL_AUTO_ON, DCAL_AUTO_REASON, DCAL_AUTO_NFIELDS };
 extern const struct valid_field dash_calendar_auto_fields[DCAL_AUTO_NFIELDS];
-enum { DCAL_HOLD_DECISION, DCAL_HOLD_REASON, DCAL_HOLD_NFIELDS };
+enum { DCAL_HOLD_DECISION, DCAL_HOLD_REASON, DCAL_HOLD_SEEN, DCAL_HOLD_NFIELDS };
 extern const struct valid_field dash_calendar_hold_fields[DCAL_HOLD_NFIELDS];
 
 void dash_calendars_handle(struct app *app, const struct route_input *in, struct outcome *out);

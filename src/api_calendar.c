@@ -45,6 +45,13 @@ const struct json_field api_feed_fields[AF_NFIELDS] = {
 		"field 'url' must be the calendar's https:// or webcal:// address" },
 };
 
+/* A page's message ("Address: it must ...") without the field's name. */
+static const char *after_field(const char *msg)
+{
+	const char *p = strstr(msg, ": ");
+	return p ? p + 2 : msg;
+}
+
 /* Sets member "url" of feed object o to url masked. */
 static void api_feed_mask(json_t *o, const char *url)
 {
@@ -138,12 +145,12 @@ static void api_create_feed(struct api_ctx *c)
 	c->out->action = "create_calendar_feed";
 	problem = calendar_name_problem(name);
 	if (problem) {
-		api_error(c, 422, "invalid_field", "name", "field 'name': %s", problem + 6);
+		api_error(c, 422, "invalid_field", "name", "field 'name': %s", after_field(problem));
 		return;
 	}
 	problem = calendar_url_problem(url, calendar_allow_http(c->app));
 	if (problem) {
-		api_error(c, 422, "invalid_field", "url", "field 'url': %s", problem + 9);
+		api_error(c, 422, "invalid_field", "url", "field 'url': %s", after_field(problem));
 		return;
 	}
 	if (auth && strncmp(auth, "Bearer ", 7) == 0)

@@ -45,6 +45,7 @@ const struct valid_field dash_calendar_auto_fields[DCAL_AUTO_NFIELDS] = {
 const struct valid_field dash_calendar_hold_fields[DCAL_HOLD_NFIELDS] = {
 	[DCAL_HOLD_DECISION] = { "decision", field_text, 0, VALID_TEXT },
 	[DCAL_HOLD_REASON] = { "reason", field_text, 0, VALID_TEXT },
+	[DCAL_HOLD_SEEN] = { "seen", field_text, 0, VALID_TEXT },
 };
 
 /* The names of the countries whose national numbers (without +) the sync
@@ -840,7 +841,7 @@ static const char tmpl_hold_form[] =
 	" changed again since is checked afresh). Reject changes nothing and turns this calendar"
 	" off until someone turns it on again.</p>\n"
 	"<form method=\"post\" action=\"/calendar-holds/{{id}}\" class=\"form\">\n" PAGE_CSRF_INPUT
-	"\n<div class=\"field\"><label for=\"hold-reason\">Note (optional)</label>\n"
+	"\n<input type=\"hidden\" name=\"seen\" value=\"{{seen}}\">\n<div class=\"field\"><label for=\"hold-reason\">Note (optional)</label>\n"
 	"<input id=\"hold-reason\" name=\"reason\" type=\"text\" maxlength=\"500\"></div>\n"
 	"<div class=\"form-actions\">"
 	"<button type=\"submit\" name=\"decision\" value=\"approve\" class=\"btn btn-primary\">"
@@ -891,7 +892,7 @@ void dash_calendar_hold_handle(struct app *app, const struct route_input *in,
 		" h.creates, h.reschedules, h.cancels, h.threshold, h.decision, h.decided_by,"
 		" to_char(h.decided_at AT TIME ZONE $3, 'Dy FMDD Mon, HH24:MI'),"
 		" h.applied_at IS NOT NULL, jsonb_array_length(h.preview),"
-		" h.creates + h.reschedules + h.cancels"
+		" h.creates + h.reschedules + h.cancels, h.content_sha256"
 		" FROM calendar_holds h JOIN calendar_feeds f ON f.id = h.feed_id"
 		"  AND f.business_id = h.business_id"
 		" WHERE h.business_id = $1::bigint AND h.id = $2::bigint", 3, p);
@@ -934,7 +935,8 @@ void dash_calendar_hold_handle(struct app *app, const struct route_input *in,
 		page_add(out, tmpl_hold_head, f);
 	}
 	if (col(h, 0, 9) == NULL && dash_settings_can_change(in)) {
-		const char *const f[] = { "id", PQgetvalue(h, 0, 0), "csrf", in->user->csrf, NULL };
+		const char *const f[] = { "id", PQgetvalue(h, 0, 0), "csrf", in->user->csrf, "seen",
+			PQgetvalue(h, 0, 15), NULL };
 		page_add(out, tmpl_hold_form, f);
 	} else if (col(h, 0, 9) == NULL) {
 		page_add(out, "<p class=\"muted\">Only an owner can approve or reject these changes.</p>\n",
@@ -966,8 +968,9 @@ void dash_calendar_hold_decide_handle(struct app *app, const struct route_input 
 {
 	struct arena *a = in->req->arena;
 	const char *d = trimmed(a, in->form.v[DCAL_HOLD_DECISION].s);
-	const char *reason = trimmed(a, in->form.v[DCAL_HOLD_REASON].s), *row[4];
-	const char *p[4];
+	const char *reason = trimmed(a, in->form.v[DCAL_HOLD_REASON].s), *row[5];
+	const char *seen = trimmed(a, in->form.v[DCAL_HOLD_SEEN].s);
+	const char *p[5];
 	int approve = strcmp(d, "approve") == 0, r;
 	json_t *rec;
 
@@ -987,27 +990,38 @@ void dash_calendar_hold_decide_handle(struct app *app, const struct route_input 
 	p[1] = arena_printf(a, "%lld", in->param_id);
 	p[2] = approve ? "approved" : "rejected";
 	p[3] = in->user->email;
+	p[4] = seen;
 	/* One statement, so one transaction: the decision and, for a
 	 * rejection, the feed turned off; an approval is applied at the next
-	 * poll, which comes at once. */
+	 * poll, which comes at once.  An approval names the preview it was
+	 * given (seen): the sync refreshes an open hold at each poll, and
+	 * changes nobody saw are not approved. */
 	r = db_row_prepared(app->db, a, "dash_calendar_hold_decide",
 		"WITH d AS (UPDATE calendar_holds SET decision = $3, decided_at = now(),"
 		"  decided_by = $4, updated_at = now()"
 		"  WHERE business_id = $1::bigint AND id = $2::bigint AND decision IS NULL"
-		"  AND applied_at IS NULL RETURNING feed_id),"
+		"  AND applied_at IS NULL AND ($3 = 'rejected' OR content_sha256 = $5) RETURNING feed_id),"
 		" f AS (UPDATE calendar_feeds SET enabled = CASE WHEN $3 = 'rejected' THEN false"
 		"  ELSE enabled END, next_poll_at = CASE WHEN $3 = 'approved' THEN now()"
 		"  ELSE next_poll_at END"
 		"  WHERE business_id = $1::bigint AND id IN (SELECT feed_id FROM d) RETURNING id)"
-		" SELECT h.id::text, (SELECT count(*) FROM d)::text, h.decision, h.feed_id::text"
+		" SELECT h.id::text, (SELECT count(*) FROM d)::text, h.decision, h.feed_id::text,"
+		" (h.decision IS NULL AND h.applied_at IS NULL)::text"
 		" FROM calendar_holds h WHERE h.business_id = $1::bigint AND h.id = $2::bigint",
-		4, p, 4, row);
+		5, p, 5, row);
 	if (r < 0) {
 		db_failed(in, out);
 		return;
 	}
 	if (r == 0) {
 		page_not_found(out);
+		return;
+	}
+	if (strcmp(row[1], "1") != 0 && strcmp(row[4], "true") == 0) {
+		page_error(out, 409, "The held changes were checked again",
+			"The sync looked at the calendar again since this page was shown, and what it"
+			" would change may differ. Open the page again to see the changes now held."
+			" Nothing was changed.");
 		return;
 	}
 	if (strcmp(row[1], "1") != 0) {

@@ -575,6 +575,7 @@ static void test_holds_approved_and_rejected(void **state)
 	assert_non_null(strstr(body, "7 Jan 2030, 10:00"));
 	assert_non_null(strstr(body, "value=\"approve\""));
 	assert_non_null(strstr(body, "value=\"reject\""));
+	assert_non_null(strstr(body, "name=\"seen\" value=\"abababab"));
 	free(body);
 
 	/* Bad decisions change nothing. */
@@ -592,12 +593,24 @@ static void test_holds_approved_and_rejected(void **state)
 	assert_unchanged(&a, before, "bad decisions");
 	free(before);
 
+	/* An approval of another preview than the one held now (the sync
+	 * refreshed the hold since the page was shown): 409, nothing
+	 * changed. */
+	before = state_of(&a);
+	body = post_status_or_fail(c, path, 409, "decision", "approve", "seen",
+		"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", NULL);
+	assert_non_null(strstr(body, "checked again"));
+	free(body);
+	free(post_status_or_fail(c, path, 409, "decision", "approve", NULL));
+	assert_unchanged(&a, before, "approving a preview not shown");
+	free(before);
+
 	/* Approved: recorded, the feed stays on and is read at once. */
 	want = xasprintf("/calendar-holds/%lld?notice=hold_approved", h1);
 	hx_db_cmd_or_fail("UPDATE calendar_feeds SET next_poll_at = now() + interval '1 hour'"
 		" WHERE id = (SELECT feed_id FROM calendar_holds WHERE id = $1::bigint)", 1, p);
 	dc_post_see_other_or_fail(c, path, want, "decision", "approve", "reason", "the new term",
-		NULL);
+		"seen", "abababababababababababababababababababababababababababababababab", NULL);
 	free(want);
 	{
 		char *q = xasprintf("SELECT count(*) FROM calendar_holds WHERE id = $1::bigint AND"
