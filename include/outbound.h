@@ -17,7 +17,9 @@
  *   4. pacer (ratelimit_pace) for calls and texts: wait for this send's
  *      slot (a wait over OUTBOUND_MAX_PACE_MS defers instead);
  *   5. the request: Calls.json (after writing the `calls` row the engine
- *      serves the call's webhooks from), Messages.json, or SMTP;
+ *      serves the call's webhooks from), Messages.json, or SMTP; a staff
+ *      reply from the inbox (reminders.kind 'reply') is the text
+ *      "<business name>: <body>" instead of the business's wording;
  *   6. the record: 'placed' with the provider's id, 'failed' with the
  *      error (21610 opts the number out, 21211 marks it invalid), or
  *      'unknown' when the answer was lost (timeout, transport error, 5xx):

@@ -4,9 +4,11 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "dash_booking.h"
 #include "db.h"
 #include "engine.h"
 #include "http.h"
+#include "msgswitch.h"
 #include "page.h"
 #include "phone.h"
 #include "session.h"
@@ -212,9 +214,12 @@ static const char tmpl_intro[] =
 	"<h1>Settings</h1>\n"
 	"<p class=\"muted\">{{who}}</p>\n"
 	"<nav class=\"row\" aria-label=\"Settings\">"
+	"<a href=\"#automatic-messages\">Automatic messages</a>"
 	"<a href=\"#business\">Business</a>"
 	"<a href=\"#policy\">Reminder policy</a>"
+	"<a href=\"#booking\">Booking confirmation</a>"
 	"<a href=\"#wording\">Message wording</a>"
+	"<a href=\"/settings/calendars\">Calendars</a>"
 	"<a href=\"/settings/greeting\">Greeting</a>"
 	"<a href=\"/settings/api-keys\">API keys</a>"
 	"<a href=\"/settings/users\">Users</a>"
@@ -477,7 +482,7 @@ static const char tmpl_word_open[] =
 	" than half as long). Do not ask people to text STOP, CANCEL, END, QUIT, START, HELP"
 	" or INFO for anything else than what their phone company does with them: CANCEL, for"
 	" one, stops every text. The text already says which replies work (1 to confirm, 2 to"
-	" cancel, 3 for a call back) and how to stop texts.</p>\n";
+	" cancel, 3 for a call back, 4 to reschedule) and how to stop texts.</p>\n";
 static const char tmpl_word_ro[] =
 	"<dl class=\"facts\"><dt>Greeting</dt><dd>{{greeting}}</dd>"
 	"<dt>Closing line</dt><dd>{{closing}}</dd></dl>\n";
@@ -627,7 +632,9 @@ static void render_page(struct app *app, const struct route_input *in, struct ou
 		out->status = 422;
 		page_add(out, tmpl_error_top, e);
 	}
-	if (render_business(app, in, out, v) < 0 || render_policy(app, in, out, v) < 0 ||
+	if (msgswitch_render_card(app, in, out) < 0 ||
+		render_business(app, in, out, v) < 0 || render_policy(app, in, out, v) < 0 ||
+		dash_booking_render(app, in, out) < 0 ||
 		render_wording(app, in, out, v) < 0)
 		page_unavailable(out);
 }

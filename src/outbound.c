@@ -198,6 +198,38 @@ static long long email_client_id(struct db *db, const struct outbound_attempt *a
 	return id;
 }
 
+/* Which message the text or email of at is, in one read of its reminder:
+ * the booking confirmation's templates for kind 'booking', the reminder's
+ * for the others; a staff reply from the inbox (kind 'reply',
+ * sql/017_office.sql) is its own text, "<business name>: <body>" (the name
+ * as texts carry it), put in *text (in the job's arena; NULL otherwise).
+ * 0, or -1 on a database error or a reply that is not a text with a body
+ * (nothing is sent then). */
+static int attempt_message(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	enum wording_message *m, char **text)
+{
+	char rem[24];
+	const char *p[1] = { rem }, *v[2];
+
+	*m = WORDING_REMINDER;
+	*text = NULL;
+	snprintf(rem, sizeof(rem), "%lld", at->reminder_id);
+	if (db_row_prepared(ctx->db, ctx->job, "outbound_kind",
+			"SELECT kind, body FROM reminders WHERE id = $1::bigint", 1, p, 2, v) != 1)
+		return -1;
+	if (strcmp(v[0], "booking") == 0)
+		*m = WORDING_BOOKING;
+	else if (strcmp(v[0], "reply") == 0) {
+		/* A staff reply from the inbox: its own text, under the
+		 * business's name so the client knows who writes. */
+		if (v[1] == NULL || strcmp(at->channel, "sms") != 0)
+			return -1;
+		*text = arena_printf(ctx->job, "%s: %s", wording_sms_name(ctx->job, at->business_name),
+			v[1]);
+	}
+	return 0;
+}
+
 /* Writes the calls row the engine serves this reminder call's webhooks
  * from; token gets its 32 hex digits.  0 or -1. */
 static int create_call_row(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
@@ -316,6 +348,7 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	struct buf html;
 	struct wording w;
 	struct wording_values vals;
+	enum wording_message msg = WORDING_REMINDER;
 	long long client_id;
 	char *link = NULL, *made, *text = NULL, why[200];
 
@@ -340,9 +373,11 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	 * the text would pass its segment limit, nothing is sent. */
 	vals = attempt_values(at);
 	snprintf(why, sizeof(why), "the business's message wording cannot be read");
-	if (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
-		|| (strcmp(at->channel, "sms") == 0
-			&& (text = wording_sms(ctx->job, &w, &vals, why, sizeof(why))) == NULL)) {
+	if (attempt_message(ctx, at, &msg, &text) < 0
+		|| (text == NULL && (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
+			|| (strcmp(at->channel, "sms") == 0
+				&& (text = wording_message_sms(ctx->job, msg, &w, &vals, why,
+					sizeof(why))) == NULL)))) {
 		memset(tr, 0, sizeof(*tr));
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message), "%s", why);
@@ -373,10 +408,10 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	}
 	buf_init_arena(&html, ctx->job);
 	memset(&m, 0, sizeof(m));
-	m.subject = wording_email_subject(ctx->job, &w, &vals);
-	text = wording_email_text(ctx->job, &w, &vals, link);
+	m.subject = wording_message_subject(ctx->job, msg, &w, &vals);
+	text = wording_message_text(ctx->job, msg, &w, &vals, link);
 	if (text == NULL || m.subject == NULL
-		|| wording_email_html(ctx->job, &html, &w, &vals, link) < 0) {
+		|| wording_message_html(ctx->job, msg, &html, &w, &vals, link) < 0) {
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message),
 			"the email template does not render");

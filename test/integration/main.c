@@ -70,7 +70,11 @@ int main(void)
 		{ "dash_settings", dash_settings_tests },
 		{ "taskcode", taskcode_tests },
 		{ "trial", trial_tests },
+		{ "switch", switch_tests }, { "booking", booking_tests },
 		{ "notify", notify_tests },
+		{ "calendar_pages", calendar_pages_tests },
+		{ "inbox", inbox_tests },
+		{ "calsync", calsync_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
