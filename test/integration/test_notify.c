@@ -518,6 +518,33 @@ static void test_unreached_invalid(void **state)
 	free(v);
 }
 
+/* A text the carrier does not deliver (30003): the status callback tells
+ * the office, once. */
+static void test_unreached_undelivered(void **state)
+{
+	struct hx_rfix f;
+	const struct hx_rfix_opts o = { .business_name = "Undelivered Clinic",
+		.client_name = "Una Delivered", .channel = "sms", .retry_count = 0,
+		.retry_delay_minutes = 30, .stale_min = 120 };
+	const char *p[1];
+	char *v;
+
+	(void)state;
+	hx_rfix_or_fail(&f, &o);
+	hx_sim_callee_or_fail(f.phone, "person; sms-undelivered 30003");
+	worker_once_or_fail(f.reminder, f.phone);
+	v = settled_status_or_fail(f.reminder);
+	assert_string_equal(v, "failed");
+	free(v);
+	assert_int_equal(unreached_count(&f), 1);
+	p[0] = f.reminder;
+	v = db_text_or_fail("SELECT detail FROM office_notifications WHERE reminder_id = $1::bigint",
+		1, p);
+	assert_non_null(strstr(v, "Text did not reach them"));
+	assert_non_null(strstr(v, "undelivered"));
+	free(v);
+}
+
 /* An email the mail server refuses for good (550): the office is told. */
 static void test_unreached_email(void **state)
 {
@@ -723,6 +750,7 @@ int notify_tests(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_unreached_call),
 		cmocka_unit_test(test_unreached_invalid),
+		cmocka_unit_test(test_unreached_undelivered),
 		cmocka_unit_test(test_unreached_email),
 		cmocka_unit_test(test_mark_seen),
 		cmocka_unit_test(test_isolation_and_input),
