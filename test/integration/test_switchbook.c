@@ -703,6 +703,14 @@ static void test_booking_dashboard_and_import(void **state)
 		"booking_channel", "sms", "booking_delay", "0", NULL);
 	assert_int_equal(db_count("SELECT count(*) FROM businesses WHERE id = $1::bigint"
 		" AND booking_channel = 'sms' AND booking_delay_minutes = 0", o.biz), 1);
+	{
+		/* The card shows the choice; the wording preview the text. */
+		char *page = dc_get_or_fail(o.c, "/settings", 200);
+		has_or_fail(page, "<option value=\"sms\" selected>Text message</option>",
+			"the booking card");
+		has_or_fail(page, "is booked. To change it, call", "the booking text's preview");
+		free(page);
+	}
 	for (int i = 0; i < 2; i++)
 		client_new_or_fail(o.biz, phone[i], NULL, cid[i]);
 
