@@ -661,7 +661,7 @@ out:
 
 /* POST /api/v1/appointments/{id}/cancel: the body is empty or "{}".  0
  * when it is, or -1 after answering 413, 415, 400 or 422. */
-static int api_empty_body(struct api_ctx *c)
+int api_empty_body(struct api_ctx *c)
 {
 	struct http_request *req = c->req;
 	json_error_t jerr;

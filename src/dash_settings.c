@@ -219,9 +219,11 @@ static const char tmpl_intro[] =
 	"<a href=\"#policy\">Reminder policy</a>"
 	"<a href=\"#booking\">Booking confirmation</a>"
 	"<a href=\"#wording\">Message wording</a>"
+	"<a href=\"/settings/calendars\">Calendars</a>"
 	"<a href=\"/settings/greeting\">Greeting</a>"
 	"<a href=\"/settings/api-keys\">API keys</a>"
 	"<a href=\"/settings/users\">Users</a>"
+	"<a href=\"/settings/notifications\">My notifications</a>"
 	"<a href=\"/settings/sessions\">Sessions</a>"
 	"<a href=\"/account/password\">Change password</a>"
 	"</nav>\n";
@@ -480,7 +482,7 @@ static const char tmpl_word_open[] =
 	" than half as long). Do not ask people to text STOP, CANCEL, END, QUIT, START, HELP"
 	" or INFO for anything else than what their phone company does with them: CANCEL, for"
 	" one, stops every text. The text already says which replies work (1 to confirm, 2 to"
-	" cancel, 3 for a call back) and how to stop texts.</p>\n";
+	" cancel, 3 for a call back, 4 to reschedule) and how to stop texts.</p>\n";
 static const char tmpl_word_ro[] =
 	"<dl class=\"facts\"><dt>Greeting</dt><dd>{{greeting}}</dd>"
 	"<dt>Closing line</dt><dd>{{closing}}</dd></dl>\n";

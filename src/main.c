@@ -3,6 +3,7 @@
 #include "app.h"
 #include "audit.h"
 #include "business.h"
+#include "calsync.h"
 #include "check.h"
 #include "cli.h"
 #include "command.h"
@@ -112,6 +113,7 @@ static const struct command commands[] = {
 	{ "fcgi", app_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
 	{ "scheduler", scheduler_main, "queue the reminders due now (advisory-locked ticks, never backfills)" },
 	{ "worker", worker_main, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
+	{ "calsync", calsync_main, "poll the businesses' calendar feeds into appointments (held for approval past the mass-change guard)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },
 	{ "failsafe", failsafe_main, "show, trip or resume the global outbound failsafe" },
 	{ "check", check_main, "check every call flow's state table, templates and audio" },

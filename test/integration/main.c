@@ -71,6 +71,10 @@ int main(void)
 		{ "taskcode", taskcode_tests },
 		{ "trial", trial_tests },
 		{ "switch", switch_tests }, { "booking", booking_tests },
+		{ "notify", notify_tests },
+		{ "calendar_pages", calendar_pages_tests },
+		{ "inbox", inbox_tests },
+		{ "calsync", calsync_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};

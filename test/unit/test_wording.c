@@ -89,11 +89,11 @@ static void test_sms(void **state)
 	assert_string_equal(wording_sms(a, &def, &vals, err, sizeof(err)),
 		"This is a reminder from Ann & Bo's <Salon>: you have an appointment on Tuesday,"
 		" December 8 at 2:30 PM. To change it, call +15550100123. Reply 1 to confirm,"
-		" 2 to cancel, 3 for a call back. Reply STOP to stop these texts.");
+		" 2 to cancel, 3 for a call back, 4 to reschedule. Reply STOP to stop these texts.");
 	assert_string_equal(wording_sms(a, &mine, &vals, err, sizeof(err)),
 		"Hi from Ann & Bo's <Salon> (+15550100123)! you have an appointment on Tuesday,"
 		" December 8 at 2:30 PM. Questions? +15550100123 Reply 1 to confirm, 2 to cancel,"
-		" 3 for a call back. Reply STOP to stop these texts.");
+		" 3 for a call back, 4 to reschedule. Reply STOP to stop these texts.");
 	assert_null(wording_sms(a, &bad, &vals, err, sizeof(err)));
 	assert_non_null(strstr(err, "does not pass its check"));
 	/* The name in a text is its SMS form, in the lines and the template. */
