@@ -235,7 +235,7 @@ static char *fingerprint(const struct other *o)
 		" (SELECT string_agg(f::text, ',' ORDER BY id) FROM calendar_feeds f "
 		"   WHERE business_id = $1), "
 		" (SELECT string_agg(h::text, ',' ORDER BY id) FROM calendar_holds h "
-		"   WHERE business_id = $1)))",
+		"   WHERE business_id = $1), "
 		" (SELECT string_agg(x::text, ',' ORDER BY id) FROM inbox_texts x WHERE business_id = $1)))",
 		1, p);
 }
