@@ -26,7 +26,8 @@ struct db;
  * text left the conversation in; NULL: the flow failed on it) waits for a
  * person's answer: an unrecognised text (hint, quiet), a reply with
  * nothing pending (nothing_pending), or a failure.  The keywords the flow
- * acted on (confirmed, cancelled, callback, help, opted_in, opted_out ...)
+ * acted on (confirmed, cancelled, callback, reschedule, help, opted_in,
+ * opted_out ...)
  * do not. */
 int inbox_needs_answer(const char *state);
 

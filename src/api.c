@@ -258,6 +258,7 @@ const struct json_field api_patch_fields[AP_NFIELDS] = {
 	"  'confirmed_at', " API_TS("a.confirmed_at") ", " \
 	"  'cancelled_at', " API_TS("a.cancelled_at") ", " \
 	"  'callback_requested_at', " API_TS("a.callback_requested_at") ", " \
+	"  'reschedule_requested_at', " API_TS("a.reschedule_requested_at") ", " \
 	"  'created_at', " API_TS("a.created_at") ", " \
 	"  'updated_at', " API_TS("a.updated_at") ", " \
 	"  'reminders', coalesce((SELECT json_agg(json_build_object(" \

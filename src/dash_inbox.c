@@ -242,6 +242,7 @@ static const char *flow_words(const char *state)
 		{ "confirmed", "confirmed the appointment" },
 		{ "cancelled", "cancelled the appointment" },
 		{ "callback", "asked for a call back" },
+		{ "reschedule", "asked to reschedule" },
 		{ "help", "asked for help (answered)" },
 		{ "opted_in", "opted back in" },
 		{ "opted_out", "opted out" },

@@ -512,6 +512,8 @@ static const char tmpl_preview[] =
 	" code that builds the real messages.</p>\n"
 	"<h4>Text message</h4>\n<pre class=\"code\">{{sms}}</pre>\n"
 	"<p class=\"muted\">{{sms_count}}</p>\n"
+	"<h4>Booking confirmation text (when it is turned on)</h4>\n"
+	"<pre class=\"code\">{{booking}}</pre>\n"
 	"<h4>Email</h4>\n<p>Subject: {{subject}}</p>\n<pre class=\"code\">{{email}}</pre>\n"
 	"<h4>Call: the voicemail message (TwiML)</h4>\n<pre class=\"code\">{{twiml}}</pre>\n"
 	"<h4>Call: the menu after pressing 1 (TwiML)</h4>\n<pre class=\"code\">{{menu}}</pre>\n";
@@ -539,7 +541,7 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	struct wording w = { v->word.greeting, v->word.closing };
 	struct wording_values vals;
 	struct buf html, twiml, menu;
-	const char *sms, *text, *subject, *link;
+	const char *sms, *booking, *text, *subject, *link;
 	char why[200];
 	int r;
 
@@ -555,10 +557,11 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	vals.callback = v->shown_callback;
 	link = arena_printf(a, "%s/unsubscribe?t=sample", app->cfg.public_url ? app->cfg.public_url : "");
 	sms = wording_sms(a, &w, &vals, why, sizeof(why));
+	booking = wording_message_sms(a, WORDING_BOOKING, &w, &vals, why, sizeof(why));
 	text = wording_email_text(a, &w, &vals, link);
 	subject = wording_email_subject(a, &w, &vals);
 	buf_init_arena(&html, a);
-	if (sms == NULL && text != NULL) {
+	if ((sms == NULL || booking == NULL) && text != NULL) {
 		/* Stored lines from before the segment rule: say so, as the
 		 * worker records it and sends nothing. */
 		const char *const f[] = { "why", why, NULL };
@@ -582,7 +585,8 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 		page_add(out, tmpl_preview_unsaved, NULL);
 	{
 		const char *const f[] = { "date", vals.date, "time", vals.time, "sms", sms,
-			"sms_count", segments_words(a, sms), "subject", subject, "email", text,
+			"sms_count", segments_words(a, sms), "booking", booking, "subject", subject,
+			"email", text,
 			"twiml", buf_str(&twiml), "menu", buf_str(&menu), NULL };
 		page_add(out, tmpl_preview, f);
 	}

@@ -703,6 +703,14 @@ static void test_booking_dashboard_and_import(void **state)
 		"booking_channel", "sms", "booking_delay", "0", NULL);
 	assert_int_equal(db_count("SELECT count(*) FROM businesses WHERE id = $1::bigint"
 		" AND booking_channel = 'sms' AND booking_delay_minutes = 0", o.biz), 1);
+	{
+		/* The card shows the choice; the wording preview the text. */
+		char *page = dc_get_or_fail(o.c, "/settings", 200);
+		has_or_fail(page, "<option value=\"sms\" selected>Text message</option>",
+			"the booking card");
+		has_or_fail(page, "is booked. To change it, call", "the booking text's preview");
+		free(page);
+	}
 	for (int i = 0; i < 2; i++)
 		client_new_or_fail(o.biz, phone[i], NULL, cid[i]);
 
@@ -840,6 +848,60 @@ static void test_booking_guards(void **state)
 	dc_owner_free(&o);
 }
 
+/* The paths of the SMTP sink's messages naming address (fresh and
+ * random: a file naming it is a message to it), newline-separated. */
+static char *mails_to(const char *address, int *n)
+{
+	char *cmd = xasprintf("grep -l -F -- '%s' '%s/mail'/*.eml 2>/dev/null", address,
+		hx_env.stack_dir);
+	struct buf out = BUF_INIT;
+	char *paths;
+
+	(void)hx_shell(cmd, &out, 30);
+	free(cmd);
+	paths = xstrdup(buf_str(&out));
+	*n = 0;
+	for (const char *p = paths; *p; p++)
+		*n += *p == '\n';
+	buf_free(&out);
+	return paths;
+}
+
+/* By email: one message with the booking wording and the unsubscribe
+ * link, through the same send path (allow-list, SMTP sink). */
+static void test_booking_email(void **state)
+{
+	struct dc_owner o;
+	char phone[13], cid[24], email[64], hex[17], *appt, *paths, *raw;
+	size_t len;
+	int n;
+	(void)state;
+
+	dc_owner_or_fail(&o, "owner", "UTC");
+	open_all_day_or_fail(o.biz);
+	booking_policy_or_fail(o.biz, "email", "0");
+	hx_random_hex(hex, (sizeof(hex) - 1) / 2);
+	snprintf(email, sizeof(email), "booked-%s@example.com", hex);
+	client_new_or_fail(o.biz, phone, email, cid);
+	appt = book_via_dashboard_or_fail(&o, cid, "3 days");
+	assert_int_equal(db_count("SELECT count(*) FROM reminders WHERE appointment_id ="
+		" $1::bigint AND kind = 'booking' AND channel = 'email'", appt), 1);
+	tick_and_drain_or_fail(email);
+	paths = mails_to(email, &n);
+	if (n != 1)
+		fail_msg("%d messages to %s, want 1", n, email);
+	paths[strcspn(paths, "\n")] = '\0';
+	raw = util_read_file(paths, 1 << 20, &len);
+	assert_non_null(raw);
+	has_or_fail(raw, "is booked", "the booking email");
+	has_or_fail(raw, "List-Unsubscribe", "the booking email's header");
+	assert_int_equal(sim_texts_or_fail(phone, NULL), 0);
+	free(raw);
+	free(paths);
+	free(appt);
+	dc_owner_free(&o);
+}
+
 /* ---- the groups ------------------------------------------------------------------ */
 
 static int group_setup(void **state)
@@ -885,6 +947,7 @@ int booking_tests(void)
 		cmocka_unit_test(test_booking_api),
 		cmocka_unit_test(test_booking_dashboard_and_import),
 		cmocka_unit_test(test_booking_guards),
+		cmocka_unit_test(test_booking_email),
 	};
 	return cmocka_run_group_tests_name("integration: booking", tests, group_setup,
 		group_teardown);

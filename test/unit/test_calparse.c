@@ -424,7 +424,7 @@ static void recurrences(void **state)
 			"DTSTART:14000101T000000Z\r\nRRULE:FREQ=DAILY;COUNT=900000\r\nEND:VEVENT\r\n" CAL_TAIL,
 			NULL, "20261201T000000Z", "20261231T000000Z", 100000, &f, err), -1);
 	assert_non_null(strstr(err, "repeats too often"));
-	assert_true(util_now_ms() - t0 < 10000);
+	assert_true(util_now_ms() - t0 < 30000); /* a runaway bound, not a speed claim */
 }
 
 /* A series that began years ago is expanded from shortly before the

@@ -11,7 +11,7 @@ static const struct {
 	/* Not acted on: a person must answer. */
 	{ "hint", 1 }, { "quiet", 1 }, { "nothing_pending", 1 }, { NULL, 1 },
 	/* Acted on: shown in the conversation, waiting for nobody. */
-	{ "confirmed", 0 }, { "cancelled", 0 }, { "callback", 0 }, { "help", 0 },
+	{ "confirmed", 0 }, { "cancelled", 0 }, { "callback", 0 }, { "reschedule", 0 }, { "help", 0 },
 	{ "opted_in", 0 }, { "opted_out", 0 },
 	/* Names are compared whole. */
 	{ "Hint", 0 }, { "hint_", 0 }, { "", 0 }, { "quie", 0 },
