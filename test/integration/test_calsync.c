@@ -860,6 +860,36 @@ static void test_once(void **state)
 	buf_free(&out);
 }
 
+/* The loop: SIGTERM while a feed is in hand (one that never answers)
+ * finishes that feed, records it, and exits cleanly. */
+static void test_sigterm(void **state)
+{
+	struct biz b;
+	struct buf out = BUF_INIT;
+	char *cmd, *v;
+	int rc;
+	(void)state;
+
+	biz_or_fail(&b, "America/New_York", "US");
+	feed_url_or_fail(&b, "/slow");
+	/* Only this feed is due at the loop's clock. */
+	hx_db_cmd_or_fail("UPDATE calendar_feeds SET next_poll_at = '2025-12-31T00:00:00Z'"
+		" WHERE id = $1::bigint", 1, (const char *[]){ b.feed });
+	cmd = xasprintf("RINGFENCE_NOW=2026-01-01T00:00:00Z RINGFENCE_CALENDAR_POLL_S=1"
+		" timeout --foreground --preserve-status -k 90 -s TERM 3 '%s' calsync 2>&1", bin);
+	rc = hx_shell(cmd, &out, 150);
+	free(cmd);
+	if (rc != 0 || strstr(buf_str(&out), "calsync: started") == NULL ||
+		strstr(buf_str(&out), "calsync: stopped") == NULL)
+		fail_msg("calsync under SIGTERM: exit %d:\n%s", rc, buf_str(&out));
+	v = feed_col(&b, "last_status");
+	if (v == NULL || strcmp(v, "failed") != 0)
+		fail_msg("the feed in hand was not finished: status %s\n%s", v ? v : "(null)",
+			buf_str(&out));
+	free(v);
+	buf_free(&out);
+}
+
 /* A client proposed from an event is never contacted until a person
  * confirms it: its due text stays unsent by the scheduler and a worker;
  * once confirmed, it goes. */
@@ -939,6 +969,7 @@ int calsync_tests(void)
 		cmocka_unit_test(test_not_resurrected),
 		cmocka_unit_test(test_once),
 		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_sigterm),
 		cmocka_unit_test(test_big_feed),
 		cmocka_unit_test(test_proposed_not_contacted),
 	};
