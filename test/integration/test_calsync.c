@@ -870,6 +870,56 @@ static void test_once(void **state)
 	buf_free(&out);
 }
 
+/* How many requests the feed server had for /name. */
+static long requests_of(const char *name)
+{
+	struct hx_response rs;
+	char *url = xasprintf("http://127.0.0.1:%d/_count?path=/%s", port, name);
+	long n = -1;
+
+	memset(&rs, 0, sizeof(rs));
+	if (hx_get(url, &rs) == 0 && rs.status == 200)
+		n = strtol(buf_str(&rs.body), NULL, 10);
+	hx_response_free(&rs);
+	free(url);
+	return n;
+}
+
+/* Two calsync processes at once never poll one feed twice: each due
+ * feed is claimed by one of them (FOR UPDATE SKIP LOCKED). */
+static void test_two_processes(void **state)
+{
+	struct biz b[6];
+	struct buf out = BUF_INIT;
+	char *cmd;
+	int rc;
+	(void)state;
+
+	hx_db_cmd_or_fail("UPDATE calendar_feeds SET next_poll_at = '2099-01-01'", 0, NULL);
+	for (size_t i = 0; i < 6; i++) {
+		biz_or_fail(&b[i], "America/New_York", "US");
+		serve_fixture_or_fail(b[i].file, i % 2 ? "google_weekly.ics" : "google_basic.ics");
+		hx_db_cmd_or_fail("UPDATE calendar_feeds SET next_poll_at = '2026-12-01T11:00:00Z'"
+			" WHERE id = $1::bigint", 1, (const char *[]){ b[i].feed });
+	}
+	cmd = xasprintf("for i in 1 2; do RINGFENCE_NOW=" NOW_DEC " '%s' calsync --once &"
+		" done; wait", bin);
+	rc = hx_shell(cmd, &out, 300);
+	free(cmd);
+	if (rc != 0)
+		fail_msg("two calsync --once: exit %d:\n%s", rc, buf_str(&out));
+	for (size_t i = 0; i < 6; i++) {
+		long n = requests_of(b[i].file);
+		char *st = feed_col(&b[i], "last_status");
+		if (n != 1 || st == NULL || strcmp(st, "ok") != 0)
+			fail_msg("feed %s: %ld requests, status %s (want 1, ok):\n%s", b[i].feed, n,
+				st ? st : "(null)", buf_str(&out));
+		free(st);
+		assert_int_equal(appts(&b[i], "booked"), i % 2 ? 7 : 3);
+	}
+	buf_free(&out);
+}
+
 /* The loop: SIGTERM while a feed is in hand (one that never answers)
  * finishes that feed, records it, and exits cleanly. */
 static void test_sigterm(void **state)
@@ -978,6 +1028,7 @@ int calsync_tests(void)
 		cmocka_unit_test(test_emptied),
 		cmocka_unit_test(test_not_resurrected),
 		cmocka_unit_test(test_once),
+		cmocka_unit_test(test_two_processes),
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_sigterm),
 		cmocka_unit_test(test_big_feed),
