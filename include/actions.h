@@ -1,12 +1,16 @@
 /* actions: the business-logic side effects a flow's transitions name
- * (confirm, cancel, request_callback, ...), registered by name.
+ * (confirm, cancel, request_callback, request_reschedule, ...), registered
+ * by name.  Each change a client makes to an appointment (confirmed,
+ * cancelled, asked for a call back or to reschedule) is also an office
+ * notification (notify.h) in the same transaction.
  *
  * An action runs inside the engine's transaction for the webhook, so its
  * changes commit together with the transition or not at all.  It may set
  * *event to the name of an event the engine then applies from the
  * transition's destination state (for example "valid" / "invalid").
  *
- * The text-reply actions (confirm_reply, cancel_reply, callback_reply)
+ * The text-reply actions (confirm_reply, cancel_reply, callback_reply,
+ * reschedule_reply)
  * always answer an event: "done" when the appointment changed, "none"
  * when there was nothing to act on (no reminder, an appointment that can
  * no longer change), so a reply can say so instead of apologising. */

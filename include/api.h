@@ -11,6 +11,11 @@
  *   PATCH /api/v1/appointments/{id}          {"starts_at"} reschedules,
  *                                            {"status": "cancelled"} cancels
  *   POST  /api/v1/appointments/{id}/cancel   cancels (empty body or {})
+ *   GET   /api/v1/calendar-feeds             ?limit= &cursor= (the address masked)
+ *   POST  /api/v1/calendar-feeds             {"name", "url"}
+ *   DELETE /api/v1/calendar-feeds/{id}       removes it (its appointments stay)
+ *   POST  /api/v1/clients/{id}/confirm       confirms a client proposed from a
+ *                                            calendar event (empty body or {})
  *   GET   /api/v1/openapi.json               the OpenAPI 3.1 description (no key)
  *
  * Every other request carries "Authorization: Bearer <key>" (apikey.h);
@@ -71,6 +76,17 @@ void api_list_appointments_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);                               /* GET appointments */
 void api_cancel_appointment_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);                               /* POST appointments/{id}/cancel */
+/* Calendar feeds and proposed clients (api_calendar.c). */
+enum { AF_NAME, AF_URL, AF_NFIELDS };
+extern const struct json_field api_feed_fields[AF_NFIELDS];
+void api_list_feeds_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* GET calendar-feeds */
+void api_create_feed_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* POST calendar-feeds */
+void api_delete_feed_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* DELETE calendar-feeds/{id} */
+void api_confirm_client_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);                               /* POST clients/{id}/confirm */
 /* GET /api/v1/openapi.json, without a key. */
 void api_openapi_handle(struct app *app, const struct route_input *in, struct outcome *out);
 

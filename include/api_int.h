@@ -45,6 +45,11 @@ void api_error(struct api_ctx *c, int status, const char *code, const char *fiel
 /* The database failed: 503, nothing was changed (the caller rolled back). */
 void api_unavailable(struct api_ctx *c);
 
+/* A body that must be empty or the empty JSON object {} (a POST that
+ * acts on its path alone).  0, or -1 after answering (413, 415, 400,
+ * 422). */
+int api_empty_body(struct api_ctx *c);
+
 /* The query of a list: every parameter one of known (NULL-terminated)
  * and given at most once.  0, or -1 after answering 400 naming the
  * parameter. */

@@ -47,8 +47,22 @@ enum business_result business_unverify(struct db *db, long long id, const char *
 enum business_result business_resume(struct db *db, long long id, const char *reason,
 	const char *actor, long long now_s);
 
-/* `ringfence business verify|unverify|resume ID --reason TEXT [--by NAME]`
- * and `ringfence business status ID`.  The actor is --by, else the Unix
+/* Who the command line's switch records. */
+#define BUSINESS_CLI_ACTOR "operator (cli)"
+
+/* The automatic-messages switch: on = 0 turns it off (paused_at now_s,
+ * paused_by actor, paused_reason reason: every reminder and booking
+ * confirmation of the business is held by reminder_block, and one held
+ * past its stale time is skipped, never sent late); on = 1 turns it on
+ * again.  With its business_events row (messages_off, messages_on) in
+ * the same statement.  BUSINESS_ALREADY when it is in that state: nothing
+ * changed.  The CLI, the API and the dashboard call it. */
+enum business_result business_messages(struct db *db, long long id, int on, const char *reason,
+	const char *actor, long long now_s);
+
+/* `ringfence business verify|unverify|resume ID --reason TEXT [--by NAME]`,
+ * `ringfence business messages-off|messages-on ID --reason TEXT` (recorded
+ * as BUSINESS_CLI_ACTOR) and `ringfence business status ID`.  The actor is --by, else the Unix
  * user.  Exit 0 done, 1 refused or failed (one line on stderr), 2 usage. */
 int business_main(int argc, char **argv);
 

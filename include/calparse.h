@@ -12,12 +12,15 @@
  * run twice changes nothing.
  *
  * Nothing in a feed can crash the process: libical's errors are made
- * non-fatal and counted, and every size is bounded.  Not thread-safe
+ * non-fatal, and every size and the time spent are bounded (a feed that
+ * takes more than CALPARSE_CPU_MS of CPU to expand is refused).  Not thread-safe
  * (libical's error state is global): call from one thread. */
 #ifndef RF_CALPARSE_H
 #define RF_CALPARSE_H
 
 #include <stddef.h>
+
+#define CALPARSE_CPU_MS 5000
 
 /* An ATTENDEE of an event (not the ORGANIZER, who is the business
  * itself): the address of a mailto: value and the CN parameter.  Either
@@ -58,6 +61,11 @@ struct cal_feed {
 	                                       * ones, timed events with no
 	                                       * occurrence in the window */
 	char calendar_tz[64];                 /* X-WR-TIMEZONE or "" */
+	size_t unsupported;                   /* series skipped and counted: they
+	                                       * repeat more often than daily
+	                                       * (FREQ=HOURLY, MINUTELY, SECONDLY:
+	                                       * no calendar app writes them, and
+	                                       * libical can spend minutes on one) */
 	struct arena *arena;                  /* owns the strings (calparse_free) */
 };
 

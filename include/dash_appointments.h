@@ -2,13 +2,17 @@
  *
  *   GET  /today                          appointments by day, filtered, with
  *                                        each reminder's state in words and the
- *                                        "Call back" card on top
+ *                                        "Call back" and "Reschedule requests"
+ *                                        cards on top
  *   GET  /today/fragment                 the same list alone (live refresh)
  *   GET  /appointments/new               the form; POST /appointments creates
  *   GET  /appointments/{id}/edit         the form; POST /appointments/{id}
  *                                        saves (a new time re-plans reminders)
  *   POST /appointments/{id}/cancel       cancels it and its unsent reminders
  *   POST /appointments/{id}/callback-done  the call back was made
+ *   POST /appointments/{id}/reschedule-done  the client asked to reschedule
+ *                                        (keypad or text 4) and the office
+ *                                        has handled it
  *   POST /appointments/{id}/test-reminder  "Send me a test reminder": a
  *                                        reminder row due now, queued for the
  *                                        workers (never sent in the request)
@@ -53,13 +57,15 @@ struct dash_reminder_facts {
 	const char *call_status;        /* calls.call_status */
 	const char *answered_by;        /* calls.answered_by */
 	const char *call_action;        /* the action a key press ran: "confirm",
-	                                   "cancel", "request_callback" */
+	                                   "cancel", "request_callback",
+	                                   "request_reschedule" */
 	int voicemail;                  /* the call went to the machine's message */
 };
 
 /* The state of a reminder in an owner's words: one of "scheduled",
  * "sending", "sent", "delivered", "confirmed", "cancelled by client",
- * "asked for a call back", "reached voicemail", "no answer", "busy",
+ * "asked for a call back", "asked to reschedule", "reached voicemail",
+ * "no answer", "busy",
  * "failed", "opted out", "outside the calling window", "rate limited",
  * "blocked (not allowed)", "held by the failsafe", "outcome unknown —
  * needs your decision", and for rows no owner action explains,
@@ -110,6 +116,8 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 void dash_appt_cancel_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);
 void dash_callback_done_handle(struct app *app, const struct route_input *in,
+	struct outcome *out);
+void dash_reschedule_done_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);
 void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	struct outcome *out);

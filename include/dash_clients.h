@@ -1,10 +1,15 @@
 /* dash_clients: the dashboard's clients pages (ROUTE_AUTH_SESSION, every
  * query scoped by the business the pages show).
  *
- *   GET  /clients[?q=&page=]     the list: search by name, phone or email,
+ *   GET  /clients[?q=&page=&show=to_confirm]
+ *                                the list: search by name, phone or email,
  *                                50 a page; phone, email, time zone and the
  *                                state badges (opted out since when and by
- *                                whom, do not call, number invalid)
+ *                                whom, do not call, number invalid, to
+ *                                confirm); show=to_confirm: only the clients
+ *                                proposed from a calendar and not confirmed
+ *                                (a confirm button and proposed_from on the
+ *                                client's page, dash_calendar.h)
  *   GET  /clients/new            the form
  *   POST /clients                name, phone, email, time_zone, do_not_call:
  *                                303 to the client, or the form again (422)
@@ -26,9 +31,9 @@
 #include "dispatch.h"
 
 /* The form's fields (name, phone, email, time_zone, do_not_call) and the
- * list's query (q, page). */
+ * list's query (q, page, show). */
 extern const struct valid_field dash_client_fields[5];
-extern const struct valid_field dash_clients_query[2];
+extern const struct valid_field dash_clients_query[3];
 
 
 /* The checks the form and the CSV import share.  Each returns NULL when

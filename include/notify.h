@@ -31,4 +31,23 @@ long long office_notify(struct db *db, long long business_id, long long appointm
 /* Whether kind is one of the values above. */
 int notify_kind_valid(const char *kind);
 
+/* What a kind says after the client's name, in words the office reads on
+ * the dashboard and in email: "confirmed", "cancelled", "asked for a call
+ * back", "asked to reschedule", "was not reached", "sent a text";
+ * "told us something" for anything else. */
+const char *notify_kind_words(const char *kind);
+
+/* After the outcome of reminder_id was recorded as 'failed' or
+ * 'not_placed', in the caller's transaction: when that was the
+ * reminder's last attempt (no later attempt of the same appointment,
+ * channel and offset exists), it was a reminder to the client (a plan's,
+ * a resend or a booking confirmation, not a test or a staff reply), the
+ * appointment is still booked or confirmed and the client has not opted
+ * out, records one NOTIFY_UNREACHED notification naming the reminder,
+ * its detail "<Call|Text|Email> did not reach them: <reason>".  At most
+ * one per reminder (sql/022_office_mail.sql), however often it is
+ * called.  Returns the new row's id, 0 when nothing was recorded, -1 on a
+ * database error. */
+long long notify_unreached(struct db *db, long long reminder_id, const char *reason);
+
 #endif

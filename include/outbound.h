@@ -17,7 +17,9 @@
  *   4. pacer (ratelimit_pace) for calls and texts: wait for this send's
  *      slot (a wait over OUTBOUND_MAX_PACE_MS defers instead);
  *   5. the request: Calls.json (after writing the `calls` row the engine
- *      serves the call's webhooks from), Messages.json, or SMTP;
+ *      serves the call's webhooks from), Messages.json, or SMTP; a staff
+ *      reply from the inbox (reminders.kind 'reply') is the text
+ *      "<business name>: <body>" instead of the business's wording;
  *   6. the record: 'placed' with the provider's id, 'failed' with the
  *      error (21610 opts the number out, 21211 marks it invalid), or
  *      'unknown' when the answer was lost (timeout, transport error, 5xx):
@@ -125,6 +127,37 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
  * does for its own deferrals. */
 void outbound_over_limit(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
 	int skipped, const char *reason);
+
+/* ---- email to the office (office_mail.h) ---------------------------------- */
+
+/* An email telling a person of the office what clients said, claimed by
+ * office_mail.c (an office_mails row in 'claimed', written and committed
+ * before this is called; the limits below decided in that claim, in
+ * PostgreSQL).  Every string is owned by the caller. */
+#define OUTBOUND_OFFICE_USER_HOUR 20     /* immediate emails per user per hour */
+#define OUTBOUND_OFFICE_BUSINESS_DAY 200 /* emails per business per 24 h */
+struct outbound_office_mail {
+	long long mail_id;           /* office_mails.id */
+	long long business_id;
+	const char *to;              /* the user's address */
+	const char *subject, *text, *html;
+	const char *settings_url;    /* where the user changes it (List-Unsubscribe) */
+};
+
+/* Sends m, or refuses to, through the same guards and SMTP path as a
+ * reminder email: the allow-list (refused: 'blocked_not_allowed', the
+ * server never sees the address), the failsafe (tripped or unreadable:
+ * held: the claim is deleted, nothing was sent, the next pass tries
+ * again), a sender address (none: held), then mail_send with this
+ * function's grant.  The row becomes 'sent' (provider_id the Message-ID's
+ * local part), 'failed' (the server refused: 5xx, or the message could
+ * not be built) or 'unknown' (the answer was lost: never sent again).
+ * Audited as kind "outbound", keyed "office-mail-<id>" and by business.
+ * Returns OUTBOUND_PLACED (sent), _FAILED, _UNKNOWN, _BLOCKED, _HELD, or
+ * _ERROR when the outcome could not be recorded (the row stays
+ * 'claimed' and office_mail.c later calls it 'unknown'). */
+enum outbound_status outbound_office_mail(const struct outbound_ctx *ctx,
+	const struct outbound_office_mail *m, long long now_s);
 
 /* "placed", "failed", ... for logs. */
 const char *outbound_status_name(enum outbound_status s);

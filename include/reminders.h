@@ -73,7 +73,17 @@ int reminders_compute(const struct reminders_line *lines, size_t nlines,
 
 /* Inside the caller's transaction: creates the appointment's reminder rows
  * from the business's policy (the default when it has none) as of now_s
- * (clock_now_s()).  Earlier rows of the appointment are superseded; it
+ * (clock_now_s()).  With the appointment's first plan (no earlier row of
+ * kind 'plan', superseded or not) it also creates the booking
+ * confirmation when the business sends them (businesses.booking_channel
+ * 'sms' or 'email'): one row of kind 'booking', attempt 5, to the
+ * client's phone or email, due booking_delay_minutes after now_s and
+ * stale 12 hours later or at the appointment, whichever is first.  No
+ * confirmation when it would not be due before the appointment, when the
+ * client opted out (or for a text, the phone is invalid) or has no
+ * address on that channel; a reschedule never makes another (and the
+ * unique index reminders_booking_key keeps one per appointment).  It is
+ * sent like any reminder: the same claim, guards, limits and window.  Earlier rows of the appointment are superseded; it
  * refuses (-1) while any of them is still pending (cancel them first with
  * reminders_cancel_unsent), or when the appointment is not booked or
  * confirmed.  Returns how many rows it created (0 is fine: nothing

@@ -23,7 +23,12 @@
  * sms_conversations, changed in one transaction with the action
  * (actions.c: confirm, cancel, call back, opt in, help once), each
  * transition an sms_events row for the timeline.  The reply is the new
- * state's template: one <Message>, or nothing. */
+ * state's template: one <Message>, or nothing.  In the same transaction
+ * the text is kept in the client's conversation for the dashboard's
+ * reply inbox (inbox.h): a text the flow did not act on (not understood,
+ * nothing pending) waits there for a person and tells the office.  When
+ * the flow fails on a text, the text is kept there all the same, as
+ * waiting for a person, in a transaction of its own. */
 #ifndef RF_SMS_H
 #define RF_SMS_H
 
@@ -37,7 +42,7 @@ int sms_opt_keyword(const char *body);
 
 /* The flow input a text is: "stop" (an opt-out keyword, or OptOutType
  * STOP), "yes", "start" (START, UNSTOP, or OptOutType START), "help"
- * (HELP, INFO, or OptOutType HELP), "1", "2", "3", "confirm", "no", or
+ * (HELP, INFO, or OptOutType HELP), "1", "2", "3", "4", "confirm", "no", or
  * "other".  Keywords are the whole message, case-insensitive, surrounding
  * white space ignored, as carriers read them.  Static storage. */
 const char *sms_classify(const char *body, const char *opt_out_type);

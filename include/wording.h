@@ -3,7 +3,9 @@
  *
  * The messages are templates (state_tables/messages/, WORDING_DIR):
  * sms_reminder.txt, email_reminder_subject.txt, email_reminder.txt and
- * email_reminder.html, loaded once per process (wording_init) and checked
+ * email_reminder.html, and the booking confirmation's sms_booking.txt,
+ * email_booking_subject.txt, email_booking.txt and email_booking.html
+ * (checked by the same rules), loaded once per process (wording_init) and checked
  * by `ringfence check` (wording_check_templates).  Their placeholders are
  * the voice templates' {{business_name}}, {{appointment_date}},
  * {{appointment_time}} and {{callback_number}}, the business's own lines
@@ -72,6 +74,13 @@ int wording_check(const char *line, char *err, size_t errlen);
  * when line does not pass wording_check. */
 char *wording_expand(struct arena *a, const char *line, const struct wording_values *v);
 
+/* Which message: the reminder (sms_reminder.txt, email_reminder_*) or the
+ * booking confirmation (sms_booking.txt, email_booking_*), sent once
+ * shortly after an appointment is booked when the business asks for it
+ * (reminders.h).  Both follow the same rules and take the same fields
+ * and lines. */
+enum wording_message { WORDING_REMINDER, WORDING_BOOKING };
+
 /* The text message: the sms_reminder template with the business's lines
  * and v's values (the business name in its SMS form), in the arena.  NULL
  * with the reason in err when the templates are not loaded, a line does
@@ -90,6 +99,17 @@ char *wording_email_text(struct arena *a, const struct wording *w,
 	const struct wording_values *v, const char *unsubscribe_url);
 int wording_email_html(struct arena *a, struct buf *html, const struct wording *w,
 	const struct wording_values *v, const char *unsubscribe_url);
+
+/* The same four for message m (wording_sms and the email functions above
+ * are these with WORDING_REMINDER). */
+char *wording_message_sms(struct arena *a, enum wording_message m, const struct wording *w,
+	const struct wording_values *v, char *err, size_t errlen);
+char *wording_message_subject(struct arena *a, enum wording_message m, const struct wording *w,
+	const struct wording_values *v);
+char *wording_message_text(struct arena *a, enum wording_message m, const struct wording *w,
+	const struct wording_values *v, const char *unsubscribe_url);
+int wording_message_html(struct arena *a, enum wording_message m, struct buf *html,
+	const struct wording *w, const struct wording_values *v, const char *unsubscribe_url);
 
 /* The business's stored lines into *w (in the arena), or the defaults
  * when it has none.  0, or -1 on a database error (the caller sends
@@ -137,8 +157,9 @@ int wording_check_sms_text(const char *text, enum wording_sms_kind kind, const c
 int wording_keyword_problem(const char *text, char *err, size_t errlen);
 
 /* The business's lines checked for the settings page beyond
- * wording_check: the keyword rule on each, and the reminder text with
- * them and every field at its longest within WORDING_SMS_MAX_SEGMENTS.
+ * wording_check: the keyword rule on each, and the reminder text and the
+ * booking confirmation's text with them and every field at its longest
+ * within WORDING_SMS_MAX_SEGMENTS.
  * 0, or -1 with the reason in err and "greeting" or "closing" in
  * *field.  Needs wording_init. */
 int wording_check_lines(struct arena *a, const struct wording *w, char *err, size_t errlen,

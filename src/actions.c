@@ -1,64 +1,141 @@
-/* actions: confirm, cancel and request a call back, as the reminder call
- * and the reminder text flows name them, and the text flow's opt-in and
- * help-once.  Each runs inside the engine's (or sms.c's) transaction. */
+/* actions: confirm, cancel, request a call back or a new time, as the
+ * reminder call and the reminder text flows name them (each telling the
+ * office, notify.h), and the text flow's opt-in and help-once.  Each runs
+ * inside the engine's (or sms.c's) transaction. */
 #include "actions.h"
 #include "arena.h"
 #include "db.h"
 #include "greeting.h"
 #include "log.h"
+#include "notify.h"
 #include "taskcode.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* Runs sql on the call's appointment: 1 when a row changed, 0 when none
- * did (no appointment, or one in a state that does not allow the change),
- * -1 when the database failed. */
-static int appointment_update(struct action_ctx *ctx, const char *name, const char *sql)
+/* How the client answered, for the office's line. */
+#define BY_KEYPAD "keypad"
+#define BY_TEXT "text"
+
+/* Tells the office (notify.h) that the client of the action's
+ * appointment did what verb says, by how: one line with the client's
+ * name and the appointment's time in the business's zone ("Jane Doe
+ * confirmed Tue 9 Dec 10:00 (keypad)"), never the notes.  In the
+ * action's transaction.  0, or -1 on a database error. */
+static int notify_office(struct action_ctx *ctx, const char *kind, const char *verb,
+	const char *how)
 {
-	const char *p[2] = { ctx->appointment_id, ctx->business_id };
-	PGresult *res;
+	const char *p[2] = { ctx->appointment_id, ctx->business_id }, *v[3];
+	const char *detail;
+	int rc = db_row_prepared(ctx->db, ctx->arena, "action_notify_facts",
+		"SELECT a.client_id, c.name,"
+		" to_char(a.starts_at AT TIME ZONE b.time_zone, 'Dy FMDD Mon HH24:MI')"
+		" FROM appointments a JOIN clients c ON c.id = a.client_id"
+		" JOIN businesses b ON b.id = a.business_id"
+		" WHERE a.id = $1::bigint AND a.business_id = $2::bigint", 2, p, 3, v);
+
+	if (rc <= 0)
+		return -1;
+	detail = arena_printf(ctx->arena, "%s %s %s (%s)", v[1], verb, v[2], how);
+	if (office_notify(ctx->db, atoll(ctx->business_id), atoll(ctx->appointment_id),
+		    atoll(v[0]), kind, detail) < 0)
+		return -1;
+	return 0;
+}
+
+/* What an appointment change tells the office: its notification kind
+ * and the words of its line. */
+struct change {
+	const char *stmt;  /* the prepared statement's name */
+	const char *sql;   /* $1 appointment, $2 business; RETURNING id, news */
+	const char *kind;  /* NOTIFY_* */
+	const char *verb;  /* "confirmed" */
+};
+
+/* Runs c's sql on the action's appointment, and when its second column
+ * says the change is news (not a confirmation of a confirmed
+ * appointment, say), tells the office, by how.  1 when a row changed, 0
+ * when none did (no appointment, or one in a state that does not allow
+ * the change), -1 when the database failed. */
+static int appointment_change(struct action_ctx *ctx, const struct change *c, const char *how)
+{
+	const char *p[2] = { ctx->appointment_id, ctx->business_id }, *v[2];
 	int rc;
 
 	if (ctx->appointment_id == NULL) {
-		log_warn("action %s: %s %s has no appointment", name,
+		log_warn("action %s: %s %s has no appointment", c->stmt,
 			ctx->reminder_id ? "reminder" : "call",
 			ctx->reminder_id ? ctx->reminder_id : ctx->call_id);
 		return 0;
 	}
-	res = db_exec_prepared(ctx->db, name, sql, 2, p);
-	if (res == NULL)
+	rc = db_row_prepared(ctx->db, ctx->arena, c->stmt, c->sql, 2, p, 2, v);
+	if (rc < 0)
 		return -1;
-	rc = PQntuples(res) == 1;
-	if (!rc)
-		log_warn("action %s: appointment %s cannot change now", name, ctx->appointment_id);
-	PQclear(res);
-	return rc;
+	if (rc == 0) {
+		log_warn("action %s: appointment %s cannot change now", c->stmt, ctx->appointment_id);
+		return 0;
+	}
+	if (strcmp(v[1], "t") == 0 && notify_office(ctx, c->kind, c->verb, how) < 0)
+		return -1;
+	return 1;
 }
 
-/* Confirms the appointment; a cancelled one stays cancelled.  As
- * appointment_update. */
-static int do_confirm(struct action_ctx *ctx)
+/* The appointment as it was before this statement, locked. */
+#define OLD_APPT "WITH old AS (SELECT id, status, callback_requested_at, callback_done_at," \
+	" reschedule_requested_at, reschedule_done_at FROM appointments" \
+	" WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE) "
+
+/* Confirms the appointment; a cancelled one stays cancelled.  News when
+ * it was not confirmed yet. */
+static const struct change confirm_change = { "action_confirm",
+	OLD_APPT "UPDATE appointments a SET status = 'confirmed',"
+	" confirmed_at = COALESCE(a.confirmed_at, now()), updated_at = now() FROM old"
+	" WHERE a.id = old.id AND old.status IN ('booked', 'confirmed')"
+	" RETURNING a.id, old.status <> 'confirmed'", NOTIFY_CONFIRMED, "confirmed" };
+
+/* Cancels the appointment (its unsent reminders: do_cancel).  News when
+ * it was not cancelled yet. */
+static const struct change cancel_change = { "action_cancel",
+	OLD_APPT "UPDATE appointments a SET status = 'cancelled',"
+	" cancelled_at = COALESCE(a.cancelled_at, now()), updated_at = now() FROM old"
+	" WHERE a.id = old.id AND old.status IN ('booked', 'confirmed', 'cancelled')"
+	" RETURNING a.id, old.status <> 'cancelled'", NOTIFY_CANCELLED, "cancelled" };
+
+/* Whether old's request col (callback, reschedule) was still open: made
+ * and not marked done since. */
+#define OLD_OPEN(col) "(old." col "_requested_at IS NOT NULL AND (old." col "_done_at IS NULL" \
+	" OR old." col "_done_at < old." col "_requested_at))"
+
+/* A call back about an appointment still ahead (booked or confirmed): a
+ * cancelled or completed one is nothing to call back about.  News unless
+ * a request is still open (the office already knows). */
+static const struct change callback_change = { "action_request_callback",
+	OLD_APPT "UPDATE appointments a SET callback_requested_at = now(), updated_at = now()"
+	" FROM old WHERE a.id = old.id AND old.status IN ('booked', 'confirmed')"
+	" RETURNING a.id, NOT " OLD_OPEN("callback"), NOTIFY_CALLBACK,
+	"asked for a call back about" };
+
+/* A request to move an appointment still ahead, as a call back. */
+static const struct change reschedule_change = { "action_request_reschedule",
+	OLD_APPT "UPDATE appointments a SET reschedule_requested_at = now(), updated_at = now()"
+	" FROM old WHERE a.id = old.id AND old.status IN ('booked', 'confirmed')"
+	" RETURNING a.id, NOT " OLD_OPEN("reschedule"), NOTIFY_RESCHEDULE, "asked to reschedule" };
+
+/* Confirms the appointment.  As appointment_change. */
+static int do_confirm(struct action_ctx *ctx, const char *how)
 {
-	return appointment_update(ctx, "action_confirm",
-		"UPDATE appointments SET status = 'confirmed',"
-		" confirmed_at = COALESCE(confirmed_at, now()), updated_at = now()"
-		" WHERE id = $1 AND business_id = $2 AND status IN ('booked', 'confirmed')"
-		" RETURNING id");
+	return appointment_change(ctx, &confirm_change, how);
 }
 
 /* Cancels the appointment and every reminder not yet sent for it, so
  * nobody is reminded of an appointment they cancelled.  As
- * appointment_update. */
-static int do_cancel(struct action_ctx *ctx)
+ * appointment_change. */
+static int do_cancel(struct action_ctx *ctx, const char *how)
 {
 	const char *p[2] = { ctx->appointment_id, ctx->business_id };
 	PGresult *res;
-	int rc = appointment_update(ctx, "action_cancel",
-		"UPDATE appointments SET status = 'cancelled',"
-		" cancelled_at = COALESCE(cancelled_at, now()), updated_at = now()"
-		" WHERE id = $1 AND business_id = $2 AND status IN ('booked', 'confirmed', 'cancelled')"
-		" RETURNING id");
+	int rc = appointment_change(ctx, &cancel_change, how);
 
 	if (rc <= 0)
 		return rc;
@@ -72,14 +149,18 @@ static int do_cancel(struct action_ctx *ctx)
 	return 1;
 }
 
-/* Notes that the client asked for a call back about an appointment still
- * ahead (booked or confirmed): a cancelled or completed one is nothing
- * to call back about.  As appointment_update. */
-static int do_callback(struct action_ctx *ctx)
+/* Notes that the client asked for a call back.  As appointment_change. */
+static int do_callback(struct action_ctx *ctx, const char *how)
 {
-	return appointment_update(ctx, "action_request_callback",
-		"UPDATE appointments SET callback_requested_at = now(), updated_at = now()"
-		" WHERE id = $1 AND business_id = $2 AND status IN ('booked', 'confirmed') RETURNING id");
+	return appointment_change(ctx, &callback_change, how);
+}
+
+/* Notes that the client asked to reschedule: the office calls to find a
+ * new time (the dashboard's "Reschedule requests").  As
+ * appointment_change. */
+static int do_reschedule(struct action_ctx *ctx, const char *how)
+{
+	return appointment_change(ctx, &reschedule_change, how);
 }
 
 /* A keypad action: 0 when the appointment changed, -1 when it could not
@@ -99,32 +180,42 @@ static int reply(int rc, const char **event)
 
 static int action_confirm(struct action_ctx *ctx, const char **event)
 {
-	return keypad(do_confirm(ctx), event);
+	return keypad(do_confirm(ctx, BY_KEYPAD), event);
 }
 
 static int action_cancel(struct action_ctx *ctx, const char **event)
 {
-	return keypad(do_cancel(ctx), event);
+	return keypad(do_cancel(ctx, BY_KEYPAD), event);
 }
 
 static int action_request_callback(struct action_ctx *ctx, const char **event)
 {
-	return keypad(do_callback(ctx), event);
+	return keypad(do_callback(ctx, BY_KEYPAD), event);
 }
 
 static int action_confirm_reply(struct action_ctx *ctx, const char **event)
 {
-	return reply(do_confirm(ctx), event);
+	return reply(do_confirm(ctx, BY_TEXT), event);
 }
 
 static int action_cancel_reply(struct action_ctx *ctx, const char **event)
 {
-	return reply(do_cancel(ctx), event);
+	return reply(do_cancel(ctx, BY_TEXT), event);
 }
 
 static int action_callback_reply(struct action_ctx *ctx, const char **event)
 {
-	return reply(do_callback(ctx), event);
+	return reply(do_callback(ctx, BY_TEXT), event);
+}
+
+static int action_request_reschedule(struct action_ctx *ctx, const char **event)
+{
+	return keypad(do_reschedule(ctx, BY_KEYPAD), event);
+}
+
+static int action_reschedule_reply(struct action_ctx *ctx, const char **event)
+{
+	return reply(do_reschedule(ctx, BY_TEXT), event);
 }
 
 /* The client texted an opt-in keyword: their text opt-out is lifted with
@@ -218,6 +309,10 @@ const struct action_def actions_table[] = {
 		"cancel the texted reminder's appointment and its unsent reminders (done/none)" },
 	{ "callback_reply", action_callback_reply,
 		"note that the texting client asked for a call back (done/none)" },
+	{ "request_reschedule", action_request_reschedule,
+		"note that the client asked to reschedule; the office is told" },
+	{ "reschedule_reply", action_reschedule_reply,
+		"note that the texting client asked to reschedule (done/none)" },
 	{ "opt_in", action_opt_in, "lift the texting client's opt-out (START, UNSTOP)" },
 	{ "hint_once", action_hint_once, "first for the reminder's first unrecognised text, else again" },
 	{ "verify_task_code", action_verify_task_code,

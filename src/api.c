@@ -258,6 +258,7 @@ const struct json_field api_patch_fields[AP_NFIELDS] = {
 	"  'confirmed_at', " API_TS("a.confirmed_at") ", " \
 	"  'cancelled_at', " API_TS("a.cancelled_at") ", " \
 	"  'callback_requested_at', " API_TS("a.callback_requested_at") ", " \
+	"  'reschedule_requested_at', " API_TS("a.reschedule_requested_at") ", " \
 	"  'created_at', " API_TS("a.created_at") ", " \
 	"  'updated_at', " API_TS("a.updated_at") ", " \
 	"  'reminders', coalesce((SELECT json_agg(json_build_object(" \
@@ -661,7 +662,7 @@ out:
 
 /* POST /api/v1/appointments/{id}/cancel: the body is empty or "{}".  0
  * when it is, or -1 after answering 413, 415, 400 or 422. */
-static int api_empty_body(struct api_ctx *c)
+int api_empty_body(struct api_ctx *c)
 {
 	struct http_request *req = c->req;
 	json_error_t jerr;

@@ -27,6 +27,8 @@
 	"  'opted_out', c.opted_out_at IS NOT NULL, " \
 	"  'opted_out_at', " API_TS("c.opted_out_at") ", " \
 	"  'phone_invalid_at', " API_TS("c.phone_invalid_at") ", " \
+	"  'proposed_at', " API_TS("c.proposed_at") ", 'proposed_from', c.proposed_from, " \
+	"  'confirmed_at', " API_TS("c.confirmed_at") ", 'confirmed_by', c.confirmed_by, " \
 	"  'created_at', " API_TS("c.created_at") ")"
 
 /* ---- input ------------------------------------------------------------------ */

@@ -36,6 +36,16 @@ static const char resume_sql[] =
 	"WITH c AS (DELETE FROM business_holds WHERE business_id = $1::bigint"
 	"  RETURNING business_id AS id),"
 	BUSINESS_EVENT("resume");
+/* The automatic-messages switch (sql/017_office.sql): off records when,
+ * who and why on the business; on clears them. */
+static const char messages_off_sql[] =
+	"WITH c AS (UPDATE businesses SET paused_at = $4::timestamptz, paused_by = $3,"
+	"  paused_reason = $2 WHERE id = $1::bigint AND paused_at IS NULL RETURNING id),"
+	BUSINESS_EVENT("messages_off");
+static const char messages_on_sql[] =
+	"WITH c AS (UPDATE businesses SET paused_at = NULL, paused_by = NULL,"
+	"  paused_reason = NULL WHERE id = $1::bigint AND paused_at IS NOT NULL RETURNING id),"
+	BUSINESS_EVENT("messages_on");
 
 /* Runs one change statement; see business.h for the results. */
 static enum business_result business_change(struct db *db, const char *name, const char *sql,
@@ -86,6 +96,16 @@ enum business_result business_resume(struct db *db, long long id, const char *re
 	return business_change(db, "business_resume", resume_sql, id, reason, actor, now_s);
 }
 
+/* See business.h. */
+enum business_result business_messages(struct db *db, long long id, int on, const char *reason,
+	const char *actor, long long now_s)
+{
+	return on ? business_change(db, "business_messages_on", messages_on_sql, id, reason, actor,
+			now_s)
+		  : business_change(db, "business_messages_off", messages_off_sql, id, reason, actor,
+			now_s);
+}
+
 /* ---- the command ------------------------------------------------------------- */
 
 static void business_usage(FILE *out)
@@ -94,12 +114,17 @@ static void business_usage(FILE *out)
 		"usage: ringfence business verify ID --reason TEXT [--by NAME]\n"
 		"       ringfence business unverify ID --reason TEXT [--by NAME]\n"
 		"       ringfence business resume ID --reason TEXT [--by NAME]\n"
+		"       ringfence business messages-off ID --reason TEXT\n"
+		"       ringfence business messages-on ID --reason TEXT\n"
 		"       ringfence business status ID\n\n"
 		"An unverified business may contact only its own callback number.  verify lets\n"
 		"it reach its clients; for 7 days after, a day above max(50, 3 x its largest day)\n"
 		"holds its outbound (the new business's failsafe) until `resume`.  unverify takes\n"
 		"the verification back.  Each is recorded with who (--by, else the Unix user),\n"
-		"when and why.  status prints the business's verification, hold and history.\n"
+		"when and why.  messages-off holds every automatic message of the business (its\n"
+		"reminders and booking confirmations wait; those past their time are never sent\n"
+		"late) until messages-on; both are recorded as by \"" BUSINESS_CLI_ACTOR "\".\n"
+		"status prints the business's verification, hold, switch and history.\n"
 		"Needs RINGFENCE_DATABASE_URL and RINGFENCE_REDIS_URL (the audit log).\n");
 }
 
@@ -116,7 +141,9 @@ static int business_print_status(struct db *db, long long id)
 		"SELECT b.name, b.verified, coalesce(to_char(b.verified_at AT TIME ZONE 'UTC',"
 		"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'), coalesce(b.verified_by, '-'),"
 		" coalesce(b.verify_reason, '-'), h.reason,"
-		" to_char(h.held_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+		" to_char(h.held_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" to_char(b.paused_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" b.paused_by, b.paused_reason"
 		" FROM businesses b LEFT JOIN business_holds h ON h.business_id = b.id"
 		" WHERE b.id = $1::bigint", 1, p);
 	if (res == NULL) {
@@ -138,6 +165,11 @@ static int business_print_status(struct db *db, long long id)
 		printf("held: since %s: %s\n", PQgetvalue(res, 0, 6), PQgetvalue(res, 0, 5));
 	else
 		printf("held: no\n");
+	if (!PQgetisnull(res, 0, 7))
+		printf("automatic messages: off since %s by %s: %s\n", PQgetvalue(res, 0, 7),
+			PQgetvalue(res, 0, 8), PQgetvalue(res, 0, 9));
+	else
+		printf("automatic messages: on\n");
 	ev = db_exec(db,
 		"SELECT to_char(clock_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), event,"
 		" actor, reason FROM business_events WHERE business_id = $1::bigint"
@@ -169,9 +201,11 @@ static const char *unix_user(void)
 /* See business.h. */
 int business_main(int argc, char **argv)
 {
-	static const char *const done[] = { "verified", "verification taken back", "resumed" };
+	static const char *const done[] = { "verified", "verification taken back", "resumed",
+		"", "automatic messages turned off", "automatic messages turned on" };
 	static const char *const already[] = { "is already verified", "is not verified",
-		"is not held" };
+		"is not held", "", "has its automatic messages off already",
+		"has its automatic messages on already" };
 	struct config cfg;
 	char bid[24];
 	const char *cmd, *why = NULL, *by = NULL, *idarg = NULL;
@@ -193,7 +227,8 @@ int business_main(int argc, char **argv)
 		goto out;
 	}
 	which = strcmp(cmd, "verify") == 0 ? 0 : strcmp(cmd, "unverify") == 0 ? 1
-		: strcmp(cmd, "resume") == 0 ? 2 : strcmp(cmd, "status") == 0 ? 3 : -1;
+		: strcmp(cmd, "resume") == 0 ? 2 : strcmp(cmd, "status") == 0 ? 3
+		: strcmp(cmd, "messages-off") == 0 ? 4 : strcmp(cmd, "messages-on") == 0 ? 5 : -1;
 	if (which < 0) {
 		fprintf(stderr, "ringfence business: unknown command '%s' (see --help)\n", cmd);
 		goto out;
@@ -205,7 +240,7 @@ int business_main(int argc, char **argv)
 			goto out;
 		} else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc && which != 3) {
 			why = argv[++i];
-		} else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc && which != 3) {
+		} else if (strcmp(argv[i], "--by") == 0 && i + 1 < argc && which < 3) {
 			by = argv[++i];
 		} else if (idarg == NULL && argv[i][0] != '-') {
 			idarg = argv[i];
@@ -221,7 +256,10 @@ int business_main(int argc, char **argv)
 		goto out;
 	}
 	if (which != 3) {
-		if (by == NULL)
+		/* The switch names the operator's command line itself. */
+		if (which > 3)
+			by = BUSINESS_CLI_ACTOR;
+		else if (by == NULL)
 			by = unix_user();
 		if (why == NULL || why[0] == '\0' || !valid_printable(why, strlen(why))) {
 			fprintf(stderr, "ringfence business: %s needs --reason TEXT (printable, not empty)\n",
@@ -249,7 +287,8 @@ int business_main(int argc, char **argv)
 	now_s = clock_now_s();
 	res = which == 0 ? business_verify(db, id, why, by, now_s)
 		: which == 1 ? business_unverify(db, id, why, by, now_s)
-		: business_resume(db, id, why, by, now_s);
+		: which == 2 ? business_resume(db, id, why, by, now_s)
+		: business_messages(db, id, which == 5, why, by, now_s);
 	if (res == BUSINESS_FAILED) {
 		fprintf(stderr, "ringfence business: %s was not recorded: %s\n", cmd, db_last_error(db));
 		goto out;

@@ -36,9 +36,10 @@
 #define UID_MAX 1000
 #define ATTENDEES_MAX 50
 /* Recurrence steps a whole feed may take (each libical iterator step
- * counts, in or before the window): bounds the time of a feed whose
- * rule repeats every second since 1970. */
-#define STEPS_MAX 2000000L
+ * counts, in or before the window; fast_forward skips most of those
+ * before it): bounds the time of a feed whose rule repeats every second
+ * since 1970. */
+#define STEPS_MAX 200000L
 
 /* CLDR windowsZones.xml, territory "001" (the zone Windows means by the
  * name), for the names Outlook writes as TZID. */
@@ -223,9 +224,17 @@ struct ctx {
 	long long from_s, until_s;
 	size_t max_occ, cap;
 	long steps;
+	long long cpu_start_ms;
 	char *err;
 	size_t errlen;
 };
+
+static long long cpu_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct ctx *c, const char *fmt, ...)
@@ -533,6 +542,88 @@ static void starts_add(struct starts *s, long long t)
 	s->v[s->n++] = t;
 }
 
+/* Moves dt (a series' DTSTART in local time) forward by whole periods of
+ * rule to shortly before from_s, when that gives the same occurrences
+ * from then on: a DAILY, WEEKLY or MONTHLY rule without COUNT (COUNT
+ * counts from the first occurrence), whose BY parts depend only on the
+ * date and time within a period (a WEEKLY BYDAY without an ordinal;
+ * libical reads "2TU" in a WEEKLY rule its own way), and for MONTHLY a
+ * day of month every month has.  libical does not return a shifted
+ * DTSTART that does not match the rule, so nothing is added; DTSTART
+ * itself is handled by the caller.  This keeps a series that began
+ * years ago from costing an iteration per day since then. */
+static void fast_forward(struct icaltimetype *dt, const struct icalrecurrencetype *rule,
+	long long dtstart_s, long long from_s)
+{
+	long long gap_days = (from_s - dtstart_s) / 86400 - 2, k;
+	int n = rule->interval > 0 ? rule->interval : 1;
+
+	if (rule->count != 0 || gap_days <= 0)
+		return;
+	switch (rule->freq) {
+	case ICAL_DAILY_RECURRENCE:
+		k = gap_days / n;
+		icaltime_adjust(dt, (int)(k * n), 0, 0, 0);
+		break;
+	case ICAL_WEEKLY_RECURRENCE:
+		for (int i = 0; i < ICAL_BY_DAY_SIZE && rule->by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+			if (icalrecurrencetype_day_position(rule->by_day[i]) != 0)
+				return;
+		k = gap_days / (7LL * n);
+		icaltime_adjust(dt, (int)(k * 7 * n), 0, 0, 0);
+		break;
+	case ICAL_MONTHLY_RECURRENCE: {
+		long long months;
+		if (dt->day > 28)
+			return;
+		k = gap_days / 31 / n;
+		months = (long long)dt->year * 12 + (dt->month - 1) + k * n;
+		dt->year = (int)(months / 12);
+		dt->month = (int)(months % 12) + 1;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* 0 when rule has BYMONTH and BYMONTHDAY and no month of the list has
+ * any of the days ("every 31 April"): libical would search centuries
+ * for an occurrence. */
+static int rule_can_match(const struct icalrecurrencetype *rule)
+{
+	static const int mdays[13] = { 0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (rule->by_month[0] == ICAL_RECURRENCE_ARRAY_MAX ||
+		rule->by_month_day[0] == ICAL_RECURRENCE_ARRAY_MAX)
+		return 1;
+	for (int i = 0; i < ICAL_BY_MONTH_SIZE && rule->by_month[i] != ICAL_RECURRENCE_ARRAY_MAX; i++) {
+		int m = icalrecurrencetype_month_month(rule->by_month[i]);
+		if (m < 1 || m > 12)
+			return 1; /* leave it to libical */
+		for (int k = 0; k < ICAL_BY_MONTHDAY_SIZE &&
+			rule->by_month_day[k] != ICAL_RECURRENCE_ARRAY_MAX; k++) {
+			int d = rule->by_month_day[k] < 0 ? -rule->by_month_day[k] : rule->by_month_day[k];
+			if (d >= 1 && d <= mdays[m])
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* 1 when a series repeats more often than daily. */
+static int sub_daily(icalcomponent *comp)
+{
+	icalproperty *p;
+	for (p = icalcomponent_get_first_property(comp, ICAL_RRULE_PROPERTY); p != NULL;
+		p = icalcomponent_get_next_property(comp, ICAL_RRULE_PROPERTY)) {
+		icalrecurrencetype_frequency f = icalproperty_get_rrule(p).freq;
+		if (f == ICAL_SECONDLY_RECURRENCE || f == ICAL_MINUTELY_RECURRENCE ||
+			f == ICAL_HOURLY_RECURRENCE)
+			return 1;
+	}
+	return 0;
+}
+
 /* The original starts of a series in [from_s, until_s), sorted and
  * unique, EXDATEs removed. */
 static int expand(struct ctx *c, icalcomponent *comp, const struct start *st, struct starts *out)
@@ -551,13 +642,24 @@ static int expand(struct ctx *c, icalcomponent *comp, const struct start *st, st
 		if (rule.freq == ICAL_NO_RECURRENCE)
 			return fail(c, "an event has an RRULE libical cannot read (UID %.80s)",
 				icalcomponent_get_uid(comp));
-		it = icalrecur_iterator_new(rule, dt);
+		struct icaltimetype first = dt;
+		if (!rule_can_match(&rule))
+			continue;
+		/* no need to look past the window: an UNTIL there stops libical's
+		 * search for the next occurrence of a sparse rule */
+		if (rule.count == 0 && (icaltime_is_null_time(rule.until) ||
+			to_utc(rule.until, icaltime_is_utc(rule.until) ? NULL : st->zone) > c->until_s + 86400))
+			rule.until = icaltime_from_timet_with_zone((time_t)(c->until_s + 86400), 0,
+				icaltimezone_get_utc_timezone());
+		fast_forward(&first, &rule, st->utc, c->from_s);
+		it = icalrecur_iterator_new(rule, first);
 		if (it == NULL)
 			return fail(c, "an event has an RRULE libical cannot expand (UID %.80s)",
 				icalcomponent_get_uid(comp));
 		while (!icaltime_is_null_time(t = icalrecur_iterator_next(it))) {
 			long long u = to_utc(t, st->zone);
-			if (++c->steps > STEPS_MAX) {
+			if (++c->steps > STEPS_MAX ||
+				((c->steps & 1023) == 0 && cpu_ms() - c->cpu_start_ms > CALPARSE_CPU_MS)) {
 				icalrecur_iterator_free(it);
 				return fail(c, "a recurring event repeats too often (UID %.80s)",
 					icalcomponent_get_uid(comp));
@@ -687,6 +789,10 @@ static int one_uid(struct ctx *c, struct ev *series, struct ev *ov, size_t nov)
 		}
 		if (transparent(series->comp)) {
 			c->out->transparent++;
+			return 0;
+		}
+		if (sub_daily(series->comp)) {
+			c->out->unsupported++;
 			return 0;
 		}
 		if (!recurring) {
@@ -886,6 +992,8 @@ static int parse(struct ctx *c, const char *data, size_t len)
 			series = &evs[i];
 		rc = one_uid(c, series, evs + i + (series != NULL), j - i - (series != NULL));
 		i = j;
+		if (rc == 0 && cpu_ms() - c->cpu_start_ms > CALPARSE_CPU_MS)
+			rc = fail(c, "the calendar takes more than %d ms to read", CALPARSE_CPU_MS);
 	}
 	if (rc == 0 && c->out->n > 1)
 		qsort(c->out->occ, c->out->n, sizeof *c->out->occ, occ_cmp);
@@ -913,6 +1021,7 @@ int calparse_feed(const char *data, size_t len, const char *default_tz,
 	c.max_occ = max_occ;
 	c.err = err;
 	c.errlen = errlen;
+	c.cpu_start_ms = cpu_ms();
 	ical_setup();
 	if (data == NULL)
 		return fail(&c, "not a calendar: no data");

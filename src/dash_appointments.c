@@ -2,6 +2,8 @@
  * call-back card and "Send me a test reminder" (see
  * include/dash_appointments.h). */
 #include "dash_appointments.h"
+#include "dash_calendar.h"
+#include "dash_notify.h"
 #include "app.h"
 #include "arena.h"
 #include "audit.h"
@@ -103,6 +105,8 @@ const char *dash_reminder_state(const struct dash_reminder_facts *f, char *detai
 		return "cancelled by client";
 	if (is(f->call_action, "request_callback"))
 		return "asked for a call back";
+	if (is(f->call_action, "request_reschedule"))
+		return "asked to reschedule";
 	if (is(f->attempt_status, "unknown") || strcmp(st, "unknown") == 0)
 		return "outcome unknown — needs your decision";
 	if (is(f->attempt_status, "skipped_failsafe"))
@@ -392,39 +396,84 @@ static const char tmpl_filter[] =
 	"<div class=\"form-actions\"><button class=\"btn\" type=\"submit\">Show</button></div>"
 	"</form>\n";
 
-/* The "Call back" card: clients who asked for a call back and were not
- * called back yet.  0, or -1 on a database error. */
-static int dash_callback_card(struct app *app, const struct route_input *in,
-	struct outcome *out)
+/* A client's open request the office answers by hand: a call back or a
+ * new time.  col is the appointments columns' prefix (<col>_requested_at,
+ * <col>_done_at, <col>_done_by): a request is open when it was made and
+ * not marked done after. */
+#define REQ_OPEN(col) "a." col "_requested_at IS NOT NULL AND (a." col "_done_at IS NULL" \
+	" OR a." col "_done_at < a." col "_requested_at)"
+#define REQ_CARD_SQL(col) \
+	"SELECT a.id, c.name, c.phone," \
+	" to_char(a.starts_at AT TIME ZONE $2, 'Dy FMDD Mon, HH24:MI')," \
+	" to_char(a." col "_requested_at AT TIME ZONE $2, 'Dy FMDD Mon, HH24:MI')" \
+	" FROM appointments a JOIN clients c ON c.id = a.client_id" \
+	" WHERE a.business_id = $1::bigint AND " REQ_OPEN(col) \
+	" ORDER BY a." col "_requested_at, a.id LIMIT 100"
+#define REQ_DONE_SQL(col) \
+	"UPDATE appointments SET " col "_done_at = now(), " col "_done_by = $3::bigint," \
+	" updated_at = now() WHERE id = $1::bigint AND business_id = $2::bigint RETURNING id"
+
+struct dash_request {
+	const char *action;     /* the outcome's action and audit name, and the notice */
+	const char *card_stmt;  /* prepared statement names */
+	const char *card_sql;
+	const char *done_stmt;
+	const char *done_sql;
+	const char *const *words; /* the card's id, title, intro and button, and the
+	                             done route's last path segment */
+};
+
+static const char *const callback_words[] = { "id", "callbacks", "title", "Call back",
+	"intro", "These clients asked for a call back.", "button", "Called back",
+	"done", "callback-done", NULL };
+static const char *const reschedule_words[] = { "id", "reschedules",
+	"title", "Reschedule requests",
+	"intro", "These clients asked to reschedule: call them to find a new time, move the"
+	" appointment, then mark the request done.", "button", "Done",
+	"done", "reschedule-done", NULL };
+
+static const struct dash_request dash_callback_request = { "callback_done", "dash_callbacks",
+	REQ_CARD_SQL("callback"), "dash_callback_done", REQ_DONE_SQL("callback"), callback_words };
+static const struct dash_request dash_reschedule_request = { "reschedule_done",
+	"dash_reschedules", REQ_CARD_SQL("reschedule"), "dash_reschedule_done",
+	REQ_DONE_SQL("reschedule"), reschedule_words };
+
+/* The word called key of r's card, or "". */
+static const char *req_word(const struct dash_request *r, const char *key)
+{
+	for (const char *const *w = r->words; *w; w += 2)
+		if (strcmp(*w, key) == 0)
+			return w[1];
+	return "";
+}
+
+/* r's card on the Today page: the clients whose request is open, each
+ * with its "done" button, none when there is none.  0, or -1 on a
+ * database error. */
+static int dash_request_card(struct app *app, const struct route_input *in, struct outcome *out,
+	const struct dash_request *r)
 {
 	const char *p[2] = { in->business, in->user->business_tz };
-	PGresult *res = db_exec_prepared(app->db, "dash_callbacks",
-		"SELECT a.id, c.name, c.phone,"
-		" to_char(a.starts_at AT TIME ZONE $2, 'Dy FMDD Mon, HH24:MI'),"
-		" to_char(a.callback_requested_at AT TIME ZONE $2, 'Dy FMDD Mon, HH24:MI')"
-		" FROM appointments a JOIN clients c ON c.id = a.client_id"
-		" WHERE a.business_id = $1::bigint AND a.callback_requested_at IS NOT NULL"
-		" AND (a.callback_done_at IS NULL OR a.callback_done_at < a.callback_requested_at)"
-		" ORDER BY a.callback_requested_at, a.id LIMIT 100", 2, p);
+	PGresult *res = db_exec_prepared(app->db, r->card_stmt, r->card_sql, 2, p);
 
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) > 0) {
-		page_add(out, "<section class=\"card\" id=\"callbacks\">"
-			"<h2>Call back</h2><p>These clients asked for a call back.</p><ul class=\"list\">",
-			NULL);
+		page_add(out, "<section class=\"card\" id=\"{{id}}\">"
+			"<h2>{{title}}</h2><p>{{intro}}</p><ul class=\"list\">", r->words);
 		for (int i = 0; i < PQntuples(res); i++) {
 			const char *phone = col(res, i, 2);
 			const char *f[] = { "id", PQgetvalue(res, i, 0), "name", PQgetvalue(res, i, 1),
 				"phone", phone ? phone : "no phone", "tel", phone ? phone : "",
 				"when", PQgetvalue(res, i, 3), "asked", PQgetvalue(res, i, 4),
-				"csrf", in->user->csrf, NULL };
+				"csrf", in->user->csrf, "done", req_word(r, "done"),
+				"button", req_word(r, "button"), NULL };
 			page_add(out, "<li><a href=\"/appointments/{{id}}\">{{name}}</a>"
 				" <a class=\"mono\" href=\"tel:{{tel}}\">{{phone}}</a>"
 				" <span class=\"muted small\">appointment {{when}}; asked {{asked}}</span>"
 				" <form class=\"inline-form\" method=\"post\""
-				" action=\"/appointments/{{id}}/callback-done\">" PAGE_CSRF_INPUT
-				"<button class=\"btn btn-small\" type=\"submit\">Called back</button></form></li>",
+				" action=\"/appointments/{{id}}/{{done}}\">" PAGE_CSRF_INPUT
+				"<button class=\"btn btn-small\" type=\"submit\">{{button}}</button></form></li>",
 				f);
 		}
 		page_add(out, "</ul></section>\n", NULL);
@@ -440,7 +489,8 @@ static int dash_callback_card(struct app *app, const struct route_input *in,
 	" k.code, k.reason, ca.status, ca.delivery_status, ca.error_code," \
 	" cl.call_status, cl.answered_by," \
 	" (SELECT e.action FROM call_events e WHERE e.call_id = cl.id AND e.action IN" \
-	"   ('confirm', 'cancel', 'request_callback') ORDER BY e.seq DESC LIMIT 1)," \
+	"   ('confirm', 'cancel', 'request_callback', 'request_reschedule')" \
+	"   ORDER BY e.seq DESC LIMIT 1)," \
 	" EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = cl.id" \
 	"   AND e.to_state = 'machine_message')," \
 	" to_char(r.due_at AT TIME ZONE $2, 'Dy FMDD Mon, HH24:MI'), r.kind" \
@@ -562,8 +612,7 @@ static int dash_day_list(struct app *app, const struct route_input *in, struct o
 		appts = db_exec_prepared(app->db, "dash_today",
 			"SELECT a.id, to_char(a.starts_at AT TIME ZONE $2, 'FMDay FMDD FMMonth YYYY'),"
 			" to_char(a.starts_at AT TIME ZONE $2, 'HH24:MI'), c.name, c.phone, a.status,"
-			" (a.callback_requested_at IS NOT NULL AND (a.callback_done_at IS NULL"
-			"   OR a.callback_done_at < a.callback_requested_at))"
+			" (" REQ_OPEN("callback") "), (" REQ_OPEN("reschedule") ")"
 			" FROM appointments a JOIN clients c ON c.id = a.client_id"
 			" WHERE a.business_id = $1::bigint"
 			" AND a.starts_at >= ($3::date)::timestamp AT TIME ZONE $2"
@@ -598,6 +647,7 @@ static int dash_day_list(struct app *app, const struct route_input *in, struct o
 			"id", id, "name", PQgetvalue(appts, i, 3), "phone", phone ? phone : "",
 			"status", dash_appt_status_word(PQgetvalue(appts, i, 5)),
 			"callback", is(col(appts, i, 6), "t") ? "asked for a call back" : "",
+			"reschedule", is(col(appts, i, 7), "t") ? "asked to reschedule" : "",
 			"sclass", dash_appt_status_class(PQgetvalue(appts, i, 5)), NULL };
 		if (strcmp(day, PQgetvalue(appts, i, 1)) != 0) {
 			if (*day)
@@ -611,6 +661,8 @@ static int dash_day_list(struct app *app, const struct route_input *in, struct o
 			" <span class=\"badge {{sclass}}\">{{status}}</span>", f);
 		if (is(col(appts, i, 6), "t"))
 			page_add(out, " <span class=\"badge badge-attention\">{{callback}}</span>", f);
+		if (is(col(appts, i, 7), "t"))
+			page_add(out, " <span class=\"badge badge-attention\">{{reschedule}}</span>", f);
 		page_add(out, "</div>", NULL);
 		dash_reminder_list(out, facts, id);
 		page_add(out, "</li>", NULL);
@@ -654,7 +706,9 @@ static void dash_today(struct app *app, const struct route_input *in, struct out
 			NULL);
 		if (f.error)
 			page_add(out, "<p class=\"alert\" role=\"alert\">{{error}}</p>", h);
-		if (dash_callback_card(app, in, out) < 0)
+		if (dash_request_card(app, in, out, &dash_callback_request) < 0 ||
+			dash_request_card(app, in, out, &dash_reschedule_request) < 0 ||
+			dash_calendar_notices(app, in, out) < 0 || dash_notify_panel(app, in, out) < 0)
 			goto db_failed;
 		page_add(out, tmpl_filter, h);
 		{
@@ -1129,8 +1183,10 @@ out:
 	db_finish(app->db, in_tx, NULL);
 }
 
-void dash_callback_done_handle(struct app *app, const struct route_input *in,
-	struct outcome *out)
+/* Marks r's request of the appointment done by the session's user, and
+ * back to the Today page. */
+static void dash_request_done(struct app *app, const struct route_input *in,
+	struct outcome *out, const struct dash_request *r)
 {
 	long long id = in->param_id;
 	char ids[24], uid[24];
@@ -1138,17 +1194,26 @@ void dash_callback_done_handle(struct app *app, const struct route_input *in,
 	int rc;
 
 	out->appointment_id = id;
-	out->action = "callback_done";
+	out->action = r->action;
 	snprintf(ids, sizeof(ids), "%lld", id);
 	snprintf(uid, sizeof(uid), "%lld", in->user->user_id);
-	rc = db_row_prepared(app->db, in->req->arena, "dash_callback_done",
-		"UPDATE appointments SET callback_done_at = now(), callback_done_by = $3::bigint,"
-		" updated_at = now() WHERE id = $1::bigint AND business_id = $2::bigint"
-		" RETURNING id", 3, p, 1, v);
+	rc = db_row_prepared(app->db, in->req->arena, r->done_stmt, r->done_sql, 3, p, 1, v);
 	if (!dash_found(app, in, out, rc))
 		return;
-	dash_audit(app, in, "callback_done", id, NULL);
-	page_redirect(out, "/today?notice=callback_done");
+	dash_audit(app, in, r->action, id, NULL);
+	page_redirect(out, "/today?notice=%s", r->action);
+}
+
+void dash_callback_done_handle(struct app *app, const struct route_input *in,
+	struct outcome *out)
+{
+	dash_request_done(app, in, out, &dash_callback_request);
+}
+
+void dash_reschedule_done_handle(struct app *app, const struct route_input *in,
+	struct outcome *out)
+{
+	dash_request_done(app, in, out, &dash_reschedule_request);
 }
 
 /* ---- Send me a test reminder ------------------------------------------------- */

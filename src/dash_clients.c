@@ -52,9 +52,10 @@ const struct valid_field dash_client_fields[5] = {
 	[CF_DNC] = { "do_not_call", field_checkbox, 0, VALID_TEXT },
 };
 
-const struct valid_field dash_clients_query[2] = {
+const struct valid_field dash_clients_query[3] = {
 	{ "q", query_text, 0, VALID_TEXT },
 	{ "page", valid_uint, 0, VALID_INT64 },
+	{ "show", query_text, 0, VALID_TEXT },
 };
 
 
@@ -99,6 +100,13 @@ static const char list_head[] =
 	"<input id=\"q\" name=\"q\" type=\"search\" value=\"{{q}}\"></div>\n"
 	"<div class=\"form-actions\"><button class=\"btn\" type=\"submit\">Search</button></div>\n"
 	"</form>\n";
+static const char list_filter_all[] =
+	"<p class=\"row\"><a class=\"btn btn-small\" href=\"/clients?show=to_confirm\""
+	" data-filter=\"to_confirm\">To confirm <span class=\"badge badge-attention\">{{n}}</span></a>"
+	"</p>\n";
+static const char list_filter_on[] =
+	"<p class=\"row\"><strong>Showing the clients proposed from your calendar that wait for"
+	" confirmation.</strong> <a href=\"/clients\">Show all clients</a></p>\n";
 static const char list_none[] = "<p class=\"empty\">No clients{{matching}}.</p>\n";
 static const char list_table_head[] =
 	"<div class=\"table-wrap\"><table class=\"table\">\n<thead><tr><th scope=\"col\">Name</th>"
@@ -116,12 +124,14 @@ static const char badge_dnc[] = "<span class=\"badge badge-attention\">Do not ca
 static const char badge_invalid[] =
 	"<span class=\"badge badge-bad\">Number invalid (refused by Twilio)</span> ";
 static const char badge_ok[] = "<span class=\"badge badge-ok\">Receives reminders</span>";
+static const char badge_to_confirm[] =
+	"<span class=\"badge badge-attention\">To confirm (from your calendar)</span> ";
 static const char list_row_end[] = "</td></tr>\n";
 static const char list_tail[] = "</tbody>\n</table></div>\n";
 static const char list_pager_prev[] =
-	"<a class=\"btn\" href=\"/clients?q={{q}}&amp;page={{page}}\" rel=\"prev\">Previous page</a> ";
+	"<a class=\"btn\" href=\"/clients?q={{q}}&amp;page={{page}}{{show}}\" rel=\"prev\">Previous page</a> ";
 static const char list_pager_next[] =
-	"<a class=\"btn\" href=\"/clients?q={{q}}&amp;page={{page}}\" rel=\"next\">Next page</a>";
+	"<a class=\"btn\" href=\"/clients?q={{q}}&amp;page={{page}}{{show}}\" rel=\"next\">Next page</a>";
 static const char pager_open[] = "<nav class=\"pager\" aria-label=\"Pages\">";
 static const char pager_close[] = "</nav>\n";
 
@@ -136,10 +146,14 @@ static const char *opt_out_how(struct arena *a, const char *by)
 }
 
 /* The state badges of one client row (columns from first on: opted out
- * since, opted out by, do not call, number invalid). */
+ * since, opted out by, do not call, number invalid, to confirm). */
 static void add_badges(struct outcome *out, struct arena *a, PGresult *res, int i, int first)
 {
 	int any = 0;
+	if (strcmp(PQgetvalue(res, i, first + 4), "t") == 0) {
+		page_add(out, badge_to_confirm, NULL);
+		any = 1;
+	}
 	if (!PQgetisnull(res, i, first)) {
 		const char *const f[] = { "since", PQgetvalue(res, i, first), "how",
 			opt_out_how(a, PQgetisnull(res, i, first + 1) ? NULL :
@@ -177,10 +191,16 @@ void dash_clients_list_handle(struct app *app, const struct route_input *in, str
 	struct arena *a = in->req->arena;
 	const char *q = in->query_valid ? val(&in->query, 0) : "";
 	long long page = in->query_valid && in->query.v[1].s ? in->query.v[1].i : 1;
+	const char *show = in->query_valid ? val(&in->query, 2) : "";
 	char offset[24];
-	PGresult *res;
+	PGresult *res, *cnt;
 	int n;
 
+	if (*show && strcmp(show, "to_confirm") != 0) {
+		page_error(out, 400, "No such filter",
+			"show: the one filter of the clients list is show=to_confirm.");
+		return;
+	}
 	if (page < 1)
 		page = 1;
 	if (page > CLIENTS_MAX_PAGE)
@@ -188,29 +208,47 @@ void dash_clients_list_handle(struct app *app, const struct route_input *in, str
 	snprintf(offset, sizeof(offset), "%lld", (page - 1) * CLIENTS_PAGE_SIZE);
 	{
 		const char *p[] = { in->business, q, search_digits(a, q), offset,
-			in->user->business_tz };
+			in->user->business_tz, show };
 		/* strpos, not LIKE: what the owner types is matched as text,
 		 * % and _ included. */
 		res = db_exec_prepared(app->db, "dash_clients_list",
 			"SELECT id, name, COALESCE(phone, ''), COALESCE(email, ''),"
 			"  COALESCE(time_zone, ''),"
 			"  to_char(opted_out_at AT TIME ZONE $5, 'FMDD Mon YYYY'), opted_out_by,"
-			"  do_not_call, phone_invalid_at IS NOT NULL"
+			"  do_not_call, phone_invalid_at IS NOT NULL,"
+			"  proposed_at IS NOT NULL AND confirmed_at IS NULL"
 			" FROM clients WHERE business_id = $1::bigint"
+			"  AND ($6 = '' OR (proposed_at IS NOT NULL AND confirmed_at IS NULL))"
 			"  AND ($2 = '' OR strpos(lower(name), lower($2)) > 0"
 			"       OR strpos(lower(COALESCE(email, '')), lower($2)) > 0"
 			"       OR ($3 <> '' AND strpos(COALESCE(phone, ''), $3) > 0))"
-			" ORDER BY lower(name), id LIMIT 51 OFFSET $4::bigint", 5, p);
+			" ORDER BY lower(name), id LIMIT 51 OFFSET $4::bigint", 6, p);
 	}
 	if (res == NULL) {
 		page_unavailable(out);
 		return;
 	}
+	{
+		const char *p[] = { in->business };
+		cnt = db_exec_prepared(app->db, "dash_clients_to_confirm",
+			"SELECT count(*) FROM clients WHERE business_id = $1::bigint"
+			" AND proposed_at IS NOT NULL AND confirmed_at IS NULL", 1, p);
+	}
+	if (cnt == NULL) {
+		PQclear(res);
+		page_unavailable(out);
+		return;
+	}
 	page_begin(out, "Clients", "clients");
 	{
-		const char *const f[] = { "q", q, NULL };
+		const char *const f[] = { "q", q, "n", PQgetvalue(cnt, 0, 0), NULL };
 		page_add(out, list_head, f);
+		if (*show)
+			page_add(out, list_filter_on, NULL);
+		else if (strcmp(PQgetvalue(cnt, 0, 0), "0") != 0)
+			page_add(out, list_filter_all, f);
 	}
+	PQclear(cnt);
 	n = PQntuples(res);
 	if (n == 0) {
 		const char *const f[] = { "matching", *q ? arena_printf(a, " matching \"%s\"", q) : "",
@@ -238,11 +276,13 @@ void dash_clients_list_handle(struct app *app, const struct route_input *in, str
 		q = qe.len ? buf_str(&qe) : "";
 		page_add(out, pager_open, NULL);
 		if (page > 1) {
-			const char *const f[] = { "q", q, "page", arena_printf(a, "%lld", page - 1), NULL };
+			const char *const f[] = { "q", q, "page", arena_printf(a, "%lld", page - 1), "show",
+				*show ? "&show=to_confirm" : "", NULL };
 			page_add(out, list_pager_prev, f);
 		}
 		if (n > CLIENTS_PAGE_SIZE) {
-			const char *const f[] = { "q", q, "page", arena_printf(a, "%lld", page + 1), NULL };
+			const char *const f[] = { "q", q, "page", arena_printf(a, "%lld", page + 1), "show",
+				*show ? "&show=to_confirm" : "", NULL };
 			page_add(out, list_pager_next, f);
 		}
 		page_add(out, pager_close, NULL);
@@ -513,7 +553,8 @@ void dash_clients_create_handle(struct app *app, const struct route_input *in,
 
 /* The client's columns the pages show: id, name, phone, email, time zone,
  * opted out since, opted out by, do not call, number invalid, invalid
- * reason, added. */
+ * reason, added, proposed from, proposed when, confirmed when, confirmed
+ * by. */
 static PGresult *load_client(struct app *app, const struct route_input *in, long long id)
 {
 	char cid[24];
@@ -523,7 +564,9 @@ static PGresult *load_client(struct app *app, const struct route_input *in, long
 		"SELECT id, name, COALESCE(phone, ''), COALESCE(email, ''), COALESCE(time_zone, ''),"
 		"  to_char(opted_out_at AT TIME ZONE $3, 'FMDD Mon YYYY, HH24:MI'), opted_out_by,"
 		"  do_not_call, phone_invalid_at IS NOT NULL, COALESCE(phone_invalid_reason, ''),"
-		"  to_char(created_at AT TIME ZONE $3, 'FMDD Mon YYYY')"
+		"  to_char(created_at AT TIME ZONE $3, 'FMDD Mon YYYY'), proposed_from,"
+		"  to_char(proposed_at AT TIME ZONE $3, 'FMDD Mon YYYY, HH24:MI'),"
+		"  to_char(confirmed_at AT TIME ZONE $3, 'FMDD Mon YYYY, HH24:MI'), confirmed_by"
 		" FROM clients WHERE id = $1::bigint AND business_id = $2::bigint", 3, p);
 }
 
@@ -542,8 +585,21 @@ static const char show_opted_out[] =
 	" reminders are sent to this client, by call, text or e-mail.</p>\n"
 	"<p class=\"muted\">An opt-out cannot be cleared from the dashboard: carriers require the"
 	" client's own START, texted from their phone.</p>\n";
+static const char show_proposed[] =
+	"<section class=\"card\" id=\"confirm\"><p><span class=\"badge badge-attention\">To"
+	" confirm</span> Proposed from your calendar on {{when}}: {{from}}.</p>\n"
+	"<p>Nobody is contacted until someone confirms that {{phone}} is this client's number:"
+	" a number typed wrong in a calendar reaches a stranger.</p>\n"
+	"<form method=\"post\" action=\"/clients/{{id}}/confirm\" class=\"inline-form\">"
+	PAGE_CSRF_INPUT "<button class=\"btn btn-primary\" type=\"submit\">Confirm this"
+	" client</button></form> <a class=\"btn\" href=\"/clients/{{id}}/edit\">Edit the"
+	" number first</a></section>\n";
+static const char show_confirmed[] =
+	"<p class=\"muted\">Proposed from your calendar on {{when}} ({{from}}); confirmed by"
+	" {{by}} on {{confirmed}}.</p>\n";
+static const char show_opt_out_badge[] =
+	"<p><span class=\"badge badge-ok\">Receives reminders</span></p>\n";
 static const char show_opt_out_form[] =
-	"<p><span class=\"badge badge-ok\">Receives reminders</span></p>\n"
 	"<form method=\"post\" action=\"/clients/{{id}}/opt-out\" class=\"form\">\n"
 	PAGE_CSRF_INPUT "\n"
 	"<div class=\"form-actions\"><button class=\"btn btn-danger\" type=\"submit\">Stop texting"
@@ -625,7 +681,16 @@ void dash_clients_show_handle(struct app *app, const struct route_input *in, str
 		page_add(out, show_opted_out, f);
 	} else {
 		const char *const f[] = { "id", cid, "csrf", in->user->csrf, NULL };
+		if (PQgetisnull(res, 0, 11) || !PQgetisnull(res, 0, 13))
+			page_add(out, show_opt_out_badge, NULL);
 		page_add(out, show_opt_out_form, f);
+	}
+	if (!PQgetisnull(res, 0, 11)) {
+		const char *const f[] = { "id", cid, "csrf", in->user->csrf, "when",
+			PQgetvalue(res, 0, 12), "from", PQgetvalue(res, 0, 11), "phone",
+			*PQgetvalue(res, 0, 2) ? PQgetvalue(res, 0, 2) : PQgetvalue(res, 0, 3),
+			"confirmed", PQgetvalue(res, 0, 13), "by", PQgetvalue(res, 0, 14), NULL };
+		page_add(out, PQgetisnull(res, 0, 13) ? show_proposed : show_confirmed, f);
 	}
 	if (strcmp(PQgetvalue(res, 0, 7), "t") == 0)
 		page_add(out, show_dnc, NULL);

@@ -4,9 +4,11 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "dash_booking.h"
 #include "db.h"
 #include "engine.h"
 #include "http.h"
+#include "msgswitch.h"
 #include "page.h"
 #include "phone.h"
 #include "session.h"
@@ -212,12 +214,16 @@ static const char tmpl_intro[] =
 	"<h1>Settings</h1>\n"
 	"<p class=\"muted\">{{who}}</p>\n"
 	"<nav class=\"row\" aria-label=\"Settings\">"
+	"<a href=\"#automatic-messages\">Automatic messages</a>"
 	"<a href=\"#business\">Business</a>"
 	"<a href=\"#policy\">Reminder policy</a>"
+	"<a href=\"#booking\">Booking confirmation</a>"
 	"<a href=\"#wording\">Message wording</a>"
+	"<a href=\"/settings/calendars\">Calendars</a>"
 	"<a href=\"/settings/greeting\">Greeting</a>"
 	"<a href=\"/settings/api-keys\">API keys</a>"
 	"<a href=\"/settings/users\">Users</a>"
+	"<a href=\"/settings/notifications\">My notifications</a>"
 	"<a href=\"/settings/sessions\">Sessions</a>"
 	"<a href=\"/account/password\">Change password</a>"
 	"</nav>\n";
@@ -476,7 +482,7 @@ static const char tmpl_word_open[] =
 	" than half as long). Do not ask people to text STOP, CANCEL, END, QUIT, START, HELP"
 	" or INFO for anything else than what their phone company does with them: CANCEL, for"
 	" one, stops every text. The text already says which replies work (1 to confirm, 2 to"
-	" cancel, 3 for a call back) and how to stop texts.</p>\n";
+	" cancel, 3 for a call back, 4 to reschedule) and how to stop texts.</p>\n";
 static const char tmpl_word_ro[] =
 	"<dl class=\"facts\"><dt>Greeting</dt><dd>{{greeting}}</dd>"
 	"<dt>Closing line</dt><dd>{{closing}}</dd></dl>\n";
@@ -506,6 +512,8 @@ static const char tmpl_preview[] =
 	" code that builds the real messages.</p>\n"
 	"<h4>Text message</h4>\n<pre class=\"code\">{{sms}}</pre>\n"
 	"<p class=\"muted\">{{sms_count}}</p>\n"
+	"<h4>Booking confirmation text (when it is turned on)</h4>\n"
+	"<pre class=\"code\">{{booking}}</pre>\n"
 	"<h4>Email</h4>\n<p>Subject: {{subject}}</p>\n<pre class=\"code\">{{email}}</pre>\n"
 	"<h4>Call: the voicemail message (TwiML)</h4>\n<pre class=\"code\">{{twiml}}</pre>\n"
 	"<h4>Call: the menu after pressing 1 (TwiML)</h4>\n<pre class=\"code\">{{menu}}</pre>\n";
@@ -533,7 +541,7 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	struct wording w = { v->word.greeting, v->word.closing };
 	struct wording_values vals;
 	struct buf html, twiml, menu;
-	const char *sms, *text, *subject, *link;
+	const char *sms, *booking, *text, *subject, *link;
 	char why[200];
 	int r;
 
@@ -549,10 +557,11 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 	vals.callback = v->shown_callback;
 	link = arena_printf(a, "%s/unsubscribe?t=sample", app->cfg.public_url ? app->cfg.public_url : "");
 	sms = wording_sms(a, &w, &vals, why, sizeof(why));
+	booking = wording_message_sms(a, WORDING_BOOKING, &w, &vals, why, sizeof(why));
 	text = wording_email_text(a, &w, &vals, link);
 	subject = wording_email_subject(a, &w, &vals);
 	buf_init_arena(&html, a);
-	if (sms == NULL && text != NULL) {
+	if ((sms == NULL || booking == NULL) && text != NULL) {
 		/* Stored lines from before the segment rule: say so, as the
 		 * worker records it and sends nothing. */
 		const char *const f[] = { "why", why, NULL };
@@ -576,7 +585,8 @@ static int render_preview(struct app *app, const struct route_input *in, struct 
 		page_add(out, tmpl_preview_unsaved, NULL);
 	{
 		const char *const f[] = { "date", vals.date, "time", vals.time, "sms", sms,
-			"sms_count", segments_words(a, sms), "subject", subject, "email", text,
+			"sms_count", segments_words(a, sms), "booking", booking, "subject", subject,
+			"email", text,
 			"twiml", buf_str(&twiml), "menu", buf_str(&menu), NULL };
 		page_add(out, tmpl_preview, f);
 	}
@@ -626,7 +636,9 @@ static void render_page(struct app *app, const struct route_input *in, struct ou
 		out->status = 422;
 		page_add(out, tmpl_error_top, e);
 	}
-	if (render_business(app, in, out, v) < 0 || render_policy(app, in, out, v) < 0 ||
+	if (msgswitch_render_card(app, in, out) < 0 ||
+		render_business(app, in, out, v) < 0 || render_policy(app, in, out, v) < 0 ||
+		dash_booking_render(app, in, out) < 0 ||
 		render_wording(app, in, out, v) < 0)
 		page_unavailable(out);
 }

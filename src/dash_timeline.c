@@ -232,6 +232,8 @@ static const char tl_sql[] =
 	"    WHEN 'test' THEN 'Test ' || lower(r.ch) || ' reminder requested by '"
 	"      || COALESCE((SELECT u.email FROM users u WHERE u.id = r.requested_by), 'a user')"
 	"    WHEN 'resend' THEN r.ch || ' reminder to send once more (a decision)'"
+	"    WHEN 'reply' THEN 'Reply from the inbox queued by '"
+	"      || COALESCE((SELECT u.email FROM users u WHERE u.id = r.requested_by), 'a user')"
 	"    ELSE r.ch || ' reminder planned for '"
 	"      || to_char(r.due_at AT TIME ZONE $3, 'Dy FMDD Mon, HH24:MI')"
 	"      || CASE WHEN r.attempt > 1 THEN ' (try ' || r.attempt || ')' ELSE '' END END"
@@ -285,6 +287,11 @@ static const char tl_sql[] =
 	"  UNION ALL SELECT callback_done_at, 12, 'Called back (marked by '"
 	"    || COALESCE((SELECT u.email FROM users u WHERE u.id = ap.callback_done_by), 'a user')"
 	"    || ')', NULL FROM ap WHERE callback_done_at IS NOT NULL"
+	"  UNION ALL SELECT reschedule_requested_at, 11, 'The client asked to reschedule', NULL"
+	"    FROM ap WHERE reschedule_requested_at IS NOT NULL"
+	"  UNION ALL SELECT reschedule_done_at, 12, 'Reschedule request done (marked by '"
+	"    || COALESCE((SELECT u.email FROM users u WHERE u.id = ap.reschedule_done_by), 'a user')"
+	"    || ')', NULL FROM ap WHERE reschedule_done_at IS NOT NULL"
 	"  UNION ALL SELECT d.created_at, 13, 'Decision by ' || d.user_email || ': '"
 	"    || CASE d.decision WHEN 'reached' THEN 'the client was reached'"
 	"      ELSE 'send once more' END || ' (' || d.reason || ')', 'attempt-' || d.attempt_id"
@@ -321,7 +328,7 @@ static int tl_head(struct app *app, const struct route_input *in, struct outcome
 {
 	struct arena *a = in->req->arena;
 	char ids[24];
-	const char *p[3] = { ids, in->business, in->user->business_tz }, *v[7];
+	const char *p[3] = { ids, in->business, in->user->business_tz }, *v[8];
 	int rc;
 
 	snprintf(ids, sizeof(ids), "%lld", id);
@@ -329,9 +336,11 @@ static int tl_head(struct app *app, const struct route_input *in, struct outcome
 		"SELECT c.name, COALESCE(c.phone, 'none'), COALESCE(c.email, 'none'),"
 		" to_char(a.starts_at AT TIME ZONE $3, 'FMDay FMDD FMMonth YYYY, HH24:MI'), a.status,"
 		" a.notes, (a.callback_requested_at IS NOT NULL AND (a.callback_done_at IS NULL"
-		"   OR a.callback_done_at < a.callback_requested_at))::text"
+		"   OR a.callback_done_at < a.callback_requested_at))::text,"
+		" (a.reschedule_requested_at IS NOT NULL AND (a.reschedule_done_at IS NULL"
+		"   OR a.reschedule_done_at < a.reschedule_requested_at))::text"
 		" FROM appointments a JOIN clients c ON c.id = a.client_id"
-		" WHERE a.id = $1::bigint AND a.business_id = $2::bigint", 3, p, 7, v);
+		" WHERE a.id = $1::bigint AND a.business_id = $2::bigint", 3, p, 8, v);
 	if (rc <= 0)
 		return rc;
 	{
@@ -353,6 +362,13 @@ static int tl_head(struct app *app, const struct route_input *in, struct outcome
 				" <form class=\"inline-form\" method=\"post\""
 				" action=\"/appointments/{{id}}/callback-done\">" PAGE_CSRF_INPUT
 				"<button class=\"btn btn-small\" type=\"submit\">Called back</button></form></div>",
+				f);
+		if (is_yes(v[7]))
+			page_add(out, "<div class=\"row\"><span class=\"badge badge-attention\">"
+				"Asked to reschedule</span>"
+				" <form class=\"inline-form\" method=\"post\""
+				" action=\"/appointments/{{id}}/reschedule-done\">" PAGE_CSRF_INPUT
+				"<button class=\"btn btn-small\" type=\"submit\">Done</button></form></div>",
 				f);
 		if (open) {
 			page_add(out, "<div class=\"row\">"

@@ -783,7 +783,17 @@ static int dashboard_gate(struct app *app, const struct route *r, struct http_re
 		if (db_err) {
 			log_error("dispatch: %s %s: cannot read the session: %s", req->method, req->path,
 				db_last_error(app->db));
-			page_unavailable(out);
+			if (r->render == ROUTE_RENDER_JSON)
+				outcome_error(out, 503, "unavailable", NULL,
+					"the database is unavailable; try again in a minute");
+			else
+				page_unavailable(out);
+			return -1;
+		}
+		/* A dashboard script's JSON (app.js): no page to go to, a 401. */
+		if (in->user == NULL && r->render == ROUTE_RENDER_JSON) {
+			outcome_error(out, 401, "unauthorized", NULL, "not logged in");
+			out->rejected = "no session";
 			return -1;
 		}
 		if (in->user == NULL && !changes) {

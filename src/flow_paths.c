@@ -20,7 +20,8 @@ static const struct {
 	const char *event;
 	const char *setup;
 } event_setups[] = {
-	/* The reply actions (confirm_reply, cancel_reply, callback_reply):
+	/* The reply actions (confirm_reply, cancel_reply, callback_reply,
+	 * reschedule_reply):
 	 * `done` when the appointment changed, `none` when nothing was
 	 * pending.  hint_once: `first` once per reminder, `again` after. */
 	{ "reminder_sms", "done", "reminder_pending" },
@@ -42,7 +43,7 @@ static const struct {
 	const char *on;
 	const char *text;
 } text_inputs[] = {
-	{ "1", "1" }, { "2", "2" }, { "3", "3" }, { "confirm", "CONFIRM" }, { "yes", "YES" },
+	{ "1", "1" }, { "2", "2" }, { "3", "3" }, { "4", "4" }, { "confirm", "CONFIRM" }, { "yes", "YES" },
 	{ "no", "NO" }, { "help", "HELP" }, { "start", "START" }, { "stop", "STOP" },
 	{ "other", "What time is it?" },
 };

@@ -24,6 +24,20 @@ int notify_kind_valid(const char *kind)
 	return 0;
 }
 
+const char *notify_kind_words(const char *kind)
+{
+	static const struct { const char *kind, *words; } w[] = {
+		{ NOTIFY_CONFIRMED, "confirmed" }, { NOTIFY_CANCELLED, "cancelled" },
+		{ NOTIFY_CALLBACK, "asked for a call back" },
+		{ NOTIFY_RESCHEDULE, "asked to reschedule" },
+		{ NOTIFY_UNREACHED, "was not reached" }, { NOTIFY_INBOX, "sent a text" },
+	};
+	for (size_t i = 0; kind && i < sizeof(w) / sizeof(w[0]); i++)
+		if (strcmp(kind, w[i].kind) == 0)
+			return w[i].words;
+	return "told us something";
+}
+
 /* After a cut at a byte count: drops a UTF-8 sequence left incomplete at
  * the end of s. */
 static void utf8_trim_partial(char *s)
@@ -75,4 +89,42 @@ long long office_notify(struct db *db, long long business_id, long long appointm
 	id = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : -1;
 	PQclear(res);
 	return id;
+}
+
+long long notify_unreached(struct db *db, long long reminder_id, const char *reason)
+{
+	char id[24], why[301];
+	const char *p[2] = { id, why };
+	PGresult *res;
+	long long rc;
+
+	snprintf(id, sizeof(id), "%lld", reminder_id);
+	snprintf(why, sizeof(why), "%s", reason && reason[0] ? reason : "no reason recorded");
+	for (char *c = why; *c != '\0'; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	utf8_trim_partial(why);
+	/* The last attempt: a busy or unanswered call that created its retry
+	 * is not the end of the reminder; the retry's own outcome tells. */
+	res = db_exec_prepared(db, "notify_unreached",
+		"INSERT INTO office_notifications (business_id, appointment_id, client_id, kind,"
+		" detail, reminder_id)"
+		" SELECT r.business_id, a.id, c.id, 'unreached',"
+		" CASE r.channel WHEN 'voice' THEN 'Call' WHEN 'sms' THEN 'Text' ELSE 'Email' END"
+		"  || ' did not reach them: ' || $2, r.id"
+		" FROM reminders r JOIN appointments a ON a.id = r.appointment_id"
+		"  AND a.business_id = r.business_id"
+		" JOIN clients c ON c.id = a.client_id AND c.business_id = a.business_id"
+		" WHERE r.id = $1::bigint AND r.status IN ('failed', 'not_placed')"
+		" AND r.kind IN ('plan', 'resend', 'booking')"
+		" AND a.status IN ('booked', 'confirmed') AND c.opted_out_at IS NULL"
+		" AND NOT EXISTS (SELECT 1 FROM reminders n WHERE n.appointment_id = r.appointment_id"
+		"  AND n.channel = r.channel AND n.offset_minutes = r.offset_minutes"
+		"  AND n.kind = r.kind AND n.attempt > r.attempt)"
+		" ON CONFLICT (reminder_id) DO NOTHING RETURNING id", 2, p);
+	if (res == NULL)
+		return -1;
+	rc = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	return rc;
 }

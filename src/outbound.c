@@ -10,6 +10,7 @@
 #include "failsafe.h"
 #include "log.h"
 #include "mail.h"
+#include "notify.h"
 #include "outbound_grant.h"
 #include "ratelimit.h"
 #include "twilio.h"
@@ -197,6 +198,38 @@ static long long email_client_id(struct db *db, const struct outbound_attempt *a
 	return id;
 }
 
+/* Which message the text or email of at is, in one read of its reminder:
+ * the booking confirmation's templates for kind 'booking', the reminder's
+ * for the others; a staff reply from the inbox (kind 'reply',
+ * sql/017_office.sql) is its own text, "<business name>: <body>" (the name
+ * as texts carry it), put in *text (in the job's arena; NULL otherwise).
+ * 0, or -1 on a database error or a reply that is not a text with a body
+ * (nothing is sent then). */
+static int attempt_message(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	enum wording_message *m, char **text)
+{
+	char rem[24];
+	const char *p[1] = { rem }, *v[2];
+
+	*m = WORDING_REMINDER;
+	*text = NULL;
+	snprintf(rem, sizeof(rem), "%lld", at->reminder_id);
+	if (db_row_prepared(ctx->db, ctx->job, "outbound_kind",
+			"SELECT kind, body FROM reminders WHERE id = $1::bigint", 1, p, 2, v) != 1)
+		return -1;
+	if (strcmp(v[0], "booking") == 0)
+		*m = WORDING_BOOKING;
+	else if (strcmp(v[0], "reply") == 0) {
+		/* A staff reply from the inbox: its own text, under the
+		 * business's name so the client knows who writes. */
+		if (v[1] == NULL || strcmp(at->channel, "sms") != 0)
+			return -1;
+		*text = arena_printf(ctx->job, "%s: %s", wording_sms_name(ctx->job, at->business_name),
+			v[1]);
+	}
+	return 0;
+}
+
 /* Writes the calls row the engine serves this reminder call's webhooks
  * from; token gets its 32 hex digits.  0 or -1. */
 static int create_call_row(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
@@ -315,6 +348,7 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	struct buf html;
 	struct wording w;
 	struct wording_values vals;
+	enum wording_message msg = WORDING_REMINDER;
 	long long client_id;
 	char *link = NULL, *made, *text = NULL, why[200];
 
@@ -339,9 +373,11 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	 * the text would pass its segment limit, nothing is sent. */
 	vals = attempt_values(at);
 	snprintf(why, sizeof(why), "the business's message wording cannot be read");
-	if (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
-		|| (strcmp(at->channel, "sms") == 0
-			&& (text = wording_sms(ctx->job, &w, &vals, why, sizeof(why))) == NULL)) {
+	if (attempt_message(ctx, at, &msg, &text) < 0
+		|| (text == NULL && (wording_load(ctx->db, ctx->job, at->business_id, &w) < 0
+			|| (strcmp(at->channel, "sms") == 0
+				&& (text = wording_message_sms(ctx->job, msg, &w, &vals, why,
+					sizeof(why))) == NULL)))) {
 		memset(tr, 0, sizeof(*tr));
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message), "%s", why);
@@ -372,10 +408,10 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	}
 	buf_init_arena(&html, ctx->job);
 	memset(&m, 0, sizeof(m));
-	m.subject = wording_email_subject(ctx->job, &w, &vals);
-	text = wording_email_text(ctx->job, &w, &vals, link);
+	m.subject = wording_message_subject(ctx->job, msg, &w, &vals);
+	text = wording_message_text(ctx->job, msg, &w, &vals, link);
 	if (text == NULL || m.subject == NULL
-		|| wording_email_html(ctx->job, &html, &w, &vals, link) < 0) {
+		|| wording_message_html(ctx->job, msg, &html, &w, &vals, link) < 0) {
 		tr->outcome = TWILIO_REJECTED;
 		snprintf(tr->error_message, sizeof(tr->error_message),
 			"the email template does not render");
@@ -389,6 +425,32 @@ static int do_request(const struct outbound_ctx *ctx, const struct outbound_atte
 	m.one_click = 1;
 	mail_send(grant, cfg, &m, tr);
 	return 0;
+}
+
+/* A definite refusal, recorded in one transaction: the attempt and its
+ * reminder 'failed', the number flagged (21610, 21211), and the office
+ * told when that was the reminder's last attempt (notify.h).  Returns
+ * outbound_settle's answer, -1 when any part failed (nothing of it
+ * stays: the attempt stays 'dialing' for the reconciler). */
+static int settle_failed(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
+	const struct twilio_result *tr, const char *reason)
+{
+	int phone = strcmp(at->channel, "email") != 0, rc;
+
+	if (db_begin(ctx->db) < 0)
+		return -1;
+	rc = outbound_settle(ctx->db, ctx->job, at->attempt_id, "dialing,unknown,not_placed",
+		"failed", NULL, tr->error_code, reason, "failed");
+	if (phone && rc >= 0 && outbound_flag_number(ctx->db, at->to, at->business_id,
+		    ctx->cfg->from_number, tr->error_code, tr->error_message) < 0)
+		rc = -1;
+	if (rc > 0 && notify_unreached(ctx->db, at->reminder_id, reason) < 0)
+		rc = -1;
+	if (rc < 0)
+		db_rollback(ctx->db);
+	else if (db_commit(ctx->db) < 0)
+		rc = -1;
+	return rc;
 }
 
 /* The one top of a send: every step below returns what it did, and only
@@ -518,11 +580,7 @@ enum outbound_status outbound_send(const struct outbound_ctx *ctx, const struct 
 		reason = unbuilt ? arena_printf(ctx->job, "not sent: %s", tr.error_message)
 			: arena_printf(ctx->job, "%s refused (%d): %s",
 				phone ? "Twilio" : "the SMTP server", tr.error_code, tr.error_message);
-		rc = outbound_settle(ctx->db, ctx->job, at->attempt_id, "dialing,unknown,not_placed",
-			"failed", NULL, tr.error_code, reason, "failed");
-		if (phone && rc >= 0)
-			outbound_flag_number(ctx->db, at->to, at->business_id,
-				cfg->from_number, tr.error_code, tr.error_message);
+		rc = settle_failed(ctx, at, &tr, reason);
 		st = OUTBOUND_FAILED;
 	} else {
 		reason = arena_printf(ctx->job, "outcome unknown (HTTP %d): %s", tr.http_status,
@@ -581,6 +639,147 @@ limited:
 out:
 	/* twilio.c's malloc'd request and response texts, freed at once
 	 * (rule 3): the audit record above already holds its copies. */
+	twilio_result_free(&tr);
+	return st;
+}
+
+/* ---- email to the office ------------------------------------------------------ */
+
+/* The office mail's row moved from 'claimed' to status (held: deleted,
+ * nothing was sent).  1 moved, 0 not claimed any more, -1 database error. */
+static int office_mail_settle(struct db *db, long long mail_id, const char *status,
+	const char *provider_id, const char *error)
+{
+	char id[24];
+	const char *p[4] = { id, status, provider_id && provider_id[0] ? provider_id : NULL,
+		error };
+	PGresult *res;
+	int rc;
+
+	snprintf(id, sizeof(id), "%lld", mail_id);
+	if (status == NULL)
+		res = db_exec_prepared(db, "office_mail_release",
+			"DELETE FROM office_mails WHERE id = $1::bigint AND status = 'claimed'", 1, p);
+	else
+		res = db_exec_prepared(db, "office_mail_settle",
+			"UPDATE office_mails SET status = $2, provider_id = $3, error = left($4, 1000),"
+			" settled_at = now() WHERE id = $1::bigint AND status = 'claimed'", 4, p);
+	if (res == NULL)
+		return -1;
+	rc = atoi(PQcmdTuples(res)) > 0;
+	PQclear(res);
+	return rc;
+}
+
+static void audit_office_mail(const struct outbound_ctx *ctx, const struct outbound_office_mail *m,
+	const char *decision, const char *reason, const struct twilio_result *tr)
+{
+	json_t *rec = json_object();
+	char key[48], biz[24];
+
+	snprintf(key, sizeof(key), "office-mail-%lld", m->mail_id);
+	snprintf(biz, sizeof(biz), "%lld", m->business_id);
+	json_object_set_new(rec, "office_mail_id", json_integer(m->mail_id));
+	json_object_set_new(rec, "channel", json_string("email"));
+	json_object_set_new(rec, "to", json_string(m->to));
+	json_object_set_new(rec, "decision", json_string(decision));
+	if (reason)
+		json_object_set_new(rec, "reason", json_string(reason));
+	if (tr) {
+		if (tr->sid[0])
+			json_object_set_new(rec, "sid", json_string(tr->sid));
+		if (tr->error_code)
+			json_object_set_new(rec, "error_code", json_integer(tr->error_code));
+		if (tr->error_message[0])
+			json_object_set_new(rec, "error_message", json_string(tr->error_message));
+		json_object_set_new(rec, "elapsed_ms", json_integer(tr->elapsed_ms));
+	}
+	audit_record(ctx->audit, "outbound", key, biz, rec);
+}
+
+/* See outbound.h. */
+enum outbound_status outbound_office_mail(const struct outbound_ctx *ctx,
+	const struct outbound_office_mail *m, long long now_s)
+{
+	const struct config *cfg = ctx->cfg;
+	struct outbound_grant grant = { 0, NULL };
+	struct twilio_result tr;
+	struct mail_message mm;
+	enum outbound_status st;
+	const char *reason = NULL, *status;
+	char fs_reason[512];
+	int fs, rc;
+
+	(void)now_s;
+	memset(&tr, 0, sizeof(tr));
+	if (!allowlist_permits(cfg, m->to)) {
+		reason = arena_printf(ctx->job, "%s is not on RINGFENCE_ALLOWED_CONTACTS (%s)",
+			m->to, cfg->env_name);
+		st = OUTBOUND_BLOCKED;
+		status = "blocked_not_allowed";
+		goto record;
+	}
+	grant.magic = OUTBOUND_GRANT_MAGIC;
+	grant.to = m->to;
+	if (cfg->mail_from == NULL || cfg->mail_from[0] == '\0') {
+		reason = "no sender address: RINGFENCE_MAIL_FROM is not set";
+		goto held;
+	}
+	/* The failsafe stops every outbound message, the office's too; it
+	 * only reads here (the office's mail is not a contact of a client
+	 * and does not count towards the window). */
+	fs = failsafe_tripped(ctx->db, fs_reason, sizeof(fs_reason));
+	if (fs != 0) {
+		reason = arena_printf(ctx->job, fs > 0 ? "failsafe tripped: %s"
+			: "failsafe state cannot be read%s", fs > 0 ? fs_reason : "");
+		goto held;
+	}
+	memset(&mm, 0, sizeof(mm));
+	mm.to = m->to;
+	mm.from = cfg->mail_from;
+	mm.subject = m->subject;
+	mm.text = m->text;
+	mm.html = m->html;
+	mm.list_unsubscribe = arena_printf(ctx->job, "<%s>", m->settings_url);
+	mm.one_click = 0;
+	mail_send(&grant, cfg, &mm, &tr);
+	if (tr.outcome == TWILIO_OK) {
+		st = OUTBOUND_PLACED;
+		status = "sent";
+	} else if (tr.outcome == TWILIO_REJECTED) {
+		st = OUTBOUND_FAILED;
+		status = "failed";
+		reason = arena_printf(ctx->job, "the SMTP server refused (%d): %s", tr.error_code,
+			tr.error_message);
+	} else {
+		st = OUTBOUND_UNKNOWN;
+		status = "unknown";
+		reason = arena_printf(ctx->job, "outcome unknown: %s",
+			tr.error_message[0] ? tr.error_message : "no answer");
+	}
+record:
+	audit_office_mail(ctx, m, status, reason, status[0] == 'b' ? NULL : &tr);
+	rc = office_mail_settle(ctx->db, m->mail_id, status, tr.sid, reason);
+	if (rc < 0) {
+		log_error("outbound: office mail %lld to %s was %s but cannot be recorded: %s",
+			m->mail_id, m->to, status, db_last_error(ctx->db));
+		st = OUTBOUND_ERROR;
+	} else {
+		log_info("outbound: office mail %lld to %s: %s%s%s", m->mail_id, m->to, status,
+			reason ? ": " : "", reason ? reason : "");
+	}
+	goto out;
+held:
+	audit_office_mail(ctx, m, "held", reason, NULL);
+	if (office_mail_settle(ctx->db, m->mail_id, NULL, NULL, NULL) < 0) {
+		log_error("outbound: office mail %lld not sent (%s) and its claim cannot be undone: %s",
+			m->mail_id, reason, db_last_error(ctx->db));
+		st = OUTBOUND_ERROR;
+	} else {
+		log_warn("outbound: office mail %lld to %s not sent: %s", m->mail_id, m->to, reason);
+		st = OUTBOUND_HELD;
+	}
+out:
 	twilio_result_free(&tr);
 	return st;
 }

@@ -7,11 +7,14 @@
 #include "page.h"
 #include "app.h"
 #include "arena.h"
+#include "dash_inbox.h"
+#include "dash_notify.h"
 #include "dash_operator.h"
 #include "dispatch.h"
 #include "html.h"
 #include "http.h"
 #include "log.h"
+#include "msgswitch.h"
 #include "session.h"
 #include "util.h"
 
@@ -49,6 +52,7 @@ const struct page_notice page_notices[] = {
 	{ "logged_out", "You are logged out." },
 	{ "decided", "Your decision was recorded." },
 	{ "callback_done", "Marked as called back." },
+	{ "reschedule_done", "The reschedule request was marked done." },
 	{ "key_created", "The API key was created. Copy it now: it is not shown again." },
 	{ "user_added", "The user was added." },
 	{ "user_removed", "The user was removed." },
@@ -58,6 +62,22 @@ const struct page_notice page_notices[] = {
 	{ "business_verified", "The business is verified: its reminders reach its clients." },
 	{ "business_unverified", "The verification was taken back: only its own number is reached." },
 	{ "business_resumed", "The business's hold is lifted: fresh reminders go out again." },
+	{ "messages_off", "Automatic messages are off: nothing automatic goes out until they are"
+		" turned on again." },
+	{ "messages_on", "Automatic messages are on again: held reminders still in their time go"
+		" out." },
+	{ "messages_already_off", "Automatic messages were already off; nothing changed." },
+	{ "messages_already_on", "Automatic messages were already on; nothing changed." },
+	{ "notifications_seen", "Marked as seen." },
+	{ "feed_added", "The calendar was added: it is read within a minute." },
+	{ "feed_removed", "The calendar was removed; the appointments made from it stay." },
+	{ "sync_requested", "The calendar is read again within a minute." },
+	{ "hold_approved", "Approved: the next sync applies these changes, within a minute." },
+	{ "hold_rejected", "Rejected: nothing was applied and the calendar is off." },
+	{ "client_confirmed", "The client is confirmed: their reminders go out." },
+	{ "reply_queued", "Your reply is queued: a worker sends it in a moment, and its delivery"
+		" status shows below." },
+	{ "answered", "The client's texts are marked answered." },
 	{ NULL, NULL }
 };
 
@@ -69,6 +89,7 @@ static const struct nav_item {
 	int operator_only;
 } nav_items[] = {
 	{ "today", "Today", "/today", 0 },
+	{ "inbox", "Inbox", "/inbox", 0 },
 	{ "clients", "Clients", "/clients", 0 },
 	{ "import", "Import", "/import", 0 },
 	{ "decisions", "Needs a decision", "/decisions", 0 },
@@ -400,7 +421,8 @@ static int shell_head(struct buf *b, const char *title)
 
 /* Appends the logged-in header to b: the business, the menu (nav the
  * current item; the operator's items for an operator) and logout. */
-static int shell_top(struct buf *b, const struct session_user *u, const char *nav)
+static int shell_top(struct app *app, struct arena *a, struct buf *b,
+	const struct session_user *u, const char *nav)
 {
 	const char *const top[] = { "business", u->business_name && u->business_name[0]
 		? u->business_name : "ringfence", NULL };
@@ -410,12 +432,17 @@ static int shell_top(struct buf *b, const struct session_user *u, const char *na
 
 	for (size_t i = 0; rc == 0 && i < ARRAY_LEN(nav_items); i++) {
 		const struct nav_item *it = &nav_items[i];
-		const char *const f[] = { "href", it->href, "label", it->label, NULL };
+		/* The inbox's label counts the clients waiting for an answer. */
+		const char *const f[] = { "href", it->href, "label", strcmp(it->key, "inbox") == 0
+			? dash_inbox_nav_label(app, a, u->business_id) : it->label, NULL };
 		if (it->operator_only && !u->operator)
 			continue;
 		rc = html_render(b, nav && strcmp(nav, it->key) == 0 ? tmpl_nav_current
 			: tmpl_nav_item, f);
 	}
+	/* What clients said: the unseen count (app.js keeps it current). */
+	if (rc == 0)
+		dash_notify_nav(app, u, b, nav && strcmp(nav, "notifications") == 0);
 	return rc < 0 ? rc : html_render(b, tmpl_top_user_end, end);
 }
 
@@ -433,10 +460,11 @@ static int shell(struct app *app, const struct route_input *in, const struct out
 	if (shell_head(b, out->page_title) < 0)
 		return -1;
 	if (u) {
-		if (shell_top(b, u, out->page_nav) < 0)
+		if (shell_top(app, in->req->arena, b, u, out->page_nav) < 0)
 			return -1;
 		dash_failsafe_banner(app, u, b);
 		dash_business_banner(app, u, b);
+		msgswitch_banner(app, u, b);
 	} else if (html_render(b, tmpl_top_plain, NULL) < 0) {
 		return -1;
 	}

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "notify.h"
 #include "outbound.h"
 #include "twilio.h"
 #include "util.h"
@@ -149,8 +150,18 @@ static void settle(struct db *db, struct audit *au, struct arena *job, PGresult 
 			log_warn("reconcile: attempt %s to %s stays unknown: %s", id, to, lk->why);
 		return;
 	}
-	rc = outbound_settle(db, job, atoll(id), "unknown", lk->verdict, lk->sid, 0, lk->why,
-		lk->verdict);
+	/* A call or text that never left: the office is told with the
+	 * verdict, in its transaction, when it was the reminder's last
+	 * attempt (notify.h). */
+	rc = db_begin(db) < 0 ? -1 : outbound_settle(db, job, atoll(id), "unknown", lk->verdict,
+		lk->sid, 0, lk->why, lk->verdict);
+	if (rc > 0 && strcmp(lk->verdict, "not_placed") == 0 &&
+		notify_unreached(db, atoll(PQgetvalue(rows, i, 6)), lk->why) < 0)
+		rc = -1;
+	if (rc < 0)
+		db_rollback(db);
+	else if (db_commit(db) < 0)
+		rc = -1;
 	if (rc < 0) {
 		log_error("reconcile: attempt %s: cannot record: %s", id, db_last_error(db));
 		return;
@@ -195,7 +206,7 @@ int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, str
 
 	res = db_exec_prepared(db, "reconcile_unknown",
 		"SELECT id, channel, to_address, floor(extract(epoch FROM created_at))::bigint,"
-		" provider_sid, business_id FROM contact_attempts WHERE status = 'unknown'"
+		" provider_sid, business_id, reminder_id FROM contact_attempts WHERE status = 'unknown'"
 		" ORDER BY created_at LIMIT " "200", 0, NULL);
 	if (res == NULL)
 		goto out;

@@ -189,6 +189,46 @@ out:
 	return n;
 }
 
+/* The booking confirmation of the appointment (id) whose first plan is
+ * being made, when its business sends them (see reminders.h): one row of
+ * kind 'booking' on the business's booking_channel, due now_s plus the
+ * business's delay, stale 12 hours later or at the appointment, whichever
+ * is first; none when it would be due at or after the appointment, when
+ * the client opted out, or has no usable address on that channel.  The
+ * unique index reminders_booking_key keeps it one per appointment.  How
+ * many rows (0 or 1), or -1 on a database error. */
+static int reminders_plan_booking(struct db *db, const char *id, long long now_s)
+{
+	char now[32];
+	const char *p[2] = { id, now };
+	PGresult *res;
+	int n;
+
+	clock_sql(now_s, now);
+	res = db_exec_prepared(db, "reminders_booking",
+		"WITH t AS (SELECT a.business_id, a.id, a.starts_at, b.booking_channel AS channel,"
+		"  $2::timestamptz + make_interval(mins => b.booking_delay_minutes) AS due,"
+		"  CASE b.booking_channel WHEN 'sms' THEN c.phone::text ELSE c.email::text END AS addr"
+		"  FROM appointments a JOIN businesses b ON b.id = a.business_id"
+		"  JOIN clients c ON c.id = a.client_id AND c.business_id = a.business_id"
+		"  WHERE a.id = $1::bigint AND b.booking_channel IS NOT NULL"
+		"  AND a.status IN ('booked', 'confirmed') AND c.opted_out_at IS NULL"
+		"  AND (b.booking_channel = 'email' OR c.phone_invalid_at IS NULL))"
+		" INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, attempt,"
+		"  due_at, stale_at, to_address, kind)"
+		" SELECT business_id, id, channel, LEAST(43200, GREATEST(0,"
+		"  floor(extract(epoch FROM starts_at - $2::timestamptz) / 60)))::int, 5, due,"
+		"  LEAST(due + interval '12 hours', starts_at), addr, 'booking' FROM t"
+		" WHERE addr IS NOT NULL AND addr <> '' AND due < starts_at"
+		" ON CONFLICT DO NOTHING",
+		2, p);
+	if (res == NULL)
+		return -1;
+	n = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return n;
+}
+
 int reminders_plan(struct db *db, long long appointment_id, long long now_s, char *err,
 	size_t errlen)
 {
@@ -199,7 +239,7 @@ int reminders_plan(struct db *db, long long appointment_id, long long now_s, cha
 	char id[24];
 	const char *p1[1];
 	PGresult *res = NULL;
-	int nlines, nrows, found, ret = -1;
+	int nlines, nrows, found, first_plan, ret = -1;
 
 	snprintf(id, sizeof(id), "%lld", appointment_id);
 	p1[0] = id;
@@ -217,9 +257,12 @@ int reminders_plan(struct db *db, long long appointment_id, long long now_s, cha
 			a.status);
 		goto out;
 	}
+	/* Column 1: whether an earlier plan exists (superseded or not): a
+	 * booking confirmation goes with the first plan only. */
 	res = db_exec(db,
-		"SELECT count(*) FROM reminders WHERE appointment_id = $1::bigint "
-		"AND status = 'pending'",
+		"SELECT count(*) FILTER (WHERE status = 'pending'), "
+		"  count(*) FILTER (WHERE kind = 'plan') > 0 "
+		"FROM reminders WHERE appointment_id = $1::bigint",
 		1, p1);
 	if (res == NULL) {
 		snprintf(err, errlen, "database error: %s", db_last_error(db));
@@ -230,6 +273,7 @@ int reminders_plan(struct db *db, long long appointment_id, long long now_s, cha
 			appointment_id);
 		goto out;
 	}
+	first_plan = strcmp(PQgetvalue(res, 0, 1), "t") != 0;
 	PQclear(res);
 	res = NULL;
 
@@ -281,6 +325,10 @@ int reminders_plan(struct db *db, long long appointment_id, long long now_s, cha
 		}
 		PQclear(res);
 		res = NULL;
+	}
+	if (first_plan && reminders_plan_booking(db, id, now_s) < 0) {
+		snprintf(err, errlen, "database error: %s", db_last_error(db));
+		goto out;
 	}
 	ret = nrows;
 out:

@@ -8,10 +8,14 @@
  * and a handler in its module (README "Source layout"). */
 #include "routes.h"
 #include "api.h"
+#include "dash_calendar.h"
 #include "dash_flows.h"
 #include "dash_greeting.h"
 #include "dash_keys.h"
+#include "dash_notify.h"
 #include "dash_settings.h"
+#include "dash_booking.h"
+#include "msgswitch.h"
 #include "dash_users.h"
 #include "app.h"
 #include "dash_account.h"
@@ -19,6 +23,7 @@
 #include "arena.h"
 #include "dash_clients.h"
 #include "dash_import.h"
+#include "dash_inbox.h"
 #include "db.h"
 #include "dash_appointments.h"
 #include "dash_decisions.h"
@@ -184,6 +189,27 @@ const struct route routes_table[] = {
 	{ "POST", "/api/v1/appointments/{id}/cancel", valid_id, VALID_INT64,
 		ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON, ROUTE_BODY_RAW, API_MAX_BODY, NO_FIELDS,
 		NO_FIELDS, 0, api_cancel_appointment_handle, NO_FIELDS },
+	/* ---- API: the automatic-messages switch (msgswitch.c) ---- */
+	{ "GET", "/api/v1/automatic-messages", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY,
+		ROUTE_RENDER_JSON, ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
+		msgswitch_api_get_handle, NO_FIELDS },
+	{ "PUT", "/api/v1/automatic-messages", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY,
+		ROUTE_RENDER_JSON, ROUTE_BODY_JSON, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
+		msgswitch_api_put_handle, FIELDS(msgswitch_api_fields) },
+
+	/* ---- API: calendar feeds, confirming proposed clients (api_calendar.c) ---- */
+	{ "GET", "/api/v1/calendar-feeds", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_list_feeds_handle,
+		NO_FIELDS },
+	{ "POST", "/api/v1/calendar-feeds", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
+		ROUTE_BODY_JSON, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_create_feed_handle,
+		FIELDS(api_feed_fields) },
+	{ "DELETE", "/api/v1/calendar-feeds/{id}", valid_id, VALID_INT64, ROUTE_AUTH_API_KEY,
+		ROUTE_RENDER_JSON, ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
+		api_delete_feed_handle, NO_FIELDS },
+	{ "POST", "/api/v1/clients/{id}/confirm", valid_id, VALID_INT64, ROUTE_AUTH_API_KEY,
+		ROUTE_RENDER_JSON, ROUTE_BODY_RAW, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0,
+		api_confirm_client_handle, NO_FIELDS },
 
 	{ NULL, "/api/v1/*", NULL, VALID_TEXT, ROUTE_AUTH_API_KEY, ROUTE_RENDER_JSON,
 		ROUTE_BODY_NONE, API_MAX_BODY, NO_FIELDS, NO_FIELDS, 0, api_not_found_handle,
@@ -266,6 +292,9 @@ const struct route routes_table[] = {
 	{ "POST", "/appointments/{id}/callback-done", valid_id, VALID_INT64,
 		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, NO_FIELDS,
 		NO_FIELDS, 0, dash_callback_done_handle, NO_FIELDS },
+	{ "POST", "/appointments/{id}/reschedule-done", valid_id, VALID_INT64,
+		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, NO_FIELDS,
+		NO_FIELDS, 0, dash_reschedule_done_handle, NO_FIELDS },
 	{ "POST", "/appointments/{id}/test-reminder", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
 		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_test_fields),
 		NO_FIELDS, 0, dash_test_reminder_handle, NO_FIELDS },
@@ -274,6 +303,23 @@ const struct route routes_table[] = {
 	{ "POST", "/decisions/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_decision_fields), NO_FIELDS, 0,
 		dash_decide_handle, NO_FIELDS },
+
+	/* ---- dashboard: what clients said (dash_notify.c) ---- */
+	{ "GET", "/notifications", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_notify_page_query), 0,
+		dash_notify_list_handle, NO_FIELDS },
+	{ "GET", "/notifications.json", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(dash_notify_json_query), 0,
+		dash_notify_json_handle, NO_FIELDS },
+	{ "POST", "/notifications/seen", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_notify_seen_fields), NO_FIELDS, 0,
+		dash_notify_seen_handle, NO_FIELDS },
+	{ "GET", "/settings/notifications", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_notify_pref_page,
+		NO_FIELDS },
+	{ "POST", "/settings/notifications", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(dash_notify_pref_fields), NO_FIELDS, 0,
+		dash_notify_pref_handle, NO_FIELDS },
 
 	/* ---- dashboard: clients and CSV import (dash_clients.c, dash_import.c) ---- */
 	{ "GET", "/clients", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
@@ -295,6 +341,21 @@ const struct route routes_table[] = {
 	{ "POST", "/clients/{id}/opt-out", valid_id, VALID_INT64,
 		ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
 		dash_clients_opt_out_handle, NO_FIELDS },
+	{ "POST", "/clients/{id}/confirm", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_client_confirm_handle, NO_FIELDS },
+	/* ---- dashboard: the reply inbox and conversations (dash_inbox.c) ---- */
+	{ "GET", "/inbox", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_inbox_handle, NO_FIELDS },
+	{ "GET", "/clients/{id}/messages", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_inbox_conversation_handle, NO_FIELDS },
+	{ "POST", "/clients/{id}/messages", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_inbox_reply_fields),
+		NO_FIELDS, 0, dash_inbox_reply_handle, NO_FIELDS },
+	{ "POST", "/clients/{id}/messages/answered", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, PAGE_MAX_FORM, NO_FIELDS, NO_FIELDS, 0,
+		dash_inbox_answered_handle, NO_FIELDS },
 	{ "GET", "/import", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_import_page_handle, NO_FIELDS },
 	{ "POST", "/import", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
@@ -322,6 +383,42 @@ const struct route routes_table[] = {
 	{ "POST", "/settings/wording", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_FORM, 0, FIELDS(dash_settings_wording_fields), NO_FIELDS, 0,
 		dash_settings_wording_handle, NO_FIELDS },
+	{ "POST", "/settings/booking", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, 0, FIELDS(dash_booking_fields), NO_FIELDS, 0,
+		dash_booking_handle, NO_FIELDS },
+	{ "POST", "/settings/automatic-messages", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(msgswitch_form_fields), NO_FIELDS, 0,
+		msgswitch_dash_handle, NO_FIELDS },
+	/* calendar feeds, held syncs, events without a contact (dash_calendar.c) */
+	{ "GET", "/settings/calendars", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_calendars_handle, NO_FIELDS },
+	{ "POST", "/settings/calendars", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
+		ROUTE_BODY_FORM, PAGE_MAX_FORM, FIELDS(dash_calendar_add_fields), NO_FIELDS, 0,
+		dash_calendar_add_handle, NO_FIELDS },
+	{ "POST", "/settings/calendars/country", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(dash_calendar_country_fields), NO_FIELDS,
+		0, dash_calendar_country_handle, NO_FIELDS },
+	{ "POST", "/settings/calendars/auto-confirm", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(dash_calendar_auto_fields), NO_FIELDS, 0,
+		dash_calendar_auto_handle, NO_FIELDS },
+	{ "POST", "/settings/calendars/{id}/remove", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_calendar_remove_handle, NO_FIELDS },
+	{ "POST", "/settings/calendars/{id}/enabled", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(dash_calendar_enabled_fields), NO_FIELDS,
+		0, dash_calendar_enabled_handle, NO_FIELDS },
+	{ "POST", "/settings/calendars/{id}/sync", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_calendar_sync_handle, NO_FIELDS },
+	{ "GET", "/calendar-holds/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_calendar_hold_handle, NO_FIELDS },
+	{ "POST", "/calendar-holds/{id}", valid_id, VALID_INT64, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_FORM, 0, FIELDS(dash_calendar_hold_fields), NO_FIELDS, 0,
+		dash_calendar_hold_decide_handle, NO_FIELDS },
+	{ "GET", "/calendar-events/no-contact", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,
+		ROUTE_RENDER_PAGE, ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0,
+		dash_calendar_no_contact_handle, NO_FIELDS },
 	{ "GET", "/settings/greeting", NULL, VALID_TEXT, ROUTE_AUTH_SESSION, ROUTE_RENDER_PAGE,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, dash_greeting_handle, NO_FIELDS },
 	{ "POST", "/settings/greeting/code", NULL, VALID_TEXT, ROUTE_AUTH_SESSION,

@@ -8,6 +8,7 @@
 #include "flow.h"
 #include "form.h"
 #include "http.h"
+#include "inbox.h"
 #include "log.h"
 #include "db.h"
 #include "valid.h"
@@ -74,7 +75,7 @@ const char *sms_classify(const char *body, const char *opt_out_type)
 {
 	static const char *const start[] = { "START", "UNSTOP", NULL };
 	static const char *const help[] = { "HELP", "INFO", NULL };
-	static const char *const digits[] = { "1", "2", "3", NULL };
+	static const char *const digits[] = { "1", "2", "3", "4", NULL };
 	char word[16];
 
 	one_word(body ? body : "", word, sizeof(word));
@@ -87,7 +88,7 @@ const char *sms_classify(const char *body, const char *opt_out_type)
 	if ((opt_out_type && strcmp(opt_out_type, "HELP") == 0) || word_in(word, help))
 		return "help";
 	if (word_in(word, digits))
-		return word[0] == '1' ? "1" : word[0] == '2' ? "2" : "3";
+		return word[0] == '1' ? "1" : word[0] == '2' ? "2" : word[0] == '3' ? "3" : "4";
 	if (strcasecmp(word, "CONFIRM") == 0)
 		return "confirm";
 	if (strcasecmp(word, "NO") == 0)
@@ -347,6 +348,10 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 			    " WHERE reminder_id = $1", 3, p) < 0)
 			goto db_fail;
 	}
+	/* The client's conversation, and the inbox when nobody acted on it. */
+	if (inbox_record(db, a, text_id, v[K_BUSINESS], v[K_REMINDER], f[SMS_FROM].s,
+		    fl->states[st.state].name) < 0)
+		goto db_fail;
 	if (db_commit(db) < 0)
 		goto db_fail;
 	out->state_after = fl->states[st.state].name;
@@ -369,6 +374,33 @@ db_fail:
 	out->error = arena_printf(a, "database error: %s", db_last_error(db));
 	db_rollback(db);
 	return -1;
+}
+
+/* After the flow failed on the text text_id (rolled back): keeps it in
+ * the client's conversation as waiting for a person, in its own
+ * transaction, so a text is never lost to the inbox.  Logs a failure. */
+static void sms_inbox_unanswered(struct app *app, const struct route_input *in,
+	const char *text_id)
+{
+	const struct valid_value *f = in->form.v;
+	const char *v[K_NCOLS];
+	struct db *db = app->db;
+	int found = -1;
+
+	if (db_begin(db) == 0) {
+		found = sms_context(db, in->req->arena, f[SMS_FROM].s, f[SMS_TO].s,
+			app->cfg.from_number, v);
+		if (found > 0 && inbox_record(db, in->req->arena, text_id, v[K_BUSINESS],
+				     v[K_REMINDER], f[SMS_FROM].s, NULL) < 0)
+			found = -1;
+		if (found < 0 || db_commit(db) < 0)
+			found = -1;
+	}
+	if (found < 0) {
+		log_error("sms: text %s could not be kept for the inbox either: %s", f[SMS_SID].s,
+			db_last_error(db));
+		db_rollback(db);
+	}
 }
 
 /* See sms.h. */
@@ -411,6 +443,7 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 	}
 	if (sms_converse(app, in, out, input, text_id) < 0) {
 		log_error("sms: text %s from %s (%s): %s", f[SMS_SID].s, from, input, out->error);
+		sms_inbox_unanswered(app, in, text_id);
 		out->action = arena_printf(a, "%stext recorded; its reply failed: %s", stopped,
 			out->error);
 		return;

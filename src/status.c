@@ -8,6 +8,7 @@
 #include "form.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "valid.h"
 
 #include <stdlib.h>
@@ -162,6 +163,17 @@ static int apply_final(struct db *db, struct arena *a, const char *kind, const c
 			return -1;
 		out->action = arena_printf(a, "%s; %s", reason,
 			rows ? "retry reminder created" : "no retry (policy, staleness or already there)");
+	}
+	/* The last attempt did not reach the client: the office is told, in
+	 * this transaction (once per reminder; a retry just created means
+	 * this was not the last). */
+	if (!ok) {
+		long long n = notify_unreached(db, atoll(v[A_REMINDER]), reason);
+		if (n < 0)
+			return -1;
+		if (n > 0)
+			out->action = arena_printf(a, "%s; the office is told",
+				out->action ? out->action : reason);
 	}
 	if (out->action == NULL)
 		out->action = reason;

@@ -110,14 +110,17 @@ char *wording_expand(struct arena *a, const char *line, const struct wording_val
 
 /* ---- templates ---------------------------------------------------------- */
 
-/* The four message templates, by file; wording_init's copy is the
- * process's (owner: this module, replaced by the next wording_init). */
+/* The four templates of each message, by file; wording_init's copy is
+ * the process's (owner: this module, replaced by the next wording_init). */
 enum { T_SMS, T_SUBJECT, T_TEXT, T_HTML, T_N };
-static const char *const tmpl_files[T_N] = {
-	"sms_reminder.txt", "email_reminder_subject.txt", "email_reminder.txt",
-	"email_reminder.html",
+#define M_N 2 /* enum wording_message */
+static const char *const tmpl_files[M_N][T_N] = {
+	[WORDING_REMINDER] = { "sms_reminder.txt", "email_reminder_subject.txt",
+		"email_reminder.txt", "email_reminder.html" },
+	[WORDING_BOOKING] = { "sms_booking.txt", "email_booking_subject.txt", "email_booking.txt",
+		"email_booking.html" },
 };
-static char *loaded[T_N];
+static char *loaded[M_N][T_N];
 
 /* A template is a few lines; anything near this is a mistake. */
 #define WORDING_MAX_FILE (16 * 1024)
@@ -171,17 +174,19 @@ static char *fill(struct arena *a, const char *tmpl, const char *const *fields)
 	return arena_strdup(a, buf_str(&b));
 }
 
-/* Reads template t under dir into a new string (the one final newline of
- * a one-line template dropped), or NULL with a problem in d. */
-static char *read_template(const char *dir, int t, struct flow_diag *d)
+/* Reads template t of message m under dir into a new string (the one
+ * final newline of a one-line template dropped), or NULL with a problem
+ * in d. */
+static char *read_template(const char *dir, int m, int t, struct flow_diag *d)
 {
-	char *path = xasprintf("%s/%s", dir, tmpl_files[t]);
+	char *path = xasprintf("%s/%s", dir, tmpl_files[m][t]);
 	size_t len = 0;
 	char *text = util_read_file(path, WORDING_MAX_FILE, &len);
 
 	if (text == NULL) {
-		flow_diag_add(d, "%s: cannot read the %s template (missing, or over %d bytes)",
-			path, t == T_SMS ? "reminder text" : "reminder email", WORDING_MAX_FILE);
+		flow_diag_add(d, "%s: cannot read the %s %s template (missing, or over %d bytes)",
+			path, m == WORDING_BOOKING ? "booking confirmation" : "reminder",
+			t == T_SMS ? "text" : "email", WORDING_MAX_FILE);
 	} else if (strlen(text) != len || !valid_utf8(text, len)) {
 		flow_diag_add(d, "%s: not UTF-8 text", path);
 		free(text);
@@ -247,53 +252,59 @@ static void check_email(int t, const char *text, const char *path, struct flow_d
 
 /* Loads the templates under root into out[] and checks them; returns the
  * number of problems added to d (out[] holds what could be read). */
-static int load_templates(const char *root, char *out[T_N], struct flow_diag *d)
+static int load_templates(const char *root, char *out[M_N][T_N], struct flow_diag *d)
 {
 	char *rel = xasprintf("state_tables/%s", WORDING_DIR);
 	char *dir = flow_path(root, rel);
 	size_t before = d->n;
 
-	for (int t = 0; t < T_N; t++) {
-		char *path = xasprintf("%s/%s", dir, tmpl_files[t]);
-		out[t] = read_template(dir, t, d);
-		if (out[t] && t == T_SMS)
-			wording_check_sms_text(out[t], WORDING_SMS_REMINDER, path, d);
-		else if (out[t])
-			check_email(t, out[t], path, d);
-		free(path);
-	}
+	/* A booking confirmation follows a reminder's rules: the same
+	 * fields, the opt-out, 2 segments at the longest. */
+	for (int m = 0; m < M_N; m++)
+		for (int t = 0; t < T_N; t++) {
+			char *path = xasprintf("%s/%s", dir, tmpl_files[m][t]);
+			out[m][t] = read_template(dir, m, t, d);
+			if (out[m][t] && t == T_SMS)
+				wording_check_sms_text(out[m][t], WORDING_SMS_REMINDER, path, d);
+			else if (out[m][t])
+				check_email(t, out[m][t], path, d);
+			free(path);
+		}
 	free(dir);
 	free(rel);
 	return (int)(d->n - before);
 }
 
+static void free_templates(char *t[M_N][T_N])
+{
+	for (int m = 0; m < M_N; m++)
+		for (int i = 0; i < T_N; i++)
+			free(t[m][i]);
+}
+
 int wording_check_templates(const char *root, struct flow_diag *d)
 {
-	char *t[T_N];
+	char *t[M_N][T_N];
 	int n = load_templates(root, t, d);
 
-	for (int i = 0; i < T_N; i++)
-		free(t[i]);
+	free_templates(t);
 	return n;
 }
 
 int wording_init(const char *root, char *err, size_t errlen)
 {
 	struct flow_diag d = { NULL, 0 };
-	char *t[T_N];
+	char *t[M_N][T_N];
 	int rc = -1;
 
 	if (load_templates(root, t, &d) > 0) {
 		snprintf(err, errlen, "the message templates do not pass ringfence check: %s",
 			d.msgs[0]);
-		for (int i = 0; i < T_N; i++)
-			free(t[i]);
+		free_templates(t);
 		goto out;
 	}
-	for (int i = 0; i < T_N; i++) {
-		free(loaded[i]);
-		loaded[i] = t[i];
-	}
+	free_templates(loaded);
+	memcpy(loaded, t, sizeof(loaded));
 	rc = 0;
 out:
 	flow_diag_free(&d);
@@ -334,12 +345,18 @@ static const char **message_fields(struct arena *a, const struct wording *w,
 char *wording_sms(struct arena *a, const struct wording *w, const struct wording_values *v,
 	char *err, size_t errlen)
 {
+	return wording_message_sms(a, WORDING_REMINDER, w, v, err, errlen);
+}
+
+char *wording_message_sms(struct arena *a, enum wording_message m, const struct wording *w,
+	const struct wording_values *v, char *err, size_t errlen)
+{
 	struct wording_values sv = *v;
 	struct wording_segments sg;
 	const char **f;
 	char *text;
 
-	if (loaded[T_SMS] == NULL) {
+	if ((unsigned)m >= M_N || loaded[m][T_SMS] == NULL) {
 		snprintf(err, errlen, "the message templates are not loaded");
 		return NULL;
 	}
@@ -349,7 +366,7 @@ char *wording_sms(struct arena *a, const struct wording *w, const struct wording
 		snprintf(err, errlen, "the business's message wording does not pass its check");
 		return NULL;
 	}
-	text = fill(a, loaded[T_SMS], (const char *const *)f);
+	text = fill(a, loaded[m][T_SMS], (const char *const *)f);
 	if (text == NULL) {
 		snprintf(err, errlen, "the text template does not render");
 		return NULL;
@@ -363,29 +380,56 @@ char *wording_sms(struct arena *a, const struct wording *w, const struct wording
 	return text;
 }
 
+/* Template t of message m, or NULL when not loaded. */
+static const char *template_of(enum wording_message m, int t)
+{
+	return (unsigned)m < M_N ? loaded[m][t] : NULL;
+}
+
 char *wording_email_subject(struct arena *a, const struct wording *w,
 	const struct wording_values *v)
 {
-	const char **f = loaded[T_SUBJECT] ? message_fields(a, w, v, NULL) : NULL;
-	return f ? fill(a, loaded[T_SUBJECT], (const char *const *)f) : NULL;
+	return wording_message_subject(a, WORDING_REMINDER, w, v);
+}
+
+char *wording_message_subject(struct arena *a, enum wording_message m, const struct wording *w,
+	const struct wording_values *v)
+{
+	const char *t = template_of(m, T_SUBJECT);
+	const char **f = t ? message_fields(a, w, v, NULL) : NULL;
+	return f ? fill(a, t, (const char *const *)f) : NULL;
+}
+
+char *wording_email_text(struct arena *a, const struct wording *w,
+	const struct wording_values *v, const char *unsubscribe_url)
+{
+	return wording_message_text(a, WORDING_REMINDER, w, v, unsubscribe_url);
 }
 
 /* The email's plain-text part.  An email cannot be answered STOP: its
  * template carries the unsubscribe link instead, which stops every
  * channel. */
-char *wording_email_text(struct arena *a, const struct wording *w,
+char *wording_message_text(struct arena *a, enum wording_message m, const struct wording *w,
 	const struct wording_values *v, const char *unsubscribe_url)
 {
-	const char **f = loaded[T_TEXT] ? message_fields(a, w, v, unsubscribe_url) : NULL;
-	return f ? fill(a, loaded[T_TEXT], (const char *const *)f) : NULL;
+	const char *t = template_of(m, T_TEXT);
+	const char **f = t ? message_fields(a, w, v, unsubscribe_url) : NULL;
+	return f ? fill(a, t, (const char *const *)f) : NULL;
 }
 
-/* The HTML part, through the escaping template writer. */
 int wording_email_html(struct arena *a, struct buf *html, const struct wording *w,
 	const struct wording_values *v, const char *unsubscribe_url)
 {
-	const char **f = loaded[T_HTML] ? message_fields(a, w, v, unsubscribe_url) : NULL;
-	return f ? html_render(html, loaded[T_HTML], (const char *const *)f) : -1;
+	return wording_message_html(a, WORDING_REMINDER, html, w, v, unsubscribe_url);
+}
+
+/* The HTML part, through the escaping template writer. */
+int wording_message_html(struct arena *a, enum wording_message m, struct buf *html,
+	const struct wording *w, const struct wording_values *v, const char *unsubscribe_url)
+{
+	const char *t = template_of(m, T_HTML);
+	const char **f = t ? message_fields(a, w, v, unsubscribe_url) : NULL;
+	return f ? html_render(html, t, (const char *const *)f) : -1;
 }
 
 int wording_load(struct db *db, struct arena *a, long long business_id, struct wording *w)
@@ -938,10 +982,17 @@ int wording_check_lines(struct arena *a, const struct wording *w, char *err, siz
 	*field = "greeting";
 	g = wording_expand(a, w->greeting, &worst);
 	c = wording_expand(a, w->closing, &worst);
-	if (loaded[T_SMS] == NULL || g == NULL || c == NULL ||
-		(text = longest(a, loaded[T_SMS], g, c)) == NULL) {
-		snprintf(err, errlen, "The text message cannot be built now; nothing was saved.");
-		return -1;
+	/* Every text the lines go into: the reminder and the booking
+	 * confirmation. */
+	for (int m = 0; m < M_N; m++) {
+		if (loaded[m][T_SMS] == NULL || g == NULL || c == NULL ||
+			(text = longest(a, loaded[m][T_SMS], g, c)) == NULL) {
+			snprintf(err, errlen, "The text message cannot be built now; nothing was"
+				" saved.");
+			return -1;
+		}
+		if (wording_sms_segments_bound(text) > WORDING_SMS_MAX_SEGMENTS)
+			break;
 	}
 	if (wording_sms_segments_bound(text) <= WORDING_SMS_MAX_SEGMENTS)
 		return 0;

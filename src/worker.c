@@ -8,6 +8,7 @@
 #include "db.h"
 #include "flow.h"
 #include "log.h"
+#include "office_mail.h"
 #include "proc_pool.h"
 #include "outbound.h"
 #include "queue.h"
@@ -150,6 +151,7 @@ struct worker_opts {
 	int concurrency;
 	int once;
 	int reconcile_once;
+	int office_mail_once;
 	int lease_s;
 	int reconcile_s;
 };
@@ -192,6 +194,18 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL); /* a signal cuts it short: the loop checks */
 }
 
+/* One pass of the office's email (office_mail.h); a line when it did
+ * anything. */
+static void run_office_mail(const struct outbound_ctx *ctx)
+{
+	struct office_mail_stats st;
+	if (office_mail_pass(ctx, clock_now_s(), &st) == 0 &&
+		(st.sent || st.failed || st.unknown || st.blocked || st.held || st.skipped || st.lost))
+		log_info("office mail: %d sent, %d failed, %d unknown, %d blocked, %d held,"
+			 " %d skipped, %d lost", st.sent, st.failed, st.unknown, st.blocked, st.held,
+			st.skipped, st.lost);
+}
+
 static void run_reconcile(const struct config *cfg, struct db *db, struct audit *au,
 	struct arena *job)
 {
@@ -220,7 +234,7 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 	struct worker_limits lim = { cfg->limit_recipient_day, cfg->limit_recipient_all_day,
 		cfg->limit_business_hour };
 	char name[64], host[48] = "";
-	long long last_reconcile = 0;
+	long long last_reconcile = 0, last_office_mail = 0;
 	int rc = 0, redis_down = 0;
 
 	gethostname(host, sizeof(host) - 1);
@@ -236,6 +250,13 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 			run_reconcile(cfg, db, au, job);
 			arena_reset(job);
 			last_reconcile = now_ms;
+		}
+		/* The office's email: the first process, every few seconds. */
+		if (index == 0 && !o->once &&
+			now_ms - last_office_mail >= OFFICE_MAIL_INTERVAL_S * 1000LL) {
+			run_office_mail(&ctx);
+			arena_reset(job);
+			last_office_mail = now_ms;
 		}
 		got = queue_pop(r, &id);
 		if (got < 0) {
@@ -306,6 +327,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ringfence worker [--concurrency N] [--once] [--reconcile-once]\n"
+		"                        [--office-mail-once]\n"
 		"                        [--lease SECONDS] [--reconcile-interval SECONDS]\n\n"
 		"Takes reminder ids from the Redis ready set, claims each in PostgreSQL with one\n"
 		"conditional statement, then places the call, sends the text or the email\n"
@@ -313,6 +335,8 @@ static void usage(FILE *out)
 		"  --concurrency N        worker processes (1..%d, default 1)\n"
 		"  --once                 drain the ready set, then exit\n"
 		"  --reconcile-once       settle unknown outcomes once (never sends), then exit\n"
+		"  --office-mail-once     send the office's notification emails once, then exit\n"
+		"                         (the first worker process does it every %d s)\n"
 		"  --lease S              seconds a claimed attempt may stay 'dialing' (1..3600,\n"
 		"                         default %d); after it the reconciler calls it unknown\n"
 		"  --reconcile-interval S seconds between reconciler passes (default %d)\n"
@@ -320,7 +344,7 @@ static void usage(FILE *out)
 		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_REDIS_URL, RINGFENCE_PUBLIC_URL,\n"
 		"TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (TWILIO_API_URL, TWILIO_FROM_NUMBER,\n"
 		"RINGFENCE_SMTP_URL, RINGFENCE_ALLOWED_CONTACTS as configured).\n",
-		WORKER_MAX_CONCURRENCY, WORKER_LEASE_S, WORKER_RECONCILE_S);
+		WORKER_MAX_CONCURRENCY, OFFICE_MAIL_INTERVAL_S, WORKER_LEASE_S, WORKER_RECONCILE_S);
 }
 
 /* The value of flag argv[*i] (moving *i past it), a whole number from lo
@@ -358,7 +382,7 @@ static const char *worker_pool_what(void *ctx, int slot)
 
 int worker_main(int argc, char **argv)
 {
-	struct worker_opts o = { 1, 0, 0, WORKER_LEASE_S, WORKER_RECONCILE_S };
+	struct worker_opts o = { 1, 0, 0, 0, WORKER_LEASE_S, WORKER_RECONCILE_S };
 	struct config cfg;
 	struct flow_diag d;
 	struct flow *f = NULL;
@@ -377,6 +401,8 @@ int worker_main(int argc, char **argv)
 			o.once = 1;
 		} else if (strcmp(argv[i], "--reconcile-once") == 0) {
 			o.reconcile_once = 1;
+		} else if (strcmp(argv[i], "--office-mail-once") == 0) {
+			o.office_mail_once = 1;
 		} else if (strcmp(argv[i], "--concurrency") == 0) {
 			if (int_arg(argc, argv, &i, 1, WORKER_MAX_CONCURRENCY, &o.concurrency) < 0)
 				return 2;
@@ -413,6 +439,24 @@ int worker_main(int argc, char **argv)
 		if (rc == 0)
 			printf("reconcile: %d expired, %d placed, %d not placed, %d still unknown\n",
 				st.expired, st.placed, st.not_placed, st.still_unknown);
+		arena_free(job);
+		audit_close(au);
+		rds_close(r);
+		db_close(db);
+		return rc;
+	}
+	if (o.office_mail_once) {
+		struct db *db = db_open(cfg.database_url);
+		struct rds *r = rds_open(cfg.redis_url);
+		struct audit *au = audit_open(r, cfg.audit_fallback);
+		struct arena *job = arena_new(0);
+		struct outbound_ctx ctx = { .cfg = &cfg, .db = db, .rds = r, .audit = au, .job = job };
+		struct office_mail_stats st;
+		rc = office_mail_pass(&ctx, clock_now_s(), &st) < 0 ? 1 : 0;
+		if (rc == 0)
+			printf("office mail: %d sent, %d failed, %d unknown, %d blocked, %d held,"
+			       " %d skipped, %d lost\n", st.sent, st.failed, st.unknown, st.blocked,
+				st.held, st.skipped, st.lost);
 		arena_free(job);
 		audit_close(au);
 		rds_close(r);

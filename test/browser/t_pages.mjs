@@ -24,6 +24,8 @@ const OWNER_PAGES = [
 	'/settings/api-keys',
 	'/settings/users',
 	'/settings/sessions',
+	'/settings/calendars',
+	'/calendar-events/no-contact',
 	'/account/password',
 ];
 const OPERATOR_PAGES = ['/operator/businesses', '/operator/failsafe', '/today'];

@@ -29,6 +29,11 @@ int dash_clients_tests(void); /* test_dash_clients.c: the clients pages and CSV 
 int dash_settings_tests(void); /* test_dash_settings.c: settings, wording previews, API keys, users, flows */
 int taskcode_tests(void);     /* test_taskcode.c: task codes, the inbound call, recorded greetings, guess throttles */
 int trial_tests(void);        /* test_trial.c: verification, the new business's own failsafe, test reminder rules */
+int switch_tests(void);       /* test_switchbook.c: the automatic-messages switch on the dashboard, API and CLI */
+int booking_tests(void);      /* test_switchbook.c: booking confirmations through the simulator */
+int notify_tests(void);       /* test_notify.c: what the office is told: dashboard, email, unreached clients */
+int calendar_pages_tests(void); /* test_calendar_pages.c: calendar feeds, held syncs, proposed clients: pages and API */
+int inbox_tests(void);        /* test_inbox.c: the reply inbox, conversations, staff replies through the worker and the simulator */
 int calsync_tests(void);      /* test_calsync.c: calendar feeds synced into appointments, the mass-change guard */
 int isolation_tests(void);    /* test_isolation.c: every id route with another business's ids is 404 and changes nothing */
 int restarts_tests(void);     /* test_restarts.c: the contact limits across restarts (last: it restarts the stack) */

@@ -1055,6 +1055,26 @@ void hx_snapshot_or_fail(const struct hx_call *c, struct hx_snapshot *s)
 	PQclear(res);
 }
 
+void hx_notified_or_fail(const char *appointment_id, const char *kind, const char *like,
+	const char *never, long long want)
+{
+	const char *p[4] = { appointment_id, kind, like, never };
+	long long all = hx_db_int_or_fail("SELECT count(*) FROM office_notifications"
+		" WHERE appointment_id = $1::bigint", 1, p);
+	long long ok = hx_db_int_or_fail("SELECT count(*) FROM office_notifications o"
+		" JOIN appointments a ON a.id = o.appointment_id"
+		" WHERE o.appointment_id = $1::bigint AND o.kind = $2 AND o.detail LIKE $3"
+		" AND strpos(o.detail, $4) = 0"
+		" AND o.business_id = a.business_id AND o.client_id = a.client_id", 4, p);
+
+	if (all != want || ok != want) {
+		char *got = hx_db_value_or_fail("SELECT string_agg(kind || ': ' || detail, '; ')"
+			" FROM office_notifications WHERE appointment_id = $1::bigint", 1, p);
+		fail_msg("appointment %s: %lld notification(s) (%s), expected %lld of %s '%s'",
+			appointment_id, all, got ? got : "none", want, kind, like);
+	}
+}
+
 void hx_snapshot_same_or_fail(const struct hx_snapshot *a, const struct hx_snapshot *b,
 	const char *what)
 {

@@ -341,6 +341,13 @@ void hx_snapshot_or_fail(const struct hx_call *c, struct hx_snapshot *s);
 void hx_snapshot_same_or_fail(const struct hx_snapshot *a, const struct hx_snapshot *b,
 	const char *what);
 
+/* Fails the test unless the appointment has exactly want office
+ * notifications (office_notifications), all of kind, for the
+ * appointment's business and client, each detail LIKE like and without
+ * never (the appointment's notes, say). */
+void hx_notified_or_fail(const char *appointment_id, const char *kind, const char *like,
+	const char *never, long long want);
+
 /* ---- Redis audit trail --------------------------------------------------- */
 
 /* Every record of audit stream key ("audit:call:CA..."), oldest first, as

@@ -1913,6 +1913,9 @@ static void test_openapi_document(void **state)
 			{ "post", "/api/v1/appointments" }, { "get", "/api/v1/appointments" },
 			{ "get", "/api/v1/appointments/{id}" }, { "patch", "/api/v1/appointments/{id}" },
 			{ "post", "/api/v1/appointments/{id}/cancel" }, { "get", "/api/v1/openapi.json" },
+			{ "get", "/api/v1/calendar-feeds" }, { "post", "/api/v1/calendar-feeds" },
+			{ "delete", "/api/v1/calendar-feeds/{id}" },
+			{ "post", "/api/v1/clients/{id}/confirm" },
 		};
 		json_t *doc = json_load_file(OAS_API_SPEC_PATH, 0, &jerr);
 		for (size_t i = 0; i < ARRAY_LEN(routes); i++)

@@ -11,7 +11,8 @@
 static const char good_client[] =
 	"{\"id\": 7, \"name\": \"Ann\", \"phone\": \"+15550100123\", \"email\": null,"
 	" \"time_zone\": \"Europe/Paris\", \"do_not_call\": false, \"opted_out\": false,"
-	" \"opted_out_at\": null, \"phone_invalid_at\": null,"
+	" \"opted_out_at\": null, \"phone_invalid_at\": null, \"proposed_at\": null,"
+	" \"proposed_from\": null, \"confirmed_at\": null, \"confirmed_by\": null,"
 	" \"created_at\": \"2026-12-07T10:00:00Z\"}";
 
 static const char *const json_headers[] = { "Content-Type", NULL };
@@ -77,7 +78,9 @@ static void test_good_exchanges(void **state)
 #define CLIENT_DOC(id, phone, created_at, extra) \
 	"{\"id\": " id ", \"name\": \"Ann\", \"phone\": " phone ", \"email\": null," \
 	" \"time_zone\": null, \"do_not_call\": false, \"opted_out\": false," \
-	" \"opted_out_at\": null, \"phone_invalid_at\": null, \"created_at\": " created_at \
+	" \"opted_out_at\": null, \"phone_invalid_at\": null, \"proposed_at\": null," \
+	" \"proposed_from\": null, \"confirmed_at\": null, \"confirmed_by\": null," \
+	" \"created_at\": " created_at \
 	extra "}"
 
 /* Client documents the description refuses, and the member the reason names. */

@@ -361,6 +361,7 @@ static void test_cross_business(void **state)
 		" WHERE id = $1::bigint", 1, p);
 	starts = local_time_or_fail(a.o.biz, 3, "12:00");
 #define SNAP "SELECT a.status || a.starts_at || a.notes || COALESCE(a.callback_done_at::text, '')" \
+	" || COALESCE(a.reschedule_done_at::text, '')" \
 	" || (SELECT count(*) FROM reminders r WHERE r.appointment_id = a.id)" \
 	" || (SELECT string_agg(status, ',') FROM contact_attempts WHERE business_id = a.business_id)" \
 	" FROM appointments a WHERE a.id = $1::bigint"
@@ -380,6 +381,9 @@ static void test_cross_business(void **state)
 	free(post_or_fail(b.o.c, path, 404, NULL, NULL, NULL, NULL));
 	free(path);
 	path = xasprintf("/appointments/%lld/callback-done", id);
+	free(post_or_fail(b.o.c, path, 404, NULL, NULL, NULL, NULL));
+	free(path);
+	path = xasprintf("/appointments/%lld/reschedule-done", id);
 	free(post_or_fail(b.o.c, path, 404, NULL, NULL, NULL, NULL));
 	free(path);
 	path = xasprintf("/appointments/%lld/test-reminder", id);
@@ -414,6 +418,19 @@ static void test_cross_business(void **state)
 	biz_free(&b);
 }
 
+/* A business with one appointment in two days, for a request card: its
+ * id, as text into ids and the owner's user id into uid. */
+static long long card_fixture_or_fail(struct biz *b, char ids[24], char uid[24])
+{
+	long long id;
+
+	biz_or_fail(b, NULL);
+	id = create_or_fail(b, 2, "16:00", "");
+	snprintf(ids, 24, "%lld", id);
+	snprintf(uid, 24, "%lld", b->o.acc.user_id);
+	return id;
+}
+
 static void test_callback_card(void **state)
 {
 	struct biz b;
@@ -421,10 +438,7 @@ static void test_callback_card(void **state)
 	long long id;
 	(void)state;
 
-	biz_or_fail(&b, NULL);
-	id = create_or_fail(&b, 2, "16:00", "");
-	snprintf(ids, sizeof(ids), "%lld", id);
-	snprintf(uid, sizeof(uid), "%lld", b.o.acc.user_id);
+	id = card_fixture_or_fail(&b, ids, uid);
 	body = dc_get_or_fail(b.o.c, "/today", 200);
 	assert_null(strstr(body, "id=\"callbacks\""));
 	free(body);
@@ -448,6 +462,77 @@ static void test_callback_card(void **state)
 	body = dc_get_or_fail(b.o.c, "/today", 200);
 	assert_null(strstr(body, "id=\"callbacks\""));
 	free(body);
+	biz_free(&b);
+}
+
+/* An appointment whose client asked to reschedule (keypad or text 4)
+ * shows in the "Reschedule requests" card, with a badge in the list and
+ * on its page, and on its timeline; Done (with the CSRF token only)
+ * records who and when and takes it off the card; a later request shows
+ * again. */
+static void test_reschedule_card(void **state)
+{
+	struct biz b;
+	char ids[24], uid[24], *body, *path, *page;
+	const char *p[2] = { ids, uid };
+	long long id;
+	struct dc_response r;
+	(void)state;
+
+	id = card_fixture_or_fail(&b, ids, uid);
+	page = xasprintf("/appointments/%lld", id);
+	path = xasprintf("/appointments/%lld/reschedule-done", id);
+	body = dc_get_or_fail(b.o.c, "/today", 200);
+	assert_null(strstr(body, "id=\"reschedules\""));
+	assert_null(strstr(body, "asked to reschedule"));
+	free(body);
+	hx_db_cmd_or_fail("UPDATE appointments SET reschedule_requested_at = now()"
+		" WHERE id = $1::bigint", 1, p);
+	body = dc_get_or_fail(b.o.c, "/today", 200);
+	has_or_fail(body, "id=\"reschedules\"", "reschedule card");
+	has_or_fail(body, "<h2>Reschedule requests</h2>", "reschedule card's title");
+	has_or_fail(body, b.phone, "reschedule card's number");
+	has_or_fail(body, path, "reschedule card's Done form");
+	has_or_fail(body, "asked to reschedule", "the list's badge");
+	assert_null(strstr(body, "id=\"callbacks\""));
+	free(body);
+	body = dc_get_or_fail(b.o.c, page, 200);
+	has_or_fail(body, "Asked to reschedule", "the appointment's badge");
+	has_or_fail(body, "The client asked to reschedule", "timeline");
+	free(body);
+
+	/* Without the CSRF token: refused, nothing done. */
+	assert_int_equal(dc_post_form(b.o.c, path, &r, "csrf", NULL, NULL), 0);
+	assert_int_equal(r.status, 403);
+	dc_response_free(&r);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM appointments WHERE id = $1::bigint"
+		" AND reschedule_done_at IS NULL", 1, p), 1);
+
+	free(dc_get_or_fail(b.o.c, "/today", 200)); /* the token */
+	body = post_or_fail(b.o.c, path, 303, NULL, NULL, NULL, NULL);
+	assert_string_equal(body, "/today?notice=reschedule_done");
+	free(body);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM appointments WHERE id ="
+		" $1::bigint AND reschedule_done_at IS NOT NULL AND reschedule_done_by = $2::bigint"
+		" AND callback_done_at IS NULL", 2, p), 1);
+	body = dc_get_or_fail(b.o.c, "/today?notice=reschedule_done", 200);
+	assert_null(strstr(body, "id=\"reschedules\""));
+	assert_null(strstr(body, "asked to reschedule"));
+	has_or_fail(body, "The reschedule request was marked done.", "notice");
+	free(body);
+	body = dc_get_or_fail(b.o.c, page, 200);
+	assert_null(strstr(body, "Asked to reschedule"));
+	has_or_fail(body, "Reschedule request done (marked by ", "timeline");
+	free(body);
+
+	/* Asked again after that: open again. */
+	hx_db_cmd_or_fail("UPDATE appointments SET reschedule_requested_at = now() + interval '1 second'"
+		" WHERE id = $1::bigint", 1, p);
+	body = dc_get_or_fail(b.o.c, "/today", 200);
+	has_or_fail(body, "id=\"reschedules\"", "a later request");
+	free(body);
+	free(page);
+	free(path);
 	biz_free(&b);
 }
 
@@ -937,6 +1022,7 @@ int dash_appointments_tests(void)
 		cmocka_unit_test(test_reschedule_and_cancel),
 		cmocka_unit_test(test_cross_business),
 		cmocka_unit_test(test_callback_card),
+		cmocka_unit_test(test_reschedule_card),
 		cmocka_unit_test(test_test_reminder),
 		cmocka_unit_test(test_test_reminder_window),
 		cmocka_unit_test(test_test_reminder_sent_by_worker),

@@ -375,8 +375,8 @@ static void test_wording_preview_and_save(void **state)
 	free(want);
 	assert_non_null(strstr(b, "not saved yet"));
 	/* The text names the replies that work, and its way out. */
-	assert_non_null(strstr(b, "Reply 1 to confirm, 2 to cancel, 3 for a call back. Reply"
-		" STOP to stop these texts."));
+	assert_non_null(strstr(b, "Reply 1 to confirm, 2 to cancel, 3 for a call back, 4 to"
+		" reschedule. Reply STOP to stop these texts."));
 	/* U+00E9 is GSM-7's own: the text stays GSM-7. */
 	assert_non_null(strstr(b, "(GSM-7: 160 in one"));
 	assert_non_null(strstr(b, "Subject: Appointment reminder from"));

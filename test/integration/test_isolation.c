@@ -26,7 +26,7 @@
 struct other {
 	struct dc_account acc;
 	char client[24], appt[24], reminder[24], attempt[24], session[24], upload[24], key[24],
-		user2[24], policy[24], biz[24];
+		user2[24], policy[24], biz[24], feed[24], hold[24];
 };
 
 /* One request of the walk: method, path with one %s for the id (the
@@ -45,12 +45,22 @@ static const struct target targets[] = {
 	{ "POST", "/appointments/%s", "appt", "starts_at=2030-01-02T10:00&notes=x" },
 	{ "POST", "/appointments/%s/cancel", "appt", "" },
 	{ "POST", "/appointments/%s/callback-done", "appt", "" },
+	{ "POST", "/appointments/%s/reschedule-done", "appt", "" },
 	{ "POST", "/appointments/%s/test-reminder", "appt", "channel=voice" },
 	{ "POST", "/decisions/%s", "attempt", "decision=reached&reason=isolation" },
 	{ "GET", "/clients/%s", "client", NULL },
 	{ "GET", "/clients/%s/edit", "client", NULL },
 	{ "POST", "/clients/%s", "client", "name=Changed&phone=%2B15550100000&email=&time_zone=" },
 	{ "POST", "/clients/%s/opt-out", "client", "" },
+	{ "POST", "/clients/%s/confirm", "client", "" },
+	{ "POST", "/settings/calendars/%s/remove", "feed", "" },
+	{ "POST", "/settings/calendars/%s/enabled", "feed", "enabled=off" },
+	{ "POST", "/settings/calendars/%s/sync", "feed", "" },
+	{ "GET", "/calendar-holds/%s", "hold", NULL },
+	{ "POST", "/calendar-holds/%s", "hold", "decision=reject&reason=isolation" },
+	{ "GET", "/clients/%s/messages", "client", NULL },
+	{ "POST", "/clients/%s/messages", "client", "body=Isolation+reply" },
+	{ "POST", "/clients/%s/messages/answered", "client", "" },
 	{ "POST", "/import/%s/commit", "upload", "" },
 	{ "POST", "/settings/sessions/%s/revoke", "session", "" },
 	{ "POST", "/settings/api-keys/%s/revoke", "key", "" },
@@ -66,6 +76,8 @@ static const struct target targets[] = {
 	{ "POST", "/api/v1/appointments/%s/cancel", "appt", "{}" },
 	{ "GET", "/api/v1/clients/%s", "client", NULL },
 	{ "PATCH", "/api/v1/clients/%s", "client", "{\"name\": \"Changed\"}" },
+	{ "POST", "/api/v1/clients/%s/confirm", "client", "{}" },
+	{ "DELETE", "/api/v1/calendar-feeds/%s", "feed", NULL },
 };
 
 /* Rows whose {param} is a name, not another business's id. */
@@ -96,6 +108,10 @@ static const char *other_id(const struct other *o, const char *kind)
 		return o->policy;
 	if (strcmp(kind, "biz") == 0)
 		return o->biz;
+	if (strcmp(kind, "feed") == 0)
+		return o->feed;
+	if (strcmp(kind, "hold") == 0)
+		return o->hold;
 	fail_msg("no id of kind %s", kind);
 	return NULL;
 }
@@ -129,9 +145,9 @@ static void other_or_fail(struct other *o)
 	snprintf(o->biz, sizeof(o->biz), "%lld", o->acc.business_id);
 	p[0] = biz;
 	v = hx_db_value_or_fail(
-		"WITH c AS (INSERT INTO clients (business_id, name, phone, email) "
-		"  VALUES ($1, 'Other business client', '+15550109876', 'other@example.com') "
-		"  RETURNING id), "
+		"WITH c AS (INSERT INTO clients (business_id, name, phone, email, proposed_at, "
+		"  proposed_from) VALUES ($1, 'Other business client', '+15550109876', "
+		"  'other@example.com', now(), 'a calendar event') RETURNING id), "
 		"a AS (INSERT INTO appointments (business_id, client_id, starts_at, notes) "
 		"  SELECT $1, id, now() + interval '3 days', 'private' FROM c RETURNING id), "
 		"r AS (INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, "
@@ -148,9 +164,16 @@ static void other_or_fail(struct other *o)
 		"  VALUES ($1, substr(md5(random()::text), 1, 12), repeat('cd', 32), 'other') "
 		"  RETURNING id), "
 		"pl AS (INSERT INTO reminder_policies (business_id, channel, offset_minutes, "
-		"  stale_after_minutes) VALUES ($1, 'sms', 120, 60) RETURNING id) "
+		"  stale_after_minutes) VALUES ($1, 'sms', 120, 60) RETURNING id), "
+		"f AS (INSERT INTO calendar_feeds (business_id, name, url, created_by) "
+		"  VALUES ($1, 'B calendar', 'https://calendar.example.com/b-secret.ics', 'b') "
+		"  RETURNING id, business_id), "
+		"h AS (INSERT INTO calendar_holds (business_id, feed_id, reason, creates, reschedules, "
+		"  cancels, threshold, content_sha256) SELECT business_id, id, 'would change 99', 99, "
+		"  0, 0, 20, repeat('ab', 32) FROM f RETURNING id) "
 		"SELECT concat_ws(',', (SELECT id FROM c), (SELECT id FROM a), (SELECT id FROM r), "
-		"  (SELECT id FROM t), (SELECT id FROM u), (SELECT id FROM k), (SELECT id FROM pl))",
+		"  (SELECT id FROM t), (SELECT id FROM u), (SELECT id FROM k), (SELECT id FROM pl), "
+		"  (SELECT id FROM f), (SELECT id FROM h))",
 		1, p);
 	field(v, 0, o->client, sizeof(o->client));
 	field(v, 1, o->appt, sizeof(o->appt));
@@ -159,6 +182,8 @@ static void other_or_fail(struct other *o)
 	field(v, 4, o->upload, sizeof(o->upload));
 	field(v, 5, o->key, sizeof(o->key));
 	field(v, 6, o->policy, sizeof(o->policy));
+	field(v, 7, o->feed, sizeof(o->feed));
+	field(v, 8, o->hold, sizeof(o->hold));
 	free(v);
 	/* A second user of B, and a live session of B's owner. */
 	dc_account_or_fail(&second, "staff", NULL);
@@ -206,7 +231,12 @@ static char *fingerprint(const struct other *o)
 		"   WHERE business_id = $1), "
 		" (SELECT count(*) FROM attempt_decisions WHERE business_id = $1), "
 		" (SELECT string_agg(pl::text, ',' ORDER BY id) FROM reminder_policies pl "
-		"   WHERE business_id = $1)))",
+		"   WHERE business_id = $1), "
+		" (SELECT string_agg(f::text, ',' ORDER BY id) FROM calendar_feeds f "
+		"   WHERE business_id = $1), "
+		" (SELECT string_agg(h::text, ',' ORDER BY id) FROM calendar_holds h "
+		"   WHERE business_id = $1), "
+		" (SELECT string_agg(x::text, ',' ORDER BY id) FROM inbox_texts x WHERE business_id = $1)))",
 		1, p);
 }
 

@@ -289,6 +289,14 @@ static void test_sid_fetched(void **state)
 	if (strcmp(s.attempt, "not_placed") != 0)
 		fail_msg("a sid Twilio does not know was reconciled as '%s' (%s)", s.attempt, s.reason);
 	assert_non_null(strstr(s.reason, "20404"));
+	/* The call that never left is the reminder's last attempt: the office
+	 * is told (notify.h), once; the placed one tells nothing. */
+	for (int i = 0; i < 2; i++) {
+		const char *p[1] = { f[i].reminder };
+		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM office_notifications"
+						   " WHERE reminder_id = $1::bigint AND kind = 'unreached'",
+					 1, p), i);
+	}
 	assert_int_equal(sim_count_or_fail("calls", f[0].phone, NULL, NULL), 1);
 	assert_int_equal(sim_count_or_fail("calls", f[1].phone, NULL, NULL), 0);
 	fakeapp_stop(fa);

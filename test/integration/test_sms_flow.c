@@ -5,8 +5,8 @@
  * sends the answer's <Message> back as Twilio does) or by a
  * signed POST to /twilio/sms/inbound, whose TwiML reply the test reads.
  *
- * Confirm, cancel and call back change the appointment as the keypad
- * does; an unrecognised text gets one help text per reminder and then
+ * Confirm, cancel, call back and reschedule change the appointment as the
+ * keypad does, and tell the office once (office_notifications); an unrecognised text gets one help text per reminder and then
  * silence; a reply with nothing pending says so; HELP names the business
  * and its number; STOP opts out (a due text is then not sent) and START
  * opts back in (a due text is sent); of two businesses texting one
@@ -247,6 +247,18 @@ static void wait_count_or_fail(const char *sql, const char *id, long long want, 
 		fail_msg("%s: still %lld after %d ms, expected %lld", what, n, F_WAIT_MS, want);
 }
 
+/* f's appointment has exactly want office notifications of kind, each
+ * naming the client, saying what they did (verb) and "(text)", never the
+ * notes. */
+static void notified_or_fail(const struct hx_rfix *f, const char *kind, const char *verb,
+	long long want)
+{
+	char *like = xasprintf("Flow Test Client %s %% (text)", verb);
+
+	hx_notified_or_fail(f->appt, kind, like, "SECRET", want);
+	free(like);
+}
+
 /* ---- tests -------------------------------------------------------------------- */
 
 /* The simulated client answers the text with YES: the appointment is
@@ -264,6 +276,7 @@ static void test_confirm_by_simulated_reply(void **state)
 		" AND status = 'confirmed' AND confirmed_at IS NOT NULL", f.appt, 1,
 		"the appointment confirmed by the texted YES");
 	sim_reply_or_fail(f.phone, "Flow Confirm Clinic: your appointment on ");
+	notified_or_fail(&f, "confirmed", "confirmed", 1);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM sms_events WHERE appointment_id ="
 		" $1::bigint AND input = 'yes' AND action = 'confirm_reply' AND to_state = 'yes_check'",
 		f.appt), 1);
@@ -287,8 +300,15 @@ static void test_confirm_cancel_and_after(void **state)
 	another_text_or_fail(&f, &later);
 	reply_or_fail(&f, "1", "Flow Cancel Clinic: your appointment on ");
 	appointment_is_or_fail(&f, "confirmed");
+	notified_or_fail(&f, "confirmed", "confirmed", 1);
+	/* Confirmed again: nothing new for the office. */
+	reply_or_fail(&f, "CONFIRM", "Flow Cancel Clinic: your appointment on ");
+	notified_or_fail(&f, "confirmed", "confirmed", 1);
 	reply_or_fail(&f, " 2 ", "is cancelled. To rebook call +15005550006");
 	appointment_is_or_fail(&f, "cancelled");
+	assert_int_equal(count_or_fail("SELECT count(*) FROM office_notifications"
+		" WHERE appointment_id = $1::bigint AND kind = 'cancelled'"
+		" AND detail LIKE 'Flow Test Client cancelled % (text)'", f.appt), 1);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM reminders WHERE id = $1::bigint"
 		" AND status = 'cancelled'", later.reminder), 1);
 	reply_or_fail(&f, "1", "there is no appointment waiting for your answer");
@@ -310,8 +330,63 @@ static void test_callback_then_no(void **state)
 	reply_or_fail(&f, "3", "Flow Callback Clinic will call you back");
 	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments WHERE id = $1::bigint"
 		" AND callback_requested_at IS NOT NULL AND status = 'booked'", f.appt), 1);
+	notified_or_fail(&f, "callback", "asked for a call back about", 1);
+	/* Asked again while the office has not called back: not news. */
+	reply_or_fail(&f, "3", "Flow Callback Clinic will call you back");
+	notified_or_fail(&f, "callback", "asked for a call back about", 1);
 	reply_or_fail(&f, "no", "is cancelled");
 	appointment_is_or_fail(&f, "cancelled");
+}
+
+/* 4 asks to reschedule: the request is noted and the office told (once
+ * while it is open, again once the office marked it done), the reply
+ * names the business, and the appointment stays as it was; a replayed
+ * MessageSid runs nothing.  A 4 with nothing pending says so and tells
+ * nobody. */
+static void test_reschedule_by_text(void **state)
+{
+	struct hx_rfix f, idle;
+	char sid[35], *first, *again;
+	(void)state;
+
+	fixture_or_fail(&f, "Flow Reschedule Clinic");
+	sent_or_fail(&f);
+	hx_random_message_sid(sid);
+	first = post_text_or_fail(sid, f.phone, F_SENDER, "4", NULL);
+	if (strstr(first, "Flow Reschedule Clinic will call you to find a new time") == NULL)
+		fail_msg("text '4': reply '%s'", first);
+	assert_null(strstr(first, "SECRET"));
+	appointment_is_or_fail(&f, "booked");
+	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments WHERE id = $1::bigint"
+		" AND reschedule_requested_at IS NOT NULL AND callback_requested_at IS NULL", f.appt), 1);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM sms_events WHERE reminder_id = $1::bigint"
+		" AND input = '4' AND action = 'reschedule_reply' AND to_state = 'reschedule_check'",
+		f.reminder), 1);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM sms_conversations WHERE reminder_id ="
+		" $1::bigint AND state = 'reschedule'", f.reminder), 1);
+	notified_or_fail(&f, "reschedule", "asked to reschedule", 1);
+	for (int i = 0; i < 2; i++) {
+		again = post_text_or_fail(sid, f.phone, F_SENDER, "4", NULL);
+		assert_string_equal(again, "");
+		free(again);
+	}
+	notified_or_fail(&f, "reschedule", "asked to reschedule", 1);
+	reply_or_fail(&f, " 4 ", "will call you to find a new time");
+	notified_or_fail(&f, "reschedule", "asked to reschedule", 1);
+	{
+		const char *p[1] = { f.appt };
+		hx_db_cmd_or_fail("UPDATE appointments SET reschedule_done_at = now()"
+			" WHERE id = $1::bigint", 1, p);
+	}
+	reply_or_fail(&f, "4", "will call you to find a new time");
+	notified_or_fail(&f, "reschedule", "asked to reschedule", 2);
+	free(first);
+
+	fixture_or_fail(&idle, "Flow Idle Reschedule Clinic");
+	reply_or_fail(&idle, "4", "Flow Idle Reschedule Clinic: there is no appointment waiting");
+	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments WHERE id = $1::bigint"
+		" AND reschedule_requested_at IS NULL", idle.appt), 1);
+	notified_or_fail(&idle, "reschedule", "asked to reschedule", 0);
 }
 
 /* Anything unrecognised gets one help text for the reminder, then
@@ -377,7 +452,8 @@ static void test_help(void **state)
 
 	fixture_or_fail(&f, "Flow Help Clinic");
 	sent_or_fail(&f);
-	reply_or_fail(&f, "HELP", "Flow Help Clinic: reply 1 to confirm, 2 to cancel, 3 for a call back");
+	reply_or_fail(&f, "HELP", "Flow Help Clinic: reply 1 to confirm, 2 to cancel, 3 for a call back,"
+		" 4 to reschedule");
 	reply_or_fail(&f, "info", "Call us: +15005550006");
 	appointment_is_or_fail(&f, "booked");
 
@@ -516,6 +592,7 @@ static void test_replayed_sid(void **state)
 		f.reminder), events);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM inbound_texts WHERE message_sid = $1",
 		sid), 1);
+	notified_or_fail(&f, "callback", "asked for a call back about", 1);
 	free(first);
 	free(at1);
 	free(at2);
@@ -647,6 +724,7 @@ int sms_flow_tests(void)
 		cmocka_unit_test(test_confirm_by_simulated_reply),
 		cmocka_unit_test(test_confirm_cancel_and_after),
 		cmocka_unit_test(test_callback_then_no),
+		cmocka_unit_test(test_reschedule_by_text),
 		cmocka_unit_test(test_unknown_once_then_silence),
 		cmocka_unit_test(test_nothing_pending),
 		cmocka_unit_test(test_late_answer),

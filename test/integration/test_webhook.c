@@ -26,6 +26,9 @@
 /* What the fixture's appointment must sound like (see harness.c). */
 #define EXPECT_DATE "Friday, March 14"
 #define EXPECT_TIME "3:30 PM"
+/* The appointment as the office's notifications say it (24-hour, the
+ * business's zone). */
+#define EXPECT_OFFICE_WHEN "Fri 14 Mar 15:30"
 /* The fixture appointment's confidential note: must never be spoken. */
 #define SECRET_NOTE "latex"
 
@@ -330,6 +333,17 @@ static void choose_at_details(struct hx_call *c, const char *key, const char *en
 	expect_events(c, 2, events);
 }
 
+/* ---- the office is told ------------------------------------------------ */
+
+/* c's appointment has exactly want office notifications, all of kind,
+ * each saying exactly detail (the client, what they did, the appointment
+ * in the business's zone, how): never the notes. */
+static void expect_notified(const struct hx_call *c, const char *kind, const char *detail,
+	long long want)
+{
+	hx_notified_or_fail(c->appointment_id, kind, detail, "CONFIDENTIAL", want);
+}
+
 /* ---- 1. a whole call ------------------------------------------------- */
 
 static void test_full_call_confirm(void **state)
@@ -397,6 +411,8 @@ static void test_full_call_confirm(void **state)
 	assert_string_equal(s.cancelled_at, "");
 	assert_int_equal(s.reminders_pending, c.nreminders_pending);
 	expect_events(&c, 2, events);
+	expect_notified(&c, "confirmed", "Integration Client confirmed " EXPECT_OFFICE_WHEN " (keypad)",
+		1);
 
 	n = audit_wait_call(c.call_sid, 3, "kind", "webhook", "signature", "valid");
 	if (n != 3)
@@ -434,6 +450,8 @@ static void test_cancel(void **state)
 	assert_string_equal(s.confirmed_at, "");
 	assert_int_equal(s.reminders_pending, 0);
 	assert_int_equal(s.reminders_cancelled, c.nreminders_pending);
+	expect_notified(&c, "cancelled", "Integration Client cancelled " EXPECT_OFFICE_WHEN " (keypad)",
+		1);
 	/* The reminder already sent keeps its history. */
 	{
 		const char *p[1] = { c.appointment_id };
@@ -456,6 +474,72 @@ static void test_callback(void **state)
 	assert_string_equal(s.confirmed_at, "");
 	assert_string_equal(s.cancelled_at, "");
 	assert_int_equal(s.reminders_pending, c.nreminders_pending);
+	expect_notified(&c, "callback",
+		"Integration Client asked for a call back about " EXPECT_OFFICE_WHEN " (keypad)", 1);
+}
+
+/* ---- 3b. reschedule -------------------------------------------------- */
+
+/* 4 at the menu (and at its retry) asks to reschedule: the request is
+ * noted, the office told once, the appointment left as it was, and the
+ * caller hears that the office will call, then the call ends.  The same
+ * press replayed runs nothing again. */
+static void test_reschedule(void **state)
+{
+	struct hx_call c;
+	struct hx_snapshot s, again;
+	struct hx_response rs;
+	struct hx_twiml t;
+	const char *p[1];
+	char *url, *first;
+	static const char *const events[][5] = {
+		{ "announce", "1", "details", "", "1" },
+		{ "details", "4", "reschedule", "request_reschedule", "4" },
+	};
+
+	(void)state;
+	fixture_at_details(&c);
+	url = action_url(&c, "details", 1);
+	call_press(&c, url, "4", &rs, &t);
+	expect_goodbye(&t, &rs);
+	if (!hx_twiml_says(&t, c.business_name))
+		fail_msg("the reschedule answer does not name the business:\n%s", buf_str(&rs.body));
+	expect_audio(&t);
+	first = xstrdup(buf_str(&rs.body));
+	hx_twiml_free(&t);
+	hx_response_free(&rs);
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "reschedule");
+	assert_string_equal(s.appointment_status, "booked");
+	assert_string_equal(s.callback_requested_at, "");
+	assert_int_equal(s.reminders_pending, c.nreminders_pending);
+	expect_events(&c, 2, events);
+	p[0] = c.appointment_id;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM appointments WHERE id = $1::bigint"
+		" AND reschedule_requested_at IS NOT NULL AND reschedule_done_at IS NULL", 1, p), 1);
+	expect_notified(&c, "reschedule",
+		"Integration Client asked to reschedule " EXPECT_OFFICE_WHEN " (keypad)", 1);
+
+	/* Twilio retries the same request: the same answer, nothing run. */
+	call_press(&c, url, "4", &rs, &t);
+	hx_twiml_free(&t);
+	assert_string_equal(buf_str(&rs.body), first);
+	hx_response_free(&rs);
+	hx_snapshot_or_fail(&c, &again);
+	hx_snapshot_same_or_fail(&s, &again, "by a replayed 4");
+	expect_notified(&c, "reschedule",
+		"Integration Client asked to reschedule " EXPECT_OFFICE_WHEN " (keypad)", 1);
+	free(url);
+	free(first);
+
+	/* At the menu's retry too. */
+	fixture_at_details(&c);
+	press_expect(&c, "details", 1, "7", "details_retry", 2);
+	press_expect(&c, "details_retry", 2, "4", NULL, 0);
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "reschedule");
+	expect_notified(&c, "reschedule",
+		"Integration Client asked to reschedule " EXPECT_OFFICE_WHEN " (keypad)", 1);
 }
 
 /* ---- 4. answering machines --------------------------------------------- */
@@ -618,6 +702,8 @@ static void test_replay(void **state)
 	hx_snapshot_same_or_fail(&before, &after, "by a replayed confirmation");
 	assert_int_equal(after.events, 2);
 	assert_int_equal(after.seq, 2);
+	expect_notified(&c, "confirmed", "Integration Client confirmed " EXPECT_OFFICE_WHEN " (keypad)",
+		1);
 	/* Eight webhooks: the first, 1, five replays, the confirmation. */
 	if (audit_wait_call(c.call_sid, 8, "kind", "webhook", "signature", "valid") != 8)
 		fail_msg("audit:call:%s does not have the 8 webhook records", c.call_sid);
@@ -1762,6 +1848,7 @@ int webhook_tests(void)
 		cmocka_unit_test(test_full_call_confirm),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_callback),
+		cmocka_unit_test(test_reschedule),
 		cmocka_unit_test(test_timeout_at_announce),
 		cmocka_unit_test(test_answered_by_machine),
 		cmocka_unit_test(test_replay),

@@ -261,7 +261,7 @@ static void test_sms_uses_business_wording(void **state)
 	assert_non_null(strstr(body, "Hello from Worker Test Clinic! you have an appointment on"));
 	assert_non_null(strstr(body, ". Call +"));
 	assert_non_null(strstr(body, " to change. Reply 1 to confirm, 2 to cancel, 3 for a call"
-		" back. Reply STOP to stop these texts."));
+		" back, 4 to reschedule. Reply STOP to stop these texts."));
 	assert_null(strstr(body, "CONFIDENTIAL"));
 	free(body);
 }

@@ -183,7 +183,7 @@ static void timeout(void **state)
 	long long t0 = util_now_ms();
 	r.total_ms = 700;
 	refused(&r, "the calendar server did not answer within 700 ms");
-	assert_true(util_now_ms() - t0 < 3000);
+	assert_true(util_now_ms() - t0 < 20000); /* a runaway bound, not a speed claim */
 	/* the slow answer blocks nobody else */
 	struct calfetch_req r2 = req_for(url);
 	char *ok = url_of("/feed.ics");
@@ -236,7 +236,7 @@ static void huge(void **state)
 	r.url = url2;
 	refused(&r, "the calendar is larger than 1048576 bytes");
 	/* stopped at the cap, not after reading 50 MB */
-	assert_true(util_now_ms() - t0 < 3000);
+	assert_true(util_now_ms() - t0 < 20000); /* a runaway bound, not a speed claim */
 	free(url);
 	free(url2);
 }

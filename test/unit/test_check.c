@@ -197,7 +197,7 @@ static void test_named_flows(void **state)
 		"state_tables/../state_tables: no such flow\n");
 	assert_int_equal(rc, 2);
 	assert_int_equal(st.flows, 1);
-	assert_int_equal(st.states, 10);
+	assert_int_equal(st.states, 11);
 	assert_int_equal(st.problems, 2);
 	free(out);
 
@@ -365,8 +365,8 @@ static void test_check_main(void **state)
 		{ { "check", "-h", NULL }, 0, "usage: ringfence check", "" },
 		{ { "check", "--bogus", NULL }, 2, "", "ringfence check: unknown option '--bogus' (see --help)\n" },
 		{ { "check", "--root", NULL }, 2, "", "ringfence check: --root needs a directory\n" },
-		{ { "check", "--root", ".", NULL }, 0, "check: 3 flows, 38 states, 0 problems\n", "" },
-		{ { "check", "--production", "reminder_call", NULL }, 0, "check: 1 flows, 10 states, 0 problems\n", "" },
+		{ { "check", "--root", ".", NULL }, 0, "check: 3 flows, 41 states, 0 problems\n", "" },
+		{ { "check", "--production", "reminder_call", NULL }, 0, "check: 1 flows, 11 states, 0 problems\n", "" },
 		{ { "check", "--root=" FIX "dead_end", NULL }, 1,
 		  "has no 'timeout' exit (a caller who presses nothing would be stuck)\n"
 		  "check: 1 flows, 3 states, 1 problems\n", "" },
@@ -389,7 +389,7 @@ static void test_check_main(void **state)
 		  "state 'two' of a text flow has no 'other' exit", "" },
 		{ { "check", "--root", FIX "bad_text", NULL }, 1,
 		  "check: 1 flows, 5 states, 8 problems\n", "" },
-		{ { "check", "reminder_sms", NULL }, 0, "check: 1 flows, 15 states, 0 problems\n", "" },
+		{ { "check", "reminder_sms", NULL }, 0, "check: 1 flows, 17 states, 0 problems\n", "" },
 		{ { "check", "--root", FIX "no_such_root", NULL }, 1, "",
 		  "ringfence check: no state_tables directory in " FIX "no_such_root\n" },
 		{ { "check", "--list-actions", NULL }, 0, "request_callback", "" },

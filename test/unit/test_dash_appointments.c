@@ -46,6 +46,9 @@ static const struct word_case word_cases[] = {
 	{ { .channel = "voice", .reminder_status = "completed", ATTEMPT_PLACED,
 	    .call_status = "completed", .call_action = "request_callback" },
 	  "asked for a call back", NULL },
+	{ { .channel = "voice", .reminder_status = "completed", ATTEMPT_PLACED,
+	    .call_status = "completed", .call_action = "request_reschedule" },
+	  "asked to reschedule", NULL },
 	/* Even while the call is still in progress. */
 	{ { .channel = "voice", .reminder_status = "placed", ATTEMPT_PLACED,
 	    .call_status = "in-progress", .call_action = "confirm" }, "confirmed", NULL },

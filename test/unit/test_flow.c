@@ -349,7 +349,8 @@ static void test_path(void **state)
 static void test_load_shipped(void **state)
 {
 	static const char *const terminal[] = {
-		"confirmed", "cancelled", "callback", "machine_message", "no_choice", "goodbye_invalid",
+		"confirmed", "cancelled", "callback", "reschedule", "machine_message", "no_choice",
+		"goodbye_invalid",
 	};
 	static const char *const waiting[] = { "announce", "announce_retry", "details", "details_retry" };
 	struct flow_diag d = { NULL, 0 };
@@ -366,7 +367,7 @@ static void test_load_shipped(void **state)
 	assert_string_equal(f->dir, "state_tables/reminder_call");
 	assert_string_equal(f->audio_dir, "audio/reminder_call");
 	assert_string_equal(f->trans_path, "state_tables/reminder_call/transitions");
-	assert_int_equal(f->nstates, 10);
+	assert_int_equal(f->nstates, 11);
 	assert_string_equal(f->states[f->start].name, "announce");
 	for (size_t i = 0; i < ARRAY_LEN(terminal); i++) {
 		s = flow_state_index(f, terminal[i]);
@@ -410,6 +411,9 @@ static void test_load_shipped(void **state)
 		assert_string_equal(f->states[t->to].name, "no_choice");
 		assert_null(t->action);
 		t = flow_next(f, s, "4");
+		assert_string_equal(f->states[t->to].name, "reschedule");
+		assert_string_equal(t->action, "request_reschedule");
+		t = flow_next(f, s, "5");
 		assert_string_equal(f->states[t->to].name, retry ? "goodbye_invalid" : "details_retry");
 		assert_null(t->action);
 	}

@@ -118,6 +118,10 @@ static void test_golden(void **state)
 		{ "confirmed", "Play(https://rf.example.com/audio/reminder_call/confirmed/confirmed.mp3) Hangup" },
 		{ "cancelled", "Play(https://rf.example.com/audio/reminder_call/cancelled/cancelled.mp3) Hangup" },
 		{ "callback", "Play(" },
+		{ "reschedule", "Play(https://rf.example.com/audio/reminder_call/reschedule/new_time_call_from.mp3)"
+			" Say(Bright Smile Dental) "
+			"Play(https://rf.example.com/audio/reminder_call/reschedule/to_find_new_time_goodbye.mp3)"
+			" Hangup" },
 		{ "goodbye_invalid", "Play(" },
 		{ "machine_message", "Play(" },
 		{ "no_choice", "Play(" },

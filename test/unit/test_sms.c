@@ -32,7 +32,8 @@ static const struct {
 	const char *want;
 } classify_cases[] = {
 	/* The replies a reminder text offers. */
-	{ "1", NULL, "1" }, { " 2 ", NULL, "2" }, { "3\n", NULL, "3" }, { "4", NULL, "other" },
+	{ "1", NULL, "1" }, { " 2 ", NULL, "2" }, { "3\n", NULL, "3" }, { "4", NULL, "4" },
+	{ " 4\t", NULL, "4" }, { "5", NULL, "other" }, { "44", NULL, "other" },
 	{ "12", NULL, "other" }, { "1 2", NULL, "other" }, { "yes", NULL, "yes" },
 	{ "Yes", NULL, "yes" }, { "CONFIRM", NULL, "confirm" }, { "confirm", NULL, "confirm" },
 	{ "no", NULL, "no" }, { "No", NULL, "no" }, { "NOPE", NULL, "other" },

@@ -89,11 +89,11 @@ static void test_sms(void **state)
 	assert_string_equal(wording_sms(a, &def, &vals, err, sizeof(err)),
 		"This is a reminder from Ann & Bo's <Salon>: you have an appointment on Tuesday,"
 		" December 8 at 2:30 PM. To change it, call +15550100123. Reply 1 to confirm,"
-		" 2 to cancel, 3 for a call back. Reply STOP to stop these texts.");
+		" 2 to cancel, 3 for a call back, 4 to reschedule. Reply STOP to stop these texts.");
 	assert_string_equal(wording_sms(a, &mine, &vals, err, sizeof(err)),
 		"Hi from Ann & Bo's <Salon> (+15550100123)! you have an appointment on Tuesday,"
 		" December 8 at 2:30 PM. Questions? +15550100123 Reply 1 to confirm, 2 to cancel,"
-		" 3 for a call back. Reply STOP to stop these texts.");
+		" 3 for a call back, 4 to reschedule. Reply STOP to stop these texts.");
 	assert_null(wording_sms(a, &bad, &vals, err, sizeof(err)));
 	assert_non_null(strstr(err, "does not pass its check"));
 	/* The name in a text is its SMS form, in the lines and the template. */
@@ -132,6 +132,38 @@ static void test_email(void **state)
 	assert_non_null(strstr(text, "reminders from Ann & Bo's <Salon> (calls, texts"));
 	assert_null(wording_email_text(a, &bad, &vals, "https://x.example/u"));
 	assert_int_equal(wording_email_html(a, &html, &bad, &vals, "https://x.example/u"), -1);
+	arena_free(a);
+}
+
+/* The booking confirmation: its own templates, the same fields, lines
+ * and escaping. */
+static void test_booking(void **state)
+{
+	struct arena *a = arena_new(4096);
+	struct wording def = { wording_default_greeting, wording_default_closing };
+	struct wording bad = { "fine", "{notes}" };
+	struct buf html;
+	char err[200], *text;
+	(void)state;
+	assert_string_equal(wording_message_sms(a, WORDING_BOOKING, &def, &vals, err, sizeof(err)),
+		"Ann & Bo's <Salon>: your appointment on Tuesday, December 8 at 2:30 PM is booked."
+		" To change it, call +15550100123. Reply 1 to confirm, 2 to cancel, 3 for a call"
+		" back. Reply STOP to stop these texts.");
+	assert_null(wording_message_sms(a, WORDING_BOOKING, &bad, &vals, err, sizeof(err)));
+	assert_string_equal(wording_message_subject(a, WORDING_BOOKING, &def, &vals),
+		"Your appointment with Ann & Bo's <Salon> is booked");
+	text = wording_message_text(a, WORDING_BOOKING, &def, &vals, "https://x.example/u?t=1");
+	assert_non_null(text);
+	assert_non_null(strstr(text, "Your appointment with Ann & Bo's <Salon> on Tuesday,"
+				     " December 8 at 2:30 PM is booked.\n\nTo change it, call"
+				     " +15550100123."));
+	assert_non_null(strstr(text, "https://x.example/u?t=1"));
+	buf_init_arena(&html, a);
+	assert_int_equal(wording_message_html(a, WORDING_BOOKING, &html, &def, &vals,
+		"https://x.example/u?t=1"), 0);
+	assert_non_null(strstr(buf_str(&html), "Ann &amp; Bo&#39;s &lt;Salon&gt; on Tuesday"));
+	assert_non_null(strstr(buf_str(&html), "href=\"https://x.example/u?t=1\""));
+	assert_null(wording_message_text(a, WORDING_BOOKING, &bad, &vals, "https://x.example/u"));
 	arena_free(a);
 }
 
@@ -316,6 +348,10 @@ static void test_check_lines(void **state)
 		{ { "Hi from {business} \xe2\x98\xba", "Bye" }, "greeting",
 		  "The character \xe2\x98\xba is not in the GSM alphabet" },
 		{ { "Hi from {business}", "Bye \xe2\x98\xba" }, "closing", "UCS-2" },
+		/* The booking confirmation's text carries the business name
+		 * beside the closing: 60 septets more than this reminder text
+		 * (251 septets), so over 304. */
+		{ { "Hi", "Please arrive ten minutes early and bring your insurance card and a list of the medicines you take." }, "greeting", "would take 3 SMS segments" },
 	};
 	char err[512];
 	const char *field;
@@ -408,6 +444,19 @@ static const struct {
 	  "{{greeting}} you have an appointment on {{appointment_date}}. {{closing}}\n",
 	  "/state_tables/messages/sms_reminder.txt: no opt-out: a reminder text must tell people"
 	  " to reply STOP to stop these texts\n" },
+	{ "state_tables/messages/sms_booking.txt",
+	  "{{business_name}}: booked for {{appointment_date}}. {{notes}} Reply STOP to stop these"
+	  " texts.\n",
+	  "/state_tables/messages/sms_booking.txt: placeholder {{notes}} is not an allowed field"
+	  " (business_name, appointment_date, appointment_time, callback_number, greeting,"
+	  " closing)\n" },
+	{ "state_tables/messages/sms_booking.txt",
+	  "{{business_name}}: your appointment on {{appointment_date}} is booked.\n",
+	  "/state_tables/messages/sms_booking.txt: no opt-out: a reminder text must tell people"
+	  " to reply STOP to stop these texts\n" },
+	{ "state_tables/messages/email_booking.txt", "Booked with {{business_name}}.\n",
+	  "/state_tables/messages/email_booking.txt: no {{unsubscribe_url}}: every reminder"
+	  " email must carry its unsubscribe link\n" },
 	{ "state_tables/messages/email_reminder.html", "<p>{{greeting}}</p>\n",
 	  "/state_tables/messages/email_reminder.html: no {{unsubscribe_url}}: every reminder"
 	  " email must carry its unsubscribe link\n" },
@@ -505,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_sms_name),
 		cmocka_unit_test(test_segments_bound),
 		cmocka_unit_test(test_keyword_rule),
+		cmocka_unit_test(test_booking),
 		cmocka_unit_test(test_check_lines),
 		cmocka_unit_test(test_check_templates),
 		cmocka_unit_test(test_flow_messages_and_init),

@@ -1,0 +1,80 @@
+/* inbox: the texts clients send, per client (include/inbox.h). */
+#include "inbox.h"
+#include "arena.h"
+#include "db.h"
+#include "notify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int inbox_needs_answer(const char *state)
+{
+	static const char *const open[] = { "hint", "quiet", "nothing_pending" };
+
+	if (state == NULL)
+		return 1;
+	for (size_t i = 0; i < sizeof(open) / sizeof(open[0]); i++)
+		if (strcmp(state, open[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* See inbox.h.  One statement keeps the rows and names the clients; the
+ * notification quotes the first INBOX_NOTIFY_CHARS characters of the
+ * text as it was stored. */
+int inbox_record(struct db *db, struct arena *a, const char *text_id, const char *business_id,
+	const char *reminder_id, const char *phone, const char *state)
+{
+	int needs = inbox_needs_answer(state);
+	char chars[16];
+	const char *p[7] = { business_id, phone, reminder_id, text_id, state,
+		needs ? "true" : "false", chars };
+	const char *v[3];
+	int rc, n;
+
+	snprintf(chars, sizeof(chars), "%d", INBOX_NOTIFY_CHARS);
+	rc = db_row_prepared(db, a, "inbox_record",
+		"WITH c0 AS (SELECT id, name FROM clients"
+		"  WHERE business_id = $1::bigint AND phone = $2::text),"
+		" r AS (SELECT ap.client_id FROM reminders rm JOIN appointments ap"
+		"  ON ap.id = rm.appointment_id AND ap.business_id = rm.business_id"
+		"  WHERE rm.id = $3::bigint AND rm.business_id = $1::bigint),"
+		" c AS (SELECT id, name FROM c0 WHERE id IN (SELECT client_id FROM r)"
+		"  OR NOT EXISTS (SELECT 1 FROM c0 JOIN r ON r.client_id = c0.id)),"
+		" i AS (INSERT INTO inbox_texts (business_id, client_id, inbound_text_id, reminder_id,"
+		"  flow_state, needs_answer)"
+		"  SELECT $1::bigint, c.id, $4::bigint, $3::bigint, $5, $6::boolean FROM c"
+		"  ON CONFLICT (inbound_text_id, client_id) DO NOTHING RETURNING client_id)"
+		" SELECT count(*), min(i.client_id),"
+		"  string_agg(c.name, ', ' ORDER BY c.id) || ': '"
+		"  || (SELECT left(t.body, $7::int) FROM inbound_texts t WHERE t.id = $4::bigint)"
+		" FROM i JOIN c ON c.id = i.client_id",
+		7, p, 3, v);
+	if (rc <= 0)
+		return -1;
+	n = atoi(v[0]);
+	if (n > 0 && needs && office_notify(db, atoll(business_id), 0, atoll(v[1]), NOTIFY_INBOX,
+		    v[2]) < 0)
+		return -1;
+	return n;
+}
+
+long long inbox_open_clients(struct db *db, long long business_id)
+{
+	char biz[24];
+	const char *p[1] = { biz };
+	PGresult *res;
+	long long n = -1;
+
+	snprintf(biz, sizeof(biz), "%lld", business_id);
+	res = db_exec_prepared(db, "inbox_open_clients",
+		"SELECT count(DISTINCT client_id) FROM inbox_texts"
+		" WHERE business_id = $1::bigint AND needs_answer AND answered_at IS NULL", 1, p);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		n = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
