@@ -34,7 +34,7 @@ PKGS := fcgi libpq hiredis libcurl jansson libxml-2.0 libcrypto libcrypt libical
 
 # Goals that compile nothing need no library; `make test` and `make run`
 # install the packages themselves before they build.
-NOBUILD_GOALS := clean audio run stop demo-reset test bench wall layout
+NOBUILD_GOALS := clean audio run stop demo-reset test bench wall layout print-pkgs
 ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists "$$p" || printf '%s ' "$$p"; done)
 ifneq ($(strip $(PKG_MISSING)),)
@@ -95,7 +95,11 @@ FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=bin/fuzz/%)
 AUDIO_TXT := $(shell find audio -name '*.txt' 2>/dev/null)
 AUDIO_MP3 := $(AUDIO_TXT:.txt=.mp3)
 
-.PHONY: all wall layout audio diagrams check unit integration fuzz run stop demo-reset test bench clean
+# The pkg-config packages the build links, for the bench's own tools.
+print-pkgs:
+	@echo $(PKGS)
+
+.PHONY: print-pkgs all wall layout audio diagrams check unit integration fuzz run stop demo-reset test bench clean
 all: wall layout $(BIN)/ringfence $(BIN)/ringfence-sim diagrams
 
 $(BUILD)/%.o: src/%.c

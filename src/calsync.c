@@ -937,7 +937,8 @@ int calsync_feed(struct db *db, struct audit *au, const struct calsync_opts *o,
 out:
 	audit_poll(au, &f, feed_id, r, started);
 	if (rc < 0)
-		log_warn("calsync: feed %lld of business %s: %s", feed_id, f.business_id, r->error);
+		log_warn("calsync: feed %lld of business %s: %s", feed_id,
+			f.business_id ? f.business_id : "?", r->error);
 	calparse_free(&cf);
 	calfetch_res_free(&fr);
 	arena_free(a);
