@@ -10,7 +10,7 @@
  * SequenceNumber (by the status order when absent), messages by a status
  * rank; a final status never moves back; a duplicate changes nothing.
  * On a final status:
- *   completed / delivered            -> reminder 'completed';
+ *   completed / delivered / read     -> reminder 'completed';
  *   busy, no-answer, failed, canceled,
  *   undelivered                      -> reminder 'failed' with the reason;
  *   busy / no-answer                 -> the retry policy: while
@@ -18,7 +18,10 @@
  *     reminder row (attempt + 1, due now + retry_delay_minutes, the same
  *     stale_at, created only when due before stale_at and the appointment
  *     is still booked or confirmed), idempotently (ON CONFLICT DO NOTHING);
- *   ErrorCode 21610 -> the number's clients opted out; 21211 -> invalid.
+ *   ErrorCode 21610 -> the number's clients opted out; 21211 -> invalid;
+ *   not completed / delivered / read, and no retry follows -> the office
+ *     is told the client was not reached (notify_unreached, notify.h),
+ *     once per reminder, in the callback's transaction.
  * An attempt still 'unknown' or 'not_placed' becomes 'placed': Twilio's
  * callback proves the call or message exists.
  *

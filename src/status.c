@@ -112,7 +112,10 @@ static int apply_final(struct db *db, struct arena *a, const char *kind, const c
 	const char *status, const struct valid_value *error_code, const char *default_from,
 	struct outcome *out)
 {
-	int ok = strcmp(status, kind[0] == 'c' ? "completed" : "delivered") == 0;
+	/* A text read (WhatsApp's "read" comes after "delivered") reached
+	 * the client as much as a delivered one. */
+	int ok = strcmp(status, kind[0] == 'c' ? "completed" : "delivered") == 0 ||
+		(kind[0] != 'c' && strcmp(status, "read") == 0);
 	int retry = kind[0] == 'c' && (strcmp(status, "busy") == 0 || strcmp(status, "no-answer") == 0);
 	const char *reason = arena_printf(a, "%s %s%s%s", kind[0] == 'c' ? "call" : "message", status,
 		error_code->s ? ", error " : "", error_code->s ? error_code->s : "");

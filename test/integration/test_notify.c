@@ -1,9 +1,11 @@
 /* Group "notify": what the office is told (issue 11 part 5), through the
  * real stack.
  *
- * Notifications are made as the flows make them (office_notify in the
- * test's own transaction, and the worker and the simulator's status
- * callbacks for an unreached client); the dashboard is read through
+ * Notifications are made by the real flows where it matters (a client
+ * confirming by keypad in a reminder call placed by a worker through the
+ * simulator; the worker and the simulator's status callbacks for an
+ * unreached client) and, for the volume and isolation tests, by
+ * office_notify as the flows call it; the dashboard is read through
  * nginx like a browser; email goes through `ringfence worker
  * --office-mail-once` to the stack's SMTP sink.  Checked: an immediate
  * user gets one email (business, client, kind, appointment time, detail,
@@ -11,7 +13,7 @@
  * (RINGFENCE_NOW), an "off" user nothing, twice run sends nothing twice;
  * 20 immediate emails an hour per user (the rest in the digest), 200 a
  * day per business; the last failed attempt of a reminder (no answer,
- * an invalid number) tells the office once, a busy call with a retry left
+ * an invalid number, a refused email) tells the office once, a busy call with a retry left
  * does not; "Mark all seen" needs the CSRF token and marks up to the
  * newest shown; one business never sees or marks another's; the
  * failsafe holds the office's email too. */
@@ -44,7 +46,7 @@ static int n_hour; /* the digest hour: 12 hours from now, so the real clock neve
 struct nfix {
 	struct dc_owner o;
 	char client[24], appt[24], user_digest[24], user_off[24];
-	char name[48], secret[48];
+	char name[48], secret[48], phone[13];
 	char email_digest[96], email_off[96];
 };
 
@@ -74,6 +76,26 @@ static void user_or_fail(const struct nfix *f, const char *mode, char id[24], ch
 	free(v);
 }
 
+/* Runs `ringfence worker --once` for reminder (enqueued) with only phone
+ * allowed. */
+static void worker_once_or_fail(const char *reminder, const char *phone)
+{
+	long long id = atoll(reminder);
+	pid_t pid;
+	int rc;
+
+	assert_int_equal(queue_push(n_rds, &id, 1), 0);
+	pid = fork();
+	if (pid == 0) {
+		hx_worker_child_env(phone);
+		execl(bin_path, bin_path, "worker", "--once", (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	rc = hx_wait_child(pid, N_TIMEOUT_S);
+	assert_int_equal(rc, 0);
+}
+
 static void nfix_or_fail(struct nfix *f)
 {
 	char hex[17], phone[13], hour[8], *v;
@@ -83,6 +105,7 @@ static void nfix_or_fail(struct nfix *f)
 	dc_owner_or_fail(&f->o, "owner", "UTC");
 	hx_random_hex(hex, 8);
 	hx_random_phone(phone);
+	snprintf(f->phone, sizeof(f->phone), "%s", phone);
 	snprintf(f->name, sizeof(f->name), "Nora %s", hex);
 	snprintf(f->secret, sizeof(f->secret), "SECRETNOTE%s", hex);
 	{
@@ -117,6 +140,41 @@ static long long notify_or_fail(const struct nfix *f, const char *kind, const ch
 		detail);
 	if (id <= 0)
 		fail_msg("office_notify failed: %s", db_last_error(n_db));
+	return id;
+}
+
+/* The client confirms by keypad: a reminder call of f's appointment
+ * placed by a real worker through the simulator, where the client
+ * presses 1 to hear it and 1 to confirm; the reminder call flow's action
+ * tells the office.  The notification's id. */
+static long long keypad_confirm_or_fail(const struct nfix *f)
+{
+	const char *p[3] = { f->o.biz, f->appt, f->phone };
+	long long deadline, id = 0;
+	char *reminder;
+
+	hx_db_cmd_or_fail("UPDATE businesses SET window_start = '00:00', window_end = '23:59:59',"
+			  " twilio_from = '+15005550006', retry_count = 0 WHERE id = $1::bigint", 1, p);
+	reminder = db_text_or_fail("INSERT INTO reminders (business_id, appointment_id, channel,"
+				   " offset_minutes, due_at, stale_at, to_address) VALUES ($1::bigint,"
+				   " $2::bigint, 'voice', 1440, now() - interval '1 minute',"
+				   " now() + interval '2 hours', $3) RETURNING id", 3, p);
+	hx_sim_callee_or_fail(f->phone, "person; press 1; press 1");
+	worker_once_or_fail(reminder, f->phone);
+	free(reminder);
+	deadline = hx_now_ms() + 60000;
+	while (id == 0 && hx_now_ms() < deadline) {
+		PGresult *r = hx_db_exec_or_fail("SELECT id FROM office_notifications WHERE"
+						 " appointment_id = $2::bigint AND kind = 'confirmed'"
+						 " AND business_id = $1::bigint", 2, p);
+		if (PQntuples(r) == 1)
+			id = atoll(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		if (id == 0)
+			hx_sleep_ms(200);
+	}
+	if (id == 0)
+		fail_msg("the client's keypad confirmation told the office nothing within 60 s");
 	return id;
 }
 
@@ -225,7 +283,7 @@ static void nfix_free(struct nfix *f)
 
 /* ---- tests ------------------------------------------------------------------------ */
 
-/* A client confirms: the dashboard says so at once (Today's panel, the
+/* A client confirms by keypad through the simulator: the dashboard says so at once (Today's panel, the
  * JSON), the immediate user gets one email with what happened and never
  * the notes, the digest user one digest at their hour, the "off" user
  * nothing; running the pass again sends nothing again. */
@@ -238,7 +296,7 @@ static void test_confirm_told(void **state)
 
 	(void)state;
 	nfix_or_fail(&f);
-	id = notify_or_fail(&f, NOTIFY_CONFIRMED, "Confirmed by keypad");
+	id = keypad_confirm_or_fail(&f);
 
 	j = json_or_fail(f.o.c, "/notifications.json?after=0");
 	assert_int_equal(json_integer_value(json_object_get(j, "unseen")), 1);
@@ -248,7 +306,7 @@ static void test_confirm_told(void **state)
 	assert_int_equal(json_integer_value(json_object_get(n, "id")), id);
 	assert_string_equal(json_string_value(json_object_get(n, "kind")), "confirmed");
 	assert_string_equal(json_string_value(json_object_get(n, "client")), f.name);
-	assert_string_equal(json_string_value(json_object_get(n, "detail")), "Confirmed by keypad");
+	assert_non_null(strstr(json_string_value(json_object_get(n, "detail")), "(keypad)"));
 	assert_int_equal(json_integer_value(json_object_get(n, "appointment_id")), atoll(f.appt));
 	assert_true(json_is_false(json_object_get(n, "seen")));
 	page = json_dumps(j, 0);
@@ -268,7 +326,7 @@ static void test_confirm_told(void **state)
 	assert_null(strstr(page, f.secret));
 	free(page);
 	page = dc_get_or_fail(f.o.c, "/notifications", 200);
-	assert_non_null(strstr(page, "Confirmed by keypad"));
+	assert_non_null(strstr(page, "(keypad)"));
 	free(page);
 
 	office_mail_once_or_fail(&f, NULL);
@@ -276,7 +334,7 @@ static void test_confirm_told(void **state)
 	assert_non_null(strstr(mail, f.o.acc.email));
 	assert_non_null(strstr(mail, f.name));
 	assert_non_null(strstr(mail, "confirmed"));
-	assert_non_null(strstr(mail, "Confirmed by keypad"));
+	assert_non_null(strstr(mail, "(keypad)"));
 	snprintf(path, sizeof(path), "/appointments/%s", f.appt);
 	assert_non_null(strstr(mail, path));
 	assert_null(strstr(mail, f.secret));
@@ -364,26 +422,6 @@ static void test_limits(void **state)
 					   " $1::bigint AND user_id = $2::bigint AND kind = 'digest'"
 					   " AND status = 'skipped'", 2, p), 1);
 	nfix_free(&g);
-}
-
-/* Runs `ringfence worker --once` for reminder (enqueued) with only phone
- * allowed. */
-static void worker_once_or_fail(const char *reminder, const char *phone)
-{
-	long long id = atoll(reminder);
-	pid_t pid;
-	int rc;
-
-	assert_int_equal(queue_push(n_rds, &id, 1), 0);
-	pid = fork();
-	if (pid == 0) {
-		hx_worker_child_env(phone);
-		execl(bin_path, bin_path, "worker", "--once", (char *)NULL);
-		_exit(127);
-	}
-	assert_true(pid > 0);
-	rc = hx_wait_child(pid, N_TIMEOUT_S);
-	assert_int_equal(rc, 0);
 }
 
 /* The reminder's status once it is no longer in flight (waits for the
@@ -477,6 +515,60 @@ static void test_unreached_invalid(void **state)
 		1, p);
 	assert_non_null(strstr(v, "Text did not reach them"));
 	assert_non_null(strstr(v, "21211"));
+	free(v);
+}
+
+/* A text the carrier does not deliver (30003): the status callback tells
+ * the office, once. */
+static void test_unreached_undelivered(void **state)
+{
+	struct hx_rfix f;
+	const struct hx_rfix_opts o = { .business_name = "Undelivered Clinic",
+		.client_name = "Una Delivered", .channel = "sms", .retry_count = 0,
+		.retry_delay_minutes = 30, .stale_min = 120 };
+	const char *p[1];
+	char *v;
+
+	(void)state;
+	hx_rfix_or_fail(&f, &o);
+	hx_sim_callee_or_fail(f.phone, "person; sms-undelivered 30003");
+	worker_once_or_fail(f.reminder, f.phone);
+	v = settled_status_or_fail(f.reminder);
+	assert_string_equal(v, "failed");
+	free(v);
+	assert_int_equal(unreached_count(&f), 1);
+	p[0] = f.reminder;
+	v = db_text_or_fail("SELECT detail FROM office_notifications WHERE reminder_id = $1::bigint",
+		1, p);
+	assert_non_null(strstr(v, "Text did not reach them"));
+	assert_non_null(strstr(v, "undelivered"));
+	free(v);
+}
+
+/* An email the mail server refuses for good (550): the office is told. */
+static void test_unreached_email(void **state)
+{
+	struct hx_rfix f;
+	const struct hx_rfix_opts o = { .business_name = "Refused Mail Clinic",
+		.client_name = "Rita Fused", .channel = "email", .email_prefix = "reject",
+		.notes = "SECRET-REFUSED", .retry_count = 0, .retry_delay_minutes = 30,
+		.stale_min = 120 };
+	const char *p[1];
+	char *v;
+
+	(void)state;
+	hx_rfix_or_fail(&f, &o);
+	worker_once_or_fail(f.reminder, f.email);
+	p[0] = f.reminder;
+	v = db_text_or_fail("SELECT status FROM reminders WHERE id = $1::bigint", 1, p);
+	assert_string_equal(v, "failed");
+	free(v);
+	assert_int_equal(unreached_count(&f), 1);
+	v = db_text_or_fail("SELECT detail FROM office_notifications WHERE reminder_id = $1::bigint",
+		1, p);
+	assert_non_null(strstr(v, "Email did not reach them"));
+	assert_non_null(strstr(v, "550"));
+	assert_null(strstr(v, "SECRET"));
 	free(v);
 }
 
@@ -658,6 +750,8 @@ int notify_tests(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_unreached_call),
 		cmocka_unit_test(test_unreached_invalid),
+		cmocka_unit_test(test_unreached_undelivered),
+		cmocka_unit_test(test_unreached_email),
 		cmocka_unit_test(test_mark_seen),
 		cmocka_unit_test(test_isolation_and_input),
 		cmocka_unit_test(test_failsafe_holds),
