@@ -1,7 +1,9 @@
 /* harness: HTTP, signing, TwiML, database, Redis and stack helpers for
  * the integration tests.  See harness.h. */
 #include "harness.h"
+#include "apikey.h"
 #include "arena.h"
+#include "db.h"
 #include "form.h"
 #include "util.h"
 
@@ -892,6 +894,20 @@ PGresult *hx_db_exec_or_fail(const char *sql, int n, const char *const *params)
 void hx_db_cmd_or_fail(const char *sql, int n, const char *const *params)
 {
 	PQclear(hx_db_exec_or_fail(sql, n, params));
+}
+
+char *hx_api_key_or_fail(long long business_id, const char *label)
+{
+	char key[APIKEY_LEN + 1], err[256];
+	struct db *db = db_open(hx_env.database_url);
+	long long id;
+
+	assert_non_null(db);
+	id = apikey_create(db, business_id, label, key, err, sizeof(err));
+	db_close(db);
+	if (id < 0)
+		fail_msg("apikey_create: %s", err);
+	return xstrdup(key);
 }
 
 void hx_rfix_or_fail(struct hx_rfix *f, const struct hx_rfix_opts *o)

@@ -257,6 +257,10 @@ PGresult *hx_db_exec_or_fail(const char *sql, int n, const char *const *params);
 /* The same for a statement whose result is not needed. */
 void hx_db_cmd_or_fail(const char *sql, int n, const char *const *params);
 
+/* A new API key of business_id labelled label, made as the dashboard
+ * makes one (apikey_create): the key itself (free it). */
+char *hx_api_key_or_fail(long long business_id, const char *label);
+
 /* One reminder's fixture rows for the worker's groups: a business open all
  * day in UTC sending from +15005550006, a client with a fresh phone (and
  * a fresh email unless email_prefix is NULL), an appointment tomorrow and

@@ -260,20 +260,6 @@ static void api_expect(const char *key, const char *method, const char *path, co
 	api_free(&rs);
 }
 
-static char *key_or_fail(long long business_id)
-{
-	char key[APIKEY_LEN + 1], err[256];
-	struct db *db = db_open(hx_env.database_url);
-	long long id;
-
-	assert_non_null(db);
-	id = apikey_create(db, business_id, "calendar", key, err, sizeof(err));
-	db_close(db);
-	if (id < 0)
-		fail_msg("apikey_create: %s", err);
-	return xstrdup(key);
-}
-
 /* ---- the Calendars page -------------------------------------------------------- */
 
 static void test_feeds_added_and_refused(void **state)
@@ -788,7 +774,7 @@ static void test_api_feeds_and_confirm(void **state)
 	(void)state;
 
 	dc_account_or_fail(&a, "owner", NULL);
-	key = key_or_fail(a.business_id);
+	key = hx_api_key_or_fail(a.business_id, "calendar");
 
 	api(key, "POST", "/api/v1/calendar-feeds", url, &rs);
 	assert_int_equal(rs.status, 201);
