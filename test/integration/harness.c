@@ -285,6 +285,25 @@ const char *hx_ringfence_bin(const char *who)
 	return bin;
 }
 
+char *hx_mail_dir(const char *who)
+{
+	char *dir;
+
+	if (hx_env.stack_dir == NULL) {
+		fprintf(stderr, "%s tests: RINGFENCE_STACK_DIR is not set (the stack's SMTP sink)\n",
+			who);
+		return NULL;
+	}
+	dir = xasprintf("%s/mail", hx_env.stack_dir);
+	if (access(dir, R_OK) != 0) {
+		fprintf(stderr, "%s tests: %s is not readable (is the SMTP sink running?)\n", who,
+			dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
 int hx_init_sim_api(const char *who, const char **api_url, char *base, size_t baselen)
 {
 	char err[512];

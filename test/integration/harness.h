@@ -71,6 +71,11 @@ int hx_group_teardown(void **state);
  * (the group), when it is not executable. */
 const char *hx_ringfence_bin(const char *who);
 
+/* The stack's SMTP sink folder, RINGFENCE_STACK_DIR/mail (free it).  NULL,
+ * with a line on stderr naming who (the group), when the variable is
+ * unset or the folder is not readable. */
+char *hx_mail_dir(const char *who);
+
 /* hx_init, then the simulator's REST API: TWILIO_API_URL (an http URL)
  * in *api_url and "<api_url>/2010-04-01/Accounts/<account>" in base.
  * Returns 0, or -1 after printing the reason prefixed by who. */

@@ -696,16 +696,8 @@ static int group_setup(void **state)
 	}
 	if ((bin_path = hx_ringfence_bin("notify")) == NULL)
 		return -1;
-	if (hx_env.stack_dir == NULL) {
-		fprintf(stderr, "notify tests: RINGFENCE_STACK_DIR is not set (the stack's SMTP sink)\n");
+	if ((mail_dir = hx_mail_dir("notify")) == NULL)
 		return -1;
-	}
-	mail_dir = xasprintf("%s/mail", hx_env.stack_dir);
-	if (access(mail_dir, R_OK) != 0) {
-		fprintf(stderr, "notify tests: %s is not readable (is the SMTP sink running?)\n",
-			mail_dir);
-		return -1;
-	}
 	n_db = db_open(hx_env.database_url);
 	n_rds = rds_open(hx_env.redis_url);
 	if (n_db == NULL || n_rds == NULL || db_connect(n_db) < 0) {
