@@ -208,6 +208,19 @@ static long long count_or_fail(const char *sql, const char *id)
 	return hx_db_int_or_fail(sql, 1, p);
 }
 
+/* The business's appointments of the client that who (SQL on clients c)
+ * names, at local (YYYY-MM-DD HH24:MI) in zone tz. */
+static long long appts_at(const struct biz *b, const char *who, const char *tz, const char *local)
+{
+	char *sql = xasprintf("SELECT count(*) FROM appointments a JOIN clients c"
+		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND %s"
+		" AND to_char(a.starts_at AT TIME ZONE $2, 'YYYY-MM-DD HH24:MI') = $3", who);
+	const char *p[] = { b->id, tz, local };
+	long long n = hx_db_int_or_fail(sql, 3, p);
+	free(sql);
+	return n;
+}
+
 static long long appts(const struct biz *b, const char *status)
 {
 	const char *p[] = { b->id, status };
@@ -461,15 +474,11 @@ static void test_outlook(void **state)
 	serve_fixture_or_fail(b.file, "outlook_windows_tz.ics");
 	sync_ok_or_fail(&b, NOW_DEC, "ok");
 	assert_int_equal(appts(&b, "booked"), 2);
-	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments a JOIN clients c"
-		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND c.phone = '+15550100188'"
-		" AND to_char(a.starts_at AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI')"
-		"  = '2026-12-14 09:30'", b.id), 1);
+	assert_int_equal(appts_at(&b, "c.phone = '+15550100188'", "America/New_York",
+		"2026-12-14 09:30"), 1);
 	/* 15:00 in Berlin is 09:00 in New York. */
-	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments a JOIN clients c"
-		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND c.phone = '+49301234567'"
-		" AND to_char(a.starts_at AT TIME ZONE 'Europe/Berlin', 'YYYY-MM-DD HH24:MI')"
-		"  = '2026-12-15 15:00'", b.id), 1);
+	assert_int_equal(appts_at(&b, "c.phone = '+49301234567'", "Europe/Berlin",
+		"2026-12-15 15:00"), 1);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM calendar_events WHERE feed_id = $1::bigint"
 		" AND state = 'no_contact' AND appointment_id IS NULL AND summary = 'Staff meeting'"
 		" AND contact LIKE 'no phone number or email%'", b.feed), 6);
@@ -486,15 +495,11 @@ static void test_apple(void **state)
 	serve_fixture_or_fail(b.file, "apple_attendees.ics");
 	sync_ok_or_fail(&b, NOW_DEC, "ok");
 	assert_int_equal(appts(&b, "booked"), 2);
-	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments a JOIN clients c"
-		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND c.name = 'Sophie Turner'"
-		" AND lower(c.email) = 'sophie.turner@example.com' AND c.confirmed_at IS NULL"
-		" AND to_char(a.starts_at AT TIME ZONE 'Europe/London', 'YYYY-MM-DD HH24:MI')"
-		"  = '2026-12-16 10:00'", b.id), 1);
-	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments a JOIN clients c"
-		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND c.phone = '+447700900123'"
-		" AND to_char(a.starts_at AT TIME ZONE 'Europe/London', 'YYYY-MM-DD HH24:MI')"
-		"  = '2026-12-17 14:00'", b.id), 1);
+	assert_int_equal(appts_at(&b, "c.name = 'Sophie Turner' AND lower(c.email) ="
+		" 'sophie.turner@example.com' AND c.confirmed_at IS NULL", "Europe/London",
+		"2026-12-16 10:00"), 1);
+	assert_int_equal(appts_at(&b, "c.phone = '+447700900123'", "Europe/London",
+		"2026-12-17 14:00"), 1);
 }
 
 /* A business that confirms proposed clients automatically (its setting). */

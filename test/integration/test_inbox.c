@@ -80,6 +80,24 @@ static long long client_count(const struct fix *f, const char *sql)
 	return hx_db_int_or_fail(sql, 1, p);
 }
 
+/* Waits up to F_WAIT_MS for the status callback that leaves the client's
+ * reply attempt matching cond (SQL on contact_attempts ca); fails saying
+ * the reply's what callback did not come. */
+static void reply_callback_or_fail(const struct fix *f, const char *cond, const char *what)
+{
+	char *sql = xasprintf("SELECT count(*) FROM contact_attempts ca JOIN reminders r"
+		" ON r.id = ca.reminder_id JOIN appointments a ON a.id = r.appointment_id"
+		" WHERE a.client_id = $1::bigint AND r.kind = 'reply' AND %s", cond);
+	long long deadline = hx_now_ms() + F_WAIT_MS;
+
+	while (client_count(f, sql) != 1) {
+		if (hx_now_ms() > deadline)
+			fail_msg("the reply's %s callback did not come", what);
+		hx_sleep_ms(100);
+	}
+	free(sql);
+}
+
 /* Posts a signed (or unsigned) text sid from phone to F_SENDER saying body;
  * returns the HTTP status. */
 static long post_text(const char *sid, const char *phone, const char *body, enum hx_sign_mode mode)
@@ -260,7 +278,6 @@ static void test_reply_reaches_simulator(void **state)
 {
 	struct fix f;
 	char *conv, *want, *page = NULL;
-	long long deadline;
 	const char *text = "See you at 10. Please bring the form.";
 	(void)state;
 
@@ -281,15 +298,7 @@ static void test_reply_reaches_simulator(void **state)
 	worker_pass_or_fail(f.phone);
 	assert_int_equal(sim_messages_with(f.phone, want, F_SENDER), 1);
 	/* The simulator's status callbacks: sent, then delivered. */
-	deadline = hx_now_ms() + F_WAIT_MS;
-	while (client_count(&f, "SELECT count(*) FROM contact_attempts ca JOIN reminders r"
-		       " ON r.id = ca.reminder_id JOIN appointments a ON a.id = r.appointment_id"
-		       " WHERE a.client_id = $1::bigint AND r.kind = 'reply'"
-		       " AND ca.delivery_status = 'delivered'") != 1) {
-		if (hx_now_ms() > deadline)
-			fail_msg("the reply's delivered callback did not come");
-		hx_sleep_ms(100);
-	}
+	reply_callback_or_fail(&f, "ca.delivery_status = 'delivered'", "delivered");
 	conv = xasprintf("/clients/%s/messages", f.client);
 	page_has_or_fail(&f, conv, 200, "Reply from ", text, "delivered", NULL);
 	/* The appointment's timeline names it too. */
@@ -312,7 +321,6 @@ static void test_reply_undelivered(void **state)
 {
 	struct fix f;
 	char *conv;
-	long long deadline;
 	(void)state;
 
 	fix_or_fail(&f);
@@ -320,15 +328,8 @@ static void test_reply_undelivered(void **state)
 	text_or_fail(&f, "Is the clinic open on Sunday?");
 	assert_int_equal(reply(&f, "No, we open Monday at 9.", NULL), 303);
 	worker_pass_or_fail(f.phone);
-	deadline = hx_now_ms() + F_WAIT_MS;
-	while (client_count(&f, "SELECT count(*) FROM contact_attempts ca JOIN reminders r"
-		       " ON r.id = ca.reminder_id JOIN appointments a ON a.id = r.appointment_id"
-		       " WHERE a.client_id = $1::bigint AND r.kind = 'reply'"
-		       " AND ca.delivery_status = 'undelivered' AND ca.error_code = 30003") != 1) {
-		if (hx_now_ms() > deadline)
-			fail_msg("the reply's undelivered callback did not come");
-		hx_sleep_ms(100);
-	}
+	reply_callback_or_fail(&f, "ca.delivery_status = 'undelivered' AND ca.error_code = 30003",
+		"undelivered");
 	conv = xasprintf("/clients/%s/messages", f.client);
 	page_has_or_fail(&f, conv, 200, "failed: undelivered, error 30003", NULL);
 	free(conv);
