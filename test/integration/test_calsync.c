@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "rfc3339.h"
 #include "util.h"
+#include "valid.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -966,6 +967,23 @@ static void test_failures(void **state)
 	serve_fixture_or_fail("invalid.ics", "invalid.ics");
 	feed_url_or_fail(&b, "/invalid.ics");
 	sync_fails_or_fail(&b, NOW_DEC, "not a valid calendar");
+	/* A reason quoting the feed (the summary of an event without a UID)
+	 * is recorded on one line of valid UTF-8, even cut inside a
+	 * character: "line\n" and 74 letters, then an "é" across byte 80. */
+	{
+		static const char nouid[] = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+			"BEGIN:VEVENT\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20261210T150000Z\r\n"
+			"SUMMARY:line\\n"
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			"\xc3\xa9\xc3\xa9\xc3\xa9\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+		serve_or_fail("nouid.ics", nouid, strlen(nouid));
+		feed_url_or_fail(&b, "/nouid.ics");
+		sync_fails_or_fail(&b, NOW_DEC, "has no UID (SUMMARY line aaaa");
+		v = feed_col(&b, "last_error");
+		if (strchr(v, '\n') != NULL || !valid_utf8(v, strlen(v)))
+			fail_msg("last_error is not one line of UTF-8: %s", v);
+		free(v);
+	}
 	{
 		long long t0 = hx_now_ms();
 		feed_url_or_fail(&b, "/slow");
@@ -976,7 +994,7 @@ static void test_failures(void **state)
 	snap_or_fail(&b, &s2);
 	snap_same_or_fail(&s1, &s2, "failing feeds");
 	v = feed_col(&b, "failures");
-	assert_string_equal(v, "6");
+	assert_string_equal(v, "7");
 	free(v);
 	/* Backed off: the next poll an hour away at most, later than the
 	 * interval. */
