@@ -1275,7 +1275,8 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 			" a.id,"
 			/* Who reminder_block never reaches, said before queuing. */
 			" CASE WHEN cl.opted_out_at IS NOT NULL THEN 'opted_out'"
-			"  WHEN cl.proposed_at IS NOT NULL AND cl.confirmed_at IS NULL THEN 'unconfirmed' END"
+			"  WHEN cl.proposed_at IS NOT NULL AND cl.confirmed_at IS NULL THEN 'unconfirmed'"
+			"  WHEN b.paused_at IS NOT NULL THEN 'paused' END"
 			" FROM appointments a JOIN clients cl ON cl.id = a.client_id"
 			" JOIN businesses b ON b.id = a.business_id"
 			" CROSS JOIN LATERAL (SELECT COALESCE(cl.time_zone, b.time_zone) AS tz) w"
@@ -1298,11 +1299,13 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 			" ahead can get a test reminder.", a);
 		goto out;
 	}
-	if (is(v[8], "opted_out") || is(v[8], "unconfirmed")) {
+	if (v[8] != NULL) {
 		dash_test_refused(out, 409, id, is(v[8], "opted_out") ? "The client opted out: no"
-			" reminder is sent to them, a test included." : "The client was proposed from a"
-			" calendar event and is not confirmed yet: nothing is sent to them, a test"
-			" included. Check the number and confirm the client on the client's page.", a);
+			" reminder is sent to them, a test included." : is(v[8], "unconfirmed") ? "The"
+			" client was proposed from a calendar event and is not confirmed yet: nothing is"
+			" sent to them, a test included. Check the number and confirm the client on the"
+			" client's page." : "Automatic messages are off for this business: every reminder,"
+			" a test included, is held until they are switched on again.", a);
 		goto out;
 	}
 	if (v[2] == NULL) {

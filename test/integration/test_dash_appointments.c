@@ -612,6 +612,14 @@ static void test_test_reminder(void **state)
 	free(body);
 	hx_db_cmd_or_fail("UPDATE clients SET opted_out_at = NULL WHERE id = (SELECT client_id"
 		" FROM appointments WHERE id = $1::bigint)", 1, (const char *[]){ ids });
+	/* Automatic messages off: the test would be held, so it is refused. */
+	hx_db_cmd_or_fail("UPDATE businesses SET paused_at = now(), paused_by = 'owner',"
+		" paused_reason = 'test' WHERE id = $1::bigint", 1, (const char *[]){ b.o.biz });
+	body = post_or_fail(b.o.c, path, 409, "channel", "sms", NULL, NULL);
+	has_or_fail(body, "Automatic messages are off", "switch off");
+	free(body);
+	hx_db_cmd_or_fail("UPDATE businesses SET paused_at = NULL, paused_by = NULL,"
+		" paused_reason = NULL WHERE id = $1::bigint", 1, (const char *[]){ b.o.biz });
 	assert_int_equal(tests_of(b.o.biz), 1);
 
 	/* 5 an hour. */
