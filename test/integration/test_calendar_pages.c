@@ -804,6 +804,11 @@ static void test_api_feeds_and_confirm(void **state)
 		"{\"name\": \"\", \"url\": \"https://calendar.example.com/" SECRET "/b\"}", 422, "name");
 	api_expect(key, "POST", "/api/v1/calendar-feeds",
 		"{\"url\": \"https://calendar.example.com/" SECRET "/c\"}", 422, "name");
+	/* A name of spaces only: refused before the database (whose own check
+	 * would answer 503 and write the address into its log). */
+	api_expect(key, "POST", "/api/v1/calendar-feeds",
+		"{\"name\": \"   \", \"url\": \"https://calendar.example.com/" SECRET "/e\"}", 422,
+		"name");
 	api_expect(key, "POST", "/api/v1/calendar-feeds",
 		"{\"name\": \"x\", \"url\": \"https://calendar.example.com/" SECRET "/d\","
 		" \"enabled\": true}", 422, "enabled");

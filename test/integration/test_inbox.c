@@ -382,6 +382,39 @@ static void test_opted_out_client(void **state)
 	fix_free(&f);
 }
 
+/* A client proposed from a calendar event and not confirmed is reached
+ * by no path, a staff reply included: the form refuses (409, saying
+ * why) and queues nothing; a reply queued before it became unconfirmed
+ * is refused by the claim.  Once confirmed, the form takes replies. */
+static void test_unconfirmed_client(void **state)
+{
+	struct fix f;
+	char *page = NULL, *want;
+	const char *text = "Yes, 3 pm works.";
+	(void)state;
+
+	fix_or_fail(&f);
+	want = xasprintf("%s: %s", F_BUSINESS, text);
+	text_or_fail(&f, "Is 3 pm ok?");
+	assert_int_equal(reply(&f, text, NULL), 303);
+	hx_db_cmd_or_fail("UPDATE clients SET proposed_at = now(), proposed_from ="
+		" 'calendar feed ''Front desk'', event ''Ann'' on 2026-12-09: phone in the summary'"
+		" WHERE id = $1::bigint", 1, (const char *[]){ f.client });
+	worker_pass_or_fail(f.phone);
+	assert_int_equal(sim_messages_with(f.phone, want, NULL), 0);
+	assert_int_equal(reply(&f, "Are you still there?", &page), 409);
+	if (strstr(page, "not confirmed") == NULL)
+		fail_msg("the refusal does not say why:\n%s", page);
+	free(page);
+	assert_int_equal(client_count(&f, "SELECT count(*) FROM reminders r JOIN appointments a"
+		" ON a.id = r.appointment_id WHERE a.client_id = $1::bigint AND r.kind = 'reply'"), 1);
+	hx_db_cmd_or_fail("UPDATE clients SET confirmed_at = now(), confirmed_by = 'owner'"
+		" WHERE id = $1::bigint", 1, (const char *[]){ f.client });
+	assert_int_equal(reply(&f, "Are you still there?", NULL), 303);
+	free(want);
+	fix_free(&f);
+}
+
 /* A reply outside the client's calling window waits for it (the claim
  * refuses it until then) and the conversation says until when. */
 static void test_reply_waits_for_window(void **state)
@@ -506,6 +539,7 @@ int inbox_tests(void)
 		cmocka_unit_test(test_reply_reaches_simulator),
 		cmocka_unit_test(test_reply_undelivered),
 		cmocka_unit_test(test_opted_out_client),
+		cmocka_unit_test(test_unconfirmed_client),
 		cmocka_unit_test(test_reply_waits_for_window),
 		cmocka_unit_test(test_bad_input_queues_nothing),
 	};

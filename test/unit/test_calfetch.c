@@ -249,6 +249,24 @@ static void html(void **state)
 	free(url);
 }
 
+/* Validators that are not UTF-8 (HTTP allows obs-text) are dropped, not
+ * kept: they are stored in a text column and sent back later.  The body
+ * is fetched all the same. */
+static void latin1_validators(void **state)
+{
+	char *url = url_of("/latin1-validators");
+	struct calfetch_req r = req_for(url);
+	struct calfetch_res res;
+
+	assert_int_equal(calfetch_get(&r, &res), 0);
+	assert_int_equal(res.status, 200);
+	assert_true(res.len > 0);
+	assert_string_equal(res.etag, "");
+	assert_string_equal(res.last_modified, "");
+	calfetch_res_free(&res);
+	free(url);
+}
+
 static void refused_addresses(void **state)
 {
 	char *url = url_of("/feed.ics");
@@ -350,6 +368,7 @@ int main(void)
 		cmocka_unit_test(redirects),
 		cmocka_unit_test(huge),
 		cmocka_unit_test(html),
+		cmocka_unit_test(latin1_validators),
 		cmocka_unit_test(refused_addresses),
 		cmocka_unit_test(blocked_addresses),
 		cmocka_unit_test(mask),
