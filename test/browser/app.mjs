@@ -215,6 +215,23 @@ export async function createOperator() {
 	return { email, password };
 }
 
+// A new business named "<label> <tag>" (America/New_York, with status and
+// verified as given: no page creates one) and its owner's login;
+// { id, name, email, password }.
+export async function createBusiness(label, status, verified) {
+	const name = `${label} ${tag()}`;
+	const rows = await sql(`INSERT INTO businesses (name, time_zone, callback_phone, status, verified) ` +
+		`VALUES ('${name}', 'America/New_York', '+15555550123', '${status}', ${verified}) RETURNING id`);
+	check(rows.length === 1, 'the new business was not created');
+	const id = rows[0][0];
+	const email = `owner-${tag()}@example.com`;
+	const password = `ow-${tag()}-${tag()}-pw`;
+	const r = await run(['user', 'add', '--business', id, '--email', email, '--role', 'owner',
+		'--password-stdin'], { input: `${password}\n` });
+	check(r.code === 0, `ringfence user add failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
+	return { id, name, email, password };
+}
+
 // test/browser/run allows +15555550190..199 for the tests' own clients.
 // Of the ten, the number contacted least in the last day (a number is
 // contacted at most 6 times a day by all businesses: runs on one stack
