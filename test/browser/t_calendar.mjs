@@ -10,31 +10,17 @@
 // calsync tests' business, what people see and decide is this one's.  The
 // business itself is new (no page creates one), like t_trial's.
 
-import { check, run, tag } from './lib.mjs';
-import { login, noticeCode, sql } from './app.mjs';
+import { check, tag } from './lib.mjs';
+import { login, newBusiness, noticeCode, sql } from './app.mjs';
 
 const SECRET = `private-${tag()}${tag()}`;
-
-async function newBusiness() {
-	const name = `Calendar Salon ${tag()}`;
-	const rows = await sql(`INSERT INTO businesses (name, time_zone, callback_phone, status, verified) ` +
-		`VALUES ('${name}', 'America/New_York', '+15555550123', 'active', true) RETURNING id`);
-	check(rows.length === 1, 'the new business was not created');
-	const id = rows[0][0];
-	const email = `owner-${tag()}@example.com`;
-	const password = `ow-${tag()}-${tag()}-pw`;
-	const r = await run(['user', 'add', '--business', id, '--email', email, '--role', 'owner',
-		'--password-stdin'], { input: `${password}\n` });
-	check(r.code === 0, `ringfence user add failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
-	return { id, name, email, password };
-}
 
 export const tests = [
 	{
 		name: 'calendar: an owner adds a feed (shown masked), approves a held sync from the Today banner, confirms a proposed client',
 		timeoutMs: 120000,
 		async fn(t) {
-			const biz = await newBusiness();
+			const biz = await newBusiness('Calendar Salon');
 			const tab = await login(t, biz.email, biz.password, 'owner');
 			const page = tab.page;
 

@@ -14,25 +14,10 @@
 // its 'hold' event.
 
 import { check, run, tag } from './lib.mjs';
-import { login, createOperator, noticeCode, sql } from './app.mjs';
+import { login, createOperator, newBusiness, noticeCode, sql } from './app.mjs';
 
 const UNVERIFIED = /this business is not verified yet/i;
 const HELD = /this business's messages are held by the failsafe/i;
-
-// A new unverified business and its owner's login; { id, name, email, password }.
-async function newBusiness() {
-	const name = `Trial Salon ${tag()}`;
-	const rows = await sql(`INSERT INTO businesses (name, time_zone, callback_phone, status, verified) ` +
-		`VALUES ('${name}', 'America/New_York', '+15555550123', 'trial', false) RETURNING id`);
-	check(rows.length === 1, 'the new business was not created');
-	const id = rows[0][0];
-	const email = `owner-${tag()}@example.com`;
-	const password = `ow-${tag()}-${tag()}-pw`;
-	const r = await run(['user', 'add', '--business', id, '--email', email, '--role', 'owner',
-		'--password-stdin'], { input: `${password}\n` });
-	check(r.code === 0, `ringfence user add failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
-	return { id, name, email, password };
-}
 
 // The row of the business list naming name.
 function businessRow(tab, name) {
@@ -46,7 +31,7 @@ export const tests = [
 		name: 'trial: an operator verifies a business with a reason (its banner goes); a held business is listed and resumed',
 		timeoutMs: 120000,
 		async fn(t) {
-			const biz = await newBusiness();
+			const biz = await newBusiness('Trial Salon', { status: 'trial', verified: false });
 			const owner = await login(t, biz.email, biz.password, 'new owner');
 			check(UNVERIFIED.test(await owner.text()), 'the unverified business\'s owner sees no "not verified" banner');
 			check((await owner.text()).includes('+15555550123'), 'the banner does not name the business\'s own number');
