@@ -95,12 +95,12 @@ FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=bin/fuzz/%)
 AUDIO_TXT := $(shell find audio -name '*.txt' 2>/dev/null)
 AUDIO_MP3 := $(AUDIO_TXT:.txt=.mp3)
 
+.PHONY: print-pkgs all wall layout audio diagrams check unit integration fuzz run stop demo-reset test bench clean
+all: wall layout $(BIN)/ringfence $(BIN)/ringfence-sim diagrams
+
 # The pkg-config packages the build links, for the bench's own tools.
 print-pkgs:
 	@echo $(PKGS)
-
-.PHONY: print-pkgs all wall layout audio diagrams check unit integration fuzz run stop demo-reset test bench clean
-all: wall layout $(BIN)/ringfence $(BIN)/ringfence-sim diagrams
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(dir $@) $(DEPDIR)

@@ -57,6 +57,8 @@ static int ipv4_blocked(uint32_t a)
 		(a >> 16) == 0xc0a8 ||      /* 192.168.0.0/16 */
 		(a >> 16) == 0xa9fe ||      /* 169.254.0.0/16: link-local (cloud metadata) */
 		(a >> 22) == 0x191 ||       /* 100.64.0.0/10: shared address space */
+		(a >> 8) == 0xc00000 ||     /* 192.0.0.0/24: IETF protocol assignments */
+		(a >> 17) == 0x6309 ||      /* 198.18.0.0/15: benchmarking */
 		(a >> 28) >= 0xe;           /* multicast, reserved, broadcast */
 }
 
@@ -92,6 +94,7 @@ int calfetch_address_blocked(const struct sockaddr *sa)
 			(b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) || /* fec0::/10: site-local */
 			b[0] == 0xff ||                        /* multicast */
 			(b[0] == 0x20 && b[1] == 0x02) ||      /* 6to4: may wrap any IPv4 */
+			(b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) || /* Teredo */
 			(b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b); /* NAT64 */
 	}
 	return 1; /* anything but IP */
@@ -183,8 +186,12 @@ static void header_value(const char *v, size_t n, char *out, size_t outlen)
 	memcpy(out, v, n);
 	out[n] = '\0';
 	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f) {
-			out[0] = '\0'; /* stored and sent back later: only plain text */
+		if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] >= 0x7f) {
+			/* Stored (a text column: UTF-8 only) and sent back later:
+			 * only printable ASCII.  HTTP's obs-text (a Latin-1 byte)
+			 * drops the validator; the content's hash still spares a
+			 * needless apply. */
+			out[0] = '\0';
 			return;
 		}
 }

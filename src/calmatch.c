@@ -119,6 +119,29 @@ const struct calmatch_contact *calmatch_first(const struct calmatch_found *found
 	return found->n > 0 ? &found->c[0] : NULL;
 }
 
+/* calmatch_trim, then on one line: each run of control characters and
+ * spaces inside becomes one space.  A name or a "found in" text from a
+ * calendar is shown, mailed (a Subject header) and logged; an iCalendar
+ * "\\n" in it must not start a new line there. */
+static void one_line(const char *s, char *out, size_t outlen)
+{
+	size_t w = 0;
+
+	calmatch_trim(s, out, outlen);
+	for (size_t r = 0; out[r] != '\0'; r++) {
+		unsigned char ch = (unsigned char)out[r];
+		int blank = ch < 0x20 || ch == 0x7f || ch == ' ';
+		if (!blank)
+			out[w++] = out[r];
+		else if (w > 0 && out[w - 1] != ' ')
+			out[w++] = ' ';
+	}
+	while (w > 0 && out[w - 1] == ' ')
+		w--;
+	if (outlen > 0)
+		out[w] = '\0';
+}
+
 void calmatch_proposed_from(const char *feed_name, const char *summary, const char *date,
 	const struct calmatch_contact *c, char *out, size_t outlen)
 {
@@ -127,8 +150,8 @@ void calmatch_proposed_from(const char *feed_name, const char *summary, const ch
 
 	/* 'feed' (<= 100 characters) + 'summary' (<= 200 bytes here) + the
 	 * rest (< 150) stays under the column's 500 characters. */
-	calmatch_trim(feed_name, feed, sizeof(feed));
-	calmatch_trim(summary, sum, sizeof(sum));
+	one_line(feed_name, feed, sizeof(feed));
+	one_line(summary, sum, sizeof(sum));
 	n = utf8_cut(feed, 100);
 	feed[n] = '\0';
 	n = utf8_cut(sum, 200);
@@ -143,11 +166,11 @@ void calmatch_client_name(const char *summary, const struct calmatch_contact *c,
 {
 	char buf[201];
 
-	calmatch_trim(c->name, buf, sizeof(buf));
+	one_line(c->name, buf, sizeof(buf));
 	if (buf[0] == '\0')
-		calmatch_trim(summary, buf, sizeof(buf));
+		one_line(summary, buf, sizeof(buf));
 	if (buf[0] == '\0')
-		calmatch_trim(c->value, buf, sizeof(buf));
+		one_line(c->value, buf, sizeof(buf));
 	snprintf(out, outlen, "%s", buf);
 }
 

@@ -1235,7 +1235,7 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	const char *channel = field(&in->form, DT_CHANNEL);
 	long long id = in->param_id, now_s = clock_now_s(), rid = 0;
 	char ids[24], now[32], uid[24];
-	const char *v[8];
+	const char *v[9];
 	PGresult *res = NULL;
 	int in_tx = 0, rc;
 
@@ -1272,12 +1272,16 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 			"   THEN ($3::timestamptz AT TIME ZONE w.tz)::date"
 			"   ELSE ($3::timestamptz AT TIME ZONE w.tz)::date + 1 END + b.window_start),"
 			"   'FMDay FMDD FMMonth \"at\" HH24:MI') || ' (' || w.tz || ')',"
-			" a.id"
+			" a.id,"
+			/* Who reminder_block never reaches, said before queuing. */
+			" CASE WHEN cl.opted_out_at IS NOT NULL THEN 'opted_out'"
+			"  WHEN cl.proposed_at IS NOT NULL AND cl.confirmed_at IS NULL THEN 'unconfirmed'"
+			"  WHEN b.paused_at IS NOT NULL THEN 'paused' END"
 			" FROM appointments a JOIN clients cl ON cl.id = a.client_id"
 			" JOIN businesses b ON b.id = a.business_id"
 			" CROSS JOIN LATERAL (SELECT COALESCE(cl.time_zone, b.time_zone) AS tz) w"
 			" WHERE a.id = $1::bigint AND a.business_id = $2::bigint FOR UPDATE OF a",
-			4, p, 8, v);
+			4, p, 9, v);
 	}
 	if (rc < 0)
 		goto db_failed;
@@ -1293,6 +1297,15 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	if (!(is(v[0], "booked") || is(v[0], "confirmed")) || !is(v[1], "t")) {
 		dash_test_refused(out, 422, id, "Only a booked or confirmed appointment that is still"
 			" ahead can get a test reminder.", a);
+		goto out;
+	}
+	if (v[8] != NULL) {
+		dash_test_refused(out, 409, id, is(v[8], "opted_out") ? "The client opted out: no"
+			" reminder is sent to them, a test included." : is(v[8], "unconfirmed") ? "The"
+			" client was proposed from a calendar event and is not confirmed yet: nothing is"
+			" sent to them, a test included. Check the number and confirm the client on the"
+			" client's page." : "Automatic messages are off for this business: every reminder,"
+			" a test included, is held until they are switched on again.", a);
 		goto out;
 	}
 	if (v[2] == NULL) {

@@ -124,7 +124,9 @@ const char *calendar_name_problem(const char *name)
 {
 	size_t len = name ? strlen(name) : 0;
 
-	if (len == 0)
+	/* Spaces only is no name (the column's check trims them; a refusal
+	 * there would be a database error quoting the address in its log). */
+	if (len == 0 || strspn(name, " ") == len)
 		return "Name: give the calendar a name, such as \"Front desk\".";
 	if (!valid_utf8(name, len) || !valid_text(name, CALENDAR_NAME_MAX, NULL))
 		return "Name: at most 100 characters on one line.";

@@ -136,7 +136,7 @@ out:
 /* ---- the client and whether a reply may be queued ------------------------------ */
 
 /* The client's columns the conversation and the reply need. */
-enum { C_NAME, C_PHONE, C_OPTED, C_OPTED_BY, C_INVALID, C_APPT, C_NCOLS };
+enum { C_NAME, C_PHONE, C_OPTED, C_OPTED_BY, C_INVALID, C_APPT, C_UNCONFIRMED, C_NCOLS };
 
 /* Reads (and, inside a transaction, locks) client id of the business the
  * pages show into v.  1 found, 0 not (or another business's), -1 error. */
@@ -151,7 +151,8 @@ static int load_client(struct app *app, const struct route_input *in, const char
 		"  to_char(cl.opted_out_at AT TIME ZONE $3, 'FMDD Mon YYYY, HH24:MI'), cl.opted_out_by,"
 		"  CASE WHEN cl.phone_invalid_at IS NOT NULL THEN 't' END,"
 		"  (SELECT a.id FROM appointments a WHERE a.client_id = cl.id"
-		"   AND a.business_id = cl.business_id ORDER BY a.starts_at DESC, a.id DESC LIMIT 1)"
+		"   AND a.business_id = cl.business_id ORDER BY a.starts_at DESC, a.id DESC LIMIT 1),"
+		"  CASE WHEN cl.proposed_at IS NOT NULL AND cl.confirmed_at IS NULL THEN 't' END"
 		" FROM clients cl WHERE cl.id = $1::bigint AND cl.business_id = $2::bigint"
 		" FOR UPDATE OF cl", 3, p, C_NCOLS, v);
 }
@@ -170,6 +171,13 @@ static const char *reply_refusal(struct arena *a, const char *const v[C_NCOLS], 
 		return arena_printf(a, "This client opted out %s on %s: no text is sent to them, a"
 			" reply included.", by == NULL ? "by STOP" : is(by, "unsubscribe link")
 			? "by the unsubscribe link" : arena_printf(a, "(set by %s)", by), v[C_OPTED]);
+	}
+	/* The claim refuses it too (reminder_block); the form says so first. */
+	if (v[C_UNCONFIRMED] != NULL) {
+		*status = 409;
+		return "This client was proposed from a calendar event and is not confirmed yet: no"
+		       " text is sent to them, a reply included. Check the number and confirm the"
+		       " client on the client's page to reply.";
 	}
 	if (v[C_INVALID] != NULL)
 		return "Twilio refused this client's number as invalid: correct it on the client's"

@@ -118,6 +118,19 @@ out:
 	return rc;
 }
 
+/* Adds what Twilio or the mail server answered (its id, error and time)
+ * to an audit record. */
+static void audit_result(json_t *rec, const struct twilio_result *tr)
+{
+	if (tr->sid[0])
+		json_object_set_new(rec, "sid", json_string(tr->sid));
+	if (tr->error_code)
+		json_object_set_new(rec, "error_code", json_integer(tr->error_code));
+	if (tr->error_message[0])
+		json_object_set_new(rec, "error_message", json_string(tr->error_message));
+	json_object_set_new(rec, "elapsed_ms", json_integer(tr->elapsed_ms));
+}
+
 /* Writes the audit record of one decision or request about at. */
 static void audit_attempt(const struct outbound_ctx *ctx, const struct outbound_attempt *at,
 	const char *decision, const char *reason, const struct twilio_result *tr)
@@ -143,13 +156,7 @@ static void audit_attempt(const struct outbound_ctx *ctx, const struct outbound_
 		json_object_set_new(rec, "outcome",
 			json_string((unsigned)tr->outcome < 3 ? outcomes[tr->outcome] : "?"));
 		json_object_set_new(rec, "http_status", json_integer(tr->http_status));
-		if (tr->sid[0])
-			json_object_set_new(rec, "sid", json_string(tr->sid));
-		if (tr->error_code)
-			json_object_set_new(rec, "error_code", json_integer(tr->error_code));
-		if (tr->error_message[0])
-			json_object_set_new(rec, "error_message", json_string(tr->error_message));
-		json_object_set_new(rec, "elapsed_ms", json_integer(tr->elapsed_ms));
+		audit_result(rec, tr);
 		if (tr->request_redacted)
 			json_object_set_new(rec, "request", json_string(tr->request_redacted));
 		if (tr->response_body)
@@ -685,15 +692,8 @@ static void audit_office_mail(const struct outbound_ctx *ctx, const struct outbo
 	json_object_set_new(rec, "decision", json_string(decision));
 	if (reason)
 		json_object_set_new(rec, "reason", json_string(reason));
-	if (tr) {
-		if (tr->sid[0])
-			json_object_set_new(rec, "sid", json_string(tr->sid));
-		if (tr->error_code)
-			json_object_set_new(rec, "error_code", json_integer(tr->error_code));
-		if (tr->error_message[0])
-			json_object_set_new(rec, "error_message", json_string(tr->error_message));
-		json_object_set_new(rec, "elapsed_ms", json_integer(tr->elapsed_ms));
-	}
+	if (tr)
+		audit_result(rec, tr);
 	audit_record(ctx->audit, "outbound", key, biz, rec);
 }
 

@@ -216,6 +216,21 @@ export async function createOperator() {
 	return { email, password };
 }
 
+// A new business named "<label> <tag>" (America/New_York, with status and
+// verified as given: no page creates one; window: its calling window
+// ['HH:MM', 'HH:MM'], the default one when null) and its owner's login;
+// { id, name, email, password }.
+export async function createBusiness(label, status, verified, window = null) {
+	const name = `${label} ${tag()}`;
+	const rows = await sql(`INSERT INTO businesses (name, time_zone, callback_phone, status, verified` +
+		`${window ? ', window_start, window_end' : ''}) VALUES ('${name}', 'America/New_York', ` +
+		`'+15555550123', '${status}', ${verified}` +
+		`${window ? `, '${window[0]}', '${window[1]}'` : ''}) RETURNING id`);
+	check(rows.length === 1, 'the new business was not created');
+	const id = rows[0][0];
+	return { id, name, ...await addUser(id, 'owner') };
+}
+
 // test/browser/run allows +15555550190..199 for the tests' own clients.
 // Of the ten, the number contacted least in the last day (a number is
 // contacted at most 6 times a day by all businesses: runs on one stack
@@ -244,20 +259,6 @@ export async function sendTestReminder(tab, id, channel) {
 		{ label: `test-reminder-${channel}-queued` });
 	check(noticeCode(tab) === 'queued', `sending a test reminder led to ${tab.where()}, not ?notice=queued`);
 	check(/queued/i.test(await tab.text()), 'the page after sending a test reminder does not say "queued"');
-}
-
-// A new business (no page creates one) and its owner's login; status and
-// verified as the business starts, window: its calling window
-// ['HH:MM', 'HH:MM'] (the default one otherwise).  { id, name, email, password }.
-export async function newBusiness(label, { status = 'active', verified = true, window = null } = {}) {
-	const name = `${label} ${tag()}`;
-	const rows = await sql(`INSERT INTO businesses (name, time_zone, callback_phone, status, verified` +
-		`${window ? ', window_start, window_end' : ''}) VALUES ('${name}', 'America/New_York', ` +
-		`'+15555550123', '${status}', ${verified}` +
-		`${window ? `, '${window[0]}', '${window[1]}'` : ''}) RETURNING id`);
-	check(rows.length === 1, 'the new business was not created');
-	const id = rows[0][0];
-	return { id, name, ...await addUser(id, 'owner') };
 }
 
 // A new login with role (owner, staff) in business id; { email, password }.

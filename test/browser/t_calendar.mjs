@@ -11,7 +11,7 @@
 // business itself is new (no page creates one), like t_trial's.
 
 import { check, tag } from './lib.mjs';
-import { login, newBusiness, noticeCode, sql } from './app.mjs';
+import { createBusiness, login, noticeCode, sql } from './app.mjs';
 
 const SECRET = `private-${tag()}${tag()}`;
 
@@ -20,7 +20,7 @@ export const tests = [
 		name: 'calendar: an owner adds a feed (shown masked), approves a held sync from the Today banner, confirms a proposed client',
 		timeoutMs: 120000,
 		async fn(t) {
-			const biz = await newBusiness('Calendar Salon');
+			const biz = await createBusiness('Calendar Salon', 'active', true);
 			const tab = await login(t, biz.email, biz.password, 'owner');
 			const page = tab.page;
 

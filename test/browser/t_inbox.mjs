@@ -13,7 +13,7 @@
 // test/browser/run started send the texts.
 
 import { check, tag, waitFor } from './lib.mjs';
-import { login, newBusiness, createClient, createAppointment, clientZone, simCallee, localDateTime,
+import { login, createBusiness, createClient, createAppointment, clientZone, simCallee, localDateTime,
 	testNumber, sendTestReminder, noticeCode, simTexts, textFromClient, sql } from './app.mjs';
 
 const SCRIPT = '<script>alert(1)</script>';
@@ -44,7 +44,7 @@ export const tests = [
 		name: 'inbox: a client\'s unrecognised text (with markup) waits in the inbox, the owner replies from the conversation and sees it delivered',
 		timeoutMs: 300000,
 		async fn(t) {
-			const biz = await newBusiness('Inbox Salon', { window: ['09:00', '18:00'] });
+			const biz = await createBusiness('Inbox Salon', 'active', true, ['09:00', '18:00']);
 			const owner = await login(t, biz.email, biz.password, 'owner');
 			const page = owner.page;
 			let dialogs = 0;
@@ -130,7 +130,7 @@ export const tests = [
 		name: 'inbox: without JavaScript a reply submits and shows queued; an opted-out client\'s page refuses to reply',
 		timeoutMs: 120000,
 		async fn(t) {
-			const biz = await newBusiness('Plain Inbox', { window: ['09:00', '18:00'] });
+			const biz = await createBusiness('Plain Inbox', 'active', true, ['09:00', '18:00']);
 			const owner = await login(t, biz.email, biz.password, 'owner without JavaScript', { javaScript: false });
 			const page = owner.page;
 			const zone = await clientZone(biz.id);

@@ -11,7 +11,7 @@
 // test/browser/run started send what is released.
 
 import { check, run, tag, waitFor } from './lib.mjs';
-import { login, newBusiness, addUser, createClient, createAppointment, clientZone, simCallee,
+import { login, createBusiness, addUser, createClient, createAppointment, clientZone, simCallee,
 	localDateTime, testNumber, sendTestReminder, noticeCode, simTexts, sql } from './app.mjs';
 
 const BANNER = '#messages-off';
@@ -42,7 +42,7 @@ export const tests = [
 		name: 'switch: off with a reason shows the banner everywhere and holds a due reminder; staff may turn off, not on; on again sends it',
 		timeoutMs: 240000,
 		async fn(t) {
-			const biz = await newBusiness('Switch Salon', { window: ['09:00', '18:00'] });
+			const biz = await createBusiness('Switch Salon', 'active', true, ['09:00', '18:00']);
 			const staff = await addUser(biz.id, 'staff');
 			const owner = await login(t, biz.email, biz.password, 'owner');
 			const page = owner.page;
@@ -139,7 +139,7 @@ export const tests = [
 		name: 'switch: without JavaScript the switch and the booking confirmation setting submit and show',
 		timeoutMs: 120000,
 		async fn(t) {
-			const biz = await newBusiness('Plain Salon');
+			const biz = await createBusiness('Plain Salon', 'active', true);
 			const owner = await login(t, biz.email, biz.password, 'owner without JavaScript',
 				{ javaScript: false });
 			const page = owner.page;

@@ -14,7 +14,7 @@
 // its 'hold' event.
 
 import { check, run, tag } from './lib.mjs';
-import { login, createOperator, newBusiness, noticeCode, sql } from './app.mjs';
+import { createBusiness, login, createOperator, noticeCode, sql } from './app.mjs';
 
 const UNVERIFIED = /this business is not verified yet/i;
 const HELD = /this business's messages are held by the failsafe/i;
@@ -31,7 +31,7 @@ export const tests = [
 		name: 'trial: an operator verifies a business with a reason (its banner goes); a held business is listed and resumed',
 		timeoutMs: 120000,
 		async fn(t) {
-			const biz = await newBusiness('Trial Salon', { status: 'trial', verified: false });
+			const biz = await createBusiness('Trial Salon', 'trial', false);
 			const owner = await login(t, biz.email, biz.password, 'new owner');
 			check(UNVERIFIED.test(await owner.text()), 'the unverified business\'s owner sees no "not verified" banner');
 			check((await owner.text()).includes('+15555550123'), 'the banner does not name the business\'s own number');

@@ -1,7 +1,9 @@
 /* harness: HTTP, signing, TwiML, database, Redis and stack helpers for
  * the integration tests.  See harness.h. */
 #include "harness.h"
+#include "apikey.h"
 #include "arena.h"
+#include "db.h"
 #include "form.h"
 #include "util.h"
 
@@ -281,6 +283,25 @@ const char *hx_ringfence_bin(const char *who)
 		return NULL;
 	}
 	return bin;
+}
+
+char *hx_mail_dir(const char *who)
+{
+	char *dir;
+
+	if (hx_env.stack_dir == NULL) {
+		fprintf(stderr, "%s tests: RINGFENCE_STACK_DIR is not set (the stack's SMTP sink)\n",
+			who);
+		return NULL;
+	}
+	dir = xasprintf("%s/mail", hx_env.stack_dir);
+	if (access(dir, R_OK) != 0) {
+		fprintf(stderr, "%s tests: %s is not readable (is the SMTP sink running?)\n", who,
+			dir);
+		free(dir);
+		return NULL;
+	}
+	return dir;
 }
 
 int hx_init_sim_api(const char *who, const char **api_url, char *base, size_t baselen)
@@ -892,6 +913,20 @@ PGresult *hx_db_exec_or_fail(const char *sql, int n, const char *const *params)
 void hx_db_cmd_or_fail(const char *sql, int n, const char *const *params)
 {
 	PQclear(hx_db_exec_or_fail(sql, n, params));
+}
+
+char *hx_api_key_or_fail(long long business_id, const char *label)
+{
+	char key[APIKEY_LEN + 1], err[256];
+	struct db *db = db_open(hx_env.database_url);
+	long long id;
+
+	assert_non_null(db);
+	id = apikey_create(db, business_id, label, key, err, sizeof(err));
+	db_close(db);
+	if (id < 0)
+		fail_msg("apikey_create: %s", err);
+	return xstrdup(key);
 }
 
 void hx_rfix_or_fail(struct hx_rfix *f, const struct hx_rfix_opts *o)

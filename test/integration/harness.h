@@ -71,6 +71,11 @@ int hx_group_teardown(void **state);
  * (the group), when it is not executable. */
 const char *hx_ringfence_bin(const char *who);
 
+/* The stack's SMTP sink folder, RINGFENCE_STACK_DIR/mail (free it).  NULL,
+ * with a line on stderr naming who (the group), when the variable is
+ * unset or the folder is not readable. */
+char *hx_mail_dir(const char *who);
+
 /* hx_init, then the simulator's REST API: TWILIO_API_URL (an http URL)
  * in *api_url and "<api_url>/2010-04-01/Accounts/<account>" in base.
  * Returns 0, or -1 after printing the reason prefixed by who. */
@@ -256,6 +261,10 @@ long long hx_db_int_or_fail(const char *sql, int n, const char *const *params);
 PGresult *hx_db_exec_or_fail(const char *sql, int n, const char *const *params);
 /* The same for a statement whose result is not needed. */
 void hx_db_cmd_or_fail(const char *sql, int n, const char *const *params);
+
+/* A new API key of business_id labelled label, made as the dashboard
+ * makes one (apikey_create): the key itself (free it). */
+char *hx_api_key_or_fail(long long business_id, const char *label);
 
 /* One reminder's fixture rows for the worker's groups: a business open all
  * day in UTC sending from +15005550006, a client with a fresh phone (and

@@ -57,23 +57,30 @@ static char *biz_value(const struct dc_account *a, const char *sql)
 	return v;
 }
 
+/* The number sql gives with the business's id as $1, then p2 and p3
+ * (when not NULL) as $2 and $3. */
+static long long biz_int(const struct dc_account *a, const char *sql, const char *p2,
+	const char *p3)
+{
+	char *b = idstr(a->business_id);
+	const char *p[3] = { b, p2, p3 };
+	long long v = hx_db_int_or_fail(sql, p3 ? 3 : 2, p);
+	free(b);
+	return v;
+}
+
 /* A feed of the business, as the dashboard adds it; its id. */
 static long long feed_or_fail(const struct dc_account *a, const char *name, const char *url)
 {
-	char *b = idstr(a->business_id);
-	const char *p[3] = { b, name, url };
-	long long id = hx_db_int_or_fail("INSERT INTO calendar_feeds (business_id, name, url,"
-		" created_by) VALUES ($1::bigint, $2, $3, 'test') RETURNING id", 3, p);
-	free(b);
-	return id;
+	return biz_int(a, "INSERT INTO calendar_feeds (business_id, name, url,"
+		" created_by) VALUES ($1::bigint, $2, $3, 'test') RETURNING id", name, url);
 }
 
 /* An open hold of feed, as the sync writes one; its id. */
 static long long hold_or_fail(const struct dc_account *a, long long feed)
 {
-	char *b = idstr(a->business_id), *f = idstr(feed);
-	const char *p[2] = { b, f };
-	long long id = hx_db_int_or_fail(
+	char *f = idstr(feed);
+	long long id = biz_int(a,
 		"WITH h AS (INSERT INTO calendar_holds (business_id, feed_id, reason, creates,"
 		"  reschedules, cancels, threshold, content_sha256, preview)"
 		" VALUES ($1::bigint, $2::bigint, 'would change 540 reminders at once (limit 60:"
@@ -83,8 +90,7 @@ static long long hold_or_fail(const struct dc_account *a, long long feed)
 		"   {\"action\": \"cancel\", \"summary\": \"Checkup Bob\", \"client\": \"Bob\","
 		"    \"from\": \"2030-01-08T14:00:00Z\", \"to\": null}]') RETURNING id),"
 		" f AS (UPDATE calendar_feeds SET last_status = 'held' WHERE id = $2::bigint)"
-		" SELECT id FROM h", 2, p);
-	free(b);
+		" SELECT id FROM h", f, NULL);
 	free(f);
 	return id;
 }
@@ -93,24 +99,16 @@ static long long hold_or_fail(const struct dc_account *a, long long feed)
 static long long proposed_or_fail(const struct dc_account *a, const char *name,
 	const char *phone)
 {
-	char *b = idstr(a->business_id);
-	const char *p[3] = { b, name, phone };
-	long long id = hx_db_int_or_fail("INSERT INTO clients (business_id, name, phone,"
+	return biz_int(a, "INSERT INTO clients (business_id, name, phone,"
 		" proposed_at, proposed_from) VALUES ($1::bigint, $2, $3, now(),"
 		" 'calendar feed ''Front desk'', event ''Cleaning'' on 2030-01-07: phone in the"
-		" description') RETURNING id", 3, p);
-	free(b);
-	return id;
+		" description') RETURNING id", name, phone);
 }
 
 static long long client_or_fail(const struct dc_account *a, const char *name, const char *phone)
 {
-	char *b = idstr(a->business_id);
-	const char *p[3] = { b, name, phone };
-	long long id = hx_db_int_or_fail("INSERT INTO clients (business_id, name, phone)"
-		" VALUES ($1::bigint, $2, $3) RETURNING id", 3, p);
-	free(b);
-	return id;
+	return biz_int(a, "INSERT INTO clients (business_id, name, phone)"
+		" VALUES ($1::bigint, $2, $3) RETURNING id", name, phone);
 }
 
 /* POSTs the pairs and fails unless the answer is status; the body (free). */
@@ -258,20 +256,6 @@ static void api_expect(const char *key, const char *method, const char *path, co
 				buf_str(&rs.body));
 	}
 	api_free(&rs);
-}
-
-static char *key_or_fail(long long business_id)
-{
-	char key[APIKEY_LEN + 1], err[256];
-	struct db *db = db_open(hx_env.database_url);
-	long long id;
-
-	assert_non_null(db);
-	id = apikey_create(db, business_id, "calendar", key, err, sizeof(err));
-	db_close(db);
-	if (id < 0)
-		fail_msg("apikey_create: %s", err);
-	return xstrdup(key);
 }
 
 /* ---- the Calendars page -------------------------------------------------------- */
@@ -788,7 +772,7 @@ static void test_api_feeds_and_confirm(void **state)
 	(void)state;
 
 	dc_account_or_fail(&a, "owner", NULL);
-	key = key_or_fail(a.business_id);
+	key = hx_api_key_or_fail(a.business_id, "calendar");
 
 	api(key, "POST", "/api/v1/calendar-feeds", url, &rs);
 	assert_int_equal(rs.status, 201);
@@ -820,6 +804,11 @@ static void test_api_feeds_and_confirm(void **state)
 		"{\"name\": \"\", \"url\": \"https://calendar.example.com/" SECRET "/b\"}", 422, "name");
 	api_expect(key, "POST", "/api/v1/calendar-feeds",
 		"{\"url\": \"https://calendar.example.com/" SECRET "/c\"}", 422, "name");
+	/* A name of spaces only: refused before the database (whose own check
+	 * would answer 503 and write the address into its log). */
+	api_expect(key, "POST", "/api/v1/calendar-feeds",
+		"{\"name\": \"   \", \"url\": \"https://calendar.example.com/" SECRET "/e\"}", 422,
+		"name");
 	api_expect(key, "POST", "/api/v1/calendar-feeds",
 		"{\"name\": \"x\", \"url\": \"https://calendar.example.com/" SECRET "/d\","
 		" \"enabled\": true}", 422, "enabled");

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "rfc3339.h"
 #include "util.h"
+#include "valid.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -206,6 +207,19 @@ static long long count_or_fail(const char *sql, const char *id)
 {
 	const char *p[] = { id };
 	return hx_db_int_or_fail(sql, 1, p);
+}
+
+/* The business's appointments of the client that who (SQL on clients c)
+ * names, at local (YYYY-MM-DD HH24:MI) in zone tz. */
+static long long appts_at(const struct biz *b, const char *who, const char *tz, const char *local)
+{
+	char *sql = xasprintf("SELECT count(*) FROM appointments a JOIN clients c"
+		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND %s"
+		" AND to_char(a.starts_at AT TIME ZONE $2, 'YYYY-MM-DD HH24:MI') = $3", who);
+	const char *p[] = { b->id, tz, local };
+	long long n = hx_db_int_or_fail(sql, 3, p);
+	free(sql);
+	return n;
 }
 
 static long long appts(const struct biz *b, const char *status)
@@ -461,15 +475,11 @@ static void test_outlook(void **state)
 	serve_fixture_or_fail(b.file, "outlook_windows_tz.ics");
 	sync_ok_or_fail(&b, NOW_DEC, "ok");
 	assert_int_equal(appts(&b, "booked"), 2);
-	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments a JOIN clients c"
-		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND c.phone = '+15550100188'"
-		" AND to_char(a.starts_at AT TIME ZONE 'America/New_York', 'YYYY-MM-DD HH24:MI')"
-		"  = '2026-12-14 09:30'", b.id), 1);
+	assert_int_equal(appts_at(&b, "c.phone = '+15550100188'", "America/New_York",
+		"2026-12-14 09:30"), 1);
 	/* 15:00 in Berlin is 09:00 in New York. */
-	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments a JOIN clients c"
-		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND c.phone = '+49301234567'"
-		" AND to_char(a.starts_at AT TIME ZONE 'Europe/Berlin', 'YYYY-MM-DD HH24:MI')"
-		"  = '2026-12-15 15:00'", b.id), 1);
+	assert_int_equal(appts_at(&b, "c.phone = '+49301234567'", "Europe/Berlin",
+		"2026-12-15 15:00"), 1);
 	assert_int_equal(count_or_fail("SELECT count(*) FROM calendar_events WHERE feed_id = $1::bigint"
 		" AND state = 'no_contact' AND appointment_id IS NULL AND summary = 'Staff meeting'"
 		" AND contact LIKE 'no phone number or email%'", b.feed), 6);
@@ -486,15 +496,11 @@ static void test_apple(void **state)
 	serve_fixture_or_fail(b.file, "apple_attendees.ics");
 	sync_ok_or_fail(&b, NOW_DEC, "ok");
 	assert_int_equal(appts(&b, "booked"), 2);
-	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments a JOIN clients c"
-		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND c.name = 'Sophie Turner'"
-		" AND lower(c.email) = 'sophie.turner@example.com' AND c.confirmed_at IS NULL"
-		" AND to_char(a.starts_at AT TIME ZONE 'Europe/London', 'YYYY-MM-DD HH24:MI')"
-		"  = '2026-12-16 10:00'", b.id), 1);
-	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments a JOIN clients c"
-		" ON c.id = a.client_id WHERE a.business_id = $1::bigint AND c.phone = '+447700900123'"
-		" AND to_char(a.starts_at AT TIME ZONE 'Europe/London', 'YYYY-MM-DD HH24:MI')"
-		"  = '2026-12-17 14:00'", b.id), 1);
+	assert_int_equal(appts_at(&b, "c.name = 'Sophie Turner' AND lower(c.email) ="
+		" 'sophie.turner@example.com' AND c.confirmed_at IS NULL", "Europe/London",
+		"2026-12-16 10:00"), 1);
+	assert_int_equal(appts_at(&b, "c.phone = '+447700900123'", "Europe/London",
+		"2026-12-17 14:00"), 1);
 }
 
 /* A business that confirms proposed clients automatically (its setting). */
@@ -721,6 +727,178 @@ static void test_big_feed(void **state)
 	free(grown);
 }
 
+/* Starts `calsync ARGS...` at now in the background, output to
+ * /dev/null; its pid. */
+static pid_t calsync_start(const char *now, const char *a1, const char *a2)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		setenv("RINGFENCE_NOW", now, 1);
+		execl(bin, bin, "calsync", a1, a2, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	return pid;
+}
+
+static int calsync_wait(pid_t pid)
+{
+	int st = 0;
+	long long t0 = hx_now_ms();
+
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (hx_now_ms() - t0 > 180000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		hx_sleep_ms(20);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Reminders of b that exist twice (the same appointment, channel,
+ * offset, attempt and kind). */
+static long long twice(const struct biz *b)
+{
+	return count_or_fail("SELECT count(*) FROM (SELECT 1 FROM reminders WHERE business_id ="
+		" $1::bigint AND superseded_at IS NULL AND status <> 'cancelled'"
+		" GROUP BY appointment_id, channel, offset_minutes, attempt, kind"
+		" HAVING count(*) > 1) d", b->id);
+}
+
+/* The feed applied again from scratch (its stored hash and validators
+ * forgotten): the content already applied changes nothing. */
+static void reapply_same(const struct biz *b, const char *now, const char *what)
+{
+	struct snap s1, s2;
+
+	hx_db_cmd_or_fail("UPDATE calendar_feeds SET content_sha256 = NULL, etag = NULL,"
+		" last_modified = NULL WHERE id = $1::bigint", 1, (const char *[]){ b->feed });
+	snap_or_fail(b, &s1);
+	sync_ok_or_fail(b, now, "ok, 2000 events, 0 new, 0 moved, 0 cancelled, 0 gone");
+	snap_or_fail(b, &s2);
+	snap_same_or_fail(&s1, &s2, what);
+}
+
+/* The 3 AM operator: calsync killed with SIGKILL in the middle of
+ * applying 2,000 events leaves nothing half-applied, and run again
+ * applies everything once; two runs at the same time (two --feed, two
+ * --once) create nothing twice. */
+static void test_killed_and_concurrent(void **state)
+{
+	struct biz b;
+	const char *now = NOW_DEC;
+	long long now_s, reminders;
+	size_t len;
+	char *feed, *moved;
+	pid_t p1, p2;
+	int rc1, rc2, seen = 0;
+	(void)state;
+
+	assert_int_equal(rfc3339_parse(now, &now_s), 0);
+	biz_or_fail(&b, "America/New_York", "US");
+	feed = calfeed_gen(0, 2000, now_s + 86400, 1000, &len);
+	serve_or_fail(b.file, feed, len);
+	sync_ok_or_fail(&b, now, "held");
+	approve_or_fail(&b);
+
+	/* Killed once its transaction has written appointments. */
+	p1 = calsync_start(now, "--feed", b.feed);
+	for (int i = 0; i < 3000 && !seen; i++) {
+		seen = hx_db_int_or_fail("SELECT count(*) FROM pg_locks l JOIN pg_class c ON"
+			" c.oid = l.relation WHERE c.relname = 'appointments' AND l.mode ="
+			" 'RowExclusiveLock' AND l.pid <> pg_backend_pid()", 0, NULL) > 0;
+		if (!seen)
+			hx_sleep_ms(10);
+	}
+	kill(p1, SIGKILL);
+	waitpid(p1, NULL, 0);
+	if (!seen)
+		fail_msg("calsync never began writing appointments");
+	/* Its server process notices and rolls back. */
+	for (int i = 0; i < 500 && hx_db_int_or_fail("SELECT count(*) FROM pg_locks l JOIN"
+		     " pg_class c ON c.oid = l.relation WHERE c.relname = 'appointments' AND"
+		     " l.pid <> pg_backend_pid()", 0, NULL) > 0; i++)
+		hx_sleep_ms(20);
+	assert_int_equal(appts(&b, NULL), 0);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM calendar_events WHERE business_id ="
+		" $1::bigint", b.id), 0);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM reminders WHERE business_id ="
+		" $1::bigint", b.id), 0);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM calendar_holds WHERE feed_id = $1::bigint"
+		" AND decision = 'approved' AND applied_at IS NULL", b.feed), 1);
+	sync_ok_or_fail(&b, now, "ok");
+	assert_int_equal(appts(&b, "booked"), 2000);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM calendar_events WHERE business_id ="
+		" $1::bigint", b.id), 2000);
+	assert_int_equal(twice(&b), 0);
+	reminders = count_or_fail("SELECT count(*) FROM reminders WHERE business_id = $1::bigint",
+		b.id);
+	assert_true(reminders >= 2000);
+
+	/* Two at once on the same changed feed: ten events moved by ten
+	 * hours; then the same content again, one run: nothing left to do. */
+	moved = xstrdup(feed);
+	{
+		char *at = moved;
+		for (int i = 0; i < 10; i++) {
+			char *ds;
+			at = strstr(at, "BEGIN:VEVENT");
+			assert_non_null(at);
+			ds = strstr(at, "DTSTART");
+			assert_non_null(ds);
+			ds = strchr(ds, ':');
+			assert_non_null(ds);
+			/* YYYYMMDDTHH: the hour's first digit, 0 or 1, becomes 1 or 0 */
+			ds[10] = ds[10] == '0' ? '1' : '0';
+			at = ds;
+		}
+	}
+	serve_or_fail(b.file, moved, len);
+	p1 = calsync_start(now, "--feed", b.feed);
+	p2 = calsync_start(now, "--feed", b.feed);
+	rc1 = calsync_wait(p1);
+	rc2 = calsync_wait(p2);
+	assert_int_equal(rc1, 0);
+	assert_int_equal(rc2, 0);
+	assert_int_equal(appts(&b, "booked"), 2000);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM calendar_events WHERE business_id ="
+		" $1::bigint", b.id), 2000);
+	assert_int_equal(count_or_fail("SELECT count(*) FROM appointments a JOIN calendar_events e"
+		" ON e.appointment_id = a.id WHERE a.business_id = $1::bigint AND a.starts_at <>"
+		" e.starts_at", b.id), 0);
+	assert_int_equal(twice(&b), 0);
+	reapply_same(&b, now, "a sync after two at once");
+
+	/* Two --once at the same time, this feed the only one due, back to
+	 * the first content: polled by one of them, applied once. */
+	hx_db_cmd_or_fail("UPDATE calendar_feeds SET next_poll_at = '2099-01-01'"
+		" WHERE id <> $1::bigint", 1, (const char *[]){ b.feed });
+	hx_db_cmd_or_fail("UPDATE calendar_feeds SET next_poll_at = '2026-12-01T11:00:00Z'"
+		" WHERE id = $1::bigint", 1, (const char *[]){ b.feed });
+	serve_or_fail(b.file, feed, len);
+	p1 = calsync_start(now, "--once", NULL);
+	p2 = calsync_start(now, "--once", NULL);
+	rc1 = calsync_wait(p1);
+	rc2 = calsync_wait(p2);
+	assert_int_equal(rc1, 0);
+	assert_int_equal(rc2, 0);
+	assert_int_equal(appts(&b, "booked"), 2000);
+	assert_int_equal(twice(&b), 0);
+	reapply_same(&b, now, "a sync after two --once at once");
+	assert_int_equal(count_or_fail("SELECT count(*) FROM reminders WHERE business_id ="
+		" $1::bigint AND superseded_at IS NULL", b.id), reminders);
+	free(feed);
+	free(moved);
+}
+
 /* An emptied feed cancels nothing until a person approves; then it
  * cancels every upcoming appointment. */
 static void test_emptied(void **state)
@@ -806,6 +984,23 @@ static void test_failures(void **state)
 	serve_fixture_or_fail("invalid.ics", "invalid.ics");
 	feed_url_or_fail(&b, "/invalid.ics");
 	sync_fails_or_fail(&b, NOW_DEC, "not a valid calendar");
+	/* A reason quoting the feed (the summary of an event without a UID)
+	 * is recorded on one line of valid UTF-8, even cut inside a
+	 * character: "line\n" and 74 letters, then an "é" across byte 80. */
+	{
+		static const char nouid[] = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+			"BEGIN:VEVENT\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20261210T150000Z\r\n"
+			"SUMMARY:line\\n"
+			"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			"\xc3\xa9\xc3\xa9\xc3\xa9\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+		serve_or_fail("nouid.ics", nouid, strlen(nouid));
+		feed_url_or_fail(&b, "/nouid.ics");
+		sync_fails_or_fail(&b, NOW_DEC, "has no UID (SUMMARY line aaaa");
+		v = feed_col(&b, "last_error");
+		if (strchr(v, '\n') != NULL || !valid_utf8(v, strlen(v)))
+			fail_msg("last_error is not one line of UTF-8: %s", v);
+		free(v);
+	}
 	{
 		long long t0 = hx_now_ms();
 		feed_url_or_fail(&b, "/slow");
@@ -818,7 +1013,7 @@ static void test_failures(void **state)
 	snap_or_fail(&b, &s2);
 	snap_same_or_fail(&s1, &s2, "failing feeds");
 	v = feed_col(&b, "failures");
-	assert_string_equal(v, "6");
+	assert_string_equal(v, "7");
 	free(v);
 	/* Backed off: the next poll an hour away at most, later than the
 	 * interval. */
@@ -1032,6 +1227,7 @@ int calsync_tests(void)
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_sigterm),
 		cmocka_unit_test(test_big_feed),
+		cmocka_unit_test(test_killed_and_concurrent),
 		cmocka_unit_test(test_proposed_not_contacted),
 	};
 	return cmocka_run_group_tests_name("calsync", tests, group_setup, group_teardown);

@@ -596,6 +596,32 @@ static void test_test_reminder(void **state)
 	free(post_or_fail(b.o.c, path, 422, "channel", "fax", NULL, NULL));
 	assert_int_equal(tests_of(b.o.biz), 1);
 
+	/* A client proposed from a calendar event and not confirmed, or one
+	 * who opted out, gets none: 409 saying why, nothing queued. */
+	hx_db_cmd_or_fail("UPDATE clients SET proposed_at = now(), proposed_from = 'calendar'"
+		" WHERE id = (SELECT client_id FROM appointments WHERE id = $1::bigint)", 1,
+		(const char *[]){ ids });
+	body = post_or_fail(b.o.c, path, 409, "channel", "sms", NULL, NULL);
+	has_or_fail(body, "not confirmed", "unconfirmed client");
+	free(body);
+	hx_db_cmd_or_fail("UPDATE clients SET confirmed_at = now(), confirmed_by = 'owner',"
+		" opted_out_at = now() WHERE id = (SELECT client_id FROM appointments"
+		" WHERE id = $1::bigint)", 1, (const char *[]){ ids });
+	body = post_or_fail(b.o.c, path, 409, "channel", "email", NULL, NULL);
+	has_or_fail(body, "opted out", "opted-out client");
+	free(body);
+	hx_db_cmd_or_fail("UPDATE clients SET opted_out_at = NULL WHERE id = (SELECT client_id"
+		" FROM appointments WHERE id = $1::bigint)", 1, (const char *[]){ ids });
+	/* Automatic messages off: the test would be held, so it is refused. */
+	hx_db_cmd_or_fail("UPDATE businesses SET paused_at = now(), paused_by = 'owner',"
+		" paused_reason = 'test' WHERE id = $1::bigint", 1, (const char *[]){ b.o.biz });
+	body = post_or_fail(b.o.c, path, 409, "channel", "sms", NULL, NULL);
+	has_or_fail(body, "Automatic messages are off", "switch off");
+	free(body);
+	hx_db_cmd_or_fail("UPDATE businesses SET paused_at = NULL, paused_by = NULL,"
+		" paused_reason = NULL WHERE id = $1::bigint", 1, (const char *[]){ b.o.biz });
+	assert_int_equal(tests_of(b.o.biz), 1);
+
 	/* 5 an hour. */
 	for (int i = 0; i < 4; i++)
 		free(post_or_fail(b.o.c, path, 303, "channel", i % 2 ? "voice" : "email", NULL, NULL));

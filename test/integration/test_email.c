@@ -433,16 +433,8 @@ static int group_setup(void **state)
 	}
 	if ((bin_path = hx_ringfence_bin("email")) == NULL)
 		return -1;
-	if (hx_env.stack_dir == NULL) {
-		fprintf(stderr, "email tests: RINGFENCE_STACK_DIR is not set (the stack's SMTP sink)\n");
+	if ((mail_dir = hx_mail_dir("email")) == NULL)
 		return -1;
-	}
-	mail_dir = xasprintf("%s/mail", hx_env.stack_dir);
-	if (access(mail_dir, R_OK) != 0) {
-		fprintf(stderr, "email tests: %s is not readable (is the SMTP sink running?)\n",
-			mail_dir);
-		return -1;
-	}
 	e_rds = rds_open(hx_env.redis_url);
 	if (e_rds == NULL)
 		return -1;

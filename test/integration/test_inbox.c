@@ -80,6 +80,24 @@ static long long client_count(const struct fix *f, const char *sql)
 	return hx_db_int_or_fail(sql, 1, p);
 }
 
+/* Waits up to F_WAIT_MS for the status callback that leaves the client's
+ * reply attempt matching cond (SQL on contact_attempts ca); fails saying
+ * the reply's what callback did not come. */
+static void reply_callback_or_fail(const struct fix *f, const char *cond, const char *what)
+{
+	char *sql = xasprintf("SELECT count(*) FROM contact_attempts ca JOIN reminders r"
+		" ON r.id = ca.reminder_id JOIN appointments a ON a.id = r.appointment_id"
+		" WHERE a.client_id = $1::bigint AND r.kind = 'reply' AND %s", cond);
+	long long deadline = hx_now_ms() + F_WAIT_MS;
+
+	while (client_count(f, sql) != 1) {
+		if (hx_now_ms() > deadline)
+			fail_msg("the reply's %s callback did not come", what);
+		hx_sleep_ms(100);
+	}
+	free(sql);
+}
+
 /* Posts a signed (or unsigned) text sid from phone to F_SENDER saying body;
  * returns the HTTP status. */
 static long post_text(const char *sid, const char *phone, const char *body, enum hx_sign_mode mode)
@@ -260,7 +278,6 @@ static void test_reply_reaches_simulator(void **state)
 {
 	struct fix f;
 	char *conv, *want, *page = NULL;
-	long long deadline;
 	const char *text = "See you at 10. Please bring the form.";
 	(void)state;
 
@@ -281,15 +298,7 @@ static void test_reply_reaches_simulator(void **state)
 	worker_pass_or_fail(f.phone);
 	assert_int_equal(sim_messages_with(f.phone, want, F_SENDER), 1);
 	/* The simulator's status callbacks: sent, then delivered. */
-	deadline = hx_now_ms() + F_WAIT_MS;
-	while (client_count(&f, "SELECT count(*) FROM contact_attempts ca JOIN reminders r"
-		       " ON r.id = ca.reminder_id JOIN appointments a ON a.id = r.appointment_id"
-		       " WHERE a.client_id = $1::bigint AND r.kind = 'reply'"
-		       " AND ca.delivery_status = 'delivered'") != 1) {
-		if (hx_now_ms() > deadline)
-			fail_msg("the reply's delivered callback did not come");
-		hx_sleep_ms(100);
-	}
+	reply_callback_or_fail(&f, "ca.delivery_status = 'delivered'", "delivered");
 	conv = xasprintf("/clients/%s/messages", f.client);
 	page_has_or_fail(&f, conv, 200, "Reply from ", text, "delivered", NULL);
 	/* The appointment's timeline names it too. */
@@ -312,7 +321,6 @@ static void test_reply_undelivered(void **state)
 {
 	struct fix f;
 	char *conv;
-	long long deadline;
 	(void)state;
 
 	fix_or_fail(&f);
@@ -320,15 +328,8 @@ static void test_reply_undelivered(void **state)
 	text_or_fail(&f, "Is the clinic open on Sunday?");
 	assert_int_equal(reply(&f, "No, we open Monday at 9.", NULL), 303);
 	worker_pass_or_fail(f.phone);
-	deadline = hx_now_ms() + F_WAIT_MS;
-	while (client_count(&f, "SELECT count(*) FROM contact_attempts ca JOIN reminders r"
-		       " ON r.id = ca.reminder_id JOIN appointments a ON a.id = r.appointment_id"
-		       " WHERE a.client_id = $1::bigint AND r.kind = 'reply'"
-		       " AND ca.delivery_status = 'undelivered' AND ca.error_code = 30003") != 1) {
-		if (hx_now_ms() > deadline)
-			fail_msg("the reply's undelivered callback did not come");
-		hx_sleep_ms(100);
-	}
+	reply_callback_or_fail(&f, "ca.delivery_status = 'undelivered' AND ca.error_code = 30003",
+		"undelivered");
 	conv = xasprintf("/clients/%s/messages", f.client);
 	page_has_or_fail(&f, conv, 200, "failed: undelivered, error 30003", NULL);
 	free(conv);
@@ -377,6 +378,39 @@ static void test_opted_out_client(void **state)
 		" ON a.id = r.appointment_id WHERE a.client_id = $1::bigint AND r.kind = 'reply'"), 1);
 	free(page);
 	free(conv);
+	free(want);
+	fix_free(&f);
+}
+
+/* A client proposed from a calendar event and not confirmed is reached
+ * by no path, a staff reply included: the form refuses (409, saying
+ * why) and queues nothing; a reply queued before it became unconfirmed
+ * is refused by the claim.  Once confirmed, the form takes replies. */
+static void test_unconfirmed_client(void **state)
+{
+	struct fix f;
+	char *page = NULL, *want;
+	const char *text = "Yes, 3 pm works.";
+	(void)state;
+
+	fix_or_fail(&f);
+	want = xasprintf("%s: %s", F_BUSINESS, text);
+	text_or_fail(&f, "Is 3 pm ok?");
+	assert_int_equal(reply(&f, text, NULL), 303);
+	hx_db_cmd_or_fail("UPDATE clients SET proposed_at = now(), proposed_from ="
+		" 'calendar feed ''Front desk'', event ''Ann'' on 2026-12-09: phone in the summary'"
+		" WHERE id = $1::bigint", 1, (const char *[]){ f.client });
+	worker_pass_or_fail(f.phone);
+	assert_int_equal(sim_messages_with(f.phone, want, NULL), 0);
+	assert_int_equal(reply(&f, "Are you still there?", &page), 409);
+	if (strstr(page, "not confirmed") == NULL)
+		fail_msg("the refusal does not say why:\n%s", page);
+	free(page);
+	assert_int_equal(client_count(&f, "SELECT count(*) FROM reminders r JOIN appointments a"
+		" ON a.id = r.appointment_id WHERE a.client_id = $1::bigint AND r.kind = 'reply'"), 1);
+	hx_db_cmd_or_fail("UPDATE clients SET confirmed_at = now(), confirmed_by = 'owner'"
+		" WHERE id = $1::bigint", 1, (const char *[]){ f.client });
+	assert_int_equal(reply(&f, "Are you still there?", NULL), 303);
 	free(want);
 	fix_free(&f);
 }
@@ -505,6 +539,7 @@ int inbox_tests(void)
 		cmocka_unit_test(test_reply_reaches_simulator),
 		cmocka_unit_test(test_reply_undelivered),
 		cmocka_unit_test(test_opted_out_client),
+		cmocka_unit_test(test_unconfirmed_client),
 		cmocka_unit_test(test_reply_waits_for_window),
 		cmocka_unit_test(test_bad_input_queues_nothing),
 	};

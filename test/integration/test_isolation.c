@@ -240,21 +240,6 @@ static char *fingerprint(const struct other *o)
 		1, p);
 }
 
-/* A's API key (the key itself, malloc'd). */
-static char *api_key_or_fail(long long business_id)
-{
-	char key[APIKEY_LEN + 1], err[256];
-	struct db *db = db_open(hx_env.database_url);
-	long long id;
-
-	assert_non_null(db);
-	id = apikey_create(db, business_id, "isolation", key, err, sizeof(err));
-	db_close(db);
-	if (id < 0)
-		fail_msg("apikey_create: %s", err);
-	return xstrdup(key);
-}
-
 /* The status of one API request as A. */
 static long api_status(const char *method, const char *path, const char *auth, const char *body)
 {
@@ -344,7 +329,7 @@ static void test_every_id_route_is_404(void **state)
 	other_or_fail(&o);
 	dc_account_or_fail(&a, "owner", NULL);
 	c = dc_login_or_fail(a.email, a.password);
-	key = api_key_or_fail(a.business_id);
+	key = hx_api_key_or_fail(a.business_id, "isolation");
 	auth = xasprintf("Bearer %s", key);
 	before = fingerprint(&o);
 

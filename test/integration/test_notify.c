@@ -440,11 +440,23 @@ static char *settled_status_or_fail(const char *reminder)
 	return v;
 }
 
-static long long unreached_count(const struct hx_rfix *f)
+/* Fails unless f's reminder failed (once settled, when settle is set:
+ * a callback decides it) and the office was told of it exactly once; what
+ * the office was told (free it). */
+static char *unreached_detail_or_fail(const struct hx_rfix *f, int settle)
 {
 	const char *p[2] = { f->business, f->reminder };
-	return hx_db_int_or_fail("SELECT count(*) FROM office_notifications WHERE business_id ="
-				 " $1::bigint AND kind = 'unreached' AND reminder_id = $2::bigint", 2, p);
+	char *v = settle ? settled_status_or_fail(f->reminder)
+			 : db_text_or_fail("SELECT status FROM reminders WHERE id = $1::bigint", 1,
+				   p + 1);
+
+	assert_string_equal(v, "failed");
+	free(v);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM office_notifications WHERE"
+		" business_id = $1::bigint AND kind = 'unreached' AND reminder_id = $2::bigint",
+		2, p), 1);
+	return db_text_or_fail("SELECT detail FROM office_notifications WHERE reminder_id = $1::bigint",
+		1, p + 1);
 }
 
 /* A call nobody answers, with no retry left: the office is told once,
@@ -464,13 +476,7 @@ static void test_unreached_call(void **state)
 	hx_rfix_or_fail(&f, &o);
 	hx_sim_callee_or_fail(f.phone, "no-answer");
 	worker_once_or_fail(f.reminder, f.phone);
-	v = settled_status_or_fail(f.reminder);
-	assert_string_equal(v, "failed");
-	free(v);
-	assert_int_equal(unreached_count(&f), 1);
-	p[0] = f.reminder;
-	v = db_text_or_fail("SELECT detail FROM office_notifications WHERE reminder_id = $1::bigint",
-		1, p);
+	v = unreached_detail_or_fail(&f, 1);
 	assert_non_null(strstr(v, "Call did not reach them"));
 	assert_non_null(strstr(v, "no-answer"));
 	assert_null(strstr(v, "SECRET"));
@@ -506,13 +512,7 @@ static void test_unreached_invalid(void **state)
 			  " WHERE id = $1::bigint RETURNING id)"
 			  " UPDATE reminders SET to_address = '+15005550001' WHERE id = $2::bigint", 2, p);
 	worker_once_or_fail(f.reminder, "+15005550001");
-	p[0] = f.reminder;
-	v = db_text_or_fail("SELECT status FROM reminders WHERE id = $1::bigint", 1, p);
-	assert_string_equal(v, "failed");
-	free(v);
-	assert_int_equal(unreached_count(&f), 1);
-	v = db_text_or_fail("SELECT detail FROM office_notifications WHERE reminder_id = $1::bigint",
-		1, p);
+	v = unreached_detail_or_fail(&f, 0);
 	assert_non_null(strstr(v, "Text did not reach them"));
 	assert_non_null(strstr(v, "21211"));
 	free(v);
@@ -526,20 +526,13 @@ static void test_unreached_undelivered(void **state)
 	const struct hx_rfix_opts o = { .business_name = "Undelivered Clinic",
 		.client_name = "Una Delivered", .channel = "sms", .retry_count = 0,
 		.retry_delay_minutes = 30, .stale_min = 120 };
-	const char *p[1];
 	char *v;
 
 	(void)state;
 	hx_rfix_or_fail(&f, &o);
 	hx_sim_callee_or_fail(f.phone, "person; sms-undelivered 30003");
 	worker_once_or_fail(f.reminder, f.phone);
-	v = settled_status_or_fail(f.reminder);
-	assert_string_equal(v, "failed");
-	free(v);
-	assert_int_equal(unreached_count(&f), 1);
-	p[0] = f.reminder;
-	v = db_text_or_fail("SELECT detail FROM office_notifications WHERE reminder_id = $1::bigint",
-		1, p);
+	v = unreached_detail_or_fail(&f, 1);
 	assert_non_null(strstr(v, "Text did not reach them"));
 	assert_non_null(strstr(v, "undelivered"));
 	free(v);
@@ -553,19 +546,12 @@ static void test_unreached_email(void **state)
 		.client_name = "Rita Fused", .channel = "email", .email_prefix = "reject",
 		.notes = "SECRET-REFUSED", .retry_count = 0, .retry_delay_minutes = 30,
 		.stale_min = 120 };
-	const char *p[1];
 	char *v;
 
 	(void)state;
 	hx_rfix_or_fail(&f, &o);
 	worker_once_or_fail(f.reminder, f.email);
-	p[0] = f.reminder;
-	v = db_text_or_fail("SELECT status FROM reminders WHERE id = $1::bigint", 1, p);
-	assert_string_equal(v, "failed");
-	free(v);
-	assert_int_equal(unreached_count(&f), 1);
-	v = db_text_or_fail("SELECT detail FROM office_notifications WHERE reminder_id = $1::bigint",
-		1, p);
+	v = unreached_detail_or_fail(&f, 0);
 	assert_non_null(strstr(v, "Email did not reach them"));
 	assert_non_null(strstr(v, "550"));
 	assert_null(strstr(v, "SECRET"));
@@ -710,16 +696,8 @@ static int group_setup(void **state)
 	}
 	if ((bin_path = hx_ringfence_bin("notify")) == NULL)
 		return -1;
-	if (hx_env.stack_dir == NULL) {
-		fprintf(stderr, "notify tests: RINGFENCE_STACK_DIR is not set (the stack's SMTP sink)\n");
+	if ((mail_dir = hx_mail_dir("notify")) == NULL)
 		return -1;
-	}
-	mail_dir = xasprintf("%s/mail", hx_env.stack_dir);
-	if (access(mail_dir, R_OK) != 0) {
-		fprintf(stderr, "notify tests: %s is not readable (is the SMTP sink running?)\n",
-			mail_dir);
-		return -1;
-	}
 	n_db = db_open(hx_env.database_url);
 	n_rds = rds_open(hx_env.redis_url);
 	if (n_db == NULL || n_rds == NULL || db_connect(n_db) < 0) {

@@ -190,6 +190,20 @@ static char *switch_state(const char *id)
 		" WHERE id = $1::bigint", 1, (const char *[]){ id });
 }
 
+/* Fails unless the switch of business id is the printf-style want. */
+static void switch_is(const char *id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void switch_is(const char *id, const char *fmt, ...)
+{
+	va_list ap;
+	char want[512], *v = switch_state(id);
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	assert_string_equal(v, want);
+	free(v);
+}
+
 static long long events_of(const char *id)
 {
 	return db_count("SELECT count(*) FROM business_events WHERE business_id = $1::bigint"
@@ -319,9 +333,7 @@ static void test_switch_holds_and_releases(void **state)
 		fail_msg("messages-off: %s", buf_str(&out));
 	free(cmd);
 	has_or_fail(buf_str(&out), "automatic messages turned off", "the CLI's answer");
-	v = switch_state(biz);
-	assert_string_equal(v, "off|operator (cli)|storm: office closed");
-	free(v);
+	switch_is(biz, "off|operator (cli)|storm: office closed");
 	assert_int_equal(db_count("SELECT count(*) FROM business_events WHERE business_id ="
 		" $1::bigint AND event = 'messages_off' AND actor = 'operator (cli)'"
 		" AND reason = 'storm: office closed'", biz), 1);
@@ -350,9 +362,7 @@ static void test_switch_holds_and_releases(void **state)
 	if (ringfence_cli(&out, cmd) != 0)
 		fail_msg("messages-on: %s", buf_str(&out));
 	free(cmd);
-	v = switch_state(biz);
-	assert_string_equal(v, "on");
-	free(v);
+	switch_is(biz, "on");
 	tick_and_drain_or_fail(allowed);
 	assert_int_equal(sim_texts_or_fail(phone[0], NULL), 1);
 	assert_int_equal(sim_texts_or_fail(phone[1], NULL), 1);
@@ -374,7 +384,7 @@ static void test_switch_holds_and_releases(void **state)
  * 2 with a one-line reason, and nothing changes; status shows it. */
 static void test_switch_cli_refusals(void **state)
 {
-	char biz[24], *cmd, *v;
+	char biz[24], *cmd;
 	struct buf out = BUF_INIT;
 	(void)state;
 
@@ -396,9 +406,7 @@ static void test_switch_cli_refusals(void **state)
 	assert_int_equal(ringfence_cli(&out, "business messages-off 999999999 --reason 'x'"), 1);
 	has_or_fail(buf_str(&out), "no business 999999999", "an unknown business");
 	assert_true(ringfence_cli(&out, "business messages-off abc --reason 'x'") != 0);
-	v = switch_state(biz);
-	assert_string_equal(v, "on");
-	free(v);
+	switch_is(biz, "on");
 	assert_int_equal(events_of(biz), 0);
 
 	cmd = xasprintf("business messages-off %s --reason 'first'", biz);
@@ -409,9 +417,7 @@ static void test_switch_cli_refusals(void **state)
 	has_or_fail(buf_str(&out), "has its automatic messages off already; nothing changed",
 		"messages-off while off");
 	free(cmd);
-	v = switch_state(biz);
-	assert_string_equal(v, "off|operator (cli)|first");
-	free(v);
+	switch_is(biz, "off|operator (cli)|first");
 	assert_int_equal(events_of(biz), 1);
 	cmd = xasprintf("business status %s", biz);
 	assert_int_equal(ringfence_cli(&out, cmd), 0);
@@ -442,19 +448,11 @@ static void test_switch_dashboard(void **state)
 		"reason", "", NULL), 0);
 	assert_int_equal(r.status, 422);
 	dc_response_free(&r);
-	v = switch_state(staff.biz);
-	assert_string_equal(v, "on");
-	free(v);
+	switch_is(staff.biz, "on");
 	dc_post_see_other_or_fail(staff.c, "/settings/automatic-messages",
 		"/settings?notice=messages_off#automatic-messages", "on", "off", "reason",
 		"<b>flood</b> in the office", NULL);
-	v = switch_state(staff.biz);
-	{
-		char *want = xasprintf("off|%s|<b>flood</b> in the office", staff.acc.email);
-		assert_string_equal(v, want);
-		free(want);
-	}
-	free(v);
+	switch_is(staff.biz, "off|%s|<b>flood</b> in the office", staff.acc.email);
 	page = dc_get_or_fail(staff.c, "/today", 200);
 	has_or_fail(page, "Automatic messages are off</strong> since", "the banner");
 	has_or_fail(page, staff.acc.email, "the banner's who");
@@ -496,9 +494,7 @@ static void test_switch_dashboard(void **state)
 	dc_post_see_other_or_fail(owner.c, "/settings/automatic-messages",
 		"/settings?notice=messages_on#automatic-messages", "on", "on", "reason",
 		"back from holiday", NULL);
-	v = switch_state(owner.biz);
-	assert_string_equal(v, "on");
-	free(v);
+	switch_is(owner.biz, "on");
 	assert_int_equal(db_count("SELECT count(*) FROM business_events WHERE business_id ="
 		" $1::bigint AND ((event = 'messages_off' AND reason = 'holiday') OR (event ="
 		" 'messages_on' AND reason = 'back from holiday'))", owner.biz), 2);
@@ -519,7 +515,7 @@ static void test_switch_dashboard(void **state)
  * nothing; on again. */
 static void test_switch_api(void **state)
 {
-	char biz[24], *v, *who;
+	char biz[24], *who;
 	struct sb_key k;
 	json_t *j;
 	(void)state;
@@ -541,9 +537,7 @@ static void test_switch_api(void **state)
 			fail_msg("PUT %s: HTTP %ld", bad[i], st);
 		json_decref(j);
 	}
-	v = switch_state(biz);
-	assert_string_equal(v, "on");
-	free(v);
+	switch_is(biz, "on");
 	assert_int_equal(events_of(biz), 0);
 
 	assert_int_equal(api_or_fail("PUT", "/api/v1/automatic-messages", &k,
@@ -555,13 +549,7 @@ static void test_switch_api(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "reason")),
 		"booking system migration");
 	json_decref(j);
-	v = switch_state(biz);
-	{
-		char *want = xasprintf("off|%s|booking system migration", who);
-		assert_string_equal(v, want);
-		free(want);
-	}
-	free(v);
+	switch_is(biz, "off|%s|booking system migration", who);
 	assert_int_equal(api_or_fail("PUT", "/api/v1/automatic-messages", &k,
 		"{\"on\": false, \"reason\": \"again\"}", &j), 200);
 	assert_true(json_is_false(json_object_get(j, "changed")));

@@ -24,6 +24,8 @@
  *                      Content-Length (read until the connection closes)
  *   GET /huge-length   the same with Content-Length
  *   GET /html          a text/html sign-in page
+ *   GET /latin1-validators  a small calendar whose ETag and Last-Modified
+ *                      hold a Latin-1 byte (obs-text: legal HTTP, not UTF-8)
  *   GET /_count?path=/x  how many requests /x had (text/plain, "N\n");
  *                      /_count itself is not counted
  *
@@ -333,6 +335,10 @@ static void handle(int fd)
 		respond(fd, head_only, 302, "text/plain", extra, "moved\n", 6);
 	} else if (strcmp(path, "/huge") == 0 || strcmp(path, "/huge-length") == 0) {
 		serve_huge(fd, head_only, strcmp(path, "/huge-length") == 0);
+	} else if (strcmp(path, "/latin1-validators") == 0) {
+		respond(fd, head_only, 200, "text/calendar",
+			"ETag: \"caf\xe9\"\r\nLast-Modified: Mon, 07 D\xe9" "c 2026 10:00:00 GMT\r\n",
+			small_ics, sizeof small_ics - 1);
 	} else if (strcmp(path, "/html") == 0) {
 		static const char page[] = "<!DOCTYPE html><html><head><title>Sign in</title></head>"
 			"<body><form>Sign in to see this calendar</form></body></html>\n";

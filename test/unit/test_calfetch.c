@@ -249,6 +249,24 @@ static void html(void **state)
 	free(url);
 }
 
+/* Validators that are not UTF-8 (HTTP allows obs-text) are dropped, not
+ * kept: they are stored in a text column and sent back later.  The body
+ * is fetched all the same. */
+static void latin1_validators(void **state)
+{
+	char *url = url_of("/latin1-validators");
+	struct calfetch_req r = req_for(url);
+	struct calfetch_res res;
+
+	assert_int_equal(calfetch_get(&r, &res), 0);
+	assert_int_equal(res.status, 200);
+	assert_true(res.len > 0);
+	assert_string_equal(res.etag, "");
+	assert_string_equal(res.last_modified, "");
+	calfetch_res_free(&res);
+	free(url);
+}
+
 static void refused_addresses(void **state)
 {
 	char *url = url_of("/feed.ics");
@@ -301,7 +319,9 @@ static void blocked_addresses(void **state)
 		{ "142.250.1.1", 0 }, { "::1", 1 }, { "::", 1 }, { "fe80::1", 1 }, { "fc00::1", 1 },
 		{ "fd12:3456::1", 1 }, { "::ffff:10.0.0.1", 1 }, { "::ffff:127.0.0.1", 1 },
 		{ "::ffff:8.8.8.8", 0 }, { "ff02::1", 1 }, { "2001:4860:4860::8888", 0 },
-		{ "2002:0a00:0001::1", 1 },
+		{ "2002:0a00:0001::1", 1 }, { "192.0.0.8", 1 }, { "192.0.2.1", 0 },
+		{ "198.18.0.1", 1 }, { "198.19.255.255", 1 }, { "198.20.0.1", 0 },
+		{ "2001:0:4136:e378::1", 1 },
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		struct sockaddr_storage ss;
@@ -350,6 +370,7 @@ int main(void)
 		cmocka_unit_test(redirects),
 		cmocka_unit_test(huge),
 		cmocka_unit_test(html),
+		cmocka_unit_test(latin1_validators),
 		cmocka_unit_test(refused_addresses),
 		cmocka_unit_test(blocked_addresses),
 		cmocka_unit_test(mask),

@@ -107,6 +107,9 @@ static void test_proposed_from(void **state)
 	snprintf(c.value, sizeof(c.value), "%s", "a.very.long.address@example.com");
 	c.is_phone = 0;
 	c.field = CALMATCH_ATTENDEE;
+	calmatch_proposed_from("Front\ndesk", "Eve\r\nBcc: x", "2026-12-09", &c, out, sizeof(out));
+	assert_string_equal(out, "calendar feed 'Front desk', event 'Eve Bcc: x' on 2026-12-09: "
+				 "email a.very.long.address@example.com in the attendees");
 	calmatch_proposed_from(longer, longer, "2026-12-09", &c, out, sizeof(out));
 	/* The column holds 500 characters. */
 	assert_true(strlen(out) <= 500);
@@ -131,6 +134,17 @@ static void test_client_name(void **state)
 	longer[sizeof(longer) - 1] = '\0';
 	calmatch_client_name(longer, &c, out, sizeof(out));
 	assert_int_equal(strlen(out), 200);
+	/* A name is one line: an iCalendar "\\n" (or a control character)
+	 * in the summary or the CN becomes a space, so it can never end a
+	 * mail header or a log line. */
+	calmatch_client_name("Eve\nBcc: victim@example.com\r\n\x01", &c, out, sizeof(out));
+	assert_string_equal(out, "Eve Bcc: victim@example.com");
+	c.name = "\x01" "Eve\r\nBcc: victim@example.com\x7f";
+	calmatch_client_name("x", &c, out, sizeof(out));
+	assert_string_equal(out, "Eve Bcc: victim@example.com");
+	c.name = "Sophie\n\n  Turner";
+	calmatch_client_name("x", &c, out, sizeof(out));
+	assert_string_equal(out, "Sophie Turner");
 }
 
 static void test_threshold_and_backoff(void **state)

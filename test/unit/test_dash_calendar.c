@@ -69,6 +69,8 @@ static void test_name_problem(void **state)
 	assert_null(calendar_name_problem("Zoë's chair ☂"));
 	assert_non_null(calendar_name_problem(""));
 	assert_non_null(calendar_name_problem(NULL));
+	assert_non_null(calendar_name_problem("   "));
+	assert_null(calendar_name_problem(" Front desk "));
 	assert_non_null(calendar_name_problem("Front\ndesk"));
 	assert_non_null(calendar_name_problem("bad \xff utf-8"));
 	memset(longname, 'n', sizeof(longname) - 1);
