@@ -1,18 +1,20 @@
 // t_switch.mjs: the automatic-messages switch as a business owner meets it
-// (issue 11).  The owner turns automatic messages off on Settings with a
-// reason; every page then shows the red banner saying since when, by whom,
-// why and how many reminders are held; a test reminder sent meanwhile is
-// held: a worker pass sends nothing (the simulator's Messages log), and
-// it goes once the owner turns them on again.  A staff login may turn
-// them off but not on.  Without JavaScript the owner turns them on again
-// and saves the booking confirmation setting, which Settings then shows.
+// (issue 11).  The owner sets a booking confirmation by text, then turns
+// automatic messages off on Settings with a reason; every page then shows
+// the red banner saying since when, by whom, why and how many reminders
+// are held.  An appointment booked meanwhile gets its booking confirmation
+// held: a worker pass sends nothing (the simulator's Messages log), a test
+// reminder is refused, and the confirmation goes once the owner turns
+// them on again.  A staff login may turn them off but not on.  Without
+// JavaScript the owner turns them off and on and saves the booking
+// confirmation setting, which Settings then shows.
 //
 // The business is new (no page creates one); the worker and scheduler
 // test/browser/run started send what is released.
 
 import { check, run, tag, waitFor } from './lib.mjs';
 import { login, createBusiness, addUser, createClient, createAppointment, clientZone, simCallee,
-	localDateTime, testNumber, sendTestReminder, noticeCode, simTexts, sql } from './app.mjs';
+	localDateTime, testNumber, noticeCode, simTexts, sql } from './app.mjs';
 
 const BANNER = '#messages-off';
 
@@ -47,19 +49,22 @@ export const tests = [
 			const owner = await login(t, biz.email, biz.password, 'owner');
 			const page = owner.page;
 
-			// A client and an appointment, before anything is switched.
-			const number = await testNumber();
-			await simCallee(number, 'person');
-			const before = new Set((await simTexts(number)).map((m) => m.sid));
-			const name = `Held Client ${tag()}`;
-			await createClient(owner, { name, phone: number, zone: await clientZone(biz.id) });
-			const appt = await createAppointment(owner, { clientName: name, when: localDateTime(2, 11, 30) });
-
-			// Settings: the switch is on; turn it off with a reason.
+			// Settings: a booking confirmation by text as soon as an
+			// appointment is booked; the switch is on.
 			await owner.go('/settings', { label: 'settings-on' });
+			const booking = page.locator('#booking form');
+			await booking.getByLabel(/send a booking confirmation by/i).selectOption('sms');
+			await booking.getByLabel(/minutes after booking/i).fill('0');
+			await owner.click(booking.getByRole('button', { name: /save booking confirmation/i }),
+				{ label: 'booking-saved' });
+			check(noticeCode(owner) === 'saved', `saving the booking confirmation led to ${owner.where()}`);
+			check(await page.locator('#booking form').getByLabel(/send a booking confirmation by/i).inputValue() === 'sms',
+				'Settings does not show the booking confirmation by text message');
 			check(/On\./.test(await page.locator('#automatic-messages').innerText()),
 				'Settings does not say automatic messages are on');
 			check(await banner(owner) === '', 'a banner shows while automatic messages are on');
+
+			// Off, with a reason.
 			const why = `Storm ${tag()}: office closed`;
 			await flip(owner, /turn automatic messages off/i, why,
 				{ confirm: /stop every automatic message/i, label: 'switched-off' });
@@ -68,15 +73,26 @@ export const tests = [
 			check(text.includes('Automatic messages are off') && text.includes(`by ${biz.email}: ${why}`) &&
 				text.includes('0 reminders are held'), `the banner says ${JSON.stringify(text)}`);
 
-			// A test reminder sent now is queued and held.
-			await owner.go(`/appointments/${appt}`, { label: 'appointment-off' });
-			await sendTestReminder(owner, appt, 'sms');
+			// An appointment booked now: its booking confirmation is due and held.
+			const number = await testNumber();
+			await simCallee(number, 'person');
+			const before = new Set((await simTexts(number)).map((m) => m.sid));
+			const name = `Held Client ${tag()}`;
+			await createClient(owner, { name, phone: number, zone: await clientZone(biz.id) });
+			const appt = await createAppointment(owner, { clientName: name, when: localDateTime(2, 11, 30) });
 			for (const p of ['/today', '/clients', `/appointments/${appt}`, '/inbox', '/settings']) {
 				await owner.go(p, { label: `off-${p}` });
 				text = await banner(owner);
 				check(text.includes(`by ${biz.email}: ${why}`) && text.includes('1 reminder is held'),
 					`the banner on ${p} says ${JSON.stringify(text)}`);
 			}
+			// A test reminder is refused while they are off, and says why.
+			await owner.go(`/appointments/${appt}`, { label: false });
+			const test = page.locator(`form[action$="/appointments/${appt}/test-reminder"]`);
+			await test.locator('select[name=channel]').selectOption('sms');
+			await owner.click(test.locator('button[type=submit]').first(), { status: 409, label: 'test-refused' });
+			check(/automatic messages are off for this business/i.test(await owner.text()),
+				'the refused test reminder does not say automatic messages are off');
 			// A worker pass and a scheduler tick (besides the running ones)
 			// send nothing: it stays pending, blocked by the switch.
 			for (const args of [['worker', '--once'], ['scheduler', '--once'], ['worker', '--once']]) {
@@ -84,9 +100,9 @@ export const tests = [
 				check(r.code === 0, `ringfence ${args.join(' ')} failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
 			}
 			const held = await sql(`SELECT r.status, b.reason FROM reminders r, ` +
-				`reminder_block(r.id, now()) b WHERE r.appointment_id = ${Number(appt)} AND r.kind = 'test'`);
+				`reminder_block(r.id, now()) b WHERE r.appointment_id = ${Number(appt)} AND r.kind = 'booking'`);
 			check(held.length === 1 && held[0][0] === 'pending' && held[0][1] === 'automatic messages are off',
-				`the test reminder is ${JSON.stringify(held)}, not pending and held by the switch`);
+				`the booking confirmation is ${JSON.stringify(held)}, not pending and held by the switch`);
 			let sent = await newTexts(number, before);
 			check(sent.length === 0, `the simulator got ${sent.length} text(s) while messages were off: ` +
 				JSON.stringify(sent.map((m) => m.body)));
@@ -114,11 +130,12 @@ export const tests = [
 			check(noticeCode(owner) === 'messages_on', `turning them on led to ${owner.where()}`);
 			check(await banner(owner) === '', 'the banner stays after turning them on');
 			check(/On\./.test(await page.locator('#automatic-messages').innerText()), 'Settings does not say on');
-			sent = await waitFor('the held reminder to reach the simulator', async () => {
+			sent = await waitFor('the held booking confirmation to reach the simulator', async () => {
 				const s = await newTexts(number, before);
 				return s.length ? s : null;
 			}, { timeoutMs: 120000, intervalMs: 1000 });
-			check(sent.length === 1, `the simulator got ${sent.length} texts after turning on, want 1`);
+			check(sent.length === 1 && sent[0].body.startsWith(`${biz.name}: your appointment on `) &&
+				sent[0].body.includes(' is booked.'), `after turning on the simulator got ${JSON.stringify(sent.map((m) => m.body))}`);
 
 			// Staff turns them off (stopping is always allowed).
 			const deskWhy = `Double booking ${tag()}`;
