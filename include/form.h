@@ -62,6 +62,10 @@ void form_encode(struct buf *b, const char *s, size_t len);
  * p appends nothing. */
 void form_encode_params(struct buf *b, const struct params *p);
 
+/* A copy of s in a with each CRLF made LF: a browser sends a textarea's
+ * line ends as CRLF, while its maxlength counted each as one character. */
+char *form_crlf_to_lf(struct arena *a, const char *s);
+
 /* A short English description of err ("malformed percent-encoding"). */
 const char *form_strerror(enum form_err err);
 

@@ -124,6 +124,10 @@ const char *dash_reminder_state(const struct dash_reminder_facts *f, char *detai
 			if (has(f->block_reason, "unverified business") ||
 				has(f->block_reason, "number invalid"))
 				return "blocked (not allowed)";
+			if (has(f->block_reason, "automatic messages are off"))
+				return "held: automatic messages are off";
+			if (has(f->block_reason, "client not confirmed"))
+				return "held: client not confirmed";
 		}
 		return "scheduled";
 	}

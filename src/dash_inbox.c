@@ -460,7 +460,8 @@ void dash_inbox_conversation_handle(struct app *app, const struct route_input *i
 void dash_inbox_reply_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
 	struct arena *a = in->req->arena;
-	const char *body = in->form.n > 0 && in->form.v[0].s ? in->form.v[0].s : "";
+	/* As typed: the browser's CRLF line ends made LF (maxlength counted one each). */
+	const char *body = form_crlf_to_lf(a, in->form.n > 0 && in->form.v[0].s ? in->form.v[0].s : "");
 	const char *v[C_NCOLS], *problem, *rid_s = NULL;
 	char cid[24], now[32], uid[24], stale[16];
 	long long rid;

@@ -8,6 +8,7 @@
 #include "db.h"
 #include "dispatch.h"
 #include "failsafe.h"
+#include "form.h"
 #include "html.h"
 #include "http.h"
 #include "log.h"
@@ -197,25 +198,12 @@ void dash_failsafe_page(struct app *app, const struct route_input *in, struct ou
 	(void)failsafe_page(app, in, out, NULL, NULL);
 }
 
-/* A copy of s in a with each CRLF (a browser's line end in a textarea)
- * made LF. */
-static char *crlf_to_lf(struct arena *a, const char *s)
-{
-	char *d = arena_strdup(a, s), *w = d;
-
-	for (const char *p = d; *p; p++)
-		if (!(p[0] == '\r' && p[1] == '\n'))
-			*w++ = *p;
-	*w = '\0';
-	return d;
-}
-
 /* An operator's reason from the form value raw (NULL: empty): CRLF made
  * LF, trailing blanks dropped, into *reason (in a).  NULL when it can be
  * recorded, else the message to show next to the field. */
 static const char *operator_reason(struct arena *a, const char *raw, const char **reason)
 {
-	char *r = crlf_to_lf(a, raw ? raw : "");
+	char *r = form_crlf_to_lf(a, raw ? raw : "");
 	size_t len = strlen(r);
 
 	while (len > 0 && (r[len - 1] == ' ' || r[len - 1] == '\n' || r[len - 1] == '\r' ||

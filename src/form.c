@@ -341,3 +341,15 @@ void form_encode_params(struct buf *b, const struct params *p)
 		form_encode(b, p->v[i].value, p->v[i].value_len);
 	}
 }
+
+/* See form.h. */
+char *form_crlf_to_lf(struct arena *a, const char *s)
+{
+	char *d = arena_strdup(a, s), *w = d;
+
+	for (const char *p = d; *p; p++)
+		if (!(p[0] == '\r' && p[1] == '\n'))
+			*w++ = *p;
+	*w = '\0';
+	return d;
+}

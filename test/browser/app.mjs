@@ -4,11 +4,12 @@
 // simulator's callee API).  Locators go by what a person sees: labels,
 // button names, link text.
 
+import { createHmac, randomBytes } from 'node:crypto';
 import { env, check, run, tag, TestFailure } from './lib.mjs';
 
-// Logs in on a new tab (its own context) and lands on /today.
-export async function login(t, email, password, who = email) {
-	const tab = await t.tab(who);
+// Logs in on a new tab (its own context; opts: T.tab's) and lands on /today.
+export async function login(t, email, password, who = email, opts = {}) {
+	const tab = await t.tab(who, opts);
 	const page = tab.page;
 	await tab.go('/login', { label: 'login' });
 	await page.getByLabel(/e-?mail/i).fill(email);
@@ -216,20 +217,18 @@ export async function createOperator() {
 }
 
 // A new business named "<label> <tag>" (America/New_York, with status and
-// verified as given: no page creates one) and its owner's login;
+// verified as given: no page creates one; window: its calling window
+// ['HH:MM', 'HH:MM'], the default one when null) and its owner's login;
 // { id, name, email, password }.
-export async function createBusiness(label, status, verified) {
+export async function createBusiness(label, status, verified, window = null) {
 	const name = `${label} ${tag()}`;
-	const rows = await sql(`INSERT INTO businesses (name, time_zone, callback_phone, status, verified) ` +
-		`VALUES ('${name}', 'America/New_York', '+15555550123', '${status}', ${verified}) RETURNING id`);
+	const rows = await sql(`INSERT INTO businesses (name, time_zone, callback_phone, status, verified` +
+		`${window ? ', window_start, window_end' : ''}) VALUES ('${name}', 'America/New_York', ` +
+		`'+15555550123', '${status}', ${verified}` +
+		`${window ? `, '${window[0]}', '${window[1]}'` : ''}) RETURNING id`);
 	check(rows.length === 1, 'the new business was not created');
 	const id = rows[0][0];
-	const email = `owner-${tag()}@example.com`;
-	const password = `ow-${tag()}-${tag()}-pw`;
-	const r = await run(['user', 'add', '--business', id, '--email', email, '--role', 'owner',
-		'--password-stdin'], { input: `${password}\n` });
-	check(r.code === 0, `ringfence user add failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
-	return { id, name, email, password };
+	return { id, name, ...await addUser(id, 'owner') };
 }
 
 // test/browser/run allows +15555550190..199 for the tests' own clients.
@@ -260,4 +259,47 @@ export async function sendTestReminder(tab, id, channel) {
 		{ label: `test-reminder-${channel}-queued` });
 	check(noticeCode(tab) === 'queued', `sending a test reminder led to ${tab.where()}, not ?notice=queued`);
 	check(/queued/i.test(await tab.text()), 'the page after sending a test reminder does not say "queued"');
+}
+
+// A new login with role (owner, staff) in business id; { email, password }.
+export async function addUser(id, role) {
+	const email = `${role}-${tag()}@example.com`;
+	const password = `${role.slice(0, 2)}-${tag()}-${tag()}-pw`;
+	const r = await run(['user', 'add', '--business', String(id), '--email', email, '--role', role,
+		'--password-stdin'], { input: `${password}\n` });
+	check(r.code === 0, `ringfence user add --role ${role} failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
+	return { email, password };
+}
+
+// The texts the simulator holds to number (its Messages log), newest
+// first: [{ body, from, to, status, ... }].
+export async function simTexts(number) {
+	const auth = Buffer.from(`${env.twilioSid}:${env.twilioToken}`).toString('base64');
+	const res = await fetch(`${env.twilioApi}/2010-04-01/Accounts/${env.twilioSid}/Messages.json?` +
+		new URLSearchParams({ To: number, PageSize: '100' }).toString(),
+	{ headers: { authorization: `Basic ${auth}` } });
+	if (!res.ok)
+		throw new TestFailure(`the simulator's Messages log for ${number}: ${res.status} ${await res.text()}`);
+	return (await res.json()).messages;
+}
+
+// A client's text from number to to, as Twilio posts it to
+// /twilio/sms/inbound: signed with the account's auth token
+// (X-Twilio-Signature: HMAC-SHA1 of the URL and the sorted parameters).
+// Returns the HTTP status.
+export async function textFromClient(from, to, body) {
+	const sid = `SM${randomBytes(16).toString('hex')}`;
+	const params = { MessageSid: sid, SmsSid: sid, SmsMessageSid: sid, AccountSid: env.twilioSid,
+		From: from, To: to, Body: body, NumMedia: '0', NumSegments: '1', SmsStatus: 'received',
+		ApiVersion: '2010-04-01' };
+	const url = new URL('/twilio/sms/inbound', env.base).href;
+	const signed = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+	const res = await fetch(url, {
+		method: 'POST',
+		headers: { 'content-type': 'application/x-www-form-urlencoded',
+			'x-twilio-signature': createHmac('sha1', env.twilioToken).update(signed).digest('base64') },
+		body: new URLSearchParams(params).toString(),
+	});
+	await res.text();
+	return res.status;
 }

@@ -124,9 +124,11 @@ export class T {
 		this.problems.push(msg);
 	}
 
-	// A new browser context (its own cookies) with one guarded tab.
-	async tab(who = 'user') {
-		const ctx = await this.browser.newContext({ viewport: DESKTOP, baseURL: env.base });
+	// A new browser context (its own cookies) with one guarded tab;
+	// javaScript: false for a browser that runs no script at all.
+	async tab(who = 'user', { javaScript = true } = {}) {
+		const ctx = await this.browser.newContext({ viewport: DESKTOP, baseURL: env.base,
+			javaScriptEnabled: javaScript });
 		ctx.setDefaultTimeout(15000);
 		ctx.setDefaultNavigationTimeout(30000);
 		this.contexts.push(ctx);

@@ -13,7 +13,7 @@ import { launch, T, TestFailure } from './lib.mjs';
 // runs, so it comes after the tests that need a call or a text to go through.
 const FILES = ['./t_login.mjs', './t_reminder.mjs', './t_sms.mjs', './t_greeting.mjs',
 	'./t_import.mjs', './t_xss.mjs', './t_pages.mjs', './t_trial.mjs', './t_notify.mjs',
-	'./t_calendar.mjs',
+	'./t_calendar.mjs', './t_switch.mjs', './t_inbox.mjs',
 	'./t_failsafe.mjs'];
 
 const only = process.argv.slice(2);

@@ -141,6 +141,13 @@ static const struct word_case word_cases[] = {
 	{ { .channel = "voice", .reminder_status = "skipped", .attempt_status = "skipped_failsafe" },
 	  "held by the failsafe", NULL },
 
+	/* held by the business's switch or an unconfirmed client (017). */
+	{ { .channel = "sms", .reminder_status = "pending", .block_code = "ineligible",
+	    .block_reason = "automatic messages are off" }, "held: automatic messages are off", NULL },
+	{ { .channel = "voice", .reminder_status = "pending", .block_code = "ineligible",
+	    .block_reason = "client not confirmed (proposed from a calendar event)" },
+	  "held: client not confirmed", NULL },
+
 	/* outcome unknown: the attempt's or the reminder's. */
 	{ { .channel = "voice", .reminder_status = "unknown", .attempt_status = "unknown" },
 	  "outcome unknown — needs your decision", NULL },

@@ -350,6 +350,19 @@ static void test_form_encode(void **state)
 	arena_free(a);
 }
 
+/* A textarea's CRLF line ends become LF; a lone CR or LF stays. */
+static void test_form_crlf_to_lf(void **state)
+{
+	struct arena *a = arena_new(0);
+	(void)state;
+
+	assert_string_equal(form_crlf_to_lf(a, "a\r\nb\r\n\r\nc"), "a\nb\n\nc");
+	assert_string_equal(form_crlf_to_lf(a, "a\rb\nc\r"), "a\rb\nc\r");
+	assert_string_equal(form_crlf_to_lf(a, "\r\r\n"), "\r\n");
+	assert_string_equal(form_crlf_to_lf(a, ""), "");
+	arena_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_form_unlimited),
 		cmocka_unit_test(test_form_strerror),
 		cmocka_unit_test(test_form_encode),
+		cmocka_unit_test(test_form_crlf_to_lf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
