@@ -13,6 +13,9 @@ const OWNER_PAGES = [
 	'/clients/new',
 	'/clients/{client}',
 	'/clients/{client}/edit',
+	'/clients/{client}/messages',
+	'/inbox',
+	'/notifications',
 	'/appointments/new',
 	'/appointments/{appointment}',
 	'/appointments/{appointment}/edit',
@@ -25,6 +28,7 @@ const OWNER_PAGES = [
 	'/settings/users',
 	'/settings/sessions',
 	'/settings/calendars',
+	'/settings/notifications',
 	'/calendar-events/no-contact',
 	'/account/password',
 ];
