@@ -13,13 +13,15 @@
 
 #include <stddef.h>
 
+#define CALFETCH_MAX_REDIRECTS 20
+
 struct calfetch_req {
 	const char *url;           /* https://, webcal:// (as https://), http:// when allow_http */
 	const char *etag;          /* sent as If-None-Match; NULL/"" for none */
 	const char *last_modified; /* sent as If-Modified-Since; NULL/"" for none */
 	size_t max_bytes;          /* the largest body accepted */
 	long connect_ms, total_ms; /* timeouts (positive); total_ms covers every hop */
-	int max_redirects;         /* hops followed (0: none) */
+	int max_redirects;         /* hops followed (0: none; at most CALFETCH_MAX_REDIRECTS) */
 	int allow_http;            /* development/test: http:// and loopback allowed */
 };
 

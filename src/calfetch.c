@@ -346,8 +346,8 @@ int calfetch_get(const struct calfetch_req *req, struct calfetch_res *res)
 
 	memset(res, 0, sizeof *res);
 	if (req == NULL || req->max_bytes == 0 || req->connect_ms <= 0 || req->total_ms <= 0 ||
-		req->max_redirects < 0) {
-		set_error(res, "the request has no size limit or timeout");
+		req->max_redirects < 0 || req->max_redirects > CALFETCH_MAX_REDIRECTS) {
+		set_error(res, "the request has no size limit or timeout, or too many redirects allowed");
 		return -1;
 	}
 	if (check_url(req->url, req->allow_http, url, sizeof url, res) < 0)

@@ -42,7 +42,8 @@
 #define STEPS_MAX 200000L
 
 /* CLDR windowsZones.xml, territory "001" (the zone Windows means by the
- * name), for the names Outlook writes as TZID. */
+ * name), for the names Outlook writes as TZID: all 139 of CLDR's, and the
+ * retired "Mid-Atlantic Standard Time" that old exports still carry. */
 static const struct {
 	const char *windows, *iana;
 } windows_zones[] = {
@@ -93,7 +94,6 @@ static const struct {
 	{ "Azores Standard Time", "Atlantic/Azores" },
 	{ "Cape Verde Standard Time", "Atlantic/Cape_Verde" },
 	{ "UTC", "Etc/UTC" },
-	{ "Coordinated Universal Time", "Etc/UTC" },
 	{ "GMT Standard Time", "Europe/London" },
 	{ "Greenwich Standard Time", "Atlantic/Reykjavik" },
 	{ "Sao Tome Standard Time", "Africa/Sao_Tome" },
@@ -142,7 +142,7 @@ static const struct {
 	{ "India Standard Time", "Asia/Kolkata" },
 	{ "Sri Lanka Standard Time", "Asia/Colombo" },
 	{ "Nepal Standard Time", "Asia/Kathmandu" },
-	{ "Central Asia Standard Time", "Asia/Almaty" },
+	{ "Central Asia Standard Time", "Asia/Bishkek" },
 	{ "Bangladesh Standard Time", "Asia/Dhaka" },
 	{ "Omsk Standard Time", "Asia/Omsk" },
 	{ "Myanmar Standard Time", "Asia/Yangon" },
@@ -236,6 +236,7 @@ static long long cpu_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void repair_text(char *s, size_t n);
 static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct ctx *c, const char *fmt, ...)
 {
@@ -244,6 +245,11 @@ static int fail(struct ctx *c, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(c->err, c->errlen, fmt, ap);
 		va_end(ap);
+		/* one line of text, whatever the feed put in it */
+		repair_text(c->err, strlen(c->err));
+		for (char *p = c->err; *p; p++)
+			if (*p == '\n' || *p == '\t')
+				*p = ' ';
 	}
 	return -1;
 }
@@ -350,33 +356,36 @@ static int prop_time(struct ctx *c, icalproperty *p, struct icaltimetype t, long
 	return 0;
 }
 
-/* s ("" when NULL) as UTF-8 of at most max bytes: a byte that is not
- * part of a well-formed sequence becomes '?', a control character other
- * than newline and tab a space. */
-static char *clean_text(struct arena *a, const char *s, size_t max)
+/* Repairs s[0..n) in place into text: a byte that is not part of a
+ * well-formed UTF-8 sequence becomes '?', a control character other than
+ * newline and tab a space (the same length, so nothing moves). */
+static void repair_text(char *s, size_t n)
 {
-	size_t n = s ? strlen(s) : 0, o = 0;
-	char *out;
-	if (n > max)
-		n = max;
-	out = arena_alloc(a, n + 1);
 	for (size_t i = 0; i < n;) {
 		unsigned char ch = (unsigned char)s[i];
 		size_t k = ch < 0x80 ? 1 : (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 :
 			(ch & 0xf8) == 0xf0 ? 4 : 0;
-		if (k > 1 && i + k <= n && valid_utf8(s + i, k) && valid_no_controls(s + i, k, NULL)) {
-			memcpy(out + o, s + i, k);
-			o += k;
+		if (k == 1) {
+			if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+				s[i] = ' ';
+			i++;
+		} else if (k > 1 && i + k <= n && valid_utf8(s + i, k) && valid_no_controls(s + i, k, NULL)) {
 			i += k;
-		} else if (k == 1) {
-			out[o++] = (ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f ? ' ' : (char)ch;
-			i++;
 		} else {
-			out[o++] = '?';
-			i++;
+			s[i++] = '?';
 		}
 	}
-	out[o] = '\0';
+}
+
+/* s ("" when NULL), at most max bytes of it, as text (repair_text). */
+static char *clean_text(struct arena *a, const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	char *out;
+	if (n > max)
+		n = max;
+	out = arena_strndup(a, s ? s : "", n);
+	repair_text(out, n);
 	return out;
 }
 

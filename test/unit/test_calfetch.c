@@ -301,6 +301,9 @@ static void refused_addresses(void **state)
 	r.url = url;
 	r.total_ms = 0;
 	refused(&r, "the request has no size limit or timeout");
+	r.total_ms = 5000;
+	r.max_redirects = CALFETCH_MAX_REDIRECTS + 1;
+	refused(&r, "the request has no size limit or timeout, or too many redirects allowed");
 	free(url);
 	free(https_local);
 	free(webcal_local);

@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include "calparse.h"
+#include "valid.h"
 #include "../integration/calfeed_gen.h"
 
 #include <sys/resource.h>
@@ -505,6 +506,19 @@ static void invalid(void **state)
 			fail_msg("case %zu: rc %d, err \"%s\", want \"%s\"", i, rc, err, bad[i].want);
 		assert_null(f.occ);
 	}
+	/* The reason is one line of text even when the feed's UID is cut in
+	 * the middle of a character. */
+	char text[1024];
+	snprintf(text, sizeof text, CAL_HEAD "BEGIN:VEVENT\r\nUID:x%s\r\nSUMMARY:x\r\nEND:VEVENT\r\n" CAL_TAIL,
+		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+	assert_int_equal(parse_text(text, NULL, "20260101T000000Z", "20270101T000000Z", 10, &f, err), -1);
+	assert_non_null(strstr(err, "an event has no DTSTART (UID x\xc3\xa9"));
+	assert_non_null(strstr(err, "\xc3\xa9?)")); /* the cut character */
+	assert_true(valid_utf8(err, strlen(err)));
+	assert_null(strchr(err, '\n'));
 	/* A NUL byte inside. */
 	static const char nul[] = CAL_HEAD "BEGIN:VEVENT\r\nUID:a\0b\r\nEND:VEVENT\r\n" CAL_TAIL;
 	assert_int_equal(calparse_feed(nul, sizeof nul - 1, NULL, 0, 4102444800LL, 10, &f, err,
