@@ -192,15 +192,13 @@ static const char tmpl_nav_current[] = NAV_ITEM(" aria-current=\"page\"");
 
 void dash_notify_nav(struct app *app, const struct session_user *u, struct buf *b, int current)
 {
-	struct arena *a = arena_new(0);
 	const char *unseen, *last;
 
-	if (counts(app, a, u->business, &unseen, &last) == 0) {
+	if (counts(app, b->arena, u->business, &unseen, &last) == 0) {
 		const char *f[] = { "last", last, "unseen", unseen,
 			"zero", strcmp(unseen, "0") == 0 ? " notify-none" : "", NULL };
 		html_render(b, current ? tmpl_nav_current : tmpl_nav, f);
 	}
-	arena_free(a);
 }
 
 /* ---- GET /notifications --------------------------------------------------------- */

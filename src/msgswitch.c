@@ -37,13 +37,15 @@ int msgswitch_load(struct db *db, struct arena *a, long long business_id, long l
 	snprintf(id, sizeof(id), "%lld", business_id);
 	clock_sql(now_s, now);
 	/* Held: what would go now but for the switch (a staff reply is not
-	 * automatic and never held). */
+	 * automatic and never held).  Counted only while the switch is off:
+	 * every dashboard page reads the switch for its banner. */
 	r = db_row_prepared(db, a, "msgswitch_load",
 		"SELECT extract(epoch FROM b.paused_at)::bigint, " API_TS("b.paused_at") ","
 		" b.paused_by, b.paused_reason,"
+		" CASE WHEN b.paused_at IS NULL THEN 0 ELSE"
 		" (SELECT count(*) FROM reminders r WHERE r.business_id = b.id"
 		"  AND r.status = 'pending' AND r.kind <> 'reply' AND r.due_at <= $2::timestamptz"
-		"  AND r.stale_at > $2::timestamptz)"
+		"  AND r.stale_at > $2::timestamptz) END"
 		" FROM businesses b WHERE b.id = $1::bigint", 2, p, 5, row);
 	if (r != 1)
 		return r;
