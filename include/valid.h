@@ -107,4 +107,13 @@ size_t valid_chars(const char *s);
  * reason. */
 int valid_text(const char *s, size_t max, const char *allowed);
 
+/* Text from outside cut and mended for storing, showing and logging. */
+/* The length of s[0..len) cut to at most max bytes without splitting a
+ * UTF-8 sequence (len itself when it fits). */
+size_t utf8_cut(const char *s, size_t len, size_t max);
+/* s[0..n) in place as text of the same length: a byte that is not part of
+ * a well-formed UTF-8 sequence becomes '?', a control character not in
+ * keep (NULL: none) a space. */
+void utf8_repair(char *s, size_t n, const char *keep);
+
 #endif

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "rds.h"
 #include "util.h"
+#include "valid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -429,12 +430,7 @@ static int audit_store(struct audit *au, const char *const *keys, int nkeys,
  * JSON string (s is valid UTF-8: it came out of a JSON string). */
 static json_t *audit_cut_utf8(const char *s, size_t len, size_t max)
 {
-	if (len > max) {
-		len = max;
-		while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-			len--;
-	}
-	return json_stringn(s, len);
+	return json_stringn(s, utf8_cut(s, len, max));
 }
 
 /* The fields that say what a record is about; a truncated record keeps

@@ -6,25 +6,12 @@
 #include "clock.h"
 #include "db.h"
 #include "util.h"
+#include "valid.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The length of s cut to at most max bytes without splitting a UTF-8
- * sequence. */
-static size_t utf8_cut(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
 
 void calmatch_trim(const char *s, char *out, size_t outlen)
 {
@@ -39,11 +26,7 @@ void calmatch_trim(const char *s, char *out, size_t outlen)
 	n = strlen(s);
 	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
 		n--;
-	if (n > outlen - 1) {
-		n = outlen - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	}
+	n = utf8_cut(s, n, outlen - 1);
 	memcpy(out, s, n);
 	out[n] = '\0';
 }
@@ -152,9 +135,9 @@ void calmatch_proposed_from(const char *feed_name, const char *summary, const ch
 	 * rest (< 150) stays under the column's 500 characters. */
 	one_line(feed_name, feed, sizeof(feed));
 	one_line(summary, sum, sizeof(sum));
-	n = utf8_cut(feed, 100);
+	n = utf8_cut(feed, strlen(feed), 100);
 	feed[n] = '\0';
-	n = utf8_cut(sum, 200);
+	n = utf8_cut(sum, strlen(sum), 200);
 	if (n < strlen(sum))
 		snprintf(sum + n, sizeof(sum) - n, "...");
 	snprintf(out, outlen, "calendar feed '%s', event '%s' on %s: %s %s in %s", feed, sum,

@@ -236,7 +236,6 @@ static long long cpu_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void repair_text(char *s, size_t n);
 static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct ctx *c, const char *fmt, ...)
 {
@@ -246,7 +245,7 @@ static int fail(struct ctx *c, const char *fmt, ...)
 		vsnprintf(c->err, c->errlen, fmt, ap);
 		va_end(ap);
 		/* one line of text, whatever the feed put in it */
-		repair_text(c->err, strlen(c->err));
+		utf8_repair(c->err, strlen(c->err), "\n\t");
 		for (char *p = c->err; *p; p++)
 			if (*p == '\n' || *p == '\t')
 				*p = ' ';
@@ -356,28 +355,8 @@ static int prop_time(struct ctx *c, icalproperty *p, struct icaltimetype t, long
 	return 0;
 }
 
-/* Repairs s[0..n) in place into text: a byte that is not part of a
- * well-formed UTF-8 sequence becomes '?', a control character other than
- * newline and tab a space (the same length, so nothing moves). */
-static void repair_text(char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned char ch = (unsigned char)s[i];
-		size_t k = ch < 0x80 ? 1 : (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 :
-			(ch & 0xf8) == 0xf0 ? 4 : 0;
-		if (k == 1) {
-			if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
-				s[i] = ' ';
-			i++;
-		} else if (k > 1 && i + k <= n && valid_utf8(s + i, k) && valid_no_controls(s + i, k, NULL)) {
-			i += k;
-		} else {
-			s[i++] = '?';
-		}
-	}
-}
-
-/* s ("" when NULL), at most max bytes of it, as text (repair_text). */
+/* s ("" when NULL), at most max bytes of it, as text (utf8_repair, keeping
+ * newlines and tabs). */
 static char *clean_text(struct arena *a, const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -385,7 +364,7 @@ static char *clean_text(struct arena *a, const char *s, size_t max)
 	if (n > max)
 		n = max;
 	out = arena_strndup(a, s ? s : "", n);
-	repair_text(out, n);
+	utf8_repair(out, n, "\n\t");
 	return out;
 }
 

@@ -146,30 +146,6 @@ static void audit_poll(struct audit *au, const struct feed *f, long long feed_id
 	audit_record(au, "calendar", NULL, f ? f->business_id : NULL, rec);
 }
 
-/* s in place as one line of UTF-8: a byte that is not part of a
- * well-formed sequence becomes '?', a control character a space.  A
- * reason may quote the feed (an event's summary, libical's message) and
- * be cut inside a character; PostgreSQL refuses such text, the audit's
- * JSON drops it, a terminal would show a second line. */
-static void one_line_utf8(char *s)
-{
-	for (size_t i = 0; s[i] != '\0';) {
-		unsigned char ch = (unsigned char)s[i];
-		size_t k = ch < 0x80 ? 1 : (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 :
-			(ch & 0xf8) == 0xf0 ? 4 : 0;
-		if (k == 1) {
-			if (ch < 0x20 || ch == 0x7f)
-				s[i] = ' ';
-			i++;
-		} else if (k > 1 && strnlen(s + i, k) == k && valid_utf8(s + i, k) &&
-			valid_no_controls(s + i, k, NULL)) {
-			i += k;
-		} else {
-			s[i++] = '?';
-		}
-	}
-}
-
 /* The feed's row after a failed poll: nothing else changes. */
 static void record_failure(struct db *db, const struct feed *f, const struct calsync_opts *o,
 	long long now_s, const char *why, struct calsync_result *r)
@@ -178,7 +154,10 @@ static void record_failure(struct db *db, const struct feed *f, const struct cal
 
 	r->status = "failed";
 	scrub(f, why, r->error, sizeof(r->error));
-	one_line_utf8(r->error);
+	/* One line of UTF-8: a reason may quote the feed (an event's summary,
+	 * libical's message) and be cut inside a character; PostgreSQL refuses
+	 * such text, the audit's JSON drops it, a terminal shows a second line. */
+	utf8_repair(r->error, strlen(r->error), NULL);
 	calmatch_trim(r->error, msg, sizeof(msg)); /* the column holds 500 */
 	clock_sql(now_s, now);
 	clock_sql(now_s + calsync_backoff(o->poll_s, f->failures + 1), next);

@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include "db.h"
+#include "valid.h"
 
 static const char *const notify_kinds[] = {
 	NOTIFY_CONFIRMED, NOTIFY_CANCELLED, NOTIFY_CALLBACK, NOTIFY_RESCHEDULE,
@@ -38,23 +39,16 @@ const char *notify_kind_words(const char *kind)
 	return "told us something";
 }
 
-/* After a cut at a byte count: drops a UTF-8 sequence left incomplete at
- * the end of s. */
-static void utf8_trim_partial(char *s)
+/* s into out (size bytes) as one line, cut at a character boundary. */
+static void one_line(char *out, size_t size, const char *s)
 {
-	size_t n = strlen(s), k = n, want;
-	unsigned char lead;
+	size_t n = utf8_cut(s, strlen(s), size - 1);
 
-	while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
-		k--;
-	if (k == 0)
-		return;
-	lead = (unsigned char)s[k - 1];
-	if (lead < 0xC0)
-		return;
-	want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-	if (n - (k - 1) < want)
-		s[k - 1] = '\0';
+	memcpy(out, s, n);
+	out[n] = '\0';
+	for (char *c = out; *c != '\0'; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
 }
 
 long long office_notify(struct db *db, long long business_id, long long appointment_id,
@@ -70,12 +64,7 @@ long long office_notify(struct db *db, long long business_id, long long appointm
 	snprintf(biz, sizeof(biz), "%lld", business_id);
 	snprintf(appt, sizeof(appt), "%lld", appointment_id);
 	snprintf(client, sizeof(client), "%lld", client_id);
-	/* One line of at most 500 bytes, cut at a character boundary. */
-	snprintf(line, sizeof(line), "%s", detail != NULL ? detail : "");
-	for (char *c = line; *c != '\0'; c++)
-		if (*c == '\n' || *c == '\r' || *c == '\t')
-			*c = ' ';
-	utf8_trim_partial(line);
+	one_line(line, sizeof(line), detail != NULL ? detail : "");
 	p[0] = biz;
 	p[1] = appointment_id > 0 ? appt : NULL;
 	p[2] = client_id > 0 ? client : NULL;
@@ -99,11 +88,7 @@ long long notify_unreached(struct db *db, long long reminder_id, const char *rea
 	long long rc;
 
 	snprintf(id, sizeof(id), "%lld", reminder_id);
-	snprintf(why, sizeof(why), "%s", reason && reason[0] ? reason : "no reason recorded");
-	for (char *c = why; *c != '\0'; c++)
-		if (*c == '\n' || *c == '\r' || *c == '\t')
-			*c = ' ';
-	utf8_trim_partial(why);
+	one_line(why, sizeof(why), reason && reason[0] ? reason : "no reason recorded");
 	/* The last attempt: a busy or unanswered call that created its retry
 	 * is not the end of the reminder; the retry's own outcome tells. */
 	res = db_exec_prepared(db, "notify_unreached",

@@ -442,3 +442,32 @@ int valid_params(struct arena *a, const struct valid_field *fields, size_t nfiel
 out:
 	return rc;
 }
+
+size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	len = max;
+	while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+		len--;
+	return len;
+}
+
+void utf8_repair(char *s, size_t n, const char *keep)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char ch = (unsigned char)s[i];
+		size_t k = ch < 0x80 ? 1 : (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 :
+			(ch & 0xf8) == 0xf0 ? 4 : 0;
+		if (k == 1) {
+			if ((ch < 0x20 || ch == 0x7f) && (keep == NULL || ch == 0 || strchr(keep, ch) == NULL))
+				s[i] = ' ';
+			i++;
+		} else if (k > 1 && i + k <= n && valid_utf8(s + i, k) &&
+			valid_no_controls(s + i, k, NULL)) {
+			i += k;
+		} else {
+			s[i++] = '?';
+		}
+	}
+}

@@ -482,6 +482,21 @@ static void test_e164_bounds(void **state)
 	assert_int_equal(VALID_E164_MAX_DIGITS, 15);
 }
 
+static void test_utf8_cut_repair(void **state)
+{
+	const char *e = "ab\xc3\xa9" "cd"; /* "abécd": é is 2 bytes at 2..3 */
+	char t[] = "a\nb\x01" "c\xff" "d\xc3\xa9\xe2\x82" "e\t";
+
+	(void)state;
+	assert_int_equal(utf8_cut(e, 6, 10), 6);
+	assert_int_equal(utf8_cut(e, 6, 4), 4);
+	assert_int_equal(utf8_cut(e, 6, 3), 2); /* never inside é */
+	assert_int_equal(utf8_cut(e, 6, 0), 0);
+	utf8_repair(t, strlen(t), "\n");
+	/* kept newline; control -> space; stray and truncated bytes -> '?'; é kept; tab -> space */
+	assert_string_equal(t, "a\nb c?d\xc3\xa9??e ");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_converters),
 		cmocka_unit_test(test_valid_params_types),
 		cmocka_unit_test(test_e164_bounds),
+		cmocka_unit_test(test_utf8_cut_repair),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
