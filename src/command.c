@@ -1,5 +1,6 @@
 /* command: the subcommand dispatch of a binary. */
 #include "command.h"
+#include "version.h"
 #include "log.h"
 #include "util.h"
 
@@ -32,6 +33,10 @@ int command_dispatch(const char *prog, const struct command *cmds, size_t n, con
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 		strcmp(argv[1], "help") == 0) {
 		command_usage(stdout, prog, cmds, n, note);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("%s %s\n", prog, rf_version);
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++)
