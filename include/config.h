@@ -32,6 +32,9 @@ struct config {
 	const char *root;             /* RINGFENCE_ROOT: state_tables/, audio/, sql/ live here; default "." */
 	const char *audit_fallback;   /* RINGFENCE_AUDIT_FALLBACK: log file used when Redis is down;
 	                                 default "var/log/audit-fallback.log" under root */
+	const char *run_dir;          /* RINGFENCE_RUN_DIR: the folder of the processes' run-time
+	                                 files (the pool's status, metrics segments); default
+	                                 "var/run" under root; /run/ringfence under systemd */
 	int fcgi_workers;             /* RINGFENCE_FCGI_WORKERS, default 4, 1..256 */
 
 	/* The outbound pipeline (scheduler, worker). */
@@ -56,6 +59,7 @@ struct config {
 	int api_rate_per_min;         /* RINGFENCE_API_RATE_PER_MIN: JSON API requests per key per
 	                                 minute, default 600, 1..1000000 (api_rate.h) */
 	char mail_from_default[300];  /* storage for the default of mail_from */
+	char run_dir_default[4096];   /* storage for the default of run_dir */
 };
 
 /* Reads the environment into cfg.  Returns 0, or -1 with a one-line reason

@@ -114,6 +114,15 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
 	if (cfg->root == NULL)
 		cfg->root = ".";
 	cfg->audit_fallback = env_str("RINGFENCE_AUDIT_FALLBACK");
+	cfg->run_dir = env_str("RINGFENCE_RUN_DIR");
+	if (cfg->run_dir == NULL) {
+		snprintf(cfg->run_dir_default, sizeof(cfg->run_dir_default), "%s/var/run", cfg->root);
+		cfg->run_dir = cfg->run_dir_default;
+	} else if (strlen(cfg->run_dir) >= sizeof(cfg->run_dir_default) - 32) {
+		snprintf(err, errlen, "RINGFENCE_RUN_DIR is longer than %zu characters",
+			sizeof(cfg->run_dir_default) - 32);
+		return -1;
+	}
 
 	cfg->fcgi_workers = 4;
 	v = env_str("RINGFENCE_FCGI_WORKERS");
