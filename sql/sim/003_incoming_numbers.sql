@@ -7,7 +7,8 @@
 -- with PhoneNumber) or seeded at the simulator's start (TWILIO_FROM_NUMBER,
 -- its webhooks pointed at RINGFENCE_PUBLIC_URL).  Its webhook URLs and
 -- methods are what `ringfence doctor` reads back.  A URL never set is ''
--- (Twilio's documents show '' for an unset sms_url).
+-- in the table and null in the JSON (the OpenAPI description's uri
+-- members are nullable; an empty string is no URI).
 
 CREATE TABLE twilio_sim.accounts (
     sid                 text PRIMARY KEY CHECK (sid ~ '^AC[0-9a-fA-F]{32}$'),
@@ -62,7 +63,7 @@ LANGUAGE sql STABLE AS $$
             'incoming_phone_numbers', '/2010-04-01/Accounts/' || a.sid || '/IncomingPhoneNumbers.json'))
 $$;
 
-CREATE FUNCTION twilio_sim.incoming_number_json(n twilio_sim.incoming_numbers) RETURNS jsonb
+CREATE OR REPLACE FUNCTION twilio_sim.incoming_number_json(n twilio_sim.incoming_numbers) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'sid', n.sid,
@@ -72,19 +73,19 @@ LANGUAGE sql STABLE AS $$
         'api_version', '2010-04-01',
         'beta', false,
         'capabilities', jsonb_build_object('voice', true, 'sms', true, 'mms', true, 'fax', false),
-        'voice_url', n.voice_url,
+        'voice_url', NULLIF(n.voice_url, ''),
         'voice_method', n.voice_method,
-        'voice_fallback_url', n.voice_fallback_url,
+        'voice_fallback_url', NULLIF(n.voice_fallback_url, ''),
         'voice_fallback_method', n.voice_fallback_method,
         'voice_caller_id_lookup', false,
         'voice_application_sid', NULL,
         'voice_receive_mode', 'voice',
-        'sms_url', n.sms_url,
+        'sms_url', NULLIF(n.sms_url, ''),
         'sms_method', n.sms_method,
-        'sms_fallback_url', n.sms_fallback_url,
+        'sms_fallback_url', NULLIF(n.sms_fallback_url, ''),
         'sms_fallback_method', n.sms_fallback_method,
         'sms_application_sid', NULL,
-        'status_callback', n.status_callback,
+        'status_callback', NULLIF(n.status_callback, ''),
         'status_callback_method', n.status_callback_method,
         'address_requirements', 'none',
         'address_sid', NULL,
