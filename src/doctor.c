@@ -362,10 +362,21 @@ static int check_twilio(struct doc *d)
 	char *url = xasprintf("%s/2010-04-01/Accounts/%s.json", d->cfg.api_url, d->cfg.account_sid);
 	json_t *j = NULL;
 	const char *status, *type;
+	json_int_t code;
 	int rc = -1;
 
 	if (http_get(d, url, 1, &f) < 0) {
 		say(d, "twilio", LV_FAIL, "no answer from %s: %s (TWILIO_API_URL)", d->cfg.api_url, f.err);
+		goto out;
+	}
+	j = body_json(&f);
+	code = j ? json_integer_value(json_object_get(j, "code")) : 0;
+	/* Twilio documents 20005 and 10001 for an account that is not
+	 * active (suspended, out of funds); anything else refused is the
+	 * credentials. */
+	if ((f.status == 401 || f.status == 403) && (code == 20005 || code == 10001)) {
+		say(d, "twilio", LV_FAIL, "the account %s is not active (error %lld: suspended or out of "
+			"funds): nothing can be sent; see Billing in the Console", d->cfg.account_sid, code);
 		goto out;
 	}
 	if (f.status == 401) {
@@ -373,7 +384,7 @@ static int check_twilio(struct doc *d)
 			"from the Console's Account Info)", d->cfg.account_sid);
 		goto out;
 	}
-	if (f.status != 200 || (j = body_json(&f)) == NULL) {
+	if (f.status != 200 || j == NULL) {
 		say(d, "twilio", LV_FAIL, "GET Accounts/%s.json answered %ld%s", d->cfg.account_sid,
 			f.status, f.status == 200 ? " without an account" : "");
 		goto out;

@@ -230,6 +230,23 @@ static void test_wrong_token(void **state)
 	buf_free(&out);
 }
 
+/* The account suspended (POST Accounts/{Sid}.json Status=suspended). */
+static void test_account_suspended(void **state)
+{
+	struct buf out = BUF_INIT;
+	char *url = xasprintf("%s.json", base);
+	(void)state;
+	make_green();
+	json_decref(hx_sim_json_or_fail(url, "Status=suspended"));
+	int rc = doctor_run("", "", "", &out);
+	json_decref(hx_sim_json_or_fail(url, "Status=active"));
+	assert_int_equal(rc, 1);
+	expect_line(&out, "FAIL", "twilio:", "is suspended, not active", NULL);
+	assert_int_equal(doctor_run("", "", "", &out), 0);
+	free(url);
+	buf_free(&out);
+}
+
 /* A copy of the release's state_tables/, audio/ and sql/ in tmpdir. */
 static void copy_root(void)
 {
@@ -563,6 +580,7 @@ int doctor_tests(void)
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_sms_url_elsewhere),
 		cmocka_unit_test(test_wrong_token),
+		cmocka_unit_test(test_account_suspended),
 		cmocka_unit_test(test_missing_audio),
 		cmocka_unit_test(test_pending_migration),
 		cmocka_unit_test(test_failsafe_tripped),
