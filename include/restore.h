@@ -21,8 +21,9 @@
  *    attempt), so the claim's unique key refuses a second contact.  One
  *    that matches no reminder is listed and changes nothing;
  *  - an outbound call answered (completed or in progress) since the
- *    backup: the keypad choice is lost, so the appointment's remaining
- *    pending reminders are 'skipped' with the reason, for a person;
+ *    backup, unless the restored database saw it end: the keypad choice
+ *    is lost, so the appointment's remaining pending reminders are
+ *    'skipped' with the reason, for a person;
  *  - an inbound text the database does not know: an opt-out keyword
  *    (sms_opt_keyword) is kept and applied again as the webhook does
  *    (sms_text_record); any other text (confirm, cancel, START, ...) is

@@ -188,13 +188,15 @@ static int mark_sent(struct rc *rc, const struct record *r, const char **appt)
 	return 0;
 }
 
-/* The appointment a call with sid is for (NULL: none), from its attempt. */
+/* The appointment a call the restored database knows (by sid) is for,
+ * when the database did not see that call end (NULL: it did, so what was
+ * pressed is in the dump, or no reminder has it). */
 static int call_appointment(struct rc *rc, const char *sid, const char **appt)
 {
 	const char *p[1] = { sid }, *v[1];
 	int got = db_row_prepared(rc->db, rc->a, "restore_call_appt",
 		"SELECT r.appointment_id FROM contact_attempts ca JOIN reminders r ON r.id = ca.reminder_id"
-		" WHERE ca.provider_sid = $1", 1, p, 1, v);
+		" WHERE ca.provider_sid = $1 AND ca.delivery_status IS DISTINCT FROM 'completed'", 1, p, 1, v);
 
 	*appt = got == 1 ? v[0] : NULL;
 	return got < 0 ? -1 : 0;
