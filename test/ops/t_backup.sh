@@ -59,7 +59,7 @@ INSERT INTO reminders (id, business_id, appointment_id, channel, offset_minutes,
 EOF
 "$R" scheduler --once >"$OPS_TMP/sched0.log" 2>&1
 "$R" worker --once >"$OPS_TMP/worker0.log" 2>&1
-for i in $(seq 1 60); do
+for _ in $(seq 1 60); do
 	[ "$(q -c "SELECT delivery_status FROM contact_attempts WHERE reminder_id = 9308")" = completed ] && break
 	sleep 1
 done
@@ -98,7 +98,7 @@ else
 	not_ok "sidecar: $(cat "${DUMP%.dump}.json" 2>&1)"
 fi
 # --keep: three more backups, two kept.
-for i in 1 2; do sleep 1.1; "$ROOT/deploy/backup" --stack --dir "$BK" --keep 2 >/dev/null 2>&1; done
+for _ in 1 2; do sleep 1.1; "$ROOT/deploy/backup" --stack --dir "$BK" --keep 2 >/dev/null 2>&1; done
 n=$(ls "$BK"/ringfence-*.dump | wc -l)
 if [ "$n" = 2 ] && [ ! -e "$DUMP" ]; then
 	ok "--keep 2 keeps the newest two backups"
@@ -115,7 +115,7 @@ sim_count() { # sim_count TABLE TO [DIRECTION]: Twilio's records to TO
 "$R" scheduler --once >"$OPS_TMP/sched1.log" 2>&1
 "$R" worker --once >"$OPS_TMP/worker1.log" 2>&1
 # Wait for the call to end and B's STOP to come back.
-for i in $(seq 1 60); do
+for _ in $(seq 1 60); do
 	st=$(q -c "SELECT status FROM twilio_sim.calls WHERE to_number = '+15555550201'")
 	stop_in=$(q -c "SELECT count(*) FROM twilio_sim.messages WHERE from_number = '+15555550202' AND direction = 'inbound'")
 	f_in=$(q -c "SELECT count(*) FROM twilio_sim.messages WHERE from_number = '+15555550205' AND direction = 'inbound'")
@@ -230,7 +230,7 @@ check "failsafe resume is accepted after the reconciliation" \
 q -c "UPDATE reminders SET due_at = now() - interval '1 minute' WHERE business_id = 9001 AND status = 'pending'" >/dev/null
 "$R" scheduler --once >/dev/null 2>&1
 "$R" worker --once >"$OPS_TMP/worker2.log" 2>&1
-for i in $(seq 1 30); do
+for _ in $(seq 1 30); do
 	[ "$(q -c "SELECT count(*) FROM reminders WHERE id IN (9313, 9314, 9318) AND status IN ('pending', 'dialing')")" = 0 ] && break
 	sleep 1
 done
