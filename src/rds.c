@@ -33,6 +33,7 @@ struct rds {
 	char *user;             /* owned; ACL user for AUTH, or NULL (the default user) */
 	char *password;         /* owned; AUTH password, or NULL: no AUTH */
 	int auth_refused;       /* the last connect failed because AUTH was refused */
+	int quiet;              /* rds_start_check: its caller reports, nothing is logged */
 	char endpoint[160];
 	redisContext *ctx;      /* NULL when not connected */
 	pid_t pid;              /* process that opened ctx */
@@ -283,7 +284,7 @@ static void rds_set_error(struct rds *r, const char *what, const char *msg, size
 static void rds_outage(struct rds *r)
 {
 	r->reply_error = 0;
-	if (!r->down)
+	if (!r->down && !r->quiet)
 		log_error("redis: %s unavailable: %s", r->endpoint, r->error);
 	r->down = 1;
 }
@@ -427,7 +428,7 @@ static redisReply *rds_check(struct rds *r, redisReply *reply)
 		 * connection; callers load the script and go on. */
 		if (strncmp(r->error, "NOSCRIPT", 8) == 0)
 			log_debug("redis: %s", r->error);
-		else
+		else if (!r->quiet)
 			log_warn("redis: error reply: %s", r->error);
 		freeReplyObject(reply);
 		return NULL;
@@ -506,7 +507,9 @@ int rds_start_check(struct rds *r, char *err, size_t errlen)
 	const char *argv[] = { "PING" };
 	redisReply *reply;
 
+	r->quiet = 1;
 	reply = rds_command(r, 1, argv, NULL);
+	r->quiet = 0;
 	if (reply) {
 		freeReplyObject(reply);
 		return 0;
