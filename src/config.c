@@ -429,7 +429,9 @@ int config_problems(const struct config *cfg,
 		PROBLEM("RINGFENCE_PUBLIC_URL", "must be https");
 	else if (placeholder_host(cfg->public_url))
 		PROBLEM("RINGFENCE_PUBLIC_URL", "names an example or local host Twilio cannot reach");
-	if (cfg->mail_from) {
+	/* The default (reminders@ the public URL's host) is the public URL's
+	 * problem, not this one's. */
+	if (cfg->mail_from && cfg->mail_from != cfg->mail_from_default) {
 		char url[320];
 		snprintf(url, sizeof(url), "x://%s", strchr(cfg->mail_from, '@') + 1);
 		if (placeholder_host(url))

@@ -263,6 +263,7 @@ static void test_config_problems(void **state)
 	setenv("TWILIO_FROM_NUMBER", "+15005550006", 1);
 	setenv("TWILIO_API_URL", "http://127.0.0.1:8081", 1);
 	setenv("RINGFENCE_REDIS_URL", "redis://:change-me@127.0.0.1:6379", 1);
+	setenv("RINGFENCE_MAIL_FROM", "desk@example.org", 1);
 	assert_int_equal(config_load(&cfg, ALL, err, sizeof(err)), 0);
 	assert_int_equal(config_problems(&cfg, collect, &p), 7);
 	assert_non_null(strstr(p.text, "TWILIO_AUTH_TOKEN"));
@@ -285,6 +286,12 @@ static void test_config_problems(void **state)
 	p.text[0] = '\0';
 	p.n = 0;
 	assert_int_equal(config_problems(&cfg, collect, &p), 0);
+	/* An example public URL is one problem, not two: the default From
+	 * address that follows it is not reported again. */
+	setenv("RINGFENCE_PUBLIC_URL", "https://reminders.example.com", 1);
+	assert_int_equal(config_load(&cfg, CFG_FORMAT_ONLY, err, sizeof(err)), 0);
+	assert_int_equal(config_problems(&cfg, collect, &p), 1);
+	assert_non_null(strstr(p.text, "RINGFENCE_PUBLIC_URL"));
 	unsetenv("RINGFENCE_ENV");
 }
 
