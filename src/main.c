@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "demo.h"
+#include "doctor.h"
 #include "failsafe.h"
 #include "flow_paths.h"
 #include "log.h"
@@ -118,6 +119,7 @@ static const struct command commands[] = {
 	{ "calsync", calsync_main, "poll the businesses' calendar feeds into appointments (held for approval past the mass-change guard)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },
 	{ "failsafe", failsafe_main, "show, trip or resume the global outbound failsafe" },
+	{ "doctor", doctor_main, "check this deployment end to end: configuration, database, Redis, Twilio and the numbers' webhooks, public URL, audio, processes" },
 	{ "check", check_main, "check every call flow's state table, templates and audio" },
 	{ "diagram", diagram_main, "print a call flow as a Graphviz dot graph" },
 	{ "paths", paths_main, "list every path through a flow, or write one simulator script per path" },

@@ -76,6 +76,7 @@ int main(void)
 		{ "inbox", inbox_tests },
 		{ "calsync", calsync_tests },
 		{ "config", config_tests },
+		{ "doctor", doctor_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};
