@@ -209,11 +209,12 @@ static const char *const known_vars[] = {
 	"RINGFENCE_CALENDAR_HORIZON_DAYS", "RINGFENCE_DEMO_PASSWORD", "RINGFENCE_DEMO_API_KEY",
 	"RINGFENCE_SIM_CPS", "RINGFENCE_SIM_QUEUE_DELAY_MS", "RINGFENCE_SIM_WORKERS",
 	"RINGFENCE_SIM_TIME_SCALE", "RINGFENCE_SIM_SCRIPT", "RINGFENCE_SIM_VOICE_URL",
+	"RINGFENCE_FCGI_RELOAD_TIMEOUT", "RINGFENCE_FCGI_READY_FD", "RINGFENCE_MONITORING_ADDRESSES",
 	/* Read by the scripts around the binaries (deploy/stack, tests). */
 	"RINGFENCE_BIN", "RINGFENCE_NGINX_PORT", "RINGFENCE_PG_PORT", "RINGFENCE_REDIS_PORT",
 	"RINGFENCE_SIM_PORT", "RINGFENCE_SMTP_PORT", "RINGFENCE_UPDATE_GOLDEN",
 	"RINGFENCE_MAKE_RUN_WAIT", "RINGFENCE_OPS_TIMEOUT", "RINGFENCE_DEMO_USER",
-	"RINGFENCE_DEMO_BUSINESS_ID",
+	"RINGFENCE_DEMO_BUSINESS_ID", "RINGFENCE_REDIS_PASSWORD", "RINGFENCE_UPGRADE_LOAD_SECONDS",
 };
 /* Prefixes of the tools' own variables: never warned about. */
 static const char *const tool_prefixes[] = { "RINGFENCE_TEST_", "RINGFENCE_STACK_" };
@@ -480,7 +481,8 @@ static int check_others(const struct config *cfg, char *err, size_t errlen)
 			errlen) < 0 ||
 		env_int(&i, "RINGFENCE_SIM_WORKERS", 2, 1, CFG_SIM_MAX_WORKERS, err, errlen) < 0 ||
 		env_double(&d, "RINGFENCE_SIM_TIME_SCALE", 1, 0, 1, CFG_SIM_MAX_TIME_SCALE, err,
-			errlen) < 0)
+			errlen) < 0 ||
+		env_int(&i, "RINGFENCE_FCGI_RELOAD_TIMEOUT", 30, 1, 3600, err, errlen) < 0)
 		return -1;
 	v = env_str("RINGFENCE_SIM_SCRIPT");
 	if (v && !valid_path(v)) {

@@ -15,7 +15,7 @@ static const char *const vars[] = {
 	"RINGFENCE_SMTP_URL", "RINGFENCE_LOG", "RINGFENCE_ALLOWED_CONTACTS", "RINGFENCE_RUN_DIR",
 	"RINGFENCE_CALENDAR_POLL_S", "RINGFENCE_CALENDAR_HORIZON_DAYS", "RINGFENCE_SIM_CPS",
 	"RINGFENCE_SIM_QUEUE_DELAY_MS", "RINGFENCE_SIM_WORKERS", "RINGFENCE_SIM_TIME_SCALE",
-	"RINGFENCE_SIM_SCRIPT", "RINGFENCE_SIM_VOICE_URL", NULL,
+	"RINGFENCE_SIM_SCRIPT", "RINGFENCE_SIM_VOICE_URL", "RINGFENCE_FCGI_RELOAD_TIMEOUT", NULL,
 };
 
 #define SID "AC0123456789abcdef0123456789abcdef"
@@ -135,6 +135,7 @@ static const struct config_case cases[] = {
 	{ "sim voice url", { { "RINGFENCE_SIM_VOICE_URL", "notaurl" } }, 0, "RINGFENCE_SIM_VOICE_URL" },
 	{ "sim voice url ok", { { "RINGFENCE_SIM_VOICE_URL", "http://127.0.0.1:8080/twilio/voice/inbound" } }, 0, NULL },
 	{ "root missing", { { "RINGFENCE_ROOT", "/nonexistent/ringfence" } }, 0, "RINGFENCE_ROOT" },
+	{ "reload timeout", { { "RINGFENCE_FCGI_RELOAD_TIMEOUT", "0" } }, 0, "RINGFENCE_FCGI_RELOAD_TIMEOUT" },
 	{ "from required", { { "TWILIO_FROM_NUMBER", "" } }, CFG_NEED_FROM, "TWILIO_FROM_NUMBER" },
 	{ "workers zero", { { "RINGFENCE_FCGI_WORKERS", "0" } }, ALL, "RINGFENCE_FCGI_WORKERS" },
 	{ "workers junk", { { "RINGFENCE_FCGI_WORKERS", "4x" } }, ALL, "RINGFENCE_FCGI_WORKERS" },
