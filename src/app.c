@@ -31,7 +31,7 @@ int app_init(struct app *app, char *err, size_t errlen)
 	app->db = db_open(app->cfg.database_url);
 	app->rds = rds_open(app->cfg.redis_url);
 	if (app->rds == NULL) {
-		snprintf(err, errlen, "RINGFENCE_REDIS_URL is malformed: '%s'", app->cfg.redis_url);
+		snprintf(err, errlen, "RINGFENCE_REDIS_URL is malformed");
 		goto out;
 	}
 	if (app->cfg.audit_fallback)
@@ -143,5 +143,7 @@ int app_main(int argc, char **argv)
 		fprintf(stderr, "ringfence fcgi: %s\n", err);
 		return 1;
 	}
+	if (cli_check_redis("ringfence fcgi", &cfg) < 0)
+		return 1;
 	return fcgi_serve(&app_service, workers > 0 ? (int)workers : cfg.fcgi_workers);
 }

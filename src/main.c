@@ -167,6 +167,8 @@ static int audit_main(int argc, char **argv)
 		fprintf(stderr, "ringfence audit: %s\n", err);
 		return 1;
 	}
+	if (cli_check_redis("ringfence audit", &cfg) < 0)
+		return 1;
 	r = rds_open(cfg.redis_url);
 	if (r == NULL) {
 		fprintf(stderr, "ringfence audit: RINGFENCE_REDIS_URL is malformed\n");

@@ -20,9 +20,9 @@
 #include <string.h>
 
 #define SIM_DEFAULT_WORKERS 2
-#define SIM_MAX_WORKERS 64
-#define SIM_MAX_CPS 1000
-#define SIM_MAX_QUEUE_DELAY_MS 3600000L
+#define SIM_MAX_WORKERS CFG_SIM_MAX_WORKERS
+#define SIM_MAX_CPS CFG_SIM_MAX_CPS
+#define SIM_MAX_QUEUE_DELAY_MS ((long)CFG_SIM_MAX_QUEUE_DELAY_MS)
 #define PROG "ringfence-sim twilio-sim" /* in messages */
 
 static void usage(FILE *out)
@@ -94,7 +94,7 @@ static int parse_scale(const char *v, double *out)
 	double d;
 	errno = 0;
 	d = strtod(v, &end);
-	if (errno || end == v || *end || !isfinite(d) || d <= 0 || d > 100)
+	if (errno || end == v || *end || !isfinite(d) || d <= 0 || d > CFG_SIM_MAX_TIME_SCALE)
 		return -1;
 	*out = d;
 	return 0;
