@@ -210,17 +210,59 @@ static json_t *body_json(const struct fetched *f)
 
 /* ---- configuration, database, Redis -------------------------------------- */
 
+/* One production refusal: a FAIL in production, gathered into one WARN
+ * line elsewhere (the stack's simulator URL and http address are what a
+ * test deployment is meant to have). */
+struct config_report {
+	struct doc *d;
+	struct buf vars; /* outside production: the variables named */
+	int n;
+};
+
+static void config_problem(void *ctx, const char *var, const char *problem)
+{
+	struct config_report *cr = ctx;
+	cr->n++;
+	if (config_is_production(&cr->d->cfg)) {
+		say(cr->d, "configuration", LV_FAIL, "%s %s", var, problem);
+		return;
+	}
+	if (strstr(buf_str(&cr->vars), var) == NULL)
+		buf_printf(&cr->vars, "%s%s", cr->vars.len ? ", " : "", var);
+}
+
+static void config_unknown(void *ctx, const char *var, const char *closest)
+{
+	struct doc *d = ctx;
+	if (closest)
+		say(d, "configuration", LV_WARN, "%s is not a ringfence setting (did you mean %s?)", var,
+			closest);
+	else
+		say(d, "configuration", LV_WARN, "%s is not a ringfence setting", var);
+}
+
 static int check_config(struct doc *d)
 {
 	char err[512];
+	struct config_report cr = { .d = d };
+
+	/* The format of every value first; the production refusals are
+	 * listed all at once below rather than stopping at the first. */
 	if (config_load(&d->cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL |
-		    CFG_NEED_TWILIO, err, sizeof(err)) < 0) {
+		    CFG_NEED_TWILIO | CFG_FORMAT_ONLY, err, sizeof(err)) < 0) {
 		say(d, "configuration", LV_FAIL, "%s; fix it in the environment file and run the doctor again",
 			err);
 		return -1;
 	}
 	say(d, "configuration", LV_OK, "RINGFENCE_ENV=%s, public URL %s, Twilio API %s", d->cfg.env_name,
 		d->cfg.public_url, d->cfg.api_url);
+	buf_init(&cr.vars);
+	config_problems(&d->cfg, config_problem, &cr);
+	if (cr.n > 0 && !config_is_production(&d->cfg))
+		say(d, "configuration", LV_WARN, "production would refuse %d value%s (%s); fine for %s",
+			cr.n, cr.n == 1 ? "" : "s", buf_str(&cr.vars), d->cfg.env_name);
+	buf_free(&cr.vars);
+	config_unknown_vars(config_unknown, d);
 	if (d->cfg.from_number == NULL)
 		say(d, "configuration", LV_WARN, "TWILIO_FROM_NUMBER is not set: a business without a "
 			"number of its own cannot call or text");
@@ -678,7 +720,7 @@ static void check_processes(struct doc *d)
 		say(d, "scheduler", LV_OK, "%d scheduler(s) ticked within 3 minutes", sched);
 	if (workers == 0)
 		say(d, "workers", LV_FAIL, "no worker alive (no beat within 3 x its interval): nothing is "
-			"sent; start them (systemctl start ringfence-worker@1) and read their log");
+			"sent; start them (systemctl start ringfence-worker) and read their log");
 	else
 		say(d, "workers", LV_OK, "%d worker(s) alive", workers);
 }
