@@ -74,8 +74,9 @@ struct proc_pool {
 	 * closes it.  When every new child said ready within
 	 * reload_timeout_ms, the old generation gets SIGTERM (each finishes
 	 * the work in hand and is not replaced) and the new one serves; when
-	 * one fails, dies or is late, the new generation gets SIGTERM and the
-	 * old one serves on unchanged.  A SIGHUP during a reload, or while
+	 * one fails, dies or is late, the new generation is stopped (SIGTERM
+	 * for those that said ready, SIGKILL for those that did not: they
+	 * took no work yet) and the old one serves on unchanged.  A SIGHUP during a reload, or while
 	 * children of an older generation are still finishing, is queued
 	 * (several coalesce into one) and logged.  A child that dies is
 	 * replaced within its generation: run_gen with ready_fd -1. */

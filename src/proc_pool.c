@@ -28,6 +28,7 @@ struct slot {
 	long backoff_ms;      /* the delay after the next quick death */
 	int ready_fd;         /* reload: the read end of the child's ready pipe; -1: none */
 	int ready;            /* reload: the child said "ready" */
+	int awaiting;         /* reload: started with a ready pipe and not ready yet */
 	char line[160];       /* reload: what the child wrote so far */
 	size_t line_len;
 };
@@ -104,6 +105,7 @@ static int spawn(struct pool *pl, int i, int ready)
 	pid_t pid;
 
 	s->ready = 0;
+	s->awaiting = 0;
 	s->line_len = 0;
 	if (ready && pipe2(fds, O_CLOEXEC) < 0) {
 		log_error("%s: pipe failed: %s", pl->p->name, strerror(errno));
@@ -135,6 +137,7 @@ static int spawn(struct pool *pl, int i, int ready)
 	if (fds[0] >= 0)
 		fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	s->ready_fd = fds[0];
+	s->awaiting = ready;
 	s->pid = pid;
 	s->started_ms = util_now_ms();
 	return 0;
@@ -188,6 +191,15 @@ static void status_note(struct pool *pl, int urgent)
 	pl->status_ms = now;
 }
 
+/* SIGTERM, or SIGKILL for a child of a reload that has not said ready:
+ * it has taken no request (it says ready before it accepts), and it may
+ * not be able to take SIGTERM at all (a hung binary whose SIGTERM is
+ * still blocked from the exec). */
+static int stop_signal(const struct slot *s)
+{
+	return s->awaiting ? SIGKILL : SIGTERM;
+}
+
 static void reload_failed(struct pool *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Ends the reload under way: the new generation is told to stop and the
@@ -207,7 +219,7 @@ static void reload_failed(struct pool *pl, const char *fmt, ...)
 		s->due_ms = -1;
 		s->retiring = 1;
 		if (s->pid > 0)
-			kill(s->pid, SIGTERM);
+			kill(s->pid, stop_signal(s));
 	}
 	pl->reloading = 0;
 	pl->st.reload = PROC_POOL_RELOAD_FAILED;
@@ -239,6 +251,7 @@ static void child_ended(struct pool *pl, int i, int status, int stopping)
 				(int)pid, WEXITSTATUS(status));
 	}
 	s->pid = 0;
+	s->awaiting = 0;
 	if (in_reload) {
 		/* A child of the new generation that ends before the switch
 		 * fails the reload (its reason, when it wrote one, first). */
@@ -399,6 +412,7 @@ static void reload_poll(struct pool *pl)
 		close_ready(s);
 		if (strcmp(s->line, "ready") == 0 || strncmp(s->line, "ready ", 6) == 0) {
 			s->ready = 1;
+			s->awaiting = 0;
 			ready++;
 			if (pl->next_note[0] == '\0')
 				snprintf(pl->next_note, sizeof(pl->next_note), "%s",
@@ -461,7 +475,7 @@ static void stop_all(struct pool *pl, const sigset_t *set)
 		pl->slots[i].due_ms = -1;
 		close_ready(&pl->slots[i]);
 		if (pl->slots[i].pid > 0)
-			kill(pl->slots[i].pid, SIGTERM);
+			kill(pl->slots[i].pid, stop_signal(&pl->slots[i]));
 	}
 	reap(pl, 1);
 	while (count(pl, 0) > 0) {
