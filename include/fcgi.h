@@ -63,7 +63,7 @@
 #include <stddef.h>
 
 #define FCGI_MAX_WORKERS 256
-#define FCGI_STATUS_FILE "fcgi-status.json"
+#define FCGI_STATUS_FILE "fcgi.status"
 #define FCGI_RELOAD_TIMEOUT_S 30
 
 struct http_request;

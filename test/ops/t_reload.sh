@@ -39,7 +39,7 @@ switch_to() {
 # status_field NAME: a top-level field of the pool's status file.
 status_field() {
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-		"$RINGFENCE_RUN_DIR/fcgi-status.json" "$1"
+		"$RINGFENCE_RUN_DIR/fcgi.status" "$1"
 }
 
 # inbound_twiml: the TwiML of a new inbound call, signed as Twilio signs
@@ -154,7 +154,7 @@ if [ "$(status_field generation)" = 1 ] && [ "$(status_field root)" = "$REL/a" ]
 	[ "$(status_field workers)" = 4 ]; then
 	ok "the status file shows generation 1 on release A's resolved root with 4 workers"
 else
-	not_ok "the status file at start" "$RINGFENCE_RUN_DIR/fcgi-status.json"
+	not_ok "the status file at start" "$RINGFENCE_RUN_DIR/fcgi.status"
 fi
 check "release A's flow answers (its own prompt)" every_answer_has "welcome_enter_code.mp3" 8
 
@@ -174,7 +174,7 @@ if [ "$gen" -ge 6 ] && [ "$(status_field master_pid)" = "$master" ]; then
 	ok "the same master is at generation $gen (one per reload)"
 else
 	not_ok "generation $gen after 6 reloads, master $(status_field master_pid) (was $master)" \
-		"$RINGFENCE_RUN_DIR/fcgi-status.json"
+		"$RINGFENCE_RUN_DIR/fcgi.status"
 fi
 
 # Two SIGHUPs at once: the second waits for the first (queued), and
@@ -187,7 +187,7 @@ if [ "$(status_field generation)" -eq $((gen + 3)) ] && [ "$(status_field master
 	ok "the second SIGHUP was queued, not lost (generation $((gen + 3)))"
 else
 	not_ok "generation $(status_field generation) after three more reloads from $gen" \
-		"$RINGFENCE_RUN_DIR/fcgi-status.json"
+		"$RINGFENCE_RUN_DIR/fcgi.status"
 fi
 
 # ---- switching to release B under load --------------------------------------
@@ -200,7 +200,7 @@ load_wait "the switch to release B at $RATE req/s: 0 failed" switch
 if [ "$(status_field version)" = reload-b ] && [ "$(status_field root)" = "$REL/b" ]; then
 	ok "the status file shows version reload-b from release B's root"
 else
-	not_ok "the status file after the switch" "$RINGFENCE_RUN_DIR/fcgi-status.json"
+	not_ok "the status file after the switch" "$RINGFENCE_RUN_DIR/fcgi.status"
 fi
 check "every worker runs release B's binary (/proc/PID/exe)" workers_run "$REL/b/bin/ringfence"
 check "release B's changed prompt is in the TwiML" every_answer_has "welcome_enter_code_b.mp3" 8
@@ -235,10 +235,10 @@ broken() {
 	load_wait "webhooks during the reload into $3: 0 failed" "$1"
 	if [ "$(status_field version)" = reload-b ] &&
 		python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["reload"]; sys.exit(s["state"] != "failed" or not s["reason"])' \
-			"$RINGFENCE_RUN_DIR/fcgi-status.json"; then
+			"$RINGFENCE_RUN_DIR/fcgi.status"; then
 		ok "after $3 the status file says failed with a reason, release B serving"
 	else
-		not_ok "the status file after $3" "$RINGFENCE_RUN_DIR/fcgi-status.json"
+		not_ok "the status file after $3" "$RINGFENCE_RUN_DIR/fcgi.status"
 	fi
 	check "release B's workers still answer with B's prompt after $3" \
 		every_answer_has "welcome_enter_code_b.mp3" 8
