@@ -14,7 +14,8 @@ static void command_usage(FILE *out, const char *prog, const struct command *cmd
 {
 	fprintf(out, "usage: %s COMMAND [ARGS]   (%s COMMAND --help for more)\n\n", prog, prog);
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+		if (cmds[i].summary) /* NULL: an internal command, not listed */
+			fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(out, "\n%sConfiguration is read from environment variables; see README.md.\n",
 		note ? note : "");
 }

@@ -13,6 +13,7 @@
 #include "demo.h"
 #include "doctor.h"
 #include "failsafe.h"
+#include "fcgi.h"
 #include "flow_paths.h"
 #include "log.h"
 #include "migrate.h"
@@ -188,6 +189,8 @@ static int audit_main(int argc, char **argv)
 
 static const struct command commands[] = {
 	{ "fcgi", app_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
+	{ "fcgi-reload", fcgi_reload_main, "reload the FastCGI pool into the current release without dropping a request" },
+	{ "fcgi-worker", app_worker_main, NULL },
 	{ "scheduler", scheduler_main, "queue the reminders due now (advisory-locked ticks, never backfills)" },
 	{ "worker", worker_main, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
 	{ "calsync", calsync_main, "poll the businesses' calendar feeds into appointments (held for approval past the mass-change guard)" },
