@@ -37,6 +37,7 @@ static void serve_one(const struct fcgi_service *svc, void *state, FCGX_Request 
 	}
 	if (http_response_send(fcgx, &res) < 0)
 		log_warn("%s: client went away before the response was written", svc->name);
+	log_set_request_id(NULL);
 }
 
 /* A worker (slot < n): serves requests until SIGTERM or its request
