@@ -140,7 +140,7 @@ else
 	echo '{"n":"app.1"}' >"$f.1"
 	echo '{"n":"app.2"}' >"$f.2"
 	logrotate -f -s "$T/state" "$T/logrotate-copy" >"$T/lr-f.log" 2>&1
-	dated=$(find "$L" -maxdepth 1 -regex '.*/audit-fallback\.log-[0-9]\{8\}-[0-9]*' | wc -l)
+	dated=$(find "$L" -maxdepth 1 -regextype posix-extended -regex '.*/audit-fallback\.log-[0-9]{8}-[0-9]+' | wc -l)
 	if [ ! -e "$f" ] && [ "$dated" -eq 1 ] && grep -q '"n":1' "$L"/audit-fallback.log-* &&
 		[ "$(cat "$f.1")" = '{"n":"app.1"}' ] && [ "$(cat "$f.2")" = '{"n":"app.2"}' ]; then
 		ok "a forced rotation renames the live fallback log to a dated name, not recreated, and leaves ringfence's .1 and .2 alone"
@@ -158,7 +158,7 @@ else
 	logrotate -f -s "$T/state" "$T/logrotate-copy" >>"$T/lr-f.log" 2>&1
 	: >"$f"
 	logrotate -f -s "$T/state" "$T/logrotate-copy" >>"$T/lr-f.log" 2>&1
-	dated=$(find "$L" -maxdepth 1 -regex '.*/audit-fallback\.log-[0-9]\{8\}-[0-9]*' | wc -l)
+	dated=$(find "$L" -maxdepth 1 -regextype posix-extended -regex '.*/audit-fallback\.log-[0-9]{8}-[0-9]+' | wc -l)
 	if [ "$dated" -eq 2 ] && [ ! -e "$old_dated" ] && [ -e "$f" ] && [ ! -s "$f" ]; then
 		ok "the next rotation keeps both dated files, drops the one older than 8 weeks, and skips an empty log"
 	else

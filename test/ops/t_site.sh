@@ -45,7 +45,7 @@ render() {
 		-e "s|listen 443 ssl http2;|listen 127.0.0.1:$https ssl http2;|" \
 		-e "s|listen 80;|listen 127.0.0.1:$http;|" \
 		-e '/listen \[::\]:/d' \
-		-e "s|unix:/run/ringfence/fcgi.sock|unix:$SOCK|" \
+		-e "s|unix:/run/ringfence-sock/fcgi.sock|unix:$SOCK|" \
 		-e "s|/var/log/nginx/|$dir/log/|" \
 		-e "s|/opt/ringfence/audio/|$ROOT/audio/|" \
 		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|" \
