@@ -75,8 +75,9 @@ struct http_response {
 /* Whether s is a request id of the form above. */
 int http_request_id_valid(const char *s);
 
-/* Fills req from fcgx (and sets the log's request id, log.h); 0, or -1 when the request is unusable (no method
- * or URI, or a read error), in which case the caller answers 400. */
+/* Fills req from fcgx, and sets the log's request id (log.h); 0, or -1
+ * when the request is unusable (no method or URI, or a read error), in
+ * which case the caller answers 400. */
 int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *req);
 
 /* The hex SHA-256 of the body as read (a drained body's too), computed
