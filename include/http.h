@@ -29,6 +29,12 @@ struct arena;
  * past it the connection is simply closed. */
 #define HTTP_MAX_DRAIN (4 * 1024 * 1024)
 
+/* A request id (nginx's REQUEST_ID parameter, which it sends back as
+ * X-Request-Id) is 8 to 64 characters of [A-Za-z0-9._-]; anything else
+ * is replaced by one of ringfence's own. */
+#define HTTP_REQUEST_ID_MIN 8
+#define HTTP_REQUEST_ID_MAX 64
+
 struct http_request {
 	struct arena *arena;        /* owner of every pointer below */
 	const char *method;         /* "GET", "POST", ... */
@@ -42,7 +48,9 @@ struct http_request {
 	const char *authorization;  /* Authorization header or NULL */
 	const char *idempotency_key; /* Idempotency-Key header or NULL (the JSON API's) */
 	const char *user_agent;     /* or "" */
-	char request_id[17];        /* random, for correlating logs and audit */
+	char request_id[HTTP_REQUEST_ID_MAX + 1]; /* nginx's REQUEST_ID when valid, else
+	                               16 random hex digits: in every log line and
+	                               audit record of the request */
 	const char *body;           /* NUL-terminated copy, "" when none */
 	size_t body_len;
 	long long content_length;   /* as announced, -1 when absent or malformed */
@@ -64,8 +72,12 @@ struct http_response {
 	const char *cache_control;  /* NULL: "no-store" (every answer but a static file) */
 };
 
-/* Fills req from fcgx; 0, or -1 when the request is unusable (no method
- * or URI, or a read error), in which case the caller answers 400. */
+/* Whether s is a request id of the form above. */
+int http_request_id_valid(const char *s);
+
+/* Fills req from fcgx, and sets the log's request id (log.h); 0, or -1
+ * when the request is unusable (no method or URI, or a read error), in
+ * which case the caller answers 400. */
 int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *req);
 
 /* The hex SHA-256 of the body as read (a drained body's too), computed

@@ -491,6 +491,10 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 	json_object_set_new(rec, "kind", json_string(kind));
 	json_object_set_new(rec, "ts", json_string(ts));
 	json_object_set_new(rec, "pid", json_integer(getpid()));
+	/* The request being served (log.h), so one id joins nginx's log,
+	 * the process's log and every record the request wrote. */
+	if (log_request_id()[0] && json_object_get(rec, "request_id") == NULL)
+		json_object_set_new(rec, "request_id", json_string(log_request_id()));
 	/* Ids that are not UTF-8 cannot be JSON strings; the record is kept
 	 * without them rather than lost. */
 	if (call_sid)

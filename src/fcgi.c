@@ -46,6 +46,7 @@ static void serve_one(const struct fcgi_service *svc, void *state, FCGX_Request 
 	}
 	if (http_response_send(fcgx, &res) < 0)
 		log_warn("%s: client went away before the response was written", svc->name);
+	log_set_request_id(NULL);
 }
 
 /* Tells the master on ready_fd (-1: nobody asks) that this worker can

@@ -88,6 +88,19 @@ const char *http_request_digest(struct http_request *req)
 	return req->body_sha256;
 }
 
+int http_request_id_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return 0;
+	for (; s[n] && n <= HTTP_REQUEST_ID_MAX; n++)
+		if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+			    (s[n] >= '0' && s[n] <= '9') || s[n] == '.' || s[n] == '_' || s[n] == '-'))
+			return 0;
+	return n >= HTTP_REQUEST_ID_MIN && n <= HTTP_REQUEST_ID_MAX;
+}
+
 int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *req)
 {
 	const char *q;
@@ -97,9 +110,18 @@ int http_request_read(FCGX_Request *fcgx, struct arena *a, struct http_request *
 	memset(req, 0, sizeof(*req));
 	req->arena = a;
 	req->start_ms = util_now_ms();
-	if (util_random(rnd, sizeof(rnd)) < 0)
-		memset(rnd, 0, sizeof(rnd));
-	util_hex(rnd, sizeof(rnd), req->request_id);
+	/* nginx's id (deploy: the REQUEST_ID parameter), so that its access
+	 * log, this process's log and the audit share one; ringfence's own
+	 * when it is missing or malformed. */
+	q = FCGX_GetParam("REQUEST_ID", fcgx->envp);
+	if (http_request_id_valid(q)) {
+		strcpy(req->request_id, q);
+	} else {
+		if (util_random(rnd, sizeof(rnd)) < 0)
+			memset(rnd, 0, sizeof(rnd));
+		util_hex(rnd, sizeof(rnd), req->request_id);
+	}
+	log_set_request_id(req->request_id);
 
 	req->method = param_copy(fcgx, a, "REQUEST_METHOD", 1, &bad);
 	req->request_uri = param_copy(fcgx, a, "REQUEST_URI", 1, &bad);

@@ -63,6 +63,7 @@ int main(void)
 		{ "sms_flow", sms_flow_tests },
 		{ "email", email_tests },
 		{ "flood", flood_tests },
+		{ "request_id", request_id_tests },
 		{ "session", session_tests },
 		{ "dash_appointments", dash_appointments_tests },
 		{ "shell", shell_tests },

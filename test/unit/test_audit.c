@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "form.h"
+#include "log.h"
 #include "rds.h"
 #include "util.h"
 
@@ -866,6 +867,48 @@ static void test_fallback_file(void **state)
 	down_audit_close(&d);
 }
 
+/* While a request is served (log_set_request_id), every record gets its
+ * id unless it names one itself; outside a request, none. */
+static void test_request_id_field(void **state)
+{
+	struct audit *au;
+	struct down_audit d;
+	char *data, *line, *save = NULL;
+	const char *want[] = { "req-abc.123_X", "own-id-1", NULL };
+	int lines = 0;
+	(void)state;
+
+	down_audit_open(&d, "audit.log");
+	au = audit_open(NULL, d.path);
+	log_set_request_id("req-abc.123_X");
+	assert_int_equal(audit_record(au, "api", NULL, NULL, json_pack("{s:s}", "marker", "r1")), 1);
+	assert_int_equal(audit_record(au, "api", NULL, NULL,
+		json_pack("{s:s, s:s}", "marker", "r2", "request_id", "own-id-1")), 1);
+	log_set_request_id(NULL);
+	assert_string_equal(log_request_id(), "");
+	assert_int_equal(audit_record(au, "worker", NULL, NULL, json_pack("{s:s}", "marker", "r3")), 1);
+	audit_close(au);
+
+	data = util_read_file(d.path, 1 << 20, NULL);
+	assert_non_null(data);
+	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *rec = json_loads(line, 0, NULL);
+		json_t *rid;
+		assert_non_null(rec);
+		assert_true(lines < 3);
+		rid = json_object_get(rec, "request_id");
+		if (want[lines])
+			assert_string_equal(json_string_value(rid), want[lines]);
+		else
+			assert_null(rid);
+		json_decref(rec);
+		lines++;
+	}
+	assert_int_equal(lines, 3);
+	free(data);
+	down_audit_close(&d);
+}
+
 struct stderr_args {
 	struct audit *au;
 	int rc;
@@ -1063,6 +1106,7 @@ int main(void)
 		cmocka_unit_test(test_summary_rate),
 		cmocka_unit_test(test_redaction_in_redis),
 		cmocka_unit_test(test_fallback_file),
+		cmocka_unit_test(test_request_id_field),
 		cmocka_unit_test(test_fallback_stderr),
 		cmocka_unit_test(test_read_back),
 	};
