@@ -16,7 +16,7 @@ command -v systemd-analyze >/dev/null ||
 declare -A MAX=(
 	[ringfence-fcgi.service]=11 [ringfence-worker.service]=11
 	[ringfence-scheduler.service]=9 [ringfence-calsync.service]=11
-	[ringfence-twilio-sim.service]=11
+	[ringfence-twilio-sim.service]=11 [ringfence-backup.service]=11
 )
 
 for u in "$UNITS"/*.service; do
@@ -40,7 +40,7 @@ VLOG=$OPS_TMP/verify.log
 mkdir -p "$V"
 for u in "$UNITS"/*.service "$UNITS"/*.socket "$UNITS"/*.timer; do
 	[ -f "$u" ] || continue
-	sed -e "s|/opt/ringfence/bin/|$ROOT/bin/|g" -e "s|=/opt/ringfence\$|=$ROOT|" "$u" >"$V/$(basename "$u")"
+	sed -e "s|/opt/ringfence/bin/|$ROOT/bin/|g" -e "s|/opt/ringfence/deploy/|$ROOT/deploy/|g" -e "s|=/opt/ringfence\$|=$ROOT|" "$u" >"$V/$(basename "$u")"
 done
 if (cd "$V" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no ./*) >"$VLOG" 2>&1 &&
 	! grep -q . "$VLOG"; then
@@ -68,7 +68,9 @@ for u in "$UNITS"/ringfence-*.service; do
 	bad=""
 	[ "$(setting "$u" User)" = ringfence ] || bad+=" User=$(setting "$u" User)"
 	[ "$(setting "$u" Group)" = ringfence ] || bad+=" Group=$(setting "$u" Group)"
-	[ "$(setting "$u" UMask)" = 0027 ] || bad+=" UMask=$(setting "$u" UMask)"
+	# 0027, or stricter (the backup's 0077: its dumps are ringfence's alone).
+	um=$(setting "$u" UMask)
+	[ -n "$um" ] && [ $((8#$um & 8#0027)) -eq $((8#0027)) ] || bad+=" UMask=$um"
 	grep -q '^SupplementaryGroups=.*www-data' "$u" && bad+=" SupplementaryGroups has www-data"
 	if grep -q '^LogsDirectory=' "$u"; then
 		[ "$(setting "$u" LogsDirectory)" = ringfence ] || bad+=" LogsDirectory=$(setting "$u" LogsDirectory)"
@@ -80,7 +82,7 @@ for u in "$UNITS"/ringfence-*.service; do
 		[ "$(setting "$u" RuntimeDirectoryPreserve)" = yes ] || bad+=" RuntimeDirectoryPreserve is not yes"
 	fi
 	if [ -z "$bad" ]; then
-		ok "$name: ringfence:ringfence, UMask=0027, /var/log/ringfence and /run/ringfence 0750 like every other unit"
+		ok "$name: ringfence:ringfence, UMask 0027 or stricter, /var/log/ringfence and /run/ringfence 0750 like every other unit"
 	else
 		not_ok "$name:$bad"
 	fi
