@@ -71,9 +71,10 @@ else
 	fi
 	# Every other unit writing the same folders: the same result.
 	bad=""
+	# (ringfence-backup writes /var/backups/ringfence only, under 0077.)
 	for u2 in "$UNITS"/ringfence-*.service; do
-		[ "$(setting "$u2" UMask)" = "$umask_" ] || bad+=" ${u2##*/}:UMask"
 		if grep -q '^LogsDirectory=' "$u2"; then
+			[ "$(setting "$u2" UMask)" = "$umask_" ] || bad+=" ${u2##*/}:UMask"
 			[ "$(setting "$u2" Group)" = "$(setting "$u" Group)" ] || bad+=" ${u2##*/}:Group"
 		fi
 	done
