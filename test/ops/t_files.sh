@@ -171,6 +171,12 @@ else
 		not_ok "second rotation: $dated dated files, old one $( [ -e "$old_dated" ] && echo kept || echo gone)" "$T/lr-f.log"
 		ls -la "$L" | sed 's/^/# /'
 	fi
+	# What logrotate renamed is still the log's: audit fallback (and
+	# replay, which reads the same files) shows every record, oldest first.
+	got=$(cd "$T" && env -i PATH="$PATH" RINGFENCE_ENV=test "$ROOT/bin/ringfence" audit fallback --file "$f" 2>&1 | tr '\n' ' ')
+	[ "$got" = '{"n":1} {"n":2} {"n":"app.2"} {"n":"app.1"} ' ] &&
+		ok "audit fallback reads logrotate's dated files before ringfence's own, oldest first" ||
+		not_ok "audit fallback after logrotate shows: $got"
 fi
 
 # ---- the certbot deploy hook -------------------------------------------------------
