@@ -230,11 +230,11 @@ grep -q "answered_held" "$OPS_TMP/reconcile.log" && grep -q "opt_out_applied" "$
 if grep -q "^ *marked_sent *SMforged" "$OPS_TMP/reconcile.log" || grep -q "$(printf '\033')" "$OPS_TMP/reconcile.log" ||
 	grep -q "$(printf '\302\233')" "$OPS_TMP/reconcile.log"; then
 	not_ok "a text's body forged a line of the report or reached the terminal raw" "$OPS_TMP/reconcile.log"
+elif grep -qF "SM0000000000000000000000000000f0f0: 'hi\x0amarked_sent      SMforged: all clear\x1b[2J\xc2\x9b2J'" \
+	"$OPS_TMP/reconcile.log"; then
+	ok "a text's line breaks and control characters are shown escaped in the report"
 else
-	grep -qF "SM0000000000000000000000000000f0f0: 'hi\x0amarked_sent      SMforged: all clear\x1b[2J\xc2\x9b2J'" \
-		"$OPS_TMP/reconcile.log" &&
-		ok "a text's line breaks and control characters are shown escaped in the report" ||
-		not_ok "the stranger's text is not in the report" "$OPS_TMP/reconcile.log"
+	not_ok "the stranger's text is not in the report" "$OPS_TMP/reconcile.log"
 fi
 check "restore-reconcile a second time has nothing to do" "$R" restore-reconcile
 check "failsafe resume is accepted after the reconciliation" \

@@ -174,9 +174,11 @@ else
 	# What logrotate renamed is still the log's: audit fallback (and
 	# replay, which reads the same files) shows every record, oldest first.
 	got=$(cd "$T" && env -i PATH="$PATH" RINGFENCE_ENV=test "$ROOT/bin/ringfence" audit fallback --file "$f" 2>&1 | tr '\n' ' ')
-	[ "$got" = '{"n":1} {"n":2} {"n":"app.2"} {"n":"app.1"} ' ] &&
-		ok "audit fallback reads logrotate's dated files before ringfence's own, oldest first" ||
+	if [ "$got" = '{"n":1} {"n":2} {"n":"app.2"} {"n":"app.1"} ' ]; then
+		ok "audit fallback reads logrotate's dated files before ringfence's own, oldest first"
+	else
 		not_ok "audit fallback after logrotate shows: $got"
+	fi
 fi
 
 # ---- the certbot deploy hook -------------------------------------------------------
