@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "db.h"
 #include "engine.h"
+#include "metrics.h"
 #include "fcgi.h"
 #include "rds.h"
 #include "routes.h"
@@ -28,6 +29,10 @@ int app_init(struct app *app, char *err, size_t errlen)
 	/* RINGFENCE_NOW, for every route alike (app_main checked it). */
 	if (clock_init(&app->cfg, err, errlen) < 0)
 		goto out;
+	app->monitoring = getenv("RINGFENCE_MONITORING_ADDRESSES");
+	if (metrics_addr_list_check(app->monitoring, err, errlen) < 0)
+		goto out;
+	metrics_open(app->cfg.run_dir, METRICS_FCGI);
 	app->db = db_open(app->cfg.database_url);
 	app->rds = rds_open(app->cfg.redis_url);
 	if (app->rds == NULL) {
