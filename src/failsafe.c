@@ -291,7 +291,7 @@ static void failsafe_usage(FILE *out)
 		"The global brake on outbound calls, texts and emails.  It trips by itself when\n"
 		"the contacts of a 5-minute or 1-hour window exceed max(RINGFENCE_FAILSAFE_FLOOR,\n"
 		"RINGFENCE_FAILSAFE_FACTOR x the largest such window so far), or by hand with\n"
-		"`trip`; while tripped nothing is sent and /healthz answers 503.  Only `resume`\n"
+		"`trip`; while tripped nothing is sent and /metrics shows ringfence_failsafe_tripped 1.  Only `resume`\n"
 		"re-arms it, recording who and why.\n\n"
 		"status exits 0 when armed, 3 when tripped (printing the reason, time and who).\n"
 		"trip --by defaults to $USER.  Needs RINGFENCE_DATABASE_URL.  The windows are\n"
