@@ -96,6 +96,9 @@ int metrics_addr_list_check(const char *list, char *err, size_t errlen);
 
 struct app;
 struct buf;
+/* The first call flow readiness needs that is not loaded ("all" when the
+ * engine is not), or NULL when they all are. */
+const char *metrics_flow_missing(const struct app *app);
 /* Appends the whole exposition (format 0.0.4) to out. */
 void metrics_render(struct app *app, struct buf *out);
 

@@ -89,7 +89,9 @@ static void usage(FILE *out)
 		"SIGTERM lets each finish its request in hand before exiting.\n"
 		"\n"
 		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_REDIS_URL, RINGFENCE_PUBLIC_URL,\n"
-		"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.\n");
+		"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.  RINGFENCE_MONITORING_ADDRESSES (optional):\n"
+		"address blocks besides loopback that may read /healthz, /readyz and /metrics\n"
+		"(\"10.0.0.0/8, fd00::/8\"); anyone else gets 404 there.\n");
 }
 
 /* The web application as a pool service: one struct app per worker. */
@@ -144,7 +146,9 @@ int app_main(int argc, char **argv)
 		}
 	}
 	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL | CFG_NEED_TWILIO,
-		    err, sizeof(err)) < 0 || clock_init(&cfg, err, sizeof(err)) < 0) {
+		    err, sizeof(err)) < 0 || clock_init(&cfg, err, sizeof(err)) < 0 ||
+		metrics_addr_list_check(getenv("RINGFENCE_MONITORING_ADDRESSES"), err,
+			sizeof(err)) < 0) {
 		fprintf(stderr, "ringfence fcgi: %s\n", err);
 		return 1;
 	}

@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "db.h"
+#include "engine.h"
 #include "log.h"
 #include "outbound.h"
 #include "queue.h"
@@ -751,6 +752,18 @@ static long long fallback_bytes(const char *path)
 	return t;
 }
 
+const char *metrics_flow_missing(const struct app *app)
+{
+	static const char *const flows[] = { "reminder_call", "reminder_sms", "inbound" };
+
+	if (app->engine == NULL)
+		return "all";
+	for (size_t i = 0; i < ARRAY_LEN(flows); i++)
+		if (engine_flow(app->engine, flows[i]) == NULL)
+			return flows[i];
+	return NULL;
+}
+
 void metrics_render(struct app *app, struct buf *out)
 {
 	uint64_t (*all)[S_N] = xcalloc(METRICS_PROC_N, sizeof(*all));
@@ -774,6 +787,10 @@ void metrics_render(struct app *app, struct buf *out)
 	free(all);
 
 	render_database(out, app, &db_failed);
+	family(out, "ringfence_ready", "gauge",
+		"1 when this process can serve webhooks (what GET /readyz answers 200 to): the"
+		" call flows are loaded and PostgreSQL answered this scrape.");
+	sample_u(out, "ringfence_ready", "", !db_failed && metrics_flow_missing(app) == NULL);
 	render_redis(out, app, &redis_failed);
 	render_pool(out, app->cfg.run_dir, &pool_failed);
 	family(out, "ringfence_audit_fallback_bytes", "gauge",

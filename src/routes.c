@@ -30,7 +30,6 @@
 #include "dash_decisions.h"
 #include "dash_timeline.h"
 #include "dispatch.h"
-#include "engine.h"
 #include "metrics.h"
 #include "failsafe.h"
 #include "greeting.h"
@@ -117,24 +116,19 @@ static void health_handle(struct app *app, const struct route_input *in, struct 
  * not change the status either. */
 static void ready_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
-	static const char *const flows[] = { "reminder_call", "reminder_sms", "inbound" };
+	const char *missing = metrics_flow_missing(app);
 	PGresult *pg = db_exec(app->db, "SELECT 1", 0, NULL);
 	const char *argv[] = { "PING" };
 	redisReply *r;
-	int db_ok = pg != NULL, redis_ok, flows_ok = app->engine != NULL, tripped = -1;
+	int db_ok = pg != NULL, redis_ok, flows_ok = missing == NULL, tripped = -1;
 	char reason[8];
 	json_t *j, *why = json_array();
 
 	(void)in;
 	if (pg)
 		PQclear(pg);
-	for (size_t i = 0; flows_ok && i < ARRAY_LEN(flows); i++)
-		if (engine_flow(app->engine, flows[i]) == NULL) {
-			flows_ok = 0;
-			json_array_append_new(why, json_sprintf("flow %s is not loaded", flows[i]));
-		}
-	if (app->engine == NULL)
-		json_array_append_new(why, json_string("the call flows are not loaded"));
+	if (missing)
+		json_array_append_new(why, json_sprintf("call flows not loaded: %s", missing));
 	if (!db_ok)
 		json_array_append_new(why, json_string("PostgreSQL does not answer"));
 	r = rds_command(app->rds, 1, argv, NULL);
