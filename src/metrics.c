@@ -454,7 +454,7 @@ static void sample_u(struct buf *out, const char *name, const char *labels, unsi
 
 static void sample_d(struct buf *out, const char *name, const char *labels, double v)
 {
-	buf_printf(out, "%s%s%s%s %.17g\n", name, labels[0] ? "{" : "", labels,
+	buf_printf(out, "%s%s%s%s %.9g\n", name, labels[0] ? "{" : "", labels,
 		labels[0] ? "}" : "", v);
 }
 
