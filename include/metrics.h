@@ -42,7 +42,7 @@ enum metrics_webhook {
 };
 
 /* The channels and outcomes of ringfence_contacts_total. */
-enum metrics_channel { MC_CALL, MC_SMS, MC_EMAIL, MC_N };
+enum metrics_channel { MC_VOICE, MC_SMS, MC_EMAIL, MC_N };
 /* Indexed by enum outbound_status (outbound.h). */
 #define METRICS_CONTACT_STATUS_N 8
 
@@ -73,7 +73,8 @@ void metrics_redis_reconnect(void);
 /* A STOP (or other opt-out keyword) whose database write failed. */
 void metrics_optout_unrecorded(void);
 void metrics_claim(enum metrics_claim outcome);
-/* channel "call", "sms", "email"; status an enum outbound_status. */
+/* channel "voice", "sms", "email" (contact_attempts.channel); status an enum
+ * outbound_status (outbound.h). */
 void metrics_contact(const char *channel, int status);
 /* From the claim's reason ("deferred: business limit ..."). */
 void metrics_limit_refusal(const char *reason);

@@ -78,7 +78,7 @@ static const char *const proc_names[METRICS_PROC_N] = { "fcgi", "worker", "sched
 static const char *const route_names[MR_N] = { "webhook", "dashboard", "api", "static", "health" };
 static const char *const webhook_names[MW_N] = { "transition", "replay", "rejected_signature",
 	"invalid", "db_down_apology", "error" };
-static const char *const channel_names[MC_N] = { "call", "sms", "email" };
+static const char *const channel_names[MC_N] = { "voice", "sms", "email" };
 static const char *const contact_names[METRICS_CONTACT_STATUS_N] = { "placed", "failed",
 	"unknown", "blocked", "skipped_rate", "deferred", "held", "error" };
 static const char *const claim_names[MCL_N] = { "claimed", "dropped", "held", "deferred",
