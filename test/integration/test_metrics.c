@@ -14,6 +14,8 @@
 #include "harness.h"
 
 #include "buf.h"
+#include "queue.h"
+#include "rds.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -27,6 +29,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -487,6 +490,52 @@ static void test_counters_move(void **state)
 			c0, metric0(dcount));
 }
 
+/* A worker's claim and contact land in the worker processes' segment. */
+static void test_worker_counters(void **state)
+{
+	static const char *const claimed = "ringfence_claims_total{outcome=\"claimed\"}";
+	static const char *const placed =
+		"ringfence_contacts_total{channel=\"voice\",status=\"placed\"}";
+	static const char *const blocked =
+		"ringfence_contacts_total{channel=\"sms\",status=\"blocked\"}";
+	const struct hx_rfix_opts voice = { .business_name = "Metrics Clinic",
+		.client_name = "Metrics Client", .channel = "voice", .retry_count = 1,
+		.retry_delay_minutes = 5, .stale_min = 120 };
+	struct hx_rfix_opts sms = voice;
+	const char *const args[] = { "--once", NULL };
+	double c0 = metric0(claimed), p0 = metric0(placed), b0 = metric0(blocked);
+	const char *bin = hx_ringfence_bin("worker");
+	struct rds *r = rds_open(hx_env.redis_url);
+	struct hx_rfix fv, fs;
+	long long id;
+	pid_t pid;
+	(void)state;
+
+	assert_non_null(bin);
+	assert_non_null(r);
+	sms.channel = "sms";
+	hx_rfix_or_fail(&fv, &voice);
+	hx_rfix_or_fail(&fs, &sms);
+	id = atoll(fv.reminder);
+	assert_int_equal(queue_push(r, &id, 1), 0);
+	id = atoll(fs.reminder);
+	assert_int_equal(queue_push(r, &id, 1), 0);
+	rds_close(r);
+	pid = fork();
+	if (pid == 0) {
+		/* Only the voice client may be contacted: the text is blocked. */
+		setenv("RINGFENCE_ALLOWED_CONTACTS", fv.phone, 1);
+		setenv("RINGFENCE_FAILSAFE_FLOOR", "100000", 1);
+		hx_exec_worker(bin, args);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(hx_wait_child(pid, 120), 0);
+	if (metric0(claimed) != c0 + 2 || metric0(placed) != p0 + 1 || metric0(blocked) != b0 + 1)
+		fail_msg("one call placed, one text blocked: claims %g -> %g, placed %g -> %g,"
+			" blocked %g -> %g", c0, metric0(claimed), p0, metric0(placed), b0,
+			metric0(blocked));
+}
+
 static void test_liveness_readiness(void **state)
 {
 	char *body, *ct;
@@ -692,6 +741,7 @@ int metrics_tests(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exposition_parses),
 		cmocka_unit_test(test_counters_move),
+		cmocka_unit_test(test_worker_counters),
 		cmocka_unit_test(test_liveness_readiness),
 		cmocka_unit_test(test_not_local_refused),
 		cmocka_unit_test_teardown(test_redis_down, restore),
