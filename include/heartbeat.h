@@ -44,4 +44,11 @@ void heartbeat_stop(struct heartbeat *hb);
  * scheduler, once a tick at most an hour apart).  The number deleted, or -1. */
 long long heartbeat_prune(struct db *db);
 
+/* systemd's notification protocol (sd_notify(3), without libsystemd):
+ * sends msg ("READY=1", "WATCHDOG=1", "STOPPING=1") as one datagram to
+ * $NOTIFY_SOCKET (a path, or "@name" for the abstract namespace).  Nothing
+ * when the variable is unset (not run by systemd with Type=notify).
+ * 1 sent, 0 no socket, -1 failed. */
+int heartbeat_notify(const char *msg);
+
 #endif

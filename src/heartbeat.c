@@ -5,9 +5,12 @@
 #include "valid.h"
 #include "version.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 void heartbeat_init(struct heartbeat *hb, struct db *db, const char *kind, int every_s)
@@ -96,4 +99,31 @@ long long heartbeat_prune(struct db *db)
 	n = atoll(PQcmdTuples(res));
 	PQclear(res);
 	return n;
+}
+
+int heartbeat_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t n;
+	ssize_t sent;
+	int fd;
+
+	if (path == NULL || path[0] == '\0')
+		return 0;
+	n = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || n >= sizeof(sa.sun_path))
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	sent = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (const struct sockaddr *)&sa,
+		(socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+	close(fd);
+	return sent == (ssize_t)strlen(msg) ? 1 : -1;
 }

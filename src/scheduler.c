@@ -268,11 +268,14 @@ int scheduler_main(int argc, char **argv)
 	rc = 0;
 	metrics_open(cfg.run_dir, METRICS_SCHEDULER);
 	heartbeat_init(&hb, db, "scheduler", interval);
+	if (!once)
+		heartbeat_notify("READY=1");
 	while (!cli_stopping()) {
 		struct scheduler_tick t;
 		int trc = scheduler_run_tick(db, r, clock_now_s(), &t);
 		scheduler_log_tick(trc, &t);
 		if (!once) {
+			heartbeat_notify("WATCHDOG=1");
 			heartbeat_beat(&hb, trc > 0 ? HEARTBEAT_TICK : trc == 0 ? HEARTBEAT_OK
 				: HEARTBEAT_ERROR, t.error);
 			if (util_now_ms() - pruned_ms >= 3600 * 1000LL && heartbeat_prune(db) >= 0)
@@ -285,6 +288,7 @@ int scheduler_main(int argc, char **argv)
 		scheduler_sleep(interval);
 	}
 	if (!once) {
+		heartbeat_notify("STOPPING=1");
 		heartbeat_stop(&hb);
 		log_info("scheduler: stopped");
 	}

@@ -263,9 +263,12 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		int got, claimed;
 
 		arena_reset(job);
-		if (!o->once)
+		if (!o->once) {
+			/* systemd's watchdog (NotifyAccess=all: any process of the pool). */
+			heartbeat_notify("WATCHDOG=1");
 			heartbeat_beat(&hb, redis_down ? HEARTBEAT_ERROR : HEARTBEAT_ALIVE,
 				redis_down ? "Redis does not answer: nothing is taken" : NULL);
+		}
 		if (index == 0 && !o->once && now_ms - last_reconcile >= o->reconcile_s * 1000LL) {
 			run_reconcile(cfg, db, au, job);
 			arena_reset(job);
@@ -519,6 +522,8 @@ int worker_main(int argc, char **argv)
 	pp.ctx = &wp;
 	pp.what = worker_pool_what;
 	pp.respawn = !o.once;
+	if (!o.once)
+		heartbeat_notify("READY=1");
 	if (proc_pool_run(&pp, &rep) < 0)
 		goto out;
 	rc = !rep.stopped && (rep.failed > 0 || rep.fork_failed > 0) ? 1 : 0;

@@ -4,10 +4,12 @@
  * another layout replaced). */
 #include "unit.h"
 
+#include "heartbeat.h"
 #include "metrics.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 static void test_addr_allowed(void **state)
@@ -153,6 +155,37 @@ static void test_segment_shared(void **state)
 	rmdir(dir);
 }
 
+/* sd_notify's protocol: one datagram to $NOTIFY_SOCKET; nothing without it. */
+static void test_notify(void **state)
+{
+	char dir[] = "/tmp/rf-unit-notify-XXXXXX", path[64], got[64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	ssize_t n;
+	int fd;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/notify", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(heartbeat_notify("READY=1"), 0);
+	setenv("NOTIFY_SOCKET", path, 1);
+	assert_int_equal(heartbeat_notify("WATCHDOG=1"), 1);
+	n = recv(fd, got, sizeof(got) - 1, MSG_DONTWAIT);
+	assert_int_equal(n, 10);
+	got[n] = '\0';
+	assert_string_equal(got, "WATCHDOG=1");
+	setenv("NOTIFY_SOCKET", "relative/path", 1);
+	assert_int_equal(heartbeat_notify("READY=1"), -1);
+	unsetenv("NOTIFY_SOCKET");
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_addr_list_check),
 		cmocka_unit_test(test_route_of),
 		cmocka_unit_test(test_segment_shared),
+		cmocka_unit_test(test_notify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
