@@ -10,6 +10,8 @@
 #ifndef RF_MIGRATE_H
 #define RF_MIGRATE_H
 
+#include <stddef.h>
+
 struct db;
 
 /* The pg_advisory_lock key a migration run holds ("rfmigrat" in ASCII);
@@ -29,6 +31,12 @@ int migrate_apply(struct db *db, const char *sql_dir, const char *schema);
  * 001_init.sql", "pending 002_x.sql", "applied 000_old.sql (no file)") on
  * stdout; changes nothing in the database.  0 or -1. */
 int migrate_status(struct db *db, const char *sql_dir, const char *schema);
+
+/* Counts what migrate_status prints: *pending files not applied (the
+ * first one's name in first, "" when none) and *missing applied ones
+ * with no file.  Changes nothing.  0 or -1. */
+int migrate_pending(struct db *db, const char *sql_dir, const char *schema, int *pending,
+	int *missing, char *first, size_t firstlen);
 
 /* The `migrate [--status]` command of a binary: prog names it in
  * messages ("ringfence migrate"), subdir is the set's directory under

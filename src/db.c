@@ -3,6 +3,7 @@
 #include "arena.h"
 #include "log.h"
 #include "metrics.h"
+#include "secret.h"
 #include "util.h"
 
 #include <errno.h>
@@ -63,6 +64,8 @@ static void db_set_error(struct db *db, const char *sqlstate, const char *msg)
 	for (char *p = db->error; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
+	/* libpq may quote the conninfo (a malformed one, a URI's host). */
+	secret_scrub_conninfo(db->error, sizeof(db->error), db->conninfo);
 }
 
 static void db_drop(struct db *db)

@@ -31,6 +31,7 @@
 #include "dash_timeline.h"
 #include "dispatch.h"
 #include "metrics.h"
+#include "doctor.h"
 #include "failsafe.h"
 #include "greeting.h"
 #include "http.h"
@@ -176,6 +177,11 @@ const struct route routes_table[] = {
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, ready_handle, NO_FIELDS },
 	{ "GET", "/metrics", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_TEXT,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, metrics_handle, NO_FIELDS },
+	/* `ringfence doctor`'s proof that RINGFENCE_PUBLIC_URL reaches this
+	 * deployment: no storage, constant cost. */
+	{ "GET", DOCTOR_PATH, NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(doctor_query), 1, doctor_route_handle,
+		NO_FIELDS },
 
 	/* Twilio's webhooks: signed, always answered with TwiML. */
 	{ "POST", "/twilio/voice/{flow}", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO, ROUTE_RENDER_TWIML,
