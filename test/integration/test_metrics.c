@@ -19,6 +19,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -418,6 +419,21 @@ static void test_exposition_parses(void **state)
 	assert_null(strstr(t, "/twilio/"));
 	assert_null(strstr(t, "path="));
 	assert_true(strstr(t, "ringfence_scrape_errors{source=\"redis\"} 0\n") != NULL);
+	/* The pool's status file, read as it is. */
+	{
+		char *path = xasprintf("%s/fcgi.status", getenv("RINGFENCE_RUN_DIR"));
+		json_t *st = json_load_file(path, 0, NULL);
+		if (st) {
+			double w = hx_metric("ringfence_pool_workers");
+			if (w != (double)json_integer_value(json_object_get(st, "workers")))
+				fail_msg("ringfence_pool_workers %g, %s says %lld", w, path,
+					(long long)json_integer_value(json_object_get(st, "workers")));
+			assert_true(hx_metric("ringfence_pool_generation") ==
+				(double)json_integer_value(json_object_get(st, "generation")));
+		}
+		json_decref(st);
+		free(path);
+	}
 	assert_true(strstr(t, "ringfence_scrape_errors{source=\"postgresql\"} 0\n") != NULL);
 	free(t);
 

@@ -93,4 +93,14 @@ else
 	not_ok "the request counters survive a restart of the pool ($before, then $after)" \
 		"$OPS_TMP/restart.log"
 fi
+# A worker of the pool killed: the master restarts it, and the restarts
+# counter (what RingfencePoolRestartStorm reads) moves.
+r0=$(metric ringfence_pool_restarts_total)
+victim=$(RINGFENCE_STACK_DIR=$RINGFENCE_STACK_DIR "$ROOT/deploy/stack" fcgi-pids 2>/dev/null | sed -n 2p)
+if [ -n "$r0" ] && [ -n "$victim" ] && kill -KILL "$victim"; then
+	check "a killed pool worker shows in ringfence_pool_restarts_total ($r0 before)" \
+		wait_metric ringfence_pool_restarts_total "> $r0" 20
+else
+	not_ok "the pool's status shows in /metrics (ringfence_pool_restarts_total '$r0', worker '$victim')"
+fi
 tap_done
