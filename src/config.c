@@ -1,5 +1,6 @@
 /* config: environment variables, validated once at start. */
 #include "config.h"
+#include "metrics.h"
 #include "allowlist.h"
 #include "calsync.h"
 #include "rds.h"
@@ -499,6 +500,9 @@ static int check_others(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "RINGFENCE_LOG must be debug, info, warn or error, not '%.20s'", v);
 		return -1;
 	}
+	v = env_str("RINGFENCE_MONITORING_ADDRESSES");
+	if (v && metrics_addr_list_check(v, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 
