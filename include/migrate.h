@@ -57,7 +57,8 @@ int migrate_lint_dir(const char *dir, FILE *out);
 /* The start of every long-running command (fcgi, scheduler, worker,
  * calsync): refuses, with one line on stderr naming prog, when the
  * database holds a contract migration newer than the newest file in
- * RINGFENCE_ROOT/sql (the release was rolled back past it).  One query;
+ * RINGFENCE_ROOT/sql (the release was rolled back past it; no sql/: any
+ * contract migration).  One query;
  * an unreachable database is logged and let through (the commands wait
  * out outages).  0 start, -1 refuse. */
 int migrate_guard(const char *prog);

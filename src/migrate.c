@@ -1109,7 +1109,7 @@ static char *migrate_newest(const char *dir)
 	struct migrate_list files;
 	char *newest = NULL;
 
-	if (migrate_files(dir, &files) < 0)
+	if (access(dir, F_OK) != 0 || migrate_files(dir, &files) < 0)
 		return NULL;
 	if (files.n)
 		newest = xstrdup(files.v[files.n - 1]);
@@ -1132,11 +1132,7 @@ int migrate_guard(const char *prog)
 	dir = xasprintf("%s/sql", cfg.root);
 	newest = migrate_newest(dir);
 	db = db_open(cfg.database_url);
-	if (newest == NULL) {
-		fprintf(stderr, "%s: refusing to start: no migrations in %s to compare the database with\n",
-			prog, dir);
-		rc = -1;
-	} else if (db_connect(db) < 0) {
+	if (db_connect(db) < 0) {
 		/* The long-running commands wait out a database outage; the
 		 * check runs again at their next start. */
 		log_warn("%s: cannot check the database's migrations (%s); starting anyway",
@@ -1144,7 +1140,9 @@ int migrate_guard(const char *prog)
 	} else {
 		/* One query; to_jsonb reads the phase of a version table an
 		 * older release created without that column. */
-		const char *params[1] = { newest };
+		/* A root without sql/ knows no migration: any contract one
+		 * is newer than what it knows. */
+		const char *params[1] = { newest ? newest : "" };
 		PGresult *res = db_exec(db,
 			"SELECT max(m.version) FROM schema_migrations m "
 			"WHERE to_jsonb(m)->>'phase' = 'contract' AND m.version > $1", 1, params);
@@ -1156,7 +1154,7 @@ int migrate_guard(const char *prog)
 			if (!PQgetisnull(res, 0, 0)) {
 				fprintf(stderr, "%s: refusing to start: the database holds the contract migration "
 					"%s, newer than this release's newest (%s); run a release that has it\n",
-					prog, PQgetvalue(res, 0, 0), newest);
+					prog, PQgetvalue(res, 0, 0), newest ? newest : "none");
 				rc = -1;
 			}
 			PQclear(res);

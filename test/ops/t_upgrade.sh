@@ -9,6 +9,7 @@
 #   B         A plus the expand migration 900_upgrade_probe.sql, a changed
 #             prompt (audio) and a changed text in a copied state table
 #   BAD       A plus 900_upgrade_bad.sql: a DROP COLUMN marked expand
+#             (deploy/release refuses to build it; copied from A by hand)
 #   C         B plus the contract migration 901_upgrade_contract.sql
 # The stack's pool, scheduler and worker run OPS_TMP/opt/current.
 . "$ROOT/test/ops/lib.sh"
@@ -85,7 +86,14 @@ cat >"$SRC/BAD/sql/900_upgrade_bad.sql" <<'SQL'
 -- phase: expand
 ALTER TABLE process_heartbeats DROP COLUMN last_error;
 SQL
-check "release BAD (a DROP COLUMN marked expand) installs" release BAD "$SRC/BAD"
+check_fails "deploy/release refuses a checkout whose expand migration fails the lint" release BAD "$SRC/BAD"
+# A release built elsewhere with the same migration: deploy/upgrade's own
+# migrate --check must stop it.
+bad_release() {
+	cp -a "$REL/A" "$REL/BAD" && chmod u+w "$REL/BAD" "$REL/BAD/sql" &&
+		cp "$SRC/BAD/sql/900_upgrade_bad.sql" "$REL/BAD/sql/" && chmod a-w "$REL/BAD/sql" "$REL/BAD"
+}
+check "release BAD (A plus a DROP COLUMN marked expand) by hand" bad_release
 
 copy_tree "$SRC/B" "$SRC/C"
 cat >"$SRC/C/sql/901_upgrade_contract.sql" <<'SQL'
@@ -94,7 +102,10 @@ DROP TABLE upgrade_probe;
 SQL
 check "release C (a contract migration) installs" release C "$SRC/C"
 
-check "a release is read-only" test ! -w "$REL/A/bin/ringfence" -a ! -w "$REL/A/state_tables"
+read_only() {
+	[ -z "$(find "$REL/A" ! -type l -perm /222 | head -n 3 | tee /dev/stderr)" ]
+}
+check "a release is read-only (no file or folder with a write bit)" read_only
 check_fails "an existing release is never overwritten" release A "$SRC/A"
 check "release A's binary says A" test "$("$REL/A/bin/ringfence" --version)" = "ringfence A"
 check "release B's binary says B" test "$("$REL/B/bin/ringfence" --version)" = "ringfence B"
