@@ -217,6 +217,17 @@ runs_until_stopped() {
 }
 check "release C's worker starts (the check is not a blanket refusal)" runs_until_stopped
 
+# ---- pruning ---------------------------------------------------------------
+check "deploy/release --prune --keep 1" "$ROOT/deploy/release" --prefix "$PREFIX" --prune --keep 1
+pruned() {
+	local left
+	left=$(ls "$REL" | sort | tr '\n' ' ')
+	echo "left: $left"
+	[ -d "$REL/C" ] && [ -d "$REL/A" ] && [ "$(ls "$REL" | wc -l)" -le 3 ] &&
+		[ -e "$(readlink -f "$PREFIX/current")" ] && [ -e "$(readlink -f "$PREFIX/previous")" ]
+}
+check "pruning keeps current (C) and previous (A) and deletes the rest but the newest" pruned
+
 "$STACK" scheduler-stop >/dev/null 2>&1
 "$STACK" worker-stop >/dev/null 2>&1
 tap_done
