@@ -40,11 +40,15 @@ release_of() {
 	echo "${exe%%/*}"
 }
 
-# runs_release NAME: every process of the pool (master and workers), the
-# scheduler and the worker run release NAME; prints what runs otherwise.
+# runs_release NAME: the pool's workers, the scheduler and the worker run
+# release NAME; prints what runs otherwise.  (The pool's master is not
+# replaced by a reload: it starts workers from the release RINGFENCE_ROOT
+# resolves to.)
 runs_release() {
-	local want=$1 pid got bad=0 n=0
-	for pid in $(RINGFENCE_STACK_DIR=$RINGFENCE_STACK_DIR "$ROOT/deploy/stack" fcgi-pids) \
+	local want=$1 pid got bad=0 n=0 master
+	master=$("$ROOT/deploy/stack" fcgi-pids | head -n 1)
+	diag "the pool's master $master runs $(release_of "$master")"
+	for pid in $("$ROOT/deploy/stack" fcgi-pids | tail -n +2) \
 		$(cat "$RINGFENCE_RUN_DIR/scheduler.pid" "$RINGFENCE_RUN_DIR/worker.pid" 2>/dev/null); do
 		got=$(release_of "$pid") || continue
 		n=$((n + 1))
@@ -53,7 +57,7 @@ runs_release() {
 			bad=1
 		fi
 	done
-	[ "$n" -ge 4 ] || { echo "only $n processes found"; bad=1; }
+	[ "$n" -ge 3 ] || { echo "only $n processes found"; bad=1; }
 	return $bad
 }
 
