@@ -24,6 +24,8 @@
 #                   (deploy/stack and test/run build it; plain make does not)
 #   make bin/http-fixture  the calendar feed server of the tests (make unit
 #                   builds it)
+#   make bin/webhook-load  signed Twilio webhooks under load, for the reload
+#                   and upgrade tests (make unit and make integration build it)
 #   make run        local stack in the foreground (see deploy/stack)
 #   make stop       stop what `make run` started
 #   make test       every test, ending with "N passed, N failed"
@@ -190,7 +192,7 @@ $(BIN)/unit/%: test/unit/%.c $(TEST_OBJ)
 		$(LDLIBS) $$(pkg-config --libs cmocka)
 
 # test_check checks the shipped flows, whose prompts are built MP3s.
-unit: audio $(UNIT_BIN) bin/http-fixture
+unit: audio $(UNIT_BIN) bin/http-fixture $(BIN)/webhook-load
 
 # The local SMTP server of tests and `make run` (test/tools/smtp_sink.c).
 bin/smtp-sink: test/tools/smtp_sink.c
@@ -211,7 +213,14 @@ $(INTEG_BIN): $(INTEG_SRC) $(wildcard test/integration/*.h include/*.h include/s
 	$(COMPILE) -Itest/integration $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $(INTEG_SRC) \
 		$(TEST_OBJ) $(LDLIBS) $$(pkg-config --libs cmocka)
 
-integration: $(INTEG_BIN)
+integration: $(INTEG_BIN) $(BIN)/webhook-load
+
+# The signed-webhook load generator of the reload and upgrade tests
+# (test/tools/webhook_load.c); it signs with the application's own code.
+# bin/webhook-load is the one they run (bin/san/ has its own).
+$(BIN)/webhook-load: test/tools/webhook_load.c $(LIB_OBJ)
+	@mkdir -p $(dir $@) $(DEPDIR)
+	$(COMPILE) $(DEPFLAGS) $(LDFLAGS) $(SAN_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 # libFuzzer harnesses always build with clang and their own objects, with
 # the same warnings as every other build.

@@ -17,4 +17,8 @@ int allowlist_permits(const struct config *cfg, const char *address);
 /* The same decision for an explicit list, outside any config: 1 or 0. */
 int allowlist_match(const char *list, const char *address);
 
+/* The position (1, 2, ...) of the first entry of list that is neither an
+ * E.164 phone number nor an email address, or 0 when every one is. */
+int allowlist_first_bad(const char *list);
+
 #endif

@@ -30,5 +30,8 @@ void app_free(struct app *app);
 /* `ringfence fcgi [--workers N]`: loads the configuration and serves the
  * application until SIGTERM; returns the exit status. */
 int app_main(int argc, char **argv);
+/* `ringfence fcgi-worker`: one worker of a reloaded generation (fcgi.h
+ * fcgi_worker_main), started by the pool's master. */
+int app_worker_main(int argc, char **argv);
 
 #endif

@@ -61,6 +61,13 @@ struct audit;
 #define AUDIT_KEY_BUSINESS_PREFIX "audit:business:" /* then the business id */
 #define AUDIT_KEY_SOURCES_PREFIX "audit:rejected:sources:" /* then YYYYMMDDHH (UTC) */
 
+/* How long a call's stream lives after its last record, seconds. */
+#define AUDIT_CALL_TTL "2592000" /* 30 days */
+
+/* The MAXLEN ~ bound of the stream named key (the table above); static
+ * storage.  For the fallback log's replay (audit_replay.h). */
+const char *audit_stream_maxlen(const char *key);
+
 /* The stream key of a scope ("call" or "business" with id; "all",
  * "errors" and "rejected", id ignored), malloc'd (caller frees); NULL for
  * an unknown scope, "" for an id no stream can have been written under

@@ -15,6 +15,12 @@ struct db;
  * unchanged.  v NULL means the flag came without its value (the caller
  * passes `i + 1 < argc ? argv[++i] : NULL`). */
 int cli_int_arg(const char *prog, const char *name, const char *v, long lo, long hi, long *out);
+/* At the start of a process that uses Redis: a refused password
+ * (WRONGPASS, NOAUTH) stops it with one line on stderr naming
+ * RINGFENCE_REDIS_URL (never the password); -1.  Redis being down is not
+ * a refusal (the process runs and recovers with it): 0. */
+int cli_check_redis(const char *prog, const struct config *cfg);
+
 /* An administration command's start: loads cfg (need: config.h's
  * CFG_NEED_* flags), sets the clock (clock_init) and connects to the
  * database.  Returns 0 with *db connected, or -1 with one line on stderr

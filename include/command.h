@@ -9,7 +9,7 @@
 struct command {
 	const char *name;
 	int (*main)(int argc, char **argv); /* gets argv from the command's name on */
-	const char *summary;                /* one line for the usage text */
+	const char *summary;                /* one line for the usage text; NULL: not listed */
 };
 
 /* Runs the command of cmds (n of them) named by argv[1] and returns its

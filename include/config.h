@@ -16,7 +16,17 @@ enum config_need {
 	CFG_NEED_REDIS = 1 << 1,      /* RINGFENCE_REDIS_URL */
 	CFG_NEED_PUBLIC_URL = 1 << 2, /* RINGFENCE_PUBLIC_URL */
 	CFG_NEED_TWILIO = 1 << 3,     /* TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN */
+	CFG_NEED_FROM = 1 << 4,       /* TWILIO_FROM_NUMBER (worker, scheduler) */
+	/* Check the formats only, not the production refusals (the check
+	 * every command runs before its own; see command.c). */
+	CFG_FORMAT_ONLY = 1 << 30,
 };
+
+/* The simulator's limits (src/sim/twilio_sim.c), checked by every process. */
+#define CFG_SIM_MAX_WORKERS 64
+#define CFG_SIM_MAX_CPS 1000
+#define CFG_SIM_MAX_QUEUE_DELAY_MS 3600000
+#define CFG_SIM_MAX_TIME_SCALE 100
 
 struct config {
 	enum rf_env env;              /* RINGFENCE_ENV; unset = development */
@@ -36,6 +46,7 @@ struct config {
 	                                 files (the pool's status, metrics segments); default
 	                                 "var/run" under root; /run/ringfence under systemd */
 	int fcgi_workers;             /* RINGFENCE_FCGI_WORKERS, default 4, 1..256 */
+	int log_level;                /* RINGFENCE_LOG: enum log_level, default info */
 
 	/* The outbound pipeline (scheduler, worker). */
 	const char *from_number;      /* TWILIO_FROM_NUMBER: E.164 caller id for calls and texts
@@ -63,8 +74,36 @@ struct config {
 };
 
 /* Reads the environment into cfg.  Returns 0, or -1 with a one-line reason
- * in err ("RINGFENCE_PUBLIC_URL is not set", ...). */
+ * in err ("RINGFENCE_PUBLIC_URL is not set", ...).  Every RINGFENCE_* and
+ * TWILIO_* variable that is set is checked, whether or not the caller uses
+ * it; need adds the ones that must be set.  In production the first of
+ * config_problems() is refused too (unless CFG_FORMAT_ONLY).  No reason
+ * ever quotes a password, a token or a URL holding one. */
 int config_load(struct config *cfg, unsigned need, char *err, size_t errlen);
+
+/* Every value production refuses (placeholders, test credentials, the
+ * simulator, example hosts, unset Twilio settings): report(ctx, variable,
+ * problem) once per problem, the problem a phrase that never quotes a
+ * secret ("is a placeholder, not the account's auth token").  Returns the
+ * number reported.  Works in any environment (the doctor lists them
+ * before a deployment goes live); cfg from config_load. */
+int config_problems(const struct config *cfg,
+	void (*report)(void *ctx, const char *var, const char *problem), void *ctx);
+
+/* Each RINGFENCE_* variable of the environment that ringfence does not
+ * know (tools' RINGFENCE_TEST_* and RINGFENCE_STACK_* aside): report(ctx,
+ * name, closest known name or NULL).  Returns the number reported. */
+int config_unknown_vars(void (*report)(void *ctx, const char *var, const char *closest), void *ctx);
+
+/* RINGFENCE_LOG: 0 debug, 1 info (also when unset or empty), 2 warn,
+ * 3 error; -1 for anything else. */
+int config_log_level(const char *v);
+
+/* scheme://host[:port] (http or https), nothing after: 1 or 0. */
+int config_valid_origin(const char *url);
+
+/* smtp:// or smtps://[user[:password]@]host[:port][/ehlo-domain]: 1 or 0. */
+int config_valid_smtp_url(const char *url);
 
 /* Whether this is production (an unset RINGFENCE_ENV is not). */
 int config_is_production(const struct config *cfg);

@@ -38,8 +38,15 @@ int failsafe_check_and_count(struct db *db, const struct config *cfg, long long 
  * 0 or -1. */
 int failsafe_trip(struct db *db, const char *reason, const char *actor);
 
-/* Re-arms; reason and actor are required and recorded.  0 or -1. */
+/* Re-arms; reason and actor are required and recorded.  0, -1, or -2
+ * (refused, nothing changed) while a restore from a backup awaits its
+ * reconciliation with Twilio (restore.h): a 'restore' deployment event
+ * with no 'restore_reconciled' after it. */
 int failsafe_resume(struct db *db, const char *reason, const char *actor);
+
+/* 1 while a restore awaits its reconciliation (see failsafe_resume), 0
+ * not, -1 database error. */
+int failsafe_restore_pending(struct db *db);
 
 /* 1 tripped (reason filled when reason != NULL), 0 armed, -1 error. */
 int failsafe_tripped(struct db *db, char *reason, size_t reasonlen);

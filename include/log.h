@@ -7,8 +7,8 @@
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
-/* Messages below level are dropped (default LOG_INFO; RINGFENCE_LOG=debug
- * lowers it). */
+/* Messages below level are dropped (default LOG_INFO; RINGFENCE_LOG=debug,
+ * info, warn or error sets it at start: command.c, config_log_level). */
 void log_set_level(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

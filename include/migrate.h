@@ -10,6 +10,7 @@
 #ifndef RF_MIGRATE_H
 #define RF_MIGRATE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 struct db;
@@ -67,6 +68,12 @@ int migrate_guard(const char *prog);
  * 001_init.sql", "pending 002_x.sql", "applied 000_old.sql (no file)") on
  * stdout; changes nothing in the database.  0 or -1. */
 int migrate_status(struct db *db, const char *sql_dir, const char *schema);
+
+/* Counts what migrate_status prints: *pending files not applied (the
+ * first one's name in first, "" when none) and *missing applied ones
+ * with no file.  Changes nothing.  0 or -1. */
+int migrate_pending(struct db *db, const char *sql_dir, const char *schema, int *pending,
+	int *missing, char *first, size_t firstlen);
 
 /* The `migrate [--status]` command of a binary: prog names it in
  * messages ("ringfence migrate"), subdir is the set's directory under

@@ -28,6 +28,24 @@
 #define PROC_POOL_BACKOFF_MIN_MS 1000
 #define PROC_POOL_BACKOFF_MAX_MS 30000
 #define PROC_POOL_QUICK_MS 5000
+#define PROC_POOL_RELOAD_TIMEOUT_MS 30000
+
+/* What the pool looks like, for a status file (proc_pool.status). */
+enum proc_pool_reload_state { PROC_POOL_RELOAD_OK, PROC_POOL_RELOAD_FAILED, PROC_POOL_RELOAD_IN_PROGRESS };
+
+struct proc_pool_status {
+	int generation;   /* of the children that serve; 1 at start, +1 per reload that succeeded */
+	int running;      /* children of that generation running now */
+	int n;            /* children the pool keeps (proc_pool.n) */
+	int retiring;     /* children of an older (or failed) generation still finishing */
+	long restarts;    /* children started again after one ended, over the pool's life */
+	const char *note; /* what the serving generation's children said when ready
+			   * ("ready NOTE"); NULL for generation 1 */
+	enum proc_pool_reload_state reload;
+	long reload_seq;  /* reloads begun (0: none yet) */
+	long long reload_at_ms; /* when the last reload began or ended (epoch ms); 0: none */
+	const char *reload_reason; /* why the last reload failed, or "" */
+};
 
 struct proc_pool {
 	const char *name; /* in log lines: "fcgi", "worker" */
@@ -47,6 +65,32 @@ struct proc_pool {
 	int stop_grace_s; /* on stop, SIGKILL what still runs after this long;
 			   * 0: wait as long as the children take */
 	long backoff_min_ms, backoff_max_ms, quick_ms; /* 0: the defaults */
+
+	/* Reload on SIGHUP; reload_begin NULL: SIGHUP keeps the disposition
+	 * the caller gave it.  A reload starts a whole new generation of n
+	 * children beside the serving one, each through run_gen with
+	 * ready_fd, the write end of a pipe: the child writes one line,
+	 * "ready [NOTE]" once it can serve or a reason when it cannot, and
+	 * closes it.  When every new child said ready within
+	 * reload_timeout_ms, the old generation gets SIGTERM (each finishes
+	 * the work in hand and is not replaced) and the new one serves; when
+	 * one fails, dies or is late, the new generation is stopped (SIGTERM
+	 * for those that said ready, SIGKILL for those that did not: they
+	 * took no work yet) and the old one serves on unchanged.  A SIGHUP during a reload, or while
+	 * children of an older generation are still finishing, is queued
+	 * (several coalesce into one) and logged.  A child that dies is
+	 * replaced within its generation: run_gen with ready_fd -1. */
+	/* In the master: gets generation gen ready to start (finds its
+	 * binary, ...).  0, or -1 with a one-line reason (the reload fails,
+	 * nothing is started). */
+	int (*reload_begin)(void *ctx, int gen, char *err, size_t errlen);
+	/* The body of slot's child of generation gen (run is used for
+	 * generation 1 when run_gen is NULL). */
+	int (*run_gen)(void *ctx, int slot, int gen, int ready_fd);
+	int reload_timeout_ms; /* 0: PROC_POOL_RELOAD_TIMEOUT_MS */
+	/* Called in the master at start, at every step of a reload and (at
+	 * most once a second) after children were replaced; NULL: nothing. */
+	void (*status)(void *ctx, const struct proc_pool_status *st);
 };
 
 /* How the children ended, over the pool's life. */

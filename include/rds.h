@@ -12,10 +12,26 @@
 
 struct rds;
 
-/* url: redis://host:port[/db] or unix:///path/to/socket[?db=N].  Owner:
- * the caller, released with rds_close.  Returns NULL only when the URL is
- * malformed. */
+/* url: redis://[[user]:password@]host[:port][/db] or
+ * unix://[[user]:password@]/path/to/socket[?db=N]; user and password are
+ * percent-decoded.  With a password every new connection sends AUTH
+ * [user] password first, then SELECT.  Owner: the caller, released with
+ * rds_close.  Returns NULL only when the URL is malformed. */
 struct rds *rds_open(const char *url);
+
+/* Whether url is one rds_open accepts: 0, or -1 with the reason in err
+ * ("must start with redis:// or unix://", ...), which never quotes the URL
+ * or its password. */
+int rds_url_check(const char *url, char *err, size_t errlen);
+
+/* At a process's start: one PING.  0 when Redis answered or cannot be
+ * reached (an outage is not a configuration error: the process runs and
+ * recovers with Redis); -1 with a one-line reason in err when Redis
+ * refused the password (WRONGPASS, NOAUTH), which no retry will cure. */
+int rds_start_check(struct rds *r, char *err, size_t errlen);
+
+/* 1 when the last failure was Redis refusing the credentials. */
+int rds_auth_refused(const struct rds *r);
 void rds_close(struct rds *r);
 
 /* Connects if needed; 0 or -1 (logged, rate-limited). */

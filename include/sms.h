@@ -53,6 +53,21 @@ const char *sms_classify(const char *body, const char *opt_out_type);
 enum { SMS_SID, SMS_ACCOUNT, SMS_FROM, SMS_TO, SMS_BODY, SMS_OPT, SMS_NFIELDS };
 extern const struct valid_field sms_inbound_fields[SMS_NFIELDS];
 
+/* Keeps inbound text sid (SM/MM sid, from, to, body, keyword "stop" /
+ * "start" / NULL) in inbound_texts, a sid already there adding nothing,
+ * and with stop set opts from out, in the same statement, with every
+ * business texting from to (default_from: TWILIO_FROM_NUMBER for a
+ * business with no number of its own, may be NULL).  *text_id: the new
+ * row's id (NULL when the sid was there, in a); *businesses, *clients:
+ * how many businesses text from to (0 unless stop) and client rows now
+ * opted out.  0, or -1 on a database error (nothing recorded).  Shared
+ * with the restore's reconciliation (restore.h). */
+struct arena;
+struct db;
+int sms_text_record(struct db *db, struct arena *a, const char *sid, const char *from,
+	const char *to, const char *body, const char *keyword, int stop, const char *default_from,
+	const char **text_id, long *businesses, long *clients);
+
 /* POST /twilio/sms/inbound, its signature, fields and AccountSid checked
  * by the dispatcher.  Records the text and applies an opt-out in one
  * statement, then answers it through the flow: out->twiml is the reply

@@ -15,6 +15,7 @@
 #ifndef RF_TWILIO_H
 #define RF_TWILIO_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 struct config;
@@ -85,6 +86,19 @@ struct twilio_found {
  * since since_s), *n is then 0 and nothing can be concluded. */
 int twilio_find(const struct config *cfg, const char *kind, const char *to,
 	long long since_s, struct twilio_found *found, size_t max, size_t *n);
+
+/* Reads every call ("calls") or message ("messages") of the account,
+ * inbound and outbound, created at or after since_s (date_created), and
+ * calls each(ctx, item, f) for each (item: Twilio's JSON object, borrowed
+ * for the call; f its sid, status and date_created).  No filter is sent
+ * (see twilio_find); pages of 200 are followed through next_page_uri
+ * until a page holds nothing as recent as since_s, or the last page.
+ * Returns 0 when that end was reached; -1 when anything is in doubt
+ * (transport error, HTTP status other than 200, an unreadable page or
+ * entry, more than 5000 pages, or each returned -1): what each was
+ * given then is not the whole list. */
+int twilio_list(const struct config *cfg, const char *kind, long long since_s,
+	int (*each)(void *ctx, json_t *item, const struct twilio_found *f), void *ctx);
 
 enum twilio_lookup {
 	TWILIO_LOOKUP_FOUND = 1,      /* Twilio has it, in any status */

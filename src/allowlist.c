@@ -81,3 +81,26 @@ int allowlist_permits(const struct config *cfg, const char *address)
 		return 1;
 	return allowlist_match(cfg->allowed_contacts, address);
 }
+
+int allowlist_first_bad(const char *list)
+{
+	const char *p = list;
+	int i = 0;
+
+	while (p && *p) {
+		const char *start;
+		size_t n;
+		while (*p && allowlist_sep(*p))
+			p++;
+		start = p;
+		while (*p && !allowlist_sep(*p))
+			p++;
+		n = (size_t)(p - start);
+		if (n == 0)
+			continue;
+		i++;
+		if (n > ALLOWLIST_MAX_ENTRY || !(allowlist_is_phone(start, n) || allowlist_is_email(start, n)))
+			return i;
+	}
+	return 0;
+}

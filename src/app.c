@@ -31,7 +31,7 @@ int app_init(struct app *app, char *err, size_t errlen)
 	app->db = db_open(app->cfg.database_url);
 	app->rds = rds_open(app->cfg.redis_url);
 	if (app->rds == NULL) {
-		snprintf(err, errlen, "RINGFENCE_REDIS_URL is malformed: '%s'", app->cfg.redis_url);
+		snprintf(err, errlen, "RINGFENCE_REDIS_URL is malformed");
 		goto out;
 	}
 	if (app->cfg.audit_fallback)
@@ -81,7 +81,9 @@ static void usage(FILE *out)
 		"Serves the FastCGI application on the listening socket passed as fd 0\n"
 		"(spawn-fcgi -n -s SOCKET -M 0660 -- ringfence fcgi).  The master pre-forks\n"
 		"N workers (default RINGFENCE_FCGI_WORKERS or 4), respawns dead ones, and on\n"
-		"SIGTERM lets each finish its request in hand before exiting.\n"
+		"SIGTERM lets each finish its request in hand before exiting.  SIGHUP (or\n"
+		"ringfence fcgi-reload) starts new workers from the release RINGFENCE_ROOT\n"
+		"points at now and retires the old ones once the new are ready.\n"
 		"\n"
 		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_REDIS_URL, RINGFENCE_PUBLIC_URL,\n"
 		"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.\n");
@@ -117,7 +119,14 @@ static const struct fcgi_service app_service = {
 	.init = app_service_init,
 	.handle = app_service_handle,
 	.free = app_service_free,
+	.worker_cmd = "fcgi-worker",
+	.bin_name = "ringfence",
 };
+
+int app_worker_main(int argc, char **argv)
+{
+	return fcgi_worker_main(&app_service, argc, argv);
+}
 
 int app_main(int argc, char **argv)
 {
@@ -143,5 +152,7 @@ int app_main(int argc, char **argv)
 		fprintf(stderr, "ringfence fcgi: %s\n", err);
 		return 1;
 	}
+	if (cli_check_redis("ringfence fcgi", &cfg) < 0)
+		return 1;
 	return fcgi_serve(&app_service, workers > 0 ? (int)workers : cfg.fcgi_workers);
 }

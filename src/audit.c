@@ -31,7 +31,6 @@
 #define AUDIT_SOURCES_MAX_FIELDS "1000"
 #define AUDIT_SOURCES_TTL "172800" /* 48 hours */
 /* One call's history is only needed while somebody may ask about it. */
-#define AUDIT_CALL_TTL "2592000" /* 30 days */
 #define AUDIT_MAX_ID 64
 #define AUDIT_MAX_STREAMS 4
 /* What a truncated record keeps of each identifying string. */
@@ -377,9 +376,11 @@ out:
 	return rc;
 }
 
-/* The stream a record goes to under key, with its length bound. */
-static const char *audit_maxlen(const char *key)
+/* See audit.h. */
+const char *audit_stream_maxlen(const char *key)
 {
+	if (strcmp(key, AUDIT_KEY_REJECTED) == 0)
+		return AUDIT_REJECTED_MAXLEN;
 	if (strncmp(key, AUDIT_KEY_CALL_PREFIX, strlen(AUDIT_KEY_CALL_PREFIX)) == 0)
 		return AUDIT_CALL_MAXLEN;
 	if (strncmp(key, AUDIT_KEY_BUSINESS_PREFIX, strlen(AUDIT_KEY_BUSINESS_PREFIX)) == 0)
@@ -408,7 +409,7 @@ static int audit_store(struct audit *au, const char *const *keys, int nkeys,
 		argv[n][1] = keys[i];
 		argv[n][2] = "MAXLEN";
 		argv[n][3] = "~";
-		argv[n][4] = audit_maxlen(keys[i]);
+		argv[n][4] = audit_stream_maxlen(keys[i]);
 		argv[n][5] = "*";
 		argv[n][6] = "json";
 		argv[n][7] = json;

@@ -1068,6 +1068,8 @@ int calsync_main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
 	}
+	if (cli_check_redis(PROG, &cfg) < 0)
+		return 1;
 	if (env_int("RINGFENCE_CALENDAR_POLL_S", cfg.env == RF_ENV_TEST ? 1 : CALSYNC_MIN_POLL_S,
 		    86400, CALSYNC_DEFAULT_POLL_S, &v) < 0)
 		return 1;

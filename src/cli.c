@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "rds.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +27,27 @@ int cli_open_db(const char *prog, struct config *cfg, unsigned need, struct db *
 		return -1;
 	}
 	return 0;
+}
+
+int cli_check_redis(const char *prog, const struct config *cfg)
+{
+	struct rds *r;
+	char err[512];
+	int rc = 0;
+
+	if (cfg->redis_url == NULL)
+		return 0;
+	r = rds_open(cfg->redis_url);
+	if (r == NULL) {
+		fprintf(stderr, "%s: RINGFENCE_REDIS_URL is malformed\n", prog);
+		return -1;
+	}
+	if (rds_start_check(r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		rc = -1;
+	}
+	rds_close(r);
+	return rc;
 }
 
 static volatile sig_atomic_t cli_stop;

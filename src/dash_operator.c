@@ -250,8 +250,15 @@ void dash_failsafe_post(struct app *app, const struct route_input *in, struct ou
 		page_redirect(out, "/operator/failsafe");
 		return;
 	}
-	if ((resume ? failsafe_resume(app->db, reason, actor)
-		    : failsafe_trip(app->db, reason, actor)) < 0) {
+	t = resume ? failsafe_resume(app->db, reason, actor) : failsafe_trip(app->db, reason, actor);
+	if (t == -2) {
+		if (failsafe_page(app, in, out, reason, "Refused: the database was restored from a"
+			    " backup and not reconciled with Twilio yet; run `ringfence restore-reconcile`"
+			    " on the server first.") == 0)
+			out->status = 409;
+		return;
+	}
+	if (t < 0) {
 		page_unavailable(out);
 		return;
 	}

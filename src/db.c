@@ -2,6 +2,7 @@
 #include "db.h"
 #include "arena.h"
 #include "log.h"
+#include "secret.h"
 #include "util.h"
 
 #include <errno.h>
@@ -61,6 +62,8 @@ static void db_set_error(struct db *db, const char *sqlstate, const char *msg)
 	for (char *p = db->error; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
+	/* libpq may quote the conninfo (a malformed one, a URI's host). */
+	secret_scrub_conninfo(db->error, sizeof(db->error), db->conninfo);
 }
 
 static void db_drop(struct db *db)

@@ -107,6 +107,27 @@ int failsafe_trip(struct db *db, const char *reason, const char *actor)
 	return failsafe_trip_at(db, reason, actor, NULL);
 }
 
+/* True while the newest 'restore' deployment event has no
+ * 'restore_reconciled' after it (sql/024_ops.sql). */
+#define FAILSAFE_RESTORE_PENDING_SQL \
+	"EXISTS (SELECT 1 FROM deployment_events r WHERE r.kind = 'restore'" \
+	" AND NOT EXISTS (SELECT 1 FROM deployment_events c WHERE c.kind = 'restore_reconciled'" \
+	" AND c.id > r.id))"
+
+/* See failsafe.h. */
+int failsafe_restore_pending(struct db *db)
+{
+	PGresult *res = db_exec_prepared(db, "failsafe_restore_pending",
+		"SELECT " FAILSAFE_RESTORE_PENDING_SQL, 0, NULL);
+	int rc = -1;
+
+	if (res != NULL && PQntuples(res) == 1)
+		rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (res)
+		PQclear(res);
+	return rc;
+}
+
 /* See failsafe.h. */
 int failsafe_resume(struct db *db, const char *reason, const char *actor)
 {
@@ -117,9 +138,12 @@ int failsafe_resume(struct db *db, const char *reason, const char *actor)
 		log_error("failsafe: a resume needs a reason and who resumes");
 		return -1;
 	}
+	/* One statement: a restore recorded between the check and the
+	 * update cannot slip through. */
 	res = db_exec_prepared(db, "failsafe_resume",
 		"WITH s AS (UPDATE failsafe_state SET tripped = false, resumed_at = now(),"
-		"   resumed_by = $2, resume_reason = $1 WHERE id = 1 RETURNING 1)"
+		"   resumed_by = $2, resume_reason = $1 WHERE id = 1 AND NOT " FAILSAFE_RESTORE_PENDING_SQL
+		"   RETURNING 1)"
 		" INSERT INTO failsafe_events (event, reason, actor) SELECT 'resume', $1, $2 FROM s"
 		" RETURNING id",
 		2, p);
@@ -128,8 +152,12 @@ int failsafe_resume(struct db *db, const char *reason, const char *actor)
 		return -1;
 	}
 	if (PQntuples(res) != 1) {
-		log_error("failsafe: the failsafe_state row is missing");
 		PQclear(res);
+		if (failsafe_restore_pending(db) == 1) {
+			log_error("failsafe: resume refused: a restore awaits `ringfence restore-reconcile`");
+			return -2;
+		}
+		log_error("failsafe: the failsafe_state row is missing");
 		return -1;
 	}
 	PQclear(res);
@@ -292,7 +320,8 @@ static void failsafe_usage(FILE *out)
 		"the contacts of a 5-minute or 1-hour window exceed max(RINGFENCE_FAILSAFE_FLOOR,\n"
 		"RINGFENCE_FAILSAFE_FACTOR x the largest such window so far), or by hand with\n"
 		"`trip`; while tripped nothing is sent and /healthz answers 503.  Only `resume`\n"
-		"re-arms it, recording who and why.\n\n"
+		"re-arms it, recording who and why; after deploy/restore it refuses until\n"
+		"`ringfence restore-reconcile` has compared the restored database with Twilio.\n\n"
 		"status exits 0 when armed, 3 when tripped (printing the reason, time and who).\n"
 		"trip --by defaults to $USER.  Needs RINGFENCE_DATABASE_URL.  The windows are\n"
 		"counted in PostgreSQL from the contact attempts; after a resume the current\n"
@@ -420,7 +449,13 @@ int failsafe_main(int argc, char **argv)
 			rc = 0;
 			goto out;
 		}
-		if (failsafe_resume(db, why, by) < 0) {
+		t = failsafe_resume(db, why, by);
+		if (t == -2) {
+			fprintf(stderr, "ringfence failsafe: refused: the database was restored from a backup"
+				" and not reconciled yet; run `ringfence restore-reconcile` first\n");
+			goto out;
+		}
+		if (t < 0) {
 			fprintf(stderr, "ringfence failsafe: the resume was not recorded: %s\n", db_last_error(db));
 			goto out;
 		}

@@ -5,6 +5,7 @@
  * cleaned: a CR or LF anywhere in one refuses the message, because a
  * "fixed" header is a guess about what the caller meant. */
 #include "mail.h"
+#include "secret.h"
 #include "curl_easy.h"
 #include "buf.h"
 #include "config.h"
@@ -460,12 +461,15 @@ int mail_send(const struct outbound_grant *grant, const struct config *cfg,
 		out->error_code = (int)code;
 		snprintf(out->error_message, sizeof(out->error_message), "SMTP %ld: %.200s", code,
 			errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		secret_scrub_url(out->error_message, sizeof(out->error_message), cfg->smtp_url);
 		log_warn("mail: refused by the server: %s", out->error_message);
 	} else {
 		out->outcome = TWILIO_UNKNOWN;
 		snprintf(out->error_message, sizeof(out->error_message), "%s%.200s",
 			rc == CURLE_OPERATION_TIMEDOUT ? "timed out: " : "",
 			errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		/* curl's messages may quote the URL, credentials and all. */
+		secret_scrub_url(out->error_message, sizeof(out->error_message), cfg->smtp_url);
 		log_warn("mail: outcome unknown: %s", out->error_message);
 	}
 out:

@@ -1103,6 +1103,32 @@ out:
 	return rc;
 }
 
+int migrate_pending(struct db *db, const char *sql_dir, const char *schema, int *pending,
+	int *missing, char *first, size_t firstlen)
+{
+	struct migrate_list files = { NULL, 0 }, applied = { NULL, 0 };
+	char *table = migrate_table(schema);
+	int rc = -1;
+
+	*pending = *missing = 0;
+	snprintf(first, firstlen, "%s", "");
+	if (table == NULL || migrate_files(sql_dir, &files) < 0 ||
+		migrate_applied(db, table, &applied) < 0)
+		goto out;
+	for (size_t i = 0; i < files.n; i++)
+		if (!migrate_has(&applied, files.v[i]) && (*pending)++ == 0)
+			snprintf(first, firstlen, "%s", files.v[i]);
+	for (size_t i = 0; i < applied.n; i++)
+		if (!migrate_has(&files, applied.v[i]))
+			(*missing)++;
+	rc = 0;
+out:
+	migrate_list_free(&files);
+	migrate_list_free(&applied);
+	free(table);
+	return rc;
+}
+
 /* The newest migration file of dir (its name, to free), NULL when none. */
 static char *migrate_newest(const char *dir)
 {

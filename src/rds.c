@@ -1,6 +1,7 @@
 /* rds: one Redis connection per process, reconnecting after failure. */
 #include "rds.h"
 #include "log.h"
+#include "secret.h"
 #include "util.h"
 
 #include <errno.h>
@@ -29,6 +30,10 @@ struct rds {
 	int port;
 	char *path;             /* owned; Unix socket path, or NULL */
 	int db;
+	char *user;             /* owned; ACL user for AUTH, or NULL (the default user) */
+	char *password;         /* owned; AUTH password, or NULL: no AUTH */
+	int auth_refused;       /* the last connect failed because AUTH was refused */
+	int quiet;              /* rds_start_check: its caller reports, nothing is logged */
 	char endpoint[160];
 	redisContext *ctx;      /* NULL when not connected */
 	pid_t pid;              /* process that opened ctx */
@@ -62,17 +67,55 @@ static int rds_host_char(char c)
 		(c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
 }
 
-/* redis://host[:port][/db]; host may be a bracketed IPv6 address.
- * Credentials and query options are refused rather than ignored, so a
- * URL that means more than rds understands fails at start. */
-static int rds_parse_tcp(struct rds *r, const char *s)
+/* [[user]:password@] before the host or socket path: [s, at) is the
+ * userinfo.  Both parts are percent-decoded; a userinfo without a colon
+ * is refused (it would be unclear whether it names a user or a password).
+ * 0 or -1 with a reason in err (which never quotes them). */
+static int rds_parse_userinfo(struct rds *r, const char *s, const char *at, char *err, size_t errlen)
 {
-	const char *host, *host_end, *p;
+	const char *colon = memchr(s, ':', (size_t)(at - s));
+	char buf[512];
 
-	if (strchr(s, '@')) {
-		log_error("redis: credentials in the URL are not supported");
+	if (colon == NULL) {
+		snprintf(err, errlen, "the credentials must be written :password@ or user:password@");
 		return -1;
 	}
+	if (colon > s) {
+		if (url_pct_decode(s, (size_t)(colon - s), buf, sizeof(buf)) < 0) {
+			snprintf(err, errlen, "the user name has a malformed %%-escape or is too long");
+			return -1;
+		}
+		r->user = xstrdup(buf);
+	}
+	if (url_pct_decode(colon + 1, (size_t)(at - colon - 1), buf, sizeof(buf)) < 0 || buf[0] == '\0') {
+		explicit_bzero(buf, sizeof(buf));
+		snprintf(err, errlen, "the password is empty, too long or has a malformed %%-escape "
+			"(write @ as %%40, : as %%3A, / as %%2F)");
+		return -1;
+	}
+	r->password = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+/* redis://[[user]:password@]host[:port][/db]; host may be a bracketed
+ * IPv6 address.  Query options are refused rather than ignored, so a URL
+ * that means more than rds understands fails at start. */
+static int rds_parse_tcp(struct rds *r, const char *s, char *err, size_t errlen)
+{
+	const char *host, *host_end, *p, *at = NULL;
+	size_t auth_len = strcspn(s, "/?#");
+
+	for (p = s; p < s + auth_len; p++)
+		if (*p == '@')
+			at = p;
+	if (at) {
+		if (rds_parse_userinfo(r, s, at, err, errlen) < 0)
+			return -1;
+		s = at + 1;
+	}
+	snprintf(err, errlen, "the host, port (1 to 65535) or database number (0 to %d) is malformed",
+		RDS_MAX_DB);
 	if (*s == '[') {
 		host = s + 1;
 		host_end = strchr(host, ']');
@@ -114,17 +157,30 @@ static int rds_parse_tcp(struct rds *r, const char *s)
 	return 0;
 }
 
-/* unix:///absolute/path[?db=N] */
-static int rds_parse_unix(struct rds *r, const char *s)
+/* unix://[[user]:password@]/absolute/path[?db=N] */
+static int rds_parse_unix(struct rds *r, const char *s, char *err, size_t errlen)
 {
-	const char *q = strchr(s, '?');
-	const char *end = q ? q : s + strlen(s);
-	size_t len = (size_t)(end - s);
+	const char *slash = strchr(s, '/');
+	const char *q, *end;
+	size_t len;
 
+	if (slash && slash > s) {
+		if (slash[-1] != '@') {
+			snprintf(err, errlen, "a unix:// URL is unix:///path or unix://[user]:password@/path");
+			return -1;
+		}
+		if (rds_parse_userinfo(r, s, slash - 1, err, errlen) < 0)
+			return -1;
+		s = slash;
+	}
+	snprintf(err, errlen, "a unix:// URL is unix:///absolute/path[?db=N] (N from 0 to %d)", RDS_MAX_DB);
+	q = strchr(s, '?');
+	end = q ? q : s + strlen(s);
+	len = (size_t)(end - s);
 	if (len < 2 || s[0] != '/' || len >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return -1;
 	for (const char *p = s; p < end; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '#')
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '#' || *p == '@')
 			return -1;
 	if (q) {
 		if (strncmp(q, "?db=", 4) != 0)
@@ -136,17 +192,44 @@ static int rds_parse_unix(struct rds *r, const char *s)
 	return 0;
 }
 
+/* Parses url into r; 0 or -1 with a reason that never quotes the URL. */
+static int rds_parse(struct rds *r, const char *url, char *err, size_t errlen)
+{
+	if (url == NULL) {
+		snprintf(err, errlen, "is not set");
+		return -1;
+	}
+	if (strncmp(url, "redis://", 8) == 0)
+		return rds_parse_tcp(r, url + 8, err, errlen);
+	if (strncmp(url, "unix://", 7) == 0)
+		return rds_parse_unix(r, url + 7, err, errlen);
+	snprintf(err, errlen, "must start with redis:// or unix://");
+	return -1;
+}
+
+int rds_url_check(const char *url, char *err, size_t errlen)
+{
+	struct rds r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = rds_parse(&r, url, err, errlen);
+	free(r.host);
+	free(r.path);
+	free(r.user);
+	if (r.password) {
+		explicit_bzero(r.password, strlen(r.password));
+		free(r.password);
+	}
+	return rc;
+}
+
 struct rds *rds_open(const char *url)
 {
 	struct rds *r = xcalloc(1, sizeof(*r));
-	int rc = -1;
+	char err[256];
+	int rc = rds_parse(r, url, err, sizeof(err));
 
-	if (url == NULL)
-		goto out;
-	if (strncmp(url, "redis://", 8) == 0)
-		rc = rds_parse_tcp(r, url + 8);
-	else if (strncmp(url, "unix://", 7) == 0)
-		rc = rds_parse_unix(r, url + 7);
 	if (rc < 0)
 		goto out;
 	if (r->path)
@@ -179,6 +262,11 @@ void rds_close(struct rds *r)
 	rds_drop(r);
 	free(r->host);
 	free(r->path);
+	free(r->user);
+	if (r->password) {
+		explicit_bzero(r->password, strlen(r->password));
+		free(r->password);
+	}
 	free(r);
 }
 
@@ -196,7 +284,7 @@ static void rds_set_error(struct rds *r, const char *what, const char *msg, size
 static void rds_outage(struct rds *r)
 {
 	r->reply_error = 0;
-	if (!r->down)
+	if (!r->down && !r->quiet)
 		log_error("redis: %s unavailable: %s", r->endpoint, r->error);
 	r->down = 1;
 }
@@ -267,6 +355,28 @@ int rds_connect(struct rds *r)
 	}
 	if (r->path == NULL)
 		redisEnableKeepAlive(r->ctx);
+	r->auth_refused = 0;
+	if (r->password) {
+		/* AUTH [user] password, before anything else on every new
+		 * connection.  Redis's answer is not copied: the message names
+		 * only the refusal, never the password. */
+		const char *argv[] = { "AUTH", r->user ? r->user : r->password, r->password };
+		reply = redisCommandArgv(r->ctx, r->user ? 3 : 2, argv, NULL);
+		if (reply == NULL) {
+			rds_set_error(r, "auth: ", r->ctx->errstr, strlen(r->ctx->errstr));
+			goto out;
+		}
+		if (reply->type == REDIS_REPLY_ERROR) {
+			char code[32];
+			snprintf(code, sizeof(code), "%.*s", (int)strcspn(reply->str, " "), reply->str);
+			snprintf(r->error, sizeof(r->error), "Redis refused the password%s%s (%s)",
+				r->user ? " of user " : "", r->user ? r->user : "", code);
+			r->auth_refused = 1;
+			goto out;
+		}
+		freeReplyObject(reply);
+		reply = NULL;
+	}
 	if (r->db != 0) {
 		char dbs[16];
 		const char *argv[] = { "SELECT", dbs };
@@ -309,11 +419,16 @@ static redisReply *rds_check(struct rds *r, redisReply *reply)
 	if (reply->type == REDIS_REPLY_ERROR) {
 		rds_set_error(r, "", reply->str, reply->len);
 		r->reply_error = 1;
+		if (strncmp(r->error, "NOAUTH", 6) == 0) {
+			snprintf(r->error, sizeof(r->error), "Redis wants a password (NOAUTH): give it in "
+				"RINGFENCE_REDIS_URL");
+			r->auth_refused = 1;
+		}
 		/* NOSCRIPT is the normal first answer to EVALSHA on a fresh
 		 * connection; callers load the script and go on. */
 		if (strncmp(r->error, "NOSCRIPT", 8) == 0)
 			log_debug("redis: %s", r->error);
-		else
+		else if (!r->quiet)
 			log_warn("redis: error reply: %s", r->error);
 		freeReplyObject(reply);
 		return NULL;
@@ -380,6 +495,29 @@ const char *rds_last_error(const struct rds *r)
 int rds_last_was_reply_error(const struct rds *r)
 {
 	return r->reply_error;
+}
+
+int rds_auth_refused(const struct rds *r)
+{
+	return r->auth_refused;
+}
+
+int rds_start_check(struct rds *r, char *err, size_t errlen)
+{
+	const char *argv[] = { "PING" };
+	redisReply *reply;
+
+	r->quiet = 1;
+	reply = rds_command(r, 1, argv, NULL);
+	r->quiet = 0;
+	if (reply) {
+		freeReplyObject(reply);
+		return 0;
+	}
+	if (!r->auth_refused)
+		return 0; /* an outage: the process runs and recovers with Redis */
+	snprintf(err, errlen, "RINGFENCE_REDIS_URL: %s: %s", r->endpoint, r->error);
+	return -1;
 }
 
 const char *rds_endpoint(const struct rds *r)

@@ -29,6 +29,7 @@
 #include "dash_decisions.h"
 #include "dash_timeline.h"
 #include "dispatch.h"
+#include "doctor.h"
 #include "failsafe.h"
 #include "greeting.h"
 #include "http.h"
@@ -137,6 +138,11 @@ static void health_handle(struct app *app, const struct route_input *in, struct 
 const struct route routes_table[] = {
 	{ "GET", "/healthz", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, health_handle, NO_FIELDS },
+	/* `ringfence doctor`'s proof that RINGFENCE_PUBLIC_URL reaches this
+	 * deployment: no storage, constant cost. */
+	{ "GET", DOCTOR_PATH, NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, FIELDS(doctor_query), 1, doctor_route_handle,
+		NO_FIELDS },
 
 	/* Twilio's webhooks: signed, always answered with TwiML. */
 	{ "POST", "/twilio/voice/{flow}", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO, ROUTE_RENDER_TWIML,

@@ -244,11 +244,13 @@ int scheduler_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS, err, sizeof(err)) < 0 ||
+	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_FROM, err, sizeof(err)) < 0 ||
 		clock_init(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfence scheduler: %s\n", err);
 		return 1;
 	}
+	if (cli_check_redis("ringfence scheduler", &cfg) < 0)
+		return 1;
 	r = rds_open(cfg.redis_url);
 	if (r == NULL) {
 		fprintf(stderr, "ringfence scheduler: RINGFENCE_REDIS_URL is malformed\n");

@@ -119,7 +119,7 @@ const struct valid_field sms_inbound_fields[SMS_NFIELDS] = {
 	[SMS_OPT] = { "OptOutType", valid_opt_out_type, 0, VALID_TEXT },
 };
 
-/* Records the inbound text sid (from, to, body, keyword: "stop",
+/* See sms.h.  Records the inbound text sid (from, to, body, keyword: "stop",
  * "start" or NULL) in inbound_texts, a replayed sid adding nothing, and,
  * when stop is set, in the same statement opts from out with every
  * business that texts from to: its own twilio_from, or
@@ -129,7 +129,7 @@ const struct valid_field sms_inbound_fields[SMS_NFIELDS] = {
  * *businesses / *clients to how many businesses send from to (0 unless
  * stop) and how many client rows now carry the opt-out.  Returns 0, or
  * -1 on a database error (nothing recorded, nobody opted out). */
-static int sms_record(struct db *db, struct arena *a, const char *sid, const char *from,
+int sms_text_record(struct db *db, struct arena *a, const char *sid, const char *from,
 	const char *to, const char *body, const char *keyword, int stop, const char *default_from,
 	const char **text_id, long *businesses, long *clients)
 {
@@ -416,7 +416,7 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 	long businesses = 0, clients = 0;
 	const char *stopped = "";
 
-	if (sms_record(app->db, a, f[SMS_SID].s, from, to, body,
+	if (sms_text_record(app->db, a, f[SMS_SID].s, from, to, body,
 		    stop ? "stop" : start ? "start" : NULL, stop, app->cfg.from_number, &text_id,
 		    &businesses, &clients) < 0) {
 		out->error = out->action = arena_printf(a,

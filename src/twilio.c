@@ -32,6 +32,7 @@ static int e164(const char *s)
 #define TWILIO_MAX_RESPONSE (1024 * 1024)
 #define TWILIO_MAX_BODY 1600        /* characters Twilio accepts in a message Body */
 #define TWILIO_FIND_PAGE_SIZE_STR "100"
+#define TWILIO_LIST_MAX_PAGES 5000
 #define TWILIO_FIND_MAX_PAGES 50
 #define TWILIO_USER_AGENT "ringfence/1 (libcurl)"
 #define TWILIO_NO_GRANT "no grant from outbound_send for this number: only the send function," \
@@ -578,6 +579,89 @@ out:
 	json_decref(j);
 	free(url);
 	buf_free(&q);
+	buf_free(&body);
+	return ret;
+}
+
+/* See twilio.h.  Pages of 200 (a 1000-entry page could pass the 1 MiB
+ * answer cap); the walk
+ * stops after the first page whose every entry is older than since_s, so
+ * an order by date_created or by date_sent, newest first, both end it in
+ * time, and entries of no date order are still all seen. */
+int twilio_list(const struct config *cfg, const char *kind, long long since_s,
+	int (*each)(void *ctx, json_t *item, const struct twilio_found *f), void *ctx)
+{
+	struct buf body = BUF_INIT;
+	char why[200];
+	char *url = NULL;
+	json_t *j = NULL;
+	int calls, ret = -1, pages = 0;
+
+	if (kind == NULL || each == NULL || since_s < 0) {
+		log_error("twilio: list: bad arguments");
+		goto out;
+	}
+	if (twilio_check_cfg(cfg, why, sizeof(why)) < 0) {
+		log_error("twilio: list: %s", why);
+		goto out;
+	}
+	calls = strcmp(kind, "calls") == 0;
+	if (!calls && strcmp(kind, "messages") != 0) {
+		log_error("twilio: list: kind must be calls or messages");
+		goto out;
+	}
+	url = xasprintf("%s/2010-04-01/Accounts/%s/%s?PageSize=200", cfg->api_url,
+		cfg->account_sid, calls ? "Calls.json" : "Messages.json");
+	for (;;) {
+		long status;
+		json_t *items, *item, *next;
+		size_t i;
+		int recent = 0;
+
+		if (++pages > TWILIO_LIST_MAX_PAGES) {
+			log_error("twilio: list: more than %d pages of %s: cannot tell",
+				TWILIO_LIST_MAX_PAGES, kind);
+			goto out;
+		}
+		if (twilio_get(cfg, url, calls ? "list calls" : "list messages", &status, &body) < 0)
+			goto out;
+		if (status != 200) {
+			log_error("twilio: list %s: HTTP %ld", kind, status);
+			goto out;
+		}
+		json_decref(j);
+		j = json_loads(buf_str(&body), 0, NULL);
+		items = json_is_object(j) ? json_object_get(j, kind) : NULL;
+		if (!json_is_array(items)) {
+			log_error("twilio: list %s: no %s list in the answer", kind, kind);
+			goto out;
+		}
+		json_array_foreach(items, i, item) {
+			struct twilio_found f;
+			if (!json_is_object(item) || twilio_entry(item, &f) < 0) {
+				log_error("twilio: list %s: an entry without a readable sid or date_created", kind);
+				goto out;
+			}
+			if (f.created_s < since_s)
+				continue;
+			recent++;
+			if (each(ctx, item, &f) < 0)
+				goto out;
+		}
+		next = json_object_get(j, "next_page_uri");
+		if (next == NULL || json_is_null(next) || (recent == 0 && json_array_size(items) > 0))
+			break;
+		if (!json_is_string(next) || json_string_value(next)[0] != '/') {
+			log_error("twilio: list %s: next_page_uri is not a path", kind);
+			goto out;
+		}
+		free(url);
+		url = xasprintf("%s%s", cfg->api_url, json_string_value(next));
+	}
+	ret = 0;
+out:
+	json_decref(j);
+	free(url);
 	buf_free(&body);
 	return ret;
 }

@@ -417,11 +417,13 @@ int worker_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL | CFG_NEED_TWILIO,
-		    err, sizeof(err)) < 0 || clock_init(&cfg, err, sizeof(err)) < 0) {
+	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL | CFG_NEED_TWILIO |
+			CFG_NEED_FROM, err, sizeof(err)) < 0 || clock_init(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfence worker: %s\n", err);
 		return 1;
 	}
+	if (cli_check_redis("ringfence worker", &cfg) < 0)
+		return 1;
 	audit_add_secret(cfg.auth_token);
 	crash_at = getenv("RINGFENCE_TEST_CRASH_AT");
 	if (crash_at && (crash_at[0] == '\0' || config_is_production(&cfg))) {

@@ -169,4 +169,44 @@ int sim_store_recording_delete(struct db *db, const char *account_sid, const cha
 /* A new random "CA"/"SM" + 32 lowercase hex sid into out (35 bytes). */
 int sim_store_new_sid(const char *prefix, char out[35]);
 
+/* ---- the account and its phone numbers (sql/sim/003) ---- */
+
+/* The account's JSON (Twilio's Account resource; token is its
+ * auth_token member), its row made on first use: 1, or -1.  With
+ * friendly_name or status not NULL the account is updated first
+ * (POST Accounts/{Sid}.json). */
+int sim_store_account_json(struct db *db, const char *sid, const char *token,
+	const char *friendly_name, const char *status, struct buf *json);
+
+/* The settable members of a number, in the order of the values arrays
+ * below; Twilio's parameter names in sim_number_params (sim_store.c). */
+enum sim_number_field {
+	SNF_FRIENDLY_NAME, SNF_VOICE_URL, SNF_VOICE_METHOD, SNF_VOICE_FALLBACK_URL,
+	SNF_VOICE_FALLBACK_METHOD, SNF_SMS_URL, SNF_SMS_METHOD, SNF_SMS_FALLBACK_URL,
+	SNF_SMS_FALLBACK_METHOD, SNF_STATUS_CALLBACK, SNF_STATUS_CALLBACK_METHOD, SNF_N
+};
+extern const char *const sim_number_params[SNF_N];
+
+/* One page of account's numbers whose phone_number contains pattern
+ * (digits, '+' and '*' for any digit; NULL: all), ordered by sid, after
+ * the sid after (NULL: from the first): a JSON array appended to json,
+ * *more 1 when another page follows, last_sid the page's last sid
+ * ("" when empty).  0 or -1. */
+int sim_store_numbers_list(struct db *db, const char *account_sid, const char *pattern,
+	long page_size, const char *after, struct buf *json, int *more, char last_sid[35]);
+/* One number's JSON: 1, 0 when the account has no such number, -1. */
+int sim_store_number_json(struct db *db, const char *account_sid, const char *sid,
+	struct buf *json);
+/* Buys number for the account: values[f] NULL takes the default ('' for
+ * a URL, POST for a method, the number for the friendly name).  1 with
+ * its JSON, 0 when some account already owns the number, -1. */
+int sim_store_number_insert(struct db *db, const char *account_sid, const char *sid,
+	const char *number, const char *const values[SNF_N], struct buf *json);
+/* Updates the members whose values[f] is not NULL: 1 with the JSON, 0
+ * when the account has no such number, -1. */
+int sim_store_number_update(struct db *db, const char *account_sid, const char *sid,
+	const char *const values[SNF_N], struct buf *json);
+/* Releases a number: 1, 0 when the account had no such number, -1. */
+int sim_store_number_delete(struct db *db, const char *account_sid, const char *sid);
+
 #endif

@@ -949,6 +949,230 @@ static int recording_routes(struct sim_api *api, struct http_request *req,
 	return 0;
 }
 
+/* ---- the account and its phone numbers -------------------------------- */
+
+/* GET Accounts/{AC}.json, or POST it with FriendlyName and Status. */
+static void account_route(struct sim_api *api, struct http_request *req, struct http_response *res)
+{
+	static const char *const statuses[] = { "active", "suspended", "closed", NULL };
+	struct buf json = BUF_INIT;
+	struct params p;
+	const char *name = NULL, *status = NULL;
+
+	if (strcmp(req->method, "POST") == 0) {
+		if (api_form(req, res, &p) < 0)
+			goto out;
+		name = param(&p, "FriendlyName");
+		status = param(&p, "Status");
+		if (name && strlen(name) > 64) {
+			api_error(res, 400, 20001, "FriendlyName must be at most 64 characters");
+			goto out;
+		}
+		if (status && !one_of(status, statuses)) {
+			api_error(res, 400, 20001, "Status must be active, suspended or closed");
+			goto out;
+		}
+	} else if (strcmp(req->method, "GET") != 0) {
+		api_error(res, 405, 20004, "Method not allowed");
+		goto out;
+	}
+	if (sim_store_account_json(api->db, api->cfg.account_sid, api->cfg.auth_token, name, status,
+		    &json) < 0)
+		api_db_error(res);
+	else
+		api_json(res, 200, buf_str(&json));
+out:
+	buf_free(&json);
+}
+
+/* The number fields of a create or update form into v (NULL: not given):
+ * a URL empty (clears it) or absolute http(s) (else 21402), a method GET
+ * or POST (else 21403), a friendly name of at most 64 characters.  0, or
+ * -1 with the 400 answered. */
+static int number_fields(const struct params *p, struct http_response *res,
+	const char *v[SNF_N])
+{
+	char msg[160];
+	for (int i = 0; i < SNF_N; i++) {
+		const char *name = sim_number_params[i];
+		const char *x = form_get(p, name);
+		size_t n = strlen(name);
+		int is_method = n > 6 && strcmp(name + n - 6, "Method") == 0;
+		v[i] = NULL;
+		if (x == NULL)
+			continue;
+		if (i == SNF_FRIENDLY_NAME) {
+			if (*x == '\0' || strlen(x) > 64) {
+				api_error(res, 400, 20001, "FriendlyName must be 1 to 64 characters");
+				return -1;
+			}
+		} else if (is_method) {
+			if (*x == '\0')
+				continue;   /* an empty parameter is not given */
+			if (strcmp(x, "GET") != 0 && strcmp(x, "POST") != 0) {
+				snprintf(msg, sizeof(msg), "%s is not valid: GET or POST", name);
+				api_error(res, 400, 21403, msg);
+				return -1;
+			}
+		} else if (*x != '\0' && !valid_abs_url(x)) {
+			snprintf(msg, sizeof(msg), "%s is not a valid URL", name);
+			api_error(res, 400, 21402, msg);
+			return -1;
+		}
+		v[i] = x;
+	}
+	return 0;
+}
+
+/* GET IncomingPhoneNumbers.json (PhoneNumber, FriendlyName ignored but
+ * checked, PageSize, Page, PageToken) or POST it to buy PhoneNumber. */
+static void numbers_route(struct sim_api *api, struct http_request *req, struct http_response *res)
+{
+	struct buf items = BUF_INIT, json = BUF_INIT, uri = BUF_INIT, first = BUF_INIT,
+		   next = BUF_INIT;
+	struct params p;
+	const char *v[SNF_N], *pattern, *token, *number;
+	long page = 0, page_size = PAGE_SIZE_DEFAULT;
+	char last[35], sid[35];
+	int more = 0, r;
+	json_t *arr;
+
+	if (strcmp(req->method, "POST") == 0) {
+		if (api_form(req, res, &p) < 0 || number_fields(&p, res, v) < 0)
+			goto out;
+		number = param(&p, "PhoneNumber");
+		if (number == NULL) {
+			api_error(res, 400, 20001, param(&p, "AreaCode")
+				? "The simulator does not choose numbers: give PhoneNumber"
+				: "A PhoneNumber or AreaCode is required");
+			goto out;
+		}
+		if (!is_e164(number)) {
+			api_error(res, 400, 21421, "PhoneNumber is invalid");
+			goto out;
+		}
+		if (api_new_sid(res, "PN", sid) < 0)
+			goto out;
+		r = sim_store_number_insert(api->db, api->cfg.account_sid, sid, number, v, &json);
+		if (r < 0)
+			api_db_error(res);
+		else if (r == 0)
+			api_error(res, 400, 21422, "PhoneNumber Requested is not available");
+		else
+			api_json(res, 201, buf_str(&json));
+		goto out;
+	}
+	if (strcmp(req->method, "GET") != 0) {
+		api_error(res, 405, 20004, "Method not allowed");
+		goto out;
+	}
+	if (!req->query_ok) {
+		api_error(res, 400, 20001, "Malformed query string");
+		goto out;
+	}
+	pattern = param(&req->query_params, "PhoneNumber");
+	if (pattern && (strlen(pattern) > 16 || strspn(pattern, "+0123456789*") != strlen(pattern))) {
+		api_error(res, 400, 20001, "Invalid value for PhoneNumber: digits, + and * expected");
+		goto out;
+	}
+	if ((token = param(&req->query_params, "PageSize")) &&
+		int_param(token, 1, PAGE_SIZE_MAX, &page_size) < 0) {
+		api_error(res, 400, 20001, "PageSize must be from 1 to 1000");
+		goto out;
+	}
+	if ((token = param(&req->query_params, "Page")) && int_param(token, 0, 1000000, &page) < 0) {
+		api_error(res, 400, 20001, "Page must be a whole number from 0");
+		goto out;
+	}
+	token = param(&req->query_params, "PageToken");
+	if (token && (strlen(token) != 2 + SID_LEN || strncmp(token, "PA", 2) != 0 ||
+			     !is_sid(token + 2, "PN"))) {
+		api_error(res, 400, 20001, "Invalid PageToken");
+		goto out;
+	}
+	if (page > 0 && token == NULL) {
+		api_error(res, 400, 20001, "PageToken is required for paging.");
+		goto out;
+	}
+	if (sim_store_numbers_list(api->db, api->cfg.account_sid, pattern, page_size,
+		    token ? token + 2 : NULL, &items, &more, last) < 0 ||
+		(arr = json_loads(buf_str(&items), 0, NULL)) == NULL) {
+		api_db_error(res);
+		goto out;
+	}
+	const struct list_filter_param fp[] = { { "PhoneNumber", &pattern } };
+	page_uri(&uri, req->path, fp, 1, page_size, page, token ? "" : NULL, token ? token : "");
+	page_uri(&first, req->path, fp, 1, page_size, 0, NULL, NULL);
+	if (more)
+		page_uri(&next, req->path, fp, 1, page_size, page + 1, "PA", last);
+	size_t count = json_array_size(arr);
+	api_json_doc(res, 200, json_pack("{s:o, s:I, s:s, s:o, s:I, s:I, s:n, s:I, s:s}",
+		"incoming_phone_numbers", arr,
+		"end", (json_int_t)(count > 0 ? page * page_size + (long)count - 1 : page * page_size),
+		"first_page_uri", buf_str(&first), "next_page_uri",
+		json_uri(next.len ? buf_str(&next) : NULL), "page", (json_int_t)page,
+		"page_size", (json_int_t)page_size, "previous_page_uri",
+		"start", (json_int_t)(page * page_size), "uri", buf_str(&uri)));
+out:
+	buf_free(&items);
+	buf_free(&json);
+	buf_free(&uri);
+	buf_free(&first);
+	buf_free(&next);
+}
+
+/* GET, POST (update) or DELETE (release) IncomingPhoneNumbers/{PN}.json. */
+static void number_route(struct sim_api *api, struct http_request *req, struct http_response *res,
+	const char *sid)
+{
+	struct buf json = BUF_INIT;
+	struct params p;
+	const char *v[SNF_N];
+	int r;
+
+	if (strcmp(req->method, "GET") == 0) {
+		r = sim_store_number_json(api->db, api->cfg.account_sid, sid, &json);
+	} else if (strcmp(req->method, "POST") == 0) {
+		if (api_form(req, res, &p) < 0 || number_fields(&p, res, v) < 0)
+			goto out;
+		r = sim_store_number_update(api->db, api->cfg.account_sid, sid, v, &json);
+	} else if (strcmp(req->method, "DELETE") == 0) {
+		r = sim_store_number_delete(api->db, api->cfg.account_sid, sid);
+		if (r == 1) {
+			res->status = 204;
+			buf_reset(&res->body);
+			goto out;
+		}
+	} else {
+		api_error(res, 405, 20004, "Method not allowed");
+		goto out;
+	}
+	api_found(res, r, &json);
+out:
+	buf_free(&json);
+}
+
+/* The IncomingPhoneNumbers routes under /2010-04-01/Accounts/{AC}: 1
+ * when tail was one of them (answered). */
+static int number_routes(struct sim_api *api, struct http_request *req,
+	struct http_response *res, const char *tail)
+{
+	static const char pre[] = "/IncomingPhoneNumbers";
+	size_t n = sizeof(pre) - 1;
+	if (strncmp(tail, pre, n) != 0)
+		return 0;
+	if (strcmp(tail + n, ".json") == 0) {
+		numbers_route(api, req, res);
+		return 1;
+	}
+	if (tail[n] == '/' && is_sid(tail + n + 1, "PN") && strlen(tail + n + 1) == SID_LEN + 5 &&
+		strcmp(tail + n + 1 + SID_LEN, ".json") == 0) {
+		number_route(api, req, res, arena_strndup(req->arena, tail + n + 1, SID_LEN));
+		return 1;
+	}
+	return 0;
+}
+
 /* /2010-04-01/Accounts/{AccountSid}/... */
 static void twilio_routes(struct sim_api *api, struct http_request *req, struct http_response *res)
 {
@@ -957,13 +1181,18 @@ static void twilio_routes(struct sim_api *api, struct http_request *req, struct 
 	int get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
 	const char *kind = NULL, *list_path = NULL;
 
+	if (strlen(rest) == SID_LEN + 5 && strcmp(rest + SID_LEN, ".json") == 0 &&
+		strncmp(rest, api->cfg.account_sid, SID_LEN) == 0) {
+		account_route(api, req, res);
+		return;
+	}
 	if (strlen(rest) < SID_LEN || rest[SID_LEN] != '/' ||
 		strncmp(rest, api->cfg.account_sid, SID_LEN) != 0) {
 		api_error(res, 401, 20003, "Authenticate: the URL names another account");
 		return;
 	}
 	tail = rest + SID_LEN;
-	if (recording_routes(api, req, res, tail))
+	if (recording_routes(api, req, res, tail) || number_routes(api, req, res, tail))
 		return;
 	if (strcmp(tail, "/Calls.json") == 0)
 		kind = "calls";

@@ -620,3 +620,114 @@ int sim_store_recording_delete(struct db *db, const char *account_sid, const cha
 		2, p));
 	return n < 0 ? -1 : n > 0;
 }
+
+/* ---- the account and its phone numbers ---- */
+
+int sim_store_account_json(struct db *db, const char *sid, const char *token,
+	const char *friendly_name, const char *status, struct buf *json)
+{
+	const char *p[] = { sid, token, friendly_name, status };
+	if (rows(db_exec_prepared(db, "sim_account_make",
+		    "INSERT INTO twilio_sim.accounts (sid, friendly_name)"
+		    " VALUES ($1, 'My first Twilio account') ON CONFLICT (sid) DO NOTHING"
+		    " RETURNING sid", 1, p)) < 0)
+		return -1;
+	return one_text(db_exec_prepared(db, "sim_account_json",
+		"UPDATE twilio_sim.accounts a SET friendly_name = COALESCE($3, friendly_name),"
+		" status = COALESCE($4, status),"
+		" date_updated = CASE WHEN $3::text IS NULL AND $4::text IS NULL THEN date_updated"
+		" ELSE now() END WHERE sid = $1 RETURNING twilio_sim.account_json(a, $2)::text",
+		4, p), json) == 1 ? 1 : -1;
+}
+
+const char *const sim_number_params[SNF_N] = {
+	"FriendlyName", "VoiceUrl", "VoiceMethod", "VoiceFallbackUrl", "VoiceFallbackMethod",
+	"SmsUrl", "SmsMethod", "SmsFallbackUrl", "SmsFallbackMethod", "StatusCallback",
+	"StatusCallbackMethod",
+};
+
+int sim_store_numbers_list(struct db *db, const char *account_sid, const char *pattern,
+	long page_size, const char *after, struct buf *json, int *more, char last_sid[35])
+{
+	char n[24];
+	PGresult *res;
+	int rc = -1;
+
+	snprintf(n, sizeof(n), "%ld", page_size + 1);
+	const char *p[] = { account_sid, pattern, after, n };
+	res = db_exec_prepared(db, "sim_numbers_list",
+		"SELECT sid, twilio_sim.incoming_number_json(x)::text FROM twilio_sim.incoming_numbers x"
+		" WHERE account_sid = $1"
+		" AND ($2::text IS NULL OR phone_number LIKE '%' || replace($2, '*', '_') || '%')"
+		" AND ($3::text IS NULL OR sid > $3) ORDER BY sid LIMIT $4::bigint", 4, p);
+	if (res == NULL)
+		return -1;
+	int rows_n = PQntuples(res), shown = rows_n > page_size ? (int)page_size : rows_n;
+	buf_putc(json, '[');
+	for (int i = 0; i < shown; i++) {
+		if (i)
+			buf_putc(json, ',');
+		buf_puts(json, PQgetvalue(res, i, 1));
+	}
+	buf_putc(json, ']');
+	*more = rows_n > shown;
+	snprintf(last_sid, 35, "%s", shown ? PQgetvalue(res, shown - 1, 0) : "");
+	rc = 0;
+	PQclear(res);
+	return rc;
+}
+
+int sim_store_number_json(struct db *db, const char *account_sid, const char *sid,
+	struct buf *json)
+{
+	const char *p[] = { account_sid, sid };
+	return one_text(db_exec_prepared(db, "sim_number_json",
+		"SELECT twilio_sim.incoming_number_json(x)::text FROM twilio_sim.incoming_numbers x"
+		" WHERE account_sid = $1 AND sid = $2", 2, p), json);
+}
+
+int sim_store_number_insert(struct db *db, const char *account_sid, const char *sid,
+	const char *number, const char *const values[SNF_N], struct buf *json)
+{
+	const char *p[3 + SNF_N] = { account_sid, sid, number };
+	for (int i = 0; i < SNF_N; i++)
+		p[3 + i] = values[i];
+	return one_text(db_exec_prepared(db, "sim_number_insert",
+		"INSERT INTO twilio_sim.incoming_numbers AS x (account_sid, sid, phone_number,"
+		" friendly_name, voice_url, voice_method, voice_fallback_url, voice_fallback_method,"
+		" sms_url, sms_method, sms_fallback_url, sms_fallback_method, status_callback,"
+		" status_callback_method) VALUES ($1, $2, $3, COALESCE($4, $3), COALESCE($5, ''),"
+		" COALESCE($6, 'POST'), COALESCE($7, ''), COALESCE($8, 'POST'), COALESCE($9, ''),"
+		" COALESCE($10, 'POST'), COALESCE($11, ''), COALESCE($12, 'POST'), COALESCE($13, ''),"
+		" COALESCE($14, 'POST')) ON CONFLICT (phone_number) DO NOTHING"
+		" RETURNING twilio_sim.incoming_number_json(x)::text", 3 + SNF_N, p), json);
+}
+
+int sim_store_number_update(struct db *db, const char *account_sid, const char *sid,
+	const char *const values[SNF_N], struct buf *json)
+{
+	const char *p[2 + SNF_N] = { account_sid, sid };
+	for (int i = 0; i < SNF_N; i++)
+		p[2 + i] = values[i];
+	return one_text(db_exec_prepared(db, "sim_number_update",
+		"UPDATE twilio_sim.incoming_numbers x SET friendly_name = COALESCE($3, friendly_name),"
+		" voice_url = COALESCE($4, voice_url), voice_method = COALESCE($5, voice_method),"
+		" voice_fallback_url = COALESCE($6, voice_fallback_url),"
+		" voice_fallback_method = COALESCE($7, voice_fallback_method),"
+		" sms_url = COALESCE($8, sms_url), sms_method = COALESCE($9, sms_method),"
+		" sms_fallback_url = COALESCE($10, sms_fallback_url),"
+		" sms_fallback_method = COALESCE($11, sms_fallback_method),"
+		" status_callback = COALESCE($12, status_callback),"
+		" status_callback_method = COALESCE($13, status_callback_method), date_updated = now()"
+		" WHERE account_sid = $1 AND sid = $2"
+		" RETURNING twilio_sim.incoming_number_json(x)::text", 2 + SNF_N, p), json);
+}
+
+int sim_store_number_delete(struct db *db, const char *account_sid, const char *sid)
+{
+	const char *p[] = { account_sid, sid };
+	int n = rows(db_exec_prepared(db, "sim_number_delete",
+		"DELETE FROM twilio_sim.incoming_numbers WHERE account_sid = $1 AND sid = $2"
+		" RETURNING sid", 2, p));
+	return n < 0 ? -1 : n > 0;
+}

@@ -1,5 +1,6 @@
 /* twilio_sim: `ringfence-sim twilio-sim`, the local Twilio stand-in. */
 #include "sim/twilio_sim.h"
+#include "buf.h"
 #include "cli.h"
 #include "config.h"
 #include "db.h"
@@ -19,9 +20,9 @@
 #include <string.h>
 
 #define SIM_DEFAULT_WORKERS 2
-#define SIM_MAX_WORKERS 64
-#define SIM_MAX_CPS 1000
-#define SIM_MAX_QUEUE_DELAY_MS 3600000L
+#define SIM_MAX_WORKERS CFG_SIM_MAX_WORKERS
+#define SIM_MAX_CPS CFG_SIM_MAX_CPS
+#define SIM_MAX_QUEUE_DELAY_MS ((long)CFG_SIM_MAX_QUEUE_DELAY_MS)
 #define PROG "ringfence-sim twilio-sim" /* in messages */
 
 static void usage(FILE *out)
@@ -93,7 +94,7 @@ static int parse_scale(const char *v, double *out)
 	double d;
 	errno = 0;
 	d = strtod(v, &end);
-	if (errno || end == v || *end || !isfinite(d) || d <= 0 || d > 100)
+	if (errno || end == v || *end || !isfinite(d) || d <= 0 || d > CFG_SIM_MAX_TIME_SCALE)
 		return -1;
 	*out = d;
 	return 0;
@@ -136,6 +137,42 @@ static int apply_migrations(const struct config *cfg)
 out:
 	db_close(db);
 	free(dir);
+	return rc;
+}
+
+/* The account owns TWILIO_FROM_NUMBER from the start, its voice and
+ * messaging webhooks pointed at this deployment as the README's console
+ * steps say, so that a local stack is doctor-green; a number already
+ * owned keeps what was set since (through the API).  0, or -1 with the
+ * reason on stderr. */
+static int seed_numbers(const struct config *cfg)
+{
+	struct db *db = db_open(cfg->database_url);
+	struct buf json = BUF_INIT;
+	const char *v[SNF_N] = { NULL };
+	char sid[35], *voice = NULL, *sms = NULL;
+	int rc = -1;
+
+	if (cfg->from_number == NULL) {
+		rc = 0;
+		goto out;
+	}
+	voice = xasprintf("%s/twilio/voice/inbound", cfg->public_url);
+	sms = xasprintf("%s/twilio/sms/inbound", cfg->public_url);
+	v[SNF_VOICE_URL] = voice;
+	v[SNF_SMS_URL] = sms;
+	if (db_connect(db) < 0 || sim_store_new_sid("PN", sid) < 0 ||
+		sim_store_number_insert(db, cfg->account_sid, sid, cfg->from_number, v, &json) < 0) {
+		fprintf(stderr, "ringfence-sim twilio-sim: cannot give the account %s: %s\n",
+			cfg->from_number, db_last_error(db));
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&json);
+	free(voice);
+	free(sms);
+	db_close(db);
 	return rc;
 }
 
@@ -230,7 +267,7 @@ int twilio_sim_main(int argc, char **argv)
 		fprintf(stderr, "ringfence-sim twilio-sim: RINGFENCE_SIM_TIME_SCALE must be a number above 0 and at most 100, not '%s'\n", v);
 		return 1;
 	}
-	if (apply_migrations(&cfg) < 0)
+	if (apply_migrations(&cfg) < 0 || seed_numbers(&cfg) < 0)
 		return 1;
 	if (script && *script && load_script(&cfg, script) < 0)
 		return 1;

@@ -35,6 +35,8 @@ int notify_tests(void);       /* test_notify.c: what the office is told: dashboa
 int calendar_pages_tests(void); /* test_calendar_pages.c: calendar feeds, held syncs, proposed clients: pages and API */
 int inbox_tests(void);        /* test_inbox.c: the reply inbox, conversations, staff replies through the worker and the simulator */
 int calsync_tests(void);      /* test_calsync.c: calendar feeds synced into appointments, the mass-change guard */
+int config_tests(void);       /* test_config.c: configuration checked at start by every command, secrets never echoed */
+int doctor_tests(void);       /* test_doctor.c: ringfence doctor green on the stack, then each fault named; the simulator's Account and IncomingPhoneNumbers */
 int isolation_tests(void);    /* test_isolation.c: every id route with another business's ids is 404 and changes nothing */
 int restarts_tests(void);     /* test_restarts.c: the contact limits across restarts (last: it restarts the stack) */
 

@@ -75,6 +75,8 @@ int main(void)
 		{ "calendar_pages", calendar_pages_tests },
 		{ "inbox", inbox_tests },
 		{ "calsync", calsync_tests },
+		{ "config", config_tests },
+		{ "doctor", doctor_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};

@@ -463,6 +463,45 @@ static void test_failsafe_banner(void **state)
 	dc_free(op);
 }
 
+/* After deploy/restore (a 'restore' deployment event with no
+ * 'restore_reconciled' after it) the operator's resume is refused with
+ * 409 and the reason, and so is the CLI's; once the reconciliation is
+ * recorded both are accepted again. */
+static void test_failsafe_resume_after_restore(void **state)
+{
+	static const char *const trip[] = { "trip", "--reason", "test_shell: restored", "--by",
+		"test_shell", NULL };
+	static const char *const resume[] = { "resume", "--reason", "test_shell: too early", "--by",
+		"test_shell", NULL };
+	struct dc_account opa;
+	struct dc *op;
+	struct dc_response r;
+	(void)state;
+
+	rearm();
+	dc_account_or_fail(&opa, "operator", NULL);
+	op = dc_login_or_fail(opa.email, opa.password);
+	assert_int_equal(ringfence_failsafe(trip), 0);
+	PQclear(hx_db_exec_or_fail("INSERT INTO deployment_events (kind, actor) VALUES ('restore', 'test_shell')",
+		0, NULL));
+
+	assert_int_equal(dc_post_form(op, "/operator/failsafe", &r, "action", "resume", "reason",
+				 "looks fine", NULL), 0);
+	assert_int_equal(r.status, 409);
+	has("resume before the reconciliation", buf_str(&r.body), "ringfence restore-reconcile");
+	dc_response_free(&r);
+	assert_true(tripped());
+	assert_int_not_equal(ringfence_failsafe(resume), 0);
+	assert_true(tripped());
+
+	PQclear(hx_db_exec_or_fail("INSERT INTO deployment_events (kind, actor) VALUES"
+		" ('restore_reconciled', 'test_shell')", 0, NULL));
+	dc_post_see_other_or_fail(op, "/operator/failsafe", "/operator/failsafe?notice=failsafe_resumed",
+		"action", "resume", "reason", "reconciled", NULL);
+	assert_false(tripped());
+	dc_free(op);
+}
+
 /* An operator trips it by hand from the page: the same state and event
  * as the CLI's trip; `ringfence failsafe status` then says tripped. */
 static void test_failsafe_trip_by_hand(void **state)
@@ -502,6 +541,7 @@ int shell_tests(void)
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_failsafe_banner),
 		cmocka_unit_test(test_failsafe_trip_by_hand),
+		cmocka_unit_test(test_failsafe_resume_after_restore),
 	};
 	return cmocka_run_group_tests_name("integration: shell", tests, shell_setup,
 		shell_teardown);

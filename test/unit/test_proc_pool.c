@@ -2,7 +2,9 @@
  * ends a pool without respawn and is reported; a slot that keeps crashing
  * is started again after a delay that doubles and is bounded, and reset
  * once a child lives past quick_ms; SIGTERM reaches every child, each
- * finishes its work in hand and the master waits for all of them. */
+ * finishes its work in hand and the master waits for all of them; a
+ * SIGHUP replaces the generation once the new one is ready, and keeps
+ * it when the new one fails. */
 #include "unit.h"
 
 #include "cli.h"
@@ -235,6 +237,131 @@ static void test_bad_pool(void **state)
 	assert_int_equal(proc_pool_run(&p, &rep), -1);
 }
 
+/* Reload: generation 1 serves; a SIGHUP starts generation 2, whose
+ * children say ready (or fail) on their pipe; the status callback sees
+ * each step. */
+struct reload_rec {
+	int gen2_fails;        /* generation 2's children write a reason and exit 3 */
+	int hup_sent, term_sent;
+	int saw_in_progress;
+	struct proc_pool_status last;
+	char reason[128];
+	char note[64];
+	int ends_gen1_ok;      /* generation 1's children that ended with 0 */
+	int nends;
+};
+
+static int reload_child(void *ctx, int slot, int gen, int ready_fd)
+{
+	const struct reload_rec *r = ctx;
+	(void)slot;
+	if (gen == 2 && r->gen2_fails) {
+		if (dprintf(ready_fd, "flows do not load\n") < 0)
+			return 9;
+		return 3;
+	}
+	if (ready_fd >= 0) {
+		if (dprintf(ready_fd, "ready v%d\n", gen) < 0)
+			return 9;
+		close(ready_fd);
+	}
+	for (int i = 0; !cli_stopping(); i++) {
+		if (i == 3000)
+			return 99;
+		poll(NULL, 0, 10);
+	}
+	return gen == 1 ? 0 : 10 + gen;
+}
+
+static int reload_run1(void *ctx, int slot)
+{
+	return reload_child(ctx, slot, 1, -1);
+}
+
+static int reload_begin(void *ctx, int gen, char *err, size_t errlen)
+{
+	(void)ctx;
+	(void)err;
+	(void)errlen;
+	return gen == 2 ? 0 : -1;
+}
+
+static void reload_status(void *ctx, const struct proc_pool_status *st)
+{
+	struct reload_rec *r = ctx;
+	r->last = *st;
+	snprintf(r->reason, sizeof(r->reason), "%s", st->reload_reason ? st->reload_reason : "");
+	snprintf(r->note, sizeof(r->note), "%s", st->note ? st->note : "");
+	if (st->reload == PROC_POOL_RELOAD_IN_PROGRESS)
+		r->saw_in_progress = 1;
+	/* Both raised signals are blocked in the master: taken by the pool. */
+	if (!r->hup_sent && st->running == st->n) {
+		r->hup_sent = 1;
+		kill(getpid(), SIGHUP);
+	} else if (r->hup_sent && !r->term_sent && st->reload != PROC_POOL_RELOAD_IN_PROGRESS &&
+		st->reload_seq == 1 && st->retiring == 0 && st->running == st->n) {
+		r->term_sent = 1;
+		kill(getpid(), SIGTERM);
+	}
+}
+
+static void reload_end(void *ctx, int slot, pid_t pid, int status, long respawn_ms)
+{
+	struct reload_rec *r = ctx;
+	(void)slot;
+	(void)pid;
+	(void)respawn_ms;
+	r->nends++;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		r->ends_gen1_ok++;
+}
+
+static void reload_pool(struct reload_rec *r, struct proc_pool_report *rep)
+{
+	struct proc_pool p = { .name = "test", .n = 2, .run = reload_run1, .run_gen = reload_child,
+		.ctx = r, .ended = reload_end, .respawn = 1, .stop_grace_s = 10,
+		.reload_begin = reload_begin, .reload_timeout_ms = 5000, .status = reload_status };
+	assert_int_equal(proc_pool_run(&p, rep), 0);
+}
+
+static void test_reload_switches_generation(void **state)
+{
+	struct reload_rec r = { 0 };
+	struct proc_pool_report rep;
+	(void)state;
+
+	reload_pool(&r, &rep);
+	assert_true(r.saw_in_progress);
+	assert_int_equal(r.last.reload, PROC_POOL_RELOAD_OK);
+	assert_int_equal(r.last.generation, 2);
+	assert_int_equal(r.last.reload_seq, 1);
+	assert_string_equal(r.note, "v2");
+	/* Generation 1 was stopped by the reload (exit 0), not replaced;
+	 * generation 2 by the final SIGTERM (12). */
+	assert_int_equal(r.nends, 4);
+	assert_int_equal(r.ends_gen1_ok, 2);
+	assert_int_equal(r.last.restarts, 0);
+	assert_int_equal(rep.stopped, 1);
+}
+
+static void test_reload_failure_keeps_generation(void **state)
+{
+	struct reload_rec r = { .gen2_fails = 1 };
+	struct proc_pool_report rep;
+	(void)state;
+
+	reload_pool(&r, &rep);
+	assert_int_equal(r.last.reload, PROC_POOL_RELOAD_FAILED);
+	assert_int_equal(r.last.generation, 1);
+	assert_int_equal(r.last.reload_seq, 1);
+	assert_string_equal(r.reason, "flows do not load");
+	/* Generation 1 served on: both its children ended only at the final
+	 * SIGTERM (exit 0); nothing of generation 1 was restarted. */
+	assert_int_equal(r.ends_gen1_ok, 2);
+	assert_int_equal(r.last.restarts, 0);
+	assert_int_equal(rep.stopped, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +371,8 @@ int main(void)
 		cmocka_unit_test(test_sigterm_reaches_every_child),
 		cmocka_unit_test(test_grace_then_kill),
 		cmocka_unit_test(test_bad_pool),
+		cmocka_unit_test(test_reload_switches_generation),
+		cmocka_unit_test(test_reload_failure_keeps_generation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

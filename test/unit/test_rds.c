@@ -53,6 +53,13 @@ static const struct url_case url_cases[] = {
 	{ "unix:///run/redis/redis.sock", "/run/redis/redis.sock db 0" },
 	{ "unix:///run/redis/redis.sock?db=3", "/run/redis/redis.sock db 3" },
 	{ "redis://127.0.0.1:65535/0", "127.0.0.1:65535 db 0" },
+	/* Credentials: never part of the endpoint (it goes into messages). */
+	{ "redis://user:secret@host:6379", "host:6379 db 0" },
+	{ "redis://:secret@host", "host:6379 db 0" },
+	{ "redis://:p%40ss%3Aw%2Frd@host/3", "host:6379 db 3" },
+	{ "redis://:p@ss@host", "host:6379 db 0" },
+	{ "unix://:secret@/run/redis/redis.sock?db=2", "/run/redis/redis.sock db 2" },
+	{ "unix://ringfence:secret@/run/redis/redis.sock", "/run/redis/redis.sock db 0" },
 	{ NULL, NULL },
 	{ "", NULL },
 	{ "redis://", NULL },
@@ -68,8 +75,15 @@ static const struct url_case url_cases[] = {
 	{ "redis://host/-1", NULL },
 	{ "redis://host/99999999999999", NULL },
 	{ "redis://host?db=1", NULL },
-	{ "redis://user:secret@host:6379", NULL },
-	{ "redis://:secret@host", NULL },
+	{ "redis://secret@host", NULL },
+	{ "redis://user:@host", NULL },
+	{ "redis://:@host", NULL },
+	{ "redis://:bad%zzescape@host", NULL },
+	{ "redis://:nul%00@host", NULL },
+	{ "redis://:secret@", NULL },
+	{ "unix://secret@/run/redis.sock", NULL },
+	{ "unix://:secret/run/redis.sock", NULL },
+	{ "unix://:secret@relative", NULL },
 	{ "redis://ho st", NULL },
 	{ "redis://[::1", NULL },
 	{ "redis://[]:6379", NULL },
@@ -87,6 +101,21 @@ static const struct url_case url_cases[] = {
 	{ "unix:///run/redis\n.sock", NULL },
 	{ "unix:///" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL },
 };
+
+/* rds_url_check agrees with rds_open and never quotes the URL. */
+static void test_url_check(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(url_cases); i++) {
+		const struct url_case *c = &url_cases[i];
+		char err[256] = "";
+		int rc = rds_url_check(c->url, err, sizeof(err));
+		if ((rc == 0) != (c->endpoint != NULL))
+			fail_msg("'%s': rds_url_check says %d", c->url ? c->url : "(null)", rc);
+		if (rc < 0 && (err[0] == '\0' || strstr(err, "secret") || strchr(err, '\n')))
+			fail_msg("'%s': reason '%s'", c->url ? c->url : "(null)", err);
+	}
+}
 
 static void test_urls(void **state)
 {
@@ -562,6 +591,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_url_check),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_error_replies),
 		cmocka_unit_test(test_reconnect_after_kill),

@@ -60,7 +60,9 @@ static void test_cookie_from_config(void **state)
 	assert_int_equal(config_load(&cfg, 0, err, sizeof(err)), 0);
 	assert_int_equal(session_cookie_plain(cfg.env), 1);
 	setenv("RINGFENCE_ENV", "production", 1);
-	assert_int_equal(config_load(&cfg, 0, err, sizeof(err)), 0);
+	/* Formats only: the production refusals (example host, no Twilio
+	 * account) are test_config's. */
+	assert_int_equal(config_load(&cfg, CFG_FORMAT_ONLY, err, sizeof(err)), 0);
 	assert_int_equal(session_cookie_plain(cfg.env), 0);
 	setenv("RINGFENCE_ENV", "test", 1);
 	assert_int_equal(config_load(&cfg, 0, err, sizeof(err)), 0);

@@ -1,0 +1,51 @@
+/* audit_replay: the audit fallback log read back and replayed into Redis.
+ *
+ * audit.c appends a record as one JSON line to RINGFENCE_AUDIT_FALLBACK
+ * when Redis cannot take it, and rotates the log itself (path.1 ..
+ * path.N-1, the highest the oldest).  `ringfence audit fallback` prints
+ * those records, oldest first; `ringfence audit replay` puts each into
+ * the streams audit_record would have written (audit:all, audit:errors
+ * for kind "error", audit:call:<sid>, audit:business:<id>; audit:rejected
+ * for kind "rejected"), with the same MAXLEN ~ bounds and a call stream's
+ * expiry, plus "replayed": true.
+ *
+ * Idempotent without touching the files: each line's SHA-256 (first 32
+ * hex digits) names a marker key, audit:replayed:<digest>, set with
+ * SET NX EX in the same Lua script as the XADDs, so a record is added
+ * once, whole or not at all; a crash between two records loses nothing
+ * (the next replay adds the rest).  A marker lives AUDIT_REPLAY_TTL_S;
+ * if Redis loses the markers it has lost the streams too, and a replay
+ * adds the records again.  A last line without its newline is being
+ * written and is left for the next replay. */
+#ifndef RF_AUDIT_REPLAY_H
+#define RF_AUDIT_REPLAY_H
+
+#include <jansson.h>
+
+struct rds;
+
+#define AUDIT_REPLAY_MARKER_PREFIX "audit:replayed:"
+#define AUDIT_REPLAY_TTL_S "7776000" /* 90 days */
+/* Rotated files looked for: path.1 .. path.AUDIT_REPLAY_MAX_ROTATED. */
+#define AUDIT_REPLAY_MAX_ROTATED 16
+
+/* The records of the fallback log at path and its rotated files, oldest
+ * first, at most the newest max (max < 1: all), as a JSON array (caller
+ * decrefs); a line that is not JSON is {"kind":"unparsable","raw":...}.
+ * *files gets how many files were read.  NULL when a file exists but
+ * cannot be read (errno set).  No file at all is an empty array. */
+json_t *audit_fallback_read(const char *path, int max, int *files);
+
+struct audit_replay_stats {
+	int files;      /* files read */
+	int added;      /* records put into the streams */
+	int already;    /* records replayed before (marker present) */
+	int skipped;    /* lines that are not a JSON object: left out */
+};
+
+/* Replays the log at path into Redis as above.  0, or -1 when a file
+ * cannot be read or Redis fails (st holds what was done before; the
+ * files are never changed). */
+int audit_replay(struct rds *r, const char *path, struct audit_replay_stats *st);
+
+#endif

@@ -1,0 +1,210 @@
+/* audit_replay: the audit fallback log read and replayed; see
+ * include/audit_replay.h. */
+#include "audit_replay.h"
+#include "audit.h"
+#include "rds.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Replays one record: the marker and every XADD in one script, so a
+ * record is either added whole with its marker or not at all.  KEYS[1]
+ * the marker, KEYS[2..] the streams; ARGV[1] the marker's TTL, ARGV[2]
+ * the record, ARGV[3] the call stream's key or "", ARGV[4] its TTL,
+ * ARGV[5..] each stream's MAXLEN.  Returns 1 added, 0 already there. */
+static const char replay_lua[] =
+	"if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end\n"
+	"for i = 2, #KEYS do\n"
+	"  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[i + 3], '*', 'json', ARGV[2])\n"
+	"end\n"
+	"if ARGV[3] ~= '' then redis.call('EXPIRE', ARGV[3], ARGV[4]) end\n"
+	"return 1\n";
+
+/* The files of the log, oldest first: path.K .. path.1, path (those that
+ * exist).  Returns how many were put in out (malloc'd names). */
+static int replay_files(const char *path, char *out[AUDIT_REPLAY_MAX_ROTATED + 1])
+{
+	int n = 0;
+
+	for (int i = AUDIT_REPLAY_MAX_ROTATED; i >= 0; i--) {
+		char *f = i ? xasprintf("%s.%d", path, i) : xstrdup(path);
+		if (access(f, F_OK) == 0)
+			out[n++] = f;
+		else
+			free(f);
+	}
+	return n;
+}
+
+/* Calls each(ctx, line, len) for every complete line of the log's files,
+ * oldest first; the last line of a file without its newline is being
+ * written and is left out.  *files: files read.  0, or -1 (errno) when a
+ * file cannot be read or each returns -1. */
+static int replay_lines(const char *path, int *files,
+	int (*each)(void *ctx, const char *line, size_t len), void *ctx)
+{
+	char *names[AUDIT_REPLAY_MAX_ROTATED + 1];
+	int n = replay_files(path, names), rc = 0;
+	char *line = NULL;
+	size_t cap = 0;
+
+	*files = 0;
+	for (int i = 0; i < n; i++) {
+		FILE *f = rc == 0 ? fopen(names[i], "r") : NULL;
+		ssize_t len;
+
+		if (rc == 0 && f == NULL && errno != ENOENT)
+			rc = -1; /* rotated away meanwhile: ENOENT, its lines are in the next name */
+		while (f && (len = getline(&line, &cap, f)) > 0) {
+			if (line[len - 1] != '\n')
+				break;
+			if (len > 1 && each(ctx, line, (size_t)len - 1) < 0) {
+				rc = -1;
+				break;
+			}
+		}
+		if (f) {
+			if (ferror(f))
+				rc = -1;
+			fclose(f);
+			++*files;
+		}
+		free(names[i]);
+	}
+	free(line);
+	return rc;
+}
+
+struct reader {
+	json_t *recs;
+	int max;
+};
+
+/* One line as a record: the object, or a note with the raw text. */
+static json_t *replay_parse(const char *line, size_t len)
+{
+	json_t *rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+
+	if (json_is_object(rec))
+		return rec;
+	json_decref(rec);
+	rec = json_pack("{s:s,s:s%}", "kind", "unparsable", "raw", line, len);
+	return rec ? rec : json_pack("{s:s}", "kind", "unparsable");
+}
+
+static int read_one(void *ctx, const char *line, size_t len)
+{
+	struct reader *rd = ctx;
+
+	json_array_append_new(rd->recs, replay_parse(line, len));
+	if (rd->max > 0 && json_array_size(rd->recs) > (size_t)rd->max)
+		json_array_remove(rd->recs, 0);
+	return 0;
+}
+
+/* See audit_replay.h. */
+json_t *audit_fallback_read(const char *path, int max, int *files)
+{
+	struct reader rd = { json_array(), max };
+
+	if (replay_lines(path, files, read_one, &rd) < 0) {
+		json_decref(rd.recs);
+		return NULL;
+	}
+	return rd.recs;
+}
+
+struct replayer {
+	struct rds *r;
+	struct audit_replay_stats *st;
+};
+
+/* A string member of rec, or NULL. */
+static const char *member(json_t *rec, const char *k)
+{
+	json_t *v = json_object_get(rec, k);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int replay_one(void *ctx, const char *line, size_t len)
+{
+	struct replayer *rp = ctx;
+	json_t *rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *kind, *args[2 * 5 + 4];
+	char hex[65], *marker = NULL, *keys[4] = { NULL, NULL, NULL, NULL }, *json = NULL;
+	const char *call_key = "";
+	int nkeys = 0, rc = -1;
+	redisReply *rep = NULL;
+
+	if (!json_is_object(rec)) {
+		rp->st->skipped++;
+		rc = 0;
+		goto out;
+	}
+	kind = member(rec, "kind");
+	if (kind && strcmp(kind, "rejected") == 0) {
+		keys[nkeys++] = audit_stream_key("rejected", NULL);
+	} else {
+		const char *sid = member(rec, "call_sid"), *biz = member(rec, "business_id");
+		keys[nkeys++] = audit_stream_key("all", NULL);
+		if (kind && strcmp(kind, "error") == 0)
+			keys[nkeys++] = audit_stream_key("errors", NULL);
+		if (sid && (keys[nkeys] = audit_stream_key("call", sid))[0]) {
+			call_key = keys[nkeys++];
+		} else {
+			free(keys[nkeys]);
+			keys[nkeys] = NULL;
+		}
+		if (biz && (keys[nkeys] = audit_stream_key("business", biz))[0]) {
+			nkeys++;
+		} else {
+			free(keys[nkeys]);
+			keys[nkeys] = NULL;
+		}
+	}
+	json_object_set_new(rec, "replayed", json_true());
+	json = json_dumps(rec, JSON_COMPACT);
+	if (json == NULL || util_sha256_hex(line, len, hex) < 0)
+		abort();
+	hex[32] = '\0';
+	marker = xasprintf(AUDIT_REPLAY_MARKER_PREFIX "%s", hex);
+	args[0] = marker;
+	for (int i = 0; i < nkeys; i++)
+		args[1 + i] = keys[i];
+	args[1 + nkeys] = AUDIT_REPLAY_TTL_S;
+	args[2 + nkeys] = json;
+	args[3 + nkeys] = call_key;
+	args[4 + nkeys] = AUDIT_CALL_TTL;
+	for (int i = 0; i < nkeys; i++)
+		args[5 + nkeys + i] = audit_stream_maxlen(keys[i]);
+	rep = rds_eval(rp->r, replay_lua, 1 + nkeys, 5 + 2 * nkeys, args, NULL);
+	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
+		goto out;
+	if (rep->integer == 1)
+		rp->st->added++;
+	else
+		rp->st->already++;
+	rc = 0;
+out:
+	if (rep)
+		freeReplyObject(rep);
+	for (int i = 0; i < 4; i++)
+		free(keys[i]);
+	free(marker);
+	free(json);
+	json_decref(rec);
+	return rc;
+}
+
+/* See audit_replay.h. */
+int audit_replay(struct rds *r, const char *path, struct audit_replay_stats *st)
+{
+	struct replayer rp = { r, st };
+
+	memset(st, 0, sizeof(*st));
+	return replay_lines(path, &st->files, replay_one, &rp);
+}
