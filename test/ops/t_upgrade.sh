@@ -122,6 +122,7 @@ ln -s "$REL/A" "$PREFIX/current"
 export RINGFENCE_ROOT=$PREFIX/current RINGFENCE_BIN=$PREFIX/current/bin/ringfence
 stack_start || tap_done
 STACK=$ROOT/deploy/stack
+STACK_DIR_LOG=$RINGFENCE_STACK_DIR/log
 check "the scheduler starts on A" "$STACK" scheduler-start
 check "a worker starts on A" "$STACK" worker-start
 check "pool, scheduler and worker run A" runs_release A
@@ -206,6 +207,23 @@ grep -q '901_upgrade_contract.sql' "$OPS_TMP/check-$TAP_N.log" &&
 	not_ok "the refusal names the contract migration" "$OPS_TMP/check-$TAP_N.log"
 check "after the refusal: current is C" test "$(readlink -f "$PREFIX/current")" = "$REL/C"
 check "... and pool, scheduler and worker run C" runs_release C
+# current switched to B by hand, past deploy/rollback's refusal: the
+# reload's new workers (B's fcgi-worker) refuse to start, so the reload
+# fails and C's workers serve on.
+reload_into_b() {
+	local rc
+	ln -sfn "$REL/B" "$PREFIX/.t" && mv -T "$PREFIX/.t" "$PREFIX/current"
+	"$STACK" fcgi-reload
+	rc=$?
+	ln -sfn "$REL/C" "$PREFIX/.t" && mv -T "$PREFIX/.t" "$PREFIX/current"
+	return $rc
+}
+check_fails "a reload into B by hand (past the contract migration) fails" reload_into_b
+grep -q 'refusing to start' "$STACK_DIR_LOG/fcgi.log" &&
+	ok "... because B's new workers refuse to start" ||
+	not_ok "... because B's new workers refuse to start" "$STACK_DIR_LOG/fcgi.log"
+check "... and C's workers serve on" runs_release C
+check "... and answer GET /healthz" curl -fsS -o /dev/null "$RINGFENCE_PUBLIC_URL/healthz"
 for cmd in scheduler worker calsync fcgi; do
 	check_fails "release B's $cmd refuses to start against the contract migration" \
 		env RINGFENCE_ROOT="$REL/B" timeout 20 "$REL/B/bin/ringfence" $cmd
