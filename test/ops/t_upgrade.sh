@@ -12,6 +12,7 @@
 #             (deploy/release refuses to build it; copied from A by hand)
 #   C         B plus the contract migration 901_upgrade_contract.sql
 # The stack's pool, scheduler and worker run OPS_TMP/opt/current.
+# shellcheck disable=SC2317  # functions run through check/check_fails
 . "$ROOT/test/ops/lib.sh"
 
 PREFIX=$OPS_TMP/opt
@@ -58,7 +59,20 @@ runs_release() {
 		fi
 	done
 	[ "$n" -ge 3 ] || { echo "only $n processes found"; bad=1; }
-	return $bad
+	return "$bad"
+}
+
+# log_has "what" LOG PATTERN...: ok when LOG has a line matching each.
+log_has() {
+	local what=$1 log=$2 p
+	shift 2
+	for p in "$@"; do
+		if ! grep -q -- "$p" "$log"; then
+			not_ok "$what" "$log"
+			return
+		fi
+	done
+	ok "$what"
 }
 
 psql_q() {
@@ -131,9 +145,8 @@ check "pool, scheduler and worker run A" runs_release A
 # (deploy/backup's own 'backup' row is the one thing it may add.)
 before=$(psql_q "SELECT count(*) FROM deployment_events WHERE kind <> 'backup'")
 check_fails "deploy/upgrade to BAD stops" "$ROOT/deploy/upgrade" --stack --prefix "$PREFIX" "$REL/BAD"
-grep -q 'DROP COLUMN' "$OPS_TMP/check-$TAP_N.log" && grep -q 'nothing changed' "$OPS_TMP/check-$TAP_N.log" &&
-	ok "it names the DROP COLUMN and says nothing changed" ||
-	not_ok "it names the DROP COLUMN and says nothing changed" "$OPS_TMP/check-$TAP_N.log"
+log_has "it names the DROP COLUMN and says nothing changed" "$OPS_TMP/check-$TAP_N.log" \
+	'DROP COLUMN' 'nothing changed'
 unchanged_after_bad() {
 	[ "$(readlink -f "$PREFIX/current")" = "$REL/A" ] || { echo "current moved"; return 1; }
 	[ "$(psql_q "SELECT count(*) FROM schema_migrations WHERE version LIKE '900%'")" = 0 ] ||
@@ -192,9 +205,7 @@ fi
 # ---- contract migrations ---------------------------------------------------
 check_fails "migrate --check refuses a pending contract migration" \
 	env RINGFENCE_ROOT="$REL/C" "$REL/C/bin/ringfence" migrate --check
-grep -q '901_upgrade_contract.sql contract' "$OPS_TMP/check-$TAP_N.log" &&
-	ok "--check names the contract migration" ||
-	not_ok "--check names the contract migration" "$OPS_TMP/check-$TAP_N.log"
+log_has "--check names the contract migration" "$OPS_TMP/check-$TAP_N.log" '901_upgrade_contract.sql contract'
 check_fails "plain migrate does not apply a contract migration" \
 	env RINGFENCE_ROOT="$REL/C" "$REL/C/bin/ringfence" migrate
 check "migrate --contract applies it" env RINGFENCE_ROOT="$REL/C" "$REL/C/bin/ringfence" migrate --contract
@@ -202,9 +213,7 @@ check "deploy/upgrade to C" "$ROOT/deploy/upgrade" --stack --prefix "$PREFIX" "$
 check "pool, scheduler and worker run C" runs_release C
 check_fails "deploy/rollback to B (past the contract migration) is refused" \
 	"$ROOT/deploy/rollback" --stack --prefix "$PREFIX" B
-grep -q '901_upgrade_contract.sql' "$OPS_TMP/check-$TAP_N.log" &&
-	ok "the refusal names the contract migration" ||
-	not_ok "the refusal names the contract migration" "$OPS_TMP/check-$TAP_N.log"
+log_has "the refusal names the contract migration" "$OPS_TMP/check-$TAP_N.log" '901_upgrade_contract.sql'
 check "after the refusal: current is C" test "$(readlink -f "$PREFIX/current")" = "$REL/C"
 check "... and pool, scheduler and worker run C" runs_release C
 # current switched to B by hand, past deploy/rollback's refusal: the
@@ -219,9 +228,7 @@ reload_into_b() {
 	return $rc
 }
 check_fails "a reload into B by hand (past the contract migration) fails" reload_into_b
-grep -q 'refusing to start' "$STACK_DIR_LOG/fcgi.log" &&
-	ok "... because B's new workers refuse to start" ||
-	not_ok "... because B's new workers refuse to start" "$STACK_DIR_LOG/fcgi.log"
+log_has "... because B's new workers refuse to start" "$STACK_DIR_LOG/fcgi.log" 'refusing to start'
 check "... and C's workers serve on" runs_release C
 check "... and answer GET /healthz" curl -fsS -o /dev/null "$RINGFENCE_PUBLIC_URL/healthz"
 for cmd in scheduler worker calsync fcgi; do
