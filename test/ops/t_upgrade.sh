@@ -225,7 +225,7 @@ reload_into_b() {
 	"$STACK" fcgi-reload
 	rc=$?
 	ln -sfn "$REL/C" "$PREFIX/.t" && mv -T "$PREFIX/.t" "$PREFIX/current"
-	return $rc
+	return "$rc"
 }
 check_fails "a reload into B by hand (past the contract migration) fails" reload_into_b
 log_has "... because B's new workers refuse to start" "$STACK_DIR_LOG/fcgi.log" 'refusing to start'
@@ -250,10 +250,10 @@ check "release C's worker starts (the check is not a blanket refusal)" runs_unti
 # ---- pruning ---------------------------------------------------------------
 check "deploy/release --prune --keep 1" "$ROOT/deploy/release" --prefix "$PREFIX" --prune --keep 1
 pruned() {
-	local left
-	left=$(ls "$REL" | sort | tr '\n' ' ')
-	echo "left: $left"
-	[ -d "$REL/C" ] && [ -d "$REL/A" ] && [ "$(ls "$REL" | wc -l)" -le 3 ] &&
+	local left=()
+	mapfile -t left < <(find "$REL" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort)
+	echo "left: ${left[*]}"
+	[ -d "$REL/C" ] && [ -d "$REL/A" ] && [ "${#left[@]}" -le 3 ] &&
 		[ -e "$(readlink -f "$PREFIX/current")" ] && [ -e "$(readlink -f "$PREFIX/previous")" ]
 }
 check "pruning keeps current (C) and previous (A) and deletes the rest but the newest" pruned
