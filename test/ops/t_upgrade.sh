@@ -230,7 +230,7 @@ reload_into_b() {
 check_fails "a reload into B by hand (past the contract migration) fails" reload_into_b
 log_has "... because B's new workers refuse to start" "$STACK_DIR_LOG/fcgi.log" 'refusing to start'
 check "... and C's workers serve on" runs_release C
-check "... and answer GET /healthz" curl -fsS -o /dev/null "$RINGFENCE_PUBLIC_URL/healthz"
+check "... and answer GET /readyz" curl -fsS -o /dev/null "$RINGFENCE_PUBLIC_URL/readyz"
 for cmd in scheduler worker calsync fcgi; do
 	check_fails "release B's $cmd refuses to start against the contract migration" \
 		env RINGFENCE_ROOT="$REL/B" timeout 20 "$REL/B/bin/ringfence" $cmd
