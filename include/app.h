@@ -20,6 +20,8 @@ struct app {
 	struct rds *rds;
 	struct audit *audit;
 	struct engine *engine;
+	const char *monitoring;   /* RINGFENCE_MONITORING_ADDRESSES: CIDR blocks that may read
+	                             /healthz, /readyz and /metrics besides loopback; NULL: none */
 };
 
 /* Opens the connections handles (lazily connected) and loads the flows.

@@ -85,6 +85,9 @@ enum route_render {
 	                             or a 303 to out->redirect */
 	ROUTE_RENDER_ASSET,       /* a static file: out->page_body as is, of type
 	                             out->asset_type, cacheable (page_static_handle) */
+	ROUTE_RENDER_TEXT,        /* out->page_body as is, of type out->asset_type (a
+	                             status code from out->status), never cached: the
+	                             liveness check, the metrics */
 };
 
 enum route_body {

@@ -1,4 +1,5 @@
 -- ringfence schema, version 24: what operations read (issue 12).
+-- phase: expand
 --
 --   process_heartbeats   one row per long-running process (scheduler,
 --                        worker, calsync, the FastCGI pool's master),

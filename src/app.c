@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "db.h"
 #include "engine.h"
+#include "metrics.h"
 #include "fcgi.h"
 #include "rds.h"
 #include "routes.h"
@@ -28,6 +29,10 @@ int app_init(struct app *app, char *err, size_t errlen)
 	/* RINGFENCE_NOW, for every route alike (app_main checked it). */
 	if (clock_init(&app->cfg, err, errlen) < 0)
 		goto out;
+	app->monitoring = getenv("RINGFENCE_MONITORING_ADDRESSES");
+	if (metrics_addr_list_check(app->monitoring, err, errlen) < 0)
+		goto out;
+	metrics_open(app->cfg.run_dir, METRICS_FCGI);
 	app->db = db_open(app->cfg.database_url);
 	app->rds = rds_open(app->cfg.redis_url);
 	if (app->rds == NULL) {
@@ -86,7 +91,9 @@ static void usage(FILE *out)
 		"points at now and retires the old ones once the new are ready.\n"
 		"\n"
 		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_REDIS_URL, RINGFENCE_PUBLIC_URL,\n"
-		"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.\n");
+		"TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.  RINGFENCE_MONITORING_ADDRESSES (optional):\n"
+		"address blocks besides loopback that may read /healthz, /readyz and /metrics\n"
+		"(\"10.0.0.0/8, fd00::/8\"); anyone else gets 404 there.\n");
 }
 
 /* The web application as a pool service: one struct app per worker. */
@@ -148,7 +155,9 @@ int app_main(int argc, char **argv)
 		}
 	}
 	if (config_load(&cfg, CFG_NEED_DB | CFG_NEED_REDIS | CFG_NEED_PUBLIC_URL | CFG_NEED_TWILIO,
-		    err, sizeof(err)) < 0 || clock_init(&cfg, err, sizeof(err)) < 0) {
+		    err, sizeof(err)) < 0 || clock_init(&cfg, err, sizeof(err)) < 0 ||
+		metrics_addr_list_check(getenv("RINGFENCE_MONITORING_ADDRESSES"), err,
+			sizeof(err)) < 0) {
 		fprintf(stderr, "ringfence fcgi: %s\n", err);
 		return 1;
 	}

@@ -9,7 +9,9 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "heartbeat.h"
 #include "log.h"
+#include "metrics.h"
 #include "rds.h"
 #include "reminders.h"
 #include "util.h"
@@ -1035,6 +1037,9 @@ static void idle(int seconds)
 		;
 }
 
+/* The sync's heartbeat: a feed's poll can take a while (fetch and parse). */
+#define CALSYNC_BEAT_S 60
+
 int calsync_main(int argc, char **argv)
 {
 	struct calsync_opts o;
@@ -1046,7 +1051,9 @@ int calsync_main(int argc, char **argv)
 	char err[512];
 	long feed = 0, v;
 	int once = 0, rc = 1, failed = 0;
+	struct heartbeat hb;
 
+	memset(&hb, 0, sizeof(hb));
 	calsync_default_opts(&o);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -1105,8 +1112,14 @@ int calsync_main(int argc, char **argv)
 	if (!once)
 		log_info("calsync: started, feeds polled every %d s, horizon %d days%s", o.poll_s,
 			o.horizon_days, cfg.now ? " (clock fixed by RINGFENCE_NOW)" : "");
+	if (!once) {
+		metrics_open(cfg.run_dir, METRICS_CALSYNC);
+		heartbeat_init(&hb, db, "calsync", CALSYNC_BEAT_S);
+	}
 	while (!cli_stopping()) {
 		long long id = calsync_claim(db, clock_now_s());
+		if (!once)
+			heartbeat_beat(&hb, id < 0 ? HEARTBEAT_ERROR : HEARTBEAT_OK, db_last_error(db));
 		if (id < 0) {
 			log_error("calsync: claiming a feed: %s", db_last_error(db));
 			if (once) {
@@ -1133,8 +1146,10 @@ int calsync_main(int argc, char **argv)
 				r.error[0] ? ": " : "", r.error);
 	}
 	rc = once && failed ? 1 : 0;
-	if (!once)
+	if (!once) {
+		heartbeat_stop(&hb);
 		log_info("calsync: stopped");
+	}
 out:
 	db_close(db);
 	audit_close(au);

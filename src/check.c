@@ -8,6 +8,7 @@
 #include "actions.h"
 #include "diag.h"
 #include "flow.h"
+#include "migrate.h"
 #include "twiml.h"
 #include "util.h"
 #include "wording.h"
@@ -608,6 +609,18 @@ int check_main(int argc, char **argv)
 		fprintf(stderr, "ringfence check: no state_tables directory in %s\n", root);
 		rc = 1;
 		goto out;
+	}
+	if (nflows == 0) {
+		/* The migrations' phase lines and the expand lint (sql/). */
+		char *sql = xasprintf("%s/sql", root);
+		struct stat sb;
+		if (stat(sql, &sb) == 0) {
+			int m = migrate_lint_dir(sql, stdout);
+			m = m < 0 ? 1 : m;
+			st.problems += m;
+			n += m;
+		}
+		free(sql);
 	}
 	printf("check: %d flows, %d states, %d problems\n", st.flows, st.states, st.problems);
 	rc = n == 0 ? 0 : 1;

@@ -1,5 +1,6 @@
 /* config: environment variables, validated once at start. */
 #include "config.h"
+#include "metrics.h"
 #include "allowlist.h"
 #include "calsync.h"
 #include "rds.h"
@@ -214,7 +215,7 @@ static const char *const known_vars[] = {
 	"RINGFENCE_BIN", "RINGFENCE_NGINX_PORT", "RINGFENCE_PG_PORT", "RINGFENCE_REDIS_PORT",
 	"RINGFENCE_SIM_PORT", "RINGFENCE_SMTP_PORT", "RINGFENCE_UPDATE_GOLDEN",
 	"RINGFENCE_MAKE_RUN_WAIT", "RINGFENCE_OPS_TIMEOUT", "RINGFENCE_DEMO_USER",
-	"RINGFENCE_DEMO_BUSINESS_ID", "RINGFENCE_REDIS_PASSWORD", "RINGFENCE_UPGRADE_LOAD_SECONDS",
+	"RINGFENCE_DEMO_BUSINESS_ID", "RINGFENCE_UPGRADE_LOAD_SECONDS",
 };
 /* Prefixes of the tools' own variables: never warned about. */
 static const char *const tool_prefixes[] = { "RINGFENCE_TEST_", "RINGFENCE_STACK_" };
@@ -499,6 +500,9 @@ static int check_others(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "RINGFENCE_LOG must be debug, info, warn or error, not '%.20s'", v);
 		return -1;
 	}
+	v = env_str("RINGFENCE_MONITORING_ADDRESSES");
+	if (v && metrics_addr_list_check(v, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "db.h"
 #include "arena.h"
 #include "log.h"
+#include "metrics.h"
 #include "secret.h"
 #include "util.h"
 
@@ -30,6 +31,7 @@ struct db {
 	char sqlstate[6];
 	char error[512];
 	int down_logged;        /* log an outage once, not per statement */
+	int connected_before;   /* a connection after this one is a reconnect (metrics) */
 };
 
 struct db *db_open(const char *conninfo)
@@ -148,6 +150,7 @@ int db_connect(struct db *db)
 			log_error("db: cannot connect: %s", db->error);
 		db->down_logged = 1;
 		db_drop(db);
+		metrics_db_error();
 		return -1;
 	}
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
@@ -165,6 +168,9 @@ int db_connect(struct db *db)
 		return -1;
 	}
 	PQclear(res);
+	if (db->connected_before)
+		metrics_db_reconnect();
+	db->connected_before = 1;
 	if (db->down_logged)
 		log_info("db: connected again");
 	db->down_logged = 0;
@@ -185,6 +191,7 @@ static PGresult *db_result(struct db *db, PGresult *res, const char *what)
 		db->conn ? PQerrorMessage(db->conn) : "no connection");
 	if (res)
 		PQclear(res);
+	metrics_db_error();
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		log_error("db: connection lost during %s: %s", what, db->error);
 		db_drop(db);

@@ -15,6 +15,7 @@
 #include "multipart.h"
 #include "page.h"
 #include "session.h"
+#include "metrics.h"
 #include "signature.h"
 #include "twiml.h"
 #include "util.h"
@@ -276,6 +277,12 @@ static void render(struct app *app, const struct route *r, const struct route_in
 	case ROUTE_RENDER_ASSET:
 		render_asset(app, in, out, res);
 		break;
+	case ROUTE_RENDER_TEXT:
+		res->status = out->status ? out->status : 200;
+		res->content_type = out->asset_type;
+		buf_reset(&res->body);
+		buf_append(&res->body, out->page_body.data, out->page_body.len);
+		break;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(out->set_cookie); i++)
 		if (out->set_cookie[i])
@@ -308,6 +315,11 @@ static void method_not_allowed(const struct route *r, struct http_request *req, 
 		page_error(out, 405, "This action is not available here",
 			arena_printf(req->arena, "This address does not take a %.16s request; "
 				"nothing was changed.", req->method));
+		break;
+	case ROUTE_RENDER_TEXT:
+		out->status = 405;
+		out->asset_type = "text/plain; charset=utf-8";
+		buf_puts(&out->page_body, "method not allowed\n");
 		break;
 	case ROUTE_RENDER_HTML: {
 		static const char *const f[] = { "title", "Method not allowed", "message",
@@ -996,6 +1008,9 @@ answer:
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {
 		audit_webhook(app, req, res, &st, &out);
+		metrics_webhook(req->path, !handled ? MW_INVALID : out.replay ? MW_REPLAY
+			: out.error == NULL ? MW_TRANSITION
+			: strncmp(db_last_sqlstate(app->db), "08", 2) == 0 ? MW_DB_DOWN_APOLOGY : MW_ERROR);
 	} else if (r->auth == ROUTE_AUTH_API_KEY) {
 		/* Only an authenticated request is recorded in full, under
 		 * its business; anything else is a summary. */
@@ -1013,6 +1028,8 @@ answer:
 done:
 	if (refused)
 		audit_summary(app, req, res->status, refused, st.nfields);
+	if (r && r->auth == ROUTE_AUTH_TWILIO)
+		metrics_webhook(req->path, res->status == 403 ? MW_REJECTED_SIGNATURE : MW_INVALID);
 out:
 	json_decref(body);
 	outcome_free(&out);

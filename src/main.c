@@ -35,6 +35,31 @@ static int migrate_main(int argc, char **argv)
 	return migrate_command(argc, argv, "ringfence migrate", "sql", NULL);
 }
 
+/* The long-running commands start only when the database holds no
+ * contract migration newer than this release (migrate_guard); --help
+ * needs no database. */
+static int guarded(int (*fn)(int, char **), int argc, char **argv)
+{
+	char prog[64];
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return fn(argc, argv);
+	snprintf(prog, sizeof(prog), "ringfence %s", argv[0]);
+	if (migrate_guard(prog) < 0)
+		return 1;
+	return fn(argc, argv);
+}
+
+static int fcgi_main(int argc, char **argv) { return guarded(app_main, argc, argv); }
+static int scheduler_guarded(int argc, char **argv) { return guarded(scheduler_main, argc, argv); }
+static int worker_guarded(int argc, char **argv) { return guarded(worker_main, argc, argv); }
+static int calsync_guarded(int argc, char **argv) { return guarded(calsync_main, argc, argv); }
+/* A reload's new workers run the release RINGFENCE_ROOT resolves to:
+ * each checks too, so that a reload into a release older than a contract
+ * migration fails and the old workers serve on. */
+static int fcgi_worker_guarded(int argc, char **argv) { return guarded(app_worker_main, argc, argv); }
+
 /* Prints each record of recs, one compact JSON object per line. */
 static void audit_print(json_t *recs)
 {
@@ -189,12 +214,12 @@ static int audit_main(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "fcgi", app_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
+	{ "fcgi", fcgi_main, "serve the web application (FastCGI pool, under spawn-fcgi -n)" },
 	{ "fcgi-reload", fcgi_reload_main, "reload the FastCGI pool into the current release without dropping a request" },
-	{ "fcgi-worker", app_worker_main, NULL },
-	{ "scheduler", scheduler_main, "queue the reminders due now (advisory-locked ticks, never backfills)" },
-	{ "worker", worker_main, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
-	{ "calsync", calsync_main, "poll the businesses' calendar feeds into appointments (held for approval past the mass-change guard)" },
+	{ "fcgi-worker", fcgi_worker_guarded, NULL },
+	{ "scheduler", scheduler_guarded, "queue the reminders due now (advisory-locked ticks, never backfills)" },
+	{ "worker", worker_guarded, "claim and send due reminders (one send function: allow-list, limits, failsafe)" },
+	{ "calsync", calsync_guarded, "poll the businesses' calendar feeds into appointments (held for approval past the mass-change guard)" },
 	{ "migrate", migrate_main, "apply pending database migrations" },
 	{ "failsafe", failsafe_main, "show, trip or resume the global outbound failsafe" },
 	{ "doctor", doctor_main, "check this deployment end to end: configuration, database, Redis, Twilio and the numbers' webhooks, public URL, audio, processes" },

@@ -1,6 +1,7 @@
 /* rds: one Redis connection per process, reconnecting after failure. */
 #include "rds.h"
 #include "log.h"
+#include "metrics.h"
 #include "secret.h"
 #include "util.h"
 
@@ -39,6 +40,7 @@ struct rds {
 	pid_t pid;              /* process that opened ctx */
 	long long failed_at;    /* monotonic ms of the last failed connect, or 0 */
 	int down;               /* an outage is in progress and was logged */
+	int connected_before;   /* a connection after this one is a reconnect (metrics) */
 	int reply_error;        /* the last failure was an error reply */
 	char error[256];
 };
@@ -284,6 +286,7 @@ static void rds_set_error(struct rds *r, const char *what, const char *msg, size
 static void rds_outage(struct rds *r)
 {
 	r->reply_error = 0;
+	metrics_redis_error();
 	if (!r->down && !r->quiet)
 		log_error("redis: %s unavailable: %s", r->endpoint, r->error);
 	r->down = 1;
@@ -391,6 +394,9 @@ int rds_connect(struct rds *r)
 			goto out;
 		}
 	}
+	if (r->connected_before)
+		metrics_redis_reconnect();
+	r->connected_before = 1;
 	r->pid = getpid();
 	r->failed_at = 0;
 	rc = 0;

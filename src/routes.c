@@ -1,5 +1,5 @@
 /* routes: the one route table of the FastCGI application, and the
- * handler that needs no module of its own (health).
+ * handlers that need no module of their own (liveness, readiness, metrics).
  *
  * Every request is matched against this table, top to bottom, by
  * dispatch() (src/dispatch.c), which does the authentication,
@@ -21,6 +21,7 @@
 #include "dash_account.h"
 #include "dash_operator.h"
 #include "arena.h"
+#include "buf.h"
 #include "dash_clients.h"
 #include "dash_import.h"
 #include "dash_inbox.h"
@@ -29,6 +30,7 @@
 #include "dash_decisions.h"
 #include "dash_timeline.h"
 #include "dispatch.h"
+#include "metrics.h"
 #include "doctor.h"
 #include "failsafe.h"
 #include "greeting.h"
@@ -62,7 +64,7 @@ static long long info_field(const char *info, const char *name)
 	return v;
 }
 
-/* Redis's memory as /healthz shows it: used and max bytes and
+/* Redis's memory as /readyz shows it: used and max bytes and
  * "pressure": "ok" (under 80% of maxmemory), "high" (80% or more: audit
  * writes soon fail over to the fallback log and the ready queue with
  * them), or "unbounded" (no maxmemory: Redis grows until the host runs
@@ -95,49 +97,85 @@ static json_t *health_redis_memory(struct app *app)
 	return j;
 }
 
-/* GET /healthz: 200 when PostgreSQL and Redis both answer and the
- * failsafe is armed, else 503 with the reason ("failsafe": "tripped:
- * <reason>"), for load balancers and the operator at 3 AM.  It also
- * shows Redis's memory ("redis_memory", health_redis_memory), which does
- * not change the status. */
+/* GET /healthz: liveness.  200 "ok" whenever this process answers; no
+ * database or Redis call, so that a slow dependency never gets a serving
+ * process restarted. */
 static void health_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
+	(void)app;
+	(void)in;
+	buf_puts(&out->page_body, "ok\n");
+	out->asset_type = "text/plain; charset=utf-8";
+}
+
+/* GET /readyz: readiness, "can serve webhooks": 200 when the call flows
+ * are loaded and PostgreSQL answers, else 503, with the reasons.  Redis
+ * down is not unready (webhooks still work, the audit goes to the
+ * fallback log), nor is a tripped failsafe (webhooks must still be
+ * answered): both are named, the failsafe without its reason, which is
+ * the operator's page's only.  Redis's memory (health_redis_memory) does
+ * not change the status either. */
+static void ready_handle(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	const char *missing = metrics_flow_missing(app);
 	PGresult *pg = db_exec(app->db, "SELECT 1", 0, NULL);
 	const char *argv[] = { "PING" };
-	redisReply *r = rds_command(app->rds, 1, argv, NULL);
-	int db_ok = pg != NULL, redis_ok = r != NULL, tripped = -1;
-	char reason[512] = "";
-	const char *failsafe;
-	json_t *j;
+	redisReply *r;
+	int db_ok = pg != NULL, redis_ok, flows_ok = missing == NULL, tripped = -1;
+	json_t *j, *why = json_array();
 
+	(void)in;
 	if (pg)
 		PQclear(pg);
+	if (missing)
+		json_array_append_new(why, json_sprintf("call flows not loaded: %s", missing));
+	if (!db_ok)
+		json_array_append_new(why, json_string("PostgreSQL does not answer"));
+	r = rds_command(app->rds, 1, argv, NULL);
+	redis_ok = r != NULL;
 	if (r)
 		freeReplyObject(r);
-	/* A tripped failsafe is an outage of everything outbound. */
 	if (db_ok)
-		tripped = failsafe_tripped(app->db, reason, sizeof(reason));
-	failsafe = tripped == 1 ? arena_printf(in->req->arena, "tripped: %s", reason)
-		: tripped == 0 ? "armed" : "unknown";
-	out->status = (db_ok && redis_ok && tripped == 0) ? 200 : 503;
-	j = json_pack("{s:s, s:s, s:s, s:s}", "status", out->status == 200 ? "ok" : "degraded",
-		"database", db_ok ? "ok" : "unavailable", "redis", redis_ok ? "ok" : "unavailable",
-		"failsafe", failsafe);
+		tripped = failsafe_tripped(app->db, NULL, 0); /* its reason is not shown here */
+	out->status = (db_ok && flows_ok) ? 200 : 503;
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", out->status == 200 ? "ready" : "unready",
+		"flows", flows_ok ? "loaded" : "missing",
+		"database", db_ok ? "ok" : "unavailable",
+		"redis", redis_ok ? "ok" : "down (audit to the fallback log)",
+		"failsafe", tripped == 1 ? "tripped (nothing is sent; see the operator's page)"
+			: tripped == 0 ? "armed" : "unknown");
 	if (j && redis_ok) {
 		json_t *mem = health_redis_memory(app);
 		if (mem)
 			json_object_set_new(j, "redis_memory", mem);
 	}
+	if (j && json_array_size(why) > 0)
+		json_object_set(j, "reasons", why);
+	json_decref(why);
 	out->json = j;
 	out->json_spaced = 1;
+}
+
+/* GET /metrics: the Prometheus exposition (metrics.h). */
+static void metrics_handle(struct app *app, const struct route_input *in, struct outcome *out)
+{
+	(void)in;
+	metrics_render(app, &out->page_body);
+	out->asset_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
 #define FIELDS(t) t, ARRAY_LEN(t)
 #define NO_FIELDS NULL, 0
 
 const struct route routes_table[] = {
-	{ "GET", "/healthz", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+	/* Liveness, readiness and metrics: local and monitoring addresses
+	 * only (routes_dispatch). */
+	{ "GET", "/healthz", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_TEXT,
 		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, health_handle, NO_FIELDS },
+	{ "GET", "/readyz", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, ready_handle, NO_FIELDS },
+	{ "GET", "/metrics", NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_TEXT,
+		ROUTE_BODY_NONE, 0, NO_FIELDS, NO_FIELDS, 0, metrics_handle, NO_FIELDS },
 	/* `ringfence doctor`'s proof that RINGFENCE_PUBLIC_URL reaches this
 	 * deployment: no storage, constant cost. */
 	{ "GET", DOCTOR_PATH, NULL, VALID_TEXT, ROUTE_AUTH_NONE, ROUTE_RENDER_JSON,
@@ -472,7 +510,18 @@ const struct route routes_table[] = {
 };
 const size_t routes_count = ARRAY_LEN(routes_table);
 
+/* Answers req; /healthz, /readyz and /metrics only to loopback and
+ * RINGFENCE_MONITORING_ADDRESSES (anyone else gets the 404 of an unknown
+ * path, from the catch-all row), so that an nginx that lets them through
+ * still leaks nothing.  Every answer is counted (metrics.h). */
 void routes_dispatch(struct app *app, struct http_request *req, struct http_response *res)
 {
-	dispatch(app, routes_table, routes_count, req, res);
+	enum metrics_route kind = metrics_route_of(req->path);
+	long long start_us = metrics_now_us();
+
+	if (kind == MR_HEALTH && !metrics_addr_allowed(app->monitoring, req->remote_addr))
+		dispatch(app, &routes_table[routes_count - 1], 1, req, res);
+	else
+		dispatch(app, routes_table, routes_count, req, res);
+	metrics_http(kind, res->status, metrics_now_us() - start_us);
 }

@@ -4,7 +4,9 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "heartbeat.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 #include "rds.h"
 #include "util.h"
@@ -226,6 +228,8 @@ int scheduler_main(int argc, char **argv)
 	struct rds *r = NULL;
 	char err[512];
 	int once = 0, interval = SCHEDULER_DEFAULT_INTERVAL, rc = 1;
+	struct heartbeat hb;
+	long long pruned_ms = -3600 * 1000LL;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -264,18 +268,32 @@ int scheduler_main(int argc, char **argv)
 		log_info("scheduler: started, a tick every %d s%s", interval,
 			cfg.now ? " (clock fixed by RINGFENCE_NOW)" : "");
 	rc = 0;
+	metrics_open(cfg.run_dir, METRICS_SCHEDULER);
+	heartbeat_init(&hb, db, "scheduler", interval);
+	if (!once)
+		heartbeat_notify("READY=1");
 	while (!cli_stopping()) {
 		struct scheduler_tick t;
 		int trc = scheduler_run_tick(db, r, clock_now_s(), &t);
 		scheduler_log_tick(trc, &t);
+		if (!once) {
+			heartbeat_notify("WATCHDOG=1");
+			heartbeat_beat(&hb, trc > 0 ? HEARTBEAT_TICK : trc == 0 ? HEARTBEAT_OK
+				: HEARTBEAT_ERROR, t.error);
+			if (util_now_ms() - pruned_ms >= 3600 * 1000LL && heartbeat_prune(db) >= 0)
+				pruned_ms = util_now_ms();
+		}
 		if (once) {
 			rc = trc < 0 ? 1 : 0;
 			break;
 		}
 		scheduler_sleep(interval);
 	}
-	if (!once)
+	if (!once) {
+		heartbeat_notify("STOPPING=1");
+		heartbeat_stop(&hb);
 		log_info("scheduler: stopped");
+	}
 out:
 	db_close(db);
 	rds_close(r);

@@ -11,6 +11,7 @@
 #include "inbox.h"
 #include "log.h"
 #include "db.h"
+#include "metrics.h"
 #include "valid.h"
 #include "wording.h"
 
@@ -423,6 +424,8 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 			"%s from %s to %s received but could not be recorded: %s",
 			stop ? "opt-out keyword" : "text", from, to, db_last_error(app->db));
 		log_error("sms: %s", out->error);
+		if (stop)
+			metrics_optout_unrecorded(); /* pages: the client may be contacted again */
 		return;
 	}
 	out->replay = text_id == NULL;

@@ -7,7 +7,9 @@
 #include "config.h"
 #include "db.h"
 #include "flow.h"
+#include "heartbeat.h"
 #include "log.h"
+#include "metrics.h"
 #include "office_mail.h"
 #include "proc_pool.h"
 #include "outbound.h"
@@ -29,6 +31,9 @@
 
 #define WORKER_MAX_CONCURRENCY 64
 #define WORKER_FLOW "reminder_call"
+
+/* A worker's heartbeat: at most this often, and each loop is shorter. */
+#define WORKER_BEAT_S 10
 
 /* The claim: one statement calling reminder_claim (sql/006_limits.sql),
  * which re-validates with reminder_block, counts the contact limits under
@@ -196,10 +201,13 @@ static void sleep_ms(long ms)
 
 /* One pass of the office's email (office_mail.h); a line when it did
  * anything. */
-static void run_office_mail(const struct outbound_ctx *ctx)
+static void run_office_mail(const struct outbound_ctx *ctx, struct heartbeat *hb)
 {
 	struct office_mail_stats st;
-	if (office_mail_pass(ctx, clock_now_s(), &st) == 0 &&
+	int rc = office_mail_pass(ctx, clock_now_s(), &st);
+
+	heartbeat_beat(hb, rc == 0 ? HEARTBEAT_OK : HEARTBEAT_ERROR, db_last_error(ctx->db));
+	if (rc == 0 &&
 		(st.sent || st.failed || st.unknown || st.blocked || st.held || st.skipped || st.lost))
 		log_info("office mail: %d sent, %d failed, %d unknown, %d blocked, %d held,"
 			 " %d skipped, %d lost", st.sent, st.failed, st.unknown, st.blocked, st.held,
@@ -210,8 +218,13 @@ static void run_reconcile(const struct config *cfg, struct db *db, struct audit 
 	struct arena *job)
 {
 	struct reconcile_stats st;
-	if (reconcile_run(cfg, db, au, job, clock_now_s(), &st) == 0 &&
-		(st.expired || st.placed || st.not_placed))
+	if (reconcile_run(cfg, db, au, job, clock_now_s(), &st) < 0)
+		return;
+	metrics_reconcile(MRC_EXPIRED, st.expired);
+	metrics_reconcile(MRC_PLACED, st.placed);
+	metrics_reconcile(MRC_NOT_PLACED, st.not_placed);
+	metrics_reconcile(MRC_STILL_UNKNOWN, st.still_unknown);
+	if ((st.expired || st.placed || st.not_placed))
 		log_info("reconcile: %d expired, %d placed, %d not placed, %d still unknown",
 			st.expired, st.placed, st.not_placed, st.still_unknown);
 }
@@ -236,7 +249,11 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 	char name[64], host[48] = "";
 	long long last_reconcile = 0, last_office_mail = 0;
 	int rc = 0, redis_down = 0;
+	struct heartbeat hb, hb_mail;
 
+	metrics_open(cfg->run_dir, METRICS_WORKER);
+	heartbeat_init(&hb, db, "worker", WORKER_BEAT_S);
+	heartbeat_init(&hb_mail, db, "office-mail", OFFICE_MAIL_INTERVAL_S);
 	gethostname(host, sizeof(host) - 1);
 	snprintf(name, sizeof(name), "%s:%d", host, (int)getpid());
 	while (!cli_stopping()) {
@@ -246,6 +263,12 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		int got, claimed;
 
 		arena_reset(job);
+		if (!o->once) {
+			/* systemd's watchdog (NotifyAccess=all: any process of the pool). */
+			heartbeat_notify("WATCHDOG=1");
+			heartbeat_beat(&hb, redis_down ? HEARTBEAT_ERROR : HEARTBEAT_ALIVE,
+				redis_down ? "Redis does not answer: nothing is taken" : NULL);
+		}
 		if (index == 0 && !o->once && now_ms - last_reconcile >= o->reconcile_s * 1000LL) {
 			run_reconcile(cfg, db, au, job);
 			arena_reset(job);
@@ -254,7 +277,7 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		/* The office's email: the first process, every few seconds. */
 		if (index == 0 && !o->once &&
 			now_ms - last_office_mail >= OFFICE_MAIL_INTERVAL_S * 1000LL) {
-			run_office_mail(&ctx);
+			run_office_mail(&ctx, &hb_mail);
 			arena_reset(job);
 			last_office_mail = now_ms;
 		}
@@ -284,7 +307,12 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		crash_point("after_pop");
 		claimed = worker_claim(db, job, id, clock_now_s(), name, o->lease_s, cfg->from_number,
 			&lim, &at, &reason);
+		metrics_claim(claimed < 0 ? MCL_ERROR : claimed == WORKER_DROPPED ? MCL_DROPPED
+			: claimed == WORKER_HELD ? MCL_HELD : claimed == WORKER_DEFERRED ? MCL_DEFERRED
+			: claimed == WORKER_SKIPPED ? MCL_SKIPPED : MCL_CLAIMED);
 		if (claimed < 0) {
+			if (!o->once)
+				heartbeat_beat(&hb, HEARTBEAT_ERROR, db_last_error(db));
 			if (reason[0])
 				log_error("worker: %s", reason);
 			log_error("worker: cannot claim reminder %lld (database: %s); dropped, the"
@@ -310,12 +338,15 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 			continue;
 		}
 		if (claimed == WORKER_DEFERRED || claimed == WORKER_SKIPPED) {
+			metrics_limit_refusal(reason);
 			outbound_over_limit(&ctx, &at, claimed == WORKER_SKIPPED, reason);
 			continue;
 		}
 		crash_point("after_claim");
-		outbound_send(&ctx, &at, clock_now_s());
+		metrics_contact(at.channel, (int)outbound_send(&ctx, &at, clock_now_s()));
 	}
+	heartbeat_stop(&hb_mail);
+	heartbeat_stop(&hb);
 	arena_free(job);
 	audit_close(au);
 	rds_close(r);
@@ -493,6 +524,8 @@ int worker_main(int argc, char **argv)
 	pp.ctx = &wp;
 	pp.what = worker_pool_what;
 	pp.respawn = !o.once;
+	if (!o.once)
+		heartbeat_notify("READY=1");
 	if (proc_pool_run(&pp, &rep) < 0)
 		goto out;
 	rc = !rep.stopped && (rep.failed > 0 || rep.fork_failed > 0) ? 1 : 0;

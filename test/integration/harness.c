@@ -1531,18 +1531,40 @@ int hx_fcgi_pids(struct hx_pids *p)
 	return p->master > 0 ? 0 : -1;
 }
 
+double hx_metric(const char *series)
+{
+	struct hx_response rs;
+	size_t n = strlen(series);
+	double v = -1;
+
+	if (hx_get("/metrics", &rs) == 0 && rs.status == 200) {
+		const char *p = buf_str(&rs.body);
+		while (p && *p) {
+			if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+				v = strtod(p + n + 1, NULL);
+				break;
+			}
+			p = strchr(p, '\n');
+			if (p)
+				p++;
+		}
+	}
+	hx_response_free(&rs);
+	return v;
+}
+
 int hx_wait_healthy(long timeout_ms, char *err, size_t errlen)
 {
 	long long deadline = hx_now_ms() + timeout_ms;
 
 	for (;;) {
 		struct hx_response rs;
-		int rc = hx_get("/healthz", &rs);
+		int rc = hx_get("/readyz", &rs);
 		long status = rs.status;
 		if (rc < 0)
-			snprintf(err, errlen, "GET /healthz: %s", rs.error);
+			snprintf(err, errlen, "GET /readyz: %s", rs.error);
 		else
-			snprintf(err, errlen, "GET /healthz: HTTP %ld %.200s", status, buf_str(&rs.body));
+			snprintf(err, errlen, "GET /readyz: HTTP %ld %.200s", status, buf_str(&rs.body));
 		hx_response_free(&rs);
 		if (rc == 0 && status == 200)
 			return 0;

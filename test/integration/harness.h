@@ -432,7 +432,12 @@ struct hx_pids {
 };
 int hx_fcgi_pids(struct hx_pids *p);
 
-/* Polls GET /healthz until it answers 200, for at most timeout_ms.
+/* The value of one sample of GET /metrics, named in full as it is written
+ * ("ringfence_failsafe_tripped", "ringfence_scrape_errors{source=\"redis\"}"),
+ * or -1 when the page has no such line (or does not answer 200). */
+double hx_metric(const char *series);
+
+/* Polls GET /readyz until it answers 200, for at most timeout_ms.
  * Returns 0 once it did, -1 otherwise (the last status and body in err). */
 int hx_wait_healthy(long timeout_ms, char *err, size_t errlen);
 

@@ -382,16 +382,17 @@ static long long fallback_total(void)
 	return n;
 }
 
-/* Waits (bounded) until /healthz answers 200 several times in a row, so
- * that every worker has its Redis connection back. */
+/* Waits (bounded) until /readyz answers 200 with Redis "ok" several
+ * times in a row, so that every worker has its Redis connection back. */
 static int wait_healthy(void)
 {
 	int streak = 0;
 	long long deadline = hx_now_ms() + 30000;
 	while (streak < 12 && hx_now_ms() < deadline) {
 		struct hx_response rs;
-		hx_get("/healthz", &rs);
-		streak = rs.status == 200 ? streak + 1 : 0;
+		hx_get("/readyz", &rs);
+		streak = rs.status == 200 && strstr(buf_str(&rs.body), "\"redis\": \"ok\"")
+			? streak + 1 : 0;
 		hx_response_free(&rs);
 		if (streak == 0)
 			hx_sleep_ms(100);

@@ -3,7 +3,7 @@
  * (TWILIO_API_URL), mail to the stack's SMTP sink (RINGFENCE_SMTP_URL,
  * messages in RINGFENCE_STACK_DIR/mail/), both through the test-only
  * seam of outbound_test.h, and refusing to send without outbound_send's
- * grant; the Redis rate limits and pacer, and the failsafe with /healthz
+ * grant; the Redis rate limits and pacer, and the failsafe with /readyz and /metrics
  * and `ringfence failsafe`.
  *
  * Failsafe tests use time buckets far in the future, so counters of other
@@ -630,11 +630,12 @@ static int ringfence(const char *args, char **out)
 	return st;
 }
 
-static long healthz(char **body)
+/* GET /readyz: its status, and its body in *body (NULL: not wanted). */
+static long readyz(char **body)
 {
 	struct hx_response rs;
 	long status;
-	hx_get("/healthz", &rs);
+	hx_get("/readyz", &rs);
 	status = rs.status;
 	if (body)
 		*body = xstrdup(buf_str(&rs.body));
@@ -738,7 +739,8 @@ static void test_failsafe_spike(void **state)
 	c.failsafe_floor = 5;
 	c.failsafe_factor = 3;
 	assert_int_equal(failsafe_tripped(gdb, NULL, 0), 0);
-	assert_int_equal(healthz(NULL), 200);
+	assert_int_equal(readyz(NULL), 200);
+	assert_true(hx_metric("ringfence_failsafe_tripped") == 0);
 	/* Redis flushed between contacts: the count lives in PostgreSQL. */
 	for (int i = 0; i < 5; i++) {
 		fs_contacts_or_fail(t + i, 1);
@@ -763,9 +765,13 @@ static void test_failsafe_spike(void **state)
 	/* everyone is refused now, in any window */
 	assert_int_equal(failsafe_check_and_count(gdb, &c, t + 7200, reason, sizeof(reason)), 1);
 
-	assert_int_equal(healthz(&body), 503);
-	assert_non_null(strstr(body, "\"failsafe\": \"tripped: outbound volume"));
+	/* Tripped is not unready (webhooks are still answered): named in
+	 * /readyz, 1 in /metrics, its reason on the operator's page only. */
+	assert_int_equal(readyz(&body), 200);
+	assert_non_null(strstr(body, "\"failsafe\": \"tripped"));
+	assert_null(strstr(body, "outbound volume"));
 	free(body);
+	assert_true(hx_metric("ringfence_failsafe_tripped") == 1);
 	assert_int_equal(ringfence("failsafe status", &out), 3);
 	assert_non_null(strstr(out, "TRIPPED"));
 	assert_non_null(strstr(out, "by: automatic"));
@@ -789,15 +795,18 @@ static void test_failsafe_spike(void **state)
 		assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM failsafe_events WHERE event = 'resume'"
 						   " AND actor = 'Dana Ops' AND reason = $1", 1, p), 1);
 	}
-	assert_int_equal(healthz(NULL), 200);
+	assert_true(hx_metric("ringfence_failsafe_tripped") == 0);
 
 	/* by hand */
 	assert_int_equal(ringfence("failsafe trip --reason 'maintenance' --by tester", NULL), 0);
 	assert_int_equal(failsafe_check_and_count(gdb, &c, t + 20000, reason, sizeof(reason)), 1);
 	assert_string_equal(reason, "maintenance");
-	assert_int_equal(healthz(NULL), 503);
+	assert_true(hx_metric("ringfence_failsafe_tripped") == 1);
+	assert_int_equal(readyz(&body), 200);
+	assert_null(strstr(body, "maintenance"));
+	free(body);
 	assert_int_equal(failsafe_resume(gdb, "done", "tester"), 0);
-	assert_int_equal(healthz(NULL), 200);
+	assert_true(hx_metric("ringfence_failsafe_tripped") == 0);
 }
 
 /* The historical maximum grows from completed windows only, and a window

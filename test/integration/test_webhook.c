@@ -1241,8 +1241,8 @@ static void test_malformed_input(void **state)
 /* Services a test stopped; the teardown starts them again. */
 static int pg_stopped, redis_stopped;
 
-/* Waits (bounded) until the pool answers /healthz 200 several times in a
- * row, so that every worker has found its connections again before the
+/* Waits (bounded) until the pool answers /readyz 200 with Redis "ok"
+ * several times in a row, so that every worker has found its connections again before the
  * next test: a service that came back is only restored when the workers
  * use it.  0, or -1 when the pool did not recover in time. */
 static int wait_pool_healthy(void)
@@ -1255,15 +1255,16 @@ static int wait_pool_healthy(void)
 
 	while (streak < need && hx_now_ms() < deadline) {
 		struct hx_response rs;
-		hx_get("/healthz", &rs);
+		hx_get("/readyz", &rs);
 		last = rs.status;
-		streak = rs.status == 200 ? streak + 1 : 0;
+		streak = rs.status == 200 && strstr(buf_str(&rs.body), "\"redis\": \"ok\"")
+			? streak + 1 : 0;
 		hx_response_free(&rs);
 		if (streak == 0)
 			hx_sleep_ms(100);
 	}
 	if (streak < need) {
-		fprintf(stderr, "# the pool did not recover: /healthz still %ld after 30 s\n", last);
+		fprintf(stderr, "# the pool did not recover: /readyz still %ld (or Redis not ok) after 30 s\n", last);
 		return -1;
 	}
 	return 0;
@@ -1293,14 +1294,15 @@ static void stack_or_fail(const char *sub, int *flag_stopped, int stopping)
 		*flag_stopped = 0;
 }
 
-static void expect_healthz(long want_status, const char *what)
+/* GET /readyz answers want_status and its body holds want (NULL: any). */
+static void expect_readyz(long want_status, const char *want, const char *what)
 {
 	struct hx_response rs;
-	if (hx_get("/healthz", &rs) < 0)
-		fail_msg("/healthz %s: %s", what, rs.error);
-	if (rs.status != want_status)
-		fail_msg("/healthz %s: HTTP %ld, want %ld:\n%s", what, rs.status, want_status,
-			buf_str(&rs.body));
+	if (hx_get("/readyz", &rs) < 0)
+		fail_msg("/readyz %s: %s", what, rs.error);
+	if (rs.status != want_status || (want && strstr(buf_str(&rs.body), want) == NULL))
+		fail_msg("/readyz %s: HTTP %ld, want %ld and '%s':\n%s", what, rs.status,
+			want_status, want ? want : "", buf_str(&rs.body));
 	hx_response_free(&rs);
 }
 
@@ -1339,7 +1341,7 @@ static void test_postgres_down(void **state)
 	n = audit_wait_call(c.call_sid, 1, "kind", "error");
 	if (n < 1)
 		fail_msg("no error record in audit:call:%s for the database outage", c.call_sid);
-	expect_healthz(503, "with the database down");
+	expect_readyz(503, "\"database\": \"unavailable\"", "with the database down");
 
 	stack_or_fail("pg-start", &pg_stopped, 0);
 	{
@@ -1372,7 +1374,7 @@ static void test_postgres_down(void **state)
 	hx_twiml_free(&t);
 	hx_response_free(&rs);
 	expect_state(&c, "details", 1);
-	expect_healthz(200, "after the database came back");
+	expect_readyz(200, "\"database\": \"ok\"", "after the database came back");
 }
 
 /* ---- 12. Redis down ------------------------------------------------------ */
@@ -1417,7 +1419,8 @@ static void test_redis_down(void **state)
 			fail_msg("%s has %ld webhook records of %s, want 3", hx_env.audit_fallback,
 				in_file, c.call_sid);
 	}
-	expect_healthz(503, "with Redis down");
+	/* Webhooks still work: ready, and saying where the audit goes. */
+	expect_readyz(200, "\"redis\": \"down (audit to the fallback log)\"", "with Redis down");
 
 	stack_or_fail("redis-start", &redis_stopped, 0);
 
@@ -1457,10 +1460,10 @@ static void test_redis_down(void **state)
 				sent, in_redis, in_file);
 	}
 	free(key);
-	/* Each worker retries Redis at most once a second, so /healthz may
+	/* Each worker retries Redis at most once a second, so /readyz may
 	 * lag a moment behind the records. */
 	if (wait_pool_healthy() < 0)
-		fail_msg("/healthz does not answer 200 again after Redis came back");
+		fail_msg("/readyz does not say Redis is ok again after Redis came back");
 }
 
 /* ---- 13. a worker killed under load ----------------------------------- */
@@ -1613,7 +1616,7 @@ static void test_worker_killed_under_load(void **state)
 		atomic_load(&ld.failed), victim);
 	/* Nothing moved under the replays. */
 	expect_state(&c, "details", 1);
-	expect_healthz(200, "after the worker was replaced");
+	expect_readyz(200, NULL, "after the worker was replaced");
 	free(ld.replay_url);
 	free(ld.body);
 	pthread_mutex_destroy(&ld.lock);
@@ -1630,15 +1633,15 @@ static void test_health_and_routes(void **state)
 	int found = 0;
 
 	(void)state;
-	if (hx_get("/healthz", &rs) < 0)
-		fail_msg("/healthz: %s", rs.error);
+	if (hx_get("/readyz", &rs) < 0)
+		fail_msg("/readyz: %s", rs.error);
 	assert_int_equal(rs.status, 200);
 	if (strncmp(rs.content_type, "application/json", 16) != 0)
-		fail_msg("/healthz Content-Type '%s'", rs.content_type);
+		fail_msg("/readyz Content-Type '%s'", rs.content_type);
 	doc = json_loadb(rs.body.data, rs.body.len, 0, NULL);
 	if (!json_is_object(doc))
-		fail_msg("/healthz is not a JSON object: %s", buf_str(&rs.body));
-	assert_string_equal(json_string_value(json_object_get(doc, "status")), "ok");
+		fail_msg("/readyz is not a JSON object: %s", buf_str(&rs.body));
+	assert_string_equal(json_string_value(json_object_get(doc, "status")), "ready");
 	assert_string_equal(json_string_value(json_object_get(doc, "database")), "ok");
 	assert_string_equal(json_string_value(json_object_get(doc, "redis")), "ok");
 	json_decref(doc);
@@ -1661,14 +1664,14 @@ static void test_health_and_routes(void **state)
 			fail_msg("CONFIG GET maxmemory: %s", rds_last_error(r));
 		was = xstrdup(rep->element[1]->str);
 		freeReplyObject(rep);
-		hx_get("/healthz", &rs);
+		hx_get("/readyz", &rs);
 		doc = json_loadb(rs.body.data, rs.body.len, 0, NULL);
 		used = (long long)json_integer_value(json_object_get(json_object_get(doc,
 			"redis_memory"), "used_bytes"));
 		json_decref(doc);
 		hx_response_free(&rs);
 		if (used <= 0)
-			fail_msg("/healthz has no redis_memory.used_bytes");
+			fail_msg("/readyz has no redis_memory.used_bytes");
 		snprintf(bound[0], sizeof(bound[0]), "%lld", used + used / 10 + 65536);
 		snprintf(bound[1], sizeof(bound[1]), "%lld", used * 100);
 		snprintf(bound[2], sizeof(bound[2]), "%s", was);
@@ -1677,7 +1680,7 @@ static void test_health_and_routes(void **state)
 			rep = rds_command(r, 4, set, NULL);
 			if (rep)
 				freeReplyObject(rep);
-			if (i < 2 && rep && hx_get("/healthz", &rs) == 0)
+			if (i < 2 && rep && hx_get("/readyz", &rs) == 0)
 				bodies[i] = xstrdup(buf_str(&rs.body));
 			if (i < 2 && rep)
 				hx_response_free(&rs);
@@ -1686,7 +1689,7 @@ static void test_health_and_routes(void **state)
 			fail_msg("cannot restore maxmemory %s: %s", was, rds_last_error(r));
 		for (int i = 0; i < 2; i++) {
 			if (bodies[i] == NULL)
-				fail_msg("maxmemory %s: no answer from /healthz", bound[i]);
+				fail_msg("maxmemory %s: no answer from /readyz", bound[i]);
 			doc = json_loads(bodies[i], 0, NULL);
 			mem = json_object_get(doc, "redis_memory");
 			if (!json_is_object(mem) ||
@@ -1701,7 +1704,7 @@ static void test_health_and_routes(void **state)
 		}
 		/* The stack's own Redis has no bound. */
 		if (strcmp(was, "0") == 0) {
-			hx_get("/healthz", &rs);
+			hx_get("/readyz", &rs);
 			doc = json_loadb(rs.body.data, rs.body.len, 0, NULL);
 			mem = json_object_get(doc, "redis_memory");
 			if (!json_is_object(mem) || json_object_get(mem, "max_bytes") != NULL ||

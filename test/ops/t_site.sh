@@ -47,7 +47,7 @@ render() {
 		-e '/listen \[::\]:/d' \
 		-e "s|unix:/run/ringfence-sock/fcgi.sock|unix:$SOCK|" \
 		-e "s|/var/log/nginx/|$dir/log/|" \
-		-e "s|/opt/ringfence/audio/|$ROOT/audio/|" \
+		-e "s|/opt/ringfence/current/audio/|$ROOT/audio/|" \
 		-e "s|include fastcgi_params;|include /etc/nginx/fastcgi_params;|" \
 		"$1" >"$dir/site.conf"
 	if [ "$lb" = lb ]; then

@@ -40,7 +40,7 @@ VLOG=$OPS_TMP/verify.log
 mkdir -p "$V"
 for u in "$UNITS"/*.service "$UNITS"/*.socket "$UNITS"/*.timer; do
 	[ -f "$u" ] || continue
-	sed -e "s|/opt/ringfence/bin/|$ROOT/bin/|g" -e "s|/opt/ringfence/deploy/|$ROOT/deploy/|g" -e "s|=/opt/ringfence\$|=$ROOT|" "$u" >"$V/$(basename "$u")"
+	sed -e "s|/opt/ringfence/current/|$ROOT/|g" -e "s|=/opt/ringfence/current\$|=$ROOT|" "$u" >"$V/$(basename "$u")"
 done
 if (cd "$V" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no ./*) >"$VLOG" 2>&1 &&
 	! grep -q . "$VLOG"; then

@@ -34,7 +34,9 @@ static void test_table_auth(void **state)
 		enum route_auth auth;
 		enum route_render render;
 	} want[] = {
-		{ "GET", "/healthz", ROUTE_AUTH_NONE, ROUTE_RENDER_JSON },
+		{ "GET", "/healthz", ROUTE_AUTH_NONE, ROUTE_RENDER_TEXT },
+		{ "GET", "/readyz", ROUTE_AUTH_NONE, ROUTE_RENDER_JSON },
+		{ "GET", "/metrics", ROUTE_AUTH_NONE, ROUTE_RENDER_TEXT },
 		{ "POST", "/twilio/voice/{flow}", ROUTE_AUTH_TWILIO, ROUTE_RENDER_TWIML },
 		{ "POST", "/twilio/status/call", ROUTE_AUTH_TWILIO, ROUTE_RENDER_TWIML_EMPTY },
 		{ "POST", "/twilio/status/sms", ROUTE_AUTH_TWILIO, ROUTE_RENDER_TWIML_EMPTY },

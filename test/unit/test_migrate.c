@@ -617,6 +617,122 @@ static void test_sim_set(void **state)
 	free(simdir);
 }
 
+static void remove_file(const char *dir, const char *name)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	assert_int_equal(unlink(path), 0);
+	free(path);
+}
+
+/* The expand lint: each unsafe statement is one problem; comments,
+ * strings, quoted identifiers and dollar-quoted bodies are skipped; a
+ * table the file creates is exempt. */
+static void test_lint(void **state)
+{
+	static const struct {
+		const char *sql;
+		int problems;
+	} cases[] = {
+		{ "CREATE TABLE t (id int NOT NULL);", 0 },
+		{ "ALTER TABLE a ADD COLUMN b int;", 0 },
+		{ "ALTER TABLE a ADD COLUMN b int NOT NULL DEFAULT 0;", 0 },
+		{ "ALTER TABLE a ADD COLUMN b int GENERATED ALWAYS AS (1) STORED NOT NULL;", 0 },
+		{ "ALTER TABLE a ALTER COLUMN b DROP NOT NULL, ALTER COLUMN c SET DEFAULT 1;", 0 },
+		{ "ALTER TABLE a DROP CONSTRAINT a_k, ADD CONSTRAINT a_k CHECK (k IN (1, 2, 3));", 0 },
+		{ "CREATE INDEX a_b ON a (b);", 0 },
+		{ "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ DROP TABLE x; SELECT 1 $$;", 0 },
+		{ "-- DROP TABLE a;\n/* TRUNCATE a; /* nested */ */ SELECT 'DROP TABLE a';", 0 },
+		{ "INSERT INTO a VALUES (E'it''s \\' ; DROP TABLE a');", 0 },
+		{ "SELECT \"DROP\" FROM a;", 0 },
+		{ "ALTER TYPE mood ADD VALUE 'c';", 0 },
+		{ "CREATE TABLE n (id int); ALTER TABLE n ADD COLUMN c int NOT NULL; "
+		  "CREATE UNIQUE INDEX n_c ON n (c); ALTER TABLE n DROP COLUMN c;", 0 },
+		{ "DROP TABLE a;", 1 },
+		{ "drop function f();", 1 },
+		{ "DROP VIEW v; DROP TYPE t; DROP MATERIALIZED VIEW m;", 3 },
+		{ "ALTER TABLE a DROP COLUMN b;", 1 },
+		{ "ALTER TABLE a DROP b;", 1 },
+		{ "ALTER TABLE IF EXISTS ONLY public.a RENAME COLUMN b TO c;", 1 },
+		{ "ALTER TABLE a RENAME TO b;", 1 },
+		{ "ALTER TABLE a ALTER COLUMN b TYPE bigint;", 1 },
+		{ "ALTER TABLE a ALTER b SET DATA TYPE bigint;", 1 },
+		{ "ALTER TABLE a ALTER COLUMN b SET NOT NULL;", 1 },
+		{ "ALTER TABLE a ALTER COLUMN b DROP DEFAULT;", 1 },
+		{ "ALTER TABLE a ADD COLUMN b int NOT NULL;", 1 },
+		{ "ALTER TABLE a ADD COLUMN b int CHECK (b IS NOT NULL) NOT NULL;", 1 },
+		{ "ALTER TABLE a ADD CONSTRAINT k CHECK (k > 0);", 1 },
+		{ "ALTER TABLE a ADD CHECK (k > 0) NOT VALID;", 1 },
+		{ "ALTER TABLE a DROP CONSTRAINT k;", 1 },
+		{ "ALTER TABLE a ADD FOREIGN KEY (b) REFERENCES c (id);", 1 },
+		{ "CREATE UNIQUE INDEX a_b ON a (b);", 1 },
+		{ "TRUNCATE a;", 1 },
+		{ "REVOKE SELECT ON a FROM ringfence;", 1 },
+		{ "ALTER TYPE mood RENAME VALUE 'a' TO 'b';", 1 },
+		{ "ALTER DOMAIN d SET NOT NULL;", 1 },
+		{ "ALTER TABLE a ADD COLUMN x int, DROP COLUMN y, RENAME z TO w;", 2 },
+		{ "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END; DROP TABLE q;", 1 },
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		int n = migrate_lint_text("t.sql", cases[i].sql, NULL);
+		if (n != cases[i].problems)
+			fail_msg("%s: %d problems, expected %d", cases[i].sql, n, cases[i].problems);
+	}
+}
+
+/* Phases: a file from 024 on without a phase line is a lint problem; the
+ * applied phase is recorded; plain migrate stops before a contract file
+ * once anything is applied, and a new database takes everything. */
+static void test_phases(void **state)
+{
+	char *dir = tmpdir(), *log, *v;
+	(void)state;
+
+	write_file(dir, "001_a.sql", "CREATE TABLE a (id int);\n");
+	write_file(dir, "024_b.sql", "-- phase: expand\nCREATE TABLE b (id int);\n");
+	write_file(dir, "025_c.sql", "-- header\n-- phase: contract\nDROP TABLE a;\n");
+	assert_int_equal(migrate_lint_dir(dir, NULL), 0);
+	write_file(dir, "026_d.sql", "CREATE TABLE d (id int);\n");
+	assert_int_equal(migrate_lint_dir(dir, NULL), 1);
+	write_file(dir, "026_d.sql", "-- phase: expnad\nCREATE TABLE d (id int);\n");
+	assert_int_equal(migrate_lint_dir(dir, NULL), 1);
+	write_file(dir, "026_d.sql", "-- phase: expand\nALTER TABLE b DROP COLUMN id;\n");
+	assert_int_equal(migrate_lint_dir(dir, NULL), 1);
+	remove_file(dir, "026_d.sql");
+
+	/* A new database: everything, the contract file too. */
+	reset_schema();
+	assert_int_equal(migrate_apply(db, dir, NULL), 3);
+	v = query1("SELECT string_agg(version || ':' || phase, ',' ORDER BY version) FROM schema_migrations");
+	assert_string_equal(v, "001_a.sql:expand,024_b.sql:expand,025_c.sql:contract");
+	free(v);
+
+	/* A database in use: the contract file waits for --contract. */
+	reset_schema();
+	remove_file(dir, "025_c.sql");
+	assert_int_equal(migrate_apply(db, dir, NULL), 2);
+	write_file(dir, "025_c.sql", "-- phase: contract\nDROP TABLE a;\n");
+	assert_int_equal(capture(2, 0, dir, &log), -1);
+	assert_non_null(strstr(log, "025_c.sql is a contract migration"));
+	free(log);
+	assert_true(exists("a"));
+
+	/* A version table of an older release gets the column; its rows
+	 * are history (expand). */
+	reset_schema();
+	assert_int_equal(db_exec_script(db, "CREATE TABLE schema_migrations (version text PRIMARY KEY, "
+		"applied_at timestamptz NOT NULL DEFAULT now());"
+		"INSERT INTO schema_migrations (version) VALUES ('001_a.sql');"
+		"CREATE TABLE a (id int);"), 0);
+	write_file(dir, "025_c.sql", "-- phase: expand\nCREATE TABLE c (id int);\n");
+	assert_int_equal(migrate_apply(db, dir, NULL), 2);
+	v = query1("SELECT string_agg(version || ':' || phase, ',' ORDER BY version) FROM schema_migrations");
+	assert_string_equal(v, "001_a.sql:expand,024_b.sql:expand,025_c.sql:expand");
+	free(v);
+	rm_rf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +743,8 @@ int main(void)
 		cmocka_unit_test(test_concurrent_runs),
 		cmocka_unit_test(test_waits_for_lock),
 		cmocka_unit_test(test_sim_set),
+		cmocka_unit_test(test_lint),
+		cmocka_unit_test(test_phases),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
