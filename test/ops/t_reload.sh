@@ -202,12 +202,26 @@ else
 		"$RINGFENCE_RUN_DIR/fcgi.status"
 fi
 
-# Two SIGHUPs at once: the second waits for the first (queued), and
-# both happen.
+# A SIGHUP while a reload is under way waits for it (queued), and both
+# happen.  The second is sent once the status file says the first has
+# begun: two signals sent before the master takes the first are one
+# pending SIGHUP to the kernel, and that is no test of the queue.
+reload_state() {
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["reload"]["state"])' \
+		"$RINGFENCE_RUN_DIR/fcgi.status"
+}
 kill -HUP "$master"
+for _ in $(seq 1 200); do
+	[ "$(status_field generation)" -gt "$gen" ] || [ "$(reload_state)" = in_progress ] && break
+	sleep 0.01
+done
 kill -HUP "$master"
-sleep 1
-check "two SIGHUPs at once, then fcgi-reload: three reloads, all done" "$RF" fcgi-reload --timeout 60
+for _ in $(seq 1 300); do
+	[ "$(status_field generation)" -ge $((gen + 2)) ] && [ "$(reload_state)" = ok ] && break
+	sleep 0.1
+done
+check "two SIGHUPs, the second during the first reload, then fcgi-reload: three reloads, all done" \
+	"$RF" fcgi-reload --timeout 60
 if [ "$(status_field generation)" -eq $((gen + 3)) ] && [ "$(status_field master_pid)" = "$master" ]; then
 	ok "the second SIGHUP was queued, not lost (generation $((gen + 3)))"
 else
