@@ -2,8 +2,9 @@
  *
  * audit.c appends a record as one JSON line to RINGFENCE_AUDIT_FALLBACK
  * when Redis cannot take it, and rotates the log itself (path.1 ..
- * path.N-1, the highest the oldest).  `ringfence audit fallback` prints
- * those records, oldest first; `ringfence audit replay` puts each into
+ * path.N-1, the highest the oldest); logrotate renames it weekly to
+ * path-YYYYMMDD-<seconds>, older still.  `ringfence audit fallback` prints
+ * the records of all those files, oldest first; `ringfence audit replay` puts each into
  * the streams audit_record would have written (audit:all, audit:errors
  * for kind "error", audit:call:<sid>, audit:business:<id>; audit:rejected
  * for kind "rejected"), with the same MAXLEN ~ bounds and a call stream's
@@ -26,8 +27,12 @@ struct rds;
 
 #define AUDIT_REPLAY_MARKER_PREFIX "audit:replayed:"
 #define AUDIT_REPLAY_TTL_S "7776000" /* 90 days */
-/* Rotated files looked for: path.1 .. path.AUDIT_REPLAY_MAX_ROTATED. */
+/* Rotated files looked for: path.1 .. path.AUDIT_REPLAY_MAX_ROTATED, and
+ * logrotate's weekly renames path-YYYYMMDD-<seconds> (deploy/logrotate
+ * keeps 8), the newest AUDIT_REPLAY_MAX_DATED of them. */
 #define AUDIT_REPLAY_MAX_ROTATED 16
+#define AUDIT_REPLAY_MAX_DATED 64
+#define AUDIT_REPLAY_MAX_FILES (AUDIT_REPLAY_MAX_DATED + AUDIT_REPLAY_MAX_ROTATED + 1)
 
 /* The records of the fallback log at path and its rotated files, oldest
  * first, at most the newest max (max < 1: all), as a JSON array (caller

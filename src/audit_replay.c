@@ -5,6 +5,7 @@
 #include "rds.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +25,61 @@ static const char replay_lua[] =
 	"if ARGV[3] ~= '' then redis.call('EXPIRE', ARGV[3], ARGV[4]) end\n"
 	"return 1\n";
 
-/* The files of the log, oldest first: path.K .. path.1, path (those that
- * exist).  Returns how many were put in out (malloc'd names). */
-static int replay_files(const char *path, char *out[AUDIT_REPLAY_MAX_ROTATED + 1])
+/* Whether name (in the log's folder) is one of logrotate's weekly renames
+ * of the log called base: base-YYYYMMDD-<seconds> (deploy/logrotate). */
+static int dated_name(const char *name, const char *base)
 {
-	int n = 0;
+	size_t n = strlen(base), digits = 0;
 
+	if (strncmp(name, base, n) != 0 || name[n] != '-')
+		return 0;
+	for (const char *p = name + n + 1; *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (*p != '-' || p[1] == '\0')
+			return 0;
+	}
+	return digits >= 8;
+}
+
+static int by_name(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The files of the log, oldest first: logrotate's dated renames (by
+ * name, the older first; at most AUDIT_REPLAY_MAX_DATED, the newest),
+ * then path.K .. path.1, path (those that exist).  Returns how many were
+ * put in out (malloc'd names). */
+static int replay_files(const char *path, char *out[AUDIT_REPLAY_MAX_FILES])
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xasprintf("%.*s", (int)(slash - path + (slash == path)), path) : xstrdup(".");
+	const char *base = slash ? slash + 1 : path;
+	char *dated[AUDIT_REPLAY_MAX_DATED];
+	int n = 0, nd = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		if (!dated_name(e->d_name, base))
+			continue;
+		if (nd == AUDIT_REPLAY_MAX_DATED) {
+			/* Full: the oldest name gives way to a newer one. */
+			qsort(dated, (size_t)nd, sizeof(dated[0]), by_name);
+			if (strcmp(e->d_name, strrchr(dated[0], '/') + 1) < 0)
+				continue;
+			free(dated[0]);
+			dated[0] = dated[--nd];
+		}
+		dated[nd++] = xasprintf("%s/%s", dir, e->d_name);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	qsort(dated, (size_t)nd, sizeof(dated[0]), by_name);
+	for (int i = 0; i < nd; i++)
+		out[n++] = dated[i];
 	for (int i = AUDIT_REPLAY_MAX_ROTATED; i >= 0; i--) {
 		char *f = i ? xasprintf("%s.%d", path, i) : xstrdup(path);
 		if (access(f, F_OK) == 0)
@@ -47,7 +97,7 @@ static int replay_files(const char *path, char *out[AUDIT_REPLAY_MAX_ROTATED + 1
 static int replay_lines(const char *path, int *files,
 	int (*each)(void *ctx, const char *line, size_t len), void *ctx)
 {
-	char *names[AUDIT_REPLAY_MAX_ROTATED + 1];
+	char *names[AUDIT_REPLAY_MAX_FILES];
 	int n = replay_files(path, names), rc = 0;
 	char *line = NULL;
 	size_t cap = 0;

@@ -578,7 +578,7 @@ static int check_formats(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
+static int load(struct config *cfg, unsigned need, char *err, size_t errlen)
 {
 	const char *v;
 	memset(cfg, 0, sizeof(*cfg));
@@ -698,6 +698,34 @@ int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
 			return -1;
 	}
 	return 0;
+}
+
+/* A refusal quotes the value it refuses: its line breaks, control
+ * characters and bytes outside printable ASCII are written as \xNN, so
+ * that the refusal stays one line (none forged after it in a log) and
+ * puts nothing raw on a terminal. */
+int config_load(struct config *cfg, unsigned need, char *err, size_t errlen)
+{
+	char raw[1024];
+	size_t o = 0;
+
+	if (load(cfg, need, err, errlen) == 0)
+		return 0;
+	if (errlen == 0)
+		return -1;
+	snprintf(raw, sizeof(raw), "%s", err);
+	for (const unsigned char *p = (const unsigned char *)raw; *p && o + 1 < errlen; p++) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			err[o++] = (char)*p;
+		} else if (o + 4 < errlen) {
+			snprintf(err + o, errlen - o, "\\x%02x", *p);
+			o += 4;
+		} else {
+			break;
+		}
+	}
+	err[o] = '\0';
+	return -1;
 }
 
 int config_is_production(const struct config *cfg)

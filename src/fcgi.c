@@ -535,6 +535,28 @@ static int status_read(const char *path, struct status_seen *s)
 	return rc;
 }
 
+/* Whether pid runs `ringfence fcgi` (its second argument is "fcgi"): 1,
+ * 0 when it runs something else or nothing, -1 when /proc does not say. */
+static int is_pool_master(long pid)
+{
+	char path[64], cmd[4096];
+	int fd;
+	ssize_t n;
+	size_t first;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? 0 : -1;
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	cmd[n] = '\0';
+	first = strlen(cmd);
+	return (size_t)n > first + 1 && strcmp(cmd + first + 1, "fcgi") == 0;
+}
+
 static void fcgi_reload_usage(FILE *out)
 {
 	fprintf(out,
@@ -617,6 +639,14 @@ int fcgi_reload_main(int argc, char **argv)
 	if (before.master_pid != pid) {
 		fprintf(stderr, "%s: %s belongs to master %lld, not %ld\n", prog, path,
 			before.master_pid, pid);
+		goto out;
+	}
+	/* A status file left by a pool that crashed names a pid that may be
+	 * another process's by now: never signalled. */
+	if (is_pool_master(pid) == 0) {
+		fprintf(stderr, "%s: process %ld, named in %s, is not the pool's master (`ringfence "
+			"fcgi`): the pool is not running and the file is stale; start the pool\n", prog,
+			pid, path);
 		goto out;
 	}
 	/* A reload under way: the master queues this one after it. */

@@ -145,7 +145,8 @@ static int audit_main(int argc, char **argv)
 		       "requests, oldest first, one JSON object per line.  `sources` prints the\n"
 		       "rejected requests counted per source address and hour (48 hours kept).\n"
 		       "`fallback` prints the records of the fallback log (F, default\n"
-		       "RINGFENCE_AUDIT_FALLBACK, and its rotated files F.1 ..), written while\n"
+		       "RINGFENCE_AUDIT_FALLBACK, its rotated files F.1 .. and logrotate's\n"
+		       "weekly F-YYYYMMDD-<seconds>), written while\n"
 		       "Redis was down; `replay` puts them into the streams they were meant for,\n"
 		       "marked \"replayed\": true, once (a second replay adds nothing), leaving\n"
 		       "the files as they are.  Needs RINGFENCE_REDIS_URL (not for `fallback`).\n");

@@ -334,6 +334,23 @@ static void usage(FILE *f)
 		"(TWILIO_API_URL, TWILIO_FROM_NUMBER).\n", RESTORE_MARGIN_S);
 }
 
+/* Prints s with its control characters (C0, DEL, and C1 as UTF-8) as
+ * \xNN: a text's body is anyone's, and must neither start a line of the
+ * report nor reach the operator's terminal as an escape sequence. */
+static void print_safe(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			printf("\\x%02x\\x%02x", p[0], p[1]);
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			printf("\\x%02x", *p);
+		} else {
+			putchar(*p);
+		}
+	}
+}
+
 /* Prints the report. */
 static void report(const struct rc *rc, const char *backup_at)
 {
@@ -343,8 +360,13 @@ static void report(const struct rc *rc, const char *backup_at)
 	printf("restore-reconcile: backup of %s; Twilio records read: %zu\n", backup_at, rc->n);
 	json_array_foreach(rc->decisions, i, d) {
 		json_t *sid = json_object_get(d, "sid");
-		printf("  %-16s %s%s%s\n", jstr(d, "decision"), sid ? json_string_value(sid) : "",
-			sid ? ": " : "", jstr(d, "detail"));
+		printf("  %-16s ", jstr(d, "decision"));
+		if (sid) {
+			print_safe(json_string_value(sid));
+			printf(": ");
+		}
+		print_safe(jstr(d, "detail"));
+		putchar('\n');
 	}
 	printf("already known %d, marked sent %d, unmatched %d, answered calls held %d,"
 		" opt-outs applied %d, replies held %d, reminders held %d, emails skipped %d,"

@@ -63,6 +63,10 @@ static void refused_or_fail(const char *env, const char *args, const char *var, 
 		fail_msg("%s ringfence %s: the refusal does not say '%s':\n%s", env, args, want, s);
 	if (strstr(s, CANARY))
 		fail_msg("%s ringfence %s: the output quotes the secret:\n%s", env, args, s);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p >= 0x7f)
+			fail_msg("%s ringfence %s: the refusal carries the raw byte 0x%02x:\n%s", env,
+				args, *p, s);
 	buf_free(&out);
 }
 
@@ -99,6 +103,14 @@ static const struct bad_value bad_values[] = {
 	{ "RINGFENCE_SIM_VOICE_URL=notaurl", "RINGFENCE_SIM_VOICE_URL", NULL },
 	{ "RINGFENCE_ENV=prod", "RINGFENCE_ENV", NULL },
 	{ "RINGFENCE_ROOT=/nonexistent/ringfence", "RINGFENCE_ROOT", NULL },
+	/* A value's line breaks and bytes that are not printable ASCII never
+	 * reach the refusal raw: it stays one line, no second one forged. */
+	{ "RINGFENCE_PUBLIC_URL=\"$(printf 'https://x.org\\nERROR forged line')\"", "RINGFENCE_PUBLIC_URL",
+		"\\x0a" },
+	{ "RINGFENCE_LOG=\"$(printf 'info\\r\\nforged')\"", "RINGFENCE_LOG", NULL },
+	{ "RINGFENCE_ENV=\"$(printf 'test\\nforged')\"", "RINGFENCE_ENV", NULL },
+	{ "RINGFENCE_CPS=\"$(printf '1\\nforged')\"", "RINGFENCE_CPS", NULL },
+	{ "TWILIO_FROM_NUMBER=\"$(printf '+1555\\377\\376\\033[2J')\"", "TWILIO_FROM_NUMBER", NULL },
 };
 
 /* Every bad value stops every command, whether it reads the value or not. */

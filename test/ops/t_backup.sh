@@ -193,6 +193,11 @@ touched() {
 		(SELECT opted_out_at IS NULL FROM clients WHERE id = 9102),
 		(SELECT string_agg(id || status, ',' ORDER BY id) FROM reminders WHERE id IN (9305, 9311, 9316))"
 }
+# A stranger's text since the backup whose body would forge a line of the
+# report and clear the operator's terminal.
+q -c "INSERT INTO twilio_sim.messages (sid, account_sid, to_number, from_number, body, direction, status)
+	VALUES ('SM0000000000000000000000000000f0f0', '$TWILIO_ACCOUNT_SID', '+15005550006', '+15555550999',
+	        E'hi\\nmarked_sent      SMforged: all clear\\u001b[2J\\u009b2J', 'inbound', 'received')" >/dev/null
 before=$(touched)
 check_fails "restore-reconcile with Twilio unreachable exits 1" \
 	env TWILIO_API_URL=http://127.0.0.1:9 "$R" restore-reconcile
@@ -222,6 +227,15 @@ grep -q "answered_held" "$OPS_TMP/reconcile.log" && grep -q "opt_out_applied" "$
 	grep -q "reply_held .*'1' from +15555550205" "$OPS_TMP/reconcile.log" && grep -q "already known 2," "$OPS_TMP/reconcile.log" &&
 	grep -q "email_skipped" "$OPS_TMP/reconcile.log" && ok "the report lists each decision" ||
 	not_ok "the report misses a decision" "$OPS_TMP/reconcile.log"
+if grep -q "^ *marked_sent *SMforged" "$OPS_TMP/reconcile.log" || grep -q "$(printf '\033')" "$OPS_TMP/reconcile.log" ||
+	grep -q "$(printf '\302\233')" "$OPS_TMP/reconcile.log"; then
+	not_ok "a text's body forged a line of the report or reached the terminal raw" "$OPS_TMP/reconcile.log"
+elif grep -qF "SM0000000000000000000000000000f0f0: 'hi\x0amarked_sent      SMforged: all clear\x1b[2J\xc2\x9b2J'" \
+	"$OPS_TMP/reconcile.log"; then
+	ok "a text's line breaks and control characters are shown escaped in the report"
+else
+	not_ok "the stranger's text is not in the report" "$OPS_TMP/reconcile.log"
+fi
 check "restore-reconcile a second time has nothing to do" "$R" restore-reconcile
 check "failsafe resume is accepted after the reconciliation" \
 	"$R" failsafe resume --reason "reconciled after the restore" --by ops

@@ -71,9 +71,10 @@ else
 	fi
 	# Every other unit writing the same folders: the same result.
 	bad=""
+	# (ringfence-backup writes /var/backups/ringfence only, under 0077.)
 	for u2 in "$UNITS"/ringfence-*.service; do
-		[ "$(setting "$u2" UMask)" = "$umask_" ] || bad+=" ${u2##*/}:UMask"
 		if grep -q '^LogsDirectory=' "$u2"; then
+			[ "$(setting "$u2" UMask)" = "$umask_" ] || bad+=" ${u2##*/}:UMask"
 			[ "$(setting "$u2" Group)" = "$(setting "$u" Group)" ] || bad+=" ${u2##*/}:Group"
 		fi
 	done
@@ -169,6 +170,14 @@ else
 	else
 		not_ok "second rotation: $dated dated files, old one $( [ -e "$old_dated" ] && echo kept || echo gone)" "$T/lr-f.log"
 		ls -la "$L" | sed 's/^/# /'
+	fi
+	# What logrotate renamed is still the log's: audit fallback (and
+	# replay, which reads the same files) shows every record, oldest first.
+	got=$(cd "$T" && env -i PATH="$PATH" RINGFENCE_ENV=test "$ROOT/bin/ringfence" audit fallback --file "$f" 2>&1 | tr '\n' ' ')
+	if [ "$got" = '{"n":1} {"n":2} {"n":"app.2"} {"n":"app.1"} ' ]; then
+		ok "audit fallback reads logrotate's dated files before ringfence's own, oldest first"
+	else
+		not_ok "audit fallback after logrotate shows: $got"
 	fi
 fi
 

@@ -112,6 +112,31 @@ load_wait() {
 # release's own binary would not even run).
 RF=$SRC_BIN/ringfence
 
+# ---- a status file left behind ---------------------------------------------
+# The pool crashed (or was killed) and left fcgi.status in RINGFENCE_RUN_DIR
+# (/run/ringfence is kept between restarts); its master_pid now belongs to
+# another process, here a sleep.  fcgi-reload must not signal it.
+STALE=$OPS_TMP/stale-run
+mkdir -p "$STALE"
+sleep 300 &
+SLEEPER=$!
+printf '{"master_pid": %d, "service": "fcgi", "generation": 1, "version": "x", "workers": 4, "reload": {"state": "ok", "seq": 0, "at": "", "reason": ""}}\n' \
+	"$SLEEPER" >"$STALE/fcgi.status"
+check_fails "fcgi-reload refuses a status file whose master_pid is no pool's master" \
+	env RINGFENCE_RUN_DIR="$STALE" "$RF" fcgi-reload --timeout 2
+if grep -q "not the pool's master" "$OPS_TMP/check-$TAP_N.log"; then
+	ok "the refusal says the status file is stale"
+else
+	not_ok "the refusal does not say why" "$OPS_TMP/check-$TAP_N.log"
+fi
+if kill -0 "$SLEEPER" 2>/dev/null; then
+	ok "and the process that has the pid now got no signal"
+else
+	not_ok "fcgi-reload sent SIGHUP to a process that is not the pool's master"
+fi
+kill "$SLEEPER" 2>/dev/null
+wait "$SLEEPER" 2>/dev/null
+
 # ---- releases ---------------------------------------------------------------
 if [ ! -x "$LOAD" ] || [ ! -x "$SRC_BIN/ringfence" ]; then
 	not_ok "bin/webhook-load and $SRC_BIN/ringfence are built (make integration)"
@@ -177,12 +202,26 @@ else
 		"$RINGFENCE_RUN_DIR/fcgi.status"
 fi
 
-# Two SIGHUPs at once: the second waits for the first (queued), and
-# both happen.
+# A SIGHUP while a reload is under way waits for it (queued), and both
+# happen.  The second is sent once the status file says the first has
+# begun: two signals sent before the master takes the first are one
+# pending SIGHUP to the kernel, and that is no test of the queue.
+reload_state() {
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["reload"]["state"])' \
+		"$RINGFENCE_RUN_DIR/fcgi.status"
+}
 kill -HUP "$master"
+for _ in $(seq 1 200); do
+	[ "$(status_field generation)" -gt "$gen" ] || [ "$(reload_state)" = in_progress ] && break
+	sleep 0.01
+done
 kill -HUP "$master"
-sleep 1
-check "two SIGHUPs at once, then fcgi-reload: three reloads, all done" "$RF" fcgi-reload --timeout 60
+for _ in $(seq 1 300); do
+	[ "$(status_field generation)" -ge $((gen + 2)) ] && [ "$(reload_state)" = ok ] && break
+	sleep 0.1
+done
+check "two SIGHUPs, the second during the first reload, then fcgi-reload: three reloads, all done" \
+	"$RF" fcgi-reload --timeout 60
 if [ "$(status_field generation)" -eq $((gen + 3)) ] && [ "$(status_field master_pid)" = "$master" ]; then
 	ok "the second SIGHUP was queued, not lost (generation $((gen + 3)))"
 else

@@ -13,10 +13,12 @@ command -v systemd-analyze >/dev/null ||
 
 # The exposure (x10) each ringfence unit has now; any other unit in the
 # folder must be "OK" (4.9) or better.
+# The workers' 1.2: NotifyAccess=all, since each of its processes pings
+# the watchdog (WATCHDOG=1), not only the main one.
 declare -A MAX=(
-	[ringfence-fcgi.service]=11 [ringfence-worker.service]=11
+	[ringfence-fcgi.service]=11 [ringfence-worker.service]=12
 	[ringfence-scheduler.service]=9 [ringfence-calsync.service]=11
-	[ringfence-twilio-sim.service]=11
+	[ringfence-twilio-sim.service]=11 [ringfence-backup.service]=11
 )
 
 for u in "$UNITS"/*.service; do
@@ -68,7 +70,9 @@ for u in "$UNITS"/ringfence-*.service; do
 	bad=""
 	[ "$(setting "$u" User)" = ringfence ] || bad+=" User=$(setting "$u" User)"
 	[ "$(setting "$u" Group)" = ringfence ] || bad+=" Group=$(setting "$u" Group)"
-	[ "$(setting "$u" UMask)" = 0027 ] || bad+=" UMask=$(setting "$u" UMask)"
+	# 0027, or stricter (the backup's 0077: its dumps are ringfence's alone).
+	um=$(setting "$u" UMask)
+	[ -n "$um" ] && [ $((8#$um & 8#0027)) -eq $((8#0027)) ] || bad+=" UMask=$um"
 	grep -q '^SupplementaryGroups=.*www-data' "$u" && bad+=" SupplementaryGroups has www-data"
 	if grep -q '^LogsDirectory=' "$u"; then
 		[ "$(setting "$u" LogsDirectory)" = ringfence ] || bad+=" LogsDirectory=$(setting "$u" LogsDirectory)"
@@ -80,7 +84,7 @@ for u in "$UNITS"/ringfence-*.service; do
 		[ "$(setting "$u" RuntimeDirectoryPreserve)" = yes ] || bad+=" RuntimeDirectoryPreserve is not yes"
 	fi
 	if [ -z "$bad" ]; then
-		ok "$name: ringfence:ringfence, UMask=0027, /var/log/ringfence and /run/ringfence 0750 like every other unit"
+		ok "$name: ringfence:ringfence, UMask 0027 or stricter, /var/log/ringfence and /run/ringfence 0750 like every other unit"
 	else
 		not_ok "$name:$bad"
 	fi

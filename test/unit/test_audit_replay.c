@@ -55,17 +55,34 @@ static void test_read_oldest_first(void **state)
 	put(f, "{\"kind\":\"b\"}\nnot json\n");
 	free(f);
 	put(log, "{\"kind\":\"c\"}\n\n{\"kind\":\"half-writ");
+	/* logrotate's weekly renames (deploy/logrotate: dateext, -%Y%m%d-%s),
+	 * older than the size rotation's files, the older first; names that
+	 * are not its are not the log's. */
+	f = xasprintf("%s-20261207-1765065600", log);
+	put(f, "{\"kind\":\"w2\"}\n");
+	free(f);
+	f = xasprintf("%s-20261130-1764460800", log);
+	put(f, "{\"kind\":\"w1\"}\n");
+	free(f);
+	f = xasprintf("%s-old", log);
+	put(f, "{\"kind\":\"not-the-log\"}\n");
+	free(f);
+	f = xasprintf("%s.lock", log);
+	put(f, "");
+	free(f);
 
 	recs = audit_fallback_read(log, 0, &files);
 	assert_non_null(recs);
-	assert_int_equal(files, 3);
-	assert_int_equal(json_array_size(recs), 4);
-	assert_string_equal(kind_at(recs, 0), "a");
-	assert_string_equal(kind_at(recs, 1), "b");
-	assert_string_equal(kind_at(recs, 2), "unparsable");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 2), "raw")),
+	assert_int_equal(files, 5);
+	assert_int_equal(json_array_size(recs), 6);
+	assert_string_equal(kind_at(recs, 0), "w1");
+	assert_string_equal(kind_at(recs, 1), "w2");
+	assert_string_equal(kind_at(recs, 2), "a");
+	assert_string_equal(kind_at(recs, 3), "b");
+	assert_string_equal(kind_at(recs, 4), "unparsable");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 4), "raw")),
 		"not json");
-	assert_string_equal(kind_at(recs, 3), "c");
+	assert_string_equal(kind_at(recs, 5), "c");
 	json_decref(recs);
 
 	recs = audit_fallback_read(log, 2, &files);
