@@ -182,6 +182,56 @@ static const char *migrate_skip_quoted(const char *s, char q, int backslash)
 	return s;
 }
 
+/* Skips a comment starting at s: "--" to the end of the line, or a block
+ * comment (nested ones too).  Returns the position after it, or NULL when
+ * no comment starts at s. */
+static const char *migrate_skip_comment(const char *s)
+{
+	if (s[0] == '-' && s[1] == '-')
+		return s + strcspn(s, "\n");
+	if (s[0] == '/' && s[1] == '*') {
+		int nest = 1;
+		for (s += 2; *s && nest; s++) {
+			if (s[0] == '/' && s[1] == '*')
+				nest++, s++;
+			else if (s[0] == '*' && s[1] == '/')
+				nest--, s++;
+		}
+		return s;
+	}
+	return NULL;
+}
+
+/* Whether the quote at s (inside sql) opens an E'...' string, which
+ * honours backslashes. */
+static int migrate_is_estring(const char *sql, const char *s)
+{
+	return s > sql && (s[-1] == 'E' || s[-1] == 'e') &&
+		(s - 1 == sql || !isalnum((unsigned char)s[-2]));
+}
+
+/* Skips a dollar-quoted body $tag$ ... $tag$ starting at s (inside sql;
+ * a '$' after a word character starts none).  A '$' that ends no tag (a
+ * $1 parameter) is passed with the word after it.  Returns the position
+ * after it, or NULL when no '$' starts one at s. */
+static const char *migrate_skip_dollar(const char *sql, const char *s)
+{
+	const char *t = s + 1;
+
+	if (*s != '$' || (s > sql && (isalnum((unsigned char)s[-1]) || s[-1] == '_')))
+		return NULL;
+	while (isalnum((unsigned char)*t) || *t == '_')
+		t++;
+	if (*t == '$' && !isdigit((unsigned char)s[1])) {
+		size_t taglen = (size_t)(t - s) + 1;
+		const char *end;
+		for (end = t + 1; *end && strncmp(end, s, taglen) != 0; end++)
+			;
+		return *end ? end + taglen : end;
+	}
+	return t;
+}
+
 /* The first word of each top-level statement of sql, checked against the
  * words that end or open a transaction: a file that commits by itself
  * would be half-applied when it fails later.  Comments, string literals,
@@ -198,39 +248,18 @@ static const char *migrate_txn_word(const char *sql)
 	int at_start = 1, depth = 0;
 
 	while (*s) {
-		if (s[0] == '-' && s[1] == '-') {
-			s += strcspn(s, "\n");
-		} else if (s[0] == '/' && s[1] == '*') {
-			int nest = 1;
-			for (s += 2; *s && nest; s++) {
-				if (s[0] == '/' && s[1] == '*')
-					nest++, s++;
-				else if (s[0] == '*' && s[1] == '/')
-					nest--, s++;
-			}
+		const char *skip;
+
+		if ((skip = migrate_skip_comment(s)) != NULL) {
+			s = skip;
 		} else if (*s == '\'') {
-			/* E'...' strings honour backslashes. */
-			int esc = s > sql && (s[-1] == 'E' || s[-1] == 'e') &&
-				(s - 1 == sql || !isalnum((unsigned char)s[-2]));
-			s = migrate_skip_quoted(s + 1, '\'', esc);
+			s = migrate_skip_quoted(s + 1, '\'', migrate_is_estring(sql, s));
 			at_start = 0;
 		} else if (*s == '"') {
 			s = migrate_skip_quoted(s + 1, '"', 0);
 			at_start = 0;
-		} else if (*s == '$' && (s == sql || !(isalnum((unsigned char)s[-1]) || s[-1] == '_'))) {
-			/* $tag$ ... $tag$ (a $1 parameter has no closing '$') */
-			const char *t = s + 1;
-			while (isalnum((unsigned char)*t) || *t == '_')
-				t++;
-			if (*t == '$' && !isdigit((unsigned char)s[1])) {
-				size_t taglen = (size_t)(t - s) + 1;
-				const char *end;
-				for (end = t + 1; *end && strncmp(end, s, taglen) != 0; end++)
-					;
-				s = *end ? end + taglen : end;
-			} else {
-				s = t;
-			}
+		} else if ((skip = migrate_skip_dollar(sql, s)) != NULL) {
+			s = skip;
 			at_start = 0;
 		} else if (*s == ';') {
 			if (depth == 0)
@@ -617,21 +646,14 @@ int migrate_lint_text(const char *file, const char *sql, FILE *out)
 	int line = 1, depth = 0, block = 0;
 
 	while (*s) {
+		const char *skip;
+
 		line += lint_count_lines(mark, s);
 		mark = s;
-		if (s[0] == '-' && s[1] == '-') {
-			s += strcspn(s, "\n");
-		} else if (s[0] == '/' && s[1] == '*') {
-			int nest = 1;
-			for (s += 2; *s && nest; s++) {
-				if (s[0] == '/' && s[1] == '*')
-					nest++, s++;
-				else if (s[0] == '*' && s[1] == '/')
-					nest--, s++;
-			}
+		if ((skip = migrate_skip_comment(s)) != NULL) {
+			s = skip;
 		} else if (*s == '\'') {
-			int esc = s > sql && (s[-1] == 'E' || s[-1] == 'e') &&
-				(s - 1 == sql || !isalnum((unsigned char)s[-2]));
+			int esc = migrate_is_estring(sql, s);
 			if (esc && st.n > 0 && st.t[st.n - 1].kind == LT_WORD &&
 				strcmp(st.t[st.n - 1].text, "E") == 0)
 				st.n--;
@@ -642,19 +664,8 @@ int migrate_lint_text(const char *file, const char *sql, FILE *out)
 			s = migrate_skip_quoted(start, '"', 0);
 			lint_push(&st, LT_QIDENT, depth, line, start,
 				(size_t)(s - start) - (s > start && s[-1] == '"'));
-		} else if (*s == '$' && (s == sql || !(isalnum((unsigned char)s[-1]) || s[-1] == '_'))) {
-			const char *t = s + 1;
-			while (isalnum((unsigned char)*t) || *t == '_')
-				t++;
-			if (*t == '$' && !isdigit((unsigned char)s[1])) {
-				size_t taglen = (size_t)(t - s) + 1;
-				const char *end;
-				for (end = t + 1; *end && strncmp(end, s, taglen) != 0; end++)
-					;
-				s = *end ? end + taglen : end;
-			} else {
-				s = t;
-			}
+		} else if ((skip = migrate_skip_dollar(sql, s)) != NULL) {
+			s = skip;
 			lint_push(&st, LT_LITERAL, depth, line, "$", 1);
 		} else if (*s == ';' && depth == 0 && block == 0) {
 			lint_statement(&l, &st);
