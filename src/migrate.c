@@ -881,65 +881,57 @@ static int migrate_lock(struct db *db)
 	}
 }
 
+/* Runs ddl when the check query (with the one parameter param) answers
+ * missing: how the version table and its parts are made without the
+ * NOTICE that IF NOT EXISTS sends on every run.  0, or -1 (logged as
+ * "cannot <what> <name>"). */
+static int migrate_ensure(struct db *db, const char *check, const char *param,
+	const char *missing, const char *ddl, const char *what, const char *name)
+{
+	const char *params[1] = { param };
+	PGresult *res = db_exec(db, check, 1, params);
+
+	if (res && strcmp(PQgetvalue(res, 0, 0), missing) == 0) {
+		PQclear(res);
+		res = db_exec(db, ddl, 0, NULL);
+	}
+	if (res == NULL) {
+		log_error("migrate: cannot %s %s: %s", what, name, db_last_error(db));
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
 /* Creates the version table when missing, with the phase column (added
  * to a table an older release created: its rows are history, expand).
  * 0 or -1 (logged). */
 static int migrate_version_table(struct db *db, const char *schema, const char *table)
 {
-	const char *params[1] = { table };
-	char *sql = NULL;
-	PGresult *res;
+	char *schema_sql = schema ? xasprintf("CREATE SCHEMA %s", schema) : NULL;
+	char *table_sql = xasprintf("CREATE TABLE %s ("
+		"version text PRIMARY KEY, "
+		"applied_at timestamptz NOT NULL DEFAULT now())", table);
+	char *phase_sql = xasprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS phase text NOT NULL "
+		"DEFAULT 'expand' CHECK (phase IN ('expand', 'contract'))", table);
 	int rc = -1;
 
-	/* Checked first (under the lock) rather than IF NOT EXISTS, which
-	 * sends a NOTICE on every run. */
-	if (schema) {
-		const char *sp[1] = { schema };
-		res = db_exec(db, "SELECT to_regnamespace($1) IS NULL", 1, sp);
-		if (res && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
-			PQclear(res);
-			sql = xasprintf("CREATE SCHEMA %s", schema);
-			res = db_exec(db, sql, 0, NULL);
-		}
-		if (res == NULL) {
-			log_error("migrate: cannot create the schema %s: %s", schema, db_last_error(db));
-			goto out;
-		}
-		PQclear(res);
-		free(sql);
-		sql = NULL;
-	}
-	res = db_exec(db, "SELECT to_regclass($1) IS NULL", 1, params);
-	if (res && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
-		PQclear(res);
-		sql = xasprintf("CREATE TABLE %s ("
-			"version text PRIMARY KEY, "
-			"applied_at timestamptz NOT NULL DEFAULT now())", table);
-		res = db_exec(db, sql, 0, NULL);
-	}
-	if (res == NULL) {
-		log_error("migrate: cannot create %s: %s", table, db_last_error(db));
+	/* Checked first (under the lock) rather than IF NOT EXISTS. */
+	if (schema && migrate_ensure(db, "SELECT to_regnamespace($1) IS NULL", schema, "t",
+			schema_sql, "create the schema", schema) < 0)
 		goto out;
-	}
-	PQclear(res);
-	free(sql);
-	sql = NULL;
-	res = db_exec(db, "SELECT count(*) FROM pg_attribute "
-		"WHERE attrelid = to_regclass($1) AND attname = 'phase' AND NOT attisdropped", 1, params);
-	if (res && strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
-		PQclear(res);
-		sql = xasprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS phase text NOT NULL "
-			"DEFAULT 'expand' CHECK (phase IN ('expand', 'contract'))", table);
-		res = db_exec(db, sql, 0, NULL);
-	}
-	if (res == NULL) {
-		log_error("migrate: cannot add the phase column to %s: %s", table, db_last_error(db));
+	if (migrate_ensure(db, "SELECT to_regclass($1) IS NULL", table, "t",
+			table_sql, "create", table) < 0)
 		goto out;
-	}
-	PQclear(res);
+	if (migrate_ensure(db, "SELECT count(*) FROM pg_attribute "
+			"WHERE attrelid = to_regclass($1) AND attname = 'phase' AND NOT attisdropped",
+			table, "0", phase_sql, "add the phase column to", table) < 0)
+		goto out;
 	rc = 0;
 out:
-	free(sql);
+	free(schema_sql);
+	free(table_sql);
+	free(phase_sql);
 	return rc;
 }
 
