@@ -51,6 +51,10 @@ const char *form_get(const struct params *p, const char *name);
 /* How many times name occurs. */
 size_t form_count(const struct params *p, const char *name);
 
+/* The byte the escape "%XY" at s stands for (left: the bytes from s on),
+ * or -1 when it is cut short, XY is not two hex digits, or it is %00. */
+int form_pct_escape(const char *s, size_t left);
+
 /* Appends the len bytes of s percent-encoded to b: every byte but RFC
  * 3986's unreserved ones (A-Z a-z 0-9 - . _ ~) becomes %XX with upper-case
  * hex digits, so that form_parse gives back exactly these bytes (and a

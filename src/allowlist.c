@@ -14,6 +14,22 @@ static int allowlist_sep(char c)
 	return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* The next entry of a list from *p on (separators skipped): its start,
+ * its length in *n, *p moved past it; NULL when no entry is left. */
+static const char *allowlist_next(const char **p, size_t *n)
+{
+	const char *s = *p, *start;
+
+	while (*s && allowlist_sep(*s))
+		s++;
+	start = s;
+	while (*s && !allowlist_sep(*s))
+		s++;
+	*p = s;
+	*n = (size_t)(s - start);
+	return *n ? start : NULL;
+}
+
 /* 1 when s[0..n) is a phone number: the product's one E.164 check. */
 static int allowlist_is_phone(const char *s, size_t n)
 {
@@ -41,9 +57,9 @@ static int allowlist_is_email(const char *s, size_t n)
  * entry matches a phone byte for byte and an email ignoring ASCII case. */
 int allowlist_match(const char *list, const char *address)
 {
-	size_t alen;
+	size_t alen, n;
 	int phone, email;
-	const char *p;
+	const char *p, *start;
 
 	if (list == NULL || address == NULL)
 		return 0;
@@ -53,16 +69,8 @@ int allowlist_match(const char *list, const char *address)
 	if (!phone && !email)
 		return 0;
 	p = list;
-	while (*p) {
-		const char *start;
-		size_t n;
-		while (*p && allowlist_sep(*p))
-			p++;
-		start = p;
-		while (*p && !allowlist_sep(*p))
-			p++;
-		n = (size_t)(p - start);
-		if (n == 0 || n != alen || n > ALLOWLIST_MAX_ENTRY)
+	while ((start = allowlist_next(&p, &n)) != NULL) {
+		if (n != alen || n > ALLOWLIST_MAX_ENTRY)
 			continue;
 		if (phone && allowlist_is_phone(start, n) && memcmp(start, address, n) == 0)
 			return 1;
@@ -84,20 +92,13 @@ int allowlist_permits(const struct config *cfg, const char *address)
 
 int allowlist_first_bad(const char *list)
 {
-	const char *p = list;
+	const char *p = list, *start;
+	size_t n;
 	int i = 0;
 
-	while (p && *p) {
-		const char *start;
-		size_t n;
-		while (*p && allowlist_sep(*p))
-			p++;
-		start = p;
-		while (*p && !allowlist_sep(*p))
-			p++;
-		n = (size_t)(p - start);
-		if (n == 0)
-			continue;
+	if (list == NULL)
+		return 0;
+	while ((start = allowlist_next(&p, &n)) != NULL) {
 		i++;
 		if (n > ALLOWLIST_MAX_ENTRY || !(allowlist_is_phone(start, n) || allowlist_is_email(start, n)))
 			return i;

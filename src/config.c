@@ -68,16 +68,34 @@ static int valid_hostport(const char *p, const char *end)
 	return p == end;
 }
 
+/* What follows the scheme at the start of url, one of two (a secure
+ * one and a plain one, "https://" and "http://"); NULL for any other. */
+static const char *after_scheme(const char *url, const char *secure, const char *plain)
+{
+	size_t n = strlen(secure);
+	if (strncmp(url, secure, n) == 0)
+		return url + n;
+	n = strlen(plain);
+	if (strncmp(url, plain, n) == 0)
+		return url + n;
+	return NULL;
+}
+
+/* [p, end) is printable ASCII with no spaces. */
+static int visible_ascii(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return 0;
+	return 1;
+}
+
 /* scheme://host[:port] with no path, query or trailing slash: the URL
  * Twilio is given is this plus the request URI, byte for byte. */
 int config_valid_origin(const char *url)
 {
-	const char *p;
-	if (strncmp(url, "https://", 8) == 0)
-		p = url + 8;
-	else if (strncmp(url, "http://", 7) == 0)
-		p = url + 7;
-	else
+	const char *p = after_scheme(url, "https://", "http://");
+	if (p == NULL)
 		return 0;
 	return valid_hostport(p, p + strlen(p));
 }
@@ -85,31 +103,20 @@ int config_valid_origin(const char *url)
 /* An http(s) URL with a host and any path: printable ASCII, no spaces. */
 static int valid_http_url(const char *url)
 {
-	const char *p, *e;
-	if (strncmp(url, "https://", 8) == 0)
-		p = url + 8;
-	else if (strncmp(url, "http://", 7) == 0)
-		p = url + 7;
-	else
+	const char *p = after_scheme(url, "https://", "http://"), *e;
+	if (p == NULL)
 		return 0;
 	e = p + strcspn(p, "/?#");
 	if (!valid_hostport(p, e))
 		return 0;
-	for (; *e; e++)
-		if ((unsigned char)*e <= 0x20 || (unsigned char)*e >= 0x7f)
-			return 0;
-	return 1;
+	return visible_ascii(e, e + strlen(e));
 }
 
 int config_valid_smtp_url(const char *url)
 {
-	const char *p, *auth_end, *at = NULL;
+	const char *p = after_scheme(url, "smtps://", "smtp://"), *auth_end, *at = NULL;
 
-	if (strncmp(url, "smtps://", 8) == 0)
-		p = url + 8;
-	else if (strncmp(url, "smtp://", 7) == 0)
-		p = url + 7;
-	else
+	if (p == NULL)
 		return 0;
 	auth_end = p + strcspn(p, "/?#");
 	for (const char *q = p; q < auth_end; q++)
@@ -117,10 +124,7 @@ int config_valid_smtp_url(const char *url)
 			at = q;
 	if (at) {
 		/* user[:password]: printable, no spaces; '@' written %40. */
-		for (const char *q = p; q < at; q++)
-			if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
-				return 0;
-		if (at == p)
+		if (!visible_ascii(p, at) || at == p)
 			return 0;
 		p = at + 1;
 	}

@@ -30,6 +30,19 @@ static int hex_value(unsigned char c)
 	return -1;
 }
 
+int form_pct_escape(const char *s, size_t left)
+{
+	int hi, lo;
+
+	if (left < 3 || s[0] != '%')
+		return -1;
+	hi = hex_value((unsigned char)s[1]);
+	lo = hex_value((unsigned char)s[2]);
+	if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+		return -1;
+	return hi << 4 | lo;
+}
+
 /* Percent-decodes src[0..len) ('+' is a space) into a new arena string.
  * Fails with FORM_BAD_ENCODING on a bad escape, an encoded NUL or invalid
  * UTF-8, and FORM_TOO_LARGE when the result is over max bytes; *dst and
@@ -48,14 +61,10 @@ static enum form_err decode(struct arena *a, const char *src, size_t len, size_t
 	d = arena_alloc(a, len + 1);
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '%') {
-			int hi, lo;
-			if (len - i < 3)
+			int v = form_pct_escape(src + i, len - i);
+			if (v < 0)
 				return FORM_BAD_ENCODING;
-			hi = hex_value(s[i + 1]);
-			lo = hex_value(s[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return FORM_BAD_ENCODING;
-			d[n++] = (char)(hi << 4 | lo);
+			d[n++] = (char)v;
 			i += 2;
 		} else if (s[i] == '+') {
 			d[n++] = ' ';

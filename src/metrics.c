@@ -468,6 +468,21 @@ static uint64_t total(uint64_t (*all)[S_N], const int *have, size_t i)
 	return t;
 }
 
+/* A counter family with one label: a sample for each of its n values,
+ * the total of the slots from first on. */
+static void counter_by(struct buf *out, uint64_t (*all)[S_N], const int *have,
+	const char *name, const char *help, const char *label, const char *const *values,
+	int n, size_t first)
+{
+	char l[160];
+
+	family(out, name, "counter", help);
+	for (int i = 0; i < n; i++) {
+		snprintf(l, sizeof(l), "%s=\"%s\"", label, values[i]);
+		sample_u(out, name, l, total(all, have, first + (size_t)i));
+	}
+}
+
 static void render_counters(struct buf *out, uint64_t (*all)[S_N], const int *have)
 {
 	char l[160];
@@ -548,12 +563,9 @@ static void render_counters(struct buf *out, uint64_t (*all)[S_N], const int *ha
 		}
 	}
 
-	family(out, "ringfence_claims_total", "counter",
-		"Reminders the workers took from the ready set, by what the claim decided.");
-	for (int c = 0; c < MCL_N; c++) {
-		snprintf(l, sizeof(l), "outcome=\"%s\"", claim_names[c]);
-		sample_u(out, "ringfence_claims_total", l, total(all, have, S_CLAIM + (size_t)c));
-	}
+	counter_by(out, all, have, "ringfence_claims_total",
+		"Reminders the workers took from the ready set, by what the claim decided.",
+		"outcome", claim_names, MCL_N, S_CLAIM);
 	family(out, "ringfence_contacts_total", "counter",
 		"Contacts the workers attempted, by channel and outcome.");
 	for (int c = 0; c < MC_N; c++)
@@ -563,19 +575,12 @@ static void render_counters(struct buf *out, uint64_t (*all)[S_N], const int *ha
 			sample_u(out, "ringfence_contacts_total", l,
 				total(all, have, S_CONTACT + (size_t)c * METRICS_CONTACT_STATUS_N + (size_t)s));
 		}
-	family(out, "ringfence_limit_refusals_total", "counter",
-		"Reminders deferred or skipped by a contact limit, by limit.");
-	for (int k = 0; k < ML_N; k++) {
-		snprintf(l, sizeof(l), "limit=\"%s\"", limit_names[k]);
-		sample_u(out, "ringfence_limit_refusals_total", l, total(all, have, S_LIMIT + (size_t)k));
-	}
-	family(out, "ringfence_reconciliations_total", "counter",
-		"Contact attempts the reconciler looked at, by verdict.");
-	for (int k = 0; k < MRC_N; k++) {
-		snprintf(l, sizeof(l), "verdict=\"%s\"", reconcile_names[k]);
-		sample_u(out, "ringfence_reconciliations_total", l,
-			total(all, have, S_RECONCILE + (size_t)k));
-	}
+	counter_by(out, all, have, "ringfence_limit_refusals_total",
+		"Reminders deferred or skipped by a contact limit, by limit.",
+		"limit", limit_names, ML_N, S_LIMIT);
+	counter_by(out, all, have, "ringfence_reconciliations_total",
+		"Contact attempts the reconciler looked at, by verdict.",
+		"verdict", reconcile_names, MRC_N, S_RECONCILE);
 }
 
 /* One number from a one-row, one-column query, or -1 (the error counted). */

@@ -182,6 +182,56 @@ static const char *migrate_skip_quoted(const char *s, char q, int backslash)
 	return s;
 }
 
+/* Skips a comment starting at s: "--" to the end of the line, or a block
+ * comment (nested ones too).  Returns the position after it, or NULL when
+ * no comment starts at s. */
+static const char *migrate_skip_comment(const char *s)
+{
+	if (s[0] == '-' && s[1] == '-')
+		return s + strcspn(s, "\n");
+	if (s[0] == '/' && s[1] == '*') {
+		int nest = 1;
+		for (s += 2; *s && nest; s++) {
+			if (s[0] == '/' && s[1] == '*')
+				nest++, s++;
+			else if (s[0] == '*' && s[1] == '/')
+				nest--, s++;
+		}
+		return s;
+	}
+	return NULL;
+}
+
+/* Whether the quote at s (inside sql) opens an E'...' string, which
+ * honours backslashes. */
+static int migrate_is_estring(const char *sql, const char *s)
+{
+	return s > sql && (s[-1] == 'E' || s[-1] == 'e') &&
+		(s - 1 == sql || !isalnum((unsigned char)s[-2]));
+}
+
+/* Skips a dollar-quoted body $tag$ ... $tag$ starting at s (inside sql;
+ * a '$' after a word character starts none).  A '$' that ends no tag (a
+ * $1 parameter) is passed with the word after it.  Returns the position
+ * after it, or NULL when no '$' starts one at s. */
+static const char *migrate_skip_dollar(const char *sql, const char *s)
+{
+	const char *t = s + 1;
+
+	if (*s != '$' || (s > sql && (isalnum((unsigned char)s[-1]) || s[-1] == '_')))
+		return NULL;
+	while (isalnum((unsigned char)*t) || *t == '_')
+		t++;
+	if (*t == '$' && !isdigit((unsigned char)s[1])) {
+		size_t taglen = (size_t)(t - s) + 1;
+		const char *end;
+		for (end = t + 1; *end && strncmp(end, s, taglen) != 0; end++)
+			;
+		return *end ? end + taglen : end;
+	}
+	return t;
+}
+
 /* The first word of each top-level statement of sql, checked against the
  * words that end or open a transaction: a file that commits by itself
  * would be half-applied when it fails later.  Comments, string literals,
@@ -198,39 +248,18 @@ static const char *migrate_txn_word(const char *sql)
 	int at_start = 1, depth = 0;
 
 	while (*s) {
-		if (s[0] == '-' && s[1] == '-') {
-			s += strcspn(s, "\n");
-		} else if (s[0] == '/' && s[1] == '*') {
-			int nest = 1;
-			for (s += 2; *s && nest; s++) {
-				if (s[0] == '/' && s[1] == '*')
-					nest++, s++;
-				else if (s[0] == '*' && s[1] == '/')
-					nest--, s++;
-			}
+		const char *skip;
+
+		if ((skip = migrate_skip_comment(s)) != NULL) {
+			s = skip;
 		} else if (*s == '\'') {
-			/* E'...' strings honour backslashes. */
-			int esc = s > sql && (s[-1] == 'E' || s[-1] == 'e') &&
-				(s - 1 == sql || !isalnum((unsigned char)s[-2]));
-			s = migrate_skip_quoted(s + 1, '\'', esc);
+			s = migrate_skip_quoted(s + 1, '\'', migrate_is_estring(sql, s));
 			at_start = 0;
 		} else if (*s == '"') {
 			s = migrate_skip_quoted(s + 1, '"', 0);
 			at_start = 0;
-		} else if (*s == '$' && (s == sql || !(isalnum((unsigned char)s[-1]) || s[-1] == '_'))) {
-			/* $tag$ ... $tag$ (a $1 parameter has no closing '$') */
-			const char *t = s + 1;
-			while (isalnum((unsigned char)*t) || *t == '_')
-				t++;
-			if (*t == '$' && !isdigit((unsigned char)s[1])) {
-				size_t taglen = (size_t)(t - s) + 1;
-				const char *end;
-				for (end = t + 1; *end && strncmp(end, s, taglen) != 0; end++)
-					;
-				s = *end ? end + taglen : end;
-			} else {
-				s = t;
-			}
+		} else if ((skip = migrate_skip_dollar(sql, s)) != NULL) {
+			s = skip;
 			at_start = 0;
 		} else if (*s == ';') {
 			if (depth == 0)
@@ -617,21 +646,14 @@ int migrate_lint_text(const char *file, const char *sql, FILE *out)
 	int line = 1, depth = 0, block = 0;
 
 	while (*s) {
+		const char *skip;
+
 		line += lint_count_lines(mark, s);
 		mark = s;
-		if (s[0] == '-' && s[1] == '-') {
-			s += strcspn(s, "\n");
-		} else if (s[0] == '/' && s[1] == '*') {
-			int nest = 1;
-			for (s += 2; *s && nest; s++) {
-				if (s[0] == '/' && s[1] == '*')
-					nest++, s++;
-				else if (s[0] == '*' && s[1] == '/')
-					nest--, s++;
-			}
+		if ((skip = migrate_skip_comment(s)) != NULL) {
+			s = skip;
 		} else if (*s == '\'') {
-			int esc = s > sql && (s[-1] == 'E' || s[-1] == 'e') &&
-				(s - 1 == sql || !isalnum((unsigned char)s[-2]));
+			int esc = migrate_is_estring(sql, s);
 			if (esc && st.n > 0 && st.t[st.n - 1].kind == LT_WORD &&
 				strcmp(st.t[st.n - 1].text, "E") == 0)
 				st.n--;
@@ -642,19 +664,8 @@ int migrate_lint_text(const char *file, const char *sql, FILE *out)
 			s = migrate_skip_quoted(start, '"', 0);
 			lint_push(&st, LT_QIDENT, depth, line, start,
 				(size_t)(s - start) - (s > start && s[-1] == '"'));
-		} else if (*s == '$' && (s == sql || !(isalnum((unsigned char)s[-1]) || s[-1] == '_'))) {
-			const char *t = s + 1;
-			while (isalnum((unsigned char)*t) || *t == '_')
-				t++;
-			if (*t == '$' && !isdigit((unsigned char)s[1])) {
-				size_t taglen = (size_t)(t - s) + 1;
-				const char *end;
-				for (end = t + 1; *end && strncmp(end, s, taglen) != 0; end++)
-					;
-				s = *end ? end + taglen : end;
-			} else {
-				s = t;
-			}
+		} else if ((skip = migrate_skip_dollar(sql, s)) != NULL) {
+			s = skip;
 			lint_push(&st, LT_LITERAL, depth, line, "$", 1);
 		} else if (*s == ';' && depth == 0 && block == 0) {
 			lint_statement(&l, &st);
@@ -870,65 +881,57 @@ static int migrate_lock(struct db *db)
 	}
 }
 
+/* Runs ddl when the check query (with the one parameter param) answers
+ * missing: how the version table and its parts are made without the
+ * NOTICE that IF NOT EXISTS sends on every run.  0, or -1 (logged as
+ * "cannot <what> <name>"). */
+static int migrate_ensure(struct db *db, const char *check, const char *param,
+	const char *missing, const char *ddl, const char *what, const char *name)
+{
+	const char *params[1] = { param };
+	PGresult *res = db_exec(db, check, 1, params);
+
+	if (res && strcmp(PQgetvalue(res, 0, 0), missing) == 0) {
+		PQclear(res);
+		res = db_exec(db, ddl, 0, NULL);
+	}
+	if (res == NULL) {
+		log_error("migrate: cannot %s %s: %s", what, name, db_last_error(db));
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
 /* Creates the version table when missing, with the phase column (added
  * to a table an older release created: its rows are history, expand).
  * 0 or -1 (logged). */
 static int migrate_version_table(struct db *db, const char *schema, const char *table)
 {
-	const char *params[1] = { table };
-	char *sql = NULL;
-	PGresult *res;
+	char *schema_sql = schema ? xasprintf("CREATE SCHEMA %s", schema) : NULL;
+	char *table_sql = xasprintf("CREATE TABLE %s ("
+		"version text PRIMARY KEY, "
+		"applied_at timestamptz NOT NULL DEFAULT now())", table);
+	char *phase_sql = xasprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS phase text NOT NULL "
+		"DEFAULT 'expand' CHECK (phase IN ('expand', 'contract'))", table);
 	int rc = -1;
 
-	/* Checked first (under the lock) rather than IF NOT EXISTS, which
-	 * sends a NOTICE on every run. */
-	if (schema) {
-		const char *sp[1] = { schema };
-		res = db_exec(db, "SELECT to_regnamespace($1) IS NULL", 1, sp);
-		if (res && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
-			PQclear(res);
-			sql = xasprintf("CREATE SCHEMA %s", schema);
-			res = db_exec(db, sql, 0, NULL);
-		}
-		if (res == NULL) {
-			log_error("migrate: cannot create the schema %s: %s", schema, db_last_error(db));
-			goto out;
-		}
-		PQclear(res);
-		free(sql);
-		sql = NULL;
-	}
-	res = db_exec(db, "SELECT to_regclass($1) IS NULL", 1, params);
-	if (res && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
-		PQclear(res);
-		sql = xasprintf("CREATE TABLE %s ("
-			"version text PRIMARY KEY, "
-			"applied_at timestamptz NOT NULL DEFAULT now())", table);
-		res = db_exec(db, sql, 0, NULL);
-	}
-	if (res == NULL) {
-		log_error("migrate: cannot create %s: %s", table, db_last_error(db));
+	/* Checked first (under the lock) rather than IF NOT EXISTS. */
+	if (schema && migrate_ensure(db, "SELECT to_regnamespace($1) IS NULL", schema, "t",
+			schema_sql, "create the schema", schema) < 0)
 		goto out;
-	}
-	PQclear(res);
-	free(sql);
-	sql = NULL;
-	res = db_exec(db, "SELECT count(*) FROM pg_attribute "
-		"WHERE attrelid = to_regclass($1) AND attname = 'phase' AND NOT attisdropped", 1, params);
-	if (res && strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
-		PQclear(res);
-		sql = xasprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS phase text NOT NULL "
-			"DEFAULT 'expand' CHECK (phase IN ('expand', 'contract'))", table);
-		res = db_exec(db, sql, 0, NULL);
-	}
-	if (res == NULL) {
-		log_error("migrate: cannot add the phase column to %s: %s", table, db_last_error(db));
+	if (migrate_ensure(db, "SELECT to_regclass($1) IS NULL", table, "t",
+			table_sql, "create", table) < 0)
 		goto out;
-	}
-	PQclear(res);
+	if (migrate_ensure(db, "SELECT count(*) FROM pg_attribute "
+			"WHERE attrelid = to_regclass($1) AND attname = 'phase' AND NOT attisdropped",
+			table, "0", phase_sql, "add the phase column to", table) < 0)
+		goto out;
 	rc = 0;
 out:
-	free(sql);
+	free(schema_sql);
+	free(table_sql);
+	free(phase_sql);
 	return rc;
 }
 

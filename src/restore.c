@@ -18,7 +18,7 @@
 /* Twilio's date_created has one-second resolution and the worker writes
  * its attempt just before the request: a call is matched to a reminder
  * due up to this much after it. */
-#define RESTORE_SLACK_S 2
+#define RESTORE_SLACK "interval '2 seconds'"
 /* Decisions kept in the deployment event's detail (all are printed). */
 #define RESTORE_DETAIL_MAX 1000
 
@@ -149,7 +149,7 @@ static int mark_sent(struct rc *rc, const struct record *r, const char **appt)
 		" LEFT JOIN contact_attempts ca ON ca.reminder_id = r.id"
 		" WHERE r.channel = $1 AND r.to_address = $2"
 		" AND rf_business_sms_from(b.twilio_from, $5) = $3"
-		" AND r.due_at <= to_timestamp($4::bigint) + interval '" "2" " seconds'"
+		" AND r.due_at <= to_timestamp($4::bigint) + " RESTORE_SLACK
 		" AND ((ca.id IS NULL AND r.status = 'pending')"
 		"  OR (ca.status IN ('dialing', 'unknown') AND ca.provider_sid IS NULL))"
 		" ORDER BY (r.stale_at < to_timestamp($4::bigint)), r.due_at, r.id LIMIT 1"
@@ -216,7 +216,7 @@ static int text_appointment(struct rc *rc, const struct record *r, const char **
 		" JOIN businesses b ON b.id = ca.business_id"
 		" WHERE ca.channel = 'sms' AND ca.to_address = $1 AND ca.provider_sid IS NOT NULL"
 		" AND rf_business_sms_from(b.twilio_from, $4) = $2"
-		" AND ca.created_at <= to_timestamp($3::bigint) + interval '" "2" " seconds'"
+		" AND ca.created_at <= to_timestamp($3::bigint) + " RESTORE_SLACK
 		" ORDER BY ca.created_at DESC, ca.id DESC LIMIT 1", 4, p, 1, v);
 	*appt = got == 1 ? v[0] : NULL;
 	return got < 0 ? -1 : 0;

@@ -1,20 +1,10 @@
 /* secret: redaction of passwords and tokens in anything printed. */
 #include "secret.h"
+#include "form.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int url_pct_decode(const char *s, size_t n, char *out, size_t outlen)
 {
@@ -23,14 +13,10 @@ int url_pct_decode(const char *s, size_t n, char *out, size_t outlen)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= n)
+			int v = form_pct_escape(s + i, n - i);
+			if (v < 0)
 				return -1;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return -1;
-			c = (char)(hi * 16 + lo);
+			c = (char)v;
 			i += 2;
 		}
 		if (o + 1 >= outlen)

@@ -57,6 +57,30 @@ static size_t on_body(char *data, size_t size, size_t n, void *out)
 	return size * n;
 }
 
+/* POSTs body to url with the headers hdrs (freed here); the X-Request-Id
+ * answered goes to seen.  Returns the HTTP status (0: no answer). */
+static long post_seen(const char *url, const char *body, struct curl_slist *hdrs,
+	struct rid_seen *seen)
+{
+	CURL *c = curl_easy_init();
+	long status = 0;
+
+	assert_non_null(c);
+	memset(seen, 0, sizeof(*seen));
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, seen);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return status;
+}
+
 /* POSTs a signed inbound text with a malformed From, with X-Request-Id:
  * sent_id (NULL: no header); the X-Request-Id answered goes to seen.
  * Returns the HTTP status. */
@@ -67,10 +91,8 @@ static long post_bad_text(const char *sent_id, struct rid_seen *seen)
 	struct hx_form f;
 	struct curl_slist *hdrs = NULL;
 	char *body, *h;
-	long status = 0;
-	CURL *c = curl_easy_init();
+	long status;
 
-	assert_non_null(c);
 	hx_random_phone(from);
 	hx_random_phone(to);
 	hx_random_message_sid(sid);
@@ -87,18 +109,7 @@ static long post_bad_text(const char *sent_id, struct rid_seen *seen)
 		hdrs = curl_slist_append(hdrs, h);
 		free(h);
 	}
-	memset(seen, 0, sizeof(*seen));
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, seen);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	status = post_seen(url, body, hdrs, seen);
 	free(body);
 	hx_form_free(&f);
 	free(url);
@@ -221,28 +232,16 @@ static void test_request_id_on_nginx_answers(void **state)
 {
 	char *url = xasprintf("%s/api/v1/appointments", hx_env.public_url);
 	char *big = xmalloc(2 * 1024 * 1024);
-	CURL *c = curl_easy_init();
 	struct rid_seen seen;
 	struct curl_slist *hdrs = NULL;
-	long status = 0;
+	long status;
 	(void)state;
 
 	memset(big, 'a', 2 * 1024 * 1024 - 1);
 	big[2 * 1024 * 1024 - 1] = '\0';
-	memset(&seen, 0, sizeof(seen));
 	hdrs = curl_slist_append(hdrs, "X-Request-Id: too-large-body-1");
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, big);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &seen);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	status = post_seen(url, big, hdrs, &seen);
 	free(big);
 	free(url);
 	assert_int_equal(status, 413);
