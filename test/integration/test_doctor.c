@@ -335,10 +335,12 @@ static void test_public_url_elsewhere(void **state)
 	int port = 20000 + (int)(getpid() % 20000);
 	(void)state;
 	make_green();
-	/* The fixture ends with the shell that started it. */
+	/* The fixture ends with the shell that started it; the doctor runs
+	 * once it answers (up to 10 s on a loaded machine). */
 	pre = xasprintf("mkdir -p '%s/www' && { bin/http-fixture --port %d --dir '%s/www' "
-			">/dev/null 2>&1 & fx=$!; trap 'kill $fx' EXIT; } && sleep 0.5 &&", tmpdir, port,
-		tmpdir);
+			">/dev/null 2>&1 & fx=$!; trap 'kill $fx' EXIT; } && "
+			"for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:%d/ && break; "
+			"sleep 0.1; done &&", tmpdir, port, tmpdir, port);
 	assign = xasprintf("RINGFENCE_PUBLIC_URL=http://127.0.0.1:%d", port);
 	int rc = doctor_run(pre, assign, "", &out);
 	assert_int_equal(rc, 1);
