@@ -31,6 +31,26 @@ static xmlDocPtr load_template(const char *path, const char *state, struct flow_
 	return doc;
 }
 
+/* Compiles st's template.  A template that cannot render says why in
+ * twiml_validate's words when `ringfence check` runs it; only one that
+ * validates and still does not compile is noted here. */
+static void compile_template(struct flow_state *st, struct flow_diag *d)
+{
+	char err[256];
+	struct flow_diag tmp = { NULL, 0 };
+
+	if (st->tmpl == NULL)
+		return;
+	st->prog = twiml_compile(st->tmpl, err, sizeof(err));
+	if (st->prog != NULL || twiml_validate(st->tmpl, st->tmpl_path, &tmp) > 0) {
+		flow_diag_free(&tmp);
+		return;
+	}
+	flow_diag_free(&tmp);
+	flow_diag_add(d, "%s: state '%s': the template cannot be compiled: %s", st->tmpl_path,
+		st->name, err);
+}
+
 /* Whether the n bytes at s are a name: [a-z][a-z0-9_]{0,63}. */
 static int name_ok(const char *s, size_t n)
 {
@@ -306,9 +326,10 @@ struct flow *flow_load(const char *root, const char *name, struct flow_diag *d)
 		struct flow_state *st = &f->states[i];
 		struct stat sb;
 		st->tmpl_path = xasprintf("%s/%s.xml", f->dir, st->name);
-		if (stat(st->tmpl_path, &sb) == 0)
+		if (stat(st->tmpl_path, &sb) == 0) {
 			st->tmpl = load_template(st->tmpl_path, st->name, d);
-		else
+			compile_template(st, d);
+		} else
 			flow_note_template(f, (int)i, st->tmpl_path, d);
 	}
 out:
@@ -327,6 +348,7 @@ void flow_free(struct flow *f)
 		free(f->states[i].tmpl_path);
 		if (f->states[i].tmpl)
 			xmlFreeDoc(f->states[i].tmpl);
+		twiml_prog_free(f->states[i].prog);
 	}
 	for (size_t i = 0; i < f->ntrans; i++) {
 		free(f->trans[i].on);
