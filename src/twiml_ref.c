@@ -227,3 +227,47 @@ out:
 	arena_free(a);
 	return rc;
 }
+
+/* The renderings twiml_ref_verify compares: values with markup, quotes,
+ * control bytes and invalid UTF-8, and engine strings present (with
+ * markup of their own) or absent, recordings played or not. */
+static const struct twiml_var verify_hostile[] = {
+	{ "business_name", "A & B <b>\"q\" 'a' ]]> \xc3\xa9 \x01\r\n\tz" },
+	{ "appointment_date", "Tuesday, March 4 \xff\xc0\xaf" },
+	{ "appointment_time", "10:30 AM &amp;" },
+	{ "callback_number", "+15551234567" },
+};
+static const struct twiml_var verify_plain[] = {
+	{ "business_name", "Bright Smile Dental" },
+	{ "appointment_date", "Tuesday, March 4" },
+	{ "appointment_time", "10:30 AM" },
+	{ "callback_number", "+15551234567" },
+};
+
+int twiml_ref_verify(xmlDocPtr tmpl, const struct twiml_prog *p, char *err, size_t errlen)
+{
+	const struct twiml_render_opts cases[] = {
+		{ verify_hostile, 4, "https://h/v?c=\"1\"&s=<a>&n=2\t", "https://h/audio/f/a&b",
+		  "https://h/Recordings/RE1?x=<1>&y=\"2\"", "https://h/Recordings/RE2",
+		  "https://h/twilio/status/recording?a=1&b=2" },
+		{ verify_plain, 4, NULL, NULL, NULL, NULL, NULL },
+		{ verify_plain, 4, "https://h/v?c=1&s=a&n=2", "https://h/audio/f/a", "", NULL, NULL },
+	};
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]) && rc == 0; i++) {
+		struct buf want = BUF_INIT, got = BUF_INIT;
+		int rw = twiml_ref_render(tmpl, &cases[i], &want);
+		int rg = twiml_run(p, &cases[i], &got);
+		size_t at = 0;
+		if (rw != rg || want.len != got.len || (want.len && memcmp(want.data, got.data, want.len))) {
+			while (at < want.len && at < got.len && want.data[at] == got.data[at])
+				at++;
+			snprintf(err, errlen, "rendering %zu differs from libxml2's at byte %zu", i + 1, at);
+			rc = -1;
+		}
+		buf_free(&want);
+		buf_free(&got);
+	}
+	return rc;
+}

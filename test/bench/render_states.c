@@ -1,27 +1,71 @@
-/* render_states: renders every state of every loaded flow N times through
- * engine_render_preview, the engine's own rendering path, for an
- * instruction count under callgrind:
+/* render_states: renders every state of the reminder call and text flows
+ * N times, for an instruction count under callgrind:
  *
  *   valgrind --tool=callgrind --collect-atstart=no \
- *       --toggle-collect=render_all build/bench/render_states [N]
+ *       --toggle-collect='render_compiled*' build/bench/render_states [N]
+ *   (--toggle-collect='render_libxml2*' ... N libxml2 for its peer)
  *
- * Prints the number of renderings and the bytes written, so two runs
- * (before and after a change) can be compared per rendering. */
+ * By default through engine_render_preview, the engine's own rendering
+ * path (the compiled templates); with "libxml2", through the reference
+ * renderer (twiml_ref.h) with the options built as the engine built them
+ * before templates were compiled (arena_printf), its peer in the same
+ * run.  Prints the number of renderings and the bytes written. */
 #include "arena.h"
 #include "buf.h"
 #include "engine.h"
 #include "flow.h"
+#include "twiml.h"
+#include "twiml_ref.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+static const char *const values[4] = { "Bright Smile & Sons <Dental>", "Tuesday, March 4",
+	"10:30 AM", "+15551234567" };
+
+/* Every state of every flow named in flows, n times, with libxml2's
+ * reference renderer; as render_all. */
+__attribute__((noinline)) static long render_libxml2(struct engine *e, const char *const *flows,
+	long n, long *count)
+{
+	const struct twiml_var vars[] = { { "business_name", values[0] },
+		{ "appointment_date", values[1] }, { "appointment_time", values[2] },
+		{ "callback_number", values[3] } };
+	struct arena *a = arena_new(0);
+	long bytes = 0;
+
+	for (long k = 0; k < n; k++) {
+		for (size_t fi = 0; flows[fi]; fi++) {
+			const struct flow *f = engine_flow(e, flows[fi]);
+			for (size_t i = 0; f && i < f->nstates; i++) {
+				const char *st = f->states[i].name;
+				struct twiml_render_opts o = { vars, 4,
+					arena_printf(a, "%s/twilio/voice/%s?c=%s&s=%s&n=%d",
+						"https://rf.example.com", f->name,
+						"00000000000000000000000000000000", st, 0),
+					arena_printf(a, "%s/audio/%s/%s", "https://rf.example.com", f->name, st),
+					NULL, NULL,
+					arena_printf(a, "%s/twilio/status/recording", "https://rf.example.com") };
+				struct buf out;
+				buf_init_arena(&out, a);
+				if (flow_state_index(f, st) < 0 || twiml_ref_render(f->states[i].tmpl, &o, &out) < 0)
+					return -1;
+				bytes += (long)out.len;
+				(*count)++;
+			}
+		}
+		arena_reset(a);
+	}
+	arena_free(a);
+	return bytes;
+}
 
 /* Every state of every flow named in flows, n times; returns the bytes
  * rendered, or -1 when a state does not render. */
-__attribute__((noinline)) static long render_all(struct engine *e, const char *const *flows,
+__attribute__((noinline)) static long render_compiled(struct engine *e, const char *const *flows,
 	long n, long *count)
 {
-	static const char *const values[4] = { "Bright Smile & Sons <Dental>", "Tuesday, March 4",
-		"10:30 AM", "+15551234567" };
 	struct arena *a = arena_new(0);
 	long bytes = 0;
 
@@ -54,7 +98,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "render_states: %s\n", err);
 		return 1;
 	}
-	bytes = render_all(e, flows, n, &count);
+	if (argc > 2 && strcmp(argv[2], "libxml2") == 0)
+		bytes = render_libxml2(e, flows, n, &count);
+	else
+		bytes = render_compiled(e, flows, n, &count);
 	engine_free(e);
 	if (bytes < 0) {
 		fprintf(stderr, "render_states: a state does not render\n");
