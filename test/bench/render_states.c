@@ -24,14 +24,33 @@
 static const char *const values[4] = { "Bright Smile & Sons <Dental>", "Tuesday, March 4",
 	"10:30 AM", "+15551234567" };
 
-/* Every state of every flow named in flows, n times, with libxml2's
- * reference renderer; as render_all. */
-__attribute__((noinline)) static long render_libxml2(struct engine *e, const char *const *flows,
-	long n, long *count)
+/* State st of flow f rendered into out with libxml2's reference
+ * renderer, the options built as the engine built them before templates
+ * were compiled; 0 or -1. */
+static int render_reference(struct arena *a, const struct flow *f, size_t i, struct buf *out)
 {
 	const struct twiml_var vars[] = { { "business_name", values[0] },
 		{ "appointment_date", values[1] }, { "appointment_time", values[2] },
 		{ "callback_number", values[3] } };
+	const char *st = f->states[i].name;
+	struct twiml_render_opts o = { vars, 4,
+		arena_printf(a, "%s/twilio/voice/%s?c=%s&s=%s&n=%d", "https://rf.example.com",
+			f->name, "00000000000000000000000000000000", st, 0),
+		arena_printf(a, "%s/audio/%s/%s", "https://rf.example.com", f->name, st), NULL, NULL,
+		arena_printf(a, "%s/twilio/status/recording", "https://rf.example.com") };
+
+	/* The engine looks the state up by name, as the preview does. */
+	if (flow_state_index(f, st) < 0)
+		return -1;
+	return twiml_ref_render(f->states[i].tmpl, &o, out);
+}
+
+/* Every state of every flow named in flows, n times, compiled (the
+ * engine's path) or through libxml2; returns the bytes rendered, or -1
+ * when a state does not render. */
+static long render_rounds(struct engine *e, const char *const *flows, long n, long *count,
+	int libxml2)
+{
 	struct arena *a = arena_new(0);
 	long bytes = 0;
 
@@ -39,17 +58,13 @@ __attribute__((noinline)) static long render_libxml2(struct engine *e, const cha
 		for (size_t fi = 0; flows[fi]; fi++) {
 			const struct flow *f = engine_flow(e, flows[fi]);
 			for (size_t i = 0; f && i < f->nstates; i++) {
-				const char *st = f->states[i].name;
-				struct twiml_render_opts o = { vars, 4,
-					arena_printf(a, "%s/twilio/voice/%s?c=%s&s=%s&n=%d",
-						"https://rf.example.com", f->name,
-						"00000000000000000000000000000000", st, 0),
-					arena_printf(a, "%s/audio/%s/%s", "https://rf.example.com", f->name, st),
-					NULL, NULL,
-					arena_printf(a, "%s/twilio/status/recording", "https://rf.example.com") };
 				struct buf out;
+				int rc;
 				buf_init_arena(&out, a);
-				if (flow_state_index(f, st) < 0 || twiml_ref_render(f->states[i].tmpl, &o, &out) < 0)
+				rc = libxml2 ? render_reference(a, f, i, &out) :
+					engine_render_preview(e, a, flows[fi], f->states[i].name, values,
+						&out);
+				if (rc < 0)
 					return -1;
 				bytes += (long)out.len;
 				(*count)++;
@@ -61,30 +76,17 @@ __attribute__((noinline)) static long render_libxml2(struct engine *e, const cha
 	return bytes;
 }
 
-/* Every state of every flow named in flows, n times; returns the bytes
- * rendered, or -1 when a state does not render. */
-__attribute__((noinline)) static long render_compiled(struct engine *e, const char *const *flows,
-	long n, long *count)
+/* The two functions callgrind counts (--toggle-collect). */
+__attribute__((noinline)) static long render_compiled(struct engine *e,
+	const char *const *flows, long n, long *count)
 {
-	struct arena *a = arena_new(0);
-	long bytes = 0;
+	return render_rounds(e, flows, n, count, 0);
+}
 
-	for (long k = 0; k < n; k++) {
-		for (size_t fi = 0; flows[fi]; fi++) {
-			const struct flow *f = engine_flow(e, flows[fi]);
-			for (size_t i = 0; f && i < f->nstates; i++) {
-				struct buf out;
-				buf_init_arena(&out, a);
-				if (engine_render_preview(e, a, flows[fi], f->states[i].name, values, &out) < 0)
-					return -1;
-				bytes += (long)out.len;
-				(*count)++;
-			}
-		}
-		arena_reset(a);
-	}
-	arena_free(a);
-	return bytes;
+__attribute__((noinline)) static long render_libxml2(struct engine *e,
+	const char *const *flows, long n, long *count)
+{
+	return render_rounds(e, flows, n, count, 1);
 }
 
 int main(int argc, char **argv)
