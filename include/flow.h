@@ -16,7 +16,9 @@
  * names match [a-z][a-z0-9_]{0,63}.  A (from, on) pair may appear once.
  *
  * A loaded flow is immutable; a FastCGI worker loads its flows once at
- * start and keeps them for its lifetime (owner: the worker). */
+ * start and keeps them for its lifetime (owner: the worker).  Each
+ * state's template is parsed and compiled there, once per process (a
+ * reload starts new workers); a webhook only runs the compiled one. */
 #ifndef RF_FLOW_H
 #define RF_FLOW_H
 
@@ -24,6 +26,8 @@
 #include <libxml/tree.h>
 
 #include "diag.h"
+
+struct twiml_prog;
 
 #define FLOW_MAX_STATES 256
 #define FLOW_MAX_TRANSITIONS 1024
@@ -34,6 +38,7 @@ struct flow_state {
 	int terminal;     /* no outgoing transition */
 	char *tmpl_path;  /* root/state_tables/<flow>/<name>.xml */
 	xmlDocPtr tmpl;   /* parsed template, NULL when missing or not XML */
+	struct twiml_prog *prog; /* tmpl compiled (twiml.h), NULL when it cannot render */
 };
 
 struct flow_transition {

@@ -1,13 +1,21 @@
-/* twiml: TwiML templates, validated and rendered with libxml2.
+/* twiml: TwiML templates, validated with libxml2 and compiled once.
  *
  * A template is a TwiML document whose Say (or, in a text reply, Message)
  * text may hold placeholders
  * {{field}}, where field is on the allow-list (business_name,
  * appointment_date, appointment_time, callback_number): nothing
  * confidential can reach a caller, a voicemail or a speakerphone.  Values
- * are inserted as text nodes, so libxml2 escapes them on output; markup is
- * never assembled from strings.  Play holds a bare file name
- * ("intro.mp3") resolved against the state's audio URL. */
+ * are only ever written through the escaping writers as text or as an
+ * attribute value; markup is never assembled from strings.  Play holds a
+ * bare file name ("intro.mp3") resolved against the state's audio URL.
+ *
+ * A template is parsed and validated with libxml2 when its flow is loaded
+ * and compiled there (twiml_compile) into a flat program: literal bytes,
+ * already serialised exactly as libxml2's writer would write them, value
+ * slots and the engine's attribute slots.  Rendering a webhook's answer
+ * (twiml_run) only appends to a buffer; the output is byte for byte what
+ * libxml2 writes for the filled-in document (twiml_ref.h keeps that
+ * renderer as the reference the tests hold the compiled one to). */
 #ifndef RF_TWIML_H
 #define RF_TWIML_H
 
@@ -33,6 +41,7 @@ int twiml_placeholder_next(const char **pp, const char **start, size_t *len);
 
 /* NULL-terminated allow-list of placeholder names. */
 extern const char *const twiml_fields[];
+#define TWIML_NFIELDS 4
 int twiml_field_allowed(const char *name);
 
 struct twiml_var {
@@ -59,7 +68,8 @@ struct twiml_render_opts {
 };
 
 /* Renders tmpl (not modified) into out as a complete XML document with
- * an XML declaration.  A placeholder with no value in vars renders as ""
+ * an XML declaration, compiling it first (the engine compiles each
+ * state's template once and calls twiml_run).  A placeholder with no value in vars renders as ""
  * and makes the call return -1 (nothing is appended to out then).
  * Returns 0 or -1.
  *
@@ -70,6 +80,25 @@ struct twiml_render_opts {
  * value's control characters and invalid UTF-8 become spaces and
  * U+FFFD, which XML cannot carry or libxml2 would refuse to write. */
 int twiml_render(xmlDocPtr tmpl, const struct twiml_render_opts *opts, struct buf *out);
+
+/* A compiled template (owner: whoever compiled it; immutable, so any
+ * number of renderings may share it). */
+struct twiml_prog;
+
+/* Compiles tmpl (a parsed template, not modified) for twiml_run.  NULL
+ * with a one-line reason in err when it cannot render at all: no root
+ * Response, a DOCTYPE, a namespace, an entity, a malformed or
+ * unlisted placeholder, a Play that is not a bare file name, a
+ * PlayRecording without of= or prompts (twiml_validate reports each of
+ * these first). */
+struct twiml_prog *twiml_compile(xmlDocPtr tmpl, char *err, size_t errlen);
+void twiml_prog_free(struct twiml_prog *p);
+
+/* twiml_render's contract for a compiled template: appends the document
+ * to out, or returns -1 with out as it was (a placeholder without a
+ * value, or p NULL).  No libxml2 call; nothing allocated but out's
+ * growth. */
+int twiml_run(const struct twiml_prog *p, const struct twiml_render_opts *opts, struct buf *out);
 
 /* Appends valid TwiML that apologises and hangs up.  Never fails; used
  * whenever anything goes wrong so the caller never hears Twilio's
@@ -88,6 +117,20 @@ xmlDocPtr twiml_load(const char *path, struct flow_diag *d);
 /* The same for a template held in memory (len bytes); path names it in
  * diagnostics. */
 xmlDocPtr twiml_parse(const char *text, size_t len, const char *path, struct flow_diag *d);
+
+/* Appends value cleaned as a placeholder's value is: control characters
+ * other than tab and newline become spaces, invalid UTF-8 (and
+ * surrogates, U+FFFE, U+FFFF) becomes U+FFFD; with escape, & < > are
+ * escaped as XML text too. */
+void twiml_put_value(struct buf *b, const char *value, int escape);
+
+/* Whether s is empty or only XML white space. */
+int twiml_is_blank(const char *s);
+
+/* Whether s is a bare audio file name: [A-Za-z0-9_-]+ then .mp3 or .wav.
+ * No slash, no scheme, no "..": a template can only play its own state's
+ * recorded prompts. */
+int twiml_play_name_ok(const char *s);
 
 /* Whether text asks the listener to press a key: a word beginning with
  * "press" (press, pressing), in any case.  Used on Say text and on the

@@ -232,7 +232,8 @@ static const char *decide_input(const struct engine_input *in, const struct flow
 	return "other";
 }
 
-/* Renders state of flow f into out with the allow-listed field values
+/* Renders state of flow f (its template compiled when the flow was
+ * loaded; no libxml2 here) into out with the allow-listed field values
  * v[0..4) (business name, date, time, callback number; NULL: the call has
  * none), the recordings rec[0..2) (the business's greeting, this call's
  * take; NULL: none) and Gather actions for token and seq; 0 or -1. */
@@ -241,30 +242,63 @@ static int render_values(struct engine *e, struct arena *a, const struct flow *f
 	struct buf *out)
 {
 	const struct flow_state *st = &f->states[state];
+	/* twiml_fields' own pointers: twiml_run matches them without a
+	 * string compare. */
 	struct twiml_var vars[] = {
-		{ "business_name", v[0] },
-		{ "appointment_date", v[1] },
-		{ "appointment_time", v[2] },
-		{ "callback_number", v[3] },
+		{ twiml_fields[0], v[0] },
+		{ twiml_fields[1], v[1] },
+		{ twiml_fields[2], v[2] },
+		{ twiml_fields[3], v[3] },
 	};
 	struct twiml_render_opts opts;
-	size_t nvars = 0;
+	size_t nvars = 0, action, audio, callback;
 	struct twiml_var present[ARRAY_LEN(vars)];
+	char digits[16];
+	int nd = 0;
+	struct buf u;
 
 	/* A field the call does not have (no appointment) is left out, so a
 	 * template that needs it fails to render rather than saying "". */
 	for (size_t i = 0; i < ARRAY_LEN(vars); i++)
 		if (vars[i].value)
 			present[nvars++] = vars[i];
+	/* The engine's URLs, one after the other in one arena buffer (no
+	 * printf on the request path): the Gather action, the state's audio
+	 * base and the recording status callback. */
+	for (unsigned n = seq < 0 ? 0u - (unsigned)seq : (unsigned)seq; nd == 0 || n > 0; n /= 10)
+		digits[sizeof(digits) - 1 - nd++] = (char)('0' + n % 10);
+	if (seq < 0)
+		digits[sizeof(digits) - 1 - nd++] = '-';
+	buf_init_arena(&u, a);
+	action = u.len;
+	buf_puts(&u, e->public_url);
+	buf_puts(&u, "/twilio/voice/");
+	buf_puts(&u, f->name);
+	buf_puts(&u, "?c=");
+	buf_puts(&u, token);
+	buf_puts(&u, "&s=");
+	buf_puts(&u, st->name);
+	buf_puts(&u, "&n=");
+	buf_append(&u, digits + sizeof(digits) - nd, (size_t)nd);
+	buf_append(&u, "", 1);
+	audio = u.len;
+	buf_puts(&u, e->public_url);
+	buf_puts(&u, "/audio/");
+	buf_puts(&u, f->name);
+	buf_puts(&u, "/");
+	buf_puts(&u, st->name);
+	buf_append(&u, "", 1);
+	callback = u.len;
+	buf_puts(&u, e->public_url);
+	buf_puts(&u, "/twilio/status/recording");
 	opts.vars = present;
 	opts.nvars = nvars;
-	opts.gather_action = arena_printf(a, "%s/twilio/voice/%s?c=%s&s=%s&n=%d",
-		e->public_url, f->name, token, st->name, seq);
-	opts.audio_base = arena_printf(a, "%s/audio/%s/%s", e->public_url, f->name, st->name);
+	opts.gather_action = u.data + action;
+	opts.audio_base = u.data + audio;
 	opts.greeting_url = rec[0];
 	opts.this_call_url = rec[1];
-	opts.recording_callback = arena_printf(a, "%s/twilio/status/recording", e->public_url);
-	return twiml_render(st->tmpl, &opts, out);
+	opts.recording_callback = u.data + callback;
+	return twiml_run(st->prog, &opts, out);
 }
 
 /* Renders state of flow f for the call in row into out; 0 or -1. */

@@ -1,6 +1,7 @@
 /* flow: call flows loaded from state_tables/<flow>/ (see flow.h). */
 #include "flow.h"
 #include "twiml.h"
+#include "twiml_ref.h"
 #include "util.h"
 
 #include <errno.h>
@@ -29,6 +30,35 @@ static xmlDocPtr load_template(const char *path, const char *state, struct flow_
 	flow_diag_merge_state(d, &tmp, path, state);
 	flow_diag_free(&tmp);
 	return doc;
+}
+
+/* Compiles st's template and holds the result to libxml2's rendering
+ * (twiml_ref.h).  A template that does not validate is left to `ringfence
+ * check`, which says why in twiml_validate's words; one that validates
+ * and still does not compile, or renders otherwise than libxml2 would, is
+ * noted here (no worker serves it: engine_new refuses a noted flow). */
+static void compile_template(struct flow_state *st, struct flow_diag *d)
+{
+	char err[256];
+	struct flow_diag tmp = { NULL, 0 };
+	int valid;
+
+	if (st->tmpl == NULL)
+		return;
+	valid = twiml_validate(st->tmpl, st->tmpl_path, &tmp) == 0;
+	flow_diag_free(&tmp);
+	st->prog = twiml_compile(st->tmpl, err, sizeof(err));
+	if (!valid)
+		return;
+	if (st->prog == NULL) {
+		flow_diag_add(d, "%s: state '%s': the template cannot be compiled: %s",
+			st->tmpl_path, st->name, err);
+	} else if (twiml_ref_verify(st->tmpl, st->prog, err, sizeof(err)) < 0) {
+		flow_diag_add(d, "%s: state '%s': the compiled template renders otherwise than "
+			"libxml2: %s", st->tmpl_path, st->name, err);
+		twiml_prog_free(st->prog);
+		st->prog = NULL;
+	}
 }
 
 /* Whether the n bytes at s are a name: [a-z][a-z0-9_]{0,63}. */
@@ -306,9 +336,10 @@ struct flow *flow_load(const char *root, const char *name, struct flow_diag *d)
 		struct flow_state *st = &f->states[i];
 		struct stat sb;
 		st->tmpl_path = xasprintf("%s/%s.xml", f->dir, st->name);
-		if (stat(st->tmpl_path, &sb) == 0)
+		if (stat(st->tmpl_path, &sb) == 0) {
 			st->tmpl = load_template(st->tmpl_path, st->name, d);
-		else
+			compile_template(st, d);
+		} else
 			flow_note_template(f, (int)i, st->tmpl_path, d);
 	}
 out:
@@ -327,6 +358,7 @@ void flow_free(struct flow *f)
 		free(f->states[i].tmpl_path);
 		if (f->states[i].tmpl)
 			xmlFreeDoc(f->states[i].tmpl);
+		twiml_prog_free(f->states[i].prog);
 	}
 	for (size_t i = 0; i < f->ntrans; i++) {
 		free(f->trans[i].on);

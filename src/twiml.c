@@ -1,10 +1,11 @@
-/* twiml: TwiML templates, validated and rendered with libxml2.
+/* twiml: TwiML templates, validated with libxml2, compiled once.
  *
  * Templates are trusted files in the repository, but everything they say
  * reaches a stranger's phone or voicemail, so they go through the same
  * kind of validator as untrusted input: a closed list of verbs, nesting,
- * attributes and placeholder names.  Rendering works on a copy of the
- * parsed template and only ever inserts text nodes. */
+ * attributes and placeholder names.  Compiling writes everything fixed
+ * once, as libxml2 would serialise it; a rendering only adds the values,
+ * through the same escaping libxml2 applies to text and attributes. */
 #include "twiml.h"
 #include "arena.h"
 #include "buf.h"
@@ -286,8 +287,7 @@ static int is_name(const xmlNode *n, const char *name)
 	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
 }
 
-/* Whether s is empty or only XML whitespace. */
-static int is_blank(const char *s)
+int twiml_is_blank(const char *s)
 {
 	for (; *s; s++)
 		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
@@ -295,10 +295,7 @@ static int is_blank(const char *s)
 	return 1;
 }
 
-/* Whether s is a bare audio file name: [A-Za-z0-9_-]+ then .mp3 or .wav.
- * No slash, no scheme, no "..": a template can only play its own state's
- * recorded prompts. */
-static int play_name_ok(const char *s)
+int twiml_play_name_ok(const char *s)
 {
 	size_t n = 0;
 
@@ -470,7 +467,7 @@ static void check_play(struct vctx *v, const xmlNode *el)
 	xmlChar *raw = xmlNodeGetContent(el);
 	const char *name = raw ? (const char *)raw : "";
 
-	if (!play_name_ok(name))
+	if (!twiml_play_name_ok(name))
 		problem(v, el, "<Play> must hold a bare audio file name such as prompt.mp3 "
 			"(letters, digits, _ and -, then .mp3 or .wav), not '%.60s'", name);
 	xmlFree(raw);
@@ -532,7 +529,7 @@ static void check_children(struct vctx *v, const xmlNode *el, const struct elem_
 		case XML_TEXT_NODE:
 		case XML_CDATA_SECTION_NODE: {
 			const char *text = (const char *)c->content;
-			if (text == NULL || is_blank(text))
+			if (text == NULL || twiml_is_blank(text))
 				break;
 			if (!rule->text)
 				problem(v, c, "<%s> cannot hold text ('%.30s')", rule->name, text);
@@ -598,7 +595,7 @@ static void strip_blanks(xmlNodePtr el)
 	for (; c; c = next) {
 		next = c->next;
 		if (c->type == XML_TEXT_NODE && !is_name(el, "Say") &&
-			(c->content == NULL || is_blank((const char *)c->content))) {
+			(c->content == NULL || twiml_is_blank((const char *)c->content))) {
 			xmlUnlinkNode(c);
 			xmlFreeNode(c);
 		} else if (c->type == XML_ELEMENT_NODE) {
@@ -749,271 +746,723 @@ void twiml_facts_free(struct twiml_facts *facts)
 	memset(facts, 0, sizeof(*facts));
 }
 
-/* ---- rendering ------------------------------------------------------- */
+/* ---- rendering: the escaping writers ---------------------------------- */
 
-/* Appends value to b as text XML can carry: valid UTF-8 is copied,
- * control characters other than tab and newline become spaces, and
- * anything else (invalid or overlong sequences, surrogates, U+FFFE and
- * U+FFFF) becomes U+FFFD. */
-static void append_clean(struct buf *b, const char *value)
+/* Appends s[0..n) escaped as libxml2 escapes text content: & < > and a
+ * carriage return (which XML would read back as a newline). */
+static void put_text(struct buf *b, const char *s, size_t n)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *rep;
+		switch (s[i]) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '\r': rep = "&#13;"; break;
+		default: continue;
+		}
+		buf_append(b, s + run, i - run);
+		buf_puts(b, rep);
+		run = i + 1;
+	}
+	buf_append(b, s + run, n - run);
+}
+
+/* Appends s escaped as libxml2 escapes an attribute value: as text, and
+ * the double quote, tab and newline too (an attribute value normalises
+ * raw white space away). */
+static void put_attr(struct buf *b, const char *s)
+{
+	const char *run = s;
+
+	for (; *s; s++) {
+		const char *rep;
+		switch (*s) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\r': rep = "&#13;"; break;
+		case '\n': rep = "&#10;"; break;
+		case '\t': rep = "&#9;"; break;
+		default: continue;
+		}
+		buf_append(b, run, (size_t)(s - run));
+		buf_puts(b, rep);
+		run = s + 1;
+	}
+	buf_append(b, run, (size_t)(s - run));
+}
+
+/* The length of the valid UTF-8 sequence at p that XML can carry (no
+ * surrogate, no U+FFFE or U+FFFF), or 0; *used gets the bytes an invalid
+ * one spans (its lead and the continuation bytes before the break). */
+static size_t utf8_ok(const unsigned char *p, size_t *used)
+{
+	unsigned c = p[0], cp, min;
+	size_t n;
+
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2; cp = c & 0x1F; min = 0x80;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3; cp = c & 0x0F; min = 0x800;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4; cp = c & 0x07; min = 0x10000;
+	} else {
+		*used = 1;
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80) {
+			*used = i;
+			return 0;
+		}
+		cp = (cp << 6) | (p[i] & 0x3F);
+	}
+	*used = n;
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE ||
+		cp == 0xFFFF)
+		return 0;
+	return n;
+}
+
+void twiml_put_value(struct buf *b, const char *value, int escape)
 {
 	static const char repl[] = "\xEF\xBF\xBD";
-	const unsigned char *p = (const unsigned char *)value;
+	const unsigned char *p = (const unsigned char *)value, *run = p;
 
 	while (*p) {
 		unsigned c = *p;
-		size_t n;
-		unsigned cp, min;
+		const char *rep;
+		size_t used = 1;
 
-		if (c < 0x80) {
-			buf_putc(b, (c < 0x20 && c != '\t' && c != '\n') ? ' ' : (char)c);
-			p++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF) {
-			n = 2; cp = c & 0x1F; min = 0x80;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			n = 3; cp = c & 0x0F; min = 0x800;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			n = 4; cp = c & 0x07; min = 0x10000;
+		if (c >= 0x80) {
+			if (utf8_ok(p, &used) > 0) {
+				p += used;
+				continue;
+			}
+			rep = repl;
+		} else if (c < 0x20) {
+			if (c == '\t' || c == '\n') {
+				p++;
+				continue;
+			}
+			rep = " ";
+		} else if (escape && (c == '&' || c == '<' || c == '>')) {
+			rep = c == '&' ? "&amp;" : c == '<' ? "&lt;" : "&gt;";
 		} else {
-			buf_puts(b, repl);
 			p++;
 			continue;
 		}
-		for (size_t i = 1; i < n; i++) {
-			if ((p[i] & 0xC0) != 0x80) {
-				n = i;
-				cp = 0; /* marks the sequence invalid */
-				min = 1;
+		buf_append(b, run, (size_t)(p - run));
+		buf_puts(b, rep);
+		p += used;
+		run = p;
+	}
+	buf_append(b, run, (size_t)(p - run));
+}
+
+/* ---- rendering: compiled templates ------------------------------------ */
+
+/* What an op writes or decides.  A program is a flat list of ops; the
+ * only branches are on which of the engine's strings a rendering has. */
+enum op_kind {
+	OP_LIT,    /* lit[off, off + len): already serialised and escaped */
+	OP_FIELD,  /* the value of twiml_fields[arg], cleaned and escaped as text */
+	OP_TEXT,   /* engine string arg, escaped as text */
+	OP_ATTR,   /* engine string arg, escaped as an attribute value */
+	OP_UNLESS, /* engine string arg absent: go to op len */
+	OP_JUMP,   /* go to op len */
+};
+
+/* The engine's strings a rendering may have (twiml_render_opts); a
+ * recording's URL counts as absent when empty. */
+enum { S_GATHER_ACTION, S_AUDIO_BASE, S_GREETING, S_THIS_CALL, S_REC_CALLBACK, S_N };
+
+struct twiml_op {
+	unsigned char kind;
+	unsigned char arg;
+	unsigned off;
+	unsigned len;
+};
+
+/* Owner: whoever compiled it (a flow state holds its own). */
+struct twiml_prog {
+	struct twiml_op *ops;
+	size_t nops;
+	size_t cap;
+	struct buf lit;
+	int barrier; /* the next literal may not extend the last op (a jump lands here) */
+};
+
+struct cc {
+	struct twiml_prog *p;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static void cc_fail(struct cc *c, const xmlNode *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void cc_fail(struct cc *c, const xmlNode *n, const char *fmt, ...)
+{
+	va_list ap;
+	int off = 0;
+
+	if (c->failed++)
+		return;
+	if (n != NULL && xmlGetLineNo(n) > 0)
+		off = snprintf(c->err, c->errlen, "line %ld: ", xmlGetLineNo(n));
+	if (off < 0 || (size_t)off >= c->errlen)
+		off = 0;
+	va_start(ap, fmt);
+	vsnprintf(c->err + off, c->errlen - (size_t)off, fmt, ap);
+	va_end(ap);
+}
+
+static size_t op_add(struct cc *c, int kind, int arg, size_t off, size_t len)
+{
+	struct twiml_prog *p = c->p;
+
+	if (p->nops == p->cap) {
+		p->cap = p->cap ? 2 * p->cap : 32;
+		p->ops = xrealloc(p->ops, p->cap * sizeof(*p->ops));
+	}
+	p->ops[p->nops] = (struct twiml_op){ (unsigned char)kind, (unsigned char)arg,
+		(unsigned)off, (unsigned)len };
+	p->barrier = 0;
+	return p->nops++;
+}
+
+/* Makes the literal bytes appended to lit since start an op, or part of
+ * the last one when it ends where they begin. */
+static void lit_close(struct cc *c, size_t start)
+{
+	struct twiml_prog *p = c->p;
+	struct twiml_op *last = p->nops ? &p->ops[p->nops - 1] : NULL;
+
+	if (p->lit.len == start)
+		return;
+	if (last && !p->barrier && last->kind == OP_LIT && last->off + last->len == start)
+		last->len += (unsigned)(p->lit.len - start);
+	else
+		op_add(c, OP_LIT, 0, start, p->lit.len - start);
+}
+
+static void lit(struct cc *c, const char *s)
+{
+	size_t start = c->p->lit.len;
+
+	buf_puts(&c->p->lit, s);
+	lit_close(c, start);
+}
+
+static void lit_text(struct cc *c, const char *s, size_t n)
+{
+	size_t start = c->p->lit.len;
+
+	put_text(&c->p->lit, s, n);
+	lit_close(c, start);
+}
+
+/* libxml2's indentation: two spaces a level, at most 30 levels. */
+static void lit_indent(struct cc *c, int level)
+{
+	static const char spaces[] = "                                                            ";
+	size_t start = c->p->lit.len;
+
+	buf_append(&c->p->lit, spaces, 2 * (size_t)(level > 30 ? 30 : level));
+	lit_close(c, start);
+}
+
+/* Starts "if engine string s is present"; returns the op to patch. */
+static size_t cc_unless(struct cc *c, int s)
+{
+	return op_add(c, OP_UNLESS, s, 0, 0);
+}
+
+/* Makes op at point here (a jump target). */
+static void cc_land(struct cc *c, size_t op)
+{
+	c->p->ops[op].len = (unsigned)c->p->nops;
+	c->p->barrier = 1;
+}
+
+/* An attribute the engine sets: name and either a fixed value or one of
+ * its strings. */
+struct set_attr {
+	const char *name;
+	const char *value; /* NULL: engine string s */
+	int s;
+};
+
+/* Writes el's attributes as libxml2 would after xmlSetProp of each of
+ * set[0..n): an attribute already there keeps its place with the new
+ * value, the others follow in order. */
+static void cc_attrs(struct cc *c, const xmlNode *el, const struct set_attr *set, size_t n)
+{
+	int done[8] = { 0 };
+
+	for (const xmlAttr *a = el->properties; a; a = a->next) {
+		size_t k;
+		if (a->ns != NULL) {
+			cc_fail(c, el, "<%s> has a namespaced attribute", (const char *)el->name);
+			return;
+		}
+		lit(c, " ");
+		lit(c, (const char *)a->name);
+		lit(c, "=\"");
+		for (k = 0; k < n; k++)
+			if (!done[k] && strcmp(set[k].name, (const char *)a->name) == 0)
 				break;
-			}
-			cp = (cp << 6) | (p[i] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
-			cp == 0xFFFE || cp == 0xFFFF)
-			buf_puts(b, repl);
-		else
-			buf_append(b, p, n);
-		p += n;
-	}
-}
-
-/* The value given for field name (n bytes), or NULL. */
-static const char *var_value(const struct twiml_render_opts *opts, const char *name, size_t n)
-{
-	for (size_t i = 0; opts && i < opts->nvars; i++) {
-		const char *vn = opts->vars[i].name;
-		if (vn && strlen(vn) == n && strncmp(vn, name, n) == 0)
-			return opts->vars[i].value;
-	}
-	return NULL;
-}
-
-/* Expands the placeholders of a Say text into b.  Values are inserted
- * once and never scanned again, so a value that looks like a placeholder
- * stays literal.  Returns -1 when a placeholder is malformed, not on the
- * allow-list, or has no (or a blank) value. */
-static int expand(const char *text, const struct twiml_render_opts *opts, struct arena *a,
-	struct buf *b)
-{
-	const char *p = text, *s;
-	size_t n;
-	int k, rc = 0;
-
-	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
-		if (k == TWIML_PH_TEXT) {
-			buf_append(b, s, n);
-		} else if (k == TWIML_PH_FIELD) {
-			const char *name = arena_strndup(a, s, n);
-			const char *val = var_value(opts, s, n);
-			if (!twiml_field_allowed(name) || val == NULL || is_blank(val))
-				rc = -1;
+		if (k < n) {
+			done[k] = 1;
+			if (set[k].value)
+				lit(c, set[k].value);
 			else
-				append_clean(b, val);
+				op_add(c, OP_ATTR, set[k].s, 0, 0);
 		} else {
-			rc = -1;
-		}
-	}
-	return rc;
-}
-
-/* Replaces el's children with one text node holding s (raw text: the
- * writer escapes it). */
-static void set_text(xmlNodePtr el, const char *s)
-{
-	xmlNodePtr t;
-
-	while (el->children) {
-		xmlNodePtr c = el->children;
-		xmlUnlinkNode(c);
-		xmlFreeNode(c);
-	}
-	t = xmlNewDocText(el->doc, (const xmlChar *)s);
-	if (t == NULL) {
-		fprintf(stderr, "ringfence: out of memory\n");
-		abort();
-	}
-	xmlAddChild(el, t);
-}
-
-/* Sets an attribute (the writer escapes value); aborts when out of memory. */
-static void set_prop(xmlNodePtr el, const char *name, const char *value)
-{
-	if (xmlSetProp(el, (const xmlChar *)name, (const xmlChar *)value) == NULL) {
-		fprintf(stderr, "ringfence: out of memory\n");
-		abort();
-	}
-}
-
-static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts, struct arena *a);
-
-/* The URL opts gives for recording of ("greeting", "this_call"), or NULL. */
-static const char *recording_url(const struct twiml_render_opts *opts, const char *of)
-{
-	if (opts == NULL)
-		return NULL;
-	if (strcmp(of, "greeting") == 0)
-		return opts->greeting_url;
-	if (strcmp(of, "this_call") == 0)
-		return opts->this_call_url;
-	return NULL;
-}
-
-/* Replaces the PlayRecording c with <Play>URL</Play> when opts has that
- * recording, else with its own prompts, rendered.  0 or -1. */
-static int render_play_recording(xmlNodePtr c, const struct twiml_render_opts *opts,
-	struct arena *a)
-{
-	xmlChar *of = xmlGetProp(c, (const xmlChar *)"of");
-	const char *url = of ? recording_url(opts, (const char *)of) : NULL;
-	int rc = 0;
-
-	if (of == NULL) {
-		rc = -1;
-	} else if (url && *url) {
-		xmlNodePtr play = xmlNewDocNode(c->doc, NULL, (const xmlChar *)"Play", NULL);
-		if (play == NULL) {
-			fprintf(stderr, "ringfence: out of memory\n");
-			abort();
-		}
-		set_text(play, url);
-		xmlAddPrevSibling(c, play);
-	} else if (render_node(c, opts, a) < 0) {
-		rc = -1;
-	} else {
-		while (c->children) {
-			xmlNodePtr k = c->children;
-			xmlUnlinkNode(k);
-			xmlAddPrevSibling(c, k);
-		}
-	}
-	xmlFree(of);
-	xmlUnlinkNode(c);
-	xmlFreeNode(c);
-	return rc;
-}
-
-/* Fills in the copy of a template below el, its scratch strings in a.
- * Returns 0 or -1. */
-static int render_node(xmlNodePtr el, const struct twiml_render_opts *opts, struct arena *a)
-{
-	xmlNodePtr c, next;
-	int rc = 0;
-
-	for (c = el->children; c; c = next) {
-		next = c->next;
-		if (c->type == XML_COMMENT_NODE ||
-			(c->type == XML_TEXT_NODE && !is_name(el, "Say") &&
-			 (c->content == NULL || is_blank((const char *)c->content)))) {
-			xmlUnlinkNode(c);
-			xmlFreeNode(c);
-			continue;
-		}
-		if (c->type != XML_ELEMENT_NODE)
-			continue;
-		if (is_name(c, "Say") || (is_name(c, "Message") && c->children &&
-					     c->children->type == XML_TEXT_NODE)) {
-			struct buf b;
-			xmlChar *raw = xmlNodeGetContent(c);
-			buf_init_arena(&b, a);
-			if (expand(raw ? (const char *)raw : "", opts, a, &b) < 0)
-				rc = -1;
-			else
-				set_text(c, buf_str(&b));
-			xmlFree(raw);
-		} else if (is_name(c, "Play")) {
-			xmlChar *raw = xmlNodeGetContent(c);
-			const char *name = raw ? (const char *)raw : "";
-			if (!play_name_ok(name)) {
-				rc = -1;
-			} else if (opts && opts->audio_base) {
-				set_text(c, arena_printf(a, "%s/%s", opts->audio_base, name));
-			}
-			xmlFree(raw);
-		} else if (is_name(c, TWIML_PLAY_RECORDING)) {
-			if (render_play_recording(c, opts, a) < 0)
-				rc = -1;
-		} else {
-			if (is_name(c, "Gather") && opts && opts->gather_action) {
-				set_prop(c, "action", opts->gather_action);
-				set_prop(c, "method", "POST");
-				set_prop(c, "actionOnEmptyResult", "true");
-			}
-			if (is_name(c, "Record") && opts && opts->gather_action) {
-				set_prop(c, "action", opts->gather_action);
-				set_prop(c, "method", "POST");
-				if (opts->recording_callback) {
-					set_prop(c, "recordingStatusCallback", opts->recording_callback);
-					set_prop(c, "recordingStatusCallbackMethod", "POST");
+			for (const xmlNode *t = a->children; t; t = t->next) {
+				size_t start = c->p->lit.len;
+				if (t->type != XML_TEXT_NODE) {
+					cc_fail(c, el, "attribute %s= of <%s> holds an entity",
+						(const char *)a->name, (const char *)el->name);
+					return;
 				}
+				put_attr(&c->p->lit, t->content ? (const char *)t->content : "");
+				lit_close(c, start);
 			}
-			if (render_node(c, opts, a) < 0)
-				rc = -1;
 		}
+		lit(c, "\"");
 	}
-	return rc;
+	for (size_t k = 0; k < n; k++) {
+		if (done[k])
+			continue;
+		lit(c, " ");
+		lit(c, set[k].name);
+		lit(c, "=\"");
+		if (set[k].value)
+			lit(c, set[k].value);
+		else
+			op_add(c, OP_ATTR, set[k].s, 0, 0);
+		lit(c, "\"");
+	}
 }
 
-/* libxml2's copy of the template and its text (xmlNodeGetContent, the
- * dumped document) are freed where they are made; the dumped text is
- * copied into out.  Our own scratch lives in out's arena, or in one of
- * our own when out is a plain buf (ringfence check, tests). */
+/* el's attributes as rendered: the engine's on a Gather and a Record
+ * when the rendering has a Gather action (and a recording callback). */
+static void cc_attrs_rendered(struct cc *c, const xmlNode *el)
+{
+	static const struct set_attr gather[] = {
+		{ "action", NULL, S_GATHER_ACTION },
+		{ "method", "POST", 0 },
+		{ "actionOnEmptyResult", "true", 0 },
+	};
+	static const struct set_attr record[] = {
+		{ "action", NULL, S_GATHER_ACTION },
+		{ "method", "POST", 0 },
+		{ "recordingStatusCallback", NULL, S_REC_CALLBACK },
+		{ "recordingStatusCallbackMethod", "POST", 0 },
+	};
+	size_t without, with, end, end2;
+
+	if (is_name(el, "Gather")) {
+		without = cc_unless(c, S_GATHER_ACTION);
+		cc_attrs(c, el, gather, ARRAY_LEN(gather));
+		end = op_add(c, OP_JUMP, 0, 0, 0);
+		cc_land(c, without);
+		cc_attrs(c, el, NULL, 0);
+		cc_land(c, end);
+	} else if (is_name(el, "Record")) {
+		without = cc_unless(c, S_GATHER_ACTION);
+		with = cc_unless(c, S_REC_CALLBACK);
+		cc_attrs(c, el, record, 4);
+		end2 = op_add(c, OP_JUMP, 0, 0, 0);
+		cc_land(c, with);
+		cc_attrs(c, el, record, 2);
+		cc_land(c, end2);
+		end = op_add(c, OP_JUMP, 0, 0, 0);
+		cc_land(c, without);
+		cc_attrs(c, el, NULL, 0);
+		cc_land(c, end);
+	} else {
+		cc_attrs(c, el, NULL, 0);
+	}
+}
+
+/* Whether the renderer fills el's whole text in: a Say, or a Message
+ * whose first child is text (a text reply). */
+static int fills_text(const xmlNode *el)
+{
+	return is_name(el, "Say") || (is_name(el, "Message") && el->children &&
+		el->children->type == XML_TEXT_NODE);
+}
+
+/* Whether child k of a rendered element stays in the rendering: comments
+ * go, and so does blank text outside a Say. */
+static int kept(const xmlNode *parent, const xmlNode *k)
+{
+	if (k->type == XML_COMMENT_NODE)
+		return 0;
+	if (k->type == XML_TEXT_NODE && !is_name(parent, "Say"))
+		return k->content != NULL && !twiml_is_blank((const char *)k->content);
+	return 1;
+}
+
+/* A CDATA section as libxml2 writes it: "]]>" inside splits it. */
+static void cc_cdata(struct cc *c, const char *s)
+{
+	const char *start = s, *end = s;
+
+	if (*s == '\0') {
+		lit(c, "<![CDATA[]]>");
+		return;
+	}
+	while (*end) {
+		if (end[0] == ']' && end[1] == ']' && end[2] == '>') {
+			size_t at;
+			end += 2;
+			lit(c, "<![CDATA[");
+			at = c->p->lit.len;
+			buf_append(&c->p->lit, start, (size_t)(end - start));
+			lit_close(c, at);
+			lit(c, "]]>");
+			start = end;
+		}
+		end++;
+	}
+	if (start != end) {
+		lit(c, "<![CDATA[");
+		lit(c, start);
+		lit(c, "]]>");
+	}
+}
+
+static void cc_element(struct cc *c, const xmlNode *el, int level, int format, int root);
+
+/* The rendered children of el (element at level, the children at
+ * level + 1, format: whether they are indented).  as_is: el is one the
+ * renderer leaves as written (a Play without an audio base), comments
+ * included. */
+static void cc_children(struct cc *c, const xmlNode *el, int level, int format, int as_is)
+{
+	for (const xmlNode *k = el->children; k && !c->failed; k = k->next) {
+		if (!as_is && !kept(el, k))
+			continue;
+		switch (k->type) {
+		case XML_ELEMENT_NODE:
+			cc_element(c, k, level + 1, format, 0);
+			break;
+		case XML_TEXT_NODE:
+			lit_text(c, k->content ? (const char *)k->content : "",
+				k->content ? strlen((const char *)k->content) : 0);
+			break;
+		case XML_CDATA_SECTION_NODE:
+			cc_cdata(c, k->content ? (const char *)k->content : "");
+			break;
+		case XML_COMMENT_NODE:
+			if (k->content != NULL) {
+				lit(c, "<!--");
+				lit(c, (const char *)k->content);
+				lit(c, "-->");
+			}
+			break;
+		default:
+			cc_fail(c, k, "unexpected XML content inside <%s>", (const char *)el->name);
+			break;
+		}
+	}
+}
+
+/* Whether el, rendered, holds text (then libxml2 indents nothing inside
+ * it): what the renderer fills in, or kept text or CDATA. */
+static int holds_text(const xmlNode *el)
+{
+	if (fills_text(el))
+		return 1;
+	for (const xmlNode *k = el->children; k; k = k->next)
+		if (kept(el, k) && (k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE))
+			return 1;
+	return 0;
+}
+
+/* Whether el, rendered, has children at all. */
+static int has_children(const xmlNode *el)
+{
+	if (fills_text(el))
+		return 1;
+	for (const xmlNode *k = el->children; k; k = k->next)
+		if (kept(el, k))
+			return 1;
+	return 0;
+}
+
+/* A Say's (or text reply's) text: its literal runs and value slots. */
+static void cc_fill(struct cc *c, const xmlNode *el)
+{
+	xmlChar *raw = xmlNodeGetContent(el);
+	const char *p = raw ? (const char *)raw : "", *s;
+	size_t n;
+	int k;
+
+	while (!c->failed && (k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
+		if (k == TWIML_PH_TEXT) {
+			lit_text(c, s, n);
+		} else if (k == TWIML_PH_BAD) {
+			cc_fail(c, el, "malformed placeholder in <%s>", (const char *)el->name);
+		} else {
+			int f = -1;
+			for (int i = 0; twiml_fields[i]; i++)
+				if (strlen(twiml_fields[i]) == n && strncmp(twiml_fields[i], s, n) == 0)
+					f = i;
+			if (f < 0)
+				cc_fail(c, el, "placeholder {{%.*s}} is not an allowed field", (int)n, s);
+			else
+				op_add(c, OP_FIELD, f, 0, 0);
+		}
+	}
+	xmlFree(raw);
+}
+
+/* A Play: the state's audio URL and the file name when the rendering
+ * has an audio base, else the name as written. */
+static void cc_play(struct cc *c, const xmlNode *el, int level, int format)
+{
+	xmlChar *raw = xmlNodeGetContent(el);
+	const char *name = raw ? (const char *)raw : "";
+	size_t without, end;
+
+	for (const xmlNode *k = el->children; k; k = k->next)
+		if (k->type == XML_ELEMENT_NODE)
+			cc_fail(c, el, "<Play> holds an element");
+	if (!twiml_play_name_ok(name))
+		cc_fail(c, el, "<Play> must hold a bare audio file name");
+	if (c->failed)
+		goto out;
+	if (format)
+		lit_indent(c, level);
+	lit(c, "<Play");
+	cc_attrs(c, el, NULL, 0);
+	lit(c, ">");
+	without = cc_unless(c, S_AUDIO_BASE);
+	op_add(c, OP_TEXT, S_AUDIO_BASE, 0, 0);
+	lit(c, "/");
+	lit_text(c, name, strlen(name));
+	end = op_add(c, OP_JUMP, 0, 0, 0);
+	cc_land(c, without);
+	cc_children(c, el, level, 0, 1);
+	cc_land(c, end);
+	lit(c, "</Play>");
+	if (format)
+		lit(c, "\n");
+out:
+	xmlFree(raw);
+}
+
+/* A PlayRecording at level: <Play>URL</Play> of the recording when the
+ * rendering has it, else its own prompts in its place. */
+static void cc_play_recording(struct cc *c, const xmlNode *el, int level, int format)
+{
+	xmlChar *of = xmlGetProp(el, (const xmlChar *)"of");
+	int s = -1, prompts = 0;
+	size_t without = 0, end = 0;
+
+	for (const xmlNode *k = el->children; k; k = k->next) {
+		if (k->type == XML_ELEMENT_NODE && !is_name(k, TWIML_PLAY_RECORDING))
+			prompts++;
+		else if (k->type == XML_ELEMENT_NODE || (kept(el, k) && k->type != XML_COMMENT_NODE))
+			cc_fail(c, el, "<" TWIML_PLAY_RECORDING "> may hold only prompts");
+	}
+	if (of == NULL)
+		cc_fail(c, el, "<" TWIML_PLAY_RECORDING "> needs of=");
+	else if (prompts == 0)
+		cc_fail(c, el, "<" TWIML_PLAY_RECORDING "> needs its prompts");
+	if (c->failed)
+		goto out;
+	if (strcmp((const char *)of, "greeting") == 0)
+		s = S_GREETING;
+	else if (strcmp((const char *)of, "this_call") == 0)
+		s = S_THIS_CALL;
+	if (s >= 0) {
+		without = cc_unless(c, s);
+		if (format)
+			lit_indent(c, level);
+		lit(c, "<Play>");
+		op_add(c, OP_TEXT, s, 0, 0);
+		lit(c, "</Play>");
+		if (format)
+			lit(c, "\n");
+		end = op_add(c, OP_JUMP, 0, 0, 0);
+		cc_land(c, without);
+	}
+	cc_children(c, el, level - 1, format, 0);
+	if (s >= 0)
+		cc_land(c, end);
+out:
+	xmlFree(of);
+}
+
+/* Element el at level (the root at 0) inside a parent whose children
+ * are indented when format is set, as libxml2 writes it rendered. */
+static void cc_element(struct cc *c, const xmlNode *el, int level, int format, int root)
+{
+	const char *name = (const char *)el->name;
+	int inner;
+
+	if (el->ns != NULL || el->nsDef != NULL) {
+		cc_fail(c, el, "<%s> is in an XML namespace", name);
+		return;
+	}
+	if (is_name(el, "Play")) {
+		cc_play(c, el, level, format);
+		return;
+	}
+	if (is_name(el, TWIML_PLAY_RECORDING)) {
+		cc_play_recording(c, el, level, format);
+		return;
+	}
+	if (format && !root)
+		lit_indent(c, level);
+	lit(c, "<");
+	lit(c, name);
+	cc_attrs_rendered(c, el);
+	if (!has_children(el)) {
+		lit(c, "/>");
+	} else {
+		inner = format && !holds_text(el);
+		lit(c, inner ? ">\n" : ">");
+		if (fills_text(el))
+			cc_fill(c, el);
+		else
+			cc_children(c, el, level, inner, 0);
+		if (inner)
+			lit_indent(c, level);
+		lit(c, "</");
+		lit(c, name);
+		lit(c, ">");
+	}
+	if (format && !root)
+		lit(c, "\n");
+}
+
+struct twiml_prog *twiml_compile(xmlDocPtr tmpl, char *err, size_t errlen)
+{
+	struct twiml_prog *p = xcalloc(1, sizeof(*p));
+	struct cc c = { p, err, errlen, 0 };
+	xmlNodePtr root = tmpl ? xmlDocGetRootElement(tmpl) : NULL;
+
+	buf_init(&p->lit);
+	if (errlen)
+		err[0] = '\0';
+	if (root == NULL) {
+		cc_fail(&c, NULL, "no root element");
+		goto out;
+	}
+	if (tmpl->intSubset != NULL || tmpl->extSubset != NULL)
+		cc_fail(&c, NULL, "a template must not have a DOCTYPE");
+	if (!is_name(root, "Response"))
+		cc_fail(&c, root, "root element is <%s>, not <Response>", (const char *)root->name);
+	if (c.failed)
+		goto out;
+	/* xmlDocDumpFormatMemoryEnc's declaration, then the root alone:
+	 * comments and processing instructions around it are dropped. */
+	lit(&c, "<?xml version=\"");
+	lit(&c, tmpl->version ? (const char *)tmpl->version : "1.0");
+	lit(&c, "\" encoding=\"UTF-8\"");
+	if (tmpl->standalone == 0)
+		lit(&c, " standalone=\"no\"");
+	else if (tmpl->standalone == 1)
+		lit(&c, " standalone=\"yes\"");
+	lit(&c, "?>\n");
+	cc_element(&c, root, 0, 1, 1);
+	lit(&c, "\n");
+out:
+	if (c.failed) {
+		twiml_prog_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void twiml_prog_free(struct twiml_prog *p)
+{
+	if (p == NULL)
+		return;
+	free(p->ops);
+	buf_free(&p->lit);
+	free(p);
+}
+
+int twiml_run(const struct twiml_prog *p, const struct twiml_render_opts *opts, struct buf *out)
+{
+	const char *val[TWIML_NFIELDS] = { NULL };
+	const char *s[S_N] = { NULL };
+	size_t mark = out->len, i = 0;
+
+	if (p == NULL)
+		return -1;
+	if (opts) {
+		/* The first value given for a field counts, as before. */
+		for (size_t k = opts->nvars; k-- > 0;) {
+			const char *name = opts->vars[k].name;
+			for (int f = 0; name && f < TWIML_NFIELDS; f++)
+				if (name == twiml_fields[f] || strcmp(twiml_fields[f], name) == 0) {
+					val[f] = opts->vars[k].value;
+					break;
+				}
+		}
+		s[S_GATHER_ACTION] = opts->gather_action;
+		s[S_AUDIO_BASE] = opts->audio_base;
+		s[S_GREETING] = opts->greeting_url && *opts->greeting_url ? opts->greeting_url : NULL;
+		s[S_THIS_CALL] = opts->this_call_url && *opts->this_call_url ?
+			opts->this_call_url : NULL;
+		s[S_REC_CALLBACK] = opts->recording_callback;
+	}
+	while (i < p->nops) {
+		const struct twiml_op *op = &p->ops[i++];
+		switch (op->kind) {
+		case OP_LIT:
+			buf_append(out, p->lit.data + op->off, op->len);
+			break;
+		case OP_FIELD:
+			/* An empty or blank value is no value: Twilio reports an
+			 * empty Say as invalid. */
+			if (val[op->arg] == NULL || twiml_is_blank(val[op->arg]))
+				goto fail;
+			twiml_put_value(out, val[op->arg], 1);
+			break;
+		case OP_TEXT:
+			put_text(out, s[op->arg], strlen(s[op->arg]));
+			break;
+		case OP_ATTR:
+			put_attr(out, s[op->arg]);
+			break;
+		case OP_UNLESS:
+			if (s[op->arg] == NULL)
+				i = op->len;
+			break;
+		case OP_JUMP:
+			i = op->len;
+			break;
+		}
+	}
+	return 0;
+fail:
+	out->len = mark;
+	if (out->data)
+		out->data[mark] = '\0';
+	return -1;
+}
+
 int twiml_render(xmlDocPtr tmpl, const struct twiml_render_opts *opts, struct buf *out)
 {
-	struct arena *own = out->arena ? NULL : arena_new(0);
-	struct arena *a = out->arena ? out->arena : own;
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root;
-	xmlChar *mem = NULL;
-	int size = 0, rc = -1;
+	char err[200];
+	struct twiml_prog *p = twiml_compile(tmpl, err, sizeof(err));
+	int rc = twiml_run(p, opts, out);
 
-	if (tmpl == NULL || xmlDocGetRootElement(tmpl) == NULL)
-		goto out;
-	doc = xmlCopyDoc(tmpl, 1);
-	if (doc == NULL)
-		goto out;
-	root = xmlDocGetRootElement(doc);
-	if (!is_name(root, "Response") || render_node(root, opts, a) < 0)
-		goto out;
-	/* Comments and processing instructions around the root are notes
-	 * for the template's readers, not for Twilio. */
-	for (xmlNodePtr c = doc->children, next; c; c = next) {
-		next = c->next;
-		if (c->type == XML_COMMENT_NODE || c->type == XML_PI_NODE) {
-			xmlUnlinkNode(c);
-			xmlFreeNode(c);
-		}
-	}
-	xmlDocDumpFormatMemoryEnc(doc, &mem, &size, "UTF-8", 1);
-	if (mem == NULL || size <= 0)
-		goto out;
-	buf_append(out, mem, (size_t)size);
-	rc = 0;
-out:
-	xmlFree(mem);
-	xmlFreeDoc(doc);
-	arena_free(own);
+	twiml_prog_free(p);
 	return rc;
 }
 

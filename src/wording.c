@@ -120,7 +120,7 @@ static const char *const tmpl_files[M_N][T_N] = {
 	[WORDING_BOOKING] = { "sms_booking.txt", "email_booking_subject.txt", "email_booking.txt",
 		"email_booking.html" },
 };
-static char *loaded[M_N][T_N];
+static char *loaded_text[M_N][T_N];
 
 /* A template is a few lines; anything near this is a mistake. */
 #define WORDING_MAX_FILE (16 * 1024)
@@ -143,34 +143,91 @@ static const char *const *const tmpl_fields[T_N] = { fields_sms, fields_sms, fie
 #define WORST_TIME "12:00 PM"
 #define WORST_CALLBACK "+123456789012345"
 
-/* The value of field s (n bytes) in fields (name, value pairs,
- * NULL-terminated), or NULL. */
-static const char *field_value(const char *const *fields, const char *s, size_t n)
-{
-	for (size_t i = 0; fields[i]; i += 2)
-		if (strlen(fields[i]) == n && strncmp(fields[i], s, n) == 0)
-			return fields[i + 1] ? fields[i + 1] : "";
-	return NULL;
-}
+/* Every field a message template may name, in the order of the values
+ * a rendering is given (wording_check_templates says which template may
+ * use which). */
+static const char *const msg_fields[] = { "business_name", "appointment_date",
+	"appointment_time", "callback_number", "greeting", "closing", "unsubscribe_url" };
+#define F_N 7
 
-/* tmpl with every {{field}} replaced by its value in fields, in the
- * arena; NULL when a placeholder is malformed or has no value there. */
-static char *fill(struct arena *a, const char *tmpl, const char *const *fields)
-{
-	const char *p = tmpl, *s, *val;
-	struct buf b;
+/* A message template compiled once: its literal runs (pointing into the
+ * template's text) and its field slots. */
+struct mseg {
+	const char *s;
 	size_t n;
+	int field; /* index in msg_fields, or -1: the literal s[0..n) */
+};
+struct mtmpl {
+	struct mseg *seg; /* NULL: not loaded */
+	size_t nseg;
+};
+
+/* The process's compiled templates (owner: this module; they point into
+ * loaded_text), replaced by the next wording_init. */
+static struct mtmpl loaded[M_N][T_N];
+
+/* Compiles text (which must outlive t) into t, its segments in a (or
+ * malloc'd when a is NULL).  -1 when a placeholder is malformed or names
+ * no field of msg_fields. */
+static int mtmpl_compile(struct arena *a, const char *text, struct mtmpl *t)
+{
+	const char *p = text, *s;
+	size_t n, count = 0;
 	int k;
 
-	buf_init_arena(&b, a);
-	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END) {
-		if (k == TWIML_PH_TEXT)
-			buf_append(&b, s, n);
-		else if (k == TWIML_PH_BAD || (val = field_value(fields, s, n)) == NULL)
-			return NULL;
-		else
-			buf_puts(&b, val);
+	while ((k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END)
+		count++;
+	t->seg = a ? arena_alloc(a, (count + 1) * sizeof(*t->seg)) :
+		xmalloc((count + 1) * sizeof(*t->seg));
+	t->nseg = 0;
+	for (p = text; (k = twiml_placeholder_next(&p, &s, &n)) != TWIML_PH_END;) {
+		struct mseg *g = &t->seg[t->nseg++];
+		g->s = s;
+		g->n = n;
+		g->field = -1;
+		if (k == TWIML_PH_BAD)
+			return -1;
+		if (k != TWIML_PH_FIELD)
+			continue;
+		for (int f = 0; f < F_N; f++)
+			if (strlen(msg_fields[f]) == n && strncmp(msg_fields[f], s, n) == 0)
+				g->field = f;
+		if (g->field < 0)
+			return -1;
 	}
+	return 0;
+}
+
+/* Appends t with the values vals (msg_fields' order) to b, each value
+ * escaped as HTML when html is set.  -1 when t names a field whose value
+ * is NULL (not given) or t is not loaded. */
+static int mtmpl_run(const struct mtmpl *t, const char *const vals[F_N], int html, struct buf *b)
+{
+	if (t->seg == NULL)
+		return -1;
+	for (size_t i = 0; i < t->nseg; i++) {
+		const struct mseg *g = &t->seg[i];
+		if (g->field < 0)
+			buf_append(b, g->s, g->n);
+		else if (vals[g->field] == NULL)
+			return -1;
+		else if (html)
+			html_escape(b, vals[g->field]);
+		else
+			buf_puts(b, vals[g->field]);
+	}
+	return 0;
+}
+
+/* t with every {{field}} replaced by its value in vals, in the arena;
+ * NULL when a field has no value there. */
+static char *fill(struct arena *a, const struct mtmpl *t, const char *const vals[F_N])
+{
+	struct buf b;
+
+	buf_init_arena(&b, a);
+	if (mtmpl_run(t, vals, 0, &b) < 0)
+		return NULL;
 	return arena_strdup(a, buf_str(&b));
 }
 
@@ -282,6 +339,15 @@ static void free_templates(char *t[M_N][T_N])
 			free(t[m][i]);
 }
 
+static void free_compiled(struct mtmpl t[M_N][T_N])
+{
+	for (int m = 0; m < M_N; m++)
+		for (int i = 0; i < T_N; i++) {
+			free(t[m][i].seg);
+			t[m][i].seg = NULL;
+		}
+}
+
 int wording_check_templates(const char *root, struct flow_diag *d)
 {
 	char *t[M_N][T_N];
@@ -295,16 +361,30 @@ int wording_init(const char *root, char *err, size_t errlen)
 {
 	struct flow_diag d = { NULL, 0 };
 	char *t[M_N][T_N];
+	struct mtmpl c[M_N][T_N];
 	int rc = -1;
 
+	memset(c, 0, sizeof(c));
 	if (load_templates(root, t, &d) > 0) {
 		snprintf(err, errlen, "the message templates do not pass ringfence check: %s",
 			d.msgs[0]);
 		free_templates(t);
 		goto out;
 	}
-	free_templates(loaded);
-	memcpy(loaded, t, sizeof(loaded));
+	/* Parsed once here, not per message: a message only runs them. */
+	for (int m = 0; m < M_N; m++)
+		for (int i = 0; i < T_N; i++)
+			if (mtmpl_compile(NULL, t[m][i], &c[m][i]) < 0) {
+				snprintf(err, errlen, "the message template %s cannot be compiled",
+					tmpl_files[m][i]);
+				free_compiled(c);
+				free_templates(t);
+				goto out;
+			}
+	free_compiled(loaded);
+	free_templates(loaded_text);
+	memcpy(loaded_text, t, sizeof(loaded_text));
+	memcpy(loaded, c, sizeof(loaded));
 	rc = 0;
 out:
 	flow_diag_free(&d);
@@ -313,33 +393,20 @@ out:
 
 /* ---- the messages ------------------------------------------------------- */
 
-/* The name, value pairs of fill for one message (business as given), and
- * the lines expanded; NULL when a line does not pass wording_check. */
-static const char **message_fields(struct arena *a, const struct wording *w,
-	const struct wording_values *v, const char *unsubscribe_url)
+/* The values of one message in msg_fields' order (business as given,
+ * the lines expanded, the unsubscribe link or NULL); -1 when a line does
+ * not pass wording_check. */
+static int message_values(struct arena *a, const struct wording *w,
+	const struct wording_values *v, const char *unsubscribe_url, const char *vals[F_N])
 {
-	char *g = wording_expand(a, w->greeting, v), *c = wording_expand(a, w->closing, v);
-	const char **f;
-
-	if (g == NULL || c == NULL)
-		return NULL;
-	f = arena_alloc(a, 15 * sizeof(*f));
-	f[0] = "business_name";
-	f[1] = value_of(v, 0);
-	f[2] = "appointment_date";
-	f[3] = value_of(v, 1);
-	f[4] = "appointment_time";
-	f[5] = value_of(v, 2);
-	f[6] = "callback_number";
-	f[7] = value_of(v, 3);
-	f[8] = "greeting";
-	f[9] = g;
-	f[10] = "closing";
-	f[11] = c;
-	f[12] = unsubscribe_url ? "unsubscribe_url" : NULL;
-	f[13] = unsubscribe_url;
-	f[14] = NULL;
-	return f;
+	vals[4] = wording_expand(a, w->greeting, v);
+	vals[5] = wording_expand(a, w->closing, v);
+	if (vals[4] == NULL || vals[5] == NULL)
+		return -1;
+	for (size_t i = 0; i < 4; i++)
+		vals[i] = value_of(v, i);
+	vals[6] = unsubscribe_url;
+	return 0;
 }
 
 char *wording_sms(struct arena *a, const struct wording *w, const struct wording_values *v,
@@ -353,20 +420,19 @@ char *wording_message_sms(struct arena *a, enum wording_message m, const struct 
 {
 	struct wording_values sv = *v;
 	struct wording_segments sg;
-	const char **f;
+	const char *vals[F_N];
 	char *text;
 
-	if ((unsigned)m >= M_N || loaded[m][T_SMS] == NULL) {
+	if ((unsigned)m >= M_N || loaded[m][T_SMS].seg == NULL) {
 		snprintf(err, errlen, "the message templates are not loaded");
 		return NULL;
 	}
 	sv.business = wording_sms_name(a, value_of(v, 0));
-	f = message_fields(a, w, &sv, NULL);
-	if (f == NULL) {
+	if (message_values(a, w, &sv, NULL, vals) < 0) {
 		snprintf(err, errlen, "the business's message wording does not pass its check");
 		return NULL;
 	}
-	text = fill(a, loaded[m][T_SMS], (const char *const *)f);
+	text = fill(a, &loaded[m][T_SMS], vals);
 	if (text == NULL) {
 		snprintf(err, errlen, "the text template does not render");
 		return NULL;
@@ -380,10 +446,11 @@ char *wording_message_sms(struct arena *a, enum wording_message m, const struct 
 	return text;
 }
 
-/* Template t of message m, or NULL when not loaded. */
-static const char *template_of(enum wording_message m, int t)
+/* Template t of message m (not loaded: no segments). */
+static const struct mtmpl *template_of(enum wording_message m, int t)
 {
-	return (unsigned)m < M_N ? loaded[m][t] : NULL;
+	static const struct mtmpl none = { NULL, 0 };
+	return (unsigned)m < M_N ? &loaded[m][t] : &none;
 }
 
 char *wording_email_subject(struct arena *a, const struct wording *w,
@@ -395,9 +462,11 @@ char *wording_email_subject(struct arena *a, const struct wording *w,
 char *wording_message_subject(struct arena *a, enum wording_message m, const struct wording *w,
 	const struct wording_values *v)
 {
-	const char *t = template_of(m, T_SUBJECT);
-	const char **f = t ? message_fields(a, w, v, NULL) : NULL;
-	return f ? fill(a, t, (const char *const *)f) : NULL;
+	const char *vals[F_N];
+
+	if (message_values(a, w, v, NULL, vals) < 0)
+		return NULL;
+	return fill(a, template_of(m, T_SUBJECT), vals);
 }
 
 char *wording_email_text(struct arena *a, const struct wording *w,
@@ -412,9 +481,11 @@ char *wording_email_text(struct arena *a, const struct wording *w,
 char *wording_message_text(struct arena *a, enum wording_message m, const struct wording *w,
 	const struct wording_values *v, const char *unsubscribe_url)
 {
-	const char *t = template_of(m, T_TEXT);
-	const char **f = t ? message_fields(a, w, v, unsubscribe_url) : NULL;
-	return f ? fill(a, t, (const char *const *)f) : NULL;
+	const char *vals[F_N];
+
+	if (message_values(a, w, v, unsubscribe_url, vals) < 0)
+		return NULL;
+	return fill(a, template_of(m, T_TEXT), vals);
 }
 
 int wording_email_html(struct arena *a, struct buf *html, const struct wording *w,
@@ -427,9 +498,11 @@ int wording_email_html(struct arena *a, struct buf *html, const struct wording *
 int wording_message_html(struct arena *a, enum wording_message m, struct buf *html,
 	const struct wording *w, const struct wording_values *v, const char *unsubscribe_url)
 {
-	const char *t = template_of(m, T_HTML);
-	const char **f = t ? message_fields(a, w, v, unsubscribe_url) : NULL;
-	return f ? html_render(html, t, (const char *const *)f) : -1;
+	const char *vals[F_N];
+
+	if (message_values(a, w, v, unsubscribe_url, vals) < 0)
+		return -1;
+	return mtmpl_run(template_of(m, T_HTML), vals, 1, html);
 }
 
 int wording_load(struct db *db, struct arena *a, long long business_id, struct wording *w)
@@ -875,16 +948,26 @@ static char *worst_name(struct arena *a)
 	return arena_strdup(a, buf_str(&b));
 }
 
-/* text's longest rendering, the lines given in fields (greeting,
- * closing; "" in check), in the arena; NULL when a placeholder is
+/* t's longest rendering with the lines greeting and closing ("" in
+ * check), in the arena; NULL when t names a field a text cannot have. */
+static char *longest_of(struct arena *a, const struct mtmpl *t, const char *greeting,
+	const char *closing)
+{
+	const char *const vals[F_N] = { worst_name(a), WORST_DATE, WORST_TIME, WORST_CALLBACK,
+		greeting, closing, NULL };
+	return fill(a, t, vals);
+}
+
+/* The same for a template's text; NULL also when a placeholder is
  * malformed or not allowed (reported apart). */
 static char *longest(struct arena *a, const char *text, const char *greeting,
 	const char *closing)
 {
-	const char *const f[] = { "business_name", worst_name(a), "appointment_date", WORST_DATE,
-		"appointment_time", WORST_TIME, "callback_number", WORST_CALLBACK, "greeting",
-		greeting, "closing", closing, NULL };
-	return fill(a, text, f);
+	struct mtmpl t;
+
+	if (mtmpl_compile(a, text, &t) < 0)
+		return NULL;
+	return longest_of(a, &t, greeting, closing);
 }
 
 /* "N segments (U septets of GSM-7 ...)" for a longest rendering. */
@@ -985,8 +1068,8 @@ int wording_check_lines(struct arena *a, const struct wording *w, char *err, siz
 	/* Every text the lines go into: the reminder and the booking
 	 * confirmation. */
 	for (int m = 0; m < M_N; m++) {
-		if (loaded[m][T_SMS] == NULL || g == NULL || c == NULL ||
-			(text = longest(a, loaded[m][T_SMS], g, c)) == NULL) {
+		if (g == NULL || c == NULL ||
+			(text = longest_of(a, &loaded[m][T_SMS], g, c)) == NULL) {
 			snprintf(err, errlen, "The text message cannot be built now; nothing was"
 				" saved.");
 			return -1;

@@ -5,12 +5,15 @@
  * file; a template that validates renders with every allow-listed field
  * given, into one XML document with root Response, no placeholder left
  * and the engine's attributes on every Gather; rendering never changes
- * the template.  Any broken promise aborts. */
+ * the template; and a template that validates renders, compiled, to
+ * exactly the bytes the libxml2 reference renderer writes.  Any broken
+ * promise aborts. */
 #include "fuzz.h"
 
 #include "buf.h"
 #include "flow.h"
 #include "twiml.h"
+#include "twiml_ref.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -73,6 +76,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(!fx.has_gather || fx.asks_keypress);
 	twiml_facts_free(&fx);
 	rc = twiml_render(doc, &opts, &out);
+	if (problems == 0) {
+		struct buf ref = BUF_INIT;
+		CHECK(twiml_ref_render(doc, &opts, &ref) == rc);
+		CHECK(ref.len == out.len && (ref.len == 0 || memcmp(ref.data, out.data, ref.len) == 0));
+		buf_free(&ref);
+	}
 	if (rc < 0) {
 		CHECK(out.len == 0);
 		CHECK(problems > 0);
