@@ -41,6 +41,11 @@ struct outcome;
 #define DASH_RANGE_MAX_DAYS 92
 #define DASH_RANGE_DEFAULT_DAYS 7
 
+/* The list's statement (the bench runs it through pgbench): $1 business
+ * id, $2 its time zone, $3 and $4 the first and last day, $5 status or
+ * "", $6 client search or "", $7 the most appointments, $8 now. */
+extern const char dash_list_sql[];
+
 /* What is known about one reminder, as the page's one mapping reads it.
  * NULL strings are unknown / absent. */
 struct dash_reminder_facts {

@@ -486,42 +486,55 @@ static int dash_request_card(struct app *app, const struct route_input *in, stru
 	return 0;
 }
 
-/* The facts of reminders of the listed appointments (one row each, in
- * the columns dash_facts_read reads), scoped by business. */
-#define DASH_FACTS_SQL \
-	"SELECT r.appointment_id, r.id, r.channel, r.status, r.status_reason," \
-	" k.code, k.reason, ca.status, ca.delivery_status, ca.error_code," \
-	" cl.call_status, cl.answered_by," \
-	" (SELECT e.action FROM call_events e WHERE e.call_id = cl.id AND e.action IN" \
-	"   ('confirm', 'cancel', 'request_callback', 'request_reschedule')" \
-	"   ORDER BY e.seq DESC LIMIT 1)," \
-	" EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = cl.id" \
-	"   AND e.to_state = 'machine_message')," \
-	" to_char(r.due_at AT TIME ZONE $2, 'Dy FMDD Mon, HH24:MI'), r.kind" \
+/* Columns of the list's rows from FACTS_COL on: the facts of one
+ * reminder of the row's appointment (all NULL when it has none), in the
+ * order dash_facts_read reads them. */
+#define FACTS_COL 8
+#define FACTS_COLS \
+	" f.id, f.channel, f.status, f.status_reason, f.code, f.reason, f.attempt_status," \
+	" f.delivery_status, f.error_code, f.call_status, f.answered_by, f.action, f.voicemail," \
+	" f.due, f.kind"
+/* The reminders of appointment l.id of business $1 (their state now, $8),
+ * each with its block (pending ones), its attempt and its last call:
+ * the call's status, who answered, the last key press that ran an action
+ * and whether it reached the machine's message.  Every lookup is by an
+ * index of the reminder or its call. */
+#define FACTS_LATERAL \
+	" LEFT JOIN LATERAL (SELECT r.id, r.channel, r.status, r.status_reason, k.code, k.reason," \
+	"   ca.status AS attempt_status, ca.delivery_status, ca.error_code, cl.call_status," \
+	"   cl.answered_by, ev.action, ev.voicemail," \
+	"   to_char(r.due_at AT TIME ZONE $2, 'Dy FMDD Mon, HH24:MI') AS due, r.kind, r.due_at" \
 	" FROM reminders r" \
-	" LEFT JOIN LATERAL (SELECT b.code, b.reason FROM reminder_block(r.id, $3::timestamptz) b" \
+	" LEFT JOIN LATERAL (SELECT b.code, b.reason FROM reminder_block(r.id, $8::timestamptz) b" \
 	"   WHERE r.status = 'pending') k ON true" \
 	" LEFT JOIN contact_attempts ca ON ca.reminder_id = r.id" \
-	" LEFT JOIN LATERAL (SELECT * FROM calls x WHERE x.reminder_id = r.id" \
-	"   ORDER BY x.id DESC LIMIT 1) cl ON true" \
-	" WHERE r.business_id = $1::bigint AND r.superseded_at IS NULL"
+	" LEFT JOIN LATERAL (SELECT x.id, x.call_status, x.answered_by FROM calls x" \
+	"   WHERE x.reminder_id = r.id ORDER BY x.id DESC LIMIT 1) cl ON true" \
+	" LEFT JOIN LATERAL (SELECT (array_agg(e.action ORDER BY e.seq DESC) FILTER (WHERE e.action" \
+	"   IN ('confirm', 'cancel', 'request_callback', 'request_reschedule')))[1] AS action," \
+	"   bool_or(e.to_state = 'machine_message') AS voicemail" \
+	"   FROM call_events e WHERE e.call_id = cl.id) ev ON true" \
+	" WHERE r.appointment_id = l.id AND r.business_id = $1::bigint" \
+	"   AND r.superseded_at IS NULL) f ON true"
 
-/* Fills f from row i of a DASH_FACTS_SQL result. */
+/* Fills f from the facts of row i of the list (columns from FACTS_COL). */
 static void dash_facts_read(PGresult *res, int i, struct dash_reminder_facts *f)
 {
+	const char *err = col(res, i, FACTS_COL + 8);
+
 	memset(f, 0, sizeof(*f));
-	f->channel = col(res, i, 2);
-	f->reminder_status = col(res, i, 3);
-	f->reason = col(res, i, 4);
-	f->block_code = col(res, i, 5);
-	f->block_reason = col(res, i, 6);
-	f->attempt_status = col(res, i, 7);
-	f->delivery_status = col(res, i, 8);
-	f->error_code = col(res, i, 9) ? atoi(col(res, i, 9)) : 0;
-	f->call_status = col(res, i, 10);
-	f->answered_by = col(res, i, 11);
-	f->call_action = col(res, i, 12);
-	f->voicemail = is(col(res, i, 13), "t");
+	f->channel = col(res, i, FACTS_COL + 1);
+	f->reminder_status = col(res, i, FACTS_COL + 2);
+	f->reason = col(res, i, FACTS_COL + 3);
+	f->block_code = col(res, i, FACTS_COL + 4);
+	f->block_reason = col(res, i, FACTS_COL + 5);
+	f->attempt_status = col(res, i, FACTS_COL + 6);
+	f->delivery_status = col(res, i, FACTS_COL + 7);
+	f->error_code = err ? atoi(err) : 0;
+	f->call_status = col(res, i, FACTS_COL + 9);
+	f->answered_by = col(res, i, FACTS_COL + 10);
+	f->call_action = col(res, i, FACTS_COL + 11);
+	f->voicemail = is(col(res, i, FACTS_COL + 12), "t");
 }
 
 /* A channel in words. */
@@ -560,129 +573,126 @@ const char *dash_appt_status_class(const char *s)
 		: is(s, "cancelled") ? "badge-bad" : "badge-muted";
 }
 
-/* The reminders of appointment appt (rows of res whose first column is
- * appt), as a list of states. */
-static void dash_reminder_list(struct outcome *out, PGresult *res, const char *appt)
+/* The reminder of row i of the list, one item of its appointment's list
+ * of states. */
+static void dash_reminder_item(struct outcome *out, PGresult *res, int i)
 {
-	int any = 0;
+	struct dash_reminder_facts facts;
+	char detail[256];
+	const char *word, *kind = col(res, i, FACTS_COL + 14);
 
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct dash_reminder_facts facts;
-		char detail[256];
-		const char *word;
-
-		if (strcmp(PQgetvalue(res, i, 0), appt) != 0)
-			continue;
-		dash_facts_read(res, i, &facts);
-		word = dash_reminder_state(&facts, detail, sizeof(detail));
-		if (!any)
-			page_add(out, "<ul class=\"list\">", NULL);
-		any = 1;
-		{
-			const char *f[] = { "channel", dash_channel_word(facts.channel),
-				"class", dash_state_class(word),
-				"test", is(col(res, i, 15), "test") ? " (test)" :
-					is(col(res, i, 15), "resend") ? " (sent again)" : "",
-				"due", PQgetvalue(res, i, 14), "word", word, "detail", detail, NULL };
-			page_add(out, "<li><span>{{channel}}{{test}}</span>"
-				" <span class=\"muted small\">{{due}}</span>"
-				" <span class=\"badge {{class}}\">{{word}}</span>", f);
-			if (detail[0])
-				page_add(out, " <span class=\"muted small\">{{detail}}</span>", f);
-			page_add(out, "</li>", NULL);
-		}
+	dash_facts_read(res, i, &facts);
+	word = dash_reminder_state(&facts, detail, sizeof(detail));
+	{
+		const char *f[] = { "channel", dash_channel_word(facts.channel),
+			"class", dash_state_class(word),
+			"test", is(kind, "test") ? " (test)" : is(kind, "resend") ? " (sent again)" : "",
+			"due", PQgetvalue(res, i, FACTS_COL + 13), "word", word, "detail", detail, NULL };
+		page_add(out, "<li><span>{{channel}}{{test}}</span>"
+			" <span class=\"muted small\">{{due}}</span>"
+			" <span class=\"badge {{class}}\">{{word}}</span>", f);
+		if (detail[0])
+			page_add(out, " <span class=\"muted small\">{{detail}}</span>", f);
+		page_add(out, "</li>", NULL);
 	}
-	if (any)
-		page_add(out, "</ul>", NULL);
-	else
-		page_add(out, "<p class=\"muted small\">No reminders.</p>", NULL);
+}
+
+/* See dash_appointments.h.  The appointments (at most $7) first, then
+ * each one's reminders joined to it: one row per reminder (one with NULL
+ * facts for an appointment without any), in the list's order. */
+const char dash_list_sql[] =
+	"WITH l AS (SELECT a.id, a.starts_at, c.name, c.phone, a.status,"
+	" (" REQ_OPEN("callback") ") AS callback, (" REQ_OPEN("reschedule") ") AS reschedule"
+	" FROM appointments a JOIN clients c ON c.id = a.client_id"
+	" WHERE a.business_id = $1::bigint"
+	" AND a.starts_at >= ($3::date)::timestamp AT TIME ZONE $2"
+	" AND a.starts_at < ($4::date + 1)::timestamp AT TIME ZONE $2"
+	" AND ($5 = '' OR a.status = $5)"
+	" AND ($6 = '' OR strpos(lower(c.name), lower($6)) > 0"
+	"   OR strpos(COALESCE(c.phone, ''), $6) > 0)"
+	" ORDER BY a.starts_at, a.id LIMIT $7::int)"
+	" SELECT l.id, to_char(l.starts_at AT TIME ZONE $2, 'FMDay FMDD FMMonth YYYY'),"
+	" to_char(l.starts_at AT TIME ZONE $2, 'HH24:MI'), l.name, l.phone, l.status,"
+	" l.callback, l.reschedule," FACTS_COLS
+	" FROM l" FACTS_LATERAL
+	" ORDER BY l.starts_at, l.id, f.due_at, f.id";
+
+/* Closes the item of the appointment whose reminders were listed (any:
+ * some were). */
+static void dash_appt_close(struct outcome *out, int any)
+{
+	page_add(out, any ? "</ul>" : "<p class=\"muted small\">No reminders.</p>", NULL);
+	page_add(out, "</li>", NULL);
 }
 
 /* The list of appointments by day for filter f (the live-refresh
- * fragment's content).  0, or -1 on a database error. */
+ * fragment's content): one statement, its rows walked once.  0, or -1
+ * on a database error. */
 static int dash_day_list(struct app *app, const struct route_input *in, struct outcome *out,
 	const struct dash_filter *flt)
 {
 	char now[32], max[16];
-	PGresult *appts = NULL, *facts = NULL;
-	const char *day = "";
-	int rc = -1;
+	const char *p[8] = { in->business, in->user->business_tz, flt->from, flt->to,
+		flt->status, flt->q, max, now };
+	PGresult *res;
+	const char *day = "", *appt = NULL;
+	int nappts = 0, any = 0;
 
 	clock_sql(clock_now_s(), now);
 	snprintf(max, sizeof(max), "%d", DASH_LIST_MAX);
-	{
-		const char *p[7] = { in->business, in->user->business_tz, flt->from, flt->to,
-			flt->status, flt->q, max };
-		appts = db_exec_prepared(app->db, "dash_today",
-			"SELECT a.id, to_char(a.starts_at AT TIME ZONE $2, 'FMDay FMDD FMMonth YYYY'),"
-			" to_char(a.starts_at AT TIME ZONE $2, 'HH24:MI'), c.name, c.phone, a.status,"
-			" (" REQ_OPEN("callback") "), (" REQ_OPEN("reschedule") ")"
-			" FROM appointments a JOIN clients c ON c.id = a.client_id"
-			" WHERE a.business_id = $1::bigint"
-			" AND a.starts_at >= ($3::date)::timestamp AT TIME ZONE $2"
-			" AND a.starts_at < ($4::date + 1)::timestamp AT TIME ZONE $2"
-			" AND ($5 = '' OR a.status = $5)"
-			" AND ($6 = '' OR strpos(lower(c.name), lower($6)) > 0"
-			"   OR strpos(COALESCE(c.phone, ''), $6) > 0)"
-			" ORDER BY a.starts_at, a.id LIMIT $7::int", 7, p);
-	}
-	if (appts == NULL)
-		goto out;
-	{
-		const char *p[7] = { in->business, in->user->business_tz, now, flt->from, flt->to,
-			flt->status, flt->q };
-		facts = db_exec_prepared(app->db, "dash_today_facts",
-			DASH_FACTS_SQL " AND r.appointment_id IN (SELECT a.id FROM appointments a"
-			"   JOIN clients c ON c.id = a.client_id WHERE a.business_id = $1::bigint"
-			"   AND a.starts_at >= ($4::date)::timestamp AT TIME ZONE $2"
-			"   AND a.starts_at < ($5::date + 1)::timestamp AT TIME ZONE $2"
-			"   AND ($6 = '' OR a.status = $6)"
-			"   AND ($7 = '' OR strpos(lower(c.name), lower($7)) > 0"
-			"     OR strpos(COALESCE(c.phone, ''), $7) > 0))"
-			" ORDER BY r.appointment_id, r.due_at, r.id", 7, p);
-	}
-	if (facts == NULL)
-		goto out;
-	if (PQntuples(appts) == 0)
+	res = db_exec_prepared(app->db, "dash_today", dash_list_sql, 8, p);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0)
 		page_add(out, "<p class=\"empty\">No appointments in these days.</p>\n", NULL);
-	for (int i = 0; i < PQntuples(appts); i++) {
-		const char *id = PQgetvalue(appts, i, 0), *phone = col(appts, i, 4);
-		const char *f[] = { "day", PQgetvalue(appts, i, 1), "time", PQgetvalue(appts, i, 2),
-			"id", id, "name", PQgetvalue(appts, i, 3), "phone", phone ? phone : "",
-			"status", dash_appt_status_word(PQgetvalue(appts, i, 5)),
-			"callback", is(col(appts, i, 6), "t") ? "asked for a call back" : "",
-			"reschedule", is(col(appts, i, 7), "t") ? "asked to reschedule" : "",
-			"sclass", dash_appt_status_class(PQgetvalue(appts, i, 5)), NULL };
-		if (strcmp(day, PQgetvalue(appts, i, 1)) != 0) {
-			if (*day)
-				page_add(out, "</ol></section>\n", NULL);
-			day = PQgetvalue(appts, i, 1);
-			page_add(out, "<section class=\"card\"><h2>{{day}}</h2><ol class=\"list\">", f);
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *id = PQgetvalue(res, i, 0), *phone = col(res, i, 4);
+
+		if (appt == NULL || strcmp(appt, id) != 0) {
+			const char *f[] = { "day", PQgetvalue(res, i, 1), "time", PQgetvalue(res, i, 2),
+				"id", id, "name", PQgetvalue(res, i, 3), "phone", phone ? phone : "",
+				"status", dash_appt_status_word(PQgetvalue(res, i, 5)),
+				"callback", is(col(res, i, 6), "t") ? "asked for a call back" : "",
+				"reschedule", is(col(res, i, 7), "t") ? "asked to reschedule" : "",
+				"sclass", dash_appt_status_class(PQgetvalue(res, i, 5)), NULL };
+			if (appt)
+				dash_appt_close(out, any);
+			appt = id;
+			any = 0;
+			nappts++;
+			if (strcmp(day, PQgetvalue(res, i, 1)) != 0) {
+				if (*day)
+					page_add(out, "</ol></section>\n", NULL);
+				day = PQgetvalue(res, i, 1);
+				page_add(out, "<section class=\"card\"><h2>{{day}}</h2><ol class=\"list\">", f);
+			}
+			page_add(out, "<li><div class=\"row\"><strong>{{time}}</strong>"
+				" <a href=\"/appointments/{{id}}\">{{name}}</a>"
+				" <span class=\"muted mono\">{{phone}}</span>"
+				" <span class=\"badge {{sclass}}\">{{status}}</span>", f);
+			if (is(col(res, i, 6), "t"))
+				page_add(out, " <span class=\"badge badge-attention\">{{callback}}</span>", f);
+			if (is(col(res, i, 7), "t"))
+				page_add(out, " <span class=\"badge badge-attention\">{{reschedule}}</span>",
+					f);
+			page_add(out, "</div>", NULL);
 		}
-		page_add(out, "<li><div class=\"row\"><strong>{{time}}</strong>"
-			" <a href=\"/appointments/{{id}}\">{{name}}</a>"
-			" <span class=\"muted mono\">{{phone}}</span>"
-			" <span class=\"badge {{sclass}}\">{{status}}</span>", f);
-		if (is(col(appts, i, 6), "t"))
-			page_add(out, " <span class=\"badge badge-attention\">{{callback}}</span>", f);
-		if (is(col(appts, i, 7), "t"))
-			page_add(out, " <span class=\"badge badge-attention\">{{reschedule}}</span>", f);
-		page_add(out, "</div>", NULL);
-		dash_reminder_list(out, facts, id);
-		page_add(out, "</li>", NULL);
+		if (col(res, i, FACTS_COL) == NULL)
+			continue;
+		if (!any)
+			page_add(out, "<ul class=\"list\">", NULL);
+		any = 1;
+		dash_reminder_item(out, res, i);
 	}
+	if (appt)
+		dash_appt_close(out, any);
 	if (*day)
 		page_add(out, "</ol></section>\n", NULL);
-	if (PQntuples(appts) == DASH_LIST_MAX)
+	if (nappts == DASH_LIST_MAX)
 		page_add(out, "<p class=\"muted\">Only the first 500 are shown: narrow the dates.</p>",
 			NULL);
-	rc = 0;
-out:
-	if (appts)
-		PQclear(appts);
-	if (facts)
-		PQclear(facts);
-	return rc;
+	PQclear(res);
+	return 0;
 }
 
 /* GET /today and its fragment. */
@@ -957,8 +967,8 @@ void dash_appt_create_handle(struct app *app, const struct route_input *in,
 	in_tx = 1;
 	{
 		const char *p[2] = { fm.client_id, in->business };
-		res = db_exec(app->db, "SELECT 1 FROM clients WHERE id = $1::bigint"
-			" AND business_id = $2::bigint FOR SHARE", 2, p);
+		res = db_exec_prepared(app->db, "dash_client_lock", "SELECT 1 FROM clients"
+			" WHERE id = $1::bigint AND business_id = $2::bigint FOR SHARE", 2, p);
 	}
 	if (res == NULL)
 		goto db_failed;
@@ -969,8 +979,9 @@ void dash_appt_create_handle(struct app *app, const struct route_input *in,
 	PQclear(res);
 	{
 		const char *p[4] = { in->business, fm.client_id, st, fm.notes };
-		res = db_exec(app->db, "INSERT INTO appointments (business_id, client_id, starts_at,"
-			" notes) VALUES ($1::bigint, $2::bigint, $3::timestamptz, $4) RETURNING id", 4, p);
+		res = db_exec_prepared(app->db, "dash_appt_insert", "INSERT INTO appointments"
+			" (business_id, client_id, starts_at, notes)"
+			" VALUES ($1::bigint, $2::bigint, $3::timestamptz, $4) RETURNING id", 4, p);
 	}
 	if (res == NULL)
 		goto db_failed;
@@ -1054,7 +1065,7 @@ static int dash_lock_appt(struct app *app, const struct route_input *in, struct 
 	if (db_begin(app->db) < 0)
 		return -1;
 	*in_tx = 1;
-	rc = db_row_prepared(app->db, in->req->arena, NULL, "SELECT status,"
+	rc = db_row_prepared(app->db, in->req->arena, "dash_appt_lock", "SELECT status,"
 		" extract(epoch FROM starts_at)::bigint FROM appointments"
 		" WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE", 2, p, 2, v);
 	if (rc == 0)
@@ -1112,8 +1123,8 @@ void dash_appt_update_handle(struct app *app, const struct route_input *in,
 	}
 	{
 		const char *p[2] = { ids, fm.notes };
-		res = db_exec(app->db, "UPDATE appointments SET notes = $2, updated_at = now()"
-			" WHERE id = $1::bigint", 2, p);
+		res = db_exec_prepared(app->db, "dash_appt_notes",
+			"UPDATE appointments SET notes = $2, updated_at = now() WHERE id = $1::bigint", 2, p);
 	}
 	if (res == NULL)
 		goto db_failed;
@@ -1255,7 +1266,8 @@ void dash_test_reminder_handle(struct app *app, const struct route_input *in,
 	 * the insert cannot interleave with another's. */
 	{
 		const char *p[1] = { in->business };
-		res = db_exec(app->db, "SELECT rf_test_reminder_lock($1::bigint)", 1, p);
+		res = db_exec_prepared(app->db, "dash_test_lock",
+			"SELECT rf_test_reminder_lock($1::bigint)", 1, p);
 	}
 	if (res == NULL)
 		goto db_failed;

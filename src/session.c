@@ -421,8 +421,8 @@ static void revoke_cookie_session(struct app *app, struct http_request *req)
 		if (res)
 			PQclear(res);
 	}
-	res = db_exec(app->db, "DELETE FROM sessions WHERE expires_at < now() - interval '30 days'",
-		0, NULL);
+	res = db_exec_prepared(app->db, "session_prune",
+		"DELETE FROM sessions WHERE expires_at < now() - interval '30 days'", 0, NULL);
 	if (res)
 		PQclear(res);
 }
