@@ -405,6 +405,54 @@ static void test_identical_presses_race(void **state)
 	}
 }
 
+/* An action transition whose last round trip fails (the call cannot
+ * move past seq 1000): the apology, and the action's change is rolled
+ * back with everything else; the connection serves the next webhook. */
+static void test_action_rolled_back(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s0, s1;
+	int rc;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	{
+		const char *p[2] = { c.call_id, c.call_sid };
+		PGresult *res = hx_db_exec_or_fail("UPDATE calls SET state = 'details', seq = 1000,"
+			" call_sid = $2 WHERE id = $1", 2, p);
+		PQclear(res);
+	}
+	hx_snapshot_or_fail(&c, &s0);
+	in = voice_input(&c, "details", 1000, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "a transition that cannot be saved");
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "a rolled-back action");
+	assert_string_equal(s1.appointment_status, "booked");
+	{
+		const char *p[1] = { c.appointment_id };
+		char *v = hx_db_value_or_fail("SELECT count(*) FROM office_notifications"
+			" WHERE appointment_id = $1", 1, p);
+		assert_string_equal(v, "0");
+		free(v);
+	}
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "the same again");
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(oc.replay, 1);
+	expect_gather_for(&out, "details", 1000);
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
 /* A database nobody listens on: the apology, a connection error. */
 static void test_database_down(void **state)
 {
@@ -456,6 +504,7 @@ int roundtrip_tests(void)
 		cmocka_unit_test(test_inbound_first_request),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_identical_presses_race),
+		cmocka_unit_test(test_action_rolled_back),
 		cmocka_unit_test(test_database_down),
 		cmocka_unit_test(test_metrics_counter),
 	};
