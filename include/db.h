@@ -70,4 +70,31 @@ int db_exec_script(struct db *db, const char *sql);
 /* The raw connection for tools that need it (NULL when not connected). */
 PGconn *db_pgconn(struct db *db);
 
+/* Round trips to the server on this handle so far (every connection it
+ * had): each statement run, each statement prepared, each pipeline.
+ * Also counted per process in /metrics (ringfence_db_round_trips_total). */
+unsigned long long db_round_trips(const struct db *db);
+
+/* Pipelines: statements that do not depend on each other's answers, sent
+ * together and answered in one round trip (libpq pipeline mode).
+ *
+ *   db_pipe_begin(db);                      connects; 0 or -1
+ *   db_pipe_send(db, "name", sql, n, p);    queued (name NULL: sql not
+ *   db_pipe_send(db, NULL, "COMMIT", 0, NULL);  prepared, as BEGIN)
+ *   db_pipe_run(db, res, nres);             the round trip
+ *
+ * Named statements are prepared in the same round trip when this
+ * connection has not prepared them yet (db_exec_prepared's rules).
+ * db_pipe_run puts each statement's result (in the order sent, prepares
+ * not counted) into res[0..nres) for the caller to PQclear, and returns
+ * 0 when every statement succeeded, else -1 with every res NULL and the
+ * first error kept for db_last_error (a statement after a failed one is
+ * not run; a transaction the pipeline began is then left failed, for
+ * db_rollback).  At most DB_PIPE_MAX statements. */
+#define DB_PIPE_MAX 12
+int db_pipe_begin(struct db *db);
+void db_pipe_send(struct db *db, const char *name, const char *sql, int n,
+	const char *const *params);
+int db_pipe_run(struct db *db, PGresult **res, int nres);
+
 #endif

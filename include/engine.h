@@ -4,7 +4,14 @@
  * so any FastCGI worker can serve any webhook of any call.  One webhook is
  * one transaction: lock the call row, decide the input, take the
  * transition, run its action, record the event, commit; then render the
- * state's TwiML.  Gather action URLs carry the state and sequence number
+ * state's TwiML.  The engine decides from the flow's table which
+ * transition the webhook's URL implies; one statement (rf_voice_step,
+ * sql/025_voice_step.sql) locks the call, binds its CallSid, takes that
+ * transition only while the call is still where the URL was rendered,
+ * and reads what the TwiML needs: one round trip for every webhook whose
+ * step runs no action.  A transition with an action sends BEGIN with that
+ * statement, runs the action's statements, then sends its events, the
+ * call's move and COMMIT together (db.h's pipelines).  Gather action URLs carry the state and sequence number
  * they were rendered for; a replayed or retried webhook whose state or
  * sequence is not the call's current one gets the current state's TwiML
  * again and changes nothing.  The engine never switches on digits: the

@@ -68,6 +68,8 @@ void metrics_http(enum metrics_route kind, int status, long long duration_us);
 void metrics_webhook(const char *path, enum metrics_webhook outcome);
 void metrics_db_error(void);
 void metrics_db_reconnect(void);
+/* One round trip to PostgreSQL (db.c). */
+void metrics_db_round_trip(void);
 void metrics_redis_error(void);
 void metrics_redis_reconnect(void);
 /* A STOP (or other opt-out keyword) whose database write failed. */

@@ -32,7 +32,28 @@ struct db {
 	char error[512];
 	int down_logged;        /* log an outage once, not per statement */
 	int connected_before;   /* a connection after this one is a reconnect (metrics) */
+	unsigned long long round_trips; /* statements sent and answered (db_round_trips) */
+	/* The pipeline being built (db_pipe_*): what each result will be. */
+	struct db_pipe_item {
+		const char *prepare;  /* a PQsendPrepare of this name, else a statement */
+	} pipe[DB_PIPE_MAX * 2];
+	int npipe;              /* items sent */
+	int pipe_failed;        /* a send failed (or no pipeline is open) */
+	size_t pipe_prepared0;  /* nprepared when the pipeline began */
 };
+
+/* One request sent and its answer awaited: counted for this connection
+ * and for the process's metrics. */
+static void db_trip(struct db *db)
+{
+	db->round_trips++;
+	metrics_db_round_trip();
+}
+
+unsigned long long db_round_trips(const struct db *db)
+{
+	return db->round_trips;
+}
 
 struct db *db_open(const char *conninfo)
 {
@@ -159,6 +180,7 @@ int db_connect(struct db *db)
 	 * appointment notes, so only the primary message is kept. */
 	PQsetErrorVerbosity(db->conn, PQERRORS_TERSE);
 	PQsetErrorContextVisibility(db->conn, PQSHOW_CONTEXT_NEVER);
+	db_trip(db);
 	res = PQexec(db->conn, DB_STATEMENT_TIMEOUT);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		db_set_error(db, PQresultErrorField(res, PG_DIAG_SQLSTATE), PQerrorMessage(db->conn));
@@ -205,42 +227,63 @@ PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *para
 {
 	if (db_connect(db) < 0)
 		return NULL;
+	db_trip(db);
 	return db_result(db, PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0), "statement");
 }
 
-PGresult *db_exec_prepared(struct db *db, const char *name, const char *sql,
-	int n, const char *const *params)
+/* The index of the statement name prepared on this connection,
+ * db->nprepared when it is not, or -1 (logged, kept for db_last_error)
+ * when name was prepared with another text: running either would run
+ * the wrong one for somebody.  A bug, refused every time. */
+static long stmt_find(struct db *db, const char *name, const char *sql)
 {
 	size_t i;
 
-	if (db_connect(db) < 0)
-		return NULL;
 	for (i = 0; i < db->nprepared; i++)
 		if (db->prepared[i].name == name || strcmp(db->prepared[i].name, name) == 0)
 			break;
 	if (i < db->nprepared && db->prepared[i].sql != sql &&
 		strcmp(db->prepared[i].sql, sql) != 0) {
-		/* Two statements under one name: running either would run
-		 * the wrong one for somebody.  A bug, refused every time. */
 		snprintf(db->error, sizeof(db->error),
 			"two different statements are named %s", name);
 		db->sqlstate[0] = '\0';
 		log_error("db: %s", db->error);
-		return NULL;
+		return -1;
 	}
-	if (i == db->nprepared) {
-		PGresult *res = db_result(db, PQprepare(db->conn, name, sql, n, NULL), name);
+	return (long)i;
+}
+
+static void stmt_add(struct db *db, const char *name, const char *sql)
+{
+	if (db->nprepared == db->cap) {
+		db->cap = db->cap ? db->cap * 2 : 64;
+		db->prepared = xrealloc(db->prepared, db->cap * sizeof(*db->prepared));
+	}
+	db->prepared[db->nprepared].name = name;
+	db->prepared[db->nprepared].sql = sql;
+	db->nprepared++;
+}
+
+PGresult *db_exec_prepared(struct db *db, const char *name, const char *sql,
+	int n, const char *const *params)
+{
+	long i;
+
+	if (db_connect(db) < 0)
+		return NULL;
+	i = stmt_find(db, name, sql);
+	if (i < 0)
+		return NULL;
+	if ((size_t)i == db->nprepared) {
+		PGresult *res;
+		db_trip(db);
+		res = db_result(db, PQprepare(db->conn, name, sql, n, NULL), name);
 		if (res == NULL)
 			return NULL;
 		PQclear(res);
-		if (db->nprepared == db->cap) {
-			db->cap = db->cap ? db->cap * 2 : 64;
-			db->prepared = xrealloc(db->prepared, db->cap * sizeof(*db->prepared));
-		}
-		db->prepared[db->nprepared].name = name;
-		db->prepared[db->nprepared].sql = sql;
-		db->nprepared++;
+		stmt_add(db, name, sql);
 	}
+	db_trip(db);
 	return db_result(db, PQexecPrepared(db->conn, name, n, params, NULL, NULL, 0), name);
 }
 
@@ -270,6 +313,7 @@ void db_rollback(struct db *db)
 		return;
 	if (PQtransactionStatus(db->conn) == PQTRANS_IDLE)
 		return;
+	db_trip(db);
 	res = PQexec(db->conn, "ROLLBACK");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		/* A connection that cannot roll back cannot be trusted. */
@@ -301,6 +345,7 @@ int db_exec_script(struct db *db, const char *sql)
 {
 	if (db_connect(db) < 0)
 		return -1;
+	db_trip(db);
 	PGresult *res = db_result(db, PQexec(db->conn, sql), "script");
 	if (res == NULL)
 		return -1;
@@ -339,5 +384,171 @@ int db_cmd_prepared(struct db *db, const char *name, const char *sql, int n,
 	if (res == NULL)
 		return -1;
 	PQclear(res);
+	return 0;
+}
+
+/* ---- pipelines -------------------------------------------------------------- */
+
+int db_pipe_begin(struct db *db)
+{
+	db->npipe = 0;
+	db->pipe_failed = 1;
+	if (db_connect(db) < 0)
+		return -1;
+	if (!PQenterPipelineMode(db->conn)) {
+		db_set_error(db, "", PQerrorMessage(db->conn));
+		log_error("db: cannot enter pipeline mode: %s", db->error);
+		return -1;
+	}
+	db->pipe_failed = 0;
+	db->pipe_prepared0 = db->nprepared;
+	return 0;
+}
+
+/* Queues one item that was sent (sent 1) or not; 0, or -1 (the
+ * pipeline is then failed). */
+static int pipe_item(struct db *db, const char *prepare, int sent)
+{
+	if (!sent) {
+		db_set_error(db, "", PQerrorMessage(db->conn));
+		log_error("db: cannot send in a pipeline: %s", db->error);
+		db->pipe_failed = 1;
+		return -1;
+	}
+	db->pipe[db->npipe++].prepare = prepare;
+	return 0;
+}
+
+void db_pipe_send(struct db *db, const char *name, const char *sql, int n,
+	const char *const *params)
+{
+	long i;
+
+	if (db->pipe_failed)
+		return;
+	if (db->npipe + 2 > (int)ARRAY_LEN(db->pipe)) {
+		snprintf(db->error, sizeof(db->error), "more than %d statements in a pipeline",
+			DB_PIPE_MAX);
+		db->sqlstate[0] = '\0';
+		log_error("db: %s", db->error);
+		db->pipe_failed = 1;
+		return;
+	}
+	if (name == NULL) {
+		pipe_item(db, NULL, PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0));
+		return;
+	}
+	i = stmt_find(db, name, sql);
+	if (i < 0) {
+		db->pipe_failed = 1;
+		return;
+	}
+	if ((size_t)i == db->nprepared) {
+		if (pipe_item(db, name, PQsendPrepare(db->conn, name, sql, n, NULL)) < 0)
+			return;
+		stmt_add(db, name, sql);
+	}
+	pipe_item(db, NULL, PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, 0));
+}
+
+/* A statement this pipeline was to prepare was not prepared: forget it. */
+static void pipe_unprepare(struct db *db, const char *name)
+{
+	for (size_t i = db->pipe_prepared0; i < db->nprepared; i++)
+		if (db->prepared[i].name == name) {
+			memmove(&db->prepared[i], &db->prepared[i + 1],
+				(db->nprepared - i - 1) * sizeof(*db->prepared));
+			db->nprepared--;
+			return;
+		}
+}
+
+int db_pipe_run(struct db *db, PGresult **res, int nres)
+{
+	int item = 0, stmt = 0, got = 0, nulls = 0, synced = 0, failed = db->pipe_failed;
+
+	for (int k = 0; k < nres; k++)
+		res[k] = NULL;
+	if (db->conn == NULL || PQpipelineStatus(db->conn) != PQ_PIPELINE_ON)
+		return -1;
+	db_trip(db);
+	if (!PQpipelineSync(db->conn)) {
+		db_set_error(db, "08006", PQerrorMessage(db->conn));
+		log_error("db: cannot send a pipeline: %s", db->error);
+		metrics_db_error();
+		db_drop(db);
+		return -1;
+	}
+	/* Each item's results end with a NULL; the sync's result ends all. */
+	while (db->conn != NULL) {
+		PGresult *r = PQgetResult(db->conn);
+		const char *prep;
+		ExecStatusType st;
+
+		if (r == NULL) {
+			if (PQstatus(db->conn) != CONNECTION_OK)
+				break;
+			if (got) {
+				item++;
+				got = 0;
+			} else if (++nulls > 2) {
+				break;
+			}
+			continue;
+		}
+		st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			synced = 1;
+			break;
+		}
+		if (got || item >= db->npipe) {
+			PQclear(r); /* a second result of one item */
+			continue;
+		}
+		got = 1;
+		prep = db->pipe[item].prepare;
+		if (st == PGRES_PIPELINE_ABORTED) {
+			/* skipped after an earlier error */
+			failed = 1;
+			if (prep)
+				pipe_unprepare(db, prep);
+			else
+				stmt++;
+			PQclear(r);
+			continue;
+		}
+		if (prep && st != PGRES_COMMAND_OK)
+			pipe_unprepare(db, prep);
+		r = db_result(db, r, prep ? prep : "pipelined statement");
+		if (r == NULL)
+			failed = 1;
+		else if (prep || stmt >= nres)
+			PQclear(r);
+		else
+			res[stmt] = r;
+		if (!prep)
+			stmt++;
+	}
+	if (db->conn == NULL || !synced || !PQexitPipelineMode(db->conn)) {
+		if (!failed || db->error[0] == '\0')
+			db_set_error(db, "08006", db->conn ? PQerrorMessage(db->conn) : "no connection");
+		if (db->conn) {
+			log_error("db: a pipeline did not finish: %s", db->error);
+			metrics_db_error();
+			db_drop(db);
+		}
+		failed = 1;
+	}
+	db->npipe = 0;
+	db->pipe_failed = 1;
+	if (failed) {
+		for (int k = 0; k < nres; k++) {
+			if (res[k])
+				PQclear(res[k]);
+			res[k] = NULL;
+		}
+		return -1;
+	}
 	return 0;
 }

@@ -24,6 +24,7 @@
 struct engine {
 	char *public_url;                       /* owned */
 	struct flow *flows[ENGINE_MAX_FLOWS];   /* owned, loaded once */
+	char *states[ENGINE_MAX_FLOWS];         /* owned: flows[i]'s state names, "{a,b}" */
 	size_t nflows;
 	struct rds *rds;                        /* engine_attach: the caller's */
 	char *secret;                           /* owned */
@@ -38,6 +39,22 @@ void engine_attach(struct engine *e, struct rds *r, const char *secret,
 	free(e->recordings_prefix);
 	e->secret = secret ? xstrdup(secret) : NULL;
 	e->recordings_prefix = recordings_prefix ? xstrdup(recordings_prefix) : NULL;
+}
+
+/* The names of f's states as a PostgreSQL array literal, "{a,b}" (state
+ * names are [a-z][a-z0-9_]*: nothing to quote).  Owned by the caller. */
+static char *state_list(const struct flow *f)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "{");
+	for (size_t i = 0; i < f->nstates; i++) {
+		if (i)
+			buf_puts(&b, ",");
+		buf_puts(&b, f->states[i].name);
+	}
+	buf_puts(&b, "}");
+	return b.data;
 }
 
 struct engine *engine_new(const char *root, const char *public_url, char *err, size_t errlen)
@@ -73,6 +90,7 @@ struct engine *engine_new(const char *root, const char *public_url, char *err, s
 			goto out;
 		}
 		flow_diag_free(&diag);
+		e->states[e->nflows] = state_list(f);
 		e->flows[e->nflows++] = f;
 	}
 	if (e->nflows == 0) {
@@ -95,8 +113,10 @@ void engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
-	for (size_t i = 0; i < e->nflows; i++)
+	for (size_t i = 0; i < e->nflows; i++) {
 		flow_free(e->flows[i]);
+		free(e->states[i]);
+	}
 	free(e->public_url);
 	free(e->secret);
 	free(e->recordings_prefix);
@@ -116,112 +136,60 @@ const struct flow *engine_flow(const struct engine *e, const char *name)
 	return NULL;
 }
 
-/* The call row and the allow-listed fields its templates may speak.  The
- * date and time are formatted in the client's time zone (else the
- * business's) by PostgreSQL, which has the tz database.  An inbound call
- * has no business until a task code binds one. */
-#define CALL_COLUMNS \
-	"SELECT c.id, c.token, c.call_sid, c.business_id, c.appointment_id, c.flow," \
-	" c.state, c.seq, b.name, b.callback_phone," \
-	" to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD')," \
-	" to_char(a.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM')," \
-	" c.direction, c.caller, c.called," \
-	" (SELECT g.recording_url FROM greeting_takes g WHERE g.id = b.greeting_take_id)" \
-	" FROM calls c LEFT JOIN businesses b ON b.id = c.business_id" \
-	" LEFT JOIN appointments a ON a.id = c.appointment_id AND a.business_id = c.business_id" \
-	" LEFT JOIN clients cl ON cl.id = a.client_id"
-
+/* The call row and the allow-listed fields its templates may speak, as
+ * rf_voice_step (sql/025_voice_step.sql) returns them after its first
+ * column.  The date and time are formatted in the client's time zone
+ * (else the business's) by PostgreSQL, which has the tz database.  An
+ * inbound call has no business until a task code binds one. */
 enum { C_ID, C_TOKEN, C_SID, C_BUSINESS, C_APPT, C_FLOW, C_STATE, C_SEQ, C_BNAME,
 	C_CALLBACK, C_DATE, C_TIME, C_DIRECTION, C_CALLER, C_CALLED, C_GREETING, C_NCOLS };
+
+/* rf_voice_step's columns: what it did, the call, this call's take. */
+enum { S_OUTCOME, S_ROW, S_TAKE = S_ROW + C_NCOLS, S_NCOLS };
+
+/* One round trip: lock the call (by token, else by CallSid; the first
+ * request of an inbound call makes its row), bind the CallSid, decide
+ * whether the webhook is for the call's current state and sequence
+ * number, take the transition when it is, read what the TwiML needs. */
+#define STEP_SQL "SELECT * FROM rf_voice_step($1, $2, $3, $4::text[], $5, $6::integer, $7, $8," \
+	" $9, $10::boolean, $11, $12, $13, $14, $15)"
+enum { P_TOKEN, P_SID, P_FLOW, P_STATES, P_STATE, P_SEQ, P_INPUT, P_TO, P_DIGITS, P_ACT,
+	P_CALL_STATUS, P_ANSWERED_BY, P_NEW_TOKEN, P_CALLER, P_CALLED, P_N };
 
 struct call_row {
 	const char *v[C_NCOLS]; /* copied into the request arena; NULL for SQL NULL */
 };
 
-/* Locks and reads the call: by token when the URL carries one (the first
- * webhook of a call arrives before ringfence can know its CallSid), else
- * by CallSid.  Returns 1 found, 0 not found, -1 database error. */
-static int call_lock(struct db *db, struct arena *a, const char *token, const char *call_sid,
-	struct call_row *row)
+#define EVENT_SQL "INSERT INTO call_events (call_id, seq, from_state, input, to_state, action," \
+	" digits) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+#define ADVANCE_SQL "UPDATE calls SET state = $2, seq = $3, updated_at = now()," \
+	" call_status = COALESCE($4, call_status), answered_by = COALESCE($5, answered_by)" \
+	" WHERE id = $1"
+/* The latest recording this call made, for its playback. */
+#define TAKE_SQL "SELECT recording_url FROM greeting_takes WHERE call_id = $1::bigint" \
+	" ORDER BY take DESC LIMIT 1"
+
+/* What the webhook's URL says: the state and sequence number it was
+ * rendered for (a call's first request: the start state and 0; -1 when
+ * the URL has no n=, which is never the call's) and the input it brings
+ * there: a key, "timeout", "other", "recorded", "machine", or NULL when
+ * it brings none (the first request of a call answered by a person). */
+static const char *url_input(const struct engine_input *in, const struct flow *f,
+	const char **state, long long *seq)
 {
-	const char *param[1] = { token ? token : call_sid };
-
-	if (token)
-		return db_row_prepared(db, a, "engine_call_by_token",
-			CALL_COLUMNS " WHERE c.token = $1 FOR UPDATE OF c", 1, param, C_NCOLS, row->v);
-	return db_row_prepared(db, a, "engine_call_by_sid",
-		CALL_COLUMNS " WHERE c.call_sid = $1 FOR UPDATE OF c", 1, param, C_NCOLS, row->v);
-}
-
-/* The first request of a call to a business's number: makes its row (no
- * business yet, a fresh token for its action URLs), unless a retry of
- * the same request already did.  0 or -1. */
-static int call_create_inbound(struct db *db, struct arena *a, const struct flow *f,
-	const struct engine_input *in)
-{
-	unsigned char raw[16];
-	char *token = arena_alloc(a, 33);
-	const char *p[5];
-
-	if (util_random(raw, sizeof(raw)) < 0)
-		return -1;
-	util_hex(raw, sizeof(raw), token);
-	p[0] = token;
-	p[1] = in->call_sid;
-	p[2] = f->states[f->start].name;
-	p[3] = in->from;
-	p[4] = in->to;
-	return db_cmd_prepared(db, "engine_inbound_call",
-		"INSERT INTO calls (token, call_sid, direction, flow, state, seq, caller, called)"
-		" VALUES ($1, $2, 'inbound', '" ENGINE_INBOUND_FLOW "', $3, 0, $4, $5)"
-		" ON CONFLICT (call_sid) DO NOTHING", 5, p);
-}
-
-/* The latest recording this call made, for its playback, or NULL. */
-static const char *call_take_url(struct db *db, struct arena *a, const char *call_id)
-{
-	const char *p[1] = { call_id }, *v[1] = { NULL };
-
-	if (db_row_prepared(db, a, "engine_call_take",
-		    "SELECT recording_url FROM greeting_takes WHERE call_id = $1::bigint"
-		    " ORDER BY take DESC LIMIT 1", 1, p, 1, v) != 1)
-		return NULL;
-	return v[0];
-}
-
-static int record_event(struct db *db, struct arena *a, const char *call_id, int seq,
-	const char *from, const char *input, const char *to, const char *action, const char *digits)
-{
-	const char *p[7] = { call_id, arena_printf(a, "%d", seq), from, input, to, action, digits };
-	return db_cmd_prepared(db, "engine_event",
-		"INSERT INTO call_events (call_id, seq, from_state, input, to_state, action, digits)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p);
-}
-
-/* What input this webhook brings: a key, "timeout", "machine", or NULL
- * when it brings none (the first request of a call answered by a
- * person, or a replay). */
-static const char *decide_input(const struct engine_input *in, const struct flow *f,
-	const struct call_row *row, int seq, int *replay)
-{
-	*replay = 0;
 	if (in->state == NULL) {
 		/* The call's first request.  Twilio's answering-machine
 		 * detection may say it is a machine; the flow never depends
 		 * on it, but uses it when given. */
-		if (seq != 0 || strcmp(row->v[C_STATE], f->states[f->start].name) != 0) {
-			*replay = 1;
-			return NULL;
-		}
+		*state = f->states[f->start].name;
+		*seq = 0;
 		if (in->answered_by && (strncmp(in->answered_by, "machine", 7) == 0 ||
 					  strcmp(in->answered_by, "fax") == 0))
 			return "machine";
 		return NULL;
 	}
-	if (in->seq < 0 || strcmp(in->state, row->v[C_STATE]) != 0 || in->seq != seq) {
-		*replay = 1;
-		return NULL;
-	}
+	*state = in->state;
+	*seq = in->seq < 0 ? -1 : in->seq;
 	/* A <Record>'s action: what was pressed only ended the recording. */
 	if (in->recording_url != NULL)
 		return "recorded";
@@ -230,6 +198,84 @@ static const char *decide_input(const struct engine_input *in, const struct flow
 	if (in->digits[1] == '\0' && flow_is_key(in->digits))
 		return in->digits;
 	return "other";
+}
+
+/* Copies rf_voice_step's row from res into v[0..S_NCOLS) (arena a).  1,
+ * or 0 when res is not one such row. */
+static int step_copy(PGresult *res, struct arena *a, const char **v)
+{
+	if (res == NULL || PQntuples(res) != 1 || PQnfields(res) != S_NCOLS)
+		return 0;
+	for (int i = 0; i < S_NCOLS; i++)
+		v[i] = PQgetisnull(res, 0, i) ? NULL : arena_strdup(a, PQgetvalue(res, 0, i));
+	return 1;
+}
+
+/* The step in the transaction an action's transition needs: BEGIN and
+ * rf_voice_step in one round trip; the transaction stays open (failed
+ * when the step failed: the caller rolls back).  As db_row_prepared. */
+static int step_begin(struct db *db, struct arena *a, const char *const *p, const char **v)
+{
+	PGresult *res[2];
+	int found;
+
+	if (db_pipe_begin(db) < 0)
+		return -1;
+	db_pipe_send(db, NULL, "BEGIN", 0, NULL);
+	db_pipe_send(db, "engine_step", STEP_SQL, P_N, p);
+	if (db_pipe_run(db, res, 2) < 0)
+		return -1;
+	found = step_copy(res[1], a, v);
+	PQclear(res[0]);
+	PQclear(res[1]);
+	return found;
+}
+
+/* A transition taken in an action's transaction, written when the
+ * actions are done. */
+struct event {
+	const char *from, *on, *to, *action, *digits;
+};
+
+/* Writes the events ev[0..n) (the call's sequence numbers after seq0),
+ * moves the call to state at seq, reads this call's latest take (inbound
+ * calls: into *take) and commits: one round trip.  0 or -1 (the
+ * transaction is then left for db_rollback). */
+static int step_finish(struct db *db, struct arena *a, const struct engine_input *in,
+	const struct call_row *row, int seq0, const struct event *ev, int n, const char *state,
+	int seq, const char **take)
+{
+	PGresult *res[DB_PIPE_MAX];
+	int inbound = strcmp(row->v[C_DIRECTION], "inbound") == 0, nres = 0, rc;
+
+	if (db_pipe_begin(db) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const char *p[7] = { row->v[C_ID], arena_printf(a, "%d", seq0 + 1 + i), ev[i].from,
+			ev[i].on, ev[i].to, ev[i].action, ev[i].digits };
+		db_pipe_send(db, "engine_event", EVENT_SQL, 7, p);
+		nres++;
+	}
+	{
+		const char *p[5] = { row->v[C_ID], state, arena_printf(a, "%d", seq),
+			in->call_status, in->answered_by };
+		db_pipe_send(db, "engine_advance", ADVANCE_SQL, 5, p);
+		nres++;
+	}
+	if (inbound) {
+		const char *p[1] = { row->v[C_ID] };
+		db_pipe_send(db, "engine_call_take", TAKE_SQL, 1, p);
+		nres++;
+	}
+	db_pipe_send(db, NULL, "COMMIT", 0, NULL);
+	nres++;
+	rc = db_pipe_run(db, res, nres);
+	if (rc == 0 && inbound && PQntuples(res[nres - 2]) == 1)
+		*take = arena_strdup(a, PQgetvalue(res[nres - 2], 0, 0));
+	for (int i = 0; i < nres; i++)
+		if (res[i])
+			PQclear(res[i]);
+	return rc;
 }
 
 /* Renders state of flow f (its template compiled when the flow was
@@ -325,142 +371,180 @@ int engine_render_preview(struct engine *e, struct arena *a, const char *flow,
 	return render_values(e, a, f, i, values, rec, "00000000000000000000000000000000", 0, out);
 }
 
+/* Takes the transition t (which runs an action) from state in the
+ * transaction step_begin opened, and any the action's events lead to:
+ * the actions run, then step_finish.  0, or -1 with err (the caller
+ * rolls back). */
+static int run_actions(struct engine *e, struct db *db, struct arena *a, const struct flow *f,
+	const struct engine_input *in, struct call_row *row, const struct flow_transition *t,
+	const char *input, int *state, int *seq, const char **take, struct engine_outcome *oc,
+	char *err, size_t errlen)
+{
+	struct event ev[ENGINE_MAX_CHAIN];
+	const char *on = input;
+	int hops = 0, seq0 = *seq;
+
+	for (; t != NULL; hops++) {
+		const char *event = NULL;
+		if (hops == ENGINE_MAX_CHAIN) {
+			snprintf(err, errlen, "action events chain too long");
+			return -1;
+		}
+		if (t->action) {
+			const struct action_def *ad = actions_find(t->action);
+			struct action_ctx ctx = { .db = db, .arena = a, .call_id = row->v[C_ID],
+				.business_id = row->v[C_BUSINESS], .appointment_id = row->v[C_APPT],
+				.digits = in->digits ? in->digits : "", .rds = e->rds,
+				.secret = e->secret, .recordings_prefix = e->recordings_prefix,
+				.now_s = clock_now_s(), .caller = row->v[C_CALLER],
+				.called = row->v[C_CALLED], .recording_url = in->recording_url,
+				.recording_sid = in->recording_sid,
+				.recording_duration = in->recording_duration };
+			if (ad == NULL || ad->fn(&ctx, &event) < 0) {
+				snprintf(err, errlen, "action %s failed", t->action);
+				return -1;
+			}
+			if (ctx.bound_business_id)
+				row->v[C_BUSINESS] = ctx.bound_business_id;
+			oc->action = t->action;
+		}
+		ev[hops] = (struct event){ f->states[*state].name, on, f->states[t->to].name,
+			t->action, hops == 0 ? in->digits : NULL };
+		*state = t->to;
+		if (event == NULL) {
+			hops++;
+			break;
+		}
+		on = event;
+		t = flow_next(f, *state, event);
+		if (t == NULL) {
+			snprintf(err, errlen, "no transition from %s on event %s",
+				f->states[*state].name, event);
+			return -1;
+		}
+	}
+	*seq = seq0 + hops;
+	if (step_finish(db, a, in, row, seq0, ev, hops, f->states[*state].name, *seq, take) < 0) {
+		snprintf(err, errlen, "cannot record the transition: %s", db_last_error(db));
+		return -1;
+	}
+	oc->input = input;
+	return 0;
+}
+
 int engine_handle(struct engine *e, struct db *db, struct arena *a,
 	const struct engine_input *in, struct buf *out, struct engine_outcome *oc, char *err,
 	size_t errlen)
 {
-	const struct flow *f;
+	const struct flow *f = NULL;
+	const struct flow_transition *t = NULL;
 	struct call_row row;
-	int state, seq, found, replay, rc = -1;
-	const char *input, *take_url = NULL;
-	size_t mark = out->len;
+	const char *v[S_NCOLS], *p[P_N] = { NULL }, *input, *url_state, *outcome;
+	const char *take_url;
+	long long url_seq;
+	int state, seq, found, from, act;
+	size_t mark = out->len, fi;
 
 	memset(oc, 0, sizeof(*oc));
-	f = engine_flow(e, in->flow);
+	for (fi = 0; fi < e->nflows && f == NULL; fi++)
+		if (strcmp(e->flows[fi]->name, in->flow) == 0)
+			f = e->flows[fi];
 	if (f == NULL) {
 		snprintf(err, errlen, "no such flow");
 		goto fail;
 	}
-	if (db_begin(db) < 0) {
-		snprintf(err, errlen, "database unavailable: %s", db_last_error(db));
+	if (in->digits && strcmp(in->digits, ENGINE_DIGITS_HANGUP) == 0 &&
+		in->recording_url == NULL) {
+		snprintf(err, errlen, "Digits=hangup outside a <Record>'s action");
 		goto fail;
 	}
-	found = call_lock(db, a, in->token, in->call_sid, &row);
-	if (found == 0 && in->token == NULL && in->state == NULL &&
-		strcmp(f->name, ENGINE_INBOUND_FLOW) == 0 && in->direction &&
-		strcmp(in->direction, "inbound") == 0 && in->from && in->to) {
-		if (call_create_inbound(db, a, f, in) < 0) {
-			snprintf(err, errlen, "cannot make the inbound call: %s", db_last_error(db));
-			goto rollback;
-		}
-		found = call_lock(db, a, NULL, in->call_sid, &row);
+	/* The flow's table decides, from what the URL says; the statement
+	 * takes the transition only while the call is still where the URL
+	 * was rendered. */
+	input = url_input(in, f, &url_state, &url_seq);
+	from = flow_state_index(f, url_state);
+	if (input && from >= 0)
+		t = flow_next(f, from, input);
+	act = t && t->action;
+	p[P_TOKEN] = in->token;
+	p[P_SID] = in->call_sid;
+	p[P_FLOW] = f->name;
+	p[P_STATES] = e->states[fi - 1];
+	p[P_STATE] = url_state;
+	p[P_SEQ] = arena_printf(a, "%lld", url_seq);
+	if (t && !act) {
+		p[P_INPUT] = input;
+		p[P_TO] = f->states[t->to].name;
+		p[P_DIGITS] = in->digits;
 	}
-	if (found < 0) {
-		snprintf(err, errlen, "database error reading the call: %s", db_last_error(db));
+	p[P_ACT] = act ? "true" : "false";
+	p[P_CALL_STATUS] = in->call_status;
+	p[P_ANSWERED_BY] = in->answered_by;
+	if (in->token == NULL && in->state == NULL && strcmp(f->name, ENGINE_INBOUND_FLOW) == 0 &&
+		in->direction && strcmp(in->direction, "inbound") == 0 && in->from && in->to) {
+		/* The first request of a call to a business's number: its row
+		 * is made (no business yet, a fresh token for its action URLs)
+		 * unless a retry of the same request already did. */
+		unsigned char raw[16];
+		char *token = arena_alloc(a, 33);
+		if (util_random(raw, sizeof(raw)) < 0) {
+			snprintf(err, errlen, "cannot make the inbound call: no randomness");
+			goto fail;
+		}
+		util_hex(raw, sizeof(raw), token);
+		p[P_NEW_TOKEN] = token;
+		p[P_CALLER] = in->from;
+		p[P_CALLED] = in->to;
+	}
+	if (act)
+		found = step_begin(db, a, p, v);
+	else
+		found = db_row_prepared(db, a, "engine_step", STEP_SQL, P_N, p, S_NCOLS, v);
+	if (found <= 0) {
+		snprintf(err, errlen, "database error reading the call: %s",
+			found < 0 ? db_last_error(db) : "no step");
 		goto rollback;
 	}
-	if (found == 0) {
+	outcome = v[S_OUTCOME];
+	if (strcmp(outcome, "unknown") == 0) {
 		snprintf(err, errlen, "%s", in->token ? "unknown call token" : "unknown CallSid");
 		goto rollback;
 	}
+	memcpy(row.v, &v[S_ROW], sizeof(row.v));
+	take_url = v[S_TAKE];
 	oc->call_id = row.v[C_ID];
 	oc->business_id = row.v[C_BUSINESS];
 	oc->state_before = row.v[C_STATE];
 	oc->state_after = row.v[C_STATE];
-	if (strcmp(row.v[C_FLOW], f->name) != 0) {
+	state = flow_state_index(f, row.v[C_STATE]);
+	seq = atoi(row.v[C_SEQ]);
+	if (strcmp(outcome, "flow") == 0) {
 		snprintf(err, errlen, "webhook flow does not match the call's flow");
 		goto rollback;
 	}
-	if (row.v[C_SID] == NULL) {
-		const char *p[2] = { row.v[C_ID], in->call_sid };
-		if (db_cmd_prepared(db, "engine_bind_sid",
-			    "UPDATE calls SET call_sid = $2, updated_at = now() WHERE id = $1", 2, p) < 0) {
-			snprintf(err, errlen, "cannot bind CallSid: %s", db_last_error(db));
-			goto rollback;
-		}
-	} else if (strcmp(row.v[C_SID], in->call_sid) != 0) {
+	if (strcmp(outcome, "sid") == 0) {
 		/* A signed request for someone else's call token. */
 		snprintf(err, errlen, "CallSid does not match the call");
 		goto rollback;
 	}
-	state = flow_state_index(f, row.v[C_STATE]);
-	seq = atoi(row.v[C_SEQ]);
-	if (state < 0) {
+	if (strcmp(outcome, "state") == 0 || state < 0) {
 		snprintf(err, errlen, "call is in a state its flow does not have");
 		goto rollback;
 	}
-	if (in->digits && strcmp(in->digits, ENGINE_DIGITS_HANGUP) == 0 &&
-		in->recording_url == NULL) {
-		snprintf(err, errlen, "Digits=hangup outside a <Record>'s action");
-		goto rollback;
-	}
-	input = decide_input(in, f, &row, seq, &replay);
-	oc->replay = replay;
-	if (input) {
-		const struct flow_transition *t = flow_next(f, state, input);
-		const char *on = input;
-		for (int hops = 0; t != NULL; hops++) {
-			const char *event = NULL;
-			const char *from = f->states[state].name;
-			if (hops == ENGINE_MAX_CHAIN) {
-				snprintf(err, errlen, "action events chain too long");
-				goto rollback;
-			}
-			if (t->action) {
-				const struct action_def *ad = actions_find(t->action);
-				struct action_ctx ctx = { .db = db, .arena = a, .call_id = row.v[C_ID],
-					.business_id = row.v[C_BUSINESS], .appointment_id = row.v[C_APPT],
-					.digits = in->digits ? in->digits : "", .rds = e->rds,
-					.secret = e->secret, .recordings_prefix = e->recordings_prefix,
-					.now_s = clock_now_s(), .caller = row.v[C_CALLER],
-					.called = row.v[C_CALLED], .recording_url = in->recording_url,
-					.recording_sid = in->recording_sid,
-					.recording_duration = in->recording_duration };
-				if (ad == NULL || ad->fn(&ctx, &event) < 0) {
-					snprintf(err, errlen, "action %s failed", t->action);
-					goto rollback;
-				}
-				if (ctx.bound_business_id)
-					row.v[C_BUSINESS] = ctx.bound_business_id;
-				oc->action = t->action;
-			}
-			seq++;
-			if (record_event(db, a, row.v[C_ID], seq, from, on, f->states[t->to].name,
-				    t->action, hops == 0 ? in->digits : NULL) < 0) {
-				snprintf(err, errlen, "cannot record the transition: %s", db_last_error(db));
-				goto rollback;
-			}
-			if (oc->input == NULL)
-				oc->input = input;
-			state = t->to;
-			if (event == NULL)
-				break;
-			on = event;
-			t = flow_next(f, state, event);
-			if (t == NULL) {
-				snprintf(err, errlen, "no transition from %s on event %s",
-					f->states[state].name, event);
-				goto rollback;
-			}
+	if (strcmp(outcome, "moved") == 0) {
+		/* The statement took t: the row is after it already. */
+		oc->state_before = f->states[from].name;
+		oc->input = input;
+	} else if (strcmp(outcome, "act") == 0) {
+		if (run_actions(e, db, a, f, in, &row, t, input, &state, &seq, &take_url, oc, err,
+			    errlen) < 0)
+			goto rollback;
+	} else {
+		oc->replay = strcmp(outcome, "replay") == 0;
+		if (act && db_commit(db) < 0) {
+			snprintf(err, errlen, "commit failed: %s", db_last_error(db));
+			goto fail;
 		}
-		if (oc->input) {
-			const char *p[5] = { row.v[C_ID], f->states[state].name,
-				arena_printf(a, "%d", seq), in->call_status, in->answered_by };
-			if (db_cmd_prepared(db, "engine_advance",
-				    "UPDATE calls SET state = $2, seq = $3, updated_at = now(),"
-				    " call_status = COALESCE($4, call_status),"
-				    " answered_by = COALESCE($5, answered_by) WHERE id = $1", 5, p) < 0) {
-				snprintf(err, errlen, "cannot save the call state: %s", db_last_error(db));
-				goto rollback;
-			}
-		}
-	}
-	/* This call's own recording, for a state that plays it back. */
-	if (strcmp(row.v[C_DIRECTION], "inbound") == 0)
-		take_url = call_take_url(db, a, row.v[C_ID]);
-	if (db_commit(db) < 0) {
-		snprintf(err, errlen, "commit failed: %s", db_last_error(db));
-		goto fail;
 	}
 	oc->business_id = row.v[C_BUSINESS];
 	oc->state_after = f->states[state].name;
@@ -468,8 +552,7 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 		snprintf(err, errlen, "cannot render state %s", f->states[state].name);
 		goto fail;
 	}
-	rc = 0;
-	goto done;
+	return 0;
 rollback:
 	db_rollback(db);
 fail:
@@ -477,6 +560,5 @@ fail:
 	if (out->data)
 		out->data[mark] = '\0';
 	twiml_apology(out);
-done:
-	return rc;
+	return -1;
 }

@@ -31,7 +31,7 @@
 
 /* Bump when the slots below change meaning or number: a process of the new
  * release then starts a new segment instead of adding into the old one. */
-#define METRICS_LAYOUT 1
+#define METRICS_LAYOUT 2
 #define METRICS_MAGIC "RFMETRIC"
 
 static const int http_codes[] = { 200, 201, 204, 301, 302, 303, 304, 400, 401, 403, 404, 405,
@@ -56,6 +56,7 @@ enum {
 	S_OPTOUT_UNRECORDED,
 	S_DB_ERROR,
 	S_DB_RECONNECT,
+	S_DB_ROUND_TRIP,
 	S_REDIS_ERROR,
 	S_REDIS_RECONNECT,
 	S_CLAIM,
@@ -235,6 +236,7 @@ void metrics_webhook(const char *path, enum metrics_webhook outcome)
 
 void metrics_db_error(void) { add(S_DB_ERROR, 1); }
 void metrics_db_reconnect(void) { add(S_DB_RECONNECT, 1); }
+void metrics_db_round_trip(void) { add(S_DB_ROUND_TRIP, 1); }
 void metrics_redis_error(void) { add(S_REDIS_ERROR, 1); }
 void metrics_redis_reconnect(void) { add(S_REDIS_RECONNECT, 1); }
 void metrics_optout_unrecorded(void) { add(S_OPTOUT_UNRECORDED, 1); }
@@ -548,6 +550,8 @@ static void render_counters(struct buf *out, uint64_t (*all)[S_N], const int *ha
 			S_DB_ERROR },
 		{ "ringfence_db_reconnects_total", "PostgreSQL connections opened again after one"
 			" was lost.", S_DB_RECONNECT },
+		{ "ringfence_db_round_trips_total", "Requests sent to PostgreSQL and answered"
+			" (statements, prepares, pipelines).", S_DB_ROUND_TRIP },
 		{ "ringfence_redis_errors_total", "Redis commands or connections that failed.",
 			S_REDIS_ERROR },
 		{ "ringfence_redis_reconnects_total", "Redis connections opened again after one"

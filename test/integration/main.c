@@ -59,6 +59,7 @@ int main(void)
 		{ "reconcile", reconcile_tests },
 		{ "scheduler", scheduler_tests }, { "outage", outage_tests },
 		{ "guards", guards_tests }, { "webhook", webhook_tests },
+		{ "roundtrip", roundtrip_tests },
 		{ "metrics", metrics_tests },
 		{ "sms", sms_tests },
 		{ "sms_flow", sms_flow_tests },

@@ -1,0 +1,512 @@
+/* Integration tests: what a voice webhook costs in PostgreSQL round trips.
+ *
+ * engine_handle is called directly, with its own struct db on the stack's
+ * PostgreSQL, and db_round_trips is read before and after: a call's
+ * first request (the CallSid bound), a Gather action moving to a plain
+ * state and a replay must each be one round trip on a warm connection
+ * (its statements prepared); an action transition's count is printed.
+ * The same guarantees as over HTTP are checked on the way: one transition
+ * per input when two identical webhooks race, a replay answered with the
+ * current state, the apology with nothing changed for an unknown call,
+ * a CallSid that does not match, and a database that is down. */
+#include "harness.h"
+#include "groups.h"
+
+#include "arena.h"
+#include "db.h"
+#include "engine.h"
+
+#include <pthread.h>
+
+static struct engine *rt_engine;
+
+static int rt_setup(void **state)
+{
+	char err[512];
+	const char *root = getenv("RINGFENCE_ROOT");
+
+	if (hx_group_setup(state) != 0)
+		return -1;
+	rt_engine = engine_new(root && root[0] ? root : ".", hx_env.public_url, err, sizeof(err));
+	if (rt_engine == NULL) {
+		fprintf(stderr, "# run_integration: roundtrip: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int rt_teardown(void **state)
+{
+	engine_free(rt_engine);
+	rt_engine = NULL;
+	return hx_group_teardown(state);
+}
+
+/* A connection of the test's own, connected (fails the test otherwise). */
+static struct db *db_or_fail(void)
+{
+	struct db *db = db_open(hx_env.database_url);
+	if (db_connect(db) < 0)
+		fail_msg("cannot connect: %s", db_last_error(db));
+	return db;
+}
+
+/* The webhook Twilio sends for call c: its first request (state NULL),
+ * or the Gather action of state at seq with digits. */
+static struct engine_input voice_input(const struct hx_call *c, const char *state, long long seq,
+	const char *digits)
+{
+	struct engine_input in;
+
+	memset(&in, 0, sizeof(in));
+	in.flow = "reminder_call";
+	in.call_sid = c->call_sid;
+	in.token = c->token;
+	in.state = state;
+	in.seq = state ? seq : -1;
+	in.digits = digits;
+	in.call_status = "in-progress";
+	in.direction = "outbound-api";
+	in.from = c->from_number;
+	in.to = c->client_phone;
+	return in;
+}
+
+/* One webhook: its round trips on db; the TwiML in out (reset first),
+ * the outcome in oc, engine_handle's return in *rc. */
+static unsigned long long handle(struct db *db, struct arena *a, const struct engine_input *in,
+	struct buf *out, struct engine_outcome *oc, int *rc)
+{
+	char err[512] = "";
+	unsigned long long before = db_round_trips(db);
+
+	buf_reset(out);
+	*rc = engine_handle(rt_engine, db, a, in, out, oc, err, sizeof(err));
+	if (*rc < 0)
+		print_message("# engine_handle: %s\n", err);
+	return db_round_trips(db) - before;
+}
+
+/* The Gather action of the TwiML in out must be for state at seq. */
+static void expect_gather_for(const struct buf *out, const char *state, int seq)
+{
+	struct hx_twiml t;
+	char want[96];
+
+	hx_twiml_parse(buf_str(out), out->len, &t);
+	snprintf(want, sizeof(want), "&s=%s&n=%d", state, seq);
+	if (!t.well_formed || !t.has_gather || t.gather_action == NULL ||
+		strstr(t.gather_action, want) == NULL) {
+		hx_twiml_free(&t);
+		fail_msg("expected a Gather for %s at %d, got %.400s", state, seq, buf_str(out));
+	}
+	hx_twiml_free(&t);
+}
+
+static void expect_apology(const struct buf *out, int rc, const char *what)
+{
+	struct hx_twiml t;
+
+	hx_twiml_parse(buf_str(out), out->len, &t);
+	if (rc != -1 || !t.well_formed || !t.root_response || t.has_gather) {
+		hx_twiml_free(&t);
+		fail_msg("%s: expected the apology (rc -1), got rc %d: %.300s", what, rc,
+			buf_str(out));
+	}
+	hx_twiml_free(&t);
+}
+
+static void expect_trips(unsigned long long got, unsigned long long want, const char *what)
+{
+	print_message("# %s: %llu round trip%s\n", what, got, got == 1 ? "" : "s");
+	if (got != want)
+		fail_msg("%s cost %llu round trips, not %llu", what, got, want);
+}
+
+/* A first request and a press of 1 on a fresh call, so that every
+ * statement of those steps is prepared on db. */
+static void warm_or_fail(struct db *db, struct arena *a, struct buf *out)
+{
+	struct hx_call w;
+	struct engine_outcome oc;
+	struct engine_input in;
+	int rc;
+
+	hx_fixture_call_or_fail(&w);
+	in = voice_input(&w, NULL, -1, NULL);
+	handle(db, a, &in, out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	in = voice_input(&w, "announce", 0, "1");
+	handle(db, a, &in, out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	handle(db, a, &in, out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	in = voice_input(&w, "details", 1, "1");
+	handle(db, a, &in, out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	handle(db, a, &in, out, &oc, &rc);
+	assert_int_equal(rc, 0);
+}
+
+static void test_reminder_call_trips(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s0, s1;
+	unsigned long long n;
+	int rc;
+
+	(void)state;
+	warm_or_fail(db, a, &out);
+	hx_fixture_call_or_fail(&c);
+
+	in = voice_input(&c, NULL, -1, NULL);
+	n = handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	expect_gather_for(&out, "announce", 0);
+	hx_snapshot_or_fail(&c, &s0);
+	assert_string_equal(s0.call_sid, c.call_sid);
+	expect_trips(n, 1, "first request (CallSid bound)");
+
+	in = voice_input(&c, "announce", 0, "1");
+	n = handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(oc.replay, 0);
+	assert_string_equal(oc.input, "1");
+	expect_gather_for(&out, "details", 1);
+	hx_snapshot_or_fail(&c, &s0);
+	assert_string_equal(s0.state, "details");
+	assert_int_equal(s0.seq, 1);
+	assert_int_equal(s0.events, 1);
+	expect_trips(n, 1, "Gather action to a plain state (announce 1 -> details)");
+
+	n = handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(oc.replay, 1);
+	assert_null(oc.input);
+	expect_gather_for(&out, "details", 1);
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "a replay");
+	expect_trips(n, 1, "replay");
+
+	in = voice_input(&c, "details", 1, "1");
+	n = handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	hx_snapshot_or_fail(&c, &s0);
+	assert_string_equal(s0.state, "confirmed");
+	assert_int_equal(s0.seq, 2);
+	assert_int_equal(s0.events, 2);
+	assert_string_equal(s0.appointment_status, "confirmed");
+	print_message("# action transition (details 1 -> confirmed, confirm): %llu round trips"
+		" (BEGIN with the step, the action's own statements, the event, the call's move"
+		" and COMMIT)\n", n);
+	if (n < 3)
+		fail_msg("an action transition cannot take %llu round trips", n);
+
+	n = handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(oc.replay, 1);
+	assert_null(oc.action);
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "a replay of an action's URL");
+	print_message("# replay of an action's URL: %llu round trips (the step in its"
+		" transaction, COMMIT)\n", n);
+	if (n > 2)
+		fail_msg("a replay of an action's URL cost %llu round trips", n);
+
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* The first request of a call to a business's number makes the call's
+ * row in the same round trip. */
+static void test_inbound_first_request(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	char sid[2][35], from[13], to[13];
+	unsigned long long n = 0;
+	int rc;
+
+	(void)state;
+	hx_random_phone(from);
+	hx_random_phone(to);
+	for (int i = 0; i < 2; i++) {
+		hx_random_call_sid(sid[i]);
+		memset(&in, 0, sizeof(in));
+		in.flow = ENGINE_INBOUND_FLOW;
+		in.call_sid = sid[i];
+		in.seq = -1;
+		in.call_status = "ringing";
+		in.direction = "inbound";
+		in.from = from;
+		in.to = to;
+		n = handle(db, a, &in, &out, &oc, &rc);
+		assert_int_equal(rc, 0);
+		expect_gather_for(&out, "ask_code", 0);
+	}
+	{
+		const char *p[1] = { sid[1] };
+		char *v = hx_db_value_or_fail("SELECT state || ' ' || seq || ' ' || direction"
+			" FROM calls WHERE call_sid = $1", 1, p);
+		assert_string_equal(v, "ask_code 0 inbound");
+		free(v);
+	}
+	expect_trips(n, 1, "inbound call's first request (its row made)");
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* An unknown token, an unknown CallSid, a CallSid that is not the call's
+ * and a URL of another flow: the apology, and nothing changed. */
+static void test_refusals(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c, other;
+	struct hx_snapshot s0, s1;
+	char token[33], sid[35];
+	unsigned long long n;
+	int rc;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	hx_fixture_call_or_fail(&other);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	hx_snapshot_or_fail(&c, &s0);
+
+	hx_random_hex(token, 16);
+	in = voice_input(&c, "announce", 0, "1");
+	in.token = token;
+	n = handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "an unknown token");
+	expect_trips(n, 1, "unknown token");
+
+	hx_random_call_sid(sid);
+	in = voice_input(&c, "announce", 0, "1");
+	in.token = NULL;
+	in.call_sid = sid;
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "an unknown CallSid");
+
+	in = voice_input(&c, "announce", 0, "1");
+	in.call_sid = other.call_sid;
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "another call's CallSid");
+
+	in = voice_input(&c, "announce", 0, "1");
+	in.flow = ENGINE_INBOUND_FLOW;
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "another flow's URL");
+
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "refused webhooks");
+	{
+		/* The other call's CallSid was not bound to it either. */
+		const char *p[1] = { other.call_id };
+		char *v = hx_db_value_or_fail("SELECT COALESCE(call_sid, '') FROM calls WHERE id = $1",
+			1, p);
+		assert_string_equal(v, "");
+		free(v);
+	}
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* Two identical presses at once. */
+struct racer {
+	const struct hx_call *c;
+	pthread_barrier_t *go;
+	struct db *db;
+	struct arena *a;
+	struct buf out;
+	struct engine_outcome oc;
+	int rc;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct engine_input in = voice_input(r->c, "announce", 0, "1");
+	char err[512];
+
+	pthread_barrier_wait(r->go);
+	r->rc = engine_handle(rt_engine, r->db, r->a, &in, &r->out, &r->oc, err, sizeof(err));
+	return NULL;
+}
+
+static void test_identical_presses_race(void **state)
+{
+	struct racer r[2];
+	pthread_barrier_t go;
+
+	(void)state;
+	memset(r, 0, sizeof(r));
+	for (int k = 0; k < 2; k++) {
+		r[k].db = db_or_fail();
+		r[k].a = arena_new(0);
+	}
+	for (int round = 0; round < 10; round++) {
+		struct hx_call c;
+		struct hx_snapshot s;
+		pthread_t th[2];
+		struct engine_input in;
+		int moved = 0, replays = 0;
+
+		hx_fixture_call_or_fail(&c);
+		in = voice_input(&c, NULL, -1, NULL);
+		r[0].oc.replay = 0;
+		handle(r[0].db, r[0].a, &in, &r[0].out, &r[0].oc, &r[0].rc);
+		assert_int_equal(r[0].rc, 0);
+		pthread_barrier_init(&go, NULL, 2);
+		for (int k = 0; k < 2; k++) {
+			r[k].c = &c;
+			r[k].go = &go;
+			buf_reset(&r[k].out);
+			pthread_create(&th[k], NULL, race, &r[k]);
+		}
+		for (int k = 0; k < 2; k++)
+			pthread_join(th[k], NULL);
+		pthread_barrier_destroy(&go);
+		for (int k = 0; k < 2; k++) {
+			assert_int_equal(r[k].rc, 0);
+			/* Both answer with the state the call is in now. */
+			expect_gather_for(&r[k].out, "details", 1);
+			moved += r[k].oc.input != NULL;
+			replays += r[k].oc.replay;
+		}
+		assert_int_equal(moved, 1);
+		assert_int_equal(replays, 1);
+		hx_snapshot_or_fail(&c, &s);
+		assert_string_equal(s.state, "details");
+		assert_int_equal(s.seq, 1);
+		assert_int_equal(s.events, 1);
+	}
+	for (int k = 0; k < 2; k++) {
+		buf_free(&r[k].out);
+		arena_free(r[k].a);
+		db_close(r[k].db);
+	}
+}
+
+/* An action transition whose last round trip fails (the call cannot
+ * move past seq 1000): the apology, and the action's change is rolled
+ * back with everything else; the connection serves the next webhook. */
+static void test_action_rolled_back(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s0, s1;
+	int rc;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	{
+		const char *p[2] = { c.call_id, c.call_sid };
+		PGresult *res = hx_db_exec_or_fail("UPDATE calls SET state = 'details', seq = 1000,"
+			" call_sid = $2 WHERE id = $1", 2, p);
+		PQclear(res);
+	}
+	hx_snapshot_or_fail(&c, &s0);
+	in = voice_input(&c, "details", 1000, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "a transition that cannot be saved");
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "a rolled-back action");
+	assert_string_equal(s1.appointment_status, "booked");
+	{
+		const char *p[1] = { c.appointment_id };
+		char *v = hx_db_value_or_fail("SELECT count(*) FROM office_notifications"
+			" WHERE appointment_id = $1", 1, p);
+		assert_string_equal(v, "0");
+		free(v);
+	}
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "the same again");
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(oc.replay, 1);
+	expect_gather_for(&out, "details", 1000);
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* A database nobody listens on: the apology, a connection error. */
+static void test_database_down(void **state)
+{
+	struct db *db = db_open("postgresql://127.0.0.1:1/ringfence?connect_timeout=2");
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	int rc;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "database down");
+	assert_memory_equal(db_last_sqlstate(db), "08", 2);
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* The pool's own count, on /metrics. */
+static void test_metrics_counter(void **state)
+{
+	struct hx_response rs;
+	const char *want = "ringfence_db_round_trips_total{process=\"fcgi\"} ";
+	const char *p;
+
+	(void)state;
+	/* /readyz asks PostgreSQL: at least one round trip of the pool. */
+	if (hx_get("/readyz", &rs) < 0)
+		fail_msg("GET /readyz: %s", rs.error);
+	hx_response_free(&rs);
+	if (hx_get("/metrics", &rs) < 0)
+		fail_msg("GET /metrics: %s", rs.error);
+	p = strstr(buf_str(&rs.body), want);
+	if (rs.status != 200 || p == NULL || atoll(p + strlen(want)) <= 0) {
+		hx_response_free(&rs);
+		fail_msg("/metrics has no positive %s", want);
+	}
+	hx_response_free(&rs);
+}
+
+int roundtrip_tests(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reminder_call_trips),
+		cmocka_unit_test(test_inbound_first_request),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_identical_presses_race),
+		cmocka_unit_test(test_action_rolled_back),
+		cmocka_unit_test(test_database_down),
+		cmocka_unit_test(test_metrics_counter),
+	};
+	return cmocka_run_group_tests_name("roundtrip", tests, rt_setup, rt_teardown);
+}
