@@ -1,4 +1,5 @@
--- ringfence schema, version 26: a status callback in one statement (issue 13).
+-- ringfence schema, version 26: a status callback, and an inbound text's
+-- common path, in one statement each (issue 13).
 -- phase: expand
 --
 --   rf_notify_unreached(reminder, why)
@@ -36,6 +37,39 @@
 --                        callback's), 'sid' (another sid), 'unchanged'
 --                        (duplicate or out of order; a bound sid stays
 --                        bound), 'moved'.  Any error rolls all of it back.
+--   rf_sms_record(sid, from, to, body, keyword, stop, default_from)
+--                        keeps an inbound text (a replayed sid adds
+--                        nothing) and, with stop, opts from out with every
+--                        business texting from to, all in one statement
+--                        (sms.h's sms_text_record says the rest).  The new
+--                        row's id (NULL for a replay), how many businesses
+--                        text from to (0 unless stop), how many client rows
+--                        now carry the opt-out.
+--   rf_sms_context(phone, sender, default_from)
+--                        what a text from phone to sender answers (sms.c's
+--                        sms_context): the most recent SMS reminder Twilio
+--                        accepted for phone from a business texting from
+--                        sender, else a business texting from sender that
+--                        has phone as a client; no row for neither.
+--   rf_inbox_record(business, phone, reminder, text, state, needs, chars)
+--                        keeps the text in the client's conversation for
+--                        the reply inbox (inbox.h's inbox_record, which
+--                        tells the office when needs is set): how many
+--                        rows, the first client, and the notice's text.
+--   rf_sms_step(...)     an inbound text in one statement when that is
+--                        safe: rf_sms_record, then in a block of its own
+--                        (an error there rolls back only the block, never
+--                        the text or its opt-out) rf_sms_context, the
+--                        conversation's state (locked), and when the
+--                        flow's transition from that state on this input is
+--                        a fast one (sms.c decides, per state, from the
+--                        loaded flow: no action, and a state after it that
+--                        waits for nobody) the sms_events row, the
+--                        conversation moved and the inbox row.  result:
+--                        'replay', 'none' (nobody to answer for), 'fast'
+--                        (done), 'slow' (only the text was kept: sms.c
+--                        runs the flow and its action in a transaction),
+--                        'failed' (only the text was kept; error says why).
 --
 -- Expand only: new functions; nothing an earlier release reads changes.
 
@@ -190,5 +224,160 @@ BEGIN
     IF NOT p_ok THEN
         notified := rf_notify_unreached(a.reminder_id, p_reason) IS NOT NULL;
     END IF;
+END
+$$;
+
+CREATE FUNCTION rf_sms_record(p_sid text, p_from text, p_to text, p_body text, p_keyword text,
+    p_stop boolean, p_default_from text,
+    OUT text_id bigint, OUT businesses bigint, OUT clients bigint)
+LANGUAGE sql AS $$
+    WITH i AS (INSERT INTO inbound_texts (message_sid, from_number, to_number, body, opt_keyword)
+        VALUES (p_sid, p_from, p_to, p_body, p_keyword)
+        ON CONFLICT (message_sid) DO NOTHING RETURNING id),
+    b AS (SELECT id FROM businesses
+        WHERE p_stop AND rf_business_sms_from(twilio_from, p_default_from) = p_to),
+    u AS (UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())
+        WHERE phone = p_from AND business_id IN (SELECT id FROM b) RETURNING id)
+    SELECT (SELECT id FROM i), (SELECT count(*) FROM b), (SELECT count(*) FROM u)
+$$;
+
+CREATE FUNCTION rf_sms_context(p_phone text, p_sender text, p_default_from text)
+RETURNS TABLE (reminder_id bigint, business_id bigint, appointment_id bigint, name text,
+    callback_phone text, appointment_date text, appointment_time text)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    -- The most recent SMS reminder Twilio accepted (a MessageSid); no
+    -- appointment once it has begun (a late answer has nothing to act on).
+    RETURN QUERY
+    SELECT r.id, r.business_id, CASE WHEN ap.starts_at > now() THEN r.appointment_id END,
+        b.name::text, b.callback_phone::text,
+        to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD'),
+        to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM')
+    FROM contact_attempts ca JOIN reminders r ON r.id = ca.reminder_id
+    JOIN businesses b ON b.id = ca.business_id
+    JOIN appointments ap ON ap.id = r.appointment_id AND ap.business_id = r.business_id
+    LEFT JOIN clients cl ON cl.id = ap.client_id
+    WHERE ca.channel = 'sms' AND ca.to_address = p_phone AND ca.provider_sid IS NOT NULL
+    AND rf_business_sms_from(b.twilio_from, p_default_from) = p_sender
+    ORDER BY COALESCE(ca.placed_at, ca.created_at) DESC, ca.id DESC LIMIT 1;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    -- No reminder: a business texting from sender that has phone as a
+    -- client (the one that last contacted it, else the first).
+    RETURN QUERY
+    SELECT NULL::bigint, b.id, NULL::bigint, b.name::text, b.callback_phone::text, NULL::text,
+        NULL::text
+    FROM businesses b
+    WHERE rf_business_sms_from(b.twilio_from, p_default_from) = p_sender
+    AND EXISTS (SELECT 1 FROM clients c WHERE c.business_id = b.id AND c.phone = p_phone)
+    ORDER BY (SELECT max(ca.created_at) FROM contact_attempts ca
+        WHERE ca.business_id = b.id AND ca.to_address = p_phone) DESC NULLS LAST, b.id
+    LIMIT 1;
+END
+$$;
+
+CREATE FUNCTION rf_inbox_record(p_business bigint, p_phone text, p_reminder bigint,
+    p_text bigint, p_state text, p_needs boolean, p_chars integer,
+    OUT n bigint, OUT client_id bigint, OUT detail text)
+LANGUAGE sql AS $$
+    WITH c0 AS (SELECT id, name FROM clients
+        WHERE business_id = p_business AND phone = p_phone),
+    r AS (SELECT ap.client_id FROM reminders rm JOIN appointments ap
+        ON ap.id = rm.appointment_id AND ap.business_id = rm.business_id
+        WHERE rm.id = p_reminder AND rm.business_id = p_business),
+    c AS (SELECT id, name FROM c0 WHERE id IN (SELECT client_id FROM r)
+        OR NOT EXISTS (SELECT 1 FROM c0 JOIN r ON r.client_id = c0.id)),
+    i AS (INSERT INTO inbox_texts (business_id, client_id, inbound_text_id, reminder_id,
+        flow_state, needs_answer)
+        SELECT p_business, c.id, p_text, p_reminder, p_state, p_needs FROM c
+        ON CONFLICT (inbound_text_id, client_id) DO NOTHING RETURNING client_id)
+    SELECT count(*), min(i.client_id),
+        string_agg(c.name, ', ' ORDER BY c.id) || ': '
+        || (SELECT left(t.body, p_chars) FROM inbound_texts t WHERE t.id = p_text)
+    FROM i JOIN c ON c.id = i.client_id
+$$;
+
+CREATE FUNCTION rf_sms_step(
+    p_sid text, p_from text, p_to text, p_body text, p_keyword text, p_stop boolean,
+    p_default_from text,
+    p_input text,           -- the flow input the text is (sms_classify)
+    p_start text,           -- the flow's start state
+    p_states text[],        -- every state of the flow,
+    p_next text[],          --   the state its transition on p_input goes to (NULL: stays),
+    p_fast boolean[],       --   and whether that is done here (else: 'slow')
+    OUT result text, OUT error text, OUT text_id bigint, OUT businesses bigint,
+    OUT clients bigint, OUT business_id bigint, OUT reminder_id bigint, OUT name text,
+    OUT callback_phone text, OUT appointment_date text, OUT appointment_time text,
+    OUT state_before text, OUT state_after text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    k record;
+    st text;
+    seq integer := 0;
+    i integer;
+BEGIN
+    SELECT * INTO text_id, businesses, clients
+    FROM rf_sms_record(p_sid, p_from, p_to, p_body, p_keyword, p_stop, p_default_from);
+    IF text_id IS NULL THEN
+        result := 'replay';
+        RETURN;
+    END IF;
+    BEGIN
+        SELECT * INTO k FROM rf_sms_context(p_from, p_to, p_default_from);
+        IF NOT FOUND THEN
+            result := 'none';
+            RETURN;
+        END IF;
+        business_id := k.business_id;
+        reminder_id := k.reminder_id;
+        name := k.name;
+        callback_phone := k.callback_phone;
+        appointment_date := k.appointment_date;
+        appointment_time := k.appointment_time;
+        st := p_start;
+        IF k.reminder_id IS NOT NULL THEN
+            SELECT c.state, c.seq INTO st, seq FROM sms_conversations c
+            WHERE c.reminder_id = k.reminder_id FOR UPDATE;
+            IF NOT FOUND THEN
+                st := p_start;
+                seq := 0;
+            END IF;
+        END IF;
+        i := array_position(p_states, st);
+        -- A state the table no longer has, or a transition with an action
+        -- or one that waits for a person: sms.c takes it from here.
+        IF i IS NULL OR NOT p_fast[i] THEN
+            result := 'slow';
+            RETURN;
+        END IF;
+        state_before := st;
+        IF p_next[i] IS NOT NULL THEN
+            seq := seq + 1;
+            INSERT INTO sms_events (inbound_text_id, reminder_id, business_id, appointment_id,
+                seq, from_state, input, to_state, action)
+            VALUES (text_id, k.reminder_id, k.business_id, k.appointment_id, seq, st, p_input,
+                p_next[i], NULL);
+            st := p_next[i];
+        END IF;
+        IF k.reminder_id IS NOT NULL THEN
+            INSERT INTO sms_conversations AS c (reminder_id, business_id, state, seq)
+            VALUES (k.reminder_id, k.business_id, st, seq)
+            ON CONFLICT (reminder_id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq,
+                updated_at = now();
+        END IF;
+        PERFORM rf_inbox_record(k.business_id, p_from, k.reminder_id, text_id, st, false, 0);
+        state_after := st;
+        result := 'fast';
+    -- query_canceled too (a statement timeout): the text and its opt-out
+    -- are kept whatever happens to its conversation.
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        result := 'failed';
+        error := SQLERRM;
+        state_before := NULL;
+        state_after := NULL;
+    END;
 END
 $$;
