@@ -6,6 +6,7 @@
  * that fails it. */
 #include "check.h"
 #include "actions.h"
+#include "dblint.h"
 #include "diag.h"
 #include "flow.h"
 #include "migrate.h"
@@ -616,6 +617,15 @@ int check_main(int argc, char **argv)
 		struct stat sb;
 		if (stat(sql, &sb) == 0) {
 			int m = migrate_lint_dir(sql, stdout);
+			m = m < 0 ? 1 : m;
+			st.problems += m;
+			n += m;
+		}
+		free(sql);
+		/* Every statement of the pool and the workers prepared (src/). */
+		sql = xasprintf("%s/src", root);
+		if (stat(sql, &sb) == 0) {
+			int m = dblint_dir(sql, stdout);
 			m = m < 0 ? 1 : m;
 			st.problems += m;
 			n += m;
