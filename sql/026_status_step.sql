@@ -56,16 +56,25 @@
 --                        the reply inbox (inbox.h's inbox_record, which
 --                        tells the office when needs is set): how many
 --                        rows, the first client, and the notice's text.
+--   rf_sms_context_lock(phone, sender, default_from, start)
+--                        rf_sms_context, and for a reminder its
+--                        conversation (created at start when it has none)
+--                        locked for the transaction: its state and seq
+--                        (start and 0 without a reminder).  No row: nobody.
+--   rf_sms_finish(text, reminder, business, appointment, events..., state,
+--                 seq, phone, needs, chars)
+--                        what a text did to its conversation, after the
+--                        flow's actions: the sms_events rows (one per hop,
+--                        in order), the conversation moved to state and seq,
+--                        and rf_inbox_record's row and answer.
 --   rf_sms_step(...)     an inbound text in one statement when that is
 --                        safe: rf_sms_record, then in a block of its own
 --                        (an error there rolls back only the block, never
---                        the text or its opt-out) rf_sms_context, the
---                        conversation's state (locked), and when the
---                        flow's transition from that state on this input is
---                        a fast one (sms.c decides, per state, from the
---                        loaded flow: no action, and a state after it that
---                        waits for nobody) the sms_events row, the
---                        conversation moved and the inbox row.  result:
+--                        the text or its opt-out) rf_sms_context_lock, and
+--                        when the flow's transition from that state on this
+--                        input is a fast one (sms.c decides, per state,
+--                        from the loaded flow: no action, and a state after
+--                        it that waits for nobody) rf_sms_finish.  result:
 --                        'replay', 'none' (nobody to answer for), 'fast'
 --                        (done), 'slow' (only the text was kept: sms.c
 --                        runs the flow and its action in a transaction),
@@ -299,6 +308,63 @@ LANGUAGE sql AS $$
     FROM i JOIN c ON c.id = i.client_id
 $$;
 
+CREATE FUNCTION rf_sms_context_lock(p_phone text, p_sender text, p_default_from text,
+    p_start text)
+RETURNS TABLE (reminder_id bigint, business_id bigint, appointment_id bigint, name text,
+    callback_phone text, appointment_date text, appointment_time text, state text,
+    seq integer)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    k record;
+BEGIN
+    SELECT * INTO k FROM rf_sms_context(p_phone, p_sender, p_default_from);
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    reminder_id := k.reminder_id;
+    business_id := k.business_id;
+    appointment_id := k.appointment_id;
+    name := k.name;
+    callback_phone := k.callback_phone;
+    appointment_date := k.appointment_date;
+    appointment_time := k.appointment_time;
+    state := p_start;
+    seq := 0;
+    IF k.reminder_id IS NOT NULL THEN
+        -- A conflict's DO UPDATE locks the row that is there (its state
+        -- unchanged) and returns it.
+        INSERT INTO sms_conversations AS c (reminder_id, business_id, state)
+        VALUES (k.reminder_id, k.business_id, p_start)
+        ON CONFLICT (reminder_id) DO UPDATE SET state = c.state
+        RETURNING c.state, c.seq INTO state, seq;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+
+CREATE FUNCTION rf_sms_finish(p_text bigint, p_reminder bigint, p_business bigint,
+    p_appointment bigint,
+    p_seqs integer[], p_froms text[], p_inputs text[], p_tos text[], p_actions text[],
+    p_state text, p_seq integer, p_phone text, p_needs boolean, p_chars integer,
+    OUT n bigint, OUT client_id bigint, OUT detail text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    INSERT INTO sms_events (inbound_text_id, reminder_id, business_id, appointment_id, seq,
+        from_state, input, to_state, action)
+    SELECT p_text, p_reminder, p_business, p_appointment, e.s, e.f, e.i, e.t, e.a
+    FROM unnest(p_seqs, p_froms, p_inputs, p_tos, p_actions) AS e(s, f, i, t, a)
+    ORDER BY e.s;
+    IF p_reminder IS NOT NULL THEN
+        UPDATE sms_conversations SET state = p_state, seq = p_seq, updated_at = now()
+        WHERE reminder_id = p_reminder;
+    END IF;
+    SELECT r.n, r.client_id, r.detail INTO n, client_id, detail
+    FROM rf_inbox_record(p_business, p_phone, p_reminder, p_text, p_state, p_needs, p_chars) r;
+END
+$$;
+
 CREATE FUNCTION rf_sms_step(
     p_sid text, p_from text, p_to text, p_body text, p_keyword text, p_stop boolean,
     p_default_from text,
@@ -315,9 +381,8 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     k record;
-    st text;
-    seq integer := 0;
     i integer;
+    hop boolean;
 BEGIN
     SELECT * INTO text_id, businesses, clients
     FROM rf_sms_record(p_sid, p_from, p_to, p_body, p_keyword, p_stop, p_default_from);
@@ -326,7 +391,7 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
-        SELECT * INTO k FROM rf_sms_context(p_from, p_to, p_default_from);
+        SELECT * INTO k FROM rf_sms_context_lock(p_from, p_to, p_default_from, p_start);
         IF NOT FOUND THEN
             result := 'none';
             RETURN;
@@ -337,39 +402,23 @@ BEGIN
         callback_phone := k.callback_phone;
         appointment_date := k.appointment_date;
         appointment_time := k.appointment_time;
-        st := p_start;
-        IF k.reminder_id IS NOT NULL THEN
-            SELECT c.state, c.seq INTO st, seq FROM sms_conversations c
-            WHERE c.reminder_id = k.reminder_id FOR UPDATE;
-            IF NOT FOUND THEN
-                st := p_start;
-                seq := 0;
-            END IF;
-        END IF;
-        i := array_position(p_states, st);
+        i := array_position(p_states, k.state);
         -- A state the table no longer has, or a transition with an action
         -- or one that waits for a person: sms.c takes it from here.
         IF i IS NULL OR NOT p_fast[i] THEN
             result := 'slow';
             RETURN;
         END IF;
-        state_before := st;
-        IF p_next[i] IS NOT NULL THEN
-            seq := seq + 1;
-            INSERT INTO sms_events (inbound_text_id, reminder_id, business_id, appointment_id,
-                seq, from_state, input, to_state, action)
-            VALUES (text_id, k.reminder_id, k.business_id, k.appointment_id, seq, st, p_input,
-                p_next[i], NULL);
-            st := p_next[i];
-        END IF;
-        IF k.reminder_id IS NOT NULL THEN
-            INSERT INTO sms_conversations AS c (reminder_id, business_id, state, seq)
-            VALUES (k.reminder_id, k.business_id, st, seq)
-            ON CONFLICT (reminder_id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq,
-                updated_at = now();
-        END IF;
-        PERFORM rf_inbox_record(k.business_id, p_from, k.reminder_id, text_id, st, false, 0);
-        state_after := st;
+        hop := p_next[i] IS NOT NULL;
+        state_before := k.state;
+        state_after := COALESCE(p_next[i], k.state);
+        PERFORM rf_sms_finish(text_id, k.reminder_id, k.business_id, k.appointment_id,
+            CASE WHEN hop THEN ARRAY[k.seq + 1] ELSE '{}' END,
+            CASE WHEN hop THEN ARRAY[k.state] ELSE '{}' END,
+            CASE WHEN hop THEN ARRAY[p_input] ELSE '{}' END,
+            CASE WHEN hop THEN ARRAY[p_next[i]] ELSE '{}' END,
+            CASE WHEN hop THEN ARRAY[NULL::text] ELSE '{}' END,
+            state_after, k.seq + hop::int, p_from, false, 0);
         result := 'fast';
     -- query_canceled too (a statement timeout): the text and its opt-out
     -- are kept whatever happens to its conversation.

@@ -31,7 +31,7 @@ int inbox_record(struct db *db, struct arena *a, const char *text_id, const char
 	const char *p[7] = { business_id, phone, reminder_id, text_id, state,
 		needs ? "true" : "false", chars };
 	const char *v[3];
-	int rc, n;
+	int rc;
 
 	snprintf(chars, sizeof(chars), "%d", INBOX_NOTIFY_CHARS);
 	/* rf_inbox_record (sql/026_status_step.sql): an inbound text's one
@@ -41,9 +41,17 @@ int inbox_record(struct db *db, struct arena *a, const char *text_id, const char
 		" $6::boolean, $7::int)", 7, p, 3, v);
 	if (rc <= 0)
 		return -1;
-	n = atoi(v[0]);
-	if (n > 0 && needs && office_notify(db, atoll(business_id), 0, atoll(v[1]), NOTIFY_INBOX,
-		    v[2]) < 0)
+	return inbox_tell_office(db, business_id, state, v);
+}
+
+/* See inbox.h. */
+int inbox_tell_office(struct db *db, const char *business_id, const char *state,
+	const char *const kept[3])
+{
+	int n = atoi(kept[0]);
+
+	if (n > 0 && inbox_needs_answer(state) &&
+		office_notify(db, atoll(business_id), 0, atoll(kept[1]), NOTIFY_INBOX, kept[2]) < 0)
 		return -1;
 	return n;
 }

@@ -167,25 +167,58 @@ static int sms_context(struct db *db, struct arena *a, const char *phone, const 
 		"SELECT * FROM rf_sms_context($1, $2, $3)", 3, p, K_NCOLS, v);
 }
 
-/* The reminder's conversation, created at the flow's start state and
- * locked for this transaction: its state into *state and seq into *seq.
- * 0 or -1. */
-static int sms_conversation_lock(struct db *db, struct arena *a, const char *const v[K_NCOLS],
-	const char *start, const char **state, int *seq)
+/* sms_context, and for a reminder its conversation, created at state
+ * start when it has none and locked for the transaction, in one
+ * statement (rf_sms_context_lock): the context into v, the state into
+ * *state, the seq into *seq (start and 0 without a reminder).  1, 0 for
+ * nobody, -1 on a database error. */
+static int sms_context_lock(struct db *db, struct arena *a, const char *phone,
+	const char *sender, const char *default_from, const char *start, const char *v[K_NCOLS],
+	const char **state, int *seq)
 {
-	const char *p[3] = { v[K_REMINDER], v[K_BUSINESS], start };
-	const char *row[2];
+	const char *p[4] = { phone, sender, default_from, start };
+	const char *row[K_NCOLS + 2];
+	int rc = db_row_prepared(db, a, "sms_context_lock",
+		"SELECT * FROM rf_sms_context_lock($1, $2, $3, $4)", 4, p, K_NCOLS + 2, row);
 
-	/* One statement: a conflict's DO UPDATE locks the row that is
-	 * there (its state unchanged) and returns it. */
-	if (db_row_prepared(db, a, "sms_conv_lock",
-		    "INSERT INTO sms_conversations AS c (reminder_id, business_id, state)"
-		    " VALUES ($1, $2, $3) ON CONFLICT (reminder_id) DO UPDATE SET state = c.state"
-		    " RETURNING state, seq", 3, p, 2, row) <= 0)
-		return -1;
-	*state = row[0];
-	*seq = atoi(row[1]);
-	return 0;
+	if (rc <= 0)
+		return rc;
+	memcpy(v, row, K_NCOLS * sizeof(*v));
+	*state = row[K_NCOLS];
+	*seq = atoi(row[K_NCOLS + 1]);
+	return 1;
+}
+
+/* The hops one text took through the flow, as the PostgreSQL arrays
+ * rf_sms_finish reads (every text element quoted; NULL for no action). */
+struct sms_hops {
+	struct buf seqs, froms, inputs, tos, actions;
+};
+
+static void hops_add(struct buf *b, const char *v, int quote)
+{
+	buf_putc(b, b->len ? ',' : '{');
+	if (v == NULL) {
+		buf_puts(b, "NULL");
+		return;
+	}
+	if (quote)
+		buf_putc(b, '"');
+	for (; *v; v++) {
+		if (quote && (*v == '"' || *v == '\\'))
+			buf_putc(b, '\\');
+		buf_putc(b, *v);
+	}
+	if (quote)
+		buf_putc(b, '"');
+}
+
+static const char *hops_array(struct buf *b)
+{
+	if (b->len == 0)
+		buf_putc(b, '{');
+	buf_putc(b, '}');
+	return buf_str(b);
 }
 
 /* What the flow did with one text, for the outcome and the reply. */
@@ -194,21 +227,20 @@ struct sms_step {
 	const char *action;  /* the last action run, or NULL */
 };
 
-/* Applies input to flow f from state *st (sequence *seq) for the text
- * text_id in context v: takes each transition, runs its action, records
- * an sms_events row per hop, follows the action's event.  A missing
+/* Applies input to flow f from state *st (sequence *seq): takes each
+ * transition, runs its action, adds the hop to h (its sms_events row,
+ * written with the rest by rf_sms_finish), follows the action's event.  A missing
  * transition leaves the state as it is.  0, or -1 (reason in err) on an
  * action or database failure: the caller rolls back. */
 static int sms_apply(struct db *db, struct arena *a, const struct flow *f, const char *input,
-	const char *text_id, const char *const v[K_NCOLS], struct action_ctx *ctx, int *seq,
-	struct sms_step *st, char *err, size_t errlen)
+	struct sms_hops *h, struct action_ctx *ctx, int *seq, struct sms_step *st, char *err,
+	size_t errlen)
 {
 	const struct flow_transition *t = flow_next(f, st->state, input);
 	const char *on = input;
 
 	for (int hops = 0; t != NULL; hops++) {
 		const char *event = NULL;
-		const char *p[9];
 
 		if (hops == SMS_MAX_CHAIN) {
 			snprintf(err, errlen, "action events chain too long at %s", f->states[t->from].name);
@@ -223,22 +255,11 @@ static int sms_apply(struct db *db, struct arena *a, const struct flow *f, const
 			st->action = t->action;
 		}
 		++*seq;
-		p[0] = text_id;
-		p[1] = v[K_REMINDER];
-		p[2] = v[K_BUSINESS];
-		p[3] = v[K_APPT];
-		p[4] = arena_printf(a, "%d", *seq);
-		p[5] = f->states[t->from].name;
-		p[6] = on;
-		p[7] = f->states[t->to].name;
-		p[8] = t->action;
-		if (db_cmd_prepared(db, "sms_event",
-			    "INSERT INTO sms_events (inbound_text_id, reminder_id, business_id,"
-			    " appointment_id, seq, from_state, input, to_state, action)"
-			    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, p) < 0) {
-			snprintf(err, errlen, "cannot record the transition: %s", db_last_error(db));
-			return -1;
-		}
+		hops_add(&h->seqs, arena_printf(a, "%d", *seq), 0);
+		hops_add(&h->froms, f->states[t->from].name, 1);
+		hops_add(&h->inputs, on, 1);
+		hops_add(&h->tos, f->states[t->to].name, 1);
+		hops_add(&h->actions, t->action, 1);
 		st->state = t->to;
 		if (event == NULL)
 			break;
@@ -267,8 +288,9 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 	struct arena *a = in->req->arena;
 	struct db *db = app->db;
 	const struct flow *fl = app->engine ? engine_flow(app->engine, SMS_FLOW) : NULL;
-	const char *v[K_NCOLS], *state_name;
+	const char *v[K_NCOLS], *state_name, *kept[3];
 	struct sms_step st = { 0, NULL };
+	struct sms_hops h;
 	struct action_ctx ctx;
 	char err[256];
 	int seq = 0, found;
@@ -279,7 +301,8 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 	}
 	if (db_begin(db) < 0)
 		goto db_fail;
-	found = sms_context(db, a, f[SMS_FROM].s, f[SMS_TO].s, app->cfg.from_number, v);
+	found = sms_context_lock(db, a, f[SMS_FROM].s, f[SMS_TO].s, app->cfg.from_number,
+		fl->states[fl->start].name, v, &state_name, &seq);
 	if (found < 0)
 		goto db_fail;
 	if (found == 0) {
@@ -288,17 +311,12 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 		return 0;
 	}
 	out->business_id = v[K_BUSINESS];
-	st.state = fl->start;
-	if (v[K_REMINDER]) {
-		if (sms_conversation_lock(db, a, v, fl->states[fl->start].name, &state_name, &seq) < 0)
-			goto db_fail;
-		st.state = flow_state_index(fl, state_name);
-		if (st.state < 0) {
-			/* A state the table no longer has: start again. */
-			log_warn("sms: reminder %s was in state %s, which %s has no more", v[K_REMINDER],
-				state_name, SMS_FLOW);
-			st.state = fl->start;
-		}
+	st.state = flow_state_index(fl, state_name);
+	if (st.state < 0) {
+		/* A state the table no longer has: start again. */
+		log_warn("sms: reminder %s was in state %s, which %s has no more", v[K_REMINDER],
+			state_name, SMS_FLOW);
+		st.state = fl->start;
 	}
 	out->state_before = fl->states[st.state].name;
 	memset(&ctx, 0, sizeof(ctx));
@@ -312,23 +330,33 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 	ctx.default_from = app->cfg.from_number;
 	ctx.message_sid = f[SMS_SID].s;
 	ctx.digits = "";
-	if (sms_apply(db, a, fl, input, text_id, v, &ctx, &seq, &st, err, sizeof(err)) < 0) {
+	buf_init_arena(&h.seqs, a);
+	buf_init_arena(&h.froms, a);
+	buf_init_arena(&h.inputs, a);
+	buf_init_arena(&h.tos, a);
+	buf_init_arena(&h.actions, a);
+	if (sms_apply(db, a, fl, input, &h, &ctx, &seq, &st, err, sizeof(err)) < 0) {
 		out->error = arena_strdup(a, err);
 		db_rollback(db);
 		return -1;
 	}
-	if (v[K_REMINDER]) {
-		const char *p[3] = { v[K_REMINDER], fl->states[st.state].name,
-			arena_printf(a, "%d", seq) };
-		if (db_cmd_prepared(db, "sms_conv_advance",
-			    "UPDATE sms_conversations SET state = $2, seq = $3, updated_at = now()"
-			    " WHERE reminder_id = $1", 3, p) < 0)
+	/* The transitions, the conversation, and the client's conversation
+	 * in one statement; then the inbox tells the office when nobody
+	 * acted on the text. */
+	{
+		const char *state = fl->states[st.state].name;
+		const char *p[14] = { text_id, v[K_REMINDER], v[K_BUSINESS], v[K_APPT],
+			hops_array(&h.seqs), hops_array(&h.froms), hops_array(&h.inputs),
+			hops_array(&h.tos), hops_array(&h.actions), state, arena_printf(a, "%d", seq),
+			f[SMS_FROM].s, inbox_needs_answer(state) ? "true" : "false",
+			arena_printf(a, "%d", INBOX_NOTIFY_CHARS) };
+		if (db_row_prepared(db, a, "sms_finish",
+			    "SELECT * FROM rf_sms_finish($1::bigint, $2::bigint, $3::bigint, $4::bigint,"
+			    " $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10, $11::int,"
+			    " $12, $13::boolean, $14::int)", 14, p, 3, kept) <= 0 ||
+			inbox_tell_office(db, v[K_BUSINESS], state, kept) < 0)
 			goto db_fail;
 	}
-	/* The client's conversation, and the inbox when nobody acted on it. */
-	if (inbox_record(db, a, text_id, v[K_BUSINESS], v[K_REMINDER], f[SMS_FROM].s,
-		    fl->states[st.state].name) < 0)
-		goto db_fail;
 	if (db_commit(db) < 0)
 		goto db_fail;
 	out->state_after = fl->states[st.state].name;
