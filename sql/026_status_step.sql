@@ -315,27 +315,20 @@ RETURNS TABLE (reminder_id bigint, business_id bigint, appointment_id bigint, na
     seq integer)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
-DECLARE
-    k record;
 BEGIN
-    SELECT * INTO k FROM rf_sms_context(p_phone, p_sender, p_default_from);
+    SELECT * INTO reminder_id, business_id, appointment_id, name, callback_phone,
+        appointment_date, appointment_time
+    FROM rf_sms_context(p_phone, p_sender, p_default_from);
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    reminder_id := k.reminder_id;
-    business_id := k.business_id;
-    appointment_id := k.appointment_id;
-    name := k.name;
-    callback_phone := k.callback_phone;
-    appointment_date := k.appointment_date;
-    appointment_time := k.appointment_time;
     state := p_start;
     seq := 0;
-    IF k.reminder_id IS NOT NULL THEN
+    IF reminder_id IS NOT NULL THEN
         -- A conflict's DO UPDATE locks the row that is there (its state
         -- unchanged) and returns it.
         INSERT INTO sms_conversations AS c (reminder_id, business_id, state)
-        VALUES (k.reminder_id, k.business_id, p_start)
+        VALUES (rf_sms_context_lock.reminder_id, rf_sms_context_lock.business_id, p_start)
         ON CONFLICT (reminder_id) DO UPDATE SET state = c.state
         RETURNING c.state, c.seq INTO state, seq;
     END IF;
@@ -396,12 +389,9 @@ BEGIN
             result := 'none';
             RETURN;
         END IF;
-        business_id := k.business_id;
-        reminder_id := k.reminder_id;
-        name := k.name;
-        callback_phone := k.callback_phone;
-        appointment_date := k.appointment_date;
-        appointment_time := k.appointment_time;
+        SELECT k.business_id, k.reminder_id, k.name, k.callback_phone, k.appointment_date,
+            k.appointment_time
+        INTO business_id, reminder_id, name, callback_phone, appointment_date, appointment_time;
         i := array_position(p_states, k.state);
         -- A state the table no longer has, or a transition with an action
         -- or one that waits for a person: sms.c takes it from here.
