@@ -42,6 +42,14 @@ int inbox_needs_answer(const char *state);
 int inbox_record(struct db *db, struct arena *a, const char *text_id, const char *business_id,
 	const char *reminder_id, const char *phone, const char *state);
 
+/* The end of inbox_record for a caller that kept the text itself (sms.c,
+ * through rf_inbox_record in one statement with the rest of the text):
+ * kept is that function's row (how many rows, the first client, the
+ * notice's text); when state needs an answer and the text was kept, the
+ * office is told.  inbox_record's answer. */
+int inbox_tell_office(struct db *db, const char *business_id, const char *state,
+	const char *const kept[3]);
+
 /* How many clients of business_id have texts waiting for an answer (the
  * menu's count), or -1 on a database error. */
 long long inbox_open_clients(struct db *db, long long business_id);

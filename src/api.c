@@ -358,7 +358,7 @@ static void api_create_appointment(struct api_ctx *c)
 	in_tx = 1;
 	{
 		const char *p[] = { cid, c->business };
-		res = db_exec(c->app->db,
+		res = db_exec_prepared(c->app->db, "api_client_share",
 			"SELECT 1 FROM clients WHERE id = $1::bigint AND business_id = $2::bigint "
 			"FOR SHARE", 2, p);
 	}
@@ -372,7 +372,7 @@ static void api_create_appointment(struct api_ctx *c)
 	PQclear(res);
 	{
 		const char *p[] = { c->business, cid, st, notes };
-		res = db_exec(c->app->db,
+		res = db_exec_prepared(c->app->db, "api_appointment_insert",
 			"INSERT INTO appointments (business_id, client_id, starts_at, notes) "
 			"VALUES ($1::bigint, $2::bigint, $3::timestamptz, $4) RETURNING id",
 			4, p);
@@ -418,7 +418,7 @@ static int api_lock_appointment(struct api_ctx *c, long long id, char ids[24], i
 		return 0;
 	}
 	*in_tx = 1;
-	rc = db_row_prepared(c->app->db, c->req->arena, NULL,
+	rc = db_row_prepared(c->app->db, c->req->arena, "api_appointment_lock",
 		"SELECT status, extract(epoch FROM starts_at)::bigint FROM appointments "
 		"WHERE id = $1::bigint AND business_id = $2::bigint FOR UPDATE",
 		2, p, 2, v);

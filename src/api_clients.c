@@ -180,7 +180,7 @@ static void api_create_client(struct api_ctx *c)
 		goto out;
 	{
 		const char *p[] = { c->business, name, phone, email, tz };
-		res = db_exec(c->app->db,
+		res = db_exec_prepared(c->app->db, "api_client_insert",
 			"INSERT INTO clients (business_id, name, phone, email, time_zone) "
 			"VALUES ($1::bigint, $2, $3, $4, $5) RETURNING id",
 			5, p);
@@ -298,7 +298,7 @@ static int api_readdress(struct api_ctx *c, const char *ids, const char *channel
 	const char *address, const char *why)
 {
 	const char *p[] = { ids, channels, address, why };
-	PGresult *res = db_exec(c->app->db,
+	PGresult *res = db_exec_prepared(c->app->db, "api_client_reminders",
 		"UPDATE reminders r SET "
 		"  to_address = CASE WHEN $3::text IS NULL THEN r.to_address ELSE $3 END, "
 		"  status = CASE WHEN $3::text IS NULL THEN 'cancelled' ELSE r.status END, "
@@ -394,7 +394,7 @@ static void api_patch_client(struct api_ctx *c, long long id)
 	}
 	{
 		const char *p[] = { ids, name, phone, email, tz, dnc, opt_out ? "t" : "f" };
-		res = db_exec(c->app->db,
+		res = db_exec_prepared(c->app->db, "api_client_update",
 			"UPDATE clients SET name = $2, phone = $3::text, email = $4::text, "
 			"  time_zone = $5::text, do_not_call = $6::boolean, "
 			"  phone_invalid_at = CASE WHEN phone::text IS DISTINCT FROM $3::text THEN NULL "

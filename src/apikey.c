@@ -105,7 +105,8 @@ long long apikey_create(struct db *db, long long business_id, const char *label,
 	snprintf(bid, sizeof(bid), "%lld", business_id);
 	{
 		const char *p[] = { bid };
-		res = db_exec(db, "SELECT 1 FROM businesses WHERE id = $1::bigint", 1, p);
+		res = db_exec_prepared(db, "apikey_business", "SELECT 1 FROM businesses WHERE id = $1::bigint",
+			1, p);
 		if (res == NULL) {
 			snprintf(err, errlen, "database error: %s", db_last_error(db));
 			goto out;
@@ -126,7 +127,7 @@ long long apikey_create(struct db *db, long long business_id, const char *label,
 			goto out;
 		}
 		const char *p[] = { bid, prefix, hash, label };
-		res = db_exec(db,
+		res = db_exec_prepared(db, "apikey_insert",
 			"INSERT INTO api_keys (business_id, prefix, key_sha256, label) "
 			"VALUES ($1::bigint, $2, $3, $4) RETURNING id",
 			4, p);
@@ -269,7 +270,7 @@ int apikey_revoke(struct db *db, long long business_id, long long id)
 int apikey_revoke_prefix(struct db *db, const char *prefix)
 {
 	const char *p[] = { prefix };
-	PGresult *res = db_exec(db,
+	PGresult *res = db_exec_prepared(db, "apikey_revoke_prefix",
 		"UPDATE api_keys SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL",
 		1, p);
 	int rc = -1;

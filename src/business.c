@@ -137,7 +137,7 @@ static int business_print_status(struct db *db, long long id)
 	int rc = 1;
 
 	snprintf(ids, sizeof(ids), "%lld", id);
-	res = db_exec(db,
+	res = db_exec_prepared(db, "business_show",
 		"SELECT b.name, b.verified, coalesce(to_char(b.verified_at AT TIME ZONE 'UTC',"
 		"  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'), coalesce(b.verified_by, '-'),"
 		" coalesce(b.verify_reason, '-'), h.reason,"
@@ -170,7 +170,7 @@ static int business_print_status(struct db *db, long long id)
 			PQgetvalue(res, 0, 8), PQgetvalue(res, 0, 9));
 	else
 		printf("automatic messages: on\n");
-	ev = db_exec(db,
+	ev = db_exec_prepared(db, "business_history",
 		"SELECT to_char(clock_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), event,"
 		" actor, reason FROM business_events WHERE business_id = $1::bigint"
 		" ORDER BY id DESC LIMIT 20", 1, p);

@@ -6,6 +6,7 @@
  * that fails it. */
 #include "check.h"
 #include "actions.h"
+#include "dblint.h"
 #include "diag.h"
 #include "flow.h"
 #include "migrate.h"
@@ -545,6 +546,22 @@ static const char *default_root(void)
 	return r && *r ? r : ".";
 }
 
+/* Runs lint on root/sub when root has it: its problems (1 when sub
+ * cannot be read), printed to stdout. */
+static int check_lint_sub(const char *root, const char *sub, int (*lint)(const char *, FILE *))
+{
+	char *dir = xasprintf("%s/%s", root, sub);
+	struct stat sb;
+	int m = 0;
+
+	if (stat(dir, &sb) == 0) {
+		m = lint(dir, stdout);
+		m = m < 0 ? 1 : m;
+	}
+	free(dir);
+	return m;
+}
+
 int check_main(int argc, char **argv)
 {
 	const char *root = default_root();
@@ -611,16 +628,12 @@ int check_main(int argc, char **argv)
 		goto out;
 	}
 	if (nflows == 0) {
-		/* The migrations' phase lines and the expand lint (sql/). */
-		char *sql = xasprintf("%s/sql", root);
-		struct stat sb;
-		if (stat(sql, &sb) == 0) {
-			int m = migrate_lint_dir(sql, stdout);
-			m = m < 0 ? 1 : m;
-			st.problems += m;
-			n += m;
-		}
-		free(sql);
+		/* The migrations' phase lines and the expand lint (sql/), and
+		 * every statement of the pool and the workers prepared (src/). */
+		int m = check_lint_sub(root, "sql", migrate_lint_dir) +
+			check_lint_sub(root, "src", dblint_dir);
+		st.problems += m;
+		n += m;
 	}
 	printf("check: %d flows, %d states, %d problems\n", st.flows, st.states, st.problems);
 	rc = n == 0 ? 0 : 1;

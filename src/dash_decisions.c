@@ -184,7 +184,7 @@ void dash_decide_handle(struct app *app, const struct route_input *in, struct ou
 		const char *p[6] = { ids, in->business, decision, reason, uid, in->user->email };
 		const char *rp = rid ? arena_printf(a, "%lld", rid) : NULL;
 		const char *q[7] = { p[0], p[1], p[2], p[3], p[4], p[5], rp };
-		res = db_exec(app->db,
+		res = db_exec_prepared(app->db, "decision_insert",
 			"INSERT INTO attempt_decisions (attempt_id, business_id, decision, reason, user_id,"
 			" user_email, resend_reminder_id) VALUES ($1::bigint, $2::bigint, $3, $4,"
 			" $5::bigint, $6, $7::bigint)", 7, q);

@@ -332,7 +332,7 @@ static void failsafe_usage(FILE *out)
 /* Prints the state; 0 armed, 3 tripped, 1 error. */
 static int failsafe_print_status(struct db *db)
 {
-	PGresult *res = db_exec(db,
+	PGresult *res = db_exec_prepared(db, "failsafe_status",
 		"SELECT tripped, coalesce(reason, ''), coalesce(to_char(tripped_at AT TIME ZONE 'UTC',"
 		" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), coalesce(tripped_by, ''),"
 		" coalesce(to_char(resumed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"

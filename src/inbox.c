@@ -31,31 +31,27 @@ int inbox_record(struct db *db, struct arena *a, const char *text_id, const char
 	const char *p[7] = { business_id, phone, reminder_id, text_id, state,
 		needs ? "true" : "false", chars };
 	const char *v[3];
-	int rc, n;
+	int rc;
 
 	snprintf(chars, sizeof(chars), "%d", INBOX_NOTIFY_CHARS);
+	/* rf_inbox_record (sql/026_status_step.sql): an inbound text's one
+	 * statement (rf_sms_step) keeps it through the same function. */
 	rc = db_row_prepared(db, a, "inbox_record",
-		"WITH c0 AS (SELECT id, name FROM clients"
-		"  WHERE business_id = $1::bigint AND phone = $2::text),"
-		" r AS (SELECT ap.client_id FROM reminders rm JOIN appointments ap"
-		"  ON ap.id = rm.appointment_id AND ap.business_id = rm.business_id"
-		"  WHERE rm.id = $3::bigint AND rm.business_id = $1::bigint),"
-		" c AS (SELECT id, name FROM c0 WHERE id IN (SELECT client_id FROM r)"
-		"  OR NOT EXISTS (SELECT 1 FROM c0 JOIN r ON r.client_id = c0.id)),"
-		" i AS (INSERT INTO inbox_texts (business_id, client_id, inbound_text_id, reminder_id,"
-		"  flow_state, needs_answer)"
-		"  SELECT $1::bigint, c.id, $4::bigint, $3::bigint, $5, $6::boolean FROM c"
-		"  ON CONFLICT (inbound_text_id, client_id) DO NOTHING RETURNING client_id)"
-		" SELECT count(*), min(i.client_id),"
-		"  string_agg(c.name, ', ' ORDER BY c.id) || ': '"
-		"  || (SELECT left(t.body, $7::int) FROM inbound_texts t WHERE t.id = $4::bigint)"
-		" FROM i JOIN c ON c.id = i.client_id",
-		7, p, 3, v);
+		"SELECT * FROM rf_inbox_record($1::bigint, $2, $3::bigint, $4::bigint, $5,"
+		" $6::boolean, $7::int)", 7, p, 3, v);
 	if (rc <= 0)
 		return -1;
-	n = atoi(v[0]);
-	if (n > 0 && needs && office_notify(db, atoll(business_id), 0, atoll(v[1]), NOTIFY_INBOX,
-		    v[2]) < 0)
+	return inbox_tell_office(db, business_id, state, v);
+}
+
+/* See inbox.h. */
+int inbox_tell_office(struct db *db, const char *business_id, const char *state,
+	const char *const kept[3])
+{
+	int n = atoi(kept[0]);
+
+	if (n > 0 && inbox_needs_answer(state) &&
+		office_notify(db, atoll(business_id), 0, atoll(kept[1]), NOTIFY_INBOX, kept[2]) < 0)
 		return -1;
 	return n;
 }

@@ -89,27 +89,13 @@ long long notify_unreached(struct db *db, long long reminder_id, const char *rea
 
 	snprintf(id, sizeof(id), "%lld", reminder_id);
 	one_line(why, sizeof(why), reason && reason[0] ? reason : "no reason recorded");
-	/* The last attempt: a busy or unanswered call that created its retry
-	 * is not the end of the reminder; the retry's own outcome tells. */
-	res = db_exec_prepared(db, "notify_unreached",
-		"INSERT INTO office_notifications (business_id, appointment_id, client_id, kind,"
-		" detail, reminder_id)"
-		" SELECT r.business_id, a.id, c.id, 'unreached',"
-		" CASE r.channel WHEN 'voice' THEN 'Call' WHEN 'sms' THEN 'Text' ELSE 'Email' END"
-		"  || ' did not reach them: ' || $2, r.id"
-		" FROM reminders r JOIN appointments a ON a.id = r.appointment_id"
-		"  AND a.business_id = r.business_id"
-		" JOIN clients c ON c.id = a.client_id AND c.business_id = a.business_id"
-		" WHERE r.id = $1::bigint AND r.status IN ('failed', 'not_placed')"
-		" AND r.kind IN ('plan', 'resend', 'booking')"
-		" AND a.status IN ('booked', 'confirmed') AND c.opted_out_at IS NULL"
-		" AND NOT EXISTS (SELECT 1 FROM reminders n WHERE n.appointment_id = r.appointment_id"
-		"  AND n.channel = r.channel AND n.offset_minutes = r.offset_minutes"
-		"  AND n.kind = r.kind AND n.attempt > r.attempt)"
-		" ON CONFLICT (reminder_id) DO NOTHING RETURNING id", 2, p);
+	/* rf_notify_unreached (sql/026_status_step.sql): the status
+	 * callbacks' one statement tells the office through it too. */
+	res = db_exec_prepared(db, "notify_unreached", "SELECT rf_notify_unreached($1::bigint, $2)",
+		2, p);
 	if (res == NULL)
 		return -1;
-	rc = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	rc = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? atoll(PQgetvalue(res, 0, 0)) : 0;
 	PQclear(res);
 	return rc;
 }

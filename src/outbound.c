@@ -266,27 +266,20 @@ int outbound_flag_number(struct db *db, const char *phone, long long business_id
 	const char *default_from, int code, const char *message)
 {
 	char biz[24];
-	const char *p[3] = { phone, biz, default_from && default_from[0] ? default_from : NULL };
-	const char *q[2] = { phone, message ? message : "" };
-	PGresult *res = NULL;
+	const char *p[5] = { phone, biz, default_from && default_from[0] ? default_from : NULL,
+		outbound_code_opts_out(code) ? "opt_out" : "invalid", message ? message : "" };
+	PGresult *res;
 
 	if (!outbound_code_opts_out(code) && !outbound_code_invalid(code))
 		return 0;
 	snprintf(biz, sizeof(biz), "%lld", business_id);
 	/* Twilio keeps an opt-out per recipient and sender number, as an
 	 * inbound STOP does (src/sms.c): every business sending from the
-	 * number this business sends from loses the client, no other. */
-	if (outbound_code_opts_out(code))
-		res = db_exec_prepared(db, "outbound_opt_out",
-			"WITH s AS (SELECT COALESCE(twilio_from::text, $3) AS n FROM businesses"
-			"  WHERE id = $2::bigint)"
-			" UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
-			" WHERE phone = $1 AND business_id IN (SELECT b.id FROM businesses b, s"
-			"  WHERE b.id = $2::bigint OR COALESCE(b.twilio_from::text, $3) = s.n)", 3, p);
-	else
-		res = db_exec_prepared(db, "outbound_invalid",
-			"UPDATE clients SET phone_invalid_at = COALESCE(phone_invalid_at, now()),"
-			" phone_invalid_reason = left($2, 500) WHERE phone = $1", 2, q);
+	 * number this business sends from loses the client, no other
+	 * (rf_flag_number, sql/026_status_step.sql, which the status
+	 * callbacks' one statement runs too). */
+	res = db_exec_prepared(db, "outbound_flag_number",
+		"SELECT rf_flag_number($1, $2::bigint, $3, $4, $5)", 5, p);
 	if (res == NULL) {
 		log_error("outbound: cannot flag %s after Twilio error %d: %s", phone, code,
 			db_last_error(db));

@@ -126,7 +126,7 @@ static void reminders_appt_free(struct reminders_appt *a)
 static int reminders_load_appt(struct db *db, const char *id, struct reminders_appt *a)
 {
 	const char *p[] = { id };
-	PGresult *res = db_exec(db,
+	PGresult *res = db_exec_prepared(db, "reminders_appt",
 		"SELECT a.business_id, extract(epoch FROM a.starts_at)::bigint, a.status, "
 		"  c.phone, c.email, "
 		"  (c.opted_out_at IS NOT NULL OR c.phone_invalid_at IS NOT NULL) "
@@ -164,7 +164,7 @@ static int reminders_load_policy(struct db *db, const char *business_id,
 	struct reminders_line *lines, size_t max)
 {
 	const char *p[] = { business_id };
-	PGresult *res = db_exec(db,
+	PGresult *res = db_exec_prepared(db, "reminders_policy",
 		"SELECT channel, offset_minutes, stale_after_minutes FROM reminder_policies "
 		"WHERE business_id = $1::bigint ORDER BY offset_minutes DESC, channel LIMIT 64",
 		1, p);
@@ -259,7 +259,7 @@ int reminders_plan(struct db *db, long long appointment_id, long long now_s, cha
 	}
 	/* Column 1: whether an earlier plan exists (superseded or not): a
 	 * booking confirmation goes with the first plan only. */
-	res = db_exec(db,
+	res = db_exec_prepared(db, "reminders_plan_count",
 		"SELECT count(*) FILTER (WHERE status = 'pending'), "
 		"  count(*) FILTER (WHERE kind = 'plan') > 0 "
 		"FROM reminders WHERE appointment_id = $1::bigint",
@@ -295,7 +295,7 @@ int reminders_plan(struct db *db, long long appointment_id, long long now_s, cha
 	}
 
 	/* The earlier plan (sent, failed, cancelled rows) stays as history. */
-	res = db_exec(db,
+	res = db_exec_prepared(db, "reminders_supersede",
 		"UPDATE reminders SET superseded_at = now(), updated_at = now() "
 		"WHERE appointment_id = $1::bigint AND superseded_at IS NULL",
 		1, p1);
@@ -347,7 +347,7 @@ int reminders_cancel_unsent(struct db *db, long long appointment_id, const char 
 	int n = -1;
 
 	snprintf(id, sizeof(id), "%lld", appointment_id);
-	res = db_exec(db,
+	res = db_exec_prepared(db, "reminders_cancel_unsent",
 		"UPDATE reminders SET status = 'cancelled', status_reason = $2, updated_at = now() "
 		"WHERE appointment_id = $1::bigint AND status = 'pending'",
 		2, p);
@@ -359,18 +359,18 @@ out:
 	return n;
 }
 
-/* Runs sql (the appointment's update, $1 its id, $2 an optional value)
- * and cancels its unsent reminders with reason why.  How many were
- * cancelled, or -1 on a database error. */
-static int appointment_change(struct db *db, long long appointment_id, const char *sql,
-	const char *value, const char *why)
+/* Runs sql (the appointment's update, $1 its id, $2 an optional value),
+ * prepared as name (a literal), and cancels its unsent reminders with
+ * reason why.  How many were cancelled, or -1 on a database error. */
+static int appointment_change(struct db *db, long long appointment_id, const char *name,
+	const char *sql, const char *value, const char *why)
 {
 	char id[24];
 	const char *p[2] = { id, value };
 	PGresult *res;
 
 	snprintf(id, sizeof(id), "%lld", appointment_id);
-	res = db_exec(db, sql, value ? 2 : 1, p);
+	res = db_exec_prepared(db, name, sql, value ? 2 : 1, p);
 	if (res == NULL)
 		return -1;
 	PQclear(res);
@@ -380,7 +380,7 @@ static int appointment_change(struct db *db, long long appointment_id, const cha
 /* See reminders.h. */
 int reminders_cancel_appointment(struct db *db, long long appointment_id)
 {
-	return appointment_change(db, appointment_id,
+	return appointment_change(db, appointment_id, "reminders_appt_cancel",
 		"UPDATE appointments SET status = 'cancelled', cancelled_at = now(), "
 		"updated_at = now() WHERE id = $1::bigint",
 		NULL, "appointment cancelled");
@@ -394,7 +394,7 @@ int reminders_reschedule(struct db *db, long long appointment_id, long long star
 
 	clock_sql(starts_s, st);
 	/* A confirmation was for the old time. */
-	*cancelled = appointment_change(db, appointment_id,
+	*cancelled = appointment_change(db, appointment_id, "reminders_appt_move",
 		"UPDATE appointments SET starts_at = $2::timestamptz, status = 'booked', "
 		"confirmed_at = NULL, updated_at = now() WHERE id = $1::bigint",
 		st, "rescheduled");
@@ -423,7 +423,7 @@ long long reminders_add_now(struct db *db, long long appointment_id, const char 
 	snprintf(stale, sizeof(stale), "%d", reminders_default_stale(channel));
 	snprintf(uid, sizeof(uid), "%lld", user_id);
 	/* Attempt 5, the last: status callbacks never retry it. */
-	res = db_exec(db,
+	res = db_exec_prepared(db, "reminders_add_now",
 		"INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes,"
 		" attempt, due_at, stale_at, to_address, kind, requested_by)"
 		" SELECT a.business_id, a.id, $2, COALESCE($3::int,"

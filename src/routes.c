@@ -118,7 +118,7 @@ static void health_handle(struct app *app, const struct route_input *in, struct 
 static void ready_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
 	const char *missing = metrics_flow_missing(app);
-	PGresult *pg = db_exec(app->db, "SELECT 1", 0, NULL);
+	PGresult *pg = db_exec_prepared(app->db, "ready_ping", "SELECT 1", 0, NULL);
 	const char *argv[] = { "PING" };
 	redisReply *r;
 	int db_ok = pg != NULL, redis_ok, flows_ok = missing == NULL, tripped = -1;

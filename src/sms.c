@@ -19,6 +19,8 @@
  * chain (a table can never make a text loop for ever). */
 #define SMS_FLOW "reminder_sms"
 #define SMS_MAX_CHAIN 8
+/* What a text nobody can be answered for does. */
+#define SMS_NOBODY "no business texting from that number knows this phone: no reply"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -137,15 +139,7 @@ int sms_text_record(struct db *db, struct arena *a, const char *sid, const char 
 	const char *p[7] = { from, to, default_from, sid, body, keyword, stop ? "true" : "false" };
 	const char *v[3];
 	int rc = db_row_prepared(db, a, "sms_inbound",
-		"WITH i AS (INSERT INTO inbound_texts (message_sid, from_number, to_number, body,"
-		"  opt_keyword) VALUES ($4, $1, $2, $5, $6)"
-		"  ON CONFLICT (message_sid) DO NOTHING RETURNING id),"
-		" b AS (SELECT id FROM businesses"
-		"  WHERE $7::boolean AND rf_business_sms_from(twilio_from, $3) = $2),"
-		" u AS (UPDATE clients SET opted_out_at = COALESCE(opted_out_at, now())"
-		"  WHERE phone = $1 AND business_id IN (SELECT id FROM b) RETURNING id)"
-		" SELECT (SELECT id FROM i), (SELECT count(*) FROM b), (SELECT count(*) FROM u)",
-		7, p, 3, v);
+		"SELECT * FROM rf_sms_record($4, $1, $2, $5, $6, $7::boolean, $3)", 7, p, 3, v);
 	if (rc <= 0)
 		return -1;
 	*text_id = v[0];
@@ -169,50 +163,62 @@ static int sms_context(struct db *db, struct arena *a, const char *phone, const 
 	const char *default_from, const char *v[K_NCOLS])
 {
 	const char *p[3] = { phone, sender, default_from };
-	int rc = db_row_prepared(db, a, "sms_context_reminder",
-		"SELECT r.id, r.business_id, CASE WHEN ap.starts_at > now() THEN r.appointment_id END,"
-		" b.name, b.callback_phone,"
-		" to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMDay, FMMonth FMDD'),"
-		" to_char(ap.starts_at AT TIME ZONE COALESCE(cl.time_zone, b.time_zone), 'FMHH12:MI AM')"
-		" FROM contact_attempts ca JOIN reminders r ON r.id = ca.reminder_id"
-		" JOIN businesses b ON b.id = ca.business_id"
-		" JOIN appointments ap ON ap.id = r.appointment_id AND ap.business_id = r.business_id"
-		" LEFT JOIN clients cl ON cl.id = ap.client_id"
-		" WHERE ca.channel = 'sms' AND ca.to_address = $1 AND ca.provider_sid IS NOT NULL"
-		" AND rf_business_sms_from(b.twilio_from, $3) = $2"
-		" ORDER BY COALESCE(ca.placed_at, ca.created_at) DESC, ca.id DESC LIMIT 1", 3, p,
-		K_NCOLS, v);
-	if (rc != 0)
-		return rc;
-	return db_row_prepared(db, a, "sms_context_business",
-		"SELECT NULL, b.id, NULL, b.name, b.callback_phone, NULL, NULL FROM businesses b"
-		" WHERE rf_business_sms_from(b.twilio_from, $3) = $2"
-		" AND EXISTS (SELECT 1 FROM clients c WHERE c.business_id = b.id AND c.phone = $1)"
-		" ORDER BY (SELECT max(ca.created_at) FROM contact_attempts ca"
-		"  WHERE ca.business_id = b.id AND ca.to_address = $1) DESC NULLS LAST, b.id LIMIT 1",
-		3, p, K_NCOLS, v);
+	return db_row_prepared(db, a, "sms_context",
+		"SELECT * FROM rf_sms_context($1, $2, $3)", 3, p, K_NCOLS, v);
 }
 
-/* The reminder's conversation, created at the flow's start state and
- * locked for this transaction: its state into *state and seq into *seq.
- * 0 or -1. */
-static int sms_conversation_lock(struct db *db, struct arena *a, const char *const v[K_NCOLS],
-	const char *start, const char **state, int *seq)
+/* sms_context, and for a reminder its conversation, created at state
+ * start when it has none and locked for the transaction, in one
+ * statement (rf_sms_context_lock): the context into v, the state into
+ * *state, the seq into *seq (start and 0 without a reminder).  1, 0 for
+ * nobody, -1 on a database error. */
+static int sms_context_lock(struct db *db, struct arena *a, const char *phone,
+	const char *sender, const char *default_from, const char *start, const char *v[K_NCOLS],
+	const char **state, int *seq)
 {
-	const char *p[3] = { v[K_REMINDER], v[K_BUSINESS], start };
-	const char *row[2];
+	const char *p[4] = { phone, sender, default_from, start };
+	const char *row[K_NCOLS + 2];
+	int rc = db_row_prepared(db, a, "sms_context_lock",
+		"SELECT * FROM rf_sms_context_lock($1, $2, $3, $4)", 4, p, K_NCOLS + 2, row);
 
-	if (db_cmd_prepared(db, "sms_conv_new",
-		    "INSERT INTO sms_conversations (reminder_id, business_id, state) VALUES ($1, $2, $3)"
-		    " ON CONFLICT (reminder_id) DO NOTHING", 3, p) < 0)
-		return -1;
-	if (db_row_prepared(db, a, "sms_conv_lock",
-		    "SELECT state, seq FROM sms_conversations WHERE reminder_id = $1 FOR UPDATE", 1, p,
-		    2, row) <= 0)
-		return -1;
-	*state = row[0];
-	*seq = atoi(row[1]);
-	return 0;
+	if (rc <= 0)
+		return rc;
+	memcpy(v, row, K_NCOLS * sizeof(*v));
+	*state = row[K_NCOLS];
+	*seq = atoi(row[K_NCOLS + 1]);
+	return 1;
+}
+
+/* The hops one text took through the flow, as the PostgreSQL arrays
+ * rf_sms_finish reads (every text element quoted; NULL for no action). */
+struct sms_hops {
+	struct buf seqs, froms, inputs, tos, actions;
+};
+
+static void hops_add(struct buf *b, const char *v, int quote)
+{
+	buf_putc(b, b->len ? ',' : '{');
+	if (v == NULL) {
+		buf_puts(b, "NULL");
+		return;
+	}
+	if (quote)
+		buf_putc(b, '"');
+	for (; *v; v++) {
+		if (quote && (*v == '"' || *v == '\\'))
+			buf_putc(b, '\\');
+		buf_putc(b, *v);
+	}
+	if (quote)
+		buf_putc(b, '"');
+}
+
+static const char *hops_array(struct buf *b)
+{
+	if (b->len == 0)
+		buf_putc(b, '{');
+	buf_putc(b, '}');
+	return buf_str(b);
 }
 
 /* What the flow did with one text, for the outcome and the reply. */
@@ -221,21 +227,20 @@ struct sms_step {
 	const char *action;  /* the last action run, or NULL */
 };
 
-/* Applies input to flow f from state *st (sequence *seq) for the text
- * text_id in context v: takes each transition, runs its action, records
- * an sms_events row per hop, follows the action's event.  A missing
+/* Applies input to flow f from state *st (sequence *seq): takes each
+ * transition, runs its action, adds the hop to h (its sms_events row,
+ * written with the rest by rf_sms_finish), follows the action's event.  A missing
  * transition leaves the state as it is.  0, or -1 (reason in err) on an
  * action or database failure: the caller rolls back. */
 static int sms_apply(struct db *db, struct arena *a, const struct flow *f, const char *input,
-	const char *text_id, const char *const v[K_NCOLS], struct action_ctx *ctx, int *seq,
-	struct sms_step *st, char *err, size_t errlen)
+	struct sms_hops *h, struct action_ctx *ctx, int *seq, struct sms_step *st, char *err,
+	size_t errlen)
 {
 	const struct flow_transition *t = flow_next(f, st->state, input);
 	const char *on = input;
 
 	for (int hops = 0; t != NULL; hops++) {
 		const char *event = NULL;
-		const char *p[9];
 
 		if (hops == SMS_MAX_CHAIN) {
 			snprintf(err, errlen, "action events chain too long at %s", f->states[t->from].name);
@@ -250,22 +255,11 @@ static int sms_apply(struct db *db, struct arena *a, const struct flow *f, const
 			st->action = t->action;
 		}
 		++*seq;
-		p[0] = text_id;
-		p[1] = v[K_REMINDER];
-		p[2] = v[K_BUSINESS];
-		p[3] = v[K_APPT];
-		p[4] = arena_printf(a, "%d", *seq);
-		p[5] = f->states[t->from].name;
-		p[6] = on;
-		p[7] = f->states[t->to].name;
-		p[8] = t->action;
-		if (db_cmd_prepared(db, "sms_event",
-			    "INSERT INTO sms_events (inbound_text_id, reminder_id, business_id,"
-			    " appointment_id, seq, from_state, input, to_state, action)"
-			    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, p) < 0) {
-			snprintf(err, errlen, "cannot record the transition: %s", db_last_error(db));
-			return -1;
-		}
+		hops_add(&h->seqs, arena_printf(a, "%d", *seq), 0);
+		hops_add(&h->froms, f->states[t->from].name, 1);
+		hops_add(&h->inputs, on, 1);
+		hops_add(&h->tos, f->states[t->to].name, 1);
+		hops_add(&h->actions, t->action, 1);
 		st->state = t->to;
 		if (event == NULL)
 			break;
@@ -280,6 +274,9 @@ static int sms_apply(struct db *db, struct arena *a, const struct flow *f, const
 	return 0;
 }
 
+static int sms_render(struct app *app, struct arena *a, const char *state, const char *name,
+	const char *date, const char *time, const char *callback, struct outcome *out);
+
 /* The conversation part of a text, in its own transaction (the text and
  * any opt-out are already committed): finds what it answers, applies
  * input through the reminder_sms flow and renders the reply into
@@ -291,8 +288,9 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 	struct arena *a = in->req->arena;
 	struct db *db = app->db;
 	const struct flow *fl = app->engine ? engine_flow(app->engine, SMS_FLOW) : NULL;
-	const char *v[K_NCOLS], *state_name;
+	const char *v[K_NCOLS], *state_name, *kept[3];
 	struct sms_step st = { 0, NULL };
+	struct sms_hops h;
 	struct action_ctx ctx;
 	char err[256];
 	int seq = 0, found;
@@ -303,26 +301,22 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 	}
 	if (db_begin(db) < 0)
 		goto db_fail;
-	found = sms_context(db, a, f[SMS_FROM].s, f[SMS_TO].s, app->cfg.from_number, v);
+	found = sms_context_lock(db, a, f[SMS_FROM].s, f[SMS_TO].s, app->cfg.from_number,
+		fl->states[fl->start].name, v, &state_name, &seq);
 	if (found < 0)
 		goto db_fail;
 	if (found == 0) {
 		db_rollback(db);
-		out->action = "no business texting from that number knows this phone: no reply";
+		out->action = SMS_NOBODY;
 		return 0;
 	}
 	out->business_id = v[K_BUSINESS];
-	st.state = fl->start;
-	if (v[K_REMINDER]) {
-		if (sms_conversation_lock(db, a, v, fl->states[fl->start].name, &state_name, &seq) < 0)
-			goto db_fail;
-		st.state = flow_state_index(fl, state_name);
-		if (st.state < 0) {
-			/* A state the table no longer has: start again. */
-			log_warn("sms: reminder %s was in state %s, which %s has no more", v[K_REMINDER],
-				state_name, SMS_FLOW);
-			st.state = fl->start;
-		}
+	st.state = flow_state_index(fl, state_name);
+	if (st.state < 0) {
+		/* A state the table no longer has: start again. */
+		log_warn("sms: reminder %s was in state %s, which %s has no more", v[K_REMINDER],
+			state_name, SMS_FLOW);
+		st.state = fl->start;
 	}
 	out->state_before = fl->states[st.state].name;
 	memset(&ctx, 0, sizeof(ctx));
@@ -336,41 +330,40 @@ static int sms_converse(struct app *app, const struct route_input *in, struct ou
 	ctx.default_from = app->cfg.from_number;
 	ctx.message_sid = f[SMS_SID].s;
 	ctx.digits = "";
-	if (sms_apply(db, a, fl, input, text_id, v, &ctx, &seq, &st, err, sizeof(err)) < 0) {
+	buf_init_arena(&h.seqs, a);
+	buf_init_arena(&h.froms, a);
+	buf_init_arena(&h.inputs, a);
+	buf_init_arena(&h.tos, a);
+	buf_init_arena(&h.actions, a);
+	if (sms_apply(db, a, fl, input, &h, &ctx, &seq, &st, err, sizeof(err)) < 0) {
 		out->error = arena_strdup(a, err);
 		db_rollback(db);
 		return -1;
 	}
-	if (v[K_REMINDER]) {
-		const char *p[3] = { v[K_REMINDER], fl->states[st.state].name,
-			arena_printf(a, "%d", seq) };
-		if (db_cmd_prepared(db, "sms_conv_advance",
-			    "UPDATE sms_conversations SET state = $2, seq = $3, updated_at = now()"
-			    " WHERE reminder_id = $1", 3, p) < 0)
+	/* The transitions, the conversation, and the client's conversation
+	 * in one statement; then the inbox tells the office when nobody
+	 * acted on the text. */
+	{
+		const char *state = fl->states[st.state].name;
+		const char *p[14] = { text_id, v[K_REMINDER], v[K_BUSINESS], v[K_APPT],
+			hops_array(&h.seqs), hops_array(&h.froms), hops_array(&h.inputs),
+			hops_array(&h.tos), hops_array(&h.actions), state, arena_printf(a, "%d", seq),
+			f[SMS_FROM].s, inbox_needs_answer(state) ? "true" : "false",
+			arena_printf(a, "%d", INBOX_NOTIFY_CHARS) };
+		if (db_row_prepared(db, a, "sms_finish",
+			    "SELECT * FROM rf_sms_finish($1::bigint, $2::bigint, $3::bigint, $4::bigint,"
+			    " $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10, $11::int,"
+			    " $12, $13::boolean, $14::int)", 14, p, 3, kept) <= 0 ||
+			inbox_tell_office(db, v[K_BUSINESS], state, kept) < 0)
 			goto db_fail;
 	}
-	/* The client's conversation, and the inbox when nobody acted on it. */
-	if (inbox_record(db, a, text_id, v[K_BUSINESS], v[K_REMINDER], f[SMS_FROM].s,
-		    fl->states[st.state].name) < 0)
-		goto db_fail;
 	if (db_commit(db) < 0)
 		goto db_fail;
 	out->state_after = fl->states[st.state].name;
 	out->input = input;
 	out->action = st.action ? st.action : "no action";
-	{
-		/* The name as texts carry it (GSM, at most 30 characters), as
-		 * check counts it: the reply stays within two segments. */
-		const char *const vals[4] = { wording_sms_name(a, v[K_BNAME]), v[K_DATE], v[K_TIME],
-			v[K_CALLBACK] };
-		if (engine_render_preview(app->engine, a, SMS_FLOW, out->state_after, vals,
-			    &out->twiml) < 0) {
-			buf_reset(&out->twiml);
-			out->error = arena_printf(a, "cannot render state %s", out->state_after);
-			return -1;
-		}
-	}
-	return 0;
+	return sms_render(app, a, out->state_after, v[K_BNAME], v[K_DATE], v[K_TIME],
+		v[K_CALLBACK], out);
 db_fail:
 	out->error = arena_printf(a, "database error: %s", db_last_error(db));
 	db_rollback(db);
@@ -404,6 +397,95 @@ static void sms_inbox_unanswered(struct app *app, const struct route_input *in,
 	}
 }
 
+/* The flow's transitions on input as rf_sms_step reads them: for every
+ * state, in p[0], its name; in p[1], where input takes it (NULL: it
+ * stays); in p[2], whether rf_sms_step may take it by itself: no action
+ * (so no event follows) and a state after it that waits for nobody (the
+ * inbox tells the office about those, sms_converse).  PostgreSQL array
+ * literals in a, every name quoted. */
+static void sms_fast_arrays(struct arena *a, const struct flow *f, const char *input,
+	const char *p[3])
+{
+	struct buf names = BUF_INIT, next = BUF_INIT, fast = BUF_INIT;
+
+	buf_puts(&names, "{");
+	buf_puts(&next, "{");
+	buf_puts(&fast, "{");
+	for (size_t i = 0; i < f->nstates; i++) {
+		const struct flow_transition *t = flow_next(f, (int)i, input);
+		const char *after = f->states[t ? t->to : (int)i].name;
+		const char *sep = i ? "," : "";
+
+		buf_printf(&names, "%s\"%s\"", sep, f->states[i].name);
+		if (t)
+			buf_printf(&next, "%s\"%s\"", sep, after);
+		else
+			buf_printf(&next, "%sNULL", sep);
+		buf_printf(&fast, "%s%s", sep,
+			(t == NULL || t->action == NULL) && !inbox_needs_answer(after) ? "t" : "f");
+	}
+	buf_puts(&names, "}");
+	buf_puts(&next, "}");
+	buf_puts(&fast, "}");
+	p[0] = arena_strdup(a, buf_str(&names));
+	p[1] = arena_strdup(a, buf_str(&next));
+	p[2] = arena_strdup(a, buf_str(&fast));
+	buf_free(&names);
+	buf_free(&next);
+	buf_free(&fast);
+}
+
+/* What rf_sms_step answers. */
+enum { S_RESULT, S_ERROR, S_TEXT, S_BUSINESSES, S_CLIENTS, S_BUSINESS, S_REMINDER, S_BNAME,
+	S_CALLBACK, S_DATE, S_TIME, S_BEFORE, S_AFTER, S_NCOLS };
+
+/* Renders state's reply for the context v (the name as texts carry it:
+ * GSM, at most 30 characters, as check counts it; the reply stays within
+ * two segments) into out->twiml.  0, or -1 with out->error set. */
+static int sms_render(struct app *app, struct arena *a, const char *state, const char *name,
+	const char *date, const char *time, const char *callback, struct outcome *out)
+{
+	const char *const vals[4] = { wording_sms_name(a, name), date, time, callback };
+
+	if (engine_render_preview(app->engine, a, SMS_FLOW, state, vals, &out->twiml) < 0) {
+		buf_reset(&out->twiml);
+		out->error = arena_printf(a, "cannot render state %s", state);
+		return -1;
+	}
+	return 0;
+}
+
+/* The text in one statement (rf_sms_step, sql/026_status_step.sql): kept,
+ * its opt-out applied, and, when the flow's transition is a fast one,
+ * its conversation moved and its inbox row written, all committed
+ * together; else only the text is kept (and any opt-out) and *result
+ * says what is left to do ("slow": the flow in sms_converse; "failed":
+ * the inbox alone, *error why).  0, or -1 on a database error (nothing
+ * recorded). */
+static int sms_step(struct app *app, const struct route_input *in, const struct flow *fl,
+	const char *input, int stop, int start, const char *v[S_NCOLS])
+{
+	const struct valid_value *f = in->form.v;
+	struct arena *a = in->req->arena;
+	const char *p[12];
+
+	p[0] = f[SMS_SID].s;
+	p[1] = f[SMS_FROM].s;
+	p[2] = f[SMS_TO].s;
+	p[3] = f[SMS_BODY].s ? f[SMS_BODY].s : "";
+	p[4] = stop ? "stop" : start ? "start" : NULL;
+	p[5] = stop ? "true" : "false";
+	p[6] = app->cfg.from_number;
+	p[7] = input;
+	p[8] = fl->states[fl->start].name;
+	sms_fast_arrays(a, fl, input, p + 9);
+	if (db_row_prepared(app->db, a, "sms_step",
+		    "SELECT * FROM rf_sms_step($1, $2, $3, $4, $5, $6::boolean, $7, $8, $9,"
+		    " $10::text[], $11::text[], $12::boolean[])", 12, p, S_NCOLS, v) <= 0)
+		return -1;
+	return 0;
+}
+
 /* See sms.h. */
 void sms_inbound_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
@@ -413,13 +495,21 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 	const char *body = f[SMS_BODY].s ? f[SMS_BODY].s : "";
 	const char *input = sms_classify(body, f[SMS_OPT].s);
 	int stop = strcmp(input, "stop") == 0, start = strcmp(input, "start") == 0;
-	const char *text_id = NULL;
+	const struct flow *fl = app->engine ? engine_flow(app->engine, SMS_FLOW) : NULL;
+	const char *text_id = NULL, *v[S_NCOLS], *result = "slow";
 	long businesses = 0, clients = 0;
 	const char *stopped = "";
+	int rc;
 
-	if (sms_text_record(app->db, a, f[SMS_SID].s, from, to, body,
-		    stop ? "stop" : start ? "start" : NULL, stop, app->cfg.from_number, &text_id,
-		    &businesses, &clients) < 0) {
+	/* The flow not loaded: the text is kept all the same, and
+	 * sms_converse says why it has no answer. */
+	if (fl)
+		rc = sms_step(app, in, fl, input, stop, start, v);
+	else
+		rc = sms_text_record(app->db, a, f[SMS_SID].s, from, to, body,
+			stop ? "stop" : start ? "start" : NULL, stop, app->cfg.from_number, &text_id,
+			&businesses, &clients);
+	if (rc < 0) {
 		out->error = out->action = arena_printf(a,
 			"%s from %s to %s received but could not be recorded: %s",
 			stop ? "opt-out keyword" : "text", from, to, db_last_error(app->db));
@@ -427,6 +517,12 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 		if (stop)
 			metrics_optout_unrecorded(); /* pages: the client may be contacted again */
 		return;
+	}
+	if (fl) {
+		result = v[S_RESULT];
+		text_id = v[S_TEXT];
+		businesses = atol(v[S_BUSINESSES]);
+		clients = atol(v[S_CLIENTS]);
 	}
 	out->replay = text_id == NULL;
 	if (out->replay) {
@@ -444,12 +540,29 @@ void sms_inbound_handle(struct app *app, const struct route_input *in, struct ou
 			" (%ld client record(s)); ", from, to, businesses, clients);
 		log_info("sms: %s", stopped);
 	}
-	if (sms_converse(app, in, out, input, text_id) < 0) {
-		log_error("sms: text %s from %s (%s): %s", f[SMS_SID].s, from, input, out->error);
-		sms_inbox_unanswered(app, in, text_id);
-		out->action = arena_printf(a, "%stext recorded; its reply failed: %s", stopped,
-			out->error);
+	if (strcmp(result, "none") == 0) {
+		out->action = arena_printf(a, "%s%s: %s", stopped, input, SMS_NOBODY);
 		return;
 	}
+	if (strcmp(result, "fast") == 0) {
+		out->business_id = v[S_BUSINESS];
+		out->state_before = v[S_BEFORE];
+		out->state_after = v[S_AFTER];
+		out->input = input;
+		out->action = "no action";
+		if (sms_render(app, a, v[S_AFTER], v[S_BNAME], v[S_DATE], v[S_TIME], v[S_CALLBACK],
+			    out) < 0)
+			goto failed;
+	} else if (strcmp(result, "failed") == 0) {
+		out->error = arena_printf(a, "database error: %s", v[S_ERROR]);
+		goto failed;
+	} else if (sms_converse(app, in, out, input, text_id) < 0) {
+		goto failed;
+	}
 	out->action = arena_printf(a, "%s%s: %s", stopped, input, out->action);
+	return;
+failed:
+	log_error("sms: text %s from %s (%s): %s", f[SMS_SID].s, from, input, out->error);
+	sms_inbox_unanswered(app, in, text_id);
+	out->action = arena_printf(a, "%stext recorded; its reply failed: %s", stopped, out->error);
 }

@@ -115,7 +115,7 @@ static void explain_refusal(struct db *db, long long business_id, const char *em
 	long long owner;
 
 	snprintf(bid, sizeof(bid), "%lld", business_id);
-	res = db_exec(db,
+	res = db_exec_prepared(db, "users_refusal",
 		"SELECT EXISTS (SELECT 1 FROM businesses WHERE id = $2::bigint),"
 		" (SELECT business_id FROM users WHERE lower(email) = lower($1))", 2, p);
 	if (res == NULL) {
@@ -144,10 +144,11 @@ static void explain_refusal(struct db *db, long long business_id, const char *em
 		snprintf(err, errlen, "cannot write the login '%s'", email);
 }
 
-/* Runs the INSERT (or upsert) sql with ($1 business, $2 e-mail, $3 hash
+/* Runs the INSERT (or upsert) sql, prepared as name (a literal), with ($1 business, $2 e-mail, $3 hash
  * and, when role is not NULL, $4 role) and returns the id it returned, 0
  * when it returned no row, or -1 on an error (reason in err). */
-static long long write_login(struct db *db, const char *sql, long long business_id,
+static long long write_login(struct db *db, const char *name, const char *sql,
+	long long business_id,
 	const char *email, const char *hash, const char *role, char *err, size_t errlen)
 {
 	char bid[24];
@@ -156,7 +157,7 @@ static long long write_login(struct db *db, const char *sql, long long business_
 	long long id = 0;
 
 	snprintf(bid, sizeof(bid), "%lld", business_id);
-	res = db_exec(db, sql, role ? 4 : 3, params);
+	res = db_exec_prepared(db, name, sql, role ? 4 : 3, params);
 	if (res == NULL) {
 		if (strcmp(db_last_sqlstate(db), "23514") == 0)
 			snprintf(err, errlen, "'%s' is not a valid e-mail address", email);
@@ -175,7 +176,8 @@ static long long write_login(struct db *db, const char *sql, long long business_
  * password, runs sql ($1 business, $2 email, $3 hash, RETURNING id) and,
  * when it wrote nothing, says whose the login is.  The id, or -1 with err
  * set. */
-static long long login_put(struct db *db, const char *sql, int only_new, long long business_id,
+static long long login_put(struct db *db, const char *name, const char *sql, int only_new,
+	long long business_id,
 	const char *email, const char *password, const char *role, char *err, size_t errlen)
 {
 	char hash[USERS_HASH_MAX];
@@ -183,7 +185,7 @@ static long long login_put(struct db *db, const char *sql, int only_new, long lo
 
 	if (hash_checked(password, hash, err, errlen) < 0)
 		goto out;
-	id = write_login(db, sql, business_id, email, hash, role, err, errlen);
+	id = write_login(db, name, sql, business_id, email, hash, role, err, errlen);
 	if (id == 0) {
 		explain_refusal(db, business_id, email, only_new, err, errlen);
 		id = -1;
@@ -209,7 +211,7 @@ long long users_add_role(struct db *db, long long business_id, const char *email
 		snprintf(err, errlen, "the role must be owner, staff or operator");
 		return -1;
 	}
-	return login_put(db,
+	return login_put(db, "users_add",
 		"INSERT INTO users (business_id, email, password_hash, role) "
 		"SELECT b.id, $2, $3, $4 FROM businesses b WHERE b.id = $1::bigint "
 		"ON CONFLICT (lower(email)) DO NOTHING RETURNING id",
@@ -228,7 +230,7 @@ long long users_add(struct db *db, long long business_id, const char *email,
 long long users_upsert(struct db *db, long long business_id, const char *email,
 	const char *password, char *err, size_t errlen)
 {
-	return login_put(db,
+	return login_put(db, "users_upsert",
 		"INSERT INTO users (business_id, email, password_hash) "
 		"SELECT b.id, $2, $3 FROM businesses b WHERE b.id = $1::bigint "
 		"ON CONFLICT (lower(email)) DO UPDATE SET password_hash = EXCLUDED.password_hash,"
@@ -248,7 +250,7 @@ long long users_set_password(struct db *db, const char *email, const char *passw
 
 	if (hash_checked(password, hash, err, errlen) < 0)
 		goto out;
-	res = db_exec(db,
+	res = db_exec_prepared(db, "users_passwd",
 		"UPDATE users SET password_hash = $2, updated_at = now() "
 		"WHERE lower(email) = lower($1) RETURNING id, business_id",
 		2, params);

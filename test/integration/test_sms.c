@@ -477,21 +477,33 @@ static void test_sms_database_refuses(void **state)
 
 /* ---- the webhook path's validators ------------------------------------- */
 
-/* Posts a signed call status callback for attempt aid; must be 200 with
- * an empty TwiML document. */
-static void call_status_or_fail(const char *aid, const char *sid, const char *status,
-	const char *seq)
+/* Posts a signed status callback of kind ("call" or "sms") for attempt aid
+ * (NULL: no a= on the URL), with SequenceNumber seq and ErrorCode error
+ * when not NULL; must be 200 with an empty TwiML document.  Its Timestamp
+ * is new for every callback (the audit record is found by it): returned,
+ * malloc'd. */
+static char *status_or_fail(const char *kind, const char *aid, const char *sid,
+	const char *status, const char *seq, const char *error)
 {
+	static int n;
 	struct hx_form f;
 	struct hx_response rs;
-	char *url = xasprintf("%s/twilio/status/call?a=%s", hx_env.public_url, aid);
+	char *url = aid ? xasprintf("%s/twilio/status/%s?a=%s", hx_env.public_url, kind, aid)
+			: xasprintf("%s/twilio/status/%s", hx_env.public_url, kind);
+	int call = strcmp(kind, "call") == 0;
+	char *stamp = xasprintf("Mon, 07 Dec 2026 02:%02d:%02d +0000", n / 60 % 60, n % 60);
+
+	n++;
 	hx_form_init(&f);
 	hx_form_add(&f, "AccountSid", hx_env.account_sid);
 	hx_form_add(&f, "ApiVersion", "2010-04-01");
-	hx_form_add(&f, "CallSid", sid);
-	hx_form_add(&f, "CallStatus", status);
-	hx_form_add(&f, "SequenceNumber", seq);
-	hx_form_add(&f, "Timestamp", "Mon, 07 Dec 2026 02:00:00 +0000");
+	hx_form_add(&f, call ? "CallSid" : "MessageSid", sid);
+	hx_form_add(&f, call ? "CallStatus" : "MessageStatus", status);
+	if (seq)
+		hx_form_add(&f, "SequenceNumber", seq);
+	if (error)
+		hx_form_add(&f, "ErrorCode", error);
+	hx_form_add(&f, "Timestamp", stamp);
 	if (hx_post_form(url, &f, HX_SIGNED, &rs) < 0)
 		fail_msg("POST %s: %s", url, rs.error);
 	if (rs.status != 200 || strstr(buf_str(&rs.body), EMPTY_TWIML) == NULL)
@@ -499,6 +511,13 @@ static void call_status_or_fail(const char *aid, const char *sid, const char *st
 	hx_response_free(&rs);
 	hx_form_free(&f);
 	free(url);
+	return stamp;
+}
+
+static void call_status_or_fail(const char *aid, const char *sid, const char *status,
+	const char *seq)
+{
+	free(status_or_fail("call", aid, sid, status, seq, NULL));
 }
 
 static char *delivery_status(const char *aid)
@@ -627,6 +646,236 @@ static void test_upper_case_call_sid(void **state)
 	assert_int_equal(s.events, 0);
 }
 
+/* ---- status callbacks, one statement each -------------------------------- */
+
+/* Posts a status callback (as status_or_fail) and fails unless its audit
+ * record says field = want ("" for none) for each pair of the
+ * NULL-terminated list. */
+static void status_says_or_fail(const char *kind, const char *aid, const char *sid,
+	const char *status, const char *seq, const char *error, ...)
+{
+	char *stamp = status_or_fail(kind, aid, sid, status, seq, error);
+	json_t *rec = webhook_record_or_fail("Timestamp", stamp);
+	const char *field;
+	va_list ap;
+
+	va_start(ap, error);
+	while ((field = va_arg(ap, const char *)) != NULL) {
+		const char *want = va_arg(ap, const char *);
+		const char *got = json_string_value(json_object_get(rec, field));
+		if (strcmp(got ? got : "", want) != 0)
+			fail_msg("%s %s callback: %s '%s', expected '%s'", kind, status, field,
+				got ? got : "", want);
+	}
+	va_end(ap);
+	json_decref(rec);
+	free(stamp);
+}
+
+/* A fixture reminder on channel with an attempt of it (status, sid NULL
+ * for none yet); the attempt's id, malloc'd. */
+static char *attempt_or_fail(struct hx_rfix *f, const char *channel, const char *status,
+	const char *sid)
+{
+	const struct hx_rfix_opts o = { .business_name = "Status Test Clinic",
+		.client_name = "Status Test Client", .channel = channel, .retry_count = 0,
+		.retry_delay_minutes = 5, .stale_min = 120 };
+	const char *p[3];
+
+	hx_rfix_or_fail(f, &o);
+	p[0] = f->reminder;
+	p[1] = sid;
+	p[2] = status;
+	return hx_db_value_or_fail(
+		"WITH a AS (INSERT INTO contact_attempts (reminder_id, business_id, channel,"
+		"  to_address, status, provider_sid, lease_until)"
+		" SELECT id, business_id, channel, to_address, $3, $2, now() FROM reminders"
+		" WHERE id = $1::bigint RETURNING id, reminder_id),"
+		" r AS (UPDATE reminders SET status = $3 FROM a WHERE reminders.id = a.reminder_id)"
+		" SELECT id FROM a", 3, p);
+}
+
+/* One value of the attempt aid's row (col an expression over it), "" for
+ * NULL; malloc'd. */
+static char *attempt_value(const char *aid, const char *col)
+{
+	char *sql = xasprintf("SELECT COALESCE((%s)::text, '') FROM contact_attempts"
+			      " WHERE id = $1::bigint", col);
+	const char *p[1] = { aid };
+	char *v = hx_db_value_or_fail(sql, 1, p);
+	free(sql);
+	return v;
+}
+
+static void attempt_is_or_fail(const char *aid, const char *col, const char *want)
+{
+	char *v = attempt_value(aid, col);
+	if (strcmp(v, want) != 0)
+		fail_msg("attempt %s: %s '%s', expected '%s'", aid, col, v, want);
+	free(v);
+}
+
+/* A call's callbacks, each one statement: one of the wrong kind, an
+ * unknown sid and another call's sid change nothing and say why; the
+ * first callback binds the sid the worker has not recorded yet; a late
+ * one changes nothing; the final one fails the reminder, retries nothing
+ * (no retry left) and tells the office, once; nothing moves after it. */
+static void test_status_call_rules(void **state)
+{
+	struct hx_rfix f;
+	char sid[35], other[35], *aid;
+	const char *p[1];
+	(void)state;
+
+	hx_random_call_sid(sid);
+	hx_random_call_sid(other);
+	aid = attempt_or_fail(&f, "voice", "dialing", NULL);
+	assert_non_null(aid);
+
+	status_says_or_fail("sms", aid, "SM0123456789abcdef0123456789abcdef", "sent", NULL, NULL,
+		"error", "callback kind does not match the attempt's channel", NULL);
+	attempt_is_or_fail(aid, "provider_sid", "");
+	attempt_is_or_fail(aid, "delivery_status", "");
+	status_says_or_fail("call", NULL, other, "ringing", "1", NULL,
+		"error", "no contact attempt for this callback", NULL);
+
+	status_says_or_fail("call", aid, sid, "ringing", "1", NULL, "error", "",
+		"state_before", "", "state_after", "ringing", NULL);
+	attempt_is_or_fail(aid, "provider_sid", sid);
+	attempt_is_or_fail(aid, "delivery_seq", "1");
+	status_says_or_fail("call", aid, other, "busy", "2", NULL,
+		"error", "sid does not match the attempt", NULL);
+	status_says_or_fail("call", aid, sid, "initiated", "0", NULL, "error", "",
+		"state_before", "ringing", "state_after", "",
+		"action", "duplicate or out of order: no change", NULL);
+	/* By the sid alone (no a=) as well. */
+	status_says_or_fail("call", NULL, sid, "no-answer", "3", NULL, "error", "",
+		"state_before", "ringing", "state_after", "no-answer",
+		"action", "call no-answer; no retry (policy, staleness or already there);"
+		" the office is told", NULL);
+	attempt_is_or_fail(aid, "delivery_status", "no-answer");
+	p[0] = f.reminder;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE id = $1::bigint"
+		" AND status = 'failed' AND status_reason = 'call no-answer'", 1, p), 1);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders r JOIN reminders o"
+		" ON o.appointment_id = r.appointment_id WHERE o.id = $1::bigint AND r.attempt = 2",
+		1, p), 0);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM office_notifications"
+		" WHERE reminder_id = $1::bigint AND kind = 'unreached'"
+		" AND detail = 'Call did not reach them: call no-answer'", 1, p), 1);
+	status_says_or_fail("call", aid, sid, "completed", "4", NULL, "error", "",
+		"state_after", "", "action", "duplicate or out of order: no change", NULL);
+	attempt_is_or_fail(aid, "delivery_status", "no-answer");
+	status_says_or_fail("call", NULL, sid, "no-answer", "3", NULL,
+		"action", "duplicate or out of order: no change", NULL);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM office_notifications"
+		" WHERE reminder_id = $1::bigint", 1, p), 1);
+	free(aid);
+}
+
+/* A text's callbacks move by rank: a late queued changes nothing;
+ * undelivered with 21211 fails the reminder, marks the number invalid and
+ * tells the office; read after it changes nothing (final). */
+static void test_status_sms_rules(void **state)
+{
+	struct hx_rfix f;
+	char sid[35], *aid;
+	const char *p[1];
+	(void)state;
+
+	hx_random_message_sid(sid);
+	aid = attempt_or_fail(&f, "sms", "placed", sid);
+	assert_non_null(aid);
+	status_says_or_fail("sms", aid, sid, "sent", NULL, NULL, "error", "",
+		"state_after", "sent", NULL);
+	status_says_or_fail("sms", aid, sid, "queued", NULL, NULL, "state_before", "sent",
+		"state_after", "", "action", "duplicate or out of order: no change", NULL);
+	status_says_or_fail("sms", aid, sid, "undelivered", NULL, "21211", "error", "",
+		"state_before", "sent", "state_after", "undelivered",
+		"action", "message undelivered, error 21211; number flagged (21211);"
+		" the office is told", NULL);
+	attempt_is_or_fail(aid, "delivery_status || ' ' || error_code || ' ' || delivery_seq",
+		"undelivered 21211 9");
+	p[0] = f.client;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM clients WHERE id = $1::bigint"
+		" AND phone_invalid_at IS NOT NULL"
+		" AND phone_invalid_reason = 'message undelivered, error 21211'", 1, p), 1);
+	p[0] = f.reminder;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM reminders WHERE id = $1::bigint"
+		" AND status = 'failed'", 1, p), 1);
+	status_says_or_fail("sms", aid, sid, "read", NULL, NULL, "state_after", "",
+		"action", "duplicate or out of order: no change", NULL);
+	attempt_is_or_fail(aid, "delivery_status", "undelivered");
+	free(aid);
+}
+
+/* ---- an inbound text in one statement ----------------------------------- */
+
+/* STOP from a client with no reminder: one statement keeps the text, opts
+ * the client out, and moves the flow from its start to opted_out (an
+ * sms_events row, the inbox row waiting for nobody).  When the
+ * conversation's part fails (a constraint on sms_events for this business
+ * alone), the text and the opt-out are kept all the same, the failure is
+ * recorded, and the text waits in the inbox for a person. */
+static void test_sms_stop_one_statement(void **state)
+{
+	char from[13], phone[13], biz[24], client[24], sid[35], *sql, *e;
+	const char *p[1];
+	json_t *rec;
+	int in_errors;
+	(void)state;
+
+	hx_random_phone(from);
+	hx_random_phone(phone);
+	business_with_client_or_fail(from, phone, biz, client);
+	text_or_fail(phone, from, "HELP", sid);
+	rec = webhook_record_or_fail("MessageSid", sid);
+	assert_string_equal(json_string_value(json_object_get(rec, "state_before")), "sent");
+	assert_string_equal(json_string_value(json_object_get(rec, "state_after")), "help");
+	assert_string_equal(json_string_value(json_object_get(rec, "action")), "help: no action");
+	json_decref(rec);
+	p[0] = sid;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM sms_events e"
+		" JOIN inbound_texts t ON t.id = e.inbound_text_id WHERE t.message_sid = $1"
+		" AND e.from_state = 'sent' AND e.input = 'help' AND e.to_state = 'help'"
+		" AND e.action IS NULL AND e.seq = 1", 1, p), 1);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM inbox_texts i"
+		" JOIN inbound_texts t ON t.id = i.inbound_text_id WHERE t.message_sid = $1"
+		" AND i.flow_state = 'help' AND NOT i.needs_answer", 1, p), 1);
+
+	sql = xasprintf("ALTER TABLE sms_events ADD CONSTRAINT test_sms_step_%s"
+		" CHECK (business_id <> %s) NOT VALID", biz, biz);
+	hx_db_cmd_or_fail(sql, 0, NULL);
+	free(sql);
+	text_or_fail(phone, from, "STOP", sid);
+	sql = xasprintf("ALTER TABLE sms_events DROP CONSTRAINT test_sms_step_%s", biz);
+	hx_db_cmd_or_fail(sql, 0, NULL);
+	free(sql);
+	e = webhook_error_or_fail("MessageSid", sid, &in_errors);
+	if (strstr(e, "database error") == NULL || strstr(e, "test_sms_step_") == NULL ||
+		!in_errors)
+		fail_msg("STOP %s: error '%s' (in audit:errors: %d)", sid, e, in_errors);
+	free(e);
+	inbound_row_or_fail(sid, phone, from, "STOP", "stop");
+	assert_int_equal(opted_out(client), 1);
+	p[0] = sid;
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM sms_events e"
+		" JOIN inbound_texts t ON t.id = e.inbound_text_id WHERE t.message_sid = $1", 1, p), 0);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM inbox_texts i"
+		" JOIN inbound_texts t ON t.id = i.inbound_text_id WHERE t.message_sid = $1"
+		" AND i.flow_state IS NULL AND i.needs_answer", 1, p), 1);
+
+	/* Without the constraint: the next STOP moves to opted_out at once. */
+	text_or_fail(phone, from, "stop", sid);
+	rec = webhook_record_or_fail("MessageSid", sid);
+	assert_null(json_object_get(rec, "error"));
+	assert_string_equal(json_string_value(json_object_get(rec, "state_after")), "opted_out");
+	json_decref(rec);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM sms_events e"
+		" JOIN inbound_texts t ON t.id = e.inbound_text_id WHERE t.message_sid = $1"
+		" AND e.to_state = 'opted_out'", 1, p), 1);
+}
+
 /* ---- the group ----------------------------------------------------------- */
 
 int sms_tests(void)
@@ -640,6 +889,9 @@ int sms_tests(void)
 		cmocka_unit_test(test_sms_database_refuses),
 		cmocka_unit_test(test_status_initiated),
 		cmocka_unit_test(test_upper_case_call_sid),
+		cmocka_unit_test(test_status_call_rules),
+		cmocka_unit_test(test_status_sms_rules),
+		cmocka_unit_test(test_sms_stop_one_statement),
 	};
 	return cmocka_run_group_tests_name("integration: inbound texts and input checks", tests,
 		hx_group_setup, hx_group_teardown);
