@@ -18,10 +18,6 @@ const char *dblint_exempt(const char *base)
 		{ "demo.c", "ringfence demo: seeds once, by hand" },
 		{ "doctor.c", "ringfence doctor: run by hand" },
 		{ "scheduler.c", "the scheduler's own process: its lock and settings per tick" },
-		/* The dashboard's appointment pages and sessions: prepared
-		 * by the dashboard list's own change (issue 13). */
-		{ "dash_appointments.c", "the dashboard list's change prepares its statements" },
-		{ "session.c", "the dashboard list's change prepares its statements" },
 	};
 
 	for (size_t i = 0; i < sizeof(exempt) / sizeof(exempt[0]); i++)
