@@ -20,11 +20,11 @@
  * time of the N processes.  Built by test/bench/claims against the
  * library objects of `make`. */
 #include "arena.h"
+#include "bench_ids.h"
 #include "db.h"
 #include "outbound.h"
 #include "worker.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,57 +36,6 @@
 #define MAX_WORKERS 64
 /* The configured defaults (src/config.c: RINGFENCE_LIMIT_*). */
 static const struct worker_limits limits = { 3, 6, 60 };
-
-static long long wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* The ids of path into *ids (owner: the caller); their count, or -1. */
-static long read_ids(const char *path, long long **ids)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0, cap = 1024;
-	char line[64];
-
-	if (f == NULL) {
-		fprintf(stderr, "claim_workers: cannot open %s\n", path);
-		return -1;
-	}
-	*ids = malloc(cap * sizeof(**ids));
-	while (*ids && fgets(line, sizeof(line), f)) {
-		char *end;
-		long long v;
-		errno = 0;
-		v = strtoll(line, &end, 10);
-		if (errno || end == line || v <= 0 || (*end != '\n' && *end != '\0')) {
-			fprintf(stderr, "claim_workers: %s: line %zu is not an id\n", path, n + 1);
-			free(*ids);
-			*ids = NULL;
-			break;
-		}
-		if (n == cap) {
-			long long *more = realloc(*ids, 2 * cap * sizeof(**ids));
-			if (more == NULL) {
-				free(*ids);
-				*ids = NULL;
-				break;
-			}
-			*ids = more;
-			cap *= 2;
-		}
-		(*ids)[n++] = v;
-	}
-	if (*ids == NULL || ferror(f) != 0) {
-		fprintf(stderr, "claim_workers: cannot read %s\n", path);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	return (long)n;
-}
 
 /* Process k of n: connects, says so on ready (one byte), waits for the
  * go byte, claims until end_us; writes its count on out.  Exit status 0,
@@ -112,8 +61,8 @@ static int child(int k, int n, const long long *ids, long nids, long long now_s,
 	PQclear(res);
 	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
 		goto out;
-	end_us = wall_us() + seconds * 1000000;
-	while (wall_us() < end_us) {
+	end_us = bench_wall_us() + seconds * 1000000;
+	while (bench_wall_us() < end_us) {
 		struct outbound_attempt at;
 		const char *reason = "";
 		int got;
@@ -167,7 +116,7 @@ int main(int argc, char **argv)
 			MAX_WORKERS);
 		return 2;
 	}
-	nids = read_ids(argv[4], &ids);
+	nids = bench_read_ids("claim_workers", argv[4], &ids);
 	if (nids < 0)
 		return 1;
 	if (pipe(ready) < 0 || pipe(go) < 0 || pipe(out) < 0) {
@@ -197,7 +146,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	t0 = wall_us();
+	t0 = bench_wall_us();
 	/* Closing the go pipe wakes every process at once (read gives 0 on
 	 * EOF); a byte each is what they wait for. */
 	for (int k = 0; k < n && !failed; k++)
@@ -209,7 +158,7 @@ int main(int argc, char **argv)
 		if (waitpid(pids[k], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			failed = 1;
 	}
-	t1 = wall_us();
+	t1 = bench_wall_us();
 	for (int k = 0; k < n; k++) {
 		long long one;
 		if (read(out[0], &one, sizeof(one)) != (ssize_t)sizeof(one)) {

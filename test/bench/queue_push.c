@@ -13,21 +13,14 @@
  * WALL the microseconds the call took, CPU this process's user + system
  * time in it.  Exits 1 when queue_push fails.  Built by test/bench/queue
  * against the library objects of `make`. */
+#include "bench_ids.h"
 #include "queue.h"
 #include "rds.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static long long wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static long long cpu_us(void)
 {
@@ -35,51 +28,6 @@ static long long cpu_us(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
 		ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-}
-
-/* The ids of file path into *ids (owner: the caller); their count, or -1. */
-static long read_ids(const char *path, long long **ids)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0, cap = 1024;
-	char line[64];
-
-	if (f == NULL) {
-		fprintf(stderr, "queue_push: cannot open %s\n", path);
-		return -1;
-	}
-	*ids = malloc(cap * sizeof(**ids));
-	while (*ids && fgets(line, sizeof(line), f)) {
-		char *end;
-		long long v;
-		errno = 0;
-		v = strtoll(line, &end, 10);
-		if (errno || end == line || (*end != '\n' && *end != '\0')) {
-			fprintf(stderr, "queue_push: %s: line %zu is not an id\n", path, n + 1);
-			free(*ids);
-			*ids = NULL;
-			fclose(f);
-			return -1;
-		}
-		if (n == cap) {
-			long long *more = realloc(*ids, 2 * cap * sizeof(**ids));
-			if (more == NULL) {
-				free(*ids);
-				*ids = NULL;
-				break;
-			}
-			*ids = more;
-			cap *= 2;
-		}
-		(*ids)[n++] = v;
-	}
-	if (*ids == NULL || ferror(f) != 0) {
-		fprintf(stderr, "queue_push: cannot read %s\n", path);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	return (long)n;
 }
 
 int main(int argc, char **argv)
@@ -96,7 +44,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: RINGFENCE_REDIS_URL=... queue_push IDS_FILE\n");
 		return 2;
 	}
-	n = read_ids(argv[1], &ids);
+	n = bench_read_ids("queue_push", argv[1], &ids);
 	if (n < 0)
 		return 1;
 	r = rds_open(url);
@@ -113,9 +61,9 @@ int main(int argc, char **argv)
 	}
 	freeReplyObject(reply);
 	c0 = cpu_us();
-	t0 = wall_us();
+	t0 = bench_wall_us();
 	rc = queue_push(r, ids, (size_t)n);
-	t1 = wall_us();
+	t1 = bench_wall_us();
 	c1 = cpu_us();
 	if (rc < 0)
 		fprintf(stderr, "queue_push: queue_push failed: %s\n", rds_last_error(r));
