@@ -10,8 +10,14 @@
 --                    handed to rf_slot_free: the same value, without a
 --                    sort per limit, and a cost bounded by the limit
 --                    instead of by how many contacts the business made
---                    in the last hour.  Every other statement, lock and
---                    rule of the claim is 016's, in the same order.
+--                    in the last hour.  And a claim that finds the
+--                    business already held by a concurrent claim (after
+--                    its own eligibility check) is 'dropped' with the
+--                    hold's reason, as reminder_block drops it from then
+--                    on, instead of 'held' a second time (the worker
+--                    audited one hold twice).  Every other statement,
+--                    lock and rule of the claim is 016's, in the same
+--                    order.
 --
 -- Expand only: one function replaced with the same signature and result;
 -- rf_slot_free stays (nothing else changes).
@@ -190,10 +196,18 @@ BEGIN
             IF FOUND THEN
                 INSERT INTO business_events (business_id, event, reason, actor, clock_at)
                 VALUES (r.business_id, 'hold', reason, 'failsafe', p_now);
+                reason := 'held by the failsafe: ' || reason;
+                outcome := 'held';
+                attempt_id := 0;
+            ELSE
+                -- 027: another claim held the business after this one's
+                -- eligibility check and before its lock.  Refused as
+                -- reminder_block refuses it from now on ('dropped', the
+                -- hold's own reason), so that the worker does not report
+                -- the same hold a second time.
+                reason := 'held by the failsafe: ' || COALESCE((SELECT h.reason
+                    FROM business_holds h WHERE h.business_id = r.business_id), reason);
             END IF;
-            reason := 'held by the failsafe: ' || reason;
-            outcome := 'held';
-            attempt_id := 0;
             RETURN NEXT;
             RETURN;
         END IF;
