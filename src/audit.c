@@ -39,6 +39,14 @@
 #define AUDIT_SUMMARY_WORD 48
 #define AUDIT_DIGEST_HEX 16
 
+/* One record ready to store: its text and the streams it goes to. */
+struct audit_pending {
+	const char *json;
+	const char *keys[AUDIT_MAX_STREAMS];
+	int nkeys;
+	const char *call_key;   /* the call's stream (one of keys), or NULL */
+};
+
 struct audit {
 	struct rds *r;          /* shared, not owned */
 	char *fallback_path;    /* owned; NULL: stderr only */
@@ -50,6 +58,9 @@ struct audit {
 	long long tokens_ms;
 	long long suppressed;   /* summaries not written since the last one */
 	struct arena *scratch;  /* owned: one record's keys and text, reset after it */
+	/* audit_defer's queue, in the arena of the records' audit_json. */
+	struct audit_pending pending[AUDIT_DEFER_MAX];
+	int npending;
 };
 
 /* The registered secrets, longest first so that a secret containing
@@ -390,41 +401,78 @@ const char *audit_stream_maxlen(const char *key)
 	return AUDIT_ALL_MAXLEN;
 }
 
-/* Adds json to every stream in keys (and refreshes the expiry of a call's
- * stream) in one round trip; 0 or -1.  After a partial failure the caller
- * writes the record to the fallback log as well: a duplicate is better
- * than a gap. */
-static int audit_store(struct audit *au, const char *const *keys, int nkeys,
-	const char *call_key, const char *json)
+/* Adds each record to every stream of its keys (and refreshes the
+ * expiry of a call's stream) in one round trip; 0 or -1.  After a
+ * partial failure the caller writes the records to the fallback log as
+ * well: a duplicate is better than a gap. */
+static int audit_store(struct audit *au, const struct audit_pending *p, int np)
 {
-	const char *argv[AUDIT_MAX_STREAMS + 1][8];
-	const char **argvs[AUDIT_MAX_STREAMS + 1];
-	int argcs[AUDIT_MAX_STREAMS + 1];
+	enum { MAX_CMDS = AUDIT_DEFER_MAX * (AUDIT_MAX_STREAMS + 1) };
+	const char *argv[MAX_CMDS][8];
+	const char **argvs[MAX_CMDS];
+	int argcs[MAX_CMDS];
 	int n = 0;
 
 	if (au->r == NULL)
 		return -1;
-	for (int i = 0; i < nkeys; i++, n++) {
-		argv[n][0] = "XADD";
-		argv[n][1] = keys[i];
-		argv[n][2] = "MAXLEN";
-		argv[n][3] = "~";
-		argv[n][4] = audit_stream_maxlen(keys[i]);
-		argv[n][5] = "*";
-		argv[n][6] = "json";
-		argv[n][7] = json;
-		argvs[n] = argv[n];
-		argcs[n] = 8;
-	}
-	if (call_key) {
-		argv[n][0] = "EXPIRE";
-		argv[n][1] = call_key;
-		argv[n][2] = AUDIT_CALL_TTL;
-		argvs[n] = argv[n];
-		argcs[n] = 3;
-		n++;
+	for (int k = 0; k < np; k++) {
+		for (int i = 0; i < p[k].nkeys; i++, n++) {
+			argv[n][0] = "XADD";
+			argv[n][1] = p[k].keys[i];
+			argv[n][2] = "MAXLEN";
+			argv[n][3] = "~";
+			argv[n][4] = audit_stream_maxlen(p[k].keys[i]);
+			argv[n][5] = "*";
+			argv[n][6] = "json";
+			argv[n][7] = p[k].json;
+			argvs[n] = argv[n];
+			argcs[n] = 8;
+		}
+		if (p[k].call_key) {
+			argv[n][0] = "EXPIRE";
+			argv[n][1] = p[k].call_key;
+			argv[n][2] = AUDIT_CALL_TTL;
+			argvs[n] = argv[n];
+			argcs[n] = 3;
+			n++;
+		}
 	}
 	return rds_pipeline(au->r, n, argcs, argvs, NULL);
+}
+
+/* The streams of a record of kind about call_sid and business_id (keys
+ * named in arena a) into p.  Only ids audit_key_id_ok takes name one. */
+static void audit_route(struct arena *a, const char *kind, const char *call_sid,
+	const char *business_id, struct audit_pending *p)
+{
+	p->nkeys = 0;
+	p->call_key = NULL;
+	p->keys[p->nkeys++] = AUDIT_KEY_ALL;
+	if (strcmp(kind, "error") == 0)
+		p->keys[p->nkeys++] = AUDIT_KEY_ERRORS;
+	if (call_sid && audit_key_id_ok(call_sid)) {
+		p->keys[p->nkeys] = arena_printf(a, AUDIT_KEY_CALL_PREFIX "%s", call_sid);
+		p->call_key = p->keys[p->nkeys++];
+	}
+	if (business_id && audit_key_id_ok(business_id))
+		p->keys[p->nkeys++] = arena_printf(a, AUDIT_KEY_BUSINESS_PREFIX "%s", business_id);
+}
+
+/* A record Redis did not take: one line of the fallback log, else of
+ * stderr.  1 or -1, as audit_record returns. */
+static int audit_spill(struct audit *au, struct arena *a, const char *json)
+{
+	const char *line = arena_printf(a, "%s\n", json);
+	size_t len = strlen(line);
+	ssize_t w;
+
+	if (audit_fallback(au, line, len) == 0)
+		return 1;
+	/* Nowhere else to go: the operator's log still has it. */
+	do
+		w = write(2, line, len);
+	while (w < 0 && errno == EINTR);
+	return -1;
 }
 
 /* s cut to at most max bytes without splitting a UTF-8 sequence; a new
@@ -471,12 +519,9 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 {
 	struct arena *a = au->scratch;
 	char ts[40];
-	const char *keys[AUDIT_MAX_STREAMS];
-	const char *call_key = NULL;
-	int nkeys = 0, rc;
-	const char *json, *line;
-	size_t len;
-	ssize_t w;
+	struct audit_pending p;
+	const char *json;
+	int rc;
 
 	if (rec == NULL) {
 		rec = json_object();
@@ -516,34 +561,209 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 			abort();
 	}
 
-	keys[nkeys++] = AUDIT_KEY_ALL;
-	if (strcmp(kind, "error") == 0)
-		keys[nkeys++] = AUDIT_KEY_ERRORS;
-	if (call_sid && audit_key_id_ok(call_sid)) {
-		keys[nkeys] = arena_printf(a, AUDIT_KEY_CALL_PREFIX "%s", call_sid);
-		call_key = keys[nkeys++];
-	}
-	if (business_id && audit_key_id_ok(business_id))
-		keys[nkeys++] = arena_printf(a, AUDIT_KEY_BUSINESS_PREFIX "%s", business_id);
-
-	if (audit_store(au, keys, nkeys, call_key, json) == 0) {
-		rc = 0;
-		goto out;
-	}
-	line = arena_printf(a, "%s\n", json);
-	len = strlen(line);
-	if (audit_fallback(au, line, len) == 0) {
-		rc = 1;
-	} else {
-		/* Nowhere else to go: the operator's log still has it. */
-		do
-			w = write(2, line, len);
-		while (w < 0 && errno == EINTR);
-		rc = -1;
-	}
-out:
+	p.json = json;
+	audit_route(a, kind, call_sid, business_id, &p);
+	rc = audit_store(au, &p, 1) == 0 ? 0 : audit_spill(au, a, json);
 	json_decref(rec);
 	arena_reset(a);
+	return rc;
+}
+
+/* ---- records written straight as JSON text ------------------------------------ */
+
+/* s (len bytes) as a JSON string, escaped as jansson escapes it. */
+static void json_quote(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t run = 0;
+
+	buf_putc(b, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', 0, 0, 0, 0, 0 };
+		size_t n = 2;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_append(b, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[2] = esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		buf_append(b, esc, n);
+	}
+	buf_append(b, s + run, len - run);
+	buf_putc(b, '"');
+}
+
+/* A string of the record (secrets replaced), as audit_scrub leaves it. */
+static void json_quote_scrubbed(struct audit_json *j, const char *s, size_t len)
+{
+	if (audit_has_secret(s, len)) {
+		s = audit_redact_in(j->a, s);
+		len = strlen(s);
+	}
+	json_quote(&j->b, s, len);
+}
+
+/* The separator and "key": of the next member. */
+static void json_member(struct audit_json *j, const char *key)
+{
+	if (j->b.len > 1)
+		buf_putc(&j->b, ',');
+	json_quote(&j->b, key, strlen(key));
+	buf_putc(&j->b, ':');
+}
+
+void audit_json_begin(struct audit_json *j, struct arena *a)
+{
+	buf_init_arena(&j->b, a);
+	j->a = a;
+	j->has_request_id = 0;
+	buf_putc(&j->b, '{');
+}
+
+void audit_json_str(struct audit_json *j, const char *key, const char *value)
+{
+	size_t len;
+
+	if (value == NULL)
+		return;
+	/* jansson refuses a string that is not UTF-8: the member is left out. */
+	len = strlen(value);
+	if (!valid_utf8(value, len))
+		return;
+	json_member(j, key);
+	json_quote_scrubbed(j, value, len);
+	if (strcmp(key, "request_id") == 0)
+		j->has_request_id = 1;
+}
+
+void audit_json_int(struct audit_json *j, const char *key, long long value)
+{
+	json_member(j, key);
+	buf_printf(&j->b, "%lld", value);
+}
+
+void audit_json_true(struct audit_json *j, const char *key)
+{
+	json_member(j, key);
+	buf_puts(&j->b, "true");
+}
+
+/* One parameter's value as audit_params_json gives it. */
+static void json_param_value(struct audit_json *j, const struct param *pa)
+{
+	if (audit_secret_name(pa->name) || audit_has_secret(pa->value, pa->value_len))
+		buf_puts(&j->b, "\"" AUDIT_REDACTED "\"");
+	else if (valid_utf8(pa->value, pa->value_len))
+		json_quote(&j->b, pa->value, pa->value_len);
+	else
+		buf_printf(&j->b, "\"[%zu bytes, not UTF-8]\"", pa->value_len);
+}
+
+void audit_json_params(struct audit_json *j, const char *key, const struct params *p)
+{
+	int first = 1;
+
+	json_member(j, key);
+	buf_putc(&j->b, '{');
+	for (size_t i = 0; p && i < p->n; i++) {
+		const char *name = p->v[i].name;
+		size_t k, count = 0;
+
+		if (!valid_utf8(name, strlen(name)))
+			continue; /* jansson takes no such key */
+		for (k = 0; k < i && strcmp(p->v[k].name, name) != 0; k++)
+			;
+		if (k < i)
+			continue; /* written with its first occurrence */
+		for (k = i; k < p->n; k++)
+			count += strcmp(p->v[k].name, name) == 0;
+		if (!first)
+			buf_putc(&j->b, ',');
+		first = 0;
+		json_quote_scrubbed(j, name, strlen(name));
+		buf_putc(&j->b, ':');
+		/* A repeated name keeps every value, in order. */
+		if (count > 1)
+			buf_putc(&j->b, '[');
+		for (k = i; k < p->n; k++) {
+			if (strcmp(p->v[k].name, name) != 0)
+				continue;
+			if (k > i)
+				buf_putc(&j->b, ',');
+			json_param_value(j, &p->v[k]);
+		}
+		if (count > 1)
+			buf_putc(&j->b, ']');
+	}
+	buf_putc(&j->b, '}');
+}
+
+void audit_defer(struct audit *au, const char *kind, const char *call_sid,
+	const char *business_id, struct audit_json *j)
+{
+	struct audit_pending *p;
+	char ts[40];
+	const char *json;
+
+	if (kind == NULL || *kind == '\0')
+		kind = "unknown";
+	audit_timestamp(ts);
+	audit_json_str(j, "kind", kind);
+	audit_json_str(j, "ts", ts);
+	audit_json_int(j, "pid", getpid());
+	if (log_request_id()[0] && !j->has_request_id)
+		audit_json_str(j, "request_id", log_request_id());
+	audit_json_str(j, "call_sid", call_sid);
+	audit_json_str(j, "business_id", business_id);
+	buf_putc(&j->b, '}');
+	json = buf_str(&j->b);
+	if (j->b.len > AUDIT_RECORD_MAX) {
+		json_t *rec = json_loadb(json, j->b.len, 0, NULL), *small;
+		if (rec == NULL)
+			abort(); /* the text is ours: only a bug in writing it */
+		small = audit_truncate(rec, j->b.len);
+		json = arena_json(j->a, small, JSON_COMPACT);
+		json_decref(rec);
+		json_decref(small);
+		if (json == NULL)
+			abort();
+	}
+	if (au->npending == AUDIT_DEFER_MAX)
+		audit_flush(au);
+	p = &au->pending[au->npending++];
+	p->json = json;
+	audit_route(j->a, kind, call_sid, business_id, p);
+}
+
+int audit_flush(struct audit *au)
+{
+	int rc = 0, n = au->npending;
+
+	if (n == 0)
+		return 0;
+	au->npending = 0;
+	if (audit_store(au, au->pending, n) == 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		int r = audit_spill(au, au->scratch, au->pending[i].json);
+		if (r < rc || rc == 0)
+			rc = r;
+	}
+	arena_reset(au->scratch);
 	return rc;
 }
 
