@@ -187,12 +187,13 @@ static int audit_secret_name(const char *name)
 	char norm[128];
 	size_t n = 0;
 
+	/* Lower case once, then plain substring searches. */
 	for (const char *p = name; *p && n < sizeof(norm) - 1; p++)
 		if (*p != '_' && *p != '-')
-			norm[n++] = *p;
+			norm[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 	norm[n] = '\0';
 	for (size_t i = 0; i < ARRAY_LEN(words); i++)
-		if (strcasestr(norm, words[i]))
+		if (strstr(norm, words[i]))
 			return 1;
 	return 0;
 }

@@ -7,6 +7,7 @@
  * its rate cap on summaries. */
 #include "unit.h"
 
+#include "arena.h"
 #include "audit.h"
 #include "buf.h"
 #include "form.h"
@@ -224,6 +225,39 @@ static void test_params_json(void **state)
 	assert_string_equal(json_string_value(json_array_get(events, 0)), "ringing");
 	assert_string_equal(json_string_value(json_array_get(events, 1)), "answered");
 	assert_non_null(strstr(json_string_value(json_object_get(obj, "Raw")), "not UTF-8"));
+
+	/* The hot path's writer (audit_json) says the same as jansson: the
+	 * params, and strings that need escaping, hold a secret or are not
+	 * UTF-8 (left out). */
+	{
+		struct arena *a = arena_new(0);
+		struct audit_json j;
+		const char *odd = "a \"quoted\" \\ back\tslash\n\x01\x1f </Say> \xc3\xa9 " TOKEN " end";
+		json_t *want = json_object(), *got;
+		json_error_t jerr;
+
+		audit_json_begin(&j, a);
+		audit_json_str(&j, "odd", odd);
+		audit_json_str(&j, "absent", NULL);
+		audit_json_str(&j, "bad", "\xff\xfe");
+		audit_json_params(&j, "params", &p);
+		audit_json_int(&j, "status", -42);
+		audit_json_true(&j, "replay");
+		buf_putc(&j.b, '}');
+		got = json_loadb(j.b.data, j.b.len, JSON_REJECT_DUPLICATES, &jerr);
+		if (got == NULL)
+			fail_msg("audit_json wrote no JSON (%s): %s", jerr.text, buf_str(&j.b));
+		json_object_set_new(want, "odd", json_string(audit_redact_in(a, odd)));
+		json_object_set(want, "params", obj);
+		json_object_set_new(want, "status", json_integer(-42));
+		json_object_set_new(want, "replay", json_true());
+		if (!json_equal(got, want))
+			fail_msg("audit_json wrote %s", buf_str(&j.b));
+		assert_null(strstr(buf_str(&j.b), TOKEN));
+		json_decref(got);
+		json_decref(want);
+		arena_free(a);
+	}
 	dump = json_dumps(obj, JSON_COMPACT);
 	assert_null(strstr(dump, TOKEN));
 	free(dump);
