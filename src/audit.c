@@ -402,43 +402,80 @@ const char *audit_stream_maxlen(const char *key)
 	return AUDIT_ALL_MAXLEN;
 }
 
-/* Adds each record to every stream of its keys (and refreshes the
- * expiry of a call's stream) in one round trip; 0 or -1.  After a
- * partial failure the caller writes the records to the fallback log as
- * well: a duplicate is better than a gap. */
-static int audit_store(struct audit *au, const struct audit_pending *p, int np)
+/* Appends the decimal form of v. */
+static void json_int(struct buf *b, long long v)
 {
-	enum { MAX_CMDS = AUDIT_DEFER_MAX * (AUDIT_MAX_STREAMS + 1) };
-	const char *argv[MAX_CMDS][8];
-	const char **argvs[MAX_CMDS];
-	int argcs[MAX_CMDS];
+	char tmp[24], *e = tmp + sizeof(tmp), *q = e;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--q = '-';
+	buf_append(b, q, (size_t)(e - q));
+}
+
+/* Appends a string literal. */
+#define BUF_LIT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
+
+/* Appends one bulk string of Redis's protocol: $<len>\r\n<bytes>\r\n. */
+static void resp_arg(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	buf_putc(b, '$');
+	json_int(b, (long long)n);
+	BUF_LIT(b, "\r\n");
+	buf_append(b, s, n);
+	BUF_LIT(b, "\r\n");
+}
+
+/* Adds each record to every stream of its keys (and refreshes the
+ * expiry of a call's stream) in one round trip, the commands formatted
+ * here in arena a; 0 or -1.  After a partial failure the caller writes
+ * the records to the fallback log as well: a duplicate is better than a
+ * gap. */
+static int audit_store(struct audit *au, struct arena *a, const struct audit_pending *p, int np)
+{
+	struct buf b;
+	size_t need = 0;
 	int n = 0;
 
 	if (au->r == NULL)
 		return -1;
+	buf_init_arena(&b, a);
+	/* Every record's text once per stream, and the words around it. */
+	for (int k = 0; k < np; k++)
+		need += (size_t)p[k].nkeys * (strlen(p[k].json) + 160) + 100;
+	buf_reserve(&b, need);
 	for (int k = 0; k < np; k++) {
 		for (int i = 0; i < p[k].nkeys; i++, n++) {
-			argv[n][0] = "XADD";
-			argv[n][1] = p[k].keys[i];
-			argv[n][2] = "MAXLEN";
-			argv[n][3] = "~";
-			argv[n][4] = audit_stream_maxlen(p[k].keys[i]);
-			argv[n][5] = "*";
-			argv[n][6] = "json";
-			argv[n][7] = p[k].json;
-			argvs[n] = argv[n];
-			argcs[n] = 8;
+			BUF_LIT(&b, "*8\r\n$4\r\nXADD\r\n");
+			resp_arg(&b, p[k].keys[i]);
+			BUF_LIT(&b, "$6\r\nMAXLEN\r\n$1\r\n~\r\n");
+			resp_arg(&b, audit_stream_maxlen(p[k].keys[i]));
+			BUF_LIT(&b, "$1\r\n*\r\n$4\r\njson\r\n");
+			resp_arg(&b, p[k].json);
 		}
 		if (p[k].call_key) {
-			argv[n][0] = "EXPIRE";
-			argv[n][1] = p[k].call_key;
-			argv[n][2] = AUDIT_CALL_TTL;
-			argvs[n] = argv[n];
-			argcs[n] = 3;
+			BUF_LIT(&b, "*3\r\n$6\r\nEXPIRE\r\n");
+			resp_arg(&b, p[k].call_key);
+			resp_arg(&b, AUDIT_CALL_TTL);
 			n++;
 		}
 	}
-	return rds_pipeline(au->r, n, argcs, argvs, NULL);
+	return rds_pipeline_resp(au->r, n, b.data, b.len);
+}
+
+/* prefix then id, in arena a. */
+static const char *audit_key_of(struct arena *a, const char *prefix, const char *id)
+{
+	size_t np = strlen(prefix), ni = strlen(id);
+	char *k = arena_alloc(a, np + ni + 1);
+
+	memcpy(k, prefix, np);
+	memcpy(k + np, id, ni + 1);
+	return k;
 }
 
 /* The streams of a record of kind about call_sid and business_id (keys
@@ -452,11 +489,11 @@ static void audit_route(struct arena *a, const char *kind, const char *call_sid,
 	if (strcmp(kind, "error") == 0)
 		p->keys[p->nkeys++] = AUDIT_KEY_ERRORS;
 	if (call_sid && audit_key_id_ok(call_sid)) {
-		p->keys[p->nkeys] = arena_printf(a, AUDIT_KEY_CALL_PREFIX "%s", call_sid);
+		p->keys[p->nkeys] = audit_key_of(a, AUDIT_KEY_CALL_PREFIX, call_sid);
 		p->call_key = p->keys[p->nkeys++];
 	}
 	if (business_id && audit_key_id_ok(business_id))
-		p->keys[p->nkeys++] = arena_printf(a, AUDIT_KEY_BUSINESS_PREFIX "%s", business_id);
+		p->keys[p->nkeys++] = audit_key_of(a, AUDIT_KEY_BUSINESS_PREFIX, business_id);
 }
 
 /* A record Redis did not take: one line of the fallback log, else of
@@ -564,7 +601,7 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 
 	p.json = json;
 	audit_route(a, kind, call_sid, business_id, &p);
-	rc = audit_store(au, &p, 1) == 0 ? 0 : audit_spill(au, a, json);
+	rc = audit_store(au, a, &p, 1) == 0 ? 0 : audit_spill(au, a, json);
 	json_decref(rec);
 	arena_reset(a);
 	return rc;
@@ -572,50 +609,99 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 
 /* ---- records written straight as JSON text ------------------------------------ */
 
-/* s (len bytes) as a JSON string, escaped as jansson escapes it. */
-static void json_quote(struct buf *b, const char *s, size_t len)
+/* How many bytes each byte takes inside a JSON string, as jansson
+ * escapes it: 1, 2 for \" \\ \b \f \n \r \t, 6 for another control byte. */
+static const unsigned char json_width[256] = {
+	6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6,
+	6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+	1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* s (len bytes) as a JSON string, escaped as jansson escapes it, in two
+ * passes (its size, then its bytes) without a call per byte.  Returns
+ * whether s has a byte over 0x7f (then the caller checks its UTF-8). */
+static int json_quote(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t run = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t need = 2;
+	unsigned char high = 0;
+	char *o;
 
-	buf_putc(b, '"');
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[6] = { '\\', 0, 0, 0, 0, 0 };
-		size_t n = 2;
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		buf_append(b, s + run, i - run);
-		run = i + 1;
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			esc[1] = 'u';
-			esc[2] = esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
-		}
-		buf_append(b, esc, n);
+		need += json_width[p[i]];
+		high |= p[i];
 	}
-	buf_append(b, s + run, len - run);
-	buf_putc(b, '"');
+	buf_reserve(b, need);
+	o = b->data + b->len;
+	*o++ = '"';
+	if (need == len + 2) {
+		memcpy(o, s, len);
+		o += len;
+	} else {
+		for (size_t i = 0; i < len; i++) {
+			unsigned char c = p[i];
+			if (json_width[c] == 1) {
+				*o++ = (char)c;
+				continue;
+			}
+			*o++ = '\\';
+			switch (c) {
+			case '"': *o++ = '"'; break;
+			case '\\': *o++ = '\\'; break;
+			case '\b': *o++ = 'b'; break;
+			case '\f': *o++ = 'f'; break;
+			case '\n': *o++ = 'n'; break;
+			case '\r': *o++ = 'r'; break;
+			case '\t': *o++ = 't'; break;
+			default:
+				*o++ = 'u';
+				*o++ = '0';
+				*o++ = '0';
+				*o++ = hex[c >> 4];
+				*o++ = hex[c & 15];
+			}
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+	return (high & 0x80) != 0;
 }
 
-/* A string of the record (secrets replaced), as audit_scrub leaves it. */
-static void json_quote_scrubbed(struct audit_json *j, const char *s, size_t len)
+
+/* A string of the record (secrets replaced), as audit_scrub leaves it;
+ * 0, or -1 (nothing written) when s is not UTF-8: jansson takes no such
+ * string. */
+static int json_quote_scrubbed(struct audit_json *j, const char *s, size_t len)
 {
+	size_t mark = j->b.len;
+	const char *orig = s;
+	size_t orig_len = len;
+
 	if (audit_has_secret(s, len)) {
 		s = audit_redact_in(j->a, s);
 		len = strlen(s);
 	}
-	json_quote(&j->b, s, len);
+	if (json_quote(&j->b, s, len) && !valid_utf8(orig, orig_len)) {
+		j->b.len = mark;
+		j->b.data[mark] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 /* The separator and "key": of the next member. */
@@ -630,6 +716,8 @@ static void json_member(struct audit_json *j, const char *key)
 void audit_json_begin(struct audit_json *j, struct arena *a)
 {
 	buf_init_arena(&j->b, a);
+	/* A webhook's record in one block of the arena. */
+	buf_reserve(&j->b, 4096);
 	j->a = a;
 	j->has_request_id = 0;
 	buf_putc(&j->b, '{');
@@ -637,16 +725,18 @@ void audit_json_begin(struct audit_json *j, struct arena *a)
 
 void audit_json_str(struct audit_json *j, const char *key, const char *value)
 {
-	size_t len;
+	size_t mark = j->b.len;
 
 	if (value == NULL)
 		return;
-	/* jansson refuses a string that is not UTF-8: the member is left out. */
-	len = strlen(value);
-	if (!valid_utf8(value, len))
-		return;
 	json_member(j, key);
-	json_quote_scrubbed(j, value, len);
+	if (json_quote_scrubbed(j, value, strlen(value)) < 0) {
+		/* jansson refuses a string that is not UTF-8: the member is
+		 * left out. */
+		j->b.len = mark;
+		j->b.data[mark] = '\0';
+		return;
+	}
 	if (strcmp(key, "request_id") == 0)
 		j->has_request_id = 1;
 }
@@ -654,24 +744,27 @@ void audit_json_str(struct audit_json *j, const char *key, const char *value)
 void audit_json_int(struct audit_json *j, const char *key, long long value)
 {
 	json_member(j, key);
-	buf_printf(&j->b, "%lld", value);
+	json_int(&j->b, value);
 }
 
 void audit_json_true(struct audit_json *j, const char *key)
 {
 	json_member(j, key);
-	buf_puts(&j->b, "true");
+	buf_append(&j->b, "true", 4);
 }
 
 /* One parameter's value as audit_params_json gives it. */
 static void json_param_value(struct audit_json *j, const struct param *pa)
 {
-	if (audit_secret_name(pa->name) || audit_has_secret(pa->value, pa->value_len))
+	size_t mark = j->b.len;
+
+	if (audit_secret_name(pa->name) || audit_has_secret(pa->value, pa->value_len)) {
 		buf_puts(&j->b, "\"" AUDIT_REDACTED "\"");
-	else if (valid_utf8(pa->value, pa->value_len))
-		json_quote(&j->b, pa->value, pa->value_len);
-	else
+	} else if (json_quote(&j->b, pa->value, pa->value_len) &&
+		!valid_utf8(pa->value, pa->value_len)) {
+		j->b.len = mark;
 		buf_printf(&j->b, "\"[%zu bytes, not UTF-8]\"", pa->value_len);
+	}
 }
 
 void audit_json_params(struct audit_json *j, const char *key, const struct params *p)
@@ -695,7 +788,7 @@ void audit_json_params(struct audit_json *j, const char *key, const struct param
 		if (!first)
 			buf_putc(&j->b, ',');
 		first = 0;
-		json_quote_scrubbed(j, name, strlen(name));
+		json_quote_scrubbed(j, name, strlen(name)); /* UTF-8: checked above */
 		buf_putc(&j->b, ':');
 		/* A repeated name keeps every value, in order. */
 		if (count > 1)
@@ -757,8 +850,10 @@ int audit_flush(struct audit *au)
 	if (n == 0)
 		return 0;
 	au->npending = 0;
-	if (audit_store(au, au->pending, n) == 0)
+	if (audit_store(au, au->scratch, au->pending, n) == 0) {
+		arena_reset(au->scratch);
 		return 0;
+	}
 	for (int i = 0; i < n; i++) {
 		int r = audit_spill(au, au->scratch, au->pending[i].json);
 		if (r < rc || rc == 0)

@@ -59,15 +59,20 @@ static void put(struct request *r, const char *name, const char *value)
 	r->env[r->n] = NULL;
 }
 
-/* Serves one "URI\tsig\tbody" line; 0, or -1 when the answer is not a
- * 200 with TwiML (said on stderr). */
-static int serve(const struct fcgi_service *svc, void *state, struct arena *arena, char *line,
-	long seq)
-{
-	static struct request r;
-	char *uri = line, *sig, *body, *q, len[24], rid[40];
+/* What nginx would hand the worker for one request. */
+struct fake {
+	struct request r;
 	FCGX_Stream in, out;
 	FCGX_Request fcgx;
+	const char *uri;
+};
+
+/* Sets f up for one "URI\tsig\tbody" line; 0, or -1 when the line is
+ * not one (said on stderr). */
+static int prepare(struct fake *f, char *line, long seq)
+{
+	struct request *rq = &f->r;
+	char *uri = line, *sig, *body, *q, len[24], rid[40];
 
 	sig = strchr(uri, '\t');
 	body = sig ? strchr(sig + 1, '\t') : NULL;
@@ -83,76 +88,88 @@ static int serve(const struct fcgi_service *svc, void *state, struct arena *aren
 	snprintf(rid, sizeof(rid), "%032lx", 0xbe4c0000UL + (unsigned long)seq);
 
 	/* The parameters of nginx/ringfence.conf.in's location, in its order. */
-	r.n = 0;
-	put(&r, "QUERY_STRING", q ? q + 1 : "");
-	put(&r, "REQUEST_METHOD", "POST");
-	put(&r, "CONTENT_TYPE", "application/x-www-form-urlencoded");
-	put(&r, "CONTENT_LENGTH", len);
-	put(&r, "SCRIPT_NAME", "/twilio/voice/reminder_call");
-	put(&r, "REQUEST_URI", uri);
-	put(&r, "DOCUMENT_URI", "/twilio/voice/reminder_call");
-	put(&r, "SERVER_PROTOCOL", "HTTP/1.1");
-	put(&r, "REQUEST_SCHEME", "http");
-	put(&r, "GATEWAY_INTERFACE", "CGI/1.1");
-	put(&r, "SERVER_SOFTWARE", "nginx");
-	put(&r, "REMOTE_ADDR", "127.0.0.1");
-	put(&r, "REMOTE_PORT", "50412");
-	put(&r, "SERVER_ADDR", "127.0.0.1");
-	put(&r, "SERVER_PORT", "8080");
-	put(&r, "SERVER_NAME", "localhost");
-	put(&r, "HTTP_PROXY", "");
-	put(&r, "REQUEST_ID", rid);
-	put(&r, "HTTP_HOST", "localhost");
-	put(&r, "HTTP_USER_AGENT", "TwilioProxy/1.1");
-	put(&r, "HTTP_X_TWILIO_SIGNATURE", sig);
-	put(&r, "HTTP_CONTENT_TYPE", "application/x-www-form-urlencoded");
+	rq->n = 0;
+	put(rq, "QUERY_STRING", q ? q + 1 : "");
+	put(rq, "REQUEST_METHOD", "POST");
+	put(rq, "CONTENT_TYPE", "application/x-www-form-urlencoded");
+	put(rq, "CONTENT_LENGTH", len);
+	put(rq, "SCRIPT_NAME", "/twilio/voice/reminder_call");
+	put(rq, "REQUEST_URI", uri);
+	put(rq, "DOCUMENT_URI", "/twilio/voice/reminder_call");
+	put(rq, "SERVER_PROTOCOL", "HTTP/1.1");
+	put(rq, "REQUEST_SCHEME", "http");
+	put(rq, "GATEWAY_INTERFACE", "CGI/1.1");
+	put(rq, "SERVER_SOFTWARE", "nginx");
+	put(rq, "REMOTE_ADDR", "127.0.0.1");
+	put(rq, "REMOTE_PORT", "50412");
+	put(rq, "SERVER_ADDR", "127.0.0.1");
+	put(rq, "SERVER_PORT", "8080");
+	put(rq, "SERVER_NAME", "localhost");
+	put(rq, "HTTP_PROXY", "");
+	put(rq, "REQUEST_ID", rid);
+	put(rq, "HTTP_HOST", "localhost");
+	put(rq, "HTTP_USER_AGENT", "TwilioProxy/1.1");
+	put(rq, "HTTP_X_TWILIO_SIGNATURE", sig);
+	put(rq, "HTTP_CONTENT_TYPE", "application/x-www-form-urlencoded");
 
-	memset(&in, 0, sizeof(in));
-	in.rdNext = in.stopUnget = (unsigned char *)body;
-	in.stop = (unsigned char *)body + strlen(body);
-	in.wrNext = in.stop;
-	in.isReader = 1;
-	in.fillBuffProc = in_fill;
-	memset(&out, 0, sizeof(out));
-	out.wrNext = out_buf;
-	out.stop = out_buf + sizeof(out_buf) - 1;
-	out.rdNext = out.stop;
-	out.emptyBuffProc = out_empty;
-	memset(&fcgx, 0, sizeof(fcgx));
-	fcgx.envp = r.env;
-	fcgx.in = &in;
-	fcgx.out = &out;
-	fcgx.err = &out;
-
-	fcgi_answer(svc, state, &fcgx, arena);
-	*out.wrNext = '\0';
-	fcgi_after(svc, state, arena);
-	if (strncmp((char *)out_buf, "Status: 200 ", 12) != 0 ||
-		strstr((char *)out_buf, "<Response>") == NULL) {
-		fprintf(stderr, "callgrind_webhook: request %ld (%s) was answered:\n%s\n", seq, uri,
-			(char *)out_buf);
-		return -1;
-	}
+	memset(&f->in, 0, sizeof(f->in));
+	f->in.rdNext = f->in.stopUnget = (unsigned char *)body;
+	f->in.stop = (unsigned char *)body + strlen(body);
+	f->in.wrNext = f->in.stop;
+	f->in.isReader = 1;
+	f->in.fillBuffProc = in_fill;
+	memset(&f->out, 0, sizeof(f->out));
+	f->out.wrNext = out_buf;
+	f->out.stop = out_buf + sizeof(out_buf) - 1;
+	f->out.rdNext = f->out.stop;
+	f->out.emptyBuffProc = out_empty;
+	memset(&f->fcgx, 0, sizeof(f->fcgx));
+	f->fcgx.envp = rq->env;
+	f->fcgx.in = &f->in;
+	f->fcgx.out = &f->out;
+	f->fcgx.err = &f->out;
+	f->uri = uri;
 	return 0;
 }
 
-/* Two functions around serve, so that callgrind counts only the second;
+/* What a worker does between two accepts (FCGX_Finish_r aside). */
+static void serve(const struct fcgi_service *svc, void *state, struct arena *arena,
+	struct fake *f)
+{
+	fcgi_answer(svc, state, &f->fcgx, arena);
+	*f->out.wrNext = '\0';
+	fcgi_after(svc, state, arena);
+}
+
+/* Two functions around serve, so that callgrind counts only the second
+ * (the request's preparation and the answer's check are outside both);
  * each counts its requests, so that the compiler cannot fold them into
  * one. */
 static volatile long warmed, counted;
 
-__attribute__((noinline)) static int warm(const struct fcgi_service *svc, void *state,
-	struct arena *arena, char *line, long seq)
+__attribute__((noinline)) static void warm(const struct fcgi_service *svc, void *state,
+	struct arena *arena, struct fake *f)
 {
 	warmed++;
-	return serve(svc, state, arena, line, seq);
+	serve(svc, state, arena, f);
 }
 
-__attribute__((noinline)) int measured(const struct fcgi_service *svc, void *state,
-	struct arena *arena, char *line, long seq)
+__attribute__((noinline)) void measured(const struct fcgi_service *svc, void *state,
+	struct arena *arena, struct fake *f)
 {
 	counted++;
-	return serve(svc, state, arena, line, seq);
+	serve(svc, state, arena, f);
+}
+
+/* 0 when the answer in out_buf is a 200 with TwiML, else -1 (said). */
+static int answer_ok(const struct fake *f, long seq)
+{
+	if (strncmp((char *)out_buf, "Status: 200 ", 12) == 0 &&
+		strstr((char *)out_buf, "<Response>") != NULL)
+		return 0;
+	fprintf(stderr, "callgrind_webhook: request %ld (%s) was answered:\n%s\n", seq, f->uri,
+		(char *)out_buf);
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -177,8 +194,15 @@ int main(int argc, char **argv)
 	/* As worker_run sizes it. */
 	arena = arena_new(16384);
 	while (rc == 0 && seq < warmup + n && fgets(line, sizeof(line), stdin)) {
-		rc = seq < warmup ? warm(svc, state, arena, line, seq)
-				  : measured(svc, state, arena, line, seq);
+		static struct fake f;
+		rc = prepare(&f, line, seq);
+		if (rc < 0)
+			break;
+		if (seq < warmup)
+			warm(svc, state, arena, &f);
+		else
+			measured(svc, state, arena, &f);
+		rc = answer_ok(&f, seq);
 		seq++;
 	}
 	if (rc == 0 && seq < warmup + n) {
