@@ -704,13 +704,24 @@ static int json_quote_scrubbed(struct audit_json *j, const char *s, size_t len)
 	return 0;
 }
 
-/* The separator and "key": of the next member. */
+/* The separator and "key": of the next member (key: plain ASCII, as
+ * audit.h asks of the caller's names). */
 static void json_member(struct audit_json *j, const char *key)
 {
+	size_t n = strlen(key);
+	char *o;
+
+	buf_reserve(&j->b, n + 4);
+	o = j->b.data + j->b.len;
 	if (j->b.len > 1)
-		buf_putc(&j->b, ',');
-	json_quote(&j->b, key, strlen(key));
-	buf_putc(&j->b, ':');
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, key, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	j->b.len = (size_t)(o - j->b.data);
+	j->b.data[j->b.len] = '\0';
 }
 
 void audit_json_begin(struct audit_json *j, struct arena *a)
