@@ -460,6 +460,72 @@ static void down_audit_close(struct down_audit *d)
 	free(d->url);
 }
 
+/* Deferred records with Redis down: audit_flush puts every queued one in
+ * the fallback log (a full queue flushes itself), completed as
+ * audit_record completes a record, and one over AUDIT_RECORD_MAX
+ * truncated as audit_record truncates it. */
+static void test_defer_fallback(void **state)
+{
+	struct down_audit d;
+	struct arena *a = arena_new(0);
+	struct audit_json j;
+	char *big = xmalloc(AUDIT_RECORD_MAX + 100), *data, *line, *save = NULL;
+	size_t len;
+	int lines = 0;
+	(void)state;
+
+	down_audit_open(&d, "fallback.log");
+	memset(big, 'x', AUDIT_RECORD_MAX + 99);
+	big[AUDIT_RECORD_MAX + 99] = '\0';
+	for (int i = 0; i < AUDIT_DEFER_MAX + 2; i++) {
+		char marker[16];
+		snprintf(marker, sizeof(marker), "df-%d", i);
+		audit_json_begin(&j, a);
+		audit_json_str(&j, "marker", marker);
+		audit_json_str(&j, "path", "/twilio/voice/reminder_call");
+		audit_json_str(&j, "response", i == 1 ? big : "<Response/>");
+		audit_defer(d.au, i == 2 ? "error" : "webhook", "CA0123456789abcdef0123456789abcdef",
+			"7", &j);
+	}
+	assert_int_equal(audit_flush(d.au), 1);
+	assert_int_equal(audit_flush(d.au), 0); /* nothing left queued */
+
+	data = util_read_file(d.path, 1 << 20, &len);
+	assert_non_null(data);
+	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *rec = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+		assert_non_null(rec);
+		assert_string_equal(json_string_value(json_object_get(rec, "kind")),
+			lines == 2 ? "error" : "webhook");
+		assert_string_equal(json_string_value(json_object_get(rec, "call_sid")),
+			"CA0123456789abcdef0123456789abcdef");
+		assert_string_equal(json_string_value(json_object_get(rec, "business_id")), "7");
+		assert_true(json_is_string(json_object_get(rec, "ts")));
+		assert_true(json_is_integer(json_object_get(rec, "pid")));
+		if (lines == 1) {
+			assert_true(json_is_true(json_object_get(rec, "truncated")));
+			assert_null(json_object_get(rec, "response"));
+			assert_null(json_object_get(rec, "marker"));
+			assert_string_equal(json_string_value(json_object_get(rec, "path")),
+				"/twilio/voice/reminder_call");
+			assert_true(strlen(line) <= AUDIT_RECORD_MAX);
+		} else {
+			char want[16];
+			snprintf(want, sizeof(want), "df-%d", lines);
+			assert_string_equal(json_string_value(json_object_get(rec, "marker")), want);
+			assert_string_equal(json_string_value(json_object_get(rec, "response")),
+				"<Response/>");
+		}
+		json_decref(rec);
+		lines++;
+	}
+	assert_int_equal(lines, AUDIT_DEFER_MAX + 2);
+	free(data);
+	free(big);
+	arena_free(a);
+	down_audit_close(&d);
+}
+
 /* A record over AUDIT_RECORD_MAX keeps its identifying fields (long ones
  * cut), says it was truncated and how big it was, and fits the cap, in
  * Redis and in the fallback log alike; one under the cap is kept whole. */
@@ -1140,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_summary_rate),
 		cmocka_unit_test(test_redaction_in_redis),
 		cmocka_unit_test(test_fallback_file),
+		cmocka_unit_test(test_defer_fallback),
 		cmocka_unit_test(test_request_id_field),
 		cmocka_unit_test(test_fallback_stderr),
 		cmocka_unit_test(test_read_back),
