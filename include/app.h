@@ -13,6 +13,7 @@ struct db;
 struct rds;
 struct audit;
 struct engine;
+struct webhook_record;
 
 struct app {
 	struct config cfg;
@@ -20,6 +21,11 @@ struct app {
 	struct rds *rds;
 	struct audit *audit;
 	struct engine *engine;
+	/* The pool's workers write a webhook's audit record after the
+	 * answer (dispatch_after); deferred: the one taken down, in the
+	 * request arena, until then. */
+	int defer_audit;
+	struct webhook_record *deferred;
 	const char *monitoring;   /* RINGFENCE_MONITORING_ADDRESSES: CIDR blocks that may read
 	                             /healthz, /readyz and /metrics besides loopback; NULL: none */
 };
@@ -32,6 +38,10 @@ void app_free(struct app *app);
 /* `ringfence fcgi [--workers N]`: loads the configuration and serves the
  * application until SIGTERM; returns the exit status. */
 int app_main(int argc, char **argv);
+/* The web application as a service of the pool (its worker's init,
+ * handle, after and free), for the callgrind driver. */
+struct fcgi_service;
+const struct fcgi_service *app_fcgi_service(void);
 /* `ringfence fcgi-worker`: one worker of a reloaded generation (fcgi.h
  * fcgi_worker_main), started by the pool's master. */
 int app_worker_main(int argc, char **argv);

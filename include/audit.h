@@ -47,8 +47,11 @@
 #include <jansson.h>
 #include <time.h>
 
+#include "buf.h"
+
 struct rds;
 struct params;
+struct arena;
 
 struct audit;
 
@@ -111,6 +114,41 @@ void audit_close(struct audit *au);
 int audit_record(struct audit *au, const char *kind, const char *call_sid,
 	const char *business_id, json_t *rec);
 
+/* A record written as JSON text straight into an arena, for the hot
+ * path (a webhook's record): the same members audit_record would store
+ * for the same jansson object, with registered secrets replaced in every
+ * string (keys included), a string that is not UTF-8 left out as
+ * jansson leaves it out, and no tree built.  Begin, add members, then
+ * audit_defer. */
+struct audit_json {
+	struct buf b;           /* the text so far, in arena a */
+	struct arena *a;
+	int has_request_id;     /* a "request_id" member was written */
+};
+void audit_json_begin(struct audit_json *j, struct arena *a);
+/* key: a plain ASCII name of the caller's (not escaped).  value NULL: nothing. */
+void audit_json_str(struct audit_json *j, const char *key, const char *value);
+void audit_json_int(struct audit_json *j, const char *key, long long value);
+void audit_json_true(struct audit_json *j, const char *key);
+/* The object audit_params_json builds for p, under key. */
+void audit_json_params(struct audit_json *j, const char *key, const struct params *p);
+
+/* Completes j's record as audit_record completes rec ("kind", "ts",
+ * "pid", the request id when j has none, "call_sid", "business_id";
+ * truncated when over AUDIT_RECORD_MAX) and queues it, in j's arena,
+ * for audit_flush; at most AUDIT_DEFER_MAX records wait (the queue
+ * flushes itself when full).  Nothing is stored before audit_flush,
+ * which must run before that arena is reset. */
+#define AUDIT_DEFER_MAX 4
+void audit_defer(struct audit *au, const char *kind, const char *call_sid,
+	const char *business_id, struct audit_json *j);
+/* Stores every queued record in one Redis round trip (each record's
+ * XADDs and its call stream's EXPIRE in one pipeline), or, when that
+ * fails, appends each to the fallback log (or stderr), as audit_record
+ * does.  Returns like audit_record for the worst of them; 0 when none
+ * was queued. */
+int audit_flush(struct audit *au);
+
 /* Records the summary of a rejected request in audit:rejected and counts
  * it under its source address in this hour's hash, or appends the summary
  * to the fallback log (rate-capped) when Redis is unavailable.  Returns
@@ -145,7 +183,6 @@ void audit_add_secret(const char *secret);
  * malloc'd string. */
 char *audit_redact(const char *s);
 /* The same, in arena a (the request path's form: nothing to free). */
-struct arena;
 const char *audit_redact_in(struct arena *a, const char *s);
 
 /* Reads back up to max records of a stream ("call", sid) or ("business",

@@ -25,6 +25,9 @@ void buf_init_arena(struct buf *b, struct arena *a);
 /* A plain buf's data is freed; an arena buf is only emptied. */
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, keeps memory */
+/* Room for n more bytes (and the NUL) without growing again: a writer
+ * that knows its size writes to data + len, then sets len and the NUL. */
+void buf_reserve(struct buf *b, size_t n);
 void buf_append(struct buf *b, const void *data, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);

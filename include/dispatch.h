@@ -225,6 +225,12 @@ struct route {
 extern const struct route routes_table[];
 extern const size_t routes_count;
 
+/* Writes the audit record a signed webhook left for after its answer
+ * (app->defer_audit), if any; the FastCGI pool calls it after
+ * FCGX_Finish_r, before the request arena is reset.  One Redis round
+ * trip; the fallback log when Redis is down. */
+void dispatch_after(struct app *app);
+
 /* Answers req through table[0..n): match, authenticate, validate, call
  * the handler, render, audit.  Never fails: every path writes an answer
  * into res.  A HEAD is answered as the GET of the same URI (RFC 9110;

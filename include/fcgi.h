@@ -78,6 +78,11 @@ struct fcgi_service {
 	/* Answers one request; everything allocated per request lives in
 	 * req->arena, reset after the answer is written. */
 	void (*handle)(void *state, struct http_request *req, struct http_response *res);
+	/* Or NULL: runs after the answer went to nginx (FCGX_Finish_r),
+	 * before the request arena is reset and the next request accepted,
+	 * with SIGTERM still held off: the work a request leaves for after
+	 * its answer (the audit record), finished even during a stop. */
+	void (*after)(void *state);
 	void (*free)(void *state);
 	/* The supervised extra child, or NULL.  Runs in its own process with
 	 * nothing blocked, SIGPIPE and SIGINT ignored and SIGTERM at its
@@ -93,6 +98,17 @@ struct fcgi_service {
 	const char *worker_cmd; /* "fcgi-worker" */
 	const char *bin_name;   /* "ringfence": <root>/bin/<bin_name> */
 };
+
+struct arena;
+/* One request of a worker's loop, in two halves around FCGX_Finish_r:
+ * fcgi_answer reads the request into arena, runs svc->handle and writes
+ * the response to fcgx's streams; fcgi_after runs svc->after, clears the
+ * log's request id and resets arena.  Exposed for the callgrind driver
+ * (test/bench/callgrind_webhook.c), which runs them on streams of its own. */
+struct FCGX_Request;
+void fcgi_answer(const struct fcgi_service *svc, void *state, struct FCGX_Request *fcgx,
+	struct arena *arena);
+void fcgi_after(const struct fcgi_service *svc, void *state, struct arena *arena);
 
 /* Serves svc on the listening socket fd 0 with nworkers workers until
  * SIGTERM or SIGINT.  Returns the process exit status (0 after a clean

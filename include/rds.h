@@ -42,6 +42,11 @@ int rds_connect(struct rds *r);
  * an error reply (the error is logged and kept for rds_last_error). */
 redisReply *rds_command(struct rds *r, int argc, const char **argv, const size_t *argvlen);
 
+/* The same for ncmds commands already in Redis's protocol (RESP: "*3\r\n
+ * $6\r\nEXPIRE\r\n..."), len bytes of resp, sent as they are: a caller
+ * that formats its own commands skips hiredis's formatting. */
+int rds_pipeline_resp(struct rds *r, int ncmds, const char *resp, size_t len);
+
 /* Pipelines ncmds commands and waits for every reply.  Returns 0 when all
  * succeeded, -1 otherwise (replies are discarded). */
 int rds_pipeline(struct rds *r, int ncmds, const int *argcs, const char ***argvs,

@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "cli.h"
 #include "db.h"
+#include "dispatch.h"
 #include "engine.h"
 #include "metrics.h"
 #include "fcgi.h"
@@ -104,6 +105,7 @@ static int app_service_init(void **state, char *err, size_t errlen)
 		free(app);
 		return -1;
 	}
+	app->defer_audit = 1;
 	*state = app;
 	return 0;
 }
@@ -111,6 +113,12 @@ static int app_service_init(void **state, char *err, size_t errlen)
 static void app_service_handle(void *state, struct http_request *req, struct http_response *res)
 {
 	routes_dispatch(state, req, res);
+}
+
+/* After the answer: the audit record the request left (dispatch.h). */
+static void app_service_after(void *state)
+{
+	dispatch_after(state);
 }
 
 static void app_service_free(void *state)
@@ -125,10 +133,16 @@ static const struct fcgi_service app_service = {
 	.name = "fcgi",
 	.init = app_service_init,
 	.handle = app_service_handle,
+	.after = app_service_after,
 	.free = app_service_free,
 	.worker_cmd = "fcgi-worker",
 	.bin_name = "ringfence",
 };
+
+const struct fcgi_service *app_fcgi_service(void)
+{
+	return &app_service;
+}
 
 int app_worker_main(int argc, char **argv)
 {

@@ -39,6 +39,14 @@
 #define AUDIT_SUMMARY_WORD 48
 #define AUDIT_DIGEST_HEX 16
 
+/* One record ready to store: its text and the streams it goes to. */
+struct audit_pending {
+	const char *json;
+	const char *keys[AUDIT_MAX_STREAMS];
+	int nkeys;
+	const char *call_key;   /* the call's stream (one of keys), or NULL */
+};
+
 struct audit {
 	struct rds *r;          /* shared, not owned */
 	char *fallback_path;    /* owned; NULL: stderr only */
@@ -50,6 +58,9 @@ struct audit {
 	long long tokens_ms;
 	long long suppressed;   /* summaries not written since the last one */
 	struct arena *scratch;  /* owned: one record's keys and text, reset after it */
+	/* audit_defer's queue, in the arena of the records' audit_json. */
+	struct audit_pending pending[AUDIT_DEFER_MAX];
+	int npending;
 };
 
 /* The registered secrets, longest first so that a secret containing
@@ -176,12 +187,13 @@ static int audit_secret_name(const char *name)
 	char norm[128];
 	size_t n = 0;
 
+	/* Lower case once, then plain substring searches. */
 	for (const char *p = name; *p && n < sizeof(norm) - 1; p++)
 		if (*p != '_' && *p != '-')
-			norm[n++] = *p;
+			norm[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 	norm[n] = '\0';
 	for (size_t i = 0; i < ARRAY_LEN(words); i++)
-		if (strcasestr(norm, words[i]))
+		if (strstr(norm, words[i]))
 			return 1;
 	return 0;
 }
@@ -390,41 +402,115 @@ const char *audit_stream_maxlen(const char *key)
 	return AUDIT_ALL_MAXLEN;
 }
 
-/* Adds json to every stream in keys (and refreshes the expiry of a call's
- * stream) in one round trip; 0 or -1.  After a partial failure the caller
- * writes the record to the fallback log as well: a duplicate is better
- * than a gap. */
-static int audit_store(struct audit *au, const char *const *keys, int nkeys,
-	const char *call_key, const char *json)
+/* Appends the decimal form of v. */
+static void json_int(struct buf *b, long long v)
 {
-	const char *argv[AUDIT_MAX_STREAMS + 1][8];
-	const char **argvs[AUDIT_MAX_STREAMS + 1];
-	int argcs[AUDIT_MAX_STREAMS + 1];
+	char tmp[24], *e = tmp + sizeof(tmp), *q = e;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--q = '-';
+	buf_append(b, q, (size_t)(e - q));
+}
+
+/* Appends a string literal. */
+#define BUF_LIT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
+
+/* Appends one bulk string of Redis's protocol: $<len>\r\n<bytes>\r\n. */
+static void resp_arg(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	buf_putc(b, '$');
+	json_int(b, (long long)n);
+	BUF_LIT(b, "\r\n");
+	buf_append(b, s, n);
+	BUF_LIT(b, "\r\n");
+}
+
+/* Adds each record to every stream of its keys (and refreshes the
+ * expiry of a call's stream) in one round trip, the commands formatted
+ * here in arena a; 0 or -1.  After a partial failure the caller writes
+ * the records to the fallback log as well: a duplicate is better than a
+ * gap. */
+static int audit_store(struct audit *au, struct arena *a, const struct audit_pending *p, int np)
+{
+	struct buf b;
+	size_t need = 0;
 	int n = 0;
 
 	if (au->r == NULL)
 		return -1;
-	for (int i = 0; i < nkeys; i++, n++) {
-		argv[n][0] = "XADD";
-		argv[n][1] = keys[i];
-		argv[n][2] = "MAXLEN";
-		argv[n][3] = "~";
-		argv[n][4] = audit_stream_maxlen(keys[i]);
-		argv[n][5] = "*";
-		argv[n][6] = "json";
-		argv[n][7] = json;
-		argvs[n] = argv[n];
-		argcs[n] = 8;
+	buf_init_arena(&b, a);
+	/* Every record's text once per stream, and the words around it. */
+	for (int k = 0; k < np; k++)
+		need += (size_t)p[k].nkeys * (strlen(p[k].json) + 160) + 100;
+	buf_reserve(&b, need);
+	for (int k = 0; k < np; k++) {
+		for (int i = 0; i < p[k].nkeys; i++, n++) {
+			BUF_LIT(&b, "*8\r\n$4\r\nXADD\r\n");
+			resp_arg(&b, p[k].keys[i]);
+			BUF_LIT(&b, "$6\r\nMAXLEN\r\n$1\r\n~\r\n");
+			resp_arg(&b, audit_stream_maxlen(p[k].keys[i]));
+			BUF_LIT(&b, "$1\r\n*\r\n$4\r\njson\r\n");
+			resp_arg(&b, p[k].json);
+		}
+		if (p[k].call_key) {
+			BUF_LIT(&b, "*3\r\n$6\r\nEXPIRE\r\n");
+			resp_arg(&b, p[k].call_key);
+			resp_arg(&b, AUDIT_CALL_TTL);
+			n++;
+		}
 	}
-	if (call_key) {
-		argv[n][0] = "EXPIRE";
-		argv[n][1] = call_key;
-		argv[n][2] = AUDIT_CALL_TTL;
-		argvs[n] = argv[n];
-		argcs[n] = 3;
-		n++;
+	return rds_pipeline_resp(au->r, n, b.data, b.len);
+}
+
+/* prefix then id, in arena a. */
+static const char *audit_key_of(struct arena *a, const char *prefix, const char *id)
+{
+	size_t np = strlen(prefix), ni = strlen(id);
+	char *k = arena_alloc(a, np + ni + 1);
+
+	memcpy(k, prefix, np);
+	memcpy(k + np, id, ni + 1);
+	return k;
+}
+
+/* The streams of a record of kind about call_sid and business_id (keys
+ * named in arena a) into p.  Only ids audit_key_id_ok takes name one. */
+static void audit_route(struct arena *a, const char *kind, const char *call_sid,
+	const char *business_id, struct audit_pending *p)
+{
+	p->nkeys = 0;
+	p->call_key = NULL;
+	p->keys[p->nkeys++] = AUDIT_KEY_ALL;
+	if (strcmp(kind, "error") == 0)
+		p->keys[p->nkeys++] = AUDIT_KEY_ERRORS;
+	if (call_sid && audit_key_id_ok(call_sid)) {
+		p->keys[p->nkeys] = audit_key_of(a, AUDIT_KEY_CALL_PREFIX, call_sid);
+		p->call_key = p->keys[p->nkeys++];
 	}
-	return rds_pipeline(au->r, n, argcs, argvs, NULL);
+	if (business_id && audit_key_id_ok(business_id))
+		p->keys[p->nkeys++] = audit_key_of(a, AUDIT_KEY_BUSINESS_PREFIX, business_id);
+}
+
+/* A record Redis did not take: one line of the fallback log, else of
+ * stderr.  1 or -1, as audit_record returns. */
+static int audit_spill(struct audit *au, struct arena *a, const char *json)
+{
+	const char *line = arena_printf(a, "%s\n", json);
+	size_t len = strlen(line);
+	ssize_t w;
+
+	if (audit_fallback(au, line, len) == 0)
+		return 1;
+	/* Nowhere else to go: the operator's log still has it. */
+	do
+		w = write(2, line, len);
+	while (w < 0 && errno == EINTR);
+	return -1;
 }
 
 /* s cut to at most max bytes without splitting a UTF-8 sequence; a new
@@ -471,12 +557,9 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 {
 	struct arena *a = au->scratch;
 	char ts[40];
-	const char *keys[AUDIT_MAX_STREAMS];
-	const char *call_key = NULL;
-	int nkeys = 0, rc;
-	const char *json, *line;
-	size_t len;
-	ssize_t w;
+	struct audit_pending p;
+	const char *json;
+	int rc;
 
 	if (rec == NULL) {
 		rec = json_object();
@@ -516,34 +599,278 @@ int audit_record(struct audit *au, const char *kind, const char *call_sid,
 			abort();
 	}
 
-	keys[nkeys++] = AUDIT_KEY_ALL;
-	if (strcmp(kind, "error") == 0)
-		keys[nkeys++] = AUDIT_KEY_ERRORS;
-	if (call_sid && audit_key_id_ok(call_sid)) {
-		keys[nkeys] = arena_printf(a, AUDIT_KEY_CALL_PREFIX "%s", call_sid);
-		call_key = keys[nkeys++];
-	}
-	if (business_id && audit_key_id_ok(business_id))
-		keys[nkeys++] = arena_printf(a, AUDIT_KEY_BUSINESS_PREFIX "%s", business_id);
-
-	if (audit_store(au, keys, nkeys, call_key, json) == 0) {
-		rc = 0;
-		goto out;
-	}
-	line = arena_printf(a, "%s\n", json);
-	len = strlen(line);
-	if (audit_fallback(au, line, len) == 0) {
-		rc = 1;
-	} else {
-		/* Nowhere else to go: the operator's log still has it. */
-		do
-			w = write(2, line, len);
-		while (w < 0 && errno == EINTR);
-		rc = -1;
-	}
-out:
+	p.json = json;
+	audit_route(a, kind, call_sid, business_id, &p);
+	rc = audit_store(au, a, &p, 1) == 0 ? 0 : audit_spill(au, a, json);
 	json_decref(rec);
 	arena_reset(a);
+	return rc;
+}
+
+/* ---- records written straight as JSON text ------------------------------------ */
+
+/* How many bytes each byte takes inside a JSON string, as jansson
+ * escapes it: 1, 2 for \" \\ \b \f \n \r \t, 6 for another control byte. */
+static const unsigned char json_width[256] = {
+	6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6,
+	6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+	1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* s (len bytes) as a JSON string, escaped as jansson escapes it, in two
+ * passes (its size, then its bytes) without a call per byte.  Returns
+ * whether s has a byte over 0x7f (then the caller checks its UTF-8). */
+static int json_quote(struct buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t need = 2;
+	unsigned char high = 0;
+	char *o;
+
+	for (size_t i = 0; i < len; i++) {
+		need += json_width[p[i]];
+		high |= p[i];
+	}
+	buf_reserve(b, need);
+	o = b->data + b->len;
+	*o++ = '"';
+	if (need == len + 2) {
+		memcpy(o, s, len);
+		o += len;
+	} else {
+		for (size_t i = 0; i < len; i++) {
+			unsigned char c = p[i];
+			if (json_width[c] == 1) {
+				*o++ = (char)c;
+				continue;
+			}
+			*o++ = '\\';
+			switch (c) {
+			case '"': *o++ = '"'; break;
+			case '\\': *o++ = '\\'; break;
+			case '\b': *o++ = 'b'; break;
+			case '\f': *o++ = 'f'; break;
+			case '\n': *o++ = 'n'; break;
+			case '\r': *o++ = 'r'; break;
+			case '\t': *o++ = 't'; break;
+			default:
+				*o++ = 'u';
+				*o++ = '0';
+				*o++ = '0';
+				*o++ = hex[c >> 4];
+				*o++ = hex[c & 15];
+			}
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+	return (high & 0x80) != 0;
+}
+
+
+/* A string of the record (secrets replaced), as audit_scrub leaves it;
+ * 0, or -1 (nothing written) when s is not UTF-8: jansson takes no such
+ * string. */
+static int json_quote_scrubbed(struct audit_json *j, const char *s, size_t len)
+{
+	size_t mark = j->b.len;
+	const char *orig = s;
+	size_t orig_len = len;
+
+	if (audit_has_secret(s, len)) {
+		s = audit_redact_in(j->a, s);
+		len = strlen(s);
+	}
+	if (json_quote(&j->b, s, len) && !valid_utf8(orig, orig_len)) {
+		j->b.len = mark;
+		j->b.data[mark] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* The separator and "key": of the next member (key: plain ASCII, as
+ * audit.h asks of the caller's names). */
+static void json_member(struct audit_json *j, const char *key)
+{
+	size_t n = strlen(key);
+	char *o;
+
+	buf_reserve(&j->b, n + 4);
+	o = j->b.data + j->b.len;
+	if (j->b.len > 1)
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, key, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	j->b.len = (size_t)(o - j->b.data);
+	j->b.data[j->b.len] = '\0';
+}
+
+void audit_json_begin(struct audit_json *j, struct arena *a)
+{
+	buf_init_arena(&j->b, a);
+	/* A webhook's record in one block of the arena. */
+	buf_reserve(&j->b, 4096);
+	j->a = a;
+	j->has_request_id = 0;
+	buf_putc(&j->b, '{');
+}
+
+void audit_json_str(struct audit_json *j, const char *key, const char *value)
+{
+	size_t mark = j->b.len;
+
+	if (value == NULL)
+		return;
+	json_member(j, key);
+	if (json_quote_scrubbed(j, value, strlen(value)) < 0) {
+		/* jansson refuses a string that is not UTF-8: the member is
+		 * left out. */
+		j->b.len = mark;
+		j->b.data[mark] = '\0';
+		return;
+	}
+	if (strcmp(key, "request_id") == 0)
+		j->has_request_id = 1;
+}
+
+void audit_json_int(struct audit_json *j, const char *key, long long value)
+{
+	json_member(j, key);
+	json_int(&j->b, value);
+}
+
+void audit_json_true(struct audit_json *j, const char *key)
+{
+	json_member(j, key);
+	buf_append(&j->b, "true", 4);
+}
+
+/* One parameter's value as audit_params_json gives it. */
+static void json_param_value(struct audit_json *j, const struct param *pa)
+{
+	size_t mark = j->b.len;
+
+	if (audit_secret_name(pa->name) || audit_has_secret(pa->value, pa->value_len)) {
+		buf_puts(&j->b, "\"" AUDIT_REDACTED "\"");
+	} else if (json_quote(&j->b, pa->value, pa->value_len) &&
+		!valid_utf8(pa->value, pa->value_len)) {
+		j->b.len = mark;
+		buf_printf(&j->b, "\"[%zu bytes, not UTF-8]\"", pa->value_len);
+	}
+}
+
+void audit_json_params(struct audit_json *j, const char *key, const struct params *p)
+{
+	int first = 1;
+
+	json_member(j, key);
+	buf_putc(&j->b, '{');
+	for (size_t i = 0; p && i < p->n; i++) {
+		const char *name = p->v[i].name;
+		size_t k, count = 0;
+
+		if (!valid_utf8(name, strlen(name)))
+			continue; /* jansson takes no such key */
+		for (k = 0; k < i && strcmp(p->v[k].name, name) != 0; k++)
+			;
+		if (k < i)
+			continue; /* written with its first occurrence */
+		for (k = i; k < p->n; k++)
+			count += strcmp(p->v[k].name, name) == 0;
+		if (!first)
+			buf_putc(&j->b, ',');
+		first = 0;
+		json_quote_scrubbed(j, name, strlen(name)); /* UTF-8: checked above */
+		buf_putc(&j->b, ':');
+		/* A repeated name keeps every value, in order. */
+		if (count > 1)
+			buf_putc(&j->b, '[');
+		for (k = i; k < p->n; k++) {
+			if (strcmp(p->v[k].name, name) != 0)
+				continue;
+			if (k > i)
+				buf_putc(&j->b, ',');
+			json_param_value(j, &p->v[k]);
+		}
+		if (count > 1)
+			buf_putc(&j->b, ']');
+	}
+	buf_putc(&j->b, '}');
+}
+
+void audit_defer(struct audit *au, const char *kind, const char *call_sid,
+	const char *business_id, struct audit_json *j)
+{
+	struct audit_pending *p;
+	char ts[40];
+	const char *json;
+
+	if (kind == NULL || *kind == '\0')
+		kind = "unknown";
+	audit_timestamp(ts);
+	audit_json_str(j, "kind", kind);
+	audit_json_str(j, "ts", ts);
+	audit_json_int(j, "pid", getpid());
+	if (log_request_id()[0] && !j->has_request_id)
+		audit_json_str(j, "request_id", log_request_id());
+	audit_json_str(j, "call_sid", call_sid);
+	audit_json_str(j, "business_id", business_id);
+	buf_putc(&j->b, '}');
+	json = buf_str(&j->b);
+	if (j->b.len > AUDIT_RECORD_MAX) {
+		json_t *rec = json_loadb(json, j->b.len, 0, NULL), *small;
+		if (rec == NULL)
+			abort(); /* the text is ours: only a bug in writing it */
+		small = audit_truncate(rec, j->b.len);
+		json = arena_json(j->a, small, JSON_COMPACT);
+		json_decref(rec);
+		json_decref(small);
+		if (json == NULL)
+			abort();
+	}
+	if (au->npending == AUDIT_DEFER_MAX)
+		audit_flush(au);
+	p = &au->pending[au->npending++];
+	p->json = json;
+	audit_route(j->a, kind, call_sid, business_id, p);
+}
+
+int audit_flush(struct audit *au)
+{
+	int rc = 0, n = au->npending;
+
+	if (n == 0)
+		return 0;
+	au->npending = 0;
+	if (audit_store(au, au->scratch, au->pending, n) == 0) {
+		arena_reset(au->scratch);
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		int r = audit_spill(au, au->scratch, au->pending[i].json);
+		if (r < rc || rc == 0)
+			rc = r;
+	}
+	arena_reset(au->scratch);
 	return rc;
 }
 

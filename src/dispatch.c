@@ -342,13 +342,6 @@ static void json_set_str(json_t *obj, const char *key, const char *value)
 		json_object_set_new(obj, key, json_string(value));
 }
 
-/* json_set_str for each name, value pair of kv (NULL-terminated). */
-static void json_set_strs(json_t *obj, const char *const *kv)
-{
-	for (; kv[0]; kv += 2)
-		json_set_str(obj, kv[0], kv[1]);
-}
-
 /* A refused, unverified request as a bounded summary: nothing from its
  * body but sizes and a digest, and no key named by it. */
 static void audit_summary(struct app *app, struct http_request *req, int status,
@@ -369,42 +362,115 @@ static void audit_summary(struct app *app, struct http_request *req, int status,
 	audit_rejected(app->audit, &rj);
 }
 
-/* The full record of a signed webhook (and an error record when it went
- * wrong), under its verified CallSid.  Records are never dropped:
- * audit_record falls back to a file when Redis is down. */
+/* What the record of a signed webhook needs once the answer is out:
+ * copied from the request, response and outcome, whose structs end with
+ * dispatch (the strings they point to live in the request arena, reset
+ * only after dispatch_after). */
+struct webhook_record {
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	const char *method, *path, *query, *remote_addr, *verdict;
+	struct params form;
+	int has_form;
+	int status;
+	const char *response;
+	long long latency_ms;
+	const char *call_sid, *business_id, *call_id, *attempt_id, *state_before, *state_after;
+	const char *input, *action, *error;
+	int replay;
+	struct arena *arena;
+};
+
+/* Writes w's records (the full one, and an error record when it went
+ * wrong) under its verified CallSid, in one Redis round trip.  Records
+ * are never dropped: audit_flush falls back to a file when Redis is
+ * down. */
+static void webhook_record_write(struct app *app, const struct webhook_record *w)
+{
+	struct audit_json j;
+
+	audit_json_begin(&j, w->arena);
+	audit_json_str(&j, "request_id", w->request_id);
+	audit_json_str(&j, "method", w->method);
+	audit_json_str(&j, "path", w->path);
+	audit_json_str(&j, "query", w->query);
+	audit_json_str(&j, "remote_addr", w->remote_addr);
+	audit_json_str(&j, "signature", w->verdict);
+	if (w->has_form)
+		audit_json_params(&j, "params", &w->form);
+	audit_json_int(&j, "status", w->status);
+	audit_json_str(&j, "response", w->response);
+	audit_json_int(&j, "latency_ms", w->latency_ms);
+	audit_json_str(&j, "call_id", w->call_id);
+	audit_json_str(&j, "attempt_id", w->attempt_id);
+	audit_json_str(&j, "state_before", w->state_before);
+	audit_json_str(&j, "state_after", w->state_after);
+	audit_json_str(&j, "input", w->input);
+	audit_json_str(&j, "action", w->action);
+	if (w->replay)
+		audit_json_true(&j, "replay");
+	audit_json_str(&j, "error", w->error);
+	audit_defer(app->audit, "webhook", w->call_sid, w->business_id, &j);
+
+	if (w->error) {
+		audit_json_begin(&j, w->arena);
+		audit_json_str(&j, "request_id", w->request_id);
+		audit_json_str(&j, "path", w->path);
+		audit_json_str(&j, "error", w->error);
+		audit_json_int(&j, "status", w->status);
+		audit_defer(app->audit, "error", w->call_sid, w->business_id, &j);
+	}
+	audit_flush(app->audit);
+}
+
+/* The record of a signed webhook: taken down now, written by
+ * dispatch_after once the answer is out when the app defers
+ * (app->defer_audit, the pool's workers), else at once. */
 static void audit_webhook(struct app *app, struct http_request *req,
 	const struct http_response *res, const struct dispatch_state *st, struct outcome *out)
 {
-	const char *const head[] = { "request_id", req->request_id, "method", req->method,
-		"path", req->path, "query", req->query, "remote_addr", req->remote_addr,
-		"signature", st->verdict, NULL };
-	const char *const outcome[] = { "call_id", out->call_id, "attempt_id", out->attempt_id,
-		"state_before", out->state_before, "state_after", out->state_after,
-		"input", out->input, "action", out->action, NULL };
-	json_t *rec = json_object();
+	struct webhook_record *w = arena_calloc(req->arena, sizeof(*w));
 
-	json_set_strs(rec, head);
-	if (st->form)
-		json_object_set_new(rec, "params", audit_params_json(st->form));
-	json_object_set_new(rec, "status", json_integer(res->status));
-	json_object_set_new(rec, "response",
-		json_string(audit_redact_in(req->arena, buf_str(&res->body))));
-	json_object_set_new(rec, "latency_ms", json_integer(util_now_ms() - req->start_ms));
-	json_set_strs(rec, outcome);
-	if (out->replay)
-		json_object_set_new(rec, "replay", json_true());
-	json_set_str(rec, "error", out->error);
-	audit_record(app->audit, "webhook", out->call_sid, out->business_id, rec);
-
-	if (out->error) {
-		json_t *err = json_object();
-		json_set_str(err, "request_id", req->request_id);
-		json_set_str(err, "path", req->path);
-		json_set_str(err, "error", out->error);
-		json_object_set_new(err, "status", json_integer(res->status));
-		audit_record(app->audit, "error", out->call_sid, out->business_id, err);
-		log_warn("webhook %s %s: %s", req->request_id, req->path, out->error);
+	snprintf(w->request_id, sizeof(w->request_id), "%s", req->request_id);
+	w->method = req->method;
+	w->path = req->path;
+	w->query = req->query;
+	w->remote_addr = req->remote_addr;
+	w->verdict = st->verdict;
+	if (st->form) {
+		w->form = *st->form;
+		w->has_form = 1;
 	}
+	w->status = res->status;
+	w->response = buf_str(&res->body);
+	w->latency_ms = util_now_ms() - req->start_ms;
+	w->call_sid = out->call_sid;
+	w->business_id = out->business_id;
+	w->call_id = out->call_id;
+	w->attempt_id = out->attempt_id;
+	w->state_before = out->state_before;
+	w->state_after = out->state_after;
+	w->input = out->input;
+	w->action = out->action;
+	w->replay = out->replay;
+	w->error = out->error ? arena_strdup(req->arena, out->error) : NULL;
+	w->arena = req->arena;
+	if (out->error)
+		log_warn("webhook %s %s: %s", req->request_id, req->path, out->error);
+	if (app->defer_audit) {
+		app->deferred = w;
+		return;
+	}
+	webhook_record_write(app, w);
+}
+
+/* See dispatch.h. */
+void dispatch_after(struct app *app)
+{
+	struct webhook_record *w = app->deferred;
+
+	app->deferred = NULL;
+	if (w)
+		webhook_record_write(app, w);
 }
 
 /* The record of an authenticated API request: what was asked and

@@ -30,9 +30,8 @@ extern char **environ;
 #define FCGI_MAX_REQUESTS 100000
 #define FCGI_STOP_GRACE_S 20
 
-/* Serves one request: read, dispatch, answer.  Everything it allocates is
- * in arena, reset by the caller after FCGX_Finish_r. */
-static void serve_one(const struct fcgi_service *svc, void *state, FCGX_Request *fcgx,
+/* See fcgi.h. */
+void fcgi_answer(const struct fcgi_service *svc, void *state, FCGX_Request *fcgx,
 	struct arena *arena)
 {
 	struct http_request req;
@@ -46,7 +45,15 @@ static void serve_one(const struct fcgi_service *svc, void *state, FCGX_Request 
 	}
 	if (http_response_send(fcgx, &res) < 0)
 		log_warn("%s: client went away before the response was written", svc->name);
+}
+
+/* See fcgi.h. */
+void fcgi_after(const struct fcgi_service *svc, void *state, struct arena *arena)
+{
+	if (svc->after)
+		svc->after(state);
 	log_set_request_id(NULL);
+	arena_reset(arena);
 }
 
 /* Tells the master on ready_fd (-1: nobody asks) that this worker can
@@ -101,13 +108,14 @@ static int worker_run(const struct fcgi_service *svc, int listen_fd, int ready_f
 			log_error("%s worker: accept failed (%d)", svc->name, rc);
 			break;
 		}
-		/* A SIGTERM arriving mid-request waits until the answer is out:
-		 * interrupted system calls inside libpq or libfcgi would
-		 * otherwise cut the request short. */
+		/* A SIGTERM arriving mid-request waits until the answer is out
+		 * and the work deferred after it (the audit record) is done:
+		 * interrupted system calls inside libpq, hiredis or libfcgi
+		 * would otherwise cut the request short. */
 		sigprocmask(SIG_BLOCK, &term, &old);
-		serve_one(svc, state, &fcgx, arena);
+		fcgi_answer(svc, state, &fcgx, arena);
 		FCGX_Finish_r(&fcgx);
-		arena_reset(arena);
+		fcgi_after(svc, state, arena);
 		served++;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}

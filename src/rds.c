@@ -454,27 +454,14 @@ redisReply *rds_command(struct rds *r, int argc, const char **argv, const size_t
 	return reply;
 }
 
-int rds_pipeline(struct rds *r, int ncmds, const int *argcs, const char ***argvs,
-	const size_t **argvlens)
+/* Reads the replies of ncmds pipelined commands; 0 when all succeeded. */
+static int rds_replies(struct rds *r, int ncmds)
 {
-	int i, rc = 0;
+	int rc = 0;
 
-	if (rds_connect(r) < 0)
-		return -1;
-	for (i = 0; i < ncmds; i++) {
-		if (redisAppendCommandArgv(r->ctx, argcs[i], argvs[i],
-				argvlens ? argvlens[i] : NULL) != REDIS_OK) {
-			/* Earlier commands are buffered without their replies
-			 * read; only a new connection is in a known state. */
-			rds_set_error(r, "append: ", r->ctx->errstr, strlen(r->ctx->errstr));
-			rds_drop(r);
-			rds_outage(r);
-			return -1;
-		}
-	}
 	/* Every reply is read, even after an error reply, so the
 	 * connection stays in step for the next command. */
-	for (i = 0; i < ncmds; i++) {
+	for (int i = 0; i < ncmds; i++) {
 		void *raw = NULL;
 		redisReply *reply;
 		if (redisGetReply(r->ctx, &raw) != REDIS_OK)
@@ -491,6 +478,37 @@ int rds_pipeline(struct rds *r, int ncmds, const int *argcs, const char ***argvs
 	if (rc == 0)
 		rds_recovered(r);
 	return rc;
+}
+
+/* After a failed append: earlier commands are buffered without their
+ * replies read; only a new connection is in a known state.  -1. */
+static int rds_append_failed(struct rds *r)
+{
+	rds_set_error(r, "append: ", r->ctx->errstr, strlen(r->ctx->errstr));
+	rds_drop(r);
+	rds_outage(r);
+	return -1;
+}
+
+int rds_pipeline(struct rds *r, int ncmds, const int *argcs, const char ***argvs,
+	const size_t **argvlens)
+{
+	if (rds_connect(r) < 0)
+		return -1;
+	for (int i = 0; i < ncmds; i++)
+		if (redisAppendCommandArgv(r->ctx, argcs[i], argvs[i],
+				argvlens ? argvlens[i] : NULL) != REDIS_OK)
+			return rds_append_failed(r);
+	return rds_replies(r, ncmds);
+}
+
+int rds_pipeline_resp(struct rds *r, int ncmds, const char *resp, size_t len)
+{
+	if (rds_connect(r) < 0)
+		return -1;
+	if (redisAppendFormattedCommand(r->ctx, resp, len) != REDIS_OK)
+		return rds_append_failed(r);
+	return rds_replies(r, ncmds);
 }
 
 const char *rds_last_error(const struct rds *r)

@@ -10,7 +10,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -104,6 +105,47 @@ static void append_params(struct buf *s, const struct params *params)
 	free(sorted);
 }
 
+/* HMAC-SHA1 of data under key into mac (20 bytes); 0 or -1.  The MAC is
+ * fetched once per process and keyed once per token (the pads hashed
+ * once): a webhook costs the two hashes of its data, not a lookup of the
+ * algorithm and a key schedule each time. */
+static int hmac_sha1(const char *key, const unsigned char *data, size_t len,
+	unsigned char mac[EVP_MAX_MD_SIZE], size_t *mac_len)
+{
+	static EVP_MAC *hmac;
+	static EVP_MAC_CTX *keyed;
+	static char *keyed_with;
+
+	if (hmac == NULL && (hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return -1;
+	if (keyed == NULL || strcmp(keyed_with, key) != 0) {
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0),
+			OSSL_PARAM_construct_end(),
+		};
+		EVP_MAC_CTX_free(keyed);
+		if (keyed_with) {
+			OPENSSL_cleanse(keyed_with, strlen(keyed_with));
+			free(keyed_with);
+			keyed_with = NULL;
+		}
+		keyed = EVP_MAC_CTX_new(hmac);
+		if (keyed == NULL ||
+			EVP_MAC_init(keyed, (const unsigned char *)key, strlen(key), params) != 1) {
+			EVP_MAC_CTX_free(keyed);
+			keyed = NULL;
+			return -1;
+		}
+		keyed_with = xstrdup(key);
+	} else if (EVP_MAC_init(keyed, NULL, 0, NULL) != 1) {
+		return -1; /* the same key again: only the state is reset */
+	}
+	if (EVP_MAC_update(keyed, data, len) != 1 ||
+		EVP_MAC_final(keyed, mac, mac_len, EVP_MAX_MD_SIZE) != 1)
+		return -1;
+	return 0;
+}
+
 /* See signature.h.  An empty or NULL token is refused: HMAC with an empty
  * key is computable by anyone. */
 int signature_compute(const char *auth_token, const char *url,
@@ -111,7 +153,7 @@ int signature_compute(const char *auth_token, const char *url,
 {
 	struct buf s = BUF_INIT;
 	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
+	size_t mac_len = 0;
 	int rc = -1;
 
 	out[0] = '\0';
@@ -119,8 +161,7 @@ int signature_compute(const char *auth_token, const char *url,
 		goto out;
 	buf_puts(&s, url);
 	append_params(&s, params);
-	if (HMAC(EVP_sha1(), auth_token, (int)strlen(auth_token),
-		    (const unsigned char *)buf_str(&s), s.len, mac, &mac_len) == NULL ||
+	if (hmac_sha1(auth_token, (const unsigned char *)buf_str(&s), s.len, mac, &mac_len) < 0 ||
 		mac_len != 20)
 		goto out;
 	if (EVP_EncodeBlock((unsigned char *)out, mac, (int)mac_len) != SIGNATURE_LEN)

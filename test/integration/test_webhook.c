@@ -1315,6 +1315,84 @@ static int worker_count_or_fail(void)
 	return p.nworkers;
 }
 
+/* The webhook's audit record is written after the answer went out, not
+ * before: with Redis holding every write for AFTER_PAUSE_MS (CLIENT
+ * PAUSE WRITE; reads go on), the answer still comes back at once and the
+ * record is not in Redis yet.  Every worker then gets SIGTERM while the
+ * one that answered waits on Redis: it still writes the record (the
+ * deferred write is part of the request in hand) before it exits.  The
+ * record holds what it always held. */
+#define AFTER_PAUSE_MS 700
+static void test_audit_after_answer(void **state)
+{
+	char pause_ms[16], err[256], *key;
+	const char *pause[] = { "CLIENT", "PAUSE", pause_ms, "WRITE" };
+	struct hx_call c;
+	struct hx_response rs;
+	struct hx_twiml t;
+	struct hx_pids pids;
+	json_t *arr, *rec, *params;
+	long long t0, answered_ms, pid;
+	long n;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	key = audit_key(c.call_sid);
+	if (hx_fcgi_pids(&pids) != 0 || pids.nworkers < 1)
+		fail_msg("cannot list the pool's workers");
+	snprintf(pause_ms, sizeof(pause_ms), "%d", AFTER_PAUSE_MS);
+	if (hx_redis(4, pause, NULL, err, sizeof(err)) != 0)
+		fail_msg("CLIENT PAUSE: %s", err);
+	t0 = hx_now_ms();
+	call_start(&c, NULL, &rs, &t);
+	answered_ms = hx_now_ms() - t0;
+	expect_gather(&c, &t, "announce", 0);
+	hx_twiml_free(&t);
+	n = call_records(c.call_sid);
+	for (int i = 0; i < pids.nworkers; i++)
+		kill((pid_t)pids.workers[i], SIGTERM);
+	if (answered_ms >= AFTER_PAUSE_MS)
+		fail_msg("the answer took %lld ms: it waited for Redis (paused %d ms)", answered_ms,
+			AFTER_PAUSE_MS);
+	if (n != 0)
+		fail_msg("%ld records of %s in Redis while its writes were paused", n, c.call_sid);
+
+	/* Once Redis takes writes again, the record is there, complete. */
+	if (audit_wait_call(c.call_sid, 1, "kind", "webhook") != 1)
+		fail_msg("the webhook's record did not reach Redis after the pause");
+	arr = hx_audit_read(key, 0, err, sizeof(err));
+	if (arr == NULL || json_array_size(arr) != 1)
+		fail_msg("cannot read the one record of %s: %s", key, arr ? "not one" : err);
+	rec = json_array_get(arr, 0);
+	assert_string_equal(json_string_value(json_object_get(rec, "signature")), "valid");
+	assert_string_equal(json_string_value(json_object_get(rec, "method")), "POST");
+	assert_string_equal(json_string_value(json_object_get(rec, "call_sid")), c.call_sid);
+	assert_string_equal(json_string_value(json_object_get(rec, "state_before")), "announce");
+	assert_string_equal(json_string_value(json_object_get(rec, "response")), buf_str(&rs.body));
+	assert_int_equal(json_integer_value(json_object_get(rec, "status")), 200);
+	assert_true(json_is_integer(json_object_get(rec, "latency_ms")));
+	assert_true(json_is_string(json_object_get(rec, "ts")));
+	assert_true(json_is_string(json_object_get(rec, "request_id")));
+	assert_true(json_is_string(json_object_get(rec, "business_id")));
+	params = json_object_get(rec, "params");
+	assert_string_equal(json_string_value(json_object_get(params, "CallSid")), c.call_sid);
+	assert_string_equal(json_string_value(json_object_get(params, "CallStatus")),
+		"in-progress");
+	assert_null(json_object_get(rec, "error"));
+	pid = json_integer_value(json_object_get(rec, "pid"));
+	/* The worker that wrote it got SIGTERM during the write, and ended
+	 * after it (the master reaps it within its next loop). */
+	for (t0 = hx_now_ms(); kill((pid_t)pid, 0) == 0 && hx_now_ms() - t0 < 10000;)
+		hx_sleep_ms(50);
+	if (kill((pid_t)pid, 0) == 0)
+		fail_msg("worker %lld, which wrote the record, did not stop after SIGTERM", pid);
+	json_decref(arr);
+	hx_response_free(&rs);
+	free(key);
+	if (wait_pool_healthy() != 0)
+		fail_msg("the pool did not come back after its workers were stopped");
+}
+
 static void test_postgres_down(void **state)
 {
 	struct hx_call c;
@@ -1408,13 +1486,19 @@ static void test_redis_down(void **state)
 	assert_string_equal(s.state, "confirmed");
 	assert_string_equal(s.appointment_status, "confirmed");
 
-	/* Its three webhook records went to the fallback log. */
-	{
+	/* Its three webhook records went to the fallback log (the last one
+	 * just after its answer). */
+	for (deadline = hx_now_ms() + 5000;;) {
 		json_t *recs = hx_fallback_read(c.call_sid);
 		if (recs == NULL)
 			fail_msg("cannot read the fallback log %s", hx_env.audit_fallback);
 		in_file = (long)hx_audit_count(recs, "kind", "webhook", "signature", "valid", NULL);
 		json_decref(recs);
+		if (in_file >= 3 || hx_now_ms() >= deadline)
+			break;
+		hx_sleep_ms(100);
+	}
+	{
 		if (in_file != 3)
 			fail_msg("%s has %ld webhook records of %s, want 3", hx_env.audit_fallback,
 				in_file, c.call_sid);
@@ -1448,11 +1532,23 @@ static void test_redis_down(void **state)
 	}
 	if (in_redis == 0)
 		fail_msg("no audit record reached Redis within 15 s of redis-start (%d requests)", sent);
-	{
-		json_t *recs = hx_fallback_read(d.call_sid);
+	/* A record is written just after its answer: the last one may still
+	 * be on its way. */
+	for (deadline = hx_now_ms() + 5000;;) {
+		json_t *recs = hx_fallback_read(d.call_sid), *arr;
 		assert_non_null(recs);
 		in_file = (long)hx_audit_count(recs, "kind", "webhook", NULL);
 		json_decref(recs);
+		arr = hx_audit_read(key, 0, err, sizeof(err));
+		if (arr) {
+			in_redis = (long)hx_audit_count(arr, "kind", "webhook", NULL);
+			json_decref(arr);
+		}
+		if (in_file + in_redis >= sent || hx_now_ms() >= deadline)
+			break;
+		hx_sleep_ms(100);
+	}
+	{
 		/* A record half-stored in Redis is also written to the file
 		 * (a duplicate is better than a gap), hence "at least". */
 		if (in_file + in_redis < sent)
@@ -1862,6 +1958,7 @@ int webhook_tests(void)
 		cmocka_unit_test(test_malformed_input),
 		cmocka_unit_test(test_health_and_routes),
 		cmocka_unit_test(test_signed_always_twiml),
+		cmocka_unit_test(test_audit_after_answer),
 		cmocka_unit_test_teardown(test_postgres_down, restore_services),
 		cmocka_unit_test_teardown(test_redis_down, restore_services),
 		cmocka_unit_test(test_worker_killed_under_load),

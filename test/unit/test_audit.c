@@ -7,6 +7,7 @@
  * its rate cap on summaries. */
 #include "unit.h"
 
+#include "arena.h"
 #include "audit.h"
 #include "buf.h"
 #include "form.h"
@@ -224,6 +225,39 @@ static void test_params_json(void **state)
 	assert_string_equal(json_string_value(json_array_get(events, 0)), "ringing");
 	assert_string_equal(json_string_value(json_array_get(events, 1)), "answered");
 	assert_non_null(strstr(json_string_value(json_object_get(obj, "Raw")), "not UTF-8"));
+
+	/* The hot path's writer (audit_json) says the same as jansson: the
+	 * params, and strings that need escaping, hold a secret or are not
+	 * UTF-8 (left out). */
+	{
+		struct arena *a = arena_new(0);
+		struct audit_json j;
+		const char *odd = "a \"quoted\" \\ back\tslash\n\x01\x1f </Say> \xc3\xa9 " TOKEN " end";
+		json_t *want = json_object(), *got;
+		json_error_t jerr;
+
+		audit_json_begin(&j, a);
+		audit_json_str(&j, "odd", odd);
+		audit_json_str(&j, "absent", NULL);
+		audit_json_str(&j, "bad", "\xff\xfe");
+		audit_json_params(&j, "params", &p);
+		audit_json_int(&j, "status", -42);
+		audit_json_true(&j, "replay");
+		buf_putc(&j.b, '}');
+		got = json_loadb(j.b.data, j.b.len, JSON_REJECT_DUPLICATES, &jerr);
+		if (got == NULL)
+			fail_msg("audit_json wrote no JSON (%s): %s", jerr.text, buf_str(&j.b));
+		json_object_set_new(want, "odd", json_string(audit_redact_in(a, odd)));
+		json_object_set(want, "params", obj);
+		json_object_set_new(want, "status", json_integer(-42));
+		json_object_set_new(want, "replay", json_true());
+		if (!json_equal(got, want))
+			fail_msg("audit_json wrote %s", buf_str(&j.b));
+		assert_null(strstr(buf_str(&j.b), TOKEN));
+		json_decref(got);
+		json_decref(want);
+		arena_free(a);
+	}
 	dump = json_dumps(obj, JSON_COMPACT);
 	assert_null(strstr(dump, TOKEN));
 	free(dump);
@@ -424,6 +458,72 @@ static void down_audit_close(struct down_audit *d)
 	free(d->dir);
 	free(d->path);
 	free(d->url);
+}
+
+/* Deferred records with Redis down: audit_flush puts every queued one in
+ * the fallback log (a full queue flushes itself), completed as
+ * audit_record completes a record, and one over AUDIT_RECORD_MAX
+ * truncated as audit_record truncates it. */
+static void test_defer_fallback(void **state)
+{
+	struct down_audit d;
+	struct arena *a = arena_new(0);
+	struct audit_json j;
+	char *big = xmalloc(AUDIT_RECORD_MAX + 100), *data, *line, *save = NULL;
+	size_t len;
+	int lines = 0;
+	(void)state;
+
+	down_audit_open(&d, "fallback.log");
+	memset(big, 'x', AUDIT_RECORD_MAX + 99);
+	big[AUDIT_RECORD_MAX + 99] = '\0';
+	for (int i = 0; i < AUDIT_DEFER_MAX + 2; i++) {
+		char marker[16];
+		snprintf(marker, sizeof(marker), "df-%d", i);
+		audit_json_begin(&j, a);
+		audit_json_str(&j, "marker", marker);
+		audit_json_str(&j, "path", "/twilio/voice/reminder_call");
+		audit_json_str(&j, "response", i == 1 ? big : "<Response/>");
+		audit_defer(d.au, i == 2 ? "error" : "webhook", "CA0123456789abcdef0123456789abcdef",
+			"7", &j);
+	}
+	assert_int_equal(audit_flush(d.au), 1);
+	assert_int_equal(audit_flush(d.au), 0); /* nothing left queued */
+
+	data = util_read_file(d.path, 1 << 20, &len);
+	assert_non_null(data);
+	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *rec = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+		assert_non_null(rec);
+		assert_string_equal(json_string_value(json_object_get(rec, "kind")),
+			lines == 2 ? "error" : "webhook");
+		assert_string_equal(json_string_value(json_object_get(rec, "call_sid")),
+			"CA0123456789abcdef0123456789abcdef");
+		assert_string_equal(json_string_value(json_object_get(rec, "business_id")), "7");
+		assert_true(json_is_string(json_object_get(rec, "ts")));
+		assert_true(json_is_integer(json_object_get(rec, "pid")));
+		if (lines == 1) {
+			assert_true(json_is_true(json_object_get(rec, "truncated")));
+			assert_null(json_object_get(rec, "response"));
+			assert_null(json_object_get(rec, "marker"));
+			assert_string_equal(json_string_value(json_object_get(rec, "path")),
+				"/twilio/voice/reminder_call");
+			assert_true(strlen(line) <= AUDIT_RECORD_MAX);
+		} else {
+			char want[16];
+			snprintf(want, sizeof(want), "df-%d", lines);
+			assert_string_equal(json_string_value(json_object_get(rec, "marker")), want);
+			assert_string_equal(json_string_value(json_object_get(rec, "response")),
+				"<Response/>");
+		}
+		json_decref(rec);
+		lines++;
+	}
+	assert_int_equal(lines, AUDIT_DEFER_MAX + 2);
+	free(data);
+	free(big);
+	arena_free(a);
+	down_audit_close(&d);
 }
 
 /* A record over AUDIT_RECORD_MAX keeps its identifying fields (long ones
@@ -1106,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_summary_rate),
 		cmocka_unit_test(test_redaction_in_redis),
 		cmocka_unit_test(test_fallback_file),
+		cmocka_unit_test(test_defer_fallback),
 		cmocka_unit_test(test_request_id_field),
 		cmocka_unit_test(test_fallback_stderr),
 		cmocka_unit_test(test_read_back),
