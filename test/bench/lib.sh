@@ -19,16 +19,25 @@ note() {
 	echo "bench: $*" >&2
 }
 
-# Sets PORT to a TCP port nobody listens on and this script has not
-# handed out yet, in a range the other tools here do not use.
+# Sets PORT to a TCP port no socket uses (listening or connected: an
+# outgoing connection may hold a port of this range) and this script has
+# not handed out yet, in a range the other tools here do not use; with $1
+# (default 1), the $1 ports from PORT on are all free (deploy/stack puts
+# the simulator and the SMTP sink on nginx's port + 1 and + 2).
 PORTS_TAKEN=" "
 free_port() {
-	local p i
+	local p i k span=${1:-1} ok
 	for i in $(seq 1 200); do
 		p=$((30000 + RANDOM % 9000))
-		[[ $PORTS_TAKEN == *" $p "* ]] && continue
-		if [[ -z $(ss -Hltn "sport = :$p") ]]; then
-			PORTS_TAKEN+="$p "
+		ok=1
+		for ((k = p; k < p + span; k++)); do
+			if [[ $PORTS_TAKEN == *" $k "* || -n $(ss -Htan "sport = :$k") ]]; then
+				ok=
+				break
+			fi
+		done
+		if [[ -n $ok ]]; then
+			for ((k = p; k < p + span; k++)); do PORTS_TAKEN+="$k "; done
 			PORT=$p
 			return 0
 		fi
@@ -104,7 +113,7 @@ bench_stack_start() {
 	# PostgreSQL runs as its own user and must reach its data folder.
 	chmod 755 "$STACK"
 	export RINGFENCE_STACK_DIR=$STACK
-	free_port
+	free_port 3
 	export RINGFENCE_NGINX_PORT=$PORT
 	free_port
 	export RINGFENCE_PG_PORT=$PORT
