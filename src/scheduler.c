@@ -80,7 +80,7 @@ out:
 const char scheduler_due_sql[] =
 	"SELECT r.id, k.code, k.reason = 'unverified business: only its own number'"
 	"   AND r.status_reason IS DISTINCT FROM"
-	"       'blocked: not allowed — unverified business: only its own number'"
+	"       'blocked: not allowed — unverified business: only its own number' AS refusal"
 	" FROM reminders r CROSS JOIN LATERAL reminder_block(r.id, $1::timestamptz) k"
 	" WHERE r.status = 'pending' AND r.due_at <= $1::timestamptz AND r.stale_at > $1::timestamptz";
 
