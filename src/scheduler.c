@@ -77,12 +77,18 @@ out:
  * whether reminder_refuse_unverified has a refusal to record on it (the
  * reason is its own, not yet recorded), so that a tick pays for the
  * refusals only when there is one. */
-const char scheduler_due_sql[] =
-	"SELECT r.id, k.code, k.reason = 'unverified business: only its own number'"
-	"   AND r.status_reason IS DISTINCT FROM"
-	"       'blocked: not allowed — unverified business: only its own number' AS refusal"
-	" FROM reminders r CROSS JOIN LATERAL reminder_block(r.id, $1::timestamptz) k"
-	" WHERE r.status = 'pending' AND r.due_at <= $1::timestamptz AND r.stale_at > $1::timestamptz";
+#define SCHEDULER_DUE_SELECT \
+	"SELECT r.id, k.code, k.reason = 'unverified business: only its own number'" \
+	"   AND r.status_reason IS DISTINCT FROM" \
+	"       'blocked: not allowed — unverified business: only its own number' AS refusal" \
+	" FROM reminders r CROSS JOIN LATERAL reminder_block(r.id, $1::timestamptz) k" \
+	" WHERE r.status = 'pending' AND r.due_at <= $1::timestamptz AND r.stale_at > $1::timestamptz"
+const char scheduler_due_sql[] = SCHEDULER_DUE_SELECT;
+
+/* scheduler_due_sql, read SCHEDULER_DUE_BATCH rows a FETCH. */
+#define SCHEDULER_DUE_BATCH "5000"
+static const char scheduler_due_cursor_sql[] =
+	"DECLARE scheduler_due NO SCROLL CURSOR FOR " SCHEDULER_DUE_SELECT;
 
 /* The due reminders refused because their business is unverified: the
  * refusal recorded on those (they stay pending; see sql/016_trial.sql),
@@ -132,40 +138,58 @@ static int scheduler_queue_due(struct db *db, struct rds *r, const char *now, st
 	/* Without JIT: the planner prices the per-row eligibility lookups
 	 * high, so as soon as a few thousand reminders are due it compiles
 	 * the query, which took longer than running it (1.1 s against 0.3 s
-	 * for 20,000 due rows). */
+	 * for 20,000 due rows).  Read through a cursor, SCHEDULER_DUE_BATCH
+	 * rows a FETCH: one snapshot as one statement would see, but each
+	 * FETCH under the connection's statement timeout (100,000 due
+	 * reminders took longer than it as one statement). */
 	if (db_begin(db) < 0 || (res = db_exec(db, "SET LOCAL jit = off", 0, NULL)) == NULL) {
 		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
 		db_rollback(db);
 		goto out;
 	}
 	PQclear(res);
-	res = db_exec_prepared(db, "scheduler_due", scheduler_due_sql, 1, p);
+	res = db_exec(db, scheduler_due_cursor_sql, 1, p);
 	if (res == NULL) {
 		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
 		db_rollback(db);
 		goto out;
 	}
+	PQclear(res);
+	for (;;) {
+		int rows;
+
+		res = db_exec(db, "FETCH " SCHEDULER_DUE_BATCH " FROM scheduler_due", 0, NULL);
+		if (res == NULL) {
+			snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
+			db_rollback(db);
+			goto out;
+		}
+		rows = PQntuples(res);
+		if (rows > 0) {
+			ids = xrealloc(ids, (n + (size_t)rows) * sizeof(*ids));
+			refused = xrealloc(refused, (nrefused + (size_t)rows) * sizeof(*refused));
+		}
+		for (int i = 0; i < rows; i++) {
+			const char *code = PQgetvalue(res, i, 1);
+			if (PQgetisnull(res, i, 1))
+				ids[n++] = atoll(PQgetvalue(res, i, 0));
+			else if (strcmp(code, "deferred") == 0)
+				t->deferred++;
+			else if (strcmp(code, "window") == 0)
+				t->waiting++;
+			else
+				t->ineligible++;
+			if (PQgetvalue(res, i, 2)[0] == 't')
+				refused[nrefused++] = atoll(PQgetvalue(res, i, 0));
+		}
+		PQclear(res);
+		if (rows < atoi(SCHEDULER_DUE_BATCH))
+			break;
+	}
 	if (db_commit(db) < 0) {
 		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
-		PQclear(res);
 		goto out;
 	}
-	ids = xmalloc(((size_t)PQntuples(res) + 1) * sizeof(*ids));
-	refused = xmalloc(((size_t)PQntuples(res) + 1) * sizeof(*refused));
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *code = PQgetvalue(res, i, 1);
-		if (PQgetisnull(res, i, 1))
-			ids[n++] = atoll(PQgetvalue(res, i, 0));
-		else if (strcmp(code, "deferred") == 0)
-			t->deferred++;
-		else if (strcmp(code, "window") == 0)
-			t->waiting++;
-		else
-			t->ineligible++;
-		if (PQgetvalue(res, i, 2)[0] == 't')
-			refused[nrefused++] = atoll(PQgetvalue(res, i, 0));
-	}
-	PQclear(res);
 	if (scheduler_refuse(db, now, refused, nrefused, t) < 0)
 		goto out;
 	if (queue_push(r, ids, n) < 0) {
