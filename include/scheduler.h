@@ -35,6 +35,13 @@ struct scheduler_tick {
 	char error[256];       /* why the tick failed ("" when it did not) */
 };
 
+/* The statements of a tick, in the order it runs them ($1 now, $2 the
+ * stale batch size), so that test/bench/scheduler explains the very SQL
+ * the tick runs. */
+extern const char scheduler_stale_sql[];
+extern const char scheduler_refuse_sql[];
+extern const char scheduler_due_sql[];
+
 /* Runs one tick at now_s.  Returns 1 when the tick ran, 0 when another
  * scheduler holds the lock (nothing done), -1 when PostgreSQL or Redis
  * failed (reason in t->error; nothing sent anywhere, the next tick tries

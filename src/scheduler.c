@@ -24,6 +24,30 @@
  * single statement runs into the connection's statement timeout. */
 #define SCHEDULER_STALE_BATCH "5000"
 
+/* One batch ($2 rows) of the pending reminders whose stale_at has passed
+ * at $1, marked skipped_stale. */
+const char scheduler_stale_sql[] =
+	"UPDATE reminders SET status = 'skipped_stale',"
+	" status_reason = 'stale: not sent before '"
+	"   || to_char(stale_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+	"   || ', its latest useful time (scheduler at ' || $1 || ')',"
+	" updated_at = $1::timestamptz"
+	/* A range scan of the pending-by-stale_at index (sql/028), in its
+	 * order: ordered by due_at, the planner walked every due reminder
+	 * through the pending-by-due_at index and read its row to look at
+	 * stale_at.  (due_at <= stale_at is a table constraint, so the
+	 * due_at condition adds nothing but says what is meant.) */
+	" WHERE id IN (SELECT id FROM reminders WHERE status = 'pending' AND due_at <= $1::timestamptz"
+	"              AND stale_at <= $1::timestamptz"
+	"              ORDER BY stale_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"
+	" AND status = 'pending'";
+
+/* The refusals of unverified businesses among the due reminders $2 (an
+ * array of ids) recorded at $1 (sql/016_trial.sql); the function checks
+ * each again. */
+const char scheduler_refuse_sql[] =
+	"SELECT count(*) FROM reminder_refuse_unverified($1::timestamptz, $2::bigint[])";
+
 /* Marks one batch of pending reminders whose stale_at has passed.  Returns
  * how many, or -1 (reason in t->error). */
 static long long scheduler_mark_stale(struct db *db, const char *now, struct scheduler_tick *t)
@@ -32,18 +56,7 @@ static long long scheduler_mark_stale(struct db *db, const char *now, struct sch
 	PGresult *res;
 	long long n = -1;
 
-	res = db_exec_prepared(db, "scheduler_stale",
-		"UPDATE reminders SET status = 'skipped_stale',"
-		" status_reason = 'stale: not sent before '"
-		"   || to_char(stale_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-		"   || ', its latest useful time (scheduler at ' || $1 || ')',"
-		" updated_at = $1::timestamptz"
-		/* due_at <= stale_at (a table constraint) bounds the scan of
-		 * the pending-by-due_at index at now. */
-		" WHERE id IN (SELECT id FROM reminders WHERE status = 'pending' AND due_at <= $1::timestamptz"
-		"              AND stale_at <= $1::timestamptz"
-		"              ORDER BY due_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"
-		" AND status = 'pending'", 2, p);
+	res = db_exec_prepared(db, "scheduler_stale", scheduler_stale_sql, 2, p);
 	if (res == NULL) {
 		snprintf(t->error, sizeof(t->error), "marking stale reminders: %s", db_last_error(db));
 		goto out;
@@ -60,55 +73,125 @@ out:
  * applies, so that the ready set holds only ids a worker would accept
  * now (the contact limits aside, which only the claim counts).  Its code
  * is NULL (may go now), 'deferred' (not_before later), 'window' (outside
- * the recipient's calling window) or 'ineligible'. */
-static const char scheduler_due_sql[] =
-	"SELECT r.id, k.code"
-	" FROM reminders r CROSS JOIN LATERAL reminder_block(r.id, $1::timestamptz) k"
-	" WHERE r.status = 'pending' AND r.due_at <= $1::timestamptz AND r.stale_at > $1::timestamptz";
+ * the recipient's calling window) or 'ineligible'.  The third column says
+ * whether reminder_refuse_unverified has a refusal to record on it (the
+ * reason is its own, not yet recorded), so that a tick pays for the
+ * refusals only when there is one. */
+#define SCHEDULER_DUE_SELECT \
+	"SELECT r.id, k.code, k.reason = 'unverified business: only its own number'" \
+	"   AND r.status_reason IS DISTINCT FROM" \
+	"       'blocked: not allowed — unverified business: only its own number' AS refusal" \
+	" FROM reminders r CROSS JOIN LATERAL reminder_block(r.id, $1::timestamptz) k" \
+	" WHERE r.status = 'pending' AND r.due_at <= $1::timestamptz AND r.stale_at > $1::timestamptz"
+const char scheduler_due_sql[] = SCHEDULER_DUE_SELECT;
 
-/* Queues what is due and sendable now; fills the counts.  0 or -1. */
+/* scheduler_due_sql, read SCHEDULER_DUE_BATCH rows a FETCH. */
+#define SCHEDULER_DUE_BATCH "5000"
+static const char scheduler_due_cursor_sql[] =
+	"DECLARE scheduler_due NO SCROLL CURSOR FOR " SCHEDULER_DUE_SELECT;
+
+/* The due reminders refused because their business is unverified: the
+ * refusal recorded on those (they stay pending; see sql/016_trial.sql),
+ * t->blocked set.  ids: the due reminders with that verdict.  0 or -1. */
+static int scheduler_refuse(struct db *db, const char *now, const long long *ids, size_t n,
+	struct scheduler_tick *t)
+{
+	const char *p[2] = { now, NULL };
+	char *list, *at;
+	PGresult *res;
+
+	if (n == 0)
+		return 0;
+	/* "{id,id,...}": at most 20 digits and a comma each. */
+	list = xmalloc(n * 21 + 3);
+	at = list;
+	*at++ = '{';
+	for (size_t i = 0; i < n; i++)
+		at += sprintf(at, "%s%lld", i ? "," : "", ids[i]);
+	*at++ = '}';
+	*at = '\0';
+	p[1] = list;
+	res = db_exec_prepared(db, "scheduler_refuse_unverified", scheduler_refuse_sql, 2, p);
+	free(list);
+	if (res == NULL) {
+		snprintf(t->error, sizeof(t->error), "recording refused reminders: %s", db_last_error(db));
+		return -1;
+	}
+	t->blocked = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (t->blocked > 0)
+		log_info("scheduler: %lld due reminder(s) of unverified businesses to numbers not"
+			 " their own recorded as blocked (not allowed)", t->blocked);
+	return 0;
+}
+
+/* Queues what is due and sendable now, records the refusals of unverified
+ * businesses among the rest; fills the counts.  0 or -1 (nothing queued). */
 static int scheduler_queue_due(struct db *db, struct rds *r, const char *now, struct scheduler_tick *t)
 {
 	const char *p[1] = { now };
 	PGresult *res;
-	long long *ids = NULL;
-	size_t n = 0;
+	long long *ids = NULL, *refused = NULL;
+	size_t n = 0, nrefused = 0;
 	int rc = -1;
 
 	/* Without JIT: the planner prices the per-row eligibility lookups
 	 * high, so as soon as a few thousand reminders are due it compiles
 	 * the query, which took longer than running it (1.1 s against 0.3 s
-	 * for 20,000 due rows). */
+	 * for 20,000 due rows).  Read through a cursor, SCHEDULER_DUE_BATCH
+	 * rows a FETCH: one snapshot as one statement would see, but each
+	 * FETCH under the connection's statement timeout (100,000 due
+	 * reminders took longer than it as one statement). */
 	if (db_begin(db) < 0 || (res = db_exec(db, "SET LOCAL jit = off", 0, NULL)) == NULL) {
 		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
 		db_rollback(db);
 		goto out;
 	}
 	PQclear(res);
-	res = db_exec_prepared(db, "scheduler_due", scheduler_due_sql, 1, p);
+	res = db_exec(db, scheduler_due_cursor_sql, 1, p);
 	if (res == NULL) {
 		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
 		db_rollback(db);
 		goto out;
 	}
+	PQclear(res);
+	for (;;) {
+		int rows;
+
+		res = db_exec(db, "FETCH " SCHEDULER_DUE_BATCH " FROM scheduler_due", 0, NULL);
+		if (res == NULL) {
+			snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
+			db_rollback(db);
+			goto out;
+		}
+		rows = PQntuples(res);
+		if (rows > 0) {
+			ids = xrealloc(ids, (n + (size_t)rows) * sizeof(*ids));
+			refused = xrealloc(refused, (nrefused + (size_t)rows) * sizeof(*refused));
+		}
+		for (int i = 0; i < rows; i++) {
+			const char *code = PQgetvalue(res, i, 1);
+			if (PQgetisnull(res, i, 1))
+				ids[n++] = atoll(PQgetvalue(res, i, 0));
+			else if (strcmp(code, "deferred") == 0)
+				t->deferred++;
+			else if (strcmp(code, "window") == 0)
+				t->waiting++;
+			else
+				t->ineligible++;
+			if (PQgetvalue(res, i, 2)[0] == 't')
+				refused[nrefused++] = atoll(PQgetvalue(res, i, 0));
+		}
+		PQclear(res);
+		if (rows < atoi(SCHEDULER_DUE_BATCH))
+			break;
+	}
 	if (db_commit(db) < 0) {
 		snprintf(t->error, sizeof(t->error), "finding due reminders: %s", db_last_error(db));
-		PQclear(res);
 		goto out;
 	}
-	ids = xmalloc(((size_t)PQntuples(res) + 1) * sizeof(*ids));
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *code = PQgetvalue(res, i, 1);
-		if (PQgetisnull(res, i, 1))
-			ids[n++] = atoll(PQgetvalue(res, i, 0));
-		else if (strcmp(code, "deferred") == 0)
-			t->deferred++;
-		else if (strcmp(code, "window") == 0)
-			t->waiting++;
-		else
-			t->ineligible++;
-	}
-	PQclear(res);
+	if (scheduler_refuse(db, now, refused, nrefused, t) < 0)
+		goto out;
 	if (queue_push(r, ids, n) < 0) {
 		snprintf(t->error, sizeof(t->error), "adding %zu ids to the ready set: %s", n,
 			rds_last_error(r));
@@ -118,6 +201,7 @@ static int scheduler_queue_due(struct db *db, struct rds *r, const char *now, st
 	rc = 0;
 out:
 	free(ids);
+	free(refused);
 	return rc;
 }
 
@@ -149,23 +233,6 @@ int scheduler_run_tick(struct db *db, struct rds *r, long long now_s, struct sch
 		t->stale += n;
 		if (n < atoll(SCHEDULER_STALE_BATCH))
 			break;
-	}
-	{
-		/* The refusals of unverified businesses are recorded on their
-		 * reminders (which stay pending: verified in time, they go). */
-		const char *p[1] = { now };
-		res = db_exec_prepared(db, "scheduler_refuse_unverified",
-			"SELECT count(*) FROM reminder_refuse_unverified($1::timestamptz, NULL)", 1, p);
-		if (res == NULL) {
-			snprintf(t->error, sizeof(t->error), "recording refused reminders: %s",
-				db_last_error(db));
-			goto out;
-		}
-		t->blocked = atoll(PQgetvalue(res, 0, 0));
-		PQclear(res);
-		if (t->blocked > 0)
-			log_info("scheduler: %lld due reminder(s) of unverified businesses to numbers not"
-				 " their own recorded as blocked (not allowed)", t->blocked);
 	}
 	if (scheduler_queue_due(db, r, now, t) < 0)
 		goto out;
