@@ -17,6 +17,7 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 static struct engine *rt_engine;
 
@@ -475,6 +476,125 @@ static void test_database_down(void **state)
 	db_close(db);
 }
 
+/* Closes db's connection from the server's side, as a restart does. */
+static void server_closes(struct db *db)
+{
+	char pid[16];
+	const char *p[1] = { pid };
+	PGresult *res;
+
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(db_pgconn(db)));
+	res = hx_db_exec_or_fail("SELECT pg_terminate_backend($1::integer)", 1, p);
+	PQclear(res);
+	/* The backend's goodbye reaches the socket before the next webhook. */
+	for (int i = 0; i < 100; i++) {
+		char *v = hx_db_value_or_fail("SELECT count(*) FROM pg_stat_activity"
+			" WHERE pid = $1::integer", 1, p);
+		int gone = strcmp(v, "0") == 0;
+		free(v);
+		if (gone)
+			break;
+		usleep(20000);
+	}
+}
+
+/* The server closes the connection between two webhooks of one call
+ * (a restart): each next webhook, the one-statement step and an action's
+ * pipeline, reconnects, prepares its statements again and is served. */
+static void test_server_closed_between_webhooks(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s;
+	int rc;
+
+	(void)state;
+	warm_or_fail(db, a, &out);
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+
+	server_closes(db);
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	expect_gather_for(&out, "details", 1);
+
+	server_closes(db);
+	in = voice_input(&c, "details", 1, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "confirmed");
+	assert_int_equal(s.seq, 2);
+	assert_string_equal(s.appointment_status, "confirmed");
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* The call's status as a status callback left it. */
+static char *call_status_of(const struct hx_call *c)
+{
+	const char *p[1] = { c->call_id };
+	return hx_db_value_or_fail("SELECT COALESCE(call_status, '') FROM calls WHERE id = $1",
+		1, p);
+}
+
+/* A press whose webhook is served after the call's final status callback
+ * (the two raced on two workers): the press's transition is kept, but
+ * its CallStatus "in-progress" does not take the call back from its
+ * final status, on a plain transition or an action's. */
+static void test_final_status_kept(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	char *v;
+	int rc;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	{
+		/* What rf_status_step writes on the call for "completed". */
+		const char *p[1] = { c.call_id };
+		PGresult *res = hx_db_exec_or_fail("UPDATE calls SET call_status = 'completed'"
+			" WHERE id = $1", 1, p);
+		PQclear(res);
+	}
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.input, "1");
+	v = call_status_of(&c);
+	if (strcmp(v, "completed") != 0)
+		fail_msg("a late press moved the call from completed to '%s'", v);
+	free(v);
+	in = voice_input(&c, "details", 1, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	v = call_status_of(&c);
+	if (strcmp(v, "completed") != 0)
+		fail_msg("a late action moved the call from completed to '%s'", v);
+	free(v);
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
 /* The pool's own count, on /metrics. */
 static void test_metrics_counter(void **state)
 {
@@ -506,6 +626,8 @@ int roundtrip_tests(void)
 		cmocka_unit_test(test_identical_presses_race),
 		cmocka_unit_test(test_action_rolled_back),
 		cmocka_unit_test(test_database_down),
+		cmocka_unit_test(test_server_closed_between_webhooks),
+		cmocka_unit_test(test_final_status_kept),
 		cmocka_unit_test(test_metrics_counter),
 	};
 	return cmocka_run_group_tests_name("roundtrip", tests, rt_setup, rt_teardown);
