@@ -539,6 +539,76 @@ static void test_server_closed_between_webhooks(void **state)
 	db_close(db);
 }
 
+/* Another transaction holds the call's row past the lock timeout: the
+ * step fails inside the statement (plain) and inside the pipeline
+ * (action): the apology, nothing changed, and the same connection takes
+ * the same presses once the row is free. */
+static void test_lock_timeout_inside_step(void **state)
+{
+	struct db *db = db_or_fail(), *holder = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s0, s1;
+	int rc;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	hx_snapshot_or_fail(&c, &s0);
+	{
+		const char *p[1] = { c.call_id };
+		PGresult *res;
+		assert_int_equal(db_begin(holder), 0);
+		res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
+		assert_non_null(res);
+		PQclear(res);
+	}
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "a plain press on a locked call");
+	assert_string_equal(db_last_sqlstate(db), "55P03");
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "a press that timed out");
+	db_rollback(holder);
+
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	expect_gather_for(&out, "details", 1);
+	hx_snapshot_or_fail(&c, &s0);
+	{
+		const char *p[1] = { c.call_id };
+		PGresult *res;
+		assert_int_equal(db_begin(holder), 0);
+		res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
+		assert_non_null(res);
+		PQclear(res);
+	}
+	in = voice_input(&c, "details", 1, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "an action's press on a locked call");
+	assert_string_equal(db_last_sqlstate(db), "55P03");
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "an action that timed out");
+	assert_string_equal(s1.appointment_status, "booked");
+	db_rollback(holder);
+
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	hx_snapshot_or_fail(&c, &s1);
+	assert_string_equal(s1.state, "confirmed");
+	assert_string_equal(s1.appointment_status, "confirmed");
+	buf_free(&out);
+	arena_free(a);
+	db_close(holder);
+	db_close(db);
+}
+
 /* The call's status as a status callback left it. */
 static char *call_status_of(const struct hx_call *c)
 {
@@ -628,6 +698,7 @@ int roundtrip_tests(void)
 		cmocka_unit_test(test_database_down),
 		cmocka_unit_test(test_server_closed_between_webhooks),
 		cmocka_unit_test(test_final_status_kept),
+		cmocka_unit_test(test_lock_timeout_inside_step),
 		cmocka_unit_test(test_metrics_counter),
 	};
 	return cmocka_run_group_tests_name("roundtrip", tests, rt_setup, rt_teardown);
