@@ -665,6 +665,67 @@ static void test_final_status_kept(void **state)
 	db_close(db);
 }
 
+/* A flow whose state is named "null" (a valid name, and PostgreSQL's
+ * NULL when an array literal leaves it unquoted): a call in that state
+ * is served like any other.  The reminder call's flow with details_retry
+ * renamed, in a root of the test's own. */
+static void test_state_named_null(void **state)
+{
+	const char *root = getenv("RINGFENCE_ROOT");
+	char dir[] = "/tmp/rf-roundtrip-XXXXXX", cmd[1024], err[512];
+	struct engine *saved = rt_engine, *e;
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s;
+	int rc;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		"set -e; r='%s'; d='%s'; mkdir -p \"$d/state_tables\" \"$d/audio\";"
+		" cp -r \"$r/state_tables/reminder_call\" \"$d/state_tables/\";"
+		" cp -r \"$r/audio/reminder_call\" \"$d/audio/\";"
+		" mv \"$d/state_tables/reminder_call/details_retry.xml\""
+		"  \"$d/state_tables/reminder_call/null.xml\";"
+		" mv \"$d/audio/reminder_call/details_retry\" \"$d/audio/reminder_call/null\";"
+		" sed -i 's/\\<details_retry\\>/null/g' \"$d/state_tables/reminder_call/transitions\"",
+		root && root[0] ? root : ".", dir);
+	if (system(cmd) != 0)
+		fail_msg("cannot make the flow: %s", cmd);
+	e = engine_new(dir, hx_env.public_url, err, sizeof(err));
+	if (e == NULL)
+		fail_msg("engine_new: %s", err);
+	rt_engine = e;
+
+	hx_fixture_call_or_fail(&c);
+	{
+		const char *p[2] = { c.call_id, c.call_sid };
+		PGresult *res = hx_db_exec_or_fail("UPDATE calls SET state = 'null', seq = 2,"
+			" call_sid = $2 WHERE id = $1", 2, p);
+		PQclear(res);
+	}
+	in = voice_input(&c, "null", 2, "9");
+	handle(db, a, &in, &out, &oc, &rc);
+	rt_engine = saved;
+	engine_free(e);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		print_message("# cannot remove %s\n", dir);
+	if (rc != 0)
+		fail_msg("a call in state 'null' got the apology: %.200s", buf_str(&out));
+	assert_non_null(oc.input);
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "goodbye_invalid");
+	assert_int_equal(s.seq, 3);
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
 /* The pool's own count, on /metrics. */
 static void test_metrics_counter(void **state)
 {
@@ -699,6 +760,7 @@ int roundtrip_tests(void)
 		cmocka_unit_test(test_server_closed_between_webhooks),
 		cmocka_unit_test(test_final_status_kept),
 		cmocka_unit_test(test_lock_timeout_inside_step),
+		cmocka_unit_test(test_state_named_null),
 		cmocka_unit_test(test_metrics_counter),
 	};
 	return cmocka_run_group_tests_name("roundtrip", tests, rt_setup, rt_teardown);
