@@ -17,6 +17,7 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 static struct engine *rt_engine;
 
@@ -475,6 +476,256 @@ static void test_database_down(void **state)
 	db_close(db);
 }
 
+/* Closes db's connection from the server's side, as a restart does. */
+static void server_closes(struct db *db)
+{
+	char pid[16];
+	const char *p[1] = { pid };
+	PGresult *res;
+
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(db_pgconn(db)));
+	res = hx_db_exec_or_fail("SELECT pg_terminate_backend($1::integer)", 1, p);
+	PQclear(res);
+	/* The backend's goodbye reaches the socket before the next webhook. */
+	for (int i = 0; i < 100; i++) {
+		char *v = hx_db_value_or_fail("SELECT count(*) FROM pg_stat_activity"
+			" WHERE pid = $1::integer", 1, p);
+		int gone = strcmp(v, "0") == 0;
+		free(v);
+		if (gone)
+			break;
+		usleep(20000);
+	}
+}
+
+/* The server closes the connection between two webhooks of one call
+ * (a restart): each next webhook, the one-statement step and an action's
+ * pipeline, reconnects, prepares its statements again and is served. */
+static void test_server_closed_between_webhooks(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s;
+	int rc;
+
+	(void)state;
+	warm_or_fail(db, a, &out);
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+
+	server_closes(db);
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	expect_gather_for(&out, "details", 1);
+
+	server_closes(db);
+	in = voice_input(&c, "details", 1, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "confirmed");
+	assert_int_equal(s.seq, 2);
+	assert_string_equal(s.appointment_status, "confirmed");
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* Another transaction holds the call's row past the lock timeout: the
+ * step fails inside the statement (plain) and inside the pipeline
+ * (action): the apology, nothing changed, and the same connection takes
+ * the same presses once the row is free. */
+static void test_lock_timeout_inside_step(void **state)
+{
+	struct db *db = db_or_fail(), *holder = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s0, s1;
+	int rc;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	hx_snapshot_or_fail(&c, &s0);
+	{
+		const char *p[1] = { c.call_id };
+		PGresult *res;
+		assert_int_equal(db_begin(holder), 0);
+		res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
+		assert_non_null(res);
+		PQclear(res);
+	}
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "a plain press on a locked call");
+	assert_string_equal(db_last_sqlstate(db), "55P03");
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "a press that timed out");
+	db_rollback(holder);
+
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	expect_gather_for(&out, "details", 1);
+	hx_snapshot_or_fail(&c, &s0);
+	{
+		const char *p[1] = { c.call_id };
+		PGresult *res;
+		assert_int_equal(db_begin(holder), 0);
+		res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
+		assert_non_null(res);
+		PQclear(res);
+	}
+	in = voice_input(&c, "details", 1, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "an action's press on a locked call");
+	assert_string_equal(db_last_sqlstate(db), "55P03");
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "an action that timed out");
+	assert_string_equal(s1.appointment_status, "booked");
+	db_rollback(holder);
+
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	hx_snapshot_or_fail(&c, &s1);
+	assert_string_equal(s1.state, "confirmed");
+	assert_string_equal(s1.appointment_status, "confirmed");
+	buf_free(&out);
+	arena_free(a);
+	db_close(holder);
+	db_close(db);
+}
+
+/* The call's status as a status callback left it. */
+static char *call_status_of(const struct hx_call *c)
+{
+	const char *p[1] = { c->call_id };
+	return hx_db_value_or_fail("SELECT COALESCE(call_status, '') FROM calls WHERE id = $1",
+		1, p);
+}
+
+/* A press whose webhook is served after the call's final status callback
+ * (the two raced on two workers): the press's transition is kept, but
+ * its CallStatus "in-progress" does not take the call back from its
+ * final status, on a plain transition or an action's. */
+static void test_final_status_kept(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	char *v;
+	int rc;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	{
+		/* What rf_status_step writes on the call for "completed". */
+		const char *p[1] = { c.call_id };
+		PGresult *res = hx_db_exec_or_fail("UPDATE calls SET call_status = 'completed'"
+			" WHERE id = $1", 1, p);
+		PQclear(res);
+	}
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.input, "1");
+	v = call_status_of(&c);
+	if (strcmp(v, "completed") != 0)
+		fail_msg("a late press moved the call from completed to '%s'", v);
+	free(v);
+	in = voice_input(&c, "details", 1, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	v = call_status_of(&c);
+	if (strcmp(v, "completed") != 0)
+		fail_msg("a late action moved the call from completed to '%s'", v);
+	free(v);
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* A flow whose state is named "null" (a valid name, and PostgreSQL's
+ * NULL when an array literal leaves it unquoted): a call in that state
+ * is served like any other.  The reminder call's flow with details_retry
+ * renamed, in a root of the test's own. */
+static void test_state_named_null(void **state)
+{
+	const char *root = getenv("RINGFENCE_ROOT");
+	char dir[] = "/tmp/rf-roundtrip-XXXXXX", cmd[1024], err[512];
+	struct engine *saved = rt_engine, *e;
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s;
+	int rc;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		"set -e; r='%s'; d='%s'; mkdir -p \"$d/state_tables\" \"$d/audio\";"
+		" cp -r \"$r/state_tables/reminder_call\" \"$d/state_tables/\";"
+		" cp -r \"$r/audio/reminder_call\" \"$d/audio/\";"
+		" mv \"$d/state_tables/reminder_call/details_retry.xml\""
+		"  \"$d/state_tables/reminder_call/null.xml\";"
+		" mv \"$d/audio/reminder_call/details_retry\" \"$d/audio/reminder_call/null\";"
+		" sed -i 's/\\<details_retry\\>/null/g' \"$d/state_tables/reminder_call/transitions\"",
+		root && root[0] ? root : ".", dir);
+	if (system(cmd) != 0)
+		fail_msg("cannot make the flow: %s", cmd);
+	e = engine_new(dir, hx_env.public_url, err, sizeof(err));
+	if (e == NULL)
+		fail_msg("engine_new: %s", err);
+	rt_engine = e;
+
+	hx_fixture_call_or_fail(&c);
+	{
+		const char *p[2] = { c.call_id, c.call_sid };
+		PGresult *res = hx_db_exec_or_fail("UPDATE calls SET state = 'null', seq = 2,"
+			" call_sid = $2 WHERE id = $1", 2, p);
+		PQclear(res);
+	}
+	in = voice_input(&c, "null", 2, "9");
+	handle(db, a, &in, &out, &oc, &rc);
+	rt_engine = saved;
+	engine_free(e);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		print_message("# cannot remove %s\n", dir);
+	if (rc != 0)
+		fail_msg("a call in state 'null' got the apology: %.200s", buf_str(&out));
+	assert_non_null(oc.input);
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "goodbye_invalid");
+	assert_int_equal(s.seq, 3);
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
 /* The pool's own count, on /metrics. */
 static void test_metrics_counter(void **state)
 {
@@ -506,6 +757,10 @@ int roundtrip_tests(void)
 		cmocka_unit_test(test_identical_presses_race),
 		cmocka_unit_test(test_action_rolled_back),
 		cmocka_unit_test(test_database_down),
+		cmocka_unit_test(test_server_closed_between_webhooks),
+		cmocka_unit_test(test_final_status_kept),
+		cmocka_unit_test(test_lock_timeout_inside_step),
+		cmocka_unit_test(test_state_named_null),
 		cmocka_unit_test(test_metrics_counter),
 	};
 	return cmocka_run_group_tests_name("roundtrip", tests, rt_setup, rt_teardown);
