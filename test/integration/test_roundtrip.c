@@ -51,16 +51,19 @@ static struct db *db_or_fail(void)
 	return db;
 }
 
-/* What each test works with: a connection of its own, an arena and the
- * TwiML of the last webhook. */
+/* What each test works with: a connection of its own, an arena, and the
+ * last webhook's TwiML, outcome and engine_handle's return. */
 struct rt {
 	struct db *db;
 	struct arena *a;
 	struct buf out;
+	struct engine_outcome oc;
+	int rc;
 };
 
 static void rt_open(struct rt *t, struct db *db)
 {
+	memset(t, 0, sizeof(*t));
 	t->db = db;
 	t->a = arena_new(0);
 	buf_init(&t->out);
@@ -95,16 +98,15 @@ static struct engine_input voice_input(const struct hx_call *c, const char *stat
 }
 
 /* One webhook: its round trips on t's connection; the TwiML in t->out
- * (reset first), the outcome in oc, engine_handle's return in *rc. */
-static unsigned long long handle(struct rt *t, const struct engine_input *in,
-	struct engine_outcome *oc, int *rc)
+ * (reset first), the outcome in t->oc, engine_handle's return in t->rc. */
+static unsigned long long handle(struct rt *t, const struct engine_input *in)
 {
 	char err[512] = "";
 	unsigned long long before = db_round_trips(t->db);
 
 	buf_reset(&t->out);
-	*rc = engine_handle(rt_engine, t->db, t->a, in, &t->out, oc, err, sizeof(err));
-	if (*rc < 0)
+	t->rc = engine_handle(rt_engine, t->db, t->a, in, &t->out, &t->oc, err, sizeof(err));
+	if (t->rc < 0)
 		print_message("# engine_handle: %s\n", err);
 	return db_round_trips(t->db) - before;
 }
@@ -125,15 +127,16 @@ static void expect_gather_for(const struct buf *out, const char *state, int seq)
 	hx_twiml_free(&t);
 }
 
-static void expect_apology(const struct buf *out, int rc, const char *what)
+/* The last webhook of r must have been answered with the apology. */
+static void expect_apology(const struct rt *r, const char *what)
 {
 	struct hx_twiml t;
 
-	hx_twiml_parse(buf_str(out), out->len, &t);
-	if (rc != -1 || !t.well_formed || !t.root_response || t.has_gather) {
+	hx_twiml_parse(buf_str(&r->out), r->out.len, &t);
+	if (r->rc != -1 || !t.well_formed || !t.root_response || t.has_gather) {
 		hx_twiml_free(&t);
-		fail_msg("%s: expected the apology (rc -1), got rc %d: %.300s", what, rc,
-			buf_str(out));
+		fail_msg("%s: expected the apology (rc -1), got rc %d: %.300s", what, r->rc,
+			buf_str(&r->out));
 	}
 	hx_twiml_free(&t);
 }
@@ -150,35 +153,31 @@ static void expect_trips(unsigned long long got, unsigned long long want, const 
 static void warm_or_fail(struct rt *t)
 {
 	struct hx_call w;
-	struct engine_outcome oc;
 	struct engine_input in;
-	int rc;
 
 	hx_fixture_call_or_fail(&w);
 	in = voice_input(&w, NULL, -1, NULL);
-	handle(t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
 	in = voice_input(&w, "announce", 0, "1");
-	handle(t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
-	handle(t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
 	in = voice_input(&w, "details", 1, "1");
-	handle(t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
-	handle(t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
 }
 
 static void test_reminder_call_trips(void **state)
 {
 	struct rt t;
-	struct engine_outcome oc;
 	struct engine_input in;
 	struct hx_call c;
 	struct hx_snapshot s0, s1;
 	unsigned long long n;
-	int rc;
 
 	(void)state;
 	rt_open(&t, db_or_fail());
@@ -186,18 +185,18 @@ static void test_reminder_call_trips(void **state)
 	hx_fixture_call_or_fail(&c);
 
 	in = voice_input(&c, NULL, -1, NULL);
-	n = handle(&t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
 	expect_gather_for(&t.out, "announce", 0);
 	hx_snapshot_or_fail(&c, &s0);
 	assert_string_equal(s0.call_sid, c.call_sid);
 	expect_trips(n, 1, "first request (CallSid bound)");
 
 	in = voice_input(&c, "announce", 0, "1");
-	n = handle(&t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_int_equal(oc.replay, 0);
-	assert_string_equal(oc.input, "1");
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.oc.replay, 0);
+	assert_string_equal(t.oc.input, "1");
 	expect_gather_for(&t.out, "details", 1);
 	hx_snapshot_or_fail(&c, &s0);
 	assert_string_equal(s0.state, "details");
@@ -205,19 +204,19 @@ static void test_reminder_call_trips(void **state)
 	assert_int_equal(s0.events, 1);
 	expect_trips(n, 1, "Gather action to a plain state (announce 1 -> details)");
 
-	n = handle(&t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_int_equal(oc.replay, 1);
-	assert_null(oc.input);
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.oc.replay, 1);
+	assert_null(t.oc.input);
 	expect_gather_for(&t.out, "details", 1);
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "a replay");
 	expect_trips(n, 1, "replay");
 
 	in = voice_input(&c, "details", 1, "1");
-	n = handle(&t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_string_equal(oc.action, "confirm");
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_string_equal(t.oc.action, "confirm");
 	hx_snapshot_or_fail(&c, &s0);
 	assert_string_equal(s0.state, "confirmed");
 	assert_int_equal(s0.seq, 2);
@@ -229,10 +228,10 @@ static void test_reminder_call_trips(void **state)
 	if (n < 3)
 		fail_msg("an action transition cannot take %llu round trips", n);
 
-	n = handle(&t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_int_equal(oc.replay, 1);
-	assert_null(oc.action);
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.oc.replay, 1);
+	assert_null(t.oc.action);
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "a replay of an action's URL");
 	print_message("# replay of an action's URL: %llu round trips (the step in its"
@@ -248,11 +247,9 @@ static void test_reminder_call_trips(void **state)
 static void test_inbound_first_request(void **state)
 {
 	struct rt t;
-	struct engine_outcome oc;
 	struct engine_input in;
 	char sid[2][35], from[13], to[13];
 	unsigned long long n = 0;
-	int rc;
 
 	(void)state;
 	rt_open(&t, db_or_fail());
@@ -268,8 +265,8 @@ static void test_inbound_first_request(void **state)
 		in.direction = "inbound";
 		in.from = from;
 		in.to = to;
-		n = handle(&t, &in, &oc, &rc);
-		assert_int_equal(rc, 0);
+		n = handle(&t, &in);
+		assert_int_equal(t.rc, 0);
 		expect_gather_for(&t.out, "ask_code", 0);
 	}
 	{
@@ -288,46 +285,44 @@ static void test_inbound_first_request(void **state)
 static void test_refusals(void **state)
 {
 	struct rt t;
-	struct engine_outcome oc;
 	struct engine_input in;
 	struct hx_call c, other;
 	struct hx_snapshot s0, s1;
 	char token[33], sid[35];
 	unsigned long long n;
-	int rc;
 
 	(void)state;
 	rt_open(&t, db_or_fail());
 	hx_fixture_call_or_fail(&c);
 	hx_fixture_call_or_fail(&other);
 	in = voice_input(&c, NULL, -1, NULL);
-	handle(&t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
 	hx_snapshot_or_fail(&c, &s0);
 
 	hx_random_hex(token, 16);
 	in = voice_input(&c, "announce", 0, "1");
 	in.token = token;
-	n = handle(&t, &in, &oc, &rc);
-	expect_apology(&t.out, rc, "an unknown token");
+	n = handle(&t, &in);
+	expect_apology(&t, "an unknown token");
 	expect_trips(n, 1, "unknown token");
 
 	hx_random_call_sid(sid);
 	in = voice_input(&c, "announce", 0, "1");
 	in.token = NULL;
 	in.call_sid = sid;
-	handle(&t, &in, &oc, &rc);
-	expect_apology(&t.out, rc, "an unknown CallSid");
+	handle(&t, &in);
+	expect_apology(&t, "an unknown CallSid");
 
 	in = voice_input(&c, "announce", 0, "1");
 	in.call_sid = other.call_sid;
-	handle(&t, &in, &oc, &rc);
-	expect_apology(&t.out, rc, "another call's CallSid");
+	handle(&t, &in);
+	expect_apology(&t, "another call's CallSid");
 
 	in = voice_input(&c, "announce", 0, "1");
 	in.flow = ENGINE_INBOUND_FLOW;
-	handle(&t, &in, &oc, &rc);
-	expect_apology(&t.out, rc, "another flow's URL");
+	handle(&t, &in);
+	expect_apology(&t, "another flow's URL");
 
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "refused webhooks");
@@ -347,8 +342,6 @@ struct racer {
 	const struct hx_call *c;
 	pthread_barrier_t *go;
 	struct rt t;
-	struct engine_outcome oc;
-	int rc;
 };
 
 static void *race(void *arg)
@@ -358,7 +351,8 @@ static void *race(void *arg)
 	char err[512];
 
 	pthread_barrier_wait(r->go);
-	r->rc = engine_handle(rt_engine, r->t.db, r->t.a, &in, &r->t.out, &r->oc, err, sizeof(err));
+	r->t.rc = engine_handle(rt_engine, r->t.db, r->t.a, &in, &r->t.out, &r->t.oc, err,
+		sizeof(err));
 	return NULL;
 }
 
@@ -380,9 +374,9 @@ static void test_identical_presses_race(void **state)
 
 		hx_fixture_call_or_fail(&c);
 		in = voice_input(&c, NULL, -1, NULL);
-		r[0].oc.replay = 0;
-		handle(&r[0].t, &in, &r[0].oc, &r[0].rc);
-		assert_int_equal(r[0].rc, 0);
+		r[0].t.oc.replay = 0;
+		handle(&r[0].t, &in);
+		assert_int_equal(r[0].t.rc, 0);
 		pthread_barrier_init(&go, NULL, 2);
 		for (int k = 0; k < 2; k++) {
 			r[k].c = &c;
@@ -394,11 +388,11 @@ static void test_identical_presses_race(void **state)
 			pthread_join(th[k], NULL);
 		pthread_barrier_destroy(&go);
 		for (int k = 0; k < 2; k++) {
-			assert_int_equal(r[k].rc, 0);
+			assert_int_equal(r[k].t.rc, 0);
 			/* Both answer with the state the call is in now. */
 			expect_gather_for(&r[k].t.out, "details", 1);
-			moved += r[k].oc.input != NULL;
-			replays += r[k].oc.replay;
+			moved += r[k].t.oc.input != NULL;
+			replays += r[k].t.oc.replay;
 		}
 		assert_int_equal(moved, 1);
 		assert_int_equal(replays, 1);
@@ -417,11 +411,9 @@ static void test_identical_presses_race(void **state)
 static void test_action_rolled_back(void **state)
 {
 	struct rt t;
-	struct engine_outcome oc;
 	struct engine_input in;
 	struct hx_call c;
 	struct hx_snapshot s0, s1;
-	int rc;
 
 	(void)state;
 	rt_open(&t, db_or_fail());
@@ -434,8 +426,8 @@ static void test_action_rolled_back(void **state)
 	}
 	hx_snapshot_or_fail(&c, &s0);
 	in = voice_input(&c, "details", 1000, "1");
-	handle(&t, &in, &oc, &rc);
-	expect_apology(&t.out, rc, "a transition that cannot be saved");
+	handle(&t, &in);
+	expect_apology(&t, "a transition that cannot be saved");
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "a rolled-back action");
 	assert_string_equal(s1.appointment_status, "booked");
@@ -446,12 +438,12 @@ static void test_action_rolled_back(void **state)
 		assert_string_equal(v, "0");
 		free(v);
 	}
-	handle(&t, &in, &oc, &rc);
-	expect_apology(&t.out, rc, "the same again");
+	handle(&t, &in);
+	expect_apology(&t, "the same again");
 	in = voice_input(&c, "announce", 0, "1");
-	handle(&t, &in, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_int_equal(oc.replay, 1);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.oc.replay, 1);
 	expect_gather_for(&t.out, "details", 1000);
 	rt_close(&t);
 }
@@ -460,17 +452,15 @@ static void test_action_rolled_back(void **state)
 static void test_database_down(void **state)
 {
 	struct rt t;
-	struct engine_outcome oc;
 	struct engine_input in;
 	struct hx_call c;
-	int rc;
 
 	(void)state;
 	rt_open(&t, db_open("postgresql://127.0.0.1:1/ringfence?connect_timeout=2"));
 	hx_fixture_call_or_fail(&c);
 	in = voice_input(&c, "announce", 0, "1");
-	handle(&t, &in, &oc, &rc);
-	expect_apology(&t.out, rc, "database down");
+	handle(&t, &in);
+	expect_apology(&t, "database down");
 	assert_memory_equal(db_last_sqlstate(t.db), "08", 2);
 	rt_close(&t);
 }
