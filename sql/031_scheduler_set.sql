@@ -27,12 +27,15 @@
 -- time like all reminders (219,000 rows expected where 10,000 are due at
 -- 1,000,000 appointments), so with plain joins it hashed the whole
 -- appointments, clients and contact_attempts tables: 1.1-1.4 s against
--- 0.42 s for reminder_block per row, on the same data.  The appointment
--- (with its client) and the contact attempt are therefore read by one
--- index probe per due reminder, as parameterised subqueries the planner
--- may not flatten (OFFSET 0): about 12 buffer reads a reminder (its own
--- heap page, the appointment, the client, the attempt's index) against
--- about 26 through reminder_block, and no function call; 0.24-0.26 s.
+-- 0.3-0.45 s for reminder_block per row, on the same data.  The
+-- appointment (with its client) and the contact attempt are therefore
+-- read by one index probe per due reminder, as parameterised subqueries
+-- the planner may not flatten (OFFSET 0): about 12 buffer accesses a due
+-- reminder (its own heap page, the appointment, the client, the attempt's
+-- index) against about 26 through reminder_block, and no function call;
+-- the backend's CPU for the 10,000: 0.18 s against 0.22 s.  What is left
+-- is mostly reading those pages (the appointments and clients of the due
+-- reminders do not stay in shared buffers at that size).
 -- Businesses and holds (one per business) are plain joins.
 
 CREATE FUNCTION reminder_block_due(p_now timestamptz)
