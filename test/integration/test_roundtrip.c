@@ -493,40 +493,35 @@ static void server_closes(struct db *db)
  * pipeline, reconnects, prepares its statements again and is served. */
 static void test_server_closed_between_webhooks(void **state)
 {
-	struct db *db = db_or_fail();
-	struct arena *a = arena_new(0);
-	struct buf out = BUF_INIT;
-	struct engine_outcome oc;
+	struct rt t;
 	struct engine_input in;
 	struct hx_call c;
 	struct hx_snapshot s;
-	int rc;
 
 	(void)state;
-	warm_or_fail(db, a, &out);
+	rt_open(&t, db_or_fail());
+	warm_or_fail(&t);
 	hx_fixture_call_or_fail(&c);
 	in = voice_input(&c, NULL, -1, NULL);
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
 
-	server_closes(db);
+	server_closes(t.db);
 	in = voice_input(&c, "announce", 0, "1");
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	expect_gather_for(&out, "details", 1);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	expect_gather_for(&t.out, "details", 1);
 
-	server_closes(db);
+	server_closes(t.db);
 	in = voice_input(&c, "details", 1, "1");
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_string_equal(oc.action, "confirm");
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_string_equal(t.oc.action, "confirm");
 	hx_snapshot_or_fail(&c, &s);
 	assert_string_equal(s.state, "confirmed");
 	assert_int_equal(s.seq, 2);
 	assert_string_equal(s.appointment_status, "confirmed");
-	buf_free(&out);
-	arena_free(a);
-	db_close(db);
+	rt_close(&t);
 }
 
 /* Another transaction holds the call's row past the lock timeout: the
@@ -535,20 +530,18 @@ static void test_server_closed_between_webhooks(void **state)
  * the same presses once the row is free. */
 static void test_lock_timeout_inside_step(void **state)
 {
-	struct db *db = db_or_fail(), *holder = db_or_fail();
-	struct arena *a = arena_new(0);
-	struct buf out = BUF_INIT;
-	struct engine_outcome oc;
+	struct rt t;
+	struct db *holder = db_or_fail();
 	struct engine_input in;
 	struct hx_call c;
 	struct hx_snapshot s0, s1;
-	int rc;
 
 	(void)state;
+	rt_open(&t, db_or_fail());
 	hx_fixture_call_or_fail(&c);
 	in = voice_input(&c, NULL, -1, NULL);
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
 	hx_snapshot_or_fail(&c, &s0);
 	{
 		const char *p[1] = { c.call_id };
@@ -559,16 +552,16 @@ static void test_lock_timeout_inside_step(void **state)
 		PQclear(res);
 	}
 	in = voice_input(&c, "announce", 0, "1");
-	handle(db, a, &in, &out, &oc, &rc);
-	expect_apology(&out, rc, "a plain press on a locked call");
-	assert_string_equal(db_last_sqlstate(db), "55P03");
+	handle(&t, &in);
+	expect_apology(&t, "a plain press on a locked call");
+	assert_string_equal(db_last_sqlstate(t.db), "55P03");
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "a press that timed out");
 	db_rollback(holder);
 
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	expect_gather_for(&out, "details", 1);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	expect_gather_for(&t.out, "details", 1);
 	hx_snapshot_or_fail(&c, &s0);
 	{
 		const char *p[1] = { c.call_id };
@@ -579,24 +572,22 @@ static void test_lock_timeout_inside_step(void **state)
 		PQclear(res);
 	}
 	in = voice_input(&c, "details", 1, "1");
-	handle(db, a, &in, &out, &oc, &rc);
-	expect_apology(&out, rc, "an action's press on a locked call");
-	assert_string_equal(db_last_sqlstate(db), "55P03");
+	handle(&t, &in);
+	expect_apology(&t, "an action's press on a locked call");
+	assert_string_equal(db_last_sqlstate(t.db), "55P03");
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "an action that timed out");
 	assert_string_equal(s1.appointment_status, "booked");
 	db_rollback(holder);
 
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_string_equal(oc.action, "confirm");
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_string_equal(t.oc.action, "confirm");
 	hx_snapshot_or_fail(&c, &s1);
 	assert_string_equal(s1.state, "confirmed");
 	assert_string_equal(s1.appointment_status, "confirmed");
-	buf_free(&out);
-	arena_free(a);
 	db_close(holder);
-	db_close(db);
+	rt_close(&t);
 }
 
 /* The call's status as a status callback left it. */
@@ -613,20 +604,17 @@ static char *call_status_of(const struct hx_call *c)
  * final status, on a plain transition or an action's. */
 static void test_final_status_kept(void **state)
 {
-	struct db *db = db_or_fail();
-	struct arena *a = arena_new(0);
-	struct buf out = BUF_INIT;
-	struct engine_outcome oc;
+	struct rt t;
 	struct engine_input in;
 	struct hx_call c;
 	char *v;
-	int rc;
 
 	(void)state;
+	rt_open(&t, db_or_fail());
 	hx_fixture_call_or_fail(&c);
 	in = voice_input(&c, NULL, -1, NULL);
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
 	{
 		/* What rf_status_step writes on the call for "completed". */
 		const char *p[1] = { c.call_id };
@@ -635,24 +623,22 @@ static void test_final_status_kept(void **state)
 		PQclear(res);
 	}
 	in = voice_input(&c, "announce", 0, "1");
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_string_equal(oc.input, "1");
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_string_equal(t.oc.input, "1");
 	v = call_status_of(&c);
 	if (strcmp(v, "completed") != 0)
 		fail_msg("a late press moved the call from completed to '%s'", v);
 	free(v);
 	in = voice_input(&c, "details", 1, "1");
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_string_equal(oc.action, "confirm");
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_string_equal(t.oc.action, "confirm");
 	v = call_status_of(&c);
 	if (strcmp(v, "completed") != 0)
 		fail_msg("a late action moved the call from completed to '%s'", v);
 	free(v);
-	buf_free(&out);
-	arena_free(a);
-	db_close(db);
+	rt_close(&t);
 }
 
 /* A flow whose state is named "null" (a valid name, and PostgreSQL's
@@ -664,16 +650,13 @@ static void test_state_named_null(void **state)
 	const char *root = getenv("RINGFENCE_ROOT");
 	char dir[] = "/tmp/rf-roundtrip-XXXXXX", cmd[1024], err[512];
 	struct engine *saved = rt_engine, *e;
-	struct db *db = db_or_fail();
-	struct arena *a = arena_new(0);
-	struct buf out = BUF_INIT;
-	struct engine_outcome oc;
+	struct rt t;
 	struct engine_input in;
 	struct hx_call c;
 	struct hx_snapshot s;
-	int rc;
 
 	(void)state;
+	rt_open(&t, db_or_fail());
 	assert_non_null(mkdtemp(dir));
 	snprintf(cmd, sizeof(cmd),
 		"set -e; r='%s'; d='%s'; mkdir -p \"$d/state_tables\" \"$d/audio\";"
@@ -699,21 +682,19 @@ static void test_state_named_null(void **state)
 		PQclear(res);
 	}
 	in = voice_input(&c, "null", 2, "9");
-	handle(db, a, &in, &out, &oc, &rc);
+	handle(&t, &in);
 	rt_engine = saved;
 	engine_free(e);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		print_message("# cannot remove %s\n", dir);
-	if (rc != 0)
-		fail_msg("a call in state 'null' got the apology: %.200s", buf_str(&out));
-	assert_non_null(oc.input);
+	if (t.rc != 0)
+		fail_msg("a call in state 'null' got the apology: %.200s", buf_str(&t.out));
+	assert_non_null(t.oc.input);
 	hx_snapshot_or_fail(&c, &s);
 	assert_string_equal(s.state, "goodbye_invalid");
 	assert_int_equal(s.seq, 3);
-	buf_free(&out);
-	arena_free(a);
-	db_close(db);
+	rt_close(&t);
 }
 
 /* The pool's own count, on /metrics. */
