@@ -77,9 +77,13 @@ int migrate_pending(struct db *db, const char *sql_dir, const char *schema, int 
 
 /* The `migrate [--status]` command of a binary: prog names it in
  * messages ("ringfence migrate"), subdir is the set's directory under
- * RINGFENCE_ROOT ("sql"), schema as for migrate_apply.  Its exit status:
- * 0, 1 (failed, reason on stderr), 2 (bad arguments). */
+ * RINGFENCE_ROOT ("sql"), schema as for migrate_apply.  after, unless
+ * NULL, is a statement run in its own transaction after every successful
+ * apply (plain or --contract, whether or not a file was pending; not
+ * --status, --check or --lint): what the database derives from its
+ * server's environment and must follow it (the time zone names).  Its
+ * exit status: 0, 1 (failed, reason on stderr), 2 (bad arguments). */
 int migrate_command(int argc, char **argv, const char *prog, const char *subdir,
-	const char *schema);
+	const char *schema, const char *after);
 
 #endif

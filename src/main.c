@@ -30,9 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every run refreshes the table of time zone names (sql/030): tzdata is
+ * updated with the operating system, between releases. */
 static int migrate_main(int argc, char **argv)
 {
-	return migrate_command(argc, argv, "ringfence migrate", "sql", NULL);
+	return migrate_command(argc, argv, "ringfence migrate", "sql", NULL,
+		"SELECT rf_refresh_time_zone_names()");
 }
 
 /* The long-running commands start only when the database holds no

@@ -1195,8 +1195,30 @@ int migrate_guard(const char *prog)
 	return rc;
 }
 
+/* The statement run after every successful apply run (n files applied,
+ * none too), in its own transaction.  0 or -1 (reason in db_last_error). */
+static int migrate_after(struct db *db, const char *sql)
+{
+	PGresult *res;
+
+	if (db_begin(db) < 0)
+		return -1;
+	if ((res = db_exec(db, MIGRATE_STATEMENT_TIMEOUT, 0, NULL)) == NULL)
+		goto fail;
+	PQclear(res);
+	if ((res = db_exec(db, sql, 0, NULL)) == NULL)
+		goto fail;
+	PQclear(res);
+	if (db_commit(db) < 0)
+		goto fail;
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
+}
+
 int migrate_command(int argc, char **argv, const char *prog, const char *subdir,
-	const char *schema)
+	const char *schema, const char *after)
 {
 	enum migrate_mode mode = MIGRATE_MODE_APPLY;
 	struct config cfg;
@@ -1226,6 +1248,8 @@ int migrate_command(int argc, char **argv, const char *prog, const char *subdir,
 			       "              (no database)\n"
 			       "Needs RINGFENCE_DATABASE_URL (not for --lint).\n",
 			       prog, subdir, schema ? schema : "", schema ? "." : "", MIGRATE_PHASE_FROM, subdir);
+			if (after)
+				printf("After every apply run (with or without pending files): %s\n", after);
 			return 0;
 		} else if (strcmp(argv[i], "--status") == 0) {
 			status_only = 1;
@@ -1280,6 +1304,10 @@ int migrate_command(int argc, char **argv, const char *prog, const char *subdir,
 		if (n < 0) {
 			fprintf(stderr, "%s: failed, see the message above; nothing of the failing file was applied\n",
 				prog);
+			rc = 1;
+		} else if (after && migrate_after(db, after) < 0) {
+			fprintf(stderr, "%s: %d applied, but the step after them failed: %s\n", prog, n,
+				db_last_error(db));
 			rc = 1;
 		} else {
 			printf("migrate: %d applied\n", n);

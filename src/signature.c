@@ -13,6 +13,7 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -105,16 +106,19 @@ static void append_params(struct buf *s, const struct params *params)
 	free(sorted);
 }
 
-/* HMAC-SHA1 of data under key into mac (20 bytes); 0 or -1.  The MAC is
- * fetched once per process and keyed once per token (the pads hashed
- * once): a webhook costs the two hashes of its data, not a lookup of the
- * algorithm and a key schedule each time. */
-static int hmac_sha1(const char *key, const unsigned char *data, size_t len,
+/* The process's one keyed HMAC (hmac_sha1).  A pool worker is single
+ * threaded, but the library also signs from threads (the load tools,
+ * the tests' floods): the lock makes the shared context safe there and
+ * costs a pool worker one uncontended lock. */
+static pthread_mutex_t hmac_lock = PTHREAD_MUTEX_INITIALIZER;
+static EVP_MAC *hmac;
+static EVP_MAC_CTX *keyed;
+static char *keyed_with;
+
+/* hmac_sha1 with hmac_lock held. */
+static int hmac_sha1_locked(const char *key, const unsigned char *data, size_t len,
 	unsigned char mac[EVP_MAX_MD_SIZE], size_t *mac_len)
 {
-	static EVP_MAC *hmac;
-	static EVP_MAC_CTX *keyed;
-	static char *keyed_with;
 
 	if (hmac == NULL && (hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
 		return -1;
@@ -144,6 +148,21 @@ static int hmac_sha1(const char *key, const unsigned char *data, size_t len,
 		EVP_MAC_final(keyed, mac, mac_len, EVP_MAX_MD_SIZE) != 1)
 		return -1;
 	return 0;
+}
+
+/* HMAC-SHA1 of data under key into mac (20 bytes); 0 or -1.  The MAC is
+ * fetched once per process and keyed once per token (the pads hashed
+ * once): a webhook costs the two hashes of its data, not a lookup of the
+ * algorithm and a key schedule each time. */
+static int hmac_sha1(const char *key, const unsigned char *data, size_t len,
+	unsigned char mac[EVP_MAX_MD_SIZE], size_t *mac_len)
+{
+	int rc;
+
+	pthread_mutex_lock(&hmac_lock);
+	rc = hmac_sha1_locked(key, data, len, mac, mac_len);
+	pthread_mutex_unlock(&hmac_lock);
+	return rc;
 }
 
 /* See signature.h.  An empty or NULL token is refused: HMAC with an empty

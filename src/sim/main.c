@@ -23,7 +23,7 @@ static int sim_migrate_main(int argc, char **argv)
 				" the simulator's schema does not belong in a production database\n");
 		return 1;
 	}
-	return migrate_command(argc, argv, "ringfence-sim migrate", SIM_SQL_DIR, SIM_SCHEMA);
+	return migrate_command(argc, argv, "ringfence-sim migrate", SIM_SQL_DIR, SIM_SCHEMA, NULL);
 }
 
 static const struct command commands[] = {

@@ -331,6 +331,8 @@ static void test_import_bad_row(void **state)
 		  "line 3: email &#39;bob@@example.com&#39; is not an address" },
 		{ "name,phone,time_zone\nAnn,+15550100140,Mars/Base\n",
 		  "line 2: time_zone &#39;Mars/Base&#39; is not a time zone" },
+		{ "name,phone,time_zone\nAnn,+15550100140,america/new_york\n",
+		  "line 2: time_zone &#39;america/new_york&#39; is not a time zone" },
 		{ "name,phone\nAnn,+15550100140\nAnn Two,+1 555 010 0140\n",
 		  "line 3: phone is the same as on line 2" },
 		{ "name,fax\nAnn,123\n", "line 1: unknown column &#39;fax&#39;" },
@@ -597,6 +599,109 @@ static void test_templates(void **state)
 	dc_owner_free(&o);
 }
 
+/* rf_valid_time_zone of sql/001, the verdicts the table of sql/030 must
+ * keep: made a temporary function inside the test's transaction. */
+static const char tz_001_sql[] =
+	"CREATE FUNCTION pg_temp.tz_001(tz text) RETURNS boolean LANGUAGE plpgsql STABLE AS $$\n"
+	"BEGIN\n"
+	"    IF tz IS NULL OR tz = '' OR length(tz) > 64 THEN\n"
+	"        RETURN false;\n"
+	"    END IF;\n"
+	"    PERFORM now() AT TIME ZONE tz;\n"
+	"    RETURN EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz);\n"
+	"EXCEPTION WHEN OTHERS THEN\n"
+	"    RETURN false;\n"
+	"END;\n"
+	"$$";
+
+/* The answer of rf_valid_time_zone (fast, from the table) and of the
+ * function of 001 for tz (NULL for SQL NULL), each "t" or "f" in v. */
+static void tz_verdicts(const char *tz, char v[3])
+{
+	const char *p[1] = { tz };
+	PGresult *res = hx_db_exec_or_fail("SELECT rf_valid_time_zone($1), pg_temp.tz_001($1)", 1, p);
+	v[0] = PQgetvalue(res, 0, 0)[0];
+	v[1] = PQgetvalue(res, 0, 1)[0];
+	v[2] = '\0';
+	PQclear(res);
+}
+
+/* rf_valid_time_zone answers from rf_time_zone_names as the function of
+ * 001 answered from pg_timezone_names: valid, invalid, a case variant,
+ * '', NULL, an offset, an over-long name, and a zone deleted from the
+ * table (the fallback to the view: a zone tzdata added since the last
+ * migrate run), also through the CHECK of clients.  All in a transaction
+ * rolled back. */
+static void test_time_zone_verdicts(void **state)
+{
+	static const struct {
+		const char *tz, *want;
+	} cases[] = {
+		{ "America/New_York", "tt" }, { "Europe/London", "tt" }, { "UTC", "tt" },
+		{ "Mars/Base", "ff" }, { "america/new_york", "ff" }, { "AMERICA/NEW_YORK", "ff" },
+		{ "", "ff" }, { NULL, "ff" }, { "+05", "ff" }, { "EST5EDT,M3.2.0,M11.1.0", "ff" },
+		{ "America/New_York ", "ff" },
+		{ "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "ff" },
+	};
+	const char *chatham[1] = { "Pacific/Chatham" };
+	char v[3];
+	(void)state;
+
+	/* The migration filled the table with the view's names, exactly. */
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM ((SELECT name FROM pg_timezone_names"
+		" EXCEPT SELECT name FROM rf_time_zone_names) UNION ALL (SELECT name FROM rf_time_zone_names"
+		" EXCEPT SELECT name FROM pg_timezone_names)) d", 0, NULL), 0);
+	assert_true(hx_db_int_or_fail("SELECT count(*) FROM rf_time_zone_names", 0, NULL) > 300);
+
+	hx_db_cmd_or_fail("BEGIN", 0, NULL);
+	hx_db_cmd_or_fail(tz_001_sql, 0, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tz_verdicts(cases[i].tz, v);
+		if (strcmp(v, cases[i].want) != 0)
+			fail_msg("'%s': table %c, 001 %c; want %s", cases[i].tz ? cases[i].tz : "(null)",
+				v[0], v[1], cases[i].want);
+	}
+	/* A zone the table lacks is still valid (found in the view). */
+	assert_int_equal(hx_db_int_or_fail("WITH d AS (DELETE FROM rf_time_zone_names WHERE name = $1"
+		" RETURNING 1) SELECT count(*) FROM d", 1, chatham), 1);
+	tz_verdicts("Pacific/Chatham", v);
+	assert_string_equal(v, "tt");
+	assert_int_equal(hx_db_int_or_fail("WITH b AS (INSERT INTO businesses (name, time_zone,"
+		" callback_phone) VALUES ('TZ fallback', $1, '+15005550006') RETURNING id),"
+		" c AS (INSERT INTO clients (business_id, name, email, time_zone)"
+		" SELECT id, 'Tz', 'tz@example.com', $1 FROM b RETURNING 1) SELECT count(*) FROM c",
+		1, chatham), 1);
+	/* The refresh `ringfence migrate` runs puts it back, and only it. */
+	assert_int_equal(hx_db_int_or_fail("SELECT rf_refresh_time_zone_names()", 0, NULL), 1);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM rf_time_zone_names WHERE name = $1",
+		1, chatham), 1);
+	assert_int_equal(hx_db_int_or_fail("SELECT rf_refresh_time_zone_names()", 0, NULL), 0);
+	hx_db_cmd_or_fail("ROLLBACK", 0, NULL);
+}
+
+/* `ringfence migrate` with nothing pending still refreshes the table: a
+ * name missing from it (as after a tzdata update) is there afterwards. */
+static void test_time_zone_migrate_refresh(void **state)
+{
+	const char *bin = hx_ringfence_bin("dash_clients");
+	const char *chatham[1] = { "Pacific/Chatham" };
+	struct buf out = BUF_INIT;
+	char *cmd;
+	int rc;
+	(void)state;
+
+	assert_non_null(bin);
+	hx_db_cmd_or_fail("DELETE FROM rf_time_zone_names WHERE name = $1", 1, chatham);
+	cmd = xasprintf("'%s' migrate 2>&1", bin);
+	rc = hx_shell(cmd, &out, 60);
+	free(cmd);
+	if (rc != 0 || strstr(buf_str(&out), "migrate: 0 applied") == NULL)
+		fail_msg("ringfence migrate: exit %d:\n%s", rc, buf_str(&out));
+	buf_free(&out);
+	assert_int_equal(hx_db_int_or_fail("SELECT count(*) FROM rf_time_zone_names WHERE name = $1",
+		1, chatham), 1);
+}
+
 int dash_clients_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -610,6 +715,8 @@ int dash_clients_tests(void)
 		cmocka_unit_test(test_import_appointments),
 		cmocka_unit_test(test_import_expired),
 		cmocka_unit_test(test_templates),
+		cmocka_unit_test(test_time_zone_verdicts),
+		cmocka_unit_test(test_time_zone_migrate_refresh),
 	};
 	return cmocka_run_group_tests_name("integration: dash_clients", tests, hx_group_setup,
 		hx_group_teardown);
