@@ -67,22 +67,22 @@ out:
 	return n;
 }
 
-/* The pending reminders with due_at <= now < stale_at (a range scan of the
- * pending-by-due_at index), each with the eligibility rule's verdict,
- * reminder_block (sql/006_limits.sql): the very rule the worker's claim
- * applies, so that the ready set holds only ids a worker would accept
- * now (the contact limits aside, which only the claim counts).  Its code
- * is NULL (may go now), 'deferred' (not_before later), 'window' (outside
- * the recipient's calling window) or 'ineligible'.  The third column says
+/* The pending reminders with due_at <= now < stale_at, each with the
+ * eligibility rule's verdict: reminder_block_due (sql/031_scheduler_set.sql),
+ * the code reminder_block (sql/006_limits.sql, the very rule the worker's
+ * claim applies) gives, computed for the whole due set in one query with
+ * joins, so that the ready set holds only ids a worker would accept now
+ * (the contact limits aside, which only the claim counts).  Its code is
+ * NULL (may go now), 'deferred' (not_before later), 'window' (outside the
+ * recipient's calling window) or 'ineligible'.  The third column says
  * whether reminder_refuse_unverified has a refusal to record on it (the
  * reason is its own, not yet recorded), so that a tick pays for the
  * refusals only when there is one. */
 #define SCHEDULER_DUE_SELECT \
-	"SELECT r.id, k.code, k.reason = 'unverified business: only its own number'" \
-	"   AND r.status_reason IS DISTINCT FROM" \
+	"SELECT k.id, k.code, k.reason = 'unverified business: only its own number'" \
+	"   AND k.status_reason IS DISTINCT FROM" \
 	"       'blocked: not allowed — unverified business: only its own number' AS refusal" \
-	" FROM reminders r CROSS JOIN LATERAL reminder_block(r.id, $1::timestamptz) k" \
-	" WHERE r.status = 'pending' AND r.due_at <= $1::timestamptz AND r.stale_at > $1::timestamptz"
+	" FROM reminder_block_due($1::timestamptz) k"
 const char scheduler_due_sql[] = SCHEDULER_DUE_SELECT;
 
 /* scheduler_due_sql, read SCHEDULER_DUE_BATCH rows a FETCH. */
@@ -135,10 +135,9 @@ static int scheduler_queue_due(struct db *db, struct rds *r, const char *now, st
 	size_t n = 0, nrefused = 0;
 	int rc = -1;
 
-	/* Without JIT: the planner prices the per-row eligibility lookups
-	 * high, so as soon as a few thousand reminders are due it compiles
-	 * the query, which took longer than running it (1.1 s against 0.3 s
-	 * for 20,000 due rows).  Read through a cursor, SCHEDULER_DUE_BATCH
+	/* Without JIT: as soon as a few thousand reminders are due the
+	 * planner's estimates make it compile the query, which took longer
+	 * than running it (1.1 s against 0.3 s for 20,000 due rows).  Read through a cursor, SCHEDULER_DUE_BATCH
 	 * rows a FETCH: one snapshot as one statement would see, but each
 	 * FETCH under the connection's statement timeout (100,000 due
 	 * reminders took longer than it as one statement). */

@@ -73,6 +73,42 @@ children_of() {
 	ps -o pid= --ppid "$1" 2>/dev/null | tr -s ' \n' ' ' || true
 }
 
+# The pid in pid file $1 and its children's ("" when there is none).
+pid_and_children() {
+	local pid
+	read -r pid <"$1" 2>/dev/null || return 0
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	echo "$pid $(children_of "$pid")"
+}
+
+# shellcheck disable=SC2034 # used by the parts
+CLK_TCK=$(getconf CLK_TCK)
+
+# Clock ticks of process $1: utime, stime, cutime and cstime, the 12th to
+# 15th fields after the ")" closing the command name (cutime and cstime:
+# the time of the children it has waited for, so that a process that
+# ended, a pgbench connection's backend, still counts in its parent's).
+# Fails, printing nothing, when the process is gone.
+proc_ticks() {
+	awk '{ sub(/.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat" 2>/dev/null
+}
+
+# Children's user + system microseconds from the output of `times` in
+# file $1 (`times` must run in the shell that ran them, not in a command
+# substitution, whose own children are none).
+children_us() {
+	awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+		printf "%d", s * 1e6 }' "$1"
+}
+
+# The stack's PostgreSQL as its superuser (the stack's initdb trusts
+# local connections), for what the application's role may not do (LOAD
+# auto_explain, session_replication_role, replacing rf_valid_time_zone).
+psql_su() {
+	psql -X -q -v ON_ERROR_STOP=1 -At -h "$STACK/pg/sock" -p "$RINGFENCE_PG_PORT" -U postgres \
+		-d ringfence "$@"
+}
+
 # Builds ringfence (make, make audio) once per bench run.
 bench_make() {
 	[[ ${BENCH_MADE:-} == 1 ]] && return 0
@@ -145,4 +181,13 @@ bench_stack_stop() {
 		rm -rf "$STACK"
 	fi
 	STACK=
+}
+
+# A part's EXIT trap (`trap bench_cleanup EXIT`): stops its stack and
+# exits with the part's status.
+bench_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	bench_stack_stop "$rc"
+	exit "$rc"
 }

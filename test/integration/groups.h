@@ -15,6 +15,7 @@ int api_spec_tests(void);     /* test_api_spec.c: the checker of the API's OpenA
 int worker_tests(void);       /* test_worker.c: workers, the send path, status callbacks */
 int reconcile_tests(void);    /* test_reconcile.c: unknown outcomes against a strict simulator */
 int scheduler_tests(void);    /* test_scheduler.c: the scheduler, the outage's scheduler half */
+int scheduler_set_tests(void); /* test_scheduler_set.c: the tick's set-based verdict against reminder_block */
 int outage_tests(void);       /* test_outage.c: the outage replay with workers */
 int guards_tests(void);       /* test_guards.c: Twilio client, mail, rate limits, failsafe */
 int webhook_tests(void);      /* test_webhook.c: the webhook path */

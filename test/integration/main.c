@@ -58,6 +58,7 @@ int main(void)
 		{ "api", api_tests }, { "api_spec", api_spec_tests }, { "worker", worker_tests },
 		{ "reconcile", reconcile_tests },
 		{ "scheduler", scheduler_tests }, { "outage", outage_tests },
+		{ "scheduler_set", scheduler_set_tests },
 		{ "guards", guards_tests }, { "webhook", webhook_tests },
 		{ "roundtrip", roundtrip_tests },
 		{ "metrics", metrics_tests },

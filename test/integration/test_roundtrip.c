@@ -17,6 +17,7 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 static struct engine *rt_engine;
 
@@ -51,6 +52,31 @@ static struct db *db_or_fail(void)
 	return db;
 }
 
+/* What each test works with: a connection of its own, an arena, and the
+ * last webhook's TwiML, outcome and engine_handle's return. */
+struct rt {
+	struct db *db;
+	struct arena *a;
+	struct buf out;
+	struct engine_outcome oc;
+	int rc;
+};
+
+static void rt_open(struct rt *t, struct db *db)
+{
+	memset(t, 0, sizeof(*t));
+	t->db = db;
+	t->a = arena_new(0);
+	buf_init(&t->out);
+}
+
+static void rt_close(struct rt *t)
+{
+	buf_free(&t->out);
+	arena_free(t->a);
+	db_close(t->db);
+}
+
 /* The webhook Twilio sends for call c: its first request (state NULL),
  * or the Gather action of state at seq with digits. */
 static struct engine_input voice_input(const struct hx_call *c, const char *state, long long seq,
@@ -72,19 +98,18 @@ static struct engine_input voice_input(const struct hx_call *c, const char *stat
 	return in;
 }
 
-/* One webhook: its round trips on db; the TwiML in out (reset first),
- * the outcome in oc, engine_handle's return in *rc. */
-static unsigned long long handle(struct db *db, struct arena *a, const struct engine_input *in,
-	struct buf *out, struct engine_outcome *oc, int *rc)
+/* One webhook: its round trips on t's connection; the TwiML in t->out
+ * (reset first), the outcome in t->oc, engine_handle's return in t->rc. */
+static unsigned long long handle(struct rt *t, const struct engine_input *in)
 {
 	char err[512] = "";
-	unsigned long long before = db_round_trips(db);
+	unsigned long long before = db_round_trips(t->db);
 
-	buf_reset(out);
-	*rc = engine_handle(rt_engine, db, a, in, out, oc, err, sizeof(err));
-	if (*rc < 0)
+	buf_reset(&t->out);
+	t->rc = engine_handle(rt_engine, t->db, t->a, in, &t->out, &t->oc, err, sizeof(err));
+	if (t->rc < 0)
 		print_message("# engine_handle: %s\n", err);
-	return db_round_trips(db) - before;
+	return db_round_trips(t->db) - before;
 }
 
 /* The Gather action of the TwiML in out must be for state at seq. */
@@ -103,15 +128,16 @@ static void expect_gather_for(const struct buf *out, const char *state, int seq)
 	hx_twiml_free(&t);
 }
 
-static void expect_apology(const struct buf *out, int rc, const char *what)
+/* The last webhook of r must have been answered with the apology. */
+static void expect_apology(const struct rt *r, const char *what)
 {
 	struct hx_twiml t;
 
-	hx_twiml_parse(buf_str(out), out->len, &t);
-	if (rc != -1 || !t.well_formed || !t.root_response || t.has_gather) {
+	hx_twiml_parse(buf_str(&r->out), r->out.len, &t);
+	if (r->rc != -1 || !t.well_formed || !t.root_response || t.has_gather) {
 		hx_twiml_free(&t);
-		fail_msg("%s: expected the apology (rc -1), got rc %d: %.300s", what, rc,
-			buf_str(out));
+		fail_msg("%s: expected the apology (rc -1), got rc %d: %.300s", what, r->rc,
+			buf_str(&r->out));
 	}
 	hx_twiml_free(&t);
 }
@@ -124,79 +150,74 @@ static void expect_trips(unsigned long long got, unsigned long long want, const 
 }
 
 /* A first request and a press of 1 on a fresh call, so that every
- * statement of those steps is prepared on db. */
-static void warm_or_fail(struct db *db, struct arena *a, struct buf *out)
+ * statement of those steps is prepared on t's connection. */
+static void warm_or_fail(struct rt *t)
 {
 	struct hx_call w;
-	struct engine_outcome oc;
 	struct engine_input in;
-	int rc;
 
 	hx_fixture_call_or_fail(&w);
 	in = voice_input(&w, NULL, -1, NULL);
-	handle(db, a, &in, out, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
 	in = voice_input(&w, "announce", 0, "1");
-	handle(db, a, &in, out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	handle(db, a, &in, out, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
 	in = voice_input(&w, "details", 1, "1");
-	handle(db, a, &in, out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	handle(db, a, &in, out, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
+	handle(t, &in);
+	assert_int_equal(t->rc, 0);
 }
 
 static void test_reminder_call_trips(void **state)
 {
-	struct db *db = db_or_fail();
-	struct arena *a = arena_new(0);
-	struct buf out = BUF_INIT;
-	struct engine_outcome oc;
+	struct rt t;
 	struct engine_input in;
 	struct hx_call c;
 	struct hx_snapshot s0, s1;
 	unsigned long long n;
-	int rc;
 
 	(void)state;
-	warm_or_fail(db, a, &out);
+	rt_open(&t, db_or_fail());
+	warm_or_fail(&t);
 	hx_fixture_call_or_fail(&c);
 
 	in = voice_input(&c, NULL, -1, NULL);
-	n = handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	expect_gather_for(&out, "announce", 0);
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	expect_gather_for(&t.out, "announce", 0);
 	hx_snapshot_or_fail(&c, &s0);
 	assert_string_equal(s0.call_sid, c.call_sid);
 	expect_trips(n, 1, "first request (CallSid bound)");
 
 	in = voice_input(&c, "announce", 0, "1");
-	n = handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_int_equal(oc.replay, 0);
-	assert_string_equal(oc.input, "1");
-	expect_gather_for(&out, "details", 1);
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.oc.replay, 0);
+	assert_string_equal(t.oc.input, "1");
+	expect_gather_for(&t.out, "details", 1);
 	hx_snapshot_or_fail(&c, &s0);
 	assert_string_equal(s0.state, "details");
 	assert_int_equal(s0.seq, 1);
 	assert_int_equal(s0.events, 1);
 	expect_trips(n, 1, "Gather action to a plain state (announce 1 -> details)");
 
-	n = handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_int_equal(oc.replay, 1);
-	assert_null(oc.input);
-	expect_gather_for(&out, "details", 1);
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.oc.replay, 1);
+	assert_null(t.oc.input);
+	expect_gather_for(&t.out, "details", 1);
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "a replay");
 	expect_trips(n, 1, "replay");
 
 	in = voice_input(&c, "details", 1, "1");
-	n = handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_string_equal(oc.action, "confirm");
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_string_equal(t.oc.action, "confirm");
 	hx_snapshot_or_fail(&c, &s0);
 	assert_string_equal(s0.state, "confirmed");
 	assert_int_equal(s0.seq, 2);
@@ -208,10 +229,10 @@ static void test_reminder_call_trips(void **state)
 	if (n < 3)
 		fail_msg("an action transition cannot take %llu round trips", n);
 
-	n = handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_int_equal(oc.replay, 1);
-	assert_null(oc.action);
+	n = handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.oc.replay, 1);
+	assert_null(t.oc.action);
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "a replay of an action's URL");
 	print_message("# replay of an action's URL: %llu round trips (the step in its"
@@ -219,25 +240,20 @@ static void test_reminder_call_trips(void **state)
 	if (n > 2)
 		fail_msg("a replay of an action's URL cost %llu round trips", n);
 
-	buf_free(&out);
-	arena_free(a);
-	db_close(db);
+	rt_close(&t);
 }
 
 /* The first request of a call to a business's number makes the call's
  * row in the same round trip. */
 static void test_inbound_first_request(void **state)
 {
-	struct db *db = db_or_fail();
-	struct arena *a = arena_new(0);
-	struct buf out = BUF_INIT;
-	struct engine_outcome oc;
+	struct rt t;
 	struct engine_input in;
 	char sid[2][35], from[13], to[13];
 	unsigned long long n = 0;
-	int rc;
 
 	(void)state;
+	rt_open(&t, db_or_fail());
 	hx_random_phone(from);
 	hx_random_phone(to);
 	for (int i = 0; i < 2; i++) {
@@ -250,9 +266,9 @@ static void test_inbound_first_request(void **state)
 		in.direction = "inbound";
 		in.from = from;
 		in.to = to;
-		n = handle(db, a, &in, &out, &oc, &rc);
-		assert_int_equal(rc, 0);
-		expect_gather_for(&out, "ask_code", 0);
+		n = handle(&t, &in);
+		assert_int_equal(t.rc, 0);
+		expect_gather_for(&t.out, "ask_code", 0);
 	}
 	{
 		const char *p[1] = { sid[1] };
@@ -262,57 +278,52 @@ static void test_inbound_first_request(void **state)
 		free(v);
 	}
 	expect_trips(n, 1, "inbound call's first request (its row made)");
-	buf_free(&out);
-	arena_free(a);
-	db_close(db);
+	rt_close(&t);
 }
 
 /* An unknown token, an unknown CallSid, a CallSid that is not the call's
  * and a URL of another flow: the apology, and nothing changed. */
 static void test_refusals(void **state)
 {
-	struct db *db = db_or_fail();
-	struct arena *a = arena_new(0);
-	struct buf out = BUF_INIT;
-	struct engine_outcome oc;
+	struct rt t;
 	struct engine_input in;
 	struct hx_call c, other;
 	struct hx_snapshot s0, s1;
 	char token[33], sid[35];
 	unsigned long long n;
-	int rc;
 
 	(void)state;
+	rt_open(&t, db_or_fail());
 	hx_fixture_call_or_fail(&c);
 	hx_fixture_call_or_fail(&other);
 	in = voice_input(&c, NULL, -1, NULL);
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
 	hx_snapshot_or_fail(&c, &s0);
 
 	hx_random_hex(token, 16);
 	in = voice_input(&c, "announce", 0, "1");
 	in.token = token;
-	n = handle(db, a, &in, &out, &oc, &rc);
-	expect_apology(&out, rc, "an unknown token");
+	n = handle(&t, &in);
+	expect_apology(&t, "an unknown token");
 	expect_trips(n, 1, "unknown token");
 
 	hx_random_call_sid(sid);
 	in = voice_input(&c, "announce", 0, "1");
 	in.token = NULL;
 	in.call_sid = sid;
-	handle(db, a, &in, &out, &oc, &rc);
-	expect_apology(&out, rc, "an unknown CallSid");
+	handle(&t, &in);
+	expect_apology(&t, "an unknown CallSid");
 
 	in = voice_input(&c, "announce", 0, "1");
 	in.call_sid = other.call_sid;
-	handle(db, a, &in, &out, &oc, &rc);
-	expect_apology(&out, rc, "another call's CallSid");
+	handle(&t, &in);
+	expect_apology(&t, "another call's CallSid");
 
 	in = voice_input(&c, "announce", 0, "1");
 	in.flow = ENGINE_INBOUND_FLOW;
-	handle(db, a, &in, &out, &oc, &rc);
-	expect_apology(&out, rc, "another flow's URL");
+	handle(&t, &in);
+	expect_apology(&t, "another flow's URL");
 
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "refused webhooks");
@@ -324,20 +335,14 @@ static void test_refusals(void **state)
 		assert_string_equal(v, "");
 		free(v);
 	}
-	buf_free(&out);
-	arena_free(a);
-	db_close(db);
+	rt_close(&t);
 }
 
 /* Two identical presses at once. */
 struct racer {
 	const struct hx_call *c;
 	pthread_barrier_t *go;
-	struct db *db;
-	struct arena *a;
-	struct buf out;
-	struct engine_outcome oc;
-	int rc;
+	struct rt t;
 };
 
 static void *race(void *arg)
@@ -347,7 +352,8 @@ static void *race(void *arg)
 	char err[512];
 
 	pthread_barrier_wait(r->go);
-	r->rc = engine_handle(rt_engine, r->db, r->a, &in, &r->out, &r->oc, err, sizeof(err));
+	r->t.rc = engine_handle(rt_engine, r->t.db, r->t.a, &in, &r->t.out, &r->t.oc, err,
+		sizeof(err));
 	return NULL;
 }
 
@@ -358,10 +364,8 @@ static void test_identical_presses_race(void **state)
 
 	(void)state;
 	memset(r, 0, sizeof(r));
-	for (int k = 0; k < 2; k++) {
-		r[k].db = db_or_fail();
-		r[k].a = arena_new(0);
-	}
+	for (int k = 0; k < 2; k++)
+		rt_open(&r[k].t, db_or_fail());
 	for (int round = 0; round < 10; round++) {
 		struct hx_call c;
 		struct hx_snapshot s;
@@ -371,25 +375,25 @@ static void test_identical_presses_race(void **state)
 
 		hx_fixture_call_or_fail(&c);
 		in = voice_input(&c, NULL, -1, NULL);
-		r[0].oc.replay = 0;
-		handle(r[0].db, r[0].a, &in, &r[0].out, &r[0].oc, &r[0].rc);
-		assert_int_equal(r[0].rc, 0);
+		r[0].t.oc.replay = 0;
+		handle(&r[0].t, &in);
+		assert_int_equal(r[0].t.rc, 0);
 		pthread_barrier_init(&go, NULL, 2);
 		for (int k = 0; k < 2; k++) {
 			r[k].c = &c;
 			r[k].go = &go;
-			buf_reset(&r[k].out);
+			buf_reset(&r[k].t.out);
 			pthread_create(&th[k], NULL, race, &r[k]);
 		}
 		for (int k = 0; k < 2; k++)
 			pthread_join(th[k], NULL);
 		pthread_barrier_destroy(&go);
 		for (int k = 0; k < 2; k++) {
-			assert_int_equal(r[k].rc, 0);
+			assert_int_equal(r[k].t.rc, 0);
 			/* Both answer with the state the call is in now. */
-			expect_gather_for(&r[k].out, "details", 1);
-			moved += r[k].oc.input != NULL;
-			replays += r[k].oc.replay;
+			expect_gather_for(&r[k].t.out, "details", 1);
+			moved += r[k].t.oc.input != NULL;
+			replays += r[k].t.oc.replay;
 		}
 		assert_int_equal(moved, 1);
 		assert_int_equal(replays, 1);
@@ -398,11 +402,8 @@ static void test_identical_presses_race(void **state)
 		assert_int_equal(s.seq, 1);
 		assert_int_equal(s.events, 1);
 	}
-	for (int k = 0; k < 2; k++) {
-		buf_free(&r[k].out);
-		arena_free(r[k].a);
-		db_close(r[k].db);
-	}
+	for (int k = 0; k < 2; k++)
+		rt_close(&r[k].t);
 }
 
 /* An action transition whose last round trip fails (the call cannot
@@ -410,16 +411,13 @@ static void test_identical_presses_race(void **state)
  * back with everything else; the connection serves the next webhook. */
 static void test_action_rolled_back(void **state)
 {
-	struct db *db = db_or_fail();
-	struct arena *a = arena_new(0);
-	struct buf out = BUF_INIT;
-	struct engine_outcome oc;
+	struct rt t;
 	struct engine_input in;
 	struct hx_call c;
 	struct hx_snapshot s0, s1;
-	int rc;
 
 	(void)state;
+	rt_open(&t, db_or_fail());
 	hx_fixture_call_or_fail(&c);
 	{
 		const char *p[2] = { c.call_id, c.call_sid };
@@ -429,8 +427,8 @@ static void test_action_rolled_back(void **state)
 	}
 	hx_snapshot_or_fail(&c, &s0);
 	in = voice_input(&c, "details", 1000, "1");
-	handle(db, a, &in, &out, &oc, &rc);
-	expect_apology(&out, rc, "a transition that cannot be saved");
+	handle(&t, &in);
+	expect_apology(&t, "a transition that cannot be saved");
 	hx_snapshot_or_fail(&c, &s1);
 	hx_snapshot_same_or_fail(&s0, &s1, "a rolled-back action");
 	assert_string_equal(s1.appointment_status, "booked");
@@ -441,35 +439,278 @@ static void test_action_rolled_back(void **state)
 		assert_string_equal(v, "0");
 		free(v);
 	}
-	handle(db, a, &in, &out, &oc, &rc);
-	expect_apology(&out, rc, "the same again");
+	handle(&t, &in);
+	expect_apology(&t, "the same again");
 	in = voice_input(&c, "announce", 0, "1");
-	handle(db, a, &in, &out, &oc, &rc);
-	assert_int_equal(rc, 0);
-	assert_int_equal(oc.replay, 1);
-	expect_gather_for(&out, "details", 1000);
-	buf_free(&out);
-	arena_free(a);
-	db_close(db);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.oc.replay, 1);
+	expect_gather_for(&t.out, "details", 1000);
+	rt_close(&t);
 }
 
 /* A database nobody listens on: the apology, a connection error. */
 static void test_database_down(void **state)
 {
-	struct db *db = db_open("postgresql://127.0.0.1:1/ringfence?connect_timeout=2");
+	struct rt t;
+	struct engine_input in;
+	struct hx_call c;
+
+	(void)state;
+	rt_open(&t, db_open("postgresql://127.0.0.1:1/ringfence?connect_timeout=2"));
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, "announce", 0, "1");
+	handle(&t, &in);
+	expect_apology(&t, "database down");
+	assert_memory_equal(db_last_sqlstate(t.db), "08", 2);
+	rt_close(&t);
+}
+
+/* Closes db's connection from the server's side, as a restart does. */
+static void server_closes(struct db *db)
+{
+	char pid[16];
+	const char *p[1] = { pid };
+	PGresult *res;
+
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(db_pgconn(db)));
+	res = hx_db_exec_or_fail("SELECT pg_terminate_backend($1::integer)", 1, p);
+	PQclear(res);
+	/* The backend's goodbye reaches the socket before the next webhook. */
+	for (int i = 0; i < 100; i++) {
+		char *v = hx_db_value_or_fail("SELECT count(*) FROM pg_stat_activity"
+			" WHERE pid = $1::integer", 1, p);
+		int gone = strcmp(v, "0") == 0;
+		free(v);
+		if (gone)
+			break;
+		usleep(20000);
+	}
+}
+
+/* The server closes the connection between two webhooks of one call
+ * (a restart): each next webhook, the one-statement step and an action's
+ * pipeline, reconnects, prepares its statements again and is served. */
+static void test_server_closed_between_webhooks(void **state)
+{
+	struct db *db = db_or_fail();
 	struct arena *a = arena_new(0);
 	struct buf out = BUF_INIT;
 	struct engine_outcome oc;
 	struct engine_input in;
 	struct hx_call c;
+	struct hx_snapshot s;
+	int rc;
+
+	(void)state;
+	warm_or_fail(db, a, &out);
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+
+	server_closes(db);
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	expect_gather_for(&out, "details", 1);
+
+	server_closes(db);
+	in = voice_input(&c, "details", 1, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "confirmed");
+	assert_int_equal(s.seq, 2);
+	assert_string_equal(s.appointment_status, "confirmed");
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* Another transaction holds the call's row past the lock timeout: the
+ * step fails inside the statement (plain) and inside the pipeline
+ * (action): the apology, nothing changed, and the same connection takes
+ * the same presses once the row is free. */
+static void test_lock_timeout_inside_step(void **state)
+{
+	struct db *db = db_or_fail(), *holder = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s0, s1;
 	int rc;
 
 	(void)state;
 	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	hx_snapshot_or_fail(&c, &s0);
+	{
+		const char *p[1] = { c.call_id };
+		PGresult *res;
+		assert_int_equal(db_begin(holder), 0);
+		res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
+		assert_non_null(res);
+		PQclear(res);
+	}
 	in = voice_input(&c, "announce", 0, "1");
 	handle(db, a, &in, &out, &oc, &rc);
-	expect_apology(&out, rc, "database down");
-	assert_memory_equal(db_last_sqlstate(db), "08", 2);
+	expect_apology(&out, rc, "a plain press on a locked call");
+	assert_string_equal(db_last_sqlstate(db), "55P03");
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "a press that timed out");
+	db_rollback(holder);
+
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	expect_gather_for(&out, "details", 1);
+	hx_snapshot_or_fail(&c, &s0);
+	{
+		const char *p[1] = { c.call_id };
+		PGresult *res;
+		assert_int_equal(db_begin(holder), 0);
+		res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
+		assert_non_null(res);
+		PQclear(res);
+	}
+	in = voice_input(&c, "details", 1, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	expect_apology(&out, rc, "an action's press on a locked call");
+	assert_string_equal(db_last_sqlstate(db), "55P03");
+	hx_snapshot_or_fail(&c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, "an action that timed out");
+	assert_string_equal(s1.appointment_status, "booked");
+	db_rollback(holder);
+
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	hx_snapshot_or_fail(&c, &s1);
+	assert_string_equal(s1.state, "confirmed");
+	assert_string_equal(s1.appointment_status, "confirmed");
+	buf_free(&out);
+	arena_free(a);
+	db_close(holder);
+	db_close(db);
+}
+
+/* The call's status as a status callback left it. */
+static char *call_status_of(const struct hx_call *c)
+{
+	const char *p[1] = { c->call_id };
+	return hx_db_value_or_fail("SELECT COALESCE(call_status, '') FROM calls WHERE id = $1",
+		1, p);
+}
+
+/* A press whose webhook is served after the call's final status callback
+ * (the two raced on two workers): the press's transition is kept, but
+ * its CallStatus "in-progress" does not take the call back from its
+ * final status, on a plain transition or an action's. */
+static void test_final_status_kept(void **state)
+{
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	char *v;
+	int rc;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	{
+		/* What rf_status_step writes on the call for "completed". */
+		const char *p[1] = { c.call_id };
+		PGresult *res = hx_db_exec_or_fail("UPDATE calls SET call_status = 'completed'"
+			" WHERE id = $1", 1, p);
+		PQclear(res);
+	}
+	in = voice_input(&c, "announce", 0, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.input, "1");
+	v = call_status_of(&c);
+	if (strcmp(v, "completed") != 0)
+		fail_msg("a late press moved the call from completed to '%s'", v);
+	free(v);
+	in = voice_input(&c, "details", 1, "1");
+	handle(db, a, &in, &out, &oc, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(oc.action, "confirm");
+	v = call_status_of(&c);
+	if (strcmp(v, "completed") != 0)
+		fail_msg("a late action moved the call from completed to '%s'", v);
+	free(v);
+	buf_free(&out);
+	arena_free(a);
+	db_close(db);
+}
+
+/* A flow whose state is named "null" (a valid name, and PostgreSQL's
+ * NULL when an array literal leaves it unquoted): a call in that state
+ * is served like any other.  The reminder call's flow with details_retry
+ * renamed, in a root of the test's own. */
+static void test_state_named_null(void **state)
+{
+	const char *root = getenv("RINGFENCE_ROOT");
+	char dir[] = "/tmp/rf-roundtrip-XXXXXX", cmd[1024], err[512];
+	struct engine *saved = rt_engine, *e;
+	struct db *db = db_or_fail();
+	struct arena *a = arena_new(0);
+	struct buf out = BUF_INIT;
+	struct engine_outcome oc;
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s;
+	int rc;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		"set -e; r='%s'; d='%s'; mkdir -p \"$d/state_tables\" \"$d/audio\";"
+		" cp -r \"$r/state_tables/reminder_call\" \"$d/state_tables/\";"
+		" cp -r \"$r/audio/reminder_call\" \"$d/audio/\";"
+		" mv \"$d/state_tables/reminder_call/details_retry.xml\""
+		"  \"$d/state_tables/reminder_call/null.xml\";"
+		" mv \"$d/audio/reminder_call/details_retry\" \"$d/audio/reminder_call/null\";"
+		" sed -i 's/\\<details_retry\\>/null/g' \"$d/state_tables/reminder_call/transitions\"",
+		root && root[0] ? root : ".", dir);
+	if (system(cmd) != 0)
+		fail_msg("cannot make the flow: %s", cmd);
+	e = engine_new(dir, hx_env.public_url, err, sizeof(err));
+	if (e == NULL)
+		fail_msg("engine_new: %s", err);
+	rt_engine = e;
+
+	hx_fixture_call_or_fail(&c);
+	{
+		const char *p[2] = { c.call_id, c.call_sid };
+		PGresult *res = hx_db_exec_or_fail("UPDATE calls SET state = 'null', seq = 2,"
+			" call_sid = $2 WHERE id = $1", 2, p);
+		PQclear(res);
+	}
+	in = voice_input(&c, "null", 2, "9");
+	handle(db, a, &in, &out, &oc, &rc);
+	rt_engine = saved;
+	engine_free(e);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		print_message("# cannot remove %s\n", dir);
+	if (rc != 0)
+		fail_msg("a call in state 'null' got the apology: %.200s", buf_str(&out));
+	assert_non_null(oc.input);
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "goodbye_invalid");
+	assert_int_equal(s.seq, 3);
 	buf_free(&out);
 	arena_free(a);
 	db_close(db);
@@ -506,6 +747,10 @@ int roundtrip_tests(void)
 		cmocka_unit_test(test_identical_presses_race),
 		cmocka_unit_test(test_action_rolled_back),
 		cmocka_unit_test(test_database_down),
+		cmocka_unit_test(test_server_closed_between_webhooks),
+		cmocka_unit_test(test_final_status_kept),
+		cmocka_unit_test(test_lock_timeout_inside_step),
+		cmocka_unit_test(test_state_named_null),
 		cmocka_unit_test(test_metrics_counter),
 	};
 	return cmocka_run_group_tests_name("roundtrip", tests, rt_setup, rt_teardown);

@@ -14,6 +14,7 @@
  * sets.  Each test uses fresh random phone numbers, so the simulator's
  * list filtered by To counts only its own contacts. */
 #include "harness.h"
+#include "db.h"
 #include "fakeapp.h"
 
 #include "queue.h"
@@ -1262,6 +1263,87 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* The claim's contact limit at its boundary under two workers at once
+ * (sql/027 reads the limit-th most recent contact along an index): with
+ * 3 contacts a day to one recipient, 8 reminders to it claimed by two
+ * connections in parallel make exactly 3 contacts; the other 5 are
+ * deferred (stale in 3 days), never a 4th attempt written. */
+static void test_claim_limit_boundary_parallel(void **state)
+{
+	enum { N = 8, WORKERS = 2 };
+	struct hx_rfix f;
+	char ids[N][24];
+	pid_t pids[WORKERS];
+	int claimed = 0;
+	PGresult *res;
+	char *v;
+
+	(void)state;
+	fixture_or_fail(&f, "voice", 4320);
+	snprintf(ids[0], sizeof(ids[0]), "%s", f.reminder);
+	{
+		const char *p[2] = { f.reminder, f.phone };
+		res = hx_db_exec_or_fail(
+			"INSERT INTO reminders (business_id, appointment_id, channel, offset_minutes, due_at,"
+			" stale_at, to_address) SELECT business_id, appointment_id, 'sms', o, due_at,"
+			" due_at + interval '3 days', $2 FROM reminders, generate_series(1, 7) o"
+			" WHERE id = $1::bigint ORDER BY o RETURNING id", 2, p);
+		assert_int_equal(PQntuples(res), N - 1);
+		for (int i = 1; i < N; i++)
+			snprintf(ids[i], sizeof(ids[i]), "%s", PQgetvalue(res, i - 1, 0));
+		PQclear(res);
+	}
+	for (int w = 0; w < WORKERS; w++) {
+		pids[w] = fork();
+		assert_true(pids[w] >= 0);
+		if (pids[w] == 0) {
+			struct db *db = db_open(hx_env.database_url);
+			int ok = 0;
+			for (int i = w; i < N; i += WORKERS) {
+				const char *p[2] = { ids[i], w ? "w1" : "w0" };
+				PGresult *r = db_exec(db, "SELECT outcome FROM reminder_claim($1::bigint,"
+					" now(), $2, 120, NULL, 3, 100, 1000)", 2, p);
+				if (r == NULL || PQntuples(r) != 1)
+					_exit(100);
+				if (strcmp(PQgetvalue(r, 0, 0), "claimed") == 0)
+					ok++;
+				else if (strcmp(PQgetvalue(r, 0, 0), "deferred") != 0)
+					_exit(101);
+				PQclear(r);
+			}
+			db_close(db);
+			_exit(ok);
+		}
+	}
+	for (int w = 0; w < WORKERS; w++) {
+		int st;
+		assert_int_equal(waitpid(pids[w], &st, 0), pids[w]);
+		assert_true(WIFEXITED(st));
+		if (WEXITSTATUS(st) >= 100)
+			fail_msg("worker %d: a claim failed or was neither claimed nor deferred (%d)", w,
+				WEXITSTATUS(st));
+		claimed += WEXITSTATUS(st);
+	}
+	assert_int_equal(claimed, 3);
+	{
+		const char *p[1] = { f.phone };
+		v = hx_db_value_or_fail("SELECT count(*) FROM contact_attempts WHERE to_address = $1"
+			" AND status IN ('dialing', 'placed', 'unknown')", 1, p);
+		assert_string_equal(v, "3");
+		free(v);
+		v = hx_db_value_or_fail("SELECT count(*) FROM reminders WHERE to_address = $1"
+			" AND status = 'pending' AND not_before > now()", 1, p);
+		assert_string_equal(v, "5");
+		free(v);
+		/* Settled, so that nothing later takes these for calls in flight. */
+		res = hx_db_exec_or_fail("WITH a AS (UPDATE contact_attempts SET"
+			" status = 'skipped_rate_limited', settled_at = now() WHERE to_address = $1"
+			" AND status = 'dialing' RETURNING reminder_id)"
+			" UPDATE reminders SET status = 'skipped' WHERE to_address = $1", 1, p);
+		PQclear(res);
+	}
+}
+
 int worker_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1283,6 +1365,7 @@ int worker_tests(void)
 		cmocka_unit_test(test_rate_limit_defer_and_skip),
 		cmocka_unit_test(test_limit_survives_redis_loss),
 		cmocka_unit_test(test_limit_across_businesses),
+		cmocka_unit_test(test_claim_limit_boundary_parallel),
 		cmocka_unit_test(test_business_hour_survives_flush),
 		cmocka_unit_test(test_racing_for_last_slot),
 		cmocka_unit_test(test_status_callbacks_ordered),

@@ -218,6 +218,39 @@ static void test_tampering(void **state)
 	}
 }
 
+/* The HMAC is keyed once per token and kept: a token that changes (a
+ * reload, a rotated token), then changes back, or is a prefix of the
+ * other, signs with the token given each time, never the kept one. */
+static void test_token_change(void **state)
+{
+	static const char *const tokens[] = { TOKEN, "12346", TOKEN, TOKEN "5", TOKEN, "" };
+	struct arena *a = arena_new(0);
+	struct params p = parse(a, P_BODY);
+	char sig[SIGNATURE_LEN + 1], first[SIGNATURE_LEN + 1];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(tokens); i++) {
+		const char *t = tokens[i];
+		if (t[0] == '\0') {
+			assert_int_equal(signature_compute(t, U, &p, sig), -1);
+			assert_int_equal(signature_validate(t, U, &p, 1, P_BODY, strlen(P_BODY), first),
+				SIGNATURE_INVALID);
+			continue;
+		}
+		assert_int_equal(signature_compute(t, U, &p, sig), 0);
+		if (i == 0)
+			memcpy(first, sig, sizeof(sig));
+		if ((strcmp(t, TOKEN) == 0) != (strcmp(sig, first) == 0))
+			fail_msg("token %zu (%s) signed %s; the test token signs %s", i, t, sig, first);
+		assert_int_equal(signature_validate(t, U, &p, 1, P_BODY, strlen(P_BODY), sig),
+			SIGNATURE_VALID);
+		assert_int_equal(signature_validate(strcmp(t, TOKEN) ? TOKEN : "12346", U, &p, 1,
+			P_BODY, strlen(P_BODY), sig), SIGNATURE_INVALID);
+	}
+	assert_string_equal(first, "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+	arena_free(a);
+}
+
 /* HMAC-SHA1 of exactly s with the test token, base64: an independent
  * statement of the string to sign, to compare signature_compute against. */
 static void reference(const char *s, char out[SIGNATURE_LEN + 1])
@@ -396,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_vectors_validate),
 		cmocka_unit_test(test_port_quirk),
 		cmocka_unit_test(test_tampering),
+		cmocka_unit_test(test_token_change),
 		cmocka_unit_test(test_signed_string),
 		cmocka_unit_test(test_url_alone),
 		cmocka_unit_test(test_body_hash),
