@@ -524,6 +524,29 @@ static void test_server_closed_between_webhooks(void **state)
 	rt_close(&t);
 }
 
+/* Webhook in for call c while another transaction (holder) holds the
+ * call's row past the lock timeout: the apology, SQLSTATE 55P03, nothing
+ * changed; then the row is let go. */
+static void press_while_locked(struct rt *t, struct db *holder, const struct hx_call *c,
+	const struct engine_input *in, const char *what)
+{
+	const char *p[1] = { c->call_id };
+	struct hx_snapshot s0, s1;
+	PGresult *res;
+
+	hx_snapshot_or_fail(c, &s0);
+	assert_int_equal(db_begin(holder), 0);
+	res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
+	assert_non_null(res);
+	PQclear(res);
+	handle(t, in);
+	expect_apology(t, what);
+	assert_string_equal(db_last_sqlstate(t->db), "55P03");
+	hx_snapshot_or_fail(c, &s1);
+	hx_snapshot_same_or_fail(&s0, &s1, what);
+	db_rollback(holder);
+}
+
 /* Another transaction holds the call's row past the lock timeout: the
  * step fails inside the statement (plain) and inside the pipeline
  * (action): the apology, nothing changed, and the same connection takes
@@ -534,7 +557,7 @@ static void test_lock_timeout_inside_step(void **state)
 	struct db *holder = db_or_fail();
 	struct engine_input in;
 	struct hx_call c;
-	struct hx_snapshot s0, s1;
+	struct hx_snapshot s1;
 
 	(void)state;
 	rt_open(&t, db_or_fail());
@@ -542,43 +565,16 @@ static void test_lock_timeout_inside_step(void **state)
 	in = voice_input(&c, NULL, -1, NULL);
 	handle(&t, &in);
 	assert_int_equal(t.rc, 0);
-	hx_snapshot_or_fail(&c, &s0);
-	{
-		const char *p[1] = { c.call_id };
-		PGresult *res;
-		assert_int_equal(db_begin(holder), 0);
-		res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
-		assert_non_null(res);
-		PQclear(res);
-	}
 	in = voice_input(&c, "announce", 0, "1");
-	handle(&t, &in);
-	expect_apology(&t, "a plain press on a locked call");
-	assert_string_equal(db_last_sqlstate(t.db), "55P03");
-	hx_snapshot_or_fail(&c, &s1);
-	hx_snapshot_same_or_fail(&s0, &s1, "a press that timed out");
-	db_rollback(holder);
+	press_while_locked(&t, holder, &c, &in, "a plain press on a locked call");
 
 	handle(&t, &in);
 	assert_int_equal(t.rc, 0);
 	expect_gather_for(&t.out, "details", 1);
-	hx_snapshot_or_fail(&c, &s0);
-	{
-		const char *p[1] = { c.call_id };
-		PGresult *res;
-		assert_int_equal(db_begin(holder), 0);
-		res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
-		assert_non_null(res);
-		PQclear(res);
-	}
 	in = voice_input(&c, "details", 1, "1");
-	handle(&t, &in);
-	expect_apology(&t, "an action's press on a locked call");
-	assert_string_equal(db_last_sqlstate(t.db), "55P03");
+	press_while_locked(&t, holder, &c, &in, "an action's press on a locked call");
 	hx_snapshot_or_fail(&c, &s1);
-	hx_snapshot_same_or_fail(&s0, &s1, "an action that timed out");
 	assert_string_equal(s1.appointment_status, "booked");
-	db_rollback(holder);
 
 	handle(&t, &in);
 	assert_int_equal(t.rc, 0);
