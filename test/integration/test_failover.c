@@ -14,12 +14,14 @@
 #include "harness.h"
 
 #include "app.h"
+#include "dash_client.h"
 #include "arena.h"
 #include "db.h"
 #include "http.h"
 #include "routes.h"
 #include "util.h"
 
+#include <curl/curl.h>
 #include <libgen.h>
 #include <unistd.h>
 
@@ -200,43 +202,80 @@ static void test_read_url(void **state)
 	free(dead);
 }
 
-/* GET /readyz answered by the application in this process with
- * RINGFENCE_DATABASE_URL set to url: the status and the JSON document. */
-static json_t *readyz_with(const char *url, int *status)
+/* The application in this process with the variable var set to url (NULL:
+ * unset) until app_done. */
+static char *app_saved;
+static const char *app_var;
+
+static void app_with(struct app *app, const char *var, const char *url)
 {
-	const char *old = getenv("RINGFENCE_DATABASE_URL");
-	char *saved = old ? xstrdup(old) : NULL, err[512];
-	struct app app;
+	const char *old = getenv(var);
+	char err[512];
+
+	app_var = var;
+	app_saved = old ? xstrdup(old) : NULL;
+	if (url)
+		setenv(var, url, 1);
+	else
+		unsetenv(var);
+	if (app_init(app, err, sizeof(err)) < 0)
+		fail_msg("app_init with %s=%s: %s", var, url ? url : "(unset)", err);
+}
+
+static void app_done(struct app *app)
+{
+	app_free(app);
+	if (app_saved)
+		setenv(app_var, app_saved, 1);
+	else
+		unsetenv(app_var);
+	free(app_saved);
+	app_saved = NULL;
+}
+
+/* GET path from 127.0.0.1 (with cookie, NULL: none) through the route
+ * table: the status, and the body copied into body. */
+static int app_get(struct app *app, const char *path, const char *cookie, struct buf *body)
+{
 	struct arena *a = arena_new(16384);
 	struct http_request req;
 	struct http_response res;
-	json_t *doc;
+	int status;
 
-	setenv("RINGFENCE_DATABASE_URL", url, 1);
-	if (app_init(&app, err, sizeof(err)) < 0)
-		fail_msg("app_init: %s", err);
 	memset(&req, 0, sizeof(req));
 	req.arena = a;
 	req.method = "GET";
-	req.request_uri = req.path = "/readyz";
+	req.request_uri = req.path = path;
 	req.query = req.content_type = req.user_agent = req.body = "";
 	req.remote_addr = "127.0.0.1";
+	req.cookie = cookie;
 	req.content_length = -1;
-	snprintf(req.request_id, sizeof(req.request_id), "failover-readyz");
+	snprintf(req.request_id, sizeof(req.request_id), "failover-test");
 	req.query_ok = form_parse(a, "", 0, NULL, &req.query_params) == FORM_OK;
 	http_response_init(&res, a);
-	routes_dispatch(&app, &req, &res);
-	*status = res.status;
-	doc = json_loadb(buf_str(&res.body), res.body.len, 0, NULL);
-	if (doc == NULL)
-		fail_msg("/readyz answered %d, not JSON: %s", res.status, buf_str(&res.body));
-	app_free(&app);
+	routes_dispatch(app, &req, &res);
+	status = res.status;
+	buf_reset(body);
+	buf_puts(body, buf_str(&res.body));
 	arena_free(a);
-	if (saved)
-		setenv("RINGFENCE_DATABASE_URL", saved, 1);
-	else
-		unsetenv("RINGFENCE_DATABASE_URL");
-	free(saved);
+	return status;
+}
+
+/* GET /readyz with RINGFENCE_DATABASE_URL set to url: the status and
+ * the JSON document. */
+static json_t *readyz_with(const char *url, int *status)
+{
+	struct app app;
+	struct buf body = BUF_INIT;
+	json_t *doc;
+
+	app_with(&app, "RINGFENCE_DATABASE_URL", url);
+	*status = app_get(&app, "/readyz", NULL, &body);
+	doc = json_loads(buf_str(&body), 0, NULL);
+	if (doc == NULL)
+		fail_msg("/readyz answered %d, not JSON: %s", *status, buf_str(&body));
+	app_done(&app);
+	buf_free(&body);
 	return doc;
 }
 
@@ -268,6 +307,110 @@ static void test_readyz_standby(void **state)
 	free(sb);
 	free(ports);
 	free(multi);
+}
+
+/* ringfence doctor with a multi-host URL holding a password: a standby
+ * reached is a FAIL naming it, no primary among the hosts a FAIL naming
+ * the hosts; the password is in neither. */
+static void test_doctor_multi_host(void **state)
+{
+	static const char pw[] = "Canary9s3cretpw";
+	const char *bin = hx_ringfence_bin("failover");
+	struct buf out = BUF_INIT;
+	char *ports = xasprintf("1,%s", port_b), *u1, *u2, *cmd;
+	int rc;
+
+	(void)state;
+	u1 = pair_url(ports, NULL);
+	u2 = pair_url(ports, "target_session_attrs=read-write");
+	for (int i = 0; i < 2; i++) {
+		char *url = i ? u2 : u1, *withpw = xasprintf("postgresql://postgres:%s@%s", pw,
+			url + strlen("postgresql://"));
+		cmd = xasprintf("RINGFENCE_DATABASE_URL='%s' '%s' doctor --timeout 5 2>&1", withpw, bin);
+		rc = hx_shell(cmd, &out, 60);
+		assert_int_not_equal(rc, 0);
+		if (strstr(buf_str(&out), pw) || strstr(buf_str(&out), "Canary9"))
+			fail_msg("doctor showed the password:\n%s", buf_str(&out));
+		if (strstr(buf_str(&out), i ? "FAIL  database: cannot connect"
+				: "FAIL  database: connected to a standby (read-only)") == NULL)
+			fail_msg("doctor with %s:\n%s", url, buf_str(&out));
+		free(cmd);
+		free(withpw);
+	}
+	buf_free(&out);
+	free(u1);
+	free(u2);
+	free(ports);
+}
+
+/* The session cookie the dashboard client holds, "name=value". */
+static char *session_cookie_or_fail(struct dc *c)
+{
+	struct curl_slist *list = NULL;
+	char *cookie = NULL;
+
+	if (curl_easy_getinfo(c->curl, CURLINFO_COOKIELIST, &list) != CURLE_OK)
+		fail_msg("no cookie list");
+	for (struct curl_slist *l = list; l && !cookie; l = l->next) {
+		/* Netscape format: domain, flag, path, secure, expiry, name, value */
+		char *f[7], *line = xstrdup(l->data), *save = NULL;
+		int n = 0;
+		for (char *t = strtok_r(line, "\t", &save); t && n < 7; t = strtok_r(NULL, "\t", &save))
+			f[n++] = t;
+		if (n == 7 && strstr(f[5], "rf_session"))
+			cookie = xasprintf("%s=%s", f[5], f[6]);
+		free(line);
+	}
+	curl_slist_free_all(list);
+	if (cookie == NULL)
+		fail_msg("the client holds no session cookie");
+	return cookie;
+}
+
+/* The dashboard's appointment list reads through the read handle
+ * (RINGFENCE_DATABASE_READ_URL, its own connection); when that cannot
+ * connect the page still answers, from the primary; unset, the list
+ * reads on the primary handle. */
+static void test_dashboard_reads(void **state)
+{
+	struct dc_account acc;
+	struct dc *c;
+	struct app app;
+	struct buf body = BUF_INIT;
+	char *cookie, *dead = pair_url("1", "connect_timeout=2");
+	unsigned long long trips;
+
+	(void)state;
+	dc_account_or_fail(&acc, "owner", NULL);
+	c = dc_login_or_fail(acc.email, acc.password);
+	cookie = session_cookie_or_fail(c);
+
+	app_with(&app, "RINGFENCE_DATABASE_READ_URL", hx_env.database_url);
+	assert_true(app.read_db != app.db);
+	assert_int_equal(db_round_trips(app.read_db), 0);
+	assert_int_equal(app_get(&app, "/today", cookie, &body), 200);
+	assert_non_null(strstr(buf_str(&body), "today-list"));
+	assert_true(db_round_trips(app.read_db) > 0);
+	assert_non_null(db_pgconn(app.read_db));
+	app_done(&app);
+
+	app_with(&app, "RINGFENCE_DATABASE_READ_URL", dead);
+	assert_int_equal(app_get(&app, "/today", cookie, &body), 200);
+	assert_non_null(strstr(buf_str(&body), "today-list"));
+	assert_null(db_pgconn(app.read_db));
+	app_done(&app);
+
+	app_with(&app, "RINGFENCE_DATABASE_READ_URL", NULL);
+	assert_true(app.read_db == app.db);
+	trips = db_round_trips(app.db);
+	assert_int_equal(app_get(&app, "/today", cookie, &body), 200);
+	assert_true(db_round_trips(app.db) > trips);
+	app_done(&app);
+
+	buf_free(&body);
+	free(cookie);
+	free(dead);
+	dc_free(c);
 }
 
 /* The statement kills its own connection the first time it runs (the
@@ -407,6 +550,8 @@ int failover_tests(void)
 		cmocka_unit_test(test_standby_read_only_drops),
 		cmocka_unit_test(test_read_url),
 		cmocka_unit_test(test_readyz_standby),
+		cmocka_unit_test(test_dashboard_reads),
+		cmocka_unit_test(test_doctor_multi_host),
 		cmocka_unit_test(test_retry_only_where_safe),
 		cmocka_unit_test(test_failover_ping),
 	};
