@@ -390,10 +390,15 @@ static int fetch_once(struct call *c, const char *method, const char *url, struc
 	*code = 11200;
 	if (sim_http_request(method, url, &pp, c->p->auth_token, c->http_timeout_ms, &r) < 0) {
 		c->virt_ms += r.elapsed_ms;
+		/* Twilio's 11205: no TCP connection to the URL; any other failure
+		 * to get an answer (a timeout, a dropped connection) stays 11200. */
 		if (r.timed_out)
 			snprintf(msg, msglen, "HTTP retrieval failure: no answer from %s within %d s", url,
 				c->http_timeout_ms / 1000);
-		else
+		else if (r.no_connection) {
+			*code = 11205;
+			snprintf(msg, msglen, "HTTP connection failure: %s: %s", url, r.error);
+		} else
 			snprintf(msg, msglen, "HTTP retrieval failure: %s: %s", url, r.error);
 		goto out;
 	}
