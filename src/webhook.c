@@ -98,7 +98,7 @@ void webhook_voice_handle(struct app *app, const struct route_input *in, struct 
 static int fallback_target(struct arena *a, const char *url, const char **flow,
 	const char **path, struct valid_result *q, const char **why)
 {
-	const char *p, *qs, *end;
+	const char *host, *p, *qs, *end;
 	struct params qp;
 	char *f;
 
@@ -108,15 +108,15 @@ static int fallback_target(struct arena *a, const char *url, const char **flow,
 		return -1;
 	}
 	if (strncmp(url, "https://", 8) == 0)
-		p = url + 8;
+		host = url + 8;
 	else if (strncmp(url, "http://", 7) == 0)
-		p = url + 7;
+		host = url + 7;
 	else {
 		*why = "ErrorUrl is not an http(s) URL";
 		return -1;
 	}
-	p = strchr(p, '/');
-	if (p == NULL || p == url + (url[4] == 's' ? 8 : 7)) {
+	p = strchr(host, '/');
+	if (p == NULL || p == host) {
 		*why = "ErrorUrl has no host or no path";
 		return -1;
 	}
