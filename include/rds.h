@@ -46,8 +46,8 @@ int rds_connect(struct rds *r);
  * an error reply (the error is logged and kept for rds_last_error).
  *
  * Never on a replica: a connection through Sentinel is made only to a
- * server whose ROLE is master, and a READONLY or MASTERDOWN error reply
- * (the master became a replica) drops the connection; such a command
+ * server whose ROLE is master, and there a READONLY or MASTERDOWN error
+ * reply (the master became a replica) drops the connection; such a command
  * was not applied, so it is run once more on the master found again.  A
  * command whose connection broke has an unknown outcome and is not run
  * again (NULL, as for any outage).  Pipelines likewise, when no reply

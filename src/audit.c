@@ -34,7 +34,10 @@
 /* One call's history is only needed while somebody may ask about it. */
 /* Through Sentinel, how long a write of records waits for one replica to
  * acknowledge them (WAIT 1 <ms>) before they are also kept in the
- * fallback log: a healthy replica answers in well under a millisecond. */
+ * fallback log: a healthy replica on the same network acknowledges in
+ * about a millisecond (measured by the sentinel test group).  A
+ * webhook's deferred records wait after its response has gone
+ * (FCGX_Finish_r): the wait holds the worker, not Twilio. */
 #define AUDIT_WAIT_MS "20"
 #define AUDIT_MAX_ID 64
 #define AUDIT_MAX_STREAMS 4

@@ -676,10 +676,13 @@ static redisReply *rds_check(struct rds *r, redisReply *reply)
 	if (reply->type == REDIS_REPLY_ERROR) {
 		rds_set_error(r, "", reply->str, reply->len);
 		r->reply_error = 1;
-		/* Connected to a replica (a failover moved the master): the
-		 * command was refused, not applied; the caller drops the
-		 * connection and may run it once more on the new master. */
-		if (strncmp(r->error, "READONLY", 8) == 0 || strncmp(r->error, "MASTERDOWN", 10) == 0)
+		/* Through Sentinel, connected to a replica (a failover moved
+		 * the master): the command was refused, not applied; the
+		 * caller drops the connection and may run it once more on the
+		 * master found again.  (A redis:// URL names one server: there
+		 * is nothing else to find.) */
+		if (r->name && (strncmp(r->error, "READONLY", 8) == 0 ||
+				strncmp(r->error, "MASTERDOWN", 10) == 0))
 			r->not_master = 1;
 		if (strncmp(r->error, "NOAUTH", 6) == 0) {
 			snprintf(r->error, sizeof(r->error), "Redis wants a password (NOAUTH): give it in "
