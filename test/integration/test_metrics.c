@@ -241,7 +241,7 @@ static int expo_parse(struct expo *e, const char *text)
 					strcmp(rest, "histogram") && strcmp(rest, "summary") &&
 					strcmp(rest, "untyped"))
 					return fail_line(e, lineno, line, "an unknown TYPE");
-				snprintf(f->type, sizeof(f->type), "%s", rest);
+				snprintf(f->type, sizeof(f->type), "%.15s", rest);
 				if (strcmp(rest, "counter") == 0 &&
 					(strlen(name) < 6 || strcmp(name + strlen(name) - 6, "_total") != 0))
 					return fail_line(e, lineno, line, "a counter not named *_total");
