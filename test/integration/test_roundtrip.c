@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "db.h"
 #include "engine.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -461,8 +462,29 @@ static void test_database_down(void **state)
 	hx_fixture_call_or_fail(&c);
 	in = voice_input(&c, "announce", 0, "1");
 	handle(&t, &in);
-	expect_apology(&t, "database down");
+	/* Held: the same URL again with hold=1 and the press carried. */
+	assert_int_equal(t.rc, 1);
+	assert_int_equal(t.oc.hold, 1);
 	assert_memory_equal(db_last_sqlstate(t.db), "08", 2);
+	{
+		char *want = xasprintf("%s/twilio/voice/reminder_call?c=%s&s=announce&n=0&hold=1"
+			"&digits=1", hx_env.public_url, c.token);
+		hx_expect_hold(buf_str(&t.out), t.out.len, want, ENGINE_HOLD_PAUSE_S,
+			"database down");
+		free(want);
+	}
+	/* The last hold used: the apology. */
+	in.hold = ENGINE_HOLD_MAX;
+	handle(&t, &in);
+	expect_apology(&t, "database down after every hold");
+	assert_int_equal(t.oc.hold_exhausted, 1);
+	/* A <Record>'s action is never held: its recording is not carried. */
+	in.hold = 0;
+	in.digits = NULL;
+	in.recording_url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0";
+	handle(&t, &in);
+	expect_apology(&t, "a recording with the database down");
+	assert_int_equal(t.oc.hold, 0);
 	rt_close(&t);
 }
 
@@ -659,6 +681,7 @@ static void test_state_named_null(void **state)
 		"set -e; r='%s'; d='%s'; mkdir -p \"$d/state_tables\" \"$d/audio\";"
 		" cp -r \"$r/state_tables/reminder_call\" \"$d/state_tables/\";"
 		" cp -r \"$r/audio/reminder_call\" \"$d/audio/\";"
+		" cp -r \"$r/audio/hold\" \"$d/audio/\";"
 		" mv \"$d/state_tables/reminder_call/details_retry.xml\""
 		"  \"$d/state_tables/reminder_call/null.xml\";"
 		" mv \"$d/audio/reminder_call/details_retry\" \"$d/audio/reminder_call/null\";"
