@@ -72,6 +72,8 @@ void metrics_webhook_hold(void);
 void metrics_webhook_hold_exhausted(void);
 void metrics_db_error(void);
 void metrics_db_reconnect(void);
+/* A retry-safe statement run again after its connection was lost (db.c). */
+void metrics_db_retry(void);
 /* One round trip to PostgreSQL (db.c). */
 void metrics_db_round_trip(void);
 void metrics_redis_error(void);
