@@ -443,12 +443,13 @@ static int run_actions(struct engine *e, struct db *db, struct arena *a, const s
 	return 0;
 }
 
-/* 1 when the last statement on db failed because PostgreSQL could not be
- * reached or cannot take a write: the connection broke or is gone (class
+/* Whether to hold the call: 1 when the last statement on db failed (even
+ * after its re-run) because PostgreSQL could not be reached or cannot
+ * take a write: the connection broke or is gone (class
  * 08; db.c says 08006 for a result libpq never got), the server is
  * shutting down or not yet accepting (57P01..57P03), or it is a standby
  * (25006, a read-only transaction).  Not a constraint, lock or logic
- * error: those are answered, never retried. */
+ * error: those are answered with the apology, never held. */
 static int db_unreachable(struct db *db)
 {
 	static const char *const states[] = { "57P01", "57P02", "57P03", "25006" };
@@ -559,18 +560,19 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 		p[P_CALLER] = in->from;
 		p[P_CALLED] = in->to;
 	}
-	/* When PostgreSQL could not be reached the step is run once more
-	 * (db.c reconnects first): harmless, for a step that did land is
-	 * now a replay (the call is no longer where the URL was rendered),
-	 * and an action's step ran in a transaction that never committed. */
-	for (int again = 0;; again++) {
-		if (act)
+	/* When the connection broke under the step it is run once more on a
+	 * new one (db.h's db_row_retry; db_conn_lost for an action's BEGIN
+	 * pipeline): harmless, for a step that did land is now a replay (the
+	 * call is no longer where the URL was rendered), and an action's
+	 * step ran in a transaction that never committed. */
+	if (act) {
+		found = step_begin(db, a, p, v);
+		if (found < 0 && db_conn_lost(db)) {
+			db_rollback(db);
 			found = step_begin(db, a, p, v);
-		else
-			found = db_row_prepared(db, a, "engine_step", STEP_SQL, P_N, p, S_NCOLS, v);
-		if (found >= 0 || again || !db_unreachable(db))
-			break;
-		db_rollback(db);
+		}
+	} else {
+		found = db_row_retry(db, a, "engine_step", STEP_SQL, P_N, p, S_NCOLS, v);
 	}
 	if (found < 0 && db_unreachable(db) && in->recording_url == NULL) {
 		db_rollback(db);
