@@ -183,6 +183,8 @@ struct outcome {
 	const char *input;
 	const char *action;
 	int replay;
+	int hold;                   /* a voice webhook answered with the hold document: its
+	                               number (engine.h); counted as a hold, not an outcome */
 	long long client_id;        /* API: 0 when none */
 	long long appointment_id;
 	int planned;                /* API: reminders planned, -1: none */

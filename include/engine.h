@@ -39,10 +39,25 @@ struct rds;
  * request is refused (the apology, nothing changed). */
 #define ENGINE_DIGITS_HANGUP "hangup"
 
+/* While PostgreSQL cannot be reached (a failover: the leader key's TTL,
+ * then the promotion), a voice webhook whose step failed for that reason
+ * (twice: it is re-run once after a reconnect) is answered with the hold
+ * document instead of the apology: "One moment, please." (the recording
+ * ENGINE_HOLD_AUDIO under audio/), a pause of ENGINE_HOLD_PAUSE_S seconds
+ * and a Redirect to the same URL with hold=K+1 (and digits=<Digits> when
+ * the request carried some), which is handled exactly as the original.
+ * ENGINE_HOLD_MAX holds (8 x 5 s: about 40 s, plus the requests' own
+ * time) and the next failure is the apology.  A <Record>'s action is
+ * never held (its recording is not carried): the apology, as before. */
+#define ENGINE_HOLD_MAX 8
+#define ENGINE_HOLD_PAUSE_S 5
+#define ENGINE_HOLD_AUDIO "hold/one_moment_please.mp3"
+
 struct engine;
 
 /* Loads every flow under root/state_tables and checks each (a flow with
- * any problem makes this fail: a worker never serves a broken flow).
+ * any problem makes this fail: a worker never serves a broken flow), and
+ * needs root/audio/ENGINE_HOLD_AUDIO (`make audio`).
  * public_url is copied.  NULL with a reason in err. */
 struct engine *engine_new(const char *root, const char *public_url, char *err, size_t errlen);
 void engine_free(struct engine *e);
@@ -85,6 +100,7 @@ struct engine_input {
 	const char *recording_url;      /* RecordingUrl of a <Record>'s action, or NULL */
 	const char *recording_sid;      /* RecordingSid, or NULL */
 	const char *recording_duration; /* RecordingDuration (seconds), or NULL */
+	int hold;                 /* query hold= (how many holds so far), 0 when absent */
 };
 
 /* What happened, for the audit record; strings live in the arena. */
@@ -96,12 +112,20 @@ struct engine_outcome {
 	const char *input;        /* NULL when no transition was taken */
 	const char *action;       /* NULL when none ran */
 	int replay;               /* the webhook was not for the current state */
+	int hold;                 /* answered with the hold document: its number (1..) */
+	int hold_exhausted;       /* unreachable after ENGINE_HOLD_MAX holds: the apology */
 };
 
 /* Handles in and appends the TwiML to answer with to out.  Always appends
  * valid TwiML: on any failure (unknown call, database down, action
  * failed) it is the apology, err says why (dispatch.h's error channel),
- * and -1 is returned.  Returns 0 otherwise. */
+ * and -1 is returned.  When the call's step could not reach PostgreSQL
+ * (the connection broke, the server is gone, shutting down, read-only)
+ * even when re-run once, it is the hold document instead (see
+ * ENGINE_HOLD_MAX), err says why and 1 is returned.  Returns 0
+ * otherwise.  Only the step is re-run or held: a failure after it (an
+ * action's statements, the COMMIT, whose outcome may be unknown) is the
+ * apology, as before. */
 int engine_handle(struct engine *e, struct db *db, struct arena *a,
 	const struct engine_input *in, struct buf *out, struct engine_outcome *outcome, char *err,
 	size_t errlen);

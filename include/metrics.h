@@ -66,6 +66,10 @@ void metrics_close(void);
 
 void metrics_http(enum metrics_route kind, int status, long long duration_us);
 void metrics_webhook(const char *path, enum metrics_webhook outcome);
+/* A voice webhook answered with the hold document (engine.h); a held
+ * call that got the apology after the last hold. */
+void metrics_webhook_hold(void);
+void metrics_webhook_hold_exhausted(void);
 void metrics_db_error(void);
 void metrics_db_reconnect(void);
 /* A retry-safe statement run again after its connection was lost (db.c). */

@@ -105,6 +105,12 @@ int twiml_run(const struct twiml_prog *p, const struct twiml_render_opts *opts, 
  * application-error recording. */
 void twiml_apology(struct buf *out);
 
+/* Appends the hold document: <Play> play_url (a recorded "One moment,
+ * please."), <Pause length="pause_s"/>, then <Redirect method="POST"> to
+ * redirect_url, which Twilio requests again when the pause is over.
+ * Never fails; the URLs are escaped here. */
+void twiml_hold(struct buf *out, const char *play_url, int pause_s, const char *redirect_url);
+
 /* Appends the empty TwiML document, <Response/>: the answer to a status
  * callback or a text that needs no reply. */
 void twiml_empty(struct buf *out);

@@ -28,8 +28,13 @@ extern const struct valid_field webhook_fallback_fields[WF_NFIELDS];
  * its {flow}. */
 #define WEBHOOK_VOICE_PREFIX "/twilio/voice/"
 
-/* The engine's own query parameters on the URLs it gives Twilio. */
-enum { WQ_TOKEN, WQ_STATE, WQ_SEQ, WQ_NFIELDS };
+/* The engine's own query parameters on the URLs it gives Twilio: the
+ * call's token, the state and sequence number a Gather was rendered for,
+ * and on a hold's Redirect (engine.h, ENGINE_HOLD_MAX) the holds so far
+ * and the Digits of the request that was held.  The whole URL is signed
+ * (X-Twilio-Signature covers it), so a held request is handled exactly
+ * as the original: digits= counts only when the body has no Digits. */
+enum { WQ_TOKEN, WQ_STATE, WQ_SEQ, WQ_HOLD, WQ_DIGITS, WQ_NFIELDS };
 extern const struct valid_field webhook_voice_query[WQ_NFIELDS];
 
 /* POST /twilio/voice/{flow}: runs the engine; its TwiML (or the apology)

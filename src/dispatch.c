@@ -377,6 +377,7 @@ struct webhook_record {
 	const char *call_sid, *business_id, *call_id, *attempt_id, *state_before, *state_after;
 	const char *input, *action, *error;
 	int replay;
+	int hold;               /* the hold document's number, 0: none */
 	struct arena *arena;
 };
 
@@ -408,6 +409,8 @@ static void webhook_record_write(struct app *app, const struct webhook_record *w
 	audit_json_str(&j, "action", w->action);
 	if (w->replay)
 		audit_json_true(&j, "replay");
+	if (w->hold)
+		audit_json_int(&j, "hold", w->hold);
 	audit_json_str(&j, "error", w->error);
 	audit_defer(app->audit, "webhook", w->call_sid, w->business_id, &j);
 
@@ -452,6 +455,7 @@ static void audit_webhook(struct app *app, struct http_request *req,
 	w->input = out->input;
 	w->action = out->action;
 	w->replay = out->replay;
+	w->hold = out->hold;
 	w->error = out->error ? arena_strdup(req->arena, out->error) : NULL;
 	w->arena = req->arena;
 	if (out->error)
@@ -1074,9 +1078,11 @@ answer:
 		audit_summary(app, req, res->status, refused, st.nfields);
 	} else if (r->auth == ROUTE_AUTH_TWILIO) {
 		audit_webhook(app, req, res, &st, &out);
-		metrics_webhook(req->path, !handled ? MW_INVALID : out.replay ? MW_REPLAY
-			: out.error == NULL ? MW_TRANSITION
-			: strncmp(db_last_sqlstate(app->db), "08", 2) == 0 ? MW_DB_DOWN_APOLOGY : MW_ERROR);
+		if (!out.hold)
+			metrics_webhook(req->path, !handled ? MW_INVALID : out.replay ? MW_REPLAY
+				: out.error == NULL ? MW_TRANSITION
+				: strncmp(db_last_sqlstate(app->db), "08", 2) == 0 ? MW_DB_DOWN_APOLOGY
+				: MW_ERROR);
 	} else if (r->auth == ROUTE_AUTH_API_KEY) {
 		/* Only an authenticated request is recorded in full, under
 		 * its business; anything else is a summary. */

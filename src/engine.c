@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ENGINE_MAX_FLOWS 32
 /* An action may answer with an event that leads to another action; a
@@ -29,6 +30,7 @@ struct engine {
 	struct rds *rds;                        /* engine_attach: the caller's */
 	char *secret;                           /* owned */
 	char *recordings_prefix;                /* owned */
+	char *hold_audio;                       /* owned: the hold's recording, its URL */
 };
 
 void engine_attach(struct engine *e, struct rds *r, const char *secret,
@@ -66,6 +68,14 @@ struct engine *engine_new(const char *root, const char *public_url, char *err, s
 	int ok = 0;
 
 	e->public_url = xstrdup(public_url);
+	e->hold_audio = xasprintf("%s/audio/%s", root, ENGINE_HOLD_AUDIO);
+	if (access(e->hold_audio, R_OK) != 0) {
+		snprintf(err, errlen, "%s is missing (`make audio` makes it from its .txt)",
+			e->hold_audio);
+		goto out;
+	}
+	free(e->hold_audio);
+	e->hold_audio = xasprintf("%s/audio/%s", public_url, ENGINE_HOLD_AUDIO);
 	if (d == NULL) {
 		snprintf(err, errlen, "cannot open %s (set RINGFENCE_ROOT to the directory holding state_tables/)", dir);
 		goto out;
@@ -120,6 +130,7 @@ void engine_free(struct engine *e)
 	free(e->public_url);
 	free(e->secret);
 	free(e->recordings_prefix);
+	free(e->hold_audio);
 	free(e);
 }
 
@@ -432,6 +443,59 @@ static int run_actions(struct engine *e, struct db *db, struct arena *a, const s
 	return 0;
 }
 
+/* Whether to hold the call: 1 when the last statement on db failed (even
+ * after its re-run) because PostgreSQL could not be reached or cannot
+ * take a write: the connection broke or is gone (class
+ * 08; db.c says 08006 for a result libpq never got), the server is
+ * shutting down or not yet accepting (57P01..57P03), or it is a standby
+ * (25006, a read-only transaction).  Not a constraint, lock or logic
+ * error: those are answered with the apology, never held. */
+static int db_unreachable(struct db *db)
+{
+	static const char *const states[] = { "57P01", "57P02", "57P03", "25006" };
+	const char *st = db_last_sqlstate(db);
+	PGconn *c = db_pgconn(db);
+
+	if (c == NULL || PQstatus(c) != CONNECTION_OK || strncmp(st, "08", 2) == 0)
+		return 1;
+	for (size_t i = 0; i < ARRAY_LEN(states); i++)
+		if (strcmp(st, states[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Appends to out the hold document for in (the webhook of flow f that
+ * could not reach PostgreSQL): the same URL with hold=in->hold+1 and the
+ * request's Digits as digits= (escaped: '#' and '*' are not left bare
+ * in a query).  The token and state are validated names: nothing there
+ * needs escaping. */
+static void render_hold(struct engine *e, struct arena *a, const struct flow *f,
+	const struct engine_input *in, struct buf *out)
+{
+	struct buf u;
+
+	buf_init_arena(&u, a);
+	buf_printf(&u, "%s/twilio/voice/%s?", e->public_url, f->name);
+	if (in->token)
+		buf_printf(&u, "c=%s&", in->token);
+	if (in->state)
+		buf_printf(&u, "s=%s&", in->state);
+	if (in->seq >= 0)
+		buf_printf(&u, "n=%lld&", in->seq);
+	buf_printf(&u, "hold=%d", in->hold + 1);
+	if (in->digits && in->digits[0]) {
+		buf_puts(&u, "&digits=");
+		for (const char *d = in->digits; *d; d++)
+			if (*d == '#')
+				buf_puts(&u, "%23");
+			else if (*d == '*')
+				buf_puts(&u, "%2A");
+			else
+				buf_append(&u, d, 1);
+	}
+	twiml_hold(out, e->hold_audio, ENGINE_HOLD_PAUSE_S, buf_str(&u));
+}
+
 int engine_handle(struct engine *e, struct db *db, struct arena *a,
 	const struct engine_input *in, struct buf *out, struct engine_outcome *oc, char *err,
 	size_t errlen)
@@ -496,10 +560,37 @@ int engine_handle(struct engine *e, struct db *db, struct arena *a,
 		p[P_CALLER] = in->from;
 		p[P_CALLED] = in->to;
 	}
-	if (act)
+	/* When the connection broke under the step it is run once more on a
+	 * new one (db.h's db_row_retry; db_conn_lost for an action's BEGIN
+	 * pipeline): harmless, for a step that did land is now a replay (the
+	 * call is no longer where the URL was rendered), and an action's
+	 * step ran in a transaction that never committed. */
+	if (act) {
 		found = step_begin(db, a, p, v);
-	else
-		found = db_row_prepared(db, a, "engine_step", STEP_SQL, P_N, p, S_NCOLS, v);
+		if (found < 0 && db_conn_lost(db)) {
+			db_rollback(db);
+			found = step_begin(db, a, p, v);
+		}
+	} else {
+		found = db_row_retry(db, a, "engine_step", STEP_SQL, P_N, p, S_NCOLS, v);
+	}
+	if (found < 0 && db_unreachable(db) && in->recording_url == NULL) {
+		db_rollback(db);
+		if (in->hold >= ENGINE_HOLD_MAX) {
+			snprintf(err, errlen, "database unreachable after %d holds: %s",
+				ENGINE_HOLD_MAX, db_last_error(db));
+			oc->hold_exhausted = 1;
+			goto fail;
+		}
+		snprintf(err, errlen, "database unreachable, call held (%d of %d): %s",
+			in->hold + 1, ENGINE_HOLD_MAX, db_last_error(db));
+		oc->hold = in->hold + 1;
+		out->len = mark;
+		if (out->data)
+			out->data[mark] = '\0';
+		render_hold(e, a, f, in, out);
+		return 1;
+	}
 	if (found <= 0) {
 		snprintf(err, errlen, "database error reading the call: %s",
 			found < 0 ? db_last_error(db) : "no step");

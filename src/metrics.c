@@ -67,7 +67,9 @@ enum {
 	S_CONTACT = S_CLAIM + MCL_N,
 	S_LIMIT = S_CONTACT + MC_N * METRICS_CONTACT_STATUS_N,
 	S_RECONCILE = S_LIMIT + ML_N,
-	S_N = S_RECONCILE + MRC_N
+	S_HOLD = S_RECONCILE + MRC_N,
+	S_HOLD_EXHAUSTED,
+	S_N
 };
 
 struct segment {
@@ -238,6 +240,8 @@ void metrics_webhook(const char *path, enum metrics_webhook outcome)
 		add(S_SIG_REJECT, 1);
 }
 
+void metrics_webhook_hold(void) { add(S_HOLD, 1); }
+void metrics_webhook_hold_exhausted(void) { add(S_HOLD_EXHAUSTED, 1); }
 void metrics_db_error(void) { add(S_DB_ERROR, 1); }
 void metrics_db_reconnect(void) { add(S_DB_RECONNECT, 1); }
 void metrics_db_retry(void) { add(S_DB_RETRY, 1); }
@@ -545,6 +549,13 @@ static void render_counters(struct buf *out, uint64_t (*all)[S_N], const int *ha
 		"Webhooks refused for a missing or wrong X-Twilio-Signature.");
 	sample_u(out, "ringfence_webhook_signature_rejections_total", "",
 		total(all, have, S_SIG_REJECT));
+	family(out, "ringfence_webhook_holds_total", "counter",
+		"Voice webhooks answered with the hold document (\"One moment, please.\", a pause,"
+		" the same URL again) because PostgreSQL could not be reached.");
+	sample_u(out, "ringfence_webhook_holds_total", "", total(all, have, S_HOLD));
+	family(out, "ringfence_webhook_hold_exhausted_total", "counter",
+		"Held calls still without PostgreSQL after every hold: the caller heard the apology.");
+	sample_u(out, "ringfence_webhook_hold_exhausted_total", "", total(all, have, S_HOLD_EXHAUSTED));
 	family(out, "ringfence_optout_unrecorded_total", "counter",
 		"Opt-out texts (STOP) whose database write failed: the client may be contacted"
 		" again; pages.");

@@ -1478,6 +1478,17 @@ void twiml_apology(struct buf *out)
 		"</Response>\n");
 }
 
+void twiml_hold(struct buf *out, const char *play_url, int pause_s, const char *redirect_url)
+{
+	/* The form twiml_render writes, the URLs escaped as libxml2 escapes
+	 * an attribute's value and a text. */
+	buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>\n  <Play>");
+	put_text(out, play_url, strlen(play_url));
+	buf_printf(out, "</Play>\n  <Pause length=\"%d\"/>\n  <Redirect method=\"POST\">", pause_s);
+	put_text(out, redirect_url, strlen(redirect_url));
+	buf_puts(out, "</Redirect>\n</Response>\n");
+}
+
 void twiml_empty(struct buf *out)
 {
 	buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response/>\n");

@@ -49,6 +49,8 @@ const struct valid_field webhook_voice_query[WQ_NFIELDS] = {
 	[WQ_TOKEN] = { "c", valid_token, 0, VALID_TEXT },
 	[WQ_STATE] = { "s", valid_state_name, 0, VALID_TEXT },
 	[WQ_SEQ] = { "n", valid_uint, 0, VALID_INT64 },
+	[WQ_HOLD] = { "hold", valid_uint, 0, VALID_INT64 },
+	[WQ_DIGITS] = { "digits", valid_digits, 0, VALID_TEXT },
 };
 
 /* One step of the voice flow: f are the voice fields (webhook_voice_fields'
@@ -66,7 +68,7 @@ static void voice_step(struct app *app, struct arena *a, const char *flow,
 	ei.token = q[WQ_TOKEN].s;
 	ei.state = q[WQ_STATE].s;
 	ei.seq = q[WQ_SEQ].s ? q[WQ_SEQ].i : -1;
-	ei.digits = f[WV_DIGITS].s;
+	ei.digits = f[WV_DIGITS].s ? f[WV_DIGITS].s : q[WQ_DIGITS].s;
 	ei.answered_by = f[WV_ANSWERED_BY].s;
 	ei.call_status = f[WV_CALL_STATUS].s;
 	ei.direction = f[WV_DIRECTION].s;
@@ -75,9 +77,17 @@ static void voice_step(struct app *app, struct arena *a, const char *flow,
 	ei.recording_url = f[WV_RECORDING_URL].s;
 	ei.recording_sid = f[WV_RECORDING_SID].s;
 	ei.recording_duration = f[WV_RECORDING_DURATION].s;
+	/* Past the bound any hold= is as good as the bound: the apology. */
+	ei.hold = !q[WQ_HOLD].s ? 0 : q[WQ_HOLD].i > ENGINE_HOLD_MAX ? ENGINE_HOLD_MAX
+		: (int)q[WQ_HOLD].i;
 
-	if (engine_handle(app->engine, app->db, a, &ei, &out->twiml, &eo, err, sizeof(err)) < 0)
+	if (engine_handle(app->engine, app->db, a, &ei, &out->twiml, &eo, err, sizeof(err)) != 0)
 		out->error = err[0] ? arena_strdup(a, err) : "engine failed";
+	out->hold = eo.hold;
+	if (eo.hold)
+		metrics_webhook_hold();
+	if (eo.hold_exhausted)
+		metrics_webhook_hold_exhausted();
 	out->call_id = eo.call_id;
 	out->business_id = eo.business_id;
 	out->state_before = eo.state_before;

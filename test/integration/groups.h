@@ -21,6 +21,7 @@ int guards_tests(void);       /* test_guards.c: Twilio client, mail, rate limits
 int webhook_tests(void);      /* test_webhook.c: the webhook path */
 int fallback_tests(void);     /* test_fallback.c: Twilio's FallbackUrl, the fallback route and the simulator's fallback */
 int roundtrip_tests(void);    /* test_roundtrip.c: PostgreSQL round trips per voice webhook */
+int hold_tests(void);         /* test_hold.c: calls held while PostgreSQL is down (stops it) */
 int metrics_tests(void);      /* test_metrics.c: /metrics, /healthz and /readyz, monitoring addresses */
 int sms_tests(void);          /* test_sms.c: inbound texts, initiated callbacks, SID checks */
 int sms_flow_tests(void);     /* test_sms_flow.c: SMS conversations, opt-out and opt-in, the simulator's 21610 */

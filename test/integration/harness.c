@@ -832,6 +832,18 @@ void hx_twiml_parse(const char *body, size_t len, struct hx_twiml *t)
 				continue;
 			push(&t->verbs, &t->nverbs, xstrdup((const char *)c->name));
 			last = c;
+			if (is_elem(c, "Redirect") && t->redirect == NULL) {
+				xmlChar *u = xmlNodeGetContent(c), *m = xmlGetProp(c, BAD_CAST "method");
+				t->redirect = xstrdup(u ? (const char *)u : "");
+				t->redirect_method = m ? xstrdup((const char *)m) : NULL;
+				xmlFree(u);
+				xmlFree(m);
+			}
+			if (is_elem(c, "Pause") && t->pause_length == 0) {
+				xmlChar *l = xmlGetProp(c, BAD_CAST "length");
+				t->pause_length = l ? atoi((const char *)l) : -1;
+				xmlFree(l);
+			}
 		}
 		collect(t, root);
 		t->ends_with_hangup = last && (is_elem(last, "Hangup") || is_elem(last, "Reject"));
@@ -853,8 +865,29 @@ void hx_twiml_free(struct hx_twiml *t)
 	free(t->gather_action);
 	free(t->gather_method);
 	free(t->gather_on_empty);
+	free(t->redirect);
+	free(t->redirect_method);
 	buf_free(&t->say_text);
 	memset(t, 0, sizeof(*t));
+}
+
+void hx_expect_hold(const char *body, size_t len, const char *want_url, int seconds,
+	const char *what)
+{
+	struct hx_twiml t;
+	int ok;
+
+	hx_twiml_parse(body, len, &t);
+	ok = t.root_response && t.nverbs == 3 && strcmp(t.verbs[0], "Play") == 0 &&
+		strcmp(t.verbs[1], "Pause") == 0 && strcmp(t.verbs[2], "Redirect") == 0 &&
+		t.nplay == 1 && strstr(t.plays[0], "/audio/hold/one_moment_please.mp3") &&
+		t.pause_length == seconds && t.redirect_method &&
+		strcmp(t.redirect_method, "POST") == 0 && t.redirect &&
+		strcmp(t.redirect, want_url) == 0 && !t.has_gather;
+	hx_twiml_free(&t);
+	if (!ok)
+		fail_msg("%s: want the hold document (Play, Pause %d, Redirect POST %s), got:\n%.*s",
+			what, seconds, want_url, (int)len, body);
 }
 
 int hx_twiml_says(const struct hx_twiml *t, const char *needle)

@@ -234,11 +234,19 @@ struct hx_twiml {
 	struct buf say_text;    /* every Say joined by "\n" */
 	char **verbs;           /* top-level element names, in order */
 	size_t nverbs;
+	char *redirect;         /* the top-level Redirect's URL, entities decoded; malloc'd */
+	char *redirect_method;
+	int pause_length;       /* the first top-level Pause's length= (-1: none given) */
 };
 
 /* Parses body into t (always initialised; free with hx_twiml_free). */
 void hx_twiml_parse(const char *body, size_t len, struct hx_twiml *t);
 void hx_twiml_free(struct hx_twiml *t);
+/* The hold document (engine.h's ENGINE_HOLD_MAX): body must be "One
+ * moment, please." played from /audio/hold/, a Pause of seconds, then a
+ * Redirect by POST to want_url exactly; fails the test otherwise. */
+void hx_expect_hold(const char *body, size_t len, const char *want_url, int seconds,
+	const char *what);
 /* Whether any Say mentions needle, ASCII case-insensitively. */
 int hx_twiml_says(const struct hx_twiml *t, const char *needle);
 

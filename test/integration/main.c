@@ -60,7 +60,7 @@ int main(void)
 		{ "scheduler", scheduler_tests }, { "outage", outage_tests },
 		{ "scheduler_set", scheduler_set_tests },
 		{ "guards", guards_tests }, { "webhook", webhook_tests },
-		{ "roundtrip", roundtrip_tests },
+		{ "roundtrip", roundtrip_tests }, { "hold", hold_tests },
 		{ "fallback", fallback_tests },
 		{ "metrics", metrics_tests },
 		{ "sms", sms_tests },

@@ -400,6 +400,7 @@ static void test_exposition_parses(void **state)
 	static const char *const must[] = { "ringfence_http_requests_total",
 		"ringfence_http_request_duration_seconds", "ringfence_webhook_outcomes_total",
 		"ringfence_webhook_signature_rejections_total", "ringfence_optout_unrecorded_total",
+		"ringfence_webhook_holds_total", "ringfence_webhook_hold_exhausted_total",
 		"ringfence_db_errors_total", "ringfence_redis_errors_total", "ringfence_claims_total",
 		"ringfence_contacts_total", "ringfence_limit_refusals_total",
 		"ringfence_reminders_due_pending", "ringfence_unknown_outcomes_waiting",

@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "db.h"
 #include "engine.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -461,8 +462,29 @@ static void test_database_down(void **state)
 	hx_fixture_call_or_fail(&c);
 	in = voice_input(&c, "announce", 0, "1");
 	handle(&t, &in);
-	expect_apology(&t, "database down");
+	/* Held: the same URL again with hold=1 and the press carried. */
+	assert_int_equal(t.rc, 1);
+	assert_int_equal(t.oc.hold, 1);
 	assert_memory_equal(db_last_sqlstate(t.db), "08", 2);
+	{
+		char *want = xasprintf("%s/twilio/voice/reminder_call?c=%s&s=announce&n=0&hold=1"
+			"&digits=1", hx_env.public_url, c.token);
+		hx_expect_hold(buf_str(&t.out), t.out.len, want, ENGINE_HOLD_PAUSE_S,
+			"database down");
+		free(want);
+	}
+	/* The last hold used: the apology. */
+	in.hold = ENGINE_HOLD_MAX;
+	handle(&t, &in);
+	expect_apology(&t, "database down after every hold");
+	assert_int_equal(t.oc.hold_exhausted, 1);
+	/* A <Record>'s action is never held: its recording is not carried. */
+	in.hold = 0;
+	in.digits = NULL;
+	in.recording_url = "https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0";
+	handle(&t, &in);
+	expect_apology(&t, "a recording with the database down");
+	assert_int_equal(t.oc.hold, 0);
 	rt_close(&t);
 }
 
@@ -521,6 +543,93 @@ static void test_server_closed_between_webhooks(void **state)
 	assert_string_equal(s.state, "confirmed");
 	assert_int_equal(s.seq, 2);
 	assert_string_equal(s.appointment_status, "confirmed");
+	rt_close(&t);
+}
+
+/* A webhook served on another thread (the step re-run test). */
+struct blocked {
+	struct rt *t;
+	struct engine_input in;
+};
+
+static void *serve_blocked(void *arg)
+{
+	struct blocked *b = arg;
+	handle(b->t, &b->in);
+	return NULL;
+}
+
+/* Webhook in for call c blocks on the call's row (holder has it); the
+ * server then ends the webhook's connection under the statement (a
+ * failover: 57P01) and lets the row go: the engine reconnects, runs the
+ * step once more and is served; the press lands once, nothing is held. */
+static void press_connection_broken(struct rt *t, struct db *holder, const struct hx_call *c,
+	const struct engine_input *in, const char *what)
+{
+	const char *p[1] = { c->call_id };
+	char pid[16];
+	const char *pp[1] = { pid };
+	struct blocked b = { t, *in };
+	pthread_t th;
+	PGresult *res;
+	int waiting = 0;
+
+	warm_or_fail(t);
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(db_pgconn(t->db)));
+	assert_int_equal(db_begin(holder), 0);
+	res = db_exec(holder, "SELECT id FROM calls WHERE id = $1::bigint FOR UPDATE", 1, p);
+	assert_non_null(res);
+	PQclear(res);
+	pthread_create(&th, NULL, serve_blocked, &b);
+	for (int i = 0; i < 200 && !waiting; i++) {
+		char *v = hx_db_value_or_fail("SELECT count(*) FROM pg_stat_activity"
+			" WHERE pid = $1::integer AND wait_event_type = 'Lock'", 1, pp);
+		waiting = strcmp(v, "1") == 0;
+		free(v);
+		if (!waiting)
+			usleep(5000);
+	}
+	if (!waiting) {
+		db_rollback(holder);
+		pthread_join(th, NULL);
+		fail_msg("%s: the step never waited for the row", what);
+	}
+	PQclear(hx_db_exec_or_fail("SELECT pg_terminate_backend($1::integer)", 1, pp));
+	usleep(100000);
+	db_rollback(holder);
+	pthread_join(th, NULL);
+	if (t->rc != 0 || t->oc.hold != 0)
+		fail_msg("%s: rc %d, hold %d: %s", what, t->rc, t->oc.hold, buf_str(&t->out));
+}
+
+/* The connection breaks under the step, the plain one and an action's:
+ * the step is run once more on a new connection, the press lands once. */
+static void test_step_rerun_after_broken_connection(void **state)
+{
+	struct rt t;
+	struct db *holder = db_or_fail();
+	struct engine_input in;
+	struct hx_call c;
+	struct hx_snapshot s;
+
+	(void)state;
+	rt_open(&t, db_or_fail());
+	hx_fixture_call_or_fail(&c);
+	in = voice_input(&c, NULL, -1, NULL);
+	handle(&t, &in);
+	assert_int_equal(t.rc, 0);
+	in = voice_input(&c, "announce", 0, "1");
+	press_connection_broken(&t, holder, &c, &in, "a plain press");
+	expect_gather_for(&t.out, "details", 1);
+	in = voice_input(&c, "details", 1, "1");
+	press_connection_broken(&t, holder, &c, &in, "an action's press");
+	assert_string_equal(t.oc.action, "confirm");
+	hx_snapshot_or_fail(&c, &s);
+	assert_string_equal(s.state, "confirmed");
+	assert_int_equal(s.seq, 2);
+	assert_int_equal(s.events, 2);
+	assert_string_equal(s.appointment_status, "confirmed");
+	db_close(holder);
 	rt_close(&t);
 }
 
@@ -659,6 +768,7 @@ static void test_state_named_null(void **state)
 		"set -e; r='%s'; d='%s'; mkdir -p \"$d/state_tables\" \"$d/audio\";"
 		" cp -r \"$r/state_tables/reminder_call\" \"$d/state_tables/\";"
 		" cp -r \"$r/audio/reminder_call\" \"$d/audio/\";"
+		" cp -r \"$r/audio/hold\" \"$d/audio/\";"
 		" mv \"$d/state_tables/reminder_call/details_retry.xml\""
 		"  \"$d/state_tables/reminder_call/null.xml\";"
 		" mv \"$d/audio/reminder_call/details_retry\" \"$d/audio/reminder_call/null\";"
@@ -728,6 +838,7 @@ int roundtrip_tests(void)
 		cmocka_unit_test(test_server_closed_between_webhooks),
 		cmocka_unit_test(test_final_status_kept),
 		cmocka_unit_test(test_lock_timeout_inside_step),
+		cmocka_unit_test(test_step_rerun_after_broken_connection),
 		cmocka_unit_test(test_state_named_null),
 		cmocka_unit_test(test_metrics_counter),
 	};

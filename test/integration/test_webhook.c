@@ -8,6 +8,7 @@
  * which cmocka runs even when the test failed. */
 #include "harness.h"
 #include "audit.h"
+#include "engine.h"
 #include "groups.h"
 #include "rds.h"
 #include "util.h"
@@ -1407,14 +1408,26 @@ static void test_postgres_down(void **state)
 	stack_or_fail("pg-stop", &pg_stopped, 1);
 
 	{
+		/* The call is held (One moment, please; the same URL again
+		 * after a pause) while the database is down, and hears the
+		 * apology once the holds are used up. */
 		struct hx_form f;
+		char *held = xasprintf("%s&hold=1", c.first_url);
+		char *last = xasprintf("%s&hold=%d", c.first_url, ENGINE_HOLD_MAX);
 		hx_form_init(&f);
 		hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
 		if (hx_post_form(c.first_url, &f, HX_SIGNED, &rs) < 0)
 			fail_msg("webhook with the database down: %s", rs.error);
+		hx_expect_hold(buf_str(&rs.body), rs.body.len, held, ENGINE_HOLD_PAUSE_S,
+			"webhook with the database down");
+		hx_response_free(&rs);
+		if (hx_post_form(last, &f, HX_SIGNED, &rs) < 0)
+			fail_msg("the last hold with the database down: %s", rs.error);
 		hx_form_free(&f);
+		free(held);
+		free(last);
 	}
-	expect_apology(&rs, "webhook with the database down");
+	expect_apology(&rs, "the last hold with the database down");
 	hx_response_free(&rs);
 	n = audit_wait_call(c.call_sid, 1, "kind", "error");
 	if (n < 1)

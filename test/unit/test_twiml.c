@@ -346,6 +346,50 @@ static void test_render_recordings(void **state)
 	free(out);
 }
 
+/* The hold document: well-formed, its URLs escaped, Play, Pause and
+ * Redirect in that order (the simulator checks it as Twilio does). */
+static void test_hold(void **state)
+{
+	struct buf b = BUF_INIT;
+	const char *xml;
+	xmlDocPtr doc;
+	xmlNodePtr root;
+	xmlChar *u;
+	const char *names[3] = { "Play", "Pause", "Redirect" };
+	int n = 0;
+
+	(void)state;
+	buf_puts(&b, "prefix");
+	twiml_hold(&b, "https://h/audio/hold/one_moment_please.mp3", 5,
+		"https://h/twilio/voice/f?c=1&s=a<b>&n=2&hold=3&digits=%23");
+	xml = buf_str(&b) + 6;
+	assert_string_equal(xml,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<Response>\n"
+		"  <Play>https://h/audio/hold/one_moment_please.mp3</Play>\n"
+		"  <Pause length=\"5\"/>\n"
+		"  <Redirect method=\"POST\">https://h/twilio/voice/f?c=1&amp;s=a&lt;b&gt;&amp;n=2"
+		"&amp;hold=3&amp;digits=%23</Redirect>\n"
+		"</Response>\n");
+	doc = xmlReadMemory(xml, (int)strlen(xml), "hold.xml", NULL, XML_PARSE_NONET);
+	assert_non_null(doc);
+	root = xmlDocGetRootElement(doc);
+	for (xmlNodePtr c = root->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE) {
+			assert_true(n < 3);
+			assert_string_equal((const char *)c->name, names[n++]);
+			if (n == 3) {
+				u = xmlNodeGetContent(c);
+				assert_string_equal((const char *)u,
+					"https://h/twilio/voice/f?c=1&s=a<b>&n=2&hold=3&digits=%23");
+				xmlFree(u);
+			}
+		}
+	assert_int_equal(n, 3);
+	xmlFreeDoc(doc);
+	buf_free(&b);
+}
+
 static void test_apology(void **state)
 {
 	struct buf b = BUF_INIT;
@@ -731,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_render_options),
 		cmocka_unit_test(test_render_recordings),
 		cmocka_unit_test(test_apology),
+		cmocka_unit_test(test_hold),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_parse_and_load_errors),
 		cmocka_unit_test(test_inspect),
