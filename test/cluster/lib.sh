@@ -2,15 +2,16 @@
 # test/cluster/lib.sh: what test/cluster/run and test/cluster/watch share
 # (sourced, not run).  Expects ROOT (the repository); sets the cluster's
 # variables (exported, so deploy/cluster sees the same), CL (the
-# deploy/cluster command) and W (the test's own folder inside the
-# cluster's).
+# deploy/cluster command) and W (the test's own folder, beside the
+# cluster's: a fresh `deploy/cluster up` empties the cluster's folder, and
+# the test's settings must be there before it; $CDIR/ctest links to it).
 
 NAME=${RINGFENCE_CLUSTER_NAME:-rf}
 NET=${RINGFENCE_CLUSTER_NET:-10.77.0}
 CDIR=${RINGFENCE_CLUSTER_DIR:-$ROOT/var/cluster-$NAME}
 export RINGFENCE_CLUSTER_NAME=$NAME RINGFENCE_CLUSTER_NET=$NET RINGFENCE_CLUSTER_DIR=$CDIR
 CL=$ROOT/deploy/cluster
-W=$CDIR/ctest
+W=$CDIR-ctest
 NODES="n1 n2 n3"
 
 note() {
