@@ -223,7 +223,7 @@ static const char *const known_vars[] = {
 	"RINGFENCE_DEMO_BUSINESS_ID", "RINGFENCE_UPGRADE_LOAD_SECONDS",
 };
 /* Prefixes of the tools' own variables: never warned about. */
-static const char *const tool_prefixes[] = { "RINGFENCE_TEST_", "RINGFENCE_STACK_" };
+static const char *const tool_prefixes[] = { "RINGFENCE_TEST_", "RINGFENCE_STACK_", "RINGFENCE_CLUSTER_" };
 
 static size_t edit_distance(const char *a, const char *b)
 {
