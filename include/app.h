@@ -18,6 +18,10 @@ struct webhook_record;
 struct app {
 	struct config cfg;
 	struct db *db;
+	/* RINGFENCE_DATABASE_READ_URL's handle (lazily connected), for the
+	 * dashboard's reads where a second of staleness is harmless
+	 * (db_read_exec); the same pointer as db when it is unset. */
+	struct db *read_db;
 	struct rds *rds;
 	struct audit *audit;
 	struct engine *engine;

@@ -32,6 +32,7 @@ struct config {
 	enum rf_env env;              /* RINGFENCE_ENV; unset = development */
 	const char *env_name;         /* as given, or "development" */
 	const char *database_url;     /* RINGFENCE_DATABASE_URL (libpq conninfo) */
+	const char *database_read_url; /* RINGFENCE_DATABASE_READ_URL (libpq conninfo), or NULL */
 	const char *redis_url;        /* RINGFENCE_REDIS_URL redis://host:port[/db] or unix:///path */
 	const char *public_url;       /* RINGFENCE_PUBLIC_URL scheme://host[:port], no trailing slash */
 	const char *account_sid;      /* TWILIO_ACCOUNT_SID, AC + 32 hex */

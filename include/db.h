@@ -50,6 +50,49 @@ int db_cmd_prepared(struct db *db, const char *name, const char *sql, int n,
 int db_row_prepared(struct db *db, struct arena *a, const char *name, const char *sql,
 	int n, const char *const *params, int ncols, const char **out);
 
+/* Failover.  RINGFENCE_DATABASE_URL may list several hosts with
+ * target_session_attrs=read-write: each (re)connection finds the current
+ * primary.  Every connection gets TCP keepalives (idle 5 s, interval 2 s,
+ * 3 probes) and tcp_user_timeout=10000 unless the conninfo sets them, so
+ * a dead or cut-off host fails a statement in about 10 s.  A statement
+ * answered with SQLSTATE class 08, 57P01/57P02/57P03 (shutdown, crash,
+ * starting) or 25006 (read-only: a standby, or a demoted primary), or
+ * whose connection broke, drops the connection: the next call
+ * reconnects.
+ *
+ * A statement whose connection broke may or may not have run (its
+ * COMMIT may have been lost on the way back).  The plain calls above
+ * never run it again.  db_exec_retry and db_row_retry are db_exec_prepared
+ * and db_row_prepared (name NULL: unprepared) that run the statement ONCE
+ * more, on a new connection, when the first run dropped the connection
+ * (db_conn_lost) and no transaction was open on the handle when the call
+ * began (inside one they never retry: the second run would be outside
+ * it).  Only for statements whose second run changes nothing twice:
+ * reads, and functions that re-check the state they change (the
+ * readiness ping, rf_status_step's rank/seq guard, rf_sms_step's
+ * MessageSid dedupe, the dashboard's reads).  Never for the worker's
+ * claim or anything that sends. */
+PGresult *db_exec_retry(struct db *db, const char *name, const char *sql, int n,
+	const char *const *params);
+int db_row_retry(struct db *db, struct arena *a, const char *name, const char *sql,
+	int n, const char *const *params, int ncols, const char **out);
+
+/* 1 when the last failed call dropped its connection (the outcome of
+ * what it sent is unknown; the next call reconnects), else 0.  For a
+ * caller whose whole unit (a BEGIN..COMMIT pipeline) re-checks its state
+ * and may therefore be run once more. */
+int db_conn_lost(const struct db *db);
+
+/* Reads where a second of staleness is harmless (the dashboard's lists):
+ * run with db_exec_retry on read, the handle of
+ * RINGFENCE_DATABASE_READ_URL (a standby), or on primary when read is
+ * NULL or the same handle, or when the read failed (a standby outage
+ * must not break a page).  db_read_row: the same, as db_row_prepared. */
+PGresult *db_read_exec(struct db *read, struct db *primary, const char *name,
+	const char *sql, int n, const char *const *params);
+int db_read_row(struct db *read, struct db *primary, struct arena *a, const char *name,
+	const char *sql, int n, const char *const *params, int ncols, const char **out);
+
 /* Transactions; each returns 0 or -1.  db_rollback is safe to call when no
  * transaction is open or the connection is gone. */
 int db_begin(struct db *db);

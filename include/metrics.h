@@ -68,6 +68,8 @@ void metrics_http(enum metrics_route kind, int status, long long duration_us);
 void metrics_webhook(const char *path, enum metrics_webhook outcome);
 void metrics_db_error(void);
 void metrics_db_reconnect(void);
+/* A retry-safe statement run again after its connection was lost (db.c). */
+void metrics_db_retry(void);
 /* One round trip to PostgreSQL (db.c). */
 void metrics_db_round_trip(void);
 void metrics_redis_error(void);

@@ -35,6 +35,7 @@ int app_init(struct app *app, char *err, size_t errlen)
 		goto out;
 	metrics_open(app->cfg.run_dir, METRICS_FCGI);
 	app->db = db_open(app->cfg.database_url);
+	app->read_db = app->cfg.database_read_url ? db_open(app->cfg.database_read_url) : app->db;
 	app->rds = rds_open(app->cfg.redis_url);
 	if (app->rds == NULL) {
 		snprintf(err, errlen, "RINGFENCE_REDIS_URL is malformed");
@@ -75,6 +76,8 @@ void app_free(struct app *app)
 		audit_close(app->audit);
 	if (app->rds)
 		rds_close(app->rds);
+	if (app->read_db != app->db)
+		db_close(app->read_db);
 	db_close(app->db);
 	memset(app, 0, sizeof(*app));
 }

@@ -205,7 +205,7 @@ static int env_double(double *out, const char *name, double def, double min, int
 /* The variables ringfence knows (README's configuration table).  Others
  * starting RINGFENCE_ get a warning naming the closest of these. */
 static const char *const known_vars[] = {
-	"RINGFENCE_ENV", "RINGFENCE_DATABASE_URL", "RINGFENCE_REDIS_URL", "RINGFENCE_PUBLIC_URL",
+	"RINGFENCE_ENV", "RINGFENCE_DATABASE_URL", "RINGFENCE_DATABASE_READ_URL", "RINGFENCE_REDIS_URL", "RINGFENCE_PUBLIC_URL",
 	"RINGFENCE_ROOT", "RINGFENCE_RUN_DIR", "RINGFENCE_AUDIT_FALLBACK", "RINGFENCE_FCGI_WORKERS",
 	"RINGFENCE_ALLOWED_CONTACTS", "RINGFENCE_SMTP_URL", "RINGFENCE_MAIL_FROM", "RINGFENCE_NOW",
 	"RINGFENCE_CPS", "RINGFENCE_LIMIT_RECIPIENT_DAY", "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY",
@@ -450,6 +450,8 @@ int config_problems(const struct config *cfg,
 		PROBLEM("RINGFENCE_REDIS_URL", "holds a placeholder password");
 	if (cfg->database_url && conninfo_password_is_placeholder(cfg->database_url))
 		PROBLEM("RINGFENCE_DATABASE_URL", "holds a placeholder password");
+	if (cfg->database_read_url && conninfo_password_is_placeholder(cfg->database_read_url))
+		PROBLEM("RINGFENCE_DATABASE_READ_URL", "holds a placeholder password");
 	if (cfg->now)
 		PROBLEM("RINGFENCE_NOW", "is for tests and is refused in production");
 #undef PROBLEM
@@ -519,12 +521,19 @@ static int check_formats(struct config *cfg, char *err, size_t errlen)
 	struct stat st;
 	int bad;
 
-	if (cfg->database_url) {
-		/* libpq's own message quotes the string: not passed on. */
-		opts = PQconninfoParse(cfg->database_url, NULL);
+	/* libpq's own message quotes the string: not passed on. */
+	for (int i = 0; i < 2; i++) {
+		const char *v = i ? cfg->database_read_url : cfg->database_url;
+		if (v == NULL)
+			continue;
+		opts = PQconninfoParse(v, NULL);
 		if (opts == NULL) {
-			snprintf(err, errlen, "RINGFENCE_DATABASE_URL is not a libpq conninfo "
-				"('host=/run/postgresql dbname=ringfence') or postgresql:// URI");
+			snprintf(err, errlen, "%s is not a libpq conninfo "
+				"('host=/run/postgresql dbname=ringfence') or postgresql:// URI "
+				"(several hosts: postgresql://h1:5432,h2:5432/ringfence"
+				"?target_session_attrs=%s)",
+				i ? "RINGFENCE_DATABASE_READ_URL" : "RINGFENCE_DATABASE_URL",
+				i ? "prefer-standby" : "read-write");
 			return -1;
 		}
 		PQconninfoFree(opts);
@@ -604,6 +613,7 @@ static int load(struct config *cfg, unsigned need, char *err, size_t errlen)
 	}
 
 	cfg->database_url = env_str("RINGFENCE_DATABASE_URL");
+	cfg->database_read_url = env_str("RINGFENCE_DATABASE_READ_URL");
 	cfg->redis_url = env_str("RINGFENCE_REDIS_URL");
 	cfg->public_url = env_str("RINGFENCE_PUBLIC_URL");
 	cfg->account_sid = env_str("TWILIO_ACCOUNT_SID");

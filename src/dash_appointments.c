@@ -364,7 +364,7 @@ static int dash_filter_read(struct app *app, const struct route_input *in,
 		char now[32];
 		const char *q[5] = { p[0], p[1], p[2], in->user->business_tz, now };
 		clock_sql(clock_now_s(), now);
-		res = db_exec_prepared(app->db, "dash_filter",
+		res = db_read_exec(app->read_db, app->db, "dash_filter",
 			"WITH d AS (SELECT COALESCE($1::date, ($5::timestamptz AT TIME ZONE $4)::date) AS f)"
 			" SELECT d.f::text, COALESCE($2::date, d.f + $3::int)::text FROM d", 5, q);
 	}
@@ -640,7 +640,7 @@ static int dash_day_list(struct app *app, const struct route_input *in, struct o
 
 	clock_sql(clock_now_s(), now);
 	snprintf(max, sizeof(max), "%d", DASH_LIST_MAX);
-	res = db_exec_prepared(app->db, "dash_today", dash_list_sql, 8, p);
+	res = db_read_exec(app->read_db, app->db, "dash_today", dash_list_sql, 8, p);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0)

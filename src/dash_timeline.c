@@ -332,7 +332,7 @@ static int tl_head(struct app *app, const struct route_input *in, struct outcome
 	int rc;
 
 	snprintf(ids, sizeof(ids), "%lld", id);
-	rc = db_row_prepared(app->db, a, "dash_tl_head",
+	rc = db_read_row(app->read_db, app->db, a, "dash_tl_head",
 		"SELECT c.name, COALESCE(c.phone, 'none'), COALESCE(c.email, 'none'),"
 		" to_char(a.starts_at AT TIME ZONE $3, 'FMDay FMDD FMMonth YYYY, HH24:MI'), a.status,"
 		" a.notes, (a.callback_requested_at IS NOT NULL AND (a.callback_done_at IS NULL"
@@ -413,7 +413,7 @@ void dash_timeline_handle(struct app *app, const struct route_input *in, struct 
 		page_not_found(out);
 		goto out;
 	}
-	res = db_exec_prepared(app->db, "dash_timeline", tl_sql, 4, p);
+	res = db_read_exec(app->read_db, app->db, "dash_timeline", tl_sql, 4, p);
 	if (res == NULL)
 		goto db_failed;
 	page_add(out, "<h2>Timeline</h2><section class=\"card\"><ol class=\"timeline\">", NULL);

@@ -15,8 +15,20 @@
 
 /* A request must never wait long on the database: Twilio gives a webhook
  * 15 s in all, and a stuck statement would hold a FastCGI worker. */
-#define DB_CONNECT_TIMEOUT "3"
 #define DB_STATEMENT_TIMEOUT "SET statement_timeout = '5s'; SET lock_timeout = '3s'; SET idle_in_transaction_session_timeout = '30s'"
+
+/* The statement timeout above is the server's: it cannot end a wait on a
+ * host that is dead or cut off, where the kernel would retransmit for
+ * many minutes.  TCP keepalives notice a silent idle connection within
+ * 5 + 2 * 3 s, and tcp_user_timeout ends a send that nobody acknowledges
+ * after 10 s.  Set on every connection unless the conninfo sets them. */
+static const char *const db_default_keys[] = {
+	"connect_timeout", "application_name", "keepalives", "keepalives_idle",
+	"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+};
+static const char *const db_default_vals[] = {
+	"3", "ringfence", "1", "5", "2", "3", "10000",
+};
 
 struct db {
 	char *conninfo;         /* owned */
@@ -31,6 +43,7 @@ struct db {
 	char sqlstate[6];
 	char error[512];
 	int down_logged;        /* log an outage once, not per statement */
+	int lost;               /* the last failure dropped the connection (db_conn_lost) */
 	int connected_before;   /* a connection after this one is a reconnect (metrics) */
 	unsigned long long round_trips; /* statements sent and answered (db_round_trips) */
 	/* The pipeline being built (db_pipe_*): what each result will be. */
@@ -76,6 +89,7 @@ void db_close(struct db *db)
 static void db_set_error(struct db *db, const char *sqlstate, const char *msg)
 {
 	size_t n;
+	db->lost = 0; /* set again by whoever drops the connection for it */
 	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", sqlstate ? sqlstate : "");
 	snprintf(db->error, sizeof(db->error), "%s", msg ? msg : "unknown error");
 	/* libpq messages end in newlines; keep the log to one line */
@@ -152,8 +166,8 @@ static int db_idle_conn_alive(struct db *db)
 
 int db_connect(struct db *db)
 {
-	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *vals[] = { db->conninfo, DB_CONNECT_TIMEOUT, "ringfence", NULL };
+	const char *keys[ARRAY_LEN(db_default_keys) + 2], *vals[ARRAY_LEN(db_default_keys) + 2];
+	size_t k;
 	PGresult *res;
 
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
@@ -162,8 +176,16 @@ int db_connect(struct db *db)
 		log_warn("db: the server closed the idle connection; reconnecting");
 	}
 	db_drop(db);
-	/* expand_dbname=1: the conninfo string's own settings win over ours
-	 * except where it leaves them out. */
+	/* expand_dbname=1: libpq processes the keywords in order and the
+	 * last value of a keyword wins, so the conninfo comes last: its own
+	 * settings win over ours, which fill in what it leaves out. */
+	for (k = 0; k < ARRAY_LEN(db_default_keys); k++) {
+		keys[k] = db_default_keys[k];
+		vals[k] = db_default_vals[k];
+	}
+	keys[k] = "dbname";
+	vals[k++] = db->conninfo;
+	keys[k] = vals[k] = NULL;
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		db_set_error(db, "08006", db->conn ? PQerrorMessage(db->conn) : "out of memory");
@@ -199,7 +221,19 @@ int db_connect(struct db *db)
 	return 0;
 }
 
-/* Checks res; on failure records the error, resets a broken connection,
+/* An answer that says this connection is no use for what we run: class
+ * 08 (connection exception), 57P01..57P03 (the server is shutting down
+ * or starting), 25006 (read-only: a standby, or a primary demoted under
+ * us).  libpq's multi-host target_session_attrs=read-write finds the
+ * primary again on the next connection, this one never will. */
+static int db_sqlstate_drops(const char *s)
+{
+	return strncmp(s, "08", 2) == 0 || strcmp(s, "25006") == 0 ||
+		strcmp(s, "57P01") == 0 || strcmp(s, "57P02") == 0 || strcmp(s, "57P03") == 0;
+}
+
+/* Checks res; on failure records the error, drops a broken (or
+ * standby's, db_sqlstate_drops) connection so the next call reconnects,
  * and returns NULL. */
 static PGresult *db_result(struct db *db, PGresult *res, const char *what)
 {
@@ -207,6 +241,7 @@ static PGresult *db_result(struct db *db, PGresult *res, const char *what)
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		db->sqlstate[0] = '\0';
 		db->error[0] = '\0';
+		db->lost = 0;
 		return res;
 	}
 	db_set_error(db, res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "08006",
@@ -217,6 +252,11 @@ static PGresult *db_result(struct db *db, PGresult *res, const char *what)
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
 		log_error("db: connection lost during %s: %s", what, db->error);
 		db_drop(db);
+		db->lost = 1;
+	} else if (db_sqlstate_drops(db->sqlstate)) {
+		log_error("db: %s: [%s] %s; dropping the connection", what, db->sqlstate, db->error);
+		db_drop(db);
+		db->lost = 1;
 	} else {
 		log_warn("db: %s failed: [%s] %s", what, db->sqlstate, db->error);
 	}
@@ -358,12 +398,15 @@ PGconn *db_pgconn(struct db *db)
 	return db->conn;
 }
 
-/* See db.h. */
-int db_row_prepared(struct db *db, struct arena *a, const char *name, const char *sql,
-	int n, const char *const *params, int ncols, const char **out)
+static PGresult *db_run(struct db *db, const char *name, const char *sql, int n,
+	const char *const *params)
 {
-	PGresult *res = name ? db_exec_prepared(db, name, sql, n, params)
-		: db_exec(db, sql, n, params);
+	return name ? db_exec_prepared(db, name, sql, n, params) : db_exec(db, sql, n, params);
+}
+
+/* Copies res's one row of ncols columns into out (db_row_prepared). */
+static int db_row_copy(PGresult *res, struct arena *a, int ncols, const char **out)
+{
 	int found = 0;
 
 	if (res == NULL)
@@ -377,6 +420,13 @@ int db_row_prepared(struct db *db, struct arena *a, const char *name, const char
 	return found;
 }
 
+/* See db.h. */
+int db_row_prepared(struct db *db, struct arena *a, const char *name, const char *sql,
+	int n, const char *const *params, int ncols, const char **out)
+{
+	return db_row_copy(db_run(db, name, sql, n, params), a, ncols, out);
+}
+
 int db_cmd_prepared(struct db *db, const char *name, const char *sql, int n,
 	const char *const *params)
 {
@@ -385,6 +435,70 @@ int db_cmd_prepared(struct db *db, const char *name, const char *sql, int n,
 		return -1;
 	PQclear(res);
 	return 0;
+}
+
+/* ---- re-running after a lost connection ---------------------------------------- */
+
+int db_conn_lost(const struct db *db)
+{
+	return db->lost;
+}
+
+/* Inside a transaction that this handle began (or that is failing): a
+ * statement there must not be re-run on another connection, where it
+ * would run outside the transaction. */
+static int db_in_transaction(struct db *db)
+{
+	PGTransactionStatusType t;
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return 0;
+	t = PQtransactionStatus(db->conn);
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+/* See db.h. */
+PGresult *db_exec_retry(struct db *db, const char *name, const char *sql, int n,
+	const char *const *params)
+{
+	int in_tx = db_in_transaction(db);
+	PGresult *res = db_run(db, name, sql, n, params);
+
+	if (res != NULL || in_tx || !db->lost)
+		return res;
+	log_warn("db: %s: the connection was lost; reconnecting to run it once more",
+		name ? name : "statement");
+	metrics_db_retry();
+	return db_run(db, name, sql, n, params);
+}
+
+/* See db.h. */
+int db_row_retry(struct db *db, struct arena *a, const char *name, const char *sql,
+	int n, const char *const *params, int ncols, const char **out)
+{
+	return db_row_copy(db_exec_retry(db, name, sql, n, params), a, ncols, out);
+}
+
+/* See db.h. */
+PGresult *db_read_exec(struct db *read, struct db *primary, const char *name,
+	const char *sql, int n, const char *const *params)
+{
+	PGresult *res;
+
+	if (read != NULL && read != primary) {
+		res = db_exec_retry(read, name, sql, n, params);
+		if (res != NULL)
+			return res;
+		log_warn("db: the read connection failed (%s); reading from the primary",
+			db_last_error(read));
+	}
+	return db_exec_retry(primary, name, sql, n, params);
+}
+
+/* See db.h. */
+int db_read_row(struct db *read, struct db *primary, struct arena *a, const char *name,
+	const char *sql, int n, const char *const *params, int ncols, const char **out)
+{
+	return db_row_copy(db_read_exec(read, primary, name, sql, n, params), a, ncols, out);
 }
 
 /* ---- pipelines -------------------------------------------------------------- */
@@ -477,6 +591,7 @@ int db_pipe_run(struct db *db, PGresult **res, int nres)
 		log_error("db: cannot send a pipeline: %s", db->error);
 		metrics_db_error();
 		db_drop(db);
+		db->lost = 1;
 		return -1;
 	}
 	/* Each item's results end with a NULL; the sync's result ends all. */
@@ -538,6 +653,7 @@ int db_pipe_run(struct db *db, PGresult **res, int nres)
 			metrics_db_error();
 			db_drop(db);
 		}
+		db->lost = 1;
 		failed = 1;
 	}
 	db->npipe = 0;

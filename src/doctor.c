@@ -269,6 +269,28 @@ static int check_config(struct doc *d)
 	return 0;
 }
 
+/* RINGFENCE_DATABASE_READ_URL, when set: where the dashboard's lists go.
+ * Unreachable is a warning (the pages fall back to the primary). */
+static void check_read_database(struct doc *d)
+{
+	struct db *rd;
+	PGresult *res;
+
+	if (d->cfg.database_read_url == NULL)
+		return;
+	rd = db_open(d->cfg.database_read_url);
+	res = db_exec(rd, "SELECT pg_is_in_recovery()::text", 0, NULL);
+	if (res == NULL)
+		say(d, "database (reads)", LV_WARN, "cannot read through RINGFENCE_DATABASE_READ_URL: "
+			"%s; the dashboard reads from the primary meanwhile", db_last_error(rd));
+	else
+		say(d, "database (reads)", LV_OK, "the dashboard's lists read from a %s",
+			strcmp(PQgetvalue(res, 0, 0), "true") == 0 ? "standby" : "primary");
+	if (res)
+		PQclear(res);
+	db_close(rd);
+}
+
 static void check_database(struct doc *d)
 {
 	PGresult *res;
@@ -282,10 +304,18 @@ static void check_database(struct doc *d)
 		d->db = NULL;
 		return;
 	}
-	res = db_exec(d->db, "SHOW server_version", 0, NULL);
-	say(d, "database", LV_OK, "connected, PostgreSQL %s", res ? PQgetvalue(res, 0, 0) : "(version unknown)");
+	res = db_exec(d->db, "SELECT current_setting('server_version'), pg_is_in_recovery()::text",
+		0, NULL);
+	if (res && strcmp(PQgetvalue(res, 0, 1), "true") == 0)
+		say(d, "database", LV_FAIL, "connected to a standby (read-only), PostgreSQL %s: list "
+			"every host with target_session_attrs=read-write in RINGFENCE_DATABASE_URL",
+			PQgetvalue(res, 0, 0));
+	else
+		say(d, "database", LV_OK, "connected, PostgreSQL %s",
+			res ? PQgetvalue(res, 0, 0) : "(version unknown)");
 	if (res)
 		PQclear(res);
+	check_read_database(d);
 	dir = xasprintf("%s/sql", d->cfg.root);
 	if (migrate_pending(d->db, dir, NULL, &pending, &missing, first, sizeof(first)) < 0)
 		say(d, "migrations", LV_FAIL, "cannot compare %s with the database: %s", dir,

@@ -56,6 +56,7 @@ enum {
 	S_OPTOUT_UNRECORDED,
 	S_DB_ERROR,
 	S_DB_RECONNECT,
+	S_DB_RETRY,
 	S_DB_ROUND_TRIP,
 	S_REDIS_ERROR,
 	S_REDIS_RECONNECT,
@@ -236,6 +237,7 @@ void metrics_webhook(const char *path, enum metrics_webhook outcome)
 
 void metrics_db_error(void) { add(S_DB_ERROR, 1); }
 void metrics_db_reconnect(void) { add(S_DB_RECONNECT, 1); }
+void metrics_db_retry(void) { add(S_DB_RETRY, 1); }
 void metrics_db_round_trip(void) { add(S_DB_ROUND_TRIP, 1); }
 void metrics_redis_error(void) { add(S_REDIS_ERROR, 1); }
 void metrics_redis_reconnect(void) { add(S_REDIS_RECONNECT, 1); }
@@ -550,6 +552,8 @@ static void render_counters(struct buf *out, uint64_t (*all)[S_N], const int *ha
 			S_DB_ERROR },
 		{ "ringfence_db_reconnects_total", "PostgreSQL connections opened again after one"
 			" was lost.", S_DB_RECONNECT },
+		{ "ringfence_db_retries_total", "Retry-safe PostgreSQL statements run once more"
+			" after their connection was lost (a failover).", S_DB_RETRY },
 		{ "ringfence_db_round_trips_total", "Requests sent to PostgreSQL and answered"
 			" (statements, prepares, pipelines).", S_DB_ROUND_TRIP },
 		{ "ringfence_redis_errors_total", "Redis commands or connections that failed.",

@@ -114,33 +114,38 @@ static void health_handle(struct app *app, const struct route_input *in, struct 
  * fallback log), nor is a tripped failsafe (webhooks must still be
  * answered): both are named, the failsafe without its reason, which is
  * the operator's page's only.  Redis's memory (health_redis_memory) does
- * not change the status either. */
+ * not change the status either.  "database" is "primary", "standby"
+ * (unready: a node on a standby can serve no webhook; with a multi-host
+ * RINGFENCE_DATABASE_URL the next connection finds the primary) or
+ * "down".  The ping is retry-safe: after a failover it reconnects once
+ * without showing the lost connection. */
 static void ready_handle(struct app *app, const struct route_input *in, struct outcome *out)
 {
 	const char *missing = metrics_flow_missing(app);
-	PGresult *pg = db_exec_prepared(app->db, "ready_ping", "SELECT 1", 0, NULL);
-	const char *argv[] = { "PING" };
+	const char *rec = NULL, *argv[] = { "PING" };
+	int pg = db_row_retry(app->db, in->req->arena, "ready_ping",
+		"SELECT pg_is_in_recovery()::text", 0, NULL, 1, &rec);
+	int db_up = pg == 1 && rec != NULL, standby = db_up && strcmp(rec, "true") == 0;
+	int db_ok = db_up && !standby, redis_ok, flows_ok = missing == NULL, tripped = -1;
 	redisReply *r;
-	int db_ok = pg != NULL, redis_ok, flows_ok = missing == NULL, tripped = -1;
 	json_t *j, *why = json_array();
 
-	(void)in;
-	if (pg)
-		PQclear(pg);
 	if (missing)
 		json_array_append_new(why, json_sprintf("call flows not loaded: %s", missing));
-	if (!db_ok)
+	if (!db_up)
 		json_array_append_new(why, json_string("PostgreSQL does not answer"));
+	else if (standby)
+		json_array_append_new(why, json_string("database: connected to a standby (read-only)"));
 	r = rds_command(app->rds, 1, argv, NULL);
 	redis_ok = r != NULL;
 	if (r)
 		freeReplyObject(r);
-	if (db_ok)
+	if (db_up)
 		tripped = failsafe_tripped(app->db, NULL, 0); /* its reason is not shown here */
 	out->status = (db_ok && flows_ok) ? 200 : 503;
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", out->status == 200 ? "ready" : "unready",
 		"flows", flows_ok ? "loaded" : "missing",
-		"database", db_ok ? "ok" : "unavailable",
+		"database", db_ok ? "primary" : standby ? "standby" : "down",
 		"redis", redis_ok ? "ok" : "down (audit to the fallback log)",
 		"failsafe", tripped == 1 ? "tripped (nothing is sent; see the operator's page)"
 			: tripped == 0 ? "armed" : "unknown");

@@ -479,7 +479,7 @@ static int sms_step(struct app *app, const struct route_input *in, const struct 
 	p[7] = input;
 	p[8] = fl->states[fl->start].name;
 	sms_fast_arrays(a, fl, input, p + 9);
-	if (db_row_prepared(app->db, a, "sms_step",
+	if (db_row_retry(app->db, a, "sms_step",
 		    "SELECT * FROM rf_sms_step($1, $2, $3, $4, $5, $6::boolean, $7, $8, $9,"
 		    " $10::text[], $11::text[], $12::boolean[])", 12, p, S_NCOLS, v) <= 0)
 		return -1;

@@ -168,7 +168,7 @@ static void status_handle(struct app *app, const struct route_input *in, const c
 	p[13] = final ? flag : NULL;
 	p[14] = app->cfg.from_number && app->cfg.from_number[0] ? app->cfg.from_number : NULL;
 	p[15] = now;
-	rc = db_row_prepared(app->db, a, "status_step",
+	rc = db_row_retry(app->db, a, "status_step",
 		"SELECT * FROM rf_status_step($1::boolean, $2::bigint, $3, $4, $5::int, $6::bigint,"
 		" $7::int, $8::text[], $9::int[], $10::int, $11::boolean, $12::boolean, $13, $14, $15,"
 		" $16::timestamptz)", 16, p, R_NCOLS, v);

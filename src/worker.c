@@ -71,6 +71,11 @@ int worker_claim(struct db *db, struct arena *job, long long reminder_id, long l
 	snprintf(hour, sizeof(hour), "%d", lim->business_hour);
 	clock_sql(now_s, now);
 	*reason = "";
+	/* Deliberately db_exec_prepared, not db_exec_retry (db.h): when the
+	 * connection breaks after the claim was sent (a failover), it may
+	 * have committed an attempt whose answer was lost.  It is not run
+	 * again: this job fails, and the attempt, if it exists, is taken
+	 * back by reconcile after its lease ends and never sent twice. */
 	res = db_exec_prepared(db, "worker_claim", claim_sql, 8, p);
 	if (res == NULL)
 		goto out;

@@ -41,6 +41,7 @@ int inbox_tests(void);        /* test_inbox.c: the reply inbox, conversations, s
 int calsync_tests(void);      /* test_calsync.c: calendar feeds synced into appointments, the mass-change guard */
 int config_tests(void);       /* test_config.c: configuration checked at start by every command, secrets never echoed */
 int doctor_tests(void);       /* test_doctor.c: ringfence doctor green on the stack, then each fault named; the simulator's Account and IncomingPhoneNumbers */
+int failover_tests(void);     /* test_failover.c: PostgreSQL failover on a primary/standby pair: multi-host URL, drops, retries, read URL, /readyz */
 int isolation_tests(void);    /* test_isolation.c: every id route with another business's ids is 404 and changes nothing */
 int restarts_tests(void);     /* test_restarts.c: the contact limits across restarts (last: it restarts the stack) */
 

@@ -81,6 +81,7 @@ int main(void)
 		{ "calsync", calsync_tests },
 		{ "config", config_tests },
 		{ "doctor", doctor_tests },
+		{ "failover", failover_tests },
 		{ "isolation", isolation_tests },
 		{ "restarts", restarts_tests },
 	};

@@ -565,7 +565,7 @@ static void test_liveness_readiness(void **state)
 	assert_int_equal(get_body("/readyz", &body, &ct), 200);
 	assert_non_null(strstr(body, "\"status\": \"ready\""));
 	assert_non_null(strstr(body, "\"flows\": \"loaded\""));
-	assert_non_null(strstr(body, "\"database\": \"ok\""));
+	assert_non_null(strstr(body, "\"database\": \"primary\""));
 	free(body);
 	free(ct);
 
@@ -715,7 +715,7 @@ static void test_database_down(void **state)
 	/* Alive, not ready, and why. */
 	assert_int_equal(get_body("/healthz", NULL, NULL), 200);
 	assert_int_equal(get_body("/readyz", &body, NULL), 503);
-	assert_non_null(strstr(body, "\"database\": \"unavailable\""));
+	assert_non_null(strstr(body, "\"database\": \"down\""));
 	assert_non_null(strstr(body, "PostgreSQL does not answer"));
 	free(body);
 	body = metrics_text_or_fail();

@@ -1419,7 +1419,7 @@ static void test_postgres_down(void **state)
 	n = audit_wait_call(c.call_sid, 1, "kind", "error");
 	if (n < 1)
 		fail_msg("no error record in audit:call:%s for the database outage", c.call_sid);
-	expect_readyz(503, "\"database\": \"unavailable\"", "with the database down");
+	expect_readyz(503, "\"database\": \"down\"", "with the database down");
 
 	stack_or_fail("pg-start", &pg_stopped, 0);
 	{
@@ -1452,7 +1452,7 @@ static void test_postgres_down(void **state)
 	hx_twiml_free(&t);
 	hx_response_free(&rs);
 	expect_state(&c, "details", 1);
-	expect_readyz(200, "\"database\": \"ok\"", "after the database came back");
+	expect_readyz(200, "\"database\": \"primary\"", "after the database came back");
 }
 
 /* ---- 12. Redis down ------------------------------------------------------ */
@@ -1738,7 +1738,7 @@ static void test_health_and_routes(void **state)
 	if (!json_is_object(doc))
 		fail_msg("/readyz is not a JSON object: %s", buf_str(&rs.body));
 	assert_string_equal(json_string_value(json_object_get(doc, "status")), "ready");
-	assert_string_equal(json_string_value(json_object_get(doc, "database")), "ok");
+	assert_string_equal(json_string_value(json_object_get(doc, "database")), "primary");
 	assert_string_equal(json_string_value(json_object_get(doc, "redis")), "ok");
 	json_decref(doc);
 	hx_response_free(&rs);

@@ -80,6 +80,33 @@ static void test_scrub_conninfo(void **state)
 	assert_null(strstr(buf, "s3cret"));
 }
 
+/* A multi-host URL (failover): the whole string, the password raw and
+ * decoded, and the hosts' message all without it; the URL parses. */
+static void test_scrub_multi_host(void **state)
+{
+	static const char url[] = "postgresql://rf:pw%2Fx9s3cret@h1:5432,h2:5433,h3/ringfence"
+		"?target_session_attrs=read-write&connect_timeout=3";
+	char buf[512];
+	PQconninfoOption *opts;
+	int hosts = 0;
+
+	(void)state;
+	opts = PQconninfoParse(url, NULL);
+	assert_non_null(opts);
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "host") == 0 && o->val && strcmp(o->val, "h1,h2,h3") == 0)
+			hosts = 1;
+	PQconninfoFree(opts);
+	assert_true(hosts);
+	snprintf(buf, sizeof(buf), "invalid URI \"%s\" (pw/x9s3cret)", url);
+	secret_scrub_conninfo(buf, sizeof(buf), url);
+	assert_null(strstr(buf, "s3cret"));
+	assert_null(strstr(buf, "pw%2Fx9"));
+	snprintf(buf, sizeof(buf), "connection to server at \"h2\" (10.0.0.2), port 5433 failed");
+	secret_scrub_conninfo(buf, sizeof(buf), url);
+	assert_string_equal(buf, "connection to server at \"h2\" (10.0.0.2), port 5433 failed");
+}
+
 static void test_pct_decode(void **state)
 {
 	char out[16];
@@ -98,6 +125,7 @@ int main(void)
 		cmocka_unit_test(test_url_redact),
 		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_scrub_conninfo),
+		cmocka_unit_test(test_scrub_multi_host),
 		cmocka_unit_test(test_pct_decode),
 	};
 	return cmocka_run_group_tests_name("secret", tests, NULL, NULL);
