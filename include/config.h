@@ -35,6 +35,7 @@ struct config {
 	const char *database_read_url; /* RINGFENCE_DATABASE_READ_URL (libpq conninfo), or NULL */
 	const char *redis_url;        /* RINGFENCE_REDIS_URL redis://host:port[/db] or unix:///path */
 	const char *public_url;       /* RINGFENCE_PUBLIC_URL scheme://host[:port], no trailing slash */
+	const char *fallback_url;     /* RINGFENCE_FALLBACK_URL: another node's origin, or NULL */
 	const char *account_sid;      /* TWILIO_ACCOUNT_SID, AC + 32 hex */
 	const char *auth_token;       /* TWILIO_AUTH_TOKEN */
 	const char *api_url;          /* TWILIO_API_URL, default https://api.twilio.com */

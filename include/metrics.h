@@ -76,6 +76,8 @@ void metrics_redis_error(void);
 void metrics_redis_reconnect(void);
 /* A STOP (or other opt-out keyword) whose database write failed. */
 void metrics_optout_unrecorded(void);
+/* A signed request to the voice fallback webhook (webhook.h). */
+void metrics_webhook_fallback(void);
 void metrics_claim(enum metrics_claim outcome);
 /* channel "voice", "sms", "email" (contact_attempts.channel); status an enum
  * outbound_status (outbound.h). */

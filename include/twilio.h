@@ -45,6 +45,11 @@ struct twilio_result {
 /* Frees the owned strings of r and clears it; safe on a zeroed result. */
 void twilio_result_free(struct twilio_result *r);
 
+/* The path of the voice fallback webhook: with RINGFENCE_FALLBACK_URL set,
+ * every call is created with FallbackUrl=<that origin> TWILIO_FALLBACK_PATH
+ * and FallbackMethod=POST. */
+#define TWILIO_FALLBACK_PATH "/twilio/fallback/voice"
+
 struct twilio_call_request {
 	const char *to, *from, *url, *status_callback; /* status_callback may be NULL */
 	int timeout_s;          /* ring time; 0 leaves Twilio's default */

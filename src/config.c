@@ -206,6 +206,7 @@ static int env_double(double *out, const char *name, double def, double min, int
  * starting RINGFENCE_ get a warning naming the closest of these. */
 static const char *const known_vars[] = {
 	"RINGFENCE_ENV", "RINGFENCE_DATABASE_URL", "RINGFENCE_DATABASE_READ_URL", "RINGFENCE_REDIS_URL", "RINGFENCE_PUBLIC_URL",
+	"RINGFENCE_FALLBACK_URL",
 	"RINGFENCE_ROOT", "RINGFENCE_RUN_DIR", "RINGFENCE_AUDIT_FALLBACK", "RINGFENCE_FCGI_WORKERS",
 	"RINGFENCE_ALLOWED_CONTACTS", "RINGFENCE_SMTP_URL", "RINGFENCE_MAIL_FROM", "RINGFENCE_NOW",
 	"RINGFENCE_CPS", "RINGFENCE_LIMIT_RECIPIENT_DAY", "RINGFENCE_LIMIT_RECIPIENT_ALL_DAY",
@@ -436,6 +437,10 @@ int config_problems(const struct config *cfg,
 		PROBLEM("RINGFENCE_PUBLIC_URL", "must be https");
 	else if (placeholder_host(cfg->public_url))
 		PROBLEM("RINGFENCE_PUBLIC_URL", "names an example or local host Twilio cannot reach");
+	if (cfg->fallback_url && strncmp(cfg->fallback_url, "https://", 8) != 0)
+		PROBLEM("RINGFENCE_FALLBACK_URL", "must be https");
+	else if (cfg->fallback_url && placeholder_host(cfg->fallback_url))
+		PROBLEM("RINGFENCE_FALLBACK_URL", "names an example or local host Twilio cannot reach");
 	/* The default (reminders@ the public URL's host) is the public URL's
 	 * problem, not this one's. */
 	if (cfg->mail_from && cfg->mail_from != cfg->mail_from_default) {
@@ -548,6 +553,16 @@ static int check_formats(struct config *cfg, char *err, size_t errlen)
 			"trailing slash, not '%.200s'", cfg->public_url);
 		return -1;
 	}
+	if (cfg->fallback_url && !config_valid_origin(cfg->fallback_url)) {
+		snprintf(err, errlen, "RINGFENCE_FALLBACK_URL must be scheme://host[:port] with no path or "
+			"trailing slash, not '%.200s'", cfg->fallback_url);
+		return -1;
+	}
+	if (cfg->fallback_url && cfg->public_url && strcasecmp(cfg->fallback_url, cfg->public_url) == 0) {
+		snprintf(err, errlen, "RINGFENCE_FALLBACK_URL must name another node than "
+			"RINGFENCE_PUBLIC_URL (%.200s): Twilio falls back when this one fails", cfg->public_url);
+		return -1;
+	}
 	if (!config_valid_origin(cfg->api_url)) {
 		snprintf(err, errlen, "TWILIO_API_URL must be http(s)://host[:port] with no path, not '%.200s'",
 			cfg->api_url);
@@ -616,6 +631,7 @@ static int load(struct config *cfg, unsigned need, char *err, size_t errlen)
 	cfg->database_read_url = env_str("RINGFENCE_DATABASE_READ_URL");
 	cfg->redis_url = env_str("RINGFENCE_REDIS_URL");
 	cfg->public_url = env_str("RINGFENCE_PUBLIC_URL");
+	cfg->fallback_url = env_str("RINGFENCE_FALLBACK_URL");
 	cfg->account_sid = env_str("TWILIO_ACCOUNT_SID");
 	cfg->auth_token = env_str("TWILIO_AUTH_TOKEN");
 	cfg->api_url = env_str("TWILIO_API_URL");

@@ -31,7 +31,7 @@
 
 /* Bump when the slots below change meaning or number: a process of the new
  * release then starts a new segment instead of adding into the old one. */
-#define METRICS_LAYOUT 2
+#define METRICS_LAYOUT 3
 #define METRICS_MAGIC "RFMETRIC"
 
 static const int http_codes[] = { 200, 201, 204, 301, 302, 303, 304, 400, 401, 403, 404, 405,
@@ -54,6 +54,7 @@ enum {
 	S_WEBHOOK = S_DUR + MR_N * DUR_SLOTS,
 	S_SIG_REJECT = S_WEBHOOK + NFLOW * MW_N,
 	S_OPTOUT_UNRECORDED,
+	S_WEBHOOK_FALLBACK,
 	S_DB_ERROR,
 	S_DB_RECONNECT,
 	S_DB_RETRY,
@@ -242,6 +243,7 @@ void metrics_db_round_trip(void) { add(S_DB_ROUND_TRIP, 1); }
 void metrics_redis_error(void) { add(S_REDIS_ERROR, 1); }
 void metrics_redis_reconnect(void) { add(S_REDIS_RECONNECT, 1); }
 void metrics_optout_unrecorded(void) { add(S_OPTOUT_UNRECORDED, 1); }
+void metrics_webhook_fallback(void) { add(S_WEBHOOK_FALLBACK, 1); }
 void metrics_claim(enum metrics_claim outcome) { add(S_CLAIM + outcome, 1); }
 
 void metrics_contact(const char *channel, int status)
@@ -543,6 +545,9 @@ static void render_counters(struct buf *out, uint64_t (*all)[S_N], const int *ha
 		"Opt-out texts (STOP) whose database write failed: the client may be contacted"
 		" again; pages.");
 	sample_u(out, "ringfence_optout_unrecorded_total", "", total(all, have, S_OPTOUT_UNRECORDED));
+	family(out, "ringfence_webhook_fallbacks_total", "counter",
+		"Signed requests to the voice fallback webhook: another node failed to answer Twilio.");
+	sample_u(out, "ringfence_webhook_fallbacks_total", "", total(all, have, S_WEBHOOK_FALLBACK));
 
 	static const struct {
 		const char *name, *help;

@@ -36,6 +36,7 @@
 #include "greeting.h"
 #include "http.h"
 #include "page.h"
+#include "twilio.h"
 #include "rds.h"
 #include "sms.h"
 #include "status.h"
@@ -191,6 +192,9 @@ const struct route routes_table[] = {
 	{ "POST", "/twilio/voice/{flow}", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO, ROUTE_RENDER_TWIML,
 		ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(webhook_voice_fields),
 		FIELDS(webhook_voice_query), 0, webhook_voice_handle, NO_FIELDS },
+	{ "POST", TWILIO_FALLBACK_PATH, NULL, VALID_TEXT, ROUTE_AUTH_TWILIO, ROUTE_RENDER_TWIML,
+		ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(webhook_fallback_fields), NO_FIELDS, 0,
+		webhook_fallback_handle, NO_FIELDS },
 	{ "POST", "/twilio/status/call", NULL, VALID_TEXT, ROUTE_AUTH_TWILIO,
 		ROUTE_RENDER_TWIML_EMPTY, ROUTE_BODY_FORM, HTTP_MAX_BODY, FIELDS(status_call_fields),
 		FIELDS(status_query), 0, status_call_handle, NO_FIELDS },

@@ -372,6 +372,15 @@ int twilio_call_create(const struct outbound_grant *grant, const struct config *
 	}
 	if (rq->machine_detection)
 		twilio_param(&form, "MachineDetection", "Enable");
+	/* Another node answers when this one cannot (Twilio's FallbackUrl:
+	 * fetched after an 11200/11205/12100/12300 on any of the call's TwiML
+	 * requests, never on a status callback). */
+	if (cfg->fallback_url) {
+		char fb[600];
+		snprintf(fb, sizeof(fb), "%s%s", cfg->fallback_url, TWILIO_FALLBACK_PATH);
+		twilio_param(&form, "FallbackUrl", fb);
+		twilio_param(&form, "FallbackMethod", "POST");
+	}
 	ret = twilio_post(cfg, "Calls.json", buf_str(&form), out);
 out:
 	buf_free(&form);

@@ -43,6 +43,9 @@ struct sim_call_params {
 	const char *url;               /* the call's Url (absolute) */
 	const char *method;            /* "POST" or "GET"; NULL = POST */
 	const char *twiml;             /* the call's Twiml instead of Url, or NULL */
+	const char *fallback_url;      /* FallbackUrl: requested when a TwiML request
+	                                * fails (never for a status callback), or NULL */
+	const char *fallback_method;   /* NULL = POST */
 	const char *status_callback;   /* absolute URL or NULL */
 	const char *status_callback_method; /* NULL = POST */
 	unsigned status_events;        /* SIM_STATUS_* bits; 0 = completed only */

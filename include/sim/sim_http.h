@@ -20,6 +20,7 @@ struct sim_http_response {
 	char content_type[128];  /* as sent, "" when none */
 	struct buf body;         /* owned; NUL-terminated through buf_str */
 	int timed_out;           /* 1 when timeout_ms passed first */
+	int no_connection;       /* 1 when no TCP connection could be made (refused, unreachable) */
 	char error[256];         /* curl's reason when status is 0 */
 	long long elapsed_ms;
 };

@@ -21,6 +21,7 @@ struct sim_call_result;
 struct sim_store_call_new {
 	const char *sid, *account_sid, *to, *from;
 	const char *url, *method, *twiml;
+	const char *fallback_url, *fallback_method;
 	const char *status_callback, *status_callback_method;
 	unsigned status_events;
 	const char *machine_detection;
@@ -108,6 +109,7 @@ int sim_store_opt(struct db *db, const char *number, const char *sender, const c
 /* A claimed call, every string malloc'd (sim_store_call_free). */
 struct sim_store_call {
 	char *sid, *account_sid, *to, *from, *url, *method, *twiml;
+	char *fallback_url, *fallback_method;
 	char *status_callback, *status_callback_method, *machine_detection;
 	char *direction, *caller_behaviour; /* caller_behaviour NULL unless inbound */
 	unsigned status_events;

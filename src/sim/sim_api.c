@@ -339,7 +339,8 @@ static int api_new_sid(struct http_response *res, const char *prefix, char sid[3
 	return 0;
 }
 
-/* A call's Method, StatusCallback and StatusCallbackMethod from p into c
+/* A call's Method, FallbackUrl, FallbackMethod, StatusCallback and
+ * StatusCallbackMethod from p into c
  * (pointers into p): 0, or -1 with the 400 answered. */
 static int call_callback_params(struct http_response *res, const struct params *p,
 	struct sim_store_call_new *c)
@@ -347,6 +348,17 @@ static int call_callback_params(struct http_response *res, const struct params *
 	c->method = param(p, "Method");
 	if (c->method && strcmp(c->method, "GET") != 0 && strcmp(c->method, "POST") != 0) {
 		api_error(res, 400, 20001, "Method must be GET or POST");
+		return -1;
+	}
+	c->fallback_url = param(p, "FallbackUrl");
+	if (c->fallback_url && !valid_abs_url(c->fallback_url)) {
+		api_error(res, 400, 21205, "FallbackUrl is not a valid absolute http(s) URL");
+		return -1;
+	}
+	c->fallback_method = param(p, "FallbackMethod");
+	if (c->fallback_method && strcmp(c->fallback_method, "GET") != 0 &&
+		strcmp(c->fallback_method, "POST") != 0) {
+		api_error(res, 400, 20001, "FallbackMethod must be GET or POST");
 		return -1;
 	}
 	c->status_callback = param(p, "StatusCallback");

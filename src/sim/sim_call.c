@@ -369,24 +369,82 @@ static int is_xml_type(const char *ct)
 		(n == 15 && strncasecmp(ct, "application/xml", 15) == 0);
 }
 
-/* Requests a TwiML document (the Url, an action, a Redirect) with the
- * standard parameters and extra name/value pairs (NULL-terminated), and
- * parses it into doc.  Returns 0, or -1 when the call ended (error
- * reported). */
-static int fetch(struct call *c, const char *method, const char *url, struct sim_twiml *doc, ...)
+/* One request for a TwiML document with the parameters pl, parsed into
+ * doc: 0, or -1 with Twilio's error code and message (the call goes on:
+ * the caller decides). */
+static int fetch_once(struct call *c, const char *method, const char *url, struct plist *pl,
+	struct sim_twiml *doc, int *code, char *msg, size_t msglen)
 {
-	struct plist pl = { .n = 0 };
-	struct params pp;
+	struct params pp = { pl->v, pl->n };
 	struct sim_http_response r;
 	struct buf body = BUF_INIT;
-	char err[256], *line = NULL;
-	const char *name;
-	va_list ap;
+	char err[256], *line;
 	int rc = -1;
 
 	doc->verbs = NULL;
 	doc->n = 0;
 	sim_http_response_init(&r);
+	form_encode_params(&body, &pp);
+	line = xasprintf("%s %s", method, url);
+	emit(c, SIM_EV_REQUEST, 0, line, buf_str(&body));
+	*code = 11200;
+	if (sim_http_request(method, url, &pp, c->p->auth_token, c->http_timeout_ms, &r) < 0) {
+		c->virt_ms += r.elapsed_ms;
+		/* Twilio's 11205: no TCP connection to the URL; any other failure
+		 * to get an answer (a timeout, a dropped connection) stays 11200. */
+		if (r.timed_out)
+			snprintf(msg, msglen, "HTTP retrieval failure: no answer from %s within %d s", url,
+				c->http_timeout_ms / 1000);
+		else if (r.no_connection) {
+			*code = 11205;
+			snprintf(msg, msglen, "HTTP connection failure: %s: %s", url, r.error);
+		} else
+			snprintf(msg, msglen, "HTTP retrieval failure: %s: %s", url, r.error);
+		goto out;
+	}
+	c->virt_ms += r.elapsed_ms;
+	emit(c, SIM_EV_RESPONSE, r.status, r.content_type, buf_str(&r.body));
+	if (r.status < 200 || r.status > 299) {
+		snprintf(msg, msglen, "HTTP retrieval failure: %s answered HTTP %d", url, r.status);
+		goto out;
+	}
+	if (!is_xml_type(r.content_type)) {
+		*code = 12300;
+		snprintf(msg, msglen, "Invalid Content-Type: '%s' (TwiML must be text/xml or "
+			"application/xml)", r.content_type);
+		goto out;
+	}
+	if (sim_twiml_parse(r.body.data, r.body.len, url, doc, err, sizeof(err)) != 0) {
+		*code = 12100;
+		snprintf(msg, msglen, "Document parse failure: %s", err);
+		goto out;
+	}
+	*code = 0;
+	rc = 0;
+out:
+	free(line);
+	buf_free(&body);
+	sim_http_response_free(&r);
+	return rc;
+}
+
+/* Requests a TwiML document (the Url, an action, a Redirect) with the
+ * standard parameters and extra name/value pairs (NULL-terminated), and
+ * parses it into doc.  When that fails and the call has a FallbackUrl,
+ * it is requested with the same parameters plus ErrorCode and ErrorUrl
+ * (signed over the FallbackUrl, as every request is over its own URL)
+ * and its document is the answer.  Returns 0, or -1 when the call ended
+ * (error reported). */
+static int fetch(struct call *c, const char *method, const char *url, struct sim_twiml *doc, ...)
+{
+	struct plist pl = { .n = 0 };
+	const char *name;
+	char msg[512], fb_msg[512], num[16];
+	va_list ap;
+	int code, fb_code, rc = -1;
+
+	doc->verbs = NULL;
+	doc->n = 0;
 	pl.a = arena_new(0);
 	if (++c->documents > MAX_DOCUMENTS) {
 		call_error(c, 0, "more than %d TwiML documents in one call (a Redirect or action loop?)",
@@ -398,40 +456,25 @@ static int fetch(struct call *c, const char *method, const char *url, struct sim
 	while ((name = va_arg(ap, const char *)) != NULL)
 		padd(&pl, name, va_arg(ap, const char *));
 	va_end(ap);
-	pp.v = pl.v;
-	pp.n = pl.n;
-	form_encode_params(&body, &pp);
-	line = xasprintf("%s %s", method, url);
-	emit(c, SIM_EV_REQUEST, 0, line, buf_str(&body));
-	if (sim_http_request(method, url, &pp, c->p->auth_token, c->http_timeout_ms, &r) < 0) {
-		c->virt_ms += r.elapsed_ms;
-		if (r.timed_out)
-			call_error(c, 11200, "HTTP retrieval failure: no answer from %s within %d s", url,
-				c->http_timeout_ms / 1000);
-		else
-			call_error(c, 11200, "HTTP retrieval failure: %s: %s", url, r.error);
+	if (fetch_once(c, method, url, &pl, doc, &code, msg, sizeof(msg)) == 0) {
+		rc = 0;
 		goto out;
 	}
-	c->virt_ms += r.elapsed_ms;
-	emit(c, SIM_EV_RESPONSE, r.status, r.content_type, buf_str(&r.body));
-	if (r.status < 200 || r.status > 299) {
-		call_error(c, 11200, "HTTP retrieval failure: %s answered HTTP %d", url, r.status);
+	if (c->p->fallback_url == NULL) {
+		call_error(c, code, "%s", msg);
 		goto out;
 	}
-	if (!is_xml_type(r.content_type)) {
-		call_error(c, 12300, "Invalid Content-Type: '%s' (TwiML must be text/xml or application/xml)",
-			r.content_type);
+	emitf(c, SIM_EV_NOTE, code, "error %d (%s): requesting the FallbackUrl", code, msg);
+	snprintf(num, sizeof(num), "%d", code);
+	padd(&pl, "ErrorCode", num);
+	padd(&pl, "ErrorUrl", url);
+	if (fetch_once(c, c->p->fallback_method ? c->p->fallback_method : "POST",
+		    c->p->fallback_url, &pl, doc, &fb_code, fb_msg, sizeof(fb_msg)) == 0) {
+		rc = 0;
 		goto out;
 	}
-	if (sim_twiml_parse(r.body.data, r.body.len, url, doc, err, sizeof(err)) != 0) {
-		call_error(c, 12100, "Document parse failure: %s", err);
-		goto out;
-	}
-	rc = 0;
+	call_error(c, code, "%s; the FallbackUrl failed too (error %d: %s)", msg, fb_code, fb_msg);
 out:
-	free(line);
-	buf_free(&body);
-	sim_http_response_free(&r);
 	arena_free(pl.a);
 	return rc;
 }

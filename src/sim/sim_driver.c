@@ -139,6 +139,8 @@ static void call_child(const struct driver *d, struct sim_store_call *call)
 	p.url = call->url;
 	p.method = call->method;
 	p.twiml = call->twiml;
+	p.fallback_url = call->fallback_url;
+	p.fallback_method = call->fallback_method;
 	p.status_callback = call->status_callback;
 	p.status_callback_method = call->status_callback_method;
 	p.status_events = call->status_events;

@@ -37,6 +37,7 @@ static void response_reset(struct sim_http_response *r)
 	r->status = 0;
 	r->content_type[0] = '\0';
 	r->timed_out = 0;
+	r->no_connection = 0;
 	r->error[0] = '\0';
 	r->elapsed_ms = 0;
 }
@@ -132,6 +133,7 @@ static int perform(const char *url, const char *body, const char *signature, int
 	}
 	if (rc != CURLE_OK) {
 		r->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+		r->no_connection = rc == CURLE_COULDNT_CONNECT;
 		snprintf(r->error, sizeof(r->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}

@@ -79,13 +79,14 @@ int sim_store_call_insert(struct db *db, const struct sim_store_call_new *c, str
 		c->method ? c->method : "POST", c->twiml, c->status_callback,
 		c->status_callback_method ? c->status_callback_method : "POST", events,
 		c->machine_detection, timeout, limit, c->direction ? c->direction : "outbound-api",
-		c->caller_behaviour };
+		c->caller_behaviour, c->fallback_url, c->fallback_method ? c->fallback_method : "POST" };
 	PGresult *res = db_exec_prepared(db, "sim_call_insert",
 		"INSERT INTO twilio_sim.calls AS c (sid, account_sid, to_number, from_number, url,"
 		" method, twiml, status_callback, status_callback_method, status_events,"
-		" machine_detection, timeout_s, time_limit_s, direction, caller_behaviour)"
+		" machine_detection, timeout_s, time_limit_s, direction, caller_behaviour,"
+		" fallback_url, fallback_method)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::int, $11, $12::int, $13::int,"
-		"  $14, $15)"
+		"  $14, $15, $16, $17)"
 		" RETURNING twilio_sim.call_json(c)::text",
 		(int)ARRAY_LEN(p), p);
 	return one_text(res, json) == 1 ? 0 : -1;
@@ -375,6 +376,8 @@ void sim_store_call_free(struct sim_store_call *c)
 	free(c->url);
 	free(c->method);
 	free(c->twiml);
+	free(c->fallback_url);
+	free(c->fallback_method);
 	free(c->status_callback);
 	free(c->status_callback_method);
 	free(c->machine_detection);
@@ -429,7 +432,8 @@ int sim_store_call_claim(struct db *db, int driver_pid, long hold_ms, struct sim
 		"  ORDER BY date_created LIMIT 1 FOR UPDATE SKIP LOCKED)"
 		" RETURNING sid, account_sid, to_number, from_number, url, method, twiml,"
 		" status_callback, status_callback_method, machine_detection, status_events,"
-		" timeout_s, time_limit_s, direction, caller_behaviour", driver_pid, hold_ms, &res,
+		" timeout_s, time_limit_s, direction, caller_behaviour, fallback_url, fallback_method",
+		driver_pid, hold_ms, &res,
 		&out->sid, &out->account_sid, &out->to, &out->from);
 	if (rc != 1)
 		return rc;
@@ -444,6 +448,8 @@ int sim_store_call_claim(struct db *db, int driver_pid, long hold_ms, struct sim
 	out->time_limit_s = atoi(PQgetvalue(res, 0, 12));
 	out->direction = col_dup(res, 0, 13);
 	out->caller_behaviour = col_dup(res, 0, 14);
+	out->fallback_url = col_dup(res, 0, 15);
+	out->fallback_method = col_dup(res, 0, 16);
 	PQclear(res);
 	return 1;
 }

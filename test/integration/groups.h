@@ -19,6 +19,7 @@ int scheduler_set_tests(void); /* test_scheduler_set.c: the tick's set-based ver
 int outage_tests(void);       /* test_outage.c: the outage replay with workers */
 int guards_tests(void);       /* test_guards.c: Twilio client, mail, rate limits, failsafe */
 int webhook_tests(void);      /* test_webhook.c: the webhook path */
+int fallback_tests(void);     /* test_fallback.c: Twilio's FallbackUrl, the fallback route and the simulator's fallback */
 int roundtrip_tests(void);    /* test_roundtrip.c: PostgreSQL round trips per voice webhook */
 int metrics_tests(void);      /* test_metrics.c: /metrics, /healthz and /readyz, monitoring addresses */
 int sms_tests(void);          /* test_sms.c: inbound texts, initiated callbacks, SID checks */

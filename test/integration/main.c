@@ -61,6 +61,7 @@ int main(void)
 		{ "scheduler_set", scheduler_set_tests },
 		{ "guards", guards_tests }, { "webhook", webhook_tests },
 		{ "roundtrip", roundtrip_tests },
+		{ "fallback", fallback_tests },
 		{ "metrics", metrics_tests },
 		{ "sms", sms_tests },
 		{ "sms_flow", sms_flow_tests },

@@ -171,6 +171,9 @@ static void test_call_validation(void **state)
 		{ NULL, "Timeout", "601", 20001 },
 		{ NULL, "StatusCallbackEvent", "hungup", 20001 },
 		{ NULL, "MachineDetection", "Maybe", 20001 },
+		{ NULL, "FallbackUrl", "ftp://example.com/x", 21205 },
+		{ NULL, "FallbackUrl", "not a url", 21205 },
+		{ NULL, "FallbackMethod", "PUT", 20001 },
 	};
 	run_validation("Calls.json", form_call, to, cases, sizeof(cases) / sizeof(cases[0]), NULL);
 }

@@ -15,7 +15,8 @@ static const char *const vars[] = {
 	"RINGFENCE_SMTP_URL", "RINGFENCE_LOG", "RINGFENCE_ALLOWED_CONTACTS", "RINGFENCE_RUN_DIR",
 	"RINGFENCE_CALENDAR_POLL_S", "RINGFENCE_CALENDAR_HORIZON_DAYS", "RINGFENCE_SIM_CPS",
 	"RINGFENCE_SIM_QUEUE_DELAY_MS", "RINGFENCE_SIM_WORKERS", "RINGFENCE_SIM_TIME_SCALE",
-	"RINGFENCE_SIM_SCRIPT", "RINGFENCE_SIM_VOICE_URL", "RINGFENCE_FCGI_RELOAD_TIMEOUT", NULL,
+	"RINGFENCE_SIM_SCRIPT", "RINGFENCE_SIM_VOICE_URL", "RINGFENCE_FCGI_RELOAD_TIMEOUT",
+	"RINGFENCE_FALLBACK_URL", NULL,
 };
 
 #define SID "AC0123456789abcdef0123456789abcdef"
@@ -116,6 +117,14 @@ static const struct config_case cases[] = {
 	{ "api url path", { { "TWILIO_API_URL", "https://api.twilio.com/2010-04-01" } }, 0, "TWILIO_API_URL" },
 	{ "api url port", { { "TWILIO_API_URL", "http://127.0.0.1:8081" } }, 0, NULL },
 	{ "public url bad port", { { "RINGFENCE_PUBLIC_URL", "https://x.org:70000" } }, 0, "RINGFENCE_PUBLIC_URL" },
+	{ "fallback url", { { "RINGFENCE_FALLBACK_URL", "http://127.0.0.1:9000" } }, ALL, NULL },
+	{ "fallback url with path", { { "RINGFENCE_FALLBACK_URL", "https://b.dentist.co.uk/twilio" } }, 0, "RINGFENCE_FALLBACK_URL" },
+	{ "fallback url ftp", { { "RINGFENCE_FALLBACK_URL", "ftp://b.dentist.co.uk" } }, 0, "RINGFENCE_FALLBACK_URL" },
+	{ "fallback url is the public url", { { "RINGFENCE_PUBLIC_URL", "https://a.dentist.co.uk" },
+		{ "RINGFENCE_FALLBACK_URL", "https://A.dentist.co.uk" } }, 0, "another node" },
+	{ "production fallback", { PROD, { "RINGFENCE_FALLBACK_URL", "https://b.dentist.co.uk" } }, ALL, NULL },
+	{ "production fallback needs https", { PROD, { "RINGFENCE_FALLBACK_URL", "http://b.dentist.co.uk" } }, ALL, "RINGFENCE_FALLBACK_URL" },
+	{ "production fallback localhost", { PROD, { "RINGFENCE_FALLBACK_URL", "https://127.0.0.1:8443" } }, ALL, "RINGFENCE_FALLBACK_URL" },
 	{ "log debug", { { "RINGFENCE_LOG", "debug" } }, 0, NULL },
 	{ "log warn", { { "RINGFENCE_LOG", "warn" } }, 0, NULL },
 	{ "log error", { { "RINGFENCE_LOG", "error" } }, 0, NULL },
