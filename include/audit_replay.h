@@ -17,7 +17,17 @@
  * (the next replay adds the rest).  A marker lives AUDIT_REPLAY_TTL_S;
  * if Redis loses the markers it has lost the streams too, and a replay
  * adds the records again.  A last line without its newline is being
- * written and is left for the next replay. */
+ * written and is left for the next replay.
+ *
+ * A record may be in the log and in Redis both: written through Sentinel
+ * when no replica acknowledged it in time (audit.c's WAIT), or after a
+ * partial failure.  Before adding one, the script looks for the very
+ * same text in its most specific stream (the call's, else the
+ * business's, else audit:all or audit:rejected) among the entries added
+ * within AUDIT_REPLAY_WINDOW_MS of its "ts" (at most
+ * AUDIT_REPLAY_SCAN entries); found, it is left out ("present") and
+ * marked.  A record that survived but has been trimmed from its streams
+ * since is added again. */
 #ifndef RF_AUDIT_REPLAY_H
 #define RF_AUDIT_REPLAY_H
 
@@ -27,6 +37,11 @@ struct rds;
 
 #define AUDIT_REPLAY_MARKER_PREFIX "audit:replayed:"
 #define AUDIT_REPLAY_TTL_S "7776000" /* 90 days */
+/* The search for a record in Redis already: entries stamped within this
+ * many ms of the record's "ts" (the clocks of Redis's host and the
+ * writer's may differ that much), at most AUDIT_REPLAY_SCAN of them. */
+#define AUDIT_REPLAY_WINDOW_MS 120000LL
+#define AUDIT_REPLAY_SCAN "20000"
 /* Rotated files looked for: path.1 .. path.AUDIT_REPLAY_MAX_ROTATED, and
  * logrotate's weekly renames path-YYYYMMDD-<seconds> (deploy/logrotate
  * keeps 8), the newest AUDIT_REPLAY_MAX_DATED of them. */
@@ -45,6 +60,7 @@ struct audit_replay_stats {
 	int files;      /* files read */
 	int added;      /* records put into the streams */
 	int already;    /* records replayed before (marker present) */
+	int present;    /* records found in their stream already: left out */
 	int skipped;    /* lines that are not a JSON object: left out */
 };
 

@@ -74,6 +74,10 @@ void metrics_db_retry(void);
 void metrics_db_round_trip(void);
 void metrics_redis_error(void);
 void metrics_redis_reconnect(void);
+/* The master found through Sentinel differs from the one before. */
+void metrics_redis_master_change(void);
+/* n audit records no replica acknowledged (audit.c's WAIT). */
+void metrics_audit_unreplicated(long n);
 /* A STOP (or other opt-out keyword) whose database write failed. */
 void metrics_optout_unrecorded(void);
 /* A signed request to the voice fallback webhook (webhook.h). */

@@ -10,20 +10,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Replays one record: the marker and every XADD in one script, so a
  * record is either added whole with its marker or not at all.  KEYS[1]
  * the marker, KEYS[2..] the streams; ARGV[1] the marker's TTL, ARGV[2]
  * the record, ARGV[3] the call stream's key or "", ARGV[4] its TTL,
- * ARGV[5..] each stream's MAXLEN.  Returns 1 added, 0 already there. */
+ * ARGV[5] the line as logged, ARGV[6]/ARGV[7] the first and last stream
+ * id to look for it in, ARGV[8] the index in KEYS of the stream looked
+ * in, ARGV[9] how many entries at most, ARGV[10..] each stream's MAXLEN.
+ * Returns 1 added, 0 already replayed, 2 found in the stream. */
 static const char replay_lua[] =
-	"if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end\n"
+	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+	"local seen = redis.call('XRANGE', KEYS[tonumber(ARGV[8])], ARGV[6], ARGV[7], 'COUNT', ARGV[9])\n"
+	"for _, e in ipairs(seen) do\n"
+	"  local f = e[2]\n"
+	"  for j = 1, #f - 1, 2 do\n"
+	"    if f[j] == 'json' and f[j + 1] == ARGV[5] then\n"
+	"      redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])\n"
+	"      return 2\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])\n"
 	"for i = 2, #KEYS do\n"
-	"  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[i + 3], '*', 'json', ARGV[2])\n"
+	"  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[i + 8], '*', 'json', ARGV[2])\n"
 	"end\n"
 	"if ARGV[3] ~= '' then redis.call('EXPIRE', ARGV[3], ARGV[4]) end\n"
 	"return 1\n";
+
+/* The stream ids around a record's "ts" (YYYY-MM-DDTHH:MM:SS.mmmZ):
+ * AUDIT_REPLAY_WINDOW_MS either side, or all ("-", "+") without one. */
+static void replay_window(const char *ts, char lo[24], char hi[24])
+{
+	struct tm tm;
+	const char *p;
+	long long ms;
+	int frac = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	p = ts ? strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (p == NULL) {
+		strcpy(lo, "-");
+		strcpy(hi, "+");
+		return;
+	}
+	if (p[0] == '.' && sscanf(p + 1, "%3d", &frac) != 1)
+		frac = 0;
+	ms = (long long)timegm(&tm) * 1000 + frac;
+	snprintf(lo, 24, "%lld", ms > AUDIT_REPLAY_WINDOW_MS ? ms - AUDIT_REPLAY_WINDOW_MS : 0);
+	snprintf(hi, 24, "%lld", ms + AUDIT_REPLAY_WINDOW_MS);
+}
 
 /* Whether name (in the log's folder) is one of logrotate's weekly renames
  * of the log called base: base-YYYYMMDD-<seconds> (deploy/logrotate). */
@@ -184,10 +222,11 @@ static int replay_one(void *ctx, const char *line, size_t len)
 {
 	struct replayer *rp = ctx;
 	json_t *rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *kind, *args[2 * 5 + 4];
-	char hex[65], *marker = NULL, *keys[4] = { NULL, NULL, NULL, NULL }, *json = NULL;
+	const char *kind, *args[2 * 5 + 10];
+	size_t lens[2 * 5 + 10];
+	char hex[65], lo[24], hi[24], look[8], *marker = NULL, *keys[4] = { NULL, NULL, NULL, NULL }, *json = NULL;
 	const char *call_key = "";
-	int nkeys = 0, rc = -1;
+	int nkeys = 0, call_at = -1, rc = -1;
 	redisReply *rep = NULL;
 
 	if (!json_is_object(rec)) {
@@ -204,6 +243,7 @@ static int replay_one(void *ctx, const char *line, size_t len)
 		if (kind && strcmp(kind, "error") == 0)
 			keys[nkeys++] = audit_stream_key("errors", NULL);
 		if (sid && (keys[nkeys] = audit_stream_key("call", sid))[0]) {
+			call_at = nkeys;
 			call_key = keys[nkeys++];
 		} else {
 			free(keys[nkeys]);
@@ -216,6 +256,9 @@ static int replay_one(void *ctx, const char *line, size_t len)
 			keys[nkeys] = NULL;
 		}
 	}
+	replay_window(member(rec, "ts"), lo, hi);
+	/* Looked for in the call's stream (the shortest), else the last. */
+	snprintf(look, sizeof(look), "%d", call_at >= 0 ? call_at + 2 : nkeys + 1);
 	json_object_set_new(rec, "replayed", json_true());
 	json = json_dumps(rec, JSON_COMPACT);
 	if (json == NULL || util_sha256_hex(line, len, hex) < 0)
@@ -229,13 +272,24 @@ static int replay_one(void *ctx, const char *line, size_t len)
 	args[2 + nkeys] = json;
 	args[3 + nkeys] = call_key;
 	args[4 + nkeys] = AUDIT_CALL_TTL;
+	lens[5 + nkeys] = len;
+	args[5 + nkeys] = line;
+	args[6 + nkeys] = lo;
+	args[7 + nkeys] = hi;
+	args[8 + nkeys] = look;
+	args[9 + nkeys] = AUDIT_REPLAY_SCAN;
 	for (int i = 0; i < nkeys; i++)
-		args[5 + nkeys + i] = audit_stream_maxlen(keys[i]);
-	rep = rds_eval(rp->r, replay_lua, 1 + nkeys, 5 + 2 * nkeys, args, NULL);
+		args[10 + nkeys + i] = audit_stream_maxlen(keys[i]);
+	for (int i = 0; i < 10 + 2 * nkeys; i++)
+		if (i != 5 + nkeys)
+			lens[i] = strlen(args[i]);
+	rep = rds_eval(rp->r, replay_lua, 1 + nkeys, 10 + 2 * nkeys, args, lens);
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
 		goto out;
 	if (rep->integer == 1)
 		rp->st->added++;
+	else if (rep->integer == 2)
+		rp->st->present++;
 	else
 		rp->st->already++;
 	rc = 0;

@@ -44,6 +44,13 @@ struct db {
 	char error[512];
 	int down_logged;        /* log an outage once, not per statement */
 	int lost;               /* the last failure dropped the connection (db_conn_lost) */
+	/* A transaction was open on the connection when it was dropped: its
+	 * outcome is unknown (a COMMIT in flight may or may not have landed)
+	 * and its statements are gone.  Until the owner rolls back (or begins
+	 * anew), every statement is refused, so that the rest of the unit can
+	 * never run on a fresh connection outside any transaction. */
+	int open_tx;            /* the connection was inside a transaction */
+	int tx_lost;            /* ...and was dropped there (see above) */
 	int connected_before;   /* a connection after this one is a reconnect (metrics) */
 	unsigned long long round_trips; /* statements sent and answered (db_round_trips) */
 	/* The pipeline being built (db_pipe_*): what each result will be. */
@@ -105,10 +112,46 @@ static void db_set_error(struct db *db, const char *sqlstate, const char *msg)
 
 static void db_drop(struct db *db)
 {
+	if (db->open_tx)
+		db->tx_lost = 1;
+	db->open_tx = 0;
 	if (db->conn)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->nprepared = 0;
+}
+
+/* Records whether the connection is inside a transaction now (after a
+ * statement or a pipeline), for db_drop. */
+static void db_note_tx(struct db *db)
+{
+	PGTransactionStatusType t;
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return;
+	t = PQtransactionStatus(db->conn);
+	/* PQTRANS_ACTIVE (inside a pipeline): what it was before stands. */
+	if (t == PQTRANS_INTRANS || t == PQTRANS_INERROR)
+		db->open_tx = 1;
+	else if (t == PQTRANS_IDLE)
+		db->open_tx = 0;
+}
+
+/* 0 when a statement may run; -1 (error 08007 kept for db_last_error)
+ * while a transaction lost with its connection has not been rolled back.
+ * A BEGIN starts a new unit and clears it. */
+static int db_tx_guard(struct db *db, const char *sql)
+{
+	if (!db->tx_lost)
+		return 0;
+	if (sql && strcmp(sql, "BEGIN") == 0) {
+		db->tx_lost = 0;
+		return 0;
+	}
+	db_set_error(db, "08007", "the transaction was lost with its connection; "
+		"its outcome is unknown and it must be rolled back before anything else runs");
+	log_error("db: %s", db->error);
+	metrics_db_error();
+	return -1;
 }
 
 /* libpq notices (RAISE NOTICE, "relation already exists, skipping")
@@ -242,6 +285,7 @@ static PGresult *db_result(struct db *db, PGresult *res, const char *what)
 		db->sqlstate[0] = '\0';
 		db->error[0] = '\0';
 		db->lost = 0;
+		db_note_tx(db);
 		return res;
 	}
 	db_set_error(db, res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "08006",
@@ -259,12 +303,15 @@ static PGresult *db_result(struct db *db, PGresult *res, const char *what)
 		db->lost = 1;
 	} else {
 		log_warn("db: %s failed: [%s] %s", what, db->sqlstate, db->error);
+		db_note_tx(db);
 	}
 	return NULL;
 }
 
 PGresult *db_exec(struct db *db, const char *sql, int n, const char *const *params)
 {
+	if (db_tx_guard(db, sql) < 0)
+		return NULL;
 	if (db_connect(db) < 0)
 		return NULL;
 	db_trip(db);
@@ -309,6 +356,8 @@ PGresult *db_exec_prepared(struct db *db, const char *name, const char *sql,
 {
 	long i;
 
+	if (db_tx_guard(db, NULL) < 0)
+		return NULL;
 	if (db_connect(db) < 0)
 		return NULL;
 	i = stmt_find(db, name, sql);
@@ -349,6 +398,7 @@ int db_commit(struct db *db)
 void db_rollback(struct db *db)
 {
 	PGresult *res;
+	db->tx_lost = 0; /* the owner has given the unit up */
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
 		return;
 	if (PQtransactionStatus(db->conn) == PQTRANS_IDLE)
@@ -358,8 +408,10 @@ void db_rollback(struct db *db)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		/* A connection that cannot roll back cannot be trusted. */
 		log_error("db: rollback failed, dropping connection");
+		db->open_tx = 0;
 		db_drop(db);
 	}
+	db->open_tx = 0;
 	PQclear(res);
 }
 
@@ -540,6 +592,10 @@ void db_pipe_send(struct db *db, const char *name, const char *sql, int n,
 
 	if (db->pipe_failed)
 		return;
+	if (db->npipe == 0 && db_tx_guard(db, name == NULL ? sql : NULL) < 0) {
+		db->pipe_failed = 1;
+		return;
+	}
 	if (db->npipe + 2 > (int)ARRAY_LEN(db->pipe)) {
 		snprintf(db->error, sizeof(db->error), "more than %d statements in a pipeline",
 			DB_PIPE_MAX);
@@ -658,6 +714,7 @@ int db_pipe_run(struct db *db, PGresult **res, int nres)
 	}
 	db->npipe = 0;
 	db->pipe_failed = 1;
+	db_note_tx(db);
 	if (failed) {
 		for (int k = 0; k < nres; k++) {
 			if (res[k])

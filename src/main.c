@@ -121,8 +121,9 @@ static int audit_fallback_main(const char *scope, const char *file, int max)
 			" before; the files are unchanged, run it again\n", file,
 			rds_last_error(r)[0] ? rds_last_error(r) : strerror(errno), st.added, st.already);
 	} else {
-		printf("replayed %s (%d file(s)): %d added, %d replayed before, %d unreadable line(s)"
-			" left out\n", file, st.files, st.added, st.already, st.skipped);
+		printf("replayed %s (%d file(s)): %d added, %d replayed before, %d found in Redis"
+			" already, %d unreadable line(s) left out\n", file, st.files, st.added,
+			st.already, st.present, st.skipped);
 		rc = 0;
 	}
 	rds_close(r);

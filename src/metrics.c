@@ -61,6 +61,8 @@ enum {
 	S_DB_ROUND_TRIP,
 	S_REDIS_ERROR,
 	S_REDIS_RECONNECT,
+	S_REDIS_MASTER_CHANGE,
+	S_AUDIT_UNREPLICATED,
 	S_CLAIM,
 	S_CONTACT = S_CLAIM + MCL_N,
 	S_LIMIT = S_CONTACT + MC_N * METRICS_CONTACT_STATUS_N,
@@ -242,6 +244,8 @@ void metrics_db_retry(void) { add(S_DB_RETRY, 1); }
 void metrics_db_round_trip(void) { add(S_DB_ROUND_TRIP, 1); }
 void metrics_redis_error(void) { add(S_REDIS_ERROR, 1); }
 void metrics_redis_reconnect(void) { add(S_REDIS_RECONNECT, 1); }
+void metrics_redis_master_change(void) { add(S_REDIS_MASTER_CHANGE, 1); }
+void metrics_audit_unreplicated(long n) { add(S_AUDIT_UNREPLICATED, (uint64_t)n); }
 void metrics_optout_unrecorded(void) { add(S_OPTOUT_UNRECORDED, 1); }
 void metrics_webhook_fallback(void) { add(S_WEBHOOK_FALLBACK, 1); }
 void metrics_claim(enum metrics_claim outcome) { add(S_CLAIM + outcome, 1); }
@@ -565,6 +569,11 @@ static void render_counters(struct buf *out, uint64_t (*all)[S_N], const int *ha
 			S_REDIS_ERROR },
 		{ "ringfence_redis_reconnects_total", "Redis connections opened again after one"
 			" was lost.", S_REDIS_RECONNECT },
+		{ "ringfence_redis_master_changes_total", "Redis masters found through Sentinel"
+			" that differ from the one before (failovers seen).", S_REDIS_MASTER_CHANGE },
+		{ "ringfence_audit_unreplicated_total", "Audit records that no Redis replica"
+			" acknowledged in time (Sentinel's WAIT), also written to the fallback log.",
+			S_AUDIT_UNREPLICATED },
 	};
 	for (size_t i = 0; i < ARRAY_LEN(per_proc); i++) {
 		family(out, per_proc[i].name, "counter", per_proc[i].help);

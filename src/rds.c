@@ -25,6 +25,12 @@
  * an outage each request fails at once instead of paying a connect. */
 #define RDS_RETRY_MS 1000
 #define RDS_MAX_DB 1000000
+/* Sentinels are asked briefly, one after the other: a dead one costs
+ * little before the next is asked. */
+#define RDS_SENTINEL_CONNECT_TIMEOUT_MS 300
+#define RDS_SENTINEL_COMMAND_TIMEOUT_MS 500
+#define RDS_SENTINEL_DEFAULT_PORT 26379
+#define RDS_SENTINEL_MAX 16
 
 struct rds {
 	char *host;             /* owned; NULL for a Unix socket */
@@ -35,14 +41,23 @@ struct rds {
 	char *password;         /* owned; AUTH password, or NULL: no AUTH */
 	int auth_refused;       /* the last connect failed because AUTH was refused */
 	int quiet;              /* rds_start_check: its caller reports, nothing is logged */
-	char endpoint[160];
+	char endpoint[384];
 	redisContext *ctx;      /* NULL when not connected */
 	pid_t pid;              /* process that opened ctx */
 	long long failed_at;    /* monotonic ms of the last failed connect, or 0 */
 	int down;               /* an outage is in progress and was logged */
 	int connected_before;   /* a connection after this one is a reconnect (metrics) */
 	int reply_error;        /* the last failure was an error reply */
+	int not_master;         /* the last error reply was READONLY or MASTERDOWN */
 	char error[256];
+	/* sentinel://: the sentinels, the master's name, the last sentinel
+	 * that answered and the master found last (host is then NULL). */
+	int nsentinels;
+	char *sentinel_host[RDS_SENTINEL_MAX]; /* owned */
+	int sentinel_port[RDS_SENTINEL_MAX];
+	char *name;             /* owned; NULL unless sentinel:// */
+	int sentinel_last;
+	char master[280];       /* "host:port" of the current master, or "" */
 };
 
 /* Parses a decimal number of 1 to 9 digits in [s, end) within [min, max];
@@ -194,6 +209,115 @@ static int rds_parse_unix(struct rds *r, const char *s, char *err, size_t errlen
 	return 0;
 }
 
+/* One sentinel of a sentinel:// URL, [s, end): host[:port] or
+ * [IPv6][:port]; 0 or -1. */
+static int rds_parse_sentinel_host(struct rds *r, const char *s, const char *end)
+{
+	const char *host = s, *host_end, *p;
+	int port = RDS_SENTINEL_DEFAULT_PORT;
+
+	if (*s == '[') {
+		host = s + 1;
+		host_end = memchr(host, ']', (size_t)(end - host));
+		if (host_end == NULL || host_end == host)
+			return -1;
+		for (p = host; p < host_end; p++)
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+					(*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+				return -1;
+		p = host_end + 1;
+	} else {
+		for (p = s; p < end && rds_host_char(*p); p++)
+			;
+		host_end = p;
+		if (host_end == host)
+			return -1;
+	}
+	if (host_end - host > 253)
+		return -1;
+	if (p < end && *p == ':') {
+		if (rds_parse_num(p + 1, end, 1, 65535, &port) < 0)
+			return -2;
+		p = end;
+	}
+	if (p != end)
+		return -1;
+	r->sentinel_host[r->nsentinels] = xstrndup(host, (size_t)(host_end - host));
+	r->sentinel_port[r->nsentinels++] = port;
+	return 0;
+}
+
+/* sentinel://[[user]:password@]host:port,host:port,.../NAME[?db=N]: the
+ * sentinels (a missing port is 26379), the master's name, the database. */
+static int rds_parse_sentinel(struct rds *r, const char *s, char *err, size_t errlen)
+{
+	const char *p, *at = NULL, *slash, *q, *name;
+	size_t auth_len = strcspn(s, "/?#");
+
+	for (p = s; p < s + auth_len; p++)
+		if (*p == '@')
+			at = p;
+	if (at) {
+		if (rds_parse_userinfo(r, s, at, err, errlen) < 0)
+			return -1;
+		s = at + 1;
+	}
+	slash = s + strcspn(s, "/?#");
+	if (slash == s) {
+		snprintf(err, errlen, "a sentinel:// URL names no sentinel (host:port,host:port/NAME)");
+		return -1;
+	}
+	for (p = s; p < slash;) {
+		const char *e = memchr(p, ',', (size_t)(slash - p));
+		int rc;
+		if (e == NULL)
+			e = slash;
+		if (r->nsentinels == RDS_SENTINEL_MAX) {
+			snprintf(err, errlen, "a sentinel:// URL names more than %d sentinels",
+				RDS_SENTINEL_MAX);
+			return -1;
+		}
+		rc = e == p ? -1 : rds_parse_sentinel_host(r, p, e);
+		if (rc == -2) {
+			snprintf(err, errlen, "sentinel %d of the URL has a bad port (1 to 65535)",
+				r->nsentinels + 1);
+			return -1;
+		}
+		if (rc < 0) {
+			snprintf(err, errlen, "sentinel %d of the URL is not host:port", r->nsentinels + 1);
+			return -1;
+		}
+		p = e + (e < slash);
+		if (e < slash && p == slash) {
+			snprintf(err, errlen, "sentinel %d of the URL is empty", r->nsentinels + 1);
+			return -1;
+		}
+	}
+	if (*slash != '/' || slash[1] == '\0' || slash[1] == '?') {
+		snprintf(err, errlen, "a sentinel:// URL must end with /NAME, the master's name "
+			"in the sentinels' configuration");
+		return -1;
+	}
+	name = slash + 1;
+	q = name + strcspn(name, "?");
+	for (p = name; p < q; p++)
+		if (!rds_host_char(*p) || q - name > 128) {
+			snprintf(err, errlen, "the master's NAME must be 1 to 128 characters of "
+				"[A-Za-z0-9._-]");
+			return -1;
+		}
+	if (*q) {
+		if (strncmp(q, "?db=", 4) != 0 ||
+				rds_parse_num(q + 4, q + strlen(q), 0, RDS_MAX_DB, &r->db) < 0) {
+			snprintf(err, errlen, "the only option of a sentinel:// URL is ?db=N "
+				"(N from 0 to %d)", RDS_MAX_DB);
+			return -1;
+		}
+	}
+	r->name = xstrndup(name, (size_t)(q - name));
+	return 0;
+}
+
 /* Parses url into r; 0 or -1 with a reason that never quotes the URL. */
 static int rds_parse(struct rds *r, const char *url, char *err, size_t errlen)
 {
@@ -205,8 +329,25 @@ static int rds_parse(struct rds *r, const char *url, char *err, size_t errlen)
 		return rds_parse_tcp(r, url + 8, err, errlen);
 	if (strncmp(url, "unix://", 7) == 0)
 		return rds_parse_unix(r, url + 7, err, errlen);
-	snprintf(err, errlen, "must start with redis:// or unix://");
+	if (strncmp(url, "sentinel://", 11) == 0)
+		return rds_parse_sentinel(r, url + 11, err, errlen);
+	snprintf(err, errlen, "must start with redis://, unix:// or sentinel://");
 	return -1;
+}
+
+/* Frees what r owns (not r itself). */
+static void rds_free_fields(struct rds *r)
+{
+	free(r->host);
+	free(r->path);
+	free(r->user);
+	free(r->name);
+	for (int i = 0; i < r->nsentinels; i++)
+		free(r->sentinel_host[i]);
+	if (r->password) {
+		explicit_bzero(r->password, strlen(r->password));
+		free(r->password);
+	}
 }
 
 int rds_url_check(const char *url, char *err, size_t errlen)
@@ -216,14 +357,15 @@ int rds_url_check(const char *url, char *err, size_t errlen)
 
 	memset(&r, 0, sizeof(r));
 	rc = rds_parse(&r, url, err, errlen);
-	free(r.host);
-	free(r.path);
-	free(r.user);
-	if (r.password) {
-		explicit_bzero(r.password, strlen(r.password));
-		free(r.password);
-	}
+	rds_free_fields(&r);
 	return rc;
+}
+
+/* "sentinel NAME -> host:port db N" (the master found last, or "?"). */
+static void rds_sentinel_endpoint(struct rds *r)
+{
+	snprintf(r->endpoint, sizeof(r->endpoint), "sentinel %.64s -> %.270s db %d", r->name,
+		r->master[0] ? r->master : "?", r->db);
 }
 
 struct rds *rds_open(const char *url)
@@ -234,7 +376,9 @@ struct rds *rds_open(const char *url)
 
 	if (rc < 0)
 		goto out;
-	if (r->path)
+	if (r->name)
+		rds_sentinel_endpoint(r);
+	else if (r->path)
 		snprintf(r->endpoint, sizeof(r->endpoint), "%s db %d", r->path, r->db);
 	else if (strchr(r->host, ':'))
 		snprintf(r->endpoint, sizeof(r->endpoint), "[%s]:%d db %d", r->host, r->port, r->db);
@@ -262,13 +406,7 @@ void rds_close(struct rds *r)
 	if (r == NULL)
 		return;
 	rds_drop(r);
-	free(r->host);
-	free(r->path);
-	free(r->user);
-	if (r->password) {
-		explicit_bzero(r->password, strlen(r->password));
-		free(r->password);
-	}
+	rds_free_fields(r);
 	free(r);
 }
 
@@ -323,27 +461,21 @@ static int rds_alive(struct rds *r)
 	return 0;
 }
 
-int rds_connect(struct rds *r)
+/* Opens r->ctx to one Redis server (host:port, or r->path when host is
+ * NULL) with the usual timeouts, sends AUTH, checks with ROLE that it is
+ * the master when must_be_master, then SELECTs the database.  0, or -1
+ * with the reason in r->error and no connection. */
+static int rds_open_node(struct rds *r, const char *host, int port, int must_be_master)
 {
 	struct timeval cto = { RDS_CONNECT_TIMEOUT_MS / 1000, (RDS_CONNECT_TIMEOUT_MS % 1000) * 1000 };
 	struct timeval tto = { RDS_COMMAND_TIMEOUT_MS / 1000, (RDS_COMMAND_TIMEOUT_MS % 1000) * 1000 };
 	redisReply *reply = NULL;
-	long long now;
 	int rc = -1;
 
-	if (r->ctx && rds_alive(r))
-		return 0;
-	rds_drop(r);
-	now = util_now_ms();
-	if (r->failed_at && now - r->failed_at < RDS_RETRY_MS) {
-		/* Keep the error of the failed attempt: it is the real reason. */
-		r->reply_error = 0;
-		return -1;
-	}
-	if (r->path)
+	if (host == NULL)
 		r->ctx = redisConnectUnixWithTimeout(r->path, cto);
 	else
-		r->ctx = redisConnectWithTimeout(r->host, r->port, cto);
+		r->ctx = redisConnectWithTimeout(host, port, cto);
 	if (r->ctx == NULL) {
 		rds_set_error(r, "connect: ", "out of memory", 13);
 		goto out;
@@ -356,7 +488,7 @@ int rds_connect(struct rds *r)
 		rds_set_error(r, "set timeout: ", strerror(errno), strlen(strerror(errno)));
 		goto out;
 	}
-	if (r->path == NULL)
+	if (host)
 		redisEnableKeepAlive(r->ctx);
 	r->auth_refused = 0;
 	if (r->password) {
@@ -380,6 +512,29 @@ int rds_connect(struct rds *r)
 		freeReplyObject(reply);
 		reply = NULL;
 	}
+	if (must_be_master) {
+		/* A sentinel's answer may be stale (a failover in progress):
+		 * only a server that says it is the master is written to. */
+		const char *argv[] = { "ROLE" };
+		reply = redisCommandArgv(r->ctx, 1, argv, NULL);
+		if (reply == NULL) {
+			rds_set_error(r, "role: ", r->ctx->errstr, strlen(r->ctx->errstr));
+			goto out;
+		}
+		if (reply->type == REDIS_REPLY_ERROR) {
+			rds_set_error(r, "role: ", reply->str, reply->len);
+			goto out;
+		}
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+				reply->element[0]->type != REDIS_REPLY_STRING ||
+				strcmp(reply->element[0]->str, "master") != 0) {
+			snprintf(r->error, sizeof(r->error), "%.200s:%d is not the master (a failover "
+				"in progress?)", host, port);
+			goto out;
+		}
+		freeReplyObject(reply);
+		reply = NULL;
+	}
 	if (r->db != 0) {
 		char dbs[16];
 		const char *argv[] = { "SELECT", dbs };
@@ -394,21 +549,117 @@ int rds_connect(struct rds *r)
 			goto out;
 		}
 	}
+	rc = 0;
+out:
+	if (reply)
+		freeReplyObject(reply);
+	if (rc < 0)
+		rds_drop(r);
+	return rc;
+}
+
+/* Asks one sentinel for the master of r->name: 0 with host (size
+ * hostlen) and *port, or -1 with the reason in r->error. */
+static int rds_ask_sentinel(struct rds *r, int i, char *host, size_t hostlen, int *port)
+{
+	struct timeval cto = { 0, RDS_SENTINEL_CONNECT_TIMEOUT_MS * 1000 };
+	struct timeval tto = { 0, RDS_SENTINEL_COMMAND_TIMEOUT_MS * 1000 };
+	const char *argv[] = { "SENTINEL", "get-master-addr-by-name", r->name };
+	redisContext *c = redisConnectWithTimeout(r->sentinel_host[i], r->sentinel_port[i], cto);
+	redisReply *reply = NULL;
+	int rc = -1;
+
+	if (c == NULL || c->err) {
+		snprintf(r->error, sizeof(r->error), "sentinel %.100s:%d: %.100s", r->sentinel_host[i],
+			r->sentinel_port[i], c ? c->errstr : "out of memory");
+		goto out;
+	}
+	if (redisSetTimeout(c, tto) == REDIS_OK)
+		reply = redisCommandArgv(c, 3, argv, NULL);
+	if (reply == NULL) {
+		snprintf(r->error, sizeof(r->error), "sentinel %.100s:%d: %.100s", r->sentinel_host[i],
+			r->sentinel_port[i], c->errstr[0] ? c->errstr : "no answer");
+		goto out;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+			reply->element[0]->type != REDIS_REPLY_STRING ||
+			reply->element[1]->type != REDIS_REPLY_STRING ||
+			reply->element[0]->len >= hostlen ||
+			rds_parse_num(reply->element[1]->str, reply->element[1]->str + reply->element[1]->len,
+				1, 65535, port) < 0) {
+		snprintf(r->error, sizeof(r->error), "sentinel %.100s:%d knows no master named %.64s",
+			r->sentinel_host[i], r->sentinel_port[i], r->name);
+		goto out;
+	}
+	memcpy(host, reply->element[0]->str, reply->element[0]->len + 1);
+	rc = 0;
+out:
+	if (reply)
+		freeReplyObject(reply);
+	if (c)
+		redisFree(c);
+	return rc;
+}
+
+/* Finds the master through the sentinels, starting with the one that
+ * answered last, and connects to it; 0 or -1 (r->error: the last reason). */
+static int rds_discover(struct rds *r)
+{
+	char host[256], master[sizeof(r->master)];
+	int port;
+
+	for (int k = 0; k < r->nsentinels; k++) {
+		int i = (r->sentinel_last + k) % r->nsentinels;
+		if (rds_ask_sentinel(r, i, host, sizeof(host), &port) < 0)
+			continue;
+		if (rds_open_node(r, host, port, 1) < 0) {
+			if (r->auth_refused)
+				return -1;
+			continue;
+		}
+		r->sentinel_last = i;
+		snprintf(master, sizeof(master), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+		if (strcmp(master, r->master) != 0) {
+			if (r->master[0]) {
+				metrics_redis_master_change();
+				log_warn("redis: sentinel %s: the master moved from %s to %s", r->name,
+					r->master, master);
+			}
+			memcpy(r->master, master, sizeof(master));
+			rds_sentinel_endpoint(r);
+		}
+		return 0;
+	}
+	return -1;
+}
+
+int rds_connect(struct rds *r)
+{
+	long long now;
+	int rc;
+
+	if (r->ctx && rds_alive(r))
+		return 0;
+	rds_drop(r);
+	now = util_now_ms();
+	if (r->failed_at && now - r->failed_at < RDS_RETRY_MS) {
+		/* Keep the error of the failed attempt: it is the real reason. */
+		r->reply_error = 0;
+		return -1;
+	}
+	r->not_master = 0;
+	rc = r->name ? rds_discover(r) : rds_open_node(r, r->host, r->port, 0);
+	if (rc < 0) {
+		r->failed_at = now ? now : 1;
+		rds_outage(r);
+		return -1;
+	}
 	if (r->connected_before)
 		metrics_redis_reconnect();
 	r->connected_before = 1;
 	r->pid = getpid();
 	r->failed_at = 0;
-	rc = 0;
-out:
-	if (reply)
-		freeReplyObject(reply);
-	if (rc < 0) {
-		rds_drop(r);
-		r->failed_at = now ? now : 1;
-		rds_outage(r);
-	}
-	return rc;
+	return 0;
 }
 
 /* Takes over reply (which may be NULL) from a command on the current
@@ -425,6 +676,14 @@ static redisReply *rds_check(struct rds *r, redisReply *reply)
 	if (reply->type == REDIS_REPLY_ERROR) {
 		rds_set_error(r, "", reply->str, reply->len);
 		r->reply_error = 1;
+		/* Through Sentinel, connected to a replica (a failover moved
+		 * the master): the command was refused, not applied; the
+		 * caller drops the connection and may run it once more on the
+		 * master found again.  (A redis:// URL names one server: there
+		 * is nothing else to find.) */
+		if (r->name && (strncmp(r->error, "READONLY", 8) == 0 ||
+				strncmp(r->error, "MASTERDOWN", 10) == 0))
+			r->not_master = 1;
 		if (strncmp(r->error, "NOAUTH", 6) == 0) {
 			snprintf(r->error, sizeof(r->error), "Redis wants a password (NOAUTH): give it in "
 				"RINGFENCE_REDIS_URL");
@@ -442,23 +701,59 @@ static redisReply *rds_check(struct rds *r, redisReply *reply)
 	return reply;
 }
 
+/* After a command refused because the server is not the master: the
+ * connection is dropped so that the next one finds the master again. */
+static void rds_left_replica(struct rds *r)
+{
+	log_warn("redis: %s is no longer the master (%.*s): finding the master again",
+		r->endpoint, (int)strcspn(r->error, " "), r->error);
+	rds_drop(r);
+	metrics_redis_error();
+}
+
 redisReply *rds_command(struct rds *r, int argc, const char **argv, const size_t *argvlen)
 {
 	redisReply *reply;
 
-	if (rds_connect(r) < 0)
-		return NULL;
-	reply = rds_check(r, redisCommandArgv(r->ctx, argc, argv, argvlen));
-	if (reply)
-		rds_recovered(r);
-	return reply;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (rds_connect(r) < 0)
+			return NULL;
+		reply = rds_check(r, redisCommandArgv(r->ctx, argc, argv, argvlen));
+		if (reply) {
+			rds_recovered(r);
+			return reply;
+		}
+		if (!r->not_master || r->ctx == NULL)
+			return NULL;
+		/* READONLY or MASTERDOWN: refused, so running it again on the
+		 * master found now applies it once. */
+		rds_left_replica(r);
+	}
+	return NULL;
 }
 
-/* Reads the replies of ncmds pipelined commands; 0 when all succeeded. */
-static int rds_replies(struct rds *r, int ncmds)
+/* Whether a reply that is not an error shows that a command was applied:
+ * every reply but QUEUED (inside MULTI) and a first +OK (MULTI's). */
+static int rds_reply_applied(const redisReply *reply, int i)
 {
-	int rc = 0;
+	if (reply->type == REDIS_REPLY_ERROR)
+		return 0;
+	if (reply->type == REDIS_REPLY_STATUS &&
+			(strcmp(reply->str, "QUEUED") == 0 || (i == 0 && strcmp(reply->str, "OK") == 0)))
+		return 0;
+	return 1;
+}
 
+/* Reads the replies of ncmds pipelined commands; 0 when all succeeded,
+ * else -1, with *again set when the server refused them as a replica and
+ * applied none (the pipeline may be sent again).  *last: the last reply's
+ * integer, or -1. */
+static int rds_replies(struct rds *r, int ncmds, int *again, long long *last)
+{
+	int rc = 0, applied = 0;
+
+	*again = 0;
+	*last = -1;
 	/* Every reply is read, even after an error reply, so the
 	 * connection stays in step for the next command. */
 	for (int i = 0; i < ncmds; i++) {
@@ -466,6 +761,8 @@ static int rds_replies(struct rds *r, int ncmds)
 		redisReply *reply;
 		if (redisGetReply(r->ctx, &raw) != REDIS_OK)
 			raw = NULL;
+		if (raw && rds_reply_applied(raw, i))
+			applied = 1;
 		reply = rds_check(r, raw);
 		if (reply == NULL) {
 			rc = -1;
@@ -473,10 +770,23 @@ static int rds_replies(struct rds *r, int ncmds)
 				break;
 			continue;
 		}
+		/* EXEC's array holds the error of each command that failed. */
+		for (size_t k = 0; reply->type == REDIS_REPLY_ARRAY && k < reply->elements; k++)
+			if (reply->element[k]->type == REDIS_REPLY_ERROR) {
+				rds_set_error(r, "exec: ", reply->element[k]->str, reply->element[k]->len);
+				r->reply_error = 1;
+				rc = -1;
+			}
+		if (i == ncmds - 1 && reply->type == REDIS_REPLY_INTEGER)
+			*last = reply->integer;
 		freeReplyObject(reply);
 	}
 	if (rc == 0)
 		rds_recovered(r);
+	else if (r->not_master && r->ctx) {
+		*again = !applied;
+		rds_left_replica(r);
+	}
 	return rc;
 }
 
@@ -493,22 +803,44 @@ static int rds_append_failed(struct rds *r)
 int rds_pipeline(struct rds *r, int ncmds, const int *argcs, const char ***argvs,
 	const size_t **argvlens)
 {
-	if (rds_connect(r) < 0)
-		return -1;
-	for (int i = 0; i < ncmds; i++)
-		if (redisAppendCommandArgv(r->ctx, argcs[i], argvs[i],
-				argvlens ? argvlens[i] : NULL) != REDIS_OK)
+	int rc = -1, again = 1;
+	long long last;
+
+	for (int attempt = 0; attempt < 2 && again; attempt++) {
+		if (rds_connect(r) < 0)
+			return -1;
+		for (int i = 0; i < ncmds; i++)
+			if (redisAppendCommandArgv(r->ctx, argcs[i], argvs[i],
+					argvlens ? argvlens[i] : NULL) != REDIS_OK)
+				return rds_append_failed(r);
+		rc = rds_replies(r, ncmds, &again, &last);
+	}
+	return rc;
+}
+
+int rds_pipeline_resp_int(struct rds *r, int ncmds, const char *resp, size_t len, long long *last)
+{
+	int rc = -1, again = 1;
+
+	for (int attempt = 0; attempt < 2 && again; attempt++) {
+		if (rds_connect(r) < 0)
+			return -1;
+		if (redisAppendFormattedCommand(r->ctx, resp, len) != REDIS_OK)
 			return rds_append_failed(r);
-	return rds_replies(r, ncmds);
+		rc = rds_replies(r, ncmds, &again, last);
+	}
+	return rc;
 }
 
 int rds_pipeline_resp(struct rds *r, int ncmds, const char *resp, size_t len)
 {
-	if (rds_connect(r) < 0)
-		return -1;
-	if (redisAppendFormattedCommand(r->ctx, resp, len) != REDIS_OK)
-		return rds_append_failed(r);
-	return rds_replies(r, ncmds);
+	long long last;
+	return rds_pipeline_resp_int(r, ncmds, resp, len, &last);
+}
+
+int rds_is_sentinel(const struct rds *r)
+{
+	return r->name != NULL;
 }
 
 const char *rds_last_error(const struct rds *r)

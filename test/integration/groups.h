@@ -26,6 +26,7 @@ int sms_tests(void);          /* test_sms.c: inbound texts, initiated callbacks,
 int sms_flow_tests(void);     /* test_sms_flow.c: SMS conversations, opt-out and opt-in, the simulator's 21610 */
 int email_tests(void);        /* test_email.c: email reminders and their unsubscribe link */
 int request_id_tests(void);  /* test_request_id.c: X-Request-Id through nginx, log and audit */
+int sentinel_tests(void);     /* test_sentinel.c: rds through Redis Sentinel, the audit's WAIT */
 int flood_tests(void);        /* test_flood.c: the audit under a flood of unsigned webhooks */
 int dash_appointments_tests(void); /* test_dash_appointments.c: today, appointments, timeline, decisions */
 int session_tests(void);      /* test_session.c: dashboard logins, sessions, CSRF, the login throttle */

@@ -67,6 +67,7 @@ int main(void)
 		{ "sms_flow", sms_flow_tests },
 		{ "email", email_tests },
 		{ "flood", flood_tests },
+		{ "sentinel", sentinel_tests },
 		{ "request_id", request_id_tests },
 		{ "session", session_tests },
 		{ "dash_appointments", dash_appointments_tests },

@@ -450,6 +450,22 @@ static void test_retry_only_where_safe(void **state)
 
 	assert_int_equal(db_begin(db), 0);
 	assert_null(db_exec_retry(db, "failover_tx", SELF_KILL("failover_tx"), 0, NULL));
+	/* The transaction went with its connection: until it is rolled back,
+	 * nothing runs (the rest of its unit would otherwise run on a new
+	 * connection, outside any transaction), neither a plain statement, a
+	 * prepared one nor a pipeline that does not begin anew. */
+	assert_null(db_exec(db, "SELECT nextval('failover_tx')", 0, NULL));
+	assert_string_equal(db_last_sqlstate(db), "08007");
+	assert_null(db_exec_prepared(db, "failover_tx_next", "SELECT nextval('failover_tx')", 0, NULL));
+	assert_string_equal(db_last_sqlstate(db), "08007");
+	assert_int_equal(db_commit(db), -1);
+	{
+		PGresult *pr[1];
+		assert_int_equal(db_pipe_begin(db), 0);
+		db_pipe_send(db, NULL, "SELECT nextval('failover_tx')", 0, NULL);
+		assert_int_equal(db_pipe_run(db, pr, 1), -1);
+		assert_string_equal(db_last_sqlstate(db), "08007");
+	}
 	db_rollback(db);
 	v = one_value_or_fail(admin, "SELECT last_value::text FROM failover_tx");
 	assert_string_equal(v, "1");

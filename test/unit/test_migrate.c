@@ -563,8 +563,8 @@ static int schema_exists(const char *name)
  * data, the product's run tolerates the retired version, and the
  * simulator's first run adopts the schema. */
 /* The simulator's own set, sql/sim/, in order. */
-#define SIM_FILES "001_twilio_sim.sql,002_inbound_recordings.sql,003_incoming_numbers.sql"
-#define SIM_NFILES 3
+#define SIM_FILES "001_twilio_sim.sql,002_inbound_recordings.sql,003_incoming_numbers.sql,004_fallback_url.sql"
+#define SIM_NFILES 4
 
 static void test_sim_set(void **state)
 {
