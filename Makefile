@@ -30,13 +30,14 @@
 #   make stop       stop what `make run` started
 #   make test       every test, ending with "N passed, N failed"
 #   make bench      the benchmarks (see test/bench/)
+#   make cluster-test  the three-node cluster through its faults (root; test/cluster/)
 
 CC ?= cc
 PKGS := fcgi libpq hiredis libcurl jansson libxml-2.0 libcrypto libcrypt libical
 
 # Goals that compile nothing need no library; `make test` and `make run`
 # install the packages themselves before they build.
-NOBUILD_GOALS := clean audio run stop demo-reset test bench wall layout print-pkgs
+NOBUILD_GOALS := clean audio run stop demo-reset test bench cluster-test wall layout print-pkgs
 ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists "$$p" || printf '%s ' "$$p"; done)
 ifneq ($(strip $(PKG_MISSING)),)
@@ -110,7 +111,7 @@ FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=bin/fuzz/%)
 AUDIO_TXT := $(shell find audio -name '*.txt' 2>/dev/null)
 AUDIO_MP3 := $(AUDIO_TXT:.txt=.mp3)
 
-.PHONY: print-pkgs all wall layout audio diagrams check unit integration fuzz run stop demo-reset test bench clean
+.PHONY: print-pkgs all wall layout audio diagrams check unit integration fuzz run stop demo-reset test bench cluster-test clean
 all: wall layout $(BIN)/ringfence $(BIN)/ringfence-sim diagrams
 
 # The pkg-config packages the build links, for the bench's own tools.
@@ -296,6 +297,11 @@ test:
 
 bench:
 	test/bench/run
+
+# Builds what the cluster runs (the binaries and the audio), then the test.
+cluster-test:
+	$(MAKE) all audio
+	test/cluster/run
 
 clean:
 	rm -rf build bin

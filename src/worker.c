@@ -374,8 +374,10 @@ static void usage(FILE *out)
 		"  --office-mail-once     send the office's notification emails once, then exit\n"
 		"                         (the first worker process does it every %d s)\n"
 		"  --lease S              seconds a claimed attempt may stay 'dialing' (1..3600,\n"
-		"                         default %d); after it the reconciler calls it unknown\n"
-		"  --reconcile-interval S seconds between reconciler passes (default %d)\n"
+		"                         default %d, or RINGFENCE_WORKER_LEASE); after it the\n"
+		"                         reconciler calls it unknown\n"
+		"  --reconcile-interval S seconds between reconciler passes (default %d, or\n"
+		"                         RINGFENCE_WORKER_RECONCILE_INTERVAL)\n"
 		"SIGTERM: each process finishes the attempt in hand, then exits.\n"
 		"Needs RINGFENCE_DATABASE_URL, RINGFENCE_REDIS_URL, RINGFENCE_PUBLIC_URL,\n"
 		"TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (TWILIO_API_URL, TWILIO_FROM_NUMBER,\n"
@@ -429,6 +431,19 @@ int worker_main(int argc, char **argv)
 	int rc = 1;
 
 	memset(&d, 0, sizeof(d));
+	/* The defaults of --lease and --reconcile-interval from the
+	 * environment (a unit's or a test cluster's ringfence.env); the
+	 * flags win. */
+	for (int k = 0; k < 2; k++) {
+		const char *name = k ? "RINGFENCE_WORKER_RECONCILE_INTERVAL" : "RINGFENCE_WORKER_LEASE";
+		const char *v = getenv(name);
+		long n;
+		if (v == NULL || *v == '\0')
+			continue;
+		if (cli_int_arg("ringfence worker", name, v, 1, k ? 86400 : 3600, &n) < 0)
+			return 2;
+		*(k ? &o.reconcile_s : &o.lease_s) = (int)n;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
