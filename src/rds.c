@@ -115,22 +115,34 @@ static int rds_parse_userinfo(struct rds *r, const char *s, const char *at, char
 	return 0;
 }
 
+/* The [[user]:password@] before a URL's hosts: taken into r (the last
+ * '@' before the path ends it) and *s moved past it.  0, or -1 with the
+ * reason in err. */
+static int rds_take_userinfo(struct rds *r, const char **s, char *err, size_t errlen)
+{
+	const char *p, *at = NULL;
+	size_t auth_len = strcspn(*s, "/?#");
+
+	for (p = *s; p < *s + auth_len; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return 0;
+	if (rds_parse_userinfo(r, *s, at, err, errlen) < 0)
+		return -1;
+	*s = at + 1;
+	return 0;
+}
+
 /* redis://[[user]:password@]host[:port][/db]; host may be a bracketed
  * IPv6 address.  Query options are refused rather than ignored, so a URL
  * that means more than rds understands fails at start. */
 static int rds_parse_tcp(struct rds *r, const char *s, char *err, size_t errlen)
 {
-	const char *host, *host_end, *p, *at = NULL;
-	size_t auth_len = strcspn(s, "/?#");
+	const char *host, *host_end, *p;
 
-	for (p = s; p < s + auth_len; p++)
-		if (*p == '@')
-			at = p;
-	if (at) {
-		if (rds_parse_userinfo(r, s, at, err, errlen) < 0)
-			return -1;
-		s = at + 1;
-	}
+	if (rds_take_userinfo(r, &s, err, errlen) < 0)
+		return -1;
 	snprintf(err, errlen, "the host, port (1 to 65535) or database number (0 to %d) is malformed",
 		RDS_MAX_DB);
 	if (*s == '[') {
@@ -251,17 +263,10 @@ static int rds_parse_sentinel_host(struct rds *r, const char *s, const char *end
  * sentinels (a missing port is 26379), the master's name, the database. */
 static int rds_parse_sentinel(struct rds *r, const char *s, char *err, size_t errlen)
 {
-	const char *p, *at = NULL, *slash, *q, *name;
-	size_t auth_len = strcspn(s, "/?#");
+	const char *p, *slash, *q, *name;
 
-	for (p = s; p < s + auth_len; p++)
-		if (*p == '@')
-			at = p;
-	if (at) {
-		if (rds_parse_userinfo(r, s, at, err, errlen) < 0)
-			return -1;
-		s = at + 1;
-	}
+	if (rds_take_userinfo(r, &s, err, errlen) < 0)
+		return -1;
 	slash = s + strcspn(s, "/?#");
 	if (slash == s) {
 		snprintf(err, errlen, "a sentinel:// URL names no sentinel (host:port,host:port/NAME)");
