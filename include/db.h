@@ -94,7 +94,9 @@ int db_read_row(struct db *read, struct db *primary, struct arena *a, const char
 	const char *sql, int n, const char *const *params, int ncols, const char **out);
 
 /* Transactions; each returns 0 or -1.  db_rollback is safe to call when no
- * transaction is open or the connection is gone. */
+ * transaction is open or the connection is gone.  A failed db_commit
+ * (refused, lost with its connection, or an error) has ended its unit
+ * and rolled back whatever remained: the next statement is a new unit's. */
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);

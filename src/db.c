@@ -390,9 +390,19 @@ int db_begin(struct db *db)
 	return db_simple(db, "BEGIN");
 }
 
+/* A COMMIT that fails ends its unit all the same: refused (08007), lost
+ * with its connection (outcome unknown: db_conn_lost) or answered with
+ * an error, nothing of the unit is left to run.  It is rolled back here
+ * (db_rollback: nothing when the connection is gone or idle) so that a
+ * caller that gives up after a failed COMMIT (the worker's settle, the
+ * scheduler's tick, the reconciler, the voice step) leaves the handle
+ * usable; the COMMIT's error stays db_last_error's. */
 int db_commit(struct db *db)
 {
-	return db_simple(db, "COMMIT");
+	if (db_simple(db, "COMMIT") == 0)
+		return 0;
+	db_rollback(db);
+	return -1;
 }
 
 void db_rollback(struct db *db)

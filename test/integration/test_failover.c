@@ -18,7 +18,11 @@
 #include "arena.h"
 #include "db.h"
 #include "http.h"
+#include "rds.h"
 #include "routes.h"
+#include "scheduler.h"
+#include "outbound.h"
+#include "worker.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -417,6 +421,7 @@ static void test_dashboard_reads(void **state)
  * sequence counts every run on the server, whatever the transaction). */
 #define SELF_KILL(seq) "SELECT CASE WHEN nextval('" seq "') = 1" \
 	" THEN pg_terminate_backend(pg_backend_pid()) ELSE true END::text"
+#define SELF_KILL_ALWAYS "SELECT pg_terminate_backend(pg_backend_pid())::text"
 
 /* A retry-safe statement whose connection broke runs exactly once more
  * and the caller sees its answer; a plain statement is never re-run; a
@@ -458,7 +463,6 @@ static void test_retry_only_where_safe(void **state)
 	assert_string_equal(db_last_sqlstate(db), "08007");
 	assert_null(db_exec_prepared(db, "failover_tx_next", "SELECT nextval('failover_tx')", 0, NULL));
 	assert_string_equal(db_last_sqlstate(db), "08007");
-	assert_int_equal(db_commit(db), -1);
 	{
 		PGresult *pr[1];
 		assert_int_equal(db_pipe_begin(db), 0);
@@ -477,6 +481,82 @@ static void test_retry_only_where_safe(void **state)
 	db_close(admin);
 	db_close(db);
 	free(url);
+}
+
+/* Opens a transaction on db, lets admin end db's backend under it (a
+ * failover between a unit's last statement and its COMMIT) and commits:
+ * the COMMIT fails with its connection lost. */
+static void commit_lost_or_fail(struct db *db, struct db *admin)
+{
+	char *pid, *kill;
+
+	assert_int_equal(db_begin(db), 0);
+	pid = one_value_or_fail(db, "SELECT pg_backend_pid()::text");
+	kill = xasprintf("SELECT pg_terminate_backend(%s)::text", pid);
+	free(one_value_or_fail(admin, kill));
+	assert_int_equal(db_commit(db), -1);
+	assert_int_equal(db_conn_lost(db), 1);
+	free(kill);
+	free(pid);
+}
+
+/* A COMMIT lost with its connection ends the unit: the next unit runs on
+ * a new connection.  The worker's settle, the scheduler's tick and the
+ * reconciler give up after a failed COMMIT without a rollback of their
+ * own; were the lost transaction still pending there, their process
+ * would refuse every statement (08007) from then on, the scheduler's
+ * advisory lock and the worker's claim included, and never begin again.
+ * The same after a COMMIT refused because the transaction was already
+ * lost (08007). */
+static void test_commit_lost_ends_unit(void **state)
+{
+	struct db *admin = db_open(hx_env.database_url), *db = db_open(hx_env.database_url);
+	struct rds *r = rds_open(hx_env.redis_url);
+	struct arena *job = arena_new(4096);
+	struct worker_limits lim = { 100, 100, 100 };
+	struct outbound_attempt at;
+	struct scheduler_tick t;
+	const char *reason = NULL;
+	char *v;
+
+	(void)state;
+	assert_non_null(r);
+	commit_lost_or_fail(db, admin);
+	v = one_value_or_fail(db, "SELECT 'plain'");
+	assert_string_equal(v, "plain");
+	free(v);
+
+	/* The scheduler's tick (a clock before anything is due: nothing
+	 * queued), twice: it goes on ticking. */
+	for (int i = 0; i < 2; i++) {
+		commit_lost_or_fail(db, admin);
+		memset(&t, 0, sizeof(t));
+		if (scheduler_run_tick(db, r, 86400, &t) < 0)
+			fail_msg("tick %d after a lost COMMIT: %s [%s]", i, t.error,
+				db_last_sqlstate(db));
+	}
+	/* The worker's claim of a reminder that does not exist: dropped,
+	 * not a database error. */
+	commit_lost_or_fail(db, admin);
+	memset(&at, 0, sizeof(at));
+	if (worker_claim(db, job, 9000000000000000LL, 86400, "failover", 60, NULL, &lim, &at,
+		    &reason) < 0)
+		fail_msg("claim after a lost COMMIT: %s [%s]", db_last_error(db),
+			db_last_sqlstate(db));
+
+	/* Refused (the transaction went with its connection before it). */
+	assert_int_equal(db_begin(db), 0);
+	assert_null(db_exec(db, SELF_KILL_ALWAYS, 0, NULL));
+	assert_int_equal(db_commit(db), -1);
+	assert_string_equal(db_last_sqlstate(db), "08007");
+	v = one_value_or_fail(db, "SELECT 'again'");
+	assert_string_equal(v, "again");
+	free(v);
+
+	arena_free(job);
+	rds_close(r);
+	db_close(admin);
+	db_close(db);
 }
 
 /* A is killed (immediate shutdown: a crash) and B promoted: the next
@@ -569,6 +649,7 @@ int failover_tests(void)
 		cmocka_unit_test(test_dashboard_reads),
 		cmocka_unit_test(test_doctor_multi_host),
 		cmocka_unit_test(test_retry_only_where_safe),
+		cmocka_unit_test(test_commit_lost_ends_unit),
 		cmocka_unit_test(test_failover_ping),
 	};
 	return cmocka_run_group_tests_name("integration: failover", tests, group_setup,

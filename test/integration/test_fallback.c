@@ -640,6 +640,89 @@ static void test_route_bad_error_url(void **state)
 	free(host_only);
 }
 
+/* ErrorUrls twisted every way an attacker or a proxy might (another
+ * path, encoded separators, a doubled '?', a fragment, repeated c= or s=,
+ * hold= and digits= smuggled in, huge values, a fallback's own URL): a
+ * 200 with a well-formed <Response> each time, never a 500, and the call
+ * moved at most by its own press, once. */
+static void test_route_tricks(void **state)
+{
+	struct hx_call c, other;
+	struct hx_form f;
+	struct hx_snapshot s0, s1, o0, o1;
+	struct hx_twiml t;
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	char *action, *host, *q, *big;
+	const char *path;
+
+	(void)state;
+	hx_fixture_call_or_fail(&c);
+	hx_fixture_call_or_fail(&other);
+	hx_form_init(&f);
+	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
+	post_voice(c.first_url, &f, &a);
+	hx_twiml_parse(a.data, a.len, &t);
+	assert_non_null(t.gather_action);
+	action = xstrdup(t.gather_action);
+	hx_twiml_free(&t);
+	path = strchr(action + 8, '/');
+	host = xstrndup(action, (size_t)(path - action));
+	q = strchr(action, '?');
+	assert_non_null(q);
+	/* Long, but inside the body's cap (a larger body is refused with
+	 * 413 before its signature is read, as on every webhook). */
+	big = xmalloc(8001);
+	memset(big, '9', 8000);
+	big[8000] = '\0';
+	hx_snapshot_or_fail(&c, &s0);
+	hx_snapshot_or_fail(&other, &o0);
+
+	char *bad[] = {
+		xasprintf("%s#frag", action),
+		xasprintf("%s/twilio/voice/reminder_call?%s", host, q),
+		xasprintf("%s/twilio/voice/reminder_call%%2F..%%2Fstatus%s", host, q),
+		xasprintf("%s/twilio/voice/../voice/reminder_call%s", host, q),
+		xasprintf("%s/twilio/voice/reminder_call/%s", host, q),
+		xasprintf("%s/TWILIO/voice/reminder_call%s", host, q),
+		xasprintf("%s/twilio/voice/reminder_call?c=%s&%s", host, other.token, q + 1),
+		xasprintf("%s/twilio/fallback/voice%s", host, q),
+		xasprintf("%s/twilio/voice/reminder_call%s&n=%s", host, q, big),
+		xasprintf("%s/twilio/voice/reminder_call?n=%s&%s", host, big, q + 1),
+		xasprintf("%s/twilio/voice/reminder_call?hold=-1&%s", host, q + 1),
+		xasprintf("%s/twilio/voice/reminder_call?hold=99999999999999999999&%s", host, q + 1),
+		xasprintf("%s/twilio/voice/reminder_call?digits=1%%00&%s", host, q + 1),
+		xasprintf("%s/twilio/voice/reminder_call?%s&x=%s", host, q + 1, big),
+	};
+	hx_form_set(&f, "Digits", "1");
+	hx_form_set(&f, "ErrorCode", "11200");
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		long st;
+		hx_form_set(&f, "ErrorUrl", bad[i]);
+		buf_reset(&b);
+		st = post_fallback(&f, HX_SIGNED, &b);
+		hx_twiml_parse(b.data, b.len, &t);
+		if (st != 200 || !t.well_formed || !t.root_response)
+			fail_msg("ErrorUrl #%zu %.80s: HTTP %ld, not a <Response>: %.200s", i,
+				bad[i] + strlen(host), st, buf_str(&b));
+		hx_twiml_free(&t);
+	}
+	/* The press moved the call at most once (a doubled '?' hides c=, and
+	 * the call is then found by its CallSid, as on the voice webhook);
+	 * the other call's token moved nothing of either. */
+	hx_snapshot_or_fail(&c, &s1);
+	assert_true(s1.events <= s0.events + 1);
+	hx_snapshot_or_fail(&other, &o1);
+	hx_snapshot_same_or_fail(&o0, &o1, "another call's token in ErrorUrl");
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		free(bad[i]);
+	hx_form_free(&f);
+	buf_free(&a);
+	buf_free(&b);
+	free(action);
+	free(host);
+	free(big);
+}
+
 /* Unsigned or wrongly signed: refused as every webhook is, nothing runs. */
 static void test_route_unsigned(void **state)
 {
@@ -692,6 +775,7 @@ int fallback_tests(void)
 		cmocka_unit_test(test_route_replay),
 		cmocka_unit_test(test_route_bad_error_url),
 		cmocka_unit_test(test_route_unsigned),
+		cmocka_unit_test(test_route_tricks),
 		cmocka_unit_test(test_dead_node),
 		cmocka_unit_test(test_committed_then_died),
 		cmocka_unit_test(test_fallback_garbage),
