@@ -100,6 +100,11 @@ int db_read_row(struct db *read, struct db *primary, struct arena *a, const char
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+/* The end of a unit of work (a request, a job, a tick): whatever it left
+ * open is rolled back, and a transaction lost with its connection (08007)
+ * is forgotten, so one unit's failure never refuses the next's
+ * statements.  db may be NULL. */
+void db_end_unit(struct db *db);
 /* A handler's one exit path: rolls back when in_tx (the transaction it
  * began is still open) and frees res (NULL: none). */
 void db_finish(struct db *db, int in_tx, PGresult *res);

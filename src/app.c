@@ -115,7 +115,13 @@ static int app_service_init(void **state, char *err, size_t errlen)
 
 static void app_service_handle(void *state, struct http_request *req, struct http_response *res)
 {
-	routes_dispatch(state, req, res);
+	struct app *app = state;
+
+	routes_dispatch(app, req, res);
+	/* A handler that gave up inside a transaction leaves nothing behind. */
+	db_end_unit(app->db);
+	if (app->read_db != app->db)
+		db_end_unit(app->read_db);
 }
 
 /* After the answer: the audit record the request left (dispatch.h). */

@@ -425,6 +425,12 @@ void db_rollback(struct db *db)
 	PQclear(res);
 }
 
+void db_end_unit(struct db *db)
+{
+	if (db)
+		db_rollback(db);
+}
+
 void db_finish(struct db *db, int in_tx, PGresult *res)
 {
 	if (in_tx)

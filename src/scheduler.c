@@ -341,6 +341,7 @@ int scheduler_main(int argc, char **argv)
 	while (!cli_stopping()) {
 		struct scheduler_tick t;
 		int trc = scheduler_run_tick(db, r, clock_now_s(), &t);
+		db_end_unit(db); /* what a failed tick left open, if anything */
 		scheduler_log_tick(trc, &t);
 		if (!once) {
 			heartbeat_notify("WATCHDOG=1");

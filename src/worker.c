@@ -268,6 +268,7 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 		int got, claimed;
 
 		arena_reset(job);
+		db_end_unit(db); /* what the last job left open, if anything */
 		if (!o->once) {
 			/* systemd's watchdog (NotifyAccess=all: any process of the pool). */
 			heartbeat_notify("WATCHDOG=1");
