@@ -229,9 +229,14 @@ static void run_reconcile(const struct config *cfg, struct db *db, struct audit 
 	metrics_reconcile(MRC_PLACED, st.placed);
 	metrics_reconcile(MRC_NOT_PLACED, st.not_placed);
 	metrics_reconcile(MRC_STILL_UNKNOWN, st.still_unknown);
-	if ((st.expired || st.placed || st.not_placed))
-		log_info("reconcile: %d expired, %d placed, %d not placed, %d still unknown",
-			st.expired, st.placed, st.not_placed, st.still_unknown);
+	metrics_reconcile(MRC_STATUS_SETTLED, st.status_settled);
+	metrics_reconcile(MRC_STATUS_PENDING, st.status_pending);
+	metrics_reconcile(MRC_STATUS_LOST, st.status_lost);
+	if ((st.expired || st.placed || st.not_placed || st.status_settled || st.status_lost))
+		log_info("reconcile: %d expired, %d placed, %d not placed, %d still unknown;"
+			 " calls: %d status settled, %d pending, %d lost",
+			st.expired, st.placed, st.not_placed, st.still_unknown, st.status_settled,
+			st.status_pending, st.status_lost);
 }
 
 /* One worker process: pop, claim, send, until stopped (or, with --once,
@@ -490,8 +495,10 @@ int worker_main(int argc, char **argv)
 		struct reconcile_stats st;
 		rc = reconcile_run(&cfg, db, au, job, clock_now_s(), &st) < 0 ? 1 : 0;
 		if (rc == 0)
-			printf("reconcile: %d expired, %d placed, %d not placed, %d still unknown\n",
-				st.expired, st.placed, st.not_placed, st.still_unknown);
+			printf("reconcile: %d expired, %d placed, %d not placed, %d still unknown;"
+			       " calls: %d status settled, %d pending, %d lost\n",
+				st.expired, st.placed, st.not_placed, st.still_unknown,
+				st.status_settled, st.status_pending, st.status_lost);
 		arena_free(job);
 		audit_close(au);
 		rds_close(r);
