@@ -199,16 +199,14 @@ static void audit_status(struct audit *au, const char *attempt_id, const char *b
 	const char *sid, const char *decision, const char *status, const char *why)
 {
 	json_t *rec = json_object();
-	char key[48];
 
-	snprintf(key, sizeof(key), "attempt-%s-status", attempt_id);
+	/* In the call's own trail (audit:call:<sid>), after its webhooks. */
 	json_object_set_new(rec, "attempt_id", json_integer(atoll(attempt_id)));
-	json_object_set_new(rec, "sid", json_string(sid));
 	json_object_set_new(rec, "decision", json_string(decision));
 	if (status)
 		json_object_set_new(rec, "status", json_string(status));
 	json_object_set_new(rec, "reason", json_string(why));
-	audit_record(au, "reconcile", key, business, rec);
+	audit_record(au, "reconcile", sid, business, rec);
 }
 
 /* Silent call i of rows (id, sid, business, delivery_status): Twilio's
