@@ -63,7 +63,10 @@ struct reconcile_stats {
  * Timeout after it rang (OUTBOUND_RING_S); a call may wait in the account's
  * calls-per-second queue before that.  A status unchanged for 4 h 30 min
  * (TimeLimit, and half an hour for the queue and the ringing) outlasts
- * any reminder call. */
+ * any reminder call.  An account whose limit was raised (Twilio allows up
+ * to 24 h per account, in its Console) may still have one going then:
+ * the sweep asks Twilio and leaves a call that is not final alone, so the
+ * bound only spares Twilio the look-ups, it decides nothing. */
 #define RECONCILE_CALL_SILENT_S (14400 + 1800)
 
 /* One pass at now_s (clock_now_s(): leases are written on that clock).

@@ -24,18 +24,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define W_DEAD_ORIGIN "http://127.0.0.1:19348"  /* nothing listens there */
+/* The dead node: a port of the stack's range nobody listens on. */
+#define W_DEAD_PORT_OFFSET 48
 #define W_DEADLINE_S 90
 #define W_POLL_MS 250
 
 static const char *api_url;
 static char api_base[300];
+static char dead_origin[64];
 static const char *bin_path;
 static struct rds *w_rds;
 static int w_initialised;
 
 /* Runs `ringfence worker ARGS` as the dead node (its public URL is
- * W_DEAD_ORIGIN, its fallback the stack), with Twilio at api (NULL: the
+ * dead_origin, its fallback the stack), with Twilio at api (NULL: the
  * simulator) and the sweep's bound 0; its exit status. */
 static int node_worker(const char *allowed, const char *api, const char *const *args)
 {
@@ -43,7 +45,7 @@ static int node_worker(const char *allowed, const char *api, const char *const *
 
 	if (pid == 0) {
 		hx_worker_child_env(allowed);
-		setenv("RINGFENCE_PUBLIC_URL", W_DEAD_ORIGIN, 1);
+		setenv("RINGFENCE_PUBLIC_URL", dead_origin, 1);
 		setenv("RINGFENCE_FALLBACK_URL", hx_env.public_url, 1);
 		setenv("RINGFENCE_TEST_CALL_SILENT_S", "0", 1);
 		if (api)
@@ -342,7 +344,11 @@ static void test_unknown_sid_recorded(void **state)
 
 static int group_setup(void **state)
 {
+	const char *port = getenv("RINGFENCE_NGINX_PORT");
+
 	(void)state;
+	snprintf(dead_origin, sizeof(dead_origin), "http://127.0.0.1:%d",
+		(port && atoi(port) > 0 ? atoi(port) : 19300) + W_DEAD_PORT_OFFSET);
 	if (hx_init_sim_api("sweep tests", &api_url, api_base, sizeof(api_base)) < 0)
 		return -1;
 	if ((bin_path = hx_ringfence_bin("sweep")) == NULL)
