@@ -25,9 +25,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define F_DEAD_ORIGIN "http://127.0.0.1:19349"  /* nothing listens there */
-#define F_NODE_PORT 19321                        /* the proxy node */
-#define F_GARBAGE_PORT 19322                     /* the fallback answering garbage */
+/* A dead node: a port of the kernel's choosing, bound and never
+ * listened on for the whole run, so a connection there is refused and no
+ * other program (another test run on this machine) can take it. */
+static char f_dead_origin[64];
+
+static const char *dead_origin(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd;
+
+	if (f_dead_origin[0])
+		return f_dead_origin;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		fail_msg("cannot bind a port for the dead node");
+	/* fd stays open (not listening) until the program ends. */
+	snprintf(f_dead_origin, sizeof(f_dead_origin), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	return f_dead_origin;
+}
 #define F_DEADLINE_S 90
 #define F_POLL_MS 250
 
@@ -132,18 +151,21 @@ static void proxy_one(int fd, const char *uri, const char *body, const char *sel
 	arena_free(a);
 }
 
-/* Starts a node on 127.0.0.1:port in a child process; its pid. */
-static pid_t node_start(int port, enum node_mode mode)
+/* Starts a node on 127.0.0.1 (a port of the kernel's choosing, put in
+ * *portp) in a child process; its pid. */
+static pid_t node_start(int *portp, enum node_mode mode)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	int ls = socket(AF_INET, SOCK_STREAM, 0), port;
 	pid_t pid;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_true(ls >= 0);
-	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 16) < 0)
-		fail_msg("cannot listen on 127.0.0.1:%d", port);
+	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 16) < 0 ||
+	    getsockname(ls, (struct sockaddr *)&sa, &salen) < 0)
+		fail_msg("cannot listen on 127.0.0.1");
+	port = *portp = ntohs(sa.sin_port);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -328,13 +350,19 @@ static void test_dead_node(void **state)
 	char *key;
 
 	(void)state;
-	place_or_fail(&c, beh, F_DEAD_ORIGIN, hx_env.public_url);
+	place_or_fail(&c, beh, dead_origin(), hx_env.public_url);
 	assert_string_equal(c.status, "completed");
 	assert_int_equal(events_count(&c, "error", "", 0), 0);
 	assert_int_equal(events_count(&c, "note", "error 11205", 11205), 1);
-	assert_int_equal(events_count(&c, "request", "POST " F_DEAD_ORIGIN "/twilio/voice/", 0), 1);
-	/* Status callbacks have no fallback: they went to the dead node only. */
-	assert_true(events_count(&c, "callback", "POST " F_DEAD_ORIGIN "/twilio/status/call", 0) >= 3);
+	{
+		char *want = xasprintf("POST %s/twilio/voice/", dead_origin());
+		assert_int_equal(events_count(&c, "request", want, 0), 1);
+		free(want);
+		/* Status callbacks have no fallback: they went to the dead node only. */
+		want = xasprintf("POST %s/twilio/status/call", dead_origin());
+		assert_true(events_count(&c, "callback", want, 0) >= 3);
+		free(want);
+	}
 	assert_int_equal(events_count(&c, "hangup", "application", 0), 1);
 	{
 		char *want = xasprintf("POST %s/twilio/fallback/voice", hx_env.public_url);
@@ -362,10 +390,11 @@ static void test_committed_then_died(void **state)
 	size_t nsteps;
 	char end[72], got[72], *beh = press_path_or_fail(&nsteps, end), *key;
 	char node[64];
-	pid_t pid = node_start(F_NODE_PORT, NODE_PROXY);
+	int port;
+	pid_t pid = node_start(&port, NODE_PROXY);
 
 	(void)state;
-	snprintf(node, sizeof(node), "http://127.0.0.1:%d", F_NODE_PORT);
+	snprintf(node, sizeof(node), "http://127.0.0.1:%d", port);
 	place_or_fail(&c, beh, node, hx_env.public_url);
 	node_stop(pid);
 	assert_string_equal(c.status, "completed");
@@ -406,11 +435,12 @@ static void test_fallback_garbage(void **state)
 {
 	struct placed c;
 	char got[72], fb[64];
-	pid_t pid = node_start(F_GARBAGE_PORT, NODE_GARBAGE);
+	int port;
+	pid_t pid = node_start(&port, NODE_GARBAGE);
 
 	(void)state;
-	snprintf(fb, sizeof(fb), "http://127.0.0.1:%d", F_GARBAGE_PORT);
-	place_or_fail(&c, "person; press 1; press 1", F_DEAD_ORIGIN, fb);
+	snprintf(fb, sizeof(fb), "http://127.0.0.1:%d", port);
+	place_or_fail(&c, "person; press 1; press 1", dead_origin(), fb);
 	node_stop(pid);
 	assert_int_equal(events_count(&c, "error", "HTTP connection failure", 11205), 1);
 	{
