@@ -1,9 +1,9 @@
 /* Integration tests of the reconciler's sweep of calls whose status
  * callbacks were lost (reconcile.h), through the stack and its simulator.
  *
- * A worker started as a node whose RINGFENCE_PUBLIC_URL is a closed port
- * (a dead node, as in test_fallback.c) and whose fallback is the stack
- * places the call: the call's TwiML comes from the stack through
+ * A worker started as a node whose RINGFENCE_PUBLIC_URL is a port nobody
+ * listens on (hx_dead_origin: a dead node, as in test_fallback.c) and
+ * whose fallback is the stack places the call: the call's TwiML comes from the stack through
  * FallbackUrl, but its status callbacks, which have no fallback, go to
  * the dead node only, so the attempt never hears how the call ended.
  * `ringfence worker --reconcile-once` with RINGFENCE_TEST_CALL_SILENT_S=0
@@ -24,20 +24,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The dead node: a port of the stack's range nobody listens on. */
-#define W_DEAD_PORT_OFFSET 48
 #define W_DEADLINE_S 90
 #define W_POLL_MS 250
 
 static const char *api_url;
 static char api_base[300];
-static char dead_origin[64];
 static const char *bin_path;
 static struct rds *w_rds;
 static int w_initialised;
 
 /* Runs `ringfence worker ARGS` as the dead node (its public URL is
- * dead_origin, its fallback the stack), with Twilio at api (NULL: the
+ * hx_dead_origin(), its fallback the stack), with Twilio at api (NULL: the
  * simulator) and the sweep's bound 0; its exit status. */
 static int node_worker(const char *allowed, const char *api, const char *const *args)
 {
@@ -45,7 +42,7 @@ static int node_worker(const char *allowed, const char *api, const char *const *
 
 	if (pid == 0) {
 		hx_worker_child_env(allowed);
-		setenv("RINGFENCE_PUBLIC_URL", dead_origin, 1);
+		setenv("RINGFENCE_PUBLIC_URL", hx_dead_origin(), 1);
 		setenv("RINGFENCE_FALLBACK_URL", hx_env.public_url, 1);
 		setenv("RINGFENCE_TEST_CALL_SILENT_S", "0", 1);
 		if (api)
@@ -344,11 +341,8 @@ static void test_unknown_sid_recorded(void **state)
 
 static int group_setup(void **state)
 {
-	const char *port = getenv("RINGFENCE_NGINX_PORT");
-
 	(void)state;
-	snprintf(dead_origin, sizeof(dead_origin), "http://127.0.0.1:%d",
-		(port && atoi(port) > 0 ? atoi(port) : 19300) + W_DEAD_PORT_OFFSET);
+	hx_dead_origin(); /* bound in this process, before any worker forks */
 	if (hx_init_sim_api("sweep tests", &api_url, api_base, sizeof(api_base)) < 0)
 		return -1;
 	if ((bin_path = hx_ringfence_bin("sweep")) == NULL)
