@@ -54,8 +54,11 @@ enum metrics_claim { MCL_CLAIMED, MCL_DROPPED, MCL_HELD, MCL_DEFERRED, MCL_SKIPP
 enum metrics_limit { ML_RECIPIENT_DAY, ML_RECIPIENT_ALL_DAY, ML_BUSINESS_HOUR, ML_RATE, ML_OTHER,
 	ML_N };
 
-/* The reconciler's verdicts (ringfence_reconciliations_total). */
-enum metrics_reconcile { MRC_EXPIRED, MRC_PLACED, MRC_NOT_PLACED, MRC_STILL_UNKNOWN, MRC_N };
+/* The reconciler's verdicts (ringfence_reconciliations_total); the
+ * status_* ones are its sweep of calls whose status callbacks were lost
+ * (reconcile.h): final status applied, not final at Twilio yet, 20404. */
+enum metrics_reconcile { MRC_EXPIRED, MRC_PLACED, MRC_NOT_PLACED, MRC_STILL_UNKNOWN,
+	MRC_STATUS_SETTLED, MRC_STATUS_PENDING, MRC_STATUS_LOST, MRC_N };
 
 /* Opens (creating or replacing as needed) this process's segment in
  * run_dir; until then, and when it fails (logged once), every add is a

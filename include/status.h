@@ -49,10 +49,38 @@ extern const struct valid_field status_query[STQ_NFIELDS];
 void status_call_handle(struct app *app, const struct route_input *in, struct outcome *out);
 void status_sms_handle(struct app *app, const struct route_input *in, struct outcome *out);
 
+/* What rf_status_step did with one delivery status (strings in the
+ * arena).  result: "missing" (no attempt), "kind" (the attempt's channel
+ * is another), "sid" (the attempt has another sid), "unchanged"
+ * (duplicate, out of order, or the attempt's status is already final),
+ * "moved", or "none" (the statement answered no row). */
+struct status_result {
+	const char *result, *attempt_id, *business_id, *state_before;
+	const char *reason;          /* "call busy" / "message undelivered, error 30003" */
+	int final, retry;            /* the status is final; one the retry policy retries */
+	int flagged, retried, notified;
+};
+
+/* Applies delivery status `status` of a call (is_call) or message to the
+ * attempt attempt_id (NULL: found by sid), with the callback's
+ * SequenceNumber and ErrorCode when there are any (NULL otherwise), on the
+ * clock now_s; default_from is TWILIO_FROM_NUMBER (or NULL).  The one
+ * place the rules above are applied: the status callbacks and the
+ * reconciler's sweep of calls whose callbacks were lost (reconcile.h) both
+ * call it.  0 with r filled, or -1 when the database failed (db_last_error
+ * says why; nothing changed). */
+struct db;
+struct arena;
+int status_step(struct db *db, struct arena *a, const char *default_from, int is_call,
+	const char *attempt_id, const char *sid, const char *status, const char *seq,
+	const char *error, long long now_s, struct status_result *r);
+
 /* Order of delivery statuses: a larger rank is later; final statuses
  * have STATUS_FINAL_RANK.  -1 for a status of the wrong kind. */
 #define STATUS_FINAL_RANK 9
 int status_call_rank(const char *status);
 int status_sms_rank(const char *status);
+/* The final call statuses as a PostgreSQL array, "{completed,busy,...}". */
+const char *status_call_finals(void);
 
 #endif

@@ -31,7 +31,7 @@
 
 /* Bump when the slots below change meaning or number: a process of the new
  * release then starts a new segment instead of adding into the old one. */
-#define METRICS_LAYOUT 3
+#define METRICS_LAYOUT 4
 #define METRICS_MAGIC "RFMETRIC"
 
 static const int http_codes[] = { 200, 201, 204, 301, 302, 303, 304, 400, 401, 403, 404, 405,
@@ -93,7 +93,7 @@ static const char *const claim_names[MCL_N] = { "claimed", "dropped", "held", "d
 static const char *const limit_names[ML_N] = { "recipient_day", "recipient_all_day",
 	"business_hour", "rate", "other" };
 static const char *const reconcile_names[MRC_N] = { "expired", "placed", "not_placed",
-	"still_unknown" };
+	"still_unknown", "status_settled", "status_pending", "status_lost" };
 
 _Static_assert(OUTBOUND_ERROR == METRICS_CONTACT_STATUS_N - 1 && OUTBOUND_PLACED == 0,
 	"contact_names follows enum outbound_status");

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "notify.h"
 #include "outbound.h"
+#include "status.h"
 #include "twilio.h"
 #include "util.h"
 
@@ -176,6 +177,120 @@ static void settle(struct db *db, struct audit *au, struct arena *job, PGresult 
 	log_info("reconcile: attempt %s to %s %s", id, to, lk->why);
 }
 
+/* The bound of the sweep: RECONCILE_CALL_SILENT_S, or outside production
+ * RINGFENCE_TEST_CALL_SILENT_S when it is a whole number of seconds. */
+static long long call_silent_s(const struct config *cfg)
+{
+	const char *v = getenv("RINGFENCE_TEST_CALL_SILENT_S");
+	char *end;
+	long long n;
+
+	if (v == NULL || v[0] == '\0' || config_is_production(cfg))
+		return RECONCILE_CALL_SILENT_S;
+	n = strtoll(v, &end, 10);
+	if (*end != '\0' || n < 0 || n > RECONCILE_CALL_SILENT_S) {
+		log_warn("reconcile: RINGFENCE_TEST_CALL_SILENT_S '%s' ignored", v);
+		return RECONCILE_CALL_SILENT_S;
+	}
+	return n;
+}
+
+static void audit_status(struct audit *au, const char *attempt_id, const char *business,
+	const char *sid, const char *decision, const char *status, const char *why)
+{
+	json_t *rec = json_object();
+
+	/* In the call's own trail (audit:call:<sid>), after its webhooks. */
+	json_object_set_new(rec, "attempt_id", json_integer(atoll(attempt_id)));
+	json_object_set_new(rec, "decision", json_string(decision));
+	if (status)
+		json_object_set_new(rec, "status", json_string(status));
+	json_object_set_new(rec, "reason", json_string(why));
+	audit_record(au, "reconcile", sid, business, rec);
+}
+
+/* Silent call i of rows (id, sid, business, delivery_status): Twilio's
+ * word on it, applied through status_step when final.  Never sends. */
+static void sweep_one(const struct config *cfg, struct db *db, struct audit *au,
+	struct arena *job, long long now_s, PGresult *rows, int i, struct reconcile_stats *st)
+{
+	const char *id = PQgetvalue(rows, i, 0), *sid = PQgetvalue(rows, i, 1);
+	const char *business = PQgetvalue(rows, i, 2), *before = PQgetvalue(rows, i, 3);
+	const char *p[1] = { id }, *why;
+	struct twilio_found f;
+	struct status_result r;
+	PGresult *res;
+
+	switch (twilio_fetch(cfg, "calls", sid, &f)) {
+	case TWILIO_LOOKUP_FOUND:
+		break;
+	case TWILIO_LOOKUP_NOT_FOUND:
+		why = arena_printf(job, "no status since '%s' and Twilio does not know %s (20404):"
+			" a person decides", before[0] ? before : "placed", sid);
+		res = db_exec_prepared(db, "reconcile_status_lost",
+			"UPDATE contact_attempts SET status_lost_at = now() WHERE id = $1::bigint"
+			" AND status_lost_at IS NULL RETURNING 1", 1, p);
+		if (res == NULL) {
+			log_error("reconcile: call %s: cannot record: %s", sid, db_last_error(db));
+			return;
+		}
+		if (PQntuples(res) == 1) {
+			st->status_lost++;
+			audit_status(au, id, business, sid, "status_lost", NULL, why);
+			log_warn("reconcile: attempt %s: %s", id, why);
+		}
+		PQclear(res);
+		return;
+	default:
+		st->status_pending++;
+		log_warn("reconcile: attempt %s: %s could not be fetched", id, sid);
+		return;
+	}
+	if (status_call_rank(f.status) != STATUS_FINAL_RANK) {
+		st->status_pending++; /* still going at Twilio (or queued): a later pass */
+		return;
+	}
+	if (status_step(db, job, cfg->from_number, 1, id, sid, f.status, NULL, NULL, now_s, &r) < 0) {
+		log_error("reconcile: call %s: cannot record: %s", sid, db_last_error(db));
+		return;
+	}
+	if (strcmp(r.result, "moved") != 0)
+		return; /* a status callback (or another pass) came first */
+	st->status_settled++;
+	why = arena_printf(job, "status callbacks lost: Twilio says %s is %s%s%s", sid, f.status,
+		r.retried ? "; retry reminder created" : "", r.notified ? "; the office is told" : "");
+	audit_status(au, id, business, sid, "status_settled", f.status, why);
+	log_info("reconcile: attempt %s: %s", id, why);
+}
+
+/* The sweep of placed calls whose status stopped short of final for
+ * call_silent_s (reconcile.h).  The condition repeats the predicate of
+ * contact_attempts_sweep_idx (sql/033_call_sweep.sql), its statuses
+ * taken from status.c's table.  0, or -1 when the database failed. */
+static int sweep_calls(const struct config *cfg, struct db *db, struct audit *au,
+	struct arena *job, long long now_s, struct reconcile_stats *st)
+{
+	char silent[24];
+	const char *p[1] = { silent };
+	const char *sql = arena_printf(job,
+		"SELECT id, provider_sid, business_id, COALESCE(delivery_status, '')"
+		" FROM contact_attempts WHERE channel = 'voice' AND status = 'placed'"
+		" AND provider_sid IS NOT NULL AND status_lost_at IS NULL"
+		" AND (delivery_status IS NULL OR NOT (delivery_status = ANY ('%s'::text[])))"
+		" AND updated_at <= now() - make_interval(secs => $1::bigint)"
+		" ORDER BY updated_at LIMIT %d", status_call_finals(), RECONCILE_BATCH);
+	PGresult *res;
+
+	snprintf(silent, sizeof(silent), "%lld", call_silent_s(cfg));
+	res = db_exec_prepared(db, "reconcile_silent_calls", sql, 1, p);
+	if (res == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++)
+		sweep_one(cfg, db, au, job, now_s, res, i, st);
+	PQclear(res);
+	return 0;
+}
+
 int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, struct arena *job,
 	long long now_s, struct reconcile_stats *st)
 {
@@ -221,6 +336,8 @@ int reconcile_run(const struct config *cfg, struct db *db, struct audit *au, str
 		settle(db, au, job, res, i, &lk, st);
 	}
 	PQclear(res);
+	if (sweep_calls(cfg, db, au, job, now_s, st) < 0)
+		goto out;
 	rc = 0;
 out:
 	if (rc < 0)

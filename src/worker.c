@@ -219,19 +219,33 @@ static void run_office_mail(const struct outbound_ctx *ctx, struct heartbeat *hb
 			st.skipped, st.lost);
 }
 
-static void run_reconcile(const struct config *cfg, struct db *db, struct audit *au,
-	struct arena *job)
+/* One reconcile pass, counted in the worker's metrics; what it did is
+ * logged when it settled anything, or printed with print (the
+ * --reconcile-once command).  0, or -1 when the database failed. */
+static int run_reconcile(const struct config *cfg, struct db *db, struct audit *au,
+	struct arena *job, int print)
 {
 	struct reconcile_stats st;
+	char line[200];
+
 	if (reconcile_run(cfg, db, au, job, clock_now_s(), &st) < 0)
-		return;
+		return -1;
 	metrics_reconcile(MRC_EXPIRED, st.expired);
 	metrics_reconcile(MRC_PLACED, st.placed);
 	metrics_reconcile(MRC_NOT_PLACED, st.not_placed);
 	metrics_reconcile(MRC_STILL_UNKNOWN, st.still_unknown);
-	if ((st.expired || st.placed || st.not_placed))
-		log_info("reconcile: %d expired, %d placed, %d not placed, %d still unknown",
-			st.expired, st.placed, st.not_placed, st.still_unknown);
+	metrics_reconcile(MRC_STATUS_SETTLED, st.status_settled);
+	metrics_reconcile(MRC_STATUS_PENDING, st.status_pending);
+	metrics_reconcile(MRC_STATUS_LOST, st.status_lost);
+	snprintf(line, sizeof(line), "reconcile: %d expired, %d placed, %d not placed,"
+		" %d still unknown; calls: %d status settled, %d pending, %d lost", st.expired,
+		st.placed, st.not_placed, st.still_unknown, st.status_settled, st.status_pending,
+		st.status_lost);
+	if (print)
+		printf("%s\n", line);
+	else if (st.expired || st.placed || st.not_placed || st.status_settled || st.status_lost)
+		log_info("%s", line);
+	return 0;
 }
 
 /* One worker process: pop, claim, send, until stopped (or, with --once,
@@ -276,7 +290,7 @@ static int worker_child(const struct config *cfg, const struct worker_opts *o, i
 				redis_down ? "Redis does not answer: nothing is taken" : NULL);
 		}
 		if (index == 0 && !o->once && now_ms - last_reconcile >= o->reconcile_s * 1000LL) {
-			run_reconcile(cfg, db, au, job);
+			run_reconcile(cfg, db, au, job, 0);
 			arena_reset(job);
 			last_reconcile = now_ms;
 		}
@@ -488,11 +502,9 @@ int worker_main(int argc, char **argv)
 		struct rds *r = rds_open(cfg.redis_url);
 		struct audit *au = audit_open(r, cfg.audit_fallback);
 		struct arena *job = arena_new(0);
-		struct reconcile_stats st;
-		rc = reconcile_run(&cfg, db, au, job, clock_now_s(), &st) < 0 ? 1 : 0;
-		if (rc == 0)
-			printf("reconcile: %d expired, %d placed, %d not placed, %d still unknown\n",
-				st.expired, st.placed, st.not_placed, st.still_unknown);
+		metrics_open(cfg.run_dir, METRICS_WORKER);
+		rc = run_reconcile(&cfg, db, au, job, 1) < 0 ? 1 : 0;
+		metrics_close();
 		arena_free(job);
 		audit_close(au);
 		rds_close(r);

@@ -14,6 +14,7 @@ int api_tests(void);          /* test_api.c: the JSON API */
 int api_spec_tests(void);     /* test_api_spec.c: the checker of the API's OpenAPI description */
 int worker_tests(void);       /* test_worker.c: workers, the send path, status callbacks */
 int reconcile_tests(void);    /* test_reconcile.c: unknown outcomes against a strict simulator */
+int sweep_tests(void);        /* test_sweep.c: calls whose status callbacks were lost, settled by the reconciler */
 int scheduler_tests(void);    /* test_scheduler.c: the scheduler, the outage's scheduler half */
 int scheduler_set_tests(void); /* test_scheduler_set.c: the tick's set-based verdict against reminder_block */
 int outage_tests(void);       /* test_outage.c: the outage replay with workers */

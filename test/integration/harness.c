@@ -7,6 +7,7 @@
 #include "form.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -14,10 +15,12 @@
 #include <hiredis/hiredis.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1640,4 +1643,25 @@ void hx_exec_worker(const char *bin, const char *const *args)
 	argv[n] = NULL;
 	execv(bin, (char *const *)argv);
 	_exit(127);
+}
+
+/* See harness.h. */
+static char hx_dead[64];
+
+const char *hx_dead_origin(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd;
+
+	if (hx_dead[0])
+		return hx_dead;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		fail_msg("cannot bind a port for the dead node");
+	/* fd stays open (not listening) until the program ends. */
+	snprintf(hx_dead, sizeof(hx_dead), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	return hx_dead;
 }

@@ -87,6 +87,13 @@ int hx_init_sim_api(const char *who, const char **api_url, char *base, size_t ba
  * environment has none, and no fixed clock or crash point is inherited. */
 void hx_worker_child_env(const char *allowed);
 
+/* A dead node's origin, "http://127.0.0.1:PORT": a port of the kernel's
+ * choosing, bound and never listened on for the whole run, so a
+ * connection there is refused and no other program (another test run on
+ * this machine) can take it.  The same for every caller; fails the test
+ * when no port can be bound. */
+const char *hx_dead_origin(void);
+
 /* Waits up to timeout_s seconds for the child pid: its exit status, 128 +
  * the signal that ended it, or -1 when it ran past the time (it is killed
  * and reaped then). */

@@ -56,7 +56,7 @@ int main(void)
 		{ "sim_record", sim_record_tests },
 		{ "paths", paths_tests },
 		{ "api", api_tests }, { "api_spec", api_spec_tests }, { "worker", worker_tests },
-		{ "reconcile", reconcile_tests },
+		{ "reconcile", reconcile_tests }, { "sweep", sweep_tests },
 		{ "scheduler", scheduler_tests }, { "outage", outage_tests },
 		{ "scheduler_set", scheduler_set_tests },
 		{ "guards", guards_tests }, { "webhook", webhook_tests },

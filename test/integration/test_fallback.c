@@ -25,28 +25,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A dead node: a port of the kernel's choosing, bound and never
- * listened on for the whole run, so a connection there is refused and no
- * other program (another test run on this machine) can take it. */
-static char f_dead_origin[64];
-
-static const char *dead_origin(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	int fd;
-
-	if (f_dead_origin[0])
-		return f_dead_origin;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-		fail_msg("cannot bind a port for the dead node");
-	/* fd stays open (not listening) until the program ends. */
-	snprintf(f_dead_origin, sizeof(f_dead_origin), "http://127.0.0.1:%d", ntohs(sa.sin_port));
-	return f_dead_origin;
-}
 #define F_DEADLINE_S 90
 #define F_POLL_MS 250
 
@@ -350,16 +328,16 @@ static void test_dead_node(void **state)
 	char *key;
 
 	(void)state;
-	place_or_fail(&c, beh, dead_origin(), hx_env.public_url);
+	place_or_fail(&c, beh, hx_dead_origin(), hx_env.public_url);
 	assert_string_equal(c.status, "completed");
 	assert_int_equal(events_count(&c, "error", "", 0), 0);
 	assert_int_equal(events_count(&c, "note", "error 11205", 11205), 1);
 	{
-		char *want = xasprintf("POST %s/twilio/voice/", dead_origin());
+		char *want = xasprintf("POST %s/twilio/voice/", hx_dead_origin());
 		assert_int_equal(events_count(&c, "request", want, 0), 1);
 		free(want);
 		/* Status callbacks have no fallback: they went to the dead node only. */
-		want = xasprintf("POST %s/twilio/status/call", dead_origin());
+		want = xasprintf("POST %s/twilio/status/call", hx_dead_origin());
 		assert_true(events_count(&c, "callback", want, 0) >= 3);
 		free(want);
 	}
@@ -440,7 +418,7 @@ static void test_fallback_garbage(void **state)
 
 	(void)state;
 	snprintf(fb, sizeof(fb), "http://127.0.0.1:%d", port);
-	place_or_fail(&c, "person; press 1; press 1", dead_origin(), fb);
+	place_or_fail(&c, "person; press 1; press 1", hx_dead_origin(), fb);
 	node_stop(pid);
 	assert_int_equal(events_count(&c, "error", "HTTP connection failure", 11205), 1);
 	{
