@@ -115,6 +115,22 @@ static int rds_parse_userinfo(struct rds *r, const char *s, const char *at, char
 	return 0;
 }
 
+/* The ']' ending a bracketed IPv6 address that starts at host (after
+ * its '[') and lies before end; NULL when there is none, the address is
+ * empty, or it holds anything but hex digits, ':' and '.'. */
+static const char *rds_bracket_end(const char *host, const char *end)
+{
+	const char *close = memchr(host, ']', (size_t)(end - host));
+
+	if (close == NULL || close == host)
+		return NULL;
+	for (const char *p = host; p < close; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+				(*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+			return NULL;
+	return close;
+}
+
 /* The [[user]:password@] before a URL's hosts: taken into r (the last
  * '@' before the path ends it) and *s moved past it.  0, or -1 with the
  * reason in err. */
@@ -147,13 +163,9 @@ static int rds_parse_tcp(struct rds *r, const char *s, char *err, size_t errlen)
 		RDS_MAX_DB);
 	if (*s == '[') {
 		host = s + 1;
-		host_end = strchr(host, ']');
-		if (host_end == NULL || host_end == host)
+		host_end = rds_bracket_end(host, host + strlen(host));
+		if (host_end == NULL)
 			return -1;
-		for (p = host; p < host_end; p++)
-			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-					(*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
-				return -1;
 		p = host_end + 1;
 	} else {
 		host = s;
@@ -230,13 +242,9 @@ static int rds_parse_sentinel_host(struct rds *r, const char *s, const char *end
 
 	if (*s == '[') {
 		host = s + 1;
-		host_end = memchr(host, ']', (size_t)(end - host));
-		if (host_end == NULL || host_end == host)
+		host_end = rds_bracket_end(host, end);
+		if (host_end == NULL)
 			return -1;
-		for (p = host; p < host_end; p++)
-			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-					(*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
-				return -1;
 		p = host_end + 1;
 	} else {
 		for (p = s; p < end && rds_host_char(*p); p++)
