@@ -465,6 +465,24 @@ static void post_voice(const char *url, const struct hx_form *f, struct buf *bod
 	hx_response_free(&rs);
 }
 
+/* Call c's first request through the voice webhook, with the form f
+ * (initialised here, kept for the next requests) and its answer in a:
+ * the Gather's action URL it answered (owned by the caller). */
+static char *first_action_or_fail(const struct hx_call *c, struct hx_form *f, struct buf *a)
+{
+	struct hx_twiml t;
+	char *action;
+
+	hx_form_init(f);
+	hx_form_voice(f, c->call_sid, c->from_number, c->client_phone);
+	post_voice(c->first_url, f, a);
+	hx_twiml_parse(a->data, a->len, &t);
+	assert_non_null(t.gather_action);
+	action = xstrdup(t.gather_action);
+	hx_twiml_free(&t);
+	return action;
+}
+
 /* The webhook a node committed and the same request through the
  * fallback: the same TwiML, the call unchanged; a step the dead node
  * never took is taken by the fallback, once. */
@@ -479,13 +497,7 @@ static void test_route_replay(void **state)
 
 	(void)state;
 	hx_fixture_call_or_fail(&c);
-	hx_form_init(&f);
-	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
-	post_voice(c.first_url, &f, &a);
-	hx_twiml_parse(a.data, a.len, &t);
-	assert_non_null(t.gather_action);
-	action = xstrdup(t.gather_action);
-	hx_twiml_free(&t);
+	action = first_action_or_fail(&c, &f, &a);
 
 	/* The press, committed by the node that then died. */
 	hx_form_set(&f, "Digits", "1");
@@ -636,13 +648,7 @@ static void test_route_tricks(void **state)
 	(void)state;
 	hx_fixture_call_or_fail(&c);
 	hx_fixture_call_or_fail(&other);
-	hx_form_init(&f);
-	hx_form_voice(&f, c.call_sid, c.from_number, c.client_phone);
-	post_voice(c.first_url, &f, &a);
-	hx_twiml_parse(a.data, a.len, &t);
-	assert_non_null(t.gather_action);
-	action = xstrdup(t.gather_action);
-	hx_twiml_free(&t);
+	action = first_action_or_fail(&c, &f, &a);
 	path = strchr(action + 8, '/');
 	host = xstrndup(action, (size_t)(path - action));
 	q = strchr(action, '?');
